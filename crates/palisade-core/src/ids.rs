@@ -1,0 +1,106 @@
+//! Typed identifiers.
+//!
+//! Every entity gets its own id type so that a store id can never be passed where an account id is expected.
+//! Ids are UUIDv7 (time-ordered, so B-tree inserts stay local) and are stored as TEXT on both backends.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A string that was supposed to be an id but is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid id")]
+pub struct InvalidId(pub String);
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            #[must_use]
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// The id as the database stores it.
+            #[must_use]
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId(s.chars().take(64).collect()))
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A store (tenant) on the marketplace.
+    StoreId
+);
+typed_id!(
+    /// A person's account: operator, merchant staff or buyer.
+    AccountId
+);
+typed_id!(
+    /// One entry of the audit log.
+    AuditEventId
+);
+typed_id!(
+    /// One durable background job.
+    JobId
+);
+typed_id!(
+    /// An API token (the secret part is never stored, only its hash).
+    TokenId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = StoreId::new();
+        let parsed: StoreId = id.to_string().parse().unwrap();
+        assert_eq!(id, parsed);
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_the_input_in_the_message() {
+        let err = "not-a-uuid".parse::<AccountId>().unwrap_err();
+        assert!(err.to_string().contains("not-a-uuid"));
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = JobId::new();
+        let b = JobId::new();
+        assert!(
+            a.to_string() < b.to_string()
+                || a.as_uuid().get_timestamp() == b.as_uuid().get_timestamp()
+        );
+    }
+}

@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+
+pub mod ids;
+pub mod matrix;
+pub mod money;
+pub mod text;
+pub mod time;
+
+pub use ids::{AccountId, AuditEventId, JobId, StoreId, TokenId};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};

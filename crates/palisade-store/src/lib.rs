@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+pub mod audit;
+pub mod controls;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod matrix;
+pub mod migrate;
+pub mod scope;
+pub mod secrets;
+pub mod tenancy;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tokens;
+
+pub use db::{Backend, Db, DbOptions};
+pub use error::StoreError;
+pub use scope::StoreScope;

@@ -1,0 +1,98 @@
+//! Schema migrations: one set per backend, same numbering, applied automatically at start.
+//!
+//! A database whose schema is newer than this binary (someone ran a newer release against it) is refused
+//! rather than half-understood.
+
+use sqlx::migrate::Migrator;
+
+use crate::db::{Backend, Db};
+use crate::error::{Result, StoreError};
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    }
+}
+
+/// The newest schema version this binary knows.
+#[must_use]
+pub fn known_version(backend: Backend) -> i64 {
+    migrator(backend)
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
+/// What [`run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
+impl MigrationReport {
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.from != Some(self.to)
+    }
+}
+
+/// The highest applied migration version, or `None` for an empty database.
+pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
+    let exists_sql = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+        }
+    };
+    let (exists,): (i64,) = sqlx::query_as(exists_sql).fetch_one(db.pool()).await?;
+    if exists == 0 {
+        return Ok(None);
+    }
+    let (v,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(db.pool())
+            .await?;
+    Ok(v)
+}
+
+/// Applies pending migrations; refuses a schema newer than this binary.
+///
+/// On PostgreSQL sqlx takes an advisory lock, so several nodes starting at once migrate exactly once.
+pub async fn run(db: &Db) -> Result<MigrationReport> {
+    let known = known_version(db.backend());
+    let from = applied_version(db).await?;
+    if let Some(found) = from
+        && found > known
+    {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    migrator(db.backend())
+        .run(db.pool())
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(MigrationReport { from, to: known })
+}
+
+/// Fails unless the schema is exactly the one this binary was built for (used by `config check` and `/readyz`).
+pub async fn check_current(db: &Db) -> Result<()> {
+    let known = known_version(db.backend());
+    match applied_version(db).await? {
+        Some(v) if v == known => Ok(()),
+        Some(found) if found > known => Err(StoreError::SchemaTooNew { found, known }),
+        Some(v) => Err(StoreError::Migration(format!(
+            "schema is at version {v}, expected {known}: run `palisade migrate`"
+        ))),
+        None => Err(StoreError::Migration(
+            "the database is empty: run `palisade migrate`".into(),
+        )),
+    }
+}

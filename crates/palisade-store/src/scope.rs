@@ -1,0 +1,131 @@
+//! Typed authority: who may touch which tenant's data.
+//!
+//! Every function that reads or writes a store-owned table takes a [`StoreScope`] and binds its store id into
+//! the query. A scope cannot be built from a bare id: it comes from a verified principal (an operator token
+//! now; staff sessions with the identity work) or from an explicitly named system task (CLI, jobs), so a
+//! handler that forgets to authorise has nothing to pass and does not compile.
+
+use palisade_core::{AccountId, StoreId};
+
+/// The platform-wide authority of an authenticated operator. Only [`crate::tokens::authenticate`] makes one.
+#[derive(Debug, Clone)]
+pub struct OperatorPrincipal {
+    account_id: AccountId,
+    email: String,
+}
+
+impl OperatorPrincipal {
+    pub(crate) fn new(account_id: AccountId, email: String) -> Self {
+        Self { account_id, email }
+    }
+
+    #[must_use]
+    pub fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    #[must_use]
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// Platform-wide reads and writes (listing stores, platform audit chain).
+    #[must_use]
+    pub fn platform_scope(&self) -> PlatformScope {
+        PlatformScope {
+            actor: Actor::Account(self.account_id),
+        }
+    }
+
+    /// Operators may act on any store; the access is attributed to them in the audit log.
+    #[must_use]
+    pub fn store_scope(&self, store_id: StoreId) -> StoreScope {
+        StoreScope {
+            store_id,
+            actor: Actor::Account(self.account_id),
+        }
+    }
+}
+
+/// Who performs an action, as recorded in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Account(AccountId),
+    /// A named system task: `cli`, `demo`, `job:audit.verify` …
+    System(&'static str),
+}
+
+impl Actor {
+    /// The text stored in `audit_events.actor`.
+    #[must_use]
+    pub fn as_audit_text(&self) -> String {
+        match self {
+            Actor::Account(id) => format!("account:{id}"),
+            Actor::System(name) => format!("system:{name}"),
+        }
+    }
+}
+
+/// Authority over exactly one store's data.
+#[derive(Debug, Clone)]
+pub struct StoreScope {
+    store_id: StoreId,
+    actor: Actor,
+}
+
+impl StoreScope {
+    /// Scope for a system task acting on one store (CLI commands, scheduled jobs, the demo generator).
+    /// `task` names the task in the audit log; grep for `StoreScope::system` to review every use.
+    #[must_use]
+    pub fn system(store_id: StoreId, task: &'static str) -> Self {
+        Self {
+            store_id,
+            actor: Actor::System(task),
+        }
+    }
+
+    /// Scope for a store's own member; made by the tenancy layer after checking the membership exists.
+    pub(crate) fn member(store_id: StoreId, account_id: AccountId) -> Self {
+        Self {
+            store_id,
+            actor: Actor::Account(account_id),
+        }
+    }
+
+    #[must_use]
+    pub fn store_id(&self) -> StoreId {
+        self.store_id
+    }
+
+    /// The id as bound into queries.
+    #[must_use]
+    pub fn store_key(&self) -> String {
+        self.store_id.to_string()
+    }
+
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+}
+
+/// Authority over platform-wide data (the store list, the platform audit chain, schedules).
+#[derive(Debug, Clone)]
+pub struct PlatformScope {
+    actor: Actor,
+}
+
+impl PlatformScope {
+    /// Scope for a system task acting platform-wide. Grep for `PlatformScope::system` to review every use.
+    #[must_use]
+    pub fn system(task: &'static str) -> Self {
+        Self {
+            actor: Actor::System(task),
+        }
+    }
+
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+}

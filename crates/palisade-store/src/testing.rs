@@ -1,0 +1,154 @@
+//! A real, isolated database per test: a temporary SQLite file by default, or a fresh PostgreSQL schema
+//! when `PALISADE_TEST_DATABASE_URL` points at a PostgreSQL server (CI runs the suite both ways).
+
+use std::sync::Arc;
+
+use palisade_core::time::{ManualClock, SharedClock, SystemClock, Timestamp};
+
+use crate::db::{Backend, Db, DbOptions};
+
+/// The environment variable that selects PostgreSQL for the test suite.
+pub const TEST_DATABASE_URL: &str = "PALISADE_TEST_DATABASE_URL";
+
+/// A migrated database that disappears with the value.
+pub struct TestDb {
+    pub db: Db,
+    /// The URL a second process can use to reach the same database (with `pg_schema`).
+    pub url: String,
+    pub pg_schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb")
+            .field("url", &self.url)
+            .field("pg_schema", &self.pg_schema)
+            .finish()
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl TestDb {
+    /// A migrated database on the system clock.
+    pub async fn new() -> TestDb {
+        Self::with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// A migrated database with a manual clock starting at 2026-01-01.
+    pub async fn manual() -> (TestDb, ManualClock) {
+        let clock = ManualClock::new(Timestamp(1_767_225_600_000));
+        (Self::with_clock(Arc::new(clock.clone())).await, clock)
+    }
+
+    /// A migrated database on the given clock. Panics (it is a test helper) if the database is unusable.
+    #[allow(clippy::expect_used)]
+    pub async fn with_clock(clock: SharedClock) -> TestDb {
+        let t = Self::unmigrated(clock).await;
+        crate::migrate::run(&t.db).await.expect("migrations apply");
+        t
+    }
+
+    /// An empty database (no migrations), for migration tests.
+    #[allow(clippy::expect_used)]
+    pub async fn unmigrated(clock: SharedClock) -> TestDb {
+        match std::env::var(TEST_DATABASE_URL) {
+            Ok(url) if Backend::from_url(&url).ok() == Some(Backend::Postgres) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = Db::connect(
+                    &url,
+                    DbOptions {
+                        max_connections: 1,
+                        ..DbOptions::default()
+                    },
+                )
+                .await
+                .expect("PostgreSQL for tests is reachable");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+                    .execute(admin.pool())
+                    .await
+                    .expect("create test schema");
+                admin.close().await;
+                let db = Db::connect(
+                    &url,
+                    DbOptions {
+                        max_connections: 8,
+                        pg_schema: Some(schema.clone()),
+                        clock,
+                        ..DbOptions::default()
+                    },
+                )
+                .await
+                .expect("connect to test schema");
+                TestDb {
+                    db,
+                    url,
+                    pg_schema: Some(schema),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/test.db", dir.path().display());
+                let db = Db::connect(
+                    &url,
+                    DbOptions {
+                        clock,
+                        ..DbOptions::default()
+                    },
+                )
+                .await
+                .expect("open SQLite");
+                TestDb {
+                    db,
+                    url,
+                    pg_schema: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(schema) = self.pg_schema.clone() else {
+            return;
+        };
+        let url = self.url.clone();
+        // Drop the schema from a separate thread with its own runtime: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(db) = Db::connect(
+                    &url,
+                    DbOptions {
+                        max_connections: 1,
+                        ..DbOptions::default()
+                    },
+                )
+                .await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA \"{schema}\" CASCADE"
+                    )))
+                    .execute(db.pool())
+                    .await;
+                    db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}

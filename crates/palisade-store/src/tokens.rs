@@ -1,0 +1,230 @@
+//! API tokens: prefixed, random, shown once, stored only as a SHA-256 hash.
+//!
+//! The prefix (`pal_op_` for operator tokens) lets secret scanners recognise a leaked token. The secret has
+//! 256 bits of entropy, so a fast hash is enough (nothing to brute-force) and lookup is by hash; the final
+//! comparison is constant-time anyway.
+
+use palisade_core::time::Timestamp;
+use palisade_core::{AccountId, StoreId, TokenId};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::audit::{self, NewEvent};
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::scope::{OperatorPrincipal, PlatformScope};
+use crate::tenancy::{self, AccountKind};
+
+/// What a token is for; decides its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Platform operator (console and platform API).
+    Operator,
+}
+
+impl TokenKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Operator => "pal_op_",
+        }
+    }
+}
+
+/// A token's public description (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    pub account_id: AccountId,
+    pub store_id: Option<StoreId>,
+    pub name: String,
+    /// The first characters, so a person can tell tokens apart.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A token to issue.
+#[derive(Debug, Clone)]
+pub struct IssueToken {
+    pub kind: TokenKind,
+    pub account_id: AccountId,
+    pub store_id: Option<StoreId>,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn generate(kind: TokenKind) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{}{}", kind.prefix(), hex::encode(bytes))
+}
+
+/// Issues a token. The secret is returned once and never stored.
+pub async fn issue(
+    db: &Db,
+    platform: &PlatformScope,
+    req: IssueToken,
+) -> Result<(TokenInfo, SecretString)> {
+    let secret = generate(req.kind);
+    let id = TokenId::new();
+    let now = db.now();
+    let shown_prefix: String = secret.chars().take(req.kind.prefix().len() + 6).collect();
+    let scopes_json =
+        serde_json::to_string(&req.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.to_string())
+    .bind(req.account_id.to_string())
+    .bind(req.store_id.map(|s| s.to_string()))
+    .bind(&req.name)
+    .bind(&shown_prefix)
+    .bind(hash_token(&secret))
+    .bind(&scopes_json)
+    .bind(now.0)
+    .bind(req.expires_at.map(|t| t.0))
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("token:{id}");
+    let details = serde_json::json!({"account": req.account_id.to_string(), "name": req.name, "expires_at": req.expires_at.map(|t| t.0)});
+    audit::record_platform(
+        &mut tx,
+        db,
+        platform,
+        NewEvent::new("token.issued", &target).details(details),
+    )
+    .await?;
+    tx.commit().await?;
+    let info = TokenInfo {
+        id,
+        account_id: req.account_id,
+        store_id: req.store_id,
+        name: req.name,
+        prefix: shown_prefix,
+        scopes: req.scopes,
+        created_at: now,
+        expires_at: req.expires_at,
+        last_used_at: None,
+    };
+    Ok((info, SecretString::from(secret)))
+}
+
+/// Why a presented token was refused. Callers answer all of them with the same 401: the distinction is for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Malformed,
+    Unknown,
+    Revoked,
+    Expired,
+    AccountDisabled,
+    NotAnOperator,
+}
+
+/// Checks an operator token and yields the operator's principal. Records last use (time and IP).
+pub async fn authenticate_operator(
+    db: &Db,
+    presented: &str,
+    ip: Option<&str>,
+) -> Result<Result<OperatorPrincipal, Refusal>> {
+    if !presented.starts_with(TokenKind::Operator.prefix()) || presented.len() > 200 {
+        return Ok(Err(Refusal::Malformed));
+    }
+    let hash = hash_token(presented);
+    let row: Option<(String, String, String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT id, account_id, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
+            .bind(&hash)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((id, account_id, stored_hash, expires_at, revoked_at)) = row else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {
+        return Ok(Err(Refusal::Unknown));
+    }
+    let now = db.now();
+    if revoked_at.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if expires_at.is_some_and(|e| e <= now.0) {
+        return Ok(Err(Refusal::Expired));
+    }
+    let account_id: AccountId = account_id
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
+    let account = tenancy::get_account(db, account_id).await?;
+    if account.disabled {
+        return Ok(Err(Refusal::AccountDisabled));
+    }
+    if account.kind != AccountKind::Operator {
+        return Ok(Err(Refusal::NotAnOperator));
+    }
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+        .bind(now.0)
+        .bind(ip)
+        .bind(&id)
+        .execute(db.pool())
+        .await?;
+    Ok(Ok(OperatorPrincipal::new(account.id, account.email)))
+}
+
+/// Revokes a token, audited.
+pub async fn revoke(db: &Db, platform: &PlatformScope, id: TokenId) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(db.now().0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("active token"));
+    }
+    let target = format!("token:{id}");
+    audit::record_platform(
+        &mut tx,
+        db,
+        platform,
+        NewEvent::new("token.revoked", &target),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Active (unrevoked, unexpired) operator tokens, with their expiry, for the matrix.
+pub async fn active_operator_tokens(db: &Db) -> Result<Vec<(TokenId, Option<Timestamp>)>> {
+    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT t.id, t.expires_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+         WHERE a.kind = 'operator' AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $1)",
+    )
+    .bind(db.now().0)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, exp)| {
+            Ok((
+                id.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?,
+                exp.map(Timestamp),
+            ))
+        })
+        .collect()
+}
+
+/// Helper for tests and the CLI: the secret's text.
+#[must_use]
+pub fn reveal(secret: &SecretString) -> &str {
+    secret.expose_secret()
+}

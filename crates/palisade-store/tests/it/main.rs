@@ -1,0 +1,10 @@
+//! Storage integration tests. Each test gets its own real database: a temp SQLite file, or a PostgreSQL
+//! schema when PALISADE_TEST_DATABASE_URL is set (CI runs the suite both ways).
+
+mod audit;
+mod jobs;
+mod matrix;
+mod migrations;
+mod support;
+mod tenancy;
+mod tokens;

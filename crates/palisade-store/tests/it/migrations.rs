@@ -1,0 +1,101 @@
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use palisade_core::SystemClock;
+use palisade_store::testing::TestDb;
+use palisade_store::{Backend, StoreError, migrate};
+
+/// Table and column names with a portable type class, in a stable text form.
+async fn schema_of(t: &TestDb) -> String {
+    let rows: Vec<(String, String, String)> = match t.backend() {
+        Backend::Sqlite => sqlx::query_as(
+            "SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+        )
+        .fetch_all(t.pool())
+        .await
+        .unwrap(),
+        Backend::Postgres => sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(t.pool())
+        .await
+        .unwrap(),
+    };
+    let lines: BTreeSet<String> = rows
+        .into_iter()
+        .map(|(table, column, ty)| {
+            let ty = ty.to_lowercase();
+            let class = if ty.contains("int") {
+                "integer"
+            } else if ty.contains("text") || ty.contains("char") {
+                "text"
+            } else if ty.contains("blob") || ty.contains("bytea") {
+                "bytes"
+            } else {
+                "other"
+            };
+            format!("{table}.{column} {class}")
+        })
+        .collect();
+    lines.into_iter().collect::<Vec<_>>().join("\n") + "\n"
+}
+
+/// Both backends' schemas are compared with one checked-in listing, so they are equivalent to each other.
+/// After adding a migration, update `schema.txt` from this test's failure output.
+#[tokio::test]
+async fn schema_matches_the_shared_listing() {
+    let t = TestDb::new().await;
+    let actual = schema_of(&t).await;
+    let expected = include_str!("../../schema.txt");
+    assert_eq!(
+        actual,
+        expected,
+        "{} schema differs from crates/palisade-store/schema.txt:\n{actual}",
+        t.backend().name()
+    );
+}
+
+#[tokio::test]
+async fn migrating_twice_changes_nothing() {
+    let t = TestDb::new().await;
+    let again = migrate::run(&t).await.unwrap();
+    assert!(!again.changed());
+    migrate::check_current(&t).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_empty_database_is_migrated_from_nothing() {
+    let t = TestDb::unmigrated(Arc::new(SystemClock)).await;
+    assert_eq!(migrate::applied_version(&t).await.unwrap(), None);
+    assert!(migrate::check_current(&t).await.is_err());
+    let report = migrate::run(&t).await.unwrap();
+    assert_eq!(report.from, None);
+    assert_eq!(report.to, migrate::known_version(t.backend()));
+}
+
+#[tokio::test]
+async fn a_schema_from_a_newer_release_is_refused() {
+    let t = TestDb::new().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(t.pool())
+    .await
+    .unwrap();
+    let err = migrate::run(&t).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99990101000000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer than this binary"));
+}

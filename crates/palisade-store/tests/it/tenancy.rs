@@ -1,0 +1,194 @@
+use palisade_core::text::Email;
+use palisade_store::audit;
+use palisade_store::scope::StoreScope;
+use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::testing::TestDb;
+use palisade_store::{Db, StoreError};
+
+use crate::support::{staff, store};
+
+/// Everything store B has, as seen with B's own scope.
+async fn snapshot(db: &Db, scope: &StoreScope) -> String {
+    let store = tenancy::get_store(db, scope).await.unwrap();
+    let members = tenancy::list_members(db, scope).await.unwrap();
+    let events = audit::list_store(db, scope, 1000).await.unwrap();
+    format!(
+        "{}|{}|{:?}|{:?}|{}",
+        store.name,
+        store.security_contact_email.unwrap_or_default(),
+        members
+            .iter()
+            .map(|m| (m.email.clone(), m.role))
+            .collect::<Vec<_>>(),
+        events.iter().map(|e| e.hash.clone()).collect::<Vec<_>>(),
+        store.updated_at.0
+    )
+}
+
+/// Every store-owned repository function, called with store A's scope, neither returns nor changes B's rows.
+#[tokio::test]
+async fn store_a_scope_never_reaches_store_b() {
+    let t = TestDb::new().await;
+    let (a, scope_a) = store(&t, "alpha").await;
+    let (b, scope_b) = store(&t, "bravo").await;
+    let b_staff = staff(&t, "clerk@bravo.example").await;
+    tenancy::add_member(&t, &scope_b, b_staff.id, Role::Staff)
+        .await
+        .unwrap();
+    let before = snapshot(&t, &scope_b).await;
+
+    // Reads return only A.
+    assert_eq!(tenancy::get_store(&t, &scope_a).await.unwrap().id, a.id);
+    let members = tenancy::list_members(&t, &scope_a).await.unwrap();
+    assert!(
+        members.iter().all(|m| m.email.ends_with("@alpha.example")),
+        "{members:?}"
+    );
+    let events = audit::list_store(&t, &scope_a, 1000).await.unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events
+            .iter()
+            .all(|e| e.store_id.as_deref() == Some(&a.id.to_string()[..]))
+    );
+    let verified = audit::verify_store(&t, &scope_a).await.unwrap();
+    assert_eq!(verified.chain, a.id.to_string());
+    assert!(
+        palisade_store::matrix::history_store(&t, &scope_a, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|h| !h.reason.contains(&b.id.to_string()))
+    );
+
+    // Writes with A's scope aimed at B's member are refused as not found, not applied.
+    assert!(matches!(
+        tenancy::set_role(&t, &scope_a, b_staff.id, Role::Owner).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        tenancy::remove_member(&t, &scope_a, b_staff.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let b_owner = tenancy::list_members(&t, &scope_b)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.role == Role::Owner)
+        .unwrap();
+    assert!(matches!(
+        tenancy::remove_member(&t, &scope_a, b_owner.account_id).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Writes that succeed land in A only.
+    tenancy::update_settings(
+        &t,
+        &scope_a,
+        StoreSettings {
+            name: Some("Alpha Teas".into()),
+            security_contact: Some(Some(Email::parse("dpo@alpha.example").unwrap())),
+        },
+    )
+    .await
+    .unwrap();
+    tenancy::add_member(&t, &scope_a, b_staff.id, Role::Admin)
+        .await
+        .unwrap();
+    tenancy::set_role(&t, &scope_a, b_staff.id, Role::Staff)
+        .await
+        .unwrap();
+    tenancy::remove_member(&t, &scope_a, b_staff.id)
+        .await
+        .unwrap();
+    audit::record_store_now(&t, &scope_a, audit::NewEvent::new("test.event", "x"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        snapshot(&t, &scope_b).await,
+        before,
+        "store B changed through store A's scope"
+    );
+    assert_eq!(
+        tenancy::get_store(&t, &scope_a).await.unwrap().name,
+        "Alpha Teas"
+    );
+}
+
+#[tokio::test]
+async fn memberships_yield_scopes_for_own_stores_only() {
+    let t = TestDb::new().await;
+    let (a, scope_a) = store(&t, "alpha").await;
+    let (_b, _) = store(&t, "bravo").await;
+    let person = staff(&t, "pat@example.com").await;
+    tenancy::add_member(&t, &scope_a, person.id, Role::Admin)
+        .await
+        .unwrap();
+    let ms = tenancy::memberships(&t, person.id).await.unwrap();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].0.store_id(), a.id);
+    assert_eq!(ms[0].1, Role::Admin);
+}
+
+#[tokio::test]
+async fn the_last_owner_cannot_be_removed_or_demoted() {
+    let t = TestDb::new().await;
+    let (_, scope) = store(&t, "alpha").await;
+    let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0);
+    assert!(matches!(
+        tenancy::remove_member(&t, &scope, owner.account_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let second = staff(&t, "second@alpha.example").await;
+    tenancy::add_member(&t, &scope, second.id, Role::Owner)
+        .await
+        .unwrap();
+    tenancy::set_role(&t, &scope, owner.account_id, Role::Admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn duplicates_are_conflicts_not_crashes() {
+    let t = TestDb::new().await;
+    let (_, scope) = store(&t, "alpha").await;
+    let err = tenancy::create_account(
+        &t,
+        tenancy::NewAccount {
+            email: Email::parse("OWNER@ALPHA.example").unwrap(),
+            display_name: "x".into(),
+            kind: tenancy::AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let person = staff(&t, "p@alpha.example").await;
+    tenancy::add_member(&t, &scope, person.id, Role::Staff)
+        .await
+        .unwrap();
+    assert!(matches!(
+        tenancy::add_member(&t, &scope, person.id, Role::Staff).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let owner = staff(&t, "o2@x.example").await;
+    let err = tenancy::create_store(
+        &t,
+        &palisade_store::scope::PlatformScope::system("test"),
+        tenancy::NewStore {
+            slug: palisade_core::text::Slug::parse("alpha").unwrap(),
+            name: "dup".into(),
+            currency: palisade_core::money::Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+}
