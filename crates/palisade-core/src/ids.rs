@@ -98,9 +98,6 @@ mod tests {
     fn ids_are_time_ordered() {
         let a = JobId::new();
         let b = JobId::new();
-        assert!(
-            a.to_string() < b.to_string()
-                || a.as_uuid().get_timestamp() == b.as_uuid().get_timestamp()
-        );
+        assert!(a.to_string() < b.to_string() || a.as_uuid().get_timestamp() == b.as_uuid().get_timestamp());
     }
 }

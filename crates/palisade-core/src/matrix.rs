@@ -68,26 +68,16 @@ impl Area {
     #[must_use]
     pub fn platform_duty(self) -> &'static str {
         match self {
-            Area::UpdatesPatches => {
-                "Ships core updates, signed extension releases and security advisories."
-            }
+            Area::UpdatesPatches => "Ships core updates, signed extension releases and security advisories.",
             Area::DataProtection => {
                 "Encrypts personal data, acts as data intermediary, carries the breach-notification duty."
             }
-            Area::Authentication => {
-                "Provides MFA (TOTP, passkeys), secure sessions and brute-force defence."
-            }
-            Area::VulnerabilityManagement => {
-                "Assesses the platform, publishes advisories, provides scanners."
-            }
-            Area::FirewallNetwork => {
-                "Runs the WAF, rate limits, DDoS shedding and the bot challenge."
-            }
+            Area::Authentication => "Provides MFA (TOTP, passkeys), secure sessions and brute-force defence.",
+            Area::VulnerabilityManagement => "Assesses the platform, publishes advisories, provides scanners.",
+            Area::FirewallNetwork => "Runs the WAF, rate limits, DDoS shedding and the bot challenge.",
             Area::BackupRecovery => "Takes automated, encrypted, verified platform backups.",
             Area::SecurityAwareness => "Publishes guidelines and training modules.",
-            Area::TransactionSafety => {
-                "Holds payments in escrow, verifies sellers, scores fraud, rates safety."
-            }
+            Area::TransactionSafety => "Holds payments in escrow, verifies sellers, scores fraud, rates safety.",
         }
     }
 
@@ -95,19 +85,13 @@ impl Area {
     #[must_use]
     pub fn merchant_duty(self) -> &'static str {
         match self {
-            Area::UpdatesPatches => {
-                "Installs extension and theme updates in time, or turns on auto-update."
-            }
+            Area::UpdatesPatches => "Installs extension and theme updates in time, or turns on auto-update.",
             Area::DataProtection => {
                 "Records consent, answers access/correction requests within 30 days, sets retention, keeps processor agreements."
             }
             Area::Authentication => "Enforces MFA for all staff and removes dormant accounts.",
-            Area::VulnerabilityManagement => {
-                "Runs store scans, fixes findings, keeps audit reports."
-            }
-            Area::FirewallNetwork => {
-                "Adds extra layers: admin IP allow-list, custom rules, attack mode."
-            }
+            Area::VulnerabilityManagement => "Runs store scans, fixes findings, keeps audit reports.",
+            Area::FirewallNetwork => "Adds extra layers: admin IP allow-list, custom rules, attack mode.",
             Area::BackupRecovery => "Exports the store on a schedule and rehearses restores.",
             Area::SecurityAwareness => "Trains staff and tracks completion.",
             Area::TransactionSafety => "Uses the fraud tools and reviews risky orders.",
@@ -189,17 +173,12 @@ pub enum ControlStatus {
 impl ControlStatus {
     #[must_use]
     pub fn met(detail: impl Into<String>) -> Self {
-        ControlStatus::Met {
-            detail: detail.into(),
-        }
+        ControlStatus::Met { detail: detail.into() }
     }
 
     #[must_use]
     pub fn unmet(reason: impl Into<String>) -> Self {
-        ControlStatus::Unmet {
-            reason: reason.into(),
-            since: None,
-        }
+        ControlStatus::Unmet { reason: reason.into(), since: None }
     }
 
     #[must_use]
@@ -229,13 +208,11 @@ pub struct ControlResult {
 /// Met controls over applicable ones, as a whole percentage; `None` when nothing applies yet.
 #[must_use]
 pub fn score<'a>(results: impl IntoIterator<Item = &'a ControlResult>) -> Option<u8> {
-    let (met, applicable) = results
-        .into_iter()
-        .fold((0u32, 0u32), |(m, a), r| match r.status {
-            ControlStatus::NotApplicable { .. } => (m, a),
-            ControlStatus::Met { .. } => (m + 1, a + 1),
-            _ => (m, a + 1),
-        });
+    let (met, applicable) = results.into_iter().fold((0u32, 0u32), |(m, a), r| match r.status {
+        ControlStatus::NotApplicable { .. } => (m, a),
+        ControlStatus::Met { .. } => (m + 1, a + 1),
+        _ => (m, a + 1),
+    });
     (applicable > 0).then(|| u8::try_from(met * 100 / applicable).unwrap_or(100))
 }
 
@@ -272,12 +249,8 @@ mod tests {
         let rs = [
             result(ControlStatus::met("ok")),
             result(ControlStatus::unmet("no")),
-            result(ControlStatus::Unknown {
-                reason: "db".into(),
-            }),
-            result(ControlStatus::NotApplicable {
-                reason: "n/a".into(),
-            }),
+            result(ControlStatus::Unknown { reason: "db".into() }),
+            result(ControlStatus::NotApplicable { reason: "n/a".into() }),
         ];
         assert_eq!(score(&rs), Some(33));
         assert_eq!(score(&rs[3..]), None);

@@ -20,10 +20,7 @@ impl Currency {
 
     pub fn parse(s: &str) -> Result<Self, BadCurrency> {
         let up = s.trim().to_ascii_uppercase();
-        let bytes: [u8; 3] = up
-            .as_bytes()
-            .try_into()
-            .map_err(|_| BadCurrency(s.chars().take(16).collect()))?;
+        let bytes: [u8; 3] = up.as_bytes().try_into().map_err(|_| BadCurrency(s.chars().take(16).collect()))?;
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(BadCurrency(s.chars().take(16).collect()));
         }
@@ -76,10 +73,7 @@ impl Money {
     #[must_use]
     pub fn checked_add(self, other: Money) -> Option<Money> {
         (self.currency == other.currency).then_some(())?;
-        Some(Money::new(
-            self.minor.checked_add(other.minor)?,
-            self.currency,
-        ))
+        Some(Money::new(self.minor.checked_add(other.minor)?, self.currency))
     }
 }
 
@@ -113,10 +107,7 @@ mod tests {
     fn formats_minor_units() {
         assert_eq!(Money::new(1234, Currency::SGD).to_string(), "SGD 12.34");
         assert_eq!(Money::new(-5, Currency::SGD).to_string(), "SGD -0.05");
-        assert_eq!(
-            Money::new(500, Currency::parse("jpy").unwrap()).to_string(),
-            "JPY 500"
-        );
+        assert_eq!(Money::new(500, Currency::parse("jpy").unwrap()).to_string(), "JPY 500");
     }
 
     #[test]
@@ -124,11 +115,7 @@ mod tests {
         let sgd = Money::new(1, Currency::SGD);
         let usd = Money::new(1, Currency::parse("USD").unwrap());
         assert!(sgd.checked_add(usd).is_none());
-        assert!(
-            Money::new(i64::MAX, Currency::SGD)
-                .checked_add(sgd)
-                .is_none()
-        );
+        assert!(Money::new(i64::MAX, Currency::SGD).checked_add(sgd).is_none());
         assert_eq!(sgd.checked_add(sgd).unwrap().minor, 2);
     }
 

@@ -126,14 +126,8 @@ mod tests {
 
     #[test]
     fn plus_saturates_instead_of_wrapping() {
-        assert_eq!(
-            Timestamp(i64::MAX - 1).plus(Duration::from_secs(10)),
-            Timestamp(i64::MAX)
-        );
-        assert_eq!(
-            Timestamp(i64::MIN + 1).minus(Duration::from_secs(10)),
-            Timestamp(i64::MIN)
-        );
+        assert_eq!(Timestamp(i64::MAX - 1).plus(Duration::from_secs(10)), Timestamp(i64::MAX));
+        assert_eq!(Timestamp(i64::MIN + 1).minus(Duration::from_secs(10)), Timestamp(i64::MIN));
     }
 
     #[test]

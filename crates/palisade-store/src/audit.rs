@@ -31,12 +31,7 @@ pub struct NewEvent<'a> {
 impl<'a> NewEvent<'a> {
     #[must_use]
     pub fn new(action: &'a str, target: &'a str) -> Self {
-        Self {
-            action,
-            target,
-            details: serde_json::Value::Null,
-            ip: None,
-        }
+        Self { action, target, details: serde_json::Value::Null, ip: None }
     }
 
     #[must_use]
@@ -63,20 +58,8 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
-type EventRow = (
-    String,
-    String,
-    i64,
-    Option<String>,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-);
+type EventRow =
+    (String, String, i64, Option<String>, i64, String, String, String, String, Option<String>, String, String);
 
 impl From<EventRow> for AuditEvent {
     fn from(r: EventRow) -> Self {
@@ -97,8 +80,7 @@ impl From<EventRow> for AuditEvent {
     }
 }
 
-const EVENT_COLUMNS: &str =
-    "id, chain, seq, store_id, at, actor, action, target, details, ip, prev_hash, hash";
+const EVENT_COLUMNS: &str = "id, chain, seq, store_id, at, actor, action, target, details, ip, prev_hash, hash";
 
 /// The hash of an event: SHA-256 over a versioned, length-prefixed encoding of every field and the previous hash.
 fn event_hash(e: &AuditEvent) -> String {
@@ -149,11 +131,7 @@ pub async fn record_platform(
 }
 
 /// Appends one event in its own transaction (for actions that change nothing else, such as a login).
-pub async fn record_store_now(
-    db: &Db,
-    scope: &StoreScope,
-    event: NewEvent<'_>,
-) -> Result<AuditEvent> {
+pub async fn record_store_now(db: &Db, scope: &StoreScope, event: NewEvent<'_>) -> Result<AuditEvent> {
     let mut tx = db.begin_write().await?;
     let e = record_store(&mut tx, db, scope, event).await?;
     tx.commit().await?;
@@ -161,11 +139,7 @@ pub async fn record_store_now(
 }
 
 /// Appends one platform event in its own transaction.
-pub async fn record_platform_now(
-    db: &Db,
-    scope: &PlatformScope,
-    event: NewEvent<'_>,
-) -> Result<AuditEvent> {
+pub async fn record_platform_now(db: &Db, scope: &PlatformScope, event: NewEvent<'_>) -> Result<AuditEvent> {
     let mut tx = db.begin_write().await?;
     let e = record_platform(&mut tx, db, scope, event).await?;
     tx.commit().await?;
@@ -182,25 +156,20 @@ async fn append(
 ) -> Result<AuditEvent> {
     let now = db.now();
     // Make sure the head row exists, then lock it: appenders to one chain queue here instead of colliding.
-    sqlx::query("INSERT INTO audit_heads (chain, seq, hash, updated_at) VALUES ($1, 0, $2, $3) ON CONFLICT (chain) DO NOTHING")
-        .bind(chain)
-        .bind(GENESIS)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_heads (chain, seq, hash, updated_at) VALUES ($1, 0, $2, $3) ON CONFLICT (chain) DO NOTHING",
+    )
+    .bind(chain)
+    .bind(GENESIS)
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await?;
     let lock_sql = match db.backend() {
         Backend::Postgres => "SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE",
         Backend::Sqlite => "SELECT seq, hash FROM audit_heads WHERE chain = $1",
     };
-    let (head_seq, head_hash): (i64, String) = sqlx::query_as(lock_sql)
-        .bind(chain)
-        .fetch_one(&mut *conn)
-        .await?;
-    let details = if event.details.is_null() {
-        "{}".to_owned()
-    } else {
-        event.details.to_string()
-    };
+    let (head_seq, head_hash): (i64, String) = sqlx::query_as(lock_sql).bind(chain).fetch_one(&mut *conn).await?;
+    let details = if event.details.is_null() { "{}".to_owned() } else { event.details.to_string() };
     let mut e = AuditEvent {
         id: AuditEventId::new().to_string(),
         chain: chain.to_owned(),
@@ -299,16 +268,12 @@ impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = self.event_id.as_deref().unwrap_or("-");
         match &self.kind {
-            BreakKind::ContentChanged => write!(
-                f,
-                "chain {}: event {id} (seq {}) was modified after it was written",
-                self.chain, self.seq
-            ),
-            BreakKind::LinkBroken => write!(
-                f,
-                "chain {}: event {id} (seq {}) does not link to the event before it",
-                self.chain, self.seq
-            ),
+            BreakKind::ContentChanged => {
+                write!(f, "chain {}: event {id} (seq {}) was modified after it was written", self.chain, self.seq)
+            }
+            BreakKind::LinkBroken => {
+                write!(f, "chain {}: event {id} (seq {}) does not link to the event before it", self.chain, self.seq)
+            }
             BreakKind::Missing { expected_seq } => {
                 write!(
                     f,
@@ -362,12 +327,7 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport> {
             let fail = |kind| ChainReport {
                 chain: chain.to_owned(),
                 events,
-                broken: Some(ChainBreak {
-                    chain: chain.to_owned(),
-                    event_id: Some(e.id.clone()),
-                    seq: e.seq,
-                    kind,
-                }),
+                broken: Some(ChainBreak { chain: chain.to_owned(), event_id: Some(e.id.clone()), seq: e.seq, kind }),
             };
             if e.seq != expected_seq {
                 return Ok(fail(BreakKind::Missing { expected_seq }));
@@ -387,11 +347,10 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport> {
             break;
         }
     }
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE chain = $1")
-            .bind(chain)
-            .fetch_optional(db.pool())
-            .await?;
+    let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE chain = $1")
+        .bind(chain)
+        .fetch_optional(db.pool())
+        .await?;
     let last_seq = expected_seq - 1;
     let broken = match head {
         Some((head_seq, _)) if head_seq > last_seq => Some(ChainBreak {
@@ -408,20 +367,15 @@ pub async fn verify_chain(db: &Db, chain: &str) -> Result<ChainReport> {
             kind: BreakKind::HeadMismatch,
         }),
     };
-    Ok(ChainReport {
-        chain: chain.to_owned(),
-        events,
-        broken,
-    })
+    Ok(ChainReport { chain: chain.to_owned(), events, broken })
 }
 
 /// Verifies every chain (platform first, then stores in id order).
 pub async fn verify_all(db: &Db) -> Result<Vec<ChainReport>> {
-    let chains: Vec<(String,)> = sqlx::query_as(
-        "SELECT chain FROM audit_heads UNION SELECT DISTINCT chain FROM audit_events ORDER BY 1",
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let chains: Vec<(String,)> =
+        sqlx::query_as("SELECT chain FROM audit_heads UNION SELECT DISTINCT chain FROM audit_events ORDER BY 1")
+            .fetch_all(db.pool())
+            .await?;
     let mut reports = Vec::with_capacity(chains.len());
     let mut ordered: Vec<String> = chains.into_iter().map(|(c,)| c).collect();
     ordered.sort_by_key(|c| c != PLATFORM_CHAIN);
@@ -441,7 +395,5 @@ pub fn parse_chain(s: &str) -> Result<String> {
     if s == PLATFORM_CHAIN {
         return Ok(s.to_owned());
     }
-    s.parse::<StoreId>()
-        .map(|id| id.to_string())
-        .map_err(|e| StoreError::Invalid(e.to_string()))
+    s.parse::<StoreId>().map(|id| id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))
 }

@@ -8,38 +8,15 @@ use palisade_core::matrix::{Area, Control, ControlStatus, Party, Reference, Subj
 use crate::matrix::{EvalContext, Registry};
 use crate::{audit, migrate, secrets, tenancy, tokens};
 
-const PDPA_PROTECTION: Reference = Reference {
-    framework: "PDPA",
-    clause: "s24 Protection obligation",
-};
-const PDPA_DPO: Reference = Reference {
-    framework: "PDPA",
-    clause: "s11(3) Data protection officer",
-};
-const PCI_LOG_PROTECT: Reference = Reference {
-    framework: "PCI DSS 4.0",
-    clause: "10.3.2 Audit logs protected from modification",
-};
-const PCI_KEYS: Reference = Reference {
-    framework: "PCI DSS 4.0",
-    clause: "3.6.1 Key custody and access",
-};
-const PCI_PATCH: Reference = Reference {
-    framework: "PCI DSS 4.0",
-    clause: "6.3.3 Security patches installed",
-};
-const PCI_ACCESS: Reference = Reference {
-    framework: "PCI DSS 4.0",
-    clause: "8.6.3 Credentials for system accounts",
-};
-const CE_UPDATES: Reference = Reference {
-    framework: "Cyber Essentials",
-    clause: "Security update management",
-};
-const CE_ACCESS: Reference = Reference {
-    framework: "Cyber Essentials",
-    clause: "User access control",
-};
+const PDPA_PROTECTION: Reference = Reference { framework: "PDPA", clause: "s24 Protection obligation" };
+const PDPA_DPO: Reference = Reference { framework: "PDPA", clause: "s11(3) Data protection officer" };
+const PCI_LOG_PROTECT: Reference =
+    Reference { framework: "PCI DSS 4.0", clause: "10.3.2 Audit logs protected from modification" };
+const PCI_KEYS: Reference = Reference { framework: "PCI DSS 4.0", clause: "3.6.1 Key custody and access" };
+const PCI_PATCH: Reference = Reference { framework: "PCI DSS 4.0", clause: "6.3.3 Security patches installed" };
+const PCI_ACCESS: Reference = Reference { framework: "PCI DSS 4.0", clause: "8.6.3 Credentials for system accounts" };
+const CE_UPDATES: Reference = Reference { framework: "Cyber Essentials", clause: "Security update management" };
+const CE_ACCESS: Reference = Reference { framework: "Cyber Essentials", clause: "User access control" };
 
 /// Operator tokens should not live longer than this.
 pub const MAX_OPERATOR_TOKEN_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -180,13 +157,10 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
 async fn master_key_private(ctx: EvalContext) -> ControlStatus {
     let path = &ctx.facts.master_key_path;
     match secrets::file_mode(path) {
-        Some(mode) if mode & 0o077 == 0 => {
-            ControlStatus::met(format!("{} has mode {mode:o}", path.display()))
+        Some(mode) if mode & 0o077 == 0 => ControlStatus::met(format!("{} has mode {mode:o}", path.display())),
+        Some(mode) => {
+            ControlStatus::unmet(format!("{} has mode {mode:o}: group or others can access it", path.display()))
         }
-        Some(mode) => ControlStatus::unmet(format!(
-            "{} has mode {mode:o}: group or others can access it",
-            path.display()
-        )),
         None => ControlStatus::unmet(format!("{} cannot be read", path.display())),
     }
 }
@@ -197,28 +171,18 @@ async fn chain_status(ctx: &EvalContext, chain: &str) -> ControlStatus {
             None => ControlStatus::met(format!("{} events verified", report.events)),
             Some(b) => ControlStatus::unmet(b.to_string()),
         },
-        Err(e) => ControlStatus::Unknown {
-            reason: e.to_string(),
-        },
+        Err(e) => ControlStatus::Unknown { reason: e.to_string() },
     }
 }
 
 async fn operator_tokens_expire(ctx: EvalContext) -> ControlStatus {
     let limit = ctx.db.now().plus(MAX_OPERATOR_TOKEN_AGE);
     match tokens::active_operator_tokens(&ctx.db).await {
-        Ok(list) if list.is_empty() => ControlStatus::NotApplicable {
-            reason: "no active operator tokens".into(),
-        },
+        Ok(list) if list.is_empty() => ControlStatus::NotApplicable { reason: "no active operator tokens".into() },
         Ok(list) => {
-            let bad = list
-                .iter()
-                .filter(|(_, exp)| exp.is_none_or(|e| e > limit))
-                .count();
+            let bad = list.iter().filter(|(_, exp)| exp.is_none_or(|e| e > limit)).count();
             if bad == 0 {
-                ControlStatus::met(format!(
-                    "{} active token(s), all expiring within 90 days",
-                    list.len()
-                ))
+                ControlStatus::met(format!("{} active token(s), all expiring within 90 days", list.len()))
             } else {
                 ControlStatus::unmet(format!(
                     "{bad} of {} active operator token(s) never expire or expire after 90 days",
@@ -226,8 +190,6 @@ async fn operator_tokens_expire(ctx: EvalContext) -> ControlStatus {
                 ))
             }
         }
-        Err(e) => ControlStatus::Unknown {
-            reason: e.to_string(),
-        },
+        Err(e) => ControlStatus::Unknown { reason: e.to_string() },
     }
 }

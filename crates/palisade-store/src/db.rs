@@ -98,19 +98,12 @@ impl Db {
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 let schema = schema.clone();
-                Box::pin(
-                    async move { configure_connection(conn, backend, schema.as_deref()).await },
-                )
+                Box::pin(async move { configure_connection(conn, backend, schema.as_deref()).await })
             })
             .connect(&url)
             .await
             .map_err(|e| connect_error(e, &display_url))?;
-        let db = Db {
-            pool,
-            backend,
-            clock: options.clock,
-            display_url,
-        };
+        let db = Db { pool, backend, clock: options.clock, display_url };
         db.ping().await?;
         Ok(db)
     }
@@ -144,10 +137,7 @@ impl Db {
 
     /// Checks that the database answers a trivial query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| connect_error(e, &self.display_url))?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| connect_error(e, &self.display_url))?;
         Ok(())
     }
 
@@ -184,8 +174,7 @@ fn configure_connection<'c>(
             }
             Backend::Postgres => {
                 if let Some(schema) = schema {
-                    conn.execute(AssertSqlSafe(format!("SET search_path TO {schema}")))
-                        .await?;
+                    conn.execute(AssertSqlSafe(format!("SET search_path TO {schema}"))).await?;
                 }
             }
         }
@@ -232,38 +221,25 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e)
-            if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) =>
-        {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) => {
             Err(StoreError::ReadOnly(dir.to_path_buf()))
         }
-        Err(source) => Err(StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(StoreError::Io { path: dir.to_path_buf(), source }),
     }
 }
 
 fn connect_error(e: sqlx::Error, display_url: &str) -> StoreError {
     match e {
-        sqlx::Error::Io(io) => StoreError::Unreachable {
-            url: display_url.to_owned(),
-            reason: io.to_string(),
-        },
+        sqlx::Error::Io(io) => StoreError::Unreachable { url: display_url.to_owned(), reason: io.to_string() },
         sqlx::Error::PoolTimedOut => StoreError::Unreachable {
             url: display_url.to_owned(),
-            reason: "no connection within the timeout (is the server running and reachable?)"
-                .into(),
+            reason: "no connection within the timeout (is the server running and reachable?)".into(),
         },
-        sqlx::Error::Tls(t) => StoreError::Unreachable {
-            url: display_url.to_owned(),
-            reason: format!("TLS: {t}"),
-        },
+        sqlx::Error::Tls(t) => StoreError::Unreachable { url: display_url.to_owned(), reason: format!("TLS: {t}") },
         sqlx::Error::Configuration(c) => StoreError::BadUrl(format!("{display_url} ({c})")),
-        sqlx::Error::Database(d) => StoreError::Unreachable {
-            url: display_url.to_owned(),
-            reason: d.message().to_owned(),
-        },
+        sqlx::Error::Database(d) => {
+            StoreError::Unreachable { url: display_url.to_owned(), reason: d.message().to_owned() }
+        }
         other => StoreError::Database(other),
     }
 }
@@ -277,11 +253,7 @@ pub fn redact_url(url: &str) -> String {
     match rest.split_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
             format!("{scheme}://{masked}@{host}")
         }
         None => url.to_owned(),
@@ -291,9 +263,7 @@ pub fn redact_url(url: &str) -> String {
 /// Double-quotes a PostgreSQL identifier after checking it is plain (letters, digits, underscore).
 fn quote_ident(s: &str) -> Result<String> {
     if s.is_empty() || s.len() > 63 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(StoreError::Invalid(format!(
-            "`{s}` is not a plain schema name"
-        )));
+        return Err(StoreError::Invalid(format!("`{s}` is not a plain schema name")));
     }
     Ok(format!("\"{s}\""))
 }
@@ -305,21 +275,13 @@ mod tests {
     #[test]
     fn urls_are_recognised_or_refused() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            Backend::from_url("postgres://u@h/db").unwrap(),
-            Backend::Postgres
-        );
-        assert!(
-            matches!(Backend::from_url("mysql://u:pw@h/db"), Err(StoreError::BadUrl(u)) if !u.contains("pw"))
-        );
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(matches!(Backend::from_url("mysql://u:pw@h/db"), Err(StoreError::BadUrl(u)) if !u.contains("pw")));
     }
 
     #[test]
     fn passwords_never_appear_in_displayed_urls() {
-        assert_eq!(
-            redact_url("postgres://me:s3cret@db:5432/p"),
-            "postgres://me:***@db:5432/p"
-        );
+        assert_eq!(redact_url("postgres://me:s3cret@db:5432/p"), "postgres://me:***@db:5432/p");
         assert_eq!(redact_url("postgres://me@db/p"), "postgres://me@db/p");
     }
 

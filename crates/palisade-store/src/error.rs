@@ -9,9 +9,7 @@ pub enum StoreError {
     BadUrl(String),
     #[error("cannot reach the database at {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error(
-        "the data directory {0} is not writable; fix its permissions or choose another with --data-dir"
-    )]
+    #[error("the data directory {0} is not writable; fix its permissions or choose another with --data-dir")]
     ReadOnly(PathBuf),
     #[error(
         "the database schema is at version {found}, newer than this binary knows ({known}); \
@@ -31,10 +29,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("I/O error on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 impl StoreError {
@@ -53,9 +48,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::Unreachable { .. }
-                | StoreError::Database(
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-                )
+                | StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
         )
     }
 }

@@ -103,22 +103,16 @@ pub async fn claim(db: &Db, node: &str, lease: Duration) -> Result<Option<Claime
              RETURNING id, kind, store_id, payload, attempts, max_attempts"
         }
     };
-    let row: Option<(String, String, Option<String>, String, i64, i64)> = sqlx::query_as(sql)
-        .bind(node)
-        .bind(now.plus(lease).0)
-        .bind(now.0)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(
-        |(id, kind, store_id, payload, attempts, max_attempts)| ClaimedJob {
-            id,
-            kind,
-            store_id,
-            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-            attempts,
-            max_attempts,
-        },
-    ))
+    let row: Option<(String, String, Option<String>, String, i64, i64)> =
+        sqlx::query_as(sql).bind(node).bind(now.plus(lease).0).bind(now.0).fetch_optional(db.pool()).await?;
+    Ok(row.map(|(id, kind, store_id, payload, attempts, max_attempts)| ClaimedJob {
+        id,
+        kind,
+        store_id,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        attempts,
+        max_attempts,
+    }))
 }
 
 /// Marks a job done. Only the lease holder can; returns false if the lease was lost meanwhile.
@@ -213,11 +207,7 @@ impl FromStr for CronExpr {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self> {
         let fields = s.split_whitespace().count();
-        let text = if fields == 5 {
-            format!("0 {s}")
-        } else {
-            s.to_owned()
-        };
+        let text = if fields == 5 { format!("0 {s}") } else { s.to_owned() };
         cron::Schedule::from_str(&text)
             .map(CronExpr)
             .map_err(|e| StoreError::Invalid(format!("`{s}` is not a cron expression: {e}")))
@@ -242,9 +232,7 @@ pub async fn upsert_schedule(
     payload: serde_json::Value,
 ) -> Result<()> {
     let expr: CronExpr = cron_expr.parse()?;
-    let next = expr
-        .next_after(db.now())
-        .ok_or_else(|| StoreError::Invalid(format!("`{cron_expr}` never fires")))?;
+    let next = expr.next_after(db.now()).ok_or_else(|| StoreError::Invalid(format!("`{cron_expr}` never fires")))?;
     sqlx::query(
         "INSERT INTO schedules (name, cron, job_kind, payload, enabled, next_run_at) VALUES ($1, $2, $3, $4, 1, $5) \
          ON CONFLICT (name) DO UPDATE SET job_kind = excluded.job_kind, payload = excluded.payload, \
@@ -267,11 +255,12 @@ pub async fn upsert_schedule(
 /// future slot, the usual cron behaviour for maintenance work.
 pub async fn fire_due_schedules(db: &Db, node: &str) -> Result<usize> {
     let now = db.now();
-    let due: Vec<(String, String, String, String, i64)> =
-        sqlx::query_as("SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1")
-            .bind(now.0)
-            .fetch_all(db.pool())
-            .await?;
+    let due: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1",
+    )
+    .bind(now.0)
+    .fetch_all(db.pool())
+    .await?;
     let mut fired = 0;
     for (name, cron_text, kind, payload, slot) in due {
         let Ok(expr) = cron_text.parse::<CronExpr>() else {
@@ -310,13 +299,7 @@ pub async fn fire_due_schedules(db: &Db, node: &str) -> Result<usize> {
 }
 
 /// A node's registration, refreshed by its runner.
-pub async fn heartbeat(
-    db: &Db,
-    node: &str,
-    hostname: &str,
-    version: &str,
-    started_at: Timestamp,
-) -> Result<()> {
+pub async fn heartbeat(db: &Db, node: &str, hostname: &str, version: &str, started_at: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO nodes (id, hostname, version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
@@ -361,8 +344,7 @@ impl Handlers {
         F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = JobResult> + Send + 'static,
     {
-        self.0
-            .insert(kind.to_owned(), Arc::new(move |ctx| Box::pin(f(ctx))));
+        self.0.insert(kind.to_owned(), Arc::new(move |ctx| Box::pin(f(ctx))));
     }
 
     #[must_use]
@@ -382,12 +364,7 @@ pub struct RunnerConfig {
 }
 
 /// Claims and runs jobs and fires schedules until `shutdown` resolves. Finishes the job in hand first.
-pub async fn run(
-    db: Db,
-    handlers: Handlers,
-    cfg: RunnerConfig,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn run(db: Db, handlers: Handlers, cfg: RunnerConfig, shutdown: impl Future<Output = ()>) {
     let started = db.now();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -411,11 +388,7 @@ pub async fn run(
                 }
             }
         }
-        let pause = if worked {
-            Duration::from_millis(10)
-        } else {
-            cfg.poll
-        };
+        let pause = if worked { Duration::from_millis(10) } else { cfg.poll };
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(pause) => {}
@@ -427,18 +400,8 @@ async fn run_one(db: &Db, handlers: &Handlers, node: &str, job: ClaimedJob) {
     let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts);
     let _enter = span.enter();
     let outcome = match handlers.0.get(&job.kind) {
-        Some(h) => {
-            h(JobContext {
-                db: db.clone(),
-                job: job.clone(),
-                node: node.to_owned(),
-            })
-            .await
-        }
-        None => Err(format!(
-            "no handler for job kind `{}` on this node",
-            job.kind
-        )),
+        Some(h) => h(JobContext { db: db.clone(), job: job.clone(), node: node.to_owned() }).await,
+        None => Err(format!("no handler for job kind `{}` on this node", job.kind)),
     };
     let recorded = match &outcome {
         Ok(()) => complete(db, &job, node).await,

@@ -9,6 +9,7 @@ pub mod matrix;
 pub mod migrate;
 pub mod scope;
 pub mod secrets;
+pub mod settings;
 pub mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;

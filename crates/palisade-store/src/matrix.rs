@@ -44,9 +44,7 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.entries.iter().map(|(c, _)| c.id))
-            .finish()
+        f.debug_list().entries(self.entries.iter().map(|(c, _)| c.id)).finish()
     }
 }
 
@@ -58,13 +56,9 @@ impl Registry {
         Fut: Future<Output = ControlStatus> + Send + 'static,
     {
         if self.entries.iter().any(|(c, _)| c.id == control.id) {
-            return Err(StoreError::Invalid(format!(
-                "control `{}` registered twice",
-                control.id
-            )));
+            return Err(StoreError::Invalid(format!("control `{}` registered twice", control.id)));
         }
-        self.entries
-            .push((control, Arc::new(move |ctx| Box::pin(evaluate(ctx)))));
+        self.entries.push((control, Arc::new(move |ctx| Box::pin(evaluate(ctx)))));
         Ok(())
     }
 
@@ -75,54 +69,27 @@ impl Registry {
 
     /// Evaluates the platform's own controls.
     pub async fn evaluate_platform(&self, db: &Db, facts: &Arc<NodeFacts>) -> Result<Report> {
-        let ctx = EvalContext {
-            db: db.clone(),
-            facts: facts.clone(),
-            store: None,
-        };
+        let ctx = EvalContext { db: db.clone(), facts: facts.clone(), store: None };
         let mut results = Vec::new();
-        for (control, eval) in self
-            .entries
-            .iter()
-            .filter(|(c, _)| c.subject == Subject::Platform)
-        {
-            results.push(ControlResult {
-                control: control.clone(),
-                status: eval(ctx.clone()).await,
-            });
+        for (control, eval) in self.entries.iter().filter(|(c, _)| c.subject == Subject::Platform) {
+            results.push(ControlResult { control: control.clone(), status: eval(ctx.clone()).await });
         }
         record(db, "platform", &mut results).await?;
         Ok(Report::build("platform", db.now(), results))
     }
 
     /// Evaluates what one store sees: the platform's controls and the store's own.
-    pub async fn evaluate_store(
-        &self,
-        db: &Db,
-        facts: &Arc<NodeFacts>,
-        scope: &StoreScope,
-    ) -> Result<Report> {
-        let platform_ctx = EvalContext {
-            db: db.clone(),
-            facts: facts.clone(),
-            store: None,
-        };
-        let store_ctx = EvalContext {
-            store: Some(scope.clone()),
-            ..platform_ctx.clone()
-        };
+    pub async fn evaluate_store(&self, db: &Db, facts: &Arc<NodeFacts>, scope: &StoreScope) -> Result<Report> {
+        let platform_ctx = EvalContext { db: db.clone(), facts: facts.clone(), store: None };
+        let store_ctx = EvalContext { store: Some(scope.clone()), ..platform_ctx.clone() };
         let mut platform_results = Vec::new();
         let mut store_results = Vec::new();
         for (control, eval) in &self.entries {
             match control.subject {
-                Subject::Platform => platform_results.push(ControlResult {
-                    control: control.clone(),
-                    status: eval(platform_ctx.clone()).await,
-                }),
-                Subject::Store => store_results.push(ControlResult {
-                    control: control.clone(),
-                    status: eval(store_ctx.clone()).await,
-                }),
+                Subject::Platform => platform_results
+                    .push(ControlResult { control: control.clone(), status: eval(platform_ctx.clone()).await }),
+                Subject::Store => store_results
+                    .push(ControlResult { control: control.clone(), status: eval(store_ctx.clone()).await }),
             }
         }
         record(db, "platform", &mut platform_results).await?;
@@ -221,12 +188,7 @@ impl Report {
         let met = results.iter().filter(|r| r.status.is_met()).count();
         let unmet = results
             .iter()
-            .filter(|r| {
-                matches!(
-                    r.status,
-                    ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. }
-                )
-            })
+            .filter(|r| matches!(r.status, ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. }))
             .count();
         let areas = Area::ALL
             .into_iter()
@@ -248,14 +210,7 @@ impl Report {
                 }
             })
             .collect();
-        Report {
-            subject: subject.to_owned(),
-            evaluated_at: at,
-            score: score_all,
-            met,
-            unmet,
-            areas,
-        }
+        Report { subject: subject.to_owned(), evaluated_at: at, score: score_all, met, unmet, areas }
     }
 }
 
@@ -275,11 +230,7 @@ pub async fn history_store(db: &Db, scope: &StoreScope, limit: i64) -> Result<Ve
 }
 
 /// The newest state changes of the platform's controls, newest first.
-pub async fn history_platform(
-    db: &Db,
-    _scope: &crate::scope::PlatformScope,
-    limit: i64,
-) -> Result<Vec<Transition>> {
+pub async fn history_platform(db: &Db, _scope: &crate::scope::PlatformScope, limit: i64) -> Result<Vec<Transition>> {
     history(db, "platform", limit).await
 }
 
@@ -293,12 +244,6 @@ async fn history(db: &Db, subject: &str, limit: i64) -> Result<Vec<Transition>> 
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Transition {
-            control_id: r.0,
-            from_state: r.1,
-            to_state: r.2,
-            reason: r.3,
-            at: Timestamp(r.4),
-        })
+        .map(|r| Transition { control_id: r.0, from_state: r.1, to_state: r.2, reason: r.3, at: Timestamp(r.4) })
         .collect())
 }

@@ -21,11 +21,7 @@ fn migrator(backend: Backend) -> &'static Migrator {
 /// The newest schema version this binary knows.
 #[must_use]
 pub fn known_version(backend: Backend) -> i64 {
-    migrator(backend)
-        .iter()
-        .map(|m| m.version)
-        .max()
-        .unwrap_or(0)
+    migrator(backend).iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// What [`run`] did.
@@ -45,9 +41,7 @@ impl MigrationReport {
 /// The highest applied migration version, or `None` for an empty database.
 pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
     let exists_sql = match db.backend() {
-        Backend::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
-        }
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         Backend::Postgres => {
             "SELECT COUNT(*) FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
@@ -58,9 +52,7 @@ pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
         return Ok(None);
     }
     let (v,): (Option<i64>,) =
-        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(db.pool())
-            .await?;
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(db.pool()).await?;
     Ok(v)
 }
 
@@ -75,10 +67,7 @@ pub async fn run(db: &Db) -> Result<MigrationReport> {
     {
         return Err(StoreError::SchemaTooNew { found, known });
     }
-    migrator(db.backend())
-        .run(db.pool())
-        .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    migrator(db.backend()).run(db.pool()).await.map_err(|e| StoreError::Migration(e.to_string()))?;
     Ok(MigrationReport { from, to: known })
 }
 
@@ -88,11 +77,9 @@ pub async fn check_current(db: &Db) -> Result<()> {
     match applied_version(db).await? {
         Some(v) if v == known => Ok(()),
         Some(found) if found > known => Err(StoreError::SchemaTooNew { found, known }),
-        Some(v) => Err(StoreError::Migration(format!(
-            "schema is at version {v}, expected {known}: run `palisade migrate`"
-        ))),
-        None => Err(StoreError::Migration(
-            "the database is empty: run `palisade migrate`".into(),
-        )),
+        Some(v) => {
+            Err(StoreError::Migration(format!("schema is at version {v}, expected {known}: run `palisade migrate`")))
+        }
+        None => Err(StoreError::Migration("the database is empty: run `palisade migrate`".into())),
     }
 }

@@ -32,18 +32,13 @@ impl OperatorPrincipal {
     /// Platform-wide reads and writes (listing stores, platform audit chain).
     #[must_use]
     pub fn platform_scope(&self) -> PlatformScope {
-        PlatformScope {
-            actor: Actor::Account(self.account_id),
-        }
+        PlatformScope { actor: Actor::Account(self.account_id) }
     }
 
     /// Operators may act on any store; the access is attributed to them in the audit log.
     #[must_use]
     pub fn store_scope(&self, store_id: StoreId) -> StoreScope {
-        StoreScope {
-            store_id,
-            actor: Actor::Account(self.account_id),
-        }
+        StoreScope { store_id, actor: Actor::Account(self.account_id) }
     }
 }
 
@@ -78,18 +73,12 @@ impl StoreScope {
     /// `task` names the task in the audit log; grep for `StoreScope::system` to review every use.
     #[must_use]
     pub fn system(store_id: StoreId, task: &'static str) -> Self {
-        Self {
-            store_id,
-            actor: Actor::System(task),
-        }
+        Self { store_id, actor: Actor::System(task) }
     }
 
     /// Scope for a store's own member; made by the tenancy layer after checking the membership exists.
     pub(crate) fn member(store_id: StoreId, account_id: AccountId) -> Self {
-        Self {
-            store_id,
-            actor: Actor::Account(account_id),
-        }
+        Self { store_id, actor: Actor::Account(account_id) }
     }
 
     #[must_use]
@@ -119,9 +108,7 @@ impl PlatformScope {
     /// Scope for a system task acting platform-wide. Grep for `PlatformScope::system` to review every use.
     #[must_use]
     pub fn system(task: &'static str) -> Self {
-        Self {
-            actor: Actor::System(task),
-        }
+        Self { actor: Actor::System(task) }
     }
 
     #[must_use]

@@ -31,19 +31,13 @@ impl MasterKey {
 
 /// Loads the key at `path`, creating it (mode 0600) if the file does not exist. Returns whether it was created.
 pub fn load_or_create(path: &Path) -> Result<(MasterKey, bool)> {
-    let io = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(io)?;
         let bytes = hex::decode(text.trim())
             .map_err(|_| StoreError::Corrupt(format!("{} is not a hex key", path.display())))?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| {
-            StoreError::Corrupt(format!(
-                "{} must hold exactly 32 bytes (64 hex digits)",
-                path.display()
-            ))
+            StoreError::Corrupt(format!("{} must hold exactly 32 bytes (64 hex digits)", path.display()))
         })?;
         return Ok((MasterKey(SecretBox::new(Box::new(key))), false));
     }
@@ -54,8 +48,7 @@ pub fn load_or_create(path: &Path) -> Result<(MasterKey, bool)> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(io)?;
-    file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
-        .map_err(io)?;
+    file.write_all(format!("{}\n", hex::encode(key)).as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok((MasterKey(SecretBox::new(Box::new(key))), true))
 }
@@ -66,9 +59,7 @@ pub fn file_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o777)
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
     }
     #[cfg(not(unix))]
     {

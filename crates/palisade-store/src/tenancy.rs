@@ -38,9 +38,7 @@ impl AccountKind {
             "operator" => Ok(AccountKind::Operator),
             "staff" => Ok(AccountKind::Staff),
             "buyer" => Ok(AccountKind::Buyer),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown account kind `{other}`"
-            ))),
+            other => Err(StoreError::Corrupt(format!("unknown account kind `{other}`"))),
         }
     }
 }
@@ -69,9 +67,7 @@ impl Role {
             "owner" => Ok(Role::Owner),
             "admin" => Ok(Role::Admin),
             "staff" => Ok(Role::Staff),
-            other => Err(StoreError::Invalid(format!(
-                "unknown role `{other}` (owner, admin or staff)"
-            ))),
+            other => Err(StoreError::Invalid(format!("unknown role `{other}` (owner, admin or staff)"))),
         }
     }
 }
@@ -100,10 +96,7 @@ type AccountRow = (String, String, String, String, i64, i64, Option<i64>);
 
 fn account_from_row(r: AccountRow) -> Result<Account> {
     Ok(Account {
-        id: r
-            .0
-            .parse()
-            .map_err(|e| StoreError::Corrupt(format!("account id: {e}")))?,
+        id: r.0.parse().map_err(|e| StoreError::Corrupt(format!("account id: {e}")))?,
         email: r.1,
         display_name: r.2,
         kind: AccountKind::parse(&r.3)?,
@@ -144,26 +137,22 @@ pub async fn create_account(db: &Db, new: NewAccount) -> Result<Account> {
 
 /// Looks an account up by email (case-insensitive).
 pub async fn find_account_by_email(db: &Db, email: &Email) -> Result<Option<Account>> {
-    let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_key = $1"
-    )))
-    .bind(email.as_str().to_lowercase())
-    .fetch_optional(db.pool())
-    .await?;
+    let row: Option<AccountRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_key = $1")))
+            .bind(email.as_str().to_lowercase())
+            .fetch_optional(db.pool())
+            .await?;
     row.map(account_from_row).transpose()
 }
 
 /// Looks an account up by id.
 pub async fn get_account(db: &Db, id: AccountId) -> Result<Account> {
-    let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-    )))
-    .bind(id.to_string())
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(account_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("account"))
+    let row: Option<AccountRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(account_from_row).transpose()?.ok_or(StoreError::NotFound("account"))
 }
 
 /// Lists operator accounts (platform console).
@@ -191,9 +180,7 @@ impl StoreStatus {
             "active" => Ok(StoreStatus::Active),
             "suspended" => Ok(StoreStatus::Suspended),
             "closed" => Ok(StoreStatus::Closed),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown store status `{other}`"
-            ))),
+            other => Err(StoreError::Corrupt(format!("unknown store status `{other}`"))),
         }
     }
 }
@@ -211,25 +198,12 @@ pub struct Store {
     pub updated_at: Timestamp,
 }
 
-type StoreRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-);
-const STORE_COLUMNS: &str =
-    "id, slug, name, status, currency, security_contact_email, created_at, updated_at";
+type StoreRow = (String, String, String, String, String, Option<String>, i64, i64);
+const STORE_COLUMNS: &str = "id, slug, name, status, currency, security_contact_email, created_at, updated_at";
 
 fn store_from_row(r: StoreRow) -> Result<Store> {
     Ok(Store {
-        id: r
-            .0
-            .parse()
-            .map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?,
+        id: r.0.parse().map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?,
         slug: r.1,
         name: r.2,
         status: StoreStatus::parse(&r.3)?,
@@ -252,11 +226,7 @@ pub struct NewStore {
 
 /// Creates a store and its owner membership in one transaction, audited on both the platform and the new
 /// store's chain. Returns the store and a scope for the creator to continue setting it up.
-pub async fn create_store(
-    db: &Db,
-    platform: &PlatformScope,
-    new: NewStore,
-) -> Result<(Store, StoreScope)> {
+pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> Result<(Store, StoreScope)> {
     let owner = get_account(db, new.owner).await?;
     if owner.kind != AccountKind::Staff {
         return Err(StoreError::Invalid(format!(
@@ -292,8 +262,7 @@ pub async fn create_store(
         &mut tx,
         db,
         platform,
-        NewEvent::new("store.created", &target)
-            .details(serde_json::json!({"slug": new.slug.as_str()})),
+        NewEvent::new("store.created", &target).details(serde_json::json!({"slug": new.slug.as_str()})),
     )
     .await?;
     let scope = match platform.actor() {
@@ -325,38 +294,29 @@ pub async fn create_store(
 
 /// Every store, for the platform console.
 pub async fn list_stores(db: &Db, _scope: &PlatformScope) -> Result<Vec<Store>> {
-    let rows: Vec<StoreRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STORE_COLUMNS} FROM stores ORDER BY slug"
-    )))
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<StoreRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY slug")))
+            .fetch_all(db.pool())
+            .await?;
     rows.into_iter().map(store_from_row).collect()
 }
 
 /// Resolves a public store address to its id (the storefront's routing; reveals nothing private).
 pub async fn store_id_by_slug(db: &Db, slug: &str) -> Result<Option<StoreId>> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM stores WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|(id,)| {
-        id.parse()
-            .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))
-    })
-    .transpose()
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM stores WHERE slug = $1").bind(slug).fetch_optional(db.pool()).await?;
+    row.map(|(id,)| id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string())))
+        .transpose()
 }
 
 /// The scoped store's own record.
 pub async fn get_store(db: &Db, scope: &StoreScope) -> Result<Store> {
-    let row: Option<StoreRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {STORE_COLUMNS} FROM stores WHERE id = $1"
-    )))
-    .bind(scope.store_key())
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(store_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("store"))
+    let row: Option<StoreRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {STORE_COLUMNS} FROM stores WHERE id = $1")))
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(store_from_row).transpose()?.ok_or(StoreError::NotFound("store"))
 }
 
 /// Changes to a store's settings; `None` leaves a field as it is.
@@ -377,26 +337,18 @@ pub async fn update_settings(db: &Db, scope: &StoreScope, change: StoreSettings)
     };
     let now = db.now();
     let mut tx = db.begin_write().await?;
-    let done = sqlx::query(
-        "UPDATE stores SET name = $1, security_contact_email = $2, updated_at = $3 WHERE id = $4",
-    )
-    .bind(&name)
-    .bind(&contact)
-    .bind(now.0)
-    .bind(scope.store_key())
-    .execute(&mut *tx)
-    .await?;
+    let done = sqlx::query("UPDATE stores SET name = $1, security_contact_email = $2, updated_at = $3 WHERE id = $4")
+        .bind(&name)
+        .bind(&contact)
+        .bind(now.0)
+        .bind(scope.store_key())
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::NotFound("store"));
     }
     let details = serde_json::json!({"name": name, "security_contact_set": contact.is_some()});
-    audit::record_store(
-        &mut tx,
-        db,
-        scope,
-        NewEvent::new("store.settings_changed", "store").details(details),
-    )
-    .await?;
+    audit::record_store(&mut tx, db, scope, NewEvent::new("store.settings_changed", "store").details(details)).await?;
     tx.commit().await?;
     get_store(db, scope).await
 }
@@ -426,10 +378,7 @@ pub async fn list_members(db: &Db, scope: &StoreScope) -> Result<Vec<Member>> {
     rows.into_iter()
         .map(|r| {
             Ok(Member {
-                account_id: r
-                    .0
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("account id: {e}")))?,
+                account_id: r.0.parse().map_err(|e| StoreError::Corrupt(format!("account id: {e}")))?,
                 email: r.1,
                 display_name: r.2,
                 role: Role::parse(&r.3)?,
@@ -445,10 +394,7 @@ pub async fn list_members(db: &Db, scope: &StoreScope) -> Result<Vec<Member>> {
 pub async fn add_member(db: &Db, scope: &StoreScope, account: AccountId, role: Role) -> Result<()> {
     let acct = get_account(db, account).await?;
     if acct.kind != AccountKind::Staff {
-        return Err(StoreError::Invalid(format!(
-            "{} is not a staff account",
-            acct.email
-        )));
+        return Err(StoreError::Invalid(format!("{} is not a staff account", acct.email)));
     }
     let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO store_members (store_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)")
@@ -473,19 +419,14 @@ pub async fn add_member(db: &Db, scope: &StoreScope, account: AccountId, role: R
 
 /// Number of owners of the scoped store, read inside a transaction.
 async fn owner_count(conn: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<i64> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM store_members WHERE store_id = $1 AND role = 'owner'")
-            .bind(scope.store_key())
-            .fetch_one(&mut *conn)
-            .await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_members WHERE store_id = $1 AND role = 'owner'")
+        .bind(scope.store_key())
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(n)
 }
 
-async fn member_role(
-    conn: &mut sqlx::AnyConnection,
-    scope: &StoreScope,
-    account: AccountId,
-) -> Result<Role> {
+async fn member_role(conn: &mut sqlx::AnyConnection, scope: &StoreScope, account: AccountId) -> Result<Role> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT role FROM store_members WHERE store_id = $1 AND account_id = $2")
             .bind(scope.store_key())
@@ -500,9 +441,7 @@ pub async fn set_role(db: &Db, scope: &StoreScope, account: AccountId, role: Rol
     let mut tx = db.begin_write().await?;
     let old = member_role(&mut tx, scope, account).await?;
     if old == Role::Owner && role != Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
-        return Err(StoreError::Conflict(
-            "a store must keep at least one owner; make someone else owner first".into(),
-        ));
+        return Err(StoreError::Conflict("a store must keep at least one owner; make someone else owner first".into()));
     }
     sqlx::query("UPDATE store_members SET role = $1 WHERE store_id = $2 AND account_id = $3")
         .bind(role.as_str())
@@ -512,13 +451,7 @@ pub async fn set_role(db: &Db, scope: &StoreScope, account: AccountId, role: Rol
         .await?;
     let target = format!("account:{account}");
     let details = serde_json::json!({"from": old.as_str(), "to": role.as_str()});
-    audit::record_store(
-        &mut tx,
-        db,
-        scope,
-        NewEvent::new("member.role_changed", &target).details(details),
-    )
-    .await?;
+    audit::record_store(&mut tx, db, scope, NewEvent::new("member.role_changed", &target).details(details)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -528,9 +461,7 @@ pub async fn remove_member(db: &Db, scope: &StoreScope, account: AccountId) -> R
     let mut tx = db.begin_write().await?;
     let old = member_role(&mut tx, scope, account).await?;
     if old == Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
-        return Err(StoreError::Conflict(
-            "the last owner cannot be removed; make someone else owner first".into(),
-        ));
+        return Err(StoreError::Conflict("the last owner cannot be removed; make someone else owner first".into()));
     }
     sqlx::query("DELETE FROM store_members WHERE store_id = $1 AND account_id = $2")
         .bind(scope.store_key())
@@ -545,17 +476,14 @@ pub async fn remove_member(db: &Db, scope: &StoreScope, account: AccountId) -> R
 
 /// The stores an account belongs to, with a scope for each (what a signed-in staff member may act on).
 pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope, Role)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT store_id, role FROM store_members WHERE account_id = $1 ORDER BY store_id",
-    )
-    .bind(account.to_string())
-    .fetch_all(db.pool())
-    .await?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT store_id, role FROM store_members WHERE account_id = $1 ORDER BY store_id")
+            .bind(account.to_string())
+            .fetch_all(db.pool())
+            .await?;
     rows.into_iter()
         .map(|(s, r)| {
-            let store: StoreId = s
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?;
+            let store: StoreId = s.parse().map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?;
             Ok((StoreScope::member(store, account), Role::parse(&r)?))
         })
         .collect()

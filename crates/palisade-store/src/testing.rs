@@ -21,10 +21,7 @@ pub struct TestDb {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb")
-            .field("url", &self.url)
-            .field("pg_schema", &self.pg_schema)
-            .finish()
+        f.debug_struct("TestDb").field("url", &self.url).field("pg_schema", &self.pg_schema).finish()
     }
 }
 
@@ -61,15 +58,9 @@ impl TestDb {
         match std::env::var(TEST_DATABASE_URL) {
             Ok(url) if Backend::from_url(&url).ok() == Some(Backend::Postgres) => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Db::connect(
-                    &url,
-                    DbOptions {
-                        max_connections: 1,
-                        ..DbOptions::default()
-                    },
-                )
-                .await
-                .expect("PostgreSQL for tests is reachable");
+                let admin = Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() })
+                    .await
+                    .expect("PostgreSQL for tests is reachable");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
                     .execute(admin.pool())
                     .await
@@ -77,41 +68,32 @@ impl TestDb {
                 admin.close().await;
                 let db = Db::connect(
                     &url,
-                    DbOptions {
-                        max_connections: 8,
-                        pg_schema: Some(schema.clone()),
-                        clock,
-                        ..DbOptions::default()
-                    },
+                    DbOptions { max_connections: 8, pg_schema: Some(schema.clone()), clock, ..DbOptions::default() },
                 )
                 .await
                 .expect("connect to test schema");
-                TestDb {
-                    db,
-                    url,
-                    pg_schema: Some(schema),
-                    _dir: None,
-                }
+                TestDb { db, url, pg_schema: Some(schema), _dir: None }
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                let db = Db::connect(
-                    &url,
-                    DbOptions {
-                        clock,
-                        ..DbOptions::default()
-                    },
-                )
-                .await
-                .expect("open SQLite");
-                TestDb {
-                    db,
-                    url,
-                    pg_schema: None,
-                    _dir: Some(dir),
-                }
+                let db = Db::connect(&url, DbOptions { clock, ..DbOptions::default() }).await.expect("open SQLite");
+                TestDb { db, url, pg_schema: None, _dir: Some(dir) }
             }
+        }
+    }
+}
+
+impl TestDb {
+    /// A URL that reaches this same database from another process (the CLI, a second node).
+    #[must_use]
+    pub fn process_url(&self) -> String {
+        match &self.pg_schema {
+            Some(schema) => {
+                let sep = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}options[search_path]={schema}", self.url)
+            }
+            None => self.url.clone(),
         }
     }
 }
@@ -124,27 +106,14 @@ impl Drop for TestDb {
         let url = self.url.clone();
         // Drop the schema from a separate thread with its own runtime: Drop cannot await.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(db) = Db::connect(
-                    &url,
-                    DbOptions {
-                        max_connections: 1,
-                        ..DbOptions::default()
-                    },
-                )
-                .await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA \"{schema}\" CASCADE"
-                    )))
-                    .execute(db.pool())
-                    .await;
+                if let Ok(db) = Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() }).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
+                        .execute(db.pool())
+                        .await;
                     db.close().await;
                 }
             });

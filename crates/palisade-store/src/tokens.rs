@@ -70,17 +70,12 @@ fn generate(kind: TokenKind) -> String {
 }
 
 /// Issues a token. The secret is returned once and never stored.
-pub async fn issue(
-    db: &Db,
-    platform: &PlatformScope,
-    req: IssueToken,
-) -> Result<(TokenInfo, SecretString)> {
+pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
     let secret = generate(req.kind);
     let id = TokenId::new();
     let now = db.now();
     let shown_prefix: String = secret.chars().take(req.kind.prefix().len() + 6).collect();
-    let scopes_json =
-        serde_json::to_string(&req.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let scopes_json = serde_json::to_string(&req.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
@@ -99,13 +94,7 @@ pub async fn issue(
     .await?;
     let target = format!("token:{id}");
     let details = serde_json::json!({"account": req.account_id.to_string(), "name": req.name, "expires_at": req.expires_at.map(|t| t.0)});
-    audit::record_platform(
-        &mut tx,
-        db,
-        platform,
-        NewEvent::new("token.issued", &target).details(details),
-    )
-    .await?;
+    audit::record_platform(&mut tx, db, platform, NewEvent::new("token.issued", &target).details(details)).await?;
     tx.commit().await?;
     let info = TokenInfo {
         id,
@@ -142,11 +131,12 @@ pub async fn authenticate_operator(
         return Ok(Err(Refusal::Malformed));
     }
     let hash = hash_token(presented);
-    let row: Option<(String, String, String, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT id, account_id, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-            .bind(&hash)
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<(String, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, account_id, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
     let Some((id, account_id, stored_hash, expires_at, revoked_at)) = row else {
         return Ok(Err(Refusal::Unknown));
     };
@@ -160,9 +150,7 @@ pub async fn authenticate_operator(
     if expires_at.is_some_and(|e| e <= now.0) {
         return Ok(Err(Refusal::Expired));
     }
-    let account_id: AccountId = account_id
-        .parse()
-        .map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
+    let account_id: AccountId = account_id.parse().map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
     let account = tenancy::get_account(db, account_id).await?;
     if account.disabled {
         return Ok(Err(Refusal::AccountDisabled));
@@ -182,23 +170,16 @@ pub async fn authenticate_operator(
 /// Revokes a token, audited.
 pub async fn revoke(db: &Db, platform: &PlatformScope, id: TokenId) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    let done =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(db.now().0)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(db.now().0)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("active token"));
     }
     let target = format!("token:{id}");
-    audit::record_platform(
-        &mut tx,
-        db,
-        platform,
-        NewEvent::new("token.revoked", &target),
-    )
-    .await?;
+    audit::record_platform(&mut tx, db, platform, NewEvent::new("token.revoked", &target)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -214,11 +195,7 @@ pub async fn active_operator_tokens(db: &Db) -> Result<Vec<(TokenId, Option<Time
     .await?;
     rows.into_iter()
         .map(|(id, exp)| {
-            Ok((
-                id.parse()
-                    .map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?,
-                exp.map(Timestamp),
-            ))
+            Ok((id.parse().map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?, exp.map(Timestamp)))
         })
         .collect()
 }

@@ -9,14 +9,8 @@ use crate::support::store;
 async fn drop_guards(db: &Db) {
     match db.backend() {
         Backend::Sqlite => {
-            sqlx::query("DROP TRIGGER audit_events_no_update")
-                .execute(db.pool())
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER audit_events_no_delete")
-                .execute(db.pool())
-                .await
-                .unwrap();
+            sqlx::query("DROP TRIGGER audit_events_no_update").execute(db.pool()).await.unwrap();
+            sqlx::query("DROP TRIGGER audit_events_no_delete").execute(db.pool()).await.unwrap();
         }
         Backend::Postgres => {
             sqlx::query("DROP TRIGGER audit_events_no_update_or_delete ON audit_events")
@@ -32,11 +26,7 @@ async fn platform_events(db: &Db, n: usize) -> Vec<audit::AuditEvent> {
     let mut out = Vec::new();
     for i in 0..n {
         let target = format!("thing:{i}");
-        out.push(
-            audit::record_platform_now(db, &scope, NewEvent::new("test.happened", &target))
-                .await
-                .unwrap(),
-        );
+        out.push(audit::record_platform_now(db, &scope, NewEvent::new("test.happened", &target)).await.unwrap());
     }
     out
 }
@@ -56,18 +46,8 @@ async fn an_untouched_log_verifies() {
 async fn the_database_refuses_updates_and_deletes() {
     let t = TestDb::new().await;
     platform_events(&t, 2).await;
-    assert!(
-        sqlx::query("UPDATE audit_events SET action = 'x'")
-            .execute(t.pool())
-            .await
-            .is_err()
-    );
-    assert!(
-        sqlx::query("DELETE FROM audit_events")
-            .execute(t.pool())
-            .await
-            .is_err()
-    );
+    assert!(sqlx::query("UPDATE audit_events SET action = 'x'").execute(t.pool()).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_events").execute(t.pool()).await.is_err());
 }
 
 #[tokio::test]
@@ -98,11 +78,7 @@ async fn a_rehashed_edit_breaks_the_next_link() {
         .execute(t.pool())
         .await
         .unwrap();
-    let broken = audit::verify_chain(&t, "platform")
-        .await
-        .unwrap()
-        .broken
-        .unwrap();
+    let broken = audit::verify_chain(&t, "platform").await.unwrap().broken.unwrap();
     assert_eq!(broken.event_id.as_deref(), Some(&events[1].id[..]));
 }
 
@@ -111,32 +87,16 @@ async fn deleted_events_are_found_in_the_middle_and_at_the_end() {
     let t = TestDb::new().await;
     let events = platform_events(&t, 5).await;
     drop_guards(&t).await;
-    sqlx::query("DELETE FROM audit_events WHERE id = $1")
-        .bind(&events[1].id)
-        .execute(t.pool())
-        .await
-        .unwrap();
-    let broken = audit::verify_chain(&t, "platform")
-        .await
-        .unwrap()
-        .broken
-        .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE id = $1").bind(&events[1].id).execute(t.pool()).await.unwrap();
+    let broken = audit::verify_chain(&t, "platform").await.unwrap().broken.unwrap();
     assert_eq!(broken.kind, BreakKind::Missing { expected_seq: 2 });
     assert_eq!(broken.event_id.as_deref(), Some(&events[2].id[..]));
 
     let t = TestDb::new().await;
     let events = platform_events(&t, 3).await;
     drop_guards(&t).await;
-    sqlx::query("DELETE FROM audit_events WHERE id = $1")
-        .bind(&events[2].id)
-        .execute(t.pool())
-        .await
-        .unwrap();
-    let broken = audit::verify_chain(&t, "platform")
-        .await
-        .unwrap()
-        .broken
-        .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE id = $1").bind(&events[2].id).execute(t.pool()).await.unwrap();
+    let broken = audit::verify_chain(&t, "platform").await.unwrap().broken.unwrap();
     assert_eq!(broken.kind, BreakKind::Truncated { head_seq: 3 });
     assert_eq!(broken.event_id.as_deref(), Some(&events[1].id[..]));
 }
@@ -151,9 +111,7 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         let scope = scope.clone();
         tasks.push(tokio::spawn(async move {
             let target = format!("n:{i}");
-            audit::record_store_now(&db, &scope, NewEvent::new("test.concurrent", &target))
-                .await
-                .unwrap();
+            audit::record_store_now(&db, &scope, NewEvent::new("test.concurrent", &target)).await.unwrap();
         }));
     }
     for task in tasks {

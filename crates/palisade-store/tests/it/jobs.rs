@@ -11,16 +11,10 @@ const LEASE: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn a_job_is_claimed_once_and_completed() {
     let (t, _clock) = TestDb::manual().await;
-    jobs::enqueue(&t, NewJob::new("test.work"))
-        .await
-        .unwrap()
-        .unwrap();
+    jobs::enqueue(&t, NewJob::new("test.work")).await.unwrap().unwrap();
     let job = jobs::claim(&t, "node-a", LEASE).await.unwrap().unwrap();
     assert_eq!(job.attempts, 1);
-    assert!(
-        jobs::claim(&t, "node-b", LEASE).await.unwrap().is_none(),
-        "a leased job must not be claimed twice"
-    );
+    assert!(jobs::claim(&t, "node-b", LEASE).await.unwrap().is_none(), "a leased job must not be claimed twice");
     assert!(jobs::complete(&t, &job, "node-a").await.unwrap());
     assert!(jobs::claim(&t, "node-b", LEASE).await.unwrap().is_none());
     assert_eq!(jobs::recent(&t, 10).await.unwrap()[0].status, "succeeded");
@@ -29,10 +23,7 @@ async fn a_job_is_claimed_once_and_completed() {
 #[tokio::test]
 async fn dedupe_keys_enqueue_once() {
     let (t, _clock) = TestDb::manual().await;
-    let job = NewJob {
-        dedupe_key: Some("k1".into()),
-        ..NewJob::new("test.work")
-    };
+    let job = NewJob { dedupe_key: Some("k1".into()), ..NewJob::new("test.work") };
     assert!(jobs::enqueue(&t, job.clone()).await.unwrap().is_some());
     assert!(jobs::enqueue(&t, job).await.unwrap().is_none());
     assert_eq!(jobs::recent(&t, 10).await.unwrap().len(), 1);
@@ -41,21 +32,10 @@ async fn dedupe_keys_enqueue_once() {
 #[tokio::test]
 async fn failures_retry_with_backoff_then_fail_for_good() {
     let (t, clock) = TestDb::manual().await;
-    jobs::enqueue(
-        &t,
-        NewJob {
-            max_attempts: 2,
-            ..NewJob::new("test.flaky")
-        },
-    )
-    .await
-    .unwrap();
+    jobs::enqueue(&t, NewJob { max_attempts: 2, ..NewJob::new("test.flaky") }).await.unwrap();
     let job = jobs::claim(&t, "n", LEASE).await.unwrap().unwrap();
     assert!(jobs::fail(&t, &job, "n", "boom").await.unwrap());
-    assert!(
-        jobs::claim(&t, "n", LEASE).await.unwrap().is_none(),
-        "retry waits for its backoff"
-    );
+    assert!(jobs::claim(&t, "n", LEASE).await.unwrap().is_none(), "retry waits for its backoff");
     clock.advance(Duration::from_secs(11));
     let job = jobs::claim(&t, "n", LEASE).await.unwrap().unwrap();
     assert_eq!(job.attempts, 2);
@@ -75,10 +55,7 @@ async fn an_expired_lease_lets_another_node_take_over() {
     clock.advance(LEASE + Duration::from_secs(1));
     let second = jobs::claim(&t, "live-node", LEASE).await.unwrap().unwrap();
     assert_eq!(first.id, second.id);
-    assert!(
-        !jobs::complete(&t, &first, "dead-node").await.unwrap(),
-        "the old holder lost its lease"
-    );
+    assert!(!jobs::complete(&t, &first, "dead-node").await.unwrap(), "the old holder lost its lease");
     assert!(jobs::complete(&t, &second, "live-node").await.unwrap());
 }
 
@@ -112,25 +89,13 @@ async fn concurrent_claimers_never_share_a_job() {
 #[tokio::test]
 async fn a_schedule_fires_once_per_slot_across_racing_nodes() {
     let (t, clock) = TestDb::manual().await;
-    jobs::upsert_schedule(
-        &t,
-        "every-minute",
-        "0 * * * * *",
-        "test.tick",
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap();
+    jobs::upsert_schedule(&t, "every-minute", "0 * * * * *", "test.tick", serde_json::json!({})).await.unwrap();
     for _round in 0..3 {
         clock.advance(Duration::from_secs(60));
         let mut tasks = Vec::new();
         for n in 0..4 {
             let db = t.db.clone();
-            tasks.push(tokio::spawn(async move {
-                jobs::fire_due_schedules(&db, &format!("node-{n}"))
-                    .await
-                    .unwrap()
-            }));
+            tasks.push(tokio::spawn(async move { jobs::fire_due_schedules(&db, &format!("node-{n}")).await.unwrap() }));
         }
         let mut fired = 0;
         for task in tasks {
@@ -140,25 +105,19 @@ async fn a_schedule_fires_once_per_slot_across_racing_nodes() {
     }
     let recent = jobs::recent(&t, 100).await.unwrap();
     assert_eq!(recent.len(), 3);
-    assert!(recent.iter().all(|j| {
-        j.kind == "test.tick"
-            && j.dedupe_key
-                .as_deref()
-                .unwrap()
-                .starts_with("schedule:every-minute:")
-    }));
+    assert!(
+        recent.iter().all(|j| {
+            j.kind == "test.tick" && j.dedupe_key.as_deref().unwrap().starts_with("schedule:every-minute:")
+        })
+    );
 }
 
 #[tokio::test]
 async fn bad_cron_expressions_are_refused() {
     let t = TestDb::new().await;
-    let err = jobs::upsert_schedule(&t, "x", "every tuesday", "k", serde_json::Value::Null)
-        .await
-        .unwrap_err();
+    let err = jobs::upsert_schedule(&t, "x", "every tuesday", "k", serde_json::Value::Null).await.unwrap_err();
     assert!(err.to_string().contains("not a cron expression"), "{err}");
-    jobs::upsert_schedule(&t, "y", "*/5 * * * *", "k", serde_json::Value::Null)
-        .await
-        .unwrap();
+    jobs::upsert_schedule(&t, "y", "*/5 * * * *", "k", serde_json::Value::Null).await.unwrap();
 }
 
 #[tokio::test]
@@ -178,24 +137,8 @@ async fn the_runner_executes_handlers_and_records_failures() {
     for _ in 0..3 {
         jobs::enqueue(&t, NewJob::new("test.count")).await.unwrap();
     }
-    jobs::enqueue(
-        &t,
-        NewJob {
-            max_attempts: 1,
-            ..NewJob::new("test.fail")
-        },
-    )
-    .await
-    .unwrap();
-    jobs::enqueue(
-        &t,
-        NewJob {
-            max_attempts: 1,
-            ..NewJob::new("test.unknown")
-        },
-    )
-    .await
-    .unwrap();
+    jobs::enqueue(&t, NewJob { max_attempts: 1, ..NewJob::new("test.fail") }).await.unwrap();
+    jobs::enqueue(&t, NewJob { max_attempts: 1, ..NewJob::new("test.unknown") }).await.unwrap();
     let cfg = RunnerConfig {
         node: "n1".into(),
         hostname: "h".into(),
@@ -209,14 +152,6 @@ async fn the_runner_executes_handlers_and_records_failures() {
     let recent = jobs::recent(&t, 10).await.unwrap();
     let failed: Vec<_> = recent.iter().filter(|j| j.status == "failed").collect();
     assert_eq!(failed.len(), 2);
-    assert!(
-        failed
-            .iter()
-            .any(|j| j.last_error.as_deref() == Some("deliberate"))
-    );
-    assert!(
-        failed
-            .iter()
-            .any(|j| j.last_error.as_deref().unwrap().contains("no handler"))
-    );
+    assert!(failed.iter().any(|j| j.last_error.as_deref() == Some("deliberate")));
+    assert!(failed.iter().any(|j| j.last_error.as_deref().unwrap().contains("no handler")));
 }

@@ -19,10 +19,7 @@ fn registry() -> Registry {
 fn facts(dir: &std::path::Path) -> Arc<NodeFacts> {
     let key = dir.join("master.key");
     secrets::load_or_create(&key).unwrap();
-    Arc::new(NodeFacts {
-        data_dir: dir.to_path_buf(),
-        master_key_path: key,
-    })
+    Arc::new(NodeFacts { data_dir: dir.to_path_buf(), master_key_path: key })
 }
 
 fn status<'a>(report: &'a palisade_store::matrix::Report, id: &str) -> &'a ControlStatus {
@@ -52,29 +49,14 @@ async fn store_controls_follow_live_data_and_remember_since_when() {
     let first = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
     assert!(status(&first, "store.has-owner").is_met());
     assert!(status(&first, "store.audit-chain-intact").is_met());
-    let ControlStatus::Unmet {
-        since: Some(since), ..
-    } = status(&first, "store.security-contact")
-    else {
+    let ControlStatus::Unmet { since: Some(since), .. } = status(&first, "store.security-contact") else {
         panic!("contact should be unmet")
     };
     let since = *since;
     assert_eq!(first.areas.len(), 8);
-    let data = first
-        .areas
-        .iter()
-        .find(|a| a.area == Area::DataProtection)
-        .unwrap();
-    assert!(
-        data.merchant
-            .iter()
-            .any(|r| r.control.id == "store.security-contact")
-    );
-    assert!(
-        data.platform
-            .iter()
-            .any(|r| r.control.id == "platform.master-key-private")
-    );
+    let data = first.areas.iter().find(|a| a.area == Area::DataProtection).unwrap();
+    assert!(data.merchant.iter().any(|r| r.control.id == "store.security-contact"));
+    assert!(data.platform.iter().any(|r| r.control.id == "platform.master-key-private"));
 
     clock.advance(Duration::from_secs(60));
     let again = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
@@ -94,9 +76,7 @@ async fn store_controls_follow_live_data_and_remember_since_when() {
     .unwrap();
     let fixed = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
     assert!(status(&fixed, "store.security-contact").is_met());
-    let history = palisade_store::matrix::history_store(&t, &scope, 10)
-        .await
-        .unwrap();
+    let history = palisade_store::matrix::history_store(&t, &scope, 10).await.unwrap();
     assert_eq!(history[0].control_id, "store.security-contact");
     assert_eq!(history[0].to_state, "met");
     assert_eq!(history[0].from_state.as_deref(), Some("unmet"));
@@ -110,18 +90,8 @@ async fn a_readable_master_key_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let facts = facts(dir.path());
     let reg = registry();
-    assert!(
-        status(
-            &reg.evaluate_platform(&t, &facts).await.unwrap(),
-            "platform.master-key-private"
-        )
-        .is_met()
-    );
-    std::fs::set_permissions(
-        &facts.master_key_path,
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    assert!(status(&reg.evaluate_platform(&t, &facts).await.unwrap(), "platform.master-key-private").is_met());
+    std::fs::set_permissions(&facts.master_key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let report = reg.evaluate_platform(&t, &facts).await.unwrap();
     assert!(
         matches!(status(&report, "platform.master-key-private"), ControlStatus::Unmet { reason, .. } if reason.contains("644"))

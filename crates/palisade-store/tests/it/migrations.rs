@@ -87,15 +87,6 @@ async fn a_schema_from_a_newer_release_is_refused() {
     .await
     .unwrap();
     let err = migrate::run(&t).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::SchemaTooNew {
-                found: 99990101000000,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99990101000000, .. }), "{err}");
     assert!(err.to_string().contains("newer than this binary"));
 }

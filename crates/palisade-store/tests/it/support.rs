@@ -7,11 +7,7 @@ use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore, Store};
 pub async fn staff(db: &Db, email: &str) -> tenancy::Account {
     tenancy::create_account(
         db,
-        NewAccount {
-            email: Email::parse(email).unwrap(),
-            display_name: email.into(),
-            kind: AccountKind::Staff,
-        },
+        NewAccount { email: Email::parse(email).unwrap(), display_name: email.into(), kind: AccountKind::Staff },
     )
     .await
     .unwrap()

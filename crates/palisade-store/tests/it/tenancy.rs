@@ -16,10 +16,7 @@ async fn snapshot(db: &Db, scope: &StoreScope) -> String {
         "{}|{}|{:?}|{:?}|{}",
         store.name,
         store.security_contact_email.unwrap_or_default(),
-        members
-            .iter()
-            .map(|m| (m.email.clone(), m.role))
-            .collect::<Vec<_>>(),
+        members.iter().map(|m| (m.email.clone(), m.role)).collect::<Vec<_>>(),
         events.iter().map(|e| e.hash.clone()).collect::<Vec<_>>(),
         store.updated_at.0
     )
@@ -32,25 +29,16 @@ async fn store_a_scope_never_reaches_store_b() {
     let (a, scope_a) = store(&t, "alpha").await;
     let (b, scope_b) = store(&t, "bravo").await;
     let b_staff = staff(&t, "clerk@bravo.example").await;
-    tenancy::add_member(&t, &scope_b, b_staff.id, Role::Staff)
-        .await
-        .unwrap();
+    tenancy::add_member(&t, &scope_b, b_staff.id, Role::Staff).await.unwrap();
     let before = snapshot(&t, &scope_b).await;
 
     // Reads return only A.
     assert_eq!(tenancy::get_store(&t, &scope_a).await.unwrap().id, a.id);
     let members = tenancy::list_members(&t, &scope_a).await.unwrap();
-    assert!(
-        members.iter().all(|m| m.email.ends_with("@alpha.example")),
-        "{members:?}"
-    );
+    assert!(members.iter().all(|m| m.email.ends_with("@alpha.example")), "{members:?}");
     let events = audit::list_store(&t, &scope_a, 1000).await.unwrap();
     assert!(!events.is_empty());
-    assert!(
-        events
-            .iter()
-            .all(|e| e.store_id.as_deref() == Some(&a.id.to_string()[..]))
-    );
+    assert!(events.iter().all(|e| e.store_id.as_deref() == Some(&a.id.to_string()[..])));
     let verified = audit::verify_store(&t, &scope_a).await.unwrap();
     assert_eq!(verified.chain, a.id.to_string());
     assert!(
@@ -62,24 +50,11 @@ async fn store_a_scope_never_reaches_store_b() {
     );
 
     // Writes with A's scope aimed at B's member are refused as not found, not applied.
-    assert!(matches!(
-        tenancy::set_role(&t, &scope_a, b_staff.id, Role::Owner).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        tenancy::remove_member(&t, &scope_a, b_staff.id).await,
-        Err(StoreError::NotFound(_))
-    ));
-    let b_owner = tenancy::list_members(&t, &scope_b)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.role == Role::Owner)
-        .unwrap();
-    assert!(matches!(
-        tenancy::remove_member(&t, &scope_a, b_owner.account_id).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(tenancy::set_role(&t, &scope_a, b_staff.id, Role::Owner).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_staff.id).await, Err(StoreError::NotFound(_))));
+    let b_owner =
+        tenancy::list_members(&t, &scope_b).await.unwrap().into_iter().find(|m| m.role == Role::Owner).unwrap();
+    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
 
     // Writes that succeed land in A only.
     tenancy::update_settings(
@@ -92,28 +67,13 @@ async fn store_a_scope_never_reaches_store_b() {
     )
     .await
     .unwrap();
-    tenancy::add_member(&t, &scope_a, b_staff.id, Role::Admin)
-        .await
-        .unwrap();
-    tenancy::set_role(&t, &scope_a, b_staff.id, Role::Staff)
-        .await
-        .unwrap();
-    tenancy::remove_member(&t, &scope_a, b_staff.id)
-        .await
-        .unwrap();
-    audit::record_store_now(&t, &scope_a, audit::NewEvent::new("test.event", "x"))
-        .await
-        .unwrap();
+    tenancy::add_member(&t, &scope_a, b_staff.id, Role::Admin).await.unwrap();
+    tenancy::set_role(&t, &scope_a, b_staff.id, Role::Staff).await.unwrap();
+    tenancy::remove_member(&t, &scope_a, b_staff.id).await.unwrap();
+    audit::record_store_now(&t, &scope_a, audit::NewEvent::new("test.event", "x")).await.unwrap();
 
-    assert_eq!(
-        snapshot(&t, &scope_b).await,
-        before,
-        "store B changed through store A's scope"
-    );
-    assert_eq!(
-        tenancy::get_store(&t, &scope_a).await.unwrap().name,
-        "Alpha Teas"
-    );
+    assert_eq!(snapshot(&t, &scope_b).await, before, "store B changed through store A's scope");
+    assert_eq!(tenancy::get_store(&t, &scope_a).await.unwrap().name, "Alpha Teas");
 }
 
 #[tokio::test]
@@ -122,9 +82,7 @@ async fn memberships_yield_scopes_for_own_stores_only() {
     let (a, scope_a) = store(&t, "alpha").await;
     let (_b, _) = store(&t, "bravo").await;
     let person = staff(&t, "pat@example.com").await;
-    tenancy::add_member(&t, &scope_a, person.id, Role::Admin)
-        .await
-        .unwrap();
+    tenancy::add_member(&t, &scope_a, person.id, Role::Admin).await.unwrap();
     let ms = tenancy::memberships(&t, person.id).await.unwrap();
     assert_eq!(ms.len(), 1);
     assert_eq!(ms[0].0.store_id(), a.id);
@@ -136,21 +94,11 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
     let t = TestDb::new().await;
     let (_, scope) = store(&t, "alpha").await;
     let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0);
-    assert!(matches!(
-        tenancy::remove_member(&t, &scope, owner.account_id).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(tenancy::remove_member(&t, &scope, owner.account_id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await, Err(StoreError::Conflict(_))));
     let second = staff(&t, "second@alpha.example").await;
-    tenancy::add_member(&t, &scope, second.id, Role::Owner)
-        .await
-        .unwrap();
-    tenancy::set_role(&t, &scope, owner.account_id, Role::Admin)
-        .await
-        .unwrap();
+    tenancy::add_member(&t, &scope, second.id, Role::Owner).await.unwrap();
+    tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await.unwrap();
 }
 
 #[tokio::test]
@@ -169,13 +117,8 @@ async fn duplicates_are_conflicts_not_crashes() {
     .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let person = staff(&t, "p@alpha.example").await;
-    tenancy::add_member(&t, &scope, person.id, Role::Staff)
-        .await
-        .unwrap();
-    assert!(matches!(
-        tenancy::add_member(&t, &scope, person.id, Role::Staff).await,
-        Err(StoreError::Conflict(_))
-    ));
+    tenancy::add_member(&t, &scope, person.id, Role::Staff).await.unwrap();
+    assert!(matches!(tenancy::add_member(&t, &scope, person.id, Role::Staff).await, Err(StoreError::Conflict(_))));
     let owner = staff(&t, "o2@x.example").await;
     let err = tenancy::create_store(
         &t,

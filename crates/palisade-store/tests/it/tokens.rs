@@ -6,10 +6,7 @@ use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use palisade_store::testing::TestDb;
 use palisade_store::tokens::{self, IssueToken, Refusal, TokenKind};
 
-async fn operator_token(
-    t: &TestDb,
-    expires_in: Option<Duration>,
-) -> (palisade_core::TokenId, String) {
+async fn operator_token(t: &TestDb, expires_in: Option<Duration>) -> (palisade_core::TokenId, String) {
     let op = tenancy::create_account(
         t,
         NewAccount {
@@ -42,21 +39,13 @@ async fn a_valid_token_authenticates_and_only_its_hash_is_stored() {
     let (t, _clock) = TestDb::manual().await;
     let (_, secret) = operator_token(&t, Some(Duration::from_secs(3600))).await;
     assert!(secret.starts_with("pal_op_"));
-    let principal = tokens::authenticate_operator(&t, &secret, Some("127.0.0.1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let principal = tokens::authenticate_operator(&t, &secret, Some("127.0.0.1")).await.unwrap().unwrap();
     assert_eq!(principal.email(), "op@platform.example");
-    let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens")
-        .fetch_one(t.pool())
-        .await
-        .unwrap();
+    let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens").fetch_one(t.pool()).await.unwrap();
     assert_ne!(stored, secret);
     assert!(!stored.contains(&secret[7..]));
-    let (ip,): (Option<String>,) = sqlx::query_as("SELECT last_used_ip FROM api_tokens")
-        .fetch_one(t.pool())
-        .await
-        .unwrap();
+    let (ip,): (Option<String>,) =
+        sqlx::query_as("SELECT last_used_ip FROM api_tokens").fetch_one(t.pool()).await.unwrap();
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
 }
 
@@ -65,36 +54,13 @@ async fn wrong_expired_and_revoked_tokens_are_refused() {
     let (t, clock) = TestDb::manual().await;
     let (id, secret) = operator_token(&t, Some(Duration::from_secs(3600))).await;
     let wrong = format!("{}0", &secret[..secret.len() - 1]);
+    assert_eq!(tokens::authenticate_operator(&t, &wrong, None).await.unwrap().unwrap_err(), Refusal::Unknown);
     assert_eq!(
-        tokens::authenticate_operator(&t, &wrong, None)
-            .await
-            .unwrap()
-            .unwrap_err(),
-        Refusal::Unknown
-    );
-    assert_eq!(
-        tokens::authenticate_operator(&t, "Bearer nonsense", None)
-            .await
-            .unwrap()
-            .unwrap_err(),
+        tokens::authenticate_operator(&t, "Bearer nonsense", None).await.unwrap().unwrap_err(),
         Refusal::Malformed
     );
     clock.advance(Duration::from_secs(3601));
-    assert_eq!(
-        tokens::authenticate_operator(&t, &secret, None)
-            .await
-            .unwrap()
-            .unwrap_err(),
-        Refusal::Expired
-    );
-    tokens::revoke(&t, &PlatformScope::system("test"), id)
-        .await
-        .unwrap();
-    assert_eq!(
-        tokens::authenticate_operator(&t, &secret, None)
-            .await
-            .unwrap()
-            .unwrap_err(),
-        Refusal::Revoked
-    );
+    assert_eq!(tokens::authenticate_operator(&t, &secret, None).await.unwrap().unwrap_err(), Refusal::Expired);
+    tokens::revoke(&t, &PlatformScope::system("test"), id).await.unwrap();
+    assert_eq!(tokens::authenticate_operator(&t, &secret, None).await.unwrap().unwrap_err(), Refusal::Revoked);
 }

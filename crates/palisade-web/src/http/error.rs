@@ -1,0 +1,160 @@
+//! One place where failures become HTTP responses.
+//!
+//! The API answers `{"error": {"code", "message"}}` with a stable, machine-readable code; browsers get a plain
+//! HTML page. A 5xx never shows its cause: the cause is logged once here, with the request's span.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use palisade_store::StoreError;
+use serde_json::json;
+
+/// An error answered as JSON (the API).
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    #[must_use]
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid operator token is required (Authorization: Bearer pal_op_…)",
+        )
+    }
+
+    #[must_use]
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    #[must_use]
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+    }
+}
+
+/// How a storage error is classified for the outside world.
+fn classify(e: &StoreError) -> (StatusCode, &'static str, Option<String>) {
+    match e {
+        StoreError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", Some(format!("{what} not found"))),
+        StoreError::Conflict(m) => (StatusCode::CONFLICT, "conflict", Some(m.clone())),
+        StoreError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(m.clone())),
+        e if e.is_unavailable() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            Some("the database is not answering; try again shortly".into()),
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let (status, code, public) = classify(&e);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        }
+        match public {
+            Some(message) if !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE => {
+                Self::new(status, code, message)
+            }
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+/// An error answered as an HTML page (the console, and later the storefront and admin).
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError(ApiError::from(e))
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        (e.status, Html(error_page(e.status, &e.message))).into_response()
+    }
+}
+
+/// A self-contained error page (no template engine involved, so it renders even when templates cannot).
+#[must_use]
+pub fn error_page(status: StatusCode, message: &str) -> String {
+    let title = status.canonical_reason().unwrap_or("Error");
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title} · Palisade</title>\
+         <link rel=\"stylesheet\" href=\"/assets/console.css\"></head><body><main class=\"narrow\">\
+         <h1>{code} · {title}</h1><p>{msg}</p><p><a href=\"/console\">Back to the console</a></p></main></body></html>",
+        code = status.as_u16(),
+        title = escape(title),
+        msg = escape(message),
+    )
+}
+
+/// Minimal HTML escaping for the few strings the error page interpolates.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a path belongs to the JSON API (errors there are JSON).
+#[must_use]
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/readyz" || path == "/healthz"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_escape_their_message() {
+        let page = error_page(StatusCode::NOT_FOUND, "<script>alert(1)</script>");
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn internal_causes_are_not_shown() {
+        let e = ApiError::from(StoreError::Corrupt("secret detail".into()));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("secret detail"));
+        let e = ApiError::from(StoreError::Conflict("slug taken".into()));
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
+    }
+}

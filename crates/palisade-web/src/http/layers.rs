@@ -1,0 +1,87 @@
+//! The middleware stack every router passes through, outermost first:
+//! request id → trace span → panic guard → error pages → timeout → body limit → CSRF → metrics → headers.
+
+use std::any::Any;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::http::error::{ApiError, error_page, is_api_path};
+use crate::http::{headers, metrics};
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Marks a response produced by the panic guard, so the error-page layer can render it for browsers.
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response {
+    // The payload may contain data; it is never sent to the client. CatchPanic has already logged it.
+    let mut res = ApiError::internal().into_response();
+    res.extensions_mut().insert(Panicked);
+    res
+}
+
+/// Renders JSON-shaped platform failures as HTML pages outside the API, and answers the CSRF refusal clearly.
+async fn error_pages(req: Request, next: Next) -> Response {
+    let api = is_api_path(req.uri().path());
+    let res = next.run(req).await;
+    let status = res.status();
+    let panicked = res.extensions().get::<Panicked>().is_some();
+    let csrf = status == StatusCode::FORBIDDEN && res.extensions().get::<tower_http::csrf::ProtectionError>().is_some();
+    let timeout = status == StatusCode::REQUEST_TIMEOUT;
+    let too_large = status == StatusCode::PAYLOAD_TOO_LARGE;
+    if !(panicked || csrf || timeout || too_large) {
+        return res;
+    }
+    let (code, message) = if csrf {
+        ("cross_site_request", "this request came from another site and was refused (CSRF protection)")
+    } else if timeout {
+        ("timeout", "the request took too long and was stopped")
+    } else if too_large {
+        ("payload_too_large", "the request body is larger than this endpoint accepts")
+    } else {
+        ("internal", "something went wrong on our side; it has been logged")
+    };
+    if api {
+        ApiError::new(status, code, message).into_response()
+    } else {
+        (status, axum::response::Html(error_page(status, message))).into_response()
+    }
+}
+
+/// Wraps `router` in the HTTP baseline.
+pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let cfg = &state.config;
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        let id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).unwrap_or("-");
+        tracing::info_span!("http", request.id = %id, http.method = %req.method(), http.path = %req.uri().path())
+    });
+    // `Router::layer` wraps each route, so each layer sees axum's own body types; the last one added is the
+    // outermost. Reading bottom-up gives the order a request passes through.
+    router
+        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(CsrfLayer::new())
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(error_pages))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+}

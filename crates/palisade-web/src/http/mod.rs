@@ -1,0 +1,9 @@
+//! The HTTP baseline: middleware, errors and authentication extractors.
+
+pub mod auth;
+pub mod error;
+pub mod headers;
+pub mod layers;
+pub mod metrics;
+
+pub use error::{ApiError, PageError};

@@ -1,0 +1,102 @@
+//! The operator console (HTML).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use palisade_store::{audit, matrix, tenancy, tokens};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::PageError;
+use crate::http::auth::{CONSOLE_COOKIE, ConsoleOperator};
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(home))
+        .route("/console/login", get(login_form).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/stores/{store}/security", get(store_matrix))
+}
+
+async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperator) -> Result<Html<String>, PageError> {
+    let platform = op.platform_scope();
+    let report = state.registry.evaluate_platform(&state.db, &state.facts).await?;
+    let stores = tenancy::list_stores(&state.db, &platform).await?;
+    let events = audit::list_platform(&state.db, &platform, 20).await?;
+    let page = state.templates.render(
+        "console.html",
+        json!({"operator": op.email(), "report": report, "stores": stores, "events": events}),
+    )?;
+    Ok(Html(page))
+}
+
+async fn store_matrix(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+    Path(store): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let scope = op.store_scope(super::resolve_store(&state, &store).await?);
+    let store = tenancy::get_store(&state.db, &scope).await?;
+    let report = state.registry.evaluate_store(&state.db, &state.facts, &scope).await?;
+    let history = matrix::history_store(&state.db, &scope, 20).await?;
+    let page = state
+        .templates
+        .render("matrix.html", json!({"operator": op.email(), "store": store, "report": report, "history": history}))?;
+    Ok(Html(page))
+}
+
+async fn login_form(State(state): State<AppState>) -> Result<Html<String>, PageError> {
+    Ok(Html(state.templates.render("login.html", json!({}))?))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginForm([redacted])")
+    }
+}
+
+fn console_cookie(state: &AppState, value: &str, max_age: u32) -> Option<HeaderValue> {
+    let secure = if state.config.behind_tls { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{CONSOLE_COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+    let token = form.token.trim();
+    match tokens::authenticate_operator(&state.db, token, None).await? {
+        Ok(op) => {
+            tracing::info!(account.id = %op.account_id(), "operator signed in to the console");
+            let mut res = Redirect::to("/console").into_response();
+            if let Some(c) = console_cookie(&state, token, 8 * 3600) {
+                res.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            Ok(res)
+        }
+        Err(reason) => {
+            tracing::info!(?reason, "console sign-in refused");
+            let page = state
+                .templates
+                .render("login.html", json!({"error": "That token is not valid (wrong, expired or revoked)."}))?;
+            Ok((axum::http::StatusCode::UNAUTHORIZED, Html(page)).into_response())
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>) -> Response {
+    let mut res = Redirect::to("/console/login").into_response();
+    if let Some(c) = console_cookie(&state, "", 0) {
+        res.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    res
+}

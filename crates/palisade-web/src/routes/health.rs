@@ -1,0 +1,44 @@
+//! Liveness, readiness and metrics.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
+
+/// The process is up (says nothing about the database, so an orchestrator does not restart us for its outage).
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// Ready to serve: the database answers and has the schema this release expects.
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let checks = async {
+        state.db.ping().await?;
+        palisade_store::migrate::check_current(&state.db).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), checks).await {
+        Ok(Ok(())) => Ok(axum::Json(json!({"status": "ready", "database": state.db.backend().name()}))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", format!("database not ready: {e}")))
+        }
+        Err(_) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database did not answer within 3 s"))
+        }
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics() -> impl IntoResponse {
+    let body = crate::http::metrics::handle().map(|h| h.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}

@@ -1,0 +1,44 @@
+//! Routers: health and metrics, the JSON API, the operator console and static assets.
+
+mod api;
+mod assets;
+mod console;
+mod health;
+
+use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use palisade_core::StoreId;
+use palisade_store::tenancy;
+
+use crate::http::error::{ApiError, error_page, is_api_path};
+use crate::http::layers;
+use crate::state::AppState;
+
+/// The whole application with its HTTP baseline.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .merge(health::routes())
+        .merge(api::routes())
+        .merge(console::routes())
+        .merge(assets::routes())
+        .fallback(not_found);
+    layers::apply(app, &state).with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    if is_api_path(uri.path()) {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
+    } else {
+        (StatusCode::NOT_FOUND, Html(error_page(StatusCode::NOT_FOUND, "There is no page at this address.")))
+            .into_response()
+    }
+}
+
+/// Resolves a `{store}` path segment given as an id or as the store's slug.
+async fn resolve_store(state: &AppState, key: &str) -> Result<StoreId, ApiError> {
+    if let Ok(id) = key.parse::<StoreId>() {
+        return Ok(id);
+    }
+    tenancy::store_id_by_slug(&state.db, key).await?.ok_or_else(|| ApiError::not_found("store"))
+}

@@ -1,0 +1,56 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_store::Db;
+use palisade_store::matrix::{NodeFacts, Registry};
+
+use crate::templates::Templates;
+
+/// HTTP settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Sent as HSTS and used to mark cookies `Secure`: set when Palisade is reached over TLS
+    /// (directly or through a TLS-terminating proxy).
+    pub behind_tls: bool,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { behind_tls: false, request_timeout: Duration::from_secs(30), max_body_bytes: 1024 * 1024 }
+    }
+}
+
+/// Shared application state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub registry: Arc<Registry>,
+    pub facts: Arc<NodeFacts>,
+    pub config: Arc<WebConfig>,
+    pub(crate) templates: Arc<Templates>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("db", &self.db.display_url()).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state; fails only if a bundled template does not parse (a build defect).
+    pub fn new(db: Db, registry: Registry, facts: NodeFacts, config: WebConfig) -> Result<Self, minijinja::Error> {
+        // Install the metrics recorder before the first request is counted.
+        let _ = crate::http::metrics::handle();
+        Ok(Self {
+            db,
+            registry: Arc::new(registry),
+            facts: Arc::new(facts),
+            config: Arc::new(config),
+            templates: Arc::new(Templates::load()?),
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! The platform's own page templates, compiled into the binary. Auto-escaping is on for every `.html`
+//! template; these templates are trusted (merchant themes get a separate, locked-down environment).
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::http::ApiError;
+
+pub(crate) struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub(crate) fn load() -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        env.add_template("base.html", include_str!("../templates/base.html"))?;
+        env.add_template("login.html", include_str!("../templates/login.html"))?;
+        env.add_template("console.html", include_str!("../templates/console.html"))?;
+        env.add_template("matrix.html", include_str!("../templates/matrix.html"))?;
+        env.add_template("macros.html", include_str!("../templates/macros.html"))?;
+        env.add_filter("when", |ms: i64| palisade_core::Timestamp(ms).to_string());
+        Ok(Self { env })
+    }
+
+    /// Renders a page; a failure is a defect in our own templates, logged and answered with a 500.
+    pub(crate) fn render<C: Serialize>(&self, name: &str, ctx: C) -> Result<String, ApiError> {
+        self.env.get_template(name).and_then(|t| t.render(minijinja::value::Serde(&ctx))).map_err(|e| {
+            tracing::error!(template = name, error = %e, "platform template failed to render");
+            ApiError::internal()
+        })
+    }
+}

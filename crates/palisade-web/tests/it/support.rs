@@ -1,0 +1,129 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use palisade_core::text::Email;
+use palisade_store::matrix::{NodeFacts, Registry};
+use palisade_store::scope::PlatformScope;
+use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_store::testing::TestDb;
+use palisade_store::tokens::{self, IssueToken, TokenKind};
+use palisade_store::{controls, secrets};
+use palisade_web::{AppState, WebConfig};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    pub token: String,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(WebConfig::default(), |r, _| r).await
+    }
+
+    /// Boots the app; `extend` may add routes (wrapped in the same baseline) for tests of the middleware.
+    pub async fn start_with(config: WebConfig, extend: impl FnOnce(Router, &AppState) -> Router) -> TestApp {
+        let db = TestDb::new().await;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master.key");
+        secrets::load_or_create(&key).unwrap();
+        let mut registry = Registry::default();
+        controls::register(&mut registry).unwrap();
+        let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
+        let state = AppState::new(db.db.clone(), registry, facts, config).unwrap();
+        let app = extend(palisade_web::router(state.clone()), &state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(palisade_web::serve(listener, app, async move {
+            let _ = rx.await;
+        }));
+        let token = operator_token(&db).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        TestApp { addr, db, client, token, _dir: dir, stop: Some(tx), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_authed(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap()
+    }
+
+    /// Asks the server to shut down gracefully.
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn operator_token(db: &TestDb) -> String {
+    let op = tenancy::create_account(
+        db,
+        NewAccount {
+            email: Email::parse("op@platform.example").unwrap(),
+            display_name: "Op".into(),
+            kind: AccountKind::Operator,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, secret) = tokens::issue(
+        db,
+        &PlatformScope::system("test"),
+        IssueToken {
+            kind: TokenKind::Operator,
+            account_id: op.id,
+            store_id: None,
+            name: "test".into(),
+            scopes: vec![],
+            expires_at: Some(db.now().plus(Duration::from_secs(3600))),
+        },
+    )
+    .await
+    .unwrap();
+    tokens::reveal(&secret).to_owned()
+}
+
+pub async fn store(db: &TestDb, slug: &str, contact: Option<&str>) -> tenancy::Store {
+    let owner = tenancy::create_account(
+        db,
+        NewAccount {
+            email: Email::parse(&format!("owner@{slug}.example")).unwrap(),
+            display_name: "Owner".into(),
+            kind: AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    tenancy::create_store(
+        db,
+        &PlatformScope::system("test"),
+        tenancy::NewStore {
+            slug: palisade_core::text::Slug::parse(slug).unwrap(),
+            name: format!("Store {slug}"),
+            currency: palisade_core::money::Currency::SGD,
+            owner: owner.id,
+            security_contact: contact.map(|c| Email::parse(c).unwrap()),
+        },
+    )
+    .await
+    .unwrap()
+    .0
+}

@@ -1,0 +1,136 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Palisade: a multi-tenant marketplace where platform and merchants share security, visibly.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file (flags and environment variables override it).
+    #[arg(long, global = true, env = "PALISADE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where Palisade keeps its SQLite database, master key and objects [default: ./palisade-data].
+    #[arg(long, global = true, env = "PALISADE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: SQLite in the data dir].
+    #[arg(long, global = true, env = "PALISADE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Master key file [default: DATA_DIR/master.key]. Share the same key between nodes of one platform.
+    #[arg(long, global = true, env = "PALISADE_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server and the background job runner.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Fill the database with a believable demo marketplace.
+    Demo,
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Platform administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PALISADE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Create demo data first if the database has no stores yet, and print a console sign-in token.
+    #[arg(long)]
+    pub demo: bool,
+    /// Palisade is reached over HTTPS (directly or via a TLS proxy): send HSTS and mark cookies Secure.
+    #[arg(long, env = "PALISADE_BEHIND_TLS")]
+    pub behind_tls: bool,
+    /// Do not run background jobs on this node (it still serves HTTP).
+    #[arg(long)]
+    pub no_jobs: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every hash chain (or one) and report the first broken link. Exits 1 if any chain is broken.
+    Verify {
+        /// Only this chain: `platform` or a store id.
+        #[arg(long)]
+        chain: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform operator (or reuse an existing one) and print a new API token for them, once.
+    CreateOperator {
+        /// The operator's email address.
+        #[arg(long)]
+        email: String,
+        /// Display name [default: the email address].
+        #[arg(long)]
+        name: Option<String>,
+        /// Days until the token expires (1–90).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=90))]
+        expires_days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show the effective configuration and check that it works (data dir, key, database, schema).
+    Check,
+}
+
+/// Prints clap's complaint as one line and returns exit code 2 (help and version print normally, exit 0).
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
+            eprintln!("{} (see `palisade --help`)", first.trim_end());
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `palisade admin …`
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use palisade_core::text::{Email, display_name};
+use palisade_store::scope::PlatformScope;
+use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_store::tokens::{self, IssueToken, TokenKind};
+use palisade_store::{Db, audit};
+
+use crate::cli::GlobalArgs;
+use crate::{config, runtime};
+
+/// Creates (or reuses) an operator account and issues a token; returns the token text.
+pub async fn operator_token(
+    db: &Db,
+    email: &Email,
+    name: &str,
+    expires_days: u32,
+    token_name: &str,
+) -> anyhow::Result<String> {
+    let platform = PlatformScope::system("cli");
+    let account = match tenancy::find_account_by_email(db, email).await.map_err(runtime::explain)? {
+        Some(a) if a.kind == AccountKind::Operator => a,
+        Some(a) => bail!("{} already has a {} account; operators need their own address", a.email, a.kind.as_str()),
+        None => {
+            let a = tenancy::create_account(
+                db,
+                NewAccount { email: email.clone(), display_name: name.to_owned(), kind: AccountKind::Operator },
+            )
+            .await
+            .map_err(runtime::explain)?;
+            let target = format!("account:{}", a.id);
+            audit::record_platform_now(
+                db,
+                &platform,
+                audit::NewEvent::new("operator.created", &target).details(serde_json::json!({"email": a.email})),
+            )
+            .await
+            .map_err(runtime::explain)?;
+            a
+        }
+    };
+    let expires_at = db.now().plus(Duration::from_secs(u64::from(expires_days) * 24 * 3600));
+    let (_info, secret) = tokens::issue(
+        db,
+        &platform,
+        IssueToken {
+            kind: TokenKind::Operator,
+            account_id: account.id,
+            store_id: None,
+            name: token_name.to_owned(),
+            scopes: vec!["platform:*".into()],
+            expires_at: Some(expires_at),
+        },
+    )
+    .await
+    .map_err(runtime::explain)?;
+    Ok(tokens::reveal(&secret).to_owned())
+}
+
+pub async fn create_operator(
+    global: &GlobalArgs,
+    email: &str,
+    name: Option<String>,
+    expires_days: u32,
+) -> anyhow::Result<ExitCode> {
+    let email = Email::parse(email)?;
+    let name = display_name("name", name.as_deref().unwrap_or(email.as_str()))?;
+    let settings = config::resolve(global, None, false)?;
+    let inst = runtime::open(settings, true).await?;
+    let token = operator_token(&inst.db, &email, &name, expires_days, "created with admin create-operator").await?;
+    println!("Operator {email} is ready. Their API token (shown once, store it in a password manager):\n");
+    println!("    {token}\n");
+    println!(
+        "It expires in {expires_days} day(s). Use it as `Authorization: Bearer …` on /api/v1, or paste it at /console/login."
+    );
+    inst.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

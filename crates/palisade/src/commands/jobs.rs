@@ -1,0 +1,63 @@
+//! The platform's built-in jobs and their schedules.
+
+use std::sync::Arc;
+
+use palisade_store::jobs::{self, Handlers, JobContext};
+use palisade_store::matrix::{NodeFacts, Registry};
+use palisade_store::scope::{PlatformScope, StoreScope};
+use palisade_store::{Db, audit, settings, tenancy};
+
+/// Daily verification of every audit chain.
+pub const AUDIT_VERIFY: &str = "audit.verify";
+/// Hourly evaluation of every control, so state history exists even when nobody looks.
+pub const MATRIX_SNAPSHOT: &str = "matrix.snapshot";
+/// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
+pub const PING: &str = "system.ping";
+
+pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>) -> Handlers {
+    let mut h = Handlers::default();
+    h.register(AUDIT_VERIFY, |ctx: JobContext| async move { verify_audit(&ctx.db).await });
+    h.register(MATRIX_SNAPSHOT, move |ctx: JobContext| {
+        let registry = registry.clone();
+        let facts = facts.clone();
+        async move { snapshot(&ctx.db, &registry, &facts).await }
+    });
+    h.register(PING, |ctx: JobContext| async move {
+        tracing::debug!(node = %ctx.node, "ping job ran");
+        Ok(())
+    });
+    h
+}
+
+/// Installs (or updates) the built-in schedules.
+pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
+    jobs::upsert_schedule(db, "audit-verify-daily", "0 15 3 * * *", AUDIT_VERIFY, serde_json::Value::Null).await?;
+    jobs::upsert_schedule(db, "matrix-snapshot-hourly", "0 0 * * * *", MATRIX_SNAPSHOT, serde_json::Value::Null)
+        .await?;
+    Ok(())
+}
+
+async fn verify_audit(db: &Db) -> jobs::JobResult {
+    let reports = audit::verify_all(db).await.map_err(|e| e.to_string())?;
+    let broken: Vec<_> = reports.iter().filter_map(|r| r.broken.as_ref()).collect();
+    let events: i64 = reports.iter().map(|r| r.events).sum();
+    let summary = serde_json::json!({"chains": reports.len(), "events": events, "broken": broken});
+    settings::put(db, "audit.last_verification", &summary).await.map_err(|e| e.to_string())?;
+    if let Some(first) = broken.first() {
+        tracing::error!(audit.chain = %first.chain, audit.event = first.event_id.as_deref().unwrap_or("-"), "audit chain broken: {first}");
+        return Err(format!("{} broken chain(s); first: {first}", broken.len()));
+    }
+    tracing::info!(chains = reports.len(), events, "audit log verified");
+    Ok(())
+}
+
+async fn snapshot(db: &Db, registry: &Registry, facts: &Arc<NodeFacts>) -> jobs::JobResult {
+    registry.evaluate_platform(db, facts).await.map_err(|e| e.to_string())?;
+    let stores =
+        tenancy::list_stores(db, &PlatformScope::system("job:matrix.snapshot")).await.map_err(|e| e.to_string())?;
+    for store in stores {
+        let scope = StoreScope::system(store.id, "job:matrix.snapshot");
+        registry.evaluate_store(db, facts, &scope).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! One module per command.
+
+mod admin;
+mod audit;
+mod config_check;
+mod demo;
+mod jobs;
+mod migrate;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand};
+use crate::{config, logging};
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let format = config::log_format(&cli.global);
+    // The server logs its work; one-shot commands print their own summary and log only problems.
+    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    logging::init(format, level);
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Migrate => migrate::run(&cli.global).await,
+        Command::Demo => demo::run(&cli.global).await,
+        Command::Audit(AuditCommand::Verify { chain, json }) => audit::verify(&cli.global, chain, json).await,
+        Command::Admin(AdminCommand::CreateOperator { email, name, expires_days }) => {
+            admin::create_operator(&cli.global, &email, name, expires_days).await
+        }
+        Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
+    }
+}

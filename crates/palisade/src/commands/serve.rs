@@ -1,0 +1,113 @@
+//! `palisade serve`
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use palisade_store::jobs::{self, RunnerConfig};
+use palisade_web::{AppState, WebConfig};
+use tokio::sync::watch;
+
+use super::{demo, jobs as builtin};
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::{config, runtime};
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::resolve(global, args.listen.as_deref(), args.behind_tls)?;
+    let inst = runtime::open(settings, true).await?;
+    let db = inst.db.clone();
+    let listen = inst.settings.listen.clone();
+
+    if args.demo {
+        let token = demo::ensure(&inst).await?;
+        println!("\nDemo marketplace ready. Operator console: http://{listen}/console");
+        println!("Sign in with this operator token (valid 7 days, shown once):\n\n    {token}\n");
+    }
+
+    builtin::install_schedules(&db).await?;
+    let registry = Arc::new(inst.registry.clone());
+    let facts = Arc::new(inst.facts.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let runner = if args.no_jobs {
+        None
+    } else {
+        let node = format!("{}-{}", hostname(), std::process::id());
+        let cfg = RunnerConfig {
+            node: node.clone(),
+            hostname: hostname(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            poll: Duration::from_millis(500),
+            lease: Duration::from_secs(300),
+        };
+        tracing::info!(node = %node, "job runner started");
+        let handlers = builtin::handlers(registry.clone(), facts.clone());
+        let mut rx = stop_rx.clone();
+        let db = db.clone();
+        Some(tokio::spawn(async move {
+            jobs::run(db, handlers, cfg, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        }))
+    };
+
+    let web = WebConfig {
+        behind_tls: inst.settings.behind_tls,
+        request_timeout: inst.settings.request_timeout,
+        max_body_bytes: inst.settings.max_body_bytes,
+    };
+    let state = AppState::new(db.clone(), inst.registry, inst.facts, web).context("loading page templates")?;
+    let app = palisade_web::router(state);
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(listen = %listen, database = db.display_url(), "palisade is serving");
+
+    let mut http_stop = stop_rx.clone();
+    let server = palisade_web::serve(listener, app, async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: finishing in-flight requests and the current job");
+        let _ = stop_tx.send(true);
+    });
+    server.await.context("HTTP server failed")?;
+    if let Some(runner) = runner {
+        let _ = runner.await;
+    }
+    db.close().await;
+    tracing::info!("palisade stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "node".to_owned())
+}

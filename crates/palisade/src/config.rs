@@ -1,0 +1,85 @@
+//! Effective configuration: flags > environment (`PALISADE_*`, handled by clap) > TOML file > defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, LogFormat};
+
+/// The TOML file's shape. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub behind_tls: Option<bool>,
+    pub log_format: Option<LogFormat>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+}
+
+/// What the program runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// The database lives in the data dir (SQLite default), so the dir must be writable.
+    pub database_in_data_dir: bool,
+    pub master_key_file: PathBuf,
+    pub objects_dir: PathBuf,
+    pub listen: String,
+    pub behind_tls: bool,
+    pub log_format: LogFormat,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub config_file: Option<PathBuf>,
+}
+
+/// Reads the TOML file, if one was named.
+pub fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+/// Merges flags/environment over the file over defaults.
+pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool) -> anyhow::Result<Settings> {
+    let file = read_file(global.config.as_deref())?;
+    let data_dir = global.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("palisade-data"));
+    let (database_url, database_in_data_dir) = match global.database_url.clone().or(file.database_url) {
+        Some(url) => (url, false),
+        None => (format!("sqlite://{}", data_dir.join("palisade.db").display()), true),
+    };
+    let master_key_file =
+        global.master_key_file.clone().or(file.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
+    let listen = listen.map(str::to_owned).or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    if listen.parse::<std::net::SocketAddr>().is_err() {
+        bail!("listen address `{listen}` is not HOST:PORT with an IP address (e.g. 127.0.0.1:8080 or 0.0.0.0:8080)");
+    }
+    let request_timeout = Duration::from_secs(file.request_timeout_secs.unwrap_or(30).clamp(1, 600));
+    Ok(Settings {
+        objects_dir: data_dir.join("objects"),
+        data_dir,
+        database_url,
+        database_in_data_dir,
+        master_key_file,
+        listen,
+        behind_tls: behind_tls_flag || file.behind_tls.unwrap_or(false),
+        log_format: global.log_format.or(file.log_format).unwrap_or(LogFormat::Json),
+        request_timeout,
+        max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024).clamp(1024, 64 * 1024 * 1024),
+        config_file: global.config.clone(),
+    })
+}
+
+/// The log format, resolved before anything else so that early failures are logged in the chosen format.
+pub fn log_format(global: &GlobalArgs) -> LogFormat {
+    global
+        .log_format
+        .or_else(|| read_file(global.config.as_deref()).ok().and_then(|f| f.log_format))
+        .unwrap_or(LogFormat::Json)
+}

@@ -1,0 +1,89 @@
+//! Opening an installation: data dir, master key, objects dir, database, migrations, controls.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use palisade_core::SystemClock;
+use palisade_store::matrix::{NodeFacts, Registry};
+use palisade_store::{Db, DbOptions, StoreError, controls, migrate, secrets};
+
+use crate::config::Settings;
+
+/// An open installation.
+pub struct Installation {
+    pub settings: Settings,
+    pub db: Db,
+    pub registry: Registry,
+    pub facts: NodeFacts,
+}
+
+/// Creates the data dir (and its `objects/`) with private permissions if missing, and the master key.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<bool> {
+    create_private_dir(&settings.data_dir)?;
+    palisade_store::db::check_writable_dir(&settings.data_dir).map_err(explain)?;
+    create_private_dir(&settings.objects_dir)?;
+    if let Some(parent) = settings.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    let (_key, created) = secrets::load_or_create(&settings.master_key_file).map_err(explain)?;
+    Ok(created)
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) {
+            anyhow::anyhow!(
+                "cannot create {}: the location is not writable; choose another with --data-dir",
+                dir.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot create {}: {e}", dir.display())
+        }
+    })
+}
+
+/// Turns a storage error into a message with the storage layer's advice intact.
+pub fn explain(e: StoreError) -> anyhow::Error {
+    anyhow::anyhow!(e.to_string())
+}
+
+/// Connects to the database (SQLite file created on first use).
+pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(&settings.database_url, DbOptions { clock: Arc::new(SystemClock), ..DbOptions::default() })
+        .await
+        .map_err(explain)
+}
+
+/// The registry of every control this build knows.
+pub fn registry() -> anyhow::Result<Registry> {
+    let mut reg = Registry::default();
+    controls::register(&mut reg).map_err(explain).context("registering controls")?;
+    Ok(reg)
+}
+
+/// Opens the installation, migrating the database when `migrate_now` (serve and demo do; others check).
+pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Installation> {
+    let created_key = prepare_data_dir(&settings)?;
+    if created_key {
+        tracing::info!(path = %settings.master_key_file.display(), "generated a new master key (mode 0600); back it up apart from the database");
+    }
+    let db = connect(&settings).await?;
+    if migrate_now {
+        let report = migrate::run(&db).await.map_err(explain)?;
+        if report.changed() {
+            tracing::info!(from = ?report.from, to = report.to, database = db.display_url(), "database migrated");
+        }
+    } else {
+        migrate::check_current(&db).await.map_err(explain)?;
+    }
+    let facts = NodeFacts { data_dir: settings.data_dir.clone(), master_key_path: settings.master_key_file.clone() };
+    Ok(Installation { registry: registry()?, db, facts, settings })
+}
