@@ -1,0 +1,314 @@
+//! The binary, run as a person (or an orchestrator) would run it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use palisade_store::testing::TestDb;
+use palisade_store::{Backend, jobs};
+
+fn palisade(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.current_dir(cwd).stdin(Stdio::null()).env("PALISADE_LOG_FORMAT", "json");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PALISADE_") && k != "PALISADE_LOG_FORMAT" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("palisade runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until the server answers `/readyz`, or panics with its stderr.
+fn wait_ready(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early with {status}");
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("server did not become ready");
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["demo", "--help"],
+        vec!["audit", "verify", "--help"],
+        vec!["admin", "create-operator", "--help"],
+        vec!["config", "check", "--help"],
+    ] {
+        let out = run(palisade(dir.path()).args(&args));
+        assert!(out.status.success(), "{args:?}");
+        let (stdout, _) = text(&out);
+        assert!(stdout.contains("Usage:"), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn wrong_flags_are_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["serve", "--no-such-flag"],
+        vec!["frobnicate"],
+        vec!["admin", "create-operator"],
+        vec!["admin", "create-operator", "--email", "a@b.co", "--expires-days", "400"],
+    ] {
+        let out = run(palisade(dir.path()).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let (_, stderr) = text(&out);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error:"), "{stderr}");
+    }
+}
+
+#[test]
+fn zero_config_serve_creates_the_data_dir_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = palisade(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    let data = dir.path().join("palisade-data");
+    assert!(data.join("palisade.db").is_file());
+    assert!(data.join("objects").is_dir());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let status = terminate(&mut child);
+    assert!(status.success(), "graceful exit on SIGTERM, got {status}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let first = stderr.lines().next().unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(first).is_ok(), "logs are JSON lines: {first}");
+    assert!(stderr.contains("palisade stopped"));
+}
+
+#[test]
+fn a_toml_file_configures_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("palisade.toml");
+    std::fs::write(&file, "data_dir = \"from-file\"\nlisten = \"127.0.0.1:9999\"\nbehind_tls = true\n").unwrap();
+    let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("from-file"), "{stdout}");
+    assert!(stdout.contains("127.0.0.1:9999"));
+    assert!(!out.status.success(), "nothing created yet, so the check fails");
+    let out = run(palisade(dir.path()).args(["config", "check", "--data-dir", "from-flag", "--config"]).arg(&file));
+    assert!(text(&out).0.contains("from-flag"));
+    std::fs::write(&file, "data_dir = 3\n").unwrap();
+    let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("is not valid"));
+}
+
+#[test]
+fn bad_database_settings_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(palisade(dir.path()).args(["migrate", "--database-url", "mysql://root:hunter2@localhost/x"]));
+    assert_eq!(out.status.code(), Some(1));
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "passwords are never printed");
+
+    let out = run(palisade(dir.path()).args(["migrate", "--database-url", "postgres://postgres@127.0.0.1:1/none"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("cannot reach the database"), "{}", text(&out).1);
+
+    // A data directory nobody may write to (root ignores mode bits, so use a kernel directory then).
+    let readonly = if is_root() {
+        std::path::PathBuf::from("/sys/kernel")
+    } else {
+        let p = dir.path().join("ro");
+        std::fs::create_dir(&p).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        p
+    };
+    let out = run(palisade(dir.path()).args(["migrate", "--data-dir"]).arg(&readonly));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("not writable"), "{}", text(&out).1);
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_release_is_refused() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (99990101000000, 'future', CURRENT_TIMESTAMP, TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(t.pool())
+    .await
+    .unwrap();
+    let out = run(palisade(dir.path()).args(["serve", "--listen", "127.0.0.1:0", "--database-url", &t.process_url()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("newer than this binary"), "{}", text(&out).1);
+}
+
+/// `audit verify` passes on an honest log and names the first broken link after a direct database edit.
+#[tokio::test]
+async fn audit_verify_catches_a_direct_edit() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let out = run(palisade(dir.path()).args(["demo", "--database-url", &url]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).0.contains("stores created      3"), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--database-url", &url]));
+    assert!(out.status.success(), "{}", text(&out).0);
+    assert!(text(&out).0.contains("every link verifies"));
+
+    match t.backend() {
+        Backend::Sqlite => {
+            sqlx::query("DROP TRIGGER audit_events_no_update").execute(t.pool()).await.unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("DROP TRIGGER audit_events_no_update_or_delete ON audit_events")
+                .execute(t.pool())
+                .await
+                .unwrap();
+        }
+    }
+    let (victim,): (String,) =
+        sqlx::query_as("SELECT id FROM audit_events WHERE action = 'member.added' ORDER BY at, seq LIMIT 1")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+    sqlx::query("UPDATE audit_events SET details = '{\"role\":\"staff\"}' WHERE id = $1")
+        .bind(&victim)
+        .execute(t.pool())
+        .await
+        .unwrap();
+
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--database-url", &url]));
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("BROKEN"), "{stdout}");
+    assert!(stdout.contains(&format!("First broken link: event {victim}")), "{stdout}");
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--json", "--database-url", &url]));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+}
+
+#[tokio::test]
+async fn create_operator_prints_a_token_once_that_the_api_accepts() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let out = run(palisade(dir.path()).args([
+        "admin",
+        "create-operator",
+        "--email",
+        "root@platform.example",
+        "--database-url",
+        &url,
+    ]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let stdout = text(&out).0;
+    let token = stdout.split_whitespace().find(|w| w.starts_with("pal_op_")).unwrap().to_owned();
+    let principal = palisade_store::tokens::authenticate_operator(&t, &token, None).await.unwrap().unwrap();
+    assert_eq!(principal.email(), "root@platform.example");
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1")
+        .bind(&token)
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "the token itself is never stored");
+}
+
+/// Two `palisade serve` processes on one database: every scheduled slot becomes one job, run exactly once.
+#[tokio::test]
+async fn two_nodes_share_schedules_without_double_runs() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    assert!(run(palisade(dir.path()).args(["migrate", "--database-url", &url])).status.success());
+    jobs::upsert_schedule(&t, "test-every-second", "* * * * * *", "system.ping", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let mut nodes = Vec::new();
+    for n in 0..2 {
+        let port = free_port();
+        let data = dir.path().join(format!("node{n}"));
+        let mut child = palisade(dir.path())
+            .args(["serve", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_ready(port, &mut child);
+        nodes.push(child);
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for child in &mut nodes {
+        assert!(terminate(child).success());
+    }
+    let rows: Vec<(String, String, i64, Option<String>)> =
+        sqlx::query_as("SELECT dedupe_key, status, attempts, locked_by FROM jobs WHERE kind = 'system.ping'")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    assert!(rows.len() >= 4, "about one job per second over six seconds, got {}", rows.len());
+    assert!(rows.len() <= 8, "no slot fired twice, got {}", rows.len());
+    let slots: std::collections::HashSet<_> = rows.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(slots.len(), rows.len(), "one job per slot");
+    for (key, status, attempts, node) in &rows {
+        assert_eq!(status, "succeeded", "{key}");
+        assert_eq!(*attempts, 1, "{key} ran more than once");
+        assert!(node.is_some());
+    }
+    let (n_nodes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM nodes").fetch_one(t.pool()).await.unwrap();
+    assert_eq!(n_nodes, 2);
+}
