@@ -178,7 +178,18 @@ pub struct JobRecord {
 
 /// The most recent jobs, newest first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<JobRecord>> {
-    let rows: Vec<(String, String, String, i64, Option<String>, Option<String>, Option<String>, i64)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        kind: String,
+        status: String,
+        attempts: i64,
+        locked_by: Option<String>,
+        last_error: Option<String>,
+        dedupe_key: Option<String>,
+        run_at: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, kind, status, attempts, locked_by, last_error, dedupe_key, run_at FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1",
     )
     .bind(limit.clamp(1, 10_000))
@@ -187,14 +198,14 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<JobRecord>> {
     Ok(rows
         .into_iter()
         .map(|r| JobRecord {
-            id: r.0,
-            kind: r.1,
-            status: r.2,
-            attempts: r.3,
-            locked_by: r.4,
-            last_error: r.5,
-            dedupe_key: r.6,
-            run_at: Timestamp(r.7),
+            id: r.id,
+            kind: r.kind,
+            status: r.status,
+            attempts: r.attempts,
+            locked_by: r.locked_by,
+            last_error: r.last_error,
+            dedupe_key: r.dedupe_key,
+            run_at: Timestamp(r.run_at),
         })
         .collect())
 }
@@ -397,22 +408,26 @@ pub async fn run(db: Db, handlers: Handlers, cfg: RunnerConfig, shutdown: impl F
 }
 
 async fn run_one(db: &Db, handlers: &Handlers, node: &str, job: ClaimedJob) {
+    use tracing::Instrument;
     let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts);
-    let _enter = span.enter();
-    let outcome = match handlers.0.get(&job.kind) {
-        Some(h) => h(JobContext { db: db.clone(), job: job.clone(), node: node.to_owned() }).await,
-        None => Err(format!("no handler for job kind `{}` on this node", job.kind)),
-    };
-    let recorded = match &outcome {
-        Ok(()) => complete(db, &job, node).await,
-        Err(e) => {
-            tracing::warn!(error = %e, "job failed");
-            fail(db, &job, node, e).await
+    async move {
+        let outcome = match handlers.0.get(&job.kind) {
+            Some(h) => h(JobContext { db: db.clone(), job: job.clone(), node: node.to_owned() }).await,
+            None => Err(format!("no handler for job kind `{}` on this node", job.kind)),
+        };
+        let recorded = match &outcome {
+            Ok(()) => complete(db, &job, node).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "job failed");
+                fail(db, &job, node, e).await
+            }
+        };
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("job lease was lost before the result was recorded"),
+            Err(e) => tracing::error!(error = %e, "recording the job result failed"),
         }
-    };
-    match recorded {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!("job lease was lost before the result was recorded"),
-        Err(e) => tracing::error!(error = %e, "recording the job result failed"),
     }
+    .instrument(span)
+    .await;
 }

@@ -365,9 +365,11 @@ pub struct Member {
     pub last_active_at: Option<Timestamp>,
 }
 
+type MemberRow = (String, String, String, String, i64, i64, Option<i64>);
+
 /// The scoped store's members, owners first.
 pub async fn list_members(db: &Db, scope: &StoreScope) -> Result<Vec<Member>> {
-    let rows: Vec<(String, String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<MemberRow> = sqlx::query_as(
         "SELECT a.id, a.email, a.display_name, m.role, a.disabled, m.created_at, a.last_active_at \
          FROM store_members m JOIN accounts a ON a.id = m.account_id WHERE m.store_id = $1 \
          ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, a.email",

@@ -121,6 +121,8 @@ pub enum Refusal {
     NotAnOperator,
 }
 
+type TokenRow = (String, String, String, Option<i64>, Option<i64>);
+
 /// Checks an operator token and yields the operator's principal. Records last use (time and IP).
 pub async fn authenticate_operator(
     db: &Db,
@@ -131,7 +133,7 @@ pub async fn authenticate_operator(
         return Ok(Err(Refusal::Malformed));
     }
     let hash = hash_token(presented);
-    let row: Option<(String, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let row: Option<TokenRow> = sqlx::query_as(
         "SELECT id, account_id, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
     )
     .bind(&hash)

@@ -1,4 +1,5 @@
 //! The binary, run as a person (or an orchestrator) would run it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! HTTP integration tests: the real router on a real socket over a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 mod baseline;
 mod console;
