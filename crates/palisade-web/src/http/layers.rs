@@ -9,13 +9,15 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::http::error::{ApiError, error_page, is_api_path};
 use crate::http::{headers, metrics};
@@ -65,10 +67,13 @@ async fn error_pages(req: Request, next: Next) -> Response {
 /// Wraps `router` in the HTTP baseline.
 pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let cfg = &state.config;
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-        let id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).unwrap_or("-");
-        tracing::info_span!("http", request.id = %id, http.method = %req.method(), http.path = %req.uri().path())
-    });
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<Body>| {
+            let id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", request.id = %id, http.method = %req.method(), http.path = %req.uri().path())
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
     // `Router::layer` wraps each route, so each layer sees axum's own body types; the last one added is the
     // outermost. Reading bottom-up gives the order a request passes through.
     router
@@ -80,6 +85,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error_pages))
+        .layer(CompressionLayer::new())
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

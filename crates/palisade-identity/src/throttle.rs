@@ -1,0 +1,134 @@
+//! Sign-in throttling, decided from a cheap database read before any password hash is computed.
+//!
+//! Failures are counted per account and per client IP within a sliding window. A few failures are free; after
+//! that each one blocks the key for a doubling delay, and past a threshold the key is locked for a while. While a
+//! key is blocked, attempts are refused at once (HTTP 429 with `Retry-After`), so guessing costs the attacker time
+//! and costs the server no argon2 work.
+
+use std::time::Duration;
+
+use palisade_core::time::Timestamp;
+use palisade_store::{Db, StoreError};
+
+/// How one kind of key is throttled.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Failures older than this are forgotten.
+    pub window: Duration,
+    /// Failures allowed before delays start.
+    pub free_failures: i64,
+    /// Failures at which the key is locked for `lock_for`.
+    pub lock_after: i64,
+    pub lock_for: Duration,
+    pub max_delay: Duration,
+}
+
+/// Per account: 3 free failures, then 1 s, 2 s, 4 s … and a 15-minute lock at 10.
+pub const ACCOUNT: Policy = Policy {
+    window: Duration::from_secs(15 * 60),
+    free_failures: 3,
+    lock_after: 10,
+    lock_for: Duration::from_secs(15 * 60),
+    max_delay: Duration::from_secs(60),
+};
+
+/// Per IP: generous (offices and mobile carriers share addresses), but a single source cannot spray forever.
+pub const IP: Policy = Policy {
+    window: Duration::from_secs(15 * 60),
+    free_failures: 20,
+    lock_after: 200,
+    lock_for: Duration::from_secs(15 * 60),
+    max_delay: Duration::from_secs(60),
+};
+
+/// The throttle key of an account (by normalised email, so unknown addresses are throttled too).
+#[must_use]
+pub fn account_key(email: &str) -> String {
+    format!("account:{}", email.trim().to_lowercase())
+}
+
+#[must_use]
+pub fn ip_key(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+/// The delay after the `failures`-th failure.
+#[must_use]
+pub fn delay_after(policy: &Policy, failures: i64) -> Duration {
+    if failures >= policy.lock_after {
+        return policy.lock_for;
+    }
+    let over = failures - policy.free_failures;
+    if over <= 0 {
+        return Duration::ZERO;
+    }
+    let secs = 1u64.checked_shl(u32::try_from(over - 1).unwrap_or(63)).unwrap_or(u64::MAX);
+    Duration::from_secs(secs).min(policy.max_delay)
+}
+
+/// If `key` is blocked now, until when.
+pub async fn blocked_until(db: &Db, key: &str) -> Result<Option<Timestamp>, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT blocked_until FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await?;
+    let now = db.now();
+    Ok(row.map(|(b,)| Timestamp(b)).filter(|b| *b > now))
+}
+
+/// What a recorded failure led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub failures: i64,
+    pub blocked_until: Timestamp,
+    /// This failure crossed the lock threshold (time to tell the account's owner).
+    pub newly_locked: bool,
+}
+
+/// Records one failure for `key`.
+pub async fn record_failure(db: &Db, key: &str, policy: &Policy) -> Result<Failure, StoreError> {
+    let now = db.now();
+    let window_start = now.minus(policy.window).0;
+    let mut tx = db.begin_write().await?;
+    let row: Option<(i64, i64)> = sqlx::query_as("SELECT failures, last_failure_at FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let failures = match row {
+        Some((n, last)) if last >= window_start => n + 1,
+        _ => 1,
+    };
+    let blocked_until = now.plus(delay_after(policy, failures));
+    sqlx::query(
+        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, \
+         blocked_until = excluded.blocked_until",
+    )
+    .bind(key)
+    .bind(failures)
+    .bind(now.0)
+    .bind(blocked_until.0)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Failure { failures, blocked_until, newly_locked: failures == policy.lock_after })
+}
+
+/// Forgets the failures of `key` (after a successful sign-in).
+pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(db.pool()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_then_lock() {
+        let d: Vec<u64> = (1..=11).map(|n| delay_after(&ACCOUNT, n).as_secs()).collect();
+        assert_eq!(d, vec![0, 0, 0, 1, 2, 4, 8, 16, 32, 900, 900]);
+        assert_eq!(delay_after(&IP, 20), Duration::ZERO);
+        assert_eq!(delay_after(&IP, 150), Duration::from_secs(60));
+    }
+}
