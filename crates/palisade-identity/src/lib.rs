@@ -1,8 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod error;
 pub mod password;
 pub mod recovery;
 pub mod seal;
+pub mod service;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;
+
+pub use error::IdentityError;
+pub use service::{Identity, LoginOutcome};

@@ -204,7 +204,7 @@ pub async fn revoke(db: &Db, account: AccountId, id: &str) -> Result<bool, Store
 /// Ends every session of `account` except `keep` ("sign out everywhere else"); returns how many ended.
 pub async fn revoke_all(db: &Db, account: AccountId, keep: Option<&str>) -> Result<u64, StoreError> {
     let done = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND id_hash <> $3",
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND id_hash <> $3 AND expires_at > $1",
     )
     .bind(db.now().0)
     .bind(account.to_string())

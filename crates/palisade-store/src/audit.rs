@@ -130,6 +130,15 @@ pub async fn record_platform(
     append(conn, db, PLATFORM_CHAIN, None, scope.actor(), event).await
 }
 
+/// Appends an event about an account's own credentials (sign-in, MFA changes) to the platform chain, attributed
+/// to that account. Needs no scope: it grants nothing, it only records.
+pub async fn record_account_now(db: &Db, account: palisade_core::AccountId, event: NewEvent<'_>) -> Result<AuditEvent> {
+    let mut tx = db.begin_write().await?;
+    let e = append(&mut tx, db, PLATFORM_CHAIN, None, Actor::Account(account), event).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
 /// Appends one event in its own transaction (for actions that change nothing else, such as a login).
 pub async fn record_store_now(db: &Db, scope: &StoreScope, event: NewEvent<'_>) -> Result<AuditEvent> {
     let mut tx = db.begin_write().await?;

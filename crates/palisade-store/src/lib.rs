@@ -7,6 +7,7 @@ pub mod error;
 pub mod jobs;
 pub mod matrix;
 pub mod migrate;
+pub mod outbox;
 pub mod scope;
 pub mod secrets;
 pub mod settings;

@@ -1,0 +1,90 @@
+//! Outgoing email, stored first and delivered by a job. With no SMTP configured the outbox is the
+//! development mailbox operators read in the console.
+
+use palisade_core::time::Timestamp;
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::Result;
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub struct NewMail<'a> {
+    pub store_id: Option<String>,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub body: String,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mail {
+    pub id: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+/// Queues a message.
+pub async fn enqueue(db: &Db, mail: NewMail<'_>) -> Result<String> {
+    let id = palisade_core::JobId::new().to_string();
+    sqlx::query("INSERT INTO outbox (id, store_id, to_addr, subject, body, created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, 0)")
+        .bind(&id)
+        .bind(&mail.store_id)
+        .bind(mail.to)
+        .bind(mail.subject)
+        .bind(&mail.body)
+        .bind(db.now().0)
+        .execute(db.pool())
+        .await?;
+    Ok(id)
+}
+
+type MailRow = (String, String, String, String, i64, Option<i64>, Option<String>);
+
+/// The newest messages (the development mailbox), newest first.
+pub async fn recent(db: &Db, _scope: &crate::scope::PlatformScope, limit: i64) -> Result<Vec<Mail>> {
+    let rows: Vec<MailRow> = sqlx::query_as(
+        "SELECT id, to_addr, subject, body, created_at, sent_at, last_error FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Mail {
+            id: r.0,
+            to: r.1,
+            subject: r.2,
+            body: r.3,
+            created_at: Timestamp(r.4),
+            sent_at: r.5.map(Timestamp),
+            last_error: r.6,
+        })
+        .collect())
+}
+
+/// Messages to a given address, newest first (tests and the account's own notices).
+pub async fn to_address(db: &Db, to: &str) -> Result<Vec<Mail>> {
+    let rows: Vec<MailRow> = sqlx::query_as(
+        "SELECT id, to_addr, subject, body, created_at, sent_at, last_error FROM outbox WHERE to_addr = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Mail {
+            id: r.0,
+            to: r.1,
+            subject: r.2,
+            body: r.3,
+            created_at: Timestamp(r.4),
+            sent_at: r.5.map(Timestamp),
+            last_error: r.6,
+        })
+        .collect())
+}
