@@ -31,6 +31,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub facts: Arc<NodeFacts>,
     pub config: Arc<WebConfig>,
+    pub identity: palisade_identity::Identity,
     pub(crate) templates: Arc<Templates>,
 }
 
@@ -42,7 +43,13 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Builds the state; fails only if a bundled template does not parse (a build defect).
-    pub fn new(db: Db, registry: Registry, facts: NodeFacts, config: WebConfig) -> Result<Self, minijinja::Error> {
+    pub fn new(
+        db: Db,
+        registry: Registry,
+        facts: NodeFacts,
+        config: WebConfig,
+        identity: palisade_identity::Identity,
+    ) -> Result<Self, minijinja::Error> {
         // Install the metrics recorder before the first request is counted.
         let _ = crate::http::metrics::handle();
         Ok(Self {
@@ -50,6 +57,7 @@ impl AppState {
             registry: Arc::new(registry),
             facts: Arc::new(facts),
             config: Arc::new(config),
+            identity,
             templates: Arc::new(Templates::load()?),
         })
     }

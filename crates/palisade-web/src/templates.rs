@@ -14,7 +14,13 @@ impl Templates {
     pub(crate) fn load() -> Result<Self, minijinja::Error> {
         let mut env = Environment::new();
         env.add_template("base.html", include_str!("../templates/base.html"))?;
+        env.add_template("token_login.html", include_str!("../templates/token_login.html"))?;
         env.add_template("login.html", include_str!("../templates/login.html"))?;
+        env.add_template("verify.html", include_str!("../templates/verify.html"))?;
+        env.add_template("account.html", include_str!("../templates/account.html"))?;
+        env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;
+        env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
+        env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;
         env.add_template("console.html", include_str!("../templates/console.html"))?;
         env.add_template("matrix.html", include_str!("../templates/matrix.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;

@@ -13,21 +13,21 @@ use crate::config::Settings;
 /// An open installation.
 pub struct Installation {
     pub settings: Settings,
+    pub master_key: secrets::MasterKey,
     pub db: Db,
     pub registry: Registry,
     pub facts: NodeFacts,
 }
 
 /// Creates the data dir (and its `objects/`) with private permissions if missing, and the master key.
-pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<bool> {
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<(secrets::MasterKey, bool)> {
     create_private_dir(&settings.data_dir)?;
     palisade_store::db::check_writable_dir(&settings.data_dir).map_err(explain)?;
     create_private_dir(&settings.objects_dir)?;
     if let Some(parent) = settings.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_private_dir(parent)?;
     }
-    let (_key, created) = secrets::load_or_create(&settings.master_key_file).map_err(explain)?;
-    Ok(created)
+    secrets::load_or_create(&settings.master_key_file).map_err(explain)
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -71,7 +71,7 @@ pub fn registry() -> anyhow::Result<Registry> {
 
 /// Opens the installation, migrating the database when `migrate_now` (serve and demo do; others check).
 pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Installation> {
-    let created_key = prepare_data_dir(&settings)?;
+    let (master_key, created_key) = prepare_data_dir(&settings)?;
     if created_key {
         tracing::info!(path = %settings.master_key_file.display(), "generated a new master key (mode 0600); back it up apart from the database");
     }
@@ -85,5 +85,5 @@ pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Insta
         migrate::check_current(&db).await.map_err(explain)?;
     }
     let facts = NodeFacts { data_dir: settings.data_dir.clone(), master_key_path: settings.master_key_file.clone() };
-    Ok(Installation { registry: registry()?, db, facts, settings })
+    Ok(Installation { registry: registry()?, db, facts, settings, master_key })
 }

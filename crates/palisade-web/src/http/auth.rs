@@ -81,13 +81,15 @@ impl FromRequestParts<AppState> for ApiOperator {
 #[derive(Debug)]
 pub enum ConsoleRejection {
     SignIn,
+    EnrolMfa,
     Error(ApiError),
 }
 
 impl IntoResponse for ConsoleRejection {
     fn into_response(self) -> Response {
         match self {
-            ConsoleRejection::SignIn => Redirect::to("/console/login").into_response(),
+            ConsoleRejection::SignIn => Redirect::to("/login?next=/console").into_response(),
+            ConsoleRejection::EnrolMfa => Redirect::to("/account/security").into_response(),
             ConsoleRejection::Error(e) => crate::http::PageError(e).into_response(),
         }
     }
@@ -97,6 +99,18 @@ impl FromRequestParts<AppState> for ConsoleOperator {
     type Rejection = ConsoleRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // A signed-in operator session (password + second factor) …
+        if let Ok(s) = crate::http::session::SignedIn::from_request_parts(parts, state).await
+            && let Some(p) = OperatorPrincipal::from_verified_operator(&s.account)
+        {
+            return match state.identity.has_mfa(s.account.id).await {
+                Ok(true) => Ok(ConsoleOperator(p)),
+                // Operators must have MFA: without it they can only reach the enrolment page.
+                Ok(false) => Err(ConsoleRejection::EnrolMfa),
+                Err(e) => Err(ConsoleRejection::Error(ApiError::from(e))),
+            };
+        }
+        // … or an operator API token (256 random bits, issued on the server, shown once).
         let token = cookie(&parts.headers, CONSOLE_COOKIE).or_else(|| bearer(&parts.headers));
         match authenticate(parts, state, token).await {
             Ok(Some(p)) => Ok(ConsoleOperator(p)),

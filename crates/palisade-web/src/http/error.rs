@@ -58,6 +58,29 @@ fn classify(e: &StoreError) -> (StatusCode, &'static str, Option<String>) {
     }
 }
 
+impl From<palisade_identity::IdentityError> for ApiError {
+    fn from(e: palisade_identity::IdentityError) -> Self {
+        use palisade_identity::IdentityError as E;
+        match e {
+            E::Store(s) => ApiError::from(s),
+            E::Policy(p) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", p.to_string()),
+            E::InvalidCode => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", e.to_string()),
+            E::NotAllowed(m) => ApiError::new(StatusCode::FORBIDDEN, "not_allowed", m),
+            E::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            E::Password(p) => {
+                tracing::error!(error = %p, "password hashing failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<palisade_identity::IdentityError> for PageError {
+    fn from(e: palisade_identity::IdentityError) -> Self {
+        PageError(ApiError::from(e))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let (status, code, public) = classify(&e);

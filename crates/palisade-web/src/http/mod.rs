@@ -5,5 +5,6 @@ pub mod error;
 pub mod headers;
 pub mod layers;
 pub mod metrics;
+pub mod session;
 
 pub use error::{ApiError, PageError};

@@ -50,7 +50,7 @@ async fn store_matrix(
 }
 
 async fn login_form(State(state): State<AppState>) -> Result<Html<String>, PageError> {
-    Ok(Html(state.templates.render("login.html", json!({}))?))
+    Ok(Html(state.templates.render("token_login.html", json!({}))?))
 }
 
 #[derive(Deserialize)]
@@ -87,7 +87,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
             tracing::info!(?reason, "console sign-in refused");
             let page = state
                 .templates
-                .render("login.html", json!({"error": "That token is not valid (wrong, expired or revoked)."}))?;
+                .render("token_login.html", json!({"error": "That token is not valid (wrong, expired or revoked)."}))?;
             Ok((axum::http::StatusCode::UNAUTHORIZED, Html(page)).into_response())
         }
     }

@@ -1,5 +1,6 @@
 //! Routers: health and metrics, the JSON API, the operator console and static assets.
 
+mod account;
 mod api;
 mod assets;
 mod console;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(health::routes())
+        .merge(account::routes())
         .merge(api::routes())
         .merge(console::routes())
         .merge(assets::routes())

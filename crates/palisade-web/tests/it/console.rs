@@ -5,7 +5,7 @@ async fn the_console_requires_sign_in() {
     let app = TestApp::start().await;
     let res = app.get("/console").await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/console/login");
+    assert_eq!(res.headers()["location"], "/login?next=/console");
     let bad = app.client.post(app.url("/console/login")).form(&[("token", "pal_op_wrong")]).send().await.unwrap();
     assert_eq!(bad.status(), 401);
     assert!(bad.headers().get("set-cookie").is_none());

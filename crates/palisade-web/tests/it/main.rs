@@ -3,5 +3,6 @@
 
 mod baseline;
 mod console;
+mod identity;
 mod matrix_api;
 mod support;

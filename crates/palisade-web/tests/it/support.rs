@@ -17,6 +17,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub client: reqwest::Client,
     pub token: String,
+    identity: palisade_identity::Identity,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -32,11 +33,12 @@ impl TestApp {
         let db = TestDb::new().await;
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("master.key");
-        secrets::load_or_create(&key).unwrap();
+        let (master, _) = secrets::load_or_create(&key).unwrap();
         let mut registry = Registry::default();
         controls::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
-        let state = AppState::new(db.db.clone(), registry, facts, config).unwrap();
+        let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test");
+        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone()).unwrap();
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -50,7 +52,11 @@ impl TestApp {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
-        TestApp { addr, db, client, token, _dir: dir, stop: Some(tx), server: Some(server) }
+        TestApp { addr, db, client, token, identity, _dir: dir, stop: Some(tx), server: Some(server) }
+    }
+
+    pub fn identity(&self) -> palisade_identity::Identity {
+        self.identity.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -58,7 +58,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
     };
-    let state = AppState::new(db.clone(), inst.registry, inst.facts, web).context("loading page templates")?;
+    let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
+    let state =
+        AppState::new(db.clone(), inst.registry, inst.facts, web, identity).context("loading page templates")?;
     let app = palisade_web::router(state);
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;

@@ -1,0 +1,390 @@
+//! Sign-in, two-step verification and the account's own security page (HTML), plus the JSON auth API.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use palisade_identity::sessions::{self, Client};
+use palisade_identity::{IdentityError, LoginOutcome};
+use palisade_store::tenancy::Account;
+use qrcode::QrCode;
+use qrcode::render::svg;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::auth::CONSOLE_COOKIE;
+use crate::http::session::{AnySession, SessionRejection, SignedIn, client_of, home_of, session_cookie};
+use crate::http::{ApiError, PageError};
+use crate::state::AppState;
+
+/// Sensitive actions need the password re-entered within this window.
+pub const STEP_UP_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/login/verify", get(verify_form).post(verify))
+        .route("/logout", post(logout))
+        .route("/account", get(account_page))
+        .route("/account/security", get(|| async { Redirect::to("/account") }))
+        .route("/account/reauth", get(reauth_form).post(reauth))
+        .route("/account/security/totp", post(totp_start))
+        .route("/account/security/totp/confirm", post(totp_confirm))
+        .route("/account/security/totp/disable", post(totp_disable))
+        .route("/account/security/recovery-codes", post(recovery_codes))
+        .route("/account/sessions/revoke", post(revoke_session))
+        .route("/account/sessions/revoke-others", post(revoke_others))
+        .route("/api/v1/auth/login", post(api_login))
+        .route("/api/v1/auth/verify", post(api_verify))
+        .route("/api/v1/auth/logout", post(api_logout))
+        .route("/api/v1/me", get(api_me))
+}
+
+/// The client (IP, browser) of the current request.
+struct ClientInfo(Client);
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientInfo(client_of(parts)))
+    }
+}
+
+/// Only same-site paths may be redirect targets (no open redirects).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_owned)
+}
+
+fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn page(state: &AppState, name: &str, ctx: serde_json::Value) -> Result<Html<String>, PageError> {
+    Ok(Html(state.templates.render(name, ctx)?))
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Result<Html<String>, PageError> {
+    page(&state, "login.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_default()}))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+fn throttled_response(state: &AppState, until: palisade_core::Timestamp, api: bool) -> Response {
+    let secs = ((until.0 - state.db.now().0).max(1000) / 1000).to_string();
+    let message = format!("too many failed attempts; try again in {secs} s");
+    let mut res = if api {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message).into_response()
+    } else {
+        PageError(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref());
+    let outcome = state.identity.login(&form.email, SecretString::from(form.password), &client).await?;
+    Ok(match outcome {
+        LoginOutcome::SignedIn { token, session } => {
+            let account = palisade_store::tenancy::get_account(&state.db, session.account_id).await?;
+            let to = next.unwrap_or_else(|| home_of(&account).to_owned());
+            with_cookie(Redirect::to(&to).into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600))
+        }
+        LoginOutcome::SecondFactor { token, .. } => with_cookie(
+            Redirect::to("/login/verify").into_response(),
+            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        ),
+        LoginOutcome::Refused => {
+            let html = state.templates.render(
+                "login.html",
+                json!({"error": "That email and password do not match an account.", "email": form.email, "next": next.unwrap_or_default()}),
+            )?;
+            (StatusCode::UNAUTHORIZED, Html(html)).into_response()
+        }
+        LoginOutcome::Throttled { until } => throttled_response(&state, until, false),
+    })
+}
+
+async fn verify_form(State(state): State<AppState>, s: AnySession) -> Result<Response, PageError> {
+    if s.session.mfa_at.is_some() {
+        return Ok(Redirect::to(home_of(&s.account)).into_response());
+    }
+    Ok(page(&state, "verify.html", json!({}))?.into_response())
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+/// Passes the second factor and rotates the session id (privilege changed).
+async fn pass_second_factor(state: &AppState, s: &AnySession, code: &str) -> Result<SecretString, IdentityError> {
+    state.identity.second_factor(&s.session, code).await?;
+    Ok(sessions::rotate(&state.db, &s.session).await?)
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    s: AnySession,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    match pass_second_factor(&state, &s, &form.code).await {
+        Ok(token) => Ok(with_cookie(
+            Redirect::to(home_of(&s.account)).into_response(),
+            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        )),
+        Err(IdentityError::InvalidCode) => {
+            let html = state.templates.render(
+                "verify.html",
+                json!({"error": "That code is not valid. Check the time on your phone, or use a recovery code."}),
+            )?;
+            Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, s: Result<AnySession, SessionRejection>) -> Result<Response, PageError> {
+    if let Ok(s) = s {
+        sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Some(c) = session_cookie(&state, "", 0) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    let secure = if state.config.behind_tls { "; Secure" } else { "" };
+    if let Ok(c) = HeaderValue::from_str(&format!(
+        "{CONSOLE_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+async fn account_context(state: &AppState, s: &SignedIn, notice: Option<&str>) -> Result<serde_json::Value, PageError> {
+    let list = sessions::list(&state.db, s.account.id).await?;
+    Ok(json!({
+        "operator": s.account.email,
+        "is_operator": s.account.kind == palisade_store::tenancy::AccountKind::Operator,
+        "account": s.account,
+        "has_mfa": state.identity.has_mfa(s.account.id).await?,
+        "recovery_left": state.identity.recovery_codes_left(s.account.id).await?,
+        "sessions": list,
+        "current": s.session.id,
+        "notice": notice,
+    }))
+}
+
+async fn account_page(State(state): State<AppState>, s: SignedIn) -> Result<Html<String>, PageError> {
+    let ctx = account_context(&state, &s, None).await?;
+    page(&state, "account.html", ctx)
+}
+
+async fn reauth_form(
+    State(state): State<AppState>,
+    _s: SignedIn,
+    Query(q): Query<NextQuery>,
+) -> Result<Html<String>, PageError> {
+    page(&state, "reauth.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_else(|| "/account".into())}))
+}
+
+#[derive(Deserialize)]
+struct ReauthForm {
+    password: String,
+    next: Option<String>,
+}
+
+async fn reauth(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<ReauthForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref()).unwrap_or_else(|| "/account".into());
+    if state.identity.step_up(&s.session, SecretString::from(form.password)).await? {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let html = state.templates.render("reauth.html", json!({"error": "That password is not right.", "next": next}))?;
+    Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())
+}
+
+/// Sends the person to re-enter their password unless they did so recently.
+fn require_fresh(state: &AppState, s: &SignedIn) -> Option<Response> {
+    (!sessions::is_fresh(&s.session, state.db.now(), STEP_UP_WINDOW))
+        .then(|| Redirect::to("/account/reauth?next=/account").into_response())
+}
+
+fn qr_svg(url: &str) -> String {
+    QrCode::new(url.as_bytes()).map(|c| c.render::<svg::Color>().min_dimensions(200, 200).build()).unwrap_or_default()
+}
+
+async fn totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Html<String>, PageError> {
+    let enrol = state.identity.begin_totp(&s.account).await?;
+    page(
+        &state,
+        "totp_setup.html",
+        json!({"operator": s.account.email, "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32}),
+    )
+}
+
+async fn totp_confirm(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    match state.identity.confirm_totp(&s.account, &form.code).await {
+        Ok(codes) => {
+            // Privilege changed: new session id, and the second factor counts as passed in this session.
+            sessions::mark_mfa(&state.db, &s.session).await?;
+            let token = sessions::rotate(&state.db, &s.session).await?;
+            let html = page(&state, "recovery_codes.html", json!({"operator": s.account.email, "codes": codes}))?;
+            Ok(with_cookie(html.into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600)))
+        }
+        Err(IdentityError::InvalidCode) => {
+            let enrol = state.identity.begin_totp(&s.account).await?;
+            let html = state.templates.render(
+                "totp_setup.html",
+                json!({"operator": s.account.email, "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32,
+                       "error": "That code did not match. The key changed: scan the new code and try again."}),
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn totp_disable(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    if let Some(r) = require_fresh(&state, &s) {
+        return Ok(r);
+    }
+    state.identity.disable_totp(&s.account).await?;
+    let ctx = account_context(&state, &s, Some("Two-step verification is off.")).await?;
+    Ok(page(&state, "account.html", ctx)?.into_response())
+}
+
+async fn recovery_codes(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    if let Some(r) = require_fresh(&state, &s) {
+        return Ok(r);
+    }
+    let codes = state.identity.new_recovery_codes(&s.account).await?;
+    Ok(page(&state, "recovery_codes.html", json!({"operator": s.account.email, "codes": codes}))?.into_response())
+}
+
+#[derive(Deserialize)]
+struct IdForm {
+    id: String,
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<IdForm>,
+) -> Result<Response, PageError> {
+    sessions::revoke(&state.db, s.account.id, &form.id).await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn revoke_others(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    let n = sessions::revoke_all(&state.db, s.account.id, Some(&s.session.id)).await?;
+    let target = format!("account:{}", s.account.id);
+    palisade_store::audit::record_account_now(
+        &state.db,
+        s.account.id,
+        palisade_store::audit::NewEvent::new("sessions.revoked_others", &target).details(json!({"count": n})),
+    )
+    .await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+// ---- JSON API ----
+
+#[derive(Deserialize)]
+struct ApiLogin {
+    email: String,
+    password: String,
+}
+
+async fn api_login(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Json(body): Json<ApiLogin>,
+) -> Result<Response, ApiError> {
+    let outcome = state.identity.login(&body.email, SecretString::from(body.password), &client).await?;
+    Ok(match outcome {
+        LoginOutcome::SignedIn { token, .. } => with_cookie(
+            Json(json!({"status": "signed_in"})).into_response(),
+            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        ),
+        LoginOutcome::SecondFactor { token, .. } => with_cookie(
+            Json(json!({"status": "second_factor_required"})).into_response(),
+            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        ),
+        LoginOutcome::Refused => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "that email and password do not match an account",
+        )
+        .into_response(),
+        LoginOutcome::Throttled { until } => throttled_response(&state, until, true),
+    })
+}
+
+#[derive(Deserialize)]
+struct ApiCode {
+    code: String,
+}
+
+async fn api_verify(
+    State(state): State<AppState>,
+    s: AnySession,
+    Json(body): Json<ApiCode>,
+) -> Result<Response, ApiError> {
+    let token = pass_second_factor(&state, &s, &body.code).await?;
+    Ok(with_cookie(
+        Json(json!({"status": "signed_in"})).into_response(),
+        session_cookie(&state, token.expose_secret(), 12 * 3600),
+    ))
+}
+
+async fn api_logout(State(state): State<AppState>, s: AnySession) -> Result<Response, ApiError> {
+    sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), session_cookie(&state, "", 0)))
+}
+
+async fn api_me(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
+    let account: &Account = &s.account;
+    Ok(Json(json!({
+        "account": account,
+        "mfa": state.identity.has_mfa(account.id).await?,
+        "session": {"created_at": s.session.created_at, "expires_at": s.session.expires_at},
+    })))
+}

@@ -1,0 +1,260 @@
+use palisade_core::text::Email;
+use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+const PW: &str = "granite pelican umbrella";
+
+async fn person(app: &TestApp, email: &str, kind: AccountKind) -> tenancy::Account {
+    let a = tenancy::create_account(
+        &app.db,
+        NewAccount { email: Email::parse(email).unwrap(), display_name: "Pat Lee".into(), kind },
+    )
+    .await
+    .unwrap();
+    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
+    a
+}
+
+/// The `palisade_session` value set by a response, if any.
+fn session_of(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("palisade_session=") && !c.starts_with("palisade_session=;"))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Response, Option<String>) {
+    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
+    let c = session_of(&res);
+    (res, c)
+}
+
+fn secret_from_page(html: &str) -> Vec<u8> {
+    let key = html.split("Key: <code>").nth(1).unwrap().split("</code>").next().unwrap();
+    totp_rs::Secret::Encoded(key.to_owned()).to_bytes().unwrap()
+}
+
+#[tokio::test]
+async fn password_sign_in_sets_a_strict_session_cookie() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let bad = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("email", "pat@shop.example"), ("password", "not the password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(session_of(&bad).is_none());
+    let (res, cookie) = sign_in(&app, "pat@shop.example").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account");
+    let raw = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Lax") && raw.contains("Path=/"), "{raw}");
+    let page = app.client.get(app.url("/account")).header("cookie", cookie.unwrap()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("pat@shop.example"));
+    assert_eq!(app.get("/account").await.status(), 303, "no cookie, no account page");
+}
+
+#[tokio::test]
+async fn enrolling_totp_then_signing_in_needs_the_code_and_rotates_the_session() {
+    let app = TestApp::start().await;
+    let a = person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let (_, cookie) = sign_in(&app, "pat@shop.example").await;
+    let cookie = cookie.unwrap();
+    let setup = app.client.post(app.url("/account/security/totp")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(setup.status(), 200);
+    let html = setup.text().await.unwrap();
+    assert!(html.contains("<svg"), "QR code drawn");
+    let secret = secret_from_page(&html);
+    let code = palisade_identity::totp::code_at(&secret, app.db.now()).unwrap();
+    let done = app
+        .client
+        .post(app.url("/account/security/totp/confirm"))
+        .header("cookie", &cookie)
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let rotated = session_of(&done).expect("session id rotated after enabling MFA");
+    assert_ne!(rotated, cookie);
+    assert!(done.text().await.unwrap().contains("Save your recovery codes"));
+    assert!(app.identity().has_mfa(a.id).await.unwrap());
+    let old = app.client.get(app.url("/account")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(old.status(), 303, "the pre-rotation id no longer works");
+
+    let (res, half) = sign_in(&app, "pat@shop.example").await;
+    assert_eq!(res.headers()["location"], "/login/verify");
+    let half = half.unwrap();
+    let blocked = app.client.get(app.url("/account")).header("cookie", &half).send().await.unwrap();
+    assert_eq!(blocked.headers()["location"], "/login/verify", "password alone does not reach the account");
+    let wrong = app
+        .client
+        .post(app.url("/login/verify"))
+        .header("cookie", &half)
+        .form(&[("code", "000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let code = next_code(&app, &secret).await;
+    let ok = app
+        .client
+        .post(app.url("/login/verify"))
+        .header("cookie", &half)
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let full = session_of(&ok).unwrap();
+    assert_ne!(full, half, "session id rotated after the second factor");
+    assert_eq!(app.client.get(app.url("/account")).header("cookie", &full).send().await.unwrap().status(), 200);
+}
+
+/// A code for a step the account has not used yet (the enrolment used the current one).
+async fn next_code(app: &TestApp, secret: &[u8]) -> String {
+    let now = app.db.now();
+    palisade_identity::totp::code_at(secret, palisade_core::Timestamp(now.0 + 30_000)).unwrap()
+}
+
+#[tokio::test]
+async fn operators_without_mfa_are_sent_to_enrol_before_the_console() {
+    let app = TestApp::start().await;
+    person(&app, "root@platform.example", AccountKind::Operator).await;
+    let (res, cookie) = sign_in(&app, "root@platform.example").await;
+    assert_eq!(res.headers()["location"], "/console");
+    let console = app.client.get(app.url("/console")).header("cookie", cookie.unwrap()).send().await.unwrap();
+    assert_eq!(console.status(), 303);
+    assert_eq!(console.headers()["location"], "/account/security");
+}
+
+#[tokio::test]
+async fn turning_mfa_off_needs_a_fresh_password() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let (_, cookie) = sign_in(&app, "pat@shop.example").await;
+    let cookie = cookie.unwrap();
+    // Fresh right after sign-in: allowed.
+    let res =
+        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Make the sign-in old.
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let res =
+        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
+    let re = app
+        .client
+        .post(app.url("/account/reauth"))
+        .header("cookie", &cookie)
+        .form(&[("password", PW), ("next", "/account")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(re.status(), 303);
+    let res =
+        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn redirects_after_sign_in_stay_on_this_site() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    for (next, expect) in
+        [("//evil.example/x", "/account"), ("https://evil.example", "/account"), ("/account", "/account")]
+    {
+        let res = app
+            .client
+            .post(app.url("/login"))
+            .form(&[("email", "pat@shop.example"), ("password", PW), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["location"], expect, "{next}");
+    }
+}
+
+#[tokio::test]
+async fn the_json_api_signs_in_throttles_and_reports_the_account() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Buyer).await;
+    let ok = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let cookie = session_of(&ok).unwrap();
+    let me: Value =
+        app.client.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["account"]["email"], "pat@shop.example");
+    assert_eq!(me["mfa"], false);
+    let anon = app.get("/api/v1/me").await;
+    assert_eq!(anon.status(), 401);
+    assert_eq!(anon.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
+
+    let mut last = StatusCode::OK;
+    let mut retry_after = None;
+    for _ in 0..6 {
+        let r = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "pat@shop.example", "password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        last = r.status();
+        retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        if last == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "too_many_attempts");
+            break;
+        }
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_credentials");
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    let out = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(app.client.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_else_ends_other_sessions_only() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let (_, a) = sign_in(&app, "pat@shop.example").await;
+    let (_, b) = sign_in(&app, "pat@shop.example").await;
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let res = app.client.post(app.url("/account/sessions/revoke-others")).header("cookie", &a).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.client.get(app.url("/account")).header("cookie", &a).send().await.unwrap().status(), 200);
+    assert_eq!(app.client.get(app.url("/account")).header("cookie", &b).send().await.unwrap().status(), 303);
+}
