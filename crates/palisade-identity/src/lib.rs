@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod controls;
 pub mod error;
 pub mod password;
+pub mod policy;
 pub mod recovery;
 pub mod seal;
 pub mod service;

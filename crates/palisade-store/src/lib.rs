@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod matrix;
 pub mod migrate;
 pub mod outbox;
+pub mod permissions;
 pub mod scope;
 pub mod secrets;
 pub mod settings;

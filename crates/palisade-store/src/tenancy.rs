@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError, conflict_on_unique};
+use crate::permissions::{self, Permission};
 use crate::scope::{PlatformScope, StoreScope};
 
 /// What kind of person an account belongs to.
@@ -363,14 +364,16 @@ pub struct Member {
     pub disabled: bool,
     pub joined_at: Timestamp,
     pub last_active_at: Option<Timestamp>,
+    /// Role defaults plus explicit grants.
+    pub permissions: Vec<Permission>,
 }
 
-type MemberRow = (String, String, String, String, i64, i64, Option<i64>);
+type MemberRow = (String, String, String, String, i64, i64, Option<i64>, String);
 
 /// The scoped store's members, owners first.
 pub async fn list_members(db: &Db, scope: &StoreScope) -> Result<Vec<Member>> {
     let rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT a.id, a.email, a.display_name, m.role, a.disabled, m.created_at, a.last_active_at \
+        "SELECT a.id, a.email, a.display_name, m.role, a.disabled, m.created_at, a.last_active_at, m.permissions \
          FROM store_members m JOIN accounts a ON a.id = m.account_id WHERE m.store_id = $1 \
          ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, a.email",
     )
@@ -379,14 +382,16 @@ pub async fn list_members(db: &Db, scope: &StoreScope) -> Result<Vec<Member>> {
     .await?;
     rows.into_iter()
         .map(|r| {
+            let role = Role::parse(&r.3)?;
             Ok(Member {
                 account_id: r.0.parse().map_err(|e| StoreError::Corrupt(format!("account id: {e}")))?,
                 email: r.1,
                 display_name: r.2,
-                role: Role::parse(&r.3)?,
+                role,
                 disabled: r.4 != 0,
                 joined_at: Timestamp(r.5),
                 last_active_at: r.6.map(Timestamp),
+                permissions: permissions::effective(role, &permissions::parse_stored(&r.7)),
             })
         })
         .collect()
@@ -489,4 +494,63 @@ pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope,
             Ok((StoreScope::member(store, account), Role::parse(&r)?))
         })
         .collect()
+}
+
+/// A verified membership: the scope to act in the store, with the member's role and permissions.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub scope: StoreScope,
+    pub role: Role,
+    pub permissions: Vec<Permission>,
+}
+
+impl Membership {
+    #[must_use]
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+}
+
+/// The account's membership of one store, if it has one. The identity layer calls this after verifying the
+/// account's session; the returned scope is the only way staff act on store data.
+pub async fn membership(db: &Db, account: AccountId, store: StoreId) -> Result<Option<Membership>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT role, permissions FROM store_members WHERE store_id = $1 AND account_id = $2")
+            .bind(store.to_string())
+            .bind(account.to_string())
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((role, perms)) = row else { return Ok(None) };
+    let role = Role::parse(&role)?;
+    Ok(Some(Membership {
+        scope: StoreScope::member(store, account),
+        role,
+        permissions: permissions::effective(role, &permissions::parse_stored(&perms)),
+    }))
+}
+
+/// Replaces a member's explicit grants (on top of the role's defaults), audited.
+pub async fn set_grants(db: &Db, scope: &StoreScope, account: AccountId, grants: &[Permission]) -> Result<()> {
+    let keys: Vec<&str> = grants.iter().map(|p| p.key()).collect();
+    let json = serde_json::to_string(&keys).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query("UPDATE store_members SET permissions = $1 WHERE store_id = $2 AND account_id = $3")
+        .bind(&json)
+        .bind(scope.store_key())
+        .bind(account.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::NotFound("store member"));
+    }
+    let target = format!("account:{account}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("member.permissions_changed", &target).details(serde_json::json!({"grants": keys})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -66,6 +66,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
 pub fn registry() -> anyhow::Result<Registry> {
     let mut reg = Registry::default();
     controls::register(&mut reg).map_err(explain).context("registering controls")?;
+    palisade_identity::controls::register(&mut reg).map_err(explain).context("registering identity controls")?;
     Ok(reg)
 }
 

@@ -55,6 +55,11 @@ async fn store_a_scope_never_reaches_store_b() {
     let b_owner =
         tenancy::list_members(&t, &scope_b).await.unwrap().into_iter().find(|m| m.role == Role::Owner).unwrap();
     assert!(matches!(tenancy::remove_member(&t, &scope_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        tenancy::set_grants(&t, &scope_a, b_staff.id, &[palisade_store::permissions::Permission::Payouts]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(tenancy::membership(&t, b_staff.id, a.id).await.unwrap().is_none(), "no membership in A for B's clerk");
 
     // Writes that succeed land in A only.
     tenancy::update_settings(

@@ -1,5 +1,6 @@
 //! The HTTP baseline: middleware, errors and authentication extractors.
 
+pub mod access;
 pub mod auth;
 pub mod error;
 pub mod headers;

@@ -1,6 +1,7 @@
 //! Routers: health and metrics, the JSON API, the operator console and static assets.
 
 mod account;
+pub mod admin;
 mod api;
 mod assets;
 mod console;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(health::routes())
         .merge(account::routes())
+        .merge(admin::routes())
         .merge(api::routes())
         .merge(console::routes())
         .merge(assets::routes())
@@ -38,7 +40,7 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 /// Resolves a `{store}` path segment given as an id or as the store's slug.
-async fn resolve_store(state: &AppState, key: &str) -> Result<StoreId, ApiError> {
+pub(crate) async fn resolve_store(state: &AppState, key: &str) -> Result<StoreId, ApiError> {
     if let Ok(id) = key.parse::<StoreId>() {
         return Ok(id);
     }

@@ -1,6 +1,7 @@
 //! HTTP integration tests: the real router on a real socket over a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
+mod admin;
 mod baseline;
 mod console;
 mod identity;

@@ -36,6 +36,7 @@ impl TestApp {
         let (master, _) = secrets::load_or_create(&key).unwrap();
         let mut registry = Registry::default();
         controls::register(&mut registry).unwrap();
+        palisade_identity::controls::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
         let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test");
         let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone()).unwrap();

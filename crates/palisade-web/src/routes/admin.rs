@@ -1,0 +1,294 @@
+//! The merchant's Security Center: the store's side of the responsibility matrix, with the tools to act on it
+//! (MFA policy, security contact, staff and their permissions). Every route checks its permission on the server.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use palisade_core::AccountId;
+use palisade_core::text::Email;
+use palisade_identity::{policy, sessions};
+use palisade_store::permissions::Permission;
+use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::{matrix, tenancy::Membership};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::session::SignedIn;
+use crate::http::{ApiError, PageError};
+use crate::routes::account::STEP_UP_WINDOW;
+use crate::state::AppState;
+
+/// Every admin route with the permission it needs (`None`: any member). The permission test walks this list.
+pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
+    ("GET", "/admin/stores/{store}/security", None),
+    ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/staff/{account}/role", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
+    ("GET", "/api/v1/admin/stores/{store}/security/controls", None),
+    ("GET", "/api/v1/admin/stores/{store}/staff", Some(Permission::StaffManagement)),
+];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(admin_home))
+        .route("/admin/stores/{store}/security", get(security_center))
+        .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))
+        .route("/admin/stores/{store}/security/contact", post(set_contact))
+        .route("/admin/stores/{store}/staff/{account}/role", post(set_role))
+        .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
+        .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
+        .route("/api/v1/admin/stores/{store}/security/controls", get(api_controls))
+        .route("/api/v1/admin/stores/{store}/staff", get(api_staff))
+}
+
+/// Handler result for admin pages.
+type PageResult = Result<Response, AdminError>;
+
+/// Either an access refusal or a failure while handling.
+#[derive(Debug)]
+pub enum AdminError {
+    Access(AccessRejection),
+    Page(PageError),
+}
+
+impl From<AccessRejection> for AdminError {
+    fn from(e: AccessRejection) -> Self {
+        AdminError::Access(e)
+    }
+}
+
+impl<E: Into<PageError>> From<E> for AdminError {
+    fn from(e: E) -> Self {
+        AdminError::Page(e.into())
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        match self {
+            AdminError::Access(a) => a.into_response(),
+            AdminError::Page(p) => p.into_response(),
+        }
+    }
+}
+
+fn security_url(access: &StaffAccess) -> String {
+    format!("/admin/stores/{}/security", access.membership.scope.store_id())
+}
+
+/// Sensitive changes need a recent password entry.
+fn step_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
+    (!sessions::is_fresh(&access.session, state.db.now(), STEP_UP_WINDOW))
+        .then(|| Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
+}
+
+async fn admin_home(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    let memberships = tenancy::memberships(&state.db, s.account.id).await?;
+    match memberships.as_slice() {
+        [] => Ok(Redirect::to("/account").into_response()),
+        [(scope, _)] => Ok(Redirect::to(&format!("/admin/stores/{}/security", scope.store_id())).into_response()),
+        many => {
+            let mut stores = Vec::new();
+            for (scope, role) in many {
+                let store = tenancy::get_store(&state.db, scope).await?;
+                stores.push(json!({"id": store.id, "name": store.name, "role": role}));
+            }
+            let html =
+                state.templates.render("admin_home.html", json!({"operator": s.account.email, "stores": stores}))?;
+            Ok(Html(html).into_response())
+        }
+    }
+}
+
+async fn security_center(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    let scope = &access.membership.scope;
+    let store = tenancy::get_store(&state.db, scope).await?;
+    let report = state.registry.evaluate_store(&state.db, &state.facts, scope).await?;
+    let history = matrix::history_store(&state.db, scope, 15).await?;
+    let pol = policy::get(&state.db, scope).await?;
+    let can_settings = access.membership.can(Permission::SecuritySettings);
+    let can_staff = access.membership.can(Permission::StaffManagement);
+    let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
+    let html = state.templates.render(
+        "security_center.html",
+        json!({
+            "operator": access.account.email,
+            "store": store, "report": report, "history": history, "policy": pol,
+            "can_settings": can_settings, "can_staff": can_staff, "staff": staff,
+            "grace_until": access.mfa_grace_until, "me": access.account.id,
+            "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
+        }),
+    )?;
+    Ok(Html(html).into_response())
+}
+
+async fn staff_rows(state: &AppState, m: &Membership) -> Result<serde_json::Value, PageError> {
+    let members = tenancy::list_members(&state.db, &m.scope).await?;
+    let with_mfa = policy::members_with_mfa(&state.db, &m.scope).await?;
+    let dormant_before = state.db.now().minus(palisade_identity::controls::DORMANT_AFTER);
+    Ok(serde_json::Value::Array(
+        members
+            .iter()
+            .map(|mem| {
+                json!({
+                    "account_id": mem.account_id, "email": mem.email, "name": mem.display_name, "role": mem.role,
+                    "mfa": with_mfa.contains(&mem.account_id), "last_active_at": mem.last_active_at,
+                    "dormant": mem.last_active_at.unwrap_or(mem.joined_at) < dormant_before,
+                    "permissions": mem.permissions.iter().map(|p| p.key()).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PolicyForm {
+    require: Option<String>,
+    grace_days: Option<u32>,
+}
+
+async fn set_mfa_policy(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Form(form): Form<PolicyForm>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let require = form.require.is_some();
+    let grace = Duration::from_secs(u64::from(form.grace_days.unwrap_or(7).min(30)) * 24 * 3600);
+    policy::set(&state.db, &access.membership.scope, require, grace).await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ContactForm {
+    email: String,
+}
+
+async fn set_contact(State(state): State<AppState>, access: StaffAccess, Form(form): Form<ContactForm>) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let contact = if form.email.trim().is_empty() {
+        None
+    } else {
+        Some(
+            Email::parse(&form.email)
+                .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?,
+        )
+    };
+    tenancy::update_settings(
+        &state.db,
+        &access.membership.scope,
+        StoreSettings { security_contact: Some(contact), ..Default::default() },
+    )
+    .await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+fn parse_account(s: &str) -> Result<AccountId, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found("store member"))
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    role: String,
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, account)): Path<(String, String)>,
+    Form(form): Form<RoleForm>,
+) -> PageResult {
+    access.require(Permission::StaffManagement)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let role = Role::parse(&form.role)?;
+    // Only owners make owners.
+    if role == Role::Owner && access.membership.role != Role::Owner {
+        return Err(AccessRejection::Forbidden { api: false, permission: Permission::StaffManagement }.into());
+    }
+    tenancy::set_role(&state.db, &access.membership.scope, parse_account(&account)?, role).await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+async fn set_grants(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, account)): Path<(String, String)>,
+    body: String,
+) -> PageResult {
+    access.require(Permission::StaffManagement)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    // Repeated `permission=` fields (checkboxes): parse by hand, serde_urlencoded does not collect repeats.
+    let grants: Vec<Permission> = body
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == "permission")
+        .filter_map(|(_, v)| Permission::parse(v))
+        .collect();
+    tenancy::set_grants(&state.db, &access.membership.scope, parse_account(&account)?, &grants).await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, account)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::StaffManagement)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let account = parse_account(&account)?;
+    tenancy::remove_member(&state.db, &access.membership.scope, account).await?;
+    // A removed member's sessions end now, not at their next timeout.
+    if tenancy::memberships(&state.db, account).await?.is_empty() {
+        sessions::revoke_all(&state.db, account, None).await?;
+    }
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+async fn api_controls(State(state): State<AppState>, access: StaffAccess) -> Result<Json<matrix::Report>, ApiError> {
+    Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &access.membership.scope).await?))
+}
+
+async fn api_staff(
+    State(state): State<AppState>,
+    access: StaffAccess,
+) -> Result<Json<serde_json::Value>, AdminApiError> {
+    access.require(Permission::StaffManagement)?;
+    Ok(Json(staff_rows(&state, &access.membership).await.map_err(|e| AdminApiError::Api(e.0))?))
+}
+
+/// JSON-flavoured admin error.
+#[derive(Debug)]
+pub enum AdminApiError {
+    Access(AccessRejection),
+    Api(ApiError),
+}
+
+impl From<AccessRejection> for AdminApiError {
+    fn from(e: AccessRejection) -> Self {
+        AdminApiError::Access(e)
+    }
+}
+
+impl IntoResponse for AdminApiError {
+    fn into_response(self) -> Response {
+        match self {
+            AdminApiError::Access(a) => a.into_response(),
+            AdminApiError::Api(e) => e.into_response(),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+use palisade_core::text::Email;
+use palisade_store::scope::StoreScope;
+use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_web::routes::admin::ROUTES;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::support::{TestApp, store};
+
+const PW: &str = "granite pelican umbrella";
+
+async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> tenancy::Account {
+    let a = tenancy::create_account(
+        &app.db,
+        NewAccount { email: Email::parse(email).unwrap(), display_name: "Member".into(), kind: AccountKind::Staff },
+    )
+    .await
+    .unwrap();
+    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
+    tenancy::add_member(&app.db, scope, a.id, role).await.unwrap();
+    a
+}
+
+async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StoreScope, String) {
+    let s = store(&app.db, slug, None).await;
+    let scope = StoreScope::system(s.id, "test");
+    let owner = tenancy::list_members(&app.db, &scope).await.unwrap().remove(0);
+    let acct = tenancy::get_account(&app.db, owner.account_id).await.unwrap();
+    app.identity().set_password(&acct, SecretString::from(PW.to_owned())).await.unwrap();
+    let cookie = login(app, &acct.email).await;
+    (s, scope, cookie)
+}
+
+async fn login(app: &TestApp, email: &str) -> String {
+    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{email} signs in");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("palisade_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
+    let req = match method {
+        "GET" => app.client.get(app.url(path)),
+        _ => app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("role=owner&require=on&email=x%40y.example"),
+    };
+    req.header("cookie", cookie).send().await.unwrap()
+}
+
+/// Every admin route, called by a staff member who lacks its permission, is refused with 403.
+#[tokio::test]
+async fn every_admin_route_checks_its_permission() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
+    let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
+    let clerk_cookie = login(&app, &clerk.email).await;
+    let mut checked = 0;
+    for (method, template, permission) in ROUTES {
+        let path = template.replace("{store}", &s.id.to_string()).replace("{account}", &target.id.to_string());
+        let res = call(&app, method, &path, &clerk_cookie).await;
+        match permission {
+            Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path} must need {p:?}");
+                checked += 1;
+            }
+            _ => assert_ne!(res.status(), StatusCode::FORBIDDEN, "{method} {path} is open to every member"),
+        }
+        if *method == "GET" {
+            let res = call(&app, method, &path, &owner_cookie).await;
+            assert_eq!(res.status(), StatusCode::OK, "owner may {method} {path}");
+        }
+    }
+    assert!(checked >= 5);
+    // Nothing changed behind the refusals.
+    let members = tenancy::list_members(&app.db, &scope).await.unwrap();
+    assert_eq!(members.len(), 3);
+    assert!(members.iter().all(|m| m.role != Role::Owner || m.email.starts_with("owner@")));
+}
+
+#[tokio::test]
+async fn members_of_one_store_cannot_reach_another() {
+    let app = TestApp::start().await;
+    let (_a, _sa, a_cookie) = owner_of(&app, "alpha").await;
+    let (b, sb, _) = owner_of(&app, "bravo").await;
+    let before = tenancy::get_store(&app.db, &sb).await.unwrap();
+    for (method, template, _) in ROUTES {
+        let path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
+        let res = call(&app, method, &path, &a_cookie).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} from another store's owner");
+    }
+    let by_slug = call(&app, "GET", "/admin/stores/bravo/security", &a_cookie).await;
+    assert_eq!(by_slug.status(), StatusCode::NOT_FOUND);
+    assert_eq!(tenancy::get_store(&app.db, &sb).await.unwrap().updated_at, before.updated_at);
+}
+
+#[tokio::test]
+async fn required_mfa_shuts_out_members_without_it_after_the_grace_period() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
+    let clerk_cookie = login(&app, &clerk.email).await;
+    let page = format!("/admin/stores/{}/security", s.id);
+    let res = app
+        .client
+        .post(app.url(&format!("{page}/mfa-policy")))
+        .header("cookie", &owner_cookie)
+        .form(&[("require", "on"), ("grace_days", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let during = call(&app, "GET", &page, &clerk_cookie).await;
+    assert_eq!(during.status(), 200);
+    assert!(during.text().await.unwrap().contains("requires two-step verification"), "grace banner");
+    palisade_identity::policy::set(&app.db, &scope, true, std::time::Duration::ZERO).await.unwrap();
+    let after = call(&app, "GET", &page, &clerk_cookie).await;
+    assert_eq!(after.status(), 303);
+    assert!(after.headers()["location"].to_str().unwrap().starts_with("/account"));
+    let api = call(&app, "GET", &format!("/api/v1/admin/stores/{}/security/controls", s.id), &clerk_cookie).await;
+    assert_eq!(api.status(), 403);
+    assert_eq!(api.json::<Value>().await.unwrap()["error"]["code"], "mfa_required");
+    let controls: Value = call(&app, "GET", &format!("/api/v1/admin/stores/{}/security/controls", s.id), &owner_cookie)
+        .await
+        .json()
+        .await
+        .ok()
+        .unwrap_or(Value::Null);
+    let _ = controls;
+}
+
+#[tokio::test]
+async fn changing_the_policy_needs_a_recent_password() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/security/mfa-policy", s.id)))
+        .header("cookie", &owner_cookie)
+        .form(&[("require", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
+    assert!(!palisade_identity::policy::get(&app.db, &scope).await.unwrap().require_staff_mfa);
+}
+
+#[tokio::test]
+async fn removing_a_member_ends_their_sessions() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
+    let clerk_cookie = login(&app, &clerk.email).await;
+    assert_eq!(call(&app, "GET", "/account", &clerk_cookie).await.status(), 200);
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/staff/{}/remove", s.id, clerk.id)))
+        .header("cookie", &owner_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(call(&app, "GET", "/account", &clerk_cookie).await.status(), 303, "signed out");
+    let events = palisade_store::audit::list_store(&app.db, &scope, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "member.removed"));
+}
