@@ -106,6 +106,12 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=90))]
         expires_days: u32,
     },
+    /// Set an account's password, read from standard input (one line), after the password policy check.
+    SetPassword {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -313,3 +313,46 @@ async fn two_nodes_share_schedules_without_double_runs() {
     let (n_nodes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM nodes").fetch_one(t.pool()).await.unwrap();
     assert_eq!(n_nodes, 2);
 }
+
+#[tokio::test]
+async fn set_password_reads_stdin_and_applies_the_policy() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    assert!(
+        run(palisade(dir.path()).args([
+            "admin",
+            "create-operator",
+            "--email",
+            "root@platform.example",
+            "--database-url",
+            &url
+        ]))
+        .status
+        .success()
+    );
+    let set = |pw: &'static str| {
+        let mut child = palisade(dir.path())
+            .args(["admin", "set-password", "--email", "root@platform.example", "--database-url", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = set("password1234");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(text(&weak).1.contains("common"), "{}", text(&weak).1);
+    let ok = set("granite pelican umbrella");
+    assert!(ok.status.success(), "{}", text(&ok).1);
+    assert!(text(&ok).0.contains("two-step verification"));
+    let (hash,): (Option<String>,) =
+        sqlx::query_as("SELECT password_hash FROM accounts WHERE email = 'root@platform.example'")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+    assert!(hash.unwrap().starts_with("$argon2id$"));
+}

@@ -80,3 +80,23 @@ pub async fn create_operator(
     inst.db.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn set_password(global: &GlobalArgs, email: &str) -> anyhow::Result<ExitCode> {
+    let email = Email::parse(email)?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+    let settings = config::resolve(global, None, false)?;
+    let inst = runtime::open(settings, true).await?;
+    let Some(account) = tenancy::find_account_by_email(&inst.db, &email).await.map_err(runtime::explain)? else {
+        bail!("no account with email {email}");
+    };
+    let identity = palisade_identity::Identity::new(inst.db.clone(), &inst.master_key, "Palisade");
+    identity.set_password(&account, password).await?;
+    println!("Password set for {} ({}).", account.email, account.kind.as_str());
+    if account.kind == AccountKind::Operator {
+        println!("Operators must also set up two-step verification: sign in at /login and follow the prompt.");
+    }
+    inst.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -16,6 +16,8 @@ use crate::runtime::{self, Installation};
 
 /// The operator the demo signs in as.
 pub const DEMO_OPERATOR: &str = "ops@palisade.example";
+/// Every demo staff account's password (printed by the demo; never use it for real accounts).
+pub const DEMO_PASSWORD: &str = "harbour lantern 2026";
 
 struct DemoStore {
     slug: &'static str,
@@ -80,6 +82,7 @@ async fn account(db: &palisade_store::Db, email: &str, name: &str) -> anyhow::Re
 
 async fn populate(inst: &Installation) -> anyhow::Result<Created> {
     let db = &inst.db;
+    let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
     let platform = PlatformScope::system("demo");
     let steps: u64 = STORES.iter().map(|s| s.team.len() as u64 + 1).sum();
     let bar = ProgressBar::new(steps).with_style(
@@ -96,7 +99,10 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
             continue;
         }
         let Some((owner_email, owner_name, _)) = spec.team.first() else { continue };
-        let (owner, _) = account(db, owner_email, owner_name).await?;
+        let (owner, fresh) = account(db, owner_email, owner_name).await?;
+        if fresh {
+            identity.set_password(&owner, secrecy::SecretString::from(DEMO_PASSWORD.to_owned())).await?;
+        }
         let (_store, scope) = tenancy::create_store(
             db,
             &platform,
@@ -114,7 +120,10 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
         created.staff += 1;
         bar.inc(1);
         for (email, name, role) in spec.team.iter().skip(1) {
-            let (member, _) = account(db, email, name).await?;
+            let (member, fresh) = account(db, email, name).await?;
+            if fresh {
+                identity.set_password(&member, secrecy::SecretString::from(DEMO_PASSWORD.to_owned())).await?;
+            }
             tenancy::add_member(db, &scope, member.id, *role).await.map_err(runtime::explain)?;
             created.staff += 1;
             bar.inc(1);
@@ -150,6 +159,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     println!("  stores already there {}", c.skipped);
     println!("  staff accounts      {}", c.staff);
     println!("  operator            {DEMO_OPERATOR}");
+    println!("  staff sign-in       e.g. meilin@lioncitytea.example / {DEMO_PASSWORD:?} at /login");
     println!(
         "\nStart the server with `palisade serve` and sign in at /console with this token (7 days, shown once):\n\n    {token}\n"
     );

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(AdminCommand::CreateOperator { email, name, expires_days }) => {
             admin::create_operator(&cli.global, &email, name, expires_days).await
         }
+        Command::Admin(AdminCommand::SetPassword { email }) => admin::set_password(&cli.global, &email).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
     }
 }

@@ -23,6 +23,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         let token = demo::ensure(&inst).await?;
         println!("\nDemo marketplace ready. Operator console: http://{listen}/console");
         println!("Sign in with this operator token (valid 7 days, shown once):\n\n    {token}\n");
+        println!(
+            "Merchant staff: sign in at http://{listen}/login as meilin@lioncitytea.example with the password {:?}",
+            demo::DEMO_PASSWORD
+        );
+        println!("(owner of Lion City Tea House; every demo staff account uses that password).\n");
     }
 
     builtin::install_schedules(&db).await?;
