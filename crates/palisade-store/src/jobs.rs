@@ -55,7 +55,8 @@ pub async fn enqueue(db: &Db, job: NewJob) -> Result<Option<JobId>> {
     enqueue_on(&mut conn, db, job).await
 }
 
-async fn enqueue_on(conn: &mut sqlx::AnyConnection, db: &Db, job: NewJob) -> Result<Option<JobId>> {
+/// Enqueues a job inside the caller's transaction, so it exists exactly when the change that needs it commits.
+pub async fn enqueue_on(conn: &mut sqlx::AnyConnection, db: &Db, job: NewJob) -> Result<Option<JobId>> {
     let id = JobId::new();
     let now = db.now();
     let done = sqlx::query(
@@ -161,6 +162,16 @@ pub async fn fail(db: &Db, job: &ClaimedJob, node: &str, error: &str) -> Result<
         .await?
     };
     Ok(done.rows_affected() == 1)
+}
+
+/// Deletes finished jobs (succeeded or failed) older than `age`; returns how many.
+pub async fn prune_finished(db: &Db, age: Duration) -> Result<u64> {
+    let cutoff = db.now().minus(age).0;
+    let done = sqlx::query("DELETE FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at < $1")
+        .bind(cutoff)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// A job's state, for the console and tests.

@@ -28,9 +28,13 @@ pub struct Mail {
     pub last_error: Option<String>,
 }
 
-/// Queues a message.
+/// The job kind that delivers one message.
+pub const DELIVER_JOB: &str = "mail.deliver";
+
+/// Queues a message and, in the same transaction, the job that delivers it.
 pub async fn enqueue(db: &Db, mail: NewMail<'_>) -> Result<String> {
     let id = palisade_core::JobId::new().to_string();
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO outbox (id, store_id, to_addr, subject, body, created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, 0)")
         .bind(&id)
         .bind(&mail.store_id)
@@ -38,9 +42,51 @@ pub async fn enqueue(db: &Db, mail: NewMail<'_>) -> Result<String> {
         .bind(mail.subject)
         .bind(&mail.body)
         .bind(db.now().0)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    let job = crate::jobs::NewJob {
+        payload: serde_json::json!({"mail": id}),
+        max_attempts: 8,
+        dedupe_key: Some(format!("mail:{id}")),
+        ..crate::jobs::NewJob::new(DELIVER_JOB)
+    };
+    crate::jobs::enqueue_on(&mut tx, db, job).await?;
+    tx.commit().await?;
     Ok(id)
+}
+
+/// One message by id.
+pub async fn get(db: &Db, id: &str) -> Result<Option<Mail>> {
+    let row: Option<MailRow> =
+        sqlx::query_as("SELECT id, to_addr, subject, body, created_at, sent_at, last_error FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|r| Mail {
+        id: r.0,
+        to: r.1,
+        subject: r.2,
+        body: r.3,
+        created_at: Timestamp(r.4),
+        sent_at: r.5.map(Timestamp),
+        last_error: r.6,
+    }))
+}
+
+/// Records a delivery attempt's outcome.
+pub async fn record_attempt(db: &Db, id: &str, error: Option<&str>) -> Result<()> {
+    let now = db.now().0;
+    match error {
+        None => sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(now)
+            .bind(id),
+        Some(e) => sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
+            .bind(e.to_owned())
+            .bind(id),
+    }
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 type MailRow = (String, String, String, String, i64, Option<i64>, Option<String>);

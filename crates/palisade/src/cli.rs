@@ -77,6 +77,13 @@ pub struct ServeArgs {
     /// Do not run background jobs on this node (it still serves HTTP).
     #[arg(long)]
     pub no_jobs: bool,
+    /// SMTP server for outgoing mail: smtp://host:port or smtps://user:password@host:465. Without it, mail
+    /// stays in the development outbox shown in the operator console.
+    #[arg(long, env = "PALISADE_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(long, env = "PALISADE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

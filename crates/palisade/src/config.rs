@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub request_timeout_secs: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 /// What the program runs with.
@@ -37,6 +39,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub config_file: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 /// Reads the TOML file, if one was named.
@@ -73,6 +77,8 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         request_timeout,
         max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024).clamp(1024, 64 * 1024 * 1024),
         config_file: global.config.clone(),
+        smtp_url: file.smtp_url,
+        mail_from: file.mail_from.unwrap_or_else(|| "Palisade <no-reply@palisade.localhost>".to_owned()),
     })
 }
 

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod mail;
 mod runtime;
 
 use std::process::ExitCode;

@@ -356,3 +356,75 @@ async fn set_password_reads_stdin_and_applies_the_policy() {
             .unwrap();
     assert!(hash.unwrap().starts_with("$argon2id$"));
 }
+
+/// Mail goes through a real SMTP server (aiosmtpd from PyPI, installed by .ci/run).
+#[tokio::test]
+async fn queued_mail_is_delivered_over_smtp() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let smtp_port = free_port();
+    let sink = Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{smtp_port}"),
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m aiosmtpd (pip install aiosmtpd)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(run(palisade(dir.path()).args(["migrate", "--database-url", &url])).status.success());
+    let id = palisade_store::outbox::enqueue(
+        &t,
+        palisade_store::outbox::NewMail {
+            store_id: None,
+            to: "pat@shop.example",
+            subject: "Hello from the outbox",
+            body: "It works.".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let port = free_port();
+    let mut node = palisade(dir.path())
+        .args([
+            "serve",
+            "--database-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--smtp-url",
+            &format!("smtp://127.0.0.1:{smtp_port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut node);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mail = palisade_store::outbox::get(&t, &id).await.unwrap().unwrap();
+        if mail.sent_at.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {:?}", mail.last_error);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(terminate(&mut node).success());
+    let _ = Command::new("kill").arg(sink.id().to_string()).status();
+    let out = sink.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("Subject: Hello from the outbox"), "{printed}");
+    assert!(printed.contains("pat@shop.example"));
+}

@@ -155,3 +155,17 @@ async fn the_runner_executes_handlers_and_records_failures() {
     assert!(failed.iter().any(|j| j.last_error.as_deref() == Some("deliberate")));
     assert!(failed.iter().any(|j| j.last_error.as_deref().unwrap().contains("no handler")));
 }
+
+#[tokio::test]
+async fn pruning_removes_only_old_finished_jobs() {
+    let (t, clock) = TestDb::manual().await;
+    jobs::enqueue(&t, NewJob::new("a")).await.unwrap();
+    let job = jobs::claim(&t, "n", LEASE).await.unwrap().unwrap();
+    jobs::complete(&t, &job, "n").await.unwrap();
+    jobs::enqueue(&t, NewJob::new("b")).await.unwrap();
+    clock.advance(Duration::from_secs(15 * 24 * 3600));
+    assert_eq!(jobs::prune_finished(&t, Duration::from_secs(14 * 24 * 3600)).await.unwrap(), 1);
+    let left = jobs::recent(&t, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, "b", "queued jobs are kept");
+}

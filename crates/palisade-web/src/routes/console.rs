@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/login", get(login_form).post(login))
         .route("/console/logout", post(logout))
         .route("/console/stores/{store}/security", get(store_matrix))
+        .route("/console/outbox", get(outbox_page))
 }
 
 async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperator) -> Result<Html<String>, PageError> {
@@ -29,7 +30,7 @@ async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperato
     let events = audit::list_platform(&state.db, &platform, 20).await?;
     let page = state.templates.render(
         "console.html",
-        json!({"operator": op.email(), "report": report, "stores": stores, "events": events}),
+        json!({"operator": op.email(), "is_operator": true, "report": report, "stores": stores, "events": events}),
     )?;
     Ok(Html(page))
 }
@@ -43,9 +44,21 @@ async fn store_matrix(
     let store = tenancy::get_store(&state.db, &scope).await?;
     let report = state.registry.evaluate_store(&state.db, &state.facts, &scope).await?;
     let history = matrix::history_store(&state.db, &scope, 20).await?;
-    let page = state
-        .templates
-        .render("matrix.html", json!({"operator": op.email(), "store": store, "report": report, "history": history}))?;
+    let page = state.templates.render(
+        "matrix.html",
+        json!({"operator": op.email(), "is_operator": true, "store": store, "report": report, "history": history}),
+    )?;
+    Ok(Html(page))
+}
+
+/// The development mailbox: every message the platform queued, sent or not.
+async fn outbox_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
+    let mails = palisade_store::outbox::recent(&state.db, &op.platform_scope(), 100).await?;
+    let page =
+        state.templates.render("outbox.html", json!({"operator": op.email(), "is_operator": true, "mails": mails}))?;
     Ok(Html(page))
 }
 

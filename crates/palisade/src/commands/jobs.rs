@@ -11,16 +11,32 @@ use palisade_store::{Db, audit, settings, tenancy};
 pub const AUDIT_VERIFY: &str = "audit.verify";
 /// Hourly evaluation of every control, so state history exists even when nobody looks.
 pub const MATRIX_SNAPSHOT: &str = "matrix.snapshot";
+/// Daily removal of finished jobs older than two weeks.
+pub const PRUNE_JOBS: &str = "jobs.prune";
 /// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
 pub const PING: &str = "system.ping";
 
-pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>) -> Handlers {
+pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>, mailer: Arc<crate::mail::Mailer>) -> Handlers {
     let mut h = Handlers::default();
+    h.register(palisade_store::outbox::DELIVER_JOB, move |ctx: JobContext| {
+        let mailer = mailer.clone();
+        async move {
+            let id = ctx.job.payload.get("mail").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            mailer.deliver(&ctx.db, &id).await
+        }
+    });
     h.register(AUDIT_VERIFY, |ctx: JobContext| async move { verify_audit(&ctx.db).await });
     h.register(MATRIX_SNAPSHOT, move |ctx: JobContext| {
         let registry = registry.clone();
         let facts = facts.clone();
         async move { snapshot(&ctx.db, &registry, &facts).await }
+    });
+    h.register(PRUNE_JOBS, |ctx: JobContext| async move {
+        let n = jobs::prune_finished(&ctx.db, std::time::Duration::from_secs(14 * 24 * 3600))
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(jobs.pruned = n, "old finished jobs removed");
+        Ok(())
     });
     h.register(PING, |ctx: JobContext| async move {
         tracing::debug!(node = %ctx.node, "ping job ran");

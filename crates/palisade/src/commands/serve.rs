@@ -14,7 +14,14 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::{config, runtime};
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, args.listen.as_deref(), args.behind_tls)?;
+    let mut settings = config::resolve(global, args.listen.as_deref(), args.behind_tls)?;
+    if args.smtp_url.is_some() {
+        settings.smtp_url = args.smtp_url.clone();
+    }
+    if let Some(from) = &args.mail_from {
+        settings.mail_from = from.clone();
+    }
+    let mailer = Arc::new(crate::mail::Mailer::new(settings.smtp_url.as_deref(), &settings.mail_from)?);
     let inst = runtime::open(settings, true).await?;
     let db = inst.db.clone();
     let listen = inst.settings.listen.clone();
@@ -47,7 +54,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             lease: Duration::from_secs(300),
         };
         tracing::info!(node = %node, "job runner started");
-        let handlers = builtin::handlers(registry.clone(), facts.clone());
+        let handlers = builtin::handlers(registry.clone(), facts.clone(), mailer.clone());
         let mut rx = stop_rx.clone();
         let db = db.clone();
         Some(tokio::spawn(async move {
@@ -69,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let app = palisade_web::router(state);
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(listen = %listen, database = db.display_url(), "palisade is serving");
+    tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
 
     let mut http_stop = stop_rx.clone();
     let server = palisade_web::serve(listener, app, async move {
