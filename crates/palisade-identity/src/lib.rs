@@ -2,6 +2,7 @@
 
 pub mod controls;
 pub mod error;
+pub mod invitations;
 pub mod password;
 pub mod policy;
 pub mod recovery;

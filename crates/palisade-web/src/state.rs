@@ -16,11 +16,18 @@ pub struct WebConfig {
     pub behind_tls: bool,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// The address people use to reach Palisade, for links in emails (e.g. https://market.example).
+    pub public_url: String,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { behind_tls: false, request_timeout: Duration::from_secs(30), max_body_bytes: 1024 * 1024 }
+        Self {
+            behind_tls: false,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ impl Templates {
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;
         env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
         env.add_template("security_center.html", include_str!("../templates/security_center.html"))?;
+        env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;
         env.add_template("admin_home.html", include_str!("../templates/admin_home.html"))?;
         env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;

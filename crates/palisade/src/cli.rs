@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Master key file [default: DATA_DIR/master.key]. Share the same key between nodes of one platform.
     #[arg(long, global = true, env = "PALISADE_MASTER_KEY_FILE", value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// The address people use to reach Palisade, for links in emails [default: http://LISTEN].
+    #[arg(long, global = true, env = "PALISADE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub public_url: Option<String>,
 }
 
 /// What the program runs with.
@@ -41,6 +42,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// How people reach this installation (links in emails); defaults to http://LISTEN.
+    pub public_url: Option<String>,
 }
 
 /// Reads the TOML file, if one was named.
@@ -78,6 +81,7 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024).clamp(1024, 64 * 1024 * 1024),
         config_file: global.config.clone(),
         smtp_url: file.smtp_url,
+        public_url: global.public_url.clone().or(file.public_url),
         mail_from: file.mail_from.unwrap_or_else(|| "Palisade <no-reply@palisade.localhost>".to_owned()),
     })
 }

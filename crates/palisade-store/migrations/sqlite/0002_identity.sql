@@ -73,3 +73,18 @@ CREATE TABLE outbox (
     last_error TEXT
 );
 CREATE INDEX outbox_created ON outbox (created_at);
+
+-- Staff invitations: a link by email, single use, expiring. Only the token's hash is stored.
+CREATE TABLE invitations (
+    id TEXT PRIMARY KEY NOT NULL,
+    store_id TEXT NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'staff')),
+    token_hash TEXT NOT NULL UNIQUE,
+    invited_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    accepted_at BIGINT,
+    accepted_by TEXT
+);
+CREATE INDEX invitations_store ON invitations (store_id);

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use palisade_core::AccountId;
 use palisade_core::text::Email;
-use palisade_identity::{policy, sessions};
+use palisade_identity::{invitations, policy, sessions};
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Role, StoreSettings};
 use palisade_store::{matrix, tenancy::Membership};
@@ -30,6 +30,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/staff/{account}/role", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/staff/invite", Some(Permission::StaffManagement)),
     ("GET", "/api/v1/admin/stores/{store}/security/controls", None),
     ("GET", "/api/v1/admin/stores/{store}/staff", Some(Permission::StaffManagement)),
 ];
@@ -43,6 +44,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/staff/{account}/role", post(set_role))
         .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
         .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
+        .route("/admin/stores/{store}/staff/invite", post(invite))
+        .route("/invitations/{token}", get(invitation_page).post(accept_invitation))
         .route("/api/v1/admin/stores/{store}/security/controls", get(api_controls))
         .route("/api/v1/admin/stores/{store}/staff", get(api_staff))
 }
@@ -257,6 +260,90 @@ async fn remove_member(
         sessions::revoke_all(&state.db, account, None).await?;
     }
     Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    email: String,
+    role: String,
+}
+
+async fn invite(State(state): State<AppState>, access: StaffAccess, Form(form): Form<InviteForm>) -> PageResult {
+    access.require(Permission::StaffManagement)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let email = Email::parse(&form.email)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
+    let role = Role::parse(&form.role)?;
+    if role == Role::Owner && access.membership.role != Role::Owner {
+        return Err(AccessRejection::Forbidden { api: false, permission: Permission::StaffManagement }.into());
+    }
+    invitations::invite(&state.db, &access.membership.scope, access.account.id, &email, role, &state.config.public_url)
+        .await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+async fn invitation_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    signed: Result<SignedIn, crate::http::session::SessionRejection>,
+) -> Result<Response, PageError> {
+    let Some(inv) = invitations::find(&state.db, &token).await? else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "This invitation link is invalid, already used or expired.",
+        )
+        .into());
+    };
+    let existing = match &email_of(&inv.email) {
+        Some(e) => tenancy::find_account_by_email(&state.db, e).await?.is_some(),
+        None => false,
+    };
+    let signed_as = signed.ok().map(|s| s.account.email);
+    let html = state
+        .templates
+        .render("invitation.html", json!({"inv": inv, "token": token, "existing": existing, "signed_as": signed_as}))?;
+    Ok(Html(html).into_response())
+}
+
+fn email_of(s: &str) -> Option<Email> {
+    Email::parse(s).ok()
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    name: Option<String>,
+    password: Option<String>,
+}
+
+async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    signed: Result<SignedIn, crate::http::session::SessionRejection>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, PageError> {
+    let who = match (signed, form.password) {
+        (Ok(s), _) => invitations::Acceptor::Existing(s.account),
+        (Err(_), Some(pw)) => invitations::Acceptor::New {
+            display_name: form.name.unwrap_or_default(),
+            password: secrecy::SecretString::from(pw),
+        },
+        (Err(_), None) => return Ok(Redirect::to(&format!("/login?next=/invitations/{token}")).into_response()),
+    };
+    match invitations::accept(&state.identity, &token, who).await {
+        Ok(_) => Ok(Redirect::to("/admin").into_response()),
+        Err(palisade_identity::IdentityError::Policy(p)) => {
+            let inv = invitations::find(&state.db, &token).await?;
+            let html = state.templates.render(
+                "invitation.html",
+                json!({"inv": inv, "token": token, "existing": false, "error": p.to_string()}),
+            )?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn api_controls(State(state): State<AppState>, access: StaffAccess) -> Result<Json<matrix::Report>, ApiError> {

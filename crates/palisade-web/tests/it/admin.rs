@@ -178,3 +178,35 @@ async fn removing_a_member_ends_their_sessions() {
     let events = palisade_store::audit::list_store(&app.db, &scope, 50).await.unwrap();
     assert!(events.iter().any(|e| e.action == "member.removed"));
 }
+
+#[tokio::test]
+async fn an_invitation_link_creates_the_member_once() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/staff/invite", s.id)))
+        .header("cookie", &owner_cookie)
+        .form(&[("email", "newbie@alpha.example"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let mail = palisade_store::outbox::to_address(&app.db, "newbie@alpha.example").await.unwrap().remove(0);
+    let link = mail.body.split_whitespace().find(|w| w.contains("/invitations/")).unwrap().to_owned();
+    let path = &link[link.find("/invitations/").unwrap()..];
+    let page = app.get(path).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Join Store alpha"));
+    let weak =
+        app.client.post(app.url(path)).form(&[("name", "New Bie"), ("password", "password1234")]).send().await.unwrap();
+    assert_eq!(weak.status(), 422, "password policy applies");
+    let ok = app.client.post(app.url(path)).form(&[("name", "New Bie"), ("password", PW)]).send().await.unwrap();
+    assert_eq!(ok.status(), 303);
+    let members = tenancy::list_members(&app.db, &scope).await.unwrap();
+    assert!(members.iter().any(|m| m.email == "newbie@alpha.example" && m.role == Role::Admin));
+    let again = app.client.post(app.url(path)).form(&[("name", "Evil"), ("password", PW)]).send().await.unwrap();
+    assert_eq!(again.status(), 403, "single use");
+    assert_eq!(app.get(path).await.status(), 404);
+    login(&app, "newbie@alpha.example").await;
+}

@@ -69,6 +69,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         behind_tls: inst.settings.behind_tls,
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
+        public_url: inst.settings.public_url.clone().unwrap_or_else(|| format!("http://{listen}")),
     };
     let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
     let state =
