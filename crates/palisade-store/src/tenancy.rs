@@ -529,6 +529,14 @@ pub async fn membership(db: &Db, account: AccountId, store: StoreId) -> Result<O
     }))
 }
 
+/// The membership a store token acts with: its creator's, limited to the token's scopes. `None` when the
+/// creator has left the store (their tokens die with their membership).
+pub async fn membership_for_token(db: &Db, token: &crate::tokens::StoreToken) -> Result<Option<Membership>> {
+    let Some(m) = membership(db, token.created_by, token.store_id).await? else { return Ok(None) };
+    let permissions = m.permissions.iter().copied().filter(|p| token.scopes.contains(p)).collect();
+    Ok(Some(Membership { permissions, ..m }))
+}
+
 /// Replaces a member's explicit grants (on top of the role's defaults), audited.
 pub async fn set_grants(db: &Db, scope: &StoreScope, account: AccountId, grants: &[Permission]) -> Result<()> {
     let keys: Vec<&str> = grants.iter().map(|p| p.key()).collect();

@@ -23,12 +23,15 @@ use crate::tenancy::{self, AccountKind};
 pub enum TokenKind {
     /// Platform operator (console and platform API).
     Operator,
+    /// A store's integration or third-party app, limited to chosen permissions.
+    Store,
 }
 
 impl TokenKind {
     fn prefix(self) -> &'static str {
         match self {
             TokenKind::Operator => "pal_op_",
+            TokenKind::Store => "pal_st_",
         }
     }
 }
@@ -206,4 +209,164 @@ pub async fn active_operator_tokens(db: &Db) -> Result<Vec<(TokenId, Option<Time
 #[must_use]
 pub fn reveal(secret: &SecretString) -> &str {
     secret.expose_secret()
+}
+
+/// An authenticated store token: acts for its creator, limited to its scopes and the creator's current rights.
+#[derive(Debug, Clone)]
+pub struct StoreToken {
+    pub id: TokenId,
+    pub store_id: StoreId,
+    pub created_by: AccountId,
+    pub scopes: Vec<crate::permissions::Permission>,
+}
+
+type StoreTokenRow = (String, String, Option<String>, String, Option<i64>, Option<i64>, String);
+
+/// Checks a store token (`pal_st_…`). Records last use; the caller audits the use.
+pub async fn authenticate_store(db: &Db, presented: &str, ip: Option<&str>) -> Result<Result<StoreToken, Refusal>> {
+    if !presented.starts_with(TokenKind::Store.prefix()) || presented.len() > 200 {
+        return Ok(Err(Refusal::Malformed));
+    }
+    let hash = hash_token(presented);
+    let row: Option<StoreTokenRow> = sqlx::query_as(
+        "SELECT id, account_id, store_id, token_hash, expires_at, revoked_at, scopes FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((id, account_id, store_id, stored_hash, expires_at, revoked_at, scopes)) = row else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {
+        return Ok(Err(Refusal::Unknown));
+    }
+    let now = db.now();
+    if revoked_at.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if expires_at.is_some_and(|e| e <= now.0) {
+        return Ok(Err(Refusal::Expired));
+    }
+    let Some(store_id) = store_id else { return Ok(Err(Refusal::Unknown)) };
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+        .bind(now.0)
+        .bind(ip)
+        .bind(&id)
+        .execute(db.pool())
+        .await?;
+    let corrupt = |e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string());
+    Ok(Ok(StoreToken {
+        id: id.parse().map_err(corrupt)?,
+        store_id: store_id.parse().map_err(corrupt)?,
+        created_by: account_id.parse().map_err(corrupt)?,
+        scopes: crate::permissions::parse_stored(&scopes),
+    }))
+}
+
+/// Issues a token for the scoped store, audited on the store's chain. The secret is returned once.
+pub async fn issue_store(
+    db: &Db,
+    scope: &crate::scope::StoreScope,
+    created_by: AccountId,
+    name: &str,
+    scopes: &[crate::permissions::Permission],
+    expires_at: Option<Timestamp>,
+) -> Result<(TokenInfo, SecretString)> {
+    let secret = generate(TokenKind::Store);
+    let id = TokenId::new();
+    let now = db.now();
+    let shown_prefix: String = secret.chars().take(TokenKind::Store.prefix().len() + 6).collect();
+    let keys: Vec<&str> = scopes.iter().map(|p| p.key()).collect();
+    let scopes_json = serde_json::to_string(&keys).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.to_string())
+    .bind(created_by.to_string())
+    .bind(scope.store_key())
+    .bind(name)
+    .bind(&shown_prefix)
+    .bind(hash_token(&secret))
+    .bind(&scopes_json)
+    .bind(now.0)
+    .bind(expires_at.map(|t| t.0))
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("token:{id}");
+    let details = serde_json::json!({"name": name, "scopes": keys, "expires_at": expires_at.map(|t| t.0)});
+    audit::record_store(&mut tx, db, scope, NewEvent::new("api_token.issued", &target).details(details)).await?;
+    tx.commit().await?;
+    let info = TokenInfo {
+        id,
+        account_id: created_by,
+        store_id: Some(scope.store_id()),
+        name: name.to_owned(),
+        prefix: shown_prefix,
+        scopes: keys.iter().map(|k| (*k).to_owned()).collect(),
+        created_at: now,
+        expires_at,
+        last_used_at: None,
+    };
+    Ok((info, SecretString::from(secret)))
+}
+
+/// A store token as listed in the Security Center.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreTokenListing {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_ip: Option<String>,
+}
+
+type ListingRow = (String, String, String, String, i64, Option<i64>, Option<i64>, Option<String>);
+
+/// The scoped store's active tokens.
+pub async fn list_store(db: &Db, scope: &crate::scope::StoreScope) -> Result<Vec<StoreTokenListing>> {
+    let rows: Vec<ListingRow> = sqlx::query_as(
+        "SELECT id, name, prefix, scopes, created_at, expires_at, last_used_at, last_used_ip FROM api_tokens \
+         WHERE store_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC",
+    )
+    .bind(scope.store_key())
+    .bind(db.now().0)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StoreTokenListing {
+            id: r.0,
+            name: r.1,
+            prefix: r.2,
+            scopes: serde_json::from_str(&r.3).unwrap_or_default(),
+            created_at: Timestamp(r.4),
+            expires_at: r.5.map(Timestamp),
+            last_used_at: r.6.map(Timestamp),
+            last_used_ip: r.7,
+        })
+        .collect())
+}
+
+/// Revokes one of the scoped store's tokens, audited.
+pub async fn revoke_store(db: &Db, scope: &crate::scope::StoreScope, id: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND store_id = $3 AND revoked_at IS NULL")
+            .bind(db.now().0)
+            .bind(id)
+            .bind(scope.store_key())
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("active token"));
+    }
+    let target = format!("token:{id}");
+    audit::record_store(&mut tx, db, scope, NewEvent::new("api_token.revoked", &target)).await?;
+    tx.commit().await?;
+    Ok(())
 }

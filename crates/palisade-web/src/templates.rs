@@ -22,6 +22,7 @@ impl Templates {
         env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
         env.add_template("security_center.html", include_str!("../templates/security_center.html"))?;
         env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
+        env.add_template("token_created.html", include_str!("../templates/token_created.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;
         env.add_template("admin_home.html", include_str!("../templates/admin_home.html"))?;
         env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;

@@ -12,6 +12,7 @@ use palisade_identity::policy::{self, Gate};
 use palisade_identity::sessions::Session;
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Account, Membership};
+use palisade_store::{audit, tokens};
 
 use crate::http::error::{ApiError, PageError, is_api_path};
 use crate::http::session::{SessionRejection, SignedIn};
@@ -21,7 +22,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct StaffAccess {
     pub account: Account,
-    pub session: Session,
+    /// The browser session; `None` when the request came with a store API token.
+    pub session: Option<Session>,
     pub membership: Membership,
     /// Set while the store requires MFA and this member has not set it up yet.
     pub mfa_grace_until: Option<Timestamp>,
@@ -86,11 +88,14 @@ impl FromRequestParts<AppState> for StaffAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let api = is_api_path(parts.uri.path());
-        let signed = SignedIn::from_request_parts(parts, state).await.map_err(AccessRejection::Session)?;
         let params = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| AccessRejection::NotFound { api })?;
         let key = params.get("store").ok_or(AccessRejection::NotFound { api })?;
+        if let Some(token) = bearer(&parts.headers).filter(|t| t.starts_with("pal_st_")) {
+            return token_access(parts, state, token, key, api).await;
+        }
+        let signed = SignedIn::from_request_parts(parts, state).await.map_err(AccessRejection::Session)?;
         let store = crate::routes::resolve_store(state, key).await.map_err(|_| AccessRejection::NotFound { api })?;
         let membership = tenancy::membership(&state.db, signed.account.id, store)
             .await
@@ -104,6 +109,59 @@ impl FromRequestParts<AppState> for StaffAccess {
             Gate::Grace { until } => Some(until),
             Gate::EnrolOnly => return Err(AccessRejection::EnrolMfa { api }),
         };
-        Ok(StaffAccess { account: signed.account, session: signed.session, membership, mfa_grace_until, api })
+        Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
     }
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Access through a store API token: the token's store only, its scopes within its creator's rights, and every
+/// use audited.
+async fn token_access(
+    parts: &Parts,
+    state: &AppState,
+    token: &str,
+    store_key: &str,
+    api: bool,
+) -> Result<StaffAccess, AccessRejection> {
+    let unauthenticated = || {
+        AccessRejection::Error(
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the API token is not valid (wrong, expired or revoked)",
+            ),
+            api,
+        )
+    };
+    let err = |e: palisade_store::StoreError| AccessRejection::Error(e.into(), api);
+    let ip = crate::http::auth::client_ip(parts);
+    let token = match tokens::authenticate_store(&state.db, token, ip.as_deref()).await.map_err(err)? {
+        Ok(t) => t,
+        Err(reason) => {
+            tracing::info!(?reason, "store API token refused");
+            return Err(unauthenticated());
+        }
+    };
+    let store = crate::routes::resolve_store(state, store_key).await.map_err(|_| AccessRejection::NotFound { api })?;
+    if store != token.store_id {
+        return Err(AccessRejection::NotFound { api });
+    }
+    let membership =
+        tenancy::membership_for_token(&state.db, &token).await.map_err(err)?.ok_or_else(unauthenticated)?;
+    let account = tenancy::get_account(&state.db, token.created_by).await.map_err(err)?;
+    let target = format!("token:{}", token.id);
+    let details = serde_json::json!({"method": parts.method.as_str(), "path": parts.uri.path(), "ip": ip});
+    audit::record_store_now(
+        &state.db,
+        &membership.scope,
+        audit::NewEvent::new("api_token.used", &target).details(details),
+    )
+    .await
+    .map_err(err)?;
+    Ok(StaffAccess { account, session: None, membership, mfa_grace_until: None, api })
 }

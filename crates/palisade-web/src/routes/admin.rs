@@ -12,6 +12,7 @@ use palisade_core::text::Email;
 use palisade_identity::{invitations, policy, sessions};
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::tokens;
 use palisade_store::{matrix, tenancy::Membership};
 use serde::Deserialize;
 use serde_json::json;
@@ -31,6 +32,8 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/invite", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/tokens", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/tokens/{token}/revoke", Some(Permission::SecuritySettings)),
     ("GET", "/api/v1/admin/stores/{store}/security/controls", None),
     ("GET", "/api/v1/admin/stores/{store}/staff", Some(Permission::StaffManagement)),
 ];
@@ -45,6 +48,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
         .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
         .route("/admin/stores/{store}/staff/invite", post(invite))
+        .route("/admin/stores/{store}/tokens", post(create_token))
+        .route("/admin/stores/{store}/tokens/{token}/revoke", post(revoke_token))
         .route("/invitations/{token}", get(invitation_page).post(accept_invitation))
         .route("/api/v1/admin/stores/{store}/security/controls", get(api_controls))
         .route("/api/v1/admin/stores/{store}/staff", get(api_staff))
@@ -85,9 +90,19 @@ fn security_url(access: &StaffAccess) -> String {
     format!("/admin/stores/{}/security", access.membership.scope.store_id())
 }
 
-/// Sensitive changes need a recent password entry.
+/// Sensitive changes need a recent password entry (and so a person: API tokens cannot make them).
 fn step_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
-    (!sessions::is_fresh(&access.session, state.db.now(), STEP_UP_WINDOW))
+    let Some(session) = &access.session else {
+        return Some(
+            ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "interactive_only",
+                "this change must be made by a signed-in person",
+            )
+            .into_response(),
+        );
+    };
+    (!sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW))
         .then(|| Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
 }
 
@@ -118,13 +133,14 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let can_settings = access.membership.can(Permission::SecuritySettings);
     let can_staff = access.membership.can(Permission::StaffManagement);
     let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
+    let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
     let html = state.templates.render(
         "security_center.html",
         json!({
             "operator": access.account.email,
             "store": store, "report": report, "history": history, "policy": pol,
             "can_settings": can_settings, "can_staff": can_staff, "staff": staff,
-            "grace_until": access.mfa_grace_until, "me": access.account.id,
+            "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
         }),
     )?;
@@ -259,6 +275,77 @@ async fn remove_member(
     if tenancy::memberships(&state.db, account).await?.is_empty() {
         sessions::revoke_all(&state.db, account, None).await?;
     }
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+async fn create_token(State(state): State<AppState>, access: StaffAccess, body: String) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let mut name = String::new();
+    let mut scopes = Vec::new();
+    let mut days: Option<u64> = Some(90);
+    for (k, v) in body.split('&').filter_map(|p| p.split_once('=')) {
+        let v = v.replace('+', " ");
+        let v = percent_decode(&v);
+        match k {
+            "name" => name = v,
+            "permission" => scopes.extend(Permission::parse(&v)),
+            "expires_days" => days = v.parse::<u64>().ok().filter(|d| *d > 0),
+            _ => {}
+        }
+    }
+    let name = palisade_core::text::display_name("name", &name)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
+    // A token never holds more than its creator.
+    scopes.retain(|p| access.membership.can(*p));
+    if scopes.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "choose at least one permission you hold",
+        )
+        .into());
+    }
+    let expires_at = days.map(|d| state.db.now().plus(Duration::from_secs(d.min(365) * 24 * 3600)));
+    let (info, secret) =
+        tokens::issue_store(&state.db, &access.membership.scope, access.account.id, &name, &scopes, expires_at).await?;
+    let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
+    let html = state.templates.render(
+        "token_created.html",
+        json!({"operator": access.account.email, "store": store, "token": tokens::reveal(&secret), "info": info}),
+    )?;
+    Ok(Html(html).into_response())
+}
+
+/// Decodes `%XX` escapes of a form value.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, token)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    tokens::revoke_store(&state.db, &access.membership.scope, &token).await?;
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 

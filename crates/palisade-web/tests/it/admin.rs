@@ -69,7 +69,10 @@ async fn every_admin_route_checks_its_permission() {
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
     for (method, template, permission) in ROUTES {
-        let path = template.replace("{store}", &s.id.to_string()).replace("{account}", &target.id.to_string());
+        let path = template
+            .replace("{store}", &s.id.to_string())
+            .replace("{account}", &target.id.to_string())
+            .replace("{token}", "0190a0a0-0000-7000-8000-000000000000");
         let res = call(&app, method, &path, &clerk_cookie).await;
         match permission {
             Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
@@ -97,7 +100,10 @@ async fn members_of_one_store_cannot_reach_another() {
     let (b, sb, _) = owner_of(&app, "bravo").await;
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
     for (method, template, _) in ROUTES {
-        let path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
+        let path = template
+            .replace("{store}", &b.id.to_string())
+            .replace("{account}", &before.id.to_string())
+            .replace("{token}", "x");
         let res = call(&app, method, &path, &a_cookie).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} from another store's owner");
     }
@@ -209,4 +215,58 @@ async fn an_invitation_link_creates_the_member_once() {
     assert_eq!(again.status(), 403, "single use");
     assert_eq!(app.get(path).await.status(), 404);
     login(&app, "newbie@alpha.example").await;
+}
+
+#[tokio::test]
+async fn store_api_tokens_are_scoped_audited_and_revocable() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let (b, _, _) = owner_of(&app, "bravo").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
+        .header("cookie", &owner_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Accounting+sync&permission=orders&permission=products&expires_days=30")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let token = html
+        .split_whitespace()
+        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
+        .unwrap();
+    let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1")
+        .bind(&token)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "only the hash is kept");
+
+    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&token).send();
+    let ok = get(format!("/api/v1/admin/stores/{}/security/controls", s.id)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let staff = get(format!("/api/v1/admin/stores/{}/staff", s.id)).await.unwrap();
+    assert_eq!(staff.status(), 403, "the token was not given staff management");
+    let other = get(format!("/api/v1/admin/stores/{}/security/controls", b.id)).await.unwrap();
+    assert_eq!(other.status(), 404, "another store is out of reach");
+    let events = palisade_store::audit::list_store(&app.db, &scope, 100).await.unwrap();
+    assert!(events.iter().filter(|e| e.action == "api_token.used").count() >= 2, "every use is audited");
+    let listed = palisade_store::tokens::list_store(&app.db, &scope).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used_at.is_some());
+    assert!(listed[0].expires_at.is_some());
+
+    let revoke = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens/{}/revoke", s.id, listed[0].id)))
+        .header("cookie", &owner_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 303);
+    let dead = get(format!("/api/v1/admin/stores/{}/security/controls", s.id)).await.unwrap();
+    assert_eq!(dead.status(), 401);
+    assert_eq!(dead.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
 }
