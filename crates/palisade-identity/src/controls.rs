@@ -40,6 +40,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
         |ctx: EvalContext| async move {
             let rows: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(
                 "SELECT a.email, (SELECT COUNT(*) FROM totp_credentials t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL) \
+                   + (SELECT COUNT(*) FROM passkeys p WHERE p.account_id = a.id) \
                  FROM accounts a WHERE a.kind = 'operator' AND a.disabled = 0",
             )
             .fetch_all(ctx.db.pool())
@@ -127,7 +128,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
             area: Area::Authentication,
             party: Party::Merchant,
             subject: Subject::Store,
-            title: "Every owner has two-step verification with recovery codes saved",
+            title: "Every owner has a passkey or saved recovery codes",
             why: "An owner locked out of their account cannot manage staff, payouts or a security incident.",
             remediation: "Each owner sets up an authenticator app and saves the recovery codes shown once (Account page).",
             references: &[NIST_MFA],
@@ -140,8 +141,10 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
             };
             let mut missing = Vec::new();
             for owner in members.iter().filter(|m| m.role == Role::Owner && !m.disabled) {
-                let left: Result<(i64,), sqlx::Error> =
-                    sqlx::query_as("SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL")
+                let left: Result<(i64,), sqlx::Error> = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL) \
+                          + (SELECT COUNT(*) FROM passkeys WHERE account_id = $1)",
+                )
                         .bind(owner.account_id.to_string())
                         .fetch_one(ctx.db.pool())
                         .await;
@@ -152,9 +155,9 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
                 }
             }
             if missing.is_empty() {
-                ControlStatus::met("every owner has recovery codes")
+                ControlStatus::met("every owner has a passkey or recovery codes")
             } else {
-                ControlStatus::unmet(format!("no recovery codes: {}", missing.join(", ")))
+                ControlStatus::unmet(format!("neither a passkey nor recovery codes: {}", missing.join(", ")))
             }
         },
     )?;

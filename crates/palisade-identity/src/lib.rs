@@ -3,6 +3,7 @@
 pub mod controls;
 pub mod error;
 pub mod invitations;
+pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod recovery;

@@ -76,8 +76,9 @@ pub fn gate(policy: &MfaPolicy, has_mfa: bool, now: Timestamp) -> Gate {
 /// Members of the scoped store with a confirmed second factor.
 pub async fn members_with_mfa(db: &Db, scope: &StoreScope) -> Result<Vec<AccountId>, StoreError> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT m.account_id FROM store_members m JOIN totp_credentials t ON t.account_id = m.account_id \
-         WHERE m.store_id = $1 AND t.confirmed_at IS NOT NULL",
+        "SELECT m.account_id FROM store_members m WHERE m.store_id = $1 AND ( \
+           EXISTS (SELECT 1 FROM totp_credentials t WHERE t.account_id = m.account_id AND t.confirmed_at IS NOT NULL) \
+           OR EXISTS (SELECT 1 FROM passkeys p WHERE p.account_id = m.account_id))",
     )
     .bind(scope.store_key())
     .fetch_all(db.pool())

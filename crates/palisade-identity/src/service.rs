@@ -33,6 +33,7 @@ pub struct Identity {
     /// every other request of CPU.
     hashing: Arc<Semaphore>,
     issuer: String,
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -86,6 +87,7 @@ impl Identity {
             totp_sealer: Arc::new(Sealer::new(master_key.expose(), b"palisade totp v1")),
             hashing: Arc::new(Semaphore::new(cores)),
             issuer: issuer.to_owned(),
+            webauthn: None,
         }
     }
 
@@ -277,8 +279,21 @@ impl Identity {
         Ok(())
     }
 
-    /// True when the account has a confirmed second factor.
+    /// True when the account has a second factor: a confirmed authenticator app or a passkey.
     pub async fn has_mfa(&self, account: AccountId) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM totp_credentials WHERE account_id = $1 AND confirmed_at IS NOT NULL) \
+                  + (SELECT COUNT(*) FROM passkeys WHERE account_id = $1)",
+        )
+        .bind(account.to_string())
+        .fetch_one(self.db.pool())
+        .await
+        .map_err(palisade_store::StoreError::from)?;
+        Ok(n > 0)
+    }
+
+    /// True when a confirmed authenticator app is set up (passkeys aside).
+    pub async fn has_totp(&self, account: AccountId) -> Result<bool> {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM totp_credentials WHERE account_id = $1 AND confirmed_at IS NOT NULL")
                 .bind(account.to_string())
@@ -288,9 +303,21 @@ impl Identity {
         Ok(n > 0)
     }
 
+    /// Enables passkeys for this installation's public address.
+    pub fn with_passkeys(mut self, public_url: &str) -> std::result::Result<Self, String> {
+        self.webauthn = Some(Arc::new(crate::passkeys::relying_party(public_url, &self.issuer)?));
+        Ok(self)
+    }
+
+    /// The relying party, when passkeys are enabled.
+    #[must_use]
+    pub fn webauthn(&self) -> Option<&webauthn_rs::Webauthn> {
+        self.webauthn.as_deref()
+    }
+
     /// Starts (or restarts) TOTP enrolment; the secret is stored sealed and unconfirmed.
     pub async fn begin_totp(&self, account: &Account) -> Result<TotpEnrolment> {
-        if self.has_mfa(account.id).await? {
+        if self.has_totp(account.id).await? {
             return Err(IdentityError::NotAllowed("an authenticator app is already set up; remove it first"));
         }
         let secret = totp::generate_secret();
@@ -449,7 +476,8 @@ impl Identity {
 
     /// Removes the authenticator app (not allowed for operators: their MFA cannot be turned off).
     pub async fn disable_totp(&self, account: &Account) -> Result<()> {
-        if account.kind == AccountKind::Operator {
+        let passkeys = crate::passkeys::list(&self.db, account.id).await?.len();
+        if account.kind == AccountKind::Operator && passkeys == 0 {
             return Err(IdentityError::NotAllowed("platform operators must keep two-step verification"));
         }
         sqlx::query("DELETE FROM totp_credentials WHERE account_id = $1")

@@ -261,3 +261,61 @@ async fn step_up_needs_the_password() {
     assert!(!id.step_up(&session, pw("wrong password here")).await.unwrap());
     assert!(id.step_up(&session, pw(PW)).await.unwrap());
 }
+
+mod passkeys {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+    use super::*;
+    use palisade_identity::passkeys;
+
+    const ORIGIN: &str = "http://localhost:8080";
+
+    #[tokio::test]
+    async fn a_software_authenticator_registers_and_signs_in_with_a_passkey() {
+        let (t, _c, id, _d) = setup().await;
+        let id = id.with_passkeys(ORIGIN).unwrap();
+        let rp = id.webauthn().unwrap();
+        let a = account(&t, &id, "pat@example.com", AccountKind::Staff).await;
+        let mut authenticator = SoftPasskey::new(true);
+        let origin = url::Url::parse(ORIGIN).unwrap();
+
+        let (challenge, options) = passkeys::start_registration(rp, &t, &a).await.unwrap();
+        let credential = authenticator.do_registration(origin.clone(), options).unwrap();
+        let info = passkeys::finish_registration(rp, &t, &a, &challenge, "Laptop", &credential).await.unwrap();
+        assert_eq!(info.name, "Laptop");
+        assert!(id.has_mfa(a.id).await.unwrap(), "a passkey counts as a second factor");
+        assert!(
+            passkeys::finish_registration(rp, &t, &a, &challenge, "Again", &credential).await.is_err(),
+            "a ceremony's state is single use"
+        );
+
+        let LoginOutcome::SecondFactor { session, .. } =
+            id.login("pat@example.com", pw(PW), &client("10.0.0.1")).await.unwrap()
+        else {
+            panic!("the passkey is required as second step")
+        };
+        let (challenge, options) = passkeys::start_authentication(rp, &t, a.id).await.unwrap();
+        let assertion = authenticator.do_authentication(origin.clone(), options).unwrap();
+        passkeys::finish_authentication(rp, &t, &session, &challenge, &assertion).await.unwrap();
+        assert!(
+            passkeys::finish_authentication(rp, &t, &session, &challenge, &assertion).await.is_err(),
+            "an assertion cannot be replayed"
+        );
+        let listed = passkeys::list(&t, a.id).await.unwrap();
+        assert!(listed[0].last_used_at.is_some());
+
+        // Another authenticator holds no credential for this account: it cannot answer the challenge.
+        let (_, options) = passkeys::start_authentication(rp, &t, a.id).await.unwrap();
+        assert!(SoftPasskey::new(true).do_authentication(origin.clone(), options).is_err());
+
+        passkeys::remove(&t, &a, &listed[0].id).await.unwrap();
+        assert!(!id.has_mfa(a.id).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn ip_addresses_cannot_be_relying_parties() {
+        assert!(passkeys::relying_party("http://127.0.0.1:8080", "x").is_err());
+        assert!(passkeys::relying_party("https://market.example", "x").is_ok());
+    }
+}

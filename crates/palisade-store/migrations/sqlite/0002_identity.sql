@@ -88,3 +88,24 @@ CREATE TABLE invitations (
     accepted_by TEXT
 );
 CREATE INDEX invitations_store ON invitations (store_id);
+
+-- Passkeys (WebAuthn): the public credential as webauthn-rs serialises it, with a name the person chose.
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential_id TEXT NOT NULL UNIQUE,
+    passkey TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE INDEX passkeys_account ON passkeys (account_id);
+
+-- Ceremony state between the two halves of a WebAuthn registration or sign-in (server-side, single use).
+CREATE TABLE webauthn_challenges (
+    id TEXT PRIMARY KEY NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL CHECK (purpose IN ('register', 'authenticate')),
+    state TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

@@ -139,7 +139,8 @@ async fn verify_form(State(state): State<AppState>, s: AnySession) -> Result<Res
     if s.session.mfa_at.is_some() {
         return Ok(Redirect::to(home_of(&s.account)).into_response());
     }
-    Ok(page(&state, "verify.html", json!({}))?.into_response())
+    let has_passkeys = !palisade_identity::passkeys::list(&state.db, s.account.id).await?.is_empty();
+    Ok(page(&state, "verify.html", json!({"has_passkeys": has_passkeys}))?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -200,6 +201,8 @@ async fn account_context(state: &AppState, s: &SignedIn, notice: Option<&str>) -
         "has_mfa": state.identity.has_mfa(s.account.id).await?,
         "recovery_left": state.identity.recovery_codes_left(s.account.id).await?,
         "sessions": list,
+        "passkeys": palisade_identity::passkeys::list(&state.db, s.account.id).await?,
+        "passkeys_enabled": state.identity.webauthn().is_some(),
         "current": s.session.id,
         "notice": notice,
     }))

@@ -8,11 +8,19 @@ use axum::routing::get;
 use crate::state::AppState;
 
 const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
+const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/assets/console.css", get(console_css))
+    Router::new().route("/assets/console.css", get(console_css)).route("/assets/passkeys.js", get(passkeys_js))
 }
 
 async fn console_css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CONSOLE_CSS)
+}
+
+async fn passkeys_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        PASSKEYS_JS,
+    )
 }

@@ -6,6 +6,7 @@ mod api;
 mod assets;
 mod console;
 mod health;
+mod passkeys;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(account::routes())
         .merge(admin::routes())
+        .merge(passkeys::routes())
         .merge(api::routes())
         .merge(console::routes())
         .merge(assets::routes())

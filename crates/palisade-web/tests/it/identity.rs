@@ -258,3 +258,77 @@ async fn signing_out_everywhere_else_ends_other_sessions_only() {
     assert_eq!(app.client.get(app.url("/account")).header("cookie", &a).send().await.unwrap().status(), 200);
     assert_eq!(app.client.get(app.url("/account")).header("cookie", &b).send().await.unwrap().status(), 303);
 }
+
+#[tokio::test]
+async fn a_passkey_registered_over_http_becomes_the_second_step() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let (_, cookie) = sign_in(&app, "pat@shop.example").await;
+    let cookie = cookie.unwrap();
+    let origin = url::Url::parse(crate::support::PASSKEY_ORIGIN).unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+
+    let start: Value = app
+        .client
+        .post(app.url("/api/v1/auth/passkeys/register/start"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let options = serde_json::from_value(start["options"].clone()).unwrap();
+    let credential = authenticator.do_registration(origin.clone(), options).unwrap();
+    let done = app
+        .client
+        .post(app.url("/api/v1/auth/passkeys/register/finish"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"challenge": start["challenge"], "name": "Test key", "credential": credential}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let cookie = session_of(&done).expect("rotated");
+    let page =
+        app.client.get(app.url("/account")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Test key"));
+
+    let (res, half) = sign_in(&app, "pat@shop.example").await;
+    assert_eq!(res.headers()["location"], "/login/verify");
+    let half = half.unwrap();
+    let verify =
+        app.client.get(app.url("/login/verify")).header("cookie", &half).send().await.unwrap().text().await.unwrap();
+    assert!(verify.contains("data-passkey-signin"));
+    let start: Value = app
+        .client
+        .post(app.url("/api/v1/auth/passkeys/login/start"))
+        .header("cookie", &half)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let options = serde_json::from_value(start["options"].clone()).unwrap();
+    let assertion = authenticator.do_authentication(origin, options).unwrap();
+    let ok = app
+        .client
+        .post(app.url("/api/v1/auth/passkeys/login/finish"))
+        .header("cookie", &half)
+        .json(&serde_json::json!({"challenge": start["challenge"], "credential": assertion}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let full = session_of(&ok).unwrap();
+    assert_ne!(full, half);
+    assert_eq!(app.client.get(app.url("/account")).header("cookie", &full).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client.get(app.url("/account")).header("cookie", &half).send().await.unwrap().status(),
+        303,
+        "the pre-MFA id is dead"
+    );
+}

@@ -12,6 +12,9 @@ use palisade_store::{controls, secrets};
 use palisade_web::{AppState, WebConfig};
 use tokio::sync::oneshot;
 
+/// The origin passkey ceremonies in tests claim (a software authenticator plays the browser).
+pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
@@ -38,7 +41,9 @@ impl TestApp {
         controls::register(&mut registry).unwrap();
         palisade_identity::controls::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
-        let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test");
+        let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test")
+            .with_passkeys(PASSKEY_ORIGIN)
+            .unwrap();
         let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone()).unwrap();
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

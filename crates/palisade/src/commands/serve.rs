@@ -28,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
 
     if args.demo {
         let token = demo::ensure(&inst).await?;
-        println!("\nDemo marketplace ready. Operator console: http://{listen}/console");
+        println!("\nDemo marketplace ready. Operator console: {}/console", default_public_url(&listen));
         println!("Sign in with this operator token (valid 7 days, shown once):\n\n    {token}\n");
         println!(
             "Merchant staff: sign in at http://{listen}/login as meilin@lioncitytea.example with the password {:?}",
@@ -69,9 +69,16 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         behind_tls: inst.settings.behind_tls,
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
-        public_url: inst.settings.public_url.clone().unwrap_or_else(|| format!("http://{listen}")),
+        public_url: inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(&listen)),
     };
     let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
+    let identity = match identity.clone().with_passkeys(&web.public_url) {
+        Ok(with) => with,
+        Err(why) => {
+            tracing::warn!(public_url = %web.public_url, "passkeys disabled: {why}");
+            identity
+        }
+    };
     let state =
         AppState::new(db.clone(), inst.registry, inst.facts, web, identity).context("loading page templates")?;
     let app = palisade_web::router(state);
@@ -125,4 +132,13 @@ fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "node".to_owned())
+}
+
+/// `http://localhost:PORT` when listening on loopback (browsers accept passkeys for localhost, not for IPs),
+/// otherwise `http://LISTEN`.
+fn default_public_url(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => format!("http://localhost:{}", addr.port()),
+        _ => format!("http://{listen}"),
+    }
 }

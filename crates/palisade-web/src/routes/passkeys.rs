@@ -1,0 +1,127 @@
+//! Passkey ceremonies over JSON (the browser side is `assets/passkeys.js`), and removal from the account page.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use palisade_identity::passkeys::{self, proto};
+use palisade_identity::sessions;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::session::{AnySession, SignedIn, session_cookie};
+use crate::http::{ApiError, PageError};
+use crate::routes::account::STEP_UP_WINDOW;
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/passkeys/register/start", post(register_start))
+        .route("/api/v1/auth/passkeys/register/finish", post(register_finish))
+        .route("/api/v1/auth/passkeys/login/start", post(login_start))
+        .route("/api/v1/auth/passkeys/login/finish", post(login_finish))
+        .route("/account/passkeys/remove", post(remove))
+}
+
+fn rp(state: &AppState) -> Result<&webauthn_rs::Webauthn, ApiError> {
+    state.identity.webauthn().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "passkeys_unavailable",
+            "passkeys need --public-url with a domain name (e.g. http://localhost:8080)",
+        )
+    })
+}
+
+async fn register_start(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
+    let (challenge, options) = passkeys::start_registration(rp(&state)?, &state.db, &s.account).await?;
+    Ok(Json(json!({"challenge": challenge, "options": options})))
+}
+
+#[derive(Deserialize)]
+struct RegisterFinish {
+    challenge: String,
+    name: String,
+    credential: proto::RegisterPublicKeyCredential,
+}
+
+async fn register_finish(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Json(body): Json<RegisterFinish>,
+) -> Result<Response, ApiError> {
+    let info = passkeys::finish_registration(
+        rp(&state)?,
+        &state.db,
+        &s.account,
+        &body.challenge,
+        &body.name,
+        &body.credential,
+    )
+    .await?;
+    // The account's protection changed: new session id.
+    let token = sessions::rotate(&state.db, &s.session).await?;
+    let mut res = Json(json!({"passkey": info})).into_response();
+    if let Some(c) = session_cookie(&state, token.expose_secret(), 12 * 3600) {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+async fn login_start(State(state): State<AppState>, s: AnySession) -> Result<Json<serde_json::Value>, ApiError> {
+    let (challenge, options) = passkeys::start_authentication(rp(&state)?, &state.db, s.account.id).await?;
+    Ok(Json(json!({"challenge": challenge, "options": options})))
+}
+
+#[derive(Deserialize)]
+struct LoginFinish {
+    challenge: String,
+    credential: proto::PublicKeyCredential,
+}
+
+async fn login_finish(
+    State(state): State<AppState>,
+    s: AnySession,
+    Json(body): Json<LoginFinish>,
+) -> Result<Response, ApiError> {
+    passkeys::finish_authentication(rp(&state)?, &state.db, &s.session, &body.challenge, &body.credential).await?;
+    let token = sessions::rotate(&state.db, &s.session).await?;
+    let mut res =
+        Json(json!({"status": "signed_in", "next": crate::http::session::home_of(&s.account)})).into_response();
+    if let Some(c) = session_cookie(&state, token.expose_secret(), 12 * 3600) {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    id: String,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, PageError> {
+    if !sessions::is_fresh(&s.session, state.db.now(), STEP_UP_WINDOW) {
+        return Ok(Redirect::to("/account/reauth?next=/account").into_response());
+    }
+    // Operators keep at least one second factor.
+    let remaining = passkeys::list(&state.db, s.account.id).await?.len();
+    if s.account.kind == palisade_store::tenancy::AccountKind::Operator
+        && remaining <= 1
+        && !state.identity.has_totp(s.account.id).await?
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            "platform operators must keep a second factor",
+        )
+        .into());
+    }
+    passkeys::remove(&state.db, &s.account, &form.id).await?;
+    Ok(Redirect::to("/account").into_response())
+}
