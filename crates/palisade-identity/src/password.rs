@@ -129,7 +129,7 @@ pub fn check_policy(
             return Err(PolicyViolation::ContainsIdentity);
         }
     }
-    if crate::password::common::is_common(&lower) {
+    if crate::password::common::is_common(&lower) || pwned::is_pwned(pw) {
         return Err(PolicyViolation::Common);
     }
     Ok(strength(pw, user_inputs))
@@ -181,6 +181,47 @@ pub mod common {
     }
 }
 
+pub mod pwned {
+    //! The operator's optional full breached-password list, in the Pwned Passwords range format: a directory
+    //! with one file per 5-hex-digit SHA-1 prefix (`00000` … `FFFFF`), each line `SUFFIX:COUNT` — what the
+    //! Pwned Passwords downloader produces. Only one small file is read per check.
+
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+
+    use sha1::{Digest, Sha1};
+
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+    /// Turns on the check against `dir` (once per process; later calls are ignored).
+    pub fn configure(dir: PathBuf) -> Result<(), String> {
+        if !dir.is_dir() {
+            return Err(format!("{} is not a directory of Pwned Passwords range files", dir.display()));
+        }
+        let _ = DIR.set(dir);
+        Ok(())
+    }
+
+    /// True when the list is configured and holds this password.
+    #[must_use]
+    pub fn is_pwned(password: &str) -> bool {
+        DIR.get().is_some_and(|dir| contains(dir, password))
+    }
+
+    /// Looks `password` up in the range files under `dir`.
+    #[must_use]
+    pub fn contains(dir: &std::path::Path, password: &str) -> bool {
+        let hash = hex::encode_upper(Sha1::digest(password.as_bytes()));
+        let (prefix, suffix) = hash.split_at(5);
+        let Ok(text) = std::fs::read_to_string(dir.join(prefix))
+            .or_else(|_| std::fs::read_to_string(dir.join(format!("{prefix}.txt"))))
+        else {
+            return false;
+        };
+        text.lines().filter_map(|l| l.split(':').next()).any(|s| s.trim().eq_ignore_ascii_case(suffix))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +238,19 @@ mod tests {
         assert!(!verify(&s("correct horse battery stapler"), &h).unwrap());
         assert!(!needs_rehash(&h));
         assert_ne!(h, hash(&s("correct horse battery staple")).unwrap(), "salted");
+    }
+
+    #[test]
+    fn the_range_format_list_is_consulted() {
+        let dir = std::env::temp_dir().join(format!("pwned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // SHA-1("granite pelican umbrella") split into the 5-digit prefix file and the suffix line.
+        let hash = hex::encode_upper(<sha1::Sha1 as sha1::Digest>::digest(b"granite pelican umbrella"));
+        std::fs::write(dir.join(&hash[..5]), format!("0000000000000000000000000000000000A:3\n{}:42\n", &hash[5..]))
+            .unwrap();
+        assert!(pwned::contains(&dir, "granite pelican umbrella"));
+        assert!(!pwned::contains(&dir, "granite pelican umbrellas"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -16,6 +16,7 @@ impl Templates {
         env.add_template("base.html", include_str!("../templates/base.html"))?;
         env.add_template("token_login.html", include_str!("../templates/token_login.html"))?;
         env.add_template("login.html", include_str!("../templates/login.html"))?;
+        env.add_template("register.html", include_str!("../templates/register.html"))?;
         env.add_template("verify.html", include_str!("../templates/verify.html"))?;
         env.add_template("account.html", include_str!("../templates/account.html"))?;
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;

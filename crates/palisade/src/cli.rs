@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// The address people use to reach Palisade, for links in emails [default: http://LISTEN].
     #[arg(long, global = true, env = "PALISADE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Directory of Pwned Passwords range files (5-hex-digit SHA-1 prefix per file, `SUFFIX:COUNT` lines):
+    /// new passwords found there are refused, on top of the bundled common-password list.
+    #[arg(long, global = true, env = "PALISADE_PWNED_PASSWORDS_DIR", value_name = "DIR")]
+    pub pwned_passwords_dir: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

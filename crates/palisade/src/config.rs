@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub public_url: Option<String>,
+    pub pwned_passwords_dir: Option<PathBuf>,
 }
 
 /// What the program runs with.
@@ -44,6 +45,7 @@ pub struct Settings {
     pub mail_from: String,
     /// How people reach this installation (links in emails); defaults to http://LISTEN.
     pub public_url: Option<String>,
+    pub pwned_passwords_dir: Option<PathBuf>,
 }
 
 /// Reads the TOML file, if one was named.
@@ -82,6 +84,7 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         config_file: global.config.clone(),
         smtp_url: file.smtp_url,
         public_url: global.public_url.clone().or(file.public_url),
+        pwned_passwords_dir: global.pwned_passwords_dir.clone().or(file.pwned_passwords_dir),
         mail_from: file.mail_from.unwrap_or_else(|| "Palisade <no-reply@palisade.localhost>".to_owned()),
     })
 }

@@ -73,6 +73,9 @@ pub fn registry() -> anyhow::Result<Registry> {
 /// Opens the installation, migrating the database when `migrate_now` (serve and demo do; others check).
 pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Installation> {
     let (master_key, created_key) = prepare_data_dir(&settings)?;
+    if let Some(dir) = &settings.pwned_passwords_dir {
+        palisade_identity::password::pwned::configure(dir.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    }
     if created_key {
         tracing::info!(path = %settings.master_key_file.display(), "generated a new master key (mode 0600); back it up apart from the database");
     }

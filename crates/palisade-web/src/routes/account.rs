@@ -29,6 +29,8 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/login/verify", get(verify_form).post(verify))
+        .route("/register", get(register_form).post(register))
+        .route("/api/v1/auth/password-strength", post(password_strength))
         .route("/logout", post(logout))
         .route("/account", get(account_page))
         .route("/account/security", get(|| async { Redirect::to("/account") }))
@@ -133,6 +135,112 @@ async fn login(
         }
         LoginOutcome::Throttled { until } => throttled_response(&state, until, false),
     })
+}
+
+async fn register_form(State(state): State<AppState>) -> Result<Html<String>, PageError> {
+    page(&state, "register.html", json!({}))
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    name: String,
+    email: String,
+    password: String,
+}
+
+/// Buyer sign-up. Throttled per IP (account creation is a spam and enumeration target).
+async fn register(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    use palisade_identity::throttle;
+    let key = format!("signup-{}", throttle::ip_key(client.ip.as_deref().unwrap_or("unknown")));
+    if let Some(until) = throttle::blocked_until(&state.db, &key).await? {
+        return Ok(throttled_response(&state, until, false));
+    }
+    throttle::record_failure(&state.db, &key, &SIGNUP_POLICY).await?;
+    let retry = |error: String| -> Result<Response, PageError> {
+        let html =
+            state.templates.render("register.html", json!({"error": error, "name": form.name, "email": form.email}))?;
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
+    };
+    let email = match palisade_core::text::Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => return retry(e.to_string()),
+    };
+    let name = match palisade_core::text::display_name("name", &form.name) {
+        Ok(n) => n,
+        Err(e) => return retry(e.to_string()),
+    };
+    let password = SecretString::from(form.password.clone());
+    if let Err(v) = palisade_identity::password::check_policy(
+        &password,
+        palisade_identity::password::Audience::Buyer,
+        &[email.as_str(), &name],
+    ) {
+        return retry(v.to_string());
+    }
+    let account = match palisade_store::tenancy::create_account(
+        &state.db,
+        palisade_store::tenancy::NewAccount {
+            email,
+            display_name: name,
+            kind: palisade_store::tenancy::AccountKind::Buyer,
+        },
+    )
+    .await
+    {
+        Ok(a) => a,
+        // Same answer whether or not the address is taken would need an email round-trip; say it plainly but
+        // only after the per-IP throttle above, which bounds how fast anyone can probe.
+        Err(palisade_store::StoreError::Conflict(_)) => {
+            return retry("An account with this email already exists: sign in instead.".into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.identity.set_password(&account, password).await?;
+    let (token, _) = sessions::create(&state.db, account.id, sessions::BUYER, &client, true).await?;
+    Ok(with_cookie(
+        Redirect::to("/account").into_response(),
+        session_cookie(&state, token.expose_secret(), 30 * 24 * 3600),
+    ))
+}
+
+/// Sign-ups per IP: 5 free per 15 minutes, then growing delays.
+const SIGNUP_POLICY: palisade_identity::throttle::Policy = palisade_identity::throttle::Policy {
+    window: Duration::from_secs(15 * 60),
+    free_failures: 5,
+    lock_after: 30,
+    lock_for: Duration::from_secs(3600),
+    max_delay: Duration::from_secs(300),
+};
+
+#[derive(Deserialize)]
+struct StrengthQuery {
+    password: String,
+    #[serde(default)]
+    hints: Vec<String>,
+    #[serde(default)]
+    staff: bool,
+}
+
+/// Strength feedback for password fields (zxcvbn), plus whether the policy would accept it.
+async fn password_strength(Json(q): Json<StrengthQuery>) -> Json<serde_json::Value> {
+    use palisade_identity::password::{self, Audience};
+    let pw: String = q.password.chars().take(password::MAX_LEN + 1).collect();
+    let hints: Vec<&str> = q.hints.iter().take(4).map(String::as_str).collect();
+    let audience = if q.staff { Audience::Staff } else { Audience::Buyer };
+    let secret = SecretString::from(pw.clone());
+    let verdict = password::check_policy(&secret, audience, &hints);
+    let strength = password::strength(&pw, &hints);
+    Json(json!({
+        "acceptable": verdict.is_ok(),
+        "problem": verdict.err().map(|v| v.to_string()),
+        "score": strength.score,
+        "warning": strength.warning,
+        "suggestions": strength.suggestions,
+    }))
 }
 
 async fn verify_form(State(state): State<AppState>, s: AnySession) -> Result<Response, PageError> {

@@ -9,9 +9,13 @@ use crate::state::AppState;
 
 const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
 const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
+const STRENGTH_JS: &str = include_str!("../../assets/strength.js");
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/assets/console.css", get(console_css)).route("/assets/passkeys.js", get(passkeys_js))
+    Router::new()
+        .route("/assets/console.css", get(console_css))
+        .route("/assets/passkeys.js", get(passkeys_js))
+        .route("/assets/strength.js", get(strength_js))
 }
 
 async fn console_css() -> impl IntoResponse {
@@ -22,5 +26,12 @@ async fn passkeys_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         PASSKEYS_JS,
+    )
+}
+
+async fn strength_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        STRENGTH_JS,
     )
 }

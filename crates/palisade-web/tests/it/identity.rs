@@ -332,3 +332,54 @@ async fn a_passkey_registered_over_http_becomes_the_second_step() {
         "the pre-MFA id is dead"
     );
 }
+
+#[tokio::test]
+async fn buyers_can_register_with_the_buyer_policy() {
+    let app = TestApp::start().await;
+    let weak = app
+        .client
+        .post(app.url("/register"))
+        .form(&[("name", "Bea"), ("email", "bea@example.com"), ("password", "password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 422);
+    let ok = app
+        .client
+        .post(app.url("/register"))
+        .form(&[("name", "Bea"), ("email", "bea@example.com"), ("password", "tulip kettle")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let cookie = session_of(&ok).unwrap();
+    let me: Value =
+        app.client.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["account"]["kind"], "buyer");
+    let dup = app
+        .client
+        .post(app.url("/register"))
+        .form(&[("name", "Bea"), ("email", "BEA@example.com"), ("password", "tulip kettle")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 422);
+}
+
+#[tokio::test]
+async fn the_strength_endpoint_mirrors_the_policy() {
+    let app = TestApp::start().await;
+    let check = |pw: &'static str, staff: bool| {
+        app.client
+            .post(app.url("/api/v1/auth/password-strength"))
+            .json(&serde_json::json!({"password": pw, "staff": staff}))
+            .send()
+    };
+    let common: Value = check("password1234", true).await.unwrap().json().await.unwrap();
+    assert_eq!(common["acceptable"], false);
+    let short: Value = check("tulip kettl", true).await.unwrap().json().await.unwrap();
+    assert_eq!(short["acceptable"], false, "12 characters for staff");
+    let ok: Value = check("tulip kettle", false).await.unwrap().json().await.unwrap();
+    assert_eq!(ok["acceptable"], true);
+    assert!(ok["score"].as_u64().is_some());
+}
