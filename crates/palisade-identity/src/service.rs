@@ -32,6 +32,9 @@ pub struct Identity {
     /// Bounds concurrent argon2 work to the number of cores, so a flood of sign-ins queues instead of starving
     /// every other request of CPU.
     hashing: Arc<Semaphore>,
+    /// A lane reserved for attempts from recognised devices, so a flood of strangers cannot starve them.
+    trusted_hashing: Arc<Semaphore>,
+    devices: Arc<crate::devices::DeviceSigner>,
     issuer: String,
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
@@ -85,7 +88,9 @@ impl Identity {
         Self {
             db,
             totp_sealer: Arc::new(Sealer::new(master_key.expose(), b"palisade totp v1")),
-            hashing: Arc::new(Semaphore::new(cores)),
+            hashing: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
+            trusted_hashing: Arc::new(Semaphore::new(1)),
+            devices: Arc::new(crate::devices::DeviceSigner::new(master_key.expose())),
             issuer: issuer.to_owned(),
             webauthn: None,
         }
@@ -97,7 +102,16 @@ impl Identity {
     }
 
     async fn hash_blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.clone().acquire_owned())
+        self.hash_in(&self.hashing, f).await
+    }
+
+    /// Runs password hashing on a blocking thread once `lane` has a free slot (or answers Busy after a wait).
+    async fn hash_in<T: Send + 'static>(
+        &self,
+        lane: &Arc<Semaphore>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, lane.clone().acquire_owned())
             .await
             .map_err(|_| IdentityError::Busy)?;
         let permit = permit.map_err(|_| IdentityError::Busy)?;
@@ -127,10 +141,26 @@ impl Identity {
         Ok(())
     }
 
+    /// A device cookie for the account that just signed in on this browser.
+    #[must_use]
+    pub fn device_cookie(&self, account: AccountId) -> String {
+        self.devices.issue(account)
+    }
+
     /// Signs in with email and password. Throttling is decided before any hashing.
     pub async fn login(&self, email: &str, password: SecretString, client: &Client) -> Result<LoginOutcome> {
         let db = &self.db;
-        let account_key = throttle::account_key(email);
+        let account = match Email::parse(email) {
+            Ok(e) => tenancy::find_account_by_email(db, &e).await?,
+            Err(_) => None,
+        };
+        // A recognised device of this very account is throttled on its own, and hashes in the reserved lane.
+        let trusted_device =
+            client.device.as_deref().filter(|c| account.as_ref().is_some_and(|a| self.devices.verify(c) == Some(a.id)));
+        let account_key = match trusted_device {
+            Some(cookie) => crate::devices::DeviceSigner::throttle_key(cookie),
+            None => throttle::account_key(email),
+        };
         let ip_key = client.ip.as_deref().map(throttle::ip_key);
         let mut until = throttle::blocked_until(db, &account_key).await?;
         if let Some(k) = &ip_key {
@@ -140,10 +170,6 @@ impl Identity {
             return Ok(LoginOutcome::Throttled { until });
         }
 
-        let account = match Email::parse(email) {
-            Ok(e) => tenancy::find_account_by_email(db, &e).await?,
-            Err(_) => None,
-        };
         let stored: Option<String> = match &account {
             Some(a) => {
                 sqlx::query_as::<_, (Option<String>,)>("SELECT password_hash FROM accounts WHERE id = $1")
@@ -158,7 +184,8 @@ impl Identity {
         // Unknown accounts cost the same hashing work as known ones: timing says nothing about who exists.
         let to_check = stored.clone().unwrap_or_else(|| password::dummy_hash().to_owned());
         let pw = password.clone();
-        let ok = self.hash_blocking(move || password::verify(&pw, &to_check).unwrap_or(false)).await?;
+        let lane = if trusted_device.is_some() { &self.trusted_hashing } else { &self.hashing };
+        let ok = self.hash_in(lane, move || password::verify(&pw, &to_check).unwrap_or(false)).await?;
         let usable = account.as_ref().filter(|a| !a.disabled && stored.is_some());
         let Some(account) = usable.filter(|_| ok) else {
             self.record_failure(&account_key, ip_key.as_deref(), account.as_ref()).await?;

@@ -77,6 +77,8 @@ fn from_row(r: Row) -> Result<Session, StoreError> {
 pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The device cookie the browser presented, if any (see `devices`).
+    pub device: Option<String>,
 }
 
 /// Starts a session right after the password was checked. `mfa_done` when no second factor is needed or it was

@@ -18,7 +18,7 @@ fn pw(s: &str) -> SecretString {
 }
 
 fn client(ip: &str) -> Client {
-    Client { ip: Some(ip.into()), user_agent: Some("TestBrowser/1.0".into()) }
+    Client { ip: Some(ip.into()), user_agent: Some("TestBrowser/1.0".into()), device: None }
 }
 
 async fn setup() -> (TestDb, palisade_core::ManualClock, Identity, tempfile::TempDir) {

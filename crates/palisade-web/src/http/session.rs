@@ -31,6 +31,7 @@ pub fn client_of(parts: &Parts) -> Client {
     Client {
         ip: client_ip(parts),
         user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        device: cookie(&parts.headers, palisade_identity::devices::COOKIE).map(str::to_owned),
     }
 }
 
@@ -126,4 +127,18 @@ pub fn home_of(account: &Account) -> &'static str {
         AccountKind::Operator => "/console",
         AccountKind::Staff | AccountKind::Buyer => "/account",
     }
+}
+
+/// Adds the device cookie for `account` (see `palisade_identity::devices`): a year, HttpOnly, this site only.
+pub fn with_device_cookie(state: &AppState, mut res: Response, account: palisade_core::AccountId) -> Response {
+    let secure = if state.config.behind_tls { "; Secure" } else { "" };
+    let value = state.identity.device_cookie(account);
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
+        palisade_identity::devices::COOKIE
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
 }

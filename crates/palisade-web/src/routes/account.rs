@@ -18,7 +18,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::auth::CONSOLE_COOKIE;
-use crate::http::session::{AnySession, SessionRejection, SignedIn, client_of, home_of, session_cookie};
+use crate::http::session::{
+    AnySession, SessionRejection, SignedIn, client_of, home_of, session_cookie, with_device_cookie,
+};
 use crate::http::{ApiError, PageError};
 use crate::state::AppState;
 
@@ -120,7 +122,11 @@ async fn login(
         LoginOutcome::SignedIn { token, session } => {
             let account = palisade_store::tenancy::get_account(&state.db, session.account_id).await?;
             let to = next.unwrap_or_else(|| home_of(&account).to_owned());
-            with_cookie(Redirect::to(&to).into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600))
+            let res = with_cookie(
+                Redirect::to(&to).into_response(),
+                session_cookie(&state, token.expose_secret(), 12 * 3600),
+            );
+            with_device_cookie(&state, res, account.id)
         }
         LoginOutcome::SecondFactor { token, .. } => with_cookie(
             Redirect::to("/login/verify").into_response(),
@@ -268,9 +274,13 @@ async fn verify(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     match pass_second_factor(&state, &s, &form.code).await {
-        Ok(token) => Ok(with_cookie(
-            Redirect::to(home_of(&s.account)).into_response(),
-            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        Ok(token) => Ok(with_device_cookie(
+            &state,
+            with_cookie(
+                Redirect::to(home_of(&s.account)).into_response(),
+                session_cookie(&state, token.expose_secret(), 12 * 3600),
+            ),
+            s.account.id,
         )),
         Err(IdentityError::InvalidCode) => {
             let html = state.templates.render(
@@ -451,9 +461,13 @@ async fn api_login(
 ) -> Result<Response, ApiError> {
     let outcome = state.identity.login(&body.email, SecretString::from(body.password), &client).await?;
     Ok(match outcome {
-        LoginOutcome::SignedIn { token, .. } => with_cookie(
-            Json(json!({"status": "signed_in"})).into_response(),
-            session_cookie(&state, token.expose_secret(), 12 * 3600),
+        LoginOutcome::SignedIn { token, session } => with_device_cookie(
+            &state,
+            with_cookie(
+                Json(json!({"status": "signed_in"})).into_response(),
+                session_cookie(&state, token.expose_secret(), 12 * 3600),
+            ),
+            session.account_id,
         ),
         LoginOutcome::SecondFactor { token, .. } => with_cookie(
             Json(json!({"status": "second_factor_required"})).into_response(),
@@ -480,10 +494,11 @@ async fn api_verify(
     Json(body): Json<ApiCode>,
 ) -> Result<Response, ApiError> {
     let token = pass_second_factor(&state, &s, &body.code).await?;
-    Ok(with_cookie(
+    let res = with_cookie(
         Json(json!({"status": "signed_in"})).into_response(),
         session_cookie(&state, token.expose_secret(), 12 * 3600),
-    ))
+    );
+    Ok(with_device_cookie(&state, res, s.account.id))
 }
 
 async fn api_logout(State(state): State<AppState>, s: AnySession) -> Result<Response, ApiError> {

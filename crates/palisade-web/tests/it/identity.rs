@@ -383,3 +383,71 @@ async fn the_strength_endpoint_mirrors_the_policy() {
     assert_eq!(ok["acceptable"], true);
     assert!(ok["score"].as_u64().is_some());
 }
+
+/// An attacker hammering an account locks out strangers, not the owner's own recognised browser.
+#[tokio::test]
+async fn a_recognised_device_still_signs_in_while_the_account_is_under_attack() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Staff).await;
+    let ok = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    let device = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("palisade_device="))
+        .expect("device cookie issued")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for _ in 0..12 {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "pat@shop.example", "password": "attacker guess!"}))
+            .send()
+            .await
+            .unwrap();
+        sqlx::query("UPDATE login_throttle SET blocked_until = 0 WHERE key LIKE 'ip:%'")
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE login_throttle SET blocked_until = 0 WHERE key LIKE 'account:%' AND failures < 10")
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    }
+    let stranger = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 429, "the account is locked for browsers it does not know");
+    let owner = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("cookie", &device)
+        .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner.status(), 200, "the owner's recognised browser gets in");
+    let forged = device.replace("palisade_device=", "palisade_device=x");
+    let fake = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("cookie", &forged)
+        .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fake.status(), 429, "a forged device cookie counts for nothing");
+}
