@@ -47,6 +47,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/auth/verify", post(api_verify))
         .route("/api/v1/auth/logout", post(api_logout))
         .route("/api/v1/me", get(api_me))
+        .route("/api/v1/auth/totp/start", post(api_totp_start))
+        .route("/api/v1/auth/totp/confirm", post(api_totp_confirm))
 }
 
 /// The client (IP, browser) of the current request.
@@ -513,4 +515,23 @@ async fn api_me(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde
         "mfa": state.identity.has_mfa(account.id).await?,
         "session": {"created_at": s.session.created_at, "expires_at": s.session.expires_at},
     })))
+}
+
+async fn api_totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
+    let enrol = state.identity.begin_totp(&s.account).await?;
+    Ok(Json(json!({"secret": enrol.secret_base32, "otpauth_url": enrol.url})))
+}
+
+async fn api_totp_confirm(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Json(body): Json<ApiCode>,
+) -> Result<Response, ApiError> {
+    let codes = state.identity.confirm_totp(&s.account, &body.code).await?;
+    sessions::mark_mfa(&state.db, &s.session).await?;
+    let token = sessions::rotate(&state.db, &s.session).await?;
+    Ok(with_cookie(
+        Json(json!({"recovery_codes": codes})).into_response(),
+        session_cookie(&state, token.expose_secret(), 12 * 3600),
+    ))
 }

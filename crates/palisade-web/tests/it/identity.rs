@@ -451,3 +451,47 @@ async fn a_recognised_device_still_signs_in_while_the_account_is_under_attack() 
         .unwrap();
     assert_eq!(fake.status(), 429, "a forged device cookie counts for nothing");
 }
+
+#[tokio::test]
+async fn totp_can_be_enrolled_and_used_through_the_json_api() {
+    let app = TestApp::start().await;
+    person(&app, "pat@shop.example", AccountKind::Buyer).await;
+    let login = |cookie: Option<String>| {
+        let mut req = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "pat@shop.example", "password": PW}));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let first = login(None).await.unwrap();
+    let cookie = session_of(&first).unwrap();
+    let start: Value = app
+        .client
+        .post(app.url("/api/v1/auth/totp/start"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = totp_rs::Secret::Encoded(start["secret"].as_str().unwrap().to_owned()).to_bytes().unwrap();
+    let code = palisade_identity::totp::code_at(&secret, app.db.now()).unwrap();
+    let done = app
+        .client
+        .post(app.url("/api/v1/auth/totp/confirm"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let body: Value = done.json().await.unwrap();
+    assert_eq!(body["recovery_codes"].as_array().unwrap().len(), 10);
+
+    let again = login(None).await.unwrap();
+    assert_eq!(again.json::<Value>().await.unwrap()["status"], "second_factor_required");
+}
