@@ -62,15 +62,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Mail>> {
             .bind(id)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.map(|r| Mail {
-        id: r.0,
-        to: r.1,
-        subject: r.2,
-        body: r.3,
-        created_at: Timestamp(r.4),
-        sent_at: r.5.map(Timestamp),
-        last_error: r.6,
-    }))
+    Ok(row.map(mail_from_row))
 }
 
 /// Records a delivery attempt's outcome.
@@ -91,6 +83,18 @@ pub async fn record_attempt(db: &Db, id: &str, error: Option<&str>) -> Result<()
 
 type MailRow = (String, String, String, String, i64, Option<i64>, Option<String>);
 
+fn mail_from_row(r: MailRow) -> Mail {
+    Mail {
+        id: r.0,
+        to: r.1,
+        subject: r.2,
+        body: r.3,
+        created_at: Timestamp(r.4),
+        sent_at: r.5.map(Timestamp),
+        last_error: r.6,
+    }
+}
+
 /// The newest messages (the development mailbox), newest first.
 pub async fn recent(db: &Db, _scope: &crate::scope::PlatformScope, limit: i64) -> Result<Vec<Mail>> {
     let rows: Vec<MailRow> = sqlx::query_as(
@@ -99,18 +103,7 @@ pub async fn recent(db: &Db, _scope: &crate::scope::PlatformScope, limit: i64) -
     .bind(limit.clamp(1, 500))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Mail {
-            id: r.0,
-            to: r.1,
-            subject: r.2,
-            body: r.3,
-            created_at: Timestamp(r.4),
-            sent_at: r.5.map(Timestamp),
-            last_error: r.6,
-        })
-        .collect())
+    Ok(rows.into_iter().map(mail_from_row).collect())
 }
 
 /// Messages to a given address, newest first (tests and the account's own notices).
@@ -121,16 +114,5 @@ pub async fn to_address(db: &Db, to: &str) -> Result<Vec<Mail>> {
     .bind(to)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Mail {
-            id: r.0,
-            to: r.1,
-            subject: r.2,
-            body: r.3,
-            created_at: Timestamp(r.4),
-            sent_at: r.5.map(Timestamp),
-            last_error: r.6,
-        })
-        .collect())
+    Ok(rows.into_iter().map(mail_from_row).collect())
 }

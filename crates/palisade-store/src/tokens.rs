@@ -124,25 +124,34 @@ pub enum Refusal {
     NotAnOperator,
 }
 
-type TokenRow = (String, String, String, Option<i64>, Option<i64>);
+/// A presented token that exists, matches, and is neither revoked nor expired.
+struct Checked {
+    id: String,
+    account_id: String,
+    store_id: Option<String>,
+    scopes: String,
+}
 
-/// Checks an operator token and yields the operator's principal. Records last use (time and IP).
-pub async fn authenticate_operator(
+type TokenRow = (String, String, Option<String>, String, Option<i64>, Option<i64>, String);
+
+/// The checks every token kind shares; records last use (time and IP) on success.
+async fn check_presented(
     db: &Db,
     presented: &str,
+    kind: TokenKind,
     ip: Option<&str>,
-) -> Result<Result<OperatorPrincipal, Refusal>> {
-    if !presented.starts_with(TokenKind::Operator.prefix()) || presented.len() > 200 {
+) -> Result<Result<Checked, Refusal>> {
+    if !presented.starts_with(kind.prefix()) || presented.len() > 200 {
         return Ok(Err(Refusal::Malformed));
     }
     let hash = hash_token(presented);
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT id, account_id, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        "SELECT id, account_id, store_id, token_hash, expires_at, revoked_at, scopes FROM api_tokens WHERE token_hash = $1",
     )
     .bind(&hash)
     .fetch_optional(db.pool())
     .await?;
-    let Some((id, account_id, stored_hash, expires_at, revoked_at)) = row else {
+    let Some((id, account_id, store_id, stored_hash, expires_at, revoked_at, scopes)) = row else {
         return Ok(Err(Refusal::Unknown));
     };
     if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {
@@ -155,7 +164,27 @@ pub async fn authenticate_operator(
     if expires_at.is_some_and(|e| e <= now.0) {
         return Ok(Err(Refusal::Expired));
     }
-    let account_id: AccountId = account_id.parse().map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+        .bind(now.0)
+        .bind(ip)
+        .bind(&id)
+        .execute(db.pool())
+        .await?;
+    Ok(Ok(Checked { id, account_id, store_id, scopes }))
+}
+
+/// Checks an operator token and yields the operator's principal. Records last use (time and IP).
+pub async fn authenticate_operator(
+    db: &Db,
+    presented: &str,
+    ip: Option<&str>,
+) -> Result<Result<OperatorPrincipal, Refusal>> {
+    let checked = match check_presented(db, presented, TokenKind::Operator, ip).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let account_id: AccountId =
+        checked.account_id.parse().map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
     let account = tenancy::get_account(db, account_id).await?;
     if account.disabled {
         return Ok(Err(Refusal::AccountDisabled));
@@ -163,12 +192,6 @@ pub async fn authenticate_operator(
     if account.kind != AccountKind::Operator {
         return Ok(Err(Refusal::NotAnOperator));
     }
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
-        .bind(now.0)
-        .bind(ip)
-        .bind(&id)
-        .execute(db.pool())
-        .await?;
     Ok(Ok(OperatorPrincipal::new(account.id, account.email)))
 }
 
@@ -220,46 +243,19 @@ pub struct StoreToken {
     pub scopes: Vec<crate::permissions::Permission>,
 }
 
-type StoreTokenRow = (String, String, Option<String>, String, Option<i64>, Option<i64>, String);
-
 /// Checks a store token (`pal_st_…`). Records last use; the caller audits the use.
 pub async fn authenticate_store(db: &Db, presented: &str, ip: Option<&str>) -> Result<Result<StoreToken, Refusal>> {
-    if !presented.starts_with(TokenKind::Store.prefix()) || presented.len() > 200 {
-        return Ok(Err(Refusal::Malformed));
-    }
-    let hash = hash_token(presented);
-    let row: Option<StoreTokenRow> = sqlx::query_as(
-        "SELECT id, account_id, store_id, token_hash, expires_at, revoked_at, scopes FROM api_tokens WHERE token_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some((id, account_id, store_id, stored_hash, expires_at, revoked_at, scopes)) = row else {
-        return Ok(Err(Refusal::Unknown));
+    let checked = match check_presented(db, presented, TokenKind::Store, ip).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
     };
-    if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {
-        return Ok(Err(Refusal::Unknown));
-    }
-    let now = db.now();
-    if revoked_at.is_some() {
-        return Ok(Err(Refusal::Revoked));
-    }
-    if expires_at.is_some_and(|e| e <= now.0) {
-        return Ok(Err(Refusal::Expired));
-    }
-    let Some(store_id) = store_id else { return Ok(Err(Refusal::Unknown)) };
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
-        .bind(now.0)
-        .bind(ip)
-        .bind(&id)
-        .execute(db.pool())
-        .await?;
+    let Some(store_id) = checked.store_id else { return Ok(Err(Refusal::Unknown)) };
     let corrupt = |e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string());
     Ok(Ok(StoreToken {
-        id: id.parse().map_err(corrupt)?,
+        id: checked.id.parse().map_err(corrupt)?,
         store_id: store_id.parse().map_err(corrupt)?,
-        created_by: account_id.parse().map_err(corrupt)?,
-        scopes: crate::permissions::parse_stored(&scopes),
+        created_by: checked.account_id.parse().map_err(corrupt)?,
+        scopes: crate::permissions::parse_stored(&checked.scopes),
     }))
 }
 
