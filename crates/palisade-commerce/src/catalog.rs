@@ -1,0 +1,309 @@
+//! Products and their variants. Prices are minor units with a currency; the client never sends prices at
+//! checkout, they are read from here.
+
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::{Slug, display_name};
+use palisade_core::time::Timestamp;
+use palisade_store::{Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::{CommerceError, Result};
+
+/// Where a product is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Draft,
+    Published,
+    Archived,
+}
+
+impl ProductStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::Published => "published",
+            ProductStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "draft" => Ok(ProductStatus::Draft),
+            "published" => Ok(ProductStatus::Published),
+            "archived" => Ok(ProductStatus::Archived),
+            other => {
+                Err(CommerceError::Invalid(format!("unknown product status `{other}` (draft, published, archived)")))
+            }
+        }
+    }
+}
+
+/// A variant to create.
+#[derive(Debug, Clone)]
+pub struct NewVariant {
+    pub sku: String,
+    /// e.g. {"size": "M", "colour": "teal"}
+    pub options: serde_json::Value,
+    pub price: Money,
+    pub stock: i64,
+}
+
+/// A product to create, with at least one variant.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub slug: Slug,
+    pub title: String,
+    pub description: String,
+    pub status: ProductStatus,
+    pub variants: Vec<NewVariant>,
+}
+
+/// A stored variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    pub id: String,
+    pub sku: String,
+    pub options: serde_json::Value,
+    pub price: Money,
+    pub stock: i64,
+}
+
+/// A stored product with its variants.
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub id: String,
+    pub store_id: String,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub status: ProductStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub variants: Vec<Variant>,
+}
+
+fn check_sku(sku: &str) -> Result<String> {
+    let sku = sku.trim();
+    if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(CommerceError::Invalid(format!("SKU `{sku}` must be 1–64 letters, digits, '-', '_' or '.'")));
+    }
+    Ok(sku.to_owned())
+}
+
+/// Creates a product and its variants in one transaction. The store's currency must match every price.
+pub async fn create_product(db: &Db, scope: &StoreScope, new: NewProduct) -> Result<Product> {
+    let title = display_name("title", &new.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
+    if new.description.len() > 20_000 {
+        return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));
+    }
+    if new.variants.is_empty() || new.variants.len() > 100 {
+        return Err(CommerceError::Invalid("a product needs 1 to 100 variants".into()));
+    }
+    let store = palisade_store::tenancy::get_store(db, scope).await?;
+    let store_currency = Currency::parse(&store.currency).map_err(|e| CommerceError::Invalid(e.to_string()))?;
+    for v in &new.variants {
+        if v.price.currency != store_currency {
+            return Err(CommerceError::CurrencyMismatch(format!(
+                "{} prices in {}, the store sells in {}",
+                v.sku,
+                v.price.currency.code(),
+                store.currency
+            )));
+        }
+        if v.price.minor < 0 || v.stock < 0 {
+            return Err(CommerceError::Invalid(format!("{}: price and stock must not be negative", v.sku)));
+        }
+    }
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO products (id, store_id, slug, title, description, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(new.slug.as_str())
+    .bind(&title)
+    .bind(&new.description)
+    .bind(new.status.as_str())
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, || format!("a product with address `{}` exists in this store", new.slug)))?;
+    let mut variants = Vec::with_capacity(new.variants.len());
+    for v in new.variants {
+        let sku = check_sku(&v.sku)?;
+        let vid = palisade_core::JobId::new().to_string();
+        sqlx::query(
+            "INSERT INTO variants (id, store_id, product_id, sku, options, price_minor, currency, stock, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&vid)
+        .bind(scope.store_key())
+        .bind(&id)
+        .bind(&sku)
+        .bind(v.options.to_string())
+        .bind(v.price.minor)
+        .bind(v.price.currency.code())
+        .bind(v.stock)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique(e, || format!("SKU `{sku}` is already used in this store")))?;
+        variants.push(Variant { id: vid, sku, options: v.options, price: v.price, stock: v.stock });
+    }
+    let target = format!("product:{id}");
+    palisade_store::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        palisade_store::audit::NewEvent::new("product.created", &target),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Product {
+        id,
+        store_id: scope.store_key(),
+        slug: new.slug.to_string(),
+        title,
+        description: new.description,
+        status: new.status,
+        created_at: now,
+        updated_at: now,
+        variants,
+    })
+}
+
+fn unique(e: sqlx::Error, what: impl FnOnce() -> String) -> CommerceError {
+    match e {
+        sqlx::Error::Database(ref d) if d.is_unique_violation() => CommerceError::Store(StoreError::Conflict(what())),
+        other => CommerceError::from(other),
+    }
+}
+
+type ProductRow = (String, String, String, String, String, String, i64, i64);
+type VariantRow = (String, String, String, i64, String, i64);
+
+async fn variants_of(db: &Db, scope: &StoreScope, product: &str) -> Result<Vec<Variant>> {
+    let rows: Vec<VariantRow> = sqlx::query_as(
+        "SELECT id, sku, options, price_minor, currency, stock FROM variants WHERE store_id = $1 AND product_id = $2 ORDER BY sku",
+    )
+    .bind(scope.store_key())
+    .bind(product)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let currency = Currency::parse(&r.4).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(Variant {
+                id: r.0,
+                sku: r.1,
+                options: serde_json::from_str(&r.2).unwrap_or_default(),
+                price: Money::new(r.3, currency),
+                stock: r.5,
+            })
+        })
+        .collect()
+}
+
+fn product_from(r: ProductRow, variants: Vec<Variant>) -> Result<Product> {
+    Ok(Product {
+        id: r.0,
+        store_id: r.1,
+        slug: r.2,
+        title: r.3,
+        description: r.4,
+        status: ProductStatus::parse(&r.5)?,
+        created_at: Timestamp(r.6),
+        updated_at: Timestamp(r.7),
+        variants,
+    })
+}
+
+/// One of the scoped store's products.
+pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Product> {
+    let row: Option<ProductRow> = sqlx::query_as(
+        "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 AND id = $2",
+    )
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let row = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
+    let variants = variants_of(db, scope, &row.0).await?;
+    product_from(row, variants)
+}
+
+/// The scoped store's products, newest first, a page at a time (`limit` 1–100).
+pub async fn list_products(db: &Db, scope: &StoreScope, limit: i64, offset: i64) -> Result<Vec<Product>> {
+    let rows: Vec<ProductRow> = sqlx::query_as(
+        "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(scope.store_key())
+    .bind(limit.clamp(1, 100))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let variants = variants_of(db, scope, &r.0).await?;
+        out.push(product_from(r, variants)?);
+    }
+    Ok(out)
+}
+
+/// Changes a product's status (publish, unpublish, archive), audited.
+pub async fn set_status(db: &Db, scope: &StoreScope, id: &str, status: ProductStatus) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query("UPDATE products SET status = $1, updated_at = $2 WHERE store_id = $3 AND id = $4")
+        .bind(status.as_str())
+        .bind(db.now().0)
+        .bind(scope.store_key())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Store(StoreError::NotFound("product")));
+    }
+    let target = format!("product:{id}");
+    let details = serde_json::json!({"status": status.as_str()});
+    palisade_store::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        palisade_store::audit::NewEvent::new("product.status_changed", &target).details(details),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a variant's stock to an absolute count (a stock take), audited.
+pub async fn set_stock(db: &Db, scope: &StoreScope, variant: &str, stock: i64) -> Result<()> {
+    if stock < 0 {
+        return Err(CommerceError::Invalid("stock must not be negative".into()));
+    }
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query("UPDATE variants SET stock = $1 WHERE store_id = $2 AND id = $3")
+        .bind(stock)
+        .bind(scope.store_key())
+        .bind(variant)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Store(StoreError::NotFound("variant")));
+    }
+    let target = format!("variant:{variant}");
+    palisade_store::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        palisade_store::audit::NewEvent::new("stock.set", &target).details(serde_json::json!({"stock": stock})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The commerce error type: each variant is a clear, stable refusal.
+
+use palisade_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("only {available} left in stock")]
+    OutOfStock { available: i64 },
+    #[error("not enough funds in {account}")]
+    InsufficientFunds { account: String },
+    #[error("currency mismatch: {0}")]
+    CurrencyMismatch(String),
+}
+
+impl From<sqlx::Error> for CommerceError {
+    fn from(e: sqlx::Error) -> Self {
+        CommerceError::Store(StoreError::from(e))
+    }
+}
+
+pub type Result<T, E = CommerceError> = std::result::Result<T, E>;
