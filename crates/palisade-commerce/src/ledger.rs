@@ -43,8 +43,10 @@ fn fees(c: Currency) -> (String, &'static str) {
     (format!("fees:platform:{}", c.code()), "fees")
 }
 
-/// Moves money between accounts in one transaction. Legs must sum to zero.
-async fn transfer(
+/// Moves money between accounts inside the caller's transaction. Legs must sum to zero. On an error the caller
+/// must roll back (dropping the transaction does).
+async fn transfer_on(
+    tx: &mut sqlx::AnyConnection,
     db: &Db,
     kind: &str,
     store: Option<&str>,
@@ -61,7 +63,6 @@ async fn transfer(
     }
     let now = db.now().0;
     let id = palisade_core::JobId::new().to_string();
-    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO ledger_transfers (id, kind, store_id, reference, currency, amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(kind)
@@ -108,6 +109,20 @@ async fn transfer(
         .execute(&mut *tx)
         .await?;
     }
+    Ok(id)
+}
+
+/// One transfer in its own transaction.
+async fn transfer(
+    db: &Db,
+    kind: &str,
+    store: Option<&str>,
+    reference: &str,
+    currency: Currency,
+    legs: Vec<Leg>,
+) -> Result<String> {
+    let mut tx = db.begin_write().await?;
+    let id = transfer_on(&mut tx, db, kind, store, reference, currency, legs).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -125,15 +140,30 @@ fn positive(m: &Money) -> Result<i64> {
 
 /// A buyer's payment, captured by the gateway, goes into the order's escrow.
 pub async fn capture(db: &Db, scope: &StoreScope, order: &str, amount: Money) -> Result<String> {
-    let a = positive(&amount)?;
-    let store = scope.store_key();
-    let legs = vec![leg(gateway(amount.currency), None, true, -a), leg(escrow(order), Some(&store), false, a)];
-    transfer(db, "capture", Some(&store), order, amount.currency, legs).await
+    let mut tx = db.begin_write().await?;
+    let id = capture_on(&mut tx, db, scope, order, amount).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Completes an order: what is left in its escrow goes to the store's balance, less the platform fee.
 pub async fn release(db: &Db, scope: &StoreScope, order: &str, currency: Currency, fee_minor: i64) -> Result<String> {
-    let held = escrow_balance(db, scope, order).await?;
+    let mut tx = db.begin_write().await?;
+    let id = release_on(&mut tx, db, scope, order, currency, fee_minor).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`release`] inside the caller's transaction (the order's status change commits with it).
+pub async fn release_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &str,
+    currency: Currency,
+    fee_minor: i64,
+) -> Result<String> {
+    let held = held_on(tx, scope, order).await?;
     if held <= 0 {
         return Err(CommerceError::InsufficientFunds { account: escrow(order).0 });
     }
@@ -146,15 +176,53 @@ pub async fn release(db: &Db, scope: &StoreScope, order: &str, currency: Currenc
     if fee > 0 {
         legs.push(leg(fees(currency), None, false, fee));
     }
-    transfer(db, "release", Some(&store), order, currency, legs).await
+    transfer_on(tx, db, "release", Some(&store), order, currency, legs).await
+}
+
+/// What an order's escrow holds, read inside a transaction.
+pub async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: &str) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT balance FROM ledger_accounts WHERE id = $1 AND store_id = $2")
+        .bind(escrow(order).0)
+        .bind(scope.store_key())
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(row.map_or(0, |(b,)| b))
+}
+
+/// [`refund`] inside the caller's transaction.
+pub async fn refund_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &str,
+    amount: Money,
+) -> Result<String> {
+    let a = positive(&amount)?;
+    let store = scope.store_key();
+    let legs = vec![leg(escrow(order), Some(&store), false, -a), leg(gateway(amount.currency), None, true, a)];
+    transfer_on(tx, db, "refund", Some(&store), order, amount.currency, legs).await
+}
+
+/// [`capture`] inside the caller's transaction.
+pub async fn capture_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &str,
+    amount: Money,
+) -> Result<String> {
+    let a = positive(&amount)?;
+    let store = scope.store_key();
+    let legs = vec![leg(gateway(amount.currency), None, true, -a), leg(escrow(order), Some(&store), false, a)];
+    transfer_on(tx, db, "capture", Some(&store), order, amount.currency, legs).await
 }
 
 /// Returns part or all of an order's escrow to the buyer through the gateway.
 pub async fn refund(db: &Db, scope: &StoreScope, order: &str, amount: Money) -> Result<String> {
-    let a = positive(&amount)?;
-    let store = scope.store_key();
-    let legs = vec![leg(escrow(order), Some(&store), false, -a), leg(gateway(amount.currency), None, true, a)];
-    transfer(db, "refund", Some(&store), order, amount.currency, legs).await
+    let mut tx = db.begin_write().await?;
+    let id = refund_on(&mut tx, db, scope, order, amount).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Pays the merchant from their balance to their bank.

@@ -202,3 +202,118 @@ mod property {
         }
     }
 }
+
+mod orders {
+    use palisade_commerce::orders::{self, Checkout, Line, Status};
+    use palisade_commerce::payments::{TestGateway, card};
+
+    use super::*;
+
+    fn checkout(variant: &str, qty: i64, key: &str, number: &str) -> Checkout {
+        Checkout {
+            buyer: None,
+            email: Email::parse("buyer@example.com").unwrap(),
+            address: serde_json::json!({"line1": "1 Marina Blvd", "postcode": "018989"}),
+            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
+            idempotency_key: key.into(),
+            card: card(number, "12/30", "123"),
+        }
+    }
+
+    #[tokio::test]
+    async fn checkout_totals_come_from_the_catalog_and_retries_do_not_duplicate() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        orders::set_flat_shipping(&t, &a, 500).await.unwrap();
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap();
+        assert_eq!(order.status, Status::Paid);
+        assert_eq!(order.total, sgd(2 * 1850 + 500));
+        assert_eq!(order.card_last4.as_deref(), Some("4242"));
+        assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 4200, "the payment is held in escrow");
+        let again = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap();
+        assert_eq!(again.id, order.id, "a retried request returns the first order");
+        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 8);
+        // The card number is nowhere in the database.
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM orders WHERE address LIKE '%4242424242%' OR payment_ref LIKE '%4242424242%'",
+        )
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_declined_card_cancels_and_restocks() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 3)).await.unwrap();
+        let v = &p.variants[0].id;
+        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap();
+        assert_eq!(order.status, Status::Cancelled);
+        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
+        assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 0);
+        assert!(matches!(
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 4, "k-3", "4242424242424242")).await,
+            Err(CommerceError::OutOfStock { available: 3 })
+        ));
+        assert!(matches!(
+            orders::checkout(&t, &TestGateway, &a, checkout(v, -1, "k-4", "4242424242424242")).await,
+            Err(CommerceError::Invalid(_))
+        ));
+        let other = store(&t, "bravo").await;
+        assert!(
+            matches!(
+                orders::checkout(&t, &TestGateway, &other, checkout(v, 1, "k-5", "4242424242424242")).await,
+                Err(CommerceError::Store(StoreError::NotFound(_)))
+            ),
+            "another store's variant cannot be bought through this store"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_lifecycle_is_checked_and_moves_money() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let o = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "k-6", "4242424242424242")).await.unwrap();
+        assert!(
+            matches!(
+                orders::transition(&t, &a, &o.id, Status::Completed, None, 0).await,
+                Err(CommerceError::Invalid(_))
+            ),
+            "paid → completed skips shipping"
+        );
+        assert!(
+            matches!(orders::transition(&t, &a, &o.id, Status::Shipped, None, 0).await, Err(CommerceError::Invalid(_))),
+            "shipping needs tracking"
+        );
+        orders::transition(&t, &a, &o.id, Status::Shipped, Some("SG123"), 0).await.unwrap();
+        orders::transition(&t, &a, &o.id, Status::Delivered, None, 0).await.unwrap();
+        let done = orders::transition(&t, &a, &o.id, Status::Completed, None, 100).await.unwrap();
+        assert_eq!(done.status, Status::Completed);
+        assert_eq!(done.tracking_no.as_deref(), Some("SG123"));
+        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1750, "released less the fee");
+        assert!(matches!(
+            orders::transition(&t, &a, &o.id, Status::Refunded, None, 0).await,
+            Err(CommerceError::Invalid(_))
+        ));
+
+        let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap();
+        let refunded = orders::transition(&t, &a, &r.id, Status::Refunded, None, 0).await.unwrap();
+        assert_eq!(refunded.refunded_minor, 3700);
+        assert_eq!(ledger::escrow_balance(&t, &a, &r.id).await.unwrap(), 0);
+        let b = store(&t, "bravo").await;
+        assert!(matches!(orders::get(&t, &b, &r.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+        let audit = ledger::audit(&t).await.unwrap();
+        assert_eq!(audit.total, 0);
+        let events = palisade_store::audit::list_store(&t, &a, 100).await.unwrap();
+        assert!(
+            events.iter().filter(|e| e.action == "order.status_changed").count() >= 6,
+            "every transition is audited"
+        );
+    }
+}

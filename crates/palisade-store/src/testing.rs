@@ -110,12 +110,23 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(db) = Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() }).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-                        .execute(db.pool())
-                        .await;
-                    db.close().await;
+                let Ok(db) = Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() }).await else { return };
+                // The test's own runtime may be blocked right here in Drop, unable to flush a rolled-back
+                // transaction's connection; end the backends that still hold locks in this schema, then drop it.
+                for _ in 0..3 {
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                    )
+                    .bind(&schema)
+                    .execute(db.pool())
+                    .await;
+                    let _ = sqlx::query("SET lock_timeout = '3s'").execute(db.pool()).await;
+                    if sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))).execute(db.pool()).await.is_ok() {
+                        break;
+                    }
                 }
+                db.close().await;
             });
         })
         .join();

@@ -1,0 +1,403 @@
+//! Checkout and the order lifecycle.
+//!
+//! placed → paid (money held in escrow) → shipped (tracking number) → delivered → completed (escrow released to
+//! the store); paid/shipped/delivered → refunded; shipped/delivered → disputed; placed → cancelled (payment
+//! failed). Totals are computed here from the catalog: the client sends variant ids and quantities, never prices.
+
+use palisade_core::AccountId;
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::Email;
+use palisade_core::time::Timestamp;
+use palisade_store::audit::{self, NewEvent};
+use palisade_store::{Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::{CommerceError, Result};
+use crate::payments::{Card, Charge, PaymentGateway};
+use crate::{inventory, ledger};
+
+/// An order's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Placed,
+    Paid,
+    Shipped,
+    Delivered,
+    Completed,
+    Refunded,
+    Disputed,
+    Cancelled,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Placed => "placed",
+            Status::Paid => "paid",
+            Status::Shipped => "shipped",
+            Status::Delivered => "delivered",
+            Status::Completed => "completed",
+            Status::Refunded => "refunded",
+            Status::Disputed => "disputed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "placed" => Status::Placed,
+            "paid" => Status::Paid,
+            "shipped" => Status::Shipped,
+            "delivered" => Status::Delivered,
+            "completed" => Status::Completed,
+            "refunded" => Status::Refunded,
+            "disputed" => Status::Disputed,
+            "cancelled" => Status::Cancelled,
+            other => return Err(CommerceError::Store(StoreError::Corrupt(format!("order status `{other}`")))),
+        })
+    }
+
+    /// Whether the lifecycle allows `self → to`.
+    #[must_use]
+    pub fn can_become(self, to: Status) -> bool {
+        use Status::{Cancelled, Completed, Delivered, Disputed, Paid, Placed, Refunded, Shipped};
+        matches!(
+            (self, to),
+            (Placed, Paid | Cancelled)
+                | (Paid, Shipped | Refunded)
+                | (Shipped, Delivered | Refunded | Disputed)
+                | (Delivered, Completed | Refunded | Disputed)
+                | (Disputed, Completed | Refunded)
+        )
+    }
+}
+
+/// One line of a checkout: what and how many (never a price).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub variant_id: String,
+    pub quantity: i64,
+}
+
+/// A checkout request.
+#[derive(Debug)]
+pub struct Checkout {
+    pub buyer: Option<AccountId>,
+    pub email: Email,
+    pub address: serde_json::Value,
+    pub lines: Vec<Line>,
+    /// A retried request with the same key returns the first order instead of creating another.
+    pub idempotency_key: String,
+    pub card: Card,
+}
+
+/// A stored order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    pub id: String,
+    pub store_id: String,
+    pub status: Status,
+    pub total: Money,
+    pub subtotal: Money,
+    pub shipping: Money,
+    pub refunded_minor: i64,
+    pub tracking_no: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub created_at: Timestamp,
+}
+
+type OrderRow =
+    (String, String, String, String, i64, i64, i64, i64, Option<String>, Option<String>, Option<String>, i64);
+const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at";
+
+fn order_from(r: OrderRow) -> Result<Order> {
+    let c = Currency::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Order {
+        id: r.0,
+        store_id: r.1,
+        status: Status::parse(&r.2)?,
+        subtotal: Money::new(r.4, c),
+        shipping: Money::new(r.5, c),
+        total: Money::new(r.6, c),
+        refunded_minor: r.7,
+        tracking_no: r.8,
+        card_brand: r.9,
+        card_last4: r.10,
+        created_at: Timestamp(r.11),
+    })
+}
+
+/// One of the scoped store's orders.
+pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
+    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
+    )))
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    order_from(row.ok_or(CommerceError::Store(StoreError::NotFound("order")))?)
+}
+
+async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<Order>> {
+    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND idempotency_key = $2"
+    )))
+    .bind(scope.store_key())
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(order_from).transpose()
+}
+
+/// The store's flat shipping rate (0 until set).
+pub async fn flat_shipping(db: &Db, scope: &StoreScope) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT flat_shipping_minor FROM store_commerce WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map_or(0, |(v,)| v))
+}
+
+/// Sets the store's flat shipping rate.
+pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Result<()> {
+    if minor < 0 {
+        return Err(CommerceError::Invalid("shipping must not be negative".into()));
+    }
+    sqlx::query(
+        "INSERT INTO store_commerce (store_id, flat_shipping_minor, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (store_id) DO UPDATE SET flat_shipping_minor = excluded.flat_shipping_minor, updated_at = excluded.updated_at",
+    )
+    .bind(scope.store_key())
+    .bind(minor)
+    .bind(db.now().0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+async fn record(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &str,
+    from: Option<Status>,
+    to: Status,
+    note: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO order_events (id, order_id, store_id, from_status, to_status, note, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(palisade_core::JobId::new().to_string())
+        .bind(order)
+        .bind(scope.store_key())
+        .bind(from.map(Status::as_str))
+        .bind(to.as_str())
+        .bind(note)
+        .bind(db.now().0)
+        .execute(&mut *conn)
+        .await?;
+    let target = format!("order:{order}");
+    let details = serde_json::json!({"from": from.map(Status::as_str), "to": to.as_str(), "note": note});
+    audit::record_store(conn, db, scope, NewEvent::new("order.status_changed", &target).details(details)).await?;
+    Ok(())
+}
+
+/// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key.
+pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Order> {
+    let key = req.idempotency_key.trim();
+    if key.is_empty() || key.len() > 100 {
+        return Err(CommerceError::Invalid("an idempotency key of 1–100 characters is required".into()));
+    }
+    if let Some(existing) = by_idempotency(db, scope, key).await? {
+        return Ok(existing);
+    }
+    if req.lines.is_empty() || req.lines.len() > 50 {
+        return Err(CommerceError::Invalid("an order has 1 to 50 lines".into()));
+    }
+    let store = palisade_store::tenancy::get_store(db, scope).await?;
+    let currency = Currency::parse(&store.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let shipping = flat_shipping(db, scope).await?;
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now().0;
+
+    let mut tx = db.begin_write().await?;
+    let mut subtotal: i64 = 0;
+    let mut items = Vec::with_capacity(req.lines.len());
+    for line in &req.lines {
+        let row: Option<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT v.sku, v.price_minor, v.currency, p.title FROM variants v JOIN products p ON p.id = v.product_id \
+             WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
+        )
+        .bind(scope.store_key())
+        .bind(&line.variant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (sku, price, vcur, title) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
+        if vcur != currency.code() {
+            return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
+        }
+        inventory::reserve_on(&mut tx, scope, &line.variant_id, line.quantity).await?;
+        let line_total =
+            price.checked_mul(line.quantity).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
+        subtotal =
+            subtotal.checked_add(line_total).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
+        items.push((sku, title, price, line.quantity, line.variant_id.clone()));
+    }
+    let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, store_id, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, total_minor, \
+         address, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(req.buyer.map(|b| b.to_string()))
+    .bind(req.email.as_str())
+    .bind(currency.code())
+    .bind(subtotal)
+    .bind(shipping)
+    .bind(total)
+    .bind(req.address.to_string())
+    .bind(key)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    if let Err(sqlx::Error::Database(d)) = &inserted
+        && d.is_unique_violation()
+    {
+        // A concurrent retry with the same key won the race: give back its order (our reservations roll back).
+        drop(tx);
+        return by_idempotency(db, scope, key).await?.ok_or(CommerceError::Store(StoreError::NotFound("order")));
+    }
+    inserted?;
+    for (sku, title, price, qty, variant) in &items {
+        sqlx::query(
+            "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(palisade_core::JobId::new().to_string())
+        .bind(&id)
+        .bind(scope.store_key())
+        .bind(variant)
+        .bind(sku)
+        .bind(title)
+        .bind(price)
+        .bind(qty)
+        .execute(&mut *tx)
+        .await?;
+    }
+    record(&mut tx, db, scope, &id, None, Status::Placed, "order placed").await?;
+    tx.commit().await?;
+
+    let charge = gateway.charge(Money::new(total, currency), &req.card, &format!("{}:{key}", scope.store_key())).await;
+    let mut tx = db.begin_write().await?;
+    match charge {
+        Ok(Charge::Approved { reference, brand, last4 }) => {
+            sqlx::query("UPDATE orders SET status = 'paid', card_brand = $1, card_last4 = $2, payment_ref = $3, updated_at = $4 WHERE id = $5")
+                .bind(&brand)
+                .bind(&last4)
+                .bind(&reference)
+                .bind(db.now().0)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            record(
+                &mut tx,
+                db,
+                scope,
+                &id,
+                Some(Status::Placed),
+                Status::Paid,
+                &format!("paid by {brand} ending {last4}"),
+            )
+            .await?;
+            ledger::capture_on(&mut tx, db, scope, &id, Money::new(total, currency)).await?;
+            tx.commit().await?;
+        }
+        Ok(Charge::Declined { reason }) => {
+            for (_, _, _, qty, variant) in &items {
+                inventory::restock_on(&mut tx, scope, variant, *qty).await?;
+            }
+            sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2")
+                .bind(db.now().0)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            record(
+                &mut tx,
+                db,
+                scope,
+                &id,
+                Some(Status::Placed),
+                Status::Cancelled,
+                &format!("payment declined: {reason}"),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Err(e) => {
+            tracing::error!(order.id = %id, error = %e, "payment gateway failed; order stays placed");
+            return Err(CommerceError::Invalid(
+                "the payment could not be processed; nothing was charged, try again".into(),
+            ));
+        }
+    }
+    get(db, scope, &id).await
+}
+
+/// Moves an order along its lifecycle, checking the transition; money moves with it (release, refund).
+pub async fn transition(
+    db: &Db,
+    scope: &StoreScope,
+    id: &str,
+    to: Status,
+    tracking_no: Option<&str>,
+    fee_minor: i64,
+) -> Result<Order> {
+    let order = get(db, scope, id).await?;
+    if !order.status.can_become(to) {
+        return Err(CommerceError::Invalid(format!(
+            "an order that is {} cannot become {}",
+            order.status.as_str(),
+            to.as_str()
+        )));
+    }
+    if to == Status::Shipped && tracking_no.is_none_or(|t| t.trim().is_empty() || t.len() > 64) {
+        return Err(CommerceError::Invalid("shipping needs a tracking number (1–64 characters)".into()));
+    }
+    let mut tx = db.begin_write().await?;
+    // Compare-and-set on the status, so two concurrent transitions cannot both apply.
+    let done = sqlx::query("UPDATE orders SET status = $1, tracking_no = COALESCE($2, tracking_no), updated_at = $3 WHERE store_id = $4 AND id = $5 AND status = $6")
+        .bind(to.as_str())
+        .bind(tracking_no.map(str::trim))
+        .bind(db.now().0)
+        .bind(scope.store_key())
+        .bind(id)
+        .bind(order.status.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Invalid("the order changed meanwhile; reload and try again".into()));
+    }
+    record(&mut tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    // Money moves in the same transaction as the status: both happen or neither.
+    match to {
+        Status::Completed => {
+            ledger::release_on(&mut tx, db, scope, id, order.total.currency, fee_minor).await?;
+        }
+        Status::Refunded => {
+            let held = ledger::held_on(&mut tx, scope, id).await?;
+            if held > 0 {
+                ledger::refund_on(&mut tx, db, scope, id, Money::new(held, order.total.currency)).await?;
+                sqlx::query("UPDATE orders SET refunded_minor = refunded_minor + $1 WHERE id = $2")
+                    .bind(held)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    tx.commit().await?;
+    get(db, scope, id).await
+}
