@@ -401,3 +401,29 @@ pub async fn transition(
     tx.commit().await?;
     get(db, scope, id).await
 }
+
+/// Buyer protection ends: delivered orders nobody disputed within `after` are completed and their escrow
+/// released (the `escrow.auto_release` job). Returns how many were completed.
+pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -> Result<usize> {
+    let cutoff = db.now().minus(after).0;
+    let due: Vec<(String, String)> = sqlx::query_as(
+        "SELECT o.id, o.store_id FROM orders o WHERE o.status = 'delivered' AND \
+         (SELECT MAX(e.at) FROM order_events e WHERE e.order_id = o.id AND e.to_status = 'delivered') <= $1 \
+         ORDER BY o.id LIMIT 500",
+    )
+    .bind(cutoff)
+    .fetch_all(db.pool())
+    .await?;
+    let mut done = 0;
+    for (order, store) in due {
+        let store_id = store.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))?;
+        let scope = StoreScope::system(store_id, "job:escrow.auto_release");
+        match transition(db, &scope, &order, Status::Completed, None, fee_minor).await {
+            Ok(_) => done += 1,
+            // Another node, or the buyer, got there first: nothing to do.
+            Err(CommerceError::Invalid(reason)) => tracing::info!(order.id = %order, %reason, "auto-release skipped"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}

@@ -317,3 +317,48 @@ mod orders {
         );
     }
 }
+
+mod auto_release {
+    use std::time::Duration;
+
+    use palisade_commerce::orders::{self, Checkout, Line, Status};
+    use palisade_commerce::payments::{TestGateway, card};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn delivered_orders_complete_after_the_protection_window() {
+        let (t, clock) = TestDb::manual().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let mut ids = Vec::new();
+        for key in ["k1", "k2"] {
+            let o = orders::checkout(
+                &t,
+                &TestGateway,
+                &a,
+                Checkout {
+                    buyer: None,
+                    email: Email::parse("b@example.com").unwrap(),
+                    address: serde_json::json!({}),
+                    lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
+                    idempotency_key: key.into(),
+                    card: card("4242424242424242", "12/30", "123"),
+                },
+            )
+            .await
+            .unwrap();
+            orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), 0).await.unwrap();
+            ids.push(o.id);
+        }
+        orders::transition(&t, &a, &ids[0], Status::Delivered, None, 0).await.unwrap();
+        let week = Duration::from_secs(7 * 24 * 3600);
+        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 0, "still inside the window");
+        clock.advance(week + Duration::from_secs(1));
+        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 1);
+        assert_eq!(orders::get(&t, &a, &ids[0]).await.unwrap().status, Status::Completed);
+        assert_eq!(orders::get(&t, &a, &ids[1]).await.unwrap().status, Status::Shipped, "undelivered orders wait");
+        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1850);
+        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 0, "released once");
+    }
+}

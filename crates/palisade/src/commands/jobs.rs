@@ -11,6 +11,10 @@ use palisade_store::{Db, audit, settings, tenancy};
 pub const AUDIT_VERIFY: &str = "audit.verify";
 /// Hourly evaluation of every control, so state history exists even when nobody looks.
 pub const MATRIX_SNAPSHOT: &str = "matrix.snapshot";
+/// Hourly completion of delivered orders whose 7-day buyer-protection window has passed (escrow released).
+pub const ESCROW_AUTO_RELEASE: &str = "escrow.auto_release";
+/// Buyer protection after delivery.
+pub const PROTECTION_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 /// Daily removal of finished jobs older than two weeks.
 pub const PRUNE_JOBS: &str = "jobs.prune";
 /// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
@@ -36,6 +40,14 @@ pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>, mailer: Arc<crat
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(jobs.pruned = n, "old finished jobs removed");
+        Ok(())
+    });
+    h.register(ESCROW_AUTO_RELEASE, |ctx: JobContext| async move {
+        let n =
+            palisade_commerce::orders::auto_release(&ctx.db, PROTECTION_WINDOW, 0).await.map_err(|e| e.to_string())?;
+        if n > 0 {
+            tracing::info!(orders.released = n, "escrow released after the protection window");
+        }
         Ok(())
     });
     h.register(PING, |ctx: JobContext| async move {
