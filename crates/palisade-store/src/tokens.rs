@@ -72,14 +72,13 @@ fn generate(kind: TokenKind) -> String {
     format!("{}{}", kind.prefix(), hex::encode(bytes))
 }
 
-/// Issues a token. The secret is returned once and never stored.
-pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
+/// Generates a token and stores its hash inside the caller's transaction; returns it with its description.
+async fn insert_new(tx: &mut sqlx::AnyConnection, db: &Db, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
     let secret = generate(req.kind);
     let id = TokenId::new();
     let now = db.now();
     let shown_prefix: String = secret.chars().take(req.kind.prefix().len() + 6).collect();
     let scopes_json = serde_json::to_string(&req.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -95,10 +94,6 @@ pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result
     .bind(req.expires_at.map(|t| t.0))
     .execute(&mut *tx)
     .await?;
-    let target = format!("token:{id}");
-    let details = serde_json::json!({"account": req.account_id.to_string(), "name": req.name, "expires_at": req.expires_at.map(|t| t.0)});
-    audit::record_platform(&mut tx, db, platform, NewEvent::new("token.issued", &target).details(details)).await?;
-    tx.commit().await?;
     let info = TokenInfo {
         id,
         account_id: req.account_id,
@@ -111,6 +106,17 @@ pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result
         last_used_at: None,
     };
     Ok((info, SecretString::from(secret)))
+}
+
+/// Issues a token, audited on the platform chain. The secret is returned once and never stored.
+pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
+    let mut tx = db.begin_write().await?;
+    let (info, secret) = insert_new(&mut tx, db, req).await?;
+    let target = format!("token:{}", info.id);
+    let details = serde_json::json!({"account": info.account_id.to_string(), "name": info.name, "expires_at": info.expires_at.map(|t| t.0)});
+    audit::record_platform(&mut tx, db, platform, NewEvent::new("token.issued", &target).details(details)).await?;
+    tx.commit().await?;
+    Ok((info, secret))
 }
 
 /// Why a presented token was refused. Callers answer all of them with the same 401: the distinction is for logs.
@@ -268,44 +274,21 @@ pub async fn issue_store(
     scopes: &[crate::permissions::Permission],
     expires_at: Option<Timestamp>,
 ) -> Result<(TokenInfo, SecretString)> {
-    let secret = generate(TokenKind::Store);
-    let id = TokenId::new();
-    let now = db.now();
-    let shown_prefix: String = secret.chars().take(TokenKind::Store.prefix().len() + 6).collect();
-    let keys: Vec<&str> = scopes.iter().map(|p| p.key()).collect();
-    let scopes_json = serde_json::to_string(&keys).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id.to_string())
-    .bind(created_by.to_string())
-    .bind(scope.store_key())
-    .bind(name)
-    .bind(&shown_prefix)
-    .bind(hash_token(&secret))
-    .bind(&scopes_json)
-    .bind(now.0)
-    .bind(expires_at.map(|t| t.0))
-    .execute(&mut *tx)
-    .await?;
-    let target = format!("token:{id}");
-    let details = serde_json::json!({"name": name, "scopes": keys, "expires_at": expires_at.map(|t| t.0)});
-    audit::record_store(&mut tx, db, scope, NewEvent::new("api_token.issued", &target).details(details)).await?;
-    tx.commit().await?;
-    let info = TokenInfo {
-        id,
+    let req = IssueToken {
+        kind: TokenKind::Store,
         account_id: created_by,
         store_id: Some(scope.store_id()),
         name: name.to_owned(),
-        prefix: shown_prefix,
-        scopes: keys.iter().map(|k| (*k).to_owned()).collect(),
-        created_at: now,
+        scopes: scopes.iter().map(|p| p.key().to_owned()).collect(),
         expires_at,
-        last_used_at: None,
     };
-    Ok((info, SecretString::from(secret)))
+    let mut tx = db.begin_write().await?;
+    let (info, secret) = insert_new(&mut tx, db, req).await?;
+    let target = format!("token:{}", info.id);
+    let details = serde_json::json!({"name": info.name, "scopes": info.scopes, "expires_at": expires_at.map(|t| t.0)});
+    audit::record_store(&mut tx, db, scope, NewEvent::new("api_token.issued", &target).details(details)).await?;
+    tx.commit().await?;
+    Ok((info, secret))
 }
 
 /// A store token as listed in the Security Center.
