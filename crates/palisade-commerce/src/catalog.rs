@@ -57,6 +57,8 @@ pub struct NewProduct {
     pub title: String,
     pub description: String,
     pub status: ProductStatus,
+    /// A category of the same store, by id.
+    pub category: Option<String>,
     pub variants: Vec<NewVariant>,
 }
 
@@ -94,6 +96,10 @@ fn check_sku(sku: &str) -> Result<String> {
 
 /// Creates a product and its variants in one transaction. The store's currency must match every price.
 pub async fn create_product(db: &Db, scope: &StoreScope, new: NewProduct) -> Result<Product> {
+    scope.require_staff()?;
+    if let Some(c) = &new.category {
+        category_exists(db, scope, c).await?;
+    }
     let title = display_name("title", &new.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     if new.description.len() > 20_000 {
         return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));
@@ -120,7 +126,7 @@ pub async fn create_product(db: &Db, scope: &StoreScope, new: NewProduct) -> Res
     let now = db.now();
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO products (id, store_id, slug, title, description, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "INSERT INTO products (id, store_id, slug, title, description, status, created_at, updated_at, category_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
     .bind(&id)
     .bind(scope.store_key())
@@ -129,6 +135,7 @@ pub async fn create_product(db: &Db, scope: &StoreScope, new: NewProduct) -> Res
     .bind(&new.description)
     .bind(new.status.as_str())
     .bind(now.0)
+    .bind(new.category.as_deref())
     .execute(&mut *tx)
     .await
     .map_err(|e| unique(e, || format!("a product with address `{}` exists in this store", new.slug)))?;
@@ -238,6 +245,7 @@ pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Produc
 
 /// The scoped store's products, newest first, a page at a time (`limit` 1–100).
 pub async fn list_products(db: &Db, scope: &StoreScope, limit: i64, offset: i64) -> Result<Vec<Product>> {
+    scope.require_staff()?;
     let rows: Vec<ProductRow> = sqlx::query_as(
         "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
@@ -257,6 +265,7 @@ pub async fn list_products(db: &Db, scope: &StoreScope, limit: i64, offset: i64)
 
 /// Changes a product's status (publish, unpublish, archive), audited.
 pub async fn set_status(db: &Db, scope: &StoreScope, id: &str, status: ProductStatus) -> Result<()> {
+    scope.require_staff()?;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query("UPDATE products SET status = $1, updated_at = $2 WHERE store_id = $3 AND id = $4")
         .bind(status.as_str())
@@ -283,6 +292,7 @@ pub async fn set_status(db: &Db, scope: &StoreScope, id: &str, status: ProductSt
 
 /// Sets a variant's stock to an absolute count (a stock take), audited.
 pub async fn set_stock(db: &Db, scope: &StoreScope, variant: &str, stock: i64) -> Result<()> {
+    scope.require_staff()?;
     if stock < 0 {
         return Err(CommerceError::Invalid("stock must not be negative".into()));
     }
@@ -306,4 +316,157 @@ pub async fn set_stock(db: &Db, scope: &StoreScope, variant: &str, stock: i64) -
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Shoppers see published products only; staff see every product of their store.
+fn visible(scope: &StoreScope, status: ProductStatus) -> bool {
+    scope.require_staff().is_ok() || status == ProductStatus::Published
+}
+
+/// A product by its slug (the storefront's address for it).
+pub async fn get_by_slug(db: &Db, scope: &StoreScope, slug: &str) -> Result<Product> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM products WHERE store_id = $1 AND slug = $2")
+        .bind(scope.store_key())
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await?;
+    let (id,) = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
+    let product = get_product(db, scope, &id).await?;
+    if !visible(scope, product.status) {
+        return Err(CommerceError::Store(StoreError::NotFound("product")));
+    }
+    Ok(product)
+}
+
+/// What a merchant may change on a product after creating it.
+#[derive(Debug, Clone)]
+pub struct ProductEdit {
+    pub title: String,
+    pub description: String,
+    pub category: Option<String>,
+}
+
+/// Edits a product's text and category, audited.
+pub async fn update_product(db: &Db, scope: &StoreScope, id: &str, edit: ProductEdit) -> Result<Product> {
+    scope.require_staff()?;
+    let title = display_name("title", &edit.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
+    if edit.description.len() > 20_000 {
+        return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));
+    }
+    if let Some(c) = &edit.category {
+        category_exists(db, scope, c).await?;
+    }
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE products SET title = $1, description = $2, category_id = $3, updated_at = $4 WHERE store_id = $5 AND id = $6",
+    )
+    .bind(&title)
+    .bind(&edit.description)
+    .bind(edit.category.as_deref())
+    .bind(db.now().0)
+    .bind(scope.store_key())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Store(StoreError::NotFound("product")));
+    }
+    let target = format!("product:{id}");
+    palisade_store::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        palisade_store::audit::NewEvent::new("product.edited", &target),
+    )
+    .await?;
+    tx.commit().await?;
+    get_product(db, scope, id).await
+}
+
+/// Sets a variant's price (in the store's currency), audited.
+pub async fn set_price(db: &Db, scope: &StoreScope, variant: &str, price: Money) -> Result<()> {
+    scope.require_staff()?;
+    if price.minor < 0 {
+        return Err(CommerceError::Invalid("price must not be negative".into()));
+    }
+    let mut tx = db.begin_write().await?;
+    let current: Option<(String,)> = sqlx::query_as("SELECT currency FROM variants WHERE store_id = $1 AND id = $2")
+        .bind(scope.store_key())
+        .bind(variant)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (currency,) = current.ok_or(CommerceError::Store(StoreError::NotFound("variant")))?;
+    if currency != price.currency.code() {
+        return Err(CommerceError::CurrencyMismatch(format!("the variant is priced in {currency}")));
+    }
+    sqlx::query("UPDATE variants SET price_minor = $1 WHERE store_id = $2 AND id = $3")
+        .bind(price.minor)
+        .bind(scope.store_key())
+        .bind(variant)
+        .execute(&mut *tx)
+        .await?;
+    let target = format!("variant:{variant}");
+    palisade_store::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        palisade_store::audit::NewEvent::new("price.set", &target)
+            .details(serde_json::json!({"price_minor": price.minor})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A product category of one store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Category {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub products: i64,
+}
+
+async fn category_exists(db: &Db, scope: &StoreScope, id: &str) -> Result<()> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM categories WHERE store_id = $1 AND id = $2")
+        .bind(scope.store_key())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|_| ()).ok_or(CommerceError::Store(StoreError::NotFound("category")))
+}
+
+/// Creates a category (its slug unique in the store).
+pub async fn create_category(db: &Db, scope: &StoreScope, slug: &Slug, name: &str) -> Result<Category> {
+    scope.require_staff()?;
+    let name = display_name("name", name).map_err(|e| CommerceError::Invalid(e.to_string()))?;
+    let id = palisade_core::JobId::new().to_string();
+    let inserted =
+        sqlx::query("INSERT INTO categories (id, store_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(scope.store_key())
+            .bind(slug.as_str())
+            .bind(&name)
+            .bind(db.now().0)
+            .execute(db.pool())
+            .await;
+    match inserted {
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            Err(CommerceError::Store(StoreError::Conflict(format!("a category `{}` already exists", slug.as_str()))))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(Category { id, slug: slug.as_str().to_owned(), name, products: 0 }),
+    }
+}
+
+/// The store's categories with how many published products each has.
+pub async fn list_categories(db: &Db, scope: &StoreScope) -> Result<Vec<Category>> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT c.id, c.slug, c.name, (SELECT COUNT(*) FROM products p WHERE p.category_id = c.id AND p.status = 'published') \
+         FROM categories c WHERE c.store_id = $1 ORDER BY c.name",
+    )
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(id, slug, name, products)| Category { id, slug, name, products }).collect())
 }

@@ -225,15 +225,26 @@ pub async fn refund(db: &Db, scope: &StoreScope, order: &str, amount: Money) -> 
     Ok(id)
 }
 
-/// Pays the merchant from their balance to their bank.
-pub async fn payout(db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
-    let a = positive(&amount)?;
+fn payout_legs(scope: &StoreScope, amount: &Money) -> Result<(String, Vec<Leg>)> {
+    let a = positive(amount)?;
     let store = scope.store_key();
     let legs = vec![
         leg(balance(&store, amount.currency), Some(&store), false, -a),
         leg(bank(&store, amount.currency), Some(&store), true, a),
     ];
+    Ok((store, legs))
+}
+
+/// Pays the merchant from their balance to their bank.
+pub async fn payout(db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
+    let (store, legs) = payout_legs(scope, &amount)?;
     transfer(db, "payout", Some(&store), "payout", amount.currency, legs).await
+}
+
+/// [`payout`] inside the caller's transaction.
+pub async fn payout_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
+    let (store, legs) = payout_legs(scope, &amount)?;
+    transfer_on(tx, db, "payout", Some(&store), "payout", amount.currency, legs).await
 }
 
 async fn account_balance(db: &Db, id: &str, store: &str) -> Result<i64> {

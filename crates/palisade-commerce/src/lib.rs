@@ -1,10 +1,17 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cart;
 pub mod catalog;
+pub mod disputes;
 pub mod error;
+pub mod images;
 pub mod inventory;
 pub mod ledger;
+pub mod listing;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
+pub mod reviews;
+pub mod themes;
 
 pub use error::CommerceError;

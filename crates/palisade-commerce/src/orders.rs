@@ -1,7 +1,7 @@
 //! Checkout and the order lifecycle.
 //!
 //! placed → paid (money held in escrow) → shipped (tracking number) → delivered → completed (escrow released to
-//! the store); paid/shipped/delivered → refunded; shipped/delivered → disputed; placed → cancelled (payment
+//! the store); paid/shipped/delivered → refunded; paid/shipped/delivered → disputed → completed | refunded; placed → cancelled (payment
 //! failed). Totals are computed here from the catalog: the client sends variant ids and quantities, never prices.
 
 use palisade_core::AccountId;
@@ -45,7 +45,8 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    /// Parses a stored or requested status name.
+    pub fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "placed" => Status::Placed,
             "paid" => Status::Paid,
@@ -66,7 +67,7 @@ impl Status {
         matches!(
             (self, to),
             (Placed, Paid | Cancelled)
-                | (Paid, Shipped | Refunded)
+                | (Paid, Shipped | Refunded | Disputed)
                 | (Shipped, Delivered | Refunded | Disputed)
                 | (Delivered, Completed | Refunded | Disputed)
                 | (Disputed, Completed | Refunded)
@@ -107,11 +108,31 @@ pub struct Order {
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub buyer_id: Option<String>,
+    pub buyer_email: String,
+    pub address: serde_json::Value,
 }
 
-type OrderRow =
-    (String, String, String, String, i64, i64, i64, i64, Option<String>, Option<String>, Option<String>, i64);
-const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at";
+type OrderRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    String,
+);
+const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
 
 fn order_from(r: OrderRow) -> Result<Order> {
     let c = Currency::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -127,6 +148,10 @@ fn order_from(r: OrderRow) -> Result<Order> {
         card_brand: r.9,
         card_last4: r.10,
         created_at: Timestamp(r.11),
+        updated_at: Timestamp(r.12),
+        buyer_id: r.13,
+        buyer_email: r.14,
+        address: serde_json::from_str(&r.15).unwrap_or(serde_json::Value::Null),
     })
 }
 
@@ -354,7 +379,35 @@ pub async fn transition(
     tracking_no: Option<&str>,
     fee_minor: i64,
 ) -> Result<Order> {
-    let order = get(db, scope, id).await?;
+    scope.require_staff()?;
+    let mut tx = db.begin_write().await?;
+    transition_on(&mut tx, db, scope, id, to, tracking_no, fee_minor).await?;
+    tx.commit().await?;
+    get(db, scope, id).await
+}
+
+async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: &str) -> Result<Order> {
+    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
+    )))
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    order_from(row.ok_or(CommerceError::Store(StoreError::NotFound("order")))?)
+}
+
+/// [`transition`] inside the caller's transaction (disputes decide and move the order together).
+pub async fn transition_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    id: &str,
+    to: Status,
+    tracking_no: Option<&str>,
+    fee_minor: i64,
+) -> Result<()> {
+    let order = get_on(tx, scope, id).await?;
     if !order.status.can_become(to) {
         return Err(CommerceError::Invalid(format!(
             "an order that is {} cannot become {}",
@@ -365,7 +418,6 @@ pub async fn transition(
     if to == Status::Shipped && tracking_no.is_none_or(|t| t.trim().is_empty() || t.len() > 64) {
         return Err(CommerceError::Invalid("shipping needs a tracking number (1–64 characters)".into()));
     }
-    let mut tx = db.begin_write().await?;
     // Compare-and-set on the status, so two concurrent transitions cannot both apply.
     let done = sqlx::query("UPDATE orders SET status = $1, tracking_no = COALESCE($2, tracking_no), updated_at = $3 WHERE store_id = $4 AND id = $5 AND status = $6")
         .bind(to.as_str())
@@ -379,16 +431,16 @@ pub async fn transition(
     if done.rows_affected() != 1 {
         return Err(CommerceError::Invalid("the order changed meanwhile; reload and try again".into()));
     }
-    record(&mut tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
     // Money moves in the same transaction as the status: both happen or neither.
     match to {
         Status::Completed => {
-            ledger::release_on(&mut tx, db, scope, id, order.total.currency, fee_minor).await?;
+            ledger::release_on(tx, db, scope, id, order.total.currency, fee_minor).await?;
         }
         Status::Refunded => {
-            let held = ledger::held_on(&mut tx, scope, id).await?;
+            let held = ledger::held_on(tx, scope, id).await?;
             if held > 0 {
-                ledger::refund_on(&mut tx, db, scope, id, Money::new(held, order.total.currency)).await?;
+                ledger::refund_on(tx, db, scope, id, Money::new(held, order.total.currency)).await?;
                 sqlx::query("UPDATE orders SET refunded_minor = refunded_minor + $1 WHERE id = $2")
                     .bind(held)
                     .bind(id)
@@ -398,8 +450,145 @@ pub async fn transition(
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// A partial refund from escrow while the order is still held (paid, shipped, delivered or disputed). Refunding
+/// everything still held makes the order `refunded`.
+pub async fn refund(db: &Db, scope: &StoreScope, id: &str, amount_minor: i64, note: &str) -> Result<Order> {
+    scope.require_staff()?;
+    if amount_minor <= 0 {
+        return Err(CommerceError::Invalid("a refund must be a positive amount".into()));
+    }
+    let mut tx = db.begin_write().await?;
+    let order = get_on(&mut tx, scope, id).await?;
+    if !order.status.can_become(Status::Refunded) {
+        return Err(CommerceError::Invalid(format!("an order that is {} cannot be refunded", order.status.as_str())));
+    }
+    let held = ledger::held_on(&mut tx, scope, id).await?;
+    if amount_minor > held {
+        return Err(CommerceError::Invalid(format!(
+            "only {} is still held for this order",
+            Money::new(held, order.total.currency)
+        )));
+    }
+    if amount_minor == held {
+        transition_on(&mut tx, db, scope, id, Status::Refunded, None, 0).await?;
+    } else {
+        ledger::refund_on(&mut tx, db, scope, id, Money::new(amount_minor, order.total.currency)).await?;
+        sqlx::query(
+            "UPDATE orders SET refunded_minor = refunded_minor + $1, updated_at = $2 WHERE store_id = $3 AND id = $4",
+        )
+        .bind(amount_minor)
+        .bind(db.now().0)
+        .bind(scope.store_key())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let target = format!("order:{id}");
+        let details = serde_json::json!({"amount_minor": amount_minor, "note": note});
+        audit::record_store(&mut tx, db, scope, NewEvent::new("order.partially_refunded", &target).details(details))
+            .await?;
+    }
     tx.commit().await?;
     get(db, scope, id).await
+}
+
+/// One line of a stored order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub variant_id: String,
+    pub sku: String,
+    pub title: String,
+    pub unit_price_minor: i64,
+    pub quantity: i64,
+}
+
+/// The order's lines.
+pub async fn items(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Item>> {
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT variant_id, sku, title, unit_price_minor, quantity FROM order_items WHERE store_id = $1 AND order_id = $2 ORDER BY sku",
+    )
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(variant_id, sku, title, unit_price_minor, quantity)| Item {
+            variant_id,
+            sku,
+            title,
+            unit_price_minor,
+            quantity,
+        })
+        .collect())
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub from: Option<String>,
+    pub to: String,
+    pub note: String,
+    pub at: Timestamp,
+}
+
+/// The order's history, oldest first.
+pub async fn events(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Event>> {
+    let rows: Vec<(Option<String>, String, String, i64)> = sqlx::query_as(
+        "SELECT from_status, to_status, note, at FROM order_events WHERE store_id = $1 AND order_id = $2 ORDER BY at, id",
+    )
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(from, to, note, at)| Event { from, to, note, at: Timestamp(at) }).collect())
+}
+
+/// The store's orders, newest first, optionally of one status.
+pub async fn list(db: &Db, scope: &StoreScope, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Order>> {
+    scope.require_staff()?;
+    let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND ($2 IS NULL OR status = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+    )))
+    .bind(scope.store_key())
+    .bind(status.map(Status::as_str))
+    .bind(limit.clamp(1, 200))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(order_from).collect()
+}
+
+/// Counts of the store's orders by status (for the admin dashboard).
+pub async fn counts(db: &Db, scope: &StoreScope) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT status, COUNT(*) FROM orders WHERE store_id = $1 GROUP BY status ORDER BY status")
+        .bind(scope.store_key())
+        .fetch_all(db.pool())
+        .await?)
+}
+
+/// A buyer's orders in every store, newest first. Buyers are platform accounts, so this is keyed by the
+/// account rather than by a store scope; each order then opens in its own store's scope.
+pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Order>> {
+    let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    )))
+    .bind(buyer.to_string())
+    .bind(limit.clamp(1, 200))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(order_from).collect()
+}
+
+/// The store an order belongs to (for opening a buyer's order link in the right scope).
+pub async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT store_id FROM orders WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    row.map(|(s,)| s.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()).into()))
+        .transpose()
 }
 
 /// Buyer protection ends: delivered orders nobody disputed within `after` are completed and their escrow
@@ -426,4 +615,35 @@ pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -
         }
     }
     Ok(done)
+}
+
+/// Checks that a shopper's scope may act on `order`: a signed-in buyer only on their own orders. A guest scope
+/// is made by the storefront only after it has checked the order's signed link.
+fn check_buyer(scope: &StoreScope, order: &Order) -> Result<()> {
+    match scope.actor() {
+        palisade_store::scope::Actor::Shopper(Some(buyer)) if order.buyer_id.as_deref() != Some(&buyer.to_string()) => {
+            Err(CommerceError::Store(StoreError::NotFound("order")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An order as its buyer may see it (signed in as the buyer, or holding the order's link).
+pub async fn get_for_buyer(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
+    let order = get(db, scope, id).await?;
+    check_buyer(scope, &order)?;
+    Ok(order)
+}
+
+/// The buyer confirms the parcel arrived: the order completes and the escrow is released to the store at once
+/// (a shipped order passes through delivered in the same transaction).
+pub async fn confirm_received(db: &Db, scope: &StoreScope, id: &str, fee_minor: i64) -> Result<Order> {
+    let order = get_for_buyer(db, scope, id).await?;
+    let mut tx = db.begin_write().await?;
+    if order.status == Status::Shipped {
+        transition_on(&mut tx, db, scope, id, Status::Delivered, None, 0).await?;
+    }
+    transition_on(&mut tx, db, scope, id, Status::Completed, None, fee_minor).await?;
+    tx.commit().await?;
+    get(db, scope, id).await
 }

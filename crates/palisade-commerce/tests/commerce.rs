@@ -47,6 +47,7 @@ fn tea(sku: &str, stock: i64) -> NewProduct {
         title: "Oolong".into(),
         description: "Roasted.".into(),
         status: ProductStatus::Published,
+        category: None,
         variants: vec![NewVariant {
             sku: sku.into(),
             options: serde_json::json!({"size": "100g"}),

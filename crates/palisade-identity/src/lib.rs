@@ -4,6 +4,7 @@ pub mod controls;
 pub mod devices;
 pub mod error;
 pub mod invitations;
+pub mod links;
 pub mod passkeys;
 pub mod password;
 pub mod policy;

@@ -35,6 +35,7 @@ pub struct Identity {
     /// A lane reserved for attempts from recognised devices, so a flood of strangers cannot starve them.
     trusted_hashing: Arc<Semaphore>,
     devices: Arc<crate::devices::DeviceSigner>,
+    links: Arc<crate::links::LinkSigner>,
     issuer: String,
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
@@ -91,9 +92,16 @@ impl Identity {
             hashing: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
             trusted_hashing: Arc::new(Semaphore::new(1)),
             devices: Arc::new(crate::devices::DeviceSigner::new(master_key.expose())),
+            links: Arc::new(crate::links::LinkSigner::new(master_key.expose())),
             issuer: issuer.to_owned(),
             webauthn: None,
         }
+    }
+
+    /// Signs links that grant access without an account (a guest's order page).
+    #[must_use]
+    pub fn links(&self) -> &crate::links::LinkSigner {
+        &self.links
     }
 
     #[must_use]

@@ -24,6 +24,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("object storage: {0}")]
+    Objects(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

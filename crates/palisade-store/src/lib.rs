@@ -7,6 +7,7 @@ pub mod error;
 pub mod jobs;
 pub mod matrix;
 pub mod migrate;
+pub mod objects;
 pub mod outbox;
 pub mod permissions;
 pub mod scope;
@@ -19,4 +20,5 @@ pub mod tokens;
 
 pub use db::{Backend, Db, DbOptions};
 pub use error::StoreError;
+pub use objects::Objects;
 pub use scope::StoreScope;

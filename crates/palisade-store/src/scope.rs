@@ -56,6 +56,8 @@ pub enum Actor {
     Account(AccountId),
     /// A named system task: `cli`, `demo`, `job:audit.verify` …
     System(&'static str),
+    /// A shopper on the storefront: a signed-in buyer, or a guest (`None`).
+    Shopper(Option<AccountId>),
 }
 
 impl Actor {
@@ -65,6 +67,8 @@ impl Actor {
         match self {
             Actor::Account(id) => format!("account:{id}"),
             Actor::System(name) => format!("system:{name}"),
+            Actor::Shopper(Some(id)) => format!("buyer:{id}"),
+            Actor::Shopper(None) => "guest".to_owned(),
         }
     }
 }
@@ -82,6 +86,22 @@ impl StoreScope {
     #[must_use]
     pub fn system(store_id: StoreId, task: &'static str) -> Self {
         Self { store_id, actor: Actor::System(task) }
+    }
+
+    /// Scope for a shopper on the store's storefront: public reads (published catalog) and the buyer's own
+    /// actions (checkout, confirming receipt, reviews, disputes on their orders). Staff-only operations refuse it
+    /// (see [`StoreScope::require_staff`]), so a storefront handler cannot reach the admin side with it.
+    #[must_use]
+    pub fn shopper(store_id: StoreId, buyer: Option<AccountId>) -> Self {
+        Self { store_id, actor: Actor::Shopper(buyer) }
+    }
+
+    /// Refuses a shopper's scope: for operations only the store's staff, operators or system tasks may run.
+    pub fn require_staff(&self) -> Result<(), crate::StoreError> {
+        match self.actor {
+            Actor::Shopper(_) => Err(crate::StoreError::Forbidden("only the store's staff may do this")),
+            Actor::Account(_) | Actor::System(_) => Ok(()),
+        }
     }
 
     /// Scope for a store's own member; made by the tenancy layer after checking the membership exists.

@@ -269,6 +269,7 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
     let scope = match platform.actor() {
         crate::scope::Actor::Account(a) => StoreScope::member(id, a),
         crate::scope::Actor::System(task) => StoreScope::system(id, task),
+        crate::scope::Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
     };
     audit::record_store(&mut tx, db, &scope, NewEvent::new("store.created", &target)).await?;
     let member_target = format!("account:{}", owner.id);

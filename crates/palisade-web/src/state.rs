@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_store::Db;
+use palisade_commerce::payments::{PaymentGateway, TestGateway};
+use palisade_commerce::themes::Renderer;
 use palisade_store::matrix::{NodeFacts, Registry};
+use palisade_store::{Db, Objects};
 
 use crate::templates::Templates;
 
@@ -39,7 +41,12 @@ pub struct AppState {
     pub facts: Arc<NodeFacts>,
     pub config: Arc<WebConfig>,
     pub identity: palisade_identity::Identity,
+    /// Uploaded files (product images).
+    pub objects: Objects,
+    /// The card processor; the built-in test gateway until a real one is configured.
+    pub gateway: Arc<dyn PaymentGateway>,
     pub(crate) templates: Arc<Templates>,
+    pub(crate) themes: Arc<Renderer>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,6 +63,7 @@ impl AppState {
         facts: NodeFacts,
         config: WebConfig,
         identity: palisade_identity::Identity,
+        objects: Objects,
     ) -> Result<Self, minijinja::Error> {
         // Install the metrics recorder before the first request is counted.
         let _ = crate::http::metrics::handle();
@@ -65,7 +73,10 @@ impl AppState {
             facts: Arc::new(facts),
             config: Arc::new(config),
             identity,
+            objects,
+            gateway: Arc::new(TestGateway),
             templates: Arc::new(Templates::load()?),
+            themes: Arc::new(Renderer::new()?),
         })
     }
 }

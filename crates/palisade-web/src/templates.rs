@@ -29,6 +29,7 @@ impl Templates {
         env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;
         env.add_template("console.html", include_str!("../templates/console.html"))?;
         env.add_template("matrix.html", include_str!("../templates/matrix.html"))?;
+        env.add_template("pay.html", include_str!("../templates/pay.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
         env.add_filter("when", |ms: i64| palisade_core::Timestamp(ms).to_string());
         Ok(Self { env })

@@ -9,8 +9,10 @@ use palisade_store::{Backend, StoreError, migrate};
 async fn schema_of(t: &TestDb) -> String {
     let rows: Vec<(String, String, String)> = match t.backend() {
         Backend::Sqlite => sqlx::query_as(
-            "SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+            // Virtual tables (the FTS5 search index) and their shadow tables are SQLite's search machinery, which
+            // PostgreSQL does with an index: they are not part of the shared listing.
+            "SELECT m.name, p.name, p.type FROM pragma_table_list m JOIN pragma_table_info(m.name) p \
+             WHERE m.schema = 'main' AND m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
         )
         .fetch_all(t.pool())
         .await

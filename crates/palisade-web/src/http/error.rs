@@ -49,6 +49,7 @@ fn classify(e: &StoreError) -> (StatusCode, &'static str, Option<String>) {
         StoreError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", Some(format!("{what} not found"))),
         StoreError::Conflict(m) => (StatusCode::CONFLICT, "conflict", Some(m.clone())),
         StoreError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(m.clone())),
+        StoreError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", Some((*m).to_owned())),
         e if e.is_unavailable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -179,5 +180,28 @@ mod tests {
         assert!(!e.message.contains("secret detail"));
         let e = ApiError::from(StoreError::Conflict("slug taken".into()));
         assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
+    }
+}
+
+impl From<palisade_commerce::CommerceError> for ApiError {
+    fn from(e: palisade_commerce::CommerceError) -> Self {
+        use palisade_commerce::CommerceError as E;
+        match e {
+            E::Store(s) => ApiError::from(s),
+            E::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            E::OutOfStock { available } => {
+                ApiError::new(StatusCode::CONFLICT, "out_of_stock", format!("only {available} left in stock"))
+            }
+            E::InsufficientFunds { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "insufficient_funds", "the balance does not cover this amount")
+            }
+            E::CurrencyMismatch(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "currency_mismatch", m),
+        }
+    }
+}
+
+impl From<palisade_commerce::CommerceError> for PageError {
+    fn from(e: palisade_commerce::CommerceError) -> Self {
+        PageError(ApiError::from(e))
     }
 }

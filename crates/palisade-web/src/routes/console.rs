@@ -15,7 +15,6 @@ use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(home))
         .route("/console/login", get(login_form).post(login))
         .route("/console/logout", post(logout))

@@ -4,9 +4,11 @@ mod account;
 pub mod admin;
 mod api;
 mod assets;
+pub mod checkout;
 mod console;
 mod health;
 mod passkeys;
+pub mod storefront;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -28,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(console::routes())
         .merge(assets::routes())
+        .merge(storefront::routes())
+        .merge(checkout::routes())
         .fallback(not_found);
     layers::apply(app, &state).with_state(state)
 }

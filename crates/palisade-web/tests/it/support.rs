@@ -44,7 +44,8 @@ impl TestApp {
         let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test")
             .with_passkeys(PASSKEY_ORIGIN)
             .unwrap();
-        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone()).unwrap();
+        let objects = palisade_store::Objects::local(&dir.path().join("objects")).unwrap();
+        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects).unwrap();
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -79,8 +79,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             identity
         }
     };
-    let state =
-        AppState::new(db.clone(), inst.registry, inst.facts, web, identity).context("loading page templates")?;
+    let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
+    let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
+        .context("loading page templates")?;
     let app = palisade_web::router(state);
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;

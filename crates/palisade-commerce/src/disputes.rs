@@ -1,0 +1,232 @@
+//! Buyer protection's last resort: the buyer opens a dispute on a held order, the merchant answers, and a
+//! platform operator decides: refund the buyer or release the money to the store. The order's status and the
+//! ledger move in the same transaction as the decision.
+
+use palisade_core::time::Timestamp;
+use palisade_store::audit::{self, NewEvent};
+use palisade_store::scope::OperatorPrincipal;
+use palisade_store::{Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::{CommerceError, Result};
+use crate::orders::{self, Status};
+
+/// Why buyers open disputes.
+pub const REASONS: &[(&str, &str)] = &[
+    ("not_received", "The parcel never arrived"),
+    ("not_as_described", "The item is not as described"),
+    ("damaged", "The item arrived damaged"),
+    ("counterfeit", "The item is counterfeit"),
+    ("other", "Something else"),
+];
+
+/// A stored dispute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dispute {
+    pub id: String,
+    pub store_id: String,
+    pub order_id: String,
+    pub reason: String,
+    pub buyer_statement: String,
+    pub merchant_response: Option<String>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub decision_note: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+type Row = (String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, i64, i64);
+const COLUMNS: &str = "id, store_id, order_id, reason, buyer_statement, merchant_response, status, outcome, decision_note, created_at, updated_at";
+
+fn from_row(r: Row) -> Dispute {
+    Dispute {
+        id: r.0,
+        store_id: r.1,
+        order_id: r.2,
+        reason: r.3,
+        buyer_statement: r.4,
+        merchant_response: r.5,
+        status: r.6,
+        outcome: r.7,
+        decision_note: r.8,
+        created_at: Timestamp(r.9),
+        updated_at: Timestamp(r.10),
+    }
+}
+
+fn text(what: &str, s: &str, max: usize) -> Result<String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > max {
+        return Err(CommerceError::Invalid(format!("{what} must be 1 to {max} characters")));
+    }
+    Ok(s.to_owned())
+}
+
+/// The buyer opens a dispute on an order whose money is still held.
+pub async fn open(db: &Db, scope: &StoreScope, order_id: &str, reason: &str, statement: &str) -> Result<Dispute> {
+    if !REASONS.iter().any(|(r, _)| *r == reason) {
+        return Err(CommerceError::Invalid(format!("unknown reason `{reason}`")));
+    }
+    let statement = text("the statement", statement, 4000)?;
+    orders::get_for_buyer(db, scope, order_id).await?;
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now().0;
+    let mut tx = db.begin_write().await?;
+    orders::transition_on(&mut tx, db, scope, order_id, Status::Disputed, None, 0).await?;
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, 'open', NULL, NULL, $6, $6)"
+    )))
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(order_id)
+    .bind(reason)
+    .bind(&statement)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            return Err(CommerceError::Store(StoreError::Conflict("this order already had a dispute".into())));
+        }
+        other => {
+            other?;
+        }
+    }
+    let target = format!("dispute:{id}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("dispute.opened", &target).details(serde_json::json!({"order": order_id, "reason": reason})),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, scope, &id).await
+}
+
+/// One of the store's disputes.
+pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Dispute> {
+    let row: Option<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND id = $2")))
+            .bind(scope.store_key())
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(from_row).ok_or(CommerceError::Store(StoreError::NotFound("dispute")))
+}
+
+/// The dispute on an order, if any.
+pub async fn for_order(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Option<Dispute>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND order_id = $2"
+    )))
+    .bind(scope.store_key())
+    .bind(order_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(from_row))
+}
+
+/// The store's disputes, undecided first.
+pub async fn list(db: &Db, scope: &StoreScope) -> Result<Vec<Dispute>> {
+    scope.require_staff()?;
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 ORDER BY status = 'decided', created_at DESC LIMIT 200"
+    )))
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Every undecided dispute on the platform (the operator's queue).
+pub async fn undecided(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Dispute>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM disputes WHERE status <> 'decided' ORDER BY created_at LIMIT 500"
+    )))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The merchant answers (once; the answer can be revised until the operator decides).
+pub async fn respond(db: &Db, scope: &StoreScope, id: &str, response: &str) -> Result<Dispute> {
+    scope.require_staff()?;
+    let response = text("the response", response, 4000)?;
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE disputes SET merchant_response = $1, status = 'answered', updated_at = $2 WHERE store_id = $3 AND id = $4 AND status <> 'decided'",
+    )
+    .bind(&response)
+    .bind(db.now().0)
+    .bind(scope.store_key())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Invalid("no undecided dispute with this id".into()));
+    }
+    let target = format!("dispute:{id}");
+    audit::record_store(&mut tx, db, scope, NewEvent::new("dispute.answered", &target)).await?;
+    tx.commit().await?;
+    get(db, scope, id).await
+}
+
+/// Who wins a dispute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refund everything still held to the buyer.
+    Buyer,
+    /// Release the money to the store.
+    Merchant,
+}
+
+/// An operator decides; the order and the money follow in the same transaction.
+pub async fn decide(
+    db: &Db,
+    operator: &OperatorPrincipal,
+    store: palisade_core::StoreId,
+    id: &str,
+    outcome: Outcome,
+    note: &str,
+    fee_minor: i64,
+) -> Result<Dispute> {
+    let scope = operator.store_scope(store);
+    let note = text("the decision note", note, 4000)?;
+    let dispute = get(db, &scope, id).await?;
+    if dispute.status == "decided" {
+        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+    }
+    let (to, word) = match outcome {
+        Outcome::Buyer => (Status::Refunded, "buyer"),
+        Outcome::Merchant => (Status::Completed, "merchant"),
+    };
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE disputes SET status = 'decided', outcome = $1, decision_note = $2, decided_by = $3, updated_at = $4 \
+         WHERE store_id = $5 AND id = $6 AND status <> 'decided'",
+    )
+    .bind(word)
+    .bind(&note)
+    .bind(operator.account_id().to_string())
+    .bind(db.now().0)
+    .bind(scope.store_key())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+    }
+    orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, fee_minor).await?;
+    let target = format!("dispute:{id}");
+    audit::record_store(
+        &mut tx,
+        db,
+        &scope,
+        NewEvent::new("dispute.decided", &target).details(serde_json::json!({"outcome": word})),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, &scope, id).await
+}

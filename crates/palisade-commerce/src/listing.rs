@@ -1,0 +1,177 @@
+//! What shoppers browse: marketplace-wide search (SQLite FTS5 / PostgreSQL full-text) and per-store listings,
+//! as product cards, a page at a time. Only published products of active stores appear.
+
+use palisade_core::money::{Currency, Money};
+use palisade_store::{Backend, Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// Products per page.
+pub const PAGE_SIZE: i64 = 24;
+
+/// One product as a listing shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub store_slug: String,
+    pub store_name: String,
+    /// The cheapest variant's price.
+    pub price: Money,
+    pub image_id: Option<String>,
+    pub in_stock: bool,
+}
+
+/// A page of cards.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub cards: Vec<Card>,
+    pub page: i64,
+    pub has_next: bool,
+}
+
+type CardRow = (String, String, String, String, String, i64, String, Option<String>, i64);
+
+const CARD_SELECT: &str = "SELECT p.id, p.slug, p.title, s.slug, s.name, \
+     (SELECT MIN(v.price_minor) FROM variants v WHERE v.product_id = p.id), s.currency, \
+     (SELECT i.id FROM product_images i WHERE i.product_id = p.id ORDER BY i.position, i.id LIMIT 1), \
+     (SELECT CAST(COALESCE(SUM(v.stock), 0) AS BIGINT) FROM variants v WHERE v.product_id = p.id)";
+
+fn page_of(rows: Vec<CardRow>, page: i64) -> Result<Page> {
+    let has_next = rows.len() as i64 > PAGE_SIZE;
+    let mut cards = Vec::with_capacity(rows.len());
+    for r in rows.into_iter().take(PAGE_SIZE as usize) {
+        let currency = Currency::parse(&r.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        cards.push(Card {
+            id: r.0,
+            slug: r.1,
+            title: r.2,
+            store_slug: r.3,
+            store_name: r.4,
+            price: Money::new(r.5, currency),
+            image_id: r.7,
+            in_stock: r.8 > 0,
+        });
+    }
+    Ok(Page { cards, page, has_next })
+}
+
+/// The words of a shopper's query, safe to hand to either full-text engine: letters and digits only, at most
+/// eight words of at most 40 characters (one-letter fragments such as the `s` of `men's` are dropped).
+#[must_use]
+pub fn terms(query: &str) -> Vec<String> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
+        .collect();
+    let long: Vec<String> = words.iter().filter(|w| w.chars().count() > 1).cloned().collect();
+    let mut out = if long.is_empty() { words } else { long };
+    out.truncate(8);
+    out
+}
+
+/// Marketplace-wide search, best match first; an empty query lists the newest products.
+pub async fn search(db: &Db, query: &str, page: i64) -> Result<Page> {
+    let page = page.clamp(1, 1000);
+    let offset = (page - 1) * PAGE_SIZE;
+    let words = terms(query);
+    let base = "p.status = 'published' AND s.status = 'active'";
+    if words.is_empty() {
+        let rows: Vec<CardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id WHERE {base} \
+             ORDER BY p.created_at DESC, p.id DESC LIMIT $1 OFFSET $2"
+        )))
+        .bind(PAGE_SIZE + 1)
+        .bind(offset)
+        .fetch_all(db.pool())
+        .await?;
+        return page_of(rows, page);
+    }
+    let rows: Vec<CardRow> = match db.backend() {
+        Backend::Sqlite => {
+            // Every word must match, as a prefix; words are quoted so nothing is read as FTS5 syntax.
+            let expr = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "WITH hits AS (SELECT rowid AS r, rank FROM products_fts WHERE products_fts MATCH $1) \
+                 {CARD_SELECT} FROM hits h JOIN products p ON p.rowid = h.r JOIN stores s ON s.id = p.store_id \
+                 WHERE {base} ORDER BY h.rank, p.id LIMIT $2 OFFSET $3"
+            )))
+            .bind(expr)
+            .bind(PAGE_SIZE + 1)
+            .bind(offset)
+            .fetch_all(db.pool())
+            .await?
+        }
+        Backend::Postgres => {
+            let expr = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id \
+                 WHERE {base} AND to_tsvector('english', p.title || ' ' || p.description) @@ to_tsquery('english', $1) \
+                 ORDER BY ts_rank(to_tsvector('english', p.title || ' ' || p.description), to_tsquery('english', $1)) DESC, p.id \
+                 LIMIT $2 OFFSET $3"
+            )))
+            .bind(expr)
+            .bind(PAGE_SIZE + 1)
+            .bind(offset)
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    page_of(rows, page)
+}
+
+/// One store's published products, newest first, optionally of one category (by slug).
+pub async fn store_page(db: &Db, scope: &StoreScope, category: Option<&str>, page: i64) -> Result<Page> {
+    let page = page.clamp(1, 1000);
+    let rows: Vec<CardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id \
+         WHERE p.store_id = $1 AND p.status = 'published' \
+         AND ($2 = '' OR p.category_id IN (SELECT c.id FROM categories c WHERE c.store_id = $1 AND c.slug = $2)) \
+         ORDER BY p.created_at DESC, p.id DESC LIMIT $3 OFFSET $4"
+    )))
+    .bind(scope.store_key())
+    .bind(category.unwrap_or(""))
+    .bind(PAGE_SIZE + 1)
+    .bind((page - 1) * PAGE_SIZE)
+    .fetch_all(db.pool())
+    .await?;
+    page_of(rows, page)
+}
+
+/// A store as the marketplace lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreCard {
+    pub slug: String,
+    pub name: String,
+    pub tagline: String,
+    pub products: i64,
+    pub rating: Option<f64>,
+    pub reviews: i64,
+}
+
+/// Every active store with its product count and rating.
+pub async fn stores(db: &Db) -> Result<Vec<StoreCard>> {
+    let rows: Vec<(String, String, Option<String>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.slug, s.name, (SELECT c.tagline FROM store_commerce c WHERE c.store_id = s.id), \
+         (SELECT COUNT(*) FROM products p WHERE p.store_id = s.id AND p.status = 'published'), \
+         (SELECT CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) FROM reviews r WHERE r.store_id = s.id), \
+         (SELECT COUNT(*) FROM reviews r WHERE r.store_id = s.id) \
+         FROM stores s WHERE s.status = 'active' ORDER BY s.name",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(slug, name, tagline, products, sum, reviews)| StoreCard {
+            slug,
+            name,
+            tagline: tagline.unwrap_or_default(),
+            products,
+            rating: crate::reviews::average(sum, reviews),
+            reviews,
+        })
+        .collect())
+}

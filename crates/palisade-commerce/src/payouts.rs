@@ -1,0 +1,75 @@
+//! Merchants withdraw their released balance to their bank. The ledger moves the money (balance → bank) and
+//! refuses to overdraw; the payout row records who asked, in the same transaction.
+
+use palisade_core::money::{Currency, Money};
+use palisade_core::time::Timestamp;
+use palisade_store::audit::{self, NewEvent};
+use palisade_store::{Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::{CommerceError, Result};
+use crate::ledger;
+
+/// A completed payout.
+#[derive(Debug, Clone, Serialize)]
+pub struct Payout {
+    pub id: String,
+    pub amount: Money,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+}
+
+/// Pays `amount` out of the store's balance. Fails with `InsufficientFunds` when the balance is short.
+pub async fn request(db: &Db, scope: &StoreScope, amount: Money) -> Result<Payout> {
+    scope.require_staff()?;
+    if amount.minor <= 0 {
+        return Err(CommerceError::Invalid("a payout must be a positive amount".into()));
+    }
+    let store = palisade_store::tenancy::get_store(db, scope).await?;
+    if store.currency != amount.currency.code() {
+        return Err(CommerceError::CurrencyMismatch(format!("the store's balance is in {}", store.currency)));
+    }
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now();
+    let mut tx = db.begin_write().await?;
+    let transfer = ledger::payout_on(&mut tx, db, scope, amount).await?;
+    sqlx::query(
+        "INSERT INTO payouts (id, store_id, currency, amount_minor, transfer_id, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(amount.currency.code())
+    .bind(amount.minor)
+    .bind(&transfer)
+    .bind(scope.actor().as_audit_text())
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("payout:{id}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("payout.paid", &target).details(serde_json::json!({"amount_minor": amount.minor})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Payout { id, amount, requested_by: scope.actor().as_audit_text(), created_at: now })
+}
+
+/// The store's payouts, newest first.
+pub async fn list(db: &Db, scope: &StoreScope) -> Result<Vec<Payout>> {
+    scope.require_staff()?;
+    let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, currency, amount_minor, requested_by, created_at FROM payouts WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200",
+    )
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, c, minor, by, at)| {
+            let c = Currency::parse(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(Payout { id, amount: Money::new(minor, c), requested_by: by, created_at: Timestamp(at) })
+        })
+        .collect()
+}

@@ -1,0 +1,351 @@
+//! Storefront themes. The default theme ships in `themes/default`; a merchant may override its templates for
+//! their own store. Merchant templates are untrusted code, so they run in a locked-down minijinja environment:
+//! HTML auto-escaping on for everything (and no `safe` filter to switch it off), a fuel budget and a recursion
+//! limit (no template can loop forever or blow the stack), no loader (no file or network access: a template
+//! sees only the theme's other templates and the context we pass).
+//!
+//! A merchant template that fails to render never shows the shopper a 500: the failing version is marked
+//! broken with its error (shown in the merchant's admin) and the page renders again with that template's last
+//! version that did render, or the default theme's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::{AutoEscape, Environment, Value};
+use palisade_core::money::{Currency, Money};
+use palisade_core::time::Timestamp;
+use palisade_store::audit::{self, NewEvent};
+use palisade_store::{Db, StoreError, StoreScope};
+use serde::Serialize;
+
+use crate::error::{CommerceError, Result};
+
+/// The default theme's templates, compiled into the binary.
+pub const DEFAULT: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../../themes/default/templates/layout.html")),
+    ("macros.html", include_str!("../../../themes/default/templates/macros.html")),
+    ("home.html", include_str!("../../../themes/default/templates/home.html")),
+    ("search.html", include_str!("../../../themes/default/templates/search.html")),
+    ("store.html", include_str!("../../../themes/default/templates/store.html")),
+    ("product.html", include_str!("../../../themes/default/templates/product.html")),
+    ("cart.html", include_str!("../../../themes/default/templates/cart.html")),
+    ("order.html", include_str!("../../../themes/default/templates/order.html")),
+    ("orders.html", include_str!("../../../themes/default/templates/orders.html")),
+    ("message.html", include_str!("../../../themes/default/templates/message.html")),
+];
+
+/// The default theme's stylesheet.
+pub const DEFAULT_CSS: &str = include_str!("../../../themes/default/assets/theme.css");
+
+/// The templates a merchant may override: the pages of their own store. Marketplace-wide pages (home, search,
+/// cart) and the payment page always use platform templates.
+pub const EDITABLE: &[&str] = &["layout.html", "macros.html", "store.html", "product.html"];
+
+/// Work one render may do (minijinja fuel units): generous for a real page, a hard stop for a runaway loop.
+pub const FUEL: u64 = 200_000;
+/// Nesting depth for includes, macros and blocks.
+pub const RECURSION_LIMIT: usize = 24;
+/// Largest template source.
+pub const MAX_SOURCE: usize = 64 * 1024;
+
+fn money_filter(v: Value) -> String {
+    let minor = v.get_attr("minor").ok().and_then(|m| i64::try_from(m).ok());
+    let currency = v.get_attr("currency").ok().and_then(|c| c.as_str().and_then(|c| Currency::parse(c).ok()));
+    match (minor, currency) {
+        (Some(m), Some(c)) => Money::new(m, c).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A locked-down environment holding `sources`.
+pub fn sandbox(sources: &BTreeMap<String, String>) -> std::result::Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.remove_filter("safe");
+    env.remove_global("debug");
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.add_filter("money", money_filter);
+    env.add_filter("when", |ms: i64| Timestamp(ms).to_string());
+    env.add_filter("stars", |r: f64| {
+        let full = r.round().clamp(0.0, 5.0) as usize;
+        format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))
+    });
+    for (name, source) in sources {
+        env.add_template_owned(name.clone(), source.clone())?;
+    }
+    Ok(env)
+}
+
+fn default_sources() -> BTreeMap<String, String> {
+    DEFAULT.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect()
+}
+
+/// One saved version of a merchant template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub name: String,
+    pub version: i64,
+    pub source: String,
+    pub good: bool,
+    pub error: Option<String>,
+    pub error_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+type Row = (String, i64, String, i64, Option<String>, Option<i64>, i64);
+
+fn from_row(r: Row) -> Version {
+    Version {
+        name: r.0,
+        version: r.1,
+        source: r.2,
+        good: r.3 != 0,
+        error: r.4,
+        error_at: r.5.map(Timestamp),
+        created_at: Timestamp(r.6),
+    }
+}
+
+/// Every version of the store's templates, newest first.
+pub async fn versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT name, version, source, good, error, error_at, created_at FROM theme_templates WHERE store_id = $1 \
+         ORDER BY name, version DESC",
+    )
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Saves a new version of one template. Syntax errors are refused here (with the line); errors that only show
+/// when rendering are caught by the fallback.
+pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Result<Version> {
+    scope.require_staff()?;
+    if !EDITABLE.contains(&name) {
+        return Err(CommerceError::Invalid(format!(
+            "`{name}` is not a template merchants can edit ({})",
+            EDITABLE.join(", ")
+        )));
+    }
+    if source.len() > MAX_SOURCE {
+        return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
+    }
+    let mut sources = default_sources();
+    for v in latest(&versions(db, scope).await?) {
+        sources.insert(v.name.clone(), v.source.clone());
+    }
+    sources.insert(name.to_owned(), source.to_owned());
+    sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+    let mut tx = db.begin_write().await?;
+    let (next,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM theme_templates WHERE store_id = $1 AND name = $2")
+            .bind(scope.store_key())
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+    let now = db.now();
+    sqlx::query(
+        "INSERT INTO theme_templates (id, store_id, name, version, source, good, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+    )
+    .bind(palisade_core::JobId::new().to_string())
+    .bind(scope.store_key())
+    .bind(name)
+    .bind(next)
+    .bind(source)
+    .bind(scope.actor().as_audit_text())
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("theme:{name}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("theme.saved", &target).details(serde_json::json!({"version": next})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Version {
+        name: name.to_owned(),
+        version: next,
+        source: source.to_owned(),
+        good: false,
+        error: None,
+        error_at: None,
+        created_at: now,
+    })
+}
+
+/// The newest version of each template (given versions newest first per name).
+fn latest(all: &[Version]) -> Vec<&Version> {
+    let mut seen = std::collections::HashSet::new();
+    all.iter().filter(|v| seen.insert(v.name.clone())).collect()
+}
+
+/// Which merchant version (if any) renders each template: the newest not known broken, else the newest that
+/// has rendered before; templates with neither use the default theme.
+fn choose(all: &[Version]) -> BTreeMap<String, &Version> {
+    let mut chosen: BTreeMap<String, &Version> = BTreeMap::new();
+    for v in all {
+        if chosen.contains_key(&v.name) {
+            continue;
+        }
+        let newest_of_name = all.iter().find(|x| x.name == v.name).map(|x| x.version) == Some(v.version);
+        if (newest_of_name && v.error.is_none()) || v.good {
+            chosen.insert(v.name.clone(), v);
+        }
+    }
+    chosen
+}
+
+struct Compiled {
+    env: Environment<'static>,
+    /// template name → merchant version in use
+    used: HashMap<String, (i64, bool)>,
+}
+
+/// The result of rendering a storefront page.
+#[derive(Debug)]
+pub struct Rendered {
+    pub html: String,
+    /// Set when a merchant template failed and a fallback was used.
+    pub fell_back: bool,
+}
+
+/// Renders storefront pages from the default theme or a store's own, with per-store compiled themes cached
+/// until the store saves a template (or a node marks one broken).
+pub struct Renderer {
+    default: Environment<'static>,
+    cache: Mutex<HashMap<String, (String, Arc<Compiled>)>>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer").finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// Compiles the default theme; an error here is a defect in the shipped theme.
+    pub fn new() -> std::result::Result<Self, minijinja::Error> {
+        Ok(Self { default: sandbox(&default_sources())?, cache: Mutex::new(HashMap::new()) })
+    }
+
+    /// A marketplace page from the default theme (home, search, cart, orders).
+    pub fn render_default<S: Serialize>(&self, page: &str, ctx: &S) -> Result<String> {
+        self.default
+            .get_template(page)
+            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .map_err(|e| CommerceError::Store(StoreError::Corrupt(format!("default theme, {page}: {e:#}"))))
+    }
+
+    async fn revision(db: &Db, scope: &StoreScope) -> Result<String> {
+        let (n, last, broken): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(MAX(created_at), 0), CAST(COALESCE(SUM(CASE WHEN error IS NULL THEN 0 ELSE 1 END) * 100000 + SUM(good), 0) AS BIGINT) \
+             FROM theme_templates WHERE store_id = $1",
+        )
+        .bind(scope.store_key())
+        .fetch_one(db.pool())
+        .await?;
+        Ok(format!("{n}:{last}:{broken}"))
+    }
+
+    async fn compiled(&self, db: &Db, scope: &StoreScope) -> Result<Option<Arc<Compiled>>> {
+        let rev = Self::revision(db, scope).await?;
+        if rev.starts_with("0:") {
+            return Ok(None);
+        }
+        let key = scope.store_key();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((r, c)) = cache.get(&key)
+            && *r == rev
+        {
+            return Ok(Some(c.clone()));
+        }
+        let all = versions(db, scope).await?;
+        let chosen = choose(&all);
+        let mut sources = default_sources();
+        let mut used = HashMap::new();
+        for (name, v) in &chosen {
+            sources.insert(name.clone(), v.source.clone());
+            used.insert(name.clone(), (v.version, v.good));
+        }
+        let env = match sandbox(&sources) {
+            Ok(env) => env,
+            // Saved templates compiled when saved; if the set no longer does, serve the default theme.
+            Err(e) => {
+                tracing::warn!(store = %key, error = %e, "store theme does not compile; using the default theme");
+                return Ok(None);
+            }
+        };
+        let compiled = Arc::new(Compiled { env, used });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (rev, compiled.clone()));
+        }
+        Ok(Some(compiled))
+    }
+
+    /// A page of one store, from its theme, falling back template by template on errors.
+    pub async fn render_store<S: Serialize>(
+        &self,
+        db: &Db,
+        scope: &StoreScope,
+        page: &str,
+        ctx: &S,
+    ) -> Result<Rendered> {
+        let mut fell_back = false;
+        for _ in 0..=EDITABLE.len() {
+            let Some(theme) = self.compiled(db, scope).await? else { break };
+            match theme.env.get_template(page).and_then(|t| t.render(minijinja::value::Serde(ctx))) {
+                Ok(html) => {
+                    for (name, (version, good)) in &theme.used {
+                        if !good {
+                            mark_good(db, scope, name, *version).await?;
+                        }
+                    }
+                    return Ok(Rendered { html, fell_back });
+                }
+                Err(e) => {
+                    fell_back = true;
+                    let culprit = e.name().map(str::to_owned).unwrap_or_else(|| page.to_owned());
+                    let message = format!("{e:#}");
+                    tracing::warn!(store = %scope.store_key(), template = %culprit, error = %message, "merchant template failed; falling back");
+                    let Some((version, _)) = theme.used.get(&culprit) else {
+                        // The failure is not in a merchant template we can blame: render the default theme.
+                        break;
+                    };
+                    mark_broken(db, scope, &culprit, *version, &message).await?;
+                }
+            }
+        }
+        let html = self.render_default(page, ctx)?;
+        Ok(Rendered { html, fell_back })
+    }
+}
+
+async fn mark_good(db: &Db, scope: &StoreScope, name: &str, version: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE theme_templates SET good = 1 WHERE store_id = $1 AND name = $2 AND version = $3 AND error IS NULL",
+    )
+    .bind(scope.store_key())
+    .bind(name)
+    .bind(version)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+async fn mark_broken(db: &Db, scope: &StoreScope, name: &str, version: i64, error: &str) -> Result<()> {
+    let error: String = error.chars().take(2000).collect();
+    sqlx::query("UPDATE theme_templates SET error = $1, error_at = $2, good = 0 WHERE store_id = $3 AND name = $4 AND version = $5")
+        .bind(error)
+        .bind(db.now().0)
+        .bind(scope.store_key())
+        .bind(name)
+        .bind(version)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

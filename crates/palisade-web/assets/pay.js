@@ -1,0 +1,23 @@
+// Palisade payment page helper (inventoried: see /api/v1/platform/payment-page). Formats the card number in
+// groups of four as it is typed and marks the form busy on submit so a double click cannot pay twice.
+// It sends nothing anywhere: the form posts to this site only (CSP form-action 'self', connect-src 'none').
+(function () {
+  "use strict";
+  var number = document.getElementById("card-number");
+  if (number) {
+    number.addEventListener("input", function () {
+      var digits = number.value.replace(/\D/g, "").slice(0, 19);
+      number.value = digits.replace(/(\d{4})(?=\d)/g, "$1 ");
+    });
+  }
+  var form = document.getElementById("pay-form");
+  if (form) {
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("button[type=submit]");
+      if (button) {
+        button.disabled = true;
+        button.textContent = "Processing…";
+      }
+    });
+  }
+})();

@@ -1,0 +1,237 @@
+//! The payment page: the platform's own, never themed (PCI DSS 6.4.3). Its scripts are an explicit inventory,
+//! each served from this site with Subresource Integrity, under a CSP that allows nothing else; the
+//! `payments.page_check` job fetches the page and alerts when its scripts or security headers change (11.6.1).
+
+use std::sync::LazyLock;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use base64::Engine;
+use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::{CommerceError, cart, payments};
+use palisade_core::text::Email;
+use palisade_store::StoreScope;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha384};
+
+use crate::http::PageError;
+use crate::http::session::{SessionRejection, SignedIn};
+use crate::routes::resolve_store;
+use crate::routes::storefront::{cart_of, order_link, shopper_of};
+use crate::state::AppState;
+
+/// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
+/// no connections out, forms post here only.
+pub const PAYMENT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// One script the payment page is allowed to load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Script {
+    pub path: &'static str,
+    pub purpose: &'static str,
+    /// `sha384-…`, computed from the bytes compiled into this binary.
+    pub integrity: String,
+    #[serde(skip)]
+    pub body: &'static str,
+}
+
+const PAY_JS: &str = include_str!("../../assets/pay.js");
+
+/// The inventory of the payment page's scripts (PCI DSS 6.4.3): every script, why it is there, its hash.
+pub static PAYMENT_SCRIPTS: LazyLock<Vec<Script>> = LazyLock::new(|| {
+    vec![Script {
+        path: "/assets/pay.js",
+        purpose: "formats the card number as typed; prevents double submission",
+        integrity: sri(PAY_JS),
+        body: PAY_JS,
+    }]
+});
+
+fn sri(body: &str) -> String {
+    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(body.as_bytes())))
+}
+
+/// The security headers the payment page must carry, as the monitor compares them.
+pub const PAYMENT_HEADERS: &[(&str, &str)] = &[
+    ("content-security-policy", PAYMENT_CSP),
+    ("cache-control", "no-store"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/checkout", get(empty_page))
+        .route("/checkout/{store}", get(pay_page).post(pay))
+        .route("/assets/pay.js", get(pay_js))
+}
+
+async fn pay_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        PAY_JS,
+    )
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct PayForm {
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    line1: String,
+    #[serde(default)]
+    line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    postcode: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default, skip_serializing)]
+    card_number: String,
+    #[serde(default, skip_serializing)]
+    expiry: String,
+    #[serde(default, skip_serializing)]
+    cvc: String,
+}
+
+fn new_key() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn secured(status: StatusCode, html: String) -> Response {
+    let mut res = (status, Html(html)).into_response();
+    let h = res.headers_mut();
+    for (name, value) in PAYMENT_HEADERS {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            h.insert(n, v);
+        }
+    }
+    res
+}
+
+fn render(
+    state: &AppState,
+    group: Option<&cart::StoreGroup>,
+    form: &PayForm,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let group = group.map(|g| {
+        json!({
+            "store_slug": g.store_slug,
+            "store_name": g.store_name,
+            "lines": g.lines.iter().map(|l| json!({"title": l.title, "sku": l.sku, "quantity": l.quantity, "line_total_text": l.line_total.to_string()})).collect::<Vec<_>>(),
+            "shipping_text": g.shipping.to_string(),
+            "total_text": g.total.to_string(),
+        })
+    });
+    let key = if form.idempotency_key.is_empty() { new_key() } else { form.idempotency_key.clone() };
+    let html = state.templates.render(
+        "pay.html",
+        json!({"group": group, "form": form, "error": error, "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS}),
+    )?;
+    Ok(secured(status, html))
+}
+
+/// The page with no cart behind it: what the integrity monitor fetches (same template, scripts and headers).
+async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError> {
+    render(&state, None, &PayForm::default(), None, StatusCode::OK)
+}
+
+async fn group_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    store_key: &str,
+) -> Result<Option<(String, cart::StoreGroup)>, PageError> {
+    let store = resolve_store(state, store_key).await?;
+    let Some(cart_id) = cart_of(state, headers).await? else { return Ok(None) };
+    let view = cart::view(&state.db, &cart_id).await?;
+    Ok(view.groups.into_iter().find(|g| g.store_id == store.to_string()).map(|g| (cart_id, g)))
+}
+
+async fn pay_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Path(store): Path<String>,
+) -> Result<Response, PageError> {
+    let group = group_of(&state, &headers, &store).await?;
+    let form =
+        PayForm { email: shopper_of(&s).map(|s| s.account.email.clone()).unwrap_or_default(), ..PayForm::default() };
+    render(&state, group.as_ref().map(|(_, g)| g), &form, None, StatusCode::OK)
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Path(store): Path<String>,
+    Form(form): Form<PayForm>,
+) -> Result<Response, PageError> {
+    let Some((cart_id, group)) = group_of(&state, &headers, &store).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
+    let fail = |msg: &str| render(&state, Some(&group), &form, Some(msg), StatusCode::UNPROCESSABLE_ENTITY);
+    let Ok(email) = Email::parse(&form.email) else { return fail("enter a valid email address") };
+    let address = json!({
+        "name": form.name.trim(), "line1": form.line1.trim(), "line2": form.line2.trim(),
+        "city": form.city.trim(), "postcode": form.postcode.trim(), "country": form.country.trim(),
+    });
+    let too_long =
+        [&form.name, &form.line1, &form.line2, &form.city, &form.postcode, &form.country].iter().any(|f| f.len() > 200);
+    if form.name.trim().is_empty()
+        || form.line1.trim().is_empty()
+        || form.city.trim().is_empty()
+        || form.postcode.trim().is_empty()
+        || form.country.trim().is_empty()
+        || too_long
+    {
+        return fail("fill in the delivery address (each field at most 200 characters)");
+    }
+    let buyer = shopper_of(&s).map(|s| s.account.id);
+    let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
+    let scope = StoreScope::shopper(store_id, buyer);
+    let req = Checkout {
+        buyer,
+        email,
+        address,
+        lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
+        idempotency_key: form.idempotency_key.clone(),
+        card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
+    };
+    match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
+        Ok(order) if order.status == Status::Paid => {
+            cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
+            Ok(Redirect::to(&order_link(&state, &order)).into_response())
+        }
+        Ok(order) => {
+            // Declined: the order is cancelled and its stock returned; a new key lets the buyer try another card.
+            let reason = orders::events(&state.db, &scope, &order.id)
+                .await?
+                .last()
+                .map(|e| e.note.clone())
+                .unwrap_or_else(|| "the payment did not go through".into());
+            let retry = PayForm { idempotency_key: new_key(), ..form };
+            render(&state, Some(&group), &retry, Some(&reason), StatusCode::PAYMENT_REQUIRED)
+        }
+        Err(CommerceError::OutOfStock { available }) => {
+            fail(&format!("an item in your order has only {available} left; update your cart and try again"))
+        }
+        Err(CommerceError::Invalid(m)) => fail(&m),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,557 @@
+//! The storefront: marketplace home, search, store and product pages, cart, and the buyer's order pages.
+//! Pages render from the theme (see `palisade_commerce::themes`); store and product pages from the store's own
+//! theme when it has one. Everything works without JavaScript.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use palisade_commerce::listing::{self, Card, Page};
+use palisade_commerce::orders::{self, Order, Status};
+use palisade_commerce::{cart, catalog, disputes, images, reviews};
+use palisade_core::StoreId;
+use palisade_store::StoreScope;
+use palisade_store::tenancy::{self, AccountKind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::auth::cookie;
+use crate::http::session::{SessionRejection, SignedIn};
+use crate::http::{ApiError, PageError};
+use crate::routes::resolve_store;
+use crate::state::AppState;
+
+/// The cart cookie's name.
+pub const CART_COOKIE: &str = "palisade_cart";
+/// The platform fee taken when escrow is released (none until fees are configured).
+pub const FEE_MINOR: i64 = 0;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/search", get(search))
+        .route("/s/{store}", get(store_page))
+        .route("/s/{store}/p/{product}", get(product_page))
+        .route("/media/{store}/{image}", get(media))
+        .route("/theme/default/theme.css", get(theme_css))
+        .route("/cart", get(cart_page))
+        .route("/cart/add", post(cart_add))
+        .route("/cart/update", post(cart_update))
+        .route("/orders/{order}", get(order_page))
+        .route("/orders/{order}/confirm", post(order_confirm))
+        .route("/orders/{order}/dispute", post(order_dispute))
+        .route("/orders/{order}/review", post(order_review))
+        .route("/account/orders", get(my_orders))
+}
+
+/// The shopper behind a request: a signed-in account, if any.
+pub(crate) fn shopper_of(s: &Result<SignedIn, SessionRejection>) -> Option<&SignedIn> {
+    s.as_ref().ok()
+}
+
+/// The cart a request's cookie opens.
+pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, PageError> {
+    match cookie(headers, CART_COOKIE) {
+        Some(token) => Ok(cart::find(&state.db, token).await?),
+        None => Ok(None),
+    }
+}
+
+/// What every storefront page gets.
+pub(crate) async fn common(
+    state: &AppState,
+    headers: &HeaderMap,
+    shopper: Option<&SignedIn>,
+    query: &str,
+) -> Result<Value, PageError> {
+    let cart_count = match cart_of(state, headers).await? {
+        Some(id) => cart::count(&state.db, &id).await?,
+        None => 0,
+    };
+    Ok(json!({
+        "site": {"name": "Palisade Market"},
+        "shopper": shopper.map(|s| json!({"email": s.account.email})),
+        "cart_count": cart_count,
+        "query": query,
+        "flash": null,
+    }))
+}
+
+fn merge(mut base: Value, page: Value) -> Value {
+    if let (Some(b), Value::Object(p)) = (base.as_object_mut(), page) {
+        b.extend(p);
+    }
+    base
+}
+
+fn page_html(state: &AppState, page: &str, ctx: &Value) -> Result<Response, PageError> {
+    let html = state.themes.render_default(page, ctx)?;
+    Ok(Html(html).into_response())
+}
+
+fn image_url(store_slug: &str, image: Option<&str>) -> Option<String> {
+    image.map(|i| format!("/media/{store_slug}/{i}"))
+}
+
+fn card_json(c: &Card) -> Value {
+    let mut v = json!(c);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("url".into(), json!(format!("/s/{}/p/{}", c.store_slug, c.slug)));
+        o.insert("image_url".into(), json!(image_url(&c.store_slug, c.image_id.as_deref())));
+    }
+    v
+}
+
+fn page_json(p: &Page, base: &str) -> Value {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    json!({
+        "cards": p.cards.iter().map(card_json).collect::<Vec<_>>(),
+        "page": p.page,
+        "has_next": p.has_next,
+        "next_url": p.has_next.then(|| format!("{base}{sep}page={}", p.page + 1)),
+        "prev_url": (p.page > 1).then(|| format!("{base}{sep}page={}", p.page - 1)),
+    })
+}
+
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+) -> Result<Response, PageError> {
+    let stores = listing::stores(&state.db).await?;
+    let latest = listing::search(&state.db, "", 1).await?;
+    let stores: Vec<Value> = stores
+        .iter()
+        .map(|st| {
+            let mut v = json!(st);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("url".into(), json!(format!("/s/{}", st.slug)));
+            }
+            v
+        })
+        .collect();
+    let ctx = merge(
+        common(&state, &headers, shopper_of(&s), "").await?,
+        json!({"stores": stores, "latest": page_json(&latest, "/search?q=")}),
+    );
+    page_html(&state, "home.html", &ctx)
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let text: String = q.q.chars().take(200).collect();
+    let results = listing::search(&state.db, &text, q.page.unwrap_or(1)).await?;
+    let base = format!("/search?q={}", urlencode(&text));
+    let ctx =
+        merge(common(&state, &headers, shopper_of(&s), &text).await?, json!({"results": page_json(&results, &base)}));
+    page_html(&state, "search.html", &ctx)
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A store as the theme sees it.
+async fn store_json(state: &AppState, scope: &StoreScope) -> Result<Value, PageError> {
+    let store = tenancy::get_store(&state.db, scope).await?;
+    if store.status != tenancy::StoreStatus::Active {
+        return Err(ApiError::not_found("store").into());
+    }
+    let rating = reviews::summary(&state.db, scope).await?;
+    let shipping = orders::flat_shipping(&state.db, scope).await?;
+    let tagline = tagline(state, scope).await?;
+    Ok(json!({
+        "id": store.id.to_string(),
+        "slug": store.slug,
+        "name": store.name,
+        "tagline": tagline,
+        "url": format!("/s/{}", store.slug),
+        "rating": rating,
+        "shipping": {"minor": shipping, "currency": store.currency},
+    }))
+}
+
+async fn tagline(state: &AppState, scope: &StoreScope) -> Result<String, PageError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT tagline FROM store_commerce WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_optional(state.db.pool())
+        .await
+        .map_err(palisade_store::StoreError::from)?;
+    Ok(row.map(|(t,)| t).unwrap_or_default())
+}
+
+async fn shop_scope(state: &AppState, key: &str, s: Option<&SignedIn>) -> Result<StoreScope, PageError> {
+    let id: StoreId = resolve_store(state, key).await?;
+    Ok(StoreScope::shopper(id, s.map(|s| s.account.id)))
+}
+
+async fn render_store_page(
+    state: &AppState,
+    scope: &StoreScope,
+    page: &str,
+    ctx: &Value,
+) -> Result<Response, PageError> {
+    let rendered = state.themes.render_store(&state.db, scope, page, ctx).await?;
+    Ok(Html(rendered.html).into_response())
+}
+
+async fn store_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Path(key): Path<String>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let scope = shop_scope(&state, &key, shopper_of(&s)).await?;
+    let store = store_json(&state, &scope).await?;
+    let category = q.category.unwrap_or_default();
+    let products = listing::store_page(&state.db, &scope, Some(&category), q.page.unwrap_or(1)).await?;
+    let categories = catalog::list_categories(&state.db, &scope).await?;
+    let latest_reviews = reviews::latest(&state.db, &scope, 6).await?;
+    let base = format!("/s/{}?category={}", key, urlencode(&category));
+    let ctx = merge(
+        common(&state, &headers, shopper_of(&s), "").await?,
+        json!({
+            "store": store,
+            "categories": categories,
+            "category": category,
+            "products": page_json(&products, &base),
+            "reviews": latest_reviews,
+        }),
+    );
+    render_store_page(&state, &scope, "store.html", &ctx).await
+}
+
+async fn product_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Path((key, slug)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let scope = shop_scope(&state, &key, shopper_of(&s)).await?;
+    let store = store_json(&state, &scope).await?;
+    let product = catalog::get_by_slug(&state.db, &scope, &slug).await?;
+    let store_slug = store.get("slug").and_then(Value::as_str).unwrap_or(&key).to_owned();
+    let imgs: Vec<Value> = images::list(&state.db, &scope, &product.id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            json!({"id": i.id, "url": format!("/media/{store_slug}/{}", i.id), "alt": if i.alt.is_empty() { product.title.clone() } else { i.alt }, "width": i.width, "height": i.height})
+        })
+        .collect();
+    let latest_reviews = reviews::latest(&state.db, &scope, 10).await?;
+    let mut p = json!(product);
+    if let Some(o) = p.as_object_mut() {
+        o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
+    }
+    let ctx = merge(
+        common(&state, &headers, shopper_of(&s), "").await?,
+        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews}),
+    );
+    render_store_page(&state, &scope, "product.html", &ctx).await
+}
+
+async fn media(
+    State(state): State<AppState>,
+    s: Result<SignedIn, SessionRejection>,
+    Path((key, image)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let id = resolve_store(&state, &key).await?;
+    // Staff previewing a draft product see its images; everyone else only published ones.
+    let scope = match shopper_of(&s) {
+        Some(s) if s.account.kind != AccountKind::Buyer => tenancy::membership(&state.db, s.account.id, id)
+            .await?
+            .map_or_else(|| StoreScope::shopper(id, Some(s.account.id)), |m| m.scope),
+        other => StoreScope::shopper(id, other.map(|s| s.account.id)),
+    };
+    let (content_type, bytes) = images::open(&state.db, &state.objects, &scope, &image).await?;
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    Ok(res)
+}
+
+async fn theme_css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        palisade_commerce::themes::DEFAULT_CSS,
+    )
+        .into_response()
+}
+
+/// Sets the cart cookie (a year, HttpOnly, this site only).
+fn cart_cookie(state: &AppState, token: &str) -> Option<HeaderValue> {
+    let secure = if state.config.behind_tls { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"))
+        .ok()
+}
+
+async fn cart_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+) -> Result<Response, PageError> {
+    cart_response(&state, &headers, shopper_of(&s), None, StatusCode::OK).await
+}
+
+pub(crate) async fn cart_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    shopper: Option<&SignedIn>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let view = match cart_of(state, headers).await? {
+        Some(id) => cart::view(&state.db, &id).await?,
+        None => cart::View { groups: Vec::new(), items: 0 },
+    };
+    let mut v = json!(view);
+    if let Some(groups) = v.get_mut("groups").and_then(Value::as_array_mut) {
+        for g in groups {
+            let slug = g.get("store_slug").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if let Some(o) = g.as_object_mut() {
+                o.insert("checkout_url".into(), json!(format!("/checkout/{slug}")));
+            }
+            if let Some(lines) = g.get_mut("lines").and_then(Value::as_array_mut) {
+                for l in lines {
+                    let product = l.get("product_slug").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let image = l.get("image_id").and_then(Value::as_str).map(str::to_owned);
+                    if let Some(o) = l.as_object_mut() {
+                        o.insert("url".into(), json!(format!("/s/{slug}/p/{product}")));
+                        o.insert("image_url".into(), json!(image_url(&slug, image.as_deref())));
+                    }
+                }
+            }
+        }
+    }
+    let ctx = merge(common(state, headers, shopper, "").await?, json!({"cart": v, "error": error}));
+    let html = state.themes.render_default("cart.html", &ctx)?;
+    Ok((status, Html(html)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CartForm {
+    variant_id: String,
+    quantity: String,
+}
+
+fn quantity(s: &str) -> Result<i64, PageError> {
+    s.trim().parse().map_err(|_| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "quantity must be a whole number").into()
+    })
+}
+
+async fn cart_add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CartForm>,
+) -> Result<Response, PageError> {
+    let qty = quantity(&form.quantity)?;
+    let (id, new_token) = match cart_of(&state, &headers).await? {
+        Some(id) => (id, None),
+        None => {
+            let (id, token) = cart::create(&state.db).await?;
+            (id, Some(token))
+        }
+    };
+    cart::add(&state.db, &id, &form.variant_id, qty).await?;
+    let mut res = Redirect::to("/cart").into_response();
+    if let Some(token) = new_token
+        && let Some(c) = cart_cookie(&state, &token)
+    {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+async fn cart_update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CartForm>,
+) -> Result<Response, PageError> {
+    let qty = quantity(&form.quantity)?;
+    let id = cart_of(&state, &headers).await?.ok_or_else(|| ApiError::not_found("cart"))?;
+    cart::set_quantity(&state.db, &id, &form.variant_id, qty).await?;
+    Ok(Redirect::to("/cart").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkQuery {
+    #[serde(default)]
+    k: Option<String>,
+}
+
+/// The buyer's scope for an order: the signed-in buyer who placed it, or whoever holds its signed link.
+async fn order_scope(
+    state: &AppState,
+    s: Option<&SignedIn>,
+    order: &str,
+    key: Option<&str>,
+) -> Result<(StoreScope, Order), PageError> {
+    let store = orders::store_of(&state.db, order).await?.ok_or_else(|| ApiError::not_found("order"))?;
+    let by_link = key.is_some_and(|k| state.identity.links().verify("order", order, k));
+    let scope = if by_link {
+        StoreScope::shopper(store, None)
+    } else {
+        let Some(s) = s else { return Err(ApiError::not_found("order").into()) };
+        StoreScope::shopper(store, Some(s.account.id))
+    };
+    let o = orders::get_for_buyer(&state.db, &scope, order).await?;
+    Ok((scope, o))
+}
+
+/// The address of an order's page: signed for guests, plain for the signed-in buyer.
+pub(crate) fn order_link(state: &AppState, order: &Order) -> String {
+    if order.buyer_id.is_some() {
+        format!("/orders/{}", order.id)
+    } else {
+        format!("/orders/{}?k={}", order.id, state.identity.links().sign("order", &order.id))
+    }
+}
+
+fn with_key(path: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("{path}?k={}", urlencode(k)),
+        None => path.to_owned(),
+    }
+}
+
+async fn order_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
+    Path(id): Path<String>,
+    Query(q): Query<LinkQuery>,
+) -> Result<Response, PageError> {
+    let (scope, order) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let items = orders::items(&state.db, &scope, &id).await?;
+    let events = orders::events(&state.db, &scope, &id).await?;
+    let dispute = disputes::for_order(&state.db, &scope, &id).await?;
+    let reviewed = reviews::exists_for(&state.db, &scope, &id).await?;
+    let store = tenancy::get_store(&state.db, &scope).await?;
+    let key = q.k.as_deref();
+    let base = format!("/orders/{id}");
+    let ctx = merge(
+        common(&state, &headers, shopper_of(&s), "").await?,
+        json!({
+            "order": order,
+            "items": items,
+            "events": events,
+            "store": {"slug": store.slug, "name": store.name, "url": format!("/s/{}", store.slug)},
+            "dispute": dispute,
+            "review": reviewed,
+            "link": key.map(|_| format!("{}{}", state.config.public_url, with_key(&base, key))),
+            "actions": {
+                "confirm": with_key(&format!("{base}/confirm"), key),
+                "dispute": with_key(&format!("{base}/dispute"), key),
+                "review": with_key(&format!("{base}/review"), key),
+            },
+            "reasons": disputes::REASONS,
+            "can_confirm": matches!(order.status, Status::Shipped | Status::Delivered),
+            "can_dispute": dispute.is_none() && order.status.can_become(Status::Disputed),
+            "can_review": !reviewed && order.status == Status::Completed,
+        }),
+    );
+    page_html(&state, "order.html", &ctx)
+}
+
+fn back_to(id: &str, key: Option<&str>) -> Response {
+    Redirect::to(&with_key(&format!("/orders/{id}"), key)).into_response()
+}
+
+async fn order_confirm(
+    State(state): State<AppState>,
+    s: Result<SignedIn, SessionRejection>,
+    Path(id): Path<String>,
+    Query(q): Query<LinkQuery>,
+) -> Result<Response, PageError> {
+    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    orders::confirm_received(&state.db, &scope, &id, FEE_MINOR).await?;
+    Ok(back_to(&id, q.k.as_deref()))
+}
+
+#[derive(Debug, Deserialize)]
+struct DisputeForm {
+    reason: String,
+    statement: String,
+}
+
+async fn order_dispute(
+    State(state): State<AppState>,
+    s: Result<SignedIn, SessionRejection>,
+    Path(id): Path<String>,
+    Query(q): Query<LinkQuery>,
+    Form(form): Form<DisputeForm>,
+) -> Result<Response, PageError> {
+    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    disputes::open(&state.db, &scope, &id, &form.reason, &form.statement).await?;
+    Ok(back_to(&id, q.k.as_deref()))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewForm {
+    rating: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn order_review(
+    State(state): State<AppState>,
+    s: Result<SignedIn, SessionRejection>,
+    Path(id): Path<String>,
+    Query(q): Query<LinkQuery>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let rating = form.rating.trim().parse().unwrap_or(0);
+    reviews::add(&state.db, &scope, &id, rating, &form.body).await?;
+    Ok(back_to(&id, q.k.as_deref()))
+}
+
+async fn my_orders(State(state): State<AppState>, headers: HeaderMap, s: SignedIn) -> Result<Response, PageError> {
+    let list = orders::for_buyer(&state.db, s.account.id, 100).await?;
+    let mut rows = Vec::with_capacity(list.len());
+    for o in &list {
+        let name: Option<(String,)> = sqlx::query_as("SELECT name FROM stores WHERE id = $1")
+            .bind(&o.store_id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(palisade_store::StoreError::from)?;
+        let mut v = json!(o);
+        if let Some(m) = v.as_object_mut() {
+            m.insert("store_name".into(), json!(name.map(|(n,)| n).unwrap_or_default()));
+            m.insert("url".into(), json!(format!("/orders/{}", o.id)));
+        }
+        rows.push(v);
+    }
+    let ctx = merge(common(&state, &headers, Some(&s), "").await?, json!({"orders": rows}));
+    page_html(&state, "orders.html", &ctx)
+}
