@@ -2,6 +2,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod controls;
 pub mod disputes;
 pub mod error;
 pub mod images;

@@ -189,6 +189,7 @@ pub async fn flat_shipping(db: &Db, scope: &StoreScope) -> Result<i64> {
 
 /// Sets the store's flat shipping rate.
 pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Result<()> {
+    scope.require_staff()?;
     if minor < 0 {
         return Err(CommerceError::Invalid("shipping must not be negative".into()));
     }
@@ -198,6 +199,25 @@ pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Resul
     )
     .bind(scope.store_key())
     .bind(minor)
+    .bind(db.now().0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Sets the one-line description shown under the store's name.
+pub async fn set_tagline(db: &Db, scope: &StoreScope, tagline: &str) -> Result<()> {
+    scope.require_staff()?;
+    let tagline = tagline.trim();
+    if tagline.chars().count() > 140 || tagline.chars().any(char::is_control) {
+        return Err(CommerceError::Invalid("a tagline is one line of at most 140 characters".into()));
+    }
+    sqlx::query(
+        "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, 0, $2, $3) \
+         ON CONFLICT (store_id) DO UPDATE SET tagline = excluded.tagline, updated_at = excluded.updated_at",
+    )
+    .bind(scope.store_key())
+    .bind(tagline)
     .bind(db.now().0)
     .execute(db.pool())
     .await?;

@@ -48,7 +48,8 @@ pub const RECURSION_LIMIT: usize = 24;
 /// Largest template source.
 pub const MAX_SOURCE: usize = 64 * 1024;
 
-fn money_filter(v: Value) -> String {
+/// The `money` filter: `{minor, currency}` → `SGD 12.50` (shared with the platform's own templates).
+pub fn money_filter(v: Value) -> String {
     let minor = v.get_attr("minor").ok().and_then(|m| i64::try_from(m).ok());
     let currency = v.get_attr("currency").ok().and_then(|c| c.as_str().and_then(|c| Currency::parse(c).ok()));
     match (minor, currency) {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod http;
+pub mod payment_page;
 pub mod routes;
 mod state;
 mod templates;

@@ -29,9 +29,25 @@ impl Templates {
         env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;
         env.add_template("console.html", include_str!("../templates/console.html"))?;
         env.add_template("matrix.html", include_str!("../templates/matrix.html"))?;
+        env.add_template("merchant_base.html", include_str!("../templates/merchant_base.html"))?;
+        env.add_template("merchant_products.html", include_str!("../templates/merchant_products.html"))?;
+        env.add_template("merchant_product.html", include_str!("../templates/merchant_product.html"))?;
+        env.add_template("merchant_orders.html", include_str!("../templates/merchant_orders.html"))?;
+        env.add_template("merchant_order.html", include_str!("../templates/merchant_order.html"))?;
+        env.add_template("merchant_disputes.html", include_str!("../templates/merchant_disputes.html"))?;
+        env.add_template("merchant_payouts.html", include_str!("../templates/merchant_payouts.html"))?;
+        env.add_template("merchant_theme.html", include_str!("../templates/merchant_theme.html"))?;
+        env.add_template("merchant_settings.html", include_str!("../templates/merchant_settings.html"))?;
+        env.add_template("console_disputes.html", include_str!("../templates/console_disputes.html"))?;
+        env.add_template("console_payment_page.html", include_str!("../templates/console_payment_page.html"))?;
         env.add_template("pay.html", include_str!("../templates/pay.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
         env.add_filter("when", |ms: i64| palisade_core::Timestamp(ms).to_string());
+        env.add_filter("money", palisade_commerce::themes::money_filter);
+        // Minor units as a plain decimal for form fields: 1250 → "12.50".
+        env.add_filter("amount", |minor: i64| {
+            format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, (minor / 100).abs(), (minor % 100).abs())
+        });
         Ok(Self { env })
     }
 

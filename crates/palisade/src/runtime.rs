@@ -67,6 +67,7 @@ pub fn registry() -> anyhow::Result<Registry> {
     let mut reg = Registry::default();
     controls::register(&mut reg).map_err(explain).context("registering controls")?;
     palisade_identity::controls::register(&mut reg).map_err(explain).context("registering identity controls")?;
+    palisade_commerce::controls::register(&mut reg).map_err(explain).context("registering commerce controls")?;
     Ok(reg)
 }
 

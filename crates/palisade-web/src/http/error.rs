@@ -162,27 +162,6 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path == "/readyz" || path == "/healthz"
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_pages_escape_their_message() {
-        let page = error_page(StatusCode::NOT_FOUND, "<script>alert(1)</script>");
-        assert!(!page.contains("<script>"));
-        assert!(page.contains("&lt;script&gt;"));
-    }
-
-    #[test]
-    fn internal_causes_are_not_shown() {
-        let e = ApiError::from(StoreError::Corrupt("secret detail".into()));
-        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!e.message.contains("secret detail"));
-        let e = ApiError::from(StoreError::Conflict("slug taken".into()));
-        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
-    }
-}
-
 impl From<palisade_commerce::CommerceError> for ApiError {
     fn from(e: palisade_commerce::CommerceError) -> Self {
         use palisade_commerce::CommerceError as E;
@@ -203,5 +182,26 @@ impl From<palisade_commerce::CommerceError> for ApiError {
 impl From<palisade_commerce::CommerceError> for PageError {
     fn from(e: palisade_commerce::CommerceError) -> Self {
         PageError(ApiError::from(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_escape_their_message() {
+        let page = error_page(StatusCode::NOT_FOUND, "<script>alert(1)</script>");
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn internal_causes_are_not_shown() {
+        let e = ApiError::from(StoreError::Corrupt("secret detail".into()));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("secret detail"));
+        let e = ApiError::from(StoreError::Conflict("slug taken".into()));
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
     }
 }

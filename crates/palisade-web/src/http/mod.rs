@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 pub mod error;
 pub mod headers;
+pub mod json;
 pub mod layers;
 pub mod metrics;
 pub mod session;

@@ -20,6 +20,69 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/logout", post(logout))
         .route("/console/stores/{store}/security", get(store_matrix))
         .route("/console/outbox", get(outbox_page))
+        .route("/console/disputes", get(disputes_page))
+        .route("/console/disputes/{store}/{dispute}/decide", post(decide))
+        .route("/console/payment-page", get(payment_page))
+}
+
+/// Buyer protection's queue: every undecided dispute, oldest first.
+async fn disputes_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
+    let list = palisade_commerce::disputes::undecided(&state.db, &op).await?;
+    let page = state
+        .templates
+        .render("console_disputes.html", json!({"operator": op.email(), "is_operator": true, "disputes": list}))?;
+    Ok(Html(page))
+}
+
+#[derive(Debug, Deserialize)]
+struct DecideForm {
+    outcome: String,
+    note: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+    Path((store, dispute)): Path<(String, String)>,
+    Form(form): Form<DecideForm>,
+) -> Result<Response, PageError> {
+    use palisade_commerce::disputes::{self, Outcome};
+    let outcome = match form.outcome.as_str() {
+        "buyer" => Outcome::Buyer,
+        "merchant" => Outcome::Merchant,
+        _ => {
+            return Err(crate::http::ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "outcome is buyer or merchant",
+            )
+            .into());
+        }
+    };
+    let store = super::resolve_store(&state, &store).await?;
+    disputes::decide(&state.db, &op, store, &dispute, outcome, &form.note, super::storefront::FEE_MINOR).await?;
+    Ok(Redirect::to("/console/disputes").into_response())
+}
+
+/// The payment page's script inventory and the integrity monitor's recent checks (PCI DSS 6.4.3, 11.6.1).
+async fn payment_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
+    let checks = crate::payment_page::recent(&state.db, 20).await?;
+    let page = state.templates.render(
+        "console_payment_page.html",
+        json!({
+            "operator": op.email(), "is_operator": true,
+            "scripts": &*super::checkout::PAYMENT_SCRIPTS,
+            "headers": super::checkout::PAYMENT_HEADERS,
+            "checks": checks,
+        }),
+    )?;
+    Ok(Html(page))
 }
 
 async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperator) -> Result<Html<String>, PageError> {

@@ -5,8 +5,10 @@ pub mod admin;
 mod api;
 mod assets;
 pub mod checkout;
+pub mod commerce_api;
 mod console;
 mod health;
+pub mod merchant;
 mod passkeys;
 pub mod storefront;
 
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(storefront::routes())
         .merge(checkout::routes())
+        .merge(merchant::routes())
+        .merge(commerce_api::routes())
         .fallback(not_found);
     layers::apply(app, &state).with_state(state)
 }

@@ -67,6 +67,7 @@ struct Created {
     stores: usize,
     skipped: usize,
     staff: usize,
+    shop: super::demo_shop::Shop,
 }
 
 async fn account(db: &palisade_store::Db, email: &str, name: &str) -> anyhow::Result<(tenancy::Account, bool)> {
@@ -84,18 +85,20 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
     let db = &inst.db;
     let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
     let platform = PlatformScope::system("demo");
-    let steps: u64 = STORES.iter().map(|s| s.team.len() as u64 + 1).sum();
+    let objects = palisade_store::Objects::local(&inst.settings.objects_dir).map_err(runtime::explain)?;
+    let steps: u64 = STORES.iter().map(|s| s.team.len() as u64 + 1 + super::demo_shop::STEPS_PER_STORE).sum();
     let bar = ProgressBar::new(steps).with_style(
         ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let mut created = Created::default();
+    let buyers = super::demo_shop::buyers(db, &identity, DEMO_PASSWORD, &mut created.shop).await?;
     for spec in STORES {
         bar.set_message(spec.name);
         if tenancy::store_id_by_slug(db, spec.slug).await.map_err(runtime::explain)?.is_some() {
             created.skipped += 1;
-            bar.inc(spec.team.len() as u64 + 1);
+            bar.inc(spec.team.len() as u64 + 1 + super::demo_shop::STEPS_PER_STORE);
             continue;
         }
         let Some((owner_email, owner_name, _)) = spec.team.first() else { continue };
@@ -103,7 +106,7 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
         if fresh {
             identity.set_password(&owner, secrecy::SecretString::from(DEMO_PASSWORD.to_owned())).await?;
         }
-        let (_store, scope) = tenancy::create_store(
+        let (store, scope) = tenancy::create_store(
             db,
             &platform,
             NewStore {
@@ -133,6 +136,8 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
             .await
             .map_err(runtime::explain)?;
         bar.inc(1);
+        bar.set_message(format!("{}: catalog and orders", spec.name));
+        super::demo_shop::fill(db, &objects, store.id, &buyers, &bar, &mut created.shop).await?;
     }
     bar.finish_and_clear();
     Ok(created)
@@ -143,7 +148,10 @@ pub async fn ensure(inst: &Installation) -> anyhow::Result<String> {
     let stores = tenancy::list_stores(&inst.db, &PlatformScope::system("demo")).await.map_err(runtime::explain)?;
     if stores.is_empty() {
         let c = populate(inst).await?;
-        println!("Demo data: {} stores, {} staff accounts.", c.stores, c.staff);
+        println!(
+            "Demo data: {} stores, {} staff, {} products with images, {} buyers, {} orders.",
+            c.stores, c.staff, c.shop.products, c.shop.buyers, c.shop.orders
+        );
     }
     admin::operator_token(&inst.db, &Email::parse(DEMO_OPERATOR)?, "Demo Operator", 7, "demo sign-in").await
 }
@@ -158,8 +166,15 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     println!("  stores created      {}", c.stores);
     println!("  stores already there {}", c.skipped);
     println!("  staff accounts      {}", c.staff);
+    println!("  products (images)   {} ({})", c.shop.products, c.shop.images);
+    println!("  buyers              {}", c.shop.buyers);
+    println!(
+        "  orders              {} (every state: paid, shipped, delivered, completed, refunded, disputed, cancelled)",
+        c.shop.orders
+    );
     println!("  operator            {DEMO_OPERATOR}");
     println!("  staff sign-in       e.g. meilin@lioncitytea.example / {DEMO_PASSWORD:?} at /login");
+    println!("  buyer sign-in       e.g. wei.ling@buyer.example / {DEMO_PASSWORD:?}");
     println!(
         "\nStart the server with `palisade serve` and sign in at /console with this token (7 days, shown once):\n\n    {token}\n"
     );

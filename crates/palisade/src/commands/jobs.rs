@@ -17,11 +17,27 @@ pub const ESCROW_AUTO_RELEASE: &str = "escrow.auto_release";
 pub const PROTECTION_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 /// Daily removal of finished jobs older than two weeks.
 pub const PRUNE_JOBS: &str = "jobs.prune";
+/// Every 15 minutes: fetch the payment page and compare its scripts and security headers with the inventory
+/// (PCI DSS 11.6.1).
+pub const PAYMENT_PAGE_CHECK: &str = "payments.page_check";
 /// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
 pub const PING: &str = "system.ping";
 
-pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>, mailer: Arc<crate::mail::Mailer>) -> Handlers {
+pub fn handlers(
+    registry: Arc<Registry>,
+    facts: Arc<NodeFacts>,
+    mailer: Arc<crate::mail::Mailer>,
+    public_url: String,
+) -> Handlers {
     let mut h = Handlers::default();
+    h.register(PAYMENT_PAGE_CHECK, move |ctx: JobContext| {
+        let url = public_url.clone();
+        async move {
+            let outcome = palisade_web::payment_page::check(&ctx.db, &url).await.map_err(|e| e.to_string())?;
+            tracing::info!(%outcome, "payment page checked");
+            Ok(())
+        }
+    });
     h.register(palisade_store::outbox::DELIVER_JOB, move |ctx: JobContext| {
         let mailer = mailer.clone();
         async move {
@@ -61,6 +77,11 @@ pub fn handlers(registry: Arc<Registry>, facts: Arc<NodeFacts>, mailer: Arc<crat
 pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     jobs::upsert_schedule(db, "audit-verify-daily", "0 15 3 * * *", AUDIT_VERIFY, serde_json::Value::Null).await?;
     jobs::upsert_schedule(db, "matrix-snapshot-hourly", "0 0 * * * *", MATRIX_SNAPSHOT, serde_json::Value::Null)
+        .await?;
+    jobs::upsert_schedule(db, "escrow-release-hourly", "0 30 * * * *", ESCROW_AUTO_RELEASE, serde_json::Value::Null)
+        .await?;
+    jobs::upsert_schedule(db, "jobs-prune-daily", "0 45 4 * * *", PRUNE_JOBS, serde_json::Value::Null).await?;
+    jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;
     Ok(())
 }

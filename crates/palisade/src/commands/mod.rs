@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod config_check;
 mod demo;
+mod demo_shop;
 mod jobs;
 mod migrate;
 mod serve;

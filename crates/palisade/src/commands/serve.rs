@@ -41,6 +41,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let registry = Arc::new(inst.registry.clone());
     let facts = Arc::new(inst.facts.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let public_url = inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(&listen));
 
     let runner = if args.no_jobs {
         None
@@ -54,7 +55,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             lease: Duration::from_secs(300),
         };
         tracing::info!(node = %node, "job runner started");
-        let handlers = builtin::handlers(registry.clone(), facts.clone(), mailer.clone());
+        let handlers = builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone());
         let mut rx = stop_rx.clone();
         let db = db.clone();
         Some(tokio::spawn(async move {
@@ -69,7 +70,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         behind_tls: inst.settings.behind_tls,
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
-        public_url: inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(&listen)),
+        public_url: public_url.clone(),
     };
     let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
     let identity = match identity.clone().with_passkeys(&web.public_url) {

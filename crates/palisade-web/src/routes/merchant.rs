@@ -1,0 +1,551 @@
+//! The merchant's store admin (HTML): products and stock, images, categories, orders (ship, deliver, refund),
+//! disputes, payouts, theme and storefront settings. Every route checks its permission on the server; merchant
+//! theme templates never render here (admin pages use platform templates only).
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductEdit, ProductStatus};
+use palisade_commerce::orders::{self, Status};
+use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::Slug;
+use palisade_identity::sessions;
+use palisade_store::permissions::Permission;
+use palisade_store::tenancy;
+use palisade_store::{StoreError, StoreScope};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::access::StaffAccess;
+use crate::http::{ApiError, PageError};
+use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::admin::AdminError;
+use crate::routes::storefront::FEE_MINOR;
+use crate::state::AppState;
+
+/// Every store-admin commerce page with the permission it needs (`None`: any member); the permission test
+/// walks this list with [`crate::routes::admin::ROUTES`].
+pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
+    ("GET", "/admin/stores/{store}/products", None),
+    ("POST", "/admin/stores/{store}/products", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/categories", Some(Permission::Products)),
+    ("GET", "/admin/stores/{store}/products/{product}", None),
+    ("POST", "/admin/stores/{store}/products/{product}", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/products/{product}/status", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/products/{product}/images", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/images/{image}/remove", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/variants/{variant}", Some(Permission::Products)),
+    ("GET", "/admin/stores/{store}/orders", Some(Permission::Orders)),
+    ("GET", "/admin/stores/{store}/orders/{order}", Some(Permission::Orders)),
+    ("POST", "/admin/stores/{store}/orders/{order}/ship", Some(Permission::Orders)),
+    ("POST", "/admin/stores/{store}/orders/{order}/deliver", Some(Permission::Orders)),
+    ("POST", "/admin/stores/{store}/orders/{order}/refund", Some(Permission::Refunds)),
+    ("GET", "/admin/stores/{store}/disputes", Some(Permission::Orders)),
+    ("POST", "/admin/stores/{store}/disputes/{dispute}/respond", Some(Permission::Orders)),
+    ("GET", "/admin/stores/{store}/payouts", Some(Permission::Payouts)),
+    ("POST", "/admin/stores/{store}/payouts", Some(Permission::Payouts)),
+    ("GET", "/admin/stores/{store}/theme", Some(Permission::Theme)),
+    ("POST", "/admin/stores/{store}/theme", Some(Permission::Theme)),
+    ("GET", "/admin/stores/{store}/settings", Some(Permission::Theme)),
+    ("POST", "/admin/stores/{store}/settings", Some(Permission::Theme)),
+];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/stores/{store}/products", get(products).post(create_product))
+        .route("/admin/stores/{store}/categories", post(create_category))
+        .route("/admin/stores/{store}/products/{product}", get(product).post(edit_product))
+        .route("/admin/stores/{store}/products/{product}/status", post(product_status))
+        .route("/admin/stores/{store}/products/{product}/images", post(upload_image))
+        .route("/admin/stores/{store}/images/{image}/remove", post(remove_image))
+        .route("/admin/stores/{store}/variants/{variant}", post(edit_variant))
+        .route("/admin/stores/{store}/orders", get(order_list))
+        .route("/admin/stores/{store}/orders/{order}", get(order_detail))
+        .route("/admin/stores/{store}/orders/{order}/ship", post(ship))
+        .route("/admin/stores/{store}/orders/{order}/deliver", post(deliver))
+        .route("/admin/stores/{store}/orders/{order}/refund", post(refund))
+        .route("/admin/stores/{store}/disputes", get(dispute_list))
+        .route("/admin/stores/{store}/disputes/{dispute}/respond", post(respond))
+        .route("/admin/stores/{store}/payouts", get(payout_page).post(payout))
+        .route("/admin/stores/{store}/theme", get(theme_page).post(save_theme))
+        .route("/admin/stores/{store}/settings", get(settings_page).post(save_settings))
+}
+
+type PageResult = Result<Response, AdminError>;
+
+fn base(access: &StaffAccess) -> String {
+    format!("/admin/stores/{}", access.membership.scope.store_id())
+}
+
+fn scope(access: &StaffAccess) -> &StoreScope {
+    &access.membership.scope
+}
+
+async fn page(
+    state: &AppState,
+    access: &StaffAccess,
+    template: &str,
+    section: &str,
+    ctx: serde_json::Value,
+) -> PageResult {
+    let store = tenancy::get_store(&state.db, scope(access)).await?;
+    let mut full = json!({
+        "operator": access.account.email,
+        "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name, "currency": store.currency},
+        "base": base(access),
+        "section": section,
+        "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
+    });
+    if let (Some(f), serde_json::Value::Object(c)) = (full.as_object_mut(), ctx) {
+        f.extend(c);
+    }
+    Ok(Html(state.templates.render(template, full)?).into_response())
+}
+
+fn back(to: String) -> PageResult {
+    Ok(Redirect::to(&to).into_response())
+}
+
+fn invalid(m: impl Into<String>) -> AdminError {
+    AdminError::Page(PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)))
+}
+
+/// Parses an amount typed by a person ("12.50", "12") into minor units of `currency`.
+pub(crate) fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiError> {
+    let bad = || {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("`{}` is not an amount", text.chars().take(20).collect::<String>()),
+        )
+    };
+    let t = text.trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || whole.len() > 12
+    {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
+    Ok(Money::new(whole * 100 + frac, currency))
+}
+
+async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
+    let store = tenancy::get_store(&state.db, scope(access)).await?;
+    Currency::parse(&store.currency).map_err(|e| AdminError::Page(StoreError::Corrupt(e.to_string()).into()))
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
+    let pg = q.page.unwrap_or(1).max(1);
+    let list = catalog::list_products(&state.db, scope(&access), 50, (pg - 1) * 50).await?;
+    let categories = catalog::list_categories(&state.db, scope(&access)).await?;
+    page(
+        &state,
+        &access,
+        "merchant_products.html",
+        "products",
+        json!({"products": list, "categories": categories, "page": pg, "has_next": list.len() == 50}),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct NewProductForm {
+    title: String,
+    slug: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    category: String,
+    sku: String,
+    price: String,
+    stock: String,
+    #[serde(default)]
+    publish: Option<String>,
+}
+
+async fn create_product(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Form(f): Form<NewProductForm>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    let currency = store_currency(&state, &access).await?;
+    let slug = Slug::parse(&f.slug).map_err(|e| invalid(e.to_string()))?;
+    let price = parse_amount(&f.price, currency).map_err(PageError)?;
+    let stock = f.stock.trim().parse::<i64>().map_err(|_| invalid("stock must be a whole number"))?;
+    let p = catalog::create_product(
+        &state.db,
+        scope(&access),
+        NewProduct {
+            slug,
+            title: f.title,
+            description: f.description,
+            status: if f.publish.is_some() { ProductStatus::Published } else { ProductStatus::Draft },
+            category: (!f.category.is_empty()).then_some(f.category),
+            variants: vec![NewVariant { sku: f.sku, options: json!({}), price, stock }],
+        },
+    )
+    .await?;
+    back(format!("{}/products/{}", base(&access), p.id))
+}
+
+#[derive(Debug, Deserialize)]
+struct CategoryForm {
+    slug: String,
+    name: String,
+}
+
+async fn create_category(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Form(f): Form<CategoryForm>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    let slug = Slug::parse(&f.slug).map_err(|e| invalid(e.to_string()))?;
+    catalog::create_category(&state.db, scope(&access), &slug, &f.name).await?;
+    back(format!("{}/products", base(&access)))
+}
+
+async fn product(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    let p = catalog::get_product(&state.db, scope(&access), &id).await?;
+    let imgs = images::list(&state.db, scope(&access), &id).await?;
+    let categories = catalog::list_categories(&state.db, scope(&access)).await?;
+    let category: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT category_id FROM products WHERE store_id = $1 AND id = $2")
+            .bind(scope(&access).store_key())
+            .bind(&id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(StoreError::from)?;
+    page(
+        &state,
+        &access,
+        "merchant_product.html",
+        "products",
+        json!({"product": p, "images": imgs, "categories": categories, "category": category.and_then(|c| c.0)}),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct EditForm {
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    category: String,
+}
+
+async fn edit_product(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<EditForm>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    catalog::update_product(
+        &state.db,
+        scope(&access),
+        &id,
+        ProductEdit {
+            title: f.title,
+            description: f.description,
+            category: (!f.category.is_empty()).then_some(f.category),
+        },
+    )
+    .await?;
+    back(format!("{}/products/{id}", base(&access)))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+async fn product_status(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<StatusForm>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    let status = ProductStatus::parse(&f.status)?;
+    catalog::set_status(&state.db, scope(&access), &id, status).await?;
+    back(format!("{}/products/{id}", base(&access)))
+}
+
+async fn upload_image(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    mut form: Multipart,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    let mut file = None;
+    let mut alt = String::new();
+    while let Some(field) =
+        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
+    {
+        match field.name() {
+            Some("image") => {
+                file = Some(field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?)
+            }
+            Some("alt") => alt = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let bytes = file.ok_or_else(|| invalid("choose an image file"))?;
+    images::add(&state.db, &state.objects, scope(&access), &id, bytes, &alt).await?;
+    back(format!("{}/products/{id}", base(&access)))
+}
+
+async fn remove_image(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, image)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    images::remove(&state.db, scope(&access), &image).await?;
+    back(format!("{}/products", base(&access)))
+}
+
+#[derive(Debug, Deserialize)]
+struct VariantForm {
+    #[serde(default)]
+    price: Option<String>,
+    #[serde(default)]
+    stock: Option<String>,
+    #[serde(default)]
+    product: String,
+}
+
+async fn edit_variant(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, variant)): Path<(String, String)>,
+    Form(f): Form<VariantForm>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    if let Some(p) = f.price.as_deref().filter(|p| !p.trim().is_empty()) {
+        let currency = store_currency(&state, &access).await?;
+        catalog::set_price(&state.db, scope(&access), &variant, parse_amount(p, currency).map_err(PageError)?).await?;
+    }
+    if let Some(s) = f.stock.as_deref().filter(|s| !s.trim().is_empty()) {
+        let stock = s.trim().parse::<i64>().map_err(|_| invalid("stock must be a whole number"))?;
+        catalog::set_stock(&state.db, scope(&access), &variant, stock).await?;
+    }
+    back(format!("{}/products/{}", base(&access), f.product))
+}
+
+async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
+    access.require(Permission::Orders)?;
+    let status = q.status.as_deref().filter(|s| !s.is_empty()).map(Status::parse).transpose()?;
+    let pg = q.page.unwrap_or(1).max(1);
+    let list = orders::list(&state.db, scope(&access), status, 50, (pg - 1) * 50).await?;
+    let counts = orders::counts(&state.db, scope(&access)).await?;
+    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": q.status.unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
+}
+
+async fn order_detail(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::Orders)?;
+    let o = orders::get(&state.db, scope(&access), &id).await?;
+    let items = orders::items(&state.db, scope(&access), &id).await?;
+    let events = orders::events(&state.db, scope(&access), &id).await?;
+    let held = ledger::escrow_balance(&state.db, scope(&access), &id).await?;
+    let dispute = disputes::for_order(&state.db, scope(&access), &id).await?;
+    page(&state, &access, "merchant_order.html", "orders", json!({
+        "order": o, "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
+        "can_ship": o.status.can_become(Status::Shipped), "can_deliver": o.status.can_become(Status::Delivered),
+        "can_refund": o.status.can_become(Status::Refunded) && held > 0,
+    })).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ShipForm {
+    tracking_no: String,
+}
+
+async fn ship(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<ShipForm>,
+) -> PageResult {
+    access.require(Permission::Orders)?;
+    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), FEE_MINOR).await?;
+    back(format!("{}/orders/{id}", base(&access)))
+}
+
+async fn deliver(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::Orders)?;
+    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, FEE_MINOR).await?;
+    back(format!("{}/orders/{id}", base(&access)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundForm {
+    amount: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn refund(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<RefundForm>,
+) -> PageResult {
+    access.require(Permission::Refunds)?;
+    let currency = store_currency(&state, &access).await?;
+    let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
+    orders::refund(&state.db, scope(&access), &id, amount.minor, &f.note).await?;
+    back(format!("{}/orders/{id}", base(&access)))
+}
+
+async fn dispute_list(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    access.require(Permission::Orders)?;
+    let list = disputes::list(&state.db, scope(&access)).await?;
+    page(&state, &access, "merchant_disputes.html", "disputes", json!({"disputes": list})).await
+}
+
+#[derive(Debug, Deserialize)]
+struct RespondForm {
+    response: String,
+}
+
+async fn respond(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<RespondForm>,
+) -> PageResult {
+    access.require(Permission::Orders)?;
+    disputes::respond(&state.db, scope(&access), &id, &f.response).await?;
+    back(format!("{}/disputes", base(&access)))
+}
+
+async fn payout_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    access.require(Permission::Payouts)?;
+    let currency = store_currency(&state, &access).await?;
+    let balance = ledger::store_balance(&state.db, scope(&access), currency).await?;
+    let held: (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(a.balance), 0) AS BIGINT) FROM ledger_accounts a WHERE a.store_id = $1 AND a.kind = 'escrow'",
+    )
+    .bind(scope(&access).store_key())
+    .fetch_one(state.db.pool())
+    .await
+    .map_err(StoreError::from)?;
+    let list = payouts::list(&state.db, scope(&access)).await?;
+    let rating = reviews::summary(&state.db, scope(&access)).await?;
+    page(&state, &access, "merchant_payouts.html", "payouts", json!({"balance": Money::new(balance, currency), "held": Money::new(held.0, currency), "payouts": list, "rating": rating})).await
+}
+
+#[derive(Debug, Deserialize)]
+struct PayoutForm {
+    amount: String,
+}
+
+async fn payout(State(state): State<AppState>, access: StaffAccess, Form(f): Form<PayoutForm>) -> PageResult {
+    access.require(Permission::Payouts)?;
+    // Moving money out needs a person who entered their password in the last few minutes.
+    let fresh = access.session.as_ref().is_some_and(|s| sessions::is_fresh(s, state.db.now(), STEP_UP_WINDOW));
+    if !fresh {
+        return back(format!("/account/reauth?next={}/payouts", base(&access)));
+    }
+    let currency = store_currency(&state, &access).await?;
+    let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
+    payouts::request(&state.db, scope(&access), amount).await?;
+    back(format!("{}/payouts", base(&access)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ThemeQuery {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn theme_page(State(state): State<AppState>, access: StaffAccess, Query(q): Query<ThemeQuery>) -> PageResult {
+    access.require(Permission::Theme)?;
+    let name = q.name.filter(|n| themes::EDITABLE.contains(&n.as_str())).unwrap_or_else(|| "product.html".to_owned());
+    let all = themes::versions(&state.db, scope(&access)).await?;
+    let mine: Vec<_> = all.iter().filter(|v| v.name == name).collect();
+    let current = mine.first().map(|v| v.source.clone()).unwrap_or_else(|| {
+        themes::DEFAULT.iter().find(|(n, _)| *n == name).map(|(_, s)| (*s).to_owned()).unwrap_or_default()
+    });
+    let broken: Vec<_> = all.iter().filter(|v| v.error.is_some()).collect();
+    page(
+        &state,
+        &access,
+        "merchant_theme.html",
+        "theme",
+        json!({"name": name, "editable": themes::EDITABLE, "versions": mine, "source": current, "broken": broken}),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct ThemeForm {
+    name: String,
+    source: String,
+}
+
+async fn save_theme(State(state): State<AppState>, access: StaffAccess, Form(f): Form<ThemeForm>) -> PageResult {
+    access.require(Permission::Theme)?;
+    themes::save(&state.db, scope(&access), &f.name, &f.source).await?;
+    back(format!("{}/theme?name={}", base(&access), f.name))
+}
+
+async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    access.require(Permission::Theme)?;
+    let shipping = orders::flat_shipping(&state.db, scope(&access)).await?;
+    let currency = store_currency(&state, &access).await?;
+    let tagline: Option<(String,)> = sqlx::query_as("SELECT tagline FROM store_commerce WHERE store_id = $1")
+        .bind(scope(&access).store_key())
+        .fetch_optional(state.db.pool())
+        .await
+        .map_err(StoreError::from)?;
+    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline.map(|t| t.0).unwrap_or_default()})).await
+}
+
+#[derive(Debug, Deserialize)]
+struct SettingsForm {
+    shipping: String,
+    #[serde(default)]
+    tagline: String,
+}
+
+async fn save_settings(State(state): State<AppState>, access: StaffAccess, Form(f): Form<SettingsForm>) -> PageResult {
+    access.require(Permission::Theme)?;
+    let currency = store_currency(&state, &access).await?;
+    let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
+    orders::set_flat_shipping(&state.db, scope(&access), shipping.minor).await?;
+    orders::set_tagline(&state.db, scope(&access), &f.tagline).await?;
+    back(format!("{}/settings", base(&access)))
+}
