@@ -138,7 +138,15 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         sources.insert(v.name.clone(), v.source.clone());
     }
     sources.insert(name.to_owned(), source.to_owned());
-    sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+    let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+    // A trial render of the store's pages on sample data catches what only shows when rendering (unknown
+    // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
+    let sample = sample_context();
+    for page in ["store.html", "product.html"] {
+        env.get_template(page)
+            .and_then(|t| t.render(minijinja::value::Serde(&sample)))
+            .map_err(|e| CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}")))?;
+    }
     let mut tx = db.begin_write().await?;
     let (next,): (i64,) =
         sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM theme_templates WHERE store_id = $1 AND name = $2")
@@ -176,6 +184,25 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         error: None,
         error_at: None,
         created_at: now,
+    })
+}
+
+/// Context shaped like the storefront's (see themes/default/README.md), for trial renders.
+#[must_use]
+pub fn sample_context() -> serde_json::Value {
+    let price = serde_json::json!({"minor": 1250, "currency": "SGD"});
+    let card = serde_json::json!({"id": "p1", "slug": "sample", "title": "Sample product", "store_slug": "sample-store",
+        "store_name": "Sample Store", "price": price, "image_id": null, "in_stock": true, "url": "/s/sample-store/p/sample", "image_url": null});
+    serde_json::json!({
+        "site": {"name": "Palisade Market"}, "shopper": null, "cart_count": 0, "query": "", "flash": null,
+        "store": {"id": "s1", "slug": "sample-store", "name": "Sample Store", "tagline": "A sample", "url": "/s/sample-store",
+                  "rating": {"average": 4.5, "count": 2}, "shipping": price},
+        "categories": [{"id": "c1", "slug": "things", "name": "Things", "products": 1}], "category": "",
+        "products": {"cards": [card], "page": 1, "has_next": false, "next_url": null, "prev_url": null},
+        "reviews": [{"reviewer": "s***@example.com", "rating": 5, "body": "Great", "created_at": 0}],
+        "product": {"id": "p1", "slug": "sample", "title": "Sample product", "description": "A sample.", "url": "/s/sample-store/p/sample",
+                    "status": "published", "variants": [{"id": "v1", "sku": "S-1", "options": {"size": "M"}, "price": price, "stock": 3}]},
+        "images": [{"id": "i1", "url": "/media/sample-store/i1", "alt": "Sample", "width": 240, "height": 240}],
     })
 }
 

@@ -54,7 +54,12 @@ pub fn observe(html: &str, headers: &reqwest::header::HeaderMap) -> Observation 
                 continue;
             }
             let attr = |name: &str| {
-                tag.attributes().get(name).flatten().map(|v| v.as_utf8_str().into_owned()).unwrap_or_default()
+                // Attribute values as a browser reads them: entities decoded (`&#x2f;` is `/`).
+                tag.attributes()
+                    .get(name)
+                    .flatten()
+                    .map(|v| html_escape::decode_html_entities(&v.as_utf8_str()).into_owned())
+                    .unwrap_or_default()
             };
             let src = attr("src");
             if src.is_empty() {

@@ -496,8 +496,13 @@ struct ProductIn {
     variants: Vec<VariantIn>,
 }
 
-async fn create_product(State(state): State<AppState>, access: StaffAccess, Body(body): Body<ProductIn>) -> ApiResult {
+async fn create_product(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    body: Result<Body<ProductIn>, ApiError>,
+) -> ApiResult {
     need(&access, Permission::Products)?;
+    let Body(body) = body?;
     let currency = currency_of(&state, scope(&access)).await?;
     let slug = Slug::parse(&body.slug)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
@@ -547,9 +552,10 @@ async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Body(b): Body<StatusIn>,
+    body: Result<Body<StatusIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
+    let Body(b) = body?;
     catalog::set_status(&state.db, scope(&access), &id, ProductStatus::parse(&b.status)?).await?;
     ok(catalog::get_product(&state.db, scope(&access), &id).await?)
 }
@@ -581,9 +587,10 @@ async fn set_stock(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, v)): Path<(String, String)>,
-    Body(b): Body<StockIn>,
+    body: Result<Body<StockIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
+    let Body(b) = body?;
     catalog::set_stock(&state.db, scope(&access), &v, b.stock).await?;
     ok(json!({"variant_id": v, "stock": b.stock}))
 }
@@ -597,9 +604,10 @@ async fn set_price(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, v)): Path<(String, String)>,
-    Body(b): Body<PriceIn>,
+    body: Result<Body<PriceIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
+    let Body(b) = body?;
     let currency = currency_of(&state, scope(&access)).await?;
     catalog::set_price(&state.db, scope(&access), &v, Money::new(b.price_minor, currency)).await?;
     ok(json!({"variant_id": v, "price": Money::new(b.price_minor, currency)}))
@@ -638,9 +646,10 @@ async fn ship(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Body(b): Body<ShipIn>,
+    body: Result<Body<ShipIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
+    let Body(b) = body?;
     orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), FEE_MINOR).await?;
     order_json(&state, scope(&access), &id).await
 }
@@ -666,9 +675,10 @@ async fn refund(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Body(b): Body<RefundIn>,
+    body: Result<Body<RefundIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Refunds)?;
+    let Body(b) = body?;
     orders::refund(&state.db, scope(&access), &id, b.amount_minor, &b.note).await?;
     order_json(&state, scope(&access), &id).await
 }
@@ -687,9 +697,10 @@ async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Body(b): Body<RespondIn>,
+    body: Result<Body<RespondIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
+    let Body(b) = body?;
     ok(disputes::respond(&state.db, scope(&access), &id, &b.response).await?)
 }
 
@@ -717,8 +728,13 @@ struct PayoutIn {
     amount_minor: i64,
 }
 
-async fn payout(State(state): State<AppState>, access: StaffAccess, Body(b): Body<PayoutIn>) -> ApiResult {
+async fn payout(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    body: Result<Body<PayoutIn>, ApiError>,
+) -> ApiResult {
     need(&access, Permission::Payouts)?;
+    let Body(b) = body?;
     let Some(session) = &access.session else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -754,9 +770,10 @@ async fn save_theme(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, name)): Path<(String, String)>,
-    Body(b): Body<ThemeIn>,
+    body: Result<Body<ThemeIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Theme)?;
+    let Body(b) = body?;
     let v = themes::save(&state.db, scope(&access), &name, &b.source).await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
@@ -780,8 +797,13 @@ struct SettingsIn {
     tagline: Option<String>,
 }
 
-async fn save_settings(State(state): State<AppState>, access: StaffAccess, Body(b): Body<SettingsIn>) -> ApiResult {
+async fn save_settings(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    body: Result<Body<SettingsIn>, ApiError>,
+) -> ApiResult {
     need(&access, Permission::Theme)?;
+    let Body(b) = body?;
     if let Some(s) = b.flat_shipping_minor {
         orders::set_flat_shipping(&state.db, scope(&access), s).await?;
     }

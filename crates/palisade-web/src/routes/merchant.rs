@@ -2,6 +2,8 @@
 //! disputes, payouts, theme and storefront settings. Every route checks its permission on the server; merchant
 //! theme templates never render here (admin pages use platform templates only).
 
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -108,6 +110,10 @@ fn back(to: String) -> PageResult {
     Ok(Redirect::to(&to).into_response())
 }
 
+fn bad_form(e: FormRejection) -> AdminError {
+    invalid(format!("the form could not be read: {}", e.body_text()))
+}
+
 fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Page(PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)))
 }
@@ -181,9 +187,10 @@ struct NewProductForm {
 async fn create_product(
     State(state): State<AppState>,
     access: StaffAccess,
-    Form(f): Form<NewProductForm>,
+    form: Result<Form<NewProductForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let slug = Slug::parse(&f.slug).map_err(|e| invalid(e.to_string()))?;
     let price = parse_amount(&f.price, currency).map_err(PageError)?;
@@ -213,9 +220,10 @@ struct CategoryForm {
 async fn create_category(
     State(state): State<AppState>,
     access: StaffAccess,
-    Form(f): Form<CategoryForm>,
+    form: Result<Form<CategoryForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let Form(f) = form.map_err(bad_form)?;
     let slug = Slug::parse(&f.slug).map_err(|e| invalid(e.to_string()))?;
     catalog::create_category(&state.db, scope(&access), &slug, &f.name).await?;
     back(format!("{}/products", base(&access)))
@@ -259,9 +267,10 @@ async fn edit_product(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Form(f): Form<EditForm>,
+    form: Result<Form<EditForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let Form(f) = form.map_err(bad_form)?;
     catalog::update_product(
         &state.db,
         scope(&access),
@@ -285,9 +294,10 @@ async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Form(f): Form<StatusForm>,
+    form: Result<Form<StatusForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let Form(f) = form.map_err(bad_form)?;
     let status = ProductStatus::parse(&f.status)?;
     catalog::set_status(&state.db, scope(&access), &id, status).await?;
     back(format!("{}/products/{id}", base(&access)))
@@ -297,9 +307,10 @@ async fn upload_image(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let mut form = form.map_err(|e| invalid(format!("send the image as multipart/form-data: {}", e.body_text())))?;
     let mut file = None;
     let mut alt = String::new();
     while let Some(field) =
@@ -342,9 +353,10 @@ async fn edit_variant(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, variant)): Path<(String, String)>,
-    Form(f): Form<VariantForm>,
+    form: Result<Form<VariantForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
+    let Form(f) = form.map_err(bad_form)?;
     if let Some(p) = f.price.as_deref().filter(|p| !p.trim().is_empty()) {
         let currency = store_currency(&state, &access).await?;
         catalog::set_price(&state.db, scope(&access), &variant, parse_amount(p, currency).map_err(PageError)?).await?;
@@ -392,9 +404,10 @@ async fn ship(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Form(f): Form<ShipForm>,
+    form: Result<Form<ShipForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
+    let Form(f) = form.map_err(bad_form)?;
     orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), FEE_MINOR).await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
@@ -420,9 +433,10 @@ async fn refund(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Form(f): Form<RefundForm>,
+    form: Result<Form<RefundForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Refunds)?;
+    let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
     orders::refund(&state.db, scope(&access), &id, amount.minor, &f.note).await?;
@@ -444,9 +458,10 @@ async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, id)): Path<(String, String)>,
-    Form(f): Form<RespondForm>,
+    form: Result<Form<RespondForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
+    let Form(f) = form.map_err(bad_form)?;
     disputes::respond(&state.db, scope(&access), &id, &f.response).await?;
     back(format!("{}/disputes", base(&access)))
 }
@@ -472,8 +487,13 @@ struct PayoutForm {
     amount: String,
 }
 
-async fn payout(State(state): State<AppState>, access: StaffAccess, Form(f): Form<PayoutForm>) -> PageResult {
+async fn payout(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<PayoutForm>, FormRejection>,
+) -> PageResult {
     access.require(Permission::Payouts)?;
+    let Form(f) = form.map_err(bad_form)?;
     // Moving money out needs a person who entered their password in the last few minutes.
     let fresh = access.session.as_ref().is_some_and(|s| sessions::is_fresh(s, state.db.now(), STEP_UP_WINDOW));
     if !fresh {
@@ -516,8 +536,13 @@ struct ThemeForm {
     source: String,
 }
 
-async fn save_theme(State(state): State<AppState>, access: StaffAccess, Form(f): Form<ThemeForm>) -> PageResult {
+async fn save_theme(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<ThemeForm>, FormRejection>,
+) -> PageResult {
     access.require(Permission::Theme)?;
+    let Form(f) = form.map_err(bad_form)?;
     themes::save(&state.db, scope(&access), &f.name, &f.source).await?;
     back(format!("{}/theme?name={}", base(&access), f.name))
 }
@@ -541,8 +566,13 @@ struct SettingsForm {
     tagline: String,
 }
 
-async fn save_settings(State(state): State<AppState>, access: StaffAccess, Form(f): Form<SettingsForm>) -> PageResult {
+async fn save_settings(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<SettingsForm>, FormRejection>,
+) -> PageResult {
     access.require(Permission::Theme)?;
+    let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
     orders::set_flat_shipping(&state.db, scope(&access), shipping.minor).await?;

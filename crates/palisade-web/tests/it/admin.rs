@@ -2,13 +2,12 @@ use palisade_core::text::Email;
 use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
 use palisade_web::routes::admin::ROUTES;
+use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::support::{TestApp, store};
-
-const PW: &str = "granite pelican umbrella";
+use crate::support::{PW, TestApp, login, owner_of};
 
 async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> tenancy::Account {
     let a = tenancy::create_account(
@@ -20,31 +19,6 @@ async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> t
     app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
     tenancy::add_member(&app.db, scope, a.id, role).await.unwrap();
     a
-}
-
-async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StoreScope, String) {
-    let s = store(&app.db, slug, None).await;
-    let scope = StoreScope::system(s.id, "test");
-    let owner = tenancy::list_members(&app.db, &scope).await.unwrap().remove(0);
-    let acct = tenancy::get_account(&app.db, owner.account_id).await.unwrap();
-    app.identity().set_password(&acct, SecretString::from(PW.to_owned())).await.unwrap();
-    let cookie = login(app, &acct.email).await;
-    (s, scope, cookie)
-}
-
-async fn login(app: &TestApp, email: &str) -> String {
-    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
-    assert_eq!(res.status(), 303, "{email} signs in");
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("palisade_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
@@ -68,11 +42,17 @@ async fn every_admin_route_checks_its_permission() {
     let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
-    for (method, template, permission) in ROUTES {
+    for (method, template, permission) in ROUTES.iter().chain(MERCHANT_ROUTES) {
+        let nil = "0190a0a0-0000-7000-8000-000000000000";
         let path = template
             .replace("{store}", &s.id.to_string())
             .replace("{account}", &target.id.to_string())
-            .replace("{token}", "0190a0a0-0000-7000-8000-000000000000");
+            .replace("{token}", nil)
+            .replace("{product}", nil)
+            .replace("{image}", nil)
+            .replace("{variant}", nil)
+            .replace("{order}", nil)
+            .replace("{dispute}", nil);
         let res = call(&app, method, &path, &clerk_cookie).await;
         match permission {
             Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
@@ -81,7 +61,8 @@ async fn every_admin_route_checks_its_permission() {
             }
             _ => assert_ne!(res.status(), StatusCode::FORBIDDEN, "{method} {path} is open to every member"),
         }
-        if *method == "GET" {
+        // Pages about one record (a made-up id here) answer 404 even to the owner.
+        if *method == "GET" && !path.contains(nil) {
             let res = call(&app, method, &path, &owner_cookie).await;
             assert_eq!(res.status(), StatusCode::OK, "owner may {method} {path}");
         }
@@ -99,11 +80,11 @@ async fn members_of_one_store_cannot_reach_another() {
     let (_a, _sa, a_cookie) = owner_of(&app, "alpha").await;
     let (b, sb, _) = owner_of(&app, "bravo").await;
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
-    for (method, template, _) in ROUTES {
-        let path = template
-            .replace("{store}", &b.id.to_string())
-            .replace("{account}", &before.id.to_string())
-            .replace("{token}", "x");
+    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES) {
+        let mut path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
+        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}"] {
+            path = path.replace(p, "x");
+        }
         let res = call(&app, method, &path, &a_cookie).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} from another store's owner");
     }

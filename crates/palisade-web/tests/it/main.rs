@@ -6,4 +6,5 @@ mod baseline;
 mod console;
 mod identity;
 mod matrix_api;
+mod storefront;
 mod support;

@@ -5,11 +5,13 @@ use axum::Router;
 use palisade_core::text::Email;
 use palisade_store::matrix::{NodeFacts, Registry};
 use palisade_store::scope::PlatformScope;
+use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use palisade_store::testing::TestDb;
 use palisade_store::tokens::{self, IssueToken, TokenKind};
 use palisade_store::{controls, secrets};
 use palisade_web::{AppState, WebConfig};
+use secrecy::SecretString;
 use tokio::sync::oneshot;
 
 /// The origin passkey ceremonies in tests claim (a software authenticator plays the browser).
@@ -20,6 +22,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub client: reqwest::Client,
     pub token: String,
+    pub objects: palisade_store::Objects,
     identity: palisade_identity::Identity,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -46,7 +49,7 @@ impl TestApp {
             .with_passkeys(PASSKEY_ORIGIN)
             .unwrap();
         let objects = palisade_store::Objects::local(&dir.path().join("objects")).unwrap();
-        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects).unwrap();
+        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects.clone()).unwrap();
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -60,7 +63,7 @@ impl TestApp {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
-        TestApp { addr, db, client, token, identity, _dir: dir, stop: Some(tx), server: Some(server) }
+        TestApp { addr, db, client, token, objects, identity, _dir: dir, stop: Some(tx), server: Some(server) }
     }
 
     pub fn identity(&self) -> palisade_identity::Identity {
@@ -140,4 +143,32 @@ pub async fn store(db: &TestDb, slug: &str, contact: Option<&str>) -> tenancy::S
     .await
     .unwrap()
     .0
+}
+
+/// The password tests give the accounts they sign in with.
+pub const PW: &str = "granite pelican umbrella";
+
+pub async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StoreScope, String) {
+    let s = store(&app.db, slug, None).await;
+    let scope = StoreScope::system(s.id, "test");
+    let owner = tenancy::list_members(&app.db, &scope).await.unwrap().remove(0);
+    let acct = tenancy::get_account(&app.db, owner.account_id).await.unwrap();
+    app.identity().set_password(&acct, SecretString::from(PW.to_owned())).await.unwrap();
+    let cookie = login(app, &acct.email).await;
+    (s, scope, cookie)
+}
+
+pub async fn login(app: &TestApp, email: &str) -> String {
+    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{email} signs in");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("palisade_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }

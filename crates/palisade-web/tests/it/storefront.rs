@@ -1,0 +1,430 @@
+//! The storefront, checkout, buyer order pages, merchant commerce admin and the commerce API, end to end.
+
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::{ledger, themes};
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::Slug;
+use palisade_store::StoreScope;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, owner_of};
+
+async fn product(
+    app: &TestApp,
+    scope: &StoreScope,
+    slug: &str,
+    title: &str,
+    price: i64,
+    stock: i64,
+) -> catalog::Product {
+    catalog::create_product(
+        &app.db,
+        scope,
+        NewProduct {
+            slug: Slug::parse(slug).unwrap(),
+            title: title.into(),
+            description: format!("{title}: <script>alert(1)</script> hand made."),
+            status: ProductStatus::Published,
+            category: None,
+            variants: vec![NewVariant {
+                sku: format!("{slug}-1"),
+                options: json!({"size": "M"}),
+                price: Money::new(price, Currency::SGD),
+                stock,
+            }],
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn cart_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("palisade_cart="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+async fn add_to_cart(app: &TestApp, cookie: Option<&str>, variant: &str, qty: &str) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/cart/add")).form(&[("variant_id", variant), ("quantity", qty)]);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+fn pay_form<'a>(key: &'a str, card: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("idempotency_key", key),
+        ("email", "guest@buyer.example"),
+        ("name", "Guest Buyer"),
+        ("line1", "1 Harbour Road"),
+        ("city", "Singapore"),
+        ("postcode", "018956"),
+        ("country", "Singapore"),
+        ("card_number", card),
+        ("expiry", "12/30"),
+        ("cvc", "123"),
+    ]
+}
+
+#[tokio::test]
+async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_shows_it() {
+    let app = TestApp::start().await;
+    let (store, scope, owner) = owner_of(&app, "tea").await;
+    let p = product(&app, &scope, "oolong", "Roasted Oolong", 1850, 5).await;
+    palisade_commerce::orders::set_flat_shipping(&app.db, &scope, 350).await.unwrap();
+
+    // Search finds it, the product page shows it with the description escaped.
+    let search: Value = app.get("/api/v1/search?q=roasted%20oolong").await.json().await.unwrap();
+    assert_eq!(search["cards"][0]["slug"], "oolong");
+    let page = app.get("/s/tea/p/oolong").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Roasted Oolong"));
+    assert!(!html.contains("<script>alert(1)</script>"), "merchant text is escaped");
+
+    // Cart: a fresh cookie, then two units.
+    let res = add_to_cart(&app, None, &p.variants[0].id, "2").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = cart_cookie(&res).expect("a cart cookie");
+    assert!(cookie.len() > 60);
+
+    // The payment page: platform template, inventoried scripts with SRI, strict CSP, no caching.
+    let pay = app.client.get(app.url("/checkout/tea")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(pay.status(), 200);
+    let csp = pay.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("nonce"), "{csp}");
+    assert_eq!(pay.headers()["cache-control"], "no-store");
+    let body = pay.text().await.unwrap();
+    assert!(body.contains("integrity=\"sha384-"), "scripts carry SRI");
+    assert!(body.contains("SGD 40.50"), "2 × 18.50 + 3.50 shipping, computed on the server: {body}");
+
+    // A declined card: 402, the order is cancelled, stock untouched, the cart kept.
+    let declined = app
+        .client
+        .post(app.url("/checkout/tea"))
+        .header("cookie", &cookie)
+        .form(&pay_form("k-declined", "4000000000000002"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), StatusCode::PAYMENT_REQUIRED);
+    assert!(declined.text().await.unwrap().contains("declined"));
+    assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 5);
+
+    // The test card pays; the buyer lands on the order's signed link.
+    let paid = app
+        .client
+        .post(app.url("/checkout/tea"))
+        .header("cookie", &cookie)
+        .form(&pay_form("k-paid", "4242 4242 4242 4242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let link = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert!(link.starts_with("/orders/") && link.contains("?k="), "{link}");
+    let order_id = link.trim_start_matches("/orders/").split('?').next().unwrap().to_owned();
+    assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 3);
+    assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 4050);
+    // The same form posted again (a double click) does not charge twice: the cart for that store is empty now.
+    let again = app
+        .client
+        .post(app.url("/checkout/tea"))
+        .header("cookie", &cookie)
+        .form(&pay_form("k-paid", "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(again.headers()["location"], "/cart");
+
+    // The link opens the order; without or with a wrong key it does not exist.
+    assert_eq!(app.get(&link).await.status(), 200);
+    assert_eq!(app.get(&format!("/orders/{order_id}")).await.status(), 404);
+    assert_eq!(app.get(&format!("/orders/{order_id}?k=00")).await.status(), 404);
+
+    // The merchant ships from the admin (tracking number required).
+    let ship_url = format!("/admin/stores/{}/orders/{order_id}/ship", store.id);
+    let no_tracking = app
+        .client
+        .post(app.url(&ship_url))
+        .header("cookie", &owner)
+        .form(&[("tracking_no", " ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_tracking.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let shipped = app
+        .client
+        .post(app.url(&ship_url))
+        .header("cookie", &owner)
+        .form(&[("tracking_no", "SG123456789")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), StatusCode::SEE_OTHER);
+
+    // The buyer confirms receipt through the link: completed, escrow released to the store.
+    let (path, key) = link.split_once('?').unwrap();
+    let confirm = app.client.post(app.url(&format!("{path}/confirm?{key}"))).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 0);
+    assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 4050);
+    let payouts = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/payouts", store.id)))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert!(payouts.text().await.unwrap().contains("SGD 40.50"));
+
+    // A review of the completed order shows in the store's rating.
+    let review = app
+        .client
+        .post(app.url(&format!("{path}/review?{key}")))
+        .form(&[("rating", "5"), ("body", "Lovely")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(review.status(), StatusCode::SEE_OTHER);
+    let rating = palisade_commerce::reviews::summary(&app.db, &scope).await.unwrap();
+    assert_eq!((rating.average, rating.count), (Some(5.0), 1));
+    let twice = app
+        .client
+        .post(app.url(&format!("{path}/review?{key}")))
+        .form(&[("rating", "1"), ("body", "again")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    assert_eq!(ledger::audit(&app.db).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn the_order_api_is_idempotent_and_refuses_bad_input_without_changing_anything() {
+    let app = TestApp::start().await;
+    let (_a, sa, _) = owner_of(&app, "alpha").await;
+    let (_b, sb, _) = owner_of(&app, "bravo").await;
+    let pa = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let pb = product(&app, &sb, "lamp", "Lamp", 2500, 3).await;
+    let body = |variant: &str, qty: i64| {
+        json!({"email": "api@buyer.example", "address": {"name": "A", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
+               "lines": [{"variant_id": variant, "quantity": qty}], "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}})
+    };
+    let post = |b: Value, key: Option<&'static str>| {
+        let mut req = app.client.post(app.url("/api/v1/stores/alpha/orders")).json(&b);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send()
+    };
+    let first = post(body(&pa.variants[0].id, 1), Some("retry-1")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry: Value = post(body(&pa.variants[0].id, 1), Some("retry-1")).await.unwrap().json().await.unwrap();
+    assert_eq!(first["order"]["id"], retry["order"]["id"], "a retried request returns the first order");
+    assert_eq!(first["order"]["total"]["minor"], 4200);
+
+    let code = |v: Value| v["error"]["code"].as_str().unwrap().to_owned();
+    let no_key = post(body(&pa.variants[0].id, 1), None).await.unwrap();
+    assert_eq!(no_key.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(no_key.json().await.unwrap()), "idempotency_key_required");
+    let negative = post(body(&pa.variants[0].id, -2), Some("neg")).await.unwrap();
+    assert_eq!(negative.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let other_store = post(body(&pb.variants[0].id, 1), Some("other")).await.unwrap();
+    assert_eq!(other_store.status(), StatusCode::NOT_FOUND, "another store's variant does not exist here");
+    let too_many = post(body(&pa.variants[0].id, 50), Some("many")).await.unwrap();
+    assert_eq!(too_many.status(), StatusCode::CONFLICT);
+    assert_eq!(code(too_many.json().await.unwrap()), "out_of_stock");
+    let malformed = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "bad")
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(malformed.json().await.unwrap()), "malformed_json");
+    let huge = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "huge")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Nothing but the one order changed: stock 3 → 2, one order in alpha, none in bravo.
+    assert_eq!(catalog::get_product(&app.db, &sa, &pa.id).await.unwrap().variants[0].stock, 2);
+    assert_eq!(catalog::get_product(&app.db, &sb, &pb.id).await.unwrap().variants[0].stock, 3);
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn staff_of_one_store_cannot_see_or_touch_another_stores_orders_products_or_images() {
+    let app = TestApp::start().await;
+    let (a, sa, a_cookie) = owner_of(&app, "alpha").await;
+    let (b, sb, _) = owner_of(&app, "bravo").await;
+    let _pa = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let pb = product(&app, &sb, "lamp", "Lamp", 2500, 3).await;
+    let get = |path: String| app.client.get(app.url(&path)).header("cookie", &a_cookie).send();
+    // Through the other store's path: not a member, 404.
+    assert_eq!(get(format!("/api/v1/admin/stores/{}/products", b.id)).await.unwrap().status(), 404);
+    // Through their own path with the other store's ids: not found in their scope.
+    assert_eq!(get(format!("/api/v1/admin/stores/{}/products/{}", a.id, pb.id)).await.unwrap().status(), 404);
+    let stock = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/stores/{}/variants/{}/stock", a.id, pb.variants[0].id)))
+        .header("cookie", &a_cookie)
+        .json(&json!({"stock": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stock.status(), 404);
+    assert_eq!(catalog::get_product(&app.db, &sb, &pb.id).await.unwrap().variants[0].stock, 3);
+    // An image of bravo's served under alpha's address does not exist.
+    let png = palisade_commerce_png();
+    let img =
+        palisade_commerce::images::add(&app.db, &app_objects(&app), &sb, &pb.id, png.into(), "lamp").await.unwrap();
+    assert_eq!(app.get(&format!("/media/bravo/{}", img.id)).await.status(), 200);
+    assert_eq!(app.get(&format!("/media/alpha/{}", img.id)).await.status(), 404);
+}
+
+/// The test app's object storage (the same directory the server uses).
+fn app_objects(app: &TestApp) -> palisade_store::Objects {
+    app.objects.clone()
+}
+
+/// A 2×2 PNG.
+fn palisade_commerce_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, 2, 2);
+        enc.set_color(png::ColorType::Rgb);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[200u8; 12]).unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn uploads_accept_images_only_and_serve_them_with_the_detected_type() {
+    let app = TestApp::start().await;
+    let (a, sa, cookie) = owner_of(&app, "alpha").await;
+    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
+    let send = |bytes: Vec<u8>| {
+        app.client.post(&url).header("cookie", &cookie).header("content-type", "image/png").body(bytes).send()
+    };
+    let svg = send(b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec()).await.unwrap();
+    assert_eq!(svg.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = send(b"hello, not an image".to_vec()).await.unwrap();
+    assert_eq!(text.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = send(palisade_commerce_png()).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let img: Value = ok.json().await.unwrap();
+    assert_eq!(img["content_type"], "image/png");
+    let served = app.get(&format!("/media/alpha/{}", img["id"].as_str().unwrap())).await;
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), palisade_commerce_png().as_slice());
+}
+
+#[tokio::test]
+async fn a_broken_merchant_template_falls_back_and_the_merchant_sees_the_error() {
+    let app = TestApp::start().await;
+    let (a, sa, cookie) = owner_of(&app, "alpha").await;
+    product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let save = |name: &'static str, source: &'static str| {
+        app.client
+            .put(app.url(&format!("/api/v1/admin/stores/{}/theme/{name}", a.id)))
+            .header("cookie", &cookie)
+            .json(&json!({"source": source}))
+            .send()
+    };
+    // `safe` does not exist for merchants: refused when saved.
+    let unsafe_t = save("product.html", "{{ product.description | safe }}").await.unwrap();
+    assert_eq!(unsafe_t.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A good version renders, escaped.
+    assert_eq!(
+        save("product.html", "<h1>Custom {{ product.title }}</h1>{{ product.description }}").await.unwrap().status(),
+        201
+    );
+    let html = app.get("/s/alpha/p/kettle").await.text().await.unwrap();
+    assert!(html.contains("<h1>Custom Kettle</h1>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "escaped: {html}");
+    // A runaway loop is caught by the trial render when saved.
+    let looping = "{% for i in range(1000) %}{% for j in range(1000) %}{{ i }}{% endfor %}{% endfor %}";
+    assert_eq!(save("product.html", looping).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // One that loops only on real data passes the trial and fails in the shop: the shopper still gets a page,
+    // from the last good version, and the version is marked broken with its error.
+    let sneaky = "{% if product.title == 'Kettle' %}{% for i in range(1000) %}{% for j in range(1000) %}{{ i }}{% endfor %}{% endfor %}{% endif %}";
+    assert_eq!(save("product.html", sneaky).await.unwrap().status(), 201);
+    let res = app.get("/s/alpha/p/kettle").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("<h1>Custom Kettle</h1>"), "fell back to the last good version");
+    let versions = themes::versions(&app.db, &sa).await.unwrap();
+    let broken = versions.iter().find(|v| v.version == 2).unwrap();
+    assert!(broken.error.as_deref().unwrap_or_default().to_lowercase().contains("fuel"), "{:?}", broken.error);
+    let admin = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/theme", a.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.text().await.unwrap().contains("broken"));
+    // A division by zero in a layout override: falls back to the default layout, never a 500.
+    let layout = "{% if store.slug == 'alpha' %}{{ 1 // 0 }}{% endif %}{% block content %}{% endblock %}";
+    assert_eq!(save("layout.html", layout).await.unwrap().status(), 201);
+    assert_eq!(app.get("/s/alpha").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_commerce_endpoint_and_each_one_exists() {
+    let app = TestApp::start().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for e in palisade_web::routes::commerce_api::ENDPOINTS {
+        let op = &doc["paths"][e.path][e.method.to_lowercase()];
+        assert!(op.is_object(), "{} {} documented", e.method, e.path);
+        let path = e.path.replace('{', "").replace('}', "");
+        let res = app.client.request(e.method.parse().unwrap(), app.url(&path)).send().await.unwrap();
+        assert_ne!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{} {} is routed", e.method, e.path);
+        if res.status() == StatusCode::NOT_FOUND {
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            assert_ne!(body["error"]["message"], "no such endpoint", "{} {} is routed", e.method, e.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change() {
+    let app = TestApp::start().await;
+    let outcome = palisade_web::payment_page::check(&app.db, &app.url("")).await.unwrap();
+    let last = palisade_web::payment_page::recent(&app.db, 1).await.unwrap();
+    assert_eq!(outcome, "match", "{}", last[0].detail);
+    // The same check against a page whose CSP was loosened (as an injected script would need).
+    let tampered = TestApp::start_with(palisade_web::WebConfig::default(), |r, _| {
+        r.layer(axum::middleware::map_response(|mut res: axum::response::Response| async move {
+            res.headers_mut().insert("content-security-policy", "script-src *".parse().unwrap());
+            res
+        }))
+    })
+    .await;
+    let outcome = palisade_web::payment_page::check(&tampered.db, &tampered.url("")).await.unwrap();
+    assert_eq!(outcome, "changed");
+    let mails = palisade_store::outbox::to_address(&tampered.db, "op@platform.example").await.unwrap();
+    assert!(mails.iter().any(|m| m.subject.contains("payment page changed")));
+}
