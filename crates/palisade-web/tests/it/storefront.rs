@@ -399,7 +399,7 @@ async fn the_openapi_document_lists_every_commerce_endpoint_and_each_one_exists(
     for e in palisade_web::routes::commerce_api::ENDPOINTS {
         let op = &doc["paths"][e.path][e.method.to_lowercase()];
         assert!(op.is_object(), "{} {} documented", e.method, e.path);
-        let path = e.path.replace('{', "").replace('}', "");
+        let path = e.path.replace(['{', '}'], "");
         let res = app.client.request(e.method.parse().unwrap(), app.url(&path)).send().await.unwrap();
         assert_ne!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{} {} is routed", e.method, e.path);
         if res.status() == StatusCode::NOT_FOUND {
