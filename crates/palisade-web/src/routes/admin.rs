@@ -142,6 +142,8 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "can_settings": can_settings, "can_staff": can_staff, "staff": staff,
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
+            "base": format!("/admin/stores/{}", store.id), "section": "security",
+            "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;
     Ok(Html(html).into_response())

@@ -3,6 +3,7 @@
 
 mod admin;
 mod baseline;
+mod browser;
 mod console;
 mod identity;
 mod matrix_api;

@@ -428,3 +428,89 @@ async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change()
     let mails = palisade_store::outbox::to_address(&tampered.db, "op@platform.example").await.unwrap();
     assert!(mails.iter().any(|m| m.subject.contains("payment page changed")));
 }
+
+#[tokio::test]
+async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows_the_decision() {
+    let app = TestApp::start().await;
+    let (a, sa, owner) = owner_of(&app, "alpha").await;
+    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let order = |key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/stores/alpha/orders"))
+            .header("idempotency-key", key)
+            .json(&json!({"email": "g@buyer.example", "address": {"name": "G", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
+                          "lines": [{"variant_id": p.variants[0].id, "quantity": 1}], "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}}))
+            .send()
+    };
+    let mut ids = Vec::new();
+    for key in ["d-1", "d-2"] {
+        let res: Value = order(key).await.unwrap().json().await.unwrap();
+        let link = res["link"].as_str().unwrap().to_owned();
+        let id = res["order"]["id"].as_str().unwrap().to_owned();
+        // The link is built on the configured public address; keep its path.
+        let rel = &link[link.find("/orders/").unwrap()..];
+        let (path, k) = rel.split_once('?').map(|(p, k)| (p.to_owned(), k.to_owned())).unwrap();
+        let opened = app
+            .client
+            .post(app.url(&format!("{path}/dispute?{k}")))
+            .form(&[("reason", "not_received"), ("statement", "Nothing came.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+        ids.push(id);
+    }
+    // The merchant answers one through the API.
+    let disputes: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/stores/{}/disputes", a.id)))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disputes.as_array().unwrap().len(), 2);
+    let first = disputes.as_array().unwrap().iter().find(|d| d["order_id"] == ids[0].as_str()).unwrap();
+    let answered = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/stores/{}/disputes/{}/respond", a.id, first["id"].as_str().unwrap())))
+        .header("cookie", &owner)
+        .json(&json!({"response": "Delivered to the lobby on Tuesday."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    // The operator decides both from the console: one for the buyer (refund), one for the merchant (release).
+    let console = format!("palisade_console={}", app.token);
+    for (id, outcome) in [(&ids[0], "merchant"), (&ids[1], "buyer")] {
+        let d = palisade_commerce::disputes::for_order(&app.db, &sa, id).await.unwrap().unwrap();
+        let res = app
+            .client
+            .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))
+            .header("cookie", &console)
+            .form(&[("outcome", outcome), ("note", "Decided on the evidence.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{outcome}");
+    }
+    let o0 = palisade_commerce::orders::get(&app.db, &sa, &ids[0]).await.unwrap();
+    let o1 = palisade_commerce::orders::get(&app.db, &sa, &ids[1]).await.unwrap();
+    assert_eq!((o0.status.as_str(), o1.status.as_str()), ("completed", "refunded"));
+    assert_eq!(o1.refunded_minor, 4200);
+    assert_eq!(ledger::store_balance(&app.db, &sa, Currency::SGD).await.unwrap(), 4200);
+    // A decided dispute cannot be decided again.
+    let d = palisade_commerce::disputes::for_order(&app.db, &sa, &ids[1]).await.unwrap().unwrap();
+    let again = app
+        .client
+        .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))
+        .header("cookie", &console)
+        .form(&[("outcome", "merchant"), ("note", "Changed my mind.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ledger::audit(&app.db).await.unwrap().total, 0);
+}
