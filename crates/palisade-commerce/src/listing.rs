@@ -109,8 +109,8 @@ pub async fn search(db: &Db, query: &str, page: i64) -> Result<Page> {
             let expr = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id \
-                 WHERE {base} AND to_tsvector('english', p.title || ' ' || p.description) @@ to_tsquery('english', $1) \
-                 ORDER BY ts_rank(to_tsvector('english', p.title || ' ' || p.description), to_tsquery('english', $1)) DESC, p.id \
+                 WHERE {base} AND p.search_vector @@ to_tsquery('english', $1) \
+                 ORDER BY ts_rank(p.search_vector, to_tsquery('english', $1)) DESC, p.id \
                  LIMIT $2 OFFSET $3"
             )))
             .bind(expr)

@@ -103,5 +103,8 @@ CREATE TABLE payment_page_checks (
 );
 CREATE INDEX payment_page_checks_at ON payment_page_checks (checked_at);
 
--- Marketplace search: an expression GIN index; queries use the same expression (see commerce::search).
-CREATE INDEX products_search ON products USING GIN (to_tsvector('english', title || ' ' || description));
+-- Marketplace search: a stored tsvector kept by PostgreSQL itself, with a GIN index (see commerce::listing). The
+-- shared schema listing leaves tsvector columns out, as it leaves out SQLite's FTS5 tables.
+ALTER TABLE products ADD COLUMN search_vector tsvector
+    GENERATED ALWAYS AS (to_tsvector('english', title || ' ' || description)) STORED;
+CREATE INDEX products_search ON products USING GIN (search_vector);
