@@ -175,3 +175,42 @@ pub async fn stores(db: &Db) -> Result<Vec<StoreCard>> {
         })
         .collect())
 }
+
+/// A store's public face, read in one query for its storefront pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Storefront {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub tagline: String,
+    pub rating: crate::reviews::Summary,
+    pub shipping: Money,
+    /// The version of the store's own stylesheet, if it has one.
+    pub stylesheet: Option<i64>,
+}
+
+/// The scoped store's storefront facts; `None` unless the store exists and is active.
+pub async fn storefront(db: &Db, scope: &StoreScope) -> Result<Option<Storefront>> {
+    type Row = (String, String, String, String, i64, String, i64, i64, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.id, s.slug, s.name, s.currency, COALESCE(c.flat_shipping_minor, 0), COALESCE(c.tagline, ''), \
+         (SELECT CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) FROM reviews r WHERE r.store_id = s.id), \
+         (SELECT COUNT(*) FROM reviews r WHERE r.store_id = s.id), \
+         (SELECT MAX(t.version) FROM theme_templates t WHERE t.store_id = s.id AND t.name = 'theme.css') \
+         FROM stores s LEFT JOIN store_commerce c ON c.store_id = s.id WHERE s.id = $1 AND s.status = 'active'",
+    )
+    .bind(scope.store_key())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let currency = Currency::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(Storefront {
+        id: r.0,
+        slug: r.1,
+        name: r.2,
+        tagline: r.5,
+        rating: crate::reviews::Summary { average: crate::reviews::average(r.6, r.7), count: r.7 },
+        shipping: Money::new(r.4, currency),
+        stylesheet: r.8,
+    }))
+}

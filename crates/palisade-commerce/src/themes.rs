@@ -39,7 +39,15 @@ pub const DEFAULT_CSS: &str = include_str!("../../../themes/default/assets/theme
 
 /// The templates a merchant may override: the pages of their own store. Marketplace-wide pages (home, search,
 /// cart) and the payment page always use platform templates.
-pub const EDITABLE: &[&str] = &["layout.html", "macros.html", "store.html", "product.html"];
+pub const EDITABLE: &[&str] = &["layout.html", "macros.html", "store.html", "product.html", STYLESHEET];
+
+/// The theme's own stylesheet: an asset, not a template (never compiled; served at `/s/{store}/theme.css` after
+/// the default one). The storefront's CSP keeps it from loading anything from elsewhere.
+pub const STYLESHEET: &str = "theme.css";
+
+fn is_template(name: &str) -> bool {
+    name != STYLESHEET
+}
 
 /// Work one render may do (minijinja fuel units): generous for a real page, a hard stop for a runaway loop.
 pub const FUEL: u64 = 200_000;
@@ -133,19 +141,21 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
     if source.len() > MAX_SOURCE {
         return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
     }
-    let mut sources = default_sources();
-    for v in latest(&versions(db, scope).await?) {
-        sources.insert(v.name.clone(), v.source.clone());
-    }
-    sources.insert(name.to_owned(), source.to_owned());
-    let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
-    // A trial render of the store's pages on sample data catches what only shows when rendering (unknown
-    // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
-    let sample = sample_context();
-    for page in ["store.html", "product.html"] {
-        env.get_template(page)
-            .and_then(|t| t.render(minijinja::value::Serde(&sample)))
-            .map_err(|e| CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}")))?;
+    if is_template(name) {
+        let mut sources = default_sources();
+        for v in latest(&versions(db, scope).await?).into_iter().filter(|v| is_template(&v.name)) {
+            sources.insert(v.name.clone(), v.source.clone());
+        }
+        sources.insert(name.to_owned(), source.to_owned());
+        let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+        // A trial render of the store's pages on sample data catches what only shows when rendering (unknown
+        // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
+        let sample = sample_context();
+        for page in ["store.html", "product.html"] {
+            env.get_template(page).and_then(|t| t.render(minijinja::value::Serde(&sample))).map_err(|e| {
+                CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
+            })?;
+        }
     }
     let mut tx = db.begin_write().await?;
     let (next,): (i64,) =
@@ -204,6 +214,18 @@ pub fn sample_context() -> serde_json::Value {
                     "status": "published", "variants": [{"id": "v1", "sku": "S-1", "options": {"size": "M"}, "price": price, "stock": 3}]},
         "images": [{"id": "i1", "url": "/media/sample-store/i1", "alt": "Sample", "width": 240, "height": 240}],
     })
+}
+
+/// The store's own stylesheet (newest version), if it has one.
+pub async fn stylesheet(db: &Db, scope: &StoreScope) -> Result<Option<(i64, String)>> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, source FROM theme_templates WHERE store_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(scope.store_key())
+    .bind(STYLESHEET)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row)
 }
 
 /// The newest version of each template (given versions newest first per name).
@@ -292,7 +314,7 @@ impl Renderer {
         {
             return Ok(Some(c.clone()));
         }
-        let all = versions(db, scope).await?;
+        let all: Vec<Version> = versions(db, scope).await?.into_iter().filter(|v| is_template(&v.name)).collect();
         let chosen = choose(&all);
         let mut sources = default_sources();
         let mut used = HashMap::new();

@@ -35,6 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/s/{store}/p/{product}", get(product_page))
         .route("/media/{store}/{image}", get(media))
         .route("/theme/default/theme.css", get(theme_css))
+        .route("/s/{store}/theme.css", get(store_css))
         .route("/cart", get(cart_page))
         .route("/cart/add", post(cart_add))
         .route("/cart/update", post(cart_update))
@@ -177,31 +178,17 @@ pub(crate) fn urlencode(s: &str) -> String {
 
 /// A store as the theme sees it.
 async fn store_json(state: &AppState, scope: &StoreScope) -> Result<Value, PageError> {
-    let store = tenancy::get_store(&state.db, scope).await?;
-    if store.status != tenancy::StoreStatus::Active {
-        return Err(ApiError::not_found("store").into());
-    }
-    let rating = reviews::summary(&state.db, scope).await?;
-    let shipping = orders::flat_shipping(&state.db, scope).await?;
-    let tagline = tagline(state, scope).await?;
+    let store = listing::storefront(&state.db, scope).await?.ok_or_else(|| ApiError::not_found("store"))?;
     Ok(json!({
-        "id": store.id.to_string(),
+        "css_url": store.stylesheet.map(|v| format!("/s/{}/theme.css?v={v}", store.slug)),
+        "url": format!("/s/{}", store.slug),
+        "id": store.id,
         "slug": store.slug,
         "name": store.name,
-        "tagline": tagline,
-        "url": format!("/s/{}", store.slug),
-        "rating": rating,
-        "shipping": {"minor": shipping, "currency": store.currency},
+        "tagline": store.tagline,
+        "rating": store.rating,
+        "shipping": store.shipping,
     }))
-}
-
-async fn tagline(state: &AppState, scope: &StoreScope) -> Result<String, PageError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT tagline FROM store_commerce WHERE store_id = $1")
-        .bind(scope.store_key())
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(palisade_store::StoreError::from)?;
-    Ok(row.map(|(t,)| t).unwrap_or_default())
 }
 
 async fn shop_scope(state: &AppState, key: &str, s: Option<&SignedIn>) -> Result<StoreScope, PageError> {
@@ -305,6 +292,17 @@ async fn theme_css() -> Response {
         palisade_commerce::themes::DEFAULT_CSS,
     )
         .into_response()
+}
+
+/// The store's own stylesheet (Admin → Theme → theme.css), after the default one.
+async fn store_css(State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, PageError> {
+    let id = resolve_store(&state, &key).await?;
+    let scope = StoreScope::shopper(id, None);
+    let (_, css) = palisade_commerce::themes::stylesheet(&state.db, &scope)
+        .await?
+        .ok_or_else(|| ApiError::not_found("stylesheet"))?;
+    Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], css)
+        .into_response())
 }
 
 /// Sets the cart cookie (a year, HttpOnly, this site only).

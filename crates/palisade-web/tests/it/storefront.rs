@@ -386,6 +386,16 @@ async fn a_broken_merchant_template_falls_back_and_the_merchant_sees_the_error()
         .unwrap();
     assert!(admin.text().await.unwrap().contains("broken"));
     // A division by zero in a layout override: falls back to the default layout, never a 500.
+    // The store's own stylesheet is an asset, not a template: saved as is, linked from the default layout.
+    assert_eq!(
+        save("theme.css", "body { background: #fdf6e3; } /* {{ not a template }} */").await.unwrap().status(),
+        201
+    );
+    let store_page = app.get("/s/alpha").await.text().await.unwrap();
+    assert!(store_page.contains("alpha&#x2f;theme.css?v=1"), "{store_page}");
+    let css = app.get("/s/alpha/theme.css").await;
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(css.text().await.unwrap().contains("#fdf6e3"));
     let layout = "{% if store.slug == 'alpha' %}{{ 1 // 0 }}{% endif %}{% block content %}{% endblock %}";
     assert_eq!(save("layout.html", layout).await.unwrap().status(), 201);
     assert_eq!(app.get("/s/alpha").await.status(), 200);
