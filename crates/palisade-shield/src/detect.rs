@@ -1,0 +1,603 @@
+//! The detectors. Each finding names a rule (`family.name`), its CRS-style severity and the paranoia level from
+//! which it applies. Everything here is linear-time: aho-corasick for word lists, the `regex` crate (finite
+//! automata, no backtracking) for shapes, and a libinjection port for SQL and XSS tokenising.
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::RegexSet;
+use serde::Serialize;
+
+use crate::normalise::Normalised;
+use crate::request::{Field, Location};
+
+/// Attack families, named after the OWASP CRS rule files they correspond to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// 911 / 920 / 921: method, protocol and request-smuggling anomalies, CRLF injection.
+    Protocol,
+    /// 913
+    Scanner,
+    /// 930
+    Lfi,
+    /// 931
+    Rfi,
+    /// 932
+    Rce,
+    /// 933
+    Php,
+    /// 934 (+ SSTI, prototype pollution)
+    Generic,
+    /// 941
+    Xss,
+    /// 942
+    Sqli,
+    /// 943
+    Session,
+    /// 944
+    Java,
+    /// SSRF-shaped URLs in parameters
+    Ssrf,
+    /// NoSQL operator injection
+    Nosql,
+}
+
+impl Family {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Protocol => "protocol",
+            Family::Scanner => "scanner",
+            Family::Lfi => "lfi",
+            Family::Rfi => "rfi",
+            Family::Rce => "rce",
+            Family::Php => "php",
+            Family::Generic => "generic",
+            Family::Xss => "xss",
+            Family::Sqli => "sqli",
+            Family::Session => "session",
+            Family::Java => "java",
+            Family::Ssrf => "ssrf",
+            Family::Nosql => "nosql",
+        }
+    }
+}
+
+/// CRS anomaly scores.
+pub const CRITICAL: u32 = 5;
+pub const ERROR: u32 = 4;
+pub const WARNING: u32 = 3;
+pub const NOTICE: u32 = 2;
+
+/// One thing a detector found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub family: Family,
+    pub score: u32,
+    pub paranoia: u8,
+    pub location: Location,
+    pub field: String,
+    /// At most 80 characters of the decoded value around the match, for the event log.
+    pub excerpt: String,
+}
+
+/// SQL-injection and XSS detection behind a trait, so the tokenizer can be swapped or hardened.
+pub trait InjectionEngine: Send + Sync {
+    fn is_sqli(&self, value: &str) -> bool;
+    fn is_xss(&self, value: &str) -> bool;
+}
+
+/// The libinjection port. A panic inside it (a defect on odd input) counts as a detection, never a crash.
+#[derive(Debug, Default)]
+pub struct Libinjection;
+
+impl InjectionEngine for Libinjection {
+    fn is_sqli(&self, value: &str) -> bool {
+        std::panic::catch_unwind(|| libinjectionrs::detect_sqli(value.as_bytes()).is_injection()).unwrap_or(true)
+    }
+
+    fn is_xss(&self, value: &str) -> bool {
+        std::panic::catch_unwind(|| libinjectionrs::detect_xss(value.as_bytes()).is_injection()).unwrap_or(true)
+    }
+}
+
+struct Rule {
+    id: &'static str,
+    family: Family,
+    score: u32,
+    paranoia: u8,
+    pattern: &'static str,
+}
+
+const fn rule(id: &'static str, family: Family, score: u32, paranoia: u8, pattern: &'static str) -> Rule {
+    Rule { id, family, score, paranoia, pattern }
+}
+
+/// Shape rules, matched against the folded (lower-case) value.
+const RULES: &[Rule] = &[
+    // 930 traversal and local files
+    rule("lfi.traversal", Family::Lfi, CRITICAL, 1, r"(?:^|[\\/])\.\.(?:[\\/]|$)"),
+    rule("lfi.traversal-encoded", Family::Lfi, CRITICAL, 1, r"(?:%(?:c0%ae|e0%80%ae|c0%2e|2e%c0)|\.%(?:c0|e0)%)"),
+    // 931 remote file inclusion
+    rule("rfi.ip-url", Family::Rfi, CRITICAL, 1, r"^(?:file|ftps?|https?)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"),
+    rule("rfi.trailing-question", Family::Rfi, CRITICAL, 1, r"^(?:ftps?|https?)://[^?]*\?+$"),
+    rule(
+        "rfi.include",
+        Family::Rfi,
+        CRITICAL,
+        1,
+        r"(?:include|require)(?:_once)?\s*\(?\s*['\x22]?(?:ftps?|https?|php|data|expect)://",
+    ),
+    rule("rfi.off-domain-url", Family::Rfi, WARNING, 2, r"^(?:ftps?|https?)://"),
+    // 932 command injection
+    rule(
+        "rce.unix-command",
+        Family::Rce,
+        CRITICAL,
+        1,
+        // A command after a shell separator: a bare word at the start is a shopper searching for `cat food`.
+        r"(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:/(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|python[23]?|perl|ruby|chmod|chown|rm|ping|nslookup|dig|echo|sleep|telnet|socat|busybox|tftp|base64|env|printenv|ifconfig|passwd|kill|crontab|useradd|nohup|xterm)(?:\s|$|[;&|<>`)])",
+    ),
+    rule(
+        "rce.windows-command",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"(?:^|[;&|]|\$\()\s*(?:cmd(?:\.exe)?\s*/[ck]|powershell(?:\.exe)?\s+-|certutil\s|bitsadmin\s|net\s+(?:user|localgroup)|type\s+[a-z]:\\|dir\s+[a-z]:\\)",
+    ),
+    rule("rce.substitution", Family::Rce, CRITICAL, 1, r"\$\(\s*[a-z/]+[^)]*\)|`\s*[a-z/]+[^`]*`|\$\{ifs\}"),
+    rule("rce.shellshock", Family::Rce, CRITICAL, 1, r"\(\s*\)\s*\{"),
+    rule(
+        "rce.shell-paths",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"/bin/(?:ba|z|k|da)?sh\b|/dev/tcp/|/usr/bin/(?:env|python|perl)",
+    ),
+    // 933 PHP
+    rule("php.open-tag", Family::Php, CRITICAL, 1, r"<\?(?:php|=)"),
+    rule("php.wrapper", Family::Php, CRITICAL, 1, r"(?:php|phar|zip|data|expect|glob|zlib|compress\.zlib)://"),
+    rule(
+        "php.function",
+        Family::Php,
+        CRITICAL,
+        1,
+        r"\b(?:system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|eval|assert|create_function|call_user_func(?:_array)?|base64_decode|gzinflate|str_rot13|file_get_contents|file_put_contents|fopen|readfile|unserialize|preg_replace|phpinfo)\s*\(",
+    ),
+    rule(
+        "php.superglobal",
+        Family::Php,
+        CRITICAL,
+        1,
+        r"\$_(?:get|post|cookie|server|request|files|env|session)\b|\$globals\b",
+    ),
+    rule(
+        "php.config",
+        Family::Php,
+        CRITICAL,
+        1,
+        r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode)\b",
+    ),
+    rule("php.serialized", Family::Php, CRITICAL, 1, r#"\b[oc]:\d+:"[a-z0-9_\\]+":\d+:\{"#),
+    // 934 generic: template injection, Node.js, prototype pollution
+    rule(
+        "generic.ssti-braces",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"\{\{[^}]*(?:[*+/%()\[\]|.]|_{2}|self|config|request|range|cycler|lipsum|joiner|namespace)[^}]*\}\}",
+    ),
+    rule(
+        "generic.ssti-dollar",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"\$\{[^}]*(?:[*+/()\[\].]|\bt\()[^}]*\}|#\{[^}]*[*+/().][^}]*\}",
+    ),
+    rule("generic.ssti-erb", Family::Generic, CRITICAL, 1, r"<%=?[^%]*%>"),
+    rule(
+        "generic.ssti-block",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"\{%\s*(?:import|include|set|for|if|exec|debug|load|extends)\b",
+    ),
+    rule(
+        "generic.node",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"require\s*\(\s*['\x22`](?:child_process|fs|net|vm|os)['\x22`]|process\.(?:mainmodule|binding|env)|global\.process|\bconstructor\s*\(\s*['\x22]return",
+    ),
+    rule(
+        "generic.prototype",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"__proto__|constructor\s*\[\s*['\x22]?prototype|constructor\.prototype",
+    ),
+    // 941 XSS shapes libinjection may not see once decoded
+    rule("xss.script-tag", Family::Xss, CRITICAL, 1, r"<\s*/?\s*script\b"),
+    rule("xss.js-uri", Family::Xss, CRITICAL, 1, r"(?:java|vb|live)script\s*:|data\s*:\s*text/html"),
+    rule(
+        "xss.event-handler",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"<[a-z][^>]*\bon[a-z]{3,}\s*=|\bon(?:error|load|click|mouseover|focus|blur|submit|toggle|begin|animationstart|pointerover)\s*=",
+    ),
+    rule(
+        "xss.dangerous-tag",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"<\s*(?:iframe|object|embed|applet|meta|base|svg|math|form|link|style|frameset|img|video|audio|body|details|marquee|isindex)\b",
+    ),
+    rule("xss.css-expression", Family::Xss, CRITICAL, 1, r"expression\s*\(|-moz-binding|@import\b|behavior\s*:"),
+    rule(
+        "xss.dom-sinks",
+        Family::Xss,
+        ERROR,
+        2,
+        r"\b(?:document\.(?:cookie|write|domain|location)|window\.location|\.innerhtml|alert\s*\(|prompt\s*\(|confirm\s*\(|fromcharcode|string\.fromcharcode|eval\s*\()",
+    ),
+    // 942 SQL shapes (libinjection is the main detector)
+    rule("sqli.union-select", Family::Sqli, CRITICAL, 1, r"\bunion\b(?:\s|all|distinct|\()+select\b"),
+    rule(
+        "sqli.time-based",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r"\b(?:sleep|benchmark|pg_sleep|randomblob)\s*\(|\bwaitfor\s+delay\b|\bdbms_pipe\.receive_message",
+    ),
+    rule(
+        "sqli.schema",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r"\binformation_schema\b|\bsysobjects\b|\bsys\.(?:tables|columns|databases)\b|\bpg_catalog\b|\bsqlite_master\b|\bmysql\.user\b",
+    ),
+    rule(
+        "sqli.stacked",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r";\s*(?:drop|truncate|alter|create|insert|update|delete|exec(?:ute)?|shutdown|declare)\b",
+    ),
+    rule(
+        "sqli.functions",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r"\b(?:load_file|into\s+(?:out|dump)file|xp_cmdshell|sp_executesql|extractvalue|updatexml|group_concat|concat_ws|char\s*\(\s*\d|chr\s*\(\s*\d|unhex|utl_inaddr|dbms_\w+|sys_eval|@@version|version\s*\(\s*\))",
+    ),
+    rule(
+        "sqli.tautology",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r#"['"`]\s*(?:or|and|\|\||&&)\s*['"`]?\w*['"`]?\s*(?:=|<>|!=|like|>|<)\s*['"`]?\w*|\b(?:or|and)\s+\d+\s*(?:=|<>|>|<)\s*\d+|\b(?:or|and)\s+(?:true|false)\b|\bor\s+['"]?[a-z]+['"]?\s*=\s*['"]?[a-z]+"#,
+    ),
+    rule(
+        "sqli.comment-tail",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r#"['"`)]\s*(?:--|#|;)|\b(?:or|and|select|union|where|from)\b.*(?:--\s|#)$"#,
+    ),
+    rule(
+        "sqli.keywords",
+        Family::Sqli,
+        ERROR,
+        2,
+        r"\b(?:select\b.+\bfrom|insert\s+into|delete\s+from|update\b.+\bset\b|drop\s+(?:table|database)|order\s+by\s+\d|having\s+\d|group\s+by\b.+\bhaving)\b",
+    ),
+    rule(
+        "sqli.quote-operator",
+        Family::Sqli,
+        WARNING,
+        2,
+        r#"['"`]\s*(?:\|\||&&|\bor\b|\band\b|\bxor\b|\bdiv\b|[-+*/=<>])"#,
+    ),
+    // 943 session fixation
+    rule(
+        "session.fixation",
+        Family::Session,
+        CRITICAL,
+        1,
+        r"\.cookie\b.*?;\W*?(?:expires|domain)\W*?=|\bhttp-equiv\W+set-cookie\b|(?:jsessionid|phpsessid|aspsessionid|sessionid|sid)\s*=",
+    ),
+    // 944 Java
+    rule(
+        "java.jndi",
+        Family::Java,
+        CRITICAL,
+        1,
+        r"\$\{\s*(?:jndi|ctx|env|sys|java|lower|upper|date|main)\s*:|\$\{[^}]*\$\{",
+    ),
+    rule(
+        "java.runtime",
+        Family::Java,
+        CRITICAL,
+        1,
+        r"java\.lang\.(?:runtime|processbuilder|class|system|reflect)|\.getruntime\s*\(|\.getclass\s*\(|class\.module\.classloader|\bognl\b|@java\.|xwork\.methodaccessor|java\.io\.(?:file|objectinputstream)|javax\.script",
+    ),
+    rule("java.serialized", Family::Java, CRITICAL, 1, r"\xac\xed\x00\x05|ro0abxnyc|aced0005"),
+    // SSRF: URLs that point inside
+    rule(
+        "ssrf.internal-url",
+        Family::Ssrf,
+        CRITICAL,
+        1,
+        r"(?:https?|ftp|gopher|dict|ldap|tftp)://(?:[^/@]*@)?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0x7f|2130706433|\[?::1\]?|\[?::ffff:|169\.254\.\d+\.\d+|10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|172\.(?:1[6-9]|2\d|3[01])\.\d+\.\d+|metadata\.google\.internal|instance-data)",
+    ),
+    rule("ssrf.scheme", Family::Ssrf, CRITICAL, 1, r"^(?:gopher|dict|ldap|tftp|jar|netdoc|file)://"),
+];
+
+/// Local-file names whose mention in a parameter is an attack (CRS lfi-os-files, abridged).
+const OS_FILES: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/group",
+    "etc/hosts",
+    "etc/issue",
+    "etc/motd",
+    "etc/crontab",
+    "etc/sudoers",
+    "etc/security/",
+    "proc/self/",
+    "proc/version",
+    "proc/cmdline",
+    "/proc/",
+    "win.ini",
+    "system.ini",
+    "boot.ini",
+    "windows/system32",
+    "winnt/system32",
+    "system32/drivers",
+    ".htaccess",
+    ".htpasswd",
+    "web.config",
+    "wp-config",
+    ".git/",
+    ".svn/",
+    ".env",
+    "id_rsa",
+    "id_dsa",
+    ".ssh/",
+    ".bash_history",
+    ".aws/credentials",
+    "/var/log/",
+    "httpd.conf",
+    "nginx.conf",
+    "php.ini",
+    "my.cnf",
+    "/etc/",
+    "c:\\",
+    "c:/",
+    "../",
+];
+
+/// Security scanners' user agents (CRS scanners-user-agents, abridged).
+const SCANNERS: &[&str] = &[
+    "sqlmap",
+    "nikto",
+    "nmap",
+    "masscan",
+    "acunetix",
+    "nessus",
+    "openvas",
+    "w3af",
+    "dirbuster",
+    "gobuster",
+    "wpscan",
+    "zgrab",
+    "nuclei",
+    "netsparker",
+    "havij",
+    "arachni",
+    "jbrofuzz",
+    "fimap",
+    "paros",
+    "webinspect",
+    "zmeu",
+    "morfeus",
+    "whatweb",
+    "skipfish",
+    "bsqlbf",
+    "brutus",
+    "grabber",
+    "nsauditor",
+    "pangolin",
+    "sqlninja",
+    "webshag",
+    "commix",
+    "ffuf",
+    "feroxbuster",
+    "wfuzz",
+    "dirb",
+    "hydra",
+    "blackwidow",
+    "burpcollaborator",
+    "zaproxy",
+    "xsstrike",
+    "metis",
+    "mozilla/5.0 sf",
+    "absinthe",
+    "crimscanner",
+    "webvulnscan",
+    "detectify",
+    "qualys",
+];
+
+/// NoSQL (MongoDB) operators, as JSON keys or bracketed parameter names.
+const NOSQL_OPERATORS: &[&str] = &[
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$regex",
+    "$where",
+    "$in",
+    "$nin",
+    "$exists",
+    "$expr",
+    "$function",
+    "$or",
+    "$and",
+    "$not",
+    "$nor",
+    "$elemmatch",
+    "$accumulator",
+];
+
+static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| RegexSet::new(RULES.iter().map(|r| r.pattern)).ok());
+
+fn list(words: &[&str]) -> Option<AhoCorasick> {
+    AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst).build(words).ok()
+}
+
+/// CRLF / header injection (921): checked on the decoded value, since folding turns line breaks into spaces.
+static CRLF: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"(?i)[\r\n][ \t]*(?:[a-z][a-z0-9-]{1,40}[ \t]*:|http/\d)").ok());
+
+static OS_FILES_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| list(OS_FILES));
+static SCANNERS_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| list(SCANNERS));
+
+/// Whether every pattern compiled (checked by a test; a broken pattern would silently disable its rule).
+#[must_use]
+pub fn patterns_compile() -> bool {
+    RULE_SET.is_some() && OS_FILES_AC.is_some() && SCANNERS_AC.is_some() && CRLF.is_some()
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+fn finding(rule: &'static str, family: Family, score: u32, paranoia: u8, field: &Field, value: &str) -> Finding {
+    Finding {
+        rule,
+        family,
+        score,
+        paranoia,
+        location: field.location,
+        field: field.name.chars().take(64).collect(),
+        excerpt: excerpt(value),
+    }
+}
+
+/// Runs every value detector on one field, appending findings of rules at or below `paranoia`.
+pub fn inspect_field(
+    engine: &dyn InjectionEngine,
+    field: &Field,
+    n: &Normalised,
+    paranoia: u8,
+    out: &mut Vec<Finding>,
+) {
+    let value = n.decoded.as_str();
+    if value.is_empty() {
+        return;
+    }
+    let header = field.location == Location::Header;
+    if field.location == Location::Header && field.name == "user-agent" {
+        if let Some(ac) = SCANNERS_AC.as_ref()
+            && ac.is_match(value)
+        {
+            out.push(finding("scanner.user-agent", Family::Scanner, CRITICAL, 1, field, value));
+        }
+        // Browsers' user agents are full of parentheses and semicolons: only the scanner list applies.
+        return;
+    }
+    // Referer and Origin carry URLs by design.
+    let url_header = header && matches!(field.name.as_str(), "referer" | "origin");
+    if n.null_byte {
+        out.push(finding("protocol.null-byte", Family::Protocol, CRITICAL, 1, field, value));
+    }
+    if !header
+        && let Some(re) = CRLF.as_ref()
+        && re.is_match(value)
+    {
+        out.push(finding("protocol.crlf", Family::Protocol, CRITICAL, 1, field, value));
+    }
+    if n.invalid_encoding && matches!(field.location, Location::Query | Location::Body | Location::Path) {
+        out.push(finding("protocol.invalid-encoding", Family::Protocol, WARNING, 1, field, value));
+    }
+    if value.len() >= 2 {
+        let engine_value = if field.location == Location::Path { value.trim_start_matches('/') } else { value };
+        if !url_header && engine.is_sqli(engine_value) {
+            out.push(finding("sqli.libinjection", Family::Sqli, CRITICAL, 1, field, value));
+        }
+        if engine.is_xss(value) {
+            out.push(finding("xss.libinjection", Family::Xss, CRITICAL, 1, field, value));
+        }
+    }
+    if let Some(set) = RULE_SET.as_ref() {
+        for i in set.matches(&n.folded).iter() {
+            let Some(r) = RULES.get(i) else { continue };
+            if r.paranoia > paranoia {
+                continue;
+            }
+            // URLs are expected in Referer/Origin; the path is checked for traversal separately.
+            if url_header && matches!(r.family, Family::Rfi | Family::Ssrf) {
+                continue;
+            }
+            if field.location == Location::Path && r.family == Family::Lfi {
+                continue;
+            }
+            out.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
+        }
+    }
+    if !header
+        && field.location != Location::Path
+        && let Some(ac) = OS_FILES_AC.as_ref()
+        && ac.is_match(&n.folded)
+    {
+        out.push(finding("lfi.os-file", Family::Lfi, CRITICAL, 1, field, value));
+    }
+    if field.location == Location::Name {
+        let key = n.folded.as_str();
+        let bracketed = key.rsplit_once('[').map_or(key, |(_, k)| k.trim_end_matches(']'));
+        if NOSQL_OPERATORS.contains(&bracketed) || NOSQL_OPERATORS.contains(&key.rsplit('.').next().unwrap_or(key)) {
+            out.push(finding("nosql.operator", Family::Nosql, CRITICAL, 1, field, value));
+        }
+    }
+    if paranoia >= 3 {
+        let specials = value.chars().filter(|c| "'\";`()<>{}|&$".contains(*c)).count();
+        if specials >= 6 {
+            out.push(finding("generic.special-characters", Family::Generic, WARNING, 3, field, value));
+        }
+    }
+    if paranoia >= 4 && value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        out.push(finding("protocol.control-characters", Family::Protocol, NOTICE, 4, field, value));
+    }
+}
+
+/// Checks the path once resolved: traversal that climbs, and local files asked for directly.
+pub fn inspect_path(field: &Field, n: &Normalised, out: &mut Vec<Finding>) {
+    let (resolved, climbed) = crate::normalise::resolve_path(&n.decoded);
+    if climbed {
+        out.push(finding("lfi.path-traversal", Family::Lfi, CRITICAL, 1, field, &n.decoded));
+    }
+    let lower = resolved.to_lowercase();
+    const FILES: &[&str] = &[
+        "/etc/passwd",
+        "/etc/shadow",
+        "/proc/self/",
+        "/.git/",
+        "/.env",
+        "/.htaccess",
+        "/.htpasswd",
+        "/web.config",
+        "/wp-config.php",
+        "/win.ini",
+        "/boot.ini",
+        "/.aws/",
+        "/.ssh/",
+    ];
+    if FILES.iter().any(|f| lower.contains(f)) {
+        out.push(finding("lfi.path-file", Family::Lfi, CRITICAL, 1, field, &n.decoded));
+    }
+}

