@@ -32,7 +32,7 @@ fn hex(b: u8) -> Option<u8> {
 /// One round of percent-decoding (`+` as space when `plus` is set), with `%uXXXX`. Returns the text and whether
 /// a malformed escape was seen.
 fn url_decode_once(s: &str, plus: bool) -> (Cow<'_, str>, bool) {
-    if !s.contains('%') && !(plus && s.contains('+')) {
+    if !(s.contains('%') || plus && s.contains('+')) {
         return (Cow::Borrowed(s), false);
     }
     let b = s.as_bytes();

@@ -120,7 +120,7 @@ impl Request {
         }
         if !self.body.is_empty() {
             let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
-            let text = String::from_utf8_lossy(&self.body[..self.body.len().min(MAX_FIELD * 4)]).into_owned();
+            let text = String::from_utf8_lossy(self.body.get(..MAX_FIELD * 4).unwrap_or(&self.body)).into_owned();
             if ctype.starts_with("application/x-www-form-urlencoded") {
                 pairs(&text, Location::Body, &mut out);
             } else if ctype.contains("json") {

@@ -20,6 +20,8 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// The address people use to reach Palisade, for links in emails (e.g. https://market.example).
     pub public_url: String,
+    /// The web application firewall's mode, paranoia level and exceptions.
+    pub shield: crate::http::shield::ShieldConfig,
 }
 
 impl Default for WebConfig {
@@ -29,6 +31,7 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            shield: crate::http::shield::ShieldConfig::default(),
         }
     }
 }
@@ -47,6 +50,8 @@ pub struct AppState {
     pub gateway: Arc<dyn PaymentGateway>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) themes: Arc<Renderer>,
+    /// The firewall in front of every route.
+    pub shield: crate::http::shield::ShieldState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,6 +72,7 @@ impl AppState {
     ) -> Result<Self, minijinja::Error> {
         // Install the metrics recorder before the first request is counted.
         let _ = crate::http::metrics::handle();
+        let shield = crate::http::shield::ShieldState::start(db.clone(), config.shield.clone());
         Ok(Self {
             db,
             registry: Arc::new(registry),
@@ -77,6 +83,7 @@ impl AppState {
             gateway: Arc::new(TestGateway),
             templates: Arc::new(Templates::load()?),
             themes: Arc::new(Renderer::new()?),
+            shield,
         })
     }
 }

@@ -91,6 +91,12 @@ pub struct ServeArgs {
     /// Sender of outgoing mail.
     #[arg(long, env = "PALISADE_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
+    /// Web application firewall: block (default), detect (log only) or off.
+    #[arg(long, env = "PALISADE_SHIELD_MODE", value_name = "MODE", default_value = "block", value_parser = ["block", "detect", "off"])]
+    pub shield_mode: String,
+    /// Firewall paranoia level, 1 (fewest false positives) to 4 (most thorough), as the OWASP CRS.
+    #[arg(long, env = "PALISADE_SHIELD_PARANOIA", value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub shield_paranoia: u8,
 }
 
 #[derive(Debug, Subcommand)]

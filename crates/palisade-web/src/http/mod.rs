@@ -8,5 +8,6 @@ pub mod json;
 pub mod layers;
 pub mod metrics;
 pub mod session;
+pub mod shield;
 
 pub use error::{ApiError, PageError};

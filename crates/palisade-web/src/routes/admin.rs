@@ -134,6 +134,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let can_staff = access.membership.can(Permission::StaffManagement);
     let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
     let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
+    let shield_events = crate::http::shield::recent(&state.db, Some(&scope.store_key()), 10).await?;
     let html = state.templates.render(
         "security_center.html",
         json!({
@@ -142,7 +143,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "can_settings": can_settings, "can_staff": can_staff, "staff": staff,
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
-            "base": format!("/admin/stores/{}", store.id), "section": "security",
+            "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;

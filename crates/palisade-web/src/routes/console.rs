@@ -23,6 +23,22 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/disputes", get(disputes_page))
         .route("/console/disputes/{store}/{dispute}/decide", post(decide))
         .route("/console/payment-page", get(payment_page))
+        .route("/console/shield", get(shield_page))
+}
+
+/// The firewall's recent decisions across the platform.
+async fn shield_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
+    let events = crate::http::shield::recent(&state.db, None, 200).await?;
+    let policy = &state.shield.config.policy;
+    let page = state.templates.render(
+        "console_shield.html",
+        json!({"operator": op.email(), "is_operator": true, "events": events,
+               "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold}),
+    )?;
+    Ok(Html(page))
 }
 
 /// Buyer protection's queue: every undecided dispute, oldest first.

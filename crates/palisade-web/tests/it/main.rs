@@ -7,5 +7,6 @@ mod browser;
 mod console;
 mod identity;
 mod matrix_api;
+mod shield;
 mod storefront;
 mod support;

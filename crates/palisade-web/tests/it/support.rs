@@ -44,6 +44,7 @@ impl TestApp {
         controls::register(&mut registry).unwrap();
         palisade_identity::controls::register(&mut registry).unwrap();
         palisade_commerce::controls::register(&mut registry).unwrap();
+        palisade_web::http::shield::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
         let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test")
             .with_passkeys(PASSKEY_ORIGIN)

@@ -71,7 +71,24 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
         public_url: public_url.clone(),
+        shield: palisade_web::http::shield::ShieldConfig {
+            policy: palisade_shield::Policy {
+                mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
+                paranoia: args.shield_paranoia,
+                ..palisade_shield::Policy::default()
+            },
+        },
     };
+    // What this node runs, for the firewall controls of the responsibility matrix.
+    palisade_store::settings::put(
+        &db,
+        "shield.node",
+        &serde_json::json!({"mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia}),
+    )
+    .await?;
+    if web.shield.policy.mode != palisade_shield::Mode::Block {
+        tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
+    }
     let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
     let identity = match identity.clone().with_passkeys(&web.public_url) {
         Ok(with) => with,
