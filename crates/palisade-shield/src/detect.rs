@@ -132,20 +132,43 @@ const RULES: &[Rule] = &[
     ),
     rule("rfi.off-domain-url", Family::Rfi, WARNING, 2, r"^(?:ftps?|https?)://"),
     // 932 command injection
+    // A command after a shell separator. Words that are also English (`more`, `cat`, `time` …) count only when
+    // shell syntax follows them, so "Tea & more" and "great; more please" pass; a bare word at the start of a value
+    // is a shopper searching for `cat food`.
     rule(
         "rce.unix-command",
         Family::Rce,
         CRITICAL,
         1,
-        // A command after a shell separator: a bare word at the start is a shopper searching for `cat food`.
-        r"(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:/(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|python[23]?|perl|ruby|chmod|chown|rm|ping|nslookup|dig|echo|sleep|telnet|socat|busybox|tftp|base64|env|printenv|ifconfig|passwd|kill|crontab|useradd|nohup|xterm)(?:\s|$|[;&|<>`)])",
+        r"(?:[;&|`\n]|\$\(|\|\||&&)\s*(?:/(?:usr/)?s?bin/)?(?:ls|ll|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|python[23]?|perl|ruby|php|lua|chmod|chown|chattr|rm|nslookup|telnet|socat|busybox|tftp|base64|printenv|ifconfig|netstat|pkill|killall|crontab|useradd|usermod|passwd|sudo|nohup|xterm|vim?|awk|gawk|sed|grep|egrep|xargs|gzip|systemctl|apt|apt-get|aptitude|yum|dnf|pip[23]?|npm|ssh|scp|rsync|gcc|docker|kubectl|mysql|psql|sqlite3|openssl|xxd|ansible(?:-[a-z]+)?|cscli|traceroute|iptables|nmap|hostname|chpasswd|visudo|lsof|strace|gdb|ps|env|printf|powershell|certutil)(?:\s|$|[;&|<>`)])",
     ),
     rule(
-        "rce.windows-command",
+        "rce.unix-command-word",
         Family::Rce,
         CRITICAL,
         1,
-        r"(?:^|[;&|]|\$\()\s*(?:cmd(?:\.exe)?\s*/[ck]|powershell(?:\.exe)?\s+-|certutil\s|bitsadmin\s|net\s+(?:user|localgroup)|type\s+[a-z]:\\|dir\s+[a-z]:\\)",
+        r"(?:(?:[;|`\n]|\$\(|\|\||&&)\s*(?:/(?:usr/)?s?bin/)?(?:cat|id|dash|ping|dig|more|less|head|tail|find|sort|cut|fold|time|at|w|who|host|file|top|last|kill|make|source|history|export|alias|cd|mv|cp|ln|touch|echo|sleep|mount|dd|su|service|shutdown|reboot|tar|zip|unzip|eval|exec|date|java|node|git|nano|tee|wc|uniq|stat|strings|finger|uptime|whois|ip|ss|timeout|mkdir|od|sort|route|arp|last)(?:\s+[-/$~.'\x22\\]|\s*[|;&><`)]|\s*$)|&\s*(?:/(?:usr/)?s?bin/)?(?:cat|id|dash|ping|dig|more|less|head|tail|find|sort|cut|fold|time|at|w|who|host|file|top|last|kill|make|source|history|export|alias|cd|mv|cp|ln|touch|echo|sleep|mount|dd|su|service|shutdown|reboot|tar|zip|unzip|eval|exec|date|java|node|git|nano|tee|wc|uniq|stat|strings|finger|uptime|whois|ip|ss|timeout|mkdir|od|sort|route|arp|last)(?:\s+[-/$~.'\x22\\]|\s*[|;&><`)]))",
+    ),
+    rule(
+        "rce.leading-command",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"^\s*(?:sh|bash|zsh|dash|nohup|sudo|busybox|env|curl|wget|nc|ncat|python[23]?|perl|php|ruby|node|powershell|cmd|ansible(?:-[a-z]+)?)\s+-{1,2}[a-z]",
+    ),
+    rule(
+        "rce.windows-batch",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"\bfor\s+/[fdlr]\b|\bfor\s+%%?[~a-z]+\s+in\s*\(|\bif\s+(?:not\s+)?(?:exist|errorlevel|defined|/i)\b|%errorlevel%|\bgoto\s+:?[a-z_]+|\binvoke-(?:webrequest|expression|command)\b|\biex\s*\(|\bstart-process\b|\bnew-object\s+net\.webclient",
+    ),
+    rule(
+        "rce.glob",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"(?:/[a-z0-9.\-]*[?*\[][a-z0-9?*\[\].\-]*){2,}|/\?{2,}/|\{\s*,?\s*[a-z/]+\s*,[^}]*\}",
     ),
     rule("rce.substitution", Family::Rce, CRITICAL, 1, r"\$\(\s*[a-z/]+[^)]*\)|`\s*[a-z/]+[^`]*`|\$\{ifs\}"),
     rule("rce.shellshock", Family::Rce, CRITICAL, 1, r"\(\s*\)\s*\{"),
@@ -239,7 +262,7 @@ const RULES: &[Rule] = &[
     rule(
         "xss.dom-sinks",
         Family::Xss,
-        ERROR,
+        CRITICAL,
         2,
         r"\b(?:document\.(?:cookie|write|domain|location)|window\.location|\.innerhtml|alert\s*\(|prompt\s*\(|confirm\s*\(|fromcharcode|string\.fromcharcode|eval\s*\()",
     ),
@@ -288,9 +311,16 @@ const RULES: &[Rule] = &[
         r#"['"`)]\s*(?:--|#|;)|\b(?:or|and|select|union|where|from)\b.*(?:--\s|#)$"#,
     ),
     rule(
+        "sqli.function-call",
+        Family::Sqli,
+        CRITICAL,
+        2,
+        r"\b(?:database|schema|user|current_user|session_user|system_user|version|cast|convert|concat|substring|substr|mid|ascii|ord|hex|unhex|length|char|chr|replace|pow|power|sqrt|ln|log|exp|floor|ceil|rand|uncompress|compress|md5|sha1|sha2|load_file|if|ifnull|nullif|coalesce|isnull|openrowset|opendatasource|starts_with|json_extract|json_keys)\s*\(",
+    ),
+    rule(
         "sqli.keywords",
         Family::Sqli,
-        ERROR,
+        CRITICAL,
         2,
         r"\b(?:select\b.+\bfrom|insert\s+into|delete\s+from|update\b.+\bset\b|drop\s+(?:table|database)|order\s+by\s+\d|having\s+\d|group\s+by\b.+\bhaving)\b",
     ),
@@ -323,6 +353,20 @@ const RULES: &[Rule] = &[
         CRITICAL,
         1,
         r"java\.lang\.(?:runtime|processbuilder|class|system|reflect)|\.getruntime\s*\(|\.getclass\s*\(|class\.module\.classloader|\bognl\b|@java\.|xwork\.methodaccessor|java\.io\.(?:file|objectinputstream)|javax\.script",
+    ),
+    rule(
+        "java.classes",
+        Family::Java,
+        CRITICAL,
+        1,
+        r"\bjava\.(?:lang|io|util|net|beans|rmi|security|nio|sql)\.[a-z]+|\bjavax\.[a-z]+\.|\borg\.(?:omg|apache\.commons\.collections|springframework|codehaus\.groovy|hibernate|mozilla\.javascript)\b|\bcom\.sun\.|\bsun\.(?:misc|reflect|rmi)\.",
+    ),
+    rule(
+        "java.gadgets",
+        Family::Java,
+        CRITICAL,
+        1,
+        r"\b(?:clonetransformer|forclosure|instantiatefactory|instantiatetransformer|invokertransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|chainedtransformer|constanttransformer|lazymap|templatesimpl|processbuilder|getruntime|fileoutputstream|objectinputstream|bytearrayoutputstream|pipedreader|scriptengine)\b",
     ),
     rule("java.serialized", Family::Java, CRITICAL, 1, r"\xac\xed\x00\x05|ro0abxnyc|aced0005"),
     // SSRF: URLs that point inside
@@ -522,7 +566,7 @@ pub fn inspect_field(
     {
         out.push(finding("protocol.crlf", Family::Protocol, CRITICAL, 1, field, value));
     }
-    if n.invalid_encoding && matches!(field.location, Location::Query | Location::Body | Location::Path) {
+    if n.invalid_encoding && field.encoded {
         out.push(finding("protocol.invalid-encoding", Family::Protocol, WARNING, 1, field, value));
     }
     if value.len() >= 2 {

@@ -200,7 +200,7 @@ impl Shield {
                 .filter(|e| e.matches(&req.method, &req.path, &field))
                 .flat_map(|e| e.families.iter().copied())
                 .collect();
-            let plus = matches!(field.location, Location::Query | Location::Body | Location::Name);
+            let plus = field.encoded && matches!(field.location, Location::Query | Location::Body | Location::Name);
             let n = normalise::normalise(&field.value, plus);
             let before = findings.len();
             if field.location == Location::Path {

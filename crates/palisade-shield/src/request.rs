@@ -35,6 +35,9 @@ pub struct Field {
     pub location: Location,
     pub name: String,
     pub value: String,
+    /// The value arrived URL-encoded (path, query, form body, cookies); JSON and raw bodies did not, so a `%`
+    /// there is just a percent sign.
+    pub encoded: bool,
 }
 
 /// A request as the shield sees it. Build it with [`Request::new`] and the `with_*` methods.
@@ -82,14 +85,25 @@ impl Request {
     #[must_use]
     pub fn fields(&self) -> Vec<Field> {
         let mut out = Vec::with_capacity(16);
-        out.push(Field { location: Location::Path, name: "path".into(), value: self.path.clone() });
+        out.push(Field { location: Location::Path, name: "path".into(), value: self.path.clone(), encoded: true });
         pairs(&self.query, Location::Query, &mut out);
         for (name, value) in &self.headers {
             match name.as_str() {
                 "cookie" => {
                     for part in value.split(';') {
                         let (n, v) = part.trim().split_once('=').unwrap_or((part.trim(), ""));
-                        out.push(Field { location: Location::Cookie, name: n.to_owned(), value: v.to_owned() });
+                        out.push(Field {
+                            location: Location::Name,
+                            name: format!("cookie:{n}"),
+                            value: n.to_owned(),
+                            encoded: true,
+                        });
+                        out.push(Field {
+                            location: Location::Cookie,
+                            name: n.to_owned(),
+                            value: v.to_owned(),
+                            encoded: true,
+                        });
                     }
                 }
                 // Headers browsers set from fixed vocabularies carry no attacker text worth scanning.
@@ -115,7 +129,12 @@ impl Request {
                 | "if-none-match"
                 | "if-modified-since"
                 | "authorization" => {}
-                _ => out.push(Field { location: Location::Header, name: name.clone(), value: value.clone() }),
+                _ => out.push(Field {
+                    location: Location::Header,
+                    name: name.clone(),
+                    value: value.clone(),
+                    encoded: false,
+                }),
             }
         }
         if !self.body.is_empty() {
@@ -126,12 +145,14 @@ impl Request {
             } else if ctype.contains("json") {
                 match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(v) => json_fields(&v, "", &mut out, 0),
-                    Err(_) => out.push(Field { location: Location::Body, name: "body".into(), value: text }),
+                    Err(_) => {
+                        out.push(Field { location: Location::Body, name: "body".into(), value: text, encoded: false })
+                    }
                 }
             } else if ctype.starts_with("multipart/form-data") {
                 multipart_fields(&text, &ctype, &mut out);
             } else {
-                out.push(Field { location: Location::Body, name: "body".into(), value: text });
+                out.push(Field { location: Location::Body, name: "body".into(), value: text, encoded: false });
             }
         }
         for f in &mut out {
@@ -151,8 +172,8 @@ fn pairs(raw: &str, location: Location, out: &mut Vec<Field>) {
     for part in raw.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         // Keys are values too: `?1' OR '1'='1` arrives as a name.
-        out.push(Field { location: Location::Name, name: name.to_owned(), value: name.to_owned() });
-        out.push(Field { location, name: name.to_owned(), value: value.to_owned() });
+        out.push(Field { location: Location::Name, name: name.to_owned(), value: name.to_owned(), encoded: true });
+        out.push(Field { location, name: name.to_owned(), value: value.to_owned(), encoded: true });
     }
 }
 
@@ -163,7 +184,12 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
     match v {
         serde_json::Value::Object(map) => {
             for (k, child) in map {
-                out.push(Field { location: Location::Name, name: format!("{path}.{k}"), value: k.clone() });
+                out.push(Field {
+                    location: Location::Name,
+                    name: format!("{path}.{k}"),
+                    value: k.clone(),
+                    encoded: false,
+                });
                 json_fields(child, &format!("{path}.{k}"), out, depth + 1);
             }
         }
@@ -173,16 +199,21 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
             }
         }
         serde_json::Value::String(s) => {
-            out.push(Field { location: Location::Body, name: path.to_owned(), value: s.clone() })
+            out.push(Field { location: Location::Body, name: path.to_owned(), value: s.clone(), encoded: false })
         }
-        other => out.push(Field { location: Location::Body, name: path.to_owned(), value: other.to_string() }),
+        other => out.push(Field {
+            location: Location::Body,
+            name: path.to_owned(),
+            value: other.to_string(),
+            encoded: false,
+        }),
     }
 }
 
 /// Text parts of a multipart body (file contents that are not text are skipped; their names are kept).
 fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field>) {
     let Some(boundary) = ctype.split(';').find_map(|p| p.trim().strip_prefix("boundary=")) else {
-        out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned() });
+        out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned(), encoded: false });
         return;
     };
     let boundary = boundary.trim_matches('"');
@@ -197,13 +228,13 @@ fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field>) {
         let filename =
             head.split(';').find_map(|p| p.trim().strip_prefix("filename=")).map(|f| f.trim_matches('"').to_owned());
         if let Some(f) = filename {
-            out.push(Field { location: Location::Name, name: format!("{name}.filename"), value: f });
+            out.push(Field { location: Location::Name, name: format!("{name}.filename"), value: f, encoded: false });
         }
         let is_text =
             !head.to_ascii_lowercase().contains("content-type:") || head.to_ascii_lowercase().contains("text/");
         if is_text {
             let value = body.trim_end_matches("--").trim_end_matches("\r\n").to_owned();
-            out.push(Field { location: Location::Body, name, value });
+            out.push(Field { location: Location::Body, name, value, encoded: false });
         }
     }
 }
