@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod detect;
+pub mod gcra;
 pub mod normalise;
 pub mod request;
 

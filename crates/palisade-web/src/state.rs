@@ -22,6 +22,8 @@ pub struct WebConfig {
     pub public_url: String,
     /// The web application firewall's mode, paranoia level and exceptions.
     pub shield: crate::http::shield::ShieldConfig,
+    /// Rate limits per client IP and route class, per store; optionally shared through Redis.
+    pub limits: crate::http::limits::LimitsConfig,
 }
 
 impl Default for WebConfig {
@@ -32,6 +34,7 @@ impl Default for WebConfig {
             max_body_bytes: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".to_owned(),
             shield: crate::http::shield::ShieldConfig::default(),
+            limits: crate::http::limits::LimitsConfig::default(),
         }
     }
 }
@@ -52,6 +55,8 @@ pub struct AppState {
     pub(crate) themes: Arc<Renderer>,
     /// The firewall in front of every route.
     pub shield: crate::http::shield::ShieldState,
+    /// Rate limits (in-process unless [`AppState::with_limiter`] gave a shared one).
+    pub limiter: crate::http::limits::Limiter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,6 +78,7 @@ impl AppState {
         // Install the metrics recorder before the first request is counted.
         let _ = crate::http::metrics::handle();
         let shield = crate::http::shield::ShieldState::start(db.clone(), config.shield.clone());
+        let limiter = crate::http::limits::Limiter::local(config.limits.clone());
         Ok(Self {
             db,
             registry: Arc::new(registry),
@@ -84,6 +90,14 @@ impl AppState {
             templates: Arc::new(Templates::load()?),
             themes: Arc::new(Renderer::new()?),
             shield,
+            limiter,
         })
+    }
+
+    /// Uses `limiter` (e.g. one shared through Redis) instead of the in-process one.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: crate::http::limits::Limiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 }

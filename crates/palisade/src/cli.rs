@@ -97,6 +97,15 @@ pub struct ServeArgs {
     /// Firewall paranoia level, 1 (fewest false positives) to 4 (most thorough), as the OWASP CRS.
     #[arg(long, env = "PALISADE_SHIELD_PARANOIA", value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub shield_paranoia: u8,
+    /// Share rate limits between nodes through this Redis (redis://host:port); without it each node limits alone.
+    #[arg(long, env = "PALISADE_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// A proxy (CIDR) whose X-Forwarded-For is believed for the client address; repeat for several.
+    #[arg(long = "trusted-proxy", env = "PALISADE_TRUSTED_PROXIES", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Turn the rate limits off (they are on by default).
+    #[arg(long)]
+    pub no_rate_limits: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ pub mod error;
 pub mod headers;
 pub mod json;
 pub mod layers;
+pub mod limits;
 pub mod metrics;
 pub mod session;
 pub mod shield;

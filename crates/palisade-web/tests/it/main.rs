@@ -6,6 +6,7 @@ mod baseline;
 mod browser;
 mod console;
 mod identity;
+mod limits;
 mod matrix_api;
 mod shield;
 mod storefront;

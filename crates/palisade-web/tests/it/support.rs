@@ -50,7 +50,14 @@ impl TestApp {
             .with_passkeys(PASSKEY_ORIGIN)
             .unwrap();
         let objects = palisade_store::Objects::local(&dir.path().join("objects")).unwrap();
-        let state = AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects.clone()).unwrap();
+        let redis = config.limits.redis_url.is_some();
+        let limits = config.limits.clone();
+        let mut state =
+            AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects.clone()).unwrap();
+        if redis {
+            // As `palisade serve --redis-url` does.
+            state = state.with_limiter(palisade_web::http::limits::Limiter::new(limits).await.unwrap());
+        }
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

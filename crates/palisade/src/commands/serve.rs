@@ -78,7 +78,20 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
                 ..palisade_shield::Policy::default()
             },
         },
+        limits: palisade_web::http::limits::LimitsConfig::default(),
     };
+    let mut trusted = Vec::new();
+    for cidr in &args.trusted_proxies {
+        trusted.push(cidr.parse::<ipnet::IpNet>().map_err(|e| anyhow::anyhow!("--trusted-proxy {cidr}: {e}"))?);
+    }
+    let limits = palisade_web::http::limits::LimitsConfig {
+        enabled: !args.no_rate_limits,
+        redis_url: args.redis_url.clone(),
+        trusted_proxies: trusted,
+        ..palisade_web::http::limits::LimitsConfig::default()
+    };
+    let mut web = web;
+    web.limits = limits.clone();
     // What this node runs, for the firewall controls of the responsibility matrix.
     palisade_store::settings::put(
         &db,
@@ -100,6 +113,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?;
+    let state = if limits.redis_url.is_some() {
+        let shared = palisade_web::http::limits::Limiter::new(limits).await.map_err(|e| anyhow::anyhow!(e))?;
+        tracing::info!("rate limits shared through Redis");
+        state.with_limiter(shared)
+    } else {
+        state
+    };
     let app = palisade_web::router(state);
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
