@@ -3,6 +3,7 @@
 pub mod http;
 pub mod payment_page;
 pub mod routes;
+pub mod server;
 mod state;
 mod templates;
 
@@ -10,7 +11,6 @@ pub use routes::router;
 pub use state::{AppState, WebConfig};
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
@@ -18,7 +18,5 @@ pub async fn serve(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve_with(listener, app, server::ConnLimits::default(), shutdown).await
 }

@@ -24,6 +24,8 @@ pub struct WebConfig {
     pub shield: crate::http::shield::ShieldConfig,
     /// Rate limits per client IP and route class, per store; optionally shared through Redis.
     pub limits: crate::http::limits::LimitsConfig,
+    /// Capacity and priority shedding.
+    pub shedding: crate::http::shedding::SheddingConfig,
 }
 
 impl Default for WebConfig {
@@ -35,6 +37,7 @@ impl Default for WebConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             shield: crate::http::shield::ShieldConfig::default(),
             limits: crate::http::limits::LimitsConfig::default(),
+            shedding: crate::http::shedding::SheddingConfig::default(),
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct AppState {
     pub shield: crate::http::shield::ShieldState,
     /// Rate limits (in-process unless [`AppState::with_limiter`] gave a shared one).
     pub limiter: crate::http::limits::Limiter,
+    /// Requests in flight, for load shedding.
+    pub inflight: Arc<crate::http::shedding::Inflight>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -91,6 +96,7 @@ impl AppState {
             themes: Arc::new(Renderer::new()?),
             shield,
             limiter,
+            inflight: Arc::new(crate::http::shedding::Inflight::default()),
         })
     }
 

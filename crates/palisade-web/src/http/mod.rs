@@ -9,6 +9,7 @@ pub mod layers;
 pub mod limits;
 pub mod metrics;
 pub mod session;
+pub mod shedding;
 pub mod shield;
 
 pub use error::{ApiError, PageError};

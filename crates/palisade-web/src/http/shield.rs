@@ -261,6 +261,37 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
     )?;
     reg.register(
         Control {
+            id: "platform.ddos-shedding",
+            area: Area::FirewallNetwork,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Application-level DDoS defences are on: rate limits, priority load shedding, connection and header deadlines",
+            why: "A flood must cost the attacker more than the shop: refuse early and cheaply, and keep checkout alive.",
+            remediation: "Run `palisade serve` without `--no-rate-limits`; with several nodes, share the limits with `--redis-url`.",
+            references: &[OWASP],
+        },
+        |ctx: EvalContext| async move {
+            match palisade_store::settings::get(&ctx.db, "shield.node").await {
+                Ok(Some((v, _))) => {
+                    let on = |k: &str| v.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
+                    match (on("rate_limits"), on("shedding")) {
+                        (true, true) => ControlStatus::met(format!(
+                            "rate limits ({}), shedding at {} in flight, header deadline {} s",
+                            if on("shared_limits") { "shared through Redis" } else { "per node" },
+                            v.get("capacity").and_then(serde_json::Value::as_u64).unwrap_or(0),
+                            v.get("header_read_timeout_secs").and_then(serde_json::Value::as_u64).unwrap_or(0)
+                        )),
+                        (false, _) => ControlStatus::unmet("rate limits are off (--no-rate-limits)"),
+                        (_, false) => ControlStatus::unmet("load shedding is off"),
+                    }
+                }
+                Ok(None) => ControlStatus::unmet("no node has reported its defences yet (start `palisade serve`)"),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
             id: "store.admin-protected",
             area: Area::FirewallNetwork,
             party: Party::Merchant,

@@ -58,3 +58,72 @@ async fn two_nodes_sharing_redis_share_one_limit() {
     }
     assert_eq!(allowed, 6);
 }
+
+fn with_slow_routes() -> impl FnOnce(axum::Router, &palisade_web::AppState) -> axum::Router {
+    |router, state| {
+        let slow = || async {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            "done"
+        };
+        let extra: axum::Router<palisade_web::AppState> = axum::Router::new()
+            .route("/slow-page", axum::routing::get(slow))
+            .route("/admin/slow-page", axum::routing::get(slow));
+        router.merge(palisade_web::http::layers::apply(extra, state).with_state(state.clone()))
+    }
+}
+
+#[tokio::test]
+async fn a_saturated_node_sheds_browsing_at_once_and_keeps_serving_the_admin() {
+    use palisade_web::http::shedding::SheddingConfig;
+    let cfg =
+        WebConfig { shedding: SheddingConfig { enabled: true, capacity: 4, per_ip: 100 }, ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, with_slow_routes()).await;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131";
+    // Three slow page requests fill the normal tier (85% of 4 = 3).
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let req = app.client.get(app.url("/slow-page")).header("user-agent", ua).send();
+        held.push(tokio::spawn(req));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let shed = app.client.get(app.url("/slow-page")).header("user-agent", ua).send().await.unwrap();
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    assert!(started.elapsed() < std::time::Duration::from_millis(300), "answered at once, not queued");
+    // The admin tier still has room.
+    let admin = app.client.get(app.url("/admin/slow-page")).header("user-agent", ua).send().await.unwrap();
+    assert_eq!(admin.status(), StatusCode::OK);
+    for h in held {
+        assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = palisade_web::server::ConnLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        per_ip_connections: 2,
+        ..palisade_web::server::ConnLimits::default()
+    };
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+    tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+    // Slowloris: a request line and one header, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closed the connection instead of waiting forever");
+    // Per-address connection cap: a third idle connection from the same address is closed on accept.
+    let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut out = Vec::new();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(3), c.read_to_end(&mut out)).await;
+    assert!(got.is_ok_and(|r| r.map_or(true, |n| n == 0)), "no answer on a connection over the cap");
+}

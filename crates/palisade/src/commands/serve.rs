@@ -79,6 +79,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             },
         },
         limits: palisade_web::http::limits::LimitsConfig::default(),
+        shedding: palisade_web::http::shedding::SheddingConfig::default(),
     };
     let mut trusted = Vec::new();
     for cidr in &args.trusted_proxies {
@@ -96,7 +97,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     palisade_store::settings::put(
         &db,
         "shield.node",
-        &serde_json::json!({"mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia}),
+        &serde_json::json!({
+            "mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia,
+            "shedding": web.shedding.enabled, "capacity": web.shedding.capacity, "per_ip": web.shedding.per_ip,
+            "header_read_timeout_secs": palisade_web::server::ConnLimits::default().header_read_timeout.as_secs(),
+            "rate_limits": web.limits.enabled, "shared_limits": web.limits.redis_url.is_some(),
+        }),
     )
     .await?;
     if web.shield.policy.mode != palisade_shield::Mode::Block {

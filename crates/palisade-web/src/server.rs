@@ -1,0 +1,139 @@
+//! The accept loop: HTTP/1.1 and HTTP/2 over hyper with the connection-level defences a WAF cannot give —
+//! a deadline for the request headers (slowloris), a cap on open connections per client address, and a
+//! graceful shutdown that lets in-flight requests finish.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
+
+/// Connection-level limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// A client must send its request headers within this time (slowloris defence).
+    pub header_read_timeout: Duration,
+    /// Open connections one address may hold; more are closed on accept.
+    pub per_ip_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub drain: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self { header_read_timeout: Duration::from_secs(10), per_ip_connections: 128, drain: Duration::from_secs(30) }
+    }
+}
+
+/// Open connections per address; a guard gives its slot back when the connection ends.
+#[derive(Debug, Default, Clone)]
+struct Conns(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+struct Slot(Conns, IpAddr);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.0.0.lock()
+            && let Some(n) = m.get_mut(&self.1)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+impl Conns {
+    fn take(&self, ip: IpAddr, max: usize) -> Option<Slot> {
+        let mut m = self.0.lock().ok()?;
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot(self.clone(), ip))
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish (up to
+/// `limits.drain`).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let conns = Conns::default();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, addr) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let Some(slot) = conns.take(addr.ip(), limits.per_ip_connections) else {
+                    metrics::counter!("palisade_connections_refused_total").increment(1);
+                    drop(stream);
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = app.clone().map_request(move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+                    req
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc)).into_owned();
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    if let Err(e) = watched.await {
+                        tracing::debug!(client = %addr, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown: some connections were still open after the drain period");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_slots_are_counted_per_address_and_given_back() {
+        let c = Conns::default();
+        let ip: IpAddr = [192, 0, 2, 1].into();
+        let a = c.take(ip, 2);
+        let b = c.take(ip, 2);
+        assert!(a.is_some() && b.is_some());
+        assert!(c.take(ip, 2).is_none());
+        assert!(c.take([192, 0, 2, 2].into(), 2).is_some(), "other addresses are not affected");
+        drop(a);
+        assert!(c.take(ip, 2).is_some());
+    }
+}
