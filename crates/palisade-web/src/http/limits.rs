@@ -229,6 +229,13 @@ pub fn client_ip(socket: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet])
     Some(hops.into_iter().rev().find(|ip| !trusted.iter().any(|n| n.contains(ip))).unwrap_or(socket))
 }
 
+/// The client address of a request under this node's trusted-proxy setting.
+#[must_use]
+pub fn request_ip(state: &AppState, ext: &axum::http::Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    let socket = ext.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    client_ip(socket, headers, &state.limiter.config.trusted_proxies)
+}
+
 /// The store a path belongs to, for the per-store limit.
 fn store_of(path: &str) -> Option<&str> {
     let mut s = path.split('/').filter(|s| !s.is_empty());
@@ -245,8 +252,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     if !limiter.config.enabled {
         return next.run(req).await;
     }
-    let socket = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    let Some(ip) = client_ip(socket, req.headers(), &limiter.config.trusted_proxies) else {
+    let Some(ip) = request_ip(&state, req.extensions(), req.headers()) else {
         return next.run(req).await;
     };
     let path = req.uri().path().to_owned();

@@ -38,11 +38,56 @@ pub struct ShieldEvent {
     pub findings: serde_json::Value,
 }
 
+/// Blocks that earn an address a temporary ban, within [`STRIKE_WINDOW_MS`].
+pub const STRIKES_TO_BAN: u32 = 10;
+/// The window in which strikes count.
+pub const STRIKE_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// How long a ban lasts.
+pub const BAN_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Strikes {
+    window_start: i64,
+    count: u32,
+    banned_until: i64,
+}
+
+/// Addresses that keep tripping the firewall are refused outright for a while (on this node).
+#[derive(Debug, Default)]
+pub struct Bans(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Strikes>>);
+
+impl Bans {
+    /// Whether `ip` is banned at `now`.
+    #[must_use]
+    pub fn banned(&self, ip: std::net::IpAddr, now: i64) -> bool {
+        self.0.lock().ok().and_then(|m| m.get(&ip).map(|s| s.banned_until > now)).unwrap_or(false)
+    }
+
+    /// Counts a blocked request; returns true when this strike starts a ban.
+    pub fn strike(&self, ip: std::net::IpAddr, now: i64) -> bool {
+        let Ok(mut m) = self.0.lock() else { return false };
+        if m.len() > 100_000 {
+            m.retain(|_, s| s.banned_until > now || s.window_start + STRIKE_WINDOW_MS > now);
+        }
+        let s = m.entry(ip).or_default();
+        if s.window_start + STRIKE_WINDOW_MS <= now {
+            *s = Strikes { window_start: now, count: 0, banned_until: s.banned_until };
+        }
+        s.count += 1;
+        if s.count >= STRIKES_TO_BAN && s.banned_until <= now {
+            s.banned_until = now + BAN_MS;
+            return true;
+        }
+        false
+    }
+}
+
 /// The engine, the policy and the event queue, shared by every request.
 #[derive(Clone)]
 pub struct ShieldState {
     pub engine: Shield,
     pub config: Arc<ShieldConfig>,
+    pub bans: Arc<Bans>,
     events: mpsc::Sender<ShieldEvent>,
 }
 
@@ -61,7 +106,7 @@ impl ShieldState {
     pub fn start(db: Db, config: ShieldConfig) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(writer(db, rx));
-        Self { engine: Shield::default(), config: Arc::new(config), events: tx }
+        Self { engine: Shield::default(), config: Arc::new(config), bans: Arc::new(Bans::default()), events: tx }
     }
 }
 
@@ -146,6 +191,14 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     if shield.config.policy.mode == palisade_shield::Mode::Off {
         return next.run(req).await;
     }
+    let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers());
+    let now = state.db.now().0;
+    if let Some(ip) = ip
+        && shield.bans.banned(ip, now)
+    {
+        metrics::counter!("palisade_shield_banned_requests_total").increment(1);
+        return banned(req.uri().path());
+    }
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
         Ok(b) => b,
@@ -168,13 +221,26 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let client_ip =
-        parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-    emit(shield, &state, &id, client_ip, parts.method.as_str(), parts.uri.path(), &verdict);
+    emit(shield, &state, &id, ip.map(|i| i.to_string()), parts.method.as_str(), parts.uri.path(), &verdict);
     if verdict.action == Action::Log {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
+    if let Some(ip) = ip
+        && shield.bans.strike(ip, now)
+    {
+        metrics::counter!("palisade_shield_bans_total").increment(1);
+        tracing::warn!(client = %ip, minutes = BAN_MS / 60_000, "address banned for repeatedly tripping the firewall");
+    }
     blocked(parts.uri.path(), &id)
+}
+
+fn banned(path: &str) -> Response {
+    let message = "Requests from your address are blocked for a while because it sent many requests the firewall refused.";
+    if is_api_path(path) {
+        ApiError::new(StatusCode::FORBIDDEN, "temporarily_banned", message).into_response()
+    } else {
+        (StatusCode::FORBIDDEN, Html(error_page(StatusCode::FORBIDDEN, message))).into_response()
+    }
 }
 
 fn emit(

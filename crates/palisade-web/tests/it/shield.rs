@@ -76,3 +76,17 @@ async fn detect_mode_lets_requests_through_and_records_them() {
     let e = events(&app, None, 1).await;
     assert_eq!(e[0]["action"], "log");
 }
+
+#[tokio::test]
+async fn an_address_that_keeps_tripping_the_firewall_is_banned_for_a_while() {
+    let app = TestApp::start().await;
+    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+        let res = app.get(&format!("/search?q={i}%27%20OR%20%271%27%3D%271")).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    // Now even a harmless request from that address is refused, without inspection.
+    let res = app.get("/search?q=tea").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("x-palisade-event").is_none());
+    assert!(res.text().await.unwrap().contains("blocked for a while"));
+}
