@@ -4,6 +4,7 @@ pub mod audit;
 pub mod controls;
 pub mod db;
 pub mod error;
+pub mod firewall;
 pub mod jobs;
 pub mod matrix;
 pub mod migrate;

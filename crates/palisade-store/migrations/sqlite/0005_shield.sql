@@ -13,3 +13,12 @@ CREATE TABLE shield_events (
 );
 CREATE INDEX shield_events_at ON shield_events (at);
 CREATE INDEX shield_events_store ON shield_events (store_id, at);
+
+-- A store's own firewall layers: an admin IP allow-list (JSON list of CIDRs; empty = any address) and
+-- "under attack" mode (a proof-of-work challenge before the storefront) until a time.
+CREATE TABLE store_firewall (
+    store_id TEXT PRIMARY KEY NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    admin_allowlist TEXT NOT NULL DEFAULT '[]',
+    attack_mode_until BIGINT,
+    updated_at BIGINT NOT NULL
+);

@@ -52,6 +52,10 @@ pub enum AccessRejection {
     EnrolMfa {
         api: bool,
     },
+    /// The store admits its admin only from listed addresses, and this is not one.
+    AddressNotAllowed {
+        api: bool,
+    },
     Error(ApiError, bool),
 }
 
@@ -74,6 +78,14 @@ impl IntoResponse for AccessRejection {
                     StatusCode::FORBIDDEN,
                     "forbidden",
                     format!("this needs the \"{}\" permission", permission.title()),
+                ),
+                api,
+            ),
+            AccessRejection::AddressNotAllowed { api } => (
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "address_not_allowed",
+                    "this store's admin only accepts requests from the addresses on its allow-list",
                 ),
                 api,
             ),
@@ -109,6 +121,7 @@ impl FromRequestParts<AppState> for StaffAccess {
             Gate::Grace { until } => Some(until),
             Gate::EnrolOnly => return Err(AccessRejection::EnrolMfa { api }),
         };
+        allowlisted(parts, state, &membership, api).await?;
         Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
     }
 }
@@ -163,5 +176,26 @@ async fn token_access(
     )
     .await
     .map_err(err)?;
+    allowlisted(parts, state, &membership, api).await?;
     Ok(StaffAccess { account, session: None, membership, mfa_grace_until: None, api })
+}
+
+/// Refuses the request if the store has an admin allow-list and the client's address is not on it.
+async fn allowlisted(
+    parts: &Parts,
+    state: &AppState,
+    membership: &Membership,
+    api: bool,
+) -> Result<(), AccessRejection> {
+    let fw = palisade_store::firewall::get(&state.db, &membership.scope)
+        .await
+        .map_err(|e| AccessRejection::Error(e.into(), api))?;
+    if fw.admin_allowlist.is_empty() {
+        return Ok(());
+    }
+    let ip = crate::http::limits::request_ip(state, &parts.extensions, &parts.headers);
+    let allowed = ip.is_some_and(|ip| {
+        fw.admin_allowlist.iter().filter_map(|c| c.parse::<ipnet::IpNet>().ok()).any(|net| net.contains(&ip))
+    });
+    if allowed { Ok(()) } else { Err(AccessRejection::AddressNotAllowed { api }) }
 }

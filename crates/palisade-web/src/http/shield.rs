@@ -235,7 +235,8 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 fn banned(path: &str) -> Response {
-    let message = "Requests from your address are blocked for a while because it sent many requests the firewall refused.";
+    let message =
+        "Requests from your address are blocked for a while because it sent many requests the firewall refused.";
     if is_api_path(path) {
         ApiError::new(StatusCode::FORBIDDEN, "temporarily_banned", message).into_response()
     } else {
@@ -362,16 +363,23 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             area: Area::FirewallNetwork,
             party: Party::Merchant,
             subject: Subject::Store,
-            title: "The store admin is protected beyond passwords (two-step verification required for all staff)",
+            title: "The store admin is protected beyond passwords (an IP allow-list, or two-step verification for all staff)",
             why: "The admin reaches orders, payouts and customers' data; a stolen password alone must not open it.",
-            remediation: "In the Security Center, require two-step verification for all staff. (An admin IP allow-list \
-                          will also satisfy this once available.)",
+            remediation: "In the Security Center, require two-step verification for all staff, or restrict the admin to \
+                          your office's addresses with the IP allow-list.",
             references: &[OWASP],
         },
         |ctx: EvalContext| async move {
             let Some(scope) = ctx.store.clone() else {
                 return ControlStatus::NotApplicable { reason: "per store".into() };
             };
+            let fw = match palisade_store::firewall::get(&ctx.db, &scope).await {
+                Ok(f) => f,
+                Err(e) => return ControlStatus::Unknown { reason: e.to_string() },
+            };
+            if !fw.admin_allowlist.is_empty() {
+                return ControlStatus::met(format!("admin reachable only from {} listed address range(s)", fw.admin_allowlist.len()));
+            }
             match palisade_identity::policy::get(&ctx.db, &scope).await {
                 Ok(p) if p.require_staff_mfa => ControlStatus::met("two-step verification is required for all staff"),
                 Ok(_) => ControlStatus::unmet("neither an IP allow-list nor required two-step verification"),

@@ -28,6 +28,8 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/allowlist", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/attack-mode", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/staff/{account}/role", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
@@ -44,6 +46,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security", get(security_center))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))
         .route("/admin/stores/{store}/security/contact", post(set_contact))
+        .route("/admin/stores/{store}/security/allowlist", post(set_allowlist))
+        .route("/admin/stores/{store}/security/attack-mode", post(set_attack_mode))
         .route("/admin/stores/{store}/staff/{account}/role", post(set_role))
         .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
         .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
@@ -135,6 +139,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
     let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
     let shield_events = crate::http::shield::recent(&state.db, Some(&scope.store_key()), 10).await?;
+    let firewall = palisade_store::firewall::get(&state.db, scope).await?;
     let html = state.templates.render(
         "security_center.html",
         json!({
@@ -144,6 +149,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
             "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
+            "firewall": firewall, "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;
@@ -211,6 +217,84 @@ async fn set_contact(State(state): State<AppState>, access: StaffAccess, Form(fo
         StoreSettings { security_contact: Some(contact), ..Default::default() },
     )
     .await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct AllowlistForm {
+    #[serde(default)]
+    cidrs: String,
+}
+
+fn invalid(m: impl Into<String>) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
+}
+
+/// Sets the admin IP allow-list (one address or CIDR per line; empty clears it). A list that would shut out the
+/// person saving it is refused, so nobody locks themselves out by a typo.
+async fn set_allowlist(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    headers: axum::http::HeaderMap,
+    ext: axum::http::Extensions,
+    form: Result<Form<AllowlistForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let mut nets = Vec::new();
+    for line in form.cidrs.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let net: ipnet::IpNet = match line.parse::<ipnet::IpNet>() {
+            Ok(n) => n,
+            Err(_) => line
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| invalid(format!("`{line}` is not an address or CIDR")))?,
+        };
+        nets.push(net);
+    }
+    if nets.len() > 100 {
+        return Err(invalid("at most 100 entries").into());
+    }
+    let me = crate::http::limits::request_ip(&state, &ext, &headers);
+    if !nets.is_empty() && !me.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))) {
+        return Err(invalid(format!(
+            "your own address ({}) is not on the list: saving it would lock you out",
+            me.map_or_else(|| "unknown".to_owned(), |i| i.to_string())
+        ))
+        .into());
+    }
+    palisade_store::firewall::set_allowlist(
+        &state.db,
+        &access.membership.scope,
+        nets.iter().map(ToString::to_string).collect(),
+    )
+    .await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct AttackForm {
+    #[serde(default)]
+    hours: String,
+}
+
+/// Turns "under attack" mode on for some hours (0 turns it off).
+async fn set_attack_mode(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<AttackForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let hours: u64 = form.hours.trim().parse().map_err(|_| invalid("hours must be a whole number"))?;
+    if hours > 72 {
+        return Err(invalid("at most 72 hours at a time").into());
+    }
+    let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));
+    palisade_store::firewall::set_attack_mode(&state.db, &access.membership.scope, until).await?;
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 

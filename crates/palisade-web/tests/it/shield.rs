@@ -90,3 +90,38 @@ async fn an_address_that_keeps_tripping_the_firewall_is_banned_for_a_while() {
     assert!(res.headers().get("x-palisade-event").is_none());
     assert!(res.text().await.unwrap().contains("blocked for a while"));
 }
+
+#[tokio::test]
+async fn the_admin_allow_list_keeps_other_addresses_out_and_cannot_lock_out_its_author() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
+    let url = app.url(&format!("/admin/stores/{}/security/allowlist", s.id));
+    let lockout =
+        app.client.post(&url).header("cookie", &cookie).form(&[("cidrs", "10.0.0.0/8")]).send().await.unwrap();
+    assert_eq!(lockout.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(lockout.text().await.unwrap().contains("lock you out"));
+    let bad = app.client.post(&url).header("cookie", &cookie).form(&[("cidrs", "not-an-ip")]).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = app
+        .client
+        .post(&url)
+        .header("cookie", &cookie)
+        .form(&[("cidrs", "127.0.0.1\n192.0.2.0/24")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let orders = format!("/api/v1/admin/stores/{}/orders", s.id);
+    assert_eq!(
+        app.client.get(app.url(&orders)).header("cookie", &cookie).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The office moves: now only 192.0.2.0/24 is listed, and this client (127.0.0.1) is out.
+    palisade_store::firewall::set_allowlist(&app.db, &scope, vec!["192.0.2.0/24".into()]).await.unwrap();
+    let refused = app.client.get(app.url(&orders)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "address_not_allowed");
+    // The storefront is not affected.
+    assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
+}

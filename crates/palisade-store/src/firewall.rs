@@ -1,0 +1,64 @@
+//! A store's own firewall layers (the merchant's side of "firewall & network"): who may reach the store admin,
+//! and whether the storefront is in "under attack" mode. Addresses are validated by the caller (web layer).
+
+use palisade_core::time::Timestamp;
+
+use crate::audit::{self, NewEvent};
+use crate::error::Result;
+use crate::{Db, StoreScope};
+
+/// The store's firewall settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreFirewall {
+    /// CIDRs allowed to reach the store admin; empty means any address.
+    pub admin_allowlist: Vec<String>,
+    pub attack_mode_until: Option<Timestamp>,
+}
+
+/// The scoped store's settings (defaults when never set).
+pub async fn get(db: &Db, scope: &StoreScope) -> Result<StoreFirewall> {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT admin_allowlist, attack_mode_until FROM store_firewall WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map_or_else(StoreFirewall::default, |(list, until)| StoreFirewall {
+        admin_allowlist: serde_json::from_str(&list).unwrap_or_default(),
+        attack_mode_until: until.map(Timestamp),
+    }))
+}
+
+async fn upsert(db: &Db, scope: &StoreScope, fw: &StoreFirewall, action: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO store_firewall (store_id, admin_allowlist, attack_mode_until, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (store_id) DO UPDATE SET admin_allowlist = excluded.admin_allowlist, \
+         attack_mode_until = excluded.attack_mode_until, updated_at = excluded.updated_at",
+    )
+    .bind(scope.store_key())
+    .bind(serde_json::to_string(&fw.admin_allowlist).unwrap_or_else(|_| "[]".into()))
+    .bind(fw.attack_mode_until.map(|t| t.0))
+    .bind(db.now().0)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("store:{}", scope.store_id());
+    audit::record_store(&mut tx, db, scope, NewEvent::new(action, &target).details(serde_json::json!(fw))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces the admin allow-list (already validated CIDRs).
+pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> Result<()> {
+    scope.require_staff()?;
+    let mut fw = get(db, scope).await?;
+    fw.admin_allowlist = cidrs;
+    upsert(db, scope, &fw, "firewall.allowlist_set").await
+}
+
+/// Turns "under attack" mode on until `until`, or off (`None`).
+pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestamp>) -> Result<()> {
+    scope.require_staff()?;
+    let mut fw = get(db, scope).await?;
+    fw.attack_mode_until = until;
+    upsert(db, scope, &fw, "firewall.attack_mode_set").await
+}
