@@ -62,6 +62,8 @@ pub struct AppState {
     pub limiter: crate::http::limits::Limiter,
     /// Requests in flight, for load shedding.
     pub inflight: Arc<crate::http::shedding::Inflight>,
+    /// Storefront request rate, for automatic under-attack mode.
+    pub rate_watch: Arc<crate::http::challenge::RateWatch>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,6 +99,7 @@ impl AppState {
             shield,
             limiter,
             inflight: Arc::new(crate::http::shedding::Inflight::default()),
+            rate_watch: Arc::new(crate::http::challenge::RateWatch::default()),
         })
     }
 

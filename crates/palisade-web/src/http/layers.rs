@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::http::error::{ApiError, error_page, is_api_path};
-use crate::http::{headers, limits, metrics, shedding, shield};
+use crate::http::{challenge, headers, limits, metrics, shedding, shield};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -78,6 +78,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     // outermost. Reading bottom-up gives the order a request passes through.
     router
         .layer(middleware::from_fn_with_state(state.clone(), shield::inspect))
+        .layer(middleware::from_fn_with_state(state.clone(), challenge::gate))
         .layer(middleware::from_fn_with_state(state.clone(), limits::enforce))
         .layer(middleware::from_fn_with_state(state.clone(), shedding::shed))
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))

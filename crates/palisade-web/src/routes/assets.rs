@@ -10,12 +10,15 @@ use crate::state::AppState;
 const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
 const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 const STRENGTH_JS: &str = include_str!("../../assets/strength.js");
+const CHALLENGE_JS: &str = include_str!("../../assets/challenge.js");
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/assets/console.css", get(console_css))
         .route("/assets/passkeys.js", get(passkeys_js))
         .route("/assets/strength.js", get(strength_js))
+        .route("/assets/challenge.js", get(challenge_js))
+        .route("/_challenge", axum::routing::post(crate::http::challenge::solve))
 }
 
 async fn console_css() -> impl IntoResponse {
@@ -33,5 +36,12 @@ async fn strength_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         STRENGTH_JS,
+    )
+}
+
+async fn challenge_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        CHALLENGE_JS,
     )
 }

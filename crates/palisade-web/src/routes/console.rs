@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/disputes/{store}/{dispute}/decide", post(decide))
         .route("/console/payment-page", get(payment_page))
         .route("/console/shield", get(shield_page))
+        .route("/console/shield/attack-mode", post(set_attack_mode))
 }
 
 /// The firewall's recent decisions across the platform.
@@ -33,10 +34,15 @@ async fn shield_page(
 ) -> Result<Html<String>, PageError> {
     let events = crate::http::shield::recent(&state.db, None, 200).await?;
     let policy = &state.shield.config.policy;
+    let until = palisade_store::settings::get(&state.db, "shield.attack_mode_until")
+        .await?
+        .and_then(|(v, _)| v.as_i64())
+        .filter(|u| *u > state.db.now().0);
     let page = state.templates.render(
         "console_shield.html",
         json!({"operator": op.email(), "is_operator": true, "events": events,
-               "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold}),
+               "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold,
+               "attack_mode_until": until}),
     )?;
     Ok(Html(page))
 }
@@ -190,4 +196,27 @@ async fn logout(State(state): State<AppState>) -> Response {
         res.headers_mut().insert(header::SET_COOKIE, c);
     }
     res
+}
+
+#[derive(Debug, Deserialize)]
+struct AttackModeForm {
+    hours: String,
+}
+
+/// Platform-wide "under attack" mode: every storefront asks for the proof-of-work check.
+async fn set_attack_mode(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+    Form(form): Form<AttackModeForm>,
+) -> Result<Response, PageError> {
+    let hours: i64 = form.hours.trim().parse().unwrap_or(0).clamp(0, 72);
+    let until = if hours > 0 { state.db.now().0 + hours * 3_600_000 } else { 0 };
+    palisade_store::settings::put(&state.db, "shield.attack_mode_until", &json!(until)).await?;
+    audit::record_platform_now(
+        &state.db,
+        &op.platform_scope(),
+        audit::NewEvent::new("firewall.attack_mode_set", "platform").details(json!({"hours": hours})),
+    )
+    .await?;
+    Ok(Redirect::to("/console/shield").into_response())
 }

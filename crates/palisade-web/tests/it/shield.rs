@@ -125,3 +125,57 @@ async fn the_admin_allow_list_keeps_other_addresses_out_and_cannot_lock_out_its_
     // The storefront is not affected.
     assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in() {
+    use palisade_web::http::challenge::{BITS, solves};
+    let app = TestApp::start().await;
+    let tea = store(&app.db, "tea", None).await;
+    let _other = store(&app.db, "books", None).await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let until = app.db.now().plus(Duration::from_secs(3600));
+    palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
+    let page = app.get("/s/tea").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/assets/challenge.js"));
+    assert_eq!(app.get("/s/books").await.status(), StatusCode::OK, "other stores are not affected");
+    let c = html.split("name=\"c\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    // A wrong answer is refused.
+    let wrong = app
+        .client
+        .post(app.url("/_challenge"))
+        .form(&[("c", c.as_str()), ("n", "x"), ("next", "/s/tea")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let n = (0u64..).map(|n| n.to_string()).find(|n| solves(&c, n, BITS)).unwrap();
+    let solved = app
+        .client
+        .post(app.url("/_challenge"))
+        .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "/s/tea")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(solved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(solved.headers()["location"], "/s/tea");
+    let pass = solved.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let through = app.client.get(app.url("/s/tea")).header("cookie", &pass).send().await.unwrap();
+    assert_eq!(through.status(), StatusCode::OK);
+    // A forged pass does not work; nor does `next` send anyone off-site.
+    let forged =
+        app.client.get(app.url("/s/tea")).header("cookie", "palisade_pass=99999999999999.00").send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let offsite = app
+        .client
+        .post(app.url("/_challenge"))
+        .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsite.headers()["location"], "/");
+    // Platform-wide mode covers every store.
+    palisade_store::settings::put(&app.db, "shield.attack_mode_until", &serde_json::json!(until.0)).await.unwrap();
+    assert_eq!(app.get("/s/books").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -1,0 +1,244 @@
+//! "Under attack" mode: before the storefront, a browser solves a small proof-of-work (our own script, no third
+//! party) and gets a signed pass cookie bound to its address for an hour. Turned on by an operator (platform-wide),
+//! by a merchant (their store), or automatically when the storefront's request rate passes a threshold.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::http::auth::cookie;
+use crate::state::AppState;
+
+/// The pass cookie's name.
+pub const PASS_COOKIE: &str = "palisade_pass";
+/// Leading zero bits a solution needs (about 16 000 hashes on average).
+pub const BITS: u32 = 14;
+/// How long a pass is good for.
+pub const PASS_FOR: Duration = Duration::from_secs(3600);
+/// How long a challenge may take to solve.
+const CHALLENGE_FOR: Duration = Duration::from_secs(300);
+/// Storefront requests per second (over 10 s) that switch platform-wide attack mode on by themselves.
+pub const AUTO_THRESHOLD_PER_SEC: u64 = 2000;
+/// How long automatic attack mode lasts.
+pub const AUTO_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// Request-rate tracking for automatic attack mode.
+#[derive(Debug, Default)]
+pub struct RateWatch {
+    window: AtomicI64,
+    count: AtomicU64,
+}
+
+/// Paths never challenged: the challenge itself, assets it needs, health checks, APIs, admin and sign-in.
+fn exempt(path: &str) -> bool {
+    path == "/_challenge"
+        || [
+            "/assets/",
+            "/theme/",
+            "/api/",
+            "/admin",
+            "/console",
+            "/login",
+            "/logout",
+            "/register",
+            "/account",
+            "/invitations/",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+fn store_slug(path: &str) -> Option<&str> {
+    path.strip_prefix("/s/").and_then(|r| r.split('/').next()).filter(|s| !s.is_empty())
+}
+
+fn leading_zero_bits(h: &[u8]) -> u32 {
+    let mut n = 0;
+    for b in h {
+        if *b == 0 {
+            n += 8;
+        } else {
+            n += b.leading_zeros();
+            break;
+        }
+    }
+    n
+}
+
+/// Whether `n` solves `challenge` at `bits`.
+#[must_use]
+pub fn solves(challenge: &str, n: &str, bits: u32) -> bool {
+    leading_zero_bits(&Sha256::digest(format!("{challenge}:{n}").as_bytes())) >= bits
+}
+
+async fn active(state: &AppState, path: &str, now: i64) -> bool {
+    if let Ok(Some((v, _))) = palisade_store::settings::get(&state.db, "shield.attack_mode_until").await
+        && v.as_i64().is_some_and(|until| until > now)
+    {
+        return true;
+    }
+    let Some(slug) = store_slug(path) else { return false };
+    let Ok(Some(id)) = palisade_store::tenancy::store_id_by_slug(&state.db, slug).await else { return false };
+    let scope = palisade_store::StoreScope::shopper(id, None);
+    palisade_store::firewall::get(&state.db, &scope)
+        .await
+        .is_ok_and(|fw| fw.attack_mode_until.is_some_and(|t| t.0 > now))
+}
+
+fn pass_ok(state: &AppState, value: &str, ip: &str, now: i64) -> bool {
+    let Some((expiry, tag)) = value.split_once('.') else { return false };
+    let Ok(exp) = expiry.parse::<i64>() else { return false };
+    exp > now && state.identity.links().verify("pass", &format!("{ip}|{exp}"), tag)
+}
+
+/// Counts a storefront request and switches attack mode on when the rate passes the threshold.
+async fn watch_rate(state: &AppState, now: i64) {
+    let window = now / 10_000;
+    let w = &state.rate_watch;
+    if w.window.swap(window, Ordering::AcqRel) != window {
+        w.count.store(0, Ordering::Release);
+    }
+    let n = w.count.fetch_add(1, Ordering::AcqRel) + 1;
+    if n == AUTO_THRESHOLD_PER_SEC * 10 {
+        let until = now + AUTO_FOR.as_millis() as i64;
+        if palisade_store::settings::put(&state.db, "shield.attack_mode_until", &serde_json::json!(until)).await.is_ok()
+        {
+            tracing::warn!(requests = n, "storefront flood: under-attack mode switched on for 15 minutes");
+            metrics::counter!("palisade_attack_mode_auto_total").increment(1);
+        }
+    }
+}
+
+/// The middleware.
+pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if exempt(&path) {
+        return next.run(req).await;
+    }
+    let now = state.db.now().0;
+    watch_rate(&state, now).await;
+    if !active(&state, &path, now).await {
+        return next.run(req).await;
+    }
+    let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers())
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(&state, v, &ip, now)) {
+        return next.run(req).await;
+    }
+    metrics::counter!("palisade_challenges_served_total").increment(1);
+    let next_url = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    challenge_page(&state, &ip, now, &next_url)
+}
+
+fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str) -> Response {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    let nonce = hex::encode(raw);
+    let exp = now + CHALLENGE_FOR.as_millis() as i64;
+    let tag = state.identity.links().sign("challenge", &format!("{nonce}|{exp}|{ip}"));
+    let challenge = format!("{nonce}.{exp}.{tag}");
+    let esc = |s: &str| html_escape::encode_double_quoted_attribute(s).into_owned();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Checking your browser · Palisade</title><link rel=\"stylesheet\" href=\"/assets/console.css\"></head><body><main class=\"narrow\">\
+         <h1>One moment…</h1><p>This shop is under heavy load, so your browser is doing a small calculation to show it is not a bot. \
+         It takes about a second.</p><p id=\"challenge-status\" class=\"lede\">Working…</p>\
+         <noscript><p class=\"flash\">Please enable JavaScript to continue; it is needed only for this check.</p></noscript>\
+         <form id=\"challenge-form\" method=\"post\" action=\"/_challenge\" data-bits=\"{BITS}\">\
+         <input type=\"hidden\" name=\"c\" value=\"{}\"><input type=\"hidden\" name=\"n\" value=\"\">\
+         <input type=\"hidden\" name=\"next\" value=\"{}\"></form></main>\
+         <script src=\"/assets/challenge.js\"></script></body></html>",
+        esc(&challenge),
+        esc(next_url)
+    );
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, Html(html)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let _ = state;
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Solution {
+    c: String,
+    n: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /_challenge`: checks the solution and hands out the pass.
+pub(crate) async fn solve(
+    State(state): State<AppState>,
+    req: axum::http::request::Parts,
+    Form(s): Form<Solution>,
+) -> Response {
+    let now = state.db.now().0;
+    let ip = crate::http::limits::request_ip(&state, &req.extensions, &req.headers)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let mut parts = s.c.splitn(3, '.');
+    let (Some(nonce), Some(exp), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+        return refused();
+    };
+    let fresh = exp.parse::<i64>().is_ok_and(|e| e > now);
+    let genuine = state.identity.links().verify("challenge", &format!("{nonce}|{exp}|{ip}"), tag);
+    if !(fresh && genuine && s.n.len() <= 20 && solves(&s.c, &s.n, BITS)) {
+        return refused();
+    }
+    let pass_exp = now + PASS_FOR.as_millis() as i64;
+    let value = format!("{pass_exp}.{}", state.identity.links().sign("pass", &format!("{ip}|{pass_exp}")));
+    // Only a path on this site: never an open redirect.
+    let next = if s.next.starts_with('/') && !s.next.starts_with("//") { s.next.as_str() } else { "/" };
+    let mut res = Redirect::to(next).into_response();
+    let secure = if state.config.behind_tls { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{PASS_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        PASS_FOR.as_secs()
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(crate::http::error::error_page(
+            StatusCode::FORBIDDEN,
+            "That check did not work out. Reload the page to try again.",
+        )),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_of_work_counts_leading_zero_bits() {
+        assert_eq!(leading_zero_bits(&[0, 0, 0b0001_0000]), 19);
+        assert_eq!(leading_zero_bits(&[0x80]), 0);
+        let c = "abc";
+        let n = (0u64..).find(|n| solves(c, &n.to_string(), 8)).unwrap_or(0);
+        assert!(solves(c, &n.to_string(), 8));
+    }
+
+    #[test]
+    fn the_challenge_and_its_assets_are_never_challenged() {
+        assert!(exempt("/_challenge") && exempt("/assets/challenge.js") && exempt("/admin/stores/x"));
+        assert!(!exempt("/s/tea") && !exempt("/") && !exempt("/search"));
+        assert_eq!(store_slug("/s/tea/p/oolong"), Some("tea"));
+    }
+}
