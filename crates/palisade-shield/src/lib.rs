@@ -4,6 +4,7 @@ pub mod detect;
 pub mod gcra;
 pub mod normalise;
 pub mod request;
+pub mod rules;
 
 use std::sync::Arc;
 

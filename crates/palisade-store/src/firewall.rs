@@ -62,3 +62,99 @@ pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestam
     fw.attack_mode_until = until;
     upsert(db, scope, &fw, "firewall.attack_mode_set").await
 }
+
+/// A stored custom rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredRule {
+    pub id: String,
+    pub position: i64,
+    pub source: String,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+}
+
+/// The store's rules in evaluation order.
+pub async fn rules(db: &Db, scope: &StoreScope) -> Result<Vec<StoredRule>> {
+    let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, position, source, enabled, created_at FROM store_rules WHERE store_id = $1 ORDER BY position, id",
+    )
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, position, source, enabled, at)| StoredRule {
+            id,
+            position,
+            source,
+            enabled: enabled != 0,
+            created_at: Timestamp(at),
+        })
+        .collect())
+}
+
+/// Adds a rule (already parsed by the caller) at the end, disabled.
+pub async fn add_rule(db: &Db, scope: &StoreScope, source: &str) -> Result<StoredRule> {
+    scope.require_staff()?;
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now();
+    let mut tx = db.begin_write().await?;
+    let (pos,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) + 1 FROM store_rules WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO store_rules (id, store_id, position, source, enabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(pos)
+    .bind(source)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("rule:{id}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("firewall.rule_added", &target).details(serde_json::json!({"source": source})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StoredRule { id, position: pos, source: source.to_owned(), enabled: false, created_at: now })
+}
+
+/// Enables, disables or (with `delete`) removes a rule.
+pub async fn change_rule(db: &Db, scope: &StoreScope, id: &str, enabled: bool, delete: bool) -> Result<()> {
+    scope.require_staff()?;
+    let mut tx = db.begin_write().await?;
+    let done = if delete {
+        sqlx::query("DELETE FROM store_rules WHERE store_id = $1 AND id = $2")
+            .bind(scope.store_key())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+    } else {
+        sqlx::query("UPDATE store_rules SET enabled = $3 WHERE store_id = $1 AND id = $2")
+            .bind(scope.store_key())
+            .bind(id)
+            .bind(i64::from(enabled))
+            .execute(&mut *tx)
+            .await?
+    };
+    if done.rows_affected() != 1 {
+        return Err(crate::StoreError::NotFound("rule"));
+    }
+    let target = format!("rule:{id}");
+    let action = if delete {
+        "firewall.rule_deleted"
+    } else if enabled {
+        "firewall.rule_enabled"
+    } else {
+        "firewall.rule_disabled"
+    };
+    audit::record_store(&mut tx, db, scope, NewEvent::new(action, &target)).await?;
+    tx.commit().await?;
+    Ok(())
+}

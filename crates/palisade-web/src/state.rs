@@ -64,6 +64,8 @@ pub struct AppState {
     pub inflight: Arc<crate::http::shedding::Inflight>,
     /// Storefront request rate, for automatic under-attack mode.
     pub rate_watch: Arc<crate::http::challenge::RateWatch>,
+    /// Merchants' custom firewall rules and recent-traffic samples.
+    pub store_rules: Arc<crate::http::rules::StoreRules>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -100,6 +102,7 @@ impl AppState {
             limiter,
             inflight: Arc::new(crate::http::shedding::Inflight::default()),
             rate_watch: Arc::new(crate::http::challenge::RateWatch::default()),
+            store_rules: Arc::new(crate::http::rules::StoreRules::default()),
         })
     }
 

@@ -22,3 +22,15 @@ CREATE TABLE store_firewall (
     attack_mode_until BIGINT,
     updated_at BIGINT NOT NULL
 );
+
+-- A store's custom firewall rules (palisade_shield::rules syntax), in evaluation order; added disabled so the
+-- merchant can test-run them against recent traffic first.
+CREATE TABLE store_rules (
+    id TEXT PRIMARY KEY NOT NULL,
+    store_id TEXT NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX store_rules_store ON store_rules (store_id, position);

@@ -94,7 +94,7 @@ async fn active(state: &AppState, path: &str, now: i64) -> bool {
         .is_ok_and(|fw| fw.attack_mode_until.is_some_and(|t| t.0 > now))
 }
 
-fn pass_ok(state: &AppState, value: &str, ip: &str, now: i64) -> bool {
+pub(crate) fn pass_ok(state: &AppState, value: &str, ip: &str, now: i64) -> bool {
     let Some((expiry, tag)) = value.split_once('.') else { return false };
     let Ok(exp) = expiry.parse::<i64>() else { return false };
     exp > now && state.identity.links().verify("pass", &format!("{ip}|{exp}"), tag)
@@ -140,7 +140,7 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     challenge_page(&state, &ip, now, &next_url)
 }
 
-fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str) -> Response {
+pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str) -> Response {
     let mut raw = [0u8; 16];
     rand::rng().fill_bytes(&mut raw);
     let nonce = hex::encode(raw);

@@ -9,6 +9,7 @@ pub mod json;
 pub mod layers;
 pub mod limits;
 pub mod metrics;
+pub mod rules;
 pub mod session;
 pub mod shedding;
 pub mod shield;

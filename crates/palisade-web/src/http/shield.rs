@@ -216,6 +216,82 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     if !binary(ctype) {
         sreq.body = bytes.to_vec();
     }
+    // The store's own rules come first.
+    if let Some(key) = store_key(parts.uri.path()) {
+        let (store, rules) = state.store_rules.for_store(&state.db, key, now).await;
+        if let Some(store) = store {
+            let args: Vec<(String, String)> = sreq
+                .fields()
+                .into_iter()
+                .filter(|f| matches!(f.location, palisade_shield::Location::Query | palisade_shield::Location::Body))
+                .map(|f| (f.name, palisade_shield::normalise::normalise(&f.value, f.encoded).decoded))
+                .collect();
+            let sample = crate::http::rules::Sample {
+                at: now,
+                method: parts.method.as_str().to_owned(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().unwrap_or("").to_owned(),
+                ip,
+                headers: sreq.headers.clone(),
+                args,
+            };
+            let hit = crate::http::rules::first_match(&rules, &sample).map(|r| (r.action, r.source().to_owned()));
+            state.store_rules.remember(store, sample);
+            if let Some((action, source)) = hit {
+                use palisade_shield::rules::RuleAction;
+                let custom = |a: Action| Verdict {
+                    action: a,
+                    score: 0,
+                    findings: vec![palisade_shield::Finding {
+                        rule: "custom.rule",
+                        family: palisade_shield::Family::Generic,
+                        score: 0,
+                        paranoia: 1,
+                        location: palisade_shield::Location::Path,
+                        field: "rule".into(),
+                        excerpt: source.chars().take(80).collect(),
+                    }],
+                };
+                match action {
+                    RuleAction::Allow => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+                    RuleAction::Block => {
+                        let id = uuid::Uuid::now_v7().to_string();
+                        emit(
+                            shield,
+                            &state,
+                            &id,
+                            ip.map(|i| i.to_string()),
+                            parts.method.as_str(),
+                            parts.uri.path(),
+                            &custom(Action::Block),
+                        );
+                        return blocked(parts.uri.path(), &id);
+                    }
+                    RuleAction::Challenge => {
+                        let ip_s = ip.map(|i| i.to_string()).unwrap_or_default();
+                        let passed = crate::http::auth::cookie(&parts.headers, crate::http::challenge::PASS_COOKIE)
+                            .is_some_and(|v| crate::http::challenge::pass_ok(&state, v, &ip_s, now));
+                        if !passed {
+                            let next_url = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                            return crate::http::challenge::challenge_page(&state, &ip_s, now, &next_url);
+                        }
+                    }
+                    RuleAction::Log => {
+                        let id = uuid::Uuid::now_v7().to_string();
+                        emit(
+                            shield,
+                            &state,
+                            &id,
+                            ip.map(|i| i.to_string()),
+                            parts.method.as_str(),
+                            parts.uri.path(),
+                            &custom(Action::Log),
+                        );
+                    }
+                }
+            }
+        }
+    }
     let verdict = shield.engine.inspect(&sreq, &shield.config.policy);
     if verdict.action == Action::Allow {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
@@ -354,6 +430,46 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
                 }
                 Ok(None) => ControlStatus::unmet("no node has reported its defences yet (start `palisade serve`)"),
                 Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "store.no-store-wide-allow",
+            area: Area::FirewallNetwork,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "No custom rule switches the firewall off for the whole store",
+            why: "An `allow` rule skips the WAF; written for a webhook it is fine, written for every path it removes the \
+                  platform's protection from the store.",
+            remediation: "Narrow the rule to the exact path (and method or address) that needs it, or delete it.",
+            references: &[OWASP],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store.clone() else { return ControlStatus::NotApplicable { reason: "per store".into() } };
+            let (store, rules) = match (
+                palisade_store::tenancy::get_store(&ctx.db, &scope).await,
+                palisade_store::firewall::rules(&ctx.db, &scope).await,
+            ) {
+                (Ok(s), Ok(r)) => (s, r),
+                (Err(e), _) | (_, Err(e)) => return ControlStatus::Unknown { reason: e.to_string() },
+            };
+            let prefixes = [
+                format!("/s/{}", store.slug),
+                format!("/api/v1/stores/{}", store.slug),
+                format!("/admin/stores/{}", store.id),
+            ];
+            let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+            let wide: Vec<String> = rules
+                .iter()
+                .filter(|r| r.enabled)
+                .filter(|r| palisade_shield::rules::parse(&r.source).is_ok_and(|p| p.disables_firewall_for(&prefixes)))
+                .map(|r| r.source.clone())
+                .collect();
+            if wide.is_empty() {
+                ControlStatus::met(format!("{} enabled rule(s), none store-wide", rules.iter().filter(|r| r.enabled).count()))
+            } else {
+                ControlStatus::unmet(format!("store-wide allow: {}", wide.join("; ")))
             }
         },
     )?;

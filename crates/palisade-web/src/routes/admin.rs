@@ -30,6 +30,11 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/allowlist", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/attack-mode", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/rules", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/rules/test", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/rules/{rule}/enable", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/rules/{rule}/disable", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/rules/{rule}/delete", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/staff/{account}/role", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
@@ -48,6 +53,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/contact", post(set_contact))
         .route("/admin/stores/{store}/security/allowlist", post(set_allowlist))
         .route("/admin/stores/{store}/security/attack-mode", post(set_attack_mode))
+        .route("/admin/stores/{store}/security/rules", post(add_rule))
+        .route("/admin/stores/{store}/security/rules/test", post(test_rule))
+        .route("/admin/stores/{store}/security/rules/{rule}/{op}", post(change_rule))
         .route("/admin/stores/{store}/staff/{account}/role", post(set_role))
         .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
         .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
@@ -140,6 +148,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
     let shield_events = crate::http::shield::recent(&state.db, Some(&scope.store_key()), 10).await?;
     let firewall = palisade_store::firewall::get(&state.db, scope).await?;
+    let custom_rules = palisade_store::firewall::rules(&state.db, scope).await?;
     let html = state.templates.render(
         "security_center.html",
         json!({
@@ -149,7 +158,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
             "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
-            "firewall": firewall, "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
+            "firewall": firewall, "rules": custom_rules, "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;
@@ -295,6 +304,70 @@ async fn set_attack_mode(
     }
     let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));
     palisade_store::firewall::set_attack_mode(&state.db, &access.membership.scope, until).await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RuleForm {
+    #[serde(default)]
+    source: String,
+}
+
+fn parse_rule(source: &str) -> Result<palisade_shield::rules::Rule, ApiError> {
+    palisade_shield::rules::parse(source.trim()).map_err(|e| invalid(format!("the rule does not parse: {e}")))
+}
+
+/// Adds a custom firewall rule, disabled until the merchant has test-run and enabled it.
+async fn add_rule(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<RuleForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let rule = parse_rule(&form.source)?;
+    palisade_store::firewall::add_rule(&state.db, &access.membership.scope, rule.source()).await?;
+    state.store_rules.invalidate();
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+/// Runs a rule over the store's recent requests (kept in memory on this node) without enabling it.
+async fn test_rule(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<RuleForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let rule = parse_rule(&form.source)?;
+    let (hits, total, examples) = state.store_rules.test_run(access.membership.scope.store_id(), &rule);
+    let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
+    let html = state.templates.render(
+        "rule_test.html",
+        json!({
+            "operator": access.account.email, "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name},
+            "base": format!("/admin/stores/{}", store.id), "section": "security",
+            "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
+            "source": rule.source(), "action": rule.action, "hits": hits, "total": total, "examples": examples,
+        }),
+    )?;
+    Ok(Html(html).into_response())
+}
+
+async fn change_rule(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, rule, op)): Path<(String, String, String)>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let (enabled, delete) = match op.as_str() {
+        "enable" => (true, false),
+        "disable" => (false, false),
+        "delete" => (false, true),
+        _ => return Err(ApiError::not_found("action").into()),
+    };
+    palisade_store::firewall::change_rule(&state.db, &access.membership.scope, &rule, enabled, delete).await?;
+    state.store_rules.invalidate();
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 

@@ -52,7 +52,8 @@ async fn every_admin_route_checks_its_permission() {
             .replace("{image}", nil)
             .replace("{variant}", nil)
             .replace("{order}", nil)
-            .replace("{dispute}", nil);
+            .replace("{dispute}", nil)
+            .replace("{rule}", nil);
         let res = call(&app, method, &path, &clerk_cookie).await;
         match permission {
             Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
@@ -82,7 +83,7 @@ async fn members_of_one_store_cannot_reach_another() {
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
     for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES) {
         let mut path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
-        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}"] {
+        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}"] {
             path = path.replace(p, "x");
         }
         let res = call(&app, method, &path, &a_cookie).await;

@@ -179,3 +179,65 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     palisade_store::settings::put(&app.db, "shield.attack_mode_until", &serde_json::json!(until.0)).await.unwrap();
     assert_eq!(app.get("/s/books").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn merchants_write_test_run_and_enable_their_own_rules() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
+    let base = app.url(&format!("/admin/stores/{}/security/rules", s.id));
+    let bad = app
+        .client
+        .post(&base)
+        .header("cookie", &cookie)
+        .form(&[("source", "block if colour = \"red\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("column 10"));
+    // Some traffic: two requests from a scraper, one from a browser.
+    for ua in ["python-requests/2.31", "python-requests/2.31", "Mozilla/5.0 Chrome/131"] {
+        let r = app.client.get(app.url("/s/tea")).header("user-agent", ua).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let rule = "block if header \"user-agent\" contains \"python-requests\"";
+    let test = app
+        .client
+        .post(format!("{base}/test"))
+        .header("cookie", &cookie)
+        .form(&[("source", rule)])
+        .send()
+        .await
+        .unwrap();
+    let page = test.text().await.unwrap();
+    assert!(page.contains("<b>2</b>of the last"), "{page}");
+    let added = app.client.post(&base).header("cookie", &cookie).form(&[("source", rule)]).send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    // Added disabled: the scraper still gets through.
+    let scraper = || app.client.get(app.url("/s/tea")).header("user-agent", "python-requests/2.31").send();
+    assert_eq!(scraper().await.unwrap().status(), StatusCode::OK);
+    let id = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
+    let enabled = app.client.post(format!("{base}/{id}/enable")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+    assert_eq!(scraper().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let browser =
+        app.client.get(app.url("/s/tea")).header("user-agent", "Mozilla/5.0 Chrome/131").send().await.unwrap();
+    assert_eq!(browser.status(), StatusCode::OK);
+    // A store-wide allow turns the merchant control red.
+    palisade_store::firewall::add_rule(&app.db, &scope, "allow if path starts_with \"/s/\"").await.unwrap();
+    let wide = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[1].id.clone();
+    palisade_store::firewall::change_rule(&app.db, &scope, &wide, true, false).await.unwrap();
+    let controls: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/stores/{}/security/controls", s.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = controls.to_string();
+    let i = text.find("store.no-store-wide-allow").unwrap();
+    assert!(text[i..i + 600].contains("unmet"), "{}", &text[i..i + 600]);
+}

@@ -1,0 +1,134 @@
+//! Merchants' custom firewall rules in front of their store: compiled once per store (refreshed every few
+//! seconds, or at once after a change on this node), evaluated first-match-wins before the WAF, and a sample of
+//! the store's recent requests kept so a rule can be test-run before it is enabled.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use palisade_core::StoreId;
+use palisade_shield::rules::{self, Rule, RuleAction, Subjects};
+use palisade_store::{Db, StoreScope, firewall};
+use serde::Serialize;
+
+/// How long compiled rules are reused before they are read again.
+const TTL_MS: i64 = 5_000;
+/// Recent requests kept per store for test-runs.
+pub const SAMPLE: usize = 500;
+
+/// One remembered request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub ip: Option<IpAddr>,
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
+    #[serde(skip)]
+    pub args: Vec<(String, String)>,
+}
+
+impl Sample {
+    fn subjects(&self) -> Subjects<'_> {
+        Subjects {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            ip: self.ip,
+            country: None,
+            headers: &self.headers,
+            args: &self.args,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    fetched: i64,
+    store: Option<StoreId>,
+    rules: Vec<Rule>,
+}
+
+/// Per-node rule cache and traffic samples.
+#[derive(Debug, Default)]
+pub struct StoreRules {
+    cache: Mutex<HashMap<String, Entry>>,
+    samples: Mutex<HashMap<StoreId, VecDeque<Sample>>>,
+}
+
+impl StoreRules {
+    /// Forgets compiled rules (after a change on this node).
+    pub fn invalidate(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
+    /// The store named by `key` (slug or id) and its enabled rules.
+    pub async fn for_store(&self, db: &Db, key: &str, now: i64) -> (Option<StoreId>, Vec<Rule>) {
+        if let Ok(c) = self.cache.lock()
+            && let Some(e) = c.get(key)
+            && e.fetched + TTL_MS > now
+        {
+            return (e.store, e.rules.clone());
+        }
+        let store = palisade_store::tenancy::store_id_by_slug(db, key)
+            .await
+            .ok()
+            .flatten()
+            .or_else(|| key.parse::<StoreId>().ok());
+        let mut compiled = Vec::new();
+        if let Some(id) = store {
+            let scope = StoreScope::shopper(id, None);
+            for r in firewall::rules(db, &scope).await.unwrap_or_default().into_iter().filter(|r| r.enabled) {
+                match rules::parse(&r.source) {
+                    Ok(rule) => compiled.push(rule),
+                    Err(e) => {
+                        tracing::warn!(store = %id, rule = %r.id, error = %e, "stored rule no longer parses; skipped")
+                    }
+                }
+            }
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(key.to_owned(), Entry { fetched: now, store, rules: compiled.clone() });
+        }
+        (store, compiled)
+    }
+
+    /// Remembers a request of `store` for test-runs.
+    pub fn remember(&self, store: StoreId, sample: Sample) {
+        if let Ok(mut s) = self.samples.lock() {
+            let q = s.entry(store).or_default();
+            if q.len() >= SAMPLE {
+                q.pop_front();
+            }
+            q.push_back(sample);
+        }
+    }
+
+    /// Runs `rule` over the store's recent requests: how many it would have matched, and a few of them.
+    #[must_use]
+    pub fn test_run(&self, store: StoreId, rule: &Rule) -> (usize, usize, Vec<Sample>) {
+        let Ok(s) = self.samples.lock() else { return (0, 0, Vec::new()) };
+        let Some(q) = s.get(&store) else { return (0, 0, Vec::new()) };
+        let hits: Vec<&Sample> = q.iter().filter(|x| rule.matches(&x.subjects())).collect();
+        (hits.len(), q.len(), hits.into_iter().rev().take(10).cloned().collect())
+    }
+}
+
+/// The first enabled rule that matches, if any.
+#[must_use]
+pub fn first_match<'a>(rules: &'a [Rule], sample: &Sample) -> Option<&'a Rule> {
+    rules.iter().find(|r| r.matches(&sample.subjects()))
+}
+
+/// Whether a rule is an `allow`.
+#[must_use]
+pub fn is_allow(r: &Rule) -> bool {
+    r.action == RuleAction::Allow
+}
