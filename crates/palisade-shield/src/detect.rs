@@ -498,7 +498,10 @@ const NOSQL_OPERATORS: &[&str] = &[
     "$accumulator",
 ];
 
-static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| RegexSet::new(RULES.iter().map(|r| r.pattern)).ok());
+/// Word boundaries are ASCII: the folded text is lower-case, and a Unicode `\b` would keep the regex engine off
+/// its fast (lazy DFA) path.
+static RULE_SET: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSet::new(RULES.iter().map(|r| r.pattern.replace(r"\b", r"(?-u:\b)"))).ok());
 
 fn list(words: &[&str]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst).build(words).ok()
@@ -571,10 +574,14 @@ pub fn inspect_field(
     }
     if value.len() >= 2 {
         let engine_value = if field.location == Location::Path { value.trim_start_matches('/') } else { value };
-        if !url_header && engine.is_sqli(engine_value) {
+        // The tokenizers only ever flag input with these characters; plain words (the bulk of shopping
+        // traffic) skip them. Keyword-only payloads (`union select …`) are the pattern rules' job.
+        let sql_chars = engine_value.bytes().any(|b| b"'\"`;()=#*|&-/\\".contains(&b));
+        let html_chars = value.bytes().any(|b| b"<>\"'=:(".contains(&b));
+        if !url_header && sql_chars && engine.is_sqli(engine_value) {
             out.push(finding("sqli.libinjection", Family::Sqli, CRITICAL, 1, field, value));
         }
-        if engine.is_xss(value) {
+        if html_chars && engine.is_xss(value) {
             out.push(finding("xss.libinjection", Family::Xss, CRITICAL, 1, field, value));
         }
     }
