@@ -26,6 +26,8 @@ pub struct WebConfig {
     pub limits: crate::http::limits::LimitsConfig,
     /// Capacity and priority shedding.
     pub shedding: crate::http::shedding::SheddingConfig,
+    /// Storefront requests per second that switch under-attack mode on by themselves (0: never).
+    pub auto_attack_rps: u64,
 }
 
 impl Default for WebConfig {
@@ -38,6 +40,7 @@ impl Default for WebConfig {
             shield: crate::http::shield::ShieldConfig::default(),
             limits: crate::http::limits::LimitsConfig::default(),
             shedding: crate::http::shedding::SheddingConfig::default(),
+            auto_attack_rps: crate::http::challenge::AUTO_THRESHOLD_PER_SEC,
         }
     }
 }

@@ -106,6 +106,10 @@ pub struct ServeArgs {
     /// Turn the rate limits off (they are on by default).
     #[arg(long)]
     pub no_rate_limits: bool,
+    /// Storefront requests per second (sustained over 10 s) that switch "under attack" mode on by themselves;
+    /// 0 never does.
+    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = 2000)]
+    pub auto_attack_mode_rps: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,17 +25,32 @@ pub const BITS: u32 = 14;
 pub const PASS_FOR: Duration = Duration::from_secs(3600);
 /// How long a challenge may take to solve.
 const CHALLENGE_FOR: Duration = Duration::from_secs(300);
-/// Storefront requests per second (over 10 s) that switch platform-wide attack mode on by themselves.
+/// Storefront requests per second (over 10 s) that switch platform-wide attack mode on by themselves (default of
+/// `--auto-attack-mode-rps`).
 pub const AUTO_THRESHOLD_PER_SEC: u64 = 2000;
 /// How long automatic attack mode lasts.
 pub const AUTO_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// Request-rate tracking for automatic attack mode.
+/// Request-rate tracking for automatic attack mode, and a short-lived copy of the platform-wide switch (so the
+/// storefront does not read it from the database on every request).
 #[derive(Debug, Default)]
 pub struct RateWatch {
     window: AtomicI64,
     count: AtomicU64,
+    /// Platform attack mode until (ms), as last read; and when it was read.
+    platform_until: AtomicI64,
+    platform_read: AtomicI64,
 }
+
+impl RateWatch {
+    /// Drops the cached platform-wide switch (after this node changed it).
+    pub fn forget_switch(&self) {
+        self.platform_read.store(0, Ordering::Release);
+    }
+}
+
+/// How long the platform-wide switch is cached.
+const SWITCH_TTL_MS: i64 = 2_000;
 
 /// Paths never challenged: the challenge itself, assets it needs, health checks, APIs, admin and sign-in.
 fn exempt(path: &str) -> bool {
@@ -80,10 +95,22 @@ pub fn solves(challenge: &str, n: &str, bits: u32) -> bool {
     leading_zero_bits(&Sha256::digest(format!("{challenge}:{n}").as_bytes())) >= bits
 }
 
+async fn platform_until(state: &AppState, now: i64) -> i64 {
+    let w = &state.rate_watch;
+    if w.platform_read.load(Ordering::Acquire) + SWITCH_TTL_MS > now {
+        return w.platform_until.load(Ordering::Acquire);
+    }
+    let until = match palisade_store::settings::get(&state.db, "shield.attack_mode_until").await {
+        Ok(Some((v, _))) => v.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    w.platform_until.store(until, Ordering::Release);
+    w.platform_read.store(now, Ordering::Release);
+    until
+}
+
 async fn active(state: &AppState, path: &str, now: i64) -> bool {
-    if let Ok(Some((v, _))) = palisade_store::settings::get(&state.db, "shield.attack_mode_until").await
-        && v.as_i64().is_some_and(|until| until > now)
-    {
+    if platform_until(state, now).await > now {
         return true;
     }
     let Some(slug) = store_slug(path) else { return false };
@@ -108,7 +135,8 @@ async fn watch_rate(state: &AppState, now: i64) {
         w.count.store(0, Ordering::Release);
     }
     let n = w.count.fetch_add(1, Ordering::AcqRel) + 1;
-    if n == AUTO_THRESHOLD_PER_SEC * 10 {
+    let threshold = state.config.auto_attack_rps;
+    if threshold > 0 && n == threshold * 10 {
         let until = now + AUTO_FOR.as_millis() as i64;
         if palisade_store::settings::put(&state.db, "shield.attack_mode_until", &serde_json::json!(until)).await.is_ok()
         {

@@ -212,6 +212,7 @@ async fn set_attack_mode(
     let hours: i64 = form.hours.trim().parse().unwrap_or(0).clamp(0, 72);
     let until = if hours > 0 { state.db.now().0 + hours * 3_600_000 } else { 0 };
     palisade_store::settings::put(&state.db, "shield.attack_mode_until", &json!(until)).await?;
+    state.rate_watch.forget_switch();
     audit::record_platform_now(
         &state.db,
         &op.platform_scope(),

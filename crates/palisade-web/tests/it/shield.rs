@@ -176,7 +176,15 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
         .unwrap();
     assert_eq!(offsite.headers()["location"], "/");
     // Platform-wide mode covers every store.
-    palisade_store::settings::put(&app.db, "shield.attack_mode_until", &serde_json::json!(until.0)).await.unwrap();
+    let set = app
+        .client
+        .post(app.url("/console/shield/attack-mode"))
+        .header("cookie", format!("palisade_console={}", app.token))
+        .form(&[("hours", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/s/books").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
