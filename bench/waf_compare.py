@@ -24,7 +24,7 @@ def cases(corpus):
             if not name.endswith(".yaml"):
                 continue
             with open(os.path.join(corpus, folder, name)) as f:
-                doc = yaml.safe_load(f)
+                doc = yaml.safe_load(f) or {}
             for test in doc.get("tests") or []:
                 for stage in test.get("stages") or []:
                     stage = stage.get("stage", stage)

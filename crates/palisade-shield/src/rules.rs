@@ -318,6 +318,12 @@ impl Rule {
         &self.source
     }
 
+    /// Whether the rule looks at the client's country (which needs a GeoIP database).
+    #[must_use]
+    pub fn uses_country(&self) -> bool {
+        self.conds.iter().any(|c| c.subject == Subject::Country)
+    }
+
     /// Whether the rule's conditions all hold.
     #[must_use]
     pub fn matches(&self, s: &Subjects<'_>) -> bool {

@@ -69,6 +69,8 @@ pub struct AppState {
     pub rate_watch: Arc<crate::http::challenge::RateWatch>,
     /// Merchants' custom firewall rules and recent-traffic samples.
     pub store_rules: Arc<crate::http::rules::StoreRules>,
+    /// Country lookups, when the operator gave a GeoIP database.
+    pub geoip: Arc<crate::http::geoip::GeoIp>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,7 +108,15 @@ impl AppState {
             inflight: Arc::new(crate::http::shedding::Inflight::default()),
             rate_watch: Arc::new(crate::http::challenge::RateWatch::default()),
             store_rules: Arc::new(crate::http::rules::StoreRules::default()),
+            geoip: Arc::new(crate::http::geoip::GeoIp::default()),
         })
+    }
+
+    /// Uses a GeoIP database for country rules.
+    #[must_use]
+    pub fn with_geoip(mut self, geoip: crate::http::geoip::GeoIp) -> Self {
+        self.geoip = Arc::new(geoip);
+        self
     }
 
     /// Uses `limiter` (e.g. one shared through Redis) instead of the in-process one.

@@ -110,6 +110,9 @@ pub struct ServeArgs {
     /// 0 never does.
     #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = 2000)]
     pub auto_attack_mode_rps: u64,
+    /// A MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for merchants' country rules.
+    #[arg(long, env = "PALISADE_GEOIP_DB", value_name = "PATH")]
+    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

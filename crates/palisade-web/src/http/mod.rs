@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 pub mod challenge;
 pub mod error;
+pub mod geoip;
 pub mod headers;
 pub mod json;
 pub mod layers;

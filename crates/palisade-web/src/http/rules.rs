@@ -24,6 +24,7 @@ pub struct Sample {
     pub path: String,
     pub query: String,
     pub ip: Option<IpAddr>,
+    pub country: Option<String>,
     #[serde(skip)]
     pub headers: Vec<(String, String)>,
     #[serde(skip)]
@@ -37,7 +38,7 @@ impl Sample {
             path: &self.path,
             query: &self.query,
             ip: self.ip,
-            country: None,
+            country: self.country.as_deref(),
             headers: &self.headers,
             args: &self.args,
         }

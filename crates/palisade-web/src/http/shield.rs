@@ -232,6 +232,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 path: parts.uri.path().to_owned(),
                 query: parts.uri.query().unwrap_or("").to_owned(),
                 ip,
+                country: ip.and_then(|i| state.geoip.country(i)),
                 headers: sreq.headers.clone(),
                 args,
             };

@@ -158,7 +158,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
             "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
-            "firewall": firewall, "rules": custom_rules, "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
+            "firewall": firewall, "rules": custom_rules, "geoip": state.geoip.available(), "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;
@@ -326,6 +326,12 @@ async fn add_rule(
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
     let rule = parse_rule(&form.source)?;
+    if rule.uses_country() && !state.geoip.available() {
+        return Err(invalid(
+            "country rules are unavailable: the platform operator has not configured a GeoIP database (--geoip-db)",
+        )
+        .into());
+    }
     palisade_store::firewall::add_rule(&state.db, &access.membership.scope, rule.source()).await?;
     state.store_rules.invalidate();
     Ok(Redirect::to(&security_url(&access)).into_response())

@@ -249,3 +249,28 @@ async fn merchants_write_test_run_and_enable_their_own_rules() {
     let i = text.find("store.no-store-wide-allow").unwrap();
     assert!(text[i..i + 600].contains("unmet"), "{}", &text[i..i + 600]);
 }
+
+#[tokio::test]
+async fn country_rules_say_they_are_unavailable_without_a_geoip_database() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/security/rules", s.id)))
+        .header("cookie", &cookie)
+        .form(&[("source", "block if country = \"XX\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("GeoIP database"));
+    assert!(palisade_store::firewall::rules(&app.db, &scope).await.unwrap().is_empty());
+    let center = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(center.text().await.unwrap().contains("Country blocking is\nunavailable"));
+}

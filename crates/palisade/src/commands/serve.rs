@@ -120,6 +120,14 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?;
+    let state = match &args.geoip_db {
+        Some(path) => {
+            let geo = palisade_web::http::geoip::GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?;
+            tracing::info!(path = %path.display(), "GeoIP database loaded: country rules available");
+            state.with_geoip(geo)
+        }
+        None => state,
+    };
     let state = if limits.redis_url.is_some() {
         let shared = palisade_web::http::limits::Limiter::new(limits).await.map_err(|e| anyhow::anyhow!(e))?;
         tracing::info!("rate limits shared through Redis");
