@@ -64,6 +64,18 @@ async fn error_pages(req: Request, next: Next) -> Response {
     }
 }
 
+/// The largest request body of an image upload (5 MiB image plus multipart framing).
+pub const UPLOAD_LIMIT: usize = palisade_commerce::images::MAX_BYTES + 512 * 1024;
+
+/// Whether a route takes file uploads (and so the larger body limit).
+#[must_use]
+pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST
+        && path.starts_with("/")
+        && path.ends_with("/images")
+        && path.contains("/stores/")
+}
+
 /// Wraps `router` in the HTTP baseline.
 pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let cfg = &state.config;
@@ -84,7 +96,9 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(middleware::from_fn(metrics::track))
         .layer(CsrfLayer::new())
-        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        // The hard cap admits image uploads; everything else is held to `max_body_bytes` by the extractors'
+        // limit (DefaultBodyLimit) and by the shield, which buffers bodies.
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes.max(UPLOAD_LIMIT)))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))

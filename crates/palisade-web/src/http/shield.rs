@@ -200,7 +200,12 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         return banned(req.uri().path());
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+    let limit = if crate::http::layers::is_upload(&parts.method, parts.uri.path()) {
+        crate::http::layers::UPLOAD_LIMIT
+    } else {
+        state.config.max_body_bytes
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")

@@ -257,7 +257,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/admin/stores/{store}/products", get(list_products).post(create_product))
         .route("/api/v1/admin/stores/{store}/products/{product}", get(get_product))
         .route("/api/v1/admin/stores/{store}/products/{product}/status", post(product_status))
-        .route("/api/v1/admin/stores/{store}/products/{product}/images", post(upload_image))
+        .route(
+            "/api/v1/admin/stores/{store}/products/{product}/images",
+            post(upload_image).layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT)),
+        )
         .route("/api/v1/admin/stores/{store}/variants/{variant}/stock", put(set_stock))
         .route("/api/v1/admin/stores/{store}/variants/{variant}/price", put(set_price))
         .route("/api/v1/admin/stores/{store}/orders", get(list_orders))

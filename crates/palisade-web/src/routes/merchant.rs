@@ -60,7 +60,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/categories", post(create_category))
         .route("/admin/stores/{store}/products/{product}", get(product).post(edit_product))
         .route("/admin/stores/{store}/products/{product}/status", post(product_status))
-        .route("/admin/stores/{store}/products/{product}/images", post(upload_image))
+        .route(
+            "/admin/stores/{store}/products/{product}/images",
+            post(upload_image).layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT)),
+        )
         .route("/admin/stores/{store}/images/{image}/remove", post(remove_image))
         .route("/admin/stores/{store}/variants/{variant}", post(edit_variant))
         .route("/admin/stores/{store}/orders", get(order_list))

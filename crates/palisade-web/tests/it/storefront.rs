@@ -524,3 +524,72 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(ledger::audit(&app.db).await.unwrap().total, 0);
 }
+
+/// A photo-sized PNG of noise (noise does not compress): about `w * h * 3` bytes.
+fn big_png(w: u32, h: u32) -> Vec<u8> {
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    let mut x: u32 = 12345;
+    for _ in 0..w * h * 3 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data.push((x & 0xff) as u8);
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn photo_sized_images_upload_and_oversized_ones_are_refused() {
+    let app = TestApp::start().await;
+    let (a, sa, cookie) = owner_of(&app, "alpha").await;
+    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
+    let photo = big_png(1000, 800);
+    assert!(photo.len() > 2 * 1024 * 1024, "{}", photo.len());
+    let ok = app
+        .client
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("content-type", "image/png")
+        .body(photo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let huge = big_png(1600, 1200);
+    assert!(huge.len() > palisade_commerce::images::MAX_BYTES);
+    let refused = app
+        .client
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("content-type", "image/png")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE),
+        "{}",
+        refused.status()
+    );
+    // Other routes keep the small limit.
+    let form = format!("tracking_no={}", "x".repeat(2 * 1024 * 1024));
+    let big_form = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/orders/nope/ship", a.id)))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big_form.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(palisade_commerce::images::list(&app.db, &sa, &p.id).await.unwrap().len(), 1);
+}
