@@ -180,8 +180,14 @@ const RULES: &[Rule] = &[
         r"/bin/(?:ba|z|k|da)?sh\b|/dev/tcp/|/usr/bin/(?:env|python|perl)",
     ),
     // 933 PHP
-    rule("php.open-tag", Family::Php, CRITICAL, 1, r"<\?(?:php|=)"),
-    rule("php.wrapper", Family::Php, CRITICAL, 1, r"(?:php|phar|zip|data|expect|glob|zlib|compress\.zlib)://"),
+    rule("php.open-tag", Family::Php, CRITICAL, 1, r"<\?\s*(?:php\b|=)|\[/?php\]"),
+    rule(
+        "php.wrapper",
+        Family::Php,
+        CRITICAL,
+        1,
+        r"(?:php|phar|zip|data|expect|glob|zlib|compress\.zlib|compress\.bzip2|rar|ogg|ssh2\.(?:shell|exec|tunnel|sftp|scp))://",
+    ),
     rule(
         "php.function",
         Family::Php,
@@ -201,7 +207,21 @@ const RULES: &[Rule] = &[
         Family::Php,
         CRITICAL,
         1,
-        r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode)\b",
+        r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|safe_mode|unserialize_max_depth|include_path|register_globals|magic_quotes_gpc|upload_tmp_dir|session\.save_path|expose_php|error_log|extension_dir)\b|\bextension\s*=",
+    ),
+    rule(
+        "php.variable-function",
+        Family::Php,
+        CRITICAL,
+        1,
+        r"\$+(?:\{[^}]*\}|[a-z_][a-z0-9_]*)(?:\[[^\]]*\])*\s*\(|->\s*\$[a-z_]|\(\s*['\x22][a-z_]+['\x22]\s*\)\s*\(",
+    ),
+    rule(
+        "php.function-wide",
+        Family::Php,
+        CRITICAL,
+        2,
+        r"\b(?:print_r|var_dump|var_export|zlib_decode|gzuncompress|gzdecode|gzinflate|crypt|symlink|filegroup|fileowner|unlink|rmdir|highlight_file|show_source|parse_ini_file|phpversion|getenv|putenv|ini_set|ini_get|ini_restore|dl|array_map|array_filter|usort|uasort|extract|parse_str|intval|strrev|date_add|mb_ereg_replace|sodium_[a-z0-9_]+|posix_[a-z_]+|apache_[a-z_]+|stream_socket_client|fsockopen|curl_exec|escapeshellcmd|escapeshellarg)\s*\(",
     ),
     rule("php.serialized", Family::Php, CRITICAL, 1, r#"\b[oc]:\d+:"[a-z0-9_\\]+":\d+:\{"#),
     // 934 generic: template injection, Node.js, prototype pollution
@@ -370,6 +390,14 @@ const RULES: &[Rule] = &[
     ),
     rule("java.serialized", Family::Java, CRITICAL, 1, r"\xac\xed\x00\x05|ro0abxnyc|aced0005"),
     // SSRF: URLs that point inside
+    // 921 request smuggling / HTTP splitting: a request line inside a parameter.
+    rule(
+        "protocol.request-line",
+        Family::Protocol,
+        CRITICAL,
+        1,
+        r"\b(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(?:\.\d)?\b",
+    ),
     rule(
         "ssrf.internal-url",
         Family::Ssrf,
@@ -507,6 +535,24 @@ fn list(words: &[&str]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst).build(words).ok()
 }
 
+/// A line that starts with a request method (921: HTTP splitting), in query values, names and headers — not in
+/// form bodies, where a shopper's multi-line review may well start a line with "Get".
+static NEWLINE_METHOD: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)[\r\n][ \t]*(?:get|post|head|put|delete|options|connect|trace|patch)(?:[ \t]|$)").ok()
+});
+
+/// Executable or session-file names for uploads.
+static UPLOAD_NAME: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"\.(?:php\d?|phtml|phps|phar|pht|pgif|shtml|asp|aspx|jsp|jspx|cgi|htaccess)[.\s]*$|(?:^|/)sess_[a-z0-9]+",
+    )
+    .ok()
+});
+
+/// Parameter names that carry session identifiers (943: session fixation).
+const SESSION_NAMES: &[&str] =
+    &["jsessionid", "phpsessid", "aspsessionid", "asp.net_sessionid", "sessionid", "session_id", "cfid", "cftoken"];
+
 /// CRLF / header injection (921): checked on the decoded value, since folding turns line breaks into spaces.
 static CRLF: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"(?i)[\r\n][ \t]*(?:[a-z][a-z0-9-]{1,40}[ \t]*:|http/\d)").ok());
@@ -517,7 +563,12 @@ static SCANNERS_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| list(SCANNE
 /// Whether every pattern compiled (checked by a test; a broken pattern would silently disable its rule).
 #[must_use]
 pub fn patterns_compile() -> bool {
-    RULE_SET.is_some() && OS_FILES_AC.is_some() && SCANNERS_AC.is_some() && CRLF.is_some()
+    RULE_SET.is_some()
+        && OS_FILES_AC.is_some()
+        && SCANNERS_AC.is_some()
+        && CRLF.is_some()
+        && NEWLINE_METHOD.is_some()
+        && UPLOAD_NAME.is_some()
 }
 
 fn excerpt(s: &str) -> String {
@@ -568,6 +619,29 @@ pub fn inspect_field(
         && re.is_match(value)
     {
         out.push(finding("protocol.crlf", Family::Protocol, CRITICAL, 1, field, value));
+    }
+    if matches!(field.location, Location::Query | Location::Name | Location::Header)
+        && let Some(re) = NEWLINE_METHOD.as_ref()
+        && re.is_match(value)
+    {
+        out.push(finding("protocol.newline-method", Family::Protocol, CRITICAL, 1, field, value));
+    }
+    // Uploaded file names (multipart `filename=` or the X-Filename family of headers) that the server might execute
+    // or that name PHP session files (933110, 933111).
+    let filename_field = (field.location == Location::Name && field.name.ends_with(".filename"))
+        || (header && field.name.replace(['_', '.'], "-").ends_with("file-name"))
+        || (header && field.name.replace(['_', '.'], "-").ends_with("filename"));
+    if filename_field
+        && let Some(re) = UPLOAD_NAME.as_ref()
+        && re.is_match(&n.folded)
+    {
+        out.push(finding("php.upload-name", Family::Php, CRITICAL, 1, field, value));
+    }
+    if field.location == Location::Name
+        && !field.name.starts_with("cookie:")
+        && SESSION_NAMES.iter().any(|s| n.folded.trim() == *s)
+    {
+        out.push(finding("session.id-parameter", Family::Session, CRITICAL, 1, field, value));
     }
     if n.invalid_encoding && field.encoded {
         out.push(finding("protocol.invalid-encoding", Family::Protocol, WARNING, 1, field, value));

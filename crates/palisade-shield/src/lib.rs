@@ -221,6 +221,11 @@ impl Shield {
             }
         }
         findings.retain(|f| f.paranoia <= policy.paranoia);
+        // A session id in a parameter is fixation only when it arrives from elsewhere (CRS 943110/943120): a
+        // link on the site itself, with our own host as referer, is the application's own doing.
+        if same_site_referer(req) {
+            findings.retain(|f| f.rule != "session.id-parameter");
+        }
         // Each rule scores once per request, as in the CRS.
         let mut seen = std::collections::HashSet::new();
         let score: u32 = findings.iter().filter(|f| seen.insert(f.rule)).map(|f| f.score).sum();
@@ -233,6 +238,17 @@ impl Shield {
         };
         Verdict { action, score, findings }
     }
+}
+
+fn same_site_referer(req: &Request) -> bool {
+    let host = req.header_value("host").map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+    let referer_host = req.header_value("referer").and_then(|r| {
+        let rest = r.split_once("://").map(|(_, rest)| rest)?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let hostport = authority.rsplit('@').next()?;
+        Some(hostport.split(':').next().unwrap_or(hostport).to_ascii_lowercase())
+    });
+    matches!((host, referer_host), (Some(h), Some(r)) if h == r)
 }
 
 fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) -> Finding {
