@@ -202,7 +202,10 @@ impl Shield {
                 .filter(|e| e.matches(&req.method, &req.path, &field))
                 .flat_map(|e| e.families.iter().copied())
                 .collect();
-            let plus = field.encoded && matches!(field.location, Location::Query | Location::Body | Location::Name);
+            // `+` is a space in query strings and forms; in paths too for detection's sake (attackers rely on
+            // servers and frameworks that read it so).
+            let plus = field.encoded
+                && matches!(field.location, Location::Query | Location::Body | Location::Name | Location::Path);
             let n = normalise::normalise(&field.value, plus);
             let before = findings.len();
             if field.location == Location::Path {
