@@ -1,4 +1,4 @@
-//! Rate limits (GCRA) per client IP and route class, and per store: in-process by default, shared by every node
+//! Rate limits (GCRA) per client IP and route class, per signed-in account (or API token) and class, and per store: in-process by default, shared by every node
 //! through Redis when `--redis-url` is set (one atomic script per check, Redis's own clock). Refusals are 429
 //! with `Retry-After`. The client IP is the socket's, or the nearest `X-Forwarded-For` hop that is not one of the
 //! configured trusted proxies — never a header a client could simply set.
@@ -138,11 +138,19 @@ redis.call('SET', KEYS[1], new, 'PX', math.max(1, new - now + tolerance))
 return 0
 ";
 
+/// Which account a session cookie belongs to, remembered for a minute so the limiter reads the database once
+/// per session and minute at most.
+#[derive(Debug, Default)]
+struct Accounts(std::sync::Mutex<std::collections::HashMap<String, (i64, Option<palisade_core::AccountId>)>>);
+
+const ACCOUNT_TTL_MS: i64 = 60_000;
+
 /// The limiter shared by all requests of a node.
 #[derive(Clone)]
 pub struct Limiter {
     pub config: Arc<LimitsConfig>,
     local: Arc<Local>,
+    accounts: Arc<Accounts>,
     redis: Option<redis::aio::ConnectionManager>,
     script: Arc<redis::Script>,
 }
@@ -170,6 +178,7 @@ impl Limiter {
         Ok(Self {
             config: Arc::new(config),
             local: Arc::new(Local::default()),
+            accounts: Arc::new(Accounts::default()),
             redis,
             script: Arc::new(redis::Script::new(SCRIPT)),
         })
@@ -181,6 +190,7 @@ impl Limiter {
         Self {
             config: Arc::new(config),
             local: Arc::new(Local::default()),
+            accounts: Arc::new(Accounts::default()),
             redis: None,
             script: Arc::new(redis::Script::new(SCRIPT)),
         }
@@ -209,6 +219,38 @@ impl Limiter {
         }
         self.local.check(key, now_ms, rate)
     }
+}
+
+/// The account behind a request's session cookie, or a key for its API token: limits follow the account
+/// whichever addresses it comes from.
+async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    if let Some(token) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(format!("token:{}", hex::encode(Sha256::digest(token.trim().as_bytes())).get(..32)?));
+    }
+    let token = crate::http::auth::cookie(headers, crate::http::session::SESSION_COOKIE)?;
+    let key = hex::encode(Sha256::digest(token.as_bytes()));
+    let accounts = &state.limiter.accounts;
+    if let Ok(m) = accounts.0.lock()
+        && let Some((at, id)) = m.get(&key)
+        && at + ACCOUNT_TTL_MS > now
+    {
+        return id.map(|id| format!("acct:{id}"));
+    }
+    let id = palisade_identity::sessions::lookup(&state.db, token, palisade_identity::sessions::BUYER)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.account_id);
+    if let Ok(mut m) = accounts.0.lock() {
+        if m.len() > 50_000 {
+            m.retain(|_, (at, _)| *at + ACCOUNT_TTL_MS > now);
+        }
+        m.insert(key, (now, id));
+    }
+    id.map(|id| format!("acct:{id}"))
 }
 
 /// The client's address: the socket's, unless that is a trusted proxy, in which case the nearest untrusted hop
@@ -259,6 +301,11 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     let class = Class::of(req.method().as_str(), &path);
     let now = state.db.now().0;
     let mut decision = limiter.check(&format!("ip:{ip}:{}", class.as_str()), limiter.config.rate(class), now).await;
+    if decision == Decision::Allow
+        && let Some(who) = principal(&state, req.headers(), now).await
+    {
+        decision = limiter.check(&format!("{who}:{}", class.as_str()), limiter.config.rate(class), now).await;
+    }
     if decision == Decision::Allow
         && let Some(store) = store_of(&path)
     {

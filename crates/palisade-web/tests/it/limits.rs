@@ -127,3 +127,33 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let got = tokio::time::timeout(std::time::Duration::from_secs(3), c.read_to_end(&mut out)).await;
     assert!(got.is_ok_and(|r| r.map_or(true, |n| n == 0)), "no answer on a connection over the cap");
 }
+
+#[tokio::test]
+async fn a_signed_in_account_is_limited_whichever_address_it_uses() {
+    // Trust loopback as a proxy so each request can claim its own client address.
+    let cfg = LimitsConfig {
+        search: Rate { per_minute: 60, burst: 3 },
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        key_prefix: "acct-test".into(),
+        ..LimitsConfig::default()
+    };
+    let app = TestApp::start_with(WebConfig { limits: cfg, ..WebConfig::default() }, |r, _| r).await;
+    let (_s, _scope, cookie) = crate::support::owner_of(&app, "tea").await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let res = app
+            .client
+            .get(app.url("/search?q=tea"))
+            .header("cookie", &cookie)
+            .header("x-forwarded-for", format!("198.51.100.{}", i + 1))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 2, "{statuses:?}");
+    // A guest from a fresh address is not affected by the account's budget.
+    let guest =
+        app.client.get(app.url("/search?q=tea")).header("x-forwarded-for", "198.51.100.99").send().await.unwrap();
+    assert_eq!(guest.status(), StatusCode::OK);
+}
