@@ -87,6 +87,8 @@ async fn sign_in(c: &Client, app: &TestApp, email: &str) {
 
 async fn sign_out(c: &Client) {
     click(c, "form[action='/logout'] button").await;
+    // Let the sign-out finish navigating before the next step, or the next page load races with it.
+    c.wait().for_element(Locator::Css("form[action='/login']")).await.unwrap();
 }
 
 #[tokio::test]
@@ -173,7 +175,9 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
 
     // The buyer confirms receipt from the order link.
     c.goto(&order_url).await.unwrap();
-    assert!(text(&c).await.contains("SG000123456"), "the buyer sees the tracking number");
+    c.wait().for_element(Locator::Css("form[action*='/confirm']")).await.unwrap();
+    let page = text(&c).await;
+    assert!(page.contains("SG000123456"), "the buyer sees the tracking number: {page}");
     click(&c, "form[action*='/confirm'] button").await;
     c.wait().for_element(Locator::Css("form[action*='/review']")).await.unwrap();
     shot(&c, "09-buyer-confirmed").await;
