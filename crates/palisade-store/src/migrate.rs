@@ -71,6 +71,16 @@ pub async fn run(db: &Db) -> Result<MigrationReport> {
     Ok(MigrationReport { from, to: known })
 }
 
+/// Applies migrations up to `version` only: a restore loads a snapshot into the schema it was taken with, then
+/// [`run`] brings it up to date, so data moves through the same migrations a live upgrade would apply.
+pub async fn run_to(db: &Db, version: i64) -> Result<()> {
+    let known = known_version(db.backend());
+    if version > known {
+        return Err(StoreError::SchemaTooNew { found: version, known });
+    }
+    migrator(db.backend()).run_to(version, db.pool()).await.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
 /// Fails unless the schema is exactly the one this binary was built for (used by `config check` and `/readyz`).
 pub async fn check_current(db: &Db) -> Result<()> {
     let known = known_version(db.backend());

@@ -53,10 +53,28 @@ impl TestDb {
     }
 
     /// An empty database (no migrations), for migration tests.
-    #[allow(clippy::expect_used)]
     pub async fn unmigrated(clock: SharedClock) -> TestDb {
-        match std::env::var(TEST_DATABASE_URL) {
-            Ok(url) if Backend::from_url(&url).ok() == Some(Backend::Postgres) => {
+        let postgres =
+            std::env::var(TEST_DATABASE_URL).ok().filter(|u| Backend::from_url(u).ok() == Some(Backend::Postgres));
+        Self::unmigrated_at(postgres, clock).await
+    }
+
+    /// An empty SQLite database, whichever backend the suite runs on (cross-backend tests).
+    pub async fn empty_sqlite() -> TestDb {
+        Self::unmigrated_at(None, Arc::new(SystemClock)).await
+    }
+
+    /// An empty PostgreSQL schema when the suite has a server (`PALISADE_TEST_DATABASE_URL`), else `None`.
+    pub async fn empty_postgres() -> Option<TestDb> {
+        let url =
+            std::env::var(TEST_DATABASE_URL).ok().filter(|u| Backend::from_url(u).ok() == Some(Backend::Postgres))?;
+        Some(Self::unmigrated_at(Some(url), Arc::new(SystemClock)).await)
+    }
+
+    #[allow(clippy::expect_used)]
+    async fn unmigrated_at(postgres: Option<String>, clock: SharedClock) -> TestDb {
+        match postgres {
+            Some(url) => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let admin = Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() })
                     .await
@@ -74,7 +92,7 @@ impl TestDb {
                 .expect("connect to test schema");
                 TestDb { db, url, pg_schema: Some(schema), _dir: None }
             }
-            _ => {
+            None => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.path().display());
                 let db = Db::connect(&url, DbOptions { clock, ..DbOptions::default() }).await.expect("open SQLite");

@@ -1,0 +1,423 @@
+//! Logical database dump and load, the same on SQLite and PostgreSQL.
+//!
+//! Why logical rather than `VACUUM INTO` or `pg_dump`: a snapshot must restore onto either backend (SQLite ↔
+//! PostgreSQL both ways), and the restore drill must compare per-table checksums computed the same way on both.
+//! Every Palisade column is an integer or text (see `palisade-store`'s `schema.txt`), so a row is a JSON array
+//! of numbers, strings and nulls. Consistency comes from reading every table inside one transaction: SQLite's
+//! WAL gives the reader a fixed snapshot, and on PostgreSQL the transaction is `REPEATABLE READ, READ ONLY`.
+//!
+//! Each table becomes `db/<table>.jsonl`: one header line (`{"table":…,"columns":[[name,kind],…]}`) then one
+//! line per row, ordered by primary key so unchanged rows keep their bytes between runs (deduplication).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use futures_util::StreamExt;
+use palisade_store::Backend;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::error::{BackupError, Result};
+use crate::keys::ChunkKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    Integer,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColumnKind,
+}
+
+/// A table as the dump sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// Primary-key columns (all columns when the table has none), for a stable row order.
+    pub order_by: Vec<String>,
+}
+
+/// The first line of a table file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableHeader {
+    pub table: String,
+    pub columns: Vec<(String, ColumnKind)>,
+}
+
+/// `"name"` with embedded quotes doubled: identifiers come from the catalog, but are quoted all the same.
+#[must_use]
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Primary-key columns with their position in the key.
+type KeyColumns = Vec<(i64, String)>;
+
+/// Every application table, parents before children (so loading never breaks a foreign key).
+pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<TableSpec>> {
+    let (columns_sql, fk_sql) = match backend {
+        Backend::Sqlite => (
+            "SELECT m.name, p.name, p.type, p.pk FROM pragma_table_list m JOIN pragma_table_info(m.name) p \
+             WHERE m.schema = 'main' AND m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+             AND m.name <> '_sqlx_migrations' ORDER BY m.name, p.cid",
+            "SELECT m.name, f.\"table\" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table'",
+        ),
+        Backend::Postgres => (
+            "SELECT c.table_name::text, c.column_name::text, c.data_type::text, COALESCE(k.ordinal_position, 0)::bigint \
+             FROM information_schema.columns c \
+             JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+               AND t.table_type = 'BASE TABLE' \
+             LEFT JOIN (SELECT kcu.table_name, kcu.column_name, kcu.ordinal_position \
+                        FROM information_schema.table_constraints tc \
+                        JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name \
+                          AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name \
+                        WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = current_schema()) k \
+               ON k.table_name = c.table_name AND k.column_name = c.column_name \
+             WHERE c.table_schema = current_schema() AND c.table_name <> '_sqlx_migrations' \
+               AND c.is_generated = 'NEVER' AND c.data_type <> 'tsvector' \
+             ORDER BY c.table_name, c.ordinal_position",
+            "SELECT cl.relname::text, ref.relname::text FROM pg_constraint con \
+             JOIN pg_class cl ON cl.oid = con.conrelid JOIN pg_class ref ON ref.oid = con.confrelid \
+             JOIN pg_namespace n ON n.oid = cl.relnamespace \
+             WHERE con.contype = 'f' AND n.nspname = current_schema()",
+        ),
+    };
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(columns_sql).fetch_all(&mut *conn).await?;
+    let mut tables: BTreeMap<String, (Vec<Column>, KeyColumns)> = BTreeMap::new();
+    for (table, column, ty, pk) in rows {
+        let ty = ty.to_lowercase();
+        let kind = if ty.contains("int") {
+            ColumnKind::Integer
+        } else if ty.contains("text") || ty.contains("char") || ty.is_empty() {
+            ColumnKind::Text
+        } else {
+            return Err(BackupError::Invalid(format!(
+                "column {table}.{column} has type `{ty}`, which backups do not handle (only integer and text)"
+            )));
+        };
+        let entry = tables.entry(table).or_default();
+        if pk > 0 {
+            entry.1.push((pk, column.clone()));
+        }
+        entry.0.push(Column { name: column, kind });
+    }
+    let fks: Vec<(String, String)> = sqlx::query_as(fk_sql).fetch_all(&mut *conn).await?;
+    let mut parents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (child, parent) in fks {
+        if child != parent && tables.contains_key(&parent) {
+            parents.entry(child).or_default().insert(parent);
+        }
+    }
+    // Kahn's algorithm over names in sorted order: deterministic, and any cycle is reported instead of looping.
+    let mut ordered = Vec::with_capacity(tables.len());
+    let mut placed: BTreeSet<String> = BTreeSet::new();
+    while placed.len() < tables.len() {
+        let ready: Vec<String> = tables
+            .keys()
+            .filter(|t| !placed.contains(*t))
+            .filter(|t| parents.get(*t).is_none_or(|ps| ps.iter().all(|p| placed.contains(p))))
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            return Err(BackupError::Invalid("foreign keys between tables form a cycle".into()));
+        }
+        for name in ready {
+            placed.insert(name.clone());
+            if let Some((columns, mut pk)) = tables.get(&name).cloned() {
+                pk.sort();
+                let order_by = if pk.is_empty() {
+                    columns.iter().map(|c| c.name.clone()).collect()
+                } else {
+                    pk.into_iter().map(|(_, c)| c).collect()
+                };
+                ordered.push(TableSpec { name, columns, order_by });
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// An order-independent checksum: the 256-bit wrapping sum of keyed row digests. Rows read back in another
+/// order, on another backend, give the same sum; a changed, missing or extra row changes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checksum([u64; 4]);
+
+impl Checksum {
+    pub fn add(&mut self, digest: &[u8; 32]) {
+        let mut carry = 0u128;
+        for (i, lane) in self.0.iter_mut().enumerate() {
+            let mut word = [0u8; 8];
+            for (d, s) in word.iter_mut().zip(digest.iter().skip(i * 8)) {
+                *d = *s;
+            }
+            let sum = u128::from(*lane) + u128::from(u64::from_le_bytes(word)) + carry;
+            *lane = sum as u64;
+            carry = sum >> 64;
+        }
+    }
+
+    #[must_use]
+    pub fn to_hex(self) -> String {
+        let mut s = String::with_capacity(64);
+        for lane in self.0.iter().rev() {
+            let _ = write!(s, "{lane:016x}");
+        }
+        s
+    }
+}
+
+/// Opens the read transaction every table is dumped in.
+pub async fn begin_snapshot(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    let sql = match backend {
+        Backend::Sqlite => "BEGIN",
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    };
+    sqlx::query(sql).execute(&mut *conn).await?;
+    if backend == Backend::Sqlite {
+        // A deferred transaction takes its snapshot at the first read: take it now, for every table at once.
+        sqlx::query("SELECT COUNT(*) FROM sqlite_master").fetch_one(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn end_snapshot(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn select_sql(spec: &TableSpec, backend: Backend) -> String {
+    let cols: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| match (backend, c.kind) {
+            (Backend::Postgres, ColumnKind::Integer) => format!("CAST({} AS BIGINT)", quote_ident(&c.name)),
+            (Backend::Postgres, ColumnKind::Text) => format!("CAST({} AS TEXT)", quote_ident(&c.name)),
+            (Backend::Sqlite, _) => quote_ident(&c.name),
+        })
+        .collect();
+    let collate = match backend {
+        Backend::Sqlite => "BINARY",
+        Backend::Postgres => "\"C\"",
+    };
+    let order: Vec<String> = spec
+        .order_by
+        .iter()
+        .map(|name| {
+            let text = spec.columns.iter().any(|c| &c.name == name && c.kind == ColumnKind::Text);
+            if text { format!("{} COLLATE {collate}", quote_ident(name)) } else { quote_ident(name) }
+        })
+        .collect();
+    format!("SELECT {} FROM {} ORDER BY {}", cols.join(", "), quote_ident(&spec.name), order.join(", "))
+}
+
+/// Facts about one dumped table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DumpStats {
+    pub rows: u64,
+    pub checksum: Checksum,
+}
+
+/// Streams a table's file (header, then rows) into `sink` in pieces of about 64 KiB.
+pub async fn dump_table(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    spec: &TableSpec,
+    key: &ChunkKey,
+    mut sink: impl AsyncFnMut(&[u8]) -> Result<()>,
+) -> Result<DumpStats> {
+    let header = TableHeader {
+        table: spec.name.clone(),
+        columns: spec.columns.iter().map(|c| (c.name.clone(), c.kind)).collect(),
+    };
+    let mut buf = serde_json::to_vec(&header).map_err(|e| BackupError::Invalid(e.to_string()))?;
+    buf.push(b'\n');
+    let mut stats = DumpStats::default();
+    let sql = select_sql(spec, backend);
+    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *conn);
+    let mut line = Vec::with_capacity(512);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        line.clear();
+        encode_row(&row, spec, &mut line)?;
+        stats.rows += 1;
+        stats.checksum.add(&key.row_digest(&spec.name, &line));
+        buf.extend_from_slice(&line);
+        buf.push(b'\n');
+        if buf.len() >= 64 * 1024 {
+            sink(&buf).await?;
+            buf.clear();
+        }
+    }
+    drop(rows);
+    if !buf.is_empty() {
+        sink(&buf).await?;
+    }
+    Ok(stats)
+}
+
+fn encode_row(row: &sqlx::any::AnyRow, spec: &TableSpec, out: &mut Vec<u8>) -> Result<()> {
+    out.push(b'[');
+    for (i, column) in spec.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match column.kind {
+            ColumnKind::Integer => match row.try_get::<Option<i64>, _>(i)? {
+                Some(v) => out.extend_from_slice(v.to_string().as_bytes()),
+                None => out.extend_from_slice(b"null"),
+            },
+            ColumnKind::Text => match row.try_get::<Option<String>, _>(i)? {
+                Some(v) => serde_json::to_writer(&mut *out, &v).map_err(|e| BackupError::Invalid(e.to_string()))?,
+                None => out.extend_from_slice(b"null"),
+            },
+        }
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// One decoded value.
+#[derive(Debug, Clone)]
+enum Cell {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+/// Loads table files into an empty, migrated database inside the caller's transaction, and recomputes the facts
+/// while doing so (rows and checksum of exactly the lines loaded).
+pub struct TableLoader<'k> {
+    header: Option<TableHeader>,
+    pending: Vec<u8>,
+    batch: Vec<Vec<Cell>>,
+    key: &'k ChunkKey,
+    stats: DumpStats,
+    backend: Backend,
+}
+
+/// Rows per INSERT; kept under SQLite's 32 766 bound parameters for the widest table.
+const BATCH_PARAMS: usize = 30_000;
+
+impl<'k> TableLoader<'k> {
+    #[must_use]
+    pub fn new(key: &'k ChunkKey, backend: Backend) -> TableLoader<'k> {
+        TableLoader { header: None, pending: Vec::new(), batch: Vec::new(), key, stats: DumpStats::default(), backend }
+    }
+
+    /// Feeds the next piece of the file.
+    pub async fn push(&mut self, conn: &mut AnyConnection, data: &[u8]) -> Result<()> {
+        self.pending.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(nl) = self.pending.iter().skip(start).position(|&b| b == b'\n') {
+            let end = start + nl;
+            let line = self.pending.get(start..end).unwrap_or_default().to_vec();
+            start = end + 1;
+            self.line(&line)?;
+            if let Some(h) = &self.header
+                && self.batch.len() * h.columns.len().max(1) >= BATCH_PARAMS
+            {
+                self.flush(conn).await?;
+            }
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<()> {
+        let Some(header) = &self.header else {
+            let header: TableHeader = serde_json::from_slice(line)
+                .map_err(|e| BackupError::Archive(format!("a table file does not start with its header: {e}")))?;
+            if header.columns.is_empty() {
+                return Err(BackupError::Archive(format!("table {} has no columns", header.table)));
+            }
+            self.header = Some(header);
+            return Ok(());
+        };
+        let values: Vec<Value> = serde_json::from_slice(line)
+            .map_err(|e| BackupError::Archive(format!("table {}: a row is not JSON: {e}", header.table)))?;
+        if values.len() != header.columns.len() {
+            return Err(BackupError::Archive(format!(
+                "table {}: a row has {} values for {} columns",
+                header.table,
+                values.len(),
+                header.columns.len()
+            )));
+        }
+        let mut cells = Vec::with_capacity(values.len());
+        for (value, (name, kind)) in values.into_iter().zip(&header.columns) {
+            let cell = match (kind, value) {
+                (ColumnKind::Integer, Value::Null) => Cell::Int(None),
+                (ColumnKind::Text, Value::Null) => Cell::Text(None),
+                (ColumnKind::Integer, Value::Number(n)) if n.is_i64() => Cell::Int(n.as_i64()),
+                (ColumnKind::Text, Value::String(s)) => Cell::Text(Some(s)),
+                (_, other) => {
+                    return Err(BackupError::Archive(format!(
+                        "table {}: column {name} holds {other}, not {kind:?}",
+                        header.table
+                    )));
+                }
+            };
+            cells.push(cell);
+        }
+        self.stats.rows += 1;
+        self.stats.checksum.add(&self.key.row_digest(&header.table, line));
+        self.batch.push(cells);
+        Ok(())
+    }
+
+    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let Some(header) = &self.header else { return Ok(()) };
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let width = header.columns.len();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            quote_ident(&header.table),
+            header.columns.iter().map(|(n, _)| quote_ident(n)).collect::<Vec<_>>().join(", ")
+        );
+        let mut n = 0;
+        for (r, _) in self.batch.iter().enumerate() {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..width {
+                if c > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                let _ = write!(sql, "${n}");
+            }
+            sql.push(')');
+        }
+        let _ = self.backend;
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for row in self.batch.drain(..) {
+            for cell in row {
+                query = match cell {
+                    Cell::Int(v) => query.bind(v),
+                    Cell::Text(v) => query.bind(v),
+                };
+            }
+        }
+        query.execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Ends the file: loads what is left and returns the table's name and facts.
+    pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(String, DumpStats)> {
+        if !self.pending.is_empty() {
+            return Err(BackupError::Archive("a table file does not end with a newline (truncated?)".into()));
+        }
+        self.flush(conn).await?;
+        let header = self.header.ok_or_else(|| BackupError::Archive("an empty table file".into()))?;
+        Ok((header.table, self.stats))
+    }
+}

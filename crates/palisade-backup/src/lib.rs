@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+pub mod chunker;
+pub mod controls;
+pub mod drill;
+pub mod dump;
+pub mod error;
+pub mod format;
+pub mod keys;
+pub mod progress;
+pub mod read;
+pub mod repo;
+pub mod restore;
+pub mod retention;
+pub mod runs;
+pub mod s3;
+pub mod snapshot;
+pub mod verify;
+
+pub use error::{BackupError, Result};
+pub use keys::{ChunkKey, Identity, Recipients};
+pub use progress::{Progress, Quiet};
+pub use repo::{Repository, Target};

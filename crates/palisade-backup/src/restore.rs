@@ -1,0 +1,257 @@
+//! Restoring a snapshot into a new installation: an empty database (SQLite or PostgreSQL, whichever the snapshot
+//! came from), an objects store and the master key file.
+//!
+//! The database is loaded in one transaction at the snapshot's schema version, each table's rows and checksum are
+//! compared with the sealed facts (as read back from the target database), and only then is it committed and
+//! migrated to this binary's version. A chunk that fails any check stops the restore with its name.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use palisade_store::{Backend, Db, Objects, migrate};
+use serde::Serialize;
+
+use crate::dump::{self, TableLoader};
+use crate::error::{BackupError, Result};
+use crate::format::{FileEntry, Manifest, TableFacts};
+use crate::keys::{ChunkKey, Identity, write_private};
+use crate::progress::Progress;
+use crate::read::read_chunk;
+use crate::repo::Repository;
+use crate::verify::open_facts;
+
+/// Chunks fetched and decrypted ahead of the one being used.
+const PREFETCH: usize = 4;
+
+/// Where to restore to.
+pub struct RestoreTarget<'a> {
+    pub db: &'a Db,
+    pub objects: &'a Objects,
+    pub master_key_file: &'a Path,
+    /// Replace a non-empty database (and an existing master key file).
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    pub snapshot: String,
+    pub tables: u64,
+    pub rows: u64,
+    pub objects: u64,
+    pub bytes: u64,
+    pub schema_from: i64,
+    pub schema_to: i64,
+}
+
+/// Restores `manifest` into `target`.
+pub async fn restore(
+    repo: &Repository,
+    manifest: &Manifest,
+    identity: &Identity,
+    target: RestoreTarget<'_>,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
+    let key = repo.chunk_key(identity).await?;
+    let facts = open_facts(manifest, identity)?;
+    let db = target.db;
+    let binary = migrate::known_version(db.backend());
+    if manifest.schema_version > binary {
+        return Err(BackupError::SchemaTooNew { snapshot: manifest.schema_version, binary });
+    }
+    if let Some(what) = non_empty(db).await? {
+        if !target.force {
+            return Err(BackupError::TargetNotEmpty(what));
+        }
+        wipe(db).await?;
+    }
+    if target.master_key_file.exists() && !target.force {
+        return Err(BackupError::TargetNotEmpty(format!("{} exists", target.master_key_file.display())));
+    }
+    migrate::run_to(db, manifest.schema_version).await?;
+
+    let mut report = RestoreReport {
+        snapshot: manifest.id.clone(),
+        schema_from: manifest.schema_version,
+        schema_to: binary,
+        ..RestoreReport::default()
+    };
+    progress.phase("database", Some(manifest.files.iter().filter(|f| f.path.starts_with("db/")).map(|f| f.size).sum()));
+    load_database(repo, manifest, identity, &key, db, &facts.tables, &mut report, progress).await?;
+
+    let objects: Vec<&FileEntry> = manifest.files.iter().filter(|f| f.path.starts_with("objects/")).collect();
+    progress.phase("objects", Some(objects.iter().map(|f| f.size).sum()));
+    for file in objects {
+        let bytes = read_file(repo, manifest, file, identity, &key, progress).await?;
+        let object_key = file.path.trim_start_matches("objects/");
+        target
+            .objects
+            .store()
+            .put(&ObjectPath::from(object_key), PutPayload::from_bytes(Bytes::from(bytes)))
+            .await
+            .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+        report.objects += 1;
+        report.bytes += file.size;
+    }
+
+    if let Some(file) = manifest.files.iter().find(|f| f.path == "keys/master.key") {
+        let bytes = read_file(repo, manifest, file, identity, &key, progress).await?;
+        if let Some(parent) = target.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(BackupError::io(parent))?;
+        }
+        write_private(target.master_key_file, &bytes)?;
+    }
+    migrate::run(db).await?;
+    Ok(report)
+}
+
+/// Reads a whole (small) file: objects and the master key.
+async fn read_file(
+    repo: &Repository,
+    manifest: &Manifest,
+    file: &FileEntry,
+    identity: &Identity,
+    key: &ChunkKey,
+    progress: &dyn Progress,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+    for id in &file.chunks {
+        let chunk = describe(manifest, id, &file.path)?;
+        out.extend(read_chunk(repo, id, &file.path, chunk, identity, key).await?);
+        progress.advance(chunk.size);
+    }
+    Ok(out)
+}
+
+fn describe<'m>(manifest: &'m Manifest, id: &str, file: &str) -> Result<&'m crate::format::ChunkRef> {
+    manifest.chunks.get(id).ok_or_else(|| BackupError::BadManifest {
+        id: manifest.id.clone(),
+        reason: format!("{file} refers to an undescribed chunk"),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load_database(
+    repo: &Repository,
+    manifest: &Manifest,
+    identity: &Identity,
+    key: &ChunkKey,
+    db: &Db,
+    facts: &[TableFacts],
+    report: &mut RestoreReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    for file in manifest.files.iter().filter(|f| f.path.starts_with("db/")) {
+        let mut loader = TableLoader::new(key, db.backend());
+        let mut chunks = stream::iter(file.chunks.iter())
+            .map(|id| async move {
+                let chunk = describe(manifest, id, &file.path)?;
+                let plain = read_chunk(repo, id, &file.path, chunk, identity, key).await?;
+                Ok::<_, BackupError>(plain)
+            })
+            .buffered(PREFETCH);
+        while let Some(plain) = chunks.next().await {
+            let plain = plain?;
+            progress.advance(plain.len() as u64);
+            loader.push(&mut tx, &plain).await?;
+        }
+        let (table, stats) = loader.finish(&mut tx).await?;
+        let expected = facts.iter().find(|t| t.name == table).ok_or_else(|| {
+            BackupError::Archive(format!("table {table} is in the snapshot but not in its sealed facts"))
+        })?;
+        if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
+            return Err(BackupError::Archive(format!(
+                "table {table}: {} rows read, {} expected, or checksum differs: the snapshot is inconsistent",
+                stats.rows, expected.rows
+            )));
+        }
+        report.tables += 1;
+        report.rows += stats.rows;
+    }
+    // Read back what the database now holds and compare with what was dumped.
+    let specs = dump::table_specs(&mut tx, db.backend()).await?;
+    for expected in facts {
+        let spec = specs.iter().find(|s| s.name == expected.name).ok_or_else(|| {
+            BackupError::Archive(format!("table {} of the snapshot does not exist in the target schema", expected.name))
+        })?;
+        let stats = dump::dump_table(&mut tx, db.backend(), spec, key, async |_: &[u8]| Ok(())).await?;
+        if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
+            return Err(BackupError::Archive(format!(
+                "table {}: after loading, the database holds {} rows with checksum {}, the snapshot {} rows with {}",
+                expected.name,
+                stats.rows,
+                stats.checksum.to_hex(),
+                expected.rows,
+                expected.checksum
+            )));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Names the first table holding rows, if any.
+pub async fn non_empty(db: &Db) -> Result<Option<String>> {
+    if migrate::applied_version(db).await?.is_none() {
+        return Ok(None);
+    }
+    let mut conn = db.pool().acquire().await?;
+    for spec in dump::table_specs(&mut conn, db.backend()).await? {
+        let sql = format!("SELECT COUNT(*) FROM {}", dump::quote_ident(&spec.name));
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+        if n > 0 {
+            return Ok(Some(format!("table {} holds {n} rows", spec.name)));
+        }
+    }
+    Ok(None)
+}
+
+/// Drops every table (for `--force`): the restore then rebuilds the schema from the migrations.
+async fn wipe(db: &Db) -> Result<()> {
+    let mut conn = db.pool().acquire().await?;
+    match db.backend() {
+        Backend::Sqlite => {
+            sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+            let names: Vec<(String,)> = sqlx::query_as(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND sql NOT LIKE 'CREATE TABLE ''%'",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for (name,) in names {
+                // Shadow tables of a virtual table disappear with it; ignore the ones already gone.
+                let sql = format!("DROP TABLE IF EXISTS {}", dump::quote_ident(&name));
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await;
+            }
+            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        }
+        Backend::Postgres => {
+            let names: Vec<(String,)> = sqlx::query_as(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for (name,) in names {
+                let sql = format!("DROP TABLE IF EXISTS {} CASCADE", dump::quote_ident(&name));
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+            }
+            // Trigger functions live beside the tables; the migrations create them again.
+            let functions: Vec<(String,)> = sqlx::query_as(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = current_schema()",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for (signature,) in functions {
+                // regprocedure text is already a quoted, schema-resolvable signature.
+                let sql = format!("DROP FUNCTION IF EXISTS {signature} CASCADE");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+            }
+        }
+    }
+    Ok(())
+}

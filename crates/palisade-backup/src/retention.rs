@@ -1,0 +1,118 @@
+//! Retention: keep the newest snapshot of each of the last N days, weeks and months (and always the newest one);
+//! `prune` deletes the other manifests, then the chunks nothing refers to any more.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::format::Manifest;
+use crate::repo::{GcReport, Repository};
+
+/// How many of each period to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { daily: 7, weekly: 4, monthly: 12 }
+    }
+}
+
+/// Maps a time to its period (day, ISO week or month).
+type Bucket = fn(chrono::DateTime<Utc>) -> (i32, u32);
+
+/// Snapshot ids (and the reasons) to keep, given (id, start time in ms) pairs.
+#[must_use]
+pub fn keep(policy: Retention, snapshots: &[(String, i64)]) -> Vec<(String, Vec<&'static str>)> {
+    let mut newest_first: Vec<&(String, i64)> = snapshots.iter().collect();
+    newest_first.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    let mut reasons: Vec<Vec<&'static str>> = vec![Vec::new(); newest_first.len()];
+    if let Some(first) = reasons.first_mut() {
+        first.push("newest");
+    }
+    let periods: [(&'static str, u32, Bucket); 3] = [
+        ("daily", policy.daily, |t| (t.year(), t.ordinal())),
+        ("weekly", policy.weekly, |t| (t.iso_week().year(), t.iso_week().week())),
+        ("monthly", policy.monthly, |t| (t.year(), t.month())),
+    ];
+    for (name, count, bucket) in periods {
+        let mut seen = BTreeSet::new();
+        for (i, (_, at)) in newest_first.iter().enumerate() {
+            if seen.len() as u32 >= count {
+                break;
+            }
+            let Some(t) = Utc.timestamp_millis_opt(*at).single() else { continue };
+            if seen.insert(bucket(t))
+                && let Some(r) = reasons.get_mut(i)
+            {
+                r.push(name);
+            }
+        }
+    }
+    newest_first.into_iter().zip(reasons).filter(|(_, r)| !r.is_empty()).map(|((id, _), r)| (id.clone(), r)).collect()
+}
+
+/// What `prune` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    pub kept: Vec<String>,
+    pub removed: Vec<String>,
+    pub gc: GcReport,
+}
+
+/// Applies the policy. With `dry_run` nothing is deleted.
+pub async fn prune(repo: &Repository, policy: Retention, now: i64, dry_run: bool) -> Result<PruneReport> {
+    let manifests: Vec<Manifest> = repo.manifests().await?.into_iter().collect::<Result<_>>()?;
+    let listed: Vec<(String, i64)> = manifests.iter().map(|m| (m.id.clone(), m.started_at)).collect();
+    let kept: BTreeSet<String> = keep(policy, &listed).into_iter().map(|(id, _)| id).collect();
+    let mut report = PruneReport::default();
+    for (id, _) in listed {
+        if kept.contains(&id) {
+            report.kept.push(id);
+        } else {
+            if !dry_run {
+                repo.delete_manifest(&id).await?;
+            }
+            report.removed.push(id);
+        }
+    }
+    if !dry_run {
+        report.gc = repo.collect_garbage(now, None).await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn keeps_one_per_period_newest_first() {
+        // Two snapshots a day for 400 days.
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 3, 0, 0).single().map(|t| t.timestamp_millis()).unwrap_or(0);
+        let snaps: Vec<(String, i64)> =
+            (0..800).map(|i| (format!("s{i:04}"), start + i64::from(i) * DAY / 2)).collect();
+        let kept = keep(Retention { daily: 7, weekly: 4, monthly: 12 }, &snaps);
+        let ids: Vec<&str> = kept.iter().map(|(id, _)| id.as_str()).collect();
+        // The newest is kept as newest and daily; six more days; weeks and months add a few older ones.
+        assert_eq!(ids.first(), Some(&"s0799"));
+        assert!(ids.contains(&"s0797"), "{ids:?}");
+        assert!(!ids.contains(&"s0798"), "the second snapshot of the newest day is not kept: {ids:?}");
+        assert!(kept.len() >= 7 + 11 && kept.len() <= 7 + 4 + 12, "{} kept: {ids:?}", kept.len());
+        assert!(!ids.contains(&"s0000"), "the oldest year-old snapshot goes");
+    }
+
+    #[test]
+    fn zero_everything_still_keeps_the_newest() {
+        let kept = keep(Retention { daily: 0, weekly: 0, monthly: 0 }, &[("a".into(), 1), ("b".into(), 2)]);
+        assert_eq!(kept, vec![("b".to_owned(), vec!["newest"])]);
+    }
+}

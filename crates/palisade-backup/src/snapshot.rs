@@ -1,0 +1,277 @@
+//! Taking a platform snapshot: the database (logical dump in one read transaction), every object, and the master
+//! key, cut into content-defined chunks, compressed, encrypted and stored once per repository.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use palisade_store::{Db, Objects, migrate};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::chunker::Chunker;
+use crate::dump;
+use crate::error::{BackupError, Result};
+use crate::format::{ChunkRef, Facts, FileEntry, MANIFEST_FORMAT, Manifest, TableFacts, Totals};
+use crate::keys::{ChunkKey, Recipients};
+use crate::progress::Progress;
+use crate::repo::{PendingMarker, Repository, this_host};
+
+/// zstd level: 3 is zstd's default, fast enough to keep up with the dump on one core.
+const ZSTD_LEVEL: i32 = 3;
+/// Chunks sealed and uploaded at once.
+const IN_FLIGHT: usize = 4;
+
+/// What a snapshot is taken of.
+pub struct Sources<'a> {
+    pub db: &'a Db,
+    pub objects: &'a Objects,
+    /// The installation's master key file content (secrets in the database are encrypted with it).
+    pub master_key: &'a [u8; 32],
+}
+
+/// A new snapshot id, sortable by time.
+#[must_use]
+pub fn new_id(now_ms: i64) -> String {
+    let when = palisade_core::Timestamp(now_ms)
+        .to_datetime()
+        .map_or_else(|| "00000000T000000Z".to_owned(), |t| t.format("%Y%m%dT%H%M%SZ").to_string());
+    let suffix: u32 = rand::random();
+    format!("{when}-{suffix:08x}")
+}
+
+/// Compresses and encrypts one chunk.
+pub fn seal_chunk(recipients: &Recipients, plain: &[u8]) -> Result<Vec<u8>> {
+    let compressed = zstd::bulk::compress(plain, ZSTD_LEVEL).map_err(BackupError::io("<zstd>"))?;
+    recipients.seal(&compressed)
+}
+
+/// Stores chunks not yet in the repository, a few at a time.
+struct Uploader<'a> {
+    repo: &'a Repository,
+    recipients: Arc<Recipients>,
+    key: &'a ChunkKey,
+    stored: HashSet<String>,
+    /// Chunks already stored and described by an earlier manifest.
+    known: HashMap<String, ChunkRef>,
+    chunks: BTreeMap<String, ChunkRef>,
+    tasks: JoinSet<Result<(String, ChunkRef)>>,
+    totals: Totals,
+    progress: &'a dyn Progress,
+}
+
+impl Uploader<'_> {
+    async fn add(&mut self, plain: Vec<u8>) -> Result<String> {
+        let id = hex::encode(self.key.chunk_id(&plain));
+        let size = plain.len() as u64;
+        self.totals.chunks += 1;
+        self.totals.bytes += size;
+        self.progress.advance(size);
+        if self.chunks.contains_key(&id) || self.stored.contains(&id) {
+            return Ok(id);
+        }
+        self.stored.insert(id.clone());
+        if let Some(chunk) = self.known.get(&id) {
+            self.chunks.insert(id.clone(), chunk.clone());
+            return Ok(id);
+        }
+        while self.tasks.len() >= IN_FLIGHT {
+            self.join_one().await?;
+        }
+        let recipients = Arc::clone(&self.recipients);
+        let repo = self.repo.clone();
+        let task_id = id.clone();
+        self.tasks.spawn(async move {
+            let sealed = tokio::task::spawn_blocking(move || seal_chunk(&recipients, &plain))
+                .await
+                .map_err(|e| BackupError::Invalid(format!("sealing task failed: {e}")))??;
+            let chunk = ChunkRef {
+                size,
+                stored_size: sealed.len() as u64,
+                stored_sha256: hex::encode(Sha256::digest(&sealed)),
+            };
+            repo.put_chunk(&task_id, Bytes::from(sealed)).await?;
+            Ok((task_id, chunk))
+        });
+        Ok(id)
+    }
+
+    async fn join_one(&mut self) -> Result<()> {
+        if let Some(done) = self.tasks.join_next().await {
+            let (id, chunk) = done.map_err(|e| BackupError::Invalid(format!("upload task failed: {e}")))??;
+            self.totals.new_chunks += 1;
+            self.totals.new_stored_bytes += chunk.stored_size;
+            self.chunks.insert(id, chunk);
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        while !self.tasks.is_empty() {
+            self.join_one().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One logical file being written: its chunker and its chunk list.
+struct FileWriter {
+    path: String,
+    size: u64,
+    chunker: Chunker,
+    chunks: Vec<String>,
+}
+
+impl FileWriter {
+    fn new(path: impl Into<String>) -> FileWriter {
+        FileWriter { path: path.into(), size: 0, chunker: Chunker::new(), chunks: Vec::new() }
+    }
+
+    async fn write(&mut self, up: &mut Uploader<'_>, data: &[u8]) -> Result<()> {
+        self.size += data.len() as u64;
+        for chunk in self.chunker.push(data) {
+            self.chunks.push(up.add(chunk).await?);
+        }
+        Ok(())
+    }
+
+    async fn finish(self, up: &mut Uploader<'_>) -> Result<FileEntry> {
+        let FileWriter { path, size, chunker, mut chunks } = self;
+        for chunk in chunker.finish() {
+            chunks.push(up.add(chunk).await?);
+        }
+        Ok(FileEntry { path, size, chunks })
+    }
+}
+
+/// Takes a snapshot into `repo`. The manifest is written last; a run that fails or is killed leaves only
+/// unreferenced chunks and a pending marker, both cleaned up by the next run.
+pub async fn create(
+    repo: &Repository,
+    recipients: Arc<Recipients>,
+    key: &ChunkKey,
+    sources: Sources<'_>,
+    progress: &dyn Progress,
+) -> Result<Manifest> {
+    let db = sources.db;
+    let started_at = db.now().millis();
+    let id = new_id(started_at);
+    let marker = PendingMarker { snapshot_id: id.clone(), started_at, host: this_host(), pid: std::process::id() };
+    repo.put_pending(&marker).await?;
+    let result = create_inner(repo, recipients, key, sources, progress, &id, started_at).await;
+    match result {
+        Ok(manifest) => {
+            repo.put_manifest(&manifest).await?;
+            repo.delete_pending(&id).await?;
+            // Chunks of runs that died before writing a manifest are no longer needed.
+            repo.collect_garbage(db.now().millis(), None).await?;
+            Ok(manifest)
+        }
+        Err(e) => {
+            // Leave the chunks for garbage collection; drop the marker so a retry need not wait.
+            let _ = repo.delete_pending(&id).await;
+            Err(e)
+        }
+    }
+}
+
+async fn create_inner(
+    repo: &Repository,
+    recipients: Arc<Recipients>,
+    key: &ChunkKey,
+    sources: Sources<'_>,
+    progress: &dyn Progress,
+    id: &str,
+    started_at: i64,
+) -> Result<Manifest> {
+    let db = sources.db;
+    let backend = db.backend();
+    progress.phase("indexing repository", None);
+    // A chunk counts as stored when it is listed and an earlier manifest describes it; a chunk left by a run that
+    // died has no description and is simply stored again.
+    let present = repo.chunk_ids().await?;
+    let mut known = HashMap::new();
+    for manifest in repo.manifests().await?.into_iter().flatten() {
+        for (chunk_id, chunk) in manifest.chunks {
+            if present.contains(&chunk_id) {
+                known.insert(chunk_id, chunk);
+            }
+        }
+    }
+    let mut up = Uploader {
+        repo,
+        recipients: Arc::clone(&recipients),
+        key,
+        stored: HashSet::new(),
+        known,
+        chunks: BTreeMap::new(),
+        tasks: JoinSet::new(),
+        totals: Totals::default(),
+        progress,
+    };
+    let mut files = Vec::new();
+    let mut facts = Facts::default();
+
+    // The database, every table in one read transaction.
+    let schema_version = migrate::applied_version(db).await?.unwrap_or(0);
+    let mut conn = db.pool().acquire().await?;
+    dump::begin_snapshot(&mut conn, backend).await?;
+    let specs = dump::table_specs(&mut conn, backend).await?;
+    progress.phase("database", None);
+    for spec in &specs {
+        let mut file = FileWriter::new(format!("db/{}.jsonl", spec.name));
+        let stats = {
+            let file = &mut file;
+            let up = &mut up;
+            dump::dump_table(&mut conn, backend, spec, key, async |piece: &[u8]| file.write(up, piece).await).await?
+        };
+        files.push(file.finish(&mut up).await?);
+        up.totals.tables += 1;
+        up.totals.rows += stats.rows;
+        facts.tables.push(TableFacts { name: spec.name.clone(), rows: stats.rows, checksum: stats.checksum.to_hex() });
+    }
+    dump::end_snapshot(&mut conn).await?;
+    drop(conn);
+
+    // Objects are immutable and content-addressed: copying them after the dump includes all it refers to.
+    let mut keys = Vec::new();
+    let mut listing = sources.objects.store().list(None);
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+        keys.push((meta.location.to_string(), meta.size));
+    }
+    keys.sort();
+    progress.phase("objects", Some(keys.iter().map(|(_, s)| *s).sum()));
+    for (object_key, _) in keys {
+        let Some(bytes) = sources.objects.get(&object_key).await? else { continue };
+        let mut file = FileWriter::new(format!("objects/{object_key}"));
+        file.write(&mut up, &bytes).await?;
+        files.push(file.finish(&mut up).await?);
+        up.totals.objects += 1;
+    }
+
+    let mut file = FileWriter::new("keys/master.key");
+    file.write(&mut up, sources.master_key).await?;
+    files.push(file.finish(&mut up).await?);
+
+    progress.phase("finishing uploads", None);
+    up.finish().await?;
+    let mut totals = up.totals.clone();
+    totals.files = files.len() as u64;
+    totals.stored_bytes = up.chunks.values().map(|c| c.stored_size).sum();
+    let facts_json = serde_json::to_vec(&facts).map_err(|e| BackupError::Invalid(e.to_string()))?;
+    Ok(Manifest {
+        format: MANIFEST_FORMAT,
+        id: id.to_owned(),
+        started_at,
+        finished_at: db.now().millis(),
+        host: this_host(),
+        source_backend: backend.name().to_owned(),
+        schema_version,
+        files,
+        chunks: up.chunks,
+        totals,
+        sealed_facts: hex::encode(recipients.seal(&facts_json)?),
+    })
+}

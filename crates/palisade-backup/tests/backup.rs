@@ -1,0 +1,375 @@
+//! Platform snapshots end to end on real databases: SQLite always, PostgreSQL when the suite has a server
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! (`PALISADE_TEST_DATABASE_URL`); restores go both ways between the backends.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use palisade_backup::format::TableFacts;
+use palisade_backup::keys::{ChunkKey, Identity, Recipients, ensure_key_pair};
+use palisade_backup::restore::{RestoreTarget, non_empty, restore};
+use palisade_backup::retention::{Retention, prune};
+use palisade_backup::{BackupError, Quiet, Repository, Target, dump, snapshot, verify};
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::{Email, Slug};
+use palisade_store::scope::{PlatformScope, StoreScope};
+use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
+use palisade_store::testing::TestDb;
+use palisade_store::{Db, Objects, audit, migrate};
+
+/// A repository in a temp dir with its own key pair and a master key.
+struct Fixture {
+    dir: tempfile::TempDir,
+    target: Target,
+    recipients: Arc<Recipients>,
+    identity: Identity,
+    master: [u8; 32],
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ensure_key_pair(&dir.path().join("keys")).unwrap();
+        assert!(keys.created);
+        Fixture {
+            target: Target::Dir(dir.path().join("repo")),
+            recipients: Arc::new(Recipients::load(&keys.recipients).unwrap()),
+            identity: Identity::load(&keys.identity).unwrap(),
+            master: rand::random(),
+            dir,
+        }
+    }
+
+    fn key(&self) -> ChunkKey {
+        ChunkKey::derive(&self.master)
+    }
+
+    async fn repo(&self, db: &Db) -> Repository {
+        Repository::open_or_init(&self.target, &self.recipients, &self.key(), db.now().millis()).await.unwrap()
+    }
+
+    async fn snapshot(&self, db: &Db, objects: &Objects) -> palisade_backup::format::Manifest {
+        let repo = self.repo(db).await;
+        let sources = snapshot::Sources { db, objects, master_key: &self.master };
+        snapshot::create(&repo, Arc::clone(&self.recipients), &self.key(), sources, &Quiet).await.unwrap()
+    }
+
+    fn chunk_files(&self) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let root = self.dir.path().join("repo/chunks");
+        for sub in std::fs::read_dir(root).unwrap().flatten() {
+            for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
+                out.push(f.path());
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+async fn store(db: &Db, slug: &str) -> StoreScope {
+    let owner = tenancy::create_account(
+        db,
+        NewAccount {
+            email: Email::parse(&format!("owner@{slug}.example")).unwrap(),
+            display_name: "Tán Méi-lín \"O'Neil\"\nsecond line".into(),
+            kind: AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    tenancy::create_store(
+        db,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse(slug).unwrap(),
+            name: format!("{slug} — 茶"),
+            currency: Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap()
+    .1
+}
+
+async fn product(db: &Db, scope: &StoreScope, n: usize) {
+    catalog::create_product(
+        db,
+        scope,
+        NewProduct {
+            slug: Slug::parse(&format!("tea-{n}")).unwrap(),
+            title: format!("Tea №{n} <b>& 'quotes'</b>"),
+            description: "Line one\nline two\t\u{1F375} \\ backslash".repeat(n % 5 + 1),
+            status: if n.is_multiple_of(3) { ProductStatus::Draft } else { ProductStatus::Published },
+            category: None,
+            variants: vec![NewVariant {
+                sku: format!("SKU-{n}"),
+                options: serde_json::json!({"size": format!("{}g", n * 50)}),
+                price: Money::new(i64::try_from(n).unwrap() * 1000 + 99, Currency::SGD),
+                stock: i64::try_from(n).unwrap(),
+            }],
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Two stores, products, audit events, and a few objects.
+async fn seed(db: &Db, objects: &Objects) {
+    for slug in ["lion-tea", "harbour-books"] {
+        let scope = store(db, slug).await;
+        for n in 1..=12 {
+            product(db, &scope, n).await;
+        }
+    }
+    for n in 0..3u8 {
+        objects.put_content("images", Bytes::from(vec![n; 3000 + usize::from(n) * 100_000])).await.unwrap();
+    }
+}
+
+/// Every table's rows and keyed checksum, read from the live database.
+async fn facts(db: &Db, key: &ChunkKey) -> Vec<TableFacts> {
+    let mut conn = db.pool().acquire().await.unwrap();
+    let mut out = Vec::new();
+    for spec in dump::table_specs(&mut conn, db.backend()).await.unwrap() {
+        let stats = dump::dump_table(&mut conn, db.backend(), &spec, key, async |_: &[u8]| Ok(())).await.unwrap();
+        out.push(TableFacts { name: spec.name, rows: stats.rows, checksum: stats.checksum.to_hex() });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+async fn restore_into(
+    fx: &Fixture,
+    id: &str,
+    target: &Db,
+    force: bool,
+) -> Result<(Objects, tempfile::TempDir), BackupError> {
+    let out = tempfile::tempdir().unwrap();
+    let objects = Objects::local(&out.path().join("objects")).unwrap();
+    let repo = Repository::open(&fx.target).await.unwrap();
+    let manifest = repo.manifest(id).await?;
+    let key_file = out.path().join("master.key");
+    restore(
+        &repo,
+        &manifest,
+        &fx.identity,
+        RestoreTarget { db: target, objects: &objects, master_key_file: &key_file, force },
+        &Quiet,
+    )
+    .await?;
+    Ok((objects, out))
+}
+
+async fn roundtrip(source: TestDb, targets: Vec<TestDb>) {
+    let fx = Fixture::new();
+    let src_dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(src_dir.path()).unwrap();
+    seed(&source, &objects).await;
+    let before = facts(&source, &fx.key()).await;
+    assert!(before.iter().any(|t| t.name == "products" && t.rows == 24), "{before:?}");
+    let manifest = fx.snapshot(&source, &objects).await;
+    assert_eq!(manifest.totals.objects, 3);
+    assert_eq!(manifest.source_backend, source.backend().name());
+
+    for target in targets {
+        let (restored, dir) = restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+        let after = facts(&target, &fx.key()).await;
+        assert_eq!(before, after, "{} → {}", source.backend().name(), target.backend().name());
+        for chain in audit::verify_all(&target).await.unwrap() {
+            assert!(chain.broken.is_none(), "audit chain {} broken after restore", chain.chain);
+        }
+        for n in 0..3u8 {
+            let content = vec![n; 3000 + usize::from(n) * 100_000];
+            let key = Objects::key_for("images", &content);
+            assert_eq!(restored.get(&key).await.unwrap().as_deref(), Some(content.as_slice()));
+        }
+        assert_eq!(std::fs::read(dir.path().join("master.key")).unwrap(), fx.master);
+        migrate::check_current(&target).await.unwrap();
+        // The restored marketplace works: search finds the products through the rebuilt full-text index.
+        let found = palisade_commerce::listing::search(&target, "tea", 1).await.unwrap();
+        assert!(!found.cards.is_empty(), "search after restore onto {}", target.backend().name());
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_restores_onto_sqlite_and_postgres_with_identical_tables() {
+    let mut targets = vec![TestDb::empty_sqlite().await];
+    targets.extend(TestDb::empty_postgres().await);
+    roundtrip(TestDb::new().await, targets).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_snapshot_restores_onto_postgres() {
+    let Some(pg) = TestDb::empty_postgres().await else { return };
+    let sqlite = TestDb::empty_sqlite().await;
+    migrate::run(&sqlite).await.unwrap();
+    roundtrip(sqlite, vec![pg]).await;
+}
+
+#[tokio::test]
+async fn a_second_snapshot_stores_only_what_changed() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let first = fx.snapshot(&db, &objects).await;
+    assert_eq!(first.totals.new_chunks, first.chunks.len() as u64);
+    palisade_store::settings::put(&db, "backup.test", &serde_json::json!({"changed": true})).await.unwrap();
+    let second = fx.snapshot(&db, &objects).await;
+    assert_eq!(second.totals.new_chunks, 1, "only the settings table changed: {:?}", second.totals);
+    assert!(second.totals.new_stored_bytes < first.totals.stored_bytes / 10);
+    let repo = fx.repo(&db).await;
+    assert_eq!(repo.manifests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    let repo = fx.repo(&db).await;
+    let clean = verify::verify(&repo, None, Some(&fx.identity), &Quiet).await.unwrap();
+    assert!(clean.ok(), "{:?}", clean.problems);
+    assert_eq!(clean.chunks, manifest.chunks.len() as u64);
+
+    let files = fx.chunk_files();
+    let flipped = &files[0];
+    let mut bytes = std::fs::read(flipped).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(flipped, &bytes).unwrap();
+    let truncated = &files[1];
+    let bytes = std::fs::read(truncated).unwrap();
+    std::fs::write(truncated, &bytes[..bytes.len() - 7]).unwrap();
+
+    let report = verify::verify(&repo, None, None, &Quiet).await.unwrap();
+    assert!(!report.ok());
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    let text: Vec<String> = report.problems.iter().map(|p| p.problem.clone()).collect();
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap()[..16].to_owned();
+    assert!(text.iter().any(|t| t.contains(&name(flipped)) && t.contains("SHA-256 mismatch")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains(&name(truncated)) && t.contains("truncated")), "{text:?}");
+    assert!(
+        text.iter().all(|t| t.contains(" of db/") || t.contains(" of objects/") || t.contains(" of keys/")),
+        "{text:?}"
+    );
+
+    let target = TestDb::empty_sqlite().await;
+    let err = restore_into(&fx, &manifest.id, &target, false).await.unwrap_err();
+    assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
+    assert_eq!(non_empty(&target).await.unwrap(), None, "a failed restore leaves no rows behind");
+}
+
+#[tokio::test]
+async fn restore_refuses_a_non_empty_target_unless_forced() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    let before = facts(&db, &fx.key()).await;
+
+    let other = TestDb::new().await;
+    store(&other, "someone-else").await;
+    let err = restore_into(&fx, &manifest.id, &other, false).await.unwrap_err();
+    assert!(matches!(err, BackupError::TargetNotEmpty(_)), "{err}");
+    assert!(err.to_string().contains("--force"));
+    restore_into(&fx, &manifest.id, &other, true).await.unwrap();
+    assert_eq!(facts(&other, &fx.key()).await, before);
+}
+
+#[tokio::test]
+async fn prune_keeps_the_policy_and_deletes_unreferenced_chunks() {
+    let (db, clock) = TestDb::manual().await;
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let mut ids = Vec::new();
+    for day in 0..5 {
+        palisade_store::settings::put(&db, "backup.day", &serde_json::json!(day)).await.unwrap();
+        ids.push(fx.snapshot(&db, &objects).await.id);
+        clock.advance(std::time::Duration::from_secs(86_400));
+    }
+    let repo = fx.repo(&db).await;
+    let chunks_before = repo.chunk_ids().await.unwrap().len();
+    let report = prune(&repo, Retention { daily: 2, weekly: 0, monthly: 0 }, db.now().millis(), false).await.unwrap();
+    assert_eq!(report.kept, ids[3..].to_vec());
+    assert_eq!(report.removed, ids[..3].to_vec());
+    assert_eq!(report.gc.chunks_deleted, 3, "each removed day had its own settings chunk");
+    assert_eq!(repo.chunk_ids().await.unwrap().len(), chunks_before - 3);
+    let check = verify::verify(&repo, None, Some(&fx.identity), &Quiet).await.unwrap();
+    assert!(check.ok() && check.snapshots == 2, "{check:?}");
+}
+
+#[tokio::test]
+async fn another_installations_key_cannot_write_into_the_repository() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    fx.repo(&db).await;
+    let stranger = ChunkKey::derive(&[7u8; 32]);
+    let err = Repository::open_or_init(&fx.target, &fx.recipients, &stranger, 0).await.unwrap_err();
+    assert!(matches!(err, BackupError::ForeignRepository), "{err}");
+}
+
+#[tokio::test]
+async fn leftovers_of_a_dead_run_are_cleaned_by_the_next() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let repo = fx.repo(&db).await;
+    // A run that died: its marker (a pid that cannot be alive), an orphan chunk and a half-written file.
+    repo.put_pending(&palisade_backup::repo::PendingMarker {
+        snapshot_id: "19990101T000000Z-dead".into(),
+        started_at: 0,
+        host: palisade_backup::repo::this_host(),
+        pid: u32::MAX,
+    })
+    .await
+    .unwrap();
+    let orphan = "ab".repeat(32);
+    repo.put_chunk(&orphan, Bytes::from_static(b"junk")).await.unwrap();
+    let partial = fx.dir.path().join("repo/chunks/ab/half#3");
+    std::fs::write(&partial, b"half").unwrap();
+
+    fx.snapshot(&db, &objects).await;
+    assert!(!repo.chunk_ids().await.unwrap().contains(&orphan));
+    assert!(!partial.exists());
+    assert!(repo.pending().await.unwrap().is_empty());
+    assert_eq!(repo.manifests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_drill_restores_the_latest_snapshot_into_scratch_space() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    let repo = fx.repo(&db).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let report =
+        palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &Quiet).await.unwrap();
+    assert_eq!(report.snapshot, manifest.id);
+    assert_eq!(report.rows, manifest.totals.rows);
+    assert_eq!(report.objects, 3);
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "the scratch database is removed");
+    // Without the identity nothing can be read back.
+    let wrong = Fixture::new();
+    let err = palisade_backup::drill::drill(&repo, &wrong.identity, scratch.path(), db.clock().clone(), &Quiet)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackupError::Decrypt { .. }), "{err}");
+}
