@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, stream};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use palisade_store::{Backend, Db, Objects, migrate};
@@ -101,7 +103,8 @@ pub async fn restore(
         if let Some(parent) = target.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(BackupError::io(parent))?;
         }
-        write_private(target.master_key_file, &bytes)?;
+        // The same text format as the installation's key file: 64 hex digits and a newline.
+        write_private(target.master_key_file, format!("{}\n", hex::encode(bytes)).as_bytes())?;
     }
     migrate::run(db).await?;
     Ok(report)
@@ -146,14 +149,19 @@ async fn load_database(
     let mut tx = db.begin_write().await?;
     for file in manifest.files.iter().filter(|f| f.path.starts_with("db/")) {
         let mut loader = TableLoader::new(key, db.backend());
-        let mut chunks = stream::iter(file.chunks.iter())
-            .map(|id| async move {
-                let chunk = describe(manifest, id, &file.path)?;
-                let plain = read_chunk(repo, id, &file.path, chunk, identity, key).await?;
-                Ok::<_, BackupError>(plain)
-            })
-            .buffered(PREFETCH);
-        while let Some(plain) = chunks.next().await {
+        // Keep PREFETCH chunks being fetched and decrypted while the previous one is loaded.
+        let mut ids = file.chunks.iter();
+        let mut ahead: FuturesOrdered<BoxFuture<'_, Result<Vec<u8>>>> = FuturesOrdered::new();
+        loop {
+            while ahead.len() < PREFETCH {
+                let Some(id) = ids.next() else { break };
+                let path = file.path.as_str();
+                ahead.push_back(Box::pin(async move {
+                    let chunk = describe(manifest, id, path)?;
+                    read_chunk(repo, id, path, chunk, identity, key).await
+                }));
+            }
+            let Some(plain) = ahead.next().await else { break };
             let plain = plain?;
             progress.advance(plain.len() as u64);
             loader.push(&mut tx, &plain).await?;
@@ -177,7 +185,7 @@ async fn load_database(
         let spec = specs.iter().find(|s| s.name == expected.name).ok_or_else(|| {
             BackupError::Archive(format!("table {} of the snapshot does not exist in the target schema", expected.name))
         })?;
-        let stats = dump::dump_table(&mut tx, db.backend(), spec, key, async |_: &[u8]| Ok(())).await?;
+        let stats = dump::dump_table(&mut tx, db.backend(), spec, key, &mut dump::Discard).await?;
         if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
             return Err(BackupError::Archive(format!(
                 "table {}: after loading, the database holds {} rows with checksum {}, the snapshot {} rows with {}",

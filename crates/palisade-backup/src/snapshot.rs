@@ -145,6 +145,18 @@ impl FileWriter {
     }
 }
 
+/// A table file being dumped into the uploader.
+struct FileSink<'f, 'u, 'r> {
+    file: &'f mut FileWriter,
+    up: &'u mut Uploader<'r>,
+}
+
+impl dump::Sink for FileSink<'_, '_, '_> {
+    fn write<'a>(&'a mut self, piece: &'a [u8]) -> futures_util::future::BoxFuture<'a, Result<()>> {
+        Box::pin(self.file.write(self.up, piece))
+    }
+}
+
 /// Takes a snapshot into `repo`. The manifest is written last; a run that fails or is killed leaves only
 /// unreferenced chunks and a pending marker, both cleaned up by the next run.
 pub async fn create(
@@ -222,9 +234,8 @@ async fn create_inner(
     for spec in &specs {
         let mut file = FileWriter::new(format!("db/{}.jsonl", spec.name));
         let stats = {
-            let file = &mut file;
-            let up = &mut up;
-            dump::dump_table(&mut conn, backend, spec, key, async |piece: &[u8]| file.write(up, piece).await).await?
+            let mut sink = FileSink { file: &mut file, up: &mut up };
+            dump::dump_table(&mut conn, backend, spec, key, &mut sink).await?
         };
         files.push(file.finish(&mut up).await?);
         up.totals.tables += 1;

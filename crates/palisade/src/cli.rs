@@ -68,6 +68,79 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Platform backups: encrypted, deduplicated snapshots of the database and objects.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a snapshot on every target (DATA_DIR/backups/repo and configured ones), verify it, apply retention.
+    /// The first run creates the key pair.
+    Create,
+    /// List the snapshots in a repository.
+    List {
+        /// A directory or s3://bucket/prefix [default: DATA_DIR/backups/repo].
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every snapshot's chunks (sizes and hashes); with --read-data also decrypt and check every chunk.
+    Verify {
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this snapshot (an id or `latest`).
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Decrypt and check every chunk (needs the restore identity).
+        #[arg(long)]
+        read_data: bool,
+        /// The restore identity file [default: backup_identity, or DATA_DIR/backups/restore-identity.txt].
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a snapshot into a new data directory (and database). Refuses a non-empty target without --force.
+    Restore {
+        /// A snapshot id from `backup list`, or `latest`.
+        snapshot: String,
+        /// The new data directory (objects, master key, and the SQLite database unless --to-database-url).
+        #[arg(long, value_name = "DIR")]
+        to: std::path::PathBuf,
+        /// Restore the database into this PostgreSQL (or SQLite) database instead.
+        #[arg(long, value_name = "URL")]
+        to_database_url: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
+        /// Replace a target database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete snapshots outside the retention policy and the chunks only they used.
+    Prune {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        keep_daily: Option<u32>,
+        #[arg(long)]
+        keep_weekly: Option<u32>,
+        #[arg(long)]
+        keep_monthly: Option<u32>,
+        /// Show what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore the latest snapshot into a scratch database and compare every table (recorded for the matrix).
+    Drill {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

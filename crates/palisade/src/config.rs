@@ -24,6 +24,26 @@ pub struct FileConfig {
     pub mail_from: Option<String>,
     pub public_url: Option<String>,
     pub pwned_passwords_dir: Option<PathBuf>,
+    /// Extra backup targets besides DATA_DIR/backups/repo: directories or `s3://bucket/prefix`.
+    pub backup_targets: Option<Vec<String>>,
+    /// The age recipients file backups are encrypted to [default: DATA_DIR/backups/recipients.txt].
+    pub backup_recipients: Option<PathBuf>,
+    /// A restore identity this node may read, for the scheduled restore drill (keep it off the data dir).
+    pub backup_identity: Option<PathBuf>,
+    pub backup_keep_daily: Option<u32>,
+    pub backup_keep_weekly: Option<u32>,
+    pub backup_keep_monthly: Option<u32>,
+}
+
+/// Where backups go and how long they stay.
+#[derive(Debug, Clone)]
+pub struct BackupSettings {
+    /// Keys and the primary repository live here.
+    pub dir: PathBuf,
+    pub recipients: PathBuf,
+    pub identity: Option<PathBuf>,
+    pub extra_targets: Vec<String>,
+    pub retention: palisade_backup::retention::Retention,
 }
 
 /// What the program runs with.
@@ -46,6 +66,7 @@ pub struct Settings {
     /// How people reach this installation (links in emails); defaults to http://LISTEN.
     pub public_url: Option<String>,
     pub pwned_passwords_dir: Option<PathBuf>,
+    pub backup: BackupSettings,
 }
 
 /// Reads the TOML file, if one was named.
@@ -70,7 +91,21 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         bail!("listen address `{listen}` is not HOST:PORT with an IP address (e.g. 127.0.0.1:8080 or 0.0.0.0:8080)");
     }
     let request_timeout = Duration::from_secs(file.request_timeout_secs.unwrap_or(30).clamp(1, 600));
+    let backup_dir = data_dir.join("backups");
+    let defaults = palisade_backup::retention::Retention::default();
+    let backup = BackupSettings {
+        recipients: file.backup_recipients.unwrap_or_else(|| backup_dir.join(palisade_backup::keys::RECIPIENTS_FILE)),
+        identity: file.backup_identity,
+        extra_targets: file.backup_targets.unwrap_or_default(),
+        retention: palisade_backup::retention::Retention {
+            daily: file.backup_keep_daily.unwrap_or(defaults.daily),
+            weekly: file.backup_keep_weekly.unwrap_or(defaults.weekly),
+            monthly: file.backup_keep_monthly.unwrap_or(defaults.monthly),
+        },
+        dir: backup_dir,
+    };
     Ok(Settings {
+        backup,
         objects_dir: data_dir.join("objects"),
         data_dir,
         database_url,

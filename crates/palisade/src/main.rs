@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod backups;
 mod cli;
 mod commands;
 mod config;

@@ -76,6 +76,8 @@ fn every_command_has_help() {
         vec!["audit", "verify", "--help"],
         vec!["admin", "create-operator", "--help"],
         vec!["config", "check", "--help"],
+        vec!["backup", "create", "--help"],
+        vec!["backup", "restore", "--help"],
     ] {
         let out = run(palisade(dir.path()).args(&args));
         assert!(out.status.success(), "{args:?}");
@@ -427,4 +429,135 @@ async fn queued_mail_is_delivered_over_smtp() {
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("Subject: Hello from the outbox"), "{printed}");
     assert!(printed.contains("pat@shop.example"));
+}
+
+/// Writes `n` objects of incompressible bytes into a data dir's objects store (as uploads would).
+fn random_objects(data_dir: &Path, n: usize, size: usize) {
+    let dir = data_dir.join("objects/images");
+    std::fs::create_dir_all(&dir).unwrap();
+    for _ in 0..n {
+        let bytes: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
+        let name = format!("{:064x}", rand::random::<u128>());
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+fn backup_ids(cwd: &Path, data: &str) -> Vec<String> {
+    let out = run(palisade(cwd).args(["backup", "list", "--json", "--data-dir", data]));
+    if !out.status.success() {
+        // No repository yet (the first run was killed before writing its config).
+        assert!(text(&out).1.contains("not a Palisade backup repository"), "{}", text(&out).1);
+        return Vec::new();
+    }
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    list.iter().map(|s| s["id"].as_str().expect("every listed snapshot parses").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn backup_create_verify_restore_drill_and_prune_from_the_cli() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let db = ["--data-dir", "d", "--database-url", url.as_str()];
+    let out = run(palisade(dir.path()).args(["admin", "create-operator", "--email", "ops@example.com"]).args(db));
+    assert!(out.status.success(), "{}", text(&out).1);
+    random_objects(&dir.path().join("d"), 3, 10_000);
+
+    let out = run(palisade(dir.path()).args(["backup", "create"]).args(db));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("RESTORE IDENTITY") && stderr.contains("restore-identity.txt"), "{stderr}");
+    assert!(stdout.contains("verify: ok") && stdout.contains("3 objects"), "{stdout}");
+    assert!(stdout.contains("add an S3 target"), "{stdout}");
+    let ids = backup_ids(dir.path(), "d");
+    assert_eq!(ids.len(), 1);
+
+    let out = run(palisade(dir.path()).args(["backup", "verify", "--read-data"]).args(db));
+    assert!(out.status.success(), "{}", text(&out).0);
+    assert!(text(&out).0.contains("every chunk decrypted and checked: OK"), "{}", text(&out).0);
+
+    // Restore into a new SQLite data dir, whatever the source backend, and start using it.
+    let out = run(palisade(dir.path()).args(["backup", "restore", "latest", "--to", "r", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+    assert!(text(&out).0.contains("every table's checksum matched"), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["config", "check", "--data-dir", "r"]));
+    assert!(out.status.success(), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--data-dir", "r"]));
+    assert!(out.status.success() && text(&out).0.contains("every link verifies"), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["backup", "restore", "latest", "--to", "r", "--data-dir", "d"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("not empty") && text(&out).1.contains("--force"), "{}", text(&out).1);
+
+    let out = run(palisade(dir.path()).args(["backup", "drill"]).args(db));
+    assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+    assert!(text(&out).0.contains("Drill passed"), "{}", text(&out).0);
+    let (runs,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE outcome = 'ok'").fetch_one(t.pool()).await.unwrap();
+    assert_eq!(runs, 4, "snapshot, verify, prune and drill are recorded");
+
+    let out = run(palisade(dir.path()).args(["backup", "prune", "--dry-run", "--data-dir", "d"]));
+    assert!(out.status.success() && text(&out).0.contains("1 kept"), "{}", text(&out).0);
+
+    // Damage one chunk: verify names it and fails.
+    let chunks = dir.path().join("d/backups/repo/chunks");
+    let sub = std::fs::read_dir(&chunks).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(&sub).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(palisade(dir.path()).args(["backup", "verify", "--data-dir", "d"]));
+    assert_eq!(out.status.code(), Some(1));
+    let name = victim.file_name().unwrap().to_str().unwrap()[..16].to_owned();
+    assert!(text(&out).0.contains(&format!("PROBLEM  {}", ids[0])) && text(&out).0.contains(&name), "{}", text(&out).0);
+    assert!(text(&out).0.contains("truncated"), "{}", text(&out).0);
+}
+
+#[test]
+fn a_backup_killed_at_any_moment_never_lists_an_incomplete_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(palisade(dir.path()).args(["migrate", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let mut killed = 0;
+    for round in 0..12 {
+        random_objects(&dir.path().join("d"), 20, 200_000);
+        let mut child = palisade(dir.path())
+            .args(["backup", "create", "--data-dir", "d"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rand::random_range(20..1500)));
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let ids = backup_ids(dir.path(), "d");
+        if !ids.is_empty() {
+            let out = run(palisade(dir.path()).args(["backup", "verify", "--data-dir", "d"]));
+            assert!(out.status.success(), "round {round}: a listed snapshot is incomplete: {}", text(&out).0);
+        }
+    }
+    assert!(killed >= 6, "only {killed} runs were interrupted; the test needs more data to kill runs mid-way");
+
+    let out = run(palisade(dir.path()).args(["backup", "create", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["backup", "verify", "--read-data", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}", text(&out).0);
+    // Nothing of the killed runs is left: no pending markers, no half-written files, no unreferenced chunks.
+    let repo = dir.path().join("d/backups/repo");
+    assert_eq!(std::fs::read_dir(repo.join("pending")).map(|d| d.count()).unwrap_or(0), 0);
+    let mut stored = std::collections::BTreeSet::new();
+    for sub in std::fs::read_dir(repo.join("chunks")).unwrap().flatten() {
+        for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
+            let name = f.file_name().to_str().unwrap().to_owned();
+            assert!(!name.contains('#'), "a partial upload was left: {name}");
+            stored.insert(name);
+        }
+    }
+    let mut referenced = std::collections::BTreeSet::new();
+    for m in std::fs::read_dir(repo.join("snapshots")).unwrap().flatten() {
+        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(m.path()).unwrap()).unwrap();
+        referenced.extend(manifest["chunks"].as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(stored, referenced, "every stored chunk belongs to a snapshot");
 }

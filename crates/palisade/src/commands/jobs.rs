@@ -28,8 +28,18 @@ pub fn handlers(
     facts: Arc<NodeFacts>,
     mailer: Arc<crate::mail::Mailer>,
     public_url: String,
+    backups: Arc<crate::backups::BackupJobs>,
 ) -> Handlers {
     let mut h = Handlers::default();
+    let snapshot_jobs = Arc::clone(&backups);
+    h.register(crate::backups::SNAPSHOT_JOB, move |ctx: JobContext| {
+        let jobs = Arc::clone(&snapshot_jobs);
+        async move { jobs.snapshot(&ctx.db).await }
+    });
+    h.register(crate::backups::DRILL_JOB, move |ctx: JobContext| {
+        let jobs = Arc::clone(&backups);
+        async move { jobs.drill(&ctx.db).await }
+    });
     h.register(PAYMENT_PAGE_CHECK, move |ctx: JobContext| {
         let url = public_url.clone();
         async move {
@@ -80,6 +90,22 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         .await?;
     jobs::upsert_schedule(db, "escrow-release-hourly", "0 30 * * * *", ESCROW_AUTO_RELEASE, serde_json::Value::Null)
         .await?;
+    jobs::upsert_schedule(
+        db,
+        "backup-snapshot-daily",
+        "0 30 2 * * *",
+        crate::backups::SNAPSHOT_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    jobs::upsert_schedule(
+        db,
+        "backup-drill-weekly",
+        "0 0 5 * * SUN",
+        crate::backups::DRILL_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
     jobs::upsert_schedule(db, "jobs-prune-daily", "0 45 4 * * *", PRUNE_JOBS, serde_json::Value::Null).await?;
     jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;

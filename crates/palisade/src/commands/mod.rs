@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod config_check;
 mod demo;
 mod demo_shop;
@@ -30,5 +31,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(AdminCommand::SetPassword { email }) => admin::set_password(&cli.global, &email).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
+        Command::Backup(command) => backup::run(&cli.global, command).await,
     }
 }

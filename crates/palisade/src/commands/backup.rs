@@ -1,0 +1,286 @@
+//! `palisade backup create|list|verify|restore|prune|drill`
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use palisade_backup::restore::{RestoreTarget, restore};
+use palisade_backup::{Progress, Repository, retention, verify};
+use palisade_core::SystemClock;
+use palisade_store::{Db, DbOptions, Objects};
+
+use crate::backups::{self, BackupContext};
+use crate::cli::{BackupCommand, GlobalArgs};
+use crate::{config, runtime};
+
+/// An indicatif bar that follows the library's phases.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let bar = ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn phase(&self, name: &str, total: Option<u64>) {
+        self.0.set_position(0);
+        match total {
+            Some(total) => {
+                self.0.set_length(total);
+                self.0.set_style(
+                    ProgressStyle::with_template("{spinner} {msg:<20} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+            }
+            None => {
+                self.0.unset_length();
+                self.0.set_style(
+                    ProgressStyle::with_template("{spinner} {msg:<20} {bytes} {bytes_per_sec}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+            }
+        }
+        self.0.set_message(name.to_owned());
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<ExitCode> {
+    let settings = config::resolve(global, None, false)?;
+    match command {
+        BackupCommand::Create => create(settings).await,
+        BackupCommand::List { target, json } => list(&settings, target.as_deref(), json).await,
+        BackupCommand::Verify { target, snapshot, read_data, identity, json } => {
+            let target = backups::choose_target(&settings, target.as_deref())?;
+            let identity = if read_data { Some(backups::identity(&settings, identity.as_deref())?) } else { None };
+            let repo = Repository::open(&target).await?;
+            let bar = Bar::new();
+            let report = verify::verify(&repo, snapshot.as_deref(), identity.as_ref(), &bar).await?;
+            bar.0.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.problems {
+                    println!("PROBLEM  {}  {}", p.snapshot, p.problem);
+                }
+                println!(
+                    "{} snapshot(s), {} chunk(s), {} read{}: {}",
+                    report.snapshots,
+                    report.chunks,
+                    HumanBytes(report.bytes_read),
+                    if report.read_data { ", every chunk decrypted and checked" } else { " (sizes and hashes)" },
+                    if report.ok() { "OK" } else { "FAILED" }
+                );
+            }
+            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        BackupCommand::Restore { snapshot, to, to_database_url, target, identity, force } => {
+            let target = backups::choose_target(&settings, target.as_deref())?;
+            let identity = backups::identity(&settings, identity.as_deref())?;
+            restore_to(&target, &identity, &snapshot, &to, to_database_url, force).await
+        }
+        BackupCommand::Prune { target, keep_daily, keep_weekly, keep_monthly, dry_run } => {
+            let target = backups::choose_target(&settings, target.as_deref())?;
+            let defaults = settings.backup.retention;
+            let policy = retention::Retention {
+                daily: keep_daily.unwrap_or(defaults.daily),
+                weekly: keep_weekly.unwrap_or(defaults.weekly),
+                monthly: keep_monthly.unwrap_or(defaults.monthly),
+            };
+            let repo = Repository::open(&target).await?;
+            let now = palisade_core::time::Clock::now(&SystemClock).millis();
+            let report = retention::prune(&repo, policy, now, dry_run).await?;
+            for id in &report.kept {
+                println!("keep    {id}");
+            }
+            for id in &report.removed {
+                println!("{}  {id}", if dry_run { "would remove" } else { "removed" });
+            }
+            println!(
+                "\n{} kept, {} {}; {} unreferenced chunk(s) deleted (policy: {} daily, {} weekly, {} monthly).",
+                report.kept.len(),
+                report.removed.len(),
+                if dry_run { "would be removed (dry run)" } else { "removed" },
+                report.gc.chunks_deleted,
+                policy.daily,
+                policy.weekly,
+                policy.monthly
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::Drill { target, identity } => {
+            let inst = runtime::open(settings.clone(), false).await?;
+            let target = backups::choose_target(&settings, target.as_deref())?;
+            let ctx = BackupContext { settings: &inst.settings, db: &inst.db, master_key: &inst.master_key };
+            let bar = Bar::new();
+            let result =
+                backups::run_drill(&ctx, &target, backups::identity(&settings, identity.as_deref()), &bar).await;
+            bar.0.finish_and_clear();
+            inst.db.close().await;
+            let report = result?;
+            println!("Drill passed: {}", report.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {
+    let inst = runtime::open(settings, false).await?;
+    let (_, created) = backups::recipients(&inst.settings)?;
+    if let Some(identity) = &created {
+        eprintln!("\n*** {} ***\n", backups::identity_warning(identity));
+    }
+    let ctx = BackupContext { settings: &inst.settings, db: &inst.db, master_key: &inst.master_key };
+    let started = Instant::now();
+    let bar = Bar::new();
+    let outcomes = backups::run_all(&ctx, &bar).await;
+    bar.0.finish_and_clear();
+    inst.db.close().await;
+    let mut failed = 0;
+    for outcome in outcomes? {
+        match outcome.result {
+            Ok((m, verified, pruned)) => {
+                let t = &m.totals;
+                println!("Snapshot {} → {}", m.id, outcome.target);
+                println!(
+                    "  {} tables, {} rows, {} objects, {} in {} chunks",
+                    t.tables,
+                    t.rows,
+                    t.objects,
+                    HumanBytes(t.bytes),
+                    t.chunks
+                );
+                println!(
+                    "  new: {} chunks, {} stored ({:.1}x less than the data, by deduplication and compression; repository {})",
+                    t.new_chunks,
+                    HumanBytes(t.new_stored_bytes),
+                    t.bytes as f64 / t.new_stored_bytes.max(1) as f64,
+                    HumanBytes(t.stored_bytes)
+                );
+                println!(
+                    "  verify: {}; retention: {} kept, {} removed",
+                    if verified.ok() { "ok" } else { "FAILED" },
+                    pruned.kept.len(),
+                    pruned.removed.len()
+                );
+                if !verified.ok() {
+                    failed += 1;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED {}: {e:#}", outcome.target);
+            }
+        }
+    }
+    println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
+    if !inst.settings.backup.extra_targets.iter().any(|t| t.starts_with("s3://")) {
+        println!("Note: every copy is on this machine; add an S3 target (backup_targets) to survive losing it.");
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn list(settings: &config::Settings, target: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let target = backups::choose_target(settings, target)?;
+    let repo = Repository::open(&target).await?;
+    let manifests = repo.manifests().await?;
+    if json {
+        let items: Vec<serde_json::Value> = manifests
+            .iter()
+            .map(|m| match m {
+                Ok(m) => serde_json::json!({"id": m.id, "started_at": m.started_at, "finished_at": m.finished_at,
+                    "host": m.host, "source_backend": m.source_backend, "schema_version": m.schema_version, "totals": m.totals}),
+                Err(e) => serde_json::json!({"error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<26} {:<9} {:>7} {:>10} {:>9} {:>10}  host",
+        "snapshot", "backend", "tables", "rows", "objects", "size"
+    );
+    for m in &manifests {
+        match m {
+            Ok(m) => println!(
+                "{:<26} {:<9} {:>7} {:>10} {:>9} {:>10}  {}",
+                m.id,
+                m.source_backend,
+                m.totals.tables,
+                m.totals.rows,
+                m.totals.objects,
+                HumanBytes(m.totals.bytes).to_string(),
+                m.host
+            ),
+            Err(e) => println!("DAMAGED  {e}"),
+        }
+    }
+    println!("\n{} snapshot(s) in {target}.", manifests.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn restore_to(
+    target: &palisade_backup::Target,
+    identity: &palisade_backup::Identity,
+    snapshot: &str,
+    to: &std::path::Path,
+    to_database_url: Option<String>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let repo = Repository::open(target).await?;
+    let manifest = repo.manifest(snapshot).await?;
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let url = to_database_url.unwrap_or_else(|| format!("sqlite://{}", to.join("palisade.db").display()));
+    let db = Db::connect(&url, DbOptions { clock: Arc::new(SystemClock), ..DbOptions::default() })
+        .await
+        .map_err(runtime::explain)?;
+    let objects = Objects::local(&to.join("objects")).map_err(runtime::explain)?;
+    let bar = Bar::new();
+    let result = restore(
+        &repo,
+        &manifest,
+        identity,
+        RestoreTarget { db: &db, objects: &objects, master_key_file: &to.join("master.key"), force },
+        &bar,
+    )
+    .await;
+    bar.0.finish_and_clear();
+    db.close().await;
+    let report = result?;
+    println!(
+        "Restored snapshot {} ({} from {}) into {}",
+        report.snapshot,
+        manifest.source_backend,
+        target,
+        to.display()
+    );
+    println!(
+        "  database: {} ({} tables, {} rows; every table's checksum matched)",
+        db.display_url(),
+        report.tables,
+        report.rows
+    );
+    println!(
+        "  objects: {} ({}), master key: {}",
+        report.objects,
+        HumanBytes(report.bytes),
+        to.join("master.key").display()
+    );
+    println!("  schema: version {} → {}", report.schema_from, report.schema_to);
+    println!(
+        "Done in {:.1} s. Start it with: palisade serve --data-dir {}{}",
+        started.elapsed().as_secs_f64(),
+        to.display(),
+        if url.starts_with("sqlite:") { String::new() } else { format!(" --database-url '{}'", db.display_url()) }
+    );
+    Ok(ExitCode::SUCCESS)
+}
