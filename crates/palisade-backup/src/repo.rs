@@ -30,8 +30,9 @@ pub const REPO_FORMAT: &str = "palisade-backup/1";
 pub enum Target {
     /// A local directory (may be a mounted network share).
     Dir(PathBuf),
-    /// `s3://bucket/prefix`; credentials, region and endpoint come from the standard `AWS_*` environment.
-    S3 { bucket: String, prefix: String },
+    /// `s3://bucket/prefix[?endpoint=URL&region=R&allow_http=true]`; credentials come from the standard `AWS_*`
+    /// environment (never from the URL, which is shown in logs and the console).
+    S3 { bucket: String, prefix: String, options: Vec<(String, String)> },
 }
 
 impl Target {
@@ -39,11 +40,23 @@ impl Target {
     pub fn parse(text: &str) -> Result<Target> {
         let text = text.trim();
         if let Some(rest) = text.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
             if bucket.is_empty() {
                 return Err(BackupError::Invalid(format!("`{text}`: the S3 URL names no bucket (s3://BUCKET/PREFIX)")));
             }
-            return Ok(Target::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() });
+            let mut options = Vec::new();
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                if !crate::s3::OPTIONS.contains(&k) {
+                    return Err(BackupError::Invalid(format!(
+                        "`{text}`: unknown S3 option `{k}` (known: {}; credentials go in AWS_* variables)",
+                        crate::s3::OPTIONS.join(", ")
+                    )));
+                }
+                options.push((k.to_owned(), v.to_owned()));
+            }
+            return Ok(Target::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned(), options });
         }
         if text.contains("://") {
             return Err(BackupError::Invalid(format!("`{text}`: a target is a directory path or s3://BUCKET/PREFIX")));
@@ -68,7 +81,7 @@ impl Target {
                     .map_err(|e| BackupError::Target { target: self.to_string(), reason: e.to_string() })?;
                 Ok(Arc::new(fs))
             }
-            Target::S3 { bucket, prefix } => crate::s3::open(bucket, prefix)
+            Target::S3 { bucket, prefix, options } => crate::s3::open(bucket, prefix, options)
                 .map_err(|reason| BackupError::Target { target: self.to_string(), reason }),
         }
     }
@@ -78,8 +91,16 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Dir(dir) => write!(f, "{}", dir.display()),
-            Target::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
-            Target::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            Target::S3 { bucket, prefix, options } => {
+                write!(f, "s3://{bucket}")?;
+                if !prefix.is_empty() {
+                    write!(f, "/{prefix}")?;
+                }
+                for (i, (k, v)) in options.iter().enumerate() {
+                    write!(f, "{}{k}={v}", if i == 0 { '?' } else { '&' })?;
+                }
+                Ok(())
+            }
         }
     }
 }

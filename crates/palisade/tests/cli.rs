@@ -561,3 +561,63 @@ fn a_backup_killed_at_any_moment_never_lists_an_incomplete_snapshot() {
     }
     assert_eq!(stored, referenced, "every stored chunk belongs to a snapshot");
 }
+
+/// An S3-compatible server for tests (CI starts one: `moto_server`), e.g. `http://127.0.0.1:5055`.
+const TEST_S3_ENDPOINT: &str = "PALISADE_TEST_S3_ENDPOINT";
+
+#[tokio::test]
+async fn backups_reach_an_s3_compatible_target_and_restore_from_it() {
+    let Ok(endpoint) = std::env::var(TEST_S3_ENDPOINT) else {
+        eprintln!("skipped: set {TEST_S3_ENDPOINT} to an S3-compatible server (.ci/run starts moto_server)");
+        return;
+    };
+    let bucket = format!("palisade-{}", rand::random::<u32>());
+    let created = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "creating bucket: {}", created.status());
+    let target = format!("s3://{bucket}/node-a?endpoint={endpoint}&region=us-east-1&allow_http=true");
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("palisade.toml"), format!("backup_targets = [\"{target}\"]\n")).unwrap();
+    let url = t.process_url();
+    let s3 = |cmd: &mut Command| {
+        cmd.env("AWS_ACCESS_KEY_ID", "palisade-test").env("AWS_SECRET_ACCESS_KEY", "palisade-test-secret");
+    };
+    let mut create = palisade(dir.path());
+    create.args(["backup", "create", "--config", "palisade.toml", "--data-dir", "d", "--database-url", &url]);
+    s3(&mut create);
+    let out = run(&mut create);
+    assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+    assert!(text(&out).0.contains(&format!("→ s3://{bucket}/node-a")), "{}", text(&out).0);
+    assert!(!text(&out).0.contains("add an S3 target"), "{}", text(&out).0);
+    let (off,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot' AND off_machine = 1")
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(off, 1, "the S3 snapshot counts as off this machine");
+
+    let mut restore = palisade(dir.path());
+    restore.args(["backup", "restore", "latest", "--target", &target, "--to", "r", "--data-dir", "d"]);
+    s3(&mut restore);
+    let out = run(&mut restore);
+    assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+    let out = run(palisade(dir.path()).args(["config", "check", "--data-dir", "r"]));
+    assert!(out.status.success(), "{}", text(&out).0);
+
+    // A target that fails (no such bucket) is reported by name; the other targets still get their snapshot.
+    let missing = format!("s3://{bucket}-missing/x?endpoint={endpoint}&region=us-east-1&allow_http=true");
+    std::fs::write(dir.path().join("broken.toml"), format!("backup_targets = [\"{missing}\"]\n")).unwrap();
+    let mut broken = palisade(dir.path());
+    broken.args(["backup", "create", "--config", "broken.toml", "--data-dir", "d", "--database-url", &url]);
+    s3(&mut broken);
+    let out = run(&mut broken);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("FAILED s3://{bucket}-missing/x")), "{stdout}");
+    assert!(stdout.contains("→ d/backups/repo") && stdout.contains("verify: ok"), "{stdout}");
+    let (failed,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot' AND outcome = 'failed'")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+    assert_eq!(failed, 1);
+}
