@@ -193,7 +193,7 @@ pub async fn end_snapshot(conn: &mut AnyConnection) -> Result<()> {
     Ok(())
 }
 
-fn select_sql(spec: &TableSpec, backend: Backend) -> String {
+pub(crate) fn select_sql(spec: &TableSpec, backend: Backend) -> String {
     let cols: Vec<String> = spec
         .columns
         .iter()
@@ -279,7 +279,7 @@ pub async fn dump_table(
     Ok(stats)
 }
 
-fn encode_row(row: &sqlx::any::AnyRow, spec: &TableSpec, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encode_row(row: &sqlx::any::AnyRow, spec: &TableSpec, out: &mut Vec<u8>) -> Result<()> {
     out.push(b'[');
     for (i, column) in spec.columns.iter().enumerate() {
         if i > 0 {

@@ -5,6 +5,7 @@ pub mod controls;
 pub mod drill;
 pub mod dump;
 pub mod error;
+pub mod export;
 pub mod format;
 pub mod keys;
 pub mod progress;
