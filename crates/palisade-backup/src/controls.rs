@@ -13,6 +13,8 @@ const ISO_BACKUP: Reference = Reference { framework: "ISO/IEC 27001:2022", claus
 const PDPA_PROTECT: Reference = Reference { framework: "PDPA (Singapore)", clause: "s24 Protection obligation" };
 
 pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+pub const EXPORT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const RESTORE_TEST_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 pub const DRILL_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn unknown(e: impl std::fmt::Display) -> ControlStatus {
@@ -104,6 +106,61 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
                     Ok(_) => ControlStatus::unmet("no restore drill passed in the last 30 days"),
                     Err(e) => unknown(e),
                 },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "store.exports-scheduled",
+            area: Area::BackupRecovery,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "The store exports its own data on a schedule, and the last export is under 7 days old",
+            why: "Your own copy of products, orders and customers does not depend on the platform staying available.",
+            remediation: "Security Center → Backups: choose a daily or weekly schedule and a passphrase only you keep.",
+            references: &[ISO_BACKUP],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store else { return ControlStatus::NotApplicable { reason: "per store".into() } };
+            let settings = match crate::store_exports::settings(&ctx.db, &scope).await {
+                Ok(s) => s,
+                Err(e) => return unknown(e),
+            };
+            if settings.schedule == crate::store_exports::Schedule::Off {
+                return ControlStatus::unmet("no export schedule is set");
+            }
+            match crate::store_exports::last_ok(&ctx.db, &scope, "export").await {
+                Err(e) => unknown(e),
+                Ok(None) => ControlStatus::unmet("scheduled, but no export has succeeded yet"),
+                Ok(Some(last)) if palisade_core::Timestamp(last.created_at).plus(EXPORT_MAX_AGE) < ctx.db.now() => {
+                    ControlStatus::unmet("the last successful export is more than 7 days old")
+                }
+                Ok(Some(_)) => {
+                    ControlStatus::met(format!("{} exports; the last one succeeded", settings.schedule.as_str()))
+                }
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "store.restore-tested",
+            area: Area::BackupRecovery,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "An export was test-restored (into a scratch store) in the last 90 days",
+            why: "An export you have never restored may not open when you need it: wrong passphrase, lost file.",
+            remediation: "Security Center → Backups: run \"Test restore\" on a recent export with your passphrase.",
+            references: &[ISO_BACKUP],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store else { return ControlStatus::NotApplicable { reason: "per store".into() } };
+            match crate::store_exports::last_ok(&ctx.db, &scope, "restore-test").await {
+                Err(e) => unknown(e),
+                Ok(Some(t)) if palisade_core::Timestamp(t.created_at).plus(RESTORE_TEST_MAX_AGE) >= ctx.db.now() => {
+                    ControlStatus::met(t.detail)
+                }
+                Ok(Some(_)) => ControlStatus::unmet("the last restore test is more than 90 days old"),
+                Ok(None) => ControlStatus::unmet("no export has been test-restored yet"),
             }
         },
     )?;

@@ -16,6 +16,7 @@ pub mod retention;
 pub mod runs;
 pub mod s3;
 pub mod snapshot;
+pub mod store_exports;
 pub mod verify;
 
 pub use error::{BackupError, Result};

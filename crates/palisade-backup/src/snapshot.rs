@@ -250,7 +250,14 @@ async fn create_inner(
     let mut listing = sources.objects.store().list(None);
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
-        keys.push((meta.location.to_string(), meta.size));
+        let key = meta.location.to_string();
+        // Merchants' export archives are their own copies (encrypted with their passphrase): not the platform's.
+        if key.starts_with(crate::store_exports::PREFIX)
+            && key.get(crate::store_exports::PREFIX.len()..).is_some_and(|r| r.starts_with('/'))
+        {
+            continue;
+        }
+        keys.push((key, meta.size));
     }
     keys.sort();
     progress.phase("objects", Some(keys.iter().map(|(_, s)| *s).sum()));

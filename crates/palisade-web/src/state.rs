@@ -71,6 +71,8 @@ pub struct AppState {
     pub store_rules: Arc<crate::http::rules::StoreRules>,
     /// Country lookups, when the operator gave a GeoIP database.
     pub geoip: Arc<crate::http::geoip::GeoIp>,
+    /// Seals merchants' scheduled-export passphrases (from the master key); `None` disables schedules.
+    pub export_sealer: Option<Arc<palisade_identity::seal::Sealer>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -109,7 +111,15 @@ impl AppState {
             rate_watch: Arc::new(crate::http::challenge::RateWatch::default()),
             store_rules: Arc::new(crate::http::rules::StoreRules::default()),
             geoip: Arc::new(crate::http::geoip::GeoIp::default()),
+            export_sealer: None,
         })
+    }
+
+    /// Enables merchants' scheduled exports (their passphrases are sealed with a key from the master key).
+    #[must_use]
+    pub fn with_master_key(mut self, master_key: &[u8; 32]) -> Self {
+        self.export_sealer = Some(Arc::new(palisade_backup::store_exports::passphrase_sealer(master_key)));
+        self
     }
 
     /// Uses a GeoIP database for country rules.

@@ -22,6 +22,8 @@ impl Templates {
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;
         env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
         env.add_template("security_center.html", include_str!("../templates/security_center.html"))?;
+        env.add_template("merchant_backups.html", include_str!("../templates/merchant_backups.html"))?;
+        env.add_template("merchant_backup_preview.html", include_str!("../templates/merchant_backup_preview.html"))?;
         env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
         env.add_template("token_created.html", include_str!("../templates/token_created.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;

@@ -242,6 +242,9 @@ pub const SNAPSHOT_JOB: &str = "backup.snapshot";
 /// Weekly: restore the latest snapshot into scratch space and compare (needs a readable restore identity).
 pub const DRILL_JOB: &str = "backup.drill";
 
+/// Hourly: stores whose export schedule is due get their export; expired archives are deleted.
+pub const STORE_EXPORTS_JOB: &str = "backup.store_exports";
+
 /// What the backup jobs need; the master key is read from its file when a job runs.
 #[derive(Debug, Clone)]
 pub struct BackupJobs {
@@ -281,5 +284,42 @@ impl BackupJobs {
             .map_err(|e| format!("{e:#}"))?;
         tracing::info!(backup.snapshot = %report.snapshot, "restore drill passed");
         Ok(())
+    }
+
+    pub async fn store_exports(&self, db: &Db) -> Result<(), String> {
+        use palisade_backup::store_exports::{self, Trigger};
+        let master_key = self.master_key()?;
+        let sealer = store_exports::passphrase_sealer(master_key.expose());
+        let objects = Objects::local(&self.settings.objects_dir).map_err(|e| e.to_string())?;
+        let mut failures = Vec::new();
+        for (store, sealed) in store_exports::due(db).await.map_err(|e| e.to_string())? {
+            let Ok(id) = store.parse::<palisade_core::StoreId>() else { continue };
+            let scope = palisade_store::StoreScope::system(id, "scheduled store export");
+            let result = match sealed.open(&sealer, &scope) {
+                Ok(passphrase) => store_exports::run_export(
+                    db,
+                    &scope,
+                    &objects,
+                    passphrase,
+                    Trigger::Schedule,
+                    palisade_backup::export::DEFAULT_WORK_FACTOR,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(e) if e.outcome == "ok" => {
+                    tracing::info!(store.id = %store, export.id = %e.id, "scheduled store export written")
+                }
+                Ok(e) => failures.push(format!("store {store}: {}", e.detail)),
+                Err(e) => failures.push(format!("store {store}: {e}")),
+            }
+        }
+        let purged = store_exports::purge_expired(db, &objects).await.map_err(|e| e.to_string())?;
+        if purged > 0 {
+            tracing::info!(exports.purged = purged, "expired store export archives deleted");
+        }
+        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
     }
 }

@@ -4,6 +4,7 @@ mod account;
 pub mod admin;
 mod api;
 mod assets;
+pub mod backups;
 pub mod checkout;
 pub mod commerce_api;
 mod console;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(storefront::routes())
         .merge(checkout::routes())
         .merge(merchant::routes())
+        .merge(backups::routes())
         .merge(commerce_api::routes())
         .fallback(not_found);
     layers::apply(app, &state).with_state(state)

@@ -2,6 +2,7 @@ use palisade_core::text::Email;
 use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
 use palisade_web::routes::admin::ROUTES;
+use palisade_web::routes::backups::ROUTES as BACKUP_ROUTES;
 use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -42,7 +43,7 @@ async fn every_admin_route_checks_its_permission() {
     let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
-    for (method, template, permission) in ROUTES.iter().chain(MERCHANT_ROUTES) {
+    for (method, template, permission) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES) {
         let nil = "0190a0a0-0000-7000-8000-000000000000";
         let path = template
             .replace("{store}", &s.id.to_string())
@@ -53,7 +54,8 @@ async fn every_admin_route_checks_its_permission() {
             .replace("{variant}", nil)
             .replace("{order}", nil)
             .replace("{dispute}", nil)
-            .replace("{rule}", nil);
+            .replace("{rule}", nil)
+            .replace("{export}", nil);
         let res = call(&app, method, &path, &clerk_cookie).await;
         match permission {
             Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
@@ -81,9 +83,9 @@ async fn members_of_one_store_cannot_reach_another() {
     let (_a, _sa, a_cookie) = owner_of(&app, "alpha").await;
     let (b, sb, _) = owner_of(&app, "bravo").await;
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
-    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES) {
+    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES) {
         let mut path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
-        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}"] {
+        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}", "{export}"] {
             path = path.replace(p, "x");
         }
         let res = call(&app, method, &path, &a_cookie).await;

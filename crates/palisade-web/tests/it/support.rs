@@ -45,6 +45,7 @@ impl TestApp {
         palisade_identity::controls::register(&mut registry).unwrap();
         palisade_commerce::controls::register(&mut registry).unwrap();
         palisade_web::http::shield::register(&mut registry).unwrap();
+        palisade_backup::controls::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
         let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test")
             .with_passkeys(PASSKEY_ORIGIN)
@@ -52,8 +53,9 @@ impl TestApp {
         let objects = palisade_store::Objects::local(&dir.path().join("objects")).unwrap();
         let redis = config.limits.redis_url.is_some();
         let limits = config.limits.clone();
-        let mut state =
-            AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects.clone()).unwrap();
+        let mut state = AppState::new(db.db.clone(), registry, facts, config, identity.clone(), objects.clone())
+            .unwrap()
+            .with_master_key(&[9u8; 32]);
         if redis {
             // As `palisade serve --redis-url` does.
             state = state.with_limiter(palisade_web::http::limits::Limiter::new(limits).await.unwrap());

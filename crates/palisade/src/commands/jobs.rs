@@ -36,6 +36,11 @@ pub fn handlers(
         let jobs = Arc::clone(&snapshot_jobs);
         async move { jobs.snapshot(&ctx.db).await }
     });
+    let export_jobs = Arc::clone(&backups);
+    h.register(crate::backups::STORE_EXPORTS_JOB, move |ctx: JobContext| {
+        let jobs = Arc::clone(&export_jobs);
+        async move { jobs.store_exports(&ctx.db).await }
+    });
     h.register(crate::backups::DRILL_JOB, move |ctx: JobContext| {
         let jobs = Arc::clone(&backups);
         async move { jobs.drill(&ctx.db).await }

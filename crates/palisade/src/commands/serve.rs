@@ -126,7 +126,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     };
     let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
-        .context("loading page templates")?;
+        .context("loading page templates")?
+        .with_master_key(inst.master_key.expose());
     let state = match &args.geoip_db {
         Some(path) => {
             let geo = palisade_web::http::geoip::GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?;

@@ -1,0 +1,458 @@
+//! The merchant's side of backup: export schedules, export runs kept for download, restore tests and imports,
+//! each recorded in `store_exports` and in the store's audit chain.
+//!
+//! Archives are kept in object storage under `exports/<store id>/<export id>.palx` for [`KEEP_FOR`]; platform
+//! snapshots leave that prefix out (the merchant's copies are theirs, and encrypted with their passphrase).
+
+use std::time::Duration;
+
+use object_store::ObjectStoreExt;
+use palisade_identity::seal::Sealer;
+use palisade_store::audit::{self, NewEvent};
+use palisade_store::{Db, Objects, StoreScope};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::error::{BackupError, Result};
+use crate::export::{self, Archive};
+
+/// How long an export stays downloadable.
+pub const KEEP_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The object-store prefix of merchants' archives.
+pub const PREFIX: &str = "exports";
+/// Passphrases shorter than this are refused: the archive holds customers' personal data.
+pub const MIN_PASSPHRASE: usize = 12;
+const SEAL_PURPOSE: &[u8] = b"palisade export passphrase v1";
+
+/// The key that seals scheduled exports' passphrases, derived from the master key.
+#[must_use]
+pub fn passphrase_sealer(master_key: &[u8; 32]) -> Sealer {
+    Sealer::new(master_key, SEAL_PURPOSE)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Off,
+    Daily,
+    Weekly,
+}
+
+impl Schedule {
+    pub fn parse(s: &str) -> Result<Schedule> {
+        match s {
+            "off" => Ok(Schedule::Off),
+            "daily" => Ok(Schedule::Daily),
+            "weekly" => Ok(Schedule::Weekly),
+            other => Err(BackupError::Invalid(format!("schedule `{other}` is not off, daily or weekly"))),
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Off => "off",
+            Schedule::Daily => "daily",
+            Schedule::Weekly => "weekly",
+        }
+    }
+
+    #[must_use]
+    pub fn period(self) -> Option<Duration> {
+        match self {
+            Schedule::Off => None,
+            Schedule::Daily => Some(Duration::from_secs(24 * 3600)),
+            Schedule::Weekly => Some(Duration::from_secs(7 * 24 * 3600)),
+        }
+    }
+}
+
+/// The store's export settings, as shown (the passphrase never leaves the server).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSettings {
+    pub schedule: Schedule,
+    pub has_passphrase: bool,
+    pub updated_at: Option<i64>,
+}
+
+pub async fn settings(db: &Db, scope: &StoreScope) -> Result<ExportSettings> {
+    let row: Option<(String, Option<String>, i64)> =
+        sqlx::query_as("SELECT schedule, passphrase_sealed, updated_at FROM store_export_settings WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(match row {
+        Some((schedule, sealed, at)) => ExportSettings {
+            schedule: Schedule::parse(&schedule)?,
+            has_passphrase: sealed.is_some(),
+            updated_at: Some(at),
+        },
+        None => ExportSettings { schedule: Schedule::Off, has_passphrase: false, updated_at: None },
+    })
+}
+
+fn check_passphrase(p: &SecretString) -> Result<()> {
+    if p.expose_secret().chars().count() < MIN_PASSPHRASE {
+        return Err(BackupError::Invalid(format!(
+            "the passphrase must have at least {MIN_PASSPHRASE} characters (the archive holds customers' data)"
+        )));
+    }
+    Ok(())
+}
+
+/// Sets the schedule. Scheduled exports need the passphrase, kept sealed under the master key and bound to the
+/// store; turning the schedule off forgets it.
+pub async fn set_schedule(
+    db: &Db,
+    scope: &StoreScope,
+    sealer: &Sealer,
+    schedule: Schedule,
+    passphrase: Option<SecretString>,
+) -> Result<()> {
+    scope.require_staff()?;
+    let sealed = match (schedule, passphrase) {
+        (Schedule::Off, _) => None,
+        (_, Some(p)) => {
+            check_passphrase(&p)?;
+            Some(sealer.seal(p.expose_secret().as_bytes(), &scope.store_key()))
+        }
+        (_, None) => {
+            let existing: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT passphrase_sealed FROM store_export_settings WHERE store_id = $1")
+                    .bind(scope.store_key())
+                    .fetch_optional(db.pool())
+                    .await?;
+            match existing.and_then(|(s,)| s) {
+                Some(s) => Some(s),
+                None => return Err(BackupError::Invalid("a scheduled export needs a passphrase".into())),
+            }
+        }
+    };
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO store_export_settings (store_id, schedule, passphrase_sealed, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id) DO UPDATE SET schedule = excluded.schedule, \
+         passphrase_sealed = excluded.passphrase_sealed, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(scope.store_key())
+    .bind(schedule.as_str())
+    .bind(sealed)
+    .bind(db.now().millis())
+    .bind(scope.actor().as_audit_text())
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("store:{}", scope.store_id());
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("backup.export_schedule_set", &target).details(serde_json::json!({"schedule": schedule})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One recorded export, restore test or import.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StoreExport {
+    pub id: String,
+    pub kind: String,
+    pub trigger_kind: String,
+    pub created_at: i64,
+    pub finished_at: i64,
+    pub outcome: String,
+    pub detail: String,
+    pub object_key: Option<String>,
+    pub size: i64,
+    pub sha256: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, kind, trigger_kind, created_at, finished_at, outcome, detail, object_key, size, sha256, expires_at";
+
+pub async fn list(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<StoreExport>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM store_exports WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(scope.store_key()).bind(limit).fetch_all(db.pool()).await?)
+}
+
+pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<StoreExport> {
+    let sql = format!("SELECT {COLUMNS} FROM store_exports WHERE store_id = $1 AND id = $2");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(scope.store_key())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| BackupError::Invalid(format!("no export {id} in this store")))
+}
+
+/// The newest successful record of `kind` for the store.
+pub async fn last_ok(db: &Db, scope: &StoreScope, kind: &str) -> Result<Option<StoreExport>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM store_exports WHERE store_id = $1 AND kind = $2 AND outcome = 'ok' \
+         ORDER BY created_at DESC, id DESC LIMIT 1"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(scope.store_key()).bind(kind).fetch_optional(db.pool()).await?)
+}
+
+struct NewRecord<'a> {
+    kind: &'a str,
+    trigger: &'a str,
+    created_at: i64,
+    ok: bool,
+    detail: String,
+    object_key: Option<String>,
+    size: u64,
+    sha256: Option<String>,
+    expires_at: Option<i64>,
+}
+
+async fn record(db: &Db, scope: &StoreScope, r: NewRecord<'_>) -> Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO store_exports (id, store_id, kind, trigger_kind, created_at, finished_at, outcome, detail, object_key, size, sha256, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&id)
+    .bind(scope.store_key())
+    .bind(r.kind)
+    .bind(r.trigger)
+    .bind(r.created_at)
+    .bind(db.now().millis())
+    .bind(if r.ok { "ok" } else { "failed" })
+    .bind(&r.detail)
+    .bind(r.object_key)
+    .bind(i64::try_from(r.size).unwrap_or(i64::MAX))
+    .bind(r.sha256)
+    .bind(r.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("export:{id}");
+    let action = match (r.kind, r.ok) {
+        ("export", true) => "backup.exported",
+        ("restore-test", true) => "backup.restore_tested",
+        ("import", true) => "backup.imported",
+        _ => "backup.failed",
+    };
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new(action, &target).details(serde_json::json!({"kind": r.kind, "detail": r.detail})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Who asked for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+}
+
+/// Exports the store, keeps the archive for download and records the run (a failure is recorded too).
+pub async fn run_export(
+    db: &Db,
+    scope: &StoreScope,
+    objects: &Objects,
+    passphrase: SecretString,
+    trigger: Trigger,
+    work_factor: u8,
+) -> Result<StoreExport> {
+    scope.require_staff()?;
+    check_passphrase(&passphrase)?;
+    let started = db.now().millis();
+    let mut bytes = Vec::new();
+    let result = export::export(db, scope, objects, passphrase, work_factor, &mut bytes).await;
+    let key = format!("{PREFIX}/{}/{}.palx", scope.store_id(), uuid::Uuid::now_v7());
+    let outcome = match result {
+        Ok(summary) => {
+            let size = bytes.len() as u64;
+            objects
+                .store()
+                .put(&object_store::path::Path::from(key.as_str()), object_store::PutPayload::from(bytes))
+                .await
+                .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+            let rows: u64 = summary.manifest.files.iter().filter_map(|f| f.rows).sum();
+            let images = summary.manifest.files.iter().filter(|f| f.path.starts_with("objects/")).count();
+            NewRecord {
+                kind: "export",
+                trigger: trigger.as_str(),
+                created_at: started,
+                ok: true,
+                detail: format!("{rows} rows in {} tables, {images} images", summary.manifest.files.len() - images),
+                object_key: Some(key),
+                size,
+                sha256: Some(summary.sha256),
+                expires_at: Some(db.now().plus(KEEP_FOR).millis()),
+            }
+        }
+        Err(e) => NewRecord {
+            kind: "export",
+            trigger: trigger.as_str(),
+            created_at: started,
+            ok: false,
+            detail: e.to_string(),
+            object_key: None,
+            size: 0,
+            sha256: None,
+            expires_at: None,
+        },
+    };
+    let id = record(db, scope, outcome).await?;
+    get(db, scope, &id).await
+}
+
+/// The archive bytes of a kept export.
+pub async fn archive_bytes(db: &Db, scope: &StoreScope, objects: &Objects, id: &str) -> Result<Vec<u8>> {
+    let export = get(db, scope, id).await?;
+    let key = export.object_key.ok_or_else(|| BackupError::Invalid("this run kept no archive".into()))?;
+    if export.expires_at.is_some_and(|t| t < db.now().millis()) {
+        return Err(BackupError::Invalid("this export has expired; make a new one".into()));
+    }
+    objects
+        .get(&key)
+        .await?
+        .map(|b| b.to_vec())
+        .ok_or_else(|| BackupError::Invalid("the archive is no longer stored; make a new export".into()))
+}
+
+/// Restore test of a kept export: decrypt, check every hash, clone into a scratch store, roll back. Recorded.
+pub async fn run_restore_test(
+    db: &Db,
+    scope: &StoreScope,
+    objects: &Objects,
+    id: &str,
+    passphrase: SecretString,
+) -> Result<StoreExport> {
+    scope.require_staff()?;
+    let started = db.now().millis();
+    let bytes = archive_bytes(db, scope, objects, id).await?;
+    let result = async {
+        let archive = Archive::open(bytes.as_slice(), passphrase)?;
+        if archive.manifest.store_id != scope.store_key() {
+            return Err(BackupError::Archive("the archive is of another store".into()));
+        }
+        let report = export::restore_test(db, &archive).await?;
+        let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+        Ok(format!("export {id} decrypted, every file matched its hash, {rows} rows restored into a scratch store"))
+    }
+    .await;
+    let (ok, detail) = match result {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.to_string()),
+    };
+    let rec = NewRecord {
+        kind: "restore-test",
+        trigger: "manual",
+        created_at: started,
+        ok,
+        detail,
+        object_key: None,
+        size: bytes.len() as u64,
+        sha256: None,
+        expires_at: None,
+    };
+    let rid = record(db, scope, rec).await?;
+    get(db, scope, &rid).await
+}
+
+/// Replaces the store's content with a kept export's (after the merchant saw the preview). Recorded.
+pub async fn run_import(
+    db: &Db,
+    scope: &StoreScope,
+    objects: &Objects,
+    id: &str,
+    passphrase: SecretString,
+) -> Result<export::Preview> {
+    scope.require_staff()?;
+    let started = db.now().millis();
+    let bytes = archive_bytes(db, scope, objects, id).await?;
+    let archive = Archive::open(bytes.as_slice(), passphrase)?;
+    let result = export::replace(db, scope, objects, &archive).await;
+    let (ok, detail) = match &result {
+        Ok(p) => (true, format!("replaced content from export {id}: {} changes", p.changes())),
+        Err(e) => (false, e.to_string()),
+    };
+    let rec = NewRecord {
+        kind: "import",
+        trigger: "manual",
+        created_at: started,
+        ok,
+        detail,
+        object_key: None,
+        size: 0,
+        sha256: None,
+        expires_at: None,
+    };
+    record(db, scope, rec).await?;
+    result
+}
+
+/// Stores whose schedule is due (no successful export within the period), for the hourly job.
+pub async fn due(db: &Db) -> Result<Vec<(String, SealedPassphrase)>> {
+    let rows: Vec<(String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT s.store_id, s.schedule, s.passphrase_sealed, \
+         (SELECT MAX(e.created_at) FROM store_exports e WHERE e.store_id = s.store_id AND e.kind = 'export' AND e.outcome = 'ok') \
+         FROM store_export_settings s WHERE s.schedule <> 'off' ORDER BY s.store_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let now = db.now();
+    let mut out = Vec::new();
+    for (store, schedule, sealed, last) in rows {
+        let Some(period) = Schedule::parse(&schedule)?.period() else { continue };
+        let Some(sealed) = sealed else { continue };
+        // A little early rather than a little late: an hourly job then keeps a daily export under a day old.
+        let slack = Duration::from_secs(3600);
+        if last.is_none_or(|t| palisade_core::Timestamp(t).plus(period).minus(slack) <= now) {
+            out.push((store, SealedPassphrase(sealed)));
+        }
+    }
+    Ok(out)
+}
+
+/// A sealed passphrase as stored.
+#[derive(Debug, Clone)]
+pub struct SealedPassphrase(String);
+
+impl SealedPassphrase {
+    /// Opens it for the store it is bound to.
+    pub fn open(&self, sealer: &Sealer, scope: &StoreScope) -> Result<SecretString> {
+        let plain = sealer
+            .open(&self.0, &scope.store_key())
+            .map_err(|e| BackupError::Decrypt { what: "the stored export passphrase".into(), reason: e.to_string() })?;
+        String::from_utf8(plain).map(SecretString::from).map_err(|_| BackupError::Decrypt {
+            what: "the stored export passphrase".into(),
+            reason: "not text".into(),
+        })
+    }
+}
+
+/// Deletes archives past their download window. Returns how many.
+pub async fn purge_expired(db: &Db, objects: &Objects) -> Result<u64> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, object_key FROM store_exports WHERE object_key IS NOT NULL AND expires_at < $1")
+            .bind(db.now().millis())
+            .fetch_all(db.pool())
+            .await?;
+    for (id, key) in &rows {
+        let _ = objects.store().delete(&object_store::path::Path::from(key.as_str())).await;
+        sqlx::query("UPDATE store_exports SET object_key = NULL WHERE id = $1").bind(id).execute(db.pool()).await?;
+    }
+    Ok(rows.len() as u64)
+}

@@ -1,0 +1,128 @@
+//! The merchant's backups page: export, download, restore test, schedule, preview and import.
+
+use palisade_backup::export::Archive;
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::Slug;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+
+use crate::support::{TestApp, owner_of};
+
+const PASS: &str = "lantern harbour tea 2026";
+
+async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client.post(app.url(path)).header("cookie", cookie).form(form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let (other, _, other_cookie) = owner_of(&app, "bravo").await;
+    let product = catalog::create_product(
+        &app.db,
+        &scope,
+        NewProduct {
+            slug: Slug::parse("oolong").unwrap(),
+            title: "Oolong".into(),
+            description: "Roasted.".into(),
+            status: ProductStatus::Published,
+            category: None,
+            variants: vec![NewVariant {
+                sku: "OOL".into(),
+                options: serde_json::json!({}),
+                price: Money::new(1850, Currency::SGD),
+                stock: 5,
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("/admin/stores/{}/backups", s.id);
+
+    let page = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("No exports yet") && html.contains("To do"), "{html}");
+
+    // Passphrases are checked: too short, or typed differently twice.
+    let short = post(&app, &format!("{base}/export"), &cookie, &[("passphrase", "short"), ("repeat", "short")]).await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let differ =
+        post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", "something else")]).await;
+    assert_eq!(differ.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let res = post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", PASS)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let exports = palisade_backup::store_exports::list(&app.db, &scope, 10).await.unwrap();
+    assert_eq!(exports.len(), 1);
+    let id = exports[0].id.clone();
+    assert_eq!(exports[0].outcome, "ok", "{}", exports[0].detail);
+
+    let download =
+        app.client.get(app.url(&format!("{base}/{id}/download"))).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(download.headers()["content-disposition"].to_str().unwrap().contains("alpha-"));
+    let bytes = download.bytes().await.unwrap();
+    let archive = Archive::open(bytes.as_ref(), SecretString::from(PASS.to_owned())).unwrap();
+    assert_eq!(archive.manifest.store_id, s.id.to_string());
+
+    // Another store's owner cannot reach this archive, even knowing its id.
+    let foreign = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/backups/{id}/download", other.id)))
+        .header("cookie", &other_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(foreign.status(), StatusCode::OK);
+
+    // A wrong passphrase fails the restore test (recorded); the right one passes and meets the control.
+    let wrong =
+        post(&app, &format!("{base}/{id}/restore-test"), &cookie, &[("passphrase", "not the passphrase")]).await;
+    assert_eq!(wrong.status(), StatusCode::SEE_OTHER);
+    let ok = post(&app, &format!("{base}/{id}/restore-test"), &cookie, &[("passphrase", PASS)]).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let runs = palisade_backup::store_exports::list(&app.db, &scope, 10).await.unwrap();
+    let outcomes: Vec<(&str, &str)> = runs.iter().map(|r| (r.kind.as_str(), r.outcome.as_str())).collect();
+    assert_eq!(outcomes, vec![("restore-test", "ok"), ("restore-test", "failed"), ("export", "ok")]);
+    let html = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("every file matched its hash"), "{html}");
+
+    // Schedule: the passphrase is kept sealed, never in clear.
+    let res = post(
+        &app,
+        &format!("{base}/schedule"),
+        &cookie,
+        &[("schedule", "daily"), ("passphrase", PASS), ("repeat", PASS)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT passphrase_sealed FROM store_export_settings WHERE store_id = $1")
+            .bind(s.id.to_string())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(!sealed.contains(PASS) && !sealed.contains("lantern"));
+
+    // Preview then import: a product renamed after the export comes back.
+    sqlx::query("UPDATE products SET title = 'Renamed' WHERE id = $1")
+        .bind(&product.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let preview = post(&app, &format!("{base}/{id}/preview"), &cookie, &[("passphrase", PASS)]).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    assert!(html.contains("<strong>1</strong> change"), "{html}");
+    assert_eq!(
+        catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title,
+        "Renamed",
+        "a preview changes nothing"
+    );
+    let import = post(&app, &format!("{base}/{id}/import"), &cookie, &[("passphrase", PASS)]).await;
+    assert_eq!(import.status(), StatusCode::SEE_OTHER);
+    assert_eq!(catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title, "Oolong");
+}
