@@ -134,6 +134,21 @@ pub enum BackupCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Clone a merchant's export archive into a new store (passphrase on standard input).
+    ImportStore {
+        /// The `.palx` archive a merchant exported.
+        #[arg(long, value_name = "FILE")]
+        archive: std::path::PathBuf,
+        /// The new store's slug.
+        #[arg(long)]
+        slug: String,
+        /// The new store's owner (an existing staff account).
+        #[arg(long, value_name = "EMAIL")]
+        owner: String,
+        /// The new store's name [default: the archived store's name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Restore the latest snapshot into a scratch database and compare every table (recorded for the matrix).
     Drill {
         #[arg(long)]

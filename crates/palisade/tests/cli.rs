@@ -621,3 +621,74 @@ async fn backups_reach_an_s3_compatible_target_and_restore_from_it() {
             .unwrap();
     assert_eq!(failed, 1);
 }
+
+#[tokio::test]
+async fn an_operator_clones_a_merchant_export_into_a_new_store() {
+    use palisade_core::text::{Email, Slug};
+    use palisade_store::scope::PlatformScope;
+    use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
+
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let staff = |email: &str| NewAccount {
+        email: Email::parse(email).unwrap(),
+        display_name: "Staff".into(),
+        kind: AccountKind::Staff,
+    };
+    let owner = tenancy::create_account(&t, staff("owner@alpha.example")).await.unwrap();
+    tenancy::create_account(&t, staff("new-owner@copy.example")).await.unwrap();
+    let (_, scope) = tenancy::create_store(
+        &t,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse("alpha").unwrap(),
+            name: "Alpha Tea".into(),
+            currency: palisade_core::money::Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO categories (id, store_id, slug, name, created_at) VALUES ('c1', $1, 'green', 'Green tea', 0)",
+    )
+    .bind(scope.store_key())
+    .execute(t.pool())
+    .await
+    .unwrap();
+    let objects = palisade_store::Objects::local(&dir.path().join("objects")).unwrap();
+    let mut archive = Vec::new();
+    let passphrase = secrecy::SecretString::from("a long merchant passphrase".to_owned());
+    palisade_backup::export::export(&t, &scope, &objects, passphrase, 10, &mut archive).await.unwrap();
+    std::fs::write(dir.path().join("alpha.palx"), &archive).unwrap();
+
+    let import = |pass: &str| {
+        let mut cmd = palisade(dir.path());
+        cmd.args(["backup", "import-store", "--archive", "alpha.palx", "--slug", "alpha-copy"])
+            .args(["--owner", "new-owner@copy.example", "--data-dir", "d", "--database-url", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(format!("{pass}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let wrong = import("not it");
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong).1.contains("decrypt"), "{}", text(&wrong).1);
+    assert!(tenancy::store_id_by_slug(&t, "alpha-copy").await.unwrap().is_none(), "nothing is created");
+
+    let out = import("a long merchant passphrase");
+    assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+    assert!(text(&out).0.contains("categories"), "{}", text(&out).0);
+    let copy = tenancy::store_id_by_slug(&t, "alpha-copy").await.unwrap().expect("the new store exists");
+    let (n, name): (i64, String) = sqlx::query_as("SELECT COUNT(*), MAX(name) FROM categories WHERE store_id = $1")
+        .bind(copy.to_string())
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!((n, name.as_str()), (1, "Green tea"));
+}

@@ -18,8 +18,9 @@ use crate::{config, logging};
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let format = config::log_format(&cli.global);
-    // The server logs its work; one-shot commands print their own summary and log only problems.
-    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    // The server logs its work; one-shot commands print their own summary and log only problems
+    // (Long reads such as backup dumps are expected to be slow: sqlx's slow-statement warnings are noise there.)
+    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn,sqlx::query=error" };
     logging::init(format, level);
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args).await,
