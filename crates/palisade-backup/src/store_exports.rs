@@ -73,21 +73,25 @@ pub struct ExportSettings {
     pub schedule: Schedule,
     pub has_passphrase: bool,
     pub updated_at: Option<i64>,
+    /// Where archives are also delivered: the merchant's own bucket.
+    pub s3_url: Option<String>,
 }
 
 pub async fn settings(db: &Db, scope: &StoreScope) -> Result<ExportSettings> {
-    let row: Option<(String, Option<String>, i64)> =
-        sqlx::query_as("SELECT schedule, passphrase_sealed, updated_at FROM store_export_settings WHERE store_id = $1")
-            .bind(scope.store_key())
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<(String, Option<String>, i64, Option<String>)> = sqlx::query_as(
+        "SELECT schedule, passphrase_sealed, updated_at, s3_url FROM store_export_settings WHERE store_id = $1",
+    )
+    .bind(scope.store_key())
+    .fetch_optional(db.pool())
+    .await?;
     Ok(match row {
-        Some((schedule, sealed, at)) => ExportSettings {
+        Some((schedule, sealed, at, s3_url)) => ExportSettings {
             schedule: Schedule::parse(&schedule)?,
             has_passphrase: sealed.is_some(),
             updated_at: Some(at),
+            s3_url,
         },
-        None => ExportSettings { schedule: Schedule::Off, has_passphrase: false, updated_at: None },
+        None => ExportSettings { schedule: Schedule::Off, has_passphrase: false, updated_at: None, s3_url: None },
     })
 }
 
@@ -151,6 +155,93 @@ pub async fn set_schedule(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Sets (or with `None` clears) delivery of every export to the merchant's own S3 bucket, with the merchant's
+/// own credentials (sealed). The URL is checked so a merchant cannot point the platform at its own network.
+pub async fn set_delivery(
+    db: &Db,
+    scope: &StoreScope,
+    sealer: &Sealer,
+    destination: Option<(&str, &str, SecretString)>,
+    allow_private_endpoints: bool,
+) -> Result<()> {
+    scope.require_staff()?;
+    let (url, credentials) = match destination {
+        None => (None, None),
+        Some((url, key_id, secret)) => {
+            let target = crate::Target::parse(url)?;
+            let crate::Target::S3 { options, .. } = &target else {
+                return Err(BackupError::Invalid("the destination must be an s3://BUCKET/PREFIX URL".into()));
+            };
+            crate::s3::check_merchant_endpoint(options, allow_private_endpoints).map_err(BackupError::Invalid)?;
+            if key_id.trim().is_empty() || secret.expose_secret().is_empty() {
+                return Err(BackupError::Invalid("the bucket's access key id and secret are both needed".into()));
+            }
+            let json = serde_json::json!({"key_id": key_id.trim(), "secret": secret.expose_secret()}).to_string();
+            (Some(target.to_string()), Some(sealer.seal(json.as_bytes(), &format!("s3:{}", scope.store_key()))))
+        }
+    };
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE store_export_settings SET s3_url = $2, s3_credentials_sealed = $3, updated_at = $4, updated_by = $5          WHERE store_id = $1",
+    )
+    .bind(scope.store_key())
+    .bind(url.clone())
+    .bind(credentials.clone())
+    .bind(db.now().millis())
+    .bind(scope.actor().as_audit_text())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO store_export_settings (store_id, schedule, s3_url, s3_credentials_sealed, updated_at, updated_by)              VALUES ($1, 'off', $2, $3, $4, $5)",
+        )
+        .bind(scope.store_key())
+        .bind(url.clone())
+        .bind(credentials)
+        .bind(db.now().millis())
+        .bind(scope.actor().as_audit_text())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let target = format!("store:{}", scope.store_id());
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("backup.export_delivery_set", &target).details(serde_json::json!({"s3_url": url})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Uploads an archive to the merchant's bucket, if they set one. Returns where it went.
+async fn deliver(db: &Db, scope: &StoreScope, sealer: &Sealer, name: &str, bytes: &[u8]) -> Result<Option<String>> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT s3_url, s3_credentials_sealed FROM store_export_settings WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((Some(url), Some(sealed))) = row else { return Ok(None) };
+    let plain = sealer
+        .open(&sealed, &format!("s3:{}", scope.store_key()))
+        .map_err(|e| BackupError::Decrypt { what: "the stored bucket credentials".into(), reason: e.to_string() })?;
+    let creds: serde_json::Value =
+        serde_json::from_slice(&plain).map_err(|e| BackupError::Invalid(format!("stored bucket credentials: {e}")))?;
+    let key_id = creds.get("key_id").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let secret = creds.get("secret").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let crate::Target::S3 { bucket, prefix, options } = crate::Target::parse(&url)? else {
+        return Err(BackupError::Invalid("the stored destination is not an S3 URL".into()));
+    };
+    let store = crate::s3::open_with_credentials(&bucket, &prefix, &options, key_id, secret)
+        .map_err(|reason| BackupError::Target { target: url.clone(), reason })?;
+    store
+        .put(&object_store::path::Path::from(name), object_store::PutPayload::from(bytes.to_vec()))
+        .await
+        .map_err(|e| BackupError::Target { target: url.clone(), reason: e.to_string() })?;
+    Ok(Some(format!("{url}/{name}")))
 }
 
 /// One recorded export, restore test or import.
@@ -272,6 +363,7 @@ pub async fn run_export(
     passphrase: SecretString,
     trigger: Trigger,
     work_factor: u8,
+    sealer: Option<&Sealer>,
 ) -> Result<StoreExport> {
     scope.require_staff()?;
     check_passphrase(&passphrase)?;
@@ -282,6 +374,14 @@ pub async fn run_export(
     let outcome = match result {
         Ok(summary) => {
             let size = bytes.len() as u64;
+            let when = palisade_core::Timestamp(started)
+                .to_datetime()
+                .map_or_else(String::new, |t| t.format("%Y%m%dT%H%M%SZ").to_string());
+            let name = format!("palisade-{}-{when}.palx", summary.manifest.store_slug);
+            let delivered = match sealer {
+                Some(sealer) => deliver(db, scope, sealer, &name, &bytes).await.map_err(|e| e.to_string()),
+                None => Ok(None),
+            };
             objects
                 .store()
                 .put(&object_store::path::Path::from(key.as_str()), object_store::PutPayload::from(bytes))
@@ -289,12 +389,19 @@ pub async fn run_export(
                 .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
             let rows: u64 = summary.manifest.files.iter().filter_map(|f| f.rows).sum();
             let images = summary.manifest.files.iter().filter(|f| f.path.starts_with("objects/")).count();
+            let mut detail =
+                format!("{rows} rows in {} tables, {images} images", summary.manifest.files.len() - images);
+            match &delivered {
+                Ok(Some(to)) => detail.push_str(&format!("; delivered to {to}")),
+                Ok(None) => {}
+                Err(e) => detail.push_str(&format!("; delivery to your bucket FAILED: {e}")),
+            }
             NewRecord {
                 kind: "export",
                 trigger: trigger.as_str(),
                 created_at: started,
-                ok: true,
-                detail: format!("{rows} rows in {} tables, {images} images", summary.manifest.files.len() - images),
+                ok: delivered.is_ok(),
+                detail,
                 object_key: Some(key),
                 size,
                 sha256: Some(summary.sha256),

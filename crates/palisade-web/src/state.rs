@@ -28,6 +28,9 @@ pub struct WebConfig {
     pub shedding: crate::http::shedding::SheddingConfig,
     /// Storefront requests per second that switch under-attack mode on by themselves (0: never).
     pub auto_attack_rps: u64,
+    /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
+    /// Off by default: a merchant-chosen endpoint must not make the platform reach its own network.
+    pub exports_allow_private_s3: bool,
 }
 
 impl Default for WebConfig {
@@ -41,6 +44,7 @@ impl Default for WebConfig {
             limits: crate::http::limits::LimitsConfig::default(),
             shedding: crate::http::shedding::SheddingConfig::default(),
             auto_attack_rps: crate::http::challenge::AUTO_THRESHOLD_PER_SEC,
+            exports_allow_private_s3: false,
         }
     }
 }

@@ -303,6 +303,7 @@ impl BackupJobs {
                     passphrase,
                     Trigger::Schedule,
                     palisade_backup::export::DEFAULT_WORK_FACTOR,
+                    Some(&sealer),
                 )
                 .await
                 .map_err(|e| e.to_string()),

@@ -198,6 +198,9 @@ pub struct ServeArgs {
     /// 0 never does.
     #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = 2000)]
     pub auto_attack_mode_rps: u64,
+    /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
+    #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
+    pub exports_allow_private_s3: bool,
     /// A MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for merchants' country rules.
     #[arg(long, env = "PALISADE_GEOIP_DB", value_name = "PATH")]
     pub geoip_db: Option<std::path::PathBuf>,

@@ -20,6 +20,8 @@ CREATE TABLE store_export_settings (
     schedule TEXT NOT NULL CHECK (schedule IN ('off', 'daily', 'weekly')),
     passphrase_sealed TEXT,
     s3_url TEXT,
+    -- The merchant's own S3 credentials (JSON), sealed like the passphrase; never the platform's.
+    s3_credentials_sealed TEXT,
     updated_at BIGINT NOT NULL,
     updated_by TEXT NOT NULL
 );

@@ -33,6 +33,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/backups", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/export", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/schedule", Some(Permission::CustomerData)),
+    ("POST", "/admin/stores/{store}/backups/destination", Some(Permission::CustomerData)),
     ("GET", "/admin/stores/{store}/backups/{export}/download", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/{export}/restore-test", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/{export}/preview", Some(Permission::CustomerData)),
@@ -44,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/backups", get(page))
         .route("/admin/stores/{store}/backups/export", post(export_now))
         .route("/admin/stores/{store}/backups/schedule", post(set_schedule))
+        .route("/admin/stores/{store}/backups/destination", post(set_destination))
         .route("/admin/stores/{store}/backups/{export}/download", get(download))
         .route("/admin/stores/{store}/backups/{export}/restore-test", post(restore_test))
         .route("/admin/stores/{store}/backups/{export}/preview", post(preview))
@@ -166,6 +168,7 @@ async fn export_now(
         passphrase,
         Trigger::Manual,
         DEFAULT_WORK_FACTOR,
+        state.export_sealer.as_deref(),
     )
     .await
     .map_err(backup_error)?;
@@ -205,6 +208,39 @@ async fn set_schedule(
         Some(new_passphrase(&PassphraseForm { passphrase: form.passphrase, repeat: form.repeat })?)
     };
     store_exports::set_schedule(&state.db, scope(&access), sealer, schedule, passphrase).await.map_err(backup_error)?;
+    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+}
+
+#[derive(Deserialize)]
+struct DestinationForm {
+    #[serde(default)]
+    s3_url: String,
+    #[serde(default)]
+    key_id: String,
+    #[serde(default)]
+    secret: String,
+}
+
+/// Sets the merchant's own bucket (empty URL: none). Its credentials are the merchant's, sealed; its endpoint must
+/// be public HTTPS unless the operator allowed private endpoints.
+async fn set_destination(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<DestinationForm>, FormRejection>,
+) -> PageResult {
+    access.require(Permission::CustomerData)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    if let Some(r) = stepped_up(&state, &access) {
+        return Ok(r);
+    }
+    let Some(sealer) = &state.export_sealer else {
+        return Err(invalid("delivery to a bucket is not available on this installation"));
+    };
+    let url = form.s3_url.trim();
+    let destination = (!url.is_empty()).then(|| (url, form.key_id.as_str(), SecretString::from(form.secret)));
+    store_exports::set_delivery(&state.db, scope(&access), sealer, destination, state.config.exports_allow_private_s3)
+        .await
+        .map_err(backup_error)?;
     Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
 }
 

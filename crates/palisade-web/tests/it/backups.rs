@@ -9,6 +9,13 @@ use secrecy::SecretString;
 
 use crate::support::{TestApp, owner_of};
 
+fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
+    let mut config =
+        palisade_web::WebConfig { exports_allow_private_s3: allow_private, ..palisade_web::WebConfig::default() };
+    config.shield.policy.mode = palisade_shield::Mode::Off;
+    config
+}
+
 const PASS: &str = "lantern harbour tea 2026";
 
 async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
@@ -125,4 +132,69 @@ async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
     let import = post(&app, &format!("{base}/{id}/import"), &cookie, &[("passphrase", PASS)]).await;
     assert_eq!(import.status(), StatusCode::SEE_OTHER);
     assert_eq!(catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title, "Oolong");
+}
+
+#[tokio::test]
+async fn a_merchant_cannot_point_exports_at_the_platforms_network() {
+    // The shield already blocks most of these URLs as SSRF; with it off, the application's own check must hold.
+    let app = TestApp::start_with(shield_off(false), |r, _| r).await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let base = format!("/admin/stores/{}/backups", s.id);
+    for url in [
+        "s3://b/p?endpoint=http://127.0.0.1:5055&allow_http=true",
+        "s3://b/p?endpoint=https://169.254.169.254",
+        "s3://b/p?endpoint=https://10.0.0.5:9000",
+        "s3://b/p?endpoint=https://localhost:9000",
+        "s3://b/p?endpoint=https://[::1]:9000",
+        "/var/lib/palisade",
+    ] {
+        let res =
+            post(&app, &format!("{base}/destination"), &cookie, &[("s3_url", url), ("key_id", "k"), ("secret", "s")])
+                .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_export_settings WHERE s3_url IS NOT NULL")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn exports_are_delivered_to_the_merchants_own_bucket() {
+    let Ok(endpoint) = std::env::var("PALISADE_TEST_S3_ENDPOINT") else {
+        eprintln!("skipped: set PALISADE_TEST_S3_ENDPOINT to an S3-compatible server (.ci/run starts moto_server)");
+        return;
+    };
+    // The test server is on loopback: private endpoints allowed, and the shield (which blocks loopback URLs in
+    // parameters as SSRF) off.
+    let app = TestApp::start_with(shield_off(true), |r, _| r).await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let base = format!("/admin/stores/{}/backups", s.id);
+    let bucket = format!("merchant-{}", rand::random::<u32>());
+    reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    let url = format!("s3://{bucket}/exports?endpoint={endpoint}&allow_http=true");
+    let res = post(
+        &app,
+        &format!("{base}/destination"),
+        &cookie,
+        &[("s3_url", &url), ("key_id", "merchant-key"), ("secret", "merchant-secret")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT s3_credentials_sealed FROM store_export_settings WHERE store_id = $1")
+            .bind(s.id.to_string())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(!sealed.contains("merchant-secret"));
+
+    let res = post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", PASS)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let export = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
+    assert_eq!(export.outcome, "ok", "{}", export.detail);
+    assert!(export.detail.contains(&format!("delivered to s3://{bucket}/exports")), "{}", export.detail);
+    let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
+    assert!(listing.contains("exports/palisade-alpha-"), "{listing}");
 }
