@@ -95,8 +95,9 @@ fn check_sku(sku: &str) -> Result<String> {
 }
 
 /// Creates a product and its variants in one transaction. The store's currency must match every price.
-pub async fn create_product(db: &Db, scope: &StoreScope, new: NewProduct) -> Result<Product> {
+pub async fn create_product(db: &Db, scope: &StoreScope, mut new: NewProduct) -> Result<Product> {
     scope.require_staff()?;
+    new.description = crate::rich_text::clean_for_storage(&new.description);
     if let Some(c) = &new.category {
         category_exists(db, scope, c).await?;
     }
@@ -347,8 +348,9 @@ pub struct ProductEdit {
 }
 
 /// Edits a product's text and category, audited.
-pub async fn update_product(db: &Db, scope: &StoreScope, id: &str, edit: ProductEdit) -> Result<Product> {
+pub async fn update_product(db: &Db, scope: &StoreScope, id: &str, mut edit: ProductEdit) -> Result<Product> {
     scope.require_staff()?;
+    edit.description = crate::rich_text::clean_for_storage(&edit.description);
     let title = display_name("title", &edit.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     if edit.description.len() > 20_000 {
         return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));

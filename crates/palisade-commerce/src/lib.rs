@@ -13,6 +13,7 @@ pub mod orders;
 pub mod payments;
 pub mod payouts;
 pub mod reviews;
+pub mod rich_text;
 pub mod themes;
 
 pub use error::CommerceError;

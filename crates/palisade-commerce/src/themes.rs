@@ -76,6 +76,7 @@ pub fn sandbox(sources: &BTreeMap<String, String>) -> std::result::Result<Enviro
     env.set_recursion_limit(RECURSION_LIMIT);
     env.add_filter("money", money_filter);
     env.add_filter("when", |ms: i64| Timestamp(ms).to_string());
+    env.add_filter("rich_text", crate::rich_text::filter);
     env.add_filter("stars", |r: f64| {
         let full = r.round().clamp(0.0, 5.0) as usize;
         format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))

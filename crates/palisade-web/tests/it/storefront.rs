@@ -24,7 +24,7 @@ async fn product(
         NewProduct {
             slug: Slug::parse(slug).unwrap(),
             title: title.into(),
-            description: format!("{title}: <script>alert(1)</script> hand made."),
+            description: format!("{title}: <b>bold</b> <script>alert(1)</script> hand made."),
             status: ProductStatus::Published,
             category: None,
             variants: vec![NewVariant {
@@ -363,7 +363,8 @@ async fn a_broken_merchant_template_falls_back_and_the_merchant_sees_the_error()
     );
     let html = app.get("/s/alpha/p/kettle").await.text().await.unwrap();
     assert!(html.contains("<h1>Custom Kettle</h1>"), "{html}");
-    assert!(html.contains("&lt;script&gt;"), "escaped: {html}");
+    // The script was removed when saved; the remaining markup is escaped by a template without `rich_text`.
+    assert!(html.contains("&lt;b&gt;bold") && !html.contains("alert(1)"), "escaped: {html}");
     // A runaway loop is caught by the trial render when saved.
     let looping = "{% for i in range(1000) %}{% for j in range(1000) %}{{ i }}{% endfor %}{% endfor %}";
     assert_eq!(save("product.html", looping).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -592,4 +593,44 @@ async fn photo_sized_images_upload_and_oversized_ones_are_refused() {
         .unwrap();
     assert_eq!(big_form.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(palisade_commerce::images::list(&app.db, &sa, &p.id).await.unwrap().len(), 1);
+}
+
+/// HTML in a product description passes the shield (a route-and-field exception) and is cleaned with ammonia:
+/// formatting reaches buyers, scripts and handlers do not.
+#[tokio::test]
+async fn html_descriptions_pass_the_shield_and_are_sanitised() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "tea").await;
+    let description = r#"<p>Our <b>best</b> oolong.</p><ul><li>100 g</li></ul><script>alert(document.cookie)</script><img src=x onerror="alert(1)"><a href="javascript:alert(1)">x</a>"#;
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/products", s.id)))
+        .header("cookie", &cookie)
+        .form(&[
+            ("title", "Formatted oolong"),
+            ("slug", "formatted"),
+            ("description", description),
+            ("sku", "FMT-1"),
+            ("price", "18.50"),
+            ("stock", "5"),
+            ("publish", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the shield lets the description through");
+    let stored = palisade_commerce::catalog::get_by_slug(&app.db, &scope, "formatted").await.unwrap();
+    assert!(
+        stored.description.contains("<b>best</b>") && !stored.description.contains("script"),
+        "{}",
+        stored.description
+    );
+    let html = app.get("/s/tea/p/formatted").await.text().await.unwrap();
+    assert!(html.contains("<b>best</b>") && html.contains("<li>100 g</li>"), "formatting is shown");
+    for gone in ["alert(document.cookie)", "onerror", "javascript:alert"] {
+        assert!(!html.contains(gone), "{gone} reached the page");
+    }
+    // The same field anywhere else is still inspected.
+    let probe = app.get("/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E").await;
+    assert_eq!(probe.status(), StatusCode::FORBIDDEN);
 }
