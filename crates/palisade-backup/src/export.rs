@@ -388,6 +388,14 @@ impl Archive {
         Ok(Archive { manifest, files })
     }
 
+    /// A text column of the archived store's own row (`name`, `currency`, …).
+    #[must_use]
+    pub fn store_field(&self, column: &str) -> Option<String> {
+        let stores = self.table("stores").ok()?;
+        let i = stores.columns.iter().position(|(c, _)| c == column)?;
+        stores.rows.first()?.get(i)?.as_str().map(str::to_owned)
+    }
+
     /// A table file, parsed and checked against the schema's column kinds.
     pub fn table(&self, name: &str) -> Result<ArchiveTable> {
         let bytes = self
@@ -554,7 +562,9 @@ pub async fn preview(db: &Db, scope: &StoreScope, objects: &Objects, archive: &A
     })
 }
 
-async fn put_objects(objects: &Objects, archive: &Archive) -> Result<u64> {
+/// Stores the archive's objects (images) under their content addresses, refusing any whose name is not the hash
+/// of its bytes.
+pub async fn put_objects(objects: &Objects, archive: &Archive) -> Result<u64> {
     let mut n = 0;
     for (path, bytes) in archive.files.iter().filter(|(p, _)| p.starts_with("objects/")) {
         let key = path.trim_start_matches("objects/");
@@ -708,16 +718,10 @@ pub async fn restore_test(db: &Db, archive: &Archive) -> Result<CloneReport> {
     check_target(archive, db)?;
     let mut tx = db.begin_write().await?;
     let scratch = uuid::Uuid::now_v7().to_string();
-    let stores = archive.table("stores")?;
-    let row = stores.rows.first().ok_or_else(|| BackupError::Archive("tables/stores.jsonl has no store".into()))?;
-    let currency = stores
-        .columns
-        .iter()
-        .position(|(n, _)| n == "currency")
-        .and_then(|i| row.get(i))
-        .and_then(Value::as_str)
-        .unwrap_or("SGD")
-        .to_owned();
+    if archive.table("stores")?.rows.is_empty() {
+        return Err(BackupError::Archive("tables/stores.jsonl has no store".into()));
+    }
+    let currency = archive.store_field("currency").unwrap_or_else(|| "SGD".into());
     let now = db.now().millis();
     sqlx::query(
         "INSERT INTO stores (id, slug, name, currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $5)",

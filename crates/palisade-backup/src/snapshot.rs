@@ -252,9 +252,7 @@ async fn create_inner(
         let meta = meta.map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
         let key = meta.location.to_string();
         // Merchants' export archives are their own copies (encrypted with their passphrase): not the platform's.
-        if key.starts_with(crate::store_exports::PREFIX)
-            && key.get(crate::store_exports::PREFIX.len()..).is_some_and(|r| r.starts_with('/'))
-        {
+        if key.strip_prefix(crate::store_exports::PREFIX).is_some_and(|rest| rest.starts_with('/')) {
             continue;
         }
         keys.push((key, meta.size));

@@ -183,28 +183,19 @@ pub async fn set_delivery(
         }
     };
     let mut tx = db.begin_write().await?;
-    let updated = sqlx::query(
-        "UPDATE store_export_settings SET s3_url = $2, s3_credentials_sealed = $3, updated_at = $4, updated_by = $5          WHERE store_id = $1",
+    sqlx::query(
+        "INSERT INTO store_export_settings (store_id, schedule, s3_url, s3_credentials_sealed, updated_at, updated_by) \
+         VALUES ($1, 'off', $2, $3, $4, $5) ON CONFLICT (store_id) DO UPDATE SET s3_url = excluded.s3_url, \
+         s3_credentials_sealed = excluded.s3_credentials_sealed, updated_at = excluded.updated_at, \
+         updated_by = excluded.updated_by",
     )
     .bind(scope.store_key())
     .bind(url.clone())
-    .bind(credentials.clone())
+    .bind(credentials)
     .bind(db.now().millis())
     .bind(scope.actor().as_audit_text())
     .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        sqlx::query(
-            "INSERT INTO store_export_settings (store_id, schedule, s3_url, s3_credentials_sealed, updated_at, updated_by)              VALUES ($1, 'off', $2, $3, $4, $5)",
-        )
-        .bind(scope.store_key())
-        .bind(url.clone())
-        .bind(credentials)
-        .bind(db.now().millis())
-        .bind(scope.actor().as_audit_text())
-        .execute(&mut *tx)
-        .await?;
-    }
     let target = format!("store:{}", scope.store_id());
     audit::record_store(
         &mut tx,

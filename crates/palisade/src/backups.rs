@@ -21,9 +21,15 @@ pub struct BackupContext<'a> {
     pub master_key: &'a secrets::MasterKey,
 }
 
+/// The repository every installation has: `DATA_DIR/backups/repo`.
+#[must_use]
+pub fn primary_target(settings: &Settings) -> Target {
+    Target::Dir(settings.backup.dir.join("repo"))
+}
+
 /// The primary target first, then the configured extra ones.
 pub fn targets(settings: &Settings) -> anyhow::Result<Vec<Target>> {
-    let mut out = vec![Target::Dir(settings.backup.dir.join("repo"))];
+    let mut out = vec![primary_target(settings)];
     for text in &settings.backup.extra_targets {
         out.push(Target::parse(text).with_context(|| "in backup_targets of the config file")?);
     }
@@ -34,7 +40,7 @@ pub fn targets(settings: &Settings) -> anyhow::Result<Vec<Target>> {
 pub fn choose_target(settings: &Settings, explicit: Option<&str>) -> anyhow::Result<Target> {
     match explicit {
         Some(text) => Ok(Target::parse(text)?),
-        None => Ok(Target::Dir(settings.backup.dir.join("repo"))),
+        None => Ok(primary_target(settings)),
     }
 }
 
@@ -278,7 +284,7 @@ impl BackupJobs {
     pub async fn drill(&self, db: &Db) -> Result<(), String> {
         let master_key = self.master_key()?;
         let ctx = BackupContext { settings: &self.settings, db, master_key: &master_key };
-        let target = Target::Dir(self.settings.backup.dir.join("repo"));
+        let target = primary_target(&self.settings);
         let report = run_drill(&ctx, &target, identity(&self.settings, None), &palisade_backup::Quiet)
             .await
             .map_err(|e| format!("{e:#}"))?;

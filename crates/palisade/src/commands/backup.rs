@@ -320,22 +320,10 @@ async fn import_store(
             anyhow::bail!("{owner} is a {} account; store owners must be staff accounts", account.kind.as_str());
         }
         export::restore_test(db, &archive).await?;
-        let stores = archive.table("stores")?;
-        let archived_name = stores
-            .columns
-            .iter()
-            .position(|(c, _)| c == "name")
-            .and_then(|i| stores.rows.first().and_then(|r| r.get(i)))
-            .and_then(|v| v.as_str())
-            .unwrap_or("Imported store")
-            .to_owned();
-        let currency = stores
-            .columns
-            .iter()
-            .position(|(c, _)| c == "currency")
-            .and_then(|i| stores.rows.first().and_then(|r| r.get(i)))
-            .and_then(|v| v.as_str())
-            .and_then(|c| palisade_core::money::Currency::parse(c).ok())
+        let archived_name = archive.store_field("name").unwrap_or_else(|| "Imported store".into());
+        let currency = archive
+            .store_field("currency")
+            .and_then(|c| palisade_core::money::Currency::parse(&c).ok())
             .unwrap_or(palisade_core::money::Currency::SGD);
         let (store, _scope) = tenancy::create_store(
             db,
@@ -348,11 +336,7 @@ async fn import_store(
         let report = export::clone_into(&mut tx, db.backend(), &store.id.to_string(), &archive).await?;
         tx.commit().await.context("committing the imported store")?;
         let objects = palisade_store::Objects::local(&inst.settings.objects_dir).map_err(runtime::explain)?;
-        for (path, bytes) in archive.files.iter().filter(|(p, _)| p.starts_with("objects/")) {
-            let key = path.trim_start_matches("objects/");
-            let prefix = key.rsplit_once('/').map_or("", |(p, _)| p);
-            objects.put_content(prefix, bytes::Bytes::from(bytes.clone())).await.map_err(runtime::explain)?;
-        }
+        export::put_objects(&objects, &archive).await?;
         Ok::<_, anyhow::Error>((store, report))
     }
     .await;
