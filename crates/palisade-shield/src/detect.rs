@@ -170,7 +170,27 @@ const RULES: &[Rule] = &[
         1,
         r"(?:/[a-z0-9.\-]*[?*\[][a-z0-9?*\[\].\-]*){2,}|/\?{2,}/|\{\s*,?\s*[a-z/]+\s*,[^}]*\}",
     ),
-    rule("rce.substitution", Family::Rce, CRITICAL, 1, r"\$\(\s*[a-z/]+[^)]*\)|`\s*[a-z/]+[^`]*`|\$\{ifs\}"),
+    rule(
+        "rce.substitution",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"\$\(\s*[a-z/]+[^)]*\)|`\s*[a-z/]+[^`]*`|\$\{ifs\}|\$\(\(|[<>]\(\s*[a-z/]|\$\{?(?:shell|ifs|bash_version|histfile)\b",
+    ),
+    rule(
+        "rce.windows-if",
+        Family::Rce,
+        CRITICAL,
+        1,
+        r"\bif\s+(?:not\s+)?(?:\S+\s+(?:equ|neq|lss|leq|gtr|geq)\s|['\x22][^'\x22]*['\x22]\s*==|%[^%\s]+%)|\bfor\s+%%?[~a-z0-9\[]+\s+in\s*\(",
+    ),
+    rule(
+        "rce.leading-tool",
+        Family::Rce,
+        CRITICAL,
+        2,
+        r"^\s*(?:time|strace|ltrace|nohup|nice|timeout|flock|perf|ll|ls|find|ksh|sh|bash|zsh|pip[23]?|npm|gem|composer|apt(?:-get)?|yum|dnf|chmod|chown|sudo|su|kill|pkill|crontab|systemctl|service|mount|dd|nc|ncat|socat|ssh|scp|curl|wget)\s+(?:[-/~$]|[a-z]+\s+-)|\b(?:ansible-[a-z]+|chef-[a-z]+|cscli|visudo|lastlog|rmt-tar|aa-disable|aa-exec)\b|^\s*(?:!!|!-?\d+|~[+-]?\d*)\s*$",
+    ),
     rule("rce.shellshock", Family::Rce, CRITICAL, 1, r"\(\s*\)\s*\{"),
     rule(
         "rce.shell-paths",
@@ -255,6 +275,14 @@ const RULES: &[Rule] = &[
         r"require\s*\(\s*['\x22`](?:child_process|fs|net|vm|os)['\x22`]|process\.(?:mainmodule|binding|env)|global\.process|\bconstructor\s*\(\s*['\x22]return",
     ),
     rule(
+        "generic.node-more",
+        Family::Generic,
+        CRITICAL,
+        1,
+        r"\bconsole\s*\.\s*(?:log|info|warn|error|debug|dir|trace)\s*[.(]|\bthis\s*\.\s*constructor\b|\bprocess\s*\[|\brequire\s*\[|__js_function|_\$\$nd_func\$\$_|\bprocess\s*\.\s*spawn\b|\bchild_process\b|\bwhile\s*\(\s*(?:!|\(|true\b|1\s*\))",
+    ),
+    rule("generic.ssti-perl", Family::Generic, CRITICAL, 1, r"@\{\s*\[|\bqx\s*\{"),
+    rule(
         "generic.prototype",
         Family::Generic,
         CRITICAL,
@@ -277,6 +305,41 @@ const RULES: &[Rule] = &[
         CRITICAL,
         1,
         r"<\s*(?:iframe|object|embed|applet|meta|base|svg|math|form|link|style|frameset|img|video|audio|body|details|marquee|isindex)\b",
+    ),
+    rule(
+        "xss.attribute-handler",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"[\s\x22'`;/0-9=,(]on[a-z]{3,40}\s*=[^=]|\b(?:formaction|srcdoc|xlink:href)\s*=",
+    ),
+    rule(
+        "xss.more-tags",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"<\s*(?:noscript|[a-z]*:?\s*vmlframe|[a-z]+\s*:\s*script|importimplementation|xss|dialog|template|keygen|bgsound|layer|ilayer|xml|portal)\b|\+ad[w4]-",
+    ),
+    rule(
+        "xss.js-obfuscation",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"!!?\s*\[\s*\]|\b(?:self|window|top|parent|globalthis|frames|document)\s*\)?\s*\[\s*['\x22`]|\)\s*\[\s*['\x22`](?:cookie|alert|eval|constructor)\b|\.(?:call|apply)\s*`",
+    ),
+    rule(
+        "xss.dom-blacklist",
+        Family::Xss,
+        CRITICAL,
+        1,
+        r"\bdocument\s*\.\s*(?:cookie|write|domain)\b|\bwindow\s*\.\s*location\b|\.\s*(?:parentnode|innerhtml|outerhtml)\b|<!\[cdata\[",
+    ),
+    rule(
+        "xss.dom-wide",
+        Family::Xss,
+        CRITICAL,
+        2,
+        r"-->|<!--|\bdocument\s*\.\s*(?:body|queryselector(?:all)?|createelement|getelementby[a-z]+|location)\b|\b(?:setinterval|settimeout)\s*\(|\bdata\s*:\s*[a-z/+-]*\s*[,;]",
     ),
     rule("xss.css-expression", Family::Xss, CRITICAL, 1, r"expression\s*\(|-moz-binding|@import\b|behavior\s*:"),
     rule(
@@ -361,6 +424,41 @@ const RULES: &[Rule] = &[
         r"\b(?:database|schema|user|current_user|session_user|system_user|version|cast|convert|concat|substring|substr|mid|ascii|ord|hex|unhex|length|char|chr|replace|pow|power|sqrt|ln|log|exp|floor|ceil|rand|uncompress|compress|md5|sha1|sha2|db_name|find_in_set|sysdate|sin|cos|tan|right|left|trim|lower|upper|load_file|if|ifnull|nullif|coalesce|isnull|openrowset|opendatasource|starts_with|json_extract|json_keys)\s*\(",
     ),
     rule(
+        "sqli.function-call-more",
+        Family::Sqli,
+        CRITICAL,
+        2,
+        r"\b(?:rtrim|ltrim|xmltype|elt|instr|locate|greatest|least|regexp_[a-z]+|jsonb?_[a-z_]+|pg_[a-z_]+|utl_[a-z_]+|unistr|to_char|to_number|make_set|export_set|bit_length|char_length|octet_length|get_lock|release_lock|master_pos_wait|db_id|object_id|col_name|has_dbaccess|is_srvrolemember|quotename|soundex|difference|nvl2?|decode|encode|pi|round|month|year|day|date|left|right|length|log|user|version|if|local)[^\w\s]*\(|\bprocedure\s+analyse\b",
+    ),
+    rule(
+        "sqli.function-call-punctuated",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r"\b(?:length|log|user|version|left|right|month|day|year|if|md5|sha1|ascii|substr|substring|concat|char|hex|ord|count|sum|len)(?:\\|[|&!=?'/$)]+)\s*\(",
+    ),
+    rule(
+        "sqli.casts",
+        Family::Sqli,
+        CRITICAL,
+        2,
+        r"::\s*(?:int|integer|bigint|smallint|text|jsonb?|numeric|varchar|bytea|regclass|oid)\b|[)'\x22`]\s*as\s+[\w\x22'`]+\s+from\b",
+    ),
+    rule(
+        "sqli.products",
+        Family::Sqli,
+        CRITICAL,
+        1,
+        r"\bmsdb\b|\bmsdasql\b|\bxp_[a-z]+\b|\butl_(?:http|inaddr|file|smtp|tcp)\b|\bmysql\.db\b|\bschema_name\b|\bexec(?:ute)?\s+(?:immediate|sp_|xp_|master\.|@)|\bset\s+@@?[a-z_]+|\b(?:create|alter|drop)\s+(?:table|database|user|procedure|function|view|index|trigger)\b",
+    ),
+    rule(
+        "sqli.operators-wide",
+        Family::Sqli,
+        CRITICAL,
+        2,
+        r"['\x22`]\s*(?:x?or|and|div|like|glob|rlike|regexp|is|in|between|notnull)\b|\bis\s+(?:not\s+)?(?:null|true|false|\d)\b|\blike\s+null\b|\brlike\b|\bnotnull\b|\bnorthwind\b|\bexecute\s+[a-z]|\border\s+by\b|\bunion\s*[/(]",
+    ),
+    rule(
         "sqli.keywords",
         Family::Sqli,
         CRITICAL,
@@ -395,14 +493,14 @@ const RULES: &[Rule] = &[
         Family::Java,
         CRITICAL,
         1,
-        r"java\.lang\.(?:runtime|processbuilder|class|system|reflect)|\.getruntime\s*\(|\.getclass\s*\(|class\.module\.classloader|\bognl\b|@java\.|xwork\.methodaccessor|java\.io\.(?:file|objectinputstream)|javax\.script",
+        r"java\.lang\.(?:runtime|processbuilder|class|system|reflect)|\bjava\.(?:[a-z_$]+\.)*(?:runtime|processbuilder)\b|\.getruntime\s*\(|\.getclass\s*\(|class\.module\.classloader|\bognl\b|@java\.|xwork\.methodaccessor|java\.io\.(?:file|objectinputstream)|javax\.script",
     ),
     rule(
         "java.classes",
         Family::Java,
         CRITICAL,
         1,
-        r"\bjava\.(?:lang|io|util|net|beans|rmi|security|nio|sql)\.[a-z]+|\bjavax\.[a-z]+\.|\borg\.(?:omg|apache\.commons\.collections|springframework|codehaus\.groovy|hibernate|mozilla\.javascript)\b|\bcom\.sun\.|\bsun\.(?:misc|reflect|rmi)\.",
+        r"\bjava\.(?:lang|io|util|net|beans|rmi|security|nio|sql)\.[a-z]+|\bjavax\.[a-z]+\.|\borg\.(?:omg|apache\.commons|springframework|codehaus\.groovy|hibernate|mozilla\.javascript)\b|\bcom\.opensymphony\.xwork2\b|\bcom\.sun\.|\bsun\.(?:misc|reflect|rmi)\.",
     ),
     rule(
         "java.gadgets",
@@ -428,8 +526,58 @@ const RULES: &[Rule] = &[
         1,
         r"(?:https?|ftp|gopher|dict|ldap|tftp)://(?:[^/@]*@)?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0x7f|2130706433|\[?::1\]?|\[?::ffff:|169\.254\.\d+\.\d+|10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|172\.(?:1[6-9]|2\d|3[01])\.\d+\.\d+|metadata\.google\.internal|instance-data)",
     ),
+    rule(
+        "ssrf.encoded-ip",
+        Family::Ssrf,
+        CRITICAL,
+        1,
+        r"^[a-z][a-z0-9+.-]{1,15}:/{0,2}(?:[^/@\s]*@)?(?:\d{8,10}|0x[0-9a-f]{6,8}|0[0-7]{1,4}\.[0-7.]+|(?:\d{1,3}\.){1,2}\d{4,}|\[[0-9a-z:.%]*\])(?:[:/?#]|$)",
+    ),
+    rule(
+        "ssrf.internal-host",
+        Family::Ssrf,
+        CRITICAL,
+        1,
+        r"(?:^|//|@)(?:localhost(?:\.localdomain)?|localhost[46](?:\.localdomain[46])?|ip6-(?:loopback|localhost)|[a-z.]*docker\.internal|host\.containers\.internal|lvh\.me|kubernetes\.default(?:\.svc)?|instance-data|metadata\.google\.internal)(?:[:/?#]|$)|^(?:https?|ftp|gopher):/?(?:127\.|0\.0\.0\.0|169\.254\.|\[)",
+    ),
     rule("ssrf.scheme", Family::Ssrf, CRITICAL, 1, r"^(?:gopher|dict|ldap|tftp|jar|netdoc|file)://"),
 ];
+
+/// The command line as a shell reads it: quotes, backslashes, carets and empty expansions (`$@`, `$*`, `$$`)
+/// vanish between letters (`c''at`, `w\get`, `una$@me`), and a one-character bracket glob is that character
+/// (`/bi[n]/sh`). Only the command-injection rules look at this form.
+#[must_use]
+pub fn shell_fold(folded: &str) -> Option<String> {
+    if !folded.contains(['\'', '"', '\\', '`', '^', '$', '[']) {
+        return None;
+    }
+    let b = folded.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\'' | b'"' | b'\\' | b'^' => {}
+            b'`' if b.get(i + 1) == Some(&b'`') => i += 1,
+            b'$' if matches!(b.get(i + 1), Some(b'@' | b'*' | b'$' | b'_')) => i += 1,
+            b'[' if b.get(i + 2) == Some(&b']') && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) => {
+                out.extend(b.get(i + 1));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    let shell = String::from_utf8(out).ok()?;
+    (shell != folded).then_some(shell)
+}
+
+/// The command-injection rules alone, for the shell-folded form.
+static RCE_SET: LazyLock<Option<(RegexSet, Vec<usize>)>> = LazyLock::new(|| {
+    let ids: Vec<usize> = RULES.iter().enumerate().filter(|(_, r)| r.family == Family::Rce).map(|(i, _)| i).collect();
+    let set =
+        RegexSet::new(ids.iter().filter_map(|&i| RULES.get(i)).map(|r| r.pattern.replace(r"\b", r"(?-u:\b)"))).ok()?;
+    Some((set, ids))
+});
 
 /// Local-file names whose mention in a parameter is an attack (CRS lfi-os-files, abridged).
 const OS_FILES: &[&str] = &[
@@ -527,6 +675,66 @@ const SCANNERS: &[&str] = &[
     "qualys",
 ];
 
+/// Java serialisation's magic bytes `AC ED 00 05` in base64, in the three byte alignments (CRS 944210).
+const JAVA_MAGIC_BASE64: &[&str] = &["rO0AB", "KztAAU", "Cs7QAF"];
+
+/// Classes of deserialisation gadget chains and process launchers. Their base64 encodings inside a value are a
+/// serialised Java payload in transit (CRS 944250/944300); matched in each of the three byte alignments and in the
+/// spellings Java code uses.
+const JAVA_BASE64_WORDS: &[&str] = &[
+    "runtime",
+    "processbuilder",
+    "clonetransformer",
+    "forclosure",
+    "instantiatefactory",
+    "instantiatetransformer",
+    "invokertransformer",
+    "prototypeclonefactory",
+    "prototypeserializationfactory",
+    "whileclosure",
+    "getproperty",
+    "filewriter",
+    "xmldecoder",
+    "Runtime",
+    "ProcessBuilder",
+    "CloneTransformer",
+    "ForClosure",
+    "InstantiateFactory",
+    "InstantiateTransformer",
+    "InvokerTransformer",
+    "PrototypeCloneFactory",
+    "PrototypeSerializationFactory",
+    "WhileClosure",
+    "getProperty",
+    "FileWriter",
+    "XMLDecoder",
+];
+
+/// Node.js deserialisation and process spawning, base64-encoded (CRS 934 node-js rules).
+const NODE_BASE64_WORDS: &[&str] = &["_$$ND_FUNC$$_", "require(", "child_process", "__js_function"];
+
+/// The base64 characters that depend on `word` alone when it starts `shift` bytes into the encoded data: the
+/// characters straddling a neighbouring byte are left out, so the fragment matches whatever surrounds the word.
+#[must_use]
+pub fn base64_fragment(word: &str, shift: usize) -> String {
+    use base64::Engine as _;
+    let mut bytes = vec![0u8; shift];
+    bytes.extend_from_slice(word.as_bytes());
+    let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes);
+    let first = (8 * shift).div_ceil(6);
+    let last = 8 * (shift + word.len()) / 6;
+    encoded.get(first..last).unwrap_or_default().to_owned()
+}
+
+/// Case-sensitive (base64 is): the magic first, then every word in three alignments.
+static JAVA_BASE64_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let mut needles: Vec<String> = JAVA_MAGIC_BASE64.iter().map(|s| (*s).to_owned()).collect();
+    for word in JAVA_BASE64_WORDS.iter().chain(NODE_BASE64_WORDS) {
+        needles.extend((0..3).map(|shift| base64_fragment(word, shift)));
+    }
+    AhoCorasick::new(needles).ok()
+});
+
 /// NoSQL (MongoDB) operators, as JSON keys or bracketed parameter names.
 const NOSQL_OPERATORS: &[&str] = &[
     "$ne",
@@ -561,7 +769,10 @@ fn list(words: &[&str]) -> Option<AhoCorasick> {
 /// A line that starts with a request method (921: HTTP splitting), in query values, names and headers — not in
 /// form bodies, where a shopper's multi-line review may well start a line with "Get".
 static NEWLINE_METHOD: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i)[\r\n][ \t]*(?:get|post|head|put|delete|options|connect|trace|patch)(?:[ \t]|$)").ok()
+    regex::Regex::new(
+        r"(?i)[\r\n][ \t]*(?:(?:get|post|head|put|delete|options|connect|trace|patch)(?:[ \t]|$)|(?:[a-z]?\d+[ \t]+)?(?:rcpt[ \t]+to|mail[ \t]+from|helo|ehlo|help|data|quit|retr|apop|noop|rset|examine|search|append|fetch|store|login|logout|capability|authenticate|starttls|uid)\b)",
+    )
+    .ok()
 });
 
 /// Executable or session-file names for uploads.
@@ -589,6 +800,8 @@ pub fn patterns_compile() -> bool {
     RULE_SET.is_some()
         && OS_FILES_AC.is_some()
         && SCANNERS_AC.is_some()
+        && JAVA_BASE64_AC.is_some()
+        && RCE_SET.is_some()
         && CRLF.is_some()
         && NEWLINE_METHOD.is_some()
         && UPLOAD_NAME.is_some()
@@ -666,6 +879,9 @@ pub fn inspect_field(
     {
         out.push(finding("session.id-parameter", Family::Session, CRITICAL, 1, field, value));
     }
+    if field.location == Location::Name && field.name == "multipart.disposition" {
+        out.push(finding("protocol.multipart-name", Family::Protocol, CRITICAL, 1, field, value));
+    }
     if n.invalid_encoding && field.encoded {
         out.push(finding("protocol.invalid-encoding", Family::Protocol, WARNING, 1, field, value));
     }
@@ -697,6 +913,36 @@ pub fn inspect_field(
             }
             out.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
         }
+    }
+    if let Some(ac) = JAVA_BASE64_AC.as_ref() {
+        // The raw value too: a `+` of base64 in a form turns into a space once decoded.
+        let hit = ac.find(value).or_else(|| ac.find(field.value.as_str()));
+        match hit.map(|m| m.pattern().as_usize()) {
+            Some(i) if i < JAVA_MAGIC_BASE64.len() => {
+                out.push(finding("java.serialized-base64", Family::Java, CRITICAL, 1, field, value));
+            }
+            Some(i) if i >= JAVA_MAGIC_BASE64.len() + 3 * JAVA_BASE64_WORDS.len() => {
+                out.push(finding("generic.node-base64", Family::Generic, CRITICAL, 1, field, value));
+            }
+            Some(_) if paranoia >= 2 => {
+                out.push(finding("java.base64-class", Family::Java, CRITICAL, 2, field, value));
+            }
+            _ => {}
+        }
+    }
+    if !url_header
+        && let Some((set, ids)) = RCE_SET.as_ref()
+        && let Some(shell) = shell_fold(&n.folded)
+    {
+        let already: Vec<&str> = out.iter().map(|f| f.rule).collect();
+        let mut found = Vec::new();
+        for i in set.matches(&shell).iter() {
+            let Some(r) = ids.get(i).and_then(|&i| RULES.get(i)) else { continue };
+            if r.paranoia <= paranoia && !already.contains(&r.id) {
+                found.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
+            }
+        }
+        out.extend(found);
     }
     if !header
         && field.location != Location::Path

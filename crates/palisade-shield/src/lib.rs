@@ -163,6 +163,30 @@ pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 /// Largest single header value.
 pub const MAX_HEADER: usize = 8 * 1024;
 
+/// Body types Palisade's routes read (CRS 920420 `allowed_request_content_type`): anything else is an attacker
+/// probing for a parser the shield does not look into.
+/// `text/plain` stays: browsers send beacons and CSP reports with it, and the body is inspected as text.
+pub const BODY_TYPES: &[&str] = &[
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/json",
+    "application/xml",
+    "text/xml",
+    "application/soap+xml",
+    "text/plain",
+];
+/// Character sets a body may declare (CRS 920480): others (UTF-7, EBCDIC `ibm037` …) smuggle payloads past
+/// inspection.
+pub const CHARSETS: &[&str] = &["utf-8", "us-ascii", "iso-8859-1", "iso-8859-15", "windows-1252"];
+
+/// The shape of a Content-Type header: a type and known parameters (CRS 920470).
+static CONTENT_TYPE_SHAPE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?i)^[\w/.+*-]+(?:\s?;\s?(?:action|boundary|charset|component|start(?:-info)?|type|version)\s?=\s?['"\w.()+,/:=?<>@#*-]+)*$"#,
+    )
+    .ok()
+});
+
 /// The engine: detectors plus policy. Cheap to clone.
 #[derive(Clone)]
 pub struct Shield {
@@ -299,8 +323,30 @@ fn protocol(req: &Request, out: &mut Vec<Finding>) {
     if let Some((n, v)) = req.headers.iter().find(|(_, v)| v.len() > MAX_HEADER) {
         out.push(protocol_finding("protocol.oversized-header", detect::CRITICAL, n, v));
     }
+    if let Some(ctype) = req.header_value("content-type") {
+        content_type(ctype, !req.body.is_empty(), out);
+    }
     if req.path.contains('#') || !req.path.starts_with('/') && req.path != "*" {
         out.push(protocol_finding("protocol.bad-path", detect::CRITICAL, "path", &req.path));
+    }
+}
+
+fn content_type(ctype: &str, has_body: bool, out: &mut Vec<Finding>) {
+    if CONTENT_TYPE_SHAPE.as_ref().is_some_and(|re| !re.is_match(ctype)) {
+        out.push(protocol_finding("protocol.content-type-syntax", detect::CRITICAL, "content-type", ctype));
+    }
+    let mut params = ctype.split(';');
+    let mime = params.next().unwrap_or("").trim().to_ascii_lowercase();
+    if has_body && !BODY_TYPES.contains(&mime.as_str()) {
+        out.push(protocol_finding("protocol.content-type", detect::CRITICAL, "content-type", ctype));
+    }
+    let bad_charset = has_body
+        && params.filter_map(|p| p.split_once('=')).any(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("charset")
+                && !CHARSETS.contains(&v.trim().trim_matches(['"', '\'']).to_ascii_lowercase().as_str())
+        });
+    if bad_charset {
+        out.push(protocol_finding("protocol.charset", detect::CRITICAL, "content-type", ctype));
     }
 }
 
@@ -310,6 +356,37 @@ mod tests {
 
     fn verdict(req: Request) -> Verdict {
         Shield::default().inspect(&req, &Policy::default())
+    }
+
+    #[test]
+    fn java_payloads_in_base64_are_found_in_every_alignment() {
+        assert_eq!(detect::base64_fragment("runtime", 0), "cnVudGltZ");
+        assert_eq!(detect::base64_fragment("runtime", 1), "J1bnRpbW");
+        assert_eq!(detect::base64_fragment("runtime", 2), "ydW50aW1l");
+        let pl2 = Policy { paranoia: 2, ..Policy::default() };
+        for value in ["HJ1bnRpbWU", "cHJvY2Vzc2J1aWxkZXI", "rO0ABXNy"] {
+            let req = Request::new("GET", &format!("/p?x={value}"));
+            assert_eq!(Shield::default().inspect(&req, &pl2).action, Action::Block, "{value}");
+        }
+    }
+
+    #[test]
+    fn shell_evasions_are_read_as_the_shell_reads_them() {
+        assert_eq!(detect::shell_fold("c''at /et\\c/pa$@sswd").as_deref(), Some("cat /etc/passwd"));
+        assert_eq!(detect::shell_fold("/bi[n]/sh").as_deref(), Some("/bin/sh"));
+        assert_eq!(detect::shell_fold("plain words"), None);
+        for uri in ["/p?h=x;w%22%22get%20x.example", "/p?h=x;una$@me%20-a", "/p?h=x;/bi%5Bn%5D/bash"] {
+            assert_eq!(verdict(Request::new("GET", uri)).action, Action::Block, "{uri}");
+        }
+    }
+
+    #[test]
+    fn content_types_outside_the_allowed_set_are_anomalies() {
+        let post = |ctype: &str| Request::new("POST", "/p").header("content-type", ctype).body("a=b");
+        assert_eq!(verdict(post("application/x-www-form-urlencoded; charset=utf-8")).action, Action::Allow);
+        for ctype in ["my-new-type", "application/x-www-form-urlencoded; charset=ibm037", "text/xml; blah"] {
+            assert_eq!(verdict(post(ctype)).action, Action::Block, "{ctype}");
+        }
     }
 
     #[test]

@@ -140,6 +140,12 @@ pub fn fold(s: &str) -> String {
     let mut folded = String::with_capacity(out.len());
     let mut space = false;
     for c in out.chars() {
+        // Full-width forms (`＜script＞`): servers and frameworks with "best fit" mappings read them as ASCII.
+        let c = match u32::from(c) {
+            cp @ 0xff01..=0xff5e => char::from_u32(cp - 0xfee0).unwrap_or(c).to_ascii_lowercase(),
+            0x3002 | 0xff61 => '.',
+            _ => c,
+        };
         if c.is_whitespace() || c == '\u{0b}' {
             if !space {
                 folded.push(' ');
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(fold("UNION/**/SeLeCt\t\n 1"), "union select 1");
         assert_eq!(fold("/*!50000UNION*/ SELECT"), "50000union select");
         assert_eq!(fold("unterminated /* comment"), "unterminated ");
+        assert_eq!(fold("＜SCRIPT＞"), "<script>");
     }
 
     #[test]

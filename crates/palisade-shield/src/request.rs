@@ -150,7 +150,11 @@ impl Request {
                     }
                 }
             } else if ctype.starts_with("multipart/form-data") {
-                multipart_fields(&text, &ctype, &mut out);
+                // The boundary is case-sensitive: take it from the header as sent.
+                let raw_ctype = self.header_value("content-type").unwrap_or("");
+                multipart_fields(&text, raw_ctype, &mut out);
+            } else if ctype.contains("xml") {
+                xml_fields(&text, &mut out);
             } else {
                 out.push(Field { location: Location::Body, name: "body".into(), value: text, encoded: false });
             }
@@ -210,31 +214,226 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
     }
 }
 
-/// Text parts of a multipart body (file contents that are not text are skipped; their names are kept).
+/// Parts of a multipart body: text parts as values, JSON and XML parts as their leaves (file contents that are
+/// not text are skipped; their names are kept). Line breaks may be CRLF or bare LF, as lenient servers accept both.
 fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field>) {
-    let Some(boundary) = ctype.split(';').find_map(|p| p.trim().strip_prefix("boundary=")) else {
+    let Some(boundary) = ctype.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("boundary").then_some(v.trim())
+    }) else {
         out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned(), encoded: false });
         return;
     };
     let boundary = boundary.trim_matches('"');
     let delimiter = format!("--{boundary}");
     for part in text.split(delimiter.as_str()).skip(1) {
+        let part = part.strip_prefix("\r\n").or_else(|| part.strip_prefix('\n')).unwrap_or(part);
         let Some((head, body)) = part.split_once("\r\n\r\n").or_else(|| part.split_once("\n\n")) else { continue };
-        let name = head
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("name="))
-            .map(|n| n.trim_matches(|c| c == '"' || c == '\r' || c == '\n').to_owned())
-            .unwrap_or_default();
-        let filename =
-            head.split(';').find_map(|p| p.trim().strip_prefix("filename=")).map(|f| f.trim_matches('"').to_owned());
+        let mut name = String::new();
+        let mut filename = None;
+        let mut part_type = "text/plain".to_owned();
+        for line in head.lines() {
+            let Some((key, rest)) = line.split_once(':') else { continue };
+            let key = key.trim().to_ascii_lowercase();
+            if key == "content-type" {
+                part_type = rest.trim().to_ascii_lowercase();
+            } else if key == "content-disposition" {
+                for (k, v) in disposition_params(rest) {
+                    match k.as_str() {
+                        "name" => name = v,
+                        "filename" => filename = Some(v),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        // Quotes, `;` and `=` inside a part's name are how parser differentials are built (CRS 920120): one
+        // server reads `fi;le` as the name, another as two parameters.
+        // Accented letters written as entities (`&auml;`) are the one legitimate `;`.
+        let odd = |s: &str| html_escape::decode_html_entities(s).contains(['"', ';', '=', '\\']);
+        if odd(&name) || filename.as_deref().is_some_and(odd) {
+            out.push(Field {
+                location: Location::Name,
+                name: "multipart.disposition".into(),
+                value: format!("{name} {}", filename.as_deref().unwrap_or("")),
+                encoded: false,
+            });
+        }
         if let Some(f) = filename {
             out.push(Field { location: Location::Name, name: format!("{name}.filename"), value: f, encoded: false });
         }
-        let is_text =
-            !head.to_ascii_lowercase().contains("content-type:") || head.to_ascii_lowercase().contains("text/");
-        if is_text {
-            let value = body.trim_end_matches("--").trim_end_matches("\r\n").to_owned();
-            out.push(Field { location: Location::Body, name, value, encoded: false });
+        let value = body.strip_suffix("\r\n").or_else(|| body.strip_suffix('\n')).unwrap_or(body);
+        if part_type.contains("json") {
+            match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(v) => json_fields(&v, &name, out, 0),
+                Err(_) => out.push(Field { location: Location::Body, name, value: value.to_owned(), encoded: false }),
+            }
+        } else if part_type.contains("xml") {
+            xml_fields(value, out);
+        } else if part_type.starts_with("text/") {
+            out.push(Field { location: Location::Body, name, value: value.to_owned(), encoded: false });
         }
+    }
+}
+
+/// `form-data; name="a;b"; filename="x"` → (lower-case key, unquoted value), honouring quotes and `\"`.
+fn disposition_params(rest: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut chars = rest.chars().peekable();
+    // Skip the disposition type (`form-data`).
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.trim().is_empty() {
+            break;
+        }
+        while chars.peek().is_some_and(|c| *c == ' ') {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            for c in chars.by_ref() {
+                if c == ';' {
+                    break;
+                }
+            }
+        } else {
+            value = chars.by_ref().take_while(|c| *c != ';').collect::<String>().trim().to_owned();
+        }
+        params.push((key.trim().to_ascii_lowercase(), value));
+    }
+    params
+}
+
+/// An XML body as the application reads it: text, CDATA, attribute values and the document type declaration
+/// (where external entities hide). Element and attribute names are markup, not data, and are not inspected, as
+/// in the CRS (`XML:/*`). A body that does not parse is inspected whole.
+fn xml_fields(text: &str, out: &mut Vec<Field>) {
+    use quick_xml::events::Event;
+    let start = out.len();
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut path: Vec<String> = Vec::new();
+    // Text arrives in pieces around entity references (`tea &amp; cake`): joined until the next tag.
+    let mut text_buf = String::new();
+    let mut depth = 0usize;
+    let ok = loop {
+        let event = reader.read_event();
+        if !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) && !text_buf.is_empty() {
+            xml_push(out, start, &path, std::mem::take(&mut text_buf));
+        }
+        match event {
+            Ok(Event::Start(e)) => {
+                attribute_fields(&e, &path, out, start);
+                depth += 1;
+                if depth <= MAX_XML_DEPTH {
+                    path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                }
+            }
+            Ok(Event::Empty(e)) => attribute_fields(&e, &path, out, start),
+            Ok(Event::End(_)) => {
+                if depth <= MAX_XML_DEPTH {
+                    path.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Ok(Event::Text(t)) => text_buf.push_str(&String::from_utf8_lossy(t.as_ref())),
+            Ok(Event::GeneralRef(r)) => {
+                let entity = format!("&{};", String::from_utf8_lossy(r.as_ref()));
+                text_buf.push_str(&html_escape::decode_html_entities(&entity));
+            }
+            Ok(Event::CData(t)) => xml_push(out, start, &path, String::from_utf8_lossy(t.as_ref()).into_owned()),
+            Ok(Event::DocType(t)) => {
+                xml_push(out, start, &["!doctype".to_owned()], String::from_utf8_lossy(t.as_ref()).into_owned());
+            }
+            Ok(Event::Eof) => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    if !ok {
+        out.truncate(start);
+        out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned(), encoded: false });
+    }
+}
+
+/// Element names kept for field names beyond this nesting depth are dropped (values are still inspected).
+const MAX_XML_DEPTH: usize = 64;
+
+/// At most this many values from one XML body (a flood of tiny elements would otherwise multiply the work).
+const MAX_XML_FIELDS: usize = 1000;
+
+fn xml_push(out: &mut Vec<Field>, start: usize, path: &[String], value: String) {
+    if !value.trim().is_empty() && out.len() - start < MAX_XML_FIELDS {
+        out.push(Field { location: Location::Body, name: format!("xml:/{}", path.join("/")), value, encoded: false });
+    }
+}
+
+fn attribute_fields(e: &quick_xml::events::BytesStart<'_>, path: &[String], out: &mut Vec<Field>, start: usize) {
+    let element = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    for attr in e.attributes().flatten() {
+        let value = String::from_utf8_lossy(&attr.value).into_owned();
+        let mut at = path.to_vec();
+        at.push(format!("{element}/@{}", String::from_utf8_lossy(attr.key.as_ref())));
+        xml_push(out, start, &at, html_escape::decode_html_entities(&value).into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(req: &Request) -> Vec<(String, String)> {
+        req.fields()
+            .into_iter()
+            .filter(|f| !matches!(f.location, Location::Path | Location::Header))
+            .map(|f| (f.name, f.value))
+            .collect()
+    }
+
+    #[test]
+    fn multipart_keeps_the_boundary_case_accepts_bare_lf_and_reads_json_parts() {
+        let body = "--XyZ\nContent-Disposition: form-data; name=\"note\"\n\nhello\n--XyZ\nContent-Disposition: \
+                    form-data; name=\"payload\"\nContent-Type: application/json\n\n{\"k\": \"v\"}\n--XyZ--\n";
+        let req = Request::new("POST", "/p").header("content-type", "multipart/form-data; boundary=XyZ").body(body);
+        let got = values(&req);
+        assert!(got.contains(&("note".into(), "hello".into())), "{got:?}");
+        assert!(got.contains(&("payload.k".into(), "v".into())), "{got:?}");
+        assert!(got.contains(&("payload.k".into(), "k".into())), "{got:?}");
+    }
+
+    #[test]
+    fn multipart_names_are_parsed_with_quotes_and_odd_ones_are_reported() {
+        let body = "--b\r\nContent-Disposition: form-data; name=\"fi;le\"; filename=\"a.txt\"\r\nContent-Type: \
+                    text/plain\r\n\r\nx\r\n--b--\r\n";
+        let req = Request::new("POST", "/p").header("content-type", "multipart/form-data; boundary=b").body(body);
+        let got = values(&req);
+        assert!(got.iter().any(|(n, v)| n == "multipart.disposition" && v == "fi;le a.txt"), "{got:?}");
+        assert!(got.contains(&("fi;le.filename".into(), "a.txt".into())), "{got:?}");
+        let plain = "--b\r\nContent-Disposition: form-data; name=\"caf&eacute;\"\r\n\r\nx\r\n--b--\r\n";
+        let req = Request::new("POST", "/p").header("content-type", "multipart/form-data; boundary=b").body(plain);
+        assert!(!values(&req).iter().any(|(n, _)| n == "multipart.disposition"));
+    }
+
+    #[test]
+    fn xml_bodies_yield_text_and_attribute_values_not_names() {
+        let body = "<?xml version=\"1.0\"?><order id=\"7\"><java.lang.Runtime>tea &amp; cake</java.lang.Runtime>\
+                    <note><![CDATA[<b>fragile</b>]]></note></order>";
+        let req = Request::new("POST", "/p").header("content-type", "application/xml").body(body);
+        let got: Vec<String> = values(&req).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(got, ["7", "tea & cake", "<b>fragile</b>"]);
+        let broken = Request::new("POST", "/p").header("content-type", "text/xml").body("<a><b></a>");
+        assert_eq!(values(&broken), [("body".to_owned(), "<a><b></a>".to_owned())]);
     }
 }

@@ -199,7 +199,10 @@ fn benign_cases() -> Vec<(String, Request)> {
                 .header("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36")
                 .header("referer", "https://market.example/search?q=tea");
             if let (Some(ctype), Some(body)) = (parts.next(), parts.next()) {
-                req = req.header("content-type", ctype).body(body.as_bytes().to_vec());
+                // `;+` stands for `; ` in a content type and `\r\n` for a line break in a body (one line per case).
+                req = req
+                    .header("content-type", &ctype.replace(";+", "; "))
+                    .body(body.replace("\\r\\n", "\r\n").into_bytes());
             }
             (line.to_owned(), req)
         })
@@ -226,16 +229,18 @@ fn real_shoppers_and_merchants_are_never_blocked_at_paranoia_1() {
     assert!(blocked.is_empty(), "false positives at PL1:\n{}", blocked.join("\n"));
 }
 
-/// `PALISADE_CRS_SHOW=942 cargo test -p palisade-shield --test corpus show -- --nocapture --ignored`: prints
+/// `PALISADE_CRS_SHOW=942 [PALISADE_CRS_PL=2] cargo test -p palisade-shield --test corpus show -- --nocapture --ignored`: prints
 /// missed attacks and false positives of one family, for tuning.
 #[test]
 #[ignore = "a tuning aid, not a check"]
 fn show() {
     let family = std::env::var("PALISADE_CRS_SHOW").unwrap_or_default();
     let shield = Shield::default();
+    let paranoia = std::env::var("PALISADE_CRS_PL").ok().and_then(|p| p.parse().ok()).unwrap_or(1);
+    let policy = Policy { paranoia, ..Policy::default() };
     let (cases, _) = crs_cases();
     for c in cases.iter().filter(|c| c.family.contains(&family)) {
-        let v = shield.inspect(&c.request, &Policy::default());
+        let v = shield.inspect(&c.request, &policy);
         let blocked = v.action == Action::Block;
         if blocked != c.attack {
             let what = if c.attack { "MISS" } else { "FP  " };
@@ -246,7 +251,7 @@ fn show() {
                 c.request.method,
                 c.request.path,
                 c.request.query,
-                body.chars().take(120).collect::<String>(),
+                body.chars().take(160).collect::<String>().escape_debug(),
                 c.request
                     .headers
                     .iter()
