@@ -31,7 +31,7 @@ pub struct Manifest {
 }
 
 /// One logical file: `db/<table>.jsonl`, `objects/<key>` or `keys/master.key`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
     pub size: u64,

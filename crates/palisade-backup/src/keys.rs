@@ -168,6 +168,19 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The row-digest state of one table, cloned per row.
+#[derive(Clone)]
+pub struct RowHasher(HmacSha256);
+
+impl RowHasher {
+    #[must_use]
+    pub fn digest(&self, row: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(row);
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// Names chunks (HMAC-SHA256 of the plaintext) and keys table checksums.
 pub struct ChunkKey(SecretBox<[u8; 32]>);
 
@@ -223,12 +236,23 @@ impl ChunkKey {
     /// The keyed digest of one table row (see `dump`).
     #[must_use]
     pub fn row_digest(&self, table: &str, row: &[u8]) -> [u8; 32] {
+        self.row_hasher(table).digest(row)
+    }
+
+    /// [`ChunkKey::row_digest`] for many rows of one table: the key and table prefix are absorbed once.
+    #[must_use]
+    pub fn row_hasher(&self, table: &str) -> RowHasher {
         let mut mac = self.mac();
         mac.update(b"row\0");
         mac.update(table.as_bytes());
         mac.update(b"\0");
-        mac.update(row);
-        mac.finalize().into_bytes().into()
+        RowHasher(mac)
+    }
+
+    /// A copy of the key for a worker thread (it stays in a zeroising box there too).
+    #[must_use]
+    pub fn duplicate(&self) -> ChunkKey {
+        ChunkKey(SecretBox::new(Box::new(*self.bytes())))
     }
 
     /// A public fingerprint that tells whether two installations share a chunk key, without revealing it.

@@ -230,6 +230,40 @@ async fn a_second_snapshot_stores_only_what_changed() {
 }
 
 #[tokio::test]
+async fn unchanged_objects_are_taken_over_without_reading_and_missing_chunks_are_stored_again() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let first = fx.snapshot(&db, &objects).await;
+    let object_entries = |m: &palisade_backup::format::Manifest| -> Vec<palisade_backup::format::FileEntry> {
+        m.files.iter().filter(|f| f.path.starts_with("objects/")).cloned().collect()
+    };
+    // Same key and size on disk but other bytes: a snapshot that read the file would store new chunks.
+    let first_objects = object_entries(&first);
+    let victim = first_objects.first().unwrap();
+    let on_disk = dir.path().join(victim.path.trim_start_matches("objects/"));
+    std::fs::write(&on_disk, vec![0xEE; usize::try_from(victim.size).unwrap()]).unwrap();
+    let added = objects.put_content("images", Bytes::from(vec![7u8; 70_000])).await.unwrap();
+    let second = fx.snapshot(&db, &objects).await;
+    let second_objects = object_entries(&second);
+    assert_eq!(second.totals.objects, 4);
+    assert!(second_objects.contains(victim), "the unchanged object keeps its chunk list");
+    assert!(second_objects.iter().any(|f| f.path == format!("objects/{added}")));
+    assert_eq!(second.totals.new_chunks, 1, "only the new object is stored: {:?}", second.totals);
+
+    // A chunk gone from the repository: that object is read and stored again instead of taken over.
+    let lost = &victim.chunks[0];
+    let chunk_file = fx.chunk_files().into_iter().find(|p| p.ends_with(lost)).unwrap();
+    std::fs::remove_file(chunk_file).unwrap();
+    let third = fx.snapshot(&db, &objects).await;
+    let reread = third.files.iter().find(|f| f.path == victim.path).unwrap();
+    assert_ne!(reread, victim, "read again from disk (whose bytes were replaced above)");
+    assert!(third.totals.new_chunks >= 1);
+}
+
+#[tokio::test]
 async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() {
     let fx = Fixture::new();
     let db = TestDb::new().await;
