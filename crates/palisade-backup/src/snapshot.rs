@@ -174,7 +174,7 @@ impl FileWriter {
     async fn write(&mut self, up: &mut Uploader<'_>, data: &[u8]) -> Result<()> {
         self.size += data.len() as u64;
         self.collect(up).await?;
-        let mut chunker = self.chunker.take().unwrap_or_else(Chunker::new);
+        let mut chunker = self.chunker.take().unwrap_or_default();
         let data = data.to_vec();
         let key = Arc::clone(&self.key);
         self.pending = Some(tokio::task::spawn_blocking(move || {
@@ -186,7 +186,7 @@ impl FileWriter {
 
     async fn finish(mut self, up: &mut Uploader<'_>) -> Result<FileEntry> {
         self.collect(up).await?;
-        let chunker = self.chunker.take().unwrap_or_else(Chunker::new);
+        let chunker = self.chunker.take().unwrap_or_default();
         for (id, plain) in name_chunks(&self.key, chunker.finish()) {
             self.chunks.push(up.add_named(id, plain).await?);
         }
