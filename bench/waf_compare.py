@@ -57,8 +57,9 @@ def benign(path):
             headers = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "Accept": "text/html"}
             data = None
             if len(parts) == 4:
-                headers["Content-Type"] = parts[2]
-                data = parts[3]
+                # As in the shield's corpus test: `;+` is `; ` in a content type, `\r\n` a line break in a body.
+                headers["Content-Type"] = parts[2].replace(";+", "; ")
+                data = parts[3].replace("\\r\\n", "\r\n")
             yield "benign-shoppers", False, parts[0], parts[1], headers, data
 
 

@@ -574,8 +574,7 @@ pub fn shell_fold(folded: &str) -> Option<String> {
 /// The command-injection rules alone, for the shell-folded form.
 static RCE_SET: LazyLock<Option<(RegexSet, Vec<usize>)>> = LazyLock::new(|| {
     let ids: Vec<usize> = RULES.iter().enumerate().filter(|(_, r)| r.family == Family::Rce).map(|(i, _)| i).collect();
-    let set =
-        RegexSet::new(ids.iter().filter_map(|&i| RULES.get(i)).map(|r| r.pattern.replace(r"\b", r"(?-u:\b)"))).ok()?;
+    let set = rule_set(ids.iter().filter_map(|&i| RULES.get(i)))?;
     Some((set, ids))
 });
 
@@ -759,8 +758,17 @@ const NOSQL_OPERATORS: &[&str] = &[
 
 /// Word boundaries are ASCII: the folded text is lower-case, and a Unicode `\b` would keep the regex engine off
 /// its fast (lazy DFA) path.
-static RULE_SET: LazyLock<Option<RegexSet>> =
-    LazyLock::new(|| RegexSet::new(RULES.iter().map(|r| r.pattern.replace(r"\b", r"(?-u:\b)"))).ok());
+static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| rule_set(RULES.iter()));
+
+/// A set of rules for one pass. The lazy DFA's cache is sized for a set this large: at the default (2 MiB) it
+/// filled and was rebuilt over and over on ordinary requests (seen in profiles as determinisation).
+fn rule_set<'r>(rules: impl Iterator<Item = &'r Rule>) -> Option<RegexSet> {
+    regex::RegexSetBuilder::new(rules.map(|r| r.pattern.replace(r"\b", r"(?-u:\b)")))
+        .dfa_size_limit(32 * 1024 * 1024)
+        .size_limit(32 * 1024 * 1024)
+        .build()
+        .ok()
+}
 
 fn list(words: &[&str]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst).build(words).ok()
@@ -889,7 +897,11 @@ pub fn inspect_field(
         let engine_value = if field.location == Location::Path { value.trim_start_matches('/') } else { value };
         // The tokenizers only ever flag input with these characters; plain words (the bulk of shopping
         // traffic) skip them. Keyword-only payloads (`union select …`) are the pattern rules' job.
-        let sql_chars = engine_value.bytes().any(|b| b"'\"`;()=#*|&-/\\".contains(&b));
+        // A lone `-` or `/` (dates, ids, slugs, fractions) gives the tokenizer nothing to flag; `--` and `/*`
+        // (comments) do.
+        let sql_chars = engine_value.bytes().any(|b| b"'\"`;()=#*|&\\".contains(&b))
+            || engine_value.contains("--")
+            || engine_value.contains("/*");
         let html_chars = value.bytes().any(|b| b"<>\"'=:(".contains(&b));
         if !url_header && sql_chars && engine.is_sqli(engine_value) {
             out.push(finding("sqli.libinjection", Family::Sqli, CRITICAL, 1, field, value));
@@ -916,7 +928,7 @@ pub fn inspect_field(
     }
     if let Some(ac) = JAVA_BASE64_AC.as_ref() {
         // The raw value too: a `+` of base64 in a form turns into a space once decoded.
-        let hit = ac.find(value).or_else(|| ac.find(field.value.as_str()));
+        let hit = ac.find(value).or_else(|| (field.value != value).then(|| ac.find(field.value.as_str())).flatten());
         match hit.map(|m| m.pattern().as_usize()) {
             Some(i) if i < JAVA_MAGIC_BASE64.len() => {
                 out.push(finding("java.serialized-base64", Family::Java, CRITICAL, 1, field, value));

@@ -116,6 +116,22 @@ pub async fn claim(db: &Db, node: &str, lease: Duration) -> Result<Option<Claime
     }))
 }
 
+/// Extends the lease of a job still being worked on, so a long job (a backup of a large installation) is not
+/// taken over by another node while it runs. Only the holder can; returns false if the lease was lost meanwhile.
+pub async fn renew(db: &Db, job: &ClaimedJob, node: &str, lease: Duration) -> Result<bool> {
+    let now = db.now();
+    let renewed = sqlx::query(
+        "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4 AND status = 'running'",
+    )
+    .bind(now.plus(lease).0)
+    .bind(now.0)
+    .bind(&job.id)
+    .bind(node)
+    .execute(db.pool())
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
 /// Marks a job done. Only the lease holder can; returns false if the lease was lost meanwhile.
 pub async fn complete(db: &Db, job: &ClaimedJob, node: &str) -> Result<bool> {
     let now = db.now();
@@ -401,7 +417,7 @@ pub async fn run(db: Db, handlers: Handlers, cfg: RunnerConfig, shutdown: impl F
             match claim(&db, &cfg.node, cfg.lease).await {
                 Ok(Some(job)) => {
                     worked = true;
-                    run_one(&db, &handlers, &cfg.node, job).await;
+                    run_one(&db, &handlers, &cfg.node, cfg.lease, job).await;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -418,12 +434,26 @@ pub async fn run(db: Db, handlers: Handlers, cfg: RunnerConfig, shutdown: impl F
     }
 }
 
-async fn run_one(db: &Db, handlers: &Handlers, node: &str, job: ClaimedJob) {
+async fn run_one(db: &Db, handlers: &Handlers, node: &str, lease: Duration, job: ClaimedJob) {
     use tracing::Instrument;
     let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts);
     async move {
         let outcome = match handlers.0.get(&job.kind) {
-            Some(h) => h(JobContext { db: db.clone(), job: job.clone(), node: node.to_owned() }).await,
+            Some(h) => {
+                // The lease is renewed at a third of its length while the handler runs.
+                let mut work = h(JobContext { db: db.clone(), job: job.clone(), node: node.to_owned() });
+                let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+                loop {
+                    tokio::select! {
+                        outcome = &mut work => break outcome,
+                        _ = renewal.tick() => match renew(db, &job, node, lease).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!("job lease was lost while the job ran"),
+                            Err(e) => tracing::warn!(error = %e, "renewing the job lease failed"),
+                        },
+                    }
+                }
+            }
             None => Err(format!("no handler for job kind `{}` on this node", job.kind)),
         };
         let recorded = match &outcome {

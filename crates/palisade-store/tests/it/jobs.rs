@@ -60,6 +60,22 @@ async fn an_expired_lease_lets_another_node_take_over() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_keeps_a_long_job_with_its_node() {
+    let (t, clock) = TestDb::manual().await;
+    jobs::enqueue(&t, NewJob::new("test.long")).await.unwrap();
+    let job = jobs::claim(&t, "worker", LEASE).await.unwrap().unwrap();
+    clock.advance(LEASE / 2);
+    assert!(jobs::renew(&t, &job, "worker", LEASE).await.unwrap());
+    assert!(!jobs::renew(&t, &job, "intruder", LEASE).await.unwrap(), "only the holder renews");
+    clock.advance(LEASE * 3 / 4);
+    assert!(jobs::claim(&t, "other", LEASE).await.unwrap().is_none(), "past the first lease, but renewed");
+    clock.advance(LEASE / 2);
+    let taken = jobs::claim(&t, "other", LEASE).await.unwrap().unwrap();
+    assert_eq!(taken.id, job.id, "without renewal the lease runs out");
+    assert!(!jobs::renew(&t, &job, "worker", LEASE).await.unwrap(), "the old holder cannot renew any more");
+}
+
+#[tokio::test]
 async fn concurrent_claimers_never_share_a_job() {
     let t = TestDb::new().await;
     for _ in 0..30 {
