@@ -6,3 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run --release -q -p palisade-shield --example inspect_latency -- "${1:-300}"
+echo
+echo "criterion, per request kind (mean per inspection):"
+cargo bench -q -p palisade-shield --bench inspect -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E "time:|^(fields|inspect)"
