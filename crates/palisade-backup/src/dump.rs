@@ -639,14 +639,15 @@ mod tests {
         out
     }
 
+    /// A composite key of text and integer, nullable columns of both kinds.
+    const TABLE_T: &str =
+        "CREATE TABLE t (a TEXT NOT NULL, b INTEGER NOT NULL, note TEXT, n INTEGER, PRIMARY KEY (a, b))";
+
     #[tokio::test]
     async fn sqlite_pages_write_exactly_what_the_row_path_writes() {
         let db = palisade_store::testing::TestDb::empty_sqlite().await;
         let mut conn = db.pool().acquire().await.unwrap();
-        sqlx::query("CREATE TABLE t (a TEXT NOT NULL, b INTEGER NOT NULL, note TEXT, n INTEGER, PRIMARY KEY (a, b))")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(TABLE_T).execute(&mut *conn).await.unwrap();
         let tricky = [
             "plain",
             "quote \" and backslash \\ and slash /",
@@ -683,10 +684,7 @@ mod tests {
         // Loading the file into another database (SQLite unpacks each batch with json_each) gives the same rows.
         let other = palisade_store::testing::TestDb::empty_sqlite().await;
         let mut target = other.pool().acquire().await.unwrap();
-        sqlx::query("CREATE TABLE t (a TEXT NOT NULL, b INTEGER NOT NULL, note TEXT, n INTEGER, PRIMARY KEY (a, b))")
-            .execute(&mut *target)
-            .await
-            .unwrap();
+        sqlx::query(TABLE_T).execute(&mut *target).await.unwrap();
         let mut loader = TableLoader::new(&key, Backend::Sqlite);
         for piece in sink.0.chunks(1000) {
             loader.push(&mut target, piece).await.unwrap();
