@@ -439,6 +439,8 @@ pub struct TableLoader<'k> {
     /// SQLite: the batch as one JSON array of the rows' lines, inserted through `json_each`.
     json_rows: Vec<u8>,
     json_count: usize,
+    /// Row digests of this file's table, keyed once.
+    hasher: Option<crate::keys::RowHasher>,
     key: &'k ChunkKey,
     stats: DumpStats,
     backend: Backend,
@@ -468,6 +470,7 @@ impl<'k> TableLoader<'k> {
             batch: Vec::new(),
             json_rows: Vec::new(),
             json_count: 0,
+            hasher: None,
             key,
             stats: DumpStats::default(),
             backend,
@@ -505,6 +508,7 @@ impl<'k> TableLoader<'k> {
             if header.columns.is_empty() {
                 return Err(BackupError::Archive(format!("table {} has no columns", header.table)));
             }
+            self.hasher = Some(self.key.row_hasher(&header.table));
             self.header = Some(header);
             return Ok(());
         };
@@ -535,7 +539,11 @@ impl<'k> TableLoader<'k> {
             cells.push(cell);
         }
         self.stats.rows += 1;
-        self.stats.checksum.add(&self.key.row_digest(&header.table, line));
+        let digest = match &self.hasher {
+            Some(hasher) => hasher.digest(line),
+            None => self.key.row_digest(&header.table, line),
+        };
+        self.stats.checksum.add(&digest);
         if self.backend == Backend::Sqlite {
             self.json_rows.push(if self.json_count == 0 { b'[' } else { b',' });
             self.json_rows.extend_from_slice(line);
