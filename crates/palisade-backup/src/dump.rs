@@ -44,6 +44,9 @@ pub struct TableSpec {
     pub order_by: Vec<String>,
     /// Whether `order_by` is a declared primary key (and so can be walked page by page).
     pub keyed: bool,
+    /// SQLite: the table has a rowid (is not `WITHOUT ROWID`), so it can be dumped in rowid segments whose
+    /// changes are tracked (see `tracking`). Always false on PostgreSQL.
+    pub rowid: bool,
 }
 
 /// The first line of a table file.
@@ -66,14 +69,15 @@ type KeyColumns = Vec<(i64, String)>;
 pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<TableSpec>> {
     let (columns_sql, fk_sql) = match backend {
         Backend::Sqlite => (
-            "SELECT m.name, p.name, p.type, p.pk FROM pragma_table_list m JOIN pragma_table_info(m.name) p \
+            "SELECT m.name, p.name, p.type, p.pk, m.wr FROM pragma_table_list m JOIN pragma_table_info(m.name) p \
              WHERE m.schema = 'main' AND m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
-             AND m.name <> '_sqlx_migrations' ORDER BY m.name, p.cid",
+             AND m.name <> '_sqlx_migrations' AND substr(m.name, 1, 10) <> '_palisade_' ORDER BY m.name, p.cid",
             "SELECT m.name, f.\"table\" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
              WHERE m.type = 'table'",
         ),
         Backend::Postgres => (
-            "SELECT c.table_name::text, c.column_name::text, c.data_type::text, COALESCE(k.ordinal_position, 0)::bigint \
+            "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
+             COALESCE(k.ordinal_position, 0)::bigint, 1::bigint \
              FROM information_schema.columns c \
              JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
                AND t.table_type = 'BASE TABLE' \
@@ -84,6 +88,7 @@ pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<V
                         WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = current_schema()) k \
                ON k.table_name = c.table_name AND k.column_name = c.column_name \
              WHERE c.table_schema = current_schema() AND c.table_name <> '_sqlx_migrations' \
+               AND substr(c.table_name, 1, 10) <> '_palisade_' \
                AND c.is_generated = 'NEVER' AND c.data_type <> 'tsvector' \
              ORDER BY c.table_name, c.ordinal_position",
             "SELECT cl.relname::text, ref.relname::text FROM pg_constraint con \
@@ -92,9 +97,13 @@ pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<V
              WHERE con.contype = 'f' AND n.nspname = current_schema()",
         ),
     };
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(columns_sql).fetch_all(&mut *conn).await?;
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(columns_sql).fetch_all(&mut *conn).await?;
     let mut tables: BTreeMap<String, (Vec<Column>, KeyColumns)> = BTreeMap::new();
-    for (table, column, ty, pk) in rows {
+    let mut without_rowid: BTreeSet<String> = BTreeSet::new();
+    for (table, column, ty, pk, wr) in rows {
+        if wr != 0 {
+            without_rowid.insert(table.clone());
+        }
         let ty = ty.to_lowercase();
         let kind = if ty.contains("int") {
             ColumnKind::Integer
@@ -141,7 +150,8 @@ pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<V
                 } else {
                     pk.into_iter().map(|(_, c)| c).collect()
                 };
-                ordered.push(TableSpec { name, columns, order_by, keyed });
+                let rowid = backend == Backend::Sqlite && !without_rowid.contains(&name);
+                ordered.push(TableSpec { name, columns, order_by, keyed, rowid });
             }
         }
     }
@@ -165,6 +175,29 @@ impl Checksum {
             *lane = sum as u64;
             carry = sum >> 64;
         }
+    }
+
+    /// Adds another checksum (of other rows of the same table): the sum of two row sets' sums.
+    pub fn merge(&mut self, other: Checksum) {
+        let mut carry = 0u128;
+        for (lane, add) in self.0.iter_mut().zip(other.0) {
+            let sum = u128::from(*lane) + u128::from(add) + carry;
+            *lane = sum as u64;
+            carry = sum >> 64;
+        }
+    }
+
+    /// Parses what [`Checksum::to_hex`] wrote.
+    #[must_use]
+    pub fn from_hex(hex: &str) -> Option<Checksum> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut lanes = [0u64; 4];
+        for (i, lane) in lanes.iter_mut().rev().enumerate() {
+            *lane = u64::from_str_radix(hex.get(i * 16..(i + 1) * 16)?, 16).ok()?;
+        }
+        Some(Checksum(lanes))
     }
 
     #[must_use]
@@ -252,12 +285,7 @@ pub async fn dump_table(
     key: &ChunkKey,
     sink: &mut dyn Sink,
 ) -> Result<DumpStats> {
-    let header = TableHeader {
-        table: spec.name.clone(),
-        columns: spec.columns.iter().map(|c| (c.name.clone(), c.kind)).collect(),
-    };
-    let mut buf = serde_json::to_vec(&header).map_err(|e| BackupError::Invalid(e.to_string()))?;
-    buf.push(b'\n');
+    let mut buf = header_line(spec)?;
     let mut stats = DumpStats::default();
     let hasher = key.row_hasher(&spec.name);
     if backend == Backend::Sqlite && spec.keyed {
@@ -290,6 +318,118 @@ pub async fn dump_table(
     Ok(stats)
 }
 
+/// The first line of a table's file (with its newline).
+pub fn header_line(spec: &TableSpec) -> Result<Vec<u8>> {
+    let header = TableHeader {
+        table: spec.name.clone(),
+        columns: spec.columns.iter().map(|c| (c.name.clone(), c.kind)).collect(),
+    };
+    let mut line = serde_json::to_vec(&header).map_err(|e| BackupError::Invalid(e.to_string()))?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// SQLite expressions for one row's JSON line and for the number of its values that are not of their column's
+/// storage class (text in an integer column), which must fail a dump.
+fn sqlite_line_exprs(spec: &TableSpec) -> (String, String) {
+    let cols: Vec<String> = spec.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let wrong_class: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let class = match c.kind {
+                ColumnKind::Integer => "integer",
+                ColumnKind::Text => "text",
+            };
+            format!("(typeof({}) NOT IN ('{class}', 'null'))", quote_ident(&c.name))
+        })
+        .collect();
+    (format!("json_array({})", cols.join(", ")), wrong_class.join(" + "))
+}
+
+fn wrong_class_error(spec: &TableSpec, wrong: i64) -> BackupError {
+    BackupError::Invalid(format!(
+        "table {}: {wrong} values are not of their column's declared type (integer or text)",
+        spec.name
+    ))
+}
+
+/// Hashes and counts a page of lines and passes them on in pieces of about 64 KiB.
+async fn emit_lines(
+    lines: &str,
+    hasher: &crate::keys::RowHasher,
+    buf: &mut Vec<u8>,
+    stats: &mut DumpStats,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    for line in lines.split('\n') {
+        stats.rows += 1;
+        stats.checksum.add(&hasher.digest(line.as_bytes()));
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        if buf.len() >= 64 * 1024 {
+            sink.write(buf).await?;
+            buf.clear();
+        }
+    }
+    Ok(())
+}
+
+/// The first rowid at or after `from` (SQLite), to walk a table segment by segment without reading the segments
+/// in between.
+pub async fn next_rowid(conn: &mut AnyConnection, spec: &TableSpec, from: i64) -> Result<Option<i64>> {
+    let sql = format!("SELECT rowid FROM {} WHERE rowid >= $1 ORDER BY rowid LIMIT 1", quote_ident(&spec.name));
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(from).fetch_optional(&mut *conn).await?)
+}
+
+/// SQLite: the lines of rows whose rowid is in `lo..hi` (no upper bound when `hi` is `None`), in rowid order,
+/// written by SQLite itself as on the paged path. Each page is bounded by rowid, so a page never overlaps the
+/// next whatever order its lines were concatenated in.
+pub async fn dump_sqlite_segment(
+    conn: &mut AnyConnection,
+    spec: &TableSpec,
+    lo: i64,
+    hi: Option<i64>,
+    hasher: &crate::keys::RowHasher,
+    sink: &mut dyn Sink,
+) -> Result<DumpStats> {
+    let (line, wrong) = sqlite_line_exprs(spec);
+    let upper = if hi.is_some() { "AND rowid < $2" } else { "" };
+    let sql = format!(
+        "SELECT group_concat(line, char(10)), COUNT(*), CAST(TOTAL(wrong) AS INTEGER), MAX(r) FROM \
+         (SELECT {line} AS line, {wrong} AS wrong, rowid AS r FROM {} WHERE rowid >= $1 {upper} \
+          ORDER BY rowid LIMIT {PAGE_ROWS})",
+        quote_ident(&spec.name)
+    );
+    let mut stats = DumpStats::default();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut cursor = lo;
+    loop {
+        let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cursor);
+        if let Some(hi) = hi {
+            query = query.bind(hi);
+        }
+        let row = query.fetch_one(&mut *conn).await?;
+        let lines: Option<String> = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        let wrong: i64 = row.try_get(2)?;
+        let last: Option<i64> = row.try_get(3)?;
+        if wrong > 0 {
+            return Err(wrong_class_error(spec, wrong));
+        }
+        let (Some(lines), Some(last)) = (lines, last) else { break };
+        emit_lines(&lines, hasher, &mut buf, &mut stats, sink).await?;
+        match last.checked_add(1) {
+            Some(next) if usize::try_from(count).unwrap_or(0) >= PAGE_ROWS => cursor = next,
+            _ => break,
+        }
+    }
+    if !buf.is_empty() {
+        sink.write(&buf).await?;
+    }
+    Ok(stats)
+}
+
 /// Rows per statement on SQLite's paged path.
 const PAGE_ROWS: usize = 2000;
 
@@ -310,18 +450,7 @@ async fn dump_sqlite_pages(
     sink: &mut dyn Sink,
 ) -> Result<()> {
     let table = quote_ident(&spec.name);
-    let cols: Vec<String> = spec.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let wrong_class: Vec<String> = spec
-        .columns
-        .iter()
-        .map(|c| {
-            let class = match c.kind {
-                ColumnKind::Integer => "integer",
-                ColumnKind::Text => "text",
-            };
-            format!("(typeof({}) NOT IN ('{class}', 'null'))", quote_ident(&c.name))
-        })
-        .collect();
+    let (line, wrong) = sqlite_line_exprs(spec);
     let keys: Vec<String> = spec.order_by.iter().map(|k| quote_ident(k)).collect();
     let key_positions: Vec<usize> =
         spec.order_by.iter().filter_map(|k| spec.columns.iter().position(|c| &c.name == k)).collect();
@@ -340,9 +469,7 @@ async fn dump_sqlite_pages(
         let key_cols: Vec<String> = keys.iter().zip(&aliases).map(|(k, a)| format!("{k} AS {a}")).collect();
         format!(
             "SELECT group_concat(line, char(10)), COUNT(*), CAST(TOTAL(wrong) AS INTEGER) FROM \
-             (SELECT json_array({}) AS line, {} AS wrong, {} FROM {table} {filter} ORDER BY {order} LIMIT {PAGE_ROWS})",
-            cols.join(", "),
-            wrong_class.join(" + "),
+             (SELECT {line} AS line, {wrong} AS wrong, {} FROM {table} {filter} ORDER BY {order} LIMIT {PAGE_ROWS})",
             key_cols.join(", "),
         )
     };
@@ -366,24 +493,11 @@ async fn dump_sqlite_pages(
         let count: i64 = row.try_get(1)?;
         let wrong: i64 = row.try_get(2)?;
         if wrong > 0 {
-            return Err(BackupError::Invalid(format!(
-                "table {}: {wrong} values are not of their column's declared type (integer or text)",
-                spec.name
-            )));
+            return Err(wrong_class_error(spec, wrong));
         }
         let Some(lines) = lines else { break };
-        let mut last = "";
-        for line in lines.split('\n') {
-            stats.rows += 1;
-            stats.checksum.add(&hasher.digest(line.as_bytes()));
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-            if buf.len() >= 64 * 1024 {
-                sink.write(buf).await?;
-                buf.clear();
-            }
-            last = line;
-        }
+        emit_lines(&lines, hasher, buf, stats, sink).await?;
+        let last = lines.rsplit('\n').next().unwrap_or_default();
         if usize::try_from(count).unwrap_or(0) < PAGE_ROWS {
             break;
         }
@@ -391,15 +505,21 @@ async fn dump_sqlite_pages(
             .map_err(|e| BackupError::Invalid(format!("table {}: a dumped row is not JSON: {e}", spec.name)))?;
         last_key = Some(key_positions.iter().filter_map(|&i| values.get(i).cloned()).collect());
     }
-    let total: i64 =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&mut *conn).await?;
-    if u64::try_from(total).ok() != Some(stats.rows) {
+    let total = count_rows(conn, spec).await?;
+    if total != stats.rows {
         return Err(BackupError::Invalid(format!(
             "table {}: the paged dump read {} rows of {total}; the key order is not a total order here",
             spec.name, stats.rows
         )));
     }
     Ok(())
+}
+
+/// `COUNT(*)` of a table.
+pub async fn count_rows(conn: &mut AnyConnection, spec: &TableSpec) -> Result<u64> {
+    let sql = format!("SELECT COUNT(*) FROM {}", quote_ident(&spec.name));
+    let total: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+    Ok(u64::try_from(total).unwrap_or(0))
 }
 
 pub(crate) fn encode_row(row: &sqlx::any::AnyRow, spec: &TableSpec, out: &mut Vec<u8>) -> Result<()> {

@@ -144,7 +144,7 @@ fn spec_for(specs: &[TableSpec], table: &ExportTable) -> Result<TableSpec> {
             let accounts = specs.iter().find(|s| s.name == "accounts").ok_or_else(|| missing("accounts"))?;
             let columns: Vec<Column> =
                 accounts.columns.iter().filter(|c| ACCOUNT_COLUMNS.contains(&c.name.as_str())).cloned().collect();
-            Ok(TableSpec { name: "accounts".into(), columns, order_by: vec!["id".into()], keyed: true })
+            Ok(TableSpec { name: "accounts".into(), columns, order_by: vec!["id".into()], keyed: true, rowid: false })
         }
         _ => specs.iter().find(|s| s.name == table.name).cloned().ok_or_else(|| missing(table.name)),
     }

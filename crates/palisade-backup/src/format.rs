@@ -58,6 +58,9 @@ pub struct Totals {
     pub tables: u64,
     pub rows: u64,
     pub objects: u64,
+    /// Bytes taken over from the previous snapshot without reading them (unchanged objects and table segments).
+    #[serde(default)]
+    pub reused_bytes: u64,
 }
 
 /// What the restore drill and `restore` compare against.

@@ -17,6 +17,7 @@ pub mod runs;
 pub mod s3;
 pub mod snapshot;
 pub mod store_exports;
+pub mod tracking;
 pub mod verify;
 
 pub use error::{BackupError, Result};
