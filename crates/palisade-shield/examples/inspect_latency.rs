@@ -1,6 +1,7 @@
 //! Per-request inspection latency on typical storefront traffic (the benign corpus, cycled), against a baseline
 //! measured in the same run: only splitting the request into fields, which any inspection must do.
 //! `cargo run --release -p palisade-shield --example inspect_latency [ROUNDS]` — see bench/shield.sh.
+//! `PALISADE_ONLY=<path part>` keeps only matching requests, e.g. to profile checkouts with perf.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Instant;
@@ -40,7 +41,9 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
 
 fn main() {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
-    let reqs = requests();
+    // `PALISADE_ONLY=/checkout` keeps only requests whose path contains it (for profiling one kind).
+    let only = std::env::var("PALISADE_ONLY").unwrap_or_default();
+    let reqs: Vec<Request> = requests().into_iter().filter(|r| r.path.contains(&only)).collect();
     let shield = Shield::default();
     let policy = Policy::default();
     // Warm up (lazy pattern compilation happens once per process).
@@ -51,8 +54,9 @@ fn main() {
     let mut full = Vec::with_capacity(rounds * reqs.len());
     // Buyers' requests (the storefront, cart, checkout, account), without merchants' admin and API calls.
     let mut storefront = Vec::with_capacity(rounds * reqs.len());
+    let mut per_request: Vec<Vec<u128>> = vec![Vec::with_capacity(rounds); reqs.len()];
     for _ in 0..rounds {
-        for r in &reqs {
+        for (k, r) in reqs.iter().enumerate() {
             let t = Instant::now();
             std::hint::black_box(r.fields());
             base.push(t.elapsed().as_nanos());
@@ -60,6 +64,7 @@ fn main() {
             std::hint::black_box(shield.inspect(r, &policy));
             let took = t.elapsed().as_nanos();
             full.push(took);
+            per_request[k].push(took);
             if !r.path.starts_with("/admin") && !r.path.starts_with("/api/v1/admin") {
                 storefront.push(took);
             }
@@ -74,6 +79,21 @@ fn main() {
         [("fields only (baseline)", &base), ("full inspection", &full), ("  buyers' requests only", &storefront)]
     {
         println!("{label:28} {:>10.1} {:>10.1} {:>10.1}", percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0));
+    }
+    // Where the tail comes from: the requests with the highest median.
+    let mut medians: Vec<(f64, &Request)> = per_request
+        .iter_mut()
+        .zip(&reqs)
+        .map(|(v, r)| {
+            v.sort_unstable();
+            (percentile(v, 0.5), r)
+        })
+        .collect();
+    medians.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("slowest requests (median µs, fields):");
+    for (median, r) in medians.iter().take(5) {
+        let target: String = format!("{} {}", r.method, r.path).chars().take(60).collect();
+        println!("  {median:8.1}  {:3}  {target}", r.fields().len());
     }
     let p99 = percentile(&full, 0.99);
     println!("ratio p99 inspection / p99 baseline: {:.1}x", p99 / percentile(&base, 0.99).max(0.001));

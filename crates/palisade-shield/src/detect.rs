@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::RegexSet;
 use serde::Serialize;
 
@@ -731,7 +731,7 @@ static JAVA_BASE64_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     for word in JAVA_BASE64_WORDS.iter().chain(NODE_BASE64_WORDS) {
         needles.extend((0..3).map(|shift| base64_fragment(word, shift)));
     }
-    AhoCorasick::new(needles).ok()
+    AhoCorasickBuilder::new().kind(Some(AhoCorasickKind::DFA)).build(needles).ok()
 });
 
 /// NoSQL (MongoDB) operators, as JSON keys or bracketed parameter names.
@@ -771,7 +771,13 @@ fn rule_set<'r>(rules: impl Iterator<Item = &'r Rule>) -> Option<RegexSet> {
 }
 
 fn list(words: &[&str]) -> Option<AhoCorasick> {
-    AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst).build(words).ok()
+    // A DFA: built once, then one table lookup per byte, which every field's scan pays.
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(words)
+        .ok()
 }
 
 /// A line that starts with a request method (921: HTTP splitting), in query values, names and headers — not in
@@ -799,7 +805,11 @@ const SESSION_NAMES: &[&str] =
 static CRLF: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"(?i)[\r\n][ \t]*(?:[a-z][a-z0-9-]{1,40}[ \t]*:|http/\d)").ok());
 
-static OS_FILES_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| list(OS_FILES));
+/// Matched on the folded value, which has no ASCII upper case: case-sensitive, so the searcher can use its
+/// SIMD prefilter.
+static OS_FILES_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostFirst).kind(Some(AhoCorasickKind::DFA)).build(OS_FILES).ok()
+});
 static SCANNERS_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| list(SCANNERS));
 
 /// Whether every pattern compiled (checked by a test; a broken pattern would silently disable its rule).
@@ -839,7 +849,7 @@ pub fn inspect_field(
     paranoia: u8,
     out: &mut Vec<Finding>,
 ) {
-    let value = n.decoded.as_str();
+    let value: &str = &n.decoded;
     if value.is_empty() {
         return;
     }
@@ -858,13 +868,17 @@ pub fn inspect_field(
     if n.null_byte {
         out.push(finding("protocol.null-byte", Family::Protocol, CRITICAL, 1, field, value));
     }
+    // Both line-break rules need a line break.
+    let line_break = value.bytes().any(|b| b == b'\r' || b == b'\n');
     if !header
+        && line_break
         && let Some(re) = CRLF.as_ref()
         && re.is_match(value)
     {
         out.push(finding("protocol.crlf", Family::Protocol, CRITICAL, 1, field, value));
     }
-    if matches!(field.location, Location::Query | Location::Name | Location::Header)
+    if line_break
+        && matches!(field.location, Location::Query | Location::Name | Location::Header)
         && let Some(re) = NEWLINE_METHOD.as_ref()
         && re.is_match(value)
     {
@@ -873,8 +887,7 @@ pub fn inspect_field(
     // Uploaded file names (multipart `filename=` or the X-Filename family of headers) that the server might execute
     // or that name PHP session files (933110, 933111).
     let filename_field = (field.location == Location::Name && field.name.ends_with(".filename"))
-        || (header && field.name.replace(['_', '.'], "-").ends_with("file-name"))
-        || (header && field.name.replace(['_', '.'], "-").ends_with("filename"));
+        || (header && filename_header(&field.name));
     if filename_field
         && let Some(re) = UPLOAD_NAME.as_ref()
         && re.is_match(&n.folded)
@@ -899,10 +912,8 @@ pub fn inspect_field(
         // traffic) skip them. Keyword-only payloads (`union select …`) are the pattern rules' job.
         // A lone `-` or `/` (dates, ids, slugs, fractions) gives the tokenizer nothing to flag; `--` and `/*`
         // (comments) do.
-        let sql_chars = engine_value.bytes().any(|b| b"'\"`;()=#*|&\\".contains(&b))
-            || engine_value.contains("--")
-            || engine_value.contains("/*");
-        let html_chars = value.bytes().any(|b| b"<>\"'=:(".contains(&b));
+        // (`/*` needs no test of its own: `*` is among the SQL characters.)
+        let (sql_chars, html_chars) = special_chars(engine_value);
         if !url_header && sql_chars && engine.is_sqli(engine_value) {
             out.push(finding("sqli.libinjection", Family::Sqli, CRITICAL, 1, field, value));
         }
@@ -910,8 +921,12 @@ pub fn inspect_field(
             out.push(finding("xss.libinjection", Family::Xss, CRITICAL, 1, field, value));
         }
     }
-    if let Some(set) = RULE_SET.as_ref() {
-        for i in set.matches(&n.folded).iter() {
+    // Most values match no rule: the earliest-match scan answers that without collecting every match.
+    if let Some(set) = RULE_SET.as_ref()
+        && set.is_match(&n.folded)
+    {
+        let matched = set.matches(&n.folded);
+        for i in matched.iter() {
             let Some(r) = RULES.get(i) else { continue };
             if r.paranoia > paranoia {
                 continue;
@@ -928,7 +943,9 @@ pub fn inspect_field(
     }
     if let Some(ac) = JAVA_BASE64_AC.as_ref() {
         // The raw value too: a `+` of base64 in a form turns into a space once decoded.
-        let hit = ac.find(value).or_else(|| (field.value != value).then(|| ac.find(field.value.as_str())).flatten());
+        let hit = ac.find(value).or_else(|| {
+            (field.value.contains('+') && field.value != value).then(|| ac.find(field.value.as_str())).flatten()
+        });
         match hit.map(|m| m.pattern().as_usize()) {
             Some(i) if i < JAVA_MAGIC_BASE64.len() => {
                 out.push(finding("java.serialized-base64", Family::Java, CRITICAL, 1, field, value));
@@ -959,12 +976,12 @@ pub fn inspect_field(
     if !header
         && field.location != Location::Path
         && let Some(ac) = OS_FILES_AC.as_ref()
-        && ac.is_match(&n.folded)
+        && ac.is_match(n.folded.as_ref())
     {
         out.push(finding("lfi.os-file", Family::Lfi, CRITICAL, 1, field, value));
     }
     if field.location == Location::Name {
-        let key = n.folded.as_str();
+        let key = n.folded.as_ref();
         let bracketed = key.rsplit_once('[').map_or(key, |(_, k)| k.trim_end_matches(']'));
         if NOSQL_OPERATORS.contains(&bracketed) || NOSQL_OPERATORS.contains(&key.rsplit('.').next().unwrap_or(key)) {
             out.push(finding("nosql.operator", Family::Nosql, CRITICAL, 1, field, value));
@@ -979,6 +996,36 @@ pub fn inspect_field(
     if paranoia >= 4 && value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         out.push(finding("protocol.control-characters", Family::Protocol, NOTICE, 4, field, value));
     }
+}
+
+/// Whether a value has characters the SQL tokenizer (or `--`) and the HTML tokenizer could flag, in one pass.
+fn special_chars(value: &str) -> (bool, bool) {
+    let (mut sql, mut html) = (false, false);
+    let mut previous = 0u8;
+    for b in value.bytes() {
+        match b {
+            b'\'' | b'"' | b'(' | b'=' => (sql, html) = (true, true),
+            b'`' | b';' | b')' | b'#' | b'*' | b'|' | b'&' | b'\\' => sql = true,
+            b'-' if previous == b'-' => sql = true,
+            b'<' | b'>' | b':' => html = true,
+            _ => {}
+        }
+        if sql && html {
+            break;
+        }
+        previous = b;
+    }
+    (sql, html)
+}
+
+/// `X-Filename`, `X_File_Name`, `x.file-name`…: a header naming an uploaded file (`-`, `_` and `.` alike).
+/// Most headers do not end in `name`, and are answered without allocating.
+fn filename_header(name: &str) -> bool {
+    if !name.ends_with("name") {
+        return false;
+    }
+    let unified = name.replace(['_', '.'], "-");
+    unified.ends_with("file-name") || unified.ends_with("filename")
 }
 
 /// Checks the path once resolved: traversal that climbs, and local files asked for directly.

@@ -59,8 +59,9 @@ pub struct Exception {
 }
 
 impl Exception {
-    fn matches(&self, method: &str, path: &str, field: &Field) -> bool {
-        if !self.method.eq_ignore_ascii_case(method) || field.name != self.field {
+    /// Whether the exception covers this route (its field is compared per field).
+    fn covers(&self, method: &str, path: &str) -> bool {
+        if !self.method.eq_ignore_ascii_case(method) {
             return false;
         }
         let mut want = self.path.split('/').filter(|s| !s.is_empty());
@@ -219,13 +220,11 @@ impl Shield {
         }
         let mut findings = Vec::new();
         protocol(req, &mut findings);
+        // The route is the same for every field: most requests have no exception at all.
+        let covering: Vec<&Exception> = policy.exceptions.iter().filter(|e| e.covers(&req.method, &req.path)).collect();
         for field in req.fields() {
-            let skip: Vec<Family> = policy
-                .exceptions
-                .iter()
-                .filter(|e| e.matches(&req.method, &req.path, &field))
-                .flat_map(|e| e.families.iter().copied())
-                .collect();
+            let skip: Vec<Family> =
+                covering.iter().filter(|e| e.field == field.name).flat_map(|e| e.families.iter().copied()).collect();
             // `+` is a space in query strings and forms; in paths too for detection's sake (attackers rely on
             // servers and frameworks that read it so).
             let plus = field.encoded

@@ -4,13 +4,14 @@
 
 use std::borrow::Cow;
 
-/// The forms of one value the detectors look at.
+/// The forms of one value the detectors look at. Both borrow the raw value when it is already in that form
+/// (most values are), so that inspecting them allocates nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Normalised {
+pub struct Normalised<'a> {
     /// Fully decoded (URL, unicode escapes, HTML entities; up to three rounds).
-    pub decoded: String,
+    pub decoded: Cow<'a, str>,
     /// `decoded`, lower-cased, `/* … */` comments removed and whitespace runs folded to one space.
-    pub folded: String,
+    pub folded: Cow<'a, str>,
     /// A `%` not followed by two hex digits (or a bad `%u`): an evasion attempt or a broken client.
     pub invalid_encoding: bool,
     /// A NUL byte appeared once decoded.
@@ -116,6 +117,9 @@ fn unescape(s: &str) -> Cow<'_, str> {
 /// whitespace to one space.
 #[must_use]
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() && !s.contains("/*") {
+        return fold_ascii(s);
+    }
     let lower = s.to_lowercase();
     let mut out = String::with_capacity(lower.len());
     let mut rest = lower.as_str();
@@ -159,12 +163,65 @@ pub fn fold(s: &str) -> String {
     folded
 }
 
+/// [`fold`] of ASCII text without comments (most values): one pass, one allocation. Whitespace is what
+/// `char::is_whitespace` calls so in ASCII (tab, line feed, vertical tab, form feed, carriage return, space).
+fn fold_ascii(s: &str) -> String {
+    let mut folded = Vec::with_capacity(s.len());
+    let mut space = false;
+    for b in s.bytes() {
+        if matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ') {
+            if !space {
+                folded.push(b' ');
+            }
+            space = true;
+        } else {
+            folded.push(b.to_ascii_lowercase());
+            space = false;
+        }
+    }
+    // ASCII in, ASCII out: the conversion cannot fail.
+    String::from_utf8(folded).unwrap_or_default()
+}
+
+/// Whether [`fold`] would return `s` unchanged: ASCII without upper case, comments or whitespace to fold.
+fn is_folded(s: &str) -> bool {
+    let mut previous = 0u8;
+    for b in s.bytes() {
+        if !b.is_ascii() || b.is_ascii_uppercase() || matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+            return false;
+        }
+        if (b == b' ' && previous == b' ') || (b == b'*' && previous == b'/') {
+            return false;
+        }
+        previous = b;
+    }
+    true
+}
+
+/// Whether any decoding step could change `s`: without `%`, `\\`, `&` (or `+` where it means a space) a
+/// value is already what the application sees.
+fn needs_decoding(s: &str, plus_is_space: bool) -> bool {
+    s.bytes().any(|b| matches!(b, b'%' | b'\\' | b'&') || (plus_is_space && b == b'+'))
+}
+
 /// Normalises a value. `plus_is_space` for query strings and form bodies.
 #[must_use]
-pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised {
+pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised<'_> {
+    if !needs_decoding(raw, plus_is_space) {
+        let folded = if is_folded(raw) { Cow::Borrowed(raw) } else { Cow::Owned(fold(raw)) };
+        return Normalised {
+            decoded: Cow::Borrowed(raw),
+            folded,
+            invalid_encoding: false,
+            null_byte: raw.contains('\0'),
+        };
+    }
     let mut current: String = raw.to_owned();
     let mut invalid = false;
     for round in 0..MAX_ROUNDS {
+        if !needs_decoding(&current, plus_is_space && round == 0) {
+            break;
+        }
         let (once, bad) = url_decode_once(&current, plus_is_space && round == 0);
         invalid |= bad && round == 0;
         let once = unescape(&once).into_owned();
@@ -175,8 +232,8 @@ pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised {
         current = once;
     }
     let null_byte = current.contains('\0');
-    let folded = fold(&current);
-    Normalised { decoded: current, folded, invalid_encoding: invalid, null_byte }
+    let folded = Cow::Owned(fold(&current));
+    Normalised { decoded: Cow::Owned(current), folded, invalid_encoding: invalid, null_byte }
 }
 
 /// Resolves a path as a server would: backslashes as slashes, `//` collapsed, `.` and `..` segments applied.
@@ -221,6 +278,13 @@ mod tests {
         assert_eq!(fold("/*!50000UNION*/ SELECT"), "50000union select");
         assert_eq!(fold("unterminated /* comment"), "unterminated ");
         assert_eq!(fold("＜SCRIPT＞"), "<script>");
+        for text in ["already folded text", "x", "", "a/b*c", "O'Reilly", "a  b", "a/*b", "tab\there"] {
+            assert_eq!(is_folded(text), fold(text) == text, "{text:?}");
+        }
+        // The ASCII fast path folds as the general one does.
+        for text in ["MiXeD\t\x0b\x0c\r\n  Case", "  lead and trail  ", "", "O'Reilly <3 & co; 100%"] {
+            assert_eq!(fold_ascii(text), fold(&format!("{text}é")).trim_end_matches('é'), "{text:?}");
+        }
     }
 
     #[test]
