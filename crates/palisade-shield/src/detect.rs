@@ -999,23 +999,86 @@ pub fn inspect_field(
 }
 
 /// Whether a value has characters the SQL tokenizer (or `--`) and the HTML tokenizer could flag, in one pass.
-fn special_chars(value: &str) -> (bool, bool) {
+/// Shoppers' text is full of two of them, which alone give a tokenizer nothing: an apostrophe inside a word
+/// (`O'Connell`, `men's`, unless an SQL operator follows it: `x'or'x`) and `#` before a digit (`#03-01`).
+pub fn special_chars(value: &str) -> (bool, bool) {
+    let bytes = value.as_bytes();
     let (mut sql, mut html) = (false, false);
-    let mut previous = 0u8;
-    for b in value.bytes() {
+    for (i, &b) in bytes.iter().enumerate() {
         match b {
+            b'\'' if in_word_apostrophe(bytes, i) => {}
+            b'#' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
             b'\'' | b'"' | b'(' | b'=' => (sql, html) = (true, true),
             b'`' | b';' | b')' | b'#' | b'*' | b'|' | b'&' | b'\\' => sql = true,
-            b'-' if previous == b'-' => sql = true,
+            b'-' if i > 0 && bytes.get(i - 1) == Some(&b'-') => sql = true,
             b'<' | b'>' | b':' => html = true,
             _ => {}
         }
         if sql && html {
             break;
         }
-        previous = b;
     }
     (sql, html)
+}
+
+/// Words that make `'` an operator's neighbour rather than part of a name.
+const SQL_WORDS: &[&str] = &[
+    "and",
+    "or",
+    "xor",
+    "not",
+    "like",
+    "rlike",
+    "regexp",
+    "sounds",
+    "union",
+    "select",
+    "div",
+    "mod",
+    "is",
+    "in",
+    "between",
+    "having",
+    "where",
+    "order",
+    "group",
+    "limit",
+    "into",
+    "from",
+    "exec",
+    "execute",
+    "declare",
+    "waitfor",
+    "sleep",
+    "benchmark",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "null",
+    "collate",
+    "escape",
+    "glob",
+    "match",
+    "against",
+    "procedure",
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "create",
+    "alter",
+    "load",
+    "outfile",
+];
+
+/// A letter before the apostrophe, a word after it that is not an SQL operator.
+fn in_word_apostrophe(bytes: &[u8], i: usize) -> bool {
+    let letter_before = i.checked_sub(1).and_then(|j| bytes.get(j)).is_some_and(u8::is_ascii_alphabetic);
+    let after = bytes.get(i + 1..).unwrap_or_default();
+    let word = after.split(|b| !b.is_ascii_alphabetic()).next().unwrap_or_default();
+    letter_before && !word.is_empty() && !SQL_WORDS.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(word))
 }
 
 /// `X-Filename`, `X_File_Name`, `x.file-name`…: a header naming an uploaded file (`-`, `_` and `.` alike).
@@ -1052,5 +1115,25 @@ pub fn inspect_path(field: &Field, n: &Normalised, out: &mut Vec<Finding>) {
     ];
     if FILES.iter().any(|f| lower.contains(f)) {
         out.push(finding("lfi.path-file", Family::Lfi, CRITICAL, 1, field, &n.decoded));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shoppers_apostrophes_and_unit_numbers_skip_the_tokenizers_and_operators_do_not() {
+        for text in ["12 O'Connell St. #03-01", "men's shoes", "rock'n'roll", "D'Artagnan's #1 fan", "plain"] {
+            assert_eq!(special_chars(text), (false, false), "{text}");
+            // The premise: the tokenizers would not have flagged them anyway.
+            assert!(!Libinjection.is_sqli(text) && !Libinjection.is_xss(text), "{text}");
+        }
+        for text in ["x'or'x", "a'AND'b", "admin'--", "1' or '1'='1", "O'Connell#", "'quoted'", "x'union select"] {
+            assert!(special_chars(text).0, "{text} goes to the SQL tokenizer");
+        }
+        assert_eq!(special_chars("a -- b"), (true, false));
+        assert_eq!(special_chars("<b>"), (false, true));
+        assert!(Libinjection.is_sqli("x'or'x"), "the case the operator list is for");
     }
 }
