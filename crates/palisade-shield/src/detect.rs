@@ -864,7 +864,7 @@ pub fn inspect_field(
         return;
     }
     // Referer and Origin carry URLs by design.
-    let url_header = header && matches!(field.name.as_str(), "referer" | "origin");
+    let url_header = header && matches!(field.name.as_ref(), "referer" | "origin");
     if n.null_byte {
         out.push(finding("protocol.null-byte", Family::Protocol, CRITICAL, 1, field, value));
     }
@@ -944,7 +944,7 @@ pub fn inspect_field(
     if let Some(ac) = JAVA_BASE64_AC.as_ref() {
         // The raw value too: a `+` of base64 in a form turns into a space once decoded.
         let hit = ac.find(value).or_else(|| {
-            (field.value.contains('+') && field.value != value).then(|| ac.find(field.value.as_str())).flatten()
+            (field.value.contains('+') && field.value != value).then(|| ac.find(field.value.as_ref())).flatten()
         });
         match hit.map(|m| m.pattern().as_usize()) {
             Some(i) if i < JAVA_MAGIC_BASE64.len() => {

@@ -1,5 +1,7 @@
 //! What the shield inspects: a request reduced to named fields, each with where it came from.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// Where a field was found.
@@ -29,15 +31,29 @@ impl Location {
     }
 }
 
-/// One inspected value.
+/// One inspected value. Name and value borrow from the request where they appear in it as they are (path,
+/// query, headers, cookies, form bodies), so splitting a request allocates little on the hot path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     pub location: Location,
-    pub name: String,
-    pub value: String,
+    pub name: Cow<'a, str>,
+    pub value: Cow<'a, str>,
     /// The value arrived URL-encoded (path, query, form body, cookies); JSON and raw bodies did not, so a `%`
     /// there is just a percent sign.
     pub encoded: bool,
+}
+
+impl Field<'_> {
+    /// A copy that owns its text.
+    #[must_use]
+    pub fn into_owned(self) -> Field<'static> {
+        Field {
+            location: self.location,
+            name: Cow::Owned(self.name.into_owned()),
+            value: Cow::Owned(self.value.into_owned()),
+            encoded: self.encoded,
+        }
+    }
 }
 
 /// A request as the shield sees it. Build it with [`Request::new`] and the `with_*` methods.
@@ -83,9 +99,14 @@ impl Request {
     /// Every field to inspect: the path, query parameters (names and values), headers that carry client data,
     /// cookies, and the body as form fields, JSON leaves (and keys) or, for anything else, as one text value.
     #[must_use]
-    pub fn fields(&self) -> Vec<Field> {
+    pub fn fields(&self) -> Vec<Field<'_>> {
         let mut out = Vec::with_capacity(16);
-        out.push(Field { location: Location::Path, name: "path".into(), value: self.path.clone(), encoded: true });
+        out.push(Field {
+            location: Location::Path,
+            name: "path".into(),
+            value: self.path.as_str().into(),
+            encoded: true,
+        });
         pairs(&self.query, Location::Query, &mut out);
         for (name, value) in &self.headers {
             match name.as_str() {
@@ -94,16 +115,11 @@ impl Request {
                         let (n, v) = part.trim().split_once('=').unwrap_or((part.trim(), ""));
                         out.push(Field {
                             location: Location::Name,
-                            name: format!("cookie:{n}"),
-                            value: n.to_owned(),
+                            name: format!("cookie:{n}").into(),
+                            value: n.into(),
                             encoded: true,
                         });
-                        out.push(Field {
-                            location: Location::Cookie,
-                            name: n.to_owned(),
-                            value: v.to_owned(),
-                            encoded: true,
-                        });
+                        out.push(Field { location: Location::Cookie, name: n.into(), value: v.into(), encoded: true });
                     }
                 }
                 // Headers browsers set from fixed vocabularies carry no attacker text worth scanning.
@@ -131,23 +147,33 @@ impl Request {
                 | "authorization" => {}
                 _ => out.push(Field {
                     location: Location::Header,
-                    name: name.clone(),
-                    value: value.clone(),
+                    name: name.as_str().into(),
+                    value: value.as_str().into(),
                     encoded: false,
                 }),
             }
         }
         if !self.body.is_empty() {
             let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
-            let text = String::from_utf8_lossy(self.body.get(..MAX_FIELD * 4).unwrap_or(&self.body)).into_owned();
+            let text = String::from_utf8_lossy(self.body.get(..MAX_FIELD * 4).unwrap_or(&self.body));
             if ctype.starts_with("application/x-www-form-urlencoded") {
-                pairs(&text, Location::Body, &mut out);
+                match &text {
+                    Cow::Borrowed(text) => pairs(text, Location::Body, &mut out),
+                    Cow::Owned(text) => {
+                        let mut owned = Vec::new();
+                        pairs(text, Location::Body, &mut owned);
+                        out.extend(owned.into_iter().map(|f: Field<'_>| f.into_owned()));
+                    }
+                }
             } else if ctype.contains("json") {
                 match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(v) => json_fields(&v, "", &mut out, 0),
-                    Err(_) => {
-                        out.push(Field { location: Location::Body, name: "body".into(), value: text, encoded: false })
-                    }
+                    Err(_) => out.push(Field {
+                        location: Location::Body,
+                        name: "body".into(),
+                        value: text.clone(),
+                        encoded: false,
+                    }),
                 }
             } else if ctype.starts_with("multipart/form-data") {
                 // The boundary is case-sensitive: take it from the header as sent.
@@ -156,7 +182,7 @@ impl Request {
             } else if ctype.contains("xml") {
                 xml_fields(&text, &mut out);
             } else {
-                out.push(Field { location: Location::Body, name: "body".into(), value: text, encoded: false });
+                out.push(Field { location: Location::Body, name: "body".into(), value: text.clone(), encoded: false });
             }
         }
         for f in &mut out {
@@ -165,23 +191,26 @@ impl Request {
                 while !f.value.is_char_boundary(cut) {
                     cut -= 1;
                 }
-                f.value.truncate(cut);
+                match &mut f.value {
+                    Cow::Borrowed(v) => *v = v.get(..cut).unwrap_or_default(),
+                    Cow::Owned(v) => v.truncate(cut),
+                }
             }
         }
         out
     }
 }
 
-fn pairs(raw: &str, location: Location, out: &mut Vec<Field>) {
+fn pairs<'a>(raw: &'a str, location: Location, out: &mut Vec<Field<'a>>) {
     for part in raw.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         // Keys are values too: `?1' OR '1'='1` arrives as a name.
-        out.push(Field { location: Location::Name, name: name.to_owned(), value: name.to_owned(), encoded: true });
-        out.push(Field { location, name: name.to_owned(), value: value.to_owned(), encoded: true });
+        out.push(Field { location: Location::Name, name: name.into(), value: name.into(), encoded: true });
+        out.push(Field { location, name: name.into(), value: value.into(), encoded: true });
     }
 }
 
-fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: usize) {
+fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field<'_>>, depth: usize) {
     if depth > 32 {
         return;
     }
@@ -190,8 +219,8 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
             for (k, child) in map {
                 out.push(Field {
                     location: Location::Name,
-                    name: format!("{path}.{k}"),
-                    value: k.clone(),
+                    name: format!("{path}.{k}").into(),
+                    value: k.clone().into(),
                     encoded: false,
                 });
                 json_fields(child, &format!("{path}.{k}"), out, depth + 1);
@@ -202,13 +231,16 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
                 json_fields(child, &format!("{path}[{i}]"), out, depth + 1);
             }
         }
-        serde_json::Value::String(s) => {
-            out.push(Field { location: Location::Body, name: path.to_owned(), value: s.clone(), encoded: false })
-        }
+        serde_json::Value::String(s) => out.push(Field {
+            location: Location::Body,
+            name: path.to_owned().into(),
+            value: s.clone().into(),
+            encoded: false,
+        }),
         other => out.push(Field {
             location: Location::Body,
-            name: path.to_owned(),
-            value: other.to_string(),
+            name: path.to_owned().into(),
+            value: other.to_string().into(),
             encoded: false,
         }),
     }
@@ -216,12 +248,17 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field>, depth: u
 
 /// Parts of a multipart body: text parts as values, JSON and XML parts as their leaves (file contents that are
 /// not text are skipped; their names are kept). Line breaks may be CRLF or bare LF, as lenient servers accept both.
-fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field>) {
+fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field<'_>>) {
     let Some(boundary) = ctype.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then_some(v.trim())
     }) else {
-        out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned(), encoded: false });
+        out.push(Field {
+            location: Location::Body,
+            name: "body".into(),
+            value: text.to_owned().into(),
+            encoded: false,
+        });
         return;
     };
     let boundary = boundary.trim_matches('"');
@@ -255,23 +292,38 @@ fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field>) {
             out.push(Field {
                 location: Location::Name,
                 name: "multipart.disposition".into(),
-                value: format!("{name} {}", filename.as_deref().unwrap_or("")),
+                value: format!("{name} {}", filename.as_deref().unwrap_or("")).into(),
                 encoded: false,
             });
         }
         if let Some(f) = filename {
-            out.push(Field { location: Location::Name, name: format!("{name}.filename"), value: f, encoded: false });
+            out.push(Field {
+                location: Location::Name,
+                name: format!("{name}.filename").into(),
+                value: f.into(),
+                encoded: false,
+            });
         }
         let value = body.strip_suffix("\r\n").or_else(|| body.strip_suffix('\n')).unwrap_or(body);
         if part_type.contains("json") {
             match serde_json::from_str::<serde_json::Value>(value) {
                 Ok(v) => json_fields(&v, &name, out, 0),
-                Err(_) => out.push(Field { location: Location::Body, name, value: value.to_owned(), encoded: false }),
+                Err(_) => out.push(Field {
+                    location: Location::Body,
+                    name: name.into(),
+                    value: value.to_owned().into(),
+                    encoded: false,
+                }),
             }
         } else if part_type.contains("xml") {
             xml_fields(value, out);
         } else if part_type.starts_with("text/") {
-            out.push(Field { location: Location::Body, name, value: value.to_owned(), encoded: false });
+            out.push(Field {
+                location: Location::Body,
+                name: name.into(),
+                value: value.to_owned().into(),
+                encoded: false,
+            });
         }
     }
 }
@@ -320,7 +372,7 @@ fn disposition_params(rest: &str) -> Vec<(String, String)> {
 /// An XML body as the application reads it: text, CDATA, attribute values and the document type declaration
 /// (where external entities hide). Element and attribute names are markup, not data, and are not inspected, as
 /// in the CRS (`XML:/*`). A body that does not parse is inspected whole.
-fn xml_fields(text: &str, out: &mut Vec<Field>) {
+fn xml_fields(text: &str, out: &mut Vec<Field<'_>>) {
     use quick_xml::events::Event;
     let start = out.len();
     let mut reader = quick_xml::Reader::from_str(text);
@@ -364,7 +416,12 @@ fn xml_fields(text: &str, out: &mut Vec<Field>) {
     };
     if !ok {
         out.truncate(start);
-        out.push(Field { location: Location::Body, name: "body".into(), value: text.to_owned(), encoded: false });
+        out.push(Field {
+            location: Location::Body,
+            name: "body".into(),
+            value: text.to_owned().into(),
+            encoded: false,
+        });
     }
 }
 
@@ -374,13 +431,18 @@ const MAX_XML_DEPTH: usize = 64;
 /// At most this many values from one XML body (a flood of tiny elements would otherwise multiply the work).
 const MAX_XML_FIELDS: usize = 1000;
 
-fn xml_push(out: &mut Vec<Field>, start: usize, path: &[String], value: String) {
+fn xml_push(out: &mut Vec<Field<'_>>, start: usize, path: &[String], value: String) {
     if !value.trim().is_empty() && out.len() - start < MAX_XML_FIELDS {
-        out.push(Field { location: Location::Body, name: format!("xml:/{}", path.join("/")), value, encoded: false });
+        out.push(Field {
+            location: Location::Body,
+            name: format!("xml:/{}", path.join("/")).into(),
+            value: value.into(),
+            encoded: false,
+        });
     }
 }
 
-fn attribute_fields(e: &quick_xml::events::BytesStart<'_>, path: &[String], out: &mut Vec<Field>, start: usize) {
+fn attribute_fields(e: &quick_xml::events::BytesStart<'_>, path: &[String], out: &mut Vec<Field<'_>>, start: usize) {
     let element = String::from_utf8_lossy(e.name().as_ref()).into_owned();
     for attr in e.attributes().flatten() {
         let value = String::from_utf8_lossy(&attr.value).into_owned();
@@ -398,7 +460,7 @@ mod tests {
         req.fields()
             .into_iter()
             .filter(|f| !matches!(f.location, Location::Path | Location::Header))
-            .map(|f| (f.name, f.value))
+            .map(|f| (f.name.into_owned(), f.value.into_owned()))
             .collect()
     }
 

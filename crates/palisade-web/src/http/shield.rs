@@ -229,7 +229,12 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 .fields()
                 .into_iter()
                 .filter(|f| matches!(f.location, palisade_shield::Location::Query | palisade_shield::Location::Body))
-                .map(|f| (f.name, palisade_shield::normalise::normalise(&f.value, f.encoded).decoded.into_owned()))
+                .map(|f| {
+                    (
+                        f.name.to_string(),
+                        palisade_shield::normalise::normalise(&f.value, f.encoded).decoded.into_owned(),
+                    )
+                })
                 .collect();
             let sample = crate::http::rules::Sample {
                 at: now,
