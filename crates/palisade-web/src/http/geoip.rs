@@ -32,7 +32,28 @@ impl GeoIp {
     #[must_use]
     pub fn country(&self, ip: IpAddr) -> Option<String> {
         let reader = self.0.as_ref()?;
-        let found = reader.lookup(ip).ok()?;
+        // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; not every database aliases those.
+        let found = reader.lookup(ip.to_canonical()).ok()?;
         found.decode_path::<String>(&[PathElement::Key("country"), PathElement::Key("iso_code")]).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn countries_come_from_the_database_and_unknown_addresses_have_none() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/geoip-test.mmdb");
+        let geoip = GeoIp::open(&fixture).unwrap();
+        assert!(geoip.available());
+        assert_eq!(geoip.country("203.0.113.9".parse().unwrap()).as_deref(), Some("NZ"));
+        assert_eq!(geoip.country("198.51.100.200".parse().unwrap()).as_deref(), Some("SG"));
+        assert_eq!(geoip.country("::ffff:203.0.113.9".parse().unwrap()).as_deref(), Some("NZ"));
+        assert_eq!(geoip.country("192.0.2.1".parse().unwrap()), None);
+        assert!(!GeoIp::default().available());
+        assert!(GeoIp::open(Path::new("/nonexistent.mmdb")).unwrap_err().contains("nonexistent"));
     }
 }

@@ -274,3 +274,45 @@ async fn country_rules_say_they_are_unavailable_without_a_geoip_database() {
         .unwrap();
     assert!(center.text().await.unwrap().contains("Country blocking is\nunavailable"));
 }
+
+#[tokio::test]
+async fn country_rules_block_by_the_operators_geoip_database() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/geoip-test.mmdb");
+    let mut config = WebConfig::default();
+    // Behind a proxy on loopback, so that X-Forwarded-For names the shopper's address.
+    config.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let geoip = palisade_web::http::geoip::GeoIp::open(&fixture).unwrap();
+    let app = TestApp::start_adjusted(config, |s| s.with_geoip(geoip), |r, _| r).await;
+    let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
+    let center = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(!center.text().await.unwrap().contains("Country blocking is\nunavailable"));
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/security/rules", s.id)))
+        .header("cookie", &cookie)
+        .form(&[("source", "block if country = \"NZ\"")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
+    let rule = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
+    palisade_store::firewall::change_rule(&app.db, &scope, &rule, true, false).await.unwrap();
+    let from = |ip: &'static str| {
+        let app = &app;
+        async move { app.client.get(app.url("/s/tea")).header("x-forwarded-for", ip).send().await.unwrap().status() }
+    };
+    // The fixture places 203.0.113.0/24 in NZ and 198.51.100.0/24 in SG; 192.0.2.0/24 is in no country.
+    assert_eq!(from("203.0.113.9").await, StatusCode::FORBIDDEN);
+    assert_eq!(from("198.51.100.7").await, StatusCode::OK);
+    assert_eq!(from("192.0.2.1").await, StatusCode::OK);
+    // Another store's shoppers from NZ are not this store's business.
+    store(&app.db, "books", None).await;
+    let other = app.client.get(app.url("/s/books")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+}

@@ -36,6 +36,15 @@ impl TestApp {
 
     /// Boots the app; `extend` may add routes (wrapped in the same baseline) for tests of the middleware.
     pub async fn start_with(config: WebConfig, extend: impl FnOnce(Router, &AppState) -> Router) -> TestApp {
+        Self::start_adjusted(config, |s| s, extend).await
+    }
+
+    /// [`TestApp::start_with`], with the state adjusted as `palisade serve` options do (e.g. `--geoip-db`).
+    pub async fn start_adjusted(
+        config: WebConfig,
+        adjust: impl FnOnce(AppState) -> AppState,
+        extend: impl FnOnce(Router, &AppState) -> Router,
+    ) -> TestApp {
         let db = TestDb::new().await;
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("master.key");
@@ -60,6 +69,7 @@ impl TestApp {
             // As `palisade serve --redis-url` does.
             state = state.with_limiter(palisade_web::http::limits::Limiter::new(limits).await.unwrap());
         }
+        let state = adjust(state);
         let app = extend(palisade_web::router(state.clone()), &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
