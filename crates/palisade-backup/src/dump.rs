@@ -150,7 +150,11 @@ pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<V
                 } else {
                     pk.into_iter().map(|(_, c)| c).collect()
                 };
-                let rowid = backend == Backend::Sqlite && !without_rowid.contains(&name);
+                // A column named like the rowid hides it from queries: such a table is read whole, by key.
+                let shadowed = columns
+                    .iter()
+                    .any(|c| ["rowid", "oid", "_rowid_"].iter().any(|alias| c.name.eq_ignore_ascii_case(alias)));
+                let rowid = backend == Backend::Sqlite && !without_rowid.contains(&name) && !shadowed;
                 ordered.push(TableSpec { name, columns, order_by, keyed, rowid });
             }
         }
@@ -798,9 +802,12 @@ mod tests {
                 .await
                 .unwrap();
         }
+        // A column named like the rowid hides it: that table is not walked by rowid segments.
+        sqlx::query("CREATE TABLE shadow (\"rowid\" TEXT PRIMARY KEY, n INTEGER)").execute(&mut *conn).await.unwrap();
         let specs = table_specs(&mut conn, Backend::Sqlite).await.unwrap();
+        assert!(!specs.iter().find(|s| s.name == "shadow").unwrap().rowid);
         let spec = specs.iter().find(|s| s.name == "t").unwrap();
-        assert!(spec.keyed);
+        assert!(spec.keyed && spec.rowid);
         let key = ChunkKey::derive(&[7; 32]);
         let mut sink = Collect(Vec::new());
         let stats = dump_table(&mut conn, Backend::Sqlite, spec, &key, &mut sink).await.unwrap();

@@ -345,6 +345,7 @@ async fn create_inner(
         Backend::Postgres => None,
     };
     let mut state = seen.as_ref().map(|seen| State {
+        format: tracking::STATE_FORMAT,
         snapshot: id.to_owned(),
         schema_version: seen.schema_version,
         tables: BTreeMap::new(),
@@ -425,6 +426,10 @@ async fn create_inner(
 
     progress.phase("finishing uploads", None);
     up.finish().await?;
+    // Describe exactly the chunks the files use: a table read again after a count mismatch leaves chunks of its
+    // first attempt that no file refers to (they stay unreferenced and garbage collection removes them).
+    let referenced: HashSet<&str> = files.iter().flat_map(|f| f.chunks.iter().map(String::as_str)).collect();
+    up.chunks.retain(|id, _| referenced.contains(id.as_str()));
     let mut totals = up.totals.clone();
     totals.files = files.len() as u64;
     totals.stored_bytes = up.chunks.values().map(|c| c.stored_size).sum();

@@ -51,9 +51,15 @@ pub struct TableState {
     pub segments: Vec<SegmentState>,
 }
 
+/// The layout of segments and their lines: a record of another layout is not used (a full snapshot instead).
+pub const STATE_FORMAT: u32 = 1;
+
 /// The record of the last snapshot of this database into one repository.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
+    /// [`STATE_FORMAT`]; records written before it had none (0).
+    #[serde(default)]
+    pub format: u32,
     pub snapshot: String,
     pub schema_version: i64,
     pub tables: BTreeMap<String, TableState>,
@@ -183,7 +189,7 @@ pub async fn read(conn: &mut AnyConnection, repository: &str) -> Result<Seen> {
     // A state that does not parse (written by another release) only costs a full snapshot.
     let previous = stored
         .and_then(|text| serde_json::from_str::<State>(&text).ok())
-        .filter(|state| state.schema_version == schema_version);
+        .filter(|state| state.format == STATE_FORMAT && state.schema_version == schema_version);
     Ok(Seen { schema_version, versions, previous })
 }
 

@@ -261,6 +261,9 @@ async fn assert_exact(fx: &Fixture, db: &Db, manifest: &palisade_backup::format:
     let mut sealed = verify::open_facts(manifest, &fx.identity).unwrap().tables;
     sealed.sort_by(|a, b| a.name.cmp(&b.name));
     assert_eq!(sealed, live, "{what}: the snapshot's facts");
+    let referenced: std::collections::BTreeSet<&String> = manifest.files.iter().flat_map(|f| &f.chunks).collect();
+    let described: std::collections::BTreeSet<&String> = manifest.chunks.keys().collect();
+    assert_eq!(described, referenced, "{what}: the manifest describes exactly the chunks its files use");
     let target = TestDb::empty_sqlite().await;
     restore_into(fx, &manifest.id, &target, false).await.unwrap();
     assert_eq!(facts(&target, &fx.key()).await, live, "{what}: the restored tables");
