@@ -207,33 +207,41 @@ fn needs_decoding(s: &str, plus_is_space: bool) -> bool {
 /// Normalises a value. `plus_is_space` for query strings and form bodies.
 #[must_use]
 pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised<'_> {
-    if !needs_decoding(raw, plus_is_space) {
-        let folded = if is_folded(raw) { Cow::Borrowed(raw) } else { Cow::Owned(fold(raw)) };
-        return Normalised {
-            decoded: Cow::Borrowed(raw),
-            folded,
-            invalid_encoding: false,
-            null_byte: raw.contains('\0'),
-        };
-    }
-    let mut current: String = raw.to_owned();
+    let mut current: Cow<'_, str> = Cow::Borrowed(raw);
     let mut invalid = false;
     for round in 0..MAX_ROUNDS {
-        if !needs_decoding(&current, plus_is_space && round == 0) {
+        let plus = plus_is_space && round == 0;
+        if !needs_decoding(&current, plus) {
             break;
         }
-        let (once, bad) = url_decode_once(&current, plus_is_space && round == 0);
+        // Each step allocates only when it changes something.
+        let (step, bad) = url_decode_once(&current, plus);
         invalid |= bad && round == 0;
-        let once = unescape(&once).into_owned();
-        let once = html_escape::decode_html_entities(&once).into_owned();
-        if once == current {
-            break;
+        let url = match step {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        };
+        let after_url: &str = url.as_deref().unwrap_or(&current);
+        let escaped = match unescape(after_url) {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        };
+        let after_escape: &str = escaped.as_deref().unwrap_or(after_url);
+        let entities = match html_escape::decode_html_entities(after_escape) {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        };
+        match entities.or(escaped).or(url) {
+            Some(next) if *next != *current => current = Cow::Owned(next),
+            _ => break,
         }
-        current = once;
     }
     let null_byte = current.contains('\0');
-    let folded = Cow::Owned(fold(&current));
-    Normalised { decoded: Cow::Owned(current), folded, invalid_encoding: invalid, null_byte }
+    let folded = match &current {
+        Cow::Borrowed(text) if is_folded(text) => Cow::Borrowed(*text),
+        text => Cow::Owned(fold(text)),
+    };
+    Normalised { decoded: current, folded, invalid_encoding: invalid, null_byte }
 }
 
 /// Resolves a path as a server would: backslashes as slashes, `//` collapsed, `.` and `..` segments applied.
