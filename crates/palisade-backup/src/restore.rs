@@ -15,10 +15,12 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use palisade_store::{Backend, Db, Objects, migrate};
 use serde::Serialize;
+use sqlx::{AnyConnection, Connection};
 
 use crate::dump::{self, TableLoader};
 use crate::error::{BackupError, Result};
 use crate::format::{FileEntry, Manifest, TableFacts};
+use crate::indexes;
 use crate::keys::{ChunkKey, Identity, write_private};
 use crate::progress::Progress;
 use crate::read::read_chunk;
@@ -146,9 +148,42 @@ async fn load_database(
     report: &mut RestoreReport,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let mut tx = db.begin_write().await?;
+    let backend = db.backend();
+    let mut conn = db.pool().acquire().await?;
+    if backend == Backend::Sqlite {
+        // The target is new (or wiped): nothing to lose if the machine fails mid-restore, so the load does not
+        // wait for the disk; the checkpoint after the commit makes the result durable.
+        sqlx::query("PRAGMA synchronous = OFF").execute(&mut *conn).await?;
+    }
+    let result = load_database_on(&mut conn, repo, manifest, identity, key, backend, facts, report, progress).await;
+    if backend == Backend::Sqlite {
+        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+        if result.is_ok() {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load_database_on(
+    conn: &mut AnyConnection,
+    repo: &Repository,
+    manifest: &Manifest,
+    identity: &Identity,
+    key: &ChunkKey,
+    backend: Backend,
+    facts: &[TableFacts],
+    report: &mut RestoreReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut tx = match backend {
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => conn.begin().await?,
+    };
+    let deferred = indexes::set_aside(&mut tx, backend).await?;
     for file in manifest.files.iter().filter(|f| f.path.starts_with("db/")) {
-        let mut loader = TableLoader::new(key, db.backend());
+        let mut loader = TableLoader::new(key, backend);
         // Keep PREFETCH chunks being fetched and decrypted while the previous one is loaded.
         let mut ids = file.chunks.iter();
         let mut ahead: FuturesOrdered<BoxFuture<'_, Result<Vec<u8>>>> = FuturesOrdered::new();
@@ -179,13 +214,16 @@ async fn load_database(
         report.tables += 1;
         report.rows += stats.rows;
     }
+    progress.phase("indexes", None);
+    indexes::rebuild(&mut tx, &deferred).await?;
     // Read back what the database now holds and compare with what was dumped.
-    let specs = dump::table_specs(&mut tx, db.backend()).await?;
+    progress.phase("checking", None);
+    let specs = dump::table_specs(&mut tx, backend).await?;
     for expected in facts {
         let spec = specs.iter().find(|s| s.name == expected.name).ok_or_else(|| {
             BackupError::Archive(format!("table {} of the snapshot does not exist in the target schema", expected.name))
         })?;
-        let stats = dump::dump_table(&mut tx, db.backend(), spec, key, &mut dump::Discard).await?;
+        let stats = dump::dump_table(&mut tx, backend, spec, key, &mut dump::Discard).await?;
         if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
             return Err(BackupError::Archive(format!(
                 "table {}: after loading, the database holds {} rows with checksum {}, the snapshot {} rows with {}",

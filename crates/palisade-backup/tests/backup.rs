@@ -164,6 +164,21 @@ async fn restore_into(
     Ok((objects, out))
 }
 
+/// Every index of the application's tables, by name (the backup's own tracking tables left out).
+async fn index_names(db: &Db) -> Vec<String> {
+    let sql = match db.backend() {
+        palisade_store::Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name NOT LIKE '\\_palisade\\_%' ESCAPE '\\' \
+             ORDER BY name"
+        }
+        palisade_store::Backend::Postgres => {
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename NOT LIKE '\\_palisade\\_%' ESCAPE '\\' ORDER BY indexname"
+        }
+    };
+    sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap()
+}
+
 async fn roundtrip(source: TestDb, targets: Vec<TestDb>) {
     let fx = Fixture::new();
     let src_dir = tempfile::tempdir().unwrap();
@@ -179,6 +194,12 @@ async fn roundtrip(source: TestDb, targets: Vec<TestDb>) {
         let (restored, dir) = restore_into(&fx, &manifest.id, &target, false).await.unwrap();
         let after = facts(&target, &fx.key()).await;
         assert_eq!(before, after, "{} → {}", source.backend().name(), target.backend().name());
+        // Indexes set aside during the load are all back.
+        if target.backend() == source.backend() {
+            let indexes = index_names(&target).await;
+            assert!(indexes.iter().any(|n| n == "shield_events_at"), "{indexes:?}");
+            assert_eq!(index_names(&source).await, indexes);
+        }
         for chain in audit::verify_all(&target).await.unwrap() {
             assert!(chain.broken.is_none(), "audit chain {} broken after restore", chain.chain);
         }
