@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod bans;
 pub mod controls;
 pub mod db;
 pub mod error;

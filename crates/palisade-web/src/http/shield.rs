@@ -3,6 +3,8 @@
 //! recorded (off the request path, through a bounded queue) for operators and the store's merchant, and counted
 //! in `/metrics`.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -19,10 +21,21 @@ use crate::http::error::{ApiError, error_page, is_api_path};
 use crate::state::AppState;
 
 /// The shield's settings for this node.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ShieldConfig {
     pub policy: Policy,
+    /// How often this node reads the bans other nodes have written.
+    pub ban_sync: std::time::Duration,
 }
+
+impl Default for ShieldConfig {
+    fn default() -> Self {
+        Self { policy: Policy::default(), ban_sync: BAN_SYNC }
+    }
+}
+
+/// Default of [`ShieldConfig::ban_sync`]: an address banned by one node is refused by the others within this.
+pub const BAN_SYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One recorded decision.
 #[derive(Debug, Clone, Serialize)]
@@ -49,36 +62,79 @@ pub const BAN_MS: i64 = 15 * 60 * 1000;
 struct Strikes {
     window_start: i64,
     count: u32,
-    banned_until: i64,
 }
 
-/// Addresses that keep tripping the firewall are refused outright for a while (on this node).
+/// A ban this node knows of: until when, and when this node imposed it itself (0: read from the database).
+#[derive(Debug, Clone, Copy)]
+struct Banned {
+    until: i64,
+    imposed_here_at: i64,
+}
+
+/// Addresses that keep tripping the firewall are refused outright for a while. Strikes are counted on each node
+/// (on the hot path, in memory); a ban is written to the database (`palisade_store::bans`) and every node reads
+/// the bans in force every [`ShieldConfig::ban_sync`], so a banned address is refused by all of them.
 #[derive(Debug, Default)]
-pub struct Bans(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Strikes>>);
+pub struct Bans {
+    strikes: std::sync::Mutex<HashMap<IpAddr, Strikes>>,
+    banned: std::sync::RwLock<HashMap<IpAddr, Banned>>,
+}
 
 impl Bans {
     /// Whether `ip` is banned at `now`.
     #[must_use]
-    pub fn banned(&self, ip: std::net::IpAddr, now: i64) -> bool {
-        self.0.lock().ok().and_then(|m| m.get(&ip).map(|s| s.banned_until > now)).unwrap_or(false)
+    pub fn banned(&self, ip: IpAddr, now: i64) -> bool {
+        self.banned.read().ok().and_then(|m| m.get(&ip).map(|b| b.until > now)).unwrap_or(false)
     }
 
-    /// Counts a blocked request; returns true when this strike starts a ban.
-    pub fn strike(&self, ip: std::net::IpAddr, now: i64) -> bool {
-        let Ok(mut m) = self.0.lock() else { return false };
+    /// Counts a blocked request; returns the end of the ban when this strike starts one.
+    pub fn strike(&self, ip: IpAddr, now: i64) -> Option<i64> {
+        let Ok(mut m) = self.strikes.lock() else { return None };
         if m.len() > 100_000 {
-            m.retain(|_, s| s.banned_until > now || s.window_start + STRIKE_WINDOW_MS > now);
+            m.retain(|_, s| s.window_start + STRIKE_WINDOW_MS > now);
         }
         let s = m.entry(ip).or_default();
         if s.window_start + STRIKE_WINDOW_MS <= now {
-            *s = Strikes { window_start: now, count: 0, banned_until: s.banned_until };
+            *s = Strikes { window_start: now, count: 0 };
         }
         s.count += 1;
-        if s.count >= STRIKES_TO_BAN && s.banned_until <= now {
-            s.banned_until = now + BAN_MS;
-            return true;
+        if s.count < STRIKES_TO_BAN {
+            return None;
         }
-        false
+        // The count starts again, so a lifted ban is not re-imposed by the very next blocked request.
+        *s = Strikes { window_start: now, count: 0 };
+        drop(m);
+        let until = now + BAN_MS;
+        if let Ok(mut b) = self.banned.write() {
+            b.insert(ip, Banned { until, imposed_here_at: now });
+        }
+        Some(until)
+    }
+
+    /// Replaces what this node knows with the bans in force in the database. Bans this node imposed within the
+    /// last `grace_ms` are kept even if not (yet) read back, since their write may still be on its way.
+    pub fn sync(&self, stored: &[palisade_store::bans::Ban], now: i64, grace_ms: i64) {
+        let mut fresh: HashMap<IpAddr, Banned> = stored
+            .iter()
+            .filter_map(|b| Some((b.ip.parse().ok()?, Banned { until: b.banned_until.0, imposed_here_at: 0 })))
+            .collect();
+        let Ok(mut m) = self.banned.write() else { return };
+        for (ip, b) in m.iter() {
+            if b.imposed_here_at > now - grace_ms && b.until > now {
+                fresh.entry(*ip).or_insert(*b);
+            }
+        }
+        *m = fresh;
+    }
+
+    /// Forgets `ip`'s ban and strikes on this node (an operator lifted the ban).
+    pub fn lift(&self, ip: IpAddr) {
+        if let Ok(mut m) = self.banned.write() {
+            m.remove(&ip);
+        }
+        if let Ok(mut m) = self.strikes.lock() {
+            m.remove(&ip);
+        }
     }
 }
 
@@ -105,8 +161,31 @@ impl ShieldState {
     #[must_use]
     pub fn start(db: Db, config: ShieldConfig) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(db, rx));
-        Self { engine: Shield::default(), config: Arc::new(config), bans: Arc::new(Bans::default()), events: tx }
+        tokio::spawn(writer(db.clone(), rx));
+        let bans = Arc::new(Bans::default());
+        tokio::spawn(sync_bans(db, Arc::downgrade(&bans), config.ban_sync));
+        Self { engine: Shield::default(), config: Arc::new(config), bans, events: tx }
+    }
+}
+
+/// Reads the bans in force every `every`, until the shield state is gone; purges long-expired ones hourly.
+async fn sync_bans(db: Db, bans: std::sync::Weak<Bans>, every: std::time::Duration) {
+    let grace = i64::try_from(every.as_millis()).unwrap_or(i64::MAX / 4).saturating_mul(3);
+    let mut last_purge = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(bans) = bans.upgrade() else { return };
+        let now = db.now();
+        match palisade_store::bans::active(&db, now, 100_000).await {
+            Ok(stored) => bans.sync(&stored, now.0, grace),
+            Err(e) => tracing::warn!(error = %e, "could not read the shared bans; keeping this node's"),
+        }
+        if now.0 - last_purge > 3_600_000 {
+            last_purge = now.0;
+            if let Err(e) = palisade_store::bans::purge(&db, palisade_core::time::Timestamp(now.0 - 86_400_000)).await {
+                tracing::warn!(error = %e, "could not purge expired bans");
+            }
+        }
     }
 }
 
@@ -200,11 +279,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         return banned(req.uri().path());
     }
     let (parts, body) = req.into_parts();
-    let limit = if crate::http::layers::is_upload(&parts.method, parts.uri.path()) {
-        crate::http::layers::UPLOAD_LIMIT
-    } else {
-        state.config.max_body_bytes
-    };
+    let limit = crate::http::layers::body_limit(&parts.method, parts.uri.path(), state.config.max_body_bytes);
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
@@ -313,10 +388,22 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
     if let Some(ip) = ip
-        && shield.bans.strike(ip, now)
+        && let Some(until) = shield.bans.strike(ip, now)
     {
         metrics::counter!("palisade_shield_bans_total").increment(1);
         tracing::warn!(client = %ip, minutes = BAN_MS / 60_000, "address banned for repeatedly tripping the firewall");
+        // Shared with the other nodes off the request path; this node already refuses the address.
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let reason = format!(
+                "{STRIKES_TO_BAN} requests blocked by the firewall within {} minutes",
+                STRIKE_WINDOW_MS / 60_000
+            );
+            let until = palisade_core::time::Timestamp(until);
+            if let Err(e) = palisade_store::bans::put(&db, &ip.to_string(), until, &reason).await {
+                tracing::warn!(client = %ip, error = %e, "ban not shared with the other nodes");
+            }
+        });
     }
     blocked(parts.uri.path(), &id)
 }

@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/payment-page", get(payment_page))
         .route("/console/shield", get(shield_page))
         .route("/console/shield/attack-mode", post(set_attack_mode))
+        .route("/console/shield/bans/lift", post(lift_ban))
 }
 
 /// The firewall's recent decisions across the platform.
@@ -38,11 +39,14 @@ async fn shield_page(
         .await?
         .and_then(|(v, _)| v.as_i64())
         .filter(|u| *u > state.db.now().0);
+    let bans = palisade_store::bans::active(&state.db, state.db.now(), 500).await?;
+    use crate::http::shield::{BAN_MS, STRIKE_WINDOW_MS, STRIKES_TO_BAN};
     let page = state.templates.render(
         "console_shield.html",
         json!({"operator": op.email(), "is_operator": true, "events": events,
                "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold,
-               "attack_mode_until": until}),
+               "attack_mode_until": until, "bans": bans, "ban_minutes": BAN_MS / 60_000,
+               "strikes_to_ban": STRIKES_TO_BAN, "strike_window_minutes": STRIKE_WINDOW_MS / 60_000}),
     )?;
     Ok(Html(page))
 }
@@ -201,6 +205,30 @@ async fn logout(State(state): State<AppState>) -> Response {
 #[derive(Debug, Deserialize)]
 struct AttackModeForm {
     hours: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LiftForm {
+    ip: String,
+}
+
+/// Lifts a ban on every node: deleted from the shared table (the others drop it at their next read) and from this
+/// node's memory at once.
+async fn lift_ban(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+    Form(form): Form<LiftForm>,
+) -> Result<Response, PageError> {
+    let ip: std::net::IpAddr = form.ip.trim().parse().map_err(|_| {
+        PageError(crate::http::ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_ip",
+            "That is not an IP address.",
+        ))
+    })?;
+    palisade_store::bans::lift(&state.db, &op.platform_scope(), &ip.to_string()).await?;
+    state.shield.bans.lift(ip);
+    Ok(Redirect::to("/console/shield").into_response())
 }
 
 /// Platform-wide "under attack" mode: every storefront asks for the proof-of-work check.

@@ -19,7 +19,7 @@ pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub db: TestDb,
+    pub db: std::sync::Arc<TestDb>,
     pub client: reqwest::Client,
     pub token: String,
     pub objects: palisade_store::Objects,
@@ -45,7 +45,23 @@ impl TestApp {
         adjust: impl FnOnce(AppState) -> AppState,
         extend: impl FnOnce(Router, &AppState) -> Router,
     ) -> TestApp {
-        let db = TestDb::new().await;
+        let db = std::sync::Arc::new(TestDb::new().await);
+        let token = operator_token(&db).await;
+        Self::boot(db, token, config, adjust, extend).await
+    }
+
+    /// Another node of the same installation: its own state and listener, this node's database.
+    pub async fn second_node(&self, config: WebConfig) -> TestApp {
+        Self::boot(self.db.clone(), self.token.clone(), config, |s| s, |r, _| r).await
+    }
+
+    async fn boot(
+        db: std::sync::Arc<TestDb>,
+        token: String,
+        config: WebConfig,
+        adjust: impl FnOnce(AppState) -> AppState,
+        extend: impl FnOnce(Router, &AppState) -> Router,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("master.key");
         let (master, _) = secrets::load_or_create(&key).unwrap();
@@ -77,7 +93,6 @@ impl TestApp {
         let server = tokio::spawn(palisade_web::serve(listener, app, async move {
             let _ = rx.await;
         }));
-        let token = operator_token(&db).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))

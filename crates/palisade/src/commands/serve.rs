@@ -84,6 +84,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
                 paranoia: args.shield_paranoia,
                 ..palisade_shield::Policy::default()
             },
+            ..palisade_web::http::shield::ShieldConfig::default()
         },
         limits: palisade_web::http::limits::LimitsConfig::default(),
         shedding: palisade_web::http::shedding::SheddingConfig::default(),
