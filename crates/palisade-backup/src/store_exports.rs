@@ -317,6 +317,7 @@ async fn record(db: &Db, scope: &StoreScope, r: NewRecord<'_>) -> Result<String>
         ("export", true) => "backup.exported",
         ("restore-test", true) => "backup.restore_tested",
         ("import", true) => "backup.imported",
+        ("upload", true) => "backup.archive_uploaded",
         _ => "backup.failed",
     };
     audit::record_store(
@@ -412,6 +413,67 @@ pub async fn run_export(
         },
     };
     let id = record(db, scope, outcome).await?;
+    get(db, scope, &id).await
+}
+
+/// The largest archive a merchant may upload through the web (larger stores import with the CLI).
+pub const UPLOAD_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Keeps an archive the merchant uploaded (one they downloaded earlier, or took from their own bucket) like an
+/// export of this store, so that it can be test-restored, previewed and imported. Only its outer form is checked
+/// here (a passphrase-encrypted age file): what is inside is checked, hash by hash, when it is opened with the
+/// passphrase.
+pub async fn keep_upload(
+    db: &Db,
+    scope: &StoreScope,
+    objects: &Objects,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> Result<StoreExport> {
+    scope.require_staff()?;
+    if bytes.is_empty() {
+        return Err(BackupError::Invalid("the uploaded file is empty".into()));
+    }
+    if bytes.len() > UPLOAD_MAX_BYTES {
+        return Err(BackupError::Invalid(format!(
+            "the archive is larger than {} MiB; import it with `palisade backup import-store`",
+            UPLOAD_MAX_BYTES / (1024 * 1024)
+        )));
+    }
+    match age::Decryptor::new(bytes.as_slice()) {
+        Ok(d) if d.is_scrypt() => {}
+        _ => {
+            return Err(BackupError::Invalid(
+                "this is not a Palisade store export (a passphrase-encrypted .palx archive)".into(),
+            ));
+        }
+    }
+    let name: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect::<String>().trim().to_owned();
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let size = bytes.len() as u64;
+    let key = format!("{PREFIX}/{}/{}.palx", scope.store_id(), uuid::Uuid::now_v7());
+    objects
+        .store()
+        .put(&object_store::path::Path::from(key.as_str()), object_store::PutPayload::from(bytes))
+        .await
+        .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+    let detail = if name.is_empty() { "uploaded archive".to_owned() } else { format!("uploaded {name}") };
+    let id = record(
+        db,
+        scope,
+        NewRecord {
+            kind: "upload",
+            trigger: Trigger::Manual.as_str(),
+            created_at: db.now().millis(),
+            ok: true,
+            detail,
+            object_key: Some(key),
+            size,
+            sha256: Some(sha256),
+            expires_at: Some(db.now().plus(KEEP_FOR).millis()),
+        },
+    )
+    .await?;
     get(db, scope, &id).await
 }
 

@@ -13,7 +13,6 @@ use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -67,13 +66,50 @@ async fn error_pages(req: Request, next: Next) -> Response {
 /// The largest request body of an image upload (5 MiB image plus multipart framing).
 pub const UPLOAD_LIMIT: usize = palisade_commerce::images::MAX_BYTES + 512 * 1024;
 
-/// Whether a route takes file uploads (and so the larger body limit).
+/// The largest request body of a store archive upload (the archive plus multipart framing).
+pub const ARCHIVE_UPLOAD_LIMIT: usize = palisade_backup::store_exports::UPLOAD_MAX_BYTES + 512 * 1024;
+
+/// Whether a route takes image uploads (and so the larger body limit).
 #[must_use]
 pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
     method == axum::http::Method::POST
         && path.starts_with("/")
         && path.ends_with("/images")
         && path.contains("/stores/")
+}
+
+/// Whether a route takes a store archive upload.
+#[must_use]
+pub fn is_archive_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST && path.starts_with("/admin/stores/") && path.ends_with("/backups/upload")
+}
+
+/// The body limit of a route: `default` unless it takes uploads.
+#[must_use]
+pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> usize {
+    if is_archive_upload(method, path) {
+        ARCHIVE_UPLOAD_LIMIT
+    } else if is_upload(method, path) {
+        UPLOAD_LIMIT
+    } else {
+        default
+    }
+}
+
+/// Holds every request body to its route's limit ([`body_limit`]) however the handler reads it: 413 at once
+/// when the declared length is over, and the body stops at the limit when it is not declared.
+async fn cap_body(axum::extract::State(state): axum::extract::State<AppState>, req: Request, next: Next) -> Response {
+    let limit = body_limit(req.method(), req.uri().path(), state.config.max_body_bytes);
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+    next.run(req).await
 }
 
 /// Wraps `router` in the HTTP baseline.
@@ -96,9 +132,9 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(middleware::from_fn(metrics::track))
         .layer(CsrfLayer::new())
-        // The hard cap admits image uploads; everything else is held to `max_body_bytes` by the extractors'
-        // limit (DefaultBodyLimit) and by the shield, which buffers bodies.
-        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes.max(UPLOAD_LIMIT)))
+        // Every body is capped at its route's limit here; extractors apply the same limit (DefaultBodyLimit for
+        // ordinary routes, raised on the upload routes), and so does the shield, which buffers bodies.
+        .layer(middleware::from_fn_with_state(state.clone(), cap_body))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -34,6 +34,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/backups/export", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/schedule", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/destination", Some(Permission::CustomerData)),
+    ("POST", "/admin/stores/{store}/backups/upload", Some(Permission::CustomerData)),
     ("GET", "/admin/stores/{store}/backups/{export}/download", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/{export}/restore-test", Some(Permission::CustomerData)),
     ("POST", "/admin/stores/{store}/backups/{export}/preview", Some(Permission::CustomerData)),
@@ -46,6 +47,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/backups/export", post(export_now))
         .route("/admin/stores/{store}/backups/schedule", post(set_schedule))
         .route("/admin/stores/{store}/backups/destination", post(set_destination))
+        .route(
+            "/admin/stores/{store}/backups/upload",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::ARCHIVE_UPLOAD_LIMIT)),
+        )
         .route("/admin/stores/{store}/backups/{export}/download", get(download))
         .route("/admin/stores/{store}/backups/{export}/restore-test", post(restore_test))
         .route("/admin/stores/{store}/backups/{export}/preview", post(preview))
@@ -130,7 +135,8 @@ async fn page(State(state): State<AppState>, access: StaffAccess) -> PageResult 
         &access,
         "merchant_backups.html",
         json!({"settings": settings, "exports": exports, "now": now, "controls": controls,
-               "schedules_available": state.export_sealer.is_some(), "min_passphrase": store_exports::MIN_PASSPHRASE}),
+               "schedules_available": state.export_sealer.is_some(), "min_passphrase": store_exports::MIN_PASSPHRASE,
+               "upload_max_mib": store_exports::UPLOAD_MAX_BYTES / (1024 * 1024)}),
     )
     .await
 }
@@ -273,6 +279,31 @@ async fn download(
 struct OpenForm {
     #[serde(default)]
     passphrase: String,
+}
+
+/// Keeps an archive the merchant uploads, listed like an export, to test-restore, preview and import.
+async fn upload(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> PageResult {
+    access.require(Permission::CustomerData)?;
+    let mut form = form.map_err(|e| invalid(format!("send the archive as multipart/form-data: {}", e.body_text())))?;
+    let mut file = None;
+    while let Some(field) =
+        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
+    {
+        if field.name() == Some("archive") {
+            let name = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?;
+            file = Some((name, bytes));
+        }
+    }
+    let (name, bytes) = file.ok_or_else(|| invalid("choose an archive file (.palx)"))?;
+    store_exports::keep_upload(&state.db, scope(&access), &state.objects, &name, bytes.to_vec())
+        .await
+        .map_err(backup_error)?;
+    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
 }
 
 async fn restore_test(

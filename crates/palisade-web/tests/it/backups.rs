@@ -198,3 +198,143 @@ async fn exports_are_delivered_to_the_merchants_own_bucket() {
     let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
     assert!(listing.contains("exports/palisade-alpha-"), "{listing}");
 }
+
+/// A multipart body with one file field `archive`.
+fn archive_form(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "palisade-test-boundary-7MA4YWxk";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &TestApp, store: &str, cookie: &str, file_name: &str, bytes: &[u8]) -> reqwest::Response {
+    let (content_type, body) = archive_form(file_name, bytes);
+    app.client
+        .post(app.url(&format!("/admin/stores/{store}/backups/upload")))
+        .header("cookie", cookie)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_merchant_uploads_a_kept_archive_and_imports_it_after_the_platform_copy_expired() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let (other, _, other_cookie) = owner_of(&app, "bravo").await;
+    let product = catalog::create_product(
+        &app.db,
+        &scope,
+        NewProduct {
+            slug: Slug::parse("sencha").unwrap(),
+            title: "Sencha".into(),
+            description: "Steamed.".into(),
+            status: ProductStatus::Published,
+            category: None,
+            variants: vec![NewVariant {
+                sku: "SEN".into(),
+                options: serde_json::json!({}),
+                price: Money::new(1200, Currency::SGD),
+                stock: 3,
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("/admin/stores/{}/backups", s.id);
+    assert_eq!(
+        post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", PASS)]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let export = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
+    let kept = app
+        .client
+        .get(app.url(&format!("{base}/{}/download", export.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    // The platform's copy is gone (kept 7 days); the merchant still has the file.
+    sqlx::query("DELETE FROM store_exports WHERE id = $1").bind(&export.id).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE products SET title = 'Renamed' WHERE id = $1")
+        .bind(&product.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+
+    // Files that are not archives are refused before anything is kept.
+    let text = upload(&app, &s.id.to_string(), &cookie, "notes.txt", b"hello, not an archive").await;
+    assert_eq!(text.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.text().await.unwrap().contains("not a Palisade store export"));
+    let empty = upload(&app, &s.id.to_string(), &cookie, "empty.palx", b"").await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(palisade_backup::store_exports::list(&app.db, &scope, 10).await.unwrap().is_empty());
+    // Staff of another store cannot upload into this one.
+    let foreign = upload(&app, &s.id.to_string(), &other_cookie, "alpha.palx", &kept).await;
+    assert_ne!(foreign.status(), StatusCode::SEE_OTHER);
+    assert!(palisade_backup::store_exports::list(&app.db, &scope, 10).await.unwrap().is_empty());
+
+    let res = upload(&app, &s.id.to_string(), &cookie, "palisade-alpha-20261205.palx", &kept).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let uploads = palisade_backup::store_exports::list(&app.db, &scope, 10).await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    let up = &uploads[0];
+    assert_eq!((up.kind.as_str(), up.outcome.as_str()), ("upload", "ok"));
+    assert_eq!(up.size, kept.len() as i64);
+    assert!(up.detail.contains("palisade-alpha-20261205.palx"));
+    let html = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("uploaded archive") && html.contains(&format!("{}/preview", up.id)), "{html}");
+
+    // It is opened, previewed and imported like an export of this store.
+    let preview = post(&app, &format!("{base}/{}/preview", up.id), &cookie, &[("passphrase", PASS)]).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert!(preview.text().await.unwrap().contains("<strong>1</strong> change"));
+    let import = post(&app, &format!("{base}/{}/import", up.id), &cookie, &[("passphrase", PASS)]).await;
+    assert_eq!(import.status(), StatusCode::SEE_OTHER);
+    assert_eq!(catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title, "Sencha");
+
+    // The same file uploaded into another store is kept there, but never imported into it.
+    let into_other = upload(&app, &other.id.to_string(), &other_cookie, "alpha.palx", &kept).await;
+    assert_eq!(into_other.status(), StatusCode::SEE_OTHER);
+    let other_scope = palisade_store::StoreScope::system(other.id, "test");
+    let other_up = palisade_backup::store_exports::list(&app.db, &other_scope, 1).await.unwrap().remove(0);
+    let refused = post(
+        &app,
+        &format!("/admin/stores/{}/backups/{}/preview", other.id, other_up.id),
+        &other_cookie,
+        &[("passphrase", PASS)],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("clone it into a new one"));
+}
+
+#[tokio::test]
+async fn an_archive_upload_over_its_limit_is_refused_and_other_routes_keep_theirs() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let too_big = vec![b'x'; palisade_web::http::layers::ARCHIVE_UPLOAD_LIMIT + 1];
+    let res = upload(&app, &s.id.to_string(), &cookie, "big.palx", &too_big).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // An ordinary form route is still held to the default limit.
+    let big_form = vec![("passphrase", "x".repeat(palisade_web::WebConfig::default().max_body_bytes + 1))];
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/backups/export", s.id)))
+        .header("cookie", &cookie)
+        .form(&big_form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
