@@ -101,6 +101,22 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
         field: ".description",
         families: &[Family::Xss, Family::Generic],
     },
+    // Custom firewall rules are read by their own parser and shown escaped; a rule that blocks `sqlmap` or
+    // `<script` has to be able to say so.
+    Exception { method: "POST", path: "/admin/stores/*/security/rules", field: "source", families: &ALL_CONTENT },
+    Exception { method: "POST", path: "/admin/stores/*/security/rules/test", field: "source", families: &ALL_CONTENT },
+    Exception {
+        method: "POST",
+        path: "/api/v1/admin/stores/*/firewall/rules",
+        field: ".source",
+        families: &ALL_CONTENT,
+    },
+    Exception {
+        method: "POST",
+        path: "/api/v1/admin/stores/*/firewall/rules/test",
+        field: ".source",
+        families: &ALL_CONTENT,
+    },
     // Passwords are hashed, never interpreted: any character is allowed in them.
     Exception { method: "POST", path: "/login", field: "password", families: &ALL_CONTENT },
     Exception { method: "POST", path: "/register", field: "password", families: &ALL_CONTENT },

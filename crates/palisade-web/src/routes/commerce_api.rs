@@ -318,11 +318,16 @@ async fn currency_of(state: &AppState, scope: &StoreScope) -> Result<Currency, A
     Ok(Currency::parse(&store.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?)
 }
 
-/// The OpenAPI 3.1 document for the commerce API.
+/// Every endpoint `/api/openapi.json` documents: commerce and the store's firewall.
+pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
+    ENDPOINTS.iter().chain(crate::routes::firewall_api::ENDPOINTS)
+}
+
+/// The OpenAPI 3.1 document for the store API.
 #[must_use]
 pub fn openapi_document() -> Value {
     let mut paths = serde_json::Map::new();
-    for e in ENDPOINTS {
+    for e in all_endpoints() {
         let params: Vec<Value> = e
             .path
             .split('/')

@@ -8,6 +8,7 @@ pub mod backups;
 pub mod checkout;
 pub mod commerce_api;
 mod console;
+pub mod firewall_api;
 mod health;
 pub mod merchant;
 mod passkeys;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(merchant::routes())
         .merge(backups::routes())
         .merge(commerce_api::routes())
+        .merge(firewall_api::routes())
         .fallback(not_found);
     layers::apply(app, &state).with_state(state)
 }

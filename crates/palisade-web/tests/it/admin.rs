@@ -3,6 +3,7 @@ use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
 use palisade_web::routes::admin::ROUTES;
 use palisade_web::routes::backups::ROUTES as BACKUP_ROUTES;
+use palisade_web::routes::firewall_api::ROUTES as FIREWALL_API_ROUTES;
 use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -25,6 +26,7 @@ async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> t
 async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
     let req = match method {
         "GET" => app.client.get(app.url(path)),
+        "DELETE" => app.client.delete(app.url(path)),
         _ => app
             .client
             .post(app.url(path))
@@ -43,7 +45,9 @@ async fn every_admin_route_checks_its_permission() {
     let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
-    for (method, template, permission) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES) {
+    for (method, template, permission) in
+        ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES).chain(FIREWALL_API_ROUTES)
+    {
         let nil = "0190a0a0-0000-7000-8000-000000000000";
         let path = template
             .replace("{store}", &s.id.to_string())
@@ -83,7 +87,7 @@ async fn members_of_one_store_cannot_reach_another() {
     let (_a, _sa, a_cookie) = owner_of(&app, "alpha").await;
     let (b, sb, _) = owner_of(&app, "bravo").await;
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
-    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES) {
+    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES).chain(FIREWALL_API_ROUTES) {
         let mut path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
         for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}", "{export}"] {
             path = path.replace(p, "x");

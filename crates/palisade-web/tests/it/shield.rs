@@ -67,6 +67,7 @@ async fn detect_mode_lets_requests_through_and_records_them() {
                 mode: palisade_shield::Mode::Detect,
                 ..palisade_shield::Policy::default()
             },
+            ..ShieldConfig::default()
         },
         ..WebConfig::default()
     };
@@ -89,6 +90,78 @@ async fn an_address_that_keeps_tripping_the_firewall_is_banned_for_a_while() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers().get("x-palisade-event").is_none());
     assert!(res.text().await.unwrap().contains("blocked for a while"));
+}
+
+#[tokio::test]
+async fn a_ban_imposed_by_one_node_is_enforced_by_the_others_until_an_operator_lifts_it() {
+    // Behind a proxy, so the attacker (203.0.113.9) and the operator (127.0.0.1) are different clients.
+    let mut cfg = WebConfig {
+        shield: ShieldConfig { ban_sync: std::time::Duration::from_millis(100), ..ShieldConfig::default() },
+        ..WebConfig::default()
+    };
+    cfg.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let a = TestApp::start_with(cfg.clone(), |r, _| r).await;
+    let b = a.second_node(cfg).await;
+    const ATTACKER: &str = "203.0.113.9";
+    let from = |app: &TestApp, path: &str| app.client.get(app.url(path)).header("x-forwarded-for", ATTACKER).send();
+    assert_eq!(from(&b, "/search?q=tea").await.unwrap().status(), StatusCode::OK);
+    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+        let res = from(&a, &format!("/search?q={i}%27%20OR%20%271%27%3D%271")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    // Node B never saw an attack from this address, yet refuses it once it has read the shared ban.
+    let mut refused = from(&b, "/search?q=tea").await.unwrap();
+    for _ in 0..100 {
+        if refused.status() == StatusCode::FORBIDDEN {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        refused = from(&b, "/search?q=tea").await.unwrap();
+    }
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.headers().get("x-palisade-event").is_none(), "refused before inspection");
+    assert!(refused.text().await.unwrap().contains("blocked for a while"));
+    assert_eq!(b.get("/search?q=tea").await.status(), StatusCode::OK, "other clients are served");
+    let stored = palisade_store::bans::active(&a.db, a.db.now(), 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].ip, ATTACKER);
+
+    // The operator sees the ban on either node's console and lifts it there.
+    let cookie = format!("palisade_console={}", b.token);
+    let page = b.client.get(b.url("/console/shield")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains(&format!("<code>{ATTACKER}</code>")));
+    let bad =
+        b.client.post(b.url("/console/shield/bans/lift")).header("cookie", &cookie).form(&[("ip", "nope")]).send();
+    assert_eq!(bad.await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let lift = b
+        .client
+        .post(b.url("/console/shield/bans/lift"))
+        .header("cookie", &cookie)
+        .form(&[("ip", ATTACKER)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lift.status(), StatusCode::SEE_OTHER);
+    assert_eq!(from(&b, "/search?q=tea").await.unwrap().status(), StatusCode::OK, "lifted on this node at once");
+    let mut on_a = StatusCode::FORBIDDEN;
+    for _ in 0..100 {
+        on_a = from(&a, "/search?q=tea").await.unwrap().status();
+        if on_a == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(on_a, StatusCode::OK, "and on the node that banned");
+    assert!(palisade_store::bans::active(&a.db, a.db.now(), 10).await.unwrap().is_empty());
+    let audit = palisade_store::audit::list_platform(&a.db, &palisade_store::scope::PlatformScope::system("t"), 20)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "firewall.ban_lifted" && e.details.contains(ATTACKER)));
+    // One more blocked request does not re-ban at once: the count starts again.
+    let attack = from(&a, "/search?q=1%27%20OR%20%271%27%3D%271").await.unwrap();
+    assert_eq!(attack.status(), StatusCode::FORBIDDEN);
+    assert_eq!(from(&a, "/search?q=tea").await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -315,4 +388,77 @@ async fn country_rules_block_by_the_operators_geoip_database() {
     store(&app.db, "books", None).await;
     let other = app.client.get(app.url("/s/books")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
     assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_script_manages_the_stores_custom_rules_through_the_api_with_a_store_token() {
+    let app = TestApp::start().await;
+    let (s, _, owner_cookie) = crate::support::owner_of(&app, "tea").await;
+    let created = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
+        .header("cookie", &owner_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Firewall+sync&permission=security_settings&expires_days=30")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let html = created.text().await.unwrap();
+    let token = html
+        .split_whitespace()
+        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
+        .unwrap();
+    let api = |path: &str| app.url(&format!("/api/v1/admin/stores/{}/firewall{path}", s.id));
+
+    // Some traffic for the test-run to look at.
+    assert_eq!(app.get("/s/tea/wp-login.php").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
+
+    let bad = app.client.post(api("/rules")).bearer_auth(&token).json(&serde_json::json!({"source": "block if"}));
+    let bad = bad.send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_rule");
+    let not_json = app.client.post(api("/rules")).bearer_auth(&token).body("source=x").send().await.unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let source = "block if path starts_with \"/s/tea/wp-\"";
+    // A rule may name what attacks look like without the firewall taking it for one.
+    let wordy =
+        "log if arg \"q\" matches \"(?i)union\\s+select|<script\" and header \"user-agent\" contains \"sqlmap\"";
+    let tested = app.client.post(api("/rules/test")).bearer_auth(&token).json(&serde_json::json!({"source": wordy}));
+    assert_eq!(tested.send().await.unwrap().status(), StatusCode::OK);
+    let tested = app.client.post(api("/rules/test")).bearer_auth(&token).json(&serde_json::json!({"source": source}));
+    let tested: Value = tested.send().await.unwrap().json().await.unwrap();
+    assert_eq!(tested["hits"], 1, "{tested}");
+    assert!(tested["of_recent_requests"].as_u64().unwrap() >= 2, "{tested}");
+    assert_eq!(tested["examples"][0]["path"], "/s/tea/wp-login.php", "{tested}");
+
+    let added = app.client.post(api("/rules")).bearer_auth(&token).json(&serde_json::json!({"source": source}));
+    let added = added.send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let rule: Value = added.json().await.unwrap();
+    assert_eq!(rule["enabled"], false, "rules start disabled");
+    let id = rule["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/s/tea/wp-login.php").await.status(), StatusCode::NOT_FOUND, "not enforced yet");
+
+    let enabled = app.client.post(api(&format!("/rules/{id}/enable"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(enabled.status(), StatusCode::OK);
+    assert_eq!(enabled.json::<Value>().await.unwrap()["enabled"], true);
+    assert_eq!(app.get("/s/tea/wp-login.php").await.status(), StatusCode::FORBIDDEN);
+    let overview: Value = app.client.get(api("")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(overview["rules"][0]["source"], source);
+    assert_eq!(overview["admin_allowlist"], serde_json::json!([]));
+    let logged = events(&app, Some(&s.id.to_string()), 1).await;
+    assert_eq!(logged[0]["rules"][0], "custom.rule");
+    let listed: Value =
+        app.client.get(api("/events?limit=5")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["events"][0]["path"], "/s/tea/wp-login.php", "{listed}");
+
+    let deleted = app.client.delete(api(&format!("/rules/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/s/tea/wp-login.php").await.status(), StatusCode::NOT_FOUND);
+    let again = app.client.delete(api(&format!("/rules/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
 }
