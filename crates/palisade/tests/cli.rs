@@ -692,3 +692,87 @@ async fn an_operator_clones_a_merchant_export_into_a_new_store() {
         .unwrap();
     assert_eq!((n, name.as_str()), (1, "Green tea"));
 }
+
+/// A merchant's export schedule is carried out by the node's job runner: `serve` installs the hourly job, and the
+/// job writes the due export with the sealed passphrase, readable with that passphrase.
+#[tokio::test]
+async fn serve_writes_a_merchants_scheduled_export() {
+    use palisade_backup::store_exports::{self, Schedule};
+    use palisade_core::text::{Email, Slug};
+    use palisade_store::scope::PlatformScope;
+    use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
+
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (master_key, _) = palisade_store::secrets::load_or_create(&data.join("master.key")).unwrap();
+    let owner = tenancy::create_account(
+        &t,
+        NewAccount {
+            email: Email::parse("owner@alpha.example").unwrap(),
+            display_name: "Owner".into(),
+            kind: AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, scope) = tenancy::create_store(
+        &t,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse("alpha").unwrap(),
+            name: "Alpha Tea".into(),
+            currency: palisade_core::money::Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap();
+    let sealer = store_exports::passphrase_sealer(master_key.expose());
+    let passphrase = secrecy::SecretString::from("a long merchant passphrase".to_owned());
+    store_exports::set_schedule(&t, &scope, &sealer, Schedule::Daily, Some(passphrase.clone())).await.unwrap();
+
+    let port = free_port();
+    let mut child = palisade(dir.path())
+        .args(["serve", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    let (cron,): (String,) = sqlx::query_as("SELECT cron FROM schedules WHERE job_kind = 'backup.store_exports'")
+        .fetch_one(t.pool())
+        .await
+        .expect("serve installs the store-exports schedule");
+    assert!(cron.starts_with("0 "), "runs once an hour: {cron}");
+    // Run the hourly slot now instead of waiting for it.
+    jobs::enqueue(&t, jobs::NewJob::new("backup.store_exports")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let key = loop {
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT outcome, trigger_kind, object_key FROM store_exports WHERE store_id = $1 AND kind = 'export'",
+        )
+        .bind(scope.store_key())
+        .fetch_optional(t.pool())
+        .await
+        .unwrap();
+        if let Some((outcome, trigger, key)) = row {
+            assert_eq!((outcome.as_str(), trigger.as_str()), ("ok", "schedule"));
+            break key.expect("the archive is kept for download");
+        }
+        assert!(Instant::now() < deadline, "the scheduled export was not written");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(terminate(&mut child).success());
+    let archive = std::fs::read(data.join("objects").join(&key)).unwrap();
+    let opened = palisade_backup::export::Archive::open(archive.as_slice(), passphrase)
+        .expect("the merchant's passphrase opens it");
+    assert_eq!(opened.manifest.store_slug, "alpha");
+    // Due again only after a day: a second run writes nothing new.
+    let exports = store_exports::due(&t).await.unwrap();
+    assert!(exports.is_empty(), "nothing is due right after the export");
+}

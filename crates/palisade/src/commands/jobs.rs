@@ -111,6 +111,14 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
+    jobs::upsert_schedule(
+        db,
+        "backup-store-exports-hourly",
+        "0 10 * * * *",
+        crate::backups::STORE_EXPORTS_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
     jobs::upsert_schedule(db, "jobs-prune-daily", "0 45 4 * * *", PRUNE_JOBS, serde_json::Value::Null).await?;
     jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;
