@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
         let args = vec![("q".to_owned(), s.to_owned())];
         let subjects = Subjects { method: "GET", path: s, query: s, ip: None, country: None, headers: &headers, args: &args };
         let _ = rule.matches(&subjects);
-        let _ = rule.disables_firewall_for(&["/s/x"]);
+        let _ = rule.disables_firewall_for(&[&["/s/x", "/s/x/p/y"]]);
     }
 });

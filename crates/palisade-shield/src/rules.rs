@@ -345,25 +345,79 @@ impl Rule {
         })
     }
 
-    /// Whether this rule lets every request of the store skip the firewall: an `allow` whose conditions
-    /// constrain nothing narrower than the store itself.
+    /// Whether this rule lets a whole area of the store skip the firewall: an `allow` that, for the ordinary
+    /// traffic of one method, matches every path of an area (each slice of `areas`, e.g. the storefront's or
+    /// the admin's paths) for most shoppers. Judged by evaluating the rule on probe requests (several
+    /// addresses, countries and browsers) rather than by its shape, so `allow if method = "GET"`,
+    /// `allow if ip in 0.0.0.0/0` or a negated path count as store-wide, while a rule narrowed to one path, a
+    /// secret header or an office's addresses does not.
     #[must_use]
-    pub fn disables_firewall_for(&self, store_prefixes: &[&str]) -> bool {
+    pub fn disables_firewall_for(&self, areas: &[&[&str]]) -> bool {
         if self.action != RuleAction::Allow {
             return false;
         }
-        self.conds.iter().all(|c| {
-            !c.negate
-                && matches!(&c.subject, Subject::Path)
-                && match &c.op {
-                    Op::StartsWith(p) => store_prefixes
-                        .iter()
-                        .any(|s| s.starts_with(p.as_str()) || format!("{s}/").starts_with(p.as_str())),
-                    Op::Matches(re) => store_prefixes.iter().all(|s| re.is_match(s)),
-                    _ => false,
-                }
+        let clients = probe_clients();
+        areas.iter().filter(|paths| !paths.is_empty()).any(|paths| {
+            ["GET", "POST"].iter().any(|method| {
+                let covered = clients
+                    .iter()
+                    .filter(|(ip, country, headers)| {
+                        paths.iter().all(|path| {
+                            self.matches(&Subjects {
+                                method,
+                                path,
+                                query: "",
+                                ip: Some(*ip),
+                                country: Some(country),
+                                headers,
+                                args: &[],
+                            })
+                        })
+                    })
+                    .count();
+                covered * 2 >= clients.len()
+            })
         })
     }
+}
+
+/// An address, its country and a browser's headers.
+type ProbeClient = (IpAddr, &'static str, Vec<(String, String)>);
+
+/// Ordinary shoppers for [`Rule::disables_firewall_for`]: public addresses of both families in several
+/// countries, with the headers browsers send.
+fn probe_clients() -> Vec<ProbeClient> {
+    const CLIENTS: [(&str, &str, &str); 6] = [
+        (
+            "198.51.100.23",
+            "SG",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+        ),
+        ("81.2.69.160", "GB", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+        (
+            "175.45.176.9",
+            "MY",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        ),
+        ("89.160.20.112", "SE", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0 Mobile"),
+        (
+            "2001:4860:4860::8888",
+            "US",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Safari/605.1.15",
+        ),
+        ("2400:cb00:2048:1::6810", "AU", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/131.0"),
+    ];
+    CLIENTS
+        .iter()
+        .filter_map(|(ip, country, ua)| {
+            let headers = vec![
+                ("user-agent".to_owned(), (*ua).to_owned()),
+                ("accept".to_owned(), "text/html,application/xhtml+xml,*/*;q=0.8".to_owned()),
+                ("accept-language".to_owned(), "en-SG,en;q=0.9".to_owned()),
+            ];
+            Some((ip.parse().ok()?, *country, headers))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -423,24 +477,37 @@ mod tests {
 
     #[test]
     fn a_store_wide_allow_is_recognised() {
-        let prefixes = ["/s/tea", "/admin/stores/abc"];
-        assert!(
-            parse(r#"allow if path starts_with "/s/""#)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .disables_firewall_for(&prefixes)
-        );
-        assert!(
-            parse(r#"allow if path matches ".*""#).unwrap_or_else(|e| panic!("{e}")).disables_firewall_for(&prefixes)
-        );
-        assert!(
-            !parse(r#"allow if path = "/s/tea/webhook""#)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .disables_firewall_for(&prefixes)
-        );
-        assert!(
-            !parse(r#"allow if path starts_with "/s/tea/" and ip in 192.0.2.1"#)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .disables_firewall_for(&prefixes)
-        );
+        let storefront = ["/s/tea", "/s/tea/p/oolong", "/s/tea/cart", "/s/tea/checkout", "/s/tea/search"];
+        let admin = ["/admin/stores/abc", "/admin/stores/abc/products", "/admin/stores/abc/orders"];
+        let areas: [&[&str]; 2] = [&storefront, &admin];
+        let wide = |src: &str| parse(src).unwrap_or_else(|e| panic!("{src}: {e}")).disables_firewall_for(&areas);
+        for src in [
+            r#"allow if path starts_with "/s/""#,
+            r#"allow if path starts_with "/s/tea""#,
+            r#"allow if path matches ".*""#,
+            r#"allow if path contains "/""#,
+            r#"allow if method = "GET""#,
+            r#"allow if ip in 0.0.0.0/0"#,
+            r#"allow if ip in "0.0.0.0/0,::/0""#,
+            r#"allow if not path = "/s/tea/webhook""#,
+            r#"allow if header "user-agent" contains "Mozilla""#,
+            r#"allow if path starts_with "/admin/stores/abc""#,
+            r#"allow if not header "x-never-sent" = "1""#,
+        ] {
+            assert!(wide(src), "store-wide: {src}");
+        }
+        for src in [
+            r#"allow if path = "/s/tea/webhook""#,
+            r#"allow if method = "POST" and path = "/s/tea/webhook""#,
+            r#"allow if path starts_with "/s/tea/p/""#,
+            r#"allow if path starts_with "/s/tea/" and ip in 192.0.2.1"#,
+            r#"allow if ip in 203.0.113.0/24"#,
+            r#"allow if header "x-webhook-secret" = "s3cr3t""#,
+            r#"allow if country = "SG""#,
+            r#"block if path starts_with "/s/tea""#,
+            r#"log if method = "GET""#,
+        ] {
+            assert!(!wide(src), "narrow: {src}");
+        }
     }
 }

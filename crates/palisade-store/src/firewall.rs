@@ -13,31 +13,46 @@ pub struct StoreFirewall {
     /// CIDRs allowed to reach the store admin; empty means any address.
     pub admin_allowlist: Vec<String>,
     pub attack_mode_until: Option<Timestamp>,
+    /// The store's own WAF mode (`off`, `detect`, `block`); `None` follows the platform's.
+    pub waf_mode: Option<String>,
+    /// The store's own paranoia level (1–4); `None` follows the platform's.
+    pub waf_paranoia: Option<u8>,
 }
+
+/// WAF modes a store may choose.
+pub const WAF_MODES: [&str; 3] = ["off", "detect", "block"];
 
 /// The scoped store's settings (defaults when never set).
 pub async fn get(db: &Db, scope: &StoreScope) -> Result<StoreFirewall> {
-    let row: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT admin_allowlist, attack_mode_until FROM store_firewall WHERE store_id = $1")
-            .bind(scope.store_key())
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(row.map_or_else(StoreFirewall::default, |(list, until)| StoreFirewall {
+    type Row = (String, Option<i64>, Option<String>, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT admin_allowlist, attack_mode_until, waf_mode, waf_paranoia FROM store_firewall WHERE store_id = $1",
+    )
+    .bind(scope.store_key())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map_or_else(StoreFirewall::default, |(list, until, mode, paranoia)| StoreFirewall {
         admin_allowlist: serde_json::from_str(&list).unwrap_or_default(),
         attack_mode_until: until.map(Timestamp),
+        waf_mode: mode,
+        waf_paranoia: paranoia.and_then(|p| u8::try_from(p).ok()),
     }))
 }
 
 async fn upsert(db: &Db, scope: &StoreScope, fw: &StoreFirewall, action: &str) -> Result<()> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO store_firewall (store_id, admin_allowlist, attack_mode_until, updated_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO store_firewall (store_id, admin_allowlist, attack_mode_until, waf_mode, waf_paranoia, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (store_id) DO UPDATE SET admin_allowlist = excluded.admin_allowlist, \
-         attack_mode_until = excluded.attack_mode_until, updated_at = excluded.updated_at",
+         attack_mode_until = excluded.attack_mode_until, waf_mode = excluded.waf_mode, \
+         waf_paranoia = excluded.waf_paranoia, updated_at = excluded.updated_at",
     )
     .bind(scope.store_key())
     .bind(serde_json::to_string(&fw.admin_allowlist).unwrap_or_else(|_| "[]".into()))
     .bind(fw.attack_mode_until.map(|t| t.0))
+    .bind(fw.waf_mode.as_deref())
+    .bind(fw.waf_paranoia.map(i64::from))
     .bind(db.now().0)
     .execute(&mut *tx)
     .await?;
@@ -61,6 +76,59 @@ pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestam
     let mut fw = get(db, scope).await?;
     fw.attack_mode_until = until;
     upsert(db, scope, &fw, "firewall.attack_mode_set").await
+}
+
+/// Sets the store's own WAF mode and paranoia level (`None`: follow the platform's). Refuses anything but the
+/// known modes and levels 1–4, so a typo cannot silently leave the store unprotected.
+pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: Option<u8>) -> Result<()> {
+    scope.require_staff()?;
+    if let Some(m) = mode
+        && !WAF_MODES.contains(&m)
+    {
+        return Err(crate::StoreError::Invalid(format!("firewall mode `{m}` is not off, detect or block")));
+    }
+    if let Some(p) = paranoia
+        && !(1..=4).contains(&p)
+    {
+        return Err(crate::StoreError::Invalid(format!("paranoia level {p} is not between 1 and 4")));
+    }
+    let mut fw = get(db, scope).await?;
+    fw.waf_mode = mode.map(str::to_owned);
+    fw.waf_paranoia = paranoia;
+    upsert(db, scope, &fw, "firewall.waf_mode_set").await
+}
+
+/// A store that chose its own WAF mode or paranoia level, for the operator's overview.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WafOverride {
+    pub store_id: String,
+    pub slug: String,
+    pub name: String,
+    pub waf_mode: Option<String>,
+    pub waf_paranoia: Option<i64>,
+    pub updated_at: Timestamp,
+}
+
+/// Every store whose firewall differs from the platform's (the operator sees who stepped back to detect or off).
+pub async fn waf_overrides(db: &Db, _scope: &crate::scope::PlatformScope) -> Result<Vec<WafOverride>> {
+    type Row = (String, String, String, Option<String>, Option<i64>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.id, s.slug, s.name, f.waf_mode, f.waf_paranoia, f.updated_at FROM store_firewall f \
+         JOIN stores s ON s.id = f.store_id WHERE f.waf_mode IS NOT NULL OR f.waf_paranoia IS NOT NULL ORDER BY s.slug",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(store_id, slug, name, waf_mode, waf_paranoia, at)| WafOverride {
+            store_id,
+            slug,
+            name,
+            waf_mode,
+            waf_paranoia,
+            updated_at: Timestamp(at),
+        })
+        .collect())
 }
 
 /// A stored custom rule.

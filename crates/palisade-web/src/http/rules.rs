@@ -1,13 +1,15 @@
-//! Merchants' custom firewall rules in front of their store: compiled once per store (refreshed every few
-//! seconds, or at once after a change on this node), evaluated first-match-wins before the WAF, and a sample of
-//! the store's recent requests kept so a rule can be test-run before it is enabled.
+//! Merchants' own layers in front of their store: custom rules and the store's WAF mode, compiled once per store
+//! (refreshed every few seconds, or at once after a change on this node). Rules are evaluated first-match-wins
+//! before the WAF, and a sample of the store's recent requests is kept so a rule can be test-run before it is
+//! enabled.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use palisade_core::StoreId;
 use palisade_shield::rules::{self, Rule, RuleAction, Subjects};
+use palisade_shield::{Mode, Policy};
 use palisade_store::{Db, StoreScope, firewall};
 use serde::Serialize;
 
@@ -45,11 +47,20 @@ impl Sample {
     }
 }
 
+/// What the shield applies to one store's paths, compiled once per refresh and shared by its requests.
 #[derive(Debug, Default)]
+pub struct StoreLayer {
+    pub store: Option<StoreId>,
+    /// Enabled rules, in order.
+    pub rules: Vec<Rule>,
+    /// The platform's policy with the store's own mode and paranoia, when the store chose them.
+    pub policy: Option<Policy>,
+}
+
+#[derive(Debug)]
 struct Entry {
     fetched: i64,
-    store: Option<StoreId>,
-    rules: Vec<Rule>,
+    layer: Arc<StoreLayer>,
 }
 
 /// Per-node rule cache and traffic samples.
@@ -67,38 +78,47 @@ impl StoreRules {
         }
     }
 
-    /// The store named by `key` (slug or id) and its enabled rules.
-    pub async fn for_store(&self, db: &Db, key: &str, now: i64) -> (Option<StoreId>, Vec<Rule>) {
+    /// The store named by `key` (slug or id), its enabled rules and its WAF policy (over `platform`'s).
+    pub async fn for_store(&self, db: &Db, key: &str, now: i64, platform: &Policy) -> Arc<StoreLayer> {
         if let Ok(c) = self.cache.lock()
             && let Some(e) = c.get(key)
             && e.fetched + TTL_MS > now
         {
-            return (e.store, e.rules.clone());
+            return Arc::clone(&e.layer);
         }
         let store = palisade_store::tenancy::store_id_by_slug(db, key)
             .await
             .ok()
             .flatten()
             .or_else(|| key.parse::<StoreId>().ok());
-        let mut compiled = Vec::new();
+        let mut layer = StoreLayer { store, ..StoreLayer::default() };
         if let Some(id) = store {
             let scope = StoreScope::shopper(id, None);
             for r in firewall::rules(db, &scope).await.unwrap_or_default().into_iter().filter(|r| r.enabled) {
                 match rules::parse(&r.source) {
-                    Ok(rule) => compiled.push(rule),
+                    Ok(rule) => layer.rules.push(rule),
                     Err(e) => {
                         tracing::warn!(store = %id, rule = %r.id, error = %e, "stored rule no longer parses; skipped")
                     }
                 }
             }
+            let fw = firewall::get(db, &scope).await.unwrap_or_default();
+            let mode = fw.waf_mode.as_deref().and_then(Mode::parse);
+            if mode.is_some() || fw.waf_paranoia.is_some() {
+                let mut policy = platform.clone();
+                policy.mode = mode.unwrap_or(platform.mode);
+                policy.paranoia = fw.waf_paranoia.unwrap_or(platform.paranoia);
+                layer.policy = Some(policy);
+            }
         }
+        let layer = Arc::new(layer);
         if let Ok(mut c) = self.cache.lock() {
             if c.len() > 10_000 {
                 c.clear();
             }
-            c.insert(key.to_owned(), Entry { fetched: now, store, rules: compiled.clone() });
+            c.insert(key.to_owned(), Entry { fetched: now, layer: Arc::clone(&layer) });
         }
-        (store, compiled)
+        layer
     }
 
     /// Remembers a request of `store` for test-runs.

@@ -297,9 +297,13 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         sreq.body = bytes.to_vec();
     }
     // The store's own rules come first.
-    if let Some(key) = store_key(parts.uri.path()) {
-        let (store, rules) = state.store_rules.for_store(&state.db, key, now).await;
-        if let Some(store) = store {
+    let layer = match store_key(parts.uri.path()) {
+        Some(key) => Some(state.store_rules.for_store(&state.db, key, now, &shield.config.policy).await),
+        None => None,
+    };
+    if let Some(layer) = &layer {
+        let rules = &layer.rules;
+        if let Some(store) = layer.store {
             let args: Vec<(String, String)> = sreq
                 .fields()
                 .into_iter()
@@ -321,7 +325,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 headers: sreq.headers.clone(),
                 args,
             };
-            let hit = crate::http::rules::first_match(&rules, &sample).map(|r| (r.action, r.source().to_owned()));
+            let hit = crate::http::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
             state.store_rules.remember(store, sample);
             if let Some((action, source)) = hit {
                 use palisade_shield::rules::RuleAction;
@@ -378,7 +382,9 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
             }
         }
     }
-    let verdict = shield.engine.inspect(&sreq, &shield.config.policy);
+    // The store's own mode and paranoia, where it chose them, for its paths.
+    let policy = layer.as_deref().and_then(|l| l.policy.as_ref()).unwrap_or(&shield.config.policy);
+    let verdict = shield.engine.inspect(&sreq, policy);
     if verdict.action == Action::Allow {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
@@ -537,31 +543,49 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             area: Area::FirewallNetwork,
             party: Party::Merchant,
             subject: Subject::Store,
-            title: "No custom rule switches the firewall off for the whole store",
-            why: "An `allow` rule skips the WAF; written for a webhook it is fine, written for every path it removes the \
-                  platform's protection from the store.",
-            remediation: "Narrow the rule to the exact path (and method or address) that needs it, or delete it.",
+            title: "Neither a setting nor a custom rule switches the firewall off for the whole store",
+            why: "The store's firewall mode can step back to detect-only or off, and an `allow` rule skips the WAF; for a \
+                  webhook that is fine, for every path it removes the platform's protection from the store.",
+            remediation: "Set the store's firewall mode back to block (or \"as the platform\") once tuning is done, and \
+                          narrow allow rules to the exact path (and method or address) that needs them, or delete them.",
             references: &[OWASP],
         },
         |ctx: EvalContext| async move {
             let Some(scope) = ctx.store.clone() else { return ControlStatus::NotApplicable { reason: "per store".into() } };
-            let (store, rules) = match (
+            let (store, rules, fw) = match (
                 palisade_store::tenancy::get_store(&ctx.db, &scope).await,
                 palisade_store::firewall::rules(&ctx.db, &scope).await,
+                palisade_store::firewall::get(&ctx.db, &scope).await,
             ) {
-                (Ok(s), Ok(r)) => (s, r),
-                (Err(e), _) | (_, Err(e)) => return ControlStatus::Unknown { reason: e.to_string() },
+                (Ok(s), Ok(r), Ok(f)) => (s, r, f),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ControlStatus::Unknown { reason: e.to_string() },
             };
-            let prefixes = [
-                format!("/s/{}", store.slug),
-                format!("/api/v1/stores/{}", store.slug),
-                format!("/admin/stores/{}", store.id),
+            if let Some(mode) = fw.waf_mode.as_deref().filter(|m| *m != "block") {
+                return ControlStatus::unmet(format!("the store's firewall mode is {mode}"));
+            }
+            let (slug, id) = (&store.slug, &store.id);
+            let storefront = [
+                format!("/s/{slug}"),
+                format!("/s/{slug}/p/a-product"),
+                format!("/s/{slug}/cart"),
+                format!("/s/{slug}/checkout"),
+                format!("/s/{slug}/search"),
             ];
-            let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+            let api = [format!("/api/v1/stores/{slug}/products/a-product"), format!("/api/v1/stores/{slug}/orders")];
+            let admin = [
+                format!("/admin/stores/{id}"),
+                format!("/admin/stores/{id}/products"),
+                format!("/api/v1/admin/stores/{id}/orders"),
+            ];
+            fn refs(v: &[String]) -> Vec<&str> {
+                v.iter().map(String::as_str).collect()
+            }
+            let (storefront, api, admin) = (refs(&storefront), refs(&api), refs(&admin));
+            let areas: [&[&str]; 3] = [&storefront, &api, &admin];
             let wide: Vec<String> = rules
                 .iter()
                 .filter(|r| r.enabled)
-                .filter(|r| palisade_shield::rules::parse(&r.source).is_ok_and(|p| p.disables_firewall_for(&prefixes)))
+                .filter(|r| palisade_shield::rules::parse(&r.source).is_ok_and(|p| p.disables_firewall_for(&areas)))
                 .map(|r| r.source.clone())
                 .collect();
             if wide.is_empty() {

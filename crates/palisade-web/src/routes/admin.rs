@@ -30,6 +30,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/allowlist", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/attack-mode", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/waf", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/rules", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/rules/test", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/rules/{rule}/enable", Some(Permission::SecuritySettings)),
@@ -53,6 +54,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/contact", post(set_contact))
         .route("/admin/stores/{store}/security/allowlist", post(set_allowlist))
         .route("/admin/stores/{store}/security/attack-mode", post(set_attack_mode))
+        .route("/admin/stores/{store}/security/waf", post(set_waf))
         .route("/admin/stores/{store}/security/rules", post(add_rule))
         .route("/admin/stores/{store}/security/rules/test", post(test_rule))
         .route("/admin/stores/{store}/security/rules/{rule}/{op}", post(change_rule))
@@ -159,6 +161,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
             "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
             "firewall": firewall, "rules": custom_rules, "geoip": state.geoip.available(), "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
+            "platform_waf": {"mode": state.shield.config.policy.mode.as_str(), "paranoia": state.shield.config.policy.paranoia},
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
         }),
     )?;
@@ -304,6 +307,45 @@ async fn set_attack_mode(
     }
     let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));
     palisade_store::firewall::set_attack_mode(&state.db, &access.membership.scope, until).await?;
+    Ok(Redirect::to(&security_url(&access)).into_response())
+}
+
+#[derive(Deserialize)]
+struct WafForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    paranoia: String,
+}
+
+/// Sets the store's own WAF mode and paranoia level ("platform" follows the operator's). Weakening the
+/// firewall for a store is a security decision: it needs a recent password, is audited, and shows in the matrix.
+async fn set_waf(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<WafForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    if let Some(r) = step_up(&state, &access) {
+        return Ok(r);
+    }
+    let mode = match form.mode.trim() {
+        "" | "platform" => None,
+        m if palisade_store::firewall::WAF_MODES.contains(&m) => Some(m),
+        m => return Err(invalid(format!("firewall mode `{m}` is not platform, off, detect or block")).into()),
+    };
+    let paranoia = match form.paranoia.trim() {
+        "" | "platform" => None,
+        p => Some(
+            p.parse::<u8>()
+                .ok()
+                .filter(|p| (1..=4).contains(p))
+                .ok_or_else(|| invalid(format!("paranoia level `{p}` is not 1, 2, 3 or 4")))?,
+        ),
+    };
+    palisade_store::firewall::set_waf(&state.db, &access.membership.scope, mode, paranoia).await?;
+    state.store_rules.invalidate();
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 

@@ -40,12 +40,13 @@ async fn shield_page(
         .and_then(|(v, _)| v.as_i64())
         .filter(|u| *u > state.db.now().0);
     let bans = palisade_store::bans::active(&state.db, state.db.now(), 500).await?;
+    let own_modes = palisade_store::firewall::waf_overrides(&state.db, &op.platform_scope()).await?;
     use crate::http::shield::{BAN_MS, STRIKE_WINDOW_MS, STRIKES_TO_BAN};
     let page = state.templates.render(
         "console_shield.html",
         json!({"operator": op.email(), "is_operator": true, "events": events,
                "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold,
-               "attack_mode_until": until, "bans": bans, "ban_minutes": BAN_MS / 60_000,
+               "attack_mode_until": until, "bans": bans, "own_modes": own_modes, "ban_minutes": BAN_MS / 60_000,
                "strikes_to_ban": STRIKES_TO_BAN, "strike_window_minutes": STRIKE_WINDOW_MS / 60_000}),
     )?;
     Ok(Html(page))

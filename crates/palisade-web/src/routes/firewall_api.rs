@@ -129,6 +129,13 @@ async fn overview(State(state): State<AppState>, access: StaffAccess) -> ApiResu
         "admin_allowlist": firewall.admin_allowlist,
         "attack_mode_until": firewall.attack_mode_until.filter(|t| *t > now),
         "geoip_available": state.geoip.available(),
+        // What applies to the store's paths: its own choice, else the platform's (read-only here: weakening
+        // it needs a recent password in the Security Center).
+        "waf": {
+            "mode": firewall.waf_mode.as_deref().unwrap_or(state.shield.config.policy.mode.as_str()),
+            "paranoia": firewall.waf_paranoia.unwrap_or(state.shield.config.policy.paranoia),
+            "own_setting": firewall.waf_mode.is_some() || firewall.waf_paranoia.is_some(),
+        },
         "rules": rules,
     }))
     .into_response())

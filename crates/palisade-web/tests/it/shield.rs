@@ -59,19 +59,15 @@ async fn attacks_are_blocked_recorded_and_counted_and_shoppers_pass() {
     assert_ne!(form.status(), StatusCode::FORBIDDEN, "any character may be in a password");
 }
 
+/// A node whose platform shield only detects.
+fn detect_mode() -> WebConfig {
+    let policy = palisade_shield::Policy { mode: palisade_shield::Mode::Detect, ..palisade_shield::Policy::default() };
+    WebConfig { shield: ShieldConfig { policy, ..ShieldConfig::default() }, ..WebConfig::default() }
+}
+
 #[tokio::test]
 async fn detect_mode_lets_requests_through_and_records_them() {
-    let cfg = WebConfig {
-        shield: ShieldConfig {
-            policy: palisade_shield::Policy {
-                mode: palisade_shield::Mode::Detect,
-                ..palisade_shield::Policy::default()
-            },
-            ..ShieldConfig::default()
-        },
-        ..WebConfig::default()
-    };
-    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let app = TestApp::start_with(detect_mode(), |r, _| r).await;
     let res = app.get("/search?q=1%27%20OR%20%271%27%3D%271").await;
     assert_eq!(res.status(), StatusCode::OK);
     let e = events(&app, None, 1).await;
@@ -308,19 +304,9 @@ async fn merchants_write_test_run_and_enable_their_own_rules() {
     palisade_store::firewall::add_rule(&app.db, &scope, "allow if path starts_with \"/s/\"").await.unwrap();
     let wide = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[1].id.clone();
     palisade_store::firewall::change_rule(&app.db, &scope, &wide, true, false).await.unwrap();
-    let controls: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/stores/{}/security/controls", s.id)))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = controls.to_string();
-    let i = text.find("store.no-store-wide-allow").unwrap();
-    assert!(text[i..i + 600].contains("unmet"), "{}", &text[i..i + 600]);
+    let status = control_status(&app, &s.id.to_string(), &cookie, "store.no-store-wide-allow").await;
+    assert_eq!(status["state"], "unmet", "{status}");
+    assert!(status.to_string().contains("store-wide allow"), "{status}");
 }
 
 #[tokio::test]
@@ -450,6 +436,7 @@ async fn a_script_manages_the_stores_custom_rules_through_the_api_with_a_store_t
     let overview: Value = app.client.get(api("")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(overview["rules"][0]["source"], source);
     assert_eq!(overview["admin_allowlist"], serde_json::json!([]));
+    assert_eq!(overview["waf"], serde_json::json!({"mode": "block", "paranoia": 1, "own_setting": false}));
     let logged = events(&app, Some(&s.id.to_string()), 1).await;
     assert_eq!(logged[0]["rules"][0], "custom.rule");
     let listed: Value =
@@ -461,4 +448,104 @@ async fn a_script_manages_the_stores_custom_rules_through_the_api_with_a_store_t
     assert_eq!(app.get("/s/tea/wp-login.php").await.status(), StatusCode::NOT_FOUND);
     let again = app.client.delete(api(&format!("/rules/{id}"))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}
+
+async fn control_status(app: &TestApp, store: &str, cookie: &str, id: &str) -> Value {
+    let controls: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/stores/{store}/security/controls")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    fn find(v: &Value, id: &str) -> Option<Value> {
+        match v {
+            Value::Object(o) if o.get("control").and_then(|c| c.get("id")).is_some_and(|i| i == id) => {
+                o.get("status").cloned()
+            }
+            Value::Object(o) => o.values().find_map(|x| find(x, id)),
+            Value::Array(a) => a.iter().find_map(|x| find(x, id)),
+            _ => None,
+        }
+    }
+    find(&controls, id).unwrap_or_else(|| panic!("no control {id} in {controls}"))
+}
+
+/// A store's own WAF mode applies to its paths only: detect-only on one store lets an attack on it through
+/// (recorded as "log") while the next store still blocks it, and the merchant checklist says so; a store can
+/// also enforce block mode where the platform only detects. The change needs a recent password.
+#[tokio::test]
+async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
+    let app = TestApp::start().await;
+    let (tea, _, cookie) = crate::support::owner_of(&app, "tea").await;
+    store(&app.db, "oak", None).await;
+    let attack = |slug: &str| format!("/s/{slug}/p/x?u=http://169.254.169.254/latest/meta-data/");
+    let set = |fields: &'static [(&'static str, &'static str)]| {
+        app.client
+            .post(app.url(&format!("/admin/stores/{}/security/waf", tea.id)))
+            .header("cookie", &cookie)
+            .form(fields)
+            .send()
+    };
+    let control = "store.no-store-wide-allow";
+    let before = control_status(&app, &tea.id.to_string(), &cookie, control).await;
+    assert!(before.to_string().contains("\"met\""), "{before}");
+
+    let bad = set(&[("mode", "sleep"), ("paranoia", "platform")]).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = set(&[("mode", "block"), ("paranoia", "7")]).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let res = set(&[("mode", "detect"), ("paranoia", "platform")]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_ne!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN, "detect-only lets it through");
+    assert_eq!(app.get(&attack("oak")).await.status(), StatusCode::FORBIDDEN, "other stores keep the platform's mode");
+    let logged = events(&app, Some(&tea.id.to_string()), 1).await;
+    assert_eq!(logged[0]["action"], "log", "{logged:?}");
+    let after = control_status(&app, &tea.id.to_string(), &cookie, control).await;
+    assert!(after.to_string().contains("firewall mode is detect"), "{after}");
+    let audit: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'firewall.waf_mode_set'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(audit.0, 1);
+
+    // Back to the platform's mode, after a fresh password only.
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let stale = set(&[("mode", "platform"), ("paranoia", "platform")]).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::SEE_OTHER);
+    assert!(stale.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
+    assert_ne!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN, "unchanged without step-up");
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at + 3600000").execute(app.db.pool()).await.unwrap();
+    let back = set(&[("mode", "platform"), ("paranoia", "platform")]).await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN);
+    let fw = palisade_store::firewall::get(&app.db, &palisade_store::StoreScope::system(tea.id, "test")).await.unwrap();
+    assert_eq!((fw.waf_mode, fw.waf_paranoia), (None, None));
+}
+
+#[tokio::test]
+async fn a_store_can_block_where_the_platform_only_detects() {
+    let app = TestApp::start_with(detect_mode(), |r, _| r).await;
+    let tea = store(&app.db, "tea", None).await;
+    store(&app.db, "oak", None).await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    palisade_store::firewall::set_waf(&app.db, &scope, Some("block"), Some(2)).await.unwrap();
+    let attack = |slug: &str| format!("/s/{slug}/p/x?u=http://169.254.169.254/latest/meta-data/");
+    assert_eq!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN);
+    assert_ne!(app.get(&attack("oak")).await.status(), StatusCode::FORBIDDEN);
+    let err = palisade_store::firewall::set_waf(&app.db, &scope, Some("loud"), None).await.unwrap_err();
+    assert!(err.to_string().contains("not off, detect or block"), "{err}");
+    let fw = palisade_store::firewall::get(&app.db, &scope).await.unwrap();
+    assert_eq!((fw.waf_mode.as_deref(), fw.waf_paranoia), (Some("block"), Some(2)));
+    // The operator sees which stores chose their own mode.
+    let cookie = format!("palisade_console={}", app.token);
+    let page = app.client.get(app.url("/console/shield")).header("cookie", &cookie).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let row = &page[page.find("<code>tea</code>").expect("the store is listed")..];
+    assert!(row[..200].contains("<td>block</td><td>2</td>"), "{}", &row[..200]);
+    assert!(!page.contains("<code>oak</code>"), "stores on the platform's mode are not listed");
 }
