@@ -18,19 +18,27 @@ use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt;
 
 /// Connection-level limits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnLimits {
     /// A client must send its request headers within this time (slowloris defence).
     pub header_read_timeout: Duration,
     /// Open connections one address may hold; more are closed on accept.
     pub per_ip_connections: usize,
+    /// Addresses not held to `per_ip_connections`: trusted proxies, whose connections carry many clients (each
+    /// client is still limited by the request layers, which read it from `X-Forwarded-For`).
+    pub uncapped: Vec<ipnet::IpNet>,
     /// How long shutdown waits for in-flight requests.
     pub drain: Duration,
 }
 
 impl Default for ConnLimits {
     fn default() -> Self {
-        Self { header_read_timeout: Duration::from_secs(10), per_ip_connections: 128, drain: Duration::from_secs(30) }
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            per_ip_connections: 128,
+            uncapped: Vec::new(),
+            drain: Duration::from_secs(30),
+        }
     }
 }
 
@@ -91,7 +99,12 @@ pub async fn serve_with(
                         continue;
                     }
                 };
-                let Some(slot) = conns.take(addr.ip(), limits.per_ip_connections) else {
+                let cap = if limits.uncapped.iter().any(|n| n.contains(&addr.ip())) {
+                    usize::MAX
+                } else {
+                    limits.per_ip_connections
+                };
+                let Some(slot) = conns.take(addr.ip(), cap) else {
                     metrics::counter!("palisade_connections_refused_total").increment(1);
                     drop(stream);
                     continue;

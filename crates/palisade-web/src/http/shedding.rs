@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -155,7 +155,8 @@ pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
     let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let tier = Tier::of(req.method().as_str(), req.uri().path(), ua);
-    let ip = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    // The client, not a trusted proxy in front of it: behind a proxy every client would share one budget.
+    let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers());
     match state.inflight.enter(&cfg, tier, ip) {
         Ok(guard) => {
             metrics::gauge!("palisade_inflight_requests").set(state.inflight.current() as f64);

@@ -157,3 +157,53 @@ async fn a_signed_in_account_is_limited_whichever_address_it_uses() {
         app.client.get(app.url("/search?q=tea")).header("x-forwarded-for", "198.51.100.99").send().await.unwrap();
     assert_eq!(guest.status(), StatusCode::OK);
 }
+
+/// Behind a trusted proxy every client arrives from the proxy's address: the per-address caps must count the
+/// client named in `X-Forwarded-For`, and the proxy's own connections must not be capped as one client's.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_per_address_caps_count_clients_not_the_proxy() {
+    use palisade_web::http::shedding::SheddingConfig;
+    let cfg = WebConfig {
+        shedding: SheddingConfig { enabled: true, capacity: 100, per_ip: 2 },
+        limits: LimitsConfig { trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()], ..LimitsConfig::default() },
+        ..WebConfig::default()
+    };
+    let app = TestApp::start_with(cfg, with_slow_routes()).await;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131";
+    let from = |client: &'static str| {
+        app.client.get(app.url("/slow-page")).header("user-agent", ua).header("x-forwarded-for", client).send()
+    };
+    let held: Vec<_> = (0..2).map(|_| tokio::spawn(from("198.51.100.1"))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "that client's cap");
+    assert_eq!(from("198.51.100.2").await.unwrap().status(), StatusCode::OK, "another client behind the proxy");
+    for h in held {
+        assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+
+    // The accept loop: the proxy's address is not capped, any other address is.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let serve = |uncapped: Vec<ipnet::IpNet>| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = palisade_web::server::ConnLimits {
+            per_ip_connections: 2,
+            uncapped,
+            ..palisade_web::server::ConnLimits::default()
+        };
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+        tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+        addr
+    };
+    for (uncapped, answered) in [(vec!["127.0.0.0/8".parse().unwrap()], true), (vec![], false)] {
+        let addr = serve(uncapped).await;
+        let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), c.read_to_end(&mut out)).await;
+        assert_eq!(String::from_utf8_lossy(&out).ends_with("hi"), answered, "{}", String::from_utf8_lossy(&out));
+    }
+}

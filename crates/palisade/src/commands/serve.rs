@@ -98,7 +98,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let limits = palisade_web::http::limits::LimitsConfig {
         enabled: !args.no_rate_limits,
         redis_url: args.redis_url.clone(),
-        trusted_proxies: trusted,
+        trusted_proxies: trusted.clone(),
         ..palisade_web::http::limits::LimitsConfig::default()
     };
     let mut web = web;
@@ -151,7 +151,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
 
     let mut http_stop = stop_rx.clone();
-    let server = palisade_web::serve(listener, app, async move {
+    // Trusted proxies hold many clients' connections: the per-address connection cap is for clients.
+    let conn_limits =
+        palisade_web::server::ConnLimits { uncapped: trusted, ..palisade_web::server::ConnLimits::default() };
+    let server = palisade_web::server::serve_with(listener, app, conn_limits, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {
