@@ -338,3 +338,57 @@ async fn an_archive_upload_over_its_limit_is_refused_and_other_routes_keep_their
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Exporting, downloading, scheduling, choosing a bucket and importing hand over or replace the store's data:
+/// each needs a password entered in the last few minutes, and a stale session changes nothing.
+#[tokio::test]
+async fn backup_actions_need_a_recent_password() {
+    let app = TestApp::start_with(shield_off(false), |r, _| r).await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let export = palisade_backup::store_exports::run_export(
+        &app.db,
+        &scope,
+        &app.objects,
+        SecretString::from(PASS.to_owned()),
+        palisade_backup::store_exports::Trigger::Manual,
+        10,
+        None,
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let base = format!("/admin/stores/{}/backups", s.id);
+    let pass = [("passphrase", PASS), ("repeat", PASS)];
+    let attempts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("{base}/export"), pass.to_vec()),
+        (format!("{base}/schedule"), vec![("schedule", "daily"), ("passphrase", PASS), ("repeat", PASS)]),
+        (format!("{base}/destination"), vec![("s3_url", "s3://mine/x"), ("key_id", "k"), ("secret", "s")]),
+        (format!("{base}/{}/import", export.id), vec![("passphrase", PASS)]),
+    ];
+    for (path, form) in &attempts {
+        let res = post(&app, path, &cookie, form).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"), "{path}");
+    }
+    let download =
+        app.client.get(app.url(&format!("{base}/{}/download", export.id))).header("cookie", &cookie).send().await;
+    let download = download.unwrap();
+    assert_eq!(download.status(), StatusCode::SEE_OTHER);
+    assert!(download.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
+    // Nothing happened: one export (made above), no schedule, no bucket, no import.
+    let (exports,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_exports WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(exports, 1);
+    let settings = palisade_backup::store_exports::settings(&app.db, &scope).await.unwrap();
+    assert_eq!(settings.schedule, palisade_backup::store_exports::Schedule::Off);
+    let (audit,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE store_id = $1 AND action LIKE 'backup.%'")
+            .bind(scope.store_key())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(audit, 1, "only the export made above is in the audit log");
+}
