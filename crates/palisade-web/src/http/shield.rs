@@ -238,11 +238,13 @@ async fn record(db: &Db, e: &ShieldEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Recent events, newest first: the platform's (`store` None) or one store's.
+/// Recent events, newest first: the platform's (`store` None) or one store's. `matched` says where each rule
+/// matched (`query "u"`, `header "user-agent"`), so a merchant can tell which field of a customer's request tripped
+/// it.
 pub async fn recent(db: &Db, store: Option<&str>, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
-    type Row = (String, i64, Option<String>, String, String, String, i64, String);
+    type Row = (String, i64, Option<String>, String, String, String, i64, String, String);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, client_ip, method, path, action, score, rules FROM shield_events \
+        "SELECT id, at, client_ip, method, path, action, score, rules, findings FROM shield_events \
          WHERE ($1 = '' OR store_id = $1) ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(store.unwrap_or(""))
@@ -251,11 +253,27 @@ pub async fn recent(db: &Db, store: Option<&str>, limit: i64) -> Result<Vec<serd
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, ip, method, path, action, score, rules)| {
+        .map(|(id, at, ip, method, path, action, score, rules, findings)| {
             serde_json::json!({"id": id, "at": at, "client_ip": ip, "method": method, "path": path, "action": action,
-                "score": score, "rules": serde_json::from_str::<serde_json::Value>(&rules).unwrap_or_default()})
+                "score": score, "rules": serde_json::from_str::<serde_json::Value>(&rules).unwrap_or_default(),
+                "matched": matched(&findings)})
         })
         .collect())
+}
+
+/// `rule in location "field"` for each stored finding, without repeats.
+fn matched(findings: &str) -> Vec<String> {
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(findings).unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
+    for f in &parsed {
+        let text = |k: &str| f.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let field: String = text("field").chars().take(60).collect();
+        let line = format!("{} in {} \"{field}\"", text("rule"), text("location"));
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 /// Bodies the shield does not read: binary uploads (checked by their own validators).

@@ -43,6 +43,7 @@ async fn attacks_are_blocked_recorded_and_counted_and_shoppers_pass() {
     let mine = events(&app, Some(&tea.id.to_string()), 1).await;
     assert_eq!(mine.len(), 1);
     assert!(mine[0]["rules"].as_array().unwrap().iter().any(|r| r == "ssrf.internal-url"), "{mine:?}");
+    assert!(mine[0]["matched"].to_string().contains(r#"ssrf.internal-url in query \"u\""#), "{mine:?}");
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("palisade_shield_decisions_total"), "{metrics}");
     // Shoppers pass.
@@ -505,6 +506,9 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     assert_eq!(app.get(&attack("oak")).await.status(), StatusCode::FORBIDDEN, "other stores keep the platform's mode");
     let logged = events(&app, Some(&tea.id.to_string()), 1).await;
     assert_eq!(logged[0]["action"], "log", "{logged:?}");
+    let center = app.client.get(app.url(&format!("/admin/stores/{}/security", tea.id))).header("cookie", &cookie);
+    let center = center.send().await.unwrap().text().await.unwrap();
+    assert!(center.contains("ssrf.internal-url in query"), "the merchant sees which field matched");
     let after = control_status(&app, &tea.id.to_string(), &cookie, control).await;
     assert!(after.to_string().contains("firewall mode is detect"), "{after}");
     let audit: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'firewall.waf_mode_set'")
