@@ -75,7 +75,32 @@ pub async fn restore(
         return Err(BackupError::TargetNotEmpty(format!("{} exists", target.master_key_file.display())));
     }
     migrate::run_to(db, manifest.schema_version).await?;
+    match fill(repo, manifest, identity, &key, &facts.tables, &target, progress).await {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            // The database loaded, then an object or the key file failed its check: a half-restored
+            // installation must not be mistaken for a good one, so the rows go again (the target was empty, or
+            // wiped on `--force`). Objects already written stay; nothing refers to them.
+            if let Err(undo) = wipe(db).await {
+                tracing::warn!(error = %undo, "the failed restore's rows could not be removed");
+            }
+            Err(e)
+        }
+    }
+}
 
+/// Loads the database, the objects and the key file of `manifest` into an empty, migrated target.
+async fn fill(
+    repo: &Repository,
+    manifest: &Manifest,
+    identity: &Identity,
+    key: &ChunkKey,
+    tables: &[TableFacts],
+    target: &RestoreTarget<'_>,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
+    let db = target.db;
+    let binary = migrate::known_version(db.backend());
     let mut report = RestoreReport {
         snapshot: manifest.id.clone(),
         schema_from: manifest.schema_version,
@@ -83,12 +108,12 @@ pub async fn restore(
         ..RestoreReport::default()
     };
     progress.phase("database", Some(manifest.files.iter().filter(|f| f.path.starts_with("db/")).map(|f| f.size).sum()));
-    load_database(repo, manifest, identity, &key, db, &facts.tables, &mut report, progress).await?;
+    load_database(repo, manifest, identity, key, db, tables, &mut report, progress).await?;
 
     let objects: Vec<&FileEntry> = manifest.files.iter().filter(|f| f.path.starts_with("objects/")).collect();
     progress.phase("objects", Some(objects.iter().map(|f| f.size).sum()));
     for file in objects {
-        let bytes = read_file(repo, manifest, file, identity, &key, progress).await?;
+        let bytes = read_file(repo, manifest, file, identity, key, progress).await?;
         let object_key = file.path.trim_start_matches("objects/");
         target
             .objects
@@ -101,7 +126,7 @@ pub async fn restore(
     }
 
     if let Some(file) = manifest.files.iter().find(|f| f.path == "keys/master.key") {
-        let bytes = read_file(repo, manifest, file, identity, &key, progress).await?;
+        let bytes = read_file(repo, manifest, file, identity, key, progress).await?;
         if let Some(parent) = target.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(BackupError::io(parent))?;
         }

@@ -478,6 +478,46 @@ async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() 
     assert_eq!(non_empty(&target).await.unwrap(), None, "a failed restore leaves no rows behind");
 }
 
+/// The database loads in one transaction, but objects come after it: a bad object chunk must still leave the
+/// target without rows, not half restored.
+#[tokio::test]
+async fn a_restore_that_fails_after_the_database_loaded_takes_the_rows_away_again() {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    let db_chunks: Vec<&String> =
+        manifest.files.iter().filter(|f| !f.path.starts_with("objects/")).flat_map(|f| &f.chunks).collect();
+    let object_chunk = manifest
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("objects/"))
+        .flat_map(|f| &f.chunks)
+        .find(|c| !db_chunks.contains(c))
+        .expect("an object chunk of its own");
+    let file = fx
+        .chunk_files()
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(object_chunk.as_str()))
+        .expect("the object chunk's file");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let target = TestDb::empty_sqlite().await;
+    let err = restore_into(&fx, &manifest.id, &target, false).await.unwrap_err();
+    assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
+    assert_eq!(non_empty(&target).await.unwrap(), None, "no rows of the failed restore are left");
+    // Once the chunk is mended, the same target takes the restore.
+    bytes[mid] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+    assert_eq!(facts(&target, &fx.key()).await, facts(&db, &fx.key()).await);
+}
+
 #[tokio::test]
 async fn restore_refuses_a_non_empty_target_unless_forced() {
     let fx = Fixture::new();
