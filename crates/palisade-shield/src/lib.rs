@@ -143,12 +143,23 @@ pub struct Policy {
     pub paranoia: u8,
     /// Inbound anomaly score at which a request is blocked (CRS default 5: one critical finding).
     pub threshold: u32,
+    /// Score from which a request below `threshold` is challenged instead of let through: suspicious, but not
+    /// enough to refuse a customer outright (one warning-level finding, such as a broken encoding or a quote
+    /// next to an operator). A person in a browser passes the proof-of-work page in a second; a script does
+    /// not. `None` lets such requests through unrecorded, as the CRS does.
+    pub challenge_from: Option<u32>,
     pub exceptions: Vec<Exception>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { mode: Mode::Block, paranoia: 1, threshold: 5, exceptions: BUILTIN_EXCEPTIONS.to_vec() }
+        Self {
+            mode: Mode::Block,
+            paranoia: 1,
+            threshold: 5,
+            challenge_from: Some(detect::WARNING),
+            exceptions: BUILTIN_EXCEPTIONS.to_vec(),
+        }
     }
 }
 
@@ -157,8 +168,24 @@ impl Default for Policy {
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Allow,
+    /// Let through and recorded (detect-only mode, or a suspicious request that cannot be challenged).
     Log,
+    /// Let through once the client shows it runs a real browser (proof of work); the caller decides whether
+    /// the request can be challenged at all (an API call or a form post cannot, and is logged instead).
+    Challenge,
     Block,
+}
+
+impl Action {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Log => "log",
+            Action::Challenge => "challenge",
+            Action::Block => "block",
+        }
+    }
 }
 
 /// The outcome of an inspection.
@@ -271,14 +298,20 @@ impl Shield {
         // Each rule scores once per request, as in the CRS.
         let mut seen = std::collections::HashSet::new();
         let score: u32 = findings.iter().filter(|f| seen.insert(f.rule)).map(|f| f.score).sum();
-        let action = if score < policy.threshold {
-            Action::Allow
-        } else if policy.mode == Mode::Block {
-            Action::Block
-        } else {
-            Action::Log
-        };
+        let action = decide(score, policy);
         Verdict { action, score, findings }
+    }
+}
+
+/// The decision for a score: block at the threshold, challenge in the band below it, log both in
+/// detect-only mode.
+fn decide(score: u32, policy: &Policy) -> Action {
+    let suspicious = policy.challenge_from.is_some_and(|from| score >= from);
+    match (score >= policy.threshold, suspicious, policy.mode) {
+        (true, _, Mode::Block) => Action::Block,
+        (false, true, Mode::Block) => Action::Challenge,
+        (true, _, _) | (false, true, _) => Action::Log,
+        (false, false, _) => Action::Allow,
     }
 }
 
@@ -467,6 +500,43 @@ mod tests {
         assert_eq!(shield.inspect(&req, &detect).action, Action::Log);
         let off = Policy { mode: Mode::Off, ..Policy::default() };
         assert_eq!(shield.inspect(&req, &off).action, Action::Allow);
+    }
+
+    #[test]
+    fn suspicious_requests_below_the_threshold_are_challenged() {
+        // A broken percent-encoding alone scores a warning (3): not enough to block, too odd to wave through.
+        let req = Request::new("GET", "/search?q=tea%zz");
+        let shield = Shield::default();
+        let v = shield.inspect(&req, &Policy::default());
+        assert_eq!((v.action, v.score), (Action::Challenge, 3), "{:?}", v.findings);
+        let detect = Policy { mode: Mode::Detect, ..Policy::default() };
+        assert_eq!(shield.inspect(&req, &detect).action, Action::Log);
+        let no_band = Policy { challenge_from: None, ..Policy::default() };
+        assert_eq!(shield.inspect(&req, &no_band).action, Action::Allow);
+        // A critical finding still blocks, and a clean request is still simply allowed.
+        let attack = Request::new("GET", "/search?q=tea%zz%27%20OR%201=1--");
+        assert_eq!(shield.inspect(&attack, &Policy::default()).action, Action::Block);
+        assert_eq!(shield.inspect(&Request::new("GET", "/search?q=tea"), &Policy::default()).action, Action::Allow);
+    }
+
+    #[test]
+    fn paranoia_levels_3_and_4_add_their_own_checks() {
+        let rules = |uri: &str, paranoia: u8| -> Vec<&'static str> {
+            let v = Shield::default().inspect(&Request::new("GET", uri), &Policy { paranoia, ..Policy::default() });
+            v.findings.iter().map(|f| f.rule).collect()
+        };
+        // Many shell and SQL metacharacters in one value: PL3 and above only.
+        let specials = "/search?q=%22a%22%7C%22b%22%7B%7D%3C%3E";
+        for pl in [1, 2] {
+            assert!(!rules(specials, pl).contains(&"generic.special-characters"), "PL{pl}");
+        }
+        for pl in [3, 4] {
+            assert!(rules(specials, pl).contains(&"generic.special-characters"), "PL{pl}");
+        }
+        // Control characters in a value: PL4 only.
+        let control = "/search?q=tea%01cup";
+        assert!(!rules(control, 3).contains(&"protocol.control-characters"));
+        assert!(rules(control, 4).contains(&"protocol.control-characters"));
     }
 
     #[test]

@@ -115,6 +115,9 @@ struct Tally {
     caught: usize,
     benign: usize,
     false_positives: usize,
+    /// Attacks and benign requests answered with a challenge rather than a block (counted as neither).
+    attacks_challenged: usize,
+    benign_challenged: usize,
 }
 
 fn run(cases: &[Case], paranoia: u8) -> BTreeMap<String, Tally> {
@@ -122,14 +125,18 @@ fn run(cases: &[Case], paranoia: u8) -> BTreeMap<String, Tally> {
     let policy = Policy { paranoia, ..Policy::default() };
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
     for c in cases {
-        let blocked = shield.inspect(&c.request, &policy).action == Action::Block;
+        let action = shield.inspect(&c.request, &policy).action;
+        let blocked = action == Action::Block;
+        let challenged = usize::from(action == Action::Challenge);
         let t = out.entry(c.family.clone()).or_default();
         if c.attack {
             t.attacks += 1;
             t.caught += usize::from(blocked);
+            t.attacks_challenged += challenged;
         } else {
             t.benign += 1;
             t.false_positives += usize::from(blocked);
+            t.benign_challenged += challenged;
         }
     }
     out
@@ -151,7 +158,7 @@ fn crs_regression_corpus_detection_and_false_positives_hold_their_thresholds() {
         let key = format!("pl{pl}");
         println!("\nparanoia level {pl} ({} cases, {skipped} skipped: no verdict or raw-encoded request)", cases.len());
         println!("  {:42} {:>8} {:>10} {:>8} {:>8}", "family", "attacks", "detected", "benign", "FP");
-        let (mut att, mut caught, mut ben, mut fp) = (0, 0, 0, 0);
+        let (mut att, mut caught, mut ben, mut fp, mut att_ch, mut ben_ch) = (0, 0, 0, 0, 0, 0);
         for (family, t) in &tallies {
             println!(
                 "  {family:42} {:>8} {:>9.1}% {:>8} {:>7.1}%",
@@ -164,6 +171,8 @@ fn crs_regression_corpus_detection_and_false_positives_hold_their_thresholds() {
             caught += t.caught;
             ben += t.benign;
             fp += t.false_positives;
+            att_ch += t.attacks_challenged;
+            ben_ch += t.benign_challenged;
             if let Some(min) = thresholds[&key]["detection"][family].as_f64()
                 && pct(t.caught, t.attacks) + 1e-9 < min
             {
@@ -171,6 +180,11 @@ fn crs_regression_corpus_detection_and_false_positives_hold_their_thresholds() {
             }
         }
         println!("  {:42} {att:>8} {:>9.1}% {ben:>8} {:>7.1}%", "all", pct(caught, att), pct(fp, ben));
+        println!(
+            "  challenged instead (not counted above): {:.1}% of attacks, {:.1}% of benign requests",
+            pct(att_ch, att),
+            pct(ben_ch, ben)
+        );
         if let Some(max) = thresholds[&key]["max_false_positive_pct"].as_f64()
             && pct(fp, ben) > max + 1e-9
         {
@@ -215,18 +229,31 @@ fn real_shoppers_and_merchants_are_never_blocked_at_paranoia_1() {
     let cases = benign_cases();
     assert!(cases.len() >= 60);
     let mut blocked = Vec::new();
-    let mut pl2 = 0;
+    let mut challenged = Vec::new();
+    let (mut pl2, mut pl2_challenged) = (0, 0);
     for (line, req) in &cases {
         let v = shield.inspect(req, &Policy::default());
-        if v.action == Action::Block {
-            blocked.push(format!("{line}\n    {:?}", v.findings.iter().map(|f| f.rule).collect::<Vec<_>>()));
+        let shown = format!("{line}\n    {:?}", v.findings.iter().map(|f| f.rule).collect::<Vec<_>>());
+        match v.action {
+            Action::Block => blocked.push(shown),
+            Action::Challenge => challenged.push(shown),
+            _ => {}
         }
-        if shield.inspect(req, &Policy { paranoia: 2, ..Policy::default() }).action == Action::Block {
-            pl2 += 1;
+        match shield.inspect(req, &Policy { paranoia: 2, ..Policy::default() }).action {
+            Action::Block => pl2 += 1,
+            Action::Challenge => pl2_challenged += 1,
+            _ => {}
         }
     }
-    println!("benign corpus: {} requests, blocked at PL1: {}, at PL2: {pl2}", cases.len(), blocked.len());
+    println!(
+        "benign corpus: {} requests; blocked at PL1: {}, at PL2: {pl2}; challenged at PL1: {}, at PL2: {pl2_challenged}",
+        cases.len(),
+        blocked.len(),
+        challenged.len()
+    );
     assert!(blocked.is_empty(), "false positives at PL1:\n{}", blocked.join("\n"));
+    // A challenge costs a shopper a second, not the sale; still, at PL1 none of these should need one.
+    assert!(challenged.is_empty(), "challenged at PL1:\n{}", challenged.join("\n"));
 }
 
 /// `PALISADE_CRS_SHOW=942 [PALISADE_CRS_PL=2] cargo test -p palisade-shield --test corpus show -- --nocapture --ignored`: prints

@@ -185,6 +185,10 @@ pub struct ServeArgs {
     /// Firewall paranoia level, 1 (fewest false positives) to 4 (most thorough), as the OWASP CRS.
     #[arg(long, env = "PALISADE_SHIELD_PARANOIA", value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub shield_paranoia: u8,
+    /// Anomaly score (1–4, below the block threshold of 5) from which a page view is challenged with a proof of
+    /// work instead of let through; 0 never challenges, as the OWASP CRS.
+    #[arg(long, env = "PALISADE_SHIELD_CHALLENGE_FROM", value_name = "SCORE", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub shield_challenge_from: u32,
     /// Share rate limits between nodes through this Redis (redis://host:port); without it each node limits alone.
     #[arg(long, env = "PALISADE_REDIS_URL", value_name = "URL", hide_env_values = true)]
     pub redis_url: Option<String>,

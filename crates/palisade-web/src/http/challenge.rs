@@ -140,6 +140,8 @@ async fn watch_rate(state: &AppState, now: i64) {
         let until = now + AUTO_FOR.as_millis() as i64;
         if palisade_store::settings::put(&state.db, "shield.attack_mode_until", &serde_json::json!(until)).await.is_ok()
         {
+            // This node enforces it from the very next request, not when its cached copy expires.
+            w.forget_switch();
             tracing::warn!(requests = n, "storefront flood: under-attack mode switched on for 15 minutes");
             metrics::counter!("palisade_attack_mode_auto_total").increment(1);
         }
@@ -163,12 +165,55 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(&state, v, &ip, now)) {
         return next.run(req).await;
     }
-    metrics::counter!("palisade_challenges_served_total").increment(1);
     let next_url = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    challenge_page(&state, &ip, now, &next_url)
+    challenge_page(&state, &ip, now, &next_url, Why::UnderAttack)
 }
 
-pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str) -> Response {
+/// Why a browser is asked to prove itself: the page says so in plain words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Under-attack mode (platform-wide, or the store's).
+    UnderAttack,
+    /// The firewall scored the request as suspicious, below its block threshold.
+    Suspicious,
+    /// One of the store's own firewall rules asks for it.
+    StoreRule,
+}
+
+impl Why {
+    fn label(self) -> &'static str {
+        match self {
+            Why::UnderAttack => "under_attack",
+            Why::Suspicious => "suspicious",
+            Why::StoreRule => "store_rule",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            Why::UnderAttack => {
+                "This shop is under heavy load, so your browser is doing a small calculation to show it is not a bot."
+            }
+            Why::Suspicious => {
+                "Something in this request looked unusual to our firewall, so your browser is doing a small calculation to show it is not a bot."
+            }
+            Why::StoreRule => "This shop asks browsers to do a small calculation first, to show they are not bots.",
+        }
+    }
+}
+
+/// Whether a request can be answered with the challenge page: a browser navigation can (it comes back to the
+/// same address once solved); an API call or a form post cannot, as the solved page would lose the body.
+#[must_use]
+pub fn can_challenge(method: &axum::http::Method, path: &str) -> bool {
+    (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && !crate::http::error::is_api_path(path)
+        && !path.starts_with("/assets/")
+        && path != "/_challenge"
+}
+
+pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str, why: Why) -> Response {
+    metrics::counter!("palisade_challenges_served_total", "reason" => why.label()).increment(1);
     let mut raw = [0u8; 16];
     rand::rng().fill_bytes(&mut raw);
     let nonce = hex::encode(raw);
@@ -179,13 +224,13 @@ pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &st
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Checking your browser · Palisade</title><link rel=\"stylesheet\" href=\"/assets/console.css\"></head><body><main class=\"narrow\">\
-         <h1>One moment…</h1><p>This shop is under heavy load, so your browser is doing a small calculation to show it is not a bot. \
-         It takes about a second.</p><p id=\"challenge-status\" class=\"lede\">Working…</p>\
+         <h1>One moment…</h1><p>{} It takes about a second.</p><p id=\"challenge-status\" class=\"lede\">Working…</p>\
          <noscript><p class=\"flash\">Please enable JavaScript to continue; it is needed only for this check.</p></noscript>\
          <form id=\"challenge-form\" method=\"post\" action=\"/_challenge\" data-bits=\"{BITS}\">\
          <input type=\"hidden\" name=\"c\" value=\"{}\"><input type=\"hidden\" name=\"n\" value=\"\">\
          <input type=\"hidden\" name=\"next\" value=\"{}\"></form></main>\
          <script src=\"/assets/challenge.js\"></script></body></html>",
+        why.explanation(),
         esc(&challenge),
         esc(next_url)
     );

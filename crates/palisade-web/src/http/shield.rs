@@ -376,12 +376,18 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                         return blocked(parts.uri.path(), &id);
                     }
                     RuleAction::Challenge => {
-                        let ip_s = ip.map(|i| i.to_string()).unwrap_or_default();
-                        let passed = crate::http::auth::cookie(&parts.headers, crate::http::challenge::PASS_COOKIE)
-                            .is_some_and(|v| crate::http::challenge::pass_ok(&state, v, &ip_s, now));
-                        if !passed {
-                            let next_url = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-                            return crate::http::challenge::challenge_page(&state, &ip_s, now, &next_url);
+                        if !passed_challenge(&state, &parts, ip, now) {
+                            let id = uuid::Uuid::now_v7().to_string();
+                            emit(
+                                shield,
+                                &state,
+                                &id,
+                                ip.map(|i| i.to_string()),
+                                parts.method.as_str(),
+                                parts.uri.path(),
+                                &custom(Action::Challenge),
+                            );
+                            return challenge(&state, &parts, ip, now, crate::http::challenge::Why::StoreRule);
                         }
                     }
                     RuleAction::Log => {
@@ -406,10 +412,23 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     if verdict.action == Action::Allow {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
+    let mut verdict = verdict;
+    // A suspicious request a browser cannot be sent round a challenge for (an API call, a form post), or whose
+    // client already proved itself, goes through and is recorded.
+    if verdict.action == Action::Challenge
+        && (!crate::http::challenge::can_challenge(&parts.method, parts.uri.path())
+            || passed_challenge(&state, &parts, ip, now))
+    {
+        verdict.action = Action::Log;
+    }
     let id = uuid::Uuid::now_v7().to_string();
     emit(shield, &state, &id, ip.map(|i| i.to_string()), parts.method.as_str(), parts.uri.path(), &verdict);
-    if verdict.action == Action::Log {
-        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    match verdict.action {
+        Action::Allow | Action::Log => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Action::Challenge => {
+            return challenge(&state, &parts, ip, now, crate::http::challenge::Why::Suspicious);
+        }
+        Action::Block => {}
     }
     if let Some(ip) = ip
         && let Some(until) = shield.bans.strike(ip, now)
@@ -432,6 +451,25 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     blocked(parts.uri.path(), &id)
 }
 
+/// Whether the client holds a valid pass cookie from an earlier challenge (bound to its address).
+fn passed_challenge(state: &AppState, parts: &axum::http::request::Parts, ip: Option<IpAddr>, now: i64) -> bool {
+    let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+    crate::http::auth::cookie(&parts.headers, crate::http::challenge::PASS_COOKIE)
+        .is_some_and(|v| crate::http::challenge::pass_ok(state, v, &ip, now))
+}
+
+fn challenge(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    ip: Option<IpAddr>,
+    now: i64,
+    why: crate::http::challenge::Why,
+) -> Response {
+    let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+    let next_url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    crate::http::challenge::challenge_page(state, &ip, now, next_url, why)
+}
+
 fn banned(path: &str) -> Response {
     let message =
         "Requests from your address are blocked for a while because it sent many requests the firewall refused.";
@@ -451,7 +489,7 @@ fn emit(
     path: &str,
     v: &Verdict,
 ) {
-    let action = if v.action == Action::Block { "block" } else { "log" };
+    let action = v.action.as_str();
     metrics::counter!("palisade_shield_decisions_total", "action" => action).increment(1);
     for f in &v.findings {
         metrics::counter!("palisade_shield_findings_total", "family" => f.family.as_str()).increment(1);

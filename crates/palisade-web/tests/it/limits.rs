@@ -6,7 +6,7 @@ use palisade_web::WebConfig;
 use palisade_web::http::limits::{Limiter, LimitsConfig};
 use reqwest::StatusCode;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, metric, store};
 
 fn tight(prefix: &str, redis: Option<&str>) -> LimitsConfig {
     LimitsConfig {
@@ -31,6 +31,32 @@ async fn a_client_over_its_burst_gets_429_with_retry_after_and_other_classes_sti
     let body: serde_json::Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
     assert_eq!(app.get("/").await.status(), StatusCode::OK, "pages have their own budget");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metric(&metrics, r#"palisade_ratelimit_refused_total{class="search"}"#) >= 2.0, "{metrics}");
+}
+
+#[tokio::test]
+async fn one_stores_flood_from_many_addresses_meets_its_store_limit_and_spares_the_others() {
+    let cfg = LimitsConfig {
+        per_store: Rate { per_minute: 60, burst: 3 },
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        key_prefix: "store-test".into(),
+        ..LimitsConfig::default()
+    };
+    let app = TestApp::start_with(WebConfig { limits: cfg, ..WebConfig::default() }, |r, _| r).await;
+    store(&app.db, "tea", None).await;
+    store(&app.db, "books", None).await;
+    let from =
+        |path: &'static str, client: String| app.client.get(app.url(path)).header("x-forwarded-for", client).send();
+    // Every request from its own address: no per-address budget is touched, only the store's.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(from("/s/tea", format!("198.51.100.{}", i + 1)).await.unwrap().status());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 2, "{statuses:?}");
+    assert_eq!(from("/s/books", "198.51.100.50".into()).await.unwrap().status(), StatusCode::OK, "another store");
+    assert_eq!(from("/", "198.51.100.51".into()).await.unwrap().status(), StatusCode::OK, "the marketplace");
 }
 
 #[tokio::test]
@@ -97,6 +123,8 @@ async fn a_saturated_node_sheds_browsing_at_once_and_keeps_serving_the_admin() {
     for h in held {
         assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
     }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metric(&metrics, r#"palisade_shed_total{reason="normal"}"#) >= 1.0, "{metrics}");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use palisade_web::http::shield::{ShieldConfig, recent};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{TestApp, store};
+use crate::support::{TestApp, metric, store};
 
 async fn events(app: &TestApp, store: Option<&str>, n: usize) -> Vec<Value> {
     for _ in 0..100 {
@@ -256,6 +256,101 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
         .unwrap();
     assert_eq!(set.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/s/books").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_storefront_flood_switches_under_attack_mode_on_by_itself() {
+    // 2 requests a second over a 10-second window: the 20th storefront request in one window trips it.
+    let app = TestApp::start_with(WebConfig { auto_attack_rps: 2, ..WebConfig::default() }, |r, _| r).await;
+    store(&app.db, "tea", None).await;
+    let mut tripped = None;
+    for i in 0..60 {
+        let status = app.get("/s/tea").await.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tripped = Some(i);
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "request {i}");
+    }
+    let tripped = tripped.expect("attack mode switched itself on");
+    assert!(tripped >= 19, "not before the threshold: request {tripped}");
+    let page = app.get("/s/tea").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.text().await.unwrap().contains("under heavy load"));
+    // Platform-wide, for 15 minutes; APIs and the admin are not challenged.
+    let (until, _) = palisade_store::settings::get(&app.db, "shield.attack_mode_until").await.unwrap().unwrap();
+    let left = until.as_i64().unwrap() - app.db.now().0;
+    assert!((14 * 60_000..=15 * 60_000).contains(&left), "{left} ms");
+    assert_eq!(app.get("/api/v1/search?q=tea").await.status(), StatusCode::OK);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metric(&metrics, "palisade_attack_mode_auto_total") >= 1.0, "{metrics}");
+}
+
+/// Solves the challenge on `html` and returns the pass cookie (`name=value`).
+async fn solve(app: &TestApp, html: &str, next: &str) -> String {
+    use palisade_web::http::challenge::{BITS, solves};
+    let c = html.split("name=\"c\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let n = (0u64..).map(|n| n.to_string()).find(|n| solves(&c, n, BITS)).unwrap();
+    let solved = app
+        .client
+        .post(app.url("/_challenge"))
+        .form(&[("c", c.as_str()), ("n", &n), ("next", next)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(solved.status(), StatusCode::SEE_OTHER);
+    solved.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_suspicious_page_view_is_challenged_while_forms_and_api_calls_are_recorded() {
+    let app = TestApp::start().await;
+    let count = |e: &[Value], action: &str| e.iter().filter(|e| e["action"] == action).count();
+    // A broken escape scores a warning: below the block threshold, above the challenge line.
+    let page = app.get("/search?q=tea%zz").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("looked unusual to our firewall"), "{html}");
+    let e = events(&app, None, 1).await;
+    assert_eq!(count(&e, "challenge"), 1, "{e:?}");
+    assert!(e[0]["rules"].as_array().unwrap().iter().any(|r| r == "protocol.invalid-encoding"), "{e:?}");
+    // The solved browser comes through; the request is still recorded.
+    let pass = solve(&app, &html, "/search?q=tea%zz").await;
+    let through = app.client.get(app.url("/search?q=tea%zz")).header("cookie", &pass).send().await.unwrap();
+    assert_eq!(through.status(), StatusCode::OK);
+    // A pass past its expiry does not, though its signature is genuine.
+    let expired = app.db.now().0 - 1_000;
+    let tag = app.identity().links().sign("pass", &format!("127.0.0.1|{expired}"));
+    let stale = app
+        .client
+        .get(app.url("/search?q=tea%zz"))
+        .header("cookie", format!("palisade_pass={expired}.{tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // An API call and a form post cannot go round a challenge page: they pass and are recorded.
+    let api = app.get("/api/v1/search?q=tea%zz").await;
+    assert_eq!(api.status(), StatusCode::OK);
+    let form = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=someone%zz@example.com&password=x")
+        .send()
+        .await
+        .unwrap();
+    assert!(!matches!(form.status(), StatusCode::FORBIDDEN | StatusCode::SERVICE_UNAVAILABLE), "{}", form.status());
+    let e = events(&app, None, 5).await;
+    assert_eq!((count(&e, "challenge"), count(&e, "log"), count(&e, "block")), (2, 3, 0), "{e:?}");
+    // The recorder is the process's: other tests may add to the same series.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for series in [
+        r#"palisade_challenges_served_total{reason="suspicious"}"#,
+        r#"palisade_shield_decisions_total{action="challenge"}"#,
+    ] {
+        assert!(metric(&metrics, series) >= 2.0, "{series}: {metrics}");
+    }
 }
 
 #[tokio::test]

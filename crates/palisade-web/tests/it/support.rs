@@ -207,3 +207,9 @@ pub async fn login(app: &TestApp, email: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The value of one series in a Prometheus text page (0 when absent). The recorder is the process's, so tests
+/// running side by side add to the same series: compare with `>=`.
+pub fn metric(page: &str, series: &str) -> f64 {
+    page.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+}

@@ -82,6 +82,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             policy: palisade_shield::Policy {
                 mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
                 paranoia: args.shield_paranoia,
+                challenge_from: (args.shield_challenge_from > 0).then_some(args.shield_challenge_from),
                 ..palisade_shield::Policy::default()
             },
             ..palisade_web::http::shield::ShieldConfig::default()
