@@ -1,10 +1,12 @@
 //! The accept loop: HTTP/1.1 and HTTP/2 over hyper with the connection-level defences a WAF cannot give —
-//! a deadline for the request headers (slowloris), a cap on open connections per client address, and a
-//! graceful shutdown that lets in-flight requests finish.
+//! a deadline for the request headers (slowloris; for HTTP/2, a deadline for the first complete request plus
+//! stream, header-size and reset caps), a cap on open connections per client address, and a graceful shutdown
+//! that lets in-flight requests finish.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,6 +75,26 @@ impl Conns {
     }
 }
 
+/// Streams one HTTP/2 connection may have open at once.
+const H2_MAX_STREAMS: u32 = 128;
+/// Bytes of headers (decoded) one HTTP/2 request may carry.
+const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
+/// Streams a client may open and reset before they are accepted (the "rapid reset" flood, CVE-2023-44487).
+const H2_MAX_PENDING_RESETS: usize = 20;
+/// How often an idle HTTP/2 connection is pinged; one that does not answer within the header deadline is closed.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+/// Resolves when `deadline` passes before the connection delivered its first complete request (a request reaches
+/// the service only once its headers are in); never resolves otherwise. HTTP/1 has its own per-request header
+/// deadline as well; for HTTP/2 this is the slowloris defence: a preface and then silence, or a HEADERS frame
+/// whose CONTINUATION never ends.
+async fn first_request_missed(deadline: Duration, started: &AtomicBool) {
+    tokio::time::sleep(deadline).await;
+    if started.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish (up to
 /// `limits.drain`).
 pub async fn serve_with(
@@ -83,7 +105,16 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+    // HTTP/2 has no per-request header deadline in hyper: the first-request deadline below covers a connection
+    // that never completes a request, and these cap what one connection may hold open or churn through.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST)
+        .max_pending_accept_reset_streams(Some(H2_MAX_PENDING_RESETS))
+        .keep_alive_interval(Some(H2_KEEP_ALIVE))
+        .keep_alive_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
     let conns = Conns::default();
     tokio::pin!(shutdown);
@@ -110,16 +141,28 @@ pub async fn serve_with(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let started = Arc::new(AtomicBool::new(false));
+                let seen = started.clone();
                 let svc = app.clone().map_request(move |mut req: hyper::Request<Incoming>| {
+                    seen.store(true, Ordering::Relaxed);
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
                     req
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc)).into_owned();
                 let watched = graceful.watch(conn);
+                let deadline = limits.header_read_timeout;
                 tokio::spawn(async move {
                     let _slot = slot;
-                    if let Err(e) = watched.await {
-                        tracing::debug!(client = %addr, error = %e, "connection ended with an error");
+                    tokio::select! {
+                        ended = watched => {
+                            if let Err(e) = ended {
+                                tracing::debug!(client = %addr, error = %e, "connection ended with an error");
+                            }
+                        }
+                        () = first_request_missed(deadline, &started) => {
+                            metrics::counter!("palisade_connections_timed_out_total").increment(1);
+                            tracing::debug!(client = %addr, "no complete request within the header deadline: closed");
+                        }
                     }
                 });
             }

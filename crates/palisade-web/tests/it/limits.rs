@@ -157,6 +157,58 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn a_body_that_trickles_in_is_answered_408_at_the_request_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = WebConfig { request_timeout: std::time::Duration::from_millis(400), ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // Headers complete, a body of 200 bytes promised, 10 sent, then nothing.
+    slow.write_all(
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\nemail=a%40",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut buf))
+        .await
+        .expect("answered instead of waiting for the rest of the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+}
+
+#[tokio::test]
+async fn an_http2_client_that_never_completes_a_request_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = palisade_web::server::ConnLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..palisade_web::server::ConnLimits::default()
+    };
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+    tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+    // The HTTP/2 preface and an empty SETTINGS frame, then a HEADERS frame without END_HEADERS, then silence.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    slow.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    // HEADERS, stream 1, flags END_STREAM only: one literal header (`:method: GET`, indexed 2), more promised.
+    slow.write_all(&[0, 0, 1, 1, 0x01, 0, 0, 0, 1, 0x82]).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closed the connection instead of waiting forever");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "not before the deadline");
+    // A client that completes its request in time is served over HTTP/2.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<axum::body::Body>();
+    let req = axum::http::Request::get(format!("http://{addr}/")).body(axum::body::Body::empty()).unwrap();
+    let res = client.request(req).await.unwrap();
+    assert_eq!((res.version(), res.status().as_u16()), (axum::http::Version::HTTP_2, 200));
+}
+
+#[tokio::test]
 async fn a_signed_in_account_is_limited_whichever_address_it_uses() {
     // Trust loopback as a proxy so each request can claim its own client address.
     let cfg = LimitsConfig {
