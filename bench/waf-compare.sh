@@ -82,7 +82,7 @@ for p in "$pal1" "$pal2" "$pal_off" "$pal_tp" "$p_off" "$p_pl1" "$p_pl2"; do
 done
 
 echo "== (a) detection and false positives ($(date -u +%F), CRS corpus: $(cat "$corpus/SOURCE-COMMIT" 2>/dev/null | head -c 12))"
-python3 bench/waf_compare.py "$corpus" crates/palisade-shield/tests/benign.txt \
+WAF_COMPARE_SUMMARY="$work/detection.json" python3 bench/waf_compare.py "$corpus" crates/palisade-shield/tests/benign.txt \
   "palisade-pl1=http://127.0.0.1:$pal1" "palisade-pl2=http://127.0.0.1:$pal2" \
   "crs-pl1=http://127.0.0.1:$p_pl1" "crs-pl2=http://127.0.0.1:$p_pl2"
 
@@ -100,9 +100,10 @@ pal_on=$(measure "http://127.0.0.1:$pal_tp$page")
 pal_off_r=$(measure "http://127.0.0.1:$pal_off$page")
 ngx_off=$(measure "http://127.0.0.1:$p_off/index.html?q=men%27s+shoes")
 ngx_on=$(measure "http://127.0.0.1:$p_pl1/index.html?q=men%27s+shoes")
-python3 - "$pal_on" "$pal_off_r" "$ngx_on" "$ngx_off" <<'PY'
-import sys
+python3 - "$pal_on" "$pal_off_r" "$ngx_on" "$ngx_off" "$work/detection.json" <<'PY'
+import json, sys
 po, pf, no, nf = (tuple(map(float, a.split())) for a in sys.argv[1:5])
+d = json.load(open(sys.argv[5]))
 print(f"  {'':44} {'req/s':>10} {'p99 ms':>9}")
 print(f"  {'Palisade search page, shield off':44} {pf[0]:10.0f} {pf[1]:9.2f}")
 print(f"  {'Palisade search page, shield on (PL1)':44} {po[0]:10.0f} {po[1]:9.2f}")
@@ -110,4 +111,18 @@ print(f"  {'nginx static page, ModSecurity off':44} {nf[0]:10.0f} {nf[1]:9.2f}")
 print(f"  {'nginx static page, ModSecurity + CRS (PL1)':44} {no[0]:10.0f} {no[1]:9.2f}")
 print(f"  shield overhead on Palisade: {100 * (pf[0] - po[0]) / pf[0]:+.1f}% of throughput (goal ≤ 10%)")
 print(f"  ModSecurity overhead on nginx: {100 * (nf[0] - no[0]) / nf[0]:+.1f}% of throughput")
+print()
+print("== goals")
+overhead = 100 * (pf[0] - po[0]) / pf[0]
+goals = [
+    ("detection: Palisade PL2 >= CRS PL2", d["palisade-pl2"]["detection"], d["crs-pl2"]["detection"], ">="),
+    ("detection: Palisade PL1 >= CRS PL1", d["palisade-pl1"]["detection"], d["crs-pl1"]["detection"], ">="),
+    ("false positives: Palisade PL1 <= CRS PL1", d["palisade-pl1"]["fp"], d["crs-pl1"]["fp"], "<="),
+    ("false positives: Palisade PL2 <= CRS PL1", d["palisade-pl2"]["fp"], d["crs-pl1"]["fp"], "<="),
+    ("shield overhead <= 10% of throughput", overhead, 10.0, "<="),
+]
+for name, got, want, op in goals:
+    ok = got >= want if op == ">=" else got <= want
+    print(f"  {'PASS' if ok else 'FAIL'}  {name:44} {got:6.1f} vs {want:.1f}")
+print("  (per-request inspection p99 < 50 µs: bench/shield.sh)")
 PY

@@ -6,6 +6,7 @@ A request counts as blocked when the answer is 403. Each request comes from its 
 (127.1.x.y), so no per-address defence (bans, limits) colours the result."""
 import http.client
 import itertools
+import json
 import os
 import sys
 import urllib.parse
@@ -86,7 +87,9 @@ def send(url, method, uri, headers, data):
 def main():
     corpus, benign_txt, targets = sys.argv[1], sys.argv[2], [t.split("=", 1) for t in sys.argv[3:]]
     all_cases = list(cases(corpus)) + list(benign(benign_txt))
+    summary_path = os.environ.get("WAF_COMPARE_SUMMARY")
     stats = {}  # (target, family) -> [attacks, caught, benign, fp]
+    challenged = {}  # target -> [attacks, benign] answered with a challenge (Palisade's 503 page) instead
     for family, attack, method, uri, headers, data in all_cases:
         for name, url in targets:
             status = send(url, method, uri, headers, data)
@@ -94,6 +97,8 @@ def main():
                 continue
             s = stats.setdefault((name, family), [0, 0, 0, 0])
             blocked = status == 403
+            if status == 503:
+                challenged.setdefault(name, [0, 0])[0 if attack else 1] += 1
             if attack:
                 s[0] += 1
                 s[1] += blocked
@@ -119,6 +124,16 @@ def main():
         a, c, b, f = totals[n]
         row += f"{pct(c, a):13.1f}%{pct(f, b):12.1f}%"
     print(row)
+    for n in names:
+        ca, cb = challenged.get(n, [0, 0])
+        if ca or cb:
+            a, _, b, _ = totals[n]
+            print(f"  {n}: challenged instead of blocked or passed (not counted above): "
+                  f"{pct(ca, a):.1f}% of attacks, {pct(cb, b):.1f}% of benign requests")
+    if summary_path:
+        with open(summary_path, "w") as out:
+            json.dump({n: {"detection": pct(totals[n][1], totals[n][0]), "fp": pct(totals[n][3], totals[n][2])}
+                       for n in names}, out)
 
 
 if __name__ == "__main__":

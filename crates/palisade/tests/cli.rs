@@ -622,27 +622,23 @@ async fn backups_reach_an_s3_compatible_target_and_restore_from_it() {
     assert_eq!(failed, 1);
 }
 
-#[tokio::test]
-async fn an_operator_clones_a_merchant_export_into_a_new_store() {
-    use palisade_core::text::{Email, Slug};
-    use palisade_store::scope::PlatformScope;
-    use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
-
-    let t = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = t.process_url();
-    let staff = |email: &str| NewAccount {
-        email: Email::parse(email).unwrap(),
+fn staff(email: &str) -> palisade_store::tenancy::NewAccount {
+    palisade_store::tenancy::NewAccount {
+        email: palisade_core::text::Email::parse(email).unwrap(),
         display_name: "Staff".into(),
-        kind: AccountKind::Staff,
-    };
-    let owner = tenancy::create_account(&t, staff("owner@alpha.example")).await.unwrap();
-    tenancy::create_account(&t, staff("new-owner@copy.example")).await.unwrap();
+        kind: palisade_store::tenancy::AccountKind::Staff,
+    }
+}
+
+/// The store "alpha" (Alpha Tea, SGD) owned by owner@alpha.example; returns the store's scope.
+async fn alpha_store(t: &TestDb) -> palisade_store::StoreScope {
+    use palisade_store::tenancy::{self, NewStore};
+    let owner = tenancy::create_account(t, staff("owner@alpha.example")).await.unwrap();
     let (_, scope) = tenancy::create_store(
-        &t,
-        &PlatformScope::system("test"),
+        t,
+        &palisade_store::scope::PlatformScope::system("test"),
         NewStore {
-            slug: Slug::parse("alpha").unwrap(),
+            slug: palisade_core::text::Slug::parse("alpha").unwrap(),
             name: "Alpha Tea".into(),
             currency: palisade_core::money::Currency::SGD,
             owner: owner.id,
@@ -651,6 +647,18 @@ async fn an_operator_clones_a_merchant_export_into_a_new_store() {
     )
     .await
     .unwrap();
+    scope
+}
+
+#[tokio::test]
+async fn an_operator_clones_a_merchant_export_into_a_new_store() {
+    use palisade_store::tenancy;
+
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let scope = alpha_store(&t).await;
+    tenancy::create_account(&t, staff("new-owner@copy.example")).await.unwrap();
     sqlx::query(
         "INSERT INTO categories (id, store_id, slug, name, created_at) VALUES ('c1', $1, 'green', 'Green tea', 0)",
     )
@@ -698,9 +706,6 @@ async fn an_operator_clones_a_merchant_export_into_a_new_store() {
 #[tokio::test]
 async fn serve_writes_a_merchants_scheduled_export() {
     use palisade_backup::store_exports::{self, Schedule};
-    use palisade_core::text::{Email, Slug};
-    use palisade_store::scope::PlatformScope;
-    use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 
     let t = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
@@ -708,29 +713,7 @@ async fn serve_writes_a_merchants_scheduled_export() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let (master_key, _) = palisade_store::secrets::load_or_create(&data.join("master.key")).unwrap();
-    let owner = tenancy::create_account(
-        &t,
-        NewAccount {
-            email: Email::parse("owner@alpha.example").unwrap(),
-            display_name: "Owner".into(),
-            kind: AccountKind::Staff,
-        },
-    )
-    .await
-    .unwrap();
-    let (_, scope) = tenancy::create_store(
-        &t,
-        &PlatformScope::system("test"),
-        NewStore {
-            slug: Slug::parse("alpha").unwrap(),
-            name: "Alpha Tea".into(),
-            currency: palisade_core::money::Currency::SGD,
-            owner: owner.id,
-            security_contact: None,
-        },
-    )
-    .await
-    .unwrap();
+    let scope = alpha_store(&t).await;
     let sealer = store_exports::passphrase_sealer(master_key.expose());
     let passphrase = secrecy::SecretString::from("a long merchant passphrase".to_owned());
     store_exports::set_schedule(&t, &scope, &sealer, Schedule::Daily, Some(passphrase.clone())).await.unwrap();
