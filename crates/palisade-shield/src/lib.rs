@@ -6,6 +6,7 @@ pub mod normalise;
 pub mod request;
 pub mod rules;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -48,17 +49,88 @@ impl Mode {
 
 /// A rule family switched off for one field of one route: e.g. merchants may post HTML in a product
 /// description, and theme templates are made of `{{ … }}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exception {
-    pub method: &'static str,
+    pub method: Cow<'static, str>,
     /// Path segments; `*` matches any one segment, a trailing `**` any rest.
-    pub path: &'static str,
+    pub path: Cow<'static, str>,
     /// The field name (for JSON, the dotted path, e.g. `.description`).
-    pub field: &'static str,
-    pub families: &'static [Family],
+    pub field: Cow<'static, str>,
+    pub families: Cow<'static, [Family]>,
+    /// Palisade's own (true) or the operator's (`--shield-exception`).
+    pub builtin: bool,
+}
+
+/// Why an operator's exception was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExceptionError {
+    #[error("an exception is `METHOD PATH FIELD FAMILIES`, e.g. `POST /s/*/contact message xss,generic`")]
+    Shape,
+    #[error("unknown method {0:?}: one of {METHODS:?}")]
+    Method(String),
+    #[error("the path {0:?} must start with `/`")]
+    Path(String),
+    #[error("unknown rule family {0:?}: one of {known} or `all`", known = family_names())]
+    Family(String),
+}
+
+/// The families an exception may name: everything a field's content can trigger (protocol and scanner findings
+/// are about the request, not a field).
+fn family_names() -> String {
+    ALL_FIELD_FAMILIES.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 impl Exception {
+    const fn builtin(
+        method: &'static str,
+        path: &'static str,
+        field: &'static str,
+        families: &'static [Family],
+    ) -> Self {
+        Exception {
+            method: Cow::Borrowed(method),
+            path: Cow::Borrowed(path),
+            field: Cow::Borrowed(field),
+            families: Cow::Borrowed(families),
+            builtin: true,
+        }
+    }
+
+    /// Reads an operator's exception: `METHOD PATH FIELD FAMILIES`, families comma-separated or `all`; e.g.
+    /// `POST /s/*/contact message xss,generic` for a contact form whose messages may quote HTML.
+    pub fn parse(spec: &str) -> Result<Exception, ExceptionError> {
+        let parts: Vec<&str> = spec.split_whitespace().collect();
+        let [method, path, field, families] = parts.as_slice() else { return Err(ExceptionError::Shape) };
+        let method = method.to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            return Err(ExceptionError::Method(method));
+        }
+        if !path.starts_with('/') {
+            return Err(ExceptionError::Path((*path).to_owned()));
+        }
+        let families: Vec<Family> = if *families == "all" {
+            ALL_FIELD_FAMILIES.to_vec()
+        } else {
+            families
+                .split(',')
+                .map(|f| {
+                    ALL_FIELD_FAMILIES
+                        .iter()
+                        .copied()
+                        .find(|k| k.as_str() == f)
+                        .ok_or_else(|| ExceptionError::Family(f.to_owned()))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Exception {
+            method: Cow::Owned(method),
+            path: Cow::Owned((*path).to_owned()),
+            field: Cow::Owned((*field).to_owned()),
+            families: Cow::Owned(families),
+            builtin: false,
+        })
+    }
+
     /// Whether the exception covers this route (its field is compared per field).
     fn covers(&self, method: &str, path: &str) -> bool {
         if !self.method.eq_ignore_ascii_case(method) {
@@ -81,46 +153,36 @@ impl Exception {
 /// The exceptions Palisade itself needs: fields whose content is HTML or template source by design. The
 /// content is made safe where it is used (escaped on output; templates run sandboxed).
 pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
-    Exception { method: "POST", path: "/admin/stores/*/theme", field: "source", families: &ALL_CONTENT },
-    Exception { method: "PUT", path: "/api/v1/admin/stores/*/theme/*", field: ".source", families: &ALL_CONTENT },
-    Exception {
-        method: "POST",
-        path: "/admin/stores/*/products",
-        field: "description",
-        families: &[Family::Xss, Family::Generic],
-    },
-    Exception {
-        method: "POST",
-        path: "/admin/stores/*/products/*",
-        field: "description",
-        families: &[Family::Xss, Family::Generic],
-    },
-    Exception {
-        method: "POST",
-        path: "/api/v1/admin/stores/*/products",
-        field: ".description",
-        families: &[Family::Xss, Family::Generic],
-    },
+    Exception::builtin("POST", "/admin/stores/*/theme", "source", &ALL_CONTENT),
+    Exception::builtin("PUT", "/api/v1/admin/stores/*/theme/*", ".source", &ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/products", "description", &[Family::Xss, Family::Generic]),
+    Exception::builtin("POST", "/admin/stores/*/products/*", "description", &[Family::Xss, Family::Generic]),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/products", ".description", &[Family::Xss, Family::Generic]),
     // Custom firewall rules are read by their own parser and shown escaped; a rule that blocks `sqlmap` or
     // `<script` has to be able to say so.
-    Exception { method: "POST", path: "/admin/stores/*/security/rules", field: "source", families: &ALL_CONTENT },
-    Exception { method: "POST", path: "/admin/stores/*/security/rules/test", field: "source", families: &ALL_CONTENT },
-    Exception {
-        method: "POST",
-        path: "/api/v1/admin/stores/*/firewall/rules",
-        field: ".source",
-        families: &ALL_CONTENT,
-    },
-    Exception {
-        method: "POST",
-        path: "/api/v1/admin/stores/*/firewall/rules/test",
-        field: ".source",
-        families: &ALL_CONTENT,
-    },
+    Exception::builtin("POST", "/admin/stores/*/security/rules", "source", &ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/security/rules/test", "source", &ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules", ".source", &ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules/test", ".source", &ALL_CONTENT),
     // Passwords are hashed, never interpreted: any character is allowed in them.
-    Exception { method: "POST", path: "/login", field: "password", families: &ALL_CONTENT },
-    Exception { method: "POST", path: "/register", field: "password", families: &ALL_CONTENT },
-    Exception { method: "POST", path: "/api/v1/auth/login", field: ".password", families: &ALL_CONTENT },
+    Exception::builtin("POST", "/login", "password", &ALL_CONTENT),
+    Exception::builtin("POST", "/register", "password", &ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/auth/login", ".password", &ALL_CONTENT),
+];
+
+/// Every family a field's content can trigger.
+const ALL_FIELD_FAMILIES: [Family; 11] = [
+    Family::Xss,
+    Family::Sqli,
+    Family::Generic,
+    Family::Php,
+    Family::Rce,
+    Family::Java,
+    Family::Lfi,
+    Family::Rfi,
+    Family::Session,
+    Family::Ssrf,
+    Family::Nosql,
 ];
 
 const ALL_CONTENT: [Family; 9] = [
@@ -537,6 +599,20 @@ mod tests {
         let control = "/search?q=tea%01cup";
         assert!(!rules(control, 3).contains(&"protocol.control-characters"));
         assert!(rules(control, 4).contains(&"protocol.control-characters"));
+    }
+
+    #[test]
+    fn operators_exceptions_are_read_and_mistakes_explained() {
+        let e = Exception::parse("post /s/*/contact message xss,generic").unwrap();
+        assert_eq!((e.method.as_ref(), e.path.as_ref(), e.field.as_ref()), ("POST", "/s/*/contact", "message"));
+        assert_eq!(e.families.as_ref(), &[Family::Xss, Family::Generic]);
+        assert!(!e.builtin);
+        assert_eq!(Exception::parse("GET /x q all").unwrap().families.len(), ALL_FIELD_FAMILIES.len());
+        assert_eq!(Exception::parse("POST /x message"), Err(ExceptionError::Shape));
+        assert_eq!(Exception::parse("BREW /x q xss"), Err(ExceptionError::Method("BREW".into())));
+        assert_eq!(Exception::parse("POST x q xss"), Err(ExceptionError::Path("x".into())));
+        assert_eq!(Exception::parse("POST /x q xss,css"), Err(ExceptionError::Family("css".into())));
+        assert!(Exception::parse("POST /x q css").unwrap_err().to_string().contains("xss, sqli"));
     }
 
     #[test]

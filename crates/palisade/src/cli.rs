@@ -189,6 +189,11 @@ pub struct ServeArgs {
     /// work instead of let through; 0 never challenges, as the OWASP CRS.
     #[arg(long, env = "PALISADE_SHIELD_CHALLENGE_FROM", value_name = "SCORE", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=4))]
     pub shield_challenge_from: u32,
+    /// A firewall exception for one field of one route, `METHOD PATH FIELD FAMILIES` (path segments may be `*`,
+    /// a trailing `**` any rest; families comma-separated or `all`), e.g. `POST /s/*/contact message xss`; repeat
+    /// for several. Palisade's own (product descriptions, theme sources, passwords) are always on.
+    #[arg(long = "shield-exception", env = "PALISADE_SHIELD_EXCEPTIONS", value_name = "SPEC", value_delimiter = ';', value_parser = parse_exception)]
+    pub shield_exceptions: Vec<palisade_shield::Exception>,
     /// Share rate limits between nodes through this Redis (redis://host:port); without it each node limits alone.
     #[arg(long, env = "PALISADE_REDIS_URL", value_name = "URL", hide_env_values = true)]
     pub redis_url: Option<String>,
@@ -270,4 +275,8 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn parse_exception(spec: &str) -> Result<palisade_shield::Exception, String> {
+    palisade_shield::Exception::parse(spec).map_err(|e| e.to_string())
 }

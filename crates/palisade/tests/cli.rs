@@ -94,6 +94,8 @@ fn wrong_flags_are_one_line_and_exit_2() {
         vec!["frobnicate"],
         vec!["admin", "create-operator"],
         vec!["admin", "create-operator", "--email", "a@b.co", "--expires-days", "400"],
+        vec!["serve", "--shield-exception", "POST /s/*/contact message css"],
+        vec!["serve", "--shield-challenge-from", "5"],
     ] {
         let out = run(palisade(dir.path()).args(&args));
         assert_eq!(out.status.code(), Some(2), "{args:?}");

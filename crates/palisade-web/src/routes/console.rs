@@ -47,6 +47,7 @@ async fn shield_page(
         json!({"operator": op.email(), "is_operator": true, "events": events,
                "mode": policy.mode.as_str(), "paranoia": policy.paranoia, "threshold": policy.threshold,
                "challenge_from": policy.challenge_from, "auto_attack_rps": state.config.auto_attack_rps,
+               "exceptions": policy.exceptions,
                "attack_mode_until": until, "bans": bans, "own_modes": own_modes, "ban_minutes": BAN_MS / 60_000,
                "strikes_to_ban": STRIKES_TO_BAN, "strike_window_minutes": STRIKE_WINDOW_MS / 60_000}),
     )?;

@@ -76,6 +76,45 @@ async fn detect_mode_lets_requests_through_and_records_them() {
 }
 
 #[tokio::test]
+async fn an_operators_exception_spares_one_field_of_one_route_from_the_families_it_names() {
+    let mut policy = palisade_shield::Policy::default();
+    policy.exceptions.push(palisade_shield::Exception::parse("POST /s/*/contact message xss").unwrap());
+    let cfg = WebConfig { shield: ShieldConfig { policy, ..ShieldConfig::default() }, ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let post = |path: &'static str, body: &'static str| {
+        app.client.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let html = "message=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let spared = post("/s/tea/contact", html).await.unwrap();
+    assert_ne!(spared.status(), StatusCode::FORBIDDEN, "the excepted field on its route");
+    assert_eq!(post("/s/tea/reviews", html).await.unwrap().status(), StatusCode::FORBIDDEN, "another route");
+    let other_field = "name=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    assert_eq!(post("/s/tea/contact", other_field).await.unwrap().status(), StatusCode::FORBIDDEN, "another field");
+    let sqli = "message=1%27%20OR%20%271%27%3D%271";
+    assert_eq!(post("/s/tea/contact", sqli).await.unwrap().status(), StatusCode::FORBIDDEN, "another family");
+    // The operator sees Palisade's exceptions and theirs.
+    let page = app
+        .client
+        .get(app.url("/console/shield"))
+        .header("cookie", format!("palisade_console={}", app.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = |path: &str, field: &str, from: &str| {
+        format!(
+            "<td><code>POST {}</code></td><td><code>{field}</code></td><td>{}</td><td>{from}</td>",
+            path.replace('/', "&#x2f;"),
+            if field == "message" { "xss" } else { "xss, generic" }
+        )
+    };
+    assert!(page.contains(&row("/s/*/contact", "message", "this node&#x27;s configuration")), "{page}");
+    assert!(page.contains(&row("/admin/stores/*/products", "description", "Palisade")), "Palisade's own: {page}");
+}
+
+#[tokio::test]
 async fn an_address_that_keeps_tripping_the_firewall_is_banned_for_a_while() {
     let app = TestApp::start().await;
     for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {

@@ -83,6 +83,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
                 mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
                 paranoia: args.shield_paranoia,
                 challenge_from: (args.shield_challenge_from > 0).then_some(args.shield_challenge_from),
+                exceptions: palisade_shield::BUILTIN_EXCEPTIONS
+                    .iter()
+                    .cloned()
+                    .chain(args.shield_exceptions.iter().cloned())
+                    .collect(),
                 ..palisade_shield::Policy::default()
             },
             ..palisade_web::http::shield::ShieldConfig::default()
