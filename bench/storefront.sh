@@ -45,7 +45,7 @@ run_backend() {
   "$bin" demo --data-dir "$dir" "${dbflag[@]}" >/dev/null
   # Rate limits and automatic attack mode off: wrk is one client address at thousands of requests a second and
   # would (correctly) be limited and challenged; the firewall stays on.
-  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 2>"$dir/server.log" &
+  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 2>"$dir/server.log" &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
   # A product with plenty of stock for the checkout phase, created through the merchant API.
@@ -75,7 +75,7 @@ LUA
   checkout=$(measure -s "$dir/checkout.lua" "$base/api/v1/stores/lion-city-tea/orders")
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   # The same pages with the web application firewall off, for its overhead.
-  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --shield-mode off 2>>"$dir/server.log" &
+  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 --shield-mode off 2>>"$dir/server.log" &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
   local product_off search_off

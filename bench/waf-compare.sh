@@ -68,7 +68,7 @@ nginx -c "$work/nginx.conf" -p "$work"
 # Palisade: an empty installation (no demo needed for the corpus), shield at paranoia 1 and 2, and off.
 start() { # port, extra flags…
   local p=$1; shift
-  PALISADE_LOG=error "$bin" serve --data-dir "$work/pal-$p" --listen "127.0.0.1:$p" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 "$@" 2>"$work/logs/pal-$p.log" &
+  PALISADE_LOG=error "$bin" serve --data-dir "$work/pal-$p" --listen "127.0.0.1:$p" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 "$@" 2>"$work/logs/pal-$p.log" &
   pids+=($!)
 }
 start "$pal1"

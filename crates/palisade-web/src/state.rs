@@ -28,6 +28,8 @@ pub struct WebConfig {
     pub shedding: crate::http::shedding::SheddingConfig,
     /// Storefront requests per second that switch under-attack mode on by themselves (0: never).
     pub auto_attack_rps: u64,
+    /// Requests per second to one store's pages that switch that store's under-attack mode on (0: never).
+    pub auto_attack_store_rps: u64,
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     /// Off by default: a merchant-chosen endpoint must not make the platform reach its own network.
     pub exports_allow_private_s3: bool,
@@ -44,6 +46,7 @@ impl Default for WebConfig {
             limits: crate::http::limits::LimitsConfig::default(),
             shedding: crate::http::shedding::SheddingConfig::default(),
             auto_attack_rps: crate::http::challenge::AUTO_THRESHOLD_PER_SEC,
+            auto_attack_store_rps: crate::http::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
             exports_allow_private_s3: false,
         }
     }

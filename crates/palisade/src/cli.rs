@@ -207,6 +207,10 @@ pub struct ServeArgs {
     /// 0 never does.
     #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = 2000)]
     pub auto_attack_mode_rps: u64,
+    /// Requests per second to one store's pages (sustained over 10 s) that switch that store's "under attack" mode
+    /// on by itself; 0 never does.
+    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_STORE_RPS", value_name = "N", default_value_t = 500)]
+    pub auto_attack_mode_store_rps: u64,
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
     pub exports_allow_private_s3: bool,

@@ -1,7 +1,10 @@
 //! "Under attack" mode: before the storefront, a browser solves a small proof-of-work (our own script, no third
 //! party) and gets a signed pass cookie bound to its address for an hour. Turned on by an operator (platform-wide),
-//! by a merchant (their store), or automatically when the storefront's request rate passes a threshold.
+//! by a merchant (their store), or automatically when the storefront's request rate passes a threshold — the whole
+//! storefront's (platform-wide) or one store's (that store only).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -28,6 +31,9 @@ const CHALLENGE_FOR: Duration = Duration::from_secs(300);
 /// Storefront requests per second (over 10 s) that switch platform-wide attack mode on by themselves (default of
 /// `--auto-attack-mode-rps`).
 pub const AUTO_THRESHOLD_PER_SEC: u64 = 2000;
+/// Requests per second (over 10 s) to one store's pages that switch that store's attack mode on by themselves
+/// (default of `--auto-attack-mode-store-rps`).
+pub const AUTO_STORE_THRESHOLD_PER_SEC: u64 = 500;
 /// How long automatic attack mode lasts.
 pub const AUTO_FOR: Duration = Duration::from_secs(15 * 60);
 
@@ -40,12 +46,32 @@ pub struct RateWatch {
     /// Platform attack mode until (ms), as last read; and when it was read.
     platform_until: AtomicI64,
     platform_read: AtomicI64,
+    /// Per store (slug): the 10-second window and its request count.
+    stores: Mutex<HashMap<String, (i64, u64)>>,
 }
 
 impl RateWatch {
     /// Drops the cached platform-wide switch (after this node changed it).
     pub fn forget_switch(&self) {
         self.platform_read.store(0, Ordering::Release);
+    }
+
+    /// Counts a request to one store in `window`; returns the window's count so far.
+    fn count_store(&self, slug: &str, window: i64) -> u64 {
+        let Ok(mut m) = self.stores.lock() else { return 0 };
+        if let Some(e) = m.get_mut(slug) {
+            if e.0 != window {
+                *e = (window, 0);
+            }
+            e.1 += 1;
+            return e.1;
+        }
+        // Slugs come from request paths: a flood of made-up ones must not grow the map without bound.
+        if m.len() >= 10_000 {
+            m.retain(|_, e| e.0 == window);
+        }
+        m.insert(slug.to_owned(), (window, 1));
+        1
     }
 }
 
@@ -114,11 +140,10 @@ async fn active(state: &AppState, path: &str, now: i64) -> bool {
         return true;
     }
     let Some(slug) = store_slug(path) else { return false };
-    let Ok(Some(id)) = palisade_store::tenancy::store_id_by_slug(&state.db, slug).await else { return false };
-    let scope = palisade_store::StoreScope::shopper(id, None);
-    palisade_store::firewall::get(&state.db, &scope)
-        .await
-        .is_ok_and(|fw| fw.attack_mode_until.is_some_and(|t| t.0 > now))
+    // The store's switch comes with its firewall layer, cached per store for a few seconds (and dropped on this
+    // node when a merchant flips it), not read from the database on every storefront request.
+    let layer = state.store_rules.for_store(&state.db, slug, now, &state.shield.config.policy).await;
+    layer.attack_mode_until.is_some_and(|t| t > now)
 }
 
 pub(crate) fn pass_ok(state: &AppState, value: &str, ip: &str, now: i64) -> bool {
@@ -143,8 +168,32 @@ async fn watch_rate(state: &AppState, now: i64) {
             // This node enforces it from the very next request, not when its cached copy expires.
             w.forget_switch();
             tracing::warn!(requests = n, "storefront flood: under-attack mode switched on for 15 minutes");
-            metrics::counter!("palisade_attack_mode_auto_total").increment(1);
+            metrics::counter!("palisade_attack_mode_auto_total", "scope" => "platform").increment(1);
         }
+    }
+}
+
+/// Counts a request to one store's pages and switches that store's attack mode on when its rate passes the
+/// per-store threshold: a flood aimed at one shop challenges that shop's visitors, not everyone's.
+async fn watch_store_rate(state: &AppState, slug: &str, now: i64) {
+    let threshold = state.config.auto_attack_store_rps;
+    if threshold == 0 {
+        return;
+    }
+    if state.rate_watch.count_store(slug, now / 10_000) != threshold * 10 {
+        return;
+    }
+    let layer = state.store_rules.for_store(&state.db, slug, now, &state.shield.config.policy).await;
+    let Some(id) = layer.store else { return };
+    let until = palisade_core::time::Timestamp(now + AUTO_FOR.as_millis() as i64);
+    let scope = palisade_store::StoreScope::system(id, "shield.auto_attack_mode");
+    match palisade_store::firewall::set_attack_mode(&state.db, &scope, Some(until)).await {
+        Ok(()) => {
+            state.store_rules.invalidate();
+            tracing::warn!(store = %id, requests = threshold * 10, "store flood: its under-attack mode switched on for 15 minutes");
+            metrics::counter!("palisade_attack_mode_auto_total", "scope" => "store").increment(1);
+        }
+        Err(e) => tracing::warn!(store = %id, error = %e, "store flood: attack mode could not be switched on"),
     }
 }
 
@@ -156,6 +205,9 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
     let now = state.db.now().0;
     watch_rate(&state, now).await;
+    if let Some(slug) = store_slug(&path) {
+        watch_store_rate(&state, slug, now).await;
+    }
     if !active(&state, &path, now).await {
         return next.run(req).await;
     }

@@ -1,4 +1,5 @@
-//! Merchants' own layers in front of their store: custom rules and the store's WAF mode, compiled once per store
+//! Merchants' own layers in front of their store: custom rules, the store's WAF mode and its under-attack
+//! switch, compiled once per store
 //! (refreshed every few seconds, or at once after a change on this node). Rules are evaluated first-match-wins
 //! before the WAF, and a sample of the store's recent requests is kept so a rule can be test-run before it is
 //! enabled.
@@ -55,6 +56,9 @@ pub struct StoreLayer {
     pub rules: Vec<Rule>,
     /// The platform's policy with the store's own mode and paranoia, when the store chose them.
     pub policy: Option<Policy>,
+    /// The store's "under attack" mode, until this time (ms), read with the rest so the storefront does not
+    /// query it per request.
+    pub attack_mode_until: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -103,6 +107,7 @@ impl StoreRules {
                 }
             }
             let fw = firewall::get(db, &scope).await.unwrap_or_default();
+            layer.attack_mode_until = fw.attack_mode_until.map(|t| t.0);
             let mode = fw.waf_mode.as_deref().and_then(Mode::parse);
             if mode.is_some() || fw.waf_paranoia.is_some() {
                 let mut policy = platform.clone();

@@ -307,6 +307,7 @@ async fn set_attack_mode(
     }
     let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));
     palisade_store::firewall::set_attack_mode(&state.db, &access.membership.scope, until).await?;
+    state.store_rules.invalidate();
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 

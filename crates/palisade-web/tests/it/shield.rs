@@ -322,7 +322,46 @@ async fn a_storefront_flood_switches_under_attack_mode_on_by_itself() {
     assert!((14 * 60_000..=15 * 60_000).contains(&left), "{left} ms");
     assert_eq!(app.get("/api/v1/search?q=tea").await.status(), StatusCode::OK);
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metric(&metrics, "palisade_attack_mode_auto_total") >= 1.0, "{metrics}");
+    assert!(metric(&metrics, r#"palisade_attack_mode_auto_total{scope="platform"}"#) >= 1.0, "{metrics}");
+}
+
+#[tokio::test]
+async fn a_flood_on_one_store_switches_that_stores_attack_mode_on_and_spares_the_others() {
+    let cfg = WebConfig { auto_attack_rps: 0, auto_attack_store_rps: 2, ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let (tea, _, cookie) = crate::support::owner_of(&app, "tea").await;
+    store(&app.db, "books", None).await;
+    let mut tripped = None;
+    for i in 0..60 {
+        let status = app.get("/s/tea").await.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tripped = Some(i);
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "request {i}");
+    }
+    let tripped = tripped.expect("the store's attack mode switched itself on");
+    assert!(tripped >= 19, "not before the threshold: request {tripped}");
+    assert_eq!(app.get("/s/books").await.status(), StatusCode::OK, "other stores are spared");
+    assert_eq!(app.get("/").await.status(), StatusCode::OK, "so is the marketplace");
+    // The store's own switch, for 15 minutes, so its merchant sees it and can turn it off.
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let fw = palisade_store::firewall::get(&app.db, &scope).await.unwrap();
+    let left = fw.attack_mode_until.expect("set on the store").0 - app.db.now().0;
+    assert!((14 * 60_000..=15 * 60_000).contains(&left), "{left} ms");
+    // The merchant turning it off in the Security Center takes effect at once on this node.
+    let off = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/security/attack-mode", tea.id)))
+        .header("cookie", &cookie)
+        .form(&[("hours", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metric(&metrics, r#"palisade_attack_mode_auto_total{scope="store"}"#) >= 1.0, "{metrics}");
 }
 
 /// Solves the challenge on `html` and returns the pass cookie (`name=value`).

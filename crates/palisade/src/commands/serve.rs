@@ -95,6 +95,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         limits: palisade_web::http::limits::LimitsConfig::default(),
         shedding: palisade_web::http::shedding::SheddingConfig::default(),
         auto_attack_rps: args.auto_attack_mode_rps,
+        auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
     };
     let mut trusted = Vec::new();
