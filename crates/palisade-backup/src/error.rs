@@ -26,6 +26,8 @@ pub enum BackupError {
     BadChunk { chunk: String, file: String, problem: String },
     #[error("the restore target is not empty ({0}); pass --force to replace it")]
     TargetNotEmpty(String),
+    #[error("the restore target holds tables that are not Palisade's ({0}); restore into an empty database or schema")]
+    TargetForeign(String),
     #[error(
         "snapshot schema version {snapshot} is newer than this binary's ({binary}); restore with the release that \
          took it or a newer one"
@@ -64,6 +66,7 @@ impl BackupError {
             BackupError::KeyFile { .. } => "backup.key_file",
             BackupError::BadChunk { .. } => "backup.bad_chunk",
             BackupError::TargetNotEmpty(_) => "backup.target_not_empty",
+            BackupError::TargetForeign(_) => "backup.target_foreign",
             BackupError::SchemaTooNew { .. } => "backup.schema_too_new",
             BackupError::Invalid(_) => "backup.invalid",
             BackupError::BadManifest { .. } => "backup.bad_manifest",

@@ -5,6 +5,7 @@
 //! compared with the sealed facts (as read back from the target database), and only then is it committed and
 //! migrated to this binary's version. A chunk that fails any check stops the restore with its name.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -65,23 +66,43 @@ pub async fn restore(
     if manifest.schema_version > binary {
         return Err(BackupError::SchemaTooNew { snapshot: manifest.schema_version, binary });
     }
-    if let Some(what) = non_empty(db).await? {
-        if !target.force {
-            return Err(BackupError::TargetNotEmpty(what));
-        }
-        wipe(db).await?;
+    let found = Inventory::read(db).await?;
+    if !found.is_empty() && !found.tables.contains(MIGRATIONS_TABLE) {
+        // Not Palisade's: never dropped, not even with --force.
+        return Err(BackupError::TargetForeign(found.tables.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+    }
+    if let Some(what) = non_empty(db).await?
+        && !target.force
+    {
+        return Err(BackupError::TargetNotEmpty(what));
     }
     if target.master_key_file.exists() && !target.force {
         return Err(BackupError::TargetNotEmpty(format!("{} exists", target.master_key_file.display())));
     }
-    migrate::run_to(db, manifest.schema_version).await?;
-    match fill(repo, manifest, identity, &key, &facts.tables, &target, progress).await {
+    // An empty (or, with --force, a replaced) Palisade schema goes whole: the snapshot's own version is built
+    // from the migrations.
+    drop_all(db, &found).await?;
+    let before = Inventory::read(db).await?;
+    let key_existed = target.master_key_file.exists();
+    let filled = match migrate::run_to(db, manifest.schema_version).await {
+        Ok(()) => fill(repo, manifest, identity, &key, &facts.tables, &target, progress).await,
+        Err(e) => Err(e.into()),
+    };
+    match filled {
         Ok(report) => Ok(report),
         Err(e) => {
-            // The database loaded, then an object or the key file failed its check: a half-restored
-            // installation must not be mistaken for a good one, so the rows go again (the target was empty, or
-            // wiped on `--force`). Objects already written stay; nothing refers to them.
-            if let Err(undo) = wipe(db).await {
+            // A half-restored installation must not be mistaken for a good one: what this run created goes again
+            // (only that: anything found in the target before stays). Objects already written stay; nothing
+            // refers to them.
+            let undo = async {
+                let created = Inventory::read(db).await?.minus(&before);
+                drop_all(db, &created).await?;
+                if !key_existed && target.master_key_file.exists() {
+                    std::fs::remove_file(target.master_key_file).map_err(BackupError::io(target.master_key_file))?;
+                }
+                Ok::<(), BackupError>(())
+            };
+            if let Err(undo) = undo.await {
                 tracing::warn!(error = %undo, "the failed restore's rows could not be removed");
             }
             Err(e)
@@ -125,6 +146,8 @@ async fn fill(
         report.bytes += file.size;
     }
 
+    migrate::run(db).await?;
+    // The key file last: it exists only when the rest of the installation does.
     if let Some(file) = manifest.files.iter().find(|f| f.path == "keys/master.key") {
         let bytes = read_file(repo, manifest, file, identity, key, progress).await?;
         if let Some(parent) = target.master_key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -133,7 +156,6 @@ async fn fill(
         // The same text format as the installation's key file: 64 hex digits and a newline.
         write_private(target.master_key_file, format!("{}\n", hex::encode(bytes)).as_bytes())?;
     }
-    migrate::run(db).await?;
     Ok(report)
 }
 
@@ -280,45 +302,86 @@ pub async fn non_empty(db: &Db) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// Drops every table (for `--force`): the restore then rebuilds the schema from the migrations.
-async fn wipe(db: &Db) -> Result<()> {
+/// The table sqlx records applied migrations in: its presence marks a Palisade database.
+const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+/// The tables (and, on PostgreSQL, functions) of the target's schema: read before a restore so that undoing a
+/// failed one removes only what it created.
+#[derive(Debug, Default)]
+struct Inventory {
+    tables: BTreeSet<String>,
+    functions: BTreeSet<String>,
+}
+
+impl Inventory {
+    async fn read(db: &Db) -> Result<Inventory> {
+        let mut conn = db.pool().acquire().await?;
+        let (tables_sql, functions_sql) = match db.backend() {
+            // Shadow tables of a virtual table (FTS) go with it; SQLite writes their `CREATE TABLE` with a quoted name.
+            Backend::Sqlite => (
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND sql NOT LIKE 'CREATE TABLE ''%'",
+                None,
+            ),
+            Backend::Postgres => (
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                // regprocedure text is a quoted, schema-resolvable signature.
+                Some(
+                    "SELECT p.oid::regprocedure::text FROM pg_proc p \
+                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()",
+                ),
+            ),
+        };
+        let tables: Vec<(String,)> = sqlx::query_as(tables_sql).fetch_all(&mut *conn).await?;
+        let functions: Vec<(String,)> = match functions_sql {
+            Some(sql) => sqlx::query_as(sql).fetch_all(&mut *conn).await?,
+            None => Vec::new(),
+        };
+        Ok(Inventory {
+            tables: tables.into_iter().map(|(t,)| t).collect(),
+            functions: functions.into_iter().map(|(f,)| f).collect(),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.functions.is_empty()
+    }
+
+    fn minus(self, other: &Inventory) -> Inventory {
+        Inventory {
+            tables: self.tables.into_iter().filter(|t| !other.tables.contains(t)).collect(),
+            functions: self.functions.into_iter().filter(|f| !other.functions.contains(f)).collect(),
+        }
+    }
+}
+
+/// Drops the listed tables and functions.
+async fn drop_all(db: &Db, what: &Inventory) -> Result<()> {
+    if what.is_empty() {
+        return Ok(());
+    }
     let mut conn = db.pool().acquire().await?;
     match db.backend() {
         Backend::Sqlite => {
             sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
-            let names: Vec<(String,)> = sqlx::query_as(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-                 AND sql NOT LIKE 'CREATE TABLE ''%'",
-            )
-            .fetch_all(&mut *conn)
-            .await?;
-            for (name,) in names {
-                // Shadow tables of a virtual table disappear with it; ignore the ones already gone.
-                let sql = format!("DROP TABLE IF EXISTS {}", dump::quote_ident(&name));
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await;
+            let dropped = async {
+                for name in &what.tables {
+                    let sql = format!("DROP TABLE IF EXISTS {}", dump::quote_ident(name));
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+                }
+                Ok::<(), sqlx::Error>(())
             }
+            .await;
             sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+            dropped?;
         }
         Backend::Postgres => {
-            let names: Vec<(String,)> = sqlx::query_as(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            )
-            .fetch_all(&mut *conn)
-            .await?;
-            for (name,) in names {
-                let sql = format!("DROP TABLE IF EXISTS {} CASCADE", dump::quote_ident(&name));
+            for name in &what.tables {
+                let sql = format!("DROP TABLE IF EXISTS {} CASCADE", dump::quote_ident(name));
                 sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
             }
-            // Trigger functions live beside the tables; the migrations create them again.
-            let functions: Vec<(String,)> = sqlx::query_as(
-                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE n.nspname = current_schema()",
-            )
-            .fetch_all(&mut *conn)
-            .await?;
-            for (signature,) in functions {
-                // regprocedure text is already a quoted, schema-resolvable signature.
+            for signature in &what.functions {
                 let sql = format!("DROP FUNCTION IF EXISTS {signature} CASCADE");
                 sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
             }

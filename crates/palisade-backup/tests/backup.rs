@@ -142,6 +142,16 @@ async fn facts(db: &Db, key: &ChunkKey) -> Vec<TableFacts> {
     out
 }
 
+/// A fixture, a seeded installation (on the suite's backend) and its objects dir.
+async fn seeded() -> (Fixture, TestDb, Objects, tempfile::TempDir) {
+    let fx = Fixture::new();
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(dir.path()).unwrap();
+    seed(&db, &objects).await;
+    (fx, db, objects, dir)
+}
+
 async fn restore_into(
     fx: &Fixture,
     id: &str,
@@ -235,11 +245,7 @@ async fn a_sqlite_snapshot_restores_onto_postgres() {
 
 #[tokio::test]
 async fn a_second_snapshot_stores_only_what_changed() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let first = fx.snapshot(&db, &objects).await;
     assert_eq!(first.totals.new_chunks, first.chunks.len() as u64);
     palisade_store::settings::put(&db, "backup.test", &serde_json::json!({"changed": true})).await.unwrap();
@@ -405,11 +411,7 @@ async fn postgres_snapshots_read_every_table() {
 
 #[tokio::test]
 async fn unchanged_objects_are_taken_over_without_reading_and_missing_chunks_are_stored_again() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, dir) = seeded().await;
     let first = fx.snapshot(&db, &objects).await;
     let object_entries = |m: &palisade_backup::format::Manifest| -> Vec<palisade_backup::format::FileEntry> {
         m.files.iter().filter(|f| f.path.starts_with("objects/")).cloned().collect()
@@ -439,11 +441,7 @@ async fn unchanged_objects_are_taken_over_without_reading_and_missing_chunks_are
 
 #[tokio::test]
 async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let manifest = fx.snapshot(&db, &objects).await;
     let repo = fx.repo(&db).await;
     let clean = verify::verify(&repo, None, Some(&fx.identity), &Quiet).await.unwrap();
@@ -482,11 +480,7 @@ async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() 
 /// target without rows, not half restored.
 #[tokio::test]
 async fn a_restore_that_fails_after_the_database_loaded_takes_the_rows_away_again() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let manifest = fx.snapshot(&db, &objects).await;
     let db_chunks: Vec<&String> =
         manifest.files.iter().filter(|f| !f.path.starts_with("objects/")).flat_map(|f| &f.chunks).collect();
@@ -519,12 +513,67 @@ async fn a_restore_that_fails_after_the_database_loaded_takes_the_rows_away_agai
 }
 
 #[tokio::test]
+async fn a_target_holding_another_applications_tables_is_refused_and_left_as_it_was() {
+    let (fx, db, objects, _dir) = seeded().await;
+    let manifest = fx.snapshot(&db, &objects).await;
+
+    let mut targets = vec![TestDb::empty_sqlite().await];
+    targets.extend(TestDb::empty_postgres().await);
+    for target in &targets {
+        // An empty table of someone else's: no rows to lose, but not Palisade's to drop either.
+        sqlx::query("CREATE TABLE invoices (id BIGINT PRIMARY KEY)").execute(target.pool()).await.unwrap();
+        for force in [false, true] {
+            let err = restore_into(&fx, &manifest.id, target, force).await.unwrap_err();
+            assert!(matches!(err, BackupError::TargetForeign(_)), "{err}");
+            assert_eq!(err.code(), "backup.target_foreign");
+            assert!(err.to_string().contains("invoices"), "{err}");
+        }
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invoices").fetch_one(target.pool()).await.unwrap();
+        assert_eq!(n, 0, "the foreign table is still there");
+        assert_eq!(migrate::applied_version(target).await.unwrap(), None, "no Palisade schema was built beside it");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_restore_leaves_neither_schema_nor_key_file_on_either_backend() {
+    let (fx, db, objects, _dir) = seeded().await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    // Every chunk damaged: the restore fails in the database phase, after the schema was built.
+    for file in fx.chunk_files() {
+        let mut bytes = std::fs::read(&file).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        std::fs::write(&file, &bytes).unwrap();
+    }
+    let mut targets = vec![TestDb::empty_sqlite().await];
+    targets.extend(TestDb::empty_postgres().await);
+    for target in &targets {
+        let out = tempfile::tempdir().unwrap();
+        let key_file = out.path().join("master.key");
+        let repo = Repository::open(&fx.target).await.unwrap();
+        let err = restore(
+            &repo,
+            &manifest,
+            &fx.identity,
+            RestoreTarget {
+                db: target,
+                objects: &Objects::local(&out.path().join("objects")).unwrap(),
+                master_key_file: &key_file,
+                force: false,
+            },
+            &Quiet,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
+        assert_eq!(migrate::applied_version(target).await.unwrap(), None, "the schema it built is gone");
+        assert!(!key_file.exists(), "no key file of a failed restore");
+    }
+}
+
+#[tokio::test]
 async fn restore_refuses_a_non_empty_target_unless_forced() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let manifest = fx.snapshot(&db, &objects).await;
     let before = facts(&db, &fx.key()).await;
 
@@ -573,11 +622,7 @@ async fn another_installations_key_cannot_write_into_the_repository() {
 
 #[tokio::test]
 async fn leftovers_of_a_dead_run_are_cleaned_by_the_next() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let repo = fx.repo(&db).await;
     // A run that died: its marker (a pid that cannot be alive), an orphan chunk and a half-written file.
     repo.put_pending(&palisade_backup::repo::PendingMarker {
@@ -602,11 +647,7 @@ async fn leftovers_of_a_dead_run_are_cleaned_by_the_next() {
 
 #[tokio::test]
 async fn the_drill_restores_the_latest_snapshot_into_scratch_space() {
-    let fx = Fixture::new();
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let objects = Objects::local(dir.path()).unwrap();
-    seed(&db, &objects).await;
+    let (fx, db, objects, _dir) = seeded().await;
     let manifest = fx.snapshot(&db, &objects).await;
     let repo = fx.repo(&db).await;
     let scratch = tempfile::tempdir().unwrap();

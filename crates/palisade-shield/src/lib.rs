@@ -68,14 +68,13 @@ pub enum ExceptionError {
     Shape,
     #[error("unknown method {0:?}: one of {METHODS:?}")]
     Method(String),
-    #[error("the path {0:?} must start with `/`")]
+    #[error("the path {0:?} must start with `/`; `*` stands for one segment, `**` (last only) for the rest")]
     Path(String),
     #[error("unknown rule family {0:?}: one of {known} or `all`", known = family_names())]
     Family(String),
 }
 
-/// The families an exception may name: everything a field's content can trigger (protocol and scanner findings
-/// are about the request, not a field).
+/// The families an exception may name.
 fn family_names() -> String {
     ALL_FIELD_FAMILIES.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -105,7 +104,9 @@ impl Exception {
         if !METHODS.contains(&method.as_str()) {
             return Err(ExceptionError::Method(method));
         }
-        if !path.starts_with('/') {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let misplaced_rest = segments.iter().rev().skip(1).any(|s| *s == "**");
+        if !path.starts_with('/') || misplaced_rest {
             return Err(ExceptionError::Path((*path).to_owned()));
         }
         let families: Vec<Family> = if *families == "all" {
@@ -153,25 +154,27 @@ impl Exception {
 /// The exceptions Palisade itself needs: fields whose content is HTML or template source by design. The
 /// content is made safe where it is used (escaped on output; templates run sandboxed).
 pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
-    Exception::builtin("POST", "/admin/stores/*/theme", "source", &ALL_CONTENT),
-    Exception::builtin("PUT", "/api/v1/admin/stores/*/theme/*", ".source", &ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/theme", "source", ALL_CONTENT),
+    Exception::builtin("PUT", "/api/v1/admin/stores/*/theme/*", ".source", ALL_CONTENT),
     Exception::builtin("POST", "/admin/stores/*/products", "description", &[Family::Xss, Family::Generic]),
     Exception::builtin("POST", "/admin/stores/*/products/*", "description", &[Family::Xss, Family::Generic]),
     Exception::builtin("POST", "/api/v1/admin/stores/*/products", ".description", &[Family::Xss, Family::Generic]),
     // Custom firewall rules are read by their own parser and shown escaped; a rule that blocks `sqlmap` or
     // `<script` has to be able to say so.
-    Exception::builtin("POST", "/admin/stores/*/security/rules", "source", &ALL_CONTENT),
-    Exception::builtin("POST", "/admin/stores/*/security/rules/test", "source", &ALL_CONTENT),
-    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules", ".source", &ALL_CONTENT),
-    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules/test", ".source", &ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/security/rules", "source", ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/security/rules/test", "source", ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules", ".source", ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules/test", ".source", ALL_CONTENT),
     // Passwords are hashed, never interpreted: any character is allowed in them.
-    Exception::builtin("POST", "/login", "password", &ALL_CONTENT),
-    Exception::builtin("POST", "/register", "password", &ALL_CONTENT),
-    Exception::builtin("POST", "/api/v1/auth/login", ".password", &ALL_CONTENT),
+    Exception::builtin("POST", "/login", "password", ALL_CONTENT),
+    Exception::builtin("POST", "/register", "password", ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/auth/login", ".password", ALL_CONTENT),
 ];
 
-/// Every family a field's content can trigger.
-const ALL_FIELD_FAMILIES: [Family; 11] = [
+/// Every family a finding about one field can belong to; the content families first. (The request-level protocol
+/// checks — smuggling, conflicting lengths, oversized headers, the method — are not about a field, so no exception
+/// waives them.)
+const ALL_FIELD_FAMILIES: [Family; 13] = [
     Family::Xss,
     Family::Sqli,
     Family::Generic,
@@ -179,23 +182,17 @@ const ALL_FIELD_FAMILIES: [Family; 11] = [
     Family::Rce,
     Family::Java,
     Family::Lfi,
-    Family::Rfi,
     Family::Session,
+    Family::Rfi,
+    Family::Protocol,
     Family::Ssrf,
     Family::Nosql,
+    Family::Scanner,
 ];
 
-const ALL_CONTENT: [Family; 9] = [
-    Family::Xss,
-    Family::Sqli,
-    Family::Generic,
-    Family::Php,
-    Family::Rce,
-    Family::Java,
-    Family::Lfi,
-    Family::Session,
-    Family::Rfi,
-];
+/// What Palisade's own exceptions waive for fields whose content is free text by design: all but SSRF-shaped URLs,
+/// NoSQL operator objects and scanner signatures, which are attacks in any field.
+const ALL_CONTENT: &[Family] = ALL_FIELD_FAMILIES.split_at(10).0;
 
 /// How strict the shield is.
 #[derive(Debug, Clone)]
@@ -611,6 +608,12 @@ mod tests {
         assert_eq!(Exception::parse("POST /x message"), Err(ExceptionError::Shape));
         assert_eq!(Exception::parse("BREW /x q xss"), Err(ExceptionError::Method("BREW".into())));
         assert_eq!(Exception::parse("POST x q xss"), Err(ExceptionError::Path("x".into())));
+        assert_eq!(Exception::parse("POST /**/x q xss"), Err(ExceptionError::Path("/**/x".into())));
+        assert!(Exception::parse("POST /s/**/ q xss").unwrap().covers("POST", "/s/tea/contact"));
+        assert_eq!(
+            Exception::parse("POST /x q protocol,scanner").unwrap().families.as_ref(),
+            &[Family::Protocol, Family::Scanner]
+        );
         assert_eq!(Exception::parse("POST /x q xss,css"), Err(ExceptionError::Family("css".into())));
         assert!(Exception::parse("POST /x q css").unwrap_err().to_string().contains("xss, sqli"));
     }

@@ -78,6 +78,19 @@ pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestam
     upsert(db, scope, &fw, "firewall.attack_mode_set").await
 }
 
+/// Switches the store's attack mode on until `until` unless it is already on for at least that long, and says
+/// whether it wrote: the automatic switch must never shorten what a merchant set by hand.
+pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -> Result<bool> {
+    scope.require_staff()?;
+    let mut fw = get(db, scope).await?;
+    if fw.attack_mode_until.is_some_and(|t| t >= until) {
+        return Ok(false);
+    }
+    fw.attack_mode_until = Some(until);
+    upsert(db, scope, &fw, "firewall.attack_mode_set").await?;
+    Ok(true)
+}
+
 /// Sets the store's own WAF mode and paranoia level (`None`: follow the platform's). Refuses anything but the
 /// known modes and levels 1–4, so a typo cannot silently leave the store unprotected.
 pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: Option<u8>) -> Result<()> {

@@ -77,9 +77,11 @@ impl Conns {
 
 /// Streams one HTTP/2 connection may have open at once.
 const H2_MAX_STREAMS: u32 = 128;
-/// Bytes of headers (decoded) one HTTP/2 request may carry.
-const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
-/// Streams a client may open and reset before they are accepted (the "rapid reset" flood, CVE-2023-44487).
+/// Bytes of headers (decoded, 32 bytes counted per header) one HTTP/2 request may carry: nginx's usual total
+/// (4 × 8 KiB buffers), room for four headers at the shield's 8 KiB limit for one.
+const H2_MAX_HEADER_LIST: u32 = 32 * 1024;
+/// Streams a client may open and reset before they are accepted (the "rapid reset" flood, CVE-2023-44487). This
+/// is hyper's own default, written down so that an upgrade cannot loosen it unseen.
 const H2_MAX_PENDING_RESETS: usize = 20;
 /// How often an idle HTTP/2 connection is pinged; one that does not answer within the header deadline is closed.
 const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);

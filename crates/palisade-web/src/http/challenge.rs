@@ -32,8 +32,11 @@ const CHALLENGE_FOR: Duration = Duration::from_secs(300);
 /// `--auto-attack-mode-rps`).
 pub const AUTO_THRESHOLD_PER_SEC: u64 = 2000;
 /// Requests per second (over 10 s) to one store's pages that switch that store's attack mode on by themselves
-/// (default of `--auto-attack-mode-store-rps`).
-pub const AUTO_STORE_THRESHOLD_PER_SEC: u64 = 500;
+/// (default of `--auto-attack-mode-store-rps`). Below the per-store rate limit (500/s), so a flood is challenged
+/// before it is refused.
+pub const AUTO_STORE_THRESHOLD_PER_SEC: u64 = 300;
+/// Stores tracked at once; slugs come from request paths, so a flood of made-up ones must not grow it.
+const STORES_TRACKED: usize = 10_000;
 /// How long automatic attack mode lasts.
 pub const AUTO_FOR: Duration = Duration::from_secs(15 * 60);
 
@@ -46,8 +49,14 @@ pub struct RateWatch {
     /// Platform attack mode until (ms), as last read; and when it was read.
     platform_until: AtomicI64,
     platform_read: AtomicI64,
-    /// Per store (slug): the 10-second window and its request count.
-    stores: Mutex<HashMap<String, (i64, u64)>>,
+    stores: Mutex<StoreCounts>,
+}
+
+/// Per store (slug): the 10-second window and its request count; and the window last swept of stale entries.
+#[derive(Debug, Default)]
+struct StoreCounts {
+    by_slug: HashMap<String, (i64, u64)>,
+    swept: i64,
 }
 
 impl RateWatch {
@@ -58,19 +67,27 @@ impl RateWatch {
 
     /// Counts a request to one store in `window`; returns the window's count so far.
     fn count_store(&self, slug: &str, window: i64) -> u64 {
-        let Ok(mut m) = self.stores.lock() else { return 0 };
-        if let Some(e) = m.get_mut(slug) {
+        let Ok(mut counts) = self.stores.lock() else { return 0 };
+        let StoreCounts { by_slug, swept } = &mut *counts;
+        if let Some(e) = by_slug.get_mut(slug) {
             if e.0 != window {
                 *e = (window, 0);
             }
             e.1 += 1;
             return e.1;
         }
-        // Slugs come from request paths: a flood of made-up ones must not grow the map without bound.
-        if m.len() >= 10_000 {
-            m.retain(|_, e| e.0 == window);
+        if by_slug.len() >= STORES_TRACKED {
+            // At most one sweep per window; while the map is full of this window's slugs, new ones go uncounted
+            // (made-up slugs are 404s; a real store's flood is caught by its own count or the per-store limit).
+            if *swept != window {
+                by_slug.retain(|_, e| e.0 == window);
+                *swept = window;
+            }
+            if by_slug.len() >= STORES_TRACKED {
+                return 1;
+            }
         }
-        m.insert(slug.to_owned(), (window, 1));
+        by_slug.insert(slug.to_owned(), (window, 1));
         1
     }
 }
@@ -78,24 +95,23 @@ impl RateWatch {
 /// How long the platform-wide switch is cached.
 const SWITCH_TTL_MS: i64 = 2_000;
 
-/// Paths never challenged: the challenge itself, assets it needs, health checks, APIs, admin and sign-in.
-fn exempt(path: &str) -> bool {
+/// Paths that are not pages: a browser fetches them for a page and cannot solve a challenge put in their place
+/// (the challenge itself and its script, images, style sheets, health checks, metrics, the API).
+fn is_resource(path: &str) -> bool {
     path == "/_challenge"
-        || [
-            "/assets/",
-            "/theme/",
-            "/api/",
-            "/admin",
-            "/console",
-            "/login",
-            "/logout",
-            "/register",
-            "/account",
-            "/invitations/",
-        ]
-        .iter()
-        .any(|p| path.starts_with(p))
-        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || ["/assets/", "/theme/", "/media/"].iter().any(|p| path.starts_with(p))
+        || path.ends_with("/theme.css")
+        || matches!(path, "/metrics")
+        || crate::http::error::is_api_path(path)
+}
+
+/// Paths never put behind under-attack mode: resources, and admin, sign-in and account pages (staff must reach
+/// their tools during an attack; rate limits and shedding still apply).
+fn exempt(path: &str) -> bool {
+    is_resource(path)
+        || ["/admin", "/console", "/login", "/logout", "/register", "/account", "/invitations/"]
+            .iter()
+            .any(|p| path.starts_with(p))
 }
 
 fn store_slug(path: &str) -> Option<&str> {
@@ -185,14 +201,21 @@ async fn watch_store_rate(state: &AppState, slug: &str, now: i64) {
     }
     let layer = state.store_rules.for_store(&state.db, slug, now, &state.shield.config.policy).await;
     let Some(id) = layer.store else { return };
-    let until = palisade_core::time::Timestamp(now + AUTO_FOR.as_millis() as i64);
+    // Already on for a while yet (a continuing flood, or the merchant's own switch): nothing to write. A flood
+    // that goes on extends it once less than half the period is left.
+    let auto_for = AUTO_FOR.as_millis() as i64;
+    if layer.attack_mode_until.is_some_and(|t| t >= now + auto_for / 2) {
+        return;
+    }
+    let until = palisade_core::time::Timestamp(now + auto_for);
     let scope = palisade_store::StoreScope::system(id, "shield.auto_attack_mode");
-    match palisade_store::firewall::set_attack_mode(&state.db, &scope, Some(until)).await {
-        Ok(()) => {
+    match palisade_store::firewall::extend_attack_mode(&state.db, &scope, until).await {
+        Ok(true) => {
             state.store_rules.invalidate();
             tracing::warn!(store = %id, requests = threshold * 10, "store flood: its under-attack mode switched on for 15 minutes");
             metrics::counter!("palisade_attack_mode_auto_total", "scope" => "store").increment(1);
         }
+        Ok(false) => {}
         Err(e) => tracing::warn!(store = %id, error = %e, "store flood: attack mode could not be switched on"),
     }
 }
@@ -258,10 +281,7 @@ impl Why {
 /// same address once solved); an API call or a form post cannot, as the solved page would lose the body.
 #[must_use]
 pub fn can_challenge(method: &axum::http::Method, path: &str) -> bool {
-    (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
-        && !crate::http::error::is_api_path(path)
-        && !path.starts_with("/assets/")
-        && path != "/_challenge"
+    (method == axum::http::Method::GET || method == axum::http::Method::HEAD) && !is_resource(path)
 }
 
 pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &str, why: Why) -> Response {
@@ -324,7 +344,7 @@ pub(crate) async fn solve(
     let pass_exp = now + PASS_FOR.as_millis() as i64;
     let value = format!("{pass_exp}.{}", state.identity.links().sign("pass", &format!("{ip}|{pass_exp}")));
     // Only a path on this site: never an open redirect.
-    let next = if s.next.starts_with('/') && !s.next.starts_with("//") { s.next.as_str() } else { "/" };
+    let next = if crate::http::is_local_path(&s.next) { s.next.as_str() } else { "/" };
     let mut res = Redirect::to(next).into_response();
     let secure = if state.config.behind_tls { "; Secure" } else { "" };
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -365,5 +385,31 @@ mod tests {
         assert!(exempt("/_challenge") && exempt("/assets/challenge.js") && exempt("/admin/stores/x"));
         assert!(!exempt("/s/tea") && !exempt("/") && !exempt("/search"));
         assert_eq!(store_slug("/s/tea/p/oolong"), Some("tea"));
+    }
+
+    #[test]
+    fn only_page_views_can_be_sent_round_a_challenge() {
+        use axum::http::Method;
+        assert!(can_challenge(&Method::GET, "/s/tea") && can_challenge(&Method::HEAD, "/search"));
+        for resource in ["/media/tea/1.jpg", "/s/tea/theme.css", "/theme/default/theme.css", "/metrics", "/api/v1/x"] {
+            assert!(!can_challenge(&Method::GET, resource), "{resource}");
+            assert!(exempt(resource), "{resource}");
+        }
+        assert!(!can_challenge(&Method::POST, "/s/tea"), "a form post would lose its body");
+    }
+
+    #[test]
+    fn made_up_store_slugs_cannot_grow_the_counts_or_make_each_request_sweep() {
+        let watch = RateWatch::default();
+        for i in 0..STORES_TRACKED {
+            watch.count_store(&format!("s{i}"), 7);
+        }
+        assert_eq!(watch.count_store("late", 7), 1);
+        assert_eq!(watch.count_store("late", 7), 1, "not tracked while the map is full of this window's slugs");
+        assert_eq!(watch.count_store("s1", 7), 2, "the ones tracked go on counting");
+        // The next window sweeps once and makes room again.
+        assert_eq!(watch.count_store("late", 8), 1);
+        assert_eq!(watch.count_store("late", 8), 2);
+        assert_eq!(watch.stores.lock().map(|c| c.by_slug.len()).unwrap_or_default(), 1);
     }
 }

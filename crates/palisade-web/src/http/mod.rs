@@ -16,3 +16,9 @@ pub mod shedding;
 pub mod shield;
 
 pub use error::{ApiError, PageError};
+
+/// Whether `next` may be a redirect target: a path on this site only. Browsers read `//host` and `/\host` as
+/// another site and drop tabs and newlines from URLs, so those are refused too (no open redirects).
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control)
+}

@@ -360,47 +360,21 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                         excerpt: source.chars().take(80).collect(),
                     }],
                 };
+                let record = |a: Action| emit(shield, &state, &parts, ip, &custom(a));
                 match action {
                     RuleAction::Allow => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
                     RuleAction::Block => {
-                        let id = uuid::Uuid::now_v7().to_string();
-                        emit(
-                            shield,
-                            &state,
-                            &id,
-                            ip.map(|i| i.to_string()),
-                            parts.method.as_str(),
-                            parts.uri.path(),
-                            &custom(Action::Block),
-                        );
+                        let id = record(Action::Block);
                         return blocked(parts.uri.path(), &id);
                     }
                     RuleAction::Challenge => {
                         if !passed_challenge(&state, &parts, ip, now) {
-                            let id = uuid::Uuid::now_v7().to_string();
-                            emit(
-                                shield,
-                                &state,
-                                &id,
-                                ip.map(|i| i.to_string()),
-                                parts.method.as_str(),
-                                parts.uri.path(),
-                                &custom(Action::Challenge),
-                            );
+                            record(Action::Challenge);
                             return challenge(&state, &parts, ip, now, crate::http::challenge::Why::StoreRule);
                         }
                     }
                     RuleAction::Log => {
-                        let id = uuid::Uuid::now_v7().to_string();
-                        emit(
-                            shield,
-                            &state,
-                            &id,
-                            ip.map(|i| i.to_string()),
-                            parts.method.as_str(),
-                            parts.uri.path(),
-                            &custom(Action::Log),
-                        );
+                        record(Action::Log);
                     }
                 }
             }
@@ -421,8 +395,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     {
         verdict.action = Action::Log;
     }
-    let id = uuid::Uuid::now_v7().to_string();
-    emit(shield, &state, &id, ip.map(|i| i.to_string()), parts.method.as_str(), parts.uri.path(), &verdict);
+    let id = emit(shield, &state, &parts, ip, &verdict);
     match verdict.action {
         Action::Allow | Action::Log => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Action::Challenge => {
@@ -480,15 +453,16 @@ fn banned(path: &str) -> Response {
     }
 }
 
+/// Counts and records a decision; returns the event id the answer names.
 fn emit(
     shield: &ShieldState,
     state: &AppState,
-    id: &str,
-    client_ip: Option<String>,
-    method: &str,
-    path: &str,
+    parts: &axum::http::request::Parts,
+    ip: Option<IpAddr>,
     v: &Verdict,
-) {
+) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let path = parts.uri.path();
     let action = v.action.as_str();
     metrics::counter!("palisade_shield_decisions_total", "action" => action).increment(1);
     for f in &v.findings {
@@ -498,10 +472,10 @@ fn emit(
     rules.dedup();
     tracing::warn!(shield.event = %id, shield.action = action, shield.score = v.score, shield.rules = ?rules, http.path = %path, "shield decision");
     let event = ShieldEvent {
-        id: id.to_owned(),
+        id: id.clone(),
         at: state.db.now().0,
-        client_ip,
-        method: method.to_owned(),
+        client_ip: ip.map(|i| i.to_string()),
+        method: parts.method.as_str().to_owned(),
         path: path.to_owned(),
         action,
         score: v.score,
@@ -511,6 +485,7 @@ fn emit(
     if shield.events.try_send(event).is_err() {
         metrics::counter!("palisade_shield_events_dropped_total").increment(1);
     }
+    id
 }
 
 fn blocked(path: &str, id: &str) -> Response {

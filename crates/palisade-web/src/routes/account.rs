@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for ClientInfo {
 
 /// Only same-site paths may be redirect targets (no open redirects).
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_owned)
+    next.filter(|n| crate::http::is_local_path(n)).map(str::to_owned)
 }
 
 fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {

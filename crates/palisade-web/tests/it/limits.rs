@@ -38,7 +38,7 @@ async fn a_client_over_its_burst_gets_429_with_retry_after_and_other_classes_sti
 #[tokio::test]
 async fn one_stores_flood_from_many_addresses_meets_its_store_limit_and_spares_the_others() {
     let cfg = LimitsConfig {
-        per_store: Rate { per_minute: 60, burst: 3 },
+        per_store: Rate { per_minute: 1, burst: 3 },
         trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
         key_prefix: "store-test".into(),
         ..LimitsConfig::default()

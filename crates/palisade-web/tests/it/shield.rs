@@ -276,14 +276,16 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let forged =
         app.client.get(app.url("/s/tea")).header("cookie", "palisade_pass=99999999999999.00").send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let offsite = app
-        .client
-        .post(app.url("/_challenge"))
-        .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(offsite.headers()["location"], "/");
+    for offsite in ["//evil.example/", "/\\evil.example/", "/\t/evil.example/", "https://evil.example/"] {
+        let res = app
+            .client
+            .post(app.url("/_challenge"))
+            .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", offsite)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["location"], "/", "{offsite}");
+    }
     // Platform-wide mode covers every store.
     let set = app
         .client
@@ -364,6 +366,21 @@ async fn a_flood_on_one_store_switches_that_stores_attack_mode_on_and_spares_the
     assert!(metric(&metrics, r#"palisade_attack_mode_auto_total{scope="store"}"#) >= 1.0, "{metrics}");
 }
 
+#[tokio::test]
+async fn a_flood_never_shortens_the_attack_mode_a_merchant_set_by_hand() {
+    let cfg = WebConfig { auto_attack_rps: 0, auto_attack_store_rps: 2, ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let (tea, _, _) = crate::support::owner_of(&app, "tea").await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let day = palisade_core::time::Timestamp(app.db.now().0 + 24 * 3_600_000);
+    palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(day)).await.unwrap();
+    for _ in 0..60 {
+        assert_eq!(app.get("/s/tea").await.status(), StatusCode::SERVICE_UNAVAILABLE, "challenged all along");
+    }
+    let fw = palisade_store::firewall::get(&app.db, &scope).await.unwrap();
+    assert_eq!(fw.attack_mode_until, Some(day), "the merchant's 24 hours stand");
+}
+
 /// Solves the challenge on `html` and returns the pass cookie (`name=value`).
 async fn solve(app: &TestApp, html: &str, next: &str) -> String {
     use palisade_web::http::challenge::{BITS, solves};
@@ -396,17 +413,15 @@ async fn a_suspicious_page_view_is_challenged_while_forms_and_api_calls_are_reco
     let pass = solve(&app, &html, "/search?q=tea%zz").await;
     let through = app.client.get(app.url("/search?q=tea%zz")).header("cookie", &pass).send().await.unwrap();
     assert_eq!(through.status(), StatusCode::OK);
-    // A pass past its expiry does not, though its signature is genuine.
-    let expired = app.db.now().0 - 1_000;
-    let tag = app.identity().links().sign("pass", &format!("127.0.0.1|{expired}"));
-    let stale = app
-        .client
-        .get(app.url("/search?q=tea%zz"))
-        .header("cookie", format!("palisade_pass={expired}.{tag}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stale.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // A pass past its expiry does not, though its signature is genuine; the control, signed the same way but still
+    // good, is honoured, so the expiry was the reason.
+    let with_pass_until = |until: i64| {
+        let tag = app.identity().links().sign("pass", &format!("127.0.0.1|{until}"));
+        app.client.get(app.url("/search?q=tea%zz")).header("cookie", format!("palisade_pass={until}.{tag}")).send()
+    };
+    let now = app.db.now().0;
+    assert_eq!(with_pass_until(now - 1_000).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(with_pass_until(now + 60_000).await.unwrap().status(), StatusCode::OK);
     // An API call and a form post cannot go round a challenge page: they pass and are recorded.
     let api = app.get("/api/v1/search?q=tea%zz").await;
     assert_eq!(api.status(), StatusCode::OK);
@@ -419,8 +434,8 @@ async fn a_suspicious_page_view_is_challenged_while_forms_and_api_calls_are_reco
         .await
         .unwrap();
     assert!(!matches!(form.status(), StatusCode::FORBIDDEN | StatusCode::SERVICE_UNAVAILABLE), "{}", form.status());
-    let e = events(&app, None, 5).await;
-    assert_eq!((count(&e, "challenge"), count(&e, "log"), count(&e, "block")), (2, 3, 0), "{e:?}");
+    let e = events(&app, None, 6).await;
+    assert_eq!((count(&e, "challenge"), count(&e, "log"), count(&e, "block")), (2, 4, 0), "{e:?}");
     // The recorder is the process's: other tests may add to the same series.
     let metrics = app.get("/metrics").await.text().await.unwrap();
     for series in [
