@@ -8,7 +8,9 @@
 //! block     if ip in 203.0.113.0/24
 //! ```
 //!
-//! Actions: `allow` (skip the WAF for the request), `block` (403), `challenge` (the proof-of-work page), `log`.
+//! Actions: `allow` (skip the WAF for the request), `block` (403), `challenge` (the proof-of-work page; a browser
+//! that passed it once is let through for an hour, so a form post or API call from a client without a pass is in
+//! effect refused: aim challenge rules at page views), `log`.
 //! Subjects: `method`, `path`, `query`, `ip`, `country`, `header "name"`, `arg "name"` (query or form field).
 //! Operators: `=`, `!=`, `contains`, `starts_with`, `ends_with`, `matches` (a linear-time regex), `in` (CIDR,
 //! for `ip`). `not` negates one condition. Strings are double-quoted; `\"` is a quote, `\\` a backslash, and any
