@@ -156,9 +156,9 @@ impl Exception {
 pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
     Exception::builtin("POST", "/admin/stores/*/theme", "source", ALL_CONTENT),
     Exception::builtin("PUT", "/api/v1/admin/stores/*/theme/*", ".source", ALL_CONTENT),
-    Exception::builtin("POST", "/admin/stores/*/products", "description", &[Family::Xss, Family::Generic]),
-    Exception::builtin("POST", "/admin/stores/*/products/*", "description", &[Family::Xss, Family::Generic]),
-    Exception::builtin("POST", "/api/v1/admin/stores/*/products", ".description", &[Family::Xss, Family::Generic]),
+    Exception::builtin("POST", "/admin/stores/*/products", "description", DESCRIPTION),
+    Exception::builtin("POST", "/admin/stores/*/products/*", "description", DESCRIPTION),
+    Exception::builtin("POST", "/api/v1/admin/stores/*/products", ".description", DESCRIPTION),
     // Custom firewall rules are read by their own parser and shown escaped; a rule that blocks `sqlmap` or
     // `<script` has to be able to say so.
     Exception::builtin("POST", "/admin/stores/*/security/rules", "source", ALL_CONTENT),
@@ -189,6 +189,10 @@ const ALL_FIELD_FAMILIES: [Family; 13] = [
     Family::Nosql,
     Family::Scanner,
 ];
+
+/// What a product description may hold: HTML (cleaned with ammonia when saved), at any length (Shopify allows
+/// 512 KB; the firewall reads the first 64 KiB).
+const DESCRIPTION: &[Family] = &[Family::Xss, Family::Generic, Family::Protocol];
 
 /// What Palisade's own exceptions waive for fields whose content is free text by design: all but SSRF-shaped URLs,
 /// NoSQL operator objects and scanner signatures, which are attacks in any field.
@@ -324,15 +328,25 @@ impl Shield {
         protocol(req, &mut findings);
         // The route is the same for every field: most requests have no exception at all.
         let covering: Vec<&Exception> = policy.exceptions.iter().filter(|e| e.covers(&req.method, &req.path)).collect();
-        for field in req.fields() {
+        for mut field in req.fields() {
             let skip: Vec<Family> =
                 covering.iter().filter(|e| e.field == field.name).flat_map(|e| e.families.iter().copied()).collect();
             // `+` is a space in query strings and forms; in paths too for detection's sake (attackers rely on
             // servers and frameworks that read it so).
             let plus = field.encoded
                 && matches!(field.location, Location::Query | Location::Body | Location::Name | Location::Path);
-            let n = normalise::normalise(&field.value, plus);
             let before = findings.len();
+            if field.value.len() > request::MAX_FIELD {
+                let mut too_long = protocol_finding("protocol.field-too-long", detect::CRITICAL, &field.name, "");
+                too_long.location = field.location;
+                too_long.excerpt = format!("{} bytes", field.value.len());
+                findings.push(too_long);
+                field.value = match field.value {
+                    Cow::Borrowed(v) => Cow::Borrowed(request::prefix(v, request::MAX_FIELD)),
+                    Cow::Owned(v) => Cow::Owned(request::prefix(&v, request::MAX_FIELD).to_owned()),
+                };
+            }
+            let n = normalise::normalise(&field.value, plus);
             if field.location == Location::Path {
                 detect::inspect_path(&field, &n, &mut findings);
             }
@@ -397,8 +411,19 @@ fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) ->
     }
 }
 
-/// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers.
+/// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers, bodies too large to
+/// inspect.
 fn protocol(req: &Request, out: &mut Vec<Finding>) {
+    if req.body.len() > request::MAX_BODY
+        && !req.header_value("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
+    {
+        out.push(protocol_finding(
+            "protocol.body-too-large",
+            detect::CRITICAL,
+            "body",
+            &format!("{} bytes", req.body.len()),
+        ));
+    }
     if !METHODS.contains(&req.method.as_str()) {
         out.push(protocol_finding("protocol.method", detect::CRITICAL, "method", &req.method));
     }
@@ -616,6 +641,47 @@ mod tests {
         );
         assert_eq!(Exception::parse("POST /x q xss,css"), Err(ExceptionError::Family("css".into())));
         assert!(Exception::parse("POST /x q css").unwrap_err().to_string().contains("xss, sqli"));
+    }
+
+    fn names(v: &Verdict) -> Vec<&'static str> {
+        v.findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn padding_cannot_push_a_payload_out_of_sight() {
+        let form = |body: String| {
+            Request::new("POST", "/s/tea/contact")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.into_bytes())
+        };
+        // Far into the body, but within what is read: found.
+        let v = verdict(form(format!("pad={}&q=1'+OR+1=1--", "a".repeat(300_000))));
+        assert_eq!(v.action, Action::Block);
+        assert!(names(&v).iter().any(|r| r.starts_with("sqli.")), "{:?}", names(&v));
+        // One field longer than is read: refused as such.
+        let v = verdict(form(format!("q={}", "a".repeat(request::MAX_FIELD + 1))));
+        assert_eq!((v.action, names(&v)), (Action::Block, vec!["protocol.field-too-long"]));
+        // A body longer than is read, in any format but multipart: refused.
+        let json = Request::new("POST", "/api/v1/stores/tea/orders")
+            .header("content-type", "application/json")
+            .body(format!("{{\"pad\":\"{}\"}}", "a".repeat(request::MAX_BODY)).into_bytes());
+        assert!(names(&verdict(json)).contains(&"protocol.body-too-large"));
+        // A multipart text part behind a large file part is read, wherever it is.
+        let mut body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
+        body.extend(std::iter::repeat_n(0xffu8, 2 * request::MAX_BODY));
+        body.extend_from_slice(
+            b"\r\n--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n",
+        );
+        let upload = Request::new("POST", "/admin/stores/tea/products/1/images")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body);
+        let v = verdict(upload);
+        assert_eq!(v.action, Action::Block);
+        assert!(names(&v).iter().any(|r| r.starts_with("xss.")), "{:?}", names(&v));
+        // A merchant's long product description is theirs to write.
+        let long = form(format!("description={}", "<p>Oolong+from+Taiwan.</p>".repeat(4000)));
+        let long = Request { path: "/admin/stores/tea/products".into(), ..long };
+        assert_eq!(verdict(long).action, Action::Allow);
     }
 
     #[test]

@@ -68,8 +68,23 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-/// Fields at most this long are inspected in full; longer ones are cut (and flagged as an anomaly).
+/// Fields at most this long are inspected in full; a longer one is inspected up to here and flagged
+/// (`protocol.field-too-long`, enough to block), so padding cannot push a payload out of sight.
 pub const MAX_FIELD: usize = 64 * 1024;
+/// Bodies at most this long are inspected (the default body limit); a longer one is flagged
+/// (`protocol.body-too-large`). Multipart bodies are read whole: their file parts are skipped, their text parts
+/// inspected wherever they are.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+#[must_use]
+pub fn prefix(s: &str, max: usize) -> &str {
+    let mut cut = max.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.get(..cut).unwrap_or_default()
+}
 
 impl Request {
     #[must_use]
@@ -155,7 +170,12 @@ impl Request {
         }
         if !self.body.is_empty() {
             let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
-            let text = String::from_utf8_lossy(self.body.get(..MAX_FIELD * 4).unwrap_or(&self.body));
+            let whole = ctype.starts_with("multipart/form-data");
+            let text = String::from_utf8_lossy(if whole {
+                &self.body
+            } else {
+                self.body.get(..MAX_BODY).unwrap_or(&self.body)
+            });
             if ctype.starts_with("application/x-www-form-urlencoded") {
                 match &text {
                     Cow::Borrowed(text) => pairs(text, Location::Body, &mut out),
@@ -183,18 +203,6 @@ impl Request {
                 xml_fields(&text, &mut out);
             } else {
                 out.push(Field { location: Location::Body, name: "body".into(), value: text.clone(), encoded: false });
-            }
-        }
-        for f in &mut out {
-            if f.value.len() > MAX_FIELD {
-                let mut cut = MAX_FIELD;
-                while !f.value.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                match &mut f.value {
-                    Cow::Borrowed(v) => *v = v.get(..cut).unwrap_or_default(),
-                    Cow::Owned(v) => v.truncate(cut),
-                }
             }
         }
         out

@@ -329,7 +329,13 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 .map(|f| {
                     (
                         f.name.to_string(),
-                        palisade_shield::normalise::normalise(&f.value, f.encoded).decoded.into_owned(),
+                        // As far as the firewall reads it (a longer field is flagged there).
+                        palisade_shield::normalise::normalise(
+                            palisade_shield::request::prefix(&f.value, palisade_shield::request::MAX_FIELD),
+                            f.encoded,
+                        )
+                        .decoded
+                        .into_owned(),
                     )
                 })
                 .collect();
