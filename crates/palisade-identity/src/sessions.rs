@@ -120,8 +120,17 @@ pub async fn create(
     Ok((token, s))
 }
 
-/// The live session for a cookie value, if any (not revoked, not expired, not idle too long).
+/// The live session for a cookie value, if any (not revoked, not expired, not idle too long), counted as activity.
 pub async fn lookup(db: &Db, token: &str, life: Lifetime) -> Result<Option<Session>, StoreError> {
+    let Some(s) = find(db, token, life).await? else { return Ok(None) };
+    touch(db, &s).await?;
+    Ok(Some(s))
+}
+
+/// The live session for a cookie value under `life`, without counting it as activity: for readers that only
+/// need to know whose it is (the rate limiter), and for callers that check a stricter lifetime before they
+/// [`touch`] it — a lookup that refreshed it first would keep an idle staff session alive.
+pub async fn find(db: &Db, token: &str, life: Lifetime) -> Result<Option<Session>, StoreError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -138,14 +147,20 @@ pub async fn lookup(db: &Db, token: &str, life: Lifetime) -> Result<Option<Sessi
     if revoked || s.expires_at <= now || s.last_seen_at.plus(life.idle) <= now {
         return Ok(None);
     }
+    Ok(Some(s))
+}
+
+/// Records activity on a session found live (at most once a minute, to spare the database).
+pub async fn touch(db: &Db, s: &Session) -> Result<(), StoreError> {
+    let now = db.now();
     if s.last_seen_at.plus(TOUCH_EVERY) <= now {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now.0)
-            .bind(&id)
+            .bind(&s.id)
             .execute(db.pool())
             .await?;
     }
-    Ok(Some(s))
+    Ok(())
 }
 
 /// Replaces the session's id (after sign-in steps and privilege changes) so a fixed or leaked earlier id is

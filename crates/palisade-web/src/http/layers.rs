@@ -19,7 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::http::error::{ApiError, error_page, is_api_path};
-use crate::http::{challenge, headers, limits, metrics, shedding, shield};
+use crate::http::{canonical, challenge, headers, limits, metrics, shedding, shield};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -136,6 +136,8 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         // ordinary routes, raised on the upload routes), and so does the shield, which buffers bodies.
         .layer(middleware::from_fn_with_state(state.clone(), cap_body))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        // From here in, every layer reads the path as the router's parameters do.
+        .layer(middleware::from_fn(canonical::canonical_path))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(error_pages))

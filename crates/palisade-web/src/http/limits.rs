@@ -239,7 +239,8 @@ async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Option<St
     {
         return id.map(|id| format!("acct:{id}"));
     }
-    let id = palisade_identity::sessions::lookup(&state.db, token, palisade_identity::sessions::BUYER)
+    // Whose session it is, without counting the request as the session's activity.
+    let id = palisade_identity::sessions::find(&state.db, token, palisade_identity::sessions::BUYER)
         .await
         .ok()
         .flatten()
@@ -282,7 +283,7 @@ pub fn request_ip(state: &AppState, ext: &axum::http::Extensions, headers: &Head
 fn store_of(path: &str) -> Option<&str> {
     let mut s = path.split('/').filter(|s| !s.is_empty());
     match (s.next(), s.next(), s.next(), s.next(), s.next()) {
-        (Some("s"), Some(slug), ..) => Some(slug),
+        (Some("s" | "checkout"), Some(slug), ..) => Some(slug),
         (Some("api"), Some("v1"), Some("stores"), Some(key), _) => Some(key),
         _ => None,
     }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod canonical;
 pub mod challenge;
 pub mod error;
 pub mod geoip;

@@ -82,9 +82,8 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<AnySession>, Ses
     let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     // Sessions of every kind share one table; the account's kind decides the lifetime, so look up with the
     // longest and check the kind's own limits after.
-    let found = sessions::lookup(&state.db, token, sessions::BUYER)
-        .await
-        .map_err(|e| SessionRejection::Error(e.into(), api))?;
+    let found =
+        sessions::find(&state.db, token, sessions::BUYER).await.map_err(|e| SessionRejection::Error(e.into(), api))?;
     let Some(session) = found else { return Ok(None) };
     let account = tenancy::get_account(&state.db, session.account_id)
         .await
@@ -95,6 +94,8 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<AnySession>, Ses
     {
         return Ok(None);
     }
+    // Activity counts only once the account kind's own limits are met.
+    sessions::touch(&state.db, &session).await.map_err(|e| SessionRejection::Error(e.into(), api))?;
     Ok(Some(AnySession { session, account }))
 }
 

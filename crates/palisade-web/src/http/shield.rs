@@ -197,11 +197,12 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<ShieldEvent>) {
     }
 }
 
-/// The store a path belongs to, if it names one (`/s/{slug}`, `/admin/stores/{store}`, `/api/v1/…/stores/{store}`).
+/// The store a path belongs to, if it names one (`/s/{slug}`, its checkout and images, `/admin/stores/{store}`,
+/// `/api/v1/…/stores/{store}`). Cart and order pages span stores or name none; the WAF still reads them.
 fn store_key(path: &str) -> Option<&str> {
     let mut segs = path.split('/').filter(|s| !s.is_empty());
     match (segs.next(), segs.next(), segs.next(), segs.next(), segs.next()) {
-        (Some("s"), Some(slug), ..) => Some(slug),
+        (Some("s" | "checkout" | "media"), Some(slug), ..) => Some(slug),
         (Some("admin"), Some("stores"), Some(key), ..) => Some(key),
         (Some("api"), Some("v1"), Some("stores"), Some(key), _) => Some(key),
         (Some("api"), Some("v1"), Some("admin"), Some("stores"), Some(key)) => Some(key),
@@ -675,6 +676,8 @@ mod tests {
         assert_eq!(store_key("/admin/stores/abc/orders"), Some("abc"));
         assert_eq!(store_key("/api/v1/stores/tea/orders"), Some("tea"));
         assert_eq!(store_key("/api/v1/admin/stores/abc/products"), Some("abc"));
+        assert_eq!(store_key("/checkout/tea"), Some("tea"));
+        assert_eq!(store_key("/media/tea/abc.jpg"), Some("tea"));
         assert_eq!(store_key("/search"), None);
     }
 }

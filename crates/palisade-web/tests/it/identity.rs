@@ -495,3 +495,25 @@ async fn totp_can_be_enrolled_and_used_through_the_json_api() {
     let again = login(None).await.unwrap();
     assert_eq!(again.json::<Value>().await.unwrap()["status"], "second_factor_required");
 }
+
+#[tokio::test]
+async fn an_idle_staff_session_ends_even_though_the_rate_limiter_reads_it_first() {
+    let app = TestApp::start().await;
+    person(&app, "staff@shop.example", AccountKind::Staff).await;
+    person(&app, "buyer@shop.example", AccountKind::Buyer).await;
+    let (_, staff) = sign_in(&app, "staff@shop.example").await;
+    let (_, buyer) = sign_in(&app, "buyer@shop.example").await;
+    // Both last seen 31 minutes ago: past a staff session's 30 idle minutes, well within a buyer's 7 days.
+    let ago = app.db.now().0 - 31 * 60_000;
+    sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(ago).execute(app.db.pool()).await.unwrap();
+    let account = |cookie: String| {
+        let app = &app;
+        async move { app.client.get(app.url("/account")).header("cookie", cookie).send().await.unwrap() }
+    };
+    for _ in 0..2 {
+        let res = account(staff.clone().unwrap()).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "the staff session stays ended");
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/login"));
+    }
+    assert_eq!(account(buyer.unwrap()).await.status(), StatusCode::OK, "the buyer's goes on");
+}

@@ -107,7 +107,7 @@ async fn an_operators_exception_spares_one_field_of_one_route_from_the_families_
         format!(
             "<td><code>POST {}</code></td><td><code>{field}</code></td><td>{}</td><td>{from}</td>",
             path.replace('/', "&#x2f;"),
-            if field == "message" { "xss" } else { "xss, generic" }
+            if field == "message" { "xss" } else { "xss, generic, protocol" }
         )
     };
     assert!(page.contains(&row("/s/*/contact", "message", "this node&#x27;s configuration")), "{page}");
@@ -740,4 +740,26 @@ async fn a_store_can_block_where_the_platform_only_detects() {
     let row = &page[page.find("<code>tea</code>").expect("the store is listed")..];
     assert!(row[..200].contains("<td>block</td><td>2</td>"), "{}", &row[..200]);
     assert!(!page.contains("<code>oak</code>"), "stores on the platform's mode are not listed");
+}
+
+#[tokio::test]
+async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
+    let app = TestApp::start().await;
+    let tea = store(&app.db, "tea", None).await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    palisade_store::firewall::add_rule(&app.db, &scope, "block if path starts_with \"/s/tea/p/secret\"").await.unwrap();
+    let rule = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
+    palisade_store::firewall::change_rule(&app.db, &scope, &rule, true, false).await.unwrap();
+    for path in ["/s/tea/p/secret", "/s/tea/p/%73ecret", "/s/te%61/p/secret", "/s/%74%65%61/p/s%65cret"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::FORBIDDEN, "{path}");
+        let e = events(&app, None, 1).await;
+        assert_eq!(e[0]["rules"], serde_json::json!(["custom.rule"]), "{path}: {e:?}");
+        assert_eq!(e[0]["path"], "/s/tea/p/secret", "recorded as the store's own path");
+    }
+    // A store's under-attack switch covers every spelling of its address.
+    let books = store(&app.db, "books", None).await;
+    let until = app.db.now().plus(Duration::from_secs(3600));
+    let scope = palisade_store::StoreScope::system(books.id, "test");
+    palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
+    assert_eq!(app.get("/s/b%6F%6Fks").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
