@@ -165,11 +165,25 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
     Exception::builtin("POST", "/admin/stores/*/security/rules/test", "source", ALL_CONTENT),
     Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules", ".source", ALL_CONTENT),
     Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules/test", ".source", ALL_CONTENT),
-    // Passwords are hashed, never interpreted: any character is allowed in them.
+    // Passwords and passphrases are hashed or used as keys, never interpreted: any character is allowed in them.
     Exception::builtin("POST", "/login", "password", ALL_CONTENT),
     Exception::builtin("POST", "/register", "password", ALL_CONTENT),
+    Exception::builtin("POST", "/account/reauth", "password", ALL_CONTENT),
+    Exception::builtin("POST", "/invitations/*", "password", ALL_CONTENT),
     Exception::builtin("POST", "/api/v1/auth/login", ".password", ALL_CONTENT),
+    Exception::builtin("POST", "/api/v1/auth/password-strength", ".password", ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/backups/**", "passphrase", ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/backups/**", "repeat", ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/backups/destination", "secret", ALL_CONTENT),
 ];
+
+/// Whether a field carries a secret by its name: a finding on it records where, never an excerpt of the value
+/// (events are kept, shown to staff and backed up).
+fn secret_field(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passphrase", "secret", "token", "otp"].iter().any(|s| name.contains(s))
+        || name.trim_start_matches('.') == "repeat"
+}
 
 /// Every family a finding about one field can belong to; the content families first. (The request-level protocol
 /// checks — smuggling, conflicting lengths, oversized headers, the method — are not about a field, so no exception
@@ -351,6 +365,11 @@ impl Shield {
                 detect::inspect_path(&field, &n, &mut findings);
             }
             detect::inspect_field(self.engine.as_ref(), &field, &n, policy.paranoia, &mut findings);
+            if secret_field(&field.name) {
+                for f in findings.iter_mut().skip(before) {
+                    f.excerpt = "(secret, not recorded)".to_owned();
+                }
+            }
             if !skip.is_empty() {
                 let mut i = before;
                 while i < findings.len() {
@@ -682,6 +701,30 @@ mod tests {
         let long = form(format!("description={}", "<p>Oolong+from+Taiwan.</p>".repeat(4000)));
         let long = Request { path: "/admin/stores/tea/products".into(), ..long };
         assert_eq!(verdict(long).action, Action::Allow);
+    }
+
+    #[test]
+    fn passwords_may_hold_anything_and_are_never_quoted_in_findings() {
+        let form = |path: &str, body: &str| {
+            Request::new("POST", path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.as_bytes().to_vec())
+        };
+        let odd = "password=%3Csvg+onload%3Dx%3E%27%29%23+OR+1%3D1--";
+        for path in ["/login", "/register", "/account/reauth", "/invitations/abc", "/admin/stores/x/backups/export"] {
+            let body = if path.contains("backups") { odd.replace("password", "passphrase") } else { odd.to_owned() };
+            assert_eq!(verdict(form(path, &body)).action, Action::Allow, "{path}");
+        }
+        let strength = Request::new("POST", "/api/v1/auth/password-strength")
+            .header("content-type", "application/json")
+            .body(br#"{"password":"<svg onload=x>') OR 1=1--","hints":[]}"#.to_vec());
+        assert_eq!(verdict(strength).action, Action::Allow);
+        // Where no exception applies, the finding names the field but keeps its value to itself.
+        let v = verdict(form("/s/tea/contact", "api_token=1%27+OR+%271%27%3D%271"));
+        assert_eq!(v.action, Action::Block);
+        assert!(v.findings.iter().all(|f| f.excerpt == "(secret, not recorded)" && f.field == "api_token"), "{v:?}");
+        let v = verdict(form("/s/tea/contact", "note=1%27+OR+%271%27%3D%271"));
+        assert!(v.findings.iter().any(|f| f.excerpt.contains("OR")), "ordinary fields keep their excerpt: {v:?}");
     }
 
     #[test]

@@ -132,12 +132,14 @@ pub async fn serve_with(
                         continue;
                     }
                 };
+                // `::ffff:a.b.c.d` (IPv4 on a dual-stack listener) is that IPv4 address to every layer.
+                let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
                 let cap = if limits.uncapped.iter().any(|n| n.contains(&addr.ip())) {
                     usize::MAX
                 } else {
                     limits.per_ip_connections
                 };
-                let Some(slot) = conns.take(addr.ip(), cap) else {
+                let Some(slot) = conns.take(crate::http::limits::network_of(addr.ip()), cap) else {
                     metrics::counter!("palisade_connections_refused_total").increment(1);
                     drop(stream);
                     continue;

@@ -258,7 +258,8 @@ async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Option<St
 /// of `X-Forwarded-For` (read right to left).
 #[must_use]
 pub fn client_ip(socket: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let socket = socket?;
+    // An IPv4 client on a dual-stack listener arrives as `::ffff:a.b.c.d`: compared with IPv4 ranges as itself.
+    let socket = socket?.to_canonical();
     if !trusted.iter().any(|n| n.contains(&socket)) {
         return Some(socket);
     }
@@ -267,9 +268,21 @@ pub fn client_ip(socket: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet])
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
         .collect();
     Some(hops.into_iter().rev().find(|ip| !trusted.iter().any(|n| n.contains(ip))).unwrap_or(socket))
+}
+
+/// One client, as far as per-address limits can tell: an IPv4 address, or the /64 network of an IPv6 one (a
+/// provider gives each line a whole /64, so one host can rotate through its addresses at will). Rate limits,
+/// in-flight and connection caps and bans all count by it.
+#[must_use]
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
 }
 
 /// The client address of a request under this node's trusted-proxy setting.
@@ -301,7 +314,8 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
     let path = req.uri().path().to_owned();
     let class = Class::of(req.method().as_str(), &path);
     let now = state.db.now().0;
-    let mut decision = limiter.check(&format!("ip:{ip}:{}", class.as_str()), limiter.config.rate(class), now).await;
+    let client = network_of(ip);
+    let mut decision = limiter.check(&format!("ip:{client}:{}", class.as_str()), limiter.config.rate(class), now).await;
     if decision == Decision::Allow
         && let Some(who) = principal(&state, req.headers(), now).await
     {
@@ -348,6 +362,21 @@ mod tests {
         let proxy: IpAddr = "10.0.0.2".parse().unwrap_or_else(|_| unreachable!());
         assert_eq!(client_ip(Some(direct), &h, &trusted), Some(direct), "a client cannot claim another address");
         assert_eq!(client_ip(Some(proxy), &h, &trusted), "203.0.113.9".parse().ok(), "nearest untrusted hop");
+    }
+
+    #[test]
+    fn ipv4_on_a_dual_stack_listener_is_read_as_ipv4_and_ipv6_counts_by_its_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|_| unreachable!());
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_else(|_| unreachable!())];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("::ffff:203.0.113.9"));
+        // The proxy's mapped address is trusted, and the client it names is plain IPv4.
+        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.2")), &h, &trusted), Some(ip("203.0.113.9")));
+        assert_eq!(client_ip(Some(ip("::ffff:198.51.100.7")), &h, &trusted), Some(ip("198.51.100.7")));
+        assert_eq!(network_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:2::"));
+        assert_eq!(network_of(ip("2001:db8:1:2::9")), network_of(ip("2001:db8:1:2:ffff::1")));
+        assert_ne!(network_of(ip("2001:db8:1:2::9")), network_of(ip("2001:db8:1:3::9")));
+        assert_eq!(network_of(ip("198.51.100.7")), ip("198.51.100.7"));
     }
 
     #[test]

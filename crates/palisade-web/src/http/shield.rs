@@ -239,6 +239,17 @@ async fn record(db: &Db, e: &ShieldEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How long firewall events are kept: a quarter covers investigations and the matrix's look-backs, and the
+/// table (written on every flagged request) does not grow without end.
+pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+
+/// Deletes events older than `age`; returns how many went. Run daily by the job runner (`shield.events_prune`).
+pub async fn prune_events(db: &Db, age: std::time::Duration) -> Result<u64, StoreError> {
+    let cutoff = db.now().minus(age).0;
+    let done = sqlx::query("DELETE FROM shield_events WHERE at < $1").bind(cutoff).execute(db.pool()).await?;
+    Ok(done.rows_affected())
+}
+
 /// Recent events, newest first: the platform's (`store` None) or one store's. `matched` says where each rule
 /// matched (`query "u"`, `header "user-agent"`), so a merchant can tell which field of a customer's request tripped
 /// it.
@@ -286,13 +297,24 @@ fn binary(content_type: &str) -> bool {
 /// The middleware.
 pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let shield = &state.shield;
-    if shield.config.policy.mode == palisade_shield::Mode::Off {
+    let now = state.db.now().0;
+    // The store's own layer (its rules, mode and paranoia) applies even where the platform's firewall is off: a
+    // store may enforce more than the platform. Bans are the platform's, and off with it.
+    let layer = match store_key(req.uri().path()) {
+        Some(key) => Some(state.store_rules.for_store(&state.db, key, now, &shield.config.policy).await),
+        None => None,
+    };
+    let platform_off = shield.config.policy.mode == palisade_shield::Mode::Off;
+    let store_off = |l: &crate::http::rules::StoreLayer| {
+        l.rules.is_empty() && l.policy.as_ref().is_none_or(|p| p.mode == palisade_shield::Mode::Off)
+    };
+    if platform_off && layer.as_deref().is_none_or(store_off) {
         return next.run(req).await;
     }
     let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers());
-    let now = state.db.now().0;
-    if let Some(ip) = ip
-        && shield.bans.banned(ip, now)
+    if !platform_off
+        && let Some(ip) = ip
+        && shield.bans.banned(crate::http::limits::network_of(ip), now)
     {
         metrics::counter!("palisade_shield_banned_requests_total").increment(1);
         return banned(req.uri().path());
@@ -316,10 +338,6 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         sreq.body = bytes.to_vec();
     }
     // The store's own rules come first.
-    let layer = match store_key(parts.uri.path()) {
-        Some(key) => Some(state.store_rules.for_store(&state.db, key, now, &shield.config.policy).await),
-        None => None,
-    };
     if let Some(layer) = &layer {
         let rules = &layer.rules;
         if let Some(store) = layer.store {
@@ -410,7 +428,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         }
         Action::Block => {}
     }
-    if let Some(ip) = ip
+    if let Some(ip) = ip.map(crate::http::limits::network_of)
         && let Some(until) = shield.bans.strike(ip, now)
     {
         metrics::counter!("palisade_shield_bans_total").increment(1);

@@ -287,3 +287,24 @@ async fn behind_a_trusted_proxy_the_per_address_caps_count_clients_not_the_proxy
         assert_eq!(String::from_utf8_lossy(&out).ends_with("hi"), answered, "{}", String::from_utf8_lossy(&out));
     }
 }
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_share_one_budget() {
+    let cfg = LimitsConfig {
+        search: Rate { per_minute: 1, burst: 3 },
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..tight("v6", None)
+    };
+    let app = TestApp::start_with(WebConfig { limits: cfg, ..WebConfig::default() }, |r, _| r).await;
+    let from = |client: String| app.client.get(app.url("/search?q=tea")).header("x-forwarded-for", client).send();
+    let mut statuses = Vec::new();
+    for i in 1..=5 {
+        statuses.push(from(format!("2001:db8:1:2::{i:x}")).await.unwrap().status());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 3, "{statuses:?}");
+    assert_eq!(
+        from("2001:db8:1:3::1".into()).await.unwrap().status(),
+        StatusCode::OK,
+        "the next /64 is another client"
+    );
+}

@@ -763,3 +763,48 @@ async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
     palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
     assert_eq!(app.get("/s/b%6F%6Fks").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn firewall_events_are_kept_for_their_retention_and_then_removed() {
+    use palisade_web::http::shield::{EVENTS_KEPT, prune_events};
+    let app = TestApp::start().await;
+    let now = app.db.now().0;
+    let kept = EVENTS_KEPT.as_millis() as i64;
+    for (id, at) in [("old", now - kept - 60_000), ("recent", now - kept + 60_000)] {
+        sqlx::query(
+            "INSERT INTO shield_events (id, at, store_id, client_ip, method, path, action, score, rules, findings) \
+             VALUES ($1, $2, NULL, '192.0.2.1', 'GET', '/', 'log', 3, '[]', '[]')",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(prune_events(&app.db, EVENTS_KEPT).await.unwrap(), 1);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM shield_events").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(left, vec![("recent".to_owned(),)]);
+}
+
+#[tokio::test]
+async fn a_stores_own_mode_and_paranoia_apply_even_where_the_platform_firewall_is_off() {
+    let policy = palisade_shield::Policy { mode: palisade_shield::Mode::Off, ..palisade_shield::Policy::default() };
+    let cfg = WebConfig { shield: ShieldConfig { policy, ..ShieldConfig::default() }, ..WebConfig::default() };
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    for (slug, paranoia) in [("tea", Some(2)), ("oak", Some(1)), ("elm", None)] {
+        let s = store(&app.db, slug, None).await;
+        if paranoia.is_some() {
+            let scope = palisade_store::StoreScope::system(s.id, "test");
+            palisade_store::firewall::set_waf(&app.db, &scope, Some("block"), paranoia).await.unwrap();
+        }
+    }
+    // A finding of paranoia level 2 only: the store that chose level 2 blocks it, the one on level 1 does not.
+    let pl2 = |slug: &str| format!("/s/{slug}/p/x?ids=x%20in%20(1,2,3)");
+    assert_eq!(app.get(&pl2("tea")).await.status(), StatusCode::FORBIDDEN);
+    assert_ne!(app.get(&pl2("oak")).await.status(), StatusCode::FORBIDDEN);
+    let pl1 = |slug: &str| format!("/s/{slug}/p/x?u=http://169.254.169.254/latest/meta-data/");
+    assert_eq!(app.get(&pl1("oak")).await.status(), StatusCode::FORBIDDEN);
+    // Stores that chose nothing, and the rest of the platform, follow the platform: off.
+    assert_ne!(app.get(&pl1("elm")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/search?q=1%27%20OR%20%271%27%3D%271").await.status(), StatusCode::OK);
+}

@@ -20,6 +20,8 @@ pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Every 15 minutes: fetch the payment page and compare its scripts and security headers with the inventory
 /// (PCI DSS 11.6.1).
 pub const PAYMENT_PAGE_CHECK: &str = "payments.page_check";
+/// Daily removal of firewall events past their retention ([`palisade_web::http::shield::EVENTS_KEPT`]).
+pub const PRUNE_SHIELD_EVENTS: &str = "shield.events_prune";
 /// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
 pub const PING: &str = "system.ping";
 
@@ -73,6 +75,13 @@ pub fn handlers(
         tracing::info!(jobs.pruned = n, "old finished jobs removed");
         Ok(())
     });
+    h.register(PRUNE_SHIELD_EVENTS, |ctx: JobContext| async move {
+        let n = palisade_web::http::shield::prune_events(&ctx.db, palisade_web::http::shield::EVENTS_KEPT)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(shield.events_pruned = n, "firewall events past retention removed");
+        Ok(())
+    });
     h.register(ESCROW_AUTO_RELEASE, |ctx: JobContext| async move {
         let n =
             palisade_commerce::orders::auto_release(&ctx.db, PROTECTION_WINDOW, 0).await.map_err(|e| e.to_string())?;
@@ -120,6 +129,14 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     )
     .await?;
     jobs::upsert_schedule(db, "jobs-prune-daily", "0 45 4 * * *", PRUNE_JOBS, serde_json::Value::Null).await?;
+    jobs::upsert_schedule(
+        db,
+        "shield-events-prune-daily",
+        "0 50 4 * * *",
+        PRUNE_SHIELD_EVENTS,
+        serde_json::Value::Null,
+    )
+    .await?;
     jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;
     Ok(())
