@@ -27,3 +27,24 @@ pub async fn get(db: &Db, key: &str) -> Result<Option<(serde_json::Value, Timest
         .await?;
     Ok(row.map(|(v, at)| (serde_json::from_str(&v).unwrap_or(serde_json::Value::Null), Timestamp(at))))
 }
+
+/// Every value whose key starts with `prefix` (a fixed prefix of our own, no LIKE wildcards), with when each was
+/// written.
+pub async fn with_prefix(db: &Db, prefix: &str) -> Result<Vec<(String, serde_json::Value, Timestamp)>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT key, value, updated_at FROM platform_settings WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
+    )
+    .bind(prefix)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, v, at)| (k, serde_json::from_str(&v).unwrap_or(serde_json::Value::Null), Timestamp(at)))
+        .collect())
+}
+
+/// Removes a value.
+pub async fn delete(db: &Db, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM platform_settings WHERE key = $1").bind(key).execute(db.pool()).await?;
+    Ok(())
+}

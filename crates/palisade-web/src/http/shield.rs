@@ -239,6 +239,41 @@ async fn record(db: &Db, e: &ShieldEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Settings key prefix under which each running node reports what its shield runs (for the firewall controls).
+pub const NODE_REPORT_PREFIX: &str = "shield.node.";
+/// How often a running node renews its report.
+pub const NODE_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// A report older than this is a node that stopped without saying so; the controls leave it out.
+pub const NODE_REPORT_FRESH: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Records what this node's shield runs, under its own key: with several nodes, each is judged, not the last
+/// one started.
+pub async fn report_node(db: &Db, node: &str, web: &crate::WebConfig) -> Result<(), StoreError> {
+    let report = serde_json::json!({
+        "mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia,
+        "shedding": web.shedding.enabled, "capacity": web.shedding.capacity, "per_ip": web.shedding.per_ip,
+        "header_read_timeout_secs": crate::server::ConnLimits::default().header_read_timeout.as_secs(),
+        "rate_limits": web.limits.enabled, "shared_limits": web.limits.redis_url.is_some(),
+    });
+    palisade_store::settings::put(db, &format!("{NODE_REPORT_PREFIX}{node}"), &report).await
+}
+
+/// Withdraws a node's report (it is shutting down).
+pub async fn forget_node(db: &Db, node: &str) -> Result<(), StoreError> {
+    palisade_store::settings::delete(db, &format!("{NODE_REPORT_PREFIX}{node}")).await
+}
+
+/// The reports of the nodes that are running (renewed within [`NODE_REPORT_FRESH`]): node name and report.
+async fn node_reports(db: &Db) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+    let fresh_since = db.now().minus(NODE_REPORT_FRESH);
+    Ok(palisade_store::settings::with_prefix(db, NODE_REPORT_PREFIX)
+        .await?
+        .into_iter()
+        .filter(|(_, _, at)| *at >= fresh_since)
+        .map(|(k, v, _)| (k.trim_start_matches(NODE_REPORT_PREFIX).to_owned(), v))
+        .collect())
+}
+
 /// How long firewall events are kept: a quarter covers investigations and the matrix's look-backs, and the
 /// table (written on every flagged request) does not grow without end.
 pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
@@ -548,18 +583,22 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             references: &[PCI_WAF, OWASP],
         },
         |ctx: EvalContext| async move {
-            match palisade_store::settings::get(&ctx.db, "shield.node").await {
-                Ok(Some((v, _))) => match v.get("mode").and_then(serde_json::Value::as_str) {
-                    Some("block") => ControlStatus::met(format!(
-                        "block mode at paranoia level {}",
-                        v.get("paranoia").and_then(serde_json::Value::as_u64).unwrap_or(1)
-                    )),
-                    Some(other) => ControlStatus::unmet(format!("the firewall runs in {other} mode")),
-                    None => ControlStatus::unmet("no node has reported its firewall mode"),
-                },
-                Ok(None) => ControlStatus::unmet("no node has reported its firewall mode yet (start `palisade serve`)"),
-                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            let nodes = match node_reports(&ctx.db).await {
+                Ok(n) => n,
+                Err(e) => return ControlStatus::Unknown { reason: e.to_string() },
+            };
+            if nodes.is_empty() {
+                return ControlStatus::unmet("no running node has reported its firewall mode (start `palisade serve`)");
             }
+            let mode = |v: &serde_json::Value| v.get("mode").and_then(serde_json::Value::as_str).unwrap_or("unknown").to_owned();
+            let weak: Vec<String> =
+                nodes.iter().filter(|(_, v)| mode(v) != "block").map(|(n, v)| format!("{n} runs in {} mode", mode(v))).collect();
+            if !weak.is_empty() {
+                return ControlStatus::unmet(weak.join("; "));
+            }
+            let paranoia =
+                nodes.iter().filter_map(|(_, v)| v.get("paranoia").and_then(serde_json::Value::as_u64)).min().unwrap_or(1);
+            ControlStatus::met(format!("block mode at paranoia level {paranoia} on {} node(s)", nodes.len()))
         },
     )?;
     reg.register(
@@ -574,23 +613,41 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             references: &[OWASP],
         },
         |ctx: EvalContext| async move {
-            match palisade_store::settings::get(&ctx.db, "shield.node").await {
-                Ok(Some((v, _))) => {
-                    let on = |k: &str| v.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
-                    match (on("rate_limits"), on("shedding")) {
-                        (true, true) => ControlStatus::met(format!(
-                            "rate limits ({}), shedding at {} in flight, header deadline {} s",
-                            if on("shared_limits") { "shared through Redis" } else { "per node" },
-                            v.get("capacity").and_then(serde_json::Value::as_u64).unwrap_or(0),
-                            v.get("header_read_timeout_secs").and_then(serde_json::Value::as_u64).unwrap_or(0)
-                        )),
-                        (false, _) => ControlStatus::unmet("rate limits are off (--no-rate-limits)"),
-                        (_, false) => ControlStatus::unmet("load shedding is off"),
-                    }
-                }
-                Ok(None) => ControlStatus::unmet("no node has reported its defences yet (start `palisade serve`)"),
-                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            let nodes = match node_reports(&ctx.db).await {
+                Ok(n) => n,
+                Err(e) => return ControlStatus::Unknown { reason: e.to_string() },
+            };
+            if nodes.is_empty() {
+                return ControlStatus::unmet("no running node has reported its defences (start `palisade serve`)");
             }
+            let on = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let mut gaps = Vec::new();
+            for (node, v) in &nodes {
+                if !on(v, "rate_limits") {
+                    gaps.push(format!("{node}: rate limits are off (--no-rate-limits)"));
+                }
+                if !on(v, "shedding") {
+                    gaps.push(format!("{node}: load shedding is off"));
+                }
+            }
+            let own = nodes.iter().filter(|(_, v)| !on(v, "shared_limits")).count();
+            if nodes.len() > 1 && own > 0 {
+                gaps.push(format!(
+                    "{own} of {} nodes keep their own rate limits, so a client gets one budget per node: share them with --redis-url",
+                    nodes.len()
+                ));
+            }
+            if !gaps.is_empty() {
+                return ControlStatus::unmet(gaps.join("; "));
+            }
+            let Some((_, v)) = nodes.first() else { return ControlStatus::unmet("no running node") };
+            ControlStatus::met(format!(
+                "rate limits ({}), shedding at {} in flight, header deadline {} s, on {} node(s)",
+                if on(v, "shared_limits") { "shared through Redis" } else { "one node" },
+                v.get("capacity").and_then(serde_json::Value::as_u64).unwrap_or(0),
+                v.get("header_read_timeout_secs").and_then(serde_json::Value::as_u64).unwrap_or(0),
+                nodes.len()
+            ))
         },
     )?;
     reg.register(

@@ -808,3 +808,44 @@ async fn a_stores_own_mode_and_paranoia_apply_even_where_the_platform_firewall_i
     assert_ne!(app.get(&pl1("elm")).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get("/search?q=1%27%20OR%20%271%27%3D%271").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_firewall_controls_judge_every_running_node() {
+    use palisade_web::http::shield::{NODE_REPORT_PREFIX, forget_node, report_node};
+    let app = TestApp::start().await;
+    let status = |id: &'static str| {
+        let app = &app;
+        async move {
+            let body: Value = app.get_authed("/api/v1/platform/security/controls").await.json().await.unwrap();
+            body["areas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|a| a["platform"].as_array().unwrap())
+                .find(|r| r["control"]["id"] == id)
+                .unwrap()["status"]
+                .clone()
+        }
+    };
+    let (waf, ddos) = ("platform.waf-blocking", "platform.ddos-shedding");
+    assert_eq!(status(waf).await["state"], "unmet", "no node has reported");
+    report_node(&app.db, "node-a", &WebConfig::default()).await.unwrap();
+    assert_eq!(status(waf).await["state"], "met");
+    assert_eq!(status(ddos).await["state"], "met");
+    // A second node in detect mode, with limits of its own: both controls name it.
+    report_node(&app.db, "node-b", &detect_mode()).await.unwrap();
+    let w = status(waf).await;
+    assert_eq!(w["state"], "unmet");
+    assert!(w["reason"].as_str().unwrap().contains("node-b runs in detect mode"), "{w}");
+    let d = status(ddos).await;
+    assert!(d["reason"].as_str().unwrap().contains("share them with --redis-url"), "{d}");
+    // A node that stopped without withdrawing its report is left out once the report is stale.
+    sqlx::query("UPDATE platform_settings SET updated_at = 0 WHERE key = $1")
+        .bind(format!("{NODE_REPORT_PREFIX}node-b"))
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(status(waf).await["state"], "met");
+    forget_node(&app.db, "node-a").await.unwrap();
+    assert_eq!(status(waf).await["state"], "unmet", "a node that withdrew is no longer counted");
+}

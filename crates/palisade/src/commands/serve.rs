@@ -48,10 +48,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let (stop_tx, stop_rx) = watch::channel(false);
     let public_url = inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(&listen));
 
+    let node = format!("{}-{}", hostname(), std::process::id());
     let runner = if args.no_jobs {
         None
     } else {
-        let node = format!("{}-{}", hostname(), std::process::id());
         let cfg = RunnerConfig {
             node: node.clone(),
             hostname: hostname(),
@@ -110,18 +110,26 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     };
     let mut web = web;
     web.limits = limits.clone();
-    // What this node runs, for the firewall controls of the responsibility matrix.
-    palisade_store::settings::put(
-        &db,
-        "shield.node",
-        &serde_json::json!({
-            "mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia,
-            "shedding": web.shedding.enabled, "capacity": web.shedding.capacity, "per_ip": web.shedding.per_ip,
-            "header_read_timeout_secs": palisade_web::server::ConnLimits::default().header_read_timeout.as_secs(),
-            "rate_limits": web.limits.enabled, "shared_limits": web.limits.redis_url.is_some(),
-        }),
-    )
-    .await?;
+    // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
+    // withdrawn when it stops.
+    palisade_web::http::shield::report_node(&db, &node, &web).await?;
+    let reporter = {
+        let (db, node, web, mut stop) = (db.clone(), node.clone(), web.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(palisade_web::http::shield::NODE_REPORT_EVERY) => {}
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
+                if let Err(e) = palisade_web::http::shield::report_node(&db, &node, &web).await {
+                    tracing::warn!(error = %e, "could not renew this node's firewall report");
+                }
+            }
+            if let Err(e) = palisade_web::http::shield::forget_node(&db, &node).await {
+                tracing::warn!(error = %e, "could not withdraw this node's firewall report");
+            }
+        })
+    };
     if web.shield.policy.mode != palisade_shield::Mode::Block {
         tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
     }
@@ -173,6 +181,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     if let Some(runner) = runner {
         let _ = runner.await;
     }
+    let _ = reporter.await;
     db.close().await;
     tracing::info!("palisade stopped");
     Ok(ExitCode::SUCCESS)
