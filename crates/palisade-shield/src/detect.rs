@@ -541,6 +541,14 @@ const RULES: &[Rule] = &[
         r"(?:^|//|@)(?:localhost(?:\.localdomain)?|localhost[46](?:\.localdomain[46])?|ip6-(?:loopback|localhost)|[a-z.]*docker\.internal|host\.containers\.internal|lvh\.me|kubernetes\.default(?:\.svc)?|instance-data|metadata\.google\.internal)(?:[:/?#]|$)|^(?:https?|ftp|gopher):/?(?:127\.|0\.0\.0\.0|169\.254\.|\[)",
     ),
     rule("ssrf.scheme", Family::Ssrf, CRITICAL, 1, r"^(?:gopher|dict|ldap|tftp|jar|netdoc|file)://"),
+    // Short forms resolvers still read as loopback or "this host": `127.1`, `127.0.1`, `0`, `0.0`.
+    rule(
+        "ssrf.short-ip",
+        Family::Ssrf,
+        CRITICAL,
+        1,
+        r"(?:https?|ftp|gopher|dict|ldap|tftp)://(?:[^/@\s]*@)?(?:127(?:\.\d+){0,2}|0+(?:\.0+){0,3})(?::\d*)?(?:[/?#]|$)",
+    ),
 ];
 
 /// The command line as a shell reads it: quotes, backslashes, carets and empty expansions (`$@`, `$*`, `$$`)

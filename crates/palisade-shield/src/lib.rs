@@ -728,6 +728,19 @@ mod tests {
     }
 
     #[test]
+    fn short_loopback_addresses_in_urls_are_ssrf() {
+        for url in ["http://127.1/", "http://127.0.1:8080/admin", "http://0/", "https://0.0/x", "http://u@127.1"] {
+            let v = verdict(Request::new("GET", &format!("/s/tea/p/x?u={url}")));
+            assert_eq!(v.action, Action::Block, "{url}");
+            assert!(names(&v).iter().any(|r| r.starts_with("ssrf.")), "{url}: {:?}", names(&v));
+        }
+        for benign in ["http://127.com/", "http://0day.example/", "https://shop.example/127.1/"] {
+            let v = verdict(Request::new("GET", &format!("/s/tea/p/x?u={benign}")));
+            assert!(!names(&v).contains(&"ssrf.short-ip"), "{benign}: {:?}", names(&v));
+        }
+    }
+
+    #[test]
     fn smuggling_shaped_framing_is_refused() {
         let req =
             Request::new("POST", "/cart/add").header("content-length", "5").header("transfer-encoding", "chunked");

@@ -657,8 +657,8 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             party: Party::Merchant,
             subject: Subject::Store,
             title: "Neither a setting nor a custom rule switches the firewall off for the whole store",
-            why: "The store's firewall mode can step back to detect-only or off, and an `allow` rule skips the WAF; for a \
-                  webhook that is fine, for every path it removes the platform's protection from the store.",
+            why: "The store's firewall mode can step back to detect-only or off, or below the platform's paranoia level, \
+                  and an `allow` rule skips the WAF; for a webhook that is fine, for every path it removes the platform's protection from the store.",
             remediation: "Set the store's firewall mode back to block (or \"as the platform\") once tuning is done, and \
                           narrow allow rules to the exact path (and method or address) that needs them, or delete them.",
             references: &[OWASP],
@@ -675,6 +675,20 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
             };
             if let Some(mode) = fw.waf_mode.as_deref().filter(|m| *m != "block") {
                 return ControlStatus::unmet(format!("the store's firewall mode is {mode}"));
+            }
+            // A store may be stricter than the platform, not laxer.
+            let platform = node_reports(&ctx.db)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(_, v)| v.get("paranoia").and_then(serde_json::Value::as_u64))
+                .min();
+            if let (Some(own), Some(platform)) = (fw.waf_paranoia, platform)
+                && u64::from(own) < platform
+            {
+                return ControlStatus::unmet(format!(
+                    "the store's paranoia level {own} is below the platform's {platform}"
+                ));
             }
             let (slug, id) = (&store.slug, &store.id);
             let storefront = [

@@ -717,6 +717,18 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     assert_eq!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN);
     let fw = palisade_store::firewall::get(&app.db, &palisade_store::StoreScope::system(tea.id, "test")).await.unwrap();
     assert_eq!((fw.waf_mode, fw.waf_paranoia), (None, None));
+    // Blocking, but laxer than the platform's paranoia level: the checklist says so.
+    let platform = palisade_shield::Policy { paranoia: 2, ..palisade_shield::Policy::default() };
+    let cfg =
+        WebConfig { shield: ShieldConfig { policy: platform, ..ShieldConfig::default() }, ..WebConfig::default() };
+    palisade_web::http::shield::report_node(&app.db, "node-a", &cfg).await.unwrap();
+    let res = set(&[("mode", "block"), ("paranoia", "1")]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let lax = control_status(&app, &tea.id.to_string(), &cookie, control).await;
+    assert!(lax.to_string().contains("paranoia level 1 is below the platform's 2"), "{lax}");
+    set(&[("mode", "block"), ("paranoia", "3")]).await.unwrap();
+    let strict = control_status(&app, &tea.id.to_string(), &cookie, control).await;
+    assert!(strict.to_string().contains("\"met\""), "stricter is fine: {strict}");
 }
 
 #[tokio::test]
@@ -848,4 +860,40 @@ async fn the_firewall_controls_judge_every_running_node() {
     assert_eq!(status(waf).await["state"], "met");
     forget_node(&app.db, "node-a").await.unwrap();
     assert_eq!(status(waf).await["state"], "unmet", "a node that withdrew is no longer counted");
+}
+
+#[tokio::test]
+async fn a_pass_is_good_only_for_the_address_that_earned_it() {
+    use palisade_web::http::challenge::{BITS, solves};
+    let limits = palisade_web::http::limits::LimitsConfig {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..palisade_web::http::limits::LimitsConfig::default()
+    };
+    let app = TestApp::start_with(WebConfig { limits, ..WebConfig::default() }, |r, _| r).await;
+    let tea = store(&app.db, "tea", None).await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let until = app.db.now().plus(Duration::from_secs(3600));
+    palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
+    let (a, b) = ("198.51.100.7", "203.0.113.9");
+    let page = app.client.get(app.url("/s/tea")).header("x-forwarded-for", a).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let c = html.split("name=\"c\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let n = (0u64..).map(|n| n.to_string()).find(|n| solves(&c, n, BITS)).unwrap();
+    let answer = |from: &'static str| {
+        app.client
+            .post(app.url("/_challenge"))
+            .header("x-forwarded-for", from)
+            .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "/s/tea")])
+            .send()
+    };
+    // The challenge itself is bound to the address it was given to.
+    assert_eq!(answer(b).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let solved = answer(a).await.unwrap();
+    assert_eq!(solved.status(), StatusCode::SEE_OTHER);
+    let pass = solved.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let with_pass = |from: &'static str| {
+        app.client.get(app.url("/s/tea")).header("x-forwarded-for", from).header("cookie", &pass).send()
+    };
+    assert_eq!(with_pass(a).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(with_pass(b).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "a copied cookie is no pass");
 }
