@@ -16,6 +16,8 @@ use serde::Serialize;
 
 /// How long compiled rules are reused before they are read again.
 const TTL_MS: i64 = 5_000;
+/// Store layers cached at once.
+const CACHED: usize = 10_000;
 /// Recent requests kept per store for test-runs.
 pub const SAMPLE: usize = 500;
 
@@ -90,15 +92,30 @@ impl StoreRules {
         {
             return Arc::clone(&e.layer);
         }
-        let store = palisade_store::tenancy::store_id_by_slug(db, key)
-            .await
-            .ok()
-            .flatten()
-            .or_else(|| key.parse::<StoreId>().ok());
+        // A database that fails here leaves the request to the platform's firewall (failing closed would take
+        // every store down with the database); the failure is counted and not cached, so the next request retries.
+        let mut failed = false;
+        let mut note = |e: &dyn std::fmt::Display| {
+            failed = true;
+            metrics::counter!("palisade_shield_store_layer_errors_total").increment(1);
+            tracing::warn!(store = %key, error = %e, "store firewall layer could not be read; platform rules only");
+        };
+        let store = match palisade_store::tenancy::store_id_by_slug(db, key).await {
+            Ok(found) => found,
+            Err(e) => {
+                note(&e);
+                None
+            }
+        }
+        .or_else(|| key.parse::<StoreId>().ok());
         let mut layer = StoreLayer { store, ..StoreLayer::default() };
         if let Some(id) = store {
             let scope = StoreScope::shopper(id, None);
-            for r in firewall::rules(db, &scope).await.unwrap_or_default().into_iter().filter(|r| r.enabled) {
+            let stored = firewall::rules(db, &scope).await.unwrap_or_else(|e| {
+                note(&e);
+                Vec::new()
+            });
+            for r in stored.into_iter().filter(|r| r.enabled) {
                 match rules::parse(&r.source) {
                     Ok(rule) => layer.rules.push(rule),
                     Err(e) => {
@@ -106,7 +123,10 @@ impl StoreRules {
                     }
                 }
             }
-            let fw = firewall::get(db, &scope).await.unwrap_or_default();
+            let fw = firewall::get(db, &scope).await.unwrap_or_else(|e| {
+                note(&e);
+                firewall::StoreFirewall::default()
+            });
             layer.attack_mode_until = fw.attack_mode_until.map(|t| t.0);
             let mode = fw.waf_mode.as_deref().and_then(Mode::parse);
             if mode.is_some() || fw.waf_paranoia.is_some() {
@@ -117,11 +137,15 @@ impl StoreRules {
             }
         }
         let layer = Arc::new(layer);
-        if let Ok(mut c) = self.cache.lock() {
-            if c.len() > 10_000 {
-                c.clear();
+        if !failed && let Ok(mut c) = self.cache.lock() {
+            // Keys come from request paths: made-up ones must neither grow the cache nor flush real stores'.
+            // A full cache is swept only to make room for a real store.
+            if c.len() >= CACHED && layer.store.is_some() {
+                c.retain(|_, e| e.fetched + TTL_MS > now);
             }
-            c.insert(key.to_owned(), Entry { fetched: now, layer: Arc::clone(&layer) });
+            if c.len() < CACHED || layer.store.is_some() {
+                c.insert(key.to_owned(), Entry { fetched: now, layer: Arc::clone(&layer) });
+            }
         }
         layer
     }
