@@ -67,9 +67,10 @@ pub async fn restore(
         return Err(BackupError::SchemaTooNew { snapshot: manifest.schema_version, binary });
     }
     let found = Inventory::read(db).await?;
-    if !found.is_empty() && !found.tables.contains(MIGRATIONS_TABLE) {
-        // Not Palisade's: never dropped, not even with --force.
-        return Err(BackupError::TargetForeign(found.tables.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+    if !found.is_empty() && migrate::history_is_ours(db).await? != Some(true) {
+        // Not Palisade's (no migration history, or another application's): never dropped, not even with --force.
+        let named: Vec<String> = found.tables.iter().chain(&found.functions).take(5).cloned().collect();
+        return Err(BackupError::TargetForeign(named.join(", ")));
     }
     if let Some(what) = non_empty(db).await?
         && !target.force
@@ -302,9 +303,6 @@ pub async fn non_empty(db: &Db) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The table sqlx records applied migrations in: its presence marks a Palisade database.
-const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
-
 /// The tables (and, on PostgreSQL, functions) of the target's schema: read before a restore so that undoing a
 /// failed one removes only what it created.
 #[derive(Debug, Default)]
@@ -323,13 +321,17 @@ impl Inventory {
                  AND sql NOT LIKE 'CREATE TABLE ''%'",
                 None,
             ),
+            // Objects that belong to an extension (pgcrypto's functions, PostGIS's `spatial_ref_sys`) are the
+            // extension's, neither foreign data nor ours to drop.
             Backend::Postgres => (
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')",
                 // regprocedure text is a quoted, schema-resolvable signature.
                 Some(
                     "SELECT p.oid::regprocedure::text FROM pg_proc p \
-                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()",
+                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() \
+                     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
                 ),
             ),
         };

@@ -55,6 +55,27 @@ impl Fixture {
         snapshot::create(&repo, Arc::clone(&self.recipients), &self.key(), sources, &Quiet).await.unwrap()
     }
 
+    /// Flips one byte of a chunk that only the files `picked` by path use (none of the others), so a restore
+    /// fails exactly there; the returned [`Damage`] mends it.
+    fn damage_own_chunk(&self, manifest: &palisade_backup::format::Manifest, picked: impl Fn(&str) -> bool) -> Damage {
+        let others: Vec<&String> = manifest.files.iter().filter(|f| !picked(&f.path)).flat_map(|f| &f.chunks).collect();
+        let chunk = manifest
+            .files
+            .iter()
+            .filter(|f| picked(&f.path))
+            .flat_map(|f| &f.chunks)
+            .find(|c| !others.contains(c))
+            .expect("a chunk of their own");
+        let file = self
+            .chunk_files()
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(chunk.as_str()))
+            .expect("the chunk's file");
+        let damage = Damage { file };
+        damage.flip();
+        damage
+    }
+
     fn chunk_files(&self) -> Vec<std::path::PathBuf> {
         let mut out = Vec::new();
         let root = self.dir.path().join("repo/chunks");
@@ -140,6 +161,24 @@ async fn facts(db: &Db, key: &ChunkKey) -> Vec<TableFacts> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// A chunk file with one byte flipped.
+struct Damage {
+    file: std::path::PathBuf,
+}
+
+impl Damage {
+    fn flip(&self) {
+        let mut bytes = std::fs::read(&self.file).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        std::fs::write(&self.file, &bytes).unwrap();
+    }
+
+    fn mend(&self) {
+        self.flip();
+    }
 }
 
 /// A fixture, a seeded installation (on the suite's backend) and its objects dir.
@@ -482,32 +521,14 @@ async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() 
 async fn a_restore_that_fails_after_the_database_loaded_takes_the_rows_away_again() {
     let (fx, db, objects, _dir) = seeded().await;
     let manifest = fx.snapshot(&db, &objects).await;
-    let db_chunks: Vec<&String> =
-        manifest.files.iter().filter(|f| !f.path.starts_with("objects/")).flat_map(|f| &f.chunks).collect();
-    let object_chunk = manifest
-        .files
-        .iter()
-        .filter(|f| f.path.starts_with("objects/"))
-        .flat_map(|f| &f.chunks)
-        .find(|c| !db_chunks.contains(c))
-        .expect("an object chunk of its own");
-    let file = fx
-        .chunk_files()
-        .into_iter()
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(object_chunk.as_str()))
-        .expect("the object chunk's file");
-    let mut bytes = std::fs::read(&file).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x01;
-    std::fs::write(&file, &bytes).unwrap();
+    let damage = fx.damage_own_chunk(&manifest, |path| path.starts_with("objects/"));
 
     let target = TestDb::empty_sqlite().await;
     let err = restore_into(&fx, &manifest.id, &target, false).await.unwrap_err();
     assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
     assert_eq!(non_empty(&target).await.unwrap(), None, "no rows of the failed restore are left");
     // Once the chunk is mended, the same target takes the restore.
-    bytes[mid] ^= 0x01;
-    std::fs::write(&file, &bytes).unwrap();
+    damage.mend();
     restore_into(&fx, &manifest.id, &target, false).await.unwrap();
     assert_eq!(facts(&target, &fx.key()).await, facts(&db, &fx.key()).await);
 }
@@ -531,6 +552,30 @@ async fn a_target_holding_another_applications_tables_is_refused_and_left_as_it_
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invoices").fetch_one(target.pool()).await.unwrap();
         assert_eq!(n, 0, "the foreign table is still there");
         assert_eq!(migrate::applied_version(target).await.unwrap(), None, "no Palisade schema was built beside it");
+    }
+
+    // Another sqlx application: it has a migration table too, with its own history.
+    let mut targets = vec![TestDb::empty_sqlite().await];
+    targets.extend(TestDb::empty_postgres().await);
+    for target in &targets {
+        let (blob, at) = match target.backend() {
+            palisade_store::Backend::Sqlite => ("BLOB", "X'00'"),
+            palisade_store::Backend::Postgres => ("BYTEA", "'\\x00'::bytea"),
+        };
+        for sql in [
+            format!(
+                "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+                 success BOOLEAN NOT NULL, checksum {blob} NOT NULL, execution_time BIGINT NOT NULL)"
+            ),
+            format!("INSERT INTO _sqlx_migrations VALUES (1, 'their schema', TRUE, {at}, 1)"),
+            "CREATE TABLE invoices (id BIGINT PRIMARY KEY)".to_owned(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(target.pool()).await.unwrap();
+        }
+        let err = restore_into(&fx, &manifest.id, target, true).await.unwrap_err();
+        assert!(matches!(err, BackupError::TargetForeign(_)), "{err}");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invoices").fetch_one(target.pool()).await.unwrap();
+        assert_eq!(n, 0, "their table is still there");
     }
 }
 
@@ -569,6 +614,31 @@ async fn a_failed_restore_leaves_neither_schema_nor_key_file_on_either_backend()
         assert_eq!(migrate::applied_version(target).await.unwrap(), None, "the schema it built is gone");
         assert!(!key_file.exists(), "no key file of a failed restore");
     }
+}
+
+#[tokio::test]
+async fn a_restore_that_fails_at_the_key_file_takes_the_migrated_database_away_again() {
+    let (fx, db, objects, _dir) = seeded().await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    fx.damage_own_chunk(&manifest, |path| path == "keys/master.key");
+
+    let target = TestDb::empty_sqlite().await;
+    let out = tempfile::tempdir().unwrap();
+    let key_file = out.path().join("master.key");
+    let repo = Repository::open(&fx.target).await.unwrap();
+    let objects_out = Objects::local(&out.path().join("objects")).unwrap();
+    let err = restore(
+        &repo,
+        &manifest,
+        &fx.identity,
+        RestoreTarget { db: &target, objects: &objects_out, master_key_file: &key_file, force: false },
+        &Quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
+    assert_eq!(migrate::applied_version(&target).await.unwrap(), None, "the committed, migrated database is gone");
+    assert!(!key_file.exists());
 }
 
 #[tokio::test]

@@ -178,8 +178,10 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
 ];
 
 /// Whether a field carries a secret by its name: a finding on it records where, never an excerpt of the value
-/// (events are kept, shown to staff and backed up).
-fn secret_field(name: &str) -> bool {
+/// (events are kept, shown to staff and backed up), and custom rules never see it (a rule's test-run would
+/// otherwise let staff guess it a character at a time).
+#[must_use]
+pub fn secret_field(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["password", "passphrase", "secret", "token", "otp"].iter().any(|s| name.contains(s))
         || name.trim_start_matches('.') == "repeat"
@@ -350,7 +352,14 @@ impl Shield {
             let plus = field.encoded
                 && matches!(field.location, Location::Query | Location::Body | Location::Name | Location::Path);
             let before = findings.len();
-            if field.value.len() > request::MAX_FIELD {
+            if field.location == Location::Body && field.name == request::UNREAD {
+                // Part of the body was not read: refused, whatever the route's exceptions say.
+                findings.push(protocol_finding("protocol.body-unread", detect::CRITICAL, "body", &field.value));
+                continue;
+            }
+            // A field longer than is read is refused, unless an exception waives protocol findings for it: such
+            // a field (a product description, a theme) is then read to its end.
+            if field.value.len() > request::MAX_FIELD && !skip.contains(&Family::Protocol) {
                 let mut too_long = protocol_finding("protocol.field-too-long", detect::CRITICAL, &field.name, "");
                 too_long.location = field.location;
                 too_long.excerpt = format!("{} bytes", field.value.len());
@@ -430,19 +439,8 @@ fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) ->
     }
 }
 
-/// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers, bodies too large to
-/// inspect.
+/// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers.
 fn protocol(req: &Request, out: &mut Vec<Finding>) {
-    if req.body.len() > request::MAX_BODY
-        && !req.header_value("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
-    {
-        out.push(protocol_finding(
-            "protocol.body-too-large",
-            detect::CRITICAL,
-            "body",
-            &format!("{} bytes", req.body.len()),
-        ));
-    }
     if !METHODS.contains(&req.method.as_str()) {
         out.push(protocol_finding("protocol.method", detect::CRITICAL, "method", &req.method));
     }
@@ -680,14 +678,14 @@ mod tests {
         // One field longer than is read: refused as such.
         let v = verdict(form(format!("q={}", "a".repeat(request::MAX_FIELD + 1))));
         assert_eq!((v.action, names(&v)), (Action::Block, vec!["protocol.field-too-long"]));
-        // A body longer than is read, in any format but multipart: refused.
+        // However long the body: JSON is read to its end.
         let json = Request::new("POST", "/api/v1/stores/tea/orders")
             .header("content-type", "application/json")
-            .body(format!("{{\"pad\":\"{}\"}}", "a".repeat(request::MAX_BODY)).into_bytes());
-        assert!(names(&verdict(json)).contains(&"protocol.body-too-large"));
+            .body(format!("{{\"pad\":\"{}\",\"note\":\"1' OR 1=1--\"}}", "a".repeat(2 << 20)).into_bytes());
+        assert!(names(&verdict(json)).iter().any(|r| r.starts_with("sqli.")));
         // A multipart text part behind a large file part is read, wherever it is.
         let mut body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
-        body.extend(std::iter::repeat_n(0xffu8, 2 * request::MAX_BODY));
+        body.extend(std::iter::repeat_n(0xffu8, 2 << 20));
         body.extend_from_slice(
             b"\r\n--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n",
         );
@@ -701,6 +699,27 @@ mod tests {
         let long = form(format!("description={}", "<p>Oolong+from+Taiwan.</p>".repeat(4000)));
         let long = Request { path: "/admin/stores/tea/products".into(), ..long };
         assert_eq!(verdict(long).action, Action::Allow);
+        // ... and read to its end: what its exception does not waive is still found past 64 KiB.
+        let padded = form(format!("description={}1'+OR+1=1--", "<p>Oolong+from+Taiwan.</p>".repeat(4000)));
+        let padded = Request { path: "/admin/stores/tea/products".into(), ..padded };
+        assert!(names(&verdict(padded)).iter().any(|r| r.starts_with("sqli.")));
+        // A multipart body with more parts than are read is refused rather than read in part.
+        let many: String = (0..=request::MAX_PARTS)
+            .map(|i| format!("--b\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n"))
+            .collect();
+        let many = Request::new("POST", "/s/tea/contact")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(format!("{many}--b--\r\n"));
+        assert_eq!(names(&verdict(many)), vec!["protocol.body-unread"]);
+        // So is a part whose headers run on past any real header block (a way to hide its content).
+        let padded_head = format!(
+            "--b\r\nContent-Disposition: form-data; name=\"q\"\r\nX-Pad: {}\r\n\r\n<script>x</script>\r\n--b--\r\n",
+            "a".repeat(10_000)
+        );
+        let padded_head = Request::new("POST", "/s/tea/contact")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(padded_head);
+        assert!(names(&verdict(padded_head)).contains(&"protocol.body-unread"));
     }
 
     #[test]

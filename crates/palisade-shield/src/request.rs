@@ -65,16 +65,24 @@ pub struct Request {
     /// The raw query string (without `?`), still percent-encoded.
     pub query: String,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// Shared, not copied, with the handler that reads it next.
+    pub body: bytes::Bytes,
 }
 
 /// Fields at most this long are inspected in full; a longer one is inspected up to here and flagged
 /// (`protocol.field-too-long`, enough to block), so padding cannot push a payload out of sight.
 pub const MAX_FIELD: usize = 64 * 1024;
-/// Bodies at most this long are inspected (the default body limit); a longer one is flagged
-/// (`protocol.body-too-large`). Multipart bodies are read whole: their file parts are skipped, their text parts
-/// inspected wherever they are.
-pub const MAX_BODY: usize = 1024 * 1024;
+/// Bodies are read whole (the web layer has already held them to their route's limit). In a multipart body, file
+/// parts are skipped without being converted, and at most [`MAX_PARTS`] parts and [`MAX_MULTIPART_TEXT`] bytes of
+/// text parts are read; what lies beyond is reported as a field named [`UNREAD`], which the engine refuses
+/// (`protocol.body-unread`) instead of passing it unseen.
+pub const MAX_PARTS: usize = 256;
+/// See [`MAX_PARTS`].
+pub const MAX_MULTIPART_TEXT: usize = 4 * 1024 * 1024;
+/// The name of the marker field for a body not read to its end.
+pub const UNREAD: &str = "(unread)";
+/// A header block of a multipart part longer than this is not a header block.
+const MAX_PART_HEAD: usize = 8 * 1024;
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 #[must_use]
@@ -100,7 +108,7 @@ impl Request {
     }
 
     #[must_use]
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+    pub fn body(mut self, body: impl Into<bytes::Bytes>) -> Self {
         self.body = body.into();
         self
     }
@@ -170,12 +178,13 @@ impl Request {
         }
         if !self.body.is_empty() {
             let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
-            let whole = ctype.starts_with("multipart/form-data");
-            let text = String::from_utf8_lossy(if whole {
-                &self.body
-            } else {
-                self.body.get(..MAX_BODY).unwrap_or(&self.body)
-            });
+            if ctype.starts_with("multipart/form-data") {
+                // The boundary is case-sensitive: take it from the header as sent.
+                let raw_ctype = self.header_value("content-type").unwrap_or("");
+                multipart_fields(&self.body, raw_ctype, &mut out);
+                return out;
+            }
+            let text = String::from_utf8_lossy(&self.body);
             if ctype.starts_with("application/x-www-form-urlencoded") {
                 match &text {
                     Cow::Borrowed(text) => pairs(text, Location::Body, &mut out),
@@ -195,10 +204,6 @@ impl Request {
                         encoded: false,
                     }),
                 }
-            } else if ctype.starts_with("multipart/form-data") {
-                // The boundary is case-sensitive: take it from the header as sent.
-                let raw_ctype = self.header_value("content-type").unwrap_or("");
-                multipart_fields(&text, raw_ctype, &mut out);
             } else if ctype.contains("xml") {
                 xml_fields(&text, &mut out);
             } else {
@@ -255,8 +260,9 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field<'_>>, dept
 }
 
 /// Parts of a multipart body: text parts as values, JSON and XML parts as their leaves (file contents that are
-/// not text are skipped; their names are kept). Line breaks may be CRLF or bare LF, as lenient servers accept both.
-fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field<'_>>) {
+/// not text are skipped without being converted; their names are kept). Line breaks may be CRLF or bare LF, as
+/// lenient servers accept both. Works on bytes: a large upload is never copied into a string.
+fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
     let Some(boundary) = ctype.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then_some(v.trim())
@@ -264,16 +270,40 @@ fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field<'_>>) {
         out.push(Field {
             location: Location::Body,
             name: "body".into(),
-            value: text.to_owned().into(),
+            value: String::from_utf8_lossy(body).into_owned().into(),
             encoded: false,
         });
         return;
     };
-    let boundary = boundary.trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    for part in text.split(delimiter.as_str()).skip(1) {
-        let part = part.strip_prefix("\r\n").or_else(|| part.strip_prefix('\n')).unwrap_or(part);
-        let Some((head, body)) = part.split_once("\r\n\r\n").or_else(|| part.split_once("\n\n")) else { continue };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
+    let starts: Vec<usize> = finder.find_iter(body).collect();
+    let mut text_read = 0usize;
+    for (i, start) in starts.iter().enumerate() {
+        let from = start + delimiter.len();
+        let to = starts.get(i + 1).copied().unwrap_or(body.len());
+        let Some(part) = body.get(from..to) else { continue };
+        if part.starts_with(b"--") {
+            break; // the closing delimiter
+        }
+        if i >= MAX_PARTS {
+            out.push(unread(format!("more than {MAX_PARTS} parts")));
+            return;
+        }
+        let part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
+        let split = memchr::memmem::find(part, b"\r\n\r\n")
+            .map(|at| (at, 4))
+            .into_iter()
+            .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
+            .min_by_key(|(at, _)| *at);
+        // A part with no header block, or one too long to be one, would be read differently by different
+        // servers: refused, not skipped.
+        let Some((at, sep)) = split.filter(|(at, _)| *at <= MAX_PART_HEAD) else {
+            out.push(unread(format!("part {} has no header block of at most {MAX_PART_HEAD} bytes", i + 1)));
+            return;
+        };
+        let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
+        let head = String::from_utf8_lossy(head);
         let mut name = String::new();
         let mut filename = None;
         let mut part_type = "text/plain".to_owned();
@@ -312,28 +342,39 @@ fn multipart_fields(text: &str, ctype: &str, out: &mut Vec<Field<'_>>) {
                 encoded: false,
             });
         }
-        let value = body.strip_suffix("\r\n").or_else(|| body.strip_suffix('\n')).unwrap_or(body);
+        let is_text = part_type.contains("json") || part_type.contains("xml") || part_type.starts_with("text/");
+        if !is_text {
+            continue;
+        }
+        let content = content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);
+        text_read += content.len();
+        if text_read > MAX_MULTIPART_TEXT {
+            out.push(unread(format!("more than {MAX_MULTIPART_TEXT} bytes of text parts")));
+            return;
+        }
+        let value = String::from_utf8_lossy(content).into_owned();
         if part_type.contains("json") {
-            match serde_json::from_str::<serde_json::Value>(value) {
+            match serde_json::from_str::<serde_json::Value>(&value) {
                 Ok(v) => json_fields(&v, &name, out, 0),
-                Err(_) => out.push(Field {
-                    location: Location::Body,
-                    name: name.into(),
-                    value: value.to_owned().into(),
-                    encoded: false,
-                }),
+                Err(_) => {
+                    out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false })
+                }
             }
         } else if part_type.contains("xml") {
-            xml_fields(value, out);
-        } else if part_type.starts_with("text/") {
-            out.push(Field {
-                location: Location::Body,
-                name: name.into(),
-                value: value.to_owned().into(),
-                encoded: false,
-            });
+            let mut leaves = Vec::new();
+            xml_fields(&value, &mut leaves);
+            for leaf in leaves {
+                out.push(leaf.into_owned());
+            }
+        } else {
+            out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false });
         }
     }
+}
+
+/// The marker for a body not read to its end.
+fn unread(why: String) -> Field<'static> {
+    Field { location: Location::Body, name: UNREAD.into(), value: why.into(), encoded: false }
 }
 
 /// `form-data; name="a;b"; filename="x"` → (lower-case key, unquoted value), honouring quotes and `\"`.

@@ -22,25 +22,45 @@ pub struct StoreFirewall {
 /// WAF modes a store may choose.
 pub const WAF_MODES: [&str; 3] = ["off", "detect", "block"];
 
-/// The scoped store's settings (defaults when never set).
-pub async fn get(db: &Db, scope: &StoreScope) -> Result<StoreFirewall> {
-    type Row = (String, Option<i64>, Option<String>, Option<i64>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT admin_allowlist, attack_mode_until, waf_mode, waf_paranoia FROM store_firewall WHERE store_id = $1",
-    )
-    .bind(scope.store_key())
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map_or_else(StoreFirewall::default, |(list, until, mode, paranoia)| StoreFirewall {
+type Row = (String, Option<i64>, Option<String>, Option<i64>);
+const SELECT: &str =
+    "SELECT admin_allowlist, attack_mode_until, waf_mode, waf_paranoia FROM store_firewall WHERE store_id = $1";
+
+fn from_row(row: Option<Row>) -> StoreFirewall {
+    row.map_or_else(StoreFirewall::default, |(list, until, mode, paranoia)| StoreFirewall {
         admin_allowlist: serde_json::from_str(&list).unwrap_or_default(),
         attack_mode_until: until.map(Timestamp),
         waf_mode: mode,
         waf_paranoia: paranoia.and_then(|p| u8::try_from(p).ok()),
-    }))
+    })
 }
 
-async fn upsert(db: &Db, scope: &StoreScope, fw: &StoreFirewall, action: &str) -> Result<()> {
+/// The scoped store's settings (defaults when never set).
+pub async fn get(db: &Db, scope: &StoreScope) -> Result<StoreFirewall> {
+    let row: Option<Row> = sqlx::query_as(SELECT).bind(scope.store_key()).fetch_optional(db.pool()).await?;
+    Ok(from_row(row))
+}
+
+/// Reads the settings, lets `change` edit them and writes them back with an audit event, all in one write
+/// transaction (the row locked on PostgreSQL, the database on SQLite): two changes at once — a merchant's and
+/// the automatic attack switch, say — cannot undo each other. `change` returns false to leave the row as it was.
+async fn modify(
+    db: &Db,
+    scope: &StoreScope,
+    action: &str,
+    change: impl FnOnce(&mut StoreFirewall) -> bool,
+) -> Result<bool> {
     let mut tx = db.begin_write().await?;
+    let locked = match db.backend() {
+        crate::Backend::Sqlite => SELECT.to_owned(),
+        crate::Backend::Postgres => format!("{SELECT} FOR UPDATE"),
+    };
+    let row: Option<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(locked)).bind(scope.store_key()).fetch_optional(&mut *tx).await?;
+    let mut fw = from_row(row);
+    if !change(&mut fw) {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO store_firewall (store_id, admin_allowlist, attack_mode_until, waf_mode, waf_paranoia, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -59,36 +79,43 @@ async fn upsert(db: &Db, scope: &StoreScope, fw: &StoreFirewall, action: &str) -
     let target = format!("store:{}", scope.store_id());
     audit::record_store(&mut tx, db, scope, NewEvent::new(action, &target).details(serde_json::json!(fw))).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Replaces the admin allow-list (already validated CIDRs).
 pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> Result<()> {
     scope.require_staff()?;
-    let mut fw = get(db, scope).await?;
-    fw.admin_allowlist = cidrs;
-    upsert(db, scope, &fw, "firewall.allowlist_set").await
+    modify(db, scope, "firewall.allowlist_set", |fw| {
+        fw.admin_allowlist = cidrs;
+        true
+    })
+    .await
+    .map(drop)
 }
 
 /// Turns "under attack" mode on until `until`, or off (`None`).
 pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestamp>) -> Result<()> {
     scope.require_staff()?;
-    let mut fw = get(db, scope).await?;
-    fw.attack_mode_until = until;
-    upsert(db, scope, &fw, "firewall.attack_mode_set").await
+    modify(db, scope, "firewall.attack_mode_set", |fw| {
+        fw.attack_mode_until = until;
+        true
+    })
+    .await
+    .map(drop)
 }
 
 /// Switches the store's attack mode on until `until` unless it is already on for at least that long, and says
 /// whether it wrote: the automatic switch must never shorten what a merchant set by hand.
 pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -> Result<bool> {
     scope.require_staff()?;
-    let mut fw = get(db, scope).await?;
-    if fw.attack_mode_until.is_some_and(|t| t >= until) {
-        return Ok(false);
-    }
-    fw.attack_mode_until = Some(until);
-    upsert(db, scope, &fw, "firewall.attack_mode_set").await?;
-    Ok(true)
+    modify(db, scope, "firewall.attack_mode_set", |fw| {
+        if fw.attack_mode_until.is_some_and(|t| t >= until) {
+            return false;
+        }
+        fw.attack_mode_until = Some(until);
+        true
+    })
+    .await
 }
 
 /// Sets the store's own WAF mode and paranoia level (`None`: follow the platform's). Refuses anything but the
@@ -105,10 +132,13 @@ pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: 
     {
         return Err(crate::StoreError::Invalid(format!("paranoia level {p} is not between 1 and 4")));
     }
-    let mut fw = get(db, scope).await?;
-    fw.waf_mode = mode.map(str::to_owned);
-    fw.waf_paranoia = paranoia;
-    upsert(db, scope, &fw, "firewall.waf_mode_set").await
+    modify(db, scope, "firewall.waf_mode_set", |fw| {
+        fw.waf_mode = mode.map(str::to_owned);
+        fw.waf_paranoia = paranoia;
+        true
+    })
+    .await
+    .map(drop)
 }
 
 /// A store that chose its own WAF mode or paranoia level, for the operator's overview.

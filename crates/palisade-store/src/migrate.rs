@@ -56,6 +56,32 @@ pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
     Ok(v)
 }
 
+/// Whether the applied migrations recorded in the database are Palisade's: every one this binary knows has the
+/// checksum of its own file (another sqlx application has a `_sqlx_migrations` table too). Versions newer than this
+/// binary cannot be checked and are taken on trust; `None` when there is no migration table.
+pub async fn history_is_ours(db: &Db) -> Result<Option<bool>> {
+    if applied_version(db).await?.is_none() {
+        let (any,): (i64,) = sqlx::query_as(match db.backend() {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        })
+        .fetch_one(db.pool())
+        .await?;
+        // A migration table with nothing applied: nothing of ours in it either.
+        return Ok((any > 0).then_some(false));
+    }
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations").fetch_all(db.pool()).await?;
+    let known = migrator(db.backend());
+    let newest = known_version(db.backend());
+    Ok(Some(rows.iter().all(|(version, checksum)| {
+        *version > newest || known.iter().any(|m| m.version == *version && m.checksum.as_ref() == checksum.as_slice())
+    })))
+}
+
 /// Applies pending migrations; refuses a schema newer than this binary.
 ///
 /// On PostgreSQL sqlx takes an advisory lock, so several nodes starting at once migrate exactly once.

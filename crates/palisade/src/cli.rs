@@ -170,7 +170,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PALISADE_BEHIND_TLS")]
     pub behind_tls: bool,
     /// Do not run background jobs on this node (it still serves HTTP).
-    #[arg(long)]
+    #[arg(long, env = "PALISADE_NO_JOBS")]
     pub no_jobs: bool,
     /// SMTP server for outgoing mail: smtp://host:port or smtps://user:password@host:465. Without it, mail
     /// stays in the development outbox shown in the operator console.
@@ -201,7 +201,7 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "PALISADE_TRUSTED_PROXIES", value_name = "CIDR", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
     /// Turn the rate limits off (they are on by default).
-    #[arg(long)]
+    #[arg(long, env = "PALISADE_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
     /// Storefront requests per second (sustained over 10 s) that switch "under attack" mode on by themselves;
     /// 0 never does.

@@ -100,14 +100,13 @@ impl StoreRules {
             metrics::counter!("palisade_shield_store_layer_errors_total").increment(1);
             tracing::warn!(store = %key, error = %e, "store firewall layer could not be read; platform rules only");
         };
-        let store = match palisade_store::tenancy::store_id_by_slug(db, key).await {
+        let store = match palisade_store::tenancy::store_id_by_key(db, key).await {
             Ok(found) => found,
             Err(e) => {
                 note(&e);
                 None
             }
-        }
-        .or_else(|| key.parse::<StoreId>().ok());
+        };
         let mut layer = StoreLayer { store, ..StoreLayer::default() };
         if let Some(id) = store {
             let scope = StoreScope::shopper(id, None);
@@ -153,6 +152,9 @@ impl StoreRules {
     /// Remembers a request of `store` for test-runs.
     pub fn remember(&self, store: StoreId, sample: Sample) {
         if let Ok(mut s) = self.samples.lock() {
+            if s.len() >= CACHED && !s.contains_key(&store) {
+                return;
+            }
             let q = s.entry(store).or_default();
             if q.len() >= SAMPLE {
                 q.pop_front();

@@ -370,7 +370,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     }
     let ctype = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !binary(ctype) {
-        sreq.body = bytes.to_vec();
+        sreq.body = bytes.clone();
     }
     // The store's own rules come first.
     if let Some(layer) = &layer {
@@ -380,6 +380,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 .fields()
                 .into_iter()
                 .filter(|f| matches!(f.location, palisade_shield::Location::Query | palisade_shield::Location::Body))
+                .filter(|f| !palisade_shield::secret_field(&f.name))
                 .map(|f| {
                     (
                         f.name.to_string(),
@@ -463,7 +464,8 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         }
         Action::Block => {}
     }
-    if let Some(ip) = ip.map(crate::http::limits::network_of)
+    if !platform_off
+        && let Some(ip) = ip.map(crate::http::limits::network_of)
         && let Some(until) = shield.bans.strike(ip, now)
     {
         metrics::counter!("palisade_shield_bans_total").increment(1);

@@ -229,6 +229,8 @@ async fn lift_ban(
             "That is not an IP address.",
         ))
     })?;
+    // Bans are kept by client as limits count them (an IPv6 address by its /64): lifting any address of it lifts it.
+    let ip = crate::http::limits::network_of(ip);
     palisade_store::bans::lift(&state.db, &op.platform_scope(), &ip.to_string()).await?;
     state.shield.bans.lift(ip);
     Ok(Redirect::to("/console/shield").into_response())

@@ -897,3 +897,55 @@ async fn a_pass_is_good_only_for_the_address_that_earned_it() {
     assert_eq!(with_pass(a).await.unwrap().status(), StatusCode::OK);
     assert_eq!(with_pass(b).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "a copied cookie is no pass");
 }
+
+#[tokio::test]
+async fn an_ipv6_client_is_banned_by_its_64_and_lifted_by_any_address_in_it() {
+    let mut cfg = WebConfig::default();
+    cfg.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let app = TestApp::start_with(cfg, |r, _| r).await;
+    let from = |client: String, path: &str| app.client.get(app.url(path)).header("x-forwarded-for", client).send();
+    // Each attack from another address of the same /64.
+    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+        let res = from(format!("2001:db8:1:2::{:x}", i + 1), &format!("/search?q={i}%27%20OR%20%271%27%3D%271"));
+        assert_eq!(res.await.unwrap().status(), StatusCode::FORBIDDEN);
+    }
+    let fresh = from("2001:db8:1:2:ffff::9".into(), "/search?q=tea").await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::FORBIDDEN, "a new address of the same /64 is still the same client");
+    assert!(fresh.text().await.unwrap().contains("blocked for a while"));
+    assert_eq!(from("2001:db8:1:3::1".into(), "/search?q=tea").await.unwrap().status(), StatusCode::OK);
+    // The operator lifts it by the address shown in any of its events.
+    let lift = app
+        .client
+        .post(app.url("/console/shield/bans/lift"))
+        .header("cookie", format!("palisade_console={}", app.token))
+        .form(&[("ip", "2001:db8:1:2::3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lift.status(), StatusCode::SEE_OTHER);
+    assert_eq!(from("2001:db8:1:2:ffff::9".into(), "/search?q=tea").await.unwrap().status(), StatusCode::OK);
+    assert!(palisade_store::bans::active(&app.db, app.db.now(), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn custom_rules_never_see_secret_fields() {
+    let app = TestApp::start().await;
+    let tea = store(&app.db, "tea", None).await;
+    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    for source in ["block if arg \"passphrase\" starts_with \"hunter\"", "block if arg \"note\" starts_with \"hunter\""]
+    {
+        palisade_store::firewall::add_rule(&app.db, &scope, source).await.unwrap();
+    }
+    for rule in palisade_store::firewall::rules(&app.db, &scope).await.unwrap() {
+        palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, true, false).await.unwrap();
+    }
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/s/tea/contact"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post("note=hunter2").await.unwrap().status(), StatusCode::FORBIDDEN, "the control: rules do run");
+    assert_ne!(post("passphrase=hunter2").await.unwrap().status(), StatusCode::FORBIDDEN);
+}

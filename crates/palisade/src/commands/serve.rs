@@ -110,26 +110,6 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     };
     let mut web = web;
     web.limits = limits.clone();
-    // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
-    // withdrawn when it stops.
-    palisade_web::http::shield::report_node(&db, &node, &web).await?;
-    let reporter = {
-        let (db, node, web, mut stop) = (db.clone(), node.clone(), web.clone(), stop_rx.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(palisade_web::http::shield::NODE_REPORT_EVERY) => {}
-                    _ = stop.wait_for(|stop| *stop) => break,
-                }
-                if let Err(e) = palisade_web::http::shield::report_node(&db, &node, &web).await {
-                    tracing::warn!(error = %e, "could not renew this node's firewall report");
-                }
-            }
-            if let Err(e) = palisade_web::http::shield::forget_node(&db, &node).await {
-                tracing::warn!(error = %e, "could not withdraw this node's firewall report");
-            }
-        })
-    };
     if web.shield.policy.mode != palisade_shield::Mode::Block {
         tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
     }
@@ -142,6 +122,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         }
     };
     let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
+    // What this node runs, reported once it is listening.
+    let reported = web.clone();
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?
         .with_master_key(inst.master_key.expose());
@@ -163,6 +145,26 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let app = palisade_web::router(state);
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
+    // withdrawn when it stops.
+    palisade_web::http::shield::report_node(&db, &node, &reported).await?;
+    let reporter = {
+        let (db, node, web, mut stop) = (db.clone(), node.clone(), reported.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(palisade_web::http::shield::NODE_REPORT_EVERY) => {}
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
+                if let Err(e) = palisade_web::http::shield::report_node(&db, &node, &web).await {
+                    tracing::warn!(error = %e, "could not renew this node's firewall report");
+                }
+            }
+            if let Err(e) = palisade_web::http::shield::forget_node(&db, &node).await {
+                tracing::warn!(error = %e, "could not withdraw this node's firewall report");
+            }
+        })
+    };
     tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
 
     let mut http_stop = stop_rx.clone();
