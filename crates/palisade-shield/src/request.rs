@@ -291,17 +291,28 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             return;
         }
         let part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
-        let split = memchr::memmem::find(part, b"\r\n\r\n")
-            .map(|at| (at, 4))
-            .into_iter()
-            .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
-            .min_by_key(|(at, _)| *at);
-        // A part with no header block, or one too long to be one, would be read differently by different
-        // servers: refused, not skipped.
-        let Some((at, sep)) = split.filter(|(at, _)| *at <= MAX_PART_HEAD) else {
-            out.push(unread(format!("part {} has no header block of at most {MAX_PART_HEAD} bytes", i + 1)));
-            return;
+        // An empty header block: the blank line comes first.
+        let empty = if part.starts_with(b"\r\n") {
+            Some((0, 2))
+        } else if part.starts_with(b"\n") {
+            Some((0, 1))
+        } else {
+            None
         };
+        let split = empty.or_else(|| {
+            memchr::memmem::find(part, b"\r\n\r\n")
+                .map(|at| (at, 4))
+                .into_iter()
+                .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
+                .min_by_key(|(at, _)| *at)
+        });
+        // A part with no blank line at all is all header and carries no value, as servers read it. One whose
+        // header block runs on past any real one would be read differently by different servers: refused.
+        let Some((at, sep)) = split else { continue };
+        if at > MAX_PART_HEAD {
+            out.push(unread(format!("part {} has a header block over {MAX_PART_HEAD} bytes", i + 1)));
+            return;
+        }
         let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
         let head = String::from_utf8_lossy(head);
         let mut name = String::new();
