@@ -182,9 +182,9 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
 /// otherwise let staff guess it a character at a time).
 #[must_use]
 pub fn secret_field(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["password", "passphrase", "secret", "token", "otp"].iter().any(|s| name.contains(s))
-        || name.trim_start_matches('.') == "repeat"
+    let contains = |word: &str| name.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+    ["password", "passphrase", "secret", "token", "otp"].iter().any(|w| contains(w))
+        || name.trim_start_matches('.').eq_ignore_ascii_case("repeat")
 }
 
 /// Every family a finding about one field can belong to; the content families first. (The request-level protocol
@@ -374,7 +374,8 @@ impl Shield {
                 detect::inspect_path(&field, &n, &mut findings);
             }
             detect::inspect_field(self.engine.as_ref(), &field, &n, policy.paranoia, &mut findings);
-            if secret_field(&field.name) {
+            // Only a field that produced findings is asked (no work on the common, clean path).
+            if findings.len() > before && secret_field(&field.name) {
                 for f in findings.iter_mut().skip(before) {
                     f.excerpt = "(secret, not recorded)".to_owned();
                 }
