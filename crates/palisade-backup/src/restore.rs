@@ -326,12 +326,14 @@ impl Inventory {
             Backend::Postgres => (
                 "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
-                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')",
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                 AND d.deptype = 'e')",
                 // regprocedure text is a quoted, schema-resolvable signature.
                 Some(
                     "SELECT p.oid::regprocedure::text FROM pg_proc p \
                      JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() \
-                     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+                     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+                     AND d.objid = p.oid AND d.deptype = 'e')",
                 ),
             ),
         };

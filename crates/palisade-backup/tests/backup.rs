@@ -568,6 +568,8 @@ async fn a_target_holding_another_applications_tables_is_refused_and_left_as_it_
                  success BOOLEAN NOT NULL, checksum {blob} NOT NULL, execution_time BIGINT NOT NULL)"
             ),
             format!("INSERT INTO _sqlx_migrations VALUES (1, 'their schema', TRUE, {at}, 1)"),
+            // Timestamp-numbered, as most sqlx applications: "newer" than any of Palisade's.
+            format!("INSERT INTO _sqlx_migrations VALUES (20240115093000, 'their next', TRUE, {at}, 1)"),
             "CREATE TABLE invoices (id BIGINT PRIMARY KEY)".to_owned(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(target.pool()).await.unwrap();

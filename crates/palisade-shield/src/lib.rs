@@ -761,6 +761,45 @@ mod tests {
     }
 
     #[test]
+    fn multipart_is_read_as_strict_parsers_read_it() {
+        let post = |ctype: &str, body: &str| {
+            verdict(
+                Request::new("POST", "/admin/stores/tea/products/1/images")
+                    .header("content-type", ctype)
+                    .body(body.to_owned()),
+            )
+        };
+        let mp = "multipart/form-data; boundary=b";
+        // A delimiter inside a value is content: the value is read to the real delimiter.
+        let v = post(
+            mp,
+            "--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\nx--b-- <script>alert(1)</script>\r\n--b--\r\n",
+        );
+        assert!(names(&v).iter().any(|r| r.starts_with("xss.")), "{:?}", names(&v));
+        // A field without a file name is text, whatever type it declares.
+        let v = post(
+            mp,
+            "--b\r\nContent-Disposition: form-data; name=\"alt\"\r\nContent-Type: application/octet-stream\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n",
+        );
+        assert!(names(&v).iter().any(|r| r.starts_with("xss.")), "{:?}", names(&v));
+        // Headers that run on into the next part (read so by some parsers) are refused, not skipped.
+        let v = post(
+            mp,
+            "--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n--b\r\nContent-Type: image/png\r\n\r\n<script>x</script>\r\n--b--\r\n",
+        );
+        assert!(names(&v).contains(&"protocol.body-unread"), "{:?}", names(&v));
+        // An empty boundary would make every `--` a delimiter.
+        let v = post("multipart/form-data; boundary=", "----\r\n\r\n<script>x</script>");
+        assert_eq!(v.action, Action::Block);
+        // An ordinary upload: a file part (skipped) and a caption.
+        let v = post(
+            mp,
+            "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\u{1}PNG--b--\r\n--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\nGreen tea, 100 g\r\n--b--\r\n",
+        );
+        assert_eq!(v.action, Action::Allow, "{:?}", names(&v));
+    }
+
+    #[test]
     fn smuggling_shaped_framing_is_refused() {
         let req =
             Request::new("POST", "/cart/add").header("content-length", "5").header("transfer-encoding", "chunked");

@@ -275,14 +275,32 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
         });
         return;
     };
-    let delimiter = format!("--{}", boundary.trim_matches('"'));
-    let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
-    let starts: Vec<usize> = finder.find_iter(body).collect();
+    let boundary = boundary.trim_matches('"');
+    // RFC 2046: 1 to 70 characters. An empty one would make every `--` a delimiter.
+    if boundary.is_empty() || boundary.len() > 70 {
+        out.push(unread("a multipart boundary of 1 to 70 characters".to_owned()));
+        return;
+    }
+    let delimiter = format!("--{boundary}");
+    // A delimiter counts only at the start of the body or of a line, and ends its line (or closes with `--`), as
+    // strict parsers (multer, behind axum) read it; `x--b-- <script>` inside a value is content, not a close.
+    let is_delimiter = |at: usize| {
+        let line_start = at == 0 || body.get(at - 1) == Some(&b'\n');
+        let after = body.get(at + delimiter.len()..).unwrap_or_default();
+        let rest =
+            after.iter().position(|b| *b != b' ' && *b != b'\t').and_then(|p| after.get(p..)).unwrap_or_default();
+        line_start
+            && (after.starts_with(b"--") || rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
+    };
+    let mut delimiters = memchr::memmem::find_iter(body, delimiter.as_bytes()).filter(|at| is_delimiter(*at));
     let mut text_read = 0usize;
-    for (i, start) in starts.iter().enumerate() {
+    let mut current = delimiters.next();
+    let mut i = 0usize;
+    while let Some(start) = current {
+        let next = delimiters.next();
         let from = start + delimiter.len();
-        let to = starts.get(i + 1).copied().unwrap_or(body.len());
-        let Some(part) = body.get(from..to) else { continue };
+        let to = next.unwrap_or(body.len());
+        let Some(part) = body.get(from..to) else { break };
         if part.starts_with(b"--") {
             break; // the closing delimiter
         }
@@ -290,7 +308,13 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             out.push(unread(format!("more than {MAX_PARTS} parts")));
             return;
         }
-        let part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
+        i += 1;
+        current = next;
+        // The rest of the delimiter's line, then the part.
+        let part = match part.iter().position(|b| *b == b'\n') {
+            Some(nl) => part.get(nl + 1..).unwrap_or_default(),
+            None => &[],
+        };
         // An empty header block: the blank line comes first.
         let empty = if part.starts_with(b"\r\n") {
             Some((0, 2))
@@ -306,13 +330,12 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
                 .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
                 .min_by_key(|(at, _)| *at)
         });
-        // A part with no blank line at all is all header and carries no value, as servers read it. One whose
-        // header block runs on past any real one would be read differently by different servers: refused.
-        let Some((at, sep)) = split else { continue };
-        if at > MAX_PART_HEAD {
-            out.push(unread(format!("part {} has a header block over {MAX_PART_HEAD} bytes", i + 1)));
+        // A part with no blank line, or a header block that runs on past any real one, would be read differently
+        // by different parsers (one carries its headers on into the next part): refused, not skipped.
+        let Some((at, sep)) = split.filter(|(at, _)| *at <= MAX_PART_HEAD) else {
+            out.push(unread(format!("part {i} has no header block of at most {MAX_PART_HEAD} bytes")));
             return;
-        }
+        };
         let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
         let head = String::from_utf8_lossy(head);
         let mut name = String::new();
@@ -345,16 +368,18 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
                 encoded: false,
             });
         }
-        if let Some(f) = filename {
+        if let Some(f) = &filename {
             out.push(Field {
                 location: Location::Name,
                 name: format!("{name}.filename").into(),
-                value: f.into(),
+                value: f.clone().into(),
                 encoded: false,
             });
         }
+        // A file that is not text is skipped; a field without a file name is read as text whatever type it
+        // declares (handlers read such fields as text).
         let is_text = part_type.contains("json") || part_type.contains("xml") || part_type.starts_with("text/");
-        if !is_text {
+        if filename.is_some() && !is_text {
             continue;
         }
         let content = content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);

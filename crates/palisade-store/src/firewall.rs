@@ -51,6 +51,16 @@ async fn modify(
     change: impl FnOnce(&mut StoreFirewall) -> bool,
 ) -> Result<bool> {
     let mut tx = db.begin_write().await?;
+    // A row to lock, even the first time: two first writers would otherwise both start from the defaults and
+    // the second would overwrite the first (rolled back with the rest when nothing changes).
+    sqlx::query(
+        "INSERT INTO store_firewall (store_id, admin_allowlist, updated_at) VALUES ($1, '[]', $2) \
+         ON CONFLICT (store_id) DO NOTHING",
+    )
+    .bind(scope.store_key())
+    .bind(db.now().0)
+    .execute(&mut *tx)
+    .await?;
     let locked = match db.backend() {
         crate::Backend::Sqlite => SELECT.to_owned(),
         crate::Backend::Postgres => format!("{SELECT} FOR UPDATE"),

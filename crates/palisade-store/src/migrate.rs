@@ -77,9 +77,17 @@ pub async fn history_is_ours(db: &Db) -> Result<Option<bool>> {
         sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations").fetch_all(db.pool()).await?;
     let known = migrator(db.backend());
     let newest = known_version(db.backend());
-    Ok(Some(rows.iter().all(|(version, checksum)| {
-        *version > newest || known.iter().any(|m| m.version == *version && m.checksum.as_ref() == checksum.as_slice())
-    })))
+    let ours =
+        |version: i64, checksum: &[u8]| known.iter().any(|m| m.version == version && m.checksum.as_ref() == checksum);
+    // Every recorded version up to our newest must be one of ours, file for file; our first must be there; and a
+    // version past our newest (a newer release's) is believed only when all of ours are there before it —
+    // timestamp-numbered migrations of another application are all "newer" than ours.
+    let within_ours = rows.iter().filter(|(v, _)| *v <= newest).all(|(v, c)| ours(*v, c));
+    let has_first =
+        known.iter().map(|m| m.version).min().is_some_and(|first| rows.iter().any(|(v, c)| *v == first && ours(*v, c)));
+    let beyond = rows.iter().any(|(v, _)| *v > newest);
+    let all_ours_present = known.iter().all(|m| rows.iter().any(|(v, c)| *v == m.version && ours(*v, c)));
+    Ok(Some(within_ours && has_first && (!beyond || all_ours_present)))
 }
 
 /// Applies pending migrations; refuses a schema newer than this binary.

@@ -303,15 +303,20 @@ pub async fn list_stores(db: &Db, _scope: &PlatformScope) -> Result<Vec<Store>> 
     rows.into_iter().map(store_from_row).collect()
 }
 
-/// Resolves a public store address to its id (the storefront's routing; reveals nothing private).
-/// The store a path names by slug or by id, if it exists: a well-formed id alone is not a store.
+/// The store a path names by id or by slug (the id first, as the routes resolve it), if it exists: a
+/// well-formed id alone is not a store.
 pub async fn store_id_by_key(db: &Db, key: &str) -> Result<Option<StoreId>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM stores WHERE slug = $1 OR id = $1").bind(key).fetch_optional(db.pool()).await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM stores WHERE slug = $1 OR id = $1 ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
     row.map(|(id,)| id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string())))
         .transpose()
 }
 
+/// Resolves a public store address to its id (the storefront's routing; reveals nothing private).
 pub async fn store_id_by_slug(db: &Db, slug: &str) -> Result<Option<StoreId>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT id FROM stores WHERE slug = $1").bind(slug).fetch_optional(db.pool()).await?;

@@ -36,7 +36,39 @@ pub struct Sample {
     pub args: Vec<(String, String)>,
 }
 
+/// Bytes of each value a kept sample holds (the live match sees the whole request).
+const KEPT_VALUE: usize = 1024;
+/// Headers and arguments a kept sample holds.
+const KEPT_FIELDS: usize = 32;
+/// Headers never kept for test-runs: a rule's hit count over them would let staff guess a session or a token.
+const UNKEPT_HEADERS: [&str; 3] = ["cookie", "authorization", "proxy-authorization"];
+
 impl Sample {
+    /// The copy kept for test-runs: bounded in size (so 500 of them per store stay small whatever the traffic),
+    /// without credentials, and without the raw query when it carries a secret parameter.
+    #[must_use]
+    pub fn kept(&self) -> Sample {
+        let cut = |v: &str| palisade_shield::request::prefix(v, KEPT_VALUE).to_owned();
+        let secret_query =
+            self.query.split('&').any(|p| palisade_shield::secret_field(p.split('=').next().unwrap_or("")));
+        Sample {
+            at: self.at,
+            method: cut(&self.method),
+            path: cut(&self.path),
+            query: if secret_query { String::new() } else { cut(&self.query) },
+            ip: self.ip,
+            country: self.country.clone(),
+            headers: self
+                .headers
+                .iter()
+                .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()))
+                .take(KEPT_FIELDS)
+                .map(|(n, v)| (cut(n), cut(v)))
+                .collect(),
+            args: self.args.iter().take(KEPT_FIELDS).map(|(n, v)| (cut(n), cut(v))).collect(),
+        }
+    }
+
     fn subjects(&self) -> Subjects<'_> {
         Subjects {
             method: &self.method,

@@ -405,7 +405,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 args,
             };
             let hit = crate::http::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
-            state.store_rules.remember(store, sample);
+            state.store_rules.remember(store, sample.kept());
             if let Some((action, source)) = hit {
                 use palisade_shield::rules::RuleAction;
                 let custom = |a: Action| Verdict {
