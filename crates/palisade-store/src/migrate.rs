@@ -38,8 +38,8 @@ impl MigrationReport {
     }
 }
 
-/// The highest applied migration version, or `None` for an empty database.
-pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
+/// Whether the schema has sqlx's migration table (ours, or another sqlx application's).
+async fn has_migration_table(db: &Db) -> Result<bool> {
     let exists_sql = match db.backend() {
         Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         Backend::Postgres => {
@@ -48,7 +48,12 @@ pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
         }
     };
     let (exists,): (i64,) = sqlx::query_as(exists_sql).fetch_one(db.pool()).await?;
-    if exists == 0 {
+    Ok(exists > 0)
+}
+
+/// The highest applied migration version, or `None` for an empty database.
+pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
+    if !has_migration_table(db).await? {
         return Ok(None);
     }
     let (v,): (Option<i64>,) =
@@ -57,21 +62,11 @@ pub async fn applied_version(db: &Db) -> Result<Option<i64>> {
 }
 
 /// Whether the applied migrations recorded in the database are Palisade's: every one this binary knows has the
-/// checksum of its own file (another sqlx application has a `_sqlx_migrations` table too). Versions newer than this
-/// binary cannot be checked and are taken on trust; `None` when there is no migration table.
+/// checksum of its own file (another sqlx application has a `_sqlx_migrations` table too), and versions newer than
+/// this binary count only after all of ours; `None` when there is no migration table.
 pub async fn history_is_ours(db: &Db) -> Result<Option<bool>> {
-    if applied_version(db).await?.is_none() {
-        let (any,): (i64,) = sqlx::query_as(match db.backend() {
-            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            Backend::Postgres => {
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
-            }
-        })
-        .fetch_one(db.pool())
-        .await?;
-        // A migration table with nothing applied: nothing of ours in it either.
-        return Ok((any > 0).then_some(false));
+    if !has_migration_table(db).await? {
+        return Ok(None);
     }
     let rows: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations").fetch_all(db.pool()).await?;

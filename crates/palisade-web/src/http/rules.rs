@@ -44,29 +44,29 @@ const KEPT_FIELDS: usize = 32;
 const UNKEPT_HEADERS: [&str; 3] = ["cookie", "authorization", "proxy-authorization"];
 
 impl Sample {
-    /// The copy kept for test-runs: bounded in size (so 500 of them per store stay small whatever the traffic),
-    /// without credentials, and without the raw query when it carries a secret parameter.
+    /// The sample as kept for test-runs, made from the one the live rules just matched (no second copy):
+    /// bounded in size (so 500 of them per store stay small whatever the traffic), without credentials, and
+    /// without the raw query when it carries a secret parameter.
     #[must_use]
-    pub fn kept(&self) -> Sample {
-        let cut = |v: &str| palisade_shield::request::prefix(v, KEPT_VALUE).to_owned();
-        let secret_query =
-            self.query.split('&').any(|p| palisade_shield::secret_field(p.split('=').next().unwrap_or("")));
-        Sample {
-            at: self.at,
-            method: cut(&self.method),
-            path: cut(&self.path),
-            query: if secret_query { String::new() } else { cut(&self.query) },
-            ip: self.ip,
-            country: self.country.clone(),
-            headers: self
-                .headers
-                .iter()
-                .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()))
-                .take(KEPT_FIELDS)
-                .map(|(n, v)| (cut(n), cut(v)))
-                .collect(),
-            args: self.args.iter().take(KEPT_FIELDS).map(|(n, v)| (cut(n), cut(v))).collect(),
+    pub fn kept(mut self) -> Sample {
+        fn cut(v: &mut String) {
+            let len = palisade_shield::request::prefix(v, KEPT_VALUE).len();
+            v.truncate(len);
         }
+        if self.query.split('&').any(|p| palisade_shield::secret_field(p.split('=').next().unwrap_or(""))) {
+            self.query.clear();
+        }
+        for v in [&mut self.method, &mut self.path, &mut self.query] {
+            cut(v);
+        }
+        self.headers.retain(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()));
+        self.headers.truncate(KEPT_FIELDS);
+        self.args.truncate(KEPT_FIELDS);
+        for (n, v) in self.headers.iter_mut().chain(self.args.iter_mut()) {
+            cut(n);
+            cut(v);
+        }
+        self
     }
 
     fn subjects(&self) -> Subjects<'_> {
@@ -215,4 +215,29 @@ pub fn first_match<'a>(rules: &'a [Rule], sample: &Sample) -> Option<&'a Rule> {
 #[must_use]
 pub fn is_allow(r: &Rule) -> bool {
     r.action == RuleAction::Allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_samples_are_bounded_and_hold_no_credentials() {
+        let sample = Sample {
+            at: 1,
+            method: "GET".into(),
+            path: "/s/tea".into(),
+            query: "q=tea&api_token=abc".into(),
+            ip: None,
+            country: None,
+            headers: vec![("cookie".into(), "palisade_session=s3cret".into()), ("user-agent".into(), "x".repeat(5000))],
+            args: (0..40).map(|i| (format!("a{i}"), "v".into())).collect(),
+        };
+        let kept = sample.kept();
+        assert_eq!(kept.query, "", "a query with a secret parameter is not kept");
+        assert_eq!(kept.headers.len(), 1, "no cookie");
+        assert_eq!(kept.headers.first().map(|(_, v)| v.len()), Some(KEPT_VALUE));
+        assert_eq!(kept.args.len(), KEPT_FIELDS);
+        assert_eq!(kept.path, "/s/tea");
+    }
 }
