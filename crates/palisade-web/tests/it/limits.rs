@@ -61,6 +61,12 @@ async fn one_stores_flood_from_many_addresses_meets_its_store_limit_and_spares_t
 
 #[tokio::test]
 async fn two_nodes_sharing_redis_share_one_limit() {
+    // A fresh machine may have no Redis: skip with a reason there; CI (.ci/run) starts Redis and requires it.
+    if std::net::TcpStream::connect(("127.0.0.1", 6379)).is_err() {
+        assert!(std::env::var_os("PALISADE_TEST_REQUIRE_SERVICES").is_none(), "Redis is required on 127.0.0.1:6379");
+        eprintln!("skipped: no Redis on 127.0.0.1:6379 (.ci/run starts one and runs this test for real)");
+        return;
+    }
     let prefix = format!("test-{}", uuid::Uuid::now_v7());
     let cfg = tight(&prefix, Some("redis://127.0.0.1:6379"));
     let a = TestApp::start_with(WebConfig { limits: cfg.clone(), ..WebConfig::default() }, |r, _| r).await;
