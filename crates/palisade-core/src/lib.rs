@@ -3,6 +3,7 @@
 pub mod ids;
 pub mod matrix;
 pub mod money;
+pub mod redact;
 pub mod text;
 pub mod time;
 

@@ -833,8 +833,10 @@ pub fn patterns_compile() -> bool {
         && UPLOAD_NAME.is_some()
 }
 
-fn excerpt(s: &str) -> String {
-    s.chars().take(80).collect()
+/// What a finding quotes of a value: its first 80 characters, card numbers redacted first (so a cut cannot leave
+/// most of one behind).
+pub(crate) fn excerpt(s: &str) -> String {
+    palisade_core::redact::card_numbers(s).chars().take(80).collect()
 }
 
 fn finding(rule: &'static str, family: Family, score: u32, paranoia: u8, field: &Field, value: &str) -> Finding {
@@ -844,7 +846,7 @@ fn finding(rule: &'static str, family: Family, score: u32, paranoia: u8, field: 
         score,
         paranoia,
         location: field.location,
-        field: field.name.chars().take(64).collect(),
+        field: palisade_core::redact::card_numbers(&field.name).chars().take(64).collect(),
         excerpt: excerpt(value),
     }
 }

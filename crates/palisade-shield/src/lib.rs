@@ -375,9 +375,18 @@ impl Shield {
             }
             detect::inspect_field(self.engine.as_ref(), &field, &n, policy.paranoia, &mut findings);
             // Only a field that produced findings is asked (no work on the common, clean path).
-            if findings.len() > before && secret_field(&field.name) {
-                for f in findings.iter_mut().skip(before) {
-                    f.excerpt = "(secret, not recorded)".to_owned();
+            if findings.len() > before {
+                let withheld = if secret_field(&field.name) {
+                    Some("(secret, not recorded)")
+                } else if palisade_core::redact::sensitive_field_name(&field.name) {
+                    Some("(personal or payment data, not recorded)")
+                } else {
+                    None
+                };
+                if let Some(withheld) = withheld {
+                    for f in findings.iter_mut().skip(before) {
+                        withheld.clone_into(&mut f.excerpt);
+                    }
                 }
             }
             if !skip.is_empty() {
@@ -436,7 +445,7 @@ fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) ->
         paranoia: 1,
         location: Location::Header,
         field: field.to_owned(),
-        excerpt: value.chars().take(80).collect(),
+        excerpt: detect::excerpt(value),
     }
 }
 

@@ -178,7 +178,13 @@ async fn append(
         Backend::Sqlite => "SELECT seq, hash FROM audit_heads WHERE chain = $1",
     };
     let (head_seq, head_hash): (i64, String) = sqlx::query_as(lock_sql).bind(chain).fetch_one(&mut *conn).await?;
-    let details = if event.details.is_null() { "{}".to_owned() } else { event.details.to_string() };
+    // Audit details and targets are kept for years and exported: a card number that reached them by mistake
+    // (a merchant's note, a field echoed into an event) is redacted here, once, for every caller.
+    let details = if event.details.is_null() {
+        "{}".to_owned()
+    } else {
+        palisade_core::redact::card_numbers(&event.details.to_string()).into_owned()
+    };
     let mut e = AuditEvent {
         id: AuditEventId::new().to_string(),
         chain: chain.to_owned(),
@@ -187,7 +193,7 @@ async fn append(
         at: now,
         actor: actor.as_audit_text(),
         action: event.action.to_owned(),
-        target: event.target.to_owned(),
+        target: palisade_core::redact::card_numbers(event.target).into_owned(),
         details,
         ip: event.ip.map(str::to_owned),
         prev_hash: head_hash,

@@ -1,15 +1,104 @@
 //! Structured logs on stderr: JSON by default (one object per event, dotted field names), or pretty lines.
+//!
+//! Every line passes through [`palisade_core::redact::card_numbers`] before it is written: logs are shipped,
+//! kept and read by many people, and a card number that reached a log field by any road (a path, an error, a
+//! value echoed by a library) must not be kept there.
+
+use std::io::Write;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber. `default_level` applies when `PALISADE_LOG` is not set.
 pub fn init(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_env("PALISADE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Redacting(std::io::stderr));
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+}
+
+/// Makes one [`EventWriter`] per log event around the inner writer.
+#[derive(Debug, Clone, Copy)]
+pub struct Redacting<M>(pub M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = EventWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        EventWriter { buf: Vec::with_capacity(256), inner: self.0.make_writer() }
+    }
+}
+
+/// Collects one event's bytes and writes them, redacted, when the event is done (on drop), so a card number is
+/// seen whole even if the formatter wrote it in pieces.
+#[derive(Debug)]
+pub struct EventWriter<W: Write> {
+    buf: Vec<u8>,
+    inner: W,
+}
+
+impl<W: Write> EventWriter<W> {
+    fn emit(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        let result = self.inner.write_all(palisade_core::redact::card_numbers(&text).as_bytes());
+        self.buf.clear();
+        result
+    }
+}
+
+impl<W: Write> Write for EventWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.emit()?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for EventWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn log_lines_never_hold_a_card_number() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt().json().with_writer(Redacting(move || writer.clone())).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(http.path = "/s/tea/p/4242424242424242", "looked up 5555 5555 5555 4444");
+        });
+        let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("[card redacted]"), "{out}");
+        assert!(!out.contains("4242424242424242") && !out.contains("5555 5555 5555 4444"), "{out}");
+        assert!(out.contains("/s/tea/p/"), "the rest of the line is kept: {out}");
+    }
 }

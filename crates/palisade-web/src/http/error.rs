@@ -20,7 +20,13 @@ pub struct ApiError {
 impl ApiError {
     #[must_use]
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        let message = message.into();
+        // Messages may echo input back; a card number typed in the wrong place is not repeated (nor logged).
+        let message = match palisade_core::redact::card_numbers(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        };
+        Self { status, code, message }
     }
 
     #[must_use]
@@ -136,7 +142,7 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
          <h1>{code} · {title}</h1><p>{msg}</p><p><a href=\"/console\">Back to the console</a></p></main></body></html>",
         code = status.as_u16(),
         title = escape(title),
-        msg = escape(message),
+        msg = escape(&palisade_core::redact::card_numbers(message)),
     )
 }
 

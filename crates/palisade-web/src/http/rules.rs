@@ -36,30 +36,127 @@ pub struct Sample {
     pub args: Vec<(String, String)>,
 }
 
-/// Bytes of each value a kept sample holds (the live match sees the whole request).
+/// Bytes of each value a kept sample holds (the live match sees the whole allowed value).
 const KEPT_VALUE: usize = 1024;
 /// Headers and arguments a kept sample holds.
 const KEPT_FIELDS: usize = 32;
-/// Headers never kept for test-runs: a rule's hit count over them would let staff guess a session or a token.
+/// Headers whose values custom rules may read (with anything else, only the name): what a merchant needs to tell
+/// clients apart, and nothing that carries a credential or a person's data.
+const HEADER_VALUES: [&str; 17] = [
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "content-length",
+    "content-type",
+    "host",
+    "origin",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "user-agent",
+    "x-forwarded-proto",
+    "x-requested-with",
+];
+
+/// Headers custom rules never see, not even by name: a rule's hit count over them would let staff guess a
+/// session or a token.
 const UNKEPT_HEADERS: [&str; 3] = ["cookie", "authorization", "proxy-authorization"];
 
+/// Whether the values of a store path's query and body fields may be read by custom rules at all: only the
+/// storefront's own pages and media. Checkout, orders, the admin and every API but the public catalogue carry
+/// card data, addresses, credentials or staff's work: rules there see field names and sizes only.
+#[must_use]
+pub fn values_readable(method: &str, path: &str) -> bool {
+    let mut segs = path.split('/').filter(|s| !s.is_empty());
+    match (segs.next(), segs.next(), segs.next(), segs.next(), segs.next()) {
+        (Some("s" | "media"), Some(_), ..) => true,
+        (Some("api"), Some("v1"), Some("stores"), Some(_), Some("products")) => method == "GET" || method == "HEAD",
+        _ => false,
+    }
+}
+
+/// A value as custom rules may see it: empty when it holds a card number or an email address, whatever the
+/// field is called (a card typed into a search box is still a card).
+fn allowed_value(value: &str) -> bool {
+    !palisade_core::redact::has_card_number(value) && !palisade_core::redact::looks_like_email(value)
+}
+
 impl Sample {
+    /// The request as custom rules see it, built from an allow-list: method, path, client address and country;
+    /// header names (values only of [`HEADER_VALUES`], never cookies or credentials); query and body field names,
+    /// with values only where [`values_readable`] says so, only for fields whose name is not sensitive
+    /// ([`palisade_core::redact::sensitive_field_name`]) and only when the value is neither card- nor email-shaped.
+    /// A value that is not kept reads as empty. The raw query is kept only when nothing in it was held back.
+    #[must_use]
+    pub fn of(
+        req: &palisade_shield::Request,
+        at: i64,
+        path: &str,
+        query: &str,
+        ip: Option<IpAddr>,
+        country: Option<String>,
+    ) -> Sample {
+        use palisade_shield::Location;
+        let readable = values_readable(&req.method, path);
+        let mut withheld = !readable && !query.is_empty();
+        let args = req
+            .fields()
+            .into_iter()
+            .filter(|f| matches!(f.location, Location::Query | Location::Body))
+            .map(|f| {
+                let value = if readable && !palisade_core::redact::sensitive_field_name(&f.name) {
+                    // As far as the firewall reads it (a longer field is flagged there).
+                    let v = palisade_shield::normalise::normalise(
+                        palisade_shield::request::prefix(&f.value, palisade_shield::request::MAX_FIELD),
+                        f.encoded,
+                    )
+                    .decoded;
+                    if allowed_value(&v) { v.into_owned() } else { String::new() }
+                } else {
+                    String::new()
+                };
+                if value.is_empty() && !f.value.is_empty() && f.location == Location::Query {
+                    withheld = true;
+                }
+                (f.name.into_owned(), value)
+            })
+            .collect();
+        let headers = req
+            .headers
+            .iter()
+            .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()))
+            .map(|(n, v)| {
+                let keep = HEADER_VALUES.contains(&n.as_str()) && allowed_value(v);
+                (n.clone(), if keep { v.clone() } else { String::new() })
+            })
+            .collect();
+        Sample {
+            at,
+            method: req.method.clone(),
+            path: palisade_core::redact::card_numbers(path).into_owned(),
+            query: if withheld { String::new() } else { query.to_owned() },
+            ip,
+            country,
+            headers,
+            args,
+        }
+    }
+
     /// The sample as kept for test-runs, made from the one the live rules just matched (no second copy):
-    /// bounded in size (so 500 of them per store stay small whatever the traffic), without credentials, and
-    /// without the raw query when it carries a secret parameter.
+    /// bounded in size, so 500 of them per store stay small whatever the traffic.
     #[must_use]
     pub fn kept(mut self) -> Sample {
         fn cut(v: &mut String) {
             let len = palisade_shield::request::prefix(v, KEPT_VALUE).len();
             v.truncate(len);
         }
-        if self.query.split('&').any(|p| palisade_shield::secret_field(p.split('=').next().unwrap_or(""))) {
-            self.query.clear();
-        }
         for v in [&mut self.method, &mut self.path, &mut self.query] {
             cut(v);
         }
-        self.headers.retain(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()));
         self.headers.truncate(KEPT_FIELDS);
         self.args.truncate(KEPT_FIELDS);
         for (n, v) in self.headers.iter_mut().chain(self.args.iter_mut()) {
@@ -221,23 +318,61 @@ pub fn is_allow(r: &Rule) -> bool {
 mod tests {
     use super::*;
 
+    fn sample(method: &str, target: &str, ctype: &str, body: &str) -> Sample {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let req = palisade_shield::Request::new(method, target)
+            .header("cookie", "palisade_session=s3cret")
+            .header("authorization", "Bearer pal_st_x")
+            .header("user-agent", &"x".repeat(5000))
+            .header("referer", "https://shop.example/orders/1?token=abc")
+            .header("content-type", ctype)
+            .body(body.to_owned());
+        Sample::of(&req, 1, path, query, None, None)
+    }
+
+    fn value<'a>(s: &'a Sample, name: &str) -> Option<&'a str> {
+        s.args.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
     #[test]
-    fn kept_samples_are_bounded_and_hold_no_credentials() {
-        let sample = Sample {
-            at: 1,
-            method: "GET".into(),
-            path: "/s/tea".into(),
-            query: "q=tea&api_token=abc".into(),
-            ip: None,
-            country: None,
-            headers: vec![("cookie".into(), "palisade_session=s3cret".into()), ("user-agent".into(), "x".repeat(5000))],
-            args: (0..40).map(|i| (format!("a{i}"), "v".into())).collect(),
-        };
-        let kept = sample.kept();
-        assert_eq!(kept.query, "", "a query with a secret parameter is not kept");
-        assert_eq!(kept.headers.len(), 1, "no cookie");
-        assert_eq!(kept.headers.first().map(|(_, v)| v.len()), Some(KEPT_VALUE));
+    fn samples_hold_no_credentials_and_are_bounded() {
+        let kept = sample("GET", "/s/tea?q=tea&api_token=abc", "text/plain", "").kept();
+        assert_eq!(kept.query, "", "a query with a withheld value is not kept raw");
+        assert_eq!(value(&kept, "q"), Some("tea"));
+        assert_eq!(value(&kept, "api_token"), Some(""), "a secret's name is kept, not its value");
+        assert!(!kept.headers.iter().any(|(n, _)| n == "cookie" || n == "authorization"));
+        assert_eq!(kept.headers.iter().find(|(n, _)| n == "referer").map(|(_, v)| v.as_str()), Some(""));
+        assert_eq!(kept.headers.iter().find(|(n, _)| n == "user-agent").map(|(_, v)| v.len()), Some(KEPT_VALUE));
+        let many: String = (0..40).map(|i| format!("a{i}=v&")).collect();
+        let kept = sample("POST", "/s/tea/contact", "application/x-www-form-urlencoded", &many).kept();
         assert_eq!(kept.args.len(), KEPT_FIELDS);
-        assert_eq!(kept.path, "/s/tea");
+        assert_eq!(kept.path, "/s/tea/contact");
+    }
+
+    #[test]
+    fn payment_checkout_admin_and_order_bodies_are_never_read() {
+        let card = "card_number=4242+4242+4242+4242&cvc=123&expiry=12%2F30&email=pat%40buyer.example&note=hi";
+        for path in ["/checkout/tea", "/admin/stores/tea/settings", "/api/v1/stores/tea/orders"] {
+            let s = sample("POST", path, "application/x-www-form-urlencoded", card);
+            assert!(s.args.iter().all(|(_, v)| v.is_empty()), "{path}: {:?}", s.args);
+            assert!(s.args.iter().any(|(n, _)| n == "card_number"), "names stay for rules");
+        }
+        let json = r#"{"card":{"number":"4242424242424242","cvc":"123","exp_month":12},"email":"pat@buyer.example"}"#;
+        let s = sample("POST", "/api/v1/stores/tea/orders", "application/json", json);
+        assert!(s.args.iter().all(|(_, v)| v.is_empty()), "{:?}", s.args);
+    }
+
+    #[test]
+    fn card_and_email_values_are_withheld_even_where_values_are_read() {
+        let s = sample("POST", "/s/tea/contact", "application/x-www-form-urlencoded", "cvc=123&note=hello&box=");
+        assert_eq!(value(&s, "cvc"), Some(""), "a sensitive name");
+        assert_eq!(value(&s, "note"), Some("hello"), "an ordinary field is read");
+        for q in ["q=4242-4242-4242-4242", "q=pat%40buyer.example", "q=5555555555554444"] {
+            let s = sample("GET", &format!("/s/tea?{q}"), "text/plain", "");
+            assert_eq!(value(&s, "q"), Some(""), "{q}");
+            assert_eq!(s.query, "", "{q}: the raw query is not kept");
+        }
+        let s = sample("GET", "/s/tea/p/4242424242424242", "text/plain", "");
+        assert!(!s.path.contains("4242424242424242"), "{}", s.path);
     }
 }

@@ -376,34 +376,17 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     if let Some(layer) = &layer {
         let rules = &layer.rules;
         if let Some(store) = layer.store {
-            let args: Vec<(String, String)> = sreq
-                .fields()
-                .into_iter()
-                .filter(|f| matches!(f.location, palisade_shield::Location::Query | palisade_shield::Location::Body))
-                .filter(|f| !palisade_shield::secret_field(&f.name))
-                .map(|f| {
-                    (
-                        f.name.to_string(),
-                        // As far as the firewall reads it (a longer field is flagged there).
-                        palisade_shield::normalise::normalise(
-                            palisade_shield::request::prefix(&f.value, palisade_shield::request::MAX_FIELD),
-                            f.encoded,
-                        )
-                        .decoded
-                        .into_owned(),
-                    )
-                })
-                .collect();
-            let sample = crate::http::rules::Sample {
-                at: now,
-                method: parts.method.as_str().to_owned(),
-                path: parts.uri.path().to_owned(),
-                query: parts.uri.query().unwrap_or("").to_owned(),
+            // Custom rules (live and in test-runs) see the request through the allow-list of `Sample::of`:
+            // never credentials, card data or personal data, so neither a rule's events nor its test-run hit
+            // count can be turned into an oracle over what buyers type.
+            let sample = crate::http::rules::Sample::of(
+                &sreq,
+                now,
+                parts.uri.path(),
+                parts.uri.query().unwrap_or(""),
                 ip,
-                country: ip.and_then(|i| state.geoip.country(i)),
-                headers: sreq.headers.clone(),
-                args,
-            };
+                ip.and_then(|i| state.geoip.country(i)),
+            );
             let hit = crate::http::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
             state.store_rules.remember(store, sample.kept());
             if let Some((action, source)) = hit {
@@ -524,7 +507,8 @@ fn emit(
     v: &Verdict,
 ) -> String {
     let id = uuid::Uuid::now_v7().to_string();
-    let path = parts.uri.path();
+    // Kept for 90 days and shown to staff: a card number in a path is not kept with it.
+    let path = palisade_core::redact::card_numbers(parts.uri.path());
     let action = v.action.as_str();
     metrics::counter!("palisade_shield_decisions_total", "action" => action).increment(1);
     for f in &v.findings {
@@ -538,7 +522,7 @@ fn emit(
         at: state.db.now().0,
         client_ip: ip.map(|i| i.to_string()),
         method: parts.method.as_str().to_owned(),
-        path: path.to_owned(),
+        path: path.into_owned(),
         action,
         score: v.score,
         rules,
