@@ -7,7 +7,7 @@ pub mod server;
 mod state;
 mod templates;
 
-pub use routes::router;
+pub use routes::{metrics_router, router, serve_metrics};
 pub use state::{AppState, WebConfig};
 
 use std::future::Future;

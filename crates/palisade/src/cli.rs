@@ -214,6 +214,10 @@ pub struct ServeArgs {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
     pub exports_allow_private_s3: bool,
+    /// Serve Prometheus metrics without authentication on this address (e.g. 127.0.0.1:9464), apart from the
+    /// public listener, where /metrics needs an operator token.
+    #[arg(long, env = "PALISADE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// A MaxMind-format country database (e.g. GeoLite2-Country.mmdb) for merchants' country rules.
     #[arg(long, env = "PALISADE_GEOIP_DB", value_name = "PATH")]
     pub geoip_db: Option<std::path::PathBuf>,

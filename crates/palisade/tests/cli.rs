@@ -109,13 +109,28 @@ fn wrong_flags_are_one_line_and_exit_2() {
 fn zero_config_serve_creates_the_data_dir_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let metrics_port = free_port();
     let mut child = palisade(dir.path())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_ready(port, &mut child);
+    // Metrics: for operators on the public listener, open on their own one (for Prometheus).
+    let get = |port: u16, path: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        buf
+    };
+    assert!(get(port, "/metrics").starts_with("HTTP/1.1 401"));
+    let scraped = get(metrics_port, "/metrics");
+    assert!(scraped.starts_with("HTTP/1.1 200") && scraped.contains("# TYPE"), "{scraped}");
+    assert!(get(metrics_port, "/healthz").starts_with("HTTP/1.1 404"), "nothing else is served there");
     let data = dir.path().join("palisade-data");
     assert!(data.join("palisade.db").is_file());
     assert!(data.join("objects").is_dir());

@@ -45,6 +45,9 @@ async fn error_pages(req: Request, next: Next) -> Response {
     let timeout = status == StatusCode::REQUEST_TIMEOUT;
     let too_large = status == StatusCode::PAYLOAD_TOO_LARGE;
     if !(panicked || csrf || timeout || too_large) {
+        if api && !status.is_success() && !is_json(&res) {
+            return envelope(res).await;
+        }
         return res;
     }
     let (code, message) = if csrf {
@@ -61,6 +64,55 @@ async fn error_pages(req: Request, next: Next) -> Response {
     } else {
         (status, axum::response::Html(error_page(status, message))).into_response()
     }
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/problem+json"))
+}
+
+/// Every `/api` answer that is not a success carries the JSON error envelope, whoever produced it: axum's
+/// extractor rejections (query strings, JSON, paths), 404 and 405 from the router, refusals of the layers. The
+/// plain-text reason of a 4xx is kept as the message (it says which field was wrong); a 5xx stays generic.
+async fn envelope(res: Response) -> Response {
+    let status = res.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::LENGTH_REQUIRED => "length_required",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        s if s.is_redirection() => "redirect",
+        _ => "request_refused",
+    };
+    let (parts, body) = res.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) if status.is_client_error() => String::from_utf8_lossy(&b).trim().to_owned(),
+        _ => String::new(),
+    };
+    let message = if text.is_empty() || text.starts_with('<') {
+        status.canonical_reason().unwrap_or("the request was refused").to_lowercase()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    // Headers the refusal carried (Allow on a 405, Retry-After on a 429, request ids) are kept.
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// The largest request body of an image upload (5 MiB image plus multipart framing).

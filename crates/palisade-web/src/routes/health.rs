@@ -8,6 +8,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::http::ApiError;
+use crate::http::auth::ApiOperator;
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -37,8 +38,27 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     }
 }
 
-/// Prometheus text exposition.
-async fn metrics() -> impl IntoResponse {
+/// Prometheus text exposition on the public listener: operators only (the figures describe attacks, stores'
+/// traffic and the firewall's state). Prometheus itself scrapes the separate listener of [`metrics_router`].
+async fn metrics(_operator: ApiOperator) -> impl IntoResponse {
+    exposition().await
+}
+
+async fn exposition() -> impl IntoResponse {
     let body = crate::http::metrics::handle().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// `/metrics` without authentication, for a listener of its own (`serve --metrics-listen`) on an address only
+/// the monitoring network reaches, as Prometheus deployments expect. Nothing else is served there.
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(exposition))
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router()).with_graceful_shutdown(shutdown).await
 }

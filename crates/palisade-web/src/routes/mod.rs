@@ -10,6 +10,7 @@ pub mod commerce_api;
 mod console;
 pub mod firewall_api;
 mod health;
+pub use health::{metrics_router, serve_metrics};
 pub mod merchant;
 mod passkeys;
 pub mod storefront;

@@ -76,7 +76,7 @@ async fn not_found_is_json_for_the_api_and_html_for_people() {
 async fn metrics_count_requests_by_route() {
     let app = TestApp::start().await;
     app.get("/healthz").await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""));
     assert!(text.contains("http_request_duration_seconds_bucket"));

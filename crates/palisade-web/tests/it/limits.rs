@@ -31,7 +31,7 @@ async fn a_client_over_its_burst_gets_429_with_retry_after_and_other_classes_sti
     let body: serde_json::Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
     assert_eq!(app.get("/").await.status(), StatusCode::OK, "pages have their own budget");
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(metric(&metrics, r#"palisade_ratelimit_refused_total{class="search"}"#) >= 2.0, "{metrics}");
 }
 
@@ -129,7 +129,7 @@ async fn a_saturated_node_sheds_browsing_at_once_and_keeps_serving_the_admin() {
     for h in held {
         assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
     }
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(metric(&metrics, r#"palisade_shed_total{reason="normal"}"#) >= 1.0, "{metrics}");
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 mod admin;
+mod api_errors;
 mod backups;
 mod baseline;
 mod browser;

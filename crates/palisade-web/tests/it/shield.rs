@@ -44,7 +44,7 @@ async fn attacks_are_blocked_recorded_and_counted_and_shoppers_pass() {
     assert_eq!(mine.len(), 1);
     assert!(mine[0]["rules"].as_array().unwrap().iter().any(|r| r == "ssrf.internal-url"), "{mine:?}");
     assert!(mine[0]["matched"].to_string().contains(r#"ssrf.internal-url in query \"u\""#), "{mine:?}");
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("palisade_shield_decisions_total"), "{metrics}");
     // Shoppers pass.
     for ok in ["/search?q=O%27Reilly", "/search?q=men%27s+shoes", "/search?q=%3C3+gift", "/s/tea"] {
@@ -323,7 +323,7 @@ async fn a_storefront_flood_switches_under_attack_mode_on_by_itself() {
     let left = until.as_i64().unwrap() - app.db.now().0;
     assert!((14 * 60_000..=15 * 60_000).contains(&left), "{left} ms");
     assert_eq!(app.get("/api/v1/search?q=tea").await.status(), StatusCode::OK);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(metric(&metrics, r#"palisade_attack_mode_auto_total{scope="platform"}"#) >= 1.0, "{metrics}");
 }
 
@@ -362,7 +362,7 @@ async fn a_flood_on_one_store_switches_that_stores_attack_mode_on_and_spares_the
         .unwrap();
     assert_eq!(off.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     assert!(metric(&metrics, r#"palisade_attack_mode_auto_total{scope="store"}"#) >= 1.0, "{metrics}");
 }
 
@@ -437,7 +437,7 @@ async fn a_suspicious_page_view_is_challenged_while_forms_and_api_calls_are_reco
     let e = events(&app, None, 6).await;
     assert_eq!((count(&e, "challenge"), count(&e, "log"), count(&e, "block")), (2, 4, 0), "{e:?}");
     // The recorder is the process's: other tests may add to the same series.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get_authed("/metrics").await.text().await.unwrap();
     for series in [
         r#"palisade_challenges_served_total{reason="suspicious"}"#,
         r#"palisade_shield_decisions_total{action="challenge"}"#,

@@ -165,6 +165,22 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             }
         })
     };
+    let metrics_server = match args.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            tracing::info!(metrics.listen = %addr, "metrics served without authentication on their own listener");
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                palisade_web::serve_metrics(listener, shutdown).await
+            }))
+        }
+        None => None,
+    };
     tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
 
     let mut http_stop = stop_rx.clone();
@@ -184,6 +200,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         let _ = runner.await;
     }
     let _ = reporter.await;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     db.close().await;
     tracing::info!("palisade stopped");
     Ok(ExitCode::SUCCESS)
