@@ -80,7 +80,9 @@ async fn pay_js() -> impl IntoResponse {
     )
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// The payment form. Card fields are never serialised (the page is re-rendered from this on an error) and never
+/// shown by `Debug`.
+#[derive(Default, Deserialize, Serialize)]
 struct PayForm {
     #[serde(default)]
     idempotency_key: String,
@@ -104,6 +106,12 @@ struct PayForm {
     expiry: String,
     #[serde(default, skip_serializing)]
     cvc: String,
+}
+
+impl std::fmt::Debug for PayForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayForm").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+    }
 }
 
 fn new_key() -> String {
