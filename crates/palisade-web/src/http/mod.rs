@@ -6,6 +6,7 @@ pub mod canonical;
 pub mod challenge;
 pub mod csrf;
 pub mod error;
+pub mod form;
 pub mod geoip;
 pub mod headers;
 pub mod json;

@@ -3,11 +3,12 @@
 //! theme templates never render here (admin pages use platform templates only).
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::FormRejection;
+use crate::http::form::FormRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
+use crate::http::form::Form;
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductEdit, ProductStatus};
 use palisade_commerce::orders::{self, Status};
 use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
@@ -114,7 +115,7 @@ fn back(to: String) -> PageResult {
 }
 
 fn bad_form(e: FormRejection) -> AdminError {
-    invalid(format!("the form could not be read: {}", e.body_text()))
+    AdminError::Page(PageError(ApiError::from(e)))
 }
 
 fn invalid(m: impl Into<String>) -> AdminError {
