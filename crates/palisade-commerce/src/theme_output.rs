@@ -47,12 +47,80 @@ pub fn slot_function(name: String) -> Result<Value, minijinja::Error> {
 
 /// Elements a theme may use. No form controls, no embedding, no scripts or styles, nothing in `<head>`.
 const TAGS: &[&str] = &[
-    "a", "abbr", "address", "article", "aside", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code",
-    "col", "colgroup", "data", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure",
-    "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "i", "img", "ins", "kbd", "li", "main",
-    "mark", "nav", "ol", "p", "picture", "pre", "q", "rp", "rt", "ruby", "s", "samp", "section", "small", "span",
-    "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
-    "var", "wbr", SLOT_TAG,
+    "a",
+    "abbr",
+    "address",
+    "article",
+    "aside",
+    "b",
+    "bdi",
+    "bdo",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "data",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "main",
+    "mark",
+    "nav",
+    "ol",
+    "p",
+    "picture",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "ruby",
+    "s",
+    "samp",
+    "section",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "u",
+    "ul",
+    "var",
+    "wbr",
+    SLOT_TAG,
 ];
 
 fn cleaner() -> ammonia::Builder<'static> {
@@ -155,11 +223,13 @@ pub fn fill_slots<E>(html: &str, mut render: impl FnMut(&str) -> Result<String, 
 #[derive(Debug, Default)]
 pub struct Capped {
     buf: Vec<u8>,
+    overflowed: bool,
 }
 
 impl io::Write for Capped {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.buf.len().saturating_add(data.len()) > MAX_OUTPUT {
+            self.overflowed = true;
             return Err(io::Error::other(format!("the page is larger than {} MiB", MAX_OUTPUT / (1024 * 1024))));
         }
         self.buf.extend_from_slice(data);
@@ -174,7 +244,13 @@ impl io::Write for Capped {
 /// Renders `template` with `ctx`, stopping with an error once the output passes [`MAX_OUTPUT`].
 pub fn render_capped(template: &minijinja::Template<'_, '_>, ctx: Value) -> Result<String, minijinja::Error> {
     let mut out = Capped::default();
-    template.render_captured_to(ctx, &mut out)?;
+    if let Err(e) = template.render_captured_to(ctx, &mut out) {
+        if out.overflowed {
+            let message = format!("the page is larger than {} MiB", MAX_OUTPUT / (1024 * 1024));
+            return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message).with_source(e));
+        }
+        return Err(e);
+    }
     String::from_utf8(out.buf)
         .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, "the page is not UTF-8"))
 }

@@ -163,9 +163,11 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
         let sample = sample_context();
         for page in ["store.html", "product.html"] {
-            env.get_template(page).and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample)))).map_err(|e| {
-                CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
-            })?;
+            env.get_template(page)
+                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
+                .map_err(|e| {
+                    CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
+                })?;
         }
     }
     let mut tx = db.begin_write().await?;
@@ -389,7 +391,11 @@ impl Renderer {
         let mut fell_back = false;
         for _ in 0..=EDITABLE.len() {
             let Some(theme) = self.compiled(db, scope).await? else { break };
-            match theme.env.get_template(page).and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(ctx)))) {
+            match theme
+                .env
+                .get_template(page)
+                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(ctx))))
+            {
                 Ok(raw) => {
                     for (name, (version, good)) in &theme.used {
                         if !good {

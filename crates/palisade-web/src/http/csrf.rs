@@ -95,10 +95,8 @@ async fn token_in_body(content_type: &str, media: &str, body: &Bytes) -> Option<
             form_urlencoded::parse(body).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned())
         }
         "multipart/form-data" => {
-            let req = Request::builder()
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body.clone()))
-                .ok()?;
+            let req =
+                Request::builder().header(header::CONTENT_TYPE, content_type).body(Body::from(body.clone())).ok()?;
             let mut form = axum::extract::Multipart::from_request(req, &()).await.ok()?;
             while let Ok(Some(field)) = form.next_field().await {
                 if field.name() == Some(FIELD) {

@@ -54,21 +54,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
         let api = is_api_path(req.uri().path());
         let reject = |status, code, message: String| FormRejection { status, code, message, api };
         // Read the pairs first (any NUL in a name or a value refuses the form), then give them to serde.
-        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(req, state).await.map_err(
-            |e: AxumFormRejection| {
-                let code = if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE { "unsupported_media_type" } else {
+        let axum::Form(pairs) =
+            axum::Form::<Vec<(String, String)>>::from_request(req, state).await.map_err(|e: AxumFormRejection| {
+                let code = if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    "unsupported_media_type"
+                } else {
                     "bad_request"
                 };
                 reject(e.status(), code, e.body_text())
-            },
-        )?;
+            })?;
         if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
             return Err(reject(StatusCode::BAD_REQUEST, "invalid_text", NUL_MESSAGE.to_owned()));
         }
         let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
-        serde_urlencoded::from_str::<T>(&encoded)
-            .map(Form)
-            .map_err(|e| reject(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("the form could not be read: {e}")))
+        serde_urlencoded::from_str::<T>(&encoded).map(Form).map_err(|e| {
+            reject(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("the form could not be read: {e}"))
+        })
     }
 }
 

@@ -22,9 +22,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 if has_nul(&v) {
                     return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", crate::http::form::NUL_MESSAGE));
                 }
-                serde_json::from_value(v)
-                    .map(Body)
-                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("invalid body: {e}")))
+                serde_json::from_value(v).map(Body).map_err(|e| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("invalid body: {e}"))
+                })
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
+use crate::http::form::Form;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::http::form::Form;
 use palisade_identity::sessions::{self, Client};
 use palisade_identity::{IdentityError, LoginOutcome};
 use palisade_store::tenancy::Account;
@@ -235,7 +235,9 @@ struct StrengthQuery {
 }
 
 /// Strength feedback for password fields (zxcvbn), plus whether the policy would accept it.
-async fn password_strength(crate::http::json::Body(q): crate::http::json::Body<StrengthQuery>) -> Json<serde_json::Value> {
+async fn password_strength(
+    crate::http::json::Body(q): crate::http::json::Body<StrengthQuery>,
+) -> Json<serde_json::Value> {
     use palisade_identity::password::{self, Audience};
     let pw: String = q.password.chars().take(password::MAX_LEN + 1).collect();
     let hints: Vec<&str> = q.hints.iter().take(4).map(String::as_str).collect();

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::http::form::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::http::form::Form;
 use palisade_core::AccountId;
 use palisade_core::text::Email;
 use palisade_identity::{invitations, policy, sessions};

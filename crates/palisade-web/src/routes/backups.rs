@@ -3,13 +3,13 @@
 //! every route needs the customer-data permission; import rewrites the catalog, so it also needs products.
 //! Exporting, downloading, scheduling and importing need a recent password entry.
 
+use crate::http::form::Form;
 use crate::http::form::FormRejection;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use crate::http::form::Form;
 use palisade_backup::export::DEFAULT_WORK_FACTOR;
 use palisade_backup::store_exports::{self, Schedule, Trigger};
 use palisade_backup::{BackupError, export};

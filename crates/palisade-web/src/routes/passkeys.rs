@@ -1,11 +1,11 @@
 //! Passkey ceremonies over JSON (the browser side is `assets/passkeys.js`), and removal from the account page.
 
+use crate::http::form::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use crate::http::form::Form;
 use palisade_identity::passkeys::{self, proto};
 use palisade_identity::sessions;
 use secrecy::ExposeSecret;

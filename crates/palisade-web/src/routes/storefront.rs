@@ -2,12 +2,12 @@
 //! Pages render from the theme (see `palisade_commerce::themes`); store and product pages from the store's own
 //! theme when it has one. Everything works without JavaScript.
 
+use crate::http::form::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use crate::http::form::Form;
 use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{cart, catalog, disputes, images, reviews};
