@@ -34,7 +34,7 @@ async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest:
             .header("content-type", "application/x-www-form-urlencoded")
             .body("role=owner&require=on&email=x%40y.example"),
     };
-    req.csrf(&app, &cookie).send().await.unwrap()
+    req.csrf(app, cookie).send().await.unwrap()
 }
 
 /// Every admin route, called by a staff member who lacks its permission, is refused with 403.

@@ -20,7 +20,7 @@ fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
 const PASS: &str = "lantern harbour tea 2026";
 
 async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client.post(app.url(path)).csrf(&app, &cookie).form(form).send().await.unwrap()
+    app.client.post(app.url(path)).csrf(app, cookie).form(form).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -217,7 +217,7 @@ async fn upload(app: &TestApp, store: &str, cookie: &str, file_name: &str, bytes
     let (content_type, body) = archive_form(file_name, bytes);
     app.client
         .post(app.url(&format!("/admin/stores/{store}/backups/upload")))
-        .csrf(&app, &cookie)
+        .csrf(app, cookie)
         .header("content-type", content_type)
         .body(body)
         .send()

@@ -34,7 +34,7 @@ async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Response, Option<Strin
     let res = app
         .client
         .post(app.url("/login"))
-        .csrf(&app, VISITOR)
+        .csrf(app, VISITOR)
         .form(&[("email", email), ("password", PW)])
         .send()
         .await

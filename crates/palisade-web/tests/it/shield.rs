@@ -391,7 +391,7 @@ async fn solve(app: &TestApp, html: &str, next: &str) -> String {
     let solved = app
         .client
         .post(app.url("/_challenge"))
-        .csrf(&app, VISITOR)
+        .csrf(app, VISITOR)
         .form(&[("c", c.as_str()), ("n", &n), ("next", next)])
         .send()
         .await
