@@ -86,6 +86,10 @@ pub async fn add(
     if alt.chars().count() > 200 {
         return Err(CommerceError::Invalid("alt text is at most 200 characters".into()));
     }
+    // Multipart fields do not pass the form extractor's NUL check; PostgreSQL could not store one.
+    if alt.chars().any(char::is_control) {
+        return Err(CommerceError::Invalid("alt text is one line without control characters".into()));
+    }
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM product_images WHERE store_id = $1 AND product_id = $2")
             .bind(scope.store_key())

@@ -14,6 +14,7 @@ pub mod payments;
 pub mod payouts;
 pub mod reviews;
 pub mod rich_text;
+pub mod theme_output;
 pub mod themes;
 
 pub use error::CommerceError;

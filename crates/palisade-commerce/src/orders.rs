@@ -205,13 +205,41 @@ pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Resul
     Ok(())
 }
 
-/// Sets the one-line description shown under the store's name.
-pub async fn set_tagline(db: &Db, scope: &StoreScope, tagline: &str) -> Result<()> {
+/// Saves the store's settings page (flat shipping and tagline) together: both are checked before either is
+/// written, and they are written in one statement, so a bad tagline can no longer leave a new shipping price
+/// saved behind an error.
+pub async fn set_settings(db: &Db, scope: &StoreScope, shipping_minor: i64, tagline: &str) -> Result<()> {
     scope.require_staff()?;
+    if shipping_minor < 0 {
+        return Err(CommerceError::Invalid("shipping must not be negative".into()));
+    }
+    let tagline = check_tagline(tagline)?;
+    sqlx::query(
+        "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (store_id) DO UPDATE SET flat_shipping_minor = excluded.flat_shipping_minor, \
+         tagline = excluded.tagline, updated_at = excluded.updated_at",
+    )
+    .bind(scope.store_key())
+    .bind(shipping_minor)
+    .bind(tagline)
+    .bind(db.now().0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+fn check_tagline(tagline: &str) -> Result<&str> {
     let tagline = tagline.trim();
     if tagline.chars().count() > 140 || tagline.chars().any(char::is_control) {
         return Err(CommerceError::Invalid("a tagline is one line of at most 140 characters".into()));
     }
+    Ok(tagline)
+}
+
+/// Sets the one-line description shown under the store's name.
+pub async fn set_tagline(db: &Db, scope: &StoreScope, tagline: &str) -> Result<()> {
+    scope.require_staff()?;
+    let tagline = check_tagline(tagline)?;
     sqlx::query(
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, 0, $2, $3) \
          ON CONFLICT (store_id) DO UPDATE SET tagline = excluded.tagline, updated_at = excluded.updated_at",

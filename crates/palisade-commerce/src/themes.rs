@@ -19,6 +19,7 @@ use palisade_store::{Db, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
+use crate::theme_output::{self, render_capped};
 
 /// The default theme's templates, compiled into the binary.
 pub const DEFAULT: &[(&str, &str)] = &[
@@ -32,6 +33,14 @@ pub const DEFAULT: &[(&str, &str)] = &[
     ("order.html", include_str!("../../../themes/default/templates/order.html")),
     ("orders.html", include_str!("../../../themes/default/templates/orders.html")),
     ("message.html", include_str!("../../../themes/default/templates/message.html")),
+];
+
+/// The platform's own parts of every storefront page, never editable and never in a merchant's environment: the
+/// document shell around a merchant-rendered body, and the slots (see [`crate::theme_output`]).
+pub const PLATFORM: &[(&str, &str)] = &[
+    ("shell.html", include_str!("../../../themes/default/templates/shell.html")),
+    ("slot_search.html", include_str!("../../../themes/default/templates/slot_search.html")),
+    ("slot_buy.html", include_str!("../../../themes/default/templates/slot_buy.html")),
 ];
 
 /// The default theme's stylesheet.
@@ -77,6 +86,7 @@ pub fn sandbox(sources: &BTreeMap<String, String>) -> std::result::Result<Enviro
     env.add_filter("money", money_filter);
     env.add_filter("when", |ms: i64| Timestamp(ms).to_string());
     env.add_filter("rich_text", crate::rich_text::filter);
+    env.add_function("slot", theme_output::slot_function);
     env.add_filter("stars", |r: f64| {
         let full = r.round().clamp(0.0, 5.0) as usize;
         format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))
@@ -153,9 +163,11 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
         let sample = sample_context();
         for page in ["store.html", "product.html"] {
-            env.get_template(page).and_then(|t| t.render(minijinja::value::Serde(&sample))).map_err(|e| {
-                CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
-            })?;
+            env.get_template(page)
+                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
+                .map_err(|e| {
+                    CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
+                })?;
         }
     }
     let mut tx = db.begin_write().await?;
@@ -281,15 +293,42 @@ impl std::fmt::Debug for Renderer {
 impl Renderer {
     /// Compiles the default theme; an error here is a defect in the shipped theme.
     pub fn new() -> std::result::Result<Self, minijinja::Error> {
-        Ok(Self { default: sandbox(&default_sources())?, cache: Mutex::new(HashMap::new()) })
+        let mut sources = default_sources();
+        sources.extend(PLATFORM.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())));
+        Ok(Self { default: sandbox(&sources)?, cache: Mutex::new(HashMap::new()) })
     }
 
-    /// A marketplace page from the default theme (home, search, cart, orders).
-    pub fn render_default<S: Serialize>(&self, page: &str, ctx: &S) -> Result<String> {
+    fn platform_template(&self, page: &str, ctx: Value) -> Result<String> {
         self.default
             .get_template(page)
-            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .and_then(|t| render_capped(&t, ctx))
             .map_err(|e| CommerceError::Store(StoreError::Corrupt(format!("default theme, {page}: {e:#}"))))
+    }
+
+    /// Fills the slots of a rendered page from the platform's own templates.
+    fn fill_slots(&self, html: &str, ctx: &Value) -> Result<String> {
+        theme_output::fill_slots(html, |name| self.platform_template(&format!("slot_{name}.html"), ctx.clone()))
+    }
+
+    /// A marketplace page from the default theme (home, search, cart, orders). `csrf` is the synchronizer token
+    /// of the request, for the platform's own forms; it reaches only platform templates.
+    pub fn render_default<S: Serialize>(&self, page: &str, ctx: &S, csrf: &str) -> Result<String> {
+        let ctx = minijinja::context! { csrf => csrf, ..Value::from(minijinja::value::Serde(ctx)) };
+        let html = self.platform_template(page, ctx.clone())?;
+        self.fill_slots(&html, &ctx)
+    }
+
+    /// Puts a merchant-rendered page into the platform's shell: cleaned body, title text, platform slots.
+    fn finish_merchant<S: Serialize>(&self, raw: &str, ctx: &S, csrf: &str) -> Result<String> {
+        let page = theme_output::clean_page(raw);
+        let ctx = minijinja::context! { csrf => csrf, ..Value::from(minijinja::value::Serde(ctx)) };
+        let shell_ctx = minijinja::context! {
+            title => Value::from_safe_string(page.title),
+            body => Value::from_safe_string(page.body),
+            ..ctx.clone()
+        };
+        let html = self.platform_template("shell.html", shell_ctx)?;
+        self.fill_slots(&html, &ctx)
     }
 
     async fn revision(db: &Db, scope: &StoreScope) -> Result<String> {
@@ -338,24 +377,32 @@ impl Renderer {
         Ok(Some(compiled))
     }
 
-    /// A page of one store, from its theme, falling back template by template on errors.
+    /// A page of one store, from its theme, falling back template by template on errors. What the store's own
+    /// templates render is cleaned and put in the platform's shell ([`crate::theme_output`]); the merchant's
+    /// templates never see `csrf`.
     pub async fn render_store<S: Serialize>(
         &self,
         db: &Db,
         scope: &StoreScope,
         page: &str,
         ctx: &S,
+        csrf: &str,
     ) -> Result<Rendered> {
         let mut fell_back = false;
         for _ in 0..=EDITABLE.len() {
             let Some(theme) = self.compiled(db, scope).await? else { break };
-            match theme.env.get_template(page).and_then(|t| t.render(minijinja::value::Serde(ctx))) {
-                Ok(html) => {
+            match theme
+                .env
+                .get_template(page)
+                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(ctx))))
+            {
+                Ok(raw) => {
                     for (name, (version, good)) in &theme.used {
                         if !good {
                             mark_good(db, scope, name, *version).await?;
                         }
                     }
+                    let html = self.finish_merchant(&raw, ctx, csrf)?;
                     return Ok(Rendered { html, fell_back });
                 }
                 Err(e) => {
@@ -371,7 +418,7 @@ impl Renderer {
                 }
             }
         }
-        let html = self.render_default(page, ctx)?;
+        let html = self.render_default(page, ctx, csrf)?;
         Ok(Rendered { html, fell_back })
     }
 }

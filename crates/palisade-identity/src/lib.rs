@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod controls;
+pub mod csrf;
 pub mod devices;
 pub mod error;
 pub mod invitations;

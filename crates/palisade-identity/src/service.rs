@@ -36,6 +36,7 @@ pub struct Identity {
     trusted_hashing: Arc<Semaphore>,
     devices: Arc<crate::devices::DeviceSigner>,
     links: Arc<crate::links::LinkSigner>,
+    csrf: Arc<crate::csrf::CsrfSigner>,
     issuer: String,
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
@@ -93,6 +94,7 @@ impl Identity {
             trusted_hashing: Arc::new(Semaphore::new(1)),
             devices: Arc::new(crate::devices::DeviceSigner::new(master_key.expose())),
             links: Arc::new(crate::links::LinkSigner::new(master_key.expose())),
+            csrf: Arc::new(crate::csrf::CsrfSigner::new(master_key.expose())),
             issuer: issuer.to_owned(),
             webauthn: None,
         }
@@ -102,6 +104,12 @@ impl Identity {
     #[must_use]
     pub fn links(&self) -> &crate::links::LinkSigner {
         &self.links
+    }
+
+    /// Makes and checks the synchronizer tokens of the platform's forms (see [`crate::csrf`]).
+    #[must_use]
+    pub fn csrf(&self) -> &crate::csrf::CsrfSigner {
+        &self.csrf
     }
 
     #[must_use]

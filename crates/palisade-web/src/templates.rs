@@ -55,9 +55,11 @@ impl Templates {
         Ok(Self { env })
     }
 
-    /// Renders a page; a failure is a defect in our own templates, logged and answered with a 500.
+    /// Renders a page; a failure is a defect in our own templates, logged and answered with a 500. Every page
+    /// gets `csrf`, the request's synchronizer token, for its forms (see `http::csrf`).
     pub(crate) fn render<C: Serialize>(&self, name: &str, ctx: C) -> Result<String, ApiError> {
-        self.env.get_template(name).and_then(|t| t.render(minijinja::value::Serde(&ctx))).map_err(|e| {
+        let ctx = minijinja::context! { csrf => crate::http::csrf::token(), ..minijinja::Value::from(minijinja::value::Serde(&ctx)) };
+        self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| {
             tracing::error!(template = name, error = %e, "platform template failed to render");
             ApiError::internal()
         })

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::Form;
+use crate::http::form::Form;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -299,10 +299,11 @@ pub(crate) fn challenge_page(state: &AppState, ip: &str, now: i64, next_url: &st
          <h1>One moment…</h1><p>{} It takes about a second.</p><p id=\"challenge-status\" class=\"lede\">Working…</p>\
          <noscript><p class=\"flash\">Please enable JavaScript to continue; it is needed only for this check.</p></noscript>\
          <form id=\"challenge-form\" method=\"post\" action=\"/_challenge\" data-bits=\"{BITS}\">\
-         <input type=\"hidden\" name=\"c\" value=\"{}\"><input type=\"hidden\" name=\"n\" value=\"\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"c\" value=\"{}\"><input type=\"hidden\" name=\"n\" value=\"\">\
          <input type=\"hidden\" name=\"next\" value=\"{}\"></form></main>\
          <script src=\"/assets/challenge.js\"></script></body></html>",
         why.explanation(),
+        esc(&crate::http::csrf::token()),
         esc(&challenge),
         esc(next_url)
     );

@@ -1,4 +1,6 @@
-//! A JSON body extractor whose refusals use the API's error envelope (axum's own answer is plain text).
+//! A JSON body extractor whose refusals use the API's error envelope (axum's own answer is plain text). Like the
+//! form extractor it refuses text holding a NUL byte (`\u0000`) with a 400 before any handler runs: PostgreSQL's
+//! `text` cannot store it.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -15,8 +17,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => {
+                if has_nul(&v) {
+                    return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", crate::http::form::NUL_MESSAGE));
+                }
+                serde_json::from_value(v).map(Body).map_err(|e| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("invalid body: {e}"))
+                })
+            }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -33,5 +42,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             }
             Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
         }
+    }
+}
+
+/// Whether any string (value or key) in `v` holds a NUL character.
+fn has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(has_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }

@@ -1,5 +1,6 @@
 //! The middleware stack every router passes through, outermost first:
-//! request id → trace span → panic guard → error pages → timeout → body limit → CSRF → metrics → headers.
+//! request id → trace span → panic guard → error pages → timeout → body limit → CSRF (headers) → metrics →
+//! headers → shedding → limits → CSRF (synchronizer tokens) → challenge → shield.
 
 use std::any::Any;
 
@@ -19,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::http::error::{ApiError, error_page, is_api_path};
-use crate::http::{canonical, challenge, headers, limits, metrics, shedding, shield};
+use crate::http::{canonical, challenge, csrf, headers, limits, metrics, shedding, shield};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -179,6 +180,9 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(middleware::from_fn_with_state(state.clone(), shield::inspect))
         .layer(middleware::from_fn_with_state(state.clone(), challenge::gate))
+        // Synchronizer tokens: after rate limits and shedding (so a flood is refused before its body is read),
+        // around the challenge page and the handlers (which put the request's token in their forms).
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::synchronize))
         .layer(middleware::from_fn_with_state(state.clone(), limits::enforce))
         .layer(middleware::from_fn_with_state(state.clone(), shedding::shed))
         .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use crate::http::form::Form;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use palisade_identity::sessions::{self, Client};
 use palisade_identity::{IdentityError, LoginOutcome};
 use palisade_store::tenancy::Account;
@@ -234,7 +235,9 @@ struct StrengthQuery {
 }
 
 /// Strength feedback for password fields (zxcvbn), plus whether the policy would accept it.
-async fn password_strength(Json(q): Json<StrengthQuery>) -> Json<serde_json::Value> {
+async fn password_strength(
+    crate::http::json::Body(q): crate::http::json::Body<StrengthQuery>,
+) -> Json<serde_json::Value> {
     use palisade_identity::password::{self, Audience};
     let pw: String = q.password.chars().take(password::MAX_LEN + 1).collect();
     let hints: Vec<&str> = q.hints.iter().take(4).map(String::as_str).collect();
@@ -459,7 +462,7 @@ struct ApiLogin {
 async fn api_login(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    Json(body): Json<ApiLogin>,
+    crate::http::json::Body(body): crate::http::json::Body<ApiLogin>,
 ) -> Result<Response, ApiError> {
     let outcome = state.identity.login(&body.email, SecretString::from(body.password), &client).await?;
     Ok(match outcome {
@@ -493,7 +496,7 @@ struct ApiCode {
 async fn api_verify(
     State(state): State<AppState>,
     s: AnySession,
-    Json(body): Json<ApiCode>,
+    crate::http::json::Body(body): crate::http::json::Body<ApiCode>,
 ) -> Result<Response, ApiError> {
     let token = pass_second_factor(&state, &s, &body.code).await?;
     let res = with_cookie(
@@ -525,7 +528,7 @@ async fn api_totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Js
 async fn api_totp_confirm(
     State(state): State<AppState>,
     s: SignedIn,
-    Json(body): Json<ApiCode>,
+    crate::http::json::Body(body): crate::http::json::Body<ApiCode>,
 ) -> Result<Response, ApiError> {
     let codes = state.identity.confirm_totp(&s.account, &body.code).await?;
     sessions::mark_mfa(&state.db, &s.session).await?;

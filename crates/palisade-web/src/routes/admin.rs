@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use crate::http::form::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use palisade_core::AccountId;
 use palisade_core::text::Email;
 use palisade_identity::{invitations, policy, sessions};
@@ -249,10 +250,10 @@ async fn set_allowlist(
     access: StaffAccess,
     headers: axum::http::HeaderMap,
     ext: axum::http::Extensions,
-    form: Result<Form<AllowlistForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<AllowlistForm>, crate::http::form::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = step_up(&state, &access) {
         return Ok(r);
     }
@@ -297,10 +298,10 @@ struct AttackForm {
 async fn set_attack_mode(
     State(state): State<AppState>,
     access: StaffAccess,
-    form: Result<Form<AttackForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<AttackForm>, crate::http::form::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     let hours: u64 = form.hours.trim().parse().map_err(|_| invalid("hours must be a whole number"))?;
     if hours > 72 {
         return Err(invalid("at most 72 hours at a time").into());
@@ -324,10 +325,10 @@ struct WafForm {
 async fn set_waf(
     State(state): State<AppState>,
     access: StaffAccess,
-    form: Result<Form<WafForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<WafForm>, crate::http::form::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = step_up(&state, &access) {
         return Ok(r);
     }
@@ -364,10 +365,10 @@ fn parse_rule(source: &str) -> Result<palisade_shield::rules::Rule, ApiError> {
 async fn add_rule(
     State(state): State<AppState>,
     access: StaffAccess,
-    form: Result<Form<RuleForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<RuleForm>, crate::http::form::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     let rule = parse_rule(&form.source)?;
     if rule.uses_country() && !state.geoip.available() {
         return Err(invalid(
@@ -384,10 +385,10 @@ async fn add_rule(
 async fn test_rule(
     State(state): State<AppState>,
     access: StaffAccess,
-    form: Result<Form<RuleForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<RuleForm>, crate::http::form::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     let rule = parse_rule(&form.source)?;
     let (hits, total, examples) = state.store_rules.test_run(access.membership.scope.store_id(), &rule);
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;

@@ -3,12 +3,13 @@
 //! every route needs the customer-data permission; import rewrites the catalog, so it also needs products.
 //! Exporting, downloading, scheduling and importing need a recent password entry.
 
-use axum::extract::rejection::FormRejection;
+use crate::http::form::Form;
+use crate::http::form::FormRejection;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use palisade_backup::export::DEFAULT_WORK_FACTOR;
 use palisade_backup::store_exports::{self, Schedule, Trigger};
 use palisade_backup::{BackupError, export};
@@ -162,7 +163,7 @@ async fn export_now(
     form: Result<Form<PassphraseForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = stepped_up(&state, &access) {
         return Ok(r);
     }
@@ -200,7 +201,7 @@ async fn set_schedule(
     form: Result<Form<ScheduleForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = stepped_up(&state, &access) {
         return Ok(r);
     }
@@ -235,7 +236,7 @@ async fn set_destination(
     form: Result<Form<DestinationForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = stepped_up(&state, &access) {
         return Ok(r);
     }
@@ -313,7 +314,7 @@ async fn restore_test(
     form: Result<Form<OpenForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     let passphrase = SecretString::from(form.passphrase);
     store_exports::run_restore_test(&state.db, scope(&access), &state.objects, &id, passphrase)
         .await
@@ -330,7 +331,7 @@ async fn preview(
 ) -> PageResult {
     access.require(Permission::Products)?;
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     let bytes =
         store_exports::archive_bytes(&state.db, scope(&access), &state.objects, &id).await.map_err(backup_error)?;
     let archive = export::Archive::open(bytes.as_slice(), SecretString::from(form.passphrase)).map_err(backup_error)?;
@@ -352,7 +353,7 @@ async fn import(
 ) -> PageResult {
     access.require(Permission::Products)?;
     access.require(Permission::CustomerData)?;
-    let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
+    let Form(form) = form.map_err(ApiError::from)?;
     if let Some(r) = stepped_up(&state, &access) {
         return Ok(r);
     }

@@ -4,11 +4,12 @@
 
 use std::sync::LazyLock;
 
+use crate::http::form::Form;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use base64::Engine;
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::{CommerceError, cart, payments};

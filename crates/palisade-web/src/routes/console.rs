@@ -1,10 +1,11 @@
 //! The operator console (HTML).
 
+use crate::http::form::Form;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use palisade_store::{audit, matrix, tenancy, tokens};
 use serde::Deserialize;
 use serde_json::json;

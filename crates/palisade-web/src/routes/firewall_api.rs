@@ -3,7 +3,6 @@
 //! permission (security settings) and the same checks. The admin allow-list is read-only here: changing it needs
 //! a person who re-entered their password (Security Center), which an API token cannot do.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -115,8 +114,11 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ApiErr {
     ApiErr::Api(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message))
 }
 
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiErr> {
-    json.map(|Json(v)| v).map_err(|e| invalid("invalid_json", e.body_text()))
+fn body<T>(json: Result<crate::http::json::Body<T>, ApiError>) -> Result<T, ApiErr> {
+    json.map(|crate::http::json::Body(v)| v).map_err(|e| {
+        // Not JSON at all stays the 422 `invalid_json` this API has always answered.
+        if e.status == StatusCode::UNSUPPORTED_MEDIA_TYPE { invalid("invalid_json", e.message) } else { ApiErr::Api(e) }
+    })
 }
 
 async fn overview(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
@@ -175,7 +177,7 @@ fn parse_rule(state: &AppState, source: &str) -> Result<palisade_shield::rules::
 async fn add_rule(
     State(state): State<AppState>,
     access: StaffAccess,
-    json: Result<Json<RuleBody>, JsonRejection>,
+    json: Result<crate::http::json::Body<RuleBody>, ApiError>,
 ) -> ApiResult {
     need(&access)?;
     let rule = parse_rule(&state, &body(json)?.source)?;
@@ -187,7 +189,7 @@ async fn add_rule(
 async fn test_rule(
     State(state): State<AppState>,
     access: StaffAccess,
-    json: Result<Json<RuleBody>, JsonRejection>,
+    json: Result<crate::http::json::Body<RuleBody>, ApiError>,
 ) -> ApiResult {
     need(&access)?;
     let rule = parse_rule(&state, &body(json)?.source)?;

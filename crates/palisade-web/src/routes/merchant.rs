@@ -2,12 +2,13 @@
 //! disputes, payouts, theme and storefront settings. Every route checks its permission on the server; merchant
 //! theme templates never render here (admin pages use platform templates only).
 
+use crate::http::form::Form;
+use crate::http::form::FormRejection;
+use axum::Router;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductEdit, ProductStatus};
 use palisade_commerce::orders::{self, Status};
 use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
@@ -114,7 +115,7 @@ fn back(to: String) -> PageResult {
 }
 
 fn bad_form(e: FormRejection) -> AdminError {
-    invalid(format!("the form could not be read: {}", e.body_text()))
+    AdminError::Page(PageError(ApiError::from(e)))
 }
 
 fn invalid(m: impl Into<String>) -> AdminError {
@@ -360,12 +361,23 @@ async fn edit_variant(
 ) -> PageResult {
     access.require(Permission::Products)?;
     let Form(f) = form.map_err(bad_form)?;
-    if let Some(p) = f.price.as_deref().filter(|p| !p.trim().is_empty()) {
-        let currency = store_currency(&state, &access).await?;
-        catalog::set_price(&state.db, scope(&access), &variant, parse_amount(p, currency).map_err(PageError)?).await?;
+    // Every field is read and checked before anything is written, so a bad stock figure cannot leave a new
+    // price saved behind an error.
+    let price = match f.price.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(p) => Some(parse_amount(p, store_currency(&state, &access).await?).map_err(PageError)?),
+        None => None,
+    };
+    let stock = match f.stock.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(invalid("stock must be a whole number, zero or more")),
+        },
+        None => None,
+    };
+    if let Some(price) = price {
+        catalog::set_price(&state.db, scope(&access), &variant, price).await?;
     }
-    if let Some(s) = f.stock.as_deref().filter(|s| !s.trim().is_empty()) {
-        let stock = s.trim().parse::<i64>().map_err(|_| invalid("stock must be a whole number"))?;
+    if let Some(stock) = stock {
         catalog::set_stock(&state.db, scope(&access), &variant, stock).await?;
     }
     back(format!("{}/products/{}", base(&access), f.product))
@@ -578,7 +590,7 @@ async fn save_settings(
     let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
-    orders::set_flat_shipping(&state.db, scope(&access), shipping.minor).await?;
-    orders::set_tagline(&state.db, scope(&access), &f.tagline).await?;
+    // One write after all checks: a bad tagline must not leave the new shipping price saved behind an error.
+    orders::set_settings(&state.db, scope(&access), shipping.minor, &f.tagline).await?;
     back(format!("{}/settings", base(&access)))
 }

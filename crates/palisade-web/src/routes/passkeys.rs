@@ -1,10 +1,11 @@
 //! Passkey ceremonies over JSON (the browser side is `assets/passkeys.js`), and removal from the account page.
 
+use crate::http::form::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use palisade_identity::passkeys::{self, proto};
 use palisade_identity::sessions;
 use secrecy::ExposeSecret;
@@ -50,7 +51,7 @@ struct RegisterFinish {
 async fn register_finish(
     State(state): State<AppState>,
     s: SignedIn,
-    Json(body): Json<RegisterFinish>,
+    crate::http::json::Body(body): crate::http::json::Body<RegisterFinish>,
 ) -> Result<Response, ApiError> {
     let info = passkeys::finish_registration(
         rp(&state)?,
@@ -84,7 +85,7 @@ struct LoginFinish {
 async fn login_finish(
     State(state): State<AppState>,
     s: AnySession,
-    Json(body): Json<LoginFinish>,
+    crate::http::json::Body(body): crate::http::json::Body<LoginFinish>,
 ) -> Result<Response, ApiError> {
     passkeys::finish_authentication(rp(&state)?, &state.db, &s.session, &body.challenge, &body.credential).await?;
     let token = sessions::rotate(&state.db, &s.session).await?;

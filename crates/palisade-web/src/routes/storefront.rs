@@ -2,11 +2,12 @@
 //! Pages render from the theme (see `palisade_commerce::themes`); store and product pages from the store's own
 //! theme when it has one. Everything works without JavaScript.
 
+use crate::http::form::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{cart, catalog, disputes, images, reviews};
@@ -87,7 +88,7 @@ fn merge(mut base: Value, page: Value) -> Value {
 }
 
 fn page_html(state: &AppState, page: &str, ctx: &Value) -> Result<Response, PageError> {
-    let html = state.themes.render_default(page, ctx)?;
+    let html = state.themes.render_default(page, ctx, &crate::http::csrf::token())?;
     Ok(Html(html).into_response())
 }
 
@@ -202,7 +203,7 @@ async fn render_store_page(
     page: &str,
     ctx: &Value,
 ) -> Result<Response, PageError> {
-    let rendered = state.themes.render_store(&state.db, scope, page, ctx).await?;
+    let rendered = state.themes.render_store(&state.db, scope, page, ctx, &crate::http::csrf::token()).await?;
     Ok(Html(rendered.html).into_response())
 }
 
@@ -351,7 +352,7 @@ pub(crate) async fn cart_response(
         }
     }
     let ctx = merge(common(state, headers, shopper, "").await?, json!({"cart": v, "error": error}));
-    let html = state.themes.render_default("cart.html", &ctx)?;
+    let html = state.themes.render_default("cart.html", &ctx, &crate::http::csrf::token())?;
     Ok((status, Html(html)).into_response())
 }
 

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
 
+use crate::support::{Csrf as _, VISITOR};
 use crate::support::{PW, TestApp, login, owner_of};
 
 async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> tenancy::Account {
@@ -33,7 +34,7 @@ async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest:
             .header("content-type", "application/x-www-form-urlencoded")
             .body("role=owner&require=on&email=x%40y.example"),
     };
-    req.header("cookie", cookie).send().await.unwrap()
+    req.csrf(app, cookie).send().await.unwrap()
 }
 
 /// Every admin route, called by a staff member who lacks its permission, is refused with 403.
@@ -110,7 +111,7 @@ async fn required_mfa_shuts_out_members_without_it_after_the_grace_period() {
     let res = app
         .client
         .post(app.url(&format!("{page}/mfa-policy")))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .form(&[("require", "on"), ("grace_days", "3")])
         .send()
         .await
@@ -143,7 +144,7 @@ async fn changing_the_policy_needs_a_recent_password() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/security/mfa-policy", s.id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .form(&[("require", "on")])
         .send()
         .await
@@ -163,7 +164,7 @@ async fn removing_a_member_ends_their_sessions() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/staff/{}/remove", s.id, clerk.id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .send()
         .await
         .unwrap();
@@ -180,7 +181,7 @@ async fn an_invitation_link_creates_the_member_once() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/staff/invite", s.id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .form(&[("email", "newbie@alpha.example"), ("role", "admin")])
         .send()
         .await
@@ -192,14 +193,34 @@ async fn an_invitation_link_creates_the_member_once() {
     let page = app.get(path).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Join Store alpha"));
-    let weak =
-        app.client.post(app.url(path)).form(&[("name", "New Bie"), ("password", "password1234")]).send().await.unwrap();
+    let weak = app
+        .client
+        .post(app.url(path))
+        .csrf(&app, VISITOR)
+        .form(&[("name", "New Bie"), ("password", "password1234")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(weak.status(), 422, "password policy applies");
-    let ok = app.client.post(app.url(path)).form(&[("name", "New Bie"), ("password", PW)]).send().await.unwrap();
+    let ok = app
+        .client
+        .post(app.url(path))
+        .csrf(&app, VISITOR)
+        .form(&[("name", "New Bie"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 303);
     let members = tenancy::list_members(&app.db, &scope).await.unwrap();
     assert!(members.iter().any(|m| m.email == "newbie@alpha.example" && m.role == Role::Admin));
-    let again = app.client.post(app.url(path)).form(&[("name", "Evil"), ("password", PW)]).send().await.unwrap();
+    let again = app
+        .client
+        .post(app.url(path))
+        .csrf(&app, VISITOR)
+        .form(&[("name", "Evil"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 403, "single use");
     assert_eq!(app.get(path).await.status(), 404);
     login(&app, "newbie@alpha.example").await;
@@ -213,7 +234,7 @@ async fn store_api_tokens_are_scoped_audited_and_revocable() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("name=Accounting+sync&permission=orders&permission=products&expires_days=30")
         .send()
@@ -249,7 +270,7 @@ async fn store_api_tokens_are_scoped_audited_and_revocable() {
     let revoke = app
         .client
         .post(app.url(&format!("/admin/stores/{}/tokens/{}/revoke", s.id, listed[0].id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .send()
         .await
         .unwrap();

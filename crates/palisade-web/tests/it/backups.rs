@@ -7,6 +7,7 @@ use palisade_core::text::Slug;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
+use crate::support::Csrf as _;
 use crate::support::{TestApp, owner_of};
 
 fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
@@ -19,7 +20,7 @@ fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
 const PASS: &str = "lantern harbour tea 2026";
 
 async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client.post(app.url(path)).header("cookie", cookie).form(form).send().await.unwrap()
+    app.client.post(app.url(path)).csrf(app, cookie).form(form).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -216,7 +217,7 @@ async fn upload(app: &TestApp, store: &str, cookie: &str, file_name: &str, bytes
     let (content_type, body) = archive_form(file_name, bytes);
     app.client
         .post(app.url(&format!("/admin/stores/{store}/backups/upload")))
-        .header("cookie", cookie)
+        .csrf(app, cookie)
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -331,7 +332,7 @@ async fn an_archive_upload_over_its_limit_is_refused_and_other_routes_keep_their
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/backups/export", s.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&big_form)
         .send()
         .await

@@ -6,6 +6,7 @@ use palisade_web::WebConfig;
 use serde_json::Value;
 
 use crate::support::TestApp;
+use crate::support::{Csrf as _, VISITOR};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -88,6 +89,7 @@ async fn cross_site_form_posts_are_refused() {
     let res = app
         .client
         .post(app.url("/console/login"))
+        .csrf(&app, VISITOR)
         .header("sec-fetch-site", "cross-site")
         .header("origin", "https://evil.example")
         .form(&[("token", app.token.as_str())])
@@ -99,6 +101,7 @@ async fn cross_site_form_posts_are_refused() {
     let same = app
         .client
         .post(app.url("/console/login"))
+        .csrf(&app, VISITOR)
         .header("sec-fetch-site", "same-origin")
         .form(&[("token", app.token.as_str())])
         .send()
@@ -114,6 +117,7 @@ async fn oversized_bodies_are_refused() {
     let res = app
         .client
         .post(app.url("/console/login"))
+        .csrf(&app, VISITOR)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(big)
         .send()

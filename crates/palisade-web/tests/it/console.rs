@@ -1,3 +1,4 @@
+use crate::support::{Csrf as _, VISITOR};
 use crate::support::{TestApp, store};
 
 #[tokio::test]
@@ -6,7 +7,14 @@ async fn the_console_requires_sign_in() {
     let res = app.get("/console").await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/login?next=/console");
-    let bad = app.client.post(app.url("/console/login")).form(&[("token", "pal_op_wrong")]).send().await.unwrap();
+    let bad = app
+        .client
+        .post(app.url("/console/login"))
+        .csrf(&app, VISITOR)
+        .form(&[("token", "pal_op_wrong")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
     assert!(bad.headers().get("set-cookie").is_none());
     assert!(bad.text().await.unwrap().contains("not valid"));
@@ -16,7 +24,14 @@ async fn the_console_requires_sign_in() {
 async fn an_operator_sees_both_columns_with_live_status() {
     let app = TestApp::start().await;
     let s = store(&app.db, "alpha", None).await;
-    let login = app.client.post(app.url("/console/login")).form(&[("token", app.token.as_str())]).send().await.unwrap();
+    let login = app
+        .client
+        .post(app.url("/console/login"))
+        .csrf(&app, VISITOR)
+        .form(&[("token", app.token.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 303);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));

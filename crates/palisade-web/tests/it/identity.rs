@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::support::TestApp;
+use crate::support::{Csrf as _, VISITOR};
 
 const PW: &str = "granite pelican umbrella";
 
@@ -30,7 +31,14 @@ fn session_of(res: &reqwest::Response) -> Option<String> {
 }
 
 async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Response, Option<String>) {
-    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .csrf(app, VISITOR)
+        .form(&[("email", email), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
     let c = session_of(&res);
     (res, c)
 }
@@ -47,6 +55,7 @@ async fn password_sign_in_sets_a_strict_session_cookie() {
     let bad = app
         .client
         .post(app.url("/login"))
+        .csrf(&app, VISITOR)
         .form(&[("email", "pat@shop.example"), ("password", "not the password")])
         .send()
         .await
@@ -76,7 +85,7 @@ async fn enrolling_totp_then_signing_in_needs_the_code_and_rotates_the_session()
     let a = person(&app, "pat@shop.example", AccountKind::Staff).await;
     let (_, cookie) = sign_in(&app, "pat@shop.example").await;
     let cookie = cookie.unwrap();
-    let setup = app.client.post(app.url("/account/security/totp")).header("cookie", &cookie).send().await.unwrap();
+    let setup = app.client.post(app.url("/account/security/totp")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(setup.status(), 200);
     let html = setup.text().await.unwrap();
     assert!(html.contains("<svg"), "QR code drawn");
@@ -85,7 +94,7 @@ async fn enrolling_totp_then_signing_in_needs_the_code_and_rotates_the_session()
     let done = app
         .client
         .post(app.url("/account/security/totp/confirm"))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("code", code.as_str())])
         .send()
         .await
@@ -103,21 +112,15 @@ async fn enrolling_totp_then_signing_in_needs_the_code_and_rotates_the_session()
     let half = half.unwrap();
     let blocked = app.client.get(app.url("/account")).header("cookie", &half).send().await.unwrap();
     assert_eq!(blocked.headers()["location"], "/login/verify", "password alone does not reach the account");
-    let wrong = app
-        .client
-        .post(app.url("/login/verify"))
-        .header("cookie", &half)
-        .form(&[("code", "000000")])
-        .send()
-        .await
-        .unwrap();
+    let wrong =
+        app.client.post(app.url("/login/verify")).csrf(&app, &half).form(&[("code", "000000")]).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     let code = next_code(&app, &secret).await;
     let ok = app
         .client
         .post(app.url("/login/verify"))
-        .header("cookie", &half)
+        .csrf(&app, &half)
         .form(&[("code", code.as_str())])
         .send()
         .await
@@ -152,26 +155,23 @@ async fn turning_mfa_off_needs_a_fresh_password() {
     let (_, cookie) = sign_in(&app, "pat@shop.example").await;
     let cookie = cookie.unwrap();
     // Fresh right after sign-in: allowed.
-    let res =
-        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    let res = app.client.post(app.url("/account/security/totp/disable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(res.status(), 200);
     // Make the sign-in old.
     sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
-    let res =
-        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    let res = app.client.post(app.url("/account/security/totp/disable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
     let re = app
         .client
         .post(app.url("/account/reauth"))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("password", PW), ("next", "/account")])
         .send()
         .await
         .unwrap();
     assert_eq!(re.status(), 303);
-    let res =
-        app.client.post(app.url("/account/security/totp/disable")).header("cookie", &cookie).send().await.unwrap();
+    let res = app.client.post(app.url("/account/security/totp/disable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -185,6 +185,7 @@ async fn redirects_after_sign_in_stay_on_this_site() {
         let res = app
             .client
             .post(app.url("/login"))
+            .csrf(&app, VISITOR)
             .form(&[("email", "pat@shop.example"), ("password", PW), ("next", next)])
             .send()
             .await
@@ -253,7 +254,7 @@ async fn signing_out_everywhere_else_ends_other_sessions_only() {
     let (_, a) = sign_in(&app, "pat@shop.example").await;
     let (_, b) = sign_in(&app, "pat@shop.example").await;
     let (a, b) = (a.unwrap(), b.unwrap());
-    let res = app.client.post(app.url("/account/sessions/revoke-others")).header("cookie", &a).send().await.unwrap();
+    let res = app.client.post(app.url("/account/sessions/revoke-others")).csrf(&app, &a).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(app.client.get(app.url("/account")).header("cookie", &a).send().await.unwrap().status(), 200);
     assert_eq!(app.client.get(app.url("/account")).header("cookie", &b).send().await.unwrap().status(), 303);
@@ -339,6 +340,7 @@ async fn buyers_can_register_with_the_buyer_policy() {
     let weak = app
         .client
         .post(app.url("/register"))
+        .csrf(&app, VISITOR)
         .form(&[("name", "Bea"), ("email", "bea@example.com"), ("password", "password")])
         .send()
         .await
@@ -347,6 +349,7 @@ async fn buyers_can_register_with_the_buyer_policy() {
     let ok = app
         .client
         .post(app.url("/register"))
+        .csrf(&app, VISITOR)
         .form(&[("name", "Bea"), ("email", "bea@example.com"), ("password", "tulip kettle")])
         .send()
         .await
@@ -359,6 +362,7 @@ async fn buyers_can_register_with_the_buyer_policy() {
     let dup = app
         .client
         .post(app.url("/register"))
+        .csrf(&app, VISITOR)
         .form(&[("name", "Bea"), ("email", "BEA@example.com"), ("password", "tulip kettle")])
         .send()
         .await

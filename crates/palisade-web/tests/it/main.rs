@@ -10,6 +10,7 @@ mod console;
 mod identity;
 mod limits;
 mod matrix_api;
+mod merchant_abuse;
 mod sensitive;
 mod shield;
 mod storefront;

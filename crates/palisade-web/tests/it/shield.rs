@@ -8,6 +8,7 @@ use palisade_web::http::shield::{ShieldConfig, recent};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::support::{Csrf as _, VISITOR};
 use crate::support::{TestApp, metric, store};
 
 async fn events(app: &TestApp, store: Option<&str>, n: usize) -> Vec<Value> {
@@ -53,6 +54,7 @@ async fn attacks_are_blocked_recorded_and_counted_and_shoppers_pass() {
     let form = app
         .client
         .post(app.url("/login"))
+        .csrf(&app, VISITOR)
         .form(&[("email", "someone@example.com"), ("password", "' OR 1=1; DROP TABLE accounts; --")])
         .send()
         .await
@@ -82,7 +84,12 @@ async fn an_operators_exception_spares_one_field_of_one_route_from_the_families_
     let cfg = WebConfig { shield: ShieldConfig { policy, ..ShieldConfig::default() }, ..WebConfig::default() };
     let app = TestApp::start_with(cfg, |r, _| r).await;
     let post = |path: &'static str, body: &'static str| {
-        app.client.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        app.client
+            .post(app.url(path))
+            .csrf(&app, VISITOR)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
     };
     let html = "message=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
     let spared = post("/s/tea/contact", html).await.unwrap();
@@ -167,13 +174,12 @@ async fn a_ban_imposed_by_one_node_is_enforced_by_the_others_until_an_operator_l
     let page = b.client.get(b.url("/console/shield")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains(&format!("<code>{ATTACKER}</code>")));
-    let bad =
-        b.client.post(b.url("/console/shield/bans/lift")).header("cookie", &cookie).form(&[("ip", "nope")]).send();
+    let bad = b.client.post(b.url("/console/shield/bans/lift")).csrf(&b, &cookie).form(&[("ip", "nope")]).send();
     assert_eq!(bad.await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
     let lift = b
         .client
         .post(b.url("/console/shield/bans/lift"))
-        .header("cookie", &cookie)
+        .csrf(&b, &cookie)
         .form(&[("ip", ATTACKER)])
         .send()
         .await
@@ -205,20 +211,13 @@ async fn the_admin_allow_list_keeps_other_addresses_out_and_cannot_lock_out_its_
     let app = TestApp::start().await;
     let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
     let url = app.url(&format!("/admin/stores/{}/security/allowlist", s.id));
-    let lockout =
-        app.client.post(&url).header("cookie", &cookie).form(&[("cidrs", "10.0.0.0/8")]).send().await.unwrap();
+    let lockout = app.client.post(&url).csrf(&app, &cookie).form(&[("cidrs", "10.0.0.0/8")]).send().await.unwrap();
     assert_eq!(lockout.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(lockout.text().await.unwrap().contains("lock you out"));
-    let bad = app.client.post(&url).header("cookie", &cookie).form(&[("cidrs", "not-an-ip")]).send().await.unwrap();
+    let bad = app.client.post(&url).csrf(&app, &cookie).form(&[("cidrs", "not-an-ip")]).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let ok = app
-        .client
-        .post(&url)
-        .header("cookie", &cookie)
-        .form(&[("cidrs", "127.0.0.1\n192.0.2.0/24")])
-        .send()
-        .await
-        .unwrap();
+    let ok =
+        app.client.post(&url).csrf(&app, &cookie).form(&[("cidrs", "127.0.0.1\n192.0.2.0/24")]).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     let orders = format!("/api/v1/admin/stores/{}/orders", s.id);
     assert_eq!(
@@ -254,6 +253,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let wrong = app
         .client
         .post(app.url("/_challenge"))
+        .csrf(&app, VISITOR)
         .form(&[("c", c.as_str()), ("n", "x"), ("next", "/s/tea")])
         .send()
         .await
@@ -263,6 +263,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let solved = app
         .client
         .post(app.url("/_challenge"))
+        .csrf(&app, VISITOR)
         .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "/s/tea")])
         .send()
         .await
@@ -280,6 +281,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
         let res = app
             .client
             .post(app.url("/_challenge"))
+            .csrf(&app, VISITOR)
             .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", offsite)])
             .send()
             .await
@@ -290,7 +292,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let set = app
         .client
         .post(app.url("/console/shield/attack-mode"))
-        .header("cookie", format!("palisade_console={}", app.token))
+        .csrf(&app, &format!("palisade_console={}", app.token))
         .form(&[("hours", "1")])
         .send()
         .await
@@ -355,7 +357,7 @@ async fn a_flood_on_one_store_switches_that_stores_attack_mode_on_and_spares_the
     let off = app
         .client
         .post(app.url(&format!("/admin/stores/{}/security/attack-mode", tea.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("hours", "0")])
         .send()
         .await
@@ -389,6 +391,7 @@ async fn solve(app: &TestApp, html: &str, next: &str) -> String {
     let solved = app
         .client
         .post(app.url("/_challenge"))
+        .csrf(app, VISITOR)
         .form(&[("c", c.as_str()), ("n", &n), ("next", next)])
         .send()
         .await
@@ -428,6 +431,7 @@ async fn a_suspicious_page_view_is_challenged_while_forms_and_api_calls_are_reco
     let form = app
         .client
         .post(app.url("/login"))
+        .csrf(&app, VISITOR)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("email=someone%zz@example.com&password=x")
         .send()
@@ -454,7 +458,7 @@ async fn merchants_write_test_run_and_enable_their_own_rules() {
     let bad = app
         .client
         .post(&base)
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("source", "block if colour = \"red\"")])
         .send()
         .await
@@ -467,23 +471,17 @@ async fn merchants_write_test_run_and_enable_their_own_rules() {
         assert_eq!(r.status(), StatusCode::OK);
     }
     let rule = "block if header \"user-agent\" contains \"python-requests\"";
-    let test = app
-        .client
-        .post(format!("{base}/test"))
-        .header("cookie", &cookie)
-        .form(&[("source", rule)])
-        .send()
-        .await
-        .unwrap();
+    let test =
+        app.client.post(format!("{base}/test")).csrf(&app, &cookie).form(&[("source", rule)]).send().await.unwrap();
     let page = test.text().await.unwrap();
     assert!(page.contains("<b>2</b>of the last"), "{page}");
-    let added = app.client.post(&base).header("cookie", &cookie).form(&[("source", rule)]).send().await.unwrap();
+    let added = app.client.post(&base).csrf(&app, &cookie).form(&[("source", rule)]).send().await.unwrap();
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     // Added disabled: the scraper still gets through.
     let scraper = || app.client.get(app.url("/s/tea")).header("user-agent", "python-requests/2.31").send();
     assert_eq!(scraper().await.unwrap().status(), StatusCode::OK);
     let id = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
-    let enabled = app.client.post(format!("{base}/{id}/enable")).header("cookie", &cookie).send().await.unwrap();
+    let enabled = app.client.post(format!("{base}/{id}/enable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
     assert_eq!(scraper().await.unwrap().status(), StatusCode::FORBIDDEN);
     let browser =
@@ -505,7 +503,7 @@ async fn country_rules_say_they_are_unavailable_without_a_geoip_database() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/security/rules", s.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("source", "block if country = \"XX\"")])
         .send()
         .await
@@ -543,7 +541,7 @@ async fn country_rules_block_by_the_operators_geoip_database() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/security/rules", s.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[("source", "block if country = \"NZ\"")])
         .send()
         .await
@@ -572,7 +570,7 @@ async fn a_script_manages_the_stores_custom_rules_through_the_api_with_a_store_t
     let created = app
         .client
         .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .header("cookie", &owner_cookie)
+        .csrf(&app, &owner_cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("name=Firewall+sync&permission=security_settings&expires_days=30")
         .send()
@@ -675,7 +673,7 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     let set = |fields: &'static [(&'static str, &'static str)]| {
         app.client
             .post(app.url(&format!("/admin/stores/{}/security/waf", tea.id)))
-            .header("cookie", &cookie)
+            .csrf(&app, &cookie)
             .form(fields)
             .send()
     };
@@ -882,6 +880,7 @@ async fn a_pass_is_good_only_for_the_address_that_earned_it() {
     let answer = |from: &'static str| {
         app.client
             .post(app.url("/_challenge"))
+            .csrf(&app, VISITOR)
             .header("x-forwarded-for", from)
             .form(&[("c", c.as_str()), ("n", n.as_str()), ("next", "/s/tea")])
             .send()
@@ -917,7 +916,7 @@ async fn an_ipv6_client_is_banned_by_its_64_and_lifted_by_any_address_in_it() {
     let lift = app
         .client
         .post(app.url("/console/shield/bans/lift"))
-        .header("cookie", format!("palisade_console={}", app.token))
+        .csrf(&app, &format!("palisade_console={}", app.token))
         .form(&[("ip", "2001:db8:1:2::3")])
         .send()
         .await
@@ -942,6 +941,7 @@ async fn custom_rules_never_see_secret_fields() {
     let post = |body: &'static str| {
         app.client
             .post(app.url("/s/tea/contact"))
+            .csrf(&app, VISITOR)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()

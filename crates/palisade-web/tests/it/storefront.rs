@@ -8,6 +8,7 @@ use palisade_store::StoreScope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::{Csrf as _, VISITOR};
 use crate::support::{TestApp, owner_of};
 
 async fn product(
@@ -49,11 +50,8 @@ fn cart_cookie(res: &reqwest::Response) -> Option<String> {
 }
 
 async fn add_to_cart(app: &TestApp, cookie: Option<&str>, variant: &str, qty: &str) -> reqwest::Response {
-    let mut req = app.client.post(app.url("/cart/add")).form(&[("variant_id", variant), ("quantity", qty)]);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    req.send().await.unwrap()
+    let req = app.client.post(app.url("/cart/add")).form(&[("variant_id", variant), ("quantity", qty)]);
+    req.csrf(app, cookie.unwrap_or(VISITOR)).send().await.unwrap()
 }
 
 fn pay_form<'a>(key: &'a str, card: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -107,7 +105,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let declined = app
         .client
         .post(app.url("/checkout/tea"))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&pay_form("k-declined", "4000000000000002"))
         .send()
         .await
@@ -120,7 +118,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let paid = app
         .client
         .post(app.url("/checkout/tea"))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&pay_form("k-paid", "4242 4242 4242 4242"))
         .send()
         .await
@@ -135,7 +133,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let again = app
         .client
         .post(app.url("/checkout/tea"))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&pay_form("k-paid", "4242424242424242"))
         .send()
         .await
@@ -150,19 +148,13 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
 
     // The merchant ships from the admin (tracking number required).
     let ship_url = format!("/admin/stores/{}/orders/{order_id}/ship", store.id);
-    let no_tracking = app
-        .client
-        .post(app.url(&ship_url))
-        .header("cookie", &owner)
-        .form(&[("tracking_no", " ")])
-        .send()
-        .await
-        .unwrap();
+    let no_tracking =
+        app.client.post(app.url(&ship_url)).csrf(&app, &owner).form(&[("tracking_no", " ")]).send().await.unwrap();
     assert_eq!(no_tracking.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let shipped = app
         .client
         .post(app.url(&ship_url))
-        .header("cookie", &owner)
+        .csrf(&app, &owner)
         .form(&[("tracking_no", "SG123456789")])
         .send()
         .await
@@ -171,7 +163,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
 
     // The buyer confirms receipt through the link: completed, escrow released to the store.
     let (path, key) = link.split_once('?').unwrap();
-    let confirm = app.client.post(app.url(&format!("{path}/confirm?{key}"))).send().await.unwrap();
+    let confirm = app.client.post(app.url(&format!("{path}/confirm?{key}"))).csrf(&app, VISITOR).send().await.unwrap();
     assert_eq!(confirm.status(), StatusCode::SEE_OTHER);
     assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 0);
     assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 4050);
@@ -188,6 +180,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let review = app
         .client
         .post(app.url(&format!("{path}/review?{key}")))
+        .csrf(&app, VISITOR)
         .form(&[("rating", "5"), ("body", "Lovely")])
         .send()
         .await
@@ -198,6 +191,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let twice = app
         .client
         .post(app.url(&format!("{path}/review?{key}")))
+        .csrf(&app, VISITOR)
         .form(&[("rating", "1"), ("body", "again")])
         .send()
         .await
@@ -325,7 +319,7 @@ async fn uploads_accept_images_only_and_serve_them_with_the_detected_type() {
     let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
     let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
     let send = |bytes: Vec<u8>| {
-        app.client.post(&url).header("cookie", &cookie).header("content-type", "image/png").body(bytes).send()
+        app.client.post(&url).csrf(&app, &cookie).header("content-type", "image/png").body(bytes).send()
     };
     let svg = send(b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec()).await.unwrap();
     assert_eq!(svg.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -464,6 +458,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
         let opened = app
             .client
             .post(app.url(&format!("{path}/dispute?{k}")))
+            .csrf(&app, VISITOR)
             .form(&[("reason", "not_received"), ("statement", "Nothing came.")])
             .send()
             .await
@@ -500,7 +495,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
         let res = app
             .client
             .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))
-            .header("cookie", &console)
+            .csrf(&app, &console)
             .form(&[("outcome", outcome), ("note", "Decided on the evidence.")])
             .send()
             .await
@@ -517,7 +512,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
     let again = app
         .client
         .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))
-        .header("cookie", &console)
+        .csrf(&app, &console)
         .form(&[("outcome", "merchant"), ("note", "Changed my mind.")])
         .send()
         .await
@@ -554,27 +549,13 @@ async fn photo_sized_images_upload_and_oversized_ones_are_refused() {
     let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
     let photo = big_png(1000, 800);
     assert!(photo.len() > 2 * 1024 * 1024, "{}", photo.len());
-    let ok = app
-        .client
-        .post(&url)
-        .header("cookie", &cookie)
-        .header("content-type", "image/png")
-        .body(photo)
-        .send()
-        .await
-        .unwrap();
+    let ok =
+        app.client.post(&url).csrf(&app, &cookie).header("content-type", "image/png").body(photo).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::CREATED);
     let huge = big_png(1600, 1200);
     assert!(huge.len() > palisade_commerce::images::MAX_BYTES);
-    let refused = app
-        .client
-        .post(&url)
-        .header("cookie", &cookie)
-        .header("content-type", "image/png")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+    let refused =
+        app.client.post(&url).csrf(&app, &cookie).header("content-type", "image/png").body(huge).send().await.unwrap();
     assert!(
         matches!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE),
         "{}",
@@ -585,7 +566,7 @@ async fn photo_sized_images_upload_and_oversized_ones_are_refused() {
     let big_form = app
         .client
         .post(app.url(&format!("/admin/stores/{}/orders/nope/ship", a.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .send()
@@ -605,7 +586,7 @@ async fn html_descriptions_pass_the_shield_and_are_sanitised() {
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/products", s.id)))
-        .header("cookie", &cookie)
+        .csrf(&app, &cookie)
         .form(&[
             ("title", "Formatted oolong"),
             ("slug", "formatted"),

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use axum::Router;
 use palisade_core::text::Email;
+use palisade_identity::csrf::Binding;
 use palisade_store::matrix::{NodeFacts, Registry};
 use palisade_store::scope::PlatformScope;
 use palisade_store::scope::StoreScope;
@@ -105,6 +106,24 @@ impl TestApp {
         self.identity.clone()
     }
 
+    /// The synchronizer token the platform's forms carry for a browser sending `cookie` (a `Cookie` header
+    /// value; see [`cookie_with_binding`]).
+    pub fn csrf(&self, cookie: &str) -> String {
+        let cookie = cookie_with_binding(cookie);
+        let get = |name: &str| {
+            cookie
+                .split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        };
+        let signer = self.identity.csrf();
+        match get("palisade_session") {
+            Some(s) => signer.token(Binding::Session(&s)),
+            None => signer.token(Binding::Visitor(&get("palisade_visitor").unwrap_or_default())),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -122,6 +141,34 @@ impl TestApp {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A visitor's pre-session cookie, for forms posted without a session (sign-in, registration, the cart).
+pub const VISITOR: &str = "palisade_visitor=0123456789abcdef0123456789abcdef";
+
+/// `cookie`, with [`VISITOR`] added when it holds neither a session nor a pre-session cookie (as a browser that
+/// loaded the form would have).
+pub fn cookie_with_binding(cookie: &str) -> String {
+    if cookie.contains("palisade_session=") || cookie.contains("palisade_visitor=") {
+        cookie.to_owned()
+    } else if cookie.trim().is_empty() {
+        VISITOR.to_owned()
+    } else {
+        format!("{cookie}; {VISITOR}")
+    }
+}
+
+/// Sends a form as the platform's own page would: `.csrf(&app, &cookie)` sets the `Cookie` header (plus
+/// [`VISITOR`] when it has no session) and the synchronizer token (as the `x-csrf-token` header, which the
+/// middleware accepts like the `csrf` form field). Use `VISITOR` as the cookie for requests without a session.
+pub trait Csrf {
+    fn csrf(self, app: &TestApp, cookie: &str) -> Self;
+}
+
+impl Csrf for reqwest::RequestBuilder {
+    fn csrf(self, app: &TestApp, cookie: &str) -> Self {
+        self.header("cookie", cookie_with_binding(cookie)).header("x-csrf-token", app.csrf(cookie))
     }
 }
 
@@ -194,7 +241,14 @@ pub async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StoreScope,
 }
 
 pub async fn login(app: &TestApp, email: &str) -> String {
-    let res = app.client.post(app.url("/login")).form(&[("email", email), ("password", PW)]).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .csrf(app, VISITOR)
+        .form(&[("email", email), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303, "{email} signs in");
     res.headers()
         .get_all("set-cookie")

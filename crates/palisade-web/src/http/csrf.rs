@@ -1,0 +1,182 @@
+//! Synchronizer tokens: the second line of CSRF defence, behind tower-http's `Sec-Fetch-Site`/`Origin` check.
+//!
+//! The header check stops other sites; it cannot stop a form that reaches the browser from our own origin (a
+//! merchant theme is served from it). So every state-changing request outside the JSON API must also carry the
+//! token of the browser it comes from, which only the platform's own templates receive: in the form field
+//! [`FIELD`] (urlencoded or multipart bodies) or, for scripts, the [`HEADER`] header. The token is an HMAC of the
+//! session cookie, or for a visitor without a session of a random pre-session cookie ([`VISITOR_COOKIE`], set
+//! the first time a page with a form is rendered for them); see `palisade_identity::csrf`.
+//!
+//! One middleware ([`synchronize`]) checks every such request, whatever its content type (a `text/plain` form
+//! or an empty body is refused too), and makes the request's token available to the templates rendering its
+//! response ([`token`]). Exempt: the API under `/api/` (JSON only, bearer tokens, no ambient form posts) and
+//! requests that authenticate with a bearer token and send no cookie at all (nothing ambient to abuse).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use palisade_identity::csrf::Binding;
+use rand::RngCore;
+
+use crate::http::auth::cookie;
+use crate::http::error::{error_page, is_api_path};
+use crate::http::session::SESSION_COOKIE;
+use crate::state::AppState;
+
+/// The form field that carries the token.
+pub const FIELD: &str = "csrf";
+/// The header that may carry the token instead (for scripts; forms cannot set headers).
+pub const HEADER: &str = "x-csrf-token";
+/// The pre-session cookie a visitor's token is bound to until they sign in.
+pub const VISITOR_COOKIE: &str = "palisade_visitor";
+
+struct Current {
+    token: String,
+    used: AtomicBool,
+}
+
+tokio::task_local! {
+    static CURRENT: Arc<Current>;
+}
+
+/// The synchronizer token of the request being answered, for a template to put in its forms; empty outside a
+/// request (a form rendered there would be refused, which fails closed).
+#[must_use]
+pub fn token() -> String {
+    CURRENT
+        .try_with(|c| {
+            c.used.store(true, Ordering::Relaxed);
+            c.token.clone()
+        })
+        .unwrap_or_default()
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// A pre-session cookie value: 32 hex digits (anything else is replaced).
+fn valid_visitor(v: &str) -> bool {
+    v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn new_visitor() -> String {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+fn refusal() -> Response {
+    let msg = "This form has expired or did not come from this site, so it was not sent (CSRF protection). \
+               Go back, reload the page and try again.";
+    let mut res = (StatusCode::FORBIDDEN, Html(error_page(StatusCode::FORBIDDEN, msg))).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn media_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The token a form body carries, if any.
+async fn token_in_body(content_type: &str, media: &str, body: &Bytes) -> Option<String> {
+    match media {
+        "application/x-www-form-urlencoded" => {
+            form_urlencoded::parse(body).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned())
+        }
+        "multipart/form-data" => {
+            let req =
+                Request::builder().header(header::CONTENT_TYPE, content_type).body(Body::from(body.clone())).ok()?;
+            let mut form = axum::extract::Multipart::from_request(req, &()).await.ok()?;
+            while let Ok(Some(field)) = form.next_field().await {
+                if field.name() == Some(FIELD) {
+                    return field.text().await.ok();
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Checks the token of every state-changing non-API request and lends the request's token to its templates.
+pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_api_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let session = cookie(headers, SESSION_COOKIE).map(str::to_owned);
+    let visitor = cookie(headers, VISITOR_COOKIE).filter(|v| valid_visitor(v)).map(str::to_owned);
+    let (binding_value, is_session, fresh_visitor) = match (session, visitor) {
+        (Some(s), _) => (s, true, false),
+        (None, Some(v)) => (v, false, false),
+        (None, None) => (new_visitor(), false, true),
+    };
+    let binding = if is_session { Binding::Session(&binding_value) } else { Binding::Visitor(&binding_value) };
+    let signer = state.identity.csrf();
+
+    let req = if is_safe(req.method()) {
+        req
+    } else {
+        let bearer_only = !headers.contains_key(header::COOKIE)
+            && headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.len() > 7 && v.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")));
+        if bearer_only {
+            return next.run(req).await;
+        }
+        let in_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type =
+            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let media = media_type(&req);
+        let (parts, body) = req.into_parts();
+        // The body is already held to the route's limit (`layers::cap_body`, outside this layer).
+        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(b) => b,
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        };
+        let submitted = match in_header {
+            Some(t) => Some(t),
+            None => token_in_body(&content_type, &media, &bytes).await,
+        };
+        if fresh_visitor || !submitted.is_some_and(|t| signer.verify(binding, &t)) {
+            tracing::info!(http.path = %parts.uri.path(), "form refused: missing or wrong synchronizer token");
+            return refusal();
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    };
+
+    let current = Arc::new(Current { token: signer.token(binding), used: AtomicBool::new(false) });
+    let mut res = CURRENT.scope(current.clone(), next.run(req)).await;
+    if fresh_visitor && current.used.load(Ordering::Relaxed) {
+        let secure = if state.config.behind_tls { "; Secure" } else { "" };
+        let c = format!("{VISITOR_COOKIE}={binding_value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visitor_cookies_must_look_like_ours() {
+        assert!(valid_visitor(&new_visitor()));
+        assert!(!valid_visitor("short"));
+        assert!(!valid_visitor(&"g".repeat(32)));
+    }
+}
