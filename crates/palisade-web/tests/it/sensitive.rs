@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, owner_of};
+use crate::support::{Csrf, TestApp, VISITOR, owner_of};
 
 const CARD: &str = "4242424242424242";
 
@@ -48,7 +48,7 @@ async fn test_runs_over_checkout_traffic_reveal_nothing_a_buyer_typed() {
         ("expiry", "12/30"),
         ("cvc", "737"),
     ];
-    app.client.post(app.url("/checkout/tea")).form(&form).send().await.unwrap();
+    app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&form).send().await.unwrap();
     let order = json!({"email": "api@buyer.example", "address": {"name": "A", "line1": "9 Canal Street"},
         "lines": [], "card": {"number": CARD, "expiry": "11/31", "cvc": "737"}});
     app.client.post(app.url("/api/v1/stores/tea/orders")).json(&order).send().await.unwrap();
@@ -96,7 +96,7 @@ async fn live_rules_cannot_read_card_data_or_cookies_either() {
     for rule in palisade_store::firewall::rules(&app.db, &scope).await.unwrap() {
         palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, true, false).await.unwrap();
     }
-    let paid = app.client.post(app.url("/checkout/tea")).form(&[("cvc", "737")]).send().await.unwrap();
+    let paid = app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&[("cvc", "737")]).send().await.unwrap();
     assert_ne!(paid.status(), StatusCode::FORBIDDEN, "a rule over the CVC never fires");
     let order = json!({"card": {"number": CARD}});
     let api = app.client.post(app.url("/api/v1/stores/tea/orders")).json(&order).send().await.unwrap();
@@ -112,7 +112,7 @@ async fn firewall_events_never_quote_card_numbers_or_personal_fields() {
     owner_of(&app, "tea").await;
     // Attacks in a payment field and next to a card number in an ordinary field: blocked and recorded …
     let in_card = [("card_number", "4242424242424242' OR 1=1--"), ("name", "<script>alert(1)</script>")];
-    let r = app.client.post(app.url("/checkout/tea")).form(&in_card).send().await.unwrap();
+    let r = app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&in_card).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let beside = format!("/s/tea?q=<script>alert(document.cookie)</script>+{CARD}");
     assert_eq!(app.get(&beside).await.status(), StatusCode::FORBIDDEN);
