@@ -134,18 +134,77 @@ async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StoreScope, String) {
     (scope, product.variants[0].id.clone())
 }
 
+/// A browser, as far as the journey needs one: a cookie jar, and forms posted with the synchronizer token of the
+/// page they were on.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: base.to_owned(), cookies: std::collections::BTreeMap::new() }
+    }
+
+    fn jar(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for c in res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            if let Some((k, v)) = c.split(';').next().and_then(|kv| kv.split_once('=')) {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (reqwest::StatusCode, String) {
+        let res = self.http.get(format!("{}{path}", self.base)).header("cookie", self.jar()).send().await.unwrap();
+        self.keep(&res);
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// Loads `page`, then posts `fields` and its form token to `action`.
+    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let (status, html) = self.get(page).await;
+        assert_eq!(status, 200, "{page}");
+        let token = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{page} has a form token"))
+            .to_owned();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &token));
+        let res = self
+            .http
+            .post(format!("{}{action}", self.base))
+            .header("cookie", self.jar())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        res
+    }
+}
+
 /// Everything a person does in the journey, over HTTP against the running node.
 async fn journey(base: &str, store_id: &str, variant: &str) -> String {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let url = |p: &str| format!("{base}{p}");
 
     // A buyer registers, signs in and turns two-step verification on.
-    let reg = http
-        .post(url("/register"))
-        .form(&[("name", "Canary Buyer"), ("email", "buyer@canary.example"), ("password", BUYER_PW)])
-        .send()
-        .await
-        .unwrap();
+    let mut buyer = Browser::new(base);
+    let reg = buyer
+        .submit(
+            "/register",
+            "/register",
+            &[("name", "Canary Buyer"), ("email", "buyer@canary.example"), ("password", BUYER_PW)],
+        )
+        .await;
     assert!(reg.status().is_redirection() || reg.status().is_success(), "register: {}", reg.status());
     let login = http
         .post(url("/api/v1/auth/login"))
@@ -180,27 +239,28 @@ async fn journey(base: &str, store_id: &str, variant: &str) -> String {
     assert_eq!(done.status(), 200, "TOTP confirmed");
 
     // A guest pays on the HTML checkout: declined first, then approved.
-    let add = http.post(url("/cart/add")).form(&[("variant_id", variant), ("quantity", "1")]).send().await.unwrap();
-    let cart = cookie(&add, "palisade_cart").expect("a cart");
+    let mut guest = Browser::new(base);
+    let add = guest.submit("/s/canary/p/oolong", "/cart/add", &[("variant_id", variant), ("quantity", "1")]).await;
+    assert!(add.status().is_redirection(), "added to the cart: {}", add.status());
     for (key, card) in [("canary-declined", DECLINED), ("canary-paid", CARD_GROUPED)] {
-        let paid = http
-            .post(url("/checkout/canary"))
-            .header("cookie", &cart)
-            .form(&[
-                ("idempotency_key", key),
-                ("email", "guest@canary.example"),
-                ("name", "Guest"),
-                ("line1", "1 Harbour Road"),
-                ("city", "Singapore"),
-                ("postcode", "018956"),
-                ("country", "Singapore"),
-                ("card_number", card),
-                ("expiry", "11/33"),
-                ("cvc", CVC),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let paid = guest
+            .submit(
+                "/checkout/canary",
+                "/checkout/canary",
+                &[
+                    ("idempotency_key", key),
+                    ("email", "guest@canary.example"),
+                    ("name", "Guest"),
+                    ("line1", "1 Harbour Road"),
+                    ("city", "Singapore"),
+                    ("postcode", "018956"),
+                    ("country", "Singapore"),
+                    ("card_number", card),
+                    ("expiry", "11/33"),
+                    ("cvc", CVC),
+                ],
+            )
+            .await;
         assert!(paid.status().is_redirection() || paid.status() == 402, "{key}: {}", paid.status());
     }
 
@@ -219,36 +279,25 @@ async fn journey(base: &str, store_id: &str, variant: &str) -> String {
 
     // Attacks carry the card into the firewall (blocked, recorded as events).
     let attack = format!("/s/canary?q=%3Cscript%3Ealert(1)%3C/script%3E+{CARD}");
-    assert_eq!(http.get(url(&attack)).send().await.unwrap().status(), 403);
+    assert_eq!(guest.get(&attack).await.0, 403);
+    let add = guest.submit("/s/canary/p/oolong", "/cart/add", &[("variant_id", variant), ("quantity", "1")]).await;
+    assert!(add.status().is_redirection());
     let sqli = format!("{CARD}' OR 1=1--");
-    let blocked = http
-        .post(url("/checkout/canary"))
-        .header("cookie", &cart)
-        .form(&[("card_number", sqli.as_str()), ("cvc", CVC)])
-        .send()
-        .await
-        .unwrap();
+    let blocked =
+        guest.submit("/checkout/canary", "/checkout/canary", &[("card_number", sqli.as_str()), ("cvc", CVC)]).await;
     assert_eq!(blocked.status(), 403);
 
     // The merchant signs in and test-runs firewall rules over the store's recent requests.
-    let owner = http
-        .post(url("/login"))
-        .form(&[("email", "owner@canary.example"), ("password", OWNER_PW)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(owner.status(), 303, "the owner signs in");
-    let owner = cookie(&owner, "palisade_session").unwrap();
+    let mut owner = Browser::new(base);
+    let signed_in =
+        owner.submit("/login", "/login", &[("email", "owner@canary.example"), ("password", OWNER_PW)]).await;
+    assert_eq!(signed_in.status(), 303, "the owner signs in");
+    let security = format!("/admin/stores/{store_id}/security");
     for source in
         [format!("log if arg \"card_number\" contains \"{}\"", &CARD[..4]), "log if arg \"cvc\" = \"917\"".into()]
     {
-        let run = http
-            .post(url(&format!("/admin/stores/{store_id}/security/rules/test")))
-            .header("cookie", &owner)
-            .form(&[("source", source.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let action = format!("/admin/stores/{store_id}/security/rules/test");
+        let run = owner.submit(&security, &action, &[("source", source.as_str())]).await;
         assert_eq!(run.status(), 200, "test-run of {source}");
     }
     totp_secret

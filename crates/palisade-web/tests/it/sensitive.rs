@@ -96,7 +96,8 @@ async fn live_rules_cannot_read_card_data_or_cookies_either() {
     for rule in palisade_store::firewall::rules(&app.db, &scope).await.unwrap() {
         palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, true, false).await.unwrap();
     }
-    let paid = app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&[("cvc", "737")]).send().await.unwrap();
+    let paid =
+        app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&[("cvc", "737")]).send().await.unwrap();
     assert_ne!(paid.status(), StatusCode::FORBIDDEN, "a rule over the CVC never fires");
     let order = json!({"card": {"number": CARD}});
     let api = app.client.post(app.url("/api/v1/stores/tea/orders")).json(&order).send().await.unwrap();
