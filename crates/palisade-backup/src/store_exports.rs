@@ -502,8 +502,9 @@ pub async fn run_restore_test(
     scope.require_staff()?;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
+    let size = bytes.len() as u64;
     let result = async {
-        let archive = Archive::open(bytes.as_slice(), passphrase)?;
+        let archive = Archive::open_for_web(bytes, passphrase).await?;
         if archive.manifest.store_id != scope.store_key() {
             return Err(BackupError::Archive("the archive is of another store".into()));
         }
@@ -523,7 +524,7 @@ pub async fn run_restore_test(
         ok,
         detail,
         object_key: None,
-        size: bytes.len() as u64,
+        size,
         sha256: None,
         expires_at: None,
     };
@@ -542,7 +543,7 @@ pub async fn run_import(
     scope.require_staff()?;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
-    let archive = Archive::open(bytes.as_slice(), passphrase)?;
+    let archive = Archive::open_for_web(bytes, passphrase).await?;
     let result = export::replace(db, scope, objects, &archive).await;
     let (ok, detail) = match &result {
         Ok(p) => (true, format!("replaced content from export {id}: {} changes", p.changes())),

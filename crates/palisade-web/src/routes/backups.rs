@@ -333,7 +333,8 @@ async fn preview(
     let Form(form) = form.map_err(|e| invalid(e.body_text()))?;
     let bytes =
         store_exports::archive_bytes(&state.db, scope(&access), &state.objects, &id).await.map_err(backup_error)?;
-    let archive = export::Archive::open(bytes.as_slice(), SecretString::from(form.passphrase)).map_err(backup_error)?;
+    let archive =
+        export::Archive::open_for_web(bytes, SecretString::from(form.passphrase)).await.map_err(backup_error)?;
     let preview = export::preview(&state.db, scope(&access), &state.objects, &archive).await.map_err(backup_error)?;
     render(
         &state,
