@@ -191,6 +191,18 @@ impl OutboundPolicy {
         self.check_parsed(&parsed)
     }
 
+    /// [`Self::check_url`], then the addresses a host name resolves to *now*: an early, clear answer before a
+    /// client starts (and retries). The connection is still checked again when it is made, because a name may
+    /// resolve differently on the next lookup.
+    pub async fn check_url_resolved(&self, url: &str) -> Result<(), OutboundError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| OutboundError::BadUrl(format!("{url}: {e}")))?;
+        self.check_parsed(&parsed)?;
+        if let Some(url::Host::Domain(name)) = parsed.host() {
+            self.resolve(name).await?;
+        }
+        Ok(())
+    }
+
     fn check_parsed(&self, url: &reqwest::Url) -> Result<(), OutboundError> {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(OutboundError::BadUrl("a URL with a user name or password is not accepted".into()));
