@@ -387,15 +387,13 @@ impl Archive {
         }
         let mut identity = age::scrypt::Identity::new(passphrase);
         identity.set_max_work_factor(limits.max_work_factor);
-        let plain = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|e| match e {
-                age::DecryptError::ExcessiveWork { required, target } => BackupError::Archive(format!(
-                    "the archive's passphrase work factor is {required}, above the {target} accepted here; \
+        let plain = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| match e {
+            age::DecryptError::ExcessiveWork { required, target } => BackupError::Archive(format!(
+                "the archive's passphrase work factor is {required}, above the {target} accepted here; \
                      re-encrypt it with a lower one, or ask the operator to import it"
-                )),
-                e => BackupError::Decrypt { what: "the export archive".into(), reason: e.to_string() },
-            })?;
+            )),
+            e => BackupError::Decrypt { what: "the export archive".into(), reason: e.to_string() },
+        })?;
         let decompressed = zstd::Decoder::new(plain).map_err(|e| BackupError::Archive(e.to_string()))?;
         let mut tar = tar::Archive::new(decompressed.take(limits.max_bytes));
         let mut files = BTreeMap::new();
@@ -749,7 +747,9 @@ async fn upsert(conn: &mut AnyConnection, spec: &TableSpec, row: &[Value]) -> Re
 fn constraint_refusal(table: &str, e: sqlx::Error) -> BackupError {
     match e.as_database_error() {
         Some(db)
-            if db.is_unique_violation() || db.is_foreign_key_violation() || db.is_check_violation()
+            if db.is_unique_violation()
+                || db.is_foreign_key_violation()
+                || db.is_check_violation()
                 || db.kind() == sqlx::error::ErrorKind::NotNullViolation =>
         {
             BackupError::Archive(format!("table {table}: a row breaks a rule of the schema ({})", db.message()))

@@ -219,7 +219,13 @@ pub struct Delivery<'a> {
 }
 
 /// Uploads an archive to the merchant's bucket, if they set one. Returns where it went.
-async fn deliver(db: &Db, scope: &StoreScope, delivery: Delivery<'_>, name: &str, bytes: &[u8]) -> Result<Option<String>> {
+async fn deliver(
+    db: &Db,
+    scope: &StoreScope,
+    delivery: Delivery<'_>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Option<String>> {
     let sealer = delivery.sealer;
     let row: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT s3_url, s3_credentials_sealed FROM store_export_settings WHERE store_id = $1")

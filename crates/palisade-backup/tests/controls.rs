@@ -146,7 +146,17 @@ async fn merchant_backup_controls_follow_schedule_exports_and_restore_tests() {
     clock.advance(8 * DAY);
     let s = status(&db, &facts, Some(&scope), scheduled).await;
     assert!(format!("{s:?}").contains("more than 7 days old"), "{s:?}");
-    store_exports::run_export(&db, &scope, &objects, pass(), Trigger::Schedule, 10, Some(store_exports::Delivery { sealer: &sealer, outbound: &Default::default() })).await.unwrap();
+    store_exports::run_export(
+        &db,
+        &scope,
+        &objects,
+        pass(),
+        Trigger::Schedule,
+        10,
+        Some(store_exports::Delivery { sealer: &sealer, outbound: &Default::default() }),
+    )
+    .await
+    .unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), scheduled).await));
     assert!(met(&status(&db, &facts, Some(&scope), tested).await));
     clock.advance(90 * DAY);
@@ -183,7 +193,11 @@ async fn scheduled_delivery_checks_the_address_it_connects_to() {
     let objects = Objects::local(&dir.path().join("objects")).unwrap();
     let owner = tenancy::create_account(
         &db,
-        NewAccount { email: Email::parse("o@evil.example").unwrap(), display_name: "O".into(), kind: AccountKind::Staff },
+        NewAccount {
+            email: Email::parse("o@evil.example").unwrap(),
+            display_name: "O".into(),
+            kind: AccountKind::Staff,
+        },
     )
     .await
     .unwrap();

@@ -61,9 +61,8 @@ fn png(tag: &str) -> Vec<u8> {
 
 /// Products (each in the store's category, with an image), a theme template, a firewall rule and one paid order.
 async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<String> {
-    let category = catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things")
-        .await
-        .unwrap();
+    let category =
+        catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things").await.unwrap();
     for (table, sql) in [
         (
             "theme_templates",
@@ -375,8 +374,7 @@ fn reseal(manifest: &ExportManifest, files: &BTreeMap<String, Vec<u8>>) -> Vec<u
     let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
     let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
     recipient.set_work_factor(WORK);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut out = Vec::new();
     let mut w = encryptor.wrap_output(&mut out).unwrap();
     std::io::Write::write_all(&mut w, &plain).unwrap();
@@ -482,8 +480,7 @@ async fn a_crafted_archive_cannot_take_another_stores_rows() {
     // Ids of B's rows, in every table an import writes.
     for table in ["categories", "products", "variants", "product_images", "theme_templates", "store_rules"] {
         let foreign = first_id(&s, table, "id", &s.b).await;
-        assert_refused_in_place(&s, &format!("{table}.id of store B"), |f| set_first(f, table, "id", &foreign))
-            .await;
+        assert_refused_in_place(&s, &format!("{table}.id of store B"), |f| set_first(f, table, "id", &foreign)).await;
     }
     // The single-row settings tables are keyed by the store itself.
     let b = s.b.store_id().to_string();
@@ -558,8 +555,7 @@ async fn opening_an_archive_caps_its_cost() {
     // A work factor above the web's cap is refused before scrypt runs.
     let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
     recipient.set_work_factor(OpenLimits::WEB.max_work_factor + 1);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut costly = Vec::new();
     let mut w = encryptor.wrap_output(&mut costly).unwrap();
     std::io::Write::write_all(&mut w, b"anything").unwrap();
@@ -581,8 +577,7 @@ async fn opening_an_archive_caps_its_cost() {
     assert!(plain.len() < 64 * 1024, "a bomb: {} bytes", plain.len());
     let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
     recipient.set_work_factor(WORK);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut bomb = Vec::new();
     let mut w = encryptor.wrap_output(&mut bomb).unwrap();
     std::io::Write::write_all(&mut w, &plain).unwrap();
@@ -598,8 +593,7 @@ async fn opening_an_archive_caps_its_cost() {
     let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
     let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
     recipient.set_work_factor(WORK);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut linked = Vec::new();
     let mut w = encryptor.wrap_output(&mut linked).unwrap();
     std::io::Write::write_all(&mut w, &plain).unwrap();

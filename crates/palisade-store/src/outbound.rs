@@ -19,8 +19,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::client::{HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService};
 use object_store::ClientOptions;
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
+};
 
 /// Why an outbound connection was refused.
 #[derive(Debug, thiserror::Error)]
@@ -327,10 +329,10 @@ pub struct GuardedConnector(OutboundPolicy);
 
 impl HttpConnector for GuardedConnector {
     fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
-        let client = self.0.http_client().map_err(|e| object_store::Error::Generic {
-            store: "outbound guard",
-            source: Box::new(e),
-        })?;
+        let client = self
+            .0
+            .http_client()
+            .map_err(|e| object_store::Error::Generic { store: "outbound guard", source: Box::new(e) })?;
         Ok(HttpClient::new(GuardedService { policy: self.0.clone(), client }))
     }
 }
@@ -439,7 +441,10 @@ mod tests {
     #[tokio::test]
     async fn a_name_resolving_to_a_private_address_is_refused_at_connect_time() {
         let (port, hits) = server("127.0.0.1", OK.into()).await;
-        let dns = Arc::new(FakeDns(vec![("bucket.example.com", IpAddr::V4(Ipv4Addr::LOCALHOST)), ("localhost", IpAddr::V4(Ipv4Addr::LOCALHOST))]));
+        let dns = Arc::new(FakeDns(vec![
+            ("bucket.example.com", IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ("localhost", IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ]));
         let guarded = OutboundPolicy { allow_http: true, ..OutboundPolicy::public_only() }.with_lookup(dns.clone());
         for url in [
             format!("http://bucket.example.com:{port}/"),
@@ -474,13 +479,13 @@ mod tests {
             format!("http://[::ffff:7f00:1]:{inside}/"),
             format!("http://inside.example.com:{inside}/"),
         ] {
-            let redirect = format!(
-                "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
+            let redirect =
+                format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             let (port, redirects) = server("127.0.0.2", redirect).await;
             // Only the redirector's own address is trusted: it stands in for a public host.
-            let policy = OutboundPolicy { allow_http: true, trusted: vec![redirector], ..OutboundPolicy::public_only() }
-                .with_lookup(dns.clone());
+            let policy =
+                OutboundPolicy { allow_http: true, trusted: vec![redirector], ..OutboundPolicy::public_only() }
+                    .with_lookup(dns.clone());
             let err = policy
                 .client()
                 .unwrap()

@@ -453,10 +453,11 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
         f.sha256 = hex::encode(sha2::Sha256::digest(&files[&f.path]));
     }
     let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in files.iter().map(|(p, d)| (p.clone(), d.clone())).chain([(
-        "manifest.json".to_owned(),
-        serde_json::to_vec(&manifest).unwrap(),
-    )]) {
+    for (path, data) in files
+        .iter()
+        .map(|(p, d)| (p.clone(), d.clone()))
+        .chain([("manifest.json".to_owned(), serde_json::to_vec(&manifest).unwrap())])
+    {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_cksum();
@@ -471,7 +472,10 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
     std::io::Write::write_all(&mut w, &plain).unwrap();
     w.finish().unwrap();
 
-    assert_eq!(upload(&app, &s.id.to_string(), &cookie, "crafted.palx", &crafted).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        upload(&app, &s.id.to_string(), &cookie, "crafted.palx", &crafted).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let up = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
     for action in ["preview", "import"] {
         let res = post(&app, &format!("{base}/{}/{action}", up.id), &cookie, &[("passphrase", PASS)]).await;
