@@ -30,8 +30,30 @@ use crate::error::{BackupError, Result};
 pub const EXPORT_FORMAT: &str = "palisade-store-export/1";
 /// scrypt work factor (log2 N) for archives: age's recommended interactive cost.
 pub const DEFAULT_WORK_FACTOR: u8 = 18;
-/// Refuse archives whose decompressed content exceeds this (a zip bomb must not exhaust memory).
-const MAX_ARCHIVE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// What opening an archive may cost. An archive is the merchant's file: its scrypt work factor (memory is
+/// 128 × 8 × 2^N bytes: 256 MiB at 18, 4 GiB at 22) and what it decompresses to (a zstd bomb of a few MiB
+/// expands to terabytes) are both theirs to choose, so both are capped before the cost is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenLimits {
+    /// The highest scrypt work factor (log2 N) accepted.
+    pub max_work_factor: u8,
+    /// The most bytes the tar may decompress to.
+    pub max_bytes: u64,
+}
+
+impl OpenLimits {
+    /// Archives opened on a web request: the work factor Palisade's own exports use, and at most 512 MiB of
+    /// content (an upload is at most 64 MiB; larger stores are cloned by the operator).
+    pub const WEB: OpenLimits = OpenLimits { max_work_factor: DEFAULT_WORK_FACTOR, max_bytes: 512 * 1024 * 1024 };
+    /// Archives the operator opens from the command line, on a machine of their choosing.
+    pub const OPERATOR: OpenLimits = OpenLimits { max_work_factor: 22, max_bytes: 4 * 1024 * 1024 * 1024 };
+}
+
+/// At most this many archives are opened at once on behalf of web requests: each holds up to
+/// [`OpenLimits::WEB`]`.max_bytes` and a scrypt buffer, so a merchant repeating the request waits in line
+/// instead of multiplying the server's memory.
+static WEB_OPENS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// What a table is in an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -343,29 +365,53 @@ impl Archive {
     /// Decrypts and unpacks an archive, checking every file against the manifest. A wrong passphrase, a
     /// damaged file, a missing or an unlisted entry is an error that names it.
     pub fn open(encrypted: impl Read, passphrase: SecretString) -> Result<Archive> {
+        Archive::open_with(encrypted, passphrase, OpenLimits::OPERATOR)
+    }
+
+    /// Opens an archive for a web request: [`OpenLimits::WEB`], on the blocking pool (scrypt and
+    /// decompression take seconds of CPU), one at a time.
+    pub async fn open_for_web(bytes: Vec<u8>, passphrase: SecretString) -> Result<Archive> {
+        let _permit = WEB_OPENS.acquire().await.map_err(|_| BackupError::Invalid("shutting down".into()))?;
+        tokio::task::spawn_blocking(move || Archive::open_with(bytes.as_slice(), passphrase, OpenLimits::WEB))
+            .await
+            .map_err(|e| BackupError::Archive(format!("opening the archive stopped: {e}")))?
+    }
+
+    /// [`Archive::open`] within `limits`. Only regular files are read, each name once, and none may climb out
+    /// of the archive (nothing is written to disk from here, but names become object keys).
+    pub fn open_with(encrypted: impl Read, passphrase: SecretString, limits: OpenLimits) -> Result<Archive> {
         let decryptor = age::Decryptor::new(encrypted)
             .map_err(|e| BackupError::Archive(format!("not a Palisade store export (age): {e}")))?;
         if !decryptor.is_scrypt() {
             return Err(BackupError::Archive("the archive is not passphrase-encrypted".into()));
         }
         let mut identity = age::scrypt::Identity::new(passphrase);
-        identity.set_max_work_factor(22);
-        let plain = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|e| BackupError::Decrypt { what: "the export archive".into(), reason: e.to_string() })?;
+        identity.set_max_work_factor(limits.max_work_factor);
+        let plain = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| match e {
+            age::DecryptError::ExcessiveWork { required, target } => BackupError::Archive(format!(
+                "the archive's passphrase work factor is {required}, above the {target} accepted here; \
+                     re-encrypt it with a lower one, or ask the operator to import it"
+            )),
+            e => BackupError::Decrypt { what: "the export archive".into(), reason: e.to_string() },
+        })?;
         let decompressed = zstd::Decoder::new(plain).map_err(|e| BackupError::Archive(e.to_string()))?;
-        let mut tar = tar::Archive::new(decompressed.take(MAX_ARCHIVE_BYTES));
+        let mut tar = tar::Archive::new(decompressed.take(limits.max_bytes));
         let mut files = BTreeMap::new();
         let entries = tar.entries().map_err(|e| BackupError::Archive(e.to_string()))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| BackupError::Archive(format!("damaged archive: {e}")))?;
             let path = entry.path().map_err(|e| BackupError::Archive(e.to_string()))?.to_string_lossy().into_owned();
-            if path.contains("..") || path.starts_with('/') {
+            if path.contains("..") || path.starts_with('/') || path.contains('\\') {
                 return Err(BackupError::Archive(format!("unsafe path in archive: {path}")));
+            }
+            if !entry.header().entry_type().is_file() {
+                return Err(BackupError::Archive(format!("{path}: only regular files belong in an archive")));
             }
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(|e| BackupError::Archive(format!("{path}: {e}")))?;
-            files.insert(path, bytes);
+            if files.insert(path.clone(), bytes).is_some() {
+                return Err(BackupError::Archive(format!("{path} appears twice")));
+            }
         }
         let manifest_bytes = files
             .remove("manifest.json")
@@ -517,6 +563,20 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
                 Some(_) => change.unchanged += 1,
             }
         }
+        let added: Vec<String> = upserts
+            .iter()
+            .filter(|r| !now.contains_key(&key_of(r, &keys)))
+            .filter_map(|r| keys.first().and_then(|&i| r.get(i)).and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        if let [key] = spec.order_by.as_slice()
+            && key != "store_id"
+            && let Some(id) = foreign_id(conn, &spec, key, &added).await?
+        {
+            return Err(BackupError::Archive(format!(
+                "table {}: {key} {id} is not a row of this store; an archive may only write its own store's rows",
+                table.name
+            )));
+        }
         let mut deletes = Vec::new();
         for row in &current {
             if !incoming.contains_key(&key_of(row, &keys)) {
@@ -527,6 +587,48 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
         out.push(Diff { spec, upserts, deletes, change });
     }
     Ok(out)
+}
+
+/// The first of `ids` that already exists in the table: rows the store does not have, so another store's.
+async fn foreign_id(conn: &mut AnyConnection, spec: &TableSpec, key: &str, ids: &[String]) -> Result<Option<String>> {
+    for batch in ids.chunks(500) {
+        let params: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {0} FROM {1} WHERE {0} IN ({2}) LIMIT 1",
+            quote_ident(key),
+            quote_ident(&spec.name),
+            params.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql));
+        for id in batch {
+            query = query.bind(id.clone());
+        }
+        if let Some((id,)) = query.fetch_optional(&mut *conn).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// The image keys the store's rows use, with the content types they were stored with.
+async fn own_images(conn: &mut AnyConnection, store_id: &str) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT object_key, content_type FROM product_images WHERE store_id = $1")
+            .bind(store_id.to_owned())
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (key, content_type) in rows {
+        out.entry(key).or_default().insert(content_type);
+    }
+    Ok(out)
+}
+
+/// Every check an archive must pass before it writes into `store_id` (see [`crate::import_check`]).
+async fn check_archive(conn: &mut AnyConnection, backend: Backend, archive: &Archive, store_id: &str) -> Result<()> {
+    let specs = dump::table_specs(conn, backend).await?;
+    let own = own_images(conn, store_id).await?;
+    crate::import_check::check_content(conn, backend, &specs, archive, store_id, &own).await
 }
 
 fn check_target(archive: &Archive, db: &Db) -> Result<()> {
@@ -548,6 +650,7 @@ pub async fn preview(db: &Db, scope: &StoreScope, objects: &Objects, archive: &A
         )));
     }
     let mut conn = db.pool().acquire().await?;
+    check_archive(&mut conn, db.backend(), archive, &store_id).await?;
     let diffs = diff(&mut conn, db.backend(), archive, &store_id).await?;
     let mut new_objects = 0;
     for path in archive.files.keys().filter(|p| p.starts_with("objects/")) {
@@ -568,6 +671,9 @@ pub async fn put_objects(objects: &Objects, archive: &Archive) -> Result<u64> {
     let mut n = 0;
     for (path, bytes) in archive.files.iter().filter(|(p, _)| p.starts_with("objects/")) {
         let key = path.trim_start_matches("objects/");
+        if !crate::import_check::is_image_key(key) {
+            return Err(BackupError::Archive(format!("{path}: an archive may only carry images/<sha256> objects")));
+        }
         // Objects are content-addressed: the key must be the hash of the bytes, or the archive lies.
         let (prefix, _) = key.rsplit_once('/').unwrap_or(("", key));
         if Objects::key_for(prefix, bytes) != key {
@@ -590,6 +696,9 @@ fn bind_value<'q>(
     }
 }
 
+/// Inserts the row, or updates the row with its key **of the same store**: `ON CONFLICT … DO UPDATE … WHERE
+/// t.store_id = excluded.store_id`. A key held by another store's row writes nothing, and that is a refusal
+/// (the caller's transaction is dropped): keyed by (store, id), an archive can never move another store's row.
 async fn upsert(conn: &mut AnyConnection, spec: &TableSpec, row: &[Value]) -> Result<()> {
     let cols: Vec<String> = spec.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
@@ -600,8 +709,16 @@ async fn upsert(conn: &mut AnyConnection, spec: &TableSpec, row: &[Value]) -> Re
         .filter(|c| !spec.order_by.contains(&c.name))
         .map(|c| format!("{0} = excluded.{0}", quote_ident(&c.name)))
         .collect();
-    let conflict =
-        if updates.is_empty() { "DO NOTHING".to_owned() } else { format!("DO UPDATE SET {}", updates.join(", ")) };
+    let store_guard = if spec.columns.iter().any(|c| c.name == "store_id") {
+        format!(" WHERE {}.\"store_id\" = excluded.\"store_id\"", quote_ident(&spec.name))
+    } else {
+        String::new()
+    };
+    let conflict = if updates.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!("DO UPDATE SET {}{store_guard}", updates.join(", "))
+    };
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
         quote_ident(&spec.name),
@@ -613,8 +730,32 @@ async fn upsert(conn: &mut AnyConnection, spec: &TableSpec, row: &[Value]) -> Re
     for (value, column) in row.iter().zip(&spec.columns) {
         query = bind_value(query, value, column.kind);
     }
-    query.execute(&mut *conn).await?;
+    let done = query.execute(&mut *conn).await.map_err(|e| constraint_refusal(&spec.name, e))?;
+    if done.rows_affected() != 1 && !updates.is_empty() {
+        let id = spec.order_by.iter().filter_map(|k| column_index(spec, k)).filter_map(|i| row.get(i)).next();
+        return Err(BackupError::Archive(format!(
+            "table {}: {} is not a row of this store; an archive may only write its own store's rows",
+            spec.name,
+            id.map_or_else(String::new, Value::to_string)
+        )));
+    }
     Ok(())
+}
+
+/// A row the schema refuses (a duplicate SKU or slug, a broken reference, a failed CHECK) is the archive's fault,
+/// not the server's: an `Archive` error (422), never a 500.
+fn constraint_refusal(table: &str, e: sqlx::Error) -> BackupError {
+    match e.as_database_error() {
+        Some(db)
+            if db.is_unique_violation()
+                || db.is_foreign_key_violation()
+                || db.is_check_violation()
+                || db.kind() == sqlx::error::ErrorKind::NotNullViolation =>
+        {
+            BackupError::Archive(format!("table {table}: a row breaks a rule of the schema ({})", db.message()))
+        }
+        _ => BackupError::Database(e),
+    }
 }
 
 async fn delete(conn: &mut AnyConnection, spec: &TableSpec, key: &[Value], store_id: &str) -> Result<()> {
@@ -668,6 +809,9 @@ pub async fn clone_into(
     archive: &Archive,
 ) -> Result<CloneReport> {
     let specs = dump::table_specs(conn, backend).await?;
+    // A new store uses no image yet: every image row must name an image the archive carries.
+    crate::import_check::check_content(conn, backend, &specs, archive, &archive.manifest.store_id, &BTreeMap::new())
+        .await?;
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut report = CloneReport::default();
     for table in TABLES.iter().filter(|t| t.role == Role::Content) {

@@ -7,6 +7,7 @@ pub mod dump;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod import_check;
 pub mod indexes;
 pub mod keys;
 pub mod progress;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::prefix::PrefixStore;
+use palisade_store::outbound::OutboundPolicy;
 
 /// Options a target URL may carry.
 pub const OPTIONS: &[&str] = &["endpoint", "region", "allow_http"];
@@ -20,66 +21,63 @@ pub fn open(bucket: &str, prefix: &str, options: &[(String, String)]) -> Result<
 }
 
 /// Opens a merchant's bucket with the merchant's own credentials and nothing from the environment (the
-/// platform's credentials must never be used on a bucket a merchant names).
+/// platform's credentials must never be used on a bucket a merchant names). Every connection goes through the
+/// outbound guard: the endpoint, the addresses its name resolves to at connect time, and every redirect.
 pub fn open_with_credentials(
     bucket: &str,
     prefix: &str,
     options: &[(String, String)],
     access_key_id: &str,
     secret_access_key: &str,
+    outbound: &OutboundPolicy,
 ) -> Result<Arc<dyn ObjectStore>, String> {
+    check_merchant_endpoint(bucket, options, outbound)?;
     let builder = AmazonS3Builder::new()
         .with_access_key_id(access_key_id)
         .with_secret_access_key(secret_access_key)
-        .with_region("us-east-1");
+        .with_region("us-east-1")
+        .with_http_connector(outbound.object_store_connector());
     build(builder, bucket, prefix, options)
 }
 
-/// Refuses endpoints a merchant could use to make the platform reach its own network (SSRF): plain HTTP, and
-/// loopback, private and link-local addresses, unless the operator allowed private endpoints (on-premises S3).
-pub fn check_merchant_endpoint(options: &[(String, String)], allow_private: bool) -> Result<(), String> {
-    if allow_private {
+/// Refuses what a merchant could use to make the platform reach its own network (SSRF) as early as it can be
+/// seen: a bucket or region that is not a plain name (they become part of the host name), plain HTTP, and an
+/// endpoint whose host — read as the HTTP client reads it — is not public. Names are judged again at connect
+/// time by the guard, which is what actually protects; this check gives the merchant an early answer.
+pub fn check_merchant_endpoint(
+    bucket: &str,
+    options: &[(String, String)],
+    outbound: &OutboundPolicy,
+) -> Result<(), String> {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    if !plain(bucket) {
+        return Err(format!("`{bucket}` is not an S3 bucket name (lowercase letters, digits, dots and hyphens)"));
+    }
+    if let Some((_, region)) = options.iter().find(|(k, _)| k == "region")
+        && !plain(region)
+    {
+        return Err(format!("`{region}` is not a region name"));
+    }
+    if outbound.allows_private() {
         return Ok(());
     }
-    if options.iter().any(|(k, v)| k == "allow_http" && v == "true") {
+    if options.iter().any(|(k, v)| k == "allow_http" && v != "false") {
         return Err("plain-HTTP endpoints are not allowed; use https".into());
     }
     let Some((_, endpoint)) = options.iter().find(|(k, _)| k == "endpoint") else { return Ok(()) };
-    let rest = endpoint.strip_prefix("https://").ok_or("the endpoint must be an https:// URL")?;
-    let host_port = rest.split('/').next().unwrap_or_default();
-    let host = if host_port.starts_with('[') {
-        host_port.trim_start_matches('[').split(']').next().unwrap_or_default()
-    } else {
-        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
-    };
+    outbound.check_url(endpoint).map_err(|e| e.to_string())?;
+    // Early answers for names that are obviously internal; what they resolve to is judged at connect time.
+    let host = endpoint.split_once("://").map_or("", |(_, rest)| rest).split(['/', ':']).next().unwrap_or_default();
     let lower = host.to_ascii_lowercase();
-    if lower == "localhost"
-        || lower.ends_with(".localhost")
-        || lower.ends_with(".internal")
-        || lower.ends_with(".local")
+    if ["localhost", ".localhost", ".internal", ".local", ".localdomain"]
+        .iter()
+        .any(|n| if n.starts_with('.') { lower.ends_with(n) } else { lower == *n })
     {
         return Err(format!("the endpoint host {host} is not public"));
-    }
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        let private = match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback()
-                    || v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-            }
-        };
-        if private {
-            return Err(format!("the endpoint address {ip} is not public"));
-        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use object_store::ObjectStoreExt;
 use palisade_identity::seal::Sealer;
 use palisade_store::audit::{self, NewEvent};
+use palisade_store::outbound::OutboundPolicy;
 use palisade_store::{Db, Objects, StoreScope};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -164,17 +165,17 @@ pub async fn set_delivery(
     scope: &StoreScope,
     sealer: &Sealer,
     destination: Option<(&str, &str, SecretString)>,
-    allow_private_endpoints: bool,
+    outbound: &OutboundPolicy,
 ) -> Result<()> {
     scope.require_staff()?;
     let (url, credentials) = match destination {
         None => (None, None),
         Some((url, key_id, secret)) => {
             let target = crate::Target::parse(url)?;
-            let crate::Target::S3 { options, .. } = &target else {
+            let crate::Target::S3 { bucket, options, .. } = &target else {
                 return Err(BackupError::Invalid("the destination must be an s3://BUCKET/PREFIX URL".into()));
             };
-            crate::s3::check_merchant_endpoint(options, allow_private_endpoints).map_err(BackupError::Invalid)?;
+            crate::s3::check_merchant_endpoint(bucket, options, outbound).map_err(BackupError::Invalid)?;
             if key_id.trim().is_empty() || secret.expose_secret().is_empty() {
                 return Err(BackupError::Invalid("the bucket's access key id and secret are both needed".into()));
             }
@@ -208,8 +209,24 @@ pub async fn set_delivery(
     Ok(())
 }
 
+/// What delivering exports to a merchant's bucket needs: the key their credentials are sealed with, and the
+/// operator's outbound policy (the URL was checked when it was set, but the policy may have changed since, and
+/// only the connection itself sees what its name resolves to now).
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub sealer: &'a Sealer,
+    pub outbound: &'a OutboundPolicy,
+}
+
 /// Uploads an archive to the merchant's bucket, if they set one. Returns where it went.
-async fn deliver(db: &Db, scope: &StoreScope, sealer: &Sealer, name: &str, bytes: &[u8]) -> Result<Option<String>> {
+async fn deliver(
+    db: &Db,
+    scope: &StoreScope,
+    delivery: Delivery<'_>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Option<String>> {
+    let sealer = delivery.sealer;
     let row: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT s3_url, s3_credentials_sealed FROM store_export_settings WHERE store_id = $1")
             .bind(scope.store_key())
@@ -226,7 +243,14 @@ async fn deliver(db: &Db, scope: &StoreScope, sealer: &Sealer, name: &str, bytes
     let crate::Target::S3 { bucket, prefix, options } = crate::Target::parse(&url)? else {
         return Err(BackupError::Invalid("the stored destination is not an S3 URL".into()));
     };
-    let store = crate::s3::open_with_credentials(&bucket, &prefix, &options, key_id, secret)
+    if let Some((_, endpoint)) = options.iter().find(|(k, _)| k == "endpoint") {
+        delivery
+            .outbound
+            .check_url_resolved(endpoint)
+            .await
+            .map_err(|e| BackupError::Target { target: url.clone(), reason: e.to_string() })?;
+    }
+    let store = crate::s3::open_with_credentials(&bucket, &prefix, &options, key_id, secret, delivery.outbound)
         .map_err(|reason| BackupError::Target { target: url.clone(), reason })?;
     store
         .put(&object_store::path::Path::from(name), object_store::PutPayload::from(bytes.to_vec()))
@@ -355,7 +379,7 @@ pub async fn run_export(
     passphrase: SecretString,
     trigger: Trigger,
     work_factor: u8,
-    sealer: Option<&Sealer>,
+    delivery: Option<Delivery<'_>>,
 ) -> Result<StoreExport> {
     scope.require_staff()?;
     check_passphrase(&passphrase)?;
@@ -370,8 +394,8 @@ pub async fn run_export(
                 .to_datetime()
                 .map_or_else(String::new, |t| t.format("%Y%m%dT%H%M%SZ").to_string());
             let name = format!("palisade-{}-{when}.palx", summary.manifest.store_slug);
-            let delivered = match sealer {
-                Some(sealer) => deliver(db, scope, sealer, &name, &bytes).await.map_err(|e| e.to_string()),
+            let delivered = match delivery {
+                Some(delivery) => deliver(db, scope, delivery, &name, &bytes).await.map_err(|e| e.to_string()),
                 None => Ok(None),
             };
             objects
@@ -502,8 +526,9 @@ pub async fn run_restore_test(
     scope.require_staff()?;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
+    let size = bytes.len() as u64;
     let result = async {
-        let archive = Archive::open(bytes.as_slice(), passphrase)?;
+        let archive = Archive::open_for_web(bytes, passphrase).await?;
         if archive.manifest.store_id != scope.store_key() {
             return Err(BackupError::Archive("the archive is of another store".into()));
         }
@@ -523,7 +548,7 @@ pub async fn run_restore_test(
         ok,
         detail,
         object_key: None,
-        size: bytes.len() as u64,
+        size,
         sha256: None,
         expires_at: None,
     };
@@ -542,7 +567,7 @@ pub async fn run_import(
     scope.require_staff()?;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
-    let archive = Archive::open(bytes.as_slice(), passphrase)?;
+    let archive = Archive::open_for_web(bytes, passphrase).await?;
     let result = export::replace(db, scope, objects, &archive).await;
     let (ok, detail) = match &result {
         Ok(p) => (true, format!("replaced content from export {id}: {} changes", p.changes())),

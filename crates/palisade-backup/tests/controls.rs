@@ -146,9 +146,103 @@ async fn merchant_backup_controls_follow_schedule_exports_and_restore_tests() {
     clock.advance(8 * DAY);
     let s = status(&db, &facts, Some(&scope), scheduled).await;
     assert!(format!("{s:?}").contains("more than 7 days old"), "{s:?}");
-    store_exports::run_export(&db, &scope, &objects, pass(), Trigger::Schedule, 10, Some(&sealer)).await.unwrap();
+    store_exports::run_export(
+        &db,
+        &scope,
+        &objects,
+        pass(),
+        Trigger::Schedule,
+        10,
+        Some(store_exports::Delivery { sealer: &sealer, outbound: &Default::default() }),
+    )
+    .await
+    .unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), scheduled).await));
     assert!(met(&status(&db, &facts, Some(&scope), tested).await));
     clock.advance(90 * DAY);
     assert!(!met(&status(&db, &facts, Some(&scope), tested).await));
+}
+
+/// Fixed DNS answers, like a record the merchant controls.
+#[derive(Debug)]
+struct MerchantDns(std::net::IpAddr);
+
+impl palisade_store::outbound::NameLookup for MerchantDns {
+    fn lookup(&self, _host: &str) -> palisade_store::outbound::LookupFuture {
+        let ip = self.0;
+        Box::pin(async move { Ok(vec![ip]) })
+    }
+}
+
+/// Malicious merchant: a bucket whose name resolves to the platform's own network, or a URL set while the operator
+/// allowed private endpoints, is refused when the export job connects — and nothing reaches the address.
+#[tokio::test]
+async fn scheduled_delivery_checks_the_address_it_connects_to() {
+    use palisade_store::outbound::OutboundPolicy;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (db, _clock) = TestDb::manual().await;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(&dir.path().join("objects")).unwrap();
+    let owner = tenancy::create_account(
+        &db,
+        NewAccount {
+            email: Email::parse("o@evil.example").unwrap(),
+            display_name: "O".into(),
+            kind: AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, scope) = tenancy::create_store(
+        &db,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse("evil").unwrap(),
+            name: "Evil".into(),
+            currency: Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap();
+    let pass = || SecretString::from("a long merchant passphrase".to_owned());
+    let sealer = store_exports::passphrase_sealer(&[7; 32]);
+    let loopback = Arc::new(MerchantDns(std::net::IpAddr::from([127, 0, 0, 1])));
+    let public_only = OutboundPolicy::public_only().with_lookup(loopback.clone());
+    for endpoint in [
+        format!("https://bucket.merchant-owned.example:{port}"),
+        format!("https://127.1:{port}"),
+        format!("https://2130706433:{port}"),
+        format!("https://0x7f000001:{port}"),
+        format!("https://[::ffff:127.0.0.1]:{port}"),
+    ] {
+        let url = format!("s3://bucket/exports?endpoint={endpoint}");
+        let creds = Some((url.as_str(), "key", SecretString::from("secret".to_owned())));
+        // A literal is refused when it is set; a name passes there (it may resolve anywhere later)...
+        let set = store_exports::set_delivery(&db, &scope, &sealer, creds.clone(), &public_only).await;
+        if endpoint.contains("example") {
+            set.unwrap();
+        } else {
+            assert!(set.is_err(), "{endpoint} was accepted");
+            // ... and a literal stored while the operator allowed private endpoints is refused on connect.
+            let open = OutboundPolicy::allow_private_networks();
+            store_exports::set_delivery(&db, &scope, &sealer, creds, &open).await.unwrap();
+        }
+        let delivery = store_exports::Delivery { sealer: &sealer, outbound: &public_only };
+        let run = store_exports::run_export(&db, &scope, &objects, pass(), Trigger::Schedule, 10, Some(delivery))
+            .await
+            .unwrap();
+        assert_eq!(run.outcome, "failed", "{endpoint}: {}", run.detail);
+        assert!(run.detail.contains("not a public address"), "{endpoint}: {}", run.detail);
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing connected to the platform's network");
 }

@@ -4,6 +4,7 @@
 use palisade_backup::BackupError;
 use palisade_backup::export::{self, Archive};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::images;
 use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::payments::{TestGateway, card};
 use palisade_core::money::{Currency, Money};
@@ -48,8 +49,58 @@ async fn store(db: &Db, slug: &str) -> StoreScope {
     .1
 }
 
-/// Products (with an image each) and one paid order.
+/// A tiny PNG (signature and header: what `images::inspect` reads), made unique by `tag`.
+fn png(tag: &str) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+    v.extend_from_slice(&10u32.to_be_bytes());
+    v.extend_from_slice(&12u32.to_be_bytes());
+    v.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    v.extend_from_slice(tag.as_bytes());
+    v
+}
+
+/// Products (each in the store's category, with an image), a theme template, a firewall rule and one paid order.
 async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<String> {
+    let category =
+        catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things").await.unwrap();
+    for (table, sql) in [
+        (
+            "theme_templates",
+            "INSERT INTO theme_templates (id, store_id, name, version, source, good, created_by, created_at) \
+             VALUES ($1, $2, 'product.html', 1, 'hello', 1, 'test', 0)",
+        ),
+        (
+            "store_rules",
+            "INSERT INTO store_rules (id, store_id, position, source, enabled, created_at) \
+             VALUES ($1, $2, 1, 'block if path = \"/x\"', 0, 0)",
+        ),
+    ] {
+        let exists: Option<(String,)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id FROM {table} WHERE store_id = $1")))
+                .bind(scope.store_id().to_string())
+                .fetch_optional(db.pool())
+                .await
+                .unwrap();
+        if exists.is_none() {
+            sqlx::query(sql)
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(scope.store_id().to_string())
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+    }
+    for sql in [
+        "INSERT INTO store_commerce (store_id, flat_shipping_minor, updated_at) VALUES ($1, 500, 0)",
+        "INSERT INTO store_security (store_id, require_staff_mfa, updated_at) VALUES ($1, 1, 0)",
+        "INSERT INTO store_firewall (store_id, updated_at) VALUES ($1, 0)",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("{sql} ON CONFLICT (store_id) DO NOTHING")))
+            .bind(scope.store_id().to_string())
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
     let mut ids = Vec::new();
     for n in 0..4 {
         let p = catalog::create_product(
@@ -60,7 +111,7 @@ async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<
                 title: format!("{tag} item {n}"),
                 description: format!("Made by {tag}."),
                 status: ProductStatus::Published,
-                category: None,
+                category: Some(category.id.clone()),
                 variants: vec![NewVariant {
                     sku: format!("{tag}-{n}"),
                     options: serde_json::json!({}),
@@ -71,20 +122,9 @@ async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<
         )
         .await
         .unwrap();
-        let png = format!("{tag}-image-{n}").into_bytes();
-        let key = objects.put_content("images", bytes::Bytes::from(png)).await.unwrap();
-        sqlx::query(
-            "INSERT INTO product_images (id, store_id, product_id, object_key, content_type, width, height, bytes, alt, position, created_at) \
-             VALUES ($1, $2, $3, $4, 'image/png', 10, 10, 20, $5, 0, 0)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(scope.store_id().to_string())
-        .bind(&p.id)
-        .bind(&key)
-        .bind(format!("{tag} picture"))
-        .execute(db.pool())
-        .await
-        .unwrap();
+        images::add(db, objects, scope, &p.id, bytes::Bytes::from(png(&format!("{tag}-image-{n}"))), "picture")
+            .await
+            .unwrap();
         ids.push(p.id.clone());
         if n == 0 {
             orders::checkout(
@@ -115,6 +155,7 @@ struct Setup {
     b: StoreScope,
     a_products: Vec<String>,
     b_products: Vec<String>,
+    baseline: tokio::sync::OnceCell<Baseline>,
 }
 
 async fn setup() -> Setup {
@@ -125,7 +166,7 @@ async fn setup() -> Setup {
     let b = store(&db, "bravo-books").await;
     let a_products = fill(&db, &a, &objects, "alpha").await;
     let b_products = fill(&db, &b, &objects, "bravo").await;
-    Setup { db, objects, _dir: dir, a, b, a_products, b_products }
+    Setup { db, objects, _dir: dir, a, b, a_products, b_products, baseline: tokio::sync::OnceCell::new() }
 }
 
 async fn export_of(s: &Setup, scope: &StoreScope, passphrase: &str) -> Vec<u8> {
@@ -249,4 +290,314 @@ async fn a_clone_gets_fresh_ids_and_the_restore_test_leaves_nothing() {
     .unwrap();
     assert_eq!(images, 4, "images point at the cloned products");
     assert_eq!(catalog::list_products(&s.db, &s.a, 100, 0).await.unwrap().len(), 4, "the source is untouched");
+}
+
+// ---- Malicious-merchant suite: crafted archives -------------------------------------------------------------
+//
+// Each case takes store A's real export, tampers with it the way a merchant of store A could (decrypt with their
+// own passphrase, edit, fix the manifest's hashes, re-encrypt), and tries every path that writes from an archive
+// (replace, the restore test, a clone). All must refuse, and stores A and B must be byte-for-byte as before.
+
+use std::collections::BTreeMap;
+
+use palisade_backup::export::{ArchiveFile, ExportManifest};
+use serde_json::Value;
+use sha2::Digest;
+
+const EVIL: &str = "my own passphrase";
+
+/// Everything an export of `scope` holds (every table's rows, every image), as bytes: two equal fingerprints
+/// mean the store did not change at all.
+async fn fingerprint(s: &Setup, scope: &StoreScope) -> BTreeMap<String, Vec<u8>> {
+    let bytes = export_of(s, scope, "fingerprint pass").await;
+    let archive = Archive::open(bytes.as_slice(), pass("fingerprint pass")).unwrap();
+    assert!(archive.files.len() > 20);
+    archive.files
+}
+
+/// The parsed rows of a table file, with its header line.
+fn rows_of(files: &BTreeMap<String, Vec<u8>>, table: &str) -> (Vec<u8>, Vec<String>, Vec<Vec<Value>>) {
+    let file = &files[&format!("tables/{table}.jsonl")];
+    let mut lines = file.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let header = lines.next().unwrap().to_vec();
+    let columns: Vec<String> = serde_json::from_slice::<Value>(&header).unwrap()["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_str().unwrap().to_owned())
+        .collect();
+    let rows = lines.map(|l| serde_json::from_slice(l).unwrap()).collect();
+    (header, columns, rows)
+}
+
+/// Rewrites one table of the archive: `edit` gets the column names and the rows.
+fn edit(files: &mut BTreeMap<String, Vec<u8>>, table: &str, edit: impl FnOnce(&[String], &mut Vec<Vec<Value>>)) {
+    let (header, columns, mut rows) = rows_of(files, table);
+    edit(&columns, &mut rows);
+    let mut out = header;
+    out.push(b'\n');
+    for row in rows {
+        out.extend(serde_json::to_vec(&row).unwrap());
+        out.push(b'\n');
+    }
+    files.insert(format!("tables/{table}.jsonl"), out);
+}
+
+fn col(columns: &[String], name: &str) -> usize {
+    columns.iter().position(|c| c == name).unwrap()
+}
+
+/// What the attacker does last: a manifest that matches the edited files, the same format, re-encrypted.
+fn reseal(manifest: &ExportManifest, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let mut manifest = manifest.clone();
+    manifest.files = files
+        .iter()
+        .map(|(path, bytes)| ArchiveFile {
+            path: path.clone(),
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            rows: path.starts_with("tables/").then(|| bytes.iter().filter(|&&b| b == b'\n').count() as u64 - 1),
+        })
+        .collect();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut put = |path: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        tar.append_data(&mut header, path, bytes).unwrap();
+    };
+    for (path, bytes) in files {
+        put(path, bytes);
+    }
+    put("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
+    let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
+    recipient.set_work_factor(WORK);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut out = Vec::new();
+    let mut w = encryptor.wrap_output(&mut out).unwrap();
+    std::io::Write::write_all(&mut w, &plain).unwrap();
+    w.finish().unwrap();
+    out
+}
+
+/// Ids of store B's rows, to plant in A's archive.
+async fn first_id(s: &Setup, table: &str, column: &str, scope: &StoreScope) -> String {
+    let (id,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {column} FROM {table} WHERE store_id = $1 ORDER BY {column} LIMIT 1"
+    )))
+    .bind(scope.store_id().to_string())
+    .fetch_one(s.db.pool())
+    .await
+    .unwrap();
+    id
+}
+
+/// Both stores as they were before any case ran, and A's archive: every case must leave them so.
+struct Baseline {
+    a: BTreeMap<String, Vec<u8>>,
+    b: BTreeMap<String, Vec<u8>>,
+    archive: Archive,
+}
+
+/// Computed once per setup (exports are slow on PostgreSQL); every case compares with the same one.
+async fn baseline(s: &Setup) -> &Baseline {
+    s.baseline
+        .get_or_init(|| async {
+            Baseline {
+                a: fingerprint(s, &s.a).await,
+                b: fingerprint(s, &s.b).await,
+                archive: Archive::open(export_of(s, &s.a, EVIL).await.as_slice(), pass(EVIL)).unwrap(),
+            }
+        })
+        .await
+}
+
+/// Tampers with A's export, then tries replace, the restore test and a clone: all refused, nothing changed.
+async fn assert_refused(s: &Setup, case: &str, tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
+    check_tampered(s, case, true, tamper).await;
+}
+
+/// As [`assert_refused`], but a clone (fresh ids for every row) may accept the archive: it must still leave
+/// both stores as they were.
+async fn assert_refused_in_place(s: &Setup, case: &str, tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
+    check_tampered(s, case, false, tamper).await;
+}
+
+async fn check_tampered(
+    s: &Setup,
+    case: &str,
+    clone_refuses: bool,
+    tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>),
+) {
+    let before = baseline(s).await;
+    let (a_before, b_before, original) = (&before.a, &before.b, &before.archive);
+    let (stores_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores").fetch_one(s.db.pool()).await.unwrap();
+    let mut files = original.files.clone();
+    tamper(&mut files);
+    let archive = Archive::open(reseal(&original.manifest, &files).as_slice(), pass(EVIL))
+        .unwrap_or_else(|e| panic!("{case}: the re-sealed archive opens ({e})"));
+
+    let err = export::preview(&s.db, &s.a, &s.objects, &archive).await.unwrap_err();
+    assert!(matches!(err, BackupError::Archive(_)), "{case}: preview: {err}");
+    let err = export::replace(&s.db, &s.a, &s.objects, &archive).await.unwrap_err();
+    assert!(matches!(err, BackupError::Archive(_)), "{case}: replace: {err}");
+    let restored = export::restore_test(&s.db, &archive).await;
+    if clone_refuses {
+        assert!(matches!(restored, Err(BackupError::Archive(_))), "{case}: restore test: {restored:?}");
+    }
+    let mut tx = s.db.begin_write().await.unwrap();
+    let target = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO stores (id, slug, name, currency, status, created_at, updated_at) VALUES ($1, $2, 'c', 'SGD', 'active', 0, 0)",
+    )
+    .bind(&target)
+    .bind(format!("clone-{}", &target[target.len() - 12..]))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let cloned = export::clone_into(&mut tx, s.db.backend(), &target, &archive).await;
+    if clone_refuses {
+        assert!(matches!(cloned, Err(BackupError::Archive(_))), "{case}: clone: {cloned:?}");
+    }
+    tx.rollback().await.unwrap();
+
+    assert!(&fingerprint(s, &s.b).await == b_before, "{case}: store B changed");
+    assert!(&fingerprint(s, &s.a).await == a_before, "{case}: store A changed (half-written import)");
+    let (stores_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores").fetch_one(s.db.pool()).await.unwrap();
+    assert_eq!(stores_before, stores_after, "{case}");
+}
+
+/// Sets `column` of the first row of `table` to `value`.
+fn set_first(files: &mut BTreeMap<String, Vec<u8>>, table: &str, column: &str, value: &str) {
+    edit(files, table, |cols, rows| rows[0][col(cols, column)] = Value::String(value.to_owned()));
+}
+
+#[tokio::test]
+async fn a_crafted_archive_cannot_take_another_stores_rows() {
+    let s = setup().await;
+    // Ids of B's rows, in every table an import writes.
+    for table in ["categories", "products", "variants", "product_images", "theme_templates", "store_rules"] {
+        let foreign = first_id(&s, table, "id", &s.b).await;
+        assert_refused_in_place(&s, &format!("{table}.id of store B"), |f| set_first(f, table, "id", &foreign)).await;
+    }
+    // The single-row settings tables are keyed by the store itself.
+    let b = s.b.store_id().to_string();
+    for table in ["store_commerce", "store_security", "store_firewall"] {
+        assert_refused(&s, &format!("{table} of store B"), |f| set_first(f, table, "store_id", &b)).await;
+    }
+    // A row claiming store B in a table keyed by id.
+    assert_refused(&s, "products.store_id of B", |f| set_first(f, "products", "store_id", &b)).await;
+}
+
+#[tokio::test]
+async fn a_crafted_archive_cannot_point_at_another_stores_rows_or_objects() {
+    let s = setup().await;
+    let b_product = first_id(&s, "products", "id", &s.b).await;
+    let b_category = first_id(&s, "categories", "id", &s.b).await;
+    let b_image = first_id(&s, "product_images", "object_key", &s.b).await;
+    let a_category = first_id(&s, "categories", "id", &s.a).await;
+    let (b_order,): (String,) = sqlx::query_as("SELECT id FROM orders WHERE store_id = $1")
+        .bind(s.b.store_id().to_string())
+        .fetch_one(s.db.pool())
+        .await
+        .unwrap();
+
+    assert_refused(&s, "variant of B's product", |f| set_first(f, "variants", "product_id", &b_product)).await;
+    assert_refused(&s, "image of B's product", |f| set_first(f, "product_images", "product_id", &b_product)).await;
+    assert_refused(&s, "product in B's category", |f| set_first(f, "products", "category_id", &b_category)).await;
+    // Ids of other tables: a variant of a category, a product in an order.
+    assert_refused(&s, "variant of a category", |f| set_first(f, "variants", "product_id", &a_category)).await;
+    assert_refused(&s, "product in an order", |f| set_first(f, "products", "category_id", &b_order)).await;
+    // Objects: B's image (not in the archive), another store's archive, any path outside images/.
+    assert_refused(&s, "B's image", |f| set_first(f, "product_images", "object_key", &b_image)).await;
+    let b_archive = format!("exports/{}/x.palx", s.b.store_id());
+    assert_refused(&s, "B's archive as an image", |f| set_first(f, "product_images", "object_key", &b_archive)).await;
+    assert_refused(&s, "an object outside images/", |f| {
+        f.insert(format!("objects/exports/{}/planted", s.b.store_id()), b"x".to_vec());
+    })
+    .await;
+    // An image row that lies about its type, and an "image" that is HTML served as one.
+    assert_refused(&s, "image claimed as HTML", |f| set_first(f, "product_images", "content_type", "text/html")).await;
+    assert_refused(&s, "HTML as an image", |f| {
+        let html = b"<script>alert(document.cookie)</script>".to_vec();
+        let key = Objects::key_for("images", &html);
+        f.insert(format!("objects/{key}"), html);
+        set_first(f, "product_images", "object_key", &key);
+    })
+    .await;
+    // Duplicated ids inside the archive.
+    assert_refused(&s, "a product twice", |f| {
+        edit(f, "products", |_, rows| {
+            let first = rows[0].clone();
+            rows.push(first);
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_untampered_archive_still_imports_after_the_checks() {
+    let s = setup().await;
+    let b_before = fingerprint(&s, &s.b).await;
+    let original = Archive::open(export_of(&s, &s.a, EVIL).await.as_slice(), pass(EVIL)).unwrap();
+    // Re-sealed by hand without changes: the checks judge content, not who encrypted it.
+    let archive = Archive::open(reseal(&original.manifest, &original.files).as_slice(), pass(EVIL)).unwrap();
+    export::replace(&s.db, &s.a, &s.objects, &archive).await.unwrap();
+    export::restore_test(&s.db, &archive).await.unwrap();
+    assert!(fingerprint(&s, &s.b).await == b_before);
+}
+
+#[tokio::test]
+async fn opening_an_archive_caps_its_cost() {
+    use palisade_backup::export::OpenLimits;
+    // A work factor above the web's cap is refused before scrypt runs.
+    let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
+    recipient.set_work_factor(OpenLimits::WEB.max_work_factor + 1);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut costly = Vec::new();
+    let mut w = encryptor.wrap_output(&mut costly).unwrap();
+    std::io::Write::write_all(&mut w, b"anything").unwrap();
+    w.finish().unwrap();
+    let started = std::time::Instant::now();
+    let err = Archive::open_for_web(costly, pass(EVIL)).await.unwrap_err();
+    assert!(err.to_string().contains("work factor"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+    // A decompression bomb stops at the limit instead of filling memory.
+    let limits = OpenLimits { max_work_factor: WORK, max_bytes: 1024 * 1024 };
+    let mut tar = tar::Builder::new(Vec::new());
+    let zeros = vec![0u8; 8 * 1024 * 1024];
+    let mut header = tar::Header::new_gnu();
+    header.set_size(zeros.len() as u64);
+    header.set_cksum();
+    tar.append_data(&mut header, "tables/products.jsonl", zeros.as_slice()).unwrap();
+    let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 19).unwrap();
+    assert!(plain.len() < 64 * 1024, "a bomb: {} bytes", plain.len());
+    let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
+    recipient.set_work_factor(WORK);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut bomb = Vec::new();
+    let mut w = encryptor.wrap_output(&mut bomb).unwrap();
+    std::io::Write::write_all(&mut w, &plain).unwrap();
+    w.finish().unwrap();
+    assert!(Archive::open_with(bomb.as_slice(), pass(EVIL), limits).is_err());
+
+    // Links and traversal are refused by name.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    tar.append_link(&mut header, "objects/images/link", "/etc/passwd").unwrap();
+    let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
+    let mut recipient = age::scrypt::Recipient::new(pass(EVIL));
+    recipient.set_work_factor(WORK);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut linked = Vec::new();
+    let mut w = encryptor.wrap_output(&mut linked).unwrap();
+    std::io::Write::write_all(&mut w, &plain).unwrap();
+    w.finish().unwrap();
+    let err = Archive::open(linked.as_slice(), pass(EVIL)).unwrap_err();
+    assert!(err.to_string().contains("regular files"), "{err}");
 }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod matrix;
 pub mod migrate;
 pub mod objects;
+pub mod outbound;
 pub mod outbox;
 pub mod permissions;
 pub mod scope;

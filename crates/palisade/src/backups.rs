@@ -255,6 +255,8 @@ pub const STORE_EXPORTS_JOB: &str = "backup.store_exports";
 #[derive(Debug, Clone)]
 pub struct BackupJobs {
     pub settings: Settings,
+    /// Where scheduled exports may be delivered (merchants' buckets): the operator's `--exports-allow-private-s3`.
+    pub outbound: palisade_store::outbound::OutboundPolicy,
 }
 
 impl BackupJobs {
@@ -309,7 +311,7 @@ impl BackupJobs {
                     passphrase,
                     Trigger::Schedule,
                     palisade_backup::export::DEFAULT_WORK_FACTOR,
-                    Some(&sealer),
+                    Some(store_exports::Delivery { sealer: &sealer, outbound: &self.outbound }),
                 )
                 .await
                 .map_err(|e| e.to_string()),

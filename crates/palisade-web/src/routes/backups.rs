@@ -14,6 +14,7 @@ use palisade_backup::export::DEFAULT_WORK_FACTOR;
 use palisade_backup::store_exports::{self, Schedule, Trigger};
 use palisade_backup::{BackupError, export};
 use palisade_identity::sessions;
+use palisade_store::outbound::OutboundPolicy;
 use palisade_store::permissions::Permission;
 use palisade_store::{StoreScope, tenancy};
 use secrecy::SecretString;
@@ -56,6 +57,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/backups/{export}/restore-test", post(restore_test))
         .route("/admin/stores/{store}/backups/{export}/preview", post(preview))
         .route("/admin/stores/{store}/backups/{export}/import", post(import))
+}
+
+/// Where the platform may connect for this store (its bucket): only the operator's flag can widen it.
+fn outbound(state: &AppState) -> OutboundPolicy {
+    OutboundPolicy::from_operator_flag(state.config.exports_allow_private_s3)
 }
 
 fn scope(access: &StaffAccess) -> &StoreScope {
@@ -168,6 +174,7 @@ async fn export_now(
         return Ok(r);
     }
     let passphrase = new_passphrase(&form)?;
+    let outbound = outbound(&state);
     let done = store_exports::run_export(
         &state.db,
         scope(&access),
@@ -175,7 +182,7 @@ async fn export_now(
         passphrase,
         Trigger::Manual,
         DEFAULT_WORK_FACTOR,
-        state.export_sealer.as_deref(),
+        state.export_sealer.as_deref().map(|sealer| store_exports::Delivery { sealer, outbound: &outbound }),
     )
     .await
     .map_err(backup_error)?;
@@ -245,7 +252,7 @@ async fn set_destination(
     };
     let url = form.s3_url.trim();
     let destination = (!url.is_empty()).then(|| (url, form.key_id.as_str(), SecretString::from(form.secret)));
-    store_exports::set_delivery(&state.db, scope(&access), sealer, destination, state.config.exports_allow_private_s3)
+    store_exports::set_delivery(&state.db, scope(&access), sealer, destination, &outbound(&state))
         .await
         .map_err(backup_error)?;
     Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
@@ -334,7 +341,8 @@ async fn preview(
     let Form(form) = form.map_err(ApiError::from)?;
     let bytes =
         store_exports::archive_bytes(&state.db, scope(&access), &state.objects, &id).await.map_err(backup_error)?;
-    let archive = export::Archive::open(bytes.as_slice(), SecretString::from(form.passphrase)).map_err(backup_error)?;
+    let archive =
+        export::Archive::open_for_web(bytes, SecretString::from(form.passphrase)).await.map_err(backup_error)?;
     let preview = export::preview(&state.db, scope(&access), &state.objects, &archive).await.map_err(backup_error)?;
     render(
         &state,

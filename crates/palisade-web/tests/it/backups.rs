@@ -148,6 +148,19 @@ async fn a_merchant_cannot_point_exports_at_the_platforms_network() {
         "s3://b/p?endpoint=https://localhost:9000",
         "s3://b/p?endpoint=https://[::1]:9000",
         "/var/lib/palisade",
+        // Other spellings of loopback and the metadata address, as the HTTP client would read them.
+        "s3://b/p?endpoint=https://2130706433",
+        "s3://b/p?endpoint=https://127.1",
+        "s3://b/p?endpoint=https://0x7f000001",
+        "s3://b/p?endpoint=https://[::ffff:127.0.0.1]",
+        "s3://b/p?endpoint=https://[::ffff:a9fe:a9fe]",
+        "s3://b/p?endpoint=https://[64:ff9b::a9fe:a9fe]",
+        "s3://b/p?endpoint=https://[fd00::1]",
+        "s3://b/p?endpoint=https://100.64.0.1",
+        "s3://b/p?endpoint=https://s3.amazonaws.com&allow_http=1",
+        // The region and bucket become part of the host name when no endpoint is given.
+        "s3://b/p?region=x@127.0.0.1%23",
+        "s3://b/p?region=eu-1.evil.example%2F",
     ] {
         let res =
             post(&app, &format!("{base}/destination"), &cookie, &[("s3_url", url), ("key_id", "k"), ("secret", "s")])
@@ -392,4 +405,87 @@ async fn backup_actions_need_a_recent_password() {
             .await
             .unwrap();
     assert_eq!(audit, 1, "only the export made above is in the audit log");
+}
+
+/// Malicious merchant: an archive of their own store, decrypted with their passphrase, edited to carry another
+/// store's product id, re-sealed and uploaded. Preview and import refuse it (422); the other store is untouched.
+#[tokio::test]
+async fn an_uploaded_archive_cannot_take_another_stores_product() {
+    use sha2::Digest;
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let (_, other_scope, _) = owner_of(&app, "bravo").await;
+    let mut ids = Vec::new();
+    for (sc, slug) in [(&scope, "mine"), (&other_scope, "theirs")] {
+        let p = catalog::create_product(
+            &app.db,
+            sc,
+            NewProduct {
+                slug: Slug::parse(slug).unwrap(),
+                title: slug.into(),
+                description: "x".into(),
+                status: ProductStatus::Published,
+                category: None,
+                variants: vec![NewVariant {
+                    sku: slug.to_uppercase(),
+                    options: serde_json::json!({}),
+                    price: Money::new(100, Currency::SGD),
+                    stock: 1,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(p.id);
+    }
+    let base = format!("/admin/stores/{}/backups", s.id);
+    post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", PASS)]).await;
+    let export = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
+    let bytes = palisade_backup::store_exports::archive_bytes(&app.db, &scope, &app.objects, &export.id).await.unwrap();
+    let archive = Archive::open(bytes.as_slice(), SecretString::from(PASS.to_owned())).unwrap();
+
+    // The attacker's edit: their product row now carries bravo's product id.
+    let mut files = archive.files.clone();
+    let products = String::from_utf8(files["tables/products.jsonl"].clone()).unwrap();
+    files.insert("tables/products.jsonl".into(), products.replace(&ids[0], &ids[1]).into_bytes());
+    let mut manifest = archive.manifest.clone();
+    for f in &mut manifest.files {
+        f.bytes = files[&f.path].len() as u64;
+        f.sha256 = hex::encode(sha2::Sha256::digest(&files[&f.path]));
+    }
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in files
+        .iter()
+        .map(|(p, d)| (p.clone(), d.clone()))
+        .chain([("manifest.json".to_owned(), serde_json::to_vec(&manifest).unwrap())])
+    {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        tar.append_data(&mut header, path, data.as_slice()).unwrap();
+    }
+    let plain = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
+    let mut recipient = age::scrypt::Recipient::new(SecretString::from(PASS.to_owned()));
+    recipient.set_work_factor(10);
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut crafted = Vec::new();
+    let mut w = encryptor.wrap_output(&mut crafted).unwrap();
+    std::io::Write::write_all(&mut w, &plain).unwrap();
+    w.finish().unwrap();
+
+    assert_eq!(
+        upload(&app, &s.id.to_string(), &cookie, "crafted.palx", &crafted).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let up = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
+    for action in ["preview", "import"] {
+        let res = post(&app, &format!("{base}/{}/{action}", up.id), &cookie, &[("passphrase", PASS)]).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}: {body}");
+        assert!(body.contains("is not a row of this"), "{action}: {body}");
+    }
+    let theirs = catalog::get_product(&app.db, &other_scope, &ids[1]).await.unwrap();
+    assert_eq!(theirs.title, "theirs", "bravo's product is untouched");
+    assert!(catalog::get_product(&app.db, &scope, &ids[1]).await.is_err(), "and still not alpha's");
 }

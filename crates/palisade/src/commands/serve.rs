@@ -60,7 +60,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             lease: Duration::from_secs(300),
         };
         tracing::info!(node = %node, "job runner started");
-        let backup_jobs = Arc::new(crate::backups::BackupJobs { settings: inst.settings.clone() });
+        let backup_jobs = Arc::new(crate::backups::BackupJobs {
+            settings: inst.settings.clone(),
+            outbound: palisade_store::outbound::OutboundPolicy::from_operator_flag(args.exports_allow_private_s3),
+        });
         let handlers =
             builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone(), backup_jobs);
         let mut rx = stop_rx.clone();
