@@ -1,7 +1,7 @@
 use palisade_core::text::Email;
 use palisade_store::audit;
 use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::tenancy::{self, Membership, Role, StoreSettings};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, StoreError};
 
@@ -31,6 +31,7 @@ async fn store_a_scope_never_reaches_store_b() {
     let b_staff = staff(&t, "clerk@bravo.example").await;
     tenancy::add_member(&t, &scope_b, b_staff.id, Role::Staff).await.unwrap();
     let before = snapshot(&t, &scope_b).await;
+    let by_a = Membership::system(a.id, "test");
 
     // Reads return only A.
     assert_eq!(tenancy::get_store(&t, &scope_a).await.unwrap().id, a.id);
@@ -50,13 +51,13 @@ async fn store_a_scope_never_reaches_store_b() {
     );
 
     // Writes with A's scope aimed at B's member are refused as not found, not applied.
-    assert!(matches!(tenancy::set_role(&t, &scope_a, b_staff.id, Role::Owner).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_staff.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::set_role(&t, &by_a, b_staff.id, Role::Owner).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by_a, b_staff.id).await, Err(StoreError::NotFound(_))));
     let b_owner =
         tenancy::list_members(&t, &scope_b).await.unwrap().into_iter().find(|m| m.role == Role::Owner).unwrap();
-    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
     assert!(matches!(
-        tenancy::set_grants(&t, &scope_a, b_staff.id, &[palisade_store::permissions::Permission::Payouts]).await,
+        tenancy::set_grants(&t, &by_a, b_staff.id, &[palisade_store::permissions::Permission::Payouts]).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(tenancy::membership(&t, b_staff.id, a.id).await.unwrap().is_none(), "no membership in A for B's clerk");
@@ -73,8 +74,8 @@ async fn store_a_scope_never_reaches_store_b() {
     .await
     .unwrap();
     tenancy::add_member(&t, &scope_a, b_staff.id, Role::Admin).await.unwrap();
-    tenancy::set_role(&t, &scope_a, b_staff.id, Role::Staff).await.unwrap();
-    tenancy::remove_member(&t, &scope_a, b_staff.id).await.unwrap();
+    tenancy::set_role(&t, &by_a, b_staff.id, Role::Staff).await.unwrap();
+    tenancy::remove_member(&t, &by_a, b_staff.id).await.unwrap();
     audit::record_store_now(&t, &scope_a, audit::NewEvent::new("test.event", "x")).await.unwrap();
 
     assert_eq!(snapshot(&t, &scope_b).await, before, "store B changed through store A's scope");
@@ -97,13 +98,14 @@ async fn memberships_yield_scopes_for_own_stores_only() {
 #[tokio::test]
 async fn the_last_owner_cannot_be_removed_or_demoted() {
     let t = TestDb::new().await;
-    let (_, scope) = store(&t, "alpha").await;
+    let (alpha, scope) = store(&t, "alpha").await;
+    let by = Membership::system(alpha.id, "test");
     let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0);
-    assert!(matches!(tenancy::remove_member(&t, &scope, owner.account_id).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by, owner.account_id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tenancy::set_role(&t, &by, owner.account_id, Role::Admin).await, Err(StoreError::Conflict(_))));
     let second = staff(&t, "second@alpha.example").await;
     tenancy::add_member(&t, &scope, second.id, Role::Owner).await.unwrap();
-    tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await.unwrap();
+    tenancy::set_role(&t, &by, owner.account_id, Role::Admin).await.unwrap();
 }
 
 #[tokio::test]
