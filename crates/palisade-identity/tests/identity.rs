@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use palisade_core::text::Email;
 use palisade_identity::sessions::{self, Client};
-use palisade_identity::{Identity, IdentityError, LoginOutcome};
+use palisade_identity::{Identity, IdentityError, LoginOutcome, StepUp};
 use palisade_store::outbox;
 use palisade_store::tenancy::{self, Account, AccountKind, NewAccount};
 use palisade_store::testing::TestDb;
@@ -258,8 +258,47 @@ async fn step_up_needs_the_password() {
     assert!(sessions::is_fresh(&session, t.now(), window));
     clock.advance(Duration::from_secs(11 * 60));
     assert!(!sessions::is_fresh(&session, t.now(), window));
-    assert!(!id.step_up(&session, pw("wrong password here")).await.unwrap());
-    assert!(id.step_up(&session, pw(PW)).await.unwrap());
+    let here = client("10.0.0.1");
+    assert_eq!(id.step_up(&session, pw("wrong password here"), &here).await.unwrap(), StepUp::Refused);
+    assert_eq!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Passed);
+}
+
+/// Re-entering the password counts like signing in: the same delays, the same lock (and its mail), and a lock
+/// from one shuts the other.
+#[tokio::test]
+async fn step_up_failures_are_throttled_and_lock_the_account() {
+    let (t, clock, id, _d) = setup().await;
+    account(&t, &id, "pat@example.com", AccountKind::Staff).await;
+    let LoginOutcome::SignedIn { session, .. } =
+        id.login("pat@example.com", pw(PW), &client("10.0.0.1")).await.unwrap()
+    else {
+        panic!()
+    };
+    let here = client("10.0.0.1");
+    for _ in 0..4 {
+        assert_eq!(id.step_up(&session, pw("guess guess guess"), &here).await.unwrap(), StepUp::Refused);
+    }
+    // The 4th failure blocks for 1 s: even the right password is not checked.
+    assert!(matches!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Throttled { .. }));
+    assert!(matches!(
+        id.login("pat@example.com", pw(PW), &client("10.0.0.7")).await.unwrap(),
+        LoginOutcome::Throttled { .. }
+    ));
+    for _ in 0..6 {
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(id.step_up(&session, pw("guess guess guess"), &here).await.unwrap(), StepUp::Refused);
+    }
+    clock.advance(Duration::from_secs(61));
+    let StepUp::Throttled { until } = id.step_up(&session, pw(PW), &here).await.unwrap() else { panic!("locked") };
+    assert!(until.0 - t.now().0 > 10 * 60 * 1000, "a lock lasts minutes");
+    let mails = outbox::to_address(&t, "pat@example.com").await.unwrap();
+    assert!(mails.iter().any(|m| m.subject.contains("paused")), "{mails:?}");
+    assert!(matches!(
+        id.login("pat@example.com", pw(PW), &client("10.0.0.8")).await.unwrap(),
+        LoginOutcome::Throttled { .. }
+    ));
+    clock.advance(Duration::from_secs(16 * 60));
+    assert_eq!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Passed);
 }
 
 mod passkeys {

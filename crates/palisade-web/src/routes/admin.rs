@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::client::ClientAddr;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
@@ -247,8 +248,7 @@ fn invalid(m: impl Into<String>) -> ApiError {
 async fn set_allowlist(
     State(state): State<AppState>,
     access: StaffAccess,
-    headers: axum::http::HeaderMap,
-    ext: axum::http::Extensions,
+    ClientAddr(me): ClientAddr,
     form: Result<Form<AllowlistForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
@@ -270,7 +270,6 @@ async fn set_allowlist(
     if nets.len() > 100 {
         return Err(invalid("at most 100 entries").into());
     }
-    let me = crate::http::limits::request_ip(&state, &ext, &headers);
     if !nets.is_empty() && !me.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))) {
         return Err(invalid(format!(
             "your own address ({}) is not on the list: saving it would lock you out",

@@ -1,10 +1,12 @@
 //! HTTP integration tests: the real router on a real socket over a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
+mod account_safety;
 mod admin;
 mod backups;
 mod baseline;
 mod browser;
+mod client_address;
 mod console;
 mod identity;
 mod limits;
