@@ -56,6 +56,10 @@ pub enum AccessRejection {
     AddressNotAllowed {
         api: bool,
     },
+    /// A security setting of the store (its admin allow-list) cannot be read: refused, not ignored.
+    SettingUnreadable {
+        api: bool,
+    },
     Error(ApiError, bool),
 }
 
@@ -86,6 +90,15 @@ impl IntoResponse for AccessRejection {
                     StatusCode::FORBIDDEN,
                     "address_not_allowed",
                     "this store's admin only accepts requests from the addresses on its allow-list",
+                ),
+                api,
+            ),
+            AccessRejection::SettingUnreadable { api } => (
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "security_setting_unreadable",
+                    "this store's admin allow-list cannot be read, so its admin is closed until the platform operator \
+                     repairs it",
                 ),
                 api,
             ),
@@ -204,15 +217,25 @@ async fn allowlisted(
     membership: &Membership,
     api: bool,
 ) -> Result<(), AccessRejection> {
-    let fw = palisade_store::firewall::get(&state.db, &membership.scope)
-        .await
-        .map_err(|e| AccessRejection::Error(e.into(), api))?;
+    // Fail closed: an allow-list that cannot be read (or holds an entry that is not a network) is not "no
+    // allow-list" — the admin is refused, visibly, and the cause logged.
+    let unreadable = |reason: &dyn std::fmt::Display| {
+        tracing::error!(store.id = %membership.scope.store_id(), error = %reason, "admin allow-list unreadable; admin refused");
+        AccessRejection::SettingUnreadable { api }
+    };
+    let fw = match palisade_store::firewall::get(&state.db, &membership.scope).await {
+        Ok(fw) => fw,
+        Err(e @ palisade_store::StoreError::Corrupt(_)) => return Err(unreadable(&e)),
+        Err(e) => return Err(AccessRejection::Error(e.into(), api)),
+    };
     if fw.admin_allowlist.is_empty() {
         return Ok(());
     }
+    let mut nets = Vec::with_capacity(fw.admin_allowlist.len());
+    for entry in &fw.admin_allowlist {
+        nets.push(entry.parse::<ipnet::IpNet>().map_err(|e| unreadable(&format!("entry `{entry}`: {e}")))?);
+    }
     let ip = crate::http::client::ClientAddr::of(state, parts).0;
-    let allowed = ip.is_some_and(|ip| {
-        fw.admin_allowlist.iter().filter_map(|c| c.parse::<ipnet::IpNet>().ok()).any(|net| net.contains(&ip))
-    });
+    let allowed = ip.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip)));
     if allowed { Ok(()) } else { Err(AccessRejection::AddressNotAllowed { api }) }
 }

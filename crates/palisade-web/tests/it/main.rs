@@ -8,6 +8,7 @@ mod baseline;
 mod browser;
 mod client_address;
 mod console;
+mod fail_closed;
 mod identity;
 mod limits;
 mod matrix_api;
