@@ -566,7 +566,10 @@ impl Identity {
     pub async fn second_factor(&self, session: &Session, code: &str) -> Result<()> {
         let account = tenancy::get_account(&self.db, session.account_id).await?;
         let key = throttle::account_key(&account.email);
-        if throttle::blocked_until(&self.db, &key).await?.is_some() {
+        // The client is the one that passed the password (the session's address); its failures count per
+        // address too, and the lock mails the owner, as sign-in's do.
+        let keys = ThrottleKeys { account: key.clone(), ip: session.ip.as_deref().map(throttle::ip_key), trusted_device: false };
+        if self.blocked_until(&keys).await?.is_some() {
             return Err(IdentityError::NotAllowed("too many attempts; wait a few minutes"));
         }
         let target = format!("account:{}", account.id);
@@ -604,7 +607,7 @@ impl Identity {
                 Ok(())
             }
             None => {
-                throttle::record_failure(&self.db, &key, &throttle::ACCOUNT).await?;
+                self.record_failure(&key, keys.ip.as_deref(), Some(&account)).await?;
                 audit::record_account_now(&self.db, account.id, NewEvent::new("login.second_factor_failed", &target))
                     .await?;
                 Err(IdentityError::InvalidCode)

@@ -358,3 +358,33 @@ mod passkeys {
         assert!(passkeys::relying_party("https://market.example", "x").is_ok());
     }
 }
+
+/// Guessing the second factor is throttled like the password: per account and per address, up to the lock, and
+/// the lock mails the account's owner.
+#[tokio::test]
+async fn second_factor_guesses_lock_the_account_with_a_mail() {
+    let (t, clock, id, _d) = setup().await;
+    let a = account(&t, &id, "pat@example.com", AccountKind::Staff).await;
+    let enrol = id.begin_totp(&a).await.unwrap();
+    let secret = totp_secret_from_url(&enrol.url);
+    id.confirm_totp(&a, &palisade_identity::totp::code_at(&secret, t.now()).unwrap()).await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    let LoginOutcome::SecondFactor { session, .. } =
+        id.login("pat@example.com", pw(PW), &client("10.0.0.1")).await.unwrap()
+    else {
+        panic!("second factor required")
+    };
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(61));
+        assert!(matches!(id.second_factor(&session, "000000").await, Err(IdentityError::InvalidCode)));
+    }
+    let mails = outbox::to_address(&t, "pat@example.com").await.unwrap();
+    assert!(mails.iter().any(|m| m.subject.contains("paused")), "{mails:?}");
+    let (ip_failures,): (i64,) = sqlx::query_as("SELECT failures FROM login_throttle WHERE key = 'ip:10.0.0.1'")
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(ip_failures, 10, "counted per address too");
+    let right = palisade_identity::totp::code_at(&secret, t.now()).unwrap();
+    assert!(matches!(id.second_factor(&session, &right).await, Err(IdentityError::NotAllowed(_))), "locked");
+}

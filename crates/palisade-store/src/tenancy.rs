@@ -438,13 +438,18 @@ pub async fn add_member(db: &Db, scope: &StoreScope, account: AccountId, role: R
     Ok(())
 }
 
-/// Number of owners of the scoped store, read inside a transaction.
-async fn owner_count(conn: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_members WHERE store_id = $1 AND role = 'owner'")
-        .bind(scope.store_key())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(n)
+/// Number of owners of the scoped store, read inside a transaction. On PostgreSQL the owners' rows are locked
+/// (`FOR UPDATE`), so two owners demoting or removing each other at once cannot both see "two owners" and
+/// leave none: the second waits, then counts again. (SQLite's write transaction already serialises them.)
+async fn owner_count(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope) -> Result<usize> {
+    let sql = match db.backend() {
+        crate::Backend::Sqlite => "SELECT account_id FROM store_members WHERE store_id = $1 AND role = 'owner'",
+        crate::Backend::Postgres => {
+            "SELECT account_id FROM store_members WHERE store_id = $1 AND role = 'owner' FOR UPDATE"
+        }
+    };
+    let owners: Vec<(String,)> = sqlx::query_as(sql).bind(scope.store_key()).fetch_all(&mut *conn).await?;
+    Ok(owners.len())
 }
 
 /// A member's role and explicit grants, read inside the caller's transaction.
@@ -505,7 +510,7 @@ pub async fn set_role(db: &Db, by: &Membership, account: AccountId, role: Role) 
     let scope = &by.scope;
     let mut tx = db.begin_write().await?;
     let (old, _) = check_member_change(&mut tx, by, account, |_, grants| Some(Standing::of(role, grants))).await?;
-    if old == Role::Owner && role != Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
+    if old == Role::Owner && role != Role::Owner && owner_count(&mut tx, db, scope).await? <= 1 {
         return Err(StoreError::Conflict("a store must keep at least one owner; make someone else owner first".into()));
     }
     sqlx::query("UPDATE store_members SET role = $1 WHERE store_id = $2 AND account_id = $3")
@@ -526,7 +531,7 @@ pub async fn remove_member(db: &Db, by: &Membership, account: AccountId) -> Resu
     let scope = &by.scope;
     let mut tx = db.begin_write().await?;
     let (old, _) = check_member_change(&mut tx, by, account, |_, _| None).await?;
-    if old == Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
+    if old == Role::Owner && owner_count(&mut tx, db, scope).await? <= 1 {
         return Err(StoreError::Conflict("the last owner cannot be removed; make someone else owner first".into()));
     }
     sqlx::query("DELETE FROM store_members WHERE store_id = $1 AND account_id = $2")

@@ -142,3 +142,59 @@ async fn duplicates_are_conflicts_not_crashes() {
     .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 }
+
+/// The permission algebra in the store layer, whoever calls it: an admin's membership cannot grant payouts or
+/// staff management, touch an owner, or make an admin; and a membership read before its holder was demoted acts
+/// with what they hold now.
+#[tokio::test]
+async fn members_change_others_only_within_their_own_rights() {
+    use palisade_store::permissions::Permission;
+    let t = TestDb::new().await;
+    let (alpha, scope) = store(&t, "alpha").await;
+    let system = Membership::system(alpha.id, "test");
+    let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0).account_id;
+    let admin = staff(&t, "admin@alpha.example").await;
+    let clerk = staff(&t, "clerk@alpha.example").await;
+    tenancy::add_member(&t, &scope, admin.id, Role::Admin).await.unwrap();
+    tenancy::add_member(&t, &scope, clerk.id, Role::Staff).await.unwrap();
+    let by_admin = tenancy::membership(&t, admin.id, alpha.id).await.unwrap().unwrap();
+    let forbidden = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Forbidden(_)));
+
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::Payouts]).await));
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::StaffManagement]).await));
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, admin.id, &[Permission::Payouts]).await), "not to itself");
+    assert!(forbidden(tenancy::set_role(&t, &by_admin, clerk.id, Role::Admin).await));
+    assert!(forbidden(tenancy::set_role(&t, &by_admin, owner, Role::Staff).await));
+    assert!(forbidden(tenancy::remove_member(&t, &by_admin, owner).await));
+    tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::Refunds]).await.unwrap();
+    // Demoted meanwhile: the membership read earlier no longer carries staff management.
+    tenancy::set_role(&t, &system, admin.id, Role::Staff).await.unwrap();
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[]).await));
+    let members = tenancy::list_members(&t, &scope).await.unwrap();
+    let clerk_now = members.iter().find(|m| m.account_id == clerk.id).unwrap();
+    assert!(clerk_now.permissions.contains(&Permission::Refunds));
+    assert!(!clerk_now.permissions.contains(&Permission::Payouts));
+    let audit = audit::list_store(&t, &scope, 100).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "member.permissions_changed").count(), 1, "refusals write nothing");
+}
+
+/// Two owners demoting each other at the same moment leave one owner, on both backends.
+#[tokio::test]
+async fn concurrent_demotions_never_leave_a_store_without_an_owner() {
+    let t = TestDb::new().await;
+    for round in 0..5 {
+        let (s, scope) = store(&t, &format!("race{round}")).await;
+        let first = tenancy::list_members(&t, &scope).await.unwrap().remove(0).account_id;
+        let second = staff(&t, &format!("second@race{round}.example")).await.id;
+        tenancy::add_member(&t, &scope, second, Role::Owner).await.unwrap();
+        let by_first = tenancy::membership(&t, first, s.id).await.unwrap().unwrap();
+        let by_second = tenancy::membership(&t, second, s.id).await.unwrap().unwrap();
+        let (a, b) = tokio::join!(
+            tenancy::set_role(&t, &by_first, second, Role::Admin),
+            tenancy::set_role(&t, &by_second, first, Role::Admin),
+        );
+        let owners = tenancy::list_members(&t, &scope).await.unwrap().iter().filter(|m| m.role == Role::Owner).count();
+        assert_eq!(owners, 1, "round {round}: {a:?} {b:?}");
+        assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one wins: {a:?} {b:?}");
+    }
+}
