@@ -314,7 +314,8 @@ impl Identity {
     /// The throttle keys of a password attempt. A recognised device of this very account is throttled on its own
     /// (a stranger's failures cannot lock its owner out of it), and hashes in the reserved lane.
     fn throttle_keys(&self, email: &str, account: Option<&Account>, client: &Client) -> ThrottleKeys {
-        let trusted = client.device.as_deref().filter(|c| account.is_some_and(|a| self.devices.verify(c) == Some(a.id)));
+        let trusted =
+            client.device.as_deref().filter(|c| account.is_some_and(|a| self.devices.verify(c) == Some(a.id)));
         ThrottleKeys {
             account: match trusted {
                 Some(cookie) => crate::devices::DeviceSigner::throttle_key(cookie),
@@ -568,7 +569,11 @@ impl Identity {
         let key = throttle::account_key(&account.email);
         // The client is the one that passed the password (the session's address); its failures count per
         // address too, and the lock mails the owner, as sign-in's do.
-        let keys = ThrottleKeys { account: key.clone(), ip: session.ip.as_deref().map(throttle::ip_key), trusted_device: false };
+        let keys = ThrottleKeys {
+            account: key.clone(),
+            ip: session.ip.as_deref().map(throttle::ip_key),
+            trusted_device: false,
+        };
         if self.blocked_until(&keys).await?.is_some() {
             return Err(IdentityError::NotAllowed("too many attempts; wait a few minutes"));
         }

@@ -107,10 +107,12 @@ async fn an_unreadable_platform_attack_switch_reads_as_on() {
     assert_eq!(app.get("/s/tea").await.status(), StatusCode::OK);
     let app = TestApp::start().await;
     store(&app.db, "tea", None).await;
-    sqlx::query("INSERT INTO platform_settings (key, value, updated_at) VALUES ('shield.attack_mode_until', 'garbage', 0)")
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO platform_settings (key, value, updated_at) VALUES ('shield.attack_mode_until', 'garbage', 0)",
+    )
+    .execute(app.db.pool())
+    .await
+    .unwrap();
     let page = app.get("/s/tea").await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("under heavy load"));

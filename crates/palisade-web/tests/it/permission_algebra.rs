@@ -106,7 +106,11 @@ async fn post(app: &TestApp, path: &str, cookie: &str, body: String) -> reqwest:
 
 /// Checks that nothing changed beyond what the actor may do: no owner touched by a non-owner, nobody gained a
 /// permission the actor could not grant, and the actor itself gained nothing.
-fn within_rights(actor: &Actor, before: &[(AccountId, Role, Vec<Permission>)], after: &[(AccountId, Role, Vec<Permission>)]) {
+fn within_rights(
+    actor: &Actor,
+    before: &[(AccountId, Role, Vec<Permission>)],
+    after: &[(AccountId, Role, Vec<Permission>)],
+) {
     for (id, role, perms) in after {
         let old = before.iter().find(|b| b.0 == *id);
         let old_perms: &[Permission] = old.map_or(&[], |o| o.2.as_slice());
@@ -139,13 +143,8 @@ async fn nobody_gives_rights_they_do_not_hold() {
     let owner_id = tenancy::list_members(&app.db, &scope).await.unwrap()[0].account_id;
     let store_path = format!("/admin/stores/{}", s.id);
 
-    let mut actors = vec![Actor {
-        name: "owner",
-        role: Role::Owner,
-        grants: vec![],
-        id: owner_id,
-        cookie: owner_cookie,
-    }];
+    let mut actors =
+        vec![Actor { name: "owner", role: Role::Owner, grants: vec![], id: owner_id, cookie: owner_cookie }];
     let kinds: [(&str, Role, Vec<Permission>); 4] = [
         ("admin", Role::Admin, vec![]),
         ("admin+payouts", Role::Admin, vec![Permission::Payouts]),
@@ -160,9 +159,11 @@ async fn nobody_gives_rights_they_do_not_hold() {
     }
     // Targets: a second owner, an admin and a clerk (and each actor itself).
     let mut targets = Vec::new();
-    for (email, role) in
-        [("owner2@alpha.example", Role::Owner), ("admin2@alpha.example", Role::Admin), ("clerk2@alpha.example", Role::Staff)]
-    {
+    for (email, role) in [
+        ("owner2@alpha.example", Role::Owner),
+        ("admin2@alpha.example", Role::Admin),
+        ("clerk2@alpha.example", Role::Staff),
+    ] {
         let a = staff_account(&app, email).await;
         reset(&app, &scope, a.id, role, &[]).await;
         targets.push((a.id, role));
@@ -212,7 +213,12 @@ async fn nobody_gives_rights_they_do_not_hold() {
                 let after = standings(&app, &scope).await;
                 within_rights(actor, &before, &after);
                 let ok = allowed(actor, is_self, Some((*role, &old)), Some((new_role, &new)));
-                assert_eq!(status == 303, ok, "{} makes a {role:?} {new_role:?} (self: {is_self}): {status}", actor.name);
+                assert_eq!(
+                    status == 303,
+                    ok,
+                    "{} makes a {role:?} {new_role:?} (self: {is_self}): {status}",
+                    actor.name
+                );
                 if !ok {
                     assert_eq!(before, after);
                 }
@@ -221,7 +227,8 @@ async fn nobody_gives_rights_they_do_not_hold() {
             if !is_self {
                 reset(&app, &scope, *target, *role, grants).await;
                 let before = standings(&app, &scope).await;
-                let status = post(&app, &format!("{store_path}/staff/{target}/remove"), &actor.cookie, String::new()).await;
+                let status =
+                    post(&app, &format!("{store_path}/staff/{target}/remove"), &actor.cookie, String::new()).await;
                 let after = standings(&app, &scope).await;
                 within_rights(actor, &before, &after);
                 let ok = allowed(actor, false, Some((*role, &old)), None);
@@ -275,7 +282,10 @@ async fn nobody_gives_rights_they_do_not_hold() {
             assert!(scopes.iter().all(|p| creator.holds().contains(p)), "{}'s token: {scopes:?}", creator.name);
         }
     }
-    assert!(allowed_seen > 40 && refused_seen > 40, "both sides exercised: {allowed_seen} allowed, {refused_seen} refused");
+    assert!(
+        allowed_seen > 40 && refused_seen > 40,
+        "both sides exercised: {allowed_seen} allowed, {refused_seen} refused"
+    );
 }
 
 /// An invitation sent by an admin who has since been removed (or demoted) no longer admits anyone.
