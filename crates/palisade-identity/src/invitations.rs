@@ -7,7 +7,8 @@ use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, StoreId};
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::tenancy::{self, Account, AccountKind, NewAccount, Role};
+use palisade_store::permissions::{self, Standing};
+use palisade_store::tenancy::{self, Account, AccountKind, Membership, NewAccount, Role};
 use palisade_store::{Db, StoreError, StoreScope, outbox};
 use rand::RngCore;
 use secrecy::SecretString;
@@ -28,6 +29,9 @@ fn hash(token: &str) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct Invitation {
     pub id: String,
+    /// Who sent it: their rights are checked again when it is accepted.
+    #[serde(skip)]
+    pub invited_by: AccountId,
     pub store_id: StoreId,
     pub store_name: String,
     pub email: String,
@@ -35,15 +39,19 @@ pub struct Invitation {
     pub expires_at: Timestamp,
 }
 
-/// Invites `email` to the scoped store and mails them the link (`link_base` + token). Returns the token.
+/// Invites `email` to `by`'s store and mails them the link (`link_base` + token). Returns the token. An
+/// invitation gives the role's permissions, so it is held to the same rule as any grant
+/// ([`permissions::check_change`]): only owners invite owners or admins.
 pub async fn invite(
     db: &Db,
-    scope: &StoreScope,
+    by: &Membership,
     inviter: AccountId,
     email: &Email,
     role: Role,
     link_base: &str,
 ) -> Result<String> {
+    let scope = &by.scope;
+    permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
     let store = tenancy::get_store(db, scope).await?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -90,20 +98,31 @@ pub async fn invite(
     Ok(token)
 }
 
+/// Whether `token` has the shape of an invitation link's token (64 hex digits). Anything else — a control
+/// character, say — is simply not an invitation, and must not reach a query, a log line or a redirect.
+#[must_use]
+pub fn is_well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The pending invitation for a link, if it is still valid.
 pub async fn find(db: &Db, token: &str) -> Result<Option<Invitation>> {
-    let row: Option<(String, String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT i.id, i.store_id, i.email, i.role, i.expires_at, s.name FROM invitations i JOIN stores s ON s.id = i.store_id \
-         WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2",
+    if !is_well_formed(token) {
+        return Ok(None);
+    }
+    let row: Option<(String, String, String, String, i64, String, String)> = sqlx::query_as(
+        "SELECT i.id, i.store_id, i.email, i.role, i.expires_at, s.name, i.invited_by FROM invitations i \
+         JOIN stores s ON s.id = i.store_id WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > $2",
     )
     .bind(hash(token))
     .bind(db.now().0)
     .fetch_optional(db.pool())
     .await
     .map_err(StoreError::from)?;
-    let Some((id, store_id, email, role, expires_at, store_name)) = row else { return Ok(None) };
+    let Some((id, store_id, email, role, expires_at, store_name, invited_by)) = row else { return Ok(None) };
     Ok(Some(Invitation {
         id,
+        invited_by: invited_by.parse().map_err(|e| StoreError::Corrupt(format!("inviter id: {e}")))?,
         store_id: store_id.parse().map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?,
         store_name,
         email,
@@ -125,6 +144,16 @@ pub async fn accept(identity: &Identity, token: &str, who: Acceptor) -> Result<A
     let inv =
         find(db, token).await?.ok_or(IdentityError::NotAllowed("this invitation link is invalid, used or expired"))?;
     let email = Email::parse(&inv.email).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // The inviter's rights now, not when they sent it: someone removed or demoted since cannot still add members.
+    let inviter = tenancy::membership(db, inv.invited_by, inv.store_id).await?;
+    let still_may = inviter.is_some_and(|m| {
+        permissions::check_change(&m.standing(), false, None, Some(&Standing::of(inv.role, &[]))).is_ok()
+    });
+    if !still_may {
+        return Err(IdentityError::NotAllowed(
+            "the person who invited you can no longer add members with this role; ask the store for a new invitation",
+        ));
+    }
     let account = match who {
         Acceptor::Existing(a) => {
             if a.email.to_lowercase() != inv.email.to_lowercase() {

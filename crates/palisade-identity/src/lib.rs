@@ -17,4 +17,4 @@ pub mod throttle;
 pub mod totp;
 
 pub use error::IdentityError;
-pub use service::{Identity, LoginOutcome};
+pub use service::{Identity, LoginOutcome, Registration, StepUp};

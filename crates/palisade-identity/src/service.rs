@@ -60,6 +60,32 @@ pub enum LoginOutcome {
     Throttled { until: Timestamp },
 }
 
+/// What a sign-up did. The caller answers both the same way; only the mail differs, and only its recipient
+/// reads it.
+#[derive(Debug)]
+pub enum Registration {
+    Created(Account),
+    Existing,
+}
+
+/// What a password re-entry (step-up) led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUp {
+    /// The session is fresh again.
+    Passed,
+    /// Wrong password (counted like a failed sign-in).
+    Refused,
+    /// Too many failures: try again after this instant.
+    Throttled { until: Timestamp },
+}
+
+/// The throttle keys of one password attempt.
+struct ThrottleKeys {
+    account: String,
+    ip: Option<String>,
+    trusted_device: bool,
+}
+
 /// A started TOTP enrolment.
 #[derive(Debug, Clone)]
 pub struct TotpEnrolment {
@@ -157,6 +183,70 @@ impl Identity {
         Ok(())
     }
 
+    /// Buyer sign-up that does not tell whether the address already has an account: the same work (one password
+    /// hash), the same answer and one mail either way — a welcome to a new account, or to the owner of the
+    /// existing one a note that someone tried to register with their address (as sign-in's lock mail does).
+    /// The caller has checked the password policy. `link_base` is the site's public address.
+    pub async fn register_buyer(
+        &self,
+        email: Email,
+        display_name: String,
+        password: SecretString,
+        link_base: &str,
+    ) -> Result<Registration> {
+        let hash = self.hash_blocking(move || password::hash(&password)).await??;
+        let sign_in = format!("{}/login", link_base.trim_end_matches('/'));
+        let created = tenancy::create_account(
+            &self.db,
+            tenancy::NewAccount { email: email.clone(), display_name, kind: AccountKind::Buyer },
+        )
+        .await;
+        let account = match created {
+            Ok(a) => a,
+            Err(palisade_store::StoreError::Conflict(_)) => {
+                let existing = tenancy::find_account_by_email(&self.db, &email).await?;
+                if let Some(a) = existing {
+                    let body = format!(
+                        "Hello {},\n\nSomeone (perhaps you) just tried to create a new Palisade account with this email \
+                         address. You already have an account, so nothing was created and nothing changed.\n\nTo use it, \
+                         sign in at {sign_in}. If this was not you, you can ignore this message.\n",
+                        a.display_name
+                    );
+                    outbox::enqueue(
+                        &self.db,
+                        outbox::NewMail { store_id: None, to: &a.email, subject: "About your Palisade account", body },
+                    )
+                    .await?;
+                    let target = format!("account:{}", a.id);
+                    audit::record_account_now(&self.db, a.id, NewEvent::new("account.registration_repeated", &target))
+                        .await?;
+                }
+                return Ok(Registration::Existing);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(&hash)
+            .bind(self.db.now().0)
+            .bind(account.id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(palisade_store::StoreError::from)?;
+        let body = format!(
+            "Hello {},\n\nYour Palisade account is ready. Sign in at {sign_in} with this email address and the \
+             password you chose.\n",
+            account.display_name
+        );
+        outbox::enqueue(
+            &self.db,
+            outbox::NewMail { store_id: None, to: &account.email, subject: "About your Palisade account", body },
+        )
+        .await?;
+        let target = format!("account:{}", account.id);
+        audit::record_account_now(&self.db, account.id, NewEvent::new("account.registered", &target)).await?;
+        Ok(Registration::Created(account))
+    }
+
     /// A device cookie for the account that just signed in on this browser.
     #[must_use]
     pub fn device_cookie(&self, account: AccountId) -> String {
@@ -170,21 +260,11 @@ impl Identity {
             Ok(e) => tenancy::find_account_by_email(db, &e).await?,
             Err(_) => None,
         };
-        // A recognised device of this very account is throttled on its own, and hashes in the reserved lane.
-        let trusted_device =
-            client.device.as_deref().filter(|c| account.as_ref().is_some_and(|a| self.devices.verify(c) == Some(a.id)));
-        let account_key = match trusted_device {
-            Some(cookie) => crate::devices::DeviceSigner::throttle_key(cookie),
-            None => throttle::account_key(email),
-        };
-        let ip_key = client.ip.as_deref().map(throttle::ip_key);
-        let mut until = throttle::blocked_until(db, &account_key).await?;
-        if let Some(k) = &ip_key {
-            until = until.max(throttle::blocked_until(db, k).await?);
-        }
-        if let Some(until) = until {
+        let keys = self.throttle_keys(email, account.as_ref(), client);
+        if let Some(until) = self.blocked_until(&keys).await? {
             return Ok(LoginOutcome::Throttled { until });
         }
+        let ThrottleKeys { account: account_key, ip: ip_key, trusted_device } = keys;
 
         let stored: Option<String> = match &account {
             Some(a) => {
@@ -200,7 +280,7 @@ impl Identity {
         // Unknown accounts cost the same hashing work as known ones: timing says nothing about who exists.
         let to_check = stored.clone().unwrap_or_else(|| password::dummy_hash().to_owned());
         let pw = password.clone();
-        let lane = if trusted_device.is_some() { &self.trusted_hashing } else { &self.hashing };
+        let lane = if trusted_device { &self.trusted_hashing } else { &self.hashing };
         let ok = self.hash_in(lane, move || password::verify(&pw, &to_check).unwrap_or(false)).await?;
         let usable = account.as_ref().filter(|a| !a.disabled && stored.is_some());
         let Some(account) = usable.filter(|_| ok) else {
@@ -237,6 +317,30 @@ impl Identity {
         } else {
             LoginOutcome::SignedIn { token, session }
         })
+    }
+
+    /// The throttle keys of a password attempt. A recognised device of this very account is throttled on its own
+    /// (a stranger's failures cannot lock its owner out of it), and hashes in the reserved lane.
+    fn throttle_keys(&self, email: &str, account: Option<&Account>, client: &Client) -> ThrottleKeys {
+        let trusted =
+            client.device.as_deref().filter(|c| account.is_some_and(|a| self.devices.verify(c) == Some(a.id)));
+        ThrottleKeys {
+            account: match trusted {
+                Some(cookie) => crate::devices::DeviceSigner::throttle_key(cookie),
+                None => throttle::account_key(email),
+            },
+            ip: client.ip.as_deref().map(throttle::ip_key),
+            trusted_device: trusted.is_some(),
+        }
+    }
+
+    /// Until when a password attempt with these keys is refused unchecked, if it is.
+    async fn blocked_until(&self, keys: &ThrottleKeys) -> Result<Option<Timestamp>> {
+        let mut until = throttle::blocked_until(&self.db, &keys.account).await?;
+        if let Some(k) = &keys.ip {
+            until = until.max(throttle::blocked_until(&self.db, k).await?);
+        }
+        Ok(until)
     }
 
     async fn record_failure(&self, account_key: &str, ip_key: Option<&str>, account: Option<&Account>) -> Result<()> {
@@ -471,7 +575,14 @@ impl Identity {
     pub async fn second_factor(&self, session: &Session, code: &str) -> Result<()> {
         let account = tenancy::get_account(&self.db, session.account_id).await?;
         let key = throttle::account_key(&account.email);
-        if throttle::blocked_until(&self.db, &key).await?.is_some() {
+        // The client is the one that passed the password (the session's address); its failures count per
+        // address too, and the lock mails the owner, as sign-in's do.
+        let keys = ThrottleKeys {
+            account: key.clone(),
+            ip: session.ip.as_deref().map(throttle::ip_key),
+            trusted_device: false,
+        };
+        if self.blocked_until(&keys).await?.is_some() {
             return Err(IdentityError::NotAllowed("too many attempts; wait a few minutes"));
         }
         let target = format!("account:{}", account.id);
@@ -509,7 +620,7 @@ impl Identity {
                 Ok(())
             }
             None => {
-                throttle::record_failure(&self.db, &key, &throttle::ACCOUNT).await?;
+                self.record_failure(&key, keys.ip.as_deref(), Some(&account)).await?;
                 audit::record_account_now(&self.db, account.id, NewEvent::new("login.second_factor_failed", &target))
                     .await?;
                 Err(IdentityError::InvalidCode)
@@ -538,19 +649,33 @@ impl Identity {
         Ok(())
     }
 
-    /// Re-checks the password for a sensitive action and marks the session fresh.
-    pub async fn step_up(&self, session: &Session, password: SecretString) -> Result<bool> {
+    /// Re-checks the password for a sensitive action and marks the session fresh. A password entry is a password
+    /// entry: it is throttled, counted and locked exactly like sign-in (same keys, delays, lock and mail), or a
+    /// stolen session would be a free password-guessing oracle.
+    pub async fn step_up(&self, session: &Session, password: SecretString, client: &Client) -> Result<StepUp> {
+        let account = tenancy::get_account(&self.db, session.account_id).await?;
+        let keys = self.throttle_keys(&account.email, Some(&account), client);
+        if let Some(until) = self.blocked_until(&keys).await? {
+            return Ok(StepUp::Throttled { until });
+        }
         let row: (Option<String>,) = sqlx::query_as("SELECT password_hash FROM accounts WHERE id = $1")
             .bind(session.account_id.to_string())
             .fetch_one(self.db.pool())
             .await
             .map_err(palisade_store::StoreError::from)?;
-        let Some(stored) = row.0 else { return Ok(false) };
-        let ok = self.hash_blocking(move || password::verify(&password, &stored).unwrap_or(false)).await?;
-        if ok {
-            sessions::mark_reauth(&self.db, session).await?;
+        let stored = row.0.clone();
+        let to_check = row.0.unwrap_or_else(|| password::dummy_hash().to_owned());
+        let lane = if keys.trusted_device { &self.trusted_hashing } else { &self.hashing };
+        let ok = self.hash_in(lane, move || password::verify(&password, &to_check).unwrap_or(false)).await?;
+        if !ok || stored.is_none() || account.disabled {
+            self.record_failure(&keys.account, keys.ip.as_deref(), Some(&account)).await?;
+            let target = format!("account:{}", account.id);
+            audit::record_account_now(&self.db, account.id, NewEvent::new("reauth.failed", &target)).await?;
+            return Ok(StepUp::Refused);
         }
-        Ok(ok)
+        throttle::clear(&self.db, &keys.account).await?;
+        sessions::mark_reauth(&self.db, session).await?;
+        Ok(StepUp::Passed)
     }
 
     /// The code a software authenticator would show now (tests, and the demo's pre-enrolled operator).

@@ -47,9 +47,18 @@ pub fn account_key(email: &str) -> String {
     format!("account:{}", email.trim().to_lowercase())
 }
 
+/// The throttle key of a client address: the address itself for IPv4, its /64 network for IPv6 (a provider gives
+/// each line a whole /64, so one host could otherwise rotate through fresh counters at will).
 #[must_use]
 pub fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    match ip.parse::<std::net::IpAddr>().map(|a| a.to_canonical()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let net = std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1));
+            format!("ip:{net}/64")
+        }
+        Ok(v4) => format!("ip:{v4}"),
+        Err(_) => format!("ip:{ip}"),
+    }
 }
 
 /// The delay after the `failures`-th failure.
@@ -130,5 +139,14 @@ mod tests {
         assert_eq!(d, vec![0, 0, 0, 1, 2, 4, 8, 16, 32, 900, 900]);
         assert_eq!(delay_after(&IP, 20), Duration::ZERO);
         assert_eq!(delay_after(&IP, 150), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), ip_key("2001:db8:1:2:bbbb::2"));
+        assert_eq!(ip_key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_ne!(ip_key("2001:db8:1:3::1"), ip_key("2001:db8:1:2::1"));
+        assert_eq!(ip_key("::ffff:198.51.100.7"), "ip:198.51.100.7");
+        assert_eq!(ip_key("198.51.100.7"), "ip:198.51.100.7");
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use palisade_core::text::Email;
 use palisade_identity::sessions::{self, Client};
-use palisade_identity::{Identity, IdentityError, LoginOutcome};
+use palisade_identity::{Identity, IdentityError, LoginOutcome, StepUp};
 use palisade_store::outbox;
 use palisade_store::tenancy::{self, Account, AccountKind, NewAccount};
 use palisade_store::testing::TestDb;
@@ -258,8 +258,47 @@ async fn step_up_needs_the_password() {
     assert!(sessions::is_fresh(&session, t.now(), window));
     clock.advance(Duration::from_secs(11 * 60));
     assert!(!sessions::is_fresh(&session, t.now(), window));
-    assert!(!id.step_up(&session, pw("wrong password here")).await.unwrap());
-    assert!(id.step_up(&session, pw(PW)).await.unwrap());
+    let here = client("10.0.0.1");
+    assert_eq!(id.step_up(&session, pw("wrong password here"), &here).await.unwrap(), StepUp::Refused);
+    assert_eq!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Passed);
+}
+
+/// Re-entering the password counts like signing in: the same delays, the same lock (and its mail), and a lock
+/// from one shuts the other.
+#[tokio::test]
+async fn step_up_failures_are_throttled_and_lock_the_account() {
+    let (t, clock, id, _d) = setup().await;
+    account(&t, &id, "pat@example.com", AccountKind::Staff).await;
+    let LoginOutcome::SignedIn { session, .. } =
+        id.login("pat@example.com", pw(PW), &client("10.0.0.1")).await.unwrap()
+    else {
+        panic!()
+    };
+    let here = client("10.0.0.1");
+    for _ in 0..4 {
+        assert_eq!(id.step_up(&session, pw("guess guess guess"), &here).await.unwrap(), StepUp::Refused);
+    }
+    // The 4th failure blocks for 1 s: even the right password is not checked.
+    assert!(matches!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Throttled { .. }));
+    assert!(matches!(
+        id.login("pat@example.com", pw(PW), &client("10.0.0.7")).await.unwrap(),
+        LoginOutcome::Throttled { .. }
+    ));
+    for _ in 0..6 {
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(id.step_up(&session, pw("guess guess guess"), &here).await.unwrap(), StepUp::Refused);
+    }
+    clock.advance(Duration::from_secs(61));
+    let StepUp::Throttled { until } = id.step_up(&session, pw(PW), &here).await.unwrap() else { panic!("locked") };
+    assert!(until.0 - t.now().0 > 10 * 60 * 1000, "a lock lasts minutes");
+    let mails = outbox::to_address(&t, "pat@example.com").await.unwrap();
+    assert!(mails.iter().any(|m| m.subject.contains("paused")), "{mails:?}");
+    assert!(matches!(
+        id.login("pat@example.com", pw(PW), &client("10.0.0.8")).await.unwrap(),
+        LoginOutcome::Throttled { .. }
+    ));
+    clock.advance(Duration::from_secs(16 * 60));
+    assert_eq!(id.step_up(&session, pw(PW), &here).await.unwrap(), StepUp::Passed);
 }
 
 mod passkeys {
@@ -318,4 +357,34 @@ mod passkeys {
         assert!(passkeys::relying_party("http://127.0.0.1:8080", "x").is_err());
         assert!(passkeys::relying_party("https://market.example", "x").is_ok());
     }
+}
+
+/// Guessing the second factor is throttled like the password: per account and per address, up to the lock, and
+/// the lock mails the account's owner.
+#[tokio::test]
+async fn second_factor_guesses_lock_the_account_with_a_mail() {
+    let (t, clock, id, _d) = setup().await;
+    let a = account(&t, &id, "pat@example.com", AccountKind::Staff).await;
+    let enrol = id.begin_totp(&a).await.unwrap();
+    let secret = totp_secret_from_url(&enrol.url);
+    id.confirm_totp(&a, &palisade_identity::totp::code_at(&secret, t.now()).unwrap()).await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    let LoginOutcome::SecondFactor { session, .. } =
+        id.login("pat@example.com", pw(PW), &client("10.0.0.1")).await.unwrap()
+    else {
+        panic!("second factor required")
+    };
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(61));
+        assert!(matches!(id.second_factor(&session, "000000").await, Err(IdentityError::InvalidCode)));
+    }
+    let mails = outbox::to_address(&t, "pat@example.com").await.unwrap();
+    assert!(mails.iter().any(|m| m.subject.contains("paused")), "{mails:?}");
+    let (ip_failures,): (i64,) = sqlx::query_as("SELECT failures FROM login_throttle WHERE key = 'ip:10.0.0.1'")
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(ip_failures, 10, "counted per address too");
+    let right = palisade_identity::totp::code_at(&secret, t.now()).unwrap();
+    assert!(matches!(id.second_factor(&session, &right).await, Err(IdentityError::NotAllowed(_))), "locked");
 }

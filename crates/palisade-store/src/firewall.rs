@@ -26,28 +26,79 @@ type Row = (String, Option<i64>, Option<String>, Option<i64>);
 const SELECT: &str =
     "SELECT admin_allowlist, attack_mode_until, waf_mode, waf_paranoia FROM store_firewall WHERE store_id = $1";
 
-fn from_row(row: Option<Row>) -> StoreFirewall {
-    row.map_or_else(StoreFirewall::default, |(list, until, mode, paranoia)| StoreFirewall {
-        admin_allowlist: serde_json::from_str(&list).unwrap_or_default(),
-        attack_mode_until: until.map(Timestamp),
-        waf_mode: mode,
-        waf_paranoia: paranoia.and_then(|p| u8::try_from(p).ok()),
-    })
+/// A setting of the store's firewall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Allowlist,
+    WafMode,
+    WafParanoia,
 }
 
-/// The scoped store's settings (defaults when never set).
+impl Field {
+    fn name(self) -> &'static str {
+        match self {
+            Field::Allowlist => "admin allow-list",
+            Field::WafMode => "firewall mode",
+            Field::WafParanoia => "paranoia level",
+        }
+    }
+}
+
+/// The stored row, each field parsed on its own. A field that does not parse is listed in `corrupt` (and left
+/// at its default in `fw`, which must then never be used as if it had been read: an unreadable allow-list is not
+/// "no allow-list", an unreadable mode is not "the platform's").
+fn parse_row(row: Option<Row>) -> (StoreFirewall, Vec<Field>) {
+    let mut corrupt = Vec::new();
+    let Some((list, until, mode, paranoia)) = row else { return (StoreFirewall::default(), corrupt) };
+    let admin_allowlist = serde_json::from_str::<Vec<String>>(&list).unwrap_or_else(|_| {
+        corrupt.push(Field::Allowlist);
+        Vec::new()
+    });
+    let waf_mode = match mode {
+        Some(m) if !WAF_MODES.contains(&m.as_str()) => {
+            corrupt.push(Field::WafMode);
+            None
+        }
+        m => m,
+    };
+    let waf_paranoia = match paranoia {
+        None => None,
+        Some(p) => match u8::try_from(p).ok().filter(|p| (1..=4).contains(p)) {
+            Some(p) => Some(p),
+            None => {
+                corrupt.push(Field::WafParanoia);
+                None
+            }
+        },
+    };
+    (StoreFirewall { admin_allowlist, attack_mode_until: until.map(Timestamp), waf_mode, waf_paranoia }, corrupt)
+}
+
+fn unreadable(corrupt: &[Field]) -> crate::StoreError {
+    let names: Vec<&str> = corrupt.iter().map(|f| f.name()).collect();
+    crate::StoreError::Corrupt(format!("the store's firewall settings cannot be read ({})", names.join(", ")))
+}
+
+/// The scoped store's settings (defaults when never set). A stored setting that does not parse is an error
+/// ([`crate::StoreError::Corrupt`]), never a default: callers deny on it (fail closed).
 pub async fn get(db: &Db, scope: &StoreScope) -> Result<StoreFirewall> {
     let row: Option<Row> = sqlx::query_as(SELECT).bind(scope.store_key()).fetch_optional(db.pool()).await?;
-    Ok(from_row(row))
+    match parse_row(row) {
+        (fw, corrupt) if corrupt.is_empty() => Ok(fw),
+        (_, corrupt) => Err(unreadable(&corrupt)),
+    }
 }
 
 /// Reads the settings, lets `change` edit them and writes them back with an audit event, all in one write
 /// transaction (the row locked on PostgreSQL, the database on SQLite): two changes at once — a merchant's and
 /// the automatic attack switch, say — cannot undo each other. `change` returns false to leave the row as it was.
+/// `sets` names the fields `change` overwrites: a stored field that does not parse may only be replaced, never
+/// carried over as its default (which would quietly turn an unreadable allow-list into none).
 async fn modify(
     db: &Db,
     scope: &StoreScope,
     action: &str,
+    sets: &[Field],
     change: impl FnOnce(&mut StoreFirewall) -> bool,
 ) -> Result<bool> {
     let mut tx = db.begin_write().await?;
@@ -67,7 +118,11 @@ async fn modify(
     };
     let row: Option<Row> =
         sqlx::query_as(sqlx::AssertSqlSafe(locked)).bind(scope.store_key()).fetch_optional(&mut *tx).await?;
-    let mut fw = from_row(row);
+    let (mut fw, corrupt) = parse_row(row);
+    let kept: Vec<Field> = corrupt.into_iter().filter(|f| !sets.contains(f)).collect();
+    if !kept.is_empty() {
+        return Err(unreadable(&kept));
+    }
     if !change(&mut fw) {
         return Ok(false);
     }
@@ -79,7 +134,7 @@ async fn modify(
          waf_paranoia = excluded.waf_paranoia, updated_at = excluded.updated_at",
     )
     .bind(scope.store_key())
-    .bind(serde_json::to_string(&fw.admin_allowlist).unwrap_or_else(|_| "[]".into()))
+    .bind(serde_json::to_string(&fw.admin_allowlist).map_err(|e| crate::StoreError::Invalid(e.to_string()))?)
     .bind(fw.attack_mode_until.map(|t| t.0))
     .bind(fw.waf_mode.as_deref())
     .bind(fw.waf_paranoia.map(i64::from))
@@ -95,7 +150,7 @@ async fn modify(
 /// Replaces the admin allow-list (already validated CIDRs).
 pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> Result<()> {
     scope.require_staff()?;
-    modify(db, scope, "firewall.allowlist_set", |fw| {
+    modify(db, scope, "firewall.allowlist_set", &[Field::Allowlist], |fw| {
         fw.admin_allowlist = cidrs;
         true
     })
@@ -106,7 +161,7 @@ pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> R
 /// Turns "under attack" mode on until `until`, or off (`None`).
 pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestamp>) -> Result<()> {
     scope.require_staff()?;
-    modify(db, scope, "firewall.attack_mode_set", |fw| {
+    modify(db, scope, "firewall.attack_mode_set", &[], |fw| {
         fw.attack_mode_until = until;
         true
     })
@@ -118,7 +173,7 @@ pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestam
 /// whether it wrote: the automatic switch must never shorten what a merchant set by hand.
 pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -> Result<bool> {
     scope.require_staff()?;
-    modify(db, scope, "firewall.attack_mode_set", |fw| {
+    modify(db, scope, "firewall.attack_mode_set", &[], |fw| {
         if fw.attack_mode_until.is_some_and(|t| t >= until) {
             return false;
         }
@@ -142,7 +197,7 @@ pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: 
     {
         return Err(crate::StoreError::Invalid(format!("paranoia level {p} is not between 1 and 4")));
     }
-    modify(db, scope, "firewall.waf_mode_set", |fw| {
+    modify(db, scope, "firewall.waf_mode_set", &[Field::WafMode, Field::WafParanoia], |fw| {
         fw.waf_mode = mode.map(str::to_owned);
         fw.waf_paranoia = paranoia;
         true
@@ -278,4 +333,23 @@ pub async fn change_rule(db: &Db, scope: &StoreScope, id: &str, enabled: bool, d
     audit::record_store(&mut tx, db, scope, NewEvent::new(action, &target)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setting_that_does_not_parse_is_reported_not_defaulted() {
+        let row = |list: &str, mode: Option<&str>, paranoia: Option<i64>| {
+            Some((list.to_owned(), None, mode.map(str::to_owned), paranoia))
+        };
+        assert_eq!(parse_row(row("[]", Some("block"), Some(2))).1, vec![]);
+        assert_eq!(parse_row(row("nope", None, None)).1, vec![Field::Allowlist]);
+        assert_eq!(parse_row(row("[1]", None, None)).1, vec![Field::Allowlist]);
+        assert_eq!(parse_row(row("[]", Some("blok"), None)).1, vec![Field::WafMode]);
+        assert_eq!(parse_row(row("[]", None, Some(9))).1, vec![Field::WafParanoia]);
+        assert_eq!(parse_row(row("[]", None, Some(0))).1, vec![Field::WafParanoia]);
+        assert_eq!(parse_row(None), (StoreFirewall::default(), vec![]));
+    }
 }

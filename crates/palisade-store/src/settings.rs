@@ -19,13 +19,20 @@ pub async fn put(db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-/// Reads a value and when it was written.
+/// Reads a value and when it was written. A stored value that is not JSON is an error
+/// ([`crate::StoreError::Corrupt`]), never `null`: several settings read `null` as "off", and a setting that
+/// cannot be read must not quietly switch a protection off.
 pub async fn get(db: &Db, key: &str) -> Result<Option<(serde_json::Value, Timestamp)>> {
     let row: Option<(String, i64)> = sqlx::query_as("SELECT value, updated_at FROM platform_settings WHERE key = $1")
         .bind(key)
         .fetch_optional(db.pool())
         .await?;
-    Ok(row.map(|(v, at)| (serde_json::from_str(&v).unwrap_or(serde_json::Value::Null), Timestamp(at))))
+    row.map(|(v, at)| {
+        serde_json::from_str(&v)
+            .map(|v| (v, Timestamp(at)))
+            .map_err(|e| crate::StoreError::Corrupt(format!("platform setting `{key}` is not JSON: {e}")))
+    })
+    .transpose()
 }
 
 /// Every value whose key starts with `prefix` (a fixed prefix of our own, no LIKE wildcards), with when each was

@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError, conflict_on_unique};
-use crate::permissions::{self, Permission};
-use crate::scope::{PlatformScope, StoreScope};
+use crate::permissions::{self, Permission, Standing};
+use crate::scope::{Actor, PlatformScope, StoreScope};
 
 /// What kind of person an account belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,9 +267,9 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
     )
     .await?;
     let scope = match platform.actor() {
-        crate::scope::Actor::Account(a) => StoreScope::member(id, a),
-        crate::scope::Actor::System(task) => StoreScope::system(id, task),
-        crate::scope::Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
+        Actor::Account(a) => StoreScope::member(id, a),
+        Actor::System(task) => StoreScope::system(id, task),
+        Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
     };
     audit::record_store(&mut tx, db, &scope, NewEvent::new("store.created", &target)).await?;
     let member_target = format!("account:{}", owner.id);
@@ -438,30 +438,79 @@ pub async fn add_member(db: &Db, scope: &StoreScope, account: AccountId, role: R
     Ok(())
 }
 
-/// Number of owners of the scoped store, read inside a transaction.
-async fn owner_count(conn: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM store_members WHERE store_id = $1 AND role = 'owner'")
-        .bind(scope.store_key())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(n)
+/// Number of owners of the scoped store, read inside a transaction. On PostgreSQL the owners' rows are locked
+/// (`FOR UPDATE`), so two owners demoting or removing each other at once cannot both see "two owners" and
+/// leave none: the second waits, then counts again. (SQLite's write transaction already serialises them.)
+async fn owner_count(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope) -> Result<usize> {
+    let sql = match db.backend() {
+        crate::Backend::Sqlite => "SELECT account_id FROM store_members WHERE store_id = $1 AND role = 'owner'",
+        crate::Backend::Postgres => {
+            "SELECT account_id FROM store_members WHERE store_id = $1 AND role = 'owner' FOR UPDATE"
+        }
+    };
+    let owners: Vec<(String,)> = sqlx::query_as(sql).bind(scope.store_key()).fetch_all(&mut *conn).await?;
+    Ok(owners.len())
 }
 
-async fn member_role(conn: &mut sqlx::AnyConnection, scope: &StoreScope, account: AccountId) -> Result<Role> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT role FROM store_members WHERE store_id = $1 AND account_id = $2")
+/// A member's role and explicit grants, read inside the caller's transaction.
+async fn member_row(
+    conn: &mut sqlx::AnyConnection,
+    scope: &StoreScope,
+    account: AccountId,
+) -> Result<Option<(Role, Vec<Permission>)>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT role, permissions FROM store_members WHERE store_id = $1 AND account_id = $2")
             .bind(scope.store_key())
             .bind(account.to_string())
             .fetch_optional(&mut *conn)
             .await?;
-    Role::parse(&row.ok_or(StoreError::NotFound("store member"))?.0)
+    row.map(|(role, grants)| Ok((Role::parse(&role)?, permissions::parse_stored(&grants)))).transpose()
 }
 
-/// Changes a member's role; the last owner cannot be demoted.
-pub async fn set_role(db: &Db, scope: &StoreScope, account: AccountId, role: Role) -> Result<()> {
+/// The standing `by` acts with, re-read inside the transaction: a member demoted or removed since their request
+/// began acts with what they hold now, and never with more than `by` carries (a token's scopes).
+async fn actor_standing(conn: &mut sqlx::AnyConnection, by: &Membership) -> Result<Standing> {
+    match by.scope.actor() {
+        Actor::Account(id) => {
+            let (role, grants) = member_row(conn, &by.scope, id)
+                .await?
+                .ok_or(StoreError::Forbidden("you are no longer a member of this store"))?;
+            let now = Standing::of(role, &grants);
+            Ok(Standing {
+                // `Role` orders owner first: the larger is the lesser role.
+                role: now.role.max(by.role),
+                permissions: now.permissions.into_iter().filter(|p| by.can(*p)).collect(),
+            })
+        }
+        Actor::System(_) => Ok(Standing { role: by.role, permissions: by.permissions.clone() }),
+        Actor::Shopper(_) => Err(StoreError::Forbidden("only the store's staff may do this")),
+    }
+}
+
+/// Reads the target's standing and the actor's, and applies the permission algebra
+/// ([`permissions::check_change`]) to the change `after` describes. Returns the target's role and grants.
+async fn check_member_change(
+    conn: &mut sqlx::AnyConnection,
+    by: &Membership,
+    account: AccountId,
+    after: impl FnOnce(Role, &[Permission]) -> Option<Standing>,
+) -> Result<(Role, Vec<Permission>)> {
+    let actor = actor_standing(conn, by).await?;
+    let (role, grants) = member_row(conn, &by.scope, account).await?.ok_or(StoreError::NotFound("store member"))?;
+    let before = Standing::of(role, &grants);
+    let after = after(role, &grants);
+    let is_self = by.scope.actor() == Actor::Account(account);
+    permissions::check_change(&actor, is_self, Some(&before), after.as_ref())?;
+    Ok((role, grants))
+}
+
+/// Changes a member's role, within `by`'s rights (only owners touch owners; see [`permissions::check_change`]);
+/// the last owner cannot be demoted.
+pub async fn set_role(db: &Db, by: &Membership, account: AccountId, role: Role) -> Result<()> {
+    let scope = &by.scope;
     let mut tx = db.begin_write().await?;
-    let old = member_role(&mut tx, scope, account).await?;
-    if old == Role::Owner && role != Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
+    let (old, _) = check_member_change(&mut tx, by, account, |_, grants| Some(Standing::of(role, grants))).await?;
+    if old == Role::Owner && role != Role::Owner && owner_count(&mut tx, db, scope).await? <= 1 {
         return Err(StoreError::Conflict("a store must keep at least one owner; make someone else owner first".into()));
     }
     sqlx::query("UPDATE store_members SET role = $1 WHERE store_id = $2 AND account_id = $3")
@@ -477,11 +526,12 @@ pub async fn set_role(db: &Db, scope: &StoreScope, account: AccountId, role: Rol
     Ok(())
 }
 
-/// Removes a member; the last owner cannot be removed.
-pub async fn remove_member(db: &Db, scope: &StoreScope, account: AccountId) -> Result<()> {
+/// Removes a member, within `by`'s rights (only owners remove owners); the last owner cannot be removed.
+pub async fn remove_member(db: &Db, by: &Membership, account: AccountId) -> Result<()> {
+    let scope = &by.scope;
     let mut tx = db.begin_write().await?;
-    let old = member_role(&mut tx, scope, account).await?;
-    if old == Role::Owner && owner_count(&mut tx, scope).await? <= 1 {
+    let (old, _) = check_member_change(&mut tx, by, account, |_, _| None).await?;
+    if old == Role::Owner && owner_count(&mut tx, db, scope).await? <= 1 {
         return Err(StoreError::Conflict("the last owner cannot be removed; make someone else owner first".into()));
     }
     sqlx::query("DELETE FROM store_members WHERE store_id = $1 AND account_id = $2")
@@ -523,6 +573,19 @@ impl Membership {
     pub fn can(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
     }
+
+    /// An owner's authority for a named system task (CLI, jobs, tests) changing a store's members. Grep for
+    /// `Membership::system` to review every use.
+    #[must_use]
+    pub fn system(store: StoreId, task: &'static str) -> Membership {
+        Membership { scope: StoreScope::system(store, task), role: Role::Owner, permissions: Permission::ALL.to_vec() }
+    }
+
+    /// The role and permissions, for [`permissions::check_change`].
+    #[must_use]
+    pub fn standing(&self) -> Standing {
+        Standing { role: self.role, permissions: self.permissions.clone() }
+    }
 }
 
 /// The account's membership of one store, if it has one. The identity layer calls this after verifying the
@@ -551,11 +614,18 @@ pub async fn membership_for_token(db: &Db, token: &crate::tokens::StoreToken) ->
     Ok(Some(Membership { permissions, ..m }))
 }
 
-/// Replaces a member's explicit grants (on top of the role's defaults), audited.
-pub async fn set_grants(db: &Db, scope: &StoreScope, account: AccountId, grants: &[Permission]) -> Result<()> {
+/// Replaces a member's explicit grants (on top of the role's defaults), within `by`'s rights (see
+/// [`permissions::check_change`]: nobody hands out what they do not hold, payouts and staff management are the
+/// owners' to give), audited.
+pub async fn set_grants(db: &Db, by: &Membership, account: AccountId, grants: &[Permission]) -> Result<()> {
+    let scope = &by.scope;
+    let mut grants = grants.to_vec();
+    grants.sort();
+    grants.dedup();
     let keys: Vec<&str> = grants.iter().map(|p| p.key()).collect();
     let json = serde_json::to_string(&keys).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut tx = db.begin_write().await?;
+    check_member_change(&mut tx, by, account, |role, _| Some(Standing::of(role, &grants))).await?;
     let done = sqlx::query("UPDATE store_members SET permissions = $1 WHERE store_id = $2 AND account_id = $3")
         .bind(&json)
         .bind(scope.store_key())

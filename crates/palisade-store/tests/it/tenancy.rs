@@ -1,7 +1,7 @@
 use palisade_core::text::Email;
 use palisade_store::audit;
 use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::tenancy::{self, Membership, Role, StoreSettings};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, StoreError};
 
@@ -31,6 +31,7 @@ async fn store_a_scope_never_reaches_store_b() {
     let b_staff = staff(&t, "clerk@bravo.example").await;
     tenancy::add_member(&t, &scope_b, b_staff.id, Role::Staff).await.unwrap();
     let before = snapshot(&t, &scope_b).await;
+    let by_a = Membership::system(a.id, "test");
 
     // Reads return only A.
     assert_eq!(tenancy::get_store(&t, &scope_a).await.unwrap().id, a.id);
@@ -50,13 +51,13 @@ async fn store_a_scope_never_reaches_store_b() {
     );
 
     // Writes with A's scope aimed at B's member are refused as not found, not applied.
-    assert!(matches!(tenancy::set_role(&t, &scope_a, b_staff.id, Role::Owner).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_staff.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::set_role(&t, &by_a, b_staff.id, Role::Owner).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by_a, b_staff.id).await, Err(StoreError::NotFound(_))));
     let b_owner =
         tenancy::list_members(&t, &scope_b).await.unwrap().into_iter().find(|m| m.role == Role::Owner).unwrap();
-    assert!(matches!(tenancy::remove_member(&t, &scope_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by_a, b_owner.account_id).await, Err(StoreError::NotFound(_))));
     assert!(matches!(
-        tenancy::set_grants(&t, &scope_a, b_staff.id, &[palisade_store::permissions::Permission::Payouts]).await,
+        tenancy::set_grants(&t, &by_a, b_staff.id, &[palisade_store::permissions::Permission::Payouts]).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(tenancy::membership(&t, b_staff.id, a.id).await.unwrap().is_none(), "no membership in A for B's clerk");
@@ -73,8 +74,8 @@ async fn store_a_scope_never_reaches_store_b() {
     .await
     .unwrap();
     tenancy::add_member(&t, &scope_a, b_staff.id, Role::Admin).await.unwrap();
-    tenancy::set_role(&t, &scope_a, b_staff.id, Role::Staff).await.unwrap();
-    tenancy::remove_member(&t, &scope_a, b_staff.id).await.unwrap();
+    tenancy::set_role(&t, &by_a, b_staff.id, Role::Staff).await.unwrap();
+    tenancy::remove_member(&t, &by_a, b_staff.id).await.unwrap();
     audit::record_store_now(&t, &scope_a, audit::NewEvent::new("test.event", "x")).await.unwrap();
 
     assert_eq!(snapshot(&t, &scope_b).await, before, "store B changed through store A's scope");
@@ -97,13 +98,14 @@ async fn memberships_yield_scopes_for_own_stores_only() {
 #[tokio::test]
 async fn the_last_owner_cannot_be_removed_or_demoted() {
     let t = TestDb::new().await;
-    let (_, scope) = store(&t, "alpha").await;
+    let (alpha, scope) = store(&t, "alpha").await;
+    let by = Membership::system(alpha.id, "test");
     let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0);
-    assert!(matches!(tenancy::remove_member(&t, &scope, owner.account_id).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tenancy::remove_member(&t, &by, owner.account_id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tenancy::set_role(&t, &by, owner.account_id, Role::Admin).await, Err(StoreError::Conflict(_))));
     let second = staff(&t, "second@alpha.example").await;
     tenancy::add_member(&t, &scope, second.id, Role::Owner).await.unwrap();
-    tenancy::set_role(&t, &scope, owner.account_id, Role::Admin).await.unwrap();
+    tenancy::set_role(&t, &by, owner.account_id, Role::Admin).await.unwrap();
 }
 
 #[tokio::test]
@@ -139,4 +141,60 @@ async fn duplicates_are_conflicts_not_crashes() {
     .await
     .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+}
+
+/// The permission algebra in the store layer, whoever calls it: an admin's membership cannot grant payouts or
+/// staff management, touch an owner, or make an admin; and a membership read before its holder was demoted acts
+/// with what they hold now.
+#[tokio::test]
+async fn members_change_others_only_within_their_own_rights() {
+    use palisade_store::permissions::Permission;
+    let t = TestDb::new().await;
+    let (alpha, scope) = store(&t, "alpha").await;
+    let system = Membership::system(alpha.id, "test");
+    let owner = tenancy::list_members(&t, &scope).await.unwrap().remove(0).account_id;
+    let admin = staff(&t, "admin@alpha.example").await;
+    let clerk = staff(&t, "clerk@alpha.example").await;
+    tenancy::add_member(&t, &scope, admin.id, Role::Admin).await.unwrap();
+    tenancy::add_member(&t, &scope, clerk.id, Role::Staff).await.unwrap();
+    let by_admin = tenancy::membership(&t, admin.id, alpha.id).await.unwrap().unwrap();
+    let forbidden = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Forbidden(_)));
+
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::Payouts]).await));
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::StaffManagement]).await));
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, admin.id, &[Permission::Payouts]).await), "not to itself");
+    assert!(forbidden(tenancy::set_role(&t, &by_admin, clerk.id, Role::Admin).await));
+    assert!(forbidden(tenancy::set_role(&t, &by_admin, owner, Role::Staff).await));
+    assert!(forbidden(tenancy::remove_member(&t, &by_admin, owner).await));
+    tenancy::set_grants(&t, &by_admin, clerk.id, &[Permission::Refunds]).await.unwrap();
+    // Demoted meanwhile: the membership read earlier no longer carries staff management.
+    tenancy::set_role(&t, &system, admin.id, Role::Staff).await.unwrap();
+    assert!(forbidden(tenancy::set_grants(&t, &by_admin, clerk.id, &[]).await));
+    let members = tenancy::list_members(&t, &scope).await.unwrap();
+    let clerk_now = members.iter().find(|m| m.account_id == clerk.id).unwrap();
+    assert!(clerk_now.permissions.contains(&Permission::Refunds));
+    assert!(!clerk_now.permissions.contains(&Permission::Payouts));
+    let audit = audit::list_store(&t, &scope, 100).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "member.permissions_changed").count(), 1, "refusals write nothing");
+}
+
+/// Two owners demoting each other at the same moment leave one owner, on both backends.
+#[tokio::test]
+async fn concurrent_demotions_never_leave_a_store_without_an_owner() {
+    let t = TestDb::new().await;
+    for round in 0..5 {
+        let (s, scope) = store(&t, &format!("race{round}")).await;
+        let first = tenancy::list_members(&t, &scope).await.unwrap().remove(0).account_id;
+        let second = staff(&t, &format!("second@race{round}.example")).await.id;
+        tenancy::add_member(&t, &scope, second, Role::Owner).await.unwrap();
+        let by_first = tenancy::membership(&t, first, s.id).await.unwrap().unwrap();
+        let by_second = tenancy::membership(&t, second, s.id).await.unwrap().unwrap();
+        let (a, b) = tokio::join!(
+            tenancy::set_role(&t, &by_first, second, Role::Admin),
+            tenancy::set_role(&t, &by_second, first, Role::Admin),
+        );
+        let owners = tenancy::list_members(&t, &scope).await.unwrap().iter().filter(|m| m.role == Role::Owner).count();
+        assert_eq!(owners, 1, "round {round}: {a:?} {b:?}");
+        assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one wins: {a:?} {b:?}");
+    }
 }

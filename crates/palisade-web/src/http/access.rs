@@ -56,6 +56,10 @@ pub enum AccessRejection {
     AddressNotAllowed {
         api: bool,
     },
+    /// A security setting of the store (its admin allow-list) cannot be read: refused, not ignored.
+    SettingUnreadable {
+        api: bool,
+    },
     Error(ApiError, bool),
 }
 
@@ -89,6 +93,15 @@ impl IntoResponse for AccessRejection {
                 ),
                 api,
             ),
+            AccessRejection::SettingUnreadable { api } => (
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "security_setting_unreadable",
+                    "this store's admin allow-list cannot be read, so its admin is closed until the platform operator \
+                     repairs it",
+                ),
+                api,
+            ),
             AccessRejection::Error(e, api) => (e, api),
         };
         if api { e.into_response() } else { PageError(e).into_response() }
@@ -113,16 +126,26 @@ impl FromRequestParts<AppState> for StaffAccess {
             .await
             .map_err(|e| AccessRejection::Error(e.into(), api))?
             .ok_or(AccessRejection::NotFound { api })?;
-        let pol = policy::get(&state.db, &membership.scope).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
-        let has_mfa =
-            state.identity.has_mfa(signed.account.id).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
-        let mfa_grace_until = match policy::gate(&pol, has_mfa, state.db.now()) {
-            Gate::Open => None,
-            Gate::Grace { until } => Some(until),
-            Gate::EnrolOnly => return Err(AccessRejection::EnrolMfa { api }),
-        };
+        let mfa_grace_until = mfa_gate(state, &membership, signed.account.id, api).await?;
         allowlisted(parts, state, &membership, api).await?;
         Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
+    }
+}
+
+/// The store's MFA requirement for this member, now. Sessions and the member's API tokens pass the same gate: a
+/// member shut out until they set up MFA is shut out whichever way they come. `Some(until)` while in grace.
+async fn mfa_gate(
+    state: &AppState,
+    membership: &Membership,
+    account: palisade_core::AccountId,
+    api: bool,
+) -> Result<Option<Timestamp>, AccessRejection> {
+    let pol = policy::get(&state.db, &membership.scope).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
+    let has_mfa = state.identity.has_mfa(account).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
+    match policy::gate(&pol, has_mfa, state.db.now()) {
+        Gate::Open => Ok(None),
+        Gate::Grace { until } => Ok(Some(until)),
+        Gate::EnrolOnly => Err(AccessRejection::EnrolMfa { api }),
     }
 }
 
@@ -152,7 +175,7 @@ async fn token_access(
         )
     };
     let err = |e: palisade_store::StoreError| AccessRejection::Error(e.into(), api);
-    let ip = crate::http::auth::client_ip(parts);
+    let ip = crate::http::client::ClientAddr::of(state, parts).text();
     let token = match tokens::authenticate_store(&state.db, token, ip.as_deref()).await.map_err(err)? {
         Ok(t) => t,
         Err(reason) => {
@@ -167,6 +190,13 @@ async fn token_access(
     let membership =
         tenancy::membership_for_token(&state.db, &token).await.map_err(err)?.ok_or_else(unauthenticated)?;
     let account = tenancy::get_account(&state.db, token.created_by).await.map_err(err)?;
+    // A token acts for its creator, so it is held to everything their session would be: a disabled account's
+    // tokens die with it, and the store's MFA requirement shuts them out as it shuts the person out.
+    if account.disabled {
+        tracing::info!(token.id = %token.id, "store API token refused: its creator's account is disabled");
+        return Err(unauthenticated());
+    }
+    let mfa_grace_until = mfa_gate(state, &membership, account.id, api).await?;
     let target = format!("token:{}", token.id);
     let details = serde_json::json!({"method": parts.method.as_str(), "path": parts.uri.path(), "ip": ip});
     audit::record_store_now(
@@ -177,7 +207,7 @@ async fn token_access(
     .await
     .map_err(err)?;
     allowlisted(parts, state, &membership, api).await?;
-    Ok(StaffAccess { account, session: None, membership, mfa_grace_until: None, api })
+    Ok(StaffAccess { account, session: None, membership, mfa_grace_until, api })
 }
 
 /// Refuses the request if the store has an admin allow-list and the client's address is not on it.
@@ -187,15 +217,25 @@ async fn allowlisted(
     membership: &Membership,
     api: bool,
 ) -> Result<(), AccessRejection> {
-    let fw = palisade_store::firewall::get(&state.db, &membership.scope)
-        .await
-        .map_err(|e| AccessRejection::Error(e.into(), api))?;
+    // Fail closed: an allow-list that cannot be read (or holds an entry that is not a network) is not "no
+    // allow-list" — the admin is refused, visibly, and the cause logged.
+    let unreadable = |reason: &dyn std::fmt::Display| {
+        tracing::error!(store.id = %membership.scope.store_id(), error = %reason, "admin allow-list unreadable; admin refused");
+        AccessRejection::SettingUnreadable { api }
+    };
+    let fw = match palisade_store::firewall::get(&state.db, &membership.scope).await {
+        Ok(fw) => fw,
+        Err(e @ palisade_store::StoreError::Corrupt(_)) => return Err(unreadable(&e)),
+        Err(e) => return Err(AccessRejection::Error(e.into(), api)),
+    };
     if fw.admin_allowlist.is_empty() {
         return Ok(());
     }
-    let ip = crate::http::limits::request_ip(state, &parts.extensions, &parts.headers);
-    let allowed = ip.is_some_and(|ip| {
-        fw.admin_allowlist.iter().filter_map(|c| c.parse::<ipnet::IpNet>().ok()).any(|net| net.contains(&ip))
-    });
+    let mut nets = Vec::with_capacity(fw.admin_allowlist.len());
+    for entry in &fw.admin_allowlist {
+        nets.push(entry.parse::<ipnet::IpNet>().map_err(|e| unreadable(&format!("entry `{entry}`: {e}")))?);
+    }
+    let ip = crate::http::client::ClientAddr::of(state, parts).0;
+    let allowed = ip.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip)));
     if allowed { Ok(()) } else { Err(AccessRejection::AddressNotAllowed { api }) }
 }

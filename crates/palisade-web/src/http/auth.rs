@@ -4,9 +4,7 @@
 //! keeps it in an `HttpOnly; SameSite=Strict` cookie scoped to `/console`. Every refusal looks the same to the
 //! client; the reason goes to the log.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -46,19 +44,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The client's address as seen on the socket (proxies are handled by the shield's trusted-proxy setting later).
-#[must_use]
-pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
-}
-
 async fn authenticate(
     parts: &Parts,
     state: &AppState,
     token: Option<&str>,
 ) -> Result<Option<OperatorPrincipal>, ApiError> {
     let Some(token) = token else { return Ok(None) };
-    let ip = client_ip(parts);
+    let ip = crate::http::client::ClientAddr::of(state, parts).text();
     match tokens::authenticate_operator(&state.db, token, ip.as_deref()).await? {
         Ok(p) => Ok(Some(p)),
         Err(refusal) => {

@@ -142,9 +142,19 @@ async fn platform_until(state: &AppState, now: i64) -> i64 {
     if w.platform_read.load(Ordering::Acquire) + SWITCH_TTL_MS > now {
         return w.platform_until.load(Ordering::Acquire);
     }
+    // Off only when the switch reads as off (never set, or null); a value that cannot be read turns the challenge
+    // on for this read's lifetime (fail closed), logged.
     let until = match palisade_store::settings::get(&state.db, "shield.attack_mode_until").await {
-        Ok(Some((v, _))) => v.as_i64().unwrap_or(0),
-        _ => 0,
+        Ok(None) => 0,
+        Ok(Some((serde_json::Value::Null, _))) => 0,
+        Ok(Some((v, _))) => v.as_i64().unwrap_or_else(|| {
+            tracing::error!(value = %v, "platform attack-mode switch unreadable; treated as on");
+            i64::MAX
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "platform attack-mode switch unreadable; treated as on");
+            i64::MAX
+        }
     };
     w.platform_until.store(until, Ordering::Release);
     w.platform_read.store(now, Ordering::Release);

@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 pub mod canonical;
 pub mod challenge;
+pub mod client;
 pub mod csrf;
 pub mod error;
 pub mod form;

@@ -190,6 +190,9 @@ pub struct StoreLayer {
     /// The store's "under attack" mode, until this time (ms), read with the rest so the storefront does not
     /// query it per request.
     pub attack_mode_until: Option<i64>,
+    /// Some of the store's firewall (its settings or an enabled rule) could not be read: its requests are refused
+    /// rather than let through with less protection than the store chose (fail closed).
+    pub unreadable: bool,
 }
 
 #[derive(Debug)]
@@ -221,18 +224,24 @@ impl StoreRules {
         {
             return Arc::clone(&e.layer);
         }
-        // A database that fails here leaves the request to the platform's firewall (failing closed would take
-        // every store down with the database); the failure is counted and not cached, so the next request retries.
+        // Fail closed: a store's firewall that cannot be read — the database failing, a stored setting or an
+        // enabled rule that no longer parses — marks the layer unreadable, and the shield refuses the store's
+        // requests (503, visibly) instead of serving them with less protection than the store chose. A database
+        // failure is not cached, so the next request retries; corrupt data is (it will not mend itself in 5 s,
+        // and the error is logged once per refresh instead of once per request).
         let mut failed = false;
-        let mut note = |e: &dyn std::fmt::Display| {
-            failed = true;
+        let mut unreadable = false;
+        let mut note = |e: &dyn std::fmt::Display, transient: bool| {
+            failed |= transient;
+            unreadable = true;
             metrics::counter!("palisade_shield_store_layer_errors_total").increment(1);
-            tracing::warn!(store = %key, error = %e, "store firewall layer could not be read; platform rules only");
+            tracing::error!(store = %key, error = %e, "store firewall layer could not be read; its requests are refused");
         };
+        let transient = |e: &palisade_store::StoreError| !matches!(e, palisade_store::StoreError::Corrupt(_));
         let store = match palisade_store::tenancy::store_id_by_key(db, key).await {
             Ok(found) => found,
             Err(e) => {
-                note(&e);
+                note(&e, transient(&e));
                 None
             }
         };
@@ -240,19 +249,18 @@ impl StoreRules {
         if let Some(id) = store {
             let scope = StoreScope::shopper(id, None);
             let stored = firewall::rules(db, &scope).await.unwrap_or_else(|e| {
-                note(&e);
+                note(&e, transient(&e));
                 Vec::new()
             });
             for r in stored.into_iter().filter(|r| r.enabled) {
                 match rules::parse(&r.source) {
                     Ok(rule) => layer.rules.push(rule),
-                    Err(e) => {
-                        tracing::warn!(store = %id, rule = %r.id, error = %e, "stored rule no longer parses; skipped")
-                    }
+                    // Skipping it could drop a `block` rule: the store chose it, so it is not ours to ignore.
+                    Err(e) => note(&format!("enabled rule {} no longer parses: {e}", r.id), false),
                 }
             }
             let fw = firewall::get(db, &scope).await.unwrap_or_else(|e| {
-                note(&e);
+                note(&e, transient(&e));
                 firewall::StoreFirewall::default()
             });
             layer.attack_mode_until = fw.attack_mode_until.map(|t| t.0);
@@ -264,6 +272,7 @@ impl StoreRules {
                 layer.policy = Some(policy);
             }
         }
+        layer.unreadable = unreadable;
         let layer = Arc::new(layer);
         if !failed && let Ok(mut c) = self.cache.lock() {
             // Keys come from request paths: made-up ones must neither grow the cache nor flush real stores'.

@@ -8,7 +8,8 @@ use palisade_identity::service::lifetime;
 use palisade_identity::sessions::{self, Client, Session};
 use palisade_store::tenancy::{self, Account, AccountKind};
 
-use crate::http::auth::{client_ip, cookie};
+use crate::http::auth::cookie;
+use crate::http::client::ClientAddr;
 use crate::http::error::{ApiError, PageError, is_api_path};
 use crate::state::AppState;
 
@@ -25,11 +26,11 @@ pub fn session_cookie(state: &AppState, value: &str, max_age: u64) -> Option<Hea
     .ok()
 }
 
-/// The client's address and browser, as recorded on sessions.
+/// The client's (proxy-aware) address and browser, as recorded on sessions and used by sign-in throttling.
 #[must_use]
-pub fn client_of(parts: &Parts) -> Client {
+pub fn client_of(state: &AppState, parts: &Parts) -> Client {
     Client {
-        ip: client_ip(parts),
+        ip: ClientAddr::of(state, parts).text(),
         user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         device: cookie(&parts.headers, palisade_identity::devices::COOKIE).map(str::to_owned),
     }

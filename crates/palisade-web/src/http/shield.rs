@@ -339,6 +339,10 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         Some(key) => Some(state.store_rules.for_store(&state.db, key, now, &shield.config.policy).await),
         None => None,
     };
+    if layer.as_deref().is_some_and(|l| l.unreadable) {
+        metrics::counter!("palisade_shield_unreadable_store_refusals_total").increment(1);
+        return unreadable_store(req.uri().path());
+    }
     let platform_off = shield.config.policy.mode == palisade_shield::Mode::Off;
     let store_off = |l: &crate::http::rules::StoreLayer| {
         l.rules.is_empty() && l.policy.as_ref().is_none_or(|p| p.mode == palisade_shield::Mode::Off)
@@ -486,6 +490,18 @@ fn challenge(
     let ip = ip.map(|i| i.to_string()).unwrap_or_default();
     let next_url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     crate::http::challenge::challenge_page(state, &ip, now, next_url, why)
+}
+
+/// The answer for a store whose firewall cannot be read (see `StoreLayer::unreadable`): closed, and saying so.
+fn unreadable_store(path: &str) -> Response {
+    let message = "This store's security settings cannot be read right now, so it is closed until they can be: \
+                   try again shortly. (The platform operator has been alerted.)";
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    if is_api_path(path) {
+        ApiError::new(status, "security_setting_unreadable", message).into_response()
+    } else {
+        (status, Html(error_page(status, message))).into_response()
+    }
 }
 
 fn banned(path: &str) -> Response {

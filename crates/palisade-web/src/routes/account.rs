@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use palisade_identity::sessions::{self, Client};
-use palisade_identity::{IdentityError, LoginOutcome};
+use palisade_identity::{IdentityError, LoginOutcome, StepUp};
 use palisade_store::tenancy::Account;
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -57,8 +57,8 @@ struct ClientInfo(Client);
 
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(ClientInfo(client_of(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientInfo(client_of(state, parts)))
     }
 }
 
@@ -81,10 +81,15 @@ fn page(state: &AppState, name: &str, ctx: serde_json::Value) -> Result<Html<Str
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// Set after a sign-up (the same whether or not the address was new).
+    registered: Option<String>,
 }
 
 async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Result<Html<String>, PageError> {
-    page(&state, "login.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_default()}))
+    let notice = q.registered.is_some().then_some(
+        "Thank you. We have sent you an email about your account: once it is ready, sign in here with your password.",
+    );
+    page(&state, "login.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_default(), "notice": notice}))
 }
 
 #[derive(Deserialize)]
@@ -157,7 +162,8 @@ struct RegisterForm {
     password: String,
 }
 
-/// Buyer sign-up. Throttled per IP (account creation is a spam and enumeration target).
+/// Buyer sign-up. Throttled per client address (account creation is a spam and enumeration target), and it
+/// answers the same whether or not the address already has an account.
 async fn register(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -190,30 +196,10 @@ async fn register(
     ) {
         return retry(v.to_string());
     }
-    let account = match palisade_store::tenancy::create_account(
-        &state.db,
-        palisade_store::tenancy::NewAccount {
-            email,
-            display_name: name,
-            kind: palisade_store::tenancy::AccountKind::Buyer,
-        },
-    )
-    .await
-    {
-        Ok(a) => a,
-        // Same answer whether or not the address is taken would need an email round-trip; say it plainly but
-        // only after the per-IP throttle above, which bounds how fast anyone can probe.
-        Err(palisade_store::StoreError::Conflict(_)) => {
-            return retry("An account with this email already exists: sign in instead.".into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.identity.set_password(&account, password).await?;
-    let (token, _) = sessions::create(&state.db, account.id, sessions::BUYER, &client, true).await?;
-    Ok(with_cookie(
-        Redirect::to("/account").into_response(),
-        session_cookie(&state, token.expose_secret(), 30 * 24 * 3600),
-    ))
+    // New or already registered, the answer is the same (and so is the work): the address's owner learns which
+    // from the mail only they can read.
+    state.identity.register_buyer(email, name, password, &state.config.public_url).await?;
+    Ok(Redirect::to("/login?registered=1").into_response())
 }
 
 /// Sign-ups per IP: 5 free per 15 minutes, then growing delays.
@@ -353,11 +339,14 @@ struct ReauthForm {
 async fn reauth(
     State(state): State<AppState>,
     s: SignedIn,
+    ClientInfo(client): ClientInfo,
     Form(form): Form<ReauthForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref()).unwrap_or_else(|| "/account".into());
-    if state.identity.step_up(&s.session, SecretString::from(form.password)).await? {
-        return Ok(Redirect::to(&next).into_response());
+    match state.identity.step_up(&s.session, SecretString::from(form.password), &client).await? {
+        StepUp::Passed => return Ok(Redirect::to(&next).into_response()),
+        StepUp::Throttled { until } => return Ok(throttled_response(&state, until, false)),
+        StepUp::Refused => {}
     }
     let html = state.templates.render("reauth.html", json!({"error": "That password is not right.", "next": next}))?;
     Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())

@@ -355,19 +355,53 @@ async fn buyers_can_register_with_the_buyer_policy() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 303);
-    let cookie = session_of(&ok).unwrap();
-    let me: Value =
-        app.client.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ok.headers()["location"], "/login?registered=1");
+    assert!(session_of(&ok).is_none(), "signing up does not sign in (an existing address could not)");
+    let (_, cookie) = sign_in_with(&app, "bea@example.com", "tulip kettle").await;
+    let me: Value = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("cookie", cookie.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["account"]["kind"], "buyer");
+    // The same address again: the same answer, nothing changed, and its owner is told by mail.
     let dup = app
         .client
         .post(app.url("/register"))
         .csrf(&app, VISITOR)
-        .form(&[("name", "Bea"), ("email", "BEA@example.com"), ("password", "tulip kettle")])
+        .form(&[("name", "Mallory"), ("email", "BEA@example.com"), ("password", "other tulip kettle")])
         .send()
         .await
         .unwrap();
-    assert_eq!(dup.status(), 422);
+    assert_eq!(dup.status(), ok.status());
+    assert_eq!(dup.headers()["location"], ok.headers()["location"]);
+    assert!(session_of(&dup).is_none());
+    let mails = palisade_store::outbox::to_address(&app.db, "bea@example.com").await.unwrap();
+    assert_eq!(mails.len(), 2, "a welcome, then the note about the second attempt");
+    assert!(mails.iter().all(|m| m.subject == mails[0].subject), "the subjects say nothing either");
+    assert!(mails.iter().any(|m| m.body.contains("already have an account")));
+    let (_, still) = sign_in_with(&app, "bea@example.com", "tulip kettle").await;
+    assert!(still.is_some(), "the first password still works");
+    let notice = app.get("/login?registered=1").await.text().await.unwrap();
+    assert!(notice.contains("We have sent you an email"));
+}
+
+async fn sign_in_with(app: &TestApp, email: &str, password: &str) -> (reqwest::Response, Option<String>) {
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .csrf(&app, VISITOR)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let c = session_of(&res);
+    (res, c)
 }
 
 #[tokio::test]

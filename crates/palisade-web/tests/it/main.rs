@@ -1,16 +1,20 @@
 //! HTTP integration tests: the real router on a real socket over a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
+mod account_safety;
 mod admin;
 mod api_errors;
 mod backups;
 mod baseline;
 mod browser;
+mod client_address;
 mod console;
+mod fail_closed;
 mod identity;
 mod limits;
 mod matrix_api;
 mod merchant_abuse;
+mod permission_algebra;
 mod sensitive;
 mod shield;
 mod storefront;
