@@ -23,4 +23,4 @@ pub mod tokens;
 pub use db::{Backend, Db, DbOptions};
 pub use error::StoreError;
 pub use objects::Objects;
-pub use scope::StoreScope;
+pub use scope::{StaffScope, StoreScope};

@@ -13,7 +13,7 @@ use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError, conflict_on_unique};
 use crate::permissions::{self, Permission};
-use crate::scope::{PlatformScope, StoreScope};
+use crate::scope::{PlatformScope, StaffScope, StoreScope};
 
 /// What kind of person an account belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,7 +267,7 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
     )
     .await?;
     let scope = match platform.actor() {
-        crate::scope::Actor::Account(a) => StoreScope::member(id, a),
+        crate::scope::Actor::Account(a) => StaffScope::member(id, a).into(),
         crate::scope::Actor::System(task) => StoreScope::system(id, task),
         crate::scope::Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
     };
@@ -496,7 +496,7 @@ pub async fn remove_member(db: &Db, scope: &StoreScope, account: AccountId) -> R
 }
 
 /// The stores an account belongs to, with a scope for each (what a signed-in staff member may act on).
-pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope, Role)>> {
+pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StaffScope, Role)>> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT store_id, role FROM store_members WHERE account_id = $1 ORDER BY store_id")
             .bind(account.to_string())
@@ -505,7 +505,7 @@ pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope,
     rows.into_iter()
         .map(|(s, r)| {
             let store: StoreId = s.parse().map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?;
-            Ok((StoreScope::member(store, account), Role::parse(&r)?))
+            Ok((StaffScope::member(store, account), Role::parse(&r)?))
         })
         .collect()
 }
@@ -513,7 +513,8 @@ pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope,
 /// A verified membership: the scope to act in the store, with the member's role and permissions.
 #[derive(Debug, Clone)]
 pub struct Membership {
-    pub scope: StoreScope,
+    /// Staff authority: a membership is what makes an account staff of the store.
+    pub scope: StaffScope,
     pub role: Role,
     pub permissions: Vec<Permission>,
 }
@@ -537,7 +538,7 @@ pub async fn membership(db: &Db, account: AccountId, store: StoreId) -> Result<O
     let Some((role, perms)) = row else { return Ok(None) };
     let role = Role::parse(&role)?;
     Ok(Some(Membership {
-        scope: StoreScope::member(store, account),
+        scope: StaffScope::member(store, account),
         role,
         permissions: permissions::effective(role, &permissions::parse_stored(&perms)),
     }))
