@@ -4,7 +4,7 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Slug, display_name};
 use palisade_core::time::Timestamp;
-use palisade_store::{StaffScope, Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -267,13 +267,16 @@ pub async fn list_products(db: &Db, scope: &StaffScope, limit: i64, offset: i64)
 pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductStatus) -> Result<()> {
     let mut tx = db.begin_write().await?;
     if status == ProductStatus::Published {
-        let (variants,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM variants WHERE store_id = $1 AND product_id = $2")
-            .bind(scope.store_key())
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (variants,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM variants WHERE store_id = $1 AND product_id = $2")
+                .bind(scope.store_key())
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         if variants == 0 {
-            return Err(CommerceError::Invalid("a product needs at least one variant before it can be published".into()));
+            return Err(CommerceError::Invalid(
+                "a product needs at least one variant before it can be published".into(),
+            ));
         }
     }
     let done = sqlx::query("UPDATE products SET status = $1, updated_at = $2 WHERE store_id = $3 AND id = $4")

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{StaffScope, Db, Objects, StoreError, StoreScope};
+use palisade_store::{Db, Objects, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};

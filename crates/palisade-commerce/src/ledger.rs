@@ -246,7 +246,12 @@ pub async fn payout(db: &Db, scope: &StaffScope, amount: Money) -> Result<String
 }
 
 /// [`payout`] inside the caller's transaction.
-pub(crate) async fn payout_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
+pub(crate) async fn payout_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    amount: Money,
+) -> Result<String> {
     let (store, legs) = payout_legs(scope, &amount)?;
     transfer_on(tx, db, "payout", Some(&store), "payout", amount.currency, legs).await
 }

@@ -73,8 +73,7 @@ impl Status {
 
     /// Parses a *stored* status name; an unknown one means the row is corrupt.
     pub fn parse(s: &str) -> Result<Self> {
-        Self::from_name(s)
-            .ok_or_else(|| CommerceError::Store(StoreError::Corrupt(format!("order status `{s}`"))))
+        Self::from_name(s).ok_or_else(|| CommerceError::Store(StoreError::Corrupt(format!("order status `{s}`"))))
     }
 
     /// Whether the lifecycle allows `self → to`.
@@ -196,13 +195,12 @@ pub(crate) async fn get_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Orde
 
 /// The order a key was used for, with the fingerprint it was bound to (none for orders placed before binding).
 async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<(Order, Option<String>)>> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT id, idempotency_fingerprint FROM orders WHERE store_id = $1 AND idempotency_key = $2",
-    )
-    .bind(scope.store_key())
-    .bind(key)
-    .fetch_optional(db.pool())
-    .await?;
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, idempotency_fingerprint FROM orders WHERE store_id = $1 AND idempotency_key = $2")
+            .bind(scope.store_key())
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
     let Some((id, fingerprint)) = row else { return Ok(None) };
     Ok(Some((get_in(db, scope, &id).await?, fingerprint)))
 }

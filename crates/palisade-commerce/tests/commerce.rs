@@ -230,12 +230,14 @@ mod orders {
         orders::set_flat_shipping(&t, &a, 500).await.unwrap();
         let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
         let v = &p.variants[0].id;
-        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
+        let order =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(order.status, Status::Paid);
         assert_eq!(order.total, sgd(2 * 1850 + 500));
         assert_eq!(order.card_last4.as_deref(), Some("4242"));
         assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 4200, "the payment is held in escrow");
-        let again = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
+        let again =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(again.id, order.id, "a retried request returns the first order");
         assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 8);
         // The card number is nowhere in the database.
@@ -254,7 +256,8 @@ mod orders {
         let a = store(&t, "alpha").await;
         let p = catalog::create_product(&t, &a, tea("OOL-100", 3)).await.unwrap();
         let v = &p.variants[0].id;
-        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
+        let order =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
         assert_eq!(order.status, Status::Cancelled);
         assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
         assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 0);
@@ -533,7 +536,8 @@ mod order_access {
         let access = OrderAccess::by_link(&t, &links, &mine.id, &tag).await.unwrap();
         assert_eq!(access.order(&t).await.unwrap().id, mine.id);
         assert_eq!(access.items(&t).await.unwrap().len(), 1);
-        for (id, tag) in [(&theirs.id, tag.as_str()), (&mine.id, "00"), (&mine.id, ""), (&"nope".to_owned(), tag.as_str())]
+        for (id, tag) in
+            [(&theirs.id, tag.as_str()), (&mine.id, "00"), (&mine.id, ""), (&"nope".to_owned(), tag.as_str())]
         {
             assert!(
                 matches!(
@@ -602,7 +606,10 @@ mod order_access {
         reviews::add(&t, &access2, 5, "Lovely").await.unwrap();
         assert!(reviews::exists_for(&t, &access2).await.unwrap());
         let events = palisade_store::audit::list_store(&t, &a, 100).await.unwrap();
-        assert!(events.iter().any(|e| e.action == "review.added" && e.actor == "guest"), "the buyer's actions are the guest's");
+        assert!(
+            events.iter().any(|e| e.action == "review.added" && e.actor == "guest"),
+            "the buyer's actions are the guest's"
+        );
     }
 
     #[test]

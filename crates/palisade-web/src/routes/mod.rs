@@ -12,6 +12,7 @@ pub mod firewall_api;
 mod health;
 pub mod merchant;
 mod passkeys;
+mod query;
 pub mod storefront;
 
 use axum::Router;

@@ -9,6 +9,7 @@ mod console;
 mod identity;
 mod limits;
 mod matrix_api;
+mod orders;
 mod shield;
 mod storefront;
 mod support;
