@@ -229,7 +229,8 @@ fn product_from(r: ProductRow, variants: Vec<Variant>) -> Result<Product> {
     })
 }
 
-/// One of the scoped store's products.
+/// One of the scoped store's products: any of them for its staff, a published one for a shopper (a draft's id
+/// must not open it on the storefront side).
 pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Product> {
     let row: Option<ProductRow> = sqlx::query_as(
         "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 AND id = $2",
@@ -240,7 +241,11 @@ pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Produc
     .await?;
     let row = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
     let variants = variants_of(db, scope, &row.0).await?;
-    product_from(row, variants)
+    let product = product_from(row, variants)?;
+    if !visible(scope, product.status) {
+        return Err(CommerceError::Store(StoreError::NotFound("product")));
+    }
+    Ok(product)
 }
 
 /// The scoped store's products, newest first, a page at a time (`limit` 1–100).

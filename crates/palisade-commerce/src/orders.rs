@@ -745,7 +745,7 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Orde
 }
 
 /// The store an order belongs to (for opening a buyer's order link in the right scope).
-pub async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
+pub(crate) async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT store_id FROM orders WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
     row.map(|(s,)| s.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()).into()))

@@ -666,6 +666,12 @@ mod variantless {
         assert!(listing::search(&t, "oolong", 1).await.unwrap().cards.is_empty());
         assert!(listing::store_page(&t, &shopper, None, 1).await.unwrap().cards.is_empty());
         assert_eq!(listing::stores(&t).await.unwrap()[0].products, 0);
+        // A draft's id does not open it for a shopper (only its staff), whichever way it is asked for.
+        assert!(matches!(
+            catalog::get_product(&t, &shopper, &d.id).await,
+            Err(CommerceError::Store(StoreError::NotFound(_)))
+        ));
+        assert!(catalog::get_product(&t, &a, &d.id).await.is_ok());
         // The product itself still reads (its page says it is not available).
         assert!(catalog::get_by_slug(&t, &shopper, "oolong").await.unwrap().variants.is_empty());
     }

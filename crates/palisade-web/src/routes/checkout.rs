@@ -167,7 +167,7 @@ async fn group_of(
     state: &AppState,
     headers: &HeaderMap,
     store_key: &str,
-) -> Result<Option<(String, cart::StoreGroup)>, PageError> {
+) -> Result<Option<(cart::CartId, cart::StoreGroup)>, PageError> {
     let store = resolve_store(state, store_key).await?;
     let Some(cart_id) = cart_of(state, headers).await? else { return Ok(None) };
     let view = cart::view(&state.db, &cart_id).await?;
@@ -216,7 +216,8 @@ async fn pay(
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
-    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &form.card_number, &form.expiry, Some(&cart_id)));
+    let guest_proof =
+        buyer.is_none().then(|| guest_proof(&state, &form.card_number, &form.expiry, Some(cart_id.as_str())));
     let req = Checkout {
         guest_proof,
         email,

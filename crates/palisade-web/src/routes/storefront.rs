@@ -53,7 +53,7 @@ pub(crate) fn shopper_of(s: &Result<SignedIn, SessionRejection>) -> Option<&Sign
 }
 
 /// The cart a request's cookie opens.
-pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, PageError> {
+pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<cart::CartId>, PageError> {
     match cookie(headers, CART_COOKIE) {
         Some(token) => Ok(cart::find(&state.db, token).await?),
         None => Ok(None),
