@@ -113,7 +113,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/stores/{store}/orders",
         false,
         None,
-        "Place and pay an order (header Idempotency-Key required; a retry returns the first order)",
+        "Place and pay an order (header Idempotency-Key required; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused)",
         Some(s_checkout),
     ),
     ep("GET", "/api/v1/admin/stores/{store}/products", true, None, "The store's products (page)", None),
