@@ -21,7 +21,14 @@ fn not_found() -> CommerceError {
     CommerceError::Store(StoreError::NotFound("order"))
 }
 
-/// The right to see one order and act on it as its buyer.
+/// The right to see one order and act on it as its buyer. Its fields are private: outside this crate it cannot be
+/// written down, only obtained from [`OrderAccess::by_link`], [`OrderAccess::for_buyer`] or checkout.
+///
+/// ```compile_fail
+/// use palisade_commerce::access::OrderAccess;
+/// let scope = palisade_store::StoreScope::shopper(palisade_core::StoreId::new(), None);
+/// let forged = OrderAccess { scope, order_id: "someone-elses".into() };
+/// ```
 #[derive(Debug, Clone)]
 pub struct OrderAccess {
     scope: StoreScope,

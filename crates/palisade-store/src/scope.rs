@@ -134,6 +134,20 @@ impl StoreScope {
 /// storefront handler holding [`StoreScope::shopper`] has nothing to pass and does not compile; the only
 /// conversion from a plain scope, [`StoreScope::to_staff`], refuses a shopper's. It dereferences to the
 /// [`StoreScope`] it wraps, so every function open to any scope accepts it too.
+///
+/// ```
+/// use palisade_store::{StaffScope, StoreScope};
+/// fn staff_only(_: &StaffScope) {}
+/// staff_only(&StaffScope::system(palisade_core::StoreId::new(), "doc"));
+/// ```
+///
+/// A shopper's scope does not compile where a staff scope is required:
+///
+/// ```compile_fail
+/// use palisade_store::{StaffScope, StoreScope};
+/// fn staff_only(_: &StaffScope) {}
+/// staff_only(&StoreScope::shopper(palisade_core::StoreId::new(), None));
+/// ```
 #[derive(Debug, Clone)]
 pub struct StaffScope(StoreScope);
 
