@@ -13,7 +13,7 @@ use palisade_backup::{BackupError, Quiet, Repository, Target, dump, snapshot, ve
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_store::scope::{PlatformScope, StoreScope};
+use palisade_store::scope::{PlatformScope, StaffScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, Objects, audit, migrate};
@@ -89,7 +89,7 @@ impl Fixture {
     }
 }
 
-async fn store(db: &Db, slug: &str) -> StoreScope {
+async fn store(db: &Db, slug: &str) -> StaffScope {
     let owner = tenancy::create_account(
         db,
         NewAccount {
@@ -114,9 +114,11 @@ async fn store(db: &Db, slug: &str) -> StoreScope {
     .await
     .unwrap()
     .1
+    .to_staff()
+    .unwrap()
 }
 
-async fn product(db: &Db, scope: &StoreScope, n: usize) {
+async fn product(db: &Db, scope: &StaffScope, n: usize) {
     catalog::create_product(
         db,
         scope,

@@ -9,7 +9,7 @@ use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::payments::{TestGateway, card};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_store::scope::{PlatformScope, StoreScope};
+use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, Objects};
@@ -22,7 +22,7 @@ fn pass(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
-async fn store(db: &Db, slug: &str) -> StoreScope {
+async fn store(db: &Db, slug: &str) -> StaffScope {
     let owner = tenancy::create_account(
         db,
         NewAccount {
@@ -47,6 +47,8 @@ async fn store(db: &Db, slug: &str) -> StoreScope {
     .await
     .unwrap()
     .1
+    .to_staff()
+    .unwrap()
 }
 
 /// A tiny PNG (signature and header: what `images::inspect` reads), made unique by `tag`.
@@ -60,7 +62,7 @@ fn png(tag: &str) -> Vec<u8> {
 }
 
 /// Products (each in the store's category, with an image), a theme template, a firewall rule and one paid order.
-async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<String> {
+async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<String> {
     let category =
         catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things").await.unwrap();
     for (table, sql) in [
@@ -132,7 +134,7 @@ async fn fill(db: &Db, scope: &StoreScope, objects: &Objects, tag: &str) -> Vec<
                 &TestGateway,
                 scope,
                 Checkout {
-                    buyer: None,
+                    guest_proof: None,
                     email: Email::parse(&format!("buyer@{tag}.example")).unwrap(),
                     address: serde_json::json!({"line1": format!("{tag} street 1")}),
                     lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
@@ -151,8 +153,8 @@ struct Setup {
     db: TestDb,
     objects: Objects,
     _dir: tempfile::TempDir,
-    a: StoreScope,
-    b: StoreScope,
+    a: StaffScope,
+    b: StaffScope,
     a_products: Vec<String>,
     b_products: Vec<String>,
     baseline: tokio::sync::OnceCell<Baseline>,

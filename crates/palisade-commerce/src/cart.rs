@@ -15,12 +15,25 @@ pub const MAX_QUANTITY: i64 = 99;
 /// Most distinct variants in a cart.
 pub const MAX_LINES: i64 = 50;
 
+/// A cart the request holds the cookie of. Made only by [`create`] and [`find`] (which looks the cookie's token up
+/// by its hash), so the cart functions cannot be pointed at someone else's cart by a bare id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartId(String);
+
+impl CartId {
+    /// The cart's id (not a secret: it opens nothing without the cookie's token).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A new, empty cart: its id and the token for the shopper's cookie (only its hash is stored).
-pub async fn create(db: &Db) -> Result<(String, String)> {
+pub async fn create(db: &Db) -> Result<(CartId, String)> {
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let token = hex::encode(raw);
@@ -32,11 +45,11 @@ pub async fn create(db: &Db) -> Result<(String, String)> {
         .bind(now)
         .execute(db.pool())
         .await?;
-    Ok((id, token))
+    Ok((CartId(id), token))
 }
 
 /// The cart a cookie token opens, if it exists.
-pub async fn find(db: &Db, token: &str) -> Result<Option<String>> {
+pub async fn find(db: &Db, token: &str) -> Result<Option<CartId>> {
     if token.len() != 64 {
         return Ok(None);
     }
@@ -44,11 +57,12 @@ pub async fn find(db: &Db, token: &str) -> Result<Option<String>> {
         .bind(hash(token))
         .fetch_optional(db.pool())
         .await?;
-    Ok(row.map(|(id,)| id))
+    Ok(row.map(|(id,)| CartId(id)))
 }
 
 /// Adds `quantity` of a published variant (summing with what is already there, up to the maximum).
-pub async fn add(db: &Db, cart: &str, variant: &str, quantity: i64) -> Result<()> {
+pub async fn add(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result<()> {
+    let cart = cart.as_str();
     if !(1..=MAX_QUANTITY).contains(&quantity) {
         return Err(CommerceError::Invalid(format!("quantity must be 1 to {MAX_QUANTITY}")));
     }
@@ -97,7 +111,8 @@ async fn touch(db: &Db, cart: &str) -> Result<()> {
 }
 
 /// Sets a line's quantity; 0 removes it.
-pub async fn set_quantity(db: &Db, cart: &str, variant: &str, quantity: i64) -> Result<()> {
+pub async fn set_quantity(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result<()> {
+    let cart = cart.as_str();
     if !(0..=MAX_QUANTITY).contains(&quantity) {
         return Err(CommerceError::Invalid(format!("quantity must be 0 to {MAX_QUANTITY}")));
     }
@@ -122,7 +137,8 @@ pub async fn set_quantity(db: &Db, cart: &str, variant: &str, quantity: i64) -> 
 }
 
 /// Empties the lines of one store (after its order was placed).
-pub async fn clear_store(db: &Db, cart: &str, store: &str) -> Result<()> {
+pub async fn clear_store(db: &Db, cart: &CartId, store: &str) -> Result<()> {
+    let cart = cart.as_str();
     sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND store_id = $2")
         .bind(cart)
         .bind(store)
@@ -169,7 +185,8 @@ type LineRow =
     (String, String, String, String, String, String, String, String, i64, String, i64, i64, Option<String>, i64);
 
 /// The cart as it stands, priced from the catalog now. Lines whose product was unpublished drop out.
-pub async fn view(db: &Db, cart: &str) -> Result<View> {
+pub async fn view(db: &Db, cart: &CartId) -> Result<View> {
+    let cart = cart.as_str();
     let rows: Vec<LineRow> = sqlx::query_as(
         "SELECT s.id, s.slug, s.name, v.id, p.slug, p.title, v.sku, v.options, v.price_minor, v.currency, ci.quantity, v.stock, \
          (SELECT i.id FROM product_images i WHERE i.product_id = p.id ORDER BY i.position, i.id LIMIT 1), \
@@ -225,7 +242,8 @@ pub async fn view(db: &Db, cart: &str) -> Result<View> {
 }
 
 /// How many items the cart holds (for the header badge).
-pub async fn count(db: &Db, cart: &str) -> Result<i64> {
+pub async fn count(db: &Db, cart: &CartId) -> Result<i64> {
+    let cart = cart.as_str();
     let (n,): (i64,) =
         sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
             .bind(cart)

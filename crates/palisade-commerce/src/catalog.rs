@@ -4,7 +4,7 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Slug, display_name};
 use palisade_core::time::Timestamp;
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -95,8 +95,7 @@ fn check_sku(sku: &str) -> Result<String> {
 }
 
 /// Creates a product and its variants in one transaction. The store's currency must match every price.
-pub async fn create_product(db: &Db, scope: &StoreScope, mut new: NewProduct) -> Result<Product> {
-    scope.require_staff()?;
+pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) -> Result<Product> {
     new.description = crate::rich_text::clean_for_storage(&new.description);
     if let Some(c) = &new.category {
         category_exists(db, scope, c).await?;
@@ -230,7 +229,8 @@ fn product_from(r: ProductRow, variants: Vec<Variant>) -> Result<Product> {
     })
 }
 
-/// One of the scoped store's products.
+/// One of the scoped store's products: any of them for its staff, a published one for a shopper (a draft's id
+/// must not open it on the storefront side).
 pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Product> {
     let row: Option<ProductRow> = sqlx::query_as(
         "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 AND id = $2",
@@ -241,12 +241,15 @@ pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Produc
     .await?;
     let row = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
     let variants = variants_of(db, scope, &row.0).await?;
-    product_from(row, variants)
+    let product = product_from(row, variants)?;
+    if !visible(scope, product.status) {
+        return Err(CommerceError::Store(StoreError::NotFound("product")));
+    }
+    Ok(product)
 }
 
 /// The scoped store's products, newest first, a page at a time (`limit` 1–100).
-pub async fn list_products(db: &Db, scope: &StoreScope, limit: i64, offset: i64) -> Result<Vec<Product>> {
-    scope.require_staff()?;
+pub async fn list_products(db: &Db, scope: &StaffScope, limit: i64, offset: i64) -> Result<Vec<Product>> {
     let rows: Vec<ProductRow> = sqlx::query_as(
         "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
@@ -264,10 +267,23 @@ pub async fn list_products(db: &Db, scope: &StoreScope, limit: i64, offset: i64)
     Ok(out)
 }
 
-/// Changes a product's status (publish, unpublish, archive), audited.
-pub async fn set_status(db: &Db, scope: &StoreScope, id: &str, status: ProductStatus) -> Result<()> {
-    scope.require_staff()?;
+/// Changes a product's status (publish, unpublish, archive), audited. A product without variants (possible after
+/// an import) cannot be published: it has nothing to sell.
+pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductStatus) -> Result<()> {
     let mut tx = db.begin_write().await?;
+    if status == ProductStatus::Published {
+        let (variants,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM variants WHERE store_id = $1 AND product_id = $2")
+                .bind(scope.store_key())
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if variants == 0 {
+            return Err(CommerceError::Invalid(
+                "a product needs at least one variant before it can be published".into(),
+            ));
+        }
+    }
     let done = sqlx::query("UPDATE products SET status = $1, updated_at = $2 WHERE store_id = $3 AND id = $4")
         .bind(status.as_str())
         .bind(db.now().0)
@@ -292,8 +308,7 @@ pub async fn set_status(db: &Db, scope: &StoreScope, id: &str, status: ProductSt
 }
 
 /// Sets a variant's stock to an absolute count (a stock take), audited.
-pub async fn set_stock(db: &Db, scope: &StoreScope, variant: &str, stock: i64) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_stock(db: &Db, scope: &StaffScope, variant: &str, stock: i64) -> Result<()> {
     if stock < 0 {
         return Err(CommerceError::Invalid("stock must not be negative".into()));
     }
@@ -348,8 +363,7 @@ pub struct ProductEdit {
 }
 
 /// Edits a product's text and category, audited.
-pub async fn update_product(db: &Db, scope: &StoreScope, id: &str, mut edit: ProductEdit) -> Result<Product> {
-    scope.require_staff()?;
+pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: ProductEdit) -> Result<Product> {
     edit.description = crate::rich_text::clean_for_storage(&edit.description);
     let title = display_name("title", &edit.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     if edit.description.len() > 20_000 {
@@ -386,8 +400,7 @@ pub async fn update_product(db: &Db, scope: &StoreScope, id: &str, mut edit: Pro
 }
 
 /// Sets a variant's price (in the store's currency), audited.
-pub async fn set_price(db: &Db, scope: &StoreScope, variant: &str, price: Money) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_price(db: &Db, scope: &StaffScope, variant: &str, price: Money) -> Result<()> {
     if price.minor < 0 {
         return Err(CommerceError::Invalid("price must not be negative".into()));
     }
@@ -439,8 +452,7 @@ async fn category_exists(db: &Db, scope: &StoreScope, id: &str) -> Result<()> {
 }
 
 /// Creates a category (its slug unique in the store).
-pub async fn create_category(db: &Db, scope: &StoreScope, slug: &Slug, name: &str) -> Result<Category> {
-    scope.require_staff()?;
+pub async fn create_category(db: &Db, scope: &StaffScope, slug: &Slug, name: &str) -> Result<Category> {
     let name = display_name("name", name).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     let id = palisade_core::JobId::new().to_string();
     let inserted =

@@ -1,13 +1,17 @@
 //! Buyer protection's last resort: the buyer opens a dispute on a held order, the merchant answers, and a
 //! platform operator decides: refund the buyer or release the money to the store. The order's status and the
 //! ledger move in the same transaction as the decision.
+//!
+//! Authority: the buyer opens a dispute through an [`OrderAccess`] (their signed link or account); the store's
+//! side (reading, answering) takes a [`StaffScope`]; the decision takes an operator.
 
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::OperatorPrincipal;
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
+use crate::access::OrderAccess;
 use crate::error::{CommerceError, Result};
 use crate::orders::{self, Status};
 
@@ -64,16 +68,16 @@ fn text(what: &str, s: &str, max: usize) -> Result<String> {
 }
 
 /// The buyer opens a dispute on an order whose money is still held.
-pub async fn open(db: &Db, scope: &StoreScope, order_id: &str, reason: &str, statement: &str) -> Result<Dispute> {
+pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) -> Result<Dispute> {
     if !REASONS.iter().any(|(r, _)| *r == reason) {
         return Err(CommerceError::Invalid(format!("unknown reason `{reason}`")));
     }
     let statement = text("the statement", statement, 4000)?;
-    orders::get_for_buyer(db, scope, order_id).await?;
+    let (scope, order_id) = (access.scope(), access.order_id());
     let id = palisade_core::JobId::new().to_string();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
-    orders::transition_on(&mut tx, db, scope, order_id, Status::Disputed, None, 0).await?;
+    orders::move_on(&mut tx, db, scope, order_id, Status::Disputed, None, 0).await?;
     let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, 'open', NULL, NULL, $6, $6)"
     )))
@@ -102,11 +106,15 @@ pub async fn open(db: &Db, scope: &StoreScope, order_id: &str, reason: &str, sta
     )
     .await?;
     tx.commit().await?;
-    get(db, scope, &id).await
+    get_in(db, scope, &id).await
 }
 
-/// One of the store's disputes.
-pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Dispute> {
+/// One of the store's disputes, for its staff.
+pub async fn get(db: &Db, scope: &StaffScope, id: &str) -> Result<Dispute> {
+    get_in(db, scope, id).await
+}
+
+async fn get_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Dispute> {
     let row: Option<Row> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND id = $2")))
             .bind(scope.store_key())
@@ -116,8 +124,17 @@ pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Dispute> {
     row.map(from_row).ok_or(CommerceError::Store(StoreError::NotFound("dispute")))
 }
 
-/// The dispute on an order, if any.
-pub async fn for_order(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Option<Dispute>> {
+/// The dispute on an order, if any, for the store's staff.
+pub async fn for_order(db: &Db, scope: &StaffScope, order_id: &str) -> Result<Option<Dispute>> {
+    for_order_in(db, scope, order_id).await
+}
+
+/// The dispute on the buyer's order, if any.
+pub async fn for_buyer(db: &Db, access: &OrderAccess) -> Result<Option<Dispute>> {
+    for_order_in(db, access.scope(), access.order_id()).await
+}
+
+async fn for_order_in(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Option<Dispute>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND order_id = $2"
     )))
@@ -129,8 +146,7 @@ pub async fn for_order(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Op
 }
 
 /// The store's disputes, undecided first.
-pub async fn list(db: &Db, scope: &StoreScope) -> Result<Vec<Dispute>> {
-    scope.require_staff()?;
+pub async fn list(db: &Db, scope: &StaffScope) -> Result<Vec<Dispute>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 ORDER BY status = 'decided', created_at DESC LIMIT 200"
     )))
@@ -151,8 +167,7 @@ pub async fn undecided(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Dis
 }
 
 /// The merchant answers (once; the answer can be revised until the operator decides).
-pub async fn respond(db: &Db, scope: &StoreScope, id: &str, response: &str) -> Result<Dispute> {
-    scope.require_staff()?;
+pub async fn respond(db: &Db, scope: &StaffScope, id: &str, response: &str) -> Result<Dispute> {
     let response = text("the response", response, 4000)?;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(

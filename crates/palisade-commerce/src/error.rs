@@ -14,6 +14,10 @@ pub enum CommerceError {
     InsufficientFunds { account: String },
     #[error("currency mismatch: {0}")]
     CurrencyMismatch(String),
+    /// An idempotency key sent again by another sender or with another request: refused, and nothing about the
+    /// order it was first used for is given back.
+    #[error("this idempotency key was already used for another request")]
+    IdempotencyKeyReused,
 }
 
 impl From<sqlx::Error> for CommerceError {

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{Db, Objects, StoreError, StoreScope};
+use palisade_store::{Db, Objects, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -75,12 +75,11 @@ fn from_row(r: Row) -> Image {
 pub async fn add(
     db: &Db,
     objects: &Objects,
-    scope: &StoreScope,
+    scope: &StaffScope,
     product: &str,
     bytes: Bytes,
     alt: &str,
 ) -> Result<Image> {
-    scope.require_staff()?;
     let (content_type, width, height) = inspect(&bytes)?;
     let alt = alt.trim();
     if alt.chars().count() > 200 {
@@ -180,8 +179,7 @@ pub async fn open(db: &Db, objects: &Objects, scope: &StoreScope, id: &str) -> R
 }
 
 /// Removes an image from its product (the object stays until no image refers to it).
-pub async fn remove(db: &Db, scope: &StoreScope, id: &str) -> Result<()> {
-    scope.require_staff()?;
+pub async fn remove(db: &Db, scope: &StaffScope, id: &str) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let done = sqlx::query("DELETE FROM product_images WHERE store_id = $1 AND id = $2")
         .bind(scope.store_key())

@@ -2,12 +2,17 @@
 //! concurrent checkouts for the last units, exactly as many succeed as there are units — on SQLite (one writer)
 //! and on PostgreSQL (the row lock taken by the UPDATE) alike.
 
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 
 use crate::error::{CommerceError, Result};
 
 /// Takes `qty` units of a variant inside the caller's transaction (the order that needs them commits with it).
-pub async fn reserve_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, variant: &str, qty: i64) -> Result<()> {
+pub(crate) async fn reserve_on(
+    conn: &mut sqlx::AnyConnection,
+    scope: &StoreScope,
+    variant: &str,
+    qty: i64,
+) -> Result<()> {
     if qty <= 0 || qty > 10_000 {
         return Err(CommerceError::Invalid("quantity must be between 1 and 10 000".into()));
     }
@@ -32,7 +37,7 @@ pub async fn reserve_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, vari
 }
 
 /// Reserves in its own transaction.
-pub async fn reserve(db: &Db, scope: &StoreScope, variant: &str, qty: i64) -> Result<()> {
+pub async fn reserve(db: &Db, scope: &StaffScope, variant: &str, qty: i64) -> Result<()> {
     let mut tx = db.begin_write().await?;
     reserve_on(&mut tx, scope, variant, qty).await?;
     tx.commit().await?;
@@ -40,7 +45,12 @@ pub async fn reserve(db: &Db, scope: &StoreScope, variant: &str, qty: i64) -> Re
 }
 
 /// Puts units back (a cancelled or refunded order).
-pub async fn restock_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, variant: &str, qty: i64) -> Result<()> {
+pub(crate) async fn restock_on(
+    conn: &mut sqlx::AnyConnection,
+    scope: &StoreScope,
+    variant: &str,
+    qty: i64,
+) -> Result<()> {
     if qty <= 0 {
         return Err(CommerceError::Invalid("quantity must be positive".into()));
     }

@@ -5,9 +5,13 @@
 //! balance to the merchant's bank. Every transfer's legs sum to zero, and internal accounts (escrow, balances,
 //! fees) can never go negative: each leg is one conditional UPDATE inside the transfer's transaction, and a
 //! refused leg rolls the whole transfer back.
+//!
+//! Authority: the public functions are the store staff's (or a system task's) and take a [`StaffScope`]; the
+//! `*_on` variants are crate-private and take a plain scope, because the order lifecycle calls them for a buyer's
+//! own action (confirming receipt releases escrow) after it has checked the buyer's [`crate::access::OrderAccess`].
 
 use palisade_core::money::{Currency, Money};
-use palisade_store::{Db, StoreScope};
+use palisade_store::{Db, StaffScope, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -139,7 +143,7 @@ fn positive(m: &Money) -> Result<i64> {
 }
 
 /// A buyer's payment, captured by the gateway, goes into the order's escrow.
-pub async fn capture(db: &Db, scope: &StoreScope, order: &str, amount: Money) -> Result<String> {
+pub async fn capture(db: &Db, scope: &StaffScope, order: &str, amount: Money) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = capture_on(&mut tx, db, scope, order, amount).await?;
     tx.commit().await?;
@@ -147,7 +151,7 @@ pub async fn capture(db: &Db, scope: &StoreScope, order: &str, amount: Money) ->
 }
 
 /// Completes an order: what is left in its escrow goes to the store's balance, less the platform fee.
-pub async fn release(db: &Db, scope: &StoreScope, order: &str, currency: Currency, fee_minor: i64) -> Result<String> {
+pub async fn release(db: &Db, scope: &StaffScope, order: &str, currency: Currency, fee_minor: i64) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = release_on(&mut tx, db, scope, order, currency, fee_minor).await?;
     tx.commit().await?;
@@ -155,7 +159,7 @@ pub async fn release(db: &Db, scope: &StoreScope, order: &str, currency: Currenc
 }
 
 /// [`release`] inside the caller's transaction (the order's status change commits with it).
-pub async fn release_on(
+pub(crate) async fn release_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
@@ -180,7 +184,7 @@ pub async fn release_on(
 }
 
 /// What an order's escrow holds, read inside a transaction.
-pub async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: &str) -> Result<i64> {
+pub(crate) async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: &str) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT balance FROM ledger_accounts WHERE id = $1 AND store_id = $2")
         .bind(escrow(order).0)
         .bind(scope.store_key())
@@ -190,7 +194,7 @@ pub async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: &s
 }
 
 /// [`refund`] inside the caller's transaction.
-pub async fn refund_on(
+pub(crate) async fn refund_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
@@ -204,7 +208,7 @@ pub async fn refund_on(
 }
 
 /// [`capture`] inside the caller's transaction.
-pub async fn capture_on(
+pub(crate) async fn capture_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
@@ -218,7 +222,7 @@ pub async fn capture_on(
 }
 
 /// Returns part or all of an order's escrow to the buyer through the gateway.
-pub async fn refund(db: &Db, scope: &StoreScope, order: &str, amount: Money) -> Result<String> {
+pub async fn refund(db: &Db, scope: &StaffScope, order: &str, amount: Money) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = refund_on(&mut tx, db, scope, order, amount).await?;
     tx.commit().await?;
@@ -236,13 +240,18 @@ fn payout_legs(scope: &StoreScope, amount: &Money) -> Result<(String, Vec<Leg>)>
 }
 
 /// Pays the merchant from their balance to their bank.
-pub async fn payout(db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
+pub async fn payout(db: &Db, scope: &StaffScope, amount: Money) -> Result<String> {
     let (store, legs) = payout_legs(scope, &amount)?;
     transfer(db, "payout", Some(&store), "payout", amount.currency, legs).await
 }
 
 /// [`payout`] inside the caller's transaction.
-pub async fn payout_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope, amount: Money) -> Result<String> {
+pub(crate) async fn payout_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    amount: Money,
+) -> Result<String> {
     let (store, legs) = payout_legs(scope, &amount)?;
     transfer_on(tx, db, "payout", Some(&store), "payout", amount.currency, legs).await
 }
@@ -257,13 +266,24 @@ async fn account_balance(db: &Db, id: &str, store: &str) -> Result<i64> {
 }
 
 /// What an order's escrow holds.
-pub async fn escrow_balance(db: &Db, scope: &StoreScope, order: &str) -> Result<i64> {
+pub async fn escrow_balance(db: &Db, scope: &StaffScope, order: &str) -> Result<i64> {
     account_balance(db, &escrow(order).0, &scope.store_key()).await
 }
 
 /// The store's balance (released, not yet paid out).
-pub async fn store_balance(db: &Db, scope: &StoreScope, currency: Currency) -> Result<i64> {
+pub async fn store_balance(db: &Db, scope: &StaffScope, currency: Currency) -> Result<i64> {
     account_balance(db, &balance(&scope.store_key(), currency).0, &scope.store_key()).await
+}
+
+/// What all of the store's escrow accounts hold together (money paid for orders not yet completed or refunded).
+pub async fn escrow_total(db: &Db, scope: &StaffScope) -> Result<i64> {
+    let (held,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM ledger_accounts WHERE store_id = $1 AND kind = 'escrow'",
+    )
+    .bind(scope.store_key())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(held)
 }
 
 /// A consistency report over the whole ledger (the invariants the property test checks; also for operators).

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod cart;
 pub mod catalog;
 pub mod controls;

@@ -32,7 +32,11 @@ pub struct Page {
     pub has_next: bool,
 }
 
-type CardRow = (String, String, String, String, String, i64, String, Option<String>, i64);
+type CardRow = (String, String, String, String, String, Option<i64>, String, Option<String>, i64);
+
+/// What the storefront lists: published products that can be bought, i.e. have at least one variant (an
+/// imported archive can hold a product without one; it has no price to show).
+const LISTED: &str = "p.status = 'published' AND EXISTS (SELECT 1 FROM variants lv WHERE lv.product_id = p.id)";
 
 const CARD_SELECT: &str = "SELECT p.id, p.slug, p.title, s.slug, s.name, \
      (SELECT MIN(v.price_minor) FROM variants v WHERE v.product_id = p.id), s.currency, \
@@ -43,6 +47,8 @@ fn page_of(rows: Vec<CardRow>, page: i64) -> Result<Page> {
     let has_next = rows.len() as i64 > PAGE_SIZE;
     let mut cards = Vec::with_capacity(rows.len());
     for r in rows.into_iter().take(PAGE_SIZE as usize) {
+        // Listed products have a variant; should one lose it meanwhile, it drops out rather than fail the page.
+        let Some(price) = r.5 else { continue };
         let currency = Currency::parse(&r.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         cards.push(Card {
             id: r.0,
@@ -50,7 +56,7 @@ fn page_of(rows: Vec<CardRow>, page: i64) -> Result<Page> {
             title: r.2,
             store_slug: r.3,
             store_name: r.4,
-            price: Money::new(r.5, currency),
+            price: Money::new(price, currency),
             image_id: r.7,
             in_stock: r.8 > 0,
         });
@@ -78,7 +84,7 @@ pub async fn search(db: &Db, query: &str, page: i64) -> Result<Page> {
     let page = page.clamp(1, 1000);
     let offset = (page - 1) * PAGE_SIZE;
     let words = terms(query);
-    let base = "p.status = 'published' AND s.status = 'active'";
+    let base = format!("{LISTED} AND s.status = 'active'");
     if words.is_empty() {
         let rows: Vec<CardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id WHERE {base} \
@@ -128,7 +134,7 @@ pub async fn store_page(db: &Db, scope: &StoreScope, category: Option<&str>, pag
     let page = page.clamp(1, 1000);
     let rows: Vec<CardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{CARD_SELECT} FROM products p JOIN stores s ON s.id = p.store_id \
-         WHERE p.store_id = $1 AND p.status = 'published' \
+         WHERE p.store_id = $1 AND {LISTED} \
          AND ($2 = '' OR p.category_id IN (SELECT c.id FROM categories c WHERE c.store_id = $1 AND c.slug = $2)) \
          ORDER BY p.created_at DESC, p.id DESC LIMIT $3 OFFSET $4"
     )))
@@ -156,7 +162,8 @@ pub struct StoreCard {
 pub async fn stores(db: &Db) -> Result<Vec<StoreCard>> {
     let rows: Vec<(String, String, Option<String>, i64, i64, i64)> = sqlx::query_as(
         "SELECT s.slug, s.name, (SELECT c.tagline FROM store_commerce c WHERE c.store_id = s.id), \
-         (SELECT COUNT(*) FROM products p WHERE p.store_id = s.id AND p.status = 'published'), \
+         (SELECT COUNT(*) FROM products p WHERE p.store_id = s.id AND p.status = 'published' \
+          AND EXISTS (SELECT 1 FROM variants lv WHERE lv.product_id = p.id)), \
          (SELECT CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) FROM reviews r WHERE r.store_id = s.id), \
          (SELECT COUNT(*) FROM reviews r WHERE r.store_id = s.id) \
          FROM stores s WHERE s.status = 'active' ORDER BY s.name",

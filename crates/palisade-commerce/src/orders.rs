@@ -3,15 +3,22 @@
 //! placed → paid (money held in escrow) → shipped (tracking number) → delivered → completed (escrow released to
 //! the store); paid/shipped/delivered → refunded; paid/shipped/delivered → disputed → completed | refunded; placed → cancelled (payment
 //! failed). Totals are computed here from the catalog: the client sends variant ids and quantities, never prices.
+//!
+//! Authority: the store's side (reading orders, transitions, refunds, settings) takes a [`StaffScope`]; the
+//! buyer's side (their order page, confirming receipt) takes an [`OrderAccess`], which only a verified signed link
+//! or the buyer's own account can produce. Checkout takes any scope: placing an order is open to every shopper.
 
 use palisade_core::AccountId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::scope::Actor;
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
+use crate::access::OrderAccess;
 use crate::error::{CommerceError, Result};
 use crate::payments::{Card, Charge, PaymentGateway};
 use crate::{inventory, ledger};
@@ -45,19 +52,28 @@ impl Status {
         }
     }
 
-    /// Parses a stored or requested status name.
+    /// Every status, in lifecycle order (for filters and their error messages).
+    pub const ALL: [Status; 8] = [
+        Status::Placed,
+        Status::Paid,
+        Status::Shipped,
+        Status::Delivered,
+        Status::Completed,
+        Status::Refunded,
+        Status::Disputed,
+        Status::Cancelled,
+    ];
+
+    /// The status with this name, if there is one. Use this for what a client sends (a `?status=` filter): an
+    /// unknown name is the client's mistake, to be answered 400, not corrupt data.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Parses a *stored* status name; an unknown one means the row is corrupt.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "placed" => Status::Placed,
-            "paid" => Status::Paid,
-            "shipped" => Status::Shipped,
-            "delivered" => Status::Delivered,
-            "completed" => Status::Completed,
-            "refunded" => Status::Refunded,
-            "disputed" => Status::Disputed,
-            "cancelled" => Status::Cancelled,
-            other => return Err(CommerceError::Store(StoreError::Corrupt(format!("order status `{other}`")))),
-        })
+        Self::from_name(s).ok_or_else(|| CommerceError::Store(StoreError::Corrupt(format!("order status `{s}`"))))
     }
 
     /// Whether the lifecycle allows `self → to`.
@@ -82,14 +98,19 @@ pub struct Line {
     pub quantity: i64,
 }
 
-/// A checkout request.
+/// A checkout request. The buyer is the scope's: a shopper scope with an account places that account's order.
 #[derive(Debug)]
 pub struct Checkout {
-    pub buyer: Option<AccountId>,
+    /// For a guest (a shopper scope without an account): something only this sender holds, as a keyed hash made
+    /// by the caller (the web layer uses an HMAC of the card under a key derived from the master key). It binds
+    /// the idempotency key to the sender, so another client replaying the key gets nothing. Required for guests,
+    /// ignored otherwise.
+    pub guest_proof: Option<String>,
     pub email: Email,
     pub address: serde_json::Value,
     pub lines: Vec<Line>,
-    /// A retried request with the same key returns the first order instead of creating another.
+    /// A retried request with the same key, from the same sender with the same content, returns the first order
+    /// instead of creating another; any other reuse is refused with [`CommerceError::IdempotencyKeyReused`].
     pub idempotency_key: String,
     pub card: Card,
 }
@@ -155,8 +176,13 @@ fn order_from(r: OrderRow) -> Result<Order> {
     })
 }
 
-/// One of the scoped store's orders.
-pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
+/// One of the store's orders, for its staff.
+pub async fn get(db: &Db, scope: &StaffScope, id: &str) -> Result<Order> {
+    get_in(db, scope, id).await
+}
+
+/// An order of the scoped store, for callers that have checked the authority ([`OrderAccess`], [`get`]).
+pub(crate) async fn get_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
     let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
     )))
@@ -167,15 +193,92 @@ pub async fn get(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
     order_from(row.ok_or(CommerceError::Store(StoreError::NotFound("order")))?)
 }
 
-async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<Order>> {
-    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND idempotency_key = $2"
-    )))
-    .bind(scope.store_key())
-    .bind(key)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(order_from).transpose()
+/// The order a key was used for, with the fingerprint it was bound to (none for orders placed before binding).
+async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<(Order, Option<String>)>> {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, idempotency_fingerprint FROM orders WHERE store_id = $1 AND idempotency_key = $2")
+            .bind(scope.store_key())
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((id, fingerprint)) = row else { return Ok(None) };
+    Ok(Some((get_in(db, scope, &id).await?, fingerprint)))
+}
+
+/// Who sends a checkout, as bound into the idempotency fingerprint.
+fn sender(scope: &StoreScope, req: &Checkout) -> Result<String> {
+    match scope.actor() {
+        Actor::Shopper(Some(buyer)) => Ok(format!("buyer:{buyer}")),
+        Actor::Shopper(None) => match req.guest_proof.as_deref().map(str::trim) {
+            Some(proof) if !proof.is_empty() => Ok(format!("guest:{proof}")),
+            _ => Err(CommerceError::Invalid("a guest checkout needs proof of its sender".into())),
+        },
+        other => Ok(other.as_audit_text()),
+    }
+}
+
+/// JSON with object keys sorted, so the same address always hashes the same whatever order it was sent in.
+fn canonical(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(child) = m.get(k) {
+                    canonical(child, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(a) => {
+            out.push('[');
+            for (i, child) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(child, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// What an idempotency key is bound to: SHA-256 over a length-prefixed encoding of the sender and the request
+/// (email, address, lines). The card is left out: card data are never stored, not even hashed (a guest's proof
+/// is already a keyed hash made by the caller).
+fn fingerprint(sender: &str, req: &Checkout) -> String {
+    let mut address = String::new();
+    canonical(&req.address, &mut address);
+    let mut h = Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_be_bytes());
+        h.update(b);
+    };
+    field(b"palisade checkout v1");
+    field(sender.as_bytes());
+    field(req.email.as_str().as_bytes());
+    field(address.as_bytes());
+    for line in &req.lines {
+        field(line.variant_id.as_bytes());
+        field(&line.quantity.to_be_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Answers a reused key: the first order, to the same sender of the same request only.
+fn replay(scope: &StoreScope, order: Order, stored: Option<&str>, fingerprint: &str) -> Result<Placed> {
+    if stored != Some(fingerprint) {
+        tracing::warn!(store.id = %scope.store_id(), order.id = %order.id, "idempotency key reused by another sender or with another request");
+        return Err(CommerceError::IdempotencyKeyReused);
+    }
+    Ok(Placed { access: OrderAccess::placed(scope, &order.id), order })
 }
 
 /// The store's flat shipping rate (0 until set).
@@ -188,8 +291,7 @@ pub async fn flat_shipping(db: &Db, scope: &StoreScope) -> Result<i64> {
 }
 
 /// Sets the store's flat shipping rate.
-pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_flat_shipping(db: &Db, scope: &StaffScope, minor: i64) -> Result<()> {
     if minor < 0 {
         return Err(CommerceError::Invalid("shipping must not be negative".into()));
     }
@@ -208,8 +310,7 @@ pub async fn set_flat_shipping(db: &Db, scope: &StoreScope, minor: i64) -> Resul
 /// Saves the store's settings page (flat shipping and tagline) together: both are checked before either is
 /// written, and they are written in one statement, so a bad tagline can no longer leave a new shipping price
 /// saved behind an error.
-pub async fn set_settings(db: &Db, scope: &StoreScope, shipping_minor: i64, tagline: &str) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_settings(db: &Db, scope: &StaffScope, shipping_minor: i64, tagline: &str) -> Result<()> {
     if shipping_minor < 0 {
         return Err(CommerceError::Invalid("shipping must not be negative".into()));
     }
@@ -237,8 +338,7 @@ fn check_tagline(tagline: &str) -> Result<&str> {
 }
 
 /// Sets the one-line description shown under the store's name.
-pub async fn set_tagline(db: &Db, scope: &StoreScope, tagline: &str) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_tagline(db: &Db, scope: &StaffScope, tagline: &str) -> Result<()> {
     let tagline = check_tagline(tagline)?;
     sqlx::query(
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, 0, $2, $3) \
@@ -277,15 +377,29 @@ async fn record(
     Ok(())
 }
 
-/// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key.
-pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Order> {
+/// A placed order and its sender's access to it (the sender may see and act on what they just bought).
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: Order,
+    pub access: OrderAccess,
+}
+
+/// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key, for the
+/// same sender and request only.
+pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
     let key = req.idempotency_key.trim();
     if key.is_empty() || key.len() > 100 {
         return Err(CommerceError::Invalid("an idempotency key of 1–100 characters is required".into()));
     }
-    if let Some(existing) = by_idempotency(db, scope, key).await? {
-        return Ok(existing);
+    let sender = sender(scope, &req)?;
+    let fingerprint = fingerprint(&sender, &req);
+    if let Some((existing, stored)) = by_idempotency(db, scope, key).await? {
+        return replay(scope, existing, stored.as_deref(), &fingerprint);
     }
+    let buyer = match scope.actor() {
+        Actor::Shopper(Some(buyer)) => Some(buyer),
+        _ => None,
+    };
     if req.lines.is_empty() || req.lines.len() > 50 {
         return Err(CommerceError::Invalid("an order has 1 to 50 lines".into()));
     }
@@ -321,11 +435,12 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, store_id, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, total_minor, \
-         address, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $11)",
+         address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
     .bind(&id)
     .bind(scope.store_key())
-    .bind(req.buyer.map(|b| b.to_string()))
+    .bind(buyer.map(|b| b.to_string()))
     .bind(req.email.as_str())
     .bind(currency.code())
     .bind(subtotal)
@@ -333,15 +448,19 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .bind(total)
     .bind(req.address.to_string())
     .bind(key)
+    .bind(&fingerprint)
     .bind(now)
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(d)) = &inserted
         && d.is_unique_violation()
     {
-        // A concurrent retry with the same key won the race: give back its order (our reservations roll back).
+        // A concurrent request with the same key won the race: give back its order if it is a retry of ours (our
+        // reservations roll back either way).
         drop(tx);
-        return by_idempotency(db, scope, key).await?.ok_or(CommerceError::Store(StoreError::NotFound("order")));
+        let (existing, stored) =
+            by_idempotency(db, scope, key).await?.ok_or(CommerceError::Store(StoreError::NotFound("order")))?;
+        return replay(scope, existing, stored.as_deref(), &fingerprint);
     }
     inserted?;
     for (sku, title, price, qty, variant) in &items {
@@ -415,19 +534,18 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             ));
         }
     }
-    get(db, scope, &id).await
+    Ok(Placed { order: get_in(db, scope, &id).await?, access: OrderAccess::placed(scope, &id) })
 }
 
 /// Moves an order along its lifecycle, checking the transition; money moves with it (release, refund).
 pub async fn transition(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     id: &str,
     to: Status,
     tracking_no: Option<&str>,
     fee_minor: i64,
 ) -> Result<Order> {
-    scope.require_staff()?;
     let mut tx = db.begin_write().await?;
     transition_on(&mut tx, db, scope, id, to, tracking_no, fee_minor).await?;
     tx.commit().await?;
@@ -447,6 +565,21 @@ async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: &str) ->
 
 /// [`transition`] inside the caller's transaction (disputes decide and move the order together).
 pub async fn transition_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    id: &str,
+    to: Status,
+    tracking_no: Option<&str>,
+    fee_minor: i64,
+) -> Result<()> {
+    move_on(tx, db, scope, id, to, tracking_no, fee_minor).await
+}
+
+/// The transition itself, for any caller whose authority over the order has been checked: the staff's
+/// [`transition_on`], and the buyer's own moves through an [`OrderAccess`] (confirming receipt, opening a
+/// dispute).
+pub(crate) async fn move_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
@@ -489,8 +622,9 @@ pub async fn transition_on(
             let held = ledger::held_on(tx, scope, id).await?;
             if held > 0 {
                 ledger::refund_on(tx, db, scope, id, Money::new(held, order.total.currency)).await?;
-                sqlx::query("UPDATE orders SET refunded_minor = refunded_minor + $1 WHERE id = $2")
+                sqlx::query("UPDATE orders SET refunded_minor = refunded_minor + $1 WHERE store_id = $2 AND id = $3")
                     .bind(held)
+                    .bind(scope.store_key())
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -503,8 +637,7 @@ pub async fn transition_on(
 
 /// A partial refund from escrow while the order is still held (paid, shipped, delivered or disputed). Refunding
 /// everything still held makes the order `refunded`.
-pub async fn refund(db: &Db, scope: &StoreScope, id: &str, amount_minor: i64, note: &str) -> Result<Order> {
-    scope.require_staff()?;
+pub async fn refund(db: &Db, scope: &StaffScope, id: &str, amount_minor: i64, note: &str) -> Result<Order> {
     if amount_minor <= 0 {
         return Err(CommerceError::Invalid("a refund must be a positive amount".into()));
     }
@@ -552,8 +685,12 @@ pub struct Item {
     pub quantity: i64,
 }
 
-/// The order's lines.
-pub async fn items(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Item>> {
+/// The order's lines, for the store's staff.
+pub async fn items(db: &Db, scope: &StaffScope, id: &str) -> Result<Vec<Item>> {
+    items_in(db, scope, id).await
+}
+
+pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Item>> {
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT variant_id, sku, title, unit_price_minor, quantity FROM order_items WHERE store_id = $1 AND order_id = $2 ORDER BY sku",
     )
@@ -582,8 +719,12 @@ pub struct Event {
     pub at: Timestamp,
 }
 
-/// The order's history, oldest first.
-pub async fn events(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Event>> {
+/// The order's history, oldest first, for the store's staff.
+pub async fn events(db: &Db, scope: &StaffScope, id: &str) -> Result<Vec<Event>> {
+    events_in(db, scope, id).await
+}
+
+pub(crate) async fn events_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Event>> {
     let rows: Vec<(Option<String>, String, String, i64)> = sqlx::query_as(
         "SELECT from_status, to_status, note, at FROM order_events WHERE store_id = $1 AND order_id = $2 ORDER BY at, id",
     )
@@ -595,8 +736,7 @@ pub async fn events(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Event>>
 }
 
 /// The store's orders, newest first, optionally of one status.
-pub async fn list(db: &Db, scope: &StoreScope, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Order>> {
-    scope.require_staff()?;
+pub async fn list(db: &Db, scope: &StaffScope, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Order>> {
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND ($2 IS NULL OR status = $2) \
          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
@@ -611,7 +751,7 @@ pub async fn list(db: &Db, scope: &StoreScope, status: Option<Status>, limit: i6
 }
 
 /// Counts of the store's orders by status (for the admin dashboard).
-pub async fn counts(db: &Db, scope: &StoreScope) -> Result<Vec<(String, i64)>> {
+pub async fn counts(db: &Db, scope: &StaffScope) -> Result<Vec<(String, i64)>> {
     Ok(sqlx::query_as("SELECT status, COUNT(*) FROM orders WHERE store_id = $1 GROUP BY status ORDER BY status")
         .bind(scope.store_key())
         .fetch_all(db.pool())
@@ -632,7 +772,7 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Orde
 }
 
 /// The store an order belongs to (for opening a buyer's order link in the right scope).
-pub async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
+pub(crate) async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT store_id FROM orders WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
     row.map(|(s,)| s.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()).into()))
@@ -654,7 +794,7 @@ pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -
     let mut done = 0;
     for (order, store) in due {
         let store_id = store.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))?;
-        let scope = StoreScope::system(store_id, "job:escrow.auto_release");
+        let scope = StaffScope::system(store_id, "job:escrow.auto_release");
         match transition(db, &scope, &order, Status::Completed, None, fee_minor).await {
             Ok(_) => done += 1,
             // Another node, or the buyer, got there first: nothing to do.
@@ -665,33 +805,20 @@ pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -
     Ok(done)
 }
 
-/// Checks that a shopper's scope may act on `order`: a signed-in buyer only on their own orders. A guest scope
-/// is made by the storefront only after it has checked the order's signed link.
-fn check_buyer(scope: &StoreScope, order: &Order) -> Result<()> {
-    match scope.actor() {
-        palisade_store::scope::Actor::Shopper(Some(buyer)) if order.buyer_id.as_deref() != Some(&buyer.to_string()) => {
-            Err(CommerceError::Store(StoreError::NotFound("order")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// An order as its buyer may see it (signed in as the buyer, or holding the order's link).
-pub async fn get_for_buyer(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
-    let order = get(db, scope, id).await?;
-    check_buyer(scope, &order)?;
-    Ok(order)
-}
-
 /// The buyer confirms the parcel arrived: the order completes and the escrow is released to the store at once
 /// (a shipped order passes through delivered in the same transaction).
-pub async fn confirm_received(db: &Db, scope: &StoreScope, id: &str, fee_minor: i64) -> Result<Order> {
-    let order = get_for_buyer(db, scope, id).await?;
+pub async fn confirm_received(db: &Db, access: &OrderAccess, fee_minor: i64) -> Result<Order> {
+    let (scope, id) = (access.scope(), access.order_id());
+    let order = access.order(db).await?;
+    // Only a parcel on its way or delivered can be confirmed: a disputed order waits for the operator's decision.
+    if !matches!(order.status, Status::Shipped | Status::Delivered) {
+        return Err(CommerceError::Invalid(format!("an order that is {} cannot be confirmed", order.status.as_str())));
+    }
     let mut tx = db.begin_write().await?;
     if order.status == Status::Shipped {
-        transition_on(&mut tx, db, scope, id, Status::Delivered, None, 0).await?;
+        move_on(&mut tx, db, scope, id, Status::Delivered, None, 0).await?;
     }
-    transition_on(&mut tx, db, scope, id, Status::Completed, None, fee_minor).await?;
+    move_on(&mut tx, db, scope, id, Status::Completed, None, fee_minor).await?;
     tx.commit().await?;
-    get(db, scope, id).await
+    access.order(db).await
 }

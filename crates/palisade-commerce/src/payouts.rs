@@ -4,7 +4,7 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -20,8 +20,7 @@ pub struct Payout {
 }
 
 /// Pays `amount` out of the store's balance. Fails with `InsufficientFunds` when the balance is short.
-pub async fn request(db: &Db, scope: &StoreScope, amount: Money) -> Result<Payout> {
-    scope.require_staff()?;
+pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payout> {
     if amount.minor <= 0 {
         return Err(CommerceError::Invalid("a payout must be a positive amount".into()));
     }
@@ -58,8 +57,7 @@ pub async fn request(db: &Db, scope: &StoreScope, amount: Money) -> Result<Payou
 }
 
 /// The store's payouts, newest first.
-pub async fn list(db: &Db, scope: &StoreScope) -> Result<Vec<Payout>> {
-    scope.require_staff()?;
+pub async fn list(db: &Db, scope: &StaffScope) -> Result<Vec<Payout>> {
     let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
         "SELECT id, currency, amount_minor, requested_by, created_at FROM payouts WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200",
     )

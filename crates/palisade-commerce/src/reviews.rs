@@ -4,10 +4,12 @@
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::{Db, StoreError, StoreScope};
+
+use crate::access::OrderAccess;
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
-use crate::orders::{self, Status};
+use crate::orders::Status;
 
 /// A stored review.
 #[derive(Debug, Clone, Serialize)]
@@ -41,8 +43,9 @@ fn masked(email: &str) -> String {
     }
 }
 
-/// The buyer reviews a completed order of theirs.
-pub async fn add(db: &Db, scope: &StoreScope, order_id: &str, rating: i64, body: &str) -> Result<Review> {
+/// The buyer reviews a completed order of theirs (through their signed link or account).
+pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Result<Review> {
+    let (scope, order_id) = (access.scope(), access.order_id());
     if !(1..=5).contains(&rating) {
         return Err(CommerceError::Invalid("a rating is 1 to 5 stars".into()));
     }
@@ -50,7 +53,7 @@ pub async fn add(db: &Db, scope: &StoreScope, order_id: &str, rating: i64, body:
     if body.chars().count() > 2000 {
         return Err(CommerceError::Invalid("a review is at most 2000 characters".into()));
     }
-    let order = orders::get_for_buyer(db, scope, order_id).await?;
+    let order = access.order(db).await?;
     if order.status != Status::Completed {
         return Err(CommerceError::Invalid("only a completed order can be reviewed".into()));
     }
@@ -128,8 +131,9 @@ pub async fn latest(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Revie
         .collect())
 }
 
-/// Whether the order already has a review.
-pub async fn exists_for(db: &Db, scope: &StoreScope, order_id: &str) -> Result<bool> {
+/// Whether the buyer's order already has a review.
+pub async fn exists_for(db: &Db, access: &OrderAccess) -> Result<bool> {
+    let (scope, order_id) = (access.scope(), access.order_id());
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM reviews WHERE store_id = $1 AND order_id = $2")
         .bind(scope.store_key())
         .bind(order_id)

@@ -5,12 +5,12 @@ use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::{CommerceError, inventory, ledger};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_store::scope::{PlatformScope, StoreScope};
+use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, StoreError};
 
-async fn store(db: &Db, slug: &str) -> StoreScope {
+async fn store(db: &Db, slug: &str) -> StaffScope {
     let owner = tenancy::create_account(
         db,
         NewAccount {
@@ -35,6 +35,8 @@ async fn store(db: &Db, slug: &str) -> StoreScope {
     .await
     .unwrap()
     .1
+    .to_staff()
+    .unwrap()
 }
 
 fn sgd(minor: i64) -> Money {
@@ -212,7 +214,7 @@ mod orders {
 
     fn checkout(variant: &str, qty: i64, key: &str, number: &str) -> Checkout {
         Checkout {
-            buyer: None,
+            guest_proof: None,
             email: Email::parse("buyer@example.com").unwrap(),
             address: serde_json::json!({"line1": "1 Marina Blvd", "postcode": "018989"}),
             lines: vec![Line { variant_id: variant.into(), quantity: qty }],
@@ -228,12 +230,14 @@ mod orders {
         orders::set_flat_shipping(&t, &a, 500).await.unwrap();
         let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
         let v = &p.variants[0].id;
-        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap();
+        let order =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(order.status, Status::Paid);
         assert_eq!(order.total, sgd(2 * 1850 + 500));
         assert_eq!(order.card_last4.as_deref(), Some("4242"));
         assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 4200, "the payment is held in escrow");
-        let again = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap();
+        let again =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(again.id, order.id, "a retried request returns the first order");
         assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 8);
         // The card number is nowhere in the database.
@@ -252,7 +256,8 @@ mod orders {
         let a = store(&t, "alpha").await;
         let p = catalog::create_product(&t, &a, tea("OOL-100", 3)).await.unwrap();
         let v = &p.variants[0].id;
-        let order = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap();
+        let order =
+            orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
         assert_eq!(order.status, Status::Cancelled);
         assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
         assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 0);
@@ -280,7 +285,7 @@ mod orders {
         let a = store(&t, "alpha").await;
         let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
         let v = &p.variants[0].id;
-        let o = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "k-6", "4242424242424242")).await.unwrap();
+        let o = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "k-6", "4242424242424242")).await.unwrap().order;
         assert!(
             matches!(
                 orders::transition(&t, &a, &o.id, Status::Completed, None, 0).await,
@@ -303,7 +308,7 @@ mod orders {
             Err(CommerceError::Invalid(_))
         ));
 
-        let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap();
+        let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap().order;
         let refunded = orders::transition(&t, &a, &r.id, Status::Refunded, None, 0).await.unwrap();
         assert_eq!(refunded.refunded_minor, 3700);
         assert_eq!(ledger::escrow_balance(&t, &a, &r.id).await.unwrap(), 0);
@@ -339,7 +344,7 @@ mod auto_release {
                 &TestGateway,
                 &a,
                 Checkout {
-                    buyer: None,
+                    guest_proof: None,
                     email: Email::parse("b@example.com").unwrap(),
                     address: serde_json::json!({}),
                     lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
@@ -348,7 +353,8 @@ mod auto_release {
                 },
             )
             .await
-            .unwrap();
+            .unwrap()
+            .order;
             orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), 0).await.unwrap();
             ids.push(o.id);
         }
@@ -361,5 +367,312 @@ mod auto_release {
         assert_eq!(orders::get(&t, &a, &ids[1]).await.unwrap().status, Status::Shipped, "undelivered orders wait");
         assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1850);
         assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 0, "released once");
+    }
+}
+
+/// Issue #16 item 5: an Idempotency-Key is bound to its sender and its request.
+mod idempotency {
+    use palisade_commerce::orders::{self, Checkout, Line, Status};
+    use palisade_commerce::payments::{TestGateway, card};
+    use palisade_core::AccountId;
+
+    use super::*;
+
+    fn req(variant: &str, qty: i64, key: &str, proof: Option<&str>, email: &str) -> Checkout {
+        Checkout {
+            guest_proof: proof.map(str::to_owned),
+            email: Email::parse(email).unwrap(),
+            address: serde_json::json!({"name": "Mei", "line1": "1 Marina Blvd", "postcode": "018989"}),
+            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
+            idempotency_key: key.into(),
+            card: card("4242424242424242", "12/30", "123"),
+        }
+    }
+
+    async fn buyer(db: &Db, email: &str) -> AccountId {
+        tenancy::create_account(
+            db,
+            NewAccount { email: Email::parse(email).unwrap(), display_name: "B".into(), kind: AccountKind::Buyer },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    fn reused<T: std::fmt::Debug>(r: Result<T, CommerceError>) -> bool {
+        matches!(r, Err(CommerceError::IdempotencyKeyReused))
+    }
+
+    #[tokio::test]
+    async fn a_key_replays_only_for_its_sender_and_request() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let guest = StoreScope::shopper(a.store_id(), None);
+        let first = orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("proof-1"), "mei@example.com"))
+            .await
+            .unwrap();
+        assert_eq!(first.order.status, Status::Paid);
+
+        // The same guest retrying the same request gets the same order (and access to it).
+        let again = orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("proof-1"), "mei@example.com"))
+            .await
+            .unwrap();
+        assert_eq!(again.order.id, first.order.id);
+        assert_eq!(again.access.order_id(), first.order.id);
+
+        // Another guest (another proof) with the very same body, or the same guest with another body: refused.
+        assert!(reused(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("proof-2"), "mei@example.com")).await
+        ));
+        assert!(reused(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 2, "k", Some("proof-1"), "mei@example.com")).await
+        ));
+        assert!(reused(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("proof-1"), "eve@example.com")).await
+        ));
+        // A signed-in buyer replaying a guest's key: refused.
+        let eve = buyer(&t, "eve@example.com").await;
+        let as_eve = StoreScope::shopper(a.store_id(), Some(eve));
+        assert!(reused(orders::checkout(&t, &TestGateway, &as_eve, req(v, 1, "k", None, "mei@example.com")).await));
+        // Nothing was reserved or charged by the refused replays.
+        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 9);
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(t.pool()).await.unwrap();
+        assert_eq!(n, 1);
+
+        // A buyer's key is theirs: another buyer (or a guest) with the same key and body is refused.
+        let mei = buyer(&t, "mei@example.com").await;
+        let as_mei = StoreScope::shopper(a.store_id(), Some(mei));
+        let mine =
+            orders::checkout(&t, &TestGateway, &as_mei, req(v, 1, "k-mei", None, "mei@example.com")).await.unwrap();
+        assert_eq!(mine.order.buyer_id, Some(mei.to_string()));
+        assert_eq!(
+            orders::checkout(&t, &TestGateway, &as_mei, req(v, 1, "k-mei", None, "mei@example.com"))
+                .await
+                .unwrap()
+                .order
+                .id,
+            mine.order.id
+        );
+        assert!(reused(orders::checkout(&t, &TestGateway, &as_eve, req(v, 1, "k-mei", None, "mei@example.com")).await));
+        assert!(reused(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k-mei", Some("x"), "mei@example.com")).await
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_fingerprint_ignores_key_order_and_guests_need_a_proof() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let guest = StoreScope::shopper(a.store_id(), None);
+        let first =
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("p"), "mei@example.com")).await.unwrap();
+        let mut same = req(v, 1, "k", Some("p"), "mei@example.com");
+        same.address = serde_json::json!({"postcode": "018989", "line1": "1 Marina Blvd", "name": "Mei"});
+        assert_eq!(orders::checkout(&t, &TestGateway, &guest, same).await.unwrap().order.id, first.order.id);
+        assert!(matches!(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k2", None, "mei@example.com")).await,
+            Err(CommerceError::Invalid(_))
+        ));
+        assert!(matches!(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k3", Some("  "), "mei@example.com")).await,
+            Err(CommerceError::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_order_placed_before_binding_is_never_replayed() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let guest = StoreScope::shopper(a.store_id(), None);
+        orders::checkout(&t, &TestGateway, &guest, req(v, 1, "old", Some("p"), "mei@example.com")).await.unwrap();
+        sqlx::query("UPDATE orders SET idempotency_fingerprint = NULL").execute(t.pool()).await.unwrap();
+        assert!(reused(
+            orders::checkout(&t, &TestGateway, &guest, req(v, 1, "old", Some("p"), "mei@example.com")).await
+        ));
+    }
+}
+
+/// Issue #16 item 12: a buyer's access to an order is a value only a verified link or the buyer's account makes;
+/// staff-only functions take a staff-only scope.
+mod order_access {
+    use palisade_commerce::access::OrderAccess;
+    use palisade_commerce::orders::{self, Checkout, Line, Status};
+    use palisade_commerce::payments::{TestGateway, card};
+    use palisade_commerce::{disputes, reviews};
+    use palisade_identity::links::LinkSigner;
+
+    use super::*;
+
+    async fn guest_order(t: &Db, a: &StaffScope, variant: &str, key: &str) -> orders::Order {
+        let guest = StoreScope::shopper(a.store_id(), None);
+        let req = Checkout {
+            guest_proof: Some(format!("proof-{key}")),
+            email: Email::parse("mei@example.com").unwrap(),
+            address: serde_json::json!({}),
+            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
+            idempotency_key: key.into(),
+            card: card("4242424242424242", "12/30", "123"),
+        };
+        orders::checkout(t, &TestGateway, &guest, req).await.unwrap().order
+    }
+
+    #[tokio::test]
+    async fn a_guest_reaches_an_order_only_through_its_own_signed_link() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let links = LinkSigner::new(&[7u8; 32]);
+        let mine = guest_order(&t, &a, v, "k1").await;
+        let theirs = guest_order(&t, &a, v, "k2").await;
+        let tag = OrderAccess::link_tag(&links, &mine.id);
+
+        let access = OrderAccess::by_link(&t, &links, &mine.id, &tag).await.unwrap();
+        assert_eq!(access.order(&t).await.unwrap().id, mine.id);
+        assert_eq!(access.items(&t).await.unwrap().len(), 1);
+        for (id, tag) in
+            [(&theirs.id, tag.as_str()), (&mine.id, "00"), (&mine.id, ""), (&"nope".to_owned(), tag.as_str())]
+        {
+            assert!(
+                matches!(
+                    OrderAccess::by_link(&t, &links, id, tag).await,
+                    Err(CommerceError::Store(StoreError::NotFound(_)))
+                ),
+                "{id} with tag {tag:?}"
+            );
+        }
+        // A signed-in account reaches only the orders it placed: not a guest's order, not another buyer's.
+        let eve = tenancy::create_account(
+            &t,
+            NewAccount {
+                email: Email::parse("eve@example.com").unwrap(),
+                display_name: "Eve".into(),
+                kind: AccountKind::Buyer,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            OrderAccess::for_buyer(&t, eve.id, &mine.id).await,
+            Err(CommerceError::Store(StoreError::NotFound(_)))
+        ));
+        let scope = StoreScope::shopper(a.store_id(), Some(eve.id));
+        let req = Checkout {
+            guest_proof: None,
+            email: Email::parse("eve@example.com").unwrap(),
+            address: serde_json::json!({}),
+            lines: vec![Line { variant_id: v.clone(), quantity: 1 }],
+            idempotency_key: "k3".into(),
+            card: card("4242424242424242", "12/30", "123"),
+        };
+        let eves = orders::checkout(&t, &TestGateway, &scope, req).await.unwrap().order;
+        assert_eq!(OrderAccess::for_buyer(&t, eve.id, &eves.id).await.unwrap().order_id(), eves.id);
+    }
+
+    #[tokio::test]
+    async fn buyer_actions_go_through_the_access_and_respect_the_lifecycle() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let links = LinkSigner::new(&[7u8; 32]);
+        let o = guest_order(&t, &a, v, "k1").await;
+        let access = OrderAccess::by_link(&t, &links, &o.id, &OrderAccess::link_tag(&links, &o.id)).await.unwrap();
+        assert!(
+            matches!(orders::confirm_received(&t, &access, 0).await, Err(CommerceError::Invalid(_))),
+            "a paid order has not been shipped"
+        );
+        orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), 0).await.unwrap();
+        let d = disputes::open(&t, &access, "not_received", "Nothing came.").await.unwrap();
+        assert_eq!(disputes::for_buyer(&t, &access).await.unwrap().unwrap().id, d.id);
+        assert!(
+            matches!(orders::confirm_received(&t, &access, 0).await, Err(CommerceError::Invalid(_))),
+            "a disputed order waits for the operator, the buyer cannot close it"
+        );
+        assert_eq!(ledger::escrow_balance(&t, &a, &o.id).await.unwrap(), 1850, "the money is still held");
+
+        let o2 = guest_order(&t, &a, v, "k2").await;
+        let access2 = OrderAccess::by_link(&t, &links, &o2.id, &OrderAccess::link_tag(&links, &o2.id)).await.unwrap();
+        orders::transition(&t, &a, &o2.id, Status::Shipped, Some("T2"), 0).await.unwrap();
+        let done = orders::confirm_received(&t, &access2, 0).await.unwrap();
+        assert_eq!(done.status, Status::Completed);
+        assert!(!reviews::exists_for(&t, &access2).await.unwrap());
+        reviews::add(&t, &access2, 5, "Lovely").await.unwrap();
+        assert!(reviews::exists_for(&t, &access2).await.unwrap());
+        let events = palisade_store::audit::list_store(&t, &a, 100).await.unwrap();
+        assert!(
+            events.iter().any(|e| e.action == "review.added" && e.actor == "guest"),
+            "the buyer's actions are the guest's"
+        );
+    }
+
+    #[test]
+    fn a_shopper_scope_is_never_a_staff_scope() {
+        let id = palisade_core::StoreId::new();
+        assert!(matches!(StoreScope::shopper(id, None).to_staff(), Err(StoreError::Forbidden(_))));
+        assert!(matches!(
+            StoreScope::shopper(id, Some(palisade_core::AccountId::new())).to_staff(),
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(StoreScope::system(id, "test").to_staff().is_ok());
+    }
+
+    #[test]
+    fn stored_and_requested_statuses_are_parsed_apart() {
+        assert_eq!(Status::from_name("paid"), Some(Status::Paid));
+        assert_eq!(Status::from_name("PAID"), None);
+        assert_eq!(Status::from_name("x' OR 1=1"), None);
+        assert!(matches!(Status::parse("bogus"), Err(CommerceError::Store(StoreError::Corrupt(_)))));
+        for s in Status::ALL {
+            assert_eq!(Status::from_name(s.as_str()), Some(s));
+        }
+    }
+}
+
+/// Issue #16 item 9: a product without variants (an import can make one) cannot be published and does not break
+/// the listings.
+mod variantless {
+    use palisade_commerce::listing;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_product_without_variants_is_not_published_nor_listed() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let mut draft = tea("OOL-200", 1);
+        draft.slug = Slug::parse("green").unwrap();
+        draft.status = ProductStatus::Draft;
+        let d = catalog::create_product(&t, &a, draft).await.unwrap();
+        sqlx::query("DELETE FROM variants WHERE product_id = $1 OR product_id = $2")
+            .bind(&p.id)
+            .bind(&d.id)
+            .execute(t.pool())
+            .await
+            .unwrap();
+        assert!(matches!(
+            catalog::set_status(&t, &a, &d.id, ProductStatus::Published).await,
+            Err(CommerceError::Invalid(_))
+        ));
+        let shopper = StoreScope::shopper(a.store_id(), None);
+        assert!(listing::search(&t, "", 1).await.unwrap().cards.is_empty());
+        assert!(listing::search(&t, "oolong", 1).await.unwrap().cards.is_empty());
+        assert!(listing::store_page(&t, &shopper, None, 1).await.unwrap().cards.is_empty());
+        assert_eq!(listing::stores(&t).await.unwrap()[0].products, 0);
+        // A draft's id does not open it for a shopper (only its staff), whichever way it is asked for.
+        assert!(matches!(
+            catalog::get_product(&t, &shopper, &d.id).await,
+            Err(CommerceError::Store(StoreError::NotFound(_)))
+        ));
+        assert!(catalog::get_product(&t, &a, &d.id).await.is_ok());
+        // The product itself still reads (its page says it is not available).
+        assert!(catalog::get_by_slug(&t, &shopper, "oolong").await.unwrap().variants.is_empty());
     }
 }

@@ -24,4 +24,4 @@ pub mod tokens;
 pub use db::{Backend, Db, DbOptions};
 pub use error::StoreError;
 pub use objects::Objects;
-pub use scope::StoreScope;
+pub use scope::{StaffScope, StoreScope};

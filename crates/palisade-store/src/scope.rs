@@ -43,10 +43,11 @@ impl OperatorPrincipal {
         PlatformScope { actor: Actor::Account(self.account_id) }
     }
 
-    /// Operators may act on any store; the access is attributed to them in the audit log.
+    /// Operators may act on any store, staff-only operations included; the access is attributed to them in the
+    /// audit log.
     #[must_use]
-    pub fn store_scope(&self, store_id: StoreId) -> StoreScope {
-        StoreScope { store_id, actor: Actor::Account(self.account_id) }
+    pub fn store_scope(&self, store_id: StoreId) -> StaffScope {
+        StaffScope(StoreScope { store_id, actor: Actor::Account(self.account_id) })
     }
 }
 
@@ -97,16 +98,18 @@ impl StoreScope {
     }
 
     /// Refuses a shopper's scope: for operations only the store's staff, operators or system tasks may run.
+    /// Prefer taking a [`StaffScope`] in new code, so the compiler makes the check instead of a call.
     pub fn require_staff(&self) -> Result<(), crate::StoreError> {
-        match self.actor {
-            Actor::Shopper(_) => Err(crate::StoreError::Forbidden("only the store's staff may do this")),
-            Actor::Account(_) | Actor::System(_) => Ok(()),
-        }
+        self.to_staff().map(|_| ())
     }
 
-    /// Scope for a store's own member; made by the tenancy layer after checking the membership exists.
-    pub(crate) fn member(store_id: StoreId, account_id: AccountId) -> Self {
-        Self { store_id, actor: Actor::Account(account_id) }
+    /// The same authority as a [`StaffScope`], or `Forbidden` for a shopper's scope. This is the one place a
+    /// plain scope is checked into a staff one (system tasks holding a `StoreScope::system` use it).
+    pub fn to_staff(&self) -> Result<StaffScope, crate::StoreError> {
+        match self.actor {
+            Actor::Shopper(_) => Err(crate::StoreError::Forbidden("only the store's staff may do this")),
+            Actor::Account(_) | Actor::System(_) => Ok(StaffScope(self.clone())),
+        }
     }
 
     #[must_use]
@@ -123,6 +126,68 @@ impl StoreScope {
     #[must_use]
     pub fn actor(&self) -> Actor {
         self.actor
+    }
+}
+
+/// Authority over one store's data that is never a shopper's: a verified member, an operator, or a named system
+/// task. Staff-only operations (order admin, refunds, payouts, ledger reads, catalog edits …) take this type, so a
+/// storefront handler holding [`StoreScope::shopper`] has nothing to pass and does not compile; the only
+/// conversion from a plain scope, [`StoreScope::to_staff`], refuses a shopper's. It dereferences to the
+/// [`StoreScope`] it wraps, so every function open to any scope accepts it too.
+///
+/// ```
+/// use palisade_store::{StaffScope, StoreScope};
+/// fn staff_only(_: &StaffScope) {}
+/// staff_only(&StaffScope::system(palisade_core::StoreId::new(), "doc"));
+/// ```
+///
+/// A shopper's scope does not compile where a staff scope is required:
+///
+/// ```compile_fail
+/// use palisade_store::{StaffScope, StoreScope};
+/// fn staff_only(_: &StaffScope) {}
+/// staff_only(&StoreScope::shopper(palisade_core::StoreId::new(), None));
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaffScope(StoreScope);
+
+impl StaffScope {
+    /// Staff authority for a system task (CLI commands, jobs, the demo generator); grep for `StaffScope::system`
+    /// to review every use.
+    #[must_use]
+    pub fn system(store_id: StoreId, task: &'static str) -> Self {
+        Self(StoreScope::system(store_id, task))
+    }
+
+    /// Scope for a store's own member; made by the tenancy layer after checking the membership exists.
+    pub(crate) fn member(store_id: StoreId, account_id: AccountId) -> Self {
+        Self(StoreScope { store_id, actor: Actor::Account(account_id) })
+    }
+
+    /// The plain scope, for functions open to any scope.
+    #[must_use]
+    pub fn scope(&self) -> &StoreScope {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for StaffScope {
+    type Target = StoreScope;
+
+    fn deref(&self) -> &StoreScope {
+        &self.0
+    }
+}
+
+impl AsRef<StoreScope> for StaffScope {
+    fn as_ref(&self) -> &StoreScope {
+        &self.0
+    }
+}
+
+impl From<StaffScope> for StoreScope {
+    fn from(s: StaffScope) -> Self {
+        s.0
     }
 }
 

@@ -13,7 +13,7 @@ use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError, conflict_on_unique};
 use crate::permissions::{self, Permission, Standing};
-use crate::scope::{Actor, PlatformScope, StoreScope};
+use crate::scope::{Actor, PlatformScope, StaffScope, StoreScope};
 
 /// What kind of person an account belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,7 +267,7 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
     )
     .await?;
     let scope = match platform.actor() {
-        Actor::Account(a) => StoreScope::member(id, a),
+        Actor::Account(a) => StaffScope::member(id, a).into(),
         Actor::System(task) => StoreScope::system(id, task),
         Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
     };
@@ -546,7 +546,7 @@ pub async fn remove_member(db: &Db, by: &Membership, account: AccountId) -> Resu
 }
 
 /// The stores an account belongs to, with a scope for each (what a signed-in staff member may act on).
-pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope, Role)>> {
+pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StaffScope, Role)>> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT store_id, role FROM store_members WHERE account_id = $1 ORDER BY store_id")
             .bind(account.to_string())
@@ -555,7 +555,7 @@ pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope,
     rows.into_iter()
         .map(|(s, r)| {
             let store: StoreId = s.parse().map_err(|e| StoreError::Corrupt(format!("store id: {e}")))?;
-            Ok((StoreScope::member(store, account), Role::parse(&r)?))
+            Ok((StaffScope::member(store, account), Role::parse(&r)?))
         })
         .collect()
 }
@@ -563,7 +563,8 @@ pub async fn memberships(db: &Db, account: AccountId) -> Result<Vec<(StoreScope,
 /// A verified membership: the scope to act in the store, with the member's role and permissions.
 #[derive(Debug, Clone)]
 pub struct Membership {
-    pub scope: StoreScope,
+    /// Staff authority: a membership is what makes an account staff of the store.
+    pub scope: StaffScope,
     pub role: Role,
     pub permissions: Vec<Permission>,
 }
@@ -578,7 +579,7 @@ impl Membership {
     /// `Membership::system` to review every use.
     #[must_use]
     pub fn system(store: StoreId, task: &'static str) -> Membership {
-        Membership { scope: StoreScope::system(store, task), role: Role::Owner, permissions: Permission::ALL.to_vec() }
+        Membership { scope: StaffScope::system(store, task), role: Role::Owner, permissions: Permission::ALL.to_vec() }
     }
 
     /// The role and permissions, for [`permissions::check_change`].
@@ -600,7 +601,7 @@ pub async fn membership(db: &Db, account: AccountId, store: StoreId) -> Result<O
     let Some((role, perms)) = row else { return Ok(None) };
     let role = Role::parse(&role)?;
     Ok(Some(Membership {
-        scope: StoreScope::member(store, account),
+        scope: StaffScope::member(store, account),
         role,
         permissions: permissions::effective(role, &permissions::parse_stored(&perms)),
     }))

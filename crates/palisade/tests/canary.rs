@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::testing::TestDb;
-use palisade_store::{Backend, StoreScope, tenancy};
+use palisade_store::scope::StaffScope;
+use palisade_store::{Backend, tenancy};
 use serde_json::{Value, json};
 
 const CARD: &str = "5555555555554444";
@@ -74,7 +75,7 @@ fn cookie(res: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The store "canary", its owner (password from the CLI, as an operator would set it) and one product.
-async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StoreScope, String) {
+async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StaffScope, String) {
     let owner = tenancy::create_account(
         t,
         tenancy::NewAccount {
@@ -85,7 +86,7 @@ async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StoreScope, String) {
     )
     .await
     .unwrap();
-    let (store, scope) = tenancy::create_store(
+    let (store, _) = tenancy::create_store(
         t,
         &palisade_store::scope::PlatformScope::system("test"),
         tenancy::NewStore {
@@ -98,6 +99,7 @@ async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StoreScope, String) {
     )
     .await
     .unwrap();
+    let scope = palisade_store::scope::StaffScope::system(store.id, "test");
     let product = palisade_commerce::catalog::create_product(
         t,
         &scope,
@@ -130,7 +132,6 @@ async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StoreScope, String) {
     }
     let out = set.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = store;
     (scope, product.variants[0].id.clone())
 }
 

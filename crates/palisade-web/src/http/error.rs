@@ -181,6 +181,11 @@ impl From<palisade_commerce::CommerceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "insufficient_funds", "the balance does not cover this amount")
             }
             E::CurrencyMismatch(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "currency_mismatch", m),
+            E::IdempotencyKeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for another request; send a new key",
+            ),
         }
     }
 }

@@ -115,6 +115,17 @@ impl std::fmt::Debug for PayForm {
     }
 }
 
+/// The purpose under which a guest's sender proof is made (see [`guest_proof`]).
+const SENDER_PURPOSE: &str = "checkout-sender";
+
+/// What binds a guest's Idempotency-Key to them (issue #16): an HMAC, under a key derived from the master key, of
+/// the card they pay with and, on the web, of their cart (the cookie they hold). A replay of the key by anyone
+/// without both gets 409 and nothing of the order. Only this keyed hash reaches the database, never the card.
+pub(crate) fn guest_proof(state: &AppState, card_number: &str, expiry: &str, cart: Option<&str>) -> String {
+    let digits: String = card_number.chars().filter(char::is_ascii_digit).collect();
+    state.identity.links().sign(SENDER_PURPOSE, &format!("{digits}|{}|{}", expiry.trim(), cart.unwrap_or("")))
+}
+
 fn new_key() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
@@ -165,7 +176,7 @@ async fn group_of(
     state: &AppState,
     headers: &HeaderMap,
     store_key: &str,
-) -> Result<Option<(String, cart::StoreGroup)>, PageError> {
+) -> Result<Option<(cart::CartId, cart::StoreGroup)>, PageError> {
     let store = resolve_store(state, store_key).await?;
     let Some(cart_id) = cart_of(state, headers).await? else { return Ok(None) };
     let view = cart::view(&state.db, &cart_id).await?;
@@ -214,8 +225,10 @@ async fn pay(
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
+    let guest_proof =
+        buyer.is_none().then(|| guest_proof(&state, &form.card_number, &form.expiry, Some(cart_id.as_str())));
     let req = Checkout {
-        buyer,
+        guest_proof,
         email,
         address,
         lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
@@ -223,13 +236,15 @@ async fn pay(
         card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
-        Ok(order) if order.status == Status::Paid => {
+        Ok(placed) if placed.order.status == Status::Paid => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
-            Ok(Redirect::to(&order_link(&state, &order)).into_response())
+            Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
         }
-        Ok(order) => {
+        Ok(placed) => {
             // Declined: the order is cancelled and its stock returned; a new key lets the buyer try another card.
-            let reason = orders::events(&state.db, &scope, &order.id)
+            let reason = placed
+                .access
+                .events(&state.db)
                 .await?
                 .last()
                 .map(|e| e.note.clone())
@@ -241,6 +256,13 @@ async fn pay(
             fail(&format!("an item in your order has only {available} left; update your cart and try again"))
         }
         Err(CommerceError::Invalid(m)) => fail(&m),
+        Err(CommerceError::IdempotencyKeyReused) => {
+            // This form's key went with another request (another card or cart, other content): nothing of that
+            // order is shown; a fresh key lets this buyer place their own.
+            let retry = PayForm { idempotency_key: new_key(), ..form };
+            let msg = "this payment form was already used for another order; check the details and pay again";
+            render(&state, Some(&group), &retry, Some(msg), StatusCode::CONFLICT)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -14,6 +14,7 @@ use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, th
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_identity::sessions;
+use palisade_store::StaffScope;
 use palisade_store::permissions::Permission;
 use palisade_store::{StoreError, StoreScope, tenancy};
 use serde::Deserialize;
@@ -24,6 +25,8 @@ use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::checkout::guest_proof;
+use crate::routes::query;
 use crate::routes::resolve_store;
 use crate::routes::storefront::{FEE_MINOR, order_link};
 use crate::state::AppState;
@@ -110,7 +113,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/stores/{store}/orders",
         false,
         None,
-        "Place and pay an order (header Idempotency-Key required; a retry returns the first order)",
+        "Place and pay an order (header Idempotency-Key required; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused)",
         Some(s_checkout),
     ),
     ep("GET", "/api/v1/admin/stores/{store}/products", true, None, "The store's products (page)", None),
@@ -309,7 +312,7 @@ fn ok(v: impl serde::Serialize) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-fn scope(access: &StaffAccess) -> &StoreScope {
+fn scope(access: &StaffAccess) -> &StaffScope {
     &access.membership.scope
 }
 
@@ -455,15 +458,17 @@ async fn create_order(
     let id = resolve_store(&state, &store).await?;
     let buyer = s.ok().map(|s| s.account.id);
     let scope = StoreScope::shopper(id, buyer);
+    // A guest's key is bound to the card they pay with (keyed hash); a buyer's to their account.
+    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &body.card.expiry, None));
     let req = Checkout {
-        buyer,
+        guest_proof,
         email,
         address: body.address,
         lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };
-    let order = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;
+    let order = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?.order;
     let status = if order.status == Status::Paid { StatusCode::CREATED } else { StatusCode::PAYMENT_REQUIRED };
     let link = format!("{}{}", state.config.public_url, order_link(&state, &order));
     Ok((status, Json(json!({"order": order, "link": link}))).into_response())
@@ -478,8 +483,8 @@ struct PageQ {
 }
 
 async fn list_products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
-    let pg = q.page.unwrap_or(1).max(1);
-    ok(catalog::list_products(&state.db, scope(&access), 50, (pg - 1) * 50).await?)
+    let (_, offset) = query::page(q.page, 50)?;
+    ok(catalog::list_products(&state.db, scope(&access), 50, offset).await?)
 }
 
 #[derive(Deserialize)]
@@ -623,12 +628,12 @@ async fn set_price(
 
 async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
     need(&access, Permission::Orders)?;
-    let status = q.status.as_deref().filter(|s| !s.is_empty()).map(Status::parse).transpose()?;
-    let pg = q.page.unwrap_or(1).max(1);
-    ok(orders::list(&state.db, scope(&access), status, 50, (pg - 1) * 50).await?)
+    let status = query::order_status(q.status.as_deref())?;
+    let (_, offset) = query::page(q.page, 50)?;
+    ok(orders::list(&state.db, scope(&access), status, 50, offset).await?)
 }
 
-async fn order_json(state: &AppState, scope: &StoreScope, id: &str) -> ApiResult {
+async fn order_json(state: &AppState, scope: &StaffScope, id: &str) -> ApiResult {
     let o = orders::get(&state.db, scope, id).await?;
     let items = orders::items(&state.db, scope, id).await?;
     let events = orders::events(&state.db, scope, id).await?;
@@ -716,13 +721,7 @@ async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResul
     need(&access, Permission::Payouts)?;
     let currency = currency_of(&state, scope(&access)).await?;
     let available = ledger::store_balance(&state.db, scope(&access), currency).await?;
-    let (held,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM ledger_accounts WHERE store_id = $1 AND kind = 'escrow'",
-    )
-    .bind(scope(&access).store_key())
-    .fetch_one(state.db.pool())
-    .await
-    .map_err(StoreError::from)?;
+    let held = ledger::escrow_total(&state.db, scope(&access)).await?;
     ok(json!({"available": Money::new(available, currency), "held": Money::new(held, currency)}))
 }
 

@@ -15,9 +15,9 @@ use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
 use palisade_identity::sessions;
+use palisade_store::StoreError;
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy;
-use palisade_store::{StoreError, StoreScope};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -85,7 +85,7 @@ fn base(access: &StaffAccess) -> String {
     format!("/admin/stores/{}", access.membership.scope.store_id())
 }
 
-fn scope(access: &StaffAccess) -> &StoreScope {
+fn scope(access: &StaffAccess) -> &palisade_store::StaffScope {
     &access.membership.scope
 }
 
@@ -160,8 +160,8 @@ struct PageQuery {
 }
 
 async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
-    let pg = q.page.unwrap_or(1).max(1);
-    let list = catalog::list_products(&state.db, scope(&access), 50, (pg - 1) * 50).await?;
+    let (pg, offset) = crate::routes::query::page(q.page, 50)?;
+    let list = catalog::list_products(&state.db, scope(&access), 50, offset).await?;
     let categories = catalog::list_categories(&state.db, scope(&access)).await?;
     page(
         &state,
@@ -385,11 +385,11 @@ async fn edit_variant(
 
 async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
     access.require(Permission::Orders)?;
-    let status = q.status.as_deref().filter(|s| !s.is_empty()).map(Status::parse).transpose()?;
-    let pg = q.page.unwrap_or(1).max(1);
-    let list = orders::list(&state.db, scope(&access), status, 50, (pg - 1) * 50).await?;
+    let status = crate::routes::query::order_status(q.status.as_deref())?;
+    let (pg, offset) = crate::routes::query::page(q.page, 50)?;
+    let list = orders::list(&state.db, scope(&access), status, 50, offset).await?;
     let counts = orders::counts(&state.db, scope(&access)).await?;
-    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": q.status.unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
+    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": status.map(Status::as_str).unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
 }
 
 async fn order_detail(

@@ -13,6 +13,7 @@ mod health;
 pub use health::{metrics_router, serve_metrics};
 pub mod merchant;
 mod passkeys;
+mod query;
 pub mod storefront;
 
 use axum::Router;

@@ -8,9 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use palisade_commerce::access::OrderAccess;
 use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
-use palisade_commerce::{cart, catalog, disputes, images, reviews};
+use palisade_commerce::{CommerceError, cart, catalog, disputes, images, reviews};
 use palisade_core::StoreId;
 use palisade_store::StoreScope;
 use palisade_store::tenancy::{self, AccountKind};
@@ -53,7 +54,7 @@ pub(crate) fn shopper_of(s: &Result<SignedIn, SessionRejection>) -> Option<&Sign
 }
 
 /// The cart a request's cookie opens.
-pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, PageError> {
+pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<cart::CartId>, PageError> {
     match cookie(headers, CART_COOKIE) {
         Some(token) => Ok(cart::find(&state.db, token).await?),
         None => Ok(None),
@@ -273,7 +274,7 @@ async fn media(
     let scope = match shopper_of(&s) {
         Some(s) if s.account.kind != AccountKind::Buyer => tenancy::membership(&state.db, s.account.id, id)
             .await?
-            .map_or_else(|| StoreScope::shopper(id, Some(s.account.id)), |m| m.scope),
+            .map_or_else(|| StoreScope::shopper(id, Some(s.account.id)), |m| m.scope.into()),
         other => StoreScope::shopper(id, other.map(|s| s.account.id)),
     };
     let (content_type, bytes) = images::open(&state.db, &state.objects, &scope, &image).await?;
@@ -408,23 +409,23 @@ struct LinkQuery {
     k: Option<String>,
 }
 
-/// The buyer's scope for an order: the signed-in buyer who placed it, or whoever holds its signed link.
-async fn order_scope(
+/// The buyer's access to an order: whoever holds its signed link, or the signed-in buyer who placed it. Anything
+/// else is 404, whether the order exists or not.
+async fn order_access(
     state: &AppState,
     s: Option<&SignedIn>,
     order: &str,
     key: Option<&str>,
-) -> Result<(StoreScope, Order), PageError> {
-    let store = orders::store_of(&state.db, order).await?.ok_or_else(|| ApiError::not_found("order"))?;
-    let by_link = key.is_some_and(|k| state.identity.links().verify("order", order, k));
-    let scope = if by_link {
-        StoreScope::shopper(store, None)
-    } else {
-        let Some(s) = s else { return Err(ApiError::not_found("order").into()) };
-        StoreScope::shopper(store, Some(s.account.id))
-    };
-    let o = orders::get_for_buyer(&state.db, &scope, order).await?;
-    Ok((scope, o))
+) -> Result<OrderAccess, PageError> {
+    if let Some(k) = key {
+        match OrderAccess::by_link(&state.db, state.identity.links(), order, k).await {
+            Ok(access) => return Ok(access),
+            Err(CommerceError::Store(palisade_store::StoreError::NotFound(_))) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some(s) = s else { return Err(ApiError::not_found("order").into()) };
+    Ok(OrderAccess::for_buyer(&state.db, s.account.id, order).await?)
 }
 
 /// The address of an order's page: signed for guests, plain for the signed-in buyer.
@@ -432,7 +433,7 @@ pub(crate) fn order_link(state: &AppState, order: &Order) -> String {
     if order.buyer_id.is_some() {
         format!("/orders/{}", order.id)
     } else {
-        format!("/orders/{}?k={}", order.id, state.identity.links().sign("order", &order.id))
+        format!("/orders/{}?k={}", order.id, OrderAccess::link_tag(state.identity.links(), &order.id))
     }
 }
 
@@ -450,12 +451,13 @@ async fn order_page(
     Path(id): Path<String>,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
-    let (scope, order) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
-    let items = orders::items(&state.db, &scope, &id).await?;
-    let events = orders::events(&state.db, &scope, &id).await?;
-    let dispute = disputes::for_order(&state.db, &scope, &id).await?;
-    let reviewed = reviews::exists_for(&state.db, &scope, &id).await?;
-    let store = tenancy::get_store(&state.db, &scope).await?;
+    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let order = access.order(&state.db).await?;
+    let items = access.items(&state.db).await?;
+    let events = access.events(&state.db).await?;
+    let dispute = disputes::for_buyer(&state.db, &access).await?;
+    let reviewed = reviews::exists_for(&state.db, &access).await?;
+    let store = tenancy::get_store(&state.db, access.scope()).await?;
     let key = q.k.as_deref();
     let base = format!("/orders/{id}");
     let ctx = merge(
@@ -492,8 +494,8 @@ async fn order_confirm(
     Path(id): Path<String>,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
-    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
-    orders::confirm_received(&state.db, &scope, &id, FEE_MINOR).await?;
+    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    orders::confirm_received(&state.db, &access, FEE_MINOR).await?;
     Ok(back_to(&id, q.k.as_deref()))
 }
 
@@ -510,8 +512,8 @@ async fn order_dispute(
     Query(q): Query<LinkQuery>,
     Form(form): Form<DisputeForm>,
 ) -> Result<Response, PageError> {
-    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
-    disputes::open(&state.db, &scope, &id, &form.reason, &form.statement).await?;
+    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    disputes::open(&state.db, &access, &form.reason, &form.statement).await?;
     Ok(back_to(&id, q.k.as_deref()))
 }
 
@@ -529,9 +531,9 @@ async fn order_review(
     Query(q): Query<LinkQuery>,
     Form(form): Form<ReviewForm>,
 ) -> Result<Response, PageError> {
-    let (scope, _) = order_scope(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
     let rating = form.rating.trim().parse().unwrap_or(0);
-    reviews::add(&state.db, &scope, &id, rating, &form.body).await?;
+    reviews::add(&state.db, &access, rating, &form.body).await?;
     Ok(back_to(&id, q.k.as_deref()))
 }
 

@@ -14,6 +14,7 @@ mod identity;
 mod limits;
 mod matrix_api;
 mod merchant_abuse;
+mod orders;
 mod permission_algebra;
 mod sensitive;
 mod shield;

@@ -6,7 +6,7 @@
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
-use palisade_store::StoreScope;
+use palisade_store::scope::StaffScope;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -37,7 +37,7 @@ const ABUSES: &[(&str, &str)] = &[
     ("<textarea name=x>note</textarea><select name=s><option>1</option></select>", "<textarea"),
 ];
 
-async fn product(app: &TestApp, scope: &StoreScope, slug: &str, description: &str) {
+async fn product(app: &TestApp, scope: &StaffScope, slug: &str, description: &str) {
     catalog::create_product(
         &app.db,
         scope,

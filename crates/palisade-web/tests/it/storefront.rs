@@ -4,7 +4,7 @@ use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::{ledger, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
-use palisade_store::StoreScope;
+use palisade_store::StaffScope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ use crate::support::{TestApp, owner_of};
 
 async fn product(
     app: &TestApp,
-    scope: &StoreScope,
+    scope: &StaffScope,
     slug: &str,
     title: &str,
     price: i64,

@@ -6,7 +6,7 @@ use palisade_core::text::Email;
 use palisade_identity::csrf::Binding;
 use palisade_store::matrix::{NodeFacts, Registry};
 use palisade_store::scope::PlatformScope;
-use palisade_store::scope::StoreScope;
+use palisade_store::scope::StaffScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use palisade_store::testing::TestDb;
 use palisade_store::tokens::{self, IssueToken, TokenKind};
@@ -230,9 +230,9 @@ pub async fn store(db: &TestDb, slug: &str, contact: Option<&str>) -> tenancy::S
 /// The password tests give the accounts they sign in with.
 pub const PW: &str = "granite pelican umbrella";
 
-pub async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StoreScope, String) {
+pub async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StaffScope, String) {
     let s = store(&app.db, slug, None).await;
-    let scope = StoreScope::system(s.id, "test");
+    let scope = StaffScope::system(s.id, "test");
     let owner = tenancy::list_members(&app.db, &scope).await.unwrap().remove(0);
     let acct = tenancy::get_account(&app.db, owner.account_id).await.unwrap();
     app.identity().set_password(&acct, SecretString::from(PW.to_owned())).await.unwrap();

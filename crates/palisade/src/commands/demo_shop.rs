@@ -12,7 +12,7 @@ use palisade_core::StoreId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
-use palisade_store::{Db, Objects, StoreScope};
+use palisade_store::{Db, Objects, StaffScope, StoreScope};
 use serde_json::json;
 
 use crate::runtime;
@@ -175,7 +175,7 @@ pub async fn catalog(
     bar: &ProgressBar,
     shop: &mut Shop,
 ) -> anyhow::Result<Vec<String>> {
-    let scope = StoreScope::system(store, "demo");
+    let scope = StaffScope::system(store, "demo");
     let store_row = tenancy::get_store(db, &scope).await.map_err(runtime::explain)?;
     let Some(spec) = CATALOGS.iter().find(|c| c.slug == store_row.slug) else { return Ok(Vec::new()) };
     let mut category_ids = std::collections::HashMap::new();
@@ -281,7 +281,7 @@ pub async fn trade(
     bar: &ProgressBar,
     shop: &mut Shop,
 ) -> anyhow::Result<()> {
-    let staff = StoreScope::system(store, "demo");
+    let staff = StaffScope::system(store, "demo");
     let gateway = TestGateway;
     // (final state, card) for each order; the list covers every state the lifecycle has.
     let plan: &[(&str, &str)] = &[
@@ -319,12 +319,12 @@ pub async fn trade(
             break;
         }
         let shopper = StoreScope::shopper(store, Some(buyer.id));
-        let order = orders::checkout(
+        let placed = orders::checkout(
             db,
             &gateway,
             &shopper,
             Checkout {
-                buyer: Some(buyer.id),
+                guest_proof: None,
                 email: Email::parse(&buyer.email)?,
                 address: json!({"name": buyer.display_name, "line1": format!("{} Orchard Road", 100 + i), "line2": format!("#0{}-1{i}", 2 + i % 7), "city": "Singapore", "postcode": format!("23{i:04}"), "country": "Singapore"}),
                 lines,
@@ -334,6 +334,7 @@ pub async fn trade(
         )
         .await?;
         shop.orders += 1;
+        let (order, access) = (placed.order, placed.access);
         let id = order.id.clone();
         let ship = |n: usize| format!("SG{:09}", 100_000 + n * 7);
         match *target {
@@ -346,9 +347,9 @@ pub async fn trade(
             }
             "completed" => {
                 orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
-                orders::confirm_received(db, &shopper, &id, 0).await?;
+                orders::confirm_received(db, &access, 0).await?;
                 if let Some((rating, text)) = reviews_text.get(i % reviews_text.len()) {
-                    reviews::add(db, &shopper, &id, *rating, text).await?;
+                    reviews::add(db, &access, *rating, text).await?;
                 }
             }
             "refunded" => {
@@ -360,9 +361,8 @@ pub async fn trade(
             }
             "disputed" | "answered" => {
                 orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
-                let d =
-                    disputes::open(db, &shopper, &id, "not_received", "The tracking number has not moved for a week.")
-                        .await?;
+                let d = disputes::open(db, &access, "not_received", "The tracking number has not moved for a week.")
+                    .await?;
                 if *target == "answered" {
                     disputes::respond(
                         db,
