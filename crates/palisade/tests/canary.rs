@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_store::testing::TestDb;
 use palisade_store::scope::StaffScope;
+use palisade_store::testing::TestDb;
 use palisade_store::{Backend, tenancy};
 use serde_json::{Value, json};
 

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::support::{PW, TestApp, login, owner_of};
+use crate::support::{Csrf, PW, TestApp, VISITOR, login, owner_of};
 
 async fn product(app: &TestApp, scope: &StaffScope, slug: &str, stock: i64) -> catalog::Product {
     catalog::create_product(
@@ -118,6 +118,7 @@ async fn the_payment_form_replayed_from_another_cart_gets_409_not_the_order() {
         let res = app
             .client
             .post(app.url("/cart/add"))
+            .csrf(&app, VISITOR)
             .form(&[("variant_id", p.variants[0].id.as_str()), ("quantity", "1")])
             .send()
             .await
@@ -144,7 +145,7 @@ async fn the_payment_form_replayed_from_another_cart_gets_409_not_the_order() {
         ("expiry", "12/30"),
         ("cvc", "123"),
     ];
-    let pay = |cookie: String| app.client.post(app.url("/checkout/alpha")).header("cookie", cookie).form(&form).send();
+    let pay = |cookie: String| app.client.post(app.url("/checkout/alpha")).csrf(&app, &cookie).form(&form).send();
     let paid = pay(carts[0].clone()).await.unwrap();
     assert_eq!(paid.status(), StatusCode::SEE_OTHER);
     let link = paid.headers()["location"].to_str().unwrap().to_owned();
@@ -174,11 +175,18 @@ async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
     assert_eq!(app.get(&link_a).await.status(), 200);
     // A's key does not open B, nor confirm or dispute it.
     assert_eq!(app.get(&format!("/orders/{b_id}?k={key_a}")).await.status(), 404);
-    let confirm = app.client.post(app.url(&format!("/orders/{b_id}/confirm?k={key_a}"))).send().await.unwrap();
+    let confirm = app
+        .client
+        .post(app.url(&format!("/orders/{b_id}/confirm?k={key_a}")))
+        .csrf(&app, VISITOR)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(confirm.status(), 404);
     let dispute = app
         .client
         .post(app.url(&format!("/orders/{b_id}/dispute?k={key_a}")))
+        .csrf(&app, VISITOR)
         .form(&[("reason", "other"), ("statement", "mine now")])
         .send()
         .await
