@@ -309,6 +309,7 @@ async fn a_passkey_registered_over_http_becomes_the_second_step() {
         .client
         .post(app.url("/api/v1/auth/passkeys/login/start"))
         .header("cookie", &half)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap()
