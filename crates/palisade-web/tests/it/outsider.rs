@@ -275,3 +275,16 @@ async fn synchronizer_tokens_are_not_taken_from_the_query_string_other_methods_o
     }
     assert!(signed_in(&app, &owner).await, "still signed in");
 }
+
+#[tokio::test]
+async fn readiness_tells_an_outsider_neither_the_backend_nor_the_cause() {
+    let app = TestApp::start().await;
+    let ready = app.get("/readyz").await.text().await.unwrap();
+    assert!(!ready.contains("sqlite") && !ready.contains("postgres") && !ready.contains("database"), "{ready}");
+    app.db.db.close().await;
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_ready");
+    assert_eq!(body["error"]["message"], "the database is not ready", "no driver error text");
+}
