@@ -218,6 +218,7 @@ async fn journey(base: &str, store_id: &str, variant: &str) -> String {
     let start: Value = http
         .post(url("/api/v1/auth/totp/start"))
         .header("cookie", &session)
+        .json(&json!({}))
         .send()
         .await
         .unwrap()

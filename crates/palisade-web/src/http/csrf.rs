@@ -9,8 +9,15 @@
 //!
 //! One middleware ([`synchronize`]) checks every such request, whatever its content type (a `text/plain` form
 //! or an empty body is refused too), and makes the request's token available to the templates rendering its
-//! response ([`token`]). Exempt: the API under `/api/` (JSON only, bearer tokens, no ambient form posts) and
-//! requests that authenticate with a bearer token and send no cookie at all (nothing ambient to abuse).
+//! response ([`token`]). Exempt: requests that authenticate with a bearer token and send no cookie at all
+//! (nothing ambient to abuse).
+//!
+//! The API under `/api/` takes no synchronizer token in a body, but it does accept the session cookie, and several
+//! of its state-changing calls have no body at all (sign-out, shipping an order, removing a firewall rule), which
+//! a plain same-origin `<form>` could send. So a state-changing API call that carries cookies and no
+//! `Authorization` header must prove it is not a form ([`api_call_allowed`]): `Content-Type: application/json`
+//! (no form can send it, and a page of another origin cannot without a CORS preflight, which the API never grants)
+//! or the [`HEADER`] token.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,10 +116,45 @@ async fn token_in_body(content_type: &str, media: &str, body: &Bytes) -> Option<
     }
 }
 
-/// Checks the token of every state-changing non-API request and lends the request's token to its templates.
+/// Whether a request to the JSON API may go on: safe methods, calls without cookies or with an `Authorization`
+/// header (neither is ambient: a form cannot set the header), and cookie-carrying calls that a form could not
+/// have sent — a JSON body, or the browser's own token in the [`HEADER`] header.
+fn api_call_allowed(req: &Request, signer: &palisade_identity::csrf::CsrfSigner) -> bool {
+    let headers = req.headers();
+    if is_safe(req.method()) || !headers.contains_key(header::COOKIE) || headers.contains_key(header::AUTHORIZATION) {
+        return true;
+    }
+    if media_type(req) == "application/json" {
+        return true;
+    }
+    let Some(token) = headers.get(HEADER).and_then(|v| v.to_str().ok()) else { return false };
+    match (cookie(headers, SESSION_COOKIE), cookie(headers, VISITOR_COOKIE).filter(|v| valid_visitor(v))) {
+        (Some(s), _) => signer.verify(Binding::Session(s), token),
+        (None, Some(v)) => signer.verify(Binding::Visitor(v), token),
+        (None, None) => false,
+    }
+}
+
+fn api_refusal() -> Response {
+    crate::http::ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "a state-changing API call that carries cookies must send a JSON body (Content-Type: application/json) \
+         or the x-csrf-token header",
+    )
+    .into_response()
+}
+
+/// Checks the token of every state-changing non-API request and lends the request's token to its templates;
+/// holds cookie-carrying API calls to [`api_call_allowed`].
 pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let signer = state.identity.csrf();
     if is_api_path(req.uri().path()) {
-        return next.run(req).await;
+        if api_call_allowed(&req, signer) {
+            return next.run(req).await;
+        }
+        tracing::info!(http.path = %req.uri().path(), "API call refused: cookies without a JSON body or token");
+        return api_refusal();
     }
     let headers = req.headers();
     let session = cookie(headers, SESSION_COOKIE).map(str::to_owned);
@@ -123,7 +165,6 @@ pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next
         (None, None) => (new_visitor(), false, true),
     };
     let binding = if is_session { Binding::Session(&binding_value) } else { Binding::Visitor(&binding_value) };
-    let signer = state.identity.csrf();
 
     let req = if is_safe(req.method()) {
         req

@@ -27,10 +27,13 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         palisade_store::migrate::check_current(&state.db).await
     };
     match tokio::time::timeout(std::time::Duration::from_secs(3), checks).await {
-        Ok(Ok(())) => Ok(axum::Json(json!({"status": "ready", "database": state.db.backend().name()}))),
+        // Anyone may ask (load balancers do, unauthenticated), so the answer names neither the database backend
+        // nor why it is not ready (a driver error can carry host names, schema versions, paths): the cause is
+        // logged for the operator.
+        Ok(Ok(())) => Ok(axum::Json(json!({"status": "ready"}))),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", format!("database not ready: {e}")))
+            tracing::warn!(database = state.db.backend().name(), error = %e, "not ready");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not ready"))
         }
         Err(_) => {
             Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database did not answer within 3 s"))

@@ -239,6 +239,7 @@ async fn the_json_api_signs_in_throttles_and_reports_the_account() {
         .client
         .post(app.url("/api/v1/auth/logout"))
         .header("cookie", &cookie)
+        .header("x-csrf-token", app.csrf(&cookie))
         .header("sec-fetch-site", "same-origin")
         .send()
         .await
@@ -275,6 +276,7 @@ async fn a_passkey_registered_over_http_becomes_the_second_step() {
         .client
         .post(app.url("/api/v1/auth/passkeys/register/start"))
         .header("cookie", &cookie)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap()
@@ -307,6 +309,7 @@ async fn a_passkey_registered_over_http_becomes_the_second_step() {
         .client
         .post(app.url("/api/v1/auth/passkeys/login/start"))
         .header("cookie", &half)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap()
@@ -510,6 +513,7 @@ async fn totp_can_be_enrolled_and_used_through_the_json_api() {
         .client
         .post(app.url("/api/v1/auth/totp/start"))
         .header("cookie", &cookie)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap()

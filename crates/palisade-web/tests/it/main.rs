@@ -15,6 +15,7 @@ mod limits;
 mod matrix_api;
 mod merchant_abuse;
 mod orders;
+mod outsider;
 mod permission_algebra;
 mod sensitive;
 mod shield;
