@@ -15,7 +15,7 @@ use minijinja::{AutoEscape, Environment, Value};
 use palisade_core::money::{Currency, Money};
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -127,8 +127,13 @@ fn from_row(r: Row) -> Version {
     }
 }
 
-/// Every version of the store's templates, newest first.
-pub async fn versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
+/// Every version of the store's templates, newest first: the merchant's theme history (sources, errors), so
+/// staff only; the storefront's renderer reads them through [`all_versions`].
+pub async fn versions(db: &Db, scope: &StaffScope) -> Result<Vec<Version>> {
+    all_versions(db, scope).await
+}
+
+async fn all_versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT name, version, source, good, error, error_at, created_at FROM theme_templates WHERE store_id = $1 \
          ORDER BY name, version DESC",
@@ -140,36 +145,13 @@ pub async fn versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
 }
 
 /// Saves a new version of one template. Syntax errors are refused here (with the line); errors that only show
-/// when rendering are caught by the fallback.
-pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Result<Version> {
-    scope.require_staff()?;
-    if !EDITABLE.contains(&name) {
-        return Err(CommerceError::Invalid(format!(
-            "`{name}` is not a template merchants can edit ({})",
-            EDITABLE.join(", ")
-        )));
+/// when rendering are caught by the fallback. Staff only: the type says so, no run-time check to forget.
+pub async fn save(db: &Db, scope: &StaffScope, name: &str, source: &str) -> Result<Version> {
+    let mut theme = BTreeMap::new();
+    for v in latest(&versions(db, scope).await?) {
+        theme.insert(v.name.clone(), v.source.clone());
     }
-    if source.len() > MAX_SOURCE {
-        return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
-    }
-    if is_template(name) {
-        let mut sources = default_sources();
-        for v in latest(&versions(db, scope).await?).into_iter().filter(|v| is_template(&v.name)) {
-            sources.insert(v.name.clone(), v.source.clone());
-        }
-        sources.insert(name.to_owned(), source.to_owned());
-        let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
-        // A trial render of the store's pages on sample data catches what only shows when rendering (unknown
-        // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
-        let sample = sample_context();
-        for page in ["store.html", "product.html"] {
-            env.get_template(page)
-                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
-                .map_err(|e| {
-                    CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
-                })?;
-        }
-    }
+    check(name, source, &theme)?;
     let mut tx = db.begin_write().await?;
     let (next,): (i64,) =
         sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM theme_templates WHERE store_id = $1 AND name = $2")
@@ -208,6 +190,39 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         error_at: None,
         created_at: now,
     })
+}
+
+/// The checks a template must pass before it may be stored, whichever way it arrives (a save, an imported
+/// archive): a name merchants may edit, at most [`MAX_SOURCE`], and — for templates — compiling together with
+/// `theme` (the store's other templates, name → source; the default theme fills the rest) and a trial render of
+/// the store's pages on sample data, which catches what only shows when rendering (unknown filters such as
+/// `safe`, bad calls, runaway loops) before shoppers could meet it.
+pub fn check(name: &str, source: &str, theme: &BTreeMap<String, String>) -> Result<()> {
+    if !EDITABLE.contains(&name) {
+        return Err(CommerceError::Invalid(format!(
+            "`{name}` is not a template merchants can edit ({})",
+            EDITABLE.join(", ")
+        )));
+    }
+    if source.len() > MAX_SOURCE {
+        return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
+    }
+    if !is_template(name) {
+        return Ok(());
+    }
+    let mut sources = default_sources();
+    for (n, s) in theme.iter().filter(|(n, _)| is_template(n) && EDITABLE.contains(&n.as_str())) {
+        sources.insert(n.clone(), s.clone());
+    }
+    sources.insert(name.to_owned(), source.to_owned());
+    let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+    let sample = sample_context();
+    for page in ["store.html", "product.html"] {
+        env.get_template(page)
+            .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
+            .map_err(|e| CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}")))?;
+    }
+    Ok(())
 }
 
 /// Context shaped like the storefront's (see themes/default/README.md), for trial renders.
@@ -354,7 +369,7 @@ impl Renderer {
         {
             return Ok(Some(c.clone()));
         }
-        let all: Vec<Version> = versions(db, scope).await?.into_iter().filter(|v| is_template(&v.name)).collect();
+        let all: Vec<Version> = all_versions(db, scope).await?.into_iter().filter(|v| is_template(&v.name)).collect();
         let chosen = choose(&all);
         let mut sources = default_sources();
         let mut used = HashMap::new();
