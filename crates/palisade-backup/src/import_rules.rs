@@ -113,7 +113,9 @@ fn check_security(archive: &Archive, now: Timestamp) -> Result<()> {
         if int(row, grace).is_some_and(|g| g > latest) {
             return Err(t.refuse(
                 &label,
-                format!("the MFA grace period ends after {MAX_MFA_GRACE_DAYS} days from now, longer than a merchant may set"),
+                format!(
+                    "the MFA grace period ends after {MAX_MFA_GRACE_DAYS} days from now, longer than a merchant may set"
+                ),
             ));
         }
     }
@@ -147,7 +149,8 @@ fn check_rules(archive: &Archive, ctx: &ImportContext) -> Result<()> {
     let (source, enabled) = (t.col("source")?, t.col("enabled")?);
     for (label, row) in t.each() {
         let src = text(row, source).unwrap_or_default();
-        let rule = palisade_shield::rules::parse(src).map_err(|e| t.refuse(&label, format!("the rule does not parse: {e}")))?;
+        let rule = palisade_shield::rules::parse(src)
+            .map_err(|e| t.refuse(&label, format!("the rule does not parse: {e}")))?;
         if rule.source() != src {
             return Err(t.refuse(&label, "the rule is not as the rule editor stores it"));
         }

@@ -208,7 +208,7 @@ pub fn check(name: &str, source: &str, theme: &BTreeMap<String, String>) -> Resu
         return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
     }
     if !is_template(name) {
-        return Ok(());
+        return check_stylesheet(source);
     }
     let mut sources = default_sources();
     for (n, s) in theme.iter().filter(|(n, _)| is_template(n) && EDITABLE.contains(&n.as_str())) {
@@ -221,6 +221,37 @@ pub fn check(name: &str, source: &str, theme: &BTreeMap<String, String>) -> Resu
         env.get_template(page)
             .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
             .map_err(|e| CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}")))?;
+    }
+    Ok(())
+}
+
+/// Attributes whose values are the page's secrets or the shopper's: the synchronizer token in the platform's
+/// forms (`value`), signed links (`href`, `action`, `src`). A selector that tests them, one prefix at a time,
+/// with a background fetched per match, would read them out into the store's own traffic samples.
+const SECRET_ATTRIBUTES: [&str; 6] = ["[value", "[href", "[src", "[action", "[formaction", "[content"];
+
+/// The merchant's stylesheet may style anything but must not read the page: no `@import`, no attribute
+/// selector over [`SECRET_ATTRIBUTES`], and no backslash escapes (which would spell those names past this check).
+fn check_stylesheet(css: &str) -> Result<()> {
+    if css.contains('\\') {
+        return Err(CommerceError::Invalid("theme.css may not use backslash escapes".into()));
+    }
+    let mut plain = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        plain.push_str(rest.get(..start).unwrap_or_default());
+        rest = rest.get(start + 2..).and_then(|r| r.find("*/").and_then(|end| r.get(end + 2..))).unwrap_or_default();
+    }
+    plain.push_str(rest);
+    let folded: String = plain.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
+    if folded.contains("@import") {
+        return Err(CommerceError::Invalid("theme.css may not @import other stylesheets".into()));
+    }
+    if let Some(attr) = SECRET_ATTRIBUTES.iter().find(|a| folded.contains(*a)) {
+        return Err(CommerceError::Invalid(format!(
+            "theme.css may not select on the {} attribute: it holds the page's security tokens and links",
+            attr.trim_start_matches('[')
+        )));
     }
     Ok(())
 }
@@ -369,7 +400,12 @@ impl Renderer {
         {
             return Ok(Some(c.clone()));
         }
-        let all: Vec<Version> = all_versions(db, scope).await?.into_iter().filter(|v| is_template(&v.name)).collect();
+        // Only the names merchants may edit, whatever the table holds (a row written before the import checks).
+        let all: Vec<Version> = all_versions(db, scope)
+            .await?
+            .into_iter()
+            .filter(|v| is_template(&v.name) && EDITABLE.contains(&v.name.as_str()))
+            .collect();
         let chosen = choose(&all);
         let mut sources = default_sources();
         let mut used = HashMap::new();
@@ -461,4 +497,37 @@ async fn mark_broken(db: &Db, scope: &StoreScope, name: &str, version: i64, erro
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_stylesheet_cannot_read_the_pages_tokens() {
+        let none = BTreeMap::new();
+        assert!(check(STYLESHEET, "body { background: #fdf6e3; } a[title] { color: red }", &none).is_ok());
+        for evil in [
+            "input[value^=\"a\"] ~ * { background: url(/s/alpha/leak-a) }",
+            "form:has(input[ VALUE *= 'b']) { background: url(/s/alpha/b) }",
+            "input[v/* */alue^=a] { color: red }",
+            "input[v\\61lue^=a] { color: red }",
+            "a[href*=\"sig=\"] { background: url(/s/alpha/x) }",
+            "@import url(/s/alpha/other.css);",
+        ] {
+            assert!(check(STYLESHEET, evil, &none).is_err(), "{evil}");
+        }
+    }
+
+    #[test]
+    fn a_template_is_checked_by_name_size_compile_and_trial_render() {
+        let none = BTreeMap::new();
+        assert!(check("product.html", "<h1>{{ product.title }}</h1>", &none).is_ok());
+        assert!(check("cart.html", "<h1>x</h1>", &none).is_err(), "not editable");
+        assert!(check("shell.html", "{{ body }}", &none).is_err(), "a platform template");
+        assert!(check("product.html", "{% for %}", &none).is_err(), "does not compile");
+        assert!(check("product.html", "{{ product.title | safe }}", &none).is_err(), "fails the trial render");
+        assert!(check("product.html", &"x".repeat(MAX_SOURCE + 1), &none).is_err(), "too large");
+    }
 }

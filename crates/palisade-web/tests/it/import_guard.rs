@@ -95,8 +95,7 @@ fn crafted(archive: &Archive, table: &str, edit: impl FnOnce(String) -> String) 
         f.sha256 = hex::encode(sha2::Sha256::digest(&files[&f.path]));
     }
     let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in
-        files.into_iter().chain([("manifest.json".to_owned(), serde_json::to_vec(&manifest).unwrap())])
+    for (path, data) in files.into_iter().chain([("manifest.json".to_owned(), serde_json::to_vec(&manifest).unwrap())])
     {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
@@ -182,7 +181,11 @@ async fn an_import_passes_the_same_checks_as_the_save_paths() {
     type Edit = Box<dyn FnOnce(String) -> String>;
     let cases: Vec<(&str, &str, Edit)> = vec![
         // `safe` is removed from the sandbox: the trial render fails.
-        ("theme_templates", "sample data", Box::new(|t| t.replace("{{ product.title }}", "{{ product.title | safe }}"))),
+        (
+            "theme_templates",
+            "sample data",
+            Box::new(|t| t.replace("{{ product.title }}", "{{ product.title | safe }}")),
+        ),
         ("theme_templates", "not a template merchants can edit", Box::new(|t| t.replace("product.html", "cart.html"))),
         ("theme_templates", "does not compile", Box::new(|t| t.replace("<h1>", "{% for %}<h1>"))),
         ("store_rules", "does not parse", Box::new(|t| t.replace("block if path", "block when path"))),
