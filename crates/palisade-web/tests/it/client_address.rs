@@ -25,7 +25,7 @@ async fn sign_in_from(app: &TestApp, forwarded: &str, email: &str, password: &st
     app.client
         .post(app.url("/login"))
         .header("x-forwarded-for", forwarded)
-        .csrf(&app, VISITOR)
+        .csrf(app, VISITOR)
         .form(&[("email", email), ("password", password)])
         .send()
         .await

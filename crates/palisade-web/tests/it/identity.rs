@@ -395,7 +395,7 @@ async fn sign_in_with(app: &TestApp, email: &str, password: &str) -> (reqwest::R
     let res = app
         .client
         .post(app.url("/login"))
-        .csrf(&app, VISITOR)
+        .csrf(app, VISITOR)
         .form(&[("email", email), ("password", password)])
         .send()
         .await

@@ -95,7 +95,7 @@ async fn standings(app: &TestApp, scope: &StoreScope) -> Vec<(AccountId, Role, V
 async fn post(app: &TestApp, path: &str, cookie: &str, body: String) -> reqwest::StatusCode {
     app.client
         .post(app.url(path))
-        .csrf(&app, cookie)
+        .csrf(app, cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
