@@ -39,6 +39,12 @@ pub enum BackupError {
     BadManifest { id: String, reason: String },
     #[error("export archive: {0}")]
     Archive(String),
+    /// The archive would change data the importing member may not change (its `table`, guarded by `permission`).
+    #[error(
+        "this archive changes {table}, which needs the \"{}\" permission; ask someone who holds it to import it",
+        permission.title()
+    )]
+    Forbidden { table: String, permission: palisade_store::permissions::Permission },
     #[error(transparent)]
     Store(#[from] palisade_store::StoreError),
     #[error("database error: {0}")]
@@ -71,6 +77,7 @@ impl BackupError {
             BackupError::Invalid(_) => "backup.invalid",
             BackupError::BadManifest { .. } => "backup.bad_manifest",
             BackupError::Archive(_) => "backup.archive",
+            BackupError::Forbidden { .. } => "backup.forbidden",
             BackupError::Store(_) | BackupError::Database(_) => "backup.database",
             BackupError::Io { .. } => "backup.io",
         }

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 
 use futures_util::StreamExt;
-use palisade_store::{Backend, Db, Objects, StoreScope, migrate};
+use palisade_store::permissions::Permission;
+use palisade_store::tenancy::Membership;
+use palisade_store::{Backend, Db, Objects, StoreScope, audit, migrate};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,6 +28,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::dump::{self, Column, ColumnKind, TableHeader, TableSpec, quote_ident};
 use crate::error::{BackupError, Result};
+use crate::import_rules::ImportContext;
 
 pub const EXPORT_FORMAT: &str = "palisade-store-export/1";
 /// scrypt work factor (log2 N) for archives: age's recommended interactive cost.
@@ -84,45 +87,96 @@ pub struct ExportTable {
     pub name: &'static str,
     pub select: Select,
     pub role: Role,
+    /// What a member must hold to change this table's rows by an import (`None` for records, which import never
+    /// writes): the permission the table's own admin pages need, so an import is no back door around them.
+    pub permission: Option<Permission>,
 }
 
 /// Every table of an export, parents before children.
 pub const TABLES: &[ExportTable] = &[
-    ExportTable { name: "stores", select: Select::StoreRow, role: Role::Record },
-    ExportTable { name: "store_commerce", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "store_security", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "store_firewall", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "store_rules", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "categories", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "products", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "variants", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "product_images", select: Select::StoreColumn, role: Role::Content },
-    ExportTable { name: "theme_templates", select: Select::StoreColumn, role: Role::Content },
+    ExportTable { name: "stores", select: Select::StoreRow, role: Role::Record, permission: None },
+    ExportTable {
+        name: "store_commerce",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Theme),
+    },
+    ExportTable {
+        name: "store_security",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::SecuritySettings),
+    },
+    ExportTable {
+        name: "store_firewall",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::SecuritySettings),
+    },
+    ExportTable {
+        name: "store_rules",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::SecuritySettings),
+    },
+    ExportTable {
+        name: "categories",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Products),
+    },
+    ExportTable {
+        name: "products",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Products),
+    },
+    ExportTable {
+        name: "variants",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Products),
+    },
+    ExportTable {
+        name: "product_images",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Products),
+    },
+    ExportTable {
+        name: "theme_templates",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::Theme),
+    },
     ExportTable {
         name: "staff",
         select: Select::Accounts { via: "store_members", column: "account_id" },
         role: Role::Record,
+        permission: None,
     },
-    ExportTable { name: "store_members", select: Select::StoreColumn, role: Role::Record },
+    ExportTable { name: "store_members", select: Select::StoreColumn, role: Role::Record, permission: None },
     ExportTable {
         name: "customers",
         select: Select::Accounts { via: "orders", column: "buyer_id" },
         role: Role::Record,
+        permission: None,
     },
-    ExportTable { name: "orders", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "order_items", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "order_events", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "reviews", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "disputes", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "payouts", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "ledger_accounts", select: Select::StoreColumn, role: Role::Record },
-    ExportTable { name: "ledger_transfers", select: Select::StoreColumn, role: Role::Record },
+    ExportTable { name: "orders", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "order_items", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "order_events", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "reviews", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "disputes", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "payouts", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "ledger_accounts", select: Select::StoreColumn, role: Role::Record, permission: None },
+    ExportTable { name: "ledger_transfers", select: Select::StoreColumn, role: Role::Record, permission: None },
     ExportTable {
         name: "ledger_entries",
         select: Select::ViaParent { column: "transfer_id", parent: "ledger_transfers" },
         role: Role::Record,
+        permission: None,
     },
-    ExportTable { name: "audit_events", select: Select::StoreColumn, role: Role::Record },
+    ExportTable { name: "audit_events", select: Select::StoreColumn, role: Role::Record, permission: None },
 ];
 
 /// Account columns an export may carry: who, never how they sign in.
@@ -477,6 +531,8 @@ impl Archive {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TableChange {
     pub table: String,
+    /// The permission a member needs for an import to change this table (see [`ExportTable::permission`]).
+    pub permission: Option<Permission>,
     pub added: u64,
     pub changed: u64,
     pub removed: u64,
@@ -548,7 +604,8 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
         let current = current_rows(conn, backend, &spec, store_id).await?;
         let now: HashMap<String, &Vec<Value>> = current.iter().map(|r| (key_of(r, &keys), r)).collect();
         let incoming: HashMap<String, &Vec<Value>> = arch.rows.iter().map(|r| (key_of(r, &keys), r)).collect();
-        let mut change = TableChange { table: table.name.into(), ..TableChange::default() };
+        let mut change =
+            TableChange { table: table.name.into(), permission: table.permission, ..TableChange::default() };
         let mut upserts = Vec::new();
         for row in &arch.rows {
             match now.get(&key_of(row, &keys)) {
@@ -639,8 +696,15 @@ fn check_target(archive: &Archive, db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// What replacing the store's content with the archive would change. Reads only.
-pub async fn preview(db: &Db, scope: &StoreScope, objects: &Objects, archive: &Archive) -> Result<Preview> {
+/// What replacing the store's content with the archive would change. Reads only. Refuses an archive with a row
+/// its save path would refuse ([`crate::import_rules`]).
+pub async fn preview(
+    db: &Db,
+    scope: &StoreScope,
+    objects: &Objects,
+    archive: &Archive,
+    ctx: &ImportContext,
+) -> Result<Preview> {
     check_target(archive, db)?;
     let store_id = scope.store_id().to_string();
     if archive.manifest.store_id != store_id {
@@ -651,6 +715,8 @@ pub async fn preview(db: &Db, scope: &StoreScope, objects: &Objects, archive: &A
     }
     let mut conn = db.pool().acquire().await?;
     check_archive(&mut conn, db.backend(), archive, &store_id).await?;
+    let store = palisade_store::tenancy::get_store(db, scope).await?;
+    crate::import_rules::check(archive, &store.currency, db.now(), ctx)?;
     let diffs = diff(&mut conn, db.backend(), archive, &store_id).await?;
     let mut new_objects = 0;
     for path in archive.files.keys().filter(|p| p.starts_with("objects/")) {
@@ -772,13 +838,41 @@ async fn delete(conn: &mut AnyConnection, spec: &TableSpec, key: &[Value], store
     Ok(())
 }
 
-/// Replaces the store's content and configuration with the archive's, in one transaction.
-pub async fn replace(db: &Db, scope: &StoreScope, objects: &Objects, archive: &Archive) -> Result<Preview> {
-    let preview = preview(db, scope, objects, archive).await?;
+/// Refuses a change to a table the member may not change through its own admin pages (security settings,
+/// the theme, the catalog): an import is checked table by table against the same permissions.
+fn check_permissions(member: &Membership, diffs: &[Diff]) -> Result<()> {
+    for d in diffs {
+        let c = &d.change;
+        if c.added + c.changed + c.removed == 0 {
+            continue;
+        }
+        let Some(permission) = c.permission else {
+            return Err(BackupError::Archive(format!("table {} is never imported", c.table)));
+        };
+        if !member.can(permission) {
+            return Err(BackupError::Forbidden { table: c.table.clone(), permission });
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the store's content and configuration with the archive's, in one transaction. The `member` must hold
+/// the permission of every table the archive changes (checked on the diff made inside the transaction), and every
+/// row must pass the checks its own save path makes ([`crate::import_rules`]).
+pub async fn replace(
+    db: &Db,
+    member: &Membership,
+    objects: &Objects,
+    archive: &Archive,
+    ctx: &ImportContext,
+) -> Result<Preview> {
+    let scope: &StoreScope = &member.scope;
+    let preview = preview(db, scope, objects, archive, ctx).await?;
     let store_id = scope.store_id().to_string();
     put_objects(objects, archive).await?;
     let mut tx = db.begin_write().await?;
     let diffs = diff(&mut tx, db.backend(), archive, &store_id).await?;
+    check_permissions(member, &diffs)?;
     for d in &diffs {
         for row in &d.upserts {
             upsert(&mut tx, &d.spec, row).await?;
@@ -789,6 +883,18 @@ pub async fn replace(db: &Db, scope: &StoreScope, objects: &Objects, archive: &A
             delete(&mut tx, &d.spec, key, &store_id).await?;
         }
     }
+    // Settings changed by an import are recorded like settings changed by hand, in the same transaction.
+    let changed: Vec<&TableChange> =
+        diffs.iter().map(|d| &d.change).filter(|c| c.added + c.changed + c.removed > 0).collect();
+    let target = format!("store:{store_id}");
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        audit::NewEvent::new("store.imported", &target)
+            .details(serde_json::json!({"created_at": archive.manifest.created_at, "tables": changed})),
+    )
+    .await?;
     tx.commit().await?;
     Ok(preview)
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod import_check;
+pub mod import_rules;
 pub mod indexes;
 pub mod keys;
 pub mod progress;

@@ -10,6 +10,7 @@ use object_store::ObjectStoreExt;
 use palisade_identity::seal::Sealer;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::outbound::OutboundPolicy;
+use palisade_store::tenancy::Membership;
 use palisade_store::{Db, Objects, StoreScope};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -557,18 +558,20 @@ pub async fn run_restore_test(
 }
 
 /// Replaces the store's content with a kept export's (after the merchant saw the preview). Recorded.
+/// The `member` must hold the permission of every table the archive changes (see [`export::replace`]).
 pub async fn run_import(
     db: &Db,
-    scope: &StoreScope,
+    member: &Membership,
     objects: &Objects,
     id: &str,
     passphrase: SecretString,
+    ctx: &crate::import_rules::ImportContext,
 ) -> Result<export::Preview> {
-    scope.require_staff()?;
+    let scope: &StoreScope = &member.scope;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
     let archive = Archive::open_for_web(bytes, passphrase).await?;
-    let result = export::replace(db, scope, objects, &archive).await;
+    let result = export::replace(db, member, objects, &archive, ctx).await;
     let (ok, detail) = match &result {
         Ok(p) => (true, format!("replaced content from export {id}: {} changes", p.changes())),
         Err(e) => (false, e.to_string()),

@@ -3,6 +3,7 @@
 
 use palisade_backup::BackupError;
 use palisade_backup::export::{self, Archive};
+use palisade_backup::import_rules::ImportContext;
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::images;
 use palisade_commerce::orders::{self, Checkout, Line};
@@ -10,13 +11,18 @@ use palisade_commerce::payments::{TestGateway, card};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
-use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
+use palisade_store::tenancy::{self, AccountKind, Membership, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, Objects};
 use secrecy::SecretString;
 
 /// Low scrypt cost: these tests are about content, not key stretching.
 const WORK: u8 = 10;
+
+/// The store owner's full authority, for imports.
+fn owner(scope: &StaffScope) -> Membership {
+    Membership::system(scope.store_id(), "test")
+}
 
 fn pass(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
@@ -234,14 +240,14 @@ async fn replace_previews_then_restores_the_exported_content() {
     sqlx::query("DELETE FROM products WHERE id = $1").bind(&s.a_products[2]).execute(s.db.pool()).await.unwrap();
     let extra = fill(&s.db, &s.a, &s.objects, "later").await;
 
-    let preview = export::preview(&s.db, &s.a, &s.objects, &archive).await.unwrap();
+    let preview = export::preview(&s.db, &s.a, &s.objects, &archive, &ImportContext::default()).await.unwrap();
     let products = preview.tables.iter().find(|t| t.table == "products").unwrap();
     assert_eq!((products.added, products.changed, products.removed, products.unchanged), (1, 1, 4, 2), "{preview:?}");
     assert!(preview.records_kept.contains(&"orders".to_owned()));
     // A preview changes nothing.
     assert_eq!(catalog::list_products(&s.db, &s.a, 100, 0).await.unwrap().len(), 7);
 
-    export::replace(&s.db, &s.a, &s.objects, &archive).await.unwrap();
+    export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap();
     let after = catalog::list_products(&s.db, &s.a, 100, 0).await.unwrap();
     let titles = |v: &Vec<catalog::Product>| {
         let mut t: Vec<(String, String)> = v.iter().map(|p| (p.id.clone(), p.title.clone())).collect();
@@ -254,11 +260,11 @@ async fn replace_previews_then_restores_the_exported_content() {
     assert_eq!(catalog::list_products(&s.db, &s.b, 100, 0).await.unwrap().len(), 4);
     let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(s.db.pool()).await.unwrap();
     assert_eq!(orders, 3);
-    let again = export::preview(&s.db, &s.a, &s.objects, &archive).await.unwrap();
+    let again = export::preview(&s.db, &s.a, &s.objects, &archive, &ImportContext::default()).await.unwrap();
     assert_eq!(again.changes(), 0, "{again:?}");
 
     // An archive of store A cannot replace store B.
-    let err = export::preview(&s.db, &s.b, &s.objects, &archive).await.unwrap_err();
+    let err = export::preview(&s.db, &s.b, &s.objects, &archive, &ImportContext::default()).await.unwrap_err();
     assert!(err.to_string().contains("clone"), "{err}");
 }
 
@@ -441,9 +447,9 @@ async fn check_tampered(
     let archive = Archive::open(reseal(&original.manifest, &files).as_slice(), pass(EVIL))
         .unwrap_or_else(|e| panic!("{case}: the re-sealed archive opens ({e})"));
 
-    let err = export::preview(&s.db, &s.a, &s.objects, &archive).await.unwrap_err();
+    let err = export::preview(&s.db, &s.a, &s.objects, &archive, &ImportContext::default()).await.unwrap_err();
     assert!(matches!(err, BackupError::Archive(_)), "{case}: preview: {err}");
-    let err = export::replace(&s.db, &s.a, &s.objects, &archive).await.unwrap_err();
+    let err = export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap_err();
     assert!(matches!(err, BackupError::Archive(_)), "{case}: replace: {err}");
     let restored = export::restore_test(&s.db, &archive).await;
     if clone_refuses {
@@ -546,7 +552,7 @@ async fn an_untampered_archive_still_imports_after_the_checks() {
     let original = Archive::open(export_of(&s, &s.a, EVIL).await.as_slice(), pass(EVIL)).unwrap();
     // Re-sealed by hand without changes: the checks judge content, not who encrypted it.
     let archive = Archive::open(reseal(&original.manifest, &original.files).as_slice(), pass(EVIL)).unwrap();
-    export::replace(&s.db, &s.a, &s.objects, &archive).await.unwrap();
+    export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap();
     export::restore_test(&s.db, &archive).await.unwrap();
     assert!(fingerprint(&s, &s.b).await == b_before);
 }

@@ -86,7 +86,11 @@ pub struct Product {
     pub variants: Vec<Variant>,
 }
 
-fn check_sku(sku: &str) -> Result<String> {
+/// Longest product description (after cleaning).
+pub const MAX_DESCRIPTION: usize = 20_000;
+
+/// A SKU as stored (trimmed; 1–64 letters, digits, '-', '_' or '.'): every path that stores one calls this.
+pub fn check_sku(sku: &str) -> Result<String> {
     let sku = sku.trim();
     if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(CommerceError::Invalid(format!("SKU `{sku}` must be 1–64 letters, digits, '-', '_' or '.'")));
@@ -101,7 +105,7 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
         category_exists(db, scope, c).await?;
     }
     let title = display_name("title", &new.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
-    if new.description.len() > 20_000 {
+    if new.description.len() > MAX_DESCRIPTION {
         return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));
     }
     if new.variants.is_empty() || new.variants.len() > 100 {
@@ -366,7 +370,7 @@ pub struct ProductEdit {
 pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: ProductEdit) -> Result<Product> {
     edit.description = crate::rich_text::clean_for_storage(&edit.description);
     let title = display_name("title", &edit.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
-    if edit.description.len() > 20_000 {
+    if edit.description.len() > MAX_DESCRIPTION {
         return Err(CommerceError::Invalid("description must be at most 20 000 characters".into()));
     }
     if let Some(c) = &edit.category {

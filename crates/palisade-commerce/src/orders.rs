@@ -329,7 +329,8 @@ pub async fn set_settings(db: &Db, scope: &StaffScope, shipping_minor: i64, tagl
     Ok(())
 }
 
-fn check_tagline(tagline: &str) -> Result<&str> {
+/// A tagline as stored (trimmed; one line of at most 140 characters): every path that stores one calls this.
+pub fn check_tagline(tagline: &str) -> Result<&str> {
     let tagline = tagline.trim();
     if tagline.chars().count() > 140 || tagline.chars().any(char::is_control) {
         return Err(CommerceError::Invalid("a tagline is one line of at most 140 characters".into()));

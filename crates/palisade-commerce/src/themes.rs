@@ -15,7 +15,7 @@ use minijinja::{AutoEscape, Environment, Value};
 use palisade_core::money::{Currency, Money};
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
-use palisade_store::{Db, StoreError, StoreScope};
+use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result};
@@ -127,8 +127,13 @@ fn from_row(r: Row) -> Version {
     }
 }
 
-/// Every version of the store's templates, newest first.
-pub async fn versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
+/// Every version of the store's templates, newest first: the merchant's theme history (sources, errors), so
+/// staff only; the storefront's renderer reads them through [`all_versions`].
+pub async fn versions(db: &Db, scope: &StaffScope) -> Result<Vec<Version>> {
+    all_versions(db, scope).await
+}
+
+async fn all_versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT name, version, source, good, error, error_at, created_at FROM theme_templates WHERE store_id = $1 \
          ORDER BY name, version DESC",
@@ -140,36 +145,13 @@ pub async fn versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
 }
 
 /// Saves a new version of one template. Syntax errors are refused here (with the line); errors that only show
-/// when rendering are caught by the fallback.
-pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Result<Version> {
-    scope.require_staff()?;
-    if !EDITABLE.contains(&name) {
-        return Err(CommerceError::Invalid(format!(
-            "`{name}` is not a template merchants can edit ({})",
-            EDITABLE.join(", ")
-        )));
+/// when rendering are caught by the fallback. Staff only: the type says so, no run-time check to forget.
+pub async fn save(db: &Db, scope: &StaffScope, name: &str, source: &str) -> Result<Version> {
+    let mut theme = BTreeMap::new();
+    for v in latest(&versions(db, scope).await?) {
+        theme.insert(v.name.clone(), v.source.clone());
     }
-    if source.len() > MAX_SOURCE {
-        return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
-    }
-    if is_template(name) {
-        let mut sources = default_sources();
-        for v in latest(&versions(db, scope).await?).into_iter().filter(|v| is_template(&v.name)) {
-            sources.insert(v.name.clone(), v.source.clone());
-        }
-        sources.insert(name.to_owned(), source.to_owned());
-        let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
-        // A trial render of the store's pages on sample data catches what only shows when rendering (unknown
-        // filters such as `safe`, bad calls, runaway loops) before shoppers could meet it.
-        let sample = sample_context();
-        for page in ["store.html", "product.html"] {
-            env.get_template(page)
-                .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
-                .map_err(|e| {
-                    CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}"))
-                })?;
-        }
-    }
+    check(name, source, &theme)?;
     let mut tx = db.begin_write().await?;
     let (next,): (i64,) =
         sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM theme_templates WHERE store_id = $1 AND name = $2")
@@ -208,6 +190,70 @@ pub async fn save(db: &Db, scope: &StoreScope, name: &str, source: &str) -> Resu
         error_at: None,
         created_at: now,
     })
+}
+
+/// The checks a template must pass before it may be stored, whichever way it arrives (a save, an imported
+/// archive): a name merchants may edit, at most [`MAX_SOURCE`], and — for templates — compiling together with
+/// `theme` (the store's other templates, name → source; the default theme fills the rest) and a trial render of
+/// the store's pages on sample data, which catches what only shows when rendering (unknown filters such as
+/// `safe`, bad calls, runaway loops) before shoppers could meet it.
+pub fn check(name: &str, source: &str, theme: &BTreeMap<String, String>) -> Result<()> {
+    if !EDITABLE.contains(&name) {
+        return Err(CommerceError::Invalid(format!(
+            "`{name}` is not a template merchants can edit ({})",
+            EDITABLE.join(", ")
+        )));
+    }
+    if source.len() > MAX_SOURCE {
+        return Err(CommerceError::Invalid(format!("a template is at most {} KiB", MAX_SOURCE / 1024)));
+    }
+    if !is_template(name) {
+        return check_stylesheet(source);
+    }
+    let mut sources = default_sources();
+    for (n, s) in theme.iter().filter(|(n, _)| is_template(n) && EDITABLE.contains(&n.as_str())) {
+        sources.insert(n.clone(), s.clone());
+    }
+    sources.insert(name.to_owned(), source.to_owned());
+    let env = sandbox(&sources).map_err(|e| CommerceError::Invalid(format!("{name} does not compile: {e}")))?;
+    let sample = sample_context();
+    for page in ["store.html", "product.html"] {
+        env.get_template(page)
+            .and_then(|t| render_capped(&t, Value::from(minijinja::value::Serde(&sample))))
+            .map_err(|e| CommerceError::Invalid(format!("{name} fails when {page} renders with sample data: {e:#}")))?;
+    }
+    Ok(())
+}
+
+/// Attributes whose values are the page's secrets or the shopper's: the synchronizer token in the platform's
+/// forms (`value`), signed links (`href`, `action`, `src`). A selector that tests them, one prefix at a time,
+/// with a background fetched per match, would read them out into the store's own traffic samples.
+const SECRET_ATTRIBUTES: [&str; 6] = ["[value", "[href", "[src", "[action", "[formaction", "[content"];
+
+/// The merchant's stylesheet may style anything but must not read the page: no `@import`, no attribute
+/// selector over [`SECRET_ATTRIBUTES`], and no backslash escapes (which would spell those names past this check).
+fn check_stylesheet(css: &str) -> Result<()> {
+    if css.contains('\\') {
+        return Err(CommerceError::Invalid("theme.css may not use backslash escapes".into()));
+    }
+    let mut plain = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        plain.push_str(rest.get(..start).unwrap_or_default());
+        rest = rest.get(start + 2..).and_then(|r| r.find("*/").and_then(|end| r.get(end + 2..))).unwrap_or_default();
+    }
+    plain.push_str(rest);
+    let folded: String = plain.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
+    if folded.contains("@import") {
+        return Err(CommerceError::Invalid("theme.css may not @import other stylesheets".into()));
+    }
+    if let Some(attr) = SECRET_ATTRIBUTES.iter().find(|a| folded.contains(*a)) {
+        return Err(CommerceError::Invalid(format!(
+            "theme.css may not select on the {} attribute: it holds the page's security tokens and links",
+            attr.trim_start_matches('[')
+        )));
+    }
+    Ok(())
 }
 
 /// Context shaped like the storefront's (see themes/default/README.md), for trial renders.
@@ -354,7 +400,12 @@ impl Renderer {
         {
             return Ok(Some(c.clone()));
         }
-        let all: Vec<Version> = versions(db, scope).await?.into_iter().filter(|v| is_template(&v.name)).collect();
+        // Only the names merchants may edit, whatever the table holds (a row written before the import checks).
+        let all: Vec<Version> = all_versions(db, scope)
+            .await?
+            .into_iter()
+            .filter(|v| is_template(&v.name) && EDITABLE.contains(&v.name.as_str()))
+            .collect();
         let chosen = choose(&all);
         let mut sources = default_sources();
         let mut used = HashMap::new();
@@ -446,4 +497,37 @@ async fn mark_broken(db: &Db, scope: &StoreScope, name: &str, version: i64, erro
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_stylesheet_cannot_read_the_pages_tokens() {
+        let none = BTreeMap::new();
+        assert!(check(STYLESHEET, "body { background: #fdf6e3; } a[title] { color: red }", &none).is_ok());
+        for evil in [
+            "input[value^=\"a\"] ~ * { background: url(/s/alpha/leak-a) }",
+            "form:has(input[ VALUE *= 'b']) { background: url(/s/alpha/b) }",
+            "input[v/* */alue^=a] { color: red }",
+            "input[v\\61lue^=a] { color: red }",
+            "a[href*=\"sig=\"] { background: url(/s/alpha/x) }",
+            "@import url(/s/alpha/other.css);",
+        ] {
+            assert!(check(STYLESHEET, evil, &none).is_err(), "{evil}");
+        }
+    }
+
+    #[test]
+    fn a_template_is_checked_by_name_size_compile_and_trial_render() {
+        let none = BTreeMap::new();
+        assert!(check("product.html", "<h1>{{ product.title }}</h1>", &none).is_ok());
+        assert!(check("cart.html", "<h1>x</h1>", &none).is_err(), "not editable");
+        assert!(check("shell.html", "{{ body }}", &none).is_err(), "a platform template");
+        assert!(check("product.html", "{% for %}", &none).is_err(), "does not compile");
+        assert!(check("product.html", "{{ product.title | safe }}", &none).is_err(), "fails the trial render");
+        assert!(check("product.html", &"x".repeat(MAX_SOURCE + 1), &none).is_err(), "too large");
+    }
 }

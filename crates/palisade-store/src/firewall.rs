@@ -147,6 +147,65 @@ async fn modify(
     Ok(true)
 }
 
+/// Most entries an admin allow-list may hold.
+pub const MAX_ALLOWLIST: usize = 100;
+
+/// Longest "under attack" period a merchant may set at a time.
+pub const MAX_ATTACK_HOURS: u64 = 72;
+
+/// Parses admin allow-list entries (an address or a CIDR each; blank ones skipped), at most [`MAX_ALLOWLIST`]:
+/// the one parser for the Security Center form and imported archives.
+pub fn parse_allowlist<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Vec<ipnet::IpNet>> {
+    let mut nets = Vec::new();
+    for entry in entries.into_iter().map(str::trim).filter(|l| !l.is_empty()) {
+        let net = match entry.parse::<ipnet::IpNet>() {
+            Ok(n) => n,
+            Err(_) => entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from).map_err(|_| {
+                crate::StoreError::Invalid(format!(
+                    "`{}` is not an address or CIDR",
+                    entry.chars().take(60).collect::<String>()
+                ))
+            })?,
+        };
+        nets.push(net);
+    }
+    if nets.len() > MAX_ALLOWLIST {
+        return Err(crate::StoreError::Invalid(format!("at most {MAX_ALLOWLIST} entries")));
+    }
+    Ok(nets)
+}
+
+/// Refuses an allow-list that would shut out `me` (the address of the person setting it), so nobody locks
+/// themselves out by a typo — or by importing an archive made from elsewhere.
+pub fn check_admits(nets: &[ipnet::IpNet], me: Option<std::net::IpAddr>) -> Result<()> {
+    if !nets.is_empty() && !me.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))) {
+        return Err(crate::StoreError::Invalid(format!(
+            "your own address ({}) is not on the allow-list: saving it would lock you out",
+            me.map_or_else(|| "unknown".to_owned(), |i| i.to_string())
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses anything but the known WAF modes and paranoia levels 1–4, so a typo cannot silently leave the store
+/// unprotected.
+pub fn check_waf(mode: Option<&str>, paranoia: Option<i64>) -> Result<()> {
+    if let Some(m) = mode
+        && !WAF_MODES.contains(&m)
+    {
+        return Err(crate::StoreError::Invalid(format!(
+            "firewall mode `{}` is not off, detect or block",
+            m.chars().take(40).collect::<String>()
+        )));
+    }
+    if let Some(p) = paranoia
+        && !(1..=4).contains(&p)
+    {
+        return Err(crate::StoreError::Invalid(format!("paranoia level {p} is not between 1 and 4")));
+    }
+    Ok(())
+}
+
 /// Replaces the admin allow-list (already validated CIDRs).
 pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> Result<()> {
     scope.require_staff()?;
@@ -187,16 +246,7 @@ pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -
 /// known modes and levels 1–4, so a typo cannot silently leave the store unprotected.
 pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: Option<u8>) -> Result<()> {
     scope.require_staff()?;
-    if let Some(m) = mode
-        && !WAF_MODES.contains(&m)
-    {
-        return Err(crate::StoreError::Invalid(format!("firewall mode `{m}` is not off, detect or block")));
-    }
-    if let Some(p) = paranoia
-        && !(1..=4).contains(&p)
-    {
-        return Err(crate::StoreError::Invalid(format!("paranoia level {p} is not between 1 and 4")));
-    }
+    check_waf(mode, paranoia.map(i64::from))?;
     modify(db, scope, "firewall.waf_mode_set", &[Field::WafMode, Field::WafParanoia], |fw| {
         fw.waf_mode = mode.map(str::to_owned);
         fw.waf_paranoia = paranoia;

@@ -257,27 +257,8 @@ async fn set_allowlist(
     if let Some(r) = step_up(&state, &access) {
         return Ok(r);
     }
-    let mut nets = Vec::new();
-    for line in form.cidrs.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let net: ipnet::IpNet = match line.parse::<ipnet::IpNet>() {
-            Ok(n) => n,
-            Err(_) => line
-                .parse::<std::net::IpAddr>()
-                .map(ipnet::IpNet::from)
-                .map_err(|_| invalid(format!("`{line}` is not an address or CIDR")))?,
-        };
-        nets.push(net);
-    }
-    if nets.len() > 100 {
-        return Err(invalid("at most 100 entries").into());
-    }
-    if !nets.is_empty() && !me.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))) {
-        return Err(invalid(format!(
-            "your own address ({}) is not on the list: saving it would lock you out",
-            me.map_or_else(|| "unknown".to_owned(), |i| i.to_string())
-        ))
-        .into());
-    }
+    let nets = palisade_store::firewall::parse_allowlist(form.cidrs.lines()).map_err(|e| invalid(e.to_string()))?;
+    palisade_store::firewall::check_admits(&nets, me).map_err(|e| invalid(e.to_string()))?;
     palisade_store::firewall::set_allowlist(
         &state.db,
         &access.membership.scope,
@@ -302,7 +283,7 @@ async fn set_attack_mode(
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
     let hours: u64 = form.hours.trim().parse().map_err(|_| invalid("hours must be a whole number"))?;
-    if hours > 72 {
+    if hours > palisade_store::firewall::MAX_ATTACK_HOURS {
         return Err(invalid("at most 72 hours at a time").into());
     }
     let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));

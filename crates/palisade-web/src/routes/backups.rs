@@ -1,6 +1,8 @@
 //! The merchant's backups page (Security Center → Backups): export now, an export schedule, downloads of kept
 //! archives, a restore test, and import (replace) with a preview. Exports hold customers' personal data, so
-//! every route needs the customer-data permission; import rewrites the catalog, so it also needs products.
+//! every route needs the customer-data permission; import rewrites the catalog, so it also needs products, and
+//! beyond that the permission of every other table the archive changes (security settings, theme), checked by
+//! `export::replace` on the diff it writes.
 //! Exporting, downloading, scheduling and importing need a recent password entry.
 
 use crate::http::form::Form;
@@ -11,6 +13,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use palisade_backup::export::DEFAULT_WORK_FACTOR;
+use palisade_backup::import_rules::ImportContext;
 use palisade_backup::store_exports::{self, Schedule, Trigger};
 use palisade_backup::{BackupError, export};
 use palisade_identity::sessions;
@@ -22,6 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::access::StaffAccess;
+use crate::http::client::ClientAddr;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::admin::AdminError;
@@ -81,7 +85,9 @@ fn backup_error(e: BackupError) -> AdminError {
     let (status, code) = match &e {
         BackupError::Invalid(_) | BackupError::Archive(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
         BackupError::Decrypt { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_passphrase"),
-        BackupError::Store(palisade_store::StoreError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+        BackupError::Store(palisade_store::StoreError::Forbidden(_)) | BackupError::Forbidden { .. } => {
+            (StatusCode::FORBIDDEN, "forbidden")
+        }
         _ => {
             tracing::error!(error.code = e.code(), "backup operation failed: {e}");
             return AdminError::Page(PageError(ApiError::internal()));
@@ -92,6 +98,12 @@ fn backup_error(e: BackupError) -> AdminError {
         other => other.to_string(),
     };
     AdminError::Page(PageError(ApiError::new(status, code, message)))
+}
+
+/// What an import's row checks need from the request: the importer's address (an imported allow-list must
+/// admit it) and whether country rules are available.
+fn import_context(state: &AppState, client: ClientAddr) -> ImportContext {
+    ImportContext { client: client.0, country_rules: state.geoip.available() }
 }
 
 /// A recent password entry by a person, or the redirect that asks for it.
@@ -333,6 +345,7 @@ async fn restore_test(
 async fn preview(
     State(state): State<AppState>,
     access: StaffAccess,
+    client: ClientAddr,
     Path((_, id)): Path<(String, String)>,
     form: Result<Form<OpenForm>, FormRejection>,
 ) -> PageResult {
@@ -343,7 +356,9 @@ async fn preview(
         store_exports::archive_bytes(&state.db, scope(&access), &state.objects, &id).await.map_err(backup_error)?;
     let archive =
         export::Archive::open_for_web(bytes, SecretString::from(form.passphrase)).await.map_err(backup_error)?;
-    let preview = export::preview(&state.db, scope(&access), &state.objects, &archive).await.map_err(backup_error)?;
+    let ctx = import_context(&state, client);
+    let preview =
+        export::preview(&state.db, scope(&access), &state.objects, &archive, &ctx).await.map_err(backup_error)?;
     render(
         &state,
         &access,
@@ -356,6 +371,7 @@ async fn preview(
 async fn import(
     State(state): State<AppState>,
     access: StaffAccess,
+    client: ClientAddr,
     Path((_, id)): Path<(String, String)>,
     form: Result<Form<OpenForm>, FormRejection>,
 ) -> PageResult {
@@ -365,8 +381,12 @@ async fn import(
     if let Some(r) = stepped_up(&state, &access) {
         return Ok(r);
     }
-    store_exports::run_import(&state.db, scope(&access), &state.objects, &id, SecretString::from(form.passphrase))
+    let ctx = import_context(&state, client);
+    let passphrase = SecretString::from(form.passphrase);
+    store_exports::run_import(&state.db, &access.membership, &state.objects, &id, passphrase, &ctx)
         .await
         .map_err(backup_error)?;
+    // The import may have changed the store's rules, modes and allow-list: drop this node's cached layer.
+    state.store_rules.invalidate();
     Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
 }

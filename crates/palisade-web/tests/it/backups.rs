@@ -226,7 +226,13 @@ fn archive_form(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(app: &TestApp, store: &str, cookie: &str, file_name: &str, bytes: &[u8]) -> reqwest::Response {
+pub(crate) async fn upload(
+    app: &TestApp,
+    store: &str,
+    cookie: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> reqwest::Response {
     let (content_type, body) = archive_form(file_name, bytes);
     app.client
         .post(app.url(&format!("/admin/stores/{store}/backups/upload")))

@@ -11,6 +11,7 @@ mod client_address;
 mod console;
 mod fail_closed;
 mod identity;
+mod import_guard;
 mod limits;
 mod matrix_api;
 mod merchant_abuse;
