@@ -228,10 +228,26 @@ pub fn check(name: &str, source: &str, theme: &BTreeMap<String, String>) -> Resu
 /// Attributes whose values are the page's secrets or the shopper's: the synchronizer token in the platform's
 /// forms (`value`), signed links (`href`, `action`, `src`). A selector that tests them, one prefix at a time,
 /// with a background fetched per match, would read them out into the store's own traffic samples.
-const SECRET_ATTRIBUTES: [&str; 6] = ["[value", "[href", "[src", "[action", "[formaction", "[content"];
+const SECRET_ATTRIBUTES: [&str; 6] = ["value", "href", "src", "action", "formaction", "content"];
 
-/// The merchant's stylesheet may style anything but must not read the page: no `@import`, no attribute
-/// selector over [`SECRET_ATTRIBUTES`], and no backslash escapes (which would spell those names past this check).
+/// The attribute each selector of `folded` (comment-free, whitespace-free, lower-case CSS) reads, with any
+/// namespace prefix (`*|value`, `|value`, `svg|href`) removed: the name a browser matches.
+fn selected_attributes(folded: &str) -> impl Iterator<Item = &str> {
+    folded.split('[').skip(1).map(|segment| {
+        let inner = segment.split(']').next().unwrap_or_default();
+        // A `|` that is not the start of the `|=` operator ends a namespace prefix.
+        let unprefixed = match inner.find('|') {
+            Some(bar) if inner.as_bytes().get(bar + 1) != Some(&b'=') => inner.get(bar + 1..).unwrap_or_default(),
+            _ => inner,
+        };
+        let end = unprefixed.find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).unwrap_or(unprefixed.len());
+        unprefixed.get(..end).unwrap_or_default()
+    })
+}
+
+/// The merchant's stylesheet may style anything but must not read the page: no `@import` or `@namespace`, no
+/// attribute selector over [`SECRET_ATTRIBUTES`] in any namespace, and no backslash escapes (which would spell
+/// those names past this check).
 fn check_stylesheet(css: &str) -> Result<()> {
     if css.contains('\\') {
         return Err(CommerceError::Invalid("theme.css may not use backslash escapes".into()));
@@ -244,13 +260,14 @@ fn check_stylesheet(css: &str) -> Result<()> {
     }
     plain.push_str(rest);
     let folded: String = plain.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
-    if folded.contains("@import") {
-        return Err(CommerceError::Invalid("theme.css may not @import other stylesheets".into()));
+    for rule in ["@import", "@namespace"] {
+        if folded.contains(rule) {
+            return Err(CommerceError::Invalid(format!("theme.css may not use {rule}")));
+        }
     }
-    if let Some(attr) = SECRET_ATTRIBUTES.iter().find(|a| folded.contains(*a)) {
+    if let Some(attr) = selected_attributes(&folded).find(|a| SECRET_ATTRIBUTES.contains(a)) {
         return Err(CommerceError::Invalid(format!(
-            "theme.css may not select on the {} attribute: it holds the page's security tokens and links",
-            attr.trim_start_matches('[')
+            "theme.css may not select on the {attr} attribute: it holds the page's security tokens and links"
         )));
     }
     Ok(())
@@ -508,6 +525,7 @@ mod tests {
     fn a_stylesheet_cannot_read_the_pages_tokens() {
         let none = BTreeMap::new();
         assert!(check(STYLESHEET, "body { background: #fdf6e3; } a[title] { color: red }", &none).is_ok());
+        assert!(check(STYLESHEET, "[lang|=en] { color: red } button[type=submit] { color: blue }", &none).is_ok());
         for evil in [
             "input[value^=\"a\"] ~ * { background: url(/s/alpha/leak-a) }",
             "form:has(input[ VALUE *= 'b']) { background: url(/s/alpha/b) }",
@@ -515,6 +533,10 @@ mod tests {
             "input[v\\61lue^=a] { color: red }",
             "a[href*=\"sig=\"] { background: url(/s/alpha/x) }",
             "@import url(/s/alpha/other.css);",
+            "form:has(input[*|value^=\"a\"]) { background: url(/s/alpha/a) }",
+            "input[|value*=b] { color: red }",
+            "@namespace h url(http://www.w3.org/1999/xhtml); input[h|value^=c] { color: red }",
+            "a[svg|href*=x] { color: red }",
         ] {
             assert!(check(STYLESHEET, evil, &none).is_err(), "{evil}");
         }

@@ -17,51 +17,71 @@ pub const REDACTED_CARD: &str = "[card redacted]";
 const MIN_DIGITS: usize = 13;
 const MAX_DIGITS: usize = 19;
 
+/// The value of a decimal digit as people type card numbers: ASCII, or full-width (`４２４２`, Japanese and Chinese
+/// input methods).
+fn digit(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => u8::try_from(u32::from(c) - u32::from('0')).ok(),
+        '\u{FF10}'..='\u{FF19}' => u8::try_from(u32::from(c) - 0xFF10).ok(),
+        _ => None,
+    }
+}
+
+/// A single character people put between the groups of a card number: spaces (also no-break and thin ones, as
+/// pasted from banking apps), hyphens, dots, slashes, tabs.
+fn separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '.' | '/' | '\t' | '\u{00A0}' | '\u{2009}' | '\u{202F}' | '\u{3000}' | '\u{2010}' | '\u{2011}'
+    )
+}
+
 /// `text` with every card-number-shaped run replaced by [`REDACTED_CARD`]; borrowed (no allocation) when there
 /// is none, which is the common case on every hot path that calls this.
 #[must_use]
 pub fn card_numbers(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
     // Fast path: fewer than 13 digits in all cannot hold a card.
-    if bytes.iter().filter(|b| b.is_ascii_digit()).take(MIN_DIGITS).count() < MIN_DIGITS {
+    if text.chars().filter(|c| digit(*c).is_some()).take(MIN_DIGITS).count() < MIN_DIGITS {
         return Cow::Borrowed(text);
     }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let end_of = |i: usize| chars.get(i).map_or(text.len(), |(b, _)| *b);
     let mut out: Option<String> = None;
     let mut copied = 0; // bytes of `text` already accounted for in `out`
     let mut i = 0;
-    while i < bytes.len() {
-        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+    while i < chars.len() {
+        if chars.get(i).and_then(|(_, c)| digit(*c)).is_none() {
             i += 1;
             continue;
         }
-        // A run of digits with single separators between them.
-        let start = i;
-        let mut digits: Vec<(usize, u8)> = Vec::new(); // (byte index, digit)
-        let mut end = i;
-        while let Some(&b) = bytes.get(end) {
-            if b.is_ascii_digit() {
-                digits.push((end, b - b'0'));
-                end += 1;
-            } else if (b == b' ' || b == b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) && end > start {
-                end += 1;
+        // A run of digits with single separators between them: (char index, digit).
+        let mut digits: Vec<(usize, u8)> = Vec::new();
+        let mut j = i;
+        while let Some(&(_, c)) = chars.get(j) {
+            if let Some(d) = digit(c) {
+                digits.push((j, d));
+                j += 1;
+            } else if separator(c) && chars.get(j + 1).is_some_and(|(_, n)| digit(*n).is_some()) && j > i {
+                j += 1;
             } else {
                 break;
             }
         }
         if let Some((from, to)) = card_window(&digits) {
-            let (from_byte, to_byte) = match (digits.get(from), digits.get(to - 1)) {
-                (Some(a), Some(b)) => (a.0, b.0 + 1),
-                _ => (start, end),
+            let (first, last) = match (digits.get(from), digits.get(to - 1)) {
+                (Some(a), Some(b)) => (a.0, b.0),
+                _ => (i, j.saturating_sub(1)),
             };
+            let (from_byte, to_byte) = (end_of(first), end_of(last + 1));
             let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
             o.push_str(text.get(copied..from_byte).unwrap_or(""));
             o.push_str(REDACTED_CARD);
             copied = to_byte;
             // Continue after the card: the rest of the run may hold another.
-            i = to_byte;
+            i = last + 1;
             continue;
         }
-        i = end.max(start + 1);
+        i = j.max(i + 1);
     }
     match out {
         None => Cow::Borrowed(text),
@@ -130,8 +150,8 @@ fn luhn(digits: impl DoubleEndedIterator<Item = u8>) -> bool {
 /// other kept copies of requests must not hold.
 #[must_use]
 pub fn looks_like_email(text: &str) -> bool {
-    let Some(at) = text.find('@') else { return false };
-    let (local, domain) = (text.get(..at).unwrap_or(""), text.get(at + 1..).unwrap_or(""));
+    let Some((at, sign)) = text.char_indices().find(|(_, c)| matches!(c, '@' | '\u{FF20}')) else { return false };
+    let (local, domain) = (text.get(..at).unwrap_or(""), text.get(at + sign.len_utf8()..).unwrap_or(""));
     !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
 }
 
@@ -196,6 +216,10 @@ mod tests {
             ("a4242424242424242b", "a[card redacted]b"),
             ("two: 4242424242424242 and 5555555555554444.", "two: [card redacted] and [card redacted]."),
             ("00004242424242424242", "0000[card redacted]"),
+            ("4242\u{a0}4242\u{a0}4242\u{a0}4242", "[card redacted]"),
+            ("4242.4242.4242.4242 and 4242/4242/4242/4242", "[card redacted] and [card redacted]"),
+            ("４２４２４２４２４２４２４２４２", "[card redacted]"),
+            ("pay 4242\t4242\t4242\t4242!", "pay [card redacted]!"),
         ] {
             assert_eq!(card_numbers(input), expected, "{input}");
         }
@@ -208,7 +232,9 @@ mod tests {
             "4242424242424241", // fails Luhn
             "424242424242",     // 12 digits
             "order 1001, 42 items, 2026-12-06",
-            "4242 4242  4242 4242", // two separators do not join groups
+            "4242 4242  4242 4242",       // two separators do not join groups
+            "2026-12-06 07:06:21.888254", // a timestamp: its runs are too short
+            "192.168.100.200",
             "",
         ] {
             assert!(matches!(card_numbers(input), Cow::Borrowed(_)), "{input} is kept as it is");
@@ -218,6 +244,7 @@ mod tests {
     #[test]
     fn emails_and_sensitive_names_are_recognised() {
         assert!(looks_like_email("pat@shop.example"));
+        assert!(looks_like_email("pat\u{FF20}shop.example"), "a full-width at sign");
         assert!(!looks_like_email("@handle") && !looks_like_email("a@b") && !looks_like_email("no at sign"));
         for name in [
             "card_number",

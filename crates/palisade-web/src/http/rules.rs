@@ -85,6 +85,26 @@ fn allowed_value(value: &str) -> bool {
     !palisade_core::redact::has_card_number(value) && !palisade_core::redact::looks_like_email(value)
 }
 
+/// The path as rules see it: as requested, unless it carries a card number or an email address, plain or
+/// percent-encoded (a merchant's page can make a shopper's browser fetch any path of the store); then the decoded
+/// path with those redacted.
+#[must_use]
+pub fn kept_path(path: &str) -> String {
+    let decoded = palisade_shield::normalise::normalise(path, false).decoded;
+    let sensitive = |p: &str| {
+        palisade_core::redact::has_card_number(p) || p.split('/').any(palisade_core::redact::looks_like_email)
+    };
+    if !sensitive(path) && !sensitive(&decoded) {
+        return path.to_owned();
+    }
+    let carded = palisade_core::redact::card_numbers(&decoded);
+    carded
+        .split('/')
+        .map(|seg| if palisade_core::redact::looks_like_email(seg) { "[email redacted]" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 impl Sample {
     /// The request as custom rules see it, built from an allow-list: method, path, client address and country;
     /// header names (values only of [`HEADER_VALUES`], never cookies or credentials); query and body field names,
@@ -122,7 +142,14 @@ impl Sample {
                 if value.is_empty() && !f.value.is_empty() && f.location == Location::Query {
                     withheld = true;
                 }
-                (f.name.into_owned(), value)
+                // A name is kept as typed, unless it is itself a card number or an address (`?4242…`).
+                let name = if allowed_value(&f.name) {
+                    f.name.into_owned()
+                } else {
+                    withheld = true;
+                    String::new()
+                };
+                (name, value)
             })
             .collect();
         let headers = req
@@ -130,14 +157,16 @@ impl Sample {
             .iter()
             .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()))
             .map(|(n, v)| {
-                let keep = HEADER_VALUES.contains(&n.as_str()) && allowed_value(v);
+                // The length of a body that is not readable would tell its size to the byte (a card's length).
+                let keep =
+                    HEADER_VALUES.contains(&n.as_str()) && (readable || n != "content-length") && allowed_value(v);
                 (n.clone(), if keep { v.clone() } else { String::new() })
             })
             .collect();
         Sample {
             at,
             method: req.method.clone(),
-            path: palisade_core::redact::card_numbers(path).into_owned(),
+            path: kept_path(path),
             query: if withheld { String::new() } else { query.to_owned() },
             ip,
             country,
@@ -335,6 +364,7 @@ mod tests {
             .header("user-agent", &"x".repeat(5000))
             .header("referer", "https://shop.example/orders/1?token=abc")
             .header("content-type", ctype)
+            .header("content-length", &body.len().to_string())
             .body(body.to_owned());
         Sample::of(&req, 1, path, query, None, None)
     }
@@ -381,7 +411,22 @@ mod tests {
             assert_eq!(value(&s, "q"), Some(""), "{q}");
             assert_eq!(s.query, "", "{q}: the raw query is not kept");
         }
-        let s = sample("GET", "/s/tea/p/4242424242424242", "text/plain", "");
-        assert!(!s.path.contains("4242424242424242"), "{}", s.path);
+        for path in [
+            "/s/tea/p/4242424242424242",
+            "/s/tea/p/4242%204242%204242%204242",
+            "/s/tea/x/4242%2D4242%2D4242%2D4242",
+            "/s/tea/leak/pat@buyer.example",
+            "/s/tea/leak/pat%40buyer.example",
+        ] {
+            let s = sample("GET", path, "text/plain", "");
+            assert!(!s.path.contains("4242") && !s.path.contains("buyer"), "{path}: {}", s.path);
+            assert!(s.path.starts_with("/s/tea/"), "{}", s.path);
+        }
+        let s = sample("GET", "/s/tea?4242424242424242", "text/plain", "");
+        assert!(s.query.is_empty() && s.args.iter().all(|(n, _)| n.is_empty()), "{s:?}");
+        let s = sample("POST", "/checkout/tea", "application/x-www-form-urlencoded", "cvc=123");
+        assert!(s.headers.iter().any(|(n, v)| n == "content-length" && v.is_empty()), "{:?}", s.headers);
+        let s = sample("POST", "/s/tea/contact", "application/x-www-form-urlencoded", "note=hi");
+        assert!(s.headers.iter().any(|(n, v)| n == "content-length" && v == "7"), "readable where values are");
     }
 }

@@ -524,7 +524,7 @@ fn emit(
 ) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     // Kept for 90 days and shown to staff: a card number in a path is not kept with it.
-    let path = palisade_core::redact::card_numbers(parts.uri.path());
+    let path = crate::http::rules::kept_path(parts.uri.path());
     let action = v.action.as_str();
     metrics::counter!("palisade_shield_decisions_total", "action" => action).increment(1);
     for f in &v.findings {
@@ -538,7 +538,7 @@ fn emit(
         at: state.db.now().0,
         client_ip: ip.map(|i| i.to_string()),
         method: parts.method.as_str().to_owned(),
-        path: path.into_owned(),
+        path,
         action,
         score: v.score,
         rules,

@@ -74,7 +74,10 @@ pub(crate) async fn common(
     };
     Ok(json!({
         "site": {"name": "Palisade Market"},
-        "shopper": shopper.map(|s| json!({"email": s.account.email})),
+        // Store pages render through the merchant's templates, whose output may make the shopper's browser fetch
+        // store URLs the merchant can read back (image paths in firewall samples): no personal data in the
+        // context, only whether someone is signed in.
+        "shopper": shopper.map(|_| json!({"signed_in": true})),
         "cart_count": cart_count,
         "query": query,
         "flash": null,
