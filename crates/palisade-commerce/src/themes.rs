@@ -292,7 +292,9 @@ pub fn sample_context() -> serde_json::Value {
     })
 }
 
-/// The store's own stylesheet (newest version), if it has one.
+/// The store's own stylesheet (newest version), if it has one that passes today's stylesheet check. A version
+/// saved before a rule was added (or written by any other road) is checked again here and not served when it
+/// fails: the page then has the default theme's look, and the merchant's saving it again shows why.
 pub async fn stylesheet(db: &Db, scope: &StoreScope) -> Result<Option<(i64, String)>> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT version, source FROM theme_templates WHERE store_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
@@ -301,7 +303,13 @@ pub async fn stylesheet(db: &Db, scope: &StoreScope) -> Result<Option<(i64, Stri
     .bind(STYLESHEET)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row)
+    Ok(row.filter(|(version, css)| match check_stylesheet(css) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(store.id = %scope.store_id(), theme.version = version, error = %e, "stored theme.css refused");
+            false
+        }
+    }))
 }
 
 /// The newest version of each template (given versions newest first per name).

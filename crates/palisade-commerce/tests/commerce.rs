@@ -676,3 +676,31 @@ mod variantless {
         assert!(catalog::get_by_slug(&t, &shopper, "oolong").await.unwrap().variants.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_stored_stylesheet_that_fails_todays_check_is_not_served() {
+    let t = TestDb::new().await;
+    let scope = store(&t, "alpha").await;
+    let shopper = StoreScope::shopper(scope.store_id(), None);
+    // Written before the check existed (or by any road that skipped it): an attribute selector over the page's
+    // form tokens in a namespace spelling.
+    sqlx::query(
+        "INSERT INTO theme_templates (id, store_id, name, version, source, good, created_by, created_at) \
+         VALUES ('t1', $1, 'theme.css', 1, 'form:has(input[*|value^=\"a\"]) { background: url(/s/alpha/a) }', 1, 'test', 0)",
+    )
+    .bind(scope.store_key())
+    .execute(t.pool())
+    .await
+    .unwrap();
+    assert_eq!(palisade_commerce::themes::stylesheet(&t, &shopper).await.unwrap(), None);
+    sqlx::query(
+        "INSERT INTO theme_templates (id, store_id, name, version, source, good, created_by, created_at) \
+         VALUES ('t2', $1, 'theme.css', 2, 'body { color: #333 }', 1, 'test', 0)",
+    )
+    .bind(scope.store_key())
+    .execute(t.pool())
+    .await
+    .unwrap();
+    let served = palisade_commerce::themes::stylesheet(&t, &shopper).await.unwrap();
+    assert_eq!(served, Some((2, "body { color: #333 }".to_owned())), "a stylesheet that passes is served");
+}
