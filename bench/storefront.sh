@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Storefront throughput (issue: commerce). Starts a release build of Palisade with the demo marketplace, on SQLite
-# and then on PostgreSQL, and measures with wrk, in the same run: a bare route of the same server (/healthz, the
-# baseline: same middleware, no database), a product page, a search page, and checkout (POST /api/v1/stores/…/orders
-# with a fresh Idempotency-Key per request, card 4242…, so every request places and pays a real order).
-# Prints requests/s and p99 per route and the ratio to the baseline (the figure to compare across machines).
+# Storefront throughput (issue #17: the request path). In one run, on this machine:
+#   - the BARE BASELINE: a minimal axum server on the same tokio/hyper (crates/palisade-web/examples/bare.rs)
+#     serving the product page's bytes from memory — what the machine can serve at all;
+#   - nginx + ModSecurity + OWASP CRS PL1 serving the same bytes (when Debian's packages are installed), the WAF
+#     people deploy today;
+#   - Palisade with the demo marketplace, on SQLite and then on PostgreSQL: /healthz through the full stack, a
+#     product page, a search page (shield on, block mode; rate limits off, as the load comes from one address),
+#     checkout (POST /api/v1/stores/…/orders with a fresh Idempotency-Key, card 4242…, so every request places and
+#     pays a real order); then the same pages with the rate limits on (each request from its own client address
+#     through a trusted proxy's X-Forwarded-For) and with the firewall off, for their own cost.
+# Prints requests/s and p99 per route, each as a fraction of the bare baseline, and PASS/FAIL per goal.
 # Usage: bench/storefront.sh [SECONDS_PER_ROUTE] [CONNECTIONS]   (defaults 10, 32). Needs wrk (apt install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +17,15 @@ secs="${1:-10}"
 conns="${2:-32}"
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 2; }
 cargo build --release -q -p palisade
+cargo build --release -q -p palisade-web --example bare
 bin=$PWD/target/release/palisade
+bare=$PWD/target/release/examples/bare
 work=$(mktemp -d)
 pid=""
 pgdb=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "$pgdb" ] && psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -36,18 +45,78 @@ measure() {
   echo "$rps ${p99:-nan} ${errs:-0}"
 }
 
+start_palisade() { # data dir, extra flags…
+  local dir=$1; shift
+  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs \
+    --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 "$@" 2>>"$dir/server.log" &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+}
+stop_palisade() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+product_path="/s/lion-city-tea/p/classic-sencha"
+search_path="/search?q=oolong"
+results="$work/results.txt"
+
+# The bare baseline and nginx + ModSecurity, on the product page's own bytes (taken from a demo installation).
+baselines() {
+  local dir="$work/page"
+  mkdir -p "$dir"
+  dbflag=()
+  "$bin" demo --data-dir "$dir" >/dev/null
+  start_palisade "$dir" --no-rate-limits
+  curl -sf "$base$product_path" -o "$work/page.html"
+  stop_palisade
+  "$bare" "127.0.0.1:$port" "$work/page.html" &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "$base/" >/dev/null && break; sleep 0.1; done
+  wrk -t2 -c"$conns" -d2s "$base$product_path" >/dev/null 2>&1
+  echo "bare $(measure "$base$product_path")" >>"$results"
+  stop_palisade
+  if command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_http_modsecurity_module.so ] && [ -d /usr/share/modsecurity-crs ]; then
+    mkdir -p "$work/www" "$work/tmp" "$work/logs"
+    cp "$work/page.html" "$work/www/index.html"
+    cat >"$work/modsec.conf" <<CONF
+Include /etc/nginx/modsecurity.conf
+SecRuleEngine On
+SecAuditEngine Off
+SecResponseBodyAccess Off
+Include /etc/modsecurity/crs/crs-setup.conf
+SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=1"
+Include /usr/share/modsecurity-crs/rules/*.conf
+CONF
+    cat >"$work/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp;
+  proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server { listen 127.0.0.1:$port reuseport; modsecurity on; modsecurity_rules_file $work/modsec.conf; root $work/www; location / { default_type text/html; try_files /index.html =404; } }
+}
+CONF
+    nginx -c "$work/nginx.conf" -p "$work"
+    for _ in $(seq 1 100); do curl -sf "$base/" >/dev/null && break; sleep 0.1; done
+    echo "modsec $(measure "$base$product_path")" >>"$results"
+    kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; sleep 0.5
+  else
+    echo "  (nginx + ModSecurity + CRS not installed: apt-get install -y nginx libnginx-mod-http-modsecurity modsecurity-crs; the 20x goal is not checked)" >&2
+  fi
+}
+
 run_backend() {
   local name=$1 url=$2
   local dir="$work/$name"
   mkdir -p "$dir"
-  local dbflag=()
+  dbflag=()
   [ -n "$url" ] && dbflag=(--database-url "$url")
   "$bin" demo --data-dir "$dir" "${dbflag[@]}" >/dev/null
   # Rate limits and automatic attack mode off: wrk is one client address at thousands of requests a second and
   # would (correctly) be limited and challenged; the firewall stays on.
-  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 2>"$dir/server.log" &
-  pid=$!
-  for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+  start_palisade "$dir" --no-rate-limits
   # A product with plenty of stock for the checkout phase, created through the merchant API.
   curl -sf -c "$dir/jar" -H 'content-type: application/json' \
     -d '{"email":"meilin@lioncitytea.example","password":"harbour lantern 2026"}' "$base/api/v1/auth/login" >/dev/null
@@ -68,37 +137,39 @@ function request()
   return wrk.format("POST", "/api/v1/stores/lion-city-tea/orders", {["Content-Type"] = "application/json", ["Idempotency-Key"] = "bench-" .. prefix .. "-" .. n}, body)
 end
 LUA
-  local hello product search checkout
-  hello=$(measure "$base/healthz")
-  product=$(measure "$base/s/lion-city-tea/p/classic-sencha")
-  search=$(measure "$base/search?q=oolong")
-  checkout=$(measure -s "$dir/checkout.lua" "$base/api/v1/stores/lion-city-tea/orders")
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-  # The same pages with the web application firewall off, for its overhead.
-  PALISADE_LOG=warn "$bin" serve --data-dir "$dir" "${dbflag[@]}" --listen "127.0.0.1:$port" --no-jobs --no-rate-limits --auto-attack-mode-rps 0 --auto-attack-mode-store-rps 0 --shield-mode off 2>>"$dir/server.log" &
-  pid=$!
-  for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
-  local product_off search_off
-  product_off=$(measure "$base/s/lion-city-tea/p/classic-sencha")
-  search_off=$(measure "$base/search?q=oolong")
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-  python3 - "$name" "$hello" "$product" "$search" "$checkout" "$product_off" "$search_off" <<'PY'
-import sys
-name = sys.argv[1]
-print(f"\n{name} (non-2xx on checkout = orders refused; 0 means every request placed and paid an order)")
-rows = [("hello (/healthz)", sys.argv[2]), ("product page", sys.argv[3]), ("search page", sys.argv[4]), ("checkout (POST order)", sys.argv[5])]
-base = float(rows[0][1].split()[0])
-print(f"  {'route':24} {'req/s':>10} {'p99 ms':>9} {'non-2xx':>8} {'vs hello':>9}")
-for label, vals in rows:
-    rps, p99, errs = vals.split()
-    print(f"  {label:24} {float(rps):10.0f} {float(p99):9.2f} {errs:>8} {float(rps)/base:8.2f}x")
-for label, on, off in [("product page", sys.argv[3], sys.argv[6]), ("search page", sys.argv[4], sys.argv[7])]:
-    on_r, off_r = float(on.split()[0]), float(off.split()[0])
-    print(f"  firewall overhead on {label}: {off_r:.0f} req/s off → {on_r:.0f} on = {100 * (off_r - on_r) / off_r:+.1f}% (goal ≤ 10%)")
-PY
+  # Each request from its own shopper address (one of 50,000), as a proxy in front would report them.
+  cat >"$dir/many.lua" <<'LUA'
+local n = 0
+function init(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  n = math.random(0, 50000)
+end
+function request()
+  n = (n + 1) % 50000
+  local ip = "10." .. math.floor(n / 65536) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
+  return wrk.format(nil, nil, {["X-Forwarded-For"] = ip})
+end
+LUA
+  wrk -t2 -c"$conns" -d2s "$base$product_path" >/dev/null 2>&1
+  echo "$name healthz $(measure "$base/healthz")" >>"$results"
+  echo "$name product $(measure "$base$product_path")" >>"$results"
+  echo "$name search $(measure "$base$search_path")" >>"$results"
+  echo "$name checkout $(measure -s "$dir/checkout.lua" "$base/api/v1/stores/lion-city-tea/orders")" >>"$results"
+  stop_palisade
+  # The rate limits' own cost: on, with every request from another address behind a trusted proxy.
+  start_palisade "$dir" --trusted-proxy 127.0.0.1/32
+  echo "$name product_limits $(measure -s "$dir/many.lua" "$base$product_path")" >>"$results"
+  echo "$name search_limits $(measure -s "$dir/many.lua" "$base$search_path")" >>"$results"
+  stop_palisade
+  # The firewall's own cost.
+  start_palisade "$dir" --no-rate-limits --shield-mode off
+  echo "$name product_off $(measure "$base$product_path")" >>"$results"
+  echo "$name search_off $(measure "$base$search_path")" >>"$results"
+  stop_palisade
 }
 
 echo "Palisade $("$bin" --version) — wrk -t2 -c$conns, ${secs}s per route, $(nproc) cores"
+baselines
 run_backend "SQLite" ""
 if pg_isready -h 127.0.0.1 -p 5432 -q; then
   pgdb="palisade_bench_$$"
@@ -107,3 +178,4 @@ if pg_isready -h 127.0.0.1 -p 5432 -q; then
 else
   echo "PostgreSQL is not running on 127.0.0.1:5432: skipped"
 fi
+python3 bench/storefront_report.py "$results"

@@ -10,6 +10,12 @@ use crate::db::{Backend, Db, DbOptions};
 /// The environment variable that selects PostgreSQL for the test suite.
 pub const TEST_DATABASE_URL: &str = "PALISADE_TEST_DATABASE_URL";
 
+/// Set by CI (`.ci/run`): tests that need an outside service fail without it instead of skipping.
+pub const REQUIRE_SERVICES: &str = "PALISADE_TEST_REQUIRE_SERVICES";
+
+/// The PostgreSQL server that PostgreSQL-only tests try when the suite itself runs on SQLite.
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
 /// A migrated database that disappears with the value.
 pub struct TestDb {
     pub db: Db,
@@ -64,10 +70,30 @@ impl TestDb {
         Self::unmigrated_at(None, Arc::new(SystemClock)).await
     }
 
-    /// An empty PostgreSQL schema when the suite has a server (`PALISADE_TEST_DATABASE_URL`), else `None`.
+    /// An empty PostgreSQL schema, for the tests that need PostgreSQL whichever backend the suite runs on: on
+    /// the suite's server (`PALISADE_TEST_DATABASE_URL`), else on a local one (127.0.0.1:5432, user postgres).
+    /// Without a server the test is skipped with a printed reason — except under CI
+    /// (`PALISADE_TEST_REQUIRE_SERVICES`), where it fails instead of passing unseen.
     pub async fn empty_postgres() -> Option<TestDb> {
-        let url =
-            std::env::var(TEST_DATABASE_URL).ok().filter(|u| Backend::from_url(u).ok() == Some(Backend::Postgres))?;
+        let url = std::env::var(TEST_DATABASE_URL)
+            .ok()
+            .filter(|u| Backend::from_url(u).ok() == Some(Backend::Postgres))
+            .unwrap_or_else(|| LOCAL_POSTGRES.to_owned());
+        let reachable = match Db::connect(&url, DbOptions { max_connections: 1, ..DbOptions::default() }).await {
+            Ok(db) => {
+                db.close().await;
+                true
+            }
+            Err(_) => false,
+        };
+        if !reachable {
+            assert!(
+                std::env::var_os(REQUIRE_SERVICES).is_none(),
+                "PostgreSQL is required at {url} ({REQUIRE_SERVICES} is set)"
+            );
+            eprintln!("skipped: no PostgreSQL at {url} (.ci/run starts one and runs this test for real)");
+            return None;
+        }
         Some(Self::unmigrated_at(Some(url), Arc::new(SystemClock)).await)
     }
 

@@ -9,11 +9,9 @@ use std::borrow::Cow;
 
 use axum::extract::Request;
 use axum::http::Uri;
-use axum::middleware::Next;
-use axum::response::Response;
 
-/// The middleware: rewrites the request's URI when its path holds escaped unreserved characters.
-pub async fn canonical_path(mut req: Request, next: Next) -> Response {
+/// Rewrites the request's URI when its path holds escaped unreserved characters (first step of `layers::edge`).
+pub fn canonical_path(req: &mut Request) {
     if let Cow::Owned(path) = canonical(req.uri().path()) {
         let rebuilt = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
@@ -27,7 +25,6 @@ pub async fn canonical_path(mut req: Request, next: Next) -> Response {
             }
         }
     }
-    next.run(req).await
 }
 
 /// `path` with escaped unreserved characters decoded; borrowed (no allocation) when there are none.

@@ -11,7 +11,6 @@ use std::time::Duration;
 use crate::http::form::Form;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use rand::RngCore;
 use serde::Deserialize;
@@ -231,10 +230,10 @@ async fn watch_store_rate(state: &AppState, slug: &str, now: i64) {
 }
 
 /// The middleware.
-pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn gate(state: &AppState, req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let path = req.uri().path().to_owned();
     if exempt(&path) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let now = state.db.now().0;
     watch_rate(&state, now).await;
@@ -242,13 +241,13 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
         watch_store_rate(&state, slug, now).await;
     }
     if !active(&state, &path, now).await {
-        return next.run(req).await;
+        return next(req).await;
     }
     let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers())
         .map(|i| i.to_string())
         .unwrap_or_default();
     if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(&state, v, &ip, now)) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let next_url = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
     challenge_page(&state, &ip, now, &next_url, Why::UnderAttack)

@@ -23,9 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use palisade_identity::csrf::Binding;
 use rand::RngCore;
@@ -42,9 +41,30 @@ pub const HEADER: &str = "x-csrf-token";
 /// The pre-session cookie a visitor's token is bound to until they sign in.
 pub const VISITOR_COOKIE: &str = "palisade_visitor";
 
+/// The request's binding, and its token once a template asked for it. Most requests (assets, health checks,
+/// JSON, pages without forms) never do, so neither the HMAC nor a fresh visitor id is computed up front.
 struct Current {
-    token: String,
+    state: AppState,
+    /// The session cookie's value, or the visitor cookie's; `None` for a visitor without one yet.
+    value: Option<String>,
+    is_session: bool,
+    /// A new visitor id, made when the first token is asked for (the response then sets it as a cookie).
+    fresh: std::sync::OnceLock<String>,
+    token: std::sync::OnceLock<String>,
     used: AtomicBool,
+}
+
+impl Current {
+    fn token(&self) -> &str {
+        self.token.get_or_init(|| {
+            let value = match &self.value {
+                Some(v) => v.as_str(),
+                None => self.fresh.get_or_init(new_visitor).as_str(),
+            };
+            let binding = if self.is_session { Binding::Session(value) } else { Binding::Visitor(value) };
+            self.state.identity.csrf().token(binding)
+        })
+    }
 }
 
 tokio::task_local! {
@@ -58,7 +78,7 @@ pub fn token() -> String {
     CURRENT
         .try_with(|c| {
             c.used.store(true, Ordering::Relaxed);
-            c.token.clone()
+            c.token().to_owned()
         })
         .unwrap_or_default()
 }
@@ -147,11 +167,11 @@ fn api_refusal() -> Response {
 
 /// Checks the token of every state-changing non-API request and lends the request's token to its templates;
 /// holds cookie-carrying API calls to [`api_call_allowed`].
-pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn synchronize(state: &AppState, req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let signer = state.identity.csrf();
     if is_api_path(req.uri().path()) {
         if api_call_allowed(&req, signer) {
-            return next.run(req).await;
+            return next(req).await;
         }
         tracing::info!(http.path = %req.uri().path(), "API call refused: cookies without a JSON body or token");
         return api_refusal();
@@ -159,12 +179,11 @@ pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next
     let headers = req.headers();
     let session = cookie(headers, SESSION_COOKIE).map(str::to_owned);
     let visitor = cookie(headers, VISITOR_COOKIE).filter(|v| valid_visitor(v)).map(str::to_owned);
-    let (binding_value, is_session, fresh_visitor) = match (session, visitor) {
-        (Some(s), _) => (s, true, false),
-        (None, Some(v)) => (v, false, false),
-        (None, None) => (new_visitor(), false, true),
+    let (value, is_session) = match (session, visitor) {
+        (Some(s), _) => (Some(s), true),
+        (None, Some(v)) => (Some(v), false),
+        (None, None) => (None, false),
     };
-    let binding = if is_session { Binding::Session(&binding_value) } else { Binding::Visitor(&binding_value) };
 
     let req = if is_safe(req.method()) {
         req
@@ -175,7 +194,7 @@ pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.len() > 7 && v.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")));
         if bearer_only {
-            return next.run(req).await;
+            return next(req).await;
         }
         let in_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let content_type =
@@ -191,18 +210,32 @@ pub async fn synchronize(State(state): State<AppState>, req: Request, next: Next
             Some(t) => Some(t),
             None => token_in_body(&content_type, &media, &bytes).await,
         };
-        if fresh_visitor || !submitted.is_some_and(|t| signer.verify(binding, &t)) {
+        // A visitor without a cookie has no token yet: nothing they submit can be right.
+        let verified = value.as_deref().is_some_and(|v| {
+            let binding = if is_session { Binding::Session(v) } else { Binding::Visitor(v) };
+            submitted.is_some_and(|t| signer.verify(binding, &t))
+        });
+        if !verified {
             tracing::info!(http.path = %parts.uri.path(), "form refused: missing or wrong synchronizer token");
             return refusal();
         }
         Request::from_parts(parts, Body::from(bytes))
     };
 
-    let current = Arc::new(Current { token: signer.token(binding), used: AtomicBool::new(false) });
-    let mut res = CURRENT.scope(current.clone(), next.run(req)).await;
-    if fresh_visitor && current.used.load(Ordering::Relaxed) {
+    let current = Arc::new(Current {
+        state: state.clone(),
+        value,
+        is_session,
+        fresh: std::sync::OnceLock::new(),
+        token: std::sync::OnceLock::new(),
+        used: AtomicBool::new(false),
+    });
+    let mut res = CURRENT.scope(current.clone(), next(req)).await;
+    if let Some(fresh) = current.fresh.get()
+        && current.used.load(Ordering::Relaxed)
+    {
         let secure = if state.config.behind_tls { "; Secure" } else { "" };
-        let c = format!("{VISITOR_COOKIE}={binding_value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
+        let c = format!("{VISITOR_COOKIE}={fresh}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
         if let Ok(v) = HeaderValue::from_str(&c) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }

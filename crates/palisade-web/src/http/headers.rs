@@ -1,9 +1,8 @@
 //! Security headers, with a fresh CSP nonce per request for the platform's own inline styles and scripts.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
 
@@ -14,12 +13,16 @@ use crate::state::AppState;
 pub struct CspNonce(pub String);
 
 /// Adds the security headers a response did not set itself.
-pub async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn security_headers(
+    state: &AppState,
+    mut req: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
     req.extensions_mut().insert(CspNonce(nonce.clone()));
-    let mut res = next.run(req).await;
+    let mut res = next(req).await;
     let h = res.headers_mut();
     let csp = format!(
         "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; \

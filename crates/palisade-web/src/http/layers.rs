@@ -1,6 +1,11 @@
 //! The middleware stack every router passes through, outermost first:
-//! request id → trace span → panic guard → error pages → timeout → body limit → CSRF (headers) → metrics →
-//! headers → shedding → limits → CSRF (synchronizer tokens) → challenge → shield.
+//! request id → trace span → compression → error pages → panic guard → timeout → CSRF (headers), then one
+//! middleware, [`edge`], that runs Palisade's own steps in order: path canonicalisation → body cap → metrics →
+//! security headers → shedding → rate limits → CSRF (synchronizer tokens) → challenge → shield.
+//!
+//! The edge steps are plain async functions, each handed the rest of the chain as a continuation, rather than one
+//! axum `from_fn` layer each: every such layer boxes its future, boxes and clones the service below it and clones
+//! the state on every request, and ten of them cost more than the work they did (`bench/storefront.sh`).
 
 use std::any::Any;
 
@@ -151,7 +156,7 @@ pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> us
 
 /// Holds every request body to its route's limit ([`body_limit`]) however the handler reads it: 413 at once
 /// when the declared length is over, and the body stops at the limit when it is not declared.
-async fn cap_body(axum::extract::State(state): axum::extract::State<AppState>, req: Request, next: Next) -> Response {
+fn cap_body(state: &AppState, req: Request) -> Result<Request, Response> {
     let limit = body_limit(req.method(), req.uri().path(), state.config.max_body_bytes);
     let declared = req
         .headers()
@@ -159,10 +164,43 @@ async fn cap_body(axum::extract::State(state): axum::extract::State<AppState>, r
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
     }
-    let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-    next.run(req).await
+    Ok(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+}
+
+/// Palisade's own request steps, in order (see the module docs); each may answer itself instead of passing on.
+async fn edge(axum::extract::State(state): axum::extract::State<AppState>, mut req: Request, next: Next) -> Response {
+    // From here in, every step reads the path as the router's parameters do.
+    canonical::canonical_path(&mut req);
+    // Every body is capped at its route's limit here; extractors apply the same limit (DefaultBodyLimit for
+    // ordinary routes, raised on the upload routes), and so does the shield, which buffers bodies.
+    let req = match cap_body(&state, req) {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    let state = &state;
+    metrics::track(req, async move |req| {
+        headers::security_headers(state, req, async move |req| {
+            shedding::shed(state, req, async move |req| {
+                limits::enforce(state, req, async move |req| {
+                    // Synchronizer tokens: after rate limits and shedding (so a flood is refused before its body
+                    // is read), around the challenge page and the handlers (which put the token in their forms).
+                    csrf::synchronize(state, req, async move |req| {
+                        challenge::gate(state, req, async move |req| {
+                            shield::inspect(state, req, async move |req| next.run(req).await).await
+                        })
+                        .await
+                    })
+                    .await
+                })
+                .await
+            })
+            .await
+        })
+        .await
+    })
+    .await
 }
 
 /// Wraps `router` in the HTTP baseline.
@@ -175,31 +213,19 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
-    // `Router::layer` wraps each route, so each layer sees axum's own body types; the last one added is the
-    // outermost. Reading bottom-up gives the order a request passes through.
-    router
-        .layer(middleware::from_fn_with_state(state.clone(), shield::inspect))
-        .layer(middleware::from_fn_with_state(state.clone(), challenge::gate))
-        // Synchronizer tokens: after rate limits and shedding (so a flood is refused before its body is read),
-        // around the challenge page and the handlers (which put the request's token in their forms).
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::synchronize))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::enforce))
-        .layer(middleware::from_fn_with_state(state.clone(), shedding::shed))
-        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
-        .layer(middleware::from_fn(metrics::track))
-        .layer(CsrfLayer::new())
-        // Every body is capped at its route's limit here; extractors apply the same limit (DefaultBodyLimit for
-        // ordinary routes, raised on the upload routes), and so does the shield, which buffers bodies.
-        .layer(middleware::from_fn_with_state(state.clone(), cap_body))
-        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        // From here in, every layer reads the path as the router's parameters do.
-        .layer(middleware::from_fn(canonical::canonical_path))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(error_pages))
-        .layer(CompressionLayer::new())
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    // One composite layer: `Router::layer` boxes whatever it is given once per route, and every box is cloned on
+    // every request, so the stack is built as one `ServiceBuilder` (first listed = outermost) and boxed once.
+    let stack = tower::ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(error_pages))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
+        .layer(CsrfLayer::new())
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), edge));
+    router.layer(stack)
 }

@@ -6,9 +6,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use ipnet::IpNet;
 use palisade_shield::gcra::{Decision, Local, Rate};
@@ -303,13 +302,13 @@ fn store_of(path: &str) -> Option<&str> {
 }
 
 /// The middleware.
-pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn enforce(state: &AppState, req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let limiter = &state.limiter;
     if !limiter.config.enabled {
-        return next.run(req).await;
+        return next(req).await;
     }
     let Some(ip) = request_ip(&state, req.extensions(), req.headers()) else {
-        return next.run(req).await;
+        return next(req).await;
     };
     let path = req.uri().path().to_owned();
     let class = Class::of(req.method().as_str(), &path);
@@ -327,7 +326,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         decision = limiter.check(&format!("store:{store}"), limiter.config.per_store, now).await;
     }
     match decision {
-        Decision::Allow => next.run(req).await,
+        Decision::Allow => next(req).await,
         Decision::Wait { retry_after_ms } => {
             metrics::counter!("palisade_ratelimit_refused_total", "class" => class.as_str()).increment(1);
             too_many(&path, retry_after_ms)

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -28,11 +27,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 /// Counts and times every request.
-pub async fn track(req: Request, next: Next) -> Response {
+pub async fn track(req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = req.method().as_str().to_owned();
-    let res = next.run(req).await;
+    let res = next(req).await;
     let status = res.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);

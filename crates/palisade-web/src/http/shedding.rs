@@ -7,9 +7,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::http::error::{ApiError, error_page, is_api_path};
@@ -148,10 +147,10 @@ impl Inflight {
 }
 
 /// The middleware.
-pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn shed(state: &AppState, req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let cfg = state.config.shedding;
     if !cfg.enabled {
-        return next.run(req).await;
+        return next(req).await;
     }
     let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let tier = Tier::of(req.method().as_str(), req.uri().path(), ua);
@@ -161,7 +160,7 @@ pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Re
     match state.inflight.enter(&cfg, tier, ip) {
         Ok(guard) => {
             metrics::gauge!("palisade_inflight_requests").set(state.inflight.current() as f64);
-            let res = next.run(req).await;
+            let res = next(req).await;
             drop(guard);
             res
         }

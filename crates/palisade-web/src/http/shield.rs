@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use palisade_shield::{Action, Policy, Shield, Verdict};
 use palisade_store::{Db, StoreError};
@@ -330,7 +329,7 @@ fn binary(content_type: &str) -> bool {
 }
 
 /// The middleware.
-pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let shield = &state.shield;
     let now = state.db.now().0;
     // The store's own layer (its rules, mode and paranoia) applies even where the platform's firewall is off: a
@@ -348,7 +347,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
         l.rules.is_empty() && l.policy.as_ref().is_none_or(|p| p.mode == palisade_shield::Mode::Off)
     };
     if platform_off && layer.as_deref().is_none_or(store_off) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers());
     if !platform_off
@@ -410,7 +409,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
                 };
                 let record = |a: Action| emit(shield, &state, &parts, ip, &custom(a));
                 match action {
-                    RuleAction::Allow => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+                    RuleAction::Allow => return next(Request::from_parts(parts, Body::from(bytes))).await,
                     RuleAction::Block => {
                         let id = record(Action::Block);
                         return blocked(parts.uri.path(), &id);
@@ -432,7 +431,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     let policy = layer.as_deref().and_then(|l| l.policy.as_ref()).unwrap_or(&shield.config.policy);
     let verdict = shield.engine.inspect(&sreq, policy);
     if verdict.action == Action::Allow {
-        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        return next(Request::from_parts(parts, Body::from(bytes))).await;
     }
     let mut verdict = verdict;
     // A suspicious request a browser cannot be sent round a challenge for (an API call, a form post), or whose
@@ -445,7 +444,7 @@ pub async fn inspect(State(state): State<AppState>, req: Request, next: Next) ->
     }
     let id = emit(shield, &state, &parts, ip, &verdict);
     match verdict.action {
-        Action::Allow | Action::Log => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Action::Allow | Action::Log => return next(Request::from_parts(parts, Body::from(bytes))).await,
         Action::Challenge => {
             return challenge(&state, &parts, ip, now, crate::http::challenge::Why::Suspicious);
         }
