@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{IdentityError, Result};
 use crate::password::{self, Audience};
-use crate::seal::Sealer;
+use palisade_store::seal::Sealer;
 use crate::sessions::{self, Client, Lifetime, Session};
 use crate::throttle;
 use crate::{recovery, totp};

@@ -201,6 +201,47 @@ async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
     assert_eq!(status, "paid", "nothing moved");
 }
 
+/// The buyer's order list names each order's store (read with the orders in one query) and lists no one else's.
+#[tokio::test]
+async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
+    let app = TestApp::start().await;
+    let (_, alpha, _) = owner_of(&app, "alpha").await;
+    let (_, bravo, _) = owner_of(&app, "bravo").await;
+    let va = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
+    let vb = product(&app, &bravo, "teapot", 10).await.variants[0].id.clone();
+    let mei = buyer(&app, "mei@buyer.example").await;
+    let raj = buyer(&app, "raj@buyer.example").await;
+    let order = |store: &'static str, variant: &str, email: &str, cookie: &str, key: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/stores/{store}/orders")))
+            .header("idempotency-key", key)
+            .header("cookie", cookie)
+            .json(&order_body(variant, email, "4242424242424242"))
+            .send()
+    };
+    let mut ids = Vec::new();
+    for (store, variant, key) in [("alpha", &va, "m1"), ("bravo", &vb, "m2")] {
+        let res = order(store, variant, "mei@buyer.example", &mei, key).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{store}");
+        let body: Value = res.json().await.unwrap();
+        ids.push(body["order"]["id"].as_str().unwrap().to_owned());
+    }
+    let res = order("alpha", &va, "raj@buyer.example", &raj, "r1").await.unwrap();
+    let rajs: Value = res.json().await.unwrap();
+    let raj_id = rajs["order"]["id"].as_str().unwrap();
+
+    let page = |cookie: &str| app.client.get(app.url("/account/orders")).header("cookie", cookie).send();
+    let html = page(&mei).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Store alpha") && html.contains("Store bravo"), "both stores named");
+    for id in &ids {
+        assert!(html.contains(&format!("/orders/{id}")), "links to {id}");
+    }
+    assert!(!html.contains(raj_id), "not Raj's order");
+    let html = page(&raj).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Store alpha") && !html.contains("Store bravo"));
+    assert!(ids.iter().all(|id| !html.contains(id.as_str())), "not Mei's orders");
+}
+
 #[tokio::test]
 async fn unknown_filters_and_pages_are_400_not_500() {
     let app = TestApp::start().await;
