@@ -2,12 +2,15 @@
 //! through a verified link or the buyer's account, query filters parsed at the edge, products without variants.
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::policy::Policy;
+use palisade_commerce::{ledger, orders};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::StaffScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use reqwest::StatusCode;
 use secrecy::SecretString;
+use palisade_web::WebConfig;
 use serde_json::{Value, json};
 
 use crate::support::{Csrf, PW, TestApp, VISITOR, login, owner_of};
@@ -240,6 +243,42 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
     let html = page(&raj).await.unwrap().text().await.unwrap();
     assert!(html.contains("Store alpha") && !html.contains("Store bravo"));
     assert!(ids.iter().all(|id| !html.contains(id.as_str())), "not Mei's orders");
+}
+
+/// The fee and the protection window are the configuration's: the buyer's confirmation releases the money less
+/// the configured fee, and the pages state the configured window.
+#[tokio::test]
+async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
+    let policy = Policy::new(1_000, std::time::Duration::from_secs(14 * 24 * 3600)).unwrap();
+    let app = TestApp::start_with(WebConfig { commerce: policy, ..WebConfig::default() }, |r, _| r).await;
+    let (store, scope, owner) = owner_of(&app, "alpha").await;
+    let v = product(&app, &scope, "kettle", 10).await.variants[0].id.clone();
+    let placed: Value =
+        post_order(&app, &order_body(&v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
+    let id = placed["order"]["id"].as_str().unwrap();
+    let link = placed["link"].as_str().unwrap();
+    let key = link.split_once("?k=").unwrap().1;
+    orders::transition(&app.db, &scope, id, orders::Status::Shipped, Some("SG1"), &Policy::default()).await.unwrap();
+    let confirm =
+        app.client.post(app.url(&format!("/orders/{id}/confirm?k={key}"))).csrf(&app, VISITOR).send().await.unwrap();
+    assert!(confirm.status().is_redirection() || confirm.status().is_success(), "{}", confirm.status());
+    assert_eq!(orders::get(&app.db, &scope, id).await.unwrap().status, orders::Status::Completed);
+    assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 900, "10.00 less 10%");
+
+    let payouts = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/payouts", store.id)))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(payouts.contains("14 days after"), "window shown to the merchant");
+    assert!(payouts.contains("platform fee of 10%"), "fee shown to the merchant");
+    let pay = app.get("/checkout").await.text().await.unwrap();
+    assert!(pay.contains("(or 14 days after delivery)"), "window shown to the buyer");
 }
 
 #[tokio::test]
