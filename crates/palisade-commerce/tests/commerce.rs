@@ -803,6 +803,11 @@ mod web_reads {
         assert_eq!(orders::for_buyer(&t, raj, 100).await.unwrap().len(), 1, "Raj sees only his own");
     }
 
+    async fn audited(t: &Db) -> usize {
+        let events = palisade_store::audit::list_platform(t, &PlatformScope::system("test"), 100).await.unwrap();
+        events.iter().filter(|e| e.action == "payment_page.changed").count()
+    }
+
     #[tokio::test]
     async fn a_changed_payment_page_is_recorded_audited_and_mailed_to_every_operator() {
         let (t, clock) = TestDb::manual().await;
@@ -822,17 +827,6 @@ mod web_reads {
             detail,
         };
         payment_page::record(&t, &platform, &check(payment_page::Outcome::Match, "as inventoried")).await.unwrap();
-        let audited = |t: &TestDb| {
-            let platform = PlatformScope::system("test");
-            async move {
-                palisade_store::audit::list_platform(t, &platform, 100)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .filter(|e| e.action == "payment_page.changed")
-                    .count()
-            }
-        };
         assert_eq!(audited(&t).await, 0, "a match is not an incident");
         assert!(palisade_store::outbox::to_address(&t, "op1@platform.example").await.unwrap().is_empty());
 
