@@ -304,12 +304,11 @@ pub struct Settings {
 
 /// The scoped store's settings (public: the storefront shows both), in one query.
 pub async fn settings(db: &Db, scope: &StoreScope) -> Result<Settings> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT flat_shipping_minor, COALESCE(tagline, '') FROM store_commerce WHERE store_id = $1",
-    )
-    .bind(scope.store_key())
-    .fetch_optional(db.pool())
-    .await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT flat_shipping_minor, COALESCE(tagline, '') FROM store_commerce WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
     let (flat_shipping_minor, tagline) = row.unwrap_or_default();
     Ok(Settings { flat_shipping_minor, tagline })
 }

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn the_fee_reads_as_a_percentage() {
         let text = |bps| Policy::new(bps, DAY).unwrap().fee_percent_text();
-        assert_eq!((text(0), text(250), text(1_000), text(25), text(1_205)), ("0".into(), "2.5".into(), "10".into(), "0.25".into(), "12.05".into()));
+        assert_eq!(
+            (text(0), text(250), text(1_000), text(25), text(1_205)),
+            ("0".into(), "2.5".into(), "10".into(), "0.25".into(), "12.05".into())
+        );
     }
 
     #[test]

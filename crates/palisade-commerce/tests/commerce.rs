@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
-use palisade_commerce::{CommerceError, inventory, ledger};
 use palisade_commerce::policy::Policy;
+use palisade_commerce::{CommerceError, inventory, ledger};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
@@ -295,7 +295,10 @@ mod orders {
             "paid → completed skips shipping"
         );
         assert!(
-            matches!(orders::transition(&t, &a, &o.id, Status::Shipped, None, &Policy::default()).await, Err(CommerceError::Invalid(_))),
+            matches!(
+                orders::transition(&t, &a, &o.id, Status::Shipped, None, &Policy::default()).await,
+                Err(CommerceError::Invalid(_))
+            ),
             "shipping needs tracking"
         );
         orders::transition(&t, &a, &o.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
@@ -764,9 +767,10 @@ mod web_reads {
         let mut new = tea("OOL-1", 5);
         new.category = Some(cat.id.clone());
         let p = catalog::create_product(&t, &a, new).await.unwrap();
-        let plain = catalog::create_product(&t, &a, NewProduct { slug: Slug::parse("plain").unwrap(), ..tea("OOL-2", 5) })
-            .await
-            .unwrap();
+        let plain =
+            catalog::create_product(&t, &a, NewProduct { slug: Slug::parse("plain").unwrap(), ..tea("OOL-2", 5) })
+                .await
+                .unwrap();
         assert_eq!(catalog::product_category(&t, &a, &p.id).await.unwrap(), Some(cat.id));
         assert_eq!(catalog::product_category(&t, &a, &plain.id).await.unwrap(), None);
         assert!(matches!(
@@ -812,8 +816,11 @@ mod web_reads {
     async fn a_changed_payment_page_is_recorded_audited_and_mailed_to_every_operator() {
         let (t, clock) = TestDb::manual().await;
         for email in ["op1@platform.example", "op2@platform.example"] {
-            let new =
-                NewAccount { email: Email::parse(email).unwrap(), display_name: "Op".into(), kind: AccountKind::Operator };
+            let new = NewAccount {
+                email: Email::parse(email).unwrap(),
+                display_name: "Op".into(),
+                kind: AccountKind::Operator,
+            };
             tenancy::create_account(&t, new).await.unwrap();
         }
         let platform = PlatformScope::system("test");

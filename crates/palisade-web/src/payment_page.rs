@@ -137,7 +137,13 @@ pub async fn check(db: &Db, public_url: &str) -> Result<Outcome, CommerceError> 
     };
     let observed_json = serde_json::to_value(&observed).unwrap_or_default();
     let platform = PlatformScope::system("job:payments.page_check");
-    let check = NewCheck { url: &url, outcome, fingerprint: &observed.fingerprint(), observed: &observed_json, detail: &detail };
+    let check = NewCheck {
+        url: &url,
+        outcome,
+        fingerprint: &observed.fingerprint(),
+        observed: &observed_json,
+        detail: &detail,
+    };
     payment_page::record(db, &platform, &check).await?;
     if outcome == Outcome::Changed {
         tracing::error!(%url, %detail, "payment page scripts or security headers changed");

@@ -663,7 +663,8 @@ async fn ship(
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     let Body(b) = body?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce)
+        .await?;
     order_json(&state, scope(&access), &id).await
 }
 

@@ -416,7 +416,8 @@ async fn ship(
 ) -> PageResult {
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
+        .await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
 
@@ -551,7 +552,8 @@ async fn save_theme(
 
 async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
     access.require(Permission::Theme)?;
-    let orders::Settings { flat_shipping_minor: shipping, tagline } = orders::settings(&state.db, scope(&access)).await?;
+    let orders::Settings { flat_shipping_minor: shipping, tagline } =
+        orders::settings(&state.db, scope(&access)).await?;
     let currency = store_currency(&state, &access).await?;
     page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline})).await
 }

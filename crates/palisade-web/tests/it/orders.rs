@@ -8,9 +8,9 @@ use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::StaffScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_web::WebConfig;
 use reqwest::StatusCode;
 use secrecy::SecretString;
-use palisade_web::WebConfig;
 use serde_json::{Value, json};
 
 use crate::support::{Csrf, PW, TestApp, VISITOR, login, owner_of};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use palisade_web::WebConfig;
 use palisade_store::scope::{PlatformScope, StaffScope};
 use palisade_store::shield_events;
+use palisade_web::WebConfig;
 use palisade_web::http::shield::{ShieldConfig, shown};
 use reqwest::StatusCode;
 use serde_json::Value;
