@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use object_store::ObjectStoreExt;
-use palisade_identity::seal::Sealer;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::outbound::OutboundPolicy;
+use palisade_store::seal::Sealer;
 use palisade_store::tenancy::Membership;
 use palisade_store::{Db, Objects, StoreScope};
 use secrecy::{ExposeSecret, SecretString};

@@ -446,6 +446,19 @@ pub struct Category {
     pub products: i64,
 }
 
+/// The category a product of the store is filed under, if any (the product editor; drafts included, hence
+/// staff only). A product of another store is not found.
+pub async fn product_category(db: &Db, scope: &StaffScope, product: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT category_id FROM products WHERE store_id = $1 AND id = $2")
+            .bind(scope.store_key())
+            .bind(product)
+            .fetch_optional(db.pool())
+            .await?;
+    let (category,) = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
+    Ok(category)
+}
+
 async fn category_exists(db: &Db, scope: &StoreScope, id: &str) -> Result<()> {
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM categories WHERE store_id = $1 AND id = $2")
         .bind(scope.store_key())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use palisade_core::matrix::{Area, Control, ControlStatus, Party, Reference, Subject};
 use palisade_store::matrix::{EvalContext, Registry};
+use palisade_store::scope::PlatformScope;
 
 const PCI_SCRIPTS: Reference =
     Reference { framework: "PCI DSS 4.0", clause: "6.4.3 Payment page scripts inventoried and authorised" };
@@ -33,15 +34,12 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
             references: &[PCI_SCRIPTS, PCI_TAMPER],
         },
         |ctx: EvalContext| async move {
-            let row: Result<Option<(i64, String, String)>, sqlx::Error> = sqlx::query_as(
-                "SELECT checked_at, outcome, detail FROM payment_page_checks ORDER BY checked_at DESC, id DESC LIMIT 1",
-            )
-            .fetch_optional(ctx.db.pool())
-            .await;
-            match row {
+            let platform = PlatformScope::system("control:platform.payment-page-integrity");
+            let latest = crate::payment_page::recent(&ctx.db, &platform, 1).await.map(|mut c| c.pop());
+            match latest {
                 Ok(None) => ControlStatus::unmet("the payment page has not been checked yet"),
-                Ok(Some((at, outcome, detail))) => {
-                    let fresh = palisade_core::Timestamp(at).plus(PAGE_CHECK_MAX_AGE) > ctx.db.now();
+                Ok(Some(crate::payment_page::Check { checked_at, outcome, detail })) => {
+                    let fresh = checked_at.plus(PAGE_CHECK_MAX_AGE) > ctx.db.now();
                     match (outcome.as_str(), fresh) {
                         ("match", true) => ControlStatus::met(detail),
                         ("match", false) => ControlStatus::unmet("the last check is more than an hour old"),

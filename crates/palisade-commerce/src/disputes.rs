@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::access::OrderAccess;
 use crate::error::{CommerceError, Result};
 use crate::orders::{self, Status};
+use crate::policy::Policy;
 
 /// Why buyers open disputes.
 pub const REASONS: &[(&str, &str)] = &[
@@ -77,7 +78,8 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
     let id = palisade_core::JobId::new().to_string();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
-    orders::move_on(&mut tx, db, scope, order_id, Status::Disputed, None, 0).await?;
+    // Opening a dispute releases nothing: no fee applies, whatever the policy.
+    orders::move_on(&mut tx, db, scope, order_id, Status::Disputed, None, &Policy::default()).await?;
     let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, 'open', NULL, NULL, $6, $6)"
     )))
@@ -205,7 +207,7 @@ pub async fn decide(
     id: &str,
     outcome: Outcome,
     note: &str,
-    fee_minor: i64,
+    policy: &Policy,
 ) -> Result<Dispute> {
     let scope = operator.store_scope(store);
     let note = text("the decision note", note, 4000)?;
@@ -233,7 +235,7 @@ pub async fn decide(
     if done.rows_affected() != 1 {
         return Err(CommerceError::Invalid("this dispute has already been decided".into()));
     }
-    orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, fee_minor).await?;
+    orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, policy).await?;
     let target = format!("dispute:{id}");
     audit::record_store(
         &mut tx,

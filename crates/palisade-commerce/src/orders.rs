@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::access::OrderAccess;
 use crate::error::{CommerceError, Result};
 use crate::payments::{Card, Charge, PaymentGateway};
+use crate::policy::Policy;
 use crate::{inventory, ledger};
 
 /// An order's state.
@@ -153,6 +154,8 @@ type OrderRow = (
     String,
     String,
 );
+/// How many columns [`ORDER_COLUMNS`] lists (the arity of `OrderRow`).
+const ORDER_COLUMN_COUNT: usize = 16;
 const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
 
 fn order_from(r: OrderRow) -> Result<Order> {
@@ -288,6 +291,26 @@ pub async fn flat_shipping(db: &Db, scope: &StoreScope) -> Result<i64> {
         .fetch_optional(db.pool())
         .await?;
     Ok(row.map_or(0, |(v,)| v))
+}
+
+/// A store's commerce settings, as its staff edit them and its storefront shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    /// Flat shipping per order, in the store's currency's minor unit (0 until set).
+    pub flat_shipping_minor: i64,
+    /// One line shown under the store's name ("" until set).
+    pub tagline: String,
+}
+
+/// The scoped store's settings (public: the storefront shows both), in one query.
+pub async fn settings(db: &Db, scope: &StoreScope) -> Result<Settings> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT flat_shipping_minor, COALESCE(tagline, '') FROM store_commerce WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_optional(db.pool())
+            .await?;
+    let (flat_shipping_minor, tagline) = row.unwrap_or_default();
+    Ok(Settings { flat_shipping_minor, tagline })
 }
 
 /// Sets the store's flat shipping rate.
@@ -545,10 +568,10 @@ pub async fn transition(
     id: &str,
     to: Status,
     tracking_no: Option<&str>,
-    fee_minor: i64,
+    policy: &Policy,
 ) -> Result<Order> {
     let mut tx = db.begin_write().await?;
-    transition_on(&mut tx, db, scope, id, to, tracking_no, fee_minor).await?;
+    transition_on(&mut tx, db, scope, id, to, tracking_no, policy).await?;
     tx.commit().await?;
     get(db, scope, id).await
 }
@@ -572,14 +595,14 @@ pub async fn transition_on(
     id: &str,
     to: Status,
     tracking_no: Option<&str>,
-    fee_minor: i64,
+    policy: &Policy,
 ) -> Result<()> {
-    move_on(tx, db, scope, id, to, tracking_no, fee_minor).await
+    move_on(tx, db, scope, id, to, tracking_no, policy).await
 }
 
 /// The transition itself, for any caller whose authority over the order has been checked: the staff's
 /// [`transition_on`], and the buyer's own moves through an [`OrderAccess`] (confirming receipt, opening a
-/// dispute).
+/// dispute). `policy` sets the platform fee when the move completes the order (releasing its escrow).
 pub(crate) async fn move_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
@@ -587,7 +610,7 @@ pub(crate) async fn move_on(
     id: &str,
     to: Status,
     tracking_no: Option<&str>,
-    fee_minor: i64,
+    policy: &Policy,
 ) -> Result<()> {
     let order = get_on(tx, scope, id).await?;
     if !order.status.can_become(to) {
@@ -617,7 +640,9 @@ pub(crate) async fn move_on(
     // Money moves in the same transaction as the status: both happen or neither.
     match to {
         Status::Completed => {
-            ledger::release_on(tx, db, scope, id, order.total.currency, fee_minor).await?;
+            // The fee is the policy's share of what the escrow releases (less any partial refunds).
+            let fee = policy.fee_on(ledger::held_on(tx, scope, id).await?);
+            ledger::release_on(tx, db, scope, id, order.total.currency, fee).await?;
         }
         Status::Refunded => {
             let held = ledger::held_on(tx, scope, id).await?;
@@ -655,7 +680,8 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: &str, amount_minor: i64, no
         )));
     }
     if amount_minor == held {
-        transition_on(&mut tx, db, scope, id, Status::Refunded, None, 0).await?;
+        // A refund releases nothing to the store: no fee applies, whatever the policy.
+        transition_on(&mut tx, db, scope, id, Status::Refunded, None, &Policy::default()).await?;
     } else {
         ledger::refund_on(&mut tx, db, scope, id, Money::new(amount_minor, order.total.currency)).await?;
         sqlx::query(
@@ -759,17 +785,37 @@ pub async fn counts(db: &Db, scope: &StaffScope) -> Result<Vec<(String, i64)>> {
         .await?)
 }
 
-/// A buyer's orders in every store, newest first. Buyers are platform accounts, so this is keyed by the
-/// account rather than by a store scope; each order then opens in its own store's scope.
-pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Order>> {
-    let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+/// One of a buyer's orders, with the name of the store it was placed in (the buyer's order list).
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerOrder {
+    #[serde(flatten)]
+    pub order: Order,
+    pub store_name: String,
+}
+
+/// A buyer's orders in every store, newest first, each with its store's name (one query). Buyers are platform
+/// accounts, so this is keyed by the account rather than by a store scope; each order then opens in its own
+/// store's scope.
+pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<BuyerOrder>> {
+    use sqlx::{FromRow as _, Row as _};
+    let columns: Vec<String> = ORDER_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, s.name FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
+         ORDER BY o.created_at DESC, o.id DESC LIMIT $2",
+        columns.join(", ")
     )))
     .bind(buyer.to_string())
     .bind(limit.clamp(1, 200))
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter().map(order_from).collect()
+    rows.iter()
+        .map(|row| {
+            // The order's columns come first, in `OrderRow`'s order; the store's name follows them.
+            let order = order_from(OrderRow::from_row(row)?)?;
+            let store_name: String = row.try_get(ORDER_COLUMN_COUNT)?;
+            Ok(BuyerOrder { order, store_name })
+        })
+        .collect()
 }
 
 /// The store an order belongs to (for opening a buyer's order link in the right scope).
@@ -780,10 +826,11 @@ pub(crate) async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::
         .transpose()
 }
 
-/// Buyer protection ends: delivered orders nobody disputed within `after` are completed and their escrow
-/// released (the `escrow.auto_release` job). Returns how many were completed.
-pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -> Result<usize> {
-    let cutoff = db.now().minus(after).0;
+/// Buyer protection ends: delivered orders nobody disputed within the policy's protection window are completed
+/// and their escrow released, less the policy's fee (the `escrow.auto_release` job). Returns how many were
+/// completed.
+pub async fn auto_release(db: &Db, policy: &Policy) -> Result<usize> {
+    let cutoff = db.now().minus(policy.protection_window()).0;
     let due: Vec<(String, String)> = sqlx::query_as(
         "SELECT o.id, o.store_id FROM orders o WHERE o.status = 'delivered' AND \
          (SELECT MAX(e.at) FROM order_events e WHERE e.order_id = o.id AND e.to_status = 'delivered') <= $1 \
@@ -796,7 +843,7 @@ pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -
     for (order, store) in due {
         let store_id = store.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))?;
         let scope = StaffScope::system(store_id, "job:escrow.auto_release");
-        match transition(db, &scope, &order, Status::Completed, None, fee_minor).await {
+        match transition(db, &scope, &order, Status::Completed, None, policy).await {
             Ok(_) => done += 1,
             // Another node, or the buyer, got there first: nothing to do.
             Err(CommerceError::Invalid(reason)) => tracing::info!(order.id = %order, %reason, "auto-release skipped"),
@@ -807,8 +854,8 @@ pub async fn auto_release(db: &Db, after: std::time::Duration, fee_minor: i64) -
 }
 
 /// The buyer confirms the parcel arrived: the order completes and the escrow is released to the store at once
-/// (a shipped order passes through delivered in the same transaction).
-pub async fn confirm_received(db: &Db, access: &OrderAccess, fee_minor: i64) -> Result<Order> {
+/// (a shipped order passes through delivered in the same transaction), less the policy's fee.
+pub async fn confirm_received(db: &Db, access: &OrderAccess, policy: &Policy) -> Result<Order> {
     let (scope, id) = (access.scope(), access.order_id());
     let order = access.order(db).await?;
     // Only a parcel on its way or delivered can be confirmed: a disputed order waits for the operator's decision.
@@ -817,9 +864,9 @@ pub async fn confirm_received(db: &Db, access: &OrderAccess, fee_minor: i64) -> 
     }
     let mut tx = db.begin_write().await?;
     if order.status == Status::Shipped {
-        move_on(&mut tx, db, scope, id, Status::Delivered, None, 0).await?;
+        move_on(&mut tx, db, scope, id, Status::Delivered, None, policy).await?;
     }
-    move_on(&mut tx, db, scope, id, Status::Completed, None, fee_minor).await?;
+    move_on(&mut tx, db, scope, id, Status::Completed, None, policy).await?;
     tx.commit().await?;
     access.order(db).await
 }

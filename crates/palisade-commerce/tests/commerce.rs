@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::policy::Policy;
 use palisade_commerce::{CommerceError, inventory, ledger};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
@@ -288,28 +289,33 @@ mod orders {
         let o = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "k-6", "4242424242424242")).await.unwrap().order;
         assert!(
             matches!(
-                orders::transition(&t, &a, &o.id, Status::Completed, None, 0).await,
+                orders::transition(&t, &a, &o.id, Status::Completed, None, &Policy::default()).await,
                 Err(CommerceError::Invalid(_))
             ),
             "paid → completed skips shipping"
         );
         assert!(
-            matches!(orders::transition(&t, &a, &o.id, Status::Shipped, None, 0).await, Err(CommerceError::Invalid(_))),
+            matches!(
+                orders::transition(&t, &a, &o.id, Status::Shipped, None, &Policy::default()).await,
+                Err(CommerceError::Invalid(_))
+            ),
             "shipping needs tracking"
         );
-        orders::transition(&t, &a, &o.id, Status::Shipped, Some("SG123"), 0).await.unwrap();
-        orders::transition(&t, &a, &o.id, Status::Delivered, None, 0).await.unwrap();
-        let done = orders::transition(&t, &a, &o.id, Status::Completed, None, 100).await.unwrap();
+        orders::transition(&t, &a, &o.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
+        orders::transition(&t, &a, &o.id, Status::Delivered, None, &Policy::default()).await.unwrap();
+        let five_percent = Policy::new(500, std::time::Duration::from_secs(24 * 3600)).unwrap();
+        let done = orders::transition(&t, &a, &o.id, Status::Completed, None, &five_percent).await.unwrap();
         assert_eq!(done.status, Status::Completed);
         assert_eq!(done.tracking_no.as_deref(), Some("SG123"));
-        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1750, "released less the fee");
+        // 5% of 18.50 is 0.925: the platform takes 0.92 (rounded down), the store gets the rest.
+        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1758, "released less the fee");
         assert!(matches!(
-            orders::transition(&t, &a, &o.id, Status::Refunded, None, 0).await,
+            orders::transition(&t, &a, &o.id, Status::Refunded, None, &Policy::default()).await,
             Err(CommerceError::Invalid(_))
         ));
 
         let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap().order;
-        let refunded = orders::transition(&t, &a, &r.id, Status::Refunded, None, 0).await.unwrap();
+        let refunded = orders::transition(&t, &a, &r.id, Status::Refunded, None, &Policy::default()).await.unwrap();
         assert_eq!(refunded.refunded_minor, 3700);
         assert_eq!(ledger::escrow_balance(&t, &a, &r.id).await.unwrap(), 0);
         let b = store(&t, "bravo").await;
@@ -355,18 +361,22 @@ mod auto_release {
             .await
             .unwrap()
             .order;
-            orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), 0).await.unwrap();
+            orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
             ids.push(o.id);
         }
-        orders::transition(&t, &a, &ids[0], Status::Delivered, None, 0).await.unwrap();
-        let week = Duration::from_secs(7 * 24 * 3600);
-        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 0, "still inside the window");
-        clock.advance(week + Duration::from_secs(1));
-        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 1);
+        orders::transition(&t, &a, &ids[0], Status::Delivered, None, &Policy::default()).await.unwrap();
+        // The window and the fee both come from the policy: 3 days and 10% here.
+        let window = Duration::from_secs(3 * 24 * 3600);
+        let policy = Policy::new(1_000, window).unwrap();
+        clock.advance(window - Duration::from_secs(1));
+        assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 0, "still inside the window");
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 1);
         assert_eq!(orders::get(&t, &a, &ids[0]).await.unwrap().status, Status::Completed);
         assert_eq!(orders::get(&t, &a, &ids[1]).await.unwrap().status, Status::Shipped, "undelivered orders wait");
-        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1850);
-        assert_eq!(orders::auto_release(&t, week, 0).await.unwrap(), 0, "released once");
+        assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1665, "18.50 less 10%");
+        assert_eq!(ledger::audit(&t).await.unwrap().total, 0, "the fee went to the platform's account");
+        assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 0, "released once");
     }
 }
 
@@ -585,22 +595,22 @@ mod order_access {
         let o = guest_order(&t, &a, v, "k1").await;
         let access = OrderAccess::by_link(&t, &links, &o.id, &OrderAccess::link_tag(&links, &o.id)).await.unwrap();
         assert!(
-            matches!(orders::confirm_received(&t, &access, 0).await, Err(CommerceError::Invalid(_))),
+            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::Invalid(_))),
             "a paid order has not been shipped"
         );
-        orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), 0).await.unwrap();
+        orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
         let d = disputes::open(&t, &access, "not_received", "Nothing came.").await.unwrap();
         assert_eq!(disputes::for_buyer(&t, &access).await.unwrap().unwrap().id, d.id);
         assert!(
-            matches!(orders::confirm_received(&t, &access, 0).await, Err(CommerceError::Invalid(_))),
+            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::Invalid(_))),
             "a disputed order waits for the operator, the buyer cannot close it"
         );
         assert_eq!(ledger::escrow_balance(&t, &a, &o.id).await.unwrap(), 1850, "the money is still held");
 
         let o2 = guest_order(&t, &a, v, "k2").await;
         let access2 = OrderAccess::by_link(&t, &links, &o2.id, &OrderAccess::link_tag(&links, &o2.id)).await.unwrap();
-        orders::transition(&t, &a, &o2.id, Status::Shipped, Some("T2"), 0).await.unwrap();
-        let done = orders::confirm_received(&t, &access2, 0).await.unwrap();
+        orders::transition(&t, &a, &o2.id, Status::Shipped, Some("T2"), &Policy::default()).await.unwrap();
+        let done = orders::confirm_received(&t, &access2, &Policy::default()).await.unwrap();
         assert_eq!(done.status, Status::Completed);
         assert!(!reviews::exists_for(&t, &access2).await.unwrap());
         reviews::add(&t, &access2, 5, "Lovely").await.unwrap();
@@ -703,4 +713,142 @@ async fn a_stored_stylesheet_that_fails_todays_check_is_not_served() {
     .unwrap();
     let served = palisade_commerce::themes::stylesheet(&t, &shopper).await.unwrap();
     assert_eq!(served, Some((2, "body { color: #333 }".to_owned())), "a stylesheet that passes is served");
+}
+
+/// Reads the web layer used to make with its own SQL (issue #17), now scoped functions here.
+mod web_reads {
+    use palisade_commerce::orders::{self, Checkout, Line};
+    use palisade_commerce::payments::{TestGateway, card};
+    use palisade_commerce::{catalog, payment_page};
+    use palisade_core::AccountId;
+
+    use super::*;
+
+    async fn buyer(db: &Db, email: &str) -> AccountId {
+        tenancy::create_account(
+            db,
+            NewAccount { email: Email::parse(email).unwrap(), display_name: "B".into(), kind: AccountKind::Buyer },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &str, key: &str) -> orders::Order {
+        let shopper = StoreScope::shopper(store.store_id(), Some(buyer));
+        let req = Checkout {
+            guest_proof: None,
+            email: Email::parse("b@example.com").unwrap(),
+            address: serde_json::json!({}),
+            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
+            idempotency_key: key.into(),
+            card: card("4242424242424242", "12/30", "123"),
+        };
+        orders::checkout(db, &TestGateway, &shopper, req).await.unwrap().order
+    }
+
+    #[tokio::test]
+    async fn settings_categories_and_held_money_are_read_in_their_own_store_only() {
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let b = store(&t, "bravo").await;
+        assert_eq!(
+            orders::settings(&t, &a).await.unwrap(),
+            orders::Settings { flat_shipping_minor: 0, tagline: String::new() },
+            "nothing saved yet"
+        );
+        orders::set_settings(&t, &a, 450, "  Teas from the hills  ").await.unwrap();
+        let shopper_a = StoreScope::shopper(a.store_id(), None);
+        let mine = orders::settings(&t, &shopper_a).await.unwrap();
+        assert_eq!((mine.flat_shipping_minor, mine.tagline.as_str()), (450, "Teas from the hills"));
+        assert_eq!(orders::settings(&t, &b).await.unwrap().flat_shipping_minor, 0, "B's are not A's");
+
+        let cat = catalog::create_category(&t, &a, &Slug::parse("green").unwrap(), "Green").await.unwrap();
+        let mut new = tea("OOL-1", 5);
+        new.category = Some(cat.id.clone());
+        let p = catalog::create_product(&t, &a, new).await.unwrap();
+        let plain =
+            catalog::create_product(&t, &a, NewProduct { slug: Slug::parse("plain").unwrap(), ..tea("OOL-2", 5) })
+                .await
+                .unwrap();
+        assert_eq!(catalog::product_category(&t, &a, &p.id).await.unwrap(), Some(cat.id));
+        assert_eq!(catalog::product_category(&t, &a, &plain.id).await.unwrap(), None);
+        assert!(matches!(
+            catalog::product_category(&t, &b, &p.id).await,
+            Err(CommerceError::Store(StoreError::NotFound(_)))
+        ));
+
+        let buyer = buyer(&t, "mei@example.com").await;
+        buy(&t, &a, buyer, &p.variants[0].id, "k1").await;
+        assert_eq!(ledger::escrow_total(&t, &a).await.unwrap(), 1850 + 450, "price and shipping held");
+        assert_eq!(ledger::escrow_total(&t, &b).await.unwrap(), 0, "A's escrow is not B's");
+    }
+
+    #[tokio::test]
+    async fn a_buyers_orders_come_with_their_store_names_and_no_one_elses() {
+        let (t, clock) = TestDb::manual().await;
+        let a = store(&t, "alpha").await;
+        let b = store(&t, "bravo").await;
+        let pa = catalog::create_product(&t, &a, tea("OOL-A", 5)).await.unwrap();
+        let pb = catalog::create_product(&t, &b, tea("OOL-B", 5)).await.unwrap();
+        let mei = buyer(&t, "mei@example.com").await;
+        let raj = buyer(&t, "raj@example.com").await;
+        let first = buy(&t, &a, mei, &pa.variants[0].id, "m1").await;
+        clock.advance(std::time::Duration::from_secs(1));
+        let second = buy(&t, &b, mei, &pb.variants[0].id, "m2").await;
+        buy(&t, &a, raj, &pa.variants[0].id, "r1").await;
+
+        let list = orders::for_buyer(&t, mei, 100).await.unwrap();
+        let seen: Vec<(&str, &str)> = list.iter().map(|o| (o.order.id.as_str(), o.store_name.as_str())).collect();
+        assert_eq!(seen, [(second.id.as_str(), "bravo"), (first.id.as_str(), "alpha")], "newest first, named");
+        assert_eq!(list[1].order.total, first.total);
+        let json = serde_json::to_value(&list[0]).unwrap();
+        assert_eq!((json["id"].as_str(), json["store_name"].as_str()), (Some(second.id.as_str()), Some("bravo")));
+        assert_eq!(orders::for_buyer(&t, raj, 100).await.unwrap().len(), 1, "Raj sees only his own");
+    }
+
+    async fn audited(t: &Db) -> usize {
+        let events = palisade_store::audit::list_platform(t, &PlatformScope::system("test"), 100).await.unwrap();
+        events.iter().filter(|e| e.action == "payment_page.changed").count()
+    }
+
+    #[tokio::test]
+    async fn a_changed_payment_page_is_recorded_audited_and_mailed_to_every_operator() {
+        let (t, clock) = TestDb::manual().await;
+        for email in ["op1@platform.example", "op2@platform.example"] {
+            let new = NewAccount {
+                email: Email::parse(email).unwrap(),
+                display_name: "Op".into(),
+                kind: AccountKind::Operator,
+            };
+            tenancy::create_account(&t, new).await.unwrap();
+        }
+        let platform = PlatformScope::system("test");
+        assert!(payment_page::recent(&t, &platform, 5).await.unwrap().is_empty());
+        let observed = serde_json::json!({"scripts": [], "headers": []});
+        let check = |outcome, detail| payment_page::NewCheck {
+            url: "https://market.example/checkout",
+            outcome,
+            fingerprint: "f",
+            observed: &observed,
+            detail,
+        };
+        payment_page::record(&t, &platform, &check(payment_page::Outcome::Match, "as inventoried")).await.unwrap();
+        assert_eq!(audited(&t).await, 0, "a match is not an incident");
+        assert!(palisade_store::outbox::to_address(&t, "op1@platform.example").await.unwrap().is_empty());
+
+        clock.advance(std::time::Duration::from_secs(900));
+        payment_page::record(&t, &platform, &check(payment_page::Outcome::Changed, "unexpected script /x.js|"))
+            .await
+            .unwrap();
+        let last = payment_page::recent(&t, &platform, 5).await.unwrap();
+        assert_eq!(last.iter().map(|c| c.outcome.as_str()).collect::<Vec<_>>(), ["changed", "match"]);
+        assert_eq!(last[0].detail, "unexpected script /x.js|");
+        assert_eq!(audited(&t).await, 1, "audited with the check");
+        for op in ["op1@platform.example", "op2@platform.example"] {
+            let mails = palisade_store::outbox::to_address(&t, op).await.unwrap();
+            assert_eq!(mails.len(), 1, "{op} is alerted once");
+            assert!(mails[0].body.contains("unexpected script /x.js|"));
+        }
+    }
 }

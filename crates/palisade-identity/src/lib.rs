@@ -10,7 +10,6 @@ pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod recovery;
-pub mod seal;
 pub mod service;
 pub mod sessions;
 pub mod throttle;

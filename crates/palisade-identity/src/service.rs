@@ -16,10 +16,10 @@ use tokio::sync::Semaphore;
 
 use crate::error::{IdentityError, Result};
 use crate::password::{self, Audience};
-use crate::seal::Sealer;
 use crate::sessions::{self, Client, Lifetime, Session};
 use crate::throttle;
 use crate::{recovery, totp};
+use palisade_store::seal::Sealer;
 
 /// How long a sign-in may wait for a free password-hashing slot before answering "busy".
 const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);

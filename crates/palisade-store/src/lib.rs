@@ -14,8 +14,10 @@ pub mod outbound;
 pub mod outbox;
 pub mod permissions;
 pub mod scope;
+pub mod seal;
 pub mod secrets;
 pub mod settings;
+pub mod shield_events;
 pub mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,12 +1,12 @@
 //! The payment page's integrity monitor (PCI DSS 11.6.1): fetch the live page as a browser would, list the
 //! scripts it loads (with their integrity attributes) and its security headers, and compare them with what
-//! this binary's inventory says they must be. A difference is recorded, audited and mailed to the operators.
+//! this binary's inventory says they must be. The check is recorded (and a difference audited and mailed to the
+//! operators) by `palisade_commerce::payment_page`.
 
-use palisade_core::time::Timestamp;
-use palisade_store::audit::{self, NewEvent};
-use palisade_store::outbox::{self, NewMail};
+use palisade_commerce::CommerceError;
+use palisade_commerce::payment_page::{self, NewCheck, Outcome};
+use palisade_store::Db;
 use palisade_store::scope::PlatformScope;
-use palisade_store::{Db, StoreError, tenancy};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -102,33 +102,14 @@ pub fn differences(expected: &Observation, seen: &Observation) -> Vec<String> {
     out
 }
 
-/// One recorded check.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub checked_at: Timestamp,
-    pub outcome: String,
-    pub detail: String,
-}
-
-/// The latest checks, newest first.
-pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Check>, StoreError> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT checked_at, outcome, detail FROM payment_page_checks ORDER BY checked_at DESC, id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.into_iter().map(|(at, outcome, detail)| Check { checked_at: Timestamp(at), outcome, detail }).collect())
-}
-
 /// Fetches `{public_url}/checkout`, compares, records, and alerts on a change. Returns the outcome.
-pub async fn check(db: &Db, public_url: &str) -> Result<String, StoreError> {
+pub async fn check(db: &Db, public_url: &str) -> Result<Outcome, CommerceError> {
     let url = format!("{}/checkout", public_url.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        .map_err(|e| CommerceError::Invalid(e.to_string()))?;
     let want = expected();
     let (outcome, observed, detail) = match client.get(&url).send().await {
         Ok(res) => {
@@ -138,64 +119,34 @@ pub async fn check(db: &Db, public_url: &str) -> Result<String, StoreError> {
             let seen = observe(&body, &headers);
             let diff = differences(&want, &seen);
             if !status.is_success() {
-                ("changed", seen, format!("the page answered {status}"))
+                (Outcome::Changed, seen, format!("the page answered {status}"))
             } else if diff.is_empty() {
                 (
-                    "match",
+                    Outcome::Match,
                     seen,
                     format!("{} scripts and {} headers as inventoried", want.scripts.len(), want.headers.len()),
                 )
             } else {
-                ("changed", seen, diff.join("; "))
+                (Outcome::Changed, seen, diff.join("; "))
             }
         }
         Err(e) => {
-            ("unreachable", Observation { scripts: vec![], headers: vec![] }, format!("could not fetch {url}: {e}"))
+            let nothing = Observation { scripts: vec![], headers: vec![] };
+            (Outcome::Unreachable, nothing, format!("could not fetch {url}: {e}"))
         }
     };
-    let now = db.now();
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO payment_page_checks (id, checked_at, url, outcome, fingerprint, observed, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(palisade_core::JobId::new().to_string())
-    .bind(now.0)
-    .bind(&url)
-    .bind(outcome)
-    .bind(observed.fingerprint())
-    .bind(serde_json::to_string(&observed).unwrap_or_default())
-    .bind(&detail)
-    .execute(&mut *tx)
-    .await?;
+    let observed_json = serde_json::to_value(&observed).unwrap_or_default();
     let platform = PlatformScope::system("job:payments.page_check");
-    if outcome == "changed" {
-        audit::record_platform(
-            &mut tx,
-            db,
-            &platform,
-            NewEvent::new("payment_page.changed", "page:/checkout").details(serde_json::json!({"detail": detail})),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    if outcome == "changed" {
+    let check = NewCheck {
+        url: &url,
+        outcome,
+        fingerprint: &observed.fingerprint(),
+        observed: &observed_json,
+        detail: &detail,
+    };
+    payment_page::record(db, &platform, &check).await?;
+    if outcome == Outcome::Changed {
         tracing::error!(%url, %detail, "payment page scripts or security headers changed");
-        for op in tenancy::list_operators(db, &platform).await? {
-            outbox::enqueue(
-                db,
-                NewMail {
-                    store_id: None,
-                    to: &op.email,
-                    subject: "ALERT: the payment page changed",
-                    body: format!(
-                        "The payment page at {url} no longer matches its inventory (PCI DSS 11.6.1):\n\n{detail}\n\n\
-                         If this was not a release you made, treat it as a possible card-skimming attack: \
-                         take checkout offline and investigate."
-                    ),
-                },
-            )
-            .await?;
-        }
     }
-    Ok(outcome.to_owned())
+    Ok(outcome)
 }

@@ -33,6 +33,9 @@ pub struct WebConfig {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     /// Off by default: a merchant-chosen endpoint must not make the platform reach its own network.
     pub exports_allow_private_s3: bool,
+    /// The marketplace's business policy (platform fee, buyer-protection window), from the operator's
+    /// configuration: every handler that moves an order's money passes it to commerce.
+    pub commerce: palisade_commerce::policy::Policy,
 }
 
 impl Default for WebConfig {
@@ -48,6 +51,7 @@ impl Default for WebConfig {
             auto_attack_rps: crate::http::challenge::AUTO_THRESHOLD_PER_SEC,
             auto_attack_store_rps: crate::http::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
             exports_allow_private_s3: false,
+            commerce: palisade_commerce::policy::Policy::default(),
         }
     }
 }
@@ -93,7 +97,7 @@ pub struct Shared {
     /// Country lookups, when the operator gave a GeoIP database.
     pub geoip: Arc<crate::http::geoip::GeoIp>,
     /// Seals merchants' scheduled-export passphrases (from the master key); `None` disables schedules.
-    pub export_sealer: Option<Arc<palisade_identity::seal::Sealer>>,
+    pub export_sealer: Option<Arc<palisade_store::seal::Sealer>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -33,6 +33,10 @@ pub struct FileConfig {
     pub backup_keep_daily: Option<u32>,
     pub backup_keep_weekly: Option<u32>,
     pub backup_keep_monthly: Option<u32>,
+    /// The platform's fee on each completed order, in basis points (250 = 2.5%) [default: 0, at most 3000].
+    pub platform_fee_bps: Option<u32>,
+    /// Days a delivered order's money stays in escrow for buyer protection [default: 7, 1 to 90].
+    pub buyer_protection_days: Option<u64>,
 }
 
 /// Where backups go and how long they stay.
@@ -67,6 +71,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub pwned_passwords_dir: Option<PathBuf>,
     pub backup: BackupSettings,
+    /// The marketplace's business policy (platform fee, buyer-protection window), validated.
+    pub commerce: palisade_commerce::policy::Policy,
 }
 
 /// Reads the TOML file, if one was named.
@@ -104,7 +110,15 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         },
         dir: backup_dir,
     };
+    let defaults = palisade_commerce::policy::Policy::default();
+    let commerce = palisade_commerce::policy::Policy::new(
+        file.platform_fee_bps.unwrap_or(defaults.platform_fee_bps()),
+        file.buyer_protection_days
+            .map_or(defaults.protection_window(), |d| Duration::from_secs(d.saturating_mul(24 * 3600))),
+    )
+    .context("the commerce policy in the config file (platform_fee_bps, buyer_protection_days) is not accepted")?;
     Ok(Settings {
+        commerce,
         backup,
         objects_dir: data_dir.join("objects"),
         data_dir,

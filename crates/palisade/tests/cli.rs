@@ -165,6 +165,20 @@ fn a_toml_file_configures_and_flags_override_it() {
     let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("is not valid"));
+    // The commerce policy comes from the file, validated.
+    std::fs::write(&file, "platform_fee_bps = 250\nbuyer_protection_days = 14\n").unwrap();
+    let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
+    assert!(text(&out).0.contains("platform fee 2.5%, buyer protection 14 days"), "{}", text(&out).0);
+    std::fs::write(&file, "").unwrap();
+    let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
+    assert!(text(&out).0.contains("platform fee 0%, buyer protection 7 days"), "defaults");
+    for bad in ["platform_fee_bps = 5000\n", "buyer_protection_days = 0\n", "buyer_protection_days = 365\n"] {
+        std::fs::write(&file, bad).unwrap();
+        let out = run(palisade(dir.path()).args(["config", "check", "--config"]).arg(&file));
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let stderr = text(&out).1;
+        assert!(stderr.contains("platform_fee_bps, buyer_protection_days"), "{bad}: {stderr}");
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod audit;
 mod jobs;
 mod matrix;
 mod migrations;
+mod shield_events;
 mod support;
 mod tenancy;
 mod tokens;

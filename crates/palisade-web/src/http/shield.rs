@@ -12,7 +12,8 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use palisade_shield::{Action, Policy, Shield, Verdict};
-use palisade_store::{Db, StoreError};
+use palisade_store::shield_events::{self, NewShieldEvent, ShieldEventRow};
+use palisade_store::{Db, StoreError, tenancy};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -210,32 +211,26 @@ fn store_key(path: &str) -> Option<&str> {
 }
 
 async fn record(db: &Db, e: &ShieldEvent) -> Result<(), StoreError> {
-    let store: Option<(String,)> = match store_key(&e.path) {
-        Some(key) => {
-            sqlx::query_as("SELECT id FROM stores WHERE id = $1 OR slug = $1")
-                .bind(key.chars().take(64).collect::<String>())
-                .fetch_optional(db.pool())
-                .await?
-        }
+    let store = match store_key(&e.path) {
+        Some(key) => tenancy::store_id_by_key(db, &key.chars().take(64).collect::<String>()).await?,
         None => None,
     };
-    sqlx::query(
-        "INSERT INTO shield_events (id, at, store_id, client_ip, method, path, action, score, rules, findings) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    shield_events::record(
+        db,
+        &NewShieldEvent {
+            id: &e.id,
+            at: palisade_core::time::Timestamp(e.at),
+            store,
+            client_ip: e.client_ip.as_deref(),
+            method: &e.method,
+            path: &e.path,
+            action: e.action,
+            score: e.score,
+            rules: &e.rules,
+            findings: &e.findings,
+        },
     )
-    .bind(&e.id)
-    .bind(e.at)
-    .bind(store.map(|s| s.0))
-    .bind(&e.client_ip)
-    .bind(&e.method)
-    .bind(e.path.chars().take(512).collect::<String>())
-    .bind(e.action)
-    .bind(i64::from(e.score))
-    .bind(serde_json::to_string(&e.rules).unwrap_or_default())
-    .bind(e.findings.to_string())
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Settings key prefix under which each running node reports what its shield runs (for the firewall controls).
@@ -279,39 +274,25 @@ pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(90 *
 
 /// Deletes events older than `age`; returns how many went. Run daily by the job runner (`shield.events_prune`).
 pub async fn prune_events(db: &Db, age: std::time::Duration) -> Result<u64, StoreError> {
-    let cutoff = db.now().minus(age).0;
-    let done = sqlx::query("DELETE FROM shield_events WHERE at < $1").bind(cutoff).execute(db.pool()).await?;
-    Ok(done.rows_affected())
+    shield_events::prune(db, db.now().minus(age)).await
 }
 
-/// Recent events, newest first: the platform's (`store` None) or one store's. `matched` says where each rule
-/// matched (`query "u"`, `header "user-agent"`), so a merchant can tell which field of a customer's request tripped
-/// it.
-pub async fn recent(db: &Db, store: Option<&str>, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
-    type Row = (String, i64, Option<String>, String, String, String, i64, String, String);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, client_ip, method, path, action, score, rules, findings FROM shield_events \
-         WHERE ($1 = '' OR store_id = $1) ORDER BY at DESC, id DESC LIMIT $2",
-    )
-    .bind(store.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, at, ip, method, path, action, score, rules, findings)| {
-            serde_json::json!({"id": id, "at": at, "client_ip": ip, "method": method, "path": path, "action": action,
-                "score": score, "rules": serde_json::from_str::<serde_json::Value>(&rules).unwrap_or_default(),
-                "matched": matched(&findings)})
+/// Recent events as the pages and the API show them, newest first. `matched` says where each rule matched
+/// (`query "u"`, `header "user-agent"`), so a merchant can tell which field of a customer's request tripped it.
+#[must_use]
+pub fn shown(rows: Vec<ShieldEventRow>) -> Vec<serde_json::Value> {
+    rows.into_iter()
+        .map(|e| {
+            serde_json::json!({"id": e.id, "at": e.at, "client_ip": e.client_ip, "method": e.method, "path": e.path,
+                "action": e.action, "score": e.score, "rules": e.rules, "matched": matched(&e.findings)})
         })
-        .collect())
+        .collect()
 }
 
 /// `rule in location "field"` for each stored finding, without repeats.
-fn matched(findings: &str) -> Vec<String> {
-    let parsed: Vec<serde_json::Value> = serde_json::from_str(findings).unwrap_or_default();
+fn matched(findings: &serde_json::Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for f in &parsed {
+    for f in findings.as_array().map(Vec::as_slice).unwrap_or_default() {
         let text = |k: &str| f.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
         let field: String = text("field").chars().take(60).collect();
         let line = format!("{} in {} \"{field}\"", text("rule"), text("location"));

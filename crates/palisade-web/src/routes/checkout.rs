@@ -162,7 +162,8 @@ fn render(
     let key = if form.idempotency_key.is_empty() { new_key() } else { form.idempotency_key.clone() };
     let html = state.templates.render(
         "pay.html",
-        json!({"group": group, "form": form, "error": error, "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS}),
+        json!({"group": group, "form": form, "error": error, "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
+            "protection_days": state.config.commerce.protection_days()}),
     )?;
     Ok(secured(status, html))
 }

@@ -28,7 +28,7 @@ use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::checkout::guest_proof;
 use crate::routes::query;
 use crate::routes::resolve_store;
-use crate::routes::storefront::{FEE_MINOR, order_link};
+use crate::routes::storefront::order_link;
 use crate::state::AppState;
 
 /// One documented endpoint: method, path, permission (`None`: public or any member), summary, request body
@@ -663,7 +663,8 @@ async fn ship(
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     let Body(b) = body?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), FEE_MINOR).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce)
+        .await?;
     order_json(&state, scope(&access), &id).await
 }
 
@@ -673,7 +674,7 @@ async fn deliver(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, FEE_MINOR).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, &state.config.commerce).await?;
     order_json(&state, scope(&access), &id).await
 }
 
@@ -787,13 +788,8 @@ async fn save_theme(
 
 async fn settings(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Theme)?;
-    let shipping = orders::flat_shipping(&state.db, scope(&access)).await?;
-    let tagline: Option<(String,)> = sqlx::query_as("SELECT tagline FROM store_commerce WHERE store_id = $1")
-        .bind(scope(&access).store_key())
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(StoreError::from)?;
-    ok(json!({"flat_shipping_minor": shipping, "tagline": tagline.map(|t| t.0).unwrap_or_default()}))
+    let s = orders::settings(&state.db, scope(&access)).await?;
+    ok(json!({"flat_shipping_minor": s.flat_shipping_minor, "tagline": s.tagline}))
 }
 
 #[derive(Deserialize)]
@@ -811,11 +807,11 @@ async fn save_settings(
 ) -> ApiResult {
     need(&access, Permission::Theme)?;
     let Body(b) = body?;
-    if let Some(s) = b.flat_shipping_minor {
-        orders::set_flat_shipping(&state.db, scope(&access), s).await?;
-    }
-    if let Some(t) = &b.tagline {
-        orders::set_tagline(&state.db, scope(&access), t).await?;
-    }
+    // Fields left out keep their value; both are checked before either is written, in one statement, so a bad
+    // tagline cannot leave a new shipping price saved behind a 422.
+    let current = orders::settings(&state.db, scope(&access)).await?;
+    let shipping = b.flat_shipping_minor.unwrap_or(current.flat_shipping_minor);
+    let tagline = b.tagline.unwrap_or(current.tagline);
+    orders::set_settings(&state.db, scope(&access), shipping, &tagline).await?;
     settings(State(state), access).await
 }

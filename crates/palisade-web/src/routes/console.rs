@@ -34,7 +34,9 @@ async fn shield_page(
     State(state): State<AppState>,
     ConsoleOperator(op): ConsoleOperator,
 ) -> Result<Html<String>, PageError> {
-    let events = crate::http::shield::recent(&state.db, None, 200).await?;
+    let events = crate::http::shield::shown(
+        palisade_store::shield_events::recent_platform(&state.db, &op.platform_scope(), 200).await?,
+    );
     let policy = &state.shield.config.policy;
     let until = palisade_store::settings::get(&state.db, "shield.attack_mode_until")
         .await?
@@ -93,7 +95,7 @@ async fn decide(
         }
     };
     let store = super::resolve_store(&state, &store).await?;
-    disputes::decide(&state.db, &op, store, &dispute, outcome, &form.note, super::storefront::FEE_MINOR).await?;
+    disputes::decide(&state.db, &op, store, &dispute, outcome, &form.note, &state.config.commerce).await?;
     Ok(Redirect::to("/console/disputes").into_response())
 }
 
@@ -102,7 +104,7 @@ async fn payment_page(
     State(state): State<AppState>,
     ConsoleOperator(op): ConsoleOperator,
 ) -> Result<Html<String>, PageError> {
-    let checks = crate::payment_page::recent(&state.db, 20).await?;
+    let checks = palisade_commerce::payment_page::recent(&state.db, &op.platform_scope(), 20).await?;
     let page = state.templates.render(
         "console_payment_page.html",
         json!({

@@ -151,9 +151,10 @@ struct EventsQuery {
 
 async fn events(State(state): State<AppState>, access: StaffAccess, Query(q): Query<EventsQuery>) -> ApiResult {
     need(&access)?;
-    let store = access.membership.scope.store_id().to_string();
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let events = crate::http::shield::recent(&state.db, Some(&store), limit).await?;
+    let events = crate::http::shield::shown(
+        palisade_store::shield_events::recent_for_store(&state.db, &access.membership.scope, limit).await?,
+    );
     Ok(Json(json!({"events": events})).into_response())
 }
 

@@ -25,7 +25,6 @@ use crate::http::access::StaffAccess;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::admin::AdminError;
-use crate::routes::storefront::FEE_MINOR;
 use crate::state::AppState;
 
 /// Every store-admin commerce page with the permission it needs (`None`: any member); the permission test
@@ -241,19 +240,13 @@ async fn product(
     let p = catalog::get_product(&state.db, scope(&access), &id).await?;
     let imgs = images::list(&state.db, scope(&access), &id).await?;
     let categories = catalog::list_categories(&state.db, scope(&access)).await?;
-    let category: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT category_id FROM products WHERE store_id = $1 AND id = $2")
-            .bind(scope(&access).store_key())
-            .bind(&id)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(StoreError::from)?;
+    let category = catalog::product_category(&state.db, scope(&access), &id).await?;
     page(
         &state,
         &access,
         "merchant_product.html",
         "products",
-        json!({"product": p, "images": imgs, "categories": categories, "category": category.and_then(|c| c.0)}),
+        json!({"product": p, "images": imgs, "categories": categories, "category": category}),
     )
     .await
 }
@@ -423,7 +416,8 @@ async fn ship(
 ) -> PageResult {
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), FEE_MINOR).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
+        .await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
 
@@ -433,7 +427,7 @@ async fn deliver(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, FEE_MINOR).await?;
+    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, &state.config.commerce).await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
 
@@ -485,16 +479,10 @@ async fn payout_page(State(state): State<AppState>, access: StaffAccess) -> Page
     access.require(Permission::Payouts)?;
     let currency = store_currency(&state, &access).await?;
     let balance = ledger::store_balance(&state.db, scope(&access), currency).await?;
-    let held: (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(a.balance), 0) AS BIGINT) FROM ledger_accounts a WHERE a.store_id = $1 AND a.kind = 'escrow'",
-    )
-    .bind(scope(&access).store_key())
-    .fetch_one(state.db.pool())
-    .await
-    .map_err(StoreError::from)?;
+    let held = ledger::escrow_total(&state.db, scope(&access)).await?;
     let list = payouts::list(&state.db, scope(&access)).await?;
     let rating = reviews::summary(&state.db, scope(&access)).await?;
-    page(&state, &access, "merchant_payouts.html", "payouts", json!({"balance": Money::new(balance, currency), "held": Money::new(held.0, currency), "payouts": list, "rating": rating})).await
+    page(&state, &access, "merchant_payouts.html", "payouts", json!({"balance": Money::new(balance, currency), "held": Money::new(held, currency), "payouts": list, "rating": rating, "protection_days": state.config.commerce.protection_days(), "fee_bps": state.config.commerce.platform_fee_bps(), "fee_percent": state.config.commerce.fee_percent_text()})).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -564,14 +552,10 @@ async fn save_theme(
 
 async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
     access.require(Permission::Theme)?;
-    let shipping = orders::flat_shipping(&state.db, scope(&access)).await?;
+    let orders::Settings { flat_shipping_minor: shipping, tagline } =
+        orders::settings(&state.db, scope(&access)).await?;
     let currency = store_currency(&state, &access).await?;
-    let tagline: Option<(String,)> = sqlx::query_as("SELECT tagline FROM store_commerce WHERE store_id = $1")
-        .bind(scope(&access).store_key())
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(StoreError::from)?;
-    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline.map(|t| t.0).unwrap_or_default()})).await
+    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline})).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -26,8 +26,6 @@ use crate::state::AppState;
 
 /// The cart cookie's name.
 pub const CART_COOKIE: &str = "palisade_cart";
-/// The platform fee taken when escrow is released (none until fees are configured).
-pub const FEE_MINOR: i64 = 0;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -498,7 +496,7 @@ async fn order_confirm(
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
     let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
-    orders::confirm_received(&state.db, &access, FEE_MINOR).await?;
+    orders::confirm_received(&state.db, &access, &state.config.commerce).await?;
     Ok(back_to(&id, q.k.as_deref()))
 }
 
@@ -542,20 +540,16 @@ async fn order_review(
 
 async fn my_orders(State(state): State<AppState>, headers: HeaderMap, s: SignedIn) -> Result<Response, PageError> {
     let list = orders::for_buyer(&state.db, s.account.id, 100).await?;
-    let mut rows = Vec::with_capacity(list.len());
-    for o in &list {
-        let name: Option<(String,)> = sqlx::query_as("SELECT name FROM stores WHERE id = $1")
-            .bind(&o.store_id)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(palisade_store::StoreError::from)?;
-        let mut v = json!(o);
-        if let Some(m) = v.as_object_mut() {
-            m.insert("store_name".into(), json!(name.map(|(n,)| n).unwrap_or_default()));
-            m.insert("url".into(), json!(format!("/orders/{}", o.id)));
-        }
-        rows.push(v);
-    }
+    let rows: Vec<_> = list
+        .iter()
+        .map(|o| {
+            let mut v = json!(o);
+            if let Some(m) = v.as_object_mut() {
+                m.insert("url".into(), json!(format!("/orders/{}", o.order.id)));
+            }
+            v
+        })
+        .collect();
     let ctx = merge(common(&state, &headers, Some(&s), "").await?, json!({"orders": rows}));
     page_html(&state, "orders.html", &ctx)
 }

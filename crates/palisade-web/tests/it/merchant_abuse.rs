@@ -300,4 +300,15 @@ async fn nul_characters_are_refused_with_a_400_before_any_handler_and_settings_s
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(palisade_commerce::orders::flat_shipping(&app.db, &sa).await.unwrap(), 0, "shipping unchanged");
+    // The API likewise: a bad tagline leaves the shipping price alone, and a field left out keeps its value.
+    let api = app.url(&format!("/api/v1/admin/stores/{}/settings", a.id));
+    let put = |body: serde_json::Value| app.client.put(&api).header("cookie", &cookie).json(&body).send();
+    let res = put(json!({"flat_shipping_minor": 700, "tagline": "bell\u{7}"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(palisade_commerce::orders::flat_shipping(&app.db, &sa).await.unwrap(), 0, "shipping unchanged");
+    let res = put(json!({"tagline": "Fine tea"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = put(json!({"flat_shipping_minor": 500})).await.unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!((body["flat_shipping_minor"].as_i64(), body["tagline"].as_str()), (Some(500), Some("Fine tea")));
 }

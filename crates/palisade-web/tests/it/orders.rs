@@ -2,10 +2,13 @@
 //! through a verified link or the buyer's account, query filters parsed at the edge, products without variants.
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::policy::Policy;
+use palisade_commerce::{ledger, orders};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::StaffScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_web::WebConfig;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -199,6 +202,99 @@ async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
     let (status,): (String,) =
         sqlx::query_as("SELECT status FROM orders WHERE id = $1").bind(b_id).fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(status, "paid", "nothing moved");
+}
+
+/// The buyer's order list names each order's store (read with the orders in one query) and lists no one else's.
+#[tokio::test]
+async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
+    let app = TestApp::start().await;
+    let (_, alpha, _) = owner_of(&app, "alpha").await;
+    let (_, bravo, _) = owner_of(&app, "bravo").await;
+    let va = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
+    let vb = product(&app, &bravo, "teapot", 10).await.variants[0].id.clone();
+    let mei = buyer(&app, "mei@buyer.example").await;
+    let raj = buyer(&app, "raj@buyer.example").await;
+    let order = |store: &'static str, variant: &str, email: &str, cookie: &str, key: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/stores/{store}/orders")))
+            .header("idempotency-key", key)
+            .header("cookie", cookie)
+            .json(&order_body(variant, email, "4242424242424242"))
+            .send()
+    };
+    let mut ids = Vec::new();
+    for (store, variant, key) in [("alpha", &va, "m1"), ("bravo", &vb, "m2")] {
+        let res = order(store, variant, "mei@buyer.example", &mei, key).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{store}");
+        let body: Value = res.json().await.unwrap();
+        ids.push(body["order"]["id"].as_str().unwrap().to_owned());
+    }
+    let res = order("alpha", &va, "raj@buyer.example", &raj, "r1").await.unwrap();
+    let rajs: Value = res.json().await.unwrap();
+    let raj_id = rajs["order"]["id"].as_str().unwrap();
+
+    let page = |cookie: &str| app.client.get(app.url("/account/orders")).header("cookie", cookie).send();
+    let html = page(&mei).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Store alpha") && html.contains("Store bravo"), "both stores named");
+    for id in &ids {
+        assert!(html.contains(id.as_str()), "links to {id}");
+    }
+    assert!(!html.contains(raj_id), "not Raj's order");
+    let html = page(&raj).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Store alpha") && !html.contains("Store bravo"));
+    assert!(ids.iter().all(|id| !html.contains(id.as_str())), "not Mei's orders");
+}
+
+/// The fee and the protection window are the configuration's: the buyer's confirmation releases the money less
+/// the configured fee, and the pages state the configured window.
+#[tokio::test]
+async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
+    let policy = Policy::new(1_000, std::time::Duration::from_secs(14 * 24 * 3600)).unwrap();
+    let app = TestApp::start_with(WebConfig { commerce: policy, ..WebConfig::default() }, |r, _| r).await;
+    let (store, scope, owner) = owner_of(&app, "alpha").await;
+    let v = product(&app, &scope, "kettle", 10).await.variants[0].id.clone();
+    let placed: Value =
+        post_order(&app, &order_body(&v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
+    let id = placed["order"]["id"].as_str().unwrap();
+    let link = placed["link"].as_str().unwrap();
+    let key = link.split_once("?k=").unwrap().1;
+    orders::transition(&app.db, &scope, id, orders::Status::Shipped, Some("SG1"), &Policy::default()).await.unwrap();
+    let confirm =
+        app.client.post(app.url(&format!("/orders/{id}/confirm?k={key}"))).csrf(&app, VISITOR).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::SEE_OTHER);
+    assert_eq!(orders::get(&app.db, &scope, id).await.unwrap().status, orders::Status::Completed);
+    assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 900, "10.00 less 10%");
+
+    let payouts = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/payouts", store.id)))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(payouts.contains("14 days after"), "window shown to the merchant");
+    assert!(payouts.contains("platform fee of 10%"), "fee shown to the merchant");
+    let added = app
+        .client
+        .post(app.url("/cart/add"))
+        .csrf(&app, VISITOR)
+        .form(&[("variant_id", v.as_str()), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
+    let cart = added
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("palisade_cart="))
+        .unwrap();
+    let pay = app.client.get(app.url("/checkout/alpha")).header("cookie", cart).send().await.unwrap();
+    let pay = pay.text().await.unwrap();
+    assert!(pay.contains("(or 14 days after delivery)"), "window shown to the buyer: {pay}");
 }
 
 #[tokio::test]

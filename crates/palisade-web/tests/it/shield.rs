@@ -3,23 +3,37 @@
 
 use std::time::Duration;
 
+use palisade_store::scope::{PlatformScope, StaffScope};
+use palisade_store::shield_events;
 use palisade_web::WebConfig;
-use palisade_web::http::shield::{ShieldConfig, recent};
+use palisade_web::http::shield::{ShieldConfig, shown};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::{Csrf as _, VISITOR};
 use crate::support::{TestApp, metric, store};
 
+/// The events as the pages show them: the platform's (`None`) or one store's, as its staff read them.
+async fn recent(app: &TestApp, store: Option<&str>) -> Vec<Value> {
+    let rows = match store {
+        None => shield_events::recent_platform(&app.db, &PlatformScope::system("test"), 50).await,
+        Some(id) => {
+            let staff = StaffScope::system(id.parse().unwrap(), "test");
+            shield_events::recent_for_store(&app.db, &staff, 50).await
+        }
+    };
+    shown(rows.unwrap())
+}
+
 async fn events(app: &TestApp, store: Option<&str>, n: usize) -> Vec<Value> {
     for _ in 0..100 {
-        let e = recent(&app.db, store, 50).await.unwrap();
+        let e = recent(app, store).await;
         if e.len() >= n {
             return e;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    recent(&app.db, store, 50).await.unwrap()
+    recent(app, store).await
 }
 
 #[tokio::test]

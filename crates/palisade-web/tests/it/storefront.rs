@@ -1,6 +1,7 @@
 //! The storefront, checkout, buyer order pages, merchant commerce admin and the commerce API, end to end.
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::payment_page::Outcome;
 use palisade_commerce::{ledger, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
@@ -418,8 +419,10 @@ async fn the_openapi_document_lists_every_commerce_endpoint_and_each_one_exists(
 async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change() {
     let app = TestApp::start().await;
     let outcome = palisade_web::payment_page::check(&app.db, &app.url("")).await.unwrap();
-    let last = palisade_web::payment_page::recent(&app.db, 1).await.unwrap();
-    assert_eq!(outcome, "match", "{}", last[0].detail);
+    let platform = palisade_store::scope::PlatformScope::system("test");
+    let last = palisade_commerce::payment_page::recent(&app.db, &platform, 1).await.unwrap();
+    assert_eq!(outcome, Outcome::Match, "{}", last[0].detail);
+    assert_eq!(last[0].outcome, "match");
     // The same check against a page whose CSP was loosened (as an injected script would need).
     let tampered = TestApp::start_with(palisade_web::WebConfig::default(), |r, _| {
         r.layer(axum::middleware::map_response(|mut res: axum::response::Response| async move {
@@ -429,7 +432,9 @@ async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change()
     })
     .await;
     let outcome = palisade_web::payment_page::check(&tampered.db, &tampered.url("")).await.unwrap();
-    assert_eq!(outcome, "changed");
+    assert_eq!(outcome, Outcome::Changed);
+    let last = palisade_commerce::payment_page::recent(&tampered.db, &platform, 1).await.unwrap();
+    assert_eq!(last[0].outcome, "changed");
     let mails = palisade_store::outbox::to_address(&tampered.db, "op@platform.example").await.unwrap();
     assert!(mails.iter().any(|m| m.subject.contains("payment page changed")));
 }

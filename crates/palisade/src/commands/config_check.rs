@@ -20,6 +20,11 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     println!("listen              {}", settings.listen);
     println!("behind TLS          {}", settings.behind_tls);
     println!("log format          {:?}", settings.log_format);
+    println!(
+        "commerce policy     platform fee {}%, buyer protection {} days",
+        settings.commerce.fee_percent_text(),
+        settings.commerce.protection_days()
+    );
     println!();
     let mut check = |label: &str, result: Result<String, String>| match &result {
         Ok(detail) => println!("ok    {label}: {detail}"),

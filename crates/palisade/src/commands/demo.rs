@@ -137,7 +137,8 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
             .map_err(runtime::explain)?;
         bar.inc(1);
         bar.set_message(format!("{}: catalog and orders", spec.name));
-        super::demo_shop::fill(db, &objects, store.id, &buyers, &bar, &mut created.shop).await?;
+        let policy = &inst.settings.commerce;
+        super::demo_shop::fill(db, &objects, store.id, &buyers, policy, &bar, &mut created.shop).await?;
     }
     bar.finish_and_clear();
     Ok(created)

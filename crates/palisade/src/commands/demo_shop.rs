@@ -7,6 +7,7 @@ use indicatif::ProgressBar;
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::payments::{self, TestGateway};
+use palisade_commerce::policy::Policy;
 use palisade_commerce::{disputes, images, payouts, reviews};
 use palisade_core::StoreId;
 use palisade_core::money::{Currency, Money};
@@ -278,6 +279,7 @@ pub async fn trade(
     store: StoreId,
     variants: &[String],
     buyers: &[tenancy::Account],
+    policy: &Policy,
     bar: &ProgressBar,
     shop: &mut Shop,
 ) -> anyhow::Result<()> {
@@ -339,15 +341,15 @@ pub async fn trade(
         let ship = |n: usize| format!("SG{:09}", 100_000 + n * 7);
         match *target {
             "shipped" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
+                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
             }
             "delivered" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
-                orders::transition(db, &staff, &id, Status::Delivered, None, 0).await?;
+                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::transition(db, &staff, &id, Status::Delivered, None, policy).await?;
             }
             "completed" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
-                orders::confirm_received(db, &access, 0).await?;
+                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::confirm_received(db, &access, policy).await?;
                 if let Some((rating, text)) = reviews_text.get(i % reviews_text.len()) {
                     reviews::add(db, &access, *rating, text).await?;
                 }
@@ -356,11 +358,11 @@ pub async fn trade(
                 orders::refund(db, &staff, &id, order.total.minor, "out of stock after all; sorry").await?;
             }
             "partial" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
+                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
                 orders::refund(db, &staff, &id, order.total.minor / 4, "one item arrived scratched").await?;
             }
             "disputed" | "answered" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), 0).await?;
+                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
                 let d = disputes::open(db, &access, "not_received", "The tracking number has not moved for a week.")
                     .await?;
                 if *target == "answered" {
@@ -391,11 +393,12 @@ pub async fn fill(
     objects: &Objects,
     store: StoreId,
     buyers: &[tenancy::Account],
+    policy: &Policy,
     bar: &ProgressBar,
     shop: &mut Shop,
 ) -> anyhow::Result<()> {
     let variants = catalog(db, objects, store, bar, shop).await?;
-    trade(db, store, &variants, buyers, bar, shop).await
+    trade(db, store, &variants, buyers, policy, bar, shop).await
 }
 
 /// Steps the progress bar will count per store.

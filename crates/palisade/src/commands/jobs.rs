@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use palisade_commerce::policy::Policy;
 use palisade_store::jobs::{self, Handlers, JobContext};
 use palisade_store::matrix::{NodeFacts, Registry};
 use palisade_store::scope::{PlatformScope, StoreScope};
@@ -11,10 +12,9 @@ use palisade_store::{Db, audit, settings, tenancy};
 pub const AUDIT_VERIFY: &str = "audit.verify";
 /// Hourly evaluation of every control, so state history exists even when nobody looks.
 pub const MATRIX_SNAPSHOT: &str = "matrix.snapshot";
-/// Hourly completion of delivered orders whose 7-day buyer-protection window has passed (escrow released).
+/// Hourly completion of delivered orders whose buyer-protection window (the commerce policy's) has passed
+/// (escrow released, less the policy's platform fee).
 pub const ESCROW_AUTO_RELEASE: &str = "escrow.auto_release";
-/// Buyer protection after delivery.
-pub const PROTECTION_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 /// Daily removal of finished jobs older than two weeks.
 pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Every 15 minutes: fetch the payment page and compare its scripts and security headers with the inventory
@@ -31,6 +31,7 @@ pub fn handlers(
     mailer: Arc<crate::mail::Mailer>,
     public_url: String,
     backups: Arc<crate::backups::BackupJobs>,
+    policy: Policy,
 ) -> Handlers {
     let mut h = Handlers::default();
     let snapshot_jobs = Arc::clone(&backups);
@@ -82,9 +83,8 @@ pub fn handlers(
         tracing::info!(shield.events_pruned = n, "firewall events past retention removed");
         Ok(())
     });
-    h.register(ESCROW_AUTO_RELEASE, |ctx: JobContext| async move {
-        let n =
-            palisade_commerce::orders::auto_release(&ctx.db, PROTECTION_WINDOW, 0).await.map_err(|e| e.to_string())?;
+    h.register(ESCROW_AUTO_RELEASE, move |ctx: JobContext| async move {
+        let n = palisade_commerce::orders::auto_release(&ctx.db, &policy).await.map_err(|e| e.to_string())?;
         if n > 0 {
             tracing::info!(orders.released = n, "escrow released after the protection window");
         }

@@ -64,8 +64,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             settings: inst.settings.clone(),
             outbound: palisade_store::outbound::OutboundPolicy::from_operator_flag(args.exports_allow_private_s3),
         });
+        let policy = inst.settings.commerce;
         let handlers =
-            builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone(), backup_jobs);
+            builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone(), backup_jobs, policy);
         let mut rx = stop_rx.clone();
         let db = db.clone();
         Some(tokio::spawn(async move {
@@ -100,6 +101,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         auto_attack_rps: args.auto_attack_mode_rps,
         auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
+        commerce: inst.settings.commerce,
     };
     let mut trusted = Vec::new();
     for cidr in &args.trusted_proxies {

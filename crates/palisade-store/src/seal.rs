@@ -1,7 +1,13 @@
-//! Encryption of secrets the server must read back (TOTP seeds), under a key derived from the master key.
+//! Encryption of secrets the server must read back (TOTP seeds, merchants' export passphrases and delivery
+//! credentials), under a key derived from the master key.
+//!
+//! It lives next to the master key ([`crate::secrets`]) because every crate that keeps such a secret needs it —
+//! identity for TOTP seeds, backup for export passphrases — and neither should depend on the other for it.
 //!
 //! XChaCha20-Poly1305 (random 192-bit nonces are safe at any volume) with the record's purpose and owner as
-//! associated data, so a sealed value copied to another account or column does not open.
+//! associated data, so a sealed value copied to another account or column does not open. The stored format is
+//! `hex(nonce(24) || ciphertext || tag(16))` with the key `HKDF-SHA256(salt "palisade-seal", ikm master key,
+//! info purpose)`; values sealed by earlier releases must keep opening (a fixed vector below checks it).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -80,5 +86,21 @@ mod tests {
         tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
         assert!(s.open(std::str::from_utf8(&tampered).unwrap(), "account:1").is_err());
         assert_ne!(s.seal(b"seed", "account:1"), sealed, "fresh nonce each time");
+    }
+
+    /// Values sealed before the sealer moved from `palisade-identity` to this crate (computed independently from
+    /// the format described in the module docs: HKDF-SHA256, HChaCha20 + ChaCha20-Poly1305, fixed nonce) still
+    /// open, so stored TOTP seeds and export passphrases survive the move and any later refactoring.
+    #[test]
+    fn values_sealed_by_earlier_releases_still_open() {
+        let totp = "6465666768696a6b6c6d6e6f707172737475767778797a7b260f767ef9543390d4a4440b4491473be76d1951f7517559172fee8f7d2eb9bb";
+        let sealer = Sealer::new(&[7u8; 32], b"palisade totp v1");
+        assert_eq!(sealer.open(totp, "0190f0c2-0000-7000-8000-000000000001").unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert!(sealer.open(totp, "0190f0c2-0000-7000-8000-000000000002").is_err());
+
+        let export = "6465666768696a6b6c6d6e6f707172737475767778797a7b48d86c7041ed04b821b4f5c60cdb093889bc91d79e3de489e0176e46089d88758884a1d1273e56049007eff0";
+        let sealer = Sealer::new(&[7u8; 32], b"palisade export passphrase v1");
+        assert_eq!(sealer.open(export, "store:x").unwrap(), b"correct horse battery staple");
+        assert!(Sealer::new(&[7u8; 32], b"palisade totp v1").open(export, "store:x").is_err());
     }
 }
