@@ -180,7 +180,10 @@ pub async fn respond(db: &Db, scope: &StaffScope, id: &str, response: &str) -> R
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(CommerceError::Invalid("no undecided dispute with this id".into()));
+        drop(tx);
+        // Nothing matched: a dispute of another store (or none) is not found; one of ours is already decided.
+        get(db, scope, id).await?;
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     let target = format!("dispute:{id}");
     audit::record_store(&mut tx, db, scope, NewEvent::new("dispute.answered", &target)).await?;
@@ -211,7 +214,7 @@ pub async fn decide(
     let note = text("the decision note", note, 4000)?;
     let dispute = get(db, &scope, id).await?;
     if dispute.status == "decided" {
-        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     let (to, word) = match outcome {
         Outcome::Buyer => (Status::Refunded, "buyer"),
@@ -231,7 +234,7 @@ pub async fn decide(
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, fee_minor).await?;
     let target = format!("dispute:{id}");

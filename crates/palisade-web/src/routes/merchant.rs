@@ -122,33 +122,15 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Page(PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)))
 }
 
-/// Parses an amount typed by a person ("12.50", "12") into minor units of `currency`.
+/// Parses an amount typed by a person ("12.50"; "500" in a yen store) with the store currency's minor digits;
+/// a refusal is 400 with a stable code (`invalid_amount`, `negative_amount`, `amount_too_large`).
 pub(crate) fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiError> {
-    let bad = || {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            format!("`{}` is not an amount", text.chars().take(20).collect::<String>()),
-        )
-    };
-    let t = text.trim();
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.chars().all(|c| c.is_ascii_digit())
-        || whole.len() > 12
-    {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
-    Ok(Money::new(whole * 100 + frac, currency))
+    Money::parse(text, currency).map_err(ApiError::from)
 }
 
 async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
     let store = tenancy::get_store(&state.db, scope(access)).await?;
-    Currency::parse(&store.currency).map_err(|e| AdminError::Page(StoreError::Corrupt(e.to_string()).into()))
+    Ok(store.currency)
 }
 
 #[derive(Debug, Deserialize)]
@@ -571,7 +553,7 @@ async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> Pa
         .fetch_optional(state.db.pool())
         .await
         .map_err(StoreError::from)?;
-    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline.map(|t| t.0).unwrap_or_default()})).await
+    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": Money::new(shipping, currency).plain(), "tagline": tagline.map(|t| t.0).unwrap_or_default()})).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,7 @@ mod import_guard;
 mod limits;
 mod matrix_api;
 mod merchant_abuse;
+mod money;
 mod orders;
 mod outsider;
 mod permission_algebra;
