@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::account::STEP_UP_WINDOW;
@@ -703,12 +704,12 @@ struct RespondIn {
 async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::DisputeId)>,
     body: Result<Body<RespondIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     let Body(b) = body?;
-    ok(disputes::respond(&state.db, scope(&access), &id, &b.response).await?)
+    ok(disputes::respond(&state.db, scope(&access), id, &b.response).await?)
 }
 
 async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResult {

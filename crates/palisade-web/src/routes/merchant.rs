@@ -4,6 +4,7 @@
 
 use crate::http::form::Form;
 use crate::http::form::FormRejection;
+use crate::http::id_path::IdPath;
 use axum::Router;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
@@ -454,12 +455,12 @@ struct RespondForm {
 async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::DisputeId)>,
     form: Result<Form<RespondForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
-    disputes::respond(&state.db, scope(&access), &id, &f.response).await?;
+    disputes::respond(&state.db, scope(&access), id, &f.response).await?;
     back(format!("{}/disputes", base(&access)))
 }
 

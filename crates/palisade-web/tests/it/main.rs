@@ -23,3 +23,4 @@ mod sensitive;
 mod shield;
 mod storefront;
 mod support;
+mod typed_ids;

@@ -376,7 +376,7 @@ pub async fn trade(
                     disputes::respond(
                         db,
                         &staff,
-                        &d.id,
+                        d.id,
                         "The courier confirms delivery to the lobby on Tuesday; photo attached to the courier record.",
                     )
                     .await?;
