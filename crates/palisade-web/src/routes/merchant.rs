@@ -319,10 +319,10 @@ async fn upload_image(
 async fn remove_image(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, image)): Path<(String, String)>,
+    IdPath((_, image)): IdPath<(String, palisade_core::ImageId)>,
 ) -> PageResult {
     access.require(Permission::Products)?;
-    images::remove(&state.db, scope(&access), &image).await?;
+    images::remove(&state.db, scope(&access), image).await?;
     back(format!("{}/products", base(&access)))
 }
 

@@ -36,3 +36,23 @@ async fn a_dispute_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
         assert!(ct.starts_with("text/html"), "{id}: {ct}");
     }
 }
+
+#[tokio::test]
+async fn an_image_path_that_is_not_an_id_is_404_for_shoppers_and_staff() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    for id in ["not-a-uuid", "12345", &palisade_core::ImageId::new().to_string()] {
+        let media = app.get(&format!("/media/alpha/{id}")).await;
+        assert_eq!(media.status(), StatusCode::NOT_FOUND, "{id}");
+        assert!(media.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{id}");
+        let remove = app
+            .client
+            .post(app.url(&format!("/admin/stores/{}/images/{id}/remove", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("x", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(remove.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+}
