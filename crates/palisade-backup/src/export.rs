@@ -716,7 +716,7 @@ pub async fn preview(
     let mut conn = db.pool().acquire().await?;
     check_archive(&mut conn, db.backend(), archive, &store_id).await?;
     let store = palisade_store::tenancy::get_store(db, scope).await?;
-    crate::import_rules::check(archive, &store.currency, db.now(), ctx)?;
+    crate::import_rules::check(archive, store.currency.code(), db.now(), ctx)?;
     let diffs = diff(&mut conn, db.backend(), archive, &store_id).await?;
     let mut new_objects = 0;
     for path in archive.files.keys().filter(|p| p.starts_with("objects/")) {

@@ -142,9 +142,20 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
                 Checkout {
                     guest_proof: None,
                     email: Email::parse(&format!("buyer@{tag}.example")).unwrap(),
-                    address: serde_json::json!({"line1": format!("{tag} street 1")}),
+                    address: palisade_commerce::address::ShippingAddress::parse(
+                        palisade_commerce::address::AddressFields {
+                            name: "Buyer",
+                            line1: &format!("{tag} street 1"),
+                            city: "Singapore",
+                            postcode: "018989",
+                            country: "SG",
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap(),
                     lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
-                    idempotency_key: format!("{tag}-order"),
+                    idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(&format!("{tag}-order"))
+                        .unwrap(),
                     card: card("4242 4242 4242 4242", "12/30", "123"),
                 },
             )

@@ -202,7 +202,7 @@ pub async fn view(db: &Db, cart: &CartId) -> Result<View> {
     let mut items = 0;
     for r in rows {
         let currency = Currency::parse(&r.9).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let line_total = r.8.checked_mul(r.10).ok_or_else(|| CommerceError::Invalid("cart total too large".into()))?;
+        let line_total = r.8.checked_mul(r.10).ok_or_else(|| CommerceError::TotalTooLarge("cart"))?;
         let line = Line {
             variant_id: r.3,
             product_slug: r.4,
@@ -233,7 +233,7 @@ pub async fn view(db: &Db, cart: &CartId) -> Result<View> {
                 .subtotal
                 .minor
                 .checked_add(line.line_total.minor)
-                .ok_or_else(|| CommerceError::Invalid("cart total too large".into()))?;
+                .ok_or_else(|| CommerceError::TotalTooLarge("cart"))?;
             g.total.minor = g.subtotal.minor.saturating_add(g.shipping.minor);
             g.lines.push(line);
         }

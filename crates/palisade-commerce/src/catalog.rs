@@ -112,7 +112,7 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
         return Err(CommerceError::Invalid("a product needs 1 to 100 variants".into()));
     }
     let store = palisade_store::tenancy::get_store(db, scope).await?;
-    let store_currency = Currency::parse(&store.currency).map_err(|e| CommerceError::Invalid(e.to_string()))?;
+    let store_currency = store.currency;
     for v in &new.variants {
         if v.price.currency != store_currency {
             return Err(CommerceError::CurrencyMismatch(format!(

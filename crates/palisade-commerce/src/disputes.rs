@@ -5,6 +5,7 @@
 //! Authority: the buyer opens a dispute through an [`OrderAccess`] (their signed link or account); the store's
 //! side (reading, answering) takes a [`StaffScope`]; the decision takes an operator.
 
+use palisade_core::DisputeId;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::OperatorPrincipal;
@@ -28,7 +29,7 @@ pub const REASONS: &[(&str, &str)] = &[
 /// A stored dispute.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dispute {
-    pub id: String,
+    pub id: DisputeId,
     pub store_id: String,
     pub order_id: String,
     pub reason: String,
@@ -44,9 +45,9 @@ pub struct Dispute {
 type Row = (String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, i64, i64);
 const COLUMNS: &str = "id, store_id, order_id, reason, buyer_statement, merchant_response, status, outcome, decision_note, created_at, updated_at";
 
-fn from_row(r: Row) -> Dispute {
-    Dispute {
-        id: r.0,
+fn from_row(r: Row) -> Result<Dispute> {
+    Ok(Dispute {
+        id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("dispute id: {e}")))?,
         store_id: r.1,
         order_id: r.2,
         reason: r.3,
@@ -57,7 +58,7 @@ fn from_row(r: Row) -> Dispute {
         decision_note: r.8,
         created_at: Timestamp(r.9),
         updated_at: Timestamp(r.10),
-    }
+    })
 }
 
 fn text(what: &str, s: &str, max: usize) -> Result<String> {
@@ -75,7 +76,7 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
     }
     let statement = text("the statement", statement, 4000)?;
     let (scope, order_id) = (access.scope(), access.order_id());
-    let id = palisade_core::JobId::new().to_string();
+    let id = DisputeId::new();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
     // Opening a dispute releases nothing: no fee applies, whatever the policy.
@@ -83,7 +84,7 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
     let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, 'open', NULL, NULL, $6, $6)"
     )))
-    .bind(&id)
+    .bind(id.to_string())
     .bind(scope.store_key())
     .bind(order_id)
     .bind(reason)
@@ -108,22 +109,22 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
     )
     .await?;
     tx.commit().await?;
-    get_in(db, scope, &id).await
-}
-
-/// One of the store's disputes, for its staff.
-pub async fn get(db: &Db, scope: &StaffScope, id: &str) -> Result<Dispute> {
     get_in(db, scope, id).await
 }
 
-async fn get_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Dispute> {
+/// One of the store's disputes, for its staff.
+pub async fn get(db: &Db, scope: &StaffScope, id: DisputeId) -> Result<Dispute> {
+    get_in(db, scope, id).await
+}
+
+async fn get_in(db: &Db, scope: &StoreScope, id: DisputeId) -> Result<Dispute> {
     let row: Option<Row> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND id = $2")))
             .bind(scope.store_key())
-            .bind(id)
+            .bind(id.to_string())
             .fetch_optional(db.pool())
             .await?;
-    row.map(from_row).ok_or(CommerceError::Store(StoreError::NotFound("dispute")))
+    from_row(row.ok_or(CommerceError::Store(StoreError::NotFound("dispute")))?)
 }
 
 /// The dispute on an order, if any, for the store's staff.
@@ -144,7 +145,7 @@ async fn for_order_in(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Opt
     .bind(order_id)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(from_row))
+    row.map(from_row).transpose()
 }
 
 /// The store's disputes, undecided first.
@@ -155,7 +156,7 @@ pub async fn list(db: &Db, scope: &StaffScope) -> Result<Vec<Dispute>> {
     .bind(scope.store_key())
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(from_row).collect())
+    rows.into_iter().map(from_row).collect()
 }
 
 /// Every undecided dispute on the platform (the operator's queue).
@@ -165,11 +166,11 @@ pub async fn undecided(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Dis
     )))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(from_row).collect())
+    rows.into_iter().map(from_row).collect()
 }
 
 /// The merchant answers (once; the answer can be revised until the operator decides).
-pub async fn respond(db: &Db, scope: &StaffScope, id: &str, response: &str) -> Result<Dispute> {
+pub async fn respond(db: &Db, scope: &StaffScope, id: DisputeId, response: &str) -> Result<Dispute> {
     let response = text("the response", response, 4000)?;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
@@ -178,11 +179,14 @@ pub async fn respond(db: &Db, scope: &StaffScope, id: &str, response: &str) -> R
     .bind(&response)
     .bind(db.now().0)
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(CommerceError::Invalid("no undecided dispute with this id".into()));
+        drop(tx);
+        // Nothing matched: a dispute of another store (or none) is not found; one of ours is already decided.
+        get(db, scope, id).await?;
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     let target = format!("dispute:{id}");
     audit::record_store(&mut tx, db, scope, NewEvent::new("dispute.answered", &target)).await?;
@@ -204,7 +208,7 @@ pub async fn decide(
     db: &Db,
     operator: &OperatorPrincipal,
     store: palisade_core::StoreId,
-    id: &str,
+    id: DisputeId,
     outcome: Outcome,
     note: &str,
     policy: &Policy,
@@ -213,7 +217,7 @@ pub async fn decide(
     let note = text("the decision note", note, 4000)?;
     let dispute = get(db, &scope, id).await?;
     if dispute.status == "decided" {
-        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     let (to, word) = match outcome {
         Outcome::Buyer => (Status::Refunded, "buyer"),
@@ -229,11 +233,11 @@ pub async fn decide(
     .bind(operator.account_id().to_string())
     .bind(db.now().0)
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(CommerceError::Invalid("this dispute has already been decided".into()));
+        return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
     orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, policy).await?;
     let target = format!("dispute:{id}");

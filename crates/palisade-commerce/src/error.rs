@@ -18,6 +18,22 @@ pub enum CommerceError {
     /// order it was first used for is given back.
     #[error("this idempotency key was already used for another request")]
     IdempotencyKeyReused,
+    /// The payment gateway failed or did not answer: nothing was charged and the order stays placed, so the
+    /// buyer can retry. Not the buyer's fault, so never a 4xx.
+    #[error("the payment gateway is unavailable: {0}")]
+    PaymentGatewayUnavailable(#[source] crate::payments::GatewayError),
+    /// The order's (or dispute's) current status does not allow this step.
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// A concurrent change got there first (a compare-and-set matched nothing); reloading shows the new state.
+    #[error("{0} changed meanwhile; reload and try again")]
+    ChangedMeanwhile(&'static str),
+    /// A sum of prices beyond what is stored (an order or cart total).
+    #[error("{0} total too large")]
+    TotalTooLarge(&'static str),
+    /// A refund larger than what escrow still holds for the order.
+    #[error("only {held} is still held for this order")]
+    RefundExceedsHeld { held: palisade_core::money::Money },
 }
 
 impl From<sqlx::Error> for CommerceError {

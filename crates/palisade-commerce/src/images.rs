@@ -3,6 +3,7 @@
 //! detected rather than the one the uploader claimed.
 
 use bytes::Bytes;
+use palisade_core::ImageId;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::{Db, Objects, StaffScope, StoreError, StoreScope};
@@ -20,7 +21,7 @@ pub const MAX_PER_PRODUCT: i64 = 12;
 /// A stored image.
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {
-    pub id: String,
+    pub id: ImageId,
     pub product_id: String,
     pub content_type: String,
     pub width: i64,
@@ -58,9 +59,9 @@ pub fn inspect(bytes: &[u8]) -> Result<(&'static str, usize, usize)> {
 type Row = (String, String, String, i64, i64, i64, String, i64);
 const COLUMNS: &str = "id, product_id, content_type, width, height, bytes, alt, created_at";
 
-fn from_row(r: Row) -> Image {
-    Image {
-        id: r.0,
+fn from_row(r: Row) -> Result<Image> {
+    Ok(Image {
+        id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("image id: {e}")))?,
         product_id: r.1,
         content_type: r.2,
         width: r.3,
@@ -68,7 +69,7 @@ fn from_row(r: Row) -> Image {
         bytes: r.5,
         alt: r.6,
         created_at: Timestamp(r.7),
-    }
+    })
 }
 
 /// Adds an image to one of the store's products.
@@ -104,14 +105,14 @@ pub async fn add(
     // Written before the row: an object without a row is garbage a sweep can remove; a row without its object
     // would be a broken image.
     let key = objects.put_content("images", bytes).await?;
-    let id = palisade_core::JobId::new().to_string();
+    let id = ImageId::new();
     let now = db.now();
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO product_images (id, store_id, product_id, object_key, content_type, width, height, bytes, position, alt, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(&id)
+    .bind(id.to_string())
     .bind(scope.store_key())
     .bind(product)
     .bind(&key)
@@ -154,17 +155,17 @@ pub async fn list(db: &Db, scope: &StoreScope, product: &str) -> Result<Vec<Imag
     .bind(product)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(from_row).collect())
+    rows.into_iter().map(from_row).collect()
 }
 
 /// An image's type and bytes for serving. Shoppers get images of published products only.
-pub async fn open(db: &Db, objects: &Objects, scope: &StoreScope, id: &str) -> Result<(String, Bytes)> {
+pub async fn open(db: &Db, objects: &Objects, scope: &StoreScope, id: ImageId) -> Result<(String, Bytes)> {
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT i.object_key, i.content_type, p.status FROM product_images i JOIN products p ON p.id = i.product_id \
          WHERE i.store_id = $1 AND i.id = $2",
     )
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(db.pool())
     .await?;
     let (key, content_type, status) = row.ok_or(CommerceError::Store(StoreError::NotFound("image")))?;
@@ -179,11 +180,11 @@ pub async fn open(db: &Db, objects: &Objects, scope: &StoreScope, id: &str) -> R
 }
 
 /// Removes an image from its product (the object stays until no image refers to it).
-pub async fn remove(db: &Db, scope: &StaffScope, id: &str) -> Result<()> {
+pub async fn remove(db: &Db, scope: &StaffScope, id: ImageId) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let done = sqlx::query("DELETE FROM product_images WHERE store_id = $1 AND id = $2")
         .bind(scope.store_key())
-        .bind(id)
+        .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {

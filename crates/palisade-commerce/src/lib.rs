@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod address;
 pub mod cart;
 pub mod catalog;
 pub mod controls;
 pub mod disputes;
 pub mod error;
+pub mod idempotency;
 pub mod images;
 pub mod inventory;
 pub mod ledger;

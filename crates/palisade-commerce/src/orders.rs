@@ -108,11 +108,11 @@ pub struct Checkout {
     /// ignored otherwise.
     pub guest_proof: Option<String>,
     pub email: Email,
-    pub address: serde_json::Value,
+    pub address: crate::address::ShippingAddress,
     pub lines: Vec<Line>,
     /// A retried request with the same key, from the same sender with the same content, returns the first order
     /// instead of creating another; any other reuse is refused with [`CommerceError::IdempotencyKeyReused`].
-    pub idempotency_key: String,
+    pub idempotency_key: crate::idempotency::IdempotencyKey,
     pub card: Card,
 }
 
@@ -258,7 +258,7 @@ fn canonical(v: &serde_json::Value, out: &mut String) {
 /// is already a keyed hash made by the caller).
 fn fingerprint(sender: &str, req: &Checkout) -> String {
     let mut address = String::new();
-    canonical(&req.address, &mut address);
+    canonical(&req.address.to_json(), &mut address);
     let mut h = Sha256::new();
     let mut field = |b: &[u8]| {
         h.update((b.len() as u64).to_be_bytes());
@@ -411,10 +411,7 @@ pub struct Placed {
 /// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key, for the
 /// same sender and request only.
 pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
-    let key = req.idempotency_key.trim();
-    if key.is_empty() || key.len() > 100 {
-        return Err(CommerceError::Invalid("an idempotency key of 1–100 characters is required".into()));
-    }
+    let key = req.idempotency_key.as_str();
     let sender = sender(scope, &req)?;
     let fingerprint = fingerprint(&sender, &req);
     if let Some((existing, stored)) = by_idempotency(db, scope, key).await? {
@@ -428,7 +425,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         return Err(CommerceError::Invalid("an order has 1 to 50 lines".into()));
     }
     let store = palisade_store::tenancy::get_store(db, scope).await?;
-    let currency = Currency::parse(&store.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let currency = store.currency;
     let shipping = flat_shipping(db, scope).await?;
     let id = palisade_core::JobId::new().to_string();
     let now = db.now().0;
@@ -450,13 +447,11 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
         }
         inventory::reserve_on(&mut tx, scope, &line.variant_id, line.quantity).await?;
-        let line_total =
-            price.checked_mul(line.quantity).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
-        subtotal =
-            subtotal.checked_add(line_total).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
+        let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+        subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
         items.push((sku, title, price, line.quantity, line.variant_id.clone()));
     }
-    let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::Invalid("order total too large".into()))?;
+    let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, store_id, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, total_minor, \
          address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
@@ -470,7 +465,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .bind(subtotal)
     .bind(shipping)
     .bind(total)
-    .bind(req.address.to_string())
+    .bind(req.address.to_json().to_string())
     .bind(key)
     .bind(&fingerprint)
     .bind(now)
@@ -553,9 +548,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         }
         Err(e) => {
             tracing::error!(order.id = %id, error = %e, "payment gateway failed; order stays placed");
-            return Err(CommerceError::Invalid(
-                "the payment could not be processed; nothing was charged, try again".into(),
-            ));
+            return Err(CommerceError::PaymentGatewayUnavailable(e));
         }
     }
     Ok(Placed { order: get_in(db, scope, &id).await?, access: OrderAccess::placed(scope, &id) })
@@ -614,7 +607,7 @@ pub(crate) async fn move_on(
 ) -> Result<()> {
     let order = get_on(tx, scope, id).await?;
     if !order.status.can_become(to) {
-        return Err(CommerceError::Invalid(format!(
+        return Err(CommerceError::InvalidTransition(format!(
             "an order that is {} cannot become {}",
             order.status.as_str(),
             to.as_str()
@@ -634,7 +627,7 @@ pub(crate) async fn move_on(
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {
-        return Err(CommerceError::Invalid("the order changed meanwhile; reload and try again".into()));
+        return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
     // Money moves in the same transaction as the status: both happen or neither.
@@ -670,14 +663,14 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: &str, amount_minor: i64, no
     let mut tx = db.begin_write().await?;
     let order = get_on(&mut tx, scope, id).await?;
     if !order.status.can_become(Status::Refunded) {
-        return Err(CommerceError::Invalid(format!("an order that is {} cannot be refunded", order.status.as_str())));
+        return Err(CommerceError::InvalidTransition(format!(
+            "an order that is {} cannot be refunded",
+            order.status.as_str()
+        )));
     }
     let held = ledger::held_on(&mut tx, scope, id).await?;
     if amount_minor > held {
-        return Err(CommerceError::Invalid(format!(
-            "only {} is still held for this order",
-            Money::new(held, order.total.currency)
-        )));
+        return Err(CommerceError::RefundExceedsHeld { held: Money::new(held, order.total.currency) });
     }
     if amount_minor == held {
         // A refund releases nothing to the store: no fee applies, whatever the policy.
@@ -846,7 +839,9 @@ pub async fn auto_release(db: &Db, policy: &Policy) -> Result<usize> {
         match transition(db, &scope, &order, Status::Completed, None, policy).await {
             Ok(_) => done += 1,
             // Another node, or the buyer, got there first: nothing to do.
-            Err(CommerceError::Invalid(reason)) => tracing::info!(order.id = %order, %reason, "auto-release skipped"),
+            Err(e @ (CommerceError::InvalidTransition(_) | CommerceError::ChangedMeanwhile(_))) => {
+                tracing::info!(order.id = %order, reason = %e, "auto-release skipped");
+            }
             Err(e) => return Err(e),
         }
     }
@@ -860,7 +855,10 @@ pub async fn confirm_received(db: &Db, access: &OrderAccess, policy: &Policy) ->
     let order = access.order(db).await?;
     // Only a parcel on its way or delivered can be confirmed: a disputed order waits for the operator's decision.
     if !matches!(order.status, Status::Shipped | Status::Delivered) {
-        return Err(CommerceError::Invalid(format!("an order that is {} cannot be confirmed", order.status.as_str())));
+        return Err(CommerceError::InvalidTransition(format!(
+            "an order that is {} cannot be confirmed",
+            order.status.as_str()
+        )));
     }
     let mut tx = db.begin_write().await?;
     if order.status == Status::Shipped {

@@ -34,7 +34,20 @@ pub enum Charge {
     Declined { reason: String },
 }
 
-type ChargeFuture<'a> = Pin<Box<dyn Future<Output = Result<Charge, String>> + Send + 'a>>;
+/// Why a gateway could not give an answer (as opposed to a decline, which is an answer). The text is for the log
+/// only: it never reaches the buyer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The gateway refused the connection, answered 5xx or said it is down.
+    #[error("gateway unavailable: {0}")]
+    Unavailable(String),
+    /// The gateway did not answer in time; whether the card was charged is settled by retrying with the same
+    /// idempotency key.
+    #[error("gateway timed out")]
+    Timeout,
+}
+
+type ChargeFuture<'a> = Pin<Box<dyn Future<Output = Result<Charge, GatewayError>> + Send + 'a>>;
 
 /// A payment processor. Implementations must never persist or log the card.
 pub trait PaymentGateway: Send + Sync + std::fmt::Debug {

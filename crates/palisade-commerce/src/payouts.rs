@@ -25,7 +25,7 @@ pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payou
         return Err(CommerceError::Invalid("a payout must be a positive amount".into()));
     }
     let store = palisade_store::tenancy::get_store(db, scope).await?;
-    if store.currency != amount.currency.code() {
+    if store.currency != amount.currency {
         return Err(CommerceError::CurrencyMismatch(format!("the store's balance is in {}", store.currency)));
     }
     let id = palisade_core::JobId::new().to_string();

@@ -55,7 +55,7 @@ pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Resu
     }
     let order = access.order(db).await?;
     if order.status != Status::Completed {
-        return Err(CommerceError::Invalid("only a completed order can be reviewed".into()));
+        return Err(CommerceError::InvalidTransition("only a completed order can be reviewed".into()));
     }
     let id = palisade_core::JobId::new().to_string();
     let now = db.now();

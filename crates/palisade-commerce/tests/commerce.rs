@@ -11,6 +11,23 @@ use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, StoreError};
 
+/// A complete delivery address, as both checkouts parse it.
+fn address() -> palisade_commerce::address::ShippingAddress {
+    palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+        name: "Mei",
+        line1: "1 Marina Blvd",
+        line2: "",
+        city: "Singapore",
+        postcode: "018989",
+        country: "SG",
+    })
+    .unwrap()
+}
+
+fn idem(key: &str) -> palisade_commerce::idempotency::IdempotencyKey {
+    palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap()
+}
+
 async fn store(db: &Db, slug: &str) -> StaffScope {
     let owner = tenancy::create_account(
         db,
@@ -217,9 +234,9 @@ mod orders {
         Checkout {
             guest_proof: None,
             email: Email::parse("buyer@example.com").unwrap(),
-            address: serde_json::json!({"line1": "1 Marina Blvd", "postcode": "018989"}),
+            address: address(),
             lines: vec![Line { variant_id: variant.into(), quantity: qty }],
-            idempotency_key: key.into(),
+            idempotency_key: idem(key),
             card: card(number, "12/30", "123"),
         }
     }
@@ -290,7 +307,7 @@ mod orders {
         assert!(
             matches!(
                 orders::transition(&t, &a, &o.id, Status::Completed, None, &Policy::default()).await,
-                Err(CommerceError::Invalid(_))
+                Err(CommerceError::InvalidTransition(_))
             ),
             "paid → completed skips shipping"
         );
@@ -311,7 +328,7 @@ mod orders {
         assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1758, "released less the fee");
         assert!(matches!(
             orders::transition(&t, &a, &o.id, Status::Refunded, None, &Policy::default()).await,
-            Err(CommerceError::Invalid(_))
+            Err(CommerceError::InvalidTransition(_))
         ));
 
         let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap().order;
@@ -352,9 +369,9 @@ mod auto_release {
                 Checkout {
                     guest_proof: None,
                     email: Email::parse("b@example.com").unwrap(),
-                    address: serde_json::json!({}),
+                    address: address(),
                     lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
-                    idempotency_key: key.into(),
+                    idempotency_key: idem(key),
                     card: card("4242424242424242", "12/30", "123"),
                 },
             )
@@ -392,9 +409,9 @@ mod idempotency {
         Checkout {
             guest_proof: proof.map(str::to_owned),
             email: Email::parse(email).unwrap(),
-            address: serde_json::json!({"name": "Mei", "line1": "1 Marina Blvd", "postcode": "018989"}),
+            address: address(),
             lines: vec![Line { variant_id: variant.into(), quantity: qty }],
-            idempotency_key: key.into(),
+            idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         }
     }
@@ -481,7 +498,10 @@ mod idempotency {
         let first =
             orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k", Some("p"), "mei@example.com")).await.unwrap();
         let mut same = req(v, 1, "k", Some("p"), "mei@example.com");
-        same.address = serde_json::json!({"postcode": "018989", "line1": "1 Marina Blvd", "name": "Mei"});
+        same.address = palisade_commerce::address::ShippingAddress::from_json(&serde_json::json!(
+            {"postcode": "018989", "country": "SG", "line1": " 1 Marina Blvd", "city": "Singapore", "name": "Mei"}
+        ))
+        .unwrap();
         assert_eq!(orders::checkout(&t, &TestGateway, &guest, same).await.unwrap().order.id, first.order.id);
         assert!(matches!(
             orders::checkout(&t, &TestGateway, &guest, req(v, 1, "k2", None, "mei@example.com")).await,
@@ -524,9 +544,9 @@ mod order_access {
         let req = Checkout {
             guest_proof: Some(format!("proof-{key}")),
             email: Email::parse("mei@example.com").unwrap(),
-            address: serde_json::json!({}),
+            address: address(),
             lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
-            idempotency_key: key.into(),
+            idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         };
         orders::checkout(t, &TestGateway, &guest, req).await.unwrap().order
@@ -576,9 +596,9 @@ mod order_access {
         let req = Checkout {
             guest_proof: None,
             email: Email::parse("eve@example.com").unwrap(),
-            address: serde_json::json!({}),
+            address: address(),
             lines: vec![Line { variant_id: v.clone(), quantity: 1 }],
-            idempotency_key: "k3".into(),
+            idempotency_key: idem("k3"),
             card: card("4242424242424242", "12/30", "123"),
         };
         let eves = orders::checkout(&t, &TestGateway, &scope, req).await.unwrap().order;
@@ -595,14 +615,14 @@ mod order_access {
         let o = guest_order(&t, &a, v, "k1").await;
         let access = OrderAccess::by_link(&t, &links, &o.id, &OrderAccess::link_tag(&links, &o.id)).await.unwrap();
         assert!(
-            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::Invalid(_))),
+            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::InvalidTransition(_))),
             "a paid order has not been shipped"
         );
         orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
         let d = disputes::open(&t, &access, "not_received", "Nothing came.").await.unwrap();
         assert_eq!(disputes::for_buyer(&t, &access).await.unwrap().unwrap().id, d.id);
         assert!(
-            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::Invalid(_))),
+            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::InvalidTransition(_))),
             "a disputed order waits for the operator, the buyer cannot close it"
         );
         assert_eq!(ledger::escrow_balance(&t, &a, &o.id).await.unwrap(), 1850, "the money is still held");
@@ -739,9 +759,9 @@ mod web_reads {
         let req = Checkout {
             guest_proof: None,
             email: Email::parse("b@example.com").unwrap(),
-            address: serde_json::json!({}),
+            address: address(),
             lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
-            idempotency_key: key.into(),
+            idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         };
         orders::checkout(db, &TestGateway, &shopper, req).await.unwrap().order

@@ -76,6 +76,26 @@ typed_id!(
     /// An API token (the secret part is never stored, only its hash).
     TokenId
 );
+typed_id!(
+    /// A product of a store's catalog.
+    ProductId
+);
+typed_id!(
+    /// One variant (SKU, options, price, stock) of a product.
+    VariantId
+);
+typed_id!(
+    /// An order placed with a store.
+    OrderId
+);
+typed_id!(
+    /// A buyer's dispute about an order.
+    DisputeId
+);
+typed_id!(
+    /// A product image (its bytes are stored by content hash).
+    ImageId
+);
 
 #[cfg(test)]
 mod tests {

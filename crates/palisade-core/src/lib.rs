@@ -7,5 +7,5 @@ pub mod redact;
 pub mod text;
 pub mod time;
 
-pub use ids::{AccountId, AuditEventId, JobId, StoreId, TokenId};
+pub use ids::{AccountId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -360,8 +360,30 @@ pub struct JobContext {
     pub node: String,
 }
 
+/// Why a job failed. Its text is stored on the job (and retried with backoff); the variants let the runner and
+/// tests tell a storage failure from a handler's own refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed under the handler.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No handler for this kind is registered on the node that claimed it.
+    #[error("no handler for job kind `{0}` on this node")]
+    NoHandler(String),
+    /// The handler's own failure, described for the operator (never holding secrets).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl JobError {
+    /// A handler failure from any error, with its full chain (`{:#}` for anyhow errors is the caller's choice).
+    pub fn failed(e: impl std::fmt::Display) -> Self {
+        JobError::Failed(e.to_string())
+    }
+}
+
 /// A job handler's result; the error text is stored on the job.
-pub type JobResult = std::result::Result<(), String>;
+pub type JobResult = std::result::Result<(), JobError>;
 type HandlerFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
 type Handler = Arc<dyn Fn(JobContext) -> HandlerFuture + Send + Sync>;
 
@@ -454,13 +476,13 @@ async fn run_one(db: &Db, handlers: &Handlers, node: &str, lease: Duration, job:
                     }
                 }
             }
-            None => Err(format!("no handler for job kind `{}` on this node", job.kind)),
+            None => Err(JobError::NoHandler(job.kind.clone())),
         };
         let recorded = match &outcome {
             Ok(()) => complete(db, &job, node).await,
             Err(e) => {
                 tracing::warn!(error = %e, "job failed");
-                fail(db, &job, node, e).await
+                fail(db, &job, node, &e.to_string()).await
             }
         };
         match recorded {

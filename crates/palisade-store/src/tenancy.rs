@@ -193,7 +193,8 @@ pub struct Store {
     pub slug: String,
     pub name: String,
     pub status: StoreStatus,
-    pub currency: String,
+    /// The store's one currency: prices, orders, balances and payouts are all in it.
+    pub currency: palisade_core::money::Currency,
     pub security_contact_email: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -208,7 +209,8 @@ fn store_from_row(r: StoreRow) -> Result<Store> {
         slug: r.1,
         name: r.2,
         status: StoreStatus::parse(&r.3)?,
-        currency: r.4,
+        currency: palisade_core::money::Currency::parse(&r.4)
+            .map_err(|e| StoreError::Corrupt(format!("store currency: {e}")))?,
         security_contact_email: r.5,
         created_at: Timestamp(r.6),
         updated_at: Timestamp(r.7),
@@ -286,7 +288,7 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
         slug: new.slug.to_string(),
         name: new.name,
         status: StoreStatus::Active,
-        currency: new.currency.code().to_owned(),
+        currency: new.currency,
         security_contact_email: new.security_contact.map(String::from),
         created_at: now,
         updated_at: now,

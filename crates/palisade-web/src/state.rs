@@ -159,6 +159,13 @@ impl AppState {
         self
     }
 
+    /// Uses `gateway` as the card processor.
+    #[must_use]
+    pub fn with_gateway(mut self, gateway: Arc<dyn PaymentGateway>) -> Self {
+        self.shared_mut().gateway = gateway;
+        self
+    }
+
     /// Uses `limiter` (e.g. one shared through Redis) instead of the in-process one.
     #[must_use]
     pub fn with_limiter(mut self, limiter: crate::http::limits::Limiter) -> Self {

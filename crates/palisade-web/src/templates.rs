@@ -48,10 +48,9 @@ impl Templates {
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
         env.add_filter("when", |ms: i64| palisade_core::Timestamp(ms).to_string());
         env.add_filter("money", palisade_commerce::themes::money_filter);
-        // Minor units as a plain decimal for form fields: 1250 → "12.50".
-        env.add_filter("amount", |minor: i64| {
-            format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, (minor / 100).abs(), (minor % 100).abs())
-        });
+        // An amount `{minor, currency}` as a plain decimal with the currency's digits for form fields: SGD 1250 →
+        // "12.50", JPY 500 → "500" (what `Money::parse` reads back).
+        env.add_filter("amount", amount_filter);
         Ok(Self { env })
     }
 
@@ -63,5 +62,16 @@ impl Templates {
             tracing::error!(template = name, error = %e, "platform template failed to render");
             ApiError::internal()
         })
+    }
+}
+
+/// The `amount` filter: `{minor, currency}` → "12.50" (no code); empty for anything else.
+fn amount_filter(v: minijinja::Value) -> String {
+    use palisade_core::money::{Currency, Money};
+    let minor = v.get_attr("minor").ok().and_then(|m| i64::try_from(m).ok());
+    let currency = v.get_attr("currency").ok().and_then(|c| c.as_str().and_then(|c| Currency::parse(c).ok()));
+    match (minor, currency) {
+        (Some(m), Some(c)) => Money::new(m, c).plain(),
+        _ => String::new(),
     }
 }

@@ -10,6 +10,7 @@ use palisade_backup::format::Manifest;
 use palisade_backup::keys::{self, ChunkKey, Identity, Recipients};
 use palisade_backup::runs::{self, NewRun, RunKind};
 use palisade_backup::{Progress, Repository, Target, drill, retention, snapshot, verify};
+use palisade_store::jobs::{JobError, JobResult};
 use palisade_store::{Db, Objects, secrets};
 
 use crate::config::Settings;
@@ -260,14 +261,14 @@ pub struct BackupJobs {
 }
 
 impl BackupJobs {
-    fn master_key(&self) -> Result<secrets::MasterKey, String> {
-        secrets::load_or_create(&self.settings.master_key_file).map(|(k, _)| k).map_err(|e| e.to_string())
+    fn master_key(&self) -> Result<secrets::MasterKey, JobError> {
+        secrets::load_or_create(&self.settings.master_key_file).map(|(k, _)| k).map_err(JobError::failed)
     }
 
-    pub async fn snapshot(&self, db: &Db) -> Result<(), String> {
+    pub async fn snapshot(&self, db: &Db) -> JobResult {
         let master_key = self.master_key()?;
         let ctx = BackupContext { settings: &self.settings, db, master_key: &master_key };
-        let outcomes = run_all(&ctx, &palisade_backup::Quiet).await.map_err(|e| format!("{e:#}"))?;
+        let outcomes = run_all(&ctx, &palisade_backup::Quiet).await.map_err(|e| JobError::Failed(format!("{e:#}")))?;
         let mut failures = Vec::new();
         for o in outcomes {
             match o.result {
@@ -280,27 +281,27 @@ impl BackupJobs {
                 Err(e) => failures.push(format!("{}: {e:#}", o.target)),
             }
         }
-        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        if failures.is_empty() { Ok(()) } else { Err(JobError::Failed(failures.join("; "))) }
     }
 
-    pub async fn drill(&self, db: &Db) -> Result<(), String> {
+    pub async fn drill(&self, db: &Db) -> JobResult {
         let master_key = self.master_key()?;
         let ctx = BackupContext { settings: &self.settings, db, master_key: &master_key };
         let target = primary_target(&self.settings);
         let report = run_drill(&ctx, &target, identity(&self.settings, None), &palisade_backup::Quiet)
             .await
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| JobError::Failed(format!("{e:#}")))?;
         tracing::info!(backup.snapshot = %report.snapshot, "restore drill passed");
         Ok(())
     }
 
-    pub async fn store_exports(&self, db: &Db) -> Result<(), String> {
+    pub async fn store_exports(&self, db: &Db) -> JobResult {
         use palisade_backup::store_exports::{self, Trigger};
         let master_key = self.master_key()?;
         let sealer = store_exports::passphrase_sealer(master_key.expose());
-        let objects = Objects::local(&self.settings.objects_dir).map_err(|e| e.to_string())?;
+        let objects = Objects::local(&self.settings.objects_dir)?;
         let mut failures = Vec::new();
-        for (store, sealed) in store_exports::due(db).await.map_err(|e| e.to_string())? {
+        for (store, sealed) in store_exports::due(db).await.map_err(JobError::failed)? {
             let Ok(id) = store.parse::<palisade_core::StoreId>() else { continue };
             let scope = palisade_store::StoreScope::system(id, "scheduled store export");
             let result = match sealed.open(&sealer, &scope) {
@@ -325,10 +326,10 @@ impl BackupJobs {
                 Err(e) => failures.push(format!("store {store}: {e}")),
             }
         }
-        let purged = store_exports::purge_expired(db, &objects).await.map_err(|e| e.to_string())?;
+        let purged = store_exports::purge_expired(db, &objects).await.map_err(JobError::failed)?;
         if purged > 0 {
             tracing::info!(exports.purged = purged, "expired store export archives deleted");
         }
-        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        if failures.is_empty() { Ok(()) } else { Err(JobError::Failed(failures.join("; "))) }
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use palisade_store::jobs::JobResult;
+use palisade_store::jobs::{JobError, JobResult};
 use palisade_store::{Db, outbox};
 
 /// Sends outbox messages.
@@ -31,7 +31,7 @@ impl Mailer {
 
     /// Delivers one queued message (the `mail.deliver` job).
     pub async fn deliver(&self, db: &Db, id: &str) -> JobResult {
-        let Some(mail) = outbox::get(db, id).await.map_err(|e| e.to_string())? else {
+        let Some(mail) = outbox::get(db, id).await? else {
             return Ok(());
         };
         if mail.sent_at.is_some() {
@@ -45,7 +45,7 @@ impl Mailer {
             Ok(t) => t,
             Err(e) => {
                 let msg = format!("bad recipient: {e}");
-                outbox::record_attempt(db, id, Some(&msg)).await.map_err(|e| e.to_string())?;
+                outbox::record_attempt(db, id, Some(&msg)).await?;
                 // Retrying cannot fix the address.
                 return Ok(());
             }
@@ -55,17 +55,17 @@ impl Mailer {
             .to(to)
             .subject(mail.subject.clone())
             .body(mail.body.clone())
-            .map_err(|e| e.to_string())?;
+            .map_err(JobError::failed)?;
         match transport.send(message).await {
             Ok(_) => {
-                outbox::record_attempt(db, id, None).await.map_err(|e| e.to_string())?;
+                outbox::record_attempt(db, id, None).await?;
                 tracing::info!(mail.id = %id, "email delivered");
                 Ok(())
             }
             Err(e) => {
                 let msg = e.to_string();
-                outbox::record_attempt(db, id, Some(&msg)).await.map_err(|e| e.to_string())?;
-                Err(format!("SMTP delivery failed: {msg}"))
+                outbox::record_attempt(db, id, Some(&msg)).await?;
+                Err(JobError::Failed(format!("SMTP delivery failed: {msg}")))
             }
         }
     }

@@ -149,7 +149,7 @@ async fn the_runner_executes_handlers_and_records_failures() {
             Ok(())
         }
     });
-    handlers.register("test.fail", |_ctx| async { Err("deliberate".to_string()) });
+    handlers.register("test.fail", |_ctx| async { Err(jobs::JobError::Failed("deliberate".into())) });
     for _ in 0..3 {
         jobs::enqueue(&t, NewJob::new("test.count")).await.unwrap();
     }

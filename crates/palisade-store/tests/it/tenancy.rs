@@ -198,3 +198,22 @@ async fn concurrent_demotions_never_leave_a_store_without_an_owner() {
         assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one wins: {a:?} {b:?}");
     }
 }
+
+/// A store's currency is parsed when read: a stored code that is not ISO 4217 is a corrupt record (an error the
+/// caller reports), never a panic nor a silent default.
+#[tokio::test]
+async fn a_stored_unknown_currency_is_a_corrupt_record() {
+    let t = TestDb::new().await;
+    let (a, scope_a) = store(&t, "alpha").await;
+    let read = tenancy::get_store(&t, &scope_a).await.unwrap();
+    assert_eq!(read.currency, palisade_core::money::Currency::SGD);
+    sqlx::query("UPDATE stores SET currency = 'ZZZ' WHERE id = $1")
+        .bind(a.id.to_string())
+        .execute(t.pool())
+        .await
+        .unwrap();
+    match tenancy::get_store(&t, &scope_a).await {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("ZZZ"), "{m}"),
+        other => panic!("expected a corrupt-record error, got {other:?}"),
+    }
+}

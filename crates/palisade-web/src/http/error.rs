@@ -82,6 +82,24 @@ impl From<palisade_identity::IdentityError> for ApiError {
     }
 }
 
+impl From<palisade_core::money::AmountError> for ApiError {
+    fn from(e: palisade_core::money::AmountError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+    }
+}
+
+impl From<palisade_commerce::address::AddressError> for ApiError {
+    fn from(e: palisade_commerce::address::AddressError) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_address", e.to_string())
+    }
+}
+
+impl From<palisade_commerce::idempotency::IdempotencyKeyError> for ApiError {
+    fn from(e: palisade_commerce::idempotency::IdempotencyKeyError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
+    }
+}
+
 impl From<palisade_identity::IdentityError> for PageError {
     fn from(e: palisade_identity::IdentityError) -> Self {
         PageError(ApiError::from(e))
@@ -186,8 +204,32 @@ impl From<palisade_commerce::CommerceError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used for another request; send a new key",
             ),
+            E::PaymentGatewayUnavailable(cause) => {
+                // The gateway's own words stay in the log; the buyer learns only that they may retry.
+                tracing::error!(error = %cause, "payment gateway unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "payment_gateway_unavailable",
+                    "the payment could not be processed; nothing was charged, try again shortly",
+                )
+            }
+            E::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
+            e @ E::ChangedMeanwhile(_) => ApiError::new(StatusCode::CONFLICT, "changed_meanwhile", e.to_string()),
+            e @ E::TotalTooLarge(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large", e.to_string())
+            }
+            e @ E::RefundExceedsHeld { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_held", e.to_string())
+            }
         }
     }
+}
+
+/// A card the gateway declined: the order is recorded as cancelled and the buyer may try another card. Both
+/// checkouts answer with this (the API in its envelope, the payment page as its message and status).
+#[must_use]
+pub fn card_declined(reason: &str) -> ApiError {
+    ApiError::new(StatusCode::PAYMENT_REQUIRED, "card_declined", reason)
 }
 
 impl From<palisade_commerce::CommerceError> for PageError {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod form;
 pub mod geoip;
 pub mod headers;
+pub mod id_path;
 pub mod json;
 pub mod layers;
 pub mod limits;

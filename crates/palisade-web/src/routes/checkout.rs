@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
+use palisade_commerce::address::{AddressFields, ShippingAddress};
+use palisade_commerce::idempotency::IdempotencyKey;
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::{CommerceError, cart, payments};
 use palisade_core::text::Email;
@@ -208,21 +210,21 @@ async fn pay(
     };
     let fail = |msg: &str| render(&state, Some(&group), &form, Some(msg), StatusCode::UNPROCESSABLE_ENTITY);
     let Ok(email) = Email::parse(&form.email) else { return fail("enter a valid email address") };
-    let address = json!({
-        "name": form.name.trim(), "line1": form.line1.trim(), "line2": form.line2.trim(),
-        "city": form.city.trim(), "postcode": form.postcode.trim(), "country": form.country.trim(),
-    });
-    let too_long =
-        [&form.name, &form.line1, &form.line2, &form.city, &form.postcode, &form.country].iter().any(|f| f.len() > 200);
-    if form.name.trim().is_empty()
-        || form.line1.trim().is_empty()
-        || form.city.trim().is_empty()
-        || form.postcode.trim().is_empty()
-        || form.country.trim().is_empty()
-        || too_long
-    {
-        return fail("fill in the delivery address (each field at most 200 characters)");
-    }
+    let address = match ShippingAddress::parse(AddressFields {
+        name: &form.name,
+        line1: &form.line1,
+        line2: &form.line2,
+        city: &form.city,
+        postcode: &form.postcode,
+        country: &form.country,
+    }) {
+        Ok(a) => a,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let idempotency_key = match IdempotencyKey::parse(&form.idempotency_key) {
+        Ok(k) => k,
+        Err(e) => return fail(&e.to_string()),
+    };
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
@@ -233,7 +235,7 @@ async fn pay(
         email,
         address,
         lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
-        idempotency_key: form.idempotency_key.clone(),
+        idempotency_key,
         card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
@@ -251,12 +253,18 @@ async fn pay(
                 .map(|e| e.note.clone())
                 .unwrap_or_else(|| "the payment did not go through".into());
             let retry = PayForm { idempotency_key: new_key(), ..form };
-            render(&state, Some(&group), &retry, Some(&reason), StatusCode::PAYMENT_REQUIRED)
+            let declined = crate::http::error::card_declined(&reason);
+            render(&state, Some(&group), &retry, Some(&declined.message), declined.status)
         }
         Err(CommerceError::OutOfStock { available }) => {
             fail(&format!("an item in your order has only {available} left; update your cart and try again"))
         }
         Err(CommerceError::Invalid(m)) => fail(&m),
+        Err(e @ CommerceError::PaymentGatewayUnavailable(_)) => {
+            // Nothing was charged: the same page, with the same key, lets the buyer try again.
+            let e = crate::http::ApiError::from(e);
+            render(&state, Some(&group), &form, Some(&e.message), e.status)
+        }
         Err(CommerceError::IdempotencyKeyReused) => {
             // This form's key went with another request (another card or cart, other content): nothing of that
             // order is shown; a fresh key lets this buyer place their own.

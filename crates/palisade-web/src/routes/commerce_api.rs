@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use palisade_commerce::address::ShippingAddress;
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::idempotency::IdempotencyKey;
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
 use palisade_core::money::{Currency, Money};
@@ -16,12 +18,13 @@ use palisade_core::text::{Email, Slug};
 use palisade_identity::sessions;
 use palisade_store::StaffScope;
 use palisade_store::permissions::Permission;
-use palisade_store::{StoreError, StoreScope, tenancy};
+use palisade_store::{StoreScope, tenancy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::account::STEP_UP_WINDOW;
@@ -318,7 +321,7 @@ fn scope(access: &StaffAccess) -> &StaffScope {
 
 async fn currency_of(state: &AppState, scope: &StoreScope) -> Result<Currency, ApiErr> {
     let store = tenancy::get_store(&state.db, scope).await?;
-    Ok(Currency::parse(&store.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    Ok(store.currency)
 }
 
 /// Every endpoint `/api/openapi.json` documents: commerce and the store's firewall.
@@ -429,32 +432,17 @@ async fn create_order(
     Path(store): Path<String>,
     Body(body): Body<OrderIn>,
 ) -> ApiResult {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_required",
-                "send an Idempotency-Key header (1–100 characters)",
-            )
-        })?
-        .to_owned();
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_required",
+            "send an Idempotency-Key header (1–100 characters)",
+        )
+    })?;
+    let key = IdempotencyKey::parse(key)?;
     let email = Email::parse(&body.email)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
-    let fields_ok = body.address.as_object().is_some_and(|a| {
-        ["name", "line1", "city", "postcode", "country"]
-            .iter()
-            .all(|k| a.get(*k).and_then(Value::as_str).is_some_and(|v| !v.trim().is_empty() && v.len() <= 200))
-    });
-    if !fields_ok {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "address needs name, line1, city, postcode and country (each at most 200 characters)",
-        )
-        .into());
-    }
+    let address = ShippingAddress::from_json(&body.address)?;
     let id = resolve_store(&state, &store).await?;
     let buyer = s.ok().map(|s| s.account.id);
     let scope = StoreScope::shopper(id, buyer);
@@ -463,15 +451,22 @@ async fn create_order(
     let req = Checkout {
         guest_proof,
         email,
-        address: body.address,
+        address,
         lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };
-    let order = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?.order;
-    let status = if order.status == Status::Paid { StatusCode::CREATED } else { StatusCode::PAYMENT_REQUIRED };
-    let link = format!("{}{}", state.config.public_url, order_link(&state, &order));
-    Ok((status, Json(json!({"order": order, "link": link}))).into_response())
+    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;
+    let order = &placed.order;
+    let link = format!("{}{}", state.config.public_url, order_link(&state, order));
+    if order.status == Status::Paid {
+        return Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response());
+    }
+    // Declined (the order is recorded as cancelled): the error envelope, with the order beside it.
+    let reason = placed.access.events(&state.db).await?.last().map(|e| e.note.clone());
+    let e = crate::http::error::card_declined(reason.as_deref().unwrap_or("the payment did not go through"));
+    let body = json!({"error": {"code": e.code, "message": e.message}, "order": order, "link": link});
+    Ok((e.status, Json(body)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -710,12 +705,12 @@ struct RespondIn {
 async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::DisputeId)>,
     body: Result<Body<RespondIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     let Body(b) = body?;
-    ok(disputes::respond(&state.db, scope(&access), &id, &b.response).await?)
+    ok(disputes::respond(&state.db, scope(&access), id, &b.response).await?)
 }
 
 async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResult {

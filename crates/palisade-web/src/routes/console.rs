@@ -1,6 +1,7 @@
 //! The operator console (HTML).
 
 use crate::http::form::Form;
+use crate::http::id_path::IdPath;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -78,7 +79,7 @@ struct DecideForm {
 async fn decide(
     State(state): State<AppState>,
     ConsoleOperator(op): ConsoleOperator,
-    Path((store, dispute)): Path<(String, String)>,
+    IdPath((store, dispute)): IdPath<(String, palisade_core::DisputeId)>,
     Form(form): Form<DecideForm>,
 ) -> Result<Response, PageError> {
     use palisade_commerce::disputes::{self, Outcome};
@@ -95,7 +96,7 @@ async fn decide(
         }
     };
     let store = super::resolve_store(&state, &store).await?;
-    disputes::decide(&state.db, &op, store, &dispute, outcome, &form.note, &state.config.commerce).await?;
+    disputes::decide(&state.db, &op, store, dispute, outcome, &form.note, &state.config.commerce).await?;
     Ok(Redirect::to("/console/disputes").into_response())
 }
 

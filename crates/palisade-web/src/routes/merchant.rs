@@ -4,6 +4,7 @@
 
 use crate::http::form::Form;
 use crate::http::form::FormRejection;
+use crate::http::id_path::IdPath;
 use axum::Router;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
@@ -15,7 +16,6 @@ use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
 use palisade_identity::sessions;
-use palisade_store::StoreError;
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy;
 use serde::Deserialize;
@@ -121,33 +121,15 @@ fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Page(PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)))
 }
 
-/// Parses an amount typed by a person ("12.50", "12") into minor units of `currency`.
+/// Parses an amount typed by a person ("12.50"; "500" in a yen store) with the store currency's minor digits;
+/// a refusal is 400 with a stable code (`invalid_amount`, `negative_amount`, `amount_too_large`).
 pub(crate) fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiError> {
-    let bad = || {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            format!("`{}` is not an amount", text.chars().take(20).collect::<String>()),
-        )
-    };
-    let t = text.trim();
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.chars().all(|c| c.is_ascii_digit())
-        || whole.len() > 12
-    {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
-    Ok(Money::new(whole * 100 + frac, currency))
+    Money::parse(text, currency).map_err(ApiError::from)
 }
 
 async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
     let store = tenancy::get_store(&state.db, scope(access)).await?;
-    Currency::parse(&store.currency).map_err(|e| AdminError::Page(StoreError::Corrupt(e.to_string()).into()))
+    Ok(store.currency)
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,10 +311,10 @@ async fn upload_image(
 async fn remove_image(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, image)): Path<(String, String)>,
+    IdPath((_, image)): IdPath<(String, palisade_core::ImageId)>,
 ) -> PageResult {
     access.require(Permission::Products)?;
-    images::remove(&state.db, scope(&access), &image).await?;
+    images::remove(&state.db, scope(&access), image).await?;
     back(format!("{}/products", base(&access)))
 }
 
@@ -466,12 +448,12 @@ struct RespondForm {
 async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::DisputeId)>,
     form: Result<Form<RespondForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
-    disputes::respond(&state.db, scope(&access), &id, &f.response).await?;
+    disputes::respond(&state.db, scope(&access), id, &f.response).await?;
     back(format!("{}/disputes", base(&access)))
 }
 
@@ -555,7 +537,7 @@ async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> Pa
     let orders::Settings { flat_shipping_minor: shipping, tagline } =
         orders::settings(&state.db, scope(&access)).await?;
     let currency = store_currency(&state, &access).await?;
-    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": format!("{}.{:02}", shipping / 100, shipping % 100), "tagline": tagline})).await
+    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": Money::new(shipping, currency).plain(), "tagline": tagline})).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -268,7 +268,7 @@ async fn product_page(
 async fn media(
     State(state): State<AppState>,
     s: Result<SignedIn, SessionRejection>,
-    Path((key, image)): Path<(String, String)>,
+    crate::http::id_path::IdPath((key, image)): crate::http::id_path::IdPath<(String, palisade_core::ImageId)>,
 ) -> Result<Response, PageError> {
     let id = resolve_store(&state, &key).await?;
     // Staff previewing a draft product see its images; everyone else only published ones.
@@ -278,7 +278,7 @@ async fn media(
             .map_or_else(|| StoreScope::shopper(id, Some(s.account.id)), |m| m.scope.into()),
         other => StoreScope::shopper(id, other.map(|s| s.account.id)),
     };
-    let (content_type, bytes) = images::open(&state.db, &state.objects, &scope, &image).await?;
+    let (content_type, bytes) = images::open(&state.db, &state.objects, &scope, image).await?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {

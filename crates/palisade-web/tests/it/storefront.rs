@@ -522,7 +522,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.status(), StatusCode::CONFLICT, "the state forbids it (invalid_transition), the input was fine");
     assert_eq!(ledger::audit(&app.db).await.unwrap().total, 0);
 }
 

@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 use indicatif::ProgressBar;
+use palisade_commerce::address::{AddressFields, ShippingAddress};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::idempotency::IdempotencyKey;
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::payments::{self, TestGateway};
 use palisade_commerce::policy::Policy;
@@ -328,9 +330,16 @@ pub async fn trade(
             Checkout {
                 guest_proof: None,
                 email: Email::parse(&buyer.email)?,
-                address: json!({"name": buyer.display_name, "line1": format!("{} Orchard Road", 100 + i), "line2": format!("#0{}-1{i}", 2 + i % 7), "city": "Singapore", "postcode": format!("23{i:04}"), "country": "Singapore"}),
+                address: ShippingAddress::parse(AddressFields {
+                    name: &buyer.display_name,
+                    line1: &format!("{} Orchard Road", 100 + i),
+                    line2: &format!("#0{}-1{i}", 2 + i % 7),
+                    city: "Singapore",
+                    postcode: &format!("23{i:04}"),
+                    country: "Singapore",
+                })?,
                 lines,
-                idempotency_key: format!("demo-{i}"),
+                idempotency_key: IdempotencyKey::parse(&format!("demo-{i}"))?,
                 card: payments::card(card, "12/30", "123"),
             },
         )
@@ -369,7 +378,7 @@ pub async fn trade(
                     disputes::respond(
                         db,
                         &staff,
-                        &d.id,
+                        d.id,
                         "The courier confirms delivery to the lobby on Tuesday; photo attached to the courier record.",
                     )
                     .await?;

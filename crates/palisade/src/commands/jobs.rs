@@ -51,7 +51,7 @@ pub fn handlers(
     h.register(PAYMENT_PAGE_CHECK, move |ctx: JobContext| {
         let url = public_url.clone();
         async move {
-            let outcome = palisade_web::payment_page::check(&ctx.db, &url).await.map_err(|e| e.to_string())?;
+            let outcome = palisade_web::payment_page::check(&ctx.db, &url).await.map_err(jobs::JobError::failed)?;
             tracing::info!(%outcome, "payment page checked");
             Ok(())
         }
@@ -70,21 +70,17 @@ pub fn handlers(
         async move { snapshot(&ctx.db, &registry, &facts).await }
     });
     h.register(PRUNE_JOBS, |ctx: JobContext| async move {
-        let n = jobs::prune_finished(&ctx.db, std::time::Duration::from_secs(14 * 24 * 3600))
-            .await
-            .map_err(|e| e.to_string())?;
+        let n = jobs::prune_finished(&ctx.db, std::time::Duration::from_secs(14 * 24 * 3600)).await?;
         tracing::info!(jobs.pruned = n, "old finished jobs removed");
         Ok(())
     });
     h.register(PRUNE_SHIELD_EVENTS, |ctx: JobContext| async move {
-        let n = palisade_web::http::shield::prune_events(&ctx.db, palisade_web::http::shield::EVENTS_KEPT)
-            .await
-            .map_err(|e| e.to_string())?;
+        let n = palisade_web::http::shield::prune_events(&ctx.db, palisade_web::http::shield::EVENTS_KEPT).await?;
         tracing::info!(shield.events_pruned = n, "firewall events past retention removed");
         Ok(())
     });
     h.register(ESCROW_AUTO_RELEASE, move |ctx: JobContext| async move {
-        let n = palisade_commerce::orders::auto_release(&ctx.db, &policy).await.map_err(|e| e.to_string())?;
+        let n = palisade_commerce::orders::auto_release(&ctx.db, &policy).await.map_err(jobs::JobError::failed)?;
         if n > 0 {
             tracing::info!(orders.released = n, "escrow released after the protection window");
         }
@@ -143,26 +139,25 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
 }
 
 async fn verify_audit(db: &Db) -> jobs::JobResult {
-    let reports = audit::verify_all(db).await.map_err(|e| e.to_string())?;
+    let reports = audit::verify_all(db).await?;
     let broken: Vec<_> = reports.iter().filter_map(|r| r.broken.as_ref()).collect();
     let events: i64 = reports.iter().map(|r| r.events).sum();
     let summary = serde_json::json!({"chains": reports.len(), "events": events, "broken": broken});
-    settings::put(db, "audit.last_verification", &summary).await.map_err(|e| e.to_string())?;
+    settings::put(db, "audit.last_verification", &summary).await?;
     if let Some(first) = broken.first() {
         tracing::error!(audit.chain = %first.chain, audit.event = first.event_id.as_deref().unwrap_or("-"), "audit chain broken: {first}");
-        return Err(format!("{} broken chain(s); first: {first}", broken.len()));
+        return Err(jobs::JobError::Failed(format!("{} broken chain(s); first: {first}", broken.len())));
     }
     tracing::info!(chains = reports.len(), events, "audit log verified");
     Ok(())
 }
 
 async fn snapshot(db: &Db, registry: &Registry, facts: &Arc<NodeFacts>) -> jobs::JobResult {
-    registry.evaluate_platform(db, facts).await.map_err(|e| e.to_string())?;
-    let stores =
-        tenancy::list_stores(db, &PlatformScope::system("job:matrix.snapshot")).await.map_err(|e| e.to_string())?;
+    registry.evaluate_platform(db, facts).await?;
+    let stores = tenancy::list_stores(db, &PlatformScope::system("job:matrix.snapshot")).await?;
     for store in stores {
         let scope = StoreScope::system(store.id, "job:matrix.snapshot");
-        registry.evaluate_store(db, facts, &scope).await.map_err(|e| e.to_string())?;
+        registry.evaluate_store(db, facts, &scope).await?;
     }
     Ok(())
 }

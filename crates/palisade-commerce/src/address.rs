@@ -1,0 +1,157 @@
+//! The shipping address of an order, parsed once at the edge (the HTML checkout's form fields or the API's JSON
+//! object) so both checkouts store, fingerprint and show the same shape.
+
+use serde::Serialize;
+
+/// Longest value of one address field, in characters.
+pub const MAX_FIELD: usize = 200;
+
+/// Where an order is delivered. Every field is trimmed, at most [`MAX_FIELD`] characters and free of control
+/// characters (a newline cannot forge a line on a packing slip); all but `line2` are required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShippingAddress {
+    name: String,
+    line1: String,
+    line2: String,
+    city: String,
+    postcode: String,
+    country: String,
+}
+
+/// The address fields as typed, before parsing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddressFields<'a> {
+    pub name: &'a str,
+    pub line1: &'a str,
+    pub line2: &'a str,
+    pub city: &'a str,
+    pub postcode: &'a str,
+    pub country: &'a str,
+}
+
+/// Why an address was refused; the field is named so a form can say which one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("the delivery address needs {0}")]
+    Missing(&'static str),
+    #[error("the address field {field} is at most {max} characters", max = MAX_FIELD)]
+    TooLong { field: &'static str },
+    #[error("the address field {0} may not contain control characters or line breaks")]
+    ControlCharacters(&'static str),
+    #[error("the address field {0} must be text")]
+    NotText(String),
+    #[error("the address has no field `{0}` (name, line1, line2, city, postcode, country)")]
+    UnknownField(String),
+    #[error("the address must be an object with name, line1, city, postcode and country")]
+    NotAnObject,
+}
+
+fn field(name: &'static str, value: &str, required: bool) -> Result<String, AddressError> {
+    let v = value.trim();
+    if v.is_empty() && required {
+        return Err(AddressError::Missing(name));
+    }
+    if v.chars().count() > MAX_FIELD {
+        return Err(AddressError::TooLong { field: name });
+    }
+    if v.chars().any(char::is_control) {
+        return Err(AddressError::ControlCharacters(name));
+    }
+    Ok(v.to_owned())
+}
+
+const FIELDS: [&str; 6] = ["name", "line1", "line2", "city", "postcode", "country"];
+
+impl ShippingAddress {
+    /// Parses typed fields (the HTML checkout).
+    pub fn parse(f: AddressFields<'_>) -> Result<Self, AddressError> {
+        Ok(Self {
+            name: field("name", f.name, true)?,
+            line1: field("line1", f.line1, true)?,
+            line2: field("line2", f.line2, false)?,
+            city: field("city", f.city, true)?,
+            postcode: field("postcode", f.postcode, true)?,
+            country: field("country", f.country, true)?,
+        })
+    }
+
+    /// Parses a JSON object (the API): the same fields as text; an unknown key is refused rather than stored.
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, AddressError> {
+        let obj = v.as_object().ok_or(AddressError::NotAnObject)?;
+        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(AddressError::UnknownField(unknown.chars().take(40).collect()));
+        }
+        let text = |k: &str| match obj.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(""),
+            Some(serde_json::Value::String(s)) => Ok(s.as_str()),
+            Some(_) => Err(AddressError::NotText(k.to_owned())),
+        };
+        Self::parse(AddressFields {
+            name: text("name")?,
+            line1: text("line1")?,
+            line2: text("line2")?,
+            city: text("city")?,
+            postcode: text("postcode")?,
+            country: text("country")?,
+        })
+    }
+
+    /// The address as the JSON object stored on the order (the same six keys always).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "line1": self.line1, "line2": self.line2,
+            "city": self.city, "postcode": self.postcode, "country": self.country,
+        })
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> AddressFields<'static> {
+        AddressFields {
+            name: " Mei ",
+            line1: "1 Marina Blvd",
+            line2: "",
+            city: "Singapore",
+            postcode: "018989",
+            country: "SG",
+        }
+    }
+
+    #[test]
+    fn trims_and_keeps_the_six_fields() {
+        let a = ShippingAddress::parse(full()).unwrap();
+        assert_eq!(a.name(), "Mei");
+        assert_eq!(ShippingAddress::from_json(&a.to_json()).unwrap(), a, "what is stored parses back");
+    }
+
+    #[test]
+    fn refuses_missing_long_control_and_unknown_fields_naming_the_field() {
+        let e = |f: AddressFields<'_>| ShippingAddress::parse(f).unwrap_err();
+        assert_eq!(e(AddressFields { city: "  ", ..full() }), AddressError::Missing("city"));
+        let long = "x".repeat(MAX_FIELD + 1);
+        assert_eq!(e(AddressFields { line2: &long, ..full() }), AddressError::TooLong { field: "line2" });
+        assert!(ShippingAddress::parse(AddressFields { name: &"é".repeat(MAX_FIELD), ..full() }).is_ok());
+        assert_eq!(
+            e(AddressFields { line1: "1 Road\nSHIP TO: elsewhere", ..full() }),
+            AddressError::ControlCharacters("line1")
+        );
+        assert_eq!(e(AddressFields { name: "Mei\u{0}", ..full() }), AddressError::ControlCharacters("name"));
+        let j = |v: serde_json::Value| ShippingAddress::from_json(&v).unwrap_err();
+        assert_eq!(j(serde_json::json!("1 Road")), AddressError::NotAnObject);
+        let mut v = ShippingAddress::parse(full()).unwrap().to_json();
+        v["phone"] = "555".into();
+        assert_eq!(j(v.clone()), AddressError::UnknownField("phone".into()));
+        v.as_object_mut().unwrap().remove("phone");
+        v["postcode"] = 18989.into();
+        assert_eq!(j(v), AddressError::NotText("postcode".into()));
+    }
+}

@@ -1,0 +1,220 @@
+//! Amounts typed by merchants are read with their store's currency digits; a payment gateway outage and a
+//! declined card are answered with their own status and code.
+
+use std::sync::Arc;
+
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::payments::{Card, Charge, GatewayError, PaymentGateway};
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::Slug;
+use palisade_store::StaffScope;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Csrf as _, TestApp, owner_of};
+
+/// Switches a new store (no products yet) to another currency, as an operator creating it in yen would.
+async fn set_currency(app: &TestApp, store: &palisade_store::tenancy::Store, code: &str) {
+    sqlx::query("UPDATE stores SET currency = $1 WHERE id = $2")
+        .bind(code)
+        .bind(store.id.to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn form_product(app: &TestApp, store: &str, cookie: &str, slug: &str, price: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/admin/stores/{store}/products")))
+        .csrf(app, cookie)
+        .form(&[
+            ("title", "Matcha bowl"),
+            ("slug", slug),
+            ("sku", slug),
+            ("price", price),
+            ("stock", "4"),
+            ("publish", "on"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_yen_store_gets_the_price_it_typed_in_the_form_and_in_the_api() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "kyoto").await;
+    set_currency(&app, &s, "JPY").await;
+
+    // The HTML form: "500" is 500 yen, not 50 000.
+    let res = form_product(&app, &s.id.to_string(), &cookie, "bowl", "500").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let p = catalog::get_by_slug(&app.db, &scope, "bowl").await.unwrap();
+    assert_eq!(p.variants[0].price, Money::new(500, Currency::JPY));
+    let page = app.get("/s/kyoto/p/bowl").await.text().await.unwrap();
+    assert!(page.contains("JPY 500<") && !page.contains("JPY 50000"), "{page}");
+    // The edit form shows the price as typed, so saving it unchanged keeps it.
+    let edit = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/products/{}", s.id, p.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains("name=\"price\" value=\"500\""), "{edit}");
+
+    // Yen has no decimals: "5.5" is refused, and nothing is created.
+    let res = form_product(&app, &s.id.to_string(), &cookie, "half", "5.5").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("more decimals than JPY has"));
+    assert!(catalog::get_by_slug(&app.db, &scope, "half").await.is_err());
+
+    // The API takes minor units: 1200 is 1200 yen, shown as such.
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/stores/{}/products", s.id)))
+        .header("cookie", &cookie)
+        .json(&json!({"slug": "tray", "title": "Tray", "status": "published",
+                      "variants": [{"sku": "tray-1", "price_minor": 1200, "stock": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["variants"][0]["price"], json!({"minor": 1200, "currency": "JPY"}));
+    let page = app.get("/s/kyoto/p/tray").await.text().await.unwrap();
+    assert!(page.contains("JPY 1200<"), "{page}");
+}
+
+#[tokio::test]
+async fn amounts_typed_wrong_are_refused_with_a_clear_status_and_nothing_changes() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "tea").await;
+    let shipping = |text: &'static str| {
+        app.client
+            .post(app.url(&format!("/admin/stores/{}/settings", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("shipping", text), ("tagline", "")])
+            .send()
+    };
+    assert_eq!(shipping("3.5").await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(palisade_commerce::orders::flat_shipping(&app.db, &scope).await.unwrap(), 350);
+    for (bad, says) in [
+        ("5.123", "more decimals than SGD has"),
+        ("-1", "negative"),
+        ("1e3", "not an amount"),
+        ("1,000", "not an amount"),
+        ("1 000", "not an amount"),
+        ("", "not an amount"),
+        ("99999999999999999999", "too large"),
+    ] {
+        let res = shipping(bad).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(says), "{bad:?}: {page}");
+    }
+    assert_eq!(palisade_commerce::orders::flat_shipping(&app.db, &scope).await.unwrap(), 350, "nothing was saved");
+    // The settings page shows the saved amount as it would be typed.
+    let page = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/settings", s.id)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("value=\"3.50\""), "{page}");
+}
+
+/// A gateway that is down: every charge fails without an answer.
+#[derive(Debug)]
+struct DownGateway;
+
+impl PaymentGateway for DownGateway {
+    fn charge<'a>(
+        &'a self,
+        _amount: Money,
+        _card: &'a Card,
+        _idempotency: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Charge, GatewayError>> + Send + 'a>> {
+        Box::pin(async { Err(GatewayError::Unavailable("connection refused by gw.example:443".into())) })
+    }
+}
+
+async fn published(app: &TestApp, scope: &StaffScope) -> String {
+    let p = catalog::create_product(
+        &app.db,
+        scope,
+        NewProduct {
+            slug: Slug::parse("kettle").unwrap(),
+            title: "Kettle".into(),
+            description: String::new(),
+            status: ProductStatus::Published,
+            category: None,
+            variants: vec![NewVariant {
+                sku: "kettle-1".into(),
+                options: json!({}),
+                price: Money::new(4200, Currency::SGD),
+                stock: 3,
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    p.variants[0].id.to_string()
+}
+
+fn order(variant: &str, card: &str) -> Value {
+    json!({"email": "api@buyer.example", "address": {"name": "A", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
+           "lines": [{"variant_id": variant, "quantity": 1}], "card": {"number": card, "expiry": "12/30", "cvc": "123"}})
+}
+
+#[tokio::test]
+async fn a_gateway_outage_is_503_payment_gateway_unavailable_and_not_the_buyers_fault() {
+    let app = TestApp::start_adjusted(
+        palisade_web::WebConfig::default(),
+        |s| s.with_gateway(Arc::new(DownGateway)),
+        |r, _| r,
+    )
+    .await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "outage-1")
+        .json(&order(&variant, "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payment_gateway_unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("nothing was charged") && !message.contains("gw.example"), "{message}");
+}
+
+#[tokio::test]
+async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
+    let app = TestApp::start().await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "declined-1")
+        .json(&order(&variant, "4000000000000002"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "card_declined");
+    assert!(body["error"]["message"].as_str().unwrap().contains("card declined"), "{body}");
+    assert_eq!(body["order"]["status"], "cancelled");
+}

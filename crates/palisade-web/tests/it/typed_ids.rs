@@ -1,0 +1,58 @@
+//! Ids in paths are parsed at the edge: a segment that is not an id is 404 in the site's own format (the JSON
+//! envelope under /api, the error page elsewhere), never axum's plain-text rejection.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Csrf as _, TestApp, owner_of};
+
+#[tokio::test]
+async fn a_dispute_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    for id in ["not-a-uuid", "12345", &palisade_core::DisputeId::new().to_string()] {
+        let api = app
+            .client
+            .post(app.url(&format!("/api/v1/admin/stores/{}/disputes/{id}/respond", s.id)))
+            .header("cookie", &cookie)
+            .json(&json!({"response": "We shipped it."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = api.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+
+        let page = app
+            .client
+            .post(app.url(&format!("/admin/stores/{}/disputes/{id}/respond", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("response", "We shipped it.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{id}");
+        let ct = page.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{id}: {ct}");
+    }
+}
+
+#[tokio::test]
+async fn an_image_path_that_is_not_an_id_is_404_for_shoppers_and_staff() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    for id in ["not-a-uuid", "12345", &palisade_core::ImageId::new().to_string()] {
+        let media = app.get(&format!("/media/alpha/{id}")).await;
+        assert_eq!(media.status(), StatusCode::NOT_FOUND, "{id}");
+        assert!(media.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{id}");
+        let remove = app
+            .client
+            .post(app.url(&format!("/admin/stores/{}/images/{id}/remove", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("x", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(remove.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+}
