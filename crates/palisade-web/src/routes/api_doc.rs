@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, Required, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -179,8 +179,11 @@ fn add_path_parameters(doc: &mut Document) {
         for op in operations(item) {
             let params = op.parameters.get_or_insert_with(Vec::new);
             for name in &names {
-                if !params.iter().any(|p| p.name == *name && p.parameter_in == ParameterIn::Path) {
-                    params.push(path_parameter(name));
+                let declared = params
+                    .iter()
+                    .any(|p| matches!(p, RefOr::T(p) if p.name == *name && p.parameter_in == ParameterIn::Path));
+                if !declared {
+                    params.push(RefOr::T(path_parameter(name)));
                 }
             }
         }
