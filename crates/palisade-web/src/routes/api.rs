@@ -1,8 +1,8 @@
 //! The operator's JSON API (`/api/v1/platform…`, `/api/v1/stores…`): the responsibility matrix, stores and audit
 //! logs, for a platform operator's token. Routed from the declarations below (see [`crate::routes::api_doc`]).
 
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use palisade_store::matrix::Report;
 use palisade_store::{audit, tenancy};
 use serde::Deserialize;

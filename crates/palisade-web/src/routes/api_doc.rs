@@ -148,7 +148,8 @@ fn add_security_and_errors(doc: &mut Document) {
                 Some(_) => &["storeToken", "session"],
             };
             if !schemes.is_empty() {
-                op.security = Some(schemes.iter().map(|s| SecurityRequirement::new(*s, Vec::<String>::new())).collect());
+                op.security =
+                    Some(schemes.iter().map(|s| SecurityRequirement::new(*s, Vec::<String>::new())).collect());
             }
             for (range, description) in [
                 ("4XX", "refused: the envelope's code says why (e.g. unauthenticated, not_found, forbidden, invalid)"),
@@ -157,7 +158,10 @@ fn add_security_and_errors(doc: &mut Document) {
                 op.responses.responses.entry(range.to_owned()).or_insert_with(|| {
                     ResponseBuilder::new()
                         .description(description)
-                        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+                        .content(
+                            "application/json",
+                            ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build(),
+                        )
                         .build()
                         .into()
                 });
@@ -286,8 +290,8 @@ mod tests {
         for (path, item) in doc.paths.paths.iter_mut() {
             for op in operations(item) {
                 let declared = permission_of(op).unwrap_or_else(|| panic!("{path}: no x-permission"));
-                let store_level = declared == access::MEMBER
-                    || palisade_store::permissions::Permission::parse(declared).is_some();
+                let store_level =
+                    declared == access::MEMBER || palisade_store::permissions::Permission::parse(declared).is_some();
                 assert!(store_level || access::ALL.contains(&declared), "{path}: unknown `{declared}`");
                 assert!(!store_level || path.contains("/stores/{store}"), "{path}: store permission without a store");
                 count += 1;

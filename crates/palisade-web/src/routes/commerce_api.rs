@@ -2,11 +2,11 @@
 //! handler's `#[utoipa::path]` is its route, its OpenAPI entry and its permission (`x-permission`); [`api`] routes
 //! exactly those declarations (see [`crate::routes::api_doc`]).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
@@ -27,8 +27,8 @@ use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::account::STEP_UP_WINDOW;
-use crate::routes::checkout::guest_proof;
 use crate::routes::api_doc::access;
+use crate::routes::checkout::guest_proof;
 use crate::routes::query;
 use crate::routes::resolve_store;
 use crate::routes::storefront::{FEE_MINOR, order_link};
@@ -43,7 +43,10 @@ pub(super) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product))
         .routes(routes!(product_status))
-        .routes(routes!(upload_image).map(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT))))
+        .routes(
+            routes!(upload_image)
+                .map(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT))),
+        )
         .routes(routes!(set_stock))
         .routes(routes!(set_price))
         .routes(routes!(list_orders))

@@ -3,10 +3,10 @@
 //! permission (security settings) and the same checks. The admin allow-list is read-only here: changing it needs
 //! a person who re-entered their password (Security Center), which an API token cannot do.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
 use serde_json::json;
@@ -159,7 +159,11 @@ async fn test_rule(
     responses((status = 200, description = "the rule", content_type = "application/json")),
     extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
 )]
-async fn enable_rule(state: State<AppState>, access: StaffAccess, Path((_, rule)): Path<(String, String)>) -> ApiResult {
+async fn enable_rule(
+    state: State<AppState>,
+    access: StaffAccess,
+    Path((_, rule)): Path<(String, String)>,
+) -> ApiResult {
     change_rule(state, access, &rule, Change::Enable).await
 }
 
@@ -171,7 +175,11 @@ async fn enable_rule(state: State<AppState>, access: StaffAccess, Path((_, rule)
     responses((status = 200, description = "the rule", content_type = "application/json")),
     extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
 )]
-async fn disable_rule(state: State<AppState>, access: StaffAccess, Path((_, rule)): Path<(String, String)>) -> ApiResult {
+async fn disable_rule(
+    state: State<AppState>,
+    access: StaffAccess,
+    Path((_, rule)): Path<(String, String)>,
+) -> ApiResult {
     change_rule(state, access, &rule, Change::Disable).await
 }
 

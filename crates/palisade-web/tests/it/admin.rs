@@ -59,7 +59,9 @@ async fn json_admin_routes(app: &TestApp) -> Vec<Route> {
             let declared = op["x-permission"].as_str().unwrap_or_else(|| panic!("{method} {path} has x-permission"));
             let permission = match declared {
                 "member" => None,
-                key => Some(Permission::parse(key).unwrap_or_else(|| panic!("{method} {path}: `{key}` is a permission"))),
+                key => {
+                    Some(Permission::parse(key).unwrap_or_else(|| panic!("{method} {path}: `{key}` is a permission")))
+                }
             };
             routes.push((method.to_uppercase(), path.clone(), permission));
         }

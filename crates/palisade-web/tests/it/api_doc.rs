@@ -22,7 +22,9 @@ async fn operations(app: &TestApp) -> Vec<(String, String, String)> {
                 });
                 assert!(declared, "{method} {path}: path parameter {name} declared");
             }
-            assert!(op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error");
+            assert!(
+                op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+            );
             ops.push((method.to_uppercase(), path.clone(), permission.to_owned()));
         }
     }
