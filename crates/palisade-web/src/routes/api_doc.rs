@@ -299,4 +299,27 @@ mod tests {
         }
         assert!(count >= 50, "{count} operations");
     }
+
+    /// The main answers are described, not just "some JSON": the catalog's, orders', images' and payouts' types.
+    #[test]
+    fn the_main_responses_have_schemas() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for name in ["Product", "Variant", "Order", "OrderStatus", "Money", "Image", "Payout", "SearchPage", "Error"] {
+            assert!(doc["components"]["schemas"][name].is_object(), "schema {name}");
+        }
+        let product = &doc["paths"]["/api/v1/admin/stores/{store}/products"]["post"];
+        assert_eq!(
+            product["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ProductIn"
+        );
+        assert_eq!(
+            product["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Product"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Money"]["properties"]["currency"]["$ref"],
+            "#/components/schemas/Currency"
+        );
+        assert_eq!(doc["components"]["schemas"]["Currency"]["type"], "string");
+    }
 }

@@ -7,8 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
-use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, Product, ProductStatus};
+use palisade_commerce::images::Image;
+use palisade_commerce::listing::Page;
+use palisade_commerce::orders::{self, Checkout, Line, Order, Status};
+use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
@@ -119,7 +122,7 @@ struct SearchQ {
     tag = "catalog",
     summary = "Search published products across the marketplace",
     params(SearchQ),
-    responses((status = 200, description = "one page of matching products", content_type = "application/json")),
+    responses((status = 200, description = "one page of matching products", body = Page)),
     extensions(("x-permission" = json!(access::PUBLIC)))
 )]
 async fn search(State(state): State<AppState>, Query(q): Query<SearchQ>) -> ApiResult {
@@ -132,7 +135,7 @@ async fn search(State(state): State<AppState>, Query(q): Query<SearchQ>) -> ApiR
     path = "/api/v1/stores/{store}/products/{slug}",
     tag = "catalog",
     summary = "A published product with its variants",
-    responses((status = 200, description = "success", content_type = "application/json")),
+    responses((status = 200, description = "success", body = Product)),
     extensions(("x-permission" = json!(access::PUBLIC)))
 )]
 async fn public_product(State(state): State<AppState>, Path((store, slug)): Path<(String, String)>) -> ApiResult {
@@ -241,7 +244,7 @@ struct PageQ {
     tag = "store admin",
     summary = "The store's products",
     params(PageQ),
-    responses((status = 200, description = "one page of products", content_type = "application/json")),
+    responses((status = 200, description = "one page of products", body = Vec<Product>)),
     extensions(("x-permission" = json!(access::MEMBER)))
 )]
 async fn list_products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
@@ -278,7 +281,7 @@ struct ProductIn {
     tag = "store admin",
     summary = "Create a product with its variants",
     request_body = ProductIn,
-    responses((status = 201, description = "the product", content_type = "application/json")),
+    responses((status = 201, description = "the product", body = Product)),
     extensions(("x-permission" = json!(Permission::Products.key())))
 )]
 async fn create_product(
@@ -347,7 +350,7 @@ struct StatusIn {
     tag = "store admin",
     summary = "Publish, unpublish or archive",
     request_body = StatusIn,
-    responses((status = 200, description = "the product", content_type = "application/json")),
+    responses((status = 200, description = "the product", body = Product)),
     extensions(("x-permission" = json!(Permission::Products.key())))
 )]
 async fn product_status(
@@ -376,7 +379,7 @@ struct AltQ {
     summary = "Upload an image (raw bytes)",
     params(AltQ),
     request_body(content = String, content_type = "application/octet-stream", description = "the image bytes (PNG, JPEG, GIF or WebP, at most 5 MiB)"),
-    responses((status = 201, description = "the image", content_type = "application/json")),
+    responses((status = 201, description = "the image", body = Image)),
     extensions(("x-permission" = json!(Permission::Products.key())))
 )]
 async fn upload_image(
@@ -450,7 +453,7 @@ async fn set_price(
     tag = "store admin",
     summary = "The store's orders",
     params(PageQ),
-    responses((status = 200, description = "one page of orders", content_type = "application/json")),
+    responses((status = 200, description = "one page of orders", body = Vec<Order>)),
     extensions(("x-permission" = json!(Permission::Orders.key())))
 )]
 async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
@@ -616,7 +619,7 @@ async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResul
     path = "/api/v1/admin/stores/{store}/payouts",
     tag = "store admin",
     summary = "Payout history",
-    responses((status = 200, description = "success", content_type = "application/json")),
+    responses((status = 200, description = "success", body = Vec<Payout>)),
     extensions(("x-permission" = json!(Permission::Payouts.key())))
 )]
 async fn list_payouts(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
@@ -635,7 +638,7 @@ struct PayoutIn {
     tag = "store admin",
     summary = "Pay out to the bank (a signed-in person who re-entered their password in the last 10 minutes; not an API token)",
     request_body = PayoutIn,
-    responses((status = 201, description = "the payout", content_type = "application/json")),
+    responses((status = 201, description = "the payout", body = Payout)),
     extensions(("x-permission" = json!(Permission::Payouts.key())))
 )]
 async fn payout(
