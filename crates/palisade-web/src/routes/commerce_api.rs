@@ -15,10 +15,9 @@ use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_identity::sessions;
 use palisade_store::StaffScope;
 use palisade_store::permissions::Permission;
-use palisade_store::{StoreError, StoreScope, tenancy};
+use palisade_store::{StoreError, StoreScope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -29,12 +28,12 @@ use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
-use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::api_doc::access;
 use crate::routes::checkout::guest_proof;
 use crate::routes::query;
 use crate::routes::resolve_store;
 use crate::routes::storefront::{FEE_MINOR, order_link};
+use crate::services;
 use crate::state::AppState;
 
 /// The commerce endpoints, from their declarations (see [`crate::routes::api_doc`]).
@@ -103,8 +102,7 @@ fn scope(access: &StaffAccess) -> &StaffScope {
 }
 
 async fn currency_of(state: &AppState, scope: &StoreScope) -> Result<Currency, ApiErr> {
-    let store = tenancy::get_store(&state.db, scope).await?;
-    Ok(Currency::parse(&store.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    Ok(services::payouts::currency(state, scope).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -648,24 +646,7 @@ async fn payout(
 ) -> ApiResult {
     need(&access, Permission::Payouts)?;
     let Body(b) = body?;
-    let Some(session) = &access.session else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "interactive_only",
-            "payouts are made by a signed-in person, not an API token",
-        )
-        .into());
-    };
-    if !sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "step_up_required",
-            "re-enter your password (POST /account/reauth) and try again within 10 minutes",
-        )
-        .into());
-    }
-    let currency = currency_of(&state, scope(&access)).await?;
-    let p = payouts::request(&state.db, scope(&access), Money::new(b.amount_minor, currency)).await?;
+    let p = services::payouts::request(&state, &access, b.amount_minor).await.map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 

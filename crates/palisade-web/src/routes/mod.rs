@@ -1,6 +1,6 @@
 //! Routers: health and metrics, the JSON API, the operator console and static assets.
 
-mod account;
+pub(crate) mod account;
 pub mod admin;
 mod api;
 pub mod api_doc;

@@ -2,3 +2,4 @@
 //! call these, and render the outcome their own way (a page or JSON).
 
 pub mod firewall_rules;
+pub mod payouts;
