@@ -364,3 +364,60 @@ async fn store_api_tokens_are_scoped_audited_and_revocable() {
     assert_eq!(dead.status(), 401);
     assert_eq!(dead.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
 }
+
+/// The payouts page and the payouts API share one rule: a person (not a token) who entered their password in the
+/// last few minutes. The page sends a stale session to re-enter it; the API answers 403 with a code saying which.
+#[tokio::test]
+async fn payouts_need_a_person_with_a_recent_password_on_the_page_and_the_api_alike() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let api = format!("/api/v1/admin/stores/{}/payouts", s.id);
+    let page = format!("/admin/stores/{}/payouts", s.id);
+    let api_payout = |req: reqwest::RequestBuilder| {
+        req.header("content-type", "application/json").body(r#"{"amount_minor": 100}"#).send()
+    };
+    let page_payout = || {
+        app.client
+            .post(app.url(&page))
+            .csrf(&app, &owner_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("amount=1.00")
+            .send()
+    };
+
+    // Fresh password: both get past the rule to the ledger, which has nothing to pay out.
+    let fresh = api_payout(app.client.post(app.url(&api)).csrf(&app, &owner_cookie)).await.unwrap();
+    let body: Value = fresh.json().await.unwrap();
+    assert!(!["step_up_required", "interactive_only"].contains(&body["error"]["code"].as_str().unwrap()), "{body}");
+    let res = page_payout().await.unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+
+    // A store token with the payouts permission is not a person.
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
+        .csrf(&app, &owner_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Books&permission=payouts&expires_days=30")
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    let token = html
+        .split_whitespace()
+        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
+        .unwrap();
+    let by_token = api_payout(app.client.post(app.url(&api)).bearer_auth(&token)).await.unwrap();
+    assert_eq!(by_token.status(), StatusCode::FORBIDDEN);
+    assert_eq!(by_token.json::<Value>().await.unwrap()["error"]["code"], "interactive_only");
+
+    // A stale password: the API says so, the page sends the person to re-enter it.
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let stale = api_payout(app.client.post(app.url(&api)).csrf(&app, &owner_cookie)).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stale.json::<Value>().await.unwrap()["error"]["code"], "step_up_required");
+    let res = page_payout().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/account/reauth?next={page}"));
+    assert!(palisade_commerce::payouts::list(&app.db, &scope).await.unwrap().is_empty());
+}
