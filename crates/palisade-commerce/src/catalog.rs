@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::{CommerceError, Result};
 
 /// Where a product is in its life.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
@@ -63,6 +64,7 @@ pub struct NewProduct {
 }
 
 /// A stored variant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Variant {
     pub id: String,
@@ -73,6 +75,7 @@ pub struct Variant {
 }
 
 /// A stored product with its variants.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Product {
     pub id: String,

@@ -19,6 +19,7 @@ pub const MAX_SIDE: usize = 8000;
 pub const MAX_PER_PRODUCT: i64 = 12;
 
 /// A stored image.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {
     pub id: ImageId,

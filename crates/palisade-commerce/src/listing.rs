@@ -11,6 +11,8 @@ use crate::error::Result;
 pub const PAGE_SIZE: i64 = 24;
 
 /// One product as a listing shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = ProductCard))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Card {
     pub id: String,
@@ -25,6 +27,8 @@ pub struct Card {
 }
 
 /// A page of cards.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SearchPage))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     pub cards: Vec<Card>,

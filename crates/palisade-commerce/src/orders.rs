@@ -25,6 +25,8 @@ use crate::policy::Policy;
 use crate::{inventory, ledger};
 
 /// An order's state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = OrderStatus))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -117,6 +119,7 @@ pub struct Checkout {
 }
 
 /// A stored order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
     pub id: String,

@@ -11,6 +11,7 @@ use crate::error::{CommerceError, Result};
 use crate::ledger;
 
 /// A completed payout.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Payout {
     pub id: String,

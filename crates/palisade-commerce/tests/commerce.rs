@@ -615,14 +615,20 @@ mod order_access {
         let o = guest_order(&t, &a, v, "k1").await;
         let access = OrderAccess::by_link(&t, &links, &o.id, &OrderAccess::link_tag(&links, &o.id)).await.unwrap();
         assert!(
-            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::InvalidTransition(_))),
+            matches!(
+                orders::confirm_received(&t, &access, &Policy::default()).await,
+                Err(CommerceError::InvalidTransition(_))
+            ),
             "a paid order has not been shipped"
         );
         orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
         let d = disputes::open(&t, &access, "not_received", "Nothing came.").await.unwrap();
         assert_eq!(disputes::for_buyer(&t, &access).await.unwrap().unwrap().id, d.id);
         assert!(
-            matches!(orders::confirm_received(&t, &access, &Policy::default()).await, Err(CommerceError::InvalidTransition(_))),
+            matches!(
+                orders::confirm_received(&t, &access, &Policy::default()).await,
+                Err(CommerceError::InvalidTransition(_))
+            ),
             "a disputed order waits for the operator, the buyer cannot close it"
         );
         assert_eq!(ledger::escrow_balance(&t, &a, &o.id).await.unwrap(), 1850, "the money is still held");

@@ -19,6 +19,8 @@ macro_rules! typed_id {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"))]
         pub struct $name(Uuid);
 
         impl $name {

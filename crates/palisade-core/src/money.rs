@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// An ISO 4217 currency code with its number of minor digits. Only codes in the ISO list parse, so a typo or a
 /// corrupt record cannot silently become a currency with a guessed number of digits.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "SGD"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
@@ -141,6 +143,7 @@ impl AmountError {
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
 
 /// An amount of money in minor units (cents for SGD).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     pub minor: i64,

@@ -4,6 +4,7 @@ pub mod http;
 pub mod payment_page;
 pub mod routes;
 pub mod server;
+mod services;
 mod state;
 mod templates;
 

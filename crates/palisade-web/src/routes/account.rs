@@ -17,12 +17,16 @@ use qrcode::render::svg;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::auth::CONSOLE_COOKIE;
 use crate::http::session::{
     AnySession, SessionRejection, SignedIn, client_of, home_of, session_cookie, with_device_cookie,
 };
 use crate::http::{ApiError, PageError};
+use crate::routes::api_doc::{ErrorEnvelope, access};
 use crate::state::AppState;
 
 /// Sensitive actions need the password re-entered within this window.
@@ -33,7 +37,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/login/verify", get(verify_form).post(verify))
         .route("/register", get(register_form).post(register))
-        .route("/api/v1/auth/password-strength", post(password_strength))
         .route("/logout", post(logout))
         .route("/account", get(account_page))
         .route("/account/security", get(|| async { Redirect::to("/account") }))
@@ -44,12 +47,18 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/security/recovery-codes", post(recovery_codes))
         .route("/account/sessions/revoke", post(revoke_session))
         .route("/account/sessions/revoke-others", post(revoke_others))
-        .route("/api/v1/auth/login", post(api_login))
-        .route("/api/v1/auth/verify", post(api_verify))
-        .route("/api/v1/auth/logout", post(api_logout))
-        .route("/api/v1/me", get(api_me))
-        .route("/api/v1/auth/totp/start", post(api_totp_start))
-        .route("/api/v1/auth/totp/confirm", post(api_totp_confirm))
+}
+
+/// The JSON auth endpoints, from their declarations (see [`crate::routes::api_doc`]).
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(password_strength))
+        .routes(routes!(api_login))
+        .routes(routes!(api_verify))
+        .routes(routes!(api_logout))
+        .routes(routes!(api_me))
+        .routes(routes!(api_totp_start))
+        .routes(routes!(api_totp_confirm))
 }
 
 /// The client (IP, browser) of the current request.
@@ -211,7 +220,7 @@ const SIGNUP_POLICY: palisade_identity::throttle::Policy = palisade_identity::th
     max_delay: Duration::from_secs(300),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StrengthQuery {
     password: String,
     #[serde(default)]
@@ -221,6 +230,15 @@ struct StrengthQuery {
 }
 
 /// Strength feedback for password fields (zxcvbn), plus whether the policy would accept it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password-strength",
+    tag = "auth",
+    summary = "Strength feedback for a password field, and whether the policy would accept it",
+    request_body = StrengthQuery,
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
 async fn password_strength(
     crate::http::json::Body(q): crate::http::json::Body<StrengthQuery>,
 ) -> Json<serde_json::Value> {
@@ -442,12 +460,21 @@ async fn revoke_others(State(state): State<AppState>, s: SignedIn) -> Result<Res
 
 // ---- JSON API ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ApiLogin {
     email: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in with email and password (sets the session cookie)",
+    request_body = ApiLogin,
+    responses((status = 200, description = "signed_in, or second_factor_required with a half session", content_type = "application/json"), (status = 429, description = "too many failed attempts (Retry-After)", body = ErrorEnvelope)),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
 async fn api_login(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -477,11 +504,20 @@ async fn api_login(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ApiCode {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify",
+    tag = "auth",
+    summary = "Pass the second factor (TOTP or recovery code)",
+    request_body = ApiCode,
+    responses((status = 200, description = "signed_in", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SESSION)))
+)]
 async fn api_verify(
     State(state): State<AppState>,
     s: AnySession,
@@ -495,11 +531,27 @@ async fn api_verify(
     Ok(with_device_cookie(&state, res, s.account.id))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "End this session",
+    responses((status = 204, description = "signed out")),
+    extensions(("x-permission" = json!(access::SESSION)))
+)]
 async fn api_logout(State(state): State<AppState>, s: AnySession) -> Result<Response, ApiError> {
     sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), session_cookie(&state, "", 0)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    summary = "The signed-in account, its MFA state and session",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SIGNED_IN)))
+)]
 async fn api_me(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
     let account: &Account = &s.account;
     Ok(Json(json!({
@@ -509,11 +561,28 @@ async fn api_me(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/start",
+    tag = "auth",
+    summary = "Begin authenticator-app enrolment (secret and otpauth URL)",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SIGNED_IN)))
+)]
 async fn api_totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
     let enrol = state.identity.begin_totp(&s.account).await?;
     Ok(Json(json!({"secret": enrol.secret_base32, "otpauth_url": enrol.url})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/confirm",
+    tag = "auth",
+    summary = "Confirm enrolment with a first code; answers the recovery codes once",
+    request_body = ApiCode,
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SIGNED_IN)))
+)]
 async fn api_totp_confirm(
     State(state): State<AppState>,
     s: SignedIn,

@@ -17,15 +17,20 @@ use palisade_store::tokens;
 use palisade_store::{matrix, tenancy::Membership};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::client::ClientAddr;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::api_doc::access;
+use crate::services::firewall_rules::{self, Change};
 use crate::state::AppState;
 
-/// Every admin route with the permission it needs (`None`: any member). The permission test walks this list.
+/// Every HTML admin route with the permission it needs (`None`: any member). The permission test walks this list
+/// and, for the JSON admin routes, the `x-permission` of their declarations (`/api/openapi.json`).
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
@@ -44,8 +49,6 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/staff/invite", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/tokens", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/tokens/{token}/revoke", Some(Permission::SecuritySettings)),
-    ("GET", "/api/v1/admin/stores/{store}/security/controls", None),
-    ("GET", "/api/v1/admin/stores/{store}/staff", Some(Permission::StaffManagement)),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -67,8 +70,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/tokens", post(create_token))
         .route("/admin/stores/{store}/tokens/{token}/revoke", post(revoke_token))
         .route("/invitations/{token}", get(invitation_page).post(accept_invitation))
-        .route("/api/v1/admin/stores/{store}/security/controls", get(api_controls))
-        .route("/api/v1/admin/stores/{store}/staff", get(api_staff))
+}
+
+/// The JSON Security Center endpoints, from their declarations (see [`crate::routes::api_doc`]).
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api_controls)).routes(routes!(api_staff))
 }
 
 /// Handler result for admin pages.
@@ -338,10 +344,6 @@ struct RuleForm {
     source: String,
 }
 
-fn parse_rule(source: &str) -> Result<palisade_shield::rules::Rule, ApiError> {
-    palisade_shield::rules::parse(source.trim()).map_err(|e| invalid(format!("the rule does not parse: {e}")))
-}
-
 /// Adds a custom firewall rule, disabled until the merchant has test-run and enabled it.
 async fn add_rule(
     State(state): State<AppState>,
@@ -350,15 +352,7 @@ async fn add_rule(
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
-    let rule = parse_rule(&form.source)?;
-    if rule.uses_country() && !state.geoip.available() {
-        return Err(invalid(
-            "country rules are unavailable: the platform operator has not configured a GeoIP database (--geoip-db)",
-        )
-        .into());
-    }
-    palisade_store::firewall::add_rule(&state.db, &access.membership.scope, rule.source()).await?;
-    state.store_rules.invalidate();
+    firewall_rules::add(&state, &access.membership.scope, &form.source).await?;
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 
@@ -370,7 +364,7 @@ async fn test_rule(
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
-    let rule = parse_rule(&form.source)?;
+    let rule = firewall_rules::parse(&state, &form.source)?;
     let (hits, total, examples) = state.store_rules.test_run(access.membership.scope.store_id(), &rule);
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let html = state.templates.render(
@@ -391,14 +385,13 @@ async fn change_rule(
     Path((_, rule, op)): Path<(String, String, String)>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let (enabled, delete) = match op.as_str() {
-        "enable" => (true, false),
-        "disable" => (false, false),
-        "delete" => (false, true),
+    let change = match op.as_str() {
+        "enable" => Change::Enable,
+        "disable" => Change::Disable,
+        "delete" => Change::Delete,
         _ => return Err(ApiError::not_found("action").into()),
     };
-    palisade_store::firewall::change_rule(&state.db, &access.membership.scope, &rule, enabled, delete).await?;
-    state.store_rules.invalidate();
+    firewall_rules::change(&state, &access.membership.scope, &rule, change).await?;
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 
@@ -626,10 +619,26 @@ async fn accept_invitation(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/security/controls",
+    tag = "store admin",
+    summary = "The store's side of the responsibility matrix, with live status",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::MEMBER)))
+)]
 async fn api_controls(State(state): State<AppState>, access: StaffAccess) -> Result<Json<matrix::Report>, ApiError> {
     Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &access.membership.scope).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/staff",
+    tag = "store admin",
+    summary = "The store's staff: role, permissions, MFA and last activity",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::StaffManagement.key())))
+)]
 async fn api_staff(
     State(state): State<AppState>,
     access: StaffAccess,

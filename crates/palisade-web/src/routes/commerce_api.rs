@@ -1,286 +1,71 @@
-//! The commerce JSON API (`/api/v1`): public catalog and order creation, and the merchant's store admin. Every
-//! endpoint is listed in [`ENDPOINTS`], from which `/api/openapi.json` is built, so the document cannot leave
-//! an endpoint out (a test compares it with the router).
+//! The commerce JSON API (`/api/v1`): public catalog and order creation, and the merchant's store admin. Each
+//! handler's `#[utoipa::path]` is its route, its OpenAPI entry and its permission (`x-permission`); [`api`] routes
+//! exactly those declarations (see [`crate::routes::api_doc`]).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use palisade_commerce::address::ShippingAddress;
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, Product, ProductStatus};
 use palisade_commerce::idempotency::IdempotencyKey;
-use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::images::Image;
+use palisade_commerce::listing::Page;
+use palisade_commerce::orders::{self, Checkout, Line, Order, Status};
+use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_identity::sessions;
 use palisade_store::StaffScope;
+use palisade_store::StoreScope;
 use palisade_store::permissions::Permission;
-use palisade_store::{StoreScope, tenancy};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
-use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::api_doc::access;
 use crate::routes::checkout::guest_proof;
 use crate::routes::query;
 use crate::routes::resolve_store;
 use crate::routes::storefront::order_link;
+use crate::services;
 use crate::state::AppState;
 
-/// One documented endpoint: method, path, permission (`None`: public or any member), summary, request body
-/// schema and response schema (JSON Schema fragments).
-pub struct Endpoint {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub permission: Option<Permission>,
-    pub staff: bool,
-    pub summary: &'static str,
-    pub body: Option<fn() -> Value>,
-}
-
-const fn ep(
-    method: &'static str,
-    path: &'static str,
-    staff: bool,
-    permission: Option<Permission>,
-    summary: &'static str,
-    body: Option<fn() -> Value>,
-) -> Endpoint {
-    Endpoint { method, path, permission, staff, summary, body }
-}
-
-fn s_checkout() -> Value {
-    json!({"type": "object", "required": ["email", "address", "lines", "card"], "properties": {
-        "email": {"type": "string", "format": "email"},
-        "address": {"type": "object", "required": ["name", "line1", "city", "postcode", "country"], "properties": {
-            "name": {"type": "string"}, "line1": {"type": "string"}, "line2": {"type": "string"},
-            "city": {"type": "string"}, "postcode": {"type": "string"}, "country": {"type": "string"}}},
-        "lines": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "object", "required": ["variant_id", "quantity"],
-            "properties": {"variant_id": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1}}}},
-        "card": {"type": "object", "required": ["number", "expiry", "cvc"], "properties": {
-            "number": {"type": "string", "example": "4242424242424242"}, "expiry": {"type": "string", "example": "12/30"}, "cvc": {"type": "string"}}}
-    }})
-}
-fn s_product() -> Value {
-    json!({"type": "object", "required": ["slug", "title", "variants"], "properties": {
-        "slug": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-        "status": {"type": "string", "enum": ["draft", "published", "archived"]}, "category": {"type": "string"},
-        "variants": {"type": "array", "items": {"type": "object", "required": ["sku", "price_minor", "stock"], "properties": {
-            "sku": {"type": "string"}, "options": {"type": "object"}, "price_minor": {"type": "integer", "minimum": 0}, "stock": {"type": "integer", "minimum": 0}}}}
-    }})
-}
-fn s_status() -> Value {
-    json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["draft", "published", "archived"]}}})
-}
-fn s_stock() -> Value {
-    json!({"type": "object", "required": ["stock"], "properties": {"stock": {"type": "integer", "minimum": 0}}})
-}
-fn s_price() -> Value {
-    json!({"type": "object", "required": ["price_minor"], "properties": {"price_minor": {"type": "integer", "minimum": 0}}})
-}
-fn s_image() -> Value {
-    json!({"type": "string", "format": "binary", "description": "the image bytes (PNG, JPEG, GIF or WebP, at most 5 MiB)"})
-}
-fn s_ship() -> Value {
-    json!({"type": "object", "required": ["tracking_no"], "properties": {"tracking_no": {"type": "string", "maxLength": 64}}})
-}
-fn s_refund() -> Value {
-    json!({"type": "object", "required": ["amount_minor"], "properties": {"amount_minor": {"type": "integer", "minimum": 1}, "note": {"type": "string"}}})
-}
-fn s_respond() -> Value {
-    json!({"type": "object", "required": ["response"], "properties": {"response": {"type": "string"}}})
-}
-fn s_payout() -> Value {
-    json!({"type": "object", "required": ["amount_minor"], "properties": {"amount_minor": {"type": "integer", "minimum": 1}}})
-}
-fn s_theme() -> Value {
-    json!({"type": "object", "required": ["source"], "properties": {"source": {"type": "string"}}})
-}
-fn s_settings() -> Value {
-    json!({"type": "object", "properties": {"flat_shipping_minor": {"type": "integer", "minimum": 0}, "tagline": {"type": "string", "maxLength": 140}}})
-}
-
-/// Every commerce API endpoint.
-pub const ENDPOINTS: &[Endpoint] = &[
-    ep("GET", "/api/v1/search", false, None, "Search published products across the marketplace (q, page)", None),
-    ep("GET", "/api/v1/stores/{store}/products/{slug}", false, None, "A published product with its variants", None),
-    ep(
-        "POST",
-        "/api/v1/stores/{store}/orders",
-        false,
-        None,
-        "Place and pay an order (header Idempotency-Key required; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused)",
-        Some(s_checkout),
-    ),
-    ep("GET", "/api/v1/admin/stores/{store}/products", true, None, "The store's products (page)", None),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/products",
-        true,
-        Some(Permission::Products),
-        "Create a product with its variants",
-        Some(s_product),
-    ),
-    ep("GET", "/api/v1/admin/stores/{store}/products/{product}", true, None, "One product", None),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/products/{product}/status",
-        true,
-        Some(Permission::Products),
-        "Publish, unpublish or archive",
-        Some(s_status),
-    ),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/products/{product}/images",
-        true,
-        Some(Permission::Products),
-        "Upload an image (raw bytes; optional ?alt=)",
-        Some(s_image),
-    ),
-    ep(
-        "PUT",
-        "/api/v1/admin/stores/{store}/variants/{variant}/stock",
-        true,
-        Some(Permission::Products),
-        "Set a variant's stock",
-        Some(s_stock),
-    ),
-    ep(
-        "PUT",
-        "/api/v1/admin/stores/{store}/variants/{variant}/price",
-        true,
-        Some(Permission::Products),
-        "Set a variant's price",
-        Some(s_price),
-    ),
-    ep(
-        "GET",
-        "/api/v1/admin/stores/{store}/orders",
-        true,
-        Some(Permission::Orders),
-        "The store's orders (status, page)",
-        None,
-    ),
-    ep(
-        "GET",
-        "/api/v1/admin/stores/{store}/orders/{order}",
-        true,
-        Some(Permission::Orders),
-        "One order with items and history",
-        None,
-    ),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/orders/{order}/ship",
-        true,
-        Some(Permission::Orders),
-        "Mark shipped with a tracking number",
-        Some(s_ship),
-    ),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/orders/{order}/deliver",
-        true,
-        Some(Permission::Orders),
-        "Mark delivered (starts the buyer-protection window)",
-        None,
-    ),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/orders/{order}/refund",
-        true,
-        Some(Permission::Refunds),
-        "Refund part or all of what escrow holds",
-        Some(s_refund),
-    ),
-    ep("GET", "/api/v1/admin/stores/{store}/disputes", true, Some(Permission::Orders), "The store's disputes", None),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/disputes/{dispute}/respond",
-        true,
-        Some(Permission::Orders),
-        "Answer a dispute",
-        Some(s_respond),
-    ),
-    ep(
-        "GET",
-        "/api/v1/admin/stores/{store}/balance",
-        true,
-        Some(Permission::Payouts),
-        "Available balance and money held in escrow",
-        None,
-    ),
-    ep("GET", "/api/v1/admin/stores/{store}/payouts", true, Some(Permission::Payouts), "Payout history", None),
-    ep(
-        "POST",
-        "/api/v1/admin/stores/{store}/payouts",
-        true,
-        Some(Permission::Payouts),
-        "Pay out to the bank (a signed-in person who re-entered their password in the last 10 minutes)",
-        Some(s_payout),
-    ),
-    ep(
-        "GET",
-        "/api/v1/admin/stores/{store}/theme",
-        true,
-        Some(Permission::Theme),
-        "Theme template versions and errors",
-        None,
-    ),
-    ep(
-        "PUT",
-        "/api/v1/admin/stores/{store}/theme/{name}",
-        true,
-        Some(Permission::Theme),
-        "Save a new version of a template",
-        Some(s_theme),
-    ),
-    ep("GET", "/api/v1/admin/stores/{store}/settings", true, Some(Permission::Theme), "Storefront settings", None),
-    ep(
-        "PUT",
-        "/api/v1/admin/stores/{store}/settings",
-        true,
-        Some(Permission::Theme),
-        "Change storefront settings",
-        Some(s_settings),
-    ),
-];
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/v1/search", get(search))
-        .route("/api/v1/stores/{store}/products/{slug}", get(public_product))
-        .route("/api/v1/stores/{store}/orders", post(create_order))
-        .route("/api/v1/admin/stores/{store}/products", get(list_products).post(create_product))
-        .route("/api/v1/admin/stores/{store}/products/{product}", get(get_product))
-        .route("/api/v1/admin/stores/{store}/products/{product}/status", post(product_status))
-        .route(
-            "/api/v1/admin/stores/{store}/products/{product}/images",
-            post(upload_image).layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT)),
+/// The commerce endpoints, from their declarations (see [`crate::routes::api_doc`]).
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(public_product))
+        .routes(routes!(create_order))
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product))
+        .routes(routes!(product_status))
+        .routes(
+            routes!(upload_image)
+                .map(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::http::layers::UPLOAD_LIMIT))),
         )
-        .route("/api/v1/admin/stores/{store}/variants/{variant}/stock", put(set_stock))
-        .route("/api/v1/admin/stores/{store}/variants/{variant}/price", put(set_price))
-        .route("/api/v1/admin/stores/{store}/orders", get(list_orders))
-        .route("/api/v1/admin/stores/{store}/orders/{order}", get(get_order))
-        .route("/api/v1/admin/stores/{store}/orders/{order}/ship", post(ship))
-        .route("/api/v1/admin/stores/{store}/orders/{order}/deliver", post(deliver))
-        .route("/api/v1/admin/stores/{store}/orders/{order}/refund", post(refund))
-        .route("/api/v1/admin/stores/{store}/disputes", get(list_disputes))
-        .route("/api/v1/admin/stores/{store}/disputes/{dispute}/respond", post(respond))
-        .route("/api/v1/admin/stores/{store}/balance", get(balance))
-        .route("/api/v1/admin/stores/{store}/payouts", get(list_payouts).post(payout))
-        .route("/api/v1/admin/stores/{store}/theme", get(theme))
-        .route("/api/v1/admin/stores/{store}/theme/{name}", put(save_theme))
-        .route("/api/v1/admin/stores/{store}/settings", get(settings).put(save_settings))
+        .routes(routes!(set_stock))
+        .routes(routes!(set_price))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(ship))
+        .routes(routes!(deliver))
+        .routes(routes!(refund))
+        .routes(routes!(list_disputes))
+        .routes(routes!(respond))
+        .routes(routes!(balance))
+        .routes(routes!(list_payouts, payout))
+        .routes(routes!(theme))
+        .routes(routes!(save_theme))
+        .routes(routes!(settings, save_settings))
 }
 
 type ApiResult = Result<Response, ApiErr>;
@@ -320,72 +105,11 @@ fn scope(access: &StaffAccess) -> &StaffScope {
 }
 
 async fn currency_of(state: &AppState, scope: &StoreScope) -> Result<Currency, ApiErr> {
-    let store = tenancy::get_store(&state.db, scope).await?;
-    Ok(store.currency)
+    Ok(services::payouts::currency(state, scope).await?)
 }
 
-/// Every endpoint `/api/openapi.json` documents: commerce and the store's firewall.
-pub fn all_endpoints() -> impl Iterator<Item = &'static Endpoint> {
-    ENDPOINTS.iter().chain(crate::routes::firewall_api::ENDPOINTS)
-}
-
-/// The OpenAPI 3.1 document for the store API.
-#[must_use]
-pub fn openapi_document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for e in all_endpoints() {
-        let params: Vec<Value> = e
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let mut op = json!({
-            "summary": e.summary,
-            "parameters": params,
-            "responses": {
-                "200": {"description": "success", "content": {"application/json": {}}},
-                "4XX": {"description": "refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        });
-        if let Some(o) = op.as_object_mut() {
-            if let Some(body) = e.body {
-                let media = if e.path.ends_with("/images") { "application/octet-stream" } else { "application/json" };
-                o.insert("requestBody".into(), json!({"required": true, "content": {media: {"schema": body()}}}));
-            }
-            if e.staff {
-                o.insert("security".into(), json!([{"storeToken": []}, {"session": []}]));
-                if let Some(p) = e.permission {
-                    o.insert("x-permission".into(), json!(p.key()));
-                }
-            }
-        }
-        let entry = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
-        if let Some(m) = entry.as_object_mut() {
-            m.insert(e.method.to_lowercase(), op);
-        }
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Palisade API", "version": env!("CARGO_PKG_VERSION"),
-            "description": "Marketplace and store-admin API. Errors: {\"error\": {\"code\", \"message\"}} with a stable code."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "storeToken": {"type": "http", "scheme": "bearer", "description": "a store API token (pal_st_…)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "palisade_session"},
-            },
-            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}}}},
-        },
-    })
-}
-
-async fn openapi() -> Json<Value> {
-    Json(openapi_document())
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQ {
     #[serde(default)]
     q: String,
@@ -393,38 +117,67 @@ struct SearchQ {
     page: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "catalog",
+    summary = "Search published products across the marketplace",
+    params(SearchQ),
+    responses((status = 200, description = "one page of matching products", body = Page)),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
 async fn search(State(state): State<AppState>, Query(q): Query<SearchQ>) -> ApiResult {
     let text: String = q.q.chars().take(200).collect();
     ok(listing::search(&state.db, &text, q.page.unwrap_or(1)).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store}/products/{slug}",
+    tag = "catalog",
+    summary = "A published product with its variants",
+    responses((status = 200, description = "success", body = Product)),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
 async fn public_product(State(state): State<AppState>, Path((store, slug)): Path<(String, String)>) -> ApiResult {
     let id = resolve_store(&state, &store).await?;
     let scope = StoreScope::shopper(id, None);
     ok(catalog::get_by_slug(&state.db, &scope, &slug).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CardIn {
     number: String,
     expiry: String,
     cvc: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LineIn {
     variant_id: String,
     quantity: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct OrderIn {
     email: String,
+    /// name, line1, city, postcode and country (each 1–200 characters); line2 optional.
+    #[schema(value_type = Object)]
     address: Value,
     lines: Vec<LineIn>,
     card: CardIn,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store}/orders",
+    tag = "checkout",
+    summary = "Place and pay an order",
+    params(("Idempotency-Key" = String, Header, description = "required, 1–100 characters; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused")),
+    request_body = OrderIn,
+    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the payment was declined: the order (cancelled) and its link", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
 async fn create_order(
     State(state): State<AppState>,
     s: Result<SignedIn, SessionRejection>,
@@ -469,7 +222,8 @@ async fn create_order(
     Ok((e.status, Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQ {
     #[serde(default)]
     page: Option<i64>,
@@ -477,21 +231,31 @@ struct PageQ {
     status: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/products",
+    tag = "store admin",
+    summary = "The store's products",
+    params(PageQ),
+    responses((status = 200, description = "one page of products", body = Vec<Product>)),
+    extensions(("x-permission" = json!(access::MEMBER)))
+)]
 async fn list_products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
     let (_, offset) = query::page(q.page, 50)?;
     ok(catalog::list_products(&state.db, scope(&access), 50, offset).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct VariantIn {
     sku: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     options: Value,
     price_minor: i64,
     stock: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProductIn {
     slug: String,
     title: String,
@@ -504,6 +268,15 @@ struct ProductIn {
     variants: Vec<VariantIn>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/products",
+    tag = "store admin",
+    summary = "Create a product with its variants",
+    request_body = ProductIn,
+    responses((status = 201, description = "the product", body = Product)),
+    extensions(("x-permission" = json!(Permission::Products.key())))
+)]
 async fn create_product(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -541,6 +314,14 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/products/{product}",
+    tag = "store admin",
+    summary = "One product with its images",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::MEMBER)))
+)]
 async fn get_product(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -551,11 +332,20 @@ async fn get_product(
     ok(json!({"product": p, "images": imgs}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StatusIn {
     status: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/products/{product}/status",
+    tag = "store admin",
+    summary = "Publish, unpublish or archive",
+    request_body = StatusIn,
+    responses((status = 200, description = "the product", body = Product)),
+    extensions(("x-permission" = json!(Permission::Products.key())))
+)]
 async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -568,12 +358,23 @@ async fn product_status(
     ok(catalog::get_product(&state.db, scope(&access), &id).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AltQ {
     #[serde(default)]
     alt: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/products/{product}/images",
+    tag = "store admin",
+    summary = "Upload an image (raw bytes)",
+    params(AltQ),
+    request_body(content = String, content_type = "application/octet-stream", description = "the image bytes (PNG, JPEG, GIF or WebP, at most 5 MiB)"),
+    responses((status = 201, description = "the image", body = Image)),
+    extensions(("x-permission" = json!(Permission::Products.key())))
+)]
 async fn upload_image(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -586,11 +387,20 @@ async fn upload_image(
     Ok((StatusCode::CREATED, Json(img)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StockIn {
     stock: i64,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/stores/{store}/variants/{variant}/stock",
+    tag = "store admin",
+    summary = "Set a variant's stock",
+    request_body = StockIn,
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Products.key())))
+)]
 async fn set_stock(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -603,11 +413,20 @@ async fn set_stock(
     ok(json!({"variant_id": v, "stock": b.stock}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PriceIn {
     price_minor: i64,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/stores/{store}/variants/{variant}/price",
+    tag = "store admin",
+    summary = "Set a variant's price",
+    request_body = PriceIn,
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Products.key())))
+)]
 async fn set_price(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -621,6 +440,15 @@ async fn set_price(
     ok(json!({"variant_id": v, "price": Money::new(b.price_minor, currency)}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/orders",
+    tag = "store admin",
+    summary = "The store's orders",
+    params(PageQ),
+    responses((status = 200, description = "one page of orders", body = Vec<Order>)),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQ>) -> ApiResult {
     need(&access, Permission::Orders)?;
     let status = query::order_status(q.status.as_deref())?;
@@ -636,6 +464,14 @@ async fn order_json(state: &AppState, scope: &StaffScope, id: &str) -> ApiResult
     ok(json!({"order": o, "items": items, "events": events, "held_minor": held}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/orders/{order}",
+    tag = "store admin",
+    summary = "One order with items, history and the money escrow holds",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn get_order(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -645,11 +481,20 @@ async fn get_order(
     order_json(&state, scope(&access), &id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ShipIn {
     tracking_no: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/orders/{order}/ship",
+    tag = "store admin",
+    summary = "Mark shipped with a tracking number",
+    request_body = ShipIn,
+    responses((status = 200, description = "the order", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn ship(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -663,6 +508,14 @@ async fn ship(
     order_json(&state, scope(&access), &id).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/orders/{order}/deliver",
+    tag = "store admin",
+    summary = "Mark delivered (starts the buyer-protection window)",
+    responses((status = 200, description = "the order", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn deliver(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -673,13 +526,22 @@ async fn deliver(
     order_json(&state, scope(&access), &id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefundIn {
     amount_minor: i64,
     #[serde(default)]
     note: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/orders/{order}/refund",
+    tag = "store admin",
+    summary = "Refund part or all of what escrow holds",
+    request_body = RefundIn,
+    responses((status = 200, description = "the order", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Refunds.key())))
+)]
 async fn refund(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -692,16 +554,33 @@ async fn refund(
     order_json(&state, scope(&access), &id).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/disputes",
+    tag = "store admin",
+    summary = "The store's disputes",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn list_disputes(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Orders)?;
     ok(disputes::list(&state.db, scope(&access)).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RespondIn {
     response: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/disputes/{dispute}/respond",
+    tag = "store admin",
+    summary = "Answer a dispute",
+    request_body = RespondIn,
+    responses((status = 200, description = "the dispute", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Orders.key())))
+)]
 async fn respond(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -713,6 +592,14 @@ async fn respond(
     ok(disputes::respond(&state.db, scope(&access), id, &b.response).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/balance",
+    tag = "store admin",
+    summary = "Available balance and money held in escrow",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Payouts.key())))
+)]
 async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Payouts)?;
     let currency = currency_of(&state, scope(&access)).await?;
@@ -721,16 +608,33 @@ async fn balance(State(state): State<AppState>, access: StaffAccess) -> ApiResul
     ok(json!({"available": Money::new(available, currency), "held": Money::new(held, currency)}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/payouts",
+    tag = "store admin",
+    summary = "Payout history",
+    responses((status = 200, description = "success", body = Vec<Payout>)),
+    extensions(("x-permission" = json!(Permission::Payouts.key())))
+)]
 async fn list_payouts(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Payouts)?;
     ok(payouts::list(&state.db, scope(&access)).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PayoutIn {
     amount_minor: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/payouts",
+    tag = "store admin",
+    summary = "Pay out to the bank (a signed-in person who re-entered their password in the last 10 minutes; not an API token)",
+    request_body = PayoutIn,
+    responses((status = 201, description = "the payout", body = Payout)),
+    extensions(("x-permission" = json!(Permission::Payouts.key())))
+)]
 async fn payout(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -738,37 +642,37 @@ async fn payout(
 ) -> ApiResult {
     need(&access, Permission::Payouts)?;
     let Body(b) = body?;
-    let Some(session) = &access.session else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "interactive_only",
-            "payouts are made by a signed-in person, not an API token",
-        )
-        .into());
-    };
-    if !sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "step_up_required",
-            "re-enter your password (POST /account/reauth) and try again within 10 minutes",
-        )
-        .into());
-    }
-    let currency = currency_of(&state, scope(&access)).await?;
-    let p = payouts::request(&state.db, scope(&access), Money::new(b.amount_minor, currency)).await?;
+    let p = services::payouts::request(&state, &access, b.amount_minor).await.map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/theme",
+    tag = "store admin",
+    summary = "Theme template versions and errors",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Theme.key())))
+)]
 async fn theme(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Theme)?;
     ok(json!({"editable": themes::EDITABLE, "versions": themes::versions(&state.db, scope(&access)).await?}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ThemeIn {
     source: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/stores/{store}/theme/{name}",
+    tag = "store admin",
+    summary = "Save a new version of a template",
+    request_body = ThemeIn,
+    responses((status = 201, description = "the saved version", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Theme.key())))
+)]
 async fn save_theme(
     State(state): State<AppState>,
     access: StaffAccess,
@@ -781,13 +685,21 @@ async fn save_theme(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/settings",
+    tag = "store admin",
+    summary = "Storefront settings",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Theme.key())))
+)]
 async fn settings(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access, Permission::Theme)?;
     let s = orders::settings(&state.db, scope(&access)).await?;
     ok(json!({"flat_shipping_minor": s.flat_shipping_minor, "tagline": s.tagline}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SettingsIn {
     #[serde(default)]
     flat_shipping_minor: Option<i64>,
@@ -795,6 +707,15 @@ struct SettingsIn {
     tagline: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/stores/{store}/settings",
+    tag = "store admin",
+    summary = "Change storefront settings",
+    request_body = SettingsIn,
+    responses((status = 200, description = "the settings", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::Theme.key())))
+)]
 async fn save_settings(
     State(state): State<AppState>,
     access: StaffAccess,

@@ -3,105 +3,33 @@
 //! permission (security settings) and the same checks. The admin allow-list is read-only here: changing it needs
 //! a person who re-entered their password (Security Center), which an API token cannot do.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::access::StaffAccess;
-use crate::routes::commerce_api::{ApiErr, Endpoint};
+use crate::routes::commerce_api::ApiErr;
+use crate::services::firewall_rules::{self, Change};
 use crate::state::AppState;
 
-fn s_rule() -> Value {
-    json!({"type": "object", "required": ["source"], "properties": {
-        "source": {"type": "string", "example": "block if path starts_with \"/s/tea/wp-\"",
-                   "description": "A rule in the documented rule language (docs/shield.md)"}}})
-}
-
-/// Every firewall API endpoint (listed in `/api/openapi.json`).
-pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "GET",
-        path: "/api/v1/admin/stores/{store}/firewall",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "The store's firewall layers: admin allow-list, under-attack mode, custom rules",
-        body: None,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/api/v1/admin/stores/{store}/firewall/events",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Recent firewall decisions on this store's routes (limit, at most 200)",
-        body: None,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/api/v1/admin/stores/{store}/firewall/rules",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Add a custom rule (added disabled: test-run it, then enable it)",
-        body: Some(s_rule),
-    },
-    Endpoint {
-        method: "POST",
-        path: "/api/v1/admin/stores/{store}/firewall/rules/test",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Run a rule over this node's recent requests to the store without enabling it",
-        body: Some(s_rule),
-    },
-    Endpoint {
-        method: "POST",
-        path: "/api/v1/admin/stores/{store}/firewall/rules/{rule}/enable",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Enable a custom rule",
-        body: None,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/api/v1/admin/stores/{store}/firewall/rules/{rule}/disable",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Disable a custom rule",
-        body: None,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/api/v1/admin/stores/{store}/firewall/rules/{rule}",
-        staff: true,
-        permission: Some(Permission::SecuritySettings),
-        summary: "Delete a custom rule",
-        body: None,
-    },
-];
-
-/// The same endpoints as (method, path, permission), for the permission walk.
-pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
-    ("GET", "/api/v1/admin/stores/{store}/firewall", Some(Permission::SecuritySettings)),
-    ("GET", "/api/v1/admin/stores/{store}/firewall/events", Some(Permission::SecuritySettings)),
-    ("POST", "/api/v1/admin/stores/{store}/firewall/rules", Some(Permission::SecuritySettings)),
-    ("POST", "/api/v1/admin/stores/{store}/firewall/rules/test", Some(Permission::SecuritySettings)),
-    ("POST", "/api/v1/admin/stores/{store}/firewall/rules/{rule}/enable", Some(Permission::SecuritySettings)),
-    ("POST", "/api/v1/admin/stores/{store}/firewall/rules/{rule}/disable", Some(Permission::SecuritySettings)),
-    ("DELETE", "/api/v1/admin/stores/{store}/firewall/rules/{rule}", Some(Permission::SecuritySettings)),
-];
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/stores/{store}/firewall", get(overview))
-        .route("/api/v1/admin/stores/{store}/firewall/events", get(events))
-        .route("/api/v1/admin/stores/{store}/firewall/rules", post(add_rule))
-        .route("/api/v1/admin/stores/{store}/firewall/rules/test", post(test_rule))
-        .route("/api/v1/admin/stores/{store}/firewall/rules/{rule}/{op}", post(change_rule))
-        .route("/api/v1/admin/stores/{store}/firewall/rules/{rule}", axum::routing::delete(delete_rule))
+/// The firewall endpoints, from their declarations (see [`crate::routes::api_doc`]).
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(overview))
+        .routes(routes!(events))
+        .routes(routes!(add_rule))
+        .routes(routes!(test_rule))
+        .routes(routes!(enable_rule))
+        .routes(routes!(disable_rule))
+        .routes(routes!(delete_rule))
 }
 
 type ApiResult = Result<Response, ApiErr>;
@@ -121,6 +49,14 @@ fn body<T>(json: Result<crate::http::json::Body<T>, ApiError>) -> Result<T, ApiE
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/firewall",
+    tag = "firewall",
+    summary = "The store's firewall layers: admin allow-list, under-attack mode, WAF, custom rules",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
 async fn overview(State(state): State<AppState>, access: StaffAccess) -> ApiResult {
     need(&access)?;
     let scope = &access.membership.scope;
@@ -143,12 +79,23 @@ async fn overview(State(state): State<AppState>, access: StaffAccess) -> ApiResu
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// How many (1–200, 50 by default).
     #[serde(default)]
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stores/{store}/firewall/events",
+    tag = "firewall",
+    summary = "Recent firewall decisions on this store's routes",
+    params(EventsQuery),
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
 async fn events(State(state): State<AppState>, access: StaffAccess, Query(q): Query<EventsQuery>) -> ApiResult {
     need(&access)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
@@ -158,73 +105,108 @@ async fn events(State(state): State<AppState>, access: StaffAccess, Query(q): Qu
     Ok(Json(json!({"events": events})).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct RuleBody {
+    /// A rule in the documented rule language (docs/shield.md).
+    #[schema(example = "block if path starts_with \"/s/tea/wp-\"")]
     source: String,
 }
 
-fn parse_rule(state: &AppState, source: &str) -> Result<palisade_shield::rules::Rule, ApiErr> {
-    let rule = palisade_shield::rules::parse(source.trim())
-        .map_err(|e| invalid("invalid_rule", format!("the rule does not parse: {e}")))?;
-    if rule.uses_country() && !state.geoip.available() {
-        return Err(invalid(
-            "geoip_unavailable",
-            "country rules are unavailable: the platform operator has not configured a GeoIP database (--geoip-db)",
-        ));
-    }
-    Ok(rule)
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/firewall/rules",
+    tag = "firewall",
+    summary = "Add a custom rule (added disabled: test-run it, then enable it)",
+    request_body = RuleBody,
+    responses((status = 201, description = "the stored rule", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
 async fn add_rule(
     State(state): State<AppState>,
     access: StaffAccess,
     json: Result<crate::http::json::Body<RuleBody>, ApiError>,
 ) -> ApiResult {
     need(&access)?;
-    let rule = parse_rule(&state, &body(json)?.source)?;
-    let stored = palisade_store::firewall::add_rule(&state.db, &access.membership.scope, rule.source()).await?;
-    state.store_rules.invalidate();
+    let stored = firewall_rules::add(&state, &access.membership.scope, &body(json)?.source).await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/firewall/rules/test",
+    tag = "firewall",
+    summary = "Run a rule over this node's recent requests to the store without enabling it",
+    request_body = RuleBody,
+    responses((status = 200, description = "hits and examples", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
 async fn test_rule(
     State(state): State<AppState>,
     access: StaffAccess,
     json: Result<crate::http::json::Body<RuleBody>, ApiError>,
 ) -> ApiResult {
     need(&access)?;
-    let rule = parse_rule(&state, &body(json)?.source)?;
+    let rule = firewall_rules::parse(&state, &body(json)?.source)?;
     let (hits, total, examples) = state.store_rules.test_run(access.membership.scope.store_id(), &rule);
     Ok(Json(json!({"source": rule.source(), "hits": hits, "of_recent_requests": total, "examples": examples}))
         .into_response())
 }
 
-async fn change_rule(
-    State(state): State<AppState>,
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/firewall/rules/{rule}/enable",
+    tag = "firewall",
+    summary = "Enable a custom rule",
+    responses((status = 200, description = "the rule", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
+async fn enable_rule(
+    state: State<AppState>,
     access: StaffAccess,
-    Path((_, rule, op)): Path<(String, String, String)>,
+    Path((_, rule)): Path<(String, String)>,
 ) -> ApiResult {
+    change_rule(state, access, &rule, Change::Enable).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/firewall/rules/{rule}/disable",
+    tag = "firewall",
+    summary = "Disable a custom rule",
+    responses((status = 200, description = "the rule", content_type = "application/json")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
+async fn disable_rule(
+    state: State<AppState>,
+    access: StaffAccess,
+    Path((_, rule)): Path<(String, String)>,
+) -> ApiResult {
+    change_rule(state, access, &rule, Change::Disable).await
+}
+
+async fn change_rule(State(state): State<AppState>, access: StaffAccess, rule: &str, change: Change) -> ApiResult {
     need(&access)?;
-    let enabled = match op.as_str() {
-        "enable" => true,
-        "disable" => false,
-        _ => return Err(ApiErr::Api(ApiError::not_found("action"))),
-    };
     let scope = &access.membership.scope;
-    palisade_store::firewall::change_rule(&state.db, scope, &rule, enabled, false).await?;
-    state.store_rules.invalidate();
+    firewall_rules::change(&state, scope, rule, change).await?;
     let rules = palisade_store::firewall::rules(&state.db, scope).await?;
     let changed = rules.into_iter().find(|r| r.id == rule).ok_or_else(|| ApiErr::Api(ApiError::not_found("rule")))?;
     Ok(Json(changed).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/stores/{store}/firewall/rules/{rule}",
+    tag = "firewall",
+    summary = "Delete a custom rule",
+    responses((status = 204, description = "deleted")),
+    extensions(("x-permission" = json!(Permission::SecuritySettings.key())))
+)]
 async fn delete_rule(
     State(state): State<AppState>,
     access: StaffAccess,
     Path((_, rule)): Path<(String, String)>,
 ) -> ApiResult {
     need(&access)?;
-    palisade_store::firewall::change_rule(&state.db, &access.membership.scope, &rule, false, true).await?;
-    state.store_rules.invalidate();
+    firewall_rules::change(&state, &access.membership.scope, &rule, Change::Delete).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -15,7 +15,6 @@ use palisade_commerce::orders::{self, Status};
 use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
-use palisade_identity::sessions;
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy;
 use serde::Deserialize;
@@ -23,8 +22,9 @@ use serde_json::json;
 
 use crate::http::access::StaffAccess;
 use crate::http::{ApiError, PageError};
-use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::admin::AdminError;
+use crate::services;
+use crate::services::payouts::Refusal;
 use crate::state::AppState;
 
 /// Every store-admin commerce page with the permission it needs (`None`: any member); the permission test
@@ -128,8 +128,7 @@ pub(crate) fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiE
 }
 
 async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
-    let store = tenancy::get_store(&state.db, scope(access)).await?;
-    Ok(store.currency)
+    services::payouts::currency(state, scope(access)).await.map_err(|e| AdminError::Page(PageError(e)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -480,14 +479,13 @@ async fn payout(
     access.require(Permission::Payouts)?;
     let Form(f) = form.map_err(bad_form)?;
     // Moving money out needs a person who entered their password in the last few minutes.
-    let fresh = access.session.as_ref().is_some_and(|s| sessions::is_fresh(s, state.db.now(), STEP_UP_WINDOW));
-    if !fresh {
-        return back(format!("/account/reauth?next={}/payouts", base(&access)));
+    match services::payouts::request(&state, &access, f.amount).await {
+        Ok(_) => back(format!("{}/payouts", base(&access))),
+        Err(Refusal::NotInteractive | Refusal::StepUpRequired) => {
+            back(format!("/account/reauth?next={}/payouts", base(&access)))
+        }
+        Err(Refusal::Failed(e)) => Err(PageError(e).into()),
     }
-    let currency = store_currency(&state, &access).await?;
-    let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
-    payouts::request(&state.db, scope(&access), amount).await?;
-    back(format!("{}/payouts", base(&access)))
 }
 
 #[derive(Debug, Deserialize)]

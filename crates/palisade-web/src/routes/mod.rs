@@ -1,8 +1,9 @@
 //! Routers: health and metrics, the JSON API, the operator console and static assets.
 
-mod account;
+pub(crate) mod account;
 pub mod admin;
 mod api;
+pub mod api_doc;
 mod assets;
 pub mod backups;
 pub mod checkout;
@@ -26,23 +27,24 @@ use crate::http::error::{ApiError, error_page, is_api_path};
 use crate::http::layers;
 use crate::state::AppState;
 
-/// The whole application with its HTTP baseline.
+/// The whole application with its HTTP baseline. `/api` is answered only by the router built from the API's
+/// declarations ([`api_doc::api_router`]); the pages' routers refuse `/api` paths, so an endpoint cannot be added
+/// there without appearing in `/api/openapi.json` and in the permission walk.
 pub fn router(state: AppState) -> Router {
-    let app = Router::new()
+    let pages = Router::new()
         .merge(health::routes())
         .merge(account::routes())
         .merge(admin::routes())
         .merge(passkeys::routes())
-        .merge(api::routes())
         .merge(console::routes())
         .merge(assets::routes())
         .merge(storefront::routes())
         .merge(checkout::routes())
         .merge(merchant::routes())
         .merge(backups::routes())
-        .merge(commerce_api::routes())
-        .merge(firewall_api::routes())
-        .fallback(not_found);
+        .route_layer(axum::middleware::from_fn(api_doc::refuse_api_paths));
+    let (api, _) = api_doc::api_router().split_for_parts();
+    let app = pages.merge(api).fallback(not_found);
     layers::apply(app, &state).with_state(state)
 }
 

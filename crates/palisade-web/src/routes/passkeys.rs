@@ -11,19 +11,27 @@ use palisade_identity::sessions;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::session::{AnySession, SignedIn, session_cookie};
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::api_doc::access;
 use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/passkeys/register/start", post(register_start))
-        .route("/api/v1/auth/passkeys/register/finish", post(register_finish))
-        .route("/api/v1/auth/passkeys/login/start", post(login_start))
-        .route("/api/v1/auth/passkeys/login/finish", post(login_finish))
-        .route("/account/passkeys/remove", post(remove))
+    Router::new().route("/account/passkeys/remove", post(remove))
+}
+
+/// The passkey ceremonies, from their declarations (see [`crate::routes::api_doc`]).
+pub(super) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_start))
+        .routes(routes!(register_finish))
+        .routes(routes!(login_start))
+        .routes(routes!(login_finish))
 }
 
 fn rp(state: &AppState) -> Result<&webauthn_rs::Webauthn, ApiError> {
@@ -36,18 +44,37 @@ fn rp(state: &AppState) -> Result<&webauthn_rs::Webauthn, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/register/start",
+    tag = "auth",
+    summary = "Begin registering a passkey (WebAuthn creation options)",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SIGNED_IN)))
+)]
 async fn register_start(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
     let (challenge, options) = passkeys::start_registration(rp(&state)?, &state.db, &s.account).await?;
     Ok(Json(json!({"challenge": challenge, "options": options})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterFinish {
     challenge: String,
     name: String,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.create`, as WebAuthn JSON.
+    #[schema(value_type = Object)]
     credential: proto::RegisterPublicKeyCredential,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/register/finish",
+    tag = "auth",
+    summary = "Finish registering a passkey (rotates the session)",
+    request_body = RegisterFinish,
+    responses((status = 200, description = "the passkey", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SIGNED_IN)))
+)]
 async fn register_finish(
     State(state): State<AppState>,
     s: SignedIn,
@@ -71,17 +98,36 @@ async fn register_finish(
     Ok(res)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/login/start",
+    tag = "auth",
+    summary = "Begin a passkey second factor (WebAuthn request options)",
+    responses((status = 200, description = "success", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SESSION)))
+)]
 async fn login_start(State(state): State<AppState>, s: AnySession) -> Result<Json<serde_json::Value>, ApiError> {
     let (challenge, options) = passkeys::start_authentication(rp(&state)?, &state.db, s.account.id).await?;
     Ok(Json(json!({"challenge": challenge, "options": options})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginFinish {
     challenge: String,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, as WebAuthn JSON.
+    #[schema(value_type = Object)]
     credential: proto::PublicKeyCredential,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/login/finish",
+    tag = "auth",
+    summary = "Finish a passkey second factor (rotates the session)",
+    request_body = LoginFinish,
+    responses((status = 200, description = "signed_in, with where to go next", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::SESSION)))
+)]
 async fn login_finish(
     State(state): State<AppState>,
     s: AnySession,

@@ -1,9 +1,9 @@
 use palisade_core::text::Email;
+use palisade_store::permissions::Permission;
 use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
 use palisade_web::routes::admin::ROUTES;
 use palisade_web::routes::backups::ROUTES as BACKUP_ROUTES;
-use palisade_web::routes::firewall_api::ROUTES as FIREWALL_API_ROUTES;
 use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -28,6 +28,11 @@ async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest:
     let req = match method {
         "GET" => app.client.get(app.url(path)),
         "DELETE" => app.client.delete(app.url(path)),
+        _ if path.starts_with("/api/") => app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("content-type", "application/json")
+            .body("{}"),
         _ => app
             .client
             .post(app.url(path))
@@ -35,6 +40,51 @@ async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest:
             .body("role=owner&require=on&email=x%40y.example"),
     };
     req.csrf(app, cookie).send().await.unwrap()
+}
+
+/// A route to walk: method, path template, the permission it needs (`None`: any member of the store).
+type Route = (String, String, Option<Permission>);
+
+/// The JSON admin routes as the served OpenAPI document declares them (`x-permission`): the same declarations
+/// the `/api` router is built from, so a route cannot escape the walk.
+async fn json_admin_routes(app: &TestApp) -> Vec<Route> {
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/admin/") {
+            continue;
+        }
+        assert!(path.starts_with("/api/v1/admin/stores/{store}"), "{path}: admin routes belong to a store");
+        for (method, op) in item.as_object().unwrap() {
+            let declared = op["x-permission"].as_str().unwrap_or_else(|| panic!("{method} {path} has x-permission"));
+            let permission = match declared {
+                "member" => None,
+                key => {
+                    Some(Permission::parse(key).unwrap_or_else(|| panic!("{method} {path}: `{key}` is a permission")))
+                }
+            };
+            routes.push((method.to_uppercase(), path.clone(), permission));
+        }
+    }
+    assert!(routes.len() >= 30, "the JSON admin routes are found in the document ({})", routes.len());
+    routes
+}
+
+/// The HTML admin routes (their lists) and the JSON admin routes (their declarations).
+async fn admin_routes(app: &TestApp) -> Vec<Route> {
+    let html = ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES);
+    let mut all: Vec<Route> = html.map(|(m, p, perm)| ((*m).to_owned(), (*p).to_owned(), *perm)).collect();
+    all.extend(json_admin_routes(app).await);
+    all
+}
+
+/// Fills a route template's segments: the store, a staff account, and a made-up id for everything else.
+fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
+    let mut path = template.replace("{store}", store).replace("{account}", account);
+    for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}", "{export}", "{name}"] {
+        path = path.replace(p, other);
+    }
+    path
 }
 
 /// Every admin route, called by a staff member who lacks its permission, is refused with 403.
@@ -46,21 +96,10 @@ async fn every_admin_route_checks_its_permission() {
     let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
-    for (method, template, permission) in
-        ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES).chain(FIREWALL_API_ROUTES)
-    {
+    for (method, template, permission) in &admin_routes(&app).await {
+        let method = method.as_str();
         let nil = "0190a0a0-0000-7000-8000-000000000000";
-        let path = template
-            .replace("{store}", &s.id.to_string())
-            .replace("{account}", &target.id.to_string())
-            .replace("{token}", nil)
-            .replace("{product}", nil)
-            .replace("{image}", nil)
-            .replace("{variant}", nil)
-            .replace("{order}", nil)
-            .replace("{dispute}", nil)
-            .replace("{rule}", nil)
-            .replace("{export}", nil);
+        let path = fill(template, &s.id.to_string(), &target.id.to_string(), nil);
         let res = call(&app, method, &path, &clerk_cookie).await;
         match permission {
             Some(p) if !palisade_store::permissions::Permission::defaults(Role::Staff).contains(p) => {
@@ -70,12 +109,12 @@ async fn every_admin_route_checks_its_permission() {
             _ => assert_ne!(res.status(), StatusCode::FORBIDDEN, "{method} {path} is open to every member"),
         }
         // Pages about one record (a made-up id here) answer 404 even to the owner.
-        if *method == "GET" && !path.contains(nil) {
+        if method == "GET" && !path.contains(nil) {
             let res = call(&app, method, &path, &owner_cookie).await;
             assert_eq!(res.status(), StatusCode::OK, "owner may {method} {path}");
         }
     }
-    assert!(checked >= 5);
+    assert!(checked >= 25, "{checked} refusals checked");
     // Nothing changed behind the refusals.
     let members = tenancy::list_members(&app.db, &scope).await.unwrap();
     assert_eq!(members.len(), 3);
@@ -88,17 +127,63 @@ async fn members_of_one_store_cannot_reach_another() {
     let (_a, _sa, a_cookie) = owner_of(&app, "alpha").await;
     let (b, sb, _) = owner_of(&app, "bravo").await;
     let before = tenancy::get_store(&app.db, &sb).await.unwrap();
-    for (method, template, _) in ROUTES.iter().chain(MERCHANT_ROUTES).chain(BACKUP_ROUTES).chain(FIREWALL_API_ROUTES) {
-        let mut path = template.replace("{store}", &b.id.to_string()).replace("{account}", &before.id.to_string());
-        for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}", "{export}"] {
-            path = path.replace(p, "x");
-        }
+    for (method, template, _) in &admin_routes(&app).await {
+        let path = fill(template, &b.id.to_string(), &before.id.to_string(), "x");
         let res = call(&app, method, &path, &a_cookie).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path} from another store's owner");
     }
     let by_slug = call(&app, "GET", "/admin/stores/bravo/security", &a_cookie).await;
     assert_eq!(by_slug.status(), StatusCode::NOT_FOUND);
     assert_eq!(tenancy::get_store(&app.db, &sb).await.unwrap().updated_at, before.updated_at);
+}
+
+/// The JSON admin routes from their declarations: a store token holding one permission gets 403 on every route
+/// needing another (and not on its own or on member routes); an account that is no member gets 404 (membership is
+/// not revealed); no credentials get 401.
+#[tokio::test]
+async fn every_json_admin_route_enforces_its_declared_permission_for_tokens_outsiders_and_strangers() {
+    let app = TestApp::start().await;
+    let (s, _scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let (_b, b_scope, _) = owner_of(&app, "bravo").await;
+    let outsider = member(&app, &b_scope, "outsider@bravo.example", Role::Staff).await;
+    let outsider_cookie = login(&app, &outsider.email).await;
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
+        .csrf(&app, &owner_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Theme+sync&permission=theme&expires_days=30")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let token = html
+        .split_whitespace()
+        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
+        .unwrap();
+    let mut refused = 0;
+    for (method, template, permission) in json_admin_routes(&app).await {
+        let path = fill(&template, &s.id.to_string(), "x", "0190a0a0-0000-7000-8000-000000000000");
+        let body = if method == "GET" || method == "DELETE" { "" } else { "{}" };
+        let send = |req: reqwest::RequestBuilder| req.header("content-type", "application/json").body(body).send();
+        let url = app.url(&path);
+        let m: reqwest::Method = method.parse().unwrap();
+
+        let by_token = send(app.client.request(m.clone(), &url).bearer_auth(&token)).await.unwrap();
+        if permission.is_none_or(|p| p == Permission::Theme) {
+            assert_ne!(by_token.status(), StatusCode::FORBIDDEN, "{method} {path} is open to a theme token");
+        } else {
+            assert_eq!(by_token.status(), StatusCode::FORBIDDEN, "{method} {path} needs {permission:?}");
+            assert_eq!(by_token.json::<Value>().await.unwrap()["error"]["code"], "forbidden");
+            refused += 1;
+        }
+        let by_outsider = call(&app, &method, &path, &outsider_cookie).await;
+        assert_eq!(by_outsider.status(), StatusCode::NOT_FOUND, "{method} {path} from a member of another store");
+        let anonymous = send(app.client.request(m, &url)).await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {path} without credentials");
+    }
+    assert!(refused >= 20, "{refused} refusals");
 }
 
 #[tokio::test]
@@ -278,4 +363,61 @@ async fn store_api_tokens_are_scoped_audited_and_revocable() {
     let dead = get(format!("/api/v1/admin/stores/{}/security/controls", s.id)).await.unwrap();
     assert_eq!(dead.status(), 401);
     assert_eq!(dead.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
+}
+
+/// The payouts page and the payouts API share one rule: a person (not a token) who entered their password in the
+/// last few minutes. The page sends a stale session to re-enter it; the API answers 403 with a code saying which.
+#[tokio::test]
+async fn payouts_need_a_person_with_a_recent_password_on_the_page_and_the_api_alike() {
+    let app = TestApp::start().await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let api = format!("/api/v1/admin/stores/{}/payouts", s.id);
+    let page = format!("/admin/stores/{}/payouts", s.id);
+    let api_payout = |req: reqwest::RequestBuilder| {
+        req.header("content-type", "application/json").body(r#"{"amount_minor": 100}"#).send()
+    };
+    let page_payout = || {
+        app.client
+            .post(app.url(&page))
+            .csrf(&app, &owner_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("amount=1.00")
+            .send()
+    };
+
+    // Fresh password: both get past the rule to the ledger, which has nothing to pay out.
+    let fresh = api_payout(app.client.post(app.url(&api)).csrf(&app, &owner_cookie)).await.unwrap();
+    let body: Value = fresh.json().await.unwrap();
+    assert!(!["step_up_required", "interactive_only"].contains(&body["error"]["code"].as_str().unwrap()), "{body}");
+    let res = page_payout().await.unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+
+    // A store token with the payouts permission is not a person.
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
+        .csrf(&app, &owner_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Books&permission=payouts&expires_days=30")
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    let token = html
+        .split_whitespace()
+        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
+        .unwrap();
+    let by_token = api_payout(app.client.post(app.url(&api)).bearer_auth(&token)).await.unwrap();
+    assert_eq!(by_token.status(), StatusCode::FORBIDDEN);
+    assert_eq!(by_token.json::<Value>().await.unwrap()["error"]["code"], "interactive_only");
+
+    // A stale password: the API says so, the page sends the person to re-enter it.
+    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let stale = api_payout(app.client.post(app.url(&api)).csrf(&app, &owner_cookie)).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stale.json::<Value>().await.unwrap()["error"]["code"], "step_up_required");
+    let res = page_payout().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/account/reauth?next={page}"));
+    assert!(palisade_commerce::payouts::list(&app.db, &scope).await.unwrap().is_empty());
 }

@@ -3,6 +3,7 @@
 
 mod account_safety;
 mod admin;
+mod api_doc;
 mod api_errors;
 mod backups;
 mod baseline;
