@@ -236,21 +236,21 @@ pub async fn gate(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
         return next(req).await;
     }
     let now = state.db.now().0;
-    watch_rate(&state, now).await;
+    watch_rate(state, now).await;
     if let Some(slug) = store_slug(&path) {
-        watch_store_rate(&state, slug, now).await;
+        watch_store_rate(state, slug, now).await;
     }
-    if !active(&state, &path, now).await {
+    if !active(state, &path, now).await {
         return next(req).await;
     }
-    let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers())
+    let ip = crate::http::limits::request_ip(state, req.extensions(), req.headers())
         .map(|i| i.to_string())
         .unwrap_or_default();
-    if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(&state, v, &ip, now)) {
+    if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(state, v, &ip, now)) {
         return next(req).await;
     }
     let next_url = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    challenge_page(&state, &ip, now, &next_url, Why::UnderAttack)
+    challenge_page(state, &ip, now, &next_url, Why::UnderAttack)
 }
 
 /// Why a browser is asked to prove itself: the page says so in plain words.

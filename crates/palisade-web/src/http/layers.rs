@@ -156,7 +156,7 @@ pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> us
 
 /// Holds every request body to its route's limit ([`body_limit`]) however the handler reads it: 413 at once
 /// when the declared length is over, and the body stops at the limit when it is not declared.
-fn cap_body(state: &AppState, req: Request) -> Result<Request, Response> {
+fn cap_body(state: &AppState, req: Request) -> Result<Request, Box<Response>> {
     let limit = body_limit(req.method(), req.uri().path(), state.config.max_body_bytes);
     let declared = req
         .headers()
@@ -164,7 +164,7 @@ fn cap_body(state: &AppState, req: Request) -> Result<Request, Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+        return Err(Box::new(StatusCode::PAYLOAD_TOO_LARGE.into_response()));
     }
     Ok(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
 }
@@ -177,7 +177,7 @@ async fn edge(axum::extract::State(state): axum::extract::State<AppState>, mut r
     // ordinary routes, raised on the upload routes), and so does the shield, which buffers bodies.
     let req = match cap_body(&state, req) {
         Ok(req) => req,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let state = &state;
     metrics::track(req, async move |req| {

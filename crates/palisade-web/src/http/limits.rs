@@ -307,7 +307,7 @@ pub async fn enforce(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     if !limiter.config.enabled {
         return next(req).await;
     }
-    let Some(ip) = request_ip(&state, req.extensions(), req.headers()) else {
+    let Some(ip) = request_ip(state, req.extensions(), req.headers()) else {
         return next(req).await;
     };
     let path = req.uri().path().to_owned();
@@ -316,7 +316,7 @@ pub async fn enforce(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     let client = network_of(ip);
     let mut decision = limiter.check(&format!("ip:{client}:{}", class.as_str()), limiter.config.rate(class), now).await;
     if decision == Decision::Allow
-        && let Some(who) = principal(&state, req.headers(), now).await
+        && let Some(who) = principal(state, req.headers(), now).await
     {
         decision = limiter.check(&format!("{who}:{}", class.as_str()), limiter.config.rate(class), now).await;
     }

@@ -156,7 +156,7 @@ pub async fn shed(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
     let tier = Tier::of(req.method().as_str(), req.uri().path(), ua);
     // The client, not a trusted proxy in front of it: behind a proxy every client would share one budget.
     let ip =
-        crate::http::limits::request_ip(&state, req.extensions(), req.headers()).map(crate::http::limits::network_of);
+        crate::http::limits::request_ip(state, req.extensions(), req.headers()).map(crate::http::limits::network_of);
     match state.inflight.enter(&cfg, tier, ip) {
         Ok(guard) => {
             metrics::gauge!("palisade_inflight_requests").set(state.inflight.current() as f64);

@@ -330,7 +330,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     if platform_off && layer.as_deref().is_none_or(store_off) {
         return next(req).await;
     }
-    let ip = crate::http::limits::request_ip(&state, req.extensions(), req.headers());
+    let ip = crate::http::limits::request_ip(state, req.extensions(), req.headers());
     if !platform_off
         && let Some(ip) = ip
         && shield.bans.banned(crate::http::limits::network_of(ip), now)
@@ -388,7 +388,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
                         excerpt: source.chars().take(80).collect(),
                     }],
                 };
-                let record = |a: Action| emit(shield, &state, &parts, ip, &custom(a));
+                let record = |a: Action| emit(shield, state, &parts, ip, &custom(a));
                 match action {
                     RuleAction::Allow => return next(Request::from_parts(parts, Body::from(bytes))).await,
                     RuleAction::Block => {
@@ -396,9 +396,9 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
                         return blocked(parts.uri.path(), &id);
                     }
                     RuleAction::Challenge => {
-                        if !passed_challenge(&state, &parts, ip, now) {
+                        if !passed_challenge(state, &parts, ip, now) {
                             record(Action::Challenge);
-                            return challenge(&state, &parts, ip, now, crate::http::challenge::Why::StoreRule);
+                            return challenge(state, &parts, ip, now, crate::http::challenge::Why::StoreRule);
                         }
                     }
                     RuleAction::Log => {
@@ -419,15 +419,15 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     // client already proved itself, goes through and is recorded.
     if verdict.action == Action::Challenge
         && (!crate::http::challenge::can_challenge(&parts.method, parts.uri.path())
-            || passed_challenge(&state, &parts, ip, now))
+            || passed_challenge(state, &parts, ip, now))
     {
         verdict.action = Action::Log;
     }
-    let id = emit(shield, &state, &parts, ip, &verdict);
+    let id = emit(shield, state, &parts, ip, &verdict);
     match verdict.action {
         Action::Allow | Action::Log => return next(Request::from_parts(parts, Body::from(bytes))).await,
         Action::Challenge => {
-            return challenge(&state, &parts, ip, now, crate::http::challenge::Why::Suspicious);
+            return challenge(state, &parts, ip, now, crate::http::challenge::Why::Suspicious);
         }
         Action::Block => {}
     }
