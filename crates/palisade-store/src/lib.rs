@@ -16,6 +16,7 @@ pub mod permissions;
 pub mod scope;
 pub mod secrets;
 pub mod settings;
+pub mod storefront;
 pub mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;

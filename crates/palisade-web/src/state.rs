@@ -80,6 +80,8 @@ pub struct AppState {
     pub geoip: Arc<crate::http::geoip::GeoIp>,
     /// Seals merchants' scheduled-export passphrases (from the master key); `None` disables schedules.
     pub export_sealer: Option<Arc<palisade_identity::seal::Sealer>>,
+    /// Rendered storefront pages (exact: keyed by the stores' content versions; see `page_cache`).
+    pub page_cache: Arc<crate::page_cache::PageCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -119,6 +121,7 @@ impl AppState {
             store_rules: Arc::new(crate::http::rules::StoreRules::default()),
             geoip: Arc::new(crate::http::geoip::GeoIp::default()),
             export_sealer: None,
+            page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
         })
     }
 

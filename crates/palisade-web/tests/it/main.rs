@@ -17,6 +17,7 @@ mod matrix_api;
 mod merchant_abuse;
 mod orders;
 mod outsider;
+mod page_cache;
 mod permission_algebra;
 mod sensitive;
 mod shield;
