@@ -64,7 +64,9 @@ pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
     .fetch_optional(db.pool())
     .await?;
     row.map(|(id, version)| {
-        id.parse().map(|id| (id, version)).map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))
+        id.parse()
+            .map(|id| (id, version))
+            .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))
     })
     .transpose()
 }

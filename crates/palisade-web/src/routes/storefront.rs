@@ -13,16 +13,16 @@ use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{CommerceError, cart, catalog, disputes, images, reviews};
 use palisade_core::StoreId;
-use palisade_store::{StoreScope, storefront};
 use palisade_store::tenancy::{self, AccountKind};
+use palisade_store::{StoreScope, storefront};
 use serde::Deserialize;
-use std::sync::Arc;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::http::auth::cookie;
-use crate::page_cache::CachedPage;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::http::{ApiError, PageError};
+use crate::page_cache::CachedPage;
 use crate::routes::resolve_store;
 use crate::state::AppState;
 
@@ -295,9 +295,11 @@ async fn store_page(
     let scope = StoreScope::shopper(id, None);
     let cache_key = format!("store:{id}:{version}:{cart}:{page}:{}:{key}:{category}", key.len());
     let (st, sc, k, c) = (&state, &scope, &key, &category);
-    cached(st, cache_key, |csrf| async move {
-        render_store(st, sc, common_with(None, cart, ""), k, c, page, &csrf).await
-    })
+    cached(
+        st,
+        cache_key,
+        |csrf| async move { render_store(st, sc, common_with(None, cart, ""), k, c, page, &csrf).await },
+    )
     .await
 }
 
@@ -345,10 +347,8 @@ async fn product_page(
     let scope = StoreScope::shopper(id, None);
     let cache_key = format!("product:{id}:{version}:{cart}:{}:{key}:{slug}", key.len());
     let (st, sc, k, sl) = (&state, &scope, &key, &slug);
-    cached(st, cache_key, |csrf| async move {
-        render_product(st, sc, common_with(None, cart, ""), k, sl, &csrf).await
-    })
-    .await
+    cached(st, cache_key, |csrf| async move { render_product(st, sc, common_with(None, cart, ""), k, sl, &csrf).await })
+        .await
 }
 
 async fn render_product(

@@ -123,7 +123,11 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
 
     // The cache is in use: a write that goes around the domain functions (so does not bump the version) is not
     // seen. Nothing in the application writes this way; this is how the test knows pages come from the cache.
-    sqlx::query("UPDATE variants SET price_minor = 1300 WHERE id = $1").bind(&variant).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE variants SET price_minor = 1300 WHERE id = $1")
+        .bind(&variant)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     shown(&nodes, &VIEWS, "SGD 12.00").await;
 
     // A price change.
@@ -211,7 +215,10 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
     // The product itself: unpublished, it leaves every listing and its page.
     catalog::set_status(&app.db, &scope, &p.id, ProductStatus::Draft).await.unwrap();
     for node in nodes {
-        assert_eq!(node.client.get(node.url("/s/tea/p/sencha")).header("cookie", VISITOR).send().await.unwrap().status(), 404);
+        assert_eq!(
+            node.client.get(node.url("/s/tea/p/sencha")).header("cookie", VISITOR).send().await.unwrap().status(),
+            404
+        );
         assert!(!page(node, "/search?q=sencha", VISITOR).await.contains("Classic Sencha"));
     }
 }
