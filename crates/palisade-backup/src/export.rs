@@ -895,6 +895,7 @@ pub async fn replace(
             .details(serde_json::json!({"created_at": archive.manifest.created_at, "tables": changed})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(preview)
 }
@@ -959,6 +960,10 @@ pub async fn clone_into(
         }
         report.tables.push((table.name.to_owned(), n));
     }
+    // The new store's pages (and the marketplace's) change with the rows, in the same transaction.
+    let id: palisade_core::StoreId =
+        target.parse().map_err(|e| BackupError::Archive(format!("target store `{target}`: {e}")))?;
+    palisade_store::storefront::touch(conn, &StoreScope::system(id, "backup clone")).await?;
     Ok(report)
 }
 

@@ -176,6 +176,7 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
         palisade_store::audit::NewEvent::new("product.created", &target),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Product {
         id,
@@ -310,6 +311,7 @@ pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductSt
         palisade_store::audit::NewEvent::new("product.status_changed", &target).details(details),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -337,6 +339,7 @@ pub async fn set_stock(db: &Db, scope: &StaffScope, variant: &str, stock: i64) -
         palisade_store::audit::NewEvent::new("stock.set", &target).details(serde_json::json!({"stock": stock})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -402,6 +405,7 @@ pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: Pro
         palisade_store::audit::NewEvent::new("product.edited", &target),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     get_product(db, scope, id).await
 }
@@ -436,6 +440,7 @@ pub async fn set_price(db: &Db, scope: &StaffScope, variant: &str, price: Money)
             .details(serde_json::json!({"price_minor": price.minor})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -475,6 +480,7 @@ async fn category_exists(db: &Db, scope: &StoreScope, id: &str) -> Result<()> {
 pub async fn create_category(db: &Db, scope: &StaffScope, slug: &Slug, name: &str) -> Result<Category> {
     let name = display_name("name", name).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     let id = palisade_core::JobId::new().to_string();
+    let mut tx = db.begin_write().await?;
     let inserted =
         sqlx::query("INSERT INTO categories (id, store_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
@@ -482,15 +488,22 @@ pub async fn create_category(db: &Db, scope: &StaffScope, slug: &Slug, name: &st
             .bind(slug.as_str())
             .bind(&name)
             .bind(db.now().0)
-            .execute(db.pool())
+            .execute(&mut *tx)
             .await;
     match inserted {
         Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            Err(CommerceError::Store(StoreError::Conflict(format!("a category `{}` already exists", slug.as_str()))))
+            return Err(CommerceError::Store(StoreError::Conflict(format!(
+                "a category `{}` already exists",
+                slug.as_str()
+            ))));
         }
-        Err(e) => Err(e.into()),
-        Ok(_) => Ok(Category { id, slug: slug.as_str().to_owned(), name, products: 0 }),
+        other => {
+            other?;
+        }
     }
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
+    Ok(Category { id, slug: slug.as_str().to_owned(), name, products: 0 })
 }
 
 /// The store's categories with how many published products each has.

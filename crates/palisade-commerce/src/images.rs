@@ -134,6 +134,7 @@ pub async fn add(
         NewEvent::new("image.added", &target).details(serde_json::json!({"image": id, "bytes": size})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Image {
         id,
@@ -193,6 +194,7 @@ pub async fn remove(db: &Db, scope: &StaffScope, id: ImageId) -> Result<()> {
     }
     let target = format!("image:{id}");
     audit::record_store(&mut tx, db, scope, NewEvent::new("image.removed", &target)).await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -40,6 +40,7 @@ pub(crate) async fn reserve_on(
 pub async fn reserve(db: &Db, scope: &StaffScope, variant: &str, qty: i64) -> Result<()> {
     let mut tx = db.begin_write().await?;
     reserve_on(&mut tx, scope, variant, qty).await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }

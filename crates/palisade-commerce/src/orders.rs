@@ -321,6 +321,7 @@ pub async fn set_flat_shipping(db: &Db, scope: &StaffScope, minor: i64) -> Resul
     if minor < 0 {
         return Err(CommerceError::Invalid("shipping must not be negative".into()));
     }
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (store_id) DO UPDATE SET flat_shipping_minor = excluded.flat_shipping_minor, updated_at = excluded.updated_at",
@@ -328,8 +329,10 @@ pub async fn set_flat_shipping(db: &Db, scope: &StaffScope, minor: i64) -> Resul
     .bind(scope.store_key())
     .bind(minor)
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -341,6 +344,7 @@ pub async fn set_settings(db: &Db, scope: &StaffScope, shipping_minor: i64, tagl
         return Err(CommerceError::Invalid("shipping must not be negative".into()));
     }
     let tagline = check_tagline(tagline)?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (store_id) DO UPDATE SET flat_shipping_minor = excluded.flat_shipping_minor, \
@@ -350,8 +354,10 @@ pub async fn set_settings(db: &Db, scope: &StaffScope, shipping_minor: i64, tagl
     .bind(shipping_minor)
     .bind(tagline)
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -367,6 +373,7 @@ pub fn check_tagline(tagline: &str) -> Result<&str> {
 /// Sets the one-line description shown under the store's name.
 pub async fn set_tagline(db: &Db, scope: &StaffScope, tagline: &str) -> Result<()> {
     let tagline = check_tagline(tagline)?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, tagline, updated_at) VALUES ($1, 0, $2, $3) \
          ON CONFLICT (store_id) DO UPDATE SET tagline = excluded.tagline, updated_at = excluded.updated_at",
@@ -374,8 +381,10 @@ pub async fn set_tagline(db: &Db, scope: &StaffScope, tagline: &str) -> Result<(
     .bind(scope.store_key())
     .bind(tagline)
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -501,6 +510,8 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         .await?;
     }
     record(&mut tx, db, scope, &id, None, Status::Placed, "order placed").await?;
+    // Stock went down: the store's pages show it (last, after the row locks above; see palisade_store::storefront).
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
     let charge = gateway.charge(Money::new(total, currency), &req.card, &format!("{}:{key}", scope.store_key())).await;
@@ -547,6 +558,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
                 &format!("payment declined: {reason}"),
             )
             .await?;
+            palisade_store::storefront::touch(&mut tx, scope).await?;
             tx.commit().await?;
         }
         Err(e) => {

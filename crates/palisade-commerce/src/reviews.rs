@@ -88,6 +88,7 @@ pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Resu
         NewEvent::new("review.added", &target).details(serde_json::json!({"rating": rating})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Review {
         id,

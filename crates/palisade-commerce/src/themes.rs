@@ -180,6 +180,7 @@ pub async fn save(db: &Db, scope: &StaffScope, name: &str, source: &str) -> Resu
         NewEvent::new("theme.saved", &target).details(serde_json::json!({"version": next})),
     )
     .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Version {
         name: name.to_owned(),
@@ -513,14 +514,18 @@ async fn mark_good(db: &Db, scope: &StoreScope, name: &str, version: i64) -> Res
 
 async fn mark_broken(db: &Db, scope: &StoreScope, name: &str, version: i64, error: &str) -> Result<()> {
     let error: String = error.chars().take(2000).collect();
+    // Pages rendered with the broken version are replaced by the fallback's, on every node.
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE theme_templates SET error = $1, error_at = $2, good = 0 WHERE store_id = $3 AND name = $4 AND version = $5")
         .bind(error)
         .bind(db.now().0)
         .bind(scope.store_key())
         .bind(name)
         .bind(version)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
     Ok(())
 }
 

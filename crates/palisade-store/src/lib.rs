@@ -18,6 +18,7 @@ pub mod seal;
 pub mod secrets;
 pub mod settings;
 pub mod shield_events;
+pub mod storefront;
 pub mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -282,6 +282,8 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
         NewEvent::new("member.added", &member_target).details(serde_json::json!({"role": "owner"})),
     )
     .await?;
+    // A new store appears on the marketplace's pages.
+    crate::storefront::touch(&mut tx, &scope).await?;
     tx.commit().await?;
     let store = Store {
         id,
@@ -366,6 +368,7 @@ pub async fn update_settings(db: &Db, scope: &StoreScope, change: StoreSettings)
     }
     let details = serde_json::json!({"name": name, "security_contact_set": contact.is_some()});
     audit::record_store(&mut tx, db, scope, NewEvent::new("store.settings_changed", "store").details(details)).await?;
+    crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     get_store(db, scope).await
 }

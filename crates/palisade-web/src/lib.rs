@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod http;
+pub mod page_cache;
 pub mod payment_page;
 pub mod routes;
 pub mod server;

@@ -98,6 +98,8 @@ pub struct Shared {
     pub geoip: Arc<crate::http::geoip::GeoIp>,
     /// Seals merchants' scheduled-export passphrases (from the master key); `None` disables schedules.
     pub export_sealer: Option<Arc<palisade_store::seal::Sealer>>,
+    /// Rendered storefront pages (exact: keyed by the stores' content versions; see `page_cache`).
+    pub page_cache: Arc<crate::page_cache::PageCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -137,6 +139,7 @@ impl AppState {
             store_rules: Arc::new(crate::http::rules::StoreRules::default()),
             geoip: Arc::new(crate::http::geoip::GeoIp::default()),
             export_sealer: None,
+            page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
         })))
     }
 
@@ -156,6 +159,13 @@ impl AppState {
     #[must_use]
     pub fn with_geoip(mut self, geoip: crate::http::geoip::GeoIp) -> Self {
         self.shared_mut().geoip = Arc::new(geoip);
+        self
+    }
+
+    /// Uses `cache` for rendered storefront pages (a zero-sized one turns caching off).
+    #[must_use]
+    pub fn with_page_cache(mut self, cache: crate::page_cache::PageCache) -> Self {
+        self.shared_mut().page_cache = Arc::new(cache);
         self
     }
 

@@ -13,14 +13,16 @@ use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{CommerceError, cart, catalog, disputes, images, reviews};
 use palisade_core::StoreId;
-use palisade_store::StoreScope;
 use palisade_store::tenancy::{self, AccountKind};
+use palisade_store::{StoreScope, storefront};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::http::auth::cookie;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::http::{ApiError, PageError};
+use crate::page_cache::CachedPage;
 use crate::routes::resolve_store;
 use crate::state::AppState;
 
@@ -59,6 +61,14 @@ pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Opt
     }
 }
 
+/// How many items the request's cart holds (0 without a cart cookie).
+async fn cart_count(state: &AppState, headers: &HeaderMap) -> Result<i64, PageError> {
+    Ok(match cart_of(state, headers).await? {
+        Some(id) => cart::count(&state.db, &id).await?,
+        None => 0,
+    })
+}
+
 /// What every storefront page gets.
 pub(crate) async fn common(
     state: &AppState,
@@ -66,11 +76,12 @@ pub(crate) async fn common(
     shopper: Option<&SignedIn>,
     query: &str,
 ) -> Result<Value, PageError> {
-    let cart_count = match cart_of(state, headers).await? {
-        Some(id) => cart::count(&state.db, &id).await?,
-        None => 0,
-    };
-    Ok(json!({
+    Ok(common_with(shopper, cart_count(state, headers).await?, query))
+}
+
+/// [`common`] from what was already read; a cached page's key names each of these.
+fn common_with(shopper: Option<&SignedIn>, cart_count: i64, query: &str) -> Value {
+    json!({
         "site": {"name": "Palisade Market"},
         // Store pages render through the merchant's templates, whose output may make the shopper's browser fetch
         // store URLs the merchant can read back (image paths in firewall samples): no personal data in the
@@ -79,7 +90,29 @@ pub(crate) async fn common(
         "cart_count": cart_count,
         "query": query,
         "flash": null,
-    }))
+    })
+}
+
+/// Answers a page from the page cache, or renders it (with the cache's marker in place of the request's token)
+/// and keeps it. `key` must name everything the render reads (see [`crate::page_cache`]): the content version
+/// read before the page's data, the page's parameters and the cart count. Signed-in shoppers never get here.
+async fn cached<F, Fut>(state: &AppState, key: String, render: F) -> Result<Response, PageError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<String, PageError>>,
+{
+    let token = crate::http::csrf::token();
+    let cache = &state.page_cache;
+    if !cache.enabled() {
+        return Ok(Html(render(token).await?).into_response());
+    }
+    if let Some(page) = cache.get(&key) {
+        return Ok(Html(page.with_token(&token)).into_response());
+    }
+    let page = Arc::new(CachedPage::split(render(cache.marker().to_owned()).await?, cache.marker()));
+    let body = page.with_token(&token);
+    cache.insert(key, page);
+    Ok(Html(body).into_response())
 }
 
 fn merge(mut base: Value, page: Value) -> Value {
@@ -123,6 +156,20 @@ async fn home(
     headers: HeaderMap,
     s: Result<SignedIn, SessionRejection>,
 ) -> Result<Response, PageError> {
+    if let Some(shopper) = shopper_of(&s) {
+        let base = common(&state, &headers, Some(shopper), "").await?;
+        return Ok(Html(render_home(&state, base, &crate::http::csrf::token()).await?).into_response());
+    }
+    let version = storefront::marketplace(&state.db).await?;
+    let cart = cart_count(&state, &headers).await?;
+    let st = &state;
+    cached(st, format!("home:{version}:{cart}"), |csrf| async move {
+        render_home(st, common_with(None, cart, ""), &csrf).await
+    })
+    .await
+}
+
+async fn render_home(state: &AppState, base: Value, csrf: &str) -> Result<String, PageError> {
     let stores = listing::stores(&state.db).await?;
     let latest = listing::search(&state.db, "", 1).await?;
     let stores: Vec<Value> = stores
@@ -135,11 +182,8 @@ async fn home(
             v
         })
         .collect();
-    let ctx = merge(
-        common(&state, &headers, shopper_of(&s), "").await?,
-        json!({"stores": stores, "latest": page_json(&latest, "/search?q=")}),
-    );
-    page_html(&state, "home.html", &ctx)
+    let ctx = merge(base, json!({"stores": stores, "latest": page_json(&latest, "/search?q=")}));
+    Ok(state.themes.render_default("home.html", &ctx, csrf)?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,11 +203,25 @@ async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
     let text: String = q.q.chars().take(200).collect();
-    let results = listing::search(&state.db, &text, q.page.unwrap_or(1)).await?;
-    let base = format!("/search?q={}", urlencode(&text));
-    let ctx =
-        merge(common(&state, &headers, shopper_of(&s), &text).await?, json!({"results": page_json(&results, &base)}));
-    page_html(&state, "search.html", &ctx)
+    let page = q.page.unwrap_or(1);
+    if let Some(shopper) = shopper_of(&s) {
+        let base = common(&state, &headers, Some(shopper), &text).await?;
+        return Ok(Html(render_search(&state, base, &text, page, &crate::http::csrf::token()).await?).into_response());
+    }
+    let version = storefront::marketplace(&state.db).await?;
+    let cart = cart_count(&state, &headers).await?;
+    let (st, t) = (&state, &text);
+    cached(st, format!("search:{version}:{cart}:{page}:{text}"), |csrf| async move {
+        render_search(st, common_with(None, cart, t), t, page, &csrf).await
+    })
+    .await
+}
+
+async fn render_search(state: &AppState, base: Value, text: &str, page: i64, csrf: &str) -> Result<String, PageError> {
+    let results = listing::search(&state.db, text, page).await?;
+    let url = format!("/search?q={}", urlencode(text));
+    let ctx = merge(base, json!({"results": page_json(&results, &url)}));
+    Ok(state.themes.render_default("search.html", &ctx, csrf)?)
 }
 
 /// Percent-encodes a query value.
@@ -204,9 +262,15 @@ async fn render_store_page(
     scope: &StoreScope,
     page: &str,
     ctx: &Value,
-) -> Result<Response, PageError> {
-    let rendered = state.themes.render_store(&state.db, scope, page, ctx, &crate::http::csrf::token()).await?;
-    Ok(Html(rendered.html).into_response())
+    csrf: &str,
+) -> Result<String, PageError> {
+    Ok(state.themes.render_store(&state.db, scope, page, ctx, csrf).await?.html)
+}
+
+/// The store a storefront path names and its content version, read before the page's data (see
+/// [`crate::page_cache`]).
+async fn store_version(state: &AppState, key: &str) -> Result<(StoreId, i64), PageError> {
+    Ok(storefront::resolve(&state.db, key).await?.ok_or_else(|| ApiError::not_found("store"))?)
 }
 
 async fn store_page(
@@ -216,24 +280,52 @@ async fn store_page(
     Path(key): Path<String>,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
-    let scope = shop_scope(&state, &key, shopper_of(&s)).await?;
-    let store = store_json(&state, &scope).await?;
     let category = q.category.unwrap_or_default();
-    let products = listing::store_page(&state.db, &scope, Some(&category), q.page.unwrap_or(1)).await?;
-    let categories = catalog::list_categories(&state.db, &scope).await?;
-    let latest_reviews = reviews::latest(&state.db, &scope, 6).await?;
-    let base = format!("/s/{}?category={}", key, urlencode(&category));
+    let page = q.page.unwrap_or(1);
+    if let Some(shopper) = shopper_of(&s) {
+        let scope = shop_scope(&state, &key, Some(shopper)).await?;
+        let base = common(&state, &headers, Some(shopper), "").await?;
+        let html = render_store(&state, &scope, base, &key, &category, page, &crate::http::csrf::token()).await?;
+        return Ok(Html(html).into_response());
+    }
+    let (id, version) = store_version(&state, &key).await?;
+    let cart = cart_count(&state, &headers).await?;
+    let scope = StoreScope::shopper(id, None);
+    let cache_key = format!("store:{id}:{version}:{cart}:{page}:{}:{key}:{category}", key.len());
+    let (st, sc, k, c) = (&state, &scope, &key, &category);
+    cached(
+        st,
+        cache_key,
+        |csrf| async move { render_store(st, sc, common_with(None, cart, ""), k, c, page, &csrf).await },
+    )
+    .await
+}
+
+async fn render_store(
+    state: &AppState,
+    scope: &StoreScope,
+    base: Value,
+    key: &str,
+    category: &str,
+    page: i64,
+    csrf: &str,
+) -> Result<String, PageError> {
+    let store = store_json(state, scope).await?;
+    let products = listing::store_page(&state.db, scope, Some(category), page).await?;
+    let categories = catalog::list_categories(&state.db, scope).await?;
+    let latest_reviews = reviews::latest(&state.db, scope, 6).await?;
+    let url = format!("/s/{}?category={}", key, urlencode(category));
     let ctx = merge(
-        common(&state, &headers, shopper_of(&s), "").await?,
+        base,
         json!({
             "store": store,
             "categories": categories,
             "category": category,
-            "products": page_json(&products, &base),
+            "products": page_json(&products, &url),
             "reviews": latest_reviews,
         }),
     );
-    render_store_page(&state, &scope, "store.html", &ctx).await
+    render_store_page(state, scope, "store.html", &ctx, csrf).await
 }
 
 async fn product_page(
@@ -242,27 +334,46 @@ async fn product_page(
     s: Result<SignedIn, SessionRejection>,
     Path((key, slug)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let scope = shop_scope(&state, &key, shopper_of(&s)).await?;
-    let store = store_json(&state, &scope).await?;
-    let product = catalog::get_by_slug(&state.db, &scope, &slug).await?;
-    let store_slug = store.get("slug").and_then(Value::as_str).unwrap_or(&key).to_owned();
-    let imgs: Vec<Value> = images::list(&state.db, &scope, &product.id)
+    if let Some(shopper) = shopper_of(&s) {
+        let scope = shop_scope(&state, &key, Some(shopper)).await?;
+        let base = common(&state, &headers, Some(shopper), "").await?;
+        let html = render_product(&state, &scope, base, &key, &slug, &crate::http::csrf::token()).await?;
+        return Ok(Html(html).into_response());
+    }
+    let (id, version) = store_version(&state, &key).await?;
+    let cart = cart_count(&state, &headers).await?;
+    let scope = StoreScope::shopper(id, None);
+    let cache_key = format!("product:{id}:{version}:{cart}:{}:{key}:{slug}", key.len());
+    let (st, sc, k, sl) = (&state, &scope, &key, &slug);
+    cached(st, cache_key, |csrf| async move { render_product(st, sc, common_with(None, cart, ""), k, sl, &csrf).await })
+        .await
+}
+
+async fn render_product(
+    state: &AppState,
+    scope: &StoreScope,
+    base: Value,
+    key: &str,
+    slug: &str,
+    csrf: &str,
+) -> Result<String, PageError> {
+    let store = store_json(state, scope).await?;
+    let product = catalog::get_by_slug(&state.db, scope, slug).await?;
+    let store_slug = store.get("slug").and_then(Value::as_str).unwrap_or(key).to_owned();
+    let imgs: Vec<Value> = images::list(&state.db, scope, &product.id)
         .await?
         .into_iter()
         .map(|i| {
             json!({"id": i.id, "url": format!("/media/{store_slug}/{}", i.id), "alt": if i.alt.is_empty() { product.title.clone() } else { i.alt }, "width": i.width, "height": i.height})
         })
         .collect();
-    let latest_reviews = reviews::latest(&state.db, &scope, 10).await?;
+    let latest_reviews = reviews::latest(&state.db, scope, 10).await?;
     let mut p = json!(product);
     if let Some(o) = p.as_object_mut() {
         o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
     }
-    let ctx = merge(
-        common(&state, &headers, shopper_of(&s), "").await?,
-        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews}),
-    );
-    render_store_page(&state, &scope, "product.html", &ctx).await
+    let ctx = merge(base, json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews}));
+    render_store_page(state, scope, "product.html", &ctx, csrf).await
 }
 
 async fn media(

@@ -19,6 +19,7 @@ mod merchant_abuse;
 mod money;
 mod orders;
 mod outsider;
+mod page_cache;
 mod permission_algebra;
 mod sensitive;
 mod shield;

@@ -53,7 +53,12 @@ impl TestApp {
 
     /// Another node of the same installation: its own state and listener, this node's database.
     pub async fn second_node(&self, config: WebConfig) -> TestApp {
-        Self::boot(self.db.clone(), self.token.clone(), config, |s| s, |r, _| r).await
+        Self::second_node_adjusted(self, config, |s| s).await
+    }
+
+    /// [`TestApp::second_node`], with its state adjusted (e.g. its page cache turned off).
+    pub async fn second_node_adjusted(&self, config: WebConfig, adjust: impl FnOnce(AppState) -> AppState) -> TestApp {
+        Self::boot(self.db.clone(), self.token.clone(), config, adjust, |r, _| r).await
     }
 
     async fn boot(

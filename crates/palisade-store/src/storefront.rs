@@ -1,0 +1,92 @@
+//! Storefront content versions: what makes a cache of rendered storefront pages exact across nodes.
+//!
+//! Every write that changes what a store's storefront shows (catalog, prices, stock, images, reviews, theme,
+//! store settings, imports) calls [`touch`] inside its own transaction, as its last statement before commit. That
+//! adds one to the store's row in `storefront_versions` and to one of the [`MARKETPLACE_SHARDS`] rows of
+//! `marketplace_versions` (marketplace pages list every store). The counters only grow, so a version read names
+//! one committed state of the store's storefront data.
+//!
+//! A cache keys each rendered page by the version read *before* the page's data: a page rendered from newer data
+//! under an older key is harmless (nobody reads the older version again once the newer commit is visible), while
+//! the reverse order could keep an old page under a new key. Nodes share nothing but the database, so a change
+//! committed on one node is seen by the next request to any node.
+//!
+//! Why last before commit: the upsert locks the version row until commit (PostgreSQL). Taking it after the
+//! transaction's other row locks means two writers never hold those in opposite orders (a checkout reserving
+//! two variants and a merchant changing one of them would otherwise deadlock on the version row).
+
+use palisade_core::StoreId;
+use sqlx::AnyConnection;
+
+use crate::error::{Result, StoreError};
+use crate::{Db, StoreScope};
+
+/// Rows the marketplace version is spread over; a store's writes go to one of them (any one would do: readers
+/// add them all up).
+pub const MARKETPLACE_SHARDS: i64 = 16;
+
+fn shard_of(store_key: &str) -> i64 {
+    let sum = store_key.bytes().fold(0u64, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
+    i64::try_from(sum % MARKETPLACE_SHARDS.unsigned_abs()).unwrap_or(0)
+}
+
+/// Marks the scoped store's storefront (and so the marketplace) as changed, inside the caller's write
+/// transaction. Call it after the transaction's other writes, just before commit (see the module comment).
+pub async fn touch(conn: &mut AnyConnection, scope: &StoreScope) -> Result<()> {
+    let store = scope.store_key();
+    sqlx::query(
+        "INSERT INTO storefront_versions (store_id, version) VALUES ($1, 1) \
+         ON CONFLICT (store_id) DO UPDATE SET version = storefront_versions.version + 1",
+    )
+    .bind(&store)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO marketplace_versions (shard, version) VALUES ($1, 1) \
+         ON CONFLICT (shard) DO UPDATE SET version = marketplace_versions.version + 1",
+    )
+    .bind(shard_of(&store))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The store a storefront path names (by id or slug, as the routes resolve it) with its current content
+/// version, in one indexed read; `None` when no store has that id or slug.
+pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
+    // An id is looked up by id only, a slug by slug only (slugs cannot parse as ids), as `routes::resolve_store`.
+    let by = if key.parse::<StoreId>().is_ok() { "s.id" } else { "s.slug" };
+    let row: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.id, COALESCE(v.version, 0) FROM stores s LEFT JOIN storefront_versions v ON v.store_id = s.id \
+         WHERE {by} = $1"
+    )))
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(id, version)| {
+        id.parse()
+            .map(|id| (id, version))
+            .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
+}
+
+/// The marketplace's content version: the sum of its shards, which grows with every [`touch`] of any store.
+pub async fn marketplace(db: &Db) -> Result<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM marketplace_versions")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_in_range() {
+        for key in ["", "a", "0194f7a2-0000-7000-8000-000000000000", "zzzzzzzzzzzzzzzz"] {
+            assert!((0..MARKETPLACE_SHARDS).contains(&shard_of(key)), "{key}");
+        }
+    }
+}
