@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -18,6 +19,7 @@ use palisade_store::Backend;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use tokio::task::JoinHandle;
 
 use crate::error::{BackupError, Result};
 use crate::keys::ChunkKey;
@@ -293,7 +295,8 @@ pub async fn dump_table(
     let mut stats = DumpStats::default();
     let hasher = key.row_hasher(&spec.name);
     if backend == Backend::Sqlite && spec.keyed {
-        dump_sqlite_pages(conn, spec, &hasher, &mut buf, &mut stats, sink).await?;
+        let mut emit = Emit { hasher: &hasher, buf: &mut buf, stats: &mut stats, sink };
+        dump_sqlite_pages(conn, spec, &mut emit).await?;
         if !buf.is_empty() {
             sink.write(&buf).await?;
         }
@@ -434,6 +437,94 @@ pub async fn dump_sqlite_segment(
     Ok(stats)
 }
 
+/// What the paged walk does with each page of lines (`\n`-separated, no final newline).
+trait Pages: Send {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>>;
+    /// Rows taken so far, once every page is done with.
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>>;
+}
+
+/// A dump: hash, count and write each page.
+struct Emit<'a> {
+    hasher: &'a crate::keys::RowHasher,
+    buf: &'a mut Vec<u8>,
+    stats: &'a mut DumpStats,
+    sink: &'a mut dyn Sink,
+}
+
+impl Pages for Emit<'_> {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { emit_lines(&lines, self.hasher, self.buf, self.stats, self.sink).await })
+    }
+
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>> {
+        let rows = self.stats.rows;
+        Box::pin(async move { Ok(rows) })
+    }
+}
+
+/// Facts only: each page is hashed on the blocking pool while the database reads the next one, so a restore's
+/// read-back check keeps two cores busy. At most two pages are held.
+struct Count {
+    hasher: Arc<crate::keys::RowHasher>,
+    stats: DumpStats,
+    hashing: Option<JoinHandle<DumpStats>>,
+}
+
+impl Count {
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(task) = self.hashing.take() {
+            let page = task.await.map_err(|e| BackupError::Invalid(format!("a hashing task failed: {e}")))?;
+            self.stats.rows += page.rows;
+            self.stats.checksum.merge(page.checksum);
+        }
+        Ok(())
+    }
+}
+
+impl Pages for Count {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.settle().await?;
+            let hasher = Arc::clone(&self.hasher);
+            self.hashing = Some(tokio::task::spawn_blocking(move || {
+                let mut stats = DumpStats::default();
+                for line in lines.split('\n') {
+                    stats.rows += 1;
+                    stats.checksum.add(&hasher.digest(line.as_bytes()));
+                }
+                stats
+            }));
+            Ok(())
+        })
+    }
+
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            self.settle().await?;
+            Ok(self.stats.rows)
+        })
+    }
+}
+
+/// A table's facts (rows and checksum) as [`dump_table`] computes them, without writing the file: what a restore
+/// compares with the snapshot after loading.
+pub async fn table_facts(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    spec: &TableSpec,
+    key: &ChunkKey,
+) -> Result<DumpStats> {
+    if backend == Backend::Sqlite && spec.keyed {
+        let mut count =
+            Count { hasher: Arc::new(key.row_hasher(&spec.name)), stats: DumpStats::default(), hashing: None };
+        dump_sqlite_pages(conn, spec, &mut count).await?;
+        count.settle().await?;
+        return Ok(count.stats);
+    }
+    dump_table(conn, backend, spec, key, &mut Discard).await
+}
+
 /// Rows per statement on SQLite's paged path.
 const PAGE_ROWS: usize = 2000;
 
@@ -445,14 +536,7 @@ const PAGE_ROWS: usize = 2000;
 /// the next page starts after the last line's key; were SQLite ever to concatenate a page out of order, the next
 /// page would read rows again (never skip any), and the row count, checked against `COUNT(*)` in the same
 /// transaction, fails the backup instead of passing a wrong one.
-async fn dump_sqlite_pages(
-    conn: &mut AnyConnection,
-    spec: &TableSpec,
-    hasher: &crate::keys::RowHasher,
-    buf: &mut Vec<u8>,
-    stats: &mut DumpStats,
-    sink: &mut dyn Sink,
-) -> Result<()> {
+async fn dump_sqlite_pages(conn: &mut AnyConnection, spec: &TableSpec, pages: &mut dyn Pages) -> Result<()> {
     let table = quote_ident(&spec.name);
     let (line, wrong) = sqlite_line_exprs(spec);
     let keys: Vec<String> = spec.order_by.iter().map(|k| quote_ident(k)).collect();
@@ -500,20 +584,24 @@ async fn dump_sqlite_pages(
             return Err(wrong_class_error(spec, wrong));
         }
         let Some(lines) = lines else { break };
-        emit_lines(&lines, hasher, buf, stats, sink).await?;
-        let last = lines.rsplit('\n').next().unwrap_or_default();
-        if usize::try_from(count).unwrap_or(0) < PAGE_ROWS {
+        let more = usize::try_from(count).unwrap_or(0) >= PAGE_ROWS;
+        if more {
+            let last = lines.rsplit('\n').next().unwrap_or_default();
+            let values: Vec<Value> = serde_json::from_str(last)
+                .map_err(|e| BackupError::Invalid(format!("table {}: a dumped row is not JSON: {e}", spec.name)))?;
+            last_key = Some(key_positions.iter().filter_map(|&i| values.get(i).cloned()).collect());
+        }
+        pages.page(lines).await?;
+        if !more {
             break;
         }
-        let values: Vec<Value> = serde_json::from_str(last)
-            .map_err(|e| BackupError::Invalid(format!("table {}: a dumped row is not JSON: {e}", spec.name)))?;
-        last_key = Some(key_positions.iter().filter_map(|&i| values.get(i).cloned()).collect());
     }
+    let rows = pages.rows().await?;
     let total = count_rows(conn, spec).await?;
-    if total != stats.rows {
+    if total != rows {
         return Err(BackupError::Invalid(format!(
-            "table {}: the paged dump read {} rows of {total}; the key order is not a total order here",
-            spec.name, stats.rows
+            "table {}: the paged dump read {rows} rows of {total}; the key order is not a total order here",
+            spec.name
         )));
     }
     Ok(())

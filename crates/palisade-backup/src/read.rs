@@ -89,12 +89,20 @@ impl Opener {
     /// Starts fetching a chunk and, on the blocking pool, checking it, opening it and passing its plaintext to
     /// `then` (CPU work on the same bytes while they are hot). The task runs whether or not the handle is polled,
     /// so chunks are read ahead while the caller is busy with earlier ones.
-    pub fn spawn<T, F>(&self, repo: &Repository, id: &str, file: &str, chunk: &ChunkRef, then: F) -> JoinHandle<Result<T>>
+    pub fn spawn<T, F>(
+        &self,
+        repo: &Repository,
+        id: &str,
+        file: &str,
+        chunk: &ChunkRef,
+        then: F,
+    ) -> JoinHandle<Result<T>>
     where
         T: Send + 'static,
         F: FnOnce(Vec<u8>) -> Result<T> + Send + 'static,
     {
-        let (opener, repo, id, file, chunk) = (self.clone(), repo.clone(), id.to_owned(), file.to_owned(), chunk.clone());
+        let (opener, repo, id, file, chunk) =
+            (self.clone(), repo.clone(), id.to_owned(), file.to_owned(), chunk.clone());
         tokio::spawn(async move {
             let stored = repo.get_chunk(&id).await?;
             tokio::task::spawn_blocking(move || {

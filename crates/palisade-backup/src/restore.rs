@@ -20,8 +20,8 @@ use crate::error::{BackupError, Result};
 use crate::format::{FileEntry, Manifest, TableFacts};
 use crate::indexes;
 use crate::keys::{ChunkKey, Identity, write_private};
-use crate::progress::Progress;
 use crate::load::{self, Piece, TableLoader};
+use crate::progress::Progress;
 use crate::read::{Ahead, Opener, read_chunk};
 use crate::repo::Repository;
 use crate::verify::open_facts;
@@ -241,15 +241,41 @@ async fn load_database(
     let mut conn = db.pool().acquire().await?;
     if backend == Backend::Sqlite {
         // The target is new (or wiped): nothing to lose if the machine fails mid-restore, so the load does not
-        // wait for the disk; the checkpoint after the commit makes the result durable.
+        // wait for the disk; the file is synced once at the end.
         sqlx::query("PRAGMA synchronous = OFF").execute(&mut *conn).await?;
+        // In WAL mode every page of the load is written twice (to the log, then by the checkpoint) and the
+        // read-back check finds each page through the log's index. A rollback journal records only the pages
+        // that existed before the transaction, which for a new database is the empty schema: the rows are
+        // written once, in place. Leaving WAL needs this to be the only connection to the file (the CLI's
+        // restore pool holds one); when it is not, the load stays in WAL mode (slower, equally correct), and
+        // does not wait for the others to go.
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await?;
+        sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
+        let mode = sqlx::query_scalar::<_, String>("PRAGMA journal_mode = TRUNCATE").fetch_one(&mut *conn).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {timeout}"))).execute(&mut *conn).await?;
+        match mode {
+            Ok(mode) => tracing::debug!(journal_mode = %mode, "restore: journal mode for the load"),
+            Err(e) => tracing::debug!(error = %e, "restore: other connections are open, the load stays in WAL mode"),
+        }
     }
     let result = load_database_on(&mut conn, repo, manifest, opener, key, backend, facts, report, progress).await;
     if backend == Backend::Sqlite {
-        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
         if result.is_ok() {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+            // The load was not synced: once, now.
+            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut *conn)
+                .await?;
+            if !file.is_empty() {
+                let path = std::path::PathBuf::from(&file);
+                tokio::task::spawn_blocking(move || std::fs::File::open(&file).and_then(|f| f.sync_all()))
+                    .await
+                    .map_err(|e| BackupError::Invalid(format!("the sync task failed: {e}")))?
+                    .map_err(BackupError::io(path))?;
+            }
         }
+        // This connection's settings were for the load only: it goes, and the pool's next connection puts the
+        // file back in WAL mode with the usual settings.
+        conn.detach().close().await?;
     }
     result
 }
@@ -309,12 +335,13 @@ async fn load_database_on(
     indexes::rebuild(&mut tx, &deferred).await?;
     // Read back what the database now holds and compare with what was dumped.
     progress.phase("checking", None);
+
     let specs = dump::table_specs(&mut tx, backend).await?;
     for expected in facts {
         let spec = specs.iter().find(|s| s.name == expected.name).ok_or_else(|| {
             BackupError::Archive(format!("table {} of the snapshot does not exist in the target schema", expected.name))
         })?;
-        let stats = dump::dump_table(&mut tx, backend, spec, key, &mut dump::Discard).await?;
+        let stats = dump::table_facts(&mut tx, backend, spec, key).await?;
         if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
             return Err(BackupError::Archive(format!(
                 "table {}: after loading, the database holds {} rows with checksum {}, the snapshot {} rows with {}",
