@@ -261,7 +261,8 @@ async fn load_database(
     let result = load_database_on(&mut conn, repo, manifest, opener, key, backend, facts, report, progress).await;
     if backend == Backend::Sqlite {
         if result.is_ok() {
-            // The load was not synced: once, now.
+            // The load was not synced: once, now. When it stayed in WAL mode, the rows are in the log first.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_all(&mut *conn).await?;
             let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
                 .fetch_one(&mut *conn)
                 .await?;

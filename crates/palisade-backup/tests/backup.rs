@@ -281,7 +281,12 @@ async fn a_snapshot_restores_onto_sqlite_and_postgres_with_identical_tables() {
 /// its lines ahead of the load; the restored tables are exactly the source's, and the file is in WAL mode again.
 #[tokio::test]
 async fn a_single_connection_sqlite_target_loads_many_chunks_exactly_and_ends_in_wal_mode() {
-    let (fx, db, objects, _dir) = seeded().await;
+    let fx = Fixture::new();
+    let db = TestDb::empty_sqlite().await;
+    migrate::run(&db).await.unwrap();
+    let objects_dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(objects_dir.path()).unwrap();
+    seed(&db, &objects).await;
     events(&db, 1, 20_000).await;
     exec(
         &db,
