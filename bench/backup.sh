@@ -106,3 +106,14 @@ row "peak RSS restore MiB" "$(( p_restore_mem / 1024 ))" "$(( r_restore_mem / 10
 row "peak RSS verify MiB" "$(( p_verify_mem / 1024 ))" "$(( r_verify_mem / 1024 ))" ""
 echo "(ratio > 1: restic took longer. Goals: Palisade at least restic's throughput, growth proportional to the"
 echo " change, peak memory under 256 MiB.)"
+
+# Issue goal 5: restore within 2x of restic's time on the same data (measured above, in this run), peak memory
+# under 256 MiB.
+verdict() { if [ "$1" = 1 ]; then echo PASS; else echo FAIL; fi; }
+restore_x=$(echo "scale=2; $p_restore / $r_restore" | bc)
+restore_ok=$(echo "$p_restore <= 2 * $r_restore" | bc)
+mem_ok=$(( p_restore_mem < 256 * 1024 ? 1 : 0 ))
+echo
+printf 'restore time Palisade / restic: %sx (goal <= 2.00x)   %s\n' "$restore_x" "$(verdict "$restore_ok")"
+printf 'restore peak RSS: %s MiB (goal < 256 MiB)             %s\n' "$(( p_restore_mem / 1024 ))" "$(verdict "$mem_ok")"
+echo "RESULT: $(verdict $(( restore_ok * mem_ok )))"

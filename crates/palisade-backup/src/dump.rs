@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -18,6 +19,7 @@ use palisade_store::Backend;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use tokio::task::JoinHandle;
 
 use crate::error::{BackupError, Result};
 use crate::keys::ChunkKey;
@@ -293,7 +295,8 @@ pub async fn dump_table(
     let mut stats = DumpStats::default();
     let hasher = key.row_hasher(&spec.name);
     if backend == Backend::Sqlite && spec.keyed {
-        dump_sqlite_pages(conn, spec, &hasher, &mut buf, &mut stats, sink).await?;
+        let mut emit = Emit { hasher: &hasher, buf: &mut buf, stats: &mut stats, sink };
+        dump_sqlite_pages(conn, spec, &mut emit).await?;
         if !buf.is_empty() {
             sink.write(&buf).await?;
         }
@@ -434,6 +437,94 @@ pub async fn dump_sqlite_segment(
     Ok(stats)
 }
 
+/// What the paged walk does with each page of lines (`\n`-separated, no final newline).
+trait Pages: Send {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>>;
+    /// Rows taken so far, once every page is done with.
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>>;
+}
+
+/// A dump: hash, count and write each page.
+struct Emit<'a> {
+    hasher: &'a crate::keys::RowHasher,
+    buf: &'a mut Vec<u8>,
+    stats: &'a mut DumpStats,
+    sink: &'a mut dyn Sink,
+}
+
+impl Pages for Emit<'_> {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { emit_lines(&lines, self.hasher, self.buf, self.stats, self.sink).await })
+    }
+
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>> {
+        let rows = self.stats.rows;
+        Box::pin(async move { Ok(rows) })
+    }
+}
+
+/// Facts only: each page is hashed on the blocking pool while the database reads the next one, so a restore's
+/// read-back check keeps two cores busy. At most two pages are held.
+struct Count {
+    hasher: Arc<crate::keys::RowHasher>,
+    stats: DumpStats,
+    hashing: Option<JoinHandle<DumpStats>>,
+}
+
+impl Count {
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(task) = self.hashing.take() {
+            let page = task.await.map_err(|e| BackupError::Invalid(format!("a hashing task failed: {e}")))?;
+            self.stats.rows += page.rows;
+            self.stats.checksum.merge(page.checksum);
+        }
+        Ok(())
+    }
+}
+
+impl Pages for Count {
+    fn page(&mut self, lines: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.settle().await?;
+            let hasher = Arc::clone(&self.hasher);
+            self.hashing = Some(tokio::task::spawn_blocking(move || {
+                let mut stats = DumpStats::default();
+                for line in lines.split('\n') {
+                    stats.rows += 1;
+                    stats.checksum.add(&hasher.digest(line.as_bytes()));
+                }
+                stats
+            }));
+            Ok(())
+        })
+    }
+
+    fn rows(&mut self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            self.settle().await?;
+            Ok(self.stats.rows)
+        })
+    }
+}
+
+/// A table's facts (rows and checksum) as [`dump_table`] computes them, without writing the file: what a restore
+/// compares with the snapshot after loading.
+pub async fn table_facts(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    spec: &TableSpec,
+    key: &ChunkKey,
+) -> Result<DumpStats> {
+    if backend == Backend::Sqlite && spec.keyed {
+        let mut count =
+            Count { hasher: Arc::new(key.row_hasher(&spec.name)), stats: DumpStats::default(), hashing: None };
+        dump_sqlite_pages(conn, spec, &mut count).await?;
+        count.settle().await?;
+        return Ok(count.stats);
+    }
+    dump_table(conn, backend, spec, key, &mut Discard).await
+}
+
 /// Rows per statement on SQLite's paged path.
 const PAGE_ROWS: usize = 2000;
 
@@ -445,14 +536,7 @@ const PAGE_ROWS: usize = 2000;
 /// the next page starts after the last line's key; were SQLite ever to concatenate a page out of order, the next
 /// page would read rows again (never skip any), and the row count, checked against `COUNT(*)` in the same
 /// transaction, fails the backup instead of passing a wrong one.
-async fn dump_sqlite_pages(
-    conn: &mut AnyConnection,
-    spec: &TableSpec,
-    hasher: &crate::keys::RowHasher,
-    buf: &mut Vec<u8>,
-    stats: &mut DumpStats,
-    sink: &mut dyn Sink,
-) -> Result<()> {
+async fn dump_sqlite_pages(conn: &mut AnyConnection, spec: &TableSpec, pages: &mut dyn Pages) -> Result<()> {
     let table = quote_ident(&spec.name);
     let (line, wrong) = sqlite_line_exprs(spec);
     let keys: Vec<String> = spec.order_by.iter().map(|k| quote_ident(k)).collect();
@@ -500,20 +584,24 @@ async fn dump_sqlite_pages(
             return Err(wrong_class_error(spec, wrong));
         }
         let Some(lines) = lines else { break };
-        emit_lines(&lines, hasher, buf, stats, sink).await?;
-        let last = lines.rsplit('\n').next().unwrap_or_default();
-        if usize::try_from(count).unwrap_or(0) < PAGE_ROWS {
+        let more = usize::try_from(count).unwrap_or(0) >= PAGE_ROWS;
+        if more {
+            let last = lines.rsplit('\n').next().unwrap_or_default();
+            let values: Vec<Value> = serde_json::from_str(last)
+                .map_err(|e| BackupError::Invalid(format!("table {}: a dumped row is not JSON: {e}", spec.name)))?;
+            last_key = Some(key_positions.iter().filter_map(|&i| values.get(i).cloned()).collect());
+        }
+        pages.page(lines).await?;
+        if !more {
             break;
         }
-        let values: Vec<Value> = serde_json::from_str(last)
-            .map_err(|e| BackupError::Invalid(format!("table {}: a dumped row is not JSON: {e}", spec.name)))?;
-        last_key = Some(key_positions.iter().filter_map(|&i| values.get(i).cloned()).collect());
     }
+    let rows = pages.rows().await?;
     let total = count_rows(conn, spec).await?;
-    if total != stats.rows {
+    if total != rows {
         return Err(BackupError::Invalid(format!(
-            "table {}: the paged dump read {} rows of {total}; the key order is not a total order here",
-            spec.name, stats.rows
+            "table {}: the paged dump read {rows} rows of {total}; the key order is not a total order here",
+            spec.name
         )));
     }
     Ok(())
@@ -545,203 +633,6 @@ pub(crate) fn encode_row(row: &sqlx::any::AnyRow, spec: &TableSpec, out: &mut Ve
     }
     out.push(b']');
     Ok(())
-}
-
-/// One decoded value.
-#[derive(Debug, Clone)]
-enum Cell {
-    Int(Option<i64>),
-    Text(Option<String>),
-}
-
-/// Loads table files into an empty, migrated database inside the caller's transaction, and recomputes the facts
-/// while doing so (rows and checksum of exactly the lines loaded).
-pub struct TableLoader<'k> {
-    header: Option<TableHeader>,
-    pending: Vec<u8>,
-    batch: Vec<Vec<Cell>>,
-    /// SQLite: the batch as one JSON array of the rows' lines, inserted through `json_each`.
-    json_rows: Vec<u8>,
-    json_count: usize,
-    /// Row digests of this file's table, keyed once.
-    hasher: Option<crate::keys::RowHasher>,
-    key: &'k ChunkKey,
-    stats: DumpStats,
-    backend: Backend,
-}
-
-/// Rows (or bytes of JSON) per `json_each` INSERT on SQLite.
-const JSON_BATCH_ROWS: usize = 2000;
-const JSON_BATCH_BYTES: usize = 8 * 1024 * 1024;
-
-/// Bound parameters per INSERT. sqlx's SQLite driver looks every parameter up by name, which is quadratic in
-/// the statement's parameter count (30 000 per statement made a 1 GiB restore take 8 minutes), so SQLite loads
-/// through `json_each` with one parameter per batch instead; PostgreSQL binds by position and takes large
-/// statements (under its 65 535 limit).
-fn batch_params(backend: Backend) -> usize {
-    match backend {
-        Backend::Sqlite => 240,
-        Backend::Postgres => 16_000,
-    }
-}
-
-impl<'k> TableLoader<'k> {
-    #[must_use]
-    pub fn new(key: &'k ChunkKey, backend: Backend) -> TableLoader<'k> {
-        TableLoader {
-            header: None,
-            pending: Vec::new(),
-            batch: Vec::new(),
-            json_rows: Vec::new(),
-            json_count: 0,
-            hasher: None,
-            key,
-            stats: DumpStats::default(),
-            backend,
-        }
-    }
-
-    /// Feeds the next piece of the file.
-    pub async fn push(&mut self, conn: &mut AnyConnection, data: &[u8]) -> Result<()> {
-        self.pending.extend_from_slice(data);
-        let mut start = 0;
-        while let Some(nl) = self.pending.iter().skip(start).position(|&b| b == b'\n') {
-            let end = start + nl;
-            let line = self.pending.get(start..end).unwrap_or_default().to_vec();
-            start = end + 1;
-            self.line(&line)?;
-            let full = match self.backend {
-                Backend::Sqlite => self.json_count >= JSON_BATCH_ROWS || self.json_rows.len() >= JSON_BATCH_BYTES,
-                Backend::Postgres => self
-                    .header
-                    .as_ref()
-                    .is_some_and(|h| self.batch.len() * h.columns.len().max(1) >= batch_params(self.backend)),
-            };
-            if full {
-                self.flush(conn).await?;
-            }
-        }
-        self.pending.drain(..start);
-        Ok(())
-    }
-
-    fn line(&mut self, line: &[u8]) -> Result<()> {
-        let Some(header) = &self.header else {
-            let header: TableHeader = serde_json::from_slice(line)
-                .map_err(|e| BackupError::Archive(format!("a table file does not start with its header: {e}")))?;
-            if header.columns.is_empty() {
-                return Err(BackupError::Archive(format!("table {} has no columns", header.table)));
-            }
-            self.hasher = Some(self.key.row_hasher(&header.table));
-            self.header = Some(header);
-            return Ok(());
-        };
-        let values: Vec<Value> = serde_json::from_slice(line)
-            .map_err(|e| BackupError::Archive(format!("table {}: a row is not JSON: {e}", header.table)))?;
-        if values.len() != header.columns.len() {
-            return Err(BackupError::Archive(format!(
-                "table {}: a row has {} values for {} columns",
-                header.table,
-                values.len(),
-                header.columns.len()
-            )));
-        }
-        let mut cells = Vec::with_capacity(values.len());
-        for (value, (name, kind)) in values.into_iter().zip(&header.columns) {
-            let cell = match (kind, value) {
-                (ColumnKind::Integer, Value::Null) => Cell::Int(None),
-                (ColumnKind::Text, Value::Null) => Cell::Text(None),
-                (ColumnKind::Integer, Value::Number(n)) if n.is_i64() => Cell::Int(n.as_i64()),
-                (ColumnKind::Text, Value::String(s)) => Cell::Text(Some(s)),
-                (_, other) => {
-                    return Err(BackupError::Archive(format!(
-                        "table {}: column {name} holds {other}, not {kind:?}",
-                        header.table
-                    )));
-                }
-            };
-            cells.push(cell);
-        }
-        self.stats.rows += 1;
-        let digest = match &self.hasher {
-            Some(hasher) => hasher.digest(line),
-            None => self.key.row_digest(&header.table, line),
-        };
-        self.stats.checksum.add(&digest);
-        if self.backend == Backend::Sqlite {
-            self.json_rows.push(if self.json_count == 0 { b'[' } else { b',' });
-            self.json_rows.extend_from_slice(line);
-            self.json_count += 1;
-        } else {
-            self.batch.push(cells);
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
-        let Some(header) = &self.header else { return Ok(()) };
-        if self.json_count > 0 {
-            // One parameter for the whole batch: SQLite unpacks the (already validated) lines itself.
-            self.json_rows.push(b']');
-            let picks: Vec<String> = (0..header.columns.len()).map(|i| format!("value ->> {i}")).collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) SELECT {} FROM json_each($1)",
-                quote_ident(&header.table),
-                header.columns.iter().map(|(n, _)| quote_ident(n)).collect::<Vec<_>>().join(", "),
-                picks.join(", ")
-            );
-            let rows = String::from_utf8(std::mem::take(&mut self.json_rows))
-                .map_err(|e| BackupError::Archive(format!("table {}: {e}", header.table)))?;
-            self.json_count = 0;
-            sqlx::query(AssertSqlSafe(sql)).bind(rows).execute(&mut *conn).await?;
-            return Ok(());
-        }
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let width = header.columns.len();
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ",
-            quote_ident(&header.table),
-            header.columns.iter().map(|(n, _)| quote_ident(n)).collect::<Vec<_>>().join(", ")
-        );
-        let mut n = 0;
-        for (r, _) in self.batch.iter().enumerate() {
-            if r > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..width {
-                if c > 0 {
-                    sql.push(',');
-                }
-                n += 1;
-                let _ = write!(sql, "${n}");
-            }
-            sql.push(')');
-        }
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for row in self.batch.drain(..) {
-            for cell in row {
-                query = match cell {
-                    Cell::Int(v) => query.bind(v),
-                    Cell::Text(v) => query.bind(v),
-                };
-            }
-        }
-        query.execute(&mut *conn).await?;
-        Ok(())
-    }
-
-    /// Ends the file: loads what is left and returns the table's name and facts.
-    pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(String, DumpStats)> {
-        if !self.pending.is_empty() {
-            return Err(BackupError::Archive("a table file does not end with a newline (truncated?)".into()));
-        }
-        self.flush(conn).await?;
-        let header = self.header.ok_or_else(|| BackupError::Archive("an empty table file".into()))?;
-        Ok((header.table, self.stats))
-    }
 }
 
 #[cfg(test)]
@@ -820,7 +711,7 @@ mod tests {
         let other = palisade_store::testing::TestDb::empty_sqlite().await;
         let mut target = other.pool().acquire().await.unwrap();
         sqlx::query(TABLE_T).execute(&mut *target).await.unwrap();
-        let mut loader = TableLoader::new(&key, Backend::Sqlite);
+        let mut loader = crate::load::TableLoader::new(&key, Backend::Sqlite);
         for piece in sink.0.chunks(1000) {
             loader.push(&mut target, piece).await.unwrap();
         }

@@ -97,6 +97,12 @@ impl Identity {
         Ok(Identity(keys))
     }
 
+    /// A copy for worker threads that decrypt chunks in parallel (a restore).
+    #[must_use]
+    pub fn duplicate(&self) -> Identity {
+        Identity(self.0.clone())
+    }
+
     /// Decrypts what [`Recipients::seal`] wrote; `what` names it in the error.
     pub fn open(&self, sealed: &[u8], what: &str) -> Result<Vec<u8>> {
         let fail = |reason: String| BackupError::Decrypt { what: what.to_owned(), reason };

@@ -11,6 +11,7 @@ pub mod import_check;
 pub mod import_rules;
 pub mod indexes;
 pub mod keys;
+pub mod load;
 pub mod progress;
 pub mod read;
 pub mod repo;

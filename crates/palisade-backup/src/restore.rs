@@ -9,27 +9,29 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
-use futures_util::stream::FuturesOrdered;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use palisade_store::{Backend, Db, Objects, migrate};
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
-use crate::dump::{self, TableLoader};
+use crate::dump;
 use crate::error::{BackupError, Result};
 use crate::format::{FileEntry, Manifest, TableFacts};
 use crate::indexes;
 use crate::keys::{ChunkKey, Identity, write_private};
+use crate::load::{self, Piece, TableLoader};
 use crate::progress::Progress;
-use crate::read::read_chunk;
+use crate::read::{Ahead, Opener, read_chunk};
 use crate::repo::Repository;
 use crate::verify::open_facts;
 
-/// Chunks fetched and decrypted ahead of the one being used.
+/// Chunks (or objects) fetched, decrypted and prepared ahead of the one being used: enough to keep both cores of
+/// a small machine busy while the database loads, few enough that memory stays small (chunks are at most 1 MiB).
 const PREFETCH: usize = 4;
+
+/// Object bytes being restored at once, beyond the first object.
+const OBJECT_BYTES_AHEAD: u64 = 32 * 1024 * 1024;
 
 /// Where to restore to.
 pub struct RestoreTarget<'a> {
@@ -129,23 +131,13 @@ async fn fill(
         schema_to: binary,
         ..RestoreReport::default()
     };
+    let opener = &Opener::new(identity, key);
     progress.phase("database", Some(manifest.files.iter().filter(|f| f.path.starts_with("db/")).map(|f| f.size).sum()));
-    load_database(repo, manifest, identity, key, db, tables, &mut report, progress).await?;
+    load_database(repo, manifest, opener, key, db, tables, &mut report, progress).await?;
 
     let objects: Vec<&FileEntry> = manifest.files.iter().filter(|f| f.path.starts_with("objects/")).collect();
     progress.phase("objects", Some(objects.iter().map(|f| f.size).sum()));
-    for file in objects {
-        let bytes = read_file(repo, manifest, file, identity, key, progress).await?;
-        let object_key = file.path.trim_start_matches("objects/");
-        target
-            .objects
-            .store()
-            .put(&ObjectPath::from(object_key), PutPayload::from_bytes(Bytes::from(bytes)))
-            .await
-            .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
-        report.objects += 1;
-        report.bytes += file.size;
-    }
+    restore_objects(repo, manifest, opener, &objects, target.objects, &mut report, progress).await?;
 
     migrate::run(db).await?;
     // The key file last: it exists only when the rest of the installation does.
@@ -178,6 +170,55 @@ async fn read_file(
     Ok(out)
 }
 
+/// Writes the objects, several at a time: each is fetched and opened on worker threads and written by the object
+/// store's own blocking tasks, in file order, with at most [`OBJECT_BYTES_AHEAD`] bytes (or one object) in memory.
+async fn restore_objects(
+    repo: &Repository,
+    manifest: &Manifest,
+    opener: &Opener,
+    files: &[&FileEntry],
+    objects: &Objects,
+    report: &mut RestoreReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut ahead: Ahead<u64> = Ahead::default();
+    let mut sizes = std::collections::VecDeque::new();
+    let mut in_flight = 0u64;
+    let mut files = files.iter();
+    loop {
+        while ahead.len() < PREFETCH && (ahead.is_empty() || in_flight < OBJECT_BYTES_AHEAD) {
+            let Some(file) = files.next() else { break };
+            let mut pieces: Ahead<Vec<u8>> = Ahead::default();
+            for id in &file.chunks {
+                pieces.push(opener.spawn(repo, id, &file.path, describe(manifest, id, &file.path)?, Ok));
+            }
+            let store = objects.store().clone();
+            let (path, size) = (file.path.clone(), file.size);
+            ahead.push(tokio::spawn(async move {
+                let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                while let Some(piece) = pieces.next().await {
+                    bytes.extend(piece?);
+                }
+                let object_key = path.trim_start_matches("objects/");
+                store
+                    .put(&ObjectPath::from(object_key), PutPayload::from_bytes(Bytes::from(bytes)))
+                    .await
+                    .map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+                Ok(size)
+            }));
+            sizes.push_back(size);
+            in_flight += size;
+        }
+        let Some(done) = ahead.next().await else { break };
+        let size = done?;
+        in_flight -= sizes.pop_front().unwrap_or(size);
+        progress.advance(size);
+        report.objects += 1;
+        report.bytes += size;
+    }
+    Ok(())
+}
+
 fn describe<'m>(manifest: &'m Manifest, id: &str, file: &str) -> Result<&'m crate::format::ChunkRef> {
     manifest.chunks.get(id).ok_or_else(|| BackupError::BadManifest {
         id: manifest.id.clone(),
@@ -189,7 +230,7 @@ fn describe<'m>(manifest: &'m Manifest, id: &str, file: &str) -> Result<&'m crat
 async fn load_database(
     repo: &Repository,
     manifest: &Manifest,
-    identity: &Identity,
+    opener: &Opener,
     key: &ChunkKey,
     db: &Db,
     facts: &[TableFacts],
@@ -200,15 +241,42 @@ async fn load_database(
     let mut conn = db.pool().acquire().await?;
     if backend == Backend::Sqlite {
         // The target is new (or wiped): nothing to lose if the machine fails mid-restore, so the load does not
-        // wait for the disk; the checkpoint after the commit makes the result durable.
+        // wait for the disk; the file is synced once at the end.
         sqlx::query("PRAGMA synchronous = OFF").execute(&mut *conn).await?;
-    }
-    let result = load_database_on(&mut conn, repo, manifest, identity, key, backend, facts, report, progress).await;
-    if backend == Backend::Sqlite {
-        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-        if result.is_ok() {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        // In WAL mode every page of the load is written twice (to the log, then by the checkpoint) and the
+        // read-back check finds each page through the log's index. A rollback journal records only the pages
+        // that existed before the transaction, which for a new database is the empty schema: the rows are
+        // written once, in place. Leaving WAL needs this to be the only connection to the file (the CLI's
+        // restore pool holds one); when it is not, the load stays in WAL mode (slower, equally correct), and
+        // does not wait for the others to go.
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await?;
+        sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
+        let mode = sqlx::query_scalar::<_, String>("PRAGMA journal_mode = TRUNCATE").fetch_one(&mut *conn).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {timeout}"))).execute(&mut *conn).await?;
+        match mode {
+            Ok(mode) => tracing::debug!(journal_mode = %mode, "restore: journal mode for the load"),
+            Err(e) => tracing::debug!(error = %e, "restore: other connections are open, the load stays in WAL mode"),
         }
+    }
+    let result = load_database_on(&mut conn, repo, manifest, opener, key, backend, facts, report, progress).await;
+    if backend == Backend::Sqlite {
+        if result.is_ok() {
+            // The load was not synced: once, now. When it stayed in WAL mode, the rows are in the log first.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_all(&mut *conn).await?;
+            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut *conn)
+                .await?;
+            if !file.is_empty() {
+                let path = std::path::PathBuf::from(&file);
+                tokio::task::spawn_blocking(move || std::fs::File::open(&file).and_then(|f| f.sync_all()))
+                    .await
+                    .map_err(|e| BackupError::Invalid(format!("the sync task failed: {e}")))?
+                    .map_err(BackupError::io(path))?;
+            }
+        }
+        // This connection's settings were for the load only: it goes, and the pool's next connection puts the
+        // file back in WAL mode with the usual settings.
+        conn.detach().close().await?;
     }
     result
 }
@@ -218,7 +286,7 @@ async fn load_database_on(
     conn: &mut AnyConnection,
     repo: &Repository,
     manifest: &Manifest,
-    identity: &Identity,
+    opener: &Opener,
     key: &ChunkKey,
     backend: Backend,
     facts: &[TableFacts],
@@ -232,22 +300,24 @@ async fn load_database_on(
     let deferred = indexes::set_aside(&mut tx, backend).await?;
     for file in manifest.files.iter().filter(|f| f.path.starts_with("db/")) {
         let mut loader = TableLoader::new(key, backend);
-        // Keep PREFETCH chunks being fetched and decrypted while the previous one is loaded.
+        // Chunks are fetched, decrypted and their lines checked and hashed on worker threads, PREFETCH ahead of
+        // the one being inserted. The first chunk holds the header the others are checked against, so the
+        // others start once it is in.
         let mut ids = file.chunks.iter();
-        let mut ahead: FuturesOrdered<BoxFuture<'_, Result<Vec<u8>>>> = FuturesOrdered::new();
+        let mut ahead: Ahead<(u64, Piece)> = Ahead::default();
         loop {
-            while ahead.len() < PREFETCH {
+            let layout = loader.layout();
+            while ahead.len() < if layout.is_some() { PREFETCH } else { 1 } {
                 let Some(id) = ids.next() else { break };
-                let path = file.path.as_str();
-                ahead.push_back(Box::pin(async move {
-                    let chunk = describe(manifest, id, path)?;
-                    read_chunk(repo, id, path, chunk, identity, key).await
+                let layout = layout.clone();
+                ahead.push(opener.spawn(repo, id, &file.path, describe(manifest, id, &file.path)?, move |plain| {
+                    Ok((plain.len() as u64, load::prepare(&plain, layout.as_deref())?))
                 }));
             }
-            let Some(plain) = ahead.next().await else { break };
-            let plain = plain?;
-            progress.advance(plain.len() as u64);
-            loader.push(&mut tx, &plain).await?;
+            let Some(next) = ahead.next().await else { break };
+            let (size, piece) = next?;
+            progress.advance(size);
+            loader.take(&mut tx, piece).await?;
         }
         let (table, stats) = loader.finish(&mut tx).await?;
         let expected = facts.iter().find(|t| t.name == table).ok_or_else(|| {
@@ -266,12 +336,13 @@ async fn load_database_on(
     indexes::rebuild(&mut tx, &deferred).await?;
     // Read back what the database now holds and compare with what was dumped.
     progress.phase("checking", None);
+
     let specs = dump::table_specs(&mut tx, backend).await?;
     for expected in facts {
         let spec = specs.iter().find(|s| s.name == expected.name).ok_or_else(|| {
             BackupError::Archive(format!("table {} of the snapshot does not exist in the target schema", expected.name))
         })?;
-        let stats = dump::dump_table(&mut tx, backend, spec, key, &mut dump::Discard).await?;
+        let stats = dump::table_facts(&mut tx, backend, spec, key).await?;
         if stats.rows != expected.rows || stats.checksum.to_hex() != expected.checksum {
             return Err(BackupError::Archive(format!(
                 "table {}: after loading, the database holds {} rows with checksum {}, the snapshot {} rows with {}",

@@ -276,6 +276,40 @@ async fn a_snapshot_restores_onto_sqlite_and_postgres_with_identical_tables() {
     roundtrip(TestDb::new().await, targets).await;
 }
 
+/// What the CLI does: a SQLite target with one connection, which the load switches to a rollback journal (every
+/// page written once) and back to WAL. A table of many chunks goes through the worker threads that check and hash
+/// its lines ahead of the load; the restored tables are exactly the source's, and the file is in WAL mode again.
+#[tokio::test]
+async fn a_single_connection_sqlite_target_loads_many_chunks_exactly_and_ends_in_wal_mode() {
+    let fx = Fixture::new();
+    let db = TestDb::empty_sqlite().await;
+    migrate::run(&db).await.unwrap();
+    let objects_dir = tempfile::tempdir().unwrap();
+    let objects = Objects::local(objects_dir.path()).unwrap();
+    seed(&db, &objects).await;
+    events(&db, 1, 20_000).await;
+    exec(
+        &db,
+        "UPDATE shield_events SET findings = printf('[{\"n\":\"%s\"}]', hex(randomblob(60))) WHERE id > 'ev-015000'",
+    )
+    .await;
+    let manifest = fx.snapshot(&db, &objects).await;
+    let events_file = manifest.files.iter().find(|f| f.path == "db/shield_events.jsonl").unwrap();
+    assert!(events_file.chunks.len() > 4, "{} chunks", events_file.chunks.len());
+    let live = facts(&db, &fx.key()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let target =
+        Db::connect(&url, palisade_store::DbOptions { max_connections: 1, ..Default::default() }).await.unwrap();
+    restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+    assert_eq!(facts(&target, &fx.key()).await, live);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(target.pool()).await.unwrap();
+    assert_eq!(mode, "wal");
+    let indexes = index_names(&target).await;
+    assert!(indexes.iter().any(|n| n == "shield_events_at"), "{indexes:?}");
+}
+
 #[tokio::test]
 async fn a_sqlite_snapshot_restores_onto_postgres() {
     let Some(pg) = TestDb::empty_postgres().await else { return };

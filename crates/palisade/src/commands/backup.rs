@@ -243,7 +243,9 @@ async fn restore_to(
     let manifest = repo.manifest(snapshot).await?;
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     let url = to_database_url.unwrap_or_else(|| format!("sqlite://{}", to.join("palisade.db").display()));
-    let db = Db::connect(&url, DbOptions { clock: Arc::new(SystemClock), ..DbOptions::default() })
+    // One connection: the restore uses one at a time, and a SQLite target can then leave WAL mode for the load
+    // (see `palisade_backup::restore`), which writes every page once instead of twice.
+    let db = Db::connect(&url, DbOptions { clock: Arc::new(SystemClock), max_connections: 1, ..DbOptions::default() })
         .await
         .map_err(runtime::explain)?;
     let objects = Objects::local(&to.join("objects")).map_err(runtime::explain)?;
