@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Login under attack (issue: identity). Starts a release build of Palisade with demo data, then measures the demo
-# staff's sign-in success rate and p99 latency without and with an attacker flooding /api/v1/auth/login with wrong
-# passwords from many loopback addresses, in the same run. Prints the ratio against the baseline.
+# Login under attack (issues: identity, #17). Starts a release build of Palisade with demo data, then measures
+# legitimate sign-ins without and with an attacker flooding /api/v1/auth/login with wrong passwords from many
+# loopback addresses, in the same run: returning users (the demo staff, each from their own address with the device
+# cookie of an earlier sign-in) and first-time sign-ins (the demo buyers, each time from a new address without a
+# cookie). Prints success rates, p99 and the ratio against the baseline, with PASS/FAIL per goal.
 # Usage: bench/login.sh [SECONDS_PER_PHASE]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +23,10 @@ for e in meilin@lioncitytea.example arjun@lioncitytea.example siti@lioncitytea.e
          grace@kampongcycles.example aisha@marinabooks.example ben@marinabooks.example; do
   echo "$e harbour lantern 2026" >> "$users"
 done
+first="$dir/first-time.txt"
+for e in wei.ling@buyer.example rahul@buyer.example nurul@buyer.example james@buyer.example mei@buyer.example \
+         farah@buyer.example; do
+  echo "$e harbour lantern 2026" >> "$first"
+done
 echo "Palisade $("$bin" --version) on 127.0.0.1:$port, $(nproc) cores"
-python3 bench/login_load.py "http://127.0.0.1:$port" "$users" "$secs"
+python3 bench/login_load.py "http://127.0.0.1:$port" "$users" "$first" "$secs"
