@@ -76,6 +76,9 @@ baselines() {
   if command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_http_modsecurity_module.so ] && [ -d /usr/share/modsecurity-crs ]; then
     mkdir -p "$work/www" "$work/tmp" "$work/logs"
     cp "$work/page.html" "$work/www/index.html"
+    # nginx's workers run as www-data: they must be able to read the page (mktemp -d is private to its owner).
+    chmod 755 "$work" "$work/www"
+    chmod 644 "$work/www/index.html"
     cat >"$work/modsec.conf" <<CONF
 Include /etc/nginx/modsecurity.conf
 SecRuleEngine On

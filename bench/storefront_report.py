@@ -42,9 +42,13 @@ for backend in ("SQLite", "PostgreSQL"):
             print(f"  {label:26} {rps:10.0f} {p99:8.2f} {errs:8.0f} {100 * rps / bare:7.1f}%")
     get = lambda k: rows[(backend, k)]
     for page in ("product", "search"):
-        on, off, lim = get(page)[0], get(page + "_off")[0], get(page + "_limits")[0]
-        print(f"  firewall cost on the {page} page: {100 * (off - on) / off:+.1f}% of throughput; "
-              f"rate limits' cost: {100 * (on - lim) / on:+.1f}%")
+        on, off = get(page)[0], get(page + "_off")[0]
+        lim, _, refused = get(page + "_limits")
+        # A store's pages are also capped all together (per_store, 500 req/s by default): past it, refusals are the
+        # limit doing its job, and the throughput is no measure of its cost.
+        cost = (f"rate limits' cost: {100 * (on - lim) / on:+.1f}%" if refused == 0
+                else f"rate limits: {refused:.0f} refused by the store's own cap, cost not measurable this way")
+        print(f"  firewall cost on the {page} page: {100 * (off - on) / off:+.1f}% of throughput; {cost}")
     goals.append((f"{backend}: /healthz >= 60% of bare", 100 * get("healthz")[0] / bare, 60, ">="))
     if backend == "SQLite":
         for page in ("product", "search"):

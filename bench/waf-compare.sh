@@ -32,6 +32,9 @@ p_off=$(port); p_pl1=$(port); p_pl2=$(port); pal1=$(port); pal2=$(port); pal_off
 # nginx: the same static page without ModSecurity, and with ModSecurity + CRS at paranoia 1 and 2 (blocking).
 mkdir -p "$work/www" "$work/tmp" "$work/logs"
 python3 -c 'print("<!doctype html><title>shop</title>" + "<p>Lorem ipsum dolor sit amet. " * 150)' > "$work/www/index.html"
+# nginx's workers run as www-data: they must be able to read the page (mktemp -d is private to its owner).
+chmod 755 "$work" "$work/www"
+chmod 644 "$work/www/index.html"
 for pl in 1 2; do
   cat > "$work/modsec-pl$pl.conf" <<CONF
 Include /etc/nginx/modsecurity.conf
