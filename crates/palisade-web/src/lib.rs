@@ -1,10 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+pub mod edge;
 pub mod http;
 pub mod page_cache;
 pub mod payment_page;
 pub mod routes;
-pub mod server;
 mod services;
 mod state;
 mod templates;
@@ -20,5 +20,5 @@ pub async fn serve(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    server::serve_with(listener, app, server::ConnLimits::default(), shutdown).await
+    edge::server::serve_with(listener, app, edge::server::ConnLimits::default(), shutdown).await
 }

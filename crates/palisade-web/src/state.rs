@@ -21,11 +21,11 @@ pub struct WebConfig {
     /// The address people use to reach Palisade, for links in emails (e.g. https://market.example).
     pub public_url: String,
     /// The web application firewall's mode, paranoia level and exceptions.
-    pub shield: crate::http::shield::ShieldConfig,
+    pub shield: crate::edge::shield::ShieldConfig,
     /// Rate limits per client IP and route class, per store; optionally shared through Redis.
-    pub limits: crate::http::limits::LimitsConfig,
+    pub limits: crate::edge::limits::LimitsConfig,
     /// Capacity and priority shedding.
-    pub shedding: crate::http::shedding::SheddingConfig,
+    pub shedding: crate::edge::shedding::SheddingConfig,
     /// Storefront requests per second that switch under-attack mode on by themselves (0: never).
     pub auto_attack_rps: u64,
     /// Requests per second to one store's pages that switch that store's under-attack mode on (0: never).
@@ -45,11 +45,11 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".to_owned(),
-            shield: crate::http::shield::ShieldConfig::default(),
-            limits: crate::http::limits::LimitsConfig::default(),
-            shedding: crate::http::shedding::SheddingConfig::default(),
-            auto_attack_rps: crate::http::challenge::AUTO_THRESHOLD_PER_SEC,
-            auto_attack_store_rps: crate::http::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
+            shield: crate::edge::shield::ShieldConfig::default(),
+            limits: crate::edge::limits::LimitsConfig::default(),
+            shedding: crate::edge::shedding::SheddingConfig::default(),
+            auto_attack_rps: crate::edge::challenge::AUTO_THRESHOLD_PER_SEC,
+            auto_attack_store_rps: crate::edge::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
             exports_allow_private_s3: false,
             commerce: palisade_commerce::policy::Policy::default(),
         }
@@ -85,17 +85,17 @@ pub struct Shared {
     pub(crate) templates: Arc<Templates>,
     pub(crate) themes: Arc<Renderer>,
     /// The firewall in front of every route.
-    pub shield: crate::http::shield::ShieldState,
+    pub shield: crate::edge::shield::ShieldState,
     /// Rate limits (in-process unless [`AppState::with_limiter`] gave a shared one).
-    pub limiter: crate::http::limits::Limiter,
+    pub limiter: crate::edge::limits::Limiter,
     /// Requests in flight, for load shedding.
-    pub inflight: Arc<crate::http::shedding::Inflight>,
+    pub inflight: Arc<crate::edge::shedding::Inflight>,
     /// Storefront request rate, for automatic under-attack mode.
-    pub rate_watch: Arc<crate::http::challenge::RateWatch>,
+    pub rate_watch: Arc<crate::edge::challenge::RateWatch>,
     /// Merchants' custom firewall rules and recent-traffic samples.
-    pub store_rules: Arc<crate::http::rules::StoreRules>,
+    pub store_rules: Arc<crate::edge::rules::StoreRules>,
     /// Country lookups, when the operator gave a GeoIP database.
-    pub geoip: Arc<crate::http::geoip::GeoIp>,
+    pub geoip: Arc<crate::edge::geoip::GeoIp>,
     /// Seals merchants' scheduled-export passphrases (from the master key); `None` disables schedules.
     pub export_sealer: Option<Arc<palisade_store::seal::Sealer>>,
     /// Rendered storefront pages (exact: keyed by the stores' content versions; see `page_cache`).
@@ -120,8 +120,8 @@ impl AppState {
     ) -> Result<Self, minijinja::Error> {
         // Install the metrics recorder before the first request is counted.
         let _ = crate::http::metrics::handle();
-        let shield = crate::http::shield::ShieldState::start(db.clone(), config.shield.clone());
-        let limiter = crate::http::limits::Limiter::local(config.limits.clone());
+        let shield = crate::edge::shield::ShieldState::start(db.clone(), config.shield.clone());
+        let limiter = crate::edge::limits::Limiter::local(config.limits.clone());
         Ok(Self(Arc::new(Shared {
             db,
             registry: Arc::new(registry),
@@ -134,10 +134,10 @@ impl AppState {
             themes: Arc::new(Renderer::new()?),
             shield,
             limiter,
-            inflight: Arc::new(crate::http::shedding::Inflight::default()),
-            rate_watch: Arc::new(crate::http::challenge::RateWatch::default()),
-            store_rules: Arc::new(crate::http::rules::StoreRules::default()),
-            geoip: Arc::new(crate::http::geoip::GeoIp::default()),
+            inflight: Arc::new(crate::edge::shedding::Inflight::default()),
+            rate_watch: Arc::new(crate::edge::challenge::RateWatch::default()),
+            store_rules: Arc::new(crate::edge::rules::StoreRules::default()),
+            geoip: Arc::new(crate::edge::geoip::GeoIp::default()),
             export_sealer: None,
             page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
         })))
@@ -157,7 +157,7 @@ impl AppState {
 
     /// Uses a GeoIP database for country rules.
     #[must_use]
-    pub fn with_geoip(mut self, geoip: crate::http::geoip::GeoIp) -> Self {
+    pub fn with_geoip(mut self, geoip: crate::edge::geoip::GeoIp) -> Self {
         self.shared_mut().geoip = Arc::new(geoip);
         self
     }
@@ -178,7 +178,7 @@ impl AppState {
 
     /// Uses `limiter` (e.g. one shared through Redis) instead of the in-process one.
     #[must_use]
-    pub fn with_limiter(mut self, limiter: crate::http::limits::Limiter) -> Self {
+    pub fn with_limiter(mut self, limiter: crate::edge::limits::Limiter) -> Self {
         self.shared_mut().limiter = limiter;
         self
     }

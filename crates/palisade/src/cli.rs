@@ -205,11 +205,11 @@ pub struct ServeArgs {
     pub no_rate_limits: bool,
     /// Storefront requests per second (sustained over 10 s) that switch "under attack" mode on by themselves;
     /// 0 never does.
-    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = palisade_web::http::challenge::AUTO_THRESHOLD_PER_SEC)]
+    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_RPS", value_name = "N", default_value_t = palisade_web::edge::challenge::AUTO_THRESHOLD_PER_SEC)]
     pub auto_attack_mode_rps: u64,
     /// Requests per second to one store's pages (sustained over 10 s) that switch that store's "under attack" mode
     /// on by itself; 0 never does.
-    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_STORE_RPS", value_name = "N", default_value_t = palisade_web::http::challenge::AUTO_STORE_THRESHOLD_PER_SEC)]
+    #[arg(long, env = "PALISADE_AUTO_ATTACK_MODE_STORE_RPS", value_name = "N", default_value_t = palisade_web::edge::challenge::AUTO_STORE_THRESHOLD_PER_SEC)]
     pub auto_attack_mode_store_rps: u64,
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]

@@ -68,7 +68,7 @@ pub fn registry() -> anyhow::Result<Registry> {
     controls::register(&mut reg).map_err(explain).context("registering controls")?;
     palisade_identity::controls::register(&mut reg).map_err(explain).context("registering identity controls")?;
     palisade_commerce::controls::register(&mut reg).map_err(explain).context("registering commerce controls")?;
-    palisade_web::http::shield::register(&mut reg).map_err(explain).context("registering firewall controls")?;
+    palisade_web::edge::shield::register(&mut reg).map_err(explain).context("registering firewall controls")?;
     palisade_backup::controls::register(&mut reg).map_err(explain).context("registering backup controls")?;
     Ok(reg)
 }

@@ -4,7 +4,7 @@
 //! alerts, the address recorded on sessions, token-use audits, rate limits and the admin allow-list must all see
 //! the same client, or every user shares one counter. [`ClientAddr`] is that one value: the socket's address,
 //! or — when the socket is one of the configured trusted proxies — the nearest `X-Forwarded-For` hop that is
-//! not ([`crate::http::limits::client_ip`]). A header from anyone else is ignored.
+//! not ([`crate::edge::limits::client_ip`]). A header from anyone else is ignored.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -22,7 +22,7 @@ impl ClientAddr {
     /// The address of the request whose head is `parts`, under this node's trusted-proxy setting.
     #[must_use]
     pub fn of(state: &AppState, parts: &Parts) -> ClientAddr {
-        ClientAddr(crate::http::limits::request_ip(state, &parts.extensions, &parts.headers))
+        ClientAddr(crate::edge::limits::request_ip(state, &parts.extensions, &parts.headers))
     }
 
     /// The address as text, as stored on sessions, throttle keys and audit events.

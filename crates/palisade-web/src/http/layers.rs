@@ -24,8 +24,9 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::edge::{canonical, challenge, limits, shedding, shield};
 use crate::http::error::{ApiError, error_page, is_api_path};
-use crate::http::{canonical, challenge, csrf, headers, limits, metrics, shedding, shield};
+use crate::http::{csrf, headers, metrics};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,24 +1,18 @@
-//! The HTTP baseline: middleware, errors and authentication extractors.
+//! App plumbing: the middleware stack (`layers`), errors, sessions, access, CSRF tokens, security headers, metrics
+//! and the extractors. The edge (limits, shedding, challenge, rules, shield, accept loop) is [`crate::edge`].
 
 pub mod access;
 pub mod auth;
-pub mod canonical;
-pub mod challenge;
 pub mod client;
 pub mod csrf;
 pub mod error;
 pub mod form;
-pub mod geoip;
 pub mod headers;
 pub mod id_path;
 pub mod json;
 pub mod layers;
-pub mod limits;
 pub mod metrics;
-pub mod rules;
 pub mod session;
-pub mod shedding;
-pub mod shield;
 
 pub use error::{ApiError, PageError};
 

@@ -157,7 +157,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
     let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
     let shield_events =
-        crate::http::shield::shown(palisade_store::shield_events::recent_for_store(&state.db, scope, 10).await?);
+        crate::edge::shield::shown(palisade_store::shield_events::recent_for_store(&state.db, scope, 10).await?);
     let firewall = palisade_store::firewall::get(&state.db, scope).await?;
     let custom_rules = palisade_store::firewall::rules(&state.db, scope).await?;
     let html = state.templates.render(

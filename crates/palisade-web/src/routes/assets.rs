@@ -18,7 +18,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/assets/passkeys.js", get(passkeys_js))
         .route("/assets/strength.js", get(strength_js))
         .route("/assets/challenge.js", get(challenge_js))
-        .route("/_challenge", axum::routing::post(crate::http::challenge::solve))
+        .route("/_challenge", axum::routing::post(crate::edge::challenge::solve))
 }
 
 async fn console_css() -> impl IntoResponse {

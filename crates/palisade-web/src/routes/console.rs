@@ -35,7 +35,7 @@ async fn shield_page(
     State(state): State<AppState>,
     ConsoleOperator(op): ConsoleOperator,
 ) -> Result<Html<String>, PageError> {
-    let events = crate::http::shield::shown(
+    let events = crate::edge::shield::shown(
         palisade_store::shield_events::recent_platform(&state.db, &op.platform_scope(), 200).await?,
     );
     let policy = &state.shield.config.policy;
@@ -45,7 +45,7 @@ async fn shield_page(
         .filter(|u| *u > state.db.now().0);
     let bans = palisade_store::bans::active(&state.db, state.db.now(), 500).await?;
     let own_modes = palisade_store::firewall::waf_overrides(&state.db, &op.platform_scope()).await?;
-    use crate::http::shield::{BAN_MS, STRIKE_WINDOW_MS, STRIKES_TO_BAN};
+    use crate::edge::shield::{BAN_MS, STRIKE_WINDOW_MS, STRIKES_TO_BAN};
     let page = state.templates.render(
         "console_shield.html",
         json!({"operator": op.email(), "is_operator": true, "events": events,
@@ -234,7 +234,7 @@ async fn lift_ban(
         ))
     })?;
     // Bans are kept by client as limits count them (an IPv6 address by its /64): lifting any address of it lifts it.
-    let ip = crate::http::limits::network_of(ip);
+    let ip = crate::edge::limits::network_of(ip);
     palisade_store::bans::lift(&state.db, &op.platform_scope(), &ip.to_string()).await?;
     state.shield.bans.lift(ip);
     Ok(Redirect::to("/console/shield").into_response())

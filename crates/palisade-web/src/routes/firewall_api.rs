@@ -99,7 +99,7 @@ struct EventsQuery {
 async fn events(State(state): State<AppState>, access: StaffAccess, Query(q): Query<EventsQuery>) -> ApiResult {
     need(&access)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let events = crate::http::shield::shown(
+    let events = crate::edge::shield::shown(
         palisade_store::shield_events::recent_for_store(&state.db, &access.membership.scope, limit).await?,
     );
     Ok(Json(json!({"events": events})).into_response())

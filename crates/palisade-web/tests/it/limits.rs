@@ -3,7 +3,7 @@
 
 use palisade_shield::gcra::Rate;
 use palisade_web::WebConfig;
-use palisade_web::http::limits::{Limiter, LimitsConfig};
+use palisade_web::edge::limits::{Limiter, LimitsConfig};
 use reqwest::StatusCode;
 
 use crate::support::{TestApp, metric, store};
@@ -106,7 +106,7 @@ fn with_slow_routes() -> impl FnOnce(axum::Router, &palisade_web::AppState) -> a
 
 #[tokio::test]
 async fn a_saturated_node_sheds_browsing_at_once_and_keeps_serving_the_admin() {
-    use palisade_web::http::shedding::SheddingConfig;
+    use palisade_web::edge::shedding::SheddingConfig;
     let cfg =
         WebConfig { shedding: SheddingConfig { enabled: true, capacity: 4, per_ip: 100 }, ..WebConfig::default() };
     let app = TestApp::start_with(cfg, with_slow_routes()).await;
@@ -138,13 +138,13 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let limits = palisade_web::server::ConnLimits {
+    let limits = palisade_web::edge::server::ConnLimits {
         header_read_timeout: std::time::Duration::from_millis(300),
         per_ip_connections: 2,
-        ..palisade_web::server::ConnLimits::default()
+        ..palisade_web::edge::server::ConnLimits::default()
     };
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
-    tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+    tokio::spawn(palisade_web::edge::server::serve_with(listener, app, limits, std::future::pending()));
     // Slowloris: a request line and one header, then nothing.
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
@@ -188,12 +188,12 @@ async fn an_http2_client_that_never_completes_a_request_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let limits = palisade_web::server::ConnLimits {
+    let limits = palisade_web::edge::server::ConnLimits {
         header_read_timeout: std::time::Duration::from_millis(300),
-        ..palisade_web::server::ConnLimits::default()
+        ..palisade_web::edge::server::ConnLimits::default()
     };
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
-    tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+    tokio::spawn(palisade_web::edge::server::serve_with(listener, app, limits, std::future::pending()));
     // The HTTP/2 preface and an empty SETTINGS frame, then a HEADERS frame without END_HEADERS, then silence.
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
@@ -248,7 +248,7 @@ async fn a_signed_in_account_is_limited_whichever_address_it_uses() {
 /// client named in `X-Forwarded-For`, and the proxy's own connections must not be capped as one client's.
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_per_address_caps_count_clients_not_the_proxy() {
-    use palisade_web::http::shedding::SheddingConfig;
+    use palisade_web::edge::shedding::SheddingConfig;
     let cfg = WebConfig {
         shedding: SheddingConfig { enabled: true, capacity: 100, per_ip: 2 },
         limits: LimitsConfig { trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()], ..LimitsConfig::default() },
@@ -272,13 +272,13 @@ async fn behind_a_trusted_proxy_the_per_address_caps_count_clients_not_the_proxy
     let serve = |uncapped: Vec<ipnet::IpNet>| async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let limits = palisade_web::server::ConnLimits {
+        let limits = palisade_web::edge::server::ConnLimits {
             per_ip_connections: 2,
             uncapped,
-            ..palisade_web::server::ConnLimits::default()
+            ..palisade_web::edge::server::ConnLimits::default()
         };
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
-        tokio::spawn(palisade_web::server::serve_with(listener, app, limits, std::future::pending()));
+        tokio::spawn(palisade_web::edge::server::serve_with(listener, app, limits, std::future::pending()));
         addr
     };
     for (uncapped, answered) in [(vec!["127.0.0.0/8".parse().unwrap()], true), (vec![], false)] {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use palisade_store::scope::{PlatformScope, StaffScope};
 use palisade_store::shield_events;
 use palisade_web::WebConfig;
-use palisade_web::http::shield::{ShieldConfig, shown};
+use palisade_web::edge::shield::{ShieldConfig, shown};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -138,7 +138,7 @@ async fn an_operators_exception_spares_one_field_of_one_route_from_the_families_
 #[tokio::test]
 async fn an_address_that_keeps_tripping_the_firewall_is_banned_for_a_while() {
     let app = TestApp::start().await;
-    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+    for i in 0..palisade_web::edge::shield::STRIKES_TO_BAN {
         let res = app.get(&format!("/search?q={i}%27%20OR%20%271%27%3D%271")).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
@@ -162,7 +162,7 @@ async fn a_ban_imposed_by_one_node_is_enforced_by_the_others_until_an_operator_l
     const ATTACKER: &str = "203.0.113.9";
     let from = |app: &TestApp, path: &str| app.client.get(app.url(path)).header("x-forwarded-for", ATTACKER).send();
     assert_eq!(from(&b, "/search?q=tea").await.unwrap().status(), StatusCode::OK);
-    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+    for i in 0..palisade_web::edge::shield::STRIKES_TO_BAN {
         let res = from(&a, &format!("/search?q={i}%27%20OR%20%271%27%3D%271")).await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
@@ -250,7 +250,7 @@ async fn the_admin_allow_list_keeps_other_addresses_out_and_cannot_lock_out_its_
 
 #[tokio::test]
 async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in() {
-    use palisade_web::http::challenge::{BITS, solves};
+    use palisade_web::edge::challenge::{BITS, solves};
     let app = TestApp::start().await;
     let tea = store(&app.db, "tea", None).await;
     let _other = store(&app.db, "books", None).await;
@@ -399,7 +399,7 @@ async fn a_flood_never_shortens_the_attack_mode_a_merchant_set_by_hand() {
 
 /// Solves the challenge on `html` and returns the pass cookie (`name=value`).
 async fn solve(app: &TestApp, html: &str, next: &str) -> String {
-    use palisade_web::http::challenge::{BITS, solves};
+    use palisade_web::edge::challenge::{BITS, solves};
     let c = html.split("name=\"c\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let n = (0u64..).map(|n| n.to_string()).find(|n| solves(&c, n, BITS)).unwrap();
     let solved = app
@@ -541,7 +541,7 @@ async fn country_rules_block_by_the_operators_geoip_database() {
     let mut config = WebConfig::default();
     // Behind a proxy on loopback, so that X-Forwarded-For names the shopper's address.
     config.limits.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    let geoip = palisade_web::http::geoip::GeoIp::open(&fixture).unwrap();
+    let geoip = palisade_web::edge::geoip::GeoIp::open(&fixture).unwrap();
     let app = TestApp::start_adjusted(config, |s| s.with_geoip(geoip), |r, _| r).await;
     let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
     let center = app
@@ -733,7 +733,7 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     let platform = palisade_shield::Policy { paranoia: 2, ..palisade_shield::Policy::default() };
     let cfg =
         WebConfig { shield: ShieldConfig { policy: platform, ..ShieldConfig::default() }, ..WebConfig::default() };
-    palisade_web::http::shield::report_node(&app.db, "node-a", &cfg).await.unwrap();
+    palisade_web::edge::shield::report_node(&app.db, "node-a", &cfg).await.unwrap();
     let res = set(&[("mode", "block"), ("paranoia", "1")]).await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let lax = control_status(&app, &tea.id.to_string(), &cookie, control).await;
@@ -790,7 +790,7 @@ async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
 
 #[tokio::test]
 async fn firewall_events_are_kept_for_their_retention_and_then_removed() {
-    use palisade_web::http::shield::{EVENTS_KEPT, prune_events};
+    use palisade_web::edge::shield::{EVENTS_KEPT, prune_events};
     let app = TestApp::start().await;
     let now = app.db.now().0;
     let kept = EVENTS_KEPT.as_millis() as i64;
@@ -835,7 +835,7 @@ async fn a_stores_own_mode_and_paranoia_apply_even_where_the_platform_firewall_i
 
 #[tokio::test]
 async fn the_firewall_controls_judge_every_running_node() {
-    use palisade_web::http::shield::{NODE_REPORT_PREFIX, forget_node, report_node};
+    use palisade_web::edge::shield::{NODE_REPORT_PREFIX, forget_node, report_node};
     let app = TestApp::start().await;
     let status = |id: &'static str| {
         let app = &app;
@@ -876,10 +876,10 @@ async fn the_firewall_controls_judge_every_running_node() {
 
 #[tokio::test]
 async fn a_pass_is_good_only_for_the_address_that_earned_it() {
-    use palisade_web::http::challenge::{BITS, solves};
-    let limits = palisade_web::http::limits::LimitsConfig {
+    use palisade_web::edge::challenge::{BITS, solves};
+    let limits = palisade_web::edge::limits::LimitsConfig {
         trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
-        ..palisade_web::http::limits::LimitsConfig::default()
+        ..palisade_web::edge::limits::LimitsConfig::default()
     };
     let app = TestApp::start_with(WebConfig { limits, ..WebConfig::default() }, |r, _| r).await;
     let tea = store(&app.db, "tea", None).await;
@@ -918,7 +918,7 @@ async fn an_ipv6_client_is_banned_by_its_64_and_lifted_by_any_address_in_it() {
     let app = TestApp::start_with(cfg, |r, _| r).await;
     let from = |client: String, path: &str| app.client.get(app.url(path)).header("x-forwarded-for", client).send();
     // Each attack from another address of the same /64.
-    for i in 0..palisade_web::http::shield::STRIKES_TO_BAN {
+    for i in 0..palisade_web::edge::shield::STRIKES_TO_BAN {
         let res = from(format!("2001:db8:1:2::{:x}", i + 1), &format!("/search?q={i}%27%20OR%20%271%27%3D%271"));
         assert_eq!(res.await.unwrap().status(), StatusCode::FORBIDDEN);
     }

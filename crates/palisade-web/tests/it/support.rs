@@ -75,7 +75,7 @@ impl TestApp {
         controls::register(&mut registry).unwrap();
         palisade_identity::controls::register(&mut registry).unwrap();
         palisade_commerce::controls::register(&mut registry).unwrap();
-        palisade_web::http::shield::register(&mut registry).unwrap();
+        palisade_web::edge::shield::register(&mut registry).unwrap();
         palisade_backup::controls::register(&mut registry).unwrap();
         let facts = NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key };
         let identity = palisade_identity::Identity::new(db.db.clone(), &master, "Palisade test")
@@ -89,7 +89,7 @@ impl TestApp {
             .with_master_key(&[9u8; 32]);
         if redis {
             // As `palisade serve --redis-url` does.
-            state = state.with_limiter(palisade_web::http::limits::Limiter::new(limits).await.unwrap());
+            state = state.with_limiter(palisade_web::edge::limits::Limiter::new(limits).await.unwrap());
         }
         let state = adjust(state);
         let app = extend(palisade_web::router(state.clone()), &state);

@@ -20,7 +20,7 @@ pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Every 15 minutes: fetch the payment page and compare its scripts and security headers with the inventory
 /// (PCI DSS 11.6.1).
 pub const PAYMENT_PAGE_CHECK: &str = "payments.page_check";
-/// Daily removal of firewall events past their retention ([`palisade_web::http::shield::EVENTS_KEPT`]).
+/// Daily removal of firewall events past their retention ([`palisade_web::edge::shield::EVENTS_KEPT`]).
 pub const PRUNE_SHIELD_EVENTS: &str = "shield.events_prune";
 /// A no-op probe to check that the job system runs (used by the multi-node test and by operators).
 pub const PING: &str = "system.ping";
@@ -75,7 +75,7 @@ pub fn handlers(
         Ok(())
     });
     h.register(PRUNE_SHIELD_EVENTS, |ctx: JobContext| async move {
-        let n = palisade_web::http::shield::prune_events(&ctx.db, palisade_web::http::shield::EVENTS_KEPT).await?;
+        let n = palisade_web::edge::shield::prune_events(&ctx.db, palisade_web::edge::shield::EVENTS_KEPT).await?;
         tracing::info!(shield.events_pruned = n, "firewall events past retention removed");
         Ok(())
     });

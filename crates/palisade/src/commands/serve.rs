@@ -82,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         request_timeout: inst.settings.request_timeout,
         max_body_bytes: inst.settings.max_body_bytes,
         public_url: public_url.clone(),
-        shield: palisade_web::http::shield::ShieldConfig {
+        shield: palisade_web::edge::shield::ShieldConfig {
             policy: palisade_shield::Policy {
                 mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
                 paranoia: args.shield_paranoia,
@@ -94,10 +94,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
                     .collect(),
                 ..palisade_shield::Policy::default()
             },
-            ..palisade_web::http::shield::ShieldConfig::default()
+            ..palisade_web::edge::shield::ShieldConfig::default()
         },
-        limits: palisade_web::http::limits::LimitsConfig::default(),
-        shedding: palisade_web::http::shedding::SheddingConfig::default(),
+        limits: palisade_web::edge::limits::LimitsConfig::default(),
+        shedding: palisade_web::edge::shedding::SheddingConfig::default(),
         auto_attack_rps: args.auto_attack_mode_rps,
         auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
@@ -107,11 +107,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     for cidr in &args.trusted_proxies {
         trusted.push(cidr.parse::<ipnet::IpNet>().map_err(|e| anyhow::anyhow!("--trusted-proxy {cidr}: {e}"))?);
     }
-    let limits = palisade_web::http::limits::LimitsConfig {
+    let limits = palisade_web::edge::limits::LimitsConfig {
         enabled: !args.no_rate_limits,
         redis_url: args.redis_url.clone(),
         trusted_proxies: trusted.clone(),
-        ..palisade_web::http::limits::LimitsConfig::default()
+        ..palisade_web::edge::limits::LimitsConfig::default()
     };
     let mut web = web;
     web.limits = limits.clone();
@@ -134,14 +134,14 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         .with_master_key(inst.master_key.expose());
     let state = match &args.geoip_db {
         Some(path) => {
-            let geo = palisade_web::http::geoip::GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?;
+            let geo = palisade_web::edge::geoip::GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?;
             tracing::info!(path = %path.display(), "GeoIP database loaded: country rules available");
             state.with_geoip(geo)
         }
         None => state,
     };
     let state = if limits.redis_url.is_some() {
-        let shared = palisade_web::http::limits::Limiter::new(limits).await.map_err(|e| anyhow::anyhow!(e))?;
+        let shared = palisade_web::edge::limits::Limiter::new(limits).await.map_err(|e| anyhow::anyhow!(e))?;
         tracing::info!("rate limits shared through Redis");
         state.with_limiter(shared)
     } else {
@@ -152,20 +152,20 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.
-    palisade_web::http::shield::report_node(&db, &node, &reported).await?;
+    palisade_web::edge::shield::report_node(&db, &node, &reported).await?;
     let reporter = {
         let (db, node, web, mut stop) = (db.clone(), node.clone(), reported.clone(), stop_rx.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(palisade_web::http::shield::NODE_REPORT_EVERY) => {}
+                    _ = tokio::time::sleep(palisade_web::edge::shield::NODE_REPORT_EVERY) => {}
                     _ = stop.wait_for(|stop| *stop) => break,
                 }
-                if let Err(e) = palisade_web::http::shield::report_node(&db, &node, &web).await {
+                if let Err(e) = palisade_web::edge::shield::report_node(&db, &node, &web).await {
                     tracing::warn!(error = %e, "could not renew this node's firewall report");
                 }
             }
-            if let Err(e) = palisade_web::http::shield::forget_node(&db, &node).await {
+            if let Err(e) = palisade_web::edge::shield::forget_node(&db, &node).await {
                 tracing::warn!(error = %e, "could not withdraw this node's firewall report");
             }
         })
@@ -190,9 +190,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
 
     let mut http_stop = stop_rx.clone();
     // Trusted proxies hold many clients' connections: the per-address connection cap is for clients.
-    let conn_limits =
-        palisade_web::server::ConnLimits { uncapped: trusted, ..palisade_web::server::ConnLimits::default() };
-    let server = palisade_web::server::serve_with(listener, app, conn_limits, async move {
+    let conn_limits = palisade_web::edge::server::ConnLimits {
+        uncapped: trusted,
+        ..palisade_web::edge::server::ConnLimits::default()
+    };
+    let server = palisade_web::edge::server::serve_with(listener, app, conn_limits, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {

@@ -243,7 +243,7 @@ pub async fn gate(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
     if !active(state, &path, now).await {
         return next(req).await;
     }
-    let ip = crate::http::limits::request_ip(state, req.extensions(), req.headers())
+    let ip = crate::edge::limits::request_ip(state, req.extensions(), req.headers())
         .map(|i| i.to_string())
         .unwrap_or_default();
     if cookie(req.headers(), PASS_COOKIE).is_some_and(|v| pass_ok(state, v, &ip, now)) {
@@ -339,7 +339,7 @@ pub(crate) async fn solve(
     Form(s): Form<Solution>,
 ) -> Response {
     let now = state.db.now().0;
-    let ip = crate::http::limits::request_ip(&state, &req.extensions, &req.headers)
+    let ip = crate::edge::limits::request_ip(&state, &req.extensions, &req.headers)
         .map(|i| i.to_string())
         .unwrap_or_default();
     let mut parts = s.c.splitn(3, '.');

@@ -139,7 +139,7 @@ pub async fn serve_with(
                 } else {
                     limits.per_ip_connections
                 };
-                let Some(slot) = conns.take(crate::http::limits::network_of(addr.ip()), cap) else {
+                let Some(slot) = conns.take(crate::edge::limits::network_of(addr.ip()), cap) else {
                     metrics::counter!("palisade_connections_refused_total").increment(1);
                     drop(stream);
                     continue;

@@ -11,8 +11,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::edge::limits::Class;
 use crate::http::error::{ApiError, error_page, is_api_path};
-use crate::http::limits::Class;
 use crate::state::AppState;
 
 /// How much of the capacity each tier may use.
@@ -156,7 +156,7 @@ pub async fn shed(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
     let tier = Tier::of(req.method().as_str(), req.uri().path(), ua);
     // The client, not a trusted proxy in front of it: behind a proxy every client would share one budget.
     let ip =
-        crate::http::limits::request_ip(state, req.extensions(), req.headers()).map(crate::http::limits::network_of);
+        crate::edge::limits::request_ip(state, req.extensions(), req.headers()).map(crate::edge::limits::network_of);
     match state.inflight.enter(&cfg, tier, ip) {
         Ok(guard) => {
             metrics::gauge!("palisade_inflight_requests").set(state.inflight.current() as f64);

@@ -246,7 +246,7 @@ pub async fn report_node(db: &Db, node: &str, web: &crate::WebConfig) -> Result<
     let report = serde_json::json!({
         "mode": web.shield.policy.mode.as_str(), "paranoia": web.shield.policy.paranoia,
         "shedding": web.shedding.enabled, "capacity": web.shedding.capacity, "per_ip": web.shedding.per_ip,
-        "header_read_timeout_secs": crate::server::ConnLimits::default().header_read_timeout.as_secs(),
+        "header_read_timeout_secs": crate::edge::server::ConnLimits::default().header_read_timeout.as_secs(),
         "rate_limits": web.limits.enabled, "shared_limits": web.limits.redis_url.is_some(),
     });
     palisade_store::settings::put(db, &format!("{NODE_REPORT_PREFIX}{node}"), &report).await
@@ -324,16 +324,16 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
         return unreadable_store(req.uri().path());
     }
     let platform_off = shield.config.policy.mode == palisade_shield::Mode::Off;
-    let store_off = |l: &crate::http::rules::StoreLayer| {
+    let store_off = |l: &crate::edge::rules::StoreLayer| {
         l.rules.is_empty() && l.policy.as_ref().is_none_or(|p| p.mode == palisade_shield::Mode::Off)
     };
     if platform_off && layer.as_deref().is_none_or(store_off) {
         return next(req).await;
     }
-    let ip = crate::http::limits::request_ip(state, req.extensions(), req.headers());
+    let ip = crate::edge::limits::request_ip(state, req.extensions(), req.headers());
     if !platform_off
         && let Some(ip) = ip
-        && shield.bans.banned(crate::http::limits::network_of(ip), now)
+        && shield.bans.banned(crate::edge::limits::network_of(ip), now)
     {
         metrics::counter!("palisade_shield_banned_requests_total").increment(1);
         return banned(req.uri().path());
@@ -363,7 +363,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
             // Custom rules (live and in test-runs) see the request through the allow-list of `Sample::of`:
             // never credentials, card data or personal data, so neither a rule's events nor its test-run hit
             // count can be turned into an oracle over what buyers type.
-            let sample = crate::http::rules::Sample::of(
+            let sample = crate::edge::rules::Sample::of(
                 &sreq,
                 now,
                 parts.uri.path(),
@@ -371,7 +371,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
                 ip,
                 ip.and_then(|i| state.geoip.country(i)),
             );
-            let hit = crate::http::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
+            let hit = crate::edge::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
             state.store_rules.remember(store, sample.kept());
             if let Some((action, source)) = hit {
                 use palisade_shield::rules::RuleAction;
@@ -398,7 +398,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
                     RuleAction::Challenge => {
                         if !passed_challenge(state, &parts, ip, now) {
                             record(Action::Challenge);
-                            return challenge(state, &parts, ip, now, crate::http::challenge::Why::StoreRule);
+                            return challenge(state, &parts, ip, now, crate::edge::challenge::Why::StoreRule);
                         }
                     }
                     RuleAction::Log => {
@@ -418,7 +418,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     // A suspicious request a browser cannot be sent round a challenge for (an API call, a form post), or whose
     // client already proved itself, goes through and is recorded.
     if verdict.action == Action::Challenge
-        && (!crate::http::challenge::can_challenge(&parts.method, parts.uri.path())
+        && (!crate::edge::challenge::can_challenge(&parts.method, parts.uri.path())
             || passed_challenge(state, &parts, ip, now))
     {
         verdict.action = Action::Log;
@@ -427,12 +427,12 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     match verdict.action {
         Action::Allow | Action::Log => return next(Request::from_parts(parts, Body::from(bytes))).await,
         Action::Challenge => {
-            return challenge(state, &parts, ip, now, crate::http::challenge::Why::Suspicious);
+            return challenge(state, &parts, ip, now, crate::edge::challenge::Why::Suspicious);
         }
         Action::Block => {}
     }
     if !platform_off
-        && let Some(ip) = ip.map(crate::http::limits::network_of)
+        && let Some(ip) = ip.map(crate::edge::limits::network_of)
         && let Some(until) = shield.bans.strike(ip, now)
     {
         metrics::counter!("palisade_shield_bans_total").increment(1);
@@ -456,8 +456,8 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
 /// Whether the client holds a valid pass cookie from an earlier challenge (bound to its address).
 fn passed_challenge(state: &AppState, parts: &axum::http::request::Parts, ip: Option<IpAddr>, now: i64) -> bool {
     let ip = ip.map(|i| i.to_string()).unwrap_or_default();
-    crate::http::auth::cookie(&parts.headers, crate::http::challenge::PASS_COOKIE)
-        .is_some_and(|v| crate::http::challenge::pass_ok(state, v, &ip, now))
+    crate::http::auth::cookie(&parts.headers, crate::edge::challenge::PASS_COOKIE)
+        .is_some_and(|v| crate::edge::challenge::pass_ok(state, v, &ip, now))
 }
 
 fn challenge(
@@ -465,11 +465,11 @@ fn challenge(
     parts: &axum::http::request::Parts,
     ip: Option<IpAddr>,
     now: i64,
-    why: crate::http::challenge::Why,
+    why: crate::edge::challenge::Why,
 ) -> Response {
     let ip = ip.map(|i| i.to_string()).unwrap_or_default();
     let next_url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    crate::http::challenge::challenge_page(state, &ip, now, next_url, why)
+    crate::edge::challenge::challenge_page(state, &ip, now, next_url, why)
 }
 
 /// The answer for a store whose firewall cannot be read (see `StoreLayer::unreadable`): closed, and saying so.
@@ -504,7 +504,7 @@ fn emit(
 ) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     // Kept for 90 days and shown to staff: a card number in a path is not kept with it.
-    let path = crate::http::rules::kept_path(parts.uri.path());
+    let path = crate::edge::rules::kept_path(parts.uri.path());
     let action = v.action.as_str();
     metrics::counter!("palisade_shield_decisions_total", "action" => action).increment(1);
     for f in &v.findings {
