@@ -52,13 +52,14 @@ pub async fn touch(conn: &mut AnyConnection, scope: &StoreScope) -> Result<()> {
 }
 
 /// The store a storefront path names (by id or slug, as the routes resolve it) with its current content
-/// version, in one indexed read; `None` when no store has that id or slug.
+/// version, in one indexed read; `None` when no active store has that id or slug (a cached page of a store that is
+/// suspended later is never served: every request passes here before the cache).
 pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
     // An id is looked up by id only, a slug by slug only (slugs cannot parse as ids), as `routes::resolve_store`.
     let by = if key.parse::<StoreId>().is_ok() { "s.id" } else { "s.slug" };
     let row: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, COALESCE(v.version, 0) FROM stores s LEFT JOIN storefront_versions v ON v.store_id = s.id \
-         WHERE {by} = $1"
+         WHERE {by} = $1 AND s.status = 'active'"
     )))
     .bind(key)
     .fetch_optional(db.pool())

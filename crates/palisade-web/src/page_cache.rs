@@ -27,6 +27,18 @@ use rand::RngCore;
 pub const DEFAULT_BYTES: usize = 64 * 1024 * 1024;
 const SHARDS: usize = 8;
 
+/// The longest key stored (see [`PageCache::insert`]).
+pub const MAX_KEY: usize = 320;
+
+/// What one entry costs beyond the page and its key's two copies (map and queue): the map slot, the `Arc`, the
+/// queue slot and allocator rounding, estimated generously so that the cap bounds real memory.
+const ENTRY_OVERHEAD: usize = 160;
+
+/// The bytes an entry is counted for: the page, its key twice (map and eviction queue) and the overhead.
+fn entry_weight(page: &CachedPage, key_len: usize) -> usize {
+    page.weight() + 2 * key_len + ENTRY_OVERHEAD
+}
+
 /// One rendered page, split where the per-request token goes.
 #[derive(Debug)]
 pub struct CachedPage {
@@ -37,7 +49,9 @@ pub struct CachedPage {
 impl CachedPage {
     /// Splits `html` (rendered with [`PageCache::marker`] as its token) at every occurrence of `marker`.
     #[must_use]
-    pub fn split(html: String, marker: &str) -> Self {
+    pub fn split(mut html: String, marker: &str) -> Self {
+        // `Bytes::from` keeps the whole allocation: a render can leave up to twice its length in capacity.
+        html.shrink_to_fit();
         let cuts: Vec<usize> = html.match_indices(marker).map(|(at, _)| at).collect();
         let whole = Bytes::from(html);
         let mut parts = Vec::with_capacity(cuts.len() + 1);
@@ -137,23 +151,27 @@ impl PageCache {
         found
     }
 
-    /// Stores `page` under `key`, evicting the shard's oldest entries beyond its budget.
+    /// Stores `page` under `key`, evicting the shard's oldest entries beyond its budget. Keys longer than
+    /// [`MAX_KEY`] are not stored (they carry free text: a flood of distinct long queries should not evict pages).
     pub fn insert(&self, key: String, page: Arc<CachedPage>) {
-        let weight = page.weight() + key.len();
+        if key.len() > MAX_KEY {
+            return;
+        }
+        let weight = entry_weight(&page, key.len());
         if weight > self.shard_budget {
             return;
         }
         let Some(Ok(mut shard)) = self.shard(&key).map(Mutex::lock) else { return };
         let key: Box<str> = key.into();
         match shard.map.insert(key.clone(), page) {
-            Some(old) => shard.bytes = shard.bytes.saturating_sub(old.weight() + key.len()),
+            Some(old) => shard.bytes = shard.bytes.saturating_sub(entry_weight(&old, key.len())),
             None => shard.order.push_back(key),
         }
         shard.bytes += weight;
         while shard.bytes > self.shard_budget {
             let Some(oldest) = shard.order.pop_front() else { break };
             if let Some(old) = shard.map.remove(&oldest) {
-                shard.bytes = shard.bytes.saturating_sub(old.weight() + oldest.len());
+                shard.bytes = shard.bytes.saturating_sub(entry_weight(&old, oldest.len()));
             }
         }
     }
@@ -191,8 +209,21 @@ mod tests {
         assert!(cache.bytes() <= SHARDS * 10_000, "{}", cache.bytes());
         assert!(cache.get("k199").is_some(), "the newest entry is kept");
         assert!(cache.get("k0").is_none(), "the oldest entry went");
+        // Every entry is counted with its key twice and its overhead, not the page alone.
+        let one = PageCache::new(1 << 20);
+        one.insert("key".into(), Arc::new(CachedPage::split("x".repeat(1_000), one.marker())));
+        assert!(one.bytes() >= 1_000 + 2 * 3 + ENTRY_OVERHEAD, "{}", one.bytes());
         let off = PageCache::new(0);
         off.insert("k".into(), Arc::new(CachedPage::split("x".into(), off.marker())));
         assert!(!off.enabled() && off.get("k").is_none());
+    }
+
+    #[test]
+    fn long_keys_are_not_stored_so_free_text_floods_cannot_evict_pages() {
+        let cache = PageCache::new(1 << 20);
+        let long = "q".repeat(MAX_KEY + 1);
+        cache.insert(long.clone(), Arc::new(CachedPage::split("x".into(), cache.marker())));
+        assert!(cache.get(&long).is_none());
+        assert_eq!(cache.bytes(), 0);
     }
 }

@@ -217,3 +217,22 @@ async fn a_stored_unknown_currency_is_a_corrupt_record() {
         other => panic!("expected a corrupt-record error, got {other:?}"),
     }
 }
+
+/// The storefront resolves only active stores, by id or by slug: a store suspended after its pages were cached is
+/// not served from the cache (the cache is consulted only after this lookup).
+#[tokio::test]
+async fn a_suspended_store_no_longer_resolves_for_the_storefront() {
+    let t = TestDb::new().await;
+    let (a, _) = store(&t, "alpha").await;
+    let (b, _) = store(&t, "bravo").await;
+    assert_eq!(palisade_store::storefront::resolve(&t, "alpha").await.unwrap().map(|r| r.0), Some(a.id));
+    assert_eq!(palisade_store::storefront::resolve(&t, &a.id.to_string()).await.unwrap().map(|r| r.0), Some(a.id));
+    sqlx::query("UPDATE stores SET status = 'suspended' WHERE id = $1")
+        .bind(a.id.to_string())
+        .execute(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(palisade_store::storefront::resolve(&t, "alpha").await.unwrap(), None);
+    assert_eq!(palisade_store::storefront::resolve(&t, &a.id.to_string()).await.unwrap(), None);
+    assert_eq!(palisade_store::storefront::resolve(&t, "bravo").await.unwrap().map(|r| r.0), Some(b.id));
+}
