@@ -531,14 +531,18 @@ fn emit(
 }
 
 fn blocked(path: &str, id: &str) -> Response {
-    let message = format!(
-        "This request was blocked by Palisade's web application firewall. If you think this is a mistake, \
-         contact the site and quote event {id}."
-    );
+    const MESSAGE: &str = "This request was blocked by Palisade's web application firewall. If you think this is \
+                           a mistake, contact the site and quote event";
+    // The event id is Palisade's own, not input: it is added after the message's card redaction, which could
+    // otherwise garble an id whose hex groups happen to be all digits.
     let mut res = if is_api_path(path) {
-        ApiError::new(StatusCode::FORBIDDEN, "blocked_by_firewall", message).into_response()
+        let mut e = ApiError::new(StatusCode::FORBIDDEN, "blocked_by_firewall", MESSAGE);
+        e.message = format!("{MESSAGE} {id}.");
+        e.into_response()
     } else {
-        (StatusCode::FORBIDDEN, Html(error_page(StatusCode::FORBIDDEN, &message))).into_response()
+        let page =
+            crate::http::error::error_page_quoting(StatusCode::FORBIDDEN, &format!("{MESSAGE} below."), Some(id));
+        (StatusCode::FORBIDDEN, Html(page)).into_response()
     };
     if let Ok(v) = axum::http::HeaderValue::from_str(id) {
         res.headers_mut().insert("x-palisade-event", v);

@@ -153,11 +153,20 @@ impl IntoResponse for PageError {
 /// A self-contained error page (no template engine involved, so it renders even when templates cannot).
 #[must_use]
 pub fn error_page(status: StatusCode, message: &str) -> String {
+    error_page_quoting(status, message, None)
+}
+
+/// An error page that also shows a reference Palisade made itself (a firewall event id) for the visitor to quote.
+/// The message may echo input and is redacted; the reference is not input, and redacting it would garble it
+/// (a UUID whose hex happens to be all digits can look like a card number).
+#[must_use]
+pub fn error_page_quoting(status: StatusCode, message: &str, reference: Option<&str>) -> String {
     let title = status.canonical_reason().unwrap_or("Error");
+    let reference = reference.map_or(String::new(), |r| format!("<p>Reference: <code>{}</code></p>", escape(r)));
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title} · Palisade</title>\
          <link rel=\"stylesheet\" href=\"/assets/console.css\"></head><body><main class=\"narrow\">\
-         <h1>{code} · {title}</h1><p>{msg}</p><p><a href=\"/console\">Back to the console</a></p></main></body></html>",
+         <h1>{code} · {title}</h1><p>{msg}</p>{reference}<p><a href=\"/console\">Back to the console</a></p></main></body></html>",
         code = status.as_u16(),
         title = escape(title),
         msg = escape(&palisade_core::redact::card_numbers(message)),
@@ -247,6 +256,16 @@ mod tests {
         let page = error_page(StatusCode::NOT_FOUND, "<script>alert(1)</script>");
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_reference_is_quoted_whole_while_the_message_is_redacted() {
+        // All-digit hex groups: shaped like a card to the redactor, but Palisade's own id.
+        let id = "01931234-5678-7123-8123-456789abcdef";
+        let page = error_page_quoting(StatusCode::FORBIDDEN, "card 4111 1111 1111 1111 typed", Some(id));
+        assert!(page.contains(id), "{page}");
+        assert!(!page.contains("4111 1111 1111 1111"), "{page}");
+        assert!(!error_page(StatusCode::FORBIDDEN, id).contains(id), "the plain page still redacts its message");
     }
 
     #[test]
