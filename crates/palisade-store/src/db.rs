@@ -73,6 +73,10 @@ pub struct Db {
     backend: Backend,
     clock: SharedClock,
     display_url: String,
+    /// SQLite: notices commits without a query (see [`crate::changes`]); `None` on PostgreSQL.
+    changes: Option<Arc<crate::changes::ChangeWatch>>,
+    /// Storefront content versions already read, valid while nothing is committed (see [`crate::storefront`]).
+    versions: Arc<crate::storefront::VersionMemo>,
 }
 
 impl Db {
@@ -103,7 +107,13 @@ impl Db {
             .connect(&url)
             .await
             .map_err(|e| connect_error(e, &display_url))?;
-        let db = Db { pool, backend, clock: options.clock, display_url };
+        // Opened after the pool, which created the file.
+        let changes = match backend {
+            Backend::Sqlite => sqlite_file(&url).and_then(|p| crate::changes::ChangeWatch::open(&p)).map(Arc::new),
+            Backend::Postgres => None,
+        };
+        let versions = Arc::default();
+        let db = Db { pool, backend, clock: options.clock, display_url, changes, versions };
         db.ping().await?;
         Ok(db)
     }
@@ -127,6 +137,17 @@ impl Db {
     #[must_use]
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The database's committed state as this process sees it, when it can be known without a query (SQLite):
+    /// two equal markers mean nothing was committed in between, by this process or another.
+    #[must_use]
+    pub fn change_marker(&self) -> Option<crate::changes::Marker> {
+        self.changes.as_ref()?.marker()
+    }
+
+    pub(crate) fn versions(&self) -> &crate::storefront::VersionMemo {
+        &self.versions
     }
 
     /// The URL with any password removed, for logs and messages.
@@ -180,6 +201,13 @@ fn configure_connection<'c>(
         }
         Ok(())
     })
+}
+
+/// The file a prepared SQLite URL opens; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    (path != ":memory:" && !path.is_empty() && !rest.contains("mode=memory")).then(|| PathBuf::from(path))
 }
 
 /// Adds `mode=rwc` (create if missing) and checks the directory is writable before SQLite tries.

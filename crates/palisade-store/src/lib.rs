@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bans;
+pub mod changes;
 pub mod controls;
 pub mod db;
 pub mod error;

@@ -15,8 +15,13 @@
 //! transaction's other row locks means two writers never hold those in opposite orders (a checkout reserving
 //! two variants and a merchant changing one of them would otherwise deadlock on the version row).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use palisade_core::StoreId;
 use sqlx::AnyConnection;
+
+use crate::changes::Marker;
 
 use crate::error::{Result, StoreError};
 use crate::{Db, StoreScope};
@@ -55,6 +60,20 @@ pub async fn touch(conn: &mut AnyConnection, scope: &StoreScope) -> Result<()> {
 /// version, in one indexed read; `None` when no active store has that id or slug (a cached page of a store that is
 /// suspended later is never served: every request passes here before the cache).
 pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
+    // Read before the query: a commit after this moves the marker, so what the query reads is never kept longer
+    // than the state it was read in (see `VersionMemo`).
+    let at = db.change_marker();
+    if let Some(hit) = at.and_then(|at| db.versions().store(at, key)) {
+        return Ok(hit);
+    }
+    let found = read_store(db, key).await?;
+    if let Some(at) = at {
+        db.versions().remember_store(at, key, found);
+    }
+    Ok(found)
+}
+
+async fn read_store(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
     // An id is looked up by id only, a slug by slug only (slugs cannot parse as ids), as `routes::resolve_store`.
     let by = if key.parse::<StoreId>().is_ok() { "s.id" } else { "s.slug" };
     let row: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -74,10 +93,80 @@ pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
 
 /// The marketplace's content version: the sum of its shards, which grows with every [`touch`] of any store.
 pub async fn marketplace(db: &Db) -> Result<i64> {
+    let at = db.change_marker();
+    if let Some(hit) = at.and_then(|at| db.versions().marketplace(at)) {
+        return Ok(hit);
+    }
     let (v,): (i64,) = sqlx::query_as("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM marketplace_versions")
         .fetch_one(db.pool())
         .await?;
+    if let Some(at) = at {
+        db.versions().remember_marketplace(at, v);
+    }
     Ok(v)
+}
+
+/// Most stores one memo holds; a flood of made-up slugs empties it instead of growing it.
+const MEMO_STORES: usize = 4096;
+
+/// Versions (and unknown store keys) read while the database stayed unchanged, as told by SQLite's change watch
+/// ([`Db::change_marker`]): a page view whose page is cached then costs no query at all, and any commit, by any
+/// connection or process, empties the memo before its next use. PostgreSQL has no marker and always reads.
+#[derive(Debug, Default)]
+pub struct VersionMemo {
+    inner: Mutex<Memo>,
+}
+
+#[derive(Debug, Default)]
+struct Memo {
+    at: Option<Marker>,
+    stores: HashMap<String, Option<(StoreId, i64)>>,
+    marketplace: Option<i64>,
+}
+
+impl Memo {
+    /// Makes the memo describe the state `at`, forgetting what was read in any other.
+    fn at(&mut self, at: Marker) -> &mut Memo {
+        if self.at != Some(at) {
+            self.at = Some(at);
+            self.stores.clear();
+            self.marketplace = None;
+        }
+        self
+    }
+}
+
+impl VersionMemo {
+    fn store(&self, at: Marker, key: &str) -> Option<Option<(StoreId, i64)>> {
+        let memo = self.inner.lock().ok()?;
+        if memo.at != Some(at) {
+            return None;
+        }
+        memo.stores.get(key).copied()
+    }
+
+    fn remember_store(&self, at: Marker, key: &str, found: Option<(StoreId, i64)>) {
+        let Ok(mut memo) = self.inner.lock() else { return };
+        let memo = memo.at(at);
+        if memo.stores.len() >= MEMO_STORES {
+            memo.stores.clear();
+        }
+        memo.stores.insert(key.to_owned(), found);
+    }
+
+    fn marketplace(&self, at: Marker) -> Option<i64> {
+        let memo = self.inner.lock().ok()?;
+        if memo.at != Some(at) {
+            return None;
+        }
+        memo.marketplace
+    }
+
+    fn remember_marketplace(&self, at: Marker, version: i64) {
+        if let Ok(mut memo) = self.inner.lock() {
+            memo.at(at).marketplace = Some(version);
+        }
+    }
 }
 
 #[cfg(test)]

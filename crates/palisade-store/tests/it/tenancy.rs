@@ -236,3 +236,30 @@ async fn a_suspended_store_no_longer_resolves_for_the_storefront() {
     assert_eq!(palisade_store::storefront::resolve(&t, &a.id.to_string()).await.unwrap(), None);
     assert_eq!(palisade_store::storefront::resolve(&t, "bravo").await.unwrap().map(|r| r.0), Some(b.id));
 }
+
+/// Versions read once are remembered only while nothing is committed: a write by another process (here a second
+/// pool on the same database, as the CLI or a second node) shows on the very next lookup, store and marketplace.
+#[tokio::test]
+async fn another_process_write_shows_in_the_next_storefront_version_read() {
+    use palisade_store::storefront;
+    let t = TestDb::new().await;
+    let (a, scope_a) = store(&t, "alpha").await;
+    let before = storefront::resolve(&t, "alpha").await.unwrap().unwrap();
+    let market = storefront::marketplace(&t).await.unwrap();
+    // Asked again with nothing committed: the same answer (from memory on SQLite).
+    assert_eq!(storefront::resolve(&t, "alpha").await.unwrap(), Some(before));
+    assert_eq!(storefront::resolve(&t, "nobody").await.unwrap(), None);
+    assert_eq!(storefront::resolve(&t, "nobody").await.unwrap(), None);
+    let other = Db::connect(&t.process_url(), palisade_store::db::DbOptions::default()).await.unwrap();
+    let mut tx = other.begin_write().await.unwrap();
+    storefront::touch(&mut tx, &scope_a).await.unwrap();
+    tx.commit().await.unwrap();
+    let after = storefront::resolve(&t, "alpha").await.unwrap().unwrap();
+    assert_eq!(after.0, a.id);
+    assert!(after.1 > before.1, "{before:?} then {after:?}");
+    assert!(storefront::marketplace(&t).await.unwrap() > market);
+    // A store created elsewhere after its slug was looked up in vain resolves at once.
+    let (n, _) = store(&t, "nobody").await;
+    assert_eq!(storefront::resolve(&t, "nobody").await.unwrap().map(|r| r.0), Some(n.id));
+    other.close().await;
+}

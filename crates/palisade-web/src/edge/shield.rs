@@ -359,7 +359,11 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     // The store's own rules come first.
     if let Some(layer) = &layer {
         let rules = &layer.rules;
-        if let Some(store) = layer.store {
+        // Kept for test-runs (spread in time), or needed by the store's rules: otherwise not built at all.
+        let keep = layer.store.is_some_and(|store| state.store_rules.wants_sample(store, now));
+        if let Some(store) = layer.store
+            && (keep || !rules.is_empty())
+        {
             // Custom rules (live and in test-runs) see the request through the allow-list of `Sample::of`:
             // never credentials, card data or personal data, so neither a rule's events nor its test-run hit
             // count can be turned into an oracle over what buyers type.
@@ -372,7 +376,9 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
                 ip.and_then(|i| state.geoip.country(i)),
             );
             let hit = crate::edge::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
-            state.store_rules.remember(store, sample.kept());
+            if keep {
+                state.store_rules.remember(store, sample.kept(), now);
+            }
             if let Some((action, source)) = hit {
                 use palisade_shield::rules::RuleAction;
                 let custom = |a: Action| Verdict {
