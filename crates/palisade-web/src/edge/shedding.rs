@@ -159,7 +159,9 @@ pub async fn shed(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
         crate::edge::limits::request_ip(state, req.extensions(), req.headers()).map(crate::edge::limits::network_of);
     match state.inflight.enter(&cfg, tier, ip) {
         Ok(guard) => {
-            metrics::gauge!("palisade_inflight_requests").set(state.inflight.current() as f64);
+            // The handle is looked up once (after `AppState::new` installed the recorder), not per request.
+            static INFLIGHT: std::sync::OnceLock<metrics::Gauge> = std::sync::OnceLock::new();
+            INFLIGHT.get_or_init(|| metrics::gauge!("palisade_inflight_requests")).set(state.inflight.current() as f64);
             let res = next(req).await;
             drop(guard);
             res
