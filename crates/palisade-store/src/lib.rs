@@ -25,7 +25,7 @@ pub mod tenancy;
 pub mod testing;
 pub mod tokens;
 
-pub use db::{Backend, Db, DbOptions};
+pub use db::{Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;
 pub use objects::Objects;
 pub use scope::{StaffScope, StoreScope};
