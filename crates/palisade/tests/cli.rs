@@ -312,6 +312,7 @@ async fn two_nodes_share_schedules_without_double_runs() {
         .await
         .unwrap();
     let mut nodes = Vec::new();
+    let started = std::time::Instant::now();
     for n in 0..2 {
         let port = free_port();
         let data = dir.path().join(format!("node{n}"));
@@ -329,13 +330,16 @@ async fn two_nodes_share_schedules_without_double_runs() {
     for child in &mut nodes {
         assert!(terminate(child).success());
     }
+    // The first node schedules from the moment it is up, which on a loaded machine is well before the second is.
+    let ran_for = started.elapsed().as_secs();
     let rows: Vec<(String, String, i64, Option<String>)> =
         sqlx::query_as("SELECT dedupe_key, status, attempts, locked_by FROM jobs WHERE kind = 'system.ping'")
             .fetch_all(t.pool())
             .await
             .unwrap();
     assert!(rows.len() >= 4, "about one job per second over six seconds, got {}", rows.len());
-    assert!(rows.len() <= 8, "no slot fired twice, got {}", rows.len());
+    let most = usize::try_from(ran_for + 2).unwrap();
+    assert!(rows.len() <= most, "at most one job per second while a node ran ({ran_for} s), got {}", rows.len());
     let slots: std::collections::HashSet<_> = rows.iter().map(|r| r.0.clone()).collect();
     assert_eq!(slots.len(), rows.len(), "one job per slot");
     for (key, status, attempts, node) in &rows {
