@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade_core::money::Currency;
-use palisade_core::time::Timestamp;
 use palisade_core::text::{Email, Slug};
+use palisade_core::time::Timestamp;
 use palisade_store::scope::PlatformScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore, Role, StoreSettings};
 use palisade_store::tokens;

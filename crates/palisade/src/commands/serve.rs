@@ -69,7 +69,9 @@ fn check_public_url(url: &str) -> anyhow::Result<()> {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default()) {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
-        _ => bail!("--public-url `{url}` is not an http:// or https:// address with a host name (e.g. https://shop.example)"),
+        _ => bail!(
+            "--public-url `{url}` is not an http:// or https:// address with a host name (e.g. https://shop.example)"
+        ),
     }
 }
 
@@ -301,15 +303,19 @@ fn welcome(base: &str, demo_access: Option<&demo::ConsoleAccess>, global: &Globa
         return out;
     };
     let (buyer, _) = super::demo_shop::BUYERS.first().copied().unwrap_or(("wei.ling@buyer.example", ""));
-    let password = demo::DEMO_PASSWORD;
-    let _ = writeln!(out, "  Buyer sign-in     {base}/login  as {buyer}, password \"{password}\"");
+    let _ = writeln!(out, "  Buyer sign-in     {base}/login  as {buyer}");
     let _ = writeln!(
         out,
-        "  Merchant sign-in  {base}/login  as {}, password \"{password}\" (owner of {})",
+        "  Merchant sign-in  {base}/login  as {} (owner of {})",
         demo::DEMO_MERCHANT.0,
         demo::DEMO_MERCHANT.1
     );
     let _ = writeln!(out, "  Operator console  {base}/console");
+    let _ = writeln!(
+        out,
+        "  Demo password     \"{}\" (every demo buyer and staff account; never use it for a real one)",
+        demo::DEMO_PASSWORD
+    );
     match access {
         demo::ConsoleAccess::Created { token, days } => {
             let _ = writeln!(
@@ -331,7 +337,6 @@ fn welcome(base: &str, demo_access: Option<&demo::ConsoleAccess>, global: &Globa
             );
         }
     }
-    let _ = writeln!(out, "Every demo buyer and staff account uses that password; never use it for real accounts.\n");
     out
 }
 
