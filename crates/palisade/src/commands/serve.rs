@@ -330,7 +330,7 @@ fn welcome(base: &str, demo_access: Option<&demo::ConsoleAccess>, global: &Globa
             );
             let _ = writeln!(
                 out,
-                "\nThe operator token printed at the first start still works ({until}). For a new one:\n    \
+                "\nAn operator token printed earlier still works ({until}). For a new one:\n    \
                  palisade admin create-operator --email {}{}\n",
                 demo::DEMO_OPERATOR,
                 same_installation(global)
