@@ -234,6 +234,24 @@ pub async fn active_operator_tokens(db: &Db) -> Result<Vec<(TokenId, Option<Time
         .collect()
 }
 
+/// One account's active (unrevoked, unexpired) platform tokens with their expiry: lets
+/// `palisade serve --demo` keep the demo operator's token across restarts instead of minting one each time.
+pub async fn active_tokens_of(db: &Db, account: AccountId) -> Result<Vec<(TokenId, Option<Timestamp>)>> {
+    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, expires_at FROM api_tokens WHERE account_id = $1 AND store_id IS NULL AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(account.to_string())
+    .bind(db.now().0)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, exp)| {
+            Ok((id.parse().map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?, exp.map(Timestamp)))
+        })
+        .collect()
+}
+
 /// Helper for tests and the CLI: the secret's text.
 #[must_use]
 pub fn reveal(secret: &SecretString) -> &str {

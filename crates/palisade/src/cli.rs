@@ -37,8 +37,8 @@ pub struct GlobalArgs {
     /// new passwords found there are refused, on top of the bundled common-password list.
     #[arg(long, global = true, env = "PALISADE_PWNED_PASSWORDS_DIR", value_name = "DIR")]
     pub pwned_passwords_dir: Option<PathBuf>,
-    /// Log format on stderr.
-    #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum)]
+    /// Log format on stderr [default: text on a terminal, JSON otherwise].
+    #[arg(long, global = true, env = "PALISADE_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 }
 
@@ -47,8 +47,10 @@ pub struct GlobalArgs {
 pub enum LogFormat {
     /// One JSON object per line (for log collectors).
     Json,
-    /// Human-readable lines.
-    Pretty,
+    /// Human-readable lines (`pretty`, its earlier name, is still accepted).
+    #[value(alias = "pretty")]
+    #[serde(alias = "pretty")]
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,25 +266,11 @@ pub enum ConfigCommand {
     Check,
 }
 
-/// Prints clap's complaint as one line and returns exit code 2 (help and version print normally, exit 0).
-pub fn usage_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        _ => {
-            let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
-            eprintln!("{} (see `palisade --help`)", first.trim_end());
-            ExitCode::from(2)
-        }
-    }
+/// Prints clap's message whole (what is missing or wrong, "did you mean", the valid values, the usage line) and
+/// returns clap's exit code: 2 for a usage error, 0 for `--help` and `--version`.
+pub fn usage_error(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn parse_exception(spec: &str) -> Result<palisade_shield::Exception, String> {

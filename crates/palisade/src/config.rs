@@ -127,7 +127,7 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
         master_key_file,
         listen,
         behind_tls: behind_tls_flag || file.behind_tls.unwrap_or(false),
-        log_format: global.log_format.or(file.log_format).unwrap_or(LogFormat::Json),
+        log_format: crate::logging::for_stderr(global.log_format.or(file.log_format)),
         request_timeout,
         max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024).clamp(1024, 64 * 1024 * 1024),
         config_file: global.config.clone(),
@@ -140,8 +140,7 @@ pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool)
 
 /// The log format, resolved before anything else so that early failures are logged in the chosen format.
 pub fn log_format(global: &GlobalArgs) -> LogFormat {
-    global
-        .log_format
-        .or_else(|| read_file(global.config.as_deref()).ok().and_then(|f| f.log_format))
-        .unwrap_or(LogFormat::Json)
+    crate::logging::for_stderr(
+        global.log_format.or_else(|| read_file(global.config.as_deref()).ok().and_then(|f| f.log_format)),
+    )
 }

@@ -1,15 +1,29 @@
-//! Structured logs on stderr: JSON by default (one object per event, dotted field names), or pretty lines.
+//! Logs on stderr: human-readable lines when stderr is a terminal (a person is watching), JSON otherwise (one
+//! object per event, dotted field names, for whatever collects them), or as `--log-format` says.
 //!
 //! Every line passes through [`palisade_core::redact::card_numbers`] before it is written: logs are shipped,
 //! kept and read by many people, and a card number that reached a log field by any road (a path, an error, a
 //! value echoed by a library) must not be kept there.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::cli::LogFormat;
+
+/// The format asked for (flag, `PALISADE_LOG_FORMAT` or the config file), else text on a terminal and JSON when
+/// stderr goes to a file, a pipe or a collector.
+#[must_use]
+pub fn choose(asked: Option<LogFormat>, stderr_is_terminal: bool) -> LogFormat {
+    asked.unwrap_or(if stderr_is_terminal { LogFormat::Text } else { LogFormat::Json })
+}
+
+/// [`choose`] for this process's stderr.
+#[must_use]
+pub fn for_stderr(asked: Option<LogFormat>) -> LogFormat {
+    choose(asked, std::io::stderr().is_terminal())
+}
 
 /// Installs the global subscriber. `default_level` applies when `PALISADE_LOG` is not set.
 pub fn init(format: LogFormat, default_level: &str) {
@@ -17,7 +31,8 @@ pub fn init(format: LogFormat, default_level: &str) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Redacting(std::io::stderr));
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        // Colours only for a terminal: text asked for in a file or pipe stays free of escape codes.
+        LogFormat::Text => builder.compact().with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }
 
@@ -85,6 +100,14 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn text_for_a_person_json_for_a_machine_unless_asked() {
+        assert_eq!(choose(None, true), LogFormat::Text);
+        assert_eq!(choose(None, false), LogFormat::Json);
+        assert_eq!(choose(Some(LogFormat::Json), true), LogFormat::Json);
+        assert_eq!(choose(Some(LogFormat::Text), false), LogFormat::Text);
     }
 
     #[test]

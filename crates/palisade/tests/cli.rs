@@ -86,23 +86,209 @@ fn every_command_has_help() {
     }
 }
 
+/// Usage errors keep clap's whole message (what is wrong, "did you mean", the valid values, the usage line) and
+/// clap's exit code 2; nothing is created.
 #[test]
-fn wrong_flags_are_one_line_and_exit_2() {
+fn wrong_flags_get_clap_whole_message_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [
-        vec!["serve", "--no-such-flag"],
-        vec!["frobnicate"],
-        vec!["admin", "create-operator"],
-        vec!["admin", "create-operator", "--email", "a@b.co", "--expires-days", "400"],
-        vec!["serve", "--shield-exception", "POST /s/*/contact message css"],
-        vec!["serve", "--shield-challenge-from", "5"],
+    for (args, expected) in [
+        (vec!["serve", "--no-such-flag"], vec!["unexpected argument '--no-such-flag'"]),
+        (vec!["serve", "--lisen", "127.0.0.1:9"], vec!["unexpected argument '--lisen'", "'--listen'"]),
+        (vec!["frobnicate"], vec!["unrecognized subcommand 'frobnicate'"]),
+        (vec!["sevre"], vec!["unrecognized subcommand 'sevre'", "'serve'"]),
+        (vec!["admin", "create-operator"], vec!["required arguments were not provided", "--email <EMAIL>"]),
+        (
+            vec!["admin", "create-operator", "--email", "a@b.co", "--expires-days", "400"],
+            vec!["'--expires-days <EXPIRES_DAYS>'", "400 is not in 1..=90"],
+        ),
+        (vec!["serve", "--shield-mode", "blok"], vec!["'blok'", "[possible values: block, detect, off]", "'block'"]),
+        (vec!["serve", "--log-format", "yaml"], vec!["'yaml'", "[possible values: json, text]"]),
+        (vec!["serve", "--shield-exception", "POST /s/*/contact message css"], vec!["--shield-exception", "css"]),
+        (vec!["serve", "--shield-challenge-from", "5"], vec!["5 is not in 0..=4"]),
     ] {
         let out = run(palisade(dir.path()).args(&args));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let (_, stderr) = text(&out);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error:"), "{stderr}");
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+        for part in expected {
+            assert!(stderr.contains(part), "{args:?}: {part:?} missing from {stderr}");
+        }
+        if !stderr.contains("invalid value") {
+            assert!(stderr.contains("Usage: palisade"), "{args:?}: the usage line is kept: {stderr}");
+        }
+        assert!(stderr.contains("For more information, try '--help'."), "{args:?}: {stderr}");
     }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a usage error creates nothing");
+}
+
+/// `serve` takes its port before it creates anything: with the port taken it says so in one line, names the
+/// flag that moves it, exits 1, and leaves no data directory, database or token behind.
+#[test]
+fn serve_on_a_busy_port_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let data = dir.path().join("data");
+    let out = run(palisade(dir.path())
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data));
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&format!("error: cannot listen on 127.0.0.1:{port}: ")), "{stderr}");
+    assert!(stderr.contains("already in use") && stderr.contains("--listen"), "{stderr}");
+    assert!(stdout.is_empty(), "no ready message, no token: {stdout}");
+    assert!(!data.exists(), "no data directory is created");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing at all is created");
+
+    // The metrics listener too, and with the data dir given as an existing, empty directory.
+    let out = run(palisade(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path()));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out).1;
+    assert!(stderr.contains("already in use") && stderr.contains("--metrics-listen"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no database, no key: {stderr}");
+    drop(taken);
+}
+
+/// Flags that parse but cannot work are refused before anything is created, each naming the flag.
+#[test]
+fn serve_checks_every_flag_before_creating_data() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, expected) in [
+        (vec!["--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy 10.0.0.0/33"),
+        (vec!["--public-url", "shop.example"], "--public-url"),
+        (vec!["--smtp-url", "gopher://mail"], "SMTP URL"),
+        (vec!["--mail-from", "not an address"], "sender address"),
+        (vec!["--geoip-db", "missing.mmdb"], "--geoip-db"),
+        (vec!["--database-url", "mysql://root:hunter2@localhost/x"], "unsupported database URL"),
+        (vec!["--listen", "localhost:8080"], "listen address"),
+    ] {
+        let out = run(palisade(dir.path()).args(["serve", "--demo", "--data-dir", "data"]).args(&flags));
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+        let (stdout, stderr) = text(&out);
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(stdout.is_empty(), "{flags:?}: {stdout}");
+        assert!(!dir.path().join("data").exists(), "{flags:?} created the data directory");
+    }
+}
+
+/// Starts `serve` with `args`, waits until it answers, stops it, and returns its stdout and stderr.
+fn serve_once(mut cmd: Command, port: u16) -> (String, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Drain both pipes while it runs, so a chatty server never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    wait_ready(port, &mut child);
+    let status = terminate(&mut child);
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{status}: {stderr}");
+    (stdout, stderr)
+}
+
+/// The first `serve --demo` prints the marketplace, a buyer's and a merchant's sign-in and the console, all on one
+/// host name, and an operator token; a restart prints no new token (the first still works) and mints none.
+#[tokio::test]
+async fn serve_demo_says_where_to_go_and_keeps_its_operator_token() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let start = || {
+        let port = free_port();
+        let mut cmd = palisade(dir.path());
+        cmd.args(["serve", "--demo", "--data-dir", "d", "--database-url", &url])
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        (serve_once(cmd, port).0, port)
+    };
+    let operator_tokens = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+             WHERE a.email = 'ops@palisade.example' AND t.revoked_at IS NULL",
+        )
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+        n
+    };
+
+    let (first, port) = start();
+    let base = format!("http://localhost:{port}");
+    for line in [
+        format!("Marketplace       {base}/"),
+        format!("Buyer sign-in     {base}/login  as wei.ling@buyer.example"),
+        format!("Merchant sign-in  {base}/login  as meilin@lioncitytea.example"),
+        format!("Operator console  {base}/console"),
+    ] {
+        assert!(first.contains(&line), "{line:?} missing from {first}");
+    }
+    assert_eq!(first.matches("http://").count(), first.matches(&format!("{base}/")).count(), "one host: {first}");
+    assert!(first.contains("harbour lantern 2026"), "{first}");
+    let token = first.split_whitespace().find(|w| w.starts_with("pal_op_")).expect("a token on the first start");
+    let principal = palisade_store::tokens::authenticate_operator(&t, token, None).await.unwrap().unwrap();
+    assert_eq!(principal.email(), "ops@palisade.example");
+    assert_eq!(operator_tokens().await, 1);
+
+    let (second, port) = start();
+    assert!(!second.contains("pal_op_"), "no new token on a restart: {second}");
+    assert!(second.contains("still works"), "{second}");
+    assert!(
+        second.contains("palisade admin create-operator --email ops@palisade.example --data-dir d --database-url URL"),
+        "says how to get a new one: {second}"
+    );
+    assert!(second.contains(&format!("Operator console  http://localhost:{port}/console")), "{second}");
+    assert_eq!(operator_tokens().await, 1, "the restart minted nothing");
+    assert!(palisade_store::tokens::authenticate_operator(&t, token, None).await.unwrap().is_ok(), "still valid");
+}
+
+/// Logs are JSON lines when stderr is not a terminal (unless asked otherwise), text when asked, by flag or
+/// by `PALISADE_LOG_FORMAT` (`pretty` is still understood).
+#[test]
+fn log_format_follows_the_flag_or_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |flags: &[&str], env: Option<&str>| {
+        let port = free_port();
+        let mut cmd = palisade(dir.path());
+        cmd.env_remove("PALISADE_LOG_FORMAT");
+        if let Some(format) = env {
+            cmd.env("PALISADE_LOG_FORMAT", format);
+        }
+        cmd.args(["serve", "--no-jobs", "--listen", &format!("127.0.0.1:{port}")]).args(flags);
+        serve_once(cmd, port).1
+    };
+    let is_json = |stderr: &str| {
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("***")).collect();
+        assert!(lines.iter().any(|l| l.contains("palisade is serving")), "{stderr}");
+        lines.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    };
+    let is_text = |stderr: &str| {
+        let serving = stderr.lines().find(|l| l.contains("palisade is serving")).unwrap_or_else(|| panic!("{stderr}"));
+        serde_json::from_str::<serde_json::Value>(serving).is_err()
+            && serving.contains("INFO")
+            && !stderr.contains('\u{1b}')
+    };
+    let piped = serve(&[], None);
+    assert!(is_json(&piped), "JSON when stderr is a pipe: {piped}");
+    let asked = serve(&["--log-format", "json"], None);
+    assert!(is_json(&asked), "{asked}");
+    let text = serve(&["--log-format", "text"], None);
+    assert!(is_text(&text), "text when asked, without colour codes in a pipe: {text}");
+    let env = serve(&[], Some("pretty"));
+    assert!(is_text(&env), "{env}");
+    let flag_wins = serve(&["--log-format", "json"], Some("text"));
+    assert!(is_json(&flag_wins), "{flag_wins}");
 }
 
 #[test]

@@ -6,8 +6,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade_core::money::Currency;
 use palisade_core::text::{Email, Slug};
+use palisade_core::time::Timestamp;
 use palisade_store::scope::PlatformScope;
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore, Role, StoreSettings};
+use palisade_store::tokens;
 
 use super::admin;
 use crate::cli::GlobalArgs;
@@ -16,6 +18,10 @@ use crate::runtime::{self, Installation};
 
 /// The operator the demo signs in as.
 pub const DEMO_OPERATOR: &str = "ops@palisade.example";
+/// The merchant the start-up message suggests signing in as, and their store (the first store's owner).
+pub const DEMO_MERCHANT: (&str, &str) = ("meilin@lioncitytea.example", "Lion City Tea House");
+/// Days a demo operator token stays valid.
+const TOKEN_DAYS: u32 = 7;
 /// Every demo staff account's password (printed by the demo; never use it for real accounts).
 pub const DEMO_PASSWORD: &str = "harbour lantern 2026";
 
@@ -144,8 +150,19 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
     Ok(created)
 }
 
-/// Creates the demo data if there are no stores yet, and returns a fresh 7-day operator token.
-pub async fn ensure(inst: &Installation) -> anyhow::Result<String> {
+/// How an operator gets into the demo's console.
+#[derive(Debug)]
+pub enum ConsoleAccess {
+    /// A token made now: printed once, never again.
+    Created { token: String, days: u32 },
+    /// The demo operator still holds a working token (printed when it was made), valid until this time (`None`:
+    /// it does not expire). Nothing new is minted: a restart must not pile up live operator credentials.
+    Kept { until: Option<Timestamp> },
+}
+
+/// Creates the demo data if there are no stores yet; makes a 7-day operator token only if the demo operator has
+/// no working one.
+pub async fn ensure(inst: &Installation) -> anyhow::Result<ConsoleAccess> {
     let stores = tenancy::list_stores(&inst.db, &PlatformScope::system("demo")).await.map_err(runtime::explain)?;
     if stores.is_empty() {
         let c = populate(inst).await?;
@@ -154,7 +171,18 @@ pub async fn ensure(inst: &Installation) -> anyhow::Result<String> {
             c.stores, c.staff, c.shop.products, c.shop.buyers, c.shop.orders
         );
     }
-    admin::operator_token(&inst.db, &Email::parse(DEMO_OPERATOR)?, "Demo Operator", 7, "demo sign-in").await
+    let email = Email::parse(DEMO_OPERATOR)?;
+    let operator = tenancy::find_account_by_email(&inst.db, &email).await.map_err(runtime::explain)?;
+    if let Some(operator) = operator.filter(|a| a.kind == AccountKind::Operator && !a.disabled) {
+        let live = tokens::active_tokens_of(&inst.db, operator.id).await.map_err(runtime::explain)?;
+        if !live.is_empty() {
+            // The latest expiry; a token without one outlives them all.
+            let until = live.iter().map(|(_, exp)| exp.map_or(i64::MAX, |t| t.0)).max().unwrap_or(i64::MAX);
+            return Ok(ConsoleAccess::Kept { until: (until != i64::MAX).then_some(Timestamp(until)) });
+        }
+    }
+    let token = admin::operator_token(&inst.db, &email, "Demo Operator", TOKEN_DAYS, "demo sign-in").await?;
+    Ok(ConsoleAccess::Created { token, days: TOKEN_DAYS })
 }
 
 pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -162,7 +190,8 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let inst = runtime::open(settings, true).await?;
     let c = populate(&inst).await?;
     let token =
-        admin::operator_token(&inst.db, &Email::parse(DEMO_OPERATOR)?, "Demo Operator", 7, "demo sign-in").await?;
+        admin::operator_token(&inst.db, &Email::parse(DEMO_OPERATOR)?, "Demo Operator", TOKEN_DAYS, "demo sign-in")
+            .await?;
     println!("Demo marketplace on {}", inst.db.display_url());
     println!("  stores created      {}", c.stores);
     println!("  stores already there {}", c.skipped);
@@ -174,7 +203,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         c.shop.orders
     );
     println!("  operator            {DEMO_OPERATOR}");
-    println!("  staff sign-in       e.g. meilin@lioncitytea.example / {DEMO_PASSWORD:?} at /login");
+    println!("  staff sign-in       e.g. {} / {DEMO_PASSWORD:?} at /login", DEMO_MERCHANT.0);
     println!("  buyer sign-in       e.g. wei.ling@buyer.example / {DEMO_PASSWORD:?}");
     println!(
         "\nStart the server with `palisade serve` and sign in at /console with this token (7 days, shown once):\n\n    {token}\n"

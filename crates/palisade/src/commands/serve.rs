@@ -1,19 +1,35 @@
 //! `palisade serve`
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use palisade_store::jobs::{self, RunnerConfig};
+use palisade_web::edge::{geoip::GeoIp, limits};
 use palisade_web::{AppState, WebConfig};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{demo, jobs as builtin};
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::{config, runtime};
+use crate::config::{self, Settings};
+use crate::mail::Mailer;
+use crate::runtime;
 
-pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// What the flags asked for, checked: nothing here has touched the data directory or the database.
+struct Checked {
+    settings: Settings,
+    mailer: Arc<Mailer>,
+    trusted: Vec<ipnet::IpNet>,
+    limits: limits::LimitsConfig,
+    limiter: Option<limits::Limiter>,
+    geoip: Option<GeoIp>,
+}
+
+/// Reads and checks every flag (and the config file) without creating anything.
+async fn check_flags(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Checked> {
     let mut settings = config::resolve(global, args.listen.as_deref(), args.behind_tls)?;
     if args.smtp_url.is_some() {
         settings.smtp_url = args.smtp_url.clone();
@@ -21,21 +37,92 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     if let Some(from) = &args.mail_from {
         settings.mail_from = from.clone();
     }
-    let mailer = Arc::new(crate::mail::Mailer::new(settings.smtp_url.as_deref(), &settings.mail_from)?);
+    palisade_store::Backend::from_url(&settings.database_url).map_err(runtime::explain)?;
+    if let Some(url) = &settings.public_url {
+        check_public_url(url)?;
+    }
+    let mailer = Arc::new(Mailer::new(settings.smtp_url.as_deref(), &settings.mail_from)?);
+    let mut trusted = Vec::new();
+    for cidr in &args.trusted_proxies {
+        trusted.push(cidr.parse::<ipnet::IpNet>().map_err(|e| anyhow::anyhow!("--trusted-proxy {cidr}: {e}"))?);
+    }
+    let geoip = match &args.geoip_db {
+        Some(path) => Some(GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?),
+        None => None,
+    };
+    let limits = limits::LimitsConfig {
+        enabled: !args.no_rate_limits,
+        redis_url: args.redis_url.clone(),
+        trusted_proxies: trusted.clone(),
+        ..limits::LimitsConfig::default()
+    };
+    // An unreachable Redis is a start-up error, found before anything is created.
+    let limiter = match limits.redis_url {
+        Some(_) => Some(limits::Limiter::new(limits.clone()).await.map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    Ok(Checked { settings, mailer, trusted, limits, limiter, geoip })
+}
+
+/// `--public-url` is where people are sent (links in emails, passkeys): an absolute http(s) URL with a host.
+fn check_public_url(url: &str) -> anyhow::Result<()> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default()) {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => bail!(
+            "--public-url `{url}` is not an http:// or https:// address with a host name (e.g. https://shop.example)"
+        ),
+    }
+}
+
+/// Binds `addr`, or says in one line why not and which flag chooses another address.
+async fn bind(addr: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| bind_error(addr, flag, &e))
+}
+
+fn bind_error(addr: &str, flag: &str, e: &std::io::Error) -> anyhow::Error {
+    let another = addr
+        .parse::<SocketAddr>()
+        .ok()
+        .filter(|a| a.port() != 0)
+        .map(|mut a| {
+            a.set_port(a.port().checked_add(1).unwrap_or(8080));
+            format!(", e.g. {flag} {a}")
+        })
+        .unwrap_or_default();
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {addr}: the address is already in use (another Palisade or another program); \
+             choose another with {flag}{another}"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges); choose another with \
+             {flag}{another}"
+        ),
+        _ => anyhow::anyhow!("cannot listen on {addr}: {e}; choose another with {flag}{another}"),
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Every flag is checked and the ports are taken before anything is created or migrated: a mistyped flag or
+    // a busy port leaves no data directory behind and prints no token.
+    let checked = check_flags(global, &args).await?;
+    let listener = bind(&checked.settings.listen, "--listen").await?;
+    let listen_addr = listener.local_addr().context("reading the listening address")?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(&addr.to_string(), "--metrics-listen").await?),
+        None => None,
+    };
+    let Checked { mut settings, mailer, trusted, limits, limiter, geoip } = checked;
+    // With port 0 the system chose one: from here on the address is the one actually bound.
+    settings.listen = listen_addr.to_string();
     let inst = runtime::open(settings, true).await?;
     let db = inst.db.clone();
     let listen = inst.settings.listen.clone();
+    let public_url = inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(listen_addr));
+    let public_url = public_url.trim_end_matches('/').to_owned();
 
-    if args.demo {
-        let token = demo::ensure(&inst).await?;
-        println!("\nDemo marketplace ready. Operator console: {}/console", default_public_url(&listen));
-        println!("Sign in with this operator token (valid 7 days, shown once):\n\n    {token}\n");
-        println!(
-            "Merchant staff: sign in at http://{listen}/login as meilin@lioncitytea.example with the password {:?}",
-            demo::DEMO_PASSWORD
-        );
-        println!("(owner of Lion City Tea House; every demo staff account uses that password).\n");
-    }
+    let demo_access = if args.demo { Some(demo::ensure(&inst).await?) } else { None };
 
     builtin::install_schedules(&db).await?;
     // Zero-config backups: the key pair exists from the first start, so the daily snapshot can run.
@@ -46,7 +133,6 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let registry = Arc::new(inst.registry.clone());
     let facts = Arc::new(inst.facts.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let public_url = inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(&listen));
 
     let node = format!("{}-{}", hostname(), std::process::id());
     let runner = if args.no_jobs {
@@ -96,25 +182,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             },
             ..palisade_web::edge::shield::ShieldConfig::default()
         },
-        limits: palisade_web::edge::limits::LimitsConfig::default(),
+        limits,
         shedding: palisade_web::edge::shedding::SheddingConfig::default(),
         auto_attack_rps: args.auto_attack_mode_rps,
         auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
         commerce: inst.settings.commerce,
     };
-    let mut trusted = Vec::new();
-    for cidr in &args.trusted_proxies {
-        trusted.push(cidr.parse::<ipnet::IpNet>().map_err(|e| anyhow::anyhow!("--trusted-proxy {cidr}: {e}"))?);
-    }
-    let limits = palisade_web::edge::limits::LimitsConfig {
-        enabled: !args.no_rate_limits,
-        redis_url: args.redis_url.clone(),
-        trusted_proxies: trusted.clone(),
-        ..palisade_web::edge::limits::LimitsConfig::default()
-    };
-    let mut web = web;
-    web.limits = limits.clone();
     if web.shield.policy.mode != palisade_shield::Mode::Block {
         tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
     }
@@ -132,24 +206,21 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?
         .with_master_key(inst.master_key.expose());
-    let state = match &args.geoip_db {
-        Some(path) => {
-            let geo = palisade_web::edge::geoip::GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?;
-            tracing::info!(path = %path.display(), "GeoIP database loaded: country rules available");
+    let state = match geoip {
+        Some(geo) => {
+            tracing::info!("GeoIP database loaded: country rules available");
             state.with_geoip(geo)
         }
         None => state,
     };
-    let state = if limits.redis_url.is_some() {
-        let shared = palisade_web::edge::limits::Limiter::new(limits).await.map_err(|e| anyhow::anyhow!(e))?;
-        tracing::info!("rate limits shared through Redis");
-        state.with_limiter(shared)
-    } else {
-        state
+    let state = match limiter {
+        Some(shared) => {
+            tracing::info!("rate limits shared through Redis");
+            state.with_limiter(shared)
+        }
+        None => state,
     };
     let app = palisade_web::router(state);
-    let listener =
-        tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.
     palisade_web::edge::shield::report_node(&db, &node, &reported).await?;
@@ -170,11 +241,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             }
         })
     };
-    let metrics_server = match args.metrics_listen {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr().context("reading the metrics address")?;
             tracing::info!(metrics.listen = %addr, "metrics served without authentication on their own listener");
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(async move {
@@ -187,6 +256,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         None => None,
     };
     tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
+    print!("{}", welcome(&public_url, demo_access.as_ref(), global));
 
     let mut http_stop = stop_rx.clone();
     // Trusted proxies hold many clients' connections: the per-address connection cap is for clients.
@@ -213,6 +283,77 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     db.close().await;
     tracing::info!("palisade stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a person reads once the server answers: where the marketplace, the sign-ins and the console are, all on
+/// one host name; with `--demo`, who to sign in as, and the operator token when one was made now.
+fn welcome(base: &str, demo_access: Option<&demo::ConsoleAccess>, global: &GlobalArgs) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nPalisade is ready.\n");
+    let _ = writeln!(out, "  Marketplace       {base}/");
+    let Some(access) = demo_access else {
+        let _ = writeln!(out, "  Sign in           {base}/login");
+        let _ = writeln!(out, "  Operator console  {base}/console");
+        let _ = writeln!(
+            out,
+            "\nAn operator token for the console: palisade admin create-operator --email YOU@EXAMPLE.COM{}\n",
+            same_installation(global)
+        );
+        return out;
+    };
+    let (buyer, _) = super::demo_shop::BUYERS.first().copied().unwrap_or(("wei.ling@buyer.example", ""));
+    let _ = writeln!(out, "  Buyer sign-in     {base}/login  as {buyer}");
+    let _ = writeln!(
+        out,
+        "  Merchant sign-in  {base}/login  as {} (owner of {})",
+        demo::DEMO_MERCHANT.0,
+        demo::DEMO_MERCHANT.1
+    );
+    let _ = writeln!(out, "  Operator console  {base}/console");
+    let _ = writeln!(
+        out,
+        "  Demo password     \"{}\" (every demo buyer and staff account; never use it for a real one)",
+        demo::DEMO_PASSWORD
+    );
+    match access {
+        demo::ConsoleAccess::Created { token, days } => {
+            let _ = writeln!(
+                out,
+                "\nSign in to the console with this operator token (valid {days} days, shown only now):\n\n    {token}\n"
+            );
+        }
+        demo::ConsoleAccess::Kept { until } => {
+            let until = until.and_then(|t| t.to_datetime()).map_or_else(
+                || "does not expire".to_owned(),
+                |d| format!("valid until {}", d.format("%Y-%m-%d %H:%M UTC")),
+            );
+            let _ = writeln!(
+                out,
+                "\nAn operator token printed earlier still works ({until}). For a new one:\n    \
+                 palisade admin create-operator --email {}{}\n",
+                demo::DEMO_OPERATOR,
+                same_installation(global)
+            );
+        }
+    }
+    out
+}
+
+/// The flags that name this installation, for a command printed to run against it (never a database URL: it
+/// may hold a password).
+fn same_installation(global: &GlobalArgs) -> String {
+    let mut flags = String::new();
+    if let Some(file) = &global.config {
+        flags.push_str(&format!(" --config {}", file.display()));
+    }
+    if let Some(dir) = &global.data_dir {
+        flags.push_str(&format!(" --data-dir {}", dir.display()));
+    }
+    if global.database_url.is_some() {
+        flags.push_str(" --database-url URL");
+    }
+    flags
 }
 
 async fn shutdown_signal() {
@@ -245,11 +386,51 @@ fn hostname() -> String {
         .unwrap_or_else(|| "node".to_owned())
 }
 
-/// `http://localhost:PORT` when listening on loopback (browsers accept passkeys for localhost, not for IPs),
-/// otherwise `http://LISTEN`.
-fn default_public_url(listen: &str) -> String {
-    match listen.parse::<std::net::SocketAddr>() {
-        Ok(addr) if addr.ip().is_loopback() => format!("http://localhost:{}", addr.port()),
-        _ => format!("http://{listen}"),
+/// How the server is reached when `--public-url` is not given: `http://localhost:PORT` when listening on loopback or
+/// on every address (browsers accept passkeys for localhost, not for IPs, and 0.0.0.0 is no address to visit),
+/// otherwise `http://ADDRESS:PORT`.
+fn default_public_url(listen: SocketAddr) -> String {
+    if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+        format!("http://localhost:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn one_host_name_for_every_printed_address() {
+        let url = |s: &str| default_public_url(s.parse().unwrap());
+        assert_eq!(url("127.0.0.1:8080"), "http://localhost:8080");
+        assert_eq!(url("0.0.0.0:8080"), "http://localhost:8080");
+        assert_eq!(url("[::]:8080"), "http://localhost:8080");
+        assert_eq!(url("[::1]:9000"), "http://localhost:9000");
+        assert_eq!(url("192.0.2.7:8080"), "http://192.0.2.7:8080");
+        assert_eq!(url("[2001:db8::1]:8080"), "http://[2001:db8::1]:8080");
+    }
+
+    #[test]
+    fn public_urls_need_a_scheme_and_a_host() {
+        assert!(check_public_url("https://shop.example").is_ok());
+        assert!(check_public_url("http://localhost:8080/").is_ok());
+        for bad in ["shop.example", "https://", "ftp://shop.example", "https:///path", "http://a b"] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_busy_port_is_named_with_the_flag_that_moves_it() {
+        let e = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let text = bind_error("127.0.0.1:8080", "--listen", &e).to_string();
+        assert_eq!(
+            text,
+            "cannot listen on 127.0.0.1:8080: the address is already in use (another Palisade or another program); \
+             choose another with --listen, e.g. --listen 127.0.0.1:8081"
+        );
+        assert!(!text.contains('\n'));
     }
 }
