@@ -169,7 +169,7 @@ impl Limiter {
                 Some(
                     redis::aio::ConnectionManager::new(client)
                         .await
-                        .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?,
+                        .map_err(|e| format!("cannot reach Redis at {}: {e}", palisade_store::db::redact_url(url)))?,
                 )
             }
             None => None,
@@ -351,6 +351,16 @@ fn too_many(path: &str, retry_after_ms: i64) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_named_without_its_password() {
+        // Port 1 on loopback: refused at once.
+        let config =
+            LimitsConfig { redis_url: Some("redis://:hunter2-secret@127.0.0.1:1/0".into()), ..LimitsConfig::default() };
+        let Err(e) = Limiter::new(config).await else { panic!("Redis on port 1 cannot be reached") };
+        assert!(e.contains("cannot reach Redis at redis://:***@127.0.0.1:1/0"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
