@@ -121,8 +121,7 @@ pub async fn create(
         days => Some(state.db.now().plus(Duration::from_secs(days.min(MAX_DAYS) * 24 * 3600))),
     };
     let (info, secret) =
-        tokens::issue_store(&state.db, &access.membership.scope, access.account.id, &name, &scopes, expires_at)
-            .await?;
+        tokens::issue_store(&state.db, &access.membership.scope, access.account.id, &name, &scopes, expires_at).await?;
     Ok((info.into(), secret))
 }
 

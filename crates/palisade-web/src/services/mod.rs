@@ -31,7 +31,6 @@ pub enum Refusal {
 
 impl Refusal {
     /// The API's answer for the first three; `Failed` is its own error.
-    #[must_use]
     pub fn into_api(self) -> Result<AccessRejection, ApiError> {
         match self {
             Refusal::Access(a) => Ok(a),

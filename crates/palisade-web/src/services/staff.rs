@@ -160,15 +160,9 @@ pub async fn invite(state: &AppState, access: &StaffAccess, email: &str, role: &
     permitted_person(state, access, Permission::StaffManagement)?;
     let email = Email::parse(email).map_err(|e| invalid(e.to_string()))?;
     let role = parse_role(role)?;
-    let sent = invitations::invite(
-        &state.db,
-        &access.membership,
-        access.account.id,
-        &email,
-        role,
-        &state.config.public_url,
-    )
-    .await?;
+    let sent =
+        invitations::invite(&state.db, &access.membership, access.account.id, &email, role, &state.config.public_url)
+            .await?;
     Ok(sent.into())
 }
 

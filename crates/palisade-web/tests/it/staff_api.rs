@@ -62,13 +62,19 @@ async fn an_owner_lists_changes_and_removes_staff() {
 
     let res = call(&app, "PUT", &format!("{base}/{}/role", clerk.id), &owner, Some(json!({"role": "staff"}))).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res =
-        call(&app, "PUT", &format!("{base}/{}/permissions", clerk.id), &owner, Some(json!({"permissions": ["refunds"]})))
-            .await;
+    let res = call(
+        &app,
+        "PUT",
+        &format!("{base}/{}/permissions", clerk.id),
+        &owner,
+        Some(json!({"permissions": ["refunds"]})),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(json_of(res).await["permissions"].as_array().unwrap().contains(&json!("refunds")));
-    let res = call(&app, "PUT", &format!("{base}/{}/permissions", clerk.id), &owner, Some(json!({"permissions": ["root"]})))
-        .await;
+    let res =
+        call(&app, "PUT", &format!("{base}/{}/permissions", clerk.id), &owner, Some(json!({"permissions": ["root"]})))
+            .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "an unknown permission is refused, not dropped");
 
     assert_eq!(call(&app, "GET", "/api/v1/me", &clerk_cookie, None).await.status(), StatusCode::OK);
@@ -98,13 +104,13 @@ async fn the_last_owner_stays_and_nobody_raises_themselves() {
     let admin_cookie = login(&app, &admin.email).await;
     let base = format!("/api/v1/admin/stores/{}/staff", s.id);
 
-    let res = call(&app, "PUT", &format!("{base}/{}/role", admin.id), &admin_cookie, Some(json!({"role": "owner"})))
-        .await;
+    let res =
+        call(&app, "PUT", &format!("{base}/{}/role", admin.id), &admin_cookie, Some(json!({"role": "owner"}))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "an admin cannot make themselves owner");
     let res = call(&app, "DELETE", &format!("{base}/{owner_id}"), &admin_cookie, None).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "only owners remove owners");
-    let res = call(&app, "PUT", &format!("{base}/{owner_id}/role"), &admin_cookie, Some(json!({"role": "staff"})))
-        .await;
+    let res =
+        call(&app, "PUT", &format!("{base}/{owner_id}/role"), &admin_cookie, Some(json!({"role": "staff"}))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "only owners demote owners");
     let res = call(&app, "DELETE", &format!("{base}/{owner_id}"), &owner, None).await;
     assert_eq!(res.status(), StatusCode::CONFLICT, "the last owner cannot leave");
@@ -337,15 +343,22 @@ async fn staff_changes_need_a_recent_password() {
     let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
     sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
     let store = format!("/api/v1/admin/stores/{}", s.id);
-    let res = call(&app, "PUT", &format!("{store}/staff/{}/role", clerk.id), &owner, Some(json!({"role": "admin"})))
-        .await;
+    let res =
+        call(&app, "PUT", &format!("{store}/staff/{}/role", clerk.id), &owner, Some(json!({"role": "admin"}))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(json_of(res).await["error"]["code"], "step_up_required");
-    let res = call(&app, "POST", &format!("{store}/tokens"), &owner, Some(json!({"name": "x", "scopes": ["orders"]})))
-        .await;
+    let res =
+        call(&app, "POST", &format!("{store}/tokens"), &owner, Some(json!({"name": "x", "scopes": ["orders"]}))).await;
     assert_eq!(json_of(res).await["error"]["code"], "step_up_required");
-    assert_eq!(call(&app, "GET", &format!("{store}/staff"), &owner, None).await.status(), StatusCode::OK, "reading is fine");
-    assert_eq!(tenancy::list_members(&app.db, &scope).await.unwrap().iter().filter(|m| m.role == Role::Admin).count(), 0);
+    assert_eq!(
+        call(&app, "GET", &format!("{store}/staff"), &owner, None).await.status(),
+        StatusCode::OK,
+        "reading is fine"
+    );
+    assert_eq!(
+        tenancy::list_members(&app.db, &scope).await.unwrap().iter().filter(|m| m.role == Role::Admin).count(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -376,7 +389,10 @@ async fn a_person_lists_and_ends_only_their_own_sessions() {
     let from_phone = json_of(call(&app, "GET", "/api/v1/account/sessions", &phone, None).await).await;
     let laptop_id = {
         let laptop_list = json_of(call(&app, "GET", "/api/v1/account/sessions", &laptop, None).await).await;
-        laptop_list.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap()["id"].as_str().unwrap().to_owned()
+        laptop_list.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert!(from_phone.as_array().unwrap().iter().any(|s| s["id"] == laptop_id.as_str() && s["current"] == false));
     let res = call(&app, "DELETE", &format!("/api/v1/account/sessions/{laptop_id}"), &phone, None).await;
