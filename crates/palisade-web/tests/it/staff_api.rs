@@ -335,6 +335,22 @@ async fn a_created_token_is_shown_once_works_and_is_revocable() {
     assert!(json_of(call(&app, "GET", &base, &owner, None).await).await.as_array().unwrap().is_empty());
 }
 
+/// A token never holds more than its creator: an admin's token cannot carry payouts.
+#[tokio::test]
+async fn a_token_holds_no_more_than_its_creator() {
+    let app = TestApp::start().await;
+    let (s, scope, _) = owner_of(&app, "alpha").await;
+    let admin = member(&app, &scope, "admin@alpha.example", Role::Admin).await;
+    let admin_cookie = login(&app, &admin.email).await;
+    let base = format!("/api/v1/admin/stores/{}/tokens", s.id);
+    let res = call(&app, "POST", &base, &admin_cookie, Some(json!({"name": "Books", "scopes": ["payouts"]}))).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res =
+        call(&app, "POST", &base, &admin_cookie, Some(json!({"name": "Books", "scopes": ["payouts", "orders"]}))).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(json_of(res).await["token"]["scopes"], json!(["orders"]));
+}
+
 /// Changes need a password entered within the last 10 minutes, as on the page.
 #[tokio::test]
 async fn staff_changes_need_a_recent_password() {
