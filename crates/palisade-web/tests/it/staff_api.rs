@@ -461,3 +461,39 @@ async fn the_document_lists_the_new_routes_with_their_permission() {
         "#/components/schemas/CreatedToken"
     );
 }
+
+/// The Security Center lists pending invitations and withdraws them through the same function as the API.
+#[tokio::test]
+async fn the_page_lists_and_withdraws_invitations() {
+    let app = TestApp::start().await;
+    let (s, scope, owner) = owner_of(&app, "alpha").await;
+    let res = call(
+        &app,
+        "POST",
+        &format!("/api/v1/admin/stores/{}/invitations", s.id),
+        &owner,
+        Some(json!({"email": "pat@alpha.example", "role": "staff"})),
+    )
+    .await;
+    let id = json_of(res).await["id"].as_str().unwrap().to_owned();
+    let page = app
+        .client
+        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("pat@alpha.example") && page.contains(&format!("/staff/invitations/{id}/revoke")));
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{}/staff/invitations/{id}/revoke", s.id)))
+        .csrf(&app, &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(palisade_identity::invitations::list_pending(&app.db, &scope).await.unwrap().is_empty());
+}
