@@ -39,9 +39,21 @@ pub struct Invitation {
     pub expires_at: Timestamp,
 }
 
-/// Invites `email` to `by`'s store and mails them the link (`link_base` + token). Returns the token. An
-/// invitation gives the role's permissions, so it is held to the same rule as any grant
-/// ([`permissions::check_change`]): only owners invite owners or admins.
+/// A pending invitation as the store's staff page lists it. The link's token is not here: it exists only in the
+/// invitee's mail (the table keeps its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: AccountId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Invites `email` to `by`'s store and mails them the link (`link_base` + token). Returns the pending
+/// invitation (the token goes only to the invitee). An invitation gives the role's permissions, so it is held to
+/// the same rule as any grant ([`permissions::check_change`]): only owners invite owners or admins.
 pub async fn invite(
     db: &Db,
     by: &Membership,
@@ -49,7 +61,7 @@ pub async fn invite(
     email: &Email,
     role: Role,
     link_base: &str,
-) -> Result<String> {
+) -> Result<PendingInvitation> {
     let scope = &by.scope;
     permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
     let store = tenancy::get_store(db, scope).await?;
@@ -95,7 +107,75 @@ pub async fn invite(
         },
     )
     .await?;
-    Ok(token)
+    Ok(PendingInvitation {
+        id,
+        email: email.as_str().to_owned(),
+        role,
+        invited_by: inviter,
+        created_at: now,
+        expires_at: now.plus(VALID_FOR),
+    })
+}
+
+type PendingRow = (String, String, String, String, i64, i64);
+
+fn pending_from_row(r: PendingRow) -> Result<PendingInvitation> {
+    Ok(PendingInvitation {
+        id: r.0,
+        email: r.1,
+        role: Role::parse(&r.2)?,
+        invited_by: r.3.parse().map_err(|e| StoreError::Corrupt(format!("inviter id: {e}")))?,
+        created_at: Timestamp(r.4),
+        expires_at: Timestamp(r.5),
+    })
+}
+
+/// The scoped store's invitations that can still be accepted, newest first.
+pub async fn list_pending(db: &Db, scope: &StoreScope) -> Result<Vec<PendingInvitation>> {
+    let rows: Vec<PendingRow> = sqlx::query_as(
+        "SELECT id, email, role, invited_by, created_at, expires_at FROM invitations \
+         WHERE store_id = $1 AND accepted_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(scope.store_key())
+    .bind(db.now().0)
+    .fetch_all(db.pool())
+    .await
+    .map_err(StoreError::from)?;
+    rows.into_iter().map(pending_from_row).collect()
+}
+
+/// Withdraws a pending invitation of `by`'s store (its link stops working at once), audited. Held to the rule
+/// that sent it: only someone who could invite with that role may withdraw it (an admin cannot cancel an owner's
+/// invitation of another owner). Another store's, an accepted or an expired invitation is not found.
+pub async fn revoke(db: &Db, by: &Membership, id: &str) -> Result<()> {
+    let scope = &by.scope;
+    let now = db.now();
+    let mut tx = db.begin_write().await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT role FROM invitations WHERE id = $1 AND store_id = $2 AND accepted_at IS NULL AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(scope.store_key())
+    .bind(now.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(StoreError::from)?;
+    let Some((role,)) = row else { return Err(StoreError::NotFound("pending invitation").into()) };
+    let role = Role::parse(&role)?;
+    permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
+    // Expiring it now is withdrawing it: every use of a link requires `expires_at` in the future.
+    sqlx::query("UPDATE invitations SET expires_at = $1 WHERE id = $2 AND store_id = $3 AND accepted_at IS NULL")
+        .bind(now.0)
+        .bind(id)
+        .bind(scope.store_key())
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+    let target = format!("invitation:{id}");
+    let details = serde_json::json!({"role": role.as_str()});
+    audit::record_store(&mut tx, db, scope, NewEvent::new("invitation.revoked", &target).details(details)).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
 }
 
 /// Whether `token` has the shape of an invitation link's token (64 hex digits). Anything else — a control

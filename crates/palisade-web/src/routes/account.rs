@@ -320,7 +320,7 @@ async fn logout(State(state): State<AppState>, s: Result<AnySession, SessionReje
 }
 
 async fn account_context(state: &AppState, s: &SignedIn, notice: Option<&str>) -> Result<serde_json::Value, PageError> {
-    let list = sessions::list(&state.db, s.account.id).await?;
+    let list = crate::services::sessions::list(state, s).await?;
     Ok(json!({
         "operator": s.account.email,
         "is_operator": s.account.kind == palisade_store::tenancy::AccountKind::Operator,
@@ -442,19 +442,12 @@ async fn revoke_session(
     s: SignedIn,
     Form(form): Form<IdForm>,
 ) -> Result<Response, PageError> {
-    sessions::revoke(&state.db, s.account.id, &form.id).await?;
+    crate::services::sessions::revoke(&state, &s, &form.id).await?;
     Ok(Redirect::to("/account").into_response())
 }
 
 async fn revoke_others(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
-    let n = sessions::revoke_all(&state.db, s.account.id, Some(&s.session.id)).await?;
-    let target = format!("account:{}", s.account.id);
-    palisade_store::audit::record_account_now(
-        &state.db,
-        s.account.id,
-        palisade_store::audit::NewEvent::new("sessions.revoked_others", &target).details(json!({"count": n})),
-    )
-    .await?;
+    crate::services::sessions::revoke_others(&state, &s).await?;
     Ok(Redirect::to("/account").into_response())
 }
 

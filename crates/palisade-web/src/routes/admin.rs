@@ -8,13 +8,12 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use palisade_core::AccountId;
 use palisade_core::text::Email;
 use palisade_identity::{invitations, policy, sessions};
+use palisade_store::matrix;
 use palisade_store::permissions::Permission;
-use palisade_store::tenancy::{self, Role, StoreSettings};
+use palisade_store::tenancy::{self, StoreSettings};
 use palisade_store::tokens;
-use palisade_store::{matrix, tenancy::Membership};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,7 +25,9 @@ use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::STEP_UP_WINDOW;
 use crate::routes::api_doc::access;
+use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
+use crate::services::{Refusal, staff};
 use crate::state::AppState;
 
 /// Every HTML admin route with the permission it needs (`None`: any member). The permission test walks this list
@@ -47,6 +48,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/staff/{account}/grants", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/{account}/remove", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/staff/invite", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/staff/invitations/{invitation}/revoke", Some(Permission::StaffManagement)),
     ("POST", "/admin/stores/{store}/tokens", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/tokens/{token}/revoke", Some(Permission::SecuritySettings)),
 ];
@@ -67,6 +69,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/staff/{account}/grants", post(set_grants))
         .route("/admin/stores/{store}/staff/{account}/remove", post(remove_member))
         .route("/admin/stores/{store}/staff/invite", post(invite))
+        .route("/admin/stores/{store}/staff/invitations/{invitation}/revoke", post(revoke_invitation))
         .route("/admin/stores/{store}/tokens", post(create_token))
         .route("/admin/stores/{store}/tokens/{token}/revoke", post(revoke_token))
         .route("/invitations/{token}", get(invitation_page).post(accept_invitation))
@@ -74,7 +77,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The JSON Security Center endpoints, from their declarations (see [`crate::routes::api_doc`]).
 pub(super) fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(api_controls)).routes(routes!(api_staff))
+    OpenApiRouter::new().routes(routes!(api_controls))
 }
 
 /// Handler result for admin pages.
@@ -154,8 +157,9 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
     let pol = policy::get(&state.db, scope).await?;
     let can_settings = access.membership.can(Permission::SecuritySettings);
     let can_staff = access.membership.can(Permission::StaffManagement);
-    let staff = if can_staff { staff_rows(&state, &access.membership).await? } else { serde_json::Value::Null };
-    let api_tokens = if can_settings { Some(tokens::list_store(&state.db, scope).await?) } else { None };
+    let staff = if can_staff { Some(staff::rows(&state, scope).await?) } else { None };
+    let invitations = if can_staff { Some(staff::pending(&state, scope).await?) } else { None };
+    let api_tokens = if can_settings { Some(api_tokens::rows(&state, scope).await?) } else { None };
     let shield_events =
         crate::edge::shield::shown(palisade_store::shield_events::recent_for_store(&state.db, scope, 10).await?);
     let firewall = palisade_store::firewall::get(&state.db, scope).await?;
@@ -165,7 +169,7 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
         json!({
             "operator": access.account.email,
             "store": store, "report": report, "history": history, "policy": pol,
-            "can_settings": can_settings, "can_staff": can_staff, "staff": staff,
+            "can_settings": can_settings, "can_staff": can_staff, "staff": staff, "invitations": invitations,
             "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
             "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
             "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
@@ -175,25 +179,6 @@ async fn security_center(State(state): State<AppState>, access: StaffAccess) -> 
         }),
     )?;
     Ok(Html(html).into_response())
-}
-
-async fn staff_rows(state: &AppState, m: &Membership) -> Result<serde_json::Value, PageError> {
-    let members = tenancy::list_members(&state.db, &m.scope).await?;
-    let with_mfa = policy::members_with_mfa(&state.db, &m.scope).await?;
-    let dormant_before = state.db.now().minus(palisade_identity::controls::DORMANT_AFTER);
-    Ok(serde_json::Value::Array(
-        members
-            .iter()
-            .map(|mem| {
-                json!({
-                    "account_id": mem.account_id, "email": mem.email, "name": mem.display_name, "role": mem.role,
-                    "mfa": with_mfa.contains(&mem.account_id), "last_active_at": mem.last_active_at,
-                    "dormant": mem.last_active_at.unwrap_or(mem.joined_at) < dormant_before,
-                    "permissions": mem.permissions.iter().map(|p| p.key()).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    ))
 }
 
 #[derive(Deserialize)]
@@ -395,8 +380,19 @@ async fn change_rule(
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 
-fn parse_account(s: &str) -> Result<AccountId, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found("store member"))
+/// The page's answer to a change: back to the Security Center, or the reason it was not made (a person who must
+/// re-enter their password is sent to do so first).
+fn after<T>(access: &StaffAccess, outcome: Result<T, Refusal>) -> PageResult {
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&security_url(access)).into_response()),
+        Err(Refusal::StepUpRequired) => {
+            Ok(Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
+        }
+        Err(r) => match r.into_api() {
+            Ok(denied) => Err(denied.into()),
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 #[derive(Deserialize)]
@@ -411,13 +407,12 @@ async fn set_role(
     Form(form): Form<RoleForm>,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    if let Some(r) = step_up(&state, &access) {
-        return Ok(r);
+    let outcome = async {
+        let (account, role) = (staff::parse_account(&account)?, staff::parse_role(&form.role)?);
+        staff::set_role(&state, &access, account, role).await
     }
-    let role = Role::parse(&form.role)?;
-    // Who may change whom (only owners touch owners, nobody gives more than they hold) is the store layer's rule.
-    tenancy::set_role(&state.db, &access.membership, parse_account(&account)?, role).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    .await;
+    after(&access, outcome)
 }
 
 async fn set_grants(
@@ -427,9 +422,6 @@ async fn set_grants(
     body: String,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    if let Some(r) = step_up(&state, &access) {
-        return Ok(r);
-    }
     // Repeated `permission=` fields (checkboxes): parse by hand, serde_urlencoded does not collect repeats.
     let grants: Vec<Permission> = body
         .split('&')
@@ -437,8 +429,8 @@ async fn set_grants(
         .filter(|(k, _)| *k == "permission")
         .filter_map(|(_, v)| Permission::parse(v))
         .collect();
-    tenancy::set_grants(&state.db, &access.membership, parse_account(&account)?, &grants).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    let outcome = async { staff::set_grants(&state, &access, staff::parse_account(&account)?, &grants).await }.await;
+    after(&access, outcome)
 }
 
 async fn remove_member(
@@ -447,51 +439,28 @@ async fn remove_member(
     Path((_, account)): Path<(String, String)>,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    if let Some(r) = step_up(&state, &access) {
-        return Ok(r);
-    }
-    let account = parse_account(&account)?;
-    tenancy::remove_member(&state.db, &access.membership, account).await?;
-    // A removed member's sessions end now, not at their next timeout.
-    if tenancy::memberships(&state.db, account).await?.is_empty() {
-        sessions::revoke_all(&state.db, account, None).await?;
-    }
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    let outcome = async { staff::remove(&state, &access, staff::parse_account(&account)?).await }.await;
+    after(&access, outcome)
 }
 
 async fn create_token(State(state): State<AppState>, access: StaffAccess, body: String) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    if let Some(r) = step_up(&state, &access) {
-        return Ok(r);
-    }
-    let mut name = String::new();
-    let mut scopes = Vec::new();
-    let mut days: Option<u64> = Some(90);
+    let mut new = NewToken { name: String::new(), scopes: Vec::new(), expires_days: None };
     for (k, v) in body.split('&').filter_map(|p| p.split_once('=')) {
         let v = v.replace('+', " ");
         let v = percent_decode(&v);
         match k {
-            "name" => name = v,
-            "permission" => scopes.extend(Permission::parse(&v)),
-            "expires_days" => days = v.parse::<u64>().ok().filter(|d| *d > 0),
+            "name" => new.name = v,
+            "permission" => new.scopes.extend(Permission::parse(&v)),
+            // "0" is the form's "never"; anything else that is not a number of days is refused.
+            "expires_days" => new.expires_days = Some(v.trim().parse::<u64>().map_err(|_| invalid("expiry in days"))?),
             _ => {}
         }
     }
-    let name = palisade_core::text::display_name("name", &name)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
-    // A token never holds more than its creator.
-    scopes.retain(|p| access.membership.can(*p));
-    if scopes.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "choose at least one permission you hold",
-        )
-        .into());
-    }
-    let expires_at = days.map(|d| state.db.now().plus(Duration::from_secs(d.min(365) * 24 * 3600)));
-    let (info, secret) =
-        tokens::issue_store(&state.db, &access.membership.scope, access.account.id, &name, &scopes, expires_at).await?;
+    let (info, secret) = match api_tokens::create(&state, &access, new).await {
+        Ok(created) => created,
+        Err(r) => return after(&access, Err::<(), _>(r)),
+    };
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let html = state.templates.render(
         "token_created.html",
@@ -525,9 +494,8 @@ async fn revoke_token(
     access: StaffAccess,
     Path((_, token)): Path<(String, String)>,
 ) -> PageResult {
-    access.require(Permission::SecuritySettings)?;
-    tokens::revoke_store(&state.db, &access.membership.scope, &token).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    let outcome = api_tokens::revoke(&state, &access, &token).await;
+    after(&access, outcome)
 }
 
 #[derive(Deserialize)]
@@ -538,15 +506,17 @@ struct InviteForm {
 
 async fn invite(State(state): State<AppState>, access: StaffAccess, Form(form): Form<InviteForm>) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    if let Some(r) = step_up(&state, &access) {
-        return Ok(r);
-    }
-    let email = Email::parse(&form.email)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
-    let role = Role::parse(&form.role)?;
-    invitations::invite(&state.db, &access.membership, access.account.id, &email, role, &state.config.public_url)
-        .await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    let outcome = staff::invite(&state, &access, &form.email, &form.role).await;
+    after(&access, outcome)
+}
+
+async fn revoke_invitation(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, invitation)): Path<(String, String)>,
+) -> PageResult {
+    let outcome = staff::revoke_invitation(&state, &access, &invitation).await;
+    after(&access, outcome)
 }
 
 fn no_invitation() -> PageError {
@@ -629,22 +599,6 @@ async fn accept_invitation(
 )]
 async fn api_controls(State(state): State<AppState>, access: StaffAccess) -> Result<Json<matrix::Report>, ApiError> {
     Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &access.membership.scope).await?))
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/admin/stores/{store}/staff",
-    tag = "store admin",
-    summary = "The store's staff: role, permissions, MFA and last activity",
-    responses((status = 200, description = "success", content_type = "application/json")),
-    extensions(("x-permission" = json!(Permission::StaffManagement.key())))
-)]
-async fn api_staff(
-    State(state): State<AppState>,
-    access: StaffAccess,
-) -> Result<Json<serde_json::Value>, AdminApiError> {
-    access.require(Permission::StaffManagement)?;
-    Ok(Json(staff_rows(&state, &access.membership).await.map_err(|e| AdminApiError::Api(e.0))?))
 }
 
 /// JSON-flavoured admin error.

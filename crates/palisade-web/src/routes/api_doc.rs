@@ -101,6 +101,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(super::account::api())
         .merge(super::passkeys::api())
         .merge(super::admin::api())
+        .merge(super::staff_api::api())
+        .merge(super::sessions_api::api())
 }
 
 /// The OpenAPI 3.1 document served at `/api/openapi.json`.
@@ -199,6 +201,10 @@ fn path_parameter(name: &str) -> Parameter {
         "store" => "the store's id or slug",
         "slug" => "the product's slug",
         "name" => "the template's file name (one of the editable templates)",
+        "account" => "the member's account id",
+        "invitation" => "the invitation's id (as listed)",
+        "token" => "the API token's id (as listed)",
+        "session" => "the session's id (as listed)",
         other => other,
     };
     ParameterBuilder::new()

@@ -15,6 +15,8 @@ pub use health::{metrics_router, serve_metrics};
 pub mod merchant;
 mod passkeys;
 mod query;
+mod sessions_api;
+pub mod staff_api;
 pub mod storefront;
 
 use axum::Router;

@@ -81,7 +81,18 @@ async fn admin_routes(app: &TestApp) -> Vec<Route> {
 /// Fills a route template's segments: the store, a staff account, and a made-up id for everything else.
 fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
     let mut path = template.replace("{store}", store).replace("{account}", account);
-    for p in ["{token}", "{product}", "{image}", "{variant}", "{order}", "{dispute}", "{rule}", "{export}", "{name}"] {
+    for p in [
+        "{token}",
+        "{invitation}",
+        "{product}",
+        "{image}",
+        "{variant}",
+        "{order}",
+        "{dispute}",
+        "{rule}",
+        "{export}",
+        "{name}",
+    ] {
         path = path.replace(p, other);
     }
     path

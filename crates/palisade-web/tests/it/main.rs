@@ -23,6 +23,7 @@ mod page_cache;
 mod permission_algebra;
 mod sensitive;
 mod shield;
+mod staff_api;
 mod storefront;
 mod support;
 mod typed_ids;
