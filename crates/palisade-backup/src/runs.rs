@@ -2,6 +2,7 @@
 //! (the job runner or an operator at the CLI). The matrix and the console read it.
 
 use palisade_store::Db;
+use palisade_store::db::ExecuteWrite;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -55,7 +56,7 @@ pub async fn record(db: &Db, run: NewRun<'_>) -> Result<()> {
     .bind(if run.ok { "ok" } else { "failed" })
     .bind(run.detail)
     .bind(i64::try_from(run.bytes).unwrap_or(i64::MAX))
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! Archives are kept in object storage under `exports/<store id>/<export id>.palx` for [`KEEP_FOR`]; platform
 //! snapshots leave that prefix out (the merchant's copies are theirs, and encrypted with their passphrase).
 
+use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
 use object_store::ObjectStoreExt;
@@ -640,7 +641,7 @@ pub async fn purge_expired(db: &Db, objects: &Objects) -> Result<u64> {
             .await?;
     for (id, key) in &rows {
         let _ = objects.store().delete(&object_store::path::Path::from(key.as_str())).await;
-        sqlx::query("UPDATE store_exports SET object_key = NULL WHERE id = $1").bind(id).execute(db.pool()).await?;
+        sqlx::query("UPDATE store_exports SET object_key = NULL WHERE id = $1").bind(id).execute_write(db).await?;
     }
     Ok(rows.len() as u64)
 }

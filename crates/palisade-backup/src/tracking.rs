@@ -19,6 +19,7 @@
 //! Both tables start with `_palisade_`, which dumps, exports and restores leave out. PostgreSQL takes full dumps:
 //! a counter row per segment would serialise its concurrent writers.
 
+use palisade_store::db::ExecuteWrite;
 use std::collections::{BTreeMap, HashMap};
 
 use palisade_store::Db;
@@ -202,7 +203,7 @@ pub async fn save(db: &Db, repository: &str, state: &State) -> Result<()> {
     )
     .bind(repository)
     .bind(text)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }

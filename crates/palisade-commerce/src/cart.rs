@@ -3,6 +3,7 @@
 //! checkout makes one order per store.
 
 use palisade_core::money::{Currency, Money};
+use palisade_store::db::ExecuteWrite;
 use palisade_store::{Db, StoreError};
 use rand::RngCore;
 use serde::Serialize;
@@ -43,7 +44,7 @@ pub async fn create(db: &Db) -> Result<(CartId, String)> {
         .bind(&id)
         .bind(hash(&token))
         .bind(now)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok((CartId(id), token))
 }
@@ -102,11 +103,7 @@ pub async fn add(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result
 }
 
 async fn touch(db: &Db, cart: &str) -> Result<()> {
-    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
-        .bind(db.now().0)
-        .bind(cart)
-        .execute(db.pool())
-        .await?;
+    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(db.now().0).bind(cart).execute_write(db).await?;
     Ok(())
 }
 
@@ -120,14 +117,14 @@ pub async fn set_quantity(db: &Db, cart: &CartId, variant: &str, quantity: i64) 
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
             .bind(cart)
             .bind(variant)
-            .execute(db.pool())
+            .execute_write(db)
             .await?;
     } else {
         let done = sqlx::query("UPDATE cart_items SET quantity = $1 WHERE cart_id = $2 AND variant_id = $3")
             .bind(quantity)
             .bind(cart)
             .bind(variant)
-            .execute(db.pool())
+            .execute_write(db)
             .await?;
         if done.rows_affected() != 1 {
             return Err(CommerceError::Store(StoreError::NotFound("cart line")));
@@ -142,7 +139,7 @@ pub async fn clear_store(db: &Db, cart: &CartId, store: &str) -> Result<()> {
     sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND store_id = $2")
         .bind(cart)
         .bind(store)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok(())
 }

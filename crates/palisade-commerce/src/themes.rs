@@ -8,6 +8,7 @@
 //! broken with its error (shown in the merchant's admin) and the page renders again with that template's last
 //! version that did render, or the default theme's.
 
+use palisade_store::db::ExecuteWrite;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -507,7 +508,7 @@ async fn mark_good(db: &Db, scope: &StoreScope, name: &str, version: i64) -> Res
     .bind(scope.store_key())
     .bind(name)
     .bind(version)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Staff invitations: a single-use link, valid for a few days, sent by email. Accepting creates the account
 //! (or uses the invitee's existing one, signed in) and the membership in one step.
 
+use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
 use palisade_core::text::Email;
@@ -163,14 +164,19 @@ pub async fn revoke(db: &Db, by: &Membership, id: &str) -> Result<()> {
     let Some((role,)) = row else { return Err(StoreError::NotFound("pending invitation").into()) };
     let role = Role::parse(&role)?;
     permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
-    // Expiring it now is withdrawing it: every use of a link requires `expires_at` in the future.
-    sqlx::query("UPDATE invitations SET expires_at = $1 WHERE id = $2 AND store_id = $3 AND accepted_at IS NULL")
-        .bind(now.0)
-        .bind(id)
-        .bind(scope.store_key())
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+    // Expiring it is withdrawing it: every use of a link requires `expires_at` in the future. Set to the epoch,
+    // not to this node's "now", so a node whose clock is behind cannot still accept it; and only while it is still
+    // pending (an acceptance that got in first is reported, not papered over with a "withdrawn").
+    let done =
+        sqlx::query("UPDATE invitations SET expires_at = 0 WHERE id = $1 AND store_id = $2 AND accepted_at IS NULL")
+            .bind(id)
+            .bind(scope.store_key())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::NotFound("pending invitation").into());
+    }
     let target = format!("invitation:{id}");
     let details = serde_json::json!({"role": role.as_str()});
     audit::record_store(&mut tx, db, scope, NewEvent::new("invitation.revoked", &target).details(details)).await?;
@@ -264,7 +270,7 @@ pub async fn accept(identity: &Identity, token: &str, who: Acceptor) -> Result<A
         .bind(db.now().0)
         .bind(account.id.to_string())
         .bind(&inv.id)
-        .execute(db.pool())
+        .execute_write(db)
         .await
         .map_err(StoreError::from)?
         .rows_affected()

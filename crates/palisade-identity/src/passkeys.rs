@@ -2,6 +2,7 @@
 //! step of sign-in. Ceremony state is kept server-side in the database (single use, five minutes), so any node
 //! can finish a ceremony another node started.
 
+use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
 use palisade_core::AccountId;
@@ -69,9 +70,9 @@ async fn save_challenge(db: &Db, account: AccountId, purpose: &str, state: &impl
     let json = serde_json::to_string(state).map_err(|e| StoreError::Invalid(e.to_string()))?;
     sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at < $1")
         .bind(db.now().0)
-        .execute(db.pool())
+        .execute_write(db)
         .await
-        .map_err(store_err)?;
+        .map_err(IdentityError::Store)?;
     sqlx::query(
         "INSERT INTO webauthn_challenges (id, account_id, purpose, state, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -80,9 +81,9 @@ async fn save_challenge(db: &Db, account: AccountId, purpose: &str, state: &impl
     .bind(purpose)
     .bind(json)
     .bind(db.now().plus(CHALLENGE_TTL).0)
-    .execute(db.pool())
+    .execute_write(db)
     .await
-    .map_err(store_err)?;
+    .map_err(IdentityError::Store)?;
     Ok(id)
 }
 
@@ -146,9 +147,9 @@ pub async fn finish_registration(
         .bind(cred_id)
         .bind(json)
         .bind(now.0)
-        .execute(db.pool())
+        .execute_write(db)
         .await
-        .map_err(store_err)?;
+        .map_err(IdentityError::Store)?;
     let target = format!("account:{}", account.id);
     audit::record_account_now(
         db,
@@ -192,9 +193,9 @@ pub async fn finish_authentication(
                 .bind(json)
                 .bind(db.now().0)
                 .bind(&id)
-                .execute(db.pool())
+                .execute_write(db)
                 .await
-                .map_err(store_err)?;
+                .map_err(IdentityError::Store)?;
         }
     }
     sessions::mark_mfa(db, session).await?;
@@ -228,9 +229,9 @@ pub async fn remove(db: &Db, account: &Account, id: &str) -> Result<()> {
     let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(account.id.to_string())
-        .execute(db.pool())
+        .execute_write(db)
         .await
-        .map_err(store_err)?;
+        .map_err(IdentityError::Store)?;
     if done.rows_affected() == 0 {
         return Err(IdentityError::Store(StoreError::NotFound("passkey")));
     }

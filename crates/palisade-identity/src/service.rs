@@ -1,5 +1,6 @@
 //! The identity service: passwords, sign-in, second factors.
 
+use palisade_store::db::ExecuteWrite;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -295,14 +296,14 @@ impl Identity {
             sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
                 .bind(fresh)
                 .bind(account.id.to_string())
-                .execute(db.pool())
+                .execute_write(db)
                 .await
                 .map_err(palisade_store::StoreError::from)?;
         }
         sqlx::query("UPDATE accounts SET last_active_at = $1 WHERE id = $2")
             .bind(db.now().0)
             .bind(account.id.to_string())
-            .execute(db.pool())
+            .execute_write(db)
             .await
             .map_err(palisade_store::StoreError::from)?;
         let needs_second = self.has_mfa(account.id).await?;

@@ -3,6 +3,7 @@
 //! A session has an absolute lifetime and an idle timeout; it records when the second factor was passed
 //! (`mfa_at`) and when the password was last re-entered (`reauth_at`, for step-up on sensitive actions).
 
+use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
 use palisade_core::AccountId;
@@ -115,7 +116,7 @@ pub async fn create(
     .bind(s.mfa_at.map(|t| t.0))
     .bind(&s.ip)
     .bind(&s.user_agent)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok((token, s))
 }
@@ -157,7 +158,7 @@ pub async fn touch(db: &Db, s: &Session) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now.0)
             .bind(&s.id)
-            .execute(db.pool())
+            .execute_write(db)
             .await?;
     }
     Ok(())
@@ -170,7 +171,7 @@ pub async fn rotate(db: &Db, session: &Session) -> Result<SecretString, StoreErr
     let done = sqlx::query("UPDATE sessions SET id_hash = $1 WHERE id_hash = $2 AND revoked_at IS NULL")
         .bind(hash(token.expose_secret()))
         .bind(&session.id)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::NotFound("session"));
@@ -184,7 +185,7 @@ pub async fn mark_mfa(db: &Db, session: &Session) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET mfa_at = $1, reauth_at = $1 WHERE id_hash = $2")
         .bind(now)
         .bind(&session.id)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok(())
 }
@@ -194,7 +195,7 @@ pub async fn mark_reauth(db: &Db, session: &Session) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET reauth_at = $1 WHERE id_hash = $2")
         .bind(db.now().0)
         .bind(&session.id)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok(())
 }
@@ -213,7 +214,7 @@ pub async fn revoke(db: &Db, account: AccountId, id: &str) -> Result<bool, Store
     .bind(db.now().0)
     .bind(id)
     .bind(account.to_string())
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -226,7 +227,7 @@ pub async fn revoke_all(db: &Db, account: AccountId, keep: Option<&str>) -> Resu
     .bind(db.now().0)
     .bind(account.to_string())
     .bind(keep.unwrap_or(""))
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(done.rows_affected())
 }

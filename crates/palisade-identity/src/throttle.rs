@@ -5,6 +5,7 @@
 //! key is blocked, attempts are refused at once (HTTP 429 with `Retry-After`), so guessing costs the attacker time
 //! and costs the server no argon2 work.
 
+use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
 use palisade_core::time::Timestamp;
@@ -125,7 +126,7 @@ pub async fn record_failure(db: &Db, key: &str, policy: &Policy) -> Result<Failu
 
 /// Forgets the failures of `key` (after a successful sign-in).
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute_write(db).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! the ban is written here so that every node refuses the address, and operators can see and lift it. Nodes read
 //! the active bans every few seconds instead of per request.
 
+use crate::db::ExecuteWrite;
 use palisade_core::time::Timestamp;
 
 use crate::Db;
@@ -36,7 +37,7 @@ pub async fn put(db: &Db, ip: &str, until: Timestamp, reason: &str) -> Result<()
     .bind(until.0)
     .bind(reason)
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }
@@ -82,6 +83,6 @@ pub async fn lift(db: &Db, scope: &PlatformScope, ip: &str) -> Result<bool> {
 
 /// Deletes bans that ended before `before`; returns how many.
 pub async fn purge(db: &Db, before: Timestamp) -> Result<u64> {
-    let n = sqlx::query("DELETE FROM shield_bans WHERE banned_until <= $1").bind(before.0).execute(db.pool()).await?;
+    let n = sqlx::query("DELETE FROM shield_bans WHERE banned_until <= $1").bind(before.0).execute_write(db).await?;
     Ok(n.rows_affected())
 }

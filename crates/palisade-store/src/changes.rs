@@ -15,10 +15,11 @@
 //!
 //! PostgreSQL nodes share the database with other nodes and have no such header: they always ask the database.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -34,7 +35,32 @@ pub struct Marker([u8; HEADER]);
 pub struct ChangeWatch {
     /// Never used after opening; held so the `-shm` file stays in place.
     _keeper: Mutex<Connection>,
-    shm: File,
+    shm: Arc<File>,
+}
+
+/// The `-shm` files opened by watches, by device and inode, never closed. On Unix, closing any descriptor of a
+/// file releases every POSIX lock the process holds on it, SQLite's included (sqlite.org/howtocorrupt.html 2.2):
+/// a watch dropped while the pool's connections live on would leave them unlocked. So each file is opened once
+/// per process and kept open for the process's life (one descriptor per database file: one in a server).
+static SHM_FILES: LazyLock<Mutex<HashMap<(u64, u64), Arc<File>>>> = LazyLock::new(Mutex::default);
+
+fn shm_file(path: &Path) -> std::io::Result<Arc<File>> {
+    let meta = std::fs::metadata(path)?;
+    let key = (meta.dev(), meta.ino());
+    let mut files = SHM_FILES.lock().map_err(|_| std::io::Error::other("watch registry poisoned"))?;
+    if let Some(f) = files.get(&key) {
+        return Ok(Arc::clone(f));
+    }
+    let file = Arc::new(File::open(path)?);
+    // The inode opened is the one looked up (not replaced in between), or the key would name another file.
+    let opened = file.metadata()?;
+    if (opened.dev(), opened.ino()) != key {
+        // Leaked rather than closed, for the reason above.
+        std::mem::forget(file);
+        return Err(std::io::Error::other("the -shm file changed while it was opened"));
+    }
+    files.insert(key, Arc::clone(&file));
+    Ok(file)
 }
 
 impl std::fmt::Debug for ChangeWatch {
@@ -59,7 +85,7 @@ impl ChangeWatch {
             let _: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
             let mut shm_path = path.as_os_str().to_owned();
             shm_path.push("-shm");
-            let shm = File::open(&shm_path).map_err(|e| e.to_string())?;
+            let shm = shm_file(Path::new(&shm_path)).map_err(|e| e.to_string())?;
             Ok(ChangeWatch { _keeper: Mutex::new(conn), shm })
         })();
         match opened {

@@ -109,6 +109,24 @@ impl WriteTx {
     }
 }
 
+/// One write statement in a write turn of its own: `query.execute_write(&db)` instead of
+/// `query.execute(db.pool())`. On SQLite a statement sent straight to the pool meets the write lock through SQLite's
+/// busy handler, while [`WriteTx`] writers queue; under a steady stream of queued writers it could wait out the
+/// busy timeout (a session revocation failing while checkouts run). Through here it queues with them.
+pub trait ExecuteWrite {
+    /// Runs the statement in its own write transaction.
+    fn execute_write(self, db: &Db) -> impl std::future::Future<Output = Result<sqlx::any::AnyQueryResult>> + Send;
+}
+
+impl<'q> ExecuteWrite for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    async fn execute_write(self, db: &Db) -> Result<sqlx::any::AnyQueryResult> {
+        let mut tx = db.begin_write().await?;
+        let done = self.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WriteTx")
@@ -338,11 +356,13 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.chars().take(200).collect();
     };
-    match rest.split_once('@') {
+    // The authority ends at the first '/'; its user part at the last '@' (a password may contain '@').
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
             let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
-            format!("{scheme}://{masked}@{host}")
+            format!("{scheme}://{masked}@{host}{path}")
         }
         None => url.to_owned(),
     }
@@ -371,6 +391,8 @@ mod tests {
     fn passwords_never_appear_in_displayed_urls() {
         assert_eq!(redact_url("postgres://me:s3cret@db:5432/p"), "postgres://me:***@db:5432/p");
         assert_eq!(redact_url("postgres://me@db/p"), "postgres://me@db/p");
+        assert_eq!(redact_url("redis://:p@ss@cache:6379/0"), "redis://:***@cache:6379/0", "an @ in the password");
+        assert_eq!(redact_url("redis://cache:6379/0?x=a@b"), "redis://cache:6379/0?x=a@b");
     }
 
     #[test]

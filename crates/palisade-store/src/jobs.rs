@@ -9,6 +9,7 @@
 //! schedule, only the one whose UPDATE matched enqueues the job, in the same transaction, with a dedupe key
 //! naming the slot. No advisory locks, so the same code works on both backends and across processes.
 
+use crate::db::ExecuteWrite;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -127,7 +128,7 @@ pub async fn renew(db: &Db, job: &ClaimedJob, node: &str, lease: Duration) -> Re
     .bind(now.0)
     .bind(&job.id)
     .bind(node)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(renewed.rows_affected() == 1)
 }
@@ -142,7 +143,7 @@ pub async fn complete(db: &Db, job: &ClaimedJob, node: &str) -> Result<bool> {
     .bind(now.0)
     .bind(&job.id)
     .bind(node)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -160,7 +161,7 @@ pub async fn fail(db: &Db, job: &ClaimedJob, node: &str, error: &str) -> Result<
         .bind(now.0)
         .bind(&job.id)
         .bind(node)
-        .execute(db.pool())
+        .execute_write(db)
         .await?
     } else {
         let shift = u32::try_from(job.attempts.clamp(0, 12)).unwrap_or(12);
@@ -174,7 +175,7 @@ pub async fn fail(db: &Db, job: &ClaimedJob, node: &str, error: &str) -> Result<
         .bind(now.0)
         .bind(&job.id)
         .bind(node)
-        .execute(db.pool())
+        .execute_write(db)
         .await?
     };
     Ok(done.rows_affected() == 1)
@@ -185,7 +186,7 @@ pub async fn prune_finished(db: &Db, age: Duration) -> Result<u64> {
     let cutoff = db.now().minus(age).0;
     let done = sqlx::query("DELETE FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at < $1")
         .bind(cutoff)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok(done.rows_affected())
 }
@@ -282,7 +283,7 @@ pub async fn upsert_schedule(
     .bind(job_kind)
     .bind(payload.to_string())
     .bind(next.0)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }
@@ -347,7 +348,7 @@ pub async fn heartbeat(db: &Db, node: &str, hostname: &str, version: &str, start
     .bind(version)
     .bind(started_at.0)
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }

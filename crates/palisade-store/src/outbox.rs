@@ -1,6 +1,7 @@
 //! Outgoing email, stored first and delivered by a job. With no SMTP configured the outbox is the
 //! development mailbox operators read in the console.
 
+use crate::db::ExecuteWrite;
 use palisade_core::time::Timestamp;
 use serde::Serialize;
 
@@ -76,7 +77,7 @@ pub async fn record_attempt(db: &Db, id: &str, error: Option<&str>) -> Result<()
             .bind(e.to_owned())
             .bind(id),
     }
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }

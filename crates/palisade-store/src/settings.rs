@@ -1,5 +1,6 @@
 //! Platform-wide key/value settings and recorded facts (e.g. the last audit verification).
 
+use crate::db::ExecuteWrite;
 use palisade_core::time::Timestamp;
 
 use crate::db::Db;
@@ -14,7 +15,7 @@ pub async fn put(db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
     .bind(key)
     .bind(value.to_string())
     .bind(db.now().0)
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }
@@ -52,6 +53,6 @@ pub async fn with_prefix(db: &Db, prefix: &str) -> Result<Vec<(String, serde_jso
 
 /// Removes a value.
 pub async fn delete(db: &Db, key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM platform_settings WHERE key = $1").bind(key).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM platform_settings WHERE key = $1").bind(key).execute_write(db).await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! `palisade-shield` is a pure engine without I/O, so its storage lives here with the other shared firewall
 //! tables (`bans`, `firewall`).
 
+use crate::db::ExecuteWrite;
 use palisade_core::StoreId;
 use palisade_core::time::Timestamp;
 
@@ -64,14 +65,14 @@ pub async fn record(db: &Db, e: &NewShieldEvent<'_>) -> Result<()> {
     .bind(i64::from(e.score))
     .bind(serde_json::to_string(e.rules).unwrap_or_else(|_| "[]".to_owned()))
     .bind(e.findings.to_string())
-    .execute(db.pool())
+    .execute_write(db)
     .await?;
     Ok(())
 }
 
 /// Deletes events recorded before `before`; returns how many went (the daily `shield.events_prune` job).
 pub async fn prune(db: &Db, before: Timestamp) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM shield_events WHERE at < $1").bind(before.0).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM shield_events WHERE at < $1").bind(before.0).execute_write(db).await?;
     Ok(done.rows_affected())
 }
 

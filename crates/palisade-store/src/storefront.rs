@@ -60,6 +60,11 @@ pub async fn touch(conn: &mut AnyConnection, scope: &StoreScope) -> Result<()> {
 /// version, in one indexed read; `None` when no active store has that id or slug (a cached page of a store that is
 /// suspended later is never served: every request passes here before the cache).
 pub async fn resolve(db: &Db, key: &str) -> Result<Option<(StoreId, i64)>> {
+    // No store has a key that is neither an id nor a slug: answered without a query, and never remembered (a
+    // flood of long made-up keys would otherwise fill the memo).
+    if key.parse::<StoreId>().is_err() && palisade_core::text::Slug::parse(key).is_err() {
+        return Ok(None);
+    }
     // Read before the query: a commit after this moves the marker, so what the query reads is never kept longer
     // than the state it was read in (see `VersionMemo`).
     let at = db.change_marker();

@@ -4,6 +4,7 @@
 //! account to a store with a role. Every function touching one store's rows takes that store's
 //! [`StoreScope`]; platform-wide listings take a [`PlatformScope`].
 
+use crate::db::ExecuteWrite;
 use palisade_core::text::{Email, Slug};
 use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, StoreId};
@@ -122,9 +123,12 @@ pub async fn create_account(db: &Db, new: NewAccount) -> Result<Account> {
     .bind(&new.display_name)
     .bind(new.kind.as_str())
     .bind(now.0)
-    .execute(db.pool())
+    .execute_write(db)
     .await
-    .map_err(|e| conflict_on_unique(e, || format!("an account with email {} already exists", new.email)))?;
+    .map_err(|e| match e {
+        StoreError::Database(e) => conflict_on_unique(e, || format!("an account with email {} already exists", new.email)),
+        other => other,
+    })?;
     Ok(Account {
         id,
         email: new.email.to_string(),

@@ -4,6 +4,7 @@
 //! 256 bits of entropy, so a fast hash is enough (nothing to brute-force) and lookup is by hash; the final
 //! comparison is constant-time anyway.
 
+use crate::db::ExecuteWrite;
 use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, StoreId, TokenId};
 use rand::RngCore;
@@ -174,7 +175,7 @@ async fn check_presented(
         .bind(now.0)
         .bind(ip)
         .bind(&id)
-        .execute(db.pool())
+        .execute_write(db)
         .await?;
     Ok(Ok(Checked { id, account_id, store_id, scopes }))
 }

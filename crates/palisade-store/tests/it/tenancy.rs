@@ -258,6 +258,9 @@ async fn another_process_write_shows_in_the_next_storefront_version_read() {
     assert_eq!(after.0, a.id);
     assert!(after.1 > before.1, "{before:?} then {after:?}");
     assert!(storefront::marketplace(&t).await.unwrap() > market);
+    // A key that is neither an id nor a slug names no store, however long (and is not remembered).
+    assert_eq!(storefront::resolve(&t, &"x".repeat(60_000)).await.unwrap(), None);
+    assert_eq!(storefront::resolve(&t, "Alpha").await.unwrap(), None);
     // A store created elsewhere after its slug was looked up in vain resolves at once.
     let (n, _) = store(&t, "nobody").await;
     assert_eq!(storefront::resolve(&t, "nobody").await.unwrap().map(|r| r.0), Some(n.id));
