@@ -53,6 +53,9 @@ pub struct DbOptions {
     /// PostgreSQL only: run inside this schema (tests use one schema each).
     pub pg_schema: Option<String>,
     pub clock: SharedClock,
+    /// SQLite: open the change watch ([`crate::changes`]) that lets the storefront skip version reads. A server
+    /// wants it; a one-shot command (restore, which must be the file's only connection to leave WAL mode) does not.
+    pub change_watch: bool,
 }
 
 impl Default for DbOptions {
@@ -62,6 +65,7 @@ impl Default for DbOptions {
             acquire_timeout: Duration::from_secs(5),
             pg_schema: None,
             clock: Arc::new(SystemClock),
+            change_watch: true,
         }
     }
 }
@@ -177,7 +181,10 @@ impl Db {
             .map_err(|e| connect_error(e, &display_url))?;
         // Opened after the pool, which created the file.
         let changes = match backend {
-            Backend::Sqlite => sqlite_file(&url).and_then(|p| crate::changes::ChangeWatch::open(&p)).map(Arc::new),
+            Backend::Sqlite if options.change_watch => {
+                sqlite_file(&url).and_then(|p| crate::changes::ChangeWatch::open(&p)).map(Arc::new)
+            }
+            Backend::Sqlite => None,
             Backend::Postgres => None,
         };
         let versions = Arc::default();

@@ -245,9 +245,18 @@ async fn restore_to(
     let url = to_database_url.unwrap_or_else(|| format!("sqlite://{}", to.join("palisade.db").display()));
     // One connection: the restore uses one at a time, and a SQLite target can then leave WAL mode for the load
     // (see `palisade_backup::restore`), which writes every page once instead of twice.
-    let db = Db::connect(&url, DbOptions { clock: Arc::new(SystemClock), max_connections: 1, ..DbOptions::default() })
-        .await
-        .map_err(runtime::explain)?;
+    let db = Db::connect(
+        &url,
+        DbOptions {
+            clock: Arc::new(SystemClock),
+            max_connections: 1,
+            // The restore's one connection must be the file's only one (see `palisade_backup::restore`).
+            change_watch: false,
+            ..DbOptions::default()
+        },
+    )
+    .await
+    .map_err(runtime::explain)?;
     let objects = Objects::local(&to.join("objects")).map_err(runtime::explain)?;
     let bar = Bar::new();
     let result = restore(
