@@ -56,3 +56,71 @@ async fn an_image_path_that_is_not_an_id_is_404_for_shoppers_and_staff() {
         assert_eq!(remove.status(), StatusCode::NOT_FOUND, "{id}");
     }
 }
+
+#[tokio::test]
+async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    for id in ["not-a-uuid", "12345", &palisade_core::OrderId::new().to_string()] {
+        let api = app
+            .client
+            .get(app.url(&format!("/api/v1/admin/stores/{}/orders/{id}", s.id)))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = api.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+
+        let ship = app
+            .client
+            .post(app.url(&format!("/api/v1/admin/stores/{}/orders/{id}/ship", s.id)))
+            .header("cookie", &cookie)
+            .json(&json!({"tracking_no": "SG1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ship.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = ship.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+
+        let page = app
+            .client
+            .get(app.url(&format!("/admin/stores/{}/orders/{id}", s.id)))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{id}");
+        let ct = page.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{id}: {ct}");
+
+        let refund = app
+            .client
+            .post(app.url(&format!("/admin/stores/{}/orders/{id}/refund", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("amount", "1.00"), ("note", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refund.status(), StatusCode::NOT_FOUND, "{id}");
+
+        // The buyer's side: the order page and its actions, with or without a key.
+        for path in [format!("/orders/{id}"), format!("/orders/{id}?k=00")] {
+            let shopper = app.get(&path).await;
+            assert_eq!(shopper.status(), StatusCode::NOT_FOUND, "{path}");
+            let ct = shopper.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(ct.starts_with("text/html"), "{path}: {ct}");
+        }
+        let confirm = app
+            .client
+            .post(app.url(&format!("/orders/{id}/confirm?k=00")))
+            .csrf(&app, &cookie)
+            .form(&[("x", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirm.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+}
