@@ -155,7 +155,7 @@ struct CardIn {
 
 #[derive(Deserialize, ToSchema)]
 struct LineIn {
-    variant_id: String,
+    variant_id: palisade_core::VariantId,
     quantity: i64,
 }
 
@@ -206,7 +206,11 @@ async fn create_order(
         guest_proof,
         email,
         address,
-        lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
+        lines: body
+            .lines
+            .into_iter()
+            .map(|l| Line { variant_id: l.variant_id.to_string(), quantity: l.quantity })
+            .collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };

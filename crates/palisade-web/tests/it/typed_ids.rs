@@ -124,3 +124,41 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
         assert_eq!(confirm.status(), StatusCode::NOT_FOUND, "{id}");
     }
 }
+
+/// A variant id in a JSON body is parsed with the body: one that is not an id is a 422 naming the field, not a
+/// lookup (and never a 500); a well-formed id of nothing is the usual 404.
+#[tokio::test]
+async fn a_variant_id_in_a_json_body_that_is_not_an_id_is_422_naming_the_field() {
+    let app = TestApp::start().await;
+    let _ = owner_of(&app, "alpha").await;
+    let body = |variant: Value| {
+        json!({"email": "mei@buyer.example",
+               "address": {"name": "Mei", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
+               "lines": [{"variant_id": variant, "quantity": 1}],
+               "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}})
+    };
+    for (i, bad) in [json!("not-a-uuid"), json!("12345"), json!(""), json!(42), json!(null)].into_iter().enumerate() {
+        let res = app
+            .client
+            .post(app.url("/api/v1/stores/alpha/orders"))
+            .header("idempotency-key", format!("bad-{i}"))
+            .json(&body(bad.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "invalid", "{bad}: {err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("lines[0].variant_id"), "{bad}: {message}");
+    }
+    let unknown = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "unknown")
+        .json(&body(json!(palisade_core::VariantId::new().to_string())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
