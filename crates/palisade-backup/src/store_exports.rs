@@ -12,7 +12,7 @@ use palisade_store::audit::{self, NewEvent};
 use palisade_store::outbound::OutboundPolicy;
 use palisade_store::seal::Sealer;
 use palisade_store::tenancy::Membership;
-use palisade_store::{Db, Objects, StoreScope};
+use palisade_store::{Db, Objects, StaffScope, StoreScope};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -111,12 +111,11 @@ fn check_passphrase(p: &SecretString) -> Result<()> {
 /// store; turning the schedule off forgets it.
 pub async fn set_schedule(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     sealer: &Sealer,
     schedule: Schedule,
     passphrase: Option<SecretString>,
 ) -> Result<()> {
-    scope.require_staff()?;
     let sealed = match (schedule, passphrase) {
         (Schedule::Off, _) => None,
         (_, Some(p)) => {
@@ -164,12 +163,11 @@ pub async fn set_schedule(
 /// own credentials (sealed). The URL is checked so a merchant cannot point the platform at its own network.
 pub async fn set_delivery(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     sealer: &Sealer,
     destination: Option<(&str, &str, SecretString)>,
     outbound: &OutboundPolicy,
 ) -> Result<()> {
-    scope.require_staff()?;
     let (url, credentials) = match destination {
         None => (None, None),
         Some((url, key_id, secret)) => {
@@ -376,14 +374,13 @@ impl Trigger {
 /// Exports the store, keeps the archive for download and records the run (a failure is recorded too).
 pub async fn run_export(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     objects: &Objects,
     passphrase: SecretString,
     trigger: Trigger,
     work_factor: u8,
     delivery: Option<Delivery<'_>>,
 ) -> Result<StoreExport> {
-    scope.require_staff()?;
     check_passphrase(&passphrase)?;
     let started = db.now().millis();
     let mut bytes = Vec::new();
@@ -451,12 +448,11 @@ pub const UPLOAD_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// passphrase.
 pub async fn keep_upload(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     objects: &Objects,
     file_name: &str,
     bytes: Vec<u8>,
 ) -> Result<StoreExport> {
-    scope.require_staff()?;
     if bytes.is_empty() {
         return Err(BackupError::Invalid("the uploaded file is empty".into()));
     }
@@ -504,7 +500,7 @@ pub async fn keep_upload(
 }
 
 /// The archive bytes of a kept export.
-pub async fn archive_bytes(db: &Db, scope: &StoreScope, objects: &Objects, id: &str) -> Result<Vec<u8>> {
+pub async fn archive_bytes(db: &Db, scope: &StaffScope, objects: &Objects, id: &str) -> Result<Vec<u8>> {
     let export = get(db, scope, id).await?;
     let key = export.object_key.ok_or_else(|| BackupError::Invalid("this run kept no archive".into()))?;
     if export.expires_at.is_some_and(|t| t < db.now().millis()) {
@@ -520,12 +516,11 @@ pub async fn archive_bytes(db: &Db, scope: &StoreScope, objects: &Objects, id: &
 /// Restore test of a kept export: decrypt, check every hash, clone into a scratch store, roll back. Recorded.
 pub async fn run_restore_test(
     db: &Db,
-    scope: &StoreScope,
+    scope: &StaffScope,
     objects: &Objects,
     id: &str,
     passphrase: SecretString,
 ) -> Result<StoreExport> {
-    scope.require_staff()?;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
     let size = bytes.len() as u64;
@@ -568,7 +563,7 @@ pub async fn run_import(
     passphrase: SecretString,
     ctx: &crate::import_rules::ImportContext,
 ) -> Result<export::Preview> {
-    let scope: &StoreScope = &member.scope;
+    let scope: &StaffScope = &member.scope;
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
     let archive = Archive::open_for_web(bytes, passphrase).await?;

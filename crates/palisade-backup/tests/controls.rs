@@ -128,18 +128,19 @@ async fn merchant_backup_controls_follow_schedule_exports_and_restore_tests() {
     )
     .await
     .unwrap();
+    let staff = scope.to_staff().unwrap();
     let pass = || SecretString::from("a long merchant passphrase".to_owned());
     let (scheduled, tested) = ("store.exports-scheduled", "store.restore-tested");
     assert!(format!("{:?}", status(&db, &facts, Some(&scope), scheduled).await).contains("no export schedule"));
     assert!(!met(&status(&db, &facts, Some(&scope), tested).await));
 
     // An export on demand is not a schedule.
-    let export = store_exports::run_export(&db, &scope, &objects, pass(), Trigger::Manual, 10, None).await.unwrap();
+    let export = store_exports::run_export(&db, &staff, &objects, pass(), Trigger::Manual, 10, None).await.unwrap();
     assert!(!met(&status(&db, &facts, Some(&scope), scheduled).await));
     let sealer = store_exports::passphrase_sealer(&[7; 32]);
-    store_exports::set_schedule(&db, &scope, &sealer, Schedule::Weekly, Some(pass())).await.unwrap();
+    store_exports::set_schedule(&db, &staff, &sealer, Schedule::Weekly, Some(pass())).await.unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), scheduled).await));
-    store_exports::run_restore_test(&db, &scope, &objects, &export.id, pass()).await.unwrap();
+    store_exports::run_restore_test(&db, &staff, &objects, &export.id, pass()).await.unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), tested).await));
 
     // Eight days on, the export is too old; a fresh one puts it right. The restore test lasts 90 days.
@@ -148,7 +149,7 @@ async fn merchant_backup_controls_follow_schedule_exports_and_restore_tests() {
     assert!(format!("{s:?}").contains("more than 7 days old"), "{s:?}");
     store_exports::run_export(
         &db,
-        &scope,
+        &staff,
         &objects,
         pass(),
         Trigger::Schedule,
@@ -214,6 +215,7 @@ async fn scheduled_delivery_checks_the_address_it_connects_to() {
     )
     .await
     .unwrap();
+    let staff = scope.to_staff().unwrap();
     let pass = || SecretString::from("a long merchant passphrase".to_owned());
     let sealer = store_exports::passphrase_sealer(&[7; 32]);
     let loopback = Arc::new(MerchantDns(std::net::IpAddr::from([127, 0, 0, 1])));
@@ -228,17 +230,17 @@ async fn scheduled_delivery_checks_the_address_it_connects_to() {
         let url = format!("s3://bucket/exports?endpoint={endpoint}");
         let creds = Some((url.as_str(), "key", SecretString::from("secret".to_owned())));
         // A literal is refused when it is set; a name passes there (it may resolve anywhere later)...
-        let set = store_exports::set_delivery(&db, &scope, &sealer, creds.clone(), &public_only).await;
+        let set = store_exports::set_delivery(&db, &staff, &sealer, creds.clone(), &public_only).await;
         if endpoint.contains("example") {
             set.unwrap();
         } else {
             assert!(set.is_err(), "{endpoint} was accepted");
             // ... and a literal stored while the operator allowed private endpoints is refused on connect.
             let open = OutboundPolicy::allow_private_networks();
-            store_exports::set_delivery(&db, &scope, &sealer, creds, &open).await.unwrap();
+            store_exports::set_delivery(&db, &staff, &sealer, creds, &open).await.unwrap();
         }
         let delivery = store_exports::Delivery { sealer: &sealer, outbound: &public_only };
-        let run = store_exports::run_export(&db, &scope, &objects, pass(), Trigger::Schedule, 10, Some(delivery))
+        let run = store_exports::run_export(&db, &staff, &objects, pass(), Trigger::Schedule, 10, Some(delivery))
             .await
             .unwrap();
         assert_eq!(run.outcome, "failed", "{endpoint}: {}", run.detail);

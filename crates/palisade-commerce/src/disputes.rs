@@ -5,8 +5,8 @@
 //! Authority: the buyer opens a dispute through an [`OrderAccess`] (their signed link or account); the store's
 //! side (reading, answering) takes a [`StaffScope`]; the decision takes an operator.
 
-use palisade_core::DisputeId;
 use palisade_core::time::Timestamp;
+use palisade_core::{DisputeId, OrderId};
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::OperatorPrincipal;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
@@ -31,7 +31,7 @@ pub const REASONS: &[(&str, &str)] = &[
 pub struct Dispute {
     pub id: DisputeId,
     pub store_id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub reason: String,
     pub buyer_statement: String,
     pub merchant_response: Option<String>,
@@ -49,7 +49,10 @@ fn from_row(r: Row) -> Result<Dispute> {
     Ok(Dispute {
         id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("dispute id: {e}")))?,
         store_id: r.1,
-        order_id: r.2,
+        order_id: r
+            .2
+            .parse()
+            .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
         reason: r.3,
         buyer_statement: r.4,
         merchant_response: r.5,
@@ -86,7 +89,7 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
     )))
     .bind(id.to_string())
     .bind(scope.store_key())
-    .bind(order_id)
+    .bind(order_id.to_string())
     .bind(reason)
     .bind(&statement)
     .bind(now)
@@ -128,7 +131,7 @@ async fn get_in(db: &Db, scope: &StoreScope, id: DisputeId) -> Result<Dispute> {
 }
 
 /// The dispute on an order, if any, for the store's staff.
-pub async fn for_order(db: &Db, scope: &StaffScope, order_id: &str) -> Result<Option<Dispute>> {
+pub async fn for_order(db: &Db, scope: &StaffScope, order_id: OrderId) -> Result<Option<Dispute>> {
     for_order_in(db, scope, order_id).await
 }
 
@@ -137,12 +140,12 @@ pub async fn for_buyer(db: &Db, access: &OrderAccess) -> Result<Option<Dispute>>
     for_order_in(db, access.scope(), access.order_id()).await
 }
 
-async fn for_order_in(db: &Db, scope: &StoreScope, order_id: &str) -> Result<Option<Dispute>> {
+async fn for_order_in(db: &Db, scope: &StoreScope, order_id: OrderId) -> Result<Option<Dispute>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND order_id = $2"
     )))
     .bind(scope.store_key())
-    .bind(order_id)
+    .bind(order_id.to_string())
     .fetch_optional(db.pool())
     .await?;
     row.map(from_row).transpose()
@@ -239,7 +242,7 @@ pub async fn decide(
     if done.rows_affected() != 1 {
         return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
-    orders::transition_on(&mut tx, db, &scope, &dispute.order_id, to, None, policy).await?;
+    orders::transition_on(&mut tx, db, &scope, dispute.order_id, to, None, policy).await?;
     let target = format!("dispute:{id}");
     audit::record_store(
         &mut tx,

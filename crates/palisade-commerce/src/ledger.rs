@@ -10,6 +10,7 @@
 //! `*_on` variants are crate-private and take a plain scope, because the order lifecycle calls them for a buyer's
 //! own action (confirming receipt releases escrow) after it has checked the buyer's [`crate::access::OrderAccess`].
 
+use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_store::{Db, StaffScope, StoreScope};
 use serde::Serialize;
@@ -31,7 +32,7 @@ fn gateway(c: Currency) -> (String, &'static str) {
     (format!("gateway:{}", c.code()), "gateway")
 }
 
-fn escrow(order: &str) -> (String, &'static str) {
+fn escrow(order: OrderId) -> (String, &'static str) {
     (format!("escrow:{order}"), "escrow")
 }
 
@@ -143,7 +144,7 @@ fn positive(m: &Money) -> Result<i64> {
 }
 
 /// A buyer's payment, captured by the gateway, goes into the order's escrow.
-pub async fn capture(db: &Db, scope: &StaffScope, order: &str, amount: Money) -> Result<String> {
+pub async fn capture(db: &Db, scope: &StaffScope, order: OrderId, amount: Money) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = capture_on(&mut tx, db, scope, order, amount).await?;
     tx.commit().await?;
@@ -151,7 +152,13 @@ pub async fn capture(db: &Db, scope: &StaffScope, order: &str, amount: Money) ->
 }
 
 /// Completes an order: what is left in its escrow goes to the store's balance, less the platform fee.
-pub async fn release(db: &Db, scope: &StaffScope, order: &str, currency: Currency, fee_minor: i64) -> Result<String> {
+pub async fn release(
+    db: &Db,
+    scope: &StaffScope,
+    order: OrderId,
+    currency: Currency,
+    fee_minor: i64,
+) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = release_on(&mut tx, db, scope, order, currency, fee_minor).await?;
     tx.commit().await?;
@@ -163,7 +170,7 @@ pub(crate) async fn release_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    order: &str,
+    order: OrderId,
     currency: Currency,
     fee_minor: i64,
 ) -> Result<String> {
@@ -180,11 +187,11 @@ pub(crate) async fn release_on(
     if fee > 0 {
         legs.push(leg(fees(currency), None, false, fee));
     }
-    transfer_on(tx, db, "release", Some(&store), order, currency, legs).await
+    transfer_on(tx, db, "release", Some(&store), &order.to_string(), currency, legs).await
 }
 
 /// What an order's escrow holds, read inside a transaction.
-pub(crate) async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: &str) -> Result<i64> {
+pub(crate) async fn held_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, order: OrderId) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT balance FROM ledger_accounts WHERE id = $1 AND store_id = $2")
         .bind(escrow(order).0)
         .bind(scope.store_key())
@@ -198,13 +205,13 @@ pub(crate) async fn refund_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    order: &str,
+    order: OrderId,
     amount: Money,
 ) -> Result<String> {
     let a = positive(&amount)?;
     let store = scope.store_key();
     let legs = vec![leg(escrow(order), Some(&store), false, -a), leg(gateway(amount.currency), None, true, a)];
-    transfer_on(tx, db, "refund", Some(&store), order, amount.currency, legs).await
+    transfer_on(tx, db, "refund", Some(&store), &order.to_string(), amount.currency, legs).await
 }
 
 /// [`capture`] inside the caller's transaction.
@@ -212,17 +219,17 @@ pub(crate) async fn capture_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    order: &str,
+    order: OrderId,
     amount: Money,
 ) -> Result<String> {
     let a = positive(&amount)?;
     let store = scope.store_key();
     let legs = vec![leg(gateway(amount.currency), None, true, -a), leg(escrow(order), Some(&store), false, a)];
-    transfer_on(tx, db, "capture", Some(&store), order, amount.currency, legs).await
+    transfer_on(tx, db, "capture", Some(&store), &order.to_string(), amount.currency, legs).await
 }
 
 /// Returns part or all of an order's escrow to the buyer through the gateway.
-pub async fn refund(db: &Db, scope: &StaffScope, order: &str, amount: Money) -> Result<String> {
+pub async fn refund(db: &Db, scope: &StaffScope, order: OrderId, amount: Money) -> Result<String> {
     let mut tx = db.begin_write().await?;
     let id = refund_on(&mut tx, db, scope, order, amount).await?;
     tx.commit().await?;
@@ -266,7 +273,7 @@ async fn account_balance(db: &Db, id: &str, store: &str) -> Result<i64> {
 }
 
 /// What an order's escrow holds.
-pub async fn escrow_balance(db: &Db, scope: &StaffScope, order: &str) -> Result<i64> {
+pub async fn escrow_balance(db: &Db, scope: &StaffScope, order: OrderId) -> Result<i64> {
     account_balance(db, &escrow(order).0, &scope.store_key()).await
 }
 

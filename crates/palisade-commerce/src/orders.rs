@@ -8,10 +8,10 @@
 //! buyer's side (their order page, confirming receipt) takes an [`OrderAccess`], which only a verified signed link
 //! or the buyer's own account can produce. Checkout takes any scope: placing an order is open to every shopper.
 
-use palisade_core::AccountId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
+use palisade_core::{AccountId, OrderId};
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::Actor;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
@@ -122,7 +122,7 @@ pub struct Checkout {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
-    pub id: String,
+    pub id: OrderId,
     pub store_id: String,
     pub status: Status,
     pub total: Money,
@@ -164,7 +164,7 @@ const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shi
 fn order_from(r: OrderRow) -> Result<Order> {
     let c = Currency::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Order {
-        id: r.0,
+        id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
         store_id: r.1,
         status: Status::parse(&r.2)?,
         subtotal: Money::new(r.4, c),
@@ -183,17 +183,17 @@ fn order_from(r: OrderRow) -> Result<Order> {
 }
 
 /// One of the store's orders, for its staff.
-pub async fn get(db: &Db, scope: &StaffScope, id: &str) -> Result<Order> {
+pub async fn get(db: &Db, scope: &StaffScope, id: OrderId) -> Result<Order> {
     get_in(db, scope, id).await
 }
 
 /// An order of the scoped store, for callers that have checked the authority ([`OrderAccess`], [`get`]).
-pub(crate) async fn get_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Order> {
+pub(crate) async fn get_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result<Order> {
     let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
     )))
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(db.pool())
     .await?;
     order_from(row.ok_or(CommerceError::Store(StoreError::NotFound("order")))?)
@@ -208,7 +208,8 @@ async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option
             .fetch_optional(db.pool())
             .await?;
     let Some((id, fingerprint)) = row else { return Ok(None) };
-    Ok(Some((get_in(db, scope, &id).await?, fingerprint)))
+    let id = id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?;
+    Ok(Some((get_in(db, scope, id).await?, fingerprint)))
 }
 
 /// Who sends a checkout, as bound into the idempotency fingerprint.
@@ -284,7 +285,7 @@ fn replay(scope: &StoreScope, order: Order, stored: Option<&str>, fingerprint: &
         tracing::warn!(store.id = %scope.store_id(), order.id = %order.id, "idempotency key reused by another sender or with another request");
         return Err(CommerceError::IdempotencyKeyReused);
     }
-    Ok(Placed { access: OrderAccess::placed(scope, &order.id), order })
+    Ok(Placed { access: OrderAccess::placed(scope, order.id), order })
 }
 
 /// The store's flat shipping rate (0 until set).
@@ -392,14 +393,14 @@ async fn record(
     conn: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    order: &str,
+    order: OrderId,
     from: Option<Status>,
     to: Status,
     note: &str,
 ) -> Result<()> {
     sqlx::query("INSERT INTO order_events (id, order_id, store_id, from_status, to_status, note, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(palisade_core::JobId::new().to_string())
-        .bind(order)
+        .bind(order.to_string())
         .bind(scope.store_key())
         .bind(from.map(Status::as_str))
         .bind(to.as_str())
@@ -439,7 +440,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let store = palisade_store::tenancy::get_store(db, scope).await?;
     let currency = store.currency;
     let shipping = flat_shipping(db, scope).await?;
-    let id = palisade_core::JobId::new().to_string();
+    let id = OrderId::new();
     let now = db.now().0;
 
     let mut tx = db.begin_write().await?;
@@ -469,7 +470,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
          address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
-    .bind(&id)
+    .bind(id.to_string())
     .bind(scope.store_key())
     .bind(buyer.map(|b| b.to_string()))
     .bind(req.email.as_str())
@@ -499,7 +500,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(palisade_core::JobId::new().to_string())
-        .bind(&id)
+        .bind(id.to_string())
         .bind(scope.store_key())
         .bind(variant)
         .bind(sku)
@@ -509,7 +510,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         .execute(&mut *tx)
         .await?;
     }
-    record(&mut tx, db, scope, &id, None, Status::Placed, "order placed").await?;
+    record(&mut tx, db, scope, id, None, Status::Placed, "order placed").await?;
     // Stock went down: the store's pages show it (last, after the row locks above; see palisade_store::storefront).
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
@@ -523,20 +524,20 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
                 .bind(&last4)
                 .bind(&reference)
                 .bind(db.now().0)
-                .bind(&id)
+                .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
             record(
                 &mut tx,
                 db,
                 scope,
-                &id,
+                id,
                 Some(Status::Placed),
                 Status::Paid,
                 &format!("paid by {brand} ending {last4}"),
             )
             .await?;
-            ledger::capture_on(&mut tx, db, scope, &id, Money::new(total, currency)).await?;
+            ledger::capture_on(&mut tx, db, scope, id, Money::new(total, currency)).await?;
             tx.commit().await?;
         }
         Ok(Charge::Declined { reason }) => {
@@ -545,14 +546,14 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             }
             sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2")
                 .bind(db.now().0)
-                .bind(&id)
+                .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
             record(
                 &mut tx,
                 db,
                 scope,
-                &id,
+                id,
                 Some(Status::Placed),
                 Status::Cancelled,
                 &format!("payment declined: {reason}"),
@@ -566,14 +567,14 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             return Err(CommerceError::PaymentGatewayUnavailable(e));
         }
     }
-    Ok(Placed { order: get_in(db, scope, &id).await?, access: OrderAccess::placed(scope, &id) })
+    Ok(Placed { order: get_in(db, scope, id).await?, access: OrderAccess::placed(scope, id) })
 }
 
 /// Moves an order along its lifecycle, checking the transition; money moves with it (release, refund).
 pub async fn transition(
     db: &Db,
     scope: &StaffScope,
-    id: &str,
+    id: OrderId,
     to: Status,
     tracking_no: Option<&str>,
     policy: &Policy,
@@ -584,12 +585,12 @@ pub async fn transition(
     get(db, scope, id).await
 }
 
-async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: &str) -> Result<Order> {
+async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: OrderId) -> Result<Order> {
     let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
     )))
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     order_from(row.ok_or(CommerceError::Store(StoreError::NotFound("order")))?)
@@ -600,7 +601,7 @@ pub async fn transition_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StaffScope,
-    id: &str,
+    id: OrderId,
     to: Status,
     tracking_no: Option<&str>,
     policy: &Policy,
@@ -615,7 +616,7 @@ pub(crate) async fn move_on(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    id: &str,
+    id: OrderId,
     to: Status,
     tracking_no: Option<&str>,
     policy: &Policy,
@@ -637,7 +638,7 @@ pub(crate) async fn move_on(
         .bind(tracking_no.map(str::trim))
         .bind(db.now().0)
         .bind(scope.store_key())
-        .bind(id)
+        .bind(id.to_string())
         .bind(order.status.as_str())
         .execute(&mut *tx)
         .await?;
@@ -659,7 +660,7 @@ pub(crate) async fn move_on(
                 sqlx::query("UPDATE orders SET refunded_minor = refunded_minor + $1 WHERE store_id = $2 AND id = $3")
                     .bind(held)
                     .bind(scope.store_key())
-                    .bind(id)
+                    .bind(id.to_string())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -671,7 +672,7 @@ pub(crate) async fn move_on(
 
 /// A partial refund from escrow while the order is still held (paid, shipped, delivered or disputed). Refunding
 /// everything still held makes the order `refunded`.
-pub async fn refund(db: &Db, scope: &StaffScope, id: &str, amount_minor: i64, note: &str) -> Result<Order> {
+pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64, note: &str) -> Result<Order> {
     if amount_minor <= 0 {
         return Err(CommerceError::Invalid("a refund must be a positive amount".into()));
     }
@@ -698,7 +699,7 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: &str, amount_minor: i64, no
         .bind(amount_minor)
         .bind(db.now().0)
         .bind(scope.store_key())
-        .bind(id)
+        .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
         let target = format!("order:{id}");
@@ -721,16 +722,16 @@ pub struct Item {
 }
 
 /// The order's lines, for the store's staff.
-pub async fn items(db: &Db, scope: &StaffScope, id: &str) -> Result<Vec<Item>> {
+pub async fn items(db: &Db, scope: &StaffScope, id: OrderId) -> Result<Vec<Item>> {
     items_in(db, scope, id).await
 }
 
-pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Item>> {
+pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result<Vec<Item>> {
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT variant_id, sku, title, unit_price_minor, quantity FROM order_items WHERE store_id = $1 AND order_id = $2 ORDER BY sku",
     )
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_all(db.pool())
     .await?;
     Ok(rows
@@ -755,16 +756,16 @@ pub struct Event {
 }
 
 /// The order's history, oldest first, for the store's staff.
-pub async fn events(db: &Db, scope: &StaffScope, id: &str) -> Result<Vec<Event>> {
+pub async fn events(db: &Db, scope: &StaffScope, id: OrderId) -> Result<Vec<Event>> {
     events_in(db, scope, id).await
 }
 
-pub(crate) async fn events_in(db: &Db, scope: &StoreScope, id: &str) -> Result<Vec<Event>> {
+pub(crate) async fn events_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result<Vec<Event>> {
     let rows: Vec<(Option<String>, String, String, i64)> = sqlx::query_as(
         "SELECT from_status, to_status, note, at FROM order_events WHERE store_id = $1 AND order_id = $2 ORDER BY at, id",
     )
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(|(from, to, note, at)| Event { from, to, note, at: Timestamp(at) }).collect())
@@ -827,9 +828,11 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Buye
 }
 
 /// The store an order belongs to (for opening a buyer's order link in the right scope).
-pub(crate) async fn store_of(db: &Db, id: &str) -> Result<Option<palisade_core::StoreId>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT store_id FROM orders WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+pub(crate) async fn store_of(db: &Db, id: OrderId) -> Result<Option<palisade_core::StoreId>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT store_id FROM orders WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
     row.map(|(s,)| s.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()).into()))
         .transpose()
 }
@@ -849,9 +852,11 @@ pub async fn auto_release(db: &Db, policy: &Policy) -> Result<usize> {
     .await?;
     let mut done = 0;
     for (order, store) in due {
+        let order: OrderId =
+            order.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?;
         let store_id = store.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string()))?;
         let scope = StaffScope::system(store_id, "job:escrow.auto_release");
-        match transition(db, &scope, &order, Status::Completed, None, policy).await {
+        match transition(db, &scope, order, Status::Completed, None, policy).await {
             Ok(_) => done += 1,
             // Another node, or the buyer, got there first: nothing to do.
             Err(e @ (CommerceError::InvalidTransition(_) | CommerceError::ChangedMeanwhile(_))) => {

@@ -1,6 +1,7 @@
 //! Buyers rate completed orders (1–5 and a few words); the store's rating is the average, shown on store and
 //! product pages. One review per order, so a rating always stands for a real, finished purchase.
 
+use palisade_core::OrderId;
 use palisade_core::time::Timestamp;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::{Db, StoreError, StoreScope};
@@ -15,7 +16,7 @@ use crate::orders::Status;
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
     pub id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     /// The buyer's address with the local part shortened (`m***@example.com`), never the whole address.
     pub reviewer: String,
     pub rating: i64,
@@ -65,7 +66,7 @@ pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Resu
     )
     .bind(&id)
     .bind(scope.store_key())
-    .bind(order_id)
+    .bind(order_id.to_string())
     .bind(&order.buyer_email)
     .bind(rating)
     .bind(body)
@@ -90,14 +91,7 @@ pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Resu
     .await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
-    Ok(Review {
-        id,
-        order_id: order_id.to_owned(),
-        reviewer: masked(&order.buyer_email),
-        rating,
-        body: body.to_owned(),
-        created_at: now,
-    })
+    Ok(Review { id, order_id, reviewer: masked(&order.buyer_email), rating, body: body.to_owned(), created_at: now })
 }
 
 /// The store's rating.
@@ -119,17 +113,20 @@ pub async fn latest(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Revie
     .bind(limit.clamp(1, 100))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, order_id, email, rating, body, at)| Review {
-            id,
-            order_id,
-            reviewer: masked(&email),
-            rating,
-            body,
-            created_at: Timestamp(at),
+    rows.into_iter()
+        .map(|(id, order_id, email, rating, body, at)| {
+            Ok(Review {
+                id,
+                order_id: order_id
+                    .parse()
+                    .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
+                reviewer: masked(&email),
+                rating,
+                body,
+                created_at: Timestamp(at),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Whether the buyer's order already has a review.
@@ -137,7 +134,7 @@ pub async fn exists_for(db: &Db, access: &OrderAccess) -> Result<bool> {
     let (scope, order_id) = (access.scope(), access.order_id());
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM reviews WHERE store_id = $1 AND order_id = $2")
         .bind(scope.store_key())
-        .bind(order_id)
+        .bind(order_id.to_string())
         .fetch_optional(db.pool())
         .await?;
     Ok(row.is_some())

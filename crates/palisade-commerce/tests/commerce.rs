@@ -4,6 +4,7 @@
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{CommerceError, inventory, ledger};
+use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
@@ -151,21 +152,19 @@ async fn the_last_units_are_never_oversold() {
 async fn escrow_flows_capture_release_refund_and_payout() {
     let t = TestDb::new().await;
     let a = store(&t, "alpha").await;
-    ledger::capture(&t, &a, "order-1", sgd(10_000)).await.unwrap();
-    assert_eq!(ledger::escrow_balance(&t, &a, "order-1").await.unwrap(), 10_000);
-    ledger::refund(&t, &a, "order-1", sgd(2_000)).await.unwrap();
-    assert!(matches!(
-        ledger::refund(&t, &a, "order-1", sgd(9_000)).await,
-        Err(CommerceError::InsufficientFunds { .. })
-    ));
-    assert_eq!(ledger::escrow_balance(&t, &a, "order-1").await.unwrap(), 8_000, "a refused refund changes nothing");
-    ledger::release(&t, &a, "order-1", Currency::SGD, 400).await.unwrap();
-    assert_eq!(ledger::escrow_balance(&t, &a, "order-1").await.unwrap(), 0);
+    let (order_1, order_2) = (OrderId::new(), OrderId::new());
+    ledger::capture(&t, &a, order_1, sgd(10_000)).await.unwrap();
+    assert_eq!(ledger::escrow_balance(&t, &a, order_1).await.unwrap(), 10_000);
+    ledger::refund(&t, &a, order_1, sgd(2_000)).await.unwrap();
+    assert!(matches!(ledger::refund(&t, &a, order_1, sgd(9_000)).await, Err(CommerceError::InsufficientFunds { .. })));
+    assert_eq!(ledger::escrow_balance(&t, &a, order_1).await.unwrap(), 8_000, "a refused refund changes nothing");
+    ledger::release(&t, &a, order_1, Currency::SGD, 400).await.unwrap();
+    assert_eq!(ledger::escrow_balance(&t, &a, order_1).await.unwrap(), 0);
     assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 7_600);
     assert!(matches!(ledger::payout(&t, &a, sgd(7_601)).await, Err(CommerceError::InsufficientFunds { .. })));
     ledger::payout(&t, &a, sgd(7_600)).await.unwrap();
     assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 0);
-    assert!(matches!(ledger::capture(&t, &a, "order-2", sgd(0)).await, Err(CommerceError::Invalid(_))));
+    assert!(matches!(ledger::capture(&t, &a, order_2, sgd(0)).await, Err(CommerceError::Invalid(_))));
     let audit = ledger::audit(&t).await.unwrap();
     assert_eq!(
         audit,
@@ -206,11 +205,12 @@ mod property {
             rt.block_on(async {
                 let t = TestDb::new().await;
                 let a = store(&t, "alpha").await;
+                let ids = [OrderId::new(), OrderId::new(), OrderId::new(), OrderId::new()];
                 for op in ops {
                     let _ = match op {
-                        Op::Capture(o, amt) => ledger::capture(&t, &a, &format!("o{o}"), sgd(amt)).await,
-                        Op::Refund(o, amt) => ledger::refund(&t, &a, &format!("o{o}"), sgd(amt)).await,
-                        Op::Release(o, fee) => ledger::release(&t, &a, &format!("o{o}"), Currency::SGD, fee).await,
+                        Op::Capture(o, amt) => ledger::capture(&t, &a, ids[usize::from(o)], sgd(amt)).await,
+                        Op::Refund(o, amt) => ledger::refund(&t, &a, ids[usize::from(o)], sgd(amt)).await,
+                        Op::Release(o, fee) => ledger::release(&t, &a, ids[usize::from(o)], Currency::SGD, fee).await,
                         Op::Payout(amt) => ledger::payout(&t, &a, sgd(amt)).await,
                     };
                     let audit = ledger::audit(&t).await.unwrap();
@@ -253,7 +253,7 @@ mod orders {
         assert_eq!(order.status, Status::Paid);
         assert_eq!(order.total, sgd(2 * 1850 + 500));
         assert_eq!(order.card_last4.as_deref(), Some("4242"));
-        assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 4200, "the payment is held in escrow");
+        assert_eq!(ledger::escrow_balance(&t, &a, order.id).await.unwrap(), 4200, "the payment is held in escrow");
         let again =
             orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(again.id, order.id, "a retried request returns the first order");
@@ -278,7 +278,7 @@ mod orders {
             orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
         assert_eq!(order.status, Status::Cancelled);
         assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
-        assert_eq!(ledger::escrow_balance(&t, &a, &order.id).await.unwrap(), 0);
+        assert_eq!(ledger::escrow_balance(&t, &a, order.id).await.unwrap(), 0);
         assert!(matches!(
             orders::checkout(&t, &TestGateway, &a, checkout(v, 4, "k-3", "4242424242424242")).await,
             Err(CommerceError::OutOfStock { available: 3 })
@@ -306,37 +306,37 @@ mod orders {
         let o = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "k-6", "4242424242424242")).await.unwrap().order;
         assert!(
             matches!(
-                orders::transition(&t, &a, &o.id, Status::Completed, None, &Policy::default()).await,
+                orders::transition(&t, &a, o.id, Status::Completed, None, &Policy::default()).await,
                 Err(CommerceError::InvalidTransition(_))
             ),
             "paid → completed skips shipping"
         );
         assert!(
             matches!(
-                orders::transition(&t, &a, &o.id, Status::Shipped, None, &Policy::default()).await,
+                orders::transition(&t, &a, o.id, Status::Shipped, None, &Policy::default()).await,
                 Err(CommerceError::Invalid(_))
             ),
             "shipping needs tracking"
         );
-        orders::transition(&t, &a, &o.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
-        orders::transition(&t, &a, &o.id, Status::Delivered, None, &Policy::default()).await.unwrap();
+        orders::transition(&t, &a, o.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
+        orders::transition(&t, &a, o.id, Status::Delivered, None, &Policy::default()).await.unwrap();
         let five_percent = Policy::new(500, std::time::Duration::from_secs(24 * 3600)).unwrap();
-        let done = orders::transition(&t, &a, &o.id, Status::Completed, None, &five_percent).await.unwrap();
+        let done = orders::transition(&t, &a, o.id, Status::Completed, None, &five_percent).await.unwrap();
         assert_eq!(done.status, Status::Completed);
         assert_eq!(done.tracking_no.as_deref(), Some("SG123"));
         // 5% of 18.50 is 0.925: the platform takes 0.92 (rounded down), the store gets the rest.
         assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1758, "released less the fee");
         assert!(matches!(
-            orders::transition(&t, &a, &o.id, Status::Refunded, None, &Policy::default()).await,
+            orders::transition(&t, &a, o.id, Status::Refunded, None, &Policy::default()).await,
             Err(CommerceError::InvalidTransition(_))
         ));
 
         let r = orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-7", "5555555555554444")).await.unwrap().order;
-        let refunded = orders::transition(&t, &a, &r.id, Status::Refunded, None, &Policy::default()).await.unwrap();
+        let refunded = orders::transition(&t, &a, r.id, Status::Refunded, None, &Policy::default()).await.unwrap();
         assert_eq!(refunded.refunded_minor, 3700);
-        assert_eq!(ledger::escrow_balance(&t, &a, &r.id).await.unwrap(), 0);
+        assert_eq!(ledger::escrow_balance(&t, &a, r.id).await.unwrap(), 0);
         let b = store(&t, "bravo").await;
-        assert!(matches!(orders::get(&t, &b, &r.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+        assert!(matches!(orders::get(&t, &b, r.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
         let audit = ledger::audit(&t).await.unwrap();
         assert_eq!(audit.total, 0);
         let events = palisade_store::audit::list_store(&t, &a, 100).await.unwrap();
@@ -378,10 +378,10 @@ mod auto_release {
             .await
             .unwrap()
             .order;
-            orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
+            orders::transition(&t, &a, o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
             ids.push(o.id);
         }
-        orders::transition(&t, &a, &ids[0], Status::Delivered, None, &Policy::default()).await.unwrap();
+        orders::transition(&t, &a, ids[0], Status::Delivered, None, &Policy::default()).await.unwrap();
         // The window and the fee both come from the policy: 3 days and 10% here.
         let window = Duration::from_secs(3 * 24 * 3600);
         let policy = Policy::new(1_000, window).unwrap();
@@ -389,8 +389,8 @@ mod auto_release {
         assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 0, "still inside the window");
         clock.advance(Duration::from_secs(2));
         assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 1);
-        assert_eq!(orders::get(&t, &a, &ids[0]).await.unwrap().status, Status::Completed);
-        assert_eq!(orders::get(&t, &a, &ids[1]).await.unwrap().status, Status::Shipped, "undelivered orders wait");
+        assert_eq!(orders::get(&t, &a, ids[0]).await.unwrap().status, Status::Completed);
+        assert_eq!(orders::get(&t, &a, ids[1]).await.unwrap().status, Status::Shipped, "undelivered orders wait");
         assert_eq!(ledger::store_balance(&t, &a, Currency::SGD).await.unwrap(), 1665, "18.50 less 10%");
         assert_eq!(ledger::audit(&t).await.unwrap().total, 0, "the fee went to the platform's account");
         assert_eq!(orders::auto_release(&t, &policy).await.unwrap(), 0, "released once");
@@ -561,14 +561,12 @@ mod order_access {
         let links = LinkSigner::new(&[7u8; 32]);
         let mine = guest_order(&t, &a, v, "k1").await;
         let theirs = guest_order(&t, &a, v, "k2").await;
-        let tag = OrderAccess::link_tag(&links, &mine.id);
+        let tag = OrderAccess::link_tag(&links, mine.id);
 
-        let access = OrderAccess::by_link(&t, &links, &mine.id, &tag).await.unwrap();
+        let access = OrderAccess::by_link(&t, &links, mine.id, &tag).await.unwrap();
         assert_eq!(access.order(&t).await.unwrap().id, mine.id);
         assert_eq!(access.items(&t).await.unwrap().len(), 1);
-        for (id, tag) in
-            [(&theirs.id, tag.as_str()), (&mine.id, "00"), (&mine.id, ""), (&"nope".to_owned(), tag.as_str())]
-        {
+        for (id, tag) in [(theirs.id, tag.as_str()), (mine.id, "00"), (mine.id, ""), (OrderId::new(), tag.as_str())] {
             assert!(
                 matches!(
                     OrderAccess::by_link(&t, &links, id, tag).await,
@@ -589,7 +587,7 @@ mod order_access {
         .await
         .unwrap();
         assert!(matches!(
-            OrderAccess::for_buyer(&t, eve.id, &mine.id).await,
+            OrderAccess::for_buyer(&t, eve.id, mine.id).await,
             Err(CommerceError::Store(StoreError::NotFound(_)))
         ));
         let scope = StoreScope::shopper(a.store_id(), Some(eve.id));
@@ -602,7 +600,7 @@ mod order_access {
             card: card("4242424242424242", "12/30", "123"),
         };
         let eves = orders::checkout(&t, &TestGateway, &scope, req).await.unwrap().order;
-        assert_eq!(OrderAccess::for_buyer(&t, eve.id, &eves.id).await.unwrap().order_id(), eves.id);
+        assert_eq!(OrderAccess::for_buyer(&t, eve.id, eves.id).await.unwrap().order_id(), eves.id);
     }
 
     #[tokio::test]
@@ -613,7 +611,7 @@ mod order_access {
         let v = &p.variants[0].id;
         let links = LinkSigner::new(&[7u8; 32]);
         let o = guest_order(&t, &a, v, "k1").await;
-        let access = OrderAccess::by_link(&t, &links, &o.id, &OrderAccess::link_tag(&links, &o.id)).await.unwrap();
+        let access = OrderAccess::by_link(&t, &links, o.id, &OrderAccess::link_tag(&links, o.id)).await.unwrap();
         assert!(
             matches!(
                 orders::confirm_received(&t, &access, &Policy::default()).await,
@@ -621,7 +619,7 @@ mod order_access {
             ),
             "a paid order has not been shipped"
         );
-        orders::transition(&t, &a, &o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
+        orders::transition(&t, &a, o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
         let d = disputes::open(&t, &access, "not_received", "Nothing came.").await.unwrap();
         assert_eq!(disputes::for_buyer(&t, &access).await.unwrap().unwrap().id, d.id);
         assert!(
@@ -631,11 +629,11 @@ mod order_access {
             ),
             "a disputed order waits for the operator, the buyer cannot close it"
         );
-        assert_eq!(ledger::escrow_balance(&t, &a, &o.id).await.unwrap(), 1850, "the money is still held");
+        assert_eq!(ledger::escrow_balance(&t, &a, o.id).await.unwrap(), 1850, "the money is still held");
 
         let o2 = guest_order(&t, &a, v, "k2").await;
-        let access2 = OrderAccess::by_link(&t, &links, &o2.id, &OrderAccess::link_tag(&links, &o2.id)).await.unwrap();
-        orders::transition(&t, &a, &o2.id, Status::Shipped, Some("T2"), &Policy::default()).await.unwrap();
+        let access2 = OrderAccess::by_link(&t, &links, o2.id, &OrderAccess::link_tag(&links, o2.id)).await.unwrap();
+        orders::transition(&t, &a, o2.id, Status::Shipped, Some("T2"), &Policy::default()).await.unwrap();
         let done = orders::confirm_received(&t, &access2, &Policy::default()).await.unwrap();
         assert_eq!(done.status, Status::Completed);
         assert!(!reviews::exists_for(&t, &access2).await.unwrap());
@@ -825,11 +823,14 @@ mod web_reads {
         buy(&t, &a, raj, &pa.variants[0].id, "r1").await;
 
         let list = orders::for_buyer(&t, mei, 100).await.unwrap();
-        let seen: Vec<(&str, &str)> = list.iter().map(|o| (o.order.id.as_str(), o.store_name.as_str())).collect();
-        assert_eq!(seen, [(second.id.as_str(), "bravo"), (first.id.as_str(), "alpha")], "newest first, named");
+        let seen: Vec<(OrderId, &str)> = list.iter().map(|o| (o.order.id, o.store_name.as_str())).collect();
+        assert_eq!(seen, [(second.id, "bravo"), (first.id, "alpha")], "newest first, named");
         assert_eq!(list[1].order.total, first.total);
         let json = serde_json::to_value(&list[0]).unwrap();
-        assert_eq!((json["id"].as_str(), json["store_name"].as_str()), (Some(second.id.as_str()), Some("bravo")));
+        assert_eq!(
+            (json["id"].as_str(), json["store_name"].as_str()),
+            (Some(second.id.to_string().as_str()), Some("bravo"))
+        );
         assert_eq!(orders::for_buyer(&t, raj, 100).await.unwrap().len(), 1, "Raj sees only his own");
     }
 

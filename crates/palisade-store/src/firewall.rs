@@ -5,7 +5,7 @@ use palisade_core::time::Timestamp;
 
 use crate::audit::{self, NewEvent};
 use crate::error::Result;
-use crate::{Db, StoreScope};
+use crate::{Db, StaffScope, StoreScope};
 
 /// The store's firewall settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -207,8 +207,7 @@ pub fn check_waf(mode: Option<&str>, paranoia: Option<i64>) -> Result<()> {
 }
 
 /// Replaces the admin allow-list (already validated CIDRs).
-pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_allowlist(db: &Db, scope: &StaffScope, cidrs: Vec<String>) -> Result<()> {
     modify(db, scope, "firewall.allowlist_set", &[Field::Allowlist], |fw| {
         fw.admin_allowlist = cidrs;
         true
@@ -218,8 +217,7 @@ pub async fn set_allowlist(db: &Db, scope: &StoreScope, cidrs: Vec<String>) -> R
 }
 
 /// Turns "under attack" mode on until `until`, or off (`None`).
-pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestamp>) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_attack_mode(db: &Db, scope: &StaffScope, until: Option<Timestamp>) -> Result<()> {
     modify(db, scope, "firewall.attack_mode_set", &[], |fw| {
         fw.attack_mode_until = until;
         true
@@ -230,8 +228,7 @@ pub async fn set_attack_mode(db: &Db, scope: &StoreScope, until: Option<Timestam
 
 /// Switches the store's attack mode on until `until` unless it is already on for at least that long, and says
 /// whether it wrote: the automatic switch must never shorten what a merchant set by hand.
-pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -> Result<bool> {
-    scope.require_staff()?;
+pub async fn extend_attack_mode(db: &Db, scope: &StaffScope, until: Timestamp) -> Result<bool> {
     modify(db, scope, "firewall.attack_mode_set", &[], |fw| {
         if fw.attack_mode_until.is_some_and(|t| t >= until) {
             return false;
@@ -244,8 +241,7 @@ pub async fn extend_attack_mode(db: &Db, scope: &StoreScope, until: Timestamp) -
 
 /// Sets the store's own WAF mode and paranoia level (`None`: follow the platform's). Refuses anything but the
 /// known modes and levels 1–4, so a typo cannot silently leave the store unprotected.
-pub async fn set_waf(db: &Db, scope: &StoreScope, mode: Option<&str>, paranoia: Option<u8>) -> Result<()> {
-    scope.require_staff()?;
+pub async fn set_waf(db: &Db, scope: &StaffScope, mode: Option<&str>, paranoia: Option<u8>) -> Result<()> {
     check_waf(mode, paranoia.map(i64::from))?;
     modify(db, scope, "firewall.waf_mode_set", &[Field::WafMode, Field::WafParanoia], |fw| {
         fw.waf_mode = mode.map(str::to_owned);
@@ -320,8 +316,7 @@ pub async fn rules(db: &Db, scope: &StoreScope) -> Result<Vec<StoredRule>> {
 }
 
 /// Adds a rule (already parsed by the caller) at the end, disabled.
-pub async fn add_rule(db: &Db, scope: &StoreScope, source: &str) -> Result<StoredRule> {
-    scope.require_staff()?;
+pub async fn add_rule(db: &Db, scope: &StaffScope, source: &str) -> Result<StoredRule> {
     let id = palisade_core::JobId::new().to_string();
     let now = db.now();
     let mut tx = db.begin_write().await?;
@@ -352,8 +347,7 @@ pub async fn add_rule(db: &Db, scope: &StoreScope, source: &str) -> Result<Store
 }
 
 /// Enables, disables or (with `delete`) removes a rule.
-pub async fn change_rule(db: &Db, scope: &StoreScope, id: &str, enabled: bool, delete: bool) -> Result<()> {
-    scope.require_staff()?;
+pub async fn change_rule(db: &Db, scope: &StaffScope, id: &str, enabled: bool, delete: bool) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let done = if delete {
         sqlx::query("DELETE FROM store_rules WHERE store_id = $1 AND id = $2")

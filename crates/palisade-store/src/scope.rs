@@ -90,15 +90,17 @@ impl StoreScope {
     }
 
     /// Scope for a shopper on the store's storefront: public reads (published catalog) and the buyer's own
-    /// actions (checkout, confirming receipt, reviews, disputes on their orders). Staff-only operations refuse it
-    /// (see [`StoreScope::require_staff`]), so a storefront handler cannot reach the admin side with it.
+    /// actions (checkout, confirming receipt, reviews, disputes on their orders). Staff-only operations take a
+    /// [`StaffScope`], which this scope cannot become ([`StoreScope::to_staff`] refuses it), so a storefront
+    /// handler cannot reach the admin side with it.
     #[must_use]
     pub fn shopper(store_id: StoreId, buyer: Option<AccountId>) -> Self {
         Self { store_id, actor: Actor::Shopper(buyer) }
     }
 
-    /// Refuses a shopper's scope: for operations only the store's staff, operators or system tasks may run.
-    /// Prefer taking a [`StaffScope`] in new code, so the compiler makes the check instead of a call.
+    /// Whether this is not a shopper's scope, as a `Result`. Not a guard for staff-only operations (they take a
+    /// [`StaffScope`], so the compiler makes that check): reads open to everyone use it to decide what to show
+    /// (unpublished products and images are visible to staff only).
     pub fn require_staff(&self) -> Result<(), crate::StoreError> {
         self.to_staff().map(|_| ())
     }

@@ -303,7 +303,7 @@ impl BackupJobs {
         let mut failures = Vec::new();
         for (store, sealed) in store_exports::due(db).await.map_err(JobError::failed)? {
             let Ok(id) = store.parse::<palisade_core::StoreId>() else { continue };
-            let scope = palisade_store::StoreScope::system(id, "scheduled store export");
+            let scope = palisade_store::StaffScope::system(id, "scheduled store export");
             let result = match sealed.open(&sealer, &scope) {
                 Ok(passphrase) => store_exports::run_export(
                     db,

@@ -979,7 +979,9 @@ async fn serve_writes_a_merchants_scheduled_export() {
     let scope = alpha_store(&t).await;
     let sealer = store_exports::passphrase_sealer(master_key.expose());
     let passphrase = secrecy::SecretString::from("a long merchant passphrase".to_owned());
-    store_exports::set_schedule(&t, &scope, &sealer, Schedule::Daily, Some(passphrase.clone())).await.unwrap();
+    store_exports::set_schedule(&t, &scope.to_staff().unwrap(), &sealer, Schedule::Daily, Some(passphrase.clone()))
+        .await
+        .unwrap();
 
     let port = free_port();
     let mut child = palisade(dir.path())

@@ -217,7 +217,7 @@ async fn watch_store_rate(state: &AppState, slug: &str, now: i64) {
         return;
     }
     let until = palisade_core::time::Timestamp(now + auto_for);
-    let scope = palisade_store::StoreScope::system(id, "shield.auto_attack_mode");
+    let scope = palisade_store::StaffScope::system(id, "shield.auto_attack_mode");
     match palisade_store::firewall::extend_attack_mode(&state.db, &scope, until).await {
         Ok(true) => {
             state.store_rules.invalidate();

@@ -22,9 +22,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 if has_nul(&v) {
                     return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", crate::http::form::NUL_MESSAGE));
                 }
-                serde_json::from_value(v).map(Body).map_err(|e| {
+                // Typed by axum's own `Json`, whose refusal names the field that failed (`lines[0].variant_id: …`);
+                // `serde_json::from_value` would say what was wrong but not where. Bodies are small (the body
+                // limit), so writing the value out again costs little.
+                let bytes = serde_json::to_vec(&v).map_err(|e| {
                     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("invalid body: {e}"))
-                })
+                })?;
+                axum::Json::<T>::from_bytes(&bytes)
+                    .map(|axum::Json(t)| Body(t))
+                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.body_text()))
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

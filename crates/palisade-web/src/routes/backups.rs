@@ -19,7 +19,7 @@ use palisade_backup::{BackupError, export};
 use palisade_identity::sessions;
 use palisade_store::outbound::OutboundPolicy;
 use palisade_store::permissions::Permission;
-use palisade_store::{StoreScope, tenancy};
+use palisade_store::{StaffScope, tenancy};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
@@ -68,7 +68,7 @@ fn outbound(state: &AppState) -> OutboundPolicy {
     OutboundPolicy::from_operator_flag(state.config.exports_allow_private_s3)
 }
 
-fn scope(access: &StaffAccess) -> &StoreScope {
+fn scope(access: &StaffAccess) -> &StaffScope {
     &access.membership.scope
 }
 

@@ -15,6 +15,7 @@ use palisade_commerce::listing::Page;
 use palisade_commerce::orders::{self, Checkout, Line, Order, Status};
 use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
+use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_store::StaffScope;
@@ -154,7 +155,7 @@ struct CardIn {
 
 #[derive(Deserialize, ToSchema)]
 struct LineIn {
-    variant_id: String,
+    variant_id: palisade_core::VariantId,
     quantity: i64,
 }
 
@@ -205,7 +206,11 @@ async fn create_order(
         guest_proof,
         email,
         address,
-        lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
+        lines: body
+            .lines
+            .into_iter()
+            .map(|l| Line { variant_id: l.variant_id.to_string(), quantity: l.quantity })
+            .collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };
@@ -456,7 +461,7 @@ async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q
     ok(orders::list(&state.db, scope(&access), status, 50, offset).await?)
 }
 
-async fn order_json(state: &AppState, scope: &StaffScope, id: &str) -> ApiResult {
+async fn order_json(state: &AppState, scope: &StaffScope, id: OrderId) -> ApiResult {
     let o = orders::get(&state.db, scope, id).await?;
     let items = orders::items(&state.db, scope, id).await?;
     let events = orders::events(&state.db, scope, id).await?;
@@ -475,10 +480,10 @@ async fn order_json(state: &AppState, scope: &StaffScope, id: &str) -> ApiResult
 async fn get_order(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, OrderId)>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
-    order_json(&state, scope(&access), &id).await
+    order_json(&state, scope(&access), id).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -498,14 +503,14 @@ struct ShipIn {
 async fn ship(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, OrderId)>,
     body: Result<Body<ShipIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     let Body(b) = body?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce)
+    orders::transition(&state.db, scope(&access), id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce)
         .await?;
-    order_json(&state, scope(&access), &id).await
+    order_json(&state, scope(&access), id).await
 }
 
 #[utoipa::path(
@@ -519,11 +524,11 @@ async fn ship(
 async fn deliver(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, OrderId)>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, &state.config.commerce).await?;
-    order_json(&state, scope(&access), &id).await
+    orders::transition(&state.db, scope(&access), id, Status::Delivered, None, &state.config.commerce).await?;
+    order_json(&state, scope(&access), id).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -545,13 +550,13 @@ struct RefundIn {
 async fn refund(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, OrderId)>,
     body: Result<Body<RefundIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Refunds)?;
     let Body(b) = body?;
-    orders::refund(&state.db, scope(&access), &id, b.amount_minor, &b.note).await?;
-    order_json(&state, scope(&access), &id).await
+    orders::refund(&state.db, scope(&access), id, b.amount_minor, &b.note).await?;
+    order_json(&state, scope(&access), id).await
 }
 
 #[utoipa::path(

@@ -369,14 +369,14 @@ async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q)
 async fn order_detail(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
-    let o = orders::get(&state.db, scope(&access), &id).await?;
-    let items = orders::items(&state.db, scope(&access), &id).await?;
-    let events = orders::events(&state.db, scope(&access), &id).await?;
-    let held = ledger::escrow_balance(&state.db, scope(&access), &id).await?;
-    let dispute = disputes::for_order(&state.db, scope(&access), &id).await?;
+    let o = orders::get(&state.db, scope(&access), id).await?;
+    let items = orders::items(&state.db, scope(&access), id).await?;
+    let events = orders::events(&state.db, scope(&access), id).await?;
+    let held = ledger::escrow_balance(&state.db, scope(&access), id).await?;
+    let dispute = disputes::for_order(&state.db, scope(&access), id).await?;
     page(&state, &access, "merchant_order.html", "orders", json!({
         "order": o, "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
         "can_ship": o.status.can_become(Status::Shipped), "can_deliver": o.status.can_become(Status::Delivered),
@@ -392,12 +392,12 @@ struct ShipForm {
 async fn ship(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
     form: Result<Form<ShipForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
+    orders::transition(&state.db, scope(&access), id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
         .await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
@@ -405,10 +405,10 @@ async fn ship(
 async fn deliver(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
 ) -> PageResult {
     access.require(Permission::Orders)?;
-    orders::transition(&state.db, scope(&access), &id, Status::Delivered, None, &state.config.commerce).await?;
+    orders::transition(&state.db, scope(&access), id, Status::Delivered, None, &state.config.commerce).await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
 
@@ -422,14 +422,14 @@ struct RefundForm {
 async fn refund(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
     form: Result<Form<RefundForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Refunds)?;
     let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
-    orders::refund(&state.db, scope(&access), &id, amount.minor, &f.note).await?;
+    orders::refund(&state.db, scope(&access), id, amount.minor, &f.note).await?;
     back(format!("{}/orders/{id}", base(&access)))
 }
 

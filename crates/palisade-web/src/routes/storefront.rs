@@ -12,7 +12,7 @@ use palisade_commerce::access::OrderAccess;
 use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{CommerceError, cart, catalog, disputes, images, reviews};
-use palisade_core::StoreId;
+use palisade_core::{OrderId, StoreId};
 use palisade_store::tenancy::{self, AccountKind};
 use palisade_store::{StoreScope, storefront};
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::http::auth::cookie;
+use crate::http::id_path::IdPath;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::http::{ApiError, PageError};
 use crate::page_cache::CachedPage;
@@ -526,7 +527,7 @@ struct LinkQuery {
 async fn order_access(
     state: &AppState,
     s: Option<&SignedIn>,
-    order: &str,
+    order: OrderId,
     key: Option<&str>,
 ) -> Result<OrderAccess, PageError> {
     if let Some(k) = key {
@@ -545,7 +546,7 @@ pub(crate) fn order_link(state: &AppState, order: &Order) -> String {
     if order.buyer_id.is_some() {
         format!("/orders/{}", order.id)
     } else {
-        format!("/orders/{}?k={}", order.id, OrderAccess::link_tag(state.identity.links(), &order.id))
+        format!("/orders/{}?k={}", order.id, OrderAccess::link_tag(state.identity.links(), order.id))
     }
 }
 
@@ -560,10 +561,10 @@ async fn order_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     s: Result<SignedIn, SessionRejection>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrderId>,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
-    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let access = order_access(&state, shopper_of(&s), id, q.k.as_deref()).await?;
     let order = access.order(&state.db).await?;
     let items = access.items(&state.db).await?;
     let events = access.events(&state.db).await?;
@@ -596,19 +597,19 @@ async fn order_page(
     page_html(&state, "order.html", &ctx)
 }
 
-fn back_to(id: &str, key: Option<&str>) -> Response {
+fn back_to(id: OrderId, key: Option<&str>) -> Response {
     Redirect::to(&with_key(&format!("/orders/{id}"), key)).into_response()
 }
 
 async fn order_confirm(
     State(state): State<AppState>,
     s: Result<SignedIn, SessionRejection>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrderId>,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
-    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let access = order_access(&state, shopper_of(&s), id, q.k.as_deref()).await?;
     orders::confirm_received(&state.db, &access, &state.config.commerce).await?;
-    Ok(back_to(&id, q.k.as_deref()))
+    Ok(back_to(id, q.k.as_deref()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -620,13 +621,13 @@ struct DisputeForm {
 async fn order_dispute(
     State(state): State<AppState>,
     s: Result<SignedIn, SessionRejection>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrderId>,
     Query(q): Query<LinkQuery>,
     Form(form): Form<DisputeForm>,
 ) -> Result<Response, PageError> {
-    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let access = order_access(&state, shopper_of(&s), id, q.k.as_deref()).await?;
     disputes::open(&state.db, &access, &form.reason, &form.statement).await?;
-    Ok(back_to(&id, q.k.as_deref()))
+    Ok(back_to(id, q.k.as_deref()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -639,14 +640,14 @@ struct ReviewForm {
 async fn order_review(
     State(state): State<AppState>,
     s: Result<SignedIn, SessionRejection>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrderId>,
     Query(q): Query<LinkQuery>,
     Form(form): Form<ReviewForm>,
 ) -> Result<Response, PageError> {
-    let access = order_access(&state, shopper_of(&s), &id, q.k.as_deref()).await?;
+    let access = order_access(&state, shopper_of(&s), id, q.k.as_deref()).await?;
     let rating = form.rating.trim().parse().unwrap_or(0);
     reviews::add(&state.db, &access, rating, &form.body).await?;
-    Ok(back_to(&id, q.k.as_deref()))
+    Ok(back_to(id, q.k.as_deref()))
 }
 
 async fn my_orders(State(state): State<AppState>, headers: HeaderMap, s: SignedIn) -> Result<Response, PageError> {

@@ -159,8 +159,16 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
     let page = text(&c).await;
     assert!(page.to_lowercase().contains("paid"), "{page}");
     shot(&c, "06-order-paid").await;
-    let order_id = order_url.split("/orders/").nth(1).unwrap().split('?').next().unwrap().to_owned();
-    assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 1850);
+    let order_id = order_url
+        .split("/orders/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .parse::<palisade_core::OrderId>()
+        .unwrap();
+    assert_eq!(ledger::escrow_balance(&app.db, &scope, order_id).await.unwrap(), 1850);
     assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 4);
 
     // The merchant ships from the store admin.

@@ -3,7 +3,6 @@
 //! platform's attack-mode switch.
 
 use palisade_store::StoreError;
-use palisade_store::scope::StoreScope;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -88,7 +87,7 @@ async fn an_unreadable_store_firewall_closes_the_store() {
 async fn an_unreadable_setting_can_be_replaced_but_not_carried_over() {
     let app = TestApp::start().await;
     let s = store(&app.db, "alpha", None).await;
-    let scope = StoreScope::system(s.id, "test");
+    let scope = palisade_store::StaffScope::system(s.id, "test");
     corrupt(&app, &s, "admin_allowlist", "'not json'").await;
     assert!(matches!(palisade_store::firewall::get(&app.db, &scope).await, Err(StoreError::Corrupt(_))));
     // Another change would write the unreadable list back as "none": refused.

@@ -258,11 +258,13 @@ async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
     let id = placed["order"]["id"].as_str().unwrap();
     let link = placed["link"].as_str().unwrap();
     let key = link.split_once("?k=").unwrap().1;
-    orders::transition(&app.db, &scope, id, orders::Status::Shipped, Some("SG1"), &Policy::default()).await.unwrap();
+    orders::transition(&app.db, &scope, id.parse().unwrap(), orders::Status::Shipped, Some("SG1"), &Policy::default())
+        .await
+        .unwrap();
     let confirm =
         app.client.post(app.url(&format!("/orders/{id}/confirm?k={key}"))).csrf(&app, VISITOR).send().await.unwrap();
     assert_eq!(confirm.status(), StatusCode::SEE_OTHER);
-    assert_eq!(orders::get(&app.db, &scope, id).await.unwrap().status, orders::Status::Completed);
+    assert_eq!(orders::get(&app.db, &scope, id.parse().unwrap()).await.unwrap().status, orders::Status::Completed);
     assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 900, "10.00 less 10%");
 
     let payouts = app

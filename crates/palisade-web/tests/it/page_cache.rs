@@ -169,11 +169,12 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
 
     // A review of the completed order.
     let link = paid.headers()["location"].to_str().unwrap().to_owned();
-    let order_id = link.trim_start_matches("/orders/").split('?').next().unwrap().to_owned();
+    let order_id =
+        link.trim_start_matches("/orders/").split('?').next().unwrap().parse::<palisade_core::OrderId>().unwrap();
     orders::transition(
         &app.db,
         &scope,
-        &order_id,
+        order_id,
         Status::Shipped,
         Some("SG1"),
         &palisade_commerce::policy::Policy::default(),

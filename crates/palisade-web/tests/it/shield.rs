@@ -254,7 +254,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let app = TestApp::start().await;
     let tea = store(&app.db, "tea", None).await;
     let _other = store(&app.db, "books", None).await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     let until = app.db.now().plus(Duration::from_secs(3600));
     palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
     let page = app.get("/s/tea").await;
@@ -363,7 +363,7 @@ async fn a_flood_on_one_store_switches_that_stores_attack_mode_on_and_spares_the
     assert_eq!(app.get("/s/books").await.status(), StatusCode::OK, "other stores are spared");
     assert_eq!(app.get("/").await.status(), StatusCode::OK, "so is the marketplace");
     // The store's own switch, for 15 minutes, so its merchant sees it and can turn it off.
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     let fw = palisade_store::firewall::get(&app.db, &scope).await.unwrap();
     let left = fw.attack_mode_until.expect("set on the store").0 - app.db.now().0;
     assert!((14 * 60_000..=15 * 60_000).contains(&left), "{left} ms");
@@ -387,7 +387,7 @@ async fn a_flood_never_shortens_the_attack_mode_a_merchant_set_by_hand() {
     let cfg = WebConfig { auto_attack_rps: 0, auto_attack_store_rps: 2, ..WebConfig::default() };
     let app = TestApp::start_with(cfg, |r, _| r).await;
     let (tea, _, _) = crate::support::owner_of(&app, "tea").await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     let day = palisade_core::time::Timestamp(app.db.now().0 + 24 * 3_600_000);
     palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(day)).await.unwrap();
     for _ in 0..60 {
@@ -748,7 +748,7 @@ async fn a_store_can_block_where_the_platform_only_detects() {
     let app = TestApp::start_with(detect_mode(), |r, _| r).await;
     let tea = store(&app.db, "tea", None).await;
     store(&app.db, "oak", None).await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     palisade_store::firewall::set_waf(&app.db, &scope, Some("block"), Some(2)).await.unwrap();
     let attack = |slug: &str| format!("/s/{slug}/p/x?u=http://169.254.169.254/latest/meta-data/");
     assert_eq!(app.get(&attack("tea")).await.status(), StatusCode::FORBIDDEN);
@@ -770,7 +770,7 @@ async fn a_store_can_block_where_the_platform_only_detects() {
 async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
     let app = TestApp::start().await;
     let tea = store(&app.db, "tea", None).await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     palisade_store::firewall::add_rule(&app.db, &scope, "block if path starts_with \"/s/tea/p/secret\"").await.unwrap();
     let rule = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
     palisade_store::firewall::change_rule(&app.db, &scope, &rule, true, false).await.unwrap();
@@ -783,7 +783,7 @@ async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
     // A store's under-attack switch covers every spelling of its address.
     let books = store(&app.db, "books", None).await;
     let until = app.db.now().plus(Duration::from_secs(3600));
-    let scope = palisade_store::StoreScope::system(books.id, "test");
+    let scope = palisade_store::StaffScope::system(books.id, "test");
     palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
     assert_eq!(app.get("/s/b%6F%6Fks").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -818,7 +818,7 @@ async fn a_stores_own_mode_and_paranoia_apply_even_where_the_platform_firewall_i
     for (slug, paranoia) in [("tea", Some(2)), ("oak", Some(1)), ("elm", None)] {
         let s = store(&app.db, slug, None).await;
         if paranoia.is_some() {
-            let scope = palisade_store::StoreScope::system(s.id, "test");
+            let scope = palisade_store::StaffScope::system(s.id, "test");
             palisade_store::firewall::set_waf(&app.db, &scope, Some("block"), paranoia).await.unwrap();
         }
     }
@@ -883,7 +883,7 @@ async fn a_pass_is_good_only_for_the_address_that_earned_it() {
     };
     let app = TestApp::start_with(WebConfig { limits, ..WebConfig::default() }, |r, _| r).await;
     let tea = store(&app.db, "tea", None).await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     let until = app.db.now().plus(Duration::from_secs(3600));
     palisade_store::firewall::set_attack_mode(&app.db, &scope, Some(until)).await.unwrap();
     let (a, b) = ("198.51.100.7", "203.0.113.9");
@@ -944,7 +944,7 @@ async fn an_ipv6_client_is_banned_by_its_64_and_lifted_by_any_address_in_it() {
 async fn custom_rules_never_see_secret_fields() {
     let app = TestApp::start().await;
     let tea = store(&app.db, "tea", None).await;
-    let scope = palisade_store::StoreScope::system(tea.id, "test");
+    let scope = palisade_store::StaffScope::system(tea.id, "test");
     for source in ["block if arg \"passphrase\" starts_with \"hunter\"", "block if arg \"note\" starts_with \"hunter\""]
     {
         palisade_store::firewall::add_rule(&app.db, &scope, source).await.unwrap();

@@ -127,9 +127,10 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     assert_eq!(paid.status(), StatusCode::SEE_OTHER);
     let link = paid.headers()["location"].to_str().unwrap().to_owned();
     assert!(link.starts_with("/orders/") && link.contains("?k="), "{link}");
-    let order_id = link.trim_start_matches("/orders/").split('?').next().unwrap().to_owned();
+    let order_id =
+        link.trim_start_matches("/orders/").split('?').next().unwrap().parse::<palisade_core::OrderId>().unwrap();
     assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 3);
-    assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 4050);
+    assert_eq!(ledger::escrow_balance(&app.db, &scope, order_id).await.unwrap(), 4050);
     // The same form posted again (a double click) does not charge twice: the cart for that store is empty now.
     let again = app
         .client
@@ -166,7 +167,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     let (path, key) = link.split_once('?').unwrap();
     let confirm = app.client.post(app.url(&format!("{path}/confirm?{key}"))).csrf(&app, VISITOR).send().await.unwrap();
     assert_eq!(confirm.status(), StatusCode::SEE_OTHER);
-    assert_eq!(ledger::escrow_balance(&app.db, &scope, &order_id).await.unwrap(), 0);
+    assert_eq!(ledger::escrow_balance(&app.db, &scope, order_id).await.unwrap(), 0);
     assert_eq!(ledger::store_balance(&app.db, &scope, Currency::SGD).await.unwrap(), 4050);
     let payouts = app
         .client
@@ -478,7 +479,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
     // The operator decides both from the console: one for the buyer (refund), one for the merchant (release).
     let console = format!("palisade_console={}", app.token);
     for (id, outcome) in [(&ids[0], "merchant"), (&ids[1], "buyer")] {
-        let d = palisade_commerce::disputes::for_order(&app.db, &sa, id).await.unwrap().unwrap();
+        let d = palisade_commerce::disputes::for_order(&app.db, &sa, id.parse().unwrap()).await.unwrap().unwrap();
         let res = app
             .client
             .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))
@@ -489,13 +490,13 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
             .unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{outcome}");
     }
-    let o0 = palisade_commerce::orders::get(&app.db, &sa, &ids[0]).await.unwrap();
-    let o1 = palisade_commerce::orders::get(&app.db, &sa, &ids[1]).await.unwrap();
+    let o0 = palisade_commerce::orders::get(&app.db, &sa, ids[0].parse().unwrap()).await.unwrap();
+    let o1 = palisade_commerce::orders::get(&app.db, &sa, ids[1].parse().unwrap()).await.unwrap();
     assert_eq!((o0.status.as_str(), o1.status.as_str()), ("completed", "refunded"));
     assert_eq!(o1.refunded_minor, 4200);
     assert_eq!(ledger::store_balance(&app.db, &sa, Currency::SGD).await.unwrap(), 4200);
     // A decided dispute cannot be decided again.
-    let d = palisade_commerce::disputes::for_order(&app.db, &sa, &ids[1]).await.unwrap().unwrap();
+    let d = palisade_commerce::disputes::for_order(&app.db, &sa, ids[1].parse().unwrap()).await.unwrap().unwrap();
     let again = app
         .client
         .post(app.url(&format!("/console/disputes/{}/{}/decide", a.id, d.id)))

@@ -56,3 +56,109 @@ async fn an_image_path_that_is_not_an_id_is_404_for_shoppers_and_staff() {
         assert_eq!(remove.status(), StatusCode::NOT_FOUND, "{id}");
     }
 }
+
+#[tokio::test]
+async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    for id in ["not-a-uuid", "12345", &palisade_core::OrderId::new().to_string()] {
+        let api = app
+            .client
+            .get(app.url(&format!("/api/v1/admin/stores/{}/orders/{id}", s.id)))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = api.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+
+        let ship = app
+            .client
+            .post(app.url(&format!("/api/v1/admin/stores/{}/orders/{id}/ship", s.id)))
+            .header("cookie", &cookie)
+            .json(&json!({"tracking_no": "SG1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ship.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = ship.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+
+        let page = app
+            .client
+            .get(app.url(&format!("/admin/stores/{}/orders/{id}", s.id)))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{id}");
+        let ct = page.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{id}: {ct}");
+
+        let refund = app
+            .client
+            .post(app.url(&format!("/admin/stores/{}/orders/{id}/refund", s.id)))
+            .csrf(&app, &cookie)
+            .form(&[("amount", "1.00"), ("note", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refund.status(), StatusCode::NOT_FOUND, "{id}");
+
+        // The buyer's side: the order page and its actions, with or without a key.
+        for path in [format!("/orders/{id}"), format!("/orders/{id}?k=00")] {
+            let shopper = app.get(&path).await;
+            assert_eq!(shopper.status(), StatusCode::NOT_FOUND, "{path}");
+            let ct = shopper.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(ct.starts_with("text/html"), "{path}: {ct}");
+        }
+        let confirm = app
+            .client
+            .post(app.url(&format!("/orders/{id}/confirm?k=00")))
+            .csrf(&app, &cookie)
+            .form(&[("x", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirm.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+}
+
+/// A variant id in a JSON body is parsed with the body: one that is not an id is a 422 naming the field, not a
+/// lookup (and never a 500); a well-formed id of nothing is the usual 404.
+#[tokio::test]
+async fn a_variant_id_in_a_json_body_that_is_not_an_id_is_422_naming_the_field() {
+    let app = TestApp::start().await;
+    let _ = owner_of(&app, "alpha").await;
+    let body = |variant: Value| {
+        json!({"email": "mei@buyer.example",
+               "address": {"name": "Mei", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
+               "lines": [{"variant_id": variant, "quantity": 1}],
+               "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}})
+    };
+    for (i, bad) in [json!("not-a-uuid"), json!("12345"), json!(""), json!(42), json!(null)].into_iter().enumerate() {
+        let res = app
+            .client
+            .post(app.url("/api/v1/stores/alpha/orders"))
+            .header("idempotency-key", format!("bad-{i}"))
+            .json(&body(bad.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "invalid", "{bad}: {err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("lines[0].variant_id"), "{bad}: {message}");
+    }
+    let unknown = app
+        .client
+        .post(app.url("/api/v1/stores/alpha/orders"))
+        .header("idempotency-key", "unknown")
+        .json(&body(json!(palisade_core::VariantId::new().to_string())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}

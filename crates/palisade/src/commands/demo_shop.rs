@@ -346,32 +346,32 @@ pub async fn trade(
         .await?;
         shop.orders += 1;
         let (order, access) = (placed.order, placed.access);
-        let id = order.id.clone();
+        let id = order.id;
         let ship = |n: usize| format!("SG{:09}", 100_000 + n * 7);
         match *target {
             "shipped" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
             }
             "delivered" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
-                orders::transition(db, &staff, &id, Status::Delivered, None, policy).await?;
+                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::transition(db, &staff, id, Status::Delivered, None, policy).await?;
             }
             "completed" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
                 orders::confirm_received(db, &access, policy).await?;
                 if let Some((rating, text)) = reviews_text.get(i % reviews_text.len()) {
                     reviews::add(db, &access, *rating, text).await?;
                 }
             }
             "refunded" => {
-                orders::refund(db, &staff, &id, order.total.minor, "out of stock after all; sorry").await?;
+                orders::refund(db, &staff, id, order.total.minor, "out of stock after all; sorry").await?;
             }
             "partial" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
-                orders::refund(db, &staff, &id, order.total.minor / 4, "one item arrived scratched").await?;
+                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::refund(db, &staff, id, order.total.minor / 4, "one item arrived scratched").await?;
             }
             "disputed" | "answered" => {
-                orders::transition(db, &staff, &id, Status::Shipped, Some(&ship(i)), policy).await?;
+                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
                 let d = disputes::open(db, &access, "not_received", "The tracking number has not moved for a week.")
                     .await?;
                 if *target == "answered" {
