@@ -272,7 +272,7 @@ pub async fn accept(identity: &Identity, token: &str, who: Acceptor) -> Result<A
         .bind(&inv.id)
         .execute_write(db)
         .await
-        .map_err(StoreError::from)?
+        ?
         .rows_affected()
         == 1;
     if !won {

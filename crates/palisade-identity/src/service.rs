@@ -297,15 +297,13 @@ impl Identity {
                 .bind(fresh)
                 .bind(account.id.to_string())
                 .execute_write(db)
-                .await
-                .map_err(palisade_store::StoreError::from)?;
+                .await?;
         }
         sqlx::query("UPDATE accounts SET last_active_at = $1 WHERE id = $2")
             .bind(db.now().0)
             .bind(account.id.to_string())
             .execute_write(db)
-            .await
-            .map_err(palisade_store::StoreError::from)?;
+            .await?;
         let needs_second = self.has_mfa(account.id).await?;
         let (token, session) = sessions::create(db, account.id, lifetime(account.kind), client, !needs_second).await?;
         let target = format!("account:{}", account.id);

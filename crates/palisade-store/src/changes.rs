@@ -42,7 +42,10 @@ pub struct ChangeWatch {
 /// file releases every POSIX lock the process holds on it, SQLite's included (sqlite.org/howtocorrupt.html 2.2):
 /// a watch dropped while the pool's connections live on would leave them unlocked. So each file is opened once
 /// per process and kept open for the process's life (one descriptor per database file: one in a server).
-static SHM_FILES: LazyLock<Mutex<HashMap<(u64, u64), Arc<File>>>> = LazyLock::new(Mutex::default);
+static SHM_FILES: LazyLock<Mutex<HashMap<Inode, Arc<File>>>> = LazyLock::new(Mutex::default);
+
+/// A file's device and inode number.
+type Inode = (u64, u64);
 
 fn shm_file(path: &Path) -> std::io::Result<Arc<File>> {
     let meta = std::fs::metadata(path)?;
