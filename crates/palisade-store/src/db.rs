@@ -182,7 +182,7 @@ impl Db {
         // Opened after the pool, which created the file.
         let changes = match backend {
             Backend::Sqlite if options.change_watch => {
-                sqlite_file(&url).and_then(|p| crate::changes::ChangeWatch::open(&p)).map(Arc::new)
+                main_file(&pool).await.and_then(|p| crate::changes::ChangeWatch::open(&p)).map(Arc::new)
             }
             Backend::Sqlite => None,
             Backend::Postgres => None,
@@ -289,10 +289,15 @@ fn configure_connection<'c>(
 }
 
 /// The file a prepared SQLite URL opens; `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
-    (path != ":memory:" && !path.is_empty() && !rest.contains("mode=memory")).then(|| PathBuf::from(path))
+/// The main database file as SQLite itself opened it (`None` in memory). Asked of SQLite rather than rebuilt from
+/// the URL: the URL's path may be percent-encoded or relative, and watching the wrong file would let a stale marker
+/// stand (see [`crate::changes`]).
+async fn main_file(pool: &AnyPool) -> Option<PathBuf> {
+    let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_optional(pool)
+        .await
+        .ok()?;
+    file.filter(|f| !f.is_empty()).map(PathBuf::from)
 }
 
 /// Adds `mode=rwc` (create if missing) and checks the directory is writable before SQLite tries.
@@ -409,6 +414,19 @@ mod tests {
         assert!(prepare_sqlite_url(&url).unwrap().ends_with("a.db?mode=rwc"));
         assert!(prepare_sqlite_url("sqlite::memory:").is_ok());
         assert!(prepare_sqlite_url("sqlite://").is_err());
+    }
+
+    /// The change watch follows the file SQLite opened, even when the URL spells its path with escapes (a watch on
+    /// the wrong file would never move, and cached storefront versions would go stale).
+    #[tokio::test]
+    async fn the_change_watch_follows_an_escaped_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/my%20shop.db", dir.path().display());
+        let db = Db::connect(&url, DbOptions::default()).await.unwrap();
+        let before = db.change_marker().expect("a file database in WAL mode is watched");
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute_write(&db).await.unwrap();
+        assert_ne!(db.change_marker(), Some(before), "a commit moves the marker");
+        db.close().await;
     }
 
     #[test]

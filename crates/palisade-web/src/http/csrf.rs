@@ -17,7 +17,8 @@
 //! a plain same-origin `<form>` could send. So a state-changing API call that carries cookies and no
 //! `Authorization` header must prove it is not a form ([`api_call_allowed`]): `Content-Type: application/json`
 //! (no form can send it, and a page of another origin cannot without a CORS preflight, which the API never grants)
-//! or the [`HEADER`] token.
+//! or the [`HEADER`] token. A call that sends an `Authorization` header is exempt, and its cookies are dropped
+//! before any handler sees them ([`bearer_or_cookies`]): it is answered with its own credentials or not at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,6 +156,16 @@ fn api_call_allowed(req: &Request, signer: &palisade_identity::csrf::CsrfSigner)
     }
 }
 
+/// An API call that sends an `Authorization` header is exempt from the checks above because no form can send one,
+/// so it must not be answered with the authority of the cookies it also carries: they are dropped, and the call
+/// stands or falls with its credentials alone (an unknown bearer is a 401, never a fall-back to the session).
+fn bearer_or_cookies(mut req: Request) -> Request {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        req.headers_mut().remove(header::COOKIE);
+    }
+    req
+}
+
 fn api_refusal() -> Response {
     crate::http::ApiError::new(
         StatusCode::FORBIDDEN,
@@ -171,7 +182,7 @@ pub async fn synchronize(state: &AppState, req: Request, next: impl AsyncFnOnce(
     let signer = state.identity.csrf();
     if is_api_path(req.uri().path()) {
         if api_call_allowed(&req, signer) {
-            return next(req).await;
+            return next(bearer_or_cookies(req)).await;
         }
         tracing::info!(http.path = %req.uri().path(), "API call refused: cookies without a JSON body or token");
         return api_refusal();

@@ -234,6 +234,31 @@ async fn a_form_cannot_make_a_cookie_authenticated_api_call() {
         .unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
     assert!(signed_in(&app, &owner).await, "none of them signed the owner out");
+    // An Authorization header exempts a call from these checks only because a form cannot send one; the call is then
+    // answered with that credential alone, never with the cookies beside it.
+    for auth in ["Bearer nonsense", "Bearer pal_st_nonsense", "Basic b3duZXI6cHc="] {
+        let res = c
+            .post(app.url("/api/v1/auth/logout"))
+            .header("cookie", &owner)
+            .header("authorization", auth)
+            .header("content-type", "text/plain")
+            .body("x=1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{auth}");
+        let res = c
+            .delete(app.url("/api/v1/admin/stores/alpha/firewall/rules/any"))
+            .header("cookie", &owner)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{auth}");
+        let me = c.get(app.url("/api/v1/me")).header("cookie", &owner).header("authorization", auth).send();
+        assert_eq!(me.await.unwrap().status(), StatusCode::UNAUTHORIZED, "{auth}: reads too");
+    }
+    assert!(signed_in(&app, &owner).await, "none of them signed the owner out");
 
     // What the platform's own scripts send (JSON), or the browser's own token, goes through.
     let json = c.post(app.url("/api/v1/auth/logout")).header("cookie", &owner).json(&serde_json::json!({})).send();

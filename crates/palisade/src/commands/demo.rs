@@ -151,13 +151,24 @@ async fn populate(inst: &Installation) -> anyhow::Result<Created> {
 }
 
 /// How an operator gets into the demo's console.
-#[derive(Debug)]
 pub enum ConsoleAccess {
     /// A token made now: printed once, never again.
     Created { token: String, days: u32 },
     /// The demo operator still holds a working token (printed when it was made), valid until this time (`None`:
     /// it does not expire). Nothing new is minted: a restart must not pile up live operator credentials.
     Kept { until: Option<Timestamp> },
+}
+
+/// Written by hand so that a `{:?}` in a log line or a panic message can never print the operator token.
+impl std::fmt::Debug for ConsoleAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsoleAccess::Created { days, .. } => {
+                f.debug_struct("Created").field("token", &"[redacted]").field("days", days).finish()
+            }
+            ConsoleAccess::Kept { until } => f.debug_struct("Kept").field("until", until).finish(),
+        }
+    }
 }
 
 /// Creates the demo data if there are no stores yet; makes a 7-day operator token only if the demo operator has
@@ -210,4 +221,17 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     );
     inst.db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConsoleAccess;
+
+    #[test]
+    fn debug_output_never_shows_the_operator_token() {
+        let access = ConsoleAccess::Created { token: "pal_op_secretsecret".to_owned(), days: 7 };
+        let shown = format!("{access:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("days: 7"), "{shown}");
+    }
 }
