@@ -186,12 +186,27 @@ pub async fn authenticate_operator(
     presented: &str,
     ip: Option<&str>,
 ) -> Result<Result<OperatorPrincipal, Refusal>> {
+    Ok(operator_token(db, presented, ip).await?.map(|(_, principal)| principal))
+}
+
+/// [`authenticate_operator`], with the token's id (console sessions remember which token opened them).
+async fn operator_token(
+    db: &Db,
+    presented: &str,
+    ip: Option<&str>,
+) -> Result<Result<(TokenId, OperatorPrincipal), Refusal>> {
     let checked = match check_presented(db, presented, TokenKind::Operator, ip).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
+    let token_id: TokenId = checked.id.parse().map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?;
     let account_id: AccountId =
         checked.account_id.parse().map_err(|e| StoreError::Corrupt(format!("token account: {e}")))?;
+    Ok(operator_account(db, account_id).await?.map(|principal| (token_id, principal)))
+}
+
+/// The operator behind an account, if it is still one and still enabled.
+async fn operator_account(db: &Db, account_id: AccountId) -> Result<Result<OperatorPrincipal, Refusal>> {
     let account = tenancy::get_account(db, account_id).await?;
     if account.disabled {
         return Ok(Err(Refusal::AccountDisabled));
@@ -200,6 +215,92 @@ pub async fn authenticate_operator(
         return Ok(Err(Refusal::NotAnOperator));
     }
     Ok(Ok(OperatorPrincipal::new(account.id, account.email)))
+}
+
+/// How long a console session lasts at most (less if its token expires sooner).
+pub const CONSOLE_SESSION: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
+const CONSOLE_SESSION_PREFIX: &str = "pal_cs_";
+
+/// Signs an operator in to the console with a token: checks it as [`authenticate_operator`] does and opens a
+/// server-side session, whose secret (not the token) goes in the console's cookie. The token stays with the
+/// operator; signing out, the session's end, or the token's revocation or expiry closes the session.
+pub async fn open_console_session(
+    db: &Db,
+    presented: &str,
+    ip: Option<&str>,
+) -> Result<Result<(OperatorPrincipal, SecretString), Refusal>> {
+    let (token_id, principal) = match operator_token(db, presented, ip).await? {
+        Ok(found) => found,
+        Err(r) => return Ok(Err(r)),
+    };
+    let token_expiry: Option<(Option<i64>,)> = sqlx::query_as("SELECT expires_at FROM api_tokens WHERE id = $1")
+        .bind(token_id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    let now = db.now().0;
+    let longest = now.saturating_add(i64::try_from(CONSOLE_SESSION.as_millis()).unwrap_or(i64::MAX));
+    let expires_at = token_expiry.and_then(|(e,)| e).map_or(longest, |e| e.min(longest));
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{CONSOLE_SESSION_PREFIX}{}", hex::encode(bytes));
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO console_sessions (id_hash, token_id, account_id, created_at, expires_at, ip) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(hash_token(&secret))
+    .bind(token_id.to_string())
+    .bind(principal.account_id().to_string())
+    .bind(now)
+    .bind(expires_at)
+    .bind(ip)
+    .execute(&mut *tx)
+    .await?;
+    let target = format!("token:{token_id}");
+    let event = NewEvent::new("console.signed_in", &target).details(serde_json::json!({"ip": ip}));
+    audit::record_platform(&mut tx, db, &principal.platform_scope(), event).await?;
+    tx.commit().await?;
+    Ok(Ok((principal, SecretString::from(secret))))
+}
+
+/// The operator of a live console session: not signed out, not past its end, its token neither revoked nor
+/// expired, its account still an enabled operator. `None` for anything else, malformed values included.
+pub async fn console_session(db: &Db, secret: &str) -> Result<Option<OperatorPrincipal>> {
+    if !secret.starts_with(CONSOLE_SESSION_PREFIX) || secret.len() > 200 {
+        return Ok(None);
+    }
+    let hash = hash_token(secret);
+    let now = db.now().0;
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT s.id_hash, s.account_id FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id \
+         WHERE s.id_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
+    )
+    .bind(&hash)
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((stored, account)) = row else { return Ok(None) };
+    if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
+        return Ok(None);
+    }
+    let account: AccountId =
+        account.parse().map_err(|e| StoreError::Corrupt(format!("console session account: {e}")))?;
+    Ok(operator_account(db, account).await?.ok())
+}
+
+/// Ends a console session (signing out). Unknown or already closed sessions are not an error.
+pub async fn close_console_session(db: &Db, secret: &str) -> Result<()> {
+    if !secret.starts_with(CONSOLE_SESSION_PREFIX) || secret.len() > 200 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE console_sessions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL")
+        .bind(db.now().0)
+        .bind(hash_token(secret))
+        .execute_write(db)
+        .await?;
+    Ok(())
 }
 
 /// Revokes a token, audited.
@@ -228,11 +329,7 @@ pub async fn active_operator_tokens(db: &Db) -> Result<Vec<(TokenId, Option<Time
     .bind(db.now().0)
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|(id, exp)| {
-            Ok((id.parse().map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?, exp.map(Timestamp)))
-        })
-        .collect()
+    expiring_ids(rows)
 }
 
 /// One account's active (unrevoked, unexpired) platform tokens with their expiry: lets
@@ -246,6 +343,11 @@ pub async fn active_tokens_of(db: &Db, account: AccountId) -> Result<Vec<(TokenI
     .bind(db.now().0)
     .fetch_all(db.pool())
     .await?;
+    expiring_ids(rows)
+}
+
+/// (id, expiry) rows as typed values; an id that does not parse is corruption, not a missing token.
+fn expiring_ids(rows: Vec<(String, Option<i64>)>) -> Result<Vec<(TokenId, Option<Timestamp>)>> {
     rows.into_iter()
         .map(|(id, exp)| {
             Ok((id.parse().map_err(|e| StoreError::Corrupt(format!("token id: {e}")))?, exp.map(Timestamp)))

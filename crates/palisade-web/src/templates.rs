@@ -55,9 +55,14 @@ impl Templates {
     }
 
     /// Renders a page; a failure is a defect in our own templates, logged and answered with a 500. Every page
-    /// gets `csrf`, the request's synchronizer token, for its forms (see `http::csrf`).
+    /// gets `csrf`, the request's synchronizer token, for its forms (see `http::csrf`), and `signed_in`, whether it
+    /// carries an account session (a console opened with a token has none, so account links are not offered there).
     pub(crate) fn render<C: Serialize>(&self, name: &str, ctx: C) -> Result<String, ApiError> {
-        let ctx = minijinja::context! { csrf => crate::http::csrf::token(), ..minijinja::Value::from(minijinja::value::Serde(&ctx)) };
+        let ctx = minijinja::context! {
+            csrf => crate::http::csrf::token(),
+            signed_in => crate::http::csrf::has_session(),
+            ..minijinja::Value::from(minijinja::value::Serde(&ctx))
+        };
         self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| {
             tracing::error!(template = name, error = %e, "platform template failed to render");
             ApiError::internal()

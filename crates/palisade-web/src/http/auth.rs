@@ -1,7 +1,8 @@
-//! Operator authentication, until sessions arrive with the identity work.
+//! Operator authentication: a signed-in operator session, a console session opened with a token, or the token.
 //!
-//! API clients send `Authorization: Bearer pal_op_…`. The console's sign-in form takes the same token and
-//! keeps it in an `HttpOnly; SameSite=Strict` cookie scoped to `/console`. Every refusal looks the same to the
+//! API clients send `Authorization: Bearer pal_op_…`. The console's sign-in form takes the same token and opens a
+//! server-side console session (`palisade_store::tokens::open_console_session`); the `HttpOnly; SameSite=Strict`
+//! cookie scoped to `/console` holds that session's secret, never the token. Every refusal looks the same to the
 //! client; the reason goes to the log.
 
 use axum::extract::FromRequestParts;
@@ -102,9 +103,16 @@ impl FromRequestParts<AppState> for ConsoleOperator {
                 Err(e) => Err(ConsoleRejection::Error(ApiError::from(e))),
             };
         }
-        // … or an operator API token (256 random bits, issued on the server, shown once).
-        let token = cookie(&parts.headers, CONSOLE_COOKIE).or_else(|| bearer(&parts.headers));
-        match authenticate(parts, state, token).await {
+        // … or a console session opened with an operator token (the cookie holds the session's secret) …
+        if let Some(secret) = cookie(&parts.headers, CONSOLE_COOKIE) {
+            match tokens::console_session(&state.db, secret).await {
+                Ok(Some(p)) => return Ok(ConsoleOperator(p)),
+                Ok(None) => {}
+                Err(e) => return Err(ConsoleRejection::Error(e.into())),
+            }
+        }
+        // … or an operator API token itself (256 random bits, issued on the server, shown once), for scripts.
+        match authenticate(parts, state, bearer(&parts.headers)).await {
             Ok(Some(p)) => Ok(ConsoleOperator(p)),
             Ok(None) => Err(ConsoleRejection::SignIn),
             Err(e) => Err(ConsoleRejection::Error(e)),

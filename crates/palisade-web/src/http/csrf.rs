@@ -84,6 +84,13 @@ pub fn token() -> String {
         .unwrap_or_default()
 }
 
+/// Whether the request being answered carries a session cookie (signed in with an account, as opposed to a visitor
+/// or a console session opened with a token): pages use it to offer account links only to those who can open them.
+#[must_use]
+pub fn has_session() -> bool {
+    CURRENT.try_with(|c| c.is_session).unwrap_or(false)
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
 }

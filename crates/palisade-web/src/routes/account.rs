@@ -302,10 +302,15 @@ async fn verify(
     }
 }
 
-async fn logout(State(state): State<AppState>, s: Result<AnySession, SessionRejection>) -> Result<Response, PageError> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: Result<AnySession, SessionRejection>,
+) -> Result<Response, PageError> {
     if let Ok(s) = s {
         sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
     }
+    crate::routes::console::close_console_session(&state, &headers).await?;
     let mut res = Redirect::to("/login").into_response();
     if let Some(c) = session_cookie(&state, "", 0) {
         res.headers_mut().append(header::SET_COOKIE, c);

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use palisade_store::{audit, matrix, tenancy, tokens};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -172,7 +173,7 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-fn console_cookie(state: &AppState, value: &str, max_age: u32) -> Option<HeaderValue> {
+fn console_cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
     let secure = if state.config.behind_tls { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{CONSOLE_COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -180,13 +181,18 @@ fn console_cookie(state: &AppState, value: &str, max_age: u32) -> Option<HeaderV
     .ok()
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
-    let token = form.token.trim();
-    match tokens::authenticate_operator(&state.db, token, None).await? {
-        Ok(op) => {
+async fn login(
+    State(state): State<AppState>,
+    client: crate::http::client::ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let ip = client.text();
+    match tokens::open_console_session(&state.db, form.token.trim(), ip.as_deref()).await? {
+        Ok((op, session)) => {
             tracing::info!(account.id = %op.account_id(), "operator signed in to the console");
             let mut res = Redirect::to("/console").into_response();
-            if let Some(c) = console_cookie(&state, token, 8 * 3600) {
+            let max_age = tokens::CONSOLE_SESSION.as_secs();
+            if let Some(c) = console_cookie(&state, session.expose_secret(), max_age) {
                 res.headers_mut().insert(header::SET_COOKIE, c);
             }
             Ok(res)
@@ -201,12 +207,21 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
     }
 }
 
-async fn logout(State(state): State<AppState>) -> Response {
+/// Ends the console session behind the request's cookie (the token it was opened with stays valid).
+pub(crate) async fn close_console_session(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), PageError> {
+    if let Some(secret) = crate::http::auth::cookie(headers, CONSOLE_COOKIE) {
+        tokens::close_console_session(&state.db, secret).await?;
+    }
+    Ok(())
+}
+
+async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
+    close_console_session(&state, &headers).await?;
     let mut res = Redirect::to("/console/login").into_response();
     if let Some(c) = console_cookie(&state, "", 0) {
         res.headers_mut().insert(header::SET_COOKIE, c);
     }
-    res
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ mod assets;
 pub mod backups;
 pub mod checkout;
 pub mod commerce_api;
-mod console;
+pub(crate) mod console;
 pub mod firewall_api;
 mod health;
 pub use health::{metrics_router, serve_metrics};

@@ -117,7 +117,7 @@ async fn an_operators_exception_spares_one_field_of_one_route_from_the_families_
     let page = app
         .client
         .get(app.url("/console/shield"))
-        .header("cookie", format!("palisade_console={}", app.token))
+        .header("cookie", app.console_cookie().await)
         .send()
         .await
         .unwrap()
@@ -184,7 +184,7 @@ async fn a_ban_imposed_by_one_node_is_enforced_by_the_others_until_an_operator_l
     assert_eq!(stored[0].ip, ATTACKER);
 
     // The operator sees the ban on either node's console and lifts it there.
-    let cookie = format!("palisade_console={}", b.token);
+    let cookie = b.console_cookie().await;
     let page = b.client.get(b.url("/console/shield")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains(&format!("<code>{ATTACKER}</code>")));
@@ -306,7 +306,7 @@ async fn under_attack_mode_asks_for_a_proof_of_work_and_then_lets_the_browser_in
     let set = app
         .client
         .post(app.url("/console/shield/attack-mode"))
-        .csrf(&app, &format!("palisade_console={}", app.token))
+        .csrf(&app, &app.console_cookie().await)
         .form(&[("hours", "1")])
         .send()
         .await
@@ -758,7 +758,7 @@ async fn a_store_can_block_where_the_platform_only_detects() {
     let fw = palisade_store::firewall::get(&app.db, &scope).await.unwrap();
     assert_eq!((fw.waf_mode.as_deref(), fw.waf_paranoia), (Some("block"), Some(2)));
     // The operator sees which stores chose their own mode.
-    let cookie = format!("palisade_console={}", app.token);
+    let cookie = app.console_cookie().await;
     let page = app.client.get(app.url("/console/shield")).header("cookie", &cookie).send().await.unwrap();
     let page = page.text().await.unwrap();
     let row = &page[page.find("<code>tea</code>").expect("the store is listed")..];
@@ -930,7 +930,7 @@ async fn an_ipv6_client_is_banned_by_its_64_and_lifted_by_any_address_in_it() {
     let lift = app
         .client
         .post(app.url("/console/shield/bans/lift"))
-        .csrf(&app, &format!("palisade_console={}", app.token))
+        .csrf(&app, &app.console_cookie().await)
         .form(&[("ip", "2001:db8:1:2::3")])
         .send()
         .await

@@ -477,7 +477,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
         .unwrap();
     assert_eq!(answered.status(), 200);
     // The operator decides both from the console: one for the buyer (refund), one for the merchant (release).
-    let console = format!("palisade_console={}", app.token);
+    let console = app.console_cookie().await;
     for (id, outcome) in [(&ids[0], "merchant"), (&ids[1], "buyer")] {
         let d = palisade_commerce::disputes::for_order(&app.db, &sa, id.parse().unwrap()).await.unwrap().unwrap();
         let res = app

@@ -141,6 +141,22 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap()
     }
 
+    /// Signs in to the console with the operator token as the sign-in form does; the `Cookie` header value of the
+    /// console session it opens.
+    pub async fn console_cookie(&self) -> String {
+        let res = self
+            .client
+            .post(self.url("/console/login"))
+            .csrf(self, VISITOR)
+            .form(&[("token", self.token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "console sign-in");
+        let set = res.headers()["set-cookie"].to_str().unwrap();
+        set.split(';').next().unwrap().to_owned()
+    }
+
     /// Asks the server to shut down gracefully.
     pub fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
