@@ -150,6 +150,55 @@ impl IntoResponse for PageError {
     }
 }
 
+tokio::task_local! {
+    /// The path of the page being answered, so that an error page deep inside (a handler, the shield, a limit)
+    /// wears the look of where the visitor is and leads back there (see [`error_pages_for`]).
+    static PAGE_PATH: axum::http::Uri;
+}
+
+/// Runs `fut` (the answer to a request for `uri`) so that any error page made inside it fits that page's
+/// audience: buyers get the shop's look and a way back to the shop, staff and operators the console's.
+pub async fn error_pages_for<F: std::future::Future>(uri: axum::http::Uri, fut: F) -> F::Output {
+    PAGE_PATH.scope(uri, fut).await
+}
+
+/// Where an error page leads back to, and in whose look.
+#[derive(Debug, PartialEq, Eq)]
+struct WayBack {
+    shop: bool,
+    href: String,
+    label: &'static str,
+}
+
+/// Buyers' pages (the marketplace, a store, cart, checkout, order links, and any unknown address, which buyers are
+/// the likeliest to mistype) and the pages of people who run stores or the platform.
+fn way_back(path: &str) -> WayBack {
+    let back = |shop, href: &str, label| WayBack { shop, href: href.to_owned(), label };
+    let under = |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'));
+    if under("/console") {
+        return back(false, "/console", "Back to the console");
+    }
+    if under("/admin") {
+        return back(false, "/admin", "Back to your stores");
+    }
+    if under("/account/orders") {
+        return back(true, "/account/orders", "Back to your orders");
+    }
+    if under("/account") || under("/login") || under("/register") || under("/logout") || under("/invitations") {
+        return back(false, "/", "Back to the marketplace");
+    }
+    if under("/checkout") || under("/cart") {
+        return back(true, "/cart", "Back to your cart");
+    }
+    if let Some(rest) = path.strip_prefix("/s/") {
+        let slug = rest.split('/').next().unwrap_or_default();
+        if palisade_core::text::Slug::parse(slug).is_ok() {
+            return WayBack { shop: true, href: format!("/s/{slug}"), label: "Back to the shop" };
+        }
+    }
+    back(true, "/", "Back to the marketplace")
+}
+
 /// A self-contained error page (no template engine involved, so it renders even when templates cannot).
 #[must_use]
 pub fn error_page(status: StatusCode, message: &str) -> String {
@@ -161,16 +210,44 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
 /// (a UUID whose hex happens to be all digits can look like a card number).
 #[must_use]
 pub fn error_page_quoting(status: StatusCode, message: &str, reference: Option<&str>) -> String {
-    let title = status.canonical_reason().unwrap_or("Error");
+    let back = PAGE_PATH.try_with(|uri| way_back(uri.path())).unwrap_or_else(|_| way_back("/console"));
+    error_page_at(&back, status, message, reference)
+}
+
+fn error_page_at(back: &WayBack, status: StatusCode, message: &str, reference: Option<&str>) -> String {
+    let reason = escape(status.canonical_reason().unwrap_or("Error"));
+    let code = status.as_u16();
+    let msg = escape(&palisade_core::redact::card_numbers(message));
     let reference = reference.map_or(String::new(), |r| format!("<p>Reference: <code>{}</code></p>", escape(r)));
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {title} · Palisade</title>\
-         <link rel=\"stylesheet\" href=\"/assets/console.css\"></head><body><main class=\"narrow\">\
-         <h1>{code} · {title}</h1><p>{msg}</p>{reference}<p><a href=\"/console\">Back to the console</a></p></main></body></html>",
-        code = status.as_u16(),
-        title = escape(title),
-        msg = escape(&palisade_core::redact::card_numbers(message)),
-    )
+    let (href, label) = (escape(&back.href), back.label);
+    if back.shop {
+        let heading = match status {
+            StatusCode::NOT_FOUND => "We could not find that page",
+            StatusCode::FORBIDDEN => "This request was blocked",
+            StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+            StatusCode::SERVICE_UNAVAILABLE => "The shop is busy right now",
+            s if s.is_server_error() => "Something went wrong on our side",
+            _ => "That did not work",
+        };
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{heading}</title>\
+             <link rel=\"stylesheet\" href=\"/theme/default/theme.css\"></head><body>\
+             <header class=\"site\"><a class=\"logo\" href=\"/\">Palisade</a>\
+             <nav class=\"account\" aria-label=\"Your account\"><a href=\"/cart\">Cart</a></nav></header>\
+             <main class=\"error-page\"><h1>{heading}</h1><p>{msg}</p>{reference}\
+             <p class=\"muted\">Error {code} · {reason}</p><p><a class=\"button\" href=\"{href}\">{label}</a></p>\
+             </main></body></html>"
+        )
+    } else {
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{code} {reason} · Palisade</title><link rel=\"stylesheet\" href=\"/assets/console.css\"></head>\
+             <body><main class=\"narrow\"><h1>{code} · {reason}</h1><p>{msg}</p>{reference}\
+             <p><a href=\"{href}\">{label}</a></p></main></body></html>"
+        )
+    }
 }
 
 /// Minimal HTML escaping for the few strings the error page interpolates.
@@ -266,6 +343,28 @@ mod tests {
         assert!(page.contains(id), "{page}");
         assert!(!page.contains("4111 1111 1111 1111"), "{page}");
         assert!(!error_page(StatusCode::FORBIDDEN, id).contains(id), "the plain page still redacts its message");
+    }
+
+    #[test]
+    fn error_pages_wear_the_look_of_where_the_visitor_is() {
+        assert_eq!(
+            way_back("/s/tea/p/oolong"),
+            WayBack { shop: true, href: "/s/tea".into(), label: "Back to the shop" }
+        );
+        assert_eq!(way_back("/checkout/tea").href, "/cart");
+        assert!(way_back("/no/such/page").shop, "unknown addresses are most likely a buyer's");
+        assert!(way_back("/account/orders").shop);
+        assert!(!way_back("/account/security").shop);
+        assert_eq!(way_back("/admin/stores/x/orders").href, "/admin");
+        assert_eq!(way_back("/console/shield").href, "/console");
+        assert_eq!(way_back("/consoled").href, "/", "a prefix is a whole segment");
+        // A path segment that is not a slug is not echoed into the link.
+        assert_eq!(way_back("/s/%22%3E%3Cscript%3E/p/x").href, "/");
+        let page = error_page_at(&way_back("/s/tea/p/gone"), StatusCode::NOT_FOUND, "no such product", None);
+        assert!(page.contains("/theme/default/theme.css") && page.contains("href=\"/s/tea\""), "{page}");
+        assert!(!page.contains("console"), "{page}");
+        let page = error_page_at(&way_back("/admin"), StatusCode::FORBIDDEN, "no", None);
+        assert!(page.contains("/assets/console.css") && page.contains("Back to your stores"), "{page}");
     }
 
     #[test]

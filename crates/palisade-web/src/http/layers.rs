@@ -45,7 +45,9 @@ fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response {
 /// Renders JSON-shaped platform failures as HTML pages outside the API, and answers the CSRF refusal clearly.
 async fn error_pages(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
-    let res = next.run(req).await;
+    let uri = req.uri().clone();
+    let res =
+        if api { next.run(req).await } else { crate::http::error::error_pages_for(uri.clone(), next.run(req)).await };
     let status = res.status();
     let panicked = res.extensions().get::<Panicked>().is_some();
     let csrf = status == StatusCode::FORBIDDEN && res.extensions().get::<tower_http::csrf::ProtectionError>().is_some();
@@ -69,7 +71,8 @@ async fn error_pages(req: Request, next: Next) -> Response {
     if api {
         ApiError::new(status, code, message).into_response()
     } else {
-        (status, axum::response::Html(error_page(status, message))).into_response()
+        let page = crate::http::error::error_pages_for(uri, async { error_page(status, message) }).await;
+        (status, axum::response::Html(page)).into_response()
     }
 }
 

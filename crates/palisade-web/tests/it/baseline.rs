@@ -187,3 +187,29 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
     tokio::time::timeout(Duration::from_secs(5), server).await.expect("server stops after draining").unwrap().unwrap();
     assert!(app.client.get(app.url("/healthz")).send().await.is_err(), "no new connections after shutdown");
 }
+
+/// Error pages wear the look of where the visitor is: a buyer who hits a missing product or a firewall block stays
+/// in the shop's look with a way back to that shop; store staff and operators get the console's look and links.
+#[tokio::test]
+async fn error_pages_lead_buyers_back_to_the_shop_and_staff_back_to_their_pages() {
+    let app = TestApp::start().await;
+    crate::support::store(&app.db, "tea", None).await;
+    let missing = app.get("/s/tea/p/no-such-tea").await;
+    assert_eq!(missing.status(), 404);
+    let html = missing.text().await.unwrap();
+    assert!(html.contains("/theme/default/theme.css") && html.contains("href=\"/s/tea\""), "{html}");
+    assert!(!html.to_lowercase().contains("console"), "{html}");
+
+    let blocked = app.get("/s/tea?q=%27%20UNION%20SELECT%20password%20FROM%20accounts--").await;
+    assert_eq!(blocked.status(), 403);
+    let html = blocked.text().await.unwrap();
+    assert!(html.contains("Reference:") && html.contains("href=\"/s/tea\""), "{html}");
+
+    let nowhere = app.get("/no/such/page").await;
+    assert_eq!(nowhere.status(), 404);
+    assert!(nowhere.text().await.unwrap().contains("Back to the marketplace"));
+
+    let console = app.get("/console/no-such-page").await;
+    let html = console.text().await.unwrap();
+    assert!(html.contains("/assets/console.css") && html.contains("Back to the console"), "{html}");
+}

@@ -91,6 +91,39 @@ async fn sign_out(c: &Client) {
     c.wait().for_element(Locator::Css("form[action='/login']")).await.unwrap();
 }
 
+/// Every status badge on the current page is readable: its text against the first opaque background behind it
+/// has a WCAG contrast ratio of at least 4.5 (AA for small text). White-on-white badges once hid order statuses.
+async fn assert_badges_readable(c: &Client, page: &str) {
+    let script = r#"
+        const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => {
+            const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const background = (el) => {
+            for (let e = el; e; e = e.parentElement) {
+                const c = rgb(getComputedStyle(e).backgroundColor);
+                if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+            }
+            return [255, 255, 255];
+        };
+        const bad = [];
+        let seen = 0;
+        for (const el of document.querySelectorAll('.badge')) {
+            seen += 1;
+            const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+            const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            if (ratio < 4.5) bad.push(el.textContent.trim() + ' ' + ratio.toFixed(2));
+        }
+        return [seen, bad];
+    "#;
+    let v = c.execute(script, vec![]).await.unwrap();
+    let seen = v[0].as_u64().unwrap();
+    let bad = v[1].as_array().unwrap();
+    assert!(seen > 0, "{page}: the check found badges to look at");
+    assert!(bad.is_empty(), "{page}: badges below 4.5:1 contrast: {bad:?}");
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
 async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
@@ -159,6 +192,7 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
     let page = text(&c).await;
     assert!(page.to_lowercase().contains("paid"), "{page}");
     shot(&c, "06-order-paid").await;
+    assert_badges_readable(&c, "the buyer's order").await;
     let order_id = order_url
         .split("/orders/")
         .nth(1)
@@ -176,9 +210,15 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
     c.goto(&app.url(&format!("/admin/stores/{}/orders/{order_id}", store.id))).await.unwrap();
     fill(&c, "input[name=tracking_no]", "SG000123456").await;
     shot(&c, "07-merchant-order").await;
+    assert_badges_readable(&c, "the merchant's order").await;
     click(&c, "form[action$='/ship'] button").await;
     c.wait().for_element(Locator::Css("form[action$='/deliver']")).await.unwrap();
     shot(&c, "08-merchant-shipped").await;
+    assert_badges_readable(&c, "the shipped order").await;
+    for list in ["orders", "products"] {
+        c.goto(&app.url(&format!("/admin/stores/{}/{list}", store.id))).await.unwrap();
+        assert_badges_readable(&c, list).await;
+    }
     sign_out(&c).await;
 
     // The buyer confirms receipt from the order link.

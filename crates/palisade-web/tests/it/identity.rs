@@ -304,7 +304,11 @@ async fn a_passkey_registered_over_http_becomes_the_second_step() {
     let half = half.unwrap();
     let verify =
         app.client.get(app.url("/login/verify")).header("cookie", &half).send().await.unwrap().text().await.unwrap();
-    assert!(verify.contains("data-passkey-signin"));
+    assert_eq!(verify.matches("data-passkey-signin").count(), 1, "one passkey button");
+    assert_eq!(verify.matches("passkeys.js").count(), 1);
+    let title = verify.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap();
+    assert_eq!(title, "Two-step verification · Palisade", "no markup in the tab title");
+    assert!(!verify.contains("class=\"narrow\"<p>"), "no markup spilled into attributes");
     let start: Value = app
         .client
         .post(app.url("/api/v1/auth/passkeys/login/start"))
