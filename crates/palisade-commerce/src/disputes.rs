@@ -32,6 +32,8 @@ pub struct Dispute {
     pub id: DisputeId,
     pub store_id: String,
     pub order_id: OrderId,
+    /// The order's number in its store (`#1001`).
+    pub order_number: Option<crate::orders::OrderNumber>,
     pub reason: String,
     pub buyer_statement: String,
     pub merchant_response: Option<String>,
@@ -42,8 +44,24 @@ pub struct Dispute {
     pub updated_at: Timestamp,
 }
 
-type Row = (String, String, String, String, String, Option<String>, String, Option<String>, Option<String>, i64, i64);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+);
 const COLUMNS: &str = "id, store_id, order_id, reason, buyer_statement, merchant_response, status, outcome, decision_note, created_at, updated_at";
+/// [`COLUMNS`] and the disputed order's number, which is what people quote.
+const SELECTED: &str = "id, store_id, order_id, reason, buyer_statement, merchant_response, status, outcome, decision_note, created_at, updated_at, \
+     (SELECT o.number FROM orders o WHERE o.store_id = disputes.store_id AND o.id = disputes.order_id) AS order_number";
 
 fn from_row(r: Row) -> Result<Dispute> {
     Ok(Dispute {
@@ -53,6 +71,7 @@ fn from_row(r: Row) -> Result<Dispute> {
             .2
             .parse()
             .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
+        order_number: r.11.map(crate::orders::OrderNumber),
         reason: r.3,
         buyer_statement: r.4,
         merchant_response: r.5,
@@ -122,7 +141,7 @@ pub async fn get(db: &Db, scope: &StaffScope, id: DisputeId) -> Result<Dispute> 
 
 async fn get_in(db: &Db, scope: &StoreScope, id: DisputeId) -> Result<Dispute> {
     let row: Option<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND id = $2")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SELECTED} FROM disputes WHERE store_id = $1 AND id = $2")))
             .bind(scope.store_key())
             .bind(id.to_string())
             .fetch_optional(db.pool())
@@ -142,7 +161,7 @@ pub async fn for_buyer(db: &Db, access: &OrderAccess) -> Result<Option<Dispute>>
 
 async fn for_order_in(db: &Db, scope: &StoreScope, order_id: OrderId) -> Result<Option<Dispute>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 AND order_id = $2"
+        "SELECT {SELECTED} FROM disputes WHERE store_id = $1 AND order_id = $2"
     )))
     .bind(scope.store_key())
     .bind(order_id.to_string())
@@ -154,7 +173,7 @@ async fn for_order_in(db: &Db, scope: &StoreScope, order_id: OrderId) -> Result<
 /// The store's disputes, undecided first.
 pub async fn list(db: &Db, scope: &StaffScope) -> Result<Vec<Dispute>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM disputes WHERE store_id = $1 ORDER BY status = 'decided', created_at DESC LIMIT 200"
+        "SELECT {SELECTED} FROM disputes WHERE store_id = $1 ORDER BY status = 'decided', created_at DESC LIMIT 200"
     )))
     .bind(scope.store_key())
     .fetch_all(db.pool())
@@ -165,7 +184,7 @@ pub async fn list(db: &Db, scope: &StaffScope) -> Result<Vec<Dispute>> {
 /// Every undecided dispute on the platform (the operator's queue).
 pub async fn undecided(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Dispute>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM disputes WHERE status <> 'decided' ORDER BY created_at LIMIT 500"
+        "SELECT {SELECTED} FROM disputes WHERE status <> 'decided' ORDER BY created_at LIMIT 500"
     )))
     .fetch_all(db.pool())
     .await?;

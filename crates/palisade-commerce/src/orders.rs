@@ -124,6 +124,8 @@ pub struct Checkout {
 pub struct Order {
     pub id: OrderId,
     pub store_id: String,
+    /// The store's own number for the order, which people quote.
+    pub number: OrderNumber,
     pub status: Status,
     pub total: Money,
     pub subtotal: Money,
@@ -139,47 +141,74 @@ pub struct Order {
     pub address: serde_json::Value,
 }
 
-type OrderRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    String,
-    String,
-);
-/// How many columns [`ORDER_COLUMNS`] lists (the arity of `OrderRow`).
-const ORDER_COLUMN_COUNT: usize = 16;
-const ORDER_COLUMNS: &str = "id, store_id, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
+/// An `orders` row as [`ORDER_COLUMNS`] selects it (read by column name, so a query may add columns after them).
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: String,
+    store_id: String,
+    number: i64,
+    status: String,
+    currency: String,
+    subtotal_minor: i64,
+    shipping_minor: i64,
+    total_minor: i64,
+    refunded_minor: i64,
+    tracking_no: Option<String>,
+    card_brand: Option<String>,
+    card_last4: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    buyer_id: Option<String>,
+    buyer_email: String,
+    address: String,
+}
+
+const ORDER_COLUMNS: &str = "id, store_id, number, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
 
 fn order_from(r: OrderRow) -> Result<Order> {
-    let c = Currency::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let c = Currency::parse(&r.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Order {
-        id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
-        store_id: r.1,
-        status: Status::parse(&r.2)?,
-        subtotal: Money::new(r.4, c),
-        shipping: Money::new(r.5, c),
-        total: Money::new(r.6, c),
-        refunded_minor: r.7,
-        tracking_no: r.8,
-        card_brand: r.9,
-        card_last4: r.10,
-        created_at: Timestamp(r.11),
-        updated_at: Timestamp(r.12),
-        buyer_id: r.13,
-        buyer_email: r.14,
-        address: serde_json::from_str(&r.15).unwrap_or(serde_json::Value::Null),
+        id: r.id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
+        store_id: r.store_id,
+        number: OrderNumber(r.number),
+        status: Status::parse(&r.status)?,
+        subtotal: Money::new(r.subtotal_minor, c),
+        shipping: Money::new(r.shipping_minor, c),
+        total: Money::new(r.total_minor, c),
+        refunded_minor: r.refunded_minor,
+        tracking_no: r.tracking_no,
+        card_brand: r.card_brand,
+        card_last4: r.card_last4,
+        created_at: Timestamp(r.created_at),
+        updated_at: Timestamp(r.updated_at),
+        buyer_id: r.buyer_id,
+        buyer_email: r.buyer_email,
+        address: serde_json::from_str(&r.address).unwrap_or(serde_json::Value::Null),
     })
+}
+
+/// An order's number within its store (`#1001`, `#1002`, …): what buyers quote and merchants search by. Serialized
+/// as the plain number; shown with its `#`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = i64, example = 1001))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct OrderNumber(pub i64);
+
+impl std::fmt::Display for OrderNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl OrderNumber {
+    /// What a person types for an order: `#1001`, `1001` (spaces around are ignored). `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<OrderNumber> {
+        let digits = text.trim().trim_start_matches('#');
+        (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok().map(OrderNumber))
+            .flatten()
+    }
 }
 
 /// One of the store's orders, for its staff.
@@ -465,10 +494,18 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         items.push((sku, title, price, line.quantity, line.variant_id.clone()));
     }
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+    // The store's next number, in this transaction: a rollback gives it back, so numbers have no gaps from
+    // refused checkouts (declined payments keep theirs).
+    let (number,): (i64,) = sqlx::query_as(
+        "UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number",
+    )
+    .bind(scope.store_key())
+    .fetch_one(&mut *tx)
+    .await?;
     let inserted = sqlx::query(
-        "INSERT INTO orders (id, store_id, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, total_minor, \
-         address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        "INSERT INTO orders (id, store_id, number, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, \
+         total_minor, address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
+         VALUES ($1, $2, $13, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
     .bind(id.to_string())
     .bind(scope.store_key())
@@ -482,6 +519,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .bind(key)
     .bind(&fingerprint)
     .bind(now)
+    .bind(number)
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(d)) = &inserted
@@ -773,14 +811,45 @@ pub(crate) async fn events_in(db: &Db, scope: &StoreScope, id: OrderId) -> Resul
 
 /// The store's orders, newest first, optionally of one status.
 pub async fn list(db: &Db, scope: &StaffScope, status: Option<Status>, limit: i64, offset: i64) -> Result<Vec<Order>> {
+    search(db, scope, &OrderQuery { status, text: None }, limit, offset).await
+}
+
+/// What a merchant looks for in the orders list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub status: Option<Status>,
+    /// An order number (`#1001` or `1001`) or part of the buyer's email address.
+    pub text: Option<String>,
+}
+
+/// The store's orders matching `query`, newest first.
+pub async fn search(db: &Db, scope: &StaffScope, query: &OrderQuery, limit: i64, offset: i64) -> Result<Vec<Order>> {
+    let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let number = text.and_then(OrderNumber::parse).map(|n| n.0);
+    // A fragment of an email address, matched literally (LIKE's wildcards escaped), case-insensitively.
+    let email = text.filter(|_| number.is_none()).map(|t| {
+        let escaped: String = t
+            .to_lowercase()
+            .chars()
+            .take(100)
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("%{escaped}%")
+    });
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($5 IS NULL OR number = $5) AND ($6 IS NULL OR LOWER(buyer_email) LIKE $6 ESCAPE '\\') \
          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
     )))
     .bind(scope.store_key())
-    .bind(status.map(Status::as_str))
+    .bind(query.status.map(Status::as_str))
     .bind(limit.clamp(1, 200))
     .bind(offset.max(0))
+    .bind(number)
+    .bind(email)
     .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(order_from).collect()
@@ -809,7 +878,7 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Buye
     use sqlx::{FromRow as _, Row as _};
     let columns: Vec<String> = ORDER_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, s.name FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
+        "SELECT {}, s.name AS store_name FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
          ORDER BY o.created_at DESC, o.id DESC LIMIT $2",
         columns.join(", ")
     )))
@@ -819,9 +888,8 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Buye
     .await?;
     rows.iter()
         .map(|row| {
-            // The order's columns come first, in `OrderRow`'s order; the store's name follows them.
             let order = order_from(OrderRow::from_row(row)?)?;
-            let store_name: String = row.try_get(ORDER_COLUMN_COUNT)?;
+            let store_name: String = row.try_get("store_name")?;
             Ok(BuyerOrder { order, store_name })
         })
         .collect()

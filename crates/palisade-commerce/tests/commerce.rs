@@ -268,6 +268,48 @@ mod orders {
         assert_eq!(n, 0);
     }
 
+    /// Each store numbers its own orders from #1001, a retried request keeps its number, and merchants find orders
+    /// by number or by part of the buyer's email (wildcards typed in the box are plain characters).
+    #[tokio::test]
+    async fn orders_are_numbered_per_store_and_found_by_number_or_email() {
+        use palisade_commerce::orders::{OrderNumber, OrderQuery};
+        let t = TestDb::new().await;
+        let (a, b) = (store(&t, "alpha").await, store(&t, "bravo").await);
+        let pa = catalog::create_product(&t, &a, tea("A-1", 10)).await.unwrap();
+        let pb = catalog::create_product(&t, &b, tea("B-1", 10)).await.unwrap();
+        let card = "4242 4242 4242 4242";
+        let buy = |scope: &StaffScope, v: &str, key: &str| {
+            let (scope, v, key) = (scope.clone(), v.to_owned(), key.to_owned());
+            let t = &t;
+            async move { orders::checkout(t, &TestGateway, &scope, checkout(&v, 1, &key, card)).await.unwrap().order }
+        };
+        let a1 = buy(&a, &pa.variants[0].id, "a-1").await;
+        let b1 = buy(&b, &pb.variants[0].id, "b-1").await;
+        let a2 = buy(&a, &pa.variants[0].id, "a-2").await;
+        assert_eq!((a1.number, a2.number, b1.number), (OrderNumber(1001), OrderNumber(1002), OrderNumber(1001)));
+        assert_eq!(a2.number.to_string(), "#1002");
+        assert_eq!(buy(&a, &pa.variants[0].id, "a-2").await.number, OrderNumber(1002), "a retry keeps its number");
+        let declined =
+            orders::checkout(&t, &TestGateway, &a, checkout(&pa.variants[0].id, 1, "a-3", "4000 0000 0000 0002"));
+        assert_eq!(declined.await.unwrap().order.number, OrderNumber(1003));
+
+        let find = |text: &str| {
+            let q = OrderQuery { status: None, text: Some(text.to_owned()) };
+            let (t, a) = (&t, &a);
+            async move { orders::search(t, a, &q, 50, 0).await.unwrap().iter().map(|o| o.number.0).collect::<Vec<_>>() }
+        };
+        assert_eq!(find("#1002").await, vec![1002]);
+        assert_eq!(find(" 1001 ").await, vec![1001]);
+        assert_eq!(find("BUYER@example").await, vec![1003, 1002, 1001], "email, any case, newest first");
+        assert!(find("%").await.is_empty(), "a typed % is a percent sign, not a wildcard");
+        assert!(find("_uyer").await.is_empty());
+        assert!(find("#9999").await.is_empty());
+        let paid = OrderQuery { status: Some(Status::Cancelled), text: Some("buyer".into()) };
+        assert_eq!(orders::search(&t, &a, &paid, 50, 0).await.unwrap().len(), 1);
+        assert_eq!(OrderNumber::parse("#12a"), None);
+        assert_eq!(OrderNumber::parse("99999999999999999999"), None);
+    }
+
     #[tokio::test]
     async fn a_declined_card_cancels_and_restocks() {
         let t = TestDb::new().await;

@@ -92,3 +92,42 @@ async fn a_schema_from_a_newer_release_is_refused() {
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99990101000000, .. }), "{err}");
     assert!(err.to_string().contains("newer than this binary"));
 }
+
+/// Orders placed before order numbers existed get them on upgrade: per store, from #1001, in the order they were
+/// placed; each store's counter continues after its last.
+#[tokio::test]
+async fn existing_orders_are_numbered_in_the_order_they_were_placed() {
+    let t = TestDb::unmigrated(Arc::new(SystemClock)).await;
+    migrate::run_to(&t, 15).await.unwrap();
+    for (store, slug) in [("s-a", "a"), ("s-b", "b")] {
+        sqlx::query(
+            "INSERT INTO stores (id, slug, name, status, currency, created_at, updated_at) VALUES ($1, $2, $2, 'active', 'SGD', 0, 0)",
+        )
+        .bind(store)
+        .bind(slug)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    }
+    // (id, store, placed at): ids deliberately out of time order.
+    for (id, store, at) in [("o-3", "s-a", 30), ("o-1", "s-a", 10), ("o-2", "s-a", 20), ("o-9", "s-b", 5)] {
+        sqlx::query(
+            "INSERT INTO orders (id, store_id, buyer_email, status, currency, subtotal_minor, shipping_minor, total_minor, \
+             address, created_at, updated_at) VALUES ($1, $2, 'b@example.com', 'paid', 'SGD', 1, 0, 1, '{}', $3, $3)",
+        )
+        .bind(id)
+        .bind(store)
+        .bind(at)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    }
+    migrate::run(&t).await.unwrap();
+    let numbers: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, number FROM orders ORDER BY id").fetch_all(t.pool()).await.unwrap();
+    let expected = [("o-1", 1001), ("o-2", 1002), ("o-3", 1003), ("o-9", 1001)];
+    assert_eq!(numbers, expected.map(|(id, n)| (id.to_owned(), n)).to_vec());
+    let last: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, last_order_number FROM stores ORDER BY id").fetch_all(t.pool()).await.unwrap();
+    assert_eq!(last, vec![("s-a".to_owned(), 1003), ("s-b".to_owned(), 1001)]);
+}

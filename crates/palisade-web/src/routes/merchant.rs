@@ -137,6 +137,9 @@ struct PageQuery {
     page: Option<i64>,
     #[serde(default)]
     status: Option<String>,
+    /// Orders: a number (`#1001`) or part of the buyer's email.
+    #[serde(default)]
+    q: Option<String>,
 }
 
 async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
@@ -361,9 +364,10 @@ async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q)
     access.require(Permission::Orders)?;
     let status = crate::routes::query::order_status(q.status.as_deref())?;
     let (pg, offset) = crate::routes::query::page(q.page, 50)?;
-    let list = orders::list(&state.db, scope(&access), status, 50, offset).await?;
+    let query = orders::OrderQuery { status, text: q.q.clone() };
+    let list = orders::search(&state.db, scope(&access), &query, 50, offset).await?;
     let counts = orders::counts(&state.db, scope(&access)).await?;
-    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": status.map(Status::as_str).unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
+    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": status.map(Status::as_str).unwrap_or_default(), "q": q.q.unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
 }
 
 async fn order_detail(

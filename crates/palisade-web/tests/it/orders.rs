@@ -245,6 +245,41 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
     assert!(ids.iter().all(|id| !html.contains(id.as_str())), "not Mei's orders");
 }
 
+/// Orders carry the store's own number: in the API, on the buyer's list and order page, on the merchant's list,
+/// where a number or part of an email finds the order, and an id-shaped guess finds nothing of another store.
+#[tokio::test]
+async fn order_numbers_show_everywhere_and_merchants_find_orders_by_them() {
+    let app = TestApp::start().await;
+    let (store, alpha, owner) = owner_of(&app, "alpha").await;
+    let v = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
+    let mut links = Vec::new();
+    for (key, email) in [("n1", "mei@buyer.example"), ("n2", "raj@buyer.example")] {
+        let res = post_order(&app, &order_body(&v, email, "4242424242424242"), key, None).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        let link = body["link"].as_str().unwrap();
+        let path = format!("/{}", link.splitn(4, '/').nth(3).unwrap());
+        links.push((body["order"]["number"].as_i64().unwrap(), path));
+    }
+    assert_eq!(links.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1001, 1002]);
+    let html = app.get(&links[1].1).await.text().await.unwrap();
+    assert!(html.contains("Order #1002"), "the buyer's order page");
+
+    let list = |q: &str| {
+        let url = app.url(&format!("/admin/stores/{}/orders?q={q}", store.id));
+        let owner = owner.clone();
+        let client = app.client.clone();
+        async move { client.get(url).header("cookie", owner).send().await.unwrap().text().await.unwrap() }
+    };
+    let all = list("").await;
+    assert!(all.contains(">#1001</a>") && all.contains(">#1002</a>"), "the merchant's list");
+    let found = list("%231002").await;
+    assert!(found.contains(">#1002</a>") && !found.contains(">#1001</a>"), "by number");
+    let found = list("mei%40").await;
+    assert!(found.contains(">#1001</a>") && !found.contains(">#1002</a>"), "by email");
+    assert!(list("%25").await.contains("No orders"), "a typed % matches nothing");
+}
+
 /// The fee and the protection window are the configuration's: the buyer's confirmation releases the money less
 /// the configured fee, and the pages state the configured window.
 #[tokio::test]
