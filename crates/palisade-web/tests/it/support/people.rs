@@ -19,7 +19,7 @@ pub struct Person {
 
 /// A staff account (no store yet: see [`Person::member_of`]).
 pub fn staff(email: &str) -> Person {
-    Person::new(email, AccountKind::Staff).named("Member")
+    Person::new(email, AccountKind::Staff)
 }
 
 /// A buyer's account.
