@@ -2,11 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::orders::{Checkout, Line};
+use palisade_commerce::payments::card;
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{CommerceError, inventory, ledger};
-use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{AccountId, OrderId};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
@@ -56,6 +58,30 @@ async fn store(db: &Db, slug: &str) -> StaffScope {
     .1
     .to_staff()
     .unwrap()
+}
+
+/// A buyer's account (no password: the tests act for it through a shopper scope).
+async fn buyer(db: &Db, email: &str) -> AccountId {
+    tenancy::create_account(
+        db,
+        NewAccount { email: Email::parse(email).unwrap(), display_name: "B".into(), kind: AccountKind::Buyer },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// A checkout of `quantity` units of `variant` by b@example.com, signed in or not (no guest proof), paying with
+/// the test card that pays. Tests that need another buyer, proof or card override those fields.
+fn order_request(variant: &str, quantity: i64, key: &str) -> Checkout {
+    Checkout {
+        guest_proof: None,
+        email: Email::parse("b@example.com").unwrap(),
+        address: address(),
+        lines: vec![Line { variant_id: variant.into(), quantity }],
+        idempotency_key: idem(key),
+        card: card("4242424242424242", "12/30", "123"),
+    }
 }
 
 fn sgd(minor: i64) -> Money {
@@ -225,19 +251,16 @@ mod property {
 }
 
 mod orders {
-    use palisade_commerce::orders::{self, Checkout, Line, Status};
+    use palisade_commerce::orders::{self, Checkout, Status};
     use palisade_commerce::payments::{TestGateway, card};
 
     use super::*;
 
     fn checkout(variant: &str, qty: i64, key: &str, number: &str) -> Checkout {
         Checkout {
-            guest_proof: None,
             email: Email::parse("buyer@example.com").unwrap(),
-            address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
-            idempotency_key: idem(key),
             card: card(number, "12/30", "123"),
+            ..order_request(variant, qty, key)
         }
     }
 
@@ -392,8 +415,8 @@ mod orders {
 mod auto_release {
     use std::time::Duration;
 
-    use palisade_commerce::orders::{self, Checkout, Line, Status};
-    use palisade_commerce::payments::{TestGateway, card};
+    use palisade_commerce::orders::{self, Status};
+    use palisade_commerce::payments::TestGateway;
 
     use super::*;
 
@@ -404,22 +427,8 @@ mod auto_release {
         let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
         let mut ids = Vec::new();
         for key in ["k1", "k2"] {
-            let o = orders::checkout(
-                &t,
-                &TestGateway,
-                &a,
-                Checkout {
-                    guest_proof: None,
-                    email: Email::parse("b@example.com").unwrap(),
-                    address: address(),
-                    lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
-                    idempotency_key: idem(key),
-                    card: card("4242424242424242", "12/30", "123"),
-                },
-            )
-            .await
-            .unwrap()
-            .order;
+            let o =
+                orders::checkout(&t, &TestGateway, &a, order_request(&p.variants[0].id, 1, key)).await.unwrap().order;
             orders::transition(&t, &a, o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
             ids.push(o.id);
         }
@@ -441,9 +450,8 @@ mod auto_release {
 
 /// Issue #16 item 5: an Idempotency-Key is bound to its sender and its request.
 mod idempotency {
-    use palisade_commerce::orders::{self, Checkout, Line, Status};
-    use palisade_commerce::payments::{TestGateway, card};
-    use palisade_core::AccountId;
+    use palisade_commerce::orders::{self, Checkout, Status};
+    use palisade_commerce::payments::TestGateway;
 
     use super::*;
 
@@ -451,21 +459,8 @@ mod idempotency {
         Checkout {
             guest_proof: proof.map(str::to_owned),
             email: Email::parse(email).unwrap(),
-            address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
-            idempotency_key: idem(key),
-            card: card("4242424242424242", "12/30", "123"),
+            ..order_request(variant, qty, key)
         }
-    }
-
-    async fn buyer(db: &Db, email: &str) -> AccountId {
-        tenancy::create_account(
-            db,
-            NewAccount { email: Email::parse(email).unwrap(), display_name: "B".into(), kind: AccountKind::Buyer },
-        )
-        .await
-        .unwrap()
-        .id
     }
 
     fn reused<T: std::fmt::Debug>(r: Result<T, CommerceError>) -> bool {
@@ -586,10 +581,7 @@ mod order_access {
         let req = Checkout {
             guest_proof: Some(format!("proof-{key}")),
             email: Email::parse("mei@example.com").unwrap(),
-            address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
-            idempotency_key: idem(key),
-            card: card("4242424242424242", "12/30", "123"),
+            ..order_request(variant, 1, key)
         };
         orders::checkout(t, &TestGateway, &guest, req).await.unwrap().order
     }
@@ -783,34 +775,16 @@ async fn a_stored_stylesheet_that_fails_todays_check_is_not_served() {
 
 /// Reads the web layer used to make with its own SQL (issue #17), now scoped functions here.
 mod web_reads {
-    use palisade_commerce::orders::{self, Checkout, Line};
-    use palisade_commerce::payments::{TestGateway, card};
+    use palisade_commerce::orders;
+    use palisade_commerce::payments::TestGateway;
     use palisade_commerce::{catalog, payment_page};
     use palisade_core::AccountId;
 
     use super::*;
 
-    async fn buyer(db: &Db, email: &str) -> AccountId {
-        tenancy::create_account(
-            db,
-            NewAccount { email: Email::parse(email).unwrap(), display_name: "B".into(), kind: AccountKind::Buyer },
-        )
-        .await
-        .unwrap()
-        .id
-    }
-
     async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &str, key: &str) -> orders::Order {
         let shopper = StoreScope::shopper(store.store_id(), Some(buyer));
-        let req = Checkout {
-            guest_proof: None,
-            email: Email::parse("b@example.com").unwrap(),
-            address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
-            idempotency_key: idem(key),
-            card: card("4242424242424242", "12/30", "123"),
-        };
-        orders::checkout(db, &TestGateway, &shopper, req).await.unwrap().order
+        orders::checkout(db, &TestGateway, &shopper, order_request(variant, 1, key)).await.unwrap().order
     }
 
     #[tokio::test]

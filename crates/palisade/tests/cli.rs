@@ -53,6 +53,19 @@ fn wait_ready(port: u16, child: &mut Child) {
     panic!("server did not become ready");
 }
 
+/// Starts the server `cmd` describes (`serve` and its flags) with its output discarded, and waits until it
+/// answers on `port`.
+fn start_quiet(cmd: &mut Command, port: u16) -> Child {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_ready(port, &mut child);
+    child
+}
+
+/// Brings the database at `url` to the current schema, as an operator would before starting nodes.
+fn migrate(dir: &Path, url: &str) {
+    assert!(run(palisade(dir).args(["migrate", "--database-url", url])).status.success());
+}
+
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -493,7 +506,7 @@ async fn two_nodes_share_schedules_without_double_runs() {
     let t = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let url = t.process_url();
-    assert!(run(palisade(dir.path()).args(["migrate", "--database-url", &url])).status.success());
+    migrate(dir.path(), &url);
     jobs::upsert_schedule(&t, "test-every-second", "* * * * * *", "system.ping", serde_json::Value::Null)
         .await
         .unwrap();
@@ -502,15 +515,11 @@ async fn two_nodes_share_schedules_without_double_runs() {
     for n in 0..2 {
         let port = free_port();
         let data = dir.path().join(format!("node{n}"));
-        let mut child = palisade(dir.path())
+        let mut serve = palisade(dir.path());
+        serve
             .args(["serve", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_ready(port, &mut child);
-        nodes.push(child);
+            .arg(&data);
+        nodes.push(start_quiet(&mut serve, port));
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
     for child in &mut nodes {
@@ -650,7 +659,7 @@ async fn queued_mail_is_delivered_over_smtp() {
     let dir = tempfile::tempdir().unwrap();
     let url = t.process_url();
     let (smtp_port, received) = smtp_sink();
-    assert!(run(palisade(dir.path()).args(["migrate", "--database-url", &url])).status.success());
+    migrate(dir.path(), &url);
     let id = palisade_store::outbox::enqueue(
         &t,
         palisade_store::outbox::NewMail {
@@ -663,8 +672,8 @@ async fn queued_mail_is_delivered_over_smtp() {
     .await
     .unwrap();
     let port = free_port();
-    let mut node = palisade(dir.path())
-        .args([
+    let mut node = start_quiet(
+        palisade(dir.path()).args([
             "serve",
             "--database-url",
             &url,
@@ -672,12 +681,9 @@ async fn queued_mail_is_delivered_over_smtp() {
             &format!("127.0.0.1:{port}"),
             "--smtp-url",
             &format!("smtp://127.0.0.1:{smtp_port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut node);
+        ]),
+        port,
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mail = palisade_store::outbox::get(&t, &id).await.unwrap().unwrap();
@@ -984,14 +990,12 @@ async fn serve_writes_a_merchants_scheduled_export() {
         .unwrap();
 
     let port = free_port();
-    let mut child = palisade(dir.path())
-        .args(["serve", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut child);
+    let mut child = start_quiet(
+        palisade(dir.path())
+            .args(["serve", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data),
+        port,
+    );
     let (cron,): (String,) = sqlx::query_as("SELECT cron FROM schedules WHERE job_kind = 'backup.store_exports'")
         .fetch_one(t.pool())
         .await

@@ -1,13 +1,12 @@
 //! Password re-entry is throttled like sign-in; API tokens pass the same gates as their creator's sessions;
 //! malformed invitation links are a clear 404.
 
-use palisade_core::text::Email;
 use palisade_store::permissions::Permission;
 use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_store::tenancy::{self, Role};
 use serde_json::Value;
 
-use crate::support::{Csrf, TestApp, VISITOR, owner_of};
+use crate::support::{Csrf, TestApp, VISITOR, owner_of, staff};
 
 #[tokio::test]
 async fn password_re_entry_is_throttled_and_counted_like_sign_in() {
@@ -49,17 +48,9 @@ async fn password_re_entry_is_throttled_and_counted_like_sign_in() {
 async fn tokens_pass_the_same_gates_as_their_creators_sessions() {
     let app = TestApp::start().await;
     let (s, scope, _) = owner_of(&app, "alpha").await;
-    let admin = tenancy::create_account(
-        &app.db,
-        NewAccount {
-            email: Email::parse("admin@alpha.example").unwrap(),
-            display_name: "Admin".into(),
-            kind: AccountKind::Staff,
-        },
-    )
-    .await
-    .unwrap();
-    tenancy::add_member(&app.db, &scope, admin.id, Role::Admin).await.unwrap();
+    // Only ever acts through the token below: no password.
+    let admin =
+        staff("admin@alpha.example").named("Admin").without_password().member_of(&app, &scope, Role::Admin).await;
     let (_, secret) = palisade_store::tokens::issue_store(
         &app.db,
         &StoreScope::system(s.id, "test"),

@@ -1,28 +1,15 @@
-use palisade_core::text::Email;
 use palisade_store::permissions::Permission;
-use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_store::tenancy::{self, Role};
 use palisade_web::routes::admin::ROUTES;
 use palisade_web::routes::backups::ROUTES as BACKUP_ROUTES;
 use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::support::{Csrf as _, VISITOR};
-use crate::support::{PW, TestApp, login, owner_of};
-
-async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> tenancy::Account {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Member".into(), kind: AccountKind::Staff },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
-    tenancy::add_member(&app.db, scope, a.id, role).await.unwrap();
-    a
-}
+use crate::support::{
+    PW, TestApp, forget_recent_passwords, invitation_path, login, owner_of, staff, store_token_from_page,
+};
 
 async fn call(app: &TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
     let req = match method {
@@ -103,8 +90,8 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
 async fn every_admin_route_checks_its_permission() {
     let app = TestApp::start().await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let target = member(&app, &scope, "target@alpha.example", Role::Staff).await;
+    let clerk = staff("clerk@alpha.example").member_of(&app, &scope, Role::Staff).await;
+    let target = staff("target@alpha.example").member_of(&app, &scope, Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let mut checked = 0;
     for (method, template, permission) in &admin_routes(&app).await {
@@ -156,23 +143,9 @@ async fn every_json_admin_route_enforces_its_declared_permission_for_tokens_outs
     let app = TestApp::start().await;
     let (s, _scope, owner_cookie) = owner_of(&app, "alpha").await;
     let (_b, b_scope, _) = owner_of(&app, "bravo").await;
-    let outsider = member(&app, &b_scope, "outsider@bravo.example", Role::Staff).await;
-    let outsider_cookie = login(&app, &outsider.email).await;
-    let res = app
-        .client
-        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .csrf(&app, &owner_cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=Theme+sync&permission=theme&expires_days=30")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
-    let token = html
-        .split_whitespace()
-        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
-        .unwrap();
+    let (_, outsider_cookie) = staff("outsider@bravo.example").signed_in_member(&app, &b_scope, Role::Staff).await;
+    let token =
+        store_token_from_page(&app, s.id, &owner_cookie, "name=Theme+sync&permission=theme&expires_days=30").await;
     let mut refused = 0;
     for (method, template, permission) in json_admin_routes(&app).await {
         let path = fill(&template, &s.id.to_string(), "x", "0190a0a0-0000-7000-8000-000000000000");
@@ -201,8 +174,7 @@ async fn every_json_admin_route_enforces_its_declared_permission_for_tokens_outs
 async fn required_mfa_shuts_out_members_without_it_after_the_grace_period() {
     let app = TestApp::start().await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let clerk_cookie = login(&app, &clerk.email).await;
+    let (_, clerk_cookie) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
     let page = format!("/admin/stores/{}/security", s.id);
     let res = app
         .client
@@ -236,7 +208,7 @@ async fn required_mfa_shuts_out_members_without_it_after_the_grace_period() {
 async fn changing_the_policy_needs_a_recent_password() {
     let app = TestApp::start().await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    forget_recent_passwords(&app).await;
     let res = app
         .client
         .post(app.url(&format!("/admin/stores/{}/security/mfa-policy", s.id)))
@@ -254,8 +226,7 @@ async fn changing_the_policy_needs_a_recent_password() {
 async fn removing_a_member_ends_their_sessions() {
     let app = TestApp::start().await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let clerk_cookie = login(&app, &clerk.email).await;
+    let (clerk, clerk_cookie) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
     assert_eq!(call(&app, "GET", "/account", &clerk_cookie).await.status(), 200);
     let res = app
         .client
@@ -283,9 +254,7 @@ async fn an_invitation_link_creates_the_member_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let mail = palisade_store::outbox::to_address(&app.db, "newbie@alpha.example").await.unwrap().remove(0);
-    let link = mail.body.split_whitespace().find(|w| w.contains("/invitations/")).unwrap().to_owned();
-    let path = &link[link.find("/invitations/").unwrap()..];
+    let path = &invitation_path(&app, "newbie@alpha.example").await;
     let page = app.get(path).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Join Store alpha"));
@@ -327,21 +296,13 @@ async fn store_api_tokens_are_scoped_audited_and_revocable() {
     let app = TestApp::start().await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
     let (b, _, _) = owner_of(&app, "bravo").await;
-    let res = app
-        .client
-        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .csrf(&app, &owner_cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=Accounting+sync&permission=orders&permission=products&expires_days=30")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.unwrap();
-    let token = html
-        .split_whitespace()
-        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
-        .unwrap();
+    let token = store_token_from_page(
+        &app,
+        s.id,
+        &owner_cookie,
+        "name=Accounting+sync&permission=orders&permission=products&expires_days=30",
+    )
+    .await;
     let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1")
         .bind(&token)
         .fetch_one(app.db.pool())
@@ -404,26 +365,13 @@ async fn payouts_need_a_person_with_a_recent_password_on_the_page_and_the_api_al
     assert!(res.status().is_client_error(), "{}", res.status());
 
     // A store token with the payouts permission is not a person.
-    let res = app
-        .client
-        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .csrf(&app, &owner_cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=Books&permission=payouts&expires_days=30")
-        .send()
-        .await
-        .unwrap();
-    let html = res.text().await.unwrap();
-    let token = html
-        .split_whitespace()
-        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
-        .unwrap();
+    let token = store_token_from_page(&app, s.id, &owner_cookie, "name=Books&permission=payouts&expires_days=30").await;
     let by_token = api_payout(app.client.post(app.url(&api)).bearer_auth(&token)).await.unwrap();
     assert_eq!(by_token.status(), StatusCode::FORBIDDEN);
     assert_eq!(by_token.json::<Value>().await.unwrap()["error"]["code"], "interactive_only");
 
     // A stale password: the API says so, the page sends the person to re-enter it.
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    forget_recent_passwords(&app).await;
     let stale = api_payout(app.client.post(app.url(&api)).csrf(&app, &owner_cookie)).await.unwrap();
     assert_eq!(stale.status(), StatusCode::FORBIDDEN);
     assert_eq!(stale.json::<Value>().await.unwrap()["error"]["code"], "step_up_required");

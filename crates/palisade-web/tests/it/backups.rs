@@ -1,14 +1,12 @@
 //! The merchant's backups page: export, download, restore test, schedule, preview and import.
 
 use palisade_backup::export::Archive;
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
+use palisade_commerce::catalog;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use crate::support::Csrf as _;
-use crate::support::{TestApp, owner_of};
+use crate::support::{TestApp, forget_recent_passwords, listing, owner_of};
 
 fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
     let mut config =
@@ -28,25 +26,14 @@ async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
     let app = TestApp::start().await;
     let (s, scope, cookie) = owner_of(&app, "alpha").await;
     let (other, _, other_cookie) = owner_of(&app, "bravo").await;
-    let product = catalog::create_product(
-        &app.db,
-        &scope,
-        NewProduct {
-            slug: Slug::parse("oolong").unwrap(),
-            title: "Oolong".into(),
-            description: "Roasted.".into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "OOL".into(),
-                options: serde_json::json!({}),
-                price: Money::new(1850, Currency::SGD),
-                stock: 5,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+    let product = listing("oolong")
+        .title("Oolong")
+        .description("Roasted.")
+        .sku("OOL")
+        .price(1850)
+        .stock(5)
+        .create(&app, &scope)
+        .await;
     let base = format!("/admin/stores/{}/backups", s.id);
 
     let page = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap();
@@ -249,25 +236,14 @@ async fn a_merchant_uploads_a_kept_archive_and_imports_it_after_the_platform_cop
     let app = TestApp::start().await;
     let (s, scope, cookie) = owner_of(&app, "alpha").await;
     let (other, _, other_cookie) = owner_of(&app, "bravo").await;
-    let product = catalog::create_product(
-        &app.db,
-        &scope,
-        NewProduct {
-            slug: Slug::parse("sencha").unwrap(),
-            title: "Sencha".into(),
-            description: "Steamed.".into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "SEN".into(),
-                options: serde_json::json!({}),
-                price: Money::new(1200, Currency::SGD),
-                stock: 3,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+    let product = listing("sencha")
+        .title("Sencha")
+        .description("Steamed.")
+        .sku("SEN")
+        .price(1200)
+        .stock(3)
+        .create(&app, &scope)
+        .await;
     let base = format!("/admin/stores/{}/backups", s.id);
     assert_eq!(
         post(&app, &format!("{base}/export"), &cookie, &[("passphrase", PASS), ("repeat", PASS)]).await.status(),
@@ -376,7 +352,7 @@ async fn backup_actions_need_a_recent_password() {
     )
     .await
     .unwrap();
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    forget_recent_passwords(&app).await;
     let base = format!("/admin/stores/{}/backups", s.id);
     let pass = [("passphrase", PASS), ("repeat", PASS)];
     let attempts: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -423,25 +399,14 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
     let (_, other_scope, _) = owner_of(&app, "bravo").await;
     let mut ids = Vec::new();
     for (sc, slug) in [(&scope, "mine"), (&other_scope, "theirs")] {
-        let p = catalog::create_product(
-            &app.db,
-            sc,
-            NewProduct {
-                slug: Slug::parse(slug).unwrap(),
-                title: slug.into(),
-                description: "x".into(),
-                status: ProductStatus::Published,
-                category: None,
-                variants: vec![NewVariant {
-                    sku: slug.to_uppercase(),
-                    options: serde_json::json!({}),
-                    price: Money::new(100, Currency::SGD),
-                    stock: 1,
-                }],
-            },
-        )
-        .await
-        .unwrap();
+        let p = listing(slug)
+            .title(slug)
+            .description("x")
+            .sku(&slug.to_uppercase())
+            .price(100)
+            .stock(1)
+            .create(&app, sc)
+            .await;
         ids.push(p.id);
     }
     let base = format!("/admin/stores/{}/backups", s.id);

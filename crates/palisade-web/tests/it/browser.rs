@@ -9,12 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog;
 use palisade_commerce::ledger;
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
 
-use crate::support::{PW, TestApp, owner_of};
+use palisade_core::money::Currency;
+
+use crate::support::{PW, TestApp, listing, owner_of};
 
 struct Driver(Child);
 
@@ -130,25 +130,15 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
     let app = TestApp::start().await;
     let (store, scope, _) = owner_of(&app, "tea").await;
     let owner_email = format!("owner@{}.example", "tea");
-    let p = catalog::create_product(
-        &app.db,
-        &scope,
-        NewProduct {
-            slug: Slug::parse("roasted-oolong").unwrap(),
-            title: "Roasted Oolong".into(),
-            description: "Charcoal-roasted in small batches.".into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "OOL-100".into(),
-                options: serde_json::json!({"size": "100 g"}),
-                price: Money::new(1850, Currency::SGD),
-                stock: 5,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+    let p = listing("roasted-oolong")
+        .title("Roasted Oolong")
+        .description("Charcoal-roasted in small batches.")
+        .sku("OOL-100")
+        .options(serde_json::json!({"size": "100 g"}))
+        .price(1850)
+        .stock(5)
+        .create(&app, &scope)
+        .await;
     let (_driver, c) = browser().await;
 
     // Search from the home page.

@@ -2,23 +2,15 @@
 //! own sign-in and sign-up counters, session address, new-device check and token-use audit; from anyone else a
 //! forwarded address is ignored.
 
-use palisade_core::text::Email;
 use palisade_store::permissions::Permission;
 use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_store::tenancy;
 use palisade_web::WebConfig;
-use secrecy::SecretString;
 
-use crate::support::{Csrf, PW, TestApp, VISITOR, owner_of};
+use crate::support::{Csrf, PW, TestApp, VISITOR, buyer, owner_of};
 
 async fn person(app: &TestApp, email: &str) {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Pat".into(), kind: AccountKind::Buyer },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
+    buyer(email).named("Pat").create(app).await;
 }
 
 async fn sign_in_from(app: &TestApp, forwarded: &str, email: &str, password: &str) -> reqwest::StatusCode {

@@ -1,23 +1,12 @@
-use palisade_core::text::Email;
-use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_store::tenancy::{self, AccountKind};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::support::TestApp;
 use crate::support::{Csrf as _, VISITOR};
-
-const PW: &str = "granite pelican umbrella";
+use crate::support::{PW, Person, TestApp, forget_recent_passwords};
 
 async fn person(app: &TestApp, email: &str, kind: AccountKind) -> tenancy::Account {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Pat Lee".into(), kind },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
-    a
+    Person::new(email, kind).named("Pat Lee").create(app).await
 }
 
 /// The `palisade_session` value set by a response, if any.
@@ -158,7 +147,7 @@ async fn turning_mfa_off_needs_a_fresh_password() {
     let res = app.client.post(app.url("/account/security/totp/disable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(res.status(), 200);
     // Make the sign-in old.
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    forget_recent_passwords(&app).await;
     let res = app.client.post(app.url("/account/security/totp/disable")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));

@@ -4,19 +4,17 @@
 use std::collections::BTreeMap;
 
 use palisade_backup::export::Archive;
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog;
 use palisade_commerce::{orders, themes};
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::{Email, Slug};
 use palisade_store::StaffScope;
 use palisade_store::firewall;
-use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_store::tenancy::Role;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use crate::backups::upload;
 use crate::support::Csrf as _;
-use crate::support::{PW, TestApp, login, owner_of};
+use crate::support::{TestApp, grant_exactly, listing, login, owner_of, staff};
 
 const PASS: &str = "lantern harbour tea 2026";
 
@@ -26,46 +24,22 @@ async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) ->
 
 /// A staff member of the store holding exactly the role's defaults and `grants`, signed in.
 async fn staff_with(app: &TestApp, scope: &StaffScope, email: &str, grants: &[&str]) -> String {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Helper".into(), kind: AccountKind::Staff },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
-    tenancy::add_member(&app.db, scope, a.id, Role::Staff).await.unwrap();
-    sqlx::query("UPDATE store_members SET permissions = $1 WHERE store_id = $2 AND account_id = $3")
-        .bind(serde_json::to_string(grants).unwrap())
-        .bind(scope.store_key())
-        .bind(a.id.to_string())
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    let a = staff(email).named("Helper").member_of(app, scope, Role::Staff).await;
+    grant_exactly(app, scope, a.id, grants).await;
     login(app, email).await
 }
 
 /// A store with a product, a theme template, a rule, firewall settings and a tagline, and one export of it.
 async fn exported_store(app: &TestApp) -> (String, StaffScope, String, Archive) {
     let (s, scope, cookie) = owner_of(app, "alpha").await;
-    catalog::create_product(
-        &app.db,
-        &scope,
-        NewProduct {
-            slug: Slug::parse("oolong").unwrap(),
-            title: "Oolong".into(),
-            description: "Roasted.".into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "OOL-1".into(),
-                options: serde_json::json!({}),
-                price: Money::new(1200, Currency::SGD),
-                stock: 4,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+    listing("oolong")
+        .title("Oolong")
+        .description("Roasted.")
+        .sku("OOL-1")
+        .price(1200)
+        .stock(4)
+        .create(app, &scope)
+        .await;
     themes::save(&app.db, &scope, "product.html", "<h1>{{ product.title }}</h1>").await.unwrap();
     firewall::add_rule(&app.db, &scope, "block if path = \"/wp-login.php\"").await.unwrap();
     firewall::set_waf(&app.db, &scope, Some("block"), Some(2)).await.unwrap();

@@ -3,14 +3,11 @@
 //! it act as the platform (forms, refreshes, scripts, embeds, styles, links, handlers, script URLs). Also the
 //! synchronizer tokens that back the header CSRF check, and the render-size cap.
 
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
-use palisade_store::scope::StaffScope;
+use palisade_commerce::catalog;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Csrf as _, TestApp, VISITOR, owner_of};
+use crate::support::{Csrf as _, Listing, TestApp, VISITOR, listing, owner_of};
 
 /// One abuse per construct, each with a marker that must not reach the page.
 const ABUSES: &[(&str, &str)] = &[
@@ -37,26 +34,9 @@ const ABUSES: &[(&str, &str)] = &[
     ("<textarea name=x>note</textarea><select name=s><option>1</option></select>", "<textarea"),
 ];
 
-async fn product(app: &TestApp, scope: &StaffScope, slug: &str, description: &str) {
-    catalog::create_product(
-        &app.db,
-        scope,
-        NewProduct {
-            slug: Slug::parse(slug).unwrap(),
-            title: "Kettle".into(),
-            description: description.into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: format!("{slug}-1"),
-                options: json!({"size": "M"}),
-                price: Money::new(4200, Currency::SGD),
-                stock: 3,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+/// The kettle (one "M" variant, SGD 42.00) whose description a test fills with markup.
+fn kettle(description: &str) -> Listing {
+    listing("kettle").title("Kettle").description(description).options(json!({"size": "M"})).price(4200).stock(3)
 }
 
 async fn save(app: &TestApp, store: &str, cookie: &str, name: &str, source: &str) -> reqwest::Response {
@@ -84,7 +64,7 @@ fn assert_clean(html: &str, marker: &str, abuse: &str) {
 async fn merchant_templates_cannot_put_forms_refreshes_scripts_or_handlers_on_the_platform_origin() {
     let app = TestApp::start().await;
     let (a, sa, cookie) = owner_of(&app, "alpha").await;
-    product(&app, &sa, "kettle", "A kettle.").await;
+    kettle("A kettle.").create(&app, &sa).await;
     let store = a.id.to_string();
     for (abuse, marker) in ABUSES {
         // In the product page and in the layout (which wraps every store page).
@@ -128,7 +108,7 @@ async fn product_html_holds_none_of_the_dangerous_constructs() {
     let app = TestApp::start().await;
     let (_, sa, _) = owner_of(&app, "alpha").await;
     let description: String = ABUSES.iter().map(|(a, _)| *a).collect::<Vec<_>>().join("\n") + "<p><b>Fine</b> tea</p>";
-    product(&app, &sa, "kettle", &description).await;
+    kettle(&description).create(&app, &sa).await;
     let stored = catalog::get_by_slug(&app.db, &sa, "kettle").await.unwrap().description;
     let html = app.get("/s/alpha/p/kettle").await.text().await.unwrap();
     assert!(html.contains("<b>Fine</b> tea"), "{html}");
@@ -144,7 +124,7 @@ async fn product_html_holds_none_of_the_dangerous_constructs() {
 async fn a_tiny_template_cannot_make_every_page_megabytes() {
     let app = TestApp::start().await;
     let (a, sa, cookie) = owner_of(&app, "alpha").await;
-    product(&app, &sa, "kettle", "A kettle.").await;
+    kettle("A kettle.").create(&app, &sa).await;
     let store = a.id.to_string();
     let huge = "{{ \"ab\" * 3000000 }}";
     let refused = save(&app, &store, &cookie, "product.html", huge).await;

@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog;
 use palisade_commerce::payments::{Card, Charge, GatewayError, PaymentGateway};
 use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
 use palisade_store::StaffScope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Csrf as _, TestApp, owner_of};
+use crate::support::{Csrf as _, TestApp, listing, order_request, owner_of, place_order};
 
 /// Switches a new store (no products yet) to another currency, as an operator creating it in yen would.
 async fn set_currency(app: &TestApp, store: &palisade_store::tenancy::Store, code: &str) {
@@ -147,31 +146,12 @@ impl PaymentGateway for DownGateway {
 }
 
 async fn published(app: &TestApp, scope: &StaffScope) -> String {
-    let p = catalog::create_product(
-        &app.db,
-        scope,
-        NewProduct {
-            slug: Slug::parse("kettle").unwrap(),
-            title: "Kettle".into(),
-            description: String::new(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "kettle-1".into(),
-                options: json!({}),
-                price: Money::new(4200, Currency::SGD),
-                stock: 3,
-            }],
-        },
-    )
-    .await
-    .unwrap();
+    let p = listing("kettle").title("Kettle").price(4200).stock(3).create(app, scope).await;
     p.variants[0].id.to_string()
 }
 
 fn order(variant: &str, card: &str) -> Value {
-    json!({"email": "api@buyer.example", "address": {"name": "A", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
-           "lines": [{"variant_id": variant, "quantity": 1}], "card": {"number": card, "expiry": "12/30", "cvc": "123"}})
+    order_request(variant).email("api@buyer.example").name("A").card(card).json()
 }
 
 #[tokio::test]
@@ -184,14 +164,7 @@ async fn a_gateway_outage_is_503_payment_gateway_unavailable_and_not_the_buyers_
     .await;
     let (_s, scope, _) = owner_of(&app, "alpha").await;
     let variant = published(&app, &scope).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/stores/alpha/orders"))
-        .header("idempotency-key", "outage-1")
-        .json(&order(&variant, "4242424242424242"))
-        .send()
-        .await
-        .unwrap();
+    let res = place_order(&app, "alpha", "outage-1", &order(&variant, "4242424242424242"), None).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payment_gateway_unavailable");
@@ -204,14 +177,7 @@ async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
     let app = TestApp::start().await;
     let (_s, scope, _) = owner_of(&app, "alpha").await;
     let variant = published(&app, &scope).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/stores/alpha/orders"))
-        .header("idempotency-key", "declined-1")
-        .json(&order(&variant, "4000000000000002"))
-        .send()
-        .await
-        .unwrap();
+    let res = place_order(&app, "alpha", "declined-1", &order(&variant, "4000000000000002"), None).await;
     assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "card_declined");

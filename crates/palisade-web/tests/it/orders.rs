@@ -1,87 +1,43 @@
 //! Issue #16, items 5, 9 and 12 over HTTP: idempotency keys bound to their sender and request, order access only
 //! through a verified link or the buyer's account, query filters parsed at the edge, products without variants.
 
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog::{self, ProductStatus};
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{ledger, orders};
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::{Email, Slug};
-use palisade_store::StaffScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount};
+use palisade_core::money::Currency;
 use palisade_web::WebConfig;
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::support::{Csrf, PW, TestApp, VISITOR, login, owner_of};
+use crate::support::{
+    Csrf, TestApp, VISITOR, add_to_cart, buyer, cart_cookie, listing, order_request, owner_of, place_order,
+};
 
-async fn product(app: &TestApp, scope: &StaffScope, slug: &str, stock: i64) -> catalog::Product {
-    catalog::create_product(
-        &app.db,
-        scope,
-        NewProduct {
-            slug: Slug::parse(slug).unwrap(),
-            title: format!("Item {slug}"),
-            description: String::new(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: format!("{slug}-1"),
-                options: json!({}),
-                price: Money::new(1000, Currency::SGD),
-                stock,
-            }],
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn order_body(variant: &str, email: &str, card: &str) -> Value {
-    json!({"email": email, "address": {"name": "Mei", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
-           "lines": [{"variant_id": variant, "quantity": 1}], "card": {"number": card, "expiry": "12/30", "cvc": "123"}})
-}
-
-async fn post_order(app: &TestApp, body: &Value, key: &str, cookie: Option<&str>) -> reqwest::Response {
-    let mut req = app.client.post(app.url("/api/v1/stores/alpha/orders")).header("idempotency-key", key).json(body);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    req.send().await.unwrap()
-}
-
-async fn buyer(app: &TestApp, email: &str) -> String {
-    let acct = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Buyer".into(), kind: AccountKind::Buyer },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&acct, SecretString::from(PW.to_owned())).await.unwrap();
-    login(app, email).await
+fn order_body(variant: impl serde::Serialize, email: &str, card: &str) -> Value {
+    order_request(variant).email(email).card(card).json()
 }
 
 #[tokio::test]
 async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_order() {
     let app = TestApp::start().await;
     let (_, scope, _) = owner_of(&app, "alpha").await;
-    let p = product(&app, &scope, "kettle", 10).await;
+    let p = listing("kettle").stock(10).create(&app, &scope).await;
     let v = &p.variants[0].id;
     let mine = order_body(v, "mei@buyer.example", "4242424242424242");
 
-    let first = post_order(&app, &mine, "predictable-1", None).await;
+    let first = place_order(&app, "alpha", "predictable-1", &mine, None).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
     let order_id = first["order"]["id"].as_str().unwrap().to_owned();
     // The same guest (same card, same request) retrying gets the same order and link.
-    let retry = post_order(&app, &mine, "predictable-1", None).await;
+    let retry = place_order(&app, "alpha", "predictable-1", &mine, None).await;
     assert_eq!(retry.status(), StatusCode::CREATED);
     let retry: Value = retry.json().await.unwrap();
     assert_eq!(retry["order"]["id"], first["order"]["id"]);
     assert_eq!(retry["link"], first["link"]);
 
     // Someone else guessing the key: with their own body, with the victim's body but another card, or signed in.
-    let eve_cookie = buyer(&app, "eve@buyer.example").await;
+    let (_, eve_cookie) = buyer("eve@buyer.example").signed_in(&app).await;
     let attempts = [
         (order_body(v, "eve@buyer.example", "5555555555554444"), None),
         (order_body(v, "mei@buyer.example", "5555555555554444"), None),
@@ -89,7 +45,7 @@ async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_or
         (mine.clone(), Some(eve_cookie.as_str())),
     ];
     for (body, cookie) in attempts {
-        let res = post_order(&app, &body, "predictable-1", cookie).await;
+        let res = place_order(&app, "alpha", "predictable-1", &body, cookie).await;
         assert_eq!(res.status(), StatusCode::CONFLICT, "{body}");
         let text = res.text().await.unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -105,36 +61,21 @@ async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_or
 
     // A signed-in buyer's key is bound to their account: replayed by them it answers, by a guest it does not.
     let theirs = order_body(v, "eve@buyer.example", "4242424242424242");
-    let placed = post_order(&app, &theirs, "eve-1", Some(&eve_cookie)).await;
+    let placed = place_order(&app, "alpha", "eve-1", &theirs, Some(&eve_cookie)).await;
     assert_eq!(placed.status(), StatusCode::CREATED);
-    assert_eq!(post_order(&app, &theirs, "eve-1", Some(&eve_cookie)).await.status(), StatusCode::CREATED);
-    assert_eq!(post_order(&app, &theirs, "eve-1", None).await.status(), StatusCode::CONFLICT);
+    assert_eq!(place_order(&app, "alpha", "eve-1", &theirs, Some(&eve_cookie)).await.status(), StatusCode::CREATED);
+    assert_eq!(place_order(&app, "alpha", "eve-1", &theirs, None).await.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
 async fn the_payment_form_replayed_from_another_cart_gets_409_not_the_order() {
     let app = TestApp::start().await;
     let (_, scope, _) = owner_of(&app, "alpha").await;
-    let p = product(&app, &scope, "kettle", 10).await;
+    let p = listing("kettle").stock(10).create(&app, &scope).await;
     let mut carts = Vec::new();
     for _ in 0..2 {
-        let res = app
-            .client
-            .post(app.url("/cart/add"))
-            .csrf(&app, VISITOR)
-            .form(&[("variant_id", p.variants[0].id.as_str()), ("quantity", "1")])
-            .send()
-            .await
-            .unwrap();
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("palisade_cart="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap();
-        carts.push(cookie);
+        let res = add_to_cart(&app, None, &p.variants[0].id, "1").await;
+        carts.push(cart_cookie(&res).unwrap());
     }
     let form = [
         ("idempotency_key", "same-key"),
@@ -165,12 +106,18 @@ async fn the_payment_form_replayed_from_another_cart_gets_409_not_the_order() {
 async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
     let app = TestApp::start().await;
     let (_, scope, _) = owner_of(&app, "alpha").await;
-    let p = product(&app, &scope, "kettle", 10).await;
+    let p = listing("kettle").stock(10).create(&app, &scope).await;
     let v = &p.variants[0].id;
-    let a: Value =
-        post_order(&app, &order_body(v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
-    let b: Value =
-        post_order(&app, &order_body(v, "b@buyer.example", "4242424242424242"), "b", None).await.json().await.unwrap();
+    let a: Value = place_order(&app, "alpha", "a", &order_body(v, "a@buyer.example", "4242424242424242"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: Value = place_order(&app, "alpha", "b", &order_body(v, "b@buyer.example", "4242424242424242"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let link = a["link"].as_str().unwrap();
     let link_a = link[link.find("/orders/").unwrap()..].to_owned();
     let b_id = b["order"]["id"].as_str().unwrap();
@@ -196,7 +143,7 @@ async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
         .unwrap();
     assert_eq!(dispute.status(), 404);
     // A signed-in account that did not place a guest order does not see it either.
-    let eve = buyer(&app, "eve@buyer.example").await;
+    let (_, eve) = buyer("eve@buyer.example").signed_in(&app).await;
     let res = app.client.get(app.url(&format!("/orders/{b_id}"))).header("cookie", &eve).send().await.unwrap();
     assert_eq!(res.status(), 404);
     let (status,): (String,) =
@@ -210,26 +157,20 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
     let app = TestApp::start().await;
     let (_, alpha, _) = owner_of(&app, "alpha").await;
     let (_, bravo, _) = owner_of(&app, "bravo").await;
-    let va = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
-    let vb = product(&app, &bravo, "teapot", 10).await.variants[0].id.clone();
-    let mei = buyer(&app, "mei@buyer.example").await;
-    let raj = buyer(&app, "raj@buyer.example").await;
-    let order = |store: &'static str, variant: &str, email: &str, cookie: &str, key: &str| {
-        app.client
-            .post(app.url(&format!("/api/v1/stores/{store}/orders")))
-            .header("idempotency-key", key)
-            .header("cookie", cookie)
-            .json(&order_body(variant, email, "4242424242424242"))
-            .send()
-    };
+    let va = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id.clone();
+    let vb = listing("teapot").stock(10).create(&app, &bravo).await.variants[0].id.clone();
+    let (_, mei) = buyer("mei@buyer.example").signed_in(&app).await;
+    let (_, raj) = buyer("raj@buyer.example").signed_in(&app).await;
     let mut ids = Vec::new();
     for (store, variant, key) in [("alpha", &va, "m1"), ("bravo", &vb, "m2")] {
-        let res = order(store, variant, "mei@buyer.example", &mei, key).await.unwrap();
+        let mine = order_body(variant, "mei@buyer.example", "4242424242424242");
+        let res = place_order(&app, store, key, &mine, Some(&mei)).await;
         assert_eq!(res.status(), StatusCode::CREATED, "{store}");
         let body: Value = res.json().await.unwrap();
         ids.push(body["order"]["id"].as_str().unwrap().to_owned());
     }
-    let res = order("alpha", &va, "raj@buyer.example", &raj, "r1").await.unwrap();
+    let raj_order = order_body(&va, "raj@buyer.example", "4242424242424242");
+    let res = place_order(&app, "alpha", "r1", &raj_order, Some(&raj)).await;
     let rajs: Value = res.json().await.unwrap();
     let raj_id = rajs["order"]["id"].as_str().unwrap();
 
@@ -287,9 +228,12 @@ async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
     let policy = Policy::new(1_000, std::time::Duration::from_secs(14 * 24 * 3600)).unwrap();
     let app = TestApp::start_with(WebConfig { commerce: policy, ..WebConfig::default() }, |r, _| r).await;
     let (store, scope, owner) = owner_of(&app, "alpha").await;
-    let v = product(&app, &scope, "kettle", 10).await.variants[0].id.clone();
-    let placed: Value =
-        post_order(&app, &order_body(&v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
+    let v = listing("kettle").stock(10).create(&app, &scope).await.variants[0].id.clone();
+    let placed: Value = place_order(&app, "alpha", "a", &order_body(&v, "a@buyer.example", "4242424242424242"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = placed["order"]["id"].as_str().unwrap();
     let link = placed["link"].as_str().unwrap();
     let key = link.split_once("?k=").unwrap().1;
@@ -314,21 +258,8 @@ async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
         .unwrap();
     assert!(payouts.contains("14 days after"), "window shown to the merchant");
     assert!(payouts.contains("platform fee of 10%"), "fee shown to the merchant");
-    let added = app
-        .client
-        .post(app.url("/cart/add"))
-        .csrf(&app, VISITOR)
-        .form(&[("variant_id", v.as_str()), ("quantity", "1")])
-        .send()
-        .await
-        .unwrap();
-    let cart = added
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("palisade_cart="))
-        .unwrap();
+    let added = add_to_cart(&app, None, &v, "1").await;
+    let cart = cart_cookie(&added).unwrap();
     let pay = app.client.get(app.url("/checkout/alpha")).header("cookie", cart).send().await.unwrap();
     let pay = pay.text().await.unwrap();
     assert!(pay.contains("(or 14 days after delivery)"), "window shown to the buyer: {pay}");
@@ -371,7 +302,7 @@ async fn unknown_filters_and_pages_are_400_not_500() {
 async fn a_product_without_variants_renders_and_cannot_be_published() {
     let app = TestApp::start().await;
     let (store, scope, owner) = owner_of(&app, "alpha").await;
-    let p = product(&app, &scope, "kettle", 10).await;
+    let p = listing("kettle").stock(10).create(&app, &scope).await;
     // An import can leave a product without variants.
     sqlx::query("DELETE FROM variants WHERE product_id = $1").bind(&p.id).execute(app.db.pool()).await.unwrap();
     let page = app.get("/s/alpha/p/kettle").await;

@@ -1,19 +1,19 @@
 //! The storefront page cache: a cached page is the fresh render but for the request's own token, and every
 //! write that changes a page shows on the next request, on every node (both backends, as every test here).
 
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog::{self, ProductStatus};
 use palisade_commerce::orders::{self, Status};
 use palisade_commerce::themes;
 use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
-use palisade_store::StaffScope;
 use palisade_store::tenancy::{self, StoreSettings};
 use palisade_web::WebConfig;
 use palisade_web::page_cache::PageCache;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Csrf as _, TestApp, VISITOR, metric, owner_of};
+use crate::support::{
+    Csrf as _, Listing, TestApp, VISITOR, add_to_cart, cart_cookie, guest_payment, listing, metric, owner_of,
+};
 
 /// Another browser's pre-session cookie (so another token).
 const OTHER: &str = "palisade_visitor=fedcba9876543210fedcba9876543210";
@@ -26,26 +26,13 @@ fn config() -> WebConfig {
     c
 }
 
-async fn sencha(app: &TestApp, scope: &StaffScope, stock: i64) -> catalog::Product {
-    catalog::create_product(
-        &app.db,
-        scope,
-        NewProduct {
-            slug: Slug::parse("sencha").unwrap(),
-            title: "Classic Sencha".into(),
-            description: "Steamed green tea.".into(),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: "sencha-1".into(),
-                options: json!({"size": "50g"}),
-                price: Money::new(1200, Currency::SGD),
-                stock,
-            }],
-        },
-    )
-    .await
-    .unwrap()
+/// The product every view here shows (SGD 12.00, one "50g" variant).
+fn sencha() -> Listing {
+    listing("sencha")
+        .title("Classic Sencha")
+        .description("Steamed green tea.")
+        .options(json!({"size": "50g"}))
+        .price(1200)
 }
 
 async fn page(app: &TestApp, path: &str, cookie: &str) -> String {
@@ -70,7 +57,7 @@ async fn shown(nodes: &[&TestApp], paths: &[&str], needle: &str) {
 async fn a_cached_page_is_the_fresh_render_but_for_the_requests_token() {
     let app = TestApp::start_with(config(), |r, _| r).await;
     let (_, scope, _) = owner_of(&app, "tea").await;
-    sencha(&app, &scope, 3).await;
+    sencha().stock(3).create(&app, &scope).await;
     let uncached = app.second_node_adjusted(config(), |s| s.with_page_cache(PageCache::new(0))).await;
     let (mine, theirs) = (app.csrf(VISITOR), app.csrf(OTHER));
     for path in VIEWS {
@@ -110,7 +97,7 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
     let node2 = app.second_node(config()).await;
     let nodes = [&app, &node2];
     let (_, scope, _) = owner_of(&app, "tea").await;
-    let p = sencha(&app, &scope, 3).await;
+    let p = sencha().stock(3).create(&app, &scope).await;
     let variant = p.variants[0].id.clone();
     shown(&nodes, &VIEWS, "SGD 12.00").await;
 
@@ -129,38 +116,14 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
 
     // Stock taken by an order placed on the other node.
     shown(&nodes, &["/s/tea/p/sencha"], "only 3 left").await;
-    let add = node2
-        .client
-        .post(node2.url("/cart/add"))
-        .form(&[("variant_id", variant.as_str()), ("quantity", "1")])
-        .csrf(&node2, VISITOR)
-        .send()
-        .await
-        .unwrap();
+    let add = add_to_cart(&node2, None, &variant, "1").await;
     assert_eq!(add.status(), StatusCode::SEE_OTHER);
-    let cart = add
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("palisade_cart="))
-        .unwrap();
+    let cart = cart_cookie(&add).unwrap();
     let paid = node2
         .client
         .post(node2.url("/checkout/tea"))
         .csrf(&node2, &cart)
-        .form(&[
-            ("idempotency_key", "k1"),
-            ("email", "guest@buyer.example"),
-            ("name", "Guest Buyer"),
-            ("line1", "1 Harbour Road"),
-            ("city", "Singapore"),
-            ("postcode", "018956"),
-            ("country", "Singapore"),
-            ("card_number", "4242 4242 4242 4242"),
-            ("expiry", "12/30"),
-            ("cvc", "123"),
-        ])
+        .form(&guest_payment("k1", "4242 4242 4242 4242"))
         .send()
         .await
         .unwrap();

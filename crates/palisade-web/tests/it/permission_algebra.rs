@@ -4,14 +4,12 @@
 //! hold, payouts and staff management are the owners' to give, and only owners touch owners.
 
 use palisade_core::AccountId;
-use palisade_core::text::Email;
 use palisade_store::permissions::Permission;
 use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_store::tenancy::{self, Role};
 use palisade_web::WebConfig;
-use secrecy::SecretString;
 
-use crate::support::{Csrf, PW, TestApp, VISITOR, login, owner_of};
+use crate::support::{Csrf, PW, TestApp, VISITOR, grant_exactly, invitation_path, login, owner_of, staff};
 
 /// Someone acting in the store: a role plus explicit grants.
 struct Actor {
@@ -50,17 +48,6 @@ fn allowed(
         && (target_is_actor || old.iter().filter(|p| !new.contains(p)).all(grantable))
 }
 
-async fn staff_account(app: &TestApp, email: &str) -> tenancy::Account {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Member".into(), kind: AccountKind::Staff },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
-    a
-}
-
 /// Puts `account` back into the store with exactly `role` and `grants`.
 async fn reset(app: &TestApp, scope: &StoreScope, account: AccountId, role: Role, grants: &[Permission]) {
     sqlx::query("DELETE FROM store_members WHERE store_id = $1 AND account_id = $2")
@@ -71,13 +58,7 @@ async fn reset(app: &TestApp, scope: &StoreScope, account: AccountId, role: Role
         .unwrap();
     tenancy::add_member(&app.db, scope, account, role).await.unwrap();
     let keys: Vec<&str> = grants.iter().map(|p| p.key()).collect();
-    sqlx::query("UPDATE store_members SET permissions = $1 WHERE store_id = $2 AND account_id = $3")
-        .bind(serde_json::to_string(&keys).unwrap())
-        .bind(scope.store_key())
-        .bind(account.to_string())
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    grant_exactly(app, scope, account, &keys).await;
 }
 
 /// Every member's (role, permissions), by account.
@@ -152,7 +133,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
         ("clerk", Role::Staff, vec![]),
     ];
     for (name, role, grants) in kinds {
-        let a = staff_account(&app, &format!("{}@alpha.example", name.replace('+', "."))).await;
+        let a = staff(&format!("{}@alpha.example", name.replace('+', "."))).create(&app).await;
         reset(&app, &scope, a.id, role, &grants).await;
         let cookie = login(&app, &a.email).await;
         actors.push(Actor { name, role, grants, id: a.id, cookie });
@@ -164,7 +145,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
         ("admin2@alpha.example", Role::Admin),
         ("clerk2@alpha.example", Role::Staff),
     ] {
-        let a = staff_account(&app, email).await;
+        let a = staff(email).create(&app).await;
         reset(&app, &scope, a.id, role, &[]).await;
         targets.push((a.id, role));
     }
@@ -293,7 +274,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
 async fn an_invitation_dies_with_its_senders_rights() {
     let app = TestApp::start().await;
     let (s, scope, _) = owner_of(&app, "alpha").await;
-    let admin = staff_account(&app, "admin@alpha.example").await;
+    let admin = staff("admin@alpha.example").create(&app).await;
     reset(&app, &scope, admin.id, Role::Admin, &[]).await;
     let cookie = login(&app, &admin.email).await;
     let status = post(
@@ -304,9 +285,7 @@ async fn an_invitation_dies_with_its_senders_rights() {
     )
     .await;
     assert_eq!(status, 303);
-    let mail = palisade_store::outbox::to_address(&app.db, "helper@alpha.example").await.unwrap().remove(0);
-    let link = mail.body.split_whitespace().find(|w| w.contains("/invitations/")).unwrap().to_owned();
-    let path = &link[link.find("/invitations/").unwrap()..];
+    let path = &invitation_path(&app, "helper@alpha.example").await;
     tenancy::set_role(&app.db, &tenancy::Membership::system(s.id, "test"), admin.id, Role::Staff).await.unwrap();
     let res = app
         .client

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::{Csrf as _, VISITOR};
-use crate::support::{TestApp, metric, store};
+use crate::support::{TestApp, forget_recent_passwords, metric, store, store_token_from_page};
 
 /// The events as the pages show them: the platform's (`None`) or one store's, as its staff read them.
 async fn recent(app: &TestApp, store: Option<&str>) -> Vec<Value> {
@@ -581,21 +581,13 @@ async fn country_rules_block_by_the_operators_geoip_database() {
 async fn a_script_manages_the_stores_custom_rules_through_the_api_with_a_store_token() {
     let app = TestApp::start().await;
     let (s, _, owner_cookie) = crate::support::owner_of(&app, "tea").await;
-    let created = app
-        .client
-        .post(app.url(&format!("/admin/stores/{}/tokens", s.id)))
-        .csrf(&app, &owner_cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=Firewall+sync&permission=security_settings&expires_days=30")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::OK);
-    let html = created.text().await.unwrap();
-    let token = html
-        .split_whitespace()
-        .find_map(|w| w.find("pal_st_").map(|i| w[i..].trim_end_matches("</pre>").to_owned()))
-        .unwrap();
+    let token = store_token_from_page(
+        &app,
+        s.id,
+        &owner_cookie,
+        "name=Firewall+sync&permission=security_settings&expires_days=30",
+    )
+    .await;
     let api = |path: &str| app.url(&format!("/api/v1/admin/stores/{}/firewall{path}", s.id));
 
     // Some traffic for the test-run to look at.
@@ -718,7 +710,7 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     assert_eq!(audit.0, 1);
 
     // Back to the platform's mode, after a fresh password only.
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    forget_recent_passwords(&app).await;
     let stale = set(&[("mode", "platform"), ("paranoia", "platform")]).await.unwrap();
     assert_eq!(stale.status(), StatusCode::SEE_OTHER);
     assert!(stale.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));

@@ -1,26 +1,11 @@
 //! The JSON staff, invitation, API token and session routes: the same rules as the Security Center and the
 //! account page (they call the same services), on both backends.
 
-use palisade_core::text::Email;
-use palisade_store::scope::StoreScope;
-use palisade_store::tenancy::{self, AccountKind, NewAccount, Role};
+use palisade_store::tenancy::{self, Role};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::support::{Csrf as _, PW, TestApp, login, owner_of};
-
-async fn member(app: &TestApp, scope: &StoreScope, email: &str, role: Role) -> tenancy::Account {
-    let a = tenancy::create_account(
-        &app.db,
-        NewAccount { email: Email::parse(email).unwrap(), display_name: "Member".into(), kind: AccountKind::Staff },
-    )
-    .await
-    .unwrap();
-    app.identity().set_password(&a, SecretString::from(PW.to_owned())).await.unwrap();
-    tenancy::add_member(&app.db, scope, a.id, role).await.unwrap();
-    a
-}
+use crate::support::{Csrf as _, TestApp, forget_recent_passwords, invitation_path, login, owner_of, staff};
 
 /// A JSON call with a session cookie (the `x-csrf-token` header too, as a script may send; JSON alone passes).
 async fn call(app: &TestApp, method: &str, path: &str, cookie: &str, body: Option<Value>) -> reqwest::Response {
@@ -39,8 +24,7 @@ async fn json_of(res: reqwest::Response) -> Value {
 async fn an_owner_lists_changes_and_removes_staff() {
     let app = TestApp::start().await;
     let (s, scope, owner) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let clerk_cookie = login(&app, &clerk.email).await;
+    let (clerk, clerk_cookie) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
     let base = format!("/api/v1/admin/stores/{}/staff", s.id);
 
     let list = call(&app, "GET", &base, &owner, None).await;
@@ -100,8 +84,7 @@ async fn the_last_owner_stays_and_nobody_raises_themselves() {
     let app = TestApp::start().await;
     let (s, scope, owner) = owner_of(&app, "alpha").await;
     let owner_id = tenancy::list_members(&app.db, &scope).await.unwrap()[0].account_id;
-    let admin = member(&app, &scope, "admin@alpha.example", Role::Admin).await;
-    let admin_cookie = login(&app, &admin.email).await;
+    let (admin, admin_cookie) = staff("admin@alpha.example").signed_in_member(&app, &scope, Role::Admin).await;
     let base = format!("/api/v1/admin/stores/{}/staff", s.id);
 
     let res =
@@ -125,8 +108,8 @@ async fn the_last_owner_stays_and_nobody_raises_themselves() {
 async fn a_member_without_staff_management_cannot_manage_staff() {
     let app = TestApp::start().await;
     let (s, scope, _) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let other = member(&app, &scope, "other@alpha.example", Role::Staff).await;
+    let clerk = staff("clerk@alpha.example").member_of(&app, &scope, Role::Staff).await;
+    let other = staff("other@alpha.example").member_of(&app, &scope, Role::Staff).await;
     let clerk_cookie = login(&app, &clerk.email).await;
     let store = format!("/api/v1/admin/stores/{}", s.id);
     for (method, path, body) in [
@@ -155,7 +138,7 @@ async fn staff_of_one_store_cannot_reach_another_stores_staff_invitations_or_tok
     let app = TestApp::start().await;
     let (_, _, a_owner) = owner_of(&app, "alpha").await;
     let (b, sb, b_owner) = owner_of(&app, "bravo").await;
-    let b_clerk = member(&app, &sb, "clerk@bravo.example", Role::Staff).await;
+    let b_clerk = staff("clerk@bravo.example").member_of(&app, &sb, Role::Staff).await;
     // Bravo has an invitation and a token that alpha's owner will try to see and withdraw.
     let res = call(
         &app,
@@ -220,9 +203,7 @@ async fn invitations_are_sent_listed_and_withdrawn() {
     let sent = json_of(res).await;
     assert_eq!(sent["email"], "sam@alpha.example");
     assert_eq!(sent["role"], "staff");
-    let mail = palisade_store::outbox::to_address(&app.db, "sam@alpha.example").await.unwrap().remove(0);
-    let link = mail.body.split_whitespace().find(|w| w.contains("/invitations/")).unwrap().to_owned();
-    let path = link[link.find("/invitations/").unwrap()..].to_owned();
+    let path = invitation_path(&app, "sam@alpha.example").await;
     let secret = path.trim_start_matches("/invitations/");
     assert!(!sent.to_string().contains(secret), "the link is only in the invitee's mail");
     assert_eq!(app.get(&path).await.status(), StatusCode::OK);
@@ -252,8 +233,7 @@ async fn invitations_are_sent_listed_and_withdrawn() {
 async fn invitations_are_held_to_the_grant_rules() {
     let app = TestApp::start().await;
     let (s, scope, owner) = owner_of(&app, "alpha").await;
-    let admin = member(&app, &scope, "admin@alpha.example", Role::Admin).await;
-    let admin_cookie = login(&app, &admin.email).await;
+    let (_, admin_cookie) = staff("admin@alpha.example").signed_in_member(&app, &scope, Role::Admin).await;
     let base = format!("/api/v1/admin/stores/{}/invitations", s.id);
     let res =
         call(&app, "POST", &base, &admin_cookie, Some(json!({"email": "o@alpha.example", "role": "owner"}))).await;
@@ -340,8 +320,7 @@ async fn a_created_token_is_shown_once_works_and_is_revocable() {
 async fn a_token_holds_no_more_than_its_creator() {
     let app = TestApp::start().await;
     let (s, scope, _) = owner_of(&app, "alpha").await;
-    let admin = member(&app, &scope, "admin@alpha.example", Role::Admin).await;
-    let admin_cookie = login(&app, &admin.email).await;
+    let (_, admin_cookie) = staff("admin@alpha.example").signed_in_member(&app, &scope, Role::Admin).await;
     let base = format!("/api/v1/admin/stores/{}/tokens", s.id);
     let res = call(&app, "POST", &base, &admin_cookie, Some(json!({"name": "Books", "scopes": ["payouts"]}))).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -356,8 +335,8 @@ async fn a_token_holds_no_more_than_its_creator() {
 async fn staff_changes_need_a_recent_password() {
     let app = TestApp::start().await;
     let (s, scope, owner) = owner_of(&app, "alpha").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    sqlx::query("UPDATE sessions SET reauth_at = reauth_at - 3600000").execute(app.db.pool()).await.unwrap();
+    let clerk = staff("clerk@alpha.example").member_of(&app, &scope, Role::Staff).await;
+    forget_recent_passwords(&app).await;
     let store = format!("/api/v1/admin/stores/{}", s.id);
     let res =
         call(&app, "PUT", &format!("{store}/staff/{}/role", clerk.id), &owner, Some(json!({"role": "admin"}))).await;
@@ -383,8 +362,7 @@ async fn a_person_lists_and_ends_only_their_own_sessions() {
     let (_, scope, owner) = owner_of(&app, "alpha").await;
     let laptop = login(&app, "owner@alpha.example").await;
     let phone = login(&app, "owner@alpha.example").await;
-    let clerk = member(&app, &scope, "clerk@alpha.example", Role::Staff).await;
-    let clerk_cookie = login(&app, &clerk.email).await;
+    let (_, clerk_cookie) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
 
     let res = call(&app, "GET", "/api/v1/account/sessions", &owner, None).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -1,80 +1,30 @@
 //! The storefront, checkout, buyer order pages, merchant commerce admin and the commerce API, end to end.
 
-use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::catalog;
 use palisade_commerce::payment_page::Outcome;
 use palisade_commerce::{ledger, themes};
-use palisade_core::money::{Currency, Money};
-use palisade_core::text::Slug;
-use palisade_store::StaffScope;
+use palisade_core::money::Currency;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{Csrf as _, VISITOR};
-use crate::support::{TestApp, owner_of};
+use crate::support::{
+    Listing, TestApp, add_to_cart, cart_cookie, guest_payment, listing, order_request, owner_of, place_order,
+};
 
-async fn product(
-    app: &TestApp,
-    scope: &StaffScope,
-    slug: &str,
-    title: &str,
-    price: i64,
-    stock: i64,
-) -> catalog::Product {
-    catalog::create_product(
-        &app.db,
-        scope,
-        NewProduct {
-            slug: Slug::parse(slug).unwrap(),
-            title: title.into(),
-            description: format!("{title}: <b>bold</b> <script>alert(1)</script> hand made."),
-            status: ProductStatus::Published,
-            category: None,
-            variants: vec![NewVariant {
-                sku: format!("{slug}-1"),
-                options: json!({"size": "M"}),
-                price: Money::new(price, Currency::SGD),
-                stock,
-            }],
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn cart_cookie(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("palisade_cart="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
-async fn add_to_cart(app: &TestApp, cookie: Option<&str>, variant: &str, qty: &str) -> reqwest::Response {
-    let req = app.client.post(app.url("/cart/add")).form(&[("variant_id", variant), ("quantity", qty)]);
-    req.csrf(app, cookie.unwrap_or(VISITOR)).send().await.unwrap()
-}
-
-fn pay_form<'a>(key: &'a str, card: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("idempotency_key", key),
-        ("email", "guest@buyer.example"),
-        ("name", "Guest Buyer"),
-        ("line1", "1 Harbour Road"),
-        ("city", "Singapore"),
-        ("postcode", "018956"),
-        ("country", "Singapore"),
-        ("card_number", card),
-        ("expiry", "12/30"),
-        ("cvc", "123"),
-    ]
+/// A product (one "M" variant) whose description carries markup a merchant might paste, for the escaping checks.
+fn marked_up(slug: &str, title: &str) -> Listing {
+    listing(slug)
+        .title(title)
+        .description(&format!("{title}: <b>bold</b> <script>alert(1)</script> hand made."))
+        .options(json!({"size": "M"}))
 }
 
 #[tokio::test]
 async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_shows_it() {
     let app = TestApp::start().await;
     let (store, scope, owner) = owner_of(&app, "tea").await;
-    let p = product(&app, &scope, "oolong", "Roasted Oolong", 1850, 5).await;
+    let p = marked_up("oolong", "Roasted Oolong").price(1850).stock(5).create(&app, &scope).await;
     palisade_commerce::orders::set_flat_shipping(&app.db, &scope, 350).await.unwrap();
 
     // Search finds it, the product page shows it with the description escaped.
@@ -107,7 +57,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
         .client
         .post(app.url("/checkout/tea"))
         .csrf(&app, &cookie)
-        .form(&pay_form("k-declined", "4000000000000002"))
+        .form(&guest_payment("k-declined", "4000000000000002"))
         .send()
         .await
         .unwrap();
@@ -120,7 +70,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
         .client
         .post(app.url("/checkout/tea"))
         .csrf(&app, &cookie)
-        .form(&pay_form("k-paid", "4242 4242 4242 4242"))
+        .form(&guest_payment("k-paid", "4242 4242 4242 4242"))
         .send()
         .await
         .unwrap();
@@ -136,7 +86,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
         .client
         .post(app.url("/checkout/tea"))
         .csrf(&app, &cookie)
-        .form(&pay_form("k-paid", "4242424242424242"))
+        .form(&guest_payment("k-paid", "4242424242424242"))
         .send()
         .await
         .unwrap();
@@ -207,12 +157,10 @@ async fn the_order_api_is_idempotent_and_refuses_bad_input_without_changing_anyt
     let app = TestApp::start().await;
     let (_a, sa, _) = owner_of(&app, "alpha").await;
     let (_b, sb, _) = owner_of(&app, "bravo").await;
-    let pa = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
-    let pb = product(&app, &sb, "lamp", "Lamp", 2500, 3).await;
-    let body = |variant: &str, qty: i64| {
-        json!({"email": "api@buyer.example", "address": {"name": "A", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
-               "lines": [{"variant_id": variant, "quantity": qty}], "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}})
-    };
+    let pa = marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
+    let pb = marked_up("lamp", "Lamp").price(2500).stock(3).create(&app, &sb).await;
+    let body =
+        |variant: &str, qty: i64| order_request(variant).email("api@buyer.example").name("A").quantity(qty).json();
     let post = |b: Value, key: Option<&'static str>| {
         let mut req = app.client.post(app.url("/api/v1/stores/alpha/orders")).json(&b);
         if let Some(k) = key {
@@ -272,8 +220,8 @@ async fn staff_of_one_store_cannot_see_or_touch_another_stores_orders_products_o
     let app = TestApp::start().await;
     let (a, sa, a_cookie) = owner_of(&app, "alpha").await;
     let (b, sb, _) = owner_of(&app, "bravo").await;
-    let _pa = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
-    let pb = product(&app, &sb, "lamp", "Lamp", 2500, 3).await;
+    let _pa = marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
+    let pb = marked_up("lamp", "Lamp").price(2500).stock(3).create(&app, &sb).await;
     let get = |path: String| app.client.get(app.url(&path)).header("cookie", &a_cookie).send();
     // Through the other store's path: not a member, 404.
     assert_eq!(get(format!("/api/v1/admin/stores/{}/products", b.id)).await.unwrap().status(), 404);
@@ -318,7 +266,7 @@ fn palisade_commerce_png() -> Vec<u8> {
 async fn uploads_accept_images_only_and_serve_them_with_the_detected_type() {
     let app = TestApp::start().await;
     let (a, sa, cookie) = owner_of(&app, "alpha").await;
-    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let p = marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
     let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
     let send = |bytes: Vec<u8>| {
         app.client.post(&url).csrf(&app, &cookie).header("content-type", "image/png").body(bytes).send()
@@ -341,7 +289,7 @@ async fn uploads_accept_images_only_and_serve_them_with_the_detected_type() {
 async fn a_broken_merchant_template_falls_back_and_the_merchant_sees_the_error() {
     let app = TestApp::start().await;
     let (a, sa, cookie) = owner_of(&app, "alpha").await;
-    product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
     let save = |name: &'static str, source: &'static str| {
         app.client
             .put(app.url(&format!("/api/v1/admin/stores/{}/theme/{name}", a.id)))
@@ -426,18 +374,11 @@ async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change()
 async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows_the_decision() {
     let app = TestApp::start().await;
     let (a, sa, owner) = owner_of(&app, "alpha").await;
-    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
-    let order = |key: &'static str| {
-        app.client
-            .post(app.url("/api/v1/stores/alpha/orders"))
-            .header("idempotency-key", key)
-            .json(&json!({"email": "g@buyer.example", "address": {"name": "G", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
-                          "lines": [{"variant_id": p.variants[0].id, "quantity": 1}], "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}}))
-            .send()
-    };
+    let p = marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
+    let body = order_request(&p.variants[0].id).email("g@buyer.example").name("G").json();
     let mut ids = Vec::new();
     for key in ["d-1", "d-2"] {
-        let res: Value = order(key).await.unwrap().json().await.unwrap();
+        let res: Value = place_order(&app, "alpha", key, &body, None).await.json().await.unwrap();
         let link = res["link"].as_str().unwrap().to_owned();
         let id = res["order"]["id"].as_str().unwrap().to_owned();
         // The link is built on the configured public address; keep its path.
@@ -533,7 +474,7 @@ fn big_png(w: u32, h: u32) -> Vec<u8> {
 async fn photo_sized_images_upload_and_oversized_ones_are_refused() {
     let app = TestApp::start().await;
     let (a, sa, cookie) = owner_of(&app, "alpha").await;
-    let p = product(&app, &sa, "kettle", "Kettle", 4200, 3).await;
+    let p = marked_up("kettle", "Kettle").price(4200).stock(3).create(&app, &sa).await;
     let url = app.url(&format!("/api/v1/admin/stores/{}/products/{}/images", a.id, p.id));
     let photo = big_png(1000, 800);
     assert!(photo.len() > 2 * 1024 * 1024, "{}", photo.len());

@@ -1,3 +1,6 @@
+//! The test app and the fixtures the tests share: stores with a signed-in owner (here), people
+//! ([`people`]), products ([`products`]), orders and carts ([`orders`]) and store tokens ([`store_tokens`]).
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,6 +17,16 @@ use palisade_store::{controls, secrets};
 use palisade_web::{AppState, WebConfig};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
+
+mod orders;
+mod people;
+mod products;
+mod store_tokens;
+
+pub use orders::{add_to_cart, cart_cookie, guest_payment, order_request, place_order};
+pub use people::{Person, buyer, forget_recent_passwords, grant_exactly, invitation_path, staff};
+pub use products::{Listing, listing};
+pub use store_tokens::store_token_from_page;
 
 /// The origin passkey ceremonies in tests claim (a software authenticator plays the browser).
 pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
@@ -221,6 +234,7 @@ pub async fn operator_token(db: &TestDb) -> String {
     tokens::reveal(&secret).to_owned()
 }
 
+/// A store `slug` (SGD) owned by a new staff account `owner@{slug}.example` that has no password yet.
 pub async fn store(db: &TestDb, slug: &str, contact: Option<&str>) -> tenancy::Store {
     let owner = tenancy::create_account(
         db,
@@ -251,6 +265,8 @@ pub async fn store(db: &TestDb, slug: &str, contact: Option<&str>) -> tenancy::S
 /// The password tests give the accounts they sign in with.
 pub const PW: &str = "granite pelican umbrella";
 
+/// A store `slug` whose owner has the password [`PW`] and is signed in: the store, a scope for setting it up
+/// directly, and the owner's session cookie.
 pub async fn owner_of(app: &TestApp, slug: &str) -> (tenancy::Store, StaffScope, String) {
     let s = store(&app.db, slug, None).await;
     let scope = StaffScope::system(s.id, "test");

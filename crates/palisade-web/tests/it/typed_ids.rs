@@ -4,7 +4,21 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Csrf as _, TestApp, owner_of};
+use crate::support::{Csrf as _, TestApp, order_request, owner_of};
+
+/// A 404 in the API's envelope (`not_found`); `what` names the case in the failure message.
+async fn assert_not_found_envelope(res: reqwest::Response, what: &str) {
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "{what}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found", "{what}: {body}");
+}
+
+/// A 404 as the site's HTML error page; `what` names the case in the failure message.
+fn assert_not_found_page(res: &reqwest::Response, what: &str) {
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "{what}");
+    let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/html"), "{what}: {ct}");
+}
 
 #[tokio::test]
 async fn a_dispute_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
@@ -19,9 +33,7 @@ async fn a_dispute_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
             .send()
             .await
             .unwrap();
-        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
-        let body: Value = api.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+        assert_not_found_envelope(api, id).await;
 
         let page = app
             .client
@@ -31,9 +43,7 @@ async fn a_dispute_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
             .send()
             .await
             .unwrap();
-        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{id}");
-        let ct = page.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("text/html"), "{id}: {ct}");
+        assert_not_found_page(&page, id);
     }
 }
 
@@ -69,9 +79,7 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
             .send()
             .await
             .unwrap();
-        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
-        let body: Value = api.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+        assert_not_found_envelope(api, id).await;
 
         let ship = app
             .client
@@ -81,9 +89,7 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
             .send()
             .await
             .unwrap();
-        assert_eq!(ship.status(), StatusCode::NOT_FOUND, "{id}");
-        let body: Value = ship.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found", "{id}: {body}");
+        assert_not_found_envelope(ship, id).await;
 
         let page = app
             .client
@@ -92,9 +98,7 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
             .send()
             .await
             .unwrap();
-        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{id}");
-        let ct = page.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("text/html"), "{id}: {ct}");
+        assert_not_found_page(&page, id);
 
         let refund = app
             .client
@@ -109,9 +113,7 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
         // The buyer's side: the order page and its actions, with or without a key.
         for path in [format!("/orders/{id}"), format!("/orders/{id}?k=00")] {
             let shopper = app.get(&path).await;
-            assert_eq!(shopper.status(), StatusCode::NOT_FOUND, "{path}");
-            let ct = shopper.headers()["content-type"].to_str().unwrap().to_owned();
-            assert!(ct.starts_with("text/html"), "{path}: {ct}");
+            assert_not_found_page(&shopper, &path);
         }
         let confirm = app
             .client
@@ -131,12 +133,7 @@ async fn an_order_path_that_is_not_an_id_is_404_in_the_sites_own_format() {
 async fn a_variant_id_in_a_json_body_that_is_not_an_id_is_422_naming_the_field() {
     let app = TestApp::start().await;
     let _ = owner_of(&app, "alpha").await;
-    let body = |variant: Value| {
-        json!({"email": "mei@buyer.example",
-               "address": {"name": "Mei", "line1": "1 Road", "city": "SG", "postcode": "1", "country": "SG"},
-               "lines": [{"variant_id": variant, "quantity": 1}],
-               "card": {"number": "4242424242424242", "expiry": "12/30", "cvc": "123"}})
-    };
+    let body = |variant: Value| order_request(variant).json();
     for (i, bad) in [json!("not-a-uuid"), json!("12345"), json!(""), json!(42), json!(null)].into_iter().enumerate() {
         let res = app
             .client
