@@ -192,10 +192,10 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
 async fn order_numbers_show_everywhere_and_merchants_find_orders_by_them() {
     let app = TestApp::start().await;
     let (store, alpha, owner) = owner_of(&app, "alpha").await;
-    let v = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
+    let v = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id.clone();
     let mut links = Vec::new();
     for (key, email) in [("n1", "mei@buyer.example"), ("n2", "raj@buyer.example")] {
-        let res = post_order(&app, &order_body(&v, email, "4242424242424242"), key, None).await;
+        let res = place_order(&app, "alpha", key, &order_request(&v).email(email).json(), None).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         let body: Value = res.json().await.unwrap();
         let link = body["link"].as_str().unwrap();
