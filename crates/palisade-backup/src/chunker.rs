@@ -27,21 +27,21 @@ impl Chunker {
     /// Appends `data`; returns the chunks that are now final.
     pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
         self.buf.extend_from_slice(data);
-        if self.buf.len() < WINDOW { Vec::new() } else { self.cut(false) }
+        if self.buf.len() < WINDOW { Vec::new() } else { self.cut(Tail::Hold) }
     }
 
     /// Ends the stream and returns the remaining chunks.
     pub fn finish(mut self) -> Vec<Vec<u8>> {
-        self.cut(true)
+        self.cut(Tail::Emit)
     }
 
-    fn cut(&mut self, last: bool) -> Vec<Vec<u8>> {
+    fn cut(&mut self, tail: Tail) -> Vec<Vec<u8>> {
         let cuts: Vec<(usize, usize)> =
             FastCDC::new(&self.buf, MIN_SIZE as usize, AVG_SIZE as usize, MAX_SIZE as usize)
                 .map(|c| (c.offset, c.length))
                 .collect();
         // The final piece ends where the buffer ends, not where the content says: keep it for the next push.
-        let keep_from = if last { self.buf.len() } else { cuts.last().map_or(0, |&(offset, _)| offset) };
+        let keep_from = if tail == Tail::Emit { self.buf.len() } else { cuts.last().map_or(0, |&(offset, _)| offset) };
         let mut out = Vec::with_capacity(cuts.len());
         for (offset, length) in cuts {
             if offset >= keep_from {
@@ -54,6 +54,14 @@ impl Chunker {
         self.buf.drain(..keep_from);
         out
     }
+}
+
+/// What to do with the piece after the last content-defined cut: while more data may come it ends only where the
+/// buffer ends, so it is held for the next push; at the end of the stream it is emitted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    Hold,
+    Emit,
 }
 
 #[cfg(test)]

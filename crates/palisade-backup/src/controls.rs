@@ -21,6 +21,7 @@ fn unknown(e: impl std::fmt::Display) -> ControlStatus {
     ControlStatus::Unknown { reason: e.to_string() }
 }
 
+#[allow(clippy::too_many_lines, reason = "the registrations of matrix controls read as one list, each control beside its check")]
 pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
     reg.register(
         Control {
@@ -36,7 +37,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
         },
         |ctx: EvalContext| async move {
             let since = ctx.db.now().minus(SNAPSHOT_MAX_AGE).millis();
-            match runs::last_ok(&ctx.db, RunKind::Snapshot, since, false).await {
+            match runs::last_ok(&ctx.db, RunKind::Snapshot, since, runs::Targets::Any).await {
                 Err(e) => unknown(e),
                 Ok(None) => match runs::last(&ctx.db, RunKind::Snapshot).await {
                     Ok(Some(r)) if r.outcome == "failed" => {
@@ -72,7 +73,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
         |ctx: EvalContext| async move {
             let since = ctx.db.now().minus(SNAPSHOT_MAX_AGE).millis();
             let identity_here = ctx.facts.data_dir.join("backups").join(IDENTITY_FILE).exists();
-            match runs::last_ok(&ctx.db, RunKind::Snapshot, since, true).await {
+            match runs::last_ok(&ctx.db, RunKind::Snapshot, since, runs::Targets::OffMachineOnly).await {
                 Err(e) => unknown(e),
                 Ok(None) => ControlStatus::unmet("no snapshot reached an off-machine target in the last 24 hours"),
                 Ok(Some(_)) if identity_here => ControlStatus::unmet(
@@ -96,7 +97,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
         },
         |ctx: EvalContext| async move {
             let since = ctx.db.now().minus(DRILL_MAX_AGE).millis();
-            match runs::last_ok(&ctx.db, RunKind::Drill, since, false).await {
+            match runs::last_ok(&ctx.db, RunKind::Drill, since, runs::Targets::Any).await {
                 Err(e) => unknown(e),
                 Ok(Some(run)) => ControlStatus::met(run.detail),
                 Ok(None) => match runs::last(&ctx.db, RunKind::Drill).await {

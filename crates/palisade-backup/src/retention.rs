@@ -66,8 +66,16 @@ pub struct PruneReport {
     pub gc: GcReport,
 }
 
-/// Applies the policy. With `dry_run` nothing is deleted.
-pub async fn prune(repo: &Repository, policy: Retention, now: i64, dry_run: bool) -> Result<PruneReport> {
+/// Whether pruning deletes what the policy does not keep, or only reports it (`palisade backup prune --dry-run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneMode {
+    Delete,
+    DryRun,
+}
+
+/// Applies the policy. With [`PruneMode::DryRun`] nothing is deleted.
+pub async fn prune(repo: &Repository, policy: Retention, now: i64, mode: PruneMode) -> Result<PruneReport> {
+    let dry_run = mode == PruneMode::DryRun;
     let manifests: Vec<Manifest> = repo.manifests().await?.into_iter().collect::<Result<_>>()?;
     let listed: Vec<(String, i64)> = manifests.iter().map(|m| (m.id.clone(), m.started_at)).collect();
     let kept: BTreeSet<String> = keep(policy, &listed).into_iter().map(|(id, _)| id).collect();

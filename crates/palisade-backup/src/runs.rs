@@ -83,8 +83,16 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Run>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(db.pool()).await?)
 }
 
-/// The newest successful run of `kind` finished after `since` (optionally only to off-machine targets).
-pub async fn last_ok(db: &Db, kind: RunKind, since: i64, off_machine_only: bool) -> Result<Option<Run>> {
+/// Which targets a run may have gone to, for controls that ask whether a copy left the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    Any,
+    OffMachineOnly,
+}
+
+/// The newest successful run of `kind` finished after `since`, to the given targets.
+pub async fn last_ok(db: &Db, kind: RunKind, since: i64, targets: Targets) -> Result<Option<Run>> {
+    let off_machine_only = targets == Targets::OffMachineOnly;
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM backup_runs WHERE kind = $1 AND outcome = 'ok' AND finished_at >= $2 \
          AND off_machine >= $3 ORDER BY finished_at DESC, id DESC LIMIT 1"

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use palisade_backup::format::TableFacts;
 use palisade_backup::keys::{ChunkKey, Identity, Recipients, ensure_key_pair};
 use palisade_backup::restore::{RestoreTarget, non_empty, restore};
-use palisade_backup::retention::{Retention, prune};
+use palisade_backup::retention::{PruneMode, Retention, prune};
 use palisade_backup::{BackupError, Quiet, Repository, Target, dump, snapshot, verify};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_core::money::{Currency, Money};
@@ -193,11 +193,18 @@ async fn seeded() -> (Fixture, TestDb, Objects, tempfile::TempDir) {
     (fx, db, objects, dir)
 }
 
+/// Whether a restore may go into a database that already holds Palisade's data (`--force`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Onto {
+    EmptyOnly,
+    Forced,
+}
+
 async fn restore_into(
     fx: &Fixture,
     id: &str,
     target: &Db,
-    force: bool,
+    onto: Onto,
 ) -> Result<(Objects, tempfile::TempDir), BackupError> {
     let out = tempfile::tempdir().unwrap();
     let objects = Objects::local(&out.path().join("objects")).unwrap();
@@ -208,7 +215,7 @@ async fn restore_into(
         &repo,
         &manifest,
         &fx.identity,
-        RestoreTarget { db: target, objects: &objects, master_key_file: &key_file, force },
+        RestoreTarget { db: target, objects: &objects, master_key_file: &key_file, force: onto == Onto::Forced },
         &Quiet,
     )
     .await?;
@@ -242,7 +249,7 @@ async fn roundtrip(source: TestDb, targets: Vec<TestDb>) {
     assert_eq!(manifest.source_backend, source.backend().name());
 
     for target in targets {
-        let (restored, dir) = restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+        let (restored, dir) = restore_into(&fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap();
         let after = facts(&target, &fx.key()).await;
         assert_eq!(before, after, "{} → {}", source.backend().name(), target.backend().name());
         // Indexes set aside during the load are all back.
@@ -302,7 +309,7 @@ async fn a_single_connection_sqlite_target_loads_many_chunks_exactly_and_ends_in
     let url = format!("sqlite://{}", dir.path().join("restored.db").display());
     let target =
         Db::connect(&url, palisade_store::DbOptions { max_connections: 1, ..Default::default() }).await.unwrap();
-    restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+    restore_into(&fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap();
     assert_eq!(facts(&target, &fx.key()).await, live);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(target.pool()).await.unwrap();
     assert_eq!(mode, "wal");
@@ -367,7 +374,7 @@ async fn assert_exact(fx: &Fixture, db: &Db, manifest: &palisade_backup::format:
     let described: std::collections::BTreeSet<&String> = manifest.chunks.keys().collect();
     assert_eq!(described, referenced, "{what}: the manifest describes exactly the chunks its files use");
     let target = TestDb::empty_sqlite().await;
-    restore_into(fx, &manifest.id, &target, false).await.unwrap();
+    restore_into(fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap();
     assert_eq!(facts(&target, &fx.key()).await, live, "{what}: the restored tables");
 }
 
@@ -455,7 +462,7 @@ async fn a_segment_whose_version_is_unchanged_is_taken_over_without_reading_it()
     .await;
     let second = fx.snapshot(&db, &objects).await;
     let target = TestDb::empty_sqlite().await;
-    restore_into(&fx, &second.id, &target, false).await.unwrap();
+    restore_into(&fx, &second.id, &target, Onto::EmptyOnly).await.unwrap();
     let path = |id: &'static str| {
         let target = &target;
         async move {
@@ -546,7 +553,7 @@ async fn verify_names_corrupted_and_truncated_chunks_and_restore_refuses_them() 
     );
 
     let target = TestDb::empty_sqlite().await;
-    let err = restore_into(&fx, &manifest.id, &target, false).await.unwrap_err();
+    let err = restore_into(&fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap_err();
     assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
     assert_eq!(non_empty(&target).await.unwrap(), None, "a failed restore leaves no rows behind");
 }
@@ -560,12 +567,12 @@ async fn a_restore_that_fails_after_the_database_loaded_takes_the_rows_away_agai
     let damage = fx.damage_own_chunk(&manifest, |path| path.starts_with("objects/"));
 
     let target = TestDb::empty_sqlite().await;
-    let err = restore_into(&fx, &manifest.id, &target, false).await.unwrap_err();
+    let err = restore_into(&fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap_err();
     assert!(matches!(err, BackupError::BadChunk { .. }), "{err}");
     assert_eq!(non_empty(&target).await.unwrap(), None, "no rows of the failed restore are left");
     // Once the chunk is mended, the same target takes the restore.
     damage.mend();
-    restore_into(&fx, &manifest.id, &target, false).await.unwrap();
+    restore_into(&fx, &manifest.id, &target, Onto::EmptyOnly).await.unwrap();
     assert_eq!(facts(&target, &fx.key()).await, facts(&db, &fx.key()).await);
 }
 
@@ -579,8 +586,8 @@ async fn a_target_holding_another_applications_tables_is_refused_and_left_as_it_
     for target in &targets {
         // An empty table of someone else's: no rows to lose, but not Palisade's to drop either.
         sqlx::query("CREATE TABLE invoices (id BIGINT PRIMARY KEY)").execute(target.pool()).await.unwrap();
-        for force in [false, true] {
-            let err = restore_into(&fx, &manifest.id, target, force).await.unwrap_err();
+        for onto in [Onto::EmptyOnly, Onto::Forced] {
+            let err = restore_into(&fx, &manifest.id, target, onto).await.unwrap_err();
             assert!(matches!(err, BackupError::TargetForeign(_)), "{err}");
             assert_eq!(err.code(), "backup.target_foreign");
             assert!(err.to_string().contains("invoices"), "{err}");
@@ -610,7 +617,7 @@ async fn a_target_holding_another_applications_tables_is_refused_and_left_as_it_
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(target.pool()).await.unwrap();
         }
-        let err = restore_into(&fx, &manifest.id, target, true).await.unwrap_err();
+        let err = restore_into(&fx, &manifest.id, target, Onto::Forced).await.unwrap_err();
         assert!(matches!(err, BackupError::TargetForeign(_)), "{err}");
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invoices").fetch_one(target.pool()).await.unwrap();
         assert_eq!(n, 0, "their table is still there");
@@ -687,10 +694,10 @@ async fn restore_refuses_a_non_empty_target_unless_forced() {
 
     let other = TestDb::new().await;
     store(&other, "someone-else").await;
-    let err = restore_into(&fx, &manifest.id, &other, false).await.unwrap_err();
+    let err = restore_into(&fx, &manifest.id, &other, Onto::EmptyOnly).await.unwrap_err();
     assert!(matches!(err, BackupError::TargetNotEmpty(_)), "{err}");
     assert!(err.to_string().contains("--force"));
-    restore_into(&fx, &manifest.id, &other, true).await.unwrap();
+    restore_into(&fx, &manifest.id, &other, Onto::Forced).await.unwrap();
     assert_eq!(facts(&other, &fx.key()).await, before);
 }
 
@@ -709,7 +716,7 @@ async fn prune_keeps_the_policy_and_deletes_unreferenced_chunks() {
     }
     let repo = fx.repo(&db).await;
     let chunks_before = repo.chunk_ids().await.unwrap().len();
-    let report = prune(&repo, Retention { daily: 2, weekly: 0, monthly: 0 }, db.now().millis(), false).await.unwrap();
+    let report = prune(&repo, Retention { daily: 2, weekly: 0, monthly: 0 }, db.now().millis(), PruneMode::Delete).await.unwrap();
     assert_eq!(report.kept, ids[3..].to_vec());
     assert_eq!(report.removed, ids[..3].to_vec());
     assert_eq!(report.gc.chunks_deleted, 3, "each removed day had its own settings chunk");

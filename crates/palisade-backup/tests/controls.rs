@@ -47,7 +47,14 @@ fn met(s: &ControlStatus) -> bool {
     matches!(s, ControlStatus::Met { .. })
 }
 
-async fn run(db: &Db, kind: RunKind, target: &Target, snapshot: &str, ok: bool) {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Failed,
+}
+
+async fn run(db: &Db, kind: RunKind, target: &Target, snapshot: &str, outcome: Outcome) {
+    let ok = outcome == Outcome::Ok;
     let started_at = db.now().millis();
     let detail = if ok { format!("{snapshot} ok") } else { "disk full".to_owned() };
     runs::record(db, NewRun { kind, target, snapshot_id: Some(snapshot), started_at, ok, detail, bytes: 1 })
@@ -67,31 +74,31 @@ async fn platform_backup_controls_follow_the_runs() {
         assert!(!met(&status(&db, &facts, None, id).await), "{id} starts unmet");
     }
     // A snapshot alone is not enough: it must have been verified.
-    run(&db, RunKind::Snapshot, &local, "snap-1", true).await;
+    run(&db, RunKind::Snapshot, &local, "snap-1", Outcome::Ok).await;
     let s = status(&db, &facts, None, "platform.backup-verified").await;
     assert!(!met(&s) && format!("{s:?}").contains("has not been verified"), "{s:?}");
-    run(&db, RunKind::Verify, &local, "snap-1", true).await;
+    run(&db, RunKind::Verify, &local, "snap-1", Outcome::Ok).await;
     assert!(met(&status(&db, &facts, None, "platform.backup-verified").await));
     // Off the machine needs a snapshot on S3 and the restore identity gone from the data directory.
     assert!(
         !met(&status(&db, &facts, None, "platform.backup-off-machine").await),
         "a local directory is not off-machine"
     );
-    run(&db, RunKind::Snapshot, &s3, "snap-2", true).await;
+    run(&db, RunKind::Snapshot, &s3, "snap-2", Outcome::Ok).await;
     std::fs::create_dir_all(dir.path().join("backups")).unwrap();
     std::fs::write(dir.path().join("backups").join(palisade_backup::keys::IDENTITY_FILE), "AGE-SECRET-KEY-1…").unwrap();
     let s = status(&db, &facts, None, "platform.backup-off-machine").await;
     assert!(!met(&s) && format!("{s:?}").contains("restore identity"), "{s:?}");
     std::fs::remove_file(dir.path().join("backups").join(palisade_backup::keys::IDENTITY_FILE)).unwrap();
     assert!(met(&status(&db, &facts, None, "platform.backup-off-machine").await));
-    run(&db, RunKind::Drill, &local, "snap-1", true).await;
+    run(&db, RunKind::Drill, &local, "snap-1", Outcome::Ok).await;
     assert!(met(&status(&db, &facts, None, "platform.restore-drill").await));
 
     // A day later the snapshots are stale; a failed one says why.
     clock.advance(DAY + HOUR);
     assert!(!met(&status(&db, &facts, None, "platform.backup-verified").await));
     assert!(!met(&status(&db, &facts, None, "platform.backup-off-machine").await));
-    run(&db, RunKind::Snapshot, &local, "snap-3", false).await;
+    run(&db, RunKind::Snapshot, &local, "snap-3", Outcome::Failed).await;
     let s = status(&db, &facts, None, "platform.backup-verified").await;
     assert!(format!("{s:?}").contains("the last snapshot failed: disk full"), "{s:?}");
     assert!(met(&status(&db, &facts, None, "platform.restore-drill").await), "a drill counts for 30 days");

@@ -435,19 +435,27 @@ async fn baseline(s: &Setup) -> &Baseline {
 
 /// Tampers with A's export, then tries replace, the restore test and a clone: all refused, nothing changed.
 async fn assert_refused(s: &Setup, case: &str, tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
-    check_tampered(s, case, true, tamper).await;
+    check_tampered(s, case, CloneOutcome::Refused, tamper).await;
 }
 
 /// As [`assert_refused`], but a clone (fresh ids for every row) may accept the archive: it must still leave
 /// both stores as they were.
 async fn assert_refused_in_place(s: &Setup, case: &str, tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
-    check_tampered(s, case, false, tamper).await;
+    check_tampered(s, case, CloneOutcome::MayAccept, tamper).await;
+}
+
+/// What a clone of a tampered archive may do: refuse it, or accept it (fresh ids for every row) as long as both
+/// stores stay as they were.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CloneOutcome {
+    Refused,
+    MayAccept,
 }
 
 async fn check_tampered(
     s: &Setup,
     case: &str,
-    clone_refuses: bool,
+    clone: CloneOutcome,
     tamper: impl FnOnce(&mut BTreeMap<String, Vec<u8>>),
 ) {
     let before = baseline(s).await;
@@ -463,7 +471,7 @@ async fn check_tampered(
     let err = export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap_err();
     assert!(matches!(err, BackupError::Archive(_)), "{case}: replace: {err}");
     let restored = export::restore_test(&s.db, &archive).await;
-    if clone_refuses {
+    if clone == CloneOutcome::Refused {
         assert!(matches!(restored, Err(BackupError::Archive(_))), "{case}: restore test: {restored:?}");
     }
     let mut tx = s.db.begin_write().await.unwrap();
@@ -477,7 +485,7 @@ async fn check_tampered(
     .await
     .unwrap();
     let cloned = export::clone_into(&mut tx, s.db.backend(), &target, &archive).await;
-    if clone_refuses {
+    if clone == CloneOutcome::Refused {
         assert!(matches!(cloned, Err(BackupError::Archive(_))), "{case}: clone: {cloned:?}");
     }
     tx.rollback().await.unwrap();

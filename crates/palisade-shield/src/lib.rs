@@ -349,8 +349,13 @@ impl Shield {
                 covering.iter().filter(|e| e.field == field.name).flat_map(|e| e.families.iter().copied()).collect();
             // `+` is a space in query strings and forms; in paths too for detection's sake (attackers rely on
             // servers and frameworks that read it so).
-            let plus = field.encoded
-                && matches!(field.location, Location::Query | Location::Body | Location::Name | Location::Path);
+            let plus = if field.encoded
+                && matches!(field.location, Location::Query | Location::Body | Location::Name | Location::Path)
+            {
+                normalise::Plus::Space
+            } else {
+                normalise::Plus::Literal
+            };
             let before = findings.len();
             if field.location == Location::Body && field.name == request::UNREAD {
                 // Part of the body was not read: refused, whatever the route's exceptions say.
@@ -483,14 +488,16 @@ fn protocol(req: &Request, out: &mut Vec<Finding>) {
         out.push(protocol_finding("protocol.oversized-header", detect::CRITICAL, n, v));
     }
     if let Some(ctype) = req.header_value("content-type") {
-        content_type(ctype, !req.body.is_empty(), out);
+        content_type(ctype, &req.body, out);
     }
     if req.path.contains('#') || !req.path.starts_with('/') && req.path != "*" {
         out.push(protocol_finding("protocol.bad-path", detect::CRITICAL, "path", &req.path));
     }
 }
 
-fn content_type(ctype: &str, has_body: bool, out: &mut Vec<Finding>) {
+/// The body is passed because its type and charset only matter when there is one to read.
+fn content_type(ctype: &str, body: &[u8], out: &mut Vec<Finding>) {
+    let has_body = !body.is_empty();
     if CONTENT_TYPE_SHAPE.as_ref().is_some_and(|re| !re.is_match(ctype)) {
         out.push(protocol_finding("protocol.content-type-syntax", detect::CRITICAL, "content-type", ctype));
     }

@@ -18,6 +18,16 @@ pub struct Normalised<'a> {
     pub null_byte: bool,
 }
 
+/// What a `+` stands for in a value: a space in query strings and form bodies (URL form encoding), itself
+/// elsewhere. Only the first decoding round reads it so; a `+` that appears later was sent as `%2B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plus {
+    /// `+` decodes to a space.
+    Space,
+    /// `+` stays a `+`.
+    Literal,
+}
+
 /// How many decoding rounds at most (double encoding is common, triple is rare, more is pathological).
 pub const MAX_ROUNDS: usize = 3;
 
@@ -30,10 +40,10 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// One round of percent-decoding (`+` as space when `plus` is set), with `%uXXXX`. Returns the text and whether
+/// One round of percent-decoding (`+` as `plus` says), with `%uXXXX`. Returns the text and whether
 /// a malformed escape was seen.
-fn url_decode_once(s: &str, plus: bool) -> (Cow<'_, str>, bool) {
-    if !(s.contains('%') || plus && s.contains('+')) {
+fn url_decode_once(s: &str, plus: Plus) -> (Cow<'_, str>, bool) {
+    if !(s.contains('%') || plus == Plus::Space && s.contains('+')) {
         return (Cow::Borrowed(s), false);
     }
     let b = s.as_bytes();
@@ -59,7 +69,7 @@ fn url_decode_once(s: &str, plus: bool) -> (Cow<'_, str>, bool) {
             }
             invalid = true;
             out.push(c);
-        } else if c == b'+' && plus {
+        } else if c == b'+' && plus == Plus::Space {
             out.push(b' ');
         } else {
             out.push(c);
@@ -200,17 +210,17 @@ fn is_folded(s: &str) -> bool {
 
 /// Whether any decoding step could change `s`: without `%`, `\\`, `&` (or `+` where it means a space) a
 /// value is already what the application sees.
-fn needs_decoding(s: &str, plus_is_space: bool) -> bool {
-    s.bytes().any(|b| matches!(b, b'%' | b'\\' | b'&') || (plus_is_space && b == b'+'))
+fn needs_decoding(s: &str, plus: Plus) -> bool {
+    s.bytes().any(|b| matches!(b, b'%' | b'\\' | b'&') || (plus == Plus::Space && b == b'+'))
 }
 
-/// Normalises a value. `plus_is_space` for query strings and form bodies.
+/// Normalises a value. [`Plus::Space`] for query strings and form bodies.
 #[must_use]
-pub fn normalise(raw: &str, plus_is_space: bool) -> Normalised<'_> {
+pub fn normalise(raw: &str, plus: Plus) -> Normalised<'_> {
     let mut current: Cow<'_, str> = Cow::Borrowed(raw);
     let mut invalid = false;
     for round in 0..MAX_ROUNDS {
-        let plus = plus_is_space && round == 0;
+        let plus = if round == 0 { plus } else { Plus::Literal };
         if !needs_decoding(&current, plus) {
             break;
         }
@@ -270,14 +280,14 @@ mod tests {
 
     #[test]
     fn decodes_repeatedly_and_flags_bad_escapes() {
-        assert_eq!(normalise("%2527%2520OR%25201%253D1", false).decoded, "' OR 1=1");
-        assert_eq!(normalise("a+b%20c", true).decoded, "a b c");
-        assert_eq!(normalise("%u003cscript%u003e", false).decoded, "<script>");
-        assert_eq!(normalise("\\u003cimg\\x20src", false).decoded, "<img src");
-        assert_eq!(normalise("&lt;svg onload&#61;alert(1)&gt;", false).decoded, "<svg onload=alert(1)>");
-        assert!(normalise("100%zz", false).invalid_encoding);
-        assert!(!normalise("100%25", false).invalid_encoding);
-        assert!(normalise("a%00b", false).null_byte);
+        assert_eq!(normalise("%2527%2520OR%25201%253D1", Plus::Literal).decoded, "' OR 1=1");
+        assert_eq!(normalise("a+b%20c", Plus::Space).decoded, "a b c");
+        assert_eq!(normalise("%u003cscript%u003e", Plus::Literal).decoded, "<script>");
+        assert_eq!(normalise("\\u003cimg\\x20src", Plus::Literal).decoded, "<img src");
+        assert_eq!(normalise("&lt;svg onload&#61;alert(1)&gt;", Plus::Literal).decoded, "<svg onload=alert(1)>");
+        assert!(normalise("100%zz", Plus::Literal).invalid_encoding);
+        assert!(!normalise("100%25", Plus::Literal).invalid_encoding);
+        assert!(normalise("a%00b", Plus::Literal).null_byte);
     }
 
     #[test]

@@ -299,8 +299,16 @@ pub struct Subjects<'a> {
     pub args: &'a [(String, String)],
 }
 
-fn text_matches(op: &Op, value: &str, fold: bool) -> bool {
-    let cmp = |s: &str| -> String { if fold { s.to_ascii_lowercase() } else { s.to_owned() } };
+/// How a subject's text is compared: methods, countries and header values regardless of case (they are
+/// case-insensitive on the wire), paths, queries and arguments exactly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Insensitive,
+    Sensitive,
+}
+
+fn text_matches(op: &Op, value: &str, case: Case) -> bool {
+    let cmp = |s: &str| -> String { if case == Case::Insensitive { s.to_ascii_lowercase() } else { s.to_owned() } };
     let value = cmp(value);
     match op {
         Op::Eq(s) => value == cmp(s),
@@ -331,17 +339,17 @@ impl Rule {
     pub fn matches(&self, s: &Subjects<'_>) -> bool {
         self.conds.iter().all(|c| {
             let hit = match &c.subject {
-                Subject::Method => text_matches(&c.op, s.method, true),
-                Subject::Path => text_matches(&c.op, s.path, false),
-                Subject::Query => text_matches(&c.op, s.query, false),
-                Subject::Country => s.country.is_some_and(|cc| text_matches(&c.op, cc, true)),
+                Subject::Method => text_matches(&c.op, s.method, Case::Insensitive),
+                Subject::Path => text_matches(&c.op, s.path, Case::Sensitive),
+                Subject::Query => text_matches(&c.op, s.query, Case::Sensitive),
+                Subject::Country => s.country.is_some_and(|cc| text_matches(&c.op, cc, Case::Insensitive)),
                 Subject::Ip => match (&c.op, s.ip) {
                     (Op::In(nets), Some(ip)) => nets.iter().any(|n| in_cidr(ip, *n)),
-                    (op, Some(ip)) => text_matches(op, &ip.to_string(), false),
+                    (op, Some(ip)) => text_matches(op, &ip.to_string(), Case::Sensitive),
                     (_, None) => false,
                 },
-                Subject::Header(name) => s.headers.iter().any(|(n, v)| n == name && text_matches(&c.op, v, true)),
-                Subject::Arg(name) => s.args.iter().any(|(n, v)| n == name && text_matches(&c.op, v, false)),
+                Subject::Header(name) => s.headers.iter().any(|(n, v)| n == name && text_matches(&c.op, v, Case::Insensitive)),
+                Subject::Arg(name) => s.args.iter().any(|(n, v)| n == name && text_matches(&c.op, v, Case::Sensitive)),
             };
             hit != c.negate
         })

@@ -2,7 +2,7 @@
 //! normaliser, the rule parser and the engine: none may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use palisade_shield::normalise::{fold, normalise, resolve_path};
+use palisade_shield::normalise::{Plus, fold, normalise, resolve_path};
 use palisade_shield::rules::parse;
 use palisade_shield::{Policy, Request, Shield};
 
@@ -40,7 +40,7 @@ fn nothing_found_by_fuzzing_panics_again() {
     let shield = Shield::default();
     for data in inputs() {
         let s = String::from_utf8_lossy(&data);
-        for plus in [false, true] {
+        for plus in [Plus::Literal, Plus::Space] {
             let n = normalise(&s, plus);
             let _ = fold(&n.decoded);
             let _ = resolve_path(&n.decoded);

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use palisade_core::StoreId;
+use palisade_shield::normalise::Plus;
 use palisade_shield::rules::{self, Rule, RuleAction, Subjects};
 use palisade_shield::{Mode, Policy};
 use palisade_store::{Db, StoreScope, firewall};
@@ -95,7 +96,7 @@ fn allowed_value(value: &str) -> bool {
 /// path with those redacted.
 #[must_use]
 pub fn kept_path(path: &str) -> String {
-    let decoded = palisade_shield::normalise::normalise(path, false).decoded;
+    let decoded = palisade_shield::normalise::normalise(path, Plus::Literal).decoded;
     let sensitive = |p: &str| {
         palisade_core::redact::has_card_number(p) || p.split('/').any(palisade_core::redact::looks_like_email)
     };
@@ -137,7 +138,7 @@ impl Sample {
                     // As far as the firewall reads it (a longer field is flagged there).
                     let v = palisade_shield::normalise::normalise(
                         palisade_shield::request::prefix(&f.value, palisade_shield::request::MAX_FIELD),
-                        f.encoded,
+                        if f.encoded { Plus::Space } else { Plus::Literal },
                     )
                     .decoded;
                     if allowed_value(&v) { v.into_owned() } else { String::new() }

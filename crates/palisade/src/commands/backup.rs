@@ -97,7 +97,8 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
             };
             let repo = Repository::open(&target).await?;
             let now = palisade_core::time::Clock::now(&SystemClock).millis();
-            let report = retention::prune(&repo, policy, now, dry_run).await?;
+            let mode = if dry_run { retention::PruneMode::DryRun } else { retention::PruneMode::Delete };
+            let report = retention::prune(&repo, policy, now, mode).await?;
             for id in &report.kept {
                 println!("keep    {id}");
             }
