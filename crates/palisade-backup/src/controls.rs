@@ -21,7 +21,10 @@ fn unknown(e: impl std::fmt::Display) -> ControlStatus {
     ControlStatus::Unknown { reason: e.to_string() }
 }
 
-#[allow(clippy::too_many_lines, reason = "the registrations of matrix controls read as one list, each control beside its check")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the registrations of matrix controls read as one list, each control beside its check"
+)]
 pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
     reg.register(
         Control {

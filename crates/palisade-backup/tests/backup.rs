@@ -716,7 +716,9 @@ async fn prune_keeps_the_policy_and_deletes_unreferenced_chunks() {
     }
     let repo = fx.repo(&db).await;
     let chunks_before = repo.chunk_ids().await.unwrap().len();
-    let report = prune(&repo, Retention { daily: 2, weekly: 0, monthly: 0 }, db.now().millis(), PruneMode::Delete).await.unwrap();
+    let report = prune(&repo, Retention { daily: 2, weekly: 0, monthly: 0 }, db.now().millis(), PruneMode::Delete)
+        .await
+        .unwrap();
     assert_eq!(report.kept, ids[3..].to_vec());
     assert_eq!(report.removed, ids[..3].to_vec());
     assert_eq!(report.gc.chunks_deleted, 3, "each removed day had its own settings chunk");

@@ -46,9 +46,16 @@ pub enum AddressError {
     NotAnObject,
 }
 
-fn field(name: &'static str, value: &str, required: bool) -> Result<String, AddressError> {
+/// Whether an address field may be left empty (only the second line may).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Required,
+    Optional,
+}
+
+fn field(name: &'static str, value: &str, presence: Presence) -> Result<String, AddressError> {
     let v = value.trim();
-    if v.is_empty() && required {
+    if v.is_empty() && presence == Presence::Required {
         return Err(AddressError::Missing(name));
     }
     if v.chars().count() > MAX_FIELD {
@@ -66,12 +73,12 @@ impl ShippingAddress {
     /// Parses typed fields (the HTML checkout).
     pub fn parse(f: AddressFields<'_>) -> Result<Self, AddressError> {
         Ok(Self {
-            name: field("name", f.name, true)?,
-            line1: field("line1", f.line1, true)?,
-            line2: field("line2", f.line2, false)?,
-            city: field("city", f.city, true)?,
-            postcode: field("postcode", f.postcode, true)?,
-            country: field("country", f.country, true)?,
+            name: field("name", f.name, Presence::Required)?,
+            line1: field("line1", f.line1, Presence::Required)?,
+            line2: field("line2", f.line2, Presence::Optional)?,
+            city: field("city", f.city, Presence::Required)?,
+            postcode: field("postcode", f.postcode, Presence::Required)?,
+            country: field("country", f.country, Presence::Required)?,
         })
     }
 

@@ -20,7 +20,10 @@ pub const DISPUTE_ANSWER_WITHIN: Duration = Duration::from_secs(3 * 24 * 3600);
 /// How long a paid order may wait to be shipped.
 pub const SHIP_WITHIN: Duration = Duration::from_secs(5 * 24 * 3600);
 
-#[allow(clippy::too_many_lines, reason = "the registrations of matrix controls read as one list, each control beside its check")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the registrations of matrix controls read as one list, each control beside its check"
+)]
 pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
     reg.register(
         Control {

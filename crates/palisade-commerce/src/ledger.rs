@@ -132,8 +132,14 @@ async fn transfer(
     Ok(id)
 }
 
-fn leg((account, kind): (String, &'static str), store: Option<&str>, external: bool, delta: i64) -> Leg {
-    Leg { account, kind, store: store.map(str::to_owned), external, delta }
+/// A leg on an account inside the platform's books.
+fn leg((account, kind): (String, &'static str), store: Option<&str>, delta: i64) -> Leg {
+    Leg { account, kind, store: store.map(str::to_owned), external: false, delta }
+}
+
+/// A leg on an account outside the platform (the gateway, a merchant's bank): money enters or leaves the books.
+fn external_leg((account, kind): (String, &'static str), store: Option<&str>, delta: i64) -> Leg {
+    Leg { account, kind, store: store.map(str::to_owned), external: true, delta }
 }
 
 fn positive(m: &Money) -> Result<i64> {
@@ -180,12 +186,10 @@ pub(crate) async fn release_on(
     }
     let fee = fee_minor.clamp(0, held);
     let store = scope.store_key();
-    let mut legs = vec![
-        leg(escrow(order), Some(&store), false, -held),
-        leg(balance(&store, currency), Some(&store), false, held - fee),
-    ];
+    let mut legs =
+        vec![leg(escrow(order), Some(&store), -held), leg(balance(&store, currency), Some(&store), held - fee)];
     if fee > 0 {
-        legs.push(leg(fees(currency), None, false, fee));
+        legs.push(leg(fees(currency), None, fee));
     }
     transfer_on(tx, db, "release", Some(&store), &order.to_string(), currency, legs).await
 }
@@ -210,7 +214,7 @@ pub(crate) async fn refund_on(
 ) -> Result<String> {
     let a = positive(&amount)?;
     let store = scope.store_key();
-    let legs = vec![leg(escrow(order), Some(&store), false, -a), leg(gateway(amount.currency), None, true, a)];
+    let legs = vec![leg(escrow(order), Some(&store), -a), external_leg(gateway(amount.currency), None, a)];
     transfer_on(tx, db, "refund", Some(&store), &order.to_string(), amount.currency, legs).await
 }
 
@@ -224,7 +228,7 @@ pub(crate) async fn capture_on(
 ) -> Result<String> {
     let a = positive(&amount)?;
     let store = scope.store_key();
-    let legs = vec![leg(gateway(amount.currency), None, true, -a), leg(escrow(order), Some(&store), false, a)];
+    let legs = vec![external_leg(gateway(amount.currency), None, -a), leg(escrow(order), Some(&store), a)];
     transfer_on(tx, db, "capture", Some(&store), &order.to_string(), amount.currency, legs).await
 }
 
@@ -240,8 +244,8 @@ fn payout_legs(scope: &StoreScope, amount: &Money) -> Result<(String, Vec<Leg>)>
     let a = positive(amount)?;
     let store = scope.store_key();
     let legs = vec![
-        leg(balance(&store, amount.currency), Some(&store), false, -a),
-        leg(bank(&store, amount.currency), Some(&store), true, a),
+        leg(balance(&store, amount.currency), Some(&store), -a),
+        external_leg(bank(&store, amount.currency), Some(&store), a),
     ];
     Ok((store, legs))
 }

@@ -176,12 +176,20 @@ fn rfind_ci(haystack: &str, needle: &str) -> Option<usize> {
         .find(|&i| h.get(i..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)))
 }
 
+/// Which closing tag ends an element: the first (a `<title>`), or the last in the page (a `<body>`, so that a
+/// stray `</body>` inside cannot cut it short).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Close {
+    First,
+    Last,
+}
+
 /// The text between `<tag …>` and `</tag` (the first such element), if there is one.
-fn element_content<'a>(html: &'a str, tag: &str, last_close: bool) -> Option<&'a str> {
+fn element_content<'a>(html: &'a str, tag: &str, close: Close) -> Option<&'a str> {
     let open = find_ci(html, &format!("<{tag}"), 0)?;
     let start = html.get(open..)?.find('>')? + open + 1;
     let close_tag = format!("</{tag}");
-    let end = if last_close { rfind_ci(html, &close_tag)? } else { find_ci(html, &close_tag, start)? };
+    let end = if close == Close::Last { rfind_ci(html, &close_tag)? } else { find_ci(html, &close_tag, start)? };
     html.get(start..end.max(start))
 }
 
@@ -189,8 +197,8 @@ fn element_content<'a>(html: &'a str, tag: &str, last_close: bool) -> Option<&'a
 /// allows (without a `<body>` the whole output counts as body, minus any `<head>`).
 #[must_use]
 pub fn clean_page(raw: &str) -> CleanPage {
-    let title = element_content(raw, "title", false).map(|t| TEXT_ONLY.clean(t).to_string()).unwrap_or_default();
-    let body = match element_content(raw, "body", true) {
+    let title = element_content(raw, "title", Close::First).map(|t| TEXT_ONLY.clean(t).to_string()).unwrap_or_default();
+    let body = match element_content(raw, "body", Close::Last) {
         Some(b) => b,
         None => match find_ci(raw, "</head", 0) {
             Some(i) => raw.get(i..).unwrap_or_default(),

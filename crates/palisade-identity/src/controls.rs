@@ -25,7 +25,10 @@ fn store_only(ctx: &EvalContext) -> Option<palisade_store::StoreScope> {
     ctx.store.clone()
 }
 
-#[allow(clippy::too_many_lines, reason = "the registrations of matrix controls read as one list, each control beside its check")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the registrations of matrix controls read as one list, each control beside its check"
+)]
 pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
     reg.register(
         Control {

@@ -64,7 +64,8 @@ pub async fn invite(
     link_base: &str,
 ) -> Result<PendingInvitation> {
     let scope = &by.scope;
-    permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
+    permissions::check_change(&by.standing(), permissions::Whom::Another, None, Some(&Standing::of(role, &[])))
+        .map_err(StoreError::from)?;
     let store = tenancy::get_store(db, scope).await?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -163,7 +164,8 @@ pub async fn revoke(db: &Db, by: &Membership, id: &str) -> Result<()> {
     .map_err(StoreError::from)?;
     let Some((role,)) = row else { return Err(StoreError::NotFound("pending invitation").into()) };
     let role = Role::parse(&role)?;
-    permissions::check_change(&by.standing(), false, None, Some(&Standing::of(role, &[]))).map_err(StoreError::from)?;
+    permissions::check_change(&by.standing(), permissions::Whom::Another, None, Some(&Standing::of(role, &[])))
+        .map_err(StoreError::from)?;
     // Expiring it is withdrawing it: every use of a link requires `expires_at` in the future. Set to the epoch,
     // not to this node's "now", so a node whose clock is behind cannot still accept it; and only while it is still
     // pending (an acceptance that got in first is reported, not papered over with a "withdrawn").
@@ -233,7 +235,8 @@ pub async fn accept(identity: &Identity, token: &str, who: Acceptor) -> Result<A
     // The inviter's rights now, not when they sent it: someone removed or demoted since cannot still add members.
     let inviter = tenancy::membership(db, inv.invited_by, inv.store_id).await?;
     let still_may = inviter.is_some_and(|m| {
-        permissions::check_change(&m.standing(), false, None, Some(&Standing::of(inv.role, &[]))).is_ok()
+        permissions::check_change(&m.standing(), permissions::Whom::Another, None, Some(&Standing::of(inv.role, &[])))
+            .is_ok()
     });
     if !still_may {
         return Err(IdentityError::NotAllowed(

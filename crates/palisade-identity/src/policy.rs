@@ -61,10 +61,17 @@ pub enum Gate {
     EnrolOnly,
 }
 
+/// Whether a member has a second factor set up (a confirmed authenticator app or a passkey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mfa {
+    SetUp,
+    Missing,
+}
+
 /// Decides the gate for a member with or without MFA.
 #[must_use]
-pub fn gate(policy: &MfaPolicy, has_mfa: bool, now: Timestamp) -> Gate {
-    if !policy.require_staff_mfa || has_mfa {
+pub fn gate(policy: &MfaPolicy, mfa: Mfa, now: Timestamp) -> Gate {
+    if !policy.require_staff_mfa || mfa == Mfa::SetUp {
         return Gate::Open;
     }
     match policy.grace_until {
@@ -94,10 +101,10 @@ mod tests {
     fn gates() {
         let now = Timestamp(1_000_000);
         let off = MfaPolicy::default();
-        assert_eq!(gate(&off, false, now), Gate::Open);
+        assert_eq!(gate(&off, Mfa::Missing, now), Gate::Open);
         let on = MfaPolicy { require_staff_mfa: true, grace_until: Some(Timestamp(2_000_000)) };
-        assert_eq!(gate(&on, true, now), Gate::Open);
-        assert_eq!(gate(&on, false, now), Gate::Grace { until: Timestamp(2_000_000) });
-        assert_eq!(gate(&on, false, Timestamp(2_000_000)), Gate::EnrolOnly);
+        assert_eq!(gate(&on, Mfa::SetUp, now), Gate::Open);
+        assert_eq!(gate(&on, Mfa::Missing, now), Gate::Grace { until: Timestamp(2_000_000) });
+        assert_eq!(gate(&on, Mfa::Missing, Timestamp(2_000_000)), Gate::EnrolOnly);
     }
 }

@@ -80,6 +80,13 @@ pub enum StepUp {
     Throttled { until: Timestamp },
 }
 
+/// Which authenticator-app secret is wanted: the one still being set up, or the one in use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TotpState {
+    BeingSetUp,
+    Confirmed,
+}
+
 /// The throttle keys of one password attempt.
 struct ThrottleKeys {
     account: String,
@@ -305,7 +312,8 @@ impl Identity {
             .execute_write(db)
             .await?;
         let needs_second = self.has_mfa(account.id).await?;
-        let (token, session) = sessions::create(db, account.id, lifetime(account.kind), client, !needs_second).await?;
+        let second = if needs_second { sessions::SecondFactor::Pending } else { sessions::SecondFactor::Passed };
+        let (token, session) = sessions::create(db, account.id, lifetime(account.kind), client, second).await?;
         let target = format!("account:{}", account.id);
         let details = serde_json::json!({"ip": client.ip, "second_factor_required": needs_second});
         audit::record_account_now(db, account.id, NewEvent::new("login.password_accepted", &target).details(details))
@@ -485,7 +493,7 @@ impl Identity {
         })
     }
 
-    async fn totp_secret(&self, account: AccountId, confirmed: bool) -> Result<Option<(Vec<u8>, i64)>> {
+    async fn totp_secret(&self, account: AccountId, state: TotpState) -> Result<Option<(Vec<u8>, i64)>> {
         let row: Option<(String, Option<i64>, i64)> =
             sqlx::query_as("SELECT secret_sealed, confirmed_at, last_step FROM totp_credentials WHERE account_id = $1")
                 .bind(account.to_string())
@@ -493,7 +501,7 @@ impl Identity {
                 .await
                 .map_err(palisade_store::StoreError::from)?;
         let Some((sealed, confirmed_at, last_step)) = row else { return Ok(None) };
-        if confirmed_at.is_some() != confirmed {
+        if confirmed_at.is_some() != (state == TotpState::Confirmed) {
             return Ok(None);
         }
         let secret = self.totp_sealer.open(&sealed, &account.to_string()).map_err(|_| {
@@ -516,8 +524,10 @@ impl Identity {
 
     /// Confirms enrolment with a first code and returns fresh recovery codes (shown once).
     pub async fn confirm_totp(&self, account: &Account, code: &str) -> Result<Vec<String>> {
-        let (secret, last) =
-            self.totp_secret(account.id, false).await?.ok_or(IdentityError::NotAllowed("start the set-up first"))?;
+        let (secret, last) = self
+            .totp_secret(account.id, TotpState::BeingSetUp)
+            .await?
+            .ok_or(IdentityError::NotAllowed("start the set-up first"))?;
         let step = totp::verify(&secret, code, self.db.now(), last).ok_or(IdentityError::InvalidCode)?;
         if !self.consume_step(account.id, step).await? {
             return Err(IdentityError::InvalidCode);
@@ -586,7 +596,7 @@ impl Identity {
         }
         let target = format!("account:{}", account.id);
         let mut method = None;
-        if let Some((secret, last)) = self.totp_secret(account.id, true).await?
+        if let Some((secret, last)) = self.totp_secret(account.id, TotpState::Confirmed).await?
             && let Some(step) = totp::verify(&secret, code, self.db.now(), last)
             && self.consume_step(account.id, step).await?
         {
@@ -679,7 +689,7 @@ impl Identity {
 
     /// The code a software authenticator would show now (tests, and the demo's pre-enrolled operator).
     pub async fn current_code_for_tests(&self, account: AccountId) -> Result<Option<String>> {
-        Ok(self.totp_secret(account, true).await?.and_then(|(s, _)| totp::code_at(&s, self.db.now())))
+        Ok(self.totp_secret(account, TotpState::Confirmed).await?.and_then(|(s, _)| totp::code_at(&s, self.db.now())))
     }
 }
 

@@ -82,14 +82,20 @@ pub struct Client {
     pub device: Option<String>,
 }
 
-/// Starts a session right after the password was checked. `mfa_done` when no second factor is needed or it was
-/// already passed.
+/// Where a new session stands on the second factor: passed (or none is needed), or still to be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    Passed,
+    Pending,
+}
+
+/// Starts a session right after the password was checked.
 pub async fn create(
     db: &Db,
     account: AccountId,
     life: Lifetime,
     client: &Client,
-    mfa_done: bool,
+    second: SecondFactor,
 ) -> Result<(SecretString, Session), StoreError> {
     let token = new_token();
     let now = db.now();
@@ -100,7 +106,7 @@ pub async fn create(
         created_at: now,
         last_seen_at: now,
         expires_at: now.plus(life.absolute),
-        mfa_at: mfa_done.then_some(now),
+        mfa_at: (second == SecondFactor::Passed).then_some(now),
         reauth_at: now,
         ip: client.ip.clone(),
         user_agent: ua,

@@ -348,7 +348,9 @@ impl Rule {
                     (op, Some(ip)) => text_matches(op, &ip.to_string(), Case::Sensitive),
                     (_, None) => false,
                 },
-                Subject::Header(name) => s.headers.iter().any(|(n, v)| n == name && text_matches(&c.op, v, Case::Insensitive)),
+                Subject::Header(name) => {
+                    s.headers.iter().any(|(n, v)| n == name && text_matches(&c.op, v, Case::Insensitive))
+                }
                 Subject::Arg(name) => s.args.iter().any(|(n, v)| n == name && text_matches(&c.op, v, Case::Sensitive)),
             };
             hit != c.negate

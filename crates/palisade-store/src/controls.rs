@@ -22,7 +22,10 @@ const CE_ACCESS: Reference = Reference { framework: "Cyber Essentials", clause: 
 pub const MAX_OPERATOR_TOKEN_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Registers the foundation's controls.
-#[allow(clippy::too_many_lines, reason = "the registrations of matrix controls read as one list, each control beside its check")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the registrations of matrix controls read as one list, each control beside its check"
+)]
 pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
     reg.register(
         Control {

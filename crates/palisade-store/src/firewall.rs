@@ -346,10 +346,18 @@ pub async fn add_rule(db: &Db, scope: &StaffScope, source: &str) -> Result<Store
     Ok(StoredRule { id, position: pos, source: source.to_owned(), enabled: false, created_at: now })
 }
 
-/// Enables, disables or (with `delete`) removes a rule.
-pub async fn change_rule(db: &Db, scope: &StaffScope, id: &str, enabled: bool, delete: bool) -> Result<()> {
+/// What to do with an existing rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleChange {
+    Enable,
+    Disable,
+    Delete,
+}
+
+/// Enables, disables or removes a rule.
+pub async fn change_rule(db: &Db, scope: &StaffScope, id: &str, change: RuleChange) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    let done = if delete {
+    let done = if change == RuleChange::Delete {
         sqlx::query("DELETE FROM store_rules WHERE store_id = $1 AND id = $2")
             .bind(scope.store_key())
             .bind(id)
@@ -359,7 +367,7 @@ pub async fn change_rule(db: &Db, scope: &StaffScope, id: &str, enabled: bool, d
         sqlx::query("UPDATE store_rules SET enabled = $3 WHERE store_id = $1 AND id = $2")
             .bind(scope.store_key())
             .bind(id)
-            .bind(i64::from(enabled))
+            .bind(i64::from(change == RuleChange::Enable))
             .execute(&mut *tx)
             .await?
     };
@@ -367,12 +375,10 @@ pub async fn change_rule(db: &Db, scope: &StaffScope, id: &str, enabled: bool, d
         return Err(crate::StoreError::NotFound("rule"));
     }
     let target = format!("rule:{id}");
-    let action = if delete {
-        "firewall.rule_deleted"
-    } else if enabled {
-        "firewall.rule_enabled"
-    } else {
-        "firewall.rule_disabled"
+    let action = match change {
+        RuleChange::Delete => "firewall.rule_deleted",
+        RuleChange::Enable => "firewall.rule_enabled",
+        RuleChange::Disable => "firewall.rule_disabled",
     };
     audit::record_store(&mut tx, db, scope, NewEvent::new(action, &target)).await?;
     tx.commit().await?;

@@ -168,12 +168,6 @@ impl OutboundPolicy {
         OutboundPolicy { allow_private: true, allow_http: true, trusted: Vec::new(), lookup: Arc::new(SystemLookup) }
     }
 
-    /// From the operator's flag.
-    #[must_use]
-    pub fn from_operator_flag(allow_private: bool) -> OutboundPolicy {
-        if allow_private { OutboundPolicy::allow_private_networks() } else { OutboundPolicy::public_only() }
-    }
-
     /// The same policy with another resolver (tests; a split-horizon resolver).
     #[must_use]
     pub fn with_lookup(mut self, lookup: Arc<dyn NameLookup>) -> OutboundPolicy {

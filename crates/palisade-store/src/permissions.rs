@@ -149,6 +149,13 @@ impl From<GrantRefusal> for crate::StoreError {
     }
 }
 
+/// Whose rights a change touches: one's own may always be given up, another member's only within one's rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whom {
+    Oneself,
+    Another,
+}
+
 /// The permission algebra: may `actor` change `target` from `before` to `after` (`None`: not a member)?
 ///
 /// Every way of changing someone's rights (role, grants, removal, invitation) goes through this one rule, so
@@ -156,7 +163,7 @@ impl From<GrantRefusal> for crate::StoreError {
 /// must be one the actor could grant ([`can_grant`]). Giving up one's own permissions needs no right.
 pub fn check_change(
     actor: &Standing,
-    target_is_actor: bool,
+    whom: Whom,
     before: Option<&Standing>,
     after: Option<&Standing>,
 ) -> Result<(), GrantRefusal> {
@@ -171,7 +178,7 @@ pub fn check_change(
     let old = before.map_or(none, |s| s.permissions.as_slice());
     let new = after.map_or(none, |s| s.permissions.as_slice());
     let gained = new.iter().filter(|p| !old.contains(p));
-    let lost = old.iter().filter(|p| !new.contains(p) && !target_is_actor);
+    let lost = old.iter().filter(|p| !new.contains(p) && whom == Whom::Another);
     if gained.chain(lost).all(|p| can_grant(actor.role, &actor.permissions, *p)) {
         Ok(())
     } else {
@@ -220,25 +227,25 @@ mod tests {
         let before = Standing::of(Role::Staff, &[]);
         for p in Permission::ALL {
             let after = Standing::of(Role::Staff, &[p]);
-            assert_eq!(check_change(&owner, false, Some(&before), Some(&after)), Ok(()), "{p:?}");
+            assert_eq!(check_change(&owner, Whom::Another, Some(&before), Some(&after)), Ok(()), "{p:?}");
             let admin_may = !Permission::OWNER_ONLY.contains(&p);
-            assert_eq!(check_change(&admin, false, Some(&before), Some(&after)).is_ok(), admin_may, "{p:?}");
+            assert_eq!(check_change(&admin, Whom::Another, Some(&before), Some(&after)).is_ok(), admin_may, "{p:?}");
             // An admin granting itself anything it lacks (payouts) is refused like granting anyone else.
             let admin_after = Standing::of(Role::Admin, &[p]);
             assert_eq!(
-                check_change(&admin, true, Some(&admin), Some(&admin_after)).is_ok(),
+                check_change(&admin, Whom::Oneself, Some(&admin), Some(&admin_after)).is_ok(),
                 admin.permissions.contains(&p),
                 "{p:?} to self"
             );
-            assert!(check_change(&staff, false, Some(&before), Some(&after)).is_err());
+            assert!(check_change(&staff, Whom::Another, Some(&before), Some(&after)).is_err());
         }
         // Admins neither touch owners nor make them; they cannot make admins (that hands out staff management).
-        assert_eq!(check_change(&admin, false, Some(&owner), Some(&admin)), Err(GrantRefusal::OwnersOnly));
-        assert_eq!(check_change(&admin, false, Some(&owner), None), Err(GrantRefusal::OwnersOnly));
-        assert_eq!(check_change(&admin, false, Some(&staff), Some(&owner)), Err(GrantRefusal::OwnersOnly));
-        assert_eq!(check_change(&admin, false, Some(&staff), Some(&admin)), Err(GrantRefusal::BeyondOwnRights));
-        assert_eq!(check_change(&admin, false, None, Some(&staff)), Ok(()));
+        assert_eq!(check_change(&admin, Whom::Another, Some(&owner), Some(&admin)), Err(GrantRefusal::OwnersOnly));
+        assert_eq!(check_change(&admin, Whom::Another, Some(&owner), None), Err(GrantRefusal::OwnersOnly));
+        assert_eq!(check_change(&admin, Whom::Another, Some(&staff), Some(&owner)), Err(GrantRefusal::OwnersOnly));
+        assert_eq!(check_change(&admin, Whom::Another, Some(&staff), Some(&admin)), Err(GrantRefusal::BeyondOwnRights));
+        assert_eq!(check_change(&admin, Whom::Another, None, Some(&staff)), Ok(()));
         // Giving up one's own rights is always allowed (the last-owner rule is the store's to check).
-        assert_eq!(check_change(&admin, true, Some(&admin), Some(&staff)), Ok(()));
+        assert_eq!(check_change(&admin, Whom::Oneself, Some(&admin), Some(&staff)), Ok(()));
     }
 }

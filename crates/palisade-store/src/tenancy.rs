@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError, conflict_on_unique};
-use crate::permissions::{self, Permission, Standing};
+use crate::permissions::{self, Permission, Standing, Whom};
 use crate::scope::{Actor, PlatformScope, StaffScope, StoreScope};
 
 /// What kind of person an account belongs to.
@@ -508,8 +508,8 @@ async fn check_member_change(
     let (role, grants) = member_row(conn, &by.scope, account).await?.ok_or(StoreError::NotFound("store member"))?;
     let before = Standing::of(role, &grants);
     let after = after(role, &grants);
-    let is_self = by.scope.actor() == Actor::Account(account);
-    permissions::check_change(&actor, is_self, Some(&before), after.as_ref())?;
+    let whom = if by.scope.actor() == Actor::Account(account) { Whom::Oneself } else { Whom::Another };
+    permissions::check_change(&actor, whom, Some(&before), after.as_ref())?;
     Ok((role, grants))
 }
 

@@ -185,7 +185,8 @@ async fn run_one(
     .await?;
 
     let prune_started = db.now().millis();
-    let pruned = retention::prune(&repo, ctx.settings.backup.retention, prune_started, retention::PruneMode::Delete).await?;
+    let pruned =
+        retention::prune(&repo, ctx.settings.backup.retention, prune_started, retention::PruneMode::Delete).await?;
     let detail = format!(
         "kept {}, removed {}, {} chunks deleted",
         pruned.kept.len(),

@@ -83,7 +83,22 @@ pub fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
 }
 
 /// Merges flags/environment over the file over defaults.
-pub fn resolve(global: &GlobalArgs, listen: Option<&str>, behind_tls_flag: bool) -> anyhow::Result<Settings> {
+/// The flags only `palisade serve` takes that override the configuration file; other commands pass
+/// [`ServeFlags::NONE`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeFlags<'a> {
+    /// `--listen`.
+    pub listen: Option<&'a str>,
+    /// `--behind-tls`: only ever turns the file's setting on.
+    pub behind_tls: bool,
+}
+
+impl ServeFlags<'_> {
+    pub const NONE: ServeFlags<'static> = ServeFlags { listen: None, behind_tls: false };
+}
+
+pub fn resolve(global: &GlobalArgs, flags: ServeFlags<'_>) -> anyhow::Result<Settings> {
+    let ServeFlags { listen, behind_tls: behind_tls_flag } = flags;
     let file = read_file(global.config.as_deref())?;
     let data_dir = global.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("palisade-data"));
     let (database_url, database_in_data_dir) = match global.database_url.clone().or(file.database_url) {

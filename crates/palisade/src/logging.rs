@@ -15,14 +15,24 @@ use crate::cli::LogFormat;
 /// The format asked for (flag, `PALISADE_LOG_FORMAT` or the config file), else text on a terminal and JSON when
 /// stderr goes to a file, a pipe or a collector.
 #[must_use]
-pub fn choose(asked: Option<LogFormat>, stderr_is_terminal: bool) -> LogFormat {
-    asked.unwrap_or(if stderr_is_terminal { LogFormat::Text } else { LogFormat::Json })
+pub fn choose(asked: Option<LogFormat>, stderr: Stderr) -> LogFormat {
+    asked.unwrap_or(match stderr {
+        Stderr::Terminal => LogFormat::Text,
+        Stderr::Redirected => LogFormat::Json,
+    })
+}
+
+/// Where stderr goes: a person's terminal, or a file, pipe or collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stderr {
+    Terminal,
+    Redirected,
 }
 
 /// [`choose`] for this process's stderr.
 #[must_use]
 pub fn for_stderr(asked: Option<LogFormat>) -> LogFormat {
-    choose(asked, std::io::stderr().is_terminal())
+    choose(asked, if std::io::stderr().is_terminal() { Stderr::Terminal } else { Stderr::Redirected })
 }
 
 /// Installs the global subscriber. `default_level` applies when `PALISADE_LOG` is not set.
@@ -104,10 +114,10 @@ mod tests {
 
     #[test]
     fn text_for_a_person_json_for_a_machine_unless_asked() {
-        assert_eq!(choose(None, true), LogFormat::Text);
-        assert_eq!(choose(None, false), LogFormat::Json);
-        assert_eq!(choose(Some(LogFormat::Json), true), LogFormat::Json);
-        assert_eq!(choose(Some(LogFormat::Text), false), LogFormat::Text);
+        assert_eq!(choose(None, Stderr::Terminal), LogFormat::Text);
+        assert_eq!(choose(None, Stderr::Redirected), LogFormat::Json);
+        assert_eq!(choose(Some(LogFormat::Json), Stderr::Terminal), LogFormat::Json);
+        assert_eq!(choose(Some(LogFormat::Text), Stderr::Redirected), LogFormat::Text);
     }
 
     #[test]

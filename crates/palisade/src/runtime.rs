@@ -73,8 +73,16 @@ pub fn registry() -> anyhow::Result<Registry> {
     Ok(reg)
 }
 
-/// Opens the installation, migrating the database when `migrate_now` (serve and demo do; others check).
-pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Installation> {
+/// What opening does to the database schema: serve, demo and the admin commands bring it up to date; the others
+/// only check that it is current, so that a one-shot command never migrates behind the operator's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    Migrate,
+    CheckCurrent,
+}
+
+/// Opens the installation, migrating the database or checking it is current as `schema` says.
+pub async fn open(settings: Settings, schema: Schema) -> anyhow::Result<Installation> {
     let (master_key, created_key) = prepare_data_dir(&settings)?;
     if let Some(dir) = &settings.pwned_passwords_dir {
         palisade_identity::password::pwned::configure(dir.clone()).map_err(|e| anyhow::anyhow!(e))?;
@@ -83,7 +91,7 @@ pub async fn open(settings: Settings, migrate_now: bool) -> anyhow::Result<Insta
         tracing::info!(path = %settings.master_key_file.display(), "generated a new master key (mode 0600); back it up apart from the database");
     }
     let db = connect(&settings).await?;
-    if migrate_now {
+    if schema == Schema::Migrate {
         let report = migrate::run(&db).await.map_err(explain)?;
         if report.changed() {
             tracing::info!(from = ?report.from, to = report.to, database = db.display_url(), "database migrated");

@@ -118,7 +118,7 @@ impl FromRequestParts<AppState> for StaffAccess {
             .map_err(|_| AccessRejection::NotFound { api })?;
         let key = params.get("store").ok_or(AccessRejection::NotFound { api })?;
         if let Some(token) = bearer(&parts.headers).filter(|t| t.starts_with("pal_st_")) {
-            return token_access(parts, state, token, key, api).await;
+            return token_access(parts, state, token, key).await;
         }
         let signed = SignedIn::from_request_parts(parts, state).await.map_err(AccessRejection::Session)?;
         let store = crate::routes::resolve_store(state, key).await.map_err(|_| AccessRejection::NotFound { api })?;
@@ -126,8 +126,8 @@ impl FromRequestParts<AppState> for StaffAccess {
             .await
             .map_err(|e| AccessRejection::Error(e.into(), api))?
             .ok_or(AccessRejection::NotFound { api })?;
-        let mfa_grace_until = mfa_gate(state, &membership, signed.account.id, api).await?;
-        allowlisted(parts, state, &membership, api).await?;
+        let mfa_grace_until = mfa_gate(parts, state, &membership, signed.account.id).await?;
+        allowlisted(parts, state, &membership).await?;
         Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
     }
 }
@@ -135,14 +135,16 @@ impl FromRequestParts<AppState> for StaffAccess {
 /// The store's MFA requirement for this member, now. Sessions and the member's API tokens pass the same gate: a
 /// member shut out until they set up MFA is shut out whichever way they come. `Some(until)` while in grace.
 async fn mfa_gate(
+    parts: &Parts,
     state: &AppState,
     membership: &Membership,
     account: palisade_core::AccountId,
-    api: bool,
 ) -> Result<Option<Timestamp>, AccessRejection> {
+    let api = is_api_path(parts.uri.path());
     let pol = policy::get(&state.db, &membership.scope).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
     let has_mfa = state.identity.has_mfa(account).await.map_err(|e| AccessRejection::Error(e.into(), api))?;
-    match policy::gate(&pol, has_mfa, state.db.now()) {
+    let mfa = if has_mfa { policy::Mfa::SetUp } else { policy::Mfa::Missing };
+    match policy::gate(&pol, mfa, state.db.now()) {
         Gate::Open => Ok(None),
         Gate::Grace { until } => Ok(Some(until)),
         Gate::EnrolOnly => Err(AccessRejection::EnrolMfa { api }),
@@ -162,8 +164,8 @@ async fn token_access(
     state: &AppState,
     token: &str,
     store_key: &str,
-    api: bool,
 ) -> Result<StaffAccess, AccessRejection> {
+    let api = is_api_path(parts.uri.path());
     let unauthenticated = || {
         AccessRejection::Error(
             ApiError::new(
@@ -196,7 +198,7 @@ async fn token_access(
         tracing::info!(token.id = %token.id, "store API token refused: its creator's account is disabled");
         return Err(unauthenticated());
     }
-    let mfa_grace_until = mfa_gate(state, &membership, account.id, api).await?;
+    let mfa_grace_until = mfa_gate(parts, state, &membership, account.id).await?;
     let target = format!("token:{}", token.id);
     let details = serde_json::json!({"method": parts.method.as_str(), "path": parts.uri.path(), "ip": ip});
     audit::record_store_now(
@@ -206,17 +208,13 @@ async fn token_access(
     )
     .await
     .map_err(err)?;
-    allowlisted(parts, state, &membership, api).await?;
+    allowlisted(parts, state, &membership).await?;
     Ok(StaffAccess { account, session: None, membership, mfa_grace_until, api })
 }
 
 /// Refuses the request if the store has an admin allow-list and the client's address is not on it.
-async fn allowlisted(
-    parts: &Parts,
-    state: &AppState,
-    membership: &Membership,
-    api: bool,
-) -> Result<(), AccessRejection> {
+async fn allowlisted(parts: &Parts, state: &AppState, membership: &Membership) -> Result<(), AccessRejection> {
+    let api = is_api_path(parts.uri.path());
     // Fail closed: an allow-list that cannot be read (or holds an entry that is not a network) is not "no
     // allow-list" — the admin is refused, visibly, and the cause logged.
     let unreadable = |reason: &dyn std::fmt::Display| {

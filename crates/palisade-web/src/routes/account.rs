@@ -114,15 +114,27 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-fn throttled_response(state: &AppState, until: palisade_core::Timestamp, api: bool) -> Response {
+/// A page's answer while password attempts are throttled (sign-in, re-entering the password).
+fn throttled_page(state: &AppState, until: palisade_core::Timestamp) -> Response {
+    let (error, secs) = throttled(state, until);
+    with_retry_after(PageError(error).into_response(), &secs)
+}
+
+/// The JSON API's answer while password attempts are throttled.
+fn throttled_api(state: &AppState, until: palisade_core::Timestamp) -> Response {
+    let (error, secs) = throttled(state, until);
+    with_retry_after(error.into_response(), &secs)
+}
+
+/// The error and the whole seconds (at least one) until the next attempt is allowed.
+fn throttled(state: &AppState, until: palisade_core::Timestamp) -> (ApiError, String) {
     let secs = ((until.0 - state.db.now().0).max(1000) / 1000).to_string();
     let message = format!("too many failed attempts; try again in {secs} s");
-    let mut res = if api {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message).into_response()
-    } else {
-        PageError(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)).into_response()
-    };
-    if let Ok(v) = HeaderValue::from_str(&secs) {
+    (ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message), secs)
+}
+
+fn with_retry_after(mut res: Response, secs: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(secs) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res
@@ -156,7 +168,7 @@ async fn login(
             )?;
             (StatusCode::UNAUTHORIZED, Html(html)).into_response()
         }
-        LoginOutcome::Throttled { until } => throttled_response(&state, until, false),
+        LoginOutcome::Throttled { until } => throttled_page(&state, until),
     })
 }
 
@@ -181,7 +193,7 @@ async fn register(
     use palisade_identity::throttle;
     let key = format!("signup-{}", throttle::ip_key(client.ip.as_deref().unwrap_or("unknown")));
     if let Some(until) = throttle::blocked_until(&state.db, &key).await? {
-        return Ok(throttled_response(&state, until, false));
+        return Ok(throttled_page(&state, until));
     }
     throttle::record_failure(&state.db, &key, &SIGNUP_POLICY).await?;
     let retry = |error: String| -> Result<Response, PageError> {
@@ -368,7 +380,7 @@ async fn reauth(
     let next = safe_next(form.next.as_deref()).unwrap_or_else(|| "/account".into());
     match state.identity.step_up(&s.session, SecretString::from(form.password), &client).await? {
         StepUp::Passed => return Ok(Redirect::to(&next).into_response()),
-        StepUp::Throttled { until } => return Ok(throttled_response(&state, until, false)),
+        StepUp::Throttled { until } => return Ok(throttled_page(&state, until)),
         StepUp::Refused => {}
     }
     let html = state.templates.render("reauth.html", json!({"error": "That password is not right.", "next": next}))?;
@@ -498,7 +510,7 @@ async fn api_login(
             "that email and password do not match an account",
         )
         .into_response(),
-        LoginOutcome::Throttled { until } => throttled_response(&state, until, true),
+        LoginOutcome::Throttled { until } => throttled_api(&state, until),
     })
 }
 

@@ -65,7 +65,11 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// Where the platform may connect for this store (its bucket): only the operator's flag can widen it.
 fn outbound(state: &AppState) -> OutboundPolicy {
-    OutboundPolicy::from_operator_flag(state.config.exports_allow_private_s3)
+    if state.config.exports_allow_private_s3 {
+        OutboundPolicy::allow_private_networks()
+    } else {
+        OutboundPolicy::public_only()
+    }
 }
 
 fn scope(access: &StaffAccess) -> &StaffScope {

@@ -10,13 +10,8 @@ use palisade_store::firewall::StoredRule;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-/// What to do with an existing rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Enable,
-    Disable,
-    Delete,
-}
+/// What to do with an existing rule (the store's own type, under the name the routes know).
+pub use palisade_store::firewall::RuleChange as Change;
 
 /// Parses a rule as the merchant typed it; a country rule needs the platform's GeoIP database.
 pub fn parse(state: &AppState, source: &str) -> Result<Rule, ApiError> {
@@ -43,12 +38,7 @@ pub async fn add(state: &AppState, scope: &StaffScope, source: &str) -> Result<S
 
 /// Enables, disables or deletes a rule of the store.
 pub async fn change(state: &AppState, scope: &StaffScope, rule: &str, change: Change) -> Result<(), ApiError> {
-    let (enabled, delete) = match change {
-        Change::Enable => (true, false),
-        Change::Disable => (false, false),
-        Change::Delete => (false, true),
-    };
-    palisade_store::firewall::change_rule(&state.db, scope, rule, enabled, delete).await?;
+    palisade_store::firewall::change_rule(&state.db, scope, rule, change).await?;
     state.store_rules.invalidate();
     Ok(())
 }

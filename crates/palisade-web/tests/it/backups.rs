@@ -8,9 +8,18 @@ use secrecy::SecretString;
 use crate::support::Csrf as _;
 use crate::support::{TestApp, forget_recent_passwords, listing, owner_of};
 
-fn shield_off(allow_private: bool) -> palisade_web::WebConfig {
-    let mut config =
-        palisade_web::WebConfig { exports_allow_private_s3: allow_private, ..palisade_web::WebConfig::default() };
+/// Whether the operator let exports reach private addresses (`--exports-allow-private-s3`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Buckets {
+    PublicOnly,
+    PrivateAllowed,
+}
+
+fn shield_off(buckets: Buckets) -> palisade_web::WebConfig {
+    let mut config = palisade_web::WebConfig {
+        exports_allow_private_s3: buckets == Buckets::PrivateAllowed,
+        ..palisade_web::WebConfig::default()
+    };
     config.shield.policy.mode = palisade_shield::Mode::Off;
     config
 }
@@ -125,7 +134,7 @@ async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
 #[tokio::test]
 async fn a_merchant_cannot_point_exports_at_the_platforms_network() {
     // The shield already blocks most of these URLs as SSRF; with it off, the application's own check must hold.
-    let app = TestApp::start_with(shield_off(false), |r, _| r).await;
+    let app = TestApp::start_with(shield_off(Buckets::PublicOnly), |r, _| r).await;
     let (s, _, cookie) = owner_of(&app, "alpha").await;
     let base = format!("/admin/stores/{}/backups", s.id);
     for url in [
@@ -169,7 +178,7 @@ async fn exports_are_delivered_to_the_merchants_own_bucket() {
     };
     // The test server is on loopback: private endpoints allowed, and the shield (which blocks loopback URLs in
     // parameters as SSRF) off.
-    let app = TestApp::start_with(shield_off(true), |r, _| r).await;
+    let app = TestApp::start_with(shield_off(Buckets::PrivateAllowed), |r, _| r).await;
     let (s, scope, cookie) = owner_of(&app, "alpha").await;
     let base = format!("/admin/stores/{}/backups", s.id);
     let bucket = format!("merchant-{}", rand::random::<u32>());
@@ -339,7 +348,7 @@ async fn an_archive_upload_over_its_limit_is_refused_and_other_routes_keep_their
 /// each needs a password entered in the last few minutes, and a stale session changes nothing.
 #[tokio::test]
 async fn backup_actions_need_a_recent_password() {
-    let app = TestApp::start_with(shield_off(false), |r, _| r).await;
+    let app = TestApp::start_with(shield_off(Buckets::PublicOnly), |r, _| r).await;
     let (s, scope, cookie) = owner_of(&app, "alpha").await;
     let export = palisade_backup::store_exports::run_export(
         &app.db,

@@ -4,7 +4,7 @@
 //! hold, payouts and staff management are the owners' to give, and only owners touch owners.
 
 use palisade_core::AccountId;
-use palisade_store::permissions::Permission;
+use palisade_store::permissions::{Permission, Whom};
 use palisade_store::scope::StoreScope;
 use palisade_store::tenancy::{self, Role};
 use palisade_web::WebConfig;
@@ -30,7 +30,7 @@ impl Actor {
 /// permissions; `None`: not a member)?
 fn allowed(
     actor: &Actor,
-    target_is_actor: bool,
+    whom: Whom,
     before: Option<(Role, &[Permission])>,
     after: Option<(Role, &[Permission])>,
 ) -> bool {
@@ -45,7 +45,7 @@ fn allowed(
     let new = after.map_or(&[][..], |s| s.1);
     let grantable = |p: &Permission| held.contains(p) && *p != Permission::Payouts && *p != Permission::StaffManagement;
     new.iter().filter(|p| !old.contains(p)).all(grantable)
-        && (target_is_actor || old.iter().filter(|p| !new.contains(p)).all(grantable))
+        && (whom == Whom::Oneself || old.iter().filter(|p| !new.contains(p)).all(grantable))
 }
 
 /// Puts `account` back into the store with exactly `role` and `grants`.
@@ -158,6 +158,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
         cases.push((actor.id, actor.role, actor.grants.clone()));
         for (target, role, grants) in &cases {
             let is_self = *target == actor.id;
+            let whom = if is_self { Whom::Oneself } else { Whom::Another };
             let old = palisade_store::permissions::effective(*role, grants);
             // Grants: each permission alone, on top of what the target has.
             for p in Permission::ALL {
@@ -170,7 +171,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
                 let status = post(&app, &format!("{store_path}/staff/{target}/grants"), &actor.cookie, body).await;
                 let after = standings(&app, &scope).await;
                 within_rights(actor, &before, &after);
-                if allowed(actor, is_self, Some((*role, &old)), Some((*role, &new))) {
+                if allowed(actor, whom, Some((*role, &old)), Some((*role, &new))) {
                     assert_eq!(status, 303, "{} grants {p:?} to a {role:?} (self: {is_self})", actor.name);
                     allowed_seen += 1;
                 } else {
@@ -193,7 +194,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
                 .await;
                 let after = standings(&app, &scope).await;
                 within_rights(actor, &before, &after);
-                let ok = allowed(actor, is_self, Some((*role, &old)), Some((new_role, &new)));
+                let ok = allowed(actor, whom, Some((*role, &old)), Some((new_role, &new)));
                 assert_eq!(
                     status == 303,
                     ok,
@@ -212,7 +213,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
                     post(&app, &format!("{store_path}/staff/{target}/remove"), &actor.cookie, String::new()).await;
                 let after = standings(&app, &scope).await;
                 within_rights(actor, &before, &after);
-                let ok = allowed(actor, false, Some((*role, &old)), None);
+                let ok = allowed(actor, Whom::Another, Some((*role, &old)), None);
                 assert_eq!(status == 303, ok, "{} removes a {role:?}: {status}", actor.name);
                 reset(&app, &scope, *target, *role, grants).await;
             }
@@ -230,7 +231,7 @@ async fn nobody_gives_rights_they_do_not_hold() {
             )
             .await;
             let new = Permission::defaults(role);
-            let ok = allowed(actor, false, None, Some((role, new)));
+            let ok = allowed(actor, Whom::Another, None, Some((role, new)));
             assert_eq!(status == 303, ok, "{} invites a {role:?}: {status}", actor.name);
             let mails = palisade_store::outbox::to_address(&app.db, &email).await.unwrap();
             assert_eq!(mails.is_empty(), !ok, "{} invites a {role:?}: mail sent only when allowed", actor.name);

@@ -94,7 +94,9 @@ async fn live_rules_cannot_read_card_data_or_cookies_either() {
         palisade_store::firewall::add_rule(&app.db, &scope, source).await.unwrap();
     }
     for rule in palisade_store::firewall::rules(&app.db, &scope).await.unwrap() {
-        palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, true, false).await.unwrap();
+        palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, palisade_store::firewall::RuleChange::Enable)
+            .await
+            .unwrap();
     }
     let paid =
         app.client.post(app.url("/checkout/tea")).csrf(&app, VISITOR).form(&[("cvc", "737")]).send().await.unwrap();

@@ -504,7 +504,9 @@ async fn merchants_write_test_run_and_enable_their_own_rules() {
     // A store-wide allow turns the merchant control red.
     palisade_store::firewall::add_rule(&app.db, &scope, "allow if path starts_with \"/s/\"").await.unwrap();
     let wide = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[1].id.clone();
-    palisade_store::firewall::change_rule(&app.db, &scope, &wide, true, false).await.unwrap();
+    palisade_store::firewall::change_rule(&app.db, &scope, &wide, palisade_store::firewall::RuleChange::Enable)
+        .await
+        .unwrap();
     let status = control_status(&app, &s.id.to_string(), &cookie, "store.no-store-wide-allow").await;
     assert_eq!(status["state"], "unmet", "{status}");
     assert!(status.to_string().contains("store-wide allow"), "{status}");
@@ -562,7 +564,9 @@ async fn country_rules_block_by_the_operators_geoip_database() {
         .unwrap();
     assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
     let rule = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
-    palisade_store::firewall::change_rule(&app.db, &scope, &rule, true, false).await.unwrap();
+    palisade_store::firewall::change_rule(&app.db, &scope, &rule, palisade_store::firewall::RuleChange::Enable)
+        .await
+        .unwrap();
     let from = |ip: &'static str| {
         let app = &app;
         async move { app.client.get(app.url("/s/tea")).header("x-forwarded-for", ip).send().await.unwrap().status() }
@@ -765,7 +769,9 @@ async fn an_escaped_store_name_or_path_meets_the_same_store_layer() {
     let scope = palisade_store::StaffScope::system(tea.id, "test");
     palisade_store::firewall::add_rule(&app.db, &scope, "block if path starts_with \"/s/tea/p/secret\"").await.unwrap();
     let rule = palisade_store::firewall::rules(&app.db, &scope).await.unwrap()[0].id.clone();
-    palisade_store::firewall::change_rule(&app.db, &scope, &rule, true, false).await.unwrap();
+    palisade_store::firewall::change_rule(&app.db, &scope, &rule, palisade_store::firewall::RuleChange::Enable)
+        .await
+        .unwrap();
     for path in ["/s/tea/p/secret", "/s/tea/p/%73ecret", "/s/te%61/p/secret", "/s/%74%65%61/p/s%65cret"] {
         assert_eq!(app.get(path).await.status(), StatusCode::FORBIDDEN, "{path}");
         let e = events(&app, None, 1).await;
@@ -942,7 +948,9 @@ async fn custom_rules_never_see_secret_fields() {
         palisade_store::firewall::add_rule(&app.db, &scope, source).await.unwrap();
     }
     for rule in palisade_store::firewall::rules(&app.db, &scope).await.unwrap() {
-        palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, true, false).await.unwrap();
+        palisade_store::firewall::change_rule(&app.db, &scope, &rule.id, palisade_store::firewall::RuleChange::Enable)
+            .await
+            .unwrap();
     }
     let post = |body: &'static str| {
         app.client

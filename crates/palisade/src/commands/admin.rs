@@ -69,8 +69,8 @@ pub async fn create_operator(
 ) -> anyhow::Result<ExitCode> {
     let email = Email::parse(email)?;
     let name = display_name("name", name.as_deref().unwrap_or(email.as_str()))?;
-    let settings = config::resolve(global, None, false)?;
-    let inst = runtime::open(settings, true).await?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
+    let inst = runtime::open(settings, runtime::Schema::Migrate).await?;
     let token = operator_token(&inst.db, &email, &name, expires_days, "created with admin create-operator").await?;
     println!("Operator {email} is ready. Their API token (shown once, store it in a password manager):\n");
     println!("    {token}\n");
@@ -86,8 +86,8 @@ pub async fn set_password(global: &GlobalArgs, email: &str) -> anyhow::Result<Ex
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     let password = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
-    let settings = config::resolve(global, None, false)?;
-    let inst = runtime::open(settings, true).await?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
+    let inst = runtime::open(settings, runtime::Schema::Migrate).await?;
     let Some(account) = tenancy::find_account_by_email(&inst.db, &email).await.map_err(runtime::explain)? else {
         bail!("no account with email {email}");
     };

@@ -4,12 +4,13 @@ use std::process::ExitCode;
 
 use palisade_store::audit;
 
+use super::Output;
 use crate::cli::GlobalArgs;
 use crate::{config, runtime};
 
-pub async fn verify(global: &GlobalArgs, chain: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, None, false)?;
-    let inst = runtime::open(settings, false).await?;
+pub async fn verify(global: &GlobalArgs, chain: Option<String>, output: Output) -> anyhow::Result<ExitCode> {
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
+    let inst = runtime::open(settings, runtime::Schema::CheckCurrent).await?;
     let reports = match chain {
         Some(c) => vec![
             audit::verify_chain(&inst.db, &audit::parse_chain(&c).map_err(runtime::explain)?)
@@ -19,7 +20,7 @@ pub async fn verify(global: &GlobalArgs, chain: Option<String>, json: bool) -> a
         None => audit::verify_all(&inst.db).await.map_err(runtime::explain)?,
     };
     let first_break = reports.iter().find_map(|r| r.broken.clone());
-    if json {
+    if output == Output::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({"chains": reports, "ok": first_break.is_none()}))?

@@ -11,6 +11,7 @@ use palisade_backup::{Progress, Repository, retention, verify};
 use palisade_core::SystemClock;
 use palisade_store::{Db, DbOptions, Objects};
 
+use super::Output;
 use crate::backups::{self, BackupContext};
 use crate::cli::{BackupCommand, GlobalArgs};
 use crate::{config, runtime};
@@ -54,10 +55,12 @@ impl Progress for Bar {
 }
 
 pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, None, false)?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
     match command {
         BackupCommand::Create => create(settings).await,
-        BackupCommand::List { target, json } => list(&settings, target.as_deref(), json).await,
+        BackupCommand::List { target, json } => {
+            list(&settings, target.as_deref(), if json { Output::Json } else { Output::Text }).await
+        }
         BackupCommand::Verify { target, snapshot, read_data, identity, json } => {
             let target = backups::choose_target(&settings, target.as_deref())?;
             let identity = if read_data { Some(backups::identity(&settings, identity.as_deref())?) } else { None };
@@ -85,7 +88,8 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
         BackupCommand::Restore { snapshot, to, to_database_url, target, identity, force } => {
             let target = backups::choose_target(&settings, target.as_deref())?;
             let identity = backups::identity(&settings, identity.as_deref())?;
-            restore_to(&target, &identity, &snapshot, &to, to_database_url, force).await
+            let existing = if force { Existing::Replace } else { Existing::Refuse };
+            restore_to(&target, &identity, &snapshot, &to, to_database_url, existing).await
         }
         BackupCommand::Prune { target, keep_daily, keep_weekly, keep_monthly, dry_run } => {
             let target = backups::choose_target(&settings, target.as_deref())?;
@@ -121,7 +125,7 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
             import_store(settings, &archive, &slug, &owner, name).await
         }
         BackupCommand::Drill { target, identity } => {
-            let inst = runtime::open(settings.clone(), false).await?;
+            let inst = runtime::open(settings.clone(), runtime::Schema::CheckCurrent).await?;
             let target = backups::choose_target(&settings, target.as_deref())?;
             let ctx = BackupContext { settings: &inst.settings, db: &inst.db, master_key: &inst.master_key };
             let bar = Bar::new();
@@ -137,7 +141,7 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
 }
 
 async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {
-    let inst = runtime::open(settings, false).await?;
+    let inst = runtime::open(settings, runtime::Schema::CheckCurrent).await?;
     let (_, created) = backups::recipients(&inst.settings)?;
     if let Some(identity) = &created {
         eprintln!("\n*** {} ***\n", backups::identity_warning(identity));
@@ -192,11 +196,11 @@ async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-async fn list(settings: &config::Settings, target: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+async fn list(settings: &config::Settings, target: Option<&str>, output: Output) -> anyhow::Result<ExitCode> {
     let target = backups::choose_target(settings, target)?;
     let repo = Repository::open(&target).await?;
     let manifests = repo.manifests().await?;
-    if json {
+    if output == Output::Json {
         let items: Vec<serde_json::Value> = manifests
             .iter()
             .map(|m| match m {
@@ -231,13 +235,20 @@ async fn list(settings: &config::Settings, target: Option<&str>, json: bool) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a restore does to a database that is not empty and a master key file that exists (`--force`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Refuse,
+    Replace,
+}
+
 async fn restore_to(
     target: &palisade_backup::Target,
     identity: &palisade_backup::Identity,
     snapshot: &str,
     to: &std::path::Path,
     to_database_url: Option<String>,
-    force: bool,
+    existing: Existing,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let repo = Repository::open(target).await?;
@@ -264,7 +275,12 @@ async fn restore_to(
         &repo,
         &manifest,
         identity,
-        RestoreTarget { db: &db, objects: &objects, master_key_file: &to.join("master.key"), force },
+        RestoreTarget {
+            db: &db,
+            objects: &objects,
+            master_key_file: &to.join("master.key"),
+            force: existing == Existing::Replace,
+        },
         &bar,
     )
     .await;
@@ -321,7 +337,7 @@ async fn import_store(
     let passphrase = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
     let file = std::fs::File::open(archive_path).with_context(|| format!("cannot open {}", archive_path.display()))?;
     let archive = Archive::open(std::io::BufReader::new(file), passphrase)?;
-    let inst = runtime::open(settings, false).await?;
+    let inst = runtime::open(settings, runtime::Schema::CheckCurrent).await?;
     let db = &inst.db;
     let result = async {
         let account = tenancy::find_account_by_email(db, &owner)

@@ -8,7 +8,7 @@ use crate::cli::GlobalArgs;
 use crate::{config, runtime};
 
 pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, None, false)?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
     let mut ok = true;
     println!(
         "configuration file  {}",

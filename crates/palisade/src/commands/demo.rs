@@ -197,8 +197,8 @@ pub async fn ensure(inst: &Installation) -> anyhow::Result<ConsoleAccess> {
 }
 
 pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, None, false)?;
-    let inst = runtime::open(settings, true).await?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
+    let inst = runtime::open(settings, runtime::Schema::Migrate).await?;
     let c = populate(&inst).await?;
     let token =
         admin::operator_token(&inst.db, &Email::parse(DEMO_OPERATOR)?, "Demo Operator", TOKEN_DAYS, "demo sign-in")

@@ -8,7 +8,7 @@ use crate::cli::GlobalArgs;
 use crate::{config, runtime};
 
 pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve(global, None, false)?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
     runtime::prepare_data_dir(&settings)?;
     let db = runtime::connect(&settings).await?;
     let report = migrate::run(&db).await.map_err(runtime::explain)?;

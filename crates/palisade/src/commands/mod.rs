@@ -15,6 +15,13 @@ use std::process::ExitCode;
 use crate::cli::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand};
 use crate::{config, logging};
 
+/// How a command prints its result: for a person, or as JSON for a script (`--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let format = config::log_format(&cli.global);
@@ -26,7 +33,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Migrate => migrate::run(&cli.global).await,
         Command::Demo => demo::run(&cli.global).await,
-        Command::Audit(AuditCommand::Verify { chain, json }) => audit::verify(&cli.global, chain, json).await,
+        Command::Audit(AuditCommand::Verify { chain, json }) => {
+            audit::verify(&cli.global, chain, if json { Output::Json } else { Output::Text }).await
+        }
         Command::Admin(AdminCommand::CreateOperator { email, name, expires_days }) => {
             admin::create_operator(&cli.global, &email, name, expires_days).await
         }

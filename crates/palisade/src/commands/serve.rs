@@ -30,7 +30,8 @@ struct Checked {
 
 /// Reads and checks every flag (and the config file) without creating anything.
 async fn check_flags(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Checked> {
-    let mut settings = config::resolve(global, args.listen.as_deref(), args.behind_tls)?;
+    let mut settings =
+        config::resolve(global, config::ServeFlags { listen: args.listen.as_deref(), behind_tls: args.behind_tls })?;
     if args.smtp_url.is_some() {
         settings.smtp_url = args.smtp_url.clone();
     }
@@ -116,7 +117,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let Checked { mut settings, mailer, trusted, limits, limiter, geoip } = checked;
     // With port 0 the system chose one: from here on the address is the one actually bound.
     settings.listen = listen_addr.to_string();
-    let inst = runtime::open(settings, true).await?;
+    let inst = runtime::open(settings, runtime::Schema::Migrate).await?;
     let db = inst.db.clone();
     let listen = inst.settings.listen.clone();
     let public_url = inst.settings.public_url.clone().unwrap_or_else(|| default_public_url(listen_addr));
@@ -148,7 +149,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         tracing::info!(node = %node, "job runner started");
         let backup_jobs = Arc::new(crate::backups::BackupJobs {
             settings: inst.settings.clone(),
-            outbound: palisade_store::outbound::OutboundPolicy::from_operator_flag(args.exports_allow_private_s3),
+            outbound: if args.exports_allow_private_s3 {
+                palisade_store::outbound::OutboundPolicy::allow_private_networks()
+            } else {
+                palisade_store::outbound::OutboundPolicy::public_only()
+            },
         });
         let policy = inst.settings.commerce;
         let handlers =
