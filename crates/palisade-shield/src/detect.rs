@@ -851,30 +851,10 @@ fn finding(rule: &'static str, family: Family, score: u32, paranoia: u8, field: 
     }
 }
 
-/// Runs every value detector on one field, appending findings of rules at or below `paranoia`.
-pub fn inspect_field(
-    engine: &dyn InjectionEngine,
-    field: &Field,
-    n: &Normalised,
-    paranoia: u8,
-    out: &mut Vec<Finding>,
-) {
-    let value: &str = &n.decoded;
-    if value.is_empty() {
-        return;
-    }
+/// Protocol-level shapes of one value: NUL bytes, line breaks that split a response or smuggle a method,
+/// executable upload names, session ids in parameter names, and broken encodings.
+fn shape_checks(field: &Field, n: &Normalised, value: &str, out: &mut Vec<Finding>) {
     let header = field.location == Location::Header;
-    if field.location == Location::Header && field.name == "user-agent" {
-        if let Some(ac) = SCANNERS_AC.as_ref()
-            && ac.is_match(value)
-        {
-            out.push(finding("scanner.user-agent", Family::Scanner, CRITICAL, 1, field, value));
-        }
-        // Browsers' user agents are full of parentheses and semicolons: only the scanner list applies.
-        return;
-    }
-    // Referer and Origin carry URLs by design.
-    let url_header = header && matches!(field.name.as_ref(), "referer" | "origin");
     if n.null_byte {
         out.push(finding("protocol.null-byte", Family::Protocol, CRITICAL, 1, field, value));
     }
@@ -916,6 +896,74 @@ pub fn inspect_field(
     if n.invalid_encoding && field.encoded {
         out.push(finding("protocol.invalid-encoding", Family::Protocol, WARNING, 1, field, value));
     }
+}
+
+/// Serialised Java objects and Node payloads in base64 (the markers of gadget-chain attacks).
+fn java_base64(field: &Field, n: &Normalised, value: &str, paranoia: u8, out: &mut Vec<Finding>) {
+    if let Some(ac) = JAVA_BASE64_AC.as_ref() {
+        // The raw value too: a `+` of base64 in a form turns into a space once decoded, and a `%` before a
+        // fragment can swallow its first characters. Only a decoded value can differ from the raw one.
+        let decoded = matches!(n.decoded, std::borrow::Cow::Owned(_));
+        let hit = ac
+            .find(value)
+            .or_else(|| (decoded && field.value != value).then(|| ac.find(field.value.as_ref())).flatten());
+        match hit.map(|m| m.pattern().as_usize()) {
+            Some(i) if i < JAVA_MAGIC_BASE64.len() => {
+                out.push(finding("java.serialized-base64", Family::Java, CRITICAL, 1, field, value));
+            }
+            Some(i) if i >= JAVA_MAGIC_BASE64.len() + 3 * JAVA_BASE64_WORDS.len() => {
+                out.push(finding("generic.node-base64", Family::Generic, CRITICAL, 1, field, value));
+            }
+            Some(_) if paranoia >= 2 => {
+                out.push(finding("java.base64-class", Family::Java, CRITICAL, 2, field, value));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Shell commands, matched on the shell-folded value; rules already found by the pattern scan are not repeated.
+fn shell_commands(field: &Field, n: &Normalised, value: &str, paranoia: u8, out: &mut Vec<Finding>) {
+    if let Some((set, ids)) = RCE_SET.as_ref()
+        && let Some(shell) = shell_fold(&n.folded)
+    {
+        let already: Vec<&str> = out.iter().map(|f| f.rule).collect();
+        let mut found = Vec::new();
+        for i in set.matches(&shell).iter() {
+            let Some(r) = ids.get(i).and_then(|&i| RULES.get(i)) else { continue };
+            if r.paranoia <= paranoia && !already.contains(&r.id) {
+                found.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
+            }
+        }
+        out.extend(found);
+    }
+}
+
+/// Runs every value detector on one field, appending findings of rules at or below `paranoia`.
+pub fn inspect_field(
+    engine: &dyn InjectionEngine,
+    field: &Field,
+    n: &Normalised,
+    paranoia: u8,
+    out: &mut Vec<Finding>,
+) {
+    let value: &str = &n.decoded;
+    if value.is_empty() {
+        return;
+    }
+    let header = field.location == Location::Header;
+    if field.location == Location::Header && field.name == "user-agent" {
+        if let Some(ac) = SCANNERS_AC.as_ref()
+            && ac.is_match(value)
+        {
+            out.push(finding("scanner.user-agent", Family::Scanner, CRITICAL, 1, field, value));
+        }
+        // Browsers' user agents are full of parentheses and semicolons: only the scanner list applies.
+        return;
+    }
+    // Referer and Origin carry URLs by design.
+    let url_header = header && matches!(field.name.as_ref(), "referer" | "origin");
+    shape_checks(field, n, value, out);
     if value.len() >= 2 {
         let engine_value = if field.location == Location::Path { value.trim_start_matches('/') } else { value };
         // The tokenizers only ever flag input with these characters; plain words (the bulk of shopping
@@ -951,39 +999,9 @@ pub fn inspect_field(
             out.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
         }
     }
-    if let Some(ac) = JAVA_BASE64_AC.as_ref() {
-        // The raw value too: a `+` of base64 in a form turns into a space once decoded, and a `%` before a
-        // fragment can swallow its first characters. Only a decoded value can differ from the raw one.
-        let decoded = matches!(n.decoded, std::borrow::Cow::Owned(_));
-        let hit = ac
-            .find(value)
-            .or_else(|| (decoded && field.value != value).then(|| ac.find(field.value.as_ref())).flatten());
-        match hit.map(|m| m.pattern().as_usize()) {
-            Some(i) if i < JAVA_MAGIC_BASE64.len() => {
-                out.push(finding("java.serialized-base64", Family::Java, CRITICAL, 1, field, value));
-            }
-            Some(i) if i >= JAVA_MAGIC_BASE64.len() + 3 * JAVA_BASE64_WORDS.len() => {
-                out.push(finding("generic.node-base64", Family::Generic, CRITICAL, 1, field, value));
-            }
-            Some(_) if paranoia >= 2 => {
-                out.push(finding("java.base64-class", Family::Java, CRITICAL, 2, field, value));
-            }
-            _ => {}
-        }
-    }
-    if !url_header
-        && let Some((set, ids)) = RCE_SET.as_ref()
-        && let Some(shell) = shell_fold(&n.folded)
-    {
-        let already: Vec<&str> = out.iter().map(|f| f.rule).collect();
-        let mut found = Vec::new();
-        for i in set.matches(&shell).iter() {
-            let Some(r) = ids.get(i).and_then(|&i| RULES.get(i)) else { continue };
-            if r.paranoia <= paranoia && !already.contains(&r.id) {
-                found.push(finding(r.id, r.family, r.score, r.paranoia, field, value));
-            }
-        }
-        out.extend(found);
+    java_base64(field, n, value, paranoia, out);
+    if !url_header {
+        shell_commands(field, n, value, paranoia, out);
     }
     if !header
         && field.location != Location::Path

@@ -131,6 +131,13 @@ impl Request {
             encoded: true,
         });
         pairs(&self.query, Location::Query, &mut out);
+        self.header_fields(&mut out);
+        self.body_fields(&mut out);
+        out
+    }
+
+    /// Cookies (names and values) and the headers that can carry client text.
+    fn header_fields<'a>(&'a self, out: &mut Vec<Field<'a>>) {
         for (name, value) in &self.headers {
             match name.as_str() {
                 "cookie" => {
@@ -176,41 +183,45 @@ impl Request {
                 }),
             }
         }
-        if !self.body.is_empty() {
-            let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
-            if ctype.starts_with("multipart/form-data") {
-                // The boundary is case-sensitive: take it from the header as sent.
-                let raw_ctype = self.header_value("content-type").unwrap_or("");
-                multipart_fields(&self.body, raw_ctype, &mut out);
-                return out;
-            }
-            let text = String::from_utf8_lossy(&self.body);
-            if ctype.starts_with("application/x-www-form-urlencoded") {
-                match &text {
-                    Cow::Borrowed(text) => pairs(text, Location::Body, &mut out),
-                    Cow::Owned(text) => {
-                        let mut owned = Vec::new();
-                        pairs(text, Location::Body, &mut owned);
-                        out.extend(owned.into_iter().map(|f: Field<'_>| f.into_owned()));
-                    }
-                }
-            } else if ctype.contains("json") {
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(v) => json_fields(&v, "", &mut out, 0),
-                    Err(_) => out.push(Field {
-                        location: Location::Body,
-                        name: "body".into(),
-                        value: text.clone(),
-                        encoded: false,
-                    }),
-                }
-            } else if ctype.contains("xml") {
-                xml_fields(&text, &mut out);
-            } else {
-                out.push(Field { location: Location::Body, name: "body".into(), value: text.clone(), encoded: false });
-            }
+    }
+
+    /// The body as form fields, JSON leaves (and keys), XML text or, for anything else, one text value.
+    fn body_fields<'a>(&'a self, out: &mut Vec<Field<'a>>) {
+        if self.body.is_empty() {
+            return;
         }
-        out
+        let ctype = self.header_value("content-type").unwrap_or("").to_ascii_lowercase();
+        if ctype.starts_with("multipart/form-data") {
+            // The boundary is case-sensitive: take it from the header as sent.
+            let raw_ctype = self.header_value("content-type").unwrap_or("");
+            multipart_fields(&self.body, raw_ctype, out);
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.body);
+        if ctype.starts_with("application/x-www-form-urlencoded") {
+            match &text {
+                Cow::Borrowed(text) => pairs(text, Location::Body, out),
+                Cow::Owned(text) => {
+                    let mut owned = Vec::new();
+                    pairs(text, Location::Body, &mut owned);
+                    out.extend(owned.into_iter().map(|f: Field<'_>| f.into_owned()));
+                }
+            }
+        } else if ctype.contains("json") {
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => json_fields(&v, "", out, 0),
+                Err(_) => out.push(Field {
+                    location: Location::Body,
+                    name: "body".into(),
+                    value: text.clone(),
+                    encoded: false,
+                }),
+            }
+        } else if ctype.contains("xml") {
+            xml_fields(&text, out);
+        } else {
+            out.push(Field { location: Location::Body, name: "body".into(), value: text.clone(), encoded: false });
+        }
     }
 }
 
@@ -315,21 +326,7 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             Some(nl) => part.get(nl + 1..).unwrap_or_default(),
             None => &[],
         };
-        // An empty header block: the blank line comes first.
-        let empty = if part.starts_with(b"\r\n") {
-            Some((0, 2))
-        } else if part.starts_with(b"\n") {
-            Some((0, 1))
-        } else {
-            None
-        };
-        let split = empty.or_else(|| {
-            memchr::memmem::find(part, b"\r\n\r\n")
-                .map(|at| (at, 4))
-                .into_iter()
-                .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
-                .min_by_key(|(at, _)| *at)
-        });
+        let split = head_end(part);
         // A part with no blank line, or a header block that runs on past any real one, would be read differently
         // by different parsers (one carries its headers on into the next part): refused, not skipped.
         let Some((at, sep)) = split.filter(|(at, _)| *at <= MAX_PART_HEAD) else {
@@ -337,45 +334,8 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             return;
         };
         let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
-        let head = String::from_utf8_lossy(head);
-        let mut name = String::new();
-        let mut filename = None;
-        let mut part_type = "text/plain".to_owned();
-        for line in head.lines() {
-            let Some((key, rest)) = line.split_once(':') else { continue };
-            let key = key.trim().to_ascii_lowercase();
-            if key == "content-type" {
-                part_type = rest.trim().to_ascii_lowercase();
-            } else if key == "content-disposition" {
-                for (k, v) in disposition_params(rest) {
-                    match k.as_str() {
-                        "name" => name = v,
-                        "filename" => filename = Some(v),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        // Quotes, `;` and `=` inside a part's name are how parser differentials are built (CRS 920120): one
-        // server reads `fi;le` as the name, another as two parameters.
-        // Accented letters written as entities (`&auml;`) are the one legitimate `;`.
-        let odd = |s: &str| html_escape::decode_html_entities(s).contains(['"', ';', '=', '\\']);
-        if odd(&name) || filename.as_deref().is_some_and(odd) {
-            out.push(Field {
-                location: Location::Name,
-                name: "multipart.disposition".into(),
-                value: format!("{name} {}", filename.as_deref().unwrap_or("")).into(),
-                encoded: false,
-            });
-        }
-        if let Some(f) = &filename {
-            out.push(Field {
-                location: Location::Name,
-                name: format!("{name}.filename").into(),
-                value: f.clone().into(),
-                encoded: false,
-            });
-        }
+        let PartHead { name, filename, part_type } = part_head(&String::from_utf8_lossy(head));
+        name_fields(&name, filename.as_deref(), out);
         // A file that is not text is skipped; a field without a file name is read as text whatever type it
         // declares (handlers read such fields as text).
         let is_text = part_type.contains("json") || part_type.contains("xml") || part_type.starts_with("text/");
@@ -388,23 +348,99 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             out.push(unread(format!("more than {MAX_MULTIPART_TEXT} bytes of text parts")));
             return;
         }
-        let value = String::from_utf8_lossy(content).into_owned();
-        if part_type.contains("json") {
-            match serde_json::from_str::<serde_json::Value>(&value) {
-                Ok(v) => json_fields(&v, &name, out, 0),
-                Err(_) => {
-                    out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false })
+        part_value_fields(name, &part_type, String::from_utf8_lossy(content).into_owned(), out);
+    }
+}
+
+/// Where a part's header block ends: the position of the blank line and its length (CRLF or bare LF).
+fn head_end(part: &[u8]) -> Option<(usize, usize)> {
+    // An empty header block: the blank line comes first.
+    let empty = if part.starts_with(b"\r\n") {
+        Some((0, 2))
+    } else if part.starts_with(b"\n") {
+        Some((0, 1))
+    } else {
+        None
+    };
+    empty.or_else(|| {
+        memchr::memmem::find(part, b"\r\n\r\n")
+            .map(|at| (at, 4))
+            .into_iter()
+            .chain(memchr::memmem::find(part, b"\n\n").map(|at| (at, 2)))
+            .min_by_key(|(at, _)| *at)
+    })
+}
+
+/// What a part's headers say about it.
+struct PartHead {
+    name: String,
+    filename: Option<String>,
+    part_type: String,
+}
+
+fn part_head(head: &str) -> PartHead {
+    let mut name = String::new();
+    let mut filename = None;
+    let mut part_type = "text/plain".to_owned();
+    for line in head.lines() {
+        let Some((key, rest)) = line.split_once(':') else { continue };
+        let key = key.trim().to_ascii_lowercase();
+        if key == "content-type" {
+            part_type = rest.trim().to_ascii_lowercase();
+        } else if key == "content-disposition" {
+            for (k, v) in disposition_params(rest) {
+                match k.as_str() {
+                    "name" => name = v,
+                    "filename" => filename = Some(v),
+                    _ => {}
                 }
             }
-        } else if part_type.contains("xml") {
-            let mut leaves = Vec::new();
-            xml_fields(&value, &mut leaves);
-            for leaf in leaves {
-                out.push(leaf.into_owned());
-            }
-        } else {
-            out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false });
         }
+    }
+    PartHead { name, filename, part_type }
+}
+
+/// A part's name and file name as fields of their own (file names are where uploads hide executables).
+fn name_fields(name: &str, filename: Option<&str>, out: &mut Vec<Field<'_>>) {
+    // Quotes, `;` and `=` inside a part's name are how parser differentials are built (CRS 920120): one
+    // server reads `fi;le` as the name, another as two parameters.
+    // Accented letters written as entities (`&auml;`) are the one legitimate `;`.
+    let odd = |s: &str| html_escape::decode_html_entities(s).contains(['"', ';', '=', '\\']);
+    if odd(name) || filename.is_some_and(odd) {
+        out.push(Field {
+            location: Location::Name,
+            name: "multipart.disposition".into(),
+            value: format!("{name} {}", filename.unwrap_or("")).into(),
+            encoded: false,
+        });
+    }
+    if let Some(f) = filename {
+        out.push(Field {
+            location: Location::Name,
+            name: format!("{name}.filename").into(),
+            value: f.to_owned().into(),
+            encoded: false,
+        });
+    }
+}
+
+/// A text part's content: JSON and XML as their leaves, anything else as one value.
+fn part_value_fields(name: String, part_type: &str, value: String, out: &mut Vec<Field<'_>>) {
+    if part_type.contains("json") {
+        match serde_json::from_str::<serde_json::Value>(&value) {
+            Ok(v) => json_fields(&v, &name, out, 0),
+            Err(_) => {
+                out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false })
+            }
+        }
+    } else if part_type.contains("xml") {
+        let mut leaves = Vec::new();
+        xml_fields(&value, &mut leaves);
+        for leaf in leaves {
+            out.push(leaf.into_owned());
+        }
+    } else {
+        out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false });
     }
 }
 

@@ -176,6 +176,9 @@ fn in_cidr(ip: IpAddr, (net, len): (IpAddr, u8)) -> bool {
     }
 }
 
+/// The rule's tokens, each with its column, as the parser takes them.
+type Tokens = std::iter::Peekable<std::vec::IntoIter<(usize, Tok)>>;
+
 /// Parses one rule.
 pub fn parse(src: &str) -> Result<Rule, ParseError> {
     if src.len() > MAX_RULE {
@@ -184,17 +187,7 @@ pub fn parse(src: &str) -> Result<Rule, ParseError> {
     let toks = tokenize(src)?;
     let mut it = toks.into_iter().peekable();
     let end = src.chars().count() + 1;
-    let action = match it.next() {
-        Some((_, Tok::Word(w))) => match w.as_str() {
-            "allow" => RuleAction::Allow,
-            "block" => RuleAction::Block,
-            "challenge" => RuleAction::Challenge,
-            "log" => RuleAction::Log,
-            _ => return Err(err(1, format!("`{w}` is not an action (allow, block, challenge, log)"))),
-        },
-        Some((c, _)) => return Err(err(c, "a rule starts with an action (allow, block, challenge, log)")),
-        None => return Err(err(1, "empty rule")),
-    };
+    let action = parse_action(&mut it)?;
     match it.next() {
         Some((_, Tok::Word(w))) if w == "if" => {}
         Some((c, _)) => return Err(err(c, "expected `if` after the action")),
@@ -202,78 +195,8 @@ pub fn parse(src: &str) -> Result<Rule, ParseError> {
     }
     let mut conds = Vec::new();
     loop {
-        let mut negate = false;
-        let (col, first) = it.next().ok_or_else(|| err(end, "expected a condition"))?;
-        let mut word = match first {
-            Tok::Word(w) => w,
-            _ => return Err(err(col, "expected a subject (method, path, query, ip, country, header, arg)")),
-        };
-        let mut col = col;
-        if word == "not" {
-            negate = true;
-            match it.next() {
-                Some((c, Tok::Word(w))) => {
-                    word = w;
-                    col = c;
-                }
-                _ => return Err(err(col, "expected a condition after `not`")),
-            }
-        }
-        let subject = match word.as_str() {
-            "method" => Subject::Method,
-            "path" => Subject::Path,
-            "query" => Subject::Query,
-            "ip" => Subject::Ip,
-            "country" => Subject::Country,
-            "header" | "arg" => {
-                let name = match it.next() {
-                    Some((_, Tok::Str(s))) if !s.is_empty() && s.len() <= 100 => s,
-                    Some((c, _)) => return Err(err(c, format!("expected the {word}'s name in quotes"))),
-                    None => return Err(err(end, format!("expected the {word}'s name in quotes"))),
-                };
-                if word == "header" { Subject::Header(name.to_ascii_lowercase()) } else { Subject::Arg(name) }
-            }
-            other => {
-                return Err(err(
-                    col,
-                    format!("`{other}` is not a subject (method, path, query, ip, country, header, arg)"),
-                ));
-            }
-        };
-        let (ocol, op) = it.next().ok_or_else(|| err(end, "expected an operator"))?;
-        let op_name = match op {
-            Tok::Op(o) | Tok::Word(o) => o,
-            Tok::Str(_) => return Err(err(ocol, "expected an operator, found a string")),
-        };
-        let (vcol, value) = it.next().ok_or_else(|| err(end, "expected a value"))?;
-        let op = match (op_name.as_str(), &subject, value) {
-            ("in", Subject::Ip, Tok::Word(w) | Tok::Str(w)) => {
-                let nets: Option<Vec<_>> = w.split(',').map(|p| parse_cidr(p.trim())).collect();
-                Op::In(nets.ok_or_else(|| err(vcol, format!("`{w}` is not an address or CIDR")))?)
-            }
-            ("in", _, _) => return Err(err(ocol, "`in` is for `ip` with a CIDR")),
-            (_, _, Tok::Str(s)) => match op_name.as_str() {
-                "=" => Op::Eq(s),
-                "!=" => Op::Ne(s),
-                "contains" => Op::Contains(s),
-                "starts_with" => Op::StartsWith(s),
-                "ends_with" => Op::EndsWith(s),
-                "matches" => Op::Matches(
-                    regex::RegexBuilder::new(&s)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| err(vcol, format!("bad pattern: {e}")))?,
-                ),
-                other => {
-                    return Err(err(
-                        ocol,
-                        format!("`{other}` is not an operator (=, !=, contains, starts_with, ends_with, matches, in)"),
-                    ));
-                }
-            },
-            (_, _, _) => return Err(err(vcol, "expected a value in double quotes")),
-        };
-        conds.push(Cond { negate, subject, op });
+        let (col, cond) = parse_cond(&mut it, end)?;
+        conds.push(cond);
         if conds.len() > MAX_CONDS {
             return Err(err(col, format!("at most {MAX_CONDS} conditions")));
         }
@@ -284,6 +207,108 @@ pub fn parse(src: &str) -> Result<Rule, ParseError> {
         }
     }
     Ok(Rule { action, conds, source: src.trim().to_owned() })
+}
+
+/// The first word of a rule.
+fn parse_action(it: &mut Tokens) -> Result<RuleAction, ParseError> {
+    match it.next() {
+        Some((_, Tok::Word(w))) => match w.as_str() {
+            "allow" => Ok(RuleAction::Allow),
+            "block" => Ok(RuleAction::Block),
+            "challenge" => Ok(RuleAction::Challenge),
+            "log" => Ok(RuleAction::Log),
+            _ => Err(err(1, format!("`{w}` is not an action (allow, block, challenge, log)"))),
+        },
+        Some((c, _)) => Err(err(c, "a rule starts with an action (allow, block, challenge, log)")),
+        None => Err(err(1, "empty rule")),
+    }
+}
+
+/// One condition (`[not] subject operator value`), with the column of its subject. `end` is the column just past
+/// the rule, where a missing part is reported.
+fn parse_cond(it: &mut Tokens, end: usize) -> Result<(usize, Cond), ParseError> {
+    let mut negate = false;
+    let (col, first) = it.next().ok_or_else(|| err(end, "expected a condition"))?;
+    let mut word = match first {
+        Tok::Word(w) => w,
+        _ => return Err(err(col, "expected a subject (method, path, query, ip, country, header, arg)")),
+    };
+    let mut col = col;
+    if word == "not" {
+        negate = true;
+        match it.next() {
+            Some((c, Tok::Word(w))) => {
+                word = w;
+                col = c;
+            }
+            _ => return Err(err(col, "expected a condition after `not`")),
+        }
+    }
+    let subject = parse_subject(it, &word, col, end)?;
+    let op = parse_op(it, &subject, end)?;
+    Ok((col, Cond { negate, subject, op }))
+}
+
+/// The subject named by `word` (at `col`), with the quoted name a header or argument takes.
+fn parse_subject(it: &mut Tokens, word: &str, col: usize, end: usize) -> Result<Subject, ParseError> {
+    Ok(match word {
+        "method" => Subject::Method,
+        "path" => Subject::Path,
+        "query" => Subject::Query,
+        "ip" => Subject::Ip,
+        "country" => Subject::Country,
+        "header" | "arg" => {
+            let name = match it.next() {
+                Some((_, Tok::Str(s))) if !s.is_empty() && s.len() <= 100 => s,
+                Some((c, _)) => return Err(err(c, format!("expected the {word}'s name in quotes"))),
+                None => return Err(err(end, format!("expected the {word}'s name in quotes"))),
+            };
+            if word == "header" { Subject::Header(name.to_ascii_lowercase()) } else { Subject::Arg(name) }
+        }
+        other => {
+            return Err(err(
+                col,
+                format!("`{other}` is not a subject (method, path, query, ip, country, header, arg)"),
+            ));
+        }
+    })
+}
+
+/// The operator and its value, which must suit the subject (`in` only for `ip`).
+fn parse_op(it: &mut Tokens, subject: &Subject, end: usize) -> Result<Op, ParseError> {
+    let (ocol, op) = it.next().ok_or_else(|| err(end, "expected an operator"))?;
+    let op_name = match op {
+        Tok::Op(o) | Tok::Word(o) => o,
+        Tok::Str(_) => return Err(err(ocol, "expected an operator, found a string")),
+    };
+    let (vcol, value) = it.next().ok_or_else(|| err(end, "expected a value"))?;
+    Ok(match (op_name.as_str(), subject, value) {
+        ("in", Subject::Ip, Tok::Word(w) | Tok::Str(w)) => {
+            let nets: Option<Vec<_>> = w.split(',').map(|p| parse_cidr(p.trim())).collect();
+            Op::In(nets.ok_or_else(|| err(vcol, format!("`{w}` is not an address or CIDR")))?)
+        }
+        ("in", _, _) => return Err(err(ocol, "`in` is for `ip` with a CIDR")),
+        (_, _, Tok::Str(s)) => match op_name.as_str() {
+            "=" => Op::Eq(s),
+            "!=" => Op::Ne(s),
+            "contains" => Op::Contains(s),
+            "starts_with" => Op::StartsWith(s),
+            "ends_with" => Op::EndsWith(s),
+            "matches" => Op::Matches(
+                regex::RegexBuilder::new(&s)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| err(vcol, format!("bad pattern: {e}")))?,
+            ),
+            other => {
+                return Err(err(
+                    ocol,
+                    format!("`{other}` is not an operator (=, !=, contains, starts_with, ends_with, matches, in)"),
+                ));
+            }
+        },
+        (_, _, _) => return Err(err(vcol, "expected a value in double quotes")),
+    })
 }
 
 /// What a rule is matched against.
