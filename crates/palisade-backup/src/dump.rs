@@ -67,9 +67,10 @@ pub fn quote_ident(name: &str) -> String {
 /// Primary-key columns with their position in the key.
 type KeyColumns = Vec<(i64, String)>;
 
-/// Every application table, parents before children (so loading never breaks a foreign key).
-pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<TableSpec>> {
-    let (columns_sql, fk_sql) = match backend {
+/// The backend's catalog queries: every application column `(table, column, type, position in the primary key,
+/// without-rowid)`, and every foreign key `(child, parent)`. Sqlx's and Palisade's own tables are left out.
+fn catalog_queries(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
         Backend::Sqlite => (
             "SELECT m.name, p.name, p.type, p.pk, m.wr FROM pragma_table_list m JOIN pragma_table_info(m.name) p \
              WHERE m.schema = 'main' AND m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
@@ -98,7 +99,12 @@ pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<V
              JOIN pg_namespace n ON n.oid = cl.relnamespace \
              WHERE con.contype = 'f' AND n.nspname = current_schema()",
         ),
-    };
+    }
+}
+
+/// Every application table, parents before children (so loading never breaks a foreign key).
+pub async fn table_specs(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<TableSpec>> {
+    let (columns_sql, fk_sql) = catalog_queries(backend);
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(columns_sql).fetch_all(&mut *conn).await?;
     let mut tables: BTreeMap<String, (Vec<Column>, KeyColumns)> = BTreeMap::new();
     let mut without_rowid: BTreeSet<String> = BTreeSet::new();

@@ -300,27 +300,7 @@ async fn create_inner(
     progress.phase("indexing repository", None);
     // A chunk counts as stored when it is listed and an earlier manifest describes it; a chunk left by a run that
     // died has no description and is simply stored again.
-    let present = repo.chunk_ids().await?;
-    let mut known = HashMap::new();
-    // Objects of the newest snapshot, by path: an unchanged object is taken over without reading it.
-    let mut previous_objects: HashMap<String, FileEntry> = HashMap::new();
-    let mut newest = i64::MIN;
-    for manifest in repo.manifests().await?.into_iter().flatten() {
-        if manifest.started_at > newest {
-            newest = manifest.started_at;
-            previous_objects = manifest
-                .files
-                .into_iter()
-                .filter(|f| f.path.starts_with("objects/"))
-                .map(|f| (f.path.clone(), f))
-                .collect();
-        }
-        for (chunk_id, chunk) in manifest.chunks {
-            if present.contains(&chunk_id) {
-                known.insert(chunk_id, chunk);
-            }
-        }
-    }
+    let (known, previous_objects) = index_repository(repo).await?;
     let key_for_workers = Arc::new(key.duplicate());
     let mut up = Uploader {
         repo,
@@ -332,75 +312,11 @@ async fn create_inner(
         totals: Totals::default(),
         progress,
     };
-    let mut files = Vec::new();
-    let mut facts = Facts::default();
-
-    // The database, every table in one read transaction.
-    let schema_version = migrate::applied_version(db).await?.unwrap_or(0);
-    let mut conn = db.pool().acquire().await?;
-    dump::begin_snapshot(&mut conn, backend).await?;
-    let specs = dump::table_specs(&mut conn, backend).await?;
-    let mut seen = match backend {
-        Backend::Sqlite => Some(tracking::read(&mut conn, &repository_key(repo)).await?),
-        Backend::Postgres => None,
-    };
-    let mut state = seen.as_ref().map(|seen| State {
-        format: tracking::STATE_FORMAT,
-        snapshot: id.to_owned(),
-        schema_version: seen.schema_version,
-        tables: BTreeMap::new(),
-    });
-    progress.phase("database", None);
-    for spec in &specs {
-        let path = format!("db/{}.jsonl", spec.name);
-        let mut file = FileWriter::new(path.clone(), &key_for_workers);
-        let stats = match (seen.as_mut(), state.as_mut()) {
-            (Some(seen), Some(state)) if spec.rowid => {
-                let versions = seen.versions.remove(&spec.name).unwrap_or_default();
-                let previous = seen.previous.as_mut().and_then(|p| p.tables.remove(&spec.name));
-                let tracked = Tracked { conn: &mut conn, spec, key, versions: &versions };
-                let totals = up.totals.clone();
-                let (stats, table) = match tracked.dump(&mut file, &mut up, previous.as_ref()).await? {
-                    Some(done) => done,
-                    None => {
-                        // Rows changed without their triggers firing: read the whole table again.
-                        up.totals = totals;
-                        file = FileWriter::new(path, &key_for_workers);
-                        let tracked = Tracked { conn: &mut conn, spec, key, versions: &versions };
-                        tracked.dump(&mut file, &mut up, None).await?.ok_or_else(|| {
-                            BackupError::Invalid(format!("table {}: rows changed during the snapshot", spec.name))
-                        })?
-                    }
-                };
-                state.tables.insert(spec.name.clone(), table);
-                stats
-            }
-            _ => {
-                let mut sink = FileSink { file: &mut file, up: &mut up };
-                dump::dump_table(&mut conn, backend, spec, key, &mut sink).await?
-            }
-        };
-        files.push(file.finish(&mut up).await?);
-        up.totals.tables += 1;
-        up.totals.rows += stats.rows;
-        facts.tables.push(TableFacts { name: spec.name.clone(), rows: stats.rows, checksum: stats.checksum.to_hex() });
-    }
-    dump::end_snapshot(&mut conn).await?;
-    drop(conn);
+    let DatabaseDump { mut files, facts, schema_version, state } =
+        dump_database(db, repo, key, &key_for_workers, id, &mut up).await?;
 
     // Objects are immutable and content-addressed: copying them after the dump includes all it refers to.
-    let mut keys = Vec::new();
-    let mut listing = sources.objects.store().list(None);
-    while let Some(meta) = listing.next().await {
-        let meta = meta.map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
-        let key = meta.location.to_string();
-        // Merchants' export archives are their own copies (encrypted with their passphrase): not the platform's.
-        if key.strip_prefix(crate::store_exports::PREFIX).is_some_and(|rest| rest.starts_with('/')) {
-            continue;
-        }
-        keys.push((key, meta.size));
-    }
-    keys.sort();
+    let keys = object_keys(sources.objects).await?;
     progress.phase("objects", Some(keys.iter().map(|(_, s)| *s).sum()));
     for (object_key, size) in keys {
         let path = format!("objects/{object_key}");
@@ -448,6 +364,125 @@ async fn create_inner(
         sealed_facts: hex::encode(recipients.seal(&facts_json)?),
     };
     Ok((manifest, state))
+}
+
+/// What the database part of a snapshot produced.
+struct DatabaseDump {
+    files: Vec<FileEntry>,
+    facts: Facts,
+    schema_version: i64,
+    state: Option<State>,
+}
+
+/// The database, every table in one read transaction. On SQLite, tables with change tracking take unchanged
+/// segments over from the previous snapshot.
+async fn dump_database(
+    db: &Db,
+    repo: &Repository,
+    key: &ChunkKey,
+    key_for_workers: &Arc<ChunkKey>,
+    id: &str,
+    up: &mut Uploader<'_>,
+) -> Result<DatabaseDump> {
+    let backend = db.backend();
+    let mut files = Vec::new();
+    let mut facts = Facts::default();
+    let schema_version = migrate::applied_version(db).await?.unwrap_or(0);
+    let mut conn = db.pool().acquire().await?;
+    dump::begin_snapshot(&mut conn, backend).await?;
+    let specs = dump::table_specs(&mut conn, backend).await?;
+    let mut seen = match backend {
+        Backend::Sqlite => Some(tracking::read(&mut conn, &repository_key(repo)).await?),
+        Backend::Postgres => None,
+    };
+    let mut state = seen.as_ref().map(|seen| State {
+        format: tracking::STATE_FORMAT,
+        snapshot: id.to_owned(),
+        schema_version: seen.schema_version,
+        tables: BTreeMap::new(),
+    });
+    up.progress.phase("database", None);
+    for spec in &specs {
+        let path = format!("db/{}.jsonl", spec.name);
+        let mut file = FileWriter::new(path.clone(), key_for_workers);
+        let stats = match (seen.as_mut(), state.as_mut()) {
+            (Some(seen), Some(state)) if spec.rowid => {
+                let versions = seen.versions.remove(&spec.name).unwrap_or_default();
+                let previous = seen.previous.as_mut().and_then(|p| p.tables.remove(&spec.name));
+                let tracked = Tracked { conn: &mut conn, spec, key, versions: &versions };
+                let totals = up.totals.clone();
+                let (stats, table) = match tracked.dump(&mut file, up, previous.as_ref()).await? {
+                    Some(done) => done,
+                    None => {
+                        // Rows changed without their triggers firing: read the whole table again.
+                        up.totals = totals;
+                        file = FileWriter::new(path, key_for_workers);
+                        let tracked = Tracked { conn: &mut conn, spec, key, versions: &versions };
+                        tracked.dump(&mut file, up, None).await?.ok_or_else(|| {
+                            BackupError::Invalid(format!("table {}: rows changed during the snapshot", spec.name))
+                        })?
+                    }
+                };
+                state.tables.insert(spec.name.clone(), table);
+                stats
+            }
+            _ => {
+                let mut sink = FileSink { file: &mut file, up };
+                dump::dump_table(&mut conn, backend, spec, key, &mut sink).await?
+            }
+        };
+        files.push(file.finish(up).await?);
+        up.totals.tables += 1;
+        up.totals.rows += stats.rows;
+        facts.tables.push(TableFacts { name: spec.name.clone(), rows: stats.rows, checksum: stats.checksum.to_hex() });
+    }
+    dump::end_snapshot(&mut conn).await?;
+    drop(conn);
+    Ok(DatabaseDump { files, facts, schema_version, state })
+}
+
+/// What earlier snapshots already hold: the chunks that are both stored and described by a manifest (a chunk left
+/// by a run that died has no description and is simply stored again), and the newest snapshot's objects by
+/// path (an unchanged object is taken over without reading it).
+async fn index_repository(repo: &Repository) -> Result<(HashMap<String, ChunkRef>, HashMap<String, FileEntry>)> {
+    let present = repo.chunk_ids().await?;
+    let mut known = HashMap::new();
+    let mut previous_objects: HashMap<String, FileEntry> = HashMap::new();
+    let mut newest = i64::MIN;
+    for manifest in repo.manifests().await?.into_iter().flatten() {
+        if manifest.started_at > newest {
+            newest = manifest.started_at;
+            previous_objects = manifest
+                .files
+                .into_iter()
+                .filter(|f| f.path.starts_with("objects/"))
+                .map(|f| (f.path.clone(), f))
+                .collect();
+        }
+        for (chunk_id, chunk) in manifest.chunks {
+            if present.contains(&chunk_id) {
+                known.insert(chunk_id, chunk);
+            }
+        }
+    }
+    Ok((known, previous_objects))
+}
+
+/// The platform's objects to copy, by key with their sizes, sorted.
+async fn object_keys(objects: &Objects) -> Result<Vec<(String, u64)>> {
+    let mut keys = Vec::new();
+    let mut listing = objects.store().list(None);
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(|e| BackupError::Target { target: "object storage".into(), reason: e.to_string() })?;
+        let key = meta.location.to_string();
+        // Merchants' export archives are their own copies (encrypted with their passphrase): not the platform's.
+        if key.strip_prefix(crate::store_exports::PREFIX).is_some_and(|rest| rest.starts_with('/')) {
+            continue;
+        }
+        keys.push((key, meta.size));
+    }
+    keys.sort();
+    Ok(keys)
 }
 
 /// Names a repository in the change-tracking state: its location, when it was created and its chunk key, so

@@ -67,10 +67,8 @@ fn png(tag: &str) -> Vec<u8> {
     v
 }
 
-/// Products (each in the store's category, with an image), a theme template, a firewall rule and one paid order.
-async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<String> {
-    let category =
-        catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things").await.unwrap();
+/// A theme template, a firewall rule and the store's commerce, security and firewall settings (once per store).
+async fn store_settings(db: &Db, scope: &StaffScope) {
     for (table, sql) in [
         (
             "theme_templates",
@@ -109,6 +107,14 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
             .await
             .unwrap();
     }
+}
+
+/// Products (each in the store's category, with an image), the store's settings (see [`store_settings`]) and one
+/// paid order.
+async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<String> {
+    let category =
+        catalog::create_category(db, scope, &Slug::parse(&format!("{tag}-things")).unwrap(), "Things").await.unwrap();
+    store_settings(db, scope).await;
     let mut ids = Vec::new();
     for n in 0..4 {
         let p = catalog::create_product(
