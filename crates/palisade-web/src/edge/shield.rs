@@ -358,60 +358,10 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     }
     // The store's own rules come first.
     if let Some(layer) = &layer {
-        let rules = &layer.rules;
-        // Kept for test-runs (spread in time), or needed by the store's rules: otherwise not built at all.
-        let keep = layer.store.is_some_and(|store| state.store_rules.wants_sample(store, now));
-        if let Some(store) = layer.store
-            && (keep || !rules.is_empty())
-        {
-            // Custom rules (live and in test-runs) see the request through the allow-list of `Sample::of`:
-            // never credentials, card data or personal data, so neither a rule's events nor its test-run hit
-            // count can be turned into an oracle over what buyers type.
-            let sample = crate::edge::rules::Sample::of(
-                &sreq,
-                now,
-                parts.uri.path(),
-                parts.uri.query().unwrap_or(""),
-                ip,
-                ip.and_then(|i| state.geoip.country(i)),
-            );
-            let hit = crate::edge::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
-            if keep {
-                state.store_rules.remember(store, sample.kept(), now);
-            }
-            if let Some((action, source)) = hit {
-                use palisade_shield::rules::RuleAction;
-                let custom = |a: Action| Verdict {
-                    action: a,
-                    score: 0,
-                    findings: vec![palisade_shield::Finding {
-                        rule: "custom.rule",
-                        family: palisade_shield::Family::Generic,
-                        score: 0,
-                        paranoia: 1,
-                        location: palisade_shield::Location::Path,
-                        field: "rule".into(),
-                        excerpt: source.chars().take(80).collect(),
-                    }],
-                };
-                let record = |a: Action| emit(shield, state, &parts, ip, &custom(a));
-                match action {
-                    RuleAction::Allow => return next(Request::from_parts(parts, Body::from(bytes))).await,
-                    RuleAction::Block => {
-                        let id = record(Action::Block);
-                        return blocked(parts.uri.path(), &id);
-                    }
-                    RuleAction::Challenge => {
-                        if !passed_challenge(state, &parts, ip, now) {
-                            record(Action::Challenge);
-                            return challenge(state, &parts, ip, now, crate::edge::challenge::Why::StoreRule);
-                        }
-                    }
-                    RuleAction::Log => {
-                        record(Action::Log);
-                    }
-                }
-            }
+        match store_rules(state, layer, &sreq, &parts, ip, now) {
+            StoreVerdict::Allow => return next(Request::from_parts(parts, Body::from(bytes))).await,
+            StoreVerdict::Respond(res) => return res,
+            StoreVerdict::Inspect => {}
         }
     }
     // The store's own mode and paranoia, where it chose them, for its paths.
@@ -437,8 +387,90 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
         }
         Action::Block => {}
     }
-    if !platform_off
-        && let Some(ip) = ip.map(crate::edge::limits::network_of)
+    if !platform_off {
+        strike(state, ip, now);
+    }
+    blocked(parts.uri.path(), &id)
+}
+
+/// What the store's own rules decided.
+enum StoreVerdict {
+    /// An `allow` rule matched: the request skips the firewall.
+    Allow,
+    /// The answer is decided: a block, or a challenge the client has not passed yet.
+    Respond(Response),
+    /// No rule matched, or one that only logs or whose challenge was passed: the firewall inspects next.
+    Inspect,
+}
+
+/// The store's custom rules, which come before the firewall.
+fn store_rules(
+    state: &AppState,
+    layer: &crate::edge::rules::StoreLayer,
+    sreq: &palisade_shield::Request,
+    parts: &axum::http::request::Parts,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> StoreVerdict {
+    use palisade_shield::rules::RuleAction;
+    let shield = &state.shield;
+    let rules = &layer.rules;
+    // Kept for test-runs (spread in time), or needed by the store's rules: otherwise not built at all.
+    let keep = layer.store.is_some_and(|store| state.store_rules.wants_sample(store, now));
+    let Some(store) = layer.store.filter(|_| keep || !rules.is_empty()) else { return StoreVerdict::Inspect };
+    // Custom rules (live and in test-runs) see the request through the allow-list of `Sample::of`:
+    // never credentials, card data or personal data, so neither a rule's events nor its test-run hit
+    // count can be turned into an oracle over what buyers type.
+    let sample = crate::edge::rules::Sample::of(
+        sreq,
+        now,
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        ip,
+        ip.and_then(|i| state.geoip.country(i)),
+    );
+    let hit = crate::edge::rules::first_match(rules, &sample).map(|r| (r.action, r.source().to_owned()));
+    if keep {
+        state.store_rules.remember(store, sample.kept(), now);
+    }
+    let Some((action, source)) = hit else { return StoreVerdict::Inspect };
+    let custom = |a: Action| Verdict {
+        action: a,
+        score: 0,
+        findings: vec![palisade_shield::Finding {
+            rule: "custom.rule",
+            family: palisade_shield::Family::Generic,
+            score: 0,
+            paranoia: 1,
+            location: palisade_shield::Location::Path,
+            field: "rule".into(),
+            excerpt: source.chars().take(80).collect(),
+        }],
+    };
+    let record = |a: Action| emit(shield, state, parts, ip, &custom(a));
+    match action {
+        RuleAction::Allow => StoreVerdict::Allow,
+        RuleAction::Block => {
+            let id = record(Action::Block);
+            StoreVerdict::Respond(blocked(parts.uri.path(), &id))
+        }
+        RuleAction::Challenge if !passed_challenge(state, parts, ip, now) => {
+            record(Action::Challenge);
+            StoreVerdict::Respond(challenge(state, parts, ip, now, crate::edge::challenge::Why::StoreRule))
+        }
+        RuleAction::Challenge => StoreVerdict::Inspect,
+        RuleAction::Log => {
+            record(Action::Log);
+            StoreVerdict::Inspect
+        }
+    }
+}
+
+/// Counts a block against the client's network; enough of them ban it here at once and, off the request path,
+/// on the other nodes.
+fn strike(state: &AppState, ip: Option<IpAddr>, now: i64) {
+    let shield = &state.shield;
+    if let Some(ip) = ip.map(crate::edge::limits::network_of)
         && let Some(until) = shield.bans.strike(ip, now)
     {
         metrics::counter!("palisade_shield_bans_total").increment(1);
@@ -456,7 +488,6 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
             }
         });
     }
-    blocked(parts.uri.path(), &id)
 }
 
 /// Whether the client holds a valid pass cookie from an earlier challenge (bound to its address).
@@ -557,6 +588,10 @@ fn blocked(path: &str, id: &str) -> Response {
 }
 
 /// The firewall area's controls: the platform runs the WAF in block mode; each store protects its admin.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the registrations of matrix controls read as one list, each control beside its check"
+)]
 pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::error::Result<()> {
     use palisade_core::matrix::{Area, Control, ControlStatus, Party, Reference, Subject};
     use palisade_store::matrix::EvalContext;
