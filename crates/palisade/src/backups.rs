@@ -163,8 +163,21 @@ async fn run_one(
     )
     .await?;
 
+    let report = verify_recorded(db, &repo, target, &manifest, progress).await?;
+    let pruned = prune_recorded(ctx, &repo, target).await?;
+    Ok((manifest, report, pruned))
+}
+
+/// Verifies the snapshot just taken and records the run.
+async fn verify_recorded(
+    db: &Db,
+    repo: &Repository,
+    target: &Target,
+    manifest: &Manifest,
+    progress: &dyn Progress,
+) -> anyhow::Result<verify::VerifyReport> {
     let verify_started = db.now().millis();
-    let report = verify::verify(&repo, Some(&manifest.id), None, progress).await?;
+    let report = verify::verify(repo, Some(&manifest.id), None, progress).await?;
     let detail = if report.ok() {
         format!("{} chunks present with their recorded sizes and hashes", report.chunks)
     } else {
@@ -183,10 +196,19 @@ async fn run_one(
         },
     )
     .await?;
+    Ok(report)
+}
 
+/// Applies the retention policy to the target and records the run.
+async fn prune_recorded(
+    ctx: &BackupContext<'_>,
+    repo: &Repository,
+    target: &Target,
+) -> anyhow::Result<retention::PruneReport> {
+    let db = ctx.db;
     let prune_started = db.now().millis();
     let pruned =
-        retention::prune(&repo, ctx.settings.backup.retention, prune_started, retention::PruneMode::Delete).await?;
+        retention::prune(repo, ctx.settings.backup.retention, prune_started, retention::PruneMode::Delete).await?;
     let detail = format!(
         "kept {}, removed {}, {} chunks deleted",
         pruned.kept.len(),
@@ -206,7 +228,7 @@ async fn run_one(
         },
     )
     .await?;
-    Ok((manifest, report, pruned))
+    Ok(pruned)
 }
 
 /// The restore drill against the primary target, recorded either way.

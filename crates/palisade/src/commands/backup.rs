@@ -99,27 +99,8 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
                 weekly: keep_weekly.unwrap_or(defaults.weekly),
                 monthly: keep_monthly.unwrap_or(defaults.monthly),
             };
-            let repo = Repository::open(&target).await?;
-            let now = palisade_core::time::Clock::now(&SystemClock).millis();
             let mode = if dry_run { retention::PruneMode::DryRun } else { retention::PruneMode::Delete };
-            let report = retention::prune(&repo, policy, now, mode).await?;
-            for id in &report.kept {
-                println!("keep    {id}");
-            }
-            for id in &report.removed {
-                println!("{}  {id}", if dry_run { "would remove" } else { "removed" });
-            }
-            println!(
-                "\n{} kept, {} {}; {} unreferenced chunk(s) deleted (policy: {} daily, {} weekly, {} monthly).",
-                report.kept.len(),
-                report.removed.len(),
-                if dry_run { "would be removed (dry run)" } else { "removed" },
-                report.gc.chunks_deleted,
-                policy.daily,
-                policy.weekly,
-                policy.monthly
-            );
-            Ok(ExitCode::SUCCESS)
+            prune(&target, policy, mode).await
         }
         BackupCommand::ImportStore { archive, slug, owner, name } => {
             import_store(settings, &archive, &slug, &owner, name).await
@@ -138,6 +119,36 @@ pub async fn run(global: &GlobalArgs, command: BackupCommand) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `palisade backup prune`: applies the policy now, or with [`retention::PruneMode::DryRun`] only says what it
+/// would remove.
+async fn prune(
+    target: &palisade_backup::Target,
+    policy: retention::Retention,
+    mode: retention::PruneMode,
+) -> anyhow::Result<ExitCode> {
+    let dry_run = mode == retention::PruneMode::DryRun;
+    let repo = Repository::open(target).await?;
+    let now = palisade_core::time::Clock::now(&SystemClock).millis();
+    let report = retention::prune(&repo, policy, now, mode).await?;
+    for id in &report.kept {
+        println!("keep    {id}");
+    }
+    for id in &report.removed {
+        println!("{}  {id}", if dry_run { "would remove" } else { "removed" });
+    }
+    println!(
+        "\n{} kept, {} {}; {} unreferenced chunk(s) deleted (policy: {} daily, {} weekly, {} monthly).",
+        report.kept.len(),
+        report.removed.len(),
+        if dry_run { "would be removed (dry run)" } else { "removed" },
+        report.gc.chunks_deleted,
+        policy.daily,
+        policy.weekly,
+        policy.monthly
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {

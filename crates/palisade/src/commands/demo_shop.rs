@@ -275,6 +275,65 @@ pub async fn buyers(
     Ok(out)
 }
 
+/// (final state, card) for each demo order; the list covers every state the lifecycle has.
+const PLAN: &[(&str, &str)] = &[
+    ("paid", "4242424242424242"),
+    ("paid", "5555555555554444"),
+    ("shipped", "4242424242424242"),
+    ("shipped", "4242424242424242"),
+    ("delivered", "4242424242424242"),
+    ("completed", "4242424242424242"),
+    ("completed", "5555555555554444"),
+    ("completed", "4242424242424242"),
+    ("completed", "4242424242424242"),
+    ("refunded", "4242424242424242"),
+    ("partial", "4242424242424242"),
+    ("disputed", "4242424242424242"),
+    ("answered", "4242424242424242"),
+    ("cancelled", "4000000000000002"),
+];
+
+/// What the buyers of completed demo orders say.
+const REVIEWS: [(i64, &str); 4] = [
+    (5, "Arrived quickly and exactly as described. Will buy again."),
+    (4, "Good quality; the parcel took a day longer than promised."),
+    (5, "Lovely packaging and a handwritten note. Thank you!"),
+    (3, "Fine, but smaller than I expected from the photos."),
+];
+
+/// The `i`th demo order, paid by `buyer` with `card`.
+async fn place(
+    db: &Db,
+    store: StoreId,
+    buyer: &tenancy::Account,
+    i: usize,
+    lines: Vec<Line>,
+    card: &str,
+) -> anyhow::Result<orders::Placed> {
+    let shopper = StoreScope::shopper(store, Some(buyer.id));
+    Ok(orders::checkout(
+        db,
+        &TestGateway,
+        &shopper,
+        Checkout {
+            guest_proof: None,
+            email: Email::parse(&buyer.email)?,
+            address: ShippingAddress::parse(AddressFields {
+                name: &buyer.display_name,
+                line1: &format!("{} Orchard Road", 100 + i),
+                line2: &format!("#0{}-1{i}", 2 + i % 7),
+                city: "Singapore",
+                postcode: &format!("23{i:04}"),
+                country: "Singapore",
+            })?,
+            lines,
+            idempotency_key: IdempotencyKey::parse(&format!("demo-{i}"))?,
+            card: payments::card(card, "12/30", "123"),
+        },
+    )
+    .await?)
+}
+
 /// Orders in every state for one store.
 pub async fn trade(
     db: &Db,
@@ -286,31 +345,7 @@ pub async fn trade(
     shop: &mut Shop,
 ) -> anyhow::Result<()> {
     let staff = StaffScope::system(store, "demo");
-    let gateway = TestGateway;
-    // (final state, card) for each order; the list covers every state the lifecycle has.
-    let plan: &[(&str, &str)] = &[
-        ("paid", "4242424242424242"),
-        ("paid", "5555555555554444"),
-        ("shipped", "4242424242424242"),
-        ("shipped", "4242424242424242"),
-        ("delivered", "4242424242424242"),
-        ("completed", "4242424242424242"),
-        ("completed", "5555555555554444"),
-        ("completed", "4242424242424242"),
-        ("completed", "4242424242424242"),
-        ("refunded", "4242424242424242"),
-        ("partial", "4242424242424242"),
-        ("disputed", "4242424242424242"),
-        ("answered", "4242424242424242"),
-        ("cancelled", "4000000000000002"),
-    ];
-    let reviews_text = [
-        (5, "Arrived quickly and exactly as described. Will buy again."),
-        (4, "Good quality; the parcel took a day longer than promised."),
-        (5, "Lovely packaging and a handwritten note. Thank you!"),
-        (3, "Fine, but smaller than I expected from the photos."),
-    ];
-    for (i, (target, card)) in plan.iter().enumerate() {
+    for (i, (target, card)) in PLAN.iter().enumerate() {
         let Some(buyer) = buyers.get(i % buyers.len().max(1)) else { break };
         let line = |k: usize| variants.get((i * 5 + k * 3) % variants.len().max(1)).cloned();
         let lines: Vec<Line> = [line(0), line(1)]
@@ -322,28 +357,7 @@ pub async fn trade(
         if lines.is_empty() {
             break;
         }
-        let shopper = StoreScope::shopper(store, Some(buyer.id));
-        let placed = orders::checkout(
-            db,
-            &gateway,
-            &shopper,
-            Checkout {
-                guest_proof: None,
-                email: Email::parse(&buyer.email)?,
-                address: ShippingAddress::parse(AddressFields {
-                    name: &buyer.display_name,
-                    line1: &format!("{} Orchard Road", 100 + i),
-                    line2: &format!("#0{}-1{i}", 2 + i % 7),
-                    city: "Singapore",
-                    postcode: &format!("23{i:04}"),
-                    country: "Singapore",
-                })?,
-                lines,
-                idempotency_key: IdempotencyKey::parse(&format!("demo-{i}"))?,
-                card: payments::card(card, "12/30", "123"),
-            },
-        )
-        .await?;
+        let placed = place(db, store, buyer, i, lines, card).await?;
         shop.orders += 1;
         let (order, access) = (placed.order, placed.access);
         let id = order.id;
@@ -359,7 +373,7 @@ pub async fn trade(
             "completed" => {
                 orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
                 orders::confirm_received(db, &access, policy).await?;
-                if let Some((rating, text)) = reviews_text.get(i % reviews_text.len()) {
+                if let Some((rating, text)) = REVIEWS.get(i % REVIEWS.len()) {
                     reviews::add(db, &access, *rating, text).await?;
                 }
             }
