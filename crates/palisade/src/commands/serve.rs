@@ -104,6 +104,147 @@ fn bind_error(addr: &str, flag: &str, e: &std::io::Error) -> anyhow::Error {
     }
 }
 
+/// Starts this node's job runner (schedules, backups, mail, payment page checks); it stops when `stop_rx` turns true.
+fn start_jobs(
+    inst: &runtime::Installation,
+    args: &ServeArgs,
+    mailer: &Arc<Mailer>,
+    public_url: &str,
+    node: &str,
+    stop_rx: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let registry = Arc::new(inst.registry.clone());
+    let facts = Arc::new(inst.facts.clone());
+    let cfg = RunnerConfig {
+        node: node.to_owned(),
+        hostname: hostname(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        poll: Duration::from_millis(500),
+        lease: Duration::from_secs(300),
+    };
+    tracing::info!(node = %node, "job runner started");
+    let backup_jobs = Arc::new(crate::backups::BackupJobs {
+        settings: inst.settings.clone(),
+        outbound: if args.exports_allow_private_s3 {
+            palisade_store::outbound::OutboundPolicy::allow_private_networks()
+        } else {
+            palisade_store::outbound::OutboundPolicy::public_only()
+        },
+    });
+    let policy = inst.settings.commerce;
+    let handlers = builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy);
+    let mut rx = stop_rx.clone();
+    let db = inst.db.clone();
+    tokio::spawn(async move {
+        jobs::run(db, handlers, cfg, async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        })
+        .await;
+    })
+}
+
+/// What the web layer runs with: the settings, and the firewall, limits and export flags given to `serve`.
+fn web_config(settings: &Settings, args: &ServeArgs, public_url: &str, limits: limits::LimitsConfig) -> WebConfig {
+    WebConfig {
+        behind_tls: settings.behind_tls,
+        request_timeout: settings.request_timeout,
+        max_body_bytes: settings.max_body_bytes,
+        public_url: public_url.to_owned(),
+        shield: palisade_web::edge::shield::ShieldConfig {
+            policy: palisade_shield::Policy {
+                mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
+                paranoia: args.shield_paranoia,
+                challenge_from: (args.shield_challenge_from > 0).then_some(args.shield_challenge_from),
+                exceptions: palisade_shield::BUILTIN_EXCEPTIONS
+                    .iter()
+                    .cloned()
+                    .chain(args.shield_exceptions.iter().cloned())
+                    .collect(),
+                ..palisade_shield::Policy::default()
+            },
+            ..palisade_web::edge::shield::ShieldConfig::default()
+        },
+        limits,
+        shedding: palisade_web::edge::shedding::SheddingConfig::default(),
+        auto_attack_rps: args.auto_attack_mode_rps,
+        auto_attack_store_rps: args.auto_attack_mode_store_rps,
+        exports_allow_private_s3: args.exports_allow_private_s3,
+        commerce: settings.commerce,
+    }
+}
+
+/// Renews this node's firewall report while it runs, and withdraws it when `stop` is set.
+fn spawn_reporter(
+    db: palisade_store::Db,
+    node: String,
+    web: WebConfig,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(palisade_web::edge::shield::NODE_REPORT_EVERY) => {}
+                _ = stop.wait_for(|stop| *stop) => break,
+            }
+            if let Err(e) = palisade_web::edge::shield::report_node(&db, &node, &web).await {
+                tracing::warn!(error = %e, "could not renew this node's firewall report");
+            }
+        }
+        if let Err(e) = palisade_web::edge::shield::forget_node(&db, &node).await {
+            tracing::warn!(error = %e, "could not withdraw this node's firewall report");
+        }
+    })
+}
+
+/// The state with the services only some installations have: a GeoIP database, rate limits shared through Redis.
+fn with_optional_services(state: AppState, geoip: Option<GeoIp>, limiter: Option<limits::Limiter>) -> AppState {
+    let state = match geoip {
+        Some(geo) => {
+            tracing::info!("GeoIP database loaded: country rules available");
+            state.with_geoip(geo)
+        }
+        None => state,
+    };
+    match limiter {
+        Some(shared) => {
+            tracing::info!("rate limits shared through Redis");
+            state.with_limiter(shared)
+        }
+        None => state,
+    }
+}
+
+/// Serves metrics on their own listener until `stop` turns true.
+fn spawn_metrics(
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let addr = listener.local_addr().context("reading the metrics address")?;
+    tracing::info!(metrics.listen = %addr, "metrics served without authentication on their own listener");
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        palisade_web::serve_metrics(listener, shutdown).await
+    }))
+}
+
+/// The identity service, with passkeys when the public URL allows them (a warning says why not otherwise).
+fn identity_service(
+    db: &palisade_store::Db,
+    master_key: &palisade_store::secrets::MasterKey,
+    public_url: &str,
+) -> palisade_identity::Identity {
+    let identity = palisade_identity::Identity::new(db.clone(), master_key, "Palisade");
+    match identity.clone().with_passkeys(public_url) {
+        Ok(with) => with,
+        Err(why) => {
+            tracing::warn!(public_url = %public_url, "passkeys disabled: {why}");
+            identity
+        }
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Every flag is checked and the ports are taken before anything is created or migrated: a mistyped flag or
     // a busy port leaves no data directory behind and prints no token.
@@ -131,133 +272,29 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         tracing::warn!("{}", crate::backups::identity_warning(&identity));
         eprintln!("\n*** {} ***\n", crate::backups::identity_warning(&identity));
     }
-    let registry = Arc::new(inst.registry.clone());
-    let facts = Arc::new(inst.facts.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-
     let node = format!("{}-{}", hostname(), std::process::id());
-    let runner = if args.no_jobs {
-        None
-    } else {
-        let cfg = RunnerConfig {
-            node: node.clone(),
-            hostname: hostname(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            poll: Duration::from_millis(500),
-            lease: Duration::from_secs(300),
-        };
-        tracing::info!(node = %node, "job runner started");
-        let backup_jobs = Arc::new(crate::backups::BackupJobs {
-            settings: inst.settings.clone(),
-            outbound: if args.exports_allow_private_s3 {
-                palisade_store::outbound::OutboundPolicy::allow_private_networks()
-            } else {
-                palisade_store::outbound::OutboundPolicy::public_only()
-            },
-        });
-        let policy = inst.settings.commerce;
-        let handlers =
-            builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone(), backup_jobs, policy);
-        let mut rx = stop_rx.clone();
-        let db = db.clone();
-        Some(tokio::spawn(async move {
-            jobs::run(db, handlers, cfg, async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await;
-        }))
-    };
-
-    let web = WebConfig {
-        behind_tls: inst.settings.behind_tls,
-        request_timeout: inst.settings.request_timeout,
-        max_body_bytes: inst.settings.max_body_bytes,
-        public_url: public_url.clone(),
-        shield: palisade_web::edge::shield::ShieldConfig {
-            policy: palisade_shield::Policy {
-                mode: palisade_shield::Mode::parse(&args.shield_mode).unwrap_or(palisade_shield::Mode::Block),
-                paranoia: args.shield_paranoia,
-                challenge_from: (args.shield_challenge_from > 0).then_some(args.shield_challenge_from),
-                exceptions: palisade_shield::BUILTIN_EXCEPTIONS
-                    .iter()
-                    .cloned()
-                    .chain(args.shield_exceptions.iter().cloned())
-                    .collect(),
-                ..palisade_shield::Policy::default()
-            },
-            ..palisade_web::edge::shield::ShieldConfig::default()
-        },
-        limits,
-        shedding: palisade_web::edge::shedding::SheddingConfig::default(),
-        auto_attack_rps: args.auto_attack_mode_rps,
-        auto_attack_store_rps: args.auto_attack_mode_store_rps,
-        exports_allow_private_s3: args.exports_allow_private_s3,
-        commerce: inst.settings.commerce,
-    };
+    let runner =
+        if args.no_jobs { None } else { Some(start_jobs(&inst, &args, &mailer, &public_url, &node, &stop_rx)) };
+    let web = web_config(&inst.settings, &args, &public_url, limits);
     if web.shield.policy.mode != palisade_shield::Mode::Block {
         tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
     }
-    let identity = palisade_identity::Identity::new(db.clone(), &inst.master_key, "Palisade");
-    let identity = match identity.clone().with_passkeys(&web.public_url) {
-        Ok(with) => with,
-        Err(why) => {
-            tracing::warn!(public_url = %web.public_url, "passkeys disabled: {why}");
-            identity
-        }
-    };
+    let identity = identity_service(&db, &inst.master_key, &web.public_url);
     let objects = palisade_store::Objects::local(&inst.settings.objects_dir)?;
     // What this node runs, reported once it is listening.
     let reported = web.clone();
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?
         .with_master_key(inst.master_key.expose());
-    let state = match geoip {
-        Some(geo) => {
-            tracing::info!("GeoIP database loaded: country rules available");
-            state.with_geoip(geo)
-        }
-        None => state,
-    };
-    let state = match limiter {
-        Some(shared) => {
-            tracing::info!("rate limits shared through Redis");
-            state.with_limiter(shared)
-        }
-        None => state,
-    };
+    let state = with_optional_services(state, geoip, limiter);
     let app = palisade_web::router(state);
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.
     palisade_web::edge::shield::report_node(&db, &node, &reported).await?;
-    let reporter = {
-        let (db, node, web, mut stop) = (db.clone(), node.clone(), reported.clone(), stop_rx.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(palisade_web::edge::shield::NODE_REPORT_EVERY) => {}
-                    _ = stop.wait_for(|stop| *stop) => break,
-                }
-                if let Err(e) = palisade_web::edge::shield::report_node(&db, &node, &web).await {
-                    tracing::warn!(error = %e, "could not renew this node's firewall report");
-                }
-            }
-            if let Err(e) = palisade_web::edge::shield::forget_node(&db, &node).await {
-                tracing::warn!(error = %e, "could not withdraw this node's firewall report");
-            }
-        })
-    };
+    let reporter = spawn_reporter(db.clone(), node.clone(), reported.clone(), stop_rx.clone());
     let metrics_server = match metrics_listener {
-        Some(listener) => {
-            let addr = listener.local_addr().context("reading the metrics address")?;
-            tracing::info!(metrics.listen = %addr, "metrics served without authentication on their own listener");
-            let mut stop = stop_rx.clone();
-            Some(tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                };
-                palisade_web::serve_metrics(listener, shutdown).await
-            }))
-        }
+        Some(listener) => Some(spawn_metrics(listener, stop_rx.clone())?),
         None => None,
     };
     tracing::info!(listen = %listen, database = db.display_url(), smtp = mailer.is_configured(), "palisade is serving");
