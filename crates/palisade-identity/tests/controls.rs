@@ -23,6 +23,31 @@ fn status<'a>(r: &'a Report, id: &str) -> &'a ControlStatus {
         .unwrap()
 }
 
+/// The store's owner (with a password) and the store.
+async fn owner_with_store(db: &palisade_store::Db, id: &Identity) -> (tenancy::Account, palisade_store::StoreScope) {
+    let owner = tenancy::create_account(
+        db,
+        NewAccount { email: Email::parse("o@a.example").unwrap(), display_name: "O".into(), kind: AccountKind::Staff },
+    )
+    .await
+    .unwrap();
+    id.set_password(&owner, SecretString::from("granite pelican umbrella".to_owned())).await.unwrap();
+    let (_, scope) = tenancy::create_store(
+        db,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse("alpha").unwrap(),
+            name: "A".into(),
+            currency: Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap();
+    (owner, scope)
+}
+
 #[tokio::test]
 async fn authentication_controls_track_policy_enrolment_dormancy_and_tokens() {
     let (t, clock) = TestDb::manual().await;
@@ -35,26 +60,7 @@ async fn authentication_controls_track_policy_enrolment_dormancy_and_tokens() {
     palisade_identity::controls::register(&mut reg).unwrap();
     let facts = Arc::new(NodeFacts { data_dir: dir.path().to_path_buf(), master_key_path: key_path });
 
-    let owner = tenancy::create_account(
-        &t,
-        NewAccount { email: Email::parse("o@a.example").unwrap(), display_name: "O".into(), kind: AccountKind::Staff },
-    )
-    .await
-    .unwrap();
-    id.set_password(&owner, SecretString::from("granite pelican umbrella".to_owned())).await.unwrap();
-    let (_, scope) = tenancy::create_store(
-        &t,
-        &PlatformScope::system("test"),
-        NewStore {
-            slug: Slug::parse("alpha").unwrap(),
-            name: "A".into(),
-            currency: Currency::SGD,
-            owner: owner.id,
-            security_contact: None,
-        },
-    )
-    .await
-    .unwrap();
+    let (owner, scope) = owner_with_store(&t, &id).await;
 
     let r = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
     assert!(

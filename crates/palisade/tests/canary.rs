@@ -193,6 +193,7 @@ impl Browser {
 }
 
 /// Everything a person does in the journey, over HTTP against the running node.
+#[allow(clippy::too_many_lines, reason = "one canary journey, walked step by step in the order a person takes it")]
 async fn journey(base: &str, store_id: &str, variant: &str) -> String {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let url = |p: &str| format!("{base}{p}");

@@ -31,6 +31,7 @@ async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) ->
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one merchant's export journey, walked step by step from export to import")]
 async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
     let app = TestApp::start().await;
     let (s, scope, cookie) = owner_of(&app, "alpha").await;

@@ -126,6 +126,10 @@ async fn assert_badges_readable(c: &Client, page: &str) {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one browser journey, walked step by step in the order the buyer and merchant take it"
+)]
 async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
     let app = TestApp::start().await;
     let (store, scope, _) = owner_of(&app, "tea").await;

@@ -115,15 +115,8 @@ fn within_rights(
     }
 }
 
-#[tokio::test]
-async fn nobody_gives_rights_they_do_not_hold() {
-    let mut config = WebConfig::default();
-    config.limits.enabled = false;
-    let app = TestApp::start_with(config, |r, _| r).await;
-    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    let owner_id = tenancy::list_members(&app.db, &scope).await.unwrap()[0].account_id;
-    let store_path = format!("/admin/stores/{}", s.id);
-
+/// The owner and four staff members with different rights, each signed in.
+async fn actors(app: &TestApp, scope: &StoreScope, owner_id: AccountId, owner_cookie: String) -> Vec<Actor> {
     let mut actors =
         vec![Actor { name: "owner", role: Role::Owner, grants: vec![], id: owner_id, cookie: owner_cookie }];
     let kinds: [(&str, Role, Vec<Permission>); 4] = [
@@ -133,22 +126,89 @@ async fn nobody_gives_rights_they_do_not_hold() {
         ("clerk", Role::Staff, vec![]),
     ];
     for (name, role, grants) in kinds {
-        let a = staff(&format!("{}@alpha.example", name.replace('+', "."))).create(&app).await;
-        reset(&app, &scope, a.id, role, &grants).await;
-        let cookie = login(&app, &a.email).await;
+        let a = staff(&format!("{}@alpha.example", name.replace('+', "."))).create(app).await;
+        reset(app, scope, a.id, role, &grants).await;
+        let cookie = login(app, &a.email).await;
         actors.push(Actor { name, role, grants, id: a.id, cookie });
     }
-    // Targets: a second owner, an admin and a clerk (and each actor itself).
+    actors
+}
+
+/// Members whose rights the actors try to change: a second owner, an admin and a clerk (each actor also tries
+/// itself).
+async fn targets(app: &TestApp, scope: &StoreScope) -> Vec<(AccountId, Role)> {
     let mut targets = Vec::new();
     for (email, role) in [
         ("owner2@alpha.example", Role::Owner),
         ("admin2@alpha.example", Role::Admin),
         ("clerk2@alpha.example", Role::Staff),
     ] {
-        let a = staff(email).create(&app).await;
-        reset(&app, &scope, a.id, role, &[]).await;
+        let a = staff(email).create(app).await;
+        reset(app, scope, a.id, role, &[]).await;
         targets.push((a.id, role));
     }
+    targets
+}
+
+/// Invitations give the invited role's permissions: the same rule.
+async fn invitations_follow_the_rule(app: &TestApp, store_path: &str, actor: &Actor) {
+    for (i, role) in [Role::Owner, Role::Admin, Role::Staff].into_iter().enumerate() {
+        let email = format!("invitee{i}.{}@alpha.example", actor.name.replace('+', "."));
+        let status = post(
+            app,
+            &format!("{store_path}/staff/invite"),
+            &actor.cookie,
+            format!("email={}&role={}", email.replace('@', "%40"), role.as_str()),
+        )
+        .await;
+        let new = Permission::defaults(role);
+        let ok = allowed(actor, Whom::Another, None, Some((role, new)));
+        assert_eq!(status == 303, ok, "{} invites a {role:?}: {status}", actor.name);
+        let mails = palisade_store::outbox::to_address(&app.db, &email).await.unwrap();
+        assert_eq!(mails.is_empty(), !ok, "{} invites a {role:?}: mail sent only when allowed", actor.name);
+    }
+}
+
+/// API tokens hold at most their creator's rights.
+async fn tokens_within_rights(app: &TestApp, scope: &StoreScope, store_path: &str, actor: &Actor, actors: &[Actor]) {
+    for p in Permission::ALL {
+        let res = app
+            .client
+            .post(app.url(&format!("{store_path}/tokens")))
+            .csrf(app, &actor.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("name=t&permission={}&permission=products", p.key()))
+            .send()
+            .await
+            .unwrap();
+        if !actor.holds().contains(&Permission::SecuritySettings) {
+            assert_eq!(res.status(), 403, "{} creates a token", actor.name);
+        }
+    }
+    for t in palisade_store::tokens::list_store(&app.db, scope).await.unwrap() {
+        let scopes: Vec<Permission> = t.scopes.iter().filter_map(|k| Permission::parse(k)).collect();
+        assert_eq!(scopes.len(), t.scopes.len());
+        let (creator,): (String,) = sqlx::query_as("SELECT account_id FROM api_tokens WHERE id = $1")
+            .bind(&t.id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        let creator = actors.iter().find(|a| a.id.to_string() == creator).unwrap();
+        assert!(scopes.iter().all(|p| creator.holds().contains(p)), "{}'s token: {scopes:?}", creator.name);
+    }
+}
+
+#[tokio::test]
+async fn nobody_gives_rights_they_do_not_hold() {
+    let mut config = WebConfig::default();
+    config.limits.enabled = false;
+    let app = TestApp::start_with(config, |r, _| r).await;
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let owner_id = tenancy::list_members(&app.db, &scope).await.unwrap()[0].account_id;
+    let store_path = format!("/admin/stores/{}", s.id);
+
+    let actors = actors(&app, &scope, owner_id, owner_cookie).await;
+    let targets = targets(&app, &scope).await;
 
     let mut allowed_seen = 0;
     let mut refused_seen = 0;
@@ -220,49 +280,8 @@ async fn nobody_gives_rights_they_do_not_hold() {
         }
         reset(&app, &scope, actor.id, actor.role, &actor.grants).await;
 
-        // Invitations give the invited role's permissions: the same rule.
-        for (i, role) in [Role::Owner, Role::Admin, Role::Staff].into_iter().enumerate() {
-            let email = format!("invitee{i}.{}@alpha.example", actor.name.replace('+', "."));
-            let status = post(
-                &app,
-                &format!("{store_path}/staff/invite"),
-                &actor.cookie,
-                format!("email={}&role={}", email.replace('@', "%40"), role.as_str()),
-            )
-            .await;
-            let new = Permission::defaults(role);
-            let ok = allowed(actor, Whom::Another, None, Some((role, new)));
-            assert_eq!(status == 303, ok, "{} invites a {role:?}: {status}", actor.name);
-            let mails = palisade_store::outbox::to_address(&app.db, &email).await.unwrap();
-            assert_eq!(mails.is_empty(), !ok, "{} invites a {role:?}: mail sent only when allowed", actor.name);
-        }
-
-        // API tokens hold at most their creator's rights.
-        for p in Permission::ALL {
-            let res = app
-                .client
-                .post(app.url(&format!("{store_path}/tokens")))
-                .csrf(&app, &actor.cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("name=t&permission={}&permission=products", p.key()))
-                .send()
-                .await
-                .unwrap();
-            if !actor.holds().contains(&Permission::SecuritySettings) {
-                assert_eq!(res.status(), 403, "{} creates a token", actor.name);
-            }
-        }
-        for t in palisade_store::tokens::list_store(&app.db, &scope).await.unwrap() {
-            let scopes: Vec<Permission> = t.scopes.iter().filter_map(|k| Permission::parse(k)).collect();
-            assert_eq!(scopes.len(), t.scopes.len());
-            let (creator,): (String,) = sqlx::query_as("SELECT account_id FROM api_tokens WHERE id = $1")
-                .bind(&t.id)
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-            let creator = actors.iter().find(|a| a.id.to_string() == creator).unwrap();
-            assert!(scopes.iter().all(|p| creator.holds().contains(p)), "{}'s token: {scopes:?}", creator.name);
-        }
+        invitations_follow_the_rule(&app, &store_path, actor).await;
+        tokens_within_rights(&app, &scope, &store_path, actor, &actors).await;
     }
     assert!(
         allowed_seen > 40 && refused_seen > 40,

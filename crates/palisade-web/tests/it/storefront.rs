@@ -21,6 +21,10 @@ fn marked_up(slug: &str, title: &str) -> Listing {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one storefront journey, walked step by step from the guest's order to the merchant's balance"
+)]
 async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_shows_it() {
     let app = TestApp::start().await;
     let (store, scope, owner) = owner_of(&app, "tea").await;
