@@ -116,7 +116,8 @@ fn within_rights(
 }
 
 /// The owner and four staff members with different rights, each signed in.
-async fn actors(app: &TestApp, scope: &StoreScope, owner_id: AccountId, owner_cookie: String) -> Vec<Actor> {
+async fn actors(app: &TestApp, scope: &StoreScope, owner_cookie: String) -> Vec<Actor> {
+    let owner_id = tenancy::list_members(&app.db, scope).await.unwrap()[0].account_id;
     let mut actors =
         vec![Actor { name: "owner", role: Role::Owner, grants: vec![], id: owner_id, cookie: owner_cookie }];
     let kinds: [(&str, Role, Vec<Permission>); 4] = [
@@ -204,10 +205,9 @@ async fn nobody_gives_rights_they_do_not_hold() {
     config.limits.enabled = false;
     let app = TestApp::start_with(config, |r, _| r).await;
     let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
-    let owner_id = tenancy::list_members(&app.db, &scope).await.unwrap()[0].account_id;
     let store_path = format!("/admin/stores/{}", s.id);
 
-    let actors = actors(&app, &scope, owner_id, owner_cookie).await;
+    let actors = actors(&app, &scope, owner_cookie).await;
     let targets = targets(&app, &scope).await;
 
     let mut allowed_seen = 0;
