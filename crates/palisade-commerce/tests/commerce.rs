@@ -4,9 +4,9 @@
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{CommerceError, inventory, ledger};
-use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{OrderId, VariantId};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
@@ -85,15 +85,15 @@ async fn products_are_reachable_only_through_their_store() {
     let b = store(&t, "bravo").await;
     let p = catalog::create_product(&t, &a, tea("OOL-100", 7)).await.unwrap();
     let v = &p.variants[0].id;
-    assert!(matches!(catalog::get_product(&t, &b, &p.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    assert!(matches!(catalog::get_product(&t, &b, p.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
     assert!(catalog::list_products(&t, &b, 50, 0).await.unwrap().is_empty());
-    assert!(matches!(catalog::set_stock(&t, &b, v, 99).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    assert!(matches!(catalog::set_stock(&t, &b, *v, 99).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
     assert!(matches!(
-        catalog::set_status(&t, &b, &p.id, ProductStatus::Archived).await,
+        catalog::set_status(&t, &b, p.id, ProductStatus::Archived).await,
         Err(CommerceError::Store(StoreError::NotFound(_)))
     ));
-    assert!(matches!(inventory::reserve(&t, &b, v, 1).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
-    let same = catalog::get_product(&t, &a, &p.id).await.unwrap();
+    assert!(matches!(inventory::reserve(&t, &b, *v, 1).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    let same = catalog::get_product(&t, &a, p.id).await.unwrap();
     assert_eq!(same.variants[0].stock, 7);
     assert_eq!(same.status, ProductStatus::Published);
     // The same slug and SKU are fine in another store.
@@ -133,7 +133,7 @@ async fn the_last_units_are_never_oversold() {
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (db, scope, variant) = (t.db.clone(), a.clone(), variant.clone());
-        tasks.push(tokio::spawn(async move { inventory::reserve(&db, &scope, &variant, 1).await }));
+        tasks.push(tokio::spawn(async move { inventory::reserve(&db, &scope, variant, 1).await }));
     }
     let mut ok = 0;
     for task in tasks {
@@ -144,8 +144,8 @@ async fn the_last_units_are_never_oversold() {
         }
     }
     assert_eq!(ok, 5);
-    assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 0);
-    assert!(matches!(inventory::reserve(&t, &a, &variant, 0).await, Err(CommerceError::Invalid(_))));
+    assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 0);
+    assert!(matches!(inventory::reserve(&t, &a, variant, 0).await, Err(CommerceError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -230,12 +230,12 @@ mod orders {
 
     use super::*;
 
-    fn checkout(variant: &str, qty: i64, key: &str, number: &str) -> Checkout {
+    fn checkout(variant: &VariantId, qty: i64, key: &str, number: &str) -> Checkout {
         Checkout {
             guest_proof: None,
             email: Email::parse("buyer@example.com").unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
+            lines: vec![Line { variant_id: *variant, quantity: qty }],
             idempotency_key: idem(key),
             card: card(number, "12/30", "123"),
         }
@@ -257,7 +257,7 @@ mod orders {
         let again =
             orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(again.id, order.id, "a retried request returns the first order");
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 8);
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 8);
         // The card number is nowhere in the database.
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM orders WHERE address LIKE '%4242424242%' OR payment_ref LIKE '%4242424242%'",
@@ -277,7 +277,7 @@ mod orders {
         let order =
             orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
         assert_eq!(order.status, Status::Cancelled);
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 3);
         assert_eq!(ledger::escrow_balance(&t, &a, order.id).await.unwrap(), 0);
         assert!(matches!(
             orders::checkout(&t, &TestGateway, &a, checkout(v, 4, "k-3", "4242424242424242")).await,
@@ -405,12 +405,12 @@ mod idempotency {
 
     use super::*;
 
-    fn req(variant: &str, qty: i64, key: &str, proof: Option<&str>, email: &str) -> Checkout {
+    fn req(variant: &VariantId, qty: i64, key: &str, proof: Option<&str>, email: &str) -> Checkout {
         Checkout {
             guest_proof: proof.map(str::to_owned),
             email: Email::parse(email).unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: qty }],
+            lines: vec![Line { variant_id: *variant, quantity: qty }],
             idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         }
@@ -464,7 +464,7 @@ mod idempotency {
         let as_eve = StoreScope::shopper(a.store_id(), Some(eve));
         assert!(reused(orders::checkout(&t, &TestGateway, &as_eve, req(v, 1, "k", None, "mei@example.com")).await));
         // Nothing was reserved or charged by the refused replays.
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 9);
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 9);
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(t.pool()).await.unwrap();
         assert_eq!(n, 1);
 
@@ -539,13 +539,13 @@ mod order_access {
 
     use super::*;
 
-    async fn guest_order(t: &Db, a: &StaffScope, variant: &str, key: &str) -> orders::Order {
+    async fn guest_order(t: &Db, a: &StaffScope, variant: &VariantId, key: &str) -> orders::Order {
         let guest = StoreScope::shopper(a.store_id(), None);
         let req = Checkout {
             guest_proof: Some(format!("proof-{key}")),
             email: Email::parse("mei@example.com").unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
+            lines: vec![Line { variant_id: *variant, quantity: 1 }],
             idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         };
@@ -686,13 +686,13 @@ mod variantless {
         draft.status = ProductStatus::Draft;
         let d = catalog::create_product(&t, &a, draft).await.unwrap();
         sqlx::query("DELETE FROM variants WHERE product_id = $1 OR product_id = $2")
-            .bind(&p.id)
-            .bind(&d.id)
+            .bind(p.id.to_string())
+            .bind(d.id.to_string())
             .execute(t.pool())
             .await
             .unwrap();
         assert!(matches!(
-            catalog::set_status(&t, &a, &d.id, ProductStatus::Published).await,
+            catalog::set_status(&t, &a, d.id, ProductStatus::Published).await,
             Err(CommerceError::Invalid(_))
         ));
         let shopper = StoreScope::shopper(a.store_id(), None);
@@ -702,10 +702,10 @@ mod variantless {
         assert_eq!(listing::stores(&t).await.unwrap()[0].products, 0);
         // A draft's id does not open it for a shopper (only its staff), whichever way it is asked for.
         assert!(matches!(
-            catalog::get_product(&t, &shopper, &d.id).await,
+            catalog::get_product(&t, &shopper, d.id).await,
             Err(CommerceError::Store(StoreError::NotFound(_)))
         ));
-        assert!(catalog::get_product(&t, &a, &d.id).await.is_ok());
+        assert!(catalog::get_product(&t, &a, d.id).await.is_ok());
         // The product itself still reads (its page says it is not available).
         assert!(catalog::get_by_slug(&t, &shopper, "oolong").await.unwrap().variants.is_empty());
     }
@@ -758,13 +758,13 @@ mod web_reads {
         .id
     }
 
-    async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &str, key: &str) -> orders::Order {
+    async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &VariantId, key: &str) -> orders::Order {
         let shopper = StoreScope::shopper(store.store_id(), Some(buyer));
         let req = Checkout {
             guest_proof: None,
             email: Email::parse("b@example.com").unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: variant.into(), quantity: 1 }],
+            lines: vec![Line { variant_id: *variant, quantity: 1 }],
             idempotency_key: idem(key),
             card: card("4242424242424242", "12/30", "123"),
         };
@@ -795,10 +795,10 @@ mod web_reads {
             catalog::create_product(&t, &a, NewProduct { slug: Slug::parse("plain").unwrap(), ..tea("OOL-2", 5) })
                 .await
                 .unwrap();
-        assert_eq!(catalog::product_category(&t, &a, &p.id).await.unwrap(), Some(cat.id));
-        assert_eq!(catalog::product_category(&t, &a, &plain.id).await.unwrap(), None);
+        assert_eq!(catalog::product_category(&t, &a, p.id).await.unwrap(), Some(cat.id));
+        assert_eq!(catalog::product_category(&t, &a, plain.id).await.unwrap(), None);
         assert!(matches!(
-            catalog::product_category(&t, &b, &p.id).await,
+            catalog::product_category(&t, &b, p.id).await,
             Err(CommerceError::Store(StoreError::NotFound(_)))
         ));
 

@@ -66,7 +66,7 @@ async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_or
     let app = TestApp::start().await;
     let (_, scope, _) = owner_of(&app, "alpha").await;
     let p = product(&app, &scope, "kettle", 10).await;
-    let v = &p.variants[0].id;
+    let v = &p.variants[0].id.to_string();
     let mine = order_body(v, "mei@buyer.example", "4242424242424242");
 
     let first = post_order(&app, &mine, "predictable-1", None).await;
@@ -99,7 +99,7 @@ async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_or
         }
     }
     // Nothing was reserved or created by the refused attempts.
-    assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 9);
+    assert_eq!(catalog::get_product(&app.db, &scope, p.id).await.unwrap().variants[0].stock, 9);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(n, 1);
 
@@ -122,7 +122,7 @@ async fn the_payment_form_replayed_from_another_cart_gets_409_not_the_order() {
             .client
             .post(app.url("/cart/add"))
             .csrf(&app, VISITOR)
-            .form(&[("variant_id", p.variants[0].id.as_str()), ("quantity", "1")])
+            .form(&[("variant_id", p.variants[0].id.to_string().as_str()), ("quantity", "1")])
             .send()
             .await
             .unwrap();
@@ -166,7 +166,7 @@ async fn an_order_opens_only_with_its_own_link_or_for_its_buyer() {
     let app = TestApp::start().await;
     let (_, scope, _) = owner_of(&app, "alpha").await;
     let p = product(&app, &scope, "kettle", 10).await;
-    let v = &p.variants[0].id;
+    let v = &p.variants[0].id.to_string();
     let a: Value =
         post_order(&app, &order_body(v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
     let b: Value =
@@ -210,8 +210,8 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
     let app = TestApp::start().await;
     let (_, alpha, _) = owner_of(&app, "alpha").await;
     let (_, bravo, _) = owner_of(&app, "bravo").await;
-    let va = product(&app, &alpha, "kettle", 10).await.variants[0].id.clone();
-    let vb = product(&app, &bravo, "teapot", 10).await.variants[0].id.clone();
+    let va = product(&app, &alpha, "kettle", 10).await.variants[0].id.to_string();
+    let vb = product(&app, &bravo, "teapot", 10).await.variants[0].id.to_string();
     let mei = buyer(&app, "mei@buyer.example").await;
     let raj = buyer(&app, "raj@buyer.example").await;
     let order = |store: &'static str, variant: &str, email: &str, cookie: &str, key: &str| {
@@ -252,7 +252,7 @@ async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
     let policy = Policy::new(1_000, std::time::Duration::from_secs(14 * 24 * 3600)).unwrap();
     let app = TestApp::start_with(WebConfig { commerce: policy, ..WebConfig::default() }, |r, _| r).await;
     let (store, scope, owner) = owner_of(&app, "alpha").await;
-    let v = product(&app, &scope, "kettle", 10).await.variants[0].id.clone();
+    let v = product(&app, &scope, "kettle", 10).await.variants[0].id.to_string();
     let placed: Value =
         post_order(&app, &order_body(&v, "a@buyer.example", "4242424242424242"), "a", None).await.json().await.unwrap();
     let id = placed["order"]["id"].as_str().unwrap();
@@ -338,7 +338,11 @@ async fn a_product_without_variants_renders_and_cannot_be_published() {
     let (store, scope, owner) = owner_of(&app, "alpha").await;
     let p = product(&app, &scope, "kettle", 10).await;
     // An import can leave a product without variants.
-    sqlx::query("DELETE FROM variants WHERE product_id = $1").bind(&p.id).execute(app.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM variants WHERE product_id = $1")
+        .bind(p.id.to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     let page = app.get("/s/alpha/p/kettle").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Not available"));
@@ -346,7 +350,7 @@ async fn a_product_without_variants_renders_and_cannot_be_published() {
     for path in ["/", "/s/alpha", "/search?q=kettle", "/api/v1/search?q=kettle", "/api/v1/search"] {
         assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
-    catalog::set_status(&app.db, &scope, &p.id, ProductStatus::Draft).await.unwrap();
+    catalog::set_status(&app.db, &scope, p.id, ProductStatus::Draft).await.unwrap();
     let publish = app
         .client
         .post(app.url(&format!("/api/v1/admin/stores/{}/products/{}/status", store.id, p.id)))
