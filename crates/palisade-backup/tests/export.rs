@@ -153,7 +153,7 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
                         },
                     )
                     .unwrap(),
-                    lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
+                    lines: vec![Line { variant_id: p.variants[0].id, quantity: 1 }],
                     idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(&format!("{tag}-order"))
                         .unwrap(),
                     card: card("4242 4242 4242 4242", "12/30", "123"),

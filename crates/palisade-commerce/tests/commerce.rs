@@ -129,10 +129,10 @@ async fn the_last_units_are_never_oversold() {
     let t = TestDb::new().await;
     let a = store(&t, "alpha").await;
     let p = catalog::create_product(&t, &a, tea("OOL-100", 5)).await.unwrap();
-    let variant = p.variants[0].id.clone();
+    let variant = p.variants[0].id;
     let mut tasks = Vec::new();
     for _ in 0..50 {
-        let (db, scope, variant) = (t.db.clone(), a.clone(), variant.clone());
+        let (db, scope, variant) = (t.db.clone(), a.clone(), variant);
         tasks.push(tokio::spawn(async move { inventory::reserve(&db, &scope, variant, 1).await }));
     }
     let mut ok = 0;
@@ -370,7 +370,7 @@ mod auto_release {
                     guest_proof: None,
                     email: Email::parse("b@example.com").unwrap(),
                     address: address(),
-                    lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
+                    lines: vec![Line { variant_id: p.variants[0].id, quantity: 1 }],
                     idempotency_key: idem(key),
                     card: card("4242424242424242", "12/30", "123"),
                 },
@@ -595,7 +595,7 @@ mod order_access {
             guest_proof: None,
             email: Email::parse("eve@example.com").unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: v.clone(), quantity: 1 }],
+            lines: vec![Line { variant_id: *v, quantity: 1 }],
             idempotency_key: idem("k3"),
             card: card("4242424242424242", "12/30", "123"),
         };

@@ -111,7 +111,7 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
     let nodes = [&app, &node2];
     let (_, scope, _) = owner_of(&app, "tea").await;
     let p = sencha(&app, &scope, 3).await;
-    let variant = p.variants[0].id.clone();
+    let variant = p.variants[0].id;
     shown(&nodes, &VIEWS, "SGD 12.00").await;
 
     // The cache is in use: a write that goes around the domain functions (so does not bump the version) is not

@@ -472,3 +472,22 @@ async fn a_token_path_that_is_not_an_id_or_not_this_stores_is_404() {
         .unwrap();
     assert_eq!(revoked, None, "bravo's token is still live");
 }
+
+/// Typed ids change no JSON: the API document still describes every id field as a string.
+#[tokio::test]
+async fn the_api_document_still_describes_ids_as_strings() {
+    let app = TestApp::start().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |s: &Value| match s["$ref"].as_str() {
+        Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+        None => s.clone(),
+    };
+    for (schema, field) in
+        [("Product", "id"), ("Variant", "id"), ("ProductCard", "id"), ("Image", "product_id"), ("Order", "id")]
+    {
+        let property = &schemas[schema]["properties"][field];
+        assert!(property.is_object(), "{schema}.{field} is documented: {}", schemas[schema]);
+        assert_eq!(resolve(property)["type"], "string", "{schema}.{field}: {property}");
+    }
+}
