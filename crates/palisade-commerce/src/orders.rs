@@ -11,7 +11,7 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
-use palisade_core::{AccountId, OrderId};
+use palisade_core::{AccountId, OrderId, VariantId};
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::Actor;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::OrderAccess;
-use crate::error::{CommerceError, Result};
+use crate::error::{CommerceError, Result, stored_id};
 use crate::payments::{Card, Charge, PaymentGateway};
 use crate::policy::Policy;
 use crate::{inventory, ledger};
@@ -97,7 +97,7 @@ impl Status {
 /// One line of a checkout: what and how many (never a price).
 #[derive(Debug, Clone)]
 pub struct Line {
-    pub variant_id: String,
+    pub variant_id: VariantId,
     pub quantity: i64,
 }
 
@@ -302,7 +302,8 @@ fn fingerprint(sender: &str, req: &Checkout) -> String {
     field(req.email.as_str().as_bytes());
     field(address.as_bytes());
     for line in &req.lines {
-        field(line.variant_id.as_bytes());
+        // The id's text as it has always been hashed (lower-case, hyphenated), so stored fingerprints still match.
+        field(line.variant_id.to_string().as_bytes());
         field(&line.quantity.to_be_bytes());
     }
     hex::encode(h.finalize())
@@ -481,17 +482,17 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
              WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
         )
         .bind(scope.store_key())
-        .bind(&line.variant_id)
+        .bind(line.variant_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
         let (sku, price, vcur, title) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
         if vcur != currency.code() {
             return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
         }
-        inventory::reserve_on(&mut tx, scope, &line.variant_id, line.quantity).await?;
+        inventory::reserve_on(&mut tx, scope, line.variant_id, line.quantity).await?;
         let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
         subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-        items.push((sku, title, price, line.quantity, line.variant_id.clone()));
+        items.push((sku, title, price, line.quantity, line.variant_id));
     }
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
     // The store's next number, in this transaction: a rollback gives it back, so numbers have no gaps from
@@ -540,7 +541,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         .bind(palisade_core::JobId::new().to_string())
         .bind(id.to_string())
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .bind(sku)
         .bind(title)
         .bind(price)
@@ -580,7 +581,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         }
         Ok(Charge::Declined { reason }) => {
             for (_, _, _, qty, variant) in &items {
-                inventory::restock_on(&mut tx, scope, variant, *qty).await?;
+                inventory::restock_on(&mut tx, scope, *variant, *qty).await?;
             }
             sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2")
                 .bind(db.now().0)
@@ -752,7 +753,7 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64,
 /// One line of a stored order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    pub variant_id: String,
+    pub variant_id: VariantId,
     pub sku: String,
     pub title: String,
     pub unit_price_minor: i64,
@@ -772,16 +773,11 @@ pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result
     .bind(id.to_string())
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(variant_id, sku, title, unit_price_minor, quantity)| Item {
-            variant_id,
-            sku,
-            title,
-            unit_price_minor,
-            quantity,
+    rows.into_iter()
+        .map(|(variant_id, sku, title, unit_price_minor, quantity)| {
+            Ok(Item { variant_id: stored_id("variant", &variant_id)?, sku, title, unit_price_minor, quantity })
         })
-        .collect())
+        .collect()
 }
 
 /// One step of an order's history.

@@ -234,7 +234,7 @@ async fn pay(
         guest_proof,
         email,
         address,
-        lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
+        lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key,
         card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
     };

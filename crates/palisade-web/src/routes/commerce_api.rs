@@ -15,9 +15,9 @@ use palisade_commerce::listing::Page;
 use palisade_commerce::orders::{self, Checkout, Line, Order, Status};
 use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
-use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{OrderId, ProductId, VariantId};
 use palisade_store::StaffScope;
 use palisade_store::StoreScope;
 use palisade_store::permissions::Permission;
@@ -155,7 +155,7 @@ struct CardIn {
 
 #[derive(Deserialize, ToSchema)]
 struct LineIn {
-    variant_id: palisade_core::VariantId,
+    variant_id: VariantId,
     quantity: i64,
 }
 
@@ -206,11 +206,7 @@ async fn create_order(
         guest_proof,
         email,
         address,
-        lines: body
-            .lines
-            .into_iter()
-            .map(|l| Line { variant_id: l.variant_id.to_string(), quantity: l.quantity })
-            .collect(),
+        lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };
@@ -330,10 +326,10 @@ async fn create_product(
 async fn get_product(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
 ) -> ApiResult {
-    let p = catalog::get_product(&state.db, scope(&access), &id).await?;
-    let imgs = images::list(&state.db, scope(&access), &id).await?;
+    let p = catalog::get_product(&state.db, scope(&access), id).await?;
+    let imgs = images::list(&state.db, scope(&access), id).await?;
     ok(json!({"product": p, "images": imgs}))
 }
 
@@ -354,13 +350,13 @@ struct StatusIn {
 async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     body: Result<Body<StatusIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
-    catalog::set_status(&state.db, scope(&access), &id, ProductStatus::parse(&b.status)?).await?;
-    ok(catalog::get_product(&state.db, scope(&access), &id).await?)
+    catalog::set_status(&state.db, scope(&access), id, ProductStatus::parse(&b.status)?).await?;
+    ok(catalog::get_product(&state.db, scope(&access), id).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -383,12 +379,12 @@ struct AltQ {
 async fn upload_image(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     Query(q): Query<AltQ>,
     bytes: Bytes,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
-    let img = images::add(&state.db, &state.objects, scope(&access), &id, bytes, &q.alt).await?;
+    let img = images::add(&state.db, &state.objects, scope(&access), id, bytes, &q.alt).await?;
     Ok((StatusCode::CREATED, Json(img)).into_response())
 }
 
@@ -409,12 +405,12 @@ struct StockIn {
 async fn set_stock(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, v)): Path<(String, String)>,
+    IdPath((_, v)): IdPath<(String, VariantId)>,
     body: Result<Body<StockIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
-    catalog::set_stock(&state.db, scope(&access), &v, b.stock).await?;
+    catalog::set_stock(&state.db, scope(&access), v, b.stock).await?;
     ok(json!({"variant_id": v, "stock": b.stock}))
 }
 
@@ -435,13 +431,13 @@ struct PriceIn {
 async fn set_price(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, v)): Path<(String, String)>,
+    IdPath((_, v)): IdPath<(String, VariantId)>,
     body: Result<Body<PriceIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
     let currency = currency_of(&state, scope(&access)).await?;
-    catalog::set_price(&state.db, scope(&access), &v, Money::new(b.price_minor, currency)).await?;
+    catalog::set_price(&state.db, scope(&access), v, Money::new(b.price_minor, currency)).await?;
     ok(json!({"variant_id": v, "price": Money::new(b.price_minor, currency)}))
 }
 

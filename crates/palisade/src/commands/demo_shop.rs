@@ -11,9 +11,9 @@ use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::payments::{self, TestGateway};
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{disputes, images, payouts, reviews};
-use palisade_core::StoreId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{StoreId, VariantId};
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use palisade_store::{Db, Objects, StaffScope, StoreScope};
 use serde_json::json;
@@ -177,7 +177,7 @@ pub async fn catalog(
     store: StoreId,
     bar: &ProgressBar,
     shop: &mut Shop,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<VariantId>> {
     let scope = StaffScope::system(store, "demo");
     let store_row = tenancy::get_store(db, &scope).await.map_err(runtime::explain)?;
     let Some(spec) = CATALOGS.iter().find(|c| c.slug == store_row.slug) else { return Ok(Vec::new()) };
@@ -234,11 +234,11 @@ pub async fn catalog(
             )
             .await?;
             let png = product_image(n as u64 * 31 + store_row.slug.len() as u64 * 1000)?;
-            images::add(db, objects, &scope, &p.id, Bytes::from(png), &title).await?;
+            images::add(db, objects, &scope, p.id, Bytes::from(png), &title).await?;
             shop.products += 1;
             shop.images += 1;
             if p.status == ProductStatus::Published {
-                variants.extend(p.variants.iter().filter(|v| v.stock > 2).map(|v| v.id.clone()));
+                variants.extend(p.variants.iter().filter(|v| v.stock > 2).map(|v| v.id));
             }
             bar.inc(1);
         }
@@ -279,7 +279,7 @@ pub async fn buyers(
 pub async fn trade(
     db: &Db,
     store: StoreId,
-    variants: &[String],
+    variants: &[VariantId],
     buyers: &[tenancy::Account],
     policy: &Policy,
     bar: &ProgressBar,
