@@ -556,6 +556,33 @@ async fn a_crafted_archive_cannot_point_at_another_stores_rows_or_objects() {
     .await;
 }
 
+/// Renames one id everywhere the archive holds it (so every reference stays consistent) to `spelling`.
+fn respell(files: &mut BTreeMap<String, Vec<u8>>, id: &str, spelling: &str) {
+    for table in ["products", "variants", "product_images"] {
+        edit(files, table, |_, rows| {
+            for value in rows.iter_mut().flatten() {
+                if value.as_str() == Some(id) {
+                    *value = Value::String(spelling.to_owned());
+                }
+            }
+        });
+    }
+}
+
+/// Pages parse the ids they read back: an archive whose product, variant or image ids are not ids as Palisade
+/// writes them (even when every reference agrees) would break its own store's pages, so it is refused.
+#[tokio::test]
+async fn a_crafted_archive_cannot_plant_malformed_ids() {
+    let s = setup().await;
+    for table in ["products", "variants", "product_images"] {
+        let id = first_id(&s, table, "id", &s.a).await;
+        for spelling in ["x".to_owned(), format!("{{{id}}}"), id.to_uppercase(), format!("urn:uuid:{id}")] {
+            let case = format!("{table}.id spelled {spelling}");
+            assert_refused_in_place(&s, &case, |f| respell(f, &id, &spelling)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_untampered_archive_still_imports_after_the_checks() {
     let s = setup().await;
