@@ -22,6 +22,9 @@ pub enum CommerceError {
     /// buyer can retry. Not the buyer's fault, so never a 4xx.
     #[error("the payment gateway is unavailable: {0}")]
     PaymentGatewayUnavailable(#[source] crate::payments::GatewayError),
+    /// The card was declined. No order remains (its stock is back on sale): the buyer may try another card.
+    #[error("the card was declined: {reason}")]
+    PaymentDeclined { reason: String },
     /// The order's (or dispute's) current status does not allow this step.
     #[error("{0}")]
     InvalidTransition(String),

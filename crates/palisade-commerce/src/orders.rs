@@ -554,7 +554,10 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
-    let charge = gateway.charge(Money::new(total, currency), &req.card, &format!("{}:{key}", scope.store_key())).await;
+    // Each attempt has its own order id, so the gateway's key is per attempt: a retry of this request (same key,
+    // order found above) never charges twice, and a new card after a decline is not answered with the decline.
+    let attempt = format!("{}:{key}:{id}", scope.store_key());
+    let charge = gateway.charge(Money::new(total, currency), &req.card, &attempt).await;
     let mut tx = db.begin_write().await?;
     match charge {
         Ok(Charge::Approved { reference, brand, last4 }) => {
@@ -580,26 +583,31 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             tx.commit().await?;
         }
         Ok(Charge::Declined { reason }) => {
+            // No order for a declined card: the attempt is undone (stock back on sale, the order and its lines
+            // gone, so no cancelled order sits in the buyer's or the merchant's list) and recorded in the store's
+            // audit log for its fraud review. The order number it took stays unused.
             for (_, _, _, qty, variant) in &items {
                 inventory::restock_on(&mut tx, scope, *variant, *qty).await?;
             }
-            sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2")
-                .bind(db.now().0)
+            for table in ["order_events", "order_items"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE store_id = $1 AND order_id = $2")))
+                    .bind(scope.store_key())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM orders WHERE store_id = $1 AND id = $2 AND status = 'placed'")
+                .bind(scope.store_key())
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
-            record(
-                &mut tx,
-                db,
-                scope,
-                id,
-                Some(Status::Placed),
-                Status::Cancelled,
-                &format!("payment declined: {reason}"),
-            )
-            .await?;
+            let target = format!("order:{id}");
+            let details = serde_json::json!({"reason": reason, "total_minor": total, "currency": currency.code()});
+            let event = NewEvent::new("order.payment_declined", &target).details(details);
+            audit::record_store(&mut tx, db, scope, event).await?;
             palisade_store::storefront::touch(&mut tx, scope).await?;
             tx.commit().await?;
+            return Err(CommerceError::PaymentDeclined { reason });
         }
         Err(e) => {
             tracing::error!(order.id = %id, error = %e, "payment gateway failed; order stays placed");

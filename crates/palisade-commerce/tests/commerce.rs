@@ -314,7 +314,9 @@ mod orders {
         assert_eq!(buy(&a, &pa.variants[0].id, "a-2").await.number, OrderNumber(1002), "a retry keeps its number");
         let declined =
             orders::checkout(&t, &TestGateway, &a, checkout(&pa.variants[0].id, 1, "a-3", "4000 0000 0000 0002"));
-        assert_eq!(declined.await.unwrap().order.number, OrderNumber(1003));
+        assert!(declined.await.is_err(), "declined: no order, its number stays unused");
+        let a3 = buy(&a, &pa.variants[0].id, "a-4").await;
+        assert_eq!(a3.number, OrderNumber(1004));
 
         let find = |text: &str| {
             let q = OrderQuery { status: None, text: Some(text.to_owned()) };
@@ -323,27 +325,45 @@ mod orders {
         };
         assert_eq!(find("#1002").await, vec![1002]);
         assert_eq!(find(" 1001 ").await, vec![1001]);
-        assert_eq!(find("BUYER@example").await, vec![1003, 1002, 1001], "email, any case, newest first");
+        assert_eq!(find("BUYER@example").await, vec![1004, 1002, 1001], "email, any case, newest first");
         assert!(find("%").await.is_empty(), "a typed % is a percent sign, not a wildcard");
         assert!(find("_uyer").await.is_empty());
         assert!(find("#9999").await.is_empty());
-        let paid = OrderQuery { status: Some(Status::Cancelled), text: Some("buyer".into()) };
-        assert_eq!(orders::search(&t, &a, &paid, 50, 0).await.unwrap().len(), 1);
+        let paid = OrderQuery { status: Some(Status::Paid), text: Some("buyer".into()) };
+        assert_eq!(orders::search(&t, &a, &paid, 50, 0).await.unwrap().len(), 3);
+        let cancelled = OrderQuery { status: Some(Status::Cancelled), text: None };
+        assert!(orders::search(&t, &a, &cancelled, 50, 0).await.unwrap().is_empty());
         assert_eq!(OrderNumber::parse("#12a"), None);
         assert_eq!(OrderNumber::parse("99999999999999999999"), None);
     }
 
     #[tokio::test]
-    async fn a_declined_card_cancels_and_restocks() {
+    async fn a_declined_card_leaves_no_order_and_the_stock_on_sale() {
         let t = TestDb::new().await;
         let a = store(&t, "alpha").await;
         let p = catalog::create_product(&t, &a, tea("OOL-100", 3)).await.unwrap();
         let v = &p.variants[0].id;
-        let order =
-            orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
-        assert_eq!(order.status, Status::Cancelled);
+        let declined = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await;
+        assert!(
+            matches!(&declined, Err(CommerceError::PaymentDeclined { reason }) if reason.contains("insufficient funds")),
+            "{declined:?}"
+        );
         assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 3);
-        assert_eq!(ledger::escrow_balance(&t, &a, order.id).await.unwrap(), 0);
+        assert!(orders::list(&t, &a, None, 50, 0).await.unwrap().is_empty(), "no cancelled order in the list");
+        for table in ["orders", "order_items", "order_events", "ledger_transfers"] {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(t.pool())
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        let audit = palisade_store::audit::list_store(&t, &a, 20).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "order.payment_declined"), "the attempt is in the store's audit log");
+        // The same key with another card is a new attempt, not the decline replayed.
+        let paid = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4242 4242 4242 4242")).await.unwrap();
+        assert_eq!(paid.order.status, Status::Paid);
+        let restock = |n| catalog::set_stock(&t, &a, *v, n);
+        restock(3).await.unwrap();
         assert!(matches!(
             orders::checkout(&t, &TestGateway, &a, checkout(v, 4, "k-3", "4242424242424242")).await,
             Err(CommerceError::OutOfStock { available: 3 })

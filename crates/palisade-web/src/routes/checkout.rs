@@ -13,7 +13,7 @@ use axum::routing::get;
 use base64::Engine;
 use palisade_commerce::address::{AddressFields, ShippingAddress};
 use palisade_commerce::idempotency::IdempotencyKey;
-use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::{CommerceError, cart, payments};
 use palisade_core::text::Email;
 use palisade_store::StoreScope;
@@ -239,21 +239,16 @@ async fn pay(
         card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
-        Ok(placed) if placed.order.status == Status::Paid => {
+        Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
             Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
         }
-        Ok(placed) => {
-            // Declined: the order is cancelled and its stock returned; a new key lets the buyer try another card.
-            let reason = placed
-                .access
-                .events(&state.db)
-                .await?
-                .last()
-                .map(|e| e.note.clone())
-                .unwrap_or_else(|| "the payment did not go through".into());
+        Err(CommerceError::PaymentDeclined { reason }) => {
+            // No order was kept and the cart is as it was: a new key lets the buyer try another card.
             let retry = PayForm { idempotency_key: new_key(), ..form };
-            let declined = crate::http::error::card_declined(&reason);
+            let declined = crate::http::error::card_declined(&format!(
+                "Your card was declined ({reason}). Nothing was charged; try another card."
+            ));
             render(&state, Some(&group), &retry, Some(&declined.message), declined.status)
         }
         Err(CommerceError::OutOfStock { available }) => {

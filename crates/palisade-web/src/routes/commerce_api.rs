@@ -176,7 +176,7 @@ struct OrderIn {
     summary = "Place and pay an order",
     params(("Idempotency-Key" = String, Header, description = "required, 1–100 characters; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused")),
     request_body = OrderIn,
-    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the payment was declined: the order (cancelled) and its link", content_type = "application/json")),
+    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the card was declined: no order was kept; another card may be tried", content_type = "application/json")),
     extensions(("x-permission" = json!(access::PUBLIC)))
 )]
 async fn create_order(
@@ -210,17 +210,11 @@ async fn create_order(
         idempotency_key: key,
         card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
     };
+    // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
     let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;
     let order = &placed.order;
     let link = format!("{}{}", state.config.public_url, order_link(&state, order));
-    if order.status == Status::Paid {
-        return Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response());
-    }
-    // Declined (the order is recorded as cancelled): the error envelope, with the order beside it.
-    let reason = placed.access.events(&state.db).await?.last().map(|e| e.note.clone());
-    let e = crate::http::error::card_declined(reason.as_deref().unwrap_or("the payment did not go through"));
-    let body = json!({"error": {"code": e.code, "message": e.message}, "order": order, "link": link});
-    Ok((e.status, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -173,7 +173,7 @@ async fn a_gateway_outage_is_503_payment_gateway_unavailable_and_not_the_buyers_
 }
 
 #[tokio::test]
-async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
+async fn a_declined_card_is_402_card_declined_and_leaves_no_order() {
     let app = TestApp::start().await;
     let (_s, scope, _) = owner_of(&app, "alpha").await;
     let variant = published(&app, &scope).await;
@@ -182,5 +182,9 @@ async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "card_declined");
     assert!(body["error"]["message"].as_str().unwrap().contains("card declined"), "{body}");
-    assert_eq!(body["order"]["status"], "cancelled");
+    assert!(body.get("order").is_none(), "no order to show: {body}");
+    assert!(palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap().is_empty());
+    // The buyer retries with another card.
+    let res = place_order(&app, "alpha", "declined-1", &order(&variant, "4242424242424242"), None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
 }

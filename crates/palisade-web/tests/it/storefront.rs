@@ -52,7 +52,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     assert!(body.contains("integrity=\"sha384-"), "scripts carry SRI");
     assert!(body.contains("SGD 40.50"), "2 × 18.50 + 3.50 shipping, computed on the server: {body}");
 
-    // A declined card: 402, the order is cancelled, stock untouched, the cart kept.
+    // A declined card: 402, no order kept, stock untouched, the cart kept.
     let declined = app
         .client
         .post(app.url("/checkout/tea"))
@@ -64,6 +64,7 @@ async fn a_guest_buys_the_merchant_ships_the_buyer_confirms_and_the_balance_show
     assert_eq!(declined.status(), StatusCode::PAYMENT_REQUIRED);
     assert!(declined.text().await.unwrap().contains("declined"));
     assert_eq!(catalog::get_product(&app.db, &scope, p.id).await.unwrap().variants[0].stock, 5);
+    assert!(palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap().is_empty(), "no order");
 
     // The test card pays; the buyer lands on the order's signed link.
     let paid = app
