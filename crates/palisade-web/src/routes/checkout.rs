@@ -225,18 +225,21 @@ async fn pay(
         Ok(k) => k,
         Err(e) => return fail(&e.to_string()),
     };
+    let expiry = match payments::parse_expiry(&form.expiry, state.db.now()) {
+        Ok(e) => e,
+        Err(e) => return fail(&e.to_string()),
+    };
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
-    let guest_proof =
-        buyer.is_none().then(|| guest_proof(&state, &form.card_number, &form.expiry, Some(cart_id.as_str())));
+    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &form.card_number, &expiry, Some(cart_id.as_str())));
     let req = Checkout {
         guest_proof,
         email,
         address,
         lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key,
-        card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
+        card: payments::card(&form.card_number, &expiry, form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
         Ok(placed) => {

@@ -201,14 +201,16 @@ async fn create_order(
     let buyer = s.ok().map(|s| s.account.id);
     let scope = StoreScope::shopper(id, buyer);
     // A guest's key is bound to the card they pay with (keyed hash); a buyer's to their account.
-    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &body.card.expiry, None));
+    let expiry = payments::parse_expiry(&body.card.expiry, state.db.now())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
+    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &expiry, None));
     let req = Checkout {
         guest_proof,
         email,
         address,
         lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
-        card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
+        card: payments::card(&body.card.number, &expiry, body.card.cvc.trim()),
     };
     // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
     let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;

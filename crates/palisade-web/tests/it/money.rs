@@ -188,3 +188,38 @@ async fn a_declined_card_is_402_card_declined_and_leaves_no_order() {
     let res = place_order(&app, "alpha", "declined-1", &order(&variant, "4242424242424242"), None).await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+/// The expiry is a real month that has not ended: `1/29` is taken (as 01/29), a past month or a 13th month is 422
+/// `invalid_expiry` before any gateway is asked, on the JSON API and on the payment page alike.
+#[tokio::test]
+async fn card_expiry_dates_are_checked_as_months_on_both_checkouts() {
+    let app = TestApp::start().await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let with_expiry = |expiry: &str| {
+        let mut body = order(&variant, "4242424242424242");
+        body["card"]["expiry"] = json!(expiry);
+        body
+    };
+    for (i, past) in ["01/20", "13/29", "1/2", "next year"].into_iter().enumerate() {
+        let res = place_order(&app, "alpha", &format!("exp-bad-{i}"), &with_expiry(past), None).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{past}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_expiry", "{past}");
+    }
+    assert!(palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap().is_empty());
+    let res = place_order(&app, "alpha", "exp-ok", &with_expiry("1/39"), None).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "a one-digit month is a month");
+
+    let cart = crate::support::add_to_cart(&app, None, &variant, "1").await;
+    let cookie = crate::support::cart_cookie(&cart).unwrap();
+    let mut form = crate::support::guest_payment("exp-page", "4242424242424242");
+    for field in &mut form {
+        if field.0 == "expiry" {
+            field.1 = "01/20";
+        }
+    }
+    let page = app.client.post(app.url("/checkout/alpha")).csrf(&app, &cookie).form(&form).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text().await.unwrap().contains("expired"));
+}
