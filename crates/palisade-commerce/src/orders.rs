@@ -458,7 +458,18 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let sender = sender(scope, &req)?;
     let fingerprint = fingerprint(&sender, &req);
     if let Some((existing, stored)) = by_idempotency(db, scope, key).await? {
-        return replay(scope, existing, stored.as_deref(), &fingerprint);
+        let placed = replay(scope, existing, stored.as_deref(), &fingerprint)?;
+        return match placed.order.status {
+            // A retry of a checkout whose payment was never recorded (the gateway failed or timed out): the charge is
+            // asked again under the attempt's own key, which a gateway answers with the first charge if there was
+            // one, so nothing is charged twice and the order does not stay unpaid with its stock held.
+            Status::Placed => settle(db, gateway, scope, placed.order.id, &req.card, key).await,
+            // Written by a release that kept declined attempts as cancelled orders.
+            Status::Cancelled => {
+                Err(CommerceError::PaymentDeclined { reason: "an earlier payment with this key was declined".into() })
+            }
+            _ => Ok(placed),
+        };
     }
     let buyer = match scope.actor() {
         Actor::Shopper(Some(buyer)) => Some(buyer),
@@ -554,58 +565,51 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
-    // Each attempt has its own order id, so the gateway's key is per attempt: a retry of this request (same key,
-    // order found above) never charges twice, and a new card after a decline is not answered with the decline.
+    settle(db, gateway, scope, id, &req.card, key).await
+}
+
+/// Charges a placed order and records the outcome: paid (escrow captured, mail queued), or — declined — no order
+/// at all (see [`undo_declined`]). Each attempt has its own order id, so the gateway's key is per attempt: a retry
+/// of the same request never charges twice, and a new card after a decline is not answered with the decline.
+async fn settle(
+    db: &Db,
+    gateway: &dyn PaymentGateway,
+    scope: &StoreScope,
+    id: OrderId,
+    card: &Card,
+    key: &str,
+) -> Result<Placed> {
+    let order = get_in(db, scope, id).await?;
     let attempt = format!("{}:{key}:{id}", scope.store_key());
-    let charge = gateway.charge(Money::new(total, currency), &req.card, &attempt).await;
+    let charge = gateway.charge(order.total, card, &attempt).await;
     let mut tx = db.begin_write().await?;
     match charge {
         Ok(Charge::Approved { reference, brand, last4 }) => {
-            sqlx::query("UPDATE orders SET status = 'paid', card_brand = $1, card_last4 = $2, payment_ref = $3, updated_at = $4 WHERE id = $5")
-                .bind(&brand)
-                .bind(&last4)
-                .bind(&reference)
-                .bind(db.now().0)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            record(
-                &mut tx,
-                db,
-                scope,
-                id,
-                Some(Status::Placed),
-                Status::Paid,
-                &format!("paid by {brand} ending {last4}"),
+            let paid = sqlx::query(
+                "UPDATE orders SET status = 'paid', card_brand = $1, card_last4 = $2, payment_ref = $3, updated_at = $4 \
+                 WHERE store_id = $5 AND id = $6 AND status = 'placed'",
             )
+            .bind(&brand)
+            .bind(&last4)
+            .bind(&reference)
+            .bind(db.now().0)
+            .bind(scope.store_key())
+            .bind(id.to_string())
+            .execute(&mut *tx)
             .await?;
-            ledger::capture_on(&mut tx, db, scope, id, Money::new(total, currency)).await?;
-            tx.commit().await?;
+            if paid.rows_affected() == 1 {
+                let note = format!("paid by {brand} ending {last4}");
+                record(&mut tx, db, scope, id, Some(Status::Placed), Status::Paid, &note).await?;
+                ledger::capture_on(&mut tx, db, scope, id, order.total).await?;
+                crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Paid, 0).await?;
+                tx.commit().await?;
+            } else {
+                // A concurrent retry recorded the same charge first.
+                drop(tx);
+            }
         }
         Ok(Charge::Declined { reason }) => {
-            // No order for a declined card: the attempt is undone (stock back on sale, the order and its lines
-            // gone, so no cancelled order sits in the buyer's or the merchant's list) and recorded in the store's
-            // audit log for its fraud review. The order number it took stays unused.
-            for (_, _, _, qty, variant) in &items {
-                inventory::restock_on(&mut tx, scope, *variant, *qty).await?;
-            }
-            for table in ["order_events", "order_items"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE store_id = $1 AND order_id = $2")))
-                    .bind(scope.store_key())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM orders WHERE store_id = $1 AND id = $2 AND status = 'placed'")
-                .bind(scope.store_key())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            let target = format!("order:{id}");
-            let details = serde_json::json!({"reason": reason, "total_minor": total, "currency": currency.code()});
-            let event = NewEvent::new("order.payment_declined", &target).details(details);
-            audit::record_store(&mut tx, db, scope, event).await?;
-            palisade_store::storefront::touch(&mut tx, scope).await?;
+            undo_declined(&mut tx, db, scope, &order, &reason).await?;
             tx.commit().await?;
             return Err(CommerceError::PaymentDeclined { reason });
         }
@@ -614,7 +618,57 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             return Err(CommerceError::PaymentGatewayUnavailable(e));
         }
     }
-    Ok(Placed { order: get_in(db, scope, id).await?, access: OrderAccess::placed(scope, id) })
+    let order = get_in(db, scope, id).await?;
+    if order.status == Status::Placed {
+        return Err(CommerceError::ChangedMeanwhile("the order"));
+    }
+    Ok(Placed { order, access: OrderAccess::placed(scope, id) })
+}
+
+/// No order for a declined card: the attempt is undone (stock back on sale, the order and its lines gone, so no
+/// cancelled order sits in the buyer's or the merchant's list) and recorded in the store's audit log for its fraud
+/// review. The order number it took stays unused. Only an order still `placed` is removed; anything else (a
+/// concurrent retry already decided it) is left as it is.
+async fn undo_declined(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &Order,
+    reason: &str,
+) -> Result<()> {
+    let id = order.id.to_string();
+    let lines: Vec<(String, i64)> =
+        sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE store_id = $1 AND order_id = $2")
+            .bind(scope.store_key())
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for table in ["order_events", "order_items"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE store_id = $1 AND order_id = $2 \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.store_id = $1 AND o.id = $2 AND o.status = 'placed')"
+        )))
+        .bind(scope.store_key())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let gone = sqlx::query("DELETE FROM orders WHERE store_id = $1 AND id = $2 AND status = 'placed'")
+        .bind(scope.store_key())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() != 1 {
+        return Ok(());
+    }
+    for (variant, qty) in lines {
+        inventory::restock_on(tx, scope, crate::error::stored_id("variant", &variant)?, qty).await?;
+    }
+    let target = format!("order:{id}");
+    let details = serde_json::json!({"reason": reason, "total_minor": order.total.minor, "currency": order.total.currency.code()});
+    audit::record_store(tx, db, scope, NewEvent::new("order.payment_declined", &target).details(details)).await?;
+    palisade_store::storefront::touch(tx, scope).await?;
+    Ok(())
 }
 
 /// Moves an order along its lifecycle, checking the transition; money moves with it (release, refund).
@@ -693,6 +747,15 @@ pub(crate) async fn move_on(
         return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    let mail = match to {
+        Status::Shipped => Some(crate::notify::OrderMail::Shipped),
+        Status::Delivered => Some(crate::notify::OrderMail::Delivered),
+        Status::Refunded => Some(crate::notify::OrderMail::Refunded),
+        _ => None,
+    };
+    if let Some(mail) = mail {
+        crate::notify::queue_on(tx, db, scope, id, mail, 0).await?;
+    }
     // Money moves in the same transaction as the status: both happen or neither.
     match to {
         Status::Completed => {
@@ -753,6 +816,9 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64,
         let details = serde_json::json!({"amount_minor": amount_minor, "note": note});
         audit::record_store(&mut tx, db, scope, NewEvent::new("order.partially_refunded", &target).details(details))
             .await?;
+        // One mail per partial refund: the amount refunded so far tells them apart.
+        let so_far = order.refunded_minor.saturating_add(amount_minor);
+        crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Refunded, so_far).await?;
     }
     tx.commit().await?;
     get(db, scope, id).await

@@ -337,6 +337,65 @@ mod orders {
         assert_eq!(OrderNumber::parse("99999999999999999999"), None);
     }
 
+    /// Mail in the store's name follows the order: its confirmation to the buyer (a guest's with the signed link,
+    /// the only way back), the new-order notice to the owners, shipped with tracking, delivered and refunded; each
+    /// queued in the transaction of its change, once, and a declined card sends nothing.
+    #[tokio::test]
+    async fn order_mail_follows_the_order_and_carries_a_guests_link() {
+        use palisade_commerce::notify;
+        use palisade_identity::links::LinkSigner;
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let links = LinkSigner::new(&[7u8; 32]);
+        let guest = StoreScope::shopper(a.store_id(), None);
+        let mut req = checkout(v, 1, "mail-1", "4242424242424242");
+        req.guest_proof = Some("proof".into());
+        let order = orders::checkout(&t, &TestGateway, &guest, req).await.unwrap().order;
+        let declined = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "mail-2", "4000000000000002")).await;
+        assert!(declined.is_err());
+        // Run the queued mail jobs as the job runner would, then read the outbox.
+        let run = || async {
+            let jobs: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, payload FROM jobs WHERE kind = 'order.mail' AND status = 'queued'")
+                    .fetch_all(t.pool())
+                    .await
+                    .unwrap();
+            for (id, payload) in &jobs {
+                let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+                notify::send(&t, &links, "https://shop.example/", &payload).await.unwrap();
+                sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = $1")
+                    .bind(id)
+                    .execute(t.pool())
+                    .await
+                    .unwrap();
+            }
+            jobs.len()
+        };
+        assert_eq!(run().await, 1, "one job for the paid order, none for the declined card");
+        let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
+        assert_eq!(to_buyer.len(), 1);
+        assert!(to_buyer[0].subject.contains("Order #1001 confirmed"), "{}", to_buyer[0].subject);
+        let tag = palisade_commerce::access::OrderAccess::link_tag(&links, order.id);
+        assert!(to_buyer[0].body.contains(&format!("https://shop.example/orders/{}?k={tag}", order.id)));
+        assert!(!to_buyer[0].body.contains("4242"), "no card digits in mail");
+        let to_owner = palisade_store::outbox::to_address(&t, "o@alpha.example").await.unwrap();
+        assert!(to_owner[0].subject.contains("New order #1001") && to_owner[0].body.contains("1 Marina Blvd"));
+
+        orders::transition(&t, &a, order.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
+        orders::refund(&t, &a, order.id, 100, "dent").await.unwrap();
+        orders::transition(&t, &a, order.id, Status::Delivered, None, &Policy::default()).await.unwrap();
+        assert_eq!(run().await, 3);
+        let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
+        let subjects: Vec<&str> = to_buyer.iter().map(|m| m.subject.as_str()).collect();
+        assert!(subjects.iter().any(|s| s.contains("has shipped")), "{subjects:?}");
+        assert!(to_buyer.iter().any(|m| m.body.contains("SG123")), "tracking number");
+        assert!(subjects.iter().any(|s| s.contains("Refund for order #1001")), "{subjects:?}");
+        assert!(subjects.iter().any(|s| s.contains("please confirm")), "{subjects:?}");
+        assert_eq!(run().await, 0, "each mail once");
+    }
+
     #[tokio::test]
     async fn a_declined_card_leaves_no_order_and_the_stock_on_sale() {
         let t = TestDb::new().await;

@@ -3,8 +3,8 @@
 //! Asking says nothing about who has an account: the answer is the same, a mail goes to the address either way
 //! (a link to the owner of an account, a note that there is none otherwise) and requests are throttled per
 //! address and per client before any mail is queued. The link's token is kept only as a hash. Using it sets the
-//! password (the same policy as everywhere), voids the account's other links and signs every session out, in one
-//! transaction; it does not sign anyone in, so two-step verification is still asked for at the next sign-in.
+//! password (the same policy as everywhere), voids the account's other links, signs every session out and revokes
+//! the store API tokens the account made, in one transaction; it does not sign anyone in, so two-step verification is still asked for at the next sign-in.
 
 use std::time::Duration;
 
@@ -25,8 +25,7 @@ use crate::throttle::{self, Policy};
 /// How long a reset link works.
 pub const VALID_FOR: Duration = Duration::from_secs(30 * 60);
 
-/// Reset requests per address: three an hour are free, then each waits longer, and ten lock the address for an hour
-/// (a reset mail is not a way to flood someone's inbox).
+/// Reset requests per address: three mails an hour at most (a reset mail is not a way to flood someone's inbox).
 pub const PER_ADDRESS: Policy = Policy {
     window: Duration::from_secs(3600),
     free_failures: 3,
@@ -35,7 +34,8 @@ pub const PER_ADDRESS: Policy = Policy {
     max_delay: Duration::from_secs(15 * 60),
 };
 
-/// Reset requests per client address: generous for shared addresses, but one source cannot mail the world.
+/// Reset requests per client address: ten mails an hour, generous for shared addresses, but one source cannot mail
+/// the world.
 pub const PER_CLIENT: Policy = Policy {
     window: Duration::from_secs(3600),
     free_failures: 10,
@@ -73,14 +73,15 @@ pub async fn request(identity: &Identity, email: &str, client: Option<&str>, lin
         Some((address_key(email.as_str()), PER_ADDRESS)),
         client.map(|c| (format!("reset-{}", throttle::ip_key(c)), PER_CLIENT)),
     ];
-    for (key, _) in keys.iter().flatten() {
-        if throttle::blocked_until(db, key).await?.is_some() {
-            return Ok(Requested::Throttled);
-        }
-    }
-    // Every request counts, answered or not: these counters are uses, not failures.
+    // Every request counts, answered or not, and the decision comes from the count the increment returned, so
+    // requests sent all at once cannot each see "not yet over the limit".
+    let mut over = false;
     for (key, policy) in keys.iter().flatten() {
-        throttle::record_failure(db, key, policy).await?;
+        let counted = throttle::record_failure(db, key, policy).await?;
+        over |= counted.failures > policy.free_failures;
+    }
+    if over {
+        return Ok(Requested::Throttled);
     }
     let account = tenancy::find_account_by_email(db, &email).await?.filter(|a| !a.disabled);
     let base = link_base.trim_end_matches('/');
@@ -102,7 +103,7 @@ pub async fn request(identity: &Identity, email: &str, client: Option<&str>, lin
     let body = format!(
         "Someone (we hope you) asked to reset the password of your Palisade account.\n\nChoose a new password here \
          within {minutes} minutes:\n{base}/login/reset?token={token}\n\nThe link works once. Every device signed in \
-         to your account will be signed out, and if you use two-step verification you will still be asked for it.\n\n\
+         to your account will be signed out and the store API tokens you made revoked, and if you use two-step verification you will still be asked for it.\n\n\
          If you did not ask for this, ignore this message: your password stays as it is."
     );
     let mut tx = db.begin_write().await?;
@@ -187,12 +188,14 @@ pub async fn complete(identity: &Identity, token: &str, new: SecretString) -> Re
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+    // Every way in that someone holding the account could have left behind: its sessions, and the store API
+    // tokens it made (they act for it). Operator tokens are made on the server's command line, not here.
+    for sql in [
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND store_id IS NOT NULL AND revoked_at IS NULL",
+    ] {
+        sqlx::query(sql).bind(now).bind(&id).execute(&mut *tx).await.map_err(StoreError::from)?;
+    }
     let target = format!("account:{}", account.id);
     audit::record_account(&mut tx, db, account.id, NewEvent::new("password.reset", &target)).await?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -223,3 +223,60 @@ async fn card_expiry_dates_are_checked_as_months_on_both_checkouts() {
     assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.text().await.unwrap().contains("expired"));
 }
+
+/// A gateway that fails its first charge of each attempt key and approves the next, remembering what it did.
+#[derive(Debug, Default)]
+struct FlakyGateway {
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl PaymentGateway for FlakyGateway {
+    fn charge<'a>(
+        &'a self,
+        _amount: Money,
+        _card: &'a Card,
+        idempotency: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Charge, GatewayError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut seen = self.seen.lock().unwrap();
+            let first = !seen.iter().any(|k| k == idempotency);
+            seen.push(idempotency.to_owned());
+            if first {
+                Err(GatewayError::Unavailable("timed out".into()))
+            } else {
+                Ok(Charge::Approved {
+                    reference: format!("ref-{idempotency}"),
+                    brand: "visa".into(),
+                    last4: "4242".into(),
+                })
+            }
+        })
+    }
+}
+
+/// After a gateway failure the buyer retries with the same key: the payment is asked again under the same attempt
+/// key (so a gateway that did charge answers with that charge), the order becomes paid, and nothing is charged under
+/// a second key — the order is not left unpaid with its stock held while the buyer is told it went through.
+#[tokio::test]
+async fn a_retry_after_a_gateway_failure_completes_the_same_order() {
+    let gateway = Arc::new(FlakyGateway::default());
+    let g = Arc::clone(&gateway);
+    let app = TestApp::start_adjusted(palisade_web::WebConfig::default(), move |s| s.with_gateway(g), |r, _| r).await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let body = order(&variant, "4242424242424242");
+    let first = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    let placed: Value = retry.json().await.unwrap();
+    assert_eq!(placed["order"]["status"], "paid");
+    let list = palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap();
+    assert_eq!(list.len(), 1, "one order");
+    let keys = gateway.seen.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry asked under the same attempt key");
+    let again = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(again.status(), StatusCode::CREATED, "a paid order replays");
+    assert_eq!(gateway.seen.lock().unwrap().len(), 2, "and is not charged again");
+}

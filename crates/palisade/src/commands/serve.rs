@@ -151,8 +151,16 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             outbound: palisade_store::outbound::OutboundPolicy::from_operator_flag(args.exports_allow_private_s3),
         });
         let policy = inst.settings.commerce;
-        let handlers =
-            builtin::handlers(registry.clone(), facts.clone(), mailer.clone(), public_url.clone(), backup_jobs, policy);
+        let links = Arc::new(palisade_identity::links::LinkSigner::new(inst.master_key.expose()));
+        let handlers = builtin::handlers(
+            registry.clone(),
+            facts.clone(),
+            mailer.clone(),
+            public_url.clone(),
+            backup_jobs,
+            policy,
+            links,
+        );
         let mut rx = stop_rx.clone();
         let db = db.clone();
         Some(tokio::spawn(async move {
