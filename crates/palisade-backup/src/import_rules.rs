@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use palisade_commerce::{catalog, orders, rich_text, themes};
 use palisade_core::text::{Slug, display_name};
 use palisade_core::time::Timestamp;
+use palisade_core::{ImageId, ProductId, VariantId};
 use palisade_store::firewall;
 use serde_json::Value;
 
@@ -73,6 +74,26 @@ fn text(row: &[Value], i: usize) -> Option<&str> {
 
 fn int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::as_i64)
+}
+
+/// Whether the value is an id of type `T` spelled exactly as Palisade writes it. Pages parse the ids they read
+/// back, so an archive that planted `"x"` (or an id in braces or capitals) as a product's id would break every
+/// page listing it.
+fn id_ok<T: std::str::FromStr + ToString>(row: &[Value], i: usize) -> bool {
+    text(row, i).is_some_and(|t| t.parse::<T>().is_ok_and(|id| id.to_string() == t))
+}
+
+/// Every listed id column of every row of `t` is a well-formed id of type `T`.
+fn ids_ok<T: std::str::FromStr + ToString>(t: &Rows, columns: &[&str]) -> Result<()> {
+    for column in columns {
+        let i = t.col(column)?;
+        for (label, row) in t.each() {
+            if !id_ok::<T>(row, i) {
+                return Err(t.refuse(&label, format!("{column} is not an id Palisade would have written")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks every row the import would write into the store (see the module comment).
@@ -182,6 +203,7 @@ fn check_catalog(archive: &Archive, store_currency: &str) -> Result<()> {
         name_ok("name", text(row, name)).map_err(|e| t.refuse(&label, e))?;
     }
     let t = Rows::of(archive, "products")?;
+    ids_ok::<ProductId>(&t, &["id"])?;
     let (slug, title, description, status) = (t.col("slug")?, t.col("title")?, t.col("description")?, t.col("status")?);
     for (label, row) in t.each() {
         Slug::parse(text(row, slug).unwrap_or_default()).map_err(|e| t.refuse(&label, e))?;
@@ -196,6 +218,8 @@ fn check_catalog(archive: &Archive, store_currency: &str) -> Result<()> {
         catalog::ProductStatus::parse(text(row, status).unwrap_or_default()).map_err(|e| t.refuse(&label, e))?;
     }
     let t = Rows::of(archive, "variants")?;
+    ids_ok::<VariantId>(&t, &["id"])?;
+    ids_ok::<ProductId>(&t, &["product_id"])?;
     let (sku, options, price, currency, stock) =
         (t.col("sku")?, t.col("options")?, t.col("price_minor")?, t.col("currency")?, t.col("stock")?);
     for (label, row) in t.each() {
@@ -215,6 +239,8 @@ fn check_catalog(archive: &Archive, store_currency: &str) -> Result<()> {
         }
     }
     let t = Rows::of(archive, "product_images")?;
+    ids_ok::<ImageId>(&t, &["id"])?;
+    ids_ok::<ProductId>(&t, &["product_id"])?;
     let (alt, position) = (t.col("alt")?, t.col("position")?);
     for (label, row) in t.each() {
         let a = text(row, alt).unwrap_or_default();

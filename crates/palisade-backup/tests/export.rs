@@ -136,10 +136,10 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
         )
         .await
         .unwrap();
-        images::add(db, objects, scope, &p.id, bytes::Bytes::from(png(&format!("{tag}-image-{n}"))), "picture")
+        images::add(db, objects, scope, p.id, bytes::Bytes::from(png(&format!("{tag}-image-{n}"))), "picture")
             .await
             .unwrap();
-        ids.push(p.id.clone());
+        ids.push(p.id.to_string());
         if n == 0 {
             orders::checkout(
                 db,
@@ -159,7 +159,7 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
                         },
                     )
                     .unwrap(),
-                    lines: vec![Line { variant_id: p.variants[0].id.clone(), quantity: 1 }],
+                    lines: vec![Line { variant_id: p.variants[0].id, quantity: 1 }],
                     idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(&format!("{tag}-order"))
                         .unwrap(),
                     card: card("4242 4242 4242 4242", "12/30", "123"),
@@ -267,12 +267,12 @@ async fn replace_previews_then_restores_the_exported_content() {
     export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap();
     let after = catalog::list_products(&s.db, &s.a, 100, 0).await.unwrap();
     let titles = |v: &Vec<catalog::Product>| {
-        let mut t: Vec<(String, String)> = v.iter().map(|p| (p.id.clone(), p.title.clone())).collect();
+        let mut t: Vec<(String, String)> = v.iter().map(|p| (p.id.to_string(), p.title.clone())).collect();
         t.sort();
         t
     };
     assert_eq!(titles(&after), titles(&before));
-    assert!(!after.iter().any(|p| extra.contains(&p.id)));
+    assert!(!after.iter().any(|p| extra.contains(&p.id.to_string())));
     // Store B is untouched, and the orders of A are still there.
     assert_eq!(catalog::list_products(&s.db, &s.b, 100, 0).await.unwrap().len(), 4);
     let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(s.db.pool()).await.unwrap();
@@ -303,7 +303,7 @@ async fn a_clone_gets_fresh_ids_and_the_restore_test_leaves_nothing() {
     let cloned = catalog::list_products(&s.db, &c, 100, 0).await.unwrap();
     assert_eq!(cloned.len(), 4);
     for p in &cloned {
-        assert!(!s.a_products.contains(&p.id), "a clone has fresh ids");
+        assert!(!s.a_products.contains(&p.id.to_string()), "a clone has fresh ids");
         assert_eq!(p.variants.len(), 1, "variants follow their product");
     }
     let (images,): (i64,) = sqlx::query_as(
@@ -568,6 +568,33 @@ async fn a_crafted_archive_cannot_point_at_another_stores_rows_or_objects() {
         })
     })
     .await;
+}
+
+/// Renames one id everywhere the archive holds it (so every reference stays consistent) to `spelling`.
+fn respell(files: &mut BTreeMap<String, Vec<u8>>, id: &str, spelling: &str) {
+    for table in ["products", "variants", "product_images"] {
+        edit(files, table, |_, rows| {
+            for value in rows.iter_mut().flatten() {
+                if value.as_str() == Some(id) {
+                    *value = Value::String(spelling.to_owned());
+                }
+            }
+        });
+    }
+}
+
+/// Pages parse the ids they read back: an archive whose product, variant or image ids are not ids as Palisade
+/// writes them (even when every reference agrees) would break its own store's pages, so it is refused.
+#[tokio::test]
+async fn a_crafted_archive_cannot_plant_malformed_ids() {
+    let s = setup().await;
+    for table in ["products", "variants", "product_images"] {
+        let id = first_id(&s, table, "id", &s.a).await;
+        for spelling in ["x".to_owned(), format!("{{{id}}}"), id.to_uppercase(), format!("urn:uuid:{id}")] {
+            let case = format!("{table}.id spelled {spelling}");
+            assert_refused_in_place(&s, &case, |f| respell(f, &id, &spelling)).await;
+        }
+    }
 }
 
 #[tokio::test]

@@ -116,6 +116,20 @@ impl ShippingAddress {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// A stored address (the JSON object of [`ShippingAddress::to_json`]) on one line, for mail and packing
+    /// slips: the non-empty fields joined by commas; anything else (a record from before the address was typed)
+    /// reads as "-".
+    #[must_use]
+    pub fn display_json(stored: &serde_json::Value) -> String {
+        let parts: Vec<&str> = ["name", "line1", "line2", "city", "postcode", "country"]
+            .iter()
+            .filter_map(|k| stored.get(*k).and_then(serde_json::Value::as_str))
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && !v.chars().any(char::is_control))
+            .collect();
+        if parts.is_empty() { "-".to_owned() } else { parts.join(", ") }
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 //! checkout makes one order per store.
 
 use palisade_core::money::{Currency, Money};
+use palisade_core::{ImageId, VariantId};
 use palisade_store::db::ExecuteWrite;
 use palisade_store::{Db, StoreError};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::{CommerceError, Result};
+use crate::error::{CommerceError, Result, stored_id};
 
 /// Most of one variant in a cart.
 pub const MAX_QUANTITY: i64 = 99;
@@ -62,7 +63,8 @@ pub async fn find(db: &Db, token: &str) -> Result<Option<CartId>> {
 }
 
 /// Adds `quantity` of a published variant (summing with what is already there, up to the maximum).
-pub async fn add(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result<()> {
+pub async fn add(db: &Db, cart: &CartId, variant: VariantId, quantity: i64) -> Result<()> {
+    let variant = variant.to_string();
     let cart = cart.as_str();
     if !(1..=MAX_QUANTITY).contains(&quantity) {
         return Err(CommerceError::Invalid(format!("quantity must be 1 to {MAX_QUANTITY}")));
@@ -71,14 +73,14 @@ pub async fn add(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result
         "SELECT v.store_id FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = v.store_id \
          WHERE v.id = $1 AND p.status = 'published' AND s.status = 'active'",
     )
-    .bind(variant)
+    .bind(&variant)
     .fetch_optional(db.pool())
     .await?;
     let (store,) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
     let mut tx = db.begin_write().await?;
     let (lines,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1 AND variant_id <> $2")
         .bind(cart)
-        .bind(variant)
+        .bind(&variant)
         .fetch_one(&mut *tx)
         .await?;
     if lines >= MAX_LINES {
@@ -92,7 +94,7 @@ pub async fn add(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result
     )
     .bind(cart)
     .bind(&store)
-    .bind(variant)
+    .bind(&variant)
     .bind(quantity)
     .bind(now)
     .bind(MAX_QUANTITY)
@@ -108,7 +110,8 @@ async fn touch(db: &Db, cart: &str) -> Result<()> {
 }
 
 /// Sets a line's quantity; 0 removes it.
-pub async fn set_quantity(db: &Db, cart: &CartId, variant: &str, quantity: i64) -> Result<()> {
+pub async fn set_quantity(db: &Db, cart: &CartId, variant: VariantId, quantity: i64) -> Result<()> {
+    let variant = variant.to_string();
     let cart = cart.as_str();
     if !(0..=MAX_QUANTITY).contains(&quantity) {
         return Err(CommerceError::Invalid(format!("quantity must be 0 to {MAX_QUANTITY}")));
@@ -116,14 +119,14 @@ pub async fn set_quantity(db: &Db, cart: &CartId, variant: &str, quantity: i64) 
     if quantity == 0 {
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
             .bind(cart)
-            .bind(variant)
+            .bind(&variant)
             .execute_write(db)
             .await?;
     } else {
         let done = sqlx::query("UPDATE cart_items SET quantity = $1 WHERE cart_id = $2 AND variant_id = $3")
             .bind(quantity)
             .bind(cart)
-            .bind(variant)
+            .bind(&variant)
             .execute_write(db)
             .await?;
         if done.rows_affected() != 1 {
@@ -147,7 +150,7 @@ pub async fn clear_store(db: &Db, cart: &CartId, store: &str) -> Result<()> {
 /// One line with today's price.
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
-    pub variant_id: String,
+    pub variant_id: VariantId,
     pub product_slug: String,
     pub title: String,
     pub sku: String,
@@ -156,7 +159,7 @@ pub struct Line {
     pub quantity: i64,
     pub line_total: Money,
     pub available: i64,
-    pub image_id: Option<String>,
+    pub image_id: Option<ImageId>,
 }
 
 /// The lines of one store, with its shipping and total.
@@ -201,7 +204,7 @@ pub async fn view(db: &Db, cart: &CartId) -> Result<View> {
         let currency = Currency::parse(&r.9).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let line_total = r.8.checked_mul(r.10).ok_or_else(|| CommerceError::TotalTooLarge("cart"))?;
         let line = Line {
-            variant_id: r.3,
+            variant_id: stored_id("variant", &r.3)?,
             product_slug: r.4,
             title: r.5,
             sku: r.6,
@@ -210,7 +213,7 @@ pub async fn view(db: &Db, cart: &CartId) -> Result<View> {
             quantity: r.10,
             line_total: Money::new(line_total, currency),
             available: r.11,
-            image_id: r.12,
+            image_id: r.12.as_deref().map(|i| stored_id("image", i)).transpose()?,
         };
         items += line.quantity;
         let fresh = groups.last().is_none_or(|g| g.store_id != r.0);

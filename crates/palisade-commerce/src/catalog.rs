@@ -4,10 +4,11 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Slug, display_name};
 use palisade_core::time::Timestamp;
+use palisade_core::{ProductId, VariantId};
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
-use crate::error::{CommerceError, Result};
+use crate::error::{CommerceError, Result, stored_id};
 
 /// Where a product is in its life.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -67,7 +68,7 @@ pub struct NewProduct {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Variant {
-    pub id: String,
+    pub id: VariantId,
     pub sku: String,
     pub options: serde_json::Value,
     pub price: Money,
@@ -78,7 +79,7 @@ pub struct Variant {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     pub store_id: String,
     pub slug: String,
     pub title: String,
@@ -114,28 +115,14 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
     if new.variants.is_empty() || new.variants.len() > 100 {
         return Err(CommerceError::Invalid("a product needs 1 to 100 variants".into()));
     }
-    let store = palisade_store::tenancy::get_store(db, scope).await?;
-    let store_currency = store.currency;
-    for v in &new.variants {
-        if v.price.currency != store_currency {
-            return Err(CommerceError::CurrencyMismatch(format!(
-                "{} prices in {}, the store sells in {}",
-                v.sku,
-                v.price.currency.code(),
-                store.currency
-            )));
-        }
-        if v.price.minor < 0 || v.stock < 0 {
-            return Err(CommerceError::Invalid(format!("{}: price and stock must not be negative", v.sku)));
-        }
-    }
-    let id = palisade_core::JobId::new().to_string();
+    check_prices(&new.variants, palisade_store::tenancy::get_store(db, scope).await?.currency)?;
+    let id = ProductId::new();
     let now = db.now();
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO products (id, store_id, slug, title, description, status, created_at, updated_at, category_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
-    .bind(&id)
+    .bind(id.to_string())
     .bind(scope.store_key())
     .bind(new.slug.as_str())
     .bind(&title)
@@ -148,25 +135,7 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
     .map_err(|e| unique(e, || format!("a product with address `{}` exists in this store", new.slug)))?;
     let mut variants = Vec::with_capacity(new.variants.len());
     for v in new.variants {
-        let sku = check_sku(&v.sku)?;
-        let vid = palisade_core::JobId::new().to_string();
-        sqlx::query(
-            "INSERT INTO variants (id, store_id, product_id, sku, options, price_minor, currency, stock, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&vid)
-        .bind(scope.store_key())
-        .bind(&id)
-        .bind(&sku)
-        .bind(v.options.to_string())
-        .bind(v.price.minor)
-        .bind(v.price.currency.code())
-        .bind(v.stock)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique(e, || format!("SKU `{sku}` is already used in this store")))?;
-        variants.push(Variant { id: vid, sku, options: v.options, price: v.price, stock: v.stock });
+        variants.push(insert_variant(&mut tx, scope, id, v, now).await?);
     }
     let target = format!("product:{id}");
     palisade_store::audit::record_store(
@@ -191,6 +160,53 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
     })
 }
 
+/// Every price is in the store's currency, and no price or stock is negative.
+fn check_prices(variants: &[NewVariant], store_currency: Currency) -> Result<()> {
+    for v in variants {
+        if v.price.currency != store_currency {
+            return Err(CommerceError::CurrencyMismatch(format!(
+                "{} prices in {}, the store sells in {}",
+                v.sku,
+                v.price.currency.code(),
+                store_currency
+            )));
+        }
+        if v.price.minor < 0 || v.stock < 0 {
+            return Err(CommerceError::Invalid(format!("{}: price and stock must not be negative", v.sku)));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one new variant of `product` inside the caller's transaction.
+async fn insert_variant(
+    tx: &mut sqlx::AnyConnection,
+    scope: &StaffScope,
+    product: ProductId,
+    v: NewVariant,
+    now: Timestamp,
+) -> Result<Variant> {
+    let sku = check_sku(&v.sku)?;
+    let id = VariantId::new();
+    sqlx::query(
+        "INSERT INTO variants (id, store_id, product_id, sku, options, price_minor, currency, stock, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.to_string())
+    .bind(scope.store_key())
+    .bind(product.to_string())
+    .bind(&sku)
+    .bind(v.options.to_string())
+    .bind(v.price.minor)
+    .bind(v.price.currency.code())
+    .bind(v.stock)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique(e, || format!("SKU `{sku}` is already used in this store")))?;
+    Ok(Variant { id, sku, options: v.options, price: v.price, stock: v.stock })
+}
+
 fn unique(e: sqlx::Error, what: impl FnOnce() -> String) -> CommerceError {
     match e {
         sqlx::Error::Database(ref d) if d.is_unique_violation() => CommerceError::Store(StoreError::Conflict(what())),
@@ -201,19 +217,19 @@ fn unique(e: sqlx::Error, what: impl FnOnce() -> String) -> CommerceError {
 type ProductRow = (String, String, String, String, String, String, i64, i64);
 type VariantRow = (String, String, String, i64, String, i64);
 
-async fn variants_of(db: &Db, scope: &StoreScope, product: &str) -> Result<Vec<Variant>> {
+async fn variants_of(db: &Db, scope: &StoreScope, product: ProductId) -> Result<Vec<Variant>> {
     let rows: Vec<VariantRow> = sqlx::query_as(
         "SELECT id, sku, options, price_minor, currency, stock FROM variants WHERE store_id = $1 AND product_id = $2 ORDER BY sku",
     )
     .bind(scope.store_key())
-    .bind(product)
+    .bind(product.to_string())
     .fetch_all(db.pool())
     .await?;
     rows.into_iter()
         .map(|r| {
             let currency = Currency::parse(&r.4).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok(Variant {
-                id: r.0,
+                id: stored_id("variant", &r.0)?,
                 sku: r.1,
                 options: serde_json::from_str(&r.2).unwrap_or_default(),
                 price: Money::new(r.3, currency),
@@ -223,9 +239,12 @@ async fn variants_of(db: &Db, scope: &StoreScope, product: &str) -> Result<Vec<V
         .collect()
 }
 
-fn product_from(r: ProductRow, variants: Vec<Variant>) -> Result<Product> {
+/// A product row with its variants (read with the row's scope).
+async fn product_from(db: &Db, scope: &StoreScope, r: ProductRow) -> Result<Product> {
+    let id = stored_id("product", &r.0)?;
+    let variants = variants_of(db, scope, id).await?;
     Ok(Product {
-        id: r.0,
+        id,
         store_id: r.1,
         slug: r.2,
         title: r.3,
@@ -239,17 +258,16 @@ fn product_from(r: ProductRow, variants: Vec<Variant>) -> Result<Product> {
 
 /// One of the scoped store's products: any of them for its staff, a published one for a shopper (a draft's id
 /// must not open it on the storefront side).
-pub async fn get_product(db: &Db, scope: &StoreScope, id: &str) -> Result<Product> {
+pub async fn get_product(db: &Db, scope: &StoreScope, id: ProductId) -> Result<Product> {
     let row: Option<ProductRow> = sqlx::query_as(
         "SELECT id, store_id, slug, title, description, status, created_at, updated_at FROM products WHERE store_id = $1 AND id = $2",
     )
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(db.pool())
     .await?;
     let row = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
-    let variants = variants_of(db, scope, &row.0).await?;
-    let product = product_from(row, variants)?;
+    let product = product_from(db, scope, row).await?;
     if !visible(scope, product.status) {
         return Err(CommerceError::Store(StoreError::NotFound("product")));
     }
@@ -269,21 +287,20 @@ pub async fn list_products(db: &Db, scope: &StaffScope, limit: i64, offset: i64)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let variants = variants_of(db, scope, &r.0).await?;
-        out.push(product_from(r, variants)?);
+        out.push(product_from(db, scope, r).await?);
     }
     Ok(out)
 }
 
 /// Changes a product's status (publish, unpublish, archive), audited. A product without variants (possible after
 /// an import) cannot be published: it has nothing to sell.
-pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductStatus) -> Result<()> {
+pub async fn set_status(db: &Db, scope: &StaffScope, id: ProductId, status: ProductStatus) -> Result<()> {
     let mut tx = db.begin_write().await?;
     if status == ProductStatus::Published {
         let (variants,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM variants WHERE store_id = $1 AND product_id = $2")
                 .bind(scope.store_key())
-                .bind(id)
+                .bind(id.to_string())
                 .fetch_one(&mut *tx)
                 .await?;
         if variants == 0 {
@@ -296,7 +313,7 @@ pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductSt
         .bind(status.as_str())
         .bind(db.now().0)
         .bind(scope.store_key())
-        .bind(id)
+        .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {
@@ -317,7 +334,7 @@ pub async fn set_status(db: &Db, scope: &StaffScope, id: &str, status: ProductSt
 }
 
 /// Sets a variant's stock to an absolute count (a stock take), audited.
-pub async fn set_stock(db: &Db, scope: &StaffScope, variant: &str, stock: i64) -> Result<()> {
+pub async fn set_stock(db: &Db, scope: &StaffScope, variant: VariantId, stock: i64) -> Result<()> {
     if stock < 0 {
         return Err(CommerceError::Invalid("stock must not be negative".into()));
     }
@@ -325,7 +342,7 @@ pub async fn set_stock(db: &Db, scope: &StaffScope, variant: &str, stock: i64) -
     let done = sqlx::query("UPDATE variants SET stock = $1 WHERE store_id = $2 AND id = $3")
         .bind(stock)
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {
@@ -357,7 +374,7 @@ pub async fn get_by_slug(db: &Db, scope: &StoreScope, slug: &str) -> Result<Prod
         .fetch_optional(db.pool())
         .await?;
     let (id,) = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;
-    let product = get_product(db, scope, &id).await?;
+    let product = get_product(db, scope, stored_id("product", &id)?).await?;
     if !visible(scope, product.status) {
         return Err(CommerceError::Store(StoreError::NotFound("product")));
     }
@@ -373,7 +390,7 @@ pub struct ProductEdit {
 }
 
 /// Edits a product's text and category, audited.
-pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: ProductEdit) -> Result<Product> {
+pub async fn update_product(db: &Db, scope: &StaffScope, id: ProductId, mut edit: ProductEdit) -> Result<Product> {
     edit.description = crate::rich_text::clean_for_storage(&edit.description);
     let title = display_name("title", &edit.title).map_err(|e| CommerceError::Invalid(e.to_string()))?;
     if edit.description.len() > MAX_DESCRIPTION {
@@ -391,7 +408,7 @@ pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: Pro
     .bind(edit.category.as_deref())
     .bind(db.now().0)
     .bind(scope.store_key())
-    .bind(id)
+    .bind(id.to_string())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -411,14 +428,14 @@ pub async fn update_product(db: &Db, scope: &StaffScope, id: &str, mut edit: Pro
 }
 
 /// Sets a variant's price (in the store's currency), audited.
-pub async fn set_price(db: &Db, scope: &StaffScope, variant: &str, price: Money) -> Result<()> {
+pub async fn set_price(db: &Db, scope: &StaffScope, variant: VariantId, price: Money) -> Result<()> {
     if price.minor < 0 {
         return Err(CommerceError::Invalid("price must not be negative".into()));
     }
     let mut tx = db.begin_write().await?;
     let current: Option<(String,)> = sqlx::query_as("SELECT currency FROM variants WHERE store_id = $1 AND id = $2")
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .fetch_optional(&mut *tx)
         .await?;
     let (currency,) = current.ok_or(CommerceError::Store(StoreError::NotFound("variant")))?;
@@ -428,7 +445,7 @@ pub async fn set_price(db: &Db, scope: &StaffScope, variant: &str, price: Money)
     sqlx::query("UPDATE variants SET price_minor = $1 WHERE store_id = $2 AND id = $3")
         .bind(price.minor)
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .execute(&mut *tx)
         .await?;
     let target = format!("variant:{variant}");
@@ -456,11 +473,11 @@ pub struct Category {
 
 /// The category a product of the store is filed under, if any (the product editor; drafts included, hence
 /// staff only). A product of another store is not found.
-pub async fn product_category(db: &Db, scope: &StaffScope, product: &str) -> Result<Option<String>> {
+pub async fn product_category(db: &Db, scope: &StaffScope, product: ProductId) -> Result<Option<String>> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT category_id FROM products WHERE store_id = $1 AND id = $2")
             .bind(scope.store_key())
-            .bind(product)
+            .bind(product.to_string())
             .fetch_optional(db.pool())
             .await?;
     let (category,) = row.ok_or(CommerceError::Store(StoreError::NotFound("product")))?;

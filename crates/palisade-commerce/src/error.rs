@@ -22,6 +22,9 @@ pub enum CommerceError {
     /// buyer can retry. Not the buyer's fault, so never a 4xx.
     #[error("the payment gateway is unavailable: {0}")]
     PaymentGatewayUnavailable(#[source] crate::payments::GatewayError),
+    /// The card was declined. No order remains (its stock is back on sale): the buyer may try another card.
+    #[error("the card was declined: {reason}")]
+    PaymentDeclined { reason: String },
     /// The order's (or dispute's) current status does not allow this step.
     #[error("{0}")]
     InvalidTransition(String),
@@ -43,3 +46,14 @@ impl From<sqlx::Error> for CommerceError {
 }
 
 pub type Result<T, E = CommerceError> = std::result::Result<T, E>;
+
+/// An id read back from a row. Ids are parsed when they come in, so one that does not parse here means the row
+/// is corrupt (a 500 with the cause logged), not that a client sent something wrong.
+pub(crate) fn stored_id<T>(what: &str, s: &str) -> Result<T>
+where
+    T: std::str::FromStr<Err = palisade_core::ids::InvalidId>,
+{
+    s.parse().map_err(|e: palisade_core::ids::InvalidId| {
+        CommerceError::Store(StoreError::Corrupt(format!("{what} id: {e}")))
+    })
+}

@@ -3,13 +3,13 @@
 //! detected rather than the one the uploader claimed.
 
 use bytes::Bytes;
-use palisade_core::ImageId;
 use palisade_core::time::Timestamp;
+use palisade_core::{ImageId, ProductId};
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::{Db, Objects, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
-use crate::error::{CommerceError, Result};
+use crate::error::{CommerceError, Result, stored_id};
 
 /// The largest accepted upload.
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -23,7 +23,7 @@ pub const MAX_PER_PRODUCT: i64 = 12;
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {
     pub id: ImageId,
-    pub product_id: String,
+    pub product_id: ProductId,
     pub content_type: String,
     pub width: i64,
     pub height: i64,
@@ -62,8 +62,8 @@ const COLUMNS: &str = "id, product_id, content_type, width, height, bytes, alt, 
 
 fn from_row(r: Row) -> Result<Image> {
     Ok(Image {
-        id: r.0.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("image id: {e}")))?,
-        product_id: r.1,
+        id: stored_id("image", &r.0)?,
+        product_id: stored_id("product", &r.1)?,
         content_type: r.2,
         width: r.3,
         height: r.4,
@@ -78,7 +78,7 @@ pub async fn add(
     db: &Db,
     objects: &Objects,
     scope: &StaffScope,
-    product: &str,
+    product: ProductId,
     bytes: Bytes,
     alt: &str,
 ) -> Result<Image> {
@@ -94,7 +94,7 @@ pub async fn add(
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM product_images WHERE store_id = $1 AND product_id = $2")
             .bind(scope.store_key())
-            .bind(product)
+            .bind(product.to_string())
             .fetch_one(db.pool())
             .await?;
     if count >= MAX_PER_PRODUCT {
@@ -115,7 +115,7 @@ pub async fn add(
     )
     .bind(id.to_string())
     .bind(scope.store_key())
-    .bind(product)
+    .bind(product.to_string())
     .bind(&key)
     .bind(content_type)
     .bind(width as i64)
@@ -138,7 +138,7 @@ pub async fn add(
     tx.commit().await?;
     Ok(Image {
         id,
-        product_id: product.to_owned(),
+        product_id: product,
         content_type: content_type.to_owned(),
         width: width as i64,
         height: height as i64,
@@ -149,12 +149,12 @@ pub async fn add(
 }
 
 /// A product's images in display order.
-pub async fn list(db: &Db, scope: &StoreScope, product: &str) -> Result<Vec<Image>> {
+pub async fn list(db: &Db, scope: &StoreScope, product: ProductId) -> Result<Vec<Image>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM product_images WHERE store_id = $1 AND product_id = $2 ORDER BY position, id"
     )))
     .bind(scope.store_key())
-    .bind(product)
+    .bind(product.to_string())
     .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(from_row).collect()

@@ -2,6 +2,7 @@
 //! concurrent checkouts for the last units, exactly as many succeed as there are units — on SQLite (one writer)
 //! and on PostgreSQL (the row lock taken by the UPDATE) alike.
 
+use palisade_core::VariantId;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 
 use crate::error::{CommerceError, Result};
@@ -10,7 +11,7 @@ use crate::error::{CommerceError, Result};
 pub(crate) async fn reserve_on(
     conn: &mut sqlx::AnyConnection,
     scope: &StoreScope,
-    variant: &str,
+    variant: VariantId,
     qty: i64,
 ) -> Result<()> {
     if qty <= 0 || qty > 10_000 {
@@ -19,7 +20,7 @@ pub(crate) async fn reserve_on(
     let done = sqlx::query("UPDATE variants SET stock = stock - $1 WHERE store_id = $2 AND id = $3 AND stock >= $1")
         .bind(qty)
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 1 {
@@ -27,7 +28,7 @@ pub(crate) async fn reserve_on(
     }
     let left: Option<(i64,)> = sqlx::query_as("SELECT stock FROM variants WHERE store_id = $1 AND id = $2")
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     match left {
@@ -37,7 +38,7 @@ pub(crate) async fn reserve_on(
 }
 
 /// Reserves in its own transaction.
-pub async fn reserve(db: &Db, scope: &StaffScope, variant: &str, qty: i64) -> Result<()> {
+pub async fn reserve(db: &Db, scope: &StaffScope, variant: VariantId, qty: i64) -> Result<()> {
     let mut tx = db.begin_write().await?;
     reserve_on(&mut tx, scope, variant, qty).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
@@ -49,7 +50,7 @@ pub async fn reserve(db: &Db, scope: &StaffScope, variant: &str, qty: i64) -> Re
 pub(crate) async fn restock_on(
     conn: &mut sqlx::AnyConnection,
     scope: &StoreScope,
-    variant: &str,
+    variant: VariantId,
     qty: i64,
 ) -> Result<()> {
     if qty <= 0 {
@@ -58,7 +59,7 @@ pub(crate) async fn restock_on(
     let done = sqlx::query("UPDATE variants SET stock = stock + $1 WHERE store_id = $2 AND id = $3")
         .bind(qty)
         .bind(scope.store_key())
-        .bind(variant)
+        .bind(variant.to_string())
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() != 1 {

@@ -12,6 +12,7 @@ pub mod images;
 pub mod inventory;
 pub mod ledger;
 pub mod listing;
+pub mod notify;
 pub mod orders;
 pub mod payment_page;
 pub mod payments;

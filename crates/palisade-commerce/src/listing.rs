@@ -2,10 +2,11 @@
 //! as product cards, a page at a time. Only published products of active stores appear.
 
 use palisade_core::money::{Currency, Money};
+use palisade_core::{ImageId, ProductId};
 use palisade_store::{Backend, Db, StoreError, StoreScope};
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Result, stored_id};
 
 /// Products per page.
 pub const PAGE_SIZE: i64 = 24;
@@ -15,14 +16,14 @@ pub const PAGE_SIZE: i64 = 24;
 #[cfg_attr(feature = "openapi", schema(as = ProductCard))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Card {
-    pub id: String,
+    pub id: ProductId,
     pub slug: String,
     pub title: String,
     pub store_slug: String,
     pub store_name: String,
     /// The cheapest variant's price.
     pub price: Money,
-    pub image_id: Option<String>,
+    pub image_id: Option<ImageId>,
     pub in_stock: bool,
 }
 
@@ -55,13 +56,13 @@ fn page_of(rows: Vec<CardRow>, page: i64) -> Result<Page> {
         let Some(price) = r.5 else { continue };
         let currency = Currency::parse(&r.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         cards.push(Card {
-            id: r.0,
+            id: stored_id("product", &r.0)?,
             slug: r.1,
             title: r.2,
             store_slug: r.3,
             store_name: r.4,
             price: Money::new(price, currency),
-            image_id: r.7,
+            image_id: r.7.as_deref().map(|i| stored_id("image", i)).transpose()?,
             in_stock: r.8 > 0,
         });
     }

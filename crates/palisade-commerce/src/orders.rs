@@ -11,7 +11,7 @@
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
-use palisade_core::{AccountId, OrderId};
+use palisade_core::{AccountId, OrderId, VariantId};
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::Actor;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::OrderAccess;
-use crate::error::{CommerceError, Result};
+use crate::error::{CommerceError, Result, stored_id};
 use crate::payments::{Card, Charge, PaymentGateway};
 use crate::policy::Policy;
 use crate::{inventory, ledger};
@@ -97,7 +97,7 @@ impl Status {
 /// One line of a checkout: what and how many (never a price).
 #[derive(Debug, Clone)]
 pub struct Line {
-    pub variant_id: String,
+    pub variant_id: VariantId,
     pub quantity: i64,
 }
 
@@ -302,7 +302,8 @@ fn fingerprint(sender: &str, req: &Checkout) -> String {
     field(req.email.as_str().as_bytes());
     field(address.as_bytes());
     for line in &req.lines {
-        field(line.variant_id.as_bytes());
+        // The id's text as it has always been hashed (lower-case, hyphenated), so stored fingerprints still match.
+        field(line.variant_id.to_string().as_bytes());
         field(&line.quantity.to_be_bytes());
     }
     hex::encode(h.finalize())
@@ -457,7 +458,18 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let sender = sender(scope, &req)?;
     let fingerprint = fingerprint(&sender, &req);
     if let Some((existing, stored)) = by_idempotency(db, scope, key).await? {
-        return replay(scope, existing, stored.as_deref(), &fingerprint);
+        let placed = replay(scope, existing, stored.as_deref(), &fingerprint)?;
+        return match placed.order.status {
+            // A retry of a checkout whose payment was never recorded (the gateway failed or timed out): the charge is
+            // asked again under the attempt's own key, which a gateway answers with the first charge if there was
+            // one, so nothing is charged twice and the order does not stay unpaid with its stock held.
+            Status::Placed => settle(db, gateway, scope, placed.order.id, &req.card, key).await,
+            // Written by a release that kept declined attempts as cancelled orders.
+            Status::Cancelled => {
+                Err(CommerceError::PaymentDeclined { reason: "an earlier payment with this key was declined".into() })
+            }
+            _ => Ok(placed),
+        };
     }
     let buyer = match scope.actor() {
         Actor::Shopper(Some(buyer)) => Some(buyer),
@@ -473,29 +485,10 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let now = db.now().0;
 
     let mut tx = db.begin_write().await?;
-    let mut subtotal: i64 = 0;
-    let mut items = Vec::with_capacity(req.lines.len());
-    for line in &req.lines {
-        let row: Option<(String, i64, String, String)> = sqlx::query_as(
-            "SELECT v.sku, v.price_minor, v.currency, p.title FROM variants v JOIN products p ON p.id = v.product_id \
-             WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
-        )
-        .bind(scope.store_key())
-        .bind(&line.variant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (sku, price, vcur, title) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
-        if vcur != currency.code() {
-            return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
-        }
-        inventory::reserve_on(&mut tx, scope, &line.variant_id, line.quantity).await?;
-        let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-        subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-        items.push((sku, title, price, line.quantity, line.variant_id.clone()));
-    }
+    let (subtotal, items) = reserve_lines(&mut tx, scope, &req.lines, currency).await?;
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-    // The store's next number, in this transaction: a rollback gives it back, so numbers have no gaps from
-    // refused checkouts (declined payments keep theirs).
+    // The store's next number, in this transaction: a rollback gives it back, so refused checkouts leave no gap
+    // (a declined attempt's number stays unused).
     let (number,): (i64,) = sqlx::query_as(
         "UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number",
     )
@@ -533,79 +526,182 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         return replay(scope, existing, stored.as_deref(), &fingerprint);
     }
     inserted?;
-    for (sku, title, price, qty, variant) in &items {
-        sqlx::query(
-            "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(palisade_core::JobId::new().to_string())
-        .bind(id.to_string())
-        .bind(scope.store_key())
-        .bind(variant)
-        .bind(sku)
-        .bind(title)
-        .bind(price)
-        .bind(qty)
-        .execute(&mut *tx)
-        .await?;
-    }
+    insert_items(&mut tx, scope, id, &items).await?;
     record(&mut tx, db, scope, id, None, Status::Placed, "order placed").await?;
     // Stock went down: the store's pages show it (last, after the row locks above; see palisade_store::storefront).
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
-    let charge = gateway.charge(Money::new(total, currency), &req.card, &format!("{}:{key}", scope.store_key())).await;
+    settle(db, gateway, scope, id, &req.card, key).await
+}
+
+/// One line of an order being placed, priced from the catalog.
+struct PricedLine {
+    sku: String,
+    title: String,
+    unit_price: i64,
+    quantity: i64,
+    variant: VariantId,
+}
+
+/// Prices each line from the catalog (published products of this store, in its currency) and reserves its stock,
+/// inside the checkout's transaction. Returns the subtotal and the priced lines.
+async fn reserve_lines(
+    tx: &mut sqlx::AnyConnection,
+    scope: &StoreScope,
+    lines: &[Line],
+    currency: Currency,
+) -> Result<(i64, Vec<PricedLine>)> {
+    let mut subtotal: i64 = 0;
+    let mut items = Vec::with_capacity(lines.len());
+    for line in lines {
+        let row: Option<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT v.sku, v.price_minor, v.currency, p.title FROM variants v JOIN products p ON p.id = v.product_id \
+             WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
+        )
+        .bind(scope.store_key())
+        .bind(line.variant_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (sku, price, vcur, title) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
+        if vcur != currency.code() {
+            return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
+        }
+        inventory::reserve_on(tx, scope, line.variant_id, line.quantity).await?;
+        let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+        subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+        items.push(PricedLine { sku, title, unit_price: price, quantity: line.quantity, variant: line.variant_id });
+    }
+    Ok((subtotal, items))
+}
+
+/// Writes the order's lines inside the checkout's transaction.
+async fn insert_items(
+    tx: &mut sqlx::AnyConnection,
+    scope: &StoreScope,
+    order: OrderId,
+    items: &[PricedLine],
+) -> Result<()> {
+    for item in items {
+        sqlx::query(
+            "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(palisade_core::JobId::new().to_string())
+        .bind(order.to_string())
+        .bind(scope.store_key())
+        .bind(item.variant.to_string())
+        .bind(&item.sku)
+        .bind(&item.title)
+        .bind(item.unit_price)
+        .bind(item.quantity)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Charges a placed order and records the outcome: paid (escrow captured, mail queued), or — declined — no order
+/// at all (see [`undo_declined`]). Each attempt has its own order id, so the gateway's key is per attempt: a retry
+/// of the same request never charges twice, and a new card after a decline is not answered with the decline.
+async fn settle(
+    db: &Db,
+    gateway: &dyn PaymentGateway,
+    scope: &StoreScope,
+    id: OrderId,
+    card: &Card,
+    key: &str,
+) -> Result<Placed> {
+    let order = get_in(db, scope, id).await?;
+    let attempt = format!("{}:{key}:{id}", scope.store_key());
+    let charge = gateway.charge(order.total, card, &attempt).await;
     let mut tx = db.begin_write().await?;
     match charge {
         Ok(Charge::Approved { reference, brand, last4 }) => {
-            sqlx::query("UPDATE orders SET status = 'paid', card_brand = $1, card_last4 = $2, payment_ref = $3, updated_at = $4 WHERE id = $5")
-                .bind(&brand)
-                .bind(&last4)
-                .bind(&reference)
-                .bind(db.now().0)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            record(
-                &mut tx,
-                db,
-                scope,
-                id,
-                Some(Status::Placed),
-                Status::Paid,
-                &format!("paid by {brand} ending {last4}"),
+            let paid = sqlx::query(
+                "UPDATE orders SET status = 'paid', card_brand = $1, card_last4 = $2, payment_ref = $3, updated_at = $4 \
+                 WHERE store_id = $5 AND id = $6 AND status = 'placed'",
             )
+            .bind(&brand)
+            .bind(&last4)
+            .bind(&reference)
+            .bind(db.now().0)
+            .bind(scope.store_key())
+            .bind(id.to_string())
+            .execute(&mut *tx)
             .await?;
-            ledger::capture_on(&mut tx, db, scope, id, Money::new(total, currency)).await?;
-            tx.commit().await?;
+            if paid.rows_affected() == 1 {
+                let note = format!("paid by {brand} ending {last4}");
+                record(&mut tx, db, scope, id, Some(Status::Placed), Status::Paid, &note).await?;
+                ledger::capture_on(&mut tx, db, scope, id, order.total).await?;
+                crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Paid, 0).await?;
+                tx.commit().await?;
+            } else {
+                // A concurrent retry recorded the same charge first.
+                drop(tx);
+            }
         }
         Ok(Charge::Declined { reason }) => {
-            for (_, _, _, qty, variant) in &items {
-                inventory::restock_on(&mut tx, scope, variant, *qty).await?;
-            }
-            sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2")
-                .bind(db.now().0)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            record(
-                &mut tx,
-                db,
-                scope,
-                id,
-                Some(Status::Placed),
-                Status::Cancelled,
-                &format!("payment declined: {reason}"),
-            )
-            .await?;
-            palisade_store::storefront::touch(&mut tx, scope).await?;
+            undo_declined(&mut tx, db, scope, &order, &reason).await?;
             tx.commit().await?;
+            return Err(CommerceError::PaymentDeclined { reason });
         }
         Err(e) => {
             tracing::error!(order.id = %id, error = %e, "payment gateway failed; order stays placed");
             return Err(CommerceError::PaymentGatewayUnavailable(e));
         }
     }
-    Ok(Placed { order: get_in(db, scope, id).await?, access: OrderAccess::placed(scope, id) })
+    let order = get_in(db, scope, id).await?;
+    if order.status == Status::Placed {
+        return Err(CommerceError::ChangedMeanwhile("the order"));
+    }
+    Ok(Placed { order, access: OrderAccess::placed(scope, id) })
+}
+
+/// No order for a declined card: the attempt is undone (stock back on sale, the order and its lines gone, so no
+/// cancelled order sits in the buyer's or the merchant's list) and recorded in the store's audit log for its fraud
+/// review. The order number it took stays unused. Only an order still `placed` is removed; anything else (a
+/// concurrent retry already decided it) is left as it is.
+async fn undo_declined(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    order: &Order,
+    reason: &str,
+) -> Result<()> {
+    let id = order.id.to_string();
+    let lines: Vec<(String, i64)> =
+        sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE store_id = $1 AND order_id = $2")
+            .bind(scope.store_key())
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for table in ["order_events", "order_items"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE store_id = $1 AND order_id = $2 \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.store_id = $1 AND o.id = $2 AND o.status = 'placed')"
+        )))
+        .bind(scope.store_key())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let gone = sqlx::query("DELETE FROM orders WHERE store_id = $1 AND id = $2 AND status = 'placed'")
+        .bind(scope.store_key())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() != 1 {
+        return Ok(());
+    }
+    for (variant, qty) in lines {
+        inventory::restock_on(tx, scope, crate::error::stored_id("variant", &variant)?, qty).await?;
+    }
+    let target = format!("order:{id}");
+    let details = serde_json::json!({"reason": reason, "total_minor": order.total.minor, "currency": order.total.currency.code()});
+    audit::record_store(tx, db, scope, NewEvent::new("order.payment_declined", &target).details(details)).await?;
+    palisade_store::storefront::touch(tx, scope).await?;
+    Ok(())
 }
 
 /// Moves an order along its lifecycle, checking the transition; money moves with it (release, refund).
@@ -684,6 +780,15 @@ pub(crate) async fn move_on(
         return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    let mail = match to {
+        Status::Shipped => Some(crate::notify::OrderMail::Shipped),
+        Status::Delivered => Some(crate::notify::OrderMail::Delivered),
+        Status::Refunded => Some(crate::notify::OrderMail::Refunded),
+        _ => None,
+    };
+    if let Some(mail) = mail {
+        crate::notify::queue_on(tx, db, scope, id, mail, 0).await?;
+    }
     // Money moves in the same transaction as the status: both happen or neither.
     match to {
         Status::Completed => {
@@ -744,6 +849,9 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64,
         let details = serde_json::json!({"amount_minor": amount_minor, "note": note});
         audit::record_store(&mut tx, db, scope, NewEvent::new("order.partially_refunded", &target).details(details))
             .await?;
+        // One mail per partial refund: the amount refunded so far tells them apart.
+        let so_far = order.refunded_minor.saturating_add(amount_minor);
+        crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Refunded, so_far).await?;
     }
     tx.commit().await?;
     get(db, scope, id).await
@@ -752,7 +860,7 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64,
 /// One line of a stored order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    pub variant_id: String,
+    pub variant_id: VariantId,
     pub sku: String,
     pub title: String,
     pub unit_price_minor: i64,
@@ -772,16 +880,11 @@ pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result
     .bind(id.to_string())
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(variant_id, sku, title, unit_price_minor, quantity)| Item {
-            variant_id,
-            sku,
-            title,
-            unit_price_minor,
-            quantity,
+    rows.into_iter()
+        .map(|(variant_id, sku, title, unit_price_minor, quantity)| {
+            Ok(Item { variant_id: stored_id("variant", &variant_id)?, sku, title, unit_price_minor, quantity })
         })
-        .collect())
+        .collect()
 }
 
 /// One step of an order's history.

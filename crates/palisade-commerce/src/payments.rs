@@ -94,6 +94,49 @@ impl PaymentGateway for TestGateway {
     }
 }
 
+/// Why an expiry date was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpiryError {
+    #[error("enter the card's expiry as month and year, like 08/29")]
+    Unreadable,
+    #[error("that card has expired (its expiry month has passed)")]
+    Past,
+    #[error("that expiry date is too far in the future to be a card's")]
+    TooFar,
+}
+
+/// A card's expiry as the buyer types it (`8/29`, `08/29`, `08 / 2029`, `0829`) checked to be a real month that has
+/// not ended yet (a card works through its expiry month) and at most 20 years away; answered as `MM/YY`, the form
+/// gateways take. Checked at the edge, before a gateway is asked.
+pub fn parse_expiry(text: &str, now: palisade_core::time::Timestamp) -> Result<String, ExpiryError> {
+    use chrono::Datelike as _;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let (month, year) = match compact.split_once(['/', '-']) {
+        Some(parts) => parts,
+        None if compact.len() == 4 || compact.len() == 6 => compact.split_at(2),
+        None => return Err(ExpiryError::Unreadable),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(month) || !digits(year) || month.len() > 2 || !(year.len() == 2 || year.len() == 4) {
+        return Err(ExpiryError::Unreadable);
+    }
+    let month: u32 = month.parse().map_err(|_| ExpiryError::Unreadable)?;
+    let year: i32 = year.parse().map_err(|_| ExpiryError::Unreadable)?;
+    let year = if year < 100 { 2000 + year } else { year };
+    if !(1..=12).contains(&month) {
+        return Err(ExpiryError::Unreadable);
+    }
+    let today = chrono::DateTime::from_timestamp_millis(now.0).ok_or(ExpiryError::Unreadable)?;
+    let (this_year, this_month) = (today.year(), today.month());
+    if (year, month) < (this_year, this_month) {
+        return Err(ExpiryError::Past);
+    }
+    if year > this_year + 20 {
+        return Err(ExpiryError::TooFar);
+    }
+    Ok(format!("{month:02}/{:02}", year % 100))
+}
+
 /// A card from plain strings (the checkout form).
 #[must_use]
 pub fn card(number: &str, expiry: &str, cvc: &str) -> Card {
@@ -108,6 +151,23 @@ pub fn card(number: &str, expiry: &str, cvc: &str) -> Card {
 mod tests {
     use super::*;
     use palisade_core::money::Currency;
+
+    #[test]
+    fn expiry_dates_are_real_months_not_yet_over() {
+        // 2026-12-06.
+        let now = palisade_core::time::Timestamp(1_796_515_200_000);
+        for (typed, stored) in
+            [("1/29", "01/29"), ("01/29", "01/29"), ("12/26", "12/26"), ("08 / 2031", "08/31"), ("0830", "08/30")]
+        {
+            assert_eq!(parse_expiry(typed, now).as_deref(), Ok(stored), "{typed}");
+        }
+        assert_eq!(parse_expiry("01/20", now), Err(ExpiryError::Past));
+        assert_eq!(parse_expiry("11/26", now), Err(ExpiryError::Past), "last month");
+        for bad in ["13/29", "00/29", "1/2", "ab/cd", "", "1/299", "/29", "12/", "１２/２９"] {
+            assert_eq!(parse_expiry(bad, now), Err(ExpiryError::Unreadable), "{bad}");
+        }
+        assert_eq!(parse_expiry("01/2099", now), Err(ExpiryError::TooFar));
+    }
 
     #[tokio::test]
     async fn test_cards_behave_as_documented_and_never_show_in_debug() {

@@ -8,7 +8,7 @@ use palisade_commerce::policy::Policy;
 use palisade_commerce::{CommerceError, inventory, ledger};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
-use palisade_core::{AccountId, OrderId};
+use palisade_core::{AccountId, OrderId, VariantId};
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
@@ -73,12 +73,12 @@ async fn buyer(db: &Db, email: &str) -> AccountId {
 
 /// A checkout of `quantity` units of `variant` by b@example.com, signed in or not (no guest proof), paying with
 /// the test card that pays. Tests that need another buyer, proof or card override those fields.
-fn order_request(variant: &str, quantity: i64, key: &str) -> Checkout {
+fn order_request(variant: &VariantId, quantity: i64, key: &str) -> Checkout {
     Checkout {
         guest_proof: None,
         email: Email::parse("b@example.com").unwrap(),
         address: address(),
-        lines: vec![Line { variant_id: variant.into(), quantity }],
+        lines: vec![Line { variant_id: *variant, quantity }],
         idempotency_key: idem(key),
         card: card("4242424242424242", "12/30", "123"),
     }
@@ -111,15 +111,15 @@ async fn products_are_reachable_only_through_their_store() {
     let b = store(&t, "bravo").await;
     let p = catalog::create_product(&t, &a, tea("OOL-100", 7)).await.unwrap();
     let v = &p.variants[0].id;
-    assert!(matches!(catalog::get_product(&t, &b, &p.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    assert!(matches!(catalog::get_product(&t, &b, p.id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
     assert!(catalog::list_products(&t, &b, 50, 0).await.unwrap().is_empty());
-    assert!(matches!(catalog::set_stock(&t, &b, v, 99).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    assert!(matches!(catalog::set_stock(&t, &b, *v, 99).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
     assert!(matches!(
-        catalog::set_status(&t, &b, &p.id, ProductStatus::Archived).await,
+        catalog::set_status(&t, &b, p.id, ProductStatus::Archived).await,
         Err(CommerceError::Store(StoreError::NotFound(_)))
     ));
-    assert!(matches!(inventory::reserve(&t, &b, v, 1).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
-    let same = catalog::get_product(&t, &a, &p.id).await.unwrap();
+    assert!(matches!(inventory::reserve(&t, &b, *v, 1).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    let same = catalog::get_product(&t, &a, p.id).await.unwrap();
     assert_eq!(same.variants[0].stock, 7);
     assert_eq!(same.status, ProductStatus::Published);
     // The same slug and SKU are fine in another store.
@@ -155,11 +155,11 @@ async fn the_last_units_are_never_oversold() {
     let t = TestDb::new().await;
     let a = store(&t, "alpha").await;
     let p = catalog::create_product(&t, &a, tea("OOL-100", 5)).await.unwrap();
-    let variant = p.variants[0].id.clone();
+    let variant = p.variants[0].id;
     let mut tasks = Vec::new();
     for _ in 0..50 {
-        let (db, scope, variant) = (t.db.clone(), a.clone(), variant.clone());
-        tasks.push(tokio::spawn(async move { inventory::reserve(&db, &scope, &variant, 1).await }));
+        let (db, scope, variant) = (t.db.clone(), a.clone(), variant);
+        tasks.push(tokio::spawn(async move { inventory::reserve(&db, &scope, variant, 1).await }));
     }
     let mut ok = 0;
     for task in tasks {
@@ -170,8 +170,8 @@ async fn the_last_units_are_never_oversold() {
         }
     }
     assert_eq!(ok, 5);
-    assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 0);
-    assert!(matches!(inventory::reserve(&t, &a, &variant, 0).await, Err(CommerceError::Invalid(_))));
+    assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 0);
+    assert!(matches!(inventory::reserve(&t, &a, variant, 0).await, Err(CommerceError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -256,7 +256,7 @@ mod orders {
 
     use super::*;
 
-    fn checkout(variant: &str, qty: i64, key: &str, number: &str) -> Checkout {
+    fn checkout(variant: &VariantId, qty: i64, key: &str, number: &str) -> Checkout {
         Checkout {
             email: Email::parse("buyer@example.com").unwrap(),
             card: card(number, "12/30", "123"),
@@ -280,7 +280,7 @@ mod orders {
         let again =
             orders::checkout(&t, &TestGateway, &a, checkout(v, 2, "k-1", "4242 4242 4242 4242")).await.unwrap().order;
         assert_eq!(again.id, order.id, "a retried request returns the first order");
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 8);
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 8);
         // The card number is nowhere in the database.
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM orders WHERE address LIKE '%4242424242%' OR payment_ref LIKE '%4242424242%'",
@@ -301,8 +301,8 @@ mod orders {
         let pa = catalog::create_product(&t, &a, tea("A-1", 10)).await.unwrap();
         let pb = catalog::create_product(&t, &b, tea("B-1", 10)).await.unwrap();
         let card = "4242 4242 4242 4242";
-        let buy = |scope: &StaffScope, v: &str, key: &str| {
-            let (scope, v, key) = (scope.clone(), v.to_owned(), key.to_owned());
+        let buy = |scope: &StaffScope, v: &VariantId, key: &str| {
+            let (scope, v, key) = (scope.clone(), *v, key.to_owned());
             let t = &t;
             async move { orders::checkout(t, &TestGateway, &scope, checkout(&v, 1, &key, card)).await.unwrap().order }
         };
@@ -314,7 +314,9 @@ mod orders {
         assert_eq!(buy(&a, &pa.variants[0].id, "a-2").await.number, OrderNumber(1002), "a retry keeps its number");
         let declined =
             orders::checkout(&t, &TestGateway, &a, checkout(&pa.variants[0].id, 1, "a-3", "4000 0000 0000 0002"));
-        assert_eq!(declined.await.unwrap().order.number, OrderNumber(1003));
+        assert!(declined.await.is_err(), "declined: no order, its number stays unused");
+        let a3 = buy(&a, &pa.variants[0].id, "a-4").await;
+        assert_eq!(a3.number, OrderNumber(1004));
 
         let find = |text: &str| {
             let q = OrderQuery { status: None, text: Some(text.to_owned()) };
@@ -323,27 +325,104 @@ mod orders {
         };
         assert_eq!(find("#1002").await, vec![1002]);
         assert_eq!(find(" 1001 ").await, vec![1001]);
-        assert_eq!(find("BUYER@example").await, vec![1003, 1002, 1001], "email, any case, newest first");
+        assert_eq!(find("BUYER@example").await, vec![1004, 1002, 1001], "email, any case, newest first");
         assert!(find("%").await.is_empty(), "a typed % is a percent sign, not a wildcard");
         assert!(find("_uyer").await.is_empty());
         assert!(find("#9999").await.is_empty());
-        let paid = OrderQuery { status: Some(Status::Cancelled), text: Some("buyer".into()) };
-        assert_eq!(orders::search(&t, &a, &paid, 50, 0).await.unwrap().len(), 1);
+        let paid = OrderQuery { status: Some(Status::Paid), text: Some("buyer".into()) };
+        assert_eq!(orders::search(&t, &a, &paid, 50, 0).await.unwrap().len(), 3);
+        let cancelled = OrderQuery { status: Some(Status::Cancelled), text: None };
+        assert!(orders::search(&t, &a, &cancelled, 50, 0).await.unwrap().is_empty());
         assert_eq!(OrderNumber::parse("#12a"), None);
         assert_eq!(OrderNumber::parse("99999999999999999999"), None);
     }
 
+    /// Mail in the store's name follows the order: its confirmation to the buyer (a guest's with the signed link,
+    /// the only way back), the new-order notice to the owners, shipped with tracking, delivered and refunded; each
+    /// queued in the transaction of its change, once, and a declined card sends nothing.
     #[tokio::test]
-    async fn a_declined_card_cancels_and_restocks() {
+    async fn order_mail_follows_the_order_and_carries_a_guests_link() {
+        use palisade_commerce::notify;
+        use palisade_identity::links::LinkSigner;
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let v = &p.variants[0].id;
+        let links = LinkSigner::new(&[7u8; 32]);
+        let guest = StoreScope::shopper(a.store_id(), None);
+        let mut req = checkout(v, 1, "mail-1", "4242424242424242");
+        req.guest_proof = Some("proof".into());
+        let order = orders::checkout(&t, &TestGateway, &guest, req).await.unwrap().order;
+        let declined = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "mail-2", "4000000000000002")).await;
+        assert!(declined.is_err());
+        // Run the queued mail jobs as the job runner would, then read the outbox.
+        let run = || async {
+            let jobs: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, payload FROM jobs WHERE kind = 'order.mail' AND status = 'queued'")
+                    .fetch_all(t.pool())
+                    .await
+                    .unwrap();
+            for (id, payload) in &jobs {
+                let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+                notify::send(&t, &links, "https://shop.example/", &payload).await.unwrap();
+                sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = $1")
+                    .bind(id)
+                    .execute(t.pool())
+                    .await
+                    .unwrap();
+            }
+            jobs.len()
+        };
+        assert_eq!(run().await, 1, "one job for the paid order, none for the declined card");
+        let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
+        assert_eq!(to_buyer.len(), 1);
+        assert!(to_buyer[0].subject.contains("Order #1001 confirmed"), "{}", to_buyer[0].subject);
+        let tag = palisade_commerce::access::OrderAccess::link_tag(&links, order.id);
+        assert!(to_buyer[0].body.contains(&format!("https://shop.example/orders/{}?k={tag}", order.id)));
+        assert!(!to_buyer[0].body.contains("4242"), "no card digits in mail");
+        let to_owner = palisade_store::outbox::to_address(&t, "o@alpha.example").await.unwrap();
+        assert!(to_owner[0].subject.contains("New order #1001") && to_owner[0].body.contains("1 Marina Blvd"));
+
+        orders::transition(&t, &a, order.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
+        orders::refund(&t, &a, order.id, 100, "dent").await.unwrap();
+        orders::transition(&t, &a, order.id, Status::Delivered, None, &Policy::default()).await.unwrap();
+        assert_eq!(run().await, 3);
+        let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
+        let subjects: Vec<&str> = to_buyer.iter().map(|m| m.subject.as_str()).collect();
+        assert!(subjects.iter().any(|s| s.contains("has shipped")), "{subjects:?}");
+        assert!(to_buyer.iter().any(|m| m.body.contains("SG123")), "tracking number");
+        assert!(subjects.iter().any(|s| s.contains("Refund for order #1001")), "{subjects:?}");
+        assert!(subjects.iter().any(|s| s.contains("please confirm")), "{subjects:?}");
+        assert_eq!(run().await, 0, "each mail once");
+    }
+
+    #[tokio::test]
+    async fn a_declined_card_leaves_no_order_and_the_stock_on_sale() {
         let t = TestDb::new().await;
         let a = store(&t, "alpha").await;
         let p = catalog::create_product(&t, &a, tea("OOL-100", 3)).await.unwrap();
         let v = &p.variants[0].id;
-        let order =
-            orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await.unwrap().order;
-        assert_eq!(order.status, Status::Cancelled);
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 3);
-        assert_eq!(ledger::escrow_balance(&t, &a, order.id).await.unwrap(), 0);
+        let declined = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4000 0000 0000 9995")).await;
+        assert!(
+            matches!(&declined, Err(CommerceError::PaymentDeclined { reason }) if reason.contains("insufficient funds")),
+            "{declined:?}"
+        );
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 3);
+        assert!(orders::list(&t, &a, None, 50, 0).await.unwrap().is_empty(), "no cancelled order in the list");
+        for table in ["orders", "order_items", "order_events", "ledger_transfers"] {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(t.pool())
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        let audit = palisade_store::audit::list_store(&t, &a, 20).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "order.payment_declined"), "the attempt is in the store's audit log");
+        // The same key with another card is a new attempt, not the decline replayed.
+        let paid = orders::checkout(&t, &TestGateway, &a, checkout(v, 3, "k-2", "4242 4242 4242 4242")).await.unwrap();
+        assert_eq!(paid.order.status, Status::Paid);
+        let restock = |n| catalog::set_stock(&t, &a, *v, n);
+        restock(3).await.unwrap();
         assert!(matches!(
             orders::checkout(&t, &TestGateway, &a, checkout(v, 4, "k-3", "4242424242424242")).await,
             Err(CommerceError::OutOfStock { available: 3 })
@@ -455,7 +534,7 @@ mod idempotency {
 
     use super::*;
 
-    fn req(variant: &str, qty: i64, key: &str, proof: Option<&str>, email: &str) -> Checkout {
+    fn req(variant: &VariantId, qty: i64, key: &str, proof: Option<&str>, email: &str) -> Checkout {
         Checkout {
             guest_proof: proof.map(str::to_owned),
             email: Email::parse(email).unwrap(),
@@ -501,7 +580,7 @@ mod idempotency {
         let as_eve = StoreScope::shopper(a.store_id(), Some(eve));
         assert!(reused(orders::checkout(&t, &TestGateway, &as_eve, req(v, 1, "k", None, "mei@example.com")).await));
         // Nothing was reserved or charged by the refused replays.
-        assert_eq!(catalog::get_product(&t, &a, &p.id).await.unwrap().variants[0].stock, 9);
+        assert_eq!(catalog::get_product(&t, &a, p.id).await.unwrap().variants[0].stock, 9);
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(t.pool()).await.unwrap();
         assert_eq!(n, 1);
 
@@ -576,7 +655,7 @@ mod order_access {
 
     use super::*;
 
-    async fn guest_order(t: &Db, a: &StaffScope, variant: &str, key: &str) -> orders::Order {
+    async fn guest_order(t: &Db, a: &StaffScope, variant: &VariantId, key: &str) -> orders::Order {
         let guest = StoreScope::shopper(a.store_id(), None);
         let req = Checkout {
             guest_proof: Some(format!("proof-{key}")),
@@ -629,7 +708,7 @@ mod order_access {
             guest_proof: None,
             email: Email::parse("eve@example.com").unwrap(),
             address: address(),
-            lines: vec![Line { variant_id: v.clone(), quantity: 1 }],
+            lines: vec![Line { variant_id: *v, quantity: 1 }],
             idempotency_key: idem("k3"),
             card: card("4242424242424242", "12/30", "123"),
         };
@@ -720,13 +799,13 @@ mod variantless {
         draft.status = ProductStatus::Draft;
         let d = catalog::create_product(&t, &a, draft).await.unwrap();
         sqlx::query("DELETE FROM variants WHERE product_id = $1 OR product_id = $2")
-            .bind(&p.id)
-            .bind(&d.id)
+            .bind(p.id.to_string())
+            .bind(d.id.to_string())
             .execute(t.pool())
             .await
             .unwrap();
         assert!(matches!(
-            catalog::set_status(&t, &a, &d.id, ProductStatus::Published).await,
+            catalog::set_status(&t, &a, d.id, ProductStatus::Published).await,
             Err(CommerceError::Invalid(_))
         ));
         let shopper = StoreScope::shopper(a.store_id(), None);
@@ -736,10 +815,10 @@ mod variantless {
         assert_eq!(listing::stores(&t).await.unwrap()[0].products, 0);
         // A draft's id does not open it for a shopper (only its staff), whichever way it is asked for.
         assert!(matches!(
-            catalog::get_product(&t, &shopper, &d.id).await,
+            catalog::get_product(&t, &shopper, d.id).await,
             Err(CommerceError::Store(StoreError::NotFound(_)))
         ));
-        assert!(catalog::get_product(&t, &a, &d.id).await.is_ok());
+        assert!(catalog::get_product(&t, &a, d.id).await.is_ok());
         // The product itself still reads (its page says it is not available).
         assert!(catalog::get_by_slug(&t, &shopper, "oolong").await.unwrap().variants.is_empty());
     }
@@ -782,7 +861,7 @@ mod web_reads {
 
     use super::*;
 
-    async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &str, key: &str) -> orders::Order {
+    async fn buy(db: &Db, store: &StaffScope, buyer: AccountId, variant: &VariantId, key: &str) -> orders::Order {
         let shopper = StoreScope::shopper(store.store_id(), Some(buyer));
         orders::checkout(db, &TestGateway, &shopper, order_request(variant, 1, key)).await.unwrap().order
     }
@@ -811,10 +890,10 @@ mod web_reads {
             catalog::create_product(&t, &a, NewProduct { slug: Slug::parse("plain").unwrap(), ..tea("OOL-2", 5) })
                 .await
                 .unwrap();
-        assert_eq!(catalog::product_category(&t, &a, &p.id).await.unwrap(), Some(cat.id));
-        assert_eq!(catalog::product_category(&t, &a, &plain.id).await.unwrap(), None);
+        assert_eq!(catalog::product_category(&t, &a, p.id).await.unwrap(), Some(cat.id));
+        assert_eq!(catalog::product_category(&t, &a, plain.id).await.unwrap(), None);
         assert!(matches!(
-            catalog::product_category(&t, &b, &p.id).await,
+            catalog::product_category(&t, &b, p.id).await,
             Err(CommerceError::Store(StoreError::NotFound(_)))
         ));
 

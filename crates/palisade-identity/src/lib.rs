@@ -10,6 +10,7 @@ pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod recovery;
+pub mod resets;
 pub mod service;
 pub mod sessions;
 pub mod throttle;

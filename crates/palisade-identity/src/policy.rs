@@ -27,8 +27,16 @@ pub async fn get(db: &Db, scope: &StoreScope) -> Result<MfaPolicy, StoreError> {
     Ok(row.map(|(r, g)| MfaPolicy { require_staff_mfa: r != 0, grace_until: g.map(Timestamp) }).unwrap_or_default())
 }
 
+/// Whether a store requires two-step verification of all its staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffMfa {
+    Required,
+    Optional,
+}
+
 /// Turns the requirement on (with a grace period from now) or off. Audited.
-pub async fn set(db: &Db, scope: &StoreScope, require: bool, grace: Duration) -> Result<MfaPolicy, StoreError> {
+pub async fn set(db: &Db, scope: &StoreScope, staff_mfa: StaffMfa, grace: Duration) -> Result<MfaPolicy, StoreError> {
+    let require = staff_mfa == StaffMfa::Required;
     let now = db.now();
     let grace_until = require.then(|| now.plus(grace));
     let mut tx = db.begin_write().await?;

@@ -177,8 +177,7 @@ impl Identity {
 
     /// Sets a new password after checking the policy.
     pub async fn set_password(&self, account: &Account, new: SecretString) -> Result<()> {
-        password::check_policy(&new, audience(account.kind), &[&account.email, &account.display_name])?;
-        let hash = self.hash_blocking(move || password::hash(&new)).await??;
+        let hash = self.checked_hash(account, new).await?;
         sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
             .bind(&hash)
             .bind(self.db.now().0)
@@ -189,6 +188,12 @@ impl Identity {
         let target = format!("account:{}", account.id);
         audit::record_account_now(&self.db, account.id, NewEvent::new("password.changed", &target)).await?;
         Ok(())
+    }
+
+    /// The stored form of `new` as `account`'s password, once it passes the password policy for that account.
+    pub(crate) async fn checked_hash(&self, account: &Account, new: SecretString) -> Result<String> {
+        password::check_policy(&new, audience(account.kind), &[&account.email, &account.display_name])?;
+        Ok(self.hash_blocking(move || password::hash(&new)).await??)
     }
 
     /// Buyer sign-up that does not tell whether the address already has an account: the same work (one password

@@ -100,26 +100,27 @@ pub async fn record_failure(db: &Db, key: &str, policy: &Policy) -> Result<Failu
     let now = db.now();
     let window_start = now.minus(policy.window).0;
     let mut tx = db.begin_write().await?;
-    let row: Option<(i64, i64)> = sqlx::query_as("SELECT failures, last_failure_at FROM login_throttle WHERE key = $1")
+    // Counted in one UPDATE on the row (created first if missing): concurrent failures on PostgreSQL queue on the
+    // row's lock and each sees the others' counts, instead of reading the same count and losing increments.
+    sqlx::query("INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING")
         .bind(key)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-    let failures = match row {
-        Some((n, last)) if last >= window_start => n + 1,
-        _ => 1,
-    };
-    let blocked_until = now.plus(delay_after(policy, failures));
-    sqlx::query(
-        "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, \
-         blocked_until = excluded.blocked_until",
+    let (failures,): (i64,) = sqlx::query_as(
+        "UPDATE login_throttle SET failures = CASE WHEN last_failure_at >= $2 THEN failures + 1 ELSE 1 END, \
+         last_failure_at = $3 WHERE key = $1 RETURNING failures",
     )
     .bind(key)
-    .bind(failures)
+    .bind(window_start)
     .bind(now.0)
-    .bind(blocked_until.0)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
+    let blocked_until = now.plus(delay_after(policy, failures));
+    sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE key = $1")
+        .bind(key)
+        .bind(blocked_until.0)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Failure { failures, blocked_until, newly_locked: failures == policy.lock_after })
 }

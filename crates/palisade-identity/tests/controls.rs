@@ -70,7 +70,7 @@ async fn authentication_controls_track_policy_enrolment_dormancy_and_tokens() {
     assert!(status(&r, "store.no-dormant-staff").is_met());
     assert!(matches!(status(&r, "store.api-tokens-expire"), ControlStatus::NotApplicable { .. }));
 
-    policy::set(&t, &scope, true, Duration::from_secs(7 * 24 * 3600)).await.unwrap();
+    policy::set(&t, &scope, policy::StaffMfa::Required, Duration::from_secs(7 * 24 * 3600)).await.unwrap();
     let r = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
     assert!(
         matches!(status(&r, "store.staff-mfa-enforced"), ControlStatus::Unmet { reason, .. } if reason.contains("1 member"))

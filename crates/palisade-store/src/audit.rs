@@ -134,9 +134,19 @@ pub async fn record_platform(
 /// to that account. Needs no scope: it grants nothing, it only records.
 pub async fn record_account_now(db: &Db, account: palisade_core::AccountId, event: NewEvent<'_>) -> Result<AuditEvent> {
     let mut tx = db.begin_write().await?;
-    let e = append(&mut tx, db, PLATFORM_CHAIN, None, Actor::Account(account), event).await?;
+    let e = record_account(&mut tx, db, account, event).await?;
     tx.commit().await?;
     Ok(e)
+}
+
+/// [`record_account_now`] inside the caller's transaction (a password reset records itself with the change).
+pub async fn record_account(
+    conn: &mut AnyConnection,
+    db: &Db,
+    account: palisade_core::AccountId,
+    event: NewEvent<'_>,
+) -> Result<AuditEvent> {
+    append(conn, db, PLATFORM_CHAIN, None, Actor::Account(account), event).await
 }
 
 /// Appends one event in its own transaction (for actions that change nothing else, such as a login).

@@ -453,12 +453,12 @@ pub async fn list_store(db: &Db, scope: &crate::scope::StoreScope) -> Result<Vec
 }
 
 /// Revokes one of the scoped store's tokens, audited.
-pub async fn revoke_store(db: &Db, scope: &crate::scope::StoreScope, id: &str) -> Result<()> {
+pub async fn revoke_store(db: &Db, scope: &crate::scope::StoreScope, id: TokenId) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let done =
         sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND store_id = $3 AND revoked_at IS NULL")
             .bind(db.now().0)
-            .bind(id)
+            .bind(id.to_string())
             .bind(scope.store_key())
             .execute(&mut *tx)
             .await?;

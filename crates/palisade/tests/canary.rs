@@ -132,7 +132,7 @@ async fn shop(t: &TestDb, cwd: &Path, url: &str) -> (StaffScope, String) {
     }
     let out = set.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (scope, product.variants[0].id.clone())
+    (scope, product.variants[0].id.to_string())
 }
 
 /// A browser, as far as the journey needs one: a cookie jar, and forms posted with the synchronizer token of the

@@ -46,6 +46,8 @@ impl Class {
         if post
             && (path == "/login"
                 || path == "/login/verify"
+                || path == "/login/forgot"
+                || path == "/login/reset"
                 || path == "/register"
                 || path == "/console/login"
                 || path.starts_with("/api/v1/auth/"))
@@ -391,6 +393,8 @@ mod tests {
     #[test]
     fn requests_fall_into_their_classes() {
         assert_eq!(Class::of("POST", "/login"), Class::Login);
+        assert_eq!(Class::of("POST", "/login/forgot"), Class::Login, "reset mail requests are held like sign-ins");
+        assert_eq!(Class::of("POST", "/login/reset"), Class::Login);
         assert_eq!(Class::of("POST", "/api/v1/stores/tea/orders"), Class::Checkout);
         assert_eq!(Class::of("GET", "/search"), Class::Search);
         assert_eq!(Class::of("GET", "/media/tea/1"), Class::Static);

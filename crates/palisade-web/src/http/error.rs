@@ -299,6 +299,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
                     "the payment could not be processed; nothing was charged, try again shortly",
                 )
             }
+            E::PaymentDeclined { reason } => card_declined(&reason),
             E::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
             e @ E::ChangedMeanwhile(_) => ApiError::new(StatusCode::CONFLICT, "changed_meanwhile", e.to_string()),
             e @ E::TotalTooLarge(_) => {
@@ -311,7 +312,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
     }
 }
 
-/// A card the gateway declined: the order is recorded as cancelled and the buyer may try another card. Both
+/// A card the gateway declined: no order is kept and the buyer may try another card. Both
 /// checkouts answer with this (the API in its envelope, the payment page as its message and status).
 #[must_use]
 pub fn card_declined(reason: &str) -> ApiError {

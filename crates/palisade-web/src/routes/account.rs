@@ -92,12 +92,20 @@ struct NextQuery {
     next: Option<String>,
     /// Set after a sign-up (the same whether or not the address was new).
     registered: Option<String>,
+    /// Set after a password was reset with a mailed link.
+    reset: Option<String>,
 }
 
 async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Result<Html<String>, PageError> {
-    let notice = q.registered.is_some().then_some(
-        "Thank you. We have sent you an email about your account: once it is ready, sign in here with your password.",
-    );
+    let notice = if q.registered.is_some() {
+        Some(
+            "Thank you. We have sent you an email about your account: once it is ready, sign in here with your password.",
+        )
+    } else if q.reset.is_some() {
+        Some("Your password is changed and every device was signed out. Sign in with the new password.")
+    } else {
+        None
+    };
     page(&state, "login.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_default(), "notice": notice}))
 }
 

@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use crate::http::form::Form;
+use crate::http::id_path::IdPath;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use palisade_core::text::Email;
+use palisade_core::{AccountId, TokenId};
 use palisade_identity::{invitations, policy, sessions};
 use palisade_store::matrix;
 use palisade_store::permissions::Permission;
@@ -196,9 +198,9 @@ async fn set_mfa_policy(
     if let Some(r) = step_up(&state, &access) {
         return Ok(r);
     }
-    let require = form.require.is_some();
+    let staff_mfa = if form.require.is_some() { policy::StaffMfa::Required } else { policy::StaffMfa::Optional };
     let grace = Duration::from_secs(u64::from(form.grace_days.unwrap_or(7).min(30)) * 24 * 3600);
-    policy::set(&state.db, &access.membership.scope, require, grace).await?;
+    policy::set(&state.db, &access.membership.scope, staff_mfa, grace).await?;
     Ok(Redirect::to(&security_url(&access)).into_response())
 }
 
@@ -403,22 +405,18 @@ struct RoleForm {
 async fn set_role(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
     Form(form): Form<RoleForm>,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    let outcome = async {
-        let (account, role) = (staff::parse_account(&account)?, staff::parse_role(&form.role)?);
-        staff::set_role(&state, &access, account, role).await
-    }
-    .await;
+    let outcome = async { staff::set_role(&state, &access, account, staff::parse_role(&form.role)?).await }.await;
     after(&access, outcome)
 }
 
 async fn set_grants(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
     body: String,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
@@ -429,17 +427,17 @@ async fn set_grants(
         .filter(|(k, _)| *k == "permission")
         .filter_map(|(_, v)| Permission::parse(v))
         .collect();
-    let outcome = async { staff::set_grants(&state, &access, staff::parse_account(&account)?, &grants).await }.await;
+    let outcome = staff::set_grants(&state, &access, account, &grants).await;
     after(&access, outcome)
 }
 
 async fn remove_member(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    let outcome = async { staff::remove(&state, &access, staff::parse_account(&account)?).await }.await;
+    let outcome = staff::remove(&state, &access, account).await;
     after(&access, outcome)
 }
 
@@ -492,9 +490,9 @@ fn percent_decode(s: &str) -> String {
 async fn revoke_token(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, token)): Path<(String, String)>,
+    IdPath((_, token)): IdPath<(String, TokenId)>,
 ) -> PageResult {
-    let outcome = api_tokens::revoke(&state, &access, &token).await;
+    let outcome = api_tokens::revoke(&state, &access, token).await;
     after(&access, outcome)
 }
 

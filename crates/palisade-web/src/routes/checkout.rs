@@ -13,7 +13,7 @@ use axum::routing::get;
 use base64::Engine;
 use palisade_commerce::address::{AddressFields, ShippingAddress};
 use palisade_commerce::idempotency::IdempotencyKey;
-use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::{CommerceError, cart, payments};
 use palisade_core::text::Email;
 use palisade_store::StoreScope;
@@ -225,35 +225,33 @@ async fn pay(
         Ok(k) => k,
         Err(e) => return fail(&e.to_string()),
     };
+    let expiry = match payments::parse_expiry(&form.expiry, state.db.now()) {
+        Ok(e) => e,
+        Err(e) => return fail(&e.to_string()),
+    };
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
-    let guest_proof =
-        buyer.is_none().then(|| guest_proof(&state, &form.card_number, &form.expiry, Some(cart_id.as_str())));
+    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &form.card_number, &expiry, Some(cart_id.as_str())));
     let req = Checkout {
         guest_proof,
         email,
         address,
-        lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
+        lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key,
-        card: payments::card(&form.card_number, form.expiry.trim(), form.cvc.trim()),
+        card: payments::card(&form.card_number, &expiry, form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
-        Ok(placed) if placed.order.status == Status::Paid => {
+        Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
             Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
         }
-        Ok(placed) => {
-            // Declined: the order is cancelled and its stock returned; a new key lets the buyer try another card.
-            let reason = placed
-                .access
-                .events(&state.db)
-                .await?
-                .last()
-                .map(|e| e.note.clone())
-                .unwrap_or_else(|| "the payment did not go through".into());
+        Err(CommerceError::PaymentDeclined { reason }) => {
+            // No order was kept and the cart is as it was: a new key lets the buyer try another card.
             let retry = PayForm { idempotency_key: new_key(), ..form };
-            let declined = crate::http::error::card_declined(&reason);
+            let declined = crate::http::error::card_declined(&format!(
+                "Your card was declined ({reason}). Nothing was charged; try another card."
+            ));
             render(&state, Some(&group), &retry, Some(&declined.message), declined.status)
         }
         Err(CommerceError::OutOfStock { available }) => {

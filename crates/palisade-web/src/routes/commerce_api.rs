@@ -15,9 +15,9 @@ use palisade_commerce::listing::Page;
 use palisade_commerce::orders::{self, Checkout, Line, Order, Status};
 use palisade_commerce::payouts::Payout;
 use palisade_commerce::{disputes, images, ledger, listing, payments, payouts, themes};
-use palisade_core::OrderId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{OrderId, ProductId, VariantId};
 use palisade_store::StaffScope;
 use palisade_store::StoreScope;
 use palisade_store::permissions::Permission;
@@ -155,7 +155,7 @@ struct CardIn {
 
 #[derive(Deserialize, ToSchema)]
 struct LineIn {
-    variant_id: palisade_core::VariantId,
+    variant_id: VariantId,
     quantity: i64,
 }
 
@@ -176,7 +176,7 @@ struct OrderIn {
     summary = "Place and pay an order",
     params(("Idempotency-Key" = String, Header, description = "required, 1–100 characters; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused")),
     request_body = OrderIn,
-    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the payment was declined: the order (cancelled) and its link", content_type = "application/json")),
+    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the card was declined: no order was kept; another card may be tried", content_type = "application/json")),
     extensions(("x-permission" = json!(access::PUBLIC)))
 )]
 async fn create_order(
@@ -201,30 +201,22 @@ async fn create_order(
     let buyer = s.ok().map(|s| s.account.id);
     let scope = StoreScope::shopper(id, buyer);
     // A guest's key is bound to the card they pay with (keyed hash); a buyer's to their account.
-    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &body.card.expiry, None));
+    let expiry = payments::parse_expiry(&body.card.expiry, state.db.now())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
+    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &expiry, None));
     let req = Checkout {
         guest_proof,
         email,
         address,
-        lines: body
-            .lines
-            .into_iter()
-            .map(|l| Line { variant_id: l.variant_id.to_string(), quantity: l.quantity })
-            .collect(),
+        lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
-        card: payments::card(&body.card.number, body.card.expiry.trim(), body.card.cvc.trim()),
+        card: payments::card(&body.card.number, &expiry, body.card.cvc.trim()),
     };
+    // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
     let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;
     let order = &placed.order;
     let link = format!("{}{}", state.config.public_url, order_link(&state, order));
-    if order.status == Status::Paid {
-        return Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response());
-    }
-    // Declined (the order is recorded as cancelled): the error envelope, with the order beside it.
-    let reason = placed.access.events(&state.db).await?.last().map(|e| e.note.clone());
-    let e = crate::http::error::card_declined(reason.as_deref().unwrap_or("the payment did not go through"));
-    let body = json!({"error": {"code": e.code, "message": e.message}, "order": order, "link": link});
-    Ok((e.status, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -330,10 +322,10 @@ async fn create_product(
 async fn get_product(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
 ) -> ApiResult {
-    let p = catalog::get_product(&state.db, scope(&access), &id).await?;
-    let imgs = images::list(&state.db, scope(&access), &id).await?;
+    let p = catalog::get_product(&state.db, scope(&access), id).await?;
+    let imgs = images::list(&state.db, scope(&access), id).await?;
     ok(json!({"product": p, "images": imgs}))
 }
 
@@ -354,13 +346,13 @@ struct StatusIn {
 async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     body: Result<Body<StatusIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
-    catalog::set_status(&state.db, scope(&access), &id, ProductStatus::parse(&b.status)?).await?;
-    ok(catalog::get_product(&state.db, scope(&access), &id).await?)
+    catalog::set_status(&state.db, scope(&access), id, ProductStatus::parse(&b.status)?).await?;
+    ok(catalog::get_product(&state.db, scope(&access), id).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -383,12 +375,12 @@ struct AltQ {
 async fn upload_image(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     Query(q): Query<AltQ>,
     bytes: Bytes,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
-    let img = images::add(&state.db, &state.objects, scope(&access), &id, bytes, &q.alt).await?;
+    let img = images::add(&state.db, &state.objects, scope(&access), id, bytes, &q.alt).await?;
     Ok((StatusCode::CREATED, Json(img)).into_response())
 }
 
@@ -409,12 +401,12 @@ struct StockIn {
 async fn set_stock(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, v)): Path<(String, String)>,
+    IdPath((_, v)): IdPath<(String, VariantId)>,
     body: Result<Body<StockIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
-    catalog::set_stock(&state.db, scope(&access), &v, b.stock).await?;
+    catalog::set_stock(&state.db, scope(&access), v, b.stock).await?;
     ok(json!({"variant_id": v, "stock": b.stock}))
 }
 
@@ -435,13 +427,13 @@ struct PriceIn {
 async fn set_price(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, v)): Path<(String, String)>,
+    IdPath((_, v)): IdPath<(String, VariantId)>,
     body: Result<Body<PriceIn>, ApiError>,
 ) -> ApiResult {
     need(&access, Permission::Products)?;
     let Body(b) = body?;
     let currency = currency_of(&state, scope(&access)).await?;
-    catalog::set_price(&state.db, scope(&access), &v, Money::new(b.price_minor, currency)).await?;
+    catalog::set_price(&state.db, scope(&access), v, Money::new(b.price_minor, currency)).await?;
     ok(json!({"variant_id": v, "price": Money::new(b.price_minor, currency)}))
 }
 

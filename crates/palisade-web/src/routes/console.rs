@@ -215,8 +215,17 @@ pub(crate) async fn close_console_session(state: &AppState, headers: &axum::http
     Ok(())
 }
 
-async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
+/// Signs the operator out of the console: the console session behind the cookie (which only `/console` paths
+/// receive, hence this route) and the account session, if they signed in with a password.
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: Result<crate::http::session::AnySession, crate::http::session::SessionRejection>,
+) -> Result<Response, PageError> {
     close_console_session(&state, &headers).await?;
+    if let Ok(s) = s {
+        palisade_identity::sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
+    }
     let mut res = Redirect::to("/console/login").into_response();
     if let Some(c) = console_cookie(&state, "", 0) {
         res.headers_mut().insert(header::SET_COOKIE, c);

@@ -7,7 +7,7 @@ use crate::http::form::FormRejection;
 use crate::http::id_path::IdPath;
 use axum::Router;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductEdit, ProductStatus};
@@ -15,6 +15,7 @@ use palisade_commerce::orders::{self, Status};
 use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
+use palisade_core::{ProductId, VariantId};
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy;
 use serde::Deserialize;
@@ -219,12 +220,12 @@ async fn create_category(
 async fn product(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
 ) -> PageResult {
-    let p = catalog::get_product(&state.db, scope(&access), &id).await?;
-    let imgs = images::list(&state.db, scope(&access), &id).await?;
+    let p = catalog::get_product(&state.db, scope(&access), id).await?;
+    let imgs = images::list(&state.db, scope(&access), id).await?;
     let categories = catalog::list_categories(&state.db, scope(&access)).await?;
-    let category = catalog::product_category(&state.db, scope(&access), &id).await?;
+    let category = catalog::product_category(&state.db, scope(&access), id).await?;
     page(
         &state,
         &access,
@@ -247,7 +248,7 @@ struct EditForm {
 async fn edit_product(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     form: Result<Form<EditForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
@@ -255,7 +256,7 @@ async fn edit_product(
     catalog::update_product(
         &state.db,
         scope(&access),
-        &id,
+        id,
         ProductEdit {
             title: f.title,
             description: f.description,
@@ -274,20 +275,20 @@ struct StatusForm {
 async fn product_status(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     form: Result<Form<StatusForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
     let Form(f) = form.map_err(bad_form)?;
     let status = ProductStatus::parse(&f.status)?;
-    catalog::set_status(&state.db, scope(&access), &id, status).await?;
+    catalog::set_status(&state.db, scope(&access), id, status).await?;
     back(format!("{}/products/{id}", base(&access)))
 }
 
 async fn upload_image(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, id)): Path<(String, String)>,
+    IdPath((_, id)): IdPath<(String, ProductId)>,
     form: Result<Multipart, MultipartRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
@@ -306,7 +307,7 @@ async fn upload_image(
         }
     }
     let bytes = file.ok_or_else(|| invalid("choose an image file"))?;
-    images::add(&state.db, &state.objects, scope(&access), &id, bytes, &alt).await?;
+    images::add(&state.db, &state.objects, scope(&access), id, bytes, &alt).await?;
     back(format!("{}/products/{id}", base(&access)))
 }
 
@@ -333,7 +334,7 @@ struct VariantForm {
 async fn edit_variant(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, variant)): Path<(String, String)>,
+    IdPath((_, variant)): IdPath<(String, VariantId)>,
     form: Result<Form<VariantForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::Products)?;
@@ -352,12 +353,17 @@ async fn edit_variant(
         None => None,
     };
     if let Some(price) = price {
-        catalog::set_price(&state.db, scope(&access), &variant, price).await?;
+        catalog::set_price(&state.db, scope(&access), variant, price).await?;
     }
     if let Some(stock) = stock {
-        catalog::set_stock(&state.db, scope(&access), &variant, stock).await?;
+        catalog::set_stock(&state.db, scope(&access), variant, stock).await?;
     }
-    back(format!("{}/products/{}", base(&access), f.product))
+    // The form names the product page to return to; only an id goes into the address (anything else lands on
+    // the product list).
+    match f.product.trim().parse::<ProductId>() {
+        Ok(product) => back(format!("{}/products/{product}", base(&access))),
+        Err(_) => back(format!("{}/products", base(&access))),
+    }
 }
 
 async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {

@@ -14,6 +14,7 @@ mod health;
 pub use health::{metrics_router, serve_metrics};
 pub mod merchant;
 mod passkeys;
+mod password_reset;
 mod query;
 mod sessions_api;
 pub mod staff_api;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(health::routes())
         .merge(account::routes())
+        .merge(password_reset::routes())
         .merge(admin::routes())
         .merge(passkeys::routes())
         .merge(console::routes())

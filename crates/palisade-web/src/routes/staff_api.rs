@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use palisade_core::{AccountId, TokenId};
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -17,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::access::StaffAccess;
+use crate::http::id_path::IdPath;
 use crate::routes::commerce_api::ApiErr;
 use crate::services::api_tokens::{self, ApiToken, CreatedToken, NewToken};
 use crate::services::staff::{self, Invitation, StaffMember};
@@ -84,12 +86,12 @@ struct RoleBody {
 async fn set_role(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
     json: Result<crate::http::json::Body<RoleBody>, ApiError>,
 ) -> ApiResult<Json<StaffMember>> {
     permitted(&access, Permission::StaffManagement)?;
     let role = staff::parse_role(&body(json)?.role)?;
-    Ok(Json(staff::set_role(&state, &access, staff::parse_account(&account)?, role).await?))
+    Ok(Json(staff::set_role(&state, &access, account, role).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -112,12 +114,12 @@ struct PermissionsBody {
 async fn set_permissions(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
     json: Result<crate::http::json::Body<PermissionsBody>, ApiError>,
 ) -> ApiResult<Json<StaffMember>> {
     permitted(&access, Permission::StaffManagement)?;
     let grants = parse_permissions(&body(json)?.permissions)?;
-    Ok(Json(staff::set_grants(&state, &access, staff::parse_account(&account)?, &grants).await?))
+    Ok(Json(staff::set_grants(&state, &access, account, &grants).await?))
 }
 
 /// Permission keys from a JSON body: an unknown key is an error here (a page's checkboxes cannot send one).
@@ -138,10 +140,10 @@ fn parse_permissions(keys: &[String]) -> Result<Vec<Permission>, ApiErr> {
 async fn remove_member(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, account)): Path<(String, String)>,
+    IdPath((_, account)): IdPath<(String, AccountId)>,
 ) -> ApiResult<StatusCode> {
     permitted(&access, Permission::StaffManagement)?;
-    staff::remove(&state, &access, staff::parse_account(&account)?).await?;
+    staff::remove(&state, &access, account).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -264,8 +266,8 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     access: StaffAccess,
-    Path((_, token)): Path<(String, String)>,
+    IdPath((_, token)): IdPath<(String, TokenId)>,
 ) -> ApiResult<StatusCode> {
-    api_tokens::revoke(&state, &access, &token).await?;
+    api_tokens::revoke(&state, &access, token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use palisade_commerce::access::OrderAccess;
 use palisade_commerce::listing::{self, Card, Page};
 use palisade_commerce::orders::{self, Order, Status};
 use palisade_commerce::{CommerceError, cart, catalog, disputes, images, reviews};
-use palisade_core::{OrderId, StoreId};
+use palisade_core::{OrderId, StoreId, VariantId};
 use palisade_store::tenancy::{self, AccountKind};
 use palisade_store::{StoreScope, storefront};
 use serde::Deserialize;
@@ -128,7 +128,7 @@ fn page_html(state: &AppState, page: &str, ctx: &Value) -> Result<Response, Page
     Ok(Html(html).into_response())
 }
 
-fn image_url(store_slug: &str, image: Option<&str>) -> Option<String> {
+fn image_url(store_slug: &str, image: Option<impl std::fmt::Display>) -> Option<String> {
     image.map(|i| format!("/media/{store_slug}/{i}"))
 }
 
@@ -136,7 +136,7 @@ fn card_json(c: &Card) -> Value {
     let mut v = json!(c);
     if let Some(o) = v.as_object_mut() {
         o.insert("url".into(), json!(format!("/s/{}/p/{}", c.store_slug, c.slug)));
-        o.insert("image_url".into(), json!(image_url(&c.store_slug, c.image_id.as_deref())));
+        o.insert("image_url".into(), json!(image_url(&c.store_slug, c.image_id)));
     }
     v
 }
@@ -361,7 +361,7 @@ async fn render_product(
     let store = store_json(state, scope).await?;
     let product = catalog::get_by_slug(&state.db, scope, slug).await?;
     let store_slug = store.get("slug").and_then(Value::as_str).unwrap_or(key).to_owned();
-    let imgs: Vec<Value> = images::list(&state.db, scope, &product.id)
+    let imgs: Vec<Value> = images::list(&state.db, scope, product.id)
         .await?
         .into_iter()
         .map(|i| {
@@ -476,6 +476,14 @@ struct CartForm {
     quantity: String,
 }
 
+/// The form's variant, parsed before anything is looked up or created: a value that is not an id is the
+/// sender's mistake (422 naming the field), not a missing product.
+fn variant(s: &str) -> Result<VariantId, PageError> {
+    s.trim().parse().map_err(|_| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "variant_id is not a product variant's id").into()
+    })
+}
+
 fn quantity(s: &str) -> Result<i64, PageError> {
     s.trim().parse().map_err(|_| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "quantity must be a whole number").into()
@@ -487,7 +495,7 @@ async fn cart_add(
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    let qty = quantity(&form.quantity)?;
+    let (variant, qty) = (variant(&form.variant_id)?, quantity(&form.quantity)?);
     let (id, new_token) = match cart_of(&state, &headers).await? {
         Some(id) => (id, None),
         None => {
@@ -495,7 +503,7 @@ async fn cart_add(
             (id, Some(token))
         }
     };
-    cart::add(&state.db, &id, &form.variant_id, qty).await?;
+    cart::add(&state.db, &id, variant, qty).await?;
     let mut res = Redirect::to("/cart").into_response();
     if let Some(token) = new_token
         && let Some(c) = cart_cookie(&state, &token)
@@ -510,9 +518,9 @@ async fn cart_update(
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    let qty = quantity(&form.quantity)?;
+    let (variant, qty) = (variant(&form.variant_id)?, quantity(&form.quantity)?);
     let id = cart_of(&state, &headers).await?.ok_or_else(|| ApiError::not_found("cart"))?;
-    cart::set_quantity(&state.db, &id, &form.variant_id, qty).await?;
+    cart::set_quantity(&state.db, &id, variant, qty).await?;
     Ok(Redirect::to("/cart").into_response())
 }
 

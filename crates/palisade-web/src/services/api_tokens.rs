@@ -133,7 +133,7 @@ pub fn created(token: ApiToken, secret: &SecretString) -> CreatedToken {
 
 /// Revokes one of the store's tokens (audited); needs security settings, and no fresh password: taking access
 /// back is never made harder than giving it.
-pub async fn revoke(state: &AppState, access: &StaffAccess, id: &str) -> Result<(), Refusal> {
+pub async fn revoke(state: &AppState, access: &StaffAccess, id: palisade_core::TokenId) -> Result<(), Refusal> {
     permitted(access, Permission::SecuritySettings)?;
     tokens::revoke_store(&state.db, &access.membership.scope, id).await?;
     Ok(())

@@ -90,11 +90,6 @@ pub async fn rows(state: &AppState, scope: &StoreScope) -> Result<Vec<StaffMembe
         .collect())
 }
 
-/// An account id from a path: one that does not parse is simply not a member.
-pub fn parse_account(s: &str) -> Result<AccountId, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found("store member"))
-}
-
 /// A role as typed or sent ("owner", "admin", "staff").
 pub fn parse_role(s: &str) -> Result<Role, ApiError> {
     Ok(Role::parse(s.trim())?)

@@ -69,11 +69,25 @@ async fn tokens_pass_the_same_gates_as_their_creators_sessions() {
     };
     assert_eq!(call().await.unwrap().status(), 200);
     // The store requires MFA and the grace period is over: the admin's sessions are shut out, so are their tokens.
-    palisade_identity::policy::set(&app.db, &scope, true, std::time::Duration::ZERO).await.unwrap();
+    palisade_identity::policy::set(
+        &app.db,
+        &scope,
+        palisade_identity::policy::StaffMfa::Required,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
     let res = call().await.unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "mfa_required");
-    palisade_identity::policy::set(&app.db, &scope, false, std::time::Duration::ZERO).await.unwrap();
+    palisade_identity::policy::set(
+        &app.db,
+        &scope,
+        palisade_identity::policy::StaffMfa::Optional,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
     assert_eq!(call().await.unwrap().status(), 200);
     // A disabled account's tokens die with it.
     sqlx::query("UPDATE accounts SET disabled = 1 WHERE id = $1")

@@ -148,7 +148,9 @@ async fn every_json_admin_route_enforces_its_declared_permission_for_tokens_outs
         store_token_from_page(&app, s.id, &owner_cookie, "name=Theme+sync&permission=theme&expires_days=30").await;
     let mut refused = 0;
     for (method, template, permission) in json_admin_routes(&app).await {
-        let path = fill(&template, &s.id.to_string(), "x", "0190a0a0-0000-7000-8000-000000000000");
+        // Account ids are typed in paths like every other id: a well-formed one of nobody reaches the permission check.
+        let nil = "0190a0a0-0000-7000-8000-000000000000";
+        let path = fill(&template, &s.id.to_string(), nil, nil);
         let body = if method == "GET" || method == "DELETE" { "" } else { "{}" };
         let send = |req: reqwest::RequestBuilder| req.header("content-type", "application/json").body(body).send();
         let url = app.url(&path);
@@ -188,7 +190,14 @@ async fn required_mfa_shuts_out_members_without_it_after_the_grace_period() {
     let during = call(&app, "GET", &page, &clerk_cookie).await;
     assert_eq!(during.status(), 200);
     assert!(during.text().await.unwrap().contains("requires two-step verification"), "grace banner");
-    palisade_identity::policy::set(&app.db, &scope, true, std::time::Duration::ZERO).await.unwrap();
+    palisade_identity::policy::set(
+        &app.db,
+        &scope,
+        palisade_identity::policy::StaffMfa::Required,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
     let after = call(&app, "GET", &page, &clerk_cookie).await;
     assert_eq!(after.status(), 303);
     assert!(after.headers()["location"].to_str().unwrap().starts_with("/account"));

@@ -114,7 +114,7 @@ async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
 
     // Preview then import: a product renamed after the export comes back.
     sqlx::query("UPDATE products SET title = 'Renamed' WHERE id = $1")
-        .bind(&product.id)
+        .bind(product.id.to_string())
         .execute(app.db.pool())
         .await
         .unwrap();
@@ -123,13 +123,13 @@ async fn a_merchant_exports_downloads_tests_and_imports_their_store() {
     let html = preview.text().await.unwrap();
     assert!(html.contains("<strong>1</strong> change"), "{html}");
     assert_eq!(
-        catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title,
+        catalog::get_product(&app.db, &scope, product.id).await.unwrap().title,
         "Renamed",
         "a preview changes nothing"
     );
     let import = post(&app, &format!("{base}/{id}/import"), &cookie, &[("passphrase", PASS)]).await;
     assert_eq!(import.status(), StatusCode::SEE_OTHER);
-    assert_eq!(catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title, "Oolong");
+    assert_eq!(catalog::get_product(&app.db, &scope, product.id).await.unwrap().title, "Oolong");
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn a_merchant_uploads_a_kept_archive_and_imports_it_after_the_platform_cop
     // The platform's copy is gone (kept 7 days); the merchant still has the file.
     sqlx::query("DELETE FROM store_exports WHERE id = $1").bind(&export.id).execute(app.db.pool()).await.unwrap();
     sqlx::query("UPDATE products SET title = 'Renamed' WHERE id = $1")
-        .bind(&product.id)
+        .bind(product.id.to_string())
         .execute(app.db.pool())
         .await
         .unwrap();
@@ -307,7 +307,7 @@ async fn a_merchant_uploads_a_kept_archive_and_imports_it_after_the_platform_cop
     assert!(preview.text().await.unwrap().contains("<strong>1</strong> change"));
     let import = post(&app, &format!("{base}/{}/import", up.id), &cookie, &[("passphrase", PASS)]).await;
     assert_eq!(import.status(), StatusCode::SEE_OTHER);
-    assert_eq!(catalog::get_product(&app.db, &scope, &product.id).await.unwrap().title, "Sencha");
+    assert_eq!(catalog::get_product(&app.db, &scope, product.id).await.unwrap().title, "Sencha");
 
     // The same file uploaded into another store is kept there, but never imported into it.
     let into_other = upload(&app, &other.id.to_string(), &other_cookie, "alpha.palx", &kept).await;
@@ -428,7 +428,10 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
     // The attacker's edit: their product row now carries bravo's product id.
     let mut files = archive.files.clone();
     let products = String::from_utf8(files["tables/products.jsonl"].clone()).unwrap();
-    files.insert("tables/products.jsonl".into(), products.replace(&ids[0], &ids[1]).into_bytes());
+    files.insert(
+        "tables/products.jsonl".into(),
+        products.replace(&ids[0].to_string(), &ids[1].to_string()).into_bytes(),
+    );
     let mut manifest = archive.manifest.clone();
     for f in &mut manifest.files {
         f.bytes = files[&f.path].len() as u64;
@@ -466,7 +469,7 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}: {body}");
         assert!(body.contains("is not a row of this"), "{action}: {body}");
     }
-    let theirs = catalog::get_product(&app.db, &other_scope, &ids[1]).await.unwrap();
+    let theirs = catalog::get_product(&app.db, &other_scope, ids[1]).await.unwrap();
     assert_eq!(theirs.title, "theirs", "bravo's product is untouched");
-    assert!(catalog::get_product(&app.db, &scope, &ids[1]).await.is_err(), "and still not alpha's");
+    assert!(catalog::get_product(&app.db, &scope, ids[1]).await.is_err(), "and still not alpha's");
 }

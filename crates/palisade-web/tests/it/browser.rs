@@ -197,7 +197,7 @@ async fn a_buyer_buys_in_chromium_and_the_merchant_is_paid() {
         .parse::<palisade_core::OrderId>()
         .unwrap();
     assert_eq!(ledger::escrow_balance(&app.db, &scope, order_id).await.unwrap(), 1850);
-    assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 4);
+    assert_eq!(catalog::get_product(&app.db, &scope, p.id).await.unwrap().variants[0].stock, 4);
 
     // The merchant ships from the store admin.
     sign_in(&c, &app, &owner_email).await;

@@ -115,6 +115,12 @@ async fn console_cookies_are_sessions_that_end_with_sign_out_and_with_their_toke
         }
     }
 
+    let home = app.client.get(app.url("/console")).header("cookie", &first).send().await.unwrap().text().await.unwrap();
+    assert!(
+        home.contains("action=\"/console/logout\""),
+        "the console's Sign out posts where the console cookie is sent (its path is /console)"
+    );
+
     let second = app.console_cookie().await;
     assert_ne!(first, second, "each sign-in opens its own session");
     let out = app.client.post(app.url("/console/logout")).csrf(&app, &first).send().await.unwrap();

@@ -20,6 +20,7 @@ mod money;
 mod orders;
 mod outsider;
 mod page_cache;
+mod password_reset;
 mod permission_algebra;
 mod sensitive;
 mod shield;

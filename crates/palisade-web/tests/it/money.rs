@@ -173,7 +173,7 @@ async fn a_gateway_outage_is_503_payment_gateway_unavailable_and_not_the_buyers_
 }
 
 #[tokio::test]
-async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
+async fn a_declined_card_is_402_card_declined_and_leaves_no_order() {
     let app = TestApp::start().await;
     let (_s, scope, _) = owner_of(&app, "alpha").await;
     let variant = published(&app, &scope).await;
@@ -182,5 +182,101 @@ async fn a_declined_card_is_402_card_declined_with_the_cancelled_order() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "card_declined");
     assert!(body["error"]["message"].as_str().unwrap().contains("card declined"), "{body}");
-    assert_eq!(body["order"]["status"], "cancelled");
+    assert!(body.get("order").is_none(), "no order to show: {body}");
+    assert!(palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap().is_empty());
+    // The buyer retries with another card.
+    let res = place_order(&app, "alpha", "declined-1", &order(&variant, "4242424242424242"), None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+/// The expiry is a real month that has not ended: `1/29` is taken (as 01/29), a past month or a 13th month is 422
+/// `invalid_expiry` before any gateway is asked, on the JSON API and on the payment page alike.
+#[tokio::test]
+async fn card_expiry_dates_are_checked_as_months_on_both_checkouts() {
+    let app = TestApp::start().await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let with_expiry = |expiry: &str| {
+        let mut body = order(&variant, "4242424242424242");
+        body["card"]["expiry"] = json!(expiry);
+        body
+    };
+    for (i, past) in ["01/20", "13/29", "1/2", "next year"].into_iter().enumerate() {
+        let res = place_order(&app, "alpha", &format!("exp-bad-{i}"), &with_expiry(past), None).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{past}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_expiry", "{past}");
+    }
+    assert!(palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap().is_empty());
+    let res = place_order(&app, "alpha", "exp-ok", &with_expiry("1/39"), None).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "a one-digit month is a month");
+
+    let cart = crate::support::add_to_cart(&app, None, &variant, "1").await;
+    let cookie = crate::support::cart_cookie(&cart).unwrap();
+    let mut form = crate::support::guest_payment("exp-page", "4242424242424242");
+    for field in &mut form {
+        if field.0 == "expiry" {
+            field.1 = "01/20";
+        }
+    }
+    let page = app.client.post(app.url("/checkout/alpha")).csrf(&app, &cookie).form(&form).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text().await.unwrap().contains("expired"));
+}
+
+/// A gateway that fails its first charge of each attempt key and approves the next, remembering what it did.
+#[derive(Debug, Default)]
+struct FlakyGateway {
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl PaymentGateway for FlakyGateway {
+    fn charge<'a>(
+        &'a self,
+        _amount: Money,
+        _card: &'a Card,
+        idempotency: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Charge, GatewayError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut seen = self.seen.lock().unwrap();
+            let first = !seen.iter().any(|k| k == idempotency);
+            seen.push(idempotency.to_owned());
+            if first {
+                Err(GatewayError::Unavailable("timed out".into()))
+            } else {
+                Ok(Charge::Approved {
+                    reference: format!("ref-{idempotency}"),
+                    brand: "visa".into(),
+                    last4: "4242".into(),
+                })
+            }
+        })
+    }
+}
+
+/// After a gateway failure the buyer retries with the same key: the payment is asked again under the same attempt
+/// key (so a gateway that did charge answers with that charge), the order becomes paid, and nothing is charged under
+/// a second key — the order is not left unpaid with its stock held while the buyer is told it went through.
+#[tokio::test]
+async fn a_retry_after_a_gateway_failure_completes_the_same_order() {
+    let gateway = Arc::new(FlakyGateway::default());
+    let g = Arc::clone(&gateway);
+    let app = TestApp::start_adjusted(palisade_web::WebConfig::default(), move |s| s.with_gateway(g), |r, _| r).await;
+    let (_s, scope, _) = owner_of(&app, "alpha").await;
+    let variant = published(&app, &scope).await;
+    let body = order(&variant, "4242424242424242");
+    let first = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    let placed: Value = retry.json().await.unwrap();
+    assert_eq!(placed["order"]["status"], "paid");
+    let list = palisade_commerce::orders::list(&app.db, &scope, None, 10, 0).await.unwrap();
+    assert_eq!(list.len(), 1, "one order");
+    let keys = gateway.seen.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry asked under the same attempt key");
+    let again = place_order(&app, "alpha", "flaky-1", &body, None).await;
+    assert_eq!(again.status(), StatusCode::CREATED, "a paid order replays");
+    assert_eq!(gateway.seen.lock().unwrap().len(), 2, "and is not charged again");
 }

@@ -55,7 +55,7 @@ async fn a_reused_idempotency_key_gives_another_client_409_and_nothing_of_the_or
         }
     }
     // Nothing was reserved or created by the refused attempts.
-    assert_eq!(catalog::get_product(&app.db, &scope, &p.id).await.unwrap().variants[0].stock, 9);
+    assert_eq!(catalog::get_product(&app.db, &scope, p.id).await.unwrap().variants[0].stock, 9);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(n, 1);
 
@@ -157,8 +157,8 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
     let app = TestApp::start().await;
     let (_, alpha, _) = owner_of(&app, "alpha").await;
     let (_, bravo, _) = owner_of(&app, "bravo").await;
-    let va = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id.clone();
-    let vb = listing("teapot").stock(10).create(&app, &bravo).await.variants[0].id.clone();
+    let va = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id;
+    let vb = listing("teapot").stock(10).create(&app, &bravo).await.variants[0].id;
     let (_, mei) = buyer("mei@buyer.example").signed_in(&app).await;
     let (_, raj) = buyer("raj@buyer.example").signed_in(&app).await;
     let mut ids = Vec::new();
@@ -169,7 +169,7 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
         let body: Value = res.json().await.unwrap();
         ids.push(body["order"]["id"].as_str().unwrap().to_owned());
     }
-    let raj_order = order_body(&va, "raj@buyer.example", "4242424242424242");
+    let raj_order = order_body(va, "raj@buyer.example", "4242424242424242");
     let res = place_order(&app, "alpha", "r1", &raj_order, Some(&raj)).await;
     let rajs: Value = res.json().await.unwrap();
     let raj_id = rajs["order"]["id"].as_str().unwrap();
@@ -192,10 +192,10 @@ async fn a_buyers_order_list_names_each_store_and_holds_only_their_orders() {
 async fn order_numbers_show_everywhere_and_merchants_find_orders_by_them() {
     let app = TestApp::start().await;
     let (store, alpha, owner) = owner_of(&app, "alpha").await;
-    let v = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id.clone();
+    let v = listing("kettle").stock(10).create(&app, &alpha).await.variants[0].id;
     let mut links = Vec::new();
     for (key, email) in [("n1", "mei@buyer.example"), ("n2", "raj@buyer.example")] {
-        let res = place_order(&app, "alpha", key, &order_request(&v).email(email).json(), None).await;
+        let res = place_order(&app, "alpha", key, &order_request(v).email(email).json(), None).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         let body: Value = res.json().await.unwrap();
         let link = body["link"].as_str().unwrap();
@@ -228,8 +228,8 @@ async fn the_configured_policy_sets_the_fee_taken_and_the_window_shown() {
     let policy = Policy::new(1_000, std::time::Duration::from_secs(14 * 24 * 3600)).unwrap();
     let app = TestApp::start_with(WebConfig { commerce: policy, ..WebConfig::default() }, |r, _| r).await;
     let (store, scope, owner) = owner_of(&app, "alpha").await;
-    let v = listing("kettle").stock(10).create(&app, &scope).await.variants[0].id.clone();
-    let placed: Value = place_order(&app, "alpha", "a", &order_body(&v, "a@buyer.example", "4242424242424242"), None)
+    let v = listing("kettle").stock(10).create(&app, &scope).await.variants[0].id;
+    let placed: Value = place_order(&app, "alpha", "a", &order_body(v, "a@buyer.example", "4242424242424242"), None)
         .await
         .json()
         .await
@@ -304,7 +304,11 @@ async fn a_product_without_variants_renders_and_cannot_be_published() {
     let (store, scope, owner) = owner_of(&app, "alpha").await;
     let p = listing("kettle").stock(10).create(&app, &scope).await;
     // An import can leave a product without variants.
-    sqlx::query("DELETE FROM variants WHERE product_id = $1").bind(&p.id).execute(app.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM variants WHERE product_id = $1")
+        .bind(p.id.to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     let page = app.get("/s/alpha/p/kettle").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Not available"));
@@ -312,7 +316,7 @@ async fn a_product_without_variants_renders_and_cannot_be_published() {
     for path in ["/", "/s/alpha", "/search?q=kettle", "/api/v1/search?q=kettle", "/api/v1/search"] {
         assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
-    catalog::set_status(&app.db, &scope, &p.id, ProductStatus::Draft).await.unwrap();
+    catalog::set_status(&app.db, &scope, p.id, ProductStatus::Draft).await.unwrap();
     let publish = app
         .client
         .post(app.url(&format!("/api/v1/admin/stores/{}/products/{}/status", store.id, p.id)))

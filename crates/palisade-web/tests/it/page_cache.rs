@@ -98,20 +98,20 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
     let nodes = [&app, &node2];
     let (_, scope, _) = owner_of(&app, "tea").await;
     let p = sencha().stock(3).create(&app, &scope).await;
-    let variant = p.variants[0].id.clone();
+    let variant = p.variants[0].id;
     shown(&nodes, &VIEWS, "SGD 12.00").await;
 
     // The cache is in use: a write that goes around the domain functions (so does not bump the version) is not
     // seen. Nothing in the application writes this way; this is how the test knows pages come from the cache.
     sqlx::query("UPDATE variants SET price_minor = 1300 WHERE id = $1")
-        .bind(&variant)
+        .bind(variant.to_string())
         .execute(app.db.pool())
         .await
         .unwrap();
     shown(&nodes, &VIEWS, "SGD 12.00").await;
 
     // A price change.
-    catalog::set_price(&app.db, &scope, &variant, Money::new(1500, Currency::SGD)).await.unwrap();
+    catalog::set_price(&app.db, &scope, variant, Money::new(1500, Currency::SGD)).await.unwrap();
     shown(&nodes, &VIEWS, "SGD 15.00").await;
 
     // Stock taken by an order placed on the other node.
@@ -179,7 +179,7 @@ async fn writes_that_change_a_page_show_on_the_next_request_on_every_node() {
     shown(&nodes, &["/s/tea/p/sencha"], "Theme two: Classic Sencha").await;
 
     // The product itself: unpublished, it leaves every listing and its page.
-    catalog::set_status(&app.db, &scope, &p.id, ProductStatus::Draft).await.unwrap();
+    catalog::set_status(&app.db, &scope, p.id, ProductStatus::Draft).await.unwrap();
     for node in nodes {
         assert_eq!(
             node.client.get(node.url("/s/tea/p/sencha")).header("cookie", VISITOR).send().await.unwrap().status(),

@@ -1,6 +1,6 @@
 //! The demo's shop floor: categories, 200+ products with generated images, buyers, and orders in every state
-//! (paid, shipped, delivered, completed with reviews, refunded in part and in full, disputed, cancelled), plus
-//! a payout, so a new user sees a marketplace that has been trading for a while.
+//! (paid, shipped, delivered, completed with reviews, refunded in part and in full, disputed), a declined card that
+//! leaves no order, and a payout, so a new user sees a marketplace that has been trading for a while.
 
 use bytes::Bytes;
 use indicatif::ProgressBar;
@@ -11,9 +11,9 @@ use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::payments::{self, TestGateway};
 use palisade_commerce::policy::Policy;
 use palisade_commerce::{disputes, images, payouts, reviews};
-use palisade_core::StoreId;
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
+use palisade_core::{StoreId, VariantId};
 use palisade_store::tenancy::{self, AccountKind, NewAccount};
 use palisade_store::{Db, Objects, StaffScope, StoreScope};
 use serde_json::json;
@@ -177,7 +177,7 @@ pub async fn catalog(
     store: StoreId,
     bar: &ProgressBar,
     shop: &mut Shop,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<VariantId>> {
     let scope = StaffScope::system(store, "demo");
     let store_row = tenancy::get_store(db, &scope).await.map_err(runtime::explain)?;
     let Some(spec) = CATALOGS.iter().find(|c| c.slug == store_row.slug) else { return Ok(Vec::new()) };
@@ -234,11 +234,11 @@ pub async fn catalog(
             )
             .await?;
             let png = product_image(n as u64 * 31 + store_row.slug.len() as u64 * 1000)?;
-            images::add(db, objects, &scope, &p.id, Bytes::from(png), &title).await?;
+            images::add(db, objects, &scope, p.id, Bytes::from(png), &title).await?;
             shop.products += 1;
             shop.images += 1;
             if p.status == ProductStatus::Published {
-                variants.extend(p.variants.iter().filter(|v| v.stock > 2).map(|v| v.id.clone()));
+                variants.extend(p.variants.iter().filter(|v| v.stock > 2).map(|v| v.id));
             }
             bar.inc(1);
         }
@@ -290,7 +290,8 @@ const PLAN: &[(&str, &str)] = &[
     ("partial", "4242424242424242"),
     ("disputed", "4242424242424242"),
     ("answered", "4242424242424242"),
-    ("cancelled", "4000000000000002"),
+    // A declined card leaves no order, only an entry in the store's audit log.
+    ("declined", "4000000000000002"),
 ];
 
 /// What the buyers of completed demo orders say.
@@ -334,11 +335,29 @@ async fn place(
     .await?)
 }
 
+/// Places one demo order; `None` for a declined card, which leaves no order.
+async fn place_or_decline(
+    db: &Db,
+    store: StoreId,
+    buyer: &tenancy::Account,
+    i: usize,
+    lines: Vec<Line>,
+    card: &str,
+) -> anyhow::Result<Option<orders::Placed>> {
+    match place(db, store, buyer, i, lines, card).await {
+        Ok(placed) => Ok(Some(placed)),
+        Err(e) if matches!(e.downcast_ref(), Some(palisade_commerce::CommerceError::PaymentDeclined { .. })) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Orders in every state for one store.
 pub async fn trade(
     db: &Db,
     store: StoreId,
-    variants: &[String],
+    variants: &[VariantId],
     buyers: &[tenancy::Account],
     policy: &Policy,
     bar: &ProgressBar,
@@ -357,7 +376,7 @@ pub async fn trade(
         if lines.is_empty() {
             break;
         }
-        let placed = place(db, store, buyer, i, lines, card).await?;
+        let Some(placed) = place_or_decline(db, store, buyer, i, lines, card).await? else { continue };
         shop.orders += 1;
         let (order, access) = (placed.order, placed.access);
         let id = order.id;

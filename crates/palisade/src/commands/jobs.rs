@@ -32,8 +32,18 @@ pub fn handlers(
     public_url: String,
     backups: Arc<crate::backups::BackupJobs>,
     policy: Policy,
+    links: Arc<palisade_identity::links::LinkSigner>,
 ) -> Handlers {
     let mut h = Handlers::default();
+    let mail_url = public_url.clone();
+    h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
+        let (links, url) = (Arc::clone(&links), mail_url.clone());
+        async move {
+            palisade_commerce::notify::send(&ctx.db, &links, &url, &ctx.job.payload)
+                .await
+                .map_err(jobs::JobError::failed)
+        }
+    });
     let snapshot_jobs = Arc::clone(&backups);
     h.register(crate::backups::SNAPSHOT_JOB, move |ctx: JobContext| {
         let jobs = Arc::clone(&snapshot_jobs);

@@ -132,7 +132,9 @@ fn start_jobs(
         },
     });
     let policy = inst.settings.commerce;
-    let handlers = builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy);
+    let links = Arc::new(palisade_identity::links::LinkSigner::new(inst.master_key.expose()));
+    let handlers =
+        builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy, links);
     let mut rx = stop_rx.clone();
     let db = inst.db.clone();
     tokio::spawn(async move {
