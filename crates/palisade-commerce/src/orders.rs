@@ -463,7 +463,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             // A retry of a checkout whose payment was never recorded (the gateway failed or timed out): the charge is
             // asked again under the attempt's own key, which a gateway answers with the first charge if there was
             // one, so nothing is charged twice and the order does not stay unpaid with its stock held.
-            Status::Placed => settle(db, gateway, scope, placed.order.id, &req.card, key).await,
+            Status::Placed => settle(db, gateway, scope, (placed.order.id, placed.order.total), &req.card, key).await,
             // Written by a release that kept declined attempts as cancelled orders.
             Status::Cancelled => {
                 Err(CommerceError::PaymentDeclined { reason: "an earlier payment with this key was declined".into() })
@@ -532,7 +532,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
-    settle(db, gateway, scope, id, &req.card, key).await
+    settle(db, gateway, scope, (id, Money::new(total, currency)), &req.card, key).await
 }
 
 /// One line of an order being placed, priced from the catalog.
@@ -608,13 +608,12 @@ async fn settle(
     db: &Db,
     gateway: &dyn PaymentGateway,
     scope: &StoreScope,
-    id: OrderId,
+    (id, total): (OrderId, Money),
     card: &Card,
     key: &str,
 ) -> Result<Placed> {
-    let order = get_in(db, scope, id).await?;
     let attempt = format!("{}:{key}:{id}", scope.store_key());
-    let charge = gateway.charge(order.total, card, &attempt).await;
+    let charge = gateway.charge(total, card, &attempt).await;
     let mut tx = db.begin_write().await?;
     match charge {
         Ok(Charge::Approved { reference, brand, last4 }) => {
@@ -633,7 +632,7 @@ async fn settle(
             if paid.rows_affected() == 1 {
                 let note = format!("paid by {brand} ending {last4}");
                 record(&mut tx, db, scope, id, Some(Status::Placed), Status::Paid, &note).await?;
-                ledger::capture_on(&mut tx, db, scope, id, order.total).await?;
+                ledger::capture_on(&mut tx, db, scope, id, total).await?;
                 crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Paid, 0).await?;
                 tx.commit().await?;
             } else {
@@ -642,7 +641,7 @@ async fn settle(
             }
         }
         Ok(Charge::Declined { reason }) => {
-            undo_declined(&mut tx, db, scope, &order, &reason).await?;
+            undo_declined(&mut tx, db, scope, (id, total), &reason).await?;
             tx.commit().await?;
             return Err(CommerceError::PaymentDeclined { reason });
         }
@@ -666,10 +665,10 @@ async fn undo_declined(
     tx: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
-    order: &Order,
+    (order, total): (OrderId, Money),
     reason: &str,
 ) -> Result<()> {
-    let id = order.id.to_string();
+    let id = order.to_string();
     let lines: Vec<(String, i64)> =
         sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE store_id = $1 AND order_id = $2")
             .bind(scope.store_key())
@@ -698,7 +697,7 @@ async fn undo_declined(
         inventory::restock_on(tx, scope, crate::error::stored_id("variant", &variant)?, qty).await?;
     }
     let target = format!("order:{id}");
-    let details = serde_json::json!({"reason": reason, "total_minor": order.total.minor, "currency": order.total.currency.code()});
+    let details = serde_json::json!({"reason": reason, "total_minor": total.minor, "currency": total.currency.code()});
     audit::record_store(tx, db, scope, NewEvent::new("order.payment_declined", &target).details(details)).await?;
     palisade_store::storefront::touch(tx, scope).await?;
     Ok(())

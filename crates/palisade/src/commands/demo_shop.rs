@@ -302,7 +302,7 @@ const REVIEWS: [(i64, &str); 4] = [
     (3, "Fine, but smaller than I expected from the photos."),
 ];
 
-/// The `i`th demo order, paid by `buyer` with `card`.
+/// The `i`th demo order, paid by `buyer` with `card`; `None` for a declined card, which leaves no order.
 async fn place(
     db: &Db,
     store: StoreId,
@@ -310,9 +310,9 @@ async fn place(
     i: usize,
     lines: Vec<Line>,
     card: &str,
-) -> anyhow::Result<orders::Placed> {
+) -> anyhow::Result<Option<orders::Placed>> {
     let shopper = StoreScope::shopper(store, Some(buyer.id));
-    Ok(orders::checkout(
+    let placed = orders::checkout(
         db,
         &TestGateway,
         &shopper,
@@ -332,24 +332,11 @@ async fn place(
             card: payments::card(card, "12/30", "123"),
         },
     )
-    .await?)
-}
-
-/// Places one demo order; `None` for a declined card, which leaves no order.
-async fn place_or_decline(
-    db: &Db,
-    store: StoreId,
-    buyer: &tenancy::Account,
-    i: usize,
-    lines: Vec<Line>,
-    card: &str,
-) -> anyhow::Result<Option<orders::Placed>> {
-    match place(db, store, buyer, i, lines, card).await {
+    .await;
+    match placed {
         Ok(placed) => Ok(Some(placed)),
-        Err(e) if matches!(e.downcast_ref(), Some(palisade_commerce::CommerceError::PaymentDeclined { .. })) => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
+        Err(palisade_commerce::CommerceError::PaymentDeclined { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -376,7 +363,7 @@ pub async fn trade(
         if lines.is_empty() {
             break;
         }
-        let Some(placed) = place_or_decline(db, store, buyer, i, lines, card).await? else { continue };
+        let Some(placed) = place(db, store, buyer, i, lines, card).await? else { continue };
         shop.orders += 1;
         let (order, access) = (placed.order, placed.access);
         let id = order.id;
