@@ -10,7 +10,7 @@ use palisade_store::scope::PlatformScope;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::routes::checkout::{PAYMENT_HEADERS, PAYMENT_SCRIPTS};
+use crate::routes::storefront::checkout::{PAYMENT_HEADERS, PAYMENT_SCRIPTS};
 
 /// What the page served: scripts as `src|integrity` (inline scripts as `inline|<sha256>`), then headers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

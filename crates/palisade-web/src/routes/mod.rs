@@ -1,23 +1,15 @@
-//! Routers: health and metrics, the JSON API, the operator console and static assets.
+//! The routers, grouped by audience: [`storefront`] (buyers), [`account`] (everyone who signs in), [`admin`]
+//! (a store's staff), [`console`] (the platform operator) and [`api`] (the JSON API's declarations and the
+//! commerce API); beside them health and metrics, static assets and the query-string parsers all share.
 
-pub(crate) mod account;
+pub mod account;
 pub mod admin;
-mod api;
-pub mod api_doc;
+pub mod api;
 mod assets;
-pub mod backups;
-pub mod checkout;
-pub mod commerce_api;
-pub(crate) mod console;
-pub mod firewall_api;
+pub mod console;
 mod health;
 pub use health::{metrics_router, serve_metrics};
-pub mod merchant;
-mod passkeys;
-mod password_reset;
 mod query;
-mod sessions_api;
-pub mod staff_api;
 pub mod storefront;
 
 use axum::Router;
@@ -31,23 +23,23 @@ use crate::http::layers;
 use crate::state::AppState;
 
 /// The whole application with its HTTP baseline. `/api` is answered only by the router built from the API's
-/// declarations ([`api_doc::api_router`]); the pages' routers refuse `/api` paths, so an endpoint cannot be added
+/// declarations ([`api::declarations::api_router`]); the pages' routers refuse `/api` paths, so an endpoint cannot be added
 /// there without appearing in `/api/openapi.json` and in the permission walk.
 pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(health::routes())
-        .merge(account::routes())
-        .merge(password_reset::routes())
-        .merge(admin::routes())
-        .merge(passkeys::routes())
-        .merge(console::routes())
+        .merge(account::sign_in::routes())
+        .merge(account::password_reset::routes())
+        .merge(account::passkeys::routes())
+        .merge(admin::security_center::routes())
+        .merge(admin::merchant::routes())
+        .merge(admin::backups::routes())
+        .merge(console::pages::routes())
         .merge(assets::routes())
-        .merge(storefront::routes())
-        .merge(checkout::routes())
-        .merge(merchant::routes())
-        .merge(backups::routes())
-        .route_layer(axum::middleware::from_fn(api_doc::refuse_api_paths));
-    let (api, _) = api_doc::api_router().split_for_parts();
+        .merge(storefront::catalog::routes())
+        .merge(storefront::checkout::routes())
+        .route_layer(axum::middleware::from_fn(api::declarations::refuse_api_paths));
+    let (api, _) = api::declarations::api_router().split_for_parts();
     let app = pages.merge(api).fallback(not_found);
     layers::apply(app, &state).with_state(state)
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
-use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::account::sign_in::STEP_UP_WINDOW;
 use crate::state::AppState;
 use palisade_store::permissions::Permission;
 

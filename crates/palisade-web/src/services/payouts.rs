@@ -10,7 +10,7 @@ use palisade_store::{StoreScope, tenancy};
 
 use crate::http::ApiError;
 use crate::http::access::StaffAccess;
-use crate::routes::account::STEP_UP_WINDOW;
+use crate::routes::account::sign_in::STEP_UP_WINDOW;
 use crate::state::AppState;
 
 /// Why a payout was not made.
@@ -59,7 +59,9 @@ pub async fn request(state: &AppState, access: &StaffAccess, amount: impl Into<A
     let currency = currency(state, scope).await.map_err(Refusal::Failed)?;
     let amount = match amount.into() {
         Amount::Minor(minor) => Money::new(minor, currency),
-        Amount::Typed(text) => crate::routes::merchant::parse_amount(&text, currency).map_err(Refusal::Failed)?,
+        Amount::Typed(text) => {
+            crate::routes::admin::merchant::parse_amount(&text, currency).map_err(Refusal::Failed)?
+        }
     };
     payouts::request(&state.db, scope, amount).await.map_err(|e| Refusal::Failed(e.into()))
 }

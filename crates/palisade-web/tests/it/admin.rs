@@ -1,8 +1,8 @@
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Role};
-use palisade_web::routes::admin::ROUTES;
-use palisade_web::routes::backups::ROUTES as BACKUP_ROUTES;
-use palisade_web::routes::merchant::ROUTES as MERCHANT_ROUTES;
+use palisade_web::routes::admin::backups::ROUTES as BACKUP_ROUTES;
+use palisade_web::routes::admin::merchant::ROUTES as MERCHANT_ROUTES;
+use palisade_web::routes::admin::security_center::ROUTES;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -30,7 +30,7 @@ use crate::state::AppState;
 /// The cart cookie's name.
 pub const CART_COOKIE: &str = "palisade_cart";
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/search", get(search))

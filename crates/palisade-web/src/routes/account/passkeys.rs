@@ -17,16 +17,16 @@ use utoipa_axum::routes;
 
 use crate::http::session::{AnySession, SignedIn, session_cookie};
 use crate::http::{ApiError, PageError};
-use crate::routes::account::STEP_UP_WINDOW;
-use crate::routes::api_doc::access;
+use crate::routes::account::sign_in::STEP_UP_WINDOW;
+use crate::routes::api::declarations::access;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/account/passkeys/remove", post(remove))
 }
 
-/// The passkey ceremonies, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The passkey ceremonies, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register_start))
         .routes(routes!(register_finish))

@@ -16,12 +16,12 @@ use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::access::StaffAccess;
-use crate::routes::commerce_api::ApiErr;
+use crate::routes::api::commerce::ApiErr;
 use crate::services::firewall_rules::{self, Change};
 use crate::state::AppState;
 
-/// The firewall endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The firewall endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(overview))
         .routes(routes!(events))

@@ -95,14 +95,14 @@ impl Modify for SecuritySchemes {
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(openapi))
-        .merge(super::commerce_api::api())
-        .merge(super::firewall_api::api())
-        .merge(super::api::api())
-        .merge(super::account::api())
-        .merge(super::passkeys::api())
-        .merge(super::admin::api())
-        .merge(super::staff_api::api())
-        .merge(super::sessions_api::api())
+        .merge(super::commerce::api())
+        .merge(crate::routes::admin::firewall_api::api())
+        .merge(crate::routes::console::platform_api::api())
+        .merge(crate::routes::account::sign_in::api())
+        .merge(crate::routes::account::passkeys::api())
+        .merge(crate::routes::admin::security_center::api())
+        .merge(crate::routes::admin::staff_api::api())
+        .merge(crate::routes::account::sessions_api::api())
 }
 
 /// The OpenAPI 3.1 document served at `/api/openapi.json`.
@@ -234,7 +234,7 @@ pub async fn refuse_api_paths(req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/api/") {
         tracing::error!(
             http.path = req.uri().path(),
-            "an /api route is declared outside api_doc::api_router; declare it with #[utoipa::path]"
+            "an /api route is declared outside api::declarations::api_router; declare it with #[utoipa::path]"
         );
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response();
     }

@@ -1,5 +1,5 @@
 //! The operator's JSON API (`/api/v1/platform…`, `/api/v1/stores…`): the responsibility matrix, stores and audit
-//! logs, for a platform operator's token. Routed from the declarations below (see [`crate::routes::api_doc`]).
+//! logs, for a platform operator's token. Routed from the declarations below (see [`crate::routes::api::declarations`]).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -12,11 +12,11 @@ use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::auth::ApiOperator;
-use crate::routes::api_doc::access;
+use crate::routes::api::declarations::access;
 use crate::state::AppState;
 
 /// The operator endpoints, from their declarations.
-pub(super) fn api() -> OpenApiRouter<AppState> {
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(platform_controls))
         .routes(routes!(platform_audit))
@@ -55,7 +55,7 @@ async fn store_controls(
     ApiOperator(op): ApiOperator,
     Path(store): Path<String>,
 ) -> Result<Json<Report>, ApiError> {
-    let scope = op.store_scope(super::resolve_store(&state, &store).await?);
+    let scope = op.store_scope(crate::routes::resolve_store(&state, &store).await?);
     tenancy::get_store(&state.db, &scope).await?;
     Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &scope).await?))
 }
@@ -114,7 +114,7 @@ async fn store_audit(
     Path(store): Path<String>,
     Query(q): Query<Limit>,
 ) -> Result<Json<Vec<audit::AuditEvent>>, ApiError> {
-    let scope = op.store_scope(super::resolve_store(&state, &store).await?);
+    let scope = op.store_scope(crate::routes::resolve_store(&state, &store).await?);
     tenancy::get_store(&state.db, &scope).await?;
     Ok(Json(audit::list_store(&state.db, &scope, q.limit.unwrap_or(100)).await?))
 }

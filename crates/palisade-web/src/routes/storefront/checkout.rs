@@ -25,7 +25,7 @@ use sha2::{Digest, Sha384};
 use crate::http::PageError;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::resolve_store;
-use crate::routes::storefront::{cart_of, order_link, shopper_of};
+use crate::routes::storefront::catalog::{cart_of, order_link, shopper_of};
 use crate::state::AppState;
 
 /// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
@@ -44,7 +44,7 @@ pub struct Script {
     pub body: &'static str,
 }
 
-const PAY_JS: &str = include_str!("../../assets/pay.js");
+const PAY_JS: &str = include_str!("../../../assets/pay.js");
 
 /// The inventory of the payment page's scripts (PCI DSS 6.4.3): every script, why it is there, its hash.
 pub static PAYMENT_SCRIPTS: LazyLock<Vec<Script>> = LazyLock::new(|| {
@@ -69,7 +69,7 @@ pub const PAYMENT_HEADERS: &[(&str, &str)] = &[
     ("referrer-policy", "same-origin"),
 ];
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/checkout", get(empty_page))
         .route("/checkout/{store}", get(pay_page).post(pay))

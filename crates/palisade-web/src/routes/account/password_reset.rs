@@ -19,7 +19,7 @@ use crate::http::form::Form;
 use crate::http::{ApiError, PageError};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login/forgot", get(forgot_form).post(forgot))
         .route("/login/reset", get(reset_form).post(reset))

@@ -16,7 +16,7 @@ use crate::http::PageError;
 use crate::http::auth::{CONSOLE_COOKIE, ConsoleOperator};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(home))
         .route("/console/login", get(login_form).post(login))
@@ -96,7 +96,7 @@ async fn decide(
             .into());
         }
     };
-    let store = super::resolve_store(&state, &store).await?;
+    let store = crate::routes::resolve_store(&state, &store).await?;
     disputes::decide(&state.db, &op, store, dispute, outcome, &form.note, &state.config.commerce).await?;
     Ok(Redirect::to("/console/disputes").into_response())
 }
@@ -111,8 +111,8 @@ async fn payment_page(
         "console_payment_page.html",
         json!({
             "operator": op.email(), "is_operator": true,
-            "scripts": &*super::checkout::PAYMENT_SCRIPTS,
-            "headers": super::checkout::PAYMENT_HEADERS,
+            "scripts": &*crate::routes::storefront::checkout::PAYMENT_SCRIPTS,
+            "headers": crate::routes::storefront::checkout::PAYMENT_HEADERS,
             "checks": checks,
         }),
     )?;
@@ -136,7 +136,7 @@ async fn store_matrix(
     ConsoleOperator(op): ConsoleOperator,
     Path(store): Path<String>,
 ) -> Result<Html<String>, PageError> {
-    let scope = op.store_scope(super::resolve_store(&state, &store).await?);
+    let scope = op.store_scope(crate::routes::resolve_store(&state, &store).await?);
     let store = tenancy::get_store(&state.db, &scope).await?;
     let report = state.registry.evaluate_store(&state.db, &state.facts, &scope).await?;
     let history = matrix::history_store(&state.db, &scope, 20).await?;

@@ -27,8 +27,8 @@ use serde_json::json;
 use crate::http::access::StaffAccess;
 use crate::http::client::ClientAddr;
 use crate::http::{ApiError, PageError};
-use crate::routes::account::STEP_UP_WINDOW;
-use crate::routes::admin::AdminError;
+use crate::routes::account::sign_in::STEP_UP_WINDOW;
+use crate::routes::admin::security_center::AdminError;
 use crate::state::AppState;
 
 type PageResult = Result<Response, AdminError>;
@@ -47,7 +47,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/backups/{export}/import", Some(Permission::CustomerData)),
 ];
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/stores/{store}/backups", get(page))
         .route("/admin/stores/{store}/backups/export", post(export_now))

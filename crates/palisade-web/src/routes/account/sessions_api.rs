@@ -12,12 +12,12 @@ use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::session::SignedIn;
-use crate::routes::api_doc::access;
+use crate::routes::api::declarations::access;
 use crate::services::sessions::{self, SessionInfo};
 use crate::state::AppState;
 
-/// The session endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The session endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_sessions)).routes(routes!(revoke_session)).routes(routes!(revoke_others))
 }
 

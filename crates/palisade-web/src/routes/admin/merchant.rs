@@ -23,13 +23,13 @@ use serde_json::json;
 
 use crate::http::access::StaffAccess;
 use crate::http::{ApiError, PageError};
-use crate::routes::admin::AdminError;
+use crate::routes::admin::security_center::AdminError;
 use crate::services;
 use crate::services::payouts::Refusal;
 use crate::state::AppState;
 
 /// Every store-admin commerce page with the permission it needs (`None`: any member); the permission test
-/// walks this list with [`crate::routes::admin::ROUTES`].
+/// walks this list with [`crate::routes::admin::security_center::ROUTES`].
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/products", None),
     ("POST", "/admin/stores/{store}/products", Some(Permission::Products)),
@@ -55,7 +55,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/settings", Some(Permission::Theme)),
 ];
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/stores/{store}/products", get(products).post(create_product))
         .route("/admin/stores/{store}/categories", post(create_category))

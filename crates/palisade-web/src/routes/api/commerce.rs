@@ -1,6 +1,6 @@
 //! The commerce JSON API (`/api/v1`): public catalog and order creation, and the merchant's store admin. Each
 //! handler's `#[utoipa::path]` is its route, its OpenAPI entry and its permission (`x-permission`); [`api`] routes
-//! exactly those declarations (see [`crate::routes::api_doc`]).
+//! exactly those declarations (see [`crate::routes::api::declarations`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -32,16 +32,16 @@ use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
-use crate::routes::api_doc::access;
-use crate::routes::checkout::guest_proof;
+use crate::routes::api::declarations::access;
 use crate::routes::query;
 use crate::routes::resolve_store;
-use crate::routes::storefront::order_link;
+use crate::routes::storefront::catalog::order_link;
+use crate::routes::storefront::checkout::guest_proof;
 use crate::services;
 use crate::state::AppState;
 
-/// The commerce endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The commerce endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(search))
         .routes(routes!(public_product))

@@ -25,8 +25,8 @@ use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::client::ClientAddr;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
-use crate::routes::account::STEP_UP_WINDOW;
-use crate::routes::api_doc::access;
+use crate::routes::account::sign_in::STEP_UP_WINDOW;
+use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
 use crate::services::{Refusal, staff};
@@ -55,7 +55,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/tokens/{token}/revoke", Some(Permission::SecuritySettings)),
 ];
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(admin_home))
         .route("/admin/stores/{store}/security", get(security_center))
@@ -77,8 +77,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/invitations/{token}", get(invitation_page).post(accept_invitation))
 }
 
-/// The JSON Security Center endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The JSON Security Center endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(api_controls))
 }
 

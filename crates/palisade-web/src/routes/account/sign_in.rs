@@ -26,13 +26,13 @@ use crate::http::session::{
     AnySession, SessionRejection, SignedIn, client_of, home_of, session_cookie, with_device_cookie,
 };
 use crate::http::{ApiError, PageError};
-use crate::routes::api_doc::{ErrorEnvelope, access};
+use crate::routes::api::declarations::{ErrorEnvelope, access};
 use crate::state::AppState;
 
 /// Sensitive actions need the password re-entered within this window.
 pub const STEP_UP_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/login/verify", get(verify_form).post(verify))
@@ -49,8 +49,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/sessions/revoke-others", post(revoke_others))
 }
 
-/// The JSON auth endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The JSON auth endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(password_strength))
         .routes(routes!(api_login))
@@ -330,7 +330,7 @@ async fn logout(
     if let Ok(s) = s {
         sessions::revoke(&state.db, s.account.id, &s.session.id).await?;
     }
-    crate::routes::console::close_console_session(&state, &headers).await?;
+    crate::routes::console::pages::close_console_session(&state, &headers).await?;
     let mut res = Redirect::to("/login").into_response();
     if let Some(c) = session_cookie(&state, "", 0) {
         res.headers_mut().append(header::SET_COOKIE, c);

@@ -19,14 +19,14 @@ use utoipa_axum::routes;
 use crate::http::ApiError;
 use crate::http::access::StaffAccess;
 use crate::http::id_path::IdPath;
-use crate::routes::commerce_api::ApiErr;
+use crate::routes::api::commerce::ApiErr;
 use crate::services::api_tokens::{self, ApiToken, CreatedToken, NewToken};
 use crate::services::staff::{self, Invitation, StaffMember};
 use crate::services::{Refusal, invalid, permitted};
 use crate::state::AppState;
 
-/// The staff, invitation and token endpoints, from their declarations (see [`crate::routes::api_doc`]).
-pub(super) fn api() -> OpenApiRouter<AppState> {
+/// The staff, invitation and token endpoints, from their declarations (see [`crate::routes::api::declarations`]).
+pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_staff))
         .routes(routes!(set_role))

@@ -1,0 +1,5 @@
+//! What the platform operator uses: the console's pages ([`pages`]) and the operator's JSON API
+//! ([`platform_api`]).
+
+pub mod pages;
+pub mod platform_api;
