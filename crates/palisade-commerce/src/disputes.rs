@@ -130,6 +130,7 @@ pub async fn open(db: &Db, access: &OrderAccess, reason: &str, statement: &str) 
         NewEvent::new("dispute.opened", &target).details(serde_json::json!({"order": order_id, "reason": reason})),
     )
     .await?;
+    crate::notify::queue_on(&mut tx, db, scope, order_id, crate::notify::OrderMail::DisputeOpened, 0).await?;
     tx.commit().await?;
     get_in(db, scope, id).await
 }
@@ -159,7 +160,7 @@ pub async fn for_buyer(db: &Db, access: &OrderAccess) -> Result<Option<Dispute>>
     for_order_in(db, access.scope(), access.order_id()).await
 }
 
-async fn for_order_in(db: &Db, scope: &StoreScope, order_id: OrderId) -> Result<Option<Dispute>> {
+pub(crate) async fn for_order_in(db: &Db, scope: &StoreScope, order_id: OrderId) -> Result<Option<Dispute>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SELECTED} FROM disputes WHERE store_id = $1 AND order_id = $2"
     )))
@@ -270,6 +271,7 @@ pub async fn decide(
         NewEvent::new("dispute.decided", &target).details(serde_json::json!({"outcome": word})),
     )
     .await?;
+    crate::notify::queue_on(&mut tx, db, &scope, dispute.order_id, crate::notify::OrderMail::DisputeDecided, 0).await?;
     tx.commit().await?;
     get(db, &scope, id).await
 }

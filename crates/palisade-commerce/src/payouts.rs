@@ -53,8 +53,23 @@ pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payou
         NewEvent::new("payout.paid", &target).details(serde_json::json!({"amount_minor": amount.minor})),
     )
     .await?;
+    crate::notify::queue_payout_on(&mut tx, db, scope, &id).await?;
     tx.commit().await?;
     Ok(Payout { id, amount, requested_by: scope.actor().as_audit_text(), created_at: now })
+}
+
+/// One of the store's payouts (for its mail).
+pub(crate) async fn get_in(db: &Db, scope: &palisade_store::StoreScope, id: &str) -> Result<Payout> {
+    let row: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, currency, amount_minor, requested_by, created_at FROM payouts WHERE store_id = $1 AND id = $2",
+    )
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (id, c, minor, by, at) = row.ok_or(CommerceError::Store(StoreError::NotFound("payout")))?;
+    let c = Currency::parse(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Payout { id, amount: Money::new(minor, c), requested_by: by, created_at: Timestamp(at) })
 }
 
 /// The store's payouts, newest first.

@@ -60,6 +60,21 @@ async fn store(db: &Db, slug: &str) -> StaffScope {
     .unwrap()
 }
 
+/// Runs the queued store-mail jobs as the job runner would; answers how many ran.
+async fn run_mail_jobs(t: &Db, links: &palisade_identity::links::LinkSigner) -> usize {
+    let jobs: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, payload FROM jobs WHERE kind = 'order.mail' AND status = 'queued'")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    for (id, payload) in &jobs {
+        let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+        palisade_commerce::notify::send(t, links, "https://shop.example/", &payload).await.unwrap();
+        sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = $1").bind(id).execute(t.pool()).await.unwrap();
+    }
+    jobs.len()
+}
+
 /// A buyer's account (no password: the tests act for it through a shopper scope).
 async fn buyer(db: &Db, email: &str) -> AccountId {
     tenancy::create_account(
@@ -342,7 +357,6 @@ mod orders {
     /// queued in the transaction of its change, once, and a declined card sends nothing.
     #[tokio::test]
     async fn order_mail_follows_the_order_and_carries_a_guests_link() {
-        use palisade_commerce::notify;
         use palisade_identity::links::LinkSigner;
         let t = TestDb::new().await;
         let a = store(&t, "alpha").await;
@@ -356,24 +370,7 @@ mod orders {
         let declined = orders::checkout(&t, &TestGateway, &a, checkout(v, 1, "mail-2", "4000000000000002")).await;
         assert!(declined.is_err());
         // Run the queued mail jobs as the job runner would, then read the outbox.
-        let run = || async {
-            let jobs: Vec<(String, String)> =
-                sqlx::query_as("SELECT id, payload FROM jobs WHERE kind = 'order.mail' AND status = 'queued'")
-                    .fetch_all(t.pool())
-                    .await
-                    .unwrap();
-            for (id, payload) in &jobs {
-                let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
-                notify::send(&t, &links, "https://shop.example/", &payload).await.unwrap();
-                sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = $1")
-                    .bind(id)
-                    .execute(t.pool())
-                    .await
-                    .unwrap();
-            }
-            jobs.len()
-        };
-        assert_eq!(run().await, 1, "one job for the paid order, none for the declined card");
+        assert_eq!(run_mail_jobs(&t, &links).await, 1, "one job for the paid order, none for the declined card");
         let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
         assert_eq!(to_buyer.len(), 1);
         assert!(to_buyer[0].subject.contains("Order #1001 confirmed"), "{}", to_buyer[0].subject);
@@ -386,14 +383,14 @@ mod orders {
         orders::transition(&t, &a, order.id, Status::Shipped, Some("SG123"), &Policy::default()).await.unwrap();
         orders::refund(&t, &a, order.id, 100, "dent").await.unwrap();
         orders::transition(&t, &a, order.id, Status::Delivered, None, &Policy::default()).await.unwrap();
-        assert_eq!(run().await, 3);
+        assert_eq!(run_mail_jobs(&t, &links).await, 3);
         let to_buyer = palisade_store::outbox::to_address(&t, "buyer@example.com").await.unwrap();
         let subjects: Vec<&str> = to_buyer.iter().map(|m| m.subject.as_str()).collect();
         assert!(subjects.iter().any(|s| s.contains("has shipped")), "{subjects:?}");
         assert!(to_buyer.iter().any(|m| m.body.contains("SG123")), "tracking number");
         assert!(subjects.iter().any(|s| s.contains("Refund for order #1001")), "{subjects:?}");
         assert!(subjects.iter().any(|s| s.contains("please confirm")), "{subjects:?}");
-        assert_eq!(run().await, 0, "each mail once");
+        assert_eq!(run_mail_jobs(&t, &links).await, 0, "each mail once");
     }
 
     #[tokio::test]
@@ -757,6 +754,82 @@ mod order_access {
             events.iter().any(|e| e.action == "review.added" && e.actor == "guest"),
             "the buyer's actions are the guest's"
         );
+    }
+
+    /// Disputes (opened, decided) reach both sides and payouts the owners, in the store's name with an HTML part
+    /// that escapes the buyer's own words; nothing is sent for a change that did not commit.
+    #[tokio::test]
+    async fn dispute_and_payout_mail_reach_both_sides_in_the_stores_name() {
+        use palisade_commerce::payouts;
+        let t = TestDb::new().await;
+        let a = store(&t, "alpha").await;
+        let p = catalog::create_product(&t, &a, tea("OOL-100", 10)).await.unwrap();
+        let links = LinkSigner::new(&[7u8; 32]);
+        let o = guest_order(&t, &a, &p.variants[0].id, "k1").await;
+        let access = OrderAccess::by_link(&t, &links, o.id, &OrderAccess::link_tag(&links, o.id)).await.unwrap();
+        orders::transition(&t, &a, o.id, Status::Shipped, Some("T1"), &Policy::default()).await.unwrap();
+        disputes::open(&t, &access, "not_received", "Nothing came <script>x</script>").await.unwrap();
+        assert!(disputes::open(&t, &access, "not_received", "again").await.is_err(), "one dispute per order");
+        run_mail_jobs(&t, &links).await;
+        let subjects = |mails: &[palisade_store::outbox::Mail]| -> Vec<String> {
+            mails.iter().map(|m| m.subject.clone()).collect()
+        };
+        let owner = palisade_store::outbox::to_address(&t, "o@alpha.example").await.unwrap();
+        let disputed = owner.iter().find(|m| m.subject.contains("#1001 is disputed")).expect("owner told");
+        assert!(disputed.body.contains("Nothing came <script>"), "the text part carries the buyer's words");
+        let html = disputed.html.as_deref().unwrap();
+        assert!(html.contains("Nothing came &lt;script&gt;") && !html.contains("<script>"), "{html}");
+        assert_eq!(disputed.from_name.as_deref(), Some("alpha"), "sent in the store's name");
+        let buyer = palisade_store::outbox::to_address(&t, "mei@example.com").await.unwrap();
+        assert!(
+            subjects(&buyer).iter().any(|s| s.contains("received your dispute on order #1001")),
+            "{:?}",
+            subjects(&buyer)
+        );
+
+        let op_account = tenancy::create_account(
+            &t,
+            NewAccount {
+                email: Email::parse("op@platform.example").unwrap(),
+                display_name: "Op".into(),
+                kind: AccountKind::Operator,
+            },
+        )
+        .await
+        .unwrap();
+        let op = palisade_store::scope::OperatorPrincipal::from_verified_operator(&op_account).unwrap();
+        let d = disputes::for_buyer(&t, &access).await.unwrap().unwrap();
+        disputes::decide(
+            &t,
+            &op,
+            a.store_id(),
+            d.id,
+            disputes::Outcome::Merchant,
+            "Tracking shows delivery.",
+            &Policy::default(),
+        )
+        .await
+        .unwrap();
+        run_mail_jobs(&t, &links).await;
+        let buyer = palisade_store::outbox::to_address(&t, "mei@example.com").await.unwrap();
+        let decided = buyer.iter().find(|m| m.subject.contains("Dispute on order #1001 decided")).expect("buyer told");
+        assert!(decided.body.contains("in favour of alpha") && decided.body.contains("Tracking shows delivery."));
+        let owner = palisade_store::outbox::to_address(&t, "o@alpha.example").await.unwrap();
+        assert!(owner.iter().any(|m| m.subject.contains("decided") && m.body.contains("in your favour")));
+
+        let balance = ledger::store_balance(&t, &a, Currency::SGD).await.unwrap();
+        assert!(payouts::request(&t, &a, sgd(balance + 1)).await.is_err(), "an overdraw is refused");
+        payouts::request(&t, &a, sgd(balance)).await.unwrap();
+        run_mail_jobs(&t, &links).await;
+        let owner = palisade_store::outbox::to_address(&t, "o@alpha.example").await.unwrap();
+        let payout_mails: Vec<_> = owner.iter().filter(|m| m.subject.starts_with("Payout of")).collect();
+        assert_eq!(
+            payout_mails.len(),
+            1,
+            "one mail for the payout made, none for the refused one: {:?}",
+            subjects(&owner)
+        );
+        assert!(payout_mails[0].body.contains("https://shop.example/admin/stores/"), "{}", payout_mails[0].body);
     }
 
     #[test]

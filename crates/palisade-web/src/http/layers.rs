@@ -45,9 +45,12 @@ fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response {
 /// Renders JSON-shaped platform failures as HTML pages outside the API, and answers the CSRF refusal clearly.
 async fn error_pages(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
-    let uri = req.uri().clone();
-    let res =
-        if api { next.run(req).await } else { crate::http::error::error_pages_for(uri.clone(), next.run(req)).await };
+    // Probes and the API never render a page: their path is not copied (`/healthz` is the hot path of probes).
+    let page_uri = (!api).then(|| req.uri().clone());
+    let res = match &page_uri {
+        Some(uri) => crate::http::error::error_pages_for(uri.clone(), next.run(req)).await,
+        None => next.run(req).await,
+    };
     let status = res.status();
     let panicked = res.extensions().get::<Panicked>().is_some();
     let csrf = status == StatusCode::FORBIDDEN && res.extensions().get::<tower_http::csrf::ProtectionError>().is_some();
@@ -68,11 +71,12 @@ async fn error_pages(req: Request, next: Next) -> Response {
     } else {
         ("internal", "something went wrong on our side; it has been logged")
     };
-    if api {
-        ApiError::new(status, code, message).into_response()
-    } else {
-        let page = crate::http::error::error_pages_for(uri, async { error_page(status, message) }).await;
-        (status, axum::response::Html(page)).into_response()
+    match page_uri {
+        None => ApiError::new(status, code, message).into_response(),
+        Some(uri) => {
+            let page = crate::http::error::error_pages_for(uri, async { error_page(status, message) }).await;
+            (status, axum::response::Html(page)).into_response()
+        }
     }
 }
 
