@@ -26,8 +26,23 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     pub chunks: BTreeMap<String, ChunkRef>,
     pub totals: Totals,
+    /// Who asked for the snapshot; manifests written before this field read as scheduled.
+    #[serde(default)]
+    pub origin: Origin,
     /// Hex of an age file holding [`Facts`] as JSON.
     pub sealed_facts: String,
+}
+
+/// Who asked for a snapshot. Retention treats them apart: a snapshot someone made by hand (before an upgrade,
+/// say) is not removed by the same day's scheduled run just because a newer one exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The backup schedule (the `backup.snapshot` job).
+    #[default]
+    Scheduled,
+    /// `palisade backup create`.
+    Manual,
 }
 
 /// One logical file: `db/<table>.jsonl`, `objects/<key>` or `keys/master.key`.

@@ -26,5 +26,5 @@ pub mod verify;
 
 pub use error::{BackupError, Result};
 pub use keys::{ChunkKey, Identity, Recipients};
-pub use progress::{Progress, Quiet};
+pub use progress::{Progress, Quiet, Unit};
 pub use repo::{Repository, Target};

@@ -21,7 +21,7 @@ use crate::format::{FileEntry, Manifest, TableFacts};
 use crate::indexes;
 use crate::keys::{ChunkKey, Identity, write_private};
 use crate::load::{self, Piece, TableLoader};
-use crate::progress::Progress;
+use crate::progress::{Progress, Unit};
 use crate::read::{Ahead, Opener, read_chunk};
 use crate::repo::Repository;
 use crate::verify::open_facts;
@@ -132,11 +132,15 @@ async fn fill(
         ..RestoreReport::default()
     };
     let opener = &Opener::new(identity, key);
-    progress.phase("database", Some(manifest.files.iter().filter(|f| f.path.starts_with("db/")).map(|f| f.size).sum()));
+    progress.phase(
+        "database",
+        Some(manifest.files.iter().filter(|f| f.path.starts_with("db/")).map(|f| f.size).sum()),
+        Unit::Bytes,
+    );
     load_database(repo, manifest, opener, key, db, tables, &mut report, progress).await?;
 
     let objects: Vec<&FileEntry> = manifest.files.iter().filter(|f| f.path.starts_with("objects/")).collect();
-    progress.phase("objects", Some(objects.iter().map(|f| f.size).sum()));
+    progress.phase("objects", Some(objects.iter().map(|f| f.size).sum()), Unit::Bytes);
     restore_objects(repo, manifest, opener, &objects, target.objects, &mut report, progress).await?;
 
     migrate::run(db).await?;
@@ -332,10 +336,10 @@ async fn load_database_on(
         report.tables += 1;
         report.rows += stats.rows;
     }
-    progress.phase("indexes", None);
+    progress.phase("indexes", None, Unit::Nothing);
     indexes::rebuild(&mut tx, &deferred).await?;
     // Read back what the database now holds and compare with what was dumped.
-    progress.phase("checking", None);
+    progress.phase("checking", None, Unit::Nothing);
 
     let specs = dump::table_specs(&mut tx, backend).await?;
     for expected in facts {

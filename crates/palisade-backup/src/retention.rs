@@ -7,7 +7,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::format::Manifest;
+use crate::format::{Manifest, Origin};
 use crate::repo::{GcReport, Repository};
 
 /// How many of each period to keep.
@@ -27,11 +27,24 @@ impl Default for Retention {
 /// Maps a time to its period (day, ISO week or month).
 type Bucket = fn(chrono::DateTime<Utc>) -> (i32, u32);
 
-/// Snapshot ids (and the reasons) to keep, given (id, start time in ms) pairs.
+/// A snapshot as retention sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    /// Start time, ms since the epoch.
+    pub at: i64,
+    pub origin: Origin,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Snapshot ids (and the reasons) to keep at `now` (ms). Besides the newest of each period, a snapshot made by
+/// hand is kept for the daily window (at least a day): someone made it for a reason, and a scheduled run the
+/// same day must not take it away silently.
 #[must_use]
-pub fn keep(policy: Retention, snapshots: &[(String, i64)]) -> Vec<(String, Vec<&'static str>)> {
-    let mut newest_first: Vec<&(String, i64)> = snapshots.iter().collect();
-    newest_first.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+pub fn keep(policy: Retention, snapshots: &[Listed], now: i64) -> Vec<(String, Vec<&'static str>)> {
+    let mut newest_first: Vec<&Listed> = snapshots.iter().collect();
+    newest_first.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
     let mut reasons: Vec<Vec<&'static str>> = vec![Vec::new(); newest_first.len()];
     if let Some(first) = reasons.first_mut() {
         first.push("newest");
@@ -43,11 +56,11 @@ pub fn keep(policy: Retention, snapshots: &[(String, i64)]) -> Vec<(String, Vec<
     ];
     for (name, count, bucket) in periods {
         let mut seen = BTreeSet::new();
-        for (i, (_, at)) in newest_first.iter().enumerate() {
+        for (i, listed) in newest_first.iter().enumerate() {
             if seen.len() as u32 >= count {
                 break;
             }
-            let Some(t) = Utc.timestamp_millis_opt(*at).single() else { continue };
+            let Some(t) = Utc.timestamp_millis_opt(listed.at).single() else { continue };
             if seen.insert(bucket(t))
                 && let Some(r) = reasons.get_mut(i)
             {
@@ -55,7 +68,13 @@ pub fn keep(policy: Retention, snapshots: &[(String, i64)]) -> Vec<(String, Vec<
             }
         }
     }
-    newest_first.into_iter().zip(reasons).filter(|(_, r)| !r.is_empty()).map(|((id, _), r)| (id.clone(), r)).collect()
+    let by_hand_since = now.saturating_sub(i64::from(policy.daily.max(1)).saturating_mul(DAY_MS));
+    for (listed, r) in newest_first.iter().zip(reasons.iter_mut()) {
+        if listed.origin == Origin::Manual && listed.at >= by_hand_since {
+            r.push("made by hand");
+        }
+    }
+    newest_first.into_iter().zip(reasons).filter(|(_, r)| !r.is_empty()).map(|(l, r)| (l.id.clone(), r)).collect()
 }
 
 /// What `prune` did.
@@ -77,10 +96,11 @@ pub enum PruneMode {
 pub async fn prune(repo: &Repository, policy: Retention, now: i64, mode: PruneMode) -> Result<PruneReport> {
     let dry_run = mode == PruneMode::DryRun;
     let manifests: Vec<Manifest> = repo.manifests().await?.into_iter().collect::<Result<_>>()?;
-    let listed: Vec<(String, i64)> = manifests.iter().map(|m| (m.id.clone(), m.started_at)).collect();
-    let kept: BTreeSet<String> = keep(policy, &listed).into_iter().map(|(id, _)| id).collect();
+    let listed: Vec<Listed> =
+        manifests.iter().map(|m| Listed { id: m.id.clone(), at: m.started_at, origin: m.origin }).collect();
+    let kept: BTreeSet<String> = keep(policy, &listed, now).into_iter().map(|(id, _)| id).collect();
     let mut report = PruneReport::default();
-    for (id, _) in listed {
+    for Listed { id, .. } in listed {
         if kept.contains(&id) {
             report.kept.push(id);
         } else {
@@ -106,9 +126,11 @@ mod tests {
     fn keeps_one_per_period_newest_first() {
         // Two snapshots a day for 400 days.
         let start = Utc.with_ymd_and_hms(2025, 1, 1, 3, 0, 0).single().map(|t| t.timestamp_millis()).unwrap_or(0);
-        let snaps: Vec<(String, i64)> =
-            (0..800).map(|i| (format!("s{i:04}"), start + i64::from(i) * DAY / 2)).collect();
-        let kept = keep(Retention { daily: 7, weekly: 4, monthly: 12 }, &snaps);
+        let snaps: Vec<Listed> = (0..800)
+            .map(|i| Listed { id: format!("s{i:04}"), at: start + i64::from(i) * DAY / 2, origin: Origin::Scheduled })
+            .collect();
+        let now = start + 400 * DAY;
+        let kept = keep(Retention { daily: 7, weekly: 4, monthly: 12 }, &snaps, now);
         let ids: Vec<&str> = kept.iter().map(|(id, _)| id.as_str()).collect();
         // The newest is kept as newest and daily; six more days; weeks and months add a few older ones.
         assert_eq!(ids.first(), Some(&"s0799"));
@@ -120,7 +142,24 @@ mod tests {
 
     #[test]
     fn zero_everything_still_keeps_the_newest() {
-        let kept = keep(Retention { daily: 0, weekly: 0, monthly: 0 }, &[("a".into(), 1), ("b".into(), 2)]);
+        let listed = |id: &str, at| Listed { id: id.into(), at, origin: Origin::Scheduled };
+        let kept = keep(Retention { daily: 0, weekly: 0, monthly: 0 }, &[listed("a", 1), listed("b", 2)], 2);
         assert_eq!(kept, vec![("b".to_owned(), vec!["newest"])]);
+    }
+
+    #[test]
+    fn a_snapshot_made_by_hand_outlives_the_same_days_scheduled_run() {
+        let morning = Utc.with_ymd_and_hms(2026, 12, 6, 9, 0, 0).single().map(|t| t.timestamp_millis()).unwrap_or(0);
+        let snaps = [
+            Listed { id: "by-hand".into(), at: morning, origin: Origin::Manual },
+            Listed { id: "scheduled".into(), at: morning + DAY / 2, origin: Origin::Scheduled },
+        ];
+        let policy = Retention { daily: 7, weekly: 4, monthly: 12 };
+        let ids = |now| keep(policy, &snaps, now).into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(ids(morning + DAY / 2), vec!["scheduled", "by-hand"], "kept beside the newer one of its day");
+        assert_eq!(ids(morning + 8 * DAY), vec!["scheduled"], "after the daily window, the usual rules apply");
+        let plain: Vec<Listed> = snaps.iter().map(|l| Listed { origin: Origin::Scheduled, ..l.clone() }).collect();
+        let kept = keep(policy, &plain, morning + DAY / 2);
+        assert_eq!(kept.len(), 1, "two scheduled snapshots of one day keep only the newer: {kept:?}");
     }
 }

@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 use crate::chunker::Chunker;
 use crate::dump::{self, Checksum};
 use crate::error::{BackupError, Result};
-use crate::format::{ChunkRef, Facts, FileEntry, MANIFEST_FORMAT, Manifest, TableFacts, Totals};
+use crate::format::{ChunkRef, Facts, FileEntry, MANIFEST_FORMAT, Manifest, Origin, TableFacts, Totals};
 use crate::keys::{ChunkKey, Recipients};
-use crate::progress::Progress;
+use crate::progress::{Progress, Unit};
 use crate::repo::{PendingMarker, Repository, this_host};
 use crate::tracking::{self, SegmentState, State, TableState};
 
@@ -253,6 +253,7 @@ pub async fn create(
     recipients: Arc<Recipients>,
     key: &ChunkKey,
     sources: Sources<'_>,
+    origin: Origin,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
     let db = sources.db;
@@ -262,7 +263,8 @@ pub async fn create(
     repo.put_pending(&marker).await?;
     let result = create_inner(repo, recipients, key, sources, progress, &id, started_at).await;
     match result {
-        Ok((manifest, state)) => {
+        Ok((mut manifest, state)) => {
+            manifest.origin = origin;
             repo.put_manifest(&manifest).await?;
             repo.delete_pending(&id).await?;
             if let Some(state) = state {
@@ -297,7 +299,7 @@ async fn create_inner(
     if backend == Backend::Sqlite {
         tracking::install(db).await?;
     }
-    progress.phase("indexing repository", None);
+    progress.phase("indexing repository", None, Unit::Nothing);
     // A chunk counts as stored when it is listed and an earlier manifest describes it; a chunk left by a run that
     // died has no description and is simply stored again.
     let (known, previous_objects) = index_repository(repo).await?;
@@ -317,7 +319,7 @@ async fn create_inner(
 
     // Objects are immutable and content-addressed: copying them after the dump includes all it refers to.
     let keys = object_keys(sources.objects).await?;
-    progress.phase("objects", Some(keys.iter().map(|(_, s)| *s).sum()));
+    progress.phase("objects", Some(keys.iter().map(|(_, s)| *s).sum()), Unit::Bytes);
     for (object_key, size) in keys {
         let path = format!("objects/{object_key}");
         // Keys are content addresses (`images/<sha256>`): the same key and size is the same content.
@@ -340,7 +342,7 @@ async fn create_inner(
     file.write(&mut up, sources.master_key).await?;
     files.push(file.finish(&mut up).await?);
 
-    progress.phase("finishing uploads", None);
+    progress.phase("finishing uploads", None, Unit::Nothing);
     up.finish().await?;
     // Describe exactly the chunks the files use: a table read again after a count mismatch leaves chunks of its
     // first attempt that no file refers to (they stay unreferenced and garbage collection removes them).
@@ -361,6 +363,7 @@ async fn create_inner(
         files,
         chunks: up.chunks,
         totals,
+        origin: Origin::Scheduled,
         sealed_facts: hex::encode(recipients.seal(&facts_json)?),
     };
     Ok((manifest, state))
@@ -401,7 +404,7 @@ async fn dump_database(
         schema_version: seen.schema_version,
         tables: BTreeMap::new(),
     });
-    up.progress.phase("database", None);
+    up.progress.phase("database", None, Unit::Bytes);
     for spec in &specs {
         let path = format!("db/{}.jsonl", spec.name);
         let mut file = FileWriter::new(path.clone(), key_for_workers);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{BackupError, Result};
 use crate::format::{Facts, Manifest};
 use crate::keys::Identity;
-use crate::progress::Progress;
+use crate::progress::{Progress, Unit};
 use crate::read::{check_stored, open_chunk};
 use crate::repo::Repository;
 
@@ -92,7 +92,8 @@ pub async fn verify(
             report.problems.push(Problem { snapshot: manifest.id.clone(), problem: e.to_string() });
         }
     }
-    progress.phase(if identity.is_some() { "reading data" } else { "checking chunks" }, Some(needed.len() as u64));
+    let phase = if identity.is_some() { "reading data" } else { "checking chunks" };
+    progress.phase(phase, Some(needed.len() as u64), Unit::Chunks);
     for (id, users) in &needed {
         let Some(&(first, ref file)) = users.first() else { continue };
         let Some(chunk) = manifests.get(first).and_then(|m| m.chunks.get(id)) else { continue };

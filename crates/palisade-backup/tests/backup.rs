@@ -52,7 +52,16 @@ impl Fixture {
     async fn snapshot(&self, db: &Db, objects: &Objects) -> palisade_backup::format::Manifest {
         let repo = self.repo(db).await;
         let sources = snapshot::Sources { db, objects, master_key: &self.master };
-        snapshot::create(&repo, Arc::clone(&self.recipients), &self.key(), sources, &Quiet).await.unwrap()
+        snapshot::create(
+            &repo,
+            Arc::clone(&self.recipients),
+            &self.key(),
+            sources,
+            palisade_backup::format::Origin::Scheduled,
+            &Quiet,
+        )
+        .await
+        .unwrap()
     }
 
     /// Flips one byte of a chunk that only the files `picked` by path use (none of the others), so a restore

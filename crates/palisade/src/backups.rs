@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use palisade_backup::format::Manifest;
+use palisade_backup::format::{Manifest, Origin};
 use palisade_backup::keys::{self, ChunkKey, Identity, Recipients};
 use palisade_backup::runs::{self, NewRun, RunKind};
 use palisade_backup::{Progress, Repository, Target, drill, retention, snapshot, verify};
@@ -92,7 +92,11 @@ pub struct TargetOutcome {
 }
 
 /// Snapshot → verify (stored hashes) → retention, on every target. One failing target does not stop the others.
-pub async fn run_all(ctx: &BackupContext<'_>, progress: &dyn Progress) -> anyhow::Result<Vec<TargetOutcome>> {
+pub async fn run_all(
+    ctx: &BackupContext<'_>,
+    origin: Origin,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<TargetOutcome>> {
     let (recipients, created) = recipients(ctx.settings)?;
     if let Some(identity) = created {
         tracing::warn!("{}", identity_warning(&identity));
@@ -101,7 +105,7 @@ pub async fn run_all(ctx: &BackupContext<'_>, progress: &dyn Progress) -> anyhow
     let objects = Objects::local(&ctx.settings.objects_dir)?;
     let mut out = Vec::new();
     for target in targets(ctx.settings)? {
-        let result = run_one(ctx, &target, &recipients, &key, &objects, progress).await;
+        let result = run_one(ctx, &target, &recipients, &key, &objects, origin, progress).await;
         out.push(TargetOutcome { target, result });
     }
     Ok(out)
@@ -113,6 +117,7 @@ async fn run_one(
     recipients: &Arc<Recipients>,
     key: &ChunkKey,
     objects: &Objects,
+    origin: Origin,
     progress: &dyn Progress,
 ) -> anyhow::Result<(Manifest, verify::VerifyReport, retention::PruneReport)> {
     let db = ctx.db;
@@ -120,7 +125,7 @@ async fn run_one(
     let snapshot = async {
         let repo = Repository::open_or_init(target, recipients, key, started).await?;
         let sources = snapshot::Sources { db, objects, master_key: ctx.master_key.expose() };
-        let manifest = snapshot::create(&repo, Arc::clone(recipients), key, sources, progress).await?;
+        let manifest = snapshot::create(&repo, Arc::clone(recipients), key, sources, origin, progress).await?;
         Ok::<_, palisade_backup::BackupError>((repo, manifest))
     }
     .await;
@@ -291,7 +296,9 @@ impl BackupJobs {
     pub async fn snapshot(&self, db: &Db) -> JobResult {
         let master_key = self.master_key()?;
         let ctx = BackupContext { settings: &self.settings, db, master_key: &master_key };
-        let outcomes = run_all(&ctx, &palisade_backup::Quiet).await.map_err(|e| JobError::Failed(format!("{e:#}")))?;
+        let outcomes = run_all(&ctx, Origin::Scheduled, &palisade_backup::Quiet)
+            .await
+            .map_err(|e| JobError::Failed(format!("{e:#}")))?;
         let mut failures = Vec::new();
         for o in outcomes {
             match o.result {

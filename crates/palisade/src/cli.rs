@@ -122,7 +122,8 @@ pub enum BackupCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Delete snapshots outside the retention policy and the chunks only they used.
+    /// Delete snapshots outside the retention policy (newest; one per day, week, month; snapshots made by hand for
+    /// the daily window) and the chunks only they used.
     Prune {
         #[arg(long)]
         target: Option<String>,

@@ -780,6 +780,23 @@ async fn backup_create_verify_restore_drill_and_prune_from_the_cli() {
     assert!(text(&out).0.contains("truncated"), "{}", text(&out).0);
 }
 
+/// A snapshot made by hand stays beside a newer one of the same day (retention keeps one per day otherwise), and
+/// the summary names what retention removed.
+#[test]
+fn snapshots_made_by_hand_are_not_pruned_the_same_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(palisade(dir.path()).args(["migrate", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    for _ in 0..2 {
+        let out = run(palisade(dir.path()).args(["backup", "create", "--data-dir", "d"]));
+        assert!(out.status.success(), "{}{}", text(&out).0, text(&out).1);
+        assert!(text(&out).0.contains("0 removed"), "{}", text(&out).0);
+    }
+    assert_eq!(backup_ids(dir.path(), "d").len(), 2, "both hand-made snapshots of today are kept");
+    let out = run(palisade(dir.path()).args(["backup", "prune", "--dry-run", "--data-dir", "d"]));
+    assert!(out.status.success() && text(&out).0.contains("2 kept, 0 would be removed"), "{}", text(&out).0);
+}
+
 #[test]
 fn a_backup_killed_at_any_moment_never_lists_an_incomplete_snapshot() {
     let dir = tempfile::tempdir().unwrap();

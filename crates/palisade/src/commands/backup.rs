@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use palisade_backup::format::Origin;
 use palisade_backup::restore::{RestoreTarget, restore};
-use palisade_backup::{Progress, Repository, retention, verify};
+use palisade_backup::{Progress, Repository, Unit, retention, verify};
 use palisade_core::SystemClock;
 use palisade_store::{Db, DbOptions, Objects};
 
@@ -28,24 +29,22 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn phase(&self, name: &str, total: Option<u64>) {
+    fn phase(&self, name: &str, total: Option<u64>, unit: Unit) {
         self.0.set_position(0);
+        let template = match (unit, total) {
+            (Unit::Bytes, Some(_)) => {
+                "{spinner} {msg:<20} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}, about {eta} left"
+            }
+            (Unit::Bytes, None) => "{spinner} {msg:<20} {bytes} {bytes_per_sec}",
+            (Unit::Chunks, Some(_)) => "{spinner} {msg:<20} {bar:30} {human_pos}/{human_len} chunks, about {eta} left",
+            (Unit::Chunks, None) => "{spinner} {msg:<20} {human_pos} chunks",
+            (Unit::Nothing, _) => "{spinner} {msg:<20} {elapsed}",
+        };
         match total {
-            Some(total) => {
-                self.0.set_length(total);
-                self.0.set_style(
-                    ProgressStyle::with_template("{spinner} {msg:<20} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-            }
-            None => {
-                self.0.unset_length();
-                self.0.set_style(
-                    ProgressStyle::with_template("{spinner} {msg:<20} {bytes} {bytes_per_sec}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-            }
+            Some(total) => self.0.set_length(total),
+            None => self.0.unset_length(),
         }
+        self.0.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
         self.0.set_message(name.to_owned());
     }
 
@@ -160,7 +159,7 @@ async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {
     let ctx = BackupContext { settings: &inst.settings, db: &inst.db, master_key: &inst.master_key };
     let started = Instant::now();
     let bar = Bar::new();
-    let outcomes = backups::run_all(&ctx, &bar).await;
+    let outcomes = backups::run_all(&ctx, Origin::Manual, &bar).await;
     bar.0.finish_and_clear();
     inst.db.close().await;
     let mut failed = 0;
@@ -185,11 +184,14 @@ async fn create(settings: config::Settings) -> anyhow::Result<ExitCode> {
                     HumanBytes(t.stored_bytes)
                 );
                 println!(
-                    "  verify: {}; retention: {} kept, {} removed",
+                    "  verify: {}; retention: {} kept (this one too: made by hand, it stays at least a day), {} removed",
                     if verified.ok() { "ok" } else { "FAILED" },
                     pruned.kept.len(),
                     pruned.removed.len()
                 );
+                for id in &pruned.removed {
+                    println!("  removed by retention: {id}");
+                }
                 if !verified.ok() {
                     failed += 1;
                 }
