@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod applications;
 pub mod controls;
 pub mod csrf;
 pub mod devices;

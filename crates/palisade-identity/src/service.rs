@@ -151,7 +151,7 @@ impl Identity {
         &self.db
     }
 
-    async fn hash_blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    pub(crate) async fn hash_blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         self.hash_in(&self.hashing, f).await
     }
 

@@ -4,7 +4,6 @@
 //! account to a store with a role. Every function touching one store's rows takes that store's
 //! [`StoreScope`]; platform-wide listings take a [`PlatformScope`].
 
-use crate::db::ExecuteWrite;
 use palisade_core::text::{Email, Slug};
 use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, StoreId};
@@ -112,6 +111,14 @@ const ACCOUNT_COLUMNS: &str = "id, email, display_name, kind, disabled, created_
 
 /// Creates an account; a second account with the same email (case-insensitive) is a conflict.
 pub async fn create_account(db: &Db, new: NewAccount) -> Result<Account> {
+    let mut tx = db.begin_write().await?;
+    let account = create_account_on(&mut tx, db, new).await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+/// [`create_account`] inside the caller's transaction (an account created together with what it is for).
+pub async fn create_account_on(tx: &mut sqlx::AnyConnection, db: &Db, new: NewAccount) -> Result<Account> {
     let id = AccountId::new();
     let now = db.now();
     sqlx::query(
@@ -123,12 +130,9 @@ pub async fn create_account(db: &Db, new: NewAccount) -> Result<Account> {
     .bind(&new.display_name)
     .bind(new.kind.as_str())
     .bind(now.0)
-    .execute_write(db)
+    .execute(&mut *tx)
     .await
-    .map_err(|e| match e {
-        StoreError::Database(e) => conflict_on_unique(e, || format!("an account with email {} already exists", new.email)),
-        other => other,
-    })?;
+    .map_err(|e| conflict_on_unique(e, || format!("an account with email {} already exists", new.email)))?;
     Ok(Account {
         id,
         email: new.email.to_string(),
@@ -235,6 +239,23 @@ pub struct NewStore {
 /// store's chain. Returns the store and a scope for the creator to continue setting it up.
 pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> Result<(Store, StoreScope)> {
     let owner = get_account(db, new.owner).await?;
+    let mut tx = db.begin_write().await?;
+    let created = create_store_on(&mut tx, db, platform, new, &owner).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create_store`] inside the caller's transaction, for an `owner` the caller has read or just created there.
+pub async fn create_store_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    platform: &PlatformScope,
+    new: NewStore,
+    owner: &Account,
+) -> Result<(Store, StoreScope)> {
+    if owner.id != new.owner {
+        return Err(StoreError::Invalid("the owner given is not the store's owner".into()));
+    }
     if owner.kind != AccountKind::Staff {
         return Err(StoreError::Invalid(format!(
             "{} is a {} account; store owners must be staff accounts",
@@ -244,7 +265,6 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
     }
     let id = StoreId::new();
     let now = db.now();
-    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO stores (id, slug, name, status, currency, security_contact_email, created_at, updated_at) \
          VALUES ($1, $2, $3, 'active', $4, $5, $6, $6)",
@@ -266,7 +286,7 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
         .await?;
     let target = format!("store:{id}");
     audit::record_platform(
-        &mut tx,
+        tx,
         db,
         platform,
         NewEvent::new("store.created", &target).details(serde_json::json!({"slug": new.slug.as_str()})),
@@ -277,18 +297,17 @@ pub async fn create_store(db: &Db, platform: &PlatformScope, new: NewStore) -> R
         Actor::System(task) => StoreScope::system(id, task),
         Actor::Shopper(_) => return Err(StoreError::Forbidden("shoppers cannot create stores")),
     };
-    audit::record_store(&mut tx, db, &scope, NewEvent::new("store.created", &target)).await?;
+    audit::record_store(tx, db, &scope, NewEvent::new("store.created", &target)).await?;
     let member_target = format!("account:{}", owner.id);
     audit::record_store(
-        &mut tx,
+        tx,
         db,
         &scope,
         NewEvent::new("member.added", &member_target).details(serde_json::json!({"role": "owner"})),
     )
     .await?;
     // A new store appears on the marketplace's pages.
-    crate::storefront::touch(&mut tx, &scope).await?;
-    tx.commit().await?;
+    crate::storefront::touch(tx, &scope).await?;
     let store = Store {
         id,
         slug: new.slug.to_string(),

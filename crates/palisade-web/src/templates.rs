@@ -19,6 +19,8 @@ impl Templates {
         env.add_template("register.html", include_str!("../templates/register.html"))?;
         env.add_template("verify.html", include_str!("../templates/verify.html"))?;
         env.add_template("forgot.html", include_str!("../templates/forgot.html"))?;
+        env.add_template("sell.html", include_str!("../templates/sell.html"))?;
+        env.add_template("console_applications.html", include_str!("../templates/console_applications.html"))?;
         env.add_template("reset.html", include_str!("../templates/reset.html"))?;
         env.add_template("account.html", include_str!("../templates/account.html"))?;
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;

@@ -49,6 +49,7 @@ impl Class {
                 || path == "/login/forgot"
                 || path == "/login/reset"
                 || path == "/register"
+                || path == "/sell"
                 || path == "/console/login"
                 || path.starts_with("/api/v1/auth/"))
         {
@@ -395,6 +396,7 @@ mod tests {
         assert_eq!(Class::of("POST", "/login"), Class::Login);
         assert_eq!(Class::of("POST", "/login/forgot"), Class::Login, "reset mail requests are held like sign-ins");
         assert_eq!(Class::of("POST", "/login/reset"), Class::Login);
+        assert_eq!(Class::of("POST", "/sell"), Class::Login, "store applications are held like sign-ups");
         assert_eq!(Class::of("POST", "/api/v1/stores/tea/orders"), Class::Checkout);
         assert_eq!(Class::of("GET", "/search"), Class::Search);
         assert_eq!(Class::of("GET", "/media/tea/1"), Class::Static);

@@ -1,5 +1,6 @@
 //! What the platform operator uses: the console's pages ([`pages`]) and the operator's JSON API
 //! ([`platform_api`]).
 
+pub mod applications;
 pub mod pages;
 pub mod platform_api;
