@@ -6,4 +6,5 @@ pub mod backups;
 pub mod firewall_api;
 pub mod merchant;
 pub mod security_center;
+pub mod security_tabs;
 pub mod staff_api;
