@@ -122,11 +122,11 @@ pub async fn rollup(db: &Db, _scope: &PlatformScope, controls: &[&Control]) -> R
             };
             (standing, HashMap::new())
         });
-        if let (Some(control), Some(state)) = (control, state) {
-            if controls.iter().any(|c| c.id == control) {
-                entry.0.evaluated_at = entry.0.evaluated_at.max(at.map(Timestamp));
-                entry.1.insert(control, state);
-            }
+        if let (Some(control), Some(state)) = (control, state)
+            && controls.iter().any(|c| c.id == control)
+        {
+            entry.0.evaluated_at = entry.0.evaluated_at.max(at.map(Timestamp));
+            entry.1.insert(control, state);
         }
     }
     let mut coverage: Vec<ControlCoverage> = controls
@@ -160,7 +160,7 @@ pub async fn rollup(db: &Db, _scope: &PlatformScope, controls: &[&Control]) -> R
             .then(a.name.cmp(&b.name))
     });
     coverage.sort_by(|a, b| {
-        let share = |c: &ControlCoverage| if c.applicable == 0 { usize::MAX } else { c.met * 1000 / c.applicable };
+        let share = |c: &ControlCoverage| (c.met * 1000).checked_div(c.applicable).unwrap_or(usize::MAX);
         share(a).cmp(&share(b)).then(a.id.cmp(b.id))
     });
     Ok(Rollup { stores: standings, controls: coverage })

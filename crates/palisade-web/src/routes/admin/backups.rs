@@ -26,9 +26,9 @@ use serde_json::json;
 
 use crate::http::access::StaffAccess;
 use crate::http::client::ClientAddr;
+use crate::http::notice;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::http::notice;
 use crate::routes::admin::security_center::AdminError;
 use crate::state::AppState;
 

@@ -23,10 +23,10 @@ use utoipa_axum::routes;
 
 use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::client::ClientAddr;
+use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::http::notice;
 use crate::routes::admin::security_tabs;
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};

@@ -40,9 +40,10 @@ pub const FIXES: &[(&str, &str)] = &[
 /// The Fix link of a store control, if it has one.
 #[must_use]
 pub fn fix_href(base: &str, control: &str) -> Option<String> {
-    FIXES.iter().find(|(id, _)| *id == control).map(|(_, to)| {
-        if to.starts_with('/') { (*to).to_owned() } else { format!("{base}/{to}") }
-    })
+    FIXES
+        .iter()
+        .find(|(id, _)| *id == control)
+        .map(|(_, to)| if to.starts_with('/') { (*to).to_owned() } else { format!("{base}/{to}") })
 }
 
 /// The page shell every tab shares (store, navigation, permissions), with `ctx` merged in.
@@ -101,7 +102,8 @@ pub(crate) async fn overview(State(state): State<AppState>, access: StaffAccess)
             json!({"at": t.at, "title": title, "from": t.from_state, "to": t.to_state, "reason": t.reason})
         })
         .collect();
-    let sees_log = access.membership.can(Permission::SecuritySettings) || access.membership.can(Permission::StaffManagement);
+    let sees_log =
+        access.membership.can(Permission::SecuritySettings) || access.membership.can(Permission::StaffManagement);
     let audit = if sees_log { Some(audit_view::store_named(&state.db, scope, 20).await?) } else { None };
     let pol = policy::get(&state.db, scope).await?;
     let ctx = json!({"report": report, "fixes": fixes, "todo": todo, "chart": chart(&points), "history": history,
