@@ -192,6 +192,47 @@ pub async fn undecided(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Dis
     rows.into_iter().map(from_row).collect()
 }
 
+/// A dispute in the operator's queue with what a person needs to read it: the store's name and the order's total.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    #[serde(flatten)]
+    pub dispute: Dispute,
+    pub store_name: String,
+    pub store_slug: String,
+    /// The disputed order's total, in its currency (`None` if the order row is missing).
+    pub total: Option<palisade_core::money::Money>,
+}
+
+/// Every undecided dispute on the platform, oldest first, with its store and order total (the operator's queue).
+pub async fn undecided_cases(db: &Db, operator: &OperatorPrincipal) -> Result<Vec<Case>> {
+    type Extra = (String, String, String, Option<String>, Option<i64>);
+    let extra: Vec<Extra> = sqlx::query_as(
+        "SELECT d.id, s.name, s.slug, o.currency, o.total_minor FROM disputes d \
+         JOIN stores s ON s.id = d.store_id \
+         LEFT JOIN orders o ON o.store_id = d.store_id AND o.id = d.order_id \
+         WHERE d.status <> 'decided' ORDER BY d.created_at LIMIT 500",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut cases = Vec::new();
+    for dispute in undecided(db, operator).await? {
+        let id = dispute.id.to_string();
+        let Some((_, store_name, store_slug, currency, total)) = extra.iter().find(|e| e.0 == id).cloned() else {
+            continue; // decided between the two reads
+        };
+        let total = match (currency, total) {
+            (Some(c), Some(m)) => Some(palisade_core::money::Money::new(
+                m,
+                palisade_core::money::Currency::parse(&c)
+                    .map_err(|e| StoreError::Corrupt(format!("order currency: {e}")))?,
+            )),
+            _ => None,
+        };
+        cases.push(Case { dispute, store_name, store_slug, total });
+    }
+    Ok(cases)
+}
+
 /// The merchant answers (once; the answer can be revised until the operator decides).
 pub async fn respond(db: &Db, scope: &StaffScope, id: DisputeId, response: &str) -> Result<Dispute> {
     let response = text("the response", response, 4000)?;

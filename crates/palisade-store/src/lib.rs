@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod audit_view;
 pub mod bans;
 pub mod changes;
 pub mod controls;
@@ -14,6 +15,7 @@ pub mod objects;
 pub mod outbound;
 pub mod outbox;
 pub mod permissions;
+pub mod posture;
 pub mod scope;
 pub mod seal;
 pub mod secrets;

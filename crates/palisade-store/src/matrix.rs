@@ -67,6 +67,16 @@ impl Registry {
         self.entries.iter().map(|(c, _)| c).collect()
     }
 
+    /// The controls of a store's own column (what its team does): store-subject controls not carried by the platform.
+    #[must_use]
+    pub fn merchant_controls(&self) -> Vec<&Control> {
+        self.entries
+            .iter()
+            .map(|(c, _)| c)
+            .filter(|c| c.subject == Subject::Store && c.party != Party::Platform)
+            .collect()
+    }
+
     /// Evaluates the platform's own controls.
     pub async fn evaluate_platform(&self, db: &Db, facts: &Arc<NodeFacts>) -> Result<Report> {
         let ctx = EvalContext { db: db.clone(), facts: facts.clone(), store: None };
@@ -166,8 +176,12 @@ pub struct AreaReport {
     pub merchant_duty: &'static str,
     pub platform: Vec<ControlResult>,
     pub merchant: Vec<ControlResult>,
-    /// Percentage of applicable controls met; `None` when nothing in the area is evaluated yet.
+    /// Percentage of applicable controls met in the column this report is about: the merchant's for a store (the
+    /// platform's column is scored apart, never mixed in), the platform's for the platform. `None` when nothing in
+    /// that column is evaluated yet.
     pub score: Option<u8>,
+    /// The platform column's own score in this area.
+    pub platform_score: Option<u8>,
 }
 
 /// The whole matrix for one subject.
@@ -176,7 +190,11 @@ pub struct Report {
     /// `platform` or a store id.
     pub subject: String,
     pub evaluated_at: Timestamp,
+    /// For a store: the merchant's column only (what the store's team can change). For the platform: its controls.
     pub score: Option<u8>,
+    /// The platform column's score, shown beside a store's own and never mixed into it.
+    pub platform_score: Option<u8>,
+    /// Met and unmet (or unknown) controls of the column `score` counts.
     pub met: usize,
     pub unmet: usize,
     pub areas: Vec<AreaReport>,
@@ -184,9 +202,17 @@ pub struct Report {
 
 impl Report {
     fn build(subject: &str, at: Timestamp, results: Vec<ControlResult>) -> Report {
-        let score_all = score(&results);
-        let met = results.iter().filter(|r| r.status.is_met()).count();
-        let unmet = results
+        let is_platform = |r: &&ControlResult| r.control.party == Party::Platform;
+        let platform_score = score(results.iter().filter(is_platform));
+        // A store's score is its own column; the platform's report has only the platform's.
+        let counted: Vec<&ControlResult> = if subject == "platform" {
+            results.iter().collect()
+        } else {
+            results.iter().filter(|r| !is_platform(r)).collect()
+        };
+        let score_all = score(counted.iter().copied());
+        let met = counted.iter().filter(|r| r.status.is_met()).count();
+        let unmet = counted
             .iter()
             .filter(|r| matches!(r.status, ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. }))
             .count();
@@ -198,19 +224,58 @@ impl Report {
                     .filter(|r| r.control.area == area)
                     .cloned()
                     .partition(|r| r.control.party == Party::Platform);
-                let s = score(platform.iter().chain(merchant.iter()));
+                let s = if subject == "platform" { score(&platform) } else { score(&merchant) };
                 AreaReport {
                     area,
                     title: area.title(),
                     platform_duty: area.platform_duty(),
                     merchant_duty: area.merchant_duty(),
+                    platform_score: score(&platform),
                     platform,
                     merchant,
                     score: s,
                 }
             })
             .collect();
-        Report { subject: subject.to_owned(), evaluated_at: at, score: score_all, met, unmet, areas }
+        Report { subject: subject.to_owned(), evaluated_at: at, score: score_all, platform_score, met, unmet, areas }
+    }
+
+    /// The report as a store's staff may see it: the platform's column keeps its titles, reasons to care and
+    /// states, but none of the platform's internals (operators' addresses, file paths, node names, snapshot ids,
+    /// commands) — its details and remediation are replaced by fixed words. An evaluator's error text (which can
+    /// name anything) is replaced in both columns.
+    #[must_use]
+    pub fn for_merchant(mut self) -> Report {
+        for area in &mut self.areas {
+            for r in &mut area.platform {
+                r.status = match &r.status {
+                    ControlStatus::Met { .. } => ControlStatus::met("checked by the platform"),
+                    ControlStatus::Unmet { since, .. } => ControlStatus::Unmet {
+                        reason: "the platform team is on it; nothing for your team to do".into(),
+                        since: *since,
+                    },
+                    ControlStatus::NotApplicable { .. } => {
+                        ControlStatus::NotApplicable { reason: "not applicable to this installation".into() }
+                    }
+                    ControlStatus::Unknown { .. } => ControlStatus::Unknown { reason: "not checked just now".into() },
+                };
+                r.control.remediation = "The platform operator is responsible for this control.";
+            }
+            for r in &mut area.merchant {
+                if let ControlStatus::Unknown { reason } = &mut r.status {
+                    "could not be checked just now; try again in a few minutes".clone_into(reason);
+                }
+            }
+        }
+        self
+    }
+
+    /// The store-column results that are not met, in matrix order.
+    pub fn unmet_merchant(&self) -> impl Iterator<Item = &ControlResult> {
+        self.areas
+            .iter()
+            .flat_map(|a| a.merchant.iter())
+            .filter(|r| matches!(r.status, ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. }))
     }
 }
 

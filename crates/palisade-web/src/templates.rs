@@ -26,6 +26,10 @@ impl Templates {
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;
         env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
         env.add_template("security_center.html", include_str!("../templates/security_center.html"))?;
+        env.add_template("security_base.html", include_str!("../templates/security_base.html"))?;
+        env.add_template("security_staff.html", include_str!("../templates/security_staff.html"))?;
+        env.add_template("security_firewall.html", include_str!("../templates/security_firewall.html"))?;
+        env.add_template("security_area.html", include_str!("../templates/security_area.html"))?;
         env.add_template("merchant_backups.html", include_str!("../templates/merchant_backups.html"))?;
         env.add_template("merchant_backup_preview.html", include_str!("../templates/merchant_backup_preview.html"))?;
         env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
@@ -65,6 +69,7 @@ impl Templates {
         let ctx = minijinja::context! {
             csrf => crate::http::csrf::token(),
             signed_in => crate::http::csrf::has_session(),
+            saved_notice => crate::http::notice::current(),
             ..minijinja::Value::from(minijinja::value::Serde(&ctx))
         };
         self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| {

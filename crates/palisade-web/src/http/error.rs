@@ -162,6 +162,11 @@ pub async fn error_pages_for<F: std::future::Future>(uri: axum::http::Uri, fut: 
     PAGE_PATH.scope(uri, fut).await
 }
 
+/// The address of the page being answered, inside a request.
+pub(crate) fn page_uri() -> Option<axum::http::Uri> {
+    PAGE_PATH.try_with(Clone::clone).ok()
+}
+
 /// Where an error page leads back to, and in whose look.
 #[derive(Debug, PartialEq, Eq)]
 struct WayBack {

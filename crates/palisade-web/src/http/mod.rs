@@ -12,6 +12,7 @@ pub mod id_path;
 pub mod json;
 pub mod layers;
 pub mod metrics;
+pub mod notice;
 pub mod session;
 
 pub use error::{ApiError, PageError};

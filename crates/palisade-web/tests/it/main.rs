@@ -22,6 +22,7 @@ mod outsider;
 mod page_cache;
 mod password_reset;
 mod permission_algebra;
+mod security_center;
 mod sell;
 mod sensitive;
 mod shield;

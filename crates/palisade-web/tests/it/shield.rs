@@ -529,7 +529,7 @@ async fn country_rules_say_they_are_unavailable_without_a_geoip_database() {
     assert!(palisade_store::firewall::rules(&app.db, &scope).await.unwrap().is_empty());
     let center = app
         .client
-        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .get(app.url(&format!("/admin/stores/{}/security/firewall", s.id)))
         .header("cookie", &cookie)
         .send()
         .await
@@ -548,7 +548,7 @@ async fn country_rules_block_by_the_operators_geoip_database() {
     let (s, scope, cookie) = crate::support::owner_of(&app, "tea").await;
     let center = app
         .client
-        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .get(app.url(&format!("/admin/stores/{}/security/firewall", s.id)))
         .header("cookie", &cookie)
         .send()
         .await
@@ -702,7 +702,8 @@ async fn a_store_chooses_its_own_firewall_mode_for_its_paths() {
     assert_eq!(app.get(&attack("oak")).await.status(), StatusCode::FORBIDDEN, "other stores keep the platform's mode");
     let logged = events(&app, Some(&tea.id.to_string()), 1).await;
     assert_eq!(logged[0]["action"], "log", "{logged:?}");
-    let center = app.client.get(app.url(&format!("/admin/stores/{}/security", tea.id))).header("cookie", &cookie);
+    let center =
+        app.client.get(app.url(&format!("/admin/stores/{}/security/firewall", tea.id))).header("cookie", &cookie);
     let center = center.send().await.unwrap().text().await.unwrap();
     assert!(center.contains("ssrf.internal-url in query"), "the merchant sees which field matched");
     let after = control_status(&app, &tea.id.to_string(), &cookie, control).await;

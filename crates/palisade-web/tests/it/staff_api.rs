@@ -456,7 +456,7 @@ async fn the_page_lists_and_withdraws_invitations() {
     let id = json_of(res).await["id"].as_str().unwrap().to_owned();
     let page = app
         .client
-        .get(app.url(&format!("/admin/stores/{}/security", s.id)))
+        .get(app.url(&format!("/admin/stores/{}/security/staff", s.id)))
         .header("cookie", &owner)
         .send()
         .await

@@ -376,6 +376,22 @@ async fn the_payment_page_monitor_matches_the_live_page_and_alerts_on_a_change()
     assert!(mails.iter().any(|m| m.subject.contains("payment page changed")));
 }
 
+/// The operator's dispute queue reads without ids: order number, store name, total with its currency, status badge.
+async fn assert_queue_is_readable(app: &TestApp, console: &str, order_id: &str) {
+    let queue = app.client.get(app.url("/console/disputes")).header("cookie", console).send().await.unwrap();
+    let queue = queue.text().await.unwrap();
+    for shown in [
+        "Order #1001 at Store alpha",
+        "Order #1002 at Store alpha",
+        "SGD",
+        "badge status-answered",
+        "badge status-open",
+    ] {
+        assert!(queue.contains(shown), "the dispute queue shows {shown}: {queue}");
+    }
+    assert!(!queue.contains(order_id), "no raw order ids in the queue");
+}
+
 #[tokio::test]
 async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows_the_decision() {
     let app = TestApp::start().await;
@@ -425,6 +441,7 @@ async fn a_dispute_goes_from_buyer_to_merchant_to_operator_and_the_money_follows
     assert_eq!(answered.status(), 200);
     // The operator decides both from the console: one for the buyer (refund), one for the merchant (release).
     let console = app.console_cookie().await;
+    assert_queue_is_readable(&app, &console, &ids[0]).await;
     for (id, outcome) in [(&ids[0], "merchant"), (&ids[1], "buyer")] {
         let d = palisade_commerce::disputes::for_order(&app.db, &sa, id.parse().unwrap()).await.unwrap().unwrap();
         let res = app

@@ -327,7 +327,7 @@ async fn the_variant_form_redirects_only_to_a_product_id() {
     let path = format!("/admin/stores/{}/variants/{}", s.id, mine.variants[0].id);
     let products = format!("/admin/stores/{}/products", s.id);
     for (product, expected) in [
-        (mine.id.to_string(), format!("{products}/{}", mine.id)),
+        (mine.id.to_string(), format!("{products}/{}?saved=variant", mine.id)),
         ("not-an-id".to_owned(), products.clone()),
         ("orders".to_owned(), products.clone()),
     ] {

@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::http::access::StaffAccess;
 use crate::http::client::ClientAddr;
+use crate::http::notice;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
 use crate::routes::admin::security_center::AdminError;
@@ -122,7 +123,8 @@ async fn render(state: &AppState, access: &StaffAccess, template: &str, ctx: ser
         "operator": access.account.email,
         "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name},
         "base": base(access),
-        "section": "backups",
+        "section": "security",
+        "tab": "backups",
         "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
     });
     if let (Some(f), serde_json::Value::Object(c)) = (full.as_object_mut(), ctx) {
@@ -136,7 +138,7 @@ async fn page(State(state): State<AppState>, access: StaffAccess) -> PageResult 
     let settings = store_exports::settings(&state.db, scope(&access)).await.map_err(backup_error)?;
     let exports = store_exports::list(&state.db, scope(&access), 30).await.map_err(backup_error)?;
     let now = state.db.now().millis();
-    let report = state.registry.evaluate_store(&state.db, &state.facts, scope(&access)).await?;
+    let report = state.registry.evaluate_store(&state.db, &state.facts, scope(&access)).await?.for_merchant();
     let controls: Vec<serde_json::Value> = report
         .areas
         .iter()
@@ -205,7 +207,7 @@ async fn export_now(
     if done.outcome != "ok" {
         return Err(invalid(format!("the export failed: {}", done.detail)));
     }
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#exports", base(&access)), "export")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -238,7 +240,7 @@ async fn set_schedule(
         Some(new_passphrase(&PassphraseForm { passphrase: form.passphrase, repeat: form.repeat })?)
     };
     store_exports::set_schedule(&state.db, scope(&access), sealer, schedule, passphrase).await.map_err(backup_error)?;
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#schedule", base(&access)), "schedule")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -271,7 +273,7 @@ async fn set_destination(
     store_exports::set_delivery(&state.db, scope(&access), sealer, destination, &outbound(&state))
         .await
         .map_err(backup_error)?;
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#schedule", base(&access)), "destination")).into_response())
 }
 
 async fn download(
@@ -327,7 +329,7 @@ async fn upload(
     store_exports::keep_upload(&state.db, scope(&access), &state.objects, &name, bytes.to_vec())
         .await
         .map_err(backup_error)?;
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#exports", base(&access)), "uploaded")).into_response())
 }
 
 async fn restore_test(
@@ -343,7 +345,7 @@ async fn restore_test(
         .await
         .map_err(backup_error)?;
     // The outcome, failed or not, is on the page (and in the matrix).
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#exports", base(&access)), "restore-test")).into_response())
 }
 
 async fn preview(
@@ -392,5 +394,5 @@ async fn import(
         .map_err(backup_error)?;
     // The import may have changed the store's rules, modes and allow-list: drop this node's cached layer.
     state.store_rules.invalidate();
-    Ok(Redirect::to(&format!("{}/backups", base(&access))).into_response())
+    Ok(Redirect::to(&notice::saved(&format!("{}/backups#exports", base(&access)), "imported")).into_response())
 }

@@ -114,6 +114,11 @@ fn back(to: String) -> PageResult {
     Ok(Redirect::to(&to).into_response())
 }
 
+/// Back to `to` after a save, saying what was saved (`code` from [`crate::http::notice`]'s table).
+fn saved_to(code: &'static str, to: String) -> PageResult {
+    back(crate::http::notice::saved(&to, code))
+}
+
 fn bad_form(e: FormRejection) -> AdminError {
     AdminError::Page(PageError(ApiError::from(e)))
 }
@@ -196,7 +201,7 @@ async fn create_product(
         },
     )
     .await?;
-    back(format!("{}/products/{}", base(&access), p.id))
+    saved_to("product-created", format!("{}/products/{}", base(&access), p.id))
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,7 +219,7 @@ async fn create_category(
     let Form(f) = form.map_err(bad_form)?;
     let slug = Slug::parse(&f.slug).map_err(|e| invalid(e.to_string()))?;
     catalog::create_category(&state.db, scope(&access), &slug, &f.name).await?;
-    back(format!("{}/products", base(&access)))
+    saved_to("category", format!("{}/products", base(&access)))
 }
 
 async fn product(
@@ -264,7 +269,7 @@ async fn edit_product(
         },
     )
     .await?;
-    back(format!("{}/products/{id}", base(&access)))
+    saved_to("product", format!("{}/products/{id}", base(&access)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,7 +287,7 @@ async fn product_status(
     let Form(f) = form.map_err(bad_form)?;
     let status = ProductStatus::parse(&f.status)?;
     catalog::set_status(&state.db, scope(&access), id, status).await?;
-    back(format!("{}/products/{id}", base(&access)))
+    saved_to("product-status", format!("{}/products/{id}", base(&access)))
 }
 
 async fn upload_image(
@@ -308,7 +313,7 @@ async fn upload_image(
     }
     let bytes = file.ok_or_else(|| invalid("choose an image file"))?;
     images::add(&state.db, &state.objects, scope(&access), id, bytes, &alt).await?;
-    back(format!("{}/products/{id}", base(&access)))
+    saved_to("image-added", format!("{}/products/{id}", base(&access)))
 }
 
 async fn remove_image(
@@ -318,7 +323,7 @@ async fn remove_image(
 ) -> PageResult {
     access.require(Permission::Products)?;
     images::remove(&state.db, scope(&access), image).await?;
-    back(format!("{}/products", base(&access)))
+    saved_to("image-removed", format!("{}/products", base(&access)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,7 +366,7 @@ async fn edit_variant(
     // The form names the product page to return to; only an id goes into the address (anything else lands on
     // the product list).
     match f.product.trim().parse::<ProductId>() {
-        Ok(product) => back(format!("{}/products/{product}", base(&access))),
+        Ok(product) => saved_to("variant", format!("{}/products/{product}", base(&access))),
         Err(_) => back(format!("{}/products", base(&access))),
     }
 }
@@ -409,7 +414,7 @@ async fn ship(
     let Form(f) = form.map_err(bad_form)?;
     orders::transition(&state.db, scope(&access), id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
         .await?;
-    back(format!("{}/orders/{id}", base(&access)))
+    saved_to("shipped", format!("{}/orders/{id}", base(&access)))
 }
 
 async fn deliver(
@@ -419,7 +424,7 @@ async fn deliver(
 ) -> PageResult {
     access.require(Permission::Orders)?;
     orders::transition(&state.db, scope(&access), id, Status::Delivered, None, &state.config.commerce).await?;
-    back(format!("{}/orders/{id}", base(&access)))
+    saved_to("delivered", format!("{}/orders/{id}", base(&access)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,7 +445,7 @@ async fn refund(
     let currency = store_currency(&state, &access).await?;
     let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
     orders::refund(&state.db, scope(&access), id, amount.minor, &f.note).await?;
-    back(format!("{}/orders/{id}", base(&access)))
+    saved_to("refunded", format!("{}/orders/{id}", base(&access)))
 }
 
 async fn dispute_list(State(state): State<AppState>, access: StaffAccess) -> PageResult {
@@ -463,7 +468,7 @@ async fn respond(
     access.require(Permission::Orders)?;
     let Form(f) = form.map_err(bad_form)?;
     disputes::respond(&state.db, scope(&access), id, &f.response).await?;
-    back(format!("{}/disputes", base(&access)))
+    saved_to("dispute-answered", format!("{}/disputes", base(&access)))
 }
 
 async fn payout_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
@@ -490,7 +495,7 @@ async fn payout(
     let Form(f) = form.map_err(bad_form)?;
     // Moving money out needs a person who entered their password in the last few minutes.
     match services::payouts::request(&state, &access, f.amount).await {
-        Ok(_) => back(format!("{}/payouts", base(&access))),
+        Ok(_) => saved_to("payout", format!("{}/payouts", base(&access))),
         Err(Refusal::NotInteractive | Refusal::StepUpRequired) => {
             back(format!("/account/reauth?next={}/payouts", base(&access)))
         }
@@ -537,7 +542,7 @@ async fn save_theme(
     access.require(Permission::Theme)?;
     let Form(f) = form.map_err(bad_form)?;
     themes::save(&state.db, scope(&access), &f.name, &f.source).await?;
-    back(format!("{}/theme?name={}", base(&access), f.name))
+    saved_to("theme", format!("{}/theme?name={}", base(&access), f.name))
 }
 
 async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> PageResult {
@@ -566,5 +571,5 @@ async fn save_settings(
     let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
     // One write after all checks: a bad tagline must not leave the new shipping price saved behind an error.
     orders::set_settings(&state.db, scope(&access), shipping.minor, &f.tagline).await?;
-    back(format!("{}/settings", base(&access)))
+    saved_to("settings", format!("{}/settings", base(&access)))
 }

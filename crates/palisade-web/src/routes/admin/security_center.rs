@@ -23,9 +23,11 @@ use utoipa_axum::routes;
 
 use crate::http::access::{AccessRejection, StaffAccess};
 use crate::http::client::ClientAddr;
+use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
+use crate::routes::admin::security_tabs;
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -36,6 +38,10 @@ use crate::state::AppState;
 /// and, for the JSON admin routes, the `x-permission` of their declarations (`/api/openapi.json`).
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security", None),
+    ("GET", "/admin/stores/{store}/security/staff", None),
+    ("GET", "/admin/stores/{store}/security/firewall", None),
+    ("GET", "/admin/stores/{store}/security/updates", None),
+    ("GET", "/admin/stores/{store}/security/awareness", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/allowlist", Some(Permission::SecuritySettings)),
@@ -58,7 +64,11 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(admin_home))
-        .route("/admin/stores/{store}/security", get(security_center))
+        .route("/admin/stores/{store}/security", get(security_tabs::overview))
+        .route("/admin/stores/{store}/security/staff", get(security_tabs::staff_tab))
+        .route("/admin/stores/{store}/security/firewall", get(security_tabs::firewall_tab))
+        .route("/admin/stores/{store}/security/updates", get(security_tabs::updates_tab))
+        .route("/admin/stores/{store}/security/awareness", get(security_tabs::awareness_tab))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))
         .route("/admin/stores/{store}/security/contact", post(set_contact))
         .route("/admin/stores/{store}/security/allowlist", post(set_allowlist))
@@ -113,12 +123,21 @@ impl IntoResponse for AdminError {
     }
 }
 
-fn security_url(access: &StaffAccess) -> String {
-    format!("/admin/stores/{}/security", access.membership.scope.store_id())
+/// Back to the setting just saved (`tab`: a path under the store, with the setting's anchor), saying it was saved.
+fn saved(access: &StaffAccess, tab: &str, code: &'static str) -> PageResult {
+    let to = format!("/admin/stores/{}/{tab}", access.membership.scope.store_id());
+    Ok(Redirect::to(&notice::saved(&to, code)).into_response())
+}
+
+/// The password prompt, coming back to `tab` (a path under the store) afterwards.
+fn reauth_then(access: &StaffAccess, tab: &str) -> Response {
+    let tab = tab.split('#').next().unwrap_or_default();
+    Redirect::to(&format!("/account/reauth?next=/admin/stores/{}/{tab}", access.membership.scope.store_id()))
+        .into_response()
 }
 
 /// Sensitive changes need a recent password entry (and so a person: API tokens cannot make them).
-fn step_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
+fn step_up(state: &AppState, access: &StaffAccess, tab: &str) -> Option<Response> {
     let Some(session) = &access.session else {
         return Some(
             ApiError::new(
@@ -129,8 +148,7 @@ fn step_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
             .into_response(),
         );
     };
-    (!sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW))
-        .then(|| Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
+    (!sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW)).then(|| reauth_then(access, tab))
 }
 
 async fn admin_home(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
@@ -151,38 +169,6 @@ async fn admin_home(State(state): State<AppState>, s: SignedIn) -> Result<Respon
     }
 }
 
-async fn security_center(State(state): State<AppState>, access: StaffAccess) -> PageResult {
-    let scope = &access.membership.scope;
-    let store = tenancy::get_store(&state.db, scope).await?;
-    let report = state.registry.evaluate_store(&state.db, &state.facts, scope).await?;
-    let history = matrix::history_store(&state.db, scope, 15).await?;
-    let pol = policy::get(&state.db, scope).await?;
-    let can_settings = access.membership.can(Permission::SecuritySettings);
-    let can_staff = access.membership.can(Permission::StaffManagement);
-    let staff = if can_staff { Some(staff::rows(&state, scope).await?) } else { None };
-    let invitations = if can_staff { Some(staff::pending(&state, scope).await?) } else { None };
-    let api_tokens = if can_settings { Some(api_tokens::rows(&state, scope).await?) } else { None };
-    let shield_events =
-        crate::edge::shield::shown(palisade_store::shield_events::recent_for_store(&state.db, scope, 10).await?);
-    let firewall = palisade_store::firewall::get(&state.db, scope).await?;
-    let custom_rules = palisade_store::firewall::rules(&state.db, scope).await?;
-    let html = state.templates.render(
-        "security_center.html",
-        json!({
-            "operator": access.account.email,
-            "store": store, "report": report, "history": history, "policy": pol,
-            "can_settings": can_settings, "can_staff": can_staff, "staff": staff, "invitations": invitations,
-            "grace_until": access.mfa_grace_until, "me": access.account.id, "api_tokens": api_tokens,
-            "all_permissions": Permission::ALL.iter().map(|p| json!({"key": p.key(), "title": p.title()})).collect::<Vec<_>>(),
-            "base": format!("/admin/stores/{}", store.id), "section": "security", "shield_events": shield_events,
-            "firewall": firewall, "rules": custom_rules, "geoip": state.geoip.available(), "attack_mode": firewall.attack_mode_until.is_some_and(|t| t > state.db.now()),
-            "platform_waf": {"mode": state.shield.config.policy.mode.as_str(), "paranoia": state.shield.config.policy.paranoia},
-            "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
-        }),
-    )?;
-    Ok(Html(html).into_response())
-}
-
 #[derive(Deserialize)]
 struct PolicyForm {
     require: Option<String>,
@@ -195,13 +181,13 @@ async fn set_mfa_policy(
     Form(form): Form<PolicyForm>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    if let Some(r) = step_up(&state, &access) {
+    if let Some(r) = step_up(&state, &access, "security/staff#mfa-policy") {
         return Ok(r);
     }
     let staff_mfa = if form.require.is_some() { policy::StaffMfa::Required } else { policy::StaffMfa::Optional };
     let grace = Duration::from_secs(u64::from(form.grace_days.unwrap_or(7).min(30)) * 24 * 3600);
     policy::set(&state.db, &access.membership.scope, staff_mfa, grace).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/staff#mfa-policy", "mfa-policy")
 }
 
 #[derive(Deserialize)]
@@ -225,7 +211,7 @@ async fn set_contact(State(state): State<AppState>, access: StaffAccess, Form(fo
         StoreSettings { security_contact: Some(contact), ..Default::default() },
     )
     .await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security#contact", "contact")
 }
 
 #[derive(Deserialize)]
@@ -248,7 +234,7 @@ async fn set_allowlist(
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
-    if let Some(r) = step_up(&state, &access) {
+    if let Some(r) = step_up(&state, &access, "security/firewall#allowlist") {
         return Ok(r);
     }
     let nets = palisade_store::firewall::parse_allowlist(form.cidrs.lines()).map_err(|e| invalid(e.to_string()))?;
@@ -259,7 +245,7 @@ async fn set_allowlist(
         nets.iter().map(ToString::to_string).collect(),
     )
     .await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/firewall#allowlist", "allowlist")
 }
 
 #[derive(Deserialize)]
@@ -283,7 +269,7 @@ async fn set_attack_mode(
     let until = (hours > 0).then(|| state.db.now().plus(Duration::from_secs(hours * 3600)));
     palisade_store::firewall::set_attack_mode(&state.db, &access.membership.scope, until).await?;
     state.store_rules.invalidate();
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/firewall#attack-mode", "attack-mode")
 }
 
 #[derive(Deserialize)]
@@ -303,7 +289,7 @@ async fn set_waf(
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
-    if let Some(r) = step_up(&state, &access) {
+    if let Some(r) = step_up(&state, &access, "security/firewall#waf") {
         return Ok(r);
     }
     let mode = match form.mode.trim() {
@@ -322,7 +308,7 @@ async fn set_waf(
     };
     palisade_store::firewall::set_waf(&state.db, &access.membership.scope, mode, paranoia).await?;
     state.store_rules.invalidate();
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/firewall#waf", "waf")
 }
 
 #[derive(Deserialize)]
@@ -340,7 +326,7 @@ async fn add_rule(
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
     firewall_rules::add(&state, &access.membership.scope, &form.source).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/firewall#rules", "rule-added")
 }
 
 /// Runs a rule over the store's recent requests (kept in memory on this node) without enabling it.
@@ -372,24 +358,22 @@ async fn change_rule(
     Path((_, rule, op)): Path<(String, String, String)>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    let change = match op.as_str() {
-        "enable" => Change::Enable,
-        "disable" => Change::Disable,
-        "delete" => Change::Delete,
+    let (change, code) = match op.as_str() {
+        "enable" => (Change::Enable, "rule-enabled"),
+        "disable" => (Change::Disable, "rule-disabled"),
+        "delete" => (Change::Delete, "rule-deleted"),
         _ => return Err(ApiError::not_found("action").into()),
     };
     firewall_rules::change(&state, &access.membership.scope, &rule, change).await?;
-    Ok(Redirect::to(&security_url(&access)).into_response())
+    saved(&access, "security/firewall#rules", code)
 }
 
-/// The page's answer to a change: back to the Security Center, or the reason it was not made (a person who must
-/// re-enter their password is sent to do so first).
-fn after<T>(access: &StaffAccess, outcome: Result<T, Refusal>) -> PageResult {
+/// The page's answer to a change: back to the setting on its tab saying it was saved, or the reason it was not
+/// made (a person who must re-enter their password is sent to do so first).
+fn after<T>(access: &StaffAccess, tab: &str, code: &'static str, outcome: Result<T, Refusal>) -> PageResult {
     match outcome {
-        Ok(_) => Ok(Redirect::to(&security_url(access)).into_response()),
-        Err(Refusal::StepUpRequired) => {
-            Ok(Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
-        }
+        Ok(_) => saved(access, tab, code),
+        Err(Refusal::StepUpRequired) => Ok(reauth_then(access, tab)),
         Err(r) => match r.into_api() {
             Ok(denied) => Err(denied.into()),
             Err(e) => Err(e.into()),
@@ -410,7 +394,7 @@ async fn set_role(
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
     let outcome = async { staff::set_role(&state, &access, account, staff::parse_role(&form.role)?).await }.await;
-    after(&access, outcome)
+    after(&access, "security/staff#staff", "role", outcome)
 }
 
 async fn set_grants(
@@ -428,7 +412,7 @@ async fn set_grants(
         .filter_map(|(_, v)| Permission::parse(v))
         .collect();
     let outcome = staff::set_grants(&state, &access, account, &grants).await;
-    after(&access, outcome)
+    after(&access, "security/staff#staff", "grants", outcome)
 }
 
 async fn remove_member(
@@ -438,7 +422,7 @@ async fn remove_member(
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
     let outcome = staff::remove(&state, &access, account).await;
-    after(&access, outcome)
+    after(&access, "security/staff#staff", "member-removed", outcome)
 }
 
 async fn create_token(State(state): State<AppState>, access: StaffAccess, body: String) -> PageResult {
@@ -457,7 +441,7 @@ async fn create_token(State(state): State<AppState>, access: StaffAccess, body: 
     }
     let (info, secret) = match api_tokens::create(&state, &access, new).await {
         Ok(created) => created,
-        Err(r) => return after(&access, Err::<(), _>(r)),
+        Err(r) => return after(&access, "security/staff#api-tokens", "token-revoked", Err::<(), _>(r)),
     };
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let html = state.templates.render(
@@ -493,7 +477,7 @@ async fn revoke_token(
     IdPath((_, token)): IdPath<(String, TokenId)>,
 ) -> PageResult {
     let outcome = api_tokens::revoke(&state, &access, token).await;
-    after(&access, outcome)
+    after(&access, "security/staff#api-tokens", "token-revoked", outcome)
 }
 
 #[derive(Deserialize)]
@@ -505,7 +489,7 @@ struct InviteForm {
 async fn invite(State(state): State<AppState>, access: StaffAccess, Form(form): Form<InviteForm>) -> PageResult {
     access.require(Permission::StaffManagement)?;
     let outcome = staff::invite(&state, &access, &form.email, &form.role).await;
-    after(&access, outcome)
+    after(&access, "security/staff#invite", "invited", outcome)
 }
 
 async fn revoke_invitation(
@@ -514,7 +498,7 @@ async fn revoke_invitation(
     Path((_, invitation)): Path<(String, String)>,
 ) -> PageResult {
     let outcome = staff::revoke_invitation(&state, &access, &invitation).await;
-    after(&access, outcome)
+    after(&access, "security/staff#invitations", "invitation-withdrawn", outcome)
 }
 
 fn no_invitation() -> PageError {
@@ -596,7 +580,8 @@ async fn accept_invitation(
     extensions(("x-permission" = json!(access::MEMBER)))
 )]
 async fn api_controls(State(state): State<AppState>, access: StaffAccess) -> Result<Json<matrix::Report>, ApiError> {
-    Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &access.membership.scope).await?))
+    // Staff see the platform's column without its internals, as on the page.
+    Ok(Json(state.registry.evaluate_store(&state.db, &state.facts, &access.membership.scope).await?.for_merchant()))
 }
 
 /// JSON-flavoured admin error.

@@ -64,7 +64,7 @@ async fn disputes_page(
     State(state): State<AppState>,
     ConsoleOperator(op): ConsoleOperator,
 ) -> Result<Html<String>, PageError> {
-    let list = palisade_commerce::disputes::undecided(&state.db, &op).await?;
+    let list = palisade_commerce::disputes::undecided_cases(&state.db, &op).await?;
     let page = state
         .templates
         .render("console_disputes.html", json!({"operator": op.email(), "is_operator": true, "disputes": list}))?;
@@ -98,7 +98,7 @@ async fn decide(
     };
     let store = crate::routes::resolve_store(&state, &store).await?;
     disputes::decide(&state.db, &op, store, dispute, outcome, &form.note, &state.config.commerce).await?;
-    Ok(Redirect::to("/console/disputes").into_response())
+    Ok(Redirect::to(&crate::http::notice::saved("/console/disputes", "decided")).into_response())
 }
 
 /// The payment page's script inventory and the integrity monitor's recent checks (PCI DSS 6.4.3, 11.6.1).
@@ -123,10 +123,12 @@ async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperato
     let platform = op.platform_scope();
     let report = state.registry.evaluate_platform(&state.db, &state.facts).await?;
     let stores = tenancy::list_stores(&state.db, &platform).await?;
-    let events = audit::list_platform(&state.db, &platform, 20).await?;
+    let rollup = palisade_store::posture::rollup(&state.db, &platform, &state.registry.merchant_controls()).await?;
+    let events = palisade_store::audit_view::platform_named(&state.db, &platform, 20).await?;
     let page = state.templates.render(
         "console.html",
-        json!({"operator": op.email(), "is_operator": true, "report": report, "stores": stores, "events": events}),
+        json!({"operator": op.email(), "is_operator": true, "report": report, "stores": stores, "rollup": rollup,
+               "events": events}),
     )?;
     Ok(Html(page))
 }
@@ -261,7 +263,7 @@ async fn lift_ban(
     let ip = crate::edge::limits::network_of(ip);
     palisade_store::bans::lift(&state.db, &op.platform_scope(), &ip.to_string()).await?;
     state.shield.bans.lift(ip);
-    Ok(Redirect::to("/console/shield").into_response())
+    Ok(Redirect::to(&crate::http::notice::saved("/console/shield", "ban-lifted")).into_response())
 }
 
 /// Platform-wide "under attack" mode: every storefront asks for the proof-of-work check.
