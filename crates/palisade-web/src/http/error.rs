@@ -162,6 +162,12 @@ pub async fn error_pages_for<F: std::future::Future>(uri: axum::http::Uri, fut: 
     PAGE_PATH.scope(uri, fut).await
 }
 
+/// The path (no query) of the page being answered, when inside [`error_pages_for`].
+#[must_use]
+pub fn page_path() -> Option<String> {
+    PAGE_PATH.try_with(|uri| uri.path().to_owned()).ok()
+}
+
 /// Where an error page leads back to, and in whose look.
 #[derive(Debug, PartialEq, Eq)]
 struct WayBack {
