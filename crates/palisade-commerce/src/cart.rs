@@ -147,7 +147,11 @@ pub async fn merge_into_buyer(db: &Db, guest: &CartId, buyer: AccountId) -> Resu
         }
     }
     sqlx::query("DELETE FROM carts WHERE id = $1 AND buyer_id IS NULL").bind(guest.as_str()).execute(&mut *tx).await?;
-    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(db.now().0).bind(target.as_str()).execute(&mut *tx).await?;
+    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
+        .bind(db.now().0)
+        .bind(target.as_str())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok((target, merged))
 }

@@ -8,5 +8,7 @@ pub mod text;
 pub mod time;
 pub mod zone;
 
-pub use ids::{AccountId, AddressId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId};
+pub use ids::{
+    AccountId, AddressId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId,
+};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -54,7 +54,9 @@ async fn save_profile(
 ) -> Result<Response, PageError> {
     match profile::set_name(&state.db, s.account.id, &form.name).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
-        Err(CommerceError::Invalid(m)) => profile_page(&state, &headers, &s, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(CommerceError::Invalid(m)) => {
+            profile_page(&state, &headers, &s, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -286,8 +286,15 @@ async fn register_retry(
 ) -> Result<Response, PageError> {
     let ctx = json!({"error": error, "name": form.name, "email": form.email, "next": next.unwrap_or_default(),
                      "login_url": with_next("/login", next)});
-    crate::routes::storefront::catalog::shop_page(state, headers, None, "register.html", ctx, StatusCode::UNPROCESSABLE_ENTITY)
-        .await
+    crate::routes::storefront::catalog::shop_page(
+        state,
+        headers,
+        None,
+        "register.html",
+        ctx,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// Sign-ups per IP: 5 free per 15 minutes, then growing delays.
@@ -479,8 +486,15 @@ async fn security_answer(
     let ctx = account_context(state, s, notice).await?;
     if is_buyer(&s.account) {
         let ctx = merge_json(ctx, json!({"tab": "security"}));
-        return crate::routes::storefront::catalog::shop_page(state, headers, Some(s), "account_security.html", ctx, StatusCode::OK)
-            .await;
+        return crate::routes::storefront::catalog::shop_page(
+            state,
+            headers,
+            Some(s),
+            "account_security.html",
+            ctx,
+            StatusCode::OK,
+        )
+        .await;
     }
     Ok(page(state, "account.html", ctx)?.into_response())
 }
@@ -555,7 +569,11 @@ async fn totp_confirm(
             // Privilege changed: new session id, and the second factor counts as passed in this session.
             sessions::mark_mfa(&state.db, &s.session).await?;
             let token = sessions::rotate(&state.db, &s.session).await?;
-            let html = page(&state, "recovery_codes.html", json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}))?;
+            let html = page(
+                &state,
+                "recovery_codes.html",
+                json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
+            )?;
             Ok(with_cookie(html.into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600)))
         }
         Err(IdentityError::InvalidCode) => {
@@ -588,7 +606,12 @@ async fn recovery_codes(State(state): State<AppState>, s: SignedIn) -> Result<Re
         return Ok(r);
     }
     let codes = state.identity.new_recovery_codes(&s.account).await?;
-    Ok(page(&state, "recovery_codes.html", json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}))?.into_response())
+    Ok(page(
+        &state,
+        "recovery_codes.html",
+        json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
+    )?
+    .into_response())
 }
 
 #[derive(Deserialize)]

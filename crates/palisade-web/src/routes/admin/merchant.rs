@@ -568,12 +568,9 @@ async fn save_settings(
     let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
-    let zone = f
-        .time_zone
-        .as_deref()
-        .map(palisade_core::zone::StoreZone::parse)
-        .transpose()
-        .map_err(|e| PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone", e.to_string())))?;
+    let zone = f.time_zone.as_deref().map(palisade_core::zone::StoreZone::parse).transpose().map_err(|e| {
+        PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone", e.to_string()))
+    })?;
     // Writes only after all checks: a bad tagline or zone must not leave the new shipping price saved behind an
     // error (the zone is parsed above; the tagline is checked before set_settings writes).
     orders::set_settings(&state.db, scope(&access), shipping.minor, &f.tagline).await?;

@@ -448,7 +448,10 @@ async fn render_product(
     if let Some(o) = p.as_object_mut() {
         o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
     }
-    let ctx = merge(base, json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone}));
+    let ctx = merge(
+        base,
+        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone}),
+    );
     render_store_page(state, scope, "product.html", &ctx, csrf).await
 }
 
