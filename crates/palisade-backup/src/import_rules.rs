@@ -109,6 +109,7 @@ pub fn check(archive: &Archive, store_currency: &str, now: Timestamp, ctx: &Impo
 fn check_commerce(archive: &Archive) -> Result<()> {
     let t = Rows::of(archive, "store_commerce")?;
     let (tagline, shipping) = (t.col("tagline")?, t.col("flat_shipping_minor")?);
+    let zone = t.col("time_zone").ok();
     for (label, row) in t.each() {
         if let Some(tag) = text(row, tagline) {
             let clean = orders::check_tagline(tag).map_err(|e| t.refuse(&label, e))?;
@@ -118,6 +119,13 @@ fn check_commerce(archive: &Archive) -> Result<()> {
         }
         if int(row, shipping).is_some_and(|s| s < 0) {
             return Err(t.refuse(&label, "shipping must not be negative"));
+        }
+        // Archives made before stores had a time zone have no such column (the store keeps its own).
+        if let Some(zone) = zone.and_then(|z| text(row, z)) {
+            let parsed = palisade_core::zone::StoreZone::parse(zone).map_err(|e| t.refuse(&label, e))?;
+            if parsed.name() != zone {
+                return Err(t.refuse(&label, "the time zone is not spelt as the settings page would save it"));
+            }
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! checkout makes one order per store.
 
 use palisade_core::money::{Currency, Money};
-use palisade_core::{ImageId, VariantId};
+use palisade_core::{AccountId, ImageId, VariantId};
 use palisade_store::db::ExecuteWrite;
 use palisade_store::{Db, StoreError};
 use rand::RngCore;
@@ -50,16 +50,156 @@ pub async fn create(db: &Db) -> Result<(CartId, String)> {
     Ok((CartId(id), token))
 }
 
-/// The cart a cookie token opens, if it exists.
+/// The guest cart a cookie token opens, if it exists. An account's cart is never opened by a cookie (after
+/// signing out, the browser's cookie opens nothing of the account): see [`of_buyer`].
 pub async fn find(db: &Db, token: &str) -> Result<Option<CartId>> {
     if token.len() != 64 {
         return Ok(None);
     }
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE token_hash = $1")
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE token_hash = $1 AND buyer_id IS NULL")
         .bind(hash(token))
         .fetch_optional(db.pool())
         .await?;
     Ok(row.map(|(id,)| CartId(id)))
+}
+
+/// The signed-in buyer's cart, if they have one (the cart follows the account from device to device).
+pub async fn of_buyer(db: &Db, buyer: AccountId) -> Result<Option<CartId>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE buyer_id = $1")
+        .bind(buyer.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|(id,)| CartId(id)))
+}
+
+/// The signed-in buyer's cart, made if they have none yet (one per account: a unique index, so two first adds
+/// at once share one cart). Its token is random and never handed out: only the account opens it.
+pub async fn open_for_buyer(db: &Db, buyer: AccountId) -> Result<CartId> {
+    let mut tx = db.begin_write().await?;
+    let id = buyer_cart_on(&mut tx, db, buyer).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn buyer_cart_on(tx: &mut palisade_store::db::WriteTx, db: &Db, buyer: AccountId) -> Result<CartId> {
+    let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE buyer_id = $1")
+        .bind(buyer.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some((id,)) = existing {
+        return Ok(CartId(id));
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let id = palisade_core::JobId::new().to_string();
+    let now = db.now().0;
+    sqlx::query("INSERT INTO carts (id, token_hash, buyer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(&id)
+        .bind(hash(&hex::encode(raw)))
+        .bind(buyer.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(CartId(id))
+}
+
+/// What a merge did, for the page that follows sign-in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Lines of the guest cart added to the account's cart.
+    pub lines: usize,
+    /// Lines whose quantity was cut to the stock left (or to [`MAX_QUANTITY`]), or left out for lack of room.
+    pub capped: usize,
+}
+
+type GuestLine = (String, String, i64, i64);
+
+/// At sign-in: moves the lines of the browser's guest cart into the buyer's own cart, in one transaction.
+/// Quantities of the same variant are added, capped by the stock left and [`MAX_QUANTITY`] (what the account's
+/// cart already held is never reduced); lines of products no longer on sale are dropped; the store of each line
+/// is read from the catalog, not from the guest cart. The guest cart is deleted. A cart that already belongs to
+/// an account (this one or another) is never merged from.
+pub async fn merge_into_buyer(db: &Db, guest: &CartId, buyer: AccountId) -> Result<(CartId, Merged)> {
+    let mut tx = db.begin_write().await?;
+    let target = buyer_cart_on(&mut tx, db, buyer).await?;
+    let is_guest: Option<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE id = $1 AND buyer_id IS NULL")
+        .bind(guest.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if is_guest.is_none() || guest == &target {
+        tx.commit().await?;
+        return Ok((target, Merged::default()));
+    }
+    let lines: Vec<GuestLine> = sqlx::query_as(
+        "SELECT v.id, v.store_id, ci.quantity, v.stock FROM cart_items ci JOIN variants v ON v.id = ci.variant_id \
+         JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = v.store_id \
+         WHERE ci.cart_id = $1 AND p.status = 'published' AND s.status = 'active' ORDER BY ci.added_at, v.id",
+    )
+    .bind(guest.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut merged = Merged::default();
+    for (variant, store, quantity, stock) in lines {
+        if merge_line(&mut tx, db, &target, (&variant, &store), quantity, stock).await? {
+            merged.lines += 1;
+        } else {
+            merged.capped += 1;
+        }
+    }
+    sqlx::query("DELETE FROM carts WHERE id = $1 AND buyer_id IS NULL").bind(guest.as_str()).execute(&mut *tx).await?;
+    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
+        .bind(db.now().0)
+        .bind(target.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((target, merged))
+}
+
+/// Adds one guest line to the account's cart; whether it went in whole (false: cut or left out).
+async fn merge_line(
+    tx: &mut palisade_store::db::WriteTx,
+    db: &Db,
+    target: &CartId,
+    (variant, store): (&str, &str),
+    quantity: i64,
+    stock: i64,
+) -> Result<bool> {
+    let held: Option<(i64,)> = sqlx::query_as("SELECT quantity FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
+        .bind(target.as_str())
+        .bind(variant)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let had = held.map_or(0, |(q,)| q);
+    let wanted = had.saturating_add(quantity);
+    let total = wanted.min(MAX_QUANTITY).min(stock.max(had));
+    if held.is_none() {
+        let (lines,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1")
+            .bind(target.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+        if total < 1 || lines >= MAX_LINES {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO cart_items (cart_id, store_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(target.as_str())
+        .bind(store)
+        .bind(variant)
+        .bind(total)
+        .bind(db.now().0)
+        .execute(&mut **tx)
+        .await?;
+    } else if total != had {
+        sqlx::query("UPDATE cart_items SET quantity = $1 WHERE cart_id = $2 AND variant_id = $3")
+            .bind(total)
+            .bind(target.as_str())
+            .bind(variant)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(total == wanted)
 }
 
 /// Adds `quantity` of a published variant (summing with what is already there, up to the maximum).

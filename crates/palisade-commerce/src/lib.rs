@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod address;
+pub mod address_book;
 pub mod cart;
 pub mod catalog;
 pub mod controls;
@@ -18,6 +19,7 @@ pub mod payment_page;
 pub mod payments;
 pub mod payouts;
 pub mod policy;
+pub mod profile;
 pub mod reviews;
 pub mod rich_text;
 pub mod theme_output;

@@ -392,6 +392,32 @@ pub async fn set_settings(db: &Db, scope: &StaffScope, shipping_minor: i64, tagl
     Ok(())
 }
 
+/// The store's time zone (Asia/Singapore until its staff choose one): the store's times are shown in it.
+pub async fn time_zone(db: &Db, scope: &StoreScope) -> Result<palisade_core::zone::StoreZone> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT time_zone FROM store_commerce WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map_or_else(palisade_core::zone::StoreZone::default, |(z,)| palisade_core::zone::StoreZone::from_stored(&z)))
+}
+
+/// Sets the store's time zone (a name already checked by [`palisade_core::zone::StoreZone::parse`]).
+pub async fn set_time_zone(db: &Db, scope: &StaffScope, zone: &palisade_core::zone::StoreZone) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO store_commerce (store_id, flat_shipping_minor, time_zone, updated_at) VALUES ($1, 0, $2, $3) \
+         ON CONFLICT (store_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at",
+    )
+    .bind(scope.store_key())
+    .bind(zone.name())
+    .bind(db.now().0)
+    .execute(&mut *tx)
+    .await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A tagline as stored (trimmed; one line of at most 140 characters): every path that stores one calls this.
 pub fn check_tagline(tagline: &str) -> Result<&str> {
     let tagline = tagline.trim();
@@ -971,6 +997,8 @@ pub struct BuyerOrder {
     #[serde(flatten)]
     pub order: Order,
     pub store_name: String,
+    /// The store's time zone, in which the buyer sees the order's times.
+    pub time_zone: palisade_core::zone::StoreZone,
 }
 
 /// A buyer's orders in every store, newest first, each with its store's name (one query). Buyers are platform
@@ -980,7 +1008,8 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Buye
     use sqlx::{FromRow as _, Row as _};
     let columns: Vec<String> = ORDER_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, s.name AS store_name FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
+        "SELECT {}, s.name AS store_name, c.time_zone AS time_zone FROM orders o JOIN stores s ON s.id = o.store_id \
+         LEFT JOIN store_commerce c ON c.store_id = o.store_id WHERE o.buyer_id = $1 \
          ORDER BY o.created_at DESC, o.id DESC LIMIT $2",
         columns.join(", ")
     )))
@@ -992,7 +1021,11 @@ pub async fn for_buyer(db: &Db, buyer: AccountId, limit: i64) -> Result<Vec<Buye
         .map(|row| {
             let order = order_from(OrderRow::from_row(row)?)?;
             let store_name: String = row.try_get("store_name")?;
-            Ok(BuyerOrder { order, store_name })
+            let zone: Option<String> = row.try_get("time_zone")?;
+            let time_zone = zone.map_or_else(palisade_core::zone::StoreZone::default, |z| {
+                palisade_core::zone::StoreZone::from_stored(&z)
+            });
+            Ok(BuyerOrder { order, store_name, time_zone })
         })
         .collect()
 }

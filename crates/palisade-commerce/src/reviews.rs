@@ -17,7 +17,7 @@ use crate::orders::Status;
 pub struct Review {
     pub id: String,
     pub order_id: OrderId,
-    /// The buyer's address with the local part shortened (`m***@example.com`), never the whole address.
+    /// The reviewer's first name (see [`reviewer_name`]).
     pub reviewer: String,
     pub rating: i64,
     pub body: String,
@@ -37,11 +37,31 @@ pub fn average(sum: i64, count: i64) -> Option<f64> {
     (count > 0).then(|| ((sum as f64 / count as f64) * 10.0).round() / 10.0)
 }
 
-fn masked(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-        None => "***".to_owned(),
-    }
+/// How a reviewer is shown: the first word of their profile name (at most 40 characters), or "A buyer" for a
+/// guest, an account without a name, or a name that looks like an address. Never any part of an email.
+#[must_use]
+pub fn reviewer_name(display_name: Option<&str>) -> String {
+    display_name
+        .and_then(|n| n.split_whitespace().next())
+        .filter(|first| !first.contains('@') && !first.chars().any(char::is_control))
+        .map(|first| first.chars().take(40).collect())
+        .unwrap_or_else(|| "A buyer".to_owned())
+}
+
+/// The profile name of the account that placed an order (none for a guest's order).
+async fn buyer_name<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    e: E,
+    scope: &StoreScope,
+    order: OrderId,
+) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT a.display_name FROM orders o LEFT JOIN accounts a ON a.id = o.buyer_id WHERE o.id = $1 AND o.store_id = $2",
+    )
+    .bind(order.to_string())
+    .bind(scope.store_key())
+    .fetch_optional(e)
+    .await?;
+    Ok(row.and_then(|(n,)| n))
 }
 
 /// The buyer reviews a completed order of theirs (through their signed link or account).
@@ -91,7 +111,8 @@ pub async fn add(db: &Db, access: &OrderAccess, rating: i64, body: &str) -> Resu
     .await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
-    Ok(Review { id, order_id, reviewer: masked(&order.buyer_email), rating, body: body.to_owned(), created_at: now })
+    let reviewer = reviewer_name(buyer_name(db.pool(), scope, order_id).await?.as_deref());
+    Ok(Review { id, order_id, reviewer, rating, body: body.to_owned(), created_at: now })
 }
 
 /// The store's rating.
@@ -106,21 +127,23 @@ pub async fn summary(db: &Db, scope: &StoreScope) -> Result<Summary> {
 
 /// The store's latest reviews.
 pub async fn latest(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Review>> {
-    let rows: Vec<(String, String, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, order_id, buyer_email, rating, body, created_at FROM reviews WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+    let rows: Vec<(String, String, Option<String>, i64, String, i64)> = sqlx::query_as(
+        "SELECT r.id, r.order_id, a.display_name, r.rating, r.body, r.created_at FROM reviews r \
+         LEFT JOIN orders o ON o.id = r.order_id AND o.store_id = r.store_id LEFT JOIN accounts a ON a.id = o.buyer_id \
+         WHERE r.store_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
     )
     .bind(scope.store_key())
     .bind(limit.clamp(1, 100))
     .fetch_all(db.pool())
     .await?;
     rows.into_iter()
-        .map(|(id, order_id, email, rating, body, at)| {
+        .map(|(id, order_id, name, rating, body, at)| {
             Ok(Review {
                 id,
                 order_id: order_id
                     .parse()
                     .map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?,
-                reviewer: masked(&email),
+                reviewer: reviewer_name(name.as_deref()),
                 rating,
                 body,
                 created_at: Timestamp(at),

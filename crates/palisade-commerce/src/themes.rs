@@ -42,7 +42,22 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("shell.html", include_str!("../../../themes/default/templates/shell.html")),
     ("slot_search.html", include_str!("../../../themes/default/templates/slot_search.html")),
     ("slot_buy.html", include_str!("../../../themes/default/templates/slot_buy.html")),
+    // The buyer's own pages: sign-in, registration and the account area (they carry the request's token and
+    // the account's details, so never a merchant's environment).
+    ("login.html", include_str!("../../../themes/default/templates/login.html")),
+    ("register.html", include_str!("../../../themes/default/templates/register.html")),
+    ("account_tabs.html", include_str!("../../../themes/default/templates/account_tabs.html")),
+    ("account_profile.html", include_str!("../../../themes/default/templates/account_profile.html")),
+    ("account_addresses.html", include_str!("../../../themes/default/templates/account_addresses.html")),
+    ("account_address.html", include_str!("../../../themes/default/templates/account_address.html")),
+    ("address_fields.html", include_str!("../../../themes/default/templates/address_fields.html")),
+    ("account_security.html", include_str!("../../../themes/default/templates/account_security.html")),
+    ("security_panel.html", SECURITY_PANEL),
 ];
+
+/// The account's security panel (two-step verification, passkeys, sessions): the one source the platform's own
+/// account page includes too.
+pub const SECURITY_PANEL: &str = include_str!("../../../themes/default/templates/security_panel.html");
 
 /// The default theme's stylesheet.
 pub const DEFAULT_CSS: &str = include_str!("../../../themes/default/assets/theme.css");
@@ -76,6 +91,31 @@ pub fn money_filter(v: Value) -> String {
     }
 }
 
+/// The zone a page's times are shown in: its context's `time_zone` (the store's), else UTC.
+fn zone_of(state: &minijinja::State<'_, '_>) -> Option<palisade_core::zone::StoreZone> {
+    let name = state.lookup("time_zone")?;
+    palisade_core::zone::StoreZone::parse(name.as_str()?).ok()
+}
+
+/// The `when` filter: an instant (ms) as a local date and time in the page's `time_zone` (UTC without one).
+/// Shared with the platform's own templates.
+pub fn when_filter(state: &minijinja::State<'_, '_>, ms: i64) -> String {
+    match zone_of(state) {
+        Some(z) => z.local(Timestamp(ms)),
+        None => Timestamp(ms).to_string(),
+    }
+}
+
+/// The `ago` filter: "today", "3 days ago" … against the page's `now` (ms), in its `time_zone`; a page without
+/// `now` shows the local time instead.
+pub fn ago_filter(state: &minijinja::State<'_, '_>, ms: i64) -> String {
+    let zone = zone_of(state).unwrap_or_default();
+    match state.lookup("now").and_then(|n| i64::try_from(n).ok()) {
+        Some(now) => zone.ago(Timestamp(ms), Timestamp(now)),
+        None => zone.local(Timestamp(ms)),
+    }
+}
+
 /// A locked-down environment holding `sources`.
 pub fn sandbox(sources: &BTreeMap<String, String>) -> std::result::Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
@@ -85,7 +125,8 @@ pub fn sandbox(sources: &BTreeMap<String, String>) -> std::result::Result<Enviro
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
     env.add_filter("money", money_filter);
-    env.add_filter("when", |ms: i64| Timestamp(ms).to_string());
+    env.add_filter("when", when_filter);
+    env.add_filter("ago", ago_filter);
     env.add_filter("rich_text", crate::rich_text::filter);
     env.add_function("slot", theme_output::slot_function);
     env.add_filter("stars", |r: f64| {

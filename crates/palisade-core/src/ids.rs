@@ -98,6 +98,10 @@ typed_id!(
     /// A product image (its bytes are stored by content hash).
     ImageId
 );
+typed_id!(
+    /// A shipping address a buyer saved in their account.
+    AddressId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,9 @@ pub mod money;
 pub mod redact;
 pub mod text;
 pub mod time;
+pub mod zone;
 
-pub use ids::{AccountId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId};
+pub use ids::{
+    AccountId, AddressId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId,
+};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -15,14 +15,13 @@ impl Templates {
         let mut env = Environment::new();
         env.add_template("base.html", include_str!("../templates/base.html"))?;
         env.add_template("token_login.html", include_str!("../templates/token_login.html"))?;
-        env.add_template("login.html", include_str!("../templates/login.html"))?;
-        env.add_template("register.html", include_str!("../templates/register.html"))?;
         env.add_template("verify.html", include_str!("../templates/verify.html"))?;
         env.add_template("forgot.html", include_str!("../templates/forgot.html"))?;
         env.add_template("sell.html", include_str!("../templates/sell.html"))?;
         env.add_template("console_applications.html", include_str!("../templates/console_applications.html"))?;
         env.add_template("reset.html", include_str!("../templates/reset.html"))?;
         env.add_template("account.html", include_str!("../templates/account.html"))?;
+        env.add_template("security_panel.html", palisade_commerce::themes::SECURITY_PANEL)?;
         env.add_template("totp_setup.html", include_str!("../templates/totp_setup.html"))?;
         env.add_template("recovery_codes.html", include_str!("../templates/recovery_codes.html"))?;
         env.add_template("security_center.html", include_str!("../templates/security_center.html"))?;
@@ -54,7 +53,8 @@ impl Templates {
         env.add_template("rule_test.html", include_str!("../templates/rule_test.html"))?;
         env.add_template("pay.html", include_str!("../templates/pay.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
-        env.add_filter("when", |ms: i64| palisade_core::Timestamp(ms).to_string());
+        env.add_filter("when", palisade_commerce::themes::when_filter);
+        env.add_filter("ago", palisade_commerce::themes::ago_filter);
         env.add_filter("money", palisade_commerce::themes::money_filter);
         // An amount `{minor, currency}` as a plain decimal with the currency's digits for form fields: SGD 1250 →
         // "12.50", JPY 500 → "500" (what `Money::parse` reads back).

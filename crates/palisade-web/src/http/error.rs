@@ -167,6 +167,12 @@ pub(crate) fn page_uri() -> Option<axum::http::Uri> {
     PAGE_PATH.try_with(Clone::clone).ok()
 }
 
+/// The path (no query) of the page being answered, when inside [`error_pages_for`].
+#[must_use]
+pub fn page_path() -> Option<String> {
+    PAGE_PATH.try_with(|uri| uri.path().to_owned()).ok()
+}
+
 /// Where an error page leads back to, and in whose look.
 #[derive(Debug, PartialEq, Eq)]
 struct WayBack {

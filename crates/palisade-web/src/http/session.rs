@@ -127,7 +127,9 @@ impl FromRequestParts<AppState> for SignedIn {
 pub fn home_of(account: &Account) -> &'static str {
     match account.kind {
         AccountKind::Operator => "/console",
-        AccountKind::Staff | AccountKind::Buyer => "/account",
+        AccountKind::Staff => "/account",
+        // Buyers stay in the shop.
+        AccountKind::Buyer => "/",
     }
 }
 

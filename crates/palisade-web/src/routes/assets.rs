@@ -11,6 +11,7 @@ const CONSOLE_CSS: &str = include_str!("../../assets/console.css");
 const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 const STRENGTH_JS: &str = include_str!("../../assets/strength.js");
 const CHALLENGE_JS: &str = include_str!("../../assets/challenge.js");
+const COPY_JS: &str = include_str!("../../assets/copy.js");
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -18,6 +19,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/assets/passkeys.js", get(passkeys_js))
         .route("/assets/strength.js", get(strength_js))
         .route("/assets/challenge.js", get(challenge_js))
+        .route("/assets/copy.js", get(copy_js))
         .route("/_challenge", axum::routing::post(crate::edge::challenge::solve))
 }
 
@@ -43,5 +45,12 @@ async fn challenge_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         CHALLENGE_JS,
+    )
+}
+
+async fn copy_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        COPY_JS,
     )
 }

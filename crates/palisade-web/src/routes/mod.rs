@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(health::routes())
         .merge(account::sign_in::routes())
+        .merge(account::buyer::routes())
         .merge(account::password_reset::routes())
         .merge(account::passkeys::routes())
         .merge(admin::security_center::routes())

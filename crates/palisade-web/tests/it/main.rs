@@ -8,6 +8,7 @@ mod api_errors;
 mod backups;
 mod baseline;
 mod browser;
+mod buyer_account;
 mod client_address;
 mod console;
 mod fail_closed;

@@ -2,6 +2,7 @@
 //! ([`sign_in`]), forgotten passwords ([`password_reset`]), passkeys ([`passkeys`]) and the person's own
 //! sessions as JSON ([`sessions_api`]).
 
+pub mod buyer;
 pub mod passkeys;
 pub mod password_reset;
 pub mod sessions_api;

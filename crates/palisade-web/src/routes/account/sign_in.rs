@@ -39,7 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/register", get(register_form).post(register))
         .route("/logout", post(logout))
         .route("/account", get(account_page))
-        .route("/account/security", get(|| async { Redirect::to("/account") }))
+        .route("/account/security", get(security_page))
         .route("/account/reauth", get(reauth_form).post(reauth))
         .route("/account/security/totp", post(totp_start))
         .route("/account/security/totp/confirm", post(totp_confirm))
@@ -71,9 +71,43 @@ impl FromRequestParts<AppState> for ClientInfo {
     }
 }
 
-/// Only same-site paths may be redirect targets (no open redirects).
+/// Only same-site paths may be redirect targets (no open redirects; see [`crate::http::is_local_path`]).
 fn safe_next(next: Option<&str>) -> Option<String> {
     next.filter(|n| crate::http::is_local_path(n)).map(str::to_owned)
+}
+
+/// `path`, with `?next=` added when there is a place to return to.
+fn with_next(path: &str, next: Option<&str>) -> String {
+    match safe_next(next) {
+        Some(n) => format!("{path}?next={}", crate::routes::storefront::catalog::urlencode(&n)),
+        None => path.to_owned(),
+    }
+}
+
+/// Where an account lands after signing in when it came from nowhere in particular: buyers in the shop.
+fn landing(account: &Account) -> String {
+    home_of(account).to_owned()
+}
+
+/// Where the account's security settings are: the shop's account area for buyers, the platform's account page
+/// for staff and operators.
+pub(crate) fn security_home(account: &Account) -> &'static str {
+    if account.kind == palisade_store::tenancy::AccountKind::Buyer { "/account/security" } else { "/account" }
+}
+
+/// The sign-in page, in the shop's look.
+async fn login_page(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    ctx: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let next = ctx.get("next").and_then(serde_json::Value::as_str).map(str::to_owned);
+    let mut ctx = ctx;
+    if let Some(o) = ctx.as_object_mut() {
+        o.insert("register_url".into(), json!(with_next("/register", next.as_deref())));
+    }
+    crate::routes::storefront::catalog::shop_page(state, headers, None, "login.html", ctx, status).await
 }
 
 fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {
@@ -96,7 +130,11 @@ struct NextQuery {
     reset: Option<String>,
 }
 
-async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Result<Html<String>, PageError> {
+async fn login_form(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
     let notice = if q.registered.is_some() {
         Some(
             "Thank you. We have sent you an email about your account: once it is ready, sign in here with your password.",
@@ -106,7 +144,8 @@ async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -
     } else {
         None
     };
-    page(&state, "login.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_default(), "notice": notice}))
+    let ctx = json!({"next": safe_next(q.next.as_deref()).unwrap_or_default(), "notice": notice});
+    login_page(&state, &headers, ctx, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -150,6 +189,7 @@ fn with_retry_after(mut res: Response, secs: &str) -> Response {
 
 async fn login(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ClientInfo(client): ClientInfo,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -158,30 +198,34 @@ async fn login(
     Ok(match outcome {
         LoginOutcome::SignedIn { token, session } => {
             let account = palisade_store::tenancy::get_account(&state.db, session.account_id).await?;
-            let to = next.unwrap_or_else(|| home_of(&account).to_owned());
+            let to = next.unwrap_or_else(|| landing(&account));
+            let dropped = crate::routes::storefront::catalog::merge_guest_cart(&state, &headers, account.id).await?;
             let res = with_cookie(
-                Redirect::to(&to).into_response(),
+                with_cookie(Redirect::to(&to).into_response(), dropped),
                 session_cookie(&state, token.expose_secret(), 12 * 3600),
             );
             with_device_cookie(&state, res, account.id)
         }
         LoginOutcome::SecondFactor { token, .. } => with_cookie(
-            Redirect::to("/login/verify").into_response(),
+            Redirect::to(&with_next("/login/verify", next.as_deref())).into_response(),
             session_cookie(&state, token.expose_secret(), 12 * 3600),
         ),
         LoginOutcome::Refused => {
-            let html = state.templates.render(
-                "login.html",
-                json!({"error": "That email and password do not match an account.", "email": form.email, "next": next.unwrap_or_default()}),
-            )?;
-            (StatusCode::UNAUTHORIZED, Html(html)).into_response()
+            let ctx = json!({"error": "That email and password do not match an account.", "email": form.email, "next": next.unwrap_or_default()});
+            login_page(&state, &headers, ctx, StatusCode::UNAUTHORIZED).await?
         }
         LoginOutcome::Throttled { until } => throttled_page(&state, until),
     })
 }
 
-async fn register_form(State(state): State<AppState>) -> Result<Html<String>, PageError> {
-    page(&state, "register.html", json!({}))
+async fn register_form(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    let next = safe_next(q.next.as_deref());
+    let ctx = json!({"next": next.clone().unwrap_or_default(), "login_url": with_next("/login", next.as_deref())});
+    crate::routes::storefront::catalog::shop_page(&state, &headers, None, "register.html", ctx, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -189,12 +233,14 @@ struct RegisterForm {
     name: String,
     email: String,
     password: String,
+    next: Option<String>,
 }
 
 /// Buyer sign-up. Throttled per client address (account creation is a spam and enumeration target), and it
 /// answers the same whether or not the address already has an account.
 async fn register(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ClientInfo(client): ClientInfo,
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
@@ -204,18 +250,13 @@ async fn register(
         return Ok(throttled_page(&state, until));
     }
     throttle::record_failure(&state.db, &key, &SIGNUP_POLICY).await?;
-    let retry = |error: String| -> Result<Response, PageError> {
-        let html =
-            state.templates.render("register.html", json!({"error": error, "name": form.name, "email": form.email}))?;
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
-    };
-    let email = match palisade_core::text::Email::parse(&form.email) {
-        Ok(e) => e,
-        Err(e) => return retry(e.to_string()),
-    };
-    let name = match palisade_core::text::display_name("name", &form.name) {
-        Ok(n) => n,
-        Err(e) => return retry(e.to_string()),
+    let next = safe_next(form.next.as_deref());
+    let checked = palisade_core::text::Email::parse(&form.email).map_err(|e| e.to_string()).and_then(|email| {
+        palisade_core::text::display_name("name", &form.name).map(|name| (email, name)).map_err(|e| e.to_string())
+    });
+    let (email, name) = match checked {
+        Ok(v) => v,
+        Err(error) => return register_retry(&state, &headers, &form, next.as_deref(), error).await,
     };
     let password = SecretString::from(form.password.clone());
     if let Err(v) = palisade_identity::password::check_policy(
@@ -223,12 +264,37 @@ async fn register(
         palisade_identity::password::Audience::Buyer,
         &[email.as_str(), &name],
     ) {
-        return retry(v.to_string());
+        return register_retry(&state, &headers, &form, next.as_deref(), v.to_string()).await;
     }
     // New or already registered, the answer is the same (and so is the work): the address's owner learns which
     // from the mail only they can read.
     state.identity.register_buyer(email, name, password, &state.config.public_url).await?;
-    Ok(Redirect::to("/login?registered=1").into_response())
+    let to = match next {
+        Some(n) => format!("/login?registered=1&next={}", crate::routes::storefront::catalog::urlencode(&n)),
+        None => "/login?registered=1".to_owned(),
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// The registration page again with what was typed (never the password) and why it was refused.
+async fn register_retry(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    form: &RegisterForm,
+    next: Option<&str>,
+    error: String,
+) -> Result<Response, PageError> {
+    let ctx = json!({"error": error, "name": form.name, "email": form.email, "next": next.unwrap_or_default(),
+                     "login_url": with_next("/login", next)});
+    crate::routes::storefront::catalog::shop_page(
+        state,
+        headers,
+        None,
+        "register.html",
+        ctx,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// Sign-ups per IP: 5 free per 15 minutes, then growing delays.
@@ -278,17 +344,33 @@ async fn password_strength(
     }))
 }
 
-async fn verify_form(State(state): State<AppState>, s: AnySession) -> Result<Response, PageError> {
+async fn verify_form(
+    State(state): State<AppState>,
+    s: AnySession,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    let next = safe_next(q.next.as_deref());
     if s.session.mfa_at.is_some() {
-        return Ok(Redirect::to(home_of(&s.account)).into_response());
+        return Ok(Redirect::to(&next.unwrap_or_else(|| landing(&s.account))).into_response());
     }
     let has_passkeys = !palisade_identity::passkeys::list(&state.db, s.account.id).await?.is_empty();
-    Ok(page(&state, "verify.html", json!({"has_passkeys": has_passkeys}))?.into_response())
+    let ctx = json!({"has_passkeys": has_passkeys, "next": next.unwrap_or_default(), "is_buyer": is_buyer(&s.account)});
+    Ok(page(&state, "verify.html", ctx)?.into_response())
+}
+
+fn is_buyer(account: &Account) -> bool {
+    account.kind == palisade_store::tenancy::AccountKind::Buyer
 }
 
 #[derive(Deserialize)]
 struct CodeForm {
     code: String,
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    code: String,
+    next: Option<String>,
 }
 
 /// Passes the second factor and rotates the session id (privilege changed).
@@ -299,22 +381,29 @@ async fn pass_second_factor(state: &AppState, s: &AnySession, code: &str) -> Res
 
 async fn verify(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     s: AnySession,
-    Form(form): Form<CodeForm>,
+    Form(form): Form<VerifyForm>,
 ) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref());
     match pass_second_factor(&state, &s, &form.code).await {
-        Ok(token) => Ok(with_device_cookie(
-            &state,
-            with_cookie(
-                Redirect::to(home_of(&s.account)).into_response(),
-                session_cookie(&state, token.expose_secret(), 12 * 3600),
-            ),
-            s.account.id,
-        )),
+        Ok(token) => {
+            let dropped = crate::routes::storefront::catalog::merge_guest_cart(&state, &headers, s.account.id).await?;
+            let to = next.unwrap_or_else(|| landing(&s.account));
+            Ok(with_device_cookie(
+                &state,
+                with_cookie(
+                    with_cookie(Redirect::to(&to).into_response(), dropped),
+                    session_cookie(&state, token.expose_secret(), 12 * 3600),
+                ),
+                s.account.id,
+            ))
+        }
         Err(IdentityError::InvalidCode) => {
             let html = state.templates.render(
                 "verify.html",
-                json!({"error": "That code is not valid. Check the time on your phone, or use a recovery code."}),
+                json!({"error": "That code is not valid. Check the time on your phone, or use a recovery code.",
+                       "next": next.unwrap_or_default(), "is_buyer": is_buyer(&s.account)}),
             )?;
             Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())
         }
@@ -360,17 +449,70 @@ async fn account_context(state: &AppState, s: &SignedIn, notice: Option<&str>) -
     }))
 }
 
-async fn account_page(State(state): State<AppState>, s: SignedIn) -> Result<Html<String>, PageError> {
+/// The account page: a buyer's profile in the shop's account area, or the platform's account page for staff and
+/// operators.
+async fn account_page(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: SignedIn,
+) -> Result<Response, PageError> {
+    if is_buyer(&s.account) {
+        return crate::routes::account::buyer::profile_page(&state, &headers, &s, None, StatusCode::OK).await;
+    }
     let ctx = account_context(&state, &s, None).await?;
-    page(&state, "account.html", ctx)
+    Ok(page(&state, "account.html", ctx)?.into_response())
+}
+
+/// The security settings (two-step verification, passkeys, sessions): a tab of the buyer's account area, the
+/// platform's account page for everyone else. Both render [`account_context`] through the same panel.
+async fn security_page(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: SignedIn,
+) -> Result<Response, PageError> {
+    if !is_buyer(&s.account) {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    security_answer(&state, &headers, &s, None).await
+}
+
+/// The page that shows the security settings, with a notice, for whoever is signed in.
+async fn security_answer(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    s: &SignedIn,
+    notice: Option<&str>,
+) -> Result<Response, PageError> {
+    let ctx = account_context(state, s, notice).await?;
+    if is_buyer(&s.account) {
+        let ctx = merge_json(ctx, json!({"tab": "security"}));
+        return crate::routes::storefront::catalog::shop_page(
+            state,
+            headers,
+            Some(s),
+            "account_security.html",
+            ctx,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    Ok(page(state, "account.html", ctx)?.into_response())
+}
+
+fn merge_json(mut base: serde_json::Value, more: serde_json::Value) -> serde_json::Value {
+    if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), more) {
+        b.extend(m);
+    }
+    base
 }
 
 async fn reauth_form(
     State(state): State<AppState>,
-    _s: SignedIn,
+    s: SignedIn,
     Query(q): Query<NextQuery>,
 ) -> Result<Html<String>, PageError> {
-    page(&state, "reauth.html", json!({"next": safe_next(q.next.as_deref()).unwrap_or_else(|| "/account".into())}))
+    let next = safe_next(q.next.as_deref()).unwrap_or_else(|| security_home(&s.account).into());
+    page(&state, "reauth.html", json!({"next": next, "is_buyer": is_buyer(&s.account)}))
 }
 
 #[derive(Deserialize)]
@@ -385,20 +527,23 @@ async fn reauth(
     ClientInfo(client): ClientInfo,
     Form(form): Form<ReauthForm>,
 ) -> Result<Response, PageError> {
-    let next = safe_next(form.next.as_deref()).unwrap_or_else(|| "/account".into());
+    let next = safe_next(form.next.as_deref()).unwrap_or_else(|| security_home(&s.account).into());
     match state.identity.step_up(&s.session, SecretString::from(form.password), &client).await? {
         StepUp::Passed => return Ok(Redirect::to(&next).into_response()),
         StepUp::Throttled { until } => return Ok(throttled_page(&state, until)),
         StepUp::Refused => {}
     }
-    let html = state.templates.render("reauth.html", json!({"error": "That password is not right.", "next": next}))?;
+    let html = state.templates.render(
+        "reauth.html",
+        json!({"error": "That password is not right.", "next": next, "is_buyer": is_buyer(&s.account)}),
+    )?;
     Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())
 }
 
 /// Sends the person to re-enter their password unless they did so recently.
 fn require_fresh(state: &AppState, s: &SignedIn) -> Option<Response> {
     (!sessions::is_fresh(&s.session, state.db.now(), STEP_UP_WINDOW))
-        .then(|| Redirect::to("/account/reauth?next=/account").into_response())
+        .then(|| Redirect::to(&format!("/account/reauth?next={}", security_home(&s.account))).into_response())
 }
 
 fn qr_svg(url: &str) -> String {
@@ -410,7 +555,7 @@ async fn totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Html<S
     page(
         &state,
         "totp_setup.html",
-        json!({"operator": s.account.email, "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32}),
+        json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32}),
     )
 }
 
@@ -424,14 +569,18 @@ async fn totp_confirm(
             // Privilege changed: new session id, and the second factor counts as passed in this session.
             sessions::mark_mfa(&state.db, &s.session).await?;
             let token = sessions::rotate(&state.db, &s.session).await?;
-            let html = page(&state, "recovery_codes.html", json!({"operator": s.account.email, "codes": codes}))?;
+            let html = page(
+                &state,
+                "recovery_codes.html",
+                json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
+            )?;
             Ok(with_cookie(html.into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600)))
         }
         Err(IdentityError::InvalidCode) => {
             let enrol = state.identity.begin_totp(&s.account).await?;
             let html = state.templates.render(
                 "totp_setup.html",
-                json!({"operator": s.account.email, "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32,
+                json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32,
                        "error": "That code did not match. The key changed: scan the new code and try again."}),
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
@@ -440,13 +589,16 @@ async fn totp_confirm(
     }
 }
 
-async fn totp_disable(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+async fn totp_disable(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: SignedIn,
+) -> Result<Response, PageError> {
     if let Some(r) = require_fresh(&state, &s) {
         return Ok(r);
     }
     state.identity.disable_totp(&s.account).await?;
-    let ctx = account_context(&state, &s, Some("Two-step verification is off.")).await?;
-    Ok(page(&state, "account.html", ctx)?.into_response())
+    security_answer(&state, &headers, &s, Some("Two-step verification is off.")).await
 }
 
 async fn recovery_codes(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
@@ -454,7 +606,12 @@ async fn recovery_codes(State(state): State<AppState>, s: SignedIn) -> Result<Re
         return Ok(r);
     }
     let codes = state.identity.new_recovery_codes(&s.account).await?;
-    Ok(page(&state, "recovery_codes.html", json!({"operator": s.account.email, "codes": codes}))?.into_response())
+    Ok(page(
+        &state,
+        "recovery_codes.html",
+        json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
+    )?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -468,12 +625,12 @@ async fn revoke_session(
     Form(form): Form<IdForm>,
 ) -> Result<Response, PageError> {
     crate::services::sessions::revoke(&state, &s, &form.id).await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to(security_home(&s.account)).into_response())
 }
 
 async fn revoke_others(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
     crate::services::sessions::revoke_others(&state, &s).await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to(security_home(&s.account)).into_response())
 }
 
 // ---- JSON API ----

@@ -550,7 +550,8 @@ async fn settings_page(State(state): State<AppState>, access: StaffAccess) -> Pa
     let orders::Settings { flat_shipping_minor: shipping, tagline } =
         orders::settings(&state.db, scope(&access)).await?;
     let currency = store_currency(&state, &access).await?;
-    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": Money::new(shipping, currency).plain(), "tagline": tagline})).await
+    let zone = orders::time_zone(&state.db, scope(&access)).await?;
+    page(&state, &access, "merchant_settings.html", "settings", json!({"shipping": Money::new(shipping, currency), "shipping_text": Money::new(shipping, currency).plain(), "tagline": tagline, "time_zone": zone})).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -558,6 +559,9 @@ struct SettingsForm {
     shipping: String,
     #[serde(default)]
     tagline: String,
+    /// An IANA name; absent leaves the store's zone as it is.
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 async fn save_settings(
@@ -569,7 +573,14 @@ async fn save_settings(
     let Form(f) = form.map_err(bad_form)?;
     let currency = store_currency(&state, &access).await?;
     let shipping = parse_amount(&f.shipping, currency).map_err(PageError)?;
-    // One write after all checks: a bad tagline must not leave the new shipping price saved behind an error.
+    let zone = f.time_zone.as_deref().map(palisade_core::zone::StoreZone::parse).transpose().map_err(|e| {
+        PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_time_zone", e.to_string()))
+    })?;
+    // Writes only after all checks: a bad tagline or zone must not leave the new shipping price saved behind an
+    // error (the zone is parsed above; the tagline is checked before set_settings writes).
     orders::set_settings(&state.db, scope(&access), shipping.minor, &f.tagline).await?;
+    if let Some(zone) = &zone {
+        orders::set_time_zone(&state.db, scope(&access), zone).await?;
+    }
     saved_to("settings", format!("{}/settings", base(&access)))
 }

@@ -54,17 +54,42 @@ pub(crate) fn shopper_of(s: &Result<SignedIn, SessionRejection>) -> Option<&Sign
     s.as_ref().ok()
 }
 
-/// The cart a request's cookie opens.
-pub(crate) async fn cart_of(state: &AppState, headers: &HeaderMap) -> Result<Option<cart::CartId>, PageError> {
+/// The request's cart: a signed-in buyer's own (it follows the account), else the guest cart the cookie opens.
+pub(crate) async fn cart_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    shopper: Option<&SignedIn>,
+) -> Result<Option<cart::CartId>, PageError> {
+    if let Some(s) = shopper {
+        return Ok(cart::of_buyer(&state.db, s.account.id).await?);
+    }
+    guest_cart(state, headers).await
+}
+
+/// The guest cart the request's cookie opens.
+async fn guest_cart(state: &AppState, headers: &HeaderMap) -> Result<Option<cart::CartId>, PageError> {
     match cookie(headers, CART_COOKIE) {
         Some(token) => Ok(cart::find(&state.db, token).await?),
         None => Ok(None),
     }
 }
 
-/// How many items the request's cart holds (0 without a cart cookie).
-async fn cart_count(state: &AppState, headers: &HeaderMap) -> Result<i64, PageError> {
-    Ok(match cart_of(state, headers).await? {
+/// At sign-in: merges the browser's guest cart into the account's (see [`cart::merge_into_buyer`]) and answers
+/// the header that drops the guest cart's cookie (the cart is gone), if there was one.
+pub(crate) async fn merge_guest_cart(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: palisade_core::AccountId,
+) -> Result<Option<HeaderValue>, PageError> {
+    let Some(guest) = guest_cart(state, headers).await? else { return Ok(None) };
+    let (_, merged) = cart::merge_into_buyer(&state.db, &guest, account).await?;
+    tracing::info!(account.id = %account, cart.lines = merged.lines, cart.capped = merged.capped, "guest cart merged at sign-in");
+    Ok(cart_cookie(state, "", 0))
+}
+
+/// How many items the request's cart holds (0 without one).
+async fn cart_count(state: &AppState, headers: &HeaderMap, shopper: Option<&SignedIn>) -> Result<i64, PageError> {
+    Ok(match cart_of(state, headers, shopper).await? {
         Some(id) => cart::count(&state.db, &id).await?,
         None => 0,
     })
@@ -77,7 +102,37 @@ pub(crate) async fn common(
     shopper: Option<&SignedIn>,
     query: &str,
 ) -> Result<Value, PageError> {
-    Ok(common_with(shopper, cart_count(state, headers).await?, query))
+    Ok(common_with(shopper, cart_count(state, headers, shopper).await?, query))
+}
+
+/// The sign-in link of a page: back to this page's path afterwards (the path only, which every cached page's key
+/// already names; see [`crate::page_cache`]).
+fn sign_in_url() -> String {
+    match crate::http::error::page_path() {
+        Some(p) if crate::http::is_local_path(&p) && p != "/" && !p.starts_with("/login") => {
+            format!("/login?next={}", urlencode(&p))
+        }
+        _ => "/login".to_owned(),
+    }
+}
+
+/// A page of the buyer's own (sign-in, registration, the account area) in the shop's look: the default theme's
+/// `page` with what every storefront page gets plus `ctx`.
+pub(crate) async fn shop_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    shopper: Option<&SignedIn>,
+    page: &str,
+    ctx: Value,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let mut base = common(state, headers, shopper, "").await?;
+    if let (Some(o), Some(s)) = (base.as_object_mut(), shopper) {
+        o.insert("account".into(), json!({"name": s.account.display_name, "email": s.account.email}));
+        o.insert("is_staff".into(), json!(s.account.kind != AccountKind::Buyer));
+    }
+    let html = state.themes.render_default(page, &merge(base, ctx), &crate::http::csrf::token())?;
+    Ok((status, Html(html)).into_response())
 }
 
 /// [`common`] from what was already read; a cached page's key names each of these.
@@ -91,6 +146,7 @@ fn common_with(shopper: Option<&SignedIn>, cart_count: i64, query: &str) -> Valu
         "cart_count": cart_count,
         "query": query,
         "flash": null,
+        "sign_in_url": sign_in_url(),
     })
 }
 
@@ -114,6 +170,20 @@ where
     let body = page.with_token(&token);
     cache.insert(key, page);
     Ok(Html(body).into_response())
+}
+
+/// Length of the clock slots cached pages are keyed by: reviews say "today" or "3 days ago" in the store's zone,
+/// and every zone's midnight falls on a quarter hour.
+const SLOT_MS: i64 = 15 * 60 * 1000;
+
+/// The current clock slot (see [`SLOT_MS`]).
+fn clock_slot(state: &AppState) -> i64 {
+    state.db.now().0.div_euclid(SLOT_MS)
+}
+
+/// `base` with `now` set to the start of `slot`, so a cached page depends on the slot its key names only.
+fn at_slot(base: Value, slot: i64) -> Value {
+    merge(base, json!({"now": slot.saturating_mul(SLOT_MS)}))
 }
 
 fn merge(mut base: Value, page: Value) -> Value {
@@ -162,7 +232,7 @@ async fn home(
         return Ok(Html(render_home(&state, base, &crate::http::csrf::token()).await?).into_response());
     }
     let version = storefront::marketplace(&state.db).await?;
-    let cart = cart_count(&state, &headers).await?;
+    let cart = cart_count(&state, &headers, None).await?;
     let st = &state;
     cached(st, format!("home:{version}:{cart}"), |csrf| async move {
         render_home(st, common_with(None, cart, ""), &csrf).await
@@ -210,7 +280,7 @@ async fn search(
         return Ok(Html(render_search(&state, base, &text, page, &crate::http::csrf::token()).await?).into_response());
     }
     let version = storefront::marketplace(&state.db).await?;
-    let cart = cart_count(&state, &headers).await?;
+    let cart = cart_count(&state, &headers, None).await?;
     let (st, t) = (&state, &text);
     cached(st, format!("search:{version}:{cart}:{page}:{text}"), |csrf| async move {
         render_search(st, common_with(None, cart, t), t, page, &csrf).await
@@ -285,20 +355,19 @@ async fn store_page(
     let page = q.page.unwrap_or(1);
     if let Some(shopper) = shopper_of(&s) {
         let scope = shop_scope(&state, &key, Some(shopper)).await?;
-        let base = common(&state, &headers, Some(shopper), "").await?;
+        let base = merge(common(&state, &headers, Some(shopper), "").await?, json!({"now": state.db.now()}));
         let html = render_store(&state, &scope, base, &key, &category, page, &crate::http::csrf::token()).await?;
         return Ok(Html(html).into_response());
     }
     let (id, version) = store_version(&state, &key).await?;
-    let cart = cart_count(&state, &headers).await?;
+    let cart = cart_count(&state, &headers, None).await?;
     let scope = StoreScope::shopper(id, None);
-    let cache_key = format!("store:{id}:{version}:{cart}:{page}:{}:{key}:{category}", key.len());
+    let slot = clock_slot(&state);
+    let cache_key = format!("store:{id}:{version}:{cart}:{slot}:{page}:{}:{key}:{category}", key.len());
     let (st, sc, k, c) = (&state, &scope, &key, &category);
-    cached(
-        st,
-        cache_key,
-        |csrf| async move { render_store(st, sc, common_with(None, cart, ""), k, c, page, &csrf).await },
-    )
+    cached(st, cache_key, |csrf| async move {
+        render_store(st, sc, at_slot(common_with(None, cart, ""), slot), k, c, page, &csrf).await
+    })
     .await
 }
 
@@ -315,6 +384,7 @@ async fn render_store(
     let products = listing::store_page(&state.db, scope, Some(category), page).await?;
     let categories = catalog::list_categories(&state.db, scope).await?;
     let latest_reviews = reviews::latest(&state.db, scope, 6).await?;
+    let zone = palisade_commerce::orders::time_zone(&state.db, scope).await?;
     let url = format!("/s/{}?category={}", key, urlencode(category));
     let ctx = merge(
         base,
@@ -324,6 +394,7 @@ async fn render_store(
             "category": category,
             "products": page_json(&products, &url),
             "reviews": latest_reviews,
+            "time_zone": zone,
         }),
     );
     render_store_page(state, scope, "store.html", &ctx, csrf).await
@@ -337,17 +408,20 @@ async fn product_page(
 ) -> Result<Response, PageError> {
     if let Some(shopper) = shopper_of(&s) {
         let scope = shop_scope(&state, &key, Some(shopper)).await?;
-        let base = common(&state, &headers, Some(shopper), "").await?;
+        let base = merge(common(&state, &headers, Some(shopper), "").await?, json!({"now": state.db.now()}));
         let html = render_product(&state, &scope, base, &key, &slug, &crate::http::csrf::token()).await?;
         return Ok(Html(html).into_response());
     }
     let (id, version) = store_version(&state, &key).await?;
-    let cart = cart_count(&state, &headers).await?;
+    let cart = cart_count(&state, &headers, None).await?;
     let scope = StoreScope::shopper(id, None);
-    let cache_key = format!("product:{id}:{version}:{cart}:{}:{key}:{slug}", key.len());
+    let slot = clock_slot(&state);
+    let cache_key = format!("product:{id}:{version}:{cart}:{slot}:{}:{key}:{slug}", key.len());
     let (st, sc, k, sl) = (&state, &scope, &key, &slug);
-    cached(st, cache_key, |csrf| async move { render_product(st, sc, common_with(None, cart, ""), k, sl, &csrf).await })
-        .await
+    cached(st, cache_key, |csrf| async move {
+        render_product(st, sc, at_slot(common_with(None, cart, ""), slot), k, sl, &csrf).await
+    })
+    .await
 }
 
 async fn render_product(
@@ -369,11 +443,15 @@ async fn render_product(
         })
         .collect();
     let latest_reviews = reviews::latest(&state.db, scope, 10).await?;
+    let zone = palisade_commerce::orders::time_zone(&state.db, scope).await?;
     let mut p = json!(product);
     if let Some(o) = p.as_object_mut() {
         o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
     }
-    let ctx = merge(base, json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews}));
+    let ctx = merge(
+        base,
+        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone}),
+    );
     render_store_page(state, scope, "product.html", &ctx, csrf).await
 }
 
@@ -420,10 +498,10 @@ async fn store_css(State(state): State<AppState>, Path(key): Path<String>) -> Re
         .into_response())
 }
 
-/// Sets the cart cookie (a year, HttpOnly, this site only).
-fn cart_cookie(state: &AppState, token: &str) -> Option<HeaderValue> {
+/// Sets the cart cookie (HttpOnly, this site only; a year, or 0 to drop it).
+fn cart_cookie(state: &AppState, token: &str, max_age: u64) -> Option<HeaderValue> {
     let secure = if state.config.behind_tls { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"))
+    HeaderValue::from_str(&format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
         .ok()
 }
 
@@ -442,7 +520,7 @@ pub(crate) async fn cart_response(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let view = match cart_of(state, headers).await? {
+    let view = match cart_of(state, headers, shopper).await? {
         Some(id) => cart::view(&state.db, &id).await?,
         None => cart::View { groups: Vec::new(), items: 0 },
     };
@@ -493,12 +571,14 @@ fn quantity(s: &str) -> Result<i64, PageError> {
 async fn cart_add(
     State(state): State<AppState>,
     headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
     let (variant, qty) = (variant(&form.variant_id)?, quantity(&form.quantity)?);
-    let (id, new_token) = match cart_of(&state, &headers).await? {
-        Some(id) => (id, None),
-        None => {
+    let (id, new_token) = match (shopper_of(&s), guest_cart(&state, &headers).await?) {
+        (Some(buyer), _) => (cart::open_for_buyer(&state.db, buyer.account.id).await?, None),
+        (None, Some(id)) => (id, None),
+        (None, None) => {
             let (id, token) = cart::create(&state.db).await?;
             (id, Some(token))
         }
@@ -506,7 +586,7 @@ async fn cart_add(
     cart::add(&state.db, &id, variant, qty).await?;
     let mut res = Redirect::to("/cart").into_response();
     if let Some(token) = new_token
-        && let Some(c) = cart_cookie(&state, &token)
+        && let Some(c) = cart_cookie(&state, &token, 31_536_000)
     {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -516,10 +596,11 @@ async fn cart_add(
 async fn cart_update(
     State(state): State<AppState>,
     headers: HeaderMap,
+    s: Result<SignedIn, SessionRejection>,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
     let (variant, qty) = (variant(&form.variant_id)?, quantity(&form.quantity)?);
-    let id = cart_of(&state, &headers).await?.ok_or_else(|| ApiError::not_found("cart"))?;
+    let id = cart_of(&state, &headers, shopper_of(&s)).await?.ok_or_else(|| ApiError::not_found("cart"))?;
     cart::set_quantity(&state.db, &id, variant, qty).await?;
     Ok(Redirect::to("/cart").into_response())
 }
@@ -579,12 +660,15 @@ async fn order_page(
     let dispute = disputes::for_buyer(&state.db, &access).await?;
     let reviewed = reviews::exists_for(&state.db, &access).await?;
     let store = tenancy::get_store(&state.db, access.scope()).await?;
+    let zone = orders::time_zone(&state.db, access.scope()).await?;
     let key = q.k.as_deref();
     let base = format!("/orders/{id}");
     let ctx = merge(
         common(&state, &headers, shopper_of(&s), "").await?,
         json!({
             "order": order,
+            "time_zone": zone,
+            "now": state.db.now(),
             "items": items,
             "events": events,
             "store": {"slug": store.slug, "name": store.name, "url": format!("/s/{}", store.slug)},
@@ -660,16 +744,19 @@ async fn order_review(
 
 async fn my_orders(State(state): State<AppState>, headers: HeaderMap, s: SignedIn) -> Result<Response, PageError> {
     let list = orders::for_buyer(&state.db, s.account.id, 100).await?;
+    let now = state.db.now();
     let rows: Vec<_> = list
         .iter()
         .map(|o| {
             let mut v = json!(o);
             if let Some(m) = v.as_object_mut() {
                 m.insert("url".into(), json!(format!("/orders/{}", o.order.id)));
+                // Each order in its own store's time zone.
+                m.insert("placed_at".into(), json!(o.time_zone.local(o.order.created_at)));
+                m.insert("placed_ago".into(), json!(o.time_zone.ago(o.order.created_at, now)));
             }
             v
         })
         .collect();
-    let ctx = merge(common(&state, &headers, Some(&s), "").await?, json!({"orders": rows}));
-    page_html(&state, "orders.html", &ctx)
+    shop_page(&state, &headers, Some(&s), "orders.html", json!({"orders": rows, "tab": "orders"}), StatusCode::OK).await
 }

@@ -170,6 +170,19 @@ fn render(
     Ok(secured(status, html))
 }
 
+/// A signed-in buyer's form: their email, and their first saved address (Account → Addresses) if they have one.
+async fn prefilled(state: &AppState, buyer: &SignedIn) -> Result<PayForm, PageError> {
+    let saved = palisade_commerce::address_book::list(&state.db, buyer.account.id).await?;
+    let mut form = PayForm { email: buyer.account.email.clone(), ..PayForm::default() };
+    if let Some(a) = saved.first() {
+        let v = a.address.to_json();
+        let get = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        (form.name, form.line1, form.line2) = (get("name"), get("line1"), get("line2"));
+        (form.city, form.postcode, form.country) = (get("city"), get("postcode"), get("country"));
+    }
+    Ok(form)
+}
+
 /// The page with no cart behind it: what the integrity monitor fetches (same template, scripts and headers).
 async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError> {
     render(&state, None, &PayForm::default(), None, StatusCode::OK)
@@ -178,10 +191,11 @@ async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError
 async fn group_of(
     state: &AppState,
     headers: &HeaderMap,
+    shopper: Option<&SignedIn>,
     store_key: &str,
 ) -> Result<Option<(cart::CartId, cart::StoreGroup)>, PageError> {
     let store = resolve_store(state, store_key).await?;
-    let Some(cart_id) = cart_of(state, headers).await? else { return Ok(None) };
+    let Some(cart_id) = cart_of(state, headers, shopper).await? else { return Ok(None) };
     let view = cart::view(&state.db, &cart_id).await?;
     Ok(view.groups.into_iter().find(|g| g.store_id == store.to_string()).map(|g| (cart_id, g)))
 }
@@ -192,9 +206,11 @@ async fn pay_page(
     s: Result<SignedIn, SessionRejection>,
     Path(store): Path<String>,
 ) -> Result<Response, PageError> {
-    let group = group_of(&state, &headers, &store).await?;
-    let form =
-        PayForm { email: shopper_of(&s).map(|s| s.account.email.clone()).unwrap_or_default(), ..PayForm::default() };
+    let group = group_of(&state, &headers, shopper_of(&s), &store).await?;
+    let form = match shopper_of(&s) {
+        Some(buyer) => prefilled(&state, buyer).await?,
+        None => PayForm::default(),
+    };
     render(&state, group.as_ref().map(|(_, g)| g), &form, None, StatusCode::OK)
 }
 
@@ -205,7 +221,7 @@ async fn pay(
     Path(store): Path<String>,
     Form(form): Form<PayForm>,
 ) -> Result<Response, PageError> {
-    let Some((cart_id, group)) = group_of(&state, &headers, &store).await? else {
+    let Some((cart_id, group)) = group_of(&state, &headers, shopper_of(&s), &store).await? else {
         return Ok(Redirect::to("/cart").into_response());
     };
     let fail = |msg: &str| render(&state, Some(&group), &form, Some(msg), StatusCode::UNPROCESSABLE_ENTITY);
