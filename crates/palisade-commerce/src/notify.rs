@@ -98,7 +98,8 @@ pub async fn send(db: &Db, links: &LinkSigner, public_url: &str, payload: &serde
         OrderMail::Shipped => (
             format!("Order {n} has shipped — {name}"),
             format!(
-                "Good news: {name} has shipped order {n}.\nTracking number: {}\n\nFollow it here:\n{link}\n",
+                "Good news: {name} has shipped order {n}.\nCarrier: {}\nTracking number: {}\n\nFollow it here:\n{link}\n",
+                order.carrier.as_deref().unwrap_or("-"),
                 order.tracking_no.as_deref().unwrap_or("-")
             ),
         ),
