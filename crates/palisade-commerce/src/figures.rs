@@ -63,6 +63,8 @@ pub async fn queue_counts(db: &Db, scope: &StaffScope) -> Result<QueueCounts> {
 pub struct DaySales {
     /// Midnight (UTC) starting the day.
     pub day: Timestamp,
+    /// The day as people read it: "Mon 3 Nov".
+    pub label: String,
     /// Paid orders placed that day.
     pub orders: i64,
     /// Their totals, before any refund.
@@ -96,7 +98,9 @@ pub async fn sales_by_day(db: &Db, scope: &StaffScope, currency: Currency, days:
     Ok((0..days)
         .map(|d| {
             let (orders, total) = rows.iter().find(|r| r.0 == d).map_or((0, 0), |r| (r.1, r.2));
-            DaySales { day: Timestamp(from + d * DAY_MS), orders, total: Money::new(total, currency) }
+            let day = Timestamp(from + d * DAY_MS);
+            let label = day.to_datetime().map(|t| t.format("%a %-d %b").to_string()).unwrap_or_default();
+            DaySales { day, label, orders, total: Money::new(total, currency) }
         })
         .collect())
 }

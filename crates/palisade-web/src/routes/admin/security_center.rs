@@ -133,11 +133,12 @@ fn step_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
         .then(|| Redirect::to(&format!("/account/reauth?next={}", security_url(access))).into_response())
 }
 
+/// Where staff land: their store's home dashboard, or the list of their stores when they belong to several.
 async fn admin_home(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
     let memberships = tenancy::memberships(&state.db, s.account.id).await?;
     match memberships.as_slice() {
         [] => Ok(Redirect::to("/account").into_response()),
-        [(scope, _)] => Ok(Redirect::to(&format!("/admin/stores/{}/security", scope.store_id())).into_response()),
+        [(scope, _)] => Ok(Redirect::to(&format!("/admin/stores/{}", scope.store_id())).into_response()),
         many => {
             let mut stores = Vec::new();
             for (scope, role) in many {
