@@ -201,7 +201,8 @@ async fn statuses(db: &Db, scope: &StaffScope, lines: &[BatchLine]) -> Result<Ve
         .await?
         .into_iter()
         .map(|(id, number, status)| {
-            let id = id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?;
+            let id =
+                id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?;
             Ok((id, OrderNumber(number), Status::parse(&status)?))
         })
         .collect()

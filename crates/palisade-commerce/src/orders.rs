@@ -569,14 +569,22 @@ async fn reserve_lines(
         .bind(line.variant_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let (sku, price, vcur, title, options) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
+        let (sku, price, vcur, title, options) =
+            row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
         if vcur != currency.code() {
             return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
         }
         inventory::reserve_on(tx, scope, line.variant_id, line.quantity).await?;
         let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
         subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-        items.push(PricedLine { sku, options, title, unit_price: price, quantity: line.quantity, variant: line.variant_id });
+        items.push(PricedLine {
+            sku,
+            options,
+            title,
+            unit_price: price,
+            quantity: line.quantity,
+            variant: line.variant_id,
+        });
     }
     Ok((subtotal, items))
 }

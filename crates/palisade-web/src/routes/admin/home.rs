@@ -34,7 +34,9 @@ fn fix_for(control: &str, base: &str) -> Option<(String, &'static str, Option<Pe
             (format!("{base}/backups"), "Backups", Some(Permission::CustomerData))
         }
         "store.disputes-answered" => (format!("{base}/disputes"), "Disputes", Some(Permission::Orders)),
-        "store.orders-shipped-in-time" => (format!("{base}/orders?status=paid"), "Orders to ship", Some(Permission::Orders)),
+        "store.orders-shipped-in-time" => {
+            (format!("{base}/orders?status=paid"), "Orders to ship", Some(Permission::Orders))
+        }
         "store.staff-mfa-enforced" | "store.admin-protected" | "store.security-contact" => {
             (format!("{base}/security#settings"), "Security Center settings", Some(Permission::SecuritySettings))
         }
@@ -54,8 +56,10 @@ fn fix_for(control: &str, base: &str) -> Option<(String, &'static str, Option<Pe
 
 /// The three merchant controls unmet the longest (unknown ones after them), with where each is fixed.
 fn top_unmet(results: Vec<&ControlResult>, access: &StaffAccess) -> Vec<serde_json::Value> {
-    let mut unmet: Vec<&ControlResult> =
-        results.into_iter().filter(|r| matches!(r.status, ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. })).collect();
+    let mut unmet: Vec<&ControlResult> = results
+        .into_iter()
+        .filter(|r| matches!(r.status, ControlStatus::Unmet { .. } | ControlStatus::Unknown { .. }))
+        .collect();
     unmet.sort_by_key(|r| match &r.status {
         ControlStatus::Unmet { since, .. } => (0, since.map_or(i64::MAX, |t| t.0)),
         _ => (1, 0),

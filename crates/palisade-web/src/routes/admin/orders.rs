@@ -267,7 +267,10 @@ fn selection(pairs: Vec<(String, String)>) -> Result<(Vec<OrderId>, HashMap<Stri
     let mut fields = HashMap::new();
     for (k, v) in pairs {
         if k == "order" {
-            let id = v.trim().parse::<OrderId>().map_err(|_| super::merchant::invalid("a selected order is not an order id"))?;
+            let id = v
+                .trim()
+                .parse::<OrderId>()
+                .map_err(|_| super::merchant::invalid("a selected order is not an order id"))?;
             ids.push(id);
         } else {
             fields.insert(k, v);
@@ -336,7 +339,11 @@ async fn slips_selected(
     page(&state, &access, "merchant_slips.html", "orders", json!({"slips": slips, "back_to": back_to})).await
 }
 
-async fn slips_for(state: &AppState, access: &StaffAccess, ids: &[OrderId]) -> Result<Vec<serde_json::Value>, AdminError> {
+async fn slips_for(
+    state: &AppState,
+    access: &StaffAccess,
+    ids: &[OrderId],
+) -> Result<Vec<serde_json::Value>, AdminError> {
     let mut slips = Vec::with_capacity(ids.len());
     for id in ids {
         let order = orders::get(&state.db, scope(access), *id).await?;
