@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod controls;
 pub mod disputes;
 pub mod error;
+pub mod figures;
+pub mod fulfilment;
 pub mod idempotency;
 pub mod images;
 pub mod inventory;

@@ -131,6 +131,8 @@ pub struct Order {
     pub subtotal: Money,
     pub shipping: Money,
     pub refunded_minor: i64,
+    /// Who carries the parcel ("SingPost", "J&T"), when the merchant said so on shipping.
+    pub carrier: Option<String>,
     pub tracking_no: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
@@ -153,6 +155,7 @@ struct OrderRow {
     shipping_minor: i64,
     total_minor: i64,
     refunded_minor: i64,
+    carrier: Option<String>,
     tracking_no: Option<String>,
     card_brand: Option<String>,
     card_last4: Option<String>,
@@ -163,7 +166,7 @@ struct OrderRow {
     address: String,
 }
 
-const ORDER_COLUMNS: &str = "id, store_id, number, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
+const ORDER_COLUMNS: &str = "id, store_id, number, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, carrier, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
 
 fn order_from(r: OrderRow) -> Result<Order> {
     let c = Currency::parse(&r.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -176,6 +179,7 @@ fn order_from(r: OrderRow) -> Result<Order> {
         shipping: Money::new(r.shipping_minor, c),
         total: Money::new(r.total_minor, c),
         refunded_minor: r.refunded_minor,
+        carrier: r.carrier,
         tracking_no: r.tracking_no,
         card_brand: r.card_brand,
         card_last4: r.card_last4,
@@ -445,7 +449,7 @@ pub async fn set_tagline(db: &Db, scope: &StaffScope, tagline: &str) -> Result<(
     Ok(())
 }
 
-async fn record(
+pub(crate) async fn record(
     conn: &mut sqlx::AnyConnection,
     db: &Db,
     scope: &StoreScope,
@@ -564,6 +568,8 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
 /// One line of an order being placed, priced from the catalog.
 struct PricedLine {
     sku: String,
+    /// The variant's options (JSON text) as bought.
+    options: String,
     title: String,
     unit_price: i64,
     quantity: i64,
@@ -581,22 +587,30 @@ async fn reserve_lines(
     let mut subtotal: i64 = 0;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
-        let row: Option<(String, i64, String, String)> = sqlx::query_as(
-            "SELECT v.sku, v.price_minor, v.currency, p.title FROM variants v JOIN products p ON p.id = v.product_id \
+        let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
+            "SELECT v.sku, v.price_minor, v.currency, p.title, v.options FROM variants v JOIN products p ON p.id = v.product_id \
              WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
         )
         .bind(scope.store_key())
         .bind(line.variant_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let (sku, price, vcur, title) = row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
+        let (sku, price, vcur, title, options) =
+            row.ok_or(CommerceError::Store(StoreError::NotFound("product variant")))?;
         if vcur != currency.code() {
             return Err(CommerceError::CurrencyMismatch(format!("{sku} is priced in {vcur}")));
         }
         inventory::reserve_on(tx, scope, line.variant_id, line.quantity).await?;
         let line_total = price.checked_mul(line.quantity).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
         subtotal = subtotal.checked_add(line_total).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
-        items.push(PricedLine { sku, title, unit_price: price, quantity: line.quantity, variant: line.variant_id });
+        items.push(PricedLine {
+            sku,
+            options,
+            title,
+            unit_price: price,
+            quantity: line.quantity,
+            variant: line.variant_id,
+        });
     }
     Ok((subtotal, items))
 }
@@ -610,8 +624,8 @@ async fn insert_items(
 ) -> Result<()> {
     for item in items {
         sqlx::query(
-            "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO order_items (id, order_id, store_id, variant_id, sku, title, unit_price_minor, quantity, options) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(palisade_core::JobId::new().to_string())
         .bind(order.to_string())
@@ -621,6 +635,7 @@ async fn insert_items(
         .bind(&item.title)
         .bind(item.unit_price)
         .bind(item.quantity)
+        .bind(&item.options)
         .execute(&mut *tx)
         .await?;
     }
@@ -744,7 +759,7 @@ pub async fn transition(
     get(db, scope, id).await
 }
 
-async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: OrderId) -> Result<Order> {
+pub(crate) async fn get_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope, id: OrderId) -> Result<Order> {
     let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND id = $2"
     )))
@@ -888,6 +903,8 @@ pub struct Item {
     pub variant_id: VariantId,
     pub sku: String,
     pub title: String,
+    /// The variant's options as bought (`{"size": "M", "colour": "red"}`; `{}` for a product without any).
+    pub options: serde_json::Map<String, serde_json::Value>,
     pub unit_price_minor: i64,
     pub quantity: i64,
 }
@@ -898,16 +915,21 @@ pub async fn items(db: &Db, scope: &StaffScope, id: OrderId) -> Result<Vec<Item>
 }
 
 pub(crate) async fn items_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result<Vec<Item>> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT variant_id, sku, title, unit_price_minor, quantity FROM order_items WHERE store_id = $1 AND order_id = $2 ORDER BY sku",
+    let rows: Vec<(String, String, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT variant_id, sku, title, unit_price_minor, quantity, options FROM order_items WHERE store_id = $1 AND order_id = $2 ORDER BY sku",
     )
     .bind(scope.store_key())
     .bind(id.to_string())
     .fetch_all(db.pool())
     .await?;
     rows.into_iter()
-        .map(|(variant_id, sku, title, unit_price_minor, quantity)| {
-            Ok(Item { variant_id: stored_id("variant", &variant_id)?, sku, title, unit_price_minor, quantity })
+        .map(|(variant_id, sku, title, unit_price_minor, quantity, options)| {
+            // Options are an object of names to values; anything else (never written so) shows as none.
+            let options = match serde_json::from_str(&options) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            Ok(Item { variant_id: stored_id("variant", &variant_id)?, sku, title, options, unit_price_minor, quantity })
         })
         .collect()
 }

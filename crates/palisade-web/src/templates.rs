@@ -43,6 +43,10 @@ impl Templates {
         env.add_template("merchant_product.html", include_str!("../templates/merchant_product.html"))?;
         env.add_template("merchant_orders.html", include_str!("../templates/merchant_orders.html"))?;
         env.add_template("merchant_order.html", include_str!("../templates/merchant_order.html"))?;
+        env.add_template("merchant_refund_confirm.html", include_str!("../templates/merchant_refund_confirm.html"))?;
+        env.add_template("merchant_ship_results.html", include_str!("../templates/merchant_ship_results.html"))?;
+        env.add_template("merchant_slips.html", include_str!("../templates/merchant_slips.html"))?;
+        env.add_template("merchant_home.html", include_str!("../templates/merchant_home.html"))?;
         env.add_template("merchant_disputes.html", include_str!("../templates/merchant_disputes.html"))?;
         env.add_template("merchant_payouts.html", include_str!("../templates/merchant_payouts.html"))?;
         env.add_template("merchant_theme.html", include_str!("../templates/merchant_theme.html"))?;

@@ -240,6 +240,7 @@ fn shipped(name: &str, order: &Order, link: &str) -> Letter {
     let n = order.number;
     Letter::new(format!("Order {n} has shipped — {name}"))
         .say(format!("Good news: {name} has shipped order {n}."))
+        .fact("Carrier", order.carrier.as_deref().unwrap_or("-"))
         .fact("Tracking number", order.tracking_no.as_deref().unwrap_or("-"))
         .action("Follow your order", link.to_owned())
 }

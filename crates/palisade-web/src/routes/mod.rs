@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(account::passkeys::routes())
         .merge(admin::security_center::routes())
         .merge(admin::merchant::routes())
+        .merge(admin::orders::routes())
+        .merge(admin::home::routes())
         .merge(admin::backups::routes())
         .merge(admin::sell::routes())
         .merge(console::pages::routes())

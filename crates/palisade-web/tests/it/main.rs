@@ -31,3 +31,4 @@ mod staff_api;
 mod storefront;
 mod support;
 mod typed_ids;
+mod work_queue;

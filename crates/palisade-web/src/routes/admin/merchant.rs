@@ -1,6 +1,7 @@
-//! The merchant's store admin (HTML): products and stock, images, categories, orders (ship, deliver, refund),
-//! disputes, payouts, theme and storefront settings. Every route checks its permission on the server; merchant
-//! theme templates never render here (admin pages use platform templates only).
+//! The merchant's store admin (HTML): products and stock, images, categories, disputes, payouts, theme and
+//! storefront settings. Every route checks its permission on the server; merchant theme templates never render
+//! here (admin pages use platform templates only). Orders are in [`super::orders`], the store's home dashboard in
+//! [`super::home`].
 
 use crate::http::form::Form;
 use crate::http::form::FormRejection;
@@ -11,7 +12,7 @@ use axum::extract::{Multipart, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductEdit, ProductStatus};
-use palisade_commerce::orders::{self, Status};
+use palisade_commerce::orders;
 use palisade_commerce::{disputes, images, ledger, payouts, reviews, themes};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::Slug;
@@ -40,11 +41,6 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/products/{product}/images", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/images/{image}/remove", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/variants/{variant}", Some(Permission::Products)),
-    ("GET", "/admin/stores/{store}/orders", Some(Permission::Orders)),
-    ("GET", "/admin/stores/{store}/orders/{order}", Some(Permission::Orders)),
-    ("POST", "/admin/stores/{store}/orders/{order}/ship", Some(Permission::Orders)),
-    ("POST", "/admin/stores/{store}/orders/{order}/deliver", Some(Permission::Orders)),
-    ("POST", "/admin/stores/{store}/orders/{order}/refund", Some(Permission::Refunds)),
     ("GET", "/admin/stores/{store}/disputes", Some(Permission::Orders)),
     ("POST", "/admin/stores/{store}/disputes/{dispute}/respond", Some(Permission::Orders)),
     ("GET", "/admin/stores/{store}/payouts", Some(Permission::Payouts)),
@@ -67,11 +63,6 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/admin/stores/{store}/images/{image}/remove", post(remove_image))
         .route("/admin/stores/{store}/variants/{variant}", post(edit_variant))
-        .route("/admin/stores/{store}/orders", get(order_list))
-        .route("/admin/stores/{store}/orders/{order}", get(order_detail))
-        .route("/admin/stores/{store}/orders/{order}/ship", post(ship))
-        .route("/admin/stores/{store}/orders/{order}/deliver", post(deliver))
-        .route("/admin/stores/{store}/orders/{order}/refund", post(refund))
         .route("/admin/stores/{store}/disputes", get(dispute_list))
         .route("/admin/stores/{store}/disputes/{dispute}/respond", post(respond))
         .route("/admin/stores/{store}/payouts", get(payout_page).post(payout))
@@ -79,17 +70,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/settings", get(settings_page).post(save_settings))
 }
 
-type PageResult = Result<Response, AdminError>;
+pub(super) type PageResult = Result<Response, AdminError>;
 
-fn base(access: &StaffAccess) -> String {
+pub(super) fn base(access: &StaffAccess) -> String {
     format!("/admin/stores/{}", access.membership.scope.store_id())
 }
 
-fn scope(access: &StaffAccess) -> &palisade_store::StaffScope {
+pub(super) fn scope(access: &StaffAccess) -> &palisade_store::StaffScope {
     &access.membership.scope
 }
 
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     access: &StaffAccess,
     template: &str,
@@ -110,7 +101,7 @@ async fn page(
     Ok(Html(state.templates.render(template, full)?).into_response())
 }
 
-fn back(to: String) -> PageResult {
+pub(super) fn back(to: String) -> PageResult {
     Ok(Redirect::to(&to).into_response())
 }
 
@@ -119,11 +110,11 @@ fn saved_to(code: &'static str, to: String) -> PageResult {
     back(crate::http::notice::saved(&to, code))
 }
 
-fn bad_form(e: FormRejection) -> AdminError {
+pub(super) fn bad_form(e: FormRejection) -> AdminError {
     AdminError::Page(PageError(ApiError::from(e)))
 }
 
-fn invalid(m: impl Into<String>) -> AdminError {
+pub(super) fn invalid(m: impl Into<String>) -> AdminError {
     AdminError::Page(PageError(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)))
 }
 
@@ -133,7 +124,7 @@ pub(crate) fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiE
     Money::parse(text, currency).map_err(ApiError::from)
 }
 
-async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
+pub(super) async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Currency, AdminError> {
     services::payouts::currency(state, scope(access)).await.map_err(|e| AdminError::Page(PageError(e)))
 }
 
@@ -141,11 +132,6 @@ async fn store_currency(state: &AppState, access: &StaffAccess) -> Result<Curren
 struct PageQuery {
     #[serde(default)]
     page: Option<i64>,
-    #[serde(default)]
-    status: Option<String>,
-    /// Orders: a number (`#1001`) or part of the buyer's email.
-    #[serde(default)]
-    q: Option<String>,
 }
 
 async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
@@ -369,83 +355,6 @@ async fn edit_variant(
         Ok(product) => saved_to("variant", format!("{}/products/{product}", base(&access))),
         Err(_) => back(format!("{}/products", base(&access))),
     }
-}
-
-async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
-    access.require(Permission::Orders)?;
-    let status = crate::routes::query::order_status(q.status.as_deref())?;
-    let (pg, offset) = crate::routes::query::page(q.page, 50)?;
-    let query = orders::OrderQuery { status, text: q.q.clone() };
-    let list = orders::search(&state.db, scope(&access), &query, 50, offset).await?;
-    let counts = orders::counts(&state.db, scope(&access)).await?;
-    page(&state, &access, "merchant_orders.html", "orders", json!({"orders": list, "counts": counts, "status": status.map(Status::as_str).unwrap_or_default(), "q": q.q.unwrap_or_default(), "page": pg, "has_next": list.len() == 50})).await
-}
-
-async fn order_detail(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
-) -> PageResult {
-    access.require(Permission::Orders)?;
-    let o = orders::get(&state.db, scope(&access), id).await?;
-    let items = orders::items(&state.db, scope(&access), id).await?;
-    let events = orders::events(&state.db, scope(&access), id).await?;
-    let held = ledger::escrow_balance(&state.db, scope(&access), id).await?;
-    let dispute = disputes::for_order(&state.db, scope(&access), id).await?;
-    page(&state, &access, "merchant_order.html", "orders", json!({
-        "order": o, "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
-        "can_ship": o.status.can_become(Status::Shipped), "can_deliver": o.status.can_become(Status::Delivered),
-        "can_refund": o.status.can_become(Status::Refunded) && held > 0,
-    })).await
-}
-
-#[derive(Debug, Deserialize)]
-struct ShipForm {
-    tracking_no: String,
-}
-
-async fn ship(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
-    form: Result<Form<ShipForm>, FormRejection>,
-) -> PageResult {
-    access.require(Permission::Orders)?;
-    let Form(f) = form.map_err(bad_form)?;
-    orders::transition(&state.db, scope(&access), id, Status::Shipped, Some(&f.tracking_no), &state.config.commerce)
-        .await?;
-    saved_to("shipped", format!("{}/orders/{id}", base(&access)))
-}
-
-async fn deliver(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
-) -> PageResult {
-    access.require(Permission::Orders)?;
-    orders::transition(&state.db, scope(&access), id, Status::Delivered, None, &state.config.commerce).await?;
-    saved_to("delivered", format!("{}/orders/{id}", base(&access)))
-}
-
-#[derive(Debug, Deserialize)]
-struct RefundForm {
-    amount: String,
-    #[serde(default)]
-    note: String,
-}
-
-async fn refund(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    IdPath((_, id)): IdPath<(String, palisade_core::OrderId)>,
-    form: Result<Form<RefundForm>, FormRejection>,
-) -> PageResult {
-    access.require(Permission::Refunds)?;
-    let Form(f) = form.map_err(bad_form)?;
-    let currency = store_currency(&state, &access).await?;
-    let amount = parse_amount(&f.amount, currency).map_err(PageError)?;
-    orders::refund(&state.db, scope(&access), id, amount.minor, &f.note).await?;
-    saved_to("refunded", format!("{}/orders/{id}", base(&access)))
 }
 
 async fn dispute_list(State(state): State<AppState>, access: StaffAccess) -> PageResult {

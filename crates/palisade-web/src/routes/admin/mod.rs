@@ -1,11 +1,13 @@
-//! What a store's staff use: the store admin ([`merchant`]), the Security Center ([`security_center`] with its
-//! tabs in [`security_tabs`], [`backups`]) and the same features as JSON for scripts ([`staff_api`],
-//! [`firewall_api`]). Every route checks its permission on the server. [`sell`] is where people apply to become
-//! a store's owner.
+//! What a store's staff use: the store's home dashboard ([`home`]), the store admin ([`merchant`], [`orders`]),
+//! the Security Center ([`security_center`] with its tabs in [`security_tabs`], [`backups`]) and the same
+//! features as JSON for scripts ([`staff_api`], [`firewall_api`]). Every route checks its permission on the
+//! server. [`sell`] is where people apply to become a store's owner.
 
 pub mod backups;
 pub mod firewall_api;
+pub mod home;
 pub mod merchant;
+pub mod orders;
 pub mod security_center;
 pub mod security_tabs;
 pub mod sell;

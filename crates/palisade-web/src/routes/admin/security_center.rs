@@ -151,11 +151,12 @@ fn step_up(state: &AppState, access: &StaffAccess, tab: &str) -> Option<Response
     (!sessions::is_fresh(session, state.db.now(), STEP_UP_WINDOW)).then(|| reauth_then(access, tab))
 }
 
+/// Where staff land: their store's home dashboard, or the list of their stores when they belong to several.
 async fn admin_home(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
     let memberships = tenancy::memberships(&state.db, s.account.id).await?;
     match memberships.as_slice() {
         [] => Ok(Redirect::to("/account").into_response()),
-        [(scope, _)] => Ok(Redirect::to(&format!("/admin/stores/{}/security", scope.store_id())).into_response()),
+        [(scope, _)] => Ok(Redirect::to(&format!("/admin/stores/{}", scope.store_id())).into_response()),
         many => {
             let mut stores = Vec::new();
             for (scope, role) in many {
