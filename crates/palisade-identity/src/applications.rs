@@ -1,11 +1,13 @@
-//! "Sell on Palisade": a would-be merchant applies for a store (their name, email and password; the store's name,
-//! address and currency; the platform's terms). The application counts only once its email address is confirmed
-//! through a link mailed to it, so nobody can open a store, or an account, in someone else's name. Then an
-//! operator approves or declines it, or — when the platform allows it ([`SignupMode::Open`]) — it opens at once.
+//! "Sell on Palisade": a would-be merchant applies for a store (their name and email; the store's name, address
+//! and currency; the platform's terms). The application counts only once the address's owner opens the link mailed
+//! to it and confirms on that page (a POST: a mail scanner fetching the link confirms nothing), choosing the
+//! account's password there — so nobody can open a store, or an account, in someone else's name or with a
+//! password of their choosing. Then an operator approves or declines it, or — when the platform allows it
+//! ([`SignupMode::Open`]) — it opens at once.
 //!
-//! Approval creates the owner's staff account (with the password chosen at application, kept meanwhile only as
-//! its argon2 hash; an address that already has a staff account keeps its own password) and the store, in one
-//! transaction. An address that belongs to a buyer account is told to apply with another one: buyer and staff
+//! Approval creates the owner's staff account (with the password chosen at confirmation, kept meanwhile only as
+//! its argon2 hash and cleared once decided; an address that already has a staff account keeps its own password)
+//! and the store, in one transaction. An address that belongs to a buyer account is told to apply with another one: buyer and staff
 //! accounts are apart on this platform (their policies differ).
 //!
 //! Submitting answers the same whether or not the address has an account: what differs goes into the mail, which
@@ -107,12 +109,11 @@ impl SignupMode {
     }
 }
 
-/// What an applicant sends.
+/// What an applicant sends (no password: that is chosen by whoever holds the mailed link).
 #[derive(Debug)]
 pub struct NewApplication {
     pub email: Email,
     pub name: String,
-    pub password: SecretString,
     pub store_name: String,
     pub slug: Slug,
     pub currency: Currency,
@@ -194,39 +195,30 @@ pub async fn submit(
         outbox::enqueue(db, mail).await?;
         return Ok(Submitted::Mailed);
     }
-    let password_hash = match existing {
-        Some(_) => None,
-        None => {
-            let password = app.password;
-            Some(identity.hash_blocking(move || crate::password::hash(&password)).await??)
-        }
-    };
     let token = new_token();
     let now = db.now();
-    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO merchant_applications (id, email, display_name, password_hash, store_name, slug, currency, \
-         token_hash, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unconfirmed', $9, $10)",
+         token_hash, status, created_at, expires_at) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, 'unconfirmed', $8, $9)",
     )
     .bind(palisade_core::JobId::new().to_string())
     .bind(app.email.as_str())
     .bind(&app.name)
-    .bind(password_hash)
     .bind(&app.store_name)
     .bind(app.slug.as_str())
     .bind(app.currency.code())
     .bind(hash(&token))
     .bind(now.0)
     .bind(now.plus(VALID_FOR).0)
-    .execute(&mut *tx)
+    .execute(db.pool())
     .await
     .map_err(StoreError::from)?;
-    tx.commit().await.map_err(StoreError::from)?;
+    // The applicant's own words (the store's name) stay out of this mail: it goes from the platform's address to
+    // whatever address was typed, and must not carry a stranger's message.
     let body = format!(
-        "Thank you for applying to sell on Palisade with the store \"{}\".\n\nConfirm this address within 24 hours to \
-         send the application:\n{base}/sell/confirm?token={token}\n\nIf this was not you, ignore this message: \
-         nothing happens without the confirmation.",
-        app.store_name
+        "Someone (we hope you) applied to sell on Palisade with this address.\n\nTo go on, open this link within 24 \
+         hours; you will see the application and choose your password there:\n{base}/sell/confirm?token={token}\n\n\
+         If this was not you, ignore this message: nothing happens unless the link is used."
     );
     let mail =
         outbox::NewMail { store_id: None, to: app.email.as_str(), subject: "Confirm your application to sell", body };
@@ -258,33 +250,68 @@ pub enum Confirmed {
     Invalid,
 }
 
-/// Confirms the address of an application (once, before the link expires).
-pub async fn confirm(db: &Db, token: &str, link_base: &str) -> Result<Confirmed> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(Confirmed::Invalid);
+/// An application as its confirmation page shows it, while its link works.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unconfirmed {
+    pub email: String,
+    pub store_name: String,
+    pub slug: String,
+    /// No account has this address yet: the confirmation chooses its password.
+    pub needs_password: bool,
+}
+
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The application a link confirms, while it works. Reading it changes nothing (mail scanners fetch links).
+pub async fn unconfirmed(db: &Db, token: &str) -> Result<Option<Unconfirmed>> {
+    Ok(live(db, token).await?.map(|(_, u)| u))
+}
+
+async fn live(db: &Db, token: &str) -> Result<Option<(String, Unconfirmed)>> {
+    if !well_formed(token) {
+        return Ok(None);
     }
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, slug FROM merchant_applications WHERE token_hash = $1 AND status = 'unconfirmed' AND expires_at > $2",
+    let row: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, email, store_name, slug FROM merchant_applications WHERE token_hash = $1 AND status = 'unconfirmed' AND expires_at > $2",
     )
     .bind(hash(token))
     .bind(db.now().0)
     .fetch_optional(db.pool())
     .await
     .map_err(StoreError::from)?;
-    let Some((id, slug)) = row else { return Ok(Confirmed::Invalid) };
-    let moved =
-        sqlx::query("UPDATE merchant_applications SET status = 'pending' WHERE id = $1 AND status = 'unconfirmed'")
-            .bind(&id)
-            .execute(db.pool())
-            .await
-            .map_err(StoreError::from)?;
+    let Some((id, email, store_name, slug)) = row else { return Ok(None) };
+    let parsed = Email::parse(&email).map_err(|e| StoreError::Corrupt(format!("application email: {e}")))?;
+    let needs_password = tenancy::find_account_by_email(db, &parsed).await?.is_none();
+    Ok(Some((id, Unconfirmed { email, store_name, slug, needs_password })))
+}
+
+/// Confirms an application (once, before the link expires), by whoever opened the mailed link. Where the address
+/// has no account yet, `password` becomes the new account's (the staff policy applies); hashing runs whether or not
+/// it is needed, so the time taken says nothing about the address.
+pub async fn confirm(identity: &Identity, token: &str, password: SecretString, link_base: &str) -> Result<Confirmed> {
+    let db = identity.db();
+    let Some((id, app)) = live(db, token).await? else { return Ok(Confirmed::Invalid) };
+    if app.needs_password {
+        crate::password::check_policy(&password, crate::password::Audience::Staff, &[app.email.as_str(), &app.slug])?;
+    }
+    let hashed = identity.hash_blocking(move || crate::password::hash(&password)).await??;
+    let moved = sqlx::query(
+        "UPDATE merchant_applications SET status = 'pending', password_hash = $1 WHERE id = $2 AND status = 'unconfirmed'",
+    )
+    .bind(app.needs_password.then_some(hashed))
+    .bind(&id)
+    .execute(db.pool())
+    .await
+    .map_err(StoreError::from)?;
     if moved.rows_affected() != 1 {
         return Ok(Confirmed::Invalid);
     }
     if SignupMode::current(db).await? == SignupMode::Open {
         let platform = PlatformScope::system("signup:open");
         approve(db, &platform, &id, link_base).await?;
-        return Ok(Confirmed::Opened { slug });
+        return Ok(Confirmed::Opened { slug: app.slug });
     }
     Ok(Confirmed::Pending)
 }
@@ -361,8 +388,9 @@ async fn approve(db: &Db, platform: &PlatformScope, id: &str, link_base: &str) -
     let email = Email::parse(&email).map_err(|_| corrupt("email"))?;
     let slug = Slug::parse(&slug).map_err(|_| corrupt("slug"))?;
     let currency = Currency::parse(&currency).map_err(|_| corrupt("currency"))?;
-    let existing = tenancy::find_account_by_email(db, &email).await?;
     let mut tx = db.begin_write().await?;
+    // Read inside the write: an account disabled meanwhile must not receive the store.
+    let existing = tenancy::find_account_by_email_on(&mut tx, &email).await?;
     let moved = sqlx::query(
         "UPDATE merchant_applications SET status = 'approved', decided_at = $1, decided_by = $2 WHERE id = $3 AND status = 'pending'",
     )
@@ -398,12 +426,16 @@ async fn approve(db: &Db, platform: &PlatformScope, id: &str, link_base: &str) -
     };
     let new = NewStore { slug, name: store_name, currency, owner: owner.id, security_contact: Some(email.clone()) };
     let (store, _) = tenancy::create_store_on(&mut tx, db, platform, new, &owner).await?;
-    sqlx::query("UPDATE merchant_applications SET store_id = $1 WHERE id = $2")
+    sqlx::query("UPDATE merchant_applications SET store_id = $1, password_hash = NULL WHERE id = $2")
         .bind(store.id.to_string())
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
+    let target = format!("application:{id}");
+    let event = NewEvent::new("merchant_application.approved", &target)
+        .details(serde_json::json!({"store": store.id, "slug": store.slug}));
+    audit::record_platform(&mut tx, db, platform, event).await?;
     tx.commit().await.map_err(StoreError::from)?;
     let base = link_base.trim_end_matches('/');
     let body = format!(
@@ -427,15 +459,15 @@ async fn decline(db: &Db, platform: &PlatformScope, id: &str, note: &str) -> Res
         return Err(IdentityError::NotAllowed("say why in 1 to 2,000 characters: the applicant reads it"));
     }
     let row: Option<(String, String)> =
-        sqlx::query_as("SELECT email, store_name FROM merchant_applications WHERE id = $1 AND status = 'pending'")
+        sqlx::query_as("SELECT email, slug FROM merchant_applications WHERE id = $1 AND status = 'pending'")
             .bind(id)
             .fetch_optional(db.pool())
             .await
             .map_err(StoreError::from)?;
-    let Some((email, store_name)) = row else { return Err(StoreError::NotFound("pending application").into()) };
+    let Some((email, slug)) = row else { return Err(StoreError::NotFound("pending application").into()) };
     let moved = sqlx::query(
-        "UPDATE merchant_applications SET status = 'declined', decided_at = $1, decided_by = $2, note = $3 \
-         WHERE id = $4 AND status = 'pending'",
+        "UPDATE merchant_applications SET status = 'declined', decided_at = $1, decided_by = $2, note = $3, \
+         password_hash = NULL WHERE id = $4 AND status = 'pending'",
     )
     .bind(db.now().0)
     .bind(platform.actor().as_audit_text())
@@ -450,7 +482,7 @@ async fn decline(db: &Db, platform: &PlatformScope, id: &str, note: &str) -> Res
     let target = format!("application:{id}");
     audit::record_platform_now(db, platform, NewEvent::new("merchant_application.declined", &target)).await?;
     let body = format!(
-        "Thank you for applying to sell on Palisade with \"{store_name}\". We cannot open the store this time.\n\n\
+        "Thank you for applying to sell on Palisade with the store at /s/{slug}. We cannot open it this time.\n\n\
          The reason: {note}\n\nYou are welcome to apply again when that has changed."
     );
     let mail = outbox::NewMail { store_id: None, to: &email, subject: "Your application to sell", body };

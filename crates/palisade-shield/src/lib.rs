@@ -168,7 +168,7 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
     // Passwords and passphrases are hashed or used as keys, never interpreted: any character is allowed in them.
     Exception::builtin("POST", "/login", "password", ALL_CONTENT),
     Exception::builtin("POST", "/register", "password", ALL_CONTENT),
-    Exception::builtin("POST", "/sell", "password", ALL_CONTENT),
+    Exception::builtin("POST", "/sell/confirm", "password", ALL_CONTENT),
     Exception::builtin("POST", "/login/reset", "password", ALL_CONTENT),
     Exception::builtin("POST", "/login/reset", "password_repeat", ALL_CONTENT),
     Exception::builtin("POST", "/account/reauth", "password", ALL_CONTENT),

@@ -154,6 +154,16 @@ pub async fn find_account_by_email(db: &Db, email: &Email) -> Result<Option<Acco
     row.map(account_from_row).transpose()
 }
 
+/// [`find_account_by_email`] inside the caller's transaction (a decision that must see the account as it is now).
+pub async fn find_account_by_email_on(tx: &mut sqlx::AnyConnection, email: &Email) -> Result<Option<Account>> {
+    let row: Option<AccountRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email_key = $1")))
+            .bind(email.as_str().to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(account_from_row).transpose()
+}
+
 /// Looks an account up by id.
 pub async fn get_account(db: &Db, id: AccountId) -> Result<Account> {
     let row: Option<AccountRow> =

@@ -50,6 +50,7 @@ impl Class {
                 || path == "/login/reset"
                 || path == "/register"
                 || path == "/sell"
+                || path == "/sell/confirm"
                 || path == "/console/login"
                 || path.starts_with("/api/v1/auth/"))
         {

@@ -335,3 +335,21 @@ async fn a_guest_order_link_is_a_link_with_a_copy_button() {
     assert!(html.contains("data-copy=\"order-link\" hidden"), "the copy button waits for its script");
     assert_eq!(app.get("/assets/copy.js").await.status(), 200);
 }
+
+/// Staff names appear in stores' audit views and the console: the buyer's profile form does not change them.
+#[tokio::test]
+async fn staff_cannot_rename_themselves_through_the_buyers_profile_form() {
+    let app = TestApp::start().await;
+    let (_, scope, cookie) = crate::support::owner_of(&app, "alpha").await;
+    let res = app
+        .client
+        .post(app.url("/account/profile"))
+        .csrf(&app, &cookie)
+        .form(&[("name", "Palisade (automatic)")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let members = palisade_store::tenancy::list_members(&app.db, &scope).await.unwrap();
+    assert!(members.iter().all(|m| m.display_name != "Palisade (automatic)"), "unchanged");
+}

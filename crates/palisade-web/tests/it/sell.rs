@@ -10,7 +10,6 @@ fn form<'a>(email: &'a str, slug: &'a str, store: &'a str) -> Vec<(&'a str, &'a 
     vec![
         ("name", "Siew Ling"),
         ("email", email),
-        ("password", PW),
         ("store_name", store),
         ("slug", slug),
         ("currency", "SGD"),
@@ -28,6 +27,21 @@ async fn confirmation(app: &TestApp, email: &str) -> Option<String> {
     let body = &mails.iter().find(|m| m.subject == "Confirm your application to sell")?.body;
     let start = body.find("/sell/confirm?token=")?;
     Some(body[start..].split_whitespace().next()?.to_owned())
+}
+
+/// Opens the link as its owner would: the page (which changes nothing), then its button with `password`.
+async fn confirm(app: &TestApp, link: &str, password: &str) -> reqwest::Response {
+    let page = app.get(link).await;
+    assert_eq!(page.status(), StatusCode::OK, "the link's page");
+    assert!(page.text().await.unwrap().contains("Confirm my application"));
+    let token = link.split("token=").nth(1).unwrap();
+    app.client
+        .post(app.url("/sell/confirm"))
+        .csrf(app, VISITOR)
+        .form(&[("token", token), ("password", password)])
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn decide(app: &TestApp, cookie: &str, id: &str, decision: &str, note: &str) -> reqwest::Response {
@@ -62,7 +76,19 @@ async fn an_application_is_confirmed_reviewed_and_opens_a_store_its_owner_signs_
     assert!(!queue.text().await.unwrap().contains("kopi-corner"), "nothing to review before the address is confirmed");
 
     let link = confirmation(&app, "siew@shop.example").await.expect("a confirmation link");
-    let confirmed = app.get(&link).await;
+    let mail = outbox::to_address(&app.db, "siew@shop.example").await.unwrap();
+    assert!(!mail[0].body.contains("Kopi"), "the applicant's words stay out of the platform's mail");
+    // A mail scanner fetching the link confirms nothing.
+    for _ in 0..2 {
+        assert_eq!(app.get(&link).await.status(), StatusCode::OK);
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM merchant_applications WHERE status = 'unconfirmed'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "still unconfirmed after the link was only opened");
+    assert_eq!(confirm(&app, &link, "short").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "staff password policy");
+    let confirmed = confirm(&app, &link, PW).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     assert!(confirmed.text().await.unwrap().contains("with the marketplace's team"));
     assert_eq!(app.get(&link).await.status(), StatusCode::GONE, "a link confirms once");
@@ -90,7 +116,7 @@ async fn a_would_be_merchant_cannot_take_an_address_a_store_or_a_buyers_account(
     let mut no_terms = form("new@shop.example", "fresh", "Mine");
     no_terms.retain(|(k, _)| *k != "terms");
     assert_eq!(apply(&app, &no_terms).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    for (field, bad) in [("slug", "not a slug"), ("slug", "Caps"), ("currency", "XXX"), ("password", "short")] {
+    for (field, bad) in [("slug", "not a slug"), ("slug", "Caps"), ("currency", "XXX"), ("email", "nope")] {
         let mut f = form("new@shop.example", "fresh", "Mine");
         f.retain(|(k, _)| *k != field);
         f.push((field, bad));
@@ -108,9 +134,18 @@ async fn a_would_be_merchant_cannot_take_an_address_a_store_or_a_buyers_account(
     for path in ["/sell/confirm?token=00", "/sell/confirm", &format!("/sell/confirm?token={}", "a".repeat(64))] {
         assert_eq!(app.get(path).await.status(), StatusCode::GONE, "{path}");
     }
+    let forged = app
+        .client
+        .post(app.url("/sell/confirm"))
+        .csrf(&app, VISITOR)
+        .form(&[("token", "a".repeat(64).as_str()), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::GONE);
     // Only an operator decides.
     apply(&app, &form("siew@shop.example", "kopi", "Kopi")).await;
-    app.get(&confirmation(&app, "siew@shop.example").await.unwrap()).await;
+    confirm(&app, &confirmation(&app, "siew@shop.example").await.unwrap(), PW).await;
     let id = pending_id(&app).await;
     let (_, _, merchant) = owner_of(&app, "other").await;
     let refused = decide(&app, &merchant, &id, "approve", "").await;
@@ -145,7 +180,7 @@ async fn the_operator_chooses_whether_stores_open_at_once_or_not_at_all() {
     assert_eq!(set("whatever").await, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(set("open").await, StatusCode::SEE_OTHER);
     apply(&app, &form("siew@shop.example", "kopi", "Kopi")).await;
-    let opened = app.get(&confirmation(&app, "siew@shop.example").await.unwrap()).await;
+    let opened = confirm(&app, &confirmation(&app, "siew@shop.example").await.unwrap(), PW).await;
     assert!(opened.text().await.unwrap().contains("Your store is open"));
     assert_eq!(app.get("/s/kopi").await.status(), StatusCode::OK);
     assert_eq!(set("closed").await, StatusCode::SEE_OTHER);

@@ -13,10 +13,10 @@ use palisade_core::AddressId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::http::PageError;
 use crate::http::form::Form;
 use crate::http::id_path::IdPath;
 use crate::http::session::SignedIn;
+use crate::http::{ApiError, PageError};
 use crate::routes::storefront::catalog::shop_page;
 use crate::state::AppState;
 
@@ -52,6 +52,11 @@ async fn save_profile(
     s: SignedIn,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response, PageError> {
+    // Staff and operator names appear in stores' audit views and the console: not changed from a buyer's form.
+    if s.account.kind != palisade_store::tenancy::AccountKind::Buyer {
+        let refusal = ApiError::new(StatusCode::FORBIDDEN, "not_a_buyer", "only buyer accounts change their name here");
+        return Err(refusal.into());
+    }
     match profile::set_name(&state.db, s.account.id, &form.name).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
         Err(CommerceError::Invalid(m)) => {

@@ -1,6 +1,7 @@
-//! "Sell on Palisade" (`/sell`): the application for a store and the link that confirms its address. The rules
-//! (confirmation first, one answer for every address, throttling, operator review or opening at once) live in
-//! `palisade_identity::applications`; this page carries them.
+//! "Sell on Palisade" (`/sell`): the application for a store, and the page its mailed link opens, where the
+//! address's owner confirms it (a POST) and chooses the account's password. The rules (confirmation first, one
+//! answer for every address, throttling, operator review or opening at once) live in
+//! `palisade_identity::applications`; these pages carry them.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -11,7 +12,6 @@ use palisade_core::money::Currency;
 use palisade_core::text::{Email, Slug, display_name};
 use palisade_identity::IdentityError;
 use palisade_identity::applications::{self, Confirmed, NewApplication, SignupMode, Submitted};
-use palisade_identity::password::{Audience, check_policy};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
@@ -22,7 +22,7 @@ use crate::http::{ApiError, PageError};
 use crate::state::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/sell", get(sell_form).post(apply)).route("/sell/confirm", get(confirm))
+    Router::new().route("/sell", get(sell_form).post(apply)).route("/sell/confirm", get(confirm_form).post(confirm))
 }
 
 /// The currencies a new store may choose on this page (any ISO 4217 code works from the console and the CLI).
@@ -47,7 +47,6 @@ fn render(state: &AppState, status: StatusCode, ctx: serde_json::Value) -> Resul
 struct ApplyForm {
     name: String,
     email: String,
-    password: String,
     store_name: String,
     slug: String,
     currency: String,
@@ -74,9 +73,7 @@ fn parse(f: &ApplyForm) -> Result<NewApplication, String> {
     if f.terms.as_deref() != Some("yes") {
         return Err("to sell here, accept the platform's terms".into());
     }
-    let password = SecretString::from(f.password.clone());
-    check_policy(&password, Audience::Staff, &[email.as_str(), &name, slug.as_str()]).map_err(|v| v.to_string())?;
-    Ok(NewApplication { email, name, password, store_name, slug, currency })
+    Ok(NewApplication { email, name, store_name, slug, currency })
 }
 
 async fn apply(
@@ -107,15 +104,49 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-async fn confirm(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Result<Response, PageError> {
-    let token = q.token.unwrap_or_default();
-    let outcome = applications::confirm(&state.db, &token, &state.config.public_url).await.map_err(ApiError::from)?;
-    let (status, ctx) = match outcome {
-        Confirmed::Pending => (StatusCode::OK, json!({"confirmed": "pending"})),
-        Confirmed::Opened { slug } => (StatusCode::OK, json!({"confirmed": "open", "slug": slug})),
-        Confirmed::Invalid => (StatusCode::GONE, json!({"confirmed": "dead"})),
-    };
-    let mut res = render(&state, status, ctx)?;
+/// A page that carries a live token: no referrer leaves it, no cache keeps it.
+fn private(mut res: Response) -> Response {
     res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    Ok(res)
+    res
+}
+
+/// The link's page: the application and a button (and, for a new account, its password). Opening it changes
+/// nothing, so a mail scanner that fetches the link confirms nothing.
+async fn confirm_form(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Result<Response, PageError> {
+    let token = q.token.unwrap_or_default();
+    let res = match applications::unconfirmed(&state.db, &token).await.map_err(ApiError::from)? {
+        Some(app) => render(&state, StatusCode::OK, json!({"confirming": app, "token": token}))?,
+        None => render(&state, StatusCode::GONE, json!({"confirmed": "dead"}))?,
+    };
+    Ok(private(res))
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl std::fmt::Debug for ConfirmForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfirmForm([redacted])")
+    }
+}
+
+async fn confirm(State(state): State<AppState>, Form(f): Form<ConfirmForm>) -> Result<Response, PageError> {
+    let password = SecretString::from(f.password.clone());
+    let outcome = applications::confirm(&state.identity, &f.token, password, &state.config.public_url).await;
+    let (status, ctx) = match outcome {
+        Ok(Confirmed::Pending) => (StatusCode::OK, json!({"confirmed": "pending"})),
+        Ok(Confirmed::Opened { slug }) => (StatusCode::OK, json!({"confirmed": "open", "slug": slug})),
+        Ok(Confirmed::Invalid) => (StatusCode::GONE, json!({"confirmed": "dead"})),
+        Err(IdentityError::Policy(why)) => {
+            let app = applications::unconfirmed(&state.db, &f.token).await.map_err(ApiError::from)?;
+            let ctx = json!({"confirming": app, "token": f.token, "error": why.to_string()});
+            (StatusCode::UNPROCESSABLE_ENTITY, ctx)
+        }
+        Err(e) => return Err(PageError(ApiError::from(e))),
+    };
+    Ok(private(render(&state, status, ctx)?))
 }
