@@ -135,8 +135,13 @@ impl<'a> Walk<'a> {
             html.style.overflowX = 'visible';
             body.style.overflowX = 'visible';
             const sw = Math.max(html.scrollWidth, body.scrollWidth);
+            // The first element sticking out whose parent does not: what to fix.
+            const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '');
+            const culprit = [...body.querySelectorAll('*')].find((e) => e.getBoundingClientRect().right > w + 0.5
+                && e.parentElement.getBoundingClientRect().right <= w + 0.5);
             [html.style.overflowX, body.style.overflowX] = saved;
-            if (sw > w) out.push('the page scrolls sideways: scrollWidth ' + sw + ' > innerWidth ' + w);
+            if (sw > w) out.push('the page scrolls sideways: scrollWidth ' + sw + ' > innerWidth ' + w
+                + (culprit ? ' (first too wide: ' + name(culprit) + ' in ' + name(culprit.parentElement) + ')' : ''));
             for (const sel of sels) {
                 const els = document.querySelectorAll(sel);
                 if (!els.length) out.push(sel + ': not on the page');
