@@ -222,7 +222,12 @@ async fn buyer_on_a_phone_and_merchant_on_a_desktop_pass_axe_at_both_sizes() {
     buyer.page("cart", &["tr.total td:last-child", "form.qty button", "a[href='/checkout/tea']"]).await;
     click(&c, "a[href='/checkout/tea']").await;
     c.wait().for_element(Locator::Css("#pay-form")).await.unwrap();
-    buyer.page("payment", &["main table tr:last-child th:last-child", "#pay-form button[type=submit]"]).await;
+    buyer
+        .page(
+            "payment",
+            &["p.back a[href='/cart']", "main table tr:last-child th:last-child", "#pay-form button[type=submit]"],
+        )
+        .await;
     for (name, value) in [
         ("email", "buyer@example.com"),
         ("name", "Phone Buyer"),
