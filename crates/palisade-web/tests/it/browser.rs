@@ -16,7 +16,7 @@ use palisade_core::money::Currency;
 
 use crate::support::{PW, TestApp, listing, owner_of};
 
-struct Driver(Child);
+pub(super) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -29,7 +29,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn browser() -> (Driver, Client) {
+pub(super) async fn browser() -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -63,21 +63,21 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(super) async fn fill(c: &Client, css: &str, value: &str) {
     let e = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     e.clear().await.unwrap();
     e.send_keys(value).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(super) async fn click(c: &Client, css: &str) {
     c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
 }
 
-async fn text(c: &Client) -> String {
+pub(super) async fn text(c: &Client) -> String {
     c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
 }
 
-async fn sign_in(c: &Client, app: &TestApp, email: &str) {
+pub(super) async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     c.goto(&app.url("/login")).await.unwrap();
     fill(c, "input[name=email]", email).await;
     fill(c, "input[name=password]", PW).await;
@@ -85,7 +85,7 @@ async fn sign_in(c: &Client, app: &TestApp, email: &str) {
     c.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.ok();
 }
 
-async fn sign_out(c: &Client) {
+pub(super) async fn sign_out(c: &Client) {
     click(c, "form[action='/logout'] button").await;
     // Let the sign-out finish navigating before the next step, or the next page load races with it.
     c.wait().for_element(Locator::Css("form[action='/login']")).await.unwrap();
@@ -93,7 +93,7 @@ async fn sign_out(c: &Client) {
 
 /// Every status badge on the current page is readable: its text against the first opaque background behind it
 /// has a WCAG contrast ratio of at least 4.5 (AA for small text). White-on-white badges once hid order statuses.
-async fn assert_badges_readable(c: &Client, page: &str) {
+pub(super) async fn assert_badges_readable(c: &Client, page: &str) {
     let script = r#"
         const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
         const lum = ([r, g, b]) => {

@@ -8,6 +8,7 @@ mod api_errors;
 mod backups;
 mod baseline;
 mod browser;
+mod browser_journeys;
 mod buyer_account;
 mod client_address;
 mod console;
