@@ -628,3 +628,13 @@ pub async fn search_products(
     }
     Ok(out)
 }
+
+/// Every SKU of the scoped store (an import's preview: a row with one of these updates, any other creates). A SKU
+/// of another store is not among them.
+pub async fn existing_skus(db: &Db, scope: &StaffScope) -> Result<std::collections::HashSet<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT sku FROM variants WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(s,)| s).collect())
+}
