@@ -170,7 +170,9 @@ async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): 
     for p in &list {
         let thumb = images::first_of(&state.db, scope(&access), p.id).await?;
         let mut row = json!(p);
-        row["thumb"] = json!(thumb.map(|i| format!("/media/{}/{}", scope(&access).store_id(), i.id)));
+        if let Some(o) = row.as_object_mut() {
+            o.insert("thumb".into(), json!(thumb.map(|i| format!("/media/{}/{}", scope(&access).store_id(), i.id))));
+        }
         rows.push(row);
     }
     // The filters as typed, for the form and for the paging links (which keep them).
