@@ -534,3 +534,107 @@ pub async fn list_categories(db: &Db, scope: &StoreScope) -> Result<Vec<Category
     .await?;
     Ok(rows.into_iter().map(|(id, slug, name, products)| Category { id, slug, name, products }).collect())
 }
+
+/// Total stock at or under which a product counts as running low (the admin's "low stock" filter).
+pub const LOW_STOCK: i64 = 5;
+
+/// The admin product list's stock filter, on the product's total stock over its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockFilter {
+    /// Something left to sell.
+    InStock,
+    /// 1 to [`LOW_STOCK`] left.
+    Low,
+    /// Nothing left.
+    SoldOut,
+}
+
+impl StockFilter {
+    /// `in_stock`, `low` or `sold_out`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "in_stock" => Ok(StockFilter::InStock),
+            "low" => Ok(StockFilter::Low),
+            "sold_out" => Ok(StockFilter::SoldOut),
+            other => Err(CommerceError::Invalid(format!("unknown stock filter `{other}` (in_stock, low, sold_out)"))),
+        }
+    }
+
+    /// The condition on `total` (a fixed SQL fragment: nothing from the request goes into it).
+    fn condition(self) -> &'static str {
+        match self {
+            StockFilter::InStock => "> 0",
+            StockFilter::Low => "BETWEEN 1 AND 5",
+            StockFilter::SoldOut => "= 0",
+        }
+    }
+}
+
+/// What the merchant's product list is narrowed to; empty: every product.
+#[derive(Debug, Clone, Default)]
+pub struct ProductQuery {
+    /// A fragment of the title or of a variant's SKU, matched literally and case-insensitively.
+    pub text: Option<String>,
+    pub status: Option<ProductStatus>,
+    pub stock: Option<StockFilter>,
+}
+
+/// `%fragment%` for LIKE, lower-cased, at most 100 characters, with LIKE's wildcards escaped (`ESCAPE '\'`).
+fn like_pattern(text: &str) -> String {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .take(100)
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+/// The scoped store's products matching `query`, newest first, a page at a time (`limit` 1–100).
+pub async fn search_products(
+    db: &Db,
+    scope: &StaffScope,
+    query: &ProductQuery,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Product>> {
+    let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(like_pattern);
+    let stock = query.stock.map_or_else(String::new, |s| {
+        format!(
+            "AND (SELECT COALESCE(SUM(v.stock), 0) FROM variants v WHERE v.store_id = p.store_id AND v.product_id = p.id) {}",
+            s.condition()
+        )
+    });
+    let rows: Vec<ProductRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.id, p.store_id, p.slug, p.title, p.description, p.status, p.created_at, p.updated_at FROM products p \
+         WHERE p.store_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND ($3 IS NULL OR LOWER(p.title) LIKE $3 ESCAPE '\\' OR EXISTS (SELECT 1 FROM variants s \
+              WHERE s.store_id = p.store_id AND s.product_id = p.id AND LOWER(s.sku) LIKE $3 ESCAPE '\\')) {stock} \
+         ORDER BY p.created_at DESC, p.id DESC LIMIT $4 OFFSET $5"
+    )))
+    .bind(scope.store_key())
+    .bind(query.status.map(ProductStatus::as_str))
+    .bind(text)
+    .bind(limit.clamp(1, 100))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(product_from(db, scope, r).await?);
+    }
+    Ok(out)
+}
+
+/// Every SKU of the scoped store (an import's preview: a row with one of these updates, any other creates). A SKU
+/// of another store is not among them.
+pub async fn existing_skus(db: &Db, scope: &StaffScope) -> Result<std::collections::HashSet<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT sku FROM variants WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(s,)| s).collect())
+}

@@ -160,6 +160,18 @@ pub async fn list(db: &Db, scope: &StoreScope, product: ProductId) -> Result<Vec
     rows.into_iter().map(from_row).collect()
 }
 
+/// A product's first image (its thumbnail in the admin list), if it has any.
+pub async fn first_of(db: &Db, scope: &StoreScope, product: ProductId) -> Result<Option<Image>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM product_images WHERE store_id = $1 AND product_id = $2 ORDER BY position, id LIMIT 1"
+    )))
+    .bind(scope.store_key())
+    .bind(product.to_string())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(from_row).transpose()
+}
+
 /// An image's type and bytes for serving. Shoppers get images of published products only.
 pub async fn open(db: &Db, objects: &Objects, scope: &StoreScope, id: ImageId) -> Result<(String, Bytes)> {
     let row: Option<(String, String, String)> = sqlx::query_as(

@@ -144,6 +144,12 @@ pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
         && path.contains("/stores/")
 }
 
+/// Whether a route takes a products CSV (the import check): up to 2 MiB of text.
+#[must_use]
+pub fn is_product_import(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST && path.starts_with("/admin/stores/") && path.ends_with("/products/import")
+}
+
 /// Whether a route takes a store archive upload.
 #[must_use]
 pub fn is_archive_upload(method: &axum::http::Method, path: &str) -> bool {
@@ -153,7 +159,9 @@ pub fn is_archive_upload(method: &axum::http::Method, path: &str) -> bool {
 /// The body limit of a route: `default` unless it takes uploads.
 #[must_use]
 pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> usize {
-    if is_archive_upload(method, path) {
+    if is_product_import(method, path) {
+        crate::services::product_csv::MAX_FILE + 64 * 1024
+    } else if is_archive_upload(method, path) {
         ARCHIVE_UPLOAD_LIMIT
     } else if is_upload(method, path) {
         UPLOAD_LIMIT

@@ -4,6 +4,7 @@
 pub mod api_tokens;
 pub mod firewall_rules;
 pub mod payouts;
+pub mod product_csv;
 pub mod sessions;
 pub mod staff;
 

@@ -24,6 +24,7 @@ mod outsider;
 mod page_cache;
 mod password_reset;
 mod permission_algebra;
+mod product_csv;
 mod security_center;
 mod sell;
 mod sensitive;

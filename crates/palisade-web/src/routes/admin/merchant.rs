@@ -33,6 +33,8 @@ use crate::state::AppState;
 /// walks this list with [`crate::routes::admin::security_center::ROUTES`].
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/products", None),
+    ("GET", "/admin/stores/{store}/products.csv", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/products/import", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/products", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/categories", Some(Permission::Products)),
     ("GET", "/admin/stores/{store}/products/{product}", None),
@@ -54,6 +56,12 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/stores/{store}/products", get(products).post(create_product))
+        .route("/admin/stores/{store}/products.csv", get(export_products))
+        .route(
+            "/admin/stores/{store}/products/import",
+            post(import_preview)
+                .layer(axum::extract::DefaultBodyLimit::max(services::product_csv::MAX_FILE + 64 * 1024)),
+        )
         .route("/admin/stores/{store}/categories", post(create_category))
         .route("/admin/stores/{store}/products/{product}", get(product).post(edit_product))
         .route("/admin/stores/{store}/products/{product}/status", post(product_status))
@@ -129,23 +137,133 @@ pub(super) async fn store_currency(state: &AppState, access: &StaffAccess) -> Re
 }
 
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+struct ListQuery {
     #[serde(default)]
     page: Option<i64>,
+    /// A fragment of a title or SKU.
+    #[serde(default)]
+    q: Option<String>,
+    /// `draft`, `published` or `archived`; empty: all.
+    #[serde(default)]
+    status: Option<String>,
+    /// `in_stock`, `low` or `sold_out`; empty: all.
+    #[serde(default)]
+    stock: Option<String>,
 }
 
-async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<PageQuery>) -> PageResult {
+impl ListQuery {
+    fn to_query(&self) -> Result<catalog::ProductQuery, AdminError> {
+        let chosen = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(catalog::ProductQuery {
+            text: chosen(&self.q),
+            status: chosen(&self.status).map(|s| ProductStatus::parse(&s)).transpose()?,
+            stock: chosen(&self.stock).map(|s| catalog::StockFilter::parse(&s)).transpose()?,
+        })
+    }
+}
+
+async fn products(State(state): State<AppState>, access: StaffAccess, Query(q): Query<ListQuery>) -> PageResult {
     let (pg, offset) = crate::routes::query::page(q.page, 50)?;
-    let list = catalog::list_products(&state.db, scope(&access), 50, offset).await?;
+    let list = catalog::search_products(&state.db, scope(&access), &q.to_query()?, 50, offset).await?;
     let categories = catalog::list_categories(&state.db, scope(&access)).await?;
+    let mut rows = Vec::with_capacity(list.len());
+    for p in &list {
+        let thumb = images::first_of(&state.db, scope(&access), p.id).await?;
+        let mut row = json!(p);
+        if let Some(o) = row.as_object_mut() {
+            o.insert("thumb".into(), json!(thumb.map(|i| format!("/media/{}/{}", scope(&access).store_id(), i.id))));
+        }
+        rows.push(row);
+    }
+    // The filters as typed, for the form and for the paging links (which keep them).
+    let keep: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            [("q", &q.q), ("status", &q.status), ("stock", &q.stock)]
+                .iter()
+                .filter_map(|(k, v)| v.as_deref().filter(|v| !v.trim().is_empty()).map(|v| (*k, v))),
+        )
+        .finish();
+    let filtered = !keep.is_empty();
     page(
         &state,
         &access,
         "merchant_products.html",
         "products",
-        json!({"products": list, "categories": categories, "page": pg, "has_next": list.len() == 50}),
+        json!({"products": rows, "categories": categories, "page": pg, "has_next": list.len() == 50,
+               "q": q.q, "status": q.status, "stock": q.stock, "keep": keep, "filtered": filtered,
+               "low_stock": catalog::LOW_STOCK}),
     )
     .await
+}
+
+/// Every product of the store as CSV, one row per variant (formula cells defused), as a download that no cache
+/// keeps.
+async fn export_products(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    access.require(Permission::Products)?;
+    let mut all = Vec::new();
+    let everything = catalog::ProductQuery::default();
+    loop {
+        let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let batch = catalog::search_products(&state.db, scope(&access), &everything, 100, offset).await?;
+        let done = batch.len() < 100;
+        all.extend(batch);
+        if done {
+            break;
+        }
+    }
+    let bytes = services::product_csv::export(&all).map_err(|e| {
+        tracing::error!(store.id = %scope(&access).store_id(), error = %e, "writing the products CSV failed");
+        AdminError::Page(PageError(ApiError::internal()))
+    })?;
+    let name = format!("products-{}.csv", scope(&access).store_id());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// An uploaded products CSV checked against the store: what each row would create or update (by SKU, this
+/// store's only) and every refused row with its reason. Nothing is written.
+async fn import_preview(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    access.require(Permission::Products)?;
+    let mut form = form.map_err(|e| invalid(format!("send the file as multipart/form-data: {}", e.body_text())))?;
+    let mut file = None;
+    while let Some(field) =
+        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
+    {
+        if field.name() == Some("file") {
+            file = Some(field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?);
+        }
+    }
+    let bytes = file.ok_or_else(|| invalid("choose a CSV file"))?;
+    let currency = store_currency(&state, &access).await?;
+    let parsed = services::product_csv::parse(&bytes, currency).map_err(|e| {
+        let status = match e {
+            services::product_csv::FileError::TooLarge => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        AdminError::Page(PageError(ApiError::new(status, "invalid_csv", e.to_string())))
+    })?;
+    let existing = catalog::existing_skus(&state.db, scope(&access)).await?;
+    let rows: Vec<_> = parsed
+        .rows
+        .iter()
+        .map(|r| {
+            json!({"row": r.row, "title": r.title, "sku": r.sku, "option": r.option, "price": r.price,
+                   "stock": r.stock, "status": r.status, "update": existing.contains(&r.sku)})
+        })
+        .collect();
+    let errors: Vec<_> = parsed.errors.iter().map(|e| json!({"row": e.row, "reason": e.reason})).collect();
+    page(&state, &access, "merchant_product_import.html", "products", json!({"rows": rows, "errors": errors})).await
 }
 
 #[derive(Debug, Deserialize)]
