@@ -28,32 +28,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IdentityError, Result};
+use crate::resets::{PER_ADDRESS, PER_CLIENT};
 use crate::service::Identity;
-use crate::throttle::{self, Policy};
+use crate::throttle;
 
 /// How long the confirmation link works.
 pub const VALID_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// The platform setting that says how new stores open.
 pub const MODE_SETTING: &str = "merchant_signup";
-
-/// Applications per address: three an hour (the confirmation mail must not be a way to flood an inbox).
-const PER_ADDRESS: Policy = Policy {
-    window: Duration::from_secs(3600),
-    free_failures: 3,
-    lock_after: 10,
-    lock_for: Duration::from_secs(3600),
-    max_delay: Duration::from_secs(15 * 60),
-};
-
-/// Applications per client address: ten an hour.
-const PER_CLIENT: Policy = Policy {
-    window: Duration::from_secs(3600),
-    free_failures: 10,
-    lock_after: 30,
-    lock_for: Duration::from_secs(3600),
-    max_delay: Duration::from_secs(15 * 60),
-};
 
 /// How new stores open, as the operator chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -171,6 +154,7 @@ pub async fn submit(
         return Err(IdentityError::NotAllowed("that store address is taken; choose another"));
     }
     let keys = [
+        // The same limits as reset mail: three mails an hour to an address, ten an hour from one client.
         Some((format!("sell:{}", app.email.as_str().to_lowercase()), PER_ADDRESS)),
         client.map(|c| (format!("sell-{}", throttle::ip_key(c)), PER_CLIENT)),
     ];
