@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod features;
+pub mod nric;
+pub mod rules;
+pub mod score;
+pub mod uen;
+
+pub use features::{CategoryRisk, Country, EmailDomain, OrderFeatures, Velocity};
+pub use nric::{MaskedNric, Nric, NricError, NricHash, NricKey, NricPrefix, NricRecord};
+pub use rules::{Action, ParseError, Rule, RuleSet, Verdict, decide, parse_rule};
+pub use score::{Reason, ReasonCode, Score, score};
+pub use uen::{EntityType, Uen, UenError, UenKind};
