@@ -293,3 +293,6 @@ fn flag(f: &OrderFeatures, field: FlagField) -> bool {
         FlagField::EmailDisposable => f.email_domain == EmailDomain::Disposable,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -296,8 +296,8 @@ impl Parser {
         if let Field::Flag(x) = left {
             return Ok(Condition::Flag(x));
         }
-        let op = match self.toks.next() {
-            Some((_, Tok::Op(op))) => op,
+        let (op_col, op) = match self.toks.next() {
+            Some((c, Tok::Op(op))) => (c, op),
             Some((c, t)) => {
                 return Err(ParseError::at(c, format!("expected an operator (= != < <= > >=) after `{name}`, found {t}")));
             }
@@ -306,14 +306,14 @@ impl Parser {
         let Some((rcol, right)) = self.toks.next() else {
             return Err(ParseError::at(self.end, format!("expected a value after `{name} {}`", op.name())));
         };
-        typed(left, &name, op, (rcol, right))
+        typed(left, &name, (op_col, op), (rcol, right))
     }
 }
 
 /// Checks that the two sides of a comparison are of the same kind and builds the typed condition.
-fn typed(left: Field, name: &str, op: CmpOp, (col, right): (usize, Tok)) -> Result<Condition, ParseError> {
+fn typed(left: Field, name: &str, (op_col, op): (usize, CmpOp), (col, right): (usize, Tok)) -> Result<Condition, ParseError> {
     let err = |m: String| Err(ParseError::at(col, m));
-    let equality_only = |what: &str| format!("{what} can only be compared with = or !=");
+    let equality_only = |what: &str| Err(ParseError::at(op_col, format!("`{what}` can only be compared with = or !=")));
     match left {
         Field::Num(l) => match right {
             Tok::Number(d) => Ok(Condition::Number { left: l, op, right: NumOperand::Literal(d) }),
@@ -324,7 +324,7 @@ fn typed(left: Field, name: &str, op: CmpOp, (col, right): (usize, Tok)) -> Resu
             },
             t => err(format!("`{name}` is a number: compare it with a number such as 5, not {t}")),
         },
-        Field::Country(_) | Field::Currency if !op.is_equality() => err(equality_only(name)),
+        Field::Country(_) | Field::Currency if !op.is_equality() => equality_only(name),
         Field::Country(l) => match right {
             Tok::Str(s) => match Country::parse(&s) {
                 Some(c) => Ok(Condition::Country { left: l, op, right: CountryOperand::Literal(c) }),
