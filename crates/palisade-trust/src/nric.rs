@@ -7,8 +7,8 @@
 //! `JZIHGFEDCBA` (S, T), `XWUTRQPNMLK` (F, G) or, for M, `KLJNPQRTUWX` read from the other end.
 //!
 //! Every weight is non-zero mod 11 and neighbouring weights differ, so a single wrong digit and a swap of two
-//! neighbouring digits are always caught. A wrong *prefix* is not always caught: the M table shares ten letters
-//! with the F/G table (the exhaustive tests count those cases).
+//! neighbouring digits are always caught; and no two prefixes give the same letter for the same digits, so a
+//! wrong prefix is caught too (the exhaustive tests check all three).
 //!
 //! The full number is personal data the platform must not keep (PDPA; the issue asks for a keyed hash and a
 //! masked form only). [`Nric`] holds it in memory for as long as it takes to verify it and derive an
