@@ -52,7 +52,9 @@ impl ReasonCode {
     /// The reason in plain English, for the merchant's review queue.
     pub fn text(self) -> &'static str {
         match self {
-            ReasonCode::CardVelocity => "This card was used for several orders in a short time (a sign of card testing).",
+            ReasonCode::CardVelocity => {
+                "This card was used for several orders in a short time (a sign of card testing)."
+            }
             ReasonCode::FailedAttempts => "There were failed payment attempts before this one.",
             ReasonCode::EmailVelocity => "Many orders came from this email address today.",
             ReasonCode::DeviceVelocity => "Many orders came from this device today.",
@@ -61,7 +63,9 @@ impl ReasonCode {
             }
             ReasonCode::NewAccountHighValue => "A new account is placing a large order.",
             ReasonCode::AmountAboveHistory => "The order is much larger than this store's usual order.",
-            ReasonCode::CardShipCountryMismatch => "The card was issued in a different country from the shipping address.",
+            ReasonCode::CardShipCountryMismatch => {
+                "The card was issued in a different country from the shipping address."
+            }
             ReasonCode::IpCountryMismatch => {
                 "The buyer is connecting from a country that matches neither the card nor the shipping address."
             }

@@ -23,9 +23,8 @@ use serde::Serialize;
 
 /// The entity types of the "others" format, as listed by the UEN registry (uen.gov.sg) and python-stdnum.
 pub const ENTITY_TYPES: [&str; 38] = [
-    "CC", "CD", "CH", "CL", "CM", "CP", "CS", "CX", "DP", "FB", "FC", "FM", "FN", "GA", "GB", "GS", "HS", "LL",
-    "LP", "MB", "MC", "MD", "MH", "MM", "MQ", "NB", "NR", "PA", "PB", "PF", "RF", "RP", "SM", "SS", "TC", "TU",
-    "VH", "XL",
+    "CC", "CD", "CH", "CL", "CM", "CP", "CS", "CX", "DP", "FB", "FC", "FM", "FN", "GA", "GB", "GS", "HS", "LL", "LP",
+    "MB", "MC", "MD", "MH", "MM", "MQ", "NB", "NR", "PA", "PB", "PF", "RF", "RP", "SM", "SS", "TC", "TU", "VH", "XL",
 ];
 
 const BUSINESS_WEIGHTS: [u32; 8] = [10, 4, 9, 3, 8, 2, 7, 1];
@@ -180,8 +179,7 @@ fn parse_business(b: &[u8]) -> Result<UenKind, UenError> {
 }
 
 fn two_digits(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .map_or(0, |d| d.iter().fold(0u16, |acc, c| acc * 10 + u16::from(c.wrapping_sub(b'0'))))
+    b.get(at..at + 2).map_or(0, |d| d.iter().fold(0u16, |acc, c| acc * 10 + u16::from(c.wrapping_sub(b'0'))))
 }
 
 fn parse_local(b: &[u8], current_year: u16) -> Result<UenKind, UenError> {

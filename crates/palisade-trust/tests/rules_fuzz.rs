@@ -2,6 +2,7 @@
 //! arbitrary input never panics; whatever parses prints to text that parses to the same AST; generated ASTs
 //! survive printing and re-parsing; evaluation never panics on arbitrary features. The validators get the
 //! same never-panic treatment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use palisade_core::money::Currency;
 use palisade_trust::rules::{
@@ -16,13 +17,71 @@ use proptest::prelude::*;
 
 /// Words, operators and literals the language uses, plus near misses, glued into token soup.
 const VOCAB: &[&str] = &[
-    "allow", "block", "review", "if", "and", "or", "not", "(", ")", "=", "==", "!=", "<", "<=", ">", ">=", "!",
-    "score", "amount", "store.median_amount", "account.age_days", "customer.orders", "velocity.card_1h",
-    "velocity.card_24h", "velocity.email_24h", "velocity.device_24h", "velocity.address_24h", "failed_attempts",
-    "card_country", "billing_country", "ship_country", "ip_country", "currency", "category_risk",
-    "email.disposable", "low", "medium", "high", "0", "3", "65", "500", "499.99", "0.0001", "1.23456",
-    "9999999999999999999999", "\"SG\"", "\"US\"", "\"SGD\"", "\"JPY\"", "\"XX\"", "\"\"", "\"", "#", ";", "ö",
-    "\u{202e}", "IF", "Allow", "score>1", "(score", "1)", "true", "5x", ".5",
+    "allow",
+    "block",
+    "review",
+    "if",
+    "and",
+    "or",
+    "not",
+    "(",
+    ")",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!",
+    "score",
+    "amount",
+    "store.median_amount",
+    "account.age_days",
+    "customer.orders",
+    "velocity.card_1h",
+    "velocity.card_24h",
+    "velocity.email_24h",
+    "velocity.device_24h",
+    "velocity.address_24h",
+    "failed_attempts",
+    "card_country",
+    "billing_country",
+    "ship_country",
+    "ip_country",
+    "currency",
+    "category_risk",
+    "email.disposable",
+    "low",
+    "medium",
+    "high",
+    "0",
+    "3",
+    "65",
+    "500",
+    "499.99",
+    "0.0001",
+    "1.23456",
+    "9999999999999999999999",
+    "\"SG\"",
+    "\"US\"",
+    "\"SGD\"",
+    "\"JPY\"",
+    "\"XX\"",
+    "\"\"",
+    "\"",
+    "#",
+    ";",
+    "ö",
+    "\u{202e}",
+    "IF",
+    "Allow",
+    "score>1",
+    "(score",
+    "1)",
+    "true",
+    "5x",
+    ".5",
 ];
 
 fn random_soup() -> impl Strategy<Value = String> {
@@ -39,13 +98,37 @@ fn random_soup() -> impl Strategy<Value = String> {
 }
 
 const FIELDS: &[&str] = &[
-    "score", "amount", "store.median_amount", "customer.orders", "velocity.card_1h", "failed_attempts",
-    "card_country", "ship_country", "ip_country", "currency", "category_risk", "email.disposable",
+    "score",
+    "amount",
+    "store.median_amount",
+    "customer.orders",
+    "velocity.card_1h",
+    "failed_attempts",
+    "card_country",
+    "ship_country",
+    "ip_country",
+    "currency",
+    "category_risk",
+    "email.disposable",
 ];
 const OPS: &[&str] = &["=", "!=", "<", "<=", ">", ">=", "=="];
 const VALUES: &[&str] = &[
-    "0", "3", "65", "500", "499.99", "0.0001", "\"SG\"", "\"us\"", "\"SGD\"", "\"JPY\"", "medium", "high",
-    "amount", "score", "ship_country", "card_country",
+    "0",
+    "3",
+    "65",
+    "500",
+    "499.99",
+    "0.0001",
+    "\"SG\"",
+    "\"us\"",
+    "\"SGD\"",
+    "\"JPY\"",
+    "medium",
+    "high",
+    "amount",
+    "score",
+    "ship_country",
+    "card_country",
 ];
 
 /// A value (and operators) of the right kind for `field`.
@@ -56,7 +139,7 @@ fn typed_value(field: &str, pick: usize) -> (&'static [&'static str], &'static [
         "card_country" | "ship_country" | "ip_country" => (EQ, &["\"SG\"", "\"us\"", "ship_country", "ip_country"]),
         "currency" => (EQ, &["\"SGD\"", "\"jpy\""]),
         "category_risk" => (OPS, &["low", "medium", "high"]),
-        _ if pick % 2 == 0 => (OPS, &["0", "3", "65", "2.5", "customer.orders", "failed_attempts"]),
+        _ if pick.is_multiple_of(2) => (OPS, &["0", "3", "65", "2.5", "customer.orders", "failed_attempts"]),
         _ => (OPS, &["score", "velocity.card_1h", "1"]),
     }
 }
@@ -72,26 +155,28 @@ fn structured_soup() -> impl Strategy<Value = String> {
             (field, op.get(ops), value.get(values))
         });
     let joined = prop::collection::vec((clause, prop::sample::select(JOINS)), 1..6);
-    (joined, prop::option::weighted(0.25, (any::<prop::sample::Index>(), prop::sample::select(VOCAB)))).prop_map(|(parts, noise)| {
-        let mut words: Vec<String> = Vec::new();
-        for (i, ((field, op, value), join)) in parts.iter().enumerate() {
-            if i > 0 {
-                words.push(join.trim().to_owned());
+    (joined, prop::option::weighted(0.25, (any::<prop::sample::Index>(), prop::sample::select(VOCAB)))).prop_map(
+        |(parts, noise)| {
+            let mut words: Vec<String> = Vec::new();
+            for (i, ((field, op, value), join)) in parts.iter().enumerate() {
+                if i > 0 {
+                    words.push(join.trim().to_owned());
+                }
+                if *field == "email.disposable" {
+                    words.push((*field).to_owned());
+                } else {
+                    words.extend([(*field).to_owned(), (**op).to_owned(), (**value).to_owned()]);
+                }
             }
-            if *field == "email.disposable" {
-                words.push((*field).to_owned());
-            } else {
-                words.extend([(*field).to_owned(), (**op).to_owned(), (**value).to_owned()]);
+            let opens = words.iter().map(|w| w.matches('(').count()).sum::<usize>();
+            let closes = words.iter().map(|w| w.matches(')').count()).sum::<usize>();
+            words.extend(std::iter::repeat_n(")".to_owned(), opens.saturating_sub(closes)));
+            if let Some((at, token)) = noise {
+                words.insert(at.index(words.len() + 1), token.to_owned());
             }
-        }
-        let opens = words.iter().map(|w| w.matches('(').count()).sum::<usize>();
-        let closes = words.iter().map(|w| w.matches(')').count()).sum::<usize>();
-        words.extend(std::iter::repeat_n(")".to_owned(), opens.saturating_sub(closes)));
-        if let Some((at, token)) = noise {
-            words.insert(at.index(words.len() + 1), token.to_owned());
-        }
-        words.join(" ")
-    })
+            words.join(" ")
+        },
+    )
 }
 
 fn soup() -> impl Strategy<Value = String> {
@@ -124,7 +209,13 @@ fn num_cond() -> impl Strategy<Value = Condition> {
 
 fn condition() -> impl Strategy<Value = Condition> {
     let eq = prop::sample::select(&[CmpOp::Eq, CmpOp::Ne][..]);
-    let country_cond = (prop::sample::select(CountryField::ALL), eq.clone(), prop::sample::select(CountryField::ALL), country(), prop::bool::ANY)
+    let country_cond = (
+        prop::sample::select(CountryField::ALL),
+        eq.clone(),
+        prop::sample::select(CountryField::ALL),
+        country(),
+        prop::bool::ANY,
+    )
         .prop_map(|(left, op, f, c, lit)| Condition::Country {
             left,
             op,
@@ -163,23 +254,25 @@ fn conditions(e: &Expr) -> usize {
 
 fn features() -> impl Strategy<Value = OrderFeatures> {
     let opt_country = || prop::option::of(country());
-    let velocity = (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(a, b, c, d, e)| {
-        Velocity { card_1h: a, card_24h: b, email_24h: c, device_24h: d, address_24h: e }
-    });
+    let velocity = (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>())
+        .prop_map(|(a, b, c, d, e)| Velocity { card_1h: a, card_24h: b, email_24h: c, device_24h: d, address_24h: e });
     (
         (any::<i64>(), prop::sample::select(&["SGD", "JPY", "BHD"][..]), prop::option::of(any::<i64>())),
         (opt_country(), opt_country(), opt_country(), opt_country()),
         (prop::bool::ANY, any::<u32>(), any::<u32>(), velocity, any::<u32>(), 0u8..3),
     )
-        .prop_map(|((amount, cur, median), (card, bill, ship, ip), (disposable, age, orders, velocity, failed, risk))| {
-            let mut f = OrderFeatures::baseline(amount, Currency::parse(cur).unwrap());
-            f.store_median_minor = median;
-            (f.card_country, f.billing_country, f.ship_country, f.ip_country) = (card, bill, ship, ip);
-            f.email_domain = if disposable { EmailDomain::Disposable } else { EmailDomain::Ordinary };
-            (f.account_age_days, f.customer_orders, f.velocity, f.failed_attempts_1h) = (age, orders, velocity, failed);
-            f.category_risk = [CategoryRisk::Low, CategoryRisk::Medium, CategoryRisk::High][usize::from(risk)];
-            f
-        })
+        .prop_map(
+            |((amount, cur, median), (card, bill, ship, ip), (disposable, age, orders, velocity, failed, risk))| {
+                let mut f = OrderFeatures::baseline(amount, Currency::parse(cur).unwrap());
+                f.store_median_minor = median;
+                (f.card_country, f.billing_country, f.ship_country, f.ip_country) = (card, bill, ship, ip);
+                f.email_domain = if disposable { EmailDomain::Disposable } else { EmailDomain::Ordinary };
+                (f.account_age_days, f.customer_orders, f.velocity, f.failed_attempts_1h) =
+                    (age, orders, velocity, failed);
+                f.category_risk = [CategoryRisk::Low, CategoryRisk::Medium, CategoryRisk::High][usize::from(risk)];
+                f
+            },
+        )
 }
 
 proptest! {

@@ -219,12 +219,26 @@ pub enum CountryOperand {
 /// One comparison, typed: the parser has checked that both sides are of the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Condition {
-    Number { left: NumField, op: CmpOp, right: NumOperand },
+    Number {
+        left: NumField,
+        op: CmpOp,
+        right: NumOperand,
+    },
     /// `op` is `=` or `!=`.
-    Country { left: CountryField, op: CmpOp, right: CountryOperand },
+    Country {
+        left: CountryField,
+        op: CmpOp,
+        right: CountryOperand,
+    },
     /// `op` is `=` or `!=`.
-    Currency { op: CmpOp, right: Currency },
-    Category { op: CmpOp, right: CategoryRisk },
+    Currency {
+        op: CmpOp,
+        right: Currency,
+    },
+    Category {
+        op: CmpOp,
+        right: CategoryRisk,
+    },
     Flag(FlagField),
 }
 

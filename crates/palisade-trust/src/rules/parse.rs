@@ -271,7 +271,9 @@ impl Parser {
                 match self.toks.next() {
                     Some((_, Tok::Close)) => {}
                     Some((at, t)) => return Err(ParseError::at(at, format!("expected `)`, found {t}"))),
-                    None => return Err(ParseError::at(self.end, format!("expected `)` to close the `(` at column {c}"))),
+                    None => {
+                        return Err(ParseError::at(self.end, format!("expected `)` to close the `(` at column {c}")));
+                    }
                 }
                 self.depth -= 1;
                 Ok(inner)
@@ -299,9 +301,14 @@ impl Parser {
         let (op_col, op) = match self.toks.next() {
             Some((c, Tok::Op(op))) => (c, op),
             Some((c, t)) => {
-                return Err(ParseError::at(c, format!("expected an operator (= != < <= > >=) after `{name}`, found {t}")));
+                return Err(ParseError::at(
+                    c,
+                    format!("expected an operator (= != < <= > >=) after `{name}`, found {t}"),
+                ));
             }
-            None => return Err(ParseError::at(self.end, format!("expected an operator (= != < <= > >=) after `{name}`"))),
+            None => {
+                return Err(ParseError::at(self.end, format!("expected an operator (= != < <= > >=) after `{name}`")));
+            }
         };
         let Some((rcol, right)) = self.toks.next() else {
             return Err(ParseError::at(self.end, format!("expected a value after `{name} {}`", op.name())));
@@ -311,14 +318,21 @@ impl Parser {
 }
 
 /// Checks that the two sides of a comparison are of the same kind and builds the typed condition.
-fn typed(left: Field, name: &str, (op_col, op): (usize, CmpOp), (col, right): (usize, Tok)) -> Result<Condition, ParseError> {
+fn typed(
+    left: Field,
+    name: &str,
+    (op_col, op): (usize, CmpOp),
+    (col, right): (usize, Tok),
+) -> Result<Condition, ParseError> {
     let err = |m: String| Err(ParseError::at(col, m));
     let equality_only = |what: &str| Err(ParseError::at(op_col, format!("`{what}` can only be compared with = or !=")));
     match left {
         Field::Num(l) => match right {
             Tok::Number(d) => Ok(Condition::Number { left: l, op, right: NumOperand::Literal(d) }),
             Tok::Word(w) => match NumField::from_name(&w) {
-                Some(r) if r.is_money() == l.is_money() => Ok(Condition::Number { left: l, op, right: NumOperand::Field(r) }),
+                Some(r) if r.is_money() == l.is_money() => {
+                    Ok(Condition::Number { left: l, op, right: NumOperand::Field(r) })
+                }
                 Some(_) => err(format!("`{name}` and `{w}` measure different things (money and a count)")),
                 None => err(format!("`{name}` is a number: compare it with a number such as 5, or a numeric field")),
             },

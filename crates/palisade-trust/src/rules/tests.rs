@@ -40,7 +40,9 @@ fn the_issue_examples_parse_and_print_canonically() {
     }
     let r = rule("block if velocity.card_1h >= 5 or (failed_attempts >= 3 and email.disposable)");
     assert_eq!(r.to_string(), "block if velocity.card_1h >= 5 or failed_attempts >= 3 and email.disposable");
-    let r = rule("review if not (a_field_that_is_not)".replace("a_field_that_is_not", "email.disposable or score > 1").as_str());
+    let r = rule(
+        "review if not (a_field_that_is_not)".replace("a_field_that_is_not", "email.disposable or score > 1").as_str(),
+    );
     assert_eq!(r.to_string(), "review if not (email.disposable or score > 1)");
     let r = rule("review if (score > 1 or score < 0) and amount == 0.50");
     assert_eq!(r.to_string(), "review if (score > 1 or score < 0) and amount = 0.50");
@@ -58,7 +60,7 @@ fn amounts_are_major_units_of_the_orders_currency_exactly() {
     assert!(!holds("block if amount > 500", &order(50_000), 0));
     assert!(holds("block if amount > 500", &order(50_001), 0));
     assert!(holds("block if amount = 500.01", &order(50_001), 0));
-    assert!(holds("block if amount >= 499.9999", &order(49_999), 0) == false);
+    assert!(!holds("block if amount >= 499.9999", &order(49_999), 0));
     let yen = OrderFeatures::baseline(501, Currency::JPY);
     assert!(holds("block if amount > 500", &yen, 0));
     assert!(holds("block if amount < 500.5", &OrderFeatures::baseline(500, Currency::JPY), 0));
