@@ -19,6 +19,7 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::Sha256;
 
@@ -183,7 +184,7 @@ impl Nric {
     /// The keyed hash of the number (HMAC-SHA-256, hex), equal for equal numbers under the same key.
     pub fn keyed_hash(&self, key: &NricKey) -> NricHash {
         // `new_from_slice` accepts any key length for HMAC; the key's length was checked when it was made.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0) else {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.0.expose_secret()) else {
             return NricHash(String::new());
         };
         mac.update(HASH_CONTEXT);
@@ -253,9 +254,8 @@ pub struct NricRecord {
     pub masked: MaskedNric,
 }
 
-/// The platform's HMAC key for NRIC hashes. Its `Debug` is redacted; it is never serialised.
-#[derive(Clone)]
-pub struct NricKey(Vec<u8>);
+/// The platform's HMAC key for NRIC hashes: zeroed on drop, `Debug` redacted, never serialised.
+pub struct NricKey(SecretSlice<u8>);
 
 /// A key shorter than [`MIN_KEY_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -268,7 +268,7 @@ impl NricKey {
         if bytes.len() < MIN_KEY_BYTES {
             return Err(ShortKey);
         }
-        Ok(NricKey(bytes))
+        Ok(NricKey(SecretSlice::from(bytes)))
     }
 }
 
