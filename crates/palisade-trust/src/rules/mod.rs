@@ -22,7 +22,7 @@
 //! A comparison involving an unknown value (no GeoIP country, no store history) is false, whatever the operator.
 //!
 //! **Limits** (a rule set is merchant input): [`MAX_RULE_CHARS`] per rule, [`MAX_RULES`] per set,
-//! [`MAX_CONDITIONS`] comparisons per rule, [`MAX_DEPTH`] nested `not`/parentheses.
+//! [`MAX_CONDITIONS`] comparisons per rule, [`MAX_DEPTH`] nested `not`/parentheses, [`MAX_SET_BYTES`] of text.
 
 mod parse;
 
@@ -43,6 +43,8 @@ pub const MAX_RULES: usize = 100;
 pub const MAX_CONDITIONS: usize = 20;
 /// Deepest nesting of `not` and parentheses.
 pub const MAX_DEPTH: usize = 8;
+/// Largest rule-set text accepted, comments included (bytes): refused before any line is looked at.
+pub const MAX_SET_BYTES: usize = 64 * 1024;
 
 /// What a matching rule does to the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -272,6 +274,9 @@ pub struct RuleSet {
 impl RuleSet {
     /// Parses one rule per line; blank lines and lines starting with `#` are skipped. Errors carry the line.
     pub fn parse(text: &str) -> Result<RuleSet, ParseError> {
+        if text.len() > MAX_SET_BYTES {
+            return Err(ParseError::at(1, format!("a rule set is at most {} KiB", MAX_SET_BYTES / 1024)));
+        }
         let mut rules = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let t = line.trim();

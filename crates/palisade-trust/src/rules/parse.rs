@@ -183,6 +183,16 @@ fn known_fields() -> String {
     names.join(", ")
 }
 
+/// One member stands alone; two or more make an `and`/`or` (so the AST never holds a one-member list).
+fn collapse(mut items: Vec<Expr>, group: fn(Vec<Expr>) -> Expr) -> Expr {
+    if items.len() == 1
+        && let Some(e) = items.pop()
+    {
+        return e;
+    }
+    group(items)
+}
+
 struct Parser {
     toks: std::iter::Peekable<std::vec::IntoIter<(usize, Tok)>>,
     /// The column just past the end, for "expected … at the end" errors.
@@ -234,7 +244,7 @@ impl Parser {
         while self.next_is_word("or") {
             items.push(self.and_expr()?);
         }
-        Ok(if items.len() == 1 { items.pop().map_or(Expr::Or(Vec::new()), |e| e) } else { Expr::Or(items) })
+        Ok(collapse(items, Expr::Or))
     }
 
     fn and_expr(&mut self) -> Result<Expr, ParseError> {
@@ -242,7 +252,7 @@ impl Parser {
         while self.next_is_word("and") {
             items.push(self.unary()?);
         }
-        Ok(if items.len() == 1 { items.pop().map_or(Expr::And(Vec::new()), |e| e) } else { Expr::And(items) })
+        Ok(collapse(items, Expr::And))
     }
 
     fn nest(&mut self, col: usize) -> Result<(), ParseError> {

@@ -198,6 +198,8 @@ fn limits() {
     let set: String = (0..=MAX_RULES).map(|i| format!("review if score > {i}\n")).collect();
     let e = RuleSet::parse(&set).unwrap_err();
     assert_eq!(e.line, MAX_RULES + 1);
+    let huge = format!("review if score > 1\n{}", "#\n".repeat(MAX_SET_BYTES));
+    assert!(RuleSet::parse(&huge).unwrap_err().message.contains("at most 64 KiB"));
     let e = RuleSet::parse("review if score > 1\n# fine\nblock if nope\n").unwrap_err();
     assert_eq!((e.line, e.column), (3, 10));
     assert_eq!(e.to_string(), format!("line 3, column 10: {}", e.message));
