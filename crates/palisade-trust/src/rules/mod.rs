@@ -19,7 +19,9 @@
 //! currency (`amount > 500` is 500.00 in a dollar store, 500 in a yen store), exactly (fixed point, no floats).
 //! Countries compare with `=`/`!=` against another country field or a quoted code (`"SG"`); `currency` against a
 //! quoted ISO code; `category_risk` against `low`, `medium`, `high` (ordered). `email.disposable` is a flag.
-//! A comparison involving an unknown value (no GeoIP country, no store history) is false, whatever the operator.
+//! A comparison involving an unknown value (no GeoIP country, no store history) is false, whatever the operator;
+//! `not` then makes it true, so `not ship_country = "SG"` holds for an order with no shipping address while
+//! `ship_country != "SG"` does not.
 //!
 //! **Limits** (a rule set is merchant input): [`MAX_RULE_CHARS`] per rule, [`MAX_RULES`] per set,
 //! [`MAX_CONDITIONS`] comparisons per rule, [`MAX_DEPTH`] nested `not`/parentheses, [`MAX_SET_BYTES`] of text.

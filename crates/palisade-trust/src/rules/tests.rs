@@ -82,6 +82,7 @@ fn countries_currency_category_flags() {
     assert!(holds("block if ship_country = \"sg\"", &f, 0));
     assert!(!holds("block if ip_country != \"SG\"", &f, 0), "no GeoIP: no match");
     assert!(!holds("block if ip_country = \"SG\"", &f, 0));
+    assert!(holds("block if not ip_country = \"SG\"", &f, 0), "`not` of an unknown comparison is true");
     assert!(holds("block if currency = \"sgd\"", &f, 0));
     assert!(!holds("block if currency != \"SGD\"", &f, 0));
     f.category_risk = crate::features::CategoryRisk::Medium;
