@@ -4,6 +4,7 @@ pub mod features;
 pub mod nric;
 pub mod rules;
 pub mod score;
+pub mod simulate;
 pub mod uen;
 
 pub use features::{CategoryRisk, Country, EmailDomain, OrderFeatures, Velocity};

@@ -48,6 +48,9 @@ pub const MAX_DEPTH: usize = 8;
 /// Largest rule-set text accepted, comments included (bytes): refused before any line is looked at.
 pub const MAX_SET_BYTES: usize = 64 * 1024;
 
+/// The platform's default rule set (layer 0 of [`decide`]), in the rule language; the simulator evaluates it.
+pub const PLATFORM_RULES: &str = include_str!("platform.rules");
+
 /// What a matching rule does to the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
