@@ -18,7 +18,10 @@ fn main() {
     let orders = simulate(cfg);
     let generated = t.elapsed();
     let platform = RuleSet::parse(PLATFORM_RULES).unwrap();
-    println!("seed {} ({} customers, {} days, simulated in {:.1?}) — synthetic data", cfg.seed, cfg.customers, cfg.days, generated);
+    println!(
+        "seed {} ({} customers, {} days, simulated in {:.1?}) — synthetic data",
+        cfg.seed, cfg.customers, cfg.days, generated
+    );
     print!("{}", evaluate(&orders, &[&platform], 0.005));
     let mut times: Vec<u128> = orders
         .iter()
@@ -32,5 +35,10 @@ fn main() {
         .collect();
     times.sort_unstable();
     let at = |p: f64| times[((times.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
-    println!("score + rules per attempt: p50 {:.2} µs, p99 {:.2} µs, max {:.1} µs (shared machine)", at(0.5), at(0.99), at(1.0));
+    println!(
+        "score + rules per attempt: p50 {:.2} µs, p99 {:.2} µs, max {:.1} µs (shared machine)",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }

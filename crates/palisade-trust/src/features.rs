@@ -78,6 +78,23 @@ pub struct Velocity {
     pub device_24h: u32,
     /// Orders to the same shipping address in the last 24 hours, across all buyers.
     pub address_24h: u32,
+    /// Distinct cards issued outside the shipping country used for orders to the same shipping address in the
+    /// last 7 days, across all buyers (a forwarding address receives many foreign cards' goods; an office tower's
+    /// residents mostly pay with local ones).
+    pub address_foreign_cards_7d: u32,
+}
+
+/// Whether the buyer's account has used this device (or shipping address) for a paid order before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Familiarity {
+    /// No paid history to compare with (a guest, a new account, or no address for digital goods).
+    #[default]
+    NoHistory,
+    /// Used before on this account.
+    Known,
+    /// The account has paid history, but never from this device (or to this address).
+    New,
 }
 
 /// Whether the buyer's email domain is a known disposable-mail domain.
@@ -110,6 +127,13 @@ pub struct OrderFeatures {
     pub velocity: Velocity,
     /// Failed payment attempts for this checkout (card, email or device) in the last hour.
     pub failed_attempts_1h: u32,
+    /// Declined payments at this store in the last hour, all buyers (card testing through guest checkouts with a
+    /// fresh card, email and device each time shows only here).
+    pub store_failed_1h: u32,
+    /// This device on this account (an account takeover comes from a device the account never used).
+    pub account_device: Familiarity,
+    /// This shipping address on this account.
+    pub account_address: Familiarity,
     pub category_risk: CategoryRisk,
 }
 
@@ -130,6 +154,9 @@ impl OrderFeatures {
             customer_orders: 0,
             velocity: Velocity::default(),
             failed_attempts_1h: 0,
+            store_failed_1h: 0,
+            account_device: Familiarity::NoHistory,
+            account_address: Familiarity::NoHistory,
             category_risk: CategoryRisk::Low,
         }
     }

@@ -7,7 +7,7 @@ pub mod score;
 pub mod simulate;
 pub mod uen;
 
-pub use features::{CategoryRisk, Country, EmailDomain, OrderFeatures, Velocity};
+pub use features::{CategoryRisk, Country, EmailDomain, Familiarity, OrderFeatures, Velocity};
 pub use nric::{MaskedNric, Nric, NricError, NricHash, NricKey, NricPrefix, NricRecord};
 pub use rules::{Action, ParseError, Rule, RuleSet, Verdict, decide, parse_rule};
 pub use score::{Reason, ReasonCode, Score, score};

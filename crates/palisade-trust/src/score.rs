@@ -8,7 +8,7 @@
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::features::{CategoryRisk, Country, EmailDomain, OrderFeatures};
+use crate::features::{CategoryRisk, Country, EmailDomain, Familiarity, OrderFeatures};
 
 /// Why an order scored what it did. The code is stable (stored with the order, used in reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,10 +25,13 @@ pub enum ReasonCode {
     BillingShipCountryMismatch,
     DisposableEmail,
     RiskyCategory,
+    NewDeviceAndAddress,
+    ForwardingAddress,
+    StoreFailures,
 }
 
 /// Number of reason codes (the size of the scorer's fixed working array).
-const CODES: usize = 12;
+const CODES: usize = 15;
 
 impl ReasonCode {
     /// The stable machine-readable code.
@@ -46,6 +49,9 @@ impl ReasonCode {
             ReasonCode::BillingShipCountryMismatch => "billing_ship_country_mismatch",
             ReasonCode::DisposableEmail => "disposable_email",
             ReasonCode::RiskyCategory => "risky_category",
+            ReasonCode::NewDeviceAndAddress => "new_device_and_address",
+            ReasonCode::ForwardingAddress => "forwarding_address",
+            ReasonCode::StoreFailures => "store_failures",
         }
     }
 
@@ -72,6 +78,15 @@ impl ReasonCode {
             ReasonCode::BillingShipCountryMismatch => "The billing and shipping addresses are in different countries.",
             ReasonCode::DisposableEmail => "The email address is from a disposable-mail service.",
             ReasonCode::RiskyCategory => "The order contains products that fraudsters often buy (resellable goods).",
+            ReasonCode::NewDeviceAndAddress => {
+                "An existing account is ordering from a new device to a new address (a sign of a stolen login)."
+            }
+            ReasonCode::ForwardingAddress => {
+                "Several foreign cards paid for orders to this address this week (a sign of a reshipping address)."
+            }
+            ReasonCode::StoreFailures => {
+                "Many payments failed at this store in the last hour (a sign of a card-testing attack)."
+            }
         }
     }
 }
@@ -160,6 +175,11 @@ fn ip_points(f: &OrderFeatures) -> u8 {
     if f.ip_country.is_some() && far(f.card_country) && far(f.ship_country) { 10 } else { 0 }
 }
 
+/// Both unfamiliar: the person behind an established account may not be its owner.
+fn takeover(f: &OrderFeatures) -> bool {
+    f.account_device == Familiarity::New && f.account_address == Familiarity::New
+}
+
 fn signals(f: &OrderFeatures) -> [Reason; CODES] {
     let amount_points = if at_least_times(f.amount_minor, f.store_median_minor, 10) {
         20
@@ -189,11 +209,19 @@ fn signals(f: &OrderFeatures) -> [Reason; CODES] {
                 CategoryRisk::Low => 0,
             },
         ),
+        r(ReasonCode::NewDeviceAndAddress, if takeover(f) { 25 } else { 0 }),
+        r(ReasonCode::ForwardingAddress, tier(f.velocity.address_foreign_cards_7d, &[(3, 25), (2, 10)])),
+        r(ReasonCode::StoreFailures, tier(f.store_failed_1h, &[(10, 20), (5, 10)])),
     ]
 }
 
 /// Points taken off for a customer with a paid history: their risk is lower, and most false positives hit them.
+/// None when the device and address are both new to the account: the history belongs to the owner, who may not
+/// be the one ordering.
 fn loyalty_discount(f: &OrderFeatures) -> u32 {
+    if takeover(f) {
+        return 0;
+    }
     match (f.customer_orders, f.account_age_days) {
         (3.., 30..) => 15,
         (1.., _) => 5,
@@ -274,7 +302,15 @@ mod tests {
     fn clamped_and_discounted() {
         let mut f = OrderFeatures::baseline(i64::MAX, Currency::SGD);
         f.store_median_minor = Some(1);
-        f.velocity = Velocity { card_1h: u32::MAX, card_24h: u32::MAX, email_24h: 99, device_24h: 99, address_24h: 99 };
+        f.velocity = Velocity {
+            card_1h: u32::MAX,
+            card_24h: u32::MAX,
+            email_24h: 99,
+            device_24h: 99,
+            address_24h: 99,
+            address_foreign_cards_7d: 99,
+        };
+        f.store_failed_1h = 99;
         f.failed_attempts_1h = u32::MAX;
         f.email_domain = EmailDomain::Disposable;
         f.category_risk = CategoryRisk::High;
@@ -285,5 +321,33 @@ mod tests {
         loyal.account_age_days = 400;
         assert_eq!(score(&loyal).value(), 0);
         assert_eq!(score(&loyal).reasons().len(), 1, "the reason stays even when the discount cancels it");
+    }
+
+    #[test]
+    fn a_new_device_and_address_on_an_old_account_cancels_the_loyalty_discount() {
+        let mut f = OrderFeatures::baseline(5_000, Currency::SGD);
+        f.customer_orders = 20;
+        f.account_age_days = 900;
+        f.category_risk = CategoryRisk::High;
+        f.account_device = Familiarity::New;
+        assert_eq!(score(&f).value(), 0, "a new phone alone is common: loyalty still applies");
+        f.account_address = Familiarity::New;
+        let s = score(&f);
+        assert_eq!(s.value(), 25 + 10, "no discount when both are new");
+        assert_eq!(s.reasons()[0].code.code(), "new_device_and_address");
+        f.account_address = Familiarity::NoHistory;
+        assert_eq!(score(&f).value(), 0, "digital goods have no address to compare");
+    }
+
+    #[test]
+    fn forwarding_addresses_and_store_failures() {
+        let mut f = OrderFeatures::baseline(5_000, Currency::SGD);
+        f.velocity.address_foreign_cards_7d = 2;
+        assert_eq!(score(&f).value(), 10);
+        f.velocity.address_foreign_cards_7d = 3;
+        assert_eq!(score(&f).value(), 25);
+        f.store_failed_1h = 12;
+        assert_eq!(score(&f).value(), 45);
+        assert_eq!(score(&f).reasons()[1].code.code(), "store_failures");
     }
 }

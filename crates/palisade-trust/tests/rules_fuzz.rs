@@ -254,8 +254,15 @@ fn conditions(e: &Expr) -> usize {
 
 fn features() -> impl Strategy<Value = OrderFeatures> {
     let opt_country = || prop::option::of(country());
-    let velocity = (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>())
-        .prop_map(|(a, b, c, d, e)| Velocity { card_1h: a, card_24h: b, email_24h: c, device_24h: d, address_24h: e });
+    let velocity =
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(a, b, c, d, e)| Velocity {
+            card_1h: a,
+            card_24h: b,
+            email_24h: c,
+            device_24h: d,
+            address_24h: e,
+            ..Velocity::default()
+        });
     (
         (any::<i64>(), prop::sample::select(&["SGD", "JPY", "BHD"][..]), prop::option::of(any::<i64>())),
         (opt_country(), opt_country(), opt_country(), opt_country()),

@@ -49,6 +49,8 @@ fn number(field: NumField, facts: &Facts<'_>) -> Option<i128> {
         NumField::VelocityEmail24h => count(f.velocity.email_24h),
         NumField::VelocityDevice24h => count(f.velocity.device_24h),
         NumField::VelocityAddress24h => count(f.velocity.address_24h),
+        NumField::VelocityAddressForeignCards7d => count(f.velocity.address_foreign_cards_7d),
+        NumField::StoreFailed1h => count(f.store_failed_1h),
         NumField::FailedAttempts => count(f.failed_attempts_1h),
     }
 }

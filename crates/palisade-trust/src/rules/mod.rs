@@ -33,7 +33,7 @@ use std::fmt;
 use palisade_core::money::Currency;
 use serde::Serialize;
 
-use crate::features::{CategoryRisk, Country, EmailDomain, OrderFeatures};
+use crate::features::{CategoryRisk, Country, EmailDomain, Familiarity, OrderFeatures};
 
 pub use parse::{ParseError, parse_rule};
 
@@ -113,6 +113,9 @@ named_enum! {
         VelocityEmail24h => "velocity.email_24h",
         VelocityDevice24h => "velocity.device_24h",
         VelocityAddress24h => "velocity.address_24h",
+        VelocityAddressForeignCards7d => "velocity.address_foreign_cards_7d",
+        /// Declined payments at the store in the last hour.
+        StoreFailed1h => "store.failed_1h",
         /// Failed payment attempts in the last hour.
         FailedAttempts => "failed_attempts",
     }
@@ -132,6 +135,10 @@ named_enum! {
     /// A yes/no field of the order, used bare (`block if email.disposable`).
     FlagField {
         EmailDisposable => "email.disposable",
+        /// The account has paid history but never from this device.
+        DeviceNew => "device.new",
+        /// The account has paid history but never shipped to this address.
+        AddressNew => "address.new",
     }
 }
 
@@ -311,10 +318,12 @@ impl fmt::Display for RuleSet {
     }
 }
 
-/// Whether the buyer's email is disposable, as the flag the rules see.
+/// A yes/no fact about the order, as the flag the rules see.
 fn flag(f: &OrderFeatures, field: FlagField) -> bool {
     match field {
         FlagField::EmailDisposable => f.email_domain == EmailDomain::Disposable,
+        FlagField::DeviceNew => f.account_device == Familiarity::New,
+        FlagField::AddressNew => f.account_address == Familiarity::New,
     }
 }
 

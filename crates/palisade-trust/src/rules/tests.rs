@@ -213,3 +213,17 @@ fn rule_sets_print_and_reparse() {
     assert_eq!(set.to_string(), text);
     assert_eq!(RuleSet::parse(&set.to_string()).unwrap(), set);
 }
+
+#[test]
+fn the_round_two_fields_evaluate() {
+    let mut f = order(1_000);
+    assert!(!holds("review if device.new and address.new", &f, 0), "no history is not new");
+    f.account_device = crate::features::Familiarity::New;
+    f.account_address = crate::features::Familiarity::New;
+    assert!(holds("review if device.new and address.new", &f, 0));
+    assert!(!holds("allow if not (device.new and address.new)", &f, 0));
+    f.velocity.address_foreign_cards_7d = 3;
+    f.store_failed_1h = 9;
+    assert!(holds("review if velocity.address_foreign_cards_7d >= 3 and store.failed_1h > 8", &f, 0));
+    assert!(RuleSet::parse(super::PLATFORM_RULES).is_ok());
+}

@@ -55,7 +55,11 @@ pub(super) fn account_takeover(rng: &mut Rng, w: &mut World, day: u32, out: &mut
         .collect();
     let Some(victim) = rng.pick(&candidates).and_then(|i| w.customers.get(*i)).cloned() else { return };
     let device = w.ids.fresh();
-    let ip = if rng.chance(0.6) { rng.pick(&["NG", "VN", "RU", "ID", "MY", "US", "NL"]).and_then(|c| cc(c)) } else { cc("SG") };
+    let ip = if rng.chance(0.6) {
+        rng.pick(&["NG", "VN", "RU", "ID", "MY", "US", "NL"]).and_then(|c| cc(c))
+    } else {
+        cc("SG")
+    };
     let (address, ship) = match rng.weighted(&[0.6, 0.25, 0.15]) {
         0 => (Some(w.ids.fresh()), cc("SG")),
         1 => (Some(w.ids.fresh()), rng.pick(&["MY", "ID", "NG", "US"]).and_then(|c| cc(c))),
@@ -150,7 +154,12 @@ pub(super) fn off_platform_scam(rng: &mut Rng, w: &mut World, day: u32, out: &mu
         for _ in 0..rng.poisson(1.5) {
             let idx = rng.range(0, u32::try_from(w.customers.len()).unwrap_or(1).saturating_sub(1));
             let Some(c) = w.customers.get(idx as usize).cloned() else { continue };
-            let mut a = fraud_base(d * DAY + rng.range(8 * 3_600, DAY - 1), store, CategoryRisk::High, Scenario::OffPlatformScam);
+            let mut a = fraud_base(
+                d * DAY + rng.range(8 * 3_600, DAY - 1),
+                store,
+                CategoryRisk::High,
+                Scenario::OffPlatformScam,
+            );
             a.account = (!c.guest).then_some(c.id);
             a.account_created_day = c.created_day.min(i64::from(d));
             a.card = c.cards[0];

@@ -58,10 +58,10 @@ fn legit_destination(rng: &mut Rng, w: &mut World, c: &Customer) -> (Option<u64>
 }
 
 fn pick_store(rng: &mut Rng, w: &World, c: &Customer, day: u32, weights: &[f64]) -> u32 {
-    if rng.chance(0.7) {
-        if let Some(s) = rng.pick(&c.favourites) {
-            return *s;
-        }
+    if rng.chance(0.7)
+        && let Some(s) = rng.pick(&c.favourites)
+    {
+        return *s;
     }
     let open: Vec<f64> =
         w.stores.iter().zip(weights).map(|(s, p)| if s.opened_day <= day { *p } else { 0.0 }).collect();
