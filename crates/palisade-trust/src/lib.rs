@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod features;
+pub mod messages;
 pub mod nric;
 pub mod rules;
 pub mod score;
