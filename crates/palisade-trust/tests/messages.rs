@@ -96,8 +96,12 @@ fn dev_half_meets_the_goal() {
     assert!(f.false_positive_rate <= 0.02, "dev false positives {}", f.false_positive_rate);
 }
 
+/// Measured once, after the detector was finished on the dev half (22:12 UTC, commit "messages module"): recall
+/// 99.6 %, false positives 2.1 % (8 of 384), just over the 2 % goal. These are committed as measured and the
+/// detector was not changed after looking at them.
 #[test]
 fn held_out_half_as_committed() {
     let f = measure("held-out", false);
-    assert!(f.recall >= 0.0 && f.false_positive_rate <= 1.0);
+    assert!(f.recall >= 0.995, "held-out recall {}", f.recall);
+    assert!(f.false_positive_rate <= 0.021, "held-out false positives {}", f.false_positive_rate);
 }
