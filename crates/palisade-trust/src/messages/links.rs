@@ -24,14 +24,43 @@ const TLDS: &[&str] = &[
 
 /// Hosts of chat apps: a link there moves the conversation off the platform.
 const CHAT_HOSTS: &[&str] = &[
-    "wa.me", "whatsapp.com", "t.me", "telegram.me", "telegram.dog", "telegram.org", "line.me", "m.me", "signal.me",
-    "signal.group", "wechat.com", "weixin.qq.com", "discord.gg", "discord.com", "instagram.com", "messenger.com",
+    "wa.me",
+    "whatsapp.com",
+    "t.me",
+    "telegram.me",
+    "telegram.dog",
+    "telegram.org",
+    "line.me",
+    "m.me",
+    "signal.me",
+    "signal.group",
+    "wechat.com",
+    "weixin.qq.com",
+    "discord.gg",
+    "discord.com",
+    "instagram.com",
+    "messenger.com",
 ];
 
 /// Link shorteners: the destination is hidden.
 const SHORTENERS: &[&str] = &[
-    "bit.ly", "tinyurl.com", "cutt.ly", "s.id", "rb.gy", "t.co", "goo.gl", "is.gd", "shorturl.at", "tiny.cc", "ow.ly",
-    "buff.ly", "rebrand.ly", "t.ly", "v.gd", "shorte.st", "bl.ink",
+    "bit.ly",
+    "tinyurl.com",
+    "cutt.ly",
+    "s.id",
+    "rb.gy",
+    "t.co",
+    "goo.gl",
+    "is.gd",
+    "shorturl.at",
+    "tiny.cc",
+    "ow.ly",
+    "buff.ly",
+    "rebrand.ly",
+    "t.ly",
+    "v.gd",
+    "shorte.st",
+    "bl.ink",
 ];
 
 fn on(host: &str, domain: &str) -> bool {
@@ -81,8 +110,7 @@ fn imitates(host: &str, own: &[&str]) -> bool {
     own.iter().any(|d| {
         let brand = d.split('.').next().unwrap_or(d);
         let (fb, fh) = (fold(brand), fold(host));
-        fb.len() >= 4
-            && (fh.contains(&fb) || host.split(['.', '-']).any(|label| within_edits(&fold(label), &fb, 1)))
+        fb.len() >= 4 && (fh.contains(&fb) || host.split(['.', '-']).any(|label| within_edits(&fold(label), &fb, 1)))
     })
 }
 
@@ -95,7 +123,7 @@ fn classify(link: &str, original: &str, own: &[&str]) -> Option<FindingCode> {
     if !explicit && !TLDS.contains(&tld) {
         return None;
     }
-    let disguised = original.chars().any(|c| !c.is_ascii());
+    let disguised = !original.is_ascii();
     let own_domain = own.iter().any(|d| on(host, d));
     if own_domain && !disguised {
         return None;
@@ -134,7 +162,7 @@ mod tests {
     #[test]
     fn imitations_are_recognised() {
         let own = ["palisade.sg"];
-        for host in ["pallsade.sg", "paiisade.sg", "p4lisade.sg", "palisade-sg.com", "palisade.sg.verify.top"]  {
+        for host in ["pallsade.sg", "paiisade.sg", "p4lisade.sg", "palisade-sg.com", "palisade.sg.verify.top"] {
             assert!(imitates(host, &own), "{host}");
         }
         for host in ["paradise.sg", "lazada.sg", "shopee.sg", "pal.sg"] {

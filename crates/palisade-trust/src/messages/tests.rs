@@ -86,7 +86,12 @@ fn abuse_oversized_and_hostile_input() {
     assert_eq!(a.findings.len(), MAX_FINDINGS);
     assert_eq!(a.verdict, Verdict::Block);
     // Spans always fall on character boundaries of the original, whatever the input.
-    for t in ["９１２３４５６７ ｗｈａｔｓａｐｐ", "💸💸 pаy\u{200B}now 💸 ９１２３ ４５６７", "<a href='https://bit.ly/x'>x</a>", "=HYPERLINK(\"t.me/x\")"] {
+    for t in [
+        "９１２３４５６７ ｗｈａｔｓａｐｐ",
+        "💸💸 pаy\u{200B}now 💸 ９１２３ ４５６７",
+        "<a href='https://bit.ly/x'>x</a>",
+        "=HYPERLINK(\"t.me/x\")",
+    ] {
         for f in assess(t, &CTX).findings {
             assert!(t.get(f.span.clone()).is_some(), "{t:?} {:?}", f.span);
         }
