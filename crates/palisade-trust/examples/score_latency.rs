@@ -6,16 +6,8 @@
 use std::time::Instant;
 
 use palisade_core::money::Currency;
-use palisade_trust::rules::Facts;
+use palisade_trust::rules::{Facts, PLATFORM_RULES};
 use palisade_trust::{CategoryRisk, Country, EmailDomain, OrderFeatures, RuleSet, decide, score};
-
-const PLATFORM: &str = "\
-allow if customer.orders >= 10 and account.age_days > 365
-block if velocity.card_1h >= 10 or failed_attempts >= 5
-block if card_country != ship_country and amount > 500 and account.age_days < 1
-review if score > 65
-review if category_risk = high and (email.disposable or ip_country != ship_country)
-";
 
 const STORE: &str = "\
 review if amount > 3000 and not ship_country = \"SG\"
@@ -50,7 +42,7 @@ fn order(i: u64) -> OrderFeatures {
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
-    let platform = RuleSet::parse(PLATFORM).unwrap();
+    let platform = RuleSet::parse(PLATFORM_RULES).unwrap();
     let store = RuleSet::parse(STORE).unwrap();
     let orders: Vec<OrderFeatures> = (0..n).map(order).collect();
     let mut times = Vec::with_capacity(orders.len());

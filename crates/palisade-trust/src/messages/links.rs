@@ -143,14 +143,22 @@ fn classify(link: &str, original: &str, own: &[&str]) -> Option<FindingCode> {
     Some(FindingCode::ExternalLink)
 }
 
+/// Words that make an ordinary external link a payment link ("I paid, click here to receive the money").
+static PAYMENT_WORDS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"\b(?:pay\w*|paid|receive|claim|release|refund|fee|insurance|card|login|log\s+in|verify|bank)\b").ok()
+});
+
 /// Findings for every link in the message.
 pub(super) fn findings(n: &Normalised, text: &str, context: &Context<'_>, out: &mut Vec<Finding>) {
     let Some(re) = LINK.as_ref() else { return };
     for m in re.find_iter(&n.skeleton.text) {
         let span = n.skeleton.original(m.range());
         let raw = text.get(span.clone()).unwrap_or("");
-        if let Some(code) = classify(m.as_str(), raw, context.own_domains) {
-            out.push(Finding { code, span });
+        let payment = PAYMENT_WORDS.as_ref().is_some_and(|r| r.is_match(&n.skeleton.text));
+        match classify(m.as_str(), raw, context.own_domains) {
+            Some(FindingCode::ExternalLink) if payment => out.push(Finding { code: FindingCode::PaymentLink, span }),
+            Some(code) => out.push(Finding { code, span }),
+            None => {}
         }
     }
 }

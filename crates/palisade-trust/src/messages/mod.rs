@@ -30,8 +30,8 @@ pub const MAX_FINDINGS: usize = 16;
 /// What the platform knows when assessing a message.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
-    /// The platform's own domains (`palisade.sg`): links to them or their subdomains are fine, and a domain that
-    /// imitates them is blocked.
+    /// The platform's own domains, lower case (`palisade.sg`): links to them or their subdomains are fine, and a
+    /// domain that imitates them is blocked.
     pub own_domains: &'a [&'a str],
 }
 
@@ -60,6 +60,7 @@ pub enum FindingCode {
     QrPayment,
     LookalikeDomain,
     HiddenLink,
+    PaymentLink,
     ExternalLink,
     CredentialRequest,
     CardDetails,
@@ -81,6 +82,7 @@ impl FindingCode {
             FindingCode::QrPayment => "qr_payment",
             FindingCode::LookalikeDomain => "lookalike_domain",
             FindingCode::HiddenLink => "hidden_link",
+            FindingCode::PaymentLink => "payment_link",
             FindingCode::ExternalLink => "external_link",
             FindingCode::CredentialRequest => "credential_request",
             FindingCode::CardDetails => "card_details",
@@ -137,6 +139,10 @@ impl FindingCode {
             }
             FindingCode::HiddenLink => {
                 "This link hides where it goes (a link shortener or disguised letters). Do not open it."
+            }
+            FindingCode::PaymentLink => {
+                "This link asks you to pay, or to claim a payment, outside the checkout. Palisade never sends or \
+                 collects payments through links in a chat."
             }
             FindingCode::ExternalLink => {
                 "This links to a site outside Palisade. Be careful: never pay or log in through a link in a chat."

@@ -62,6 +62,8 @@ fn verdicts_and_reasons() {
     assert_eq!(&"Pls PayNow to 9123 4567 then I send out"[phone.span.clone()], "9123 4567");
     assert!(phone.reason().contains("phone number"));
     assert_eq!(verdict("more photos at example.com/x"), Verdict::Warn);
+    assert_eq!(codes("I paid already, click example.com/x to receive money"), ["payment_link"]);
+    assert_eq!(verdict("I paid already, click example.com/x to receive money"), Verdict::Block);
     assert_eq!(verdict("bit.ly/abc"), Verdict::Block);
     assert_eq!(verdict("https://wa.me/6591234567"), Verdict::Block);
     assert_eq!(verdict("send me the OTP pls"), Verdict::Block);
@@ -97,4 +99,30 @@ fn abuse_oversized_and_hostile_input() {
         }
         assert_ne!(verdict(t), Verdict::Ok, "{t}");
     }
+}
+
+#[test]
+fn pathological_inputs_within_the_limit() {
+    let size = MAX_MESSAGE_BYTES;
+    let cases = [
+        "9 ".repeat(size / 2),
+        "a.".repeat(size / 2),
+        "whatsapp ".repeat(size / 9),
+        "pay now ".repeat(size / 8),
+        "\u{200B}".repeat(size / 3),
+        "９".repeat(size / 3),
+        "https://".repeat(size / 8),
+        "send me ".repeat(size / 8),
+        "p".repeat(size),
+    ];
+    for t in &cases {
+        assert!(t.len() <= MAX_MESSAGE_BYTES);
+        let a = assess(t, &CTX);
+        assert!(a.findings.len() <= MAX_FINDINGS);
+        for f in &a.findings {
+            assert!(t.get(f.span.clone()).is_some());
+        }
+    }
+    // A run of spaced digits far longer than a phone number is not a phone number.
+    assert_eq!(verdict(&"9 ".repeat(size / 2)), Verdict::Ok);
 }
