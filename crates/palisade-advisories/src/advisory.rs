@@ -3,8 +3,8 @@
 //! [`Advisory::from_json`] turns one JSON record into a typed advisory or a [`RecordError`] naming the record,
 //! the field (as a path such as `affected[0].ranges[1].events[2]`) and the problem. Refused: a missing or
 //! malformed `id` or `modified`, an event naming none or several of introduced/fixed/last_affected/limit, a range
-//! with no `introduced`, with both `fixed` and `last_affected`, with two events at one version (their sorted
-//! order would be ambiguous) or with a `fixed`/`last_affected` that sorts before every `introduced` (the record's
+//! with no `introduced`, with both `fixed` and `last_affected`, with `introduced` and `fixed` at one version
+//! (their sorted order would be ambiguous) or with a `fixed`/`last_affected` that sorts before every `introduced` (the record's
 //! own order contradicts the sorted one), a version that is not SemVer 2.0 in one of Palisade's ecosystems, and
 //! a CVSS vector that does not parse.
 
@@ -170,8 +170,8 @@ pub enum Problem {
     /// The specification forbids `fixed` and `last_affected` in one range.
     #[error("a range may hold `fixed` or `last_affected` events, not both")]
     FixedAndLastAffected,
-    /// Two events at one version.
-    #[error("two events at version {0}: their sorted order would be ambiguous")]
+    /// `introduced` and `fixed` at one version.
+    #[error("`introduced` and `fixed` at version {0}: their sorted order would be ambiguous")]
     SameVersion(String),
     /// A closing event sorts before every `introduced`.
     #[error("`{kind}` {version} sorts before every `introduced` (bad event order)")]
@@ -310,14 +310,13 @@ fn package(path: &str, raw: Option<RawPackage>) -> FieldResult<(Package, Option<
 fn affected(path: &str, raw: RawAffected) -> FieldResult<Affected> {
     let (package, purl) = package(path, raw.package)?;
     let severity = severities(&format!("{path}.severity"), raw.severity)?;
-    let semver = package.ecosystem.is_semver();
     let ranges = raw
         .ranges
         .into_iter()
         .enumerate()
-        .map(|(i, r)| range(&format!("{path}.ranges[{i}]"), r, semver))
+        .map(|(i, r)| range(&format!("{path}.ranges[{i}]"), r, &package.ecosystem))
         .collect::<FieldResult<Vec<_>>>()?;
-    let (versions, unparsed_versions) = if semver {
+    let (versions, unparsed_versions) = if package.ecosystem.is_semver() {
         let parsed = raw
             .versions
             .iter()
@@ -366,7 +365,7 @@ fn key_list<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> String {
     if list.is_empty() { "none".to_owned() } else { list.join(", ") }
 }
 
-fn range(path: &str, raw: RawRange, semver_ecosystem: bool) -> FieldResult<Range> {
+fn range(path: &str, raw: RawRange, ecosystem: &Ecosystem) -> FieldResult<Range> {
     let kind = raw.kind.ok_or_else(|| (format!("{path}.type"), Problem::Missing))?;
     let events = raw_events(path, raw.events)?;
     let ordered = match kind.as_str() {
@@ -375,7 +374,7 @@ fn range(path: &str, raw: RawRange, semver_ecosystem: bool) -> FieldResult<Range
         _ => None,
     };
     match ordered {
-        Some(ordered) if semver_ecosystem => ordered_range(path, ordered, &events).map(Range::Ordered),
+        Some(ordered) if ecosystem.is_semver() => ordered_range(path, ordered, &events).map(Range::Ordered),
         _ => Ok(Range::Unevaluated { kind, repo: raw.repo, events }),
     }
 }
@@ -396,7 +395,7 @@ fn ordered_range(path: &str, kind: OrderedKind, events: &[RawEvent]) -> FieldRes
             EventKind::Limit => limits.push(Limit::Below(parse(&e.value)?)),
         }
     }
-    timeline.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    timeline.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then(a.rank().cmp(&b.rank())));
     check_order(path, &timeline)?;
     Ok(OrderedRange { kind, timeline, limits })
 }
@@ -404,14 +403,16 @@ fn ordered_range(path: &str, kind: OrderedKind, events: &[RawEvent]) -> FieldRes
 fn check_order(path: &str, timeline: &[Event]) -> FieldResult<()> {
     let field = || format!("{path}.events");
     let mut seen_introduced = false;
-    let mut previous: Option<Option<&Version>> = None;
+    let mut previous: Option<&Event> = None;
     for event in timeline {
-        let key = event.sort_key();
-        if previous == Some(key) {
-            let shown = key.map_or_else(|| "0".to_owned(), ToString::to_string);
-            return Err((field(), Problem::SameVersion(shown)));
+        if let Some(prev) = previous {
+            let tie = prev.sort_key() == event.sort_key();
+            if tie && matches!((prev, event), (Event::Introduced(_), Event::Fixed(_))) {
+                let shown = event.sort_key().map_or_else(|| "0".to_owned(), ToString::to_string);
+                return Err((field(), Problem::SameVersion(shown)));
+            }
         }
-        previous = Some(key);
+        previous = Some(event);
         match event {
             Event::Introduced(_) => seen_introduced = true,
             Event::Fixed(v) | Event::LastAffected(v) if !seen_introduced => {

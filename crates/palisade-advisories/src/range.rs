@@ -14,8 +14,10 @@
 //! ```
 //!
 //! `introduced: "0"` sorts before every version (so `v >= "0"` always holds) and a limit containing `*` is
-//! infinity. Events are sorted once, when the record is validated; ties are refused there, so the order the
-//! pseudocode walks is never ambiguous.
+//! infinity. Events are sorted once, when the record is validated. The pseudocode leaves the order of two events
+//! at one version open; only one such tie changes the result and has a sensible reading, `introduced: X` with
+//! `last_affected: X` ("exactly X": introduced sorts first). An `introduced`/`fixed` tie is refused when the record
+//! is validated, so the order walked here is never ambiguous.
 
 use crate::version::Version;
 
@@ -85,11 +87,21 @@ pub enum Event {
 }
 
 impl Event {
-    /// The sort key: `introduced "0"` (None) before every version.
+    /// The version part of the sort key: `introduced "0"` (None) before every version.
     pub(crate) fn sort_key(&self) -> Option<&Version> {
         match self {
             Self::Introduced(Introduced::Zero) => None,
             Self::Introduced(Introduced::At(v)) | Self::Fixed(v) | Self::LastAffected(v) => Some(v),
+        }
+    }
+
+    /// The tie-break at one version: `introduced` before `last_affected`, so `{introduced: X, last_affected: X}`
+    /// means "exactly X" (the only reading that makes sense; an introduced/fixed tie is refused instead).
+    pub(crate) fn rank(&self) -> u8 {
+        match self {
+            Self::Introduced(_) => 0,
+            Self::LastAffected(_) => 1,
+            Self::Fixed(_) => 2,
         }
     }
 }
@@ -117,7 +129,7 @@ pub enum OrderedKind {
 pub struct OrderedRange {
     /// The range's declared type.
     pub kind: OrderedKind,
-    /// introduced / fixed / last_affected events, sorted ascending, no two at the same version.
+    /// introduced / fixed / last_affected events, sorted ascending (introduced first on a tie).
     pub timeline: Vec<Event>,
     /// The limit events (empty means the implicit `"*"`).
     pub limits: Vec<Limit>,

@@ -1,5 +1,6 @@
 //! OSV conformance on the hand-built corpus in `tests/corpus/`, against the results in
 //! `tests/corpus.expected.json` (worked out by hand from the specification's pseudocode).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus.expected.json")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus.expected.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

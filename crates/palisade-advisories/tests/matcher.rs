@@ -1,5 +1,6 @@
 //! The indexed matcher gives exactly what brute force gives (every install × every advisory through
 //! `Advisory::affects`, the specification's `IsVulnerable`), on random advisories and installs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use palisade_advisories::{
     Advisory, AdvisoryDb, Install, InstallIndex, Package, Version, match_advisory, match_install, rematch_all,
@@ -41,8 +42,12 @@ fn pool() -> Vec<String> {
     out
 }
 
-const PACKAGES: [(&str, &str); 4] =
-    [("Palisade-Extension", "x.alpha"), ("Palisade-Extension", "x.beta"), ("Palisade-Extension", "x.gamma"), ("Palisade", "palisade")];
+const PACKAGES: [(&str, &str); 4] = [
+    ("Palisade-Extension", "x.alpha"),
+    ("Palisade-Extension", "x.beta"),
+    ("Palisade-Extension", "x.gamma"),
+    ("Palisade", "palisade"),
+];
 
 fn random_range(rng: &mut Rng, pool: &[String]) -> Value {
     let mut picks: Vec<usize> = (0..1 + rng.below(5)).map(|_| rng.below(pool.len())).collect();
@@ -54,7 +59,13 @@ fn random_range(rng: &mut Rng, pool: &[String]) -> Value {
         events.push(json!({ "introduced": "0" }));
     }
     for (n, i) in picks.iter().enumerate() {
-        let kind = if n == 0 && events.is_empty() { "introduced" } else if rng.chance(50) { closing } else { "introduced" };
+        let kind = if n == 0 && events.is_empty() {
+            "introduced"
+        } else if rng.chance(50) {
+            closing
+        } else {
+            "introduced"
+        };
         events.push(json!({ kind: pool[*i] }));
     }
     if rng.chance(25) {
@@ -125,8 +136,13 @@ fn build(seed: u64, advisories: usize, installs: usize) -> (AdvisoryDb, Vec<Inst
     let installs = (0..installs)
         .map(|_| {
             let (ecosystem, name) = PACKAGES[rng.below(PACKAGES.len())];
-            let package = Package { ecosystem: palisade_advisories::Ecosystem::parse(ecosystem), name: name.to_owned() };
-            Install { store: store(rng.below(25)), package, version: Version::parse(&pool[rng.below(pool.len())]).unwrap() }
+            let package =
+                Package { ecosystem: palisade_advisories::Ecosystem::parse(ecosystem), name: name.to_owned() };
+            Install {
+                store: store(rng.below(25)),
+                package,
+                version: Version::parse(&pool[rng.below(pool.len())]).unwrap(),
+            }
         })
         .collect();
     (db, installs)
