@@ -210,12 +210,12 @@ impl Advisory {
         let id_hint = value.get("id").and_then(serde_json::Value::as_str).map(|s| s.chars().take(MAX_ID_LEN).collect());
         let raw: RawRecord = serde_path_to_error::deserialize(value).map_err(|e| RecordError {
             id: id_hint.clone(),
-            field: e.path().to_string(),
-            problem: Problem::Shape(e.into_inner().to_string()),
+            field: bounded(&e.path().to_string()),
+            problem: Problem::Shape(bounded(&e.into_inner().to_string())),
         })?;
         Self::from_raw(raw).map_err(|(field, problem)| {
             let id = if matches!(problem, Problem::BadId(_)) { None } else { id_hint };
-            RecordError { id, field, problem }
+            RecordError { id, field: bounded(&field), problem }
         })
     }
 
@@ -265,6 +265,18 @@ impl Advisory {
             affected,
         })
     }
+}
+
+/// Error text quoting hostile input (serde's messages quote the offending value; paths quote map keys) is cut,
+/// so a feed cannot make the ingest report or the log arbitrarily large.
+fn bounded(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX).collect();
+    cut.push('…');
+    cut
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
