@@ -19,6 +19,8 @@ use crate::version::{Version, VersionError};
 
 /// Longest accepted advisory id.
 const MAX_ID_LEN: usize = 128;
+/// The one package of the `Palisade` ecosystem: the platform itself.
+pub const CORE_PACKAGE: &str = "palisade";
 /// Longest accepted package name.
 const MAX_NAME_LEN: usize = 200;
 
@@ -80,7 +82,7 @@ impl Package {
     /// The Palisade core.
     #[must_use]
     pub fn core() -> Self {
-        Self { ecosystem: Ecosystem::Palisade, name: "palisade".to_owned() }
+        Self { ecosystem: Ecosystem::Palisade, name: CORE_PACKAGE.to_owned() }
     }
 }
 
@@ -155,6 +157,12 @@ pub enum Problem {
     /// A package name is empty, too long or holds control characters.
     #[error("is not a valid package name (1–200 characters, no control characters)")]
     BadName,
+    /// An ecosystem spelled almost like one of ours (`palisade-extension`, `Palisade:core` …).
+    #[error("`{0}` is not an ecosystem; Palisade's are `Palisade` and `Palisade-Extension` (exact spelling)")]
+    NearMissEcosystem(String),
+    /// The `Palisade` ecosystem has one package.
+    #[error("must be `palisade` in the `Palisade` ecosystem")]
+    CoreName,
     /// Not an RFC 3339 timestamp.
     #[error("`{0}` is not an RFC 3339 timestamp")]
     BadTimestamp(String),
@@ -316,7 +324,15 @@ fn package(path: &str, raw: Option<RawPackage>) -> FieldResult<(Package, Option<
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         return Err((format!("{path}.package.name"), Problem::BadName));
     }
-    Ok((Package { ecosystem: Ecosystem::parse(&ecosystem), name }, raw.purl))
+    let parsed = Ecosystem::parse(&ecosystem);
+    // A near miss of our own ecosystems would otherwise be kept as foreign and silently never match: fail closed.
+    if matches!(parsed, Ecosystem::Other(_)) && ecosystem.to_ascii_lowercase().starts_with("palisade") {
+        return Err((format!("{path}.package.ecosystem"), Problem::NearMissEcosystem(bounded(&ecosystem))));
+    }
+    if parsed == Ecosystem::Palisade && name != CORE_PACKAGE {
+        return Err((format!("{path}.package.name"), Problem::CoreName));
+    }
+    Ok((Package { ecosystem: parsed, name }, raw.purl))
 }
 
 fn affected(path: &str, raw: RawAffected) -> FieldResult<Affected> {

@@ -9,7 +9,7 @@ mod schema;
 pub mod severity;
 pub mod version;
 
-pub use advisory::{Advisory, Affected, Ecosystem, Package, Problem, RecordError};
+pub use advisory::{Advisory, Affected, CORE_PACKAGE, Ecosystem, Package, Problem, RecordError};
 pub use db::{AdvisoryDb, Upsert};
 pub use ingest::{DEFAULT_MAX_FILE_BYTES, FileReport, IngestError, IngestReport, ingest_dir};
 pub use matcher::{Install, InstallIndex, Match, match_advisory, match_install, rematch_all};

@@ -111,6 +111,14 @@ pub struct Match<'a> {
     pub version: &'a Version,
 }
 
+impl Match<'_> {
+    /// The rating that applies to this match (the entry's own severity, else the record's).
+    #[must_use]
+    pub fn rating(&self) -> Option<crate::severity::Rating> {
+        self.advisory.rating_for(self.affected)
+    }
+}
+
 /// Every (store, advisory) match: the full rematch after a feed refresh.
 #[must_use]
 pub fn rematch_all<'a>(db: &'a AdvisoryDb, installs: &'a InstallIndex) -> Vec<Match<'a>> {

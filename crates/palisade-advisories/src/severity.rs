@@ -106,10 +106,11 @@ impl Severity {
     /// # Errors
     /// [`SeverityError`] when a `CVSS_V3`/`CVSS_V4` vector does not parse as that version.
     pub fn parse(kind: &str, vector: &str) -> Result<Self, SeverityError> {
+        // The parser's message may quote the whole vector: cut it too, a feed must not bloat reports and logs.
         let fail = |reason: String| SeverityError {
-            kind: kind.to_owned(),
+            kind: kind.chars().take(40).collect(),
             vector: vector.chars().take(200).collect(),
-            reason,
+            reason: reason.chars().take(200).collect(),
         };
         let (parsed_kind, score) = match kind {
             "CVSS_V3" => {

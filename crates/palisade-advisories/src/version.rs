@@ -38,8 +38,10 @@ impl Version {
     /// # Errors
     /// [`VersionError`] when the text is not SemVer 2.0 (e.g. `v1.0.0`, `1.0`, `01.0.0`).
     pub fn parse(text: &str) -> Result<Self, VersionError> {
-        let parsed = semver::Version::parse(text)
-            .map_err(|e| VersionError { value: text.chars().take(64).collect(), reason: e.to_string() })?;
+        let parsed = semver::Version::parse(text).map_err(|e| VersionError {
+            value: text.chars().take(64).collect(),
+            reason: e.to_string().chars().take(200).collect(),
+        })?;
         Ok(Self::from(parsed))
     }
 

@@ -101,7 +101,7 @@ proptest! {
                 }
                 let _ = rematch_all(&db, &InstallIndex::default());
             }
-            Err(e) => prop_assert!(e.to_string().len() < 1_000, "error text is bounded: {}", e.to_string().len()),
+            Err(e) => prop_assert!(e.to_string().len() < 1_000, "error text is bounded: {}: {:.300}", e.to_string().len(), e.to_string()),
         }
     }
 }
