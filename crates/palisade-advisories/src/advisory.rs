@@ -12,6 +12,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
+use crate::quote::quote;
 use crate::range::{Event, EventKind, Introduced, Limit, OrderedKind, OrderedRange, Range, RawEvent};
 use crate::schema::{RawAffected, RawPackage, RawRange, RawRecord, RawSeverity};
 use crate::severity::{Rating, Severity, SeverityError};
@@ -215,15 +216,17 @@ impl Advisory {
     /// # Errors
     /// [`RecordError`] naming the first offending field.
     pub fn from_json(value: serde_json::Value) -> Result<Self, RecordError> {
-        let id_hint = value.get("id").and_then(serde_json::Value::as_str).map(|s| s.chars().take(MAX_ID_LEN).collect());
+        // Only an id that passes the id check is quoted back: anything else could carry control characters.
+        let id_hint =
+            value.get("id").and_then(serde_json::Value::as_str).filter(|s| check_id(s).is_ok()).map(str::to_owned);
         let raw: RawRecord = serde_path_to_error::deserialize(value).map_err(|e| RecordError {
             id: id_hint.clone(),
-            field: bounded(&e.path().to_string()),
-            problem: Problem::Shape(bounded(&e.into_inner().to_string())),
+            field: quote(&e.path().to_string(), 200),
+            problem: Problem::Shape(quote(&e.into_inner().to_string(), 200)),
         })?;
         Self::from_raw(raw).map_err(|(field, problem)| {
             let id = if matches!(problem, Problem::BadId(_)) { None } else { id_hint };
-            RecordError { id, field: bounded(&field), problem }
+            RecordError { id, field: quote(&field, 200), problem }
         })
     }
 
@@ -275,33 +278,19 @@ impl Advisory {
     }
 }
 
-/// Error text quoting hostile input (serde's messages quote the offending value; paths quote map keys) is cut,
-/// so a feed cannot make the ingest report or the log arbitrarily large.
-fn bounded(text: &str) -> String {
-    const MAX: usize = 200;
-    if text.chars().count() <= MAX {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(MAX).collect();
-    cut.push('…');
-    cut
-}
-
 fn check_id(id: &str) -> Result<(), Problem> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
     let starts_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if id.len() <= MAX_ID_LEN && starts_ok && id.chars().all(ok_char) {
         Ok(())
     } else {
-        Err(Problem::BadId(id.chars().take(MAX_ID_LEN).collect()))
+        Err(Problem::BadId(quote(id, MAX_ID_LEN)))
     }
 }
 
 fn timestamp(field: &str, value: Option<&str>) -> FieldResult<Option<Timestamp>> {
     value
-        .map(|s| {
-            s.parse::<Timestamp>().map_err(|_| (field.to_owned(), Problem::BadTimestamp(s.chars().take(64).collect())))
-        })
+        .map(|s| s.parse::<Timestamp>().map_err(|_| (field.to_owned(), Problem::BadTimestamp(quote(s, 64)))))
         .transpose()
 }
 
@@ -327,7 +316,7 @@ fn package(path: &str, raw: Option<RawPackage>) -> FieldResult<(Package, Option<
     let parsed = Ecosystem::parse(&ecosystem);
     // A near miss of our own ecosystems would otherwise be kept as foreign and silently never match: fail closed.
     if matches!(parsed, Ecosystem::Other(_)) && ecosystem.to_ascii_lowercase().starts_with("palisade") {
-        return Err((format!("{path}.package.ecosystem"), Problem::NearMissEcosystem(bounded(&ecosystem))));
+        return Err((format!("{path}.package.ecosystem"), Problem::NearMissEcosystem(quote(&ecosystem, 64))));
     }
     if parsed == Ecosystem::Palisade && name != CORE_PACKAGE {
         return Err((format!("{path}.package.name"), Problem::CoreName));
@@ -388,8 +377,7 @@ fn raw_events(path: &str, raw: Vec<std::collections::BTreeMap<String, String>>) 
 }
 
 fn key_list<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> String {
-    let list: Vec<String> =
-        keys.into_iter().map(|k| format!("`{}`", k.as_ref().chars().take(40).collect::<String>())).collect();
+    let list: Vec<String> = keys.into_iter().map(|k| format!("`{}`", quote(k.as_ref(), 40))).collect();
     if list.is_empty() { "none".to_owned() } else { list.join(", ") }
 }
 

@@ -4,6 +4,7 @@ pub mod advisory;
 pub mod db;
 pub mod ingest;
 pub mod matcher;
+mod quote;
 pub mod range;
 mod schema;
 pub mod severity;

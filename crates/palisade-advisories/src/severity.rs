@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use crate::quote::quote;
+
 /// The qualitative rating shared by CVSS v3 and v4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,9 +110,9 @@ impl Severity {
     pub fn parse(kind: &str, vector: &str) -> Result<Self, SeverityError> {
         // The parser's message may quote the whole vector: cut it too, a feed must not bloat reports and logs.
         let fail = |reason: String| SeverityError {
-            kind: kind.chars().take(40).collect(),
-            vector: vector.chars().take(200).collect(),
-            reason: reason.chars().take(200).collect(),
+            kind: quote(kind, 40),
+            vector: quote(vector, 200),
+            reason: quote(&reason, 200),
         };
         let (parsed_kind, score) = match kind {
             "CVSS_V3" => {

@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use semver::Prerelease;
 
+use crate::quote::quote;
+
 /// A version reduced to what SemVer precedence compares: major, minor, patch and pre-release.
 ///
 /// Field order matters: the derived `Ord` compares them in this order, and `Prerelease`'s own ordering already
@@ -38,10 +40,8 @@ impl Version {
     /// # Errors
     /// [`VersionError`] when the text is not SemVer 2.0 (e.g. `v1.0.0`, `1.0`, `01.0.0`).
     pub fn parse(text: &str) -> Result<Self, VersionError> {
-        let parsed = semver::Version::parse(text).map_err(|e| VersionError {
-            value: text.chars().take(64).collect(),
-            reason: e.to_string().chars().take(200).collect(),
-        })?;
+        let parsed = semver::Version::parse(text)
+            .map_err(|e| VersionError { value: quote(text, 64), reason: quote(&e.to_string(), 200) })?;
         Ok(Self::from(parsed))
     }
 
@@ -115,6 +115,6 @@ mod tests {
             assert!(Version::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let long = "x".repeat(10_000);
-        assert!(Version::parse(&long).unwrap_err().value.len() <= 64);
+        assert!(Version::parse(&long).unwrap_err().value.chars().count() <= 65);
     }
 }

@@ -136,3 +136,16 @@ fn hostile_text_in_errors_is_bounded() {
     let err = palisade_advisories::Advisory::from_json(record).unwrap_err();
     assert!(err.to_string().len() < 400, "{}", err);
 }
+
+#[test]
+fn control_characters_from_the_feed_are_escaped_in_errors() {
+    let record = serde_json::json!({ "id": "PAL-Z\n2026-12-06 INFO forged", "modified": "2026-01-01T00:00:00Z" });
+    let text = palisade_advisories::Advisory::from_json(record).unwrap_err().to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("PAL-Z\\n2026"), "{text}");
+    let record = serde_json::json!({ "id": "PAL-Z", "modified": "2026-01-01T00:00:00Z", "affected": [{
+        "package": { "ecosystem": "Palisade-Extension", "name": "x" },
+        "ranges": [{ "type": "SEMVER", "events": [{ "introduced": "0" }, { "\u{1b}[2Jfixed": "1.0.0" }] }] }] });
+    let text = palisade_advisories::Advisory::from_json(record).unwrap_err().to_string();
+    assert!(!text.contains('\u{1b}'), "{text}");
+}
