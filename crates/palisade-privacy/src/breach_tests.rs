@@ -111,7 +111,10 @@ fn table_of_combinations_scale_and_reach() {
 
 #[test]
 fn reasons_name_every_rule_that_applied() {
-    let a = run(&incident(&[FullNameOrAlias, IdentificationNumber, BankAccountNumber, AccountIdentifier, AccountCredential], 750));
+    let a = run(&incident(
+        &[FullNameOrAlias, IdentificationNumber, BankAccountNumber, AccountIdentifier, AccountCredential],
+        750,
+    ));
     assert_eq!(
         a.reasons,
         vec![

@@ -15,9 +15,7 @@ pub const SINGAPORE: &str = "Asia/Singapore";
 fn singapore() -> TimeZone {
     // The tz database is compiled in (jiff's bundle), so the lookup cannot fail in practice; Singapore has had a
     // fixed +08:00 offset since 1982, which is the fallback.
-    jiff::tz::db()
-        .get(SINGAPORE)
-        .unwrap_or_else(|_| TimeZone::fixed(jiff::tz::Offset::constant(8)))
+    jiff::tz::db().get(SINGAPORE).unwrap_or_else(|_| TimeZone::fixed(jiff::tz::Offset::constant(8)))
 }
 
 /// The Singapore calendar date of an instant.
@@ -43,10 +41,7 @@ pub fn days_between(from: Date, to: Date) -> i32 {
 #[must_use]
 pub fn end_of_day(date: Date) -> Timestamp {
     let next = add_days(date, 1);
-    let start_next = next
-        .to_zoned_datetime(singapore())
-        .map(|z| z.timestamp().as_millisecond())
-        .unwrap_or(i64::MAX);
+    let start_next = next.to_zoned_datetime(singapore()).map(|z| z.timestamp().as_millisecond()).unwrap_or(i64::MAX);
     Timestamp(start_next.saturating_sub(1))
 }
 

@@ -365,9 +365,8 @@ impl KeyEncryptionKeys for LocalKeks {
     fn wrap(&self, version: KekVersion, dek: &[u8; KEY_LEN], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let kek = self.key(version)?;
         let nonce = random_nonce();
-        let sealed = cipher(kek)
-            .encrypt(&XNonce::from(nonce), Payload { msg: dek, aad })
-            .map_err(|_| CryptoError::Open)?;
+        let sealed =
+            cipher(kek).encrypt(&XNonce::from(nonce), Payload { msg: dek, aad }).map_err(|_| CryptoError::Open)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(WRAP_FORMAT_V1);
         out.extend_from_slice(&nonce);

@@ -66,7 +66,10 @@ fn altered_truncated_and_foreign_ciphertexts_are_refused() {
     future[0] = 0x02;
     assert_eq!(dek.open(&f, &future), Err(CryptoError::UnknownFormat(0x02)));
     let newer = DataKey::generate(store, DekVersion(2));
-    assert_eq!(newer.open(&f, &ct), Err(CryptoError::WrongKeyVersion { found: DekVersion(1), expected: DekVersion(2) }));
+    assert_eq!(
+        newer.open(&f, &ct),
+        Err(CryptoError::WrongKeyVersion { found: DekVersion(1), expected: DekVersion(2) })
+    );
     assert_eq!(dek.open(&f, b""), Err(CryptoError::Malformed));
 }
 
@@ -111,11 +114,8 @@ fn destroying_a_stores_key_makes_its_data_unreadable() {
     let replacement = DataKey::generate(doomed, DekVersion(1));
     for (store, row, ct) in &data {
         let f = field(*store, row);
-        let readable: Vec<_> = key_table
-            .iter()
-            .filter_map(|w| w.unwrap_key(&keks).ok())
-            .filter_map(|k| k.open(&f, ct).ok())
-            .collect();
+        let readable: Vec<_> =
+            key_table.iter().filter_map(|w| w.unwrap_key(&keks).ok()).filter_map(|k| k.open(&f, ct).ok()).collect();
         if *store == doomed {
             assert!(readable.is_empty(), "shredded data opened");
             assert!(replacement.open(&f, ct).is_err(), "a new key for the same store opened old data");

@@ -175,8 +175,5 @@ fn rewrap_is_idempotent() {
     let Rewrap::Rewrapped(fresh) = rewrap(&keks, &table[0], KekVersion(2)).unwrap() else { panic!("not rewrapped") };
     assert_eq!(fresh.kek_version, KekVersion(2));
     assert_eq!(rewrap(&keks, &fresh, KekVersion(2)).unwrap(), Rewrap::AlreadyCurrent);
-    assert_eq!(
-        fresh.unwrap_key(&keks).unwrap().version(),
-        table[0].unwrap_key(&keks).unwrap().version()
-    );
+    assert_eq!(fresh.unwrap_key(&keks).unwrap().version(), table[0].unwrap_key(&keks).unwrap().version());
 }
