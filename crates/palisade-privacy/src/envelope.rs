@@ -83,6 +83,10 @@ pub enum CryptoError {
     /// The master key offered is shorter than 256 bits.
     #[error("the master key must hold at least {MIN_MASTER_KEY_LEN} bytes")]
     WeakMasterKey,
+    /// A KEK version was added that is not newer than every version held: re-using a number would replace the
+    /// key that existing records are wrapped under (and make them unreadable), going back would undo a rotation.
+    #[error("key-encryption key {0} is not newer than the versions held")]
+    KekVersionNotNewer(KekVersion),
     /// An external key service failed (its message must not contain key material).
     #[error("the key service failed: {0}")]
     KeyService(String),
@@ -335,6 +339,9 @@ impl LocalKeks {
     /// Adds version `version` (from `master`) and makes it current: new DEKs and rotations use it from now on,
     /// while the older versions keep unwrapping what they wrapped.
     pub fn add_current(&mut self, version: KekVersion, master: &[u8]) -> Result<(), CryptoError> {
+        if self.keys.keys().next_back().is_some_and(|newest| version <= *newest) || version <= self.current {
+            return Err(CryptoError::KekVersionNotNewer(version));
+        }
         let key = derive_kek(master, version)?;
         self.keys.insert(version, key);
         self.current = version;

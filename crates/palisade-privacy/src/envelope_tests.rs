@@ -141,3 +141,18 @@ fn debug_output_never_shows_key_material() {
     }
     assert!(format!("{dek:?}").contains("[redacted]"));
 }
+
+/// Abuse/operator error: re-adding a held version from another master key would silently replace the key its
+/// records are wrapped under; going back to an older number would undo a rotation. Both are refused.
+#[test]
+fn a_kek_version_cannot_be_reused_or_go_backwards() {
+    let mut keks = keks();
+    let wrapped = DataKey::generate(StoreId::new(), DekVersion(1)).wrap(&keks, KekVersion(1)).unwrap();
+    assert_eq!(keks.add_current(KekVersion(1), &[9u8; 32]), Err(CryptoError::KekVersionNotNewer(KekVersion(1))));
+    assert_eq!(keks.add_current(KekVersion(0), &[9u8; 32]), Err(CryptoError::KekVersionNotNewer(KekVersion(0))));
+    assert!(wrapped.unwrap_key(&keks).is_ok(), "the held key is unchanged");
+    keks.add_current(KekVersion(3), &[9u8; 32]).unwrap();
+    assert_eq!(keks.current(), KekVersion(3));
+    assert_eq!(keks.add_current(KekVersion(2), &[9u8; 32]), Err(CryptoError::KekVersionNotNewer(KekVersion(2))));
+    assert_eq!(keks.versions(), vec![KekVersion(1), KekVersion(3)]);
+}
