@@ -156,3 +156,26 @@ fn a_kek_version_cannot_be_reused_or_go_backwards() {
     assert_eq!(keks.add_current(KekVersion(2), &[9u8; 32]), Err(CryptoError::KekVersionNotNewer(KekVersion(2))));
     assert_eq!(keks.versions(), vec![KekVersion(1), KekVersion(3)]);
 }
+
+proptest::proptest! {
+    /// Abuse: arbitrary bytes offered as a ciphertext or a wrapped key never panic and never open.
+    #[test]
+    fn arbitrary_bytes_never_panic_or_open(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        let keks = keks();
+        let store = StoreId::new();
+        let dek = DataKey::generate(store, DekVersion(1));
+        proptest::prop_assert!(dek.open(&field(store, "r"), &bytes).is_err());
+        let forged = WrappedDek { store, dek_version: DekVersion(1), kek_version: KekVersion(1), blob: bytes };
+        proptest::prop_assert!(forged.unwrap_key(&keks).is_err());
+    }
+
+    /// Any plaintext (empty, binary, large) round-trips.
+    #[test]
+    fn any_plaintext_round_trips(plain in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+        let store = StoreId::new();
+        let dek = DataKey::generate(store, DekVersion(7));
+        let ct = dek.seal(&field(store, "r"), &plain).unwrap();
+        let opened = dek.open(&field(store, "r"), &ct).unwrap();
+        proptest::prop_assert_eq!(opened.as_slice(), plain.as_slice());
+    }
+}

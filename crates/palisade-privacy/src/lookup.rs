@@ -170,4 +170,15 @@ mod tests {
         let key = LookupKey::derive(&[0xAB; 32]).unwrap();
         assert_eq!(format!("{key:?}"), "LookupKey([redacted])");
     }
+
+    proptest::proptest! {
+        /// Abuse: any input (control characters, huge strings, odd unicode) is parsed or refused, never a panic,
+        /// and a parsed address is stable under re-parsing.
+        #[test]
+        fn email_parsing_never_panics_and_is_idempotent(raw in "\\PC{0,300}") {
+            if let Ok(email) = NormalisedEmail::parse(&raw) {
+                proptest::prop_assert_eq!(NormalisedEmail::parse(email.as_str()), Ok(email.clone()));
+            }
+        }
+    }
 }
