@@ -110,6 +110,19 @@ impl<'k> Rotation<'k> {
         }
     }
 
+    /// The run as a lazy iterator over `records` (a database cursor, a page, a `Vec`): each item is the record
+    /// as read and what to do with it. Dropping the iterator stops the run between two records; `progress()`
+    /// then says how far it got.
+    pub fn over<I>(&mut self, records: I) -> impl Iterator<Item = (WrappedDek, Result<Rewrap, CryptoError>)>
+    where
+        I: IntoIterator<Item = WrappedDek>,
+    {
+        records.into_iter().map(move |record| {
+            let outcome = self.step(&record);
+            (record, outcome)
+        })
+    }
+
     /// Progress so far (save it to resume after a stop).
     #[must_use]
     pub fn progress(&self) -> Progress {

@@ -177,3 +177,27 @@ fn rewrap_is_idempotent() {
     assert_eq!(rewrap(&keks, &fresh, KekVersion(2)).unwrap(), Rewrap::AlreadyCurrent);
     assert_eq!(fresh.unwrap_key(&keks).unwrap().version(), table[0].unwrap_key(&keks).unwrap().version());
 }
+
+#[test]
+fn the_iterator_form_stops_when_dropped_and_resumes() {
+    let mut keks = LocalKeks::from_master_key(KekVersion(1), &OLD_MASTER).unwrap();
+    let (mut table, fields) = fixture(&keks, 12);
+    keks.add_current(KekVersion(2), &NEW_MASTER).unwrap();
+    let mut run = Rotation::new(&keks, KekVersion(2));
+    let results: Vec<_> = run.over(table.clone()).take(5).collect();
+    for (before, outcome) in results {
+        write_back(&mut table, &before, outcome.unwrap());
+    }
+    let saved = run.progress();
+    assert_eq!((saved.seen, saved.rewrapped), (5, 5), "records past the stop were not touched");
+    assert_eq!(Census::count(KekVersion(2), &table).on_target(), 5);
+    assert_eq!(all_readable(&keks, &table, &fields), 12);
+    let mut run = Rotation::resume(&keks, KekVersion(2), saved);
+    let rest: Vec<WrappedDek> = table.iter().filter(|w| Some(w.store) > saved.cursor).cloned().collect();
+    let results: Vec<_> = run.over(rest).collect();
+    for (before, outcome) in results {
+        write_back(&mut table, &before, outcome.unwrap());
+    }
+    assert_eq!(run.progress().rewrapped, 12);
+    assert!(Census::count(KekVersion(2), &table).permit_retirement(KekVersion(1)).is_ok());
+}
