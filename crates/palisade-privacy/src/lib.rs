@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod breach;
+pub mod calendar;
+pub mod envelope;
+pub mod lookup;
+pub mod request;
+pub mod rotation;
+
+pub use envelope::{CryptoError, DataKey, DekVersion, FieldRef, KekVersion, KeyEncryptionKeys, LocalKeks, WrappedDek};
+pub use rotation::{Census, Progress, RetireRefusal, RetirementPermit, Rewrap, Rotation, rewrap};
