@@ -112,6 +112,21 @@ CONF
     for _ in $(seq 1 100); do curl -sf "$base/" >/dev/null && break; sleep 0.1; done
     echo "modsec $(measure "$base$product_path")" >>"$results"
     kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; sleep 0.5
+    # For reference only (not a goal's basis): ModSecurity as Debian ships its recommended configuration, which also
+    # inspects response bodies and keeps an audit log of relevant transactions. The goal above is measured against
+    # the configuration most favourable to nginx.
+    cat >"$work/modsec.conf" <<CONF
+Include /etc/nginx/modsecurity.conf
+SecRuleEngine On
+SecAuditLog $work/logs/modsec_audit.log
+Include /etc/modsecurity/crs/crs-setup.conf
+SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=1"
+Include /usr/share/modsecurity-crs/rules/*.conf
+CONF
+    nginx -c "$work/nginx.conf" -p "$work"
+    for _ in $(seq 1 100); do curl -sf "$base/" >/dev/null && break; sleep 0.1; done
+    echo "modsec_shipped $(measure "$base$product_path")" >>"$results"
+    kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; sleep 0.5
   else
     echo "  (nginx + ModSecurity + CRS not installed: apt-get install -y nginx libnginx-mod-http-modsecurity modsecurity-crs; the 20x goal is not checked)" >&2
   fi

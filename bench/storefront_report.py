@@ -13,7 +13,7 @@ for line in open(sys.argv[1]):
         continue
     if parts[0] == "bare":
         bares.append(tuple(float(x) for x in parts[1:4]))
-    elif parts[0] == "modsec":
+    elif parts[0] in ("modsec", "modsec_shipped"):
         rows[(None, parts[0])] = tuple(float(x) for x in parts[1:4])
     else:
         rows[(parts[0], parts[1])] = tuple(float(x) for x in parts[2:5])
@@ -26,6 +26,10 @@ runs = ", ".join(f"{b[0]:,.0f}" for b in bares)
 print(f"\nbare baseline (axum, page bytes from memory): {bare:,.0f} req/s, p99 {best[1]:.2f} ms (runs: {runs})")
 if modsec:
     print(f"nginx + ModSecurity + CRS PL1 (same bytes):   {modsec[0]:,.0f} req/s, p99 {modsec[1]:.2f} ms")
+shipped = rows.get((None, "modsec_shipped"))
+if shipped:
+    print(f"  for reference, Debian's recommended ModSecurity configuration (response bodies inspected, audit log): "
+          f"{shipped[0]:,.0f} req/s, p99 {shipped[1]:.2f} ms")
 labels = {
     "healthz": "/healthz (full stack)",
     "product": "product page",
