@@ -1,27 +1,7 @@
 use super::*;
 
-pub(crate) const EXAMPLE: &str = r#"
-manifest_version = 1
-id = "com.example.reviews"
-name = "Product reviews"
-publisher = "example-labs"
-version = "1.2.0"
-palisade = ">=0.1, <0.3"
-scopes = ["products", "orders", "customer_data"]
-customer_data_level = 1
-webhooks = ["order.paid", "product.updated"]
-
-[theme]
-root = "theme"
-
-[plugin]
-module = "plugin/reviews.wasm"
-hooks = ["product_block", "checkout_validate"]
-
-[app]
-redirect_urls = ["https://reviews.example.com/oauth/callback"]
-webhook_url = "https://reviews.example.com/hooks"
-"#;
+/// The README's example manifest.
+pub(crate) const EXAMPLE: &str = include_str!("../../testdata/palisade-extension.toml");
 
 /// The example with `from` replaced by `to` (the test fails if `from` is not there, so it cannot pass vacuously).
 fn with(from: &str, to: &str) -> String {

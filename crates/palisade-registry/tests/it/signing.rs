@@ -1,0 +1,88 @@
+//! Release signatures: verified over the exact bytes, with the publisher's own key, before anything is parsed.
+
+use palisade_registry::{KeyId, ReleaseError, SignatureError, VerifyingKey, verify_release};
+
+use crate::support::{Keys, MANIFEST, Tarball, example_package};
+
+#[test]
+fn a_release_signed_by_its_publisher_verifies() {
+    let keys = Keys::new();
+    let bytes = example_package("1.2.0");
+    let release = verify_release(&bytes, &keys.sign(&bytes), &keys.publisher("example-labs")).unwrap();
+    assert_eq!(release.package.manifest.version.to_string(), "1.2.0");
+    assert_eq!(release.key_id, keys.verifying().id());
+    // The key id reads as minisign prints it, and the whole minisign.pub file is accepted too.
+    let shown = keys.verifying().id().to_string();
+    assert_eq!(KeyId::from_hex(&shown), Some(keys.verifying().id()));
+    let pub_file = format!("untrusted comment: minisign public key {shown}\n{}\n", keys.verifying().to_base64());
+    assert_eq!(VerifyingKey::parse(&pub_file).unwrap(), keys.verifying());
+}
+
+#[test]
+fn tampered_bytes_are_refused() {
+    let keys = Keys::new();
+    let bytes = example_package("1.2.0");
+    let sig = keys.sign(&bytes);
+    let mut tampered = bytes.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let err = verify_release(&tampered, &sig, &keys.publisher("example-labs")).unwrap_err();
+    assert_eq!(err, ReleaseError::Signature(SignatureError::Invalid));
+}
+
+#[test]
+fn another_key_is_refused_even_with_a_forged_key_id() {
+    let publisher = Keys::new();
+    let attacker = Keys::new();
+    let bytes = example_package("1.2.0");
+    let sig = attacker.sign(&bytes);
+    let err = verify_release(&bytes, &sig, &publisher.publisher("example-labs")).unwrap_err();
+    assert!(matches!(err, ReleaseError::Signature(SignatureError::WrongKey { .. })), "{err:?}");
+    // The attacker relabels the signature with the publisher's key id: the Ed25519 check still fails.
+    let forged = relabel(&sig, publisher.verifying().id());
+    let err = verify_release(&bytes, &forged, &publisher.publisher("example-labs")).unwrap_err();
+    assert_eq!(err, ReleaseError::Signature(SignatureError::Invalid));
+}
+
+#[test]
+fn a_publisher_cannot_sign_for_another() {
+    let keys = Keys::new();
+    let bytes = Tarball::example(&MANIFEST.replace("example-labs", "someone-else")).gz();
+    let err = verify_release(&bytes, &keys.sign(&bytes), &keys.publisher("example-labs")).unwrap_err();
+    assert_eq!(err.code(), "release_wrong_publisher");
+}
+
+#[test]
+fn garbage_signatures_and_keys_are_refused() {
+    let keys = Keys::new();
+    let bytes = example_package("1.2.0");
+    for sig in ["", "untrusted comment: x\nnot base64\n", &"A".repeat(10_000)] {
+        let err = verify_release(&bytes, sig, &keys.publisher("example-labs")).unwrap_err();
+        assert_eq!(err.code(), "signature_malformed", "{sig:.40}");
+    }
+    // A legacy (not pre-hashed) signature: algorithm bytes "Ed" instead of "ED".
+    let legacy = relabel_algorithm(&keys.sign(&bytes), *b"Ed");
+    let err = verify_release(&bytes, &legacy, &keys.publisher("example-labs")).unwrap_err();
+    assert_eq!(err.code(), "signature_legacy");
+    for key in ["", "RWQ", "not a key", &"RWQ".repeat(100)] {
+        assert_eq!(VerifyingKey::parse(key).unwrap_err(), SignatureError::BadKey, "{key:.20}");
+    }
+}
+
+/// The signature with its key id replaced (the second line's bytes 2..10).
+fn relabel(sig: &str, id: KeyId) -> String {
+    edit_sig_line(sig, |bin| bin[2..10].copy_from_slice(&id.0))
+}
+
+fn relabel_algorithm(sig: &str, alg: [u8; 2]) -> String {
+    edit_sig_line(sig, |bin| bin[..2].copy_from_slice(&alg))
+}
+
+fn edit_sig_line(sig: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
+    use base64::Engine as _;
+    let mut lines: Vec<String> = sig.lines().map(str::to_owned).collect();
+    let mut bin = base64::engine::general_purpose::STANDARD.decode(&lines[1]).unwrap();
+    edit(&mut bin);
+    lines[1] = base64::engine::general_purpose::STANDARD.encode(bin);
+    lines.join("\n") + "\n"
+}
