@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod client;
 pub mod manifest;
+pub mod metadata;
 pub mod names;
 pub mod package;
 pub mod signing;
@@ -11,3 +13,8 @@ pub use package::{Package, PackageError, PackageFile, Sha256};
 pub use signing::{
     KeyId, PlatformKey, PublisherKey, ReleaseError, SignatureError, VerifiedRelease, VerifyingKey, verify_release,
 };
+pub use client::{
+    ApprovedInstall, Downgrade, InstallError, InstallRequest, InstalledRelease, InstalledState, MetadataError,
+    SignedSnapshot, TrustedMetadata,
+};
+pub use metadata::{PublishError, Published, Registry, ReleaseIndex, Snapshot, UnsignedSnapshot};

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a name or path was refused (the value itself is not echoed back: the field says where to look).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +152,20 @@ macro_rules! display_as_str {
 }
 
 display_as_str!(ExtensionId, PublisherHandle, PackagePath, Scope, WebhookTopic, Hook);
+
+macro_rules! deserialize_by_parse {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                <$t>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+// Catalog metadata names extensions and publishers; they are checked as they are read, like a manifest's.
+deserialize_by_parse!(ExtensionId, PublisherHandle);
 
 /// A scope an extension requests: exactly the store permissions staff are granted (palisade-store's
 /// `Permission`, by its `key()` names), so a merchant reviews an extension's rights in the same words as a staff

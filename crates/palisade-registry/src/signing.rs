@@ -7,6 +7,7 @@
 use std::fmt;
 
 use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use base64::engine::general_purpose::STANDARD;
 
 use crate::names::PublisherHandle;
@@ -34,6 +35,19 @@ impl KeyId {
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016X}", u64::from_le_bytes(self.0))
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KeyId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("a key id is 16 hex digits"))
     }
 }
 
@@ -175,11 +189,38 @@ impl ReleaseError {
     }
 }
 
-/// A package whose publisher signature has been checked, with the key that made it.
+/// A package whose publisher signature has been checked, with the key that made it. Only [`verify_release`]
+/// makes one, so holding one proves the check was done (the catalog accepts nothing else).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedRelease {
-    pub package: Package,
-    pub key_id: KeyId,
+    package: Package,
+    publisher_key: PublisherKey,
+}
+
+impl VerifiedRelease {
+    /// The checked package.
+    #[must_use]
+    pub fn package(&self) -> &Package {
+        &self.package
+    }
+
+    /// The publisher key that signed it.
+    #[must_use]
+    pub fn publisher_key(&self) -> &PublisherKey {
+        &self.publisher_key
+    }
+
+    /// Which key signed it.
+    #[must_use]
+    pub fn key_id(&self) -> KeyId {
+        self.publisher_key.key.id()
+    }
+
+    /// The package, for the caller to keep.
+    #[must_use]
+    pub fn into_package(self) -> Package {
+        self.package
+    }
 }
 
 /// Verifies a release: the signature over the exact uploaded bytes first (so the decompressor and the tar and
@@ -201,5 +242,5 @@ pub fn verify_release(
             signer: publisher_key.publisher.clone(),
         });
     }
-    Ok(VerifiedRelease { package, key_id: publisher_key.key.id() })
+    Ok(VerifiedRelease { package, publisher_key: publisher_key.clone() })
 }

@@ -9,8 +9,8 @@ fn a_release_signed_by_its_publisher_verifies() {
     let keys = Keys::new();
     let bytes = example_package("1.2.0");
     let release = verify_release(&bytes, &keys.sign(&bytes), &keys.publisher("example-labs")).unwrap();
-    assert_eq!(release.package.manifest.version.to_string(), "1.2.0");
-    assert_eq!(release.key_id, keys.verifying().id());
+    assert_eq!(release.package().manifest.version.to_string(), "1.2.0");
+    assert_eq!(release.key_id(), keys.verifying().id());
     // The key id reads as minisign prints it, and the whole minisign.pub file is accepted too.
     let shown = keys.verifying().id().to_string();
     assert_eq!(KeyId::from_hex(&shown), Some(keys.verifying().id()));
