@@ -284,7 +284,10 @@ impl InstalledState {
             return Err(InstallError::Expired { expires: snapshot.expires });
         }
         let extension = request.extension;
-        let index = trusted.indexes.get(extension).ok_or_else(|| InstallError::NotInCatalog { extension: extension.clone() })?;
+        let index = trusted
+            .indexes
+            .get(extension)
+            .ok_or_else(|| InstallError::NotInCatalog { extension: extension.clone() })?;
         let entry = index.releases.get(request.version).ok_or_else(|| InstallError::UnknownRelease {
             extension: extension.clone(),
             version: request.version.clone(),

@@ -196,8 +196,7 @@ impl Manifest {
         }
         let name_err = |field| move |reason| ManifestError::InvalidName { field, reason };
         let scopes = parse_set("scopes", &raw.scopes, Scope::ALL.len(), Scope::parse)?;
-        let customer_data =
-            DataLevel::from_number(raw.customer_data_level).ok_or(ManifestError::InvalidDataLevel)?;
+        let customer_data = DataLevel::from_number(raw.customer_data_level).ok_or(ManifestError::InvalidDataLevel)?;
         if scopes.contains(&Scope::CustomerData) && customer_data == DataLevel::None {
             return Err(ManifestError::CustomerDataNeedsLevel);
         }
@@ -276,8 +275,7 @@ fn parse_version(s: &str) -> Result<Version, ManifestError> {
     if s.len() > MAX_VERSION_LEN {
         return Err(ManifestError::InvalidVersion { field: "version", reason: "too long".to_owned() });
     }
-    let v = Version::parse(s)
-        .map_err(|e| ManifestError::InvalidVersion { field: "version", reason: e.to_string() })?;
+    let v = Version::parse(s).map_err(|e| ManifestError::InvalidVersion { field: "version", reason: e.to_string() })?;
     if v.build.is_empty() { Ok(v) } else { Err(ManifestError::BuildMetadata) }
 }
 
@@ -354,7 +352,9 @@ fn public_https_url(field: &'static str, s: &str) -> Result<url::Url, ManifestEr
     }
     let host = match u.host() {
         Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_ascii_lowercase(),
-        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => return Err(bad("the URL must name a host, not an IP address")),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+            return Err(bad("the URL must name a host, not an IP address"));
+        }
         None => return Err(bad("the URL must have a host")),
     };
     let private_suffixes = ["localhost", "local", "internal", "lan", "home.arpa", "intranet", "corp"];

@@ -137,8 +137,7 @@ impl ReleaseIndex {
         if bytes.len() > MAX_INDEX_BYTES {
             return Err(DocumentError::TooLarge(MAX_INDEX_BYTES));
         }
-        let index: ReleaseIndex =
-            serde_json::from_slice(bytes).map_err(|e| DocumentError::Malformed(e.to_string()))?;
+        let index: ReleaseIndex = serde_json::from_slice(bytes).map_err(|e| DocumentError::Malformed(e.to_string()))?;
         if index.spec_version != SPEC_VERSION {
             return Err(DocumentError::UnsupportedSpec(index.spec_version));
         }

@@ -260,7 +260,8 @@ fn check_layout(files: &BTreeMap<PackagePath, PackageFile>) -> Result<(), Packag
 fn check_contents(manifest: &Manifest, files: &BTreeMap<PackagePath, PackageFile>) -> Result<(), PackageError> {
     let content = &manifest.content;
     if let Some(plugin) = &content.plugin {
-        let module = files.get(&plugin.module).ok_or_else(|| PackageError::MissingFile { path: plugin.module.to_string() })?;
+        let module =
+            files.get(&plugin.module).ok_or_else(|| PackageError::MissingFile { path: plugin.module.to_string() })?;
         if !module.bytes.starts_with(WASM_MAGIC) {
             return Err(PackageError::NotWasm { path: plugin.module.to_string() });
         }

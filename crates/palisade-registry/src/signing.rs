@@ -7,8 +7,8 @@
 use std::fmt;
 
 use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::names::PublisherHandle;
 use crate::package::{MAX_PACKAGE_BYTES, Package, PackageError};

@@ -37,14 +37,20 @@ fn unknown_and_duplicate_names_are_refused() {
     assert_eq!(code(&with(r#""orders", "#, r#""orders", "root", "#)), "manifest_value_not_allowed");
     assert_eq!(code(&with(r#""orders", "#, r#""Orders", "#)), "manifest_value_not_allowed");
     assert_eq!(code(&with(r#""orders", "#, r#""orders", "orders", "#)), "manifest_duplicate");
-    assert_eq!(code(&with(r#""order.paid""#, r#""order.paid", "order.deleted_everything""#)), "manifest_value_not_allowed");
+    assert_eq!(
+        code(&with(r#""order.paid""#, r#""order.paid", "order.deleted_everything""#)),
+        "manifest_value_not_allowed"
+    );
     assert_eq!(code(&with(r#""product_block""#, r#""admin_panel""#)), "manifest_value_not_allowed");
     assert_eq!(code(&with(r#"hooks = ["product_block", "checkout_validate"]"#, "hooks = []")), "manifest_no_hooks");
     // A misspelt key is an error, not a silently empty list.
     assert_eq!(code(&with("scopes =", "scope =")), "manifest_syntax");
     assert_eq!(code(&with("[theme]", "[theme]\nscript = \"x.js\"")), "manifest_syntax");
     // TOML itself refuses a key given twice (a second `scopes` cannot widen the first).
-    assert_eq!(code(&with("customer_data_level = 1", "customer_data_level = 1\nscopes = [\"payouts\"]")), "manifest_syntax");
+    assert_eq!(
+        code(&with("customer_data_level = 1", "customer_data_level = 1\nscopes = [\"payouts\"]")),
+        "manifest_syntax"
+    );
 }
 
 #[test]
@@ -63,8 +69,14 @@ fn ids_versions_and_requirements_are_checked() {
 #[test]
 fn names_cannot_carry_markup_formulas_or_bidi_tricks() {
     // As written inside the TOML string (so `\u0007` reaches the parser as an escape, not a raw control byte).
-    let bad_names =
-        ["<img src=x onerror=alert(1)>", "=HYPERLINK(\\\"http://x\\\")", "Reviews\u{202E}gpj.exe", "", "   ", "a\\u0007b"];
+    let bad_names = [
+        "<img src=x onerror=alert(1)>",
+        "=HYPERLINK(\\\"http://x\\\")",
+        "Reviews\u{202E}gpj.exe",
+        "",
+        "   ",
+        "a\\u0007b",
+    ];
     for bad in bad_names {
         let text = with("Product reviews", bad);
         assert_eq!(code(&text), "manifest_invalid_display_name", "{bad:?}");
@@ -81,9 +93,15 @@ fn scopes_levels_and_webhooks_must_agree() {
     assert_eq!(code(&with("customer_data_level = 1", "customer_data_level = 0")), "manifest_customer_data_needs_level");
     // A webhook is no side door around the scopes: product events need the products scope.
     assert_eq!(code(&with(r#""products", "#, "")), "manifest_webhook_needs_scope");
-    assert_eq!(code(&with(r#""order.paid""#, r#""order.paid", "customer.updated", "order.refunded""#)), "manifest_webhook_needs_scope");
+    assert_eq!(
+        code(&with(r#""order.paid""#, r#""order.paid", "customer.updated", "order.refunded""#)),
+        "manifest_webhook_needs_scope"
+    );
     // Webhooks need somewhere to go.
-    assert_eq!(code(&with(r#"webhook_url = "https://reviews.example.com/hooks""#, "")), "manifest_webhooks_without_endpoint");
+    assert_eq!(
+        code(&with(r#"webhook_url = "https://reviews.example.com/hooks""#, "")),
+        "manifest_webhooks_without_endpoint"
+    );
     let too_many = format!("webhooks = [{}]", vec![r#""order.paid""#; MAX_WEBHOOKS + 1].join(", "));
     assert_eq!(code(&with(r#"webhooks = ["order.paid", "product.updated"]"#, &too_many)), "manifest_too_many");
 }

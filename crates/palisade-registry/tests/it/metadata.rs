@@ -73,7 +73,12 @@ impl World {
         self.state.accept_metadata(&self.platform.platform(), &served.snapshot, &indexes, now)
     }
 
-    fn install(&mut self, trusted: &TrustedMetadata, release: &Fetched, downgrade: Downgrade) -> Result<(), InstallError> {
+    fn install(
+        &mut self,
+        trusted: &TrustedMetadata,
+        release: &Fetched,
+        downgrade: Downgrade,
+    ) -> Result<(), InstallError> {
         let approved = self.state.check_install(trusted, &request(release, &self.palisade, downgrade), NOW)?;
         self.state.record_install(&approved);
         Ok(())
@@ -225,7 +230,8 @@ fn attack_wrong_key() {
     // The snapshot signed by the publisher's key, or by anyone's but the platform's, is refused.
     let attacker = Keys::new();
     for signer in [&w.publisher, &attacker] {
-        let forged = SignedSnapshot { bytes: served.snapshot.bytes.clone(), signature: signer.sign(&served.snapshot.bytes) };
+        let forged =
+            SignedSnapshot { bytes: served.snapshot.bytes.clone(), signature: signer.sign(&served.snapshot.bytes) };
         let indexes: Vec<&[u8]> = served.indexes.iter().map(Vec::as_slice).collect();
         let err = w.state.accept_metadata(&w.platform.platform(), &forged, &indexes, NOW).unwrap_err();
         assert!(matches!(err, MetadataError::Signature(SignatureError::WrongKey { .. })), "{err:?}");
@@ -276,11 +282,14 @@ fn attack_changed_release_immutability() {
         spec_version: 1,
         version: 2,
         expires: NOW.plus(DAY),
-        indexes: [(reviews(), IndexPin {
-            version: index.version,
-            sha256: palisade_registry::Sha256::of(&index_bytes),
-            length: index_bytes.len() as u64,
-        })]
+        indexes: [(
+            reviews(),
+            IndexPin {
+                version: index.version,
+                sha256: palisade_registry::Sha256::of(&index_bytes),
+                length: index_bytes.len() as u64,
+            },
+        )]
         .into(),
     };
     let signed = sign_snapshot(&w.platform, &snapshot);

@@ -32,7 +32,8 @@ fn the_example_package_unpacks_with_content_hashes() {
 
 #[test]
 fn traversal_and_absolute_paths_are_refused() {
-    for name in [&b"../evil.html"[..], b"theme/../../etc/cron.d/x", b"/etc/passwd", b"theme/./x", b"C:\\x", b".hidden"] {
+    for name in [&b"../evil.html"[..], b"theme/../../etc/cron.d/x", b"/etc/passwd", b"theme/./x", b"C:\\x", b".hidden"]
+    {
         let archive = Tarball::example(MANIFEST).raw(name, tar::EntryType::Regular, b"x").gz();
         assert_eq!(refused(&archive), "package_bad_path", "{}", String::from_utf8_lossy(name));
     }
@@ -98,7 +99,10 @@ fn oversized_entries_and_bombs_are_refused() {
 #[test]
 fn malformed_archives_are_refused() {
     assert_eq!(refused(b"not gzip at all"), "package_malformed");
-    assert_eq!(refused(&gzip(b"not a tar archive, just text that is long enough to be a header? no")), "package_malformed");
+    assert_eq!(
+        refused(&gzip(b"not a tar archive, just text that is long enough to be a header? no")),
+        "package_malformed"
+    );
     let mut trailing = example_package("1.2.0");
     trailing.extend_from_slice(b"smuggled");
     assert_eq!(refused(&trailing), "package_trailing_data");

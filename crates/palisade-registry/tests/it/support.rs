@@ -33,9 +33,7 @@ impl Keys {
 
     /// A `.sig` file's text over `bytes`.
     pub fn sign(&self, bytes: &[u8]) -> String {
-        minisign::sign(Some(&self.pk), &self.sk, Cursor::new(bytes), Some("palisade test"), None)
-            .unwrap()
-            .into_string()
+        minisign::sign(Some(&self.pk), &self.sk, Cursor::new(bytes), Some("palisade test"), None).unwrap().into_string()
     }
 }
 
