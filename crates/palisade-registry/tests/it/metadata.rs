@@ -186,6 +186,15 @@ fn attack_mix_and_match() {
     let mixed = Served { snapshot: new.snapshot.clone(), indexes: old.indexes.clone() };
     let err = w.accept(&mixed, NOW).unwrap_err();
     assert_eq!(err.code(), "metadata_mix_and_match");
+    // The pinned index edited in place (same length, same version, one release hash changed).
+    let text = String::from_utf8(new.indexes[0].clone()).unwrap();
+    let at = text.find("\"sha256\":\"").unwrap() + 10;
+    let flipped = if &text[at..=at] == "0" { "1" } else { "0" };
+    let edited = format!("{}{}{}", &text[..at], flipped, &text[at + 1..]);
+    assert_eq!(edited.len(), text.len());
+    let in_place = Served { snapshot: new.snapshot.clone(), indexes: vec![edited.into_bytes()] };
+    let err = w.accept(&in_place, NOW).unwrap_err();
+    assert_eq!(err.code(), "metadata_mix_and_match");
     // An index for an extension the snapshot does not list.
     let mut stray: ReleaseIndex = ReleaseIndex::parse(&new.indexes[0]).unwrap();
     stray.extension = ExtensionId::parse("com.example.other").unwrap();
