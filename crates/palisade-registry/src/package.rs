@@ -211,11 +211,16 @@ fn read_tar(tar_bytes: &[u8]) -> Result<BTreeMap<PackagePath, PackageFile>, Pack
         let mut entry = entry.map_err(malformed)?;
         let raw = entry.path_bytes();
         let text = String::from_utf8_lossy(&raw).into_owned();
-        // Directories are written `dir/`; the trailing slash is the only one allowed.
+        // Directories are written `dir/`; the trailing slash is the only one allowed. `tar -C dir .` writes
+        // `./name` and a `./` entry: one leading `./` is dropped (duplicates are still caught after that).
         let kind = entry.header().entry_type();
         let name = if kind.is_dir() { text.strip_suffix('/').unwrap_or(&text) } else { text.as_str() };
+        let name = name.strip_prefix("./").unwrap_or(name);
         if std::str::from_utf8(&raw).is_err() {
             return Err(PackageError::BadPath { reason: NameError("a package path is UTF-8") });
+        }
+        if kind.is_dir() && name == "." {
+            continue;
         }
         let path = PackagePath::parse(name).map_err(|reason| PackageError::BadPath { reason })?;
         if !seen.insert(path.as_str().to_ascii_lowercase()) {

@@ -28,12 +28,32 @@ fn the_example_package_unpacks_with_content_hashes() {
     // Directory entries are allowed (tar writes them) and do not count as files.
     let with_dirs = Tarball::example(MANIFEST).raw(b"theme/", tar::EntryType::Directory, b"").gz();
     assert_eq!(Package::parse(&with_dirs).unwrap().files.len(), 4);
+    // As `tar -C dir .` writes it: a `./` entry and `./` before every name.
+    let dotted = Tarball::new()
+        .raw(b"./", tar::EntryType::Directory, b"")
+        .file("./palisade-extension.toml", MANIFEST.as_bytes())
+        .file("./theme/templates/product.html", b"x")
+        .file("./plugin/reviews.wasm", b"\0asm")
+        .gz();
+    assert_eq!(Package::parse(&dotted).unwrap().files.len(), 3);
+    // Dropping `./` does not let a name in twice.
+    let twice = Tarball::example(MANIFEST).file("./README.md", b"other").gz();
+    assert_eq!(refused(&twice), "package_duplicate_entry");
 }
 
 #[test]
 fn traversal_and_absolute_paths_are_refused() {
-    for name in [&b"../evil.html"[..], b"theme/../../etc/cron.d/x", b"/etc/passwd", b"theme/./x", b"C:\\x", b".hidden"]
-    {
+    for name in [
+        &b"../evil.html"[..],
+        b"theme/../../etc/cron.d/x",
+        b"/etc/passwd",
+        b"theme/./x",
+        b"C:\\x",
+        b".hidden",
+        b"././x",
+        b"./../x",
+        b"._product.html",
+    ] {
         let archive = Tarball::example(MANIFEST).raw(name, tar::EntryType::Regular, b"x").gz();
         assert_eq!(refused(&archive), "package_bad_path", "{}", String::from_utf8_lossy(name));
     }

@@ -1,6 +1,8 @@
 //! Release signatures: verified over the exact bytes, with the publisher's own key, before anything is parsed.
 
-use palisade_registry::{KeyId, ReleaseError, SignatureError, VerifyingKey, verify_release};
+use palisade_registry::{
+    KeyId, PublisherHandle, PublisherKey, ReleaseError, SignatureError, VerifyingKey, verify_release,
+};
 
 use crate::support::{Keys, MANIFEST, Tarball, example_package};
 
@@ -85,4 +87,26 @@ fn edit_sig_line(sig: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
     edit(&mut bin);
     lines[1] = base64::engine::general_purpose::STANDARD.encode(bin);
     lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_release_packed_with_tar_and_signed_with_the_minisign_cli_verifies() {
+    // Made as the README says: `tar -czf reviews-1.2.0.tar.gz -C reviews .` (GNU tar) and
+    // `minisign -S -s example-labs.key -m reviews-1.2.0.tar.gz -t "com.example.reviews 1.2.0"` (minisign 0.11).
+    let package = include_bytes!("../../testdata/cli/reviews-1.2.0.tar.gz");
+    let signature = include_str!("../../testdata/cli/reviews-1.2.0.tar.gz.minisig");
+    let key_file = include_str!("../../testdata/cli/example-labs.pub");
+    let key = PublisherKey {
+        publisher: PublisherHandle::parse("example-labs").unwrap(),
+        key: VerifyingKey::parse(key_file).unwrap(),
+    };
+    let release = verify_release(package, signature, &key).unwrap();
+    assert_eq!(release.package().manifest.id.as_str(), "com.example.reviews");
+    assert_eq!(release.package().files.len(), 4);
+    // The CLI prints the key id without leading zeros (`EC1652210D9F3E9`); the catalog writes all 16 digits.
+    assert_eq!(release.key_id().to_string(), "0EC1652210D9F3E9");
+    let mut tampered = package.to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(verify_release(&tampered, signature, &key).unwrap_err().code(), "signature_invalid");
 }
