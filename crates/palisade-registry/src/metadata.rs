@@ -119,6 +119,7 @@ impl Snapshot {
             return Err(DocumentError::TooLarge(MAX_SNAPSHOT_BYTES));
         }
         let s: Snapshot = serde_json::from_slice(bytes).map_err(|e| DocumentError::Malformed(e.to_string()))?;
+        check_canonical(&s, bytes)?;
         if s.spec_version != SPEC_VERSION {
             return Err(DocumentError::UnsupportedSpec(s.spec_version));
         }
@@ -138,6 +139,7 @@ impl ReleaseIndex {
             return Err(DocumentError::TooLarge(MAX_INDEX_BYTES));
         }
         let index: ReleaseIndex = serde_json::from_slice(bytes).map_err(|e| DocumentError::Malformed(e.to_string()))?;
+        check_canonical(&index, bytes)?;
         if index.spec_version != SPEC_VERSION {
             return Err(DocumentError::UnsupportedSpec(index.spec_version));
         }
@@ -165,6 +167,18 @@ impl ReleaseIndex {
     pub fn publisher_key(&self, key_id: KeyId) -> Option<PublisherKey> {
         let key = VerifyingKey::parse(self.publisher_keys.get(&key_id)?).ok()?;
         Some(PublisherKey { publisher: self.publisher.clone(), key })
+    }
+}
+
+/// A document must be exactly what [`Registry`] writes for its content (compact JSON, fields in order, map keys
+/// sorted, each once): then no two readers can disagree about what was signed, and a duplicated key cannot
+/// say one thing to one parser and another to the next.
+fn check_canonical<T: Serialize>(parsed: &T, bytes: &[u8]) -> Result<(), DocumentError> {
+    let canonical = serde_json::to_vec(parsed).map_err(|e| DocumentError::Malformed(e.to_string()))?;
+    if canonical == bytes {
+        Ok(())
+    } else {
+        Err(DocumentError::Inconsistent("not in canonical form (compact JSON as the registry writes it)"))
     }
 }
 
@@ -293,6 +307,6 @@ impl Registry {
             expires,
             indexes: pins,
         };
-        Ok(UnsignedSnapshot { snapshot: serde_json::to_vec_pretty(&snapshot)?, indexes: documents })
+        Ok(UnsignedSnapshot { snapshot: serde_json::to_vec(&snapshot)?, indexes: documents })
     }
 }

@@ -335,6 +335,13 @@ fn malformed_metadata_is_refused() {
     snapshot.spec_version = 2;
     let err = w.state.accept_metadata(&w.platform.platform(), &sign_snapshot(&w.platform, &snapshot), &[], NOW);
     assert_eq!(err.unwrap_err().code(), "metadata_malformed");
+    // The same content in another form (pretty-printed; a key given twice) is refused: one document, one reading.
+    let pretty = serde_json::to_vec_pretty(&ReleaseIndex::parse(&served.indexes[0]).unwrap()).unwrap();
+    assert!(ReleaseIndex::parse(&pretty).is_err());
+    let text = String::from_utf8(served.indexes[0].clone()).unwrap();
+    let doubled = text.replacen("\"version\":1,", "\"version\":1,\"version\":1,", 1);
+    assert_ne!(doubled, text);
+    assert!(ReleaseIndex::parse(doubled.as_bytes()).is_err());
     // An index whose release names a key it does not list.
     let mut index = ReleaseIndex::parse(&served.indexes[0]).unwrap();
     index.publisher_keys.clear();

@@ -70,6 +70,7 @@ fn links_devices_and_other_entry_types_are_refused() {
         tar::EntryType::Block,
         tar::EntryType::Fifo,
         tar::EntryType::XGlobalHeader,
+        tar::EntryType::Continuous,
     ] {
         let archive = Tarball::example(MANIFEST).raw(b"theme/link", kind, b"").gz();
         assert_eq!(refused(&archive), "package_forbidden_entry_type", "{kind:?}");
@@ -153,4 +154,38 @@ fn contents_must_match_the_manifest() {
     assert_eq!(refused(&smuggled), "package_undeclared_file");
     let bad_manifest = Tarball::example(&MANIFEST.replace("\"orders\",", "\"root\",")).gz();
     assert_eq!(refused(&bad_manifest), "manifest_value_not_allowed");
+}
+
+#[test]
+fn long_name_and_pax_headers_cannot_smuggle_a_path() {
+    // A PAX header overriding the next entry's harmless name with a traversal.
+    let record = pax_record("path", "../../etc/cron.d/evil");
+    let pax = Tarball::example(MANIFEST)
+        .raw(b"PaxHeaders/x", tar::EntryType::XHeader, record.as_bytes())
+        .file("theme/ok.html", b"x")
+        .gz();
+    assert_eq!(refused(&pax), "package_bad_path");
+    // A GNU long name doing the same.
+    let long = Tarball::example(MANIFEST)
+        .raw(b"././@LongLink", tar::EntryType::GNULongName, b"theme/../../../root/.ssh/authorized_keys\0")
+        .file("theme/ok.html", b"x")
+        .gz();
+    assert_eq!(refused(&long), "package_bad_path");
+    // A PAX size larger than the cap is refused like a header size.
+    let size = pax_record("size", &(MAX_FILE_BYTES + 1).to_string());
+    let big = Tarball::example(MANIFEST)
+        .raw(b"PaxHeaders/y", tar::EntryType::XHeader, size.as_bytes())
+        .file("theme/ok.html", b"x")
+        .gz();
+    assert_eq!(refused(&big), "package_oversized_entry");
+}
+
+/// One PAX extended-header record: `<length> <key>=<value>\n`, the length counting itself.
+fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}")
 }
