@@ -189,3 +189,26 @@ fn pax_record(key: &str, value: &str) -> String {
     }
     format!("{len}{body}")
 }
+
+#[test]
+fn damaged_archives_and_manifests_are_errors_not_panics() {
+    let tar = Tarball::example(MANIFEST).tar();
+    let (mut accepted, mut refused_count) = (0, 0);
+    for at in (0..tar.len()).step_by(31) {
+        for value in [0x00, 0xff, b'/', b'.', b'7'] {
+            let mut damaged = tar.clone();
+            damaged[at] = value;
+            match Package::parse(&gzip(&damaged)) {
+                Ok(_) => accepted += 1,
+                Err(_) => refused_count += 1,
+            }
+        }
+    }
+    // Both happen (padding and timestamps are free to change; names, sizes and checksums are not).
+    assert!(accepted > 0 && refused_count > 0, "{accepted} accepted, {refused_count} refused");
+    for end in 0..MANIFEST.len() {
+        if let Some(prefix) = MANIFEST.get(..end) {
+            let _ = palisade_registry::Manifest::parse(prefix.as_bytes());
+        }
+    }
+}
