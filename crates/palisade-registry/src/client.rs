@@ -175,6 +175,7 @@ pub struct InstallRequest<'a> {
 pub struct ApprovedInstall {
     extension: ExtensionId,
     package: Package,
+    downgrade: Downgrade,
 }
 
 impl ApprovedInstall {
@@ -313,7 +314,7 @@ impl InstalledState {
                 running: request.palisade_version.clone(),
             });
         }
-        Ok(ApprovedInstall { extension: extension.clone(), package })
+        Ok(ApprovedInstall { extension: extension.clone(), package, downgrade: request.downgrade })
     }
 
     fn check_against_installed(
@@ -337,11 +338,14 @@ impl InstalledState {
         Ok(())
     }
 
-    /// Records a checked release as installed.
-    pub fn record_install(&mut self, approved: &ApprovedInstall) {
+    /// Records a checked release as installed. The approval is used up, and checked again against what is
+    /// installed now: two approvals recorded out of order cannot turn into an unapproved downgrade.
+    pub fn record_install(&mut self, approved: ApprovedInstall) -> Result<(), InstallError> {
+        self.check_against_installed(&approved.extension, &approved.package, approved.downgrade)?;
         let version = approved.package.manifest.version.clone();
         let sha256 = approved.package.sha256;
         self.known_releases.entry(approved.extension.clone()).or_default().insert(version.clone(), sha256);
-        self.installed.insert(approved.extension.clone(), InstalledRelease { version, sha256 });
+        self.installed.insert(approved.extension, InstalledRelease { version, sha256 });
+        Ok(())
     }
 }

@@ -80,8 +80,7 @@ impl World {
         downgrade: Downgrade,
     ) -> Result<(), InstallError> {
         let approved = self.state.check_install(trusted, &request(release, &self.palisade, downgrade), NOW)?;
-        self.state.record_install(&approved);
-        Ok(())
+        self.state.record_install(approved)
     }
 }
 
@@ -226,6 +225,15 @@ fn attack_rollback_of_a_release() {
     let err = w.install(&trusted, &v1, Downgrade::Refuse).unwrap_err();
     assert_eq!(err, InstallError::Rollback { installed: Version::new(1, 2, 0), requested: Version::new(1, 0, 0) });
     assert_eq!(w.state.installed(&reviews()).unwrap().version, Version::new(1, 2, 0));
+    // Approvals checked before an update cannot be recorded after it: 1.0.0 approved while nothing newer was
+    // installed is checked again when it is recorded.
+    let mut fresh = InstalledState::default();
+    let trusted_fresh =
+        fresh.accept_metadata(&w.platform.platform(), &served.snapshot, &[&served.indexes[0]], NOW).unwrap();
+    let old_ok = fresh.check_install(&trusted_fresh, &request(&v1, &w.palisade, Downgrade::Refuse), NOW).unwrap();
+    let new_ok = fresh.check_install(&trusted_fresh, &request(&v2, &w.palisade, Downgrade::Refuse), NOW).unwrap();
+    fresh.record_install(new_ok).unwrap();
+    assert_eq!(fresh.record_install(old_ok).unwrap_err().code(), "install_rollback");
     // An operator may choose the downgrade explicitly.
     w.install(&trusted, &v1, Downgrade::AllowedByOperator).unwrap();
     assert_eq!(w.state.installed(&reviews()).unwrap().version, Version::new(1, 0, 0));
