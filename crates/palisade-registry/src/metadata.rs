@@ -193,6 +193,8 @@ pub enum PublishError {
     TooManyReleases { extension: ExtensionId },
     #[error("`{extension}`'s publisher already has {MAX_PUBLISHER_KEYS} keys listed")]
     TooManyKeys { extension: ExtensionId },
+    #[error("another key with id {key_id} is already listed for `{extension}`; generate a new key")]
+    KeyIdClash { extension: ExtensionId, key_id: KeyId },
 }
 
 impl PublishError {
@@ -204,6 +206,7 @@ impl PublishError {
             PublishError::Immutable { .. } => "publish_release_immutable",
             PublishError::TooManyReleases { .. } => "publish_too_many_releases",
             PublishError::TooManyKeys { .. } => "publish_too_many_keys",
+            PublishError::KeyIdClash { .. } => "publish_key_id_clash",
         }
     }
 }
@@ -274,11 +277,18 @@ impl Registry {
             None if index.releases.len() >= MAX_RELEASES => return Err(PublishError::TooManyReleases { extension }),
             None => {}
         }
-        if !index.publisher_keys.contains_key(&entry.key_id) {
-            if index.publisher_keys.len() >= MAX_PUBLISHER_KEYS {
+        match index.publisher_keys.get(&entry.key_id) {
+            // Two keys under one id: releases signed by the second could never verify with the first.
+            Some(listed) if listed != key.key.to_base64() => {
+                return Err(PublishError::KeyIdClash { extension, key_id: entry.key_id });
+            }
+            Some(_) => {}
+            None if index.publisher_keys.len() >= MAX_PUBLISHER_KEYS => {
                 return Err(PublishError::TooManyKeys { extension });
             }
-            index.publisher_keys.insert(entry.key_id, key.key.to_base64().to_owned());
+            None => {
+                index.publisher_keys.insert(entry.key_id, key.key.to_base64().to_owned());
+            }
         }
         index.releases.insert(manifest.version.clone(), entry);
         index.version = index.version.saturating_add(1);

@@ -7,11 +7,12 @@ use palisade_core::time::Timestamp;
 use palisade_registry::metadata::{IndexPin, SnapshotType};
 use palisade_registry::{
     Downgrade, ExtensionId, InstallError, InstallRequest, InstalledState, MetadataError, PublishError, Published,
-    Registry, ReleaseIndex, SignatureError, SignedSnapshot, Snapshot, TrustedMetadata, verify_release,
+    PublisherHandle, PublisherKey, Registry, ReleaseIndex, SignatureError, SignedSnapshot, Snapshot, TrustedMetadata,
+    VerifyingKey, verify_release,
 };
 use semver::Version;
 
-use crate::support::{Keys, MANIFEST, Tarball, example_package};
+use crate::support::{Keys, MANIFEST, Tarball, example_package, relabel};
 
 const NOW: Timestamp = Timestamp(1_800_000_000_000);
 const DAY: Duration = Duration::from_secs(86_400);
@@ -356,4 +357,27 @@ fn malformed_metadata_is_refused() {
     let bytes = serde_json::to_vec(&index).unwrap();
     assert!(ReleaseIndex::parse(&bytes).is_err());
     assert_eq!(w.state.metadata_version(), 0);
+}
+
+#[test]
+fn a_second_key_under_a_listed_key_id_is_refused() {
+    let mut w = World::new();
+    w.publish("1.0.0");
+    // Another key of the same publisher relabelled with the listed key's id (minisign does not sign key ids).
+    let listed = w.publisher.verifying().id();
+    let other = Keys::new();
+    let package = example_package("1.3.0");
+    let signature = relabel(&other.sign(&package), listed);
+    let b64 = {
+        use base64::Engine as _;
+        let mut bin = base64::engine::general_purpose::STANDARD.decode(other.verifying().to_base64()).unwrap();
+        bin[2..10].copy_from_slice(&listed.0);
+        base64::engine::general_purpose::STANDARD.encode(bin)
+    };
+    let clashing = PublisherKey {
+        publisher: PublisherHandle::parse("example-labs").unwrap(),
+        key: VerifyingKey::parse(&b64).unwrap(),
+    };
+    let verified = verify_release(&package, &signature, &clashing).unwrap();
+    assert_eq!(w.registry.publish(&verified).unwrap_err().code(), "publish_key_id_clash");
 }

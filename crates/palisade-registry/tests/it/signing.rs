@@ -4,7 +4,7 @@ use palisade_registry::{
     KeyId, PublisherHandle, PublisherKey, ReleaseError, SignatureError, VerifyingKey, verify_release,
 };
 
-use crate::support::{Keys, MANIFEST, Tarball, example_package};
+use crate::support::{Keys, MANIFEST, Tarball, example_package, relabel, relabel_algorithm};
 
 #[test]
 fn a_release_signed_by_its_publisher_verifies() {
@@ -69,24 +69,6 @@ fn garbage_signatures_and_keys_are_refused() {
     for key in ["", "RWQ", "not a key", &"RWQ".repeat(100)] {
         assert_eq!(VerifyingKey::parse(key).unwrap_err(), SignatureError::BadKey, "{key:.20}");
     }
-}
-
-/// The signature with its key id replaced (the second line's bytes 2..10).
-fn relabel(sig: &str, id: KeyId) -> String {
-    edit_sig_line(sig, |bin| bin[2..10].copy_from_slice(&id.0))
-}
-
-fn relabel_algorithm(sig: &str, alg: [u8; 2]) -> String {
-    edit_sig_line(sig, |bin| bin[..2].copy_from_slice(&alg))
-}
-
-fn edit_sig_line(sig: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
-    use base64::Engine as _;
-    let mut lines: Vec<String> = sig.lines().map(str::to_owned).collect();
-    let mut bin = base64::engine::general_purpose::STANDARD.decode(&lines[1]).unwrap();
-    edit(&mut bin);
-    lines[1] = base64::engine::general_purpose::STANDARD.encode(bin);
-    lines.join("\n") + "\n"
 }
 
 #[test]

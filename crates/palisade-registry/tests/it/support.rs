@@ -2,7 +2,7 @@
 
 use std::io::{Cursor, Write};
 
-use palisade_registry::{PlatformKey, PublisherHandle, PublisherKey, VerifyingKey};
+use palisade_registry::{KeyId, PlatformKey, PublisherHandle, PublisherKey, VerifyingKey};
 
 /// The README's example manifest.
 pub const MANIFEST: &str = include_str!("../../testdata/palisade-extension.toml");
@@ -97,4 +97,22 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// The example package as `version`, gzip-compressed.
 pub fn example_package(version: &str) -> Vec<u8> {
     Tarball::example(&MANIFEST.replace("version = \"1.2.0\"", &format!("version = \"{version}\""))).gz()
+}
+
+/// The signature with its key id replaced (the second line's bytes 2..10).
+pub fn relabel(sig: &str, id: KeyId) -> String {
+    edit_sig_line(sig, |bin| bin[2..10].copy_from_slice(&id.0))
+}
+
+pub fn relabel_algorithm(sig: &str, alg: [u8; 2]) -> String {
+    edit_sig_line(sig, |bin| bin[..2].copy_from_slice(&alg))
+}
+
+fn edit_sig_line(sig: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
+    use base64::Engine as _;
+    let mut lines: Vec<String> = sig.lines().map(str::to_owned).collect();
+    let mut bin = base64::engine::general_purpose::STANDARD.decode(&lines[1]).unwrap();
+    edit(&mut bin);
+    lines[1] = base64::engine::general_purpose::STANDARD.encode(bin);
+    lines.join("\n") + "\n"
 }
