@@ -303,3 +303,11 @@ fn the_sanitiser_lets_no_script_through() {
     }
     assert!(clean.contains("<div>a</div>"), "{clean}");
 }
+
+#[test]
+fn deep_recursion_traps_without_touching_the_native_stack() {
+    let body = r#"(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))
+        (func (export "product_block") (param $p i32) (param $n i32) (result i64)
+          (drop (call $down (i32.const 0))) (i64.const 0))"#;
+    assert!(matches!(block(&block_plugin("", body, none())), Err(PluginError::Trap(_))));
+}

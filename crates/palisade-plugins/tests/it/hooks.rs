@@ -68,9 +68,7 @@ fn a_granted_plugin_reads_its_own_stores_product() {
 
 #[test]
 fn memory_growth_within_the_cap_is_fine() {
-    let body = format!(
-        r#"(func (export "product_block") (param $p i32) (param $n i32) (result i64)
-             (drop (memory.grow (i32.const 10))) (call $ret (i32.const 0) (i32.const 0)))"#
-    );
-    assert_eq!(block(&block_plugin("", &body, grant(&[], DataLevel::None))).unwrap(), "");
+    let body = r#"(func (export "product_block") (param $p i32) (param $n i32) (result i64)
+             (drop (memory.grow (i32.const 10))) (call $ret (i32.const 0) (i32.const 0)))"#;
+    assert_eq!(block(&block_plugin("", body, grant(&[], DataLevel::None))).unwrap(), "");
 }
