@@ -311,3 +311,26 @@ fn deep_recursion_traps_without_touching_the_native_stack() {
           (drop (call $down (i32.const 0))) (i64.const 0))"#;
     assert!(matches!(block(&block_plugin("", body, none())), Err(PluginError::Trap(_))));
 }
+
+#[test]
+fn table_growth_beyond_the_cap_is_refused() {
+    let body = r#"(table $t 1 funcref)
+        (func (export "product_block") (param $p i32) (param $n i32) (result i64)
+          (drop (table.grow $t (ref.null func) (i32.const 100000))) (call $ret (i32.const 0) (i32.const 0)))"#;
+    assert_eq!(block(&block_plugin("", body, none())), Err(PluginError::MemoryLimit));
+}
+
+#[test]
+fn each_hook_call_has_its_own_budget() {
+    // Two hooks of one plugin each get the whole budget, and only it: a loop in one does not starve the other.
+    let body = format!(
+        r#"{}
+        (func (export "product_block") (param $p i32) (param $n i32) (result i64) (loop $l (br $l)) (i64.const 0))"#,
+        constant("checkout_validate", r#"{"ok":true}"#)
+    );
+    let plugin = load(&module("", &body), &[Hook::ProductBlock, Hook::CheckoutValidate], none()).unwrap();
+    let w = world();
+    let host = Host { store: "store-a", world: &w };
+    assert_eq!(block(&plugin), Err(PluginError::OutOfFuel));
+    assert_eq!(plugin.checkout_validate(&host, &cart()).unwrap(), CheckoutVerdict::Accept);
+}
