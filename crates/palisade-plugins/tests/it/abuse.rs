@@ -334,3 +334,38 @@ fn each_hook_call_has_its_own_budget() {
     assert_eq!(block(&plugin), Err(PluginError::OutOfFuel));
     assert_eq!(plugin.checkout_validate(&host, &cart()).unwrap(), CheckoutVerdict::Accept);
 }
+
+#[test]
+fn mutated_modules_never_panic() {
+    // A poor man's fuzzer in the normal suite (fuzz/plugin_load is the real one): flip bytes of a working plugin
+    // that uses every feature of the ABI, then load and call whatever still loads, under a small budget.
+    let body = format!("{}\n{}", lookup_block("product", "p-a"), constant("checkout_validate", r#"{"ok":true}"#));
+    let base = module(&import("product"), &body);
+    let w = world();
+    let host = Host { store: "store-a", world: &w };
+    let g = grant(&[Scope::Products, Scope::CustomerData], DataLevel::WithContact);
+    let limits = Limits { fuel: 20_000, ..Limits::default() };
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut loaded = 0;
+    for _ in 0..1500 {
+        let mut bytes = base.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = usize::try_from(next() % bytes.len() as u64).unwrap();
+            bytes[at] = u8::try_from(next() % 256).unwrap();
+        }
+        let Ok(p) = Plugin::load_with(&bytes, hooks(&[Hook::ProductBlock, Hook::CheckoutValidate]), g.clone(), limits)
+        else {
+            continue;
+        };
+        loaded += 1;
+        let _ = p.product_block(&host, &product("p-a", "x")).map(|b| b.sanitised());
+        let _ = p.checkout_validate(&host, &cart());
+    }
+    assert!(loaded > 100, "the mutations should leave many modules loadable ({loaded})");
+}
