@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use palisade_registry::{Hook, Manifest};
+use palisade_registry::{Hook, Manifest, VerifiedRelease};
 use wasmi::{
     CompilationMode, Config, EnforcedLimits, Engine, ExternType, FuncType, Linker, Module, Store, StoreLimitsBuilder,
     TrapCode, ValType,
@@ -75,6 +75,18 @@ impl Plugin {
     pub fn load(bytes: &[u8], manifest: &Manifest) -> Result<Plugin, PluginError> {
         let hooks = manifest.content.plugin.as_ref().ok_or(PluginError::NotAPlugin)?.hooks.clone();
         Plugin::load_with(bytes, hooks, Grant::from_manifest(manifest), Limits::default())
+    }
+
+    /// Loads the plugin of a release whose publisher signature `verify_release` checked: the module is the
+    /// package file the manifest names. The way to load at install time, so only signed bytes ever run.
+    pub fn from_release(release: &VerifiedRelease) -> Result<Plugin, PluginError> {
+        let package = release.package();
+        let declared = package.manifest.content.plugin.as_ref().ok_or(PluginError::NotAPlugin)?;
+        let file = package
+            .files
+            .get(&declared.module)
+            .ok_or_else(|| PluginError::Malformed("the package does not hold the plugin module".into()))?;
+        Plugin::load(&file.bytes, &package.manifest)
     }
 
     /// Loads with explicit hooks, grant and limits. Checks: size, validity (no start function, no memory64 or

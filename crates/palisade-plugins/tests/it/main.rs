@@ -123,3 +123,4 @@ hooks = ["product_block", "checkout_validate"]
 
 mod abuse;
 mod hooks;
+mod release;
