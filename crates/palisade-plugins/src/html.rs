@@ -35,9 +35,25 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b
 });
 
+/// Most start tags a block may hold. The HTML parser's work grows with the square of the nesting depth (each
+/// start tag checks the open-element stack), and fuel does not meter the host: 6,500 nested `<div>`s, which fit
+/// in the 32 KiB output cap, take seconds to clean. Depth can only come from start tags, so capping their number
+/// caps the work (a block of 20 reviews needs about 100).
+pub const MAX_TAGS: usize = 256;
+
 impl UntrustedHtml {
-    pub(crate) fn new(s: String) -> Self {
-        Self(s)
+    /// Accepts the fragment if it has at most [`MAX_TAGS`] start tags (`<` followed by a letter, as the HTML
+    /// tokeniser reads a tag).
+    pub(crate) fn new(s: String) -> Result<Self, &'static str> {
+        let tags = s
+            .as_bytes()
+            .windows(2)
+            .filter(|w| w.first() == Some(&b'<') && w.get(1).is_some_and(u8::is_ascii_alphabetic))
+            .count();
+        if tags > MAX_TAGS {
+            return Err("the block has more than 256 tags");
+        }
+        Ok(Self(s))
     }
 
     /// The fragment cleaned to the allow-list, safe to put into a page.

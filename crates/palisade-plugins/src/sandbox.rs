@@ -107,7 +107,8 @@ impl Plugin {
     /// show it only through [`UntrustedHtml::sanitised`] or [`UntrustedHtml::escaped`].
     pub fn product_block(&self, host: &dyn PluginHost, product: &Product) -> Result<UntrustedHtml, PluginError> {
         let out = self.call(host, Hook::ProductBlock, &to_json(product)?)?;
-        String::from_utf8(out).map(UntrustedHtml::new).map_err(|_| PluginError::BadOutput("the block is not UTF-8"))
+        let text = String::from_utf8(out).map_err(|_| PluginError::BadOutput("the block is not UTF-8"))?;
+        UntrustedHtml::new(text).map_err(PluginError::BadOutput)
     }
 
     /// `shipping_rates(cart, address) -> [rate]`. Below data level 2 the address is cut to country, region and

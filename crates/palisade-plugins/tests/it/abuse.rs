@@ -369,3 +369,29 @@ fn mutated_modules_never_panic() {
     }
     assert!(loaded > 100, "the mutations should leave many modules loadable ({loaded})");
 }
+
+#[test]
+fn deeply_nested_html_is_refused_before_the_sanitiser() {
+    // 6,500 nested <div>s fit in 32 KiB and take the HTML parser seconds (quadratic in depth); past 256 start tags
+    // the block is refused, and 256 nested tags clean quickly.
+    let w = world();
+    let host = Host { store: "store-a", world: &w };
+    for open in ["<div>", "<ul><li>", "<blockquote>", "<b><i>", "<x-a>", "<DIV\t>"] {
+        let nested = open.repeat(32 * 1024 / open.len());
+        let plugin = block_plugin("", &constant("product_block", &nested), none());
+        let out = plugin.product_block(&host, &product("p-a", "x"));
+        assert_eq!(out, Err(PluginError::BadOutput("the block has more than 256 tags")), "{open}");
+    }
+    for open in ["<div>", "<ul><li>", "<blockquote>"] {
+        let nested = open.repeat(256 / open.matches('<').count());
+        let plugin = block_plugin("", &constant("product_block", &nested), none());
+        let html = plugin.product_block(&host, &product("p-a", "x")).unwrap();
+        let started = std::time::Instant::now();
+        let _ = html.sanitised();
+        // Not a timing test: milliseconds in fact; only a return of the quadratic blow-up would take this long.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{open}");
+    }
+    // Text with `<` that is not a tag does not count.
+    let plugin = block_plugin("", &constant("product_block", &"a < b <3 <!-- c --> ".repeat(1000)), none());
+    assert!(plugin.product_block(&host, &product("p-a", "x")).is_ok());
+}

@@ -7,7 +7,7 @@ pub fn module(imports: &str, body: &str) -> Vec<u8> {
         r#"(module
   {imports}
   (memory (export "memory") 2)
-  (global $bump (mut i32) (i32.const 8192))
+  (global $bump (mut i32) (i32.const 65536))
   (func (export "alloc") (param $n i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $bump))
