@@ -65,10 +65,30 @@ fn main() {
         times.push(t.elapsed());
         assert!(block.untrusted_raw().contains("MUG-1"));
     }
+    report("product_block calls", &mut times);
+
+    // The worst a guest can cost: loop until the default fuel budget is gone.
+    let spin = GUEST.replace("(local.set $r (call", "(loop $spin (br $spin)) (local.set $r (call");
+    let grant = Grant { scopes: [Scope::Products].into(), customer_data: DataLevel::None };
+    let spinner =
+        Plugin::load_with(&wat::parse_str(spin).unwrap(), [Hook::ProductBlock].into(), grant, Limits::default())
+            .unwrap();
+    let mut times: Vec<Duration> = Vec::new();
+    for _ in 0..calls.div_ceil(100).max(5) {
+        let t = Instant::now();
+        let out = spinner.product_block(&Host(product.clone()), &product);
+        times.push(t.elapsed());
+        assert!(out.is_err());
+    }
+    report("calls spending the whole fuel budget", &mut times);
+}
+
+fn report(what: &str, times: &mut [Duration]) {
     times.sort();
     let pick = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     println!(
-        "{calls} product_block calls: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        "{} {what}: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        times.len(),
         pick(0.5),
         pick(0.9),
         pick(0.99),

@@ -72,3 +72,9 @@ fn memory_growth_within_the_cap_is_fine() {
              (drop (memory.grow (i32.const 10))) (call $ret (i32.const 0) (i32.const 0)))"#;
     assert_eq!(block(&block_plugin("", body, grant(&[], DataLevel::None))).unwrap(), "");
 }
+
+#[test]
+fn a_plugin_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Plugin>();
+}
