@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use palisade_registry::{Hook, Manifest, VerifiedRelease};
+use palisade_registry::{DataLevel, Hook, Manifest, Scope, VerifiedRelease};
 use wasmi::{
     CompilationMode, Config, EnforcedLimits, Engine, ExternType, FuncType, Linker, Module, Store, StoreLimitsBuilder,
     TrapCode, ValType,
@@ -119,15 +119,24 @@ impl Plugin {
         cart: &Cart,
         address: &Address,
     ) -> Result<Vec<ShippingRate>, PluginError> {
-        let input = ShippingInput { cart, address: address.at_level(self.grant.customer_data) };
+        let cart_in = self.cart_for_guest(cart);
+        let input = ShippingInput { cart: &cart_in, address: address.at_level(self.grant.customer_data) };
         let out = self.call(host, Hook::ShippingRates, &to_json(&input)?)?;
         data::parse_rates(&out, &cart.currency).map_err(PluginError::BadOutput)
     }
 
     /// `checkout_validate(cart) -> ok | message`.
     pub fn checkout_validate(&self, host: &dyn PluginHost, cart: &Cart) -> Result<CheckoutVerdict, PluginError> {
-        let out = self.call(host, Hook::CheckoutValidate, &to_json(cart)?)?;
+        let out = self.call(host, Hook::CheckoutValidate, &to_json(&self.cart_for_guest(cart))?)?;
         data::parse_verdict(&out).map_err(PluginError::BadOutput)
+    }
+
+    /// The cart as this plugin may see it: the customer id (a personal identifier) only with the
+    /// `customer_data` grant at level 1 or 2.
+    fn cart_for_guest(&self, cart: &Cart) -> Cart {
+        let may_know =
+            self.grant.scopes.contains(&Scope::CustomerData) && self.grant.customer_data >= DataLevel::WithoutContact;
+        Cart { customer_id: if may_know { cart.customer_id.clone() } else { None }, ..cart.clone() }
     }
 
     /// The grant this plugin runs with.

@@ -104,6 +104,22 @@ fn below_level_2_the_shipping_address_has_no_street_or_name() {
 }
 
 #[test]
+fn the_customer_id_reaches_only_plugins_granted_customer_data() {
+    let w = world();
+    let host = Host { store: "store-a", world: &w };
+    for (g, expect) in [
+        (grant(&[Scope::Products, Scope::Orders], DataLevel::None), "clean"),
+        (grant(&[Scope::Products], DataLevel::WithContact), "clean"),
+        (grant(&[Scope::CustomerData], DataLevel::WithoutContact), "leak"),
+    ] {
+        let plugin =
+            load(&module("", &rates_if_contains(r#""customer_id":"c-a""#)), &[Hook::ShippingRates], g.clone()).unwrap();
+        let rates = plugin.shipping_rates(&host, &cart(), &address()).unwrap();
+        assert_eq!(rates[0].code, expect, "{g:?}");
+    }
+}
+
+#[test]
 fn another_stores_ids_find_nothing() {
     for id in ["p-b", "store-b/p-b", "store-b:p-b", "../store-b/p-b", r#"{"store":"store-b","id":"p-b"}"#] {
         let plugin =
