@@ -411,3 +411,17 @@ fn deeply_nested_html_is_refused_before_the_sanitiser() {
     let plugin = block_plugin("", &constant("product_block", &"a < b <3 <!-- c --> ".repeat(1000)), none());
     assert!(plugin.product_block(&host, &product("p-a", "x")).is_ok());
 }
+
+#[test]
+fn features_the_sandbox_does_not_enable_are_refused_at_load() {
+    let tail = r#"(func (export "alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "product_block") (param i32 i32) (result i64) (i64.const 0))"#;
+    for head in [
+        r#"(memory (export "memory") 1) (memory 1)"#,
+        r#"(memory (export "memory") i64 1)"#,
+        r#"(memory (export "memory") 1) (func (drop (v128.const i64x2 0 0)))"#,
+    ] {
+        let wasm = wat::parse_str(format!("(module {head} {tail})")).unwrap();
+        assert!(matches!(load(&wasm, &[Hook::ProductBlock], none()), Err(PluginError::Malformed(_))), "{head}");
+    }
+}
