@@ -214,3 +214,56 @@ fn plain_text(s: &str, max: usize) -> bool {
             c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Customer {
+        Customer {
+            id: "c-1".into(),
+            name: Some("N".into()),
+            email: Some("e@x.com".into()),
+            phone: Some("1".into()),
+            address: Some(Address {
+                name: Some("N".into()),
+                line1: Some("L1".into()),
+                line2: Some("L2".into()),
+                city: Some("C".into()),
+                region: Some("R".into()),
+                postal_code: Some("P".into()),
+                country: "FR".into(),
+                phone: Some("1".into()),
+            }),
+            orders_count: 2,
+            total_spent_minor: 10,
+            accepts_marketing: true,
+        }
+    }
+
+    #[test]
+    fn customer_levels() {
+        assert_eq!(full().at_level(DataLevel::None), None);
+        let one = full().at_level(DataLevel::WithoutContact).unwrap();
+        assert_eq!((one.name, one.email, one.phone, one.address), (None, None, None, None));
+        assert_eq!((one.orders_count, one.total_spent_minor), (2, 10));
+        assert_eq!(full().at_level(DataLevel::WithContact), Some(full()));
+    }
+
+    #[test]
+    fn address_levels() {
+        let a = full().address.unwrap();
+        let cut = a.at_level(DataLevel::WithoutContact);
+        assert_eq!(serde_json::to_string(&cut).unwrap(), r#"{"region":"R","postal_code":"P","country":"FR"}"#);
+        assert_eq!(a.at_level(DataLevel::None), cut);
+        assert_eq!(a.at_level(DataLevel::WithContact), a);
+    }
+
+    #[test]
+    fn plain_text_refuses_controls_and_bidi() {
+        assert!(plain_text("Express (1 day)", 80));
+        for bad in ["", "a\nb", "a\u{202e}b", "a\u{200b}b", "a\u{2066}b", &"x".repeat(81)] {
+            assert!(!plain_text(bad, 80), "{bad:?}");
+        }
+    }
+}
