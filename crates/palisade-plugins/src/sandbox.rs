@@ -222,10 +222,22 @@ fn map_error(e: wasmi::Error) -> PluginError {
         Some(TrapCode::OutOfFuel) => PluginError::OutOfFuel,
         Some(TrapCode::GrowthOperationLimited) => PluginError::MemoryLimit,
         Some(code) => PluginError::Trap(code.to_string()),
-        None if matches!(e.kind(), wasmi::errors::ErrorKind::Memory(_) | wasmi::errors::ErrorKind::Table(_)) => {
-            PluginError::MemoryLimit
-        }
+        None if over_limit(&e) => PluginError::MemoryLimit,
         None => PluginError::Trap(e.to_string()),
+    }
+}
+
+/// A memory or table the limiter refused, when growing or when instantiating (more tables or memories than one,
+/// or a declared size over the cap).
+fn over_limit(e: &wasmi::Error) -> bool {
+    use wasmi::errors::{ErrorKind, InstantiationError as I};
+    match e.kind() {
+        ErrorKind::Memory(_) | ErrorKind::Table(_) => true,
+        ErrorKind::Instantiation(i) => matches!(
+            i,
+            I::TooManyTables | I::TooManyMemories | I::FailedToInstantiateMemory(_) | I::FailedToInstantiateTable(_)
+        ),
+        _ => false,
     }
 }
 

@@ -425,3 +425,11 @@ fn features_the_sandbox_does_not_enable_are_refused_at_load() {
         assert!(matches!(load(&wasm, &[Hook::ProductBlock], none()), Err(PluginError::Malformed(_))), "{head}");
     }
 }
+
+#[test]
+fn a_table_declared_over_the_cap_is_refused_at_instantiation() {
+    let body = format!(r#"(table 20000 funcref) {}"#, echo("product_block"));
+    assert_eq!(block(&block_plugin("", &body, none())), Err(PluginError::MemoryLimit));
+    let body = format!(r#"(table 1 funcref) (table 1 funcref) {}"#, echo("product_block"));
+    assert_eq!(block(&block_plugin("", &body, none())), Err(PluginError::MemoryLimit));
+}
