@@ -1,0 +1,76 @@
+//! The product block's output is untrusted HTML: it is only ever shown cleaned or escaped.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+/// HTML a plugin returned. There is deliberately no way to get at it as markup except through [`Self::sanitised`]
+/// (an allow-list of formatting tags with no attributes except `class`: no scripts, styles, event handlers,
+/// links, images, forms or frames) or [`Self::escaped`] (as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UntrustedHtml(String);
+
+const TAGS: [&str; 17] = [
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "small",
+    "span",
+    "div",
+    "ul",
+    "ol",
+    "li",
+    "h3",
+    "h4",
+    "blockquote",
+    "hr",
+];
+
+static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::empty();
+    b.tags(TAGS.into_iter().collect::<HashSet<_>>()).generic_attributes(HashSet::from(["class"])).strip_comments(true);
+    b
+});
+
+/// Most start tags a block may hold. The HTML parser's work grows with the square of the nesting depth (each
+/// start tag checks the open-element stack), and fuel does not meter the host: 6,500 nested `<div>`s, which fit
+/// in the 32 KiB output cap, take seconds to clean. Depth can only come from start tags, so capping their number
+/// caps the work (a block of 20 reviews needs about 100).
+pub const MAX_TAGS: usize = 256;
+
+impl UntrustedHtml {
+    /// Accepts the fragment if it has at most [`MAX_TAGS`] start tags (`<` followed by a letter, as the HTML
+    /// tokeniser reads a tag).
+    pub(crate) fn new(s: String) -> Result<Self, &'static str> {
+        let tags = s
+            .as_bytes()
+            .windows(2)
+            .filter(|w| w.first() == Some(&b'<') && w.get(1).is_some_and(u8::is_ascii_alphabetic))
+            .count();
+        if tags > MAX_TAGS {
+            return Err("the block has more than 256 tags");
+        }
+        Ok(Self(s))
+    }
+
+    /// The fragment cleaned to the allow-list, safe to put into a page.
+    #[must_use]
+    pub fn sanitised(&self) -> String {
+        CLEANER.clean(&self.0).to_string()
+    }
+
+    /// The fragment as escaped text (for places that show no markup at all).
+    #[must_use]
+    pub fn escaped(&self) -> String {
+        ammonia::clean_text(&self.0)
+    }
+
+    /// The raw bytes as the plugin wrote them: for tests and audit logs only, never for a page.
+    #[must_use]
+    pub fn untrusted_raw(&self) -> &str {
+        &self.0
+    }
+}
