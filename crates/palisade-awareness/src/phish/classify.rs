@@ -5,7 +5,7 @@
 //! nonce) and nothing is counted yet. A click counts when the visit is **confirmed** by something mail
 //! scanners, link previews and prefetchers do not do:
 //! - the page's script posts a beacon after a *trusted* user interaction (`pointermove`, `touchstart`,
-//!   `scroll`, `keydown` with `isTrusted`), or after the page stayed visible and focused for 3 s; the beacon
+//!   `scroll`, `keydown` with `isTrusted`), or after the page stayed visible for 2 s; the beacon
 //!   reports `navigator.webdriver`;
 //! - without script, a `<noscript>` form whose "Continue" button posts the nonce (scanners do not submit forms).
 //!
@@ -16,7 +16,7 @@
 //! `HEAD`/other methods; prefetch or preview headers (`Purpose`, `Sec-Purpose`, `X-Purpose`, `X-Moz`); no or a
 //! known scanner/preview user agent; a known scanner or hosting network (ASN); a fetch that is not a top-level
 //! navigation (`Sec-Fetch-Mode`/`Dest` present but not `navigate`/`document`); a hit less than
-//! [`TOO_SOON`] after delivery; two or more *different* links of one mail hit within [`BURST_WINDOW`]; a
+//! [`TOO_SOON`] after delivery; *different* links of one mail hit from one network within [`BURST_WINDOW`]; a
 //! confirmation from another user agent, or faster than [`MIN_CONFIRM_DELAY`] after the hit.
 
 use std::net::IpAddr;
@@ -29,9 +29,10 @@ pub const TOO_SOON: SignedDuration = SignedDuration::from_secs(10);
 /// Different links of one mail hit within this window are a link-expanding scanner.
 pub const BURST_WINDOW: SignedDuration = SignedDuration::from_secs(1);
 /// A confirmation faster than this after the link hit is a script, not a person reacting to a page.
-pub const MIN_CONFIRM_DELAY: SignedDuration = SignedDuration::from_millis(500);
-/// A page visible and focused this long confirms a reader who never touched it.
-pub const MIN_PASSIVE_DWELL_MS: u32 = 3_000;
+pub const MIN_CONFIRM_DELAY: SignedDuration = SignedDuration::from_millis(250);
+/// A page visible this long confirms a reader who never touched it. (Focus is reported but not required:
+/// sandboxes fake it as easily as visibility, and phones often report no focus.)
+pub const MIN_PASSIVE_DWELL_MS: u32 = 2_000;
 
 /// Networks of mail-security gateways, link-preview services and hosting providers, where no member of staff
 /// browses from. A starting list: verify against a current ASN database before production and keep it as
@@ -178,8 +179,8 @@ pub fn classify(visit: &Visit, mail_hits: &[ClickEvent]) -> Verdict {
     }
     match confirm.kind {
         ConfirmKind::Button => Verdict::Human,
-        ConfirmKind::Beacon { trusted_interaction, visible, focused, dwell_ms, .. } => {
-            let engaged = visible && (trusted_interaction || (focused && dwell_ms >= MIN_PASSIVE_DWELL_MS));
+        ConfirmKind::Beacon { trusted_interaction, visible, dwell_ms, .. } => {
+            let engaged = visible && (trusted_interaction || dwell_ms >= MIN_PASSIVE_DWELL_MS);
             if engaged { Verdict::Human } else { Verdict::Unconfirmed }
         }
     }
@@ -220,11 +221,12 @@ fn agent_reason(agent: Option<&str>) -> Option<Reason> {
     SCANNER_AGENTS.iter().any(|s| lower.contains(s)).then_some(Reason::ScannerAgent)
 }
 
-/// Two or more different links of the mail hit within [`BURST_WINDOW`] of this hit.
+/// Another link of the mail hit within [`BURST_WINDOW`] of this hit from the same network: a scanner opens
+/// every link from one place, while a person's click can coincide with a scanner elsewhere.
 fn burst(hit: &ClickEvent, mail_hits: &[ClickEvent]) -> Option<Reason> {
-    let other_link_near = mail_hits
-        .iter()
-        .any(|h| h.link != hit.link && h.at.duration_since(hit.at).abs() <= BURST_WINDOW);
+    let other_link_near = mail_hits.iter().any(|h| {
+        h.link != hit.link && h.asn == hit.asn && h.at.duration_since(hit.at).abs() <= BURST_WINDOW
+    });
     other_link_near.then_some(Reason::LinkBurst)
 }
 
