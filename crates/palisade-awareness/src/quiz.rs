@@ -36,6 +36,8 @@ pub enum QuizError {
     UnknownChoice { question: String, choice: String },
     #[error("the answers were submitted before the quiz started")]
     TimeTravel,
+    #[error("this paper is malformed (empty or a question listed twice)")]
+    MalformedPaper,
 }
 
 /// A question as shown: its id, prompt and choice ids in the shuffled display order.
@@ -113,6 +115,10 @@ pub fn score(
     }
     if submitted_at < paper.started_at {
         return Err(QuizError::TimeTravel);
+    }
+    let distinct: std::collections::BTreeSet<&str> = paper.questions.iter().map(|q| q.question.as_str()).collect();
+    if paper.questions.is_empty() || distinct.len() != paper.questions.len() {
+        return Err(QuizError::MalformedPaper);
     }
     let sheet = answer_sheet(paper, answers)?;
     let mut correct = 0u32;
