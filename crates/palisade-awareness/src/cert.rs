@@ -120,7 +120,10 @@ pub fn standing(module: &Module, member: &Member, completions: &[Completion], no
     if let Some(at) = current {
         let expires_at = expiry_of(at);
         if expires_at > now {
-            return Standing::Certified { expires_at, reminder: Reminder::for_time_left(expires_at.duration_since(now)) };
+            return Standing::Certified {
+                expires_at,
+                reminder: Reminder::for_time_left(expires_at.duration_since(now)),
+            };
         }
         return Standing::Overdue { due_at: expires_at };
     }
@@ -143,7 +146,12 @@ pub fn standing(module: &Module, member: &Member, completions: &[Completion], no
 /// Share of `members` in good standing on every module, as (in good standing, total) — the evidence for the
 /// matrix control "staff trained within 12 months".
 #[must_use]
-pub fn coverage(modules: &[Module], members: &[Member], completions: &[Completion], now: jiff::Timestamp) -> (usize, usize) {
+pub fn coverage(
+    modules: &[Module],
+    members: &[Member],
+    completions: &[Completion],
+    now: jiff::Timestamp,
+) -> (usize, usize) {
     let good = members
         .iter()
         .filter(|m| modules.iter().all(|module| standing(module, m, completions, now).in_good_standing()))

@@ -11,8 +11,17 @@ use crate::content::Catalogue;
 use crate::quiz::Completion;
 
 /// The CSV header, in column order.
-pub const CSV_HEADER: [&str; 9] =
-    ["member_id", "module_id", "module_version", "correct", "total", "score_percent", "passed", "started_at", "completed_at"];
+pub const CSV_HEADER: [&str; 9] = [
+    "member_id",
+    "module_id",
+    "module_version",
+    "correct",
+    "total",
+    "score_percent",
+    "passed",
+    "started_at",
+    "completed_at",
+];
 
 /// ADL verb IRIs (xAPI vocabulary).
 pub const VERB_PASSED: &str = "http://adlnet.gov/expapi/verbs/passed";

@@ -39,31 +39,54 @@ pub const MIN_PASSIVE_DWELL_MS: u32 = 2_000;
 /// data. Deliberately absent: Zscaler and iCloud Private Relay egress (Akamai, Cloudflare, Fastly), where people
 /// do browse from.
 pub const SCANNER_ASNS: [u32; 16] = [
-    8075,   // Microsoft (Defender for Office 365 Safe Links, Teams previews)
-    8068,   // Microsoft
-    15169,  // Google (Gmail link checks, previews)
+    8075,    // Microsoft (Defender for Office 365 Safe Links, Teams previews)
+    8068,    // Microsoft
+    15169,   // Google (Gmail link checks, previews)
     396_982, // Google Cloud
-    16509,  // Amazon (Slack unfurls and many scanners)
-    14618,  // Amazon
-    30031,  // Mimecast
-    26211,  // Proofpoint
-    22843,  // Proofpoint
-    15324,  // Barracuda Networks
-    32934,  // Meta (link previews)
-    14061,  // DigitalOcean
-    16276,  // OVH
-    24940,  // Hetzner
-    63949,  // Linode
-    714,    // Apple (Mail privacy and link previews)
+    16509,   // Amazon (Slack unfurls and many scanners)
+    14618,   // Amazon
+    30031,   // Mimecast
+    26211,   // Proofpoint
+    22843,   // Proofpoint
+    15324,   // Barracuda Networks
+    32934,   // Meta (link previews)
+    14061,   // DigitalOcean
+    16276,   // OVH
+    24940,   // Hetzner
+    63949,   // Linode
+    714,     // Apple (Mail privacy and link previews)
 ];
 
 /// User-agent fragments (lower case) of scanners, previewers and scripts. `bot` alone is not used: it would
 /// catch phone brands (Cubot); `bot/`, `bot;` and `+http` (crawler contact links) are specific enough.
 pub const SCANNER_AGENTS: [&str; 27] = [
-    "bot/", "bot;", "+http", "crawler", "spider", "preview", "slack", "whatsapp", "telegram", "discord",
-    "facebookexternalhit", "skypeuripreview", "googleimageproxy", "google-safety", "headlesschrome", "phantomjs",
-    "python-", "curl/", "wget", "go-http-client", "java/", "okhttp", "libwww", "httpclient", "mimecast",
-    "proofpoint", "barracuda",
+    "bot/",
+    "bot;",
+    "+http",
+    "crawler",
+    "spider",
+    "preview",
+    "slack",
+    "whatsapp",
+    "telegram",
+    "discord",
+    "facebookexternalhit",
+    "skypeuripreview",
+    "googleimageproxy",
+    "google-safety",
+    "headlesschrome",
+    "phantomjs",
+    "python-",
+    "curl/",
+    "wget",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww",
+    "httpclient",
+    "mimecast",
+    "proofpoint",
+    "barracuda",
 ];
 
 /// The HTTP method of a hit.
@@ -224,9 +247,9 @@ fn agent_reason(agent: Option<&str>) -> Option<Reason> {
 /// Another link of the mail hit within [`BURST_WINDOW`] of this hit from the same network: a scanner opens
 /// every link from one place, while a person's click can coincide with a scanner elsewhere.
 fn burst(hit: &ClickEvent, mail_hits: &[ClickEvent]) -> Option<Reason> {
-    let other_link_near = mail_hits.iter().any(|h| {
-        h.link != hit.link && h.asn == hit.asn && h.at.duration_since(hit.at).abs() <= BURST_WINDOW
-    });
+    let other_link_near = mail_hits
+        .iter()
+        .any(|h| h.link != hit.link && h.asn == hit.asn && h.at.duration_since(hit.at).abs() <= BURST_WINDOW);
     other_link_near.then_some(Reason::LinkBurst)
 }
 

@@ -1,7 +1,7 @@
 //! Per-store simulation figures, and a comparison with the platform cohort that reveals no other store.
 //!
 //! The cohort view holds only interpolated quartiles over at least [`MIN_COHORT`] *other* stores, each with at
-//! least [`MIN_RECIPIENTS`] recipients; no store id, no count, no single store's figure. A smaller cohort gives
+//! least [`MIN_RECIPIENTS`] recipients; no store id and no count; a quartile may coincide with some store's value but never says whose. A smaller cohort gives
 //! no comparison at all (fail closed).
 
 use jiff::Timestamp;

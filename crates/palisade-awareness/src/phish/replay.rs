@@ -102,8 +102,13 @@ const WEBVIEW_UAS: [&str; 2] = [
     "Mozilla/5.0 (Linux; Android 14; SM-A546E Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.39 Mobile Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
 ];
-const LANGUAGES: [&str; 5] =
-    ["en-SG,en;q=0.9", "en-GB,en;q=0.9,zh-CN;q=0.8", "zh-CN,zh;q=0.9,en;q=0.8", "en-US,en;q=0.9", "ms-MY,ms;q=0.9,en;q=0.8"];
+const LANGUAGES: [&str; 5] = [
+    "en-SG,en;q=0.9",
+    "en-GB,en;q=0.9,zh-CN;q=0.8",
+    "zh-CN,zh;q=0.9,en;q=0.8",
+    "en-US,en;q=0.9",
+    "ms-MY,ms;q=0.9,en;q=0.8",
+];
 /// Consumer and business ISPs (Singapore and the region), where people and desktop antivirus browse from.
 const ISP_ASNS: [u32; 6] = [9506, 7473, 4657, 17547, 55430, 4773];
 const OLD_IE: &str = "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1; Trident/7.0; SLCC2; .NET CLR 2.0.50727)";
@@ -246,7 +251,8 @@ fn gateway_scan(rng: &mut Rng, mail: &mut Mail, gateway: Gateway) {
         }
         let at = t0 + SignedDuration::from_millis(rng.range(0, 800));
         let agent = scanner_agent(rng, gateway);
-        let method = if matches!(gateway, Gateway::Proofpoint) && rng.chance(0.3) { HitMethod::Head } else { HitMethod::Get };
+        let method =
+            if matches!(gateway, Gateway::Proofpoint) && rng.chance(0.3) { HitMethod::Head } else { HitMethod::Get };
         let headers = if rng.chance(0.4) { browser_headers(rng) } else { FetchHeaders::default() };
         let confirmation = rng.chance(detonate_p).then(|| detonation(rng, at, agent.as_ref(), asn, 0.1));
         push(rng, mail, Truth::Automated(source), Hit { link, at, method, agent, asn, headers }, confirmation);
@@ -317,7 +323,8 @@ fn chat_preview(rng: &mut Rng, mail: &mut Mail) {
         0 => (Source::SlackUnfurl, "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)".to_owned(), 16509),
         1 => (
             Source::TeamsPreview,
-            "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 skype-url-preview@microsoft.com".to_owned(),
+            "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 skype-url-preview@microsoft.com"
+                .to_owned(),
             8075,
         ),
         // Generated on the sender's phone, from a mobile network.
@@ -328,12 +335,11 @@ fn chat_preview(rng: &mut Rng, mail: &mut Mail) {
 }
 
 fn apple_preview(rng: &mut Rng, mail: &mut Mail) {
-    let at = if rng.chance(0.6) { mail.delivered_at + SignedDuration::from_secs(rng.range(0, 8)) } else { later(rng, mail) };
+    let at =
+        if rng.chance(0.6) { mail.delivered_at + SignedDuration::from_secs(rng.range(0, 8)) } else { later(rng, mail) };
     let asn = pick_asn(rng, &[714, 36183]);
-    let headers = FetchHeaders {
-        accept_language: rng.chance(0.5).then(|| pick_str(rng, &LANGUAGES)),
-        ..FetchHeaders::default()
-    };
+    let headers =
+        FetchHeaders { accept_language: rng.chance(0.5).then(|| pick_str(rng, &LANGUAGES)), ..FetchHeaders::default() };
     let agent = PHONE_UAS.first().map(|s| (*s).to_owned());
     for link in 0..mail.links {
         let at = at + SignedDuration::from_millis(rng.range(0, 400));
@@ -344,7 +350,11 @@ fn apple_preview(rng: &mut Rng, mail: &mut Mail) {
 
 /// Desktop antivirus / web shield on the member's own machine: their network, often their browser's agent.
 fn antivirus(rng: &mut Rng, mail: &mut Mail) {
-    let at = if rng.chance(0.7) { mail.delivered_at + SignedDuration::from_secs(rng.range(0, 30)) } else { later(rng, mail) };
+    let at = if rng.chance(0.7) {
+        mail.delivered_at + SignedDuration::from_secs(rng.range(0, 30))
+    } else {
+        later(rng, mail)
+    };
     let link = any_link(rng, mail);
     let method = if rng.chance(0.4) { HitMethod::Head } else { HitMethod::Get };
     let agent = if rng.chance(0.2) { None } else { Some(pick_str(rng, &DESKTOP_UAS)) };
@@ -360,10 +370,21 @@ fn stealth(rng: &mut Rng, mail: &mut Mail) {
     let agent = Some(pick_str(rng, &DESKTOP_UAS));
     let asn = pick_asn(rng, &ISP_ASNS);
     let mut confirmation = detonation(rng, at, agent.as_ref(), asn, 0.0);
-    confirmation.kind =
-        ConfirmKind::Beacon { trusted_interaction: true, visible: true, focused: true, dwell_ms: 4_000, webdriver: false };
+    confirmation.kind = ConfirmKind::Beacon {
+        trusted_interaction: true,
+        visible: true,
+        focused: true,
+        dwell_ms: 4_000,
+        webdriver: false,
+    };
     let headers = browser_headers(rng);
-    push(rng, mail, Truth::Automated(Source::StealthSandbox), Hit { link, at, method: HitMethod::Get, agent, asn, headers }, Some(confirmation));
+    push(
+        rng,
+        mail,
+        Truth::Automated(Source::StealthSandbox),
+        Hit { link, at, method: HitMethod::Get, agent, asn, headers },
+        Some(confirmation),
+    );
 }
 
 fn pick_profile(rng: &mut Rng) -> Profile {
@@ -396,7 +417,14 @@ fn human_click(rng: &mut Rng, mail: &mut Mail, gateway: Gateway) {
             Gateway::Mimecast => 30031,
             _ => 8075,
         };
-        let hit = Hit { link, at: check_at, method: HitMethod::Get, agent: scanner_agent(rng, gateway), asn, headers: FetchHeaders::default() };
+        let hit = Hit {
+            link,
+            at: check_at,
+            method: HitMethod::Get,
+            agent: scanner_agent(rng, gateway),
+            asn,
+            headers: FetchHeaders::default(),
+        };
         push(rng, mail, Truth::Automated(Source::TimeOfClickCheck), hit, None);
     }
     let (agent, asn) = match profile {

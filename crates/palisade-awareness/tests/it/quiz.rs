@@ -12,7 +12,11 @@ fn module() -> palisade_awareness::Module {
 }
 
 /// Answers each question of the paper correctly for the first `right` questions, wrongly after.
-fn answers(m: &palisade_awareness::Module, paper: &palisade_awareness::quiz::Paper, right: usize) -> Vec<(String, String)> {
+fn answers(
+    m: &palisade_awareness::Module,
+    paper: &palisade_awareness::quiz::Paper,
+    right: usize,
+) -> Vec<(String, String)> {
     paper
         .questions
         .iter()
@@ -42,7 +46,8 @@ fn a_draw_is_seeded_distinct_and_shuffled() {
     // Over many seeds, papers differ and choice order is shuffled at least sometimes.
     let papers: Vec<_> = (0..50).map(|s| draw(&m, s, start).unwrap()).collect();
     assert!(papers.windows(2).any(|w| w[0].questions != w[1].questions));
-    let first_choice_varies = papers.iter().map(|p| p.questions[0].choices[0].clone()).collect::<std::collections::BTreeSet<_>>();
+    let first_choice_varies =
+        papers.iter().map(|p| p.questions[0].choices[0].clone()).collect::<std::collections::BTreeSet<_>>();
     assert!(first_choice_varies.len() > 1);
     assert_eq!(draw_n(&m, 0, 1, start), Err(QuizError::BankTooSmall { wanted: 0, available: m.questions.len() }));
     assert!(draw_n(&m, m.questions.len() + 1, 1, start).is_err());

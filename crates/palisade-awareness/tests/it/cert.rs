@@ -79,7 +79,8 @@ fn new_staff_have_14_days_and_failures_do_not_count() {
     // Someone else's pass, another module's pass, and a pass dated in the future do not certify Bob.
     let mut other_module = pass("bob", 1, "2026-03-02T00:00:00Z", true);
     other_module.module = ModuleId("pdpa-customer-data".into());
-    let noise = [pass("carol", 1, "2026-03-02T00:00:00Z", true), other_module, pass("bob", 1, "2026-04-01T00:00:00Z", true)];
+    let noise =
+        [pass("carol", 1, "2026-03-02T00:00:00Z", true), other_module, pass("bob", 1, "2026-04-01T00:00:00Z", true)];
     assert_eq!(standing(&m, &bob, &noise, t("2026-03-20T00:00:00Z")), Standing::Overdue { due_at: due });
     let ok = [pass("bob", 1, "2026-03-10T00:00:00Z", true)];
     assert!(matches!(standing(&m, &bob, &ok, t("2026-03-20T00:00:00Z")), Standing::Certified { .. }));
@@ -109,7 +110,10 @@ fn only_a_major_version_requires_recertification() {
     assert!(matches!(standing(&major, &dan, &v2, grace), Standing::Certified { .. }));
     // An old pass about to expire anyway keeps its own (earlier) date.
     let old = [pass("dan", 1, "2025-06-15T00:00:00Z", true)];
-    assert_eq!(standing(&major, &dan, &old, now), Standing::Due { due_at: t("2026-06-15T00:00:00Z"), reminder: Some(Reminder::SevenDays) });
+    assert_eq!(
+        standing(&major, &dan, &old, now),
+        Standing::Due { due_at: t("2026-06-15T00:00:00Z"), reminder: Some(Reminder::SevenDays) }
+    );
 }
 
 #[test]
@@ -125,7 +129,11 @@ fn reminders_are_sent_once_per_stage_and_leap_days_clamp() {
 #[test]
 fn coverage_counts_members_in_good_standing_on_every_module() {
     let m = module();
-    let members = [member("alice", "2025-01-01T00:00:00Z"), member("new", "2026-05-25T00:00:00Z"), member("late", "2025-01-01T00:00:00Z")];
+    let members = [
+        member("alice", "2025-01-01T00:00:00Z"),
+        member("new", "2026-05-25T00:00:00Z"),
+        member("late", "2025-01-01T00:00:00Z"),
+    ];
     let done = [pass("alice", 1, "2026-05-01T00:00:00Z", true)];
     assert_eq!(coverage(std::slice::from_ref(&m), &members, &done, t("2026-06-01T00:00:00Z")), (2, 3));
 }
