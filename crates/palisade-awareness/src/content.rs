@@ -45,6 +45,7 @@ impl std::fmt::Display for ModuleId {
 /// One entry of a module's change log. `major` marks a change of substance (new threats, changed advice) that
 /// makes earlier completions stale; wording fixes are minor and keep everyone certified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Change {
     pub version: u32,
     /// Publication date (ISO, `YYYY-MM-DD`); a major change gives certified staff 30 days from it.
@@ -55,6 +56,7 @@ pub struct Change {
 
 /// One answer option. `why` is shown after the quiz, for every option, so a wrong answer still teaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Choice {
     pub id: String,
     pub text: String,
@@ -65,6 +67,7 @@ pub struct Choice {
 
 /// A single-choice question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Question {
     pub id: String,
     pub prompt: String,
@@ -81,6 +84,7 @@ impl Question {
 
 /// A training module: a lesson (Markdown) and the bank its quizzes are drawn from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Module {
     pub id: ModuleId,
     pub title: String,
@@ -116,6 +120,7 @@ impl Module {
 
 /// One control of the merchant security guidelines: what it means and how to meet it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Guideline {
     pub id: String,
     pub title: String,
@@ -125,10 +130,32 @@ pub struct Guideline {
 
 /// The published guidelines document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Guidelines {
     pub version: u32,
     pub intro: String,
     pub controls: Vec<Guideline>,
+}
+
+impl Guidelines {
+    /// The guidelines as one Markdown document, for the product's published page (the web layer renders and
+    /// escapes it like any other Markdown).
+    #[must_use]
+    pub fn to_markdown(&self) -> String {
+        let mut out =
+            format!("# Security guidelines for merchants (version {})\n\n{}\n", self.version, self.intro.trim());
+        for c in &self.controls {
+            out.push_str(&format!(
+                "\n## {}\n\n**What it means.** {}\n\n**How to meet it.**\n\n",
+                c.title,
+                c.means.trim()
+            ));
+            for step in &c.how {
+                out.push_str(&format!("- {}\n", step.trim()));
+            }
+        }
+        out
+    }
 }
 
 /// Everything built in, validated.
@@ -271,6 +298,8 @@ mod tests {
             }
         }
         assert!(cat.guidelines.controls.len() >= 8);
+        let md = cat.guidelines.to_markdown();
+        assert!(md.contains("## Two-step sign-in for every staff account") && md.contains("**How to meet it.**"));
     }
 
     const GOOD: &str = r#"
@@ -321,5 +350,8 @@ choices = [
             assert!(err.contains(expect), "{err} should mention {expect}");
         }
         assert!(matches!(parse_module("t.toml", "id = ["), Err(ContentError::Parse { .. })));
+        // A misspelt key is an error, not silently ignored.
+        let typo = GOOD.replace("minutes = 5", "minutes = 5\nminutse = 5");
+        assert!(matches!(parse_module("t.toml", &typo), Err(ContentError::Parse { .. })));
     }
 }

@@ -167,3 +167,49 @@ fn answer_sheet<'a>(paper: &Paper, answers: &'a [(String, String)]) -> Result<BT
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
+
+/// One question reviewed after submission: every choice with its explanation, the correct one and the one
+/// given marked, so a wrong answer still teaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub question: String,
+    pub prompt: String,
+    /// In the paper's display order.
+    pub choices: Vec<ReviewChoice>,
+    pub given: Option<String>,
+}
+
+/// A choice as shown in a [`Review`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewChoice {
+    pub id: String,
+    pub text: String,
+    pub correct: bool,
+    pub why: String,
+}
+
+/// The review of a paper against the module, in paper order (questions or choices no longer in the module are
+/// left out rather than invented).
+#[must_use]
+pub fn review(module: &Module, paper: &Paper, answers: &[(String, String)]) -> Vec<Review> {
+    paper
+        .questions
+        .iter()
+        .filter_map(|pq| {
+            let q = module.question(&pq.question)?;
+            let choices = pq
+                .choices
+                .iter()
+                .filter_map(|id| q.choices.iter().find(|c| &c.id == id))
+                .map(|c| ReviewChoice {
+                    id: c.id.clone(),
+                    text: c.text.clone(),
+                    correct: c.correct,
+                    why: c.why.clone(),
+                })
+                .collect();
+            let given = answers.iter().find(|(qid, _)| qid == &pq.question).map(|(_, c)| truncate(c));
+            Some(Review { question: q.id.clone(), prompt: q.prompt.clone(), choices, given })
+        })
+        .collect()
+}

@@ -13,3 +13,12 @@ fn dev_seeds_meet_the_thresholds() {
         assert!(e.kept_rate() >= 0.98, "seed {seed}: kept {:.4}", e.kept_rate());
     }
 }
+
+#[test]
+fn the_replay_holds_every_source_and_profile() {
+    use palisade_awareness::phish::replay::Truth;
+    let kinds: std::collections::BTreeSet<Truth> =
+        generate(1, 5_000, 1_000).iter().flat_map(|m| m.visits.iter().map(|v| v.truth)).collect();
+    let automated = kinds.iter().filter(|k| matches!(k, Truth::Automated(_))).count();
+    assert_eq!((automated, kinds.len() - automated), (14, 7), "{kinds:?}");
+}

@@ -1,7 +1,7 @@
 //! Quiz draw and scoring, including tampered answer sheets.
 
 use palisade_awareness::content::catalogue;
-use palisade_awareness::quiz::{MemberId, QuizError, draw, draw_n, score};
+use palisade_awareness::quiz::{MemberId, QuizError, draw, draw_n, review, score};
 
 fn t(s: &str) -> jiff::Timestamp {
     s.parse().unwrap()
@@ -117,4 +117,19 @@ fn tampered_answer_sheets_are_refused_not_scored() {
     let mut empty = paper.clone();
     empty.questions.clear();
     assert_eq!(score(&m, &empty, member(), &[], end), Err(QuizError::MalformedPaper));
+}
+
+#[test]
+fn the_review_shows_every_choice_with_its_explanation_in_display_order() {
+    let m = module();
+    let paper = draw(&m, 5, t("2026-12-01T09:00:00Z")).unwrap();
+    let given = answers(&m, &paper, 2);
+    let r = review(&m, &paper, &given);
+    assert_eq!(r.len(), paper.questions.len());
+    for (rq, pq) in r.iter().zip(&paper.questions) {
+        assert_eq!(rq.choices.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), pq.choices);
+        assert_eq!(rq.choices.iter().filter(|c| c.correct).count(), 1);
+        assert!(rq.choices.iter().all(|c| !c.why.is_empty()));
+    }
+    assert_eq!(r[0].given.as_deref(), Some(given[0].1.as_str()));
 }
