@@ -268,3 +268,12 @@ fn confirmation_reason(hit: &ClickEvent, confirm: &Confirmation) -> Option<Reaso
     }
     None
 }
+
+/// The recipient's first counted click: the earliest link hit among `visits` (all of one recipient's mail)
+/// judged [`Verdict::Human`], with every visit's link hit as burst context. This is what per-store metrics
+/// take as `clicked_at`.
+#[must_use]
+pub fn first_counted_click(visits: &[Visit]) -> Option<Timestamp> {
+    let hits: Vec<ClickEvent> = visits.iter().map(|v| v.landing.clone()).collect();
+    visits.iter().filter(|v| classify(v, &hits).counts()).map(|v| v.landing.at).min()
+}

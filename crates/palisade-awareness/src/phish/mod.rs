@@ -5,4 +5,4 @@ pub mod classify;
 pub mod metrics;
 pub mod replay;
 
-pub use classify::{ClickEvent, Confirmation, HitMethod, Reason, Verdict, Visit, classify};
+pub use classify::{ClickEvent, Confirmation, HitMethod, Reason, Verdict, Visit, classify, first_counted_click};

@@ -171,3 +171,20 @@ fn every_link_of_a_mail_within_a_second_from_one_network_is_a_scanner() {
     elsewhere.asn = Some(30031);
     assert_eq!(classify(&visit(a.clone()), &[a, elsewhere]), Verdict::Human);
 }
+
+#[test]
+fn the_first_counted_click_ignores_scanners_before_it() {
+    use palisade_awareness::phish::first_counted_click;
+    let person = visit(human_hit());
+    let mut scanner = visit(human_hit());
+    scanner.landing.at = delivered() + SignedDuration::from_secs(2);
+    scanner.landing.asn = Some(8075);
+    let later = {
+        let mut h = human_hit();
+        h.at += SignedDuration::from_hours(2);
+        visit(h)
+    };
+    assert_eq!(first_counted_click(&[scanner.clone(), later.clone(), person.clone()]), Some(person.landing.at));
+    assert_eq!(first_counted_click(&[scanner]), None);
+    assert_eq!(first_counted_click(&[]), None);
+}
