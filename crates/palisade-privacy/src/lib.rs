@@ -3,6 +3,8 @@
 pub mod breach;
 pub mod calendar;
 pub mod envelope;
+pub mod inventory;
+mod inventory_registry;
 pub mod lookup;
 pub mod request;
 pub mod rotation;
