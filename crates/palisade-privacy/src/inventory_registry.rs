@@ -50,28 +50,15 @@ const CATALOGUE: &str = "merchant's catalogue or storefront content about produc
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
 /// Every column of the live schema, classified.
+#[rustfmt::skip]
 pub const REGISTRY: &[Column] = &[
     // accounts: one row per person holding an account; erasure anonymises it in place (a tombstone).
     np("accounts", "created_at"),
     np("accounts", "disabled"),
     p(("accounts", "display_name"), Identifier, PlatformAccount, Yes, AnonymiseWith("'Erased user'"), AccountLife),
     p(("accounts", "email"), Contact, PlatformAccount, Yes, AnonymiseWith("'erased+<id>@invalid'"), AccountLife),
-    p(
-        ("accounts", "email_key"),
-        Identifier,
-        PlatformAccount,
-        No,
-        AnonymiseWith("lookup hash of the erased address"),
-        AccountLife,
-    ),
-    p(
-        ("accounts", "id"),
-        Identifier,
-        PlatformAccount,
-        Yes,
-        Keep("the tombstone's key: orders, ledger and audit rows point at it"),
-        AccountLife,
-    ),
+    p(("accounts", "email_key"), Identifier, PlatformAccount, No, AnonymiseWith("lookup hash of the erased address"), AccountLife),
+    p(("accounts", "id"), Identifier, PlatformAccount, Yes, Keep("the tombstone's key: orders, ledger and audit rows point at it"), AccountLife),
     np("accounts", "kind"),
     np("accounts", "last_active_at"),
     np("accounts", "password_changed_at"),
@@ -84,11 +71,7 @@ pub const REGISTRY: &[Column] = &[
     np("api_tokens", "last_used_at"),
     p(("api_tokens", "last_used_ip"), Identifier, Staff, Yes, DeleteRow, AccountLife),
     p(("api_tokens", "name"), FreeText, Staff, Yes, DeleteRow, AccountLife),
-    npr(
-        "api_tokens",
-        "prefix",
-        "the token's public prefix, shown to recognise a leaked token; not secret, names no one",
-    ),
+    npr("api_tokens", "prefix", "the token's public prefix, shown to recognise a leaked token; not secret, names no one"),
     np("api_tokens", "revoked_at"),
     np("api_tokens", "scopes"),
     np("api_tokens", "store_id"),
@@ -277,22 +260,11 @@ pub const REGISTRY: &[Column] = &[
     np("order_items", "quantity"),
     np("order_items", "sku"),
     np("order_items", "store_id"),
-    npr(
-        "order_items",
-        "title",
-        "the product's title at checkout (catalogue text); the line is personal through its order",
-    ),
+    npr("order_items", "title", "the product's title at checkout (catalogue text); the line is personal through its order"),
     np("order_items", "unit_price_minor"),
     np("order_items", "variant_id"),
     // orders: the transaction record; the delivery address is erased once the order is closed.
-    p(
-        ("orders", "address"),
-        Address,
-        Buyer,
-        Yes,
-        AnonymiseWith("six fields reading 'erased', once the order is closed (delivered, no dispute open)"),
-        Transaction5y,
-    ),
+    p(("orders", "address"), Address, Buyer, Yes, AnonymiseWith("six fields reading 'erased', once the order is closed (delivered, no dispute open)"), Transaction5y),
     p(("orders", "buyer_email"), Contact, Buyer, Yes, Keep(TX), Transaction5y),
     p(("orders", "buyer_id"), Identifier, Buyer, Yes, Keep(REF), Transaction5y),
     p(("orders", "card_brand"), Payment, Buyer, Yes, Keep(TX), Transaction5y),
@@ -301,14 +273,7 @@ pub const REGISTRY: &[Column] = &[
     np("orders", "created_at"),
     np("orders", "currency"),
     np("orders", "id"),
-    p(
-        ("orders", "idempotency_fingerprint"),
-        Identifier,
-        Buyer,
-        No,
-        AnonymiseWith("NULL (a replay is then refused)"),
-        Transaction5y,
-    ),
+    p(("orders", "idempotency_fingerprint"), Identifier, Buyer, No, AnonymiseWith("NULL (a replay is then refused)"), Transaction5y),
     npr("orders", "idempotency_key", "a random key the client chose for retries"),
     np("orders", "number"),
     p(("orders", "payment_ref"), Payment, Buyer, Yes, Keep(TX), Transaction5y),
@@ -437,16 +402,8 @@ pub const REGISTRY: &[Column] = &[
     np("store_commerce", "time_zone"),
     np("store_commerce", "updated_at"),
     // store_export_settings: the store's secrets, a business's rather than a person's.
-    npr(
-        "store_export_settings",
-        "passphrase_sealed",
-        "the store's export passphrase, sealed; a business secret about no one",
-    ),
-    npr(
-        "store_export_settings",
-        "s3_credentials_sealed",
-        "the merchant's bucket credentials, sealed; a business secret",
-    ),
+    npr("store_export_settings", "passphrase_sealed", "the store's export passphrase, sealed; a business secret about no one"),
+    npr("store_export_settings", "s3_credentials_sealed", "the merchant's bucket credentials, sealed; a business secret"),
     npr("store_export_settings", "s3_url", "the merchant's bucket location; credentials are kept apart"),
     np("store_export_settings", "schedule"),
     np("store_export_settings", "store_id"),
@@ -465,14 +422,7 @@ pub const REGISTRY: &[Column] = &[
     np("store_exports", "store_id"),
     np("store_exports", "trigger_kind"),
     // store_firewall: the admin allow-list may be a staff member's home address range.
-    p(
-        ("store_firewall", "admin_allowlist"),
-        Identifier,
-        Staff,
-        Yes,
-        Keep("the store's security setting, kept by the merchant"),
-        StoreLife,
-    ),
+    p(("store_firewall", "admin_allowlist"), Identifier, Staff, Yes, Keep("the store's security setting, kept by the merchant"), StoreLife),
     np("store_firewall", "attack_mode_until"),
     np("store_firewall", "store_id"),
     np("store_firewall", "updated_at"),

@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod inventory;
 mod inventory_registry;
 pub mod lookup;
+pub mod pdpc;
 pub mod request;
 pub mod rotation;
 
