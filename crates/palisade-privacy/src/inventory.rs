@@ -14,7 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-pub use crate::inventory_registry::REGISTRY;
+use crate::breach::DataClass;
+pub use crate::inventory_registry::{BREACH_CLASSES, REGISTRY};
 
 /// What kind of personal data a column holds (the classes of issue #21).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -275,6 +276,10 @@ pub enum Problem {
     Duplicate(String),
     /// A personal-looking column marked not personal without a reason.
     UnexplainedNotPersonal(String),
+    /// A personal column with no line in [`BREACH_CLASSES`].
+    NoBreachClasses(String),
+    /// A [`BREACH_CLASSES`] line for a column that is not personal, not known, or listed twice.
+    StrayBreachClasses(String),
     /// A rule of the registry itself broken (e.g. a credential marked for export, an empty reason).
     Inconsistent(String, &'static str),
 }
@@ -330,6 +335,43 @@ pub fn check(schema: &str, registry: &[Column]) -> Vec<Problem> {
     problems
 }
 
+/// Compares the breach-class table with the registry: one line for each personal column, none for any other.
+#[must_use]
+pub fn check_breach_classes(registry: &[Column], breach: &[(&str, &[DataClass])]) -> Vec<Problem> {
+    let personal: BTreeSet<String> = registry.iter().filter(|c| c.personal().is_some()).map(Column::key).collect();
+    let mut mapped = BTreeSet::new();
+    let mut problems: Vec<Problem> = breach
+        .iter()
+        .filter(|(key, _)| !personal.contains(*key) || !mapped.insert((*key).to_owned()))
+        .map(|(key, _)| Problem::StrayBreachClasses((*key).to_owned()))
+        .collect();
+    problems.extend(personal.difference(&mapped).cloned().map(Problem::NoBreachClasses));
+    problems.sort();
+    problems
+}
+
+/// A column that the inventory cannot answer for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a classified column of the personal-data inventory")]
+pub struct UnknownColumn(pub String);
+
+/// The breach classes involved when `columns` (`table.column`) were exposed: what the breach register hands the
+/// classifier ([`crate::breach::Incident::classes`]) instead of a person's guess. Not-personal columns add
+/// nothing; a column the inventory does not know fails closed rather than counting as harmless.
+pub fn breach_classes<'a>(columns: impl IntoIterator<Item = &'a str>) -> Result<BTreeSet<DataClass>, UnknownColumn> {
+    let mut classes = BTreeSet::new();
+    for column in columns {
+        let entry = REGISTRY.iter().find(|c| c.key() == column).ok_or_else(|| UnknownColumn(column.to_owned()))?;
+        if entry.personal().is_none() {
+            continue;
+        }
+        let (_, involved) =
+            BREACH_CLASSES.iter().find(|(key, _)| *key == column).ok_or_else(|| UnknownColumn(column.to_owned()))?;
+        classes.extend(involved.iter().copied());
+    }
+    Ok(classes)
+}
+
 /// Escapes a value for a Markdown table cell (pipes, and anything that could start HTML).
 fn cell(text: &str) -> String {
     text.replace('\\', "\\\\").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
@@ -347,6 +389,15 @@ fn erase_text(erase: Erase) -> String {
         Erase::AnonymiseWith(with) => format!("anonymise with {with}"),
         Erase::DeleteRow => "delete row".to_owned(),
         Erase::Keep(why) => format!("keep: {why}"),
+    }
+}
+
+/// A column's breach classes for the report ("none" when it involves none, "unmapped" when the table lacks it).
+fn breach_text(key: &str) -> String {
+    match BREACH_CLASSES.iter().find(|(k, _)| *k == key) {
+        Some((_, [])) => "none".to_owned(),
+        Some((_, classes)) => classes.iter().map(|c| c.label()).collect::<Vec<_>>().join(", "),
+        None => "unmapped".to_owned(),
     }
 }
 
@@ -369,17 +420,18 @@ fn table_section(out: &mut String, table: &str, columns: &[&Column]) {
     if personal.is_empty() {
         let _ = writeln!(out, "No personal data.\n");
     } else {
-        let _ = writeln!(out, "| Column | Class | Subject | Export | Erasure | Retention |");
-        let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- |");
+        let _ = writeln!(out, "| Column | Class | Subject | Export | Erasure | Retention | In a breach |");
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
         for (column, p) in personal {
             let _ = writeln!(
                 out,
-                "| `{column}` | {:?} | {:?} | {} | {} | {} |",
+                "| `{column}` | {:?} | {:?} | {} | {} | {} | {} |",
                 p.class,
                 p.subject,
                 export_text(p.export),
                 cell(&erase_text(p.erase)),
-                p.retention.name()
+                p.retention.name(),
+                breach_text(&format!("{table}.{column}"))
             );
         }
         let _ = writeln!(out);
@@ -405,7 +457,8 @@ pub fn markdown(registry: &[Column]) -> String {
          Generated from `palisade_privacy::inventory::REGISTRY` by `inventory::markdown`; do not edit by hand \
          (a test fails when this file is out of date: run `PALISADE_BLESS=1 cargo test -p palisade-privacy --lib \
          inventory` to rewrite it). Every column of `crates/palisade-store/schema.txt` is listed, personal or \
-         not. Timestamps, counters and flags on a row about a person go with the row.\n\n## Retention classes\n\n",
+         not. Timestamps, counters and flags on a row about a person go with the row. \"In a breach\" is what a leak \
+         of the column counts as for the breach classifier (`inventory::BREACH_CLASSES`).\n\n## Retention classes\n\n",
     );
     for r in Retention::ALL {
         let _ = writeln!(out, "- **{}**: {}", r.name(), r.describe());

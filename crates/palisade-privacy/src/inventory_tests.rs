@@ -147,9 +147,10 @@ fn the_report_escapes_what_it_quotes() {
     assert!(!md.contains("<script>") && !md.contains("<img"), "{md}");
     assert!(md.contains("x \\| &lt;script&gt;y&lt;/script&gt;"), "{md}");
     assert!(md.contains("| `b` | FreeText | Buyer | yes | keep: a\\|b &lt;img"), "{md}");
+    assert!(md.contains("| delivery | unmapped |"), "{md}");
     // Each personal row has exactly the six cells of the header (an unescaped pipe would add one).
     let row = md.lines().find(|l| l.starts_with("| `b`")).unwrap();
-    assert_eq!(row.matches(" | ").count(), 5, "{row}");
+    assert_eq!(row.matches(" | ").count(), 6, "{row}");
 }
 
 /// `docs/personal-data.md` is the registry as generated; `PALISADE_BLESS=1` rewrites it.
@@ -166,4 +167,50 @@ fn the_committed_report_is_up_to_date() {
         "docs/personal-data.md is out of date: run `PALISADE_BLESS=1 cargo test -p palisade-privacy --lib \
          inventory` and commit the file"
     );
+}
+
+#[test]
+fn every_personal_column_has_breach_classes_and_nothing_else_does() {
+    let problems = check_breach_classes(REGISTRY, BREACH_CLASSES);
+    assert!(problems.is_empty(), "BREACH_CLASSES disagrees with the registry:\n{}", listing(&problems));
+    let mut stray = BREACH_CLASSES.to_vec();
+    stray.retain(|(key, _)| *key != "orders.address");
+    stray.push(("orders.total_minor", &[]));
+    stray.push(("accounts.email", &[]));
+    assert_eq!(
+        check_breach_classes(REGISTRY, &stray),
+        vec![
+            Problem::NoBreachClasses("orders.address".into()),
+            Problem::StrayBreachClasses("accounts.email".into()),
+            Problem::StrayBreachClasses("orders.total_minor".into()),
+        ]
+    );
+}
+
+#[test]
+fn exposed_columns_become_the_classifiers_input() {
+    use crate::breach::{BreachPolicy, DataClass, Incident, Reach, Reason, Role, Verdict, assess};
+    use palisade_core::time::{ManualClock, Timestamp};
+
+    let leaked = ["orders.address", "orders.buyer_email", "orders.total_minor", "orders.card_last4"];
+    let classes = breach_classes(leaked).unwrap();
+    assert_eq!(
+        classes.into_iter().collect::<Vec<_>>(),
+        vec![DataClass::FullNameOrAlias, DataClass::Contact, DataClass::Address]
+    );
+    // Sign-in emails with password hashes: account identifier with access data (reg 3(1)(b)).
+    let classes = breach_classes(["accounts.email", "accounts.password_hash", "accounts.created_at"]).unwrap();
+    let incident = Incident {
+        classes,
+        excluded: std::collections::BTreeSet::new(),
+        affected: 3,
+        reach: Reach::BeyondOrganisation,
+        role: Role::Organisation,
+        discovered_at: Timestamp(0),
+    };
+    let outcome = assess(&incident, &ManualClock::new(Timestamp(0)), &BreachPolicy::default());
+    assert_eq!(outcome.verdict, Verdict::Notifiable);
+    assert!(outcome.reasons.contains(&Reason::AccountAccessData));
+    // A column nobody classified fails closed.
+    assert_eq!(breach_classes(["orders.secret_notes"]), Err(UnknownColumn("orders.secret_notes".into())));
 }

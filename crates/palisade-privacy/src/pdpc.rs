@@ -353,40 +353,9 @@ pub fn draft(
     })
 }
 
-/// The plain-language name of a class of personal data, as the notice lists it.
-#[must_use]
-pub fn class_label(class: DataClass) -> &'static str {
-    match class {
-        DataClass::FullNameOrAlias => "full name or alias",
-        DataClass::IdentificationNumber => "identification number (NRIC, FIN, passport)",
-        DataClass::AccountIdentifier => "account identifier",
-        DataClass::AccountCredential => "password or other account access data",
-        DataClass::Remuneration => "remuneration",
-        DataClass::SalesIncome => "income from the sale of goods",
-        DataClass::PaymentCardNumber => "payment card number",
-        DataClass::BankAccountNumber => "bank account number",
-        DataClass::FinancialStanding => "net worth, deposits, loans or credit",
-        DataClass::Insurance => "insurance information",
-        DataClass::PrivateSigningKey => "private signing key",
-        DataClass::ChildProtection => "child or young person in proceedings or care",
-        DataClass::VulnerableAdultProtection => "vulnerable adult under protection",
-        DataClass::SexualOffenceVictim => "identity of a sexual offence victim",
-        DataClass::HealthCondition => "prescribed health condition",
-        DataClass::ReproductiveTreatment => "reproductive treatment",
-        DataClass::OrganDonation => "organ donation or transplant",
-        DataClass::Suicide => "suicide or attempted suicide",
-        DataClass::Abuse => "domestic, child or sexual abuse",
-        DataClass::Adoption => "adoption",
-        DataClass::Contact => "email address or phone number",
-        DataClass::Address => "postal address",
-        DataClass::DateOfBirth => "date of birth",
-        DataClass::PurchaseHistory => "purchase history",
-    }
-}
-
 /// One reason of the assessment, in words.
 fn reason_text(reason: &Reason) -> String {
-    let list = |classes: &[DataClass]| classes.iter().map(|c| class_label(*c)).collect::<Vec<_>>().join(", ");
+    let list = |classes: &[DataClass]| classes.iter().map(|c| c.label()).collect::<Vec<_>>().join(", ");
     match reason {
         Reason::IdentityWithPrescribedData { identity, prescribed } => {
             format!("significant harm (reg 3(1)(a)): {} together with {}", list(identity), list(prescribed))

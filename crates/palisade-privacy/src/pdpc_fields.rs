@@ -3,8 +3,8 @@
 use palisade_core::time::Timestamp;
 
 use super::{
-    DraftError, Facts, Field, FieldKey, IndividualsPlan, MAX_TEXT, Section, as_intermediary, class_label,
-    individuals_required, reason_text, when,
+    DraftError, Facts, Field, FieldKey, IndividualsPlan, MAX_TEXT, Section, as_intermediary, individuals_required,
+    reason_text, when,
 };
 use crate::breach::{Assessment, Incident, Verdict};
 
@@ -179,7 +179,7 @@ pub(super) fn timeline(incident: &Incident, assessment: &Assessment, facts: &Fac
 /// What happened, to whom and to what data, and why it is notifiable.
 pub(super) fn breach(incident: &Incident, assessment: &Assessment, facts: &Facts) -> Section {
     use FieldKey as K;
-    let classes: Vec<&str> = incident.classes.iter().map(|c| class_label(*c)).collect();
+    let classes: Vec<&str> = incident.classes.iter().map(|c| c.label()).collect();
     let classes = if classes.is_empty() { "none identified yet".to_owned() } else { classes.join(", ") };
     let mut because: Vec<String> = assessment.reasons.iter().map(reason_text).collect();
     if assessment.verdict != Verdict::Notifiable {
