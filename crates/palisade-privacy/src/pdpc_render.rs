@@ -6,11 +6,12 @@ use super::{Draft, when};
 
 /// Escapes one line of a value: `&`, `<` and `>` become HTML entities (no markup survives a paste into a web
 /// form or mail), and a line that a spreadsheet would read as a formula (starting with `=`, `+`, `@`, or `-` not
-/// followed by a space, the OWASP CSV-injection set) is prefixed with `'`.
+/// followed by a space, the OWASP CSV-injection set, after any leading blanks) is prefixed with `'`.
 #[must_use]
 pub fn escape_line(line: &str) -> String {
     let escaped = line.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let mut chars = escaped.chars();
+    // Leading blanks do not make a formula safe everywhere: look past them.
+    let mut chars = escaped.trim_start().chars();
     let formula = match chars.next() {
         Some('=' | '+' | '@') => true,
         Some('-') => !matches!(chars.next(), Some(' ') | None),

@@ -207,5 +207,30 @@ fn escape_line_cases() {
     assert_eq!(escape_line("-"), "-");
     assert_eq!(escape_line("-x"), "'-x");
     assert_eq!(escape_line("a=b"), "a=b");
+    assert_eq!(escape_line("  =1"), "'  =1");
+    assert_eq!(escape_line(" - item"), " - item");
     assert_eq!(escape_line("<b>&"), "&lt;b&gt;&amp;");
+}
+
+proptest::proptest! {
+    /// Whatever is typed into the free-text facts, the rendering has exactly one line per field, no markup and
+    /// no line a spreadsheet would read as a formula.
+    #[test]
+    fn any_text_renders_inert(description in "\\PC{0,200}", cause in "[=+@<>&\\-\\n\\r\\t a-z\\u{202e}\\u{0}]{1,80}") {
+        let mut f = facts();
+        f.description = format!("d{description}");
+        f.cause = format!("c{cause}");
+        let d = prepare(&incident(&[DataClass::Contact], 600), &f, HOUR).unwrap();
+        let text = render_text(&d);
+        proptest::prop_assert!(!text.contains('<') && !text.contains('>') && !text.contains('\r'));
+        let (rlo, nul) = ('\u{202e}', '\u{0}');
+        proptest::prop_assert!(!text.contains(rlo) && !text.contains(nul));
+        let field_lines = text.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ")).count();
+        proptest::prop_assert_eq!(field_lines, FieldKey::ALL.len());
+        for line in text.lines().filter(|l| l.starts_with("      ")) {
+            let content = line.trim_start_matches(' ');
+            proptest::prop_assert!(!content.starts_with(['=', '+', '@']), "{}", line);
+            proptest::prop_assert!(!content.starts_with('-') || content.starts_with("- ") || content == "-", "{}", line);
+        }
+    }
 }
