@@ -3,7 +3,7 @@
 // It sends nothing anywhere: the form posts to this site only (CSP form-action 'self', connect-src 'none').
 (function () {
   "use strict";
-  var number = document.getElementById("card-number");
+  var number = document.getElementById("f-card_number");
   if (number) {
     number.addEventListener("input", function () {
       var digits = number.value.replace(/\D/g, "").slice(0, 19);

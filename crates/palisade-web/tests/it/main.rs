@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 mod account_safety;
+mod admin_times;
 mod admin;
 mod api_doc;
 mod api_errors;
@@ -10,6 +11,7 @@ mod baseline;
 mod browser;
 mod browser_journeys;
 mod buyer_account;
+mod checkout_page;
 mod client_address;
 mod console;
 mod fail_closed;
