@@ -259,12 +259,19 @@ mod tests {
         let berlin = StoreZone::parse("Europe/Berlin").unwrap();
         let bounds = berlin.day_bounds(now, 3);
         let local: Vec<String> = bounds.iter().map(|b| berlin.local(*b)).collect();
-        assert_eq!(local, ["29 Mar 2025, 00:00 CET", "30 Mar 2025, 00:00 CET", "31 Mar 2025, 00:00 CEST", "1 Apr 2025, 00:00 CEST"]);
-        let lengths: Vec<i64> = bounds.windows(2).filter_map(|w| Some((w.get(1)?.0 - w.first()?.0) / 3_600_000)).collect();
+        assert_eq!(
+            local,
+            ["29 Mar 2025, 00:00 CET", "30 Mar 2025, 00:00 CET", "31 Mar 2025, 00:00 CEST", "1 Apr 2025, 00:00 CEST"]
+        );
+        let lengths: Vec<i64> =
+            bounds.windows(2).filter_map(|w| Some((w.get(1)?.0 - w.first()?.0) / 3_600_000)).collect();
         assert_eq!(lengths, [24, 23, 24]);
         assert_eq!(berlin.day_label(now), "Mon 31 Mar");
         let sg = StoreZone::default_zone();
         let sg_bounds = sg.day_bounds(now, 1);
-        assert_eq!(sg_bounds.iter().map(|b| sg.local(*b)).collect::<Vec<_>>(), ["31 Mar 2025, 00:00 +08", "1 Apr 2025, 00:00 +08"]);
+        assert_eq!(
+            sg_bounds.iter().map(|b| sg.local(*b)).collect::<Vec<_>>(),
+            ["31 Mar 2025, 00:00 +08", "1 Apr 2025, 00:00 +08"]
+        );
     }
 }

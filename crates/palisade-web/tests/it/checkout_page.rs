@@ -209,7 +209,8 @@ async fn expiry_dates_are_real_months_to_come_in_every_usual_spelling() {
     let cookie = guest_with(&app, v).await;
     for (i, refused) in ["01/20", "0/29", "00/29", "13/29", "13/2029", "1/2", "12/1999"].into_iter().enumerate() {
         let key = format!("k-exp-bad-{i}");
-        let (status, page) = post(&app, &cookie, &with(guest_payment(&key, "4242424242424242"), "expiry", refused)).await;
+        let (status, page) =
+            post(&app, &cookie, &with(guest_payment(&key, "4242424242424242"), "expiry", refused)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
         assert!(page.contains("id=\"e-expiry\""), "{refused}");
     }
@@ -228,4 +229,3 @@ async fn expiry_dates_are_real_months_to_come_in_every_usual_spelling() {
         assert!(res.headers()["location"].to_str().unwrap().starts_with("/orders/"), "{accepted}");
     }
 }
-

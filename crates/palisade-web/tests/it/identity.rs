@@ -571,10 +571,15 @@ async fn a_passkey_second_step_merges_the_guest_cart_and_returns_to_a_local_path
     let post = |path: &str, cookie: &str, body: Value| {
         app.client.post(app.url(path)).header("cookie", cookie.to_owned()).json(&body).send()
     };
-    let start: Value =
-        post("/api/v1/auth/passkeys/register/start", &cookie, serde_json::json!({})).await.unwrap().json().await.unwrap();
-    let credential =
-        authenticator.do_registration(origin.clone(), serde_json::from_value(start["options"].clone()).unwrap()).unwrap();
+    let start: Value = post("/api/v1/auth/passkeys/register/start", &cookie, serde_json::json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credential = authenticator
+        .do_registration(origin.clone(), serde_json::from_value(start["options"].clone()).unwrap())
+        .unwrap();
     let body = serde_json::json!({"challenge": start["challenge"], "name": "Phone", "credential": credential});
     assert_eq!(post("/api/v1/auth/passkeys/register/finish", &cookie, body).await.unwrap().status(), 200);
 

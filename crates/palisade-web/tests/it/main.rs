@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 mod account_safety;
-mod admin_times;
 mod admin;
+mod admin_times;
 mod api_doc;
 mod api_errors;
 mod backups;

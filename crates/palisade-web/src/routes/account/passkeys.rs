@@ -142,9 +142,8 @@ async fn login_finish(
 ) -> Result<Response, ApiError> {
     passkeys::finish_authentication(rp(&state)?, &state.db, &s.session, &body.challenge, &body.credential).await?;
     let token = sessions::rotate(&state.db, &s.session).await?;
-    let dropped = crate::routes::storefront::catalog::merge_guest_cart(&state, &headers, s.account.id)
-        .await
-        .map_err(|e| e.0)?;
+    let dropped =
+        crate::routes::storefront::catalog::merge_guest_cart(&state, &headers, s.account.id).await.map_err(|e| e.0)?;
     let next = body
         .next
         .filter(|n| crate::http::is_local_path(n))

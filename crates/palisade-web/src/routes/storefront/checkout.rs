@@ -165,8 +165,7 @@ fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Res
         Ok(k) => k.as_str().to_owned(),
         Err(_) => new_key(),
     };
-    let summary: Vec<_> =
-        shown.errors.summary().into_iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
+    let summary: Vec<_> = shown.errors.summary().into_iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
     let html = state.templates.render(
         "pay.html",
         json!({"group": shown.group.map(group_json), "form": shown.form, "errors": shown.errors,

@@ -148,10 +148,9 @@ fn address_message(field: &str, refusal: &AddressError) -> String {
     let label = address_label(field);
     match refusal {
         AddressError::Missing(_) => format!("Enter {label}"),
-        AddressError::TooLong { .. } => format!(
-            "Shorten {label} to {} characters or fewer",
-            palisade_commerce::address::MAX_FIELD
-        ),
+        AddressError::TooLong { .. } => {
+            format!("Shorten {label} to {} characters or fewer", palisade_commerce::address::MAX_FIELD)
+        }
         _ => format!("Write {label} on one line, without tabs or line breaks"),
     }
 }
@@ -184,7 +183,7 @@ fn card_number_problem(number: &str) -> Result<(), &'static str> {
         .enumerate()
         .map(|(i, d)| if i % 2 == 1 { if *d * 2 > 9 { *d * 2 - 9 } else { *d * 2 } } else { *d })
         .sum();
-    if sum % 10 != 0 {
+    if !sum.is_multiple_of(10) {
         return Err("That card number is not right: check it against your card");
     }
     Ok(())
