@@ -49,7 +49,7 @@ const PAY_JS: &str = include_str!("../../../assets/pay.js");
 pub static PAYMENT_SCRIPTS: LazyLock<Vec<Script>> = LazyLock::new(|| {
     vec![Script {
         path: "/assets/pay.js",
-        purpose: "formats the card number as typed; prevents double submission",
+        purpose: "formats the card number as typed; focuses the list of refused fields; prevents double submission",
         integrity: sri(PAY_JS),
         body: PAY_JS,
     }]
