@@ -96,17 +96,29 @@ pub(super) async fn page(
     ctx: serde_json::Value,
 ) -> PageResult {
     let store = tenancy::get_store(&state.db, scope(access)).await?;
+    let (zone, now) = clock(state, access).await?;
     let mut full = json!({
         "operator": access.account.email,
         "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name, "currency": store.currency},
         "base": base(access),
         "section": section,
+        "time_zone": zone,
+        "now": now,
         "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
     });
     if let (Some(f), serde_json::Value::Object(c)) = (full.as_object_mut(), ctx) {
         f.extend(c);
     }
     Ok(Html(state.templates.render(template, full)?).into_response())
+}
+
+/// The store's time zone and the time now (ms): admin pages show times in the store's zone, as its shop does,
+/// and "3 hours ago" against `now` (the `moment` filter), not in UTC.
+pub(super) async fn clock(
+    state: &AppState,
+    access: &StaffAccess,
+) -> Result<(palisade_core::zone::StoreZone, i64), AdminError> {
+    Ok((orders::time_zone(&state.db, scope(access)).await?, state.db.now().0))
 }
 
 pub(super) fn back(to: String) -> PageResult {
