@@ -84,8 +84,21 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// Query parameter names that commonly carry a post-login or post-action destination.
-pub const REDIRECT_PARAMS: &[&str] =
-    &["next", "return", "return_to", "returnto", "returnurl", "url", "redirect", "redirect_uri", "redirect_url", "goto", "dest", "destination", "continue"];
+pub const REDIRECT_PARAMS: &[&str] = &[
+    "next",
+    "return",
+    "return_to",
+    "returnto",
+    "returnurl",
+    "url",
+    "redirect",
+    "redirect_uri",
+    "redirect_url",
+    "goto",
+    "dest",
+    "destination",
+    "continue",
+];
 
 /// What the page checks need to know about the store.
 #[derive(Debug, Clone)]
@@ -133,8 +146,12 @@ const SUBRESOURCES: &[(&str, &str, bool)] = &[
 
 fn link_loads(e: &Element) -> bool {
     e.attr("rel").is_some_and(|rel| {
-        rel.split_ascii_whitespace()
-            .any(|r| matches!(r.to_ascii_lowercase().as_str(), "stylesheet" | "icon" | "preload" | "modulepreload" | "manifest" | "prefetch"))
+        rel.split_ascii_whitespace().any(|r| {
+            matches!(
+                r.to_ascii_lowercase().as_str(),
+                "stylesheet" | "icon" | "preload" | "modulepreload" | "manifest" | "prefetch"
+            )
+        })
     })
 }
 
@@ -156,7 +173,11 @@ fn mixed_content(base: &Url, doc: &Page) -> Vec<Finding> {
                 let severity = if active { Severity::High } else { Severity::Low };
                 let finding = Finding::new(
                     &MIXED_CONTENT,
-                    format!("<{}> loads {} over http", e.name, if active { "active content" } else { "passive content" }),
+                    format!(
+                        "<{}> loads {} over http",
+                        e.name,
+                        if active { "active content" } else { "passive content" }
+                    ),
                     format!("{}={}", attr, abs),
                     Location::at(base.as_str(), format!("{}[{}=\"{}\"]", e.name, attr, abs)),
                 );
@@ -173,7 +194,8 @@ fn scripts_without_sri(base: &Url, doc: &Page) -> Vec<Finding> {
         .filter_map(|s| {
             let src = s.attr("src")?.trim();
             let abs = base.join(src).ok()?;
-            let same = abs.origin() == base.origin() || (similar_host(abs.host_str().unwrap_or_default(), host) && !src.starts_with("//"));
+            let same = abs.origin() == base.origin()
+                || (similar_host(abs.host_str().unwrap_or_default(), host) && !src.starts_with("//"));
             let integrity = s.attr("integrity").is_some_and(valid_integrity);
             (!same && !integrity).then(|| {
                 Finding::new(
@@ -245,7 +267,10 @@ fn open_redirect_links(base: &Url, doc: &Page) -> Vec<Finding> {
                 &OPEN_REDIRECT_PARAM,
                 format!("`{key}` parameter carries an absolute URL"),
                 format!("{key}={value}"),
-                Location::at(base.as_str(), format!("a[href=\"{}{}?{key}=\"]", link.origin().ascii_serialization(), link.path())),
+                Location::at(
+                    base.as_str(),
+                    format!("a[href=\"{}{}?{key}=\"]", link.origin().ascii_serialization(), link.path()),
+                ),
             );
             out.push(if off_site { finding } else { finding.with_severity(Severity::Low) });
         }
@@ -291,8 +316,10 @@ pub fn check_exposed(probe_path: &str, response: &Fetched) -> Option<Finding> {
     match status {
         200..=299 => {
             let body = response.body.trim_start();
-            let confirmed = (probe_path.starts_with("/.git/") && (body.starts_with("ref:") || body.starts_with("[core]")))
-                || (probe_path.starts_with("/.env") && body.lines().any(|l| l.contains('=') && !l.trim_start().starts_with('<')));
+            let confirmed = (probe_path.starts_with("/.git/")
+                && (body.starts_with("ref:") || body.starts_with("[core]")))
+                || (probe_path.starts_with("/.env")
+                    && body.lines().any(|l| l.contains('=') && !l.trim_start().starts_with('<')));
             let soft_404 = response.is_html() && !probe_path.ends_with(".php");
             let f = Finding::new(&EXPOSED_FILE, format!("{probe_path} is served"), evidence, location);
             Some(if confirmed {
@@ -320,8 +347,11 @@ static INLINE_HANDLER: LazyLock<Option<Regex>> =
 /// Scans one template source for unsafe patterns (line by line: a tag split across lines is not seen).
 #[must_use]
 pub fn check_template(path: &str, source: &str) -> Vec<Finding> {
-    let patterns: [(&LazyLock<Option<Regex>>, &Rule); 3] =
-        [(&SAFE_FILTER, &TEMPLATE_SAFE_FILTER), (&AUTOESCAPE_OFF, &TEMPLATE_AUTOESCAPE_OFF), (&INLINE_HANDLER, &TEMPLATE_INLINE_HANDLER)];
+    let patterns: [(&LazyLock<Option<Regex>>, &Rule); 3] = [
+        (&SAFE_FILTER, &TEMPLATE_SAFE_FILTER),
+        (&AUTOESCAPE_OFF, &TEMPLATE_AUTOESCAPE_OFF),
+        (&INLINE_HANDLER, &TEMPLATE_INLINE_HANDLER),
+    ];
     let mut out = Vec::new();
     for (n, line) in source.lines().enumerate() {
         for (re, rule) in &patterns {

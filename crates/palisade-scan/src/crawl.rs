@@ -88,11 +88,7 @@ impl CrawlPlanner {
             return 0;
         }
         let doc = Page::parse(&page.body);
-        let base = doc
-            .by_name("base")
-            .find_map(|b| b.attr("href"))
-            .and_then(|h| self.admit(&base, h))
-            .unwrap_or(base);
+        let base = doc.by_name("base").find_map(|b| b.attr("href")).and_then(|h| self.admit(&base, h)).unwrap_or(base);
         let links: Vec<Url> = doc
             .elements
             .iter()
@@ -153,14 +149,12 @@ pub async fn crawl<F: Fetcher>(mut planner: CrawlPlanner, fetcher: &mut F) -> Cr
         match fetcher.fetch(&url).await {
             Ok(page) => {
                 planner.record(&page, depth);
-                if (300..400).contains(&page.status) {
-                    if let (Some(loc), Some(base)) = (page.header("location"), page.parsed_url()) {
-                        if let Some(next) = planner.admit(&base, loc) {
-                            if planner.seen.insert(next.to_string()) {
-                                planner.queue.push_back((next, depth));
-                            }
-                        }
-                    }
+                if (300..400).contains(&page.status)
+                    && let (Some(loc), Some(base)) = (page.header("location"), page.parsed_url())
+                    && let Some(next) = planner.admit(&base, loc)
+                    && planner.seen.insert(next.to_string())
+                {
+                    planner.queue.push_back((next, depth));
                 }
                 outcome.pages.push(page);
             }

@@ -91,11 +91,8 @@ impl Page {
 
 fn element_of(tag: &tl::HTMLTag<'_>) -> Element {
     let name = tag.name().as_utf8_str().to_ascii_lowercase();
-    let attrs = tag
-        .attributes()
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.map(|v| decode(&v).into_owned())))
-        .collect();
+    let attrs =
+        tag.attributes().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.map(|v| decode(&v).into_owned()))).collect();
     Element { name, attrs }
 }
 

@@ -36,7 +36,10 @@ impl Report {
     #[must_use]
     pub fn new(target: &str, generated_at: &str, score: Option<Score>, mut findings: Vec<Finding>) -> Self {
         findings.sort_by(|a, b| {
-            b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| a.fingerprint.cmp(&b.fingerprint))
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
         });
         findings.dedup_by(|a, b| a.fingerprint == b.fingerprint);
         Self { target: target.to_owned(), generated_at: generated_at.to_owned(), page_title: None, score, findings }
@@ -53,18 +56,37 @@ impl Report {
         let mut h = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
         let _ = write!(h, "<title>Security scan: {}</title>", text(&self.target));
         h.push_str("<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px;vertical-align:top}</style></head><body>");
-        let _ = write!(h, "<h1>Security scan of {}</h1><p>Generated {}</p>", text(&self.target), text(&self.generated_at));
+        let _ =
+            write!(h, "<h1>Security scan of {}</h1><p>Generated {}</p>", text(&self.target), text(&self.generated_at));
         if let Some(title) = &self.page_title {
             let _ = write!(h, "<p>Start page title: {}</p>", text(title));
         }
         if let Some(score) = &self.score {
-            let _ = write!(h, "<h2>Headers: {} / {} ({})</h2><table><tr><th>Test</th><th>Result</th><th>Modifier</th><th>Outcome</th><th>Evidence</th></tr>", score.score, score.max_score, text(score.grade));
+            let _ = write!(
+                h,
+                "<h2>Headers: {} / {} ({})</h2><table><tr><th>Test</th><th>Result</th><th>Modifier</th><th>Outcome</th><th>Evidence</th></tr>",
+                score.score,
+                score.max_score,
+                text(score.grade)
+            );
             for t in &score.tests {
-                let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:?}</td><td>{}</td></tr>", text(t.test), text(t.result), t.modifier, t.outcome, text(&t.evidence));
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:?}</td><td>{}</td></tr>",
+                    text(t.test),
+                    text(t.result),
+                    t.modifier,
+                    t.outcome,
+                    text(&t.evidence)
+                );
             }
             h.push_str("</table>");
         }
-        let _ = write!(h, "<h2>Findings ({})</h2><table><tr><th>Severity</th><th>Rule</th><th>Title</th><th>Location</th><th>Evidence</th><th>Fix</th><th>Fingerprint</th></tr>", self.findings.len());
+        let _ = write!(
+            h,
+            "<h2>Findings ({})</h2><table><tr><th>Severity</th><th>Rule</th><th>Title</th><th>Location</th><th>Evidence</th><th>Fix</th><th>Fingerprint</th></tr>",
+            self.findings.len()
+        );
         for f in &self.findings {
             let loc = match (&f.location.selector, f.location.line) {
                 (Some(s), Some(l)) => format!("{}:{l} {s}", f.location.url),
@@ -75,7 +97,14 @@ impl Report {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">{}</a></td><td><code>{}</code></td></tr>",
-                f.severity.as_str(), text(&f.rule_id), text(&f.title), text(&loc), text(&f.evidence), attr(safe_link), text(safe_link), text(&f.fingerprint)
+                f.severity.as_str(),
+                text(&f.rule_id),
+                text(&f.title),
+                text(&loc),
+                text(&f.evidence),
+                attr(safe_link),
+                text(safe_link),
+                text(&f.fingerprint)
             );
         }
         h.push_str("</table></body></html>");
@@ -89,7 +118,18 @@ impl Report {
             .iter()
             .map(|r| json!({"id": r.id, "shortDescription": {"text": r.summary}, "helpUri": r.fix_link}))
             .collect();
-        for test in ["content-security-policy", "cookies", "cross-origin-resource-sharing", "redirection", "referrer-policy", "strict-transport-security", "subresource-integrity", "x-content-type-options", "x-frame-options", "cross-origin-resource-policy"] {
+        for test in [
+            "content-security-policy",
+            "cookies",
+            "cross-origin-resource-sharing",
+            "redirection",
+            "referrer-policy",
+            "strict-transport-security",
+            "subresource-integrity",
+            "x-content-type-options",
+            "x-frame-options",
+            "cross-origin-resource-policy",
+        ] {
             rules.push(json!({"id": format!("headers/{test}"), "shortDescription": {"text": format!("Observatory test {test}")}, "helpUri": observatory::fix_link(test)}));
         }
         let index = |id: &str| rules.iter().position(|r| r.get("id").and_then(Value::as_str) == Some(id));

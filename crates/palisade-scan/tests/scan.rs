@@ -1,7 +1,9 @@
 //! Fixtures with hand-computed Observatory scores, page checks, crawl boundaries, report escaping and SARIF shape.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 use palisade_scan::checks::{self, PageCheckConfig};
 use palisade_scan::crawl::{self, CrawlLimits, CrawlPlanner, Fetcher};
+use palisade_scan::observatory::tests::Hsts;
 use palisade_scan::observatory::{self, Outcome, SCANNER_PROBE_ORIGIN};
 use palisade_scan::report::{Report, SARIF_FINGERPRINT_KEY};
 use palisade_scan::{Fetched, RedirectProbe, Severity};
@@ -25,7 +27,10 @@ fn default_storefront() -> Fetched {
         "https://shop.example/",
         &[
             ("Content-Type", "text/html; charset=utf-8"),
-            ("content-security-policy", "default-src 'none'; script-src 'self' 'nonce-0f1e2d'; style-src 'self' 'nonce-0f1e2d'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            (
+                "content-security-policy",
+                "default-src 'none'; script-src 'self' 'nonce-0f1e2d'; style-src 'self' 'nonce-0f1e2d'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
             ("referrer-policy", "same-origin"),
@@ -46,7 +51,10 @@ fn default_storefront_scores_125_of_145_and_at_least_120() {
     assert_eq!(result(&s, "content-security-policy").result, "csp-implemented-with-no-unsafe-default-src-none");
     assert_eq!(result(&s, "cookies").modifier, 5);
     assert_eq!(result(&s, "x-frame-options").result, "x-frame-options-implemented-via-csp");
-    assert_eq!(result(&s, "subresource-integrity").result, "sri-not-implemented-but-all-scripts-loaded-from-secure-origin");
+    assert_eq!(
+        result(&s, "subresource-integrity").result,
+        "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"
+    );
     assert_eq!(result(&s, "redirection").result, "redirection-to-https");
     assert_eq!((s.score_before_bonus, s.score, s.grade), (100, 125, "A+"));
     assert!(s.score >= 120, "issue #19 benchmark");
@@ -87,7 +95,11 @@ fn medium_site_gets_no_bonus_below_90() {
         ],
         "<html><p>no scripts</p></html>",
     );
-    let probe = RedirectProbe::Chain(vec!["http://m.example/".into(), "http://www.m.example/".into(), "https://www.m.example/".into()]);
+    let probe = RedirectProbe::Chain(vec![
+        "http://m.example/".into(),
+        "http://www.m.example/".into(),
+        "https://www.m.example/".into(),
+    ]);
     let s = observatory::score(&page, &probe);
     assert_eq!(result(&s, "cookies").result, "cookies-anticsrf-without-samesite-flag");
     assert_eq!(result(&s, "redirection").result, "redirection-not-to-https-on-initial-redirection");
@@ -133,11 +145,11 @@ fn cors_reflecting_origin_with_credentials_is_universal_access() {
 #[test]
 fn secure_cookie_over_http_and_samesite_none_are_caught() {
     let page = fetched("http://x.example/", &[("set-cookie", "pref=1; Secure; SameSite=Lax")], "");
-    assert_eq!(observatory::tests::cookies(&page, false).result, "cookies-without-secure-flag");
+    assert_eq!(observatory::tests::cookies(&page, Hsts::Unprotected).result, "cookies-without-secure-flag");
     let page = fetched("https://x.example/", &[("set-cookie", "pref=1; SameSite=None")], "");
-    assert_eq!(observatory::tests::cookies(&page, true).result, "cookies-samesite-flag-invalid");
+    assert_eq!(observatory::tests::cookies(&page, Hsts::Protected).result, "cookies-samesite-flag-invalid");
     let page = fetched("https://x.example/", &[("set-cookie", "my_login=1; Secure; SameSite=Strict")], "");
-    assert_eq!(observatory::tests::cookies(&page, true).result, "cookies-session-without-httponly-flag");
+    assert_eq!(observatory::tests::cookies(&page, Hsts::Protected).result, "cookies-session-without-httponly-flag");
 }
 
 const HOSTILE_PAGE: &str = r#"<!doctype html><html><head><title>x</title>
@@ -190,15 +202,31 @@ fn oversized_and_garbage_input_does_not_panic() {
 
 #[test]
 fn exposed_files_are_judged_without_copying_secrets() {
-    let resp = |url: &str, status, ct: &str, body: &str| Fetched { status, ..fetched(url, &[("content-type", ct)], body) };
-    let git = checks::check_exposed("/.git/HEAD", &resp("https://s.example/.git/HEAD", 200, "text/plain", "ref: refs/heads/main\n"));
+    let resp =
+        |url: &str, status, ct: &str, body: &str| Fetched { status, ..fetched(url, &[("content-type", ct)], body) };
+    let git = checks::check_exposed(
+        "/.git/HEAD",
+        &resp("https://s.example/.git/HEAD", 200, "text/plain", "ref: refs/heads/main\n"),
+    );
     assert_eq!(git.map(|f| f.severity), Some(Severity::Critical));
-    let env = checks::check_exposed("/.env", &resp("https://s.example/.env", 200, "text/plain", "DB_PASSWORD=hunter2\n")).expect("finding");
+    let env =
+        checks::check_exposed("/.env", &resp("https://s.example/.env", 200, "text/plain", "DB_PASSWORD=hunter2\n"))
+            .expect("finding");
     assert_eq!(env.severity, Severity::Critical);
     assert!(!env.evidence.contains("hunter2") && !env.title.contains("hunter2"));
-    assert!(checks::check_exposed("/backup.zip", &resp("https://s.example/backup.zip", 404, "text/html", "nope")).is_none());
-    assert_eq!(checks::check_exposed("/wp-config.php.bak", &resp("https://s.example/wp-config.php.bak", 403, "text/html", "")).map(|f| f.severity), Some(Severity::Low));
-    assert_eq!(checks::check_exposed("/backup.zip", &resp("https://s.example/backup.zip", 200, "application/zip", "PK")).map(|f| f.severity), Some(Severity::High));
+    assert!(
+        checks::check_exposed("/backup.zip", &resp("https://s.example/backup.zip", 404, "text/html", "nope")).is_none()
+    );
+    assert_eq!(
+        checks::check_exposed("/wp-config.php.bak", &resp("https://s.example/wp-config.php.bak", 403, "text/html", ""))
+            .map(|f| f.severity),
+        Some(Severity::Low)
+    );
+    assert_eq!(
+        checks::check_exposed("/backup.zip", &resp("https://s.example/backup.zip", 200, "application/zip", "PK"))
+            .map(|f| f.severity),
+        Some(Severity::High)
+    );
     assert!(checks::EXPOSED_FILE_PROBES.contains(&"/.git/HEAD") && checks::EXPOSED_FILE_PROBES.contains(&"/.env"));
 }
 
@@ -321,7 +349,11 @@ fn html_report_escapes_hostile_content() {
     assert!(!html.contains("<script"), "{html}");
     assert!(!html.contains("<img"), "{html}");
     assert!(!html.contains("javascript:"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(&#x27;ev&#x27;)&lt;/script&gt;") || html.contains("&lt;script&gt;alert('ev')&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;ev&#x27;)&lt;/script&gt;")
+            || html.contains("&lt;script&gt;alert('ev')&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<b>"));
 }
 

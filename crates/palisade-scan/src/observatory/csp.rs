@@ -24,9 +24,23 @@ pub struct CspEvaluation {
     pub frame_ancestors: Option<Vec<String>>,
 }
 
+/// A policy that cannot be parsed (the Observatory's `csp-header-invalid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Content-Security-Policy cannot be parsed")]
+pub struct InvalidCsp;
+
+/// Whether the page was served over TLS: http: sources only count against an https page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Served over https.
+    Https,
+    /// Served over plain http.
+    PlainHttp,
+}
+
 /// Parses policies: comma separates policies, `;` directives; `Err` if a directive name is not a token or a
-/// value holds control characters (the Observatory's `csp-header-invalid`).
-pub fn parse(values: &[&str]) -> Result<Policy, ()> {
+/// value holds control characters.
+pub fn parse(values: &[&str]) -> Result<Policy, InvalidCsp> {
     let mut policy = Policy::new();
     for value in values.iter().flat_map(|v| v.split(',')) {
         for directive in value.split(';') {
@@ -34,11 +48,11 @@ pub fn parse(values: &[&str]) -> Result<Policy, ()> {
             let Some(name) = words.next() else { continue };
             let name = name.to_ascii_lowercase();
             if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                return Err(());
+                return Err(InvalidCsp);
             }
             let sources: Vec<String> = words.map(str::to_ascii_lowercase).collect();
             if sources.iter().any(|s| s.chars().any(char::is_control)) {
-                return Err(());
+                return Err(InvalidCsp);
             }
             policy.entry(name).or_insert(sources);
         }
@@ -85,7 +99,8 @@ pub fn evaluate(page: &Fetched) -> CspEvaluation {
         }
         return test("csp-not-implemented", Outcome::Fail);
     }
-    let id = classify(&policy, page.is_https());
+    let transport = if page.is_https() { Transport::Https } else { Transport::PlainHttp };
+    let id = classify(&policy, transport);
     let pass = matches!(
         id,
         "csp-implemented-with-no-unsafe"
@@ -98,7 +113,8 @@ pub fn evaluate(page: &Fetched) -> CspEvaluation {
 
 /// The result id for a parsed, non-empty policy.
 #[must_use]
-pub fn classify(policy: &Policy, https: bool) -> &'static str {
+pub fn classify(policy: &Policy, transport: Transport) -> &'static str {
+    let https = transport == Transport::Https;
     let mut script = directive(policy, "script-src");
     let mut style = directive(policy, "style-src");
     let object = directive(policy, "object-src");
@@ -147,7 +163,7 @@ mod tests {
     use super::*;
 
     fn id(csp: &str) -> &'static str {
-        classify(&parse(&[csp]).unwrap_or_default(), true)
+        classify(&parse(&[csp]).unwrap_or_default(), Transport::Https)
     }
 
     #[test]
@@ -158,11 +174,20 @@ mod tests {
         assert_eq!(id("default-src 'self'; script-src 'self' 'unsafe-inline'"), "csp-implemented-with-unsafe-inline");
         assert_eq!(id("default-src 'self'; script-src 'nonce-abc' 'unsafe-inline'"), "csp-implemented-with-no-unsafe");
         assert_eq!(id("default-src 'self'; script-src 'self' 'unsafe-eval'"), "csp-implemented-with-unsafe-eval");
-        assert_eq!(id("default-src 'self'; img-src http://cdn.example"), "csp-implemented-with-insecure-scheme-in-passive-content-only");
+        assert_eq!(
+            id("default-src 'self'; img-src http://cdn.example"),
+            "csp-implemented-with-insecure-scheme-in-passive-content-only"
+        );
         assert_eq!(id("default-src 'self'; connect-src http://api.example"), "csp-implemented-with-insecure-scheme");
-        assert_eq!(id("default-src 'self'; style-src 'self' 'unsafe-inline'"), "csp-implemented-with-unsafe-inline-in-style-src-only");
+        assert_eq!(
+            id("default-src 'self'; style-src 'self' 'unsafe-inline'"),
+            "csp-implemented-with-unsafe-inline-in-style-src-only"
+        );
         assert_eq!(id("default-src 'self'; script-src 'strict-dynamic'"), "csp-header-invalid");
-        assert_eq!(id("default-src 'self'; script-src 'nonce-a' 'strict-dynamic' https: 'unsafe-inline'"), "csp-implemented-with-no-unsafe");
+        assert_eq!(
+            id("default-src 'self'; script-src 'nonce-a' 'strict-dynamic' https: 'unsafe-inline'"),
+            "csp-implemented-with-no-unsafe"
+        );
         assert!(parse(&["default_src 'self'"]).is_err());
     }
 }

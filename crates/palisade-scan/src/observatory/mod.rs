@@ -149,10 +149,10 @@ pub fn score(page: &Fetched, redirect: &RedirectProbe) -> Score {
     let doc = page.is_html().then(|| Page::parse(&page.body));
     let csp = csp::evaluate(page);
     let hsts = tests::hsts(page);
-    let hsts_pass = hsts.outcome == Outcome::Pass;
+    let hsts_state = if hsts.outcome == Outcome::Pass { tests::Hsts::Protected } else { tests::Hsts::Unprotected };
     let results = vec![
         csp.result.clone(),
-        tests::cookies(page, hsts_pass),
+        tests::cookies(page, hsts_state),
         tests::cors(page),
         tests::redirection(page, redirect),
         tests::referrer_policy(page),
@@ -238,15 +238,29 @@ fn rule_id(test: &str) -> &'static str {
 #[must_use]
 pub fn fix_link(test: &str) -> &'static str {
     match test {
-        "content-security-policy" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/CSP",
+        "content-security-policy" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/CSP"
+        }
         "cookies" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/Cookies",
-        "cross-origin-resource-sharing" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/CORS",
-        "redirection" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS#http_redirections",
-        "referrer-policy" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/Referrer_policy",
-        "strict-transport-security" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS#http_strict_transport_security",
+        "cross-origin-resource-sharing" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/CORS"
+        }
+        "redirection" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS#http_redirections"
+        }
+        "referrer-policy" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/Referrer_policy"
+        }
+        "strict-transport-security" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS#http_strict_transport_security"
+        }
         "subresource-integrity" => "https://developer.mozilla.org/en-US/docs/Web/Security/Subresource_Integrity",
-        "x-content-type-options" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/MIME_types",
-        "x-frame-options" => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/Clickjacking",
+        "x-content-type-options" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/MIME_types"
+        }
+        "x-frame-options" => {
+            "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/Clickjacking"
+        }
         _ => "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/CORP",
     }
 }

@@ -53,10 +53,20 @@ fn parse_cookie(raw: &str) -> Option<Cookie> {
     Some(cookie)
 }
 
+/// Whether the HSTS test passed (cookies without `Secure` cost less then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hsts {
+    /// HSTS of at least six months.
+    Protected,
+    /// No (sufficient) HSTS.
+    Unprotected,
+}
+
 /// Cookies: `Secure` on all (a `Secure` cookie set over http does not count), `HttpOnly` on session cookies
 /// (names containing `sess` or `login`), `SameSite` on anti-CSRF cookies (names containing `csrf`).
 #[must_use]
-pub fn cookies(page: &Fetched, hsts_pass: bool) -> TestResult {
+pub fn cookies(page: &Fetched, hsts: Hsts) -> TestResult {
+    let hsts_pass = hsts == Hsts::Protected;
     let https = page.is_https();
     let raws: Vec<&str> = page.header_values("set-cookie").collect();
     let cookies: Vec<Cookie> = raws.iter().filter_map(|r| parse_cookie(r)).collect();
@@ -76,7 +86,11 @@ pub fn cookies(page: &Fetched, hsts_pass: bool) -> TestResult {
         }
         if !secure {
             result = worse(
-                if hsts_pass { "cookies-without-secure-flag-but-protected-by-hsts" } else { "cookies-without-secure-flag" },
+                if hsts_pass {
+                    "cookies-without-secure-flag-but-protected-by-hsts"
+                } else {
+                    "cookies-without-secure-flag"
+                },
                 result,
             );
         }
@@ -131,8 +145,14 @@ pub fn redirection(page: &Fetched, probe: &RedirectProbe) -> TestResult {
     const T: &str = "redirection";
     let chain = match probe {
         RedirectProbe::NotProbed => {
-            let why = if page.is_https() { "no plain-HTTP probe supplied" } else { "not behind TLS: nothing to redirect to" };
-            return TestResult::new(T, "redirection-not-probed", Outcome::Skipped, &format!("skipped ({why}), modifier 0"));
+            let why =
+                if page.is_https() { "no plain-HTTP probe supplied" } else { "not behind TLS: nothing to redirect to" };
+            return TestResult::new(
+                T,
+                "redirection-not-probed",
+                Outcome::Skipped,
+                &format!("skipped ({why}), modifier 0"),
+            );
         }
         RedirectProbe::NoHttpListener => {
             return TestResult::new(T, "redirection-not-needed-no-http", Outcome::Pass, "no plain-HTTP listener");
@@ -174,11 +194,12 @@ pub fn referrer_policy(page: &Fetched) -> TestResult {
     let last = value
         .split(',')
         .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| private.contains(&t.as_str()) || unsafe_.contains(&t.as_str()))
-        .last();
+        .rfind(|t| private.contains(&t.as_str()) || unsafe_.contains(&t.as_str()));
     let evidence = format!("referrer-policy: {value}");
     match last {
-        Some(t) if private.contains(&t.as_str()) => TestResult::new(T, "referrer-policy-private", Outcome::Pass, &evidence),
+        Some(t) if private.contains(&t.as_str()) => {
+            TestResult::new(T, "referrer-policy-private", Outcome::Pass, &evidence)
+        }
         Some(_) => TestResult::new(T, "referrer-policy-unsafe", Outcome::Fail, &evidence),
         None => TestResult::new(T, "referrer-policy-header-invalid", Outcome::Fail, &evidence),
     }
@@ -230,7 +251,9 @@ pub fn sri(page: &Fetched, doc: Option<&Page>) -> TestResult {
     };
     let scripts: Vec<(&str, bool)> = doc
         .by_name("script")
-        .filter_map(|s| s.attr("src").map(|src| (src.trim(), s.attr("integrity").is_some_and(|i| !i.trim().is_empty()))))
+        .filter_map(|s| {
+            s.attr("src").map(|src| (src.trim(), s.attr("integrity").is_some_and(|i| !i.trim().is_empty())))
+        })
         .collect();
     if scripts.is_empty() {
         return TestResult::new(T, "sri-not-implemented-but-no-scripts-loaded", Outcome::Pass, "no script src");
@@ -256,7 +279,8 @@ pub fn sri(page: &Fetched, doc: Option<&Page>) -> TestResult {
         };
         worst = worst.max(rank);
     }
-    let evidence = if evidence.is_empty() { "all scripts from a similar origin".to_owned() } else { evidence.join(", ") };
+    let evidence =
+        if evidence.is_empty() { "all scripts from a similar origin".to_owned() } else { evidence.join(", ") };
     let (id, outcome) = match (external, worst, any_sri) {
         (false, _, true) => ("sri-implemented-and-all-scripts-loaded-securely", Outcome::Pass),
         (false, _, false) => ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", Outcome::Pass),
@@ -273,11 +297,18 @@ pub fn sri(page: &Fetched, doc: Option<&Page>) -> TestResult {
 pub fn x_content_type_options(page: &Fetched) -> TestResult {
     const T: &str = "x-content-type-options";
     match page.header("x-content-type-options") {
-        None => TestResult::new(T, "x-content-type-options-not-implemented", Outcome::Fail, "no X-Content-Type-Options"),
+        None => {
+            TestResult::new(T, "x-content-type-options-not-implemented", Outcome::Fail, "no X-Content-Type-Options")
+        }
         Some(v) if v.trim().eq_ignore_ascii_case("nosniff") => {
             TestResult::new(T, "x-content-type-options-nosniff", Outcome::Pass, &format!("x-content-type-options: {v}"))
         }
-        Some(v) => TestResult::new(T, "x-content-type-options-header-invalid", Outcome::Fail, &format!("x-content-type-options: {v}")),
+        Some(v) => TestResult::new(
+            T,
+            "x-content-type-options-header-invalid",
+            Outcome::Fail,
+            &format!("x-content-type-options: {v}"),
+        ),
     }
 }
 
