@@ -120,11 +120,16 @@ pub fn check_page(page: &Fetched, config: &PageCheckConfig) -> Vec<Finding> {
     if !page.is_html() {
         return Vec::new();
     }
-    let doc = Page::parse(&page.body);
-    let mut out = mixed_content(&base, &doc);
-    out.extend(scripts_without_sri(&base, &doc));
-    out.extend(forms_without_csrf(&base, &doc, &config.csrf_field));
-    out.extend(open_redirect_links(&base, &doc));
+    check_parsed(&base, &Page::parse(&page.body), config)
+}
+
+/// [`check_page`] for a page the caller already parsed, served at `base`.
+#[must_use]
+pub fn check_parsed(base: &Url, doc: &Page, config: &PageCheckConfig) -> Vec<Finding> {
+    let mut out = mixed_content(base, doc);
+    out.extend(scripts_without_sri(base, doc));
+    out.extend(forms_without_csrf(base, doc, &config.csrf_field));
+    out.extend(open_redirect_links(base, doc));
     out
 }
 
@@ -353,12 +358,17 @@ pub fn check_template(path: &str, source: &str) -> Vec<Finding> {
         (&INLINE_HANDLER, &TEMPLATE_INLINE_HANDLER),
     ];
     let mut out = Vec::new();
+    // The same snippet twice in one file: the second is `snippet #2`, so each keeps its own fingerprint.
+    let mut seen: std::collections::HashMap<(&str, String), u32> = std::collections::HashMap::new();
     for (n, line) in source.lines().enumerate() {
         for (re, rule) in &patterns {
             let Some(re) = re.as_ref() else { continue };
             for m in re.find_iter(line) {
-                let snippet = crate::html::truncate(m.as_str(), 120);
-                let mut location = Location::at(path, snippet);
+                let snippet = crate::html::truncate(m.as_str(), 120).to_owned();
+                let count = seen.entry((rule.id, snippet.clone())).or_insert(0);
+                *count += 1;
+                let selector = if *count > 1 { format!("{snippet} #{count}") } else { snippet };
+                let mut location = Location::at(path, selector);
                 location.line = u32::try_from(n + 1).ok();
                 out.push(Finding::new(rule, rule.summary, line.trim().chars().take(200).collect::<String>(), location));
             }

@@ -100,13 +100,16 @@ pub struct Finding {
 impl Finding {
     /// Builds a finding and computes its fingerprint.
     #[must_use]
-    pub fn new(rule: &Rule, title: impl Into<String>, evidence: impl Into<String>, location: Location) -> Self {
+    pub fn new(rule: &Rule, title: impl Into<String>, evidence: impl Into<String>, mut location: Location) -> Self {
+        // Everything here can come from the scanned site: bound it so a hostile page cannot bloat a stored report.
+        location.url = cap(location.url, MAX_FIELD);
+        location.selector = location.selector.map(|s| cap(s, MAX_FIELD));
         let fingerprint = fingerprint(rule.id, &location);
         Self {
             rule_id: rule.id.to_owned(),
             severity: rule.severity,
-            title: title.into(),
-            evidence: evidence.into(),
+            title: cap(title.into(), MAX_FIELD),
+            evidence: cap(evidence.into(), MAX_FIELD),
             fix_link: rule.fix_link.to_owned(),
             location,
             fingerprint,
@@ -119,6 +122,16 @@ impl Finding {
         self.severity = severity;
         self
     }
+}
+
+/// Longest title, evidence, URL or selector kept in a finding (bytes; cut at a character boundary, marked `…`).
+pub const MAX_FIELD: usize = 512;
+
+fn cap(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    format!("{}…", crate::html::truncate(&s, max))
 }
 
 /// A rule's fixed parts.

@@ -7,6 +7,7 @@ pub mod finding;
 pub mod html;
 pub mod observatory;
 pub mod report;
+pub mod scan;
 
 pub use fetched::{Fetched, RedirectProbe};
 pub use finding::{Finding, Location, Severity};

@@ -402,3 +402,46 @@ fn sarif_has_the_schema_required_shape_and_fingerprints() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json().expect("json")).expect("parse");
     assert_eq!(json.pointer("/findings").and_then(|f| f.as_array()).map(Vec::len), Some(n));
 }
+
+#[test]
+fn a_whole_scan_assembles_one_report() {
+    let start = default_storefront();
+    let hostile = fetched("https://shop.example/p", &[("content-type", "text/html")], HOSTILE_PAGE);
+    let pages = vec![start.clone(), hostile];
+    let probe = |path: &str, status| Fetched {
+        status,
+        ..fetched(&format!("https://shop.example{path}"), &[("content-type", "text/plain")], "x")
+    };
+    let probes: Vec<(String, Fetched)> = checks::EXPOSED_FILE_PROBES
+        .iter()
+        .map(|p| ((*p).to_owned(), probe(p, if *p == "/backup.zip" { 200 } else { 404 })))
+        .collect();
+    let templates = vec![("product.html".to_owned(), "{{ a|safe }}\n{{ a|safe }}".to_owned())];
+    let input = palisade_scan::scan::ScanInput {
+        start: &start,
+        redirect: RedirectProbe::NoHttpListener,
+        pages: &pages,
+        probes: &probes,
+        templates: &templates,
+        config: PageCheckConfig::default(),
+        generated_at: "2026-12-06T22:00:00Z".into(),
+    };
+    let report = palisade_scan::scan::run(&input);
+    assert_eq!(report.score.as_ref().map(|s| s.score), Some(125));
+    assert_eq!(report.page_title.as_deref(), Some("Shop"));
+    assert_eq!(report.findings.iter().filter(|f| f.rule_id == "exposure/exposed-file").count(), 1);
+    assert_eq!(
+        report.findings.iter().filter(|f| f.rule_id == "template/safe-filter").count(),
+        2,
+        "repeated snippet kept"
+    );
+    assert!(report.findings.iter().any(|f| f.rule_id == "page/mixed-content"));
+    assert!(report.findings.windows(2).all(|w| w[0].severity >= w[1].severity), "most severe first");
+    // A hostile page cannot bloat the report: fields are capped.
+    let long = format!("<a href='/x?next=https://e.example/{}'>x</a>", "a".repeat(100_000));
+    let f = checks::check_page(
+        &fetched("https://shop.example/", &[("content-type", "text/html")], &long),
+        &PageCheckConfig::default(),
+    );
+    assert!(f.iter().all(|f| f.evidence.len() <= 520 && f.location.selector.as_ref().is_none_or(|s| s.len() <= 520)));
+}

@@ -68,19 +68,18 @@ fn directive(policy: &Policy, name: &str) -> Vec<String> {
     policy.get(name).or_else(|| policy.get("default-src")).cloned().unwrap_or_else(|| vec!["*".to_owned()])
 }
 
-/// Evaluates the CSP of `page` (header and `<meta http-equiv>`).
+/// Evaluates the CSP of `page` (header, and `<meta http-equiv>` in `doc`, the page parsed once by the caller).
 #[must_use]
-pub fn evaluate(page: &Fetched) -> CspEvaluation {
+pub fn evaluate(page: &Fetched, doc: Option<&Page>) -> CspEvaluation {
     let headers: Vec<&str> = page.header_values("content-security-policy").collect();
-    let metas: Vec<String> = if page.is_html() {
-        Page::parse(&page.body)
-            .by_name("meta")
-            .filter(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-security-policy")))
-            .filter_map(|m| m.attr("content").map(str::to_owned))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let metas: Vec<String> = doc
+        .map(|d| {
+            d.by_name("meta")
+                .filter(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-security-policy")))
+                .filter_map(|m| m.attr("content").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let evidence = headers.iter().map(|s| (*s).to_owned()).chain(metas.iter().map(|m| format!("meta: {m}")));
     let evidence = evidence.collect::<Vec<_>>().join(" | ");
     let all: Vec<&str> = headers.iter().copied().chain(metas.iter().map(String::as_str)).collect();

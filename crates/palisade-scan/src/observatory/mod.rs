@@ -147,7 +147,13 @@ pub struct Score {
 #[must_use]
 pub fn score(page: &Fetched, redirect: &RedirectProbe) -> Score {
     let doc = page.is_html().then(|| Page::parse(&page.body));
-    let csp = csp::evaluate(page);
+    score_parsed(page, doc.as_ref(), redirect)
+}
+
+/// [`score`] for a page the caller already parsed (`None` when it is not HTML).
+#[must_use]
+pub fn score_parsed(page: &Fetched, doc: Option<&Page>, redirect: &RedirectProbe) -> Score {
+    let csp = csp::evaluate(page, doc);
     let hsts = tests::hsts(page);
     let hsts_state = if hsts.outcome == Outcome::Pass { tests::Hsts::Protected } else { tests::Hsts::Unprotected };
     let results = vec![
@@ -157,7 +163,7 @@ pub fn score(page: &Fetched, redirect: &RedirectProbe) -> Score {
         tests::redirection(page, redirect),
         tests::referrer_policy(page),
         hsts,
-        tests::sri(page, doc.as_ref()),
+        tests::sri(page, doc),
         tests::x_content_type_options(page),
         tests::x_frame_options(page, csp.frame_ancestors.as_deref()),
         tests::corp(page),
