@@ -445,3 +445,25 @@ fn a_whole_scan_assembles_one_report() {
     );
     assert!(f.iter().all(|f| f.evidence.len() <= 520 && f.location.selector.as_ref().is_none_or(|s| s.len() <= 520)));
 }
+
+#[test]
+fn record_ignores_hostile_base_and_encoded_escapes() {
+    let mut p = planner();
+    let _ = p.next_url();
+    let page = fetched(
+        "https://shop.example/dir/",
+        &[("content-type", "text/html")],
+        "<base href='//evil.example/'><a href='x'>x</a><a href='&#x2f;&#x2f;evil.example/'>e</a>\
+         <a href='https&#58;//evil.example/'>e</a><a href='%2F%2Fevil.example'>same-origin path</a>",
+    );
+    assert_eq!(p.record(&page, 0), 2);
+    let mut queued = Vec::new();
+    while let Some((u, depth)) = p.next_url() {
+        assert_eq!(depth, 1);
+        queued.push(u.to_string());
+    }
+    assert_eq!(queued, vec!["https://shop.example/dir/x", "https://shop.example/dir/%2F%2Fevil.example"]);
+    // A page whose final URL is elsewhere (a followed redirect) adds nothing.
+    let away = fetched("https://evil.example/", &[("content-type", "text/html")], "<a href='/y'>y</a>");
+    assert_eq!(p.record(&away, 0), 0);
+}
