@@ -34,6 +34,7 @@ pub const SCORE_TABLE: &[(&str, i32)] = &[
     ("csp-header-invalid", -25),
     ("csp-not-implemented", -25),
     ("csp-not-implemented-but-reporting-enabled", -25),
+    ("csp-implemented-but-duplicate-directives", 0),
     ("cookies-secure-with-httponly-sessions-and-samesite", 5),
     ("cookies-secure-with-httponly-sessions", 0),
     ("cookies-not-found", 0),
@@ -81,11 +82,11 @@ pub const SCORE_TABLE: &[(&str, i32)] = &[
     ("x-frame-options-allow-from-origin", 0),
     ("x-frame-options-not-implemented", -20),
     ("x-frame-options-header-invalid", -20),
-    ("cross-origin-resource-policy-implemented-with-same-origin", 10),
-    ("cross-origin-resource-policy-implemented-with-same-site", 10),
-    ("cross-origin-resource-policy-implemented-with-cross-origin", 0),
-    ("cross-origin-resource-policy-not-implemented", 0),
-    ("cross-origin-resource-policy-header-invalid", -5),
+    ("corp-implemented-with-same-origin", 10),
+    ("corp-implemented-with-same-site", 10),
+    ("corp-implemented-with-cross-origin", 0),
+    ("corp-not-implemented", 0),
+    ("corp-header-invalid", -5),
 ];
 
 /// The modifier of result `id` (0 for an unknown id, which the tests below never produce).

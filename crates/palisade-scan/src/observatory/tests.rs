@@ -342,14 +342,14 @@ pub fn x_frame_options(page: &Fetched, frame_ancestors: Option<&[String]>) -> Te
 pub fn corp(page: &Fetched) -> TestResult {
     const T: &str = "cross-origin-resource-policy";
     let Some(v) = page.header("cross-origin-resource-policy") else {
-        return TestResult::new(T, "cross-origin-resource-policy-not-implemented", Outcome::Pass, "no CORP");
+        return TestResult::new(T, "corp-not-implemented", Outcome::Pass, "no CORP");
     };
     let evidence = format!("cross-origin-resource-policy: {v}");
     let (id, outcome) = match v.trim().to_ascii_lowercase().as_str() {
-        "same-origin" => ("cross-origin-resource-policy-implemented-with-same-origin", Outcome::Pass),
-        "same-site" => ("cross-origin-resource-policy-implemented-with-same-site", Outcome::Pass),
-        "cross-origin" => ("cross-origin-resource-policy-implemented-with-cross-origin", Outcome::Pass),
-        _ => ("cross-origin-resource-policy-header-invalid", Outcome::Fail),
+        "same-origin" => ("corp-implemented-with-same-origin", Outcome::Pass),
+        "same-site" => ("corp-implemented-with-same-site", Outcome::Pass),
+        "cross-origin" => ("corp-implemented-with-cross-origin", Outcome::Pass),
+        _ => ("corp-header-invalid", Outcome::Fail),
     };
     TestResult::new(T, id, outcome, &evidence)
 }
