@@ -467,3 +467,47 @@ fn record_ignores_hostile_base_and_encoded_escapes() {
     let away = fetched("https://evil.example/", &[("content-type", "text/html")], "<a href='/y'>y</a>");
     assert_eq!(p.record(&away, 0), 0);
 }
+
+#[test]
+fn sri_results_follow_the_observatory() {
+    let sri = |url: &str, ct: &str, body: &str| {
+        let page = fetched(url, &[("content-type", ct)], body);
+        let doc = page.is_html().then(|| palisade_scan::html::Page::parse(&page.body));
+        let r = observatory::tests::sri(&page, doc.as_ref());
+        (r.result, r.modifier)
+    };
+    let h = "https://shop.example/";
+    let i = "integrity=\"sha384-abcdefghijklmnop\"";
+    assert_eq!(
+        sri(h, "text/html", "<script>inline()</script>").0,
+        "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"
+    );
+    assert_eq!(sri(h, "text/html", "<p>none</p>").0, "sri-not-implemented-but-no-scripts-loaded");
+    assert_eq!(sri(h, "application/json", "{}").0, "sri-not-implemented-response-not-html");
+    assert_eq!(sri(h, "text/html", &format!("<script src=\"/a.js\" {i}></script>")).1, 5);
+    assert_eq!(
+        sri("http://shop.example/", "text/html", &format!("<script src=\"/a.js\" {i}></script>")).1,
+        0,
+        "bonus needs https"
+    );
+    assert_eq!(
+        sri(h, "text/html", &format!("<script src=\"https://cdn.other.example/x.js\" {i}></script>")).0,
+        "sri-implemented-and-external-scripts-loaded-securely"
+    );
+    assert_eq!(sri(h, "text/html", &format!("<script src=\"//cdn.other.example/x.js\" {i}></script>")).1, -20);
+    assert_eq!(
+        sri(h, "text/html", "<script src=\"https://static.shop.example/x.js\"></script>").1,
+        0,
+        "same registrable domain"
+    );
+    assert_eq!(
+        sri(
+            h,
+            "text/html",
+            &format!("<script src=\"/a.js\" {i}></script><script src=\"https://cdn.other.example/y.js\"></script>")
+        )
+        .1,
+        -5,
+        "worst wins"
+    );
+}

@@ -241,53 +241,78 @@ pub fn similar_host(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || (a.contains('.') && tail(a) == tail(b))
 }
 
-/// Subresource Integrity on `<script src>`: external scripts need `integrity` and https; protocol-relative
-/// (`//host/…`) or http sources are "not loaded securely".
+/// How a `<script src>` is spelled, which is what the Observatory judges (not where it resolves).
+enum ScriptSrc {
+    /// `//host/…`: foreign, and its scheme is the page's (never counted secure).
+    RelativeProtocol,
+    /// `http(s)://…`: foreign unless on a similar host.
+    Absolute(Url),
+    /// Anything else (`/x.js`, `x.js`): same origin, secure if the page is https.
+    Relative,
+}
+
+fn script_src(src: &str) -> ScriptSrc {
+    let lower = src.to_ascii_lowercase();
+    if src.starts_with("//") || src.starts_with("\\\\") {
+        ScriptSrc::RelativeProtocol
+    } else if lower.starts_with("http://") || lower.starts_with("https://") {
+        Url::parse(src).map_or(ScriptSrc::RelativeProtocol, ScriptSrc::Absolute)
+    } else {
+        ScriptSrc::Relative
+    }
+}
+
+/// Subresource Integrity on `<script src>`: scripts on another (registrable) domain need `integrity` and https;
+/// protocol-relative (`//host/…`) or http sources are "not loaded securely". Same-origin scripts with
+/// `integrity` over https earn the bonus too. The worst script decides.
 #[must_use]
 pub fn sri(page: &Fetched, doc: Option<&Page>) -> TestResult {
     const T: &str = "subresource-integrity";
     let (Some(doc), Some(base)) = (doc, page.parsed_url()) else {
         return TestResult::new(T, "sri-not-implemented-response-not-html", Outcome::Pass, "not HTML");
     };
-    let scripts: Vec<(&str, bool)> = doc
-        .by_name("script")
-        .filter_map(|s| {
-            s.attr("src").map(|src| (src.trim(), s.attr("integrity").is_some_and(|i| !i.trim().is_empty())))
-        })
-        .collect();
-    if scripts.is_empty() {
-        return TestResult::new(T, "sri-not-implemented-but-no-scripts-loaded", Outcome::Pass, "no script src");
+    if doc.by_name("script").next().is_none() {
+        return TestResult::new(T, "sri-not-implemented-but-no-scripts-loaded", Outcome::Pass, "no script tags");
     }
+    let page_https = base.scheme() == "https";
     let base_host = base.host_str().unwrap_or_default().to_owned();
-    let (mut any_sri, mut external, mut worst) = (false, false, 0u8);
+    // 0 = same-origin SRI bonus, 1 = external SRI over https, 2 = SRI but insecure, 3 = no SRI but https,
+    // 4 = neither; `None` = nothing noteworthy.
+    let (mut worst, mut foreign, mut same_origin_sri) = (None::<u8>, false, false);
     let mut evidence = Vec::new();
-    for (src, has_sri) in &scripts {
-        any_sri |= has_sri;
-        let Ok(abs) = base.join(src) else { continue };
-        let relative_protocol = src.starts_with("//") || src.starts_with("\\\\");
-        if similar_host(abs.host_str().unwrap_or_default(), &base_host) && !relative_protocol {
+    for s in doc.by_name("script") {
+        let Some(src) = s.attr("src").map(str::trim) else { continue };
+        let integrity = s.attr("integrity").is_some_and(|i| !i.trim().is_empty());
+        let (external, secure) = match script_src(src) {
+            ScriptSrc::RelativeProtocol => (true, false),
+            ScriptSrc::Absolute(u) => {
+                (!similar_host(u.host_str().unwrap_or_default(), &base_host), u.scheme() == "https")
+            }
+            ScriptSrc::Relative => (false, page_https),
+        };
+        if !external {
+            same_origin_sri |= integrity && secure;
             continue;
         }
-        external = true;
-        evidence.push(format!("{src} (integrity: {has_sri})"));
-        let secure = abs.scheme() == "https" && !relative_protocol;
-        let rank = match (has_sri, secure) {
-            (true, true) => 0,
-            (false, true) => 1,
+        foreign = true;
+        evidence.push(format!("{src} (integrity: {integrity})"));
+        let rank = match (integrity, secure) {
+            (true, true) => 1,
             (true, false) => 2,
-            (false, false) => 3,
+            (false, true) => 3,
+            (false, false) => 4,
         };
-        worst = worst.max(rank);
+        worst = Some(worst.map_or(rank, |w| w.max(rank)));
     }
     let evidence =
         if evidence.is_empty() { "all scripts from a similar origin".to_owned() } else { evidence.join(", ") };
-    let (id, outcome) = match (external, worst, any_sri) {
-        (false, _, true) => ("sri-implemented-and-all-scripts-loaded-securely", Outcome::Pass),
-        (false, _, false) => ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", Outcome::Pass),
-        (true, 0, _) => ("sri-implemented-and-external-scripts-loaded-securely", Outcome::Pass),
-        (true, 1, _) => ("sri-not-implemented-but-external-scripts-loaded-securely", Outcome::Fail),
-        (true, 2, _) => ("sri-implemented-but-external-scripts-not-loaded-securely", Outcome::Fail),
-        (true, _, _) => ("sri-not-implemented-and-external-scripts-not-loaded-securely", Outcome::Fail),
+    let (id, outcome) = match worst {
+        Some(4) => ("sri-not-implemented-and-external-scripts-not-loaded-securely", Outcome::Fail),
+        Some(3) => ("sri-not-implemented-but-external-scripts-loaded-securely", Outcome::Fail),
+        Some(2) => ("sri-implemented-but-external-scripts-not-loaded-securely", Outcome::Fail),
+        _ if same_origin_sri => ("sri-implemented-and-all-scripts-loaded-securely", Outcome::Pass),
+        _ if foreign => ("sri-implemented-and-external-scripts-loaded-securely", Outcome::Pass),
+        _ => ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", Outcome::Pass),
     };
     TestResult::new(T, id, outcome, &evidence)
 }
