@@ -511,3 +511,20 @@ fn sri_results_follow_the_observatory() {
         "worst wins"
     );
 }
+
+#[test]
+fn referrer_policy_last_recognised_value_wins_meta_last() {
+    let rp = |headers: &[(&str, &str)], body: &str| {
+        let page = fetched("https://shop.example/", headers, body);
+        let doc = palisade_scan::html::Page::parse(&page.body);
+        observatory::tests::referrer_policy(&page, Some(&doc)).result
+    };
+    assert_eq!(rp(&[("referrer-policy", "no-referrer, unsafe-url")], ""), "referrer-policy-unsafe");
+    assert_eq!(rp(&[("referrer-policy", "unsafe-url, bogus, same-origin")], ""), "referrer-policy-private");
+    assert_eq!(
+        rp(&[("referrer-policy", "same-origin")], "<meta http-equiv=\"Referrer-Policy\" content=\"unsafe-url\">"),
+        "referrer-policy-unsafe"
+    );
+    assert_eq!(rp(&[], "<meta http-equiv=\"referrer-policy\" content=\"strict-origin\">"), "referrer-policy-private");
+    assert_eq!(rp(&[], ""), "referrer-policy-not-implemented");
+}

@@ -162,7 +162,7 @@ pub fn score_parsed(page: &Fetched, doc: Option<&Page>, redirect: &RedirectProbe
         tests::cookies(page, hsts_state),
         tests::cors(page),
         tests::redirection(page, redirect),
-        tests::referrer_policy(page),
+        tests::referrer_policy(page, doc),
         hsts,
         tests::sri(page, doc),
         tests::x_content_type_options(page),

@@ -182,13 +182,21 @@ pub fn redirection(page: &Fetched, probe: &RedirectProbe) -> TestResult {
     }
 }
 
-/// Referrer-Policy: the last recognised token of a comma list wins (as browsers do).
+/// Referrer-Policy from every header and `<meta http-equiv>` joined (meta last): the last recognised token wins,
+/// as browsers read it.
 #[must_use]
-pub fn referrer_policy(page: &Fetched) -> TestResult {
+pub fn referrer_policy(page: &Fetched, doc: Option<&Page>) -> TestResult {
     const T: &str = "referrer-policy";
-    let Some(value) = page.header("referrer-policy") else {
+    let metas = doc.into_iter().flat_map(|d| {
+        d.by_name("meta")
+            .filter(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("referrer-policy")))
+            .filter_map(|m| m.attr("content"))
+    });
+    let all: Vec<&str> = page.header_values("referrer-policy").chain(metas).collect();
+    if all.is_empty() {
         return TestResult::new(T, "referrer-policy-not-implemented", Outcome::Pass, "no Referrer-Policy");
-    };
+    }
+    let value = all.join(", ");
     let private = ["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"];
     let unsafe_ = ["origin", "origin-when-cross-origin", "unsafe-url", "no-referrer-when-downgrade"];
     let last = value
