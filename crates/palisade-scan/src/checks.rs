@@ -321,10 +321,9 @@ pub fn check_exposed(probe_path: &str, response: &Fetched) -> Option<Finding> {
     match status {
         200..=299 => {
             let body = response.body.trim_start();
-            let confirmed = (probe_path.starts_with("/.git/")
-                && (body.starts_with("ref:") || body.starts_with("[core]")))
-                || (probe_path.starts_with("/.env")
-                    && body.lines().any(|l| l.contains('=') && !l.trim_start().starts_with('<')));
+            let confirmed = !response.is_html()
+                && ((probe_path.starts_with("/.git/") && (body.starts_with("ref:") || body.starts_with("[core]")))
+                    || (probe_path.starts_with("/.env") && body.lines().any(looks_like_env_assignment)));
             let soft_404 = response.is_html() && !probe_path.ends_with(".php");
             let f = Finding::new(&EXPOSED_FILE, format!("{probe_path} is served"), evidence, location);
             Some(if confirmed {
@@ -341,6 +340,13 @@ pub fn check_exposed(probe_path: &str, response: &Fetched) -> Option<Finding> {
         ),
         _ => None,
     }
+}
+
+/// `NAME=value` with an upper-case shell-style name, as in a `.env` file.
+fn looks_like_env_assignment(line: &str) -> bool {
+    line.trim_start().trim_start_matches("export ").split_once('=').is_some_and(|(k, _)| {
+        !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    })
 }
 
 static SAFE_FILTER: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\|\s*safe\b").ok());

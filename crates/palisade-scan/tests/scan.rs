@@ -227,6 +227,9 @@ fn exposed_files_are_judged_without_copying_secrets() {
             .map(|f| f.severity),
         Some(Severity::High)
     );
+    // A soft 404 (the storefront's HTML page answered with 200) is low, not a confirmed .env.
+    let soft = resp("https://s.example/.env", 200, "text/html", "<html>\n  <meta\n  content=\"x\">\nA=1</html>");
+    assert_eq!(checks::check_exposed("/.env", &soft).map(|f| f.severity), Some(Severity::Low));
     assert!(checks::EXPOSED_FILE_PROBES.contains(&"/.git/HEAD") && checks::EXPOSED_FILE_PROBES.contains(&"/.env"));
 }
 
