@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ScanError;
@@ -16,7 +16,7 @@ use crate::observatory::{self, Score};
 pub const SARIF_FINGERPRINT_KEY: &str = "palisadeFingerprint/v1";
 
 /// One scan's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// What was scanned (the start URL).
     pub target: String,
@@ -45,9 +45,14 @@ impl Report {
         Self { target: target.to_owned(), generated_at: generated_at.to_owned(), page_title: None, score, findings }
     }
 
-    /// The report as JSON.
+    /// The report as JSON (the stored form).
     pub fn to_json(&self) -> Result<String, ScanError> {
         Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// A stored report read back, so HTML and SARIF can be rendered again for an audit.
+    pub fn from_json(json: &str) -> Result<Self, ScanError> {
+        Ok(serde_json::from_str(json)?)
     }
 
     /// A self-contained printable HTML page (no scripts, no external resources).
@@ -67,14 +72,14 @@ impl Report {
                 "<h2>Headers: {} / {} ({})</h2><table><tr><th>Test</th><th>Result</th><th>Modifier</th><th>Outcome</th><th>Evidence</th></tr>",
                 score.score,
                 score.max_score,
-                text(score.grade)
+                text(&score.grade)
             );
             for t in &score.tests {
                 let _ = write!(
                     h,
                     "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:?}</td><td>{}</td></tr>",
-                    text(t.test),
-                    text(t.result),
+                    text(&t.test),
+                    text(&t.result),
                     t.modifier,
                     t.outcome,
                     text(&t.evidence)

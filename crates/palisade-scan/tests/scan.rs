@@ -56,7 +56,7 @@ fn default_storefront_scores_125_of_145_and_at_least_120() {
         "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"
     );
     assert_eq!(result(&s, "redirection").result, "redirection-to-https");
-    assert_eq!((s.score_before_bonus, s.score, s.grade), (100, 125, "A+"));
+    assert_eq!((s.score_before_bonus, s.score, s.grade.as_str()), (100, 125, "A+"));
     assert!(s.score >= 120, "issue #19 benchmark");
     assert!(observatory::findings("https://shop.example/", &s).is_empty());
 }
@@ -73,7 +73,7 @@ fn bare_http_site_scores_zero() {
     let mods: Vec<i32> = s.tests.iter().map(|t| t.modifier).collect();
     assert_eq!(mods, vec![-25, -40, 0, 0, 0, -20, -50, -5, -20, 0]);
     assert_eq!(result(&s, "redirection").outcome, Outcome::Skipped);
-    assert_eq!((s.score_before_bonus, s.score, s.grade), (0, 0, "F"));
+    assert_eq!((s.score_before_bonus, s.score, s.grade.as_str()), (0, 0, "F"));
     let f = observatory::findings(&page.url, &s);
     assert_eq!(f.len(), 6);
     assert!(f.iter().any(|f| f.rule_id == "headers/subresource-integrity" && f.severity == Severity::High));
@@ -105,7 +105,7 @@ fn medium_site_gets_no_bonus_below_90() {
     assert_eq!(result(&s, "redirection").result, "redirection-not-to-https-on-initial-redirection");
     assert_eq!(result(&s, "cross-origin-resource-policy").modifier, 10);
     // -20 CSP, -20 anti-CSRF cookie, -10 redirect, -5 referrer, -10 HSTS => 35; CORP's +10 not added.
-    assert_eq!((s.score_before_bonus, s.score, s.grade), (35, 35, "D"));
+    assert_eq!((s.score_before_bonus, s.score, s.grade.as_str()), (35, 35, "D"));
 }
 
 fn threshold_page(corp: &str) -> Fetched {
@@ -126,10 +126,10 @@ fn threshold_page(corp: &str) -> Fetched {
 fn bonus_applies_at_exactly_90_and_not_at_85() {
     // -5 nosniff missing, -5 invalid referrer => 90; +10 CSP +5 frame-ancestors +10 CORP => 115.
     let s = observatory::score(&threshold_page("same-origin"), &RedirectProbe::NoHttpListener);
-    assert_eq!((s.score_before_bonus, s.score, s.grade), (90, 115, "A+"));
+    assert_eq!((s.score_before_bonus, s.score, s.grade.as_str()), (90, 115, "A+"));
     // CORP invalid adds -5 => 85, no bonus.
     let s = observatory::score(&threshold_page("bogus"), &RedirectProbe::NoHttpListener);
-    assert_eq!((s.score_before_bonus, s.score, s.grade), (85, 85, "A-"));
+    assert_eq!((s.score_before_bonus, s.score, s.grade.as_str()), (85, 85, "A-"));
 }
 
 #[test]
@@ -404,6 +404,10 @@ fn sarif_has_the_schema_required_shape_and_fingerprints() {
     assert!(again.iter().all(|f| report.findings.iter().any(|g| g.fingerprint == f.fingerprint)));
     let json: serde_json::Value = serde_json::from_str(&report.to_json().expect("json")).expect("parse");
     assert_eq!(json.pointer("/findings").and_then(|f| f.as_array()).map(Vec::len), Some(n));
+    // A stored report renders the same SARIF and HTML when read back.
+    let back = Report::from_json(&report.to_json().expect("json")).expect("read back");
+    assert_eq!(back.to_sarif(), sarif);
+    assert_eq!(back.to_html(), report.to_html());
 }
 
 #[test]

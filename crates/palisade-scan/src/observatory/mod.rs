@@ -5,7 +5,7 @@
 pub mod csp;
 pub mod tests;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fetched::{Fetched, RedirectProbe};
 use crate::finding::{Finding, Location, Rule, Severity};
@@ -96,7 +96,7 @@ pub fn modifier(id: &str) -> i32 {
 }
 
 /// Whether one test passed, was skipped, or failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The result is one the Observatory counts as a pass.
@@ -108,12 +108,12 @@ pub enum Outcome {
 }
 
 /// One test's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
     /// Test name, e.g. `content-security-policy`.
-    pub test: &'static str,
+    pub test: String,
     /// Result id, e.g. `csp-implemented-with-unsafe-inline`.
-    pub result: &'static str,
+    pub result: String,
     /// Score modifier of that result.
     pub modifier: i32,
     /// Pass, fail or skipped.
@@ -125,12 +125,12 @@ pub struct TestResult {
 impl TestResult {
     pub(crate) fn new(test: &'static str, result: &'static str, outcome: Outcome, evidence: &str) -> Self {
         let evidence = crate::html::truncate(evidence, 256).to_owned();
-        Self { test, result, modifier: modifier(result), outcome, evidence }
+        Self { test: test.to_owned(), result: result.to_owned(), modifier: modifier(result), outcome, evidence }
     }
 }
 
 /// The whole score.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Score {
     /// Per-test results in a fixed order.
     pub tests: Vec<TestResult>,
@@ -139,7 +139,7 @@ pub struct Score {
     /// Final score.
     pub score: i32,
     /// Letter grade.
-    pub grade: &'static str,
+    pub grade: String,
     /// The scale's maximum ([`MAX_SCORE`]).
     pub max_score: i32,
 }
@@ -179,7 +179,7 @@ pub fn total(tests: Vec<TestResult>) -> Score {
     let bonuses: i32 = tests.iter().map(|t| t.modifier).filter(|m| *m > 0).sum();
     let before = (100 + penalties).max(0);
     let score = if before >= MINIMUM_SCORE_FOR_EXTRA_CREDIT { before + bonuses } else { before };
-    Score { tests, score_before_bonus: before, score, grade: grade(score), max_score: MAX_SCORE }
+    Score { tests, score_before_bonus: before, score, grade: grade(score).to_owned(), max_score: MAX_SCORE }
 }
 
 /// The Observatory's grading chart.
@@ -215,7 +215,7 @@ pub fn findings(page_url: &str, score: &Score) -> Vec<Finding> {
                 -25..=-20 => Severity::Medium,
                 _ => Severity::Low,
             };
-            let rule = Rule { id: rule_id(t.test), severity, summary: t.test, fix_link: fix_link(t.test) };
+            let rule = Rule { id: rule_id(&t.test), severity, summary: "", fix_link: fix_link(&t.test) };
             Finding::new(
                 &rule,
                 format!("{} ({}, {})", t.test, t.result, t.modifier),
