@@ -107,12 +107,10 @@ async fn import_apply(
     };
     let id = ImportId::parse(f.import.trim()).ok_or_else(not_found)?;
     let report =
-        product_import::apply(&state.db, scope(&access), &id, |text, currency| product_csv::check(text, currency))
-            .await
-            .map_err(|e| match e {
-                CommerceError::Store(StoreError::NotFound("import")) => not_found(),
-                other => AdminError::from(other),
-            })?;
+        product_import::apply(&state.db, scope(&access), &id, product_csv::check).await.map_err(|e| match e {
+            CommerceError::Store(StoreError::NotFound("import")) => not_found(),
+            other => AdminError::from(other),
+        })?;
     tracing::info!(
         store.id = %scope(&access).store_id(),
         import.created = report.created,
