@@ -340,7 +340,13 @@ async fn create_one(
     .bind(line.status.as_str())
     .bind(now.0)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| match e {
+        // Slugs were chosen from the store's slugs read in this transaction: only a product created meanwhile by
+        // someone else can take one (the whole import rolls back; applying again picks another).
+        sqlx::Error::Database(ref d) if d.is_unique_violation() => CommerceError::ChangedMeanwhile("the catalog"),
+        other => CommerceError::from(other),
+    })?;
     let variant =
         NewVariant { sku: line.sku.clone(), options: line.options.clone(), price: line.price, stock: line.stock };
     crate::catalog::insert_variant(tx, scope, id, variant, now).await?;
