@@ -41,6 +41,10 @@ impl Templates {
         env.add_template("merchant_base.html", include_str!("../templates/merchant_base.html"))?;
         env.add_template("merchant_products.html", include_str!("../templates/merchant_products.html"))?;
         env.add_template("merchant_product_import.html", include_str!("../templates/merchant_product_import.html"))?;
+        env.add_template(
+            "merchant_product_import_done.html",
+            include_str!("../templates/merchant_product_import_done.html"),
+        )?;
         env.add_template("merchant_product.html", include_str!("../templates/merchant_product.html"))?;
         env.add_template("merchant_orders.html", include_str!("../templates/merchant_orders.html"))?;
         env.add_template("merchant_order.html", include_str!("../templates/merchant_order.html"))?;

@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/products", None),
     ("GET", "/admin/stores/{store}/products.csv", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/products/import", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/products/import/apply", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/products", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/categories", Some(Permission::Products)),
     ("GET", "/admin/stores/{store}/products/{product}", None),
@@ -55,13 +56,9 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(super::product_import::routes())
         .route("/admin/stores/{store}/products", get(products).post(create_product))
         .route("/admin/stores/{store}/products.csv", get(export_products))
-        .route(
-            "/admin/stores/{store}/products/import",
-            post(import_preview)
-                .layer(axum::extract::DefaultBodyLimit::max(services::product_csv::MAX_FILE + 64 * 1024)),
-        )
         .route("/admin/stores/{store}/categories", post(create_category))
         .route("/admin/stores/{store}/products/{product}", get(product).post(edit_product))
         .route("/admin/stores/{store}/products/{product}/status", post(product_status))
@@ -237,45 +234,6 @@ async fn export_products(State(state): State<AppState>, access: StaffAccess) -> 
         bytes,
     )
         .into_response())
-}
-
-/// An uploaded products CSV checked against the store: what each row would create or update (by SKU, this
-/// store's only) and every refused row with its reason. Nothing is written.
-async fn import_preview(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    form: Result<Multipart, MultipartRejection>,
-) -> PageResult {
-    access.require(Permission::Products)?;
-    let mut form = form.map_err(|e| invalid(format!("send the file as multipart/form-data: {}", e.body_text())))?;
-    let mut file = None;
-    while let Some(field) =
-        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
-    {
-        if field.name() == Some("file") {
-            file = Some(field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?);
-        }
-    }
-    let bytes = file.ok_or_else(|| invalid("choose a CSV file"))?;
-    let currency = store_currency(&state, &access).await?;
-    let parsed = services::product_csv::parse(&bytes, currency).map_err(|e| {
-        let status = match e {
-            services::product_csv::FileError::TooLarge => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        AdminError::Page(PageError(ApiError::new(status, "invalid_csv", e.to_string())))
-    })?;
-    let existing = catalog::existing_skus(&state.db, scope(&access)).await?;
-    let rows: Vec<_> = parsed
-        .rows
-        .iter()
-        .map(|r| {
-            json!({"row": r.row, "title": r.title, "sku": r.sku, "option": r.option, "price": r.price,
-                   "stock": r.stock, "status": r.status, "update": existing.contains(&r.sku)})
-        })
-        .collect();
-    let errors: Vec<_> = parsed.errors.iter().map(|e| json!({"row": e.row, "reason": e.reason})).collect();
-    page(&state, &access, "merchant_product_import.html", "products", json!({"rows": rows, "errors": errors})).await
 }
 
 #[derive(Debug, Deserialize)]
