@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -78,12 +78,19 @@ struct Banned {
 pub struct Bans {
     strikes: std::sync::Mutex<HashMap<IpAddr, Strikes>>,
     banned: std::sync::RwLock<HashMap<IpAddr, Banned>>,
+    /// Whether `banned` holds anything; written under its write lock.
+    any: std::sync::atomic::AtomicBool,
 }
 
 impl Bans {
     /// Whether `ip` is banned at `now`.
     #[must_use]
     pub fn banned(&self, ip: IpAddr, now: i64) -> bool {
+        // Nearly always no ban at all: one shared, read-only flag instead of the lock's reader count, which every
+        // request would otherwise write (and bounce between cores).
+        if !self.any.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
         self.banned.read().ok().and_then(|m| m.get(&ip).map(|b| b.until > now)).unwrap_or(false)
     }
 
@@ -107,6 +114,7 @@ impl Bans {
         let until = now + BAN_MS;
         if let Ok(mut b) = self.banned.write() {
             b.insert(ip, Banned { until, imposed_here_at: now });
+            self.any.store(true, std::sync::atomic::Ordering::Release);
         }
         Some(until)
     }
@@ -125,12 +133,14 @@ impl Bans {
             }
         }
         *m = fresh;
+        self.any.store(!m.is_empty(), std::sync::atomic::Ordering::Release);
     }
 
     /// Forgets `ip`'s ban and strikes on this node (an operator lifted the ban).
     pub fn lift(&self, ip: IpAddr) {
         if let Ok(mut m) = self.banned.write() {
             m.remove(&ip);
+            self.any.store(!m.is_empty(), std::sync::atomic::Ordering::Release);
         }
         if let Ok(mut m) = self.strikes.lock() {
             m.remove(&ip);
@@ -340,11 +350,16 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     }
     let (parts, body) = req.into_parts();
     let limit = crate::http::layers::body_limit(&parts.method, parts.uri.path(), state.config.max_body_bytes);
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-                .into_response();
+    // Most requests (page views, probes) have no body: nothing to collect, and nothing to box again below.
+    let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        Bytes::new()
+    } else {
+        match axum::body::to_bytes(body, limit).await {
+            Ok(b) => b,
+            Err(_) => {
+                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                    .into_response();
+            }
         }
     };
     let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -359,7 +374,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     // The store's own rules come first.
     if let Some(layer) = &layer {
         match store_rules(state, layer, &sreq, &parts, ip, now) {
-            StoreVerdict::Allow => return next(Request::from_parts(parts, Body::from(bytes))).await,
+            StoreVerdict::Allow => return next(rebuilt(parts, bytes)).await,
             StoreVerdict::Respond(res) => return res,
             StoreVerdict::Inspect => {}
         }
@@ -368,7 +383,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     let policy = layer.as_deref().and_then(|l| l.policy.as_ref()).unwrap_or(&shield.config.policy);
     let verdict = shield.engine.inspect(&sreq, policy);
     if verdict.action == Action::Allow {
-        return next(Request::from_parts(parts, Body::from(bytes))).await;
+        return next(rebuilt(parts, bytes)).await;
     }
     let mut verdict = verdict;
     // A suspicious request a browser cannot be sent round a challenge for (an API call, a form post), or whose
@@ -381,7 +396,7 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     }
     let id = emit(shield, state, &parts, ip, &verdict);
     match verdict.action {
-        Action::Allow | Action::Log => return next(Request::from_parts(parts, Body::from(bytes))).await,
+        Action::Allow | Action::Log => return next(rebuilt(parts, bytes)).await,
         Action::Challenge => {
             return challenge(state, &parts, ip, now, crate::edge::challenge::Why::Suspicious);
         }
@@ -391,6 +406,12 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
         strike(state, ip, now);
     }
     blocked(parts.uri.path(), &id)
+}
+
+/// The request again, with the body the firewall read (an empty body costs no allocation).
+fn rebuilt(parts: axum::http::request::Parts, bytes: Bytes) -> Request {
+    let body = if bytes.is_empty() { Body::empty() } else { Body::from(bytes) };
+    Request::from_parts(parts, body)
 }
 
 /// What the store's own rules decided.
