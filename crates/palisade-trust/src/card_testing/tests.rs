@@ -1,0 +1,227 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_core::time::{ManualClock, Timestamp};
+use palisade_core::StoreId;
+
+use super::*;
+
+fn guard() -> (DeclineGuard, ManualClock) {
+    let clock = ManualClock::new(Timestamp(1_800_000_000_000));
+    (DeclineGuard::new(Thresholds::DEFAULT, Arc::new(clock.clone())), clock)
+}
+
+fn card(n: u32) -> CardFingerprint {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    CardFingerprint(b)
+}
+
+fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+fn attempt(store: StoreId, c: u32, address: IpAddr, session: &str) -> Attempt<'_> {
+    Attempt { store, card: card(c), address, session, buyer: Buyer::Guest, proof: Proof::None }
+}
+
+#[test]
+fn five_declines_challenge_a_solved_challenge_lets_one_through_then_refuse() {
+    let clock = ManualClock::new(Timestamp(1_800_000_000_000));
+    let store = StoreId::new();
+    // One address, a new card and session each time (the store signal stays out of it: floor raised).
+    let g = DeclineGuard::new(Thresholds { store_alert_floor: 1_000, ..Thresholds::DEFAULT }, Arc::new(clock.clone()));
+    let addr = v4(203, 0, 113, 7);
+    let sessions: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    for i in 0..5u32 {
+        let a = attempt(store, i, addr, &sessions[i as usize]);
+        assert_eq!(g.check(&a), Gate::Allow, "attempt {i}");
+        g.record(&a, Outcome::Declined);
+        clock.advance(Duration::from_secs(2));
+    }
+    let a = attempt(store, 5, addr, &sessions[5]);
+    assert_eq!(g.check(&a), Gate::Challenge(Trigger::Address));
+    let solved = Attempt { proof: Proof::Solved, ..a };
+    assert_eq!(g.check(&solved), Gate::Allow);
+    g.record(&solved, Outcome::Declined);
+    let a = attempt(store, 6, addr, &sessions[6]);
+    assert_eq!(g.check(&a), Gate::Refuse(Trigger::Address));
+    assert_eq!(g.check(&Attempt { proof: Proof::Solved, ..a }), Gate::Refuse(Trigger::Address), "a proof does not lift a refusal");
+    // Hammering keeps it refused past the first window ...
+    for _ in 0..400 {
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(g.check(&a), Gate::Refuse(Trigger::Address));
+    }
+    // ... and a quiet window lifts it.
+    clock.advance(Duration::from_secs(11 * 60));
+    assert_eq!(g.check(&a), Gate::Allow);
+}
+
+#[test]
+fn counts_are_per_key_and_expire() {
+    let (g, clock) = guard();
+    let store = StoreId::new();
+    let a = attempt(store, 1, v4(198, 51, 100, 1), "s");
+    for _ in 0..5 {
+        g.record(&a, Outcome::Declined);
+    }
+    assert_eq!(g.check(&a), Gate::Challenge(Trigger::Card));
+    // Another buyer elsewhere is untouched by this card's declines (the store floor is 6, not reached).
+    let other = attempt(store, 2, v4(192, 0, 2, 1), "t");
+    assert_eq!(g.check(&other), Gate::Allow);
+    clock.advance(Duration::from_secs(10 * 60));
+    assert_eq!(g.check(&a), Gate::Allow, "ten minutes later the declines have left the window");
+}
+
+#[test]
+fn ipv4_mapped_ipv6_is_the_same_client_and_v6_networks_are_slash_64() {
+    let (g, _clock) = guard();
+    let store = StoreId::new();
+    let th = Thresholds { store_alert_floor: 1_000, ..Thresholds::DEFAULT };
+    let g2 = DeclineGuard::new(th, Arc::new(ManualClock::new(Timestamp(0))));
+    let mapped = IpAddr::V6(Ipv4Addr::new(203, 0, 113, 9).to_ipv6_mapped());
+    for i in 0..5 {
+        g2.record(&attempt(store, i, mapped, &format!("m{i}")), Outcome::Declined);
+    }
+    assert_eq!(g2.check(&attempt(store, 99, v4(203, 0, 113, 9), "x")), Gate::Challenge(Trigger::Address));
+    // Twenty addresses in one /64, one decline each: the network is refused, a different /64 is not.
+    for i in 0..20u16 {
+        let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+        g2.record(&attempt(store, 100 + u32::from(i), addr, &format!("n{i}")), Outcome::Declined);
+    }
+    let same_net = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9));
+    assert_eq!(g2.check(&attempt(store, 500, same_net, "y")), Gate::Refuse(Trigger::Network));
+    let other_net = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+    assert_eq!(g2.check(&attempt(store, 501, other_net, "z")), Gate::Allow);
+    assert_eq!(g.check(&attempt(store, 1, same_net, "y")), Gate::Allow, "guards share nothing");
+}
+
+#[test]
+fn a_store_under_distributed_attack_challenges_new_cards_then_refuses_guests() {
+    let (g, clock) = guard();
+    let store = StoreId::new();
+    let other_store = StoreId::new();
+    // A returning buyer's card, approved before the attack.
+    let regular = attempt(store, 7, v4(10, 0, 0, 1), "regular");
+    assert_eq!(g.check(&regular), Gate::Allow);
+    g.record(&regular, Outcome::Approved);
+    // Six declines from six networks with six cards: no key is over its threshold, the store is.
+    for i in 0..6u8 {
+        let a = attempt(store, 1000 + u32::from(i), v4(100, i, 0, 1), "bot");
+        let a = Attempt { session: ["a", "b", "c", "d", "e", "f"][usize::from(i)], ..a };
+        assert_eq!(g.check(&a), Gate::Allow);
+        g.record(&a, Outcome::Declined);
+        clock.advance(Duration::from_secs(20));
+    }
+    let fresh = attempt(store, 2000, v4(100, 50, 0, 1), "new");
+    assert_eq!(g.check(&fresh), Gate::Challenge(Trigger::Store));
+    assert_eq!(g.check(&regular), Gate::Allow, "a card the store has approved is not challenged");
+    assert_eq!(g.check(&attempt(other_store, 2000, v4(100, 50, 0, 1), "new")), Gate::Allow, "other stores are calm");
+    // Bots that solve: three solved attempts decline → lockdown.
+    for i in 0..3u8 {
+        let a = attempt(store, 3000 + u32::from(i), v4(101, i, 0, 1), ["p", "q", "r"][usize::from(i)]);
+        let solved = Attempt { proof: Proof::Solved, ..a };
+        assert_eq!(g.check(&solved), Gate::Allow);
+        g.record(&solved, Outcome::Declined);
+    }
+    let guest = Attempt { proof: Proof::Solved, ..attempt(store, 4000, v4(102, 0, 0, 1), "g") };
+    assert_eq!(g.check(&guest), Gate::Refuse(Trigger::Store));
+    let member = Attempt { buyer: Buyer::Known, proof: Proof::None, ..guest };
+    assert_eq!(g.check(&member), Gate::Challenge(Trigger::Store), "signed-in buyers are challenged, not refused");
+    assert_eq!(g.check(&regular), Gate::Allow);
+    // Lockdown holds an hour, then the store calms down once the attack has stopped.
+    clock.advance(Duration::from_secs(59 * 60));
+    assert_eq!(g.check(&guest), Gate::Refuse(Trigger::Store));
+    clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(g.check(&guest), Gate::Allow);
+}
+
+#[test]
+fn legitimate_solved_challenges_that_mostly_succeed_do_not_lock_a_store_down() {
+    let (g, clock) = guard();
+    let store = StoreId::new();
+    for i in 0..6u8 {
+        let a = attempt(store, u32::from(i), v4(100, i, 0, 1), ["a", "b", "c", "d", "e", "f"][usize::from(i)]);
+        g.record(&a, Outcome::Declined);
+    }
+    // On alert; 60 buyers solve the challenge, 3 of them decline (5 %).
+    for i in 0..60u32 {
+        let s = format!("buyer{i}");
+        let a = attempt(store, 100 + i, v4(150, (i % 250) as u8, 1, 1), &s);
+        assert_eq!(g.check(&a), Gate::Challenge(Trigger::Store));
+        let solved = Attempt { proof: Proof::Solved, ..a };
+        assert_eq!(g.check(&solved), Gate::Allow, "buyer {i}");
+        g.record(&solved, if i % 20 == 0 { Outcome::Declined } else { Outcome::Approved });
+        clock.advance(Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
+    let clock = ManualClock::new(Timestamp(0));
+    let th = Thresholds { max_keys: 1_000, max_stores: 50, max_known_cards: 500, ..Thresholds::DEFAULT };
+    let g = DeclineGuard::new(th, Arc::new(clock.clone()));
+    let mut peak = Footprint { keys: 0, stores: 0, known_cards: 0 };
+    for i in 0..60_000u32 {
+        let store: StoreId = format!("00000000-0000-7000-8000-{:012x}", i % 400).parse().unwrap();
+        let s = format!("session-{i}-{}", "x".repeat((i % 50) as usize));
+        let addr = IpAddr::V6(Ipv6Addr::from(u128::from(i) << 64 | 1));
+        let a = attempt(store, i, addr, &s);
+        let _ = g.check(&a);
+        g.record(&a, if i % 3 == 0 { Outcome::Approved } else { Outcome::Declined });
+        clock.advance(Duration::from_millis(7));
+        let f = g.footprint();
+        peak = Footprint {
+            keys: peak.keys.max(f.keys),
+            stores: peak.stores.max(f.stores),
+            known_cards: peak.known_cards.max(f.known_cards),
+        };
+    }
+    assert!(peak.keys <= 4 * 1_000, "{peak:?}");
+    assert!(peak.stores <= 50, "{peak:?}");
+    assert!(peak.known_cards <= 500, "{peak:?}");
+}
+
+#[test]
+fn no_panic_on_odd_input() {
+    // Extreme clocks, empty and huge sessions, zeroed thresholds: answers, never a panic.
+    for start in [i64::MIN, -1, 0, i64::MAX - 1_000, i64::MAX] {
+        let clock = ManualClock::new(Timestamp(start));
+        for th in [
+            Thresholds::DEFAULT,
+            Thresholds {
+                window: Duration::ZERO,
+                challenge_after: 0,
+                refuse_after: 0,
+                store_alert_floor: 0,
+                store_alert_multiple: u32::MAX,
+                max_keys: 0,
+                max_stores: 0,
+                max_known_cards: 0,
+                alert_hold: Duration::MAX,
+                lockdown_hold: Duration::MAX,
+                known_card_for: Duration::MAX,
+                ..Thresholds::DEFAULT
+            },
+        ] {
+            let g = DeclineGuard::new(th, Arc::new(clock.clone()));
+            let big = "é".repeat(20_000);
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            for i in 0..500u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let store: StoreId = format!("00000000-0000-7000-8000-{:012x}", x % 7).parse().unwrap();
+                let addr = if x % 2 == 0 { IpAddr::V4(Ipv4Addr::from(x as u32)) } else { IpAddr::V6(Ipv6Addr::from(u128::from(x))) };
+                let session = if i % 3 == 0 { "" } else { &big };
+                let proof = if x % 5 == 0 { Proof::Solved } else { Proof::None };
+                let buyer = if x % 7 == 0 { Buyer::Known } else { Buyer::Guest };
+                let a = Attempt { store, card: card((x % 13) as u32), address: addr, session, buyer, proof };
+                let _ = g.check(&a);
+                g.record(&a, if x % 4 == 0 { Outcome::Approved } else { Outcome::Declined });
+                clock.set(Timestamp(start.saturating_add((x % 1_000_000) as i64 - 500_000)));
+            }
+        }
+    }
+}
