@@ -18,6 +18,7 @@ impl DeclineGuard {
             addresses: Table::new(th.max_keys),
             networks: Table::new(th.max_keys),
             sessions: Table::new(th.max_keys),
+            seen: Table::new(th.max_keys),
             stores: HashMap::new(),
             known: HashMap::new(),
         };
@@ -64,14 +65,16 @@ impl DeclineGuard {
         let bucket = bucket_of(now, &self.th);
         let mut st = self.lock();
         let mut worst = (Level::Pass, Trigger::Card);
-        let mut refused_kinds: [Option<Kind>; 4] = [None; 4];
-        for (slot, kind) in refused_kinds.iter_mut().zip(KINDS) {
-            let count = table(&st, kind).count(self.key(kind, a), bucket);
+        let mut marked: [Option<(Kind, Level)>; 4] = [None; 4];
+        for (slot, kind) in marked.iter_mut().zip(KINDS) {
+            let key = self.key(kind, a);
+            let count = table(&st, kind).count(key, bucket);
             let (challenge, refuse) = self.limits(kind);
             let level = if count >= refuse {
-                *slot = Some(kind);
+                *slot = Some((kind, Level::Refuse));
                 Level::Refuse
-            } else if count >= challenge {
+            } else if count >= challenge || table(&st, kind).challenged(key, bucket) > 0 {
+                *slot = Some((kind, Level::Challenge));
                 Level::Challenge
             } else {
                 Level::Pass
@@ -91,11 +94,16 @@ impl DeclineGuard {
             (Level::Challenge, t) => (Gate::Challenge(t), store_event(t, StoreEvent::Challenged)),
             (Level::Refuse, t) => (Gate::Refuse(t), StoreEvent::Refused),
         };
-        // A refused key that keeps trying stays refused: each refused attempt is one more strike against it.
-        for kind in refused_kinds.into_iter().flatten() {
+        // A refused key that keeps trying stays refused: each refused attempt is one more strike against it; a
+        // challenged one that keeps coming back without a proof stays challenged.
+        for (kind, level) in marked.into_iter().flatten() {
             let key = self.key(kind, a);
             let keep = self.limits(kind).0;
-            table_mut(&mut st, kind).strike(key, bucket, keep);
+            match (level, gate) {
+                (Level::Refuse, Gate::Refuse(_)) => table_mut(&mut st, kind).strike(key, bucket, keep),
+                (Level::Challenge, Gate::Challenge(_)) => table_mut(&mut st, kind).challenge(key, bucket),
+                _ => {}
+            }
         }
         if event != StoreEvent::Passed {
             self.touch_store(&mut st, a.store, now).on_check(now, bucket, &self.th, event);
@@ -104,15 +112,39 @@ impl DeclineGuard {
     }
 
     /// What the store-wide signal says about this attempt.
+    ///
+    /// In lockdown a guest with a card the store has not approved is refused when their address or session has
+    /// already tried at this store in the window (bots come back; a new buyer arrives once); a new guest is
+    /// challenged while the store's lockdown budget lasts (a share of its usual approvals) and refused after.
     fn store_level(&self, st: &mut State, a: &Attempt<'_>, now: i64) -> Level {
         let level = st.stores.get(&a.store).map_or(StoreLevel::Calm, |s| s.level(now));
         if level == StoreLevel::Calm || self.is_known(st, a, now) {
             return Level::Pass;
         }
-        match (level, a.buyer) {
-            (StoreLevel::Lockdown, Buyer::Guest) => Level::Refuse,
-            _ => Level::Challenge,
+        let bucket = bucket_of(now, &self.th);
+        let by_address = hash_with(&self.hasher, (6u8, a.store, canonical(a.address)));
+        let by_session = hash_with(&self.hasher, (7u8, a.store, a.session));
+        // An attempt is counted when first seen; coming back with a solved proof, its own count is not a repeat.
+        let own = u32::from(a.proof == Proof::Solved);
+        let (n_address, n_session) = (st.seen.count(by_address, bucket), st.seen.count(by_session, bucket));
+        let repeat = n_address > own || n_session > own;
+        let first_look = a.proof == Proof::None || n_address == 0;
+        for (key, n) in [(by_address, n_address), (by_session, n_session)] {
+            if a.proof == Proof::None || n == 0 {
+                st.seen.strike(key, bucket, 2);
+            }
         }
+        if (level, a.buyer) != (StoreLevel::Lockdown, Buyer::Guest) {
+            return Level::Challenge;
+        }
+        let admitted = !repeat && (!first_look || st.stores.get_mut(&a.store).is_some_and(|s| s.admit(now, &self.th)));
+        if admitted {
+            return Level::Challenge;
+        }
+        // Refused: one more mark, so coming back with a proof anyway counts as a repeat.
+        st.seen.strike(by_address, bucket, 2);
+        st.seen.strike(by_session, bucket, 2);
+        Level::Refuse
     }
 
     /// Whether this store has seen this card approved (recently enough).
@@ -181,7 +213,7 @@ impl DeclineGuard {
     /// How much the guard holds now.
     pub fn footprint(&self) -> Footprint {
         let st = self.lock();
-        let keys = KINDS.iter().map(|k| table(&st, *k).len()).sum();
+        let keys = KINDS.iter().map(|k| table(&st, *k).len()).sum::<usize>() + st.seen.len();
         Footprint { keys, stores: st.stores.len(), known_cards: st.known.len() }
     }
 }

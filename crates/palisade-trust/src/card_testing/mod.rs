@@ -56,8 +56,16 @@ pub struct Thresholds {
     pub lockdown_after: u32,
     /// ... provided at least this percentage of the attempts let through on a solved challenge declined.
     pub lockdown_decline_percent: u32,
-    /// How long a lockdown lasts after it was last triggered.
+    /// How long a lockdown lasts after it was last triggered (it is re-armed while refusals stay over the alert
+    /// threshold, so it ends about this long after the attack does).
     pub lockdown_hold: Duration,
+    /// During lockdown, new guests (address and session not seen at the store in the window) still get a
+    /// challenge at this share of the store's usual approval rate ...
+    pub lockdown_admit_percent: u32,
+    /// ... or at least this many an hour ...
+    pub lockdown_admit_per_hour: u32,
+    /// ... with bursts of up to this many; the rest are refused.
+    pub lockdown_admit_burst: u32,
     /// Keys held per kind (cards, addresses, networks, sessions).
     pub max_keys: usize,
     /// Stores held.
@@ -81,7 +89,10 @@ impl Thresholds {
         alert_hold: Duration::from_secs(30 * 60),
         lockdown_after: 3,
         lockdown_decline_percent: 50,
-        lockdown_hold: Duration::from_secs(60 * 60),
+        lockdown_hold: Duration::from_secs(10 * 60),
+        lockdown_admit_percent: 100,
+        lockdown_admit_per_hour: 4,
+        lockdown_admit_burst: 2,
         max_keys: 100_000,
         max_stores: 20_000,
         max_known_cards: 500_000,
@@ -204,6 +215,8 @@ struct State {
     addresses: Table,
     networks: Table,
     sessions: Table,
+    /// (store, address) and (store, session) pairs that tried at a store on alert, for the lockdown rule.
+    seen: Table,
     stores: HashMap<StoreId, StoreState>,
     known: HashMap<u64, i64>,
 }

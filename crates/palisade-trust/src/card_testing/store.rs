@@ -21,6 +21,12 @@ pub(crate) struct StoreState {
     solved_declines: Window,
     /// Declines per bucket, smoothed; not updated while on alert (an attack must not become the baseline).
     baseline: f64,
+    /// Approvals, and their baseline per bucket (what a store's normal trade looks like, for the lockdown budget).
+    approvals: Window,
+    approval_baseline: f64,
+    /// New guests let through to a challenge during lockdown: a token bucket, and when it was last filled.
+    tokens: f64,
+    tokens_at: Option<i64>,
     folded: Option<i64>,
     alert_until: i64,
     lockdown_until: i64,
@@ -71,11 +77,14 @@ impl StoreState {
         }
         let oldest_kept = bucket.saturating_sub(BUCKETS as i64);
         let zeros = oldest_kept.saturating_sub(from.saturating_add(1)).clamp(0, 100_000);
-        self.baseline *= (1.0 - ALPHA).powi(i32::try_from(zeros).unwrap_or(100_000));
+        let decay = (1.0 - ALPHA).powi(i32::try_from(zeros).unwrap_or(100_000));
+        self.baseline *= decay;
+        self.approval_baseline *= decay;
         let start = from.saturating_add(1).max(oldest_kept);
         let mut b = start;
         while b <= upto {
             self.baseline = self.baseline * (1.0 - ALPHA) + f64::from(self.declines.at(b)) * ALPHA;
+            self.approval_baseline = self.approval_baseline * (1.0 - ALPHA) + f64::from(self.approvals.at(b)) * ALPHA;
             b = b.saturating_add(1);
         }
     }
@@ -91,6 +100,26 @@ impl StoreState {
         scaled.max(th.store_alert_floor)
     }
 
+    /// Whether a new guest may be let through to a challenge during lockdown: a token bucket refilled at a share
+    /// of the store's usual approvals (at least a floor), so a bot's fresh addresses cannot all get an attempt.
+    pub(crate) fn admit(&mut self, now: i64, th: &Thresholds) -> bool {
+        let bucket_ms = (ms(th.window) / BUCKETS as i64).max(1) as f64;
+        let usual_per_ms = self.approval_baseline / bucket_ms * f64::from(th.lockdown_admit_percent) / 100.0;
+        let floor_per_ms = f64::from(th.lockdown_admit_per_hour) / 3_600_000.0;
+        let rate = usual_per_ms.max(floor_per_ms);
+        let cap = f64::from(th.lockdown_admit_burst);
+        let elapsed = self.tokens_at.map_or(f64::INFINITY, |at| now.saturating_sub(at).max(0) as f64);
+        let refill = elapsed * rate;
+        self.tokens = if refill.is_finite() { (self.tokens + refill).min(cap) } else { cap };
+        self.tokens_at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Re-evaluates alert and lockdown after a change.
     fn refresh(&mut self, now: i64, bucket: i64, th: &Thresholds) {
         let unsolved = self.challenges.total(bucket).saturating_sub(self.solved.total(bucket));
@@ -101,7 +130,9 @@ impl StoreState {
         let bad = self.solved_declines.total(bucket);
         let through = self.solved_outcomes.total(bucket).max(1);
         let ratio_ok = u64::from(bad) * 100 >= u64::from(through) * u64::from(th.lockdown_decline_percent);
-        if self.alert_until > now && bad >= th.lockdown_after && ratio_ok {
+        let locked = self.lockdown_until > now;
+        let sustained = locked && self.refusals.total(bucket) >= self.threshold(th);
+        if sustained || (self.alert_until > now && bad >= th.lockdown_after && ratio_ok) {
             self.lockdown_until = now.saturating_add(ms(th.lockdown_hold));
         }
     }
@@ -125,6 +156,8 @@ impl StoreState {
         self.last = self.last.max(now);
         if declined == Declined::Yes {
             self.declines.add(bucket, 1);
+        } else {
+            self.approvals.add(bucket, 1);
         }
         if solved == Solved::Yes {
             self.solved_outcomes.add(bucket, 1);

@@ -2,8 +2,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::time::{ManualClock, Timestamp};
 use palisade_core::StoreId;
+use palisade_core::time::{ManualClock, Timestamp};
 
 use super::*;
 
@@ -47,7 +47,11 @@ fn five_declines_challenge_a_solved_challenge_lets_one_through_then_refuse() {
     g.record(&solved, Outcome::Declined);
     let a = attempt(store, 6, addr, &sessions[6]);
     assert_eq!(g.check(&a), Gate::Refuse(Trigger::Address));
-    assert_eq!(g.check(&Attempt { proof: Proof::Solved, ..a }), Gate::Refuse(Trigger::Address), "a proof does not lift a refusal");
+    assert_eq!(
+        g.check(&Attempt { proof: Proof::Solved, ..a }),
+        Gate::Refuse(Trigger::Address),
+        "a proof does not lift a refusal"
+    );
     // Hammering keeps it refused past the first window ...
     for _ in 0..400 {
         clock.advance(Duration::from_secs(2));
@@ -213,7 +217,11 @@ fn no_panic_on_odd_input() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let store: StoreId = format!("00000000-0000-7000-8000-{:012x}", x % 7).parse().unwrap();
-                let addr = if x % 2 == 0 { IpAddr::V4(Ipv4Addr::from(x as u32)) } else { IpAddr::V6(Ipv6Addr::from(u128::from(x))) };
+                let addr = if x % 2 == 0 {
+                    IpAddr::V4(Ipv4Addr::from(x as u32))
+                } else {
+                    IpAddr::V6(Ipv6Addr::from(u128::from(x)))
+                };
                 let session = if i % 3 == 0 { "" } else { &big };
                 let proof = if x % 5 == 0 { Proof::Solved } else { Proof::None };
                 let buyer = if x % 7 == 0 { Buyer::Known } else { Buyer::Guest };

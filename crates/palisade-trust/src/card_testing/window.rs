@@ -67,6 +67,8 @@ impl Window {
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     strikes: Window,
+    /// Challenges this key earned itself: a key that keeps being challenged stays challenged.
+    challenges: Window,
     last: i64,
 }
 
@@ -88,6 +90,19 @@ impl Table {
         self.map.get(&key).map_or(0, |e| e.strikes.total(bucket))
     }
 
+    /// Challenges `key` earned in the window ending with `bucket`.
+    pub(crate) fn challenged(&self, key: u64, bucket: i64) -> u32 {
+        self.map.get(&key).map_or(0, |e| e.challenges.total(bucket))
+    }
+
+    /// Notes a challenge `key` earned (only for keys already held: a challenge comes from their strikes).
+    pub(crate) fn challenge(&mut self, key: u64, bucket: i64) {
+        if let Some(e) = self.map.get_mut(&key) {
+            e.challenges.add(bucket, 1);
+            e.last = e.last.max(bucket);
+        }
+    }
+
     /// One more strike against `key`. `keep_from` is the count below which a key may be dropped first.
     pub(crate) fn strike(&mut self, key: u64, bucket: i64, keep_from: u32) {
         if !self.map.contains_key(&key) && self.map.len() >= self.cap {
@@ -106,7 +121,7 @@ impl Table {
     /// Frees at least a quarter of the table (so the cost of a sweep is spread over many inserts).
     fn make_room(&mut self, bucket: i64, keep_from: u32) {
         let target = self.cap - self.cap / 4;
-        self.map.retain(|_, e| e.strikes.total(bucket) > 0);
+        self.map.retain(|_, e| e.strikes.total(bucket) > 0 || e.challenges.total(bucket) > 0);
         if self.map.len() > target {
             self.map.retain(|_, e| e.strikes.total(bucket) >= keep_from);
         }
