@@ -3,6 +3,7 @@
 //! and a distributed burst (50 addresses in 50 networks, one attempt every 2 s between them for an hour, new
 //! cards and sessions), run twice: bots that do not solve the proof of work, and bots that do (paying for it).
 //! `cargo test -p palisade-trust --test card_testing -- --nocapture` prints the figures.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -22,6 +23,13 @@ const POW_HASHES: u64 = 1 << 14;
 /// The gateway's decline rate for legitimate attempts and for a tester's stolen cards.
 const LEGIT_DECLINE: f64 = 0.04;
 const STOLEN_DECLINE: f64 = 0.75;
+
+/// Whether the card testers solve the proof of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bots {
+    Solve,
+    DontSolve,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -175,7 +183,7 @@ fn attacks(w: &mut World, burst: i64) {
     }
 }
 
-fn tally<'f>(f: &'f mut Figures, who: Who) -> &'f mut Tally {
+fn tally(f: &mut Figures, who: Who) -> &mut Tally {
     match who {
         Who::Legit => &mut f.legit,
         Who::Replay => &mut f.replay,
@@ -183,8 +191,8 @@ fn tally<'f>(f: &'f mut Figures, who: Who) -> &'f mut Tally {
     }
 }
 
-/// Runs one simulation; `bots_solve` says whether the testers solve proofs of work.
-fn run(seed: u64, bots_solve: bool, th: Thresholds, burst: i64) -> Figures {
+/// Runs one simulation; `bots` says whether the testers solve proofs of work.
+fn run(seed: u64, bots: Bots, th: Thresholds, burst: i64) -> Figures {
     let clock = ManualClock::new(Timestamp(1_800_000_000_000));
     let start = clock.now_ms();
     let guard = DeclineGuard::new(th, Arc::new(clock.clone()));
@@ -204,21 +212,13 @@ fn run(seed: u64, bots_solve: bool, th: Thresholds, burst: i64) -> Figures {
     while let Some(Reverse((at, idx))) = w.queue.pop() {
         let Some(p) = w.pending[idx as usize].take() else { continue };
         clock.set(Timestamp(start + at));
-        step(&guard, &mut w, &mut f, &stores, at, p, bots_solve);
+        step(&guard, &mut w, &mut f, &stores, at, p, bots);
     }
     f.legit_checkouts_challenged = w.checkout_challenged.iter().filter(|c| **c).count() as u64;
     f
 }
 
-fn step(
-    guard: &DeclineGuard,
-    w: &mut World,
-    f: &mut Figures,
-    stores: &[StoreId],
-    at: i64,
-    p: Pending,
-    bots_solve: bool,
-) {
+fn step(guard: &DeclineGuard, w: &mut World, f: &mut Figures, stores: &[StoreId], at: i64, p: Pending, bots: Bots) {
     let mut a = Attempt {
         store: stores[p.store],
         card: fingerprint(p.card),
@@ -238,7 +238,7 @@ fn step(
         if p.who == Who::Legit {
             w.checkout_challenged[p.checkout] = true;
         }
-        if p.who == Who::Legit || bots_solve {
+        if p.who == Who::Legit || bots == Bots::Solve {
             tally(f, p.who).proofs_solved += 1;
             a.proof = Proof::Solved;
             gate = guard.check(&a);
@@ -298,8 +298,8 @@ fn stopped(t: &Tally) -> f64 {
     100.0 * (t.attempts - t.reached_gateway) as f64 / t.attempts.max(1) as f64
 }
 
-fn print(seed: u64, bots_solve: bool, f: &Figures) {
-    let mode = if bots_solve { "bots SOLVE the proof of work" } else { "bots do NOT solve the proof of work" };
+fn print(seed: u64, bots: Bots, f: &Figures) {
+    let mode = if bots == Bots::Solve { "bots SOLVE the proof of work" } else { "bots do NOT solve the proof of work" };
     println!("seed {seed}, {mode}:");
     for (name, t) in [("replayed burst", &f.replay), ("distributed burst", &f.distributed)] {
         println!(
@@ -331,13 +331,13 @@ fn print(seed: u64, bots_solve: bool, f: &Figures) {
 #[test]
 fn card_testing_is_stopped_before_the_gateway_and_buyers_get_through() {
     for seed in [20261206u64, 1, 2] {
-        for bots_solve in [false, true] {
-            let f = run(seed, bots_solve, Thresholds::DEFAULT, 1800);
-            print(seed, bots_solve, &f);
-            assert!(stopped(&f.replay) >= 99.0, "replayed burst, seed {seed}, solve {bots_solve}");
-            assert!(stopped(&f.distributed) >= 99.0, "distributed burst, seed {seed}, solve {bots_solve}");
+        for bots in [Bots::DontSolve, Bots::Solve] {
+            let f = run(seed, bots, Thresholds::DEFAULT, 1800);
+            print(seed, bots, &f);
+            assert!(stopped(&f.replay) >= 99.0, "replayed burst, seed {seed}, bots {bots:?}");
+            assert!(stopped(&f.distributed) >= 99.0, "distributed burst, seed {seed}, bots {bots:?}");
             let refused = f.legit_checkouts_refused as f64 / f.legit_checkouts as f64;
-            assert!(refused <= 0.001, "legitimate refused {refused}, seed {seed}, solve {bots_solve}");
+            assert!(refused <= 0.001, "legitimate refused {refused}, seed {seed}, bots {bots:?}");
         }
     }
 }
@@ -346,10 +346,10 @@ fn card_testing_is_stopped_before_the_gateway_and_buyers_get_through() {
 fn short_bursts_are_reported_not_asserted() {
     // What gets through is a roughly fixed number per attack (the first declines before any counter trips), so a
     // ten-minute burst (300 attempts) is stopped at a lower rate than the hour-long one the assertion uses.
-    for bots_solve in [false, true] {
-        let f = run(20261206, bots_solve, Thresholds::DEFAULT, 300);
+    for bots in [Bots::DontSolve, Bots::Solve] {
+        let f = run(20261206, bots, Thresholds::DEFAULT, 300);
         println!("ten-minute bursts:");
-        print(20261206, bots_solve, &f);
+        print(20261206, bots, &f);
         assert!(stopped(&f.replay) >= 90.0 && stopped(&f.distributed) >= 90.0);
     }
 }
@@ -365,6 +365,6 @@ fn the_simulation_can_fail() {
         store_alert_floor: u32::MAX,
         ..Thresholds::DEFAULT
     };
-    let f = run(20261206, false, off, 1800);
+    let f = run(20261206, Bots::DontSolve, off, 1800);
     assert!(stopped(&f.replay) < 1.0 && stopped(&f.distributed) < 1.0);
 }

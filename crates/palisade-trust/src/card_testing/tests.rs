@@ -156,7 +156,7 @@ fn legitimate_solved_challenges_that_mostly_succeed_do_not_lock_a_store_down() {
         assert_eq!(g.check(&a), Gate::Challenge(Trigger::Store));
         let solved = Attempt { proof: Proof::Solved, ..a };
         assert_eq!(g.check(&solved), Gate::Allow, "buyer {i}");
-        g.record(&solved, if i % 20 == 0 { Outcome::Declined } else { Outcome::Approved });
+        g.record(&solved, if i.is_multiple_of(20) { Outcome::Declined } else { Outcome::Approved });
         clock.advance(Duration::from_secs(5));
     }
 }
@@ -173,7 +173,7 @@ fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
         let addr = IpAddr::V6(Ipv6Addr::from(u128::from(i) << 64 | 1));
         let a = attempt(store, i, addr, &s);
         let _ = g.check(&a);
-        g.record(&a, if i % 3 == 0 { Outcome::Approved } else { Outcome::Declined });
+        g.record(&a, if i.is_multiple_of(3) { Outcome::Approved } else { Outcome::Declined });
         clock.advance(Duration::from_millis(7));
         let f = g.footprint();
         peak = Footprint {
@@ -217,17 +217,17 @@ fn no_panic_on_odd_input() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let store: StoreId = format!("00000000-0000-7000-8000-{:012x}", x % 7).parse().unwrap();
-                let addr = if x % 2 == 0 {
+                let addr = if x.is_multiple_of(2) {
                     IpAddr::V4(Ipv4Addr::from(x as u32))
                 } else {
                     IpAddr::V6(Ipv6Addr::from(u128::from(x)))
                 };
-                let session = if i % 3 == 0 { "" } else { &big };
-                let proof = if x % 5 == 0 { Proof::Solved } else { Proof::None };
-                let buyer = if x % 7 == 0 { Buyer::Known } else { Buyer::Guest };
+                let session = if i.is_multiple_of(3) { "" } else { &big };
+                let proof = if x.is_multiple_of(5) { Proof::Solved } else { Proof::None };
+                let buyer = if x.is_multiple_of(7) { Buyer::Known } else { Buyer::Guest };
                 let a = Attempt { store, card: card((x % 13) as u32), address: addr, session, buyer, proof };
                 let _ = g.check(&a);
-                g.record(&a, if x % 4 == 0 { Outcome::Approved } else { Outcome::Declined });
+                g.record(&a, if x.is_multiple_of(4) { Outcome::Approved } else { Outcome::Declined });
                 clock.set(Timestamp(start.saturating_add((x % 1_000_000) as i64 - 500_000)));
             }
         }
