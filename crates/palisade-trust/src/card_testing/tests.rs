@@ -129,16 +129,30 @@ fn a_store_under_distributed_attack_challenges_new_cards_then_refuses_guests() {
         assert_eq!(g.check(&solved), Gate::Allow);
         g.record(&solved, Outcome::Declined);
     }
-    let guest = Attempt { proof: Proof::Solved, ..attempt(store, 4000, v4(102, 0, 0, 1), "g") };
-    assert_eq!(g.check(&guest), Gate::Refuse(Trigger::Store));
-    let member = Attempt { buyer: Buyer::Known, proof: Proof::None, ..guest };
+    // Lockdown. A bot address that already tried here is refused, proof or not.
+    let back = attempt(store, 4001, v4(101, 0, 0, 1), "p2");
+    assert_eq!(g.check(&back), Gate::Refuse(Trigger::Store));
+    assert_eq!(g.check(&Attempt { proof: Proof::Solved, ..back }), Gate::Refuse(Trigger::Store));
+    // New guests get a challenge while the budget lasts (burst of 2), then are refused; a refused one cannot
+    // come back with a proof.
+    let fresh = |i: u8, s: &'static str| attempt(store, 5000 + u32::from(i), v4(102, i, 0, 1), s);
+    assert_eq!(g.check(&fresh(0, "g0")), Gate::Challenge(Trigger::Store));
+    assert_eq!(g.check(&Attempt { proof: Proof::Solved, ..fresh(0, "g0") }), Gate::Allow, "its proof lets it through");
+    assert_eq!(g.check(&fresh(1, "g1")), Gate::Challenge(Trigger::Store));
+    assert_eq!(g.check(&fresh(2, "g2")), Gate::Refuse(Trigger::Store));
+    assert_eq!(g.check(&Attempt { proof: Proof::Solved, ..fresh(2, "g2") }), Gate::Refuse(Trigger::Store));
+    let member = Attempt { buyer: Buyer::Known, ..fresh(3, "m") };
     assert_eq!(g.check(&member), Gate::Challenge(Trigger::Store), "signed-in buyers are challenged, not refused");
     assert_eq!(g.check(&regular), Gate::Allow);
-    // Lockdown holds an hour, then the store calms down once the attack has stopped.
-    clock.advance(Duration::from_secs(59 * 60));
-    assert_eq!(g.check(&guest), Gate::Refuse(Trigger::Store));
+    // While bots keep coming (refusals over the alert threshold) the lockdown holds ...
+    for i in 0..30u32 {
+        clock.advance(Duration::from_secs(60));
+        let a = attempt(store, 6000 + i, v4(101, 0, 0, 1), "p3");
+        assert_eq!(g.check(&a), Gate::Refuse(Trigger::Store), "minute {i}");
+    }
+    // ... and once they stop, the store calms down (lockdown, then alert, run out).
     clock.advance(Duration::from_secs(2 * 3600));
-    assert_eq!(g.check(&guest), Gate::Allow);
+    assert_eq!(g.check(&fresh(9, "late")), Gate::Allow);
 }
 
 #[test]
