@@ -11,7 +11,9 @@
 //! Per-key counters cannot see a distributed attack (many addresses, a new card and session each time), so each
 //! store also has a decline signal measured against its own baseline (see `store`): on *alert* every card the
 //! store has not seen approved is challenged; in *lockdown* (on alert, and attempts that solved a challenge still
-//! mostly decline) guests with such a card are refused, while signed-in buyers with history are challenged.
+//! mostly decline) guests with such a card are refused when their address or session already tried there in the
+//! window, and new guests are challenged within a budget (the store's usual approval rate) and refused beyond it;
+//! signed-in buyers with history are challenged, never refused, by the store signal.
 //!
 //! In memory, one node, bounded: every table has a cap and a flood of made-up keys evicts the least useful
 //! entries first. Keys are hashed with a per-process random key, so neither the fingerprints nor the addresses
@@ -125,8 +127,8 @@ pub enum Proof {
     Solved,
 }
 
-/// One checkout attempt, as the guard sees it.
-#[derive(Debug, Clone, Copy)]
+/// One checkout attempt, as the guard sees it. `Debug` leaves the session out (it is a credential).
+#[derive(Clone, Copy)]
 pub struct Attempt<'a> {
     pub store: StoreId,
     pub card: CardFingerprint,
@@ -135,6 +137,19 @@ pub struct Attempt<'a> {
     pub session: &'a str,
     pub buyer: Buyer,
     pub proof: Proof,
+}
+
+impl std::fmt::Debug for Attempt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("store", &self.store)
+            .field("card", &self.card)
+            .field("address", &self.address)
+            .field("session", &"[redacted]")
+            .field("buyer", &self.buyer)
+            .field("proof", &self.proof)
+            .finish()
+    }
 }
 
 /// What the gateway said.

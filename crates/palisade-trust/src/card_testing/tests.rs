@@ -247,3 +247,49 @@ fn no_panic_on_odd_input() {
         }
     }
 }
+
+#[test]
+fn debug_output_leaves_the_session_out() {
+    let a = attempt(StoreId::new(), 1, v4(192, 0, 2, 1), "sess-SECRET-abc");
+    let shown = format!("{a:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains("192.0.2.1"));
+}
+
+proptest::proptest! {
+    /// Any sequence of attempts, outcomes and clock moves: no panic, and with the clock stopped a key-level
+    /// refusal never turns into an allow by asking again.
+    #[test]
+    fn arbitrary_sequences_never_panic(ops in proptest::collection::vec((0u8..6, 0u32..8, 0u8..4, -5_000i64..700_000), 1..200)) {
+        let clock = ManualClock::new(Timestamp(1_000_000));
+        let th = Thresholds { max_keys: 8, max_stores: 4, max_known_cards: 8, ..Thresholds::DEFAULT };
+        let g = DeclineGuard::new(th, Arc::new(clock.clone()));
+        let stores: Vec<StoreId> = (0..6).map(|i| format!("00000000-0000-7000-8000-{i:012x}").parse().unwrap()).collect();
+        let sessions = ["a", "b", "c", "d"];
+        for (op, c, who, dt) in ops {
+            let a = Attempt {
+                store: stores[usize::from(op % 6)],
+                card: card(c),
+                address: v4(10, 0, who, 1),
+                session: sessions[usize::from(who)],
+                buyer: if who == 0 { Buyer::Known } else { Buyer::Guest },
+                proof: if op % 2 == 0 { Proof::Solved } else { Proof::None },
+            };
+            let first = g.check(&a);
+            if let Gate::Refuse(t) = first {
+                if t != Trigger::Store {
+                    proptest::prop_assert_eq!(g.check(&a), Gate::Refuse(t));
+                }
+            }
+            if first == Gate::Allow {
+                g.record(&a, if op % 3 == 0 { Outcome::Approved } else { Outcome::Declined });
+            }
+            clock.set(Timestamp(clock_now(&clock).saturating_add(dt)));
+        }
+    }
+}
+
+fn clock_now(c: &ManualClock) -> i64 {
+    use palisade_core::time::Clock;
+    c.now().millis()
+}
