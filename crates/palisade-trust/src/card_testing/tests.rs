@@ -276,10 +276,10 @@ proptest::proptest! {
                 proof: if op % 2 == 0 { Proof::Solved } else { Proof::None },
             };
             let first = g.check(&a);
-            if let Gate::Refuse(t) = first {
-                if t != Trigger::Store {
-                    proptest::prop_assert_eq!(g.check(&a), Gate::Refuse(t));
-                }
+            if let Gate::Refuse(t) = first
+                && t != Trigger::Store
+            {
+                proptest::prop_assert_eq!(g.check(&a), Gate::Refuse(t));
             }
             if first == Gate::Allow {
                 g.record(&a, if op % 3 == 0 { Outcome::Approved } else { Outcome::Declined });
