@@ -83,7 +83,8 @@ impl DeclineGuard {
                 worst = (level, kind.trigger());
             }
         }
-        let store_level = self.store_level(&mut st, a, now);
+        // Already refused by a key: the store signal has nothing to add (and must not spend its lockdown budget).
+        let store_level = if worst.0 == Level::Refuse { Level::Pass } else { self.store_level(&mut st, a, now) };
         if store_level > worst.0 {
             worst = (store_level, Trigger::Store);
         }
