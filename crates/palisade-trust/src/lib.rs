@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod card_testing;
 pub mod features;
 pub mod messages;
 pub mod nric;
@@ -8,6 +9,7 @@ pub mod score;
 pub mod simulate;
 pub mod uen;
 
+pub use card_testing::{Attempt, Buyer, CardFingerprint, DeclineGuard, Gate, Outcome, Proof, Thresholds, Trigger};
 pub use features::{CategoryRisk, Country, EmailDomain, Familiarity, OrderFeatures, Velocity};
 pub use nric::{MaskedNric, Nric, NricError, NricHash, NricKey, NricPrefix, NricRecord};
 pub use rules::{Action, ParseError, Rule, RuleSet, Verdict, decide, parse_rule};
