@@ -14,6 +14,7 @@ use palisade_store::tokens;
 
 use super::admin;
 use super::demo_history::{self, DAY};
+use super::demo_images;
 use crate::cli::GlobalArgs;
 use crate::config;
 use crate::runtime::{self, Installation};
@@ -267,11 +268,15 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     println!("  stores created      {}", c.stores);
     println!("  stores already there {}", c.skipped);
     println!("  staff accounts      {}", c.staff);
-    println!("  products (images)   {} ({})", c.shop.products, c.shop.images);
+    println!("  products (images)   {} ({} pictures, {} px)", c.shop.products, c.shop.images, demo_images::SIDE);
     println!("  buyers              {}", c.shop.buyers);
     println!(
-        "  orders              {} over six weeks (paid, shipped, delivered, completed, refunded, disputed)",
-        c.shop.orders
+        "  orders              {} on {} days (paid, shipped, delivered, completed, refunded, disputed)",
+        c.shop.orders, c.shop.order_days
+    );
+    println!(
+        "  history             {} reviews, {} disputes, {} payouts, {} sign-ins, {} firewall events",
+        c.shop.reviews, c.shop.disputes, c.shop.payouts, c.shop.sign_ins, c.shop.firewall_events
     );
     println!("  operator            {DEMO_OPERATOR}");
     println!("  staff sign-in       e.g. {} / {DEMO_PASSWORD:?} at /login", DEMO_MERCHANT.0);

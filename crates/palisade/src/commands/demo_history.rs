@@ -223,8 +223,8 @@ const PROBES: &[(&str, &str, &str, &str)] = &[
 const PROBE_IPS: &[&str] = &["203.0.113.9", "198.51.100.23", "192.0.2.77", "203.0.113.145", "198.51.100.4"];
 
 /// Inspects one probe with the real engine and records what it decided, as the edge's event writer would.
-async fn probe(db: &Db, rng: &mut Rng, store: StoreId, slug: &str, kind: usize) -> anyhow::Result<()> {
-    let Some((method, path, query, agent)) = PROBES.get(kind) else { return Ok(()) };
+async fn probe(db: &Db, rng: &mut Rng, store: StoreId, slug: &str, kind: usize) -> anyhow::Result<bool> {
+    let Some((method, path, query, agent)) = PROBES.get(kind) else { return Ok(false) };
     let path = path.replace("{store}", slug);
     let body = if *method == "POST" { "variant=1;DROP TABLE orders;--&quantity=1" } else { "" };
     let req = palisade_shield::request::Request {
@@ -239,7 +239,7 @@ async fn probe(db: &Db, rng: &mut Rng, store: StoreId, slug: &str, kind: usize) 
     };
     let verdict = palisade_shield::Shield::default().inspect(&req, &palisade_shield::Policy::default());
     if verdict.action == palisade_shield::Action::Allow {
-        return Ok(());
+        return Ok(false);
     }
     let rules: Vec<&str> = verdict.findings.iter().map(|f| f.rule).collect();
     let findings = serde_json::to_value(&verdict.findings)?;
@@ -260,7 +260,7 @@ async fn probe(db: &Db, rng: &mut Rng, store: StoreId, slug: &str, kind: usize) 
         findings: &findings,
     };
     shield_events::record(db, &e).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Everything the replay needs at hand.
@@ -308,22 +308,60 @@ fn hours(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
 /// Takes one step; returns what follows from it (delay in ms, step).
 async fn take(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyhow::Result<Vec<(i64, Step)>> {
     let db = w.db;
+    match step {
+        Step::Place { trader, n } => {
+            let Some(t) = w.traders.get(trader) else { return Ok(Vec::new()) };
+            let Some(placed) = place(w, rng, t, n).await? else { return Ok(Vec::new()) };
+            shop.orders += 1;
+            let day = (db.now().0 + LOCAL).div_euclid(DAY);
+            if shop.last_order_day != Some(day) {
+                shop.last_order_day = Some(day);
+                shop.order_days += 1;
+            }
+            let (order, access) = (placed.order.id, placed.access);
+            Ok(vec![match fate(rng) {
+                Fate::Refunded => {
+                    let part = placed.order.total.minor;
+                    (hours(rng, 2, 20), Step::Refund { trader, order, part, note: REFUND_NOTES[0] })
+                }
+                fate => (hours(rng, 4, 30), Step::Ship { trader, order, access, fate, n }),
+            }])
+        }
+        Step::Payout { trader } => {
+            let Some(t) = w.traders.get(trader) else { return Ok(Vec::new()) };
+            let scope = StaffScope::system(t.store, "demo");
+            let balance = palisade_commerce::ledger::store_balance(db, &scope, Currency::SGD).await?;
+            if balance > 5000 {
+                payouts::request(db, &scope, Money::new(balance / 10 * 6, Currency::SGD)).await?;
+                shop.payouts += 1;
+            }
+            Ok(Vec::new())
+        }
+        Step::Probe { store, kind } => {
+            let slug = w.traders.iter().position(|t| t.store == store).and_then(|i| w.slugs.get(i));
+            if probe(db, rng, store, slug.map_or("", String::as_str), kind).await? {
+                shop.firewall_events += 1;
+            }
+            Ok(Vec::new())
+        }
+        Step::SignIn { who, typo } => {
+            let Some((_, email)) = w.staff.get(who) else { return Ok(Vec::new()) };
+            let attempt = if typo { Attempt::AfterTypo } else { Attempt::Straight };
+            sign_in(w, who, email, attempt).await?;
+            shop.sign_ins += 1;
+            Ok(Vec::new())
+        }
+        step => lifecycle(w, rng, step, shop).await,
+    }
+}
+
+/// The steps of a placed order's life after checkout: shipping, delivery, confirmation and review, refunds,
+/// disputes and the store's answer.
+async fn lifecycle(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyhow::Result<Vec<(i64, Step)>> {
+    let db = w.db;
     let staff = |trader: usize| w.traders.get(trader).map(|t| StaffScope::system(t.store, "demo"));
     let mut next = Vec::new();
     match step {
-        Step::Place { trader, n } => {
-            let Some(t) = w.traders.get(trader) else { return Ok(next) };
-            let Some(placed) = place(w, rng, t, n).await? else { return Ok(next) };
-            shop.orders += 1;
-            let (order, access) = (placed.order.id, placed.access);
-            match fate(rng) {
-                Fate::Refunded => {
-                    let part = placed.order.total.minor;
-                    next.push((hours(rng, 2, 20), Step::Refund { trader, order, part, note: REFUND_NOTES[0] }));
-                }
-                fate => next.push((hours(rng, 4, 30), Step::Ship { trader, order, access, fate, n })),
-            }
-        }
         Step::Ship { trader, order, access, fate, n } => {
             let Some(scope) = staff(trader) else { return Ok(next) };
             let tracking = format!("SG{:09}", 100_000 + n * 7);
@@ -353,6 +391,7 @@ async fn take(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyh
             orders::confirm_received(db, &access, w.policy).await?;
             if let Some((rating, text)) = review.and_then(|r| demo_shop::REVIEWS.get(r)) {
                 reviews::add(db, &access, *rating, text).await?;
+                shop.reviews += 1;
             }
         }
         Step::Refund { trader, order, part, note } => {
@@ -362,6 +401,7 @@ async fn take(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyh
         Step::Dispute { trader, access, answer } => {
             let d =
                 disputes::open(db, &access, "not_received", "The tracking number has not moved for a week.").await?;
+            shop.disputes += 1;
             if answer {
                 next.push((hours(rng, 3, 30), Step::Answer { trader, dispute: d.id }));
             }
@@ -370,35 +410,28 @@ async fn take(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyh
             let Some(scope) = staff(trader) else { return Ok(next) };
             disputes::respond(db, &scope, dispute, DISPUTE_ANSWER).await?;
         }
-        Step::Payout { trader } => {
-            let Some(scope) = staff(trader) else { return Ok(next) };
-            let balance = palisade_commerce::ledger::store_balance(db, &scope, Currency::SGD).await?;
-            if balance > 5000 {
-                payouts::request(db, &scope, Money::new(balance / 10 * 6, Currency::SGD)).await?;
-            }
-        }
-        Step::Probe { store, kind } => {
-            let slug = w.traders.iter().position(|t| t.store == store).and_then(|i| w.slugs.get(i));
-            probe(db, rng, store, slug.map_or("", String::as_str), kind).await?;
-        }
-        Step::SignIn { who, typo } => {
-            let Some((_, email)) = w.staff.get(who) else { return Ok(next) };
-            sign_in(w, who, email, typo).await?;
-        }
+        Step::Place { .. } | Step::Payout { .. } | Step::Probe { .. } | Step::SignIn { .. } => {}
     }
     Ok(next)
 }
 
+/// Whether a sign-in starts with a mistyped password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    Straight,
+    AfterTypo,
+}
+
 /// One sign-in through the real login (throttle, session, known device, audit entry), from the member's usual
 /// browser and network.
-async fn sign_in(w: &World<'_>, who: usize, email: &str, typo: bool) -> anyhow::Result<()> {
+async fn sign_in(w: &World<'_>, who: usize, email: &str, attempt: Attempt) -> anyhow::Result<()> {
     let client = palisade_identity::sessions::Client {
         ip: Some(format!("198.51.100.{}", 10 + who)),
         user_agent: Some(BROWSERS.get(who % BROWSERS.len()).copied().unwrap_or("Mozilla/5.0").to_owned()),
         device: None,
     };
     let password = |p: &str| secrecy::SecretString::from(p.to_owned());
-    if typo {
+    if attempt == Attempt::AfterTypo {
         w.identity.login(email, password("harbour lanterm 2026"), &client).await?;
     }
     w.identity.login(email, password(super::demo::DEMO_PASSWORD), &client).await?;

@@ -383,31 +383,3 @@ mod tests {
         assert!(rough < px.len() / 3 / 50, "{rough} sharp steps");
     }
 }
-
-#[cfg(test)]
-mod preview {
-    #[test]
-    fn write_previews() {
-        let Ok(dir) = std::env::var("DEMO_PREVIEW") else { return };
-        let t = std::time::Instant::now();
-        for i in 0..8u64 {
-            std::fs::write(format!("{dir}/p{i}.png"), super::product_image(i * 31 + 13000).unwrap()).unwrap();
-        }
-        eprintln!("8 images in {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        for i in 0..8u64 {
-            std::hint::black_box(super::draw(i));
-        }
-        eprintln!("8 drawings in {:?}", t.elapsed());
-        let d = super::draw(3);
-        let t = std::time::Instant::now();
-        let f = super::filtered(&d);
-        eprintln!("filter {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let c = fdeflate::compress_to_vec(&f);
-        eprintln!("deflate {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        std::hint::black_box(simd_adler32::adler32(&f.as_slice()));
-        eprintln!("adler {:?} {}", t.elapsed(), c.len());
-    }
-}

@@ -151,6 +151,15 @@ pub struct Shop {
     pub images: usize,
     pub buyers: usize,
     pub orders: usize,
+    pub reviews: usize,
+    pub disputes: usize,
+    pub payouts: usize,
+    pub sign_ins: usize,
+    pub firewall_events: usize,
+    /// Distinct days with at least one order.
+    pub order_days: usize,
+    /// The local day of the latest order counted (orders are placed in time order).
+    pub last_order_day: Option<i64>,
 }
 
 /// Fills one store's catalog with `size` products (at most its names' adjective × noun combinations); returns
@@ -173,6 +182,7 @@ pub async fn catalog(
     }
     orders::set_flat_shipping(db, &scope, 350).await?;
     orders::set_tagline(db, &scope, spec.blurb).await?;
+    let mut pictures = painter(size.min(spec.adjectives.len() * spec.nouns.len()), store_row.slug.len() as u64);
     let mut variants = Vec::new();
     let mut n = 0usize;
     'outer: for adj in spec.adjectives {
@@ -218,7 +228,7 @@ pub async fn catalog(
                 },
             )
             .await?;
-            let png = super::demo_images::product_image(n as u64 * 31 + store_row.slug.len() as u64 * 1000)?;
+            let png = pictures.recv().await.ok_or_else(|| anyhow::anyhow!("the demo's picture painter stopped"))??;
             images::add(db, objects, &scope, p.id, Bytes::from(png), &title).await?;
             shop.products += 1;
             shop.images += 1;
@@ -229,6 +239,21 @@ pub async fn catalog(
         }
     }
     Ok(variants)
+}
+
+/// Draws the pictures of a catalog's `count` products on a blocking thread, in order, a few ahead of the
+/// database writes that store them: drawing and writing overlap (most of the demo's time in a debug build). If
+/// the receiver goes away early (an error), the painter stops at its next picture.
+fn painter(count: usize, store_seed: u64) -> tokio::sync::mpsc::Receiver<anyhow::Result<Vec<u8>>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        for n in 1..=count as u64 {
+            if tx.blocking_send(super::demo_images::product_image(n * 31 + store_seed * 1000)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Buyer accounts (created once).
