@@ -433,8 +433,12 @@ async fn a_buyers_security_steps_wear_the_shop_look_and_staff_keep_the_console()
     let again = app.client.post(app.url("/account/security/recovery-codes")).csrf(&app, &rotated).send().await.unwrap();
     assert_eq!(again.status(), 200);
     shop_look(&again.text().await.unwrap(), "new recovery codes");
+}
 
-    // Staff on the same routes: the platform's look, never the shop's.
+/// Staff on the same routes keep the platform's look, never the shop's.
+#[tokio::test]
+async fn staff_security_steps_keep_the_console_look() {
+    let app = TestApp::start().await;
     let (_, _, staff) = owner_of(&app, "alpha").await;
     for res in [
         app.client.get(app.url("/account/reauth")).header("cookie", &staff).send().await.unwrap(),
