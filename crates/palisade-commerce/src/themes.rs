@@ -53,6 +53,10 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("address_fields.html", include_str!("../../../themes/default/templates/address_fields.html")),
     ("account_security.html", include_str!("../../../themes/default/templates/account_security.html")),
     ("security_panel.html", SECURITY_PANEL),
+    // Two-step verification set-up, recovery codes and re-entering the password, reached from the security tab.
+    ("account_reauth.html", include_str!("../../../themes/default/templates/account_reauth.html")),
+    ("account_totp_setup.html", include_str!("../../../themes/default/templates/account_totp_setup.html")),
+    ("account_recovery_codes.html", include_str!("../../../themes/default/templates/account_recovery_codes.html")),
 ];
 
 /// The account's security panel (two-step verification, passkeys, sessions): the one source the platform's own

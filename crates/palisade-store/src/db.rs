@@ -215,6 +215,13 @@ impl Db {
         self.clock.now()
     }
 
+    /// The same pool read through another clock. `palisade demo` writes weeks of history through a clock it moves
+    /// itself, so every row carries the time it would have had in a store that really traded then.
+    #[must_use]
+    pub fn with_clock(&self, clock: SharedClock) -> Db {
+        Db { clock, ..self.clone() }
+    }
+
     /// The database's committed state as this process sees it, when it can be known without a query (SQLite):
     /// two equal markers mean nothing was committed in between, by this process or another.
     #[must_use]

@@ -437,6 +437,16 @@ pub async fn run(db: Db, handlers: Handlers, cfg: RunnerConfig, shutdown: impl F
         }
         let mut worked = false;
         loop {
+            // A node told to stop finishes the job in hand, not the whole backlog (a first start can find hundreds
+            // of due jobs, e.g. the demo's six weeks of order mails); the other nodes or the next start take the rest.
+            let stopping = tokio::select! {
+                biased;
+                () = &mut shutdown => true,
+                () = std::future::ready(()) => false,
+            };
+            if stopping {
+                return;
+            }
             match claim(&db, &cfg.node, cfg.lease).await {
                 Ok(Some(job)) => {
                     worked = true;

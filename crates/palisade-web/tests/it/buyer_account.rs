@@ -353,3 +353,99 @@ async fn staff_cannot_rename_themselves_through_the_buyers_profile_form() {
     let members = palisade_store::tenancy::list_members(&app.db, &scope).await.unwrap();
     assert!(members.iter().all(|m| m.display_name != "Palisade (automatic)"), "unchanged");
 }
+
+/// A buyer's security steps (re-entering the password, setting up an authenticator app, recovery codes) stay in
+/// the shop's look, under the account tabs with a way back to `/account`; staff on the same routes keep the
+/// platform's look. Hostile return paths are neither followed nor echoed raw.
+#[tokio::test]
+async fn a_buyers_security_steps_wear_the_shop_look_and_staff_keep_the_console() {
+    let app = TestApp::start().await;
+    buyer("mei@buyer.example").create(&app).await;
+    let cookie = session(&post_login(&app, VISITOR, "mei@buyer.example", "/").await);
+    let shop_look = |html: &str, what: &str| {
+        assert!(html.contains("/theme/default/theme.css"), "{what}: the shop's stylesheet: {html}");
+        assert!(!html.contains("/assets/console.css"), "{what}: not the console's");
+        assert!(html.contains("href=\"/account/security\" aria-current=\"page\""), "{what}: the security tab");
+        assert!(html.contains("<a href=\"/account\">"), "{what}: a way back to the account");
+        assert!(!html.contains("href=\"/console") && !html.contains("href=\"/admin"), "{what}");
+    };
+    let get = |path: &str| app.client.get(app.url(path)).header("cookie", &cookie).send();
+
+    let res = get("/account/reauth?next=/account/security").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    shop_look(&html, "re-authentication");
+    assert!(html.contains("Confirm it") && html.contains("name=\"password\""), "{html}");
+    for hostile in ["//evil.example/x", "/account%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
+        let res = get(&format!("/account/reauth?next={hostile}")).await.unwrap();
+        if res.status() == StatusCode::FORBIDDEN {
+            continue; // the firewall stopped it first
+        }
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("evil.example") && !html.contains("<script>alert"), "{hostile}: {html}");
+    }
+    let wrong = app
+        .client
+        .post(app.url("/account/reauth"))
+        .csrf(&app, &cookie)
+        .form(&[("password", "not the password"), ("next", "/account/security")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let html = wrong.text().await.unwrap();
+    shop_look(&html, "refused password");
+    assert!(html.contains("That password is not right."));
+
+    let setup = app.client.post(app.url("/account/security/totp")).csrf(&app, &cookie).send().await.unwrap();
+    assert_eq!(setup.status(), 200);
+    let html = setup.text().await.unwrap();
+    shop_look(&html, "authenticator set-up");
+    assert!(html.contains("src=\"data:image/svg+xml;base64,") && html.contains("Key: <code>"), "QR code and key");
+    let bad = app
+        .client
+        .post(app.url("/account/security/totp/confirm"))
+        .csrf(&app, &cookie)
+        .form(&[("code", "<b>1</b>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    shop_look(&html, "wrong code");
+    assert!(!html.contains("<b>1</b>"), "what was typed is not echoed raw");
+    let key = html.split("Key: <code>").nth(1).unwrap().split("</code>").next().unwrap();
+    let secret = totp_rs::Secret::Encoded(key.to_owned()).to_bytes().unwrap();
+    let code = palisade_identity::totp::code_at(&secret, app.db.now()).unwrap();
+    let done = app
+        .client
+        .post(app.url("/account/security/totp/confirm"))
+        .csrf(&app, &cookie)
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let rotated = session(&done);
+    let html = done.text().await.unwrap();
+    shop_look(&html, "recovery codes after set-up");
+    assert!(html.contains("Save your recovery codes") && html.contains("class=\"codes\""));
+    let again = app.client.post(app.url("/account/security/recovery-codes")).csrf(&app, &rotated).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    shop_look(&again.text().await.unwrap(), "new recovery codes");
+}
+
+/// Staff on the same routes keep the platform's look, never the shop's.
+#[tokio::test]
+async fn staff_security_steps_keep_the_console_look() {
+    let app = TestApp::start().await;
+    let (_, _, staff) = owner_of(&app, "alpha").await;
+    for res in [
+        app.client.get(app.url("/account/reauth")).header("cookie", &staff).send().await.unwrap(),
+        app.client.post(app.url("/account/security/totp")).csrf(&app, &staff).send().await.unwrap(),
+    ] {
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("/assets/console.css") && !html.contains("/theme/default/theme.css"), "{html}");
+    }
+}

@@ -1,16 +1,15 @@
-//! The demo's shop floor: categories, 200+ products with generated images, buyers, and orders in every state
-//! (paid, shipped, delivered, completed with reviews, refunded in part and in full, disputed), a declined card that
-//! leaves no order, and a payout, so a new user sees a marketplace that has been trading for a while.
+//! The demo's shop floor: categories, products with pictures drawn at display resolution (a few hundred in the
+//! large store, a dozen in the new one) and buyers. The orders, in every state, come from `demo_history`, which
+//! replays weeks of trading through them.
 
 use bytes::Bytes;
 use indicatif::ProgressBar;
 use palisade_commerce::address::{AddressFields, ShippingAddress};
 use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
 use palisade_commerce::idempotency::IdempotencyKey;
-use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::images;
+use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::payments::{self, TestGateway};
-use palisade_commerce::policy::Policy;
-use palisade_commerce::{disputes, images, payouts, reviews};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_core::{StoreId, VariantId};
@@ -28,6 +27,10 @@ pub const BUYERS: &[(&str, &str)] = &[
     ("james@buyer.example", "James Tan"),
     ("mei@buyer.example", "Mei Chen"),
     ("farah@buyer.example", "Farah Aziz"),
+    ("kumar@buyer.example", "Kumar Selvam"),
+    ("hui.min@buyer.example", "Lee Hui Min"),
+    ("zainab@buyer.example", "Zainab Ismail"),
+    ("oliver@buyer.example", "Oliver Chua"),
 ];
 
 struct Catalog {
@@ -59,7 +62,33 @@ const CATALOGS: &[Catalog] = &[
             ("teaware", "Clay Teapot"),
             ("teaware", "Tea Tray"),
         ],
-        adjectives: &["Classic", "Reserve", "Spring Harvest", "Highland", "Smoked", "Organic"],
+        adjectives: &[
+            "Classic",
+            "Reserve",
+            "Spring Harvest",
+            "Highland",
+            "Smoked",
+            "Organic",
+            "First Flush",
+            "Autumn Flush",
+            "Estate",
+            "Aged",
+            "Honey",
+            "Jasmine",
+            "Osmanthus",
+            "Rose",
+            "Ginger",
+            "Pandan",
+            "Wild",
+            "Single Origin",
+            "Charcoal Roasted",
+            "Mountain",
+            "Imperial",
+            "Garden",
+            "Monsoon",
+            "Heritage",
+            "Festive",
+        ],
         options: ("size", &["50 g", "100 g", "250 g"]),
         price_range: (850, 6800),
         blurb: "Sourced directly from small growers and packed in Singapore.",
@@ -115,49 +144,6 @@ const CATALOGS: &[Catalog] = &[
     },
 ];
 
-/// A small PNG (240×240): a two-colour gradient with a circle, its hues from `seed`, so every product looks
-/// different without shipping photos.
-pub fn product_image(seed: u64) -> anyhow::Result<Vec<u8>> {
-    const W: u32 = 240;
-    let hue = |s: u64| -> [u8; 3] {
-        let h = (s % 360) as f64;
-        let x = 1.0 - ((h / 60.0) % 2.0 - 1.0).abs();
-        let (r, g, b) = match (h / 60.0) as u32 {
-            0 => (1.0, x, 0.0),
-            1 => (x, 1.0, 0.0),
-            2 => (0.0, 1.0, x),
-            3 => (0.0, x, 1.0),
-            4 => (x, 0.0, 1.0),
-            _ => (1.0, 0.0, x),
-        };
-        [(80.0 + r * 150.0) as u8, (80.0 + g * 150.0) as u8, (80.0 + b * 150.0) as u8]
-    };
-    let (a, b) = (hue(seed.wrapping_mul(47)), hue(seed.wrapping_mul(47).wrapping_add(140)));
-    let mut data = Vec::with_capacity((W * W * 3) as usize);
-    let r = 40 + (seed % 50) as i64;
-    for y in 0..W {
-        for x in 0..W {
-            let t = f64::from(x + y) / f64::from(2 * W);
-            let (dx, dy) = (i64::from(x) - 120, i64::from(y) - 120);
-            let inside = dx * dx + dy * dy < r * r;
-            for c in 0..3 {
-                let (ca, cb) = (f64::from(a.get(c).copied().unwrap_or(0)), f64::from(b.get(c).copied().unwrap_or(0)));
-                let v = if inside { 255.0 - (ca * 0.4) } else { ca * (1.0 - t) + cb * t };
-                data.push(v as u8);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, W, W);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header()?;
-        writer.write_image_data(&data)?;
-    }
-    Ok(out)
-}
-
 /// Counts of what was made.
 #[derive(Debug, Default)]
 pub struct Shop {
@@ -165,16 +151,24 @@ pub struct Shop {
     pub images: usize,
     pub buyers: usize,
     pub orders: usize,
+    pub reviews: usize,
+    pub disputes: usize,
+    pub payouts: usize,
+    pub sign_ins: usize,
+    pub firewall_events: usize,
+    /// Distinct days with at least one order.
+    pub order_days: usize,
+    /// The local day of the latest order counted (orders are placed in time order).
+    pub last_order_day: Option<i64>,
 }
 
-/// How many products each store gets.
-pub const PER_STORE: usize = 72;
-
-/// Fills one store's catalog.
+/// Fills one store's catalog with `size` products (at most its names' adjective × noun combinations); returns
+/// the variants worth ordering (published, in stock).
 pub async fn catalog(
     db: &Db,
     objects: &Objects,
     store: StoreId,
+    size: usize,
     bar: &ProgressBar,
     shop: &mut Shop,
 ) -> anyhow::Result<Vec<VariantId>> {
@@ -188,11 +182,12 @@ pub async fn catalog(
     }
     orders::set_flat_shipping(db, &scope, 350).await?;
     orders::set_tagline(db, &scope, spec.blurb).await?;
+    let mut pictures = painter(size.min(spec.adjectives.len() * spec.nouns.len()), store_row.slug.len() as u64);
     let mut variants = Vec::new();
     let mut n = 0usize;
     'outer: for adj in spec.adjectives {
         for (cat, noun) in spec.nouns {
-            if n >= PER_STORE {
+            if n >= size {
                 break 'outer;
             }
             n += 1;
@@ -208,11 +203,11 @@ pub async fn catalog(
                     sku: format!("{}-{n:03}-{i}", &spec.slug[..3].to_uppercase()),
                     options: json!({ opt: v }),
                     price: Money::new(base + i as i64 * base / 3 / 10 * 10, Currency::SGD),
-                    // Some items sell out, some are nearly gone.
+                    // Some items sell out, some are nearly gone; the rest last through weeks of orders.
                     stock: match n % 11 {
                         0 => 0,
                         1 => 2,
-                        _ => 10 + (n % 40) as i64,
+                        _ => 60 + (n * 37 % 140) as i64,
                     },
                 })
                 .collect();
@@ -233,7 +228,7 @@ pub async fn catalog(
                 },
             )
             .await?;
-            let png = product_image(n as u64 * 31 + store_row.slug.len() as u64 * 1000)?;
+            let png = pictures.recv().await.ok_or_else(|| anyhow::anyhow!("the demo's picture painter stopped"))??;
             images::add(db, objects, &scope, p.id, Bytes::from(png), &title).await?;
             shop.products += 1;
             shop.images += 1;
@@ -244,6 +239,21 @@ pub async fn catalog(
         }
     }
     Ok(variants)
+}
+
+/// Draws the pictures of a catalog's `count` products on a blocking thread, in order, a few ahead of the
+/// database writes that store them: drawing and writing overlap (most of the demo's time in a debug build). If
+/// the receiver goes away early (an error), the painter stops at its next picture.
+fn painter(count: usize, store_seed: u64) -> tokio::sync::mpsc::Receiver<anyhow::Result<Vec<u8>>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        for n in 1..=count as u64 {
+            if tx.blocking_send(super::demo_images::product_image(n * 31 + store_seed * 1000)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Buyer accounts (created once).
@@ -275,35 +285,21 @@ pub async fn buyers(
     Ok(out)
 }
 
-/// (final state, card) for each demo order; the list covers every state the lifecycle has.
-const PLAN: &[(&str, &str)] = &[
-    ("paid", "4242424242424242"),
-    ("paid", "5555555555554444"),
-    ("shipped", "4242424242424242"),
-    ("shipped", "4242424242424242"),
-    ("delivered", "4242424242424242"),
-    ("completed", "4242424242424242"),
-    ("completed", "5555555555554444"),
-    ("completed", "4242424242424242"),
-    ("completed", "4242424242424242"),
-    ("refunded", "4242424242424242"),
-    ("partial", "4242424242424242"),
-    ("disputed", "4242424242424242"),
-    ("answered", "4242424242424242"),
-    // A declined card leaves no order, only an entry in the store's audit log.
-    ("declined", "4000000000000002"),
-];
-
-/// What the buyers of completed demo orders say.
-const REVIEWS: [(i64, &str); 4] = [
+/// What the buyers of completed demo orders say (mostly content, as real reviews are).
+pub const REVIEWS: [(i64, &str); 8] = [
     (5, "Arrived quickly and exactly as described. Will buy again."),
     (4, "Good quality; the parcel took a day longer than promised."),
     (5, "Lovely packaging and a handwritten note. Thank you!"),
     (3, "Fine, but smaller than I expected from the photos."),
+    (5, "Second time ordering, just as good as the first."),
+    (4, "Does what it says. Delivery was quick."),
+    (2, "One item was missing; the shop sent it after I asked."),
+    (5, "Bought this as a gift and it went down very well."),
 ];
 
-/// The `i`th demo order, paid by `buyer` with `card`; `None` for a declined card, which leaves no order.
-async fn place(
+/// The `i`th demo order, paid by `buyer` with `card`; `None` for a declined card, which leaves no order, or when
+/// an item has sold out meanwhile.
+pub async fn place(
     db: &Db,
     store: StoreId,
     buyer: &tenancy::Account,
@@ -321,10 +317,14 @@ async fn place(
             email: Email::parse(&buyer.email)?,
             address: ShippingAddress::parse(AddressFields {
                 name: &buyer.display_name,
-                line1: &format!("{} Orchard Road", 100 + i),
-                line2: &format!("#0{}-1{i}", 2 + i % 7),
+                line1: &format!(
+                    "{} {}",
+                    1 + i % 300,
+                    STREETS.get(i % STREETS.len()).copied().unwrap_or("Orchard Road")
+                ),
+                line2: &format!("#{:02}-{:02}", 2 + i % 19, 1 + i % 47),
                 city: "Singapore",
-                postcode: &format!("23{i:04}"),
+                postcode: &format!("{:06}", 100_000 + (i * 7919) % 800_000),
                 country: "Singapore",
             })?,
             lines,
@@ -335,100 +335,20 @@ async fn place(
     .await;
     match placed {
         Ok(placed) => Ok(Some(placed)),
-        Err(palisade_commerce::CommerceError::PaymentDeclined { .. }) => Ok(None),
+        Err(
+            palisade_commerce::CommerceError::PaymentDeclined { .. }
+            | palisade_commerce::CommerceError::OutOfStock { .. },
+        ) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Orders in every state for one store.
-pub async fn trade(
-    db: &Db,
-    store: StoreId,
-    variants: &[VariantId],
-    buyers: &[tenancy::Account],
-    policy: &Policy,
-    bar: &ProgressBar,
-    shop: &mut Shop,
-) -> anyhow::Result<()> {
-    let staff = StaffScope::system(store, "demo");
-    for (i, (target, card)) in PLAN.iter().enumerate() {
-        let Some(buyer) = buyers.get(i % buyers.len().max(1)) else { break };
-        let line = |k: usize| variants.get((i * 5 + k * 3) % variants.len().max(1)).cloned();
-        let lines: Vec<Line> = [line(0), line(1)]
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(k, v)| Line { variant_id: v, quantity: 1 + (k as i64 + i as i64) % 2 })
-            .collect();
-        if lines.is_empty() {
-            break;
-        }
-        let Some(placed) = place(db, store, buyer, i, lines, card).await? else { continue };
-        shop.orders += 1;
-        let (order, access) = (placed.order, placed.access);
-        let id = order.id;
-        let ship = |n: usize| format!("SG{:09}", 100_000 + n * 7);
-        match *target {
-            "shipped" => {
-                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
-            }
-            "delivered" => {
-                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
-                orders::transition(db, &staff, id, Status::Delivered, None, policy).await?;
-            }
-            "completed" => {
-                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
-                orders::confirm_received(db, &access, policy).await?;
-                if let Some((rating, text)) = REVIEWS.get(i % REVIEWS.len()) {
-                    reviews::add(db, &access, *rating, text).await?;
-                }
-            }
-            "refunded" => {
-                orders::refund(db, &staff, id, order.total.minor, "out of stock after all; sorry").await?;
-            }
-            "partial" => {
-                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
-                orders::refund(db, &staff, id, order.total.minor / 4, "one item arrived scratched").await?;
-            }
-            "disputed" | "answered" => {
-                orders::transition(db, &staff, id, Status::Shipped, Some(&ship(i)), policy).await?;
-                let d = disputes::open(db, &access, "not_received", "The tracking number has not moved for a week.")
-                    .await?;
-                if *target == "answered" {
-                    disputes::respond(
-                        db,
-                        &staff,
-                        d.id,
-                        "The courier confirms delivery to the lobby on Tuesday; photo attached to the courier record.",
-                    )
-                    .await?;
-                }
-            }
-            _ => {}
-        }
-        bar.inc(1);
-    }
-    // The store withdrew part of its released balance once.
-    let balance = palisade_commerce::ledger::store_balance(db, &staff, Currency::SGD).await?;
-    if balance > 1000 {
-        payouts::request(db, &staff, Money::new(balance / 2, Currency::SGD)).await?;
-    }
-    Ok(())
-}
-
-/// Everything for one store, with the bar advanced per product and per order.
-pub async fn fill(
-    db: &Db,
-    objects: &Objects,
-    store: StoreId,
-    buyers: &[tenancy::Account],
-    policy: &Policy,
-    bar: &ProgressBar,
-    shop: &mut Shop,
-) -> anyhow::Result<()> {
-    let variants = catalog(db, objects, store, bar, shop).await?;
-    trade(db, store, &variants, buyers, policy, bar, shop).await
-}
-
-/// Steps the progress bar will count per store.
-pub const STEPS_PER_STORE: u64 = PER_STORE as u64 + 14;
+/// Streets the demo's buyers live on.
+const STREETS: [&str; 6] = [
+    "Orchard Road",
+    "Tampines Avenue 4",
+    "Jurong West Street 52",
+    "Toa Payoh Lorong 1",
+    "Bedok North Road",
+    "Holland Avenue",
+];

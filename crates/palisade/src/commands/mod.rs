@@ -5,6 +5,8 @@ mod audit;
 mod backup;
 mod config_check;
 mod demo;
+mod demo_history;
+mod demo_images;
 mod demo_shop;
 mod jobs;
 mod migrate;

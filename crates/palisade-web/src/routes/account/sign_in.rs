@@ -506,13 +506,43 @@ fn merge_json(mut base: serde_json::Value, more: serde_json::Value) -> serde_jso
     base
 }
 
+/// The two templates of a security step: the shop's (a buyer's account area) and the platform's.
+struct StepPages {
+    shop: &'static str,
+    console: &'static str,
+}
+
+const REAUTH: StepPages = StepPages { shop: "account_reauth.html", console: "reauth.html" };
+const TOTP_SETUP: StepPages = StepPages { shop: "account_totp_setup.html", console: "totp_setup.html" };
+const RECOVERY_CODES: StepPages = StepPages { shop: "account_recovery_codes.html", console: "recovery_codes.html" };
+
+/// Renders a step of the security settings (re-entering the password, authenticator set-up, recovery codes) in
+/// the look the person came from: a buyer stays in the shop's account area, with its tabs and a way back to
+/// `/account`; staff and operators keep the platform's look.
+async fn security_step(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    s: &SignedIn,
+    pages: &StepPages,
+    ctx: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    if is_buyer(&s.account) {
+        let ctx = merge_json(ctx, json!({"tab": "security"}));
+        return crate::routes::storefront::catalog::shop_page(state, headers, Some(s), pages.shop, ctx, status).await;
+    }
+    let ctx = merge_json(ctx, json!({"operator": s.account.email, "is_buyer": false}));
+    Ok((status, Html(state.templates.render(pages.console, ctx)?)).into_response())
+}
+
 async fn reauth_form(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     s: SignedIn,
     Query(q): Query<NextQuery>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let next = safe_next(q.next.as_deref()).unwrap_or_else(|| security_home(&s.account).into());
-    page(&state, "reauth.html", json!({"next": next, "is_buyer": is_buyer(&s.account)}))
+    security_step(&state, &headers, &s, &REAUTH, json!({"next": next}), StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -523,6 +553,7 @@ struct ReauthForm {
 
 async fn reauth(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     s: SignedIn,
     ClientInfo(client): ClientInfo,
     Form(form): Form<ReauthForm>,
@@ -533,11 +564,8 @@ async fn reauth(
         StepUp::Throttled { until } => return Ok(throttled_page(&state, until)),
         StepUp::Refused => {}
     }
-    let html = state.templates.render(
-        "reauth.html",
-        json!({"error": "That password is not right.", "next": next, "is_buyer": is_buyer(&s.account)}),
-    )?;
-    Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response())
+    let ctx = json!({"error": "That password is not right.", "next": next});
+    security_step(&state, &headers, &s, &REAUTH, ctx, StatusCode::UNAUTHORIZED).await
 }
 
 /// Sends the person to re-enter their password unless they did so recently.
@@ -550,17 +578,26 @@ fn qr_svg(url: &str) -> String {
     QrCode::new(url.as_bytes()).map(|c| c.render::<svg::Color>().min_dimensions(200, 200).build()).unwrap_or_default()
 }
 
-async fn totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Html<String>, PageError> {
+/// The QR code as base64 of its SVG, for an `<img src="data:…">`: the shop's templates have no `safe` filter (a
+/// merchant's environment must not have one either), so markup cannot be passed to them.
+fn qr_data(url: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(qr_svg(url))
+}
+
+async fn totp_start(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: SignedIn,
+) -> Result<Response, PageError> {
     let enrol = state.identity.begin_totp(&s.account).await?;
-    page(
-        &state,
-        "totp_setup.html",
-        json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32}),
-    )
+    let ctx = json!({"qr_svg": qr_svg(&enrol.url), "qr_data": qr_data(&enrol.url), "secret": enrol.secret_base32});
+    security_step(&state, &headers, &s, &TOTP_SETUP, ctx, StatusCode::OK).await
 }
 
 async fn totp_confirm(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     s: SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
@@ -569,21 +606,15 @@ async fn totp_confirm(
             // Privilege changed: new session id, and the second factor counts as passed in this session.
             sessions::mark_mfa(&state.db, &s.session).await?;
             let token = sessions::rotate(&state.db, &s.session).await?;
-            let html = page(
-                &state,
-                "recovery_codes.html",
-                json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
-            )?;
-            Ok(with_cookie(html.into_response(), session_cookie(&state, token.expose_secret(), 12 * 3600)))
+            let ctx = json!({"codes": codes});
+            let page = security_step(&state, &headers, &s, &RECOVERY_CODES, ctx, StatusCode::OK).await?;
+            Ok(with_cookie(page, session_cookie(&state, token.expose_secret(), 12 * 3600)))
         }
         Err(IdentityError::InvalidCode) => {
             let enrol = state.identity.begin_totp(&s.account).await?;
-            let html = state.templates.render(
-                "totp_setup.html",
-                json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "qr_svg": qr_svg(&enrol.url), "secret": enrol.secret_base32,
-                       "error": "That code did not match. The key changed: scan the new code and try again."}),
-            )?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
+            let ctx = json!({"qr_svg": qr_svg(&enrol.url), "qr_data": qr_data(&enrol.url), "secret": enrol.secret_base32,
+                "error": "That code did not match. The key changed: scan the new code and try again."});
+            security_step(&state, &headers, &s, &TOTP_SETUP, ctx, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
@@ -601,17 +632,16 @@ async fn totp_disable(
     security_answer(&state, &headers, &s, Some("Two-step verification is off.")).await
 }
 
-async fn recovery_codes(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+async fn recovery_codes(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: SignedIn,
+) -> Result<Response, PageError> {
     if let Some(r) = require_fresh(&state, &s) {
         return Ok(r);
     }
     let codes = state.identity.new_recovery_codes(&s.account).await?;
-    Ok(page(
-        &state,
-        "recovery_codes.html",
-        json!({"operator": s.account.email, "is_buyer": is_buyer(&s.account), "codes": codes}),
-    )?
-    .into_response())
+    security_step(&state, &headers, &s, &RECOVERY_CODES, json!({"codes": codes}), StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
