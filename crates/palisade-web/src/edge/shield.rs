@@ -357,8 +357,12 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
         match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
-                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-                    .into_response();
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+                .into_response();
             }
         }
     };
