@@ -1047,3 +1047,4 @@ mod web_reads {
         }
     }
 }
+mod webhooks;
