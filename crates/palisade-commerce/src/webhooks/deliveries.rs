@@ -178,20 +178,25 @@ struct Due {
 
 type DueRow = (String, String, String, String, String, i64, i64, String, String, Option<i64>);
 
-const DUE_SELECT: &str = "SELECT d.id, d.store_id, d.subscription_id, d.topic, d.body, d.attempts, d.next_attempt_at, s.url, s.secret_sealed, s.removed_at FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.store_id = d.store_id WHERE d.status = 'pending' AND d.next_attempt_at <= $1";
+/// The due-deliveries query (a macro so each variant is one literal string).
+macro_rules! due_select {
+    () => {
+        "SELECT d.id, d.store_id, d.subscription_id, d.topic, d.body, d.attempts, d.next_attempt_at, s.url, s.secret_sealed, s.removed_at FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.store_id = d.store_id WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
+    };
+}
 
 async fn due(db: &Db, store: Option<StoreId>, limit: i64) -> Result<Vec<Due>> {
     let now = db.now().0;
     let rows: Vec<DueRow> = match store {
         None => {
-            sqlx::query_as(&format!("{DUE_SELECT} ORDER BY d.next_attempt_at, d.id LIMIT $2"))
+            sqlx::query_as(concat!(due_select!(), " ORDER BY d.next_attempt_at, d.id LIMIT $2"))
                 .bind(now)
                 .bind(limit.clamp(1, 1000))
                 .fetch_all(db.pool())
                 .await?
         }
         Some(store) => {
-            sqlx::query_as(&format!("{DUE_SELECT} AND d.store_id = $3 ORDER BY d.next_attempt_at, d.id LIMIT $2"))
+            sqlx::query_as(concat!(due_select!(), " AND d.store_id = $3 ORDER BY d.next_attempt_at, d.id LIMIT $2"))
                 .bind(now)
                 .bind(limit.clamp(1, 1000))
                 .bind(store.to_string())
@@ -378,7 +383,12 @@ async fn record(db: &Db, d: &Due, outcome: &Outcome) -> Result<Recorded> {
 
 type DeliveryRow = (String, String, String, String, i64, i64, Option<i64>, Option<String>, i64, Option<i64>);
 
-const DELIVERY_SELECT: &str = "SELECT id, subscription_id, topic, status, attempts, next_attempt_at, last_status_code, last_error, created_at, finished_at FROM webhook_deliveries";
+/// The delivery columns staff see (a macro so each query is one literal string).
+macro_rules! delivery_select {
+    () => {
+        "SELECT id, subscription_id, topic, status, attempts, next_attempt_at, last_status_code, last_error, created_at, finished_at FROM webhook_deliveries"
+    };
+}
 
 fn delivery_from_row(r: DeliveryRow) -> Result<Delivery> {
     Ok(Delivery {
@@ -398,7 +408,7 @@ fn delivery_from_row(r: DeliveryRow) -> Result<Delivery> {
 /// The store's deliveries, newest first: failed ones stay listed with their last status and error.
 pub async fn list(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Delivery>> {
     let rows: Vec<DeliveryRow> =
-        sqlx::query_as(&format!("{DELIVERY_SELECT} WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"))
+        sqlx::query_as(concat!(delivery_select!(), " WHERE store_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"))
             .bind(scope.store_id().to_string())
             .bind(limit.clamp(1, 500))
             .fetch_all(db.pool())
@@ -408,7 +418,7 @@ pub async fn list(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Deliver
 
 /// One of the store's deliveries; another store's id is "not found".
 pub async fn get(db: &Db, scope: &StoreScope, id: WebhookDeliveryId) -> Result<Delivery> {
-    let row: Option<DeliveryRow> = sqlx::query_as(&format!("{DELIVERY_SELECT} WHERE id = $1 AND store_id = $2"))
+    let row: Option<DeliveryRow> = sqlx::query_as(concat!(delivery_select!(), " WHERE id = $1 AND store_id = $2"))
         .bind(id.to_string())
         .bind(scope.store_id().to_string())
         .fetch_optional(db.pool())

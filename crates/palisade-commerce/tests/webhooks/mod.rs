@@ -72,7 +72,7 @@ struct Receiver {
 
 impl Receiver {
     async fn start(status: u16) -> Receiver {
-        Self::start_with(status, "").await
+        Self::start_with(status, "content-length: 0\r\n\r\n").await
     }
 
     /// `extra` is written after the status line's headers (a `location`, or a never-ending body).
