@@ -222,10 +222,8 @@ async fn due(db: &Db, store: Option<StoreId>, limit: i64) -> Result<Vec<Due>> {
 }
 
 async fn run(db: &Db, store: Option<StoreId>, sender: &Sender<'_>) -> Result<RunReport> {
-    let client = sender
-        .policy
-        .client_without_redirects()
-        .map_err(|e| CommerceError::Invalid(format!("webhook client: {e}")))?;
+    let client =
+        sender.policy.client_without_redirects().map_err(|e| CommerceError::Invalid(format!("webhook client: {e}")))?;
     let mut report = RunReport::default();
     for d in due(db, store, sender.batch).await? {
         if !claim(db, &d, sender.limits.timeout).await? {
@@ -294,12 +292,7 @@ fn classify(e: &RequestError) -> String {
 }
 
 /// One signed POST of a claimed delivery, timestamped now.
-async fn attempt(
-    client: &palisade_store::outbound::GuardedClient,
-    db: &Db,
-    d: &Due,
-    sender: &Sender<'_>,
-) -> Outcome {
+async fn attempt(client: &palisade_store::outbound::GuardedClient, db: &Db, d: &Due, sender: &Sender<'_>) -> Outcome {
     if d.removed {
         return Outcome::NoAnswer("subscription removed".into());
     }

@@ -56,7 +56,9 @@ impl Seen {
     fn header(&self, name: &str) -> String {
         self.head
             .lines()
-            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned()))
+            .find_map(|l| {
+                l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned())
+            })
             .unwrap_or_default()
     }
 }
@@ -182,7 +184,8 @@ async fn a_delivery_is_signed_verifiable_and_recorded() {
     assert_eq!(listed[0].last_status_code, Some(200));
     assert_eq!(seen.header("palisade-delivery"), listed[0].id.to_string());
     // Nothing in the stored subscription holds the secret in the clear.
-    let stored: Vec<(String,)> = sqlx::query_as("SELECT secret_sealed FROM webhook_subscriptions").fetch_all(t.db.pool()).await.unwrap();
+    let stored: Vec<(String,)> =
+        sqlx::query_as("SELECT secret_sealed FROM webhook_subscriptions").fetch_all(t.db.pool()).await.unwrap();
     assert!(!stored[0].0.contains(&secret) && !stored[0].0.contains(&secret[10..]));
     // Delivered once: a second run sends nothing.
     let again = deliveries::deliver_due(&t.db, &PlatformScope::system("test"), &sender(&keys, &policy)).await.unwrap();
@@ -199,13 +202,15 @@ async fn a_loopback_receiver_is_refused_in_production_mode() {
     let prod = OutboundPolicy::public_only();
     let ext = app();
     for url in [format!("https://127.0.0.1:{}/", rx.port), format!("https://2130706433:{}/", rx.port), rx.url()] {
-        let hooks = AppWebhooks { extension: &ext, url: &url, topics: &[WebhookTopic::OrderPaid], granted: &[Scope::Orders] };
+        let hooks =
+            AppWebhooks { extension: &ext, url: &url, topics: &[WebhookTopic::OrderPaid], granted: &[Scope::Orders] };
         let err = subscriptions::subscribe(&t.db, &a, hooks, &WebhookKeys::new(&KEY), &prod).await.unwrap_err();
         assert!(matches!(err, CommerceError::Invalid(_)), "{url}: {err:?}");
     }
     // A name that looked public at install resolves to loopback at delivery time (DNS rebinding).
     let url = format!("https://hooks.reviews.example.com:{}/", rx.port);
-    let hooks = AppWebhooks { extension: &ext, url: &url, topics: &[WebhookTopic::OrderPaid], granted: &[Scope::Orders] };
+    let hooks =
+        AppWebhooks { extension: &ext, url: &url, topics: &[WebhookTopic::OrderPaid], granted: &[Scope::Orders] };
     subscriptions::subscribe(&t.db, &a, hooks, &WebhookKeys::new(&KEY), &prod).await.unwrap();
     deliveries::emit(&t.db, a.scope(), WebhookTopic::OrderPaid, &paid()).await.unwrap();
     let keys = WebhookKeys::new(&KEY);
@@ -265,7 +270,8 @@ async fn redirects_slow_and_endless_answers_are_failures_within_the_limits() {
     let (t, _clock) = TestDb::manual().await;
     let a = super::store(&t.db, "hooks-limits").await;
     let target = Receiver::start(200).await;
-    let redirect: &'static str = Box::leak(format!("location: {}\r\ncontent-length: 0\r\n\r\n", target.url()).into_boxed_str());
+    let redirect: &'static str =
+        Box::leak(format!("location: {}\r\ncontent-length: 0\r\n\r\n", target.url()).into_boxed_str());
     let redirecting = Receiver::start_with(307, redirect).await;
     let silent = Receiver::start(0).await;
     let endless = Receiver::start_with(200, "transfer-encoding: chunked\r\n\r\n").await;
@@ -276,7 +282,10 @@ async fn redirects_slow_and_endless_answers_are_failures_within_the_limits() {
     }
     let keys = WebhookKeys::new(&KEY);
     let policy = loopback();
-    let quick = Sender { limits: PostLimits { timeout: Duration::from_millis(800), max_response_bytes: 4096 }, ..sender(&keys, &policy) };
+    let quick = Sender {
+        limits: PostLimits { timeout: Duration::from_millis(800), max_response_bytes: 4096 },
+        ..sender(&keys, &policy)
+    };
     let started = std::time::Instant::now();
     let run = deliveries::deliver_due(&t.db, &PlatformScope::system("test"), &quick).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
@@ -309,9 +318,16 @@ async fn another_stores_deliveries_are_never_listed_sent_or_resent() {
     assert_eq!((listed_a.len(), listed_b.len()), (1, 1));
     assert_ne!(listed_a[0].id, listed_b[0].id);
     let b_id = listed_b[0].id;
-    assert!(matches!(deliveries::get(&t.db, a.scope(), b_id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
+    assert!(matches!(
+        deliveries::get(&t.db, a.scope(), b_id).await,
+        Err(CommerceError::Store(StoreError::NotFound(_)))
+    ));
     // Make B's delivery failed, then A's staff try to resend it: refused and untouched.
-    sqlx::query("UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1").bind(b_id.to_string()).execute(t.db.pool()).await.unwrap();
+    sqlx::query("UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1")
+        .bind(b_id.to_string())
+        .execute(t.db.pool())
+        .await
+        .unwrap();
     assert!(matches!(deliveries::redeliver(&t.db, &a, b_id).await, Err(CommerceError::Store(StoreError::NotFound(_)))));
     assert_eq!(deliveries::get(&t.db, b.scope(), b_id).await.unwrap().status, DeliveryStatus::Failed);
     assert_eq!(subscriptions::list(&t.db, a.scope()).await.unwrap().len(), 1);
@@ -340,16 +356,25 @@ async fn topics_are_limited_to_the_granted_scopes_and_live_subscriptions() {
     for bad in ["javascript:alert(1)", "ftp://x.example.com/", &format!("https://x.example.com/{}", "a".repeat(2100))] {
         assert!(subscribe(&t.db, &a, bad, &[WebhookTopic::OrderPaid], &[Scope::Orders]).await.is_err(), "{bad}");
     }
-    subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::OrderPaid, WebhookTopic::AppUninstalled], &[Scope::Orders]).await.unwrap();
+    subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::OrderPaid, WebhookTopic::AppUninstalled], &[Scope::Orders])
+        .await
+        .unwrap();
     let again = subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::OrderPaid], &[Scope::Orders]).await.unwrap_err();
     assert!(matches!(again, CommerceError::Store(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::ProductUpdated, &paid()).await.unwrap(), 0, "not subscribed");
+    assert_eq!(
+        deliveries::emit(&t.db, a.scope(), WebhookTopic::ProductUpdated, &paid()).await.unwrap(),
+        0,
+        "not subscribed"
+    );
     // The grant is narrowed after install: order events stop; a topic needing no scope still goes.
     sqlx::query("UPDATE webhook_subscriptions SET scopes = 'products'").execute(t.db.pool()).await.unwrap();
     assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::OrderPaid, &paid()).await.unwrap(), 0);
     assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &paid()).await.unwrap(), 1);
     let huge = serde_json::json!({"blob": "x".repeat(deliveries::MAX_DATA_BYTES)});
-    assert!(matches!(deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &huge).await, Err(CommerceError::Invalid(_))));
+    assert!(matches!(
+        deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &huge).await,
+        Err(CommerceError::Invalid(_))
+    ));
     // Uninstalling ends the subscriptions and fails what was still pending.
     assert_eq!(subscriptions::remove_for_extension(&t.db, &a, &app()).await.unwrap(), 2);
     let d = deliveries::list(&t.db, a.scope(), 10).await.unwrap();

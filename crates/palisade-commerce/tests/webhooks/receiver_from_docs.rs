@@ -63,11 +63,13 @@ async fn a_receiver_written_from_the_docs_accepts_real_deliveries() {
     let ext = app();
     let topics = [WebhookTopic::OrderPaid, WebhookTopic::ProductUpdated];
 
-
-
-
     // Subscribe first (the secrets are shown once), then start the receiver with them and point the rows at it.
-    let hooks = AppWebhooks { extension: &ext, url: "http://127.0.0.1:9/", topics: &topics, granted: &[Scope::Orders, Scope::Products] };
+    let hooks = AppWebhooks {
+        extension: &ext,
+        url: "http://127.0.0.1:9/",
+        topics: &topics,
+        granted: &[Scope::Orders, Scope::Products],
+    };
     let subs = subscriptions::subscribe(&t.db, &a, hooks, &WebhookKeys::new(&KEY), &loopback()).await.unwrap();
     let secrets: serde_json::Map<String, serde_json::Value> =
         subs.iter().map(|s| (s.id.to_string(), s.secret.expose_secret().into())).collect();
@@ -84,7 +86,7 @@ async fn a_receiver_written_from_the_docs_accepts_real_deliveries() {
     let policy = loopback();
     let run = deliveries::deliver_due(&t.db, &PlatformScope::system("test"), &sender(&keys, &policy)).await.unwrap();
     assert_eq!(run.delivered, 2, "the documented receiver accepted both: {run:?}");
-    let mut verdicts = vec![receiver.verdict(), receiver.verdict()];
+    let mut verdicts = [receiver.verdict(), receiver.verdict()];
     verdicts.sort_by_key(|v| v["topic"].as_str().unwrap_or_default().to_owned());
     assert_eq!(verdicts[0]["verdict"], "ok");
     assert_eq!(verdicts[0]["topic"], "order.paid");
@@ -99,9 +101,10 @@ async fn the_documented_receiver_refuses_old_altered_and_foreign_deliveries() {
     let (t, _clock) = TestDb::manual().await;
     let a = crate::store(&t.db, "hooks-docs-2").await;
     let rx = Receiver::start(200).await;
-    let subs = subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::OrderPaid, WebhookTopic::OrderCreated], &[Scope::Orders])
-        .await
-        .unwrap();
+    let subs =
+        subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::OrderPaid, WebhookTopic::OrderCreated], &[Scope::Orders])
+            .await
+            .unwrap();
     deliveries::emit(&t.db, a.scope(), WebhookTopic::OrderPaid, &paid()).await.unwrap();
     let keys = WebhookKeys::new(&KEY);
     let policy = loopback();
