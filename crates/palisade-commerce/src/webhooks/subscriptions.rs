@@ -84,6 +84,12 @@ fn check(app: &AppWebhooks<'_>, policy: &OutboundPolicy) -> Result<()> {
     Ok(())
 }
 
+/// The host part of an already checked URL (`scheme://host[:port]/…`), without credentials, path or query.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or_default()
+}
+
 /// Subscribes an installed app to its topics in one transaction, with an audit event, and returns each new
 /// subscription's secret (shown once; only its sealed form is kept). A topic the granted scopes do not cover, a
 /// URL the outbound guard refuses, or a subscription that already exists is refused and nothing is written.
@@ -134,7 +140,9 @@ pub async fn subscribe(
     }
     let target = format!("extension:{}", app.extension);
     let topics: Vec<&str> = made.iter().map(|m| m.topic.as_str()).collect();
-    let details = serde_json::json!({"topics": topics, "url": app.url});
+    // The host only: an app's URL may carry a token in its path or query, and the audit log is widely read.
+    let host = url_host(app.url);
+    let details = serde_json::json!({"topics": topics, "host": host});
     audit::record_store(&mut tx, db, scope.scope(), NewEvent::new("webhooks.subscribed", &target).details(details))
         .await?;
     tx.commit().await?;
