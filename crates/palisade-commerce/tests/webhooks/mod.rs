@@ -382,3 +382,22 @@ async fn topics_are_limited_to_the_granted_scopes_and_live_subscriptions() {
     assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &paid()).await.unwrap(), 0);
     assert_eq!(rx.hits(), 0);
 }
+
+#[tokio::test]
+async fn two_senders_at_once_send_each_delivery_once() {
+    let (t, _clock) = TestDb::manual().await;
+    let a = super::store(&t.db, "hooks-race").await;
+    let rx = Receiver::start(200).await;
+    subscribe(&t.db, &a, &rx.url(), &[WebhookTopic::StockChanged], &[Scope::Products]).await.unwrap();
+    for i in 0..5 {
+        deliveries::emit(&t.db, a.scope(), WebhookTopic::StockChanged, &serde_json::json!({"n": i})).await.unwrap();
+    }
+    let keys = WebhookKeys::new(&KEY);
+    let policy = loopback();
+    let platform = PlatformScope::system("test");
+    let s = sender(&keys, &policy);
+    let (one, two) =
+        tokio::join!(deliveries::deliver_due(&t.db, &platform, &s), deliveries::deliver_due(&t.db, &platform, &s));
+    assert_eq!(one.unwrap().delivered + two.unwrap().delivered, 5);
+    assert_eq!(rx.hits(), 5, "no delivery was sent twice");
+}
