@@ -46,6 +46,17 @@ pub enum AddressError {
     NotAnObject,
 }
 
+impl AddressError {
+    /// The form field the refusal is about (`name`, `line1` …), when it is about one.
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Missing(f) | Self::TooLong { field: f } | Self::ControlCharacters(f) => Some(f),
+            Self::NotText(_) | Self::UnknownField(_) | Self::NotAnObject => None,
+        }
+    }
+}
+
 /// Whether an address field may be left empty (only the second line may).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Presence {
@@ -80,6 +91,25 @@ impl ShippingAddress {
             postcode: field("postcode", f.postcode, Presence::Required)?,
             country: field("country", f.country, Presence::Required)?,
         })
+    }
+
+    /// Parses typed fields and, when any is refused, answers every refusal (one per field, in form order), so a
+    /// form can show each next to its field instead of one at a time.
+    pub fn parse_each(f: AddressFields<'_>) -> Result<Self, Vec<AddressError>> {
+        let fields = [
+            field("name", f.name, Presence::Required),
+            field("line1", f.line1, Presence::Required),
+            field("line2", f.line2, Presence::Optional),
+            field("city", f.city, Presence::Required),
+            field("postcode", f.postcode, Presence::Required),
+            field("country", f.country, Presence::Required),
+        ];
+        match fields {
+            [Ok(name), Ok(line1), Ok(line2), Ok(city), Ok(postcode), Ok(country)] => {
+                Ok(Self { name, line1, line2, city, postcode, country })
+            }
+            fields => Err(fields.into_iter().filter_map(Result::err).collect()),
+        }
     }
 
     /// Parses a JSON object (the API): the same fields as text; an unknown key is refused rather than stored.
@@ -174,5 +204,17 @@ mod tests {
         v.as_object_mut().unwrap().remove("phone");
         v["postcode"] = 18989.into();
         assert_eq!(j(v), AddressError::NotText("postcode".into()));
+    }
+
+    #[test]
+    fn parse_each_names_every_refused_field_and_agrees_with_parse() {
+        let long = "x".repeat(MAX_FIELD + 1);
+        let bad = AddressFields { name: "", line2: &long, city: "Sing\tapore", ..full() };
+        let errors = ShippingAddress::parse_each(bad).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(AddressError::field).collect();
+        assert_eq!(fields, [Some("name"), Some("line2"), Some("city")]);
+        assert_eq!(errors.first(), Some(&ShippingAddress::parse(bad).unwrap_err()), "the same first refusal");
+        assert_eq!(ShippingAddress::parse_each(full()).unwrap(), ShippingAddress::parse(full()).unwrap());
+        assert_eq!(AddressError::NotAnObject.field(), None);
     }
 }

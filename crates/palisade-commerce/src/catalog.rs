@@ -179,7 +179,7 @@ fn check_prices(variants: &[NewVariant], store_currency: Currency) -> Result<()>
 }
 
 /// Writes one new variant of `product` inside the caller's transaction.
-async fn insert_variant(
+pub(crate) async fn insert_variant(
     tx: &mut sqlx::AnyConnection,
     scope: &StaffScope,
     product: ProductId,

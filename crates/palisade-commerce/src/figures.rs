@@ -3,13 +3,14 @@
 
 use palisade_core::money::{Currency, Money};
 use palisade_core::time::Timestamp;
+use palisade_core::zone::StoreZone;
 use palisade_store::{Db, StaffScope};
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::orders::Status;
 
-/// A day in milliseconds (days are UTC days).
+/// A day in milliseconds (a local day is this long unless the clocks change that day).
 pub const DAY_MS: i64 = 86_400_000;
 
 /// The queue's counts: what is waiting on the store and what is out of its hands.
@@ -61,7 +62,7 @@ pub async fn queue_counts(db: &Db, scope: &StaffScope) -> Result<QueueCounts> {
 /// One day's sales.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DaySales {
-    /// Midnight (UTC) starting the day.
+    /// The local midnight (in the store's time zone) starting the day.
     pub day: Timestamp,
     /// The day as people read it: "Mon 3 Nov".
     pub label: String,
@@ -71,36 +72,43 @@ pub struct DaySales {
     pub total: Money,
 }
 
-/// The start (UTC midnight) of the day holding `t`.
-#[must_use]
-pub fn day_start(t: Timestamp) -> Timestamp {
-    Timestamp(t.0 - t.0.rem_euclid(DAY_MS))
-}
+/// Rows are grouped by quarter hour before they are given to days: every time zone's midnight has fallen on a
+/// quarter hour since 1986, so a bucket never straddles two local days.
+const BUCKET_MS: i64 = 900_000;
 
-/// Sales of the `days` UTC days ending with today (oldest first, a zero for a day without any): orders placed
-/// those days that were paid — whatever happened to them since (shipped, refunded, disputed …) — and their totals
-/// in the store's `currency`, before refunds. Orders never paid (placed, cancelled) are not sales.
-pub async fn sales_by_day(db: &Db, scope: &StaffScope, currency: Currency, days: u32) -> Result<Vec<DaySales>> {
-    let days = i64::from(days.clamp(1, 90));
-    let from = day_start(db.now()).0 - (days - 1) * DAY_MS;
-    let to = from + days * DAY_MS;
+/// Sales of the `days` days ending with today in the store's time zone `zone` (oldest first, a zero for a day
+/// without any): orders placed those days that were paid — whatever happened to them since (shipped, refunded,
+/// disputed …) — and their totals in the store's `currency`, before refunds. Orders never paid (placed,
+/// cancelled) are not sales. Days are local days: 23 or 25 hours long where the clocks change.
+pub async fn sales_by_day(
+    db: &Db,
+    scope: &StaffScope,
+    currency: Currency,
+    zone: &StoreZone,
+    days: u32,
+) -> Result<Vec<DaySales>> {
+    let bounds = zone.day_bounds(db.now(), days.clamp(1, 90));
+    let (Some(from), Some(to)) = (bounds.first().copied(), bounds.last().copied()) else { return Ok(Vec::new()) };
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT (created_at - $2) / 86400000, COUNT(*), CAST(SUM(total_minor) AS BIGINT) FROM orders \
+        "SELECT (created_at - $2) / 900000, COUNT(*), CAST(SUM(total_minor) AS BIGINT) FROM orders \
          WHERE store_id = $1 AND created_at >= $2 AND created_at < $3 AND currency = $4 \
          AND status NOT IN ('placed', 'cancelled') GROUP BY 1",
     )
     .bind(scope.store_key())
-    .bind(from)
-    .bind(to)
+    .bind(from.0)
+    .bind(to.0)
     .bind(currency.code())
     .fetch_all(db.pool())
     .await?;
-    Ok((0..days)
-        .map(|d| {
-            let (orders, total) = rows.iter().find(|r| r.0 == d).map_or((0, 0), |r| (r.1, r.2));
-            let day = Timestamp(from + d * DAY_MS);
-            let label = day.to_datetime().map(|t| t.format("%a %-d %b").to_string()).unwrap_or_default();
-            DaySales { day, label, orders, total: Money::new(total, currency) }
+    Ok(bounds
+        .windows(2)
+        .filter_map(|w| Some((*w.first()?, *w.get(1)?)))
+        .map(|(start, end)| {
+            let (orders, total) = rows
+                .iter()
+                .filter(|r| (start.0..end.0).contains(&(from.0 + r.0 * BUCKET_MS)))
+                .fold((0, 0i64), |(n, t), r| (n + r.1, t.saturating_add(r.2)));
+            DaySales { day: start, label: zone.day_label(start), orders, total: Money::new(total, currency) }
         })
         .collect())
 }

@@ -21,6 +21,7 @@ pub mod payment_page;
 pub mod payments;
 pub mod payouts;
 pub mod policy;
+pub mod product_import;
 pub mod profile;
 pub mod reviews;
 pub mod rich_text;

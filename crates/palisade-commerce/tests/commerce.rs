@@ -14,6 +14,9 @@ use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
 use palisade_store::{Db, StoreError};
 
+#[path = "commerce/product_import.rs"]
+mod product_import;
+
 /// A complete delivery address, as both checkouts parse it.
 fn address() -> palisade_commerce::address::ShippingAddress {
     palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {

@@ -139,6 +139,37 @@ impl DataClass {
         )
     }
 
+    /// The plain-language name of the class, as a PDPC notice or the inventory report lists it.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FullNameOrAlias => "full name or alias",
+            Self::IdentificationNumber => "identification number (NRIC, FIN, passport)",
+            Self::AccountIdentifier => "account identifier",
+            Self::AccountCredential => "password or other account access data",
+            Self::Remuneration => "remuneration",
+            Self::SalesIncome => "income from the sale of goods",
+            Self::PaymentCardNumber => "payment card number",
+            Self::BankAccountNumber => "bank account number",
+            Self::FinancialStanding => "net worth, deposits, loans or credit",
+            Self::Insurance => "insurance information",
+            Self::PrivateSigningKey => "private signing key",
+            Self::ChildProtection => "child or young person in proceedings or care",
+            Self::VulnerableAdultProtection => "vulnerable adult under protection",
+            Self::SexualOffenceVictim => "identity of a sexual offence victim",
+            Self::HealthCondition => "prescribed health condition",
+            Self::ReproductiveTreatment => "reproductive treatment",
+            Self::OrganDonation => "organ donation or transplant",
+            Self::Suicide => "suicide or attempted suicide",
+            Self::Abuse => "domestic, child or sexual abuse",
+            Self::Adoption => "adoption",
+            Self::Contact => "email address or phone number",
+            Self::Address => "postal address",
+            Self::DateOfBirth => "date of birth",
+            Self::PurchaseHistory => "purchase history",
+        }
+    }
+
     /// A class that identifies the individual for reg 3(1)(a).
     #[must_use]
     pub fn is_identity(self) -> bool {

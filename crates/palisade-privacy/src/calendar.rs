@@ -25,6 +25,15 @@ pub fn sg_date(at: Timestamp) -> Date {
     ts.to_zoned_datetime(singapore()).date()
 }
 
+/// An instant as Singapore local time, `YYYY-MM-DD HH:MM SGT`, for documents people read (the PDPC's forms use
+/// local time).
+#[must_use]
+pub fn sg_time_text(at: Timestamp) -> String {
+    let ts = jiff::Timestamp::from_millisecond(at.millis()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let local = ts.to_zoned_datetime(singapore());
+    format!("{} SGT", local.strftime("%Y-%m-%d %H:%M"))
+}
+
 /// `date` plus `days` calendar days (saturating at jiff's range, which no real deadline reaches).
 #[must_use]
 pub fn add_days(date: Date, days: i32) -> Date {

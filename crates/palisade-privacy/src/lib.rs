@@ -3,7 +3,10 @@
 pub mod breach;
 pub mod calendar;
 pub mod envelope;
+pub mod inventory;
+mod inventory_registry;
 pub mod lookup;
+pub mod pdpc;
 pub mod request;
 pub mod rotation;
 

@@ -367,14 +367,15 @@ impl Shield {
             }
             // A field longer than is read is refused, unless an exception waives protocol findings for it: such
             // a field (a product description, a theme) is then read to its end.
-            if field.value.len() > request::MAX_FIELD && !skip.contains(&Family::Protocol) {
+            let max = if field.file { request::MAX_FILE_TEXT } else { request::MAX_FIELD };
+            if field.value.len() > max && !skip.contains(&Family::Protocol) {
                 let mut too_long = protocol_finding("protocol.field-too-long", detect::CRITICAL, &field.name, "");
                 too_long.location = field.location;
                 too_long.excerpt = format!("{} bytes", field.value.len());
                 findings.push(too_long);
                 field.value = match field.value {
-                    Cow::Borrowed(v) => Cow::Borrowed(request::prefix(v, request::MAX_FIELD)),
-                    Cow::Owned(v) => Cow::Owned(request::prefix(&v, request::MAX_FIELD).to_owned()),
+                    Cow::Borrowed(v) => Cow::Borrowed(request::prefix(v, max)),
+                    Cow::Owned(v) => Cow::Owned(request::prefix(&v, max).to_owned()),
                 };
             }
             let n = normalise::normalise(&field.value, plus);
@@ -518,6 +519,9 @@ fn content_type(ctype: &str, body: &[u8], out: &mut Vec<Finding>) {
         out.push(protocol_finding("protocol.charset", detect::CRITICAL, "content-type", ctype));
     }
 }
+
+#[cfg(test)]
+mod upload_tests;
 
 #[cfg(test)]
 mod tests {

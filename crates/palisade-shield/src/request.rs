@@ -41,6 +41,11 @@ pub struct Field<'a> {
     /// The value arrived URL-encoded (path, query, form body, cookies); JSON and raw bodies did not, so a `%`
     /// there is just a percent sign.
     pub encoded: bool,
+    /// The value is the content of an uploaded text file (a multipart part with a file name), not a form field:
+    /// it is inspected in full like any other value, but held to [`MAX_FILE_TEXT`] instead of [`MAX_FIELD`], so a
+    /// products CSV of a few MiB can reach its route. Naming an ordinary field as a file gains nothing: its whole
+    /// value is still inspected (nothing is cut off unseen), and the total of text parts stays capped.
+    pub file: bool,
 }
 
 impl Field<'_> {
@@ -52,6 +57,7 @@ impl Field<'_> {
             name: Cow::Owned(self.name.into_owned()),
             value: Cow::Owned(self.value.into_owned()),
             encoded: self.encoded,
+            file: self.file,
         }
     }
 }
@@ -79,6 +85,9 @@ pub const MAX_FIELD: usize = 64 * 1024;
 pub const MAX_PARTS: usize = 256;
 /// See [`MAX_PARTS`].
 pub const MAX_MULTIPART_TEXT: usize = 4 * 1024 * 1024;
+/// The longest text file (a multipart part with a file name and a text, JSON or XML type) inspected in full
+/// rather than flagged `protocol.field-too-long`; the total of text parts is still [`MAX_MULTIPART_TEXT`].
+pub const MAX_FILE_TEXT: usize = MAX_MULTIPART_TEXT;
 /// The name of the marker field for a body not read to its end.
 pub const UNREAD: &str = "(unread)";
 /// A header block of a multipart part longer than this is not a header block.
@@ -129,6 +138,7 @@ impl Request {
             name: "path".into(),
             value: self.path.as_str().into(),
             encoded: true,
+            file: false,
         });
         pairs(&self.query, Location::Query, &mut out);
         self.header_fields(&mut out);
@@ -148,8 +158,15 @@ impl Request {
                             name: format!("cookie:{n}").into(),
                             value: n.into(),
                             encoded: true,
+                            file: false,
                         });
-                        out.push(Field { location: Location::Cookie, name: n.into(), value: v.into(), encoded: true });
+                        out.push(Field {
+                            location: Location::Cookie,
+                            name: n.into(),
+                            value: v.into(),
+                            encoded: true,
+                            file: false,
+                        });
                     }
                 }
                 // Headers browsers set from fixed vocabularies carry no attacker text worth scanning.
@@ -180,6 +197,7 @@ impl Request {
                     name: name.as_str().into(),
                     value: value.as_str().into(),
                     encoded: false,
+                    file: false,
                 }),
             }
         }
@@ -215,12 +233,19 @@ impl Request {
                     name: "body".into(),
                     value: text.clone(),
                     encoded: false,
+                    file: false,
                 }),
             }
         } else if ctype.contains("xml") {
             xml_fields(&text, out);
         } else {
-            out.push(Field { location: Location::Body, name: "body".into(), value: text.clone(), encoded: false });
+            out.push(Field {
+                location: Location::Body,
+                name: "body".into(),
+                value: text.clone(),
+                encoded: false,
+                file: false,
+            });
         }
     }
 }
@@ -229,8 +254,8 @@ fn pairs<'a>(raw: &'a str, location: Location, out: &mut Vec<Field<'a>>) {
     for part in raw.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         // Keys are values too: `?1' OR '1'='1` arrives as a name.
-        out.push(Field { location: Location::Name, name: name.into(), value: name.into(), encoded: true });
-        out.push(Field { location, name: name.into(), value: value.into(), encoded: true });
+        out.push(Field { location: Location::Name, name: name.into(), value: name.into(), encoded: true, file: false });
+        out.push(Field { location, name: name.into(), value: value.into(), encoded: true, file: false });
     }
 }
 
@@ -246,6 +271,7 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field<'_>>, dept
                     name: format!("{path}.{k}").into(),
                     value: k.clone().into(),
                     encoded: false,
+                    file: false,
                 });
                 json_fields(child, &format!("{path}.{k}"), out, depth + 1);
             }
@@ -260,12 +286,14 @@ fn json_fields(v: &serde_json::Value, path: &str, out: &mut Vec<Field<'_>>, dept
             name: path.to_owned().into(),
             value: s.clone().into(),
             encoded: false,
+            file: false,
         }),
         other => out.push(Field {
             location: Location::Body,
             name: path.to_owned().into(),
             value: other.to_string().into(),
             encoded: false,
+            file: false,
         }),
     }
 }
@@ -283,6 +311,7 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             name: "body".into(),
             value: String::from_utf8_lossy(body).into_owned().into(),
             encoded: false,
+            file: false,
         });
         return;
     };
@@ -348,7 +377,14 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             out.push(unread(format!("more than {MAX_MULTIPART_TEXT} bytes of text parts")));
             return;
         }
+        let first = out.len();
         part_value_fields(name, &part_type, String::from_utf8_lossy(content).into_owned(), out);
+        // A text file's content (a CSV, a JSON or XML document) is a file's, with its own length limit.
+        if filename.is_some() {
+            for field in out.iter_mut().skip(first) {
+                field.file = true;
+            }
+        }
     }
 }
 
@@ -412,6 +448,7 @@ fn name_fields(name: &str, filename: Option<&str>, out: &mut Vec<Field<'_>>) {
             name: "multipart.disposition".into(),
             value: format!("{name} {}", filename.unwrap_or("")).into(),
             encoded: false,
+            file: false,
         });
     }
     if let Some(f) = filename {
@@ -420,6 +457,7 @@ fn name_fields(name: &str, filename: Option<&str>, out: &mut Vec<Field<'_>>) {
             name: format!("{name}.filename").into(),
             value: f.to_owned().into(),
             encoded: false,
+            file: false,
         });
     }
 }
@@ -429,9 +467,13 @@ fn part_value_fields(name: String, part_type: &str, value: String, out: &mut Vec
     if part_type.contains("json") {
         match serde_json::from_str::<serde_json::Value>(&value) {
             Ok(v) => json_fields(&v, &name, out, 0),
-            Err(_) => {
-                out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false })
-            }
+            Err(_) => out.push(Field {
+                location: Location::Body,
+                name: name.into(),
+                value: value.into(),
+                encoded: false,
+                file: false,
+            }),
         }
     } else if part_type.contains("xml") {
         let mut leaves = Vec::new();
@@ -440,13 +482,19 @@ fn part_value_fields(name: String, part_type: &str, value: String, out: &mut Vec
             out.push(leaf.into_owned());
         }
     } else {
-        out.push(Field { location: Location::Body, name: name.into(), value: value.into(), encoded: false });
+        out.push(Field {
+            location: Location::Body,
+            name: name.into(),
+            value: value.into(),
+            encoded: false,
+            file: false,
+        });
     }
 }
 
 /// The marker for a body not read to its end.
 fn unread(why: String) -> Field<'static> {
-    Field { location: Location::Body, name: UNREAD.into(), value: why.into(), encoded: false }
+    Field { location: Location::Body, name: UNREAD.into(), value: why.into(), encoded: false, file: false }
 }
 
 /// `form-data; name="a;b"; filename="x"` → (lower-case key, unquoted value), honouring quotes and `\"`.
@@ -542,6 +590,7 @@ fn xml_fields(text: &str, out: &mut Vec<Field<'_>>) {
             name: "body".into(),
             value: text.to_owned().into(),
             encoded: false,
+            file: false,
         });
     }
 }
@@ -559,6 +608,7 @@ fn xml_push(out: &mut Vec<Field<'_>>, start: usize, path: &[String], value: Stri
             name: format!("xml:/{}", path.join("/")).into(),
             value: value.into(),
             encoded: false,
+            file: false,
         });
     }
 }

@@ -55,6 +55,7 @@
       return navigator.credentials.get({ publicKey: pk }).then(function (cred) {
         return post("/api/v1/auth/passkeys/login/finish", {
           challenge: start.challenge,
+          next: button.getAttribute("data-next") || null,
           credential: {
             id: cred.id, rawId: enc(cred.rawId), type: cred.type,
             extensions: cred.getClientExtensionResults(),

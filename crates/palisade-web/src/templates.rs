@@ -41,6 +41,10 @@ impl Templates {
         env.add_template("merchant_base.html", include_str!("../templates/merchant_base.html"))?;
         env.add_template("merchant_products.html", include_str!("../templates/merchant_products.html"))?;
         env.add_template("merchant_product_import.html", include_str!("../templates/merchant_product_import.html"))?;
+        env.add_template(
+            "merchant_product_import_done.html",
+            include_str!("../templates/merchant_product_import_done.html"),
+        )?;
         env.add_template("merchant_product.html", include_str!("../templates/merchant_product.html"))?;
         env.add_template("merchant_orders.html", include_str!("../templates/merchant_orders.html"))?;
         env.add_template("merchant_order.html", include_str!("../templates/merchant_order.html"))?;
@@ -60,6 +64,7 @@ impl Templates {
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
         env.add_filter("when", palisade_commerce::themes::when_filter);
         env.add_filter("ago", palisade_commerce::themes::ago_filter);
+        env.add_filter("moment", moment_filter);
         env.add_filter("money", palisade_commerce::themes::money_filter);
         // An amount `{minor, currency}` as a plain decimal with the currency's digits for form fields: SGD 1250 →
         // "12.50", JPY 500 → "500" (what `Money::parse` reads back).
@@ -82,6 +87,34 @@ impl Templates {
             ApiError::internal()
         })
     }
+}
+
+/// The `moment` filter (platform pages only): an instant (ms) as a `<time>` element saying how far it is from the
+/// page's `now` ("3 hours ago", "in 2 days"), with the exact local time as its title and the instant with its
+/// offset as its `datetime`, all in the page's `time_zone` (UTC on pages without one, such as the console's). A
+/// page without `now` shows the exact time. The element is ours and every text in it is escaped, so it is marked
+/// safe.
+fn moment_filter(state: &minijinja::State<'_, '_>, ms: i64) -> minijinja::Value {
+    use palisade_core::time::Timestamp;
+    use palisade_core::zone::StoreZone;
+    let zone = state
+        .lookup("time_zone")
+        .and_then(|z| z.as_str().and_then(|z| StoreZone::parse(z).ok()))
+        .or_else(|| StoreZone::parse("UTC").ok())
+        .unwrap_or_default();
+    let at = Timestamp(ms);
+    let exact = zone.local(at);
+    let shown = match state.lookup("now").and_then(|n| i64::try_from(n).ok()) {
+        Some(now) => zone.relative(at, Timestamp(now)),
+        None => exact.clone(),
+    };
+    let esc = |t: &str| minijinja::HtmlEscape(t).to_string();
+    minijinja::Value::from_safe_string(format!(
+        "<time datetime=\"{}\" title=\"{}\">{}</time>",
+        esc(&zone.iso(at)),
+        esc(&exact),
+        esc(&shown)
+    ))
 }
 
 /// The `amount` filter: `{minor, currency}` → "12.50" (no code); empty for anything else.

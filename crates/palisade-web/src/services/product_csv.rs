@@ -1,18 +1,24 @@
 //! The merchant's products as CSV (one row per variant), written with the `csv` crate. Every cell that a
 //! spreadsheet would read as a formula is defused first (OWASP "CSV injection"): a cell starting with `=`, `+`,
-//! `-`, `@`, a tab or a carriage return gets a leading `'`.
+//! `-`, `@`, a tab or a carriage return gets a leading `'` (and so does a cell that starts with `'` itself, so that
+//! reading the file back takes off exactly the quote the export added: see [`undefuse`]).
 
 use palisade_commerce::catalog::{self, Product, ProductStatus};
+use palisade_commerce::product_import::{Checked, ImportLine, Refused};
 use palisade_core::money::{Currency, Money};
 use std::borrow::Cow;
 
 /// The export's header row, in column order.
 pub const HEADER: [&str; 6] = ["title", "sku", "option", "price", "stock", "status"];
 
-/// `cell` as a spreadsheet may safely open it: a leading `'` before a formula trigger.
+/// What makes a spreadsheet read a cell as a formula when it starts the cell.
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `cell` as a spreadsheet may safely open it: a leading `'` before a formula trigger, and before a leading `'`
+/// (so `'=x` typed by a merchant comes back as `'=x`, not `=x`).
 #[must_use]
 pub fn defuse(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(FORMULA_TRIGGERS) || cell.starts_with('\'') {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
@@ -60,7 +66,9 @@ pub struct ImportRow {
     pub row: u64,
     pub title: String,
     pub sku: String,
+    /// The option cell as written, and as read into the variant's options.
     pub option: String,
+    pub options: serde_json::Value,
     pub price: Money,
     pub stock: i64,
     pub status: ProductStatus,
@@ -128,12 +136,42 @@ impl Columns {
     }
 }
 
-/// An exported cell read back: the `'` that [`defuse`] put before a formula trigger is taken off again.
+/// An exported cell read back: the `'` that [`defuse`] put before a formula trigger (or a `'`) is taken off
+/// again, so `'-20% sale` comes back as `-20% sale`. What is left is stored as text: a cell that still starts with
+/// a formula trigger is never evaluated, and the export defuses it again.
 fn undefuse(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if rest.starts_with(FORMULA_TRIGGERS) || rest.starts_with('\'') => rest,
         _ => cell,
     }
+}
+
+/// Most options on one variant, and the longest option name.
+const MAX_OPTIONS: usize = 10;
+
+/// The option cell read back into a variant's options: `size: M / colour: teal` (the export's [`option_text`]);
+/// empty for none.
+fn options_from_text(cell: &str) -> Result<serde_json::Value, String> {
+    let mut out = serde_json::Map::new();
+    if cell.trim().is_empty() {
+        return Ok(serde_json::Value::Object(out));
+    }
+    for pair in cell.split(" / ") {
+        let Some((name, value)) = pair.split_once(':') else {
+            return Err(format!("the option `{pair}` is not `name: value` (several are separated by ` / `)"));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || value.is_empty() {
+            return Err(format!("the option `{pair}` needs both a name and a value"));
+        }
+        if out.insert(name.to_owned(), serde_json::Value::String(value.to_owned())).is_some() {
+            return Err(format!("the option `{name}` is given twice"));
+        }
+    }
+    if out.len() > MAX_OPTIONS {
+        return Err(format!("a variant has at most {MAX_OPTIONS} options"));
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 /// Reads an uploaded products CSV (the export's columns) for a store selling in `currency`. A file that cannot be
@@ -178,6 +216,28 @@ pub fn parse(bytes: &[u8], currency: Currency) -> Result<Parsed, FileError> {
     Ok(out)
 }
 
+/// The file read for [`palisade_commerce::product_import::apply`], which reads the kept file again with this
+/// (nothing posted with the apply but the import's id is used).
+pub fn check(text: &str, currency: Currency) -> Result<Checked, FileError> {
+    let parsed = parse(text.as_bytes(), currency)?;
+    Ok(Checked {
+        lines: parsed
+            .rows
+            .into_iter()
+            .map(|r| ImportLine {
+                row: r.row,
+                title: r.title,
+                sku: r.sku,
+                options: r.options,
+                price: r.price,
+                stock: r.stock,
+                status: r.status,
+            })
+            .collect(),
+        refused: parsed.errors.into_iter().map(|e| Refused { row: e.row, reason: e.reason }).collect(),
+    })
+}
+
 /// One data row checked: the good row or the reason it is refused.
 fn read_row(record: &csv::StringRecord, cols: &Columns, currency: Currency, row: u64) -> Result<ImportRow, String> {
     if record.len() != cols.width {
@@ -207,15 +267,9 @@ fn read_row(record: &csv::StringRecord, cols: &Columns, currency: Currency, row:
         Some(s) => ProductStatus::parse(&s.to_ascii_lowercase())
             .map_err(|_| format!("the status `{s}` is not one of draft, published, archived"))?,
     };
-    Ok(ImportRow {
-        row,
-        title: title.to_owned(),
-        sku,
-        option: cols.option.map(cell).unwrap_or_default().to_owned(),
-        price,
-        stock,
-        status,
-    })
+    let option = cols.option.map(cell).unwrap_or_default();
+    let options = options_from_text(option)?;
+    Ok(ImportRow { row, title: title.to_owned(), sku, option: option.to_owned(), options, price, stock, status })
 }
 
 #[cfg(test)]
@@ -236,8 +290,25 @@ mod tests {
     fn an_exported_formula_cell_reads_back_as_typed_and_other_quotes_stay() {
         assert_eq!(undefuse(&defuse("=SUM(A1)")), "=SUM(A1)");
         assert_eq!(undefuse("'quoted'"), "'quoted'");
+        for typed in ["-20% sale", "'=x", "''", "'quoted'", "=1+1", "@home", "plain", ""] {
+            assert_eq!(undefuse(&defuse(typed)), typed, "{typed}");
+        }
         let file = "title,sku,price,stock\n'=SUM(A1),S-1,1.00,2\n";
         let parsed = parse(file.as_bytes(), Currency::parse("SGD").unwrap()).unwrap();
         assert_eq!(parsed.rows[0].title, "=SUM(A1)");
+    }
+
+    #[test]
+    fn option_cells_read_back_into_options() {
+        assert_eq!(options_from_text("").unwrap(), serde_json::json!({}));
+        assert_eq!(
+            options_from_text("size: M / colour: teal").unwrap(),
+            serde_json::json!({"size": "M", "colour": "teal"})
+        );
+        let options = serde_json::json!({"size": "M", "colour": "teal", "fit": "a: b"});
+        assert_eq!(options_from_text(&option_text(&options)).unwrap(), options);
+        for bad in ["large", "size:", ": M", "size: M / size: L"] {
+            assert!(options_from_text(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -228,6 +228,13 @@ async fn buyer_on_a_phone_and_merchant_on_a_desktop_pass_axe_at_both_sizes() {
             &["p.back a[href='/cart']", "main table tr:last-child th:last-child", "#pay-form button[type=submit]"],
         )
         .await;
+    // A first try with mistakes: each is named beside its field, and the page still fits a phone.
+    for (name, value) in [("email", "buyer at example"), ("card_number", "4242"), ("expiry", "01/20")] {
+        fill(&c, &format!("#pay-form input[name={name}]"), value).await;
+    }
+    click(&c, "#pay-form button[type=submit]").await;
+    c.wait().for_element(Locator::Css(".error-summary")).await.unwrap();
+    buyer.page("payment-errors", &[".error-summary", "ol.steps", "#e-email", "#e-expiry", "#e-card_number"]).await;
     for (name, value) in [
         ("email", "buyer@example.com"),
         ("name", "Phone Buyer"),

@@ -552,3 +552,80 @@ async fn an_idle_staff_session_ends_even_though_the_rate_limiter_reads_it_first(
     }
     assert_eq!(account(buyer.unwrap()).await.status(), StatusCode::OK, "the buyer's goes on");
 }
+
+/// Signing in with a passkey as the second step does what the code form does (issue #18 item 8): the browser's
+/// guest cart joins the account's cart and its cookie is dropped, and the sign-in page's return path is honoured
+/// when it is local (anything else goes home).
+#[tokio::test]
+async fn a_passkey_second_step_merges_the_guest_cart_and_returns_to_a_local_path_only() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    let app = TestApp::start().await;
+    let (_, tea, _) = crate::support::owner_of(&app, "tea").await;
+    let oolong = crate::support::listing("oolong").stock(5).create(&app, &tea).await.variants[0].id;
+    let mei = crate::support::buyer("mei@buyer.example").create(&app).await;
+    let (_, cookie) = sign_in(&app, "mei@buyer.example").await;
+    let cookie = cookie.unwrap();
+    let origin = url::Url::parse(crate::support::PASSKEY_ORIGIN).unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    let post = |path: &str, cookie: &str, body: Value| {
+        app.client.post(app.url(path)).header("cookie", cookie.to_owned()).json(&body).send()
+    };
+    let start: Value = post("/api/v1/auth/passkeys/register/start", &cookie, serde_json::json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credential = authenticator
+        .do_registration(origin.clone(), serde_json::from_value(start["options"].clone()).unwrap())
+        .unwrap();
+    let body = serde_json::json!({"challenge": start["challenge"], "name": "Phone", "credential": credential});
+    assert_eq!(post("/api/v1/auth/passkeys/register/finish", &cookie, body).await.unwrap().status(), 200);
+
+    for (next, lands) in [("/cart", "/cart"), ("//evil.example/x", "/"), ("/%2F%2Fevil.example", "/")] {
+        // A guest on a new browser fills a cart, then signs in from the cart.
+        let guest = crate::support::cart_cookie(&crate::support::add_to_cart(&app, None, oolong, "1").await).unwrap();
+        let res = app
+            .client
+            .post(app.url("/login"))
+            .csrf(&app, &guest)
+            .form(&[("email", "mei@buyer.example"), ("password", PW), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        let half = session_of(&res).unwrap();
+        let browser = format!("{half}; {guest}");
+        let verify = res.headers()["location"].to_str().unwrap().to_owned();
+        let page =
+            app.client.get(app.url(&verify)).header("cookie", &browser).send().await.unwrap().text().await.unwrap();
+        assert_eq!(page.contains("data-next=\"&#x2f;cart\""), next == "/cart", "{verify}: {page}");
+
+        let start: Value = post("/api/v1/auth/passkeys/login/start", &browser, serde_json::json!({}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let assertion =
+            authenticator.do_authentication(origin.clone(), serde_json::from_value(start["options"].clone()).unwrap());
+        let body = serde_json::json!({"challenge": start["challenge"], "credential": assertion.unwrap(), "next": next});
+        let ok = post("/api/v1/auth/passkeys/login/finish", &browser, body).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let cookies: Vec<String> =
+            ok.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+        assert!(cookies.iter().any(|c| c.starts_with("palisade_cart=;")), "the guest cart's cookie is dropped");
+        assert!(cookies.iter().any(|c| c.starts_with("palisade_device=")), "the device is remembered");
+        let full = session_of(&ok).unwrap();
+        let done: Value = ok.json().await.unwrap();
+        assert_eq!(done["next"], lands, "{next}");
+        assert!(
+            palisade_commerce::cart::find(&app.db, guest.trim_start_matches("palisade_cart=")).await.unwrap().is_none(),
+            "the guest cart is gone"
+        );
+        let cart = app.client.get(app.url("/cart")).header("cookie", &full).send().await.unwrap().text().await.unwrap();
+        assert!(cart.contains("oolong") || cart.contains("Item oolong"), "{cart}");
+    }
+    let account_cart = palisade_commerce::cart::open_for_buyer(&app.db, mei.id).await.unwrap();
+    assert_eq!(palisade_commerce::cart::count(&app.db, &account_cart).await.unwrap(), 3, "one unit per sign-in");
+}

@@ -3,6 +3,7 @@
 
 mod account_safety;
 mod admin;
+mod admin_times;
 mod api_doc;
 mod api_errors;
 mod backups;
@@ -10,6 +11,7 @@ mod baseline;
 mod browser;
 mod browser_journeys;
 mod buyer_account;
+mod checkout_page;
 mod client_address;
 mod console;
 mod fail_closed;

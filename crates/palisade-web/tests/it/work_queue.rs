@@ -345,7 +345,7 @@ async fn the_dashboard_figures_match_the_orders_placed() {
     let (three_days_ago, _) = paid(&app, "alpha", &v, "c@buyer.example", "C").await;
     let (ten_days_ago, _) = paid(&app, "alpha", &v, "d@buyer.example", "D").await;
     let now = app.db.now();
-    let start = figures::day_start(now).0;
+    let start = palisade_core::zone::StoreZone::default_zone().day_bounds(now, 1)[0].0;
     for (id, at) in [(three_days_ago, start - 3 * figures::DAY_MS + 1000), (ten_days_ago, now.0 - 10 * figures::DAY_MS)]
     {
         sqlx::query("UPDATE orders SET created_at = $1 WHERE id = $2")
@@ -362,7 +362,8 @@ async fn the_dashboard_figures_match_the_orders_placed() {
     for to in [Status::Delivered, Status::Completed] {
         orders::transition(&app.db, &scope, three_days_ago, to, None, &policy).await.unwrap();
     }
-    let days = figures::sales_by_day(&app.db, &scope, palisade_core::money::Currency::SGD, 7).await.unwrap();
+    let zone = palisade_core::zone::StoreZone::default_zone();
+    let days = figures::sales_by_day(&app.db, &scope, palisade_core::money::Currency::SGD, &zone, 7).await.unwrap();
     assert_eq!(days.len(), 7);
     assert_eq!((days[6].orders, days[6].total.minor), (2, 3700), "today");
     assert_eq!((days[3].orders, days[3].total.minor), (1, 1850), "three days ago");

@@ -117,6 +117,10 @@ struct LoginFinish {
     /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, as WebAuthn JSON.
     #[schema(value_type = Object)]
     credential: proto::PublicKeyCredential,
+    /// Where to go afterwards (the sign-in page's return path); only a local path is honoured, anything else
+    /// answers the account's home as `next`.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 #[utoipa::path(
@@ -128,19 +132,27 @@ struct LoginFinish {
     responses((status = 200, description = "signed_in, with where to go next", content_type = "application/json")),
     extensions(("x-permission" = json!(access::SESSION)))
 )]
+/// As the code form of the second step does: the guest cart of this browser joins the account's, the return
+/// path is honoured when it is local, and the browser is remembered as a known device.
 async fn login_finish(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     s: AnySession,
     crate::http::json::Body(body): crate::http::json::Body<LoginFinish>,
 ) -> Result<Response, ApiError> {
     passkeys::finish_authentication(rp(&state)?, &state.db, &s.session, &body.challenge, &body.credential).await?;
     let token = sessions::rotate(&state.db, &s.session).await?;
-    let mut res =
-        Json(json!({"status": "signed_in", "next": crate::http::session::home_of(&s.account)})).into_response();
-    if let Some(c) = session_cookie(&state, token.expose_secret(), 12 * 3600) {
+    let dropped =
+        crate::routes::storefront::catalog::merge_guest_cart(&state, &headers, s.account.id).await.map_err(|e| e.0)?;
+    let next = body
+        .next
+        .filter(|n| crate::http::is_local_path(n))
+        .unwrap_or_else(|| crate::http::session::home_of(&s.account).to_owned());
+    let mut res = Json(json!({"status": "signed_in", "next": next})).into_response();
+    for c in [dropped, session_cookie(&state, token.expose_secret(), 12 * 3600)].into_iter().flatten() {
         res.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
-    Ok(res)
+    Ok(crate::http::session::with_device_cookie(&state, res, s.account.id))
 }
 
 #[derive(Deserialize)]

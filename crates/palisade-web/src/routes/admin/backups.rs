@@ -119,9 +119,12 @@ fn stepped_up(state: &AppState, access: &StaffAccess) -> Option<Response> {
 
 async fn render(state: &AppState, access: &StaffAccess, template: &str, ctx: serde_json::Value) -> PageResult {
     let store = tenancy::get_store(&state.db, scope(access)).await?;
+    let (zone, now) = super::merchant::clock(state, access).await?;
     let mut full = json!({
         "operator": access.account.email,
         "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name},
+        "time_zone": zone,
+        "now": now,
         "base": base(access),
         "section": "security",
         "tab": "backups",

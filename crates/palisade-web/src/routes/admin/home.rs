@@ -12,7 +12,7 @@ use palisade_core::money::Money;
 use palisade_store::permissions::Permission;
 use serde_json::json;
 
-use super::merchant::{PageResult, base, page, scope, store_currency};
+use super::merchant::{PageResult, base, clock, page, scope, store_currency};
 use crate::http::access::StaffAccess;
 use crate::state::AppState;
 
@@ -106,7 +106,8 @@ async fn dashboard(State(state): State<AppState>, access: StaffAccess) -> PageRe
     let mut ctx = serde_json::Map::new();
     ctx.insert("chart_height".into(), json!(CHART_HEIGHT));
     if access.membership.can(Permission::Orders) {
-        let days = figures::sales_by_day(&state.db, scope(&access), currency, 7).await?;
+        let (zone, _) = clock(&state, &access).await?;
+        let days = figures::sales_by_day(&state.db, scope(&access), currency, &zone, 7).await?;
         let week = days.iter().fold((0i64, 0i64), |(n, t), d| (n + d.orders, t.saturating_add(d.total.minor)));
         let counts = figures::queue_counts(&state.db, scope(&access)).await?;
         ctx.insert(

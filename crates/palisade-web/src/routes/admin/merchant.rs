@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/products", None),
     ("GET", "/admin/stores/{store}/products.csv", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/products/import", Some(Permission::Products)),
+    ("POST", "/admin/stores/{store}/products/import/apply", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/products", Some(Permission::Products)),
     ("POST", "/admin/stores/{store}/categories", Some(Permission::Products)),
     ("GET", "/admin/stores/{store}/products/{product}", None),
@@ -55,13 +56,9 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(super::product_import::routes())
         .route("/admin/stores/{store}/products", get(products).post(create_product))
         .route("/admin/stores/{store}/products.csv", get(export_products))
-        .route(
-            "/admin/stores/{store}/products/import",
-            post(import_preview)
-                .layer(axum::extract::DefaultBodyLimit::max(services::product_csv::MAX_FILE + 64 * 1024)),
-        )
         .route("/admin/stores/{store}/categories", post(create_category))
         .route("/admin/stores/{store}/products/{product}", get(product).post(edit_product))
         .route("/admin/stores/{store}/products/{product}/status", post(product_status))
@@ -96,17 +93,29 @@ pub(super) async fn page(
     ctx: serde_json::Value,
 ) -> PageResult {
     let store = tenancy::get_store(&state.db, scope(access)).await?;
+    let (zone, now) = clock(state, access).await?;
     let mut full = json!({
         "operator": access.account.email,
         "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name, "currency": store.currency},
         "base": base(access),
         "section": section,
+        "time_zone": zone,
+        "now": now,
         "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
     });
     if let (Some(f), serde_json::Value::Object(c)) = (full.as_object_mut(), ctx) {
         f.extend(c);
     }
     Ok(Html(state.templates.render(template, full)?).into_response())
+}
+
+/// The store's time zone and the time now (ms): admin pages show times in the store's zone, as its shop does,
+/// and "3 hours ago" against `now` (the `moment` filter), not in UTC.
+pub(super) async fn clock(
+    state: &AppState,
+    access: &StaffAccess,
+) -> Result<(palisade_core::zone::StoreZone, i64), AdminError> {
+    Ok((orders::time_zone(&state.db, scope(access)).await?, state.db.now().0))
 }
 
 pub(super) fn back(to: String) -> PageResult {
@@ -225,45 +234,6 @@ async fn export_products(State(state): State<AppState>, access: StaffAccess) -> 
         bytes,
     )
         .into_response())
-}
-
-/// An uploaded products CSV checked against the store: what each row would create or update (by SKU, this
-/// store's only) and every refused row with its reason. Nothing is written.
-async fn import_preview(
-    State(state): State<AppState>,
-    access: StaffAccess,
-    form: Result<Multipart, MultipartRejection>,
-) -> PageResult {
-    access.require(Permission::Products)?;
-    let mut form = form.map_err(|e| invalid(format!("send the file as multipart/form-data: {}", e.body_text())))?;
-    let mut file = None;
-    while let Some(field) =
-        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
-    {
-        if field.name() == Some("file") {
-            file = Some(field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?);
-        }
-    }
-    let bytes = file.ok_or_else(|| invalid("choose a CSV file"))?;
-    let currency = store_currency(&state, &access).await?;
-    let parsed = services::product_csv::parse(&bytes, currency).map_err(|e| {
-        let status = match e {
-            services::product_csv::FileError::TooLarge => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        AdminError::Page(PageError(ApiError::new(status, "invalid_csv", e.to_string())))
-    })?;
-    let existing = catalog::existing_skus(&state.db, scope(&access)).await?;
-    let rows: Vec<_> = parsed
-        .rows
-        .iter()
-        .map(|r| {
-            json!({"row": r.row, "title": r.title, "sku": r.sku, "option": r.option, "price": r.price,
-                   "stock": r.stock, "status": r.status, "update": existing.contains(&r.sku)})
-        })
-        .collect();
-    let errors: Vec<_> = parsed.errors.iter().map(|e| json!({"row": e.row, "reason": e.reason})).collect();
-    page(&state, &access, "merchant_product_import.html", "products", json!({"rows": rows, "errors": errors})).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ pub mod firewall_api;
 pub mod home;
 pub mod merchant;
 pub mod orders;
+pub mod product_import;
 pub mod security_center;
 pub mod security_tabs;
 pub mod sell;

@@ -341,10 +341,12 @@ async fn test_rule(
     let rule = firewall_rules::parse(&state, &form.source)?;
     let (hits, total, examples) = state.store_rules.test_run(access.membership.scope.store_id(), &rule);
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
+    let (zone, now) = super::merchant::clock(&state, &access).await?;
     let html = state.templates.render(
         "rule_test.html",
         json!({
             "operator": access.account.email, "store": {"id": store.id.to_string(), "slug": store.slug, "name": store.name},
+            "time_zone": zone, "now": now,
             "base": format!("/admin/stores/{}", store.id), "section": "security",
             "can": Permission::ALL.iter().filter(|p| access.membership.can(**p)).map(|p| p.key()).collect::<Vec<_>>(),
             "source": rule.source(), "action": rule.action, "hits": hits, "total": total, "examples": examples,
@@ -445,9 +447,11 @@ async fn create_token(State(state): State<AppState>, access: StaffAccess, body: 
         Err(r) => return after(&access, "security/staff#api-tokens", "token-revoked", Err::<(), _>(r)),
     };
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
+    let (zone, now) = super::merchant::clock(&state, &access).await?;
     let html = state.templates.render(
         "token_created.html",
-        json!({"operator": access.account.email, "store": store, "token": tokens::reveal(&secret), "info": info}),
+        json!({"operator": access.account.email, "store": store, "token": tokens::reveal(&secret), "info": info,
+            "time_zone": zone, "now": now}),
     )?;
     Ok(Html(html).into_response())
 }

@@ -50,9 +50,11 @@ pub fn fix_href(base: &str, control: &str) -> Option<String> {
 async fn render(state: &AppState, access: &StaffAccess, tab: &str, template: &str, ctx: Value) -> PageResult {
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let base = format!("/admin/stores/{}", store.id);
+    let (zone, now) = super::merchant::clock(state, access).await?;
     let mut full = json!({
         "operator": access.account.email,
         "store": store, "base": base, "section": "security", "tab": tab,
+        "time_zone": zone, "now": now,
         "grace_until": access.mfa_grace_until,
         "can_settings": access.membership.can(Permission::SecuritySettings),
         "can_staff": access.membership.can(Permission::StaffManagement),

@@ -11,14 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
-use palisade_commerce::address::{AddressFields, ShippingAddress};
 use palisade_commerce::idempotency::IdempotencyKey;
 use palisade_commerce::orders::{self, Checkout, Line};
 use palisade_commerce::{CommerceError, cart, payments};
-use palisade_core::text::Email;
 use palisade_store::StoreScope;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha384};
 
@@ -26,6 +24,7 @@ use crate::http::PageError;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::{cart_of, order_link, shopper_of};
+use crate::routes::storefront::pay_form::{self, FieldErrors, PayForm};
 use crate::state::AppState;
 
 /// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
@@ -50,7 +49,7 @@ const PAY_JS: &str = include_str!("../../../assets/pay.js");
 pub static PAYMENT_SCRIPTS: LazyLock<Vec<Script>> = LazyLock::new(|| {
     vec![Script {
         path: "/assets/pay.js",
-        purpose: "formats the card number as typed; prevents double submission",
+        purpose: "formats the card number as typed; focuses the list of refused fields; prevents double submission",
         integrity: sri(PAY_JS),
         body: PAY_JS,
     }]
@@ -83,40 +82,6 @@ async fn pay_js() -> impl IntoResponse {
     )
 }
 
-/// The payment form. Card fields are never serialised (the page is re-rendered from this on an error) and never
-/// shown by `Debug`.
-#[derive(Default, Deserialize, Serialize)]
-struct PayForm {
-    #[serde(default)]
-    idempotency_key: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postcode: String,
-    #[serde(default)]
-    country: String,
-    #[serde(default, skip_serializing)]
-    card_number: String,
-    #[serde(default, skip_serializing)]
-    expiry: String,
-    #[serde(default, skip_serializing)]
-    cvc: String,
-}
-
-impl std::fmt::Debug for PayForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PayForm").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
-    }
-}
-
 /// The purpose under which a guest's sender proof is made (see [`guest_proof`]).
 const SENDER_PURPOSE: &str = "checkout-sender";
 
@@ -145,35 +110,80 @@ fn secured(status: StatusCode, html: String) -> Response {
     res
 }
 
-fn render(
-    state: &AppState,
-    group: Option<&cart::StoreGroup>,
-    form: &PayForm,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Result<Response, PageError> {
-    let group = group.map(|g| {
-        json!({
-            "store_slug": g.store_slug,
-            "store_name": g.store_name,
-            "lines": g.lines.iter().map(|l| json!({"title": l.title, "sku": l.sku, "quantity": l.quantity, "line_total_text": l.line_total.to_string()})).collect::<Vec<_>>(),
-            "shipping_text": g.shipping.to_string(),
-            "total_text": g.total.to_string(),
+/// What one rendering of the payment page shows.
+struct Shown<'a> {
+    group: Option<&'a cart::StoreGroup>,
+    form: &'a PayForm,
+    errors: &'a FieldErrors,
+}
+
+/// A line's chosen options as the buyer picked them ("size: M · colour: Red"), in the catalog's key order.
+fn options_text(options: &serde_json::Value) -> String {
+    options
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| match v.as_str() {
+                    Some(s) => format!("{k}: {s}"),
+                    None => format!("{k}: {v}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" · ")
         })
-    });
-    let key = if form.idempotency_key.is_empty() { new_key() } else { form.idempotency_key.clone() };
+        .unwrap_or_default()
+}
+
+fn group_json(g: &cart::StoreGroup) -> serde_json::Value {
+    json!({
+        "store_slug": g.store_slug,
+        "store_name": g.store_name,
+        "lines": g.lines.iter().map(|l| json!({
+            "title": l.title, "sku": l.sku, "quantity": l.quantity, "options_text": options_text(&l.options),
+            "line_total_text": l.line_total.to_string(),
+        })).collect::<Vec<_>>(),
+        "subtotal_text": g.subtotal.to_string(),
+        "shipping_text": g.shipping.to_string(),
+        "total_text": g.total.to_string(),
+    })
+}
+
+/// Where the buyer is among cart → details → pay: details until every contact and delivery field is filled in
+/// and accepted, then pay; the cart when there is nothing to pay for.
+fn step_of(shown: &Shown<'_>) -> &'static str {
+    let f = shown.form;
+    let filled = [&f.email, &f.name, &f.line1, &f.city, &f.postcode, &f.country].iter().all(|v| !v.trim().is_empty());
+    match shown.group {
+        None => "cart",
+        Some(_) if shown.errors.in_details() || !filled => "details",
+        Some(_) => "pay",
+    }
+}
+
+fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Response, PageError> {
+    // A key that does not parse (a tampered page) is replaced, so the next attempt can go through.
+    let key = match IdempotencyKey::parse(&shown.form.idempotency_key) {
+        Ok(k) => k.as_str().to_owned(),
+        Err(_) => new_key(),
+    };
+    let summary: Vec<_> = shown.errors.summary().into_iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
     let html = state.templates.render(
         "pay.html",
-        json!({"group": group, "form": form, "error": error, "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
+        json!({"group": shown.group.map(group_json), "form": shown.form, "errors": shown.errors,
+            "summary": summary, "step": step_of(shown), "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
             "protection_days": state.config.commerce.protection_days()}),
     )?;
     Ok(secured(status, html))
 }
 
-/// A signed-in buyer's form: their email, and their first saved address (Account → Addresses) if they have one.
+/// A signed-in buyer's form: their email, their first saved address (Account → Addresses) if they have one, and
+/// otherwise at least the name on their profile.
 async fn prefilled(state: &AppState, buyer: &SignedIn) -> Result<PayForm, PageError> {
     let saved = palisade_commerce::address_book::list(&state.db, buyer.account.id).await?;
-    let mut form = PayForm { email: buyer.account.email.clone(), ..PayForm::default() };
+    let mut form = PayForm {
+        email: buyer.account.email.clone(),
+        name: buyer.account.display_name.trim().to_owned(),
+        ..PayForm::default()
+    };
     if let Some(a) = saved.first() {
         let v = a.address.to_json();
         let get = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
@@ -185,7 +195,8 @@ async fn prefilled(state: &AppState, buyer: &SignedIn) -> Result<PayForm, PageEr
 
 /// The page with no cart behind it: what the integrity monitor fetches (same template, scripts and headers).
 async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError> {
-    render(&state, None, &PayForm::default(), None, StatusCode::OK)
+    let shown = Shown { group: None, form: &PayForm::default(), errors: &FieldErrors::default() };
+    render(&state, &shown, StatusCode::OK)
 }
 
 async fn group_of(
@@ -211,7 +222,8 @@ async fn pay_page(
         Some(buyer) => prefilled(&state, buyer).await?,
         None => PayForm::default(),
     };
-    render(&state, group.as_ref().map(|(_, g)| g), &form, None, StatusCode::OK)
+    let shown = Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default() };
+    render(&state, &shown, StatusCode::OK)
 }
 
 async fn pay(
@@ -224,68 +236,71 @@ async fn pay(
     let Some((cart_id, group)) = group_of(&state, &headers, shopper_of(&s), &store).await? else {
         return Ok(Redirect::to("/cart").into_response());
     };
-    let fail = |msg: &str| render(&state, Some(&group), &form, Some(msg), StatusCode::UNPROCESSABLE_ENTITY);
-    let Ok(email) = Email::parse(&form.email) else { return fail("enter a valid email address") };
-    let address = match ShippingAddress::parse(AddressFields {
-        name: &form.name,
-        line1: &form.line1,
-        line2: &form.line2,
-        city: &form.city,
-        postcode: &form.postcode,
-        country: &form.country,
-    }) {
-        Ok(a) => a,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let idempotency_key = match IdempotencyKey::parse(&form.idempotency_key) {
-        Ok(k) => k,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let expiry = match payments::parse_expiry(&form.expiry, state.db.now()) {
-        Ok(e) => e,
-        Err(e) => return fail(&e.to_string()),
+    let checked = match pay_form::check(&form, state.db.now()) {
+        Ok(c) => c,
+        Err(errors) => {
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors };
+            return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
-    let guest_proof = buyer.is_none().then(|| guest_proof(&state, &form.card_number, &expiry, Some(cart_id.as_str())));
+    let guest_proof =
+        buyer.is_none().then(|| guest_proof(&state, &form.card_number, &checked.expiry, Some(cart_id.as_str())));
     let req = Checkout {
         guest_proof,
-        email,
-        address,
+        email: checked.email,
+        address: checked.address,
         lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
-        idempotency_key,
-        card: payments::card(&form.card_number, &expiry, form.cvc.trim()),
+        idempotency_key: checked.idempotency_key,
+        card: payments::card(&form.card_number, &checked.expiry, form.cvc.trim()),
     };
     match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
         Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
             Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
         }
-        Err(CommerceError::PaymentDeclined { reason }) => {
+        Err(e) => refused(&state, &group, form, e),
+    }
+}
+
+/// The page again after the checkout refused the order, saying why next to the card or above the form. Nothing
+/// was charged in any of these cases.
+fn refused(state: &AppState, group: &cart::StoreGroup, form: PayForm, e: CommerceError) -> Result<Response, PageError> {
+    let mut errors = FieldErrors::default();
+    let (form, status) = match e {
+        CommerceError::PaymentDeclined { reason } => {
             // No order was kept and the cart is as it was: a new key lets the buyer try another card.
-            let retry = PayForm { idempotency_key: new_key(), ..form };
             let declined = crate::http::error::card_declined(&format!(
                 "Your card was declined ({reason}). Nothing was charged; try another card."
             ));
-            render(&state, Some(&group), &retry, Some(&declined.message), declined.status)
+            errors.add("card_number", declined.message);
+            (PayForm { idempotency_key: new_key(), ..form }, declined.status)
         }
-        Err(CommerceError::OutOfStock { available }) => {
-            fail(&format!("an item in your order has only {available} left; update your cart and try again"))
+        CommerceError::OutOfStock { available } => {
+            let msg = format!("An item in your order has only {available} left: update your cart and try again");
+            errors.add(pay_form::FORM, msg);
+            (form, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(CommerceError::Invalid(m)) => fail(&m),
-        Err(e @ CommerceError::PaymentGatewayUnavailable(_)) => {
+        CommerceError::Invalid(m) => {
+            errors.add(pay_form::FORM, m);
+            (form, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        e @ CommerceError::PaymentGatewayUnavailable(_) => {
             // Nothing was charged: the same page, with the same key, lets the buyer try again.
             let e = crate::http::ApiError::from(e);
-            render(&state, Some(&group), &form, Some(&e.message), e.status)
+            errors.add(pay_form::FORM, e.message);
+            (form, e.status)
         }
-        Err(CommerceError::IdempotencyKeyReused) => {
+        CommerceError::IdempotencyKeyReused => {
             // This form's key went with another request (another card or cart, other content): nothing of that
             // order is shown; a fresh key lets this buyer place their own.
-            let retry = PayForm { idempotency_key: new_key(), ..form };
-            let msg = "this payment form was already used for another order; check the details and pay again";
-            render(&state, Some(&group), &retry, Some(msg), StatusCode::CONFLICT)
+            let msg = "This payment form was already used for another order: check the details and pay again";
+            errors.add(pay_form::FORM, msg);
+            (PayForm { idempotency_key: new_key(), ..form }, StatusCode::CONFLICT)
         }
-        Err(e) => Err(e.into()),
-    }
+        e => return Err(e.into()),
+    };
+    render(state, &Shown { group: Some(group), form: &form, errors: &errors }, status)
 }

@@ -3,3 +3,4 @@
 
 pub mod catalog;
 pub mod checkout;
+mod pay_form;

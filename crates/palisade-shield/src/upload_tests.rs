@@ -1,0 +1,108 @@
+//! Text files in multipart bodies (a products CSV) against ordinary text fields: a file part with a file name
+//! has its own length limit and is still inspected in full; a field without one keeps the 64 KiB limit.
+
+use super::*;
+
+fn verdict(req: Request) -> Verdict {
+    Shield::default().inspect(&req, &Policy::default())
+}
+
+fn names(v: &Verdict) -> Vec<&'static str> {
+    v.findings.iter().map(|f| f.rule).collect()
+}
+
+/// A multipart body with one part named `file`; `filename` adds `filename="…"` to its disposition.
+fn multipart(filename: Option<&str>, part_type: &str, content: &str) -> Request {
+    let disposition = match filename {
+        Some(f) => format!("form-data; name=\"file\"; filename=\"{f}\""),
+        None => "form-data; name=\"file\"".to_owned(),
+    };
+    let body = format!(
+        "--b\r\nContent-Disposition: {disposition}\r\nContent-Type: {part_type}\r\n\r\n{content}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc123\r\n--b--\r\n"
+    );
+    Request::new("POST", "/admin/stores/tea/products/import")
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body.into_bytes())
+}
+
+/// A products CSV as merchants write them (and as our export writes them, formula cells defused), of about
+/// `size` bytes.
+fn products_csv(size: usize) -> String {
+    let titles = [
+        "Men's 100% cotton tee - navy",
+        "'-20% sale: teal mug",
+        "\"Oolong tea, 100 g\"",
+        "\"12\"\" vinyl record\"",
+        "Café crème pot",
+        "Rock & roll mug (large)",
+        "<3 gift card",
+        "O'Reilly's cookbook, 2nd ed.",
+        "'+1 extra lid",
+        "Kids' shoes 30/31",
+    ];
+    let mut out = String::from("title,sku,option,price,stock,status\n");
+    let mut i = 0usize;
+    while out.len() < size {
+        let title = titles.get(i % titles.len()).copied().unwrap_or("Mug");
+        out.push_str(&format!(
+            "{title},SKU-{i},size: M / colour: teal,{}.{:02},{},published\n",
+            i % 90,
+            i % 100,
+            i % 7
+        ));
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn a_large_products_csv_sent_as_a_file_passes_and_is_still_read_in_full() {
+    let csv = products_csv(2 * 1024 * 1024 - 4096);
+    assert!(csv.len() > 16 * request::MAX_FIELD);
+    let v = verdict(multipart(Some("products.csv"), "text/csv", &csv));
+    assert_eq!(v.action, Action::Allow, "{:?}", v.findings);
+    // The file is inspected to its end: a payload past the first 64 KiB is found.
+    let late = format!("{csv}Teal <script>alert(1)</script> mug,XS-1,,1.00,1,draft\n");
+    let v = verdict(multipart(Some("products.csv"), "text/csv", &late));
+    assert_eq!(v.action, Action::Block);
+    assert!(names(&v).iter().any(|r| r.starts_with("xss.")), "{:?}", names(&v));
+    let late = format!("{csv}Mug,S-1,,1.00,1' UNION SELECT password FROM accounts--,draft\n");
+    assert!(names(&verdict(multipart(Some("p.csv"), "text/csv", &late))).iter().any(|r| r.starts_with("sqli.")));
+    // A text file beyond its own limit is refused, not read in part.
+    let huge = products_csv(request::MAX_FILE_TEXT + 1024);
+    assert_eq!(verdict(multipart(Some("products.csv"), "text/csv", &huge)).action, Action::Block);
+}
+
+#[test]
+fn a_long_text_field_is_refused_however_it_is_dressed_without_a_file_name() {
+    let long = products_csv(request::MAX_FIELD + 1024);
+    // A form field.
+    let form = Request::new("POST", "/admin/stores/tea/products/import")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("file={}", long.replace('\n', "%0A").replace(' ', "+").replace('&', "%26")).into_bytes());
+    assert!(names(&verdict(form)).contains(&"protocol.field-too-long"));
+    // A multipart part without a file name, whatever type it declares, on the import route or any other.
+    for part_type in ["text/plain", "text/csv", "application/octet-stream"] {
+        let v = verdict(multipart(None, part_type, &long));
+        assert!(names(&v).contains(&"protocol.field-too-long"), "{part_type}: {:?}", names(&v));
+        assert_eq!(v.action, Action::Block);
+    }
+    // A short field is read as before, and a file name does not hide a payload in a short one either.
+    let v = verdict(multipart(None, "text/plain", "<script>alert(1)</script>"));
+    assert!(names(&v).iter().any(|r| r.starts_with("xss.")));
+    let v = verdict(multipart(Some("a.txt"), "text/plain", "<script>alert(1)</script>"));
+    assert!(names(&v).iter().any(|r| r.starts_with("xss.")));
+}
+
+#[test]
+fn only_parts_with_a_file_name_are_marked_as_files() {
+    let req = multipart(Some("products.csv"), "text/csv", "title,sku\nMug,M-1\n");
+    let fields = req.fields();
+    let file = fields.iter().find(|f| f.location == Location::Body && f.name == "file");
+    assert!(file.is_some_and(|f| f.file), "{fields:?}");
+    let csrf = fields.iter().find(|f| f.name == "csrf");
+    assert!(csrf.is_some_and(|f| !f.file), "{fields:?}");
+    let plain = multipart(None, "text/csv", "title,sku\nMug,M-1\n");
+    assert!(plain.fields().iter().all(|f| !f.file));
+}
