@@ -27,5 +27,6 @@ pub mod reviews;
 pub mod rich_text;
 pub mod theme_output;
 pub mod themes;
+pub mod webhooks;
 
 pub use error::CommerceError;

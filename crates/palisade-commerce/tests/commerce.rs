@@ -1050,3 +1050,4 @@ mod web_reads {
         }
     }
 }
+mod webhooks;

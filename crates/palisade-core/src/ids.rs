@@ -99,6 +99,14 @@ typed_id!(
     ImageId
 );
 typed_id!(
+    /// An installed app's webhook subscription: one (store, extension, topic, URL).
+    WebhookSubscriptionId
+);
+typed_id!(
+    /// One event sent (or to be sent) to one webhook subscription.
+    WebhookDeliveryId
+);
+typed_id!(
     /// A shipping address a buyer saved in their account.
     AddressId
 );

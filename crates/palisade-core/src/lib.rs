@@ -10,5 +10,6 @@ pub mod zone;
 
 pub use ids::{
     AccountId, AddressId, AuditEventId, DisputeId, ImageId, JobId, OrderId, ProductId, StoreId, TokenId, VariantId,
+    WebhookDeliveryId, WebhookSubscriptionId,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -493,6 +493,33 @@ pub const REGISTRY: &[Column] = &[
     np("webauthn_challenges", "id"),
     np("webauthn_challenges", "purpose"),
     p(("webauthn_challenges", "state"), Credential, PlatformAccount, No, DeleteRow, Expiring),
+    // webhook_deliveries: events sent to installed apps; an order or customer event carries buyer data.
+    np("webhook_deliveries", "attempts"),
+    p(("webhook_deliveries", "body"), FreeText, Buyer, No, DeleteRow, Delivery),
+    np("webhook_deliveries", "created_at"),
+    np("webhook_deliveries", "finished_at"),
+    np("webhook_deliveries", "id"),
+    npr(
+        "webhook_deliveries",
+        "last_error",
+        "a classification the platform writes (HTTP status, timeout, guard refusal), never the receiver's answer",
+    ),
+    npr("webhook_deliveries", "last_status_code", "the HTTP status the app's server answered with"),
+    np("webhook_deliveries", "next_attempt_at"),
+    np("webhook_deliveries", "status"),
+    np("webhook_deliveries", "store_id"),
+    np("webhook_deliveries", "subscription_id"),
+    np("webhook_deliveries", "topic"),
+    // webhook_subscriptions: an installed app's endpoints; the app is a business's software, not a person.
+    np("webhook_subscriptions", "created_at"),
+    np("webhook_subscriptions", "extension_id"),
+    np("webhook_subscriptions", "id"),
+    np("webhook_subscriptions", "removed_at"),
+    np("webhook_subscriptions", "scopes"),
+    npr("webhook_subscriptions", "secret_sealed", "an app's signing secret (sealed), a credential of no person"),
+    np("webhook_subscriptions", "store_id"),
+    np("webhook_subscriptions", "topic"),
+    npr("webhook_subscriptions", "url", "the app's endpoint: a business's server, chosen by its publisher"),
 ];
 
 /// What each personal column counts as for the breach classifier ([`crate::breach::DataClass`]): the classes a
@@ -591,4 +618,5 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("totp_credentials.secret_sealed", &[AccountCredential]),
     ("webauthn_challenges.account_id", &[]),
     ("webauthn_challenges.state", &[]),
+    ("webhook_deliveries.body", &[PurchaseHistory]),
 ];

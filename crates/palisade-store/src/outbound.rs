@@ -168,6 +168,15 @@ impl OutboundPolicy {
         OutboundPolicy { allow_private: true, allow_http: true, trusted: Vec::new(), lookup: Arc::new(SystemLookup) }
     }
 
+    /// **Test hook**: [`Self::public_only`] that also reaches the exact addresses in `trusted` (a loopback test
+    /// receiver) over plain HTTP. Compiled only with the `testing` feature, which only dev-dependencies enable, so
+    /// no production configuration can select it; the production binary has no such function.
+    #[cfg(feature = "testing")]
+    #[must_use]
+    pub fn trusting_for_tests(trusted: Vec<IpAddr>) -> OutboundPolicy {
+        OutboundPolicy { allow_http: true, trusted, ..OutboundPolicy::public_only() }
+    }
+
     /// The same policy with another resolver (tests; a split-horizon resolver).
     #[must_use]
     pub fn with_lookup(mut self, lookup: Arc<dyn NameLookup>) -> OutboundPolicy {
@@ -245,16 +254,21 @@ impl OutboundPolicy {
 
     /// An HTTP client that obeys the policy: for webhooks and any other request on a merchant's behalf.
     pub fn client(&self) -> Result<GuardedClient, OutboundError> {
-        Ok(GuardedClient { policy: self.clone(), client: self.http_client()? })
+        Ok(GuardedClient { policy: self.clone(), client: self.http_client(Redirects::FollowGuarded)? })
+    }
+
+    /// A guarded client that never follows a redirect (a 3xx is the answer): for webhook deliveries, where a
+    /// redirect would turn a signed POST into something the subscriber did not register.
+    pub fn client_without_redirects(&self) -> Result<GuardedClient, OutboundError> {
+        Ok(GuardedClient { policy: self.clone(), client: self.http_client(Redirects::Refuse)? })
     }
 
     /// The reqwest client inside [`GuardedClient`]: names and redirects are guarded, the first URL is not.
-    fn http_client(&self) -> Result<reqwest::Client, OutboundError> {
+    fn http_client(&self, redirects: Redirects) -> Result<reqwest::Client, OutboundError> {
         let redirect_policy = self.clone();
-        reqwest::Client::builder()
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardResolver(self.clone())))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+        let redirect = match redirects {
+            Redirects::Refuse => reqwest::redirect::Policy::none(),
+            Redirects::FollowGuarded => reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error("too many redirects");
                 }
@@ -262,7 +276,12 @@ impl OutboundPolicy {
                     Ok(()) => attempt.follow(),
                     Err(e) => attempt.error(e),
                 }
-            }))
+            }),
+        };
+        reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardResolver(self.clone())))
+            .redirect(redirect)
             .https_only(!self.allow_http)
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -276,6 +295,22 @@ impl OutboundPolicy {
     pub fn object_store_connector(&self) -> GuardedConnector {
         GuardedConnector(self.clone())
     }
+}
+
+/// Whether a guarded client follows redirects (each one checked) or returns the 3xx answer.
+#[derive(Debug, Clone, Copy)]
+enum Redirects {
+    FollowGuarded,
+    Refuse,
+}
+
+/// What [`GuardedClient::post_for_status`] may spend on one request.
+#[derive(Debug, Clone, Copy)]
+pub struct PostLimits {
+    /// For the whole exchange: connecting, sending, and reading the capped answer.
+    pub timeout: Duration,
+    /// Bytes of the answer's body read (then dropped unread); a longer body is cut off, not an error.
+    pub max_response_bytes: usize,
 }
 
 /// A reqwest client that checks each request's URL, the addresses its names resolve to and every redirect.
@@ -292,6 +327,8 @@ pub enum RequestError {
     Refused(#[from] OutboundError),
     #[error("{0}")]
     Http(#[from] reqwest::Error),
+    #[error("no complete answer within the time allowed")]
+    TimedOut,
 }
 
 impl GuardedClient {
@@ -299,6 +336,44 @@ impl GuardedClient {
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, RequestError> {
         self.policy.check_parsed(request.url())?;
         Ok(self.client.execute(request).await?)
+    }
+
+    /// POSTs `body` with `headers` to `url` and returns only the answer's status code: the body is read up to
+    /// `limits.max_response_bytes` and thrown away (never logged or stored), all within `limits.timeout`.
+    /// Used for webhooks, where the subscriber's answer matters only as success or failure.
+    pub async fn post_for_status(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+        limits: PostLimits,
+    ) -> Result<u16, RequestError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| OutboundError::BadUrl(format!("{url}: {e}")))?;
+        let mut request = reqwest::Request::new(reqwest::Method::POST, parsed);
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| OutboundError::BadUrl(format!("header {name} is not a valid value")))?;
+            request.headers_mut().insert(*name, value);
+        }
+        *request.body_mut() = Some(body.into());
+        *request.timeout_mut() = Some(limits.timeout);
+        let exchange = async {
+            let mut response = self.execute(request).await?;
+            let status = response.status().as_u16();
+            let mut read = 0usize;
+            while read < limits.max_response_bytes {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => read = read.saturating_add(chunk.len()),
+                    // The status is the answer; a body cut short or broken does not change it.
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            Ok(status)
+        };
+        match tokio::time::timeout(limits.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(RequestError::TimedOut),
+        }
     }
 }
 
@@ -325,7 +400,7 @@ impl HttpConnector for GuardedConnector {
     fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
         let client = self
             .0
-            .http_client()
+            .http_client(Redirects::FollowGuarded)
             .map_err(|e| object_store::Error::Generic { store: "outbound guard", source: Box::new(e) })?;
         Ok(HttpClient::new(GuardedService { policy: self.0.clone(), client }))
     }
