@@ -350,21 +350,9 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
     }
     let (parts, body) = req.into_parts();
     let limit = crate::http::layers::body_limit(&parts.method, parts.uri.path(), state.config.max_body_bytes);
-    // Most requests (page views, probes) have no body: nothing to collect, and nothing to box again below.
-    let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
-        Bytes::new()
-    } else {
-        match axum::body::to_bytes(body, limit).await {
-            Ok(b) => b,
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is too large",
-                )
-                .into_response();
-            }
-        }
+    let Ok(bytes) = read_body(body, limit).await else {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            .into_response();
     };
     let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut sreq = palisade_shield::Request::new(parts.method.as_str(), uri);
@@ -410,6 +398,14 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
         strike(state, ip, now);
     }
     blocked(parts.uri.path(), &id)
+}
+
+/// The body the firewall inspects, up to `limit`. Most requests (page views, probes) have none: nothing to collect.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
+    if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        return Ok(Bytes::new());
+    }
+    axum::body::to_bytes(body, limit).await
 }
 
 /// The request again, with the body the firewall read (an empty body costs no allocation).
