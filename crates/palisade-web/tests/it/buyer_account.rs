@@ -399,6 +399,7 @@ async fn a_buyers_security_steps_wear_the_shop_look_and_staff_keep_the_console()
 
     let setup = app.client.post(app.url("/account/security/totp")).csrf(&app, &cookie).send().await.unwrap();
     assert_eq!(setup.status(), 200);
+    assert_eq!(setup.headers()["cache-control"], "no-store", "the key must not come back from a cache");
     let html = setup.text().await.unwrap();
     shop_look(&html, "authenticator set-up");
     assert!(html.contains("src=\"data:image/svg+xml;base64,") && html.contains("Key: <code>"), "QR code and key");
@@ -447,5 +448,34 @@ async fn staff_security_steps_keep_the_console_look() {
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
         assert!(html.contains("/assets/console.css") && !html.contains("/theme/default/theme.css"), "{html}");
+    }
+}
+
+/// Adding a second factor locks the account to whoever holds it: a session whose password was entered more than
+/// ten minutes ago (a stolen cookie) is sent to re-enter it, on the page and in the API, and nothing is enrolled.
+#[tokio::test]
+async fn enrolling_an_authenticator_needs_a_recent_password() {
+    let app = TestApp::start().await;
+    buyer("kai@buyer.example").create(&app).await;
+    let cookie = session(&post_login(&app, VISITOR, "kai@buyer.example", "/").await);
+    crate::support::forget_recent_passwords(&app).await;
+    for path in ["/account/security/totp", "/account/security/totp/confirm"] {
+        let res = app.client.post(app.url(path)).csrf(&app, &cookie).form(&[("code", "123456")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"), "{path}");
+    }
+    for path in ["/api/v1/auth/totp/start", "/api/v1/auth/totp/confirm"] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("cookie", &cookie)
+            .header("origin", app.url(""))
+            .json(&json!({"code": "123456"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "reauth_required", "{path}: {body}");
     }
 }

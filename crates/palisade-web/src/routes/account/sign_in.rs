@@ -527,12 +527,16 @@ async fn security_step(
     ctx: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    if is_buyer(&s.account) {
+    let mut res = if is_buyer(&s.account) {
         let ctx = merge_json(ctx, json!({"tab": "security"}));
-        return crate::routes::storefront::catalog::shop_page(state, headers, Some(s), pages.shop, ctx, status).await;
-    }
-    let ctx = merge_json(ctx, json!({"operator": s.account.email, "is_buyer": false}));
-    Ok((status, Html(state.templates.render(pages.console, ctx)?)).into_response())
+        crate::routes::storefront::catalog::shop_page(state, headers, Some(s), pages.shop, ctx, status).await?
+    } else {
+        let ctx = merge_json(ctx, json!({"operator": s.account.email, "is_buyer": false}));
+        (status, Html(state.templates.render(pages.console, ctx)?)).into_response()
+    };
+    // Secrets (the authenticator key, recovery codes) must not come back from a cache or the back button.
+    res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 async fn reauth_form(
@@ -574,6 +578,18 @@ fn require_fresh(state: &AppState, s: &SignedIn) -> Option<Response> {
         .then(|| Redirect::to(&format!("/account/reauth?next={}", security_home(&s.account))).into_response())
 }
 
+/// The API's answer when a session signed in too long ago asks to change its second factors.
+fn require_fresh_api(state: &AppState, s: &SignedIn) -> Result<(), ApiError> {
+    if sessions::is_fresh(&s.session, state.db.now(), STEP_UP_WINDOW) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "reauth_required",
+        "sign in again with your password (within the last 10 minutes) to change two-step verification",
+    ))
+}
+
 fn qr_svg(url: &str) -> String {
     QrCode::new(url.as_bytes()).map(|c| c.render::<svg::Color>().min_dimensions(200, 200).build()).unwrap_or_default()
 }
@@ -590,6 +606,10 @@ async fn totp_start(
     headers: axum::http::HeaderMap,
     s: SignedIn,
 ) -> Result<Response, PageError> {
+    // Adding a second factor locks the account to whoever holds it: a stolen session cookie alone must not do it.
+    if let Some(r) = require_fresh(&state, &s) {
+        return Ok(r);
+    }
     let enrol = state.identity.begin_totp(&s.account).await?;
     let ctx = json!({"qr_svg": qr_svg(&enrol.url), "qr_data": qr_data(&enrol.url), "secret": enrol.secret_base32});
     security_step(&state, &headers, &s, &TOTP_SETUP, ctx, StatusCode::OK).await
@@ -601,6 +621,9 @@ async fn totp_confirm(
     s: SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
+    if let Some(r) = require_fresh(&state, &s) {
+        return Ok(r);
+    }
     match state.identity.confirm_totp(&s.account, &form.code).await {
         Ok(codes) => {
             // Privilege changed: new session id, and the second factor counts as passed in this session.
@@ -775,6 +798,7 @@ async fn api_me(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde
     extensions(("x-permission" = json!(access::SIGNED_IN)))
 )]
 async fn api_totp_start(State(state): State<AppState>, s: SignedIn) -> Result<Json<serde_json::Value>, ApiError> {
+    require_fresh_api(&state, &s)?;
     let enrol = state.identity.begin_totp(&s.account).await?;
     Ok(Json(json!({"secret": enrol.secret_base32, "otpauth_url": enrol.url})))
 }
@@ -793,6 +817,7 @@ async fn api_totp_confirm(
     s: SignedIn,
     crate::http::json::Body(body): crate::http::json::Body<ApiCode>,
 ) -> Result<Response, ApiError> {
+    require_fresh_api(&state, &s)?;
     let codes = state.identity.confirm_totp(&s.account, &body.code).await?;
     sessions::mark_mfa(&state.db, &s.session).await?;
     let token = sessions::rotate(&state.db, &s.session).await?;
