@@ -82,6 +82,10 @@ async fn affecting_advisories_are_shown_with_severity_and_fix_and_bad_files_are_
     std::fs::write(feed.path().join("releases.json"), b"[\"1.3.0\"]").unwrap();
     let html = page(&fixed).await;
     assert!(html.contains("releases.json") && html.contains("expected {&quot;latest&quot;"), "{html}");
+    assert!(!html.contains("Palisade 1.3.0"), "a malformed releases.json names no release: {html}");
+    write(feed.path(), "releases.json", &serde_json::json!({"latest": "v1.3.0"}));
+    let html = page(&fixed).await;
+    assert!(html.contains("releases.json") && !html.contains("Palisade 1.3.0"), "{html}");
 }
 
 #[tokio::test]

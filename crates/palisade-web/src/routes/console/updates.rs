@@ -140,10 +140,6 @@ fn fixed_versions(affected: &Affected) -> impl Iterator<Item = Version> + '_ {
 
 /// `releases.json`'s `latest`, when the file exists; a bad file is a listed problem.
 fn read_releases(dir: &Path, problems: &mut Vec<FeedProblem>) -> Option<Version> {
-    #[derive(serde::Deserialize)]
-    struct Releases {
-        latest: String,
-    }
     let path = dir.join(RELEASES_FILE);
     let meta = std::fs::metadata(&path).ok()?;
     let mut problem = |p: String| problems.push(FeedProblem { file: RELEASES_FILE.to_owned(), problem: p });
@@ -151,10 +147,18 @@ fn read_releases(dir: &Path, problems: &mut Vec<FeedProblem>) -> Option<Version>
         problem(format!("{} bytes is over the {MAX_FILE_BYTES}-byte limit", meta.len()));
         return None;
     }
+    // Read as a plain value: a derived struct would also accept `["1.3.0"]`, which is not the documented format.
     let parsed = std::fs::read(&path)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| serde_json::from_slice::<Releases>(&bytes).map_err(|e| e.to_string()))
-        .and_then(|r| Version::parse(&r.latest).map_err(|e| e.to_string()));
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| e.to_string()))
+        .and_then(|value| {
+            value
+                .get("latest")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| "no \"latest\" string".to_owned())
+        })
+        .and_then(|latest| Version::parse(&latest).map_err(|e| e.to_string()));
     match parsed {
         Ok(v) => Some(v),
         Err(e) => {
