@@ -43,6 +43,8 @@ pub enum Origin {
     Scheduled,
     /// `palisade backup create`.
     Manual,
+    /// Taken by `palisade migrate` or `serve` just before applying new migrations: the way back from an upgrade.
+    PreMigration,
 }
 
 /// One logical file: `db/<table>.jsonl`, `objects/<key>` or `keys/master.key`.

@@ -70,7 +70,7 @@ pub fn keep(policy: Retention, snapshots: &[Listed], now: i64) -> Vec<(String, V
     }
     let by_hand_since = now.saturating_sub(i64::from(policy.daily.max(1)).saturating_mul(DAY_MS));
     for (listed, r) in newest_first.iter().zip(reasons.iter_mut()) {
-        if listed.origin == Origin::Manual && listed.at >= by_hand_since {
+        if matches!(listed.origin, Origin::Manual | Origin::PreMigration) && listed.at >= by_hand_since {
             r.push("made by hand");
         }
     }

@@ -85,6 +85,40 @@ pub async fn history_is_ours(db: &Db) -> Result<Option<bool>> {
     Ok(Some(within_ours && has_first && (!beyond || all_ours_present)))
 }
 
+/// A migration this binary knows that the database has not applied yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMigration {
+    /// Its number (the file name's prefix).
+    pub version: i64,
+    /// Its name (the rest of the file name).
+    pub description: String,
+}
+
+/// The migrations [`run`] would apply, in order, without applying them (`palisade migrate --check`); every one on
+/// an empty database. Refuses a schema newer than this binary, as [`run`] does.
+pub async fn pending(db: &Db) -> Result<Vec<PendingMigration>> {
+    let known = known_version(db.backend());
+    let applied: Vec<i64> = if has_migration_table(db).await? {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE").fetch_all(db.pool()).await?;
+        rows.into_iter().map(|(v,)| v).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(found) = applied.iter().copied().max()
+        && found > known
+    {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    let mut out: Vec<PendingMigration> = migrator(db.backend())
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| PendingMigration { version: m.version, description: m.description.to_string() })
+        .collect();
+    out.sort_by_key(|m| m.version);
+    Ok(out)
+}
+
 /// Applies pending migrations; refuses a schema newer than this binary.
 ///
 /// On PostgreSQL sqlx takes an advisory lock, so several nodes starting at once migrate exactly once.

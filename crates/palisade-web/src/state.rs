@@ -36,6 +36,11 @@ pub struct WebConfig {
     /// The marketplace's business policy (platform fee, buyer-protection window), from the operator's
     /// configuration: every handler that moves an order's money passes it to commerce.
     pub commerce: palisade_commerce::policy::Policy,
+    /// The operator's offline advisory feed: OSV files and an optional `releases.json`, read by the console's
+    /// updates page (`--advisories-dir`). `None`: the page says none is configured.
+    pub advisories_dir: Option<std::path::PathBuf>,
+    /// The core version this build reports and checks advisories against (the crate version; tests set others).
+    pub core_version: String,
 }
 
 impl Default for WebConfig {
@@ -52,6 +57,8 @@ impl Default for WebConfig {
             auto_attack_store_rps: crate::edge::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
             exports_allow_private_s3: false,
             commerce: palisade_commerce::policy::Policy::default(),
+            advisories_dir: None,
+            core_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
 }

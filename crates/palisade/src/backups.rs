@@ -111,6 +111,48 @@ pub async fn run_all(
     Ok(out)
 }
 
+/// The snapshot `palisade migrate` and `serve` take before applying new migrations: on the primary target (local
+/// and always there), verified, and kept by retention like one made by hand. The run is not recorded here: an old
+/// schema may not have the `backup_runs` table yet; [`record_pre_migration`] records it once migrated.
+pub async fn snapshot_before_migrating(ctx: &BackupContext<'_>, progress: &dyn Progress) -> anyhow::Result<Manifest> {
+    let (recipients, created) = recipients(ctx.settings)?;
+    if let Some(identity) = created {
+        tracing::warn!("{}", identity_warning(&identity));
+    }
+    let key = ChunkKey::derive(ctx.master_key.expose());
+    let objects = Objects::local(&ctx.settings.objects_dir)?;
+    let target = primary_target(ctx.settings);
+    let repo = Repository::open_or_init(&target, &recipients, &key, ctx.db.now().millis()).await?;
+    let sources = snapshot::Sources { db: ctx.db, objects: &objects, master_key: ctx.master_key.expose() };
+    let manifest = snapshot::create(&repo, recipients, &key, sources, Origin::PreMigration, progress).await?;
+    let report = verify::verify(&repo, Some(&manifest.id), None, progress).await?;
+    if !report.ok() {
+        let problems: Vec<String> = report.problems.iter().map(|p| p.problem.clone()).collect();
+        anyhow::bail!("snapshot {} does not verify: {}", manifest.id, problems.join("; "));
+    }
+    Ok(manifest)
+}
+
+/// Records a pre-migration snapshot in `backup_runs` (the backup matrix), now that the schema has the table.
+pub async fn record_pre_migration(ctx: &BackupContext<'_>, manifest: &Manifest) -> anyhow::Result<()> {
+    let t = &manifest.totals;
+    let detail = format!("before migrating: {} tables, {} rows, {} objects", t.tables, t.rows, t.objects);
+    runs::record(
+        ctx.db,
+        NewRun {
+            kind: RunKind::Snapshot,
+            target: &primary_target(ctx.settings),
+            snapshot_id: Some(&manifest.id),
+            started_at: manifest.started_at,
+            ok: true,
+            detail,
+            bytes: t.bytes,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 async fn run_one(
     ctx: &BackupContext<'_>,
     target: &Target,

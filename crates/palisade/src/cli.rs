@@ -57,8 +57,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the web server and the background job runner.
     Serve(ServeArgs),
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit (a backup snapshot is taken first when the database has data).
+    Migrate(MigrateArgs),
     /// Fill the database with a believable demo marketplace.
     Demo,
     /// Inspect the audit log.
@@ -73,6 +73,21 @@ pub enum Command {
     /// Platform backups: encrypted, deduplicated snapshots of the database and objects.
     #[command(subcommand)]
     Backup(BackupCommand),
+}
+
+/// Exit status of `palisade migrate --check` when migrations are pending (0 means up to date).
+pub const EXIT_MIGRATIONS_PENDING: u8 = 10;
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Only list the pending migrations (number and name); apply nothing. Exits 0 when none are pending, 10 when
+    /// some are.
+    #[arg(long)]
+    pub check: bool,
+    /// Migrate without taking a backup snapshot first (recorded in the audit log). For when the snapshot cannot
+    /// be taken and you have another copy.
+    #[arg(long, conflicts_with = "check")]
+    pub no_backup: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +232,10 @@ pub struct ServeArgs {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
     pub exports_allow_private_s3: bool,
+    /// A directory of OSV advisory files (and an optional `releases.json`, `{"latest": "X.Y.Z"}`) that the
+    /// console's Updates page checks the running version against; read on each visit, no network needed.
+    #[arg(long, env = "PALISADE_ADVISORIES_DIR", value_name = "DIR")]
+    pub advisories_dir: Option<std::path::PathBuf>,
     /// Serve Prometheus metrics without authentication on this address (e.g. 127.0.0.1:9464), apart from the
     /// public listener, where /metrics needs an operator token.
     #[arg(long, env = "PALISADE_METRICS_LISTEN", value_name = "ADDR")]

@@ -7,6 +7,7 @@ mod config;
 mod logging;
 mod mail;
 mod runtime;
+mod upgrade;
 
 use std::process::ExitCode;
 

@@ -92,8 +92,15 @@ pub async fn open(settings: Settings, schema: Schema) -> anyhow::Result<Installa
     }
     let db = connect(&settings).await?;
     if schema == Schema::Migrate {
-        let report = migrate::run(&db).await.map_err(explain)?;
-        if report.changed() {
+        // Same path as `palisade migrate`: a verified snapshot first when an existing schema is about to change.
+        let ctx = crate::backups::BackupContext { settings: &settings, db: &db, master_key: &master_key };
+        let before = crate::upgrade::BeforeMigrating::Snapshot;
+        let done = crate::upgrade::migrate(&ctx, before, &palisade_backup::Quiet).await?;
+        if let Some(m) = &done.snapshot {
+            tracing::info!(backup.snapshot = %m.id, "backup snapshot taken before migrating");
+        }
+        if done.report.changed() {
+            let report = done.report;
             tracing::info!(from = ?report.from, to = report.to, database = db.display_url(), "database migrated");
         }
     } else {

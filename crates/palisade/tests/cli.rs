@@ -1045,3 +1045,118 @@ async fn serve_writes_a_merchants_scheduled_export() {
     let exports = store_exports::due(&t).await.unwrap();
     assert!(exports.is_empty(), "nothing is due right after the export");
 }
+
+/// A database one migration behind this binary (the upgrade case), with its data dir's flags.
+async fn database_one_behind() -> (TestDb, i64) {
+    let t = TestDb::unmigrated(std::sync::Arc::new(palisade_core::SystemClock)).await;
+    let known = palisade_store::migrate::known_version(t.db.backend());
+    palisade_store::migrate::run_to(&t.db, known - 1).await.unwrap();
+    (t, known)
+}
+
+async fn schema_version(t: &TestDb) -> Option<i64> {
+    palisade_store::migrate::applied_version(&t.db).await.unwrap()
+}
+
+/// `migrate --check` lists what would change and exits 10 without changing it; `migrate` takes a verified
+/// snapshot first, then applies exactly that; a second check says up to date (exit 0).
+#[tokio::test]
+async fn migrate_check_lists_pending_and_migrate_snapshots_first() {
+    let (t, known) = database_one_behind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let db = ["--data-dir", "d", "--database-url", url.as_str()];
+
+    let out = run(palisade(dir.path()).args(["migrate", "--check"]).args(db));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(10), "{stdout}{stderr}");
+    assert!(stdout.contains("1 migration(s) pending") && stdout.contains(&format!("{known:04}  ")), "{stdout}");
+    assert!(stdout.contains("takes a backup snapshot first"), "{stdout}");
+    assert_eq!(schema_version(&t).await, Some(known - 1), "--check applies nothing");
+    assert!(backup_ids(dir.path(), "d").is_empty(), "--check takes no snapshot");
+
+    let out = run(palisade(dir.path()).args(["migrate"]).args(db));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("Backup snapshot") && stdout.contains("verified"), "{stdout}");
+    assert!(stdout.contains(&format!("migrated schema from version {} to {known}", known - 1)), "{stdout}");
+    assert_eq!(schema_version(&t).await, Some(known));
+    let ids = backup_ids(dir.path(), "d");
+    assert_eq!(ids.len(), 1, "one snapshot, taken before migrating");
+    let list = run(palisade(dir.path()).args(["backup", "list", "--json", "--data-dir", "d"]));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["schema_version"], serde_json::json!(known - 1), "the snapshot holds the old schema");
+    let (runs,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot'").fetch_one(t.pool()).await.unwrap();
+    assert_eq!(runs, 1, "the pre-migration snapshot is in the backup matrix");
+
+    let out = run(palisade(dir.path()).args(["migrate", "--check"]).args(db));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).0);
+    assert!(text(&out).0.contains("up to date"), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["migrate"]).args(db));
+    assert!(out.status.success() && !text(&out).0.contains("Backup snapshot"), "{}", text(&out).0);
+    assert_eq!(backup_ids(dir.path(), "d").len(), 1, "nothing pending: no new snapshot");
+}
+
+/// A fresh database has nothing to lose: `--check` lists every migration, `migrate` creates the schema without
+/// a snapshot.
+#[test]
+fn a_fresh_database_is_migrated_without_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(palisade(dir.path()).args(["migrate", "--check", "--data-dir", "d"]));
+    assert_eq!(out.status.code(), Some(10), "{}{}", text(&out).0, text(&out).1);
+    assert!(text(&out).0.contains("empty (no schema yet)") && text(&out).0.contains("0001  "), "{}", text(&out).0);
+    let out = run(palisade(dir.path()).args(["migrate", "--data-dir", "d"]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).0.contains("created schema") && !text(&out).0.contains("Backup snapshot"), "{}", text(&out).0);
+    assert!(!dir.path().join("d/backups/repo").exists(), "no snapshot of an empty database");
+}
+
+/// A snapshot that cannot be taken stops the migration; `--no-backup` overrides it and is audited.
+#[tokio::test]
+async fn a_failed_snapshot_stops_the_migration_unless_no_backup() {
+    let (t, known) = database_one_behind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let db = ["--data-dir", "d", "--database-url", url.as_str()];
+    // The primary repository's place is taken by a file: the snapshot cannot be written.
+    std::fs::create_dir_all(dir.path().join("d/backups")).unwrap();
+    std::fs::write(dir.path().join("d/backups/repo"), b"not a repository").unwrap();
+
+    let out = run(palisade(dir.path()).args(["migrate"]).args(db));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("nothing was migrated") && stderr.contains("--no-backup"), "{stderr}");
+    assert_eq!(schema_version(&t).await, Some(known - 1), "a failed snapshot leaves the schema alone");
+
+    let out = run(palisade(dir.path()).args(["migrate", "--no-backup"]).args(db));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("No backup snapshot taken (--no-backup)"), "{stdout}");
+    assert_eq!(schema_version(&t).await, Some(known));
+    let (audited,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'schema.migrated_without_backup'")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+    assert_eq!(audited, 1, "--no-backup is in the audit log");
+    let out = run(palisade(dir.path()).args(["migrate", "--check", "--no-backup"]).args(db));
+    assert_eq!(out.status.code(), Some(2), "--check and --no-backup do not go together");
+}
+
+/// The commands that migrate at start (serve, admin, demo) take the same snapshot when the schema changes.
+#[tokio::test]
+async fn commands_that_migrate_at_start_snapshot_first() {
+    let (t, known) = database_one_behind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let out = run(palisade(dir.path()).args(["admin", "create-operator", "--email", "ops@example.com"]).args([
+        "--data-dir",
+        "d",
+        "--database-url",
+        url.as_str(),
+    ]));
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(schema_version(&t).await, Some(known));
+    assert_eq!(backup_ids(dir.path(), "d").len(), 1, "snapshot taken before the start-up migration");
+}

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::sell::routes())
         .merge(console::pages::routes())
         .merge(console::applications::routes())
+        .merge(console::updates::routes())
         .merge(assets::routes())
         .merge(storefront::catalog::routes())
         .merge(storefront::checkout::routes())

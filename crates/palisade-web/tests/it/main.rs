@@ -14,6 +14,7 @@ mod buyer_account;
 mod checkout_page;
 mod client_address;
 mod console;
+mod console_updates;
 mod fail_closed;
 mod identity;
 mod import_guard;

@@ -18,10 +18,10 @@ use crate::cli::{BackupCommand, GlobalArgs};
 use crate::{config, runtime};
 
 /// An indicatif bar that follows the library's phases.
-struct Bar(ProgressBar);
+pub(super) struct Bar(pub(super) ProgressBar);
 
 impl Bar {
-    fn new() -> Bar {
+    pub(super) fn new() -> Bar {
         let bar = ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(120));
         Bar(bar)

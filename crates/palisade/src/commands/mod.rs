@@ -33,7 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     logging::init(format, level);
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args).await,
-        Command::Migrate => migrate::run(&cli.global).await,
+        Command::Migrate(args) => migrate::run(&cli.global, &args).await,
         Command::Demo => demo::run(&cli.global).await,
         Command::Audit(AuditCommand::Verify { chain, json }) => {
             audit::verify(&cli.global, chain, if json { Output::Json } else { Output::Text }).await

@@ -47,6 +47,9 @@ async fn check_flags(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Ch
     for cidr in &args.trusted_proxies {
         trusted.push(cidr.parse::<ipnet::IpNet>().map_err(|e| anyhow::anyhow!("--trusted-proxy {cidr}: {e}"))?);
     }
+    if let Some(dir) = args.advisories_dir.as_deref().filter(|d| !d.is_dir()) {
+        anyhow::bail!("--advisories-dir {}: not a readable directory", dir.display());
+    }
     let geoip = match &args.geoip_db {
         Some(path) => Some(GeoIp::open(path).map_err(|e| anyhow::anyhow!("--geoip-db {e}"))?),
         None => None,
@@ -172,6 +175,8 @@ fn web_config(settings: &Settings, args: &ServeArgs, public_url: &str, limits: l
         auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
         commerce: settings.commerce,
+        advisories_dir: args.advisories_dir.clone(),
+        ..palisade_web::WebConfig::default()
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod applications;
 pub mod pages;
 pub mod platform_api;
+pub mod updates;

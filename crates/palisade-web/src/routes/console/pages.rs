@@ -128,7 +128,7 @@ async fn home(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperato
     let page = state.templates.render(
         "console.html",
         json!({"operator": op.email(), "is_operator": true, "report": report, "stores": stores, "rollup": rollup,
-               "events": events}),
+               "events": events, "core_version": state.config.core_version}),
     )?;
     Ok(Html(page))
 }
