@@ -365,10 +365,10 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
         let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
         let PartHead { name, filename, part_type } = part_head(&String::from_utf8_lossy(head));
         name_fields(&name, filename.as_deref(), out);
-        // A file that is not text is skipped; a field without a file name is read as text whatever type it
-        // declares (handlers read such fields as text).
-        let is_text = part_type.contains("json") || part_type.contains("xml") || part_type.starts_with("text/");
-        if filename.is_some() && !is_text {
+        // A file is skipped only when its bytes are a binary format the platform accepts (allow-list of magic
+        // numbers: images, compressed and encrypted archives). Anything else is read as text whatever type or file
+        // name it declares: a handler reading a field by name gets its value however the part was labelled.
+        if filename.is_some() && known_binary(content) {
             continue;
         }
         let content = content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);
@@ -386,6 +386,25 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             }
         }
     }
+}
+
+/// Binary formats uploads may carry, by their first bytes: PNG, JPEG, GIF, WebP, gzip, zstd, zip, and age
+/// (binary and armoured) for backups and store exports. Checked on content, never on a declared type.
+pub(crate) fn known_binary(content: &[u8]) -> bool {
+    const MAGIC: [&[u8]; 10] = [
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"\x1f\x8b",
+        b"\x28\xb5\x2f\xfd",
+        b"PK\x03\x04",
+        b"age-encryption.org/v1\n",
+        b"-----BEGIN AGE ENCRYPTED FILE-----",
+        b"RIFF",
+    ];
+    MAGIC.iter().any(|m| content.starts_with(m))
+        && (!content.starts_with(b"RIFF") || content.get(8..12) == Some(b"WEBP".as_slice()))
 }
 
 /// Where a part's header block ends: the position of the blank line and its length (CRLF or bare LF).

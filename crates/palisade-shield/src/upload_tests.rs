@@ -106,3 +106,41 @@ fn only_parts_with_a_file_name_are_marked_as_files() {
     let plain = multipart(None, "text/csv", "title,sku\nMug,M-1\n");
     assert!(plain.fields().iter().all(|f| !f.file));
 }
+
+/// A declared binary type or file name hides nothing: only content that starts like an accepted binary format
+/// (an image, an archive, an age file) is skipped. Otherwise `alt` sent as `filename="a"` + `image/png` would
+/// reach the handler, which reads fields by name, without inspection.
+#[test]
+fn a_declared_binary_type_does_not_skip_inspection_only_binary_content_does() {
+    let xss = "<script>alert(document.cookie)</script>";
+    for part_type in ["image/png", "application/octet-stream", "application/vnd.ms-excel", "application/zip"] {
+        let v = verdict(multipart(Some("a.png"), part_type, xss));
+        assert_eq!(v.action, Action::Block, "{part_type}: {:?}", names(&v));
+    }
+    let sqli = format!("{}1' UNION SELECT password FROM accounts--,SKU-X,,1.00,1,published\n", products_csv(1024));
+    let v = verdict(multipart(Some("products.csv"), "application/octet-stream", &sqli));
+    assert_eq!(v.action, Action::Block, "a CSV labelled octet-stream is read: {:?}", names(&v));
+    // Real binary content is skipped, whatever it contains after its magic number.
+    // Built as bytes: a string would encode 0x89 as two bytes.
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(xss.as_bytes());
+    let body = [
+        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+            .as_slice(),
+        &bytes,
+        b"\r\n--b--\r\n",
+    ]
+    .concat();
+    let req = Request::new("POST", "/admin/stores/tea/products/x/images")
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body);
+    assert_eq!(verdict(req).action, Action::Allow, "a PNG is not read as text");
+    assert!(
+        crate::request::known_binary(b"RIFF\x10\x00\x00\x00WEBPVP8 ")
+            && !crate::request::known_binary(b"RIFF\x10\x00\x00\x00AVI LIST")
+    );
+    assert!(
+        crate::request::known_binary(b"age-encryption.org/v1\n-> scrypt")
+            && !crate::request::known_binary(b"age-encryption.org/v2")
+    );
+}
