@@ -184,17 +184,22 @@ pub async fn apply<E: Display>(
     let (plan, mut refused) = plan(checked, &known);
     let mut slugs = existing_slugs(&mut tx, scope).await?;
     let now = db.now();
+    // Every change is in the audit event, as the one-at-a-time edits record theirs: an import must not be a way to
+    // change a price and change it back without a trace.
+    let mut changes = Vec::with_capacity(plan.creates.len() + plan.updates.len());
     for line in &plan.creates {
         let slug = free_slug(&line.title, &mut slugs)?;
         create_one(&mut tx, scope, line, slug, now).await?;
+        changes.push(serde_json::json!({"sku": line.sku, "created": true, "price_minor": line.price.minor,
+            "stock": line.stock, "status": line.status.as_str()}));
     }
     for (line, k) in &plan.updates {
-        update_one(&mut tx, scope, line, k, now).await?;
+        changes.push(update_one(&mut tx, scope, line, k, now).await?);
     }
     refused.sort_by_key(|r| r.row);
     let report = Report { created: plan.creates.len(), updated: plan.updates.len(), refused };
     let details = serde_json::json!({
-        "created": report.created, "updated": report.updated, "refused": report.refused.len(),
+        "created": report.created, "updated": report.updated, "refused": report.refused.len(), "changes": changes,
     });
     let target = format!("store:{}", scope.store_id());
     palisade_store::audit::record_store(
@@ -360,10 +365,24 @@ async fn update_one(
     line: &ImportLine,
     k: &Known,
     now: palisade_core::time::Timestamp,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     if line.price.minor < 0 || line.stock < 0 {
         return Err(CommerceError::Invalid(format!("{}: price and stock must not be negative", line.sku)));
     }
+    let before: Option<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT v.price_minor, v.stock, p.status, p.title FROM variants v JOIN products p ON p.id = v.product_id \
+         WHERE v.store_id = $1 AND v.id = $2",
+    )
+    .bind(scope.store_key())
+    .bind(k.variant.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (price, stock, status, title) = before.ok_or(CommerceError::ChangedMeanwhile("a product of the import"))?;
+    let change = serde_json::json!({
+        "sku": line.sku, "variant": k.variant.to_string(),
+        "price_minor": [price, line.price.minor], "stock": [stock, line.stock],
+        "status": [status, line.status.as_str()], "title_changed": title != line.title,
+    });
     let done = sqlx::query("UPDATE variants SET price_minor = $1, stock = $2 WHERE store_id = $3 AND id = $4")
         .bind(line.price.minor)
         .bind(line.stock)
@@ -383,7 +402,7 @@ async fn update_one(
     if done.rows_affected() != 1 || product.rows_affected() != 1 {
         return Err(CommerceError::ChangedMeanwhile("a product of the import"));
     }
-    Ok(())
+    Ok(change)
 }
 
 #[cfg(test)]

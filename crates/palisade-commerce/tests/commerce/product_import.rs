@@ -90,13 +90,19 @@ async fn an_import_creates_and_updates_in_its_own_store_once_and_is_audited_with
     assert_eq!(kept(&t).await, 0);
     assert!(gone(product_import::apply(&t, &a, &id, read).await));
     assert_eq!(catalog_of(&t, &a).await.len(), 3);
-    // One audit event with the counts only.
+    // One audit event with the counts and every change by SKU (old and new price, stock, status), never the
+    // titles: a price changed and changed back by import leaves a trace, as a one-at-a-time edit does.
     let events = palisade_store::audit::list_store(&t, &a, 50).await.unwrap();
     let imported: Vec<_> = events.iter().filter(|e| e.action == "products.imported").collect();
     assert_eq!(imported.len(), 1);
     let details: serde_json::Value = serde_json::from_str(&imported[0].details).unwrap();
-    assert_eq!(details, serde_json::json!({"created": 2, "updated": 1, "refused": 1}));
-    assert!(!imported[0].details.contains("Teal") && !imported[0].details.contains("MUG-1"));
+    assert_eq!((&details["created"], &details["updated"], &details["refused"]), (&2.into(), &1.into(), &1.into()));
+    let changes = details["changes"].as_array().unwrap();
+    let mug = changes.iter().find(|c| c["sku"] == "MUG-1").unwrap();
+    assert_eq!(mug["price_minor"], serde_json::json!([1850, 1300]), "{mug}");
+    assert_eq!(mug["stock"][1], 9);
+    assert!(changes.iter().any(|c| c["sku"] == "NEW-1" && c["created"] == true && c["price_minor"] == 250));
+    assert!(!imported[0].details.contains("Teal") && !imported[0].details.contains("<b>"));
     assert!(
         palisade_store::audit::list_store(&t, &b, 50).await.unwrap().iter().all(|e| e.action != "products.imported")
     );

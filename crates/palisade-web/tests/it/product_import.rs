@@ -93,7 +93,7 @@ async fn the_checked_file_is_applied_once_in_this_store_and_reported_row_by_row(
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(page.contains("no longer available"), "{page}");
     assert_eq!(catalog_of(&app, &scope).await.len(), 4);
-    // One audit event, with counts and no cell contents.
+    // One audit event, with counts and the changes by SKU, no titles.
     let events = palisade_store::audit::list_store(&app.db, &scope, 100).await.unwrap();
     let imported: Vec<_> = events.iter().filter(|e| e.action == "products.imported").collect();
     assert_eq!(imported.len(), 1);
