@@ -266,17 +266,26 @@ enum Outcome {
     NoAnswer(String),
 }
 
-/// Why a request failed, in words safe to store and show: the guard's refusal says which address and why;
-/// reqwest's errors are reduced to their kind (their text can carry the URL, and a URL can carry a token).
+/// What store staff read when the guard refused the receiver's address. The guard's own words name the resolved
+/// host and address, which would let a merchant map the platform's internal network by pointing an app at
+/// internal names: they go to the server log only.
+const GUARD_REFUSED: &str = "refused by the outbound guard: the receiver's address is not a public internet address";
+
+/// Why a request failed, in words safe to store and show: the guard's refusal without its address; reqwest's
+/// errors are reduced to their kind (their text can carry the URL, and a URL can carry a token).
 fn classify(e: &RequestError) -> String {
     match e {
-        RequestError::Refused(refused) => format!("refused by the outbound guard: {refused}"),
+        RequestError::Refused(refused) => {
+            tracing::warn!(%refused, "webhook delivery refused by the outbound guard");
+            GUARD_REFUSED.into()
+        }
         RequestError::TimedOut => "timed out".into(),
         RequestError::Http(http) => {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(http);
             while let Some(s) = source {
                 if let Some(refused) = s.downcast_ref::<OutboundError>() {
-                    return format!("refused by the outbound guard: {refused}");
+                    tracing::warn!(%refused, "webhook delivery refused by the outbound guard");
+                    return GUARD_REFUSED.into();
                 }
                 source = s.source();
             }
