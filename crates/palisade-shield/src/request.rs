@@ -363,7 +363,11 @@ fn multipart_fields(body: &[u8], ctype: &str, out: &mut Vec<Field<'_>>) {
             return;
         };
         let (Some(head), Some(content)) = (part.get(..at), part.get(at + sep..)) else { continue };
-        let PartHead { name, filename, part_type } = part_head(&String::from_utf8_lossy(head));
+        let PartHead { name, filename, part_type, repeated } = part_head(&String::from_utf8_lossy(head));
+        if repeated {
+            out.push(unread(format!("part {i} repeats a header or parameter that parsers read differently")));
+            return;
+        }
         name_fields(&name, filename.as_deref(), out);
         // A file is skipped only when its bytes are a binary format the platform accepts (allow-list of magic
         // numbers: images, compressed and encrypted archives). Anything else is read as text whatever type or file
@@ -431,28 +435,46 @@ struct PartHead {
     name: String,
     filename: Option<String>,
     part_type: String,
+    /// A header or parameter given twice (`name="a"; name="b"`, two Content-Type lines): parsers disagree on
+    /// which one counts (the handler's multipart reader takes the first, a naive one the last).
+    repeated: bool,
 }
 
 fn part_head(head: &str) -> PartHead {
     let mut name = String::new();
     let mut filename = None;
     let mut part_type = "text/plain".to_owned();
+    // Content-Type lines, Content-Disposition lines, `name` and `filename` parameters seen.
+    let mut seen = [0u8; 4];
+    let mut count = |i: usize| {
+        if let Some(n) = seen.get_mut(i) {
+            *n = n.saturating_add(1);
+        }
+    };
     for line in head.lines() {
         let Some((key, rest)) = line.split_once(':') else { continue };
         let key = key.trim().to_ascii_lowercase();
         if key == "content-type" {
+            count(0);
             part_type = rest.trim().to_ascii_lowercase();
         } else if key == "content-disposition" {
+            count(1);
             for (k, v) in disposition_params(rest) {
                 match k.as_str() {
-                    "name" => name = v,
-                    "filename" => filename = Some(v),
+                    "name" => {
+                        count(2);
+                        name = v;
+                    }
+                    "filename" => {
+                        count(3);
+                        filename = Some(v);
+                    }
                     _ => {}
                 }
             }
         }
     }
-    PartHead { name, filename, part_type }
+    PartHead { name, filename, part_type, repeated: seen.iter().any(|n| *n > 1) }
 }
 
 /// A part's name and file name as fields of their own (file names are where uploads hide executables).

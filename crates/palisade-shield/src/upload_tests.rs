@@ -144,3 +144,28 @@ fn a_declared_binary_type_does_not_skip_inspection_only_binary_content_does() {
             && !crate::request::known_binary(b"age-encryption.org/v2")
     );
 }
+
+/// `name="alt"; name="description"`: the handler's reader takes the first name, a naive parser the last, so an
+/// exception granted for one field would cover the other. Such parts (and doubled headers) are refused.
+#[test]
+fn a_part_that_repeats_its_name_or_headers_is_refused() {
+    for head in [
+        "Content-Disposition: form-data; name=\"alt\"; name=\"description\"",
+        "Content-Disposition: form-data; name=\"a\"; filename=\"x.csv\"; filename=\"y.csv\"",
+        "Content-Disposition: form-data; name=\"a\"\r\nContent-Disposition: form-data; name=\"b\"",
+        "Content-Disposition: form-data; name=\"a\"\r\nContent-Type: text/plain\r\nContent-Type: application/json",
+    ] {
+        let body = format!("--b\r\n{head}\r\n\r\nhello\r\n--b--\r\n");
+        let req = Request::new("POST", "/admin/stores/tea/products/x/images")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body.into_bytes());
+        let v = verdict(req);
+        assert_eq!(v.action, Action::Block, "{head}: {:?}", names(&v));
+        assert!(names(&v).contains(&"protocol.body-unread"), "{head}: {:?}", names(&v));
+    }
+    let plain = "--b\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\nhello\r\n--b--\r\n";
+    let req = Request::new("POST", "/admin/stores/tea/products/x/images")
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(plain.as_bytes().to_vec());
+    assert_eq!(verdict(req).action, Action::Allow);
+}
