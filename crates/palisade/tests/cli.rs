@@ -1046,12 +1046,15 @@ async fn serve_writes_a_merchants_scheduled_export() {
     assert!(exports.is_empty(), "nothing is due right after the export");
 }
 
-/// A database one migration behind this binary (the upgrade case), with its data dir's flags.
-async fn database_one_behind() -> (TestDb, i64) {
+/// A database one migration behind this binary (the upgrade case): the newest migration and the version the
+/// database is at (migration numbers may have gaps, so not always `known - 1`).
+async fn database_one_behind() -> (TestDb, i64, i64) {
     let t = TestDb::unmigrated(std::sync::Arc::new(palisade_core::SystemClock)).await;
     let known = palisade_store::migrate::known_version(t.db.backend());
     palisade_store::migrate::run_to(&t.db, known - 1).await.unwrap();
-    (t, known)
+    let previous = schema_version(&t).await.unwrap();
+    assert!(previous < known);
+    (t, known, previous)
 }
 
 async fn schema_version(t: &TestDb) -> Option<i64> {
@@ -1062,7 +1065,7 @@ async fn schema_version(t: &TestDb) -> Option<i64> {
 /// snapshot first, then applies exactly that; a second check says up to date (exit 0).
 #[tokio::test]
 async fn migrate_check_lists_pending_and_migrate_snapshots_first() {
-    let (t, known) = database_one_behind().await;
+    let (t, known, previous) = database_one_behind().await;
     let dir = tempfile::tempdir().unwrap();
     let url = t.process_url();
     let db = ["--data-dir", "d", "--database-url", url.as_str()];
@@ -1072,20 +1075,20 @@ async fn migrate_check_lists_pending_and_migrate_snapshots_first() {
     assert_eq!(out.status.code(), Some(10), "{stdout}{stderr}");
     assert!(stdout.contains("1 migration(s) pending") && stdout.contains(&format!("{known:04}  ")), "{stdout}");
     assert!(stdout.contains("takes a backup snapshot first"), "{stdout}");
-    assert_eq!(schema_version(&t).await, Some(known - 1), "--check applies nothing");
+    assert_eq!(schema_version(&t).await, Some(previous), "--check applies nothing");
     assert!(backup_ids(dir.path(), "d").is_empty(), "--check takes no snapshot");
 
     let out = run(palisade(dir.path()).args(["migrate"]).args(db));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("Backup snapshot") && stdout.contains("verified"), "{stdout}");
-    assert!(stdout.contains(&format!("migrated schema from version {} to {known}", known - 1)), "{stdout}");
+    assert!(stdout.contains(&format!("migrated schema from version {previous} to {known}")), "{stdout}");
     assert_eq!(schema_version(&t).await, Some(known));
     let ids = backup_ids(dir.path(), "d");
     assert_eq!(ids.len(), 1, "one snapshot, taken before migrating");
     let list = run(palisade(dir.path()).args(["backup", "list", "--json", "--data-dir", "d"]));
     let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(list[0]["schema_version"], serde_json::json!(known - 1), "the snapshot holds the old schema");
+    assert_eq!(list[0]["schema_version"], serde_json::json!(previous), "the snapshot holds the old schema");
     let (runs,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM backup_runs WHERE kind = 'snapshot'").fetch_one(t.pool()).await.unwrap();
     assert_eq!(runs, 1, "the pre-migration snapshot is in the backup matrix");
@@ -1115,7 +1118,7 @@ fn a_fresh_database_is_migrated_without_a_snapshot() {
 /// A snapshot that cannot be taken stops the migration; `--no-backup` overrides it and is audited.
 #[tokio::test]
 async fn a_failed_snapshot_stops_the_migration_unless_no_backup() {
-    let (t, known) = database_one_behind().await;
+    let (t, known, previous) = database_one_behind().await;
     let dir = tempfile::tempdir().unwrap();
     let url = t.process_url();
     let db = ["--data-dir", "d", "--database-url", url.as_str()];
@@ -1127,7 +1130,7 @@ async fn a_failed_snapshot_stops_the_migration_unless_no_backup() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("nothing was migrated") && stderr.contains("--no-backup"), "{stderr}");
-    assert_eq!(schema_version(&t).await, Some(known - 1), "a failed snapshot leaves the schema alone");
+    assert_eq!(schema_version(&t).await, Some(previous), "a failed snapshot leaves the schema alone");
 
     let out = run(palisade(dir.path()).args(["migrate", "--no-backup"]).args(db));
     let (stdout, stderr) = text(&out);
@@ -1147,7 +1150,7 @@ async fn a_failed_snapshot_stops_the_migration_unless_no_backup() {
 /// The commands that migrate at start (serve, admin, demo) take the same snapshot when the schema changes.
 #[tokio::test]
 async fn commands_that_migrate_at_start_snapshot_first() {
-    let (t, known) = database_one_behind().await;
+    let (t, known, _) = database_one_behind().await;
     let dir = tempfile::tempdir().unwrap();
     let url = t.process_url();
     let out = run(palisade(dir.path()).args(["admin", "create-operator", "--email", "ops@example.com"]).args([
