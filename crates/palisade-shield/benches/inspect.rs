@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_shield::{Policy, Request, Shield};
 
-fn browser(req: Request) -> Request {
+fn browser(req: Request<'static>) -> Request<'static> {
     req.header("host", "market.example")
         .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36")
         .header("accept", "text/html,application/xhtml+xml")
@@ -18,7 +18,7 @@ fn browser(req: Request) -> Request {
         .header("referer", "https://market.example/s/lion-city-tea")
 }
 
-fn requests() -> Vec<(&'static str, Request)> {
+fn requests() -> Vec<(&'static str, Request<'static>)> {
     vec![
         ("product page", browser(Request::new("GET", "/s/lion-city-tea/p/classic-sencha"))),
         ("search", browser(Request::new("GET", "/s/lion-city-tea/search?q=men%27s+rain+jacket+%28xl%29&page=2"))),

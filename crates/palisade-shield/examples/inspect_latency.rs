@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use palisade_shield::{Policy, Request, Shield};
 
-fn requests() -> Vec<Request> {
+fn requests() -> Vec<Request<'static>> {
     include_str!("../tests/benign.txt")
         .lines()
         .map(str::trim)
@@ -43,7 +43,7 @@ fn main() {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     // `PALISADE_ONLY=/checkout` keeps only requests whose path contains it (for profiling one kind).
     let only = std::env::var("PALISADE_ONLY").unwrap_or_default();
-    let reqs: Vec<Request> = requests().into_iter().filter(|r| r.path.contains(&only)).collect();
+    let reqs: Vec<Request<'static>> = requests().into_iter().filter(|r| r.path.contains(&only)).collect();
     let shield = Shield::default();
     let policy = Policy::default();
     // Warm up (lazy pattern compilation happens once per process).
@@ -81,7 +81,7 @@ fn main() {
         println!("{label:28} {:>10.1} {:>10.1} {:>10.1}", percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0));
     }
     // Where the tail comes from: the requests with the highest median.
-    let mut medians: Vec<(f64, &Request)> = per_request
+    let mut medians: Vec<(f64, &Request<'static>)> = per_request
         .iter_mut()
         .zip(&reqs)
         .map(|(v, r)| {

@@ -460,12 +460,12 @@ fn protocol_finding(rule: &'static str, score: u32, field: &str, value: &str) ->
 
 /// Request-level anomalies: methods, smuggling-shaped framing headers, oversized headers.
 fn protocol(req: &Request, out: &mut Vec<Finding>) {
-    if !METHODS.contains(&req.method.as_str()) {
+    if !METHODS.contains(&req.method.as_ref()) {
         out.push(protocol_finding("protocol.method", detect::CRITICAL, "method", &req.method));
     }
     let lengths: Vec<&str> =
-        req.headers.iter().filter(|(n, _)| n == "content-length").map(|(_, v)| v.as_str()).collect();
-    let te: Vec<&str> = req.headers.iter().filter(|(n, _)| n == "transfer-encoding").map(|(_, v)| v.as_str()).collect();
+        req.headers.iter().filter(|(n, _)| n == "content-length").map(|(_, v)| v.as_ref()).collect();
+    let te: Vec<&str> = req.headers.iter().filter(|(n, _)| n == "transfer-encoding").map(|(_, v)| v.as_ref()).collect();
     if lengths.len() > 1 && lengths.windows(2).any(|w| w.first() != w.get(1)) {
         out.push(protocol_finding(
             "protocol.conflicting-content-length",

@@ -62,15 +62,19 @@ impl Field<'_> {
     }
 }
 
-/// A request as the shield sees it. Build it with [`Request::new`] and the `with_*` methods.
+/// A request as the shield sees it. Build it with [`Request::new`] and the `header`/`body` methods, or, in a
+/// server, with [`Request::borrowed`] and [`Request::push_header`]: the borrowed form points into the server's own
+/// request instead of copying its method, path, query and every header into new strings (on the hot path,
+/// those copies were most of the firewall's allocations).
 #[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub method: String,
+pub struct Request<'a> {
+    pub method: Cow<'a, str>,
     /// The raw path, still percent-encoded.
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// The raw query string (without `?`), still percent-encoded.
-    pub query: String,
-    pub headers: Vec<(String, String)>,
+    pub query: Cow<'a, str>,
+    /// Names lower-case.
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Shared, not copied, with the handler that reads it next.
     pub body: bytes::Bytes,
 }
@@ -103,16 +107,44 @@ pub fn prefix(s: &str, max: usize) -> &str {
     s.get(..cut).unwrap_or_default()
 }
 
-impl Request {
+impl Request<'static> {
     #[must_use]
     pub fn new(method: &str, uri: &str) -> Self {
         let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-        Self { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), ..Self::default() }
+        Self {
+            method: Cow::Owned(method.to_owned()),
+            path: Cow::Owned(path.to_owned()),
+            query: Cow::Owned(query.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+impl<'a> Request<'a> {
+    /// A request whose method, path and query point into the caller's (`uri` is the request target, path and
+    /// optional `?query`).
+    #[must_use]
+    pub fn borrowed(method: &'a str, uri: &'a str) -> Self {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        Self {
+            method: Cow::Borrowed(method),
+            path: Cow::Borrowed(path),
+            query: Cow::Borrowed(query),
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    /// Adds a header whose name is already lower-case (as HTTP libraries keep them), without copying either part
+    /// when they are borrowed.
+    pub fn push_header(&mut self, lower_name: &'a str, value: Cow<'a, str>) {
+        debug_assert!(!lower_name.bytes().any(|b| b.is_ascii_uppercase()), "header names are lower-case");
+        self.headers.push((Cow::Borrowed(lower_name), value));
     }
 
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers.push((Cow::Owned(name.to_ascii_lowercase()), Cow::Owned(value.to_owned())));
         self
     }
 
@@ -125,7 +157,7 @@ impl Request {
     /// The first value of a header (names are stored lower-case).
     #[must_use]
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref())
     }
 
     /// Every field to inspect: the path, query parameters (names and values), headers that carry client data,
@@ -136,7 +168,7 @@ impl Request {
         out.push(Field {
             location: Location::Path,
             name: "path".into(),
-            value: self.path.as_str().into(),
+            value: self.path.as_ref().into(),
             encoded: true,
             file: false,
         });
@@ -147,9 +179,9 @@ impl Request {
     }
 
     /// Cookies (names and values) and the headers that can carry client text.
-    fn header_fields<'a>(&'a self, out: &mut Vec<Field<'a>>) {
+    fn header_fields<'b>(&'b self, out: &mut Vec<Field<'b>>) {
         for (name, value) in &self.headers {
-            match name.as_str() {
+            match name.as_ref() {
                 "cookie" => {
                     for part in value.split(';') {
                         let (n, v) = part.trim().split_once('=').unwrap_or((part.trim(), ""));
@@ -194,8 +226,8 @@ impl Request {
                 | "authorization" => {}
                 _ => out.push(Field {
                     location: Location::Header,
-                    name: name.as_str().into(),
-                    value: value.as_str().into(),
+                    name: name.as_ref().into(),
+                    value: value.as_ref().into(),
                     encoded: false,
                     file: false,
                 }),
@@ -204,7 +236,7 @@ impl Request {
     }
 
     /// The body as form fields, JSON leaves (and keys), XML text or, for anything else, one text value.
-    fn body_fields<'a>(&'a self, out: &mut Vec<Field<'a>>) {
+    fn body_fields<'b>(&'b self, out: &mut Vec<Field<'b>>) {
         if self.body.is_empty() {
             return;
         }

@@ -12,7 +12,7 @@ fn names(v: &Verdict) -> Vec<&'static str> {
 }
 
 /// A multipart body with one part named `file`; `filename` adds `filename="…"` to its disposition.
-fn multipart(filename: Option<&str>, part_type: &str, content: &str) -> Request {
+fn multipart(filename: Option<&str>, part_type: &str, content: &str) -> Request<'static> {
     let disposition = match filename {
         Some(f) => format!("form-data; name=\"file\"; filename=\"{f}\""),
         None => "form-data; name=\"file\"".to_owned(),

@@ -23,7 +23,7 @@ fn corpus_dir() -> PathBuf {
 pub struct Case {
     pub family: String,
     pub attack: bool,
-    pub request: Request,
+    pub request: Request<'static>,
 }
 
 fn str_of(v: &Value) -> Option<String> {
@@ -200,7 +200,7 @@ fn crs_regression_corpus_detection_and_false_positives_hold_their_thresholds() {
 }
 
 /// `METHOD URI [CONTENT-TYPE BODY]` per line, `#` comments.
-fn benign_cases() -> Vec<(String, Request)> {
+fn benign_cases() -> Vec<(String, Request<'static>)> {
     include_str!("benign.txt")
         .lines()
         .map(str::trim)

@@ -119,7 +119,7 @@ impl Sample {
     /// A value that is not kept reads as empty. The raw query is kept only when nothing in it was held back.
     #[must_use]
     pub fn of(
-        req: &palisade_shield::Request,
+        req: &palisade_shield::Request<'_>,
         at: i64,
         path: &str,
         query: &str,
@@ -161,17 +161,17 @@ impl Sample {
         let headers = req
             .headers
             .iter()
-            .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_str()))
+            .filter(|(n, _)| !UNKEPT_HEADERS.contains(&n.as_ref()))
             .map(|(n, v)| {
                 // The length of a body that is not readable would tell its size to the byte (a card's length).
                 let keep =
-                    HEADER_VALUES.contains(&n.as_str()) && (readable || n != "content-length") && allowed_value(v);
-                (n.clone(), if keep { v.clone() } else { String::new() })
+                    HEADER_VALUES.contains(&n.as_ref()) && (readable || n != "content-length") && allowed_value(v);
+                (n.to_string(), if keep { v.to_string() } else { String::new() })
             })
             .collect();
         Sample {
             at,
-            method: req.method.clone(),
+            method: req.method.to_string(),
             path: kept_path(path),
             query: if withheld { String::new() } else { query.to_owned() },
             ip,

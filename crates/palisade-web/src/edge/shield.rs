@@ -355,9 +355,9 @@ pub async fn inspect(state: &AppState, req: Request, next: impl AsyncFnOnce(Requ
             .into_response();
     };
     let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut sreq = palisade_shield::Request::new(parts.method.as_str(), uri);
+    let mut sreq = palisade_shield::Request::borrowed(parts.method.as_str(), uri);
     for (name, value) in &parts.headers {
-        sreq.headers.push((name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        sreq.push_header(name.as_str(), String::from_utf8_lossy(value.as_bytes()));
     }
     let ctype = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !binary(ctype) {
@@ -428,7 +428,7 @@ enum StoreVerdict {
 fn store_rules(
     state: &AppState,
     layer: &crate::edge::rules::StoreLayer,
-    sreq: &palisade_shield::Request,
+    sreq: &palisade_shield::Request<'_>,
     parts: &axum::http::request::Parts,
     ip: Option<IpAddr>,
     now: i64,

@@ -1,6 +1,7 @@
 //! Prometheus metrics: request counts and latency histograms by route template (never by raw path, which
 //! would let clients create unbounded label values).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock, RwLock};
 use std::time::Instant;
@@ -41,9 +42,15 @@ struct Handles {
 /// traffic (past it, requests are counted under no new label set rather than grow the registry).
 const MAX_SETS: usize = 4096;
 
-/// Handles by route template: a request costs a map lookup and two atomic updates, instead of building its
-/// labels as strings and looking them up in the recorder's registry twice.
+/// Handles by route template, shared: where a label set is registered first, and what caps their number.
 static HANDLES: LazyLock<RwLock<HashMap<Box<str>, Vec<Handles>>>> = LazyLock::new(RwLock::default);
+
+thread_local! {
+    /// Each worker thread's copy of the handles it has used: a request costs a map lookup and two updates of the
+    /// recorder's own atomics, and no write to a lock shared by every core (a read lock's reader count is one,
+    /// and on a two-core machine that cache line moved between the cores on every request).
+    static LOCAL: RefCell<HashMap<Box<str>, Vec<Handles>>> = RefCell::new(HashMap::new());
+}
 
 /// The method as a label: the standard ones by name, anything else as "other" (any token is a valid method, and
 /// label values must not be the client's choice).
@@ -63,11 +70,21 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
+    let hit = LOCAL.with_borrow(|map| {
+        map.get(route).and_then(|v| v.iter().find(|h| h.method == method && h.status == status)).map(|h| {
+            h.requests.increment(1);
+            h.duration.record(seconds);
+        })
+    });
+    if hit.is_some() {
+        return;
+    }
     if let Ok(map) = HANDLES.read()
         && let Some(h) = map.get(route).and_then(|v| v.iter().find(|h| h.method == method && h.status == status))
     {
         h.requests.increment(1);
         h.duration.record(seconds);
+        remember(route, h);
         return;
     }
     let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
@@ -80,9 +97,27 @@ fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
     {
         let sets = map.entry(route.into()).or_default();
         if !sets.iter().any(|h| h.method == method && h.status == status) {
-            sets.push(Handles { method, status, requests, duration });
+            let h = Handles { method, status, requests, duration };
+            remember(route, &h);
+            sets.push(h);
         }
     }
+}
+
+/// Keeps a copy of a registered label set's handles in this thread's map (only sets the shared map admitted, so
+/// each thread's map is bounded by the same [`MAX_SETS`]).
+fn remember(route: &str, h: &Handles) {
+    LOCAL.with_borrow_mut(|map| {
+        let sets = map.entry(route.into()).or_default();
+        if !sets.iter().any(|l| l.method == h.method && l.status == h.status) {
+            sets.push(Handles {
+                method: h.method,
+                status: h.status,
+                requests: h.requests.clone(),
+                duration: h.duration.clone(),
+            });
+        }
+    });
 }
 
 /// Counts and times every request.

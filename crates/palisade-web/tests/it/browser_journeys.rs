@@ -299,3 +299,114 @@ async fn buyer_on_a_phone_and_merchant_on_a_desktop_pass_axe_at_both_sizes() {
         problems.iter().map(|p| format!("  {p}\n")).collect::<String>()
     );
 }
+
+/// Opens `path` and walks it as one page of `walk`, after checking that the page is the one asked for: not an
+/// error page, and not a redirect elsewhere (to sign-in, say), which would screenshot the wrong page.
+async fn visit(c: &Client, app: &TestApp, walk: &mut Walk<'_>, name: &str, path: &str) {
+    c.goto(&app.url(path)).await.unwrap();
+    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    let wanted = url::Url::parse(&app.url(path)).unwrap();
+    assert_eq!(url.path(), wanted.path(), "{name}: {path} led elsewhere");
+    let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    for error in ["not found", "went wrong", "forbidden", "too many"] {
+        assert!(!h1.to_lowercase().contains(error), "{name}: {path} is an error page: {h1}");
+    }
+    walk.page(name, &[]).await;
+}
+
+/// Every other page a newcomer opens, with the same checks as the journeys (screenshots, axe at both sizes, no
+/// sideways scrolling on a phone): the merchant's admin (dashboard, products, import, theme, settings, payouts,
+/// disputes, backups, every Security Center tab), the buyer's search, registration and account pages, the seller
+/// sign-up, and the operator's console.
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
+async fn every_other_page_passes_axe_at_both_sizes() {
+    let app = TestApp::start().await;
+    let (store, scope, _) = owner_of(&app, "tea").await;
+    listing("roasted-oolong")
+        .title("Roasted Oolong")
+        .description("Charcoal-roasted in small batches.")
+        .sku("OOL-100")
+        .price(1850)
+        .stock(5)
+        .create(&app, &scope)
+        .await;
+    let (_driver, c) = browser().await;
+    let mut tour = Walk::new(&c, "tour", DESKTOP);
+    set_viewport(&c, DESKTOP).await;
+
+    // The merchant's admin.
+    sign_in(&c, &app, "owner@tea.example").await;
+    let s = store.id;
+    for (name, path) in [
+        ("admin-home", format!("/admin/stores/{s}")),
+        ("products", format!("/admin/stores/{s}/products")),
+        ("orders-empty", format!("/admin/stores/{s}/orders")),
+        ("theme", format!("/admin/stores/{s}/theme")),
+        ("settings", format!("/admin/stores/{s}/settings")),
+        ("payouts", format!("/admin/stores/{s}/payouts")),
+        ("disputes", format!("/admin/stores/{s}/disputes")),
+        ("backups", format!("/admin/stores/{s}/backups")),
+        ("security-overview", format!("/admin/stores/{s}/security")),
+        ("security-staff", format!("/admin/stores/{s}/security/staff")),
+        ("security-firewall", format!("/admin/stores/{s}/security/firewall")),
+        ("security-updates", format!("/admin/stores/{s}/security/updates")),
+        ("security-awareness", format!("/admin/stores/{s}/security/awareness")),
+    ] {
+        visit(&c, &app, &mut tour, name, &path).await;
+    }
+    sign_out(&c).await;
+
+    // A buyer: search, registration, the account's pages.
+    visit(&c, &app, &mut tour, "search", "/search?q=oolong").await;
+    assert!(text(&c).await.contains("Roasted Oolong"), "search finds the product");
+    visit(&c, &app, &mut tour, "register", "/register").await;
+    fill(&c, "form[action='/register'] input[name=name]", "Tour Buyer").await;
+    fill(&c, "form[action='/register'] input[name=email]", "tour.buyer@example.com").await;
+    fill(&c, "form[action='/register'] input[name=password]", "a long tour passphrase").await;
+    click(&c, "form[action='/register'] button[type=submit]").await;
+    c.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+    for (name, path) in [
+        ("account", "/account"),
+        ("account-orders", "/account/orders"),
+        ("account-addresses", "/account/addresses"),
+        ("account-security", "/account/security"),
+    ] {
+        visit(&c, &app, &mut tour, name, path).await;
+    }
+    sign_out(&c).await;
+
+    // Someone who wants to sell.
+    visit(&c, &app, &mut tour, "sell", "/sell").await;
+
+    // The operator's console, signed in with the operator token as the form asks.
+    visit(&c, &app, &mut tour, "console-sign-in", "/console/login").await;
+    fill(&c, "form[action='/console/login'] input[name=token]", &app.token).await;
+    click(&c, "form[action='/console/login'] button[type=submit]").await;
+    c.wait().for_url(&url::Url::parse(&app.url("/console")).unwrap()).await.unwrap();
+    for (name, path) in [
+        ("console", "/console".to_owned()),
+        ("console-store", format!("/console/stores/{s}/security")),
+        ("console-shield", "/console/shield".to_owned()),
+        ("console-applications", "/console/applications".to_owned()),
+        ("console-disputes", "/console/disputes".to_owned()),
+        ("console-outbox", "/console/outbox".to_owned()),
+        ("console-payment-page", "/console/payment-page".to_owned()),
+        ("console-updates", "/console/updates".to_owned()),
+    ] {
+        visit(&c, &app, &mut tour, name, &path).await;
+    }
+    c.clone().close().await.unwrap();
+
+    println!("screenshots and axe results ({}):", std::fs::canonicalize(screenshot_dir()).unwrap().display());
+    for line in &tour.report {
+        println!("  {line}");
+    }
+    assert!(
+        tour.problems.is_empty(),
+        "{} problems:\n{}",
+        tour.problems.len(),
+        tour.problems.iter().map(|p| format!("  {p}\n")).collect::<String>()
+    );
+}

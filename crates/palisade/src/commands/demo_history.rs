@@ -228,12 +228,12 @@ async fn probe(db: &Db, rng: &mut Rng, store: StoreId, slug: &str, kind: usize) 
     let path = path.replace("{store}", slug);
     let body = if *method == "POST" { "variant=1;DROP TABLE orders;--&quantity=1" } else { "" };
     let req = palisade_shield::request::Request {
-        method: (*method).to_owned(),
-        path: path.clone(),
-        query: (*query).to_owned(),
+        method: (*method).into(),
+        path: path.as_str().into(),
+        query: (*query).into(),
         headers: vec![
-            ("user-agent".to_owned(), (*agent).to_owned()),
-            ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+            ("user-agent".into(), (*agent).into()),
+            ("content-type".into(), "application/x-www-form-urlencoded".into()),
         ],
         body: bytes::Bytes::from_static(body.as_bytes()),
     };
