@@ -153,10 +153,10 @@ pub async fn submit(
     .bind(account.to_string())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((attempt_module, paper, expires_at, submitted_at)) = row.filter(|r| r.0 == module.id.0) else {
+    // An attempt of another member, store or module is not found (ids are not secrets, but they are not keys).
+    let Some((_, paper, expires_at, submitted_at)) = row.filter(|r| r.0 == module.id.0) else {
         return Err(StoreError::NotFound("quiz attempt"));
     };
-    debug_assert_eq!(attempt_module, module.id.0);
     if submitted_at.is_some() {
         return Err(StoreError::Conflict("this quiz was already submitted; start a new one".into()));
     }

@@ -39,6 +39,12 @@ pub async fn verify(global: &GlobalArgs, chain: Option<String>, output: Output) 
         }
         let events: i64 = reports.iter().map(|r| r.events).sum();
         match &first_break {
+            None if !training.is_empty() => println!(
+                "\n{} chain(s), {events} event(s): every link verifies, but {} training record(s) differ from the \
+                 audit chain (edited or deleted).",
+                reports.len(),
+                training.len()
+            ),
             None => println!("\n{} chain(s), {events} event(s): every link verifies.", reports.len()),
             Some(b) => {
                 println!(
