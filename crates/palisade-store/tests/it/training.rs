@@ -20,8 +20,15 @@ async fn owner_scope(db: &Db, slug: &str) -> StaffScope {
     tenancy::membership(db, owner.account_id, s.id).await.unwrap().unwrap().scope
 }
 
-/// The right (or, with `right = false`, a wrong) choice for every question on the paper.
-fn sheet(attempt: &Attempt, right: bool) -> Vec<(String, String)> {
+/// How a test answers a quiz.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Right,
+    Wrong,
+}
+
+/// The right (or a wrong) choice for every question on the paper.
+fn sheet(attempt: &Attempt, answer: Answer) -> Vec<(String, String)> {
     let module = training::module(&attempt.paper.module.0).unwrap();
     attempt
         .paper
@@ -29,7 +36,11 @@ fn sheet(attempt: &Attempt, right: bool) -> Vec<(String, String)> {
         .iter()
         .map(|pq| {
             let correct = module.question(&pq.question).unwrap().correct_choice().unwrap().to_owned();
-            let choice = if right { correct } else { pq.choices.iter().find(|c| **c != correct).unwrap().clone() };
+            let choice = if answer == Answer::Right {
+                correct
+            } else {
+                pq.choices.iter().find(|c| **c != correct).unwrap().clone()
+            };
             (pq.question.clone(), choice)
         })
         .collect()
@@ -37,7 +48,7 @@ fn sheet(attempt: &Attempt, right: bool) -> Vec<(String, String)> {
 
 async fn pass(db: &Db, scope: &StaffScope, module: &str) -> training::Submitted {
     let attempt = training::open_attempt(db, scope, module).await.unwrap();
-    training::submit(db, scope, module, attempt.id, &sheet(&attempt, true), db.now()).await.unwrap()
+    training::submit(db, scope, module, attempt.id, &sheet(&attempt, Answer::Right), db.now()).await.unwrap()
 }
 
 async fn drop_guards(db: &Db) {
@@ -71,12 +82,14 @@ async fn a_pass_is_stored_and_audited_a_fail_is_not_and_an_attempt_is_single_use
     let attempt = training::open_attempt(&t, &scope, "seller-scams").await.unwrap();
     let again = training::open_attempt(&t, &scope, "seller-scams").await.unwrap();
     assert_eq!(attempt.id, again.id, "reloading shows the same questions, not a new draw");
-    let failed = training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, false), t.now()).await;
+    let failed =
+        training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, Answer::Wrong), t.now()).await;
     let failed = failed.unwrap();
     assert!(!failed.recorded && !failed.completion.passed && failed.completion.correct == 0);
     assert_eq!(training::completions(&t, &scope).await.unwrap().len(), 1, "a fail records nothing");
     // The same (now correct) sheet on the used attempt is refused: no replay.
-    let replay = training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, true), t.now()).await;
+    let replay =
+        training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, Answer::Right), t.now()).await;
     assert!(matches!(replay, Err(StoreError::Conflict(_))), "{replay:?}");
     assert_eq!(training::completions(&t, &scope).await.unwrap().len(), 1);
 }
@@ -90,20 +103,21 @@ async fn a_tampered_sheet_or_someone_elses_attempt_is_refused_and_changes_nothin
     let module = training::module("phishing").unwrap();
     // A question from the bank that is not on this paper, answered in place of one that is.
     let easy = module.questions.iter().find(|q| !attempt.paper.questions.iter().any(|p| p.question == q.id)).unwrap();
-    let mut swapped = sheet(&attempt, true);
+    let mut swapped = sheet(&attempt, Answer::Right);
     swapped[0] = (easy.id.clone(), easy.correct_choice().unwrap().to_owned());
     let r = training::submit(&t, &scope, "phishing", attempt.id, &swapped, t.now()).await;
     assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
-    let mut short = sheet(&attempt, true);
+    let mut short = sheet(&attempt, Answer::Right);
     short.pop();
     assert!(matches!(
         training::submit(&t, &scope, "phishing", attempt.id, &short, t.now()).await,
         Err(StoreError::Invalid(_))
     ));
     // Another store's member, or the right member naming another module, finds no such attempt.
-    let theirs = training::submit(&t, &other, "phishing", attempt.id, &sheet(&attempt, true), t.now()).await;
+    let theirs = training::submit(&t, &other, "phishing", attempt.id, &sheet(&attempt, Answer::Right), t.now()).await;
     assert!(matches!(theirs, Err(StoreError::NotFound(_))), "{theirs:?}");
-    let wrong_module = training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, true), t.now()).await;
+    let wrong_module =
+        training::submit(&t, &scope, "seller-scams", attempt.id, &sheet(&attempt, Answer::Right), t.now()).await;
     assert!(matches!(wrong_module, Err(StoreError::NotFound(_))));
     assert!(training::completions(&t, &scope).await.unwrap().is_empty());
     assert!(training::completions(&t, &other).await.unwrap().is_empty());
@@ -111,7 +125,9 @@ async fn a_tampered_sheet_or_someone_elses_attempt_is_refused_and_changes_nothin
     let system = StaffScope::system(scope.store_id(), "test");
     assert!(matches!(training::open_attempt(&t, &system, "phishing").await, Err(StoreError::Forbidden(_))));
     // The untouched attempt still works.
-    assert!(training::submit(&t, &scope, "phishing", attempt.id, &sheet(&attempt, true), t.now()).await.is_ok());
+    assert!(
+        training::submit(&t, &scope, "phishing", attempt.id, &sheet(&attempt, Answer::Right), t.now()).await.is_ok()
+    );
 }
 
 #[tokio::test]

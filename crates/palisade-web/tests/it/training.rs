@@ -59,13 +59,24 @@ fn quiz_of(html: &str) -> Option<Quiz> {
     Some(Quiz { attempt, questions })
 }
 
+/// How a test answers a quiz.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Right,
+    Wrong,
+}
+
 /// The form fields answering `quiz` (all right, or all wrong).
-fn answers(module: &str, quiz: &Quiz, right: bool) -> Vec<(String, String)> {
+fn answers(module: &str, quiz: &Quiz, answer: Answer) -> Vec<(String, String)> {
     let m = training::module(module).unwrap();
     let mut out = vec![("attempt".to_owned(), quiz.attempt.clone())];
     for (q, choices) in &quiz.questions {
         let correct = m.question(q).unwrap().correct_choice().unwrap();
-        let pick = if right { correct.to_owned() } else { choices.iter().find(|c| *c != correct).unwrap().clone() };
+        let pick = if answer == Answer::Right {
+            correct.to_owned()
+        } else {
+            choices.iter().find(|c| *c != correct).unwrap().clone()
+        };
         out.push((format!("q.{q}"), pick));
     }
     out
@@ -100,7 +111,8 @@ async fn a_pass_in_an_mfa_session_is_recorded_a_fail_is_not_and_an_answer_sheet_
     let (_, again) = page(&app, &cookie, &format!("{base}/phishing")).await;
     assert_eq!(quiz_of(&again).unwrap().attempt, quiz.attempt, "reloading does not draw new questions");
 
-    let (status, html) = post(&app, &cookie, &format!("{base}/phishing"), &answers("phishing", &quiz, false)).await;
+    let (status, html) =
+        post(&app, &cookie, &format!("{base}/phishing"), &answers("phishing", &quiz, Answer::Wrong)).await;
     assert_eq!(status, 200);
     assert!(html.contains("not passed") && html.contains("Nothing was recorded"), "{html}");
     assert!(training::completions(&app.db, &scope).await.unwrap().is_empty());
@@ -108,7 +120,7 @@ async fn a_pass_in_an_mfa_session_is_recorded_a_fail_is_not_and_an_answer_sheet_
     let (_, html) = page(&app, &cookie, &format!("{base}/phishing")).await;
     let second = quiz_of(&html).unwrap();
     assert_ne!(second.attempt, quiz.attempt, "a used attempt is not offered again");
-    let sheet = answers("phishing", &second, true);
+    let sheet = answers("phishing", &second, Answer::Right);
     let (status, html) = post(&app, &cookie, &format!("{base}/phishing"), &sheet).await;
     assert_eq!(status, 200);
     assert!(html.contains("Your pass is") && html.contains("100 %"), "{html}");
@@ -142,12 +154,14 @@ async fn without_an_mfa_verified_session_the_page_says_how_and_nothing_is_record
     let verified = with_mfa(&app, &crate::support::login(&app, "owner@alpha.example").await).await;
     let (_, html) = page(&app, &verified, &format!("{base}/phishing")).await;
     let quiz = quiz_of(&html).unwrap();
-    let (status, html) = post(&app, &cookie, &format!("{base}/phishing"), &answers("phishing", &quiz, true)).await;
+    let (status, html) =
+        post(&app, &cookie, &format!("{base}/phishing"), &answers("phishing", &quiz, Answer::Right)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("not recorded") && html.contains("Sign in again with your second step"), "{html}");
     assert!(training::completions(&app.db, &scope).await.unwrap().is_empty());
     // The attempt was not used up: the verified session can still submit it.
-    let (status, _) = post(&app, &verified, &format!("{base}/phishing"), &answers("phishing", &quiz, true)).await;
+    let (status, _) =
+        post(&app, &verified, &format!("{base}/phishing"), &answers("phishing", &quiz, Answer::Right)).await;
     assert_eq!(status, 200);
     assert_eq!(training::completions(&app.db, &scope).await.unwrap().len(), 1);
 }
@@ -166,28 +180,29 @@ async fn tampered_forged_or_foreign_attempts_are_refused() {
 
     // An easier question from the bank in place of one drawn: refused.
     let easy = module.questions.iter().find(|q| !quiz.questions.iter().any(|(id, _)| *id == q.id)).unwrap();
-    let mut swapped = answers("phishing", &quiz, true);
+    let mut swapped = answers("phishing", &quiz, Answer::Right);
     swapped[1] = (format!("q.{}", easy.id), easy.correct_choice().unwrap().to_owned());
     let (status, _) = post(&app, &owner, &format!("{base}/phishing"), &swapped).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // A made-up attempt id, or none: refused.
-    let mut forged = answers("phishing", &quiz, true);
+    let mut forged = answers("phishing", &quiz, Answer::Right);
     forged[0].1 = "0190a0a0-0000-7000-8000-000000000000".to_owned();
     assert_eq!(post(&app, &owner, &format!("{base}/phishing"), &forged).await.0, StatusCode::NOT_FOUND);
-    let unnamed = answers("phishing", &quiz, true).split_off(1);
+    let unnamed = answers("phishing", &quiz, Answer::Right).split_off(1);
     assert_eq!(post(&app, &owner, &format!("{base}/phishing"), &unnamed).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     // Another member submitting the owner's attempt: not theirs.
-    let (status, _) = post(&app, &clerk, &format!("{base}/phishing"), &answers("phishing", &quiz, true)).await;
+    let (status, _) = post(&app, &clerk, &format!("{base}/phishing"), &answers("phishing", &quiz, Answer::Right)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The same attempt under another module's address: not found.
-    let (status, _) = post(&app, &owner, &format!("{base}/seller-scams"), &answers("phishing", &quiz, true)).await;
+    let (status, _) =
+        post(&app, &owner, &format!("{base}/seller-scams"), &answers("phishing", &quiz, Answer::Right)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Without the CSRF token: refused.
     let res = app
         .client
         .post(app.url(&format!("{base}/phishing")))
         .header("cookie", &owner)
-        .form(&answers("phishing", &quiz, true))
+        .form(&answers("phishing", &quiz, Answer::Right))
         .send()
         .await
         .unwrap();
@@ -208,7 +223,8 @@ async fn the_team_view_and_exports_need_staff_management_and_carry_no_secrets() 
     let base = format!("/admin/stores/{}/security/training", s.id);
     let (_, html) = page(&app, &owner, &format!("{base}/incident-reporting")).await;
     let quiz = quiz_of(&html).unwrap();
-    post(&app, &owner, &format!("{base}/incident-reporting"), &answers("incident-reporting", &quiz, true)).await;
+    post(&app, &owner, &format!("{base}/incident-reporting"), &answers("incident-reporting", &quiz, Answer::Right))
+        .await;
 
     let (status, html) = page(&app, &owner, &format!("{base}/team")).await;
     assert_eq!(status, 200);
@@ -242,7 +258,7 @@ async fn the_team_view_and_exports_need_staff_management_and_carry_no_secrets() 
     for path in ["", "/team", "/export.csv", "/export.json", "/phishing"] {
         assert_eq!(page(&app, &outsider, &format!("{base}{path}")).await.0, StatusCode::NOT_FOUND, "{path}");
     }
-    let sheet = answers("incident-reporting", &quiz, true);
+    let sheet = answers("incident-reporting", &quiz, Answer::Right);
     let (status, _) = post(&app, &outsider, &format!("{base}/incident-reporting"), &sheet).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

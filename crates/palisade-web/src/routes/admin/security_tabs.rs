@@ -48,7 +48,13 @@ pub fn fix_href(base: &str, control: &str) -> Option<String> {
 }
 
 /// The page shell every tab shares (store, navigation, permissions), with `ctx` merged in.
-pub(crate) async fn render(state: &AppState, access: &StaffAccess, tab: &str, template: &str, ctx: Value) -> PageResult {
+pub(crate) async fn render(
+    state: &AppState,
+    access: &StaffAccess,
+    tab: &str,
+    template: &str,
+    ctx: Value,
+) -> PageResult {
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let base = format!("/admin/stores/{}", store.id);
     let (zone, now) = super::merchant::clock(state, access).await?;
