@@ -55,17 +55,18 @@ pub(crate) async fn module_page(
     Path((_, module)): Path<(String, String)>,
 ) -> PageResult {
     let m = training::module(&module)?;
-    let verified = mfa_at(&state, &access).await?.is_some();
-    module_view(&state, &access, m, verified, StatusCode::OK).await
+    let mfa = mfa_at(&state, &access).await?;
+    module_view(&state, &access, m, mfa, StatusCode::OK).await
 }
 
 async fn module_view(
     state: &AppState,
     access: &StaffAccess,
     m: &palisade_awareness::Module,
-    verified: bool,
+    mfa: Option<palisade_core::Timestamp>,
     status: StatusCode,
 ) -> PageResult {
+    let verified = mfa.is_some();
     let scope = &access.membership.scope;
     let mine = training::mine(&state.db, scope).await?;
     let standing = mine.modules.iter().find(|s| s.module == m.id.0);
@@ -116,7 +117,7 @@ pub(crate) async fn submit(
     let m = training::module(&module)?;
     let Some(mfa_at) = mfa_at(&state, &access).await? else {
         // Not MFA-verified: nothing is scored or recorded, and the attempt stays open for a verified session.
-        return module_view(&state, &access, m, false, StatusCode::FORBIDDEN).await;
+        return module_view(&state, &access, m, None, StatusCode::FORBIDDEN).await;
     };
     let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).map_err(|_| invalid("unreadable form"))?;
     if fields.len() > MAX_FIELDS {
