@@ -110,6 +110,10 @@ typed_id!(
     /// A shipping address a buyer saved in their account.
     AddressId
 );
+typed_id!(
+    /// A security-awareness quiz drawn for one member (single use; see `palisade_store::training`).
+    TrainingAttemptId
+);
 
 #[cfg(test)]
 mod tests {

@@ -451,6 +451,27 @@ impl Identity {
         Ok(n > 0)
     }
 
+    /// When `session` passed a second factor, if it did: the account has MFA (an authenticator app or a passkey)
+    /// and the session's `mfa_at` is no earlier than the first factor still set up. A session opened by password
+    /// alone before MFA existed also carries `mfa_at` ("nothing more was needed"), so `mfa_at` alone proves nothing;
+    /// actions that must be taken in an MFA-verified session (training completions) ask this.
+    pub async fn mfa_verified(&self, session: &sessions::Session) -> Result<Option<Timestamp>> {
+        let Some(at) = session.mfa_at else { return Ok(None) };
+        let (totp, passkey): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MIN(confirmed_at) FROM totp_credentials WHERE account_id = $1 AND confirmed_at IS NOT NULL), \
+                    (SELECT MIN(created_at) FROM passkeys WHERE account_id = $1)",
+        )
+        .bind(session.account_id.to_string())
+        .fetch_one(self.db.pool())
+        .await
+        .map_err(palisade_store::StoreError::from)?;
+        let first = match (totp, passkey) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(first.filter(|f| at.0 >= *f).map(|_| at))
+    }
+
     /// True when a confirmed authenticator app is set up (passkeys aside).
     pub async fn has_totp(&self, account: AccountId) -> Result<bool> {
         let (n,): (i64,) =

@@ -48,6 +48,9 @@ const TX: &str = "transaction record: Income Tax Act s 67 five-year record keepi
 const SEC: &str = "security telemetry that cannot be tied to a requester with certainty; deleted when its window ends";
 /// Why merchant-written catalogue text is not personal.
 const CATALOGUE: &str = "merchant's catalogue or storefront content about products, not people";
+/// Why training completions keep their member.
+const TRAINING: &str = "the store's evidence of security training (PCI DSS 12.6), repeated in the audit chain; an \
+                        account id, so once the account is erased it names no one";
 /// Why a ledger's `account_id` is not a person's.
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
@@ -474,6 +477,36 @@ pub const REGISTRY: &[Column] = &[
     npr("theme_templates", "source", CATALOGUE),
     np("theme_templates", "store_id"),
     np("theme_templates", "version"),
+    // training_attempts: quizzes drawn for a staff member (question and choice ids only, never their answers).
+    p(("training_attempts", "account_id"), Identifier, Staff, Yes, DeleteRow, AccountLife),
+    np("training_attempts", "expires_at"),
+    np("training_attempts", "id"),
+    np("training_attempts", "module_id"),
+    np("training_attempts", "module_version"),
+    npr("training_attempts", "paper", "the ids of the questions and choices drawn from the built-in bank"),
+    np("training_attempts", "started_at"),
+    np("training_attempts", "store_id"),
+    np("training_attempts", "submitted_at"),
+    // training_completions: a staff member's passed security training, mirrored in the store's audit chain.
+    p(("training_completions", "account_id"), Identifier, Staff, Yes, Keep(TRAINING), AuditTrail),
+    np("training_completions", "audit_event_id"),
+    np("training_completions", "completed_at"),
+    np("training_completions", "correct"),
+    np("training_completions", "id"),
+    np("training_completions", "mfa_at"),
+    np("training_completions", "module_id"),
+    np("training_completions", "module_version"),
+    np("training_completions", "score_percent"),
+    np("training_completions", "started_at"),
+    np("training_completions", "store_id"),
+    np("training_completions", "total"),
+    // training_reminders: which training-due reminders a staff member was already mailed.
+    p(("training_reminders", "account_id"), Identifier, Staff, Yes, DeleteRow, AccountLife),
+    np("training_reminders", "due_at"),
+    np("training_reminders", "module_id"),
+    np("training_reminders", "sent_at"),
+    np("training_reminders", "stage"),
+    np("training_reminders", "store_id"),
     p(("totp_credentials", "account_id"), Identifier, PlatformAccount, Yes, DeleteRow, AccountLife),
     np("totp_credentials", "confirmed_at"),
     np("totp_credentials", "created_at"),
@@ -614,6 +647,9 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("store_members.account_id", &[]),
     ("stores.security_contact_email", &[DataClass::Contact]),
     ("theme_templates.created_by", &[]),
+    ("training_attempts.account_id", &[]),
+    ("training_completions.account_id", &[]),
+    ("training_reminders.account_id", &[]),
     ("totp_credentials.account_id", &[]),
     ("totp_credentials.secret_sealed", &[AccountCredential]),
     ("webauthn_challenges.account_id", &[]),

@@ -155,6 +155,7 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
             }
         },
     )?;
+    crate::training::register(reg)?;
     Ok(())
 }
 

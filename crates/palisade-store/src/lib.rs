@@ -26,6 +26,7 @@ pub mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
+pub mod training;
 
 pub use db::{Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;

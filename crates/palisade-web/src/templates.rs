@@ -63,6 +63,12 @@ impl Templates {
         env.add_template("rule_test.html", include_str!("../templates/rule_test.html"))?;
         env.add_template("pay.html", include_str!("../templates/pay.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;
+        env.add_template("security_training.html", include_str!("../templates/security_training.html"))?;
+        env.add_template("security_training_module.html", include_str!("../templates/security_training_module.html"))?;
+        env.add_template("security_training_result.html", include_str!("../templates/security_training_result.html"))?;
+        env.add_template("security_training_team.html", include_str!("../templates/security_training_team.html"))?;
+        env.add_template("security_guidelines.html", include_str!("../templates/security_guidelines.html"))?;
+        env.add_template("training_mfa_notice.html", include_str!("../templates/training_mfa_notice.html"))?;
         env.add_filter("when", palisade_commerce::themes::when_filter);
         env.add_filter("ago", palisade_commerce::themes::ago_filter);
         env.add_filter("moment", moment_filter);

@@ -474,6 +474,60 @@ async fn audit_verify_catches_a_direct_edit() {
     assert_eq!(report["ok"], false);
 }
 
+/// A training completion is checked against its audit event: editing the record, or its event, fails
+/// `audit verify`.
+#[tokio::test]
+async fn audit_verify_catches_an_edited_training_record() {
+    let t = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.process_url();
+    let owner = palisade_store::tenancy::create_account(
+        &t,
+        palisade_store::tenancy::NewAccount {
+            email: palisade_core::text::Email::parse("owner@alpha.example").unwrap(),
+            display_name: "Owner".into(),
+            kind: palisade_store::tenancy::AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    let (store, _) = palisade_store::tenancy::create_store(
+        &t,
+        &palisade_store::scope::PlatformScope::system("test"),
+        palisade_store::tenancy::NewStore {
+            slug: palisade_core::text::Slug::parse("alpha").unwrap(),
+            name: "Alpha".into(),
+            currency: palisade_core::money::Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap();
+    let scope = palisade_store::tenancy::membership(&t, owner.id, store.id).await.unwrap().unwrap().scope;
+    let attempt = palisade_store::training::open_attempt(&t, &scope, "phishing").await.unwrap();
+    let module = palisade_store::training::module("phishing").unwrap();
+    let sheet: Vec<(String, String)> = attempt
+        .paper
+        .questions
+        .iter()
+        .map(|q| (q.question.clone(), module.question(&q.question).unwrap().correct_choice().unwrap().to_owned()))
+        .collect();
+    palisade_store::training::submit(&t, &scope, "phishing", attempt.id, &sheet, t.now()).await.unwrap();
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--database-url", &url]));
+    assert!(out.status.success(), "{}", text(&out).0);
+
+    sqlx::query("UPDATE training_completions SET score_percent = 80").execute(t.pool()).await.unwrap();
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--database-url", &url]));
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("training record") && stdout.contains("differs from its audit event"), "{stdout}");
+    let out = run(palisade(dir.path()).args(["audit", "verify", "--json", "--database-url", &url]));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["training"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn create_operator_prints_a_token_once_that_the_api_accepts() {
     let t = TestDb::new().await;

@@ -10,3 +10,4 @@ mod shield_events;
 mod support;
 mod tenancy;
 mod tokens;
+mod training;

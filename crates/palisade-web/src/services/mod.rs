@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod firewall_rules;
+pub mod markdown;
 pub mod payouts;
 pub mod product_csv;
 pub mod sessions;

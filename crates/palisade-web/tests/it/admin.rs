@@ -81,6 +81,7 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
         "{rule}",
         "{export}",
         "{name}",
+        "{module}",
     ] {
         path = path.replace(p, other);
     }

@@ -35,5 +35,6 @@ mod shield;
 mod staff_api;
 mod storefront;
 mod support;
+mod training;
 mod typed_ids;
 mod work_queue;

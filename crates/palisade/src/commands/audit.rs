@@ -20,10 +20,12 @@ pub async fn verify(global: &GlobalArgs, chain: Option<String>, output: Output) 
         None => audit::verify_all(&inst.db).await.map_err(runtime::explain)?,
     };
     let first_break = reports.iter().find_map(|r| r.broken.clone());
+    let training = training_mismatches(&inst.db, &reports).await?;
+    let ok = first_break.is_none() && training.is_empty();
     if output == Output::Json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"chains": reports, "ok": first_break.is_none()}))?
+            serde_json::to_string_pretty(&serde_json::json!({"chains": reports, "training": training, "ok": ok}))?
         );
     } else {
         for r in &reports {
@@ -32,8 +34,17 @@ pub async fn verify(global: &GlobalArgs, chain: Option<String>, output: Output) 
                 Some(b) => println!("BROKEN  {:<38} {b}", r.chain),
             }
         }
+        for (store, m) in &training {
+            println!("BROKEN  {store:<38} training record {}: {}", m.completion, m.problem);
+        }
         let events: i64 = reports.iter().map(|r| r.events).sum();
         match &first_break {
+            None if !training.is_empty() => println!(
+                "\n{} chain(s), {events} event(s): every link verifies, but {} training record(s) differ from the \
+                 audit chain (edited or deleted).",
+                reports.len(),
+                training.len()
+            ),
             None => println!("\n{} chain(s), {events} event(s): every link verifies.", reports.len()),
             Some(b) => {
                 println!(
@@ -46,5 +57,22 @@ pub async fn verify(global: &GlobalArgs, chain: Option<String>, output: Output) 
         }
     }
     inst.db.close().await;
-    Ok(if first_break.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Training completions that no longer match their audit events, in the store chains verified: an edited or
+/// deleted record (the events themselves are covered by the chain).
+async fn training_mismatches(
+    db: &palisade_store::Db,
+    reports: &[audit::ChainReport],
+) -> anyhow::Result<Vec<(String, palisade_store::training::Mismatch)>> {
+    let mut out = Vec::new();
+    for r in reports {
+        let Ok(store) = r.chain.parse::<palisade_core::StoreId>() else { continue };
+        let scope = palisade_store::StoreScope::system(store, "cli:audit.verify");
+        for m in palisade_store::training::verify(db, &scope).await.map_err(runtime::explain)? {
+            out.push((r.chain.clone(), m));
+        }
+    }
+    Ok(out)
 }

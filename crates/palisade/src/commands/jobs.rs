@@ -58,6 +58,17 @@ pub fn handlers(
         let jobs = Arc::clone(&backups);
         async move { jobs.drill(&ctx.db).await }
     });
+    let training_url = public_url.clone();
+    h.register(palisade_store::training::REMINDER_JOB, move |ctx: JobContext| {
+        let url = training_url.clone();
+        async move {
+            let n = palisade_store::training::send_reminders(&ctx.db, &url).await?;
+            if n > 0 {
+                tracing::info!(training.reminders = n, "training-due reminders queued");
+            }
+            Ok(())
+        }
+    });
     h.register(PAYMENT_PAGE_CHECK, move |ctx: JobContext| {
         let url = public_url.clone();
         async move {
@@ -140,6 +151,15 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "shield-events-prune-daily",
         "0 50 4 * * *",
         PRUNE_SHIELD_EVENTS,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // Training-due reminders (30, 7 and 1 days before), once a day in the Singapore morning.
+    jobs::upsert_schedule(
+        db,
+        "training-reminders-daily",
+        "0 0 1 * * *",
+        palisade_store::training::REMINDER_JOB,
         serde_json::Value::Null,
     )
     .await?;

@@ -13,3 +13,4 @@ pub mod security_center;
 pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
+pub mod training;

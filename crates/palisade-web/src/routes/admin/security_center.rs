@@ -27,7 +27,7 @@ use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::routes::admin::security_tabs;
+use crate::routes::admin::{security_tabs, training};
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -42,6 +42,13 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security/firewall", None),
     ("GET", "/admin/stores/{store}/security/updates", None),
     ("GET", "/admin/stores/{store}/security/awareness", None),
+    ("GET", "/admin/stores/{store}/security/training", None),
+    ("GET", "/admin/stores/{store}/security/training/team", Some(Permission::StaffManagement)),
+    ("GET", "/admin/stores/{store}/security/training/export.csv", Some(Permission::StaffManagement)),
+    ("GET", "/admin/stores/{store}/security/training/export.json", Some(Permission::StaffManagement)),
+    ("GET", "/admin/stores/{store}/security/training/{module}", None),
+    ("POST", "/admin/stores/{store}/security/training/{module}", None),
+    ("GET", "/admin/stores/{store}/security/guidelines", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/allowlist", Some(Permission::SecuritySettings)),
@@ -69,6 +76,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/firewall", get(security_tabs::firewall_tab))
         .route("/admin/stores/{store}/security/updates", get(security_tabs::updates_tab))
         .route("/admin/stores/{store}/security/awareness", get(security_tabs::awareness_tab))
+        .route("/admin/stores/{store}/security/training", get(training::mine))
+        .route("/admin/stores/{store}/security/training/team", get(training::team))
+        .route("/admin/stores/{store}/security/training/export.csv", get(training::export_csv))
+        .route("/admin/stores/{store}/security/training/export.json", get(training::export_xapi))
+        .route("/admin/stores/{store}/security/training/{module}", get(training::module_page).post(training::submit))
+        .route("/admin/stores/{store}/security/guidelines", get(training::guidelines))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))
         .route("/admin/stores/{store}/security/contact", post(set_contact))
         .route("/admin/stores/{store}/security/allowlist", post(set_allowlist))

@@ -17,7 +17,7 @@ use crate::routes::admin::security_center::AdminError;
 use crate::services::{api_tokens, staff};
 use crate::state::AppState;
 
-type PageResult = Result<axum::response::Response, AdminError>;
+pub(crate) type PageResult = Result<axum::response::Response, AdminError>;
 
 /// Where each of the store's own controls is fixed, relative to `/admin/stores/{store}/` (or absolute): the tab and
 /// the anchor of the exact setting. A test checks that every registered store control has one.
@@ -35,6 +35,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.restore-tested", "backups#exports"),
     ("store.disputes-answered", "disputes"),
     ("store.orders-shipped-in-time", "orders?status=paid"),
+    ("store.staff-trained", "security/training"),
 ];
 
 /// The Fix link of a store control, if it has one.
@@ -47,7 +48,13 @@ pub fn fix_href(base: &str, control: &str) -> Option<String> {
 }
 
 /// The page shell every tab shares (store, navigation, permissions), with `ctx` merged in.
-async fn render(state: &AppState, access: &StaffAccess, tab: &str, template: &str, ctx: Value) -> PageResult {
+pub(crate) async fn render(
+    state: &AppState,
+    access: &StaffAccess,
+    tab: &str,
+    template: &str,
+    ctx: Value,
+) -> PageResult {
     let store = tenancy::get_store(&state.db, &access.membership.scope).await?;
     let base = format!("/admin/stores/{}", store.id);
     let (zone, now) = super::merchant::clock(state, access).await?;
