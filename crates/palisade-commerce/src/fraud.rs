@@ -535,7 +535,8 @@ pub(crate) async fn record_block(db: &Db, scope: &StoreScope, a: &Assessment, to
 pub async fn record_platform_review(db: &Db, platform: &PlatformScope, reviewer: &str) -> Result<()> {
     let value = serde_json::json!({"version": platform_rules_version(), "at": db.now().0, "by": reviewer});
     palisade_store::settings::put(db, REVIEW_SETTING, &value).await?;
-    let _ = platform;
+    audit::record_platform_now(db, platform, NewEvent::new("fraud.platform_rules_reviewed", "fraud_rules").details(value))
+        .await?;
     Ok(())
 }
 

@@ -213,3 +213,55 @@ pub const CHALLENGE_MESSAGE: &str = "Several payments were declined here recentl
      small check before this payment is tried. It takes about a second.";
 /// The proof of work's difficulty (leading zero bits of SHA-256("{challenge}:{n}")), as the shield's.
 pub const CHALLENGE_BITS: u32 = BITS;
+
+/// What this node reports about its guard (under the shield's node report): always on, in process, and its
+/// thresholds.
+#[must_use]
+pub fn node_report() -> serde_json::Value {
+    let th = Thresholds::DEFAULT;
+    serde_json::json!({"on": true, "state": "in_process", "challenge_after": th.challenge_after,
+        "refuse_after": th.refuse_after, "window_secs": th.window.as_secs()})
+}
+
+/// The platform control "card-testing protection on" (issue #20 item 9), judged from the running nodes' reports.
+pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::error::Result<()> {
+    use palisade_core::matrix::{Area, Control, ControlStatus, Party, Reference, Subject};
+    use palisade_store::matrix::EvalContext;
+    const TSR_PAYMENT: Reference =
+        Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Secure payment" };
+    const PCI_ABUSE: Reference =
+        Reference { framework: "PCI DSS 4.0", clause: "6.4.2 / 12.10 Automated attacks on payment pages detected and stopped" };
+    reg.register(
+        Control {
+            id: "platform.card-testing-protection",
+            area: Area::TransactionSafety,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Card-testing protection is on for every checkout (challenge after 5 declines in 10 minutes, then refuse)",
+            why: "Card testers run stolen cards through a checkout to find the live ones; the declines can get a \
+                  merchant's payment account shut down.",
+            remediation: "Run `palisade serve` (the guard is built in on both checkouts). Each node counts on its own: \
+                          with several nodes, an attacker spread over them gets up to 5 declines per node.",
+            references: &[TSR_PAYMENT, PCI_ABUSE],
+        },
+        |ctx: EvalContext| async move {
+            let nodes = match crate::edge::shield::node_reports(&ctx.db).await {
+                Ok(n) => n,
+                Err(e) => return ControlStatus::Unknown { reason: e.to_string() },
+            };
+            if nodes.is_empty() {
+                return ControlStatus::unmet("no running node has reported (start `palisade serve`)");
+            }
+            let off: Vec<&str> = nodes
+                .iter()
+                .filter(|(_, v)| v.pointer("/card_testing/on").and_then(serde_json::Value::as_bool) != Some(true))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !off.is_empty() {
+                return ControlStatus::unmet(format!("no card-testing guard on: {}", off.join(", ")));
+            }
+            let shared = if nodes.len() > 1 { " (counted per node: not shared)" } else { "" };
+            ControlStatus::met(format!("on at {} node(s), in process{shared}", nodes.len()))
+        },
+    )
+}
