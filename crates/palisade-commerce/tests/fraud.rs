@@ -309,3 +309,56 @@ async fn declined_attempts_feed_the_next_score_and_the_platform_block() {
     assert_eq!(ok.status, Status::Paid);
     assert!(ok.risk_reasons.iter().any(|r| r.code == "store_failures"), "{:?}", ok.risk_reasons);
 }
+
+#[tokio::test]
+async fn the_review_and_rules_controls_follow_the_queue_and_the_recorded_review() {
+    use std::sync::Arc;
+
+    use palisade_core::matrix::ControlStatus;
+    use palisade_store::matrix::{NodeFacts, Registry, Report};
+
+    fn status<'a>(r: &'a Report, id: &str) -> &'a ControlStatus {
+        r.areas
+            .iter()
+            .flat_map(|a| a.platform.iter().chain(a.merchant.iter()))
+            .find(|c| c.control.id == id)
+            .map(|c| &c.status)
+            .unwrap()
+    }
+    let (t, clock) = TestDb::manual().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    let mut reg = Registry::default();
+    palisade_commerce::controls::register(&mut reg).unwrap();
+    let facts = Arc::new(NodeFacts { data_dir: std::env::temp_dir(), master_key_path: std::env::temp_dir().join("k") });
+    let evaluate = || reg.evaluate_store(&t, &facts, &a);
+
+    let r = evaluate().await.unwrap();
+    assert!(status(&r, "store.risky-orders-reviewed").is_met());
+    assert!(
+        matches!(status(&r, "platform.fraud-rules-reviewed"), ControlStatus::Unmet { reason, .. } if reason.contains("never been reviewed"))
+    );
+
+    fraud::set_rules(&t, &a, "review if amount > 1").await.unwrap().unwrap();
+    let held = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    assert!(status(&evaluate().await.unwrap(), "store.risky-orders-reviewed").is_met(), "within 24 hours");
+    clock.advance(std::time::Duration::from_secs(25 * 3600));
+    let r = evaluate().await.unwrap();
+    assert!(
+        matches!(status(&r, "store.risky-orders-reviewed"), ControlStatus::Unmet { reason, .. } if reason.contains("more than 24 hours"))
+    );
+    fraud::approve(&t, &a, held.id, "").await.unwrap();
+    assert!(status(&evaluate().await.unwrap(), "store.risky-orders-reviewed").is_met());
+
+    fraud::record_platform_review(&t, &PlatformScope::system("test"), "ops@example.com").await.unwrap();
+    let r = evaluate().await.unwrap();
+    assert!(status(&r, "platform.fraud-rules-reviewed").is_met(), "{:?}", status(&r, "platform.fraud-rules-reviewed"));
+    // A review of other rules (an older release) does not count.
+    palisade_store::settings::put(&t, fraud::REVIEW_SETTING, &serde_json::json!({"version": "0000", "by": "x"}))
+        .await
+        .unwrap();
+    assert!(!status(&evaluate().await.unwrap(), "platform.fraud-rules-reviewed").is_met());
+}
