@@ -12,12 +12,16 @@ const PCI_SCRIPTS: Reference =
 const PCI_TAMPER: Reference =
     Reference { framework: "PCI DSS 4.0", clause: "11.6.1 Change and tamper detection on payment pages" };
 const ESCROW: Reference = Reference { framework: "Marketplace buyer protection", clause: "Funds held until delivery" };
-const TSR_MONITORING: Reference =
-    Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Monitoring fraudulent seller behaviour" };
+const TSR_MONITORING: Reference = Reference {
+    framework: "MHA E-commerce Transaction Safety Ratings",
+    clause: "Monitoring fraudulent seller behaviour",
+};
 const TSR_PAYMENT: Reference =
     Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Secure payment" };
-const PCI_FRAUD: Reference =
-    Reference { framework: "PCI DSS 4.0", clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to" };
+const PCI_FRAUD: Reference = Reference {
+    framework: "PCI DSS 4.0",
+    clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to",
+};
 
 /// How long a held order may wait for the merchant's review.
 pub const REVIEW_WITHIN: Duration = Duration::from_secs(24 * 3600);

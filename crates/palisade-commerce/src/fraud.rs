@@ -471,8 +471,13 @@ pub async fn approve(db: &Db, scope: &StaffScope, id: OrderId, note: &str) -> Re
         return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     let details = serde_json::json!({"score": order.risk_score, "note": note.chars().take(500).collect::<String>()});
-    audit::record_store(&mut tx, db, scope, NewEvent::new("order.review_approved", &format!("order:{id}")).details(details))
-        .await?;
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("order.review_approved", &format!("order:{id}")).details(details),
+    )
+    .await?;
     tx.commit().await?;
     orders::get(db, scope, id).await
 }
@@ -503,8 +508,13 @@ pub async fn cancel(db: &Db, scope: &StaffScope, id: OrderId, note: &str) -> Res
     // The existing refund path: escrow back to the buyer, the order refunded, the buyer mailed.
     orders::transition_on(&mut tx, db, scope, id, Status::Refunded, None, &Policy::default()).await?;
     let details = serde_json::json!({"score": order.risk_score, "note": note.chars().take(500).collect::<String>()});
-    audit::record_store(&mut tx, db, scope, NewEvent::new("order.review_cancelled", &format!("order:{id}")).details(details))
-        .await?;
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("order.review_cancelled", &format!("order:{id}")).details(details),
+    )
+    .await?;
     tx.commit().await?;
     orders::get(db, scope, id).await
 }
@@ -535,8 +545,12 @@ pub(crate) async fn record_block(db: &Db, scope: &StoreScope, a: &Assessment, to
 pub async fn record_platform_review(db: &Db, platform: &PlatformScope, reviewer: &str) -> Result<()> {
     let value = serde_json::json!({"version": platform_rules_version(), "at": db.now().0, "by": reviewer});
     palisade_store::settings::put(db, REVIEW_SETTING, &value).await?;
-    audit::record_platform_now(db, platform, NewEvent::new("fraud.platform_rules_reviewed", "fraud_rules").details(value))
-        .await?;
+    audit::record_platform_now(
+        db,
+        platform,
+        NewEvent::new("fraud.platform_rules_reviewed", "fraud_rules").details(value),
+    )
+    .await?;
     Ok(())
 }
 

@@ -179,9 +179,7 @@ pub async fn ship_batch(db: &Db, scope: &StaffScope, lines: Vec<BatchLine>) -> R
                     e @ (CommerceError::InvalidTransition(_)
                     | CommerceError::ChangedMeanwhile(_)
                     | CommerceError::HeldForReview),
-                ) => {
-                    Outcome::Skipped(e.to_string())
-                }
+                ) => Outcome::Skipped(e.to_string()),
                 Err(e) => {
                     tracing::error!(store.id = %scope.store_id(), order.id = %line.order, error = %e, "shipping an order of a batch failed");
                     Outcome::Skipped("it could not be saved; try it again".into())

@@ -811,14 +811,16 @@ async fn undo_declined(
         .bind(now - crate::fraud::DECLINES_KEPT_MS)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO payment_declines (id, store_id, card_fingerprint, email_hash, at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(palisade_core::JobId::new().to_string())
-        .bind(scope.store_key())
-        .bind(declined.card.as_deref())
-        .bind(&declined.email_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO payment_declines (id, store_id, card_fingerprint, email_hash, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(palisade_core::JobId::new().to_string())
+    .bind(scope.store_key())
+    .bind(declined.card.as_deref())
+    .bind(&declined.email_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     palisade_store::storefront::touch(tx, scope).await?;
     Ok(())
 }

@@ -106,11 +106,7 @@ fn request(variant: VariantId, key: &str, email: &str, number: &str, card_fp: &s
         lines: vec![Line { variant_id: variant, quantity: 1 }],
         idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
         card: card(number, "12/30", "123"),
-        fingerprints: Fingerprints {
-            card: Some(card_fp.into()),
-            address: Some("addr-1".into()),
-            ip_country: None,
-        },
+        fingerprints: Fingerprints { card: Some(card_fp.into()), address: Some("addr-1".into()), ip_country: None },
     }
 }
 
@@ -264,7 +260,8 @@ async fn another_stores_staff_can_neither_see_nor_decide_held_orders() {
         .unwrap()
         .order;
     assert!(fraud::held(&t, &b, 50).await.unwrap().is_empty());
-    let not_found = |r: Result<orders::Order, CommerceError>| matches!(r, Err(CommerceError::Store(StoreError::NotFound(_))));
+    let not_found =
+        |r: Result<orders::Order, CommerceError>| matches!(r, Err(CommerceError::Store(StoreError::NotFound(_))));
     assert!(not_found(fraud::approve(&t, &b, held.id, "").await));
     assert!(not_found(fraud::cancel(&t, &b, held.id, "").await));
     assert_eq!(orders::get(&t, &a, held.id).await.unwrap().review_state, ReviewState::Held, "unchanged");
@@ -294,8 +291,13 @@ async fn declined_attempts_feed_the_next_score_and_the_platform_block() {
     let a = store(&t, "alpha").await;
     let v = product(&t, &a, 10).await;
     for i in 0..5 {
-        let r = orders::checkout(&t, &TestGateway, &guest(&a), request(v, &format!("d{i}"), "m@example.com", DECLINED, "c9"))
-            .await;
+        let r = orders::checkout(
+            &t,
+            &TestGateway,
+            &guest(&a),
+            request(v, &format!("d{i}"), "m@example.com", DECLINED, "c9"),
+        )
+        .await;
         assert!(matches!(r, Err(CommerceError::PaymentDeclined { .. })), "{r:?}");
     }
     // The platform rule `block if ... failed_attempts >= 5`: the same card, now with a number that would pay.

@@ -47,7 +47,11 @@ pub struct CardGuard {
 impl CardGuard {
     #[must_use]
     pub fn new(clock: palisade_core::time::SharedClock) -> Self {
-        CardGuard { guard: DeclineGuard::new(Thresholds::DEFAULT, clock), used: Mutex::default(), figures: GuardFigures::default() }
+        CardGuard {
+            guard: DeclineGuard::new(Thresholds::DEFAULT, clock),
+            used: Mutex::default(),
+            figures: GuardFigures::default(),
+        }
     }
 
     /// Marks a challenge used; false when it already was.
@@ -229,8 +233,10 @@ pub fn register(reg: &mut palisade_store::matrix::Registry) -> palisade_store::e
     use palisade_store::matrix::EvalContext;
     const TSR_PAYMENT: Reference =
         Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Secure payment" };
-    const PCI_ABUSE: Reference =
-        Reference { framework: "PCI DSS 4.0", clause: "6.4.2 / 12.10 Automated attacks on payment pages detected and stopped" };
+    const PCI_ABUSE: Reference = Reference {
+        framework: "PCI DSS 4.0",
+        clause: "6.4.2 / 12.10 Automated attacks on payment pages detected and stopped",
+    };
     reg.register(
         Control {
             id: "platform.card-testing-protection",

@@ -19,7 +19,10 @@ fn behind_proxy() -> WebConfig {
     config
 }
 
-async fn shop(app: &TestApp, slug: &str) -> (palisade_store::tenancy::Store, palisade_store::StaffScope, String, String) {
+async fn shop(
+    app: &TestApp,
+    slug: &str,
+) -> (palisade_store::tenancy::Store, palisade_store::StaffScope, String, String) {
     let (store, scope, owner) = owner_of(app, slug).await;
     let p = listing("apron").price(2500).stock(50).create(app, &scope).await;
     (store, scope, owner, p.variants[0].id.to_string())
@@ -194,8 +197,14 @@ async fn a_rule_that_does_not_parse_is_shown_with_its_position_and_nothing_is_sa
     let app = TestApp::start().await;
     let (store, scope, owner, _) = shop(&app, "alpha").await;
     let path = format!("/admin/stores/{}/fraud-rules", store.id);
-    let res =
-        app.client.post(app.url(&path)).csrf(&app, &owner).form(&[("rules", "review if score > 60")]).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&path))
+        .csrf(&app, &owner)
+        .form(&[("rules", "review if score > 60")])
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_redirection());
     let res = app
         .client

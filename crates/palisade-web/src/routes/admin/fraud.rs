@@ -69,7 +69,8 @@ async fn queue_page(state: &AppState, access: &StaffAccess, flash: Option<serde_
         .iter()
         .map(|o| json!({"order": o, "name": o.address.get("name"), "late": now - o.created_at.0 > day_ms}))
         .collect();
-    page(state, access, "merchant_review.html", "orders", json!({"rows": rows, "flash": flash, "limit": QUEUE_LIMIT})).await
+    page(state, access, "merchant_review.html", "orders", json!({"rows": rows, "flash": flash, "limit": QUEUE_LIMIT}))
+        .await
 }
 
 #[derive(Debug, Deserialize)]

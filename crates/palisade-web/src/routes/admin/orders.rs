@@ -90,10 +90,8 @@ async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q)
         .iter()
         .map(|(s, n)| json!({"status": s.as_str(), "label": queue_label(*s), "count": n}))
         .collect();
-    let rows: Vec<_> = list
-        .iter()
-        .map(|o| json!({"order": o, "name": o.address.get("name"), "shippable": shippable(o)}))
-        .collect();
+    let rows: Vec<_> =
+        list.iter().map(|o| json!({"order": o, "name": o.address.get("name"), "shippable": shippable(o)})).collect();
     let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
     let ctx = json!({
         "rows": rows, "queue": queue, "statuses": statuses, "carriers": CARRIERS, "batch_limit": BATCH_LIMIT,

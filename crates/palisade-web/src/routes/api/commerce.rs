@@ -28,9 +28,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::http::ApiError;
-use crate::http::client::ClientAddr;
-use crate::services::card_testing;
 use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::client::ClientAddr;
 use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
@@ -40,6 +39,7 @@ use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::order_link;
 use crate::routes::storefront::checkout::guest_proof;
 use crate::services;
+use crate::services::card_testing;
 use crate::state::AppState;
 
 /// The commerce endpoints, from their declarations (see [`crate::routes::api::declarations`]).

@@ -22,11 +22,11 @@ use sha2::{Digest, Sha384};
 
 use crate::http::PageError;
 use crate::http::client::ClientAddr;
-use crate::services::card_testing;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::{cart_of, order_link, shopper_of};
 use crate::routes::storefront::pay_form::{self, FieldErrors, PayForm};
+use crate::services::card_testing;
 use crate::state::AppState;
 
 /// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
@@ -228,7 +228,8 @@ async fn pay_page(
         Some(buyer) => prefilled(&state, buyer).await?,
         None => PayForm::default(),
     };
-    let shown = Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default(), challenge: None };
+    let shown =
+        Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default(), challenge: None };
     render(&state, &shown, StatusCode::OK)
 }
 
