@@ -251,19 +251,13 @@ pub(crate) struct Attempt<'a> {
     pub currency: Currency,
 }
 
-/// Gathers the features, scores the order and runs the rules, inside the checkout's transaction.
-pub(crate) async fn assess_on(
-    tx: &mut sqlx::AnyConnection,
-    db: &Db,
-    scope: &StoreScope,
-    a: &Attempt<'_>,
-) -> Result<Assessment> {
-    let now = db.now().0;
+/// The counts behind the velocity, history and account features: one round trip of indexed subqueries.
+async fn counts_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, a: &Attempt<'_>, now: i64) -> Result<Counts> {
     let buyer = match scope.actor() {
         Actor::Shopper(Some(b)) => Some(b.to_string()),
         _ => None,
     };
-    let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT \
          (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND card_fingerprint = $2 AND created_at >= $3) AS card_1h, \
          (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND card_fingerprint = $2 AND created_at >= $4) AS card_24h, \
@@ -286,18 +280,26 @@ pub(crate) async fn assess_on(
     .bind(email_hash(a.email))
     .bind(buyer.as_deref())
     .fetch_one(&mut *tx)
-    .await?;
+    .await?)
+}
+
+/// The store's median paid order over its last 101, once it has [`MEDIAN_MIN_ORDERS`].
+async fn median_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<Option<i64>> {
     let recent: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT total_minor FROM orders WHERE store_id = $1 AND status IN {PAID} ORDER BY created_at DESC LIMIT 101"
     )))
     .bind(scope.store_key())
     .fetch_all(&mut *tx)
     .await?;
-    let store_median_minor = (recent.len() >= MEDIAN_MIN_ORDERS).then(|| {
+    Ok((recent.len() >= MEDIAN_MIN_ORDERS).then(|| {
         let mut v: Vec<i64> = recent.into_iter().map(|(t,)| t).collect();
         v.sort_unstable();
         v.get(v.len() / 2).copied().unwrap_or(0)
-    });
+    }))
+}
+
+/// The features the scorer and the rules read, from the counts.
+fn features_of(a: &Attempt<'_>, counts: &Counts, store_median_minor: Option<i64>, now: i64) -> OrderFeatures {
     let familiar = |used_before: i64| match (counts.buyer_orders, used_before) {
         (0, _) => Familiarity::NoHistory,
         (_, 0) => Familiarity::New,
@@ -305,7 +307,7 @@ pub(crate) async fn assess_on(
     };
     let address = a.address.to_json();
     let ship_country = address.get("country").and_then(serde_json::Value::as_str).and_then(country_of);
-    let features = OrderFeatures {
+    OrderFeatures {
         amount_minor: a.total_minor,
         currency: a.currency,
         store_median_minor,
@@ -334,7 +336,20 @@ pub(crate) async fn assess_on(
             Familiarity::NoHistory
         },
         category_risk: palisade_trust::CategoryRisk::Low,
-    };
+    }
+}
+
+/// Gathers the features, scores the order and runs the rules, inside the checkout's transaction.
+pub(crate) async fn assess_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    a: &Attempt<'_>,
+) -> Result<Assessment> {
+    let now = db.now().0;
+    let counts = counts_on(tx, scope, a, now).await?;
+    let median = median_on(tx, scope).await?;
+    let features = features_of(a, &counts, median, now);
     let score = palisade_trust::score(&features);
     let store_rules = match counts.rules_at {
         None => None,

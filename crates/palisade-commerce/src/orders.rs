@@ -498,6 +498,10 @@ pub struct Placed {
 
 /// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key, for the
 /// same sender and request only.
+#[allow(
+    clippy::too_many_lines,
+    reason = "checkout reads as one sequence in one transaction: price, score and judge, number, write, then charge"
+)]
 pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
     let key = req.idempotency_key.as_str();
     let sender = sender(scope, &req)?;
