@@ -367,3 +367,36 @@ async fn the_payment_page_challenges_then_refuses_a_run_of_declines_and_another_
     let res = pay(again, form("r-2", "5555 5555 5555 4444"), "198.51.100.9").await.unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
 }
+
+#[tokio::test]
+async fn the_card_testing_control_reads_the_running_nodes_reports() {
+    use palisade_core::matrix::ControlStatus;
+    use palisade_store::matrix::{NodeFacts, Registry};
+
+    let app = TestApp::start().await;
+    let mut reg = Registry::default();
+    palisade_web::register_card_testing_control(&mut reg).unwrap();
+    let facts = std::sync::Arc::new(NodeFacts {
+        data_dir: std::env::temp_dir(),
+        master_key_path: std::env::temp_dir().join("k"),
+    });
+    let status = |r: &palisade_store::matrix::Report| {
+        r.areas
+            .iter()
+            .flat_map(|a| a.platform.iter())
+            .find(|c| c.control.id == "platform.card-testing-protection")
+            .map(|c| c.status.clone())
+            .unwrap()
+    };
+    // No node has reported yet (the test app does not report itself).
+    sqlx::query("DELETE FROM platform_settings WHERE key LIKE 'shield.node.%'").execute(app.db.pool()).await.unwrap();
+    let none = status(&reg.evaluate_platform(&app.db, &facts).await.unwrap());
+    assert!(matches!(none, ControlStatus::Unmet { .. }), "{none:?}");
+    palisade_web::edge::shield::report_node(&app.db, "node-a", &WebConfig::default()).await.unwrap();
+    let on = status(&reg.evaluate_platform(&app.db, &facts).await.unwrap());
+    assert!(on.is_met(), "{on:?}");
+    // A node whose report says nothing of the guard (an older release) makes it unmet.
+    palisade_store::settings::put(&app.db, "shield.node.node-b", &serde_json::json!({"mode": "block"})).await.unwrap();
+    let old = status(&reg.evaluate_platform(&app.db, &facts).await.unwrap());
+    assert!(matches!(&old, ControlStatus::Unmet { reason, .. } if reason.contains("node-b")), "{old:?}");
+}
