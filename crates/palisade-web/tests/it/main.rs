@@ -16,6 +16,7 @@ mod client_address;
 mod console;
 mod console_updates;
 mod fail_closed;
+mod fraud;
 mod identity;
 mod import_guard;
 mod limits;

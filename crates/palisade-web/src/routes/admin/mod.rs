@@ -5,6 +5,7 @@
 
 pub mod backups;
 pub mod firewall_api;
+pub mod fraud;
 pub mod home;
 pub mod merchant;
 pub mod orders;
