@@ -35,6 +35,8 @@ pub fn handlers(
     links: Arc<palisade_identity::links::LinkSigner>,
 ) -> Handlers {
     let mut h = Handlers::default();
+    let (digest_url, digest_registry, digest_facts, digest_links) =
+        (public_url.clone(), Arc::clone(&registry), Arc::clone(&facts), Arc::clone(&links));
     let mail_url = public_url.clone();
     h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
         let (links, url) = (Arc::clone(&links), mail_url.clone());
@@ -66,6 +68,22 @@ pub fn handlers(
             if n > 0 {
                 tracing::info!(training.reminders = n, "training-due reminders queued");
             }
+            let pruned =
+                palisade_store::training::prune_attempts(&ctx.db, &PlatformScope::system("job:training.reminders"))
+                    .await?;
+            if pruned > 0 {
+                tracing::info!(training.attempts_pruned = pruned, "expired quiz attempts removed");
+            }
+            Ok(())
+        }
+    });
+    h.register(palisade_store::digest::DIGEST_JOB, move |ctx: JobContext| {
+        let (url, registry, facts, links) =
+            (digest_url.clone(), Arc::clone(&digest_registry), Arc::clone(&digest_facts), Arc::clone(&digest_links));
+        async move {
+            let sign = move |subject: &str| links.sign(palisade_store::digest::UNSUBSCRIBE_PURPOSE, subject);
+            let n = palisade_store::digest::send_digests(&ctx.db, &registry, &facts, &url, &sign).await?;
+            tracing::info!(security.digests = n, "weekly security digests queued");
             Ok(())
         }
     });
@@ -160,6 +178,15 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "training-reminders-daily",
         "0 0 1 * * *",
         palisade_store::training::REMINDER_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // The weekly security digest, Monday morning in Singapore (once per store and ISO week whatever the runs).
+    jobs::upsert_schedule(
+        db,
+        "security-digest-weekly",
+        "0 0 1 * * MON",
+        palisade_store::digest::DIGEST_JOB,
         serde_json::Value::Null,
     )
     .await?;
