@@ -13,4 +13,5 @@ pub mod security_center;
 pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
+pub mod digest;
 pub mod training;
