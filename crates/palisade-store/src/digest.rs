@@ -204,7 +204,8 @@ impl Content {
     /// The plain-text part, addressed to `name`, ending with the unsubscribe address.
     #[must_use]
     pub fn text(&self, name: &str, unsubscribe_url: &str) -> String {
-        let mut out = format!("Hello {name},\n\nThis is the security digest of {} for {}.\n\n", self.store_name, self.week);
+        let mut out =
+            format!("Hello {name},\n\nThis is the security digest of {} for {}.\n\n", self.store_name, self.week);
         out.push_str("Controls not met\n");
         if self.unmet.is_empty() {
             out.push_str("  None: every control of your store's column is met.\n");

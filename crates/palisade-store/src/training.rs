@@ -460,10 +460,8 @@ pub async fn send_reminders(db: &Db, base_url: &str) -> Result<usize> {
 /// event; an expired one can no longer be submitted). Platform-wide housekeeping, run by the daily reminders job.
 /// Returns how many were removed.
 pub async fn prune_attempts(db: &Db, _platform: &crate::scope::PlatformScope) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM training_attempts WHERE expires_at <= $1")
-        .bind(db.now().0)
-        .execute_write(db)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM training_attempts WHERE expires_at <= $1").bind(db.now().0).execute_write(db).await?;
     Ok(done.rows_affected())
 }
 

@@ -70,9 +70,11 @@ async fn the_checkbox_sets_the_members_own_choice_and_only_theirs() {
     assert_eq!(choice(&app, s.id, owner_id).await, Subscription::Subscribed);
 
     // Another store's owner, a post without the CSRF token, a guest: refused, nothing changes.
-    let res = app.client.post(app.url(&format!("{base}/digest"))).csrf(&app, &outsider).form(&NONE).send().await.unwrap();
+    let res =
+        app.client.post(app.url(&format!("{base}/digest"))).csrf(&app, &outsider).form(&NONE).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = app.client.post(app.url(&format!("{base}/digest"))).header("cookie", &owner).form(&NONE).send().await.unwrap();
+    let res =
+        app.client.post(app.url(&format!("{base}/digest"))).header("cookie", &owner).form(&NONE).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app.client.post(app.url(&format!("{base}/digest"))).csrf(&app, VISITOR).form(&NONE).send().await.unwrap();
     assert!(res.status().is_redirection() || res.status() == StatusCode::UNAUTHORIZED, "{}", res.status());

@@ -32,7 +32,11 @@ pub(crate) struct ChoiceForm {
 
 /// Saves the signed-in member's own choice for this store (any member may; only owners and staff managers are
 /// sent the digest).
-pub(crate) async fn set_choice(State(state): State<AppState>, access: StaffAccess, Form(form): Form<ChoiceForm>) -> PageResult {
+pub(crate) async fn set_choice(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Form(form): Form<ChoiceForm>,
+) -> PageResult {
     let choice = match form.digest.as_deref() {
         Some("on" | "1" | "yes") => Subscription::Subscribed,
         None => Subscription::OptedOut,
@@ -71,18 +75,28 @@ fn verified(state: &AppState, link: &Link) -> Result<(StoreId, AccountId), PageE
     Ok((store, member))
 }
 
-async fn page(state: &AppState, store: StoreId, link: &Link, done: bool) -> Result<Response, PageError> {
+/// Which step of the unsubscribe page to show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Confirm,
+    Done,
+}
+
+async fn page(state: &AppState, store: StoreId, link: &Link, step: Step) -> Result<Response, PageError> {
     let s = tenancy::get_store(&state.db, &StoreScope::system(store, "web:digest-unsubscribe"))
         .await
         .map_err(|_| invalid_link())?;
-    let ctx = json!({"store_name": s.name, "store": link.store, "member": link.member, "k": link.k, "done": done});
+    let ctx = json!({"store_name": s.name, "store": link.store, "member": link.member, "k": link.k, "done": step == Step::Done});
     Ok(Html(state.templates.render("digest_unsubscribe.html", ctx)?).into_response())
 }
 
 /// The unsubscribe page: what the link does and one button.
-pub(crate) async fn unsubscribe_page(State(state): State<AppState>, Query(link): Query<Link>) -> Result<Response, PageError> {
+pub(crate) async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Query(link): Query<Link>,
+) -> Result<Response, PageError> {
     let (store, _) = verified(&state, &link)?;
-    page(&state, store, &link, false).await
+    page(&state, store, &link, Step::Confirm).await
 }
 
 /// Turns the digest off for the member the link names.
@@ -92,5 +106,5 @@ pub(crate) async fn unsubscribe(State(state): State<AppState>, Form(link): Form<
         palisade_store::StoreError::NotFound(_) => invalid_link(),
         other => other.into(),
     })?;
-    page(&state, store, &link, true).await
+    page(&state, store, &link, Step::Done).await
 }

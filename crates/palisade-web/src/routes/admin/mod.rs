@@ -4,6 +4,7 @@
 //! server. [`sell`] is where people apply to become a store's owner.
 
 pub mod backups;
+pub mod digest;
 pub mod firewall_api;
 pub mod home;
 pub mod merchant;
@@ -13,5 +14,4 @@ pub mod security_center;
 pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
-pub mod digest;
 pub mod training;
