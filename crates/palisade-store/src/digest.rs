@@ -85,25 +85,42 @@ pub async fn subscription(db: &Db, scope: &StaffScope) -> Result<Subscription> {
 /// Sets the acting member's own choice for this store.
 pub async fn set_subscription(db: &Db, scope: &StaffScope, choice: Subscription) -> Result<()> {
     let me = member_of(scope)?;
-    set(db, scope.store_id(), me, choice).await
+    set(db, scope, me, choice, "settings").await
 }
 
 /// Turns the digest off for the member a verified unsubscribe link names (the caller checked the tag against
 /// [`link_subject`]). Only this one setting; `NotFound` when the member is not (or no longer) in the store.
 pub async fn unsubscribe(db: &Db, store: StoreId, member: AccountId) -> Result<()> {
-    set(db, store, member, Subscription::OptedOut).await
+    let scope = StoreScope::system(store, "link:security-digest-unsubscribe");
+    set(db, &scope, member, Subscription::OptedOut, "unsubscribe link").await
 }
 
-async fn set(db: &Db, store: StoreId, member: AccountId, choice: Subscription) -> Result<()> {
+/// The audit actions of a change of choice.
+pub const SUBSCRIBED_ACTION: &str = "security_digest.subscribed";
+pub const OPTED_OUT_ACTION: &str = "security_digest.opted_out";
+
+/// Updates the member's row and records the change in the store's audit chain, in one transaction.
+async fn set(db: &Db, scope: &StoreScope, member: AccountId, choice: Subscription, via: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query("UPDATE store_members SET security_digest = $1 WHERE store_id = $2 AND account_id = $3")
         .bind(i64::from(choice == Subscription::Subscribed))
-        .bind(store.to_string())
+        .bind(scope.store_key())
         .bind(member.to_string())
-        .execute_write(db)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("member"));
     }
+    let action = if choice == Subscription::Subscribed { SUBSCRIBED_ACTION } else { OPTED_OUT_ACTION };
+    let target = format!("account:{member}");
+    crate::audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        crate::audit::NewEvent::new(action, &target).details(serde_json::json!({"via": via})),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -148,6 +148,14 @@ async fn once_per_store_and_iso_week_and_an_opted_out_member_gets_none() {
     assert!(digest::unsubscribe(&t, beta.store_id(), alpha_owner).await.is_err(), "not a member of beta");
     digest::unsubscribe(&t, alpha.store_id(), alpha_owner).await.unwrap();
     assert_eq!(digest::subscription(&t, &alpha).await.unwrap(), Subscription::OptedOut);
+    // Each change is in the store's own audit chain, saying how it was made; beta's chain has only beta's.
+    let events = palisade_store::audit::list_store(&t, &alpha, 50).await.unwrap();
+    let last = events.iter().find(|e| e.action == digest::OPTED_OUT_ACTION).unwrap();
+    assert_eq!(last.target, format!("account:{alpha_owner}"));
+    assert!(last.details.contains("unsubscribe link"), "{}", last.details);
+    let beta_events = palisade_store::audit::list_store(&t, &beta, 50).await.unwrap();
+    assert!(beta_events.iter().all(|e| !e.target.contains(&alpha_owner.to_string())));
+    assert!(beta_events.iter().any(|e| e.action == digest::SUBSCRIBED_ACTION && e.details.contains("settings")));
 }
 
 #[test]
