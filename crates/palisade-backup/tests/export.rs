@@ -163,6 +163,7 @@ async fn fill(db: &Db, scope: &StaffScope, objects: &Objects, tag: &str) -> Vec<
                     idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(&format!("{tag}-order"))
                         .unwrap(),
                     card: card("4242 4242 4242 4242", "12/30", "123"),
+                    fingerprints: Default::default(),
                 },
             )
             .await

@@ -12,6 +12,21 @@ const PCI_SCRIPTS: Reference =
 const PCI_TAMPER: Reference =
     Reference { framework: "PCI DSS 4.0", clause: "11.6.1 Change and tamper detection on payment pages" };
 const ESCROW: Reference = Reference { framework: "Marketplace buyer protection", clause: "Funds held until delivery" };
+const TSR_MONITORING: Reference = Reference {
+    framework: "MHA E-commerce Transaction Safety Ratings",
+    clause: "Monitoring fraudulent seller behaviour",
+};
+const TSR_PAYMENT: Reference =
+    Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Secure payment" };
+const PCI_FRAUD: Reference = Reference {
+    framework: "PCI DSS 4.0",
+    clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to",
+};
+
+/// How long a held order may wait for the merchant's review.
+pub const REVIEW_WITHIN: Duration = Duration::from_secs(24 * 3600);
+/// How old the operator's review of the platform fraud rules may be.
+pub const RULES_REVIEW_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How old the last payment-page check may be.
 pub const PAGE_CHECK_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -136,6 +151,82 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
             match row {
                 Ok((0,)) => ControlStatus::met("no paid order waiting more than 5 days"),
                 Ok((n,)) => ControlStatus::unmet(format!("{n} paid order(s) waiting more than 5 days")),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    register_fraud(reg)
+}
+
+/// The fraud controls (issue #20 item 9): a merchant reviews held orders within 24 hours and none ships
+/// unreviewed; the platform's scoring rules running are the ones an operator reviewed.
+fn register_fraud(reg: &mut Registry) -> palisade_store::error::Result<()> {
+    reg.register(
+        Control {
+            id: "store.risky-orders-reviewed",
+            area: Area::TransactionSafety,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "Orders held for fraud review are decided within 24 hours, and none ships unreviewed",
+            why: "A held order is paid but waiting: the buyer waits too, and a fraudulent one left alone is a chargeback later.",
+            remediation: "Open Admin → Orders → Orders held for fraud review and approve or cancel each order.",
+            references: &[TSR_MONITORING, PCI_FRAUD],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store.clone() else {
+                return ControlStatus::NotApplicable { reason: "per store".into() };
+            };
+            let cutoff = ctx.db.now().minus(REVIEW_WITHIN).0;
+            let row: Result<(i64, i64, i64), sqlx::Error> = sqlx::query_as(
+                "SELECT COUNT(*), \
+                 CAST(COALESCE(SUM(CASE WHEN created_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN status IN ('shipped', 'delivered', 'completed') THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM orders WHERE store_id = $1 AND review_state = 'held'",
+            )
+            .bind(scope.store_key())
+            .bind(cutoff)
+            .fetch_one(ctx.db.pool())
+            .await;
+            match row {
+                Ok((_, _, shipped)) if shipped > 0 => {
+                    ControlStatus::unmet(format!("{shipped} held order(s) shipped without a review"))
+                }
+                Ok((_, late, _)) if late > 0 => {
+                    ControlStatus::unmet(format!("{late} held order(s) waiting more than 24 hours"))
+                }
+                Ok((0, _, _)) => ControlStatus::met("no order waiting for review"),
+                Ok((n, _, _)) => ControlStatus::met(format!("{n} held, all within 24 hours; none shipped unreviewed")),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "platform.fraud-rules-reviewed",
+            area: Area::TransactionSafety,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "The platform's fraud scoring rules in force were reviewed by an operator (this version, within a year)",
+            why: "Rules that nobody looked at drift from the fraud actually seen; a release that changes them needs a new look.",
+            remediation: "Read the platform rules (palisade-trust rules/platform.rules and the simulator's figures in its README), \
+                          then record the review with `palisade admin fraud-rules-reviewed --by <name>`.",
+            references: &[TSR_MONITORING, TSR_PAYMENT],
+        },
+        |ctx: EvalContext| async move {
+            let current = crate::fraud::platform_rules_version();
+            match palisade_store::settings::get(&ctx.db, crate::fraud::REVIEW_SETTING).await {
+                Ok(None) => ControlStatus::unmet(format!("rules version {current} has never been reviewed")),
+                Ok(Some((v, at))) => {
+                    let version = v.get("version").and_then(serde_json::Value::as_str).unwrap_or("");
+                    let by = v.get("by").and_then(serde_json::Value::as_str).unwrap_or("?");
+                    if version != current {
+                        ControlStatus::unmet(format!("reviewed version {version}, but {current} is running"))
+                    } else if at.plus(RULES_REVIEW_MAX_AGE) < ctx.db.now() {
+                        ControlStatus::unmet("the last review is more than a year old")
+                    } else {
+                        ControlStatus::met(format!("version {current} reviewed by {by}"))
+                    }
+                }
                 Err(e) => ControlStatus::Unknown { reason: e.to_string() },
             }
         },

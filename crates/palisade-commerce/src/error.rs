@@ -34,6 +34,13 @@ pub enum CommerceError {
     /// A sum of prices beyond what is stored (an order or cart total).
     #[error("{0} total too large")]
     TotalTooLarge(&'static str),
+    /// The fraud rules refused the order before the card was charged: nothing was written or charged.
+    #[error("this order cannot be accepted")]
+    RefusedAsRisky,
+    /// The order waits for the merchant's fraud review: it cannot ship (or be delivered, or complete) until it is
+    /// approved.
+    #[error("this order is held for review: approve it in the review queue before shipping")]
+    HeldForReview,
     /// A refund larger than what escrow still holds for the order.
     #[error("only {held} is still held for this order")]
     RefundExceedsHeld { held: palisade_core::money::Money },

@@ -88,6 +88,9 @@ async fn ship_on(
     shipment: &Shipment,
 ) -> Result<()> {
     let order = orders::get_on(tx, scope, id).await?;
+    if order.review_state == crate::fraud::ReviewState::Held {
+        return Err(CommerceError::HeldForReview);
+    }
     if !order.status.can_become(Status::Shipped) {
         return Err(CommerceError::InvalidTransition(format!(
             "an order that is {} cannot be shipped",
@@ -172,9 +175,11 @@ pub async fn ship_batch(db: &Db, scope: &StaffScope, lines: Vec<BatchLine>) -> R
             Err(e) => Outcome::Skipped(e.to_string()),
             Ok(shipment) => match ship(db, scope, line.order, &shipment).await {
                 Ok(_) => Outcome::Shipped,
-                Err(e @ (CommerceError::InvalidTransition(_) | CommerceError::ChangedMeanwhile(_))) => {
-                    Outcome::Skipped(e.to_string())
-                }
+                Err(
+                    e @ (CommerceError::InvalidTransition(_)
+                    | CommerceError::ChangedMeanwhile(_)
+                    | CommerceError::HeldForReview),
+                ) => Outcome::Skipped(e.to_string()),
                 Err(e) => {
                     tracing::error!(store.id = %scope.store_id(), order.id = %line.order, error = %e, "shipping an order of a batch failed");
                     Outcome::Skipped("it could not be saved; try it again".into())

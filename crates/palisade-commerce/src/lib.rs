@@ -9,6 +9,7 @@ pub mod controls;
 pub mod disputes;
 pub mod error;
 pub mod figures;
+pub mod fraud;
 pub mod fulfilment;
 pub mod idempotency;
 pub mod images;

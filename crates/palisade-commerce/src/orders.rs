@@ -116,6 +116,9 @@ pub struct Checkout {
     /// instead of creating another; any other reuse is refused with [`CommerceError::IdempotencyKeyReused`].
     pub idempotency_key: crate::idempotency::IdempotencyKey,
     pub card: Card,
+    /// Keyed hashes of the card and address (and the GeoIP country) for fraud scoring; empty ones only weaken
+    /// the velocity signals.
+    pub fingerprints: crate::fraud::Fingerprints,
 }
 
 /// A stored order.
@@ -141,6 +144,12 @@ pub struct Order {
     pub buyer_id: Option<String>,
     pub buyer_email: String,
     pub address: serde_json::Value,
+    /// The fraud score given at checkout (0–100); none for orders placed before scoring existed.
+    pub risk_score: Option<i64>,
+    /// The score's top reasons (at most three), highest first.
+    pub risk_reasons: Vec<crate::fraud::StoredReason>,
+    /// Whether the order waits for the merchant's review (a held order cannot ship).
+    pub review_state: crate::fraud::ReviewState,
 }
 
 /// An `orders` row as [`ORDER_COLUMNS`] selects it (read by column name, so a query may add columns after them).
@@ -164,9 +173,12 @@ struct OrderRow {
     buyer_id: Option<String>,
     buyer_email: String,
     address: String,
+    risk_score: Option<i64>,
+    risk_reasons: Option<String>,
+    review_state: String,
 }
 
-const ORDER_COLUMNS: &str = "id, store_id, number, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, carrier, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address";
+const ORDER_COLUMNS: &str = "id, store_id, number, status, currency, subtotal_minor, shipping_minor, total_minor, refunded_minor, carrier, tracking_no, card_brand, card_last4, created_at, updated_at, buyer_id, buyer_email, address, risk_score, risk_reasons, review_state";
 
 fn order_from(r: OrderRow) -> Result<Order> {
     let c = Currency::parse(&r.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -188,6 +200,9 @@ fn order_from(r: OrderRow) -> Result<Order> {
         buyer_id: r.buyer_id,
         buyer_email: r.buyer_email,
         address: serde_json::from_str(&r.address).unwrap_or(serde_json::Value::Null),
+        risk_score: r.risk_score,
+        risk_reasons: r.risk_reasons.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
+        review_state: crate::fraud::ReviewState::parse(&r.review_state)?,
     })
 }
 
@@ -483,6 +498,10 @@ pub struct Placed {
 
 /// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key, for the
 /// same sender and request only.
+#[allow(
+    clippy::too_many_lines,
+    reason = "checkout reads as one sequence in one transaction: price, score and judge, number, write, then charge"
+)]
 pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
     let key = req.idempotency_key.as_str();
     let sender = sender(scope, &req)?;
@@ -493,7 +512,10 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             // A retry of a checkout whose payment was never recorded (the gateway failed or timed out): the charge is
             // asked again under the attempt's own key, which a gateway answers with the first charge if there was
             // one, so nothing is charged twice and the order does not stay unpaid with its stock held.
-            Status::Placed => settle(db, gateway, scope, (placed.order.id, placed.order.total), &req.card, key).await,
+            Status::Placed => {
+                let declined = DeclineKeys::of(&req);
+                settle(db, gateway, scope, (placed.order.id, placed.order.total), &req.card, key, &declined).await
+            }
             // Written by a release that kept declined attempts as cancelled orders.
             Status::Cancelled => {
                 Err(CommerceError::PaymentDeclined { reason: "an earlier payment with this key was declined".into() })
@@ -517,6 +539,22 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let mut tx = db.begin_write().await?;
     let (subtotal, items) = reserve_lines(&mut tx, scope, &req.lines, currency).await?;
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+    // Scored and judged by the rules before anything is written or charged (issue #20).
+    let attempt = crate::fraud::Attempt {
+        email: req.email.as_str(),
+        address: &req.address,
+        fingerprints: &req.fingerprints,
+        total_minor: total,
+        currency,
+    };
+    let risk = crate::fraud::assess_on(&mut tx, db, scope, &attempt).await?;
+    if risk.action == palisade_trust::Action::Block {
+        // Nothing of the attempt stays: the reservations roll back, the gateway is never asked.
+        drop(tx);
+        crate::fraud::record_block(db, scope, &risk, total).await?;
+        return Err(CommerceError::RefusedAsRisky);
+    }
+    let held = risk.action == palisade_trust::Action::Review;
     // The store's next number, in this transaction: a rollback gives it back, so refused checkouts leave no gap
     // (a declined attempt's number stays unused).
     let (number,): (i64,) = sqlx::query_as(
@@ -527,8 +565,9 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .await?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, store_id, number, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, \
-         total_minor, address, idempotency_key, idempotency_fingerprint, created_at, updated_at) \
-         VALUES ($1, $2, $13, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         total_minor, address, idempotency_key, idempotency_fingerprint, created_at, updated_at, risk_score, risk_reasons, \
+         risk_rule, review_state, card_fingerprint, ship_key) \
+         VALUES ($1, $2, $13, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16, $17, $18, $19)",
     )
     .bind(id.to_string())
     .bind(scope.store_key())
@@ -543,6 +582,12 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .bind(&fingerprint)
     .bind(now)
     .bind(number)
+    .bind(i64::from(risk.score))
+    .bind(risk.reasons_json())
+    .bind(risk.rule.as_deref())
+    .bind(if held { "held" } else { "none" })
+    .bind(req.fingerprints.card.as_deref())
+    .bind(req.fingerprints.address.as_deref())
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(d)) = &inserted
@@ -558,11 +603,31 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     inserted?;
     insert_items(&mut tx, scope, id, &items).await?;
     record(&mut tx, db, scope, id, None, Status::Placed, "order placed").await?;
+    if held {
+        let target = format!("order:{id}");
+        let codes: Vec<&str> = risk.reasons.iter().map(|r| r.code.as_str()).collect();
+        let details = serde_json::json!({"score": risk.score, "reasons": codes, "rule": risk.rule});
+        audit::record_store(&mut tx, db, scope, NewEvent::new("order.held_for_review", &target).details(details))
+            .await?;
+    }
     // Stock went down: the store's pages show it (last, after the row locks above; see palisade_store::storefront).
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
 
-    settle(db, gateway, scope, (id, Money::new(total, currency)), &req.card, key).await
+    let declined = DeclineKeys::of(&req);
+    settle(db, gateway, scope, (id, Money::new(total, currency)), &req.card, key, &declined).await
+}
+
+/// What a declined attempt leaves for the `failed_attempts` feature: keyed or plain hashes only.
+struct DeclineKeys {
+    card: Option<String>,
+    email_hash: String,
+}
+
+impl DeclineKeys {
+    fn of(req: &Checkout) -> Self {
+        DeclineKeys { card: req.fingerprints.card.clone(), email_hash: crate::fraud::email_hash(req.email.as_str()) }
+    }
 }
 
 /// One line of an order being placed, priced from the catalog.
@@ -652,6 +717,7 @@ async fn settle(
     (id, total): (OrderId, Money),
     card: &Card,
     key: &str,
+    declined: &DeclineKeys,
 ) -> Result<Placed> {
     let attempt = format!("{}:{key}:{id}", scope.store_key());
     let charge = gateway.charge(total, card, &attempt).await;
@@ -682,7 +748,7 @@ async fn settle(
             }
         }
         Ok(Charge::Declined { reason }) => {
-            undo_declined(&mut tx, db, scope, (id, total), &reason).await?;
+            undo_declined(&mut tx, db, scope, (id, total), &reason, declined).await?;
             tx.commit().await?;
             return Err(CommerceError::PaymentDeclined { reason });
         }
@@ -708,6 +774,7 @@ async fn undo_declined(
     scope: &StoreScope,
     (order, total): (OrderId, Money),
     reason: &str,
+    declined: &DeclineKeys,
 ) -> Result<()> {
     let id = order.to_string();
     let lines: Vec<(String, i64)> =
@@ -740,6 +807,24 @@ async fn undo_declined(
     let target = format!("order:{id}");
     let details = serde_json::json!({"reason": reason, "total_minor": total.minor, "currency": total.currency.code()});
     audit::record_store(tx, db, scope, NewEvent::new("order.payment_declined", &target).details(details)).await?;
+    // Counted by the next attempts' `failed_attempts` and `store.failed_1h`; kept a day (the features look back
+    // an hour), pruned here so the table stays small without a job.
+    let now = db.now().0;
+    sqlx::query("DELETE FROM payment_declines WHERE store_id = $1 AND at < $2")
+        .bind(scope.store_key())
+        .bind(now - crate::fraud::DECLINES_KEPT_MS)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO payment_declines (id, store_id, card_fingerprint, email_hash, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(palisade_core::JobId::new().to_string())
+    .bind(scope.store_key())
+    .bind(declined.card.as_deref())
+    .bind(&declined.email_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     palisade_store::storefront::touch(tx, scope).await?;
     Ok(())
 }
@@ -796,6 +881,11 @@ pub(crate) async fn move_on(
     policy: &Policy,
 ) -> Result<()> {
     let order = get_on(tx, scope, id).await?;
+    if order.review_state == crate::fraud::ReviewState::Held
+        && matches!(to, Status::Shipped | Status::Delivered | Status::Completed)
+    {
+        return Err(CommerceError::HeldForReview);
+    }
     if !order.status.can_become(to) {
         return Err(CommerceError::InvalidTransition(format!(
             "an order that is {} cannot become {}",
@@ -1000,6 +1090,18 @@ pub async fn search(db: &Db, scope: &StaffScope, query: &OrderQuery, limit: i64,
     .bind(offset.max(0))
     .bind(number)
     .bind(email)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(order_from).collect()
+}
+
+/// The store's orders held for review, oldest first.
+pub(crate) async fn held_in(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Order>> {
+    let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND review_state = 'held' ORDER BY created_at, id LIMIT $2"
+    )))
+    .bind(scope.store_key())
+    .bind(limit)
     .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(order_from).collect()

@@ -99,6 +99,7 @@ fn order_request(variant: &VariantId, quantity: i64, key: &str) -> Checkout {
         lines: vec![Line { variant_id: *variant, quantity }],
         idempotency_key: idem(key),
         card: card("4242424242424242", "12/30", "123"),
+        fingerprints: Default::default(),
     }
 }
 
@@ -278,6 +279,7 @@ mod orders {
         Checkout {
             email: Email::parse("buyer@example.com").unwrap(),
             card: card(number, "12/30", "123"),
+            fingerprints: Default::default(),
             ..order_request(variant, qty, key)
         }
     }
@@ -711,6 +713,7 @@ mod order_access {
             lines: vec![Line { variant_id: *v, quantity: 1 }],
             idempotency_key: idem("k3"),
             card: card("4242424242424242", "12/30", "123"),
+            fingerprints: Default::default(),
         };
         let eves = orders::checkout(&t, &TestGateway, &scope, req).await.unwrap().order;
         assert_eq!(OrderAccess::for_buyer(&t, eve.id, eves.id).await.unwrap().order_id(), eves.id);

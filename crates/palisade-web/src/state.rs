@@ -107,6 +107,8 @@ pub struct Shared {
     pub export_sealer: Option<Arc<palisade_store::seal::Sealer>>,
     /// Rendered storefront pages (exact: keyed by the stores' content versions; see `page_cache`).
     pub page_cache: Arc<crate::page_cache::PageCache>,
+    /// The card-testing guard on both checkouts (in process: see `services::card_testing`).
+    pub card_guard: Arc<crate::services::card_testing::CardGuard>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -129,6 +131,7 @@ impl AppState {
         let _ = crate::http::metrics::handle();
         let shield = crate::edge::shield::ShieldState::start(db.clone(), config.shield.clone());
         let limiter = crate::edge::limits::Limiter::local(config.limits.clone());
+        let db_clock = db.clock().clone();
         Ok(Self(Arc::new(Shared {
             db,
             registry: Arc::new(registry),
@@ -147,6 +150,7 @@ impl AppState {
             geoip: Arc::new(crate::edge::geoip::GeoIp::default()),
             export_sealer: None,
             page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
+            card_guard: Arc::new(crate::services::card_testing::CardGuard::new(db_clock)),
         })))
     }
 

@@ -278,6 +278,13 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Record that the platform's fraud scoring rules of this release were reviewed (the matrix control
+    /// `platform.fraud-rules-reviewed` compares the recorded version with the running one).
+    FraudRulesReviewed {
+        /// Who reviewed them (name or email), as the audit log and the control show it.
+        #[arg(long)]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

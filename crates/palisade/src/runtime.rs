@@ -69,6 +69,9 @@ pub fn registry() -> anyhow::Result<Registry> {
     palisade_identity::controls::register(&mut reg).map_err(explain).context("registering identity controls")?;
     palisade_commerce::controls::register(&mut reg).map_err(explain).context("registering commerce controls")?;
     palisade_web::edge::shield::register(&mut reg).map_err(explain).context("registering firewall controls")?;
+    palisade_web::register_card_testing_control(&mut reg)
+        .map_err(explain)
+        .context("registering card-testing control")?;
     palisade_backup::controls::register(&mut reg).map_err(explain).context("registering backup controls")?;
     Ok(reg)
 }

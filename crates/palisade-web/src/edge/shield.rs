@@ -258,6 +258,7 @@ pub async fn report_node(db: &Db, node: &str, web: &crate::WebConfig) -> Result<
         "shedding": web.shedding.enabled, "capacity": web.shedding.capacity, "per_ip": web.shedding.per_ip,
         "header_read_timeout_secs": crate::edge::server::ConnLimits::default().header_read_timeout.as_secs(),
         "rate_limits": web.limits.enabled, "shared_limits": web.limits.redis_url.is_some(),
+        "card_testing": crate::services::card_testing::node_report(),
     });
     palisade_store::settings::put(db, &format!("{NODE_REPORT_PREFIX}{node}"), &report).await
 }
@@ -268,7 +269,7 @@ pub async fn forget_node(db: &Db, node: &str) -> Result<(), StoreError> {
 }
 
 /// The reports of the nodes that are running (renewed within [`NODE_REPORT_FRESH`]): node name and report.
-async fn node_reports(db: &Db) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+pub(crate) async fn node_reports(db: &Db) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
     let fresh_since = db.now().minus(NODE_REPORT_FRESH);
     Ok(palisade_store::settings::with_prefix(db, NODE_REPORT_PREFIX)
         .await?

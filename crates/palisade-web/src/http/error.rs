@@ -311,6 +311,13 @@ impl From<palisade_commerce::CommerceError> for ApiError {
                 )
             }
             E::PaymentDeclined { reason } => card_declined(&reason),
+            // Which rule or signal refused it is not told: it would teach a fraudster what to change.
+            E::RefusedAsRisky => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "order_refused",
+                "we could not accept this order and nothing was charged; if you think this is a mistake, contact the shop",
+            ),
+            e @ E::HeldForReview => ApiError::new(StatusCode::CONFLICT, "held_for_review", e.to_string()),
             E::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
             e @ E::ChangedMeanwhile(_) => ApiError::new(StatusCode::CONFLICT, "changed_meanwhile", e.to_string()),
             e @ E::TotalTooLarge(_) => {

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::passkeys::routes())
         .merge(admin::security_center::routes())
         .merge(admin::merchant::routes())
+        .merge(admin::fraud::routes())
         .merge(admin::orders::routes())
         .merge(admin::home::routes())
         .merge(admin::backups::routes())

@@ -2,6 +2,7 @@
 //! call these, and render the outcome their own way (a page or JSON).
 
 pub mod api_tokens;
+pub mod card_testing;
 pub mod firewall_rules;
 pub mod markdown;
 pub mod payouts;

@@ -1,6 +1,7 @@
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Role};
 use palisade_web::routes::admin::backups::ROUTES as BACKUP_ROUTES;
+use palisade_web::routes::admin::fraud::ROUTES as FRAUD_ROUTES;
 use palisade_web::routes::admin::home::ROUTES as HOME_ROUTES;
 use palisade_web::routes::admin::merchant::ROUTES as MERCHANT_ROUTES;
 use palisade_web::routes::admin::orders::ROUTES as ORDER_ROUTES;
@@ -61,7 +62,13 @@ async fn json_admin_routes(app: &TestApp) -> Vec<Route> {
 
 /// The HTML admin routes (their lists) and the JSON admin routes (their declarations).
 async fn admin_routes(app: &TestApp) -> Vec<Route> {
-    let html = ROUTES.iter().chain(MERCHANT_ROUTES).chain(ORDER_ROUTES).chain(HOME_ROUTES).chain(BACKUP_ROUTES);
+    let html = ROUTES
+        .iter()
+        .chain(MERCHANT_ROUTES)
+        .chain(ORDER_ROUTES)
+        .chain(HOME_ROUTES)
+        .chain(BACKUP_ROUTES)
+        .chain(FRAUD_ROUTES);
     let mut all: Vec<Route> = html.map(|(m, p, perm)| ((*m).to_owned(), (*p).to_owned(), *perm)).collect();
     all.extend(json_admin_routes(app).await);
     all

@@ -17,6 +17,7 @@ mod console;
 mod console_updates;
 mod digest;
 mod fail_closed;
+mod fraud;
 mod identity;
 mod import_guard;
 mod limits;

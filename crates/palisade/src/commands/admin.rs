@@ -100,3 +100,17 @@ pub async fn set_password(global: &GlobalArgs, email: &str) -> anyhow::Result<Ex
     inst.db.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn fraud_rules_reviewed(global: &GlobalArgs, by: &str) -> anyhow::Result<ExitCode> {
+    let by = display_name("by", by)?;
+    let settings = config::resolve(global, config::ServeFlags::NONE)?;
+    let inst = runtime::open(settings, runtime::Schema::Migrate).await?;
+    let platform = palisade_store::scope::PlatformScope::system("cli");
+    palisade_commerce::fraud::record_platform_review(&inst.db, &platform, &by).await?;
+    println!(
+        "Recorded: the platform fraud rules version {} were reviewed by {by}.",
+        palisade_commerce::fraud::platform_rules_version()
+    );
+    inst.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -330,6 +330,7 @@ pub async fn place(
             lines,
             idempotency_key: IdempotencyKey::parse(&format!("demo-{i}"))?,
             card: payments::card(card, "12/30", "123"),
+            fingerprints: Default::default(),
         },
     )
     .await;

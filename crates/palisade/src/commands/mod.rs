@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin::create_operator(&cli.global, &email, name, expires_days).await
         }
         Command::Admin(AdminCommand::SetPassword { email }) => admin::set_password(&cli.global, &email).await,
+        Command::Admin(AdminCommand::FraudRulesReviewed { by }) => admin::fraud_rules_reviewed(&cli.global, &by).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
         Command::Backup(command) => backup::run(&cli.global, command).await,
     }

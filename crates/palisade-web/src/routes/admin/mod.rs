@@ -6,6 +6,7 @@
 pub mod backups;
 pub mod digest;
 pub mod firewall_api;
+pub mod fraud;
 pub mod home;
 pub mod merchant;
 pub mod orders;

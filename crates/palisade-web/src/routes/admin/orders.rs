@@ -90,10 +90,8 @@ async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q)
         .iter()
         .map(|(s, n)| json!({"status": s.as_str(), "label": queue_label(*s), "count": n}))
         .collect();
-    let rows: Vec<_> = list
-        .iter()
-        .map(|o| json!({"order": o, "name": o.address.get("name"), "shippable": o.status.can_become(Status::Shipped)}))
-        .collect();
+    let rows: Vec<_> =
+        list.iter().map(|o| json!({"order": o, "name": o.address.get("name"), "shippable": shippable(o)})).collect();
     let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
     let ctx = json!({
         "rows": rows, "queue": queue, "statuses": statuses, "carriers": CARRIERS, "batch_limit": BATCH_LIMIT,
@@ -101,6 +99,15 @@ async fn order_list(State(state): State<AppState>, access: StaffAccess, Query(q)
         "page": pg, "has_next": list.len() == 50,
     });
     page(&state, &access, "merchant_orders.html", "orders", ctx).await
+}
+
+fn held_for_review(o: &orders::Order) -> bool {
+    o.review_state == palisade_commerce::fraud::ReviewState::Held
+}
+
+/// Whether the ship form is offered: the lifecycle allows it and no fraud review holds it.
+fn shippable(o: &orders::Order) -> bool {
+    o.status.can_become(Status::Shipped) && !held_for_review(o)
 }
 
 /// A message shown at the top of the order page after an action.
@@ -141,7 +148,8 @@ async fn detail(state: &AppState, access: &StaffAccess, id: OrderId, flash: Opti
     page(state, access, "merchant_order.html", "orders", json!({
         "order": o, "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
         "refunded": Money::new(o.refunded_minor, o.total.currency), "carriers": CARRIERS, "flash": flash,
-        "can_ship": o.status.can_become(Status::Shipped), "can_deliver": o.status.can_become(Status::Delivered),
+        "can_ship": shippable(&o), "can_deliver": o.status.can_become(Status::Delivered) && !held_for_review(&o),
+        "held_for_review": held_for_review(&o),
         "can_refund": o.status.can_become(Status::Refunded) && held > 0,
     })).await
 }

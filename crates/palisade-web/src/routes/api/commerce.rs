@@ -29,6 +29,7 @@ use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::access::{AccessRejection, StaffAccess};
+use crate::http::client::ClientAddr;
 use crate::http::id_path::IdPath;
 use crate::http::json::Body;
 use crate::http::session::{SessionRejection, SignedIn};
@@ -38,6 +39,7 @@ use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::order_link;
 use crate::routes::storefront::checkout::guest_proof;
 use crate::services;
+use crate::services::card_testing;
 use crate::state::AppState;
 
 /// The commerce endpoints, from their declarations (see [`crate::routes::api::declarations`]).
@@ -176,11 +178,12 @@ struct OrderIn {
     summary = "Place and pay an order",
     params(("Idempotency-Key" = String, Header, description = "required, 1–100 characters; a retry by the same sender with the same body returns the first order, any other reuse is 409 idempotency_key_reused")),
     request_body = OrderIn,
-    responses((status = 201, description = "paid: the order and its signed link", content_type = "application/json"), (status = 402, description = "the card was declined: no order was kept; another card may be tried", content_type = "application/json")),
+    responses((status = 201, description = "paid (or paid and held for the merchant's fraud review): the order and its signed link", content_type = "application/json"), (status = 402, description = "the card was declined: no order was kept; another card may be tried", content_type = "application/json"), (status = 403, description = "order_refused: the fraud rules refused the order; nothing was charged", content_type = "application/json"), (status = 428, description = "checkout_challenge: several declines came from this card, address or session; solve `error.challenge` (find n with SHA-256(challenge + \":\" + n) starting with `error.bits` zero bits) and send the same request with the headers X-Checkout-Challenge and X-Checkout-Proof", content_type = "application/json"), (status = 429, description = "card_testing_refused: too many declines from this card, address or session; nothing was charged", content_type = "application/json")),
     extensions(("x-permission" = json!(access::PUBLIC)))
 )]
 async fn create_order(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     s: Result<SignedIn, SessionRejection>,
     headers: HeaderMap,
     Path(store): Path<String>,
@@ -204,6 +207,44 @@ async fn create_order(
     let expiry = payments::parse_expiry(&body.card.expiry, state.db.now())
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
     let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &expiry, None));
+    // The card-testing guard, before anything is placed or charged (issue #20 item 4). An API guest has no
+    // session: its address stands in (never a shared empty key, which would make every guest one session).
+    let card_fp = card_testing::card_fingerprint(&state, &body.card.number);
+    let session = match buyer {
+        Some(b) => format!("account:{b}"),
+        None => format!("addr:{}", ip.map(|i| i.to_string()).unwrap_or_default()),
+    };
+    let known_buyer = match buyer {
+        Some(b) => !orders::for_buyer(&state.db, b, 1).await?.is_empty(),
+        None => false,
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let attempt = card_testing::CheckoutAttempt {
+        store: id,
+        card: &card_fp,
+        address: ip,
+        session: &session,
+        known_buyer,
+        proof: header("x-checkout-challenge").zip(header("x-checkout-proof")),
+    };
+    let (decision, proof) = card_testing::gate(&state, &attempt);
+    match decision {
+        card_testing::Decision::Allow => {}
+        card_testing::Decision::Challenge(c) => {
+            let body = json!({"error": {"code": card_testing::CHALLENGE_CODE, "message": card_testing::CHALLENGE_MESSAGE,
+                "challenge": c, "bits": card_testing::CHALLENGE_BITS}});
+            return Ok((StatusCode::PRECONDITION_REQUIRED, Json(body)).into_response());
+        }
+        card_testing::Decision::Refuse => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                card_testing::REFUSED_CODE,
+                card_testing::REFUSED_MESSAGE,
+            )
+            .into());
+        }
+    }
+    let fingerprints = card_testing::fingerprints(&state, &body.card.number, &address, ip);
     let req = Checkout {
         guest_proof,
         email,
@@ -211,9 +252,12 @@ async fn create_order(
         lines: body.lines.into_iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: key,
         card: payments::card(&body.card.number, &expiry, body.card.cvc.trim()),
+        fingerprints,
     };
     // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
-    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await?;
+    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
+    card_testing::outcome(&state, &attempt, proof, placed.as_ref().map(|_| ()));
+    let placed = placed?;
     let order = &placed.order;
     let link = format!("{}{}", state.config.public_url, order_link(&state, order));
     Ok((StatusCode::CREATED, Json(json!({"order": order, "link": link}))).into_response())

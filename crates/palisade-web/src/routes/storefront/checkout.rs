@@ -21,10 +21,12 @@ use serde_json::json;
 use sha2::{Digest, Sha384};
 
 use crate::http::PageError;
+use crate::http::client::ClientAddr;
 use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::{cart_of, order_link, shopper_of};
 use crate::routes::storefront::pay_form::{self, FieldErrors, PayForm};
+use crate::services::card_testing;
 use crate::state::AppState;
 
 /// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
@@ -49,7 +51,8 @@ const PAY_JS: &str = include_str!("../../../assets/pay.js");
 pub static PAYMENT_SCRIPTS: LazyLock<Vec<Script>> = LazyLock::new(|| {
     vec![Script {
         path: "/assets/pay.js",
-        purpose: "formats the card number as typed; focuses the list of refused fields; prevents double submission",
+        purpose: "formats the card number as typed; focuses the list of refused fields; prevents double submission; \
+                  solves the card-testing guard's proof of work when asked",
         integrity: sri(PAY_JS),
         body: PAY_JS,
     }]
@@ -115,6 +118,8 @@ struct Shown<'a> {
     group: Option<&'a cart::StoreGroup>,
     form: &'a PayForm,
     errors: &'a FieldErrors,
+    /// The card-testing guard's proof-of-work challenge, when it asked for one.
+    challenge: Option<&'a str>,
 }
 
 /// A line's chosen options as the buyer picked them ("size: M · colour: Red"), in the catalog's key order.
@@ -170,6 +175,7 @@ fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Res
         "pay.html",
         json!({"group": shown.group.map(group_json), "form": shown.form, "errors": shown.errors,
             "summary": summary, "step": step_of(shown), "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
+            "challenge": shown.challenge, "challenge_bits": card_testing::CHALLENGE_BITS,
             "protection_days": state.config.commerce.protection_days()}),
     )?;
     Ok(secured(status, html))
@@ -195,7 +201,7 @@ async fn prefilled(state: &AppState, buyer: &SignedIn) -> Result<PayForm, PageEr
 
 /// The page with no cart behind it: what the integrity monitor fetches (same template, scripts and headers).
 async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError> {
-    let shown = Shown { group: None, form: &PayForm::default(), errors: &FieldErrors::default() };
+    let shown = Shown { group: None, form: &PayForm::default(), errors: &FieldErrors::default(), challenge: None };
     render(&state, &shown, StatusCode::OK)
 }
 
@@ -222,12 +228,14 @@ async fn pay_page(
         Some(buyer) => prefilled(&state, buyer).await?,
         None => PayForm::default(),
     };
-    let shown = Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default() };
+    let shown =
+        Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default(), challenge: None };
     render(&state, &shown, StatusCode::OK)
 }
 
 async fn pay(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     s: Result<SignedIn, SessionRejection>,
     Path(store): Path<String>,
@@ -239,7 +247,7 @@ async fn pay(
     let checked = match pay_form::check(&form, state.db.now()) {
         Ok(c) => c,
         Err(errors) => {
-            let shown = Shown { group: Some(&group), form: &form, errors: &errors };
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
             return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -248,6 +256,37 @@ async fn pay(
     let scope = StoreScope::shopper(store_id, buyer);
     let guest_proof =
         buyer.is_none().then(|| guest_proof(&state, &form.card_number, &checked.expiry, Some(cart_id.as_str())));
+    // The card-testing guard, before anything is placed or charged (issue #20 item 4).
+    let card_fp = card_testing::card_fingerprint(&state, &form.card_number);
+    let known_buyer = match buyer {
+        Some(b) => !orders::for_buyer(&state.db, b, 1).await?.is_empty(),
+        None => false,
+    };
+    let attempt = card_testing::CheckoutAttempt {
+        store: store_id,
+        card: &card_fp,
+        address: ip,
+        session: cart_id.as_str(),
+        known_buyer,
+        proof: (!form.pow_c.is_empty()).then_some((form.pow_c.as_str(), form.pow_n.as_str())),
+    };
+    let (decision, proof) = card_testing::gate(&state, &attempt);
+    match decision {
+        card_testing::Decision::Allow => {}
+        card_testing::Decision::Challenge(c) => {
+            let mut errors = FieldErrors::default();
+            errors.add(pay_form::FORM, card_testing::CHALLENGE_MESSAGE);
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: Some(&c) };
+            return render(&state, &shown, StatusCode::PRECONDITION_REQUIRED);
+        }
+        card_testing::Decision::Refuse => {
+            let mut errors = FieldErrors::default();
+            errors.add(pay_form::FORM, card_testing::REFUSED_MESSAGE);
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
+            return render(&state, &shown, StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+    let fingerprints = card_testing::fingerprints(&state, &form.card_number, &checked.address, ip);
     let req = Checkout {
         guest_proof,
         email: checked.email,
@@ -255,8 +294,11 @@ async fn pay(
         lines: group.lines.iter().map(|l| Line { variant_id: l.variant_id, quantity: l.quantity }).collect(),
         idempotency_key: checked.idempotency_key,
         card: payments::card(&form.card_number, &checked.expiry, form.cvc.trim()),
+        fingerprints,
     };
-    match orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await {
+    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
+    card_testing::outcome(&state, &attempt, proof, placed.as_ref().map(|_| ()));
+    match placed {
         Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
             Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
@@ -287,6 +329,12 @@ fn refused(state: &AppState, group: &cart::StoreGroup, form: PayForm, e: Commerc
             errors.add(pay_form::FORM, m);
             (form, StatusCode::UNPROCESSABLE_ENTITY)
         }
+        e @ CommerceError::RefusedAsRisky => {
+            // Nothing was placed or charged; which signal refused it is not told.
+            let e = crate::http::ApiError::from(e);
+            errors.add(pay_form::FORM, "We could not accept this order, and nothing was charged. If you think this is a mistake, contact the shop.");
+            (PayForm { idempotency_key: new_key(), ..form }, e.status)
+        }
         e @ CommerceError::PaymentGatewayUnavailable(_) => {
             // Nothing was charged: the same page, with the same key, lets the buyer try again.
             let e = crate::http::ApiError::from(e);
@@ -302,5 +350,5 @@ fn refused(state: &AppState, group: &cart::StoreGroup, form: PayForm, e: Commerc
         }
         e => return Err(e.into()),
     };
-    render(state, &Shown { group: Some(group), form: &form, errors: &errors }, status)
+    render(state, &Shown { group: Some(group), form: &form, errors: &errors, challenge: None }, status)
 }

@@ -37,6 +37,12 @@ pub(super) struct PayForm {
     pub expiry: String,
     #[serde(default, skip_serializing)]
     pub cvc: String,
+    /// The card-testing guard's challenge, when one was given (the page's script solves it on submit).
+    #[serde(default, skip_serializing)]
+    pub pow_c: String,
+    /// The solution the script found.
+    #[serde(default, skip_serializing)]
+    pub pow_n: String,
 }
 
 impl std::fmt::Debug for PayForm {

@@ -1,0 +1,366 @@
+//! Fraud scoring at checkout, store rules and the review queue (issue #20 items 2 and 9), on a real database
+//! (SQLite, or PostgreSQL with PALISADE_TEST_DATABASE_URL).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+use palisade_commerce::fraud::{self, Fingerprints, ReviewState, RulesRefused};
+use palisade_commerce::fulfilment::{self, BatchLine, Notify, Outcome, Shipment};
+use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::payments::{Card, Charge, GatewayError, PaymentGateway, TestGateway, card};
+use palisade_commerce::policy::Policy;
+use palisade_commerce::{CommerceError, ledger};
+use palisade_core::VariantId;
+use palisade_core::money::{Currency, Money};
+use palisade_core::text::{Email, Slug};
+use palisade_store::audit;
+use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
+use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
+use palisade_store::testing::TestDb;
+use palisade_store::{Db, StoreError};
+
+/// The test gateway, counting the charges it is asked for.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl PaymentGateway for Counting {
+    fn charge<'a>(
+        &'a self,
+        amount: Money,
+        card: &'a Card,
+        idempotency: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Charge, GatewayError>> + Send + 'a>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        TestGateway.charge(amount, card, idempotency)
+    }
+}
+
+async fn store(db: &Db, slug: &str) -> StaffScope {
+    let owner = tenancy::create_account(
+        db,
+        NewAccount {
+            email: Email::parse(&format!("o@{slug}.example")).unwrap(),
+            display_name: "O".into(),
+            kind: AccountKind::Staff,
+        },
+    )
+    .await
+    .unwrap();
+    tenancy::create_store(
+        db,
+        &PlatformScope::system("test"),
+        NewStore {
+            slug: Slug::parse(slug).unwrap(),
+            name: slug.into(),
+            currency: Currency::SGD,
+            owner: owner.id,
+            security_contact: None,
+        },
+    )
+    .await
+    .unwrap()
+    .1
+    .to_staff()
+    .unwrap()
+}
+
+async fn product(db: &Db, scope: &StaffScope, stock: i64) -> VariantId {
+    let p = catalog::create_product(
+        db,
+        scope,
+        NewProduct {
+            slug: Slug::parse("oolong").unwrap(),
+            title: "Oolong".into(),
+            description: "Roasted.".into(),
+            status: ProductStatus::Published,
+            category: None,
+            variants: vec![NewVariant {
+                sku: "OOL-1".into(),
+                options: serde_json::json!({}),
+                price: Money::new(1850, Currency::SGD),
+                stock,
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    p.variants[0].id
+}
+
+fn request(variant: VariantId, key: &str, email: &str, number: &str, card_fp: &str) -> Checkout {
+    Checkout {
+        guest_proof: Some(format!("proof-{key}")),
+        email: Email::parse(email).unwrap(),
+        address: palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+            name: "Mei",
+            line1: "1 Marina Blvd",
+            line2: "",
+            city: "Singapore",
+            postcode: "018989",
+            country: "Singapore",
+        })
+        .unwrap(),
+        lines: vec![Line { variant_id: variant, quantity: 1 }],
+        idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
+        card: card(number, "12/30", "123"),
+        fingerprints: Fingerprints { card: Some(card_fp.into()), address: Some("addr-1".into()), ip_country: None },
+    }
+}
+
+fn guest(scope: &StaffScope) -> StoreScope {
+    StoreScope::shopper(scope.store_id(), None)
+}
+
+const PAYS: &str = "4242424242424242";
+const DECLINED: &str = "4000000000000002";
+
+async fn stock(db: &Db, scope: &StaffScope, v: VariantId) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT stock FROM variants WHERE store_id = $1 AND id = $2")
+        .bind(scope.store_key())
+        .bind(v.to_string())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+async fn order_count(db: &Db, scope: &StaffScope) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn every_order_is_stored_with_its_score_and_reasons() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    let quiet = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    assert_eq!(quiet.risk_score, Some(0));
+    assert!(quiet.risk_reasons.is_empty());
+    assert_eq!(quiet.review_state, ReviewState::None);
+    // A disposable address, and the same card three times in the hour.
+    orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k2", "x@mailinator.com", PAYS, "c1")).await.unwrap();
+    let risky = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k3", "x@mailinator.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    let codes: Vec<&str> = risky.risk_reasons.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["disposable_email", "card_velocity"], "highest points first");
+    assert_eq!(risky.risk_score, Some(15 + 12));
+    assert!(risky.risk_reasons[0].text.contains("disposable"));
+    // Read back the same way by the merchant.
+    let again = orders::get(&t, &a, risky.id).await.unwrap();
+    assert_eq!(again.risk_reasons, risky.risk_reasons);
+}
+
+#[tokio::test]
+async fn a_block_rule_refuses_before_the_gateway_and_writes_nothing() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let b = store(&t, "bravo").await;
+    let v = product(&t, &a, 3).await;
+    let vb = product(&t, &b, 3).await;
+    assert_eq!(fraud::set_rules(&t, &a, "# big orders\nblock if amount > 10\n").await.unwrap(), Ok(1));
+    let gateway = Counting::default();
+    let r = orders::checkout(&t, &gateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1")).await;
+    assert!(matches!(r, Err(CommerceError::RefusedAsRisky)), "{r:?}");
+    assert_eq!(gateway.0.load(Ordering::SeqCst), 0, "the card was never charged");
+    assert_eq!(order_count(&t, &a).await, 0, "no order");
+    assert_eq!(stock(&t, &a, v).await, 3, "no stock held");
+    let events = audit::list_store(&t, &a, 20).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "order.blocked_by_rules"), "audited");
+    // Store A's rules never apply to store B.
+    let placed = orders::checkout(&t, &gateway, &guest(&b), request(vb, "k1", "mei@example.com", PAYS, "c1")).await;
+    assert_eq!(placed.unwrap().order.status, Status::Paid);
+    // The next number is not used up by the refusal.
+    fraud::set_rules(&t, &a, "").await.unwrap().unwrap();
+    let first = orders::checkout(&t, &gateway, &guest(&a), request(v, "k2", "mei@example.com", PAYS, "c2")).await;
+    assert_eq!(first.unwrap().order.number.0, 1001);
+}
+
+#[tokio::test]
+async fn a_review_rule_holds_the_order_and_no_path_ships_it_until_approved() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    fraud::set_rules(&t, &a, "review if amount > 10").await.unwrap().unwrap();
+    let held = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    assert_eq!((held.status, held.review_state), (Status::Paid, ReviewState::Held), "charged into escrow, held");
+    assert!(ledger::escrow_balance(&t, &a, held.id).await.unwrap() > 0);
+    let queue = fraud::held(&t, &a, 50).await.unwrap();
+    assert_eq!(queue.iter().map(|o| o.id).collect::<Vec<_>>(), [held.id]);
+
+    let shipment = Shipment::new("SingPost", "RR123", Notify::Quiet).unwrap();
+    let shipped = fulfilment::ship(&t, &a, held.id, &shipment).await;
+    assert!(matches!(shipped, Err(CommerceError::HeldForReview)), "{shipped:?}");
+    let moved = orders::transition(&t, &a, held.id, Status::Shipped, Some("RR123"), &Policy::default()).await;
+    assert!(matches!(moved, Err(CommerceError::HeldForReview)), "{moved:?}");
+    let batch = fulfilment::ship_batch(
+        &t,
+        &a,
+        vec![BatchLine { order: held.id, shipment: Shipment::new("SingPost", "RR123", Notify::Quiet) }],
+    )
+    .await
+    .unwrap();
+    assert!(matches!(&batch[0].outcome, Outcome::Skipped(why) if why.contains("held for review")), "{batch:?}");
+    assert_eq!(orders::get(&t, &a, held.id).await.unwrap().status, Status::Paid, "still not shipped");
+
+    let approved = fraud::approve(&t, &a, held.id, "called the buyer").await.unwrap();
+    assert_eq!(approved.review_state, ReviewState::Approved);
+    assert!(fraud::held(&t, &a, 50).await.unwrap().is_empty());
+    assert!(matches!(fraud::approve(&t, &a, held.id, "").await, Err(CommerceError::InvalidTransition(_))));
+    let shipped = fulfilment::ship(&t, &a, held.id, &shipment).await.unwrap();
+    assert_eq!(shipped.status, Status::Shipped);
+    let events = audit::list_store(&t, &a, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "order.held_for_review"));
+    assert!(events.iter().any(|e| e.action == "order.review_approved"));
+}
+
+#[tokio::test]
+async fn cancelling_a_held_order_refunds_it_from_escrow() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    fraud::set_rules(&t, &a, "review if score >= 0").await.unwrap().unwrap();
+    let held = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    let cancelled = fraud::cancel(&t, &a, held.id, "card testing").await.unwrap();
+    assert_eq!((cancelled.status, cancelled.review_state), (Status::Refunded, ReviewState::Cancelled));
+    assert_eq!(cancelled.refunded_minor, held.total.minor);
+    assert_eq!(ledger::escrow_balance(&t, &a, held.id).await.unwrap(), 0);
+    assert!(matches!(fraud::cancel(&t, &a, held.id, "").await, Err(CommerceError::InvalidTransition(_))));
+    let events = audit::list_store(&t, &a, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "order.review_cancelled"));
+}
+
+#[tokio::test]
+async fn another_stores_staff_can_neither_see_nor_decide_held_orders() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let b = store(&t, "bravo").await;
+    let v = product(&t, &a, 10).await;
+    fraud::set_rules(&t, &a, "review if amount > 1").await.unwrap().unwrap();
+    let held = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    assert!(fraud::held(&t, &b, 50).await.unwrap().is_empty());
+    let not_found =
+        |r: Result<orders::Order, CommerceError>| matches!(r, Err(CommerceError::Store(StoreError::NotFound(_))));
+    assert!(not_found(fraud::approve(&t, &b, held.id, "").await));
+    assert!(not_found(fraud::cancel(&t, &b, held.id, "").await));
+    assert_eq!(orders::get(&t, &a, held.id).await.unwrap().review_state, ReviewState::Held, "unchanged");
+    // B's (empty) rules are B's: A's stay as saved.
+    assert_eq!(fraud::rules(&t, &b).await.unwrap(), "");
+    assert_eq!(fraud::rules(&t, &a).await.unwrap(), "review if amount > 1");
+}
+
+#[tokio::test]
+async fn rules_that_do_not_parse_are_refused_with_their_position_and_nothing_is_saved() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    fraud::set_rules(&t, &a, "review if score > 50").await.unwrap().unwrap();
+    let refused = fraud::set_rules(&t, &a, "review if score > 60\nblock if scor > 90\n").await.unwrap();
+    match refused {
+        Err(RulesRefused::Parse(e)) => assert_eq!((e.line, e.column), (2, 10), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let too_long = "# x\n".repeat(fraud::MAX_STORE_RULES_BYTES / 4 + 1);
+    assert!(matches!(fraud::set_rules(&t, &a, &too_long).await.unwrap(), Err(RulesRefused::TooLong { .. })));
+    assert_eq!(fraud::rules(&t, &a).await.unwrap(), "review if score > 50", "the saved rules are untouched");
+}
+
+#[tokio::test]
+async fn declined_attempts_feed_the_next_score_and_the_platform_block() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    for i in 0..5 {
+        let r = orders::checkout(
+            &t,
+            &TestGateway,
+            &guest(&a),
+            request(v, &format!("d{i}"), "m@example.com", DECLINED, "c9"),
+        )
+        .await;
+        assert!(matches!(r, Err(CommerceError::PaymentDeclined { .. })), "{r:?}");
+    }
+    // The platform rule `block if ... failed_attempts >= 5`: the same card, now with a number that would pay.
+    let gateway = Counting::default();
+    let r = orders::checkout(&t, &gateway, &guest(&a), request(v, "p1", "other@example.com", PAYS, "c9")).await;
+    assert!(matches!(r, Err(CommerceError::RefusedAsRisky)), "{r:?}");
+    assert_eq!(gateway.0.load(Ordering::SeqCst), 0);
+    // Another card and email are not affected by those declines (only the store's count, below its thresholds).
+    let ok = orders::checkout(&t, &gateway, &guest(&a), request(v, "p2", "other@example.com", PAYS, "c1")).await;
+    let ok = ok.unwrap().order;
+    assert_eq!(ok.status, Status::Paid);
+    assert!(ok.risk_reasons.iter().any(|r| r.code == "store_failures"), "{:?}", ok.risk_reasons);
+}
+
+#[tokio::test]
+async fn the_review_and_rules_controls_follow_the_queue_and_the_recorded_review() {
+    use std::sync::Arc;
+
+    use palisade_core::matrix::ControlStatus;
+    use palisade_store::matrix::{NodeFacts, Registry, Report};
+
+    fn status<'a>(r: &'a Report, id: &str) -> &'a ControlStatus {
+        r.areas
+            .iter()
+            .flat_map(|a| a.platform.iter().chain(a.merchant.iter()))
+            .find(|c| c.control.id == id)
+            .map(|c| &c.status)
+            .unwrap()
+    }
+    let (t, clock) = TestDb::manual().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    let mut reg = Registry::default();
+    palisade_commerce::controls::register(&mut reg).unwrap();
+    let facts = Arc::new(NodeFacts { data_dir: std::env::temp_dir(), master_key_path: std::env::temp_dir().join("k") });
+    let evaluate = || reg.evaluate_store(&t, &facts, &a);
+
+    let r = evaluate().await.unwrap();
+    assert!(status(&r, "store.risky-orders-reviewed").is_met());
+    assert!(
+        matches!(status(&r, "platform.fraud-rules-reviewed"), ControlStatus::Unmet { reason, .. } if reason.contains("never been reviewed"))
+    );
+
+    fraud::set_rules(&t, &a, "review if amount > 1").await.unwrap().unwrap();
+    let held = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1"))
+        .await
+        .unwrap()
+        .order;
+    assert!(status(&evaluate().await.unwrap(), "store.risky-orders-reviewed").is_met(), "within 24 hours");
+    clock.advance(std::time::Duration::from_secs(25 * 3600));
+    let r = evaluate().await.unwrap();
+    assert!(
+        matches!(status(&r, "store.risky-orders-reviewed"), ControlStatus::Unmet { reason, .. } if reason.contains("more than 24 hours"))
+    );
+    fraud::approve(&t, &a, held.id, "").await.unwrap();
+    assert!(status(&evaluate().await.unwrap(), "store.risky-orders-reviewed").is_met());
+
+    fraud::record_platform_review(&t, &PlatformScope::system("test"), "ops@example.com").await.unwrap();
+    let r = evaluate().await.unwrap();
+    assert!(status(&r, "platform.fraud-rules-reviewed").is_met(), "{:?}", status(&r, "platform.fraud-rules-reviewed"));
+    // A review of other rules (an older release) does not count.
+    palisade_store::settings::put(&t, fraud::REVIEW_SETTING, &serde_json::json!({"version": "0000", "by": "x"}))
+        .await
+        .unwrap();
+    assert!(!status(&evaluate().await.unwrap(), "platform.fraud-rules-reviewed").is_met());
+}
