@@ -395,6 +395,10 @@ pub const REGISTRY: &[Column] = &[
     npr("schedules", "name", "a schedule's fixed name, set by the platform"),
     np("schedules", "next_run_at"),
     npr("schedules", "payload", "job arguments set by the operator for a recurring platform job"),
+    // security_digests: which store had its weekly digest claimed for which ISO week (no recipient is named).
+    np("security_digests", "sent_at"),
+    np("security_digests", "store_id"),
+    np("security_digests", "week"),
     // sessions: buyer and staff sign-ins.
     p(("sessions", "account_id"), Identifier, PlatformAccount, Yes, DeleteRow, Expiring),
     np("sessions", "created_at"),
@@ -462,6 +466,7 @@ pub const REGISTRY: &[Column] = &[
     np("store_members", "created_at"),
     np("store_members", "permissions"),
     np("store_members", "role"),
+    npr("store_members", "security_digest", "a yes/no mail preference on a membership row (the member is its account_id)"),
     np("store_members", "store_id"),
     np("store_rules", "created_at"),
     np("store_rules", "enabled"),

@@ -6,6 +6,7 @@ pub mod bans;
 pub mod changes;
 pub mod controls;
 pub mod db;
+pub mod digest;
 pub mod error;
 pub mod firewall;
 pub mod jobs;

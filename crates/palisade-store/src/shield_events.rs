@@ -10,7 +10,7 @@ use palisade_core::time::Timestamp;
 
 use crate::Db;
 use crate::error::Result;
-use crate::scope::{PlatformScope, StaffScope};
+use crate::scope::{PlatformScope, StaffScope, StoreScope};
 
 /// Longest path kept with an event (longer ones are cut, on a character boundary).
 pub const PATH_KEPT: usize = 512;
@@ -116,4 +116,18 @@ pub async fn recent_for_store(db: &Db, scope: &StaffScope, limit: i64) -> Result
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(row_from).collect())
+}
+
+/// How many firewall decisions of each action (e.g. `block`, `challenge`) were recorded on one store's paths
+/// since `since`, most frequent first. Counts only: no addresses or paths (the weekly digest reads it).
+pub async fn actions_for_store_since(db: &Db, scope: &StoreScope, since: Timestamp) -> Result<Vec<(String, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT action, COUNT(*) FROM shield_events WHERE store_id = $1 AND at >= $2 \
+         GROUP BY action ORDER BY COUNT(*) DESC, action",
+    )
+    .bind(scope.store_key())
+    .bind(since.0)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows)
 }

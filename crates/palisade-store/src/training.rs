@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::audit::{self, NewEvent};
-use crate::db::Db;
+use crate::db::{Db, ExecuteWrite};
 use crate::error::{Result, StoreError};
 use crate::scope::{Actor, StaffScope, StoreScope};
 use crate::tenancy::{self, Role};
@@ -454,6 +454,15 @@ pub async fn send_reminders(db: &Db, base_url: &str) -> Result<usize> {
         }
     }
     Ok(sent)
+}
+
+/// Removes quiz attempts past their lifetime, answered or not (a passed one lives on as its completion and audit
+/// event; an expired one can no longer be submitted). Platform-wide housekeeping, run by the daily reminders job.
+/// Returns how many were removed.
+pub async fn prune_attempts(db: &Db, _platform: &crate::scope::PlatformScope) -> Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM training_attempts WHERE expires_at <= $1").bind(db.now().0).execute_write(db).await?;
+    Ok(done.rows_affected())
 }
 
 /// Marks one reminder as sent; false when it already was.

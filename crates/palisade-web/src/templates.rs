@@ -32,6 +32,7 @@ impl Templates {
         env.add_template("merchant_backups.html", include_str!("../templates/merchant_backups.html"))?;
         env.add_template("merchant_backup_preview.html", include_str!("../templates/merchant_backup_preview.html"))?;
         env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
+        env.add_template("digest_unsubscribe.html", include_str!("../templates/digest_unsubscribe.html"))?;
         env.add_template("token_created.html", include_str!("../templates/token_created.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;
         env.add_template("admin_home.html", include_str!("../templates/admin_home.html"))?;

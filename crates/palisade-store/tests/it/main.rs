@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // Test helpers may panic.
 
 mod audit;
+mod digest;
 mod jobs;
 mod matrix;
 mod migrations;

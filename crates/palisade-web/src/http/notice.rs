@@ -6,6 +6,7 @@
 const SAVED: &[(&str, &str)] = &[
     ("mfa-policy", "Two-step verification policy saved."),
     ("contact", "Security contact saved."),
+    ("digest", "Weekly security digest preference saved."),
     ("allowlist", "Admin IP allow-list saved."),
     ("attack-mode", "“Under attack” mode updated."),
     ("waf", "Firewall mode saved."),

@@ -15,6 +15,7 @@ mod checkout_page;
 mod client_address;
 mod console;
 mod console_updates;
+mod digest;
 mod fail_closed;
 mod fraud;
 mod identity;

@@ -35,6 +35,7 @@ pub fn handlers(
     links: Arc<palisade_identity::links::LinkSigner>,
 ) -> Handlers {
     let mut h = Handlers::default();
+    register_awareness(&mut h, &public_url, &registry, &facts, &links);
     let mail_url = public_url.clone();
     h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
         let (links, url) = (Arc::clone(&links), mail_url.clone());
@@ -57,17 +58,6 @@ pub fn handlers(
     h.register(crate::backups::DRILL_JOB, move |ctx: JobContext| {
         let jobs = Arc::clone(&backups);
         async move { jobs.drill(&ctx.db).await }
-    });
-    let training_url = public_url.clone();
-    h.register(palisade_store::training::REMINDER_JOB, move |ctx: JobContext| {
-        let url = training_url.clone();
-        async move {
-            let n = palisade_store::training::send_reminders(&ctx.db, &url).await?;
-            if n > 0 {
-                tracing::info!(training.reminders = n, "training-due reminders queued");
-            }
-            Ok(())
-        }
     });
     h.register(PAYMENT_PAGE_CHECK, move |ctx: JobContext| {
         let url = public_url.clone();
@@ -112,6 +102,46 @@ pub fn handlers(
         Ok(())
     });
     h
+}
+
+/// Security-awareness jobs: training-due reminders (with the pruning of expired quiz attempts) and the weekly
+/// security digest, whose unsubscribe links are signed with the platform's link key.
+fn register_awareness(
+    h: &mut Handlers,
+    public_url: &str,
+    registry: &Arc<Registry>,
+    facts: &Arc<NodeFacts>,
+    links: &Arc<palisade_identity::links::LinkSigner>,
+) {
+    let (digest_url, digest_registry, digest_facts, digest_links) =
+        (public_url.to_owned(), Arc::clone(registry), Arc::clone(facts), Arc::clone(links));
+    let training_url = public_url.to_owned();
+    h.register(palisade_store::training::REMINDER_JOB, move |ctx: JobContext| {
+        let url = training_url.clone();
+        async move {
+            let n = palisade_store::training::send_reminders(&ctx.db, &url).await?;
+            if n > 0 {
+                tracing::info!(training.reminders = n, "training-due reminders queued");
+            }
+            let pruned =
+                palisade_store::training::prune_attempts(&ctx.db, &PlatformScope::system("job:training.reminders"))
+                    .await?;
+            if pruned > 0 {
+                tracing::info!(training.attempts_pruned = pruned, "expired quiz attempts removed");
+            }
+            Ok(())
+        }
+    });
+    h.register(palisade_store::digest::DIGEST_JOB, move |ctx: JobContext| {
+        let (url, registry, facts, links) =
+            (digest_url.clone(), Arc::clone(&digest_registry), Arc::clone(&digest_facts), Arc::clone(&digest_links));
+        async move {
+            let sign = move |subject: &str| links.sign(palisade_store::digest::UNSUBSCRIBE_PURPOSE, subject);
+            let n = palisade_store::digest::send_digests(&ctx.db, &registry, &facts, &url, &sign).await?;
+            tracing::info!(security.digests = n, "weekly security digests queued");
+            Ok(())
+        }
+    });
 }
 
 /// Installs (or updates) the built-in schedules.
@@ -160,6 +190,15 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "training-reminders-daily",
         "0 0 1 * * *",
         palisade_store::training::REMINDER_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // The weekly security digest, Monday morning in Singapore (once per store and ISO week whatever the runs).
+    jobs::upsert_schedule(
+        db,
+        "security-digest-weekly",
+        "0 0 1 * * MON",
+        palisade_store::digest::DIGEST_JOB,
         serde_json::Value::Null,
     )
     .await?;

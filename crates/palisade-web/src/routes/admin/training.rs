@@ -41,9 +41,17 @@ async fn mfa_help(state: &AppState, access: &StaffAccess) -> Result<Value, Admin
 pub(crate) async fn mine(State(state): State<AppState>, access: StaffAccess) -> PageResult {
     let me = training::mine(&state.db, &access.membership.scope).await?;
     let verified = mfa_at(&state, &access).await?.is_some();
+    let scope = &access.membership.scope;
+    let digest = palisade_store::digest::subscription(&state.db, scope).await?;
     let ctx = json!({
         "mine": me, "verified": verified, "mfa": mfa_help(&state, &access).await?,
         "can_team": access.membership.can(Permission::StaffManagement),
+        // The weekly digest goes to owners and staff managers; others are not offered the choice.
+        "digest": {
+            "offered": access.membership.role == palisade_store::tenancy::Role::Owner
+                || access.membership.can(Permission::StaffManagement),
+            "on": digest == palisade_store::digest::Subscription::Subscribed,
+        },
     });
     render(&state, &access, "training", "security_training.html", ctx).await
 }
