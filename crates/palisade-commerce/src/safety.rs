@@ -113,6 +113,9 @@ pub struct SafetyRating {
     pub summary: String,
     pub factors: Vec<Factor>,
     pub figures: Figures,
+    /// [`WINDOW_DAYS`] and [`MIN_ORDERS`], for the page's explanation.
+    pub window_days: i64,
+    pub min_orders: i64,
     /// When it was computed (ms).
     pub at: i64,
 }
@@ -299,5 +302,14 @@ pub fn judge(f: Figures, at: i64) -> SafetyRating {
     } else {
         (Level::Fair, "No serious problems, but disputes or late shipping are above the best stores'.".into())
     };
-    SafetyRating { level, level_label: level.label(), summary, factors, figures: f, at }
+    SafetyRating {
+        level,
+        level_label: level.label(),
+        summary,
+        factors,
+        figures: f,
+        window_days: WINDOW_DAYS,
+        min_orders: MIN_ORDERS,
+        at,
+    }
 }
