@@ -974,7 +974,8 @@ pub async fn clone_into(
         .await?;
     // Rows the scorer reads are held to their save path's rules here too (replace checks them in `preview`).
     crate::import_rules::check_fraud_rules(archive)?;
-    let now = palisade_core::time::Timestamp::from_datetime(chrono::Utc::now()).millis();
+    // No database clock here (the caller's connection only): the stamp is the wall-clock time of the clone.
+    let now = palisade_core::time::Clock::now(&palisade_core::time::SystemClock).millis();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut report = CloneReport::default();
     for table in TABLES.iter().filter(|t| t.role == Role::Content) {

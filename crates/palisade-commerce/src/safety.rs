@@ -202,11 +202,8 @@ fn percent(part: i64, whole: i64) -> String {
     format!("{}.{}%", tenths / 10, tenths % 10)
 }
 
-/// The level and the words, from the figures (pure, so every threshold is tested without a database).
-#[must_use]
-pub fn judge(f: Figures, at: i64) -> SafetyRating {
-    let mut factors = Vec::new();
-    factors.push(if f.verified {
+fn verified(f: &Figures) -> Factor {
+    if f.verified {
         factor("verified", "Seller identity", "verified by Palisade".into(), Judgement::Good)
     } else {
         factor(
@@ -215,15 +212,20 @@ pub fn judge(f: Figures, at: i64) -> SafetyRating {
             "not yet verified: Palisade does not yet check sellers against government records".into(),
             Judgement::Unknown,
         )
-    });
+    }
+}
+
+fn tenure(f: &Figures) -> Factor {
     let (open_for, j) = match f.age_days {
         d if d >= 365 => (plural(d / 365, "year", "years"), Judgement::Good),
         d if d >= 90 => (plural(d / 30, "month", "months"), Judgement::Fair),
         d => (plural(d, "day", "days"), Judgement::Unknown),
     };
-    factors.push(factor("tenure", "Time on Palisade", format!("open for {open_for}"), j));
-    let window = format!("in the last {WINDOW_DAYS} days");
-    let disputes = if f.paid_orders == 0 {
+    factor("tenure", "Time on Palisade", format!("open for {open_for}"), j)
+}
+
+fn disputes(f: &Figures, window: &str) -> Factor {
+    if f.paid_orders == 0 {
         factor("disputes", "Buyer disputes", format!("no paid orders {window}"), Judgement::Unknown)
     } else {
         // Good at most 1 in 100 orders, fair at most 3 in 100.
@@ -241,10 +243,12 @@ pub fn judge(f: Figures, at: i64) -> SafetyRating {
             percent(f.disputes, f.paid_orders)
         );
         factor("disputes", "Buyer disputes", detail, if f.paid_orders < MIN_ORDERS { Judgement::Unknown } else { j })
-    };
-    factors.push(disputes);
+    }
+}
+
+fn shipping(f: &Figures, window: &str) -> Factor {
     let ship_days = crate::controls::SHIP_WITHIN.as_secs() / 86_400;
-    let shipping = if f.due == 0 {
+    if f.due == 0 {
         factor(
             "shipping",
             "Ships on time",
@@ -267,9 +271,11 @@ pub fn judge(f: Figures, at: i64) -> SafetyRating {
             percent(f.on_time, f.due)
         );
         factor("shipping", "Ships on time", detail, j)
-    };
-    factors.push(shipping);
-    let reviews = if f.review_count == 0 {
+    }
+}
+
+fn reviews(f: &Figures) -> Factor {
+    if f.review_count == 0 {
         factor("reviews", "Buyer reviews", "no reviews yet".into(), Judgement::Unknown)
     } else {
         let tenths = (f.review_sum * 10 + f.review_count / 2) / f.review_count;
@@ -285,9 +291,14 @@ pub fn judge(f: Figures, at: i64) -> SafetyRating {
         let detail =
             format!("{}.{} out of 5 from {}", tenths / 10, tenths % 10, plural(f.review_count, "review", "reviews"));
         factor("reviews", "Buyer reviews", detail, j)
-    };
-    factors.push(reviews);
+    }
+}
 
+/// The level and the words, from the figures (pure, so every threshold is tested without a database).
+#[must_use]
+pub fn judge(f: Figures, at: i64) -> SafetyRating {
+    let window = format!("in the last {WINDOW_DAYS} days");
+    let factors = vec![verified(&f), tenure(&f), disputes(&f, &window), shipping(&f, &window), reviews(&f)];
     let is = |key: &str, j: Judgement| factors.iter().any(|x| x.key == key && x.judgement == j);
     let (level, summary) = if f.paid_orders < MIN_ORDERS {
         (
