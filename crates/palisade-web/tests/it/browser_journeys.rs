@@ -2,7 +2,8 @@
 //! (390×844) size: a screenshot of each, an axe-core accessibility check of each (any "serious" or "critical"
 //! violation fails), and no horizontal scrolling at phone size. The buyer walks at phone size (home → store →
 //! product → cart → payment → order); the merchant at desktop size (sign-in → orders queue → bulk ship → order),
-//! and the buyer then sees the order shipped.
+//! and the buyer then sees the order shipped. A third walk visits every other page a newcomer opens (the admin's
+//! pages and Security Center tabs, search, registration and the account, the seller sign-up, the console).
 //!
 //! Screenshots go to `$PALISADE_SCREENSHOTS` (relative paths from the workspace root; default
 //! `target/screenshots`). axe-core (MPL-2.0) is vendored in `vendor/axe/` so the run needs no network.
@@ -15,7 +16,7 @@ use fantoccini::{Client, Locator};
 use palisade_core::OrderId;
 
 use super::browser::{assert_badges_readable, browser, click, fill, sign_in, sign_out, text};
-use crate::support::{TestApp, listing, owner_of};
+use crate::support::{TestApp, buyer, listing, owner_of};
 
 /// axe-core 4.14.1 from the npm registry (`package/axe.min.js`), licence beside it.
 const AXE: &str = include_str!("vendor/axe/axe.min.js");
@@ -316,8 +317,8 @@ async fn visit(c: &Client, app: &TestApp, walk: &mut Walk<'_>, name: &str, path:
 }
 
 /// Every other page a newcomer opens, with the same checks as the journeys (screenshots, axe at both sizes, no
-/// sideways scrolling on a phone): the merchant's admin (dashboard, products, import, theme, settings, payouts,
-/// disputes, backups, every Security Center tab), the buyer's search, registration and account pages, the seller
+/// sideways scrolling on a phone): the merchant's admin (dashboard, products, theme, settings, payouts, disputes,
+/// backups, every Security Center tab, training, guidelines, the fraud review queue and rules), the buyer's search, registration and account pages, the seller
 /// sign-up, and the operator's console.
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
@@ -353,6 +354,11 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("security-firewall", format!("/admin/stores/{s}/security/firewall")),
         ("security-updates", format!("/admin/stores/{s}/security/updates")),
         ("security-awareness", format!("/admin/stores/{s}/security/awareness")),
+        ("security-training", format!("/admin/stores/{s}/security/training")),
+        ("security-training-team", format!("/admin/stores/{s}/security/training/team")),
+        ("security-guidelines", format!("/admin/stores/{s}/security/guidelines")),
+        ("orders-review", format!("/admin/stores/{s}/orders/review")),
+        ("fraud-rules", format!("/admin/stores/{s}/fraud-rules")),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;
     }
@@ -362,11 +368,8 @@ async fn every_other_page_passes_axe_at_both_sizes() {
     visit(&c, &app, &mut tour, "search", "/search?q=oolong").await;
     assert!(text(&c).await.contains("Roasted Oolong"), "search finds the product");
     visit(&c, &app, &mut tour, "register", "/register").await;
-    fill(&c, "form[action='/register'] input[name=name]", "Tour Buyer").await;
-    fill(&c, "form[action='/register'] input[name=email]", "tour.buyer@example.com").await;
-    fill(&c, "form[action='/register'] input[name=password]", "a long tour passphrase").await;
-    click(&c, "form[action='/register'] button[type=submit]").await;
-    c.wait().for_url(&url::Url::parse(&app.url("/account")).unwrap()).await.unwrap();
+    buyer("tour.buyer@example.com").named("Tour Buyer").create(&app).await;
+    sign_in(&c, &app, "tour.buyer@example.com").await;
     for (name, path) in [
         ("account", "/account"),
         ("account-orders", "/account/orders"),
