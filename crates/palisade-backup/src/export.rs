@@ -120,6 +120,12 @@ pub const TABLES: &[ExportTable] = &[
         permission: Some(Permission::SecuritySettings),
     },
     ExportTable {
+        name: "store_fraud_rules",
+        select: Select::StoreColumn,
+        role: Role::Content,
+        permission: Some(Permission::SecuritySettings),
+    },
+    ExportTable {
         name: "categories",
         select: Select::StoreColumn,
         role: Role::Content,
@@ -582,6 +588,50 @@ async fn current_rows(
         .collect()
 }
 
+/// Columns an import never takes from the archive: when a row was last changed and by whom (`table`, time column,
+/// actor column). An archive's `updated_by` could name anyone, and the fraud rules' cache is keyed on
+/// `updated_at` (a planted time equal to the cached one would keep the old rules in force). Ignored when an
+/// archive is compared with the store, rewritten to the import's time and importer when written.
+const STAMPS: &[(&str, &str, &str)] = &[("store_fraud_rules", "updated_at", "updated_by")];
+
+/// The row without its [`STAMPS`] columns, for comparison.
+fn unstamped(spec: &TableSpec, row: &[Value]) -> Vec<Value> {
+    let mut row = row.to_vec();
+    for (_, at, by) in STAMPS.iter().filter(|(t, _, _)| *t == spec.name) {
+        for column in [at, by] {
+            if let Some(v) = column_index(spec, column).and_then(|i| row.get_mut(i)) {
+                *v = Value::Null;
+            }
+        }
+    }
+    row
+}
+
+/// Sets the row's [`STAMPS`] columns: the actor, and a time after `now` and after the store's latest (strictly
+/// increasing, as the save path keeps it).
+async fn stamp(
+    conn: &mut AnyConnection,
+    spec: &TableSpec,
+    row: &mut [Value],
+    store_id: &str,
+    now: i64,
+    by: &str,
+) -> Result<()> {
+    for (_, at, actor) in STAMPS.iter().filter(|(t, _, _)| *t == spec.name) {
+        let sql = format!("SELECT MAX({}) FROM {} WHERE store_id = $1", quote_ident(at), quote_ident(&spec.name));
+        let (prev,): (Option<i64>,) =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(store_id.to_owned()).fetch_one(&mut *conn).await?;
+        let when = now.max(prev.map_or(i64::MIN, |p| p.saturating_add(1)));
+        if let Some(v) = column_index(spec, at).and_then(|i| row.get_mut(i)) {
+            *v = Value::from(when);
+        }
+        if let Some(v) = column_index(spec, actor).and_then(|i| row.get_mut(i)) {
+            *v = Value::String(by.to_owned());
+        }
+    }
+    Ok(())
+}
+
 async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, store_id: &str) -> Result<Vec<Diff>> {
     let specs = dump::table_specs(conn, backend).await?;
     let mut out = Vec::new();
@@ -613,7 +663,7 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
                     change.added += 1;
                     upserts.push(row.clone());
                 }
-                Some(cur) if *cur != row => {
+                Some(cur) if unstamped(&spec, cur) != unstamped(&spec, row) => {
                     change.changed += 1;
                     upserts.push(row.clone());
                 }
@@ -873,9 +923,12 @@ pub async fn replace(
     let mut tx = db.begin_write().await?;
     let diffs = diff(&mut tx, db.backend(), archive, &store_id).await?;
     check_permissions(member, &diffs)?;
+    let (now, by) = (db.now().millis(), scope.actor().as_audit_text());
     for d in &diffs {
         for row in &d.upserts {
-            upsert(&mut tx, &d.spec, row).await?;
+            let mut row = row.clone();
+            stamp(&mut tx, &d.spec, &mut row, &store_id, now, &by).await?;
+            upsert(&mut tx, &d.spec, &row).await?;
         }
     }
     for d in diffs.iter().rev() {
@@ -919,6 +972,10 @@ pub async fn clone_into(
     // A new store uses no image yet: every image row must name an image the archive carries.
     crate::import_check::check_content(conn, backend, &specs, archive, &archive.manifest.store_id, &BTreeMap::new())
         .await?;
+    // Rows the scorer reads are held to their save path's rules here too (replace checks them in `preview`).
+    crate::import_rules::check_fraud_rules(archive)?;
+    // No database clock here (the caller's connection only): the stamp is the wall-clock time of the clone.
+    let now = palisade_core::time::Clock::now(&palisade_core::time::SystemClock).millis();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut report = CloneReport::default();
     for table in TABLES.iter().filter(|t| t.role == Role::Content) {
@@ -955,6 +1012,7 @@ pub async fn clone_into(
                     *v = Value::String(new.clone());
                 }
             }
+            stamp(conn, &spec, &mut row, target, now, "system:store-clone").await?;
             upsert(conn, &spec, &row).await?;
             n += 1;
         }

@@ -2,10 +2,10 @@
 //! text that the admin pages would only have stored after checking them; an archive is edited as easily as a
 //! form is filled in, so each row passes the same validator its own save path calls (the validators live with
 //! their save paths and are only called from here): theme templates compile and trial-render
-//! (`themes::check`), rules parse (`rules::parse`), the allow-list parses and admits the importer, WAF mode and
-//! paranoia are known values, an "under attack" period and an MFA grace are no longer than a merchant may set,
-//! texts are what the editors would have stored. A refusal names the table and the row, before anything is
-//! written.
+//! (`themes::check`), rules parse (`rules::parse`), fraud rules parse within 8 KiB (`fraud::check_rules`), the
+//! allow-list parses and admits the importer, WAF mode and paranoia are known values, an "under attack" period
+//! and an MFA grace are no longer than a merchant may set, texts are what the editors would have stored. A
+//! refusal names the table and the row, before anything is written.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -102,6 +102,7 @@ pub fn check(archive: &Archive, store_currency: &str, now: Timestamp, ctx: &Impo
     check_security(archive, now)?;
     check_firewall(archive, now, ctx)?;
     check_rules(archive, ctx)?;
+    check_fraud_rules(archive)?;
     check_catalog(archive, store_currency)?;
     check_theme(archive)
 }
@@ -189,6 +190,23 @@ fn check_rules(archive: &Archive, ctx: &ImportContext) -> Result<()> {
         if !matches!(int(row, enabled), Some(0 | 1)) {
             return Err(t.refuse(&label, "enabled is not 0 or 1"));
         }
+    }
+    Ok(())
+}
+
+/// The store's fraud rules: the whole text parses with the same parser and within the same size as on the fraud
+/// rules page ([`palisade_commerce::fraud::check_rules`]). Called by every path that writes an archive's rows
+/// (replace, clone, the restore test): a rules text the page would refuse never reaches the scorer.
+pub fn check_fraud_rules(archive: &Archive) -> Result<()> {
+    let t = Rows::of(archive, "store_fraud_rules")?;
+    let rules = t.col("rules")?;
+    if t.table.rows.len() > 1 {
+        return Err(t.refuse("rows", "a store has one set of fraud rules"));
+    }
+    for (label, row) in t.each() {
+        let text = text(row, rules).ok_or_else(|| t.refuse(&label, "the rules are not text"))?;
+        palisade_commerce::fraud::check_rules(text)
+            .map_err(|e| t.refuse(&label, format!("the fraud rules are refused: {e}")))?;
     }
     Ok(())
 }

@@ -67,7 +67,8 @@ fn png(tag: &str) -> Vec<u8> {
     v
 }
 
-/// A theme template, a firewall rule and the store's commerce, security and firewall settings (once per store).
+/// A theme template, a firewall rule, fraud rules and the store's commerce, security and firewall settings (once
+/// per store).
 async fn store_settings(db: &Db, scope: &StaffScope) {
     for (table, sql) in [
         (
@@ -97,6 +98,7 @@ async fn store_settings(db: &Db, scope: &StaffScope) {
         }
     }
     for sql in [
+        "INSERT INTO store_fraud_rules (store_id, rules, updated_at) VALUES ($1, 'review if amount > 100000000', 0)",
         "INSERT INTO store_commerce (store_id, flat_shipping_minor, updated_at) VALUES ($1, 500, 0)",
         "INSERT INTO store_security (store_id, require_staff_mfa, updated_at) VALUES ($1, 1, 0)",
         "INSERT INTO store_firewall (store_id, updated_at) VALUES ($1, 0)",
@@ -518,7 +520,7 @@ async fn a_crafted_archive_cannot_take_another_stores_rows() {
     }
     // The single-row settings tables are keyed by the store itself.
     let b = s.b.store_id().to_string();
-    for table in ["store_commerce", "store_security", "store_firewall"] {
+    for table in ["store_commerce", "store_security", "store_firewall", "store_fraud_rules"] {
         assert_refused(&s, &format!("{table} of store B"), |f| set_first(f, table, "store_id", &b)).await;
     }
     // A row claiming store B in a table keyed by id.
@@ -661,4 +663,132 @@ async fn opening_an_archive_caps_its_cost() {
     w.finish().unwrap();
     let err = Archive::open(linked.as_slice(), pass(EVIL)).unwrap_err();
     assert!(err.to_string().contains("regular files"), "{err}");
+}
+
+// ---- Fraud rules in exports (issue #20) ----------------------------------------------------------------------
+
+/// One card payment for the first variant of the store's first product: the store's fraud rules decide it.
+async fn buy(s: &Setup, scope: &StaffScope, key: &str) -> Result<orders::Placed, palisade_commerce::CommerceError> {
+    let products = catalog::list_products(&s.db, scope, 100, 0).await.unwrap();
+    let variant = products.iter().find_map(|p| p.variants.first()).unwrap().id;
+    orders::checkout(
+        &s.db,
+        &TestGateway,
+        scope,
+        Checkout {
+            guest_proof: None,
+            email: Email::parse("shopper@example.com").unwrap(),
+            address: palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+                name: "Shopper",
+                line1: "1 Rule Road",
+                city: "Singapore",
+                postcode: "018989",
+                country: "SG",
+                ..Default::default()
+            })
+            .unwrap(),
+            lines: vec![Line { variant_id: variant, quantity: 1 }],
+            idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
+            card: card("4242 4242 4242 4242", "12/30", "123"),
+            fingerprints: Default::default(),
+        },
+    )
+    .await
+}
+
+async fn fraud_row(s: &Setup, scope: &StoreScope) -> (String, i64, Option<String>) {
+    sqlx::query_as("SELECT rules, updated_at, updated_by FROM store_fraud_rules WHERE store_id = $1")
+        .bind(scope.store_id().to_string())
+        .fetch_one(s.db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fraud_rules_round_trip_and_an_import_never_reaches_another_store() {
+    use palisade_commerce::fraud;
+    let s = setup().await;
+    let strict = "# everything\nblock if amount > 1\n";
+    assert_eq!(fraud::set_rules(&s.db, &s.a, strict).await.unwrap(), Ok(1));
+    let original = Archive::open(export_of(&s, &s.a, EVIL).await.as_slice(), pass(EVIL)).unwrap();
+    assert_eq!(archive_rules(&original), vec![strict.to_owned()]);
+    // The archive claims the rules were written long ago by store B's owner: neither is believed.
+    let b_owner = format!("account:{}", first_id(&s, "store_members", "account_id", &s.b).await);
+    let mut files = original.files.clone();
+    edit(&mut files, "store_fraud_rules", |cols, rows| {
+        rows[0][col(cols, "updated_at")] = Value::from(0);
+        rows[0][col(cols, "updated_by")] = Value::String(b_owner.clone());
+    });
+    let archive = Archive::open(reseal(&original.manifest, &files).as_slice(), pass(EVIL)).unwrap();
+
+    // The merchant relaxes the rules, and a checkout reads (and caches) them.
+    fraud::set_rules(&s.db, &s.a, "").await.unwrap().unwrap();
+    let (_, relaxed_at, _) = fraud_row(&s, &s.a).await;
+    buy(&s, &s.a, "before-import").await.unwrap();
+
+    let preview = export::preview(&s.db, &s.a, &s.objects, &archive, &ImportContext::default()).await.unwrap();
+    let change = preview.tables.iter().find(|t| t.table == "store_fraud_rules").unwrap();
+    assert_eq!((change.added, change.changed, change.removed), (0, 1, 0), "{preview:?}");
+    export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap();
+    let (rules, at, by) = fraud_row(&s, &s.a).await;
+    assert_eq!(rules, strict);
+    assert!(at > relaxed_at, "a fresh time, so the scorer's cache sees the new rules");
+    assert_eq!(by.as_deref(), Some("system:test"), "the importer, not the archive's claim");
+    assert_eq!(fraud::rules(&s.db, &s.a).await.unwrap(), strict);
+    let refused = buy(&s, &s.a, "after-import").await;
+    assert!(matches!(refused, Err(palisade_commerce::CommerceError::RefusedAsRisky)), "{refused:?}");
+    // Only the stamps differ from the archive: nothing left to change.
+    let again = export::preview(&s.db, &s.a, &s.objects, &archive, &ImportContext::default()).await.unwrap();
+    assert_eq!(again.changes(), 0, "{again:?}");
+
+    // Cloned into a new store C: C gets the rules, with its own id and no one's name; B is untouched.
+    let b_rules = fraud_row(&s, &s.b).await;
+    let c = store(&s.db, "charlie-rules").await;
+    let mut tx = s.db.begin_write().await.unwrap();
+    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive).await.unwrap();
+    tx.commit().await.unwrap();
+    let (c_rules, _, c_by) = fraud_row(&s, &c).await;
+    assert_eq!(c_rules, strict);
+    assert_eq!(c_by.as_deref(), Some("system:store-clone"));
+    let refused = buy(&s, &c, "in-clone").await;
+    assert!(matches!(refused, Err(palisade_commerce::CommerceError::RefusedAsRisky)), "{refused:?}");
+    assert_eq!(fraud_row(&s, &s.b).await, b_rules, "store B's rules are as they were");
+    let placed = buy(&s, &s.b, "in-b").await.unwrap();
+    assert_eq!(placed.order.status, orders::Status::Paid, "store B's checkout is not governed by A's rules");
+}
+
+fn archive_rules(archive: &Archive) -> Vec<String> {
+    let t = archive.table("store_fraud_rules").unwrap();
+    let i = t.columns.iter().position(|(c, _)| c == "rules").unwrap();
+    t.rows.iter().map(|r| r[i].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_crafted_archive_cannot_plant_fraud_rules_the_page_would_refuse() {
+    let s = setup().await;
+    let set_rules = |text: String| {
+        move |f: &mut BTreeMap<String, Vec<u8>>| {
+            edit(f, "store_fraud_rules", |cols, rows| rows[0][col(cols, "rules")] = Value::String(text))
+        }
+    };
+    assert_refused(&s, "unparsable fraud rules", set_rules("review if score > 60\nblock if scor > 90\n".into())).await;
+    let oversize = "# x\n".repeat(palisade_commerce::fraud::MAX_STORE_RULES_BYTES / 4 + 1);
+    assert_refused(&s, "oversize fraud rules", set_rules(oversize)).await;
+    assert_refused(&s, "fraud rules that are not text", |f| {
+        edit(f, "store_fraud_rules", |cols, rows| rows[0][col(cols, "rules")] = Value::Null)
+    })
+    .await;
+    assert_refused(&s, "two sets of fraud rules", |f| {
+        edit(f, "store_fraud_rules", |_, rows| {
+            let first = rows[0].clone();
+            rows.push(first);
+        })
+    })
+    .await;
+    // A refused archive with other changes writes none of them (one transaction).
+    assert_refused(&s, "bad rules with a renamed product", |f| {
+        set_first(f, "products", "title", "renamed by the archive");
+        set_rules("block if".into())(f);
+    })
+    .await;
 }

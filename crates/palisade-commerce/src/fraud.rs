@@ -426,18 +426,23 @@ impl std::fmt::Display for RulesRefused {
     }
 }
 
+/// What a store's rules text must pass to be saved (here, and by a store import, whose archive is the merchant's
+/// to edit): at most [`MAX_STORE_RULES_BYTES`], and the whole text parses. The number of rules.
+pub fn check_rules(text: &str) -> std::result::Result<usize, RulesRefused> {
+    if text.len() > MAX_STORE_RULES_BYTES {
+        return Err(RulesRefused::TooLong { max: MAX_STORE_RULES_BYTES });
+    }
+    RuleSet::parse(text).map(|set| set.rules().len()).map_err(RulesRefused::Parse)
+}
+
 /// Saves a store's own rules after parsing the whole text; refused with where and why, saving nothing, when any
 /// line does not parse. Audited (the old and new text's sizes and the number of rules; the text itself is in
 /// the table).
 pub async fn set_rules(db: &Db, scope: &StaffScope, text: &str) -> Result<std::result::Result<usize, RulesRefused>> {
-    if text.len() > MAX_STORE_RULES_BYTES {
-        return Ok(Err(RulesRefused::TooLong { max: MAX_STORE_RULES_BYTES }));
-    }
-    let set = match RuleSet::parse(text) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(RulesRefused::Parse(e))),
+    let n = match check_rules(text) {
+        Ok(n) => n,
+        Err(e) => return Ok(Err(e)),
     };
-    let n = set.rules().len();
     let by = scope.actor().as_audit_text();
     let mut tx = db.begin_write().await?;
     // Strictly increasing, so the per-store cache never keeps a set saved in the same millisecond as another.

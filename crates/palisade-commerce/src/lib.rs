@@ -26,6 +26,7 @@ pub mod product_import;
 pub mod profile;
 pub mod reviews;
 pub mod rich_text;
+pub mod safety;
 pub mod theme_output;
 pub mod themes;
 pub mod webhooks;

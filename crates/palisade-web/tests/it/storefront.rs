@@ -567,3 +567,29 @@ async fn html_descriptions_pass_the_shield_and_are_sanitised() {
     let probe = app.get("/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E").await;
     assert_eq!(probe.status(), StatusCode::FORBIDDEN);
 }
+
+/// The safety rating (issue #20 item 7) is on the store page, in words: the level, each factor with its figure,
+/// and the honest "not yet verified".
+#[tokio::test]
+async fn the_store_page_shows_the_safety_rating_in_words() {
+    let app = TestApp::start().await;
+    let (_store, scope, _owner) = owner_of(&app, "rated").await;
+    listing("jasmine").title("Jasmine").price(900).stock(5).create(&app, &scope).await;
+    let (_other, other_scope, _) = owner_of(&app, "other").await;
+    listing("sencha").title("Sencha").price(900).stock(5).create(&app, &other_scope).await;
+    let html = app.get("/s/rated").await.text().await.unwrap();
+    assert!(html.contains("Safety rating: <span class=\"badge\">New seller</span>"), "{html}");
+    for words in [
+        "too little history to rate this store yet",
+        "How this rating is worked out",
+        "Seller identity: not rated",
+        "not yet verified",
+        "Time on Palisade",
+        "Buyer disputes: not rated",
+        "no paid orders in the last 90 days",
+        "Ships on time",
+        "no reviews yet",
+    ] {
+        assert!(html.contains(words), "the store page says `{words}`");
+    }
+}

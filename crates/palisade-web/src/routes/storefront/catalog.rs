@@ -385,6 +385,8 @@ async fn render_store(
     let categories = catalog::list_categories(&state.db, scope).await?;
     let latest_reviews = reviews::latest(&state.db, scope, 6).await?;
     let zone = palisade_commerce::orders::time_zone(&state.db, scope).await?;
+    // Public and explained (issue #20 item 7); cached per store for a minute, so at most one query a minute.
+    let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
     let url = format!("/s/{}?category={}", key, urlencode(category));
     let ctx = merge(
         base,
@@ -395,6 +397,7 @@ async fn render_store(
             "products": page_json(&products, &url),
             "reviews": latest_reviews,
             "time_zone": zone,
+            "safety": safety,
         }),
     );
     render_store_page(state, scope, "store.html", &ctx, csrf).await
