@@ -144,12 +144,26 @@ pub struct Order {
     pub buyer_id: Option<String>,
     pub buyer_email: String,
     pub address: serde_json::Value,
-    /// The fraud score given at checkout (0–100); none for orders placed before scoring existed.
+    /// The fraud score given at checkout (0–100); none for orders placed before scoring existed. Never serialised
+    /// with the order (buyers see orders: a score and its reasons would teach a fraudster what to change); staff
+    /// pages take it from [`Order::risk`].
+    #[serde(skip_serializing)]
     pub risk_score: Option<i64>,
-    /// The score's top reasons (at most three), highest first.
+    /// The score's top reasons (at most three), highest first. Not serialised: see `risk_score`.
+    #[serde(skip_serializing)]
     pub risk_reasons: Vec<crate::fraud::StoredReason>,
-    /// Whether the order waits for the merchant's review (a held order cannot ship).
+    /// Whether the order waits for the merchant's review (a held order cannot ship). Not serialised: see
+    /// `risk_score`.
+    #[serde(skip_serializing)]
     pub review_state: crate::fraud::ReviewState,
+}
+
+impl Order {
+    /// The fraud check's result, for the store's staff only (score, reasons, review state).
+    #[must_use]
+    pub fn risk(&self) -> serde_json::Value {
+        serde_json::json!({"score": self.risk_score, "reasons": self.risk_reasons, "review_state": self.review_state})
+    }
 }
 
 /// An `orders` row as [`ORDER_COLUMNS`] selects it (read by column name, so a query may add columns after them).

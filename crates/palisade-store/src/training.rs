@@ -164,6 +164,7 @@ pub async fn submit(
         return Err(StoreError::Conflict("this quiz has expired; start a new one".into()));
     }
     let paper: Paper = serde_json::from_str(&paper).map_err(|e| StoreError::Corrupt(format!("quiz paper: {e}")))?;
+    let answers = &by_position(&paper, answers)?;
     let completion = quiz::score(module, &paper, MemberId(account.to_string()), answers, to_jiff(now))
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let used = sqlx::query("UPDATE training_attempts SET submitted_at = $1 WHERE id = $2 AND submitted_at IS NULL")
@@ -180,6 +181,24 @@ pub async fn submit(
     tx.commit().await?;
     let review = quiz::review(module, &paper, answers);
     Ok(Submitted { recorded: completion.passed, completion, review })
+}
+
+/// The answers as choice ids. The form names a choice by its place in this paper's shuffled order (1, 2, …), never
+/// by the module's own choice id: those ids are fixed in the content, so a page that carried them would let anyone
+/// who learnt which id is right (or guessed that the first-written choice usually is) pass without reading.
+fn by_position(paper: &Paper, answers: &[(String, String)]) -> Result<Vec<(String, String)>> {
+    answers
+        .iter()
+        .map(|(question, place)| {
+            let choice = paper
+                .questions
+                .iter()
+                .find(|q| &q.question == question)
+                .and_then(|q| place.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| q.choices.get(i)))
+                .ok_or_else(|| StoreError::Invalid(format!("no choice {place:?} for question {question:?}")))?;
+            Ok((question.clone(), choice.clone()))
+        })
+        .collect()
 }
 
 /// What a completion's audit event says about it: every stored field, so the row can be checked against it.

@@ -36,12 +36,9 @@ fn sheet(attempt: &Attempt, answer: Answer) -> Vec<(String, String)> {
         .iter()
         .map(|pq| {
             let correct = module.question(&pq.question).unwrap().correct_choice().unwrap().to_owned();
-            let choice = if answer == Answer::Right {
-                correct
-            } else {
-                pq.choices.iter().find(|c| **c != correct).unwrap().clone()
-            };
-            (pq.question.clone(), choice)
+            // Answers name a choice by its place on the paper (1, 2, …).
+            let place = pq.choices.iter().position(|c| (*c == correct) == (answer == Answer::Right)).unwrap() + 1;
+            (pq.question.clone(), place.to_string())
         })
         .collect()
 }

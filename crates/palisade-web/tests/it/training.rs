@@ -39,21 +39,31 @@ async fn with_mfa(app: &TestApp, cookie: &str) -> String {
     session_of(&done).unwrap()
 }
 
-/// A quiz as the page shows it: the attempt id and, per question, its choice ids.
+/// A quiz as the page shows it: the attempt id and, per question, its choices as (form value, text).
 struct Quiz {
     attempt: String,
-    questions: Vec<(String, Vec<String>)>,
+    questions: Vec<(String, Vec<(String, String)>)>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn quiz_of(html: &str) -> Option<Quiz> {
     let attempt = html.split(r#"name="attempt" value=""#).nth(1)?.split('"').next()?.to_owned();
-    let mut questions: Vec<(String, Vec<String>)> = Vec::new();
+    let mut questions: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for part in html.split(r#"name="q."#).skip(1) {
         let (q, rest) = part.split_once('"').unwrap();
-        let choice = rest.split(r#"value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let value = rest.split(r#"value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let text = unescape(rest.split("<span>").nth(1).unwrap().split("</span>").next().unwrap());
         match questions.iter_mut().find(|(id, _)| id == q) {
-            Some((_, choices)) => choices.push(choice),
-            None => questions.push((q.to_owned(), vec![choice])),
+            Some((_, choices)) => choices.push((value, text)),
+            None => questions.push((q.to_owned(), vec![(value, text)])),
         }
     }
     Some(Quiz { attempt, questions })
@@ -66,18 +76,17 @@ enum Answer {
     Wrong,
 }
 
-/// The form fields answering `quiz` (all right, or all wrong).
+/// The form fields answering `quiz` (all right, or all wrong), found by the choices' texts: the form's values are
+/// only places in the shuffled order.
 fn answers(module: &str, quiz: &Quiz, answer: Answer) -> Vec<(String, String)> {
     let m = training::module(module).unwrap();
     let mut out = vec![("attempt".to_owned(), quiz.attempt.clone())];
     for (q, choices) in &quiz.questions {
-        let correct = m.question(q).unwrap().correct_choice().unwrap();
-        let pick = if answer == Answer::Right {
-            correct.to_owned()
-        } else {
-            choices.iter().find(|c| *c != correct).unwrap().clone()
-        };
-        out.push((format!("q.{q}"), pick));
+        let question = m.question(q).unwrap();
+        let correct_id = question.correct_choice().unwrap();
+        let correct = &question.choices.iter().find(|c| c.id == correct_id).unwrap().text;
+        let pick = choices.iter().find(|(_, text)| (text == correct) == (answer == Answer::Right)).unwrap();
+        out.push((format!("q.{q}"), pick.0.clone()));
     }
     out
 }
@@ -108,6 +117,13 @@ async fn a_pass_in_an_mfa_session_is_recorded_a_fail_is_not_and_an_answer_sheet_
     assert!(html.contains("Why this matters"), "the lesson is shown");
     let quiz = quiz_of(&html).expect("a quiz in a verified session");
     assert_eq!(quiz.questions.len(), training::module("phishing").unwrap().quiz_size);
+    // The form names each choice by its place on this paper, never by the content's own (fixed) choice id, which
+    // would tell the right answer to anyone who learnt it once.
+    for (_, choices) in &quiz.questions {
+        let places: Vec<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
+        let expected: Vec<String> = (1..=choices.len()).map(|n| n.to_string()).collect();
+        assert_eq!(places, expected, "choices are numbered by place");
+    }
     let (_, again) = page(&app, &cookie, &format!("{base}/phishing")).await;
     assert_eq!(quiz_of(&again).unwrap().attempt, quiz.attempt, "reloading does not draw new questions");
 
@@ -181,9 +197,15 @@ async fn tampered_forged_or_foreign_attempts_are_refused() {
     // An easier question from the bank in place of one drawn: refused.
     let easy = module.questions.iter().find(|q| !quiz.questions.iter().any(|(id, _)| *id == q.id)).unwrap();
     let mut swapped = answers("phishing", &quiz, Answer::Right);
-    swapped[1] = (format!("q.{}", easy.id), easy.correct_choice().unwrap().to_owned());
+    swapped[1] = (format!("q.{}", easy.id), "1".to_owned());
     let (status, _) = post(&app, &owner, &format!("{base}/phishing"), &swapped).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The content's own choice ids (as an older page carried them) are not answers: refused, nothing recorded.
+    let mut by_id = answers("phishing", &quiz, Answer::Right);
+    for (name, value) in by_id.iter_mut().skip(1) {
+        *value = module.question(name.trim_start_matches("q.")).unwrap().correct_choice().unwrap().to_owned();
+    }
+    assert_eq!(post(&app, &owner, &format!("{base}/phishing"), &by_id).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     // A made-up attempt id, or none: refused.
     let mut forged = answers("phishing", &quiz, Answer::Right);
     forged[0].1 = "0190a0a0-0000-7000-8000-000000000000".to_owned();

@@ -23,7 +23,9 @@ use crate::state::AppState;
 /// Every fraud route with the permission it needs; the permission test walks this list.
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/orders/review", Some(Permission::Orders)),
-    ("POST", "/admin/stores/{store}/orders/{order}/approve", Some(Permission::Orders)),
+    // Releasing a held order is the riskier decision: it needs the refunds permission (not every staff member's),
+    // like cancelling does.
+    ("POST", "/admin/stores/{store}/orders/{order}/approve", Some(Permission::Refunds)),
     ("POST", "/admin/stores/{store}/orders/{order}/cancel-review", Some(Permission::Refunds)),
     ("GET", "/admin/stores/{store}/fraud-rules", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/fraud-rules", Some(Permission::SecuritySettings)),
@@ -67,7 +69,7 @@ async fn queue_page(state: &AppState, access: &StaffAccess, flash: Option<serde_
     let now = state.db.now().0;
     let rows: Vec<_> = held
         .iter()
-        .map(|o| json!({"order": o, "name": o.address.get("name"), "late": now - o.created_at.0 > day_ms}))
+        .map(|o| json!({"order": o, "risk": o.risk(), "name": o.address.get("name"), "late": now - o.created_at.0 > day_ms}))
         .collect();
     page(state, access, "merchant_review.html", "orders", json!({"rows": rows, "flash": flash, "limit": QUEUE_LIMIT}))
         .await
@@ -100,7 +102,7 @@ async fn approve(
     IdPath((_, id)): IdPath<(String, OrderId)>,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> PageResult {
-    access.require(Permission::Orders)?;
+    access.require(Permission::Refunds)?;
     let Form(f) = form.map_err(bad_form)?;
     match fraud::approve(&state.db, scope(&access), id, &f.note).await {
         Ok(_) => back(format!("{}/orders/review?done=approved", base(&access))),

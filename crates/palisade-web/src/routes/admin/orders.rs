@@ -146,7 +146,7 @@ async fn detail(state: &AppState, access: &StaffAccess, id: OrderId, flash: Opti
     let held = ledger::escrow_balance(&state.db, scope(access), id).await?;
     let dispute = disputes::for_order(&state.db, scope(access), id).await?;
     page(state, access, "merchant_order.html", "orders", json!({
-        "order": o, "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
+        "order": o, "risk": o.risk(), "items": items, "events": events, "held": Money::new(held, o.total.currency), "dispute": dispute,
         "refunded": Money::new(o.refunded_minor, o.total.currency), "carriers": CARRIERS, "flash": flash,
         "can_ship": shippable(&o), "can_deliver": o.status.can_become(Status::Delivered) && !held_for_review(&o),
         "held_for_review": held_for_review(&o),

@@ -36,6 +36,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.disputes-answered", "disputes"),
     ("store.orders-shipped-in-time", "orders?status=paid"),
     ("store.staff-trained", "security/training"),
+    ("store.risky-orders-reviewed", "orders/review"),
 ];
 
 /// The Fix link of a store control, if it has one.

@@ -107,7 +107,8 @@ fn quiz_view(m: &palisade_awareness::Module, attempt: &training::Attempt) -> Val
                 .choices
                 .iter()
                 .filter_map(|id| q.choices.iter().find(|c| &c.id == id))
-                .map(|c| json!({"id": c.id, "text": c.text}))
+                .zip(1..)
+                .map(|(c, place)| json!({"id": place.to_string(), "text": c.text}))
                 .collect();
             Some(json!({"id": q.id, "prompt": q.prompt, "choices": choices}))
         })
@@ -115,7 +116,8 @@ fn quiz_view(m: &palisade_awareness::Module, attempt: &training::Attempt) -> Val
     json!({"attempt": attempt.id, "expires_at": attempt.expires_at, "questions": questions})
 }
 
-/// Scores a submitted quiz. Fields: `attempt` (the server-side attempt) and `q.<question id>` = choice id.
+/// Scores a submitted quiz. Fields: `attempt` (the server-side attempt) and `q.<question id>` = the chosen answer's
+/// place in the paper's shuffled order (1, 2, …).
 pub(crate) async fn submit(
     State(state): State<AppState>,
     access: StaffAccess,
