@@ -54,8 +54,8 @@ impl CardGuard {
         }
     }
 
-    /// Marks a challenge used; false when it already was.
-    fn first_use(&self, challenge: &str, exp: i64, now: i64) -> bool {
+    /// Marks a challenge (by its nonce) used; false when it already was.
+    fn first_use(&self, nonce: &str, exp: i64, now: i64) -> bool {
         let Ok(mut used) = self.used.lock() else { return false };
         if used.len() >= USED_CAP {
             used.retain(|_, e| *e > now);
@@ -64,7 +64,7 @@ impl CardGuard {
                 return false;
             }
         }
-        used.insert(challenge.to_owned(), exp).is_none()
+        used.insert(nonce.to_owned(), exp).is_none()
     }
 }
 
@@ -147,12 +147,19 @@ fn new_challenge(state: &AppState, store: StoreId, ip: &str, now: i64) -> String
 fn proof_ok(state: &AppState, store: StoreId, ip: &str, (challenge, n): (&str, &str), now: i64) -> bool {
     let mut parts = challenge.splitn(3, '.');
     let (Some(nonce), Some(exp), Some(tag)) = (parts.next(), parts.next(), parts.next()) else { return false };
-    let Ok(exp) = exp.parse::<i64>() else { return false };
-    exp > now
+    let Ok(exp_n) = exp.parse::<i64>() else { return false };
+    // Only the form this server issues (lower-case hex nonce and tag, the expiry as printed): the signature check
+    // alone accepts other spellings of one challenge (`+exp`, `0exp`, an upper-case tag), and the used-set is keyed
+    // by the nonce, so no spelling makes a used challenge new again.
+    let canonical = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    canonical(nonce)
+        && canonical(tag)
+        && exp_n.to_string() == exp
+        && exp_n > now
         && n.len() <= 20
-        && state.identity.links().verify("checkout-challenge", &subject(store, ip, nonce, exp), tag)
+        && state.identity.links().verify("checkout-challenge", &subject(store, ip, nonce, exp_n), tag)
         && solves(challenge, n, BITS)
-        && state.card_guard.first_use(challenge, exp, now)
+        && state.card_guard.first_use(nonce, exp_n, now)
 }
 
 fn attempt<'a>(a: &'a CheckoutAttempt<'a>, proof: Proof) -> Attempt<'a> {

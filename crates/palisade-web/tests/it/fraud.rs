@@ -314,6 +314,15 @@ async fn the_api_challenges_then_refuses_a_run_of_declines_and_another_buyer_goe
             .json(&sixth)
             .send()
     };
+    // Another spelling of the same challenge (the tag upper-cased, the expiry with a leading zero), solved for
+    // itself, passes the signature but is not the form the server issues: still challenged, so one challenge
+    // cannot be respelled into many.
+    let (head, tag) = challenge.rsplit_once('.').unwrap();
+    let (nonce, exp) = head.split_once('.').unwrap();
+    for respelled in [format!("{head}.{}", tag.to_uppercase()), format!("{nonce}.0{exp}.{tag}")] {
+        let res = send(respelled.clone(), solve(&respelled)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::PRECONDITION_REQUIRED, "{respelled}");
+    }
     assert_eq!(send(challenge.clone(), proof.clone()).await.unwrap().status(), StatusCode::PAYMENT_REQUIRED);
     // ... and the same solution is not accepted twice; from now on the address is refused.
     let res = send(challenge, proof).await.unwrap();
