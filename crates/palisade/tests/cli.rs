@@ -511,7 +511,12 @@ async fn audit_verify_catches_an_edited_training_record() {
         .paper
         .questions
         .iter()
-        .map(|q| (q.question.clone(), module.question(&q.question).unwrap().correct_choice().unwrap().to_owned()))
+        .map(|q| {
+            // Answers name a choice by its place on the paper (1, 2, …).
+            let correct = module.question(&q.question).unwrap().correct_choice().unwrap();
+            let place = q.choices.iter().position(|c| c == correct).unwrap() + 1;
+            (q.question.clone(), place.to_string())
+        })
         .collect();
     palisade_store::training::submit(&t, &scope, "phishing", attempt.id, &sheet, t.now()).await.unwrap();
     let out = run(palisade(dir.path()).args(["audit", "verify", "--database-url", &url]));
