@@ -961,21 +961,27 @@ pub struct CloneReport {
 }
 
 /// Copies the archive's content and configuration into `conn`'s transaction for store `target` (which must have
-/// none yet), with fresh ids and every reference among the copied rows rewritten.
+/// none yet), with fresh ids and every reference among the copied rows rewritten. Every row is first held to its
+/// save path's rules ([`crate::import_rules::check`], as replace is), against the target store's currency.
 pub async fn clone_into(
     conn: &mut AnyConnection,
     backend: Backend,
     target: &str,
     archive: &Archive,
+    ctx: &ImportContext,
 ) -> Result<CloneReport> {
     let specs = dump::table_specs(conn, backend).await?;
     // A new store uses no image yet: every image row must name an image the archive carries.
     crate::import_check::check_content(conn, backend, &specs, archive, &archive.manifest.store_id, &BTreeMap::new())
         .await?;
-    // Rows the scorer reads are held to their save path's rules here too (replace checks them in `preview`).
-    crate::import_rules::check_fraud_rules(archive)?;
+    let currency: Option<(String,)> =
+        sqlx::query_as("SELECT currency FROM stores WHERE id = $1").bind(target).fetch_optional(&mut *conn).await?;
+    let (currency,) =
+        currency.ok_or_else(|| BackupError::Archive(format!("target store `{target}` does not exist")))?;
     // No database clock here (the caller's connection only): the stamp is the wall-clock time of the clone.
-    let now = palisade_core::time::Clock::now(&palisade_core::time::SystemClock).millis();
+    let clock = palisade_core::time::Clock::now(&palisade_core::time::SystemClock);
+    crate::import_rules::check(archive, &currency, clock, ctx)?;
+    let now = clock.millis();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut report = CloneReport::default();
     for table in TABLES.iter().filter(|t| t.role == Role::Content) {
@@ -1027,7 +1033,7 @@ pub async fn clone_into(
 
 /// The merchant's restore test: the archive is cloned into a scratch store inside a transaction that is then
 /// rolled back, so it proves the archive restores without leaving anything behind.
-pub async fn restore_test(db: &Db, archive: &Archive) -> Result<CloneReport> {
+pub async fn restore_test(db: &Db, archive: &Archive, ctx: &ImportContext) -> Result<CloneReport> {
     check_target(archive, db)?;
     let mut tx = db.begin_write().await?;
     let scratch = uuid::Uuid::now_v7().to_string();
@@ -1046,7 +1052,7 @@ pub async fn restore_test(db: &Db, archive: &Archive) -> Result<CloneReport> {
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let report = clone_into(&mut tx, db.backend(), &scratch, archive).await;
+    let report = clone_into(&mut tx, db.backend(), &scratch, archive, ctx).await;
     tx.rollback().await?;
     report
 }

@@ -7,6 +7,7 @@
 use palisade_store::db::ExecuteWrite;
 use std::time::Duration;
 
+use crate::import_rules::ImportContext;
 use object_store::ObjectStoreExt;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::outbound::OutboundPolicy;
@@ -520,6 +521,7 @@ pub async fn run_restore_test(
     objects: &Objects,
     id: &str,
     passphrase: SecretString,
+    ctx: &ImportContext,
 ) -> Result<StoreExport> {
     let started = db.now().millis();
     let bytes = archive_bytes(db, scope, objects, id).await?;
@@ -529,7 +531,7 @@ pub async fn run_restore_test(
         if archive.manifest.store_id != scope.store_key() {
             return Err(BackupError::Archive("the archive is of another store".into()));
         }
-        let report = export::restore_test(db, &archive).await?;
+        let report = export::restore_test(db, &archive, ctx).await?;
         let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
         Ok(format!("export {id} decrypted, every file matched its hash, {rows} rows restored into a scratch store"))
     }

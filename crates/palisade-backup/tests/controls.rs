@@ -147,7 +147,7 @@ async fn merchant_backup_controls_follow_schedule_exports_and_restore_tests() {
     let sealer = store_exports::passphrase_sealer(&[7; 32]);
     store_exports::set_schedule(&db, &staff, &sealer, Schedule::Weekly, Some(pass())).await.unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), scheduled).await));
-    store_exports::run_restore_test(&db, &staff, &objects, &export.id, pass()).await.unwrap();
+    store_exports::run_restore_test(&db, &staff, &objects, &export.id, pass(), &Default::default()).await.unwrap();
     assert!(met(&status(&db, &facts, Some(&scope), tested).await));
 
     // Eight days on, the export is too old; a fresh one puts it right. The restore test lasts 90 days.

@@ -294,14 +294,16 @@ async fn a_clone_gets_fresh_ids_and_the_restore_test_leaves_nothing() {
     let bytes = export_of(&s, &s.a, "pw for clone").await;
     let archive = Archive::open(bytes.as_slice(), pass("pw for clone")).unwrap();
     let (stores_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores").fetch_one(s.db.pool()).await.unwrap();
-    let report = export::restore_test(&s.db, &archive).await.unwrap();
+    let report = export::restore_test(&s.db, &archive, &ImportContext::default()).await.unwrap();
     assert!(report.tables.contains(&("products".to_owned(), 4)), "{report:?}");
     let (stores_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores").fetch_one(s.db.pool()).await.unwrap();
     assert_eq!(stores_before, stores_after, "the scratch store was rolled back");
 
     let c = store(&s.db, "charlie-copy").await;
     let mut tx = s.db.begin_write().await.unwrap();
-    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive).await.unwrap();
+    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive, &ImportContext::default())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let cloned = catalog::list_products(&s.db, &c, 100, 0).await.unwrap();
     assert_eq!(cloned.len(), 4);
@@ -479,7 +481,7 @@ async fn check_tampered(
     assert!(matches!(err, BackupError::Archive(_)), "{case}: preview: {err}");
     let err = export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap_err();
     assert!(matches!(err, BackupError::Archive(_)), "{case}: replace: {err}");
-    let restored = export::restore_test(&s.db, &archive).await;
+    let restored = export::restore_test(&s.db, &archive, &ImportContext::default()).await;
     if clone == CloneOutcome::Refused {
         assert!(matches!(restored, Err(BackupError::Archive(_))), "{case}: restore test: {restored:?}");
     }
@@ -493,7 +495,7 @@ async fn check_tampered(
     .execute(&mut *tx)
     .await
     .unwrap();
-    let cloned = export::clone_into(&mut tx, s.db.backend(), &target, &archive).await;
+    let cloned = export::clone_into(&mut tx, s.db.backend(), &target, &archive, &ImportContext::default()).await;
     if clone == CloneOutcome::Refused {
         assert!(matches!(cloned, Err(BackupError::Archive(_))), "{case}: clone: {cloned:?}");
     }
@@ -608,7 +610,7 @@ async fn an_untampered_archive_still_imports_after_the_checks() {
     // Re-sealed by hand without changes: the checks judge content, not who encrypted it.
     let archive = Archive::open(reseal(&original.manifest, &original.files).as_slice(), pass(EVIL)).unwrap();
     export::replace(&s.db, &owner(&s.a), &s.objects, &archive, &ImportContext::default()).await.unwrap();
-    export::restore_test(&s.db, &archive).await.unwrap();
+    export::restore_test(&s.db, &archive, &ImportContext::default()).await.unwrap();
     assert!(fingerprint(&s, &s.b).await == b_before);
 }
 
@@ -745,7 +747,9 @@ async fn fraud_rules_round_trip_and_an_import_never_reaches_another_store() {
     let b_rules = fraud_row(&s, &s.b).await;
     let c = store(&s.db, "charlie-rules").await;
     let mut tx = s.db.begin_write().await.unwrap();
-    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive).await.unwrap();
+    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive, &ImportContext::default())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let (c_rules, _, c_by) = fraud_row(&s, &c).await;
     assert_eq!(c_rules, strict);

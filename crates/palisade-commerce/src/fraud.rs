@@ -283,6 +283,21 @@ async fn counts_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, a: &Attempt
     .await?)
 }
 
+/// Whether the signed-in shopper of `scope` has paid for an order at this store before: the card-testing guard
+/// challenges such a buyer in a lockdown instead of refusing them. Orders at other stores (or unpaid ones, which
+/// cost a tester nothing to create) say nothing about this store. A guest is never known.
+pub async fn known_buyer(db: &Db, scope: &StoreScope) -> Result<bool> {
+    let Actor::Shopper(Some(buyer)) = scope.actor() else { return Ok(false) };
+    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM orders WHERE store_id = $1 AND buyer_id = $2 AND status IN {PAID} LIMIT 1"
+    )))
+    .bind(scope.store_key())
+    .bind(buyer.to_string())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
 /// The store's median paid order over its last 101, once it has [`MEDIAN_MIN_ORDERS`].
 async fn median_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<Option<i64>> {
     let recent: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -9,7 +9,9 @@ pub mod score;
 pub mod simulate;
 pub mod uen;
 
-pub use card_testing::{Attempt, Buyer, CardFingerprint, DeclineGuard, Gate, Outcome, Proof, Thresholds, Trigger};
+pub use card_testing::{
+    Attempt, Buyer, CardFingerprint, DeclineGuard, Gate, InFlight, Outcome, Proof, Thresholds, Trigger,
+};
 pub use features::{CategoryRisk, Country, EmailDomain, Familiarity, OrderFeatures, Velocity};
 pub use nric::{MaskedNric, Nric, NricError, NricHash, NricKey, NricPrefix, NricRecord};
 pub use rules::{Action, ParseError, Rule, RuleSet, Verdict, decide, parse_rule};

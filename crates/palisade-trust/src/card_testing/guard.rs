@@ -21,6 +21,7 @@ impl DeclineGuard {
             seen: Table::new(th.max_keys),
             stores: HashMap::new(),
             known: HashMap::new(),
+            pending: HashMap::new(),
         };
         Self { th, clock, hasher: RandomState::new(), state: Mutex::new(state) }
     }
@@ -61,19 +62,60 @@ impl DeclineGuard {
     /// Decides, before the gateway, whether this attempt may go to it. Call again with [`Proof::Solved`] after a
     /// [`Gate::Challenge`] is solved; that lets one attempt through unless something says refuse.
     pub fn check(&self, a: &Attempt<'_>) -> Gate {
+        let mut st = self.lock();
+        self.decide(&mut st, a)
+    }
+
+    /// As [`check`](Self::check), for callers that may run attempts concurrently: an attempt let through counts
+    /// against its keys as a decline until [`settle`](Self::settle) is given the gateway's answer (or none), so
+    /// five concurrent attempts on one card, address or session are the five the challenge threshold allows, not
+    /// any number that arrive before the first answer.
+    pub fn begin(&self, a: &Attempt<'_>) -> (Gate, Option<InFlight>) {
+        let mut st = self.lock();
+        let gate = self.decide(&mut st, a);
+        if gate != Gate::Allow {
+            return (gate, None);
+        }
+        let keys = KINDS.map(|kind| self.key(kind, a));
+        for key in keys {
+            *st.pending.entry(key).or_default() += 1;
+        }
+        (gate, Some(InFlight { keys }))
+    }
+
+    /// Ends an attempt [`begin`](Self::begin) let through: its keys stop counting it as pending, and the gateway's
+    /// answer, when there is one, is recorded as by [`record`](Self::record).
+    pub fn settle(&self, flight: InFlight, a: &Attempt<'_>, outcome: Option<Outcome>) {
+        {
+            let mut st = self.lock();
+            for key in flight.keys {
+                if let std::collections::hash_map::Entry::Occupied(mut e) = st.pending.entry(key) {
+                    *e.get_mut() = e.get().saturating_sub(1);
+                    if *e.get() == 0 {
+                        e.remove();
+                    }
+                }
+            }
+        }
+        if let Some(outcome) = outcome {
+            self.record(a, outcome);
+        }
+    }
+
+    fn decide(&self, st: &mut State, a: &Attempt<'_>) -> Gate {
         let now = self.clock.now().millis();
         let bucket = bucket_of(now, &self.th);
-        let mut st = self.lock();
         let mut worst = (Level::Pass, Trigger::Card);
         let mut marked: [Option<(Kind, Level)>; 4] = [None; 4];
         for (slot, kind) in marked.iter_mut().zip(KINDS) {
             let key = self.key(kind, a);
-            let count = table(&st, kind).count(key, bucket);
+            let pending = st.pending.get(&key).copied().unwrap_or(0);
+            let count = table(st, kind).count(key, bucket).saturating_add(pending);
             let (challenge, refuse) = self.limits(kind);
             let level = if count >= refuse {
                 *slot = Some((kind, Level::Refuse));
                 Level::Refuse
-            } else if count >= challenge || table(&st, kind).challenged(key, bucket) > 0 {
+            } else if count >= challenge || table(st, kind).challenged(key, bucket) > 0 {
                 *slot = Some((kind, Level::Challenge));
                 Level::Challenge
             } else {
@@ -84,7 +126,7 @@ impl DeclineGuard {
             }
         }
         // Already refused by a key: the store signal has nothing to add (and must not spend its lockdown budget).
-        let store_level = if worst.0 == Level::Refuse { Level::Pass } else { self.store_level(&mut st, a, now) };
+        let store_level = if worst.0 == Level::Refuse { Level::Pass } else { self.store_level(st, a, now) };
         if store_level > worst.0 {
             worst = (store_level, Trigger::Store);
         }
@@ -101,13 +143,13 @@ impl DeclineGuard {
             let key = self.key(kind, a);
             let keep = self.limits(kind).0;
             match (level, gate) {
-                (Level::Refuse, Gate::Refuse(_)) => table_mut(&mut st, kind).strike(key, bucket, keep),
-                (Level::Challenge, Gate::Challenge(_)) => table_mut(&mut st, kind).challenge(key, bucket),
+                (Level::Refuse, Gate::Refuse(_)) => table_mut(st, kind).strike(key, bucket, keep),
+                (Level::Challenge, Gate::Challenge(_)) => table_mut(st, kind).challenge(key, bucket),
                 _ => {}
             }
         }
         if event != StoreEvent::Passed {
-            self.touch_store(&mut st, a.store, now).on_check(now, bucket, &self.th, event);
+            self.touch_store(st, a.store, now).on_check(now, bucket, &self.th, event);
         }
         gate
     }

@@ -89,13 +89,14 @@ fn ipv4_mapped_ipv6_is_the_same_client_and_v6_networks_are_slash_64() {
         g2.record(&attempt(store, i, mapped, &format!("m{i}")), Outcome::Declined);
     }
     assert_eq!(g2.check(&attempt(store, 99, v4(203, 0, 113, 9), "x")), Gate::Challenge(Trigger::Address));
-    // Twenty addresses in one /64, one decline each: the network is refused, a different /64 is not.
+    // Twenty addresses in one /64, one decline each: the /64 is one subscriber's (the address key), refused; a
+    // different /64 is not.
     for i in 0..20u16 {
         let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
         g2.record(&attempt(store, 100 + u32::from(i), addr, &format!("n{i}")), Outcome::Declined);
     }
     let same_net = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9));
-    assert_eq!(g2.check(&attempt(store, 500, same_net, "y")), Gate::Refuse(Trigger::Network));
+    assert_eq!(g2.check(&attempt(store, 500, same_net, "y")), Gate::Refuse(Trigger::Address));
     let other_net = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
     assert_eq!(g2.check(&attempt(store, 501, other_net, "z")), Gate::Allow);
     assert_eq!(g.check(&attempt(store, 1, same_net, "y")), Gate::Allow, "guards share nothing");
@@ -292,4 +293,60 @@ proptest::proptest! {
 fn clock_now(c: &ManualClock) -> i64 {
     use palisade_core::time::Clock;
     c.now().millis()
+}
+
+#[test]
+fn concurrent_attempts_count_before_their_answers_come_back() {
+    let (g, _) = guard();
+    let store = StoreId::new();
+    let addr = v4(203, 0, 113, 9);
+    let sessions: Vec<String> = (0..12).map(|i| format!("burst{i}")).collect();
+    // Twelve attempts from one address arrive before the gateway has answered any: without the in-flight count
+    // all twelve would see zero declines and reach the gateway.
+    let mut flights = Vec::new();
+    let mut gates = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let a = attempt(store, 100 + u32::try_from(i).unwrap(), addr, s);
+        let (gate, flight) = g.begin(&a);
+        gates.push(gate);
+        if let Some(f) = flight {
+            flights.push((f, a));
+        }
+    }
+    assert_eq!(gates.iter().filter(|g| **g == Gate::Allow).count(), 5, "{gates:?}");
+    assert!(gates[5..].iter().all(|g| *g == Gate::Challenge(Trigger::Address)), "{gates:?}");
+    // All five decline: five real declines now stand against the address (challenged, as after five in a row).
+    for (f, a) in flights {
+        g.settle(f, &a, Some(Outcome::Declined));
+    }
+    let next = attempt(store, 200, addr, "after");
+    assert_eq!(g.begin(&next).0, Gate::Challenge(Trigger::Address));
+}
+
+#[test]
+fn a_settled_attempt_without_an_answer_stops_counting() {
+    let (g, _) = guard();
+    let store = StoreId::new();
+    let a = attempt(store, 7, v4(198, 51, 100, 1), "s");
+    for _ in 0..20 {
+        let (gate, flight) = g.begin(&a);
+        assert_eq!(gate, Gate::Allow);
+        // The checkout failed before the gateway (out of stock, say): nothing to record, nothing left pending.
+        g.settle(flight.unwrap(), &a, None);
+    }
+}
+
+#[test]
+fn one_ipv6_subscriber_rotating_within_its_64_is_one_address() {
+    let (g, _) = guard();
+    let store = StoreId::new();
+    let sessions: Vec<String> = (0..7).map(|i| format!("v6-{i}")).collect();
+    for i in 0..5u32 {
+        let addr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, u16::try_from(i + 1).unwrap()));
+        let a = attempt(store, 300 + i, addr, &sessions[i as usize]);
+        assert_eq!(g.check(&a), Gate::Allow);
+        g.record(&a, Outcome::Declined);
+    }
+    let a = attempt(store, 399, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 9, 9, 9, 9)), &sessions[6]);
+    assert_eq!(g.check(&a), Gate::Challenge(Trigger::Address));
 }

@@ -112,6 +112,10 @@ impl FromRequestParts<AppState> for StaffAccess {
     type Rejection = AccessRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Established already by the upload gate ([`admit_upload`]) for this very request.
+        if let Some(access) = parts.extensions.get::<StaffAccess>() {
+            return Ok(access.clone());
+        }
         let api = is_api_path(parts.uri.path());
         let params = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
@@ -129,6 +133,28 @@ impl FromRequestParts<AppState> for StaffAccess {
         let mfa_grace_until = mfa_gate(parts, state, &membership, signed.account.id).await?;
         allowlisted(parts, state, &membership).await?;
         Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
+    }
+}
+
+/// The upload routes take bodies far above the default limit, and the firewall buffers a body before any handler
+/// runs: on those routes the member is established first, from the headers alone, so a request that is not a
+/// member's (no session, another store, outside the allow-list) is answered before its body is read. The access
+/// found is kept in the request for the handler's own extractor (one check, one audit event for a token).
+pub async fn admit_upload(
+    state: &AppState,
+    req: axum::extract::Request,
+) -> Result<axum::extract::Request, Box<Response>> {
+    let default = state.config.max_body_bytes;
+    if crate::http::layers::body_limit(req.method(), req.uri().path(), default) <= default {
+        return Ok(req);
+    }
+    let (mut parts, body) = req.into_parts();
+    match StaffAccess::from_request_parts(&mut parts, state).await {
+        Ok(access) => {
+            parts.extensions.insert(access);
+            Ok(axum::extract::Request::from_parts(parts, body))
+        }
+        Err(refused) => Err(Box::new(refused.into_response())),
     }
 }
 

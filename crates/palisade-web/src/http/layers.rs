@@ -200,6 +200,11 @@ async fn edge(axum::extract::State(state): axum::extract::State<AppState>, mut r
         headers::security_headers(state, req, async move |req| {
             shedding::shed(state, req, async move |req| {
                 limits::enforce(state, req, async move |req| {
+                    // An upload's large body is read only for a member of the store (after the rate limits).
+                    let req = match crate::http::access::admit_upload(state, req).await {
+                        Ok(req) => req,
+                        Err(refused) => return *refused,
+                    };
                     // Synchronizer tokens: after rate limits and shedding (so a flood is refused before its body
                     // is read), around the challenge page and the handlers (which put the token in their forms).
                     csrf::synchronize(state, req, async move |req| {

@@ -1,6 +1,6 @@
 //! The card-testing guard on every checkout path (issue #20 item 4): the payment page and `POST
-//! /api/v1/stores/{store}/orders` both ask [`CardGuard::gate`] before the order is placed and tell
-//! [`CardGuard::outcome`] what the gateway said.
+//! /api/v1/stores/{store}/orders` both ask [`gate`] before the order is placed and tell the [`Pass`] it gave
+//! what the gateway said.
 //!
 //! It wraps `palisade_trust::DeclineGuard` (per card fingerprint, client address, client network, session and
 //! store: from 5 declines in 10 minutes a proof of work, from 6 a refusal, 429 `card_testing_refused`). The
@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use palisade_core::StoreId;
-use palisade_trust::{Attempt, Buyer, CardFingerprint, DeclineGuard, Gate, Outcome, Proof, Thresholds};
+use palisade_trust::{Attempt, Buyer, CardFingerprint, DeclineGuard, Gate, InFlight, Outcome, Proof, Thresholds};
 use rand::RngCore;
 
 use crate::edge::challenge::{BITS, solves};
@@ -82,9 +82,10 @@ pub struct CheckoutAttempt<'a> {
 }
 
 /// What the checkout does next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Decision {
-    Allow,
+    /// Place the order; then tell the pass what the gateway said ([`Pass::outcome`]).
+    Allow(Pass),
     /// Ask for this proof of work (the challenge string), then try again.
     Challenge(String),
     /// 429 `card_testing_refused`.
@@ -173,16 +174,80 @@ fn attempt<'a>(a: &'a CheckoutAttempt<'a>, proof: Proof) -> Attempt<'a> {
     }
 }
 
-/// Asks the guard before the order is placed (and the gateway asked). The returned proof is what the attempt
-/// carried (a verified, first-use solution or none), to be given back to [`outcome`].
-pub fn gate(state: &AppState, a: &CheckoutAttempt<'_>) -> (Decision, Proof) {
+/// An attempt the guard let through. Until it is settled it counts against its card, address, network and
+/// session as a decline (so a burst of concurrent attempts cannot all pass on one count); [`Pass::outcome`]
+/// settles it with the gateway's answer, and dropping it (the checkout ended before or without one) settles it
+/// with none.
+pub struct Pass {
+    guard: std::sync::Arc<CardGuard>,
+    flight: Option<InFlight>,
+    store: StoreId,
+    card: CardFingerprint,
+    address: IpAddr,
+    session: String,
+    buyer: Buyer,
+    proof: Proof,
+}
+
+impl std::fmt::Debug for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The session is a credential: never printed.
+        f.debug_struct("Pass").field("store", &self.store).field("proof", &self.proof).finish_non_exhaustive()
+    }
+}
+
+impl Pass {
+    /// Tells the guard what the checkout came to: a decline counts, an approval makes the card known to the
+    /// store. Anything else (refused by stock, rules, a gateway outage) tells it nothing.
+    pub fn outcome(mut self, result: Result<(), &palisade_commerce::CommerceError>) {
+        let outcome = match result {
+            Ok(()) => Some(Outcome::Approved),
+            Err(palisade_commerce::CommerceError::PaymentDeclined { .. }) => Some(Outcome::Declined),
+            Err(_) => None,
+        };
+        self.settle(outcome);
+    }
+
+    fn settle(&mut self, outcome: Option<Outcome>) {
+        let Some(flight) = self.flight.take() else { return };
+        let a = Attempt {
+            store: self.store,
+            card: self.card,
+            address: self.address,
+            session: &self.session,
+            buyer: self.buyer,
+            proof: self.proof,
+        };
+        self.guard.guard.settle(flight, &a, outcome);
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.settle(None);
+    }
+}
+
+/// Asks the guard before the order is placed (and the gateway asked).
+pub fn gate(state: &AppState, a: &CheckoutAttempt<'_>) -> Decision {
     let now = state.db.now().0;
     let ip = a.address.map(|i| i.to_string()).unwrap_or_default();
     let solved = a.proof.is_some_and(|p| proof_ok(state, a.store, &ip, p, now));
     let proof = if solved { Proof::Solved } else { Proof::None };
     let figures = &state.card_guard.figures;
-    let decision = match state.card_guard.guard.check(&attempt(a, proof)) {
-        Gate::Allow => Decision::Allow,
+    let seen = attempt(a, proof);
+    let (gate, flight) = state.card_guard.guard.begin(&seen);
+    match gate {
+        Gate::Allow => Decision::Allow(Pass {
+            guard: state.card_guard.clone(),
+            flight,
+            store: seen.store,
+            card: seen.card,
+            address: seen.address,
+            session: a.session.to_owned(),
+            buyer: seen.buyer,
+            proof,
+        }),
         Gate::Challenge(trigger) => {
             figures.challenged.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("palisade_checkout_challenged_total", "trigger" => trigger.code()).increment(1);
@@ -194,24 +259,7 @@ pub fn gate(state: &AppState, a: &CheckoutAttempt<'_>) -> (Decision, Proof) {
             tracing::warn!(store.id = %a.store, trigger = trigger.code(), "checkout refused by the card-testing guard");
             Decision::Refuse
         }
-    };
-    (decision, proof)
-}
-
-/// Tells the guard what the checkout came to: a decline counts, an approval makes the card known to the store.
-/// Anything else (refused by stock, rules, a gateway outage) tells it nothing.
-pub fn outcome(
-    state: &AppState,
-    a: &CheckoutAttempt<'_>,
-    proof: Proof,
-    result: Result<(), &palisade_commerce::CommerceError>,
-) {
-    let outcome = match result {
-        Ok(()) => Outcome::Approved,
-        Err(palisade_commerce::CommerceError::PaymentDeclined { .. }) => Outcome::Declined,
-        Err(_) => return,
-    };
-    state.card_guard.guard.record(&attempt(a, proof), outcome);
+    }
 }
 
 /// The 429 answer's code and words (both checkouts).

@@ -473,3 +473,48 @@ async fn an_uploaded_archive_cannot_take_another_stores_product() {
     assert_eq!(theirs.title, "theirs", "bravo's product is untouched");
     assert!(catalog::get_product(&app.db, &scope, ids[1]).await.is_err(), "and still not alpha's");
 }
+
+/// Sends the head of a large upload and only its first 64 KiB; returns the status line if the server answers
+/// within five seconds without waiting for the rest (the body is never read), or `None` if it waits for it.
+async fn answer_before_body(app: &TestApp, path: &str, cookie: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Above the default limit (so only a route that takes uploads accepts it), within every upload route's own.
+    let declared = palisade_web::WebConfig::default().max_body_bytes + 256 * 1024;
+    let cookie = crate::support::cookie_with_binding(cookie);
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nOrigin: http://{}\r\nCookie: {cookie}\r\nx-csrf-token: {}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {declared}\r\n\r\n",
+        app.addr,
+        app.addr,
+        app.csrf(&cookie),
+    );
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&vec![b'x'; 64 * 1024]).await.unwrap();
+    let mut buf = vec![0u8; 512];
+    match tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()),
+        _ => None,
+    }
+}
+
+/// The upload routes accept bodies of tens of MiB: one that is not a member's — signed out, or a member of
+/// another store — is answered from its headers, before its body is read (the firewall would buffer it first).
+#[tokio::test]
+async fn an_upload_that_is_not_a_members_is_answered_before_its_body_is_read() {
+    let app = TestApp::start().await;
+    let (s, _, _) = owner_of(&app, "alpha").await;
+    let (_, _, other_cookie) = owner_of(&app, "bravo").await;
+    let store = s.id.to_string();
+    let product = uuid::Uuid::now_v7();
+    for path in [
+        format!("/admin/stores/{store}/backups/upload"),
+        format!("/admin/stores/{store}/products/import"),
+        format!("/admin/stores/{store}/products/{product}/images"),
+    ] {
+        let anonymous = answer_before_body(&app, &path, "").await;
+        assert!(anonymous.as_deref().is_some_and(|l| !l.contains(" 200 ")), "{path}, signed out: {anonymous:?}");
+        let foreign = answer_before_body(&app, &path, &other_cookie).await;
+        assert!(foreign.as_deref().is_some_and(|l| l.contains(" 404 ")), "{path}, another store's owner: {foreign:?}");
+    }
+}

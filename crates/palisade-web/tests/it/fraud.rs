@@ -412,3 +412,34 @@ async fn the_card_testing_control_reads_the_running_nodes_reports() {
     let old = status(&reg.evaluate_platform(&app.db, &facts).await.unwrap());
     assert!(matches!(&old, ControlStatus::Unmet { reason, .. } if reason.contains("node-b")), "{old:?}");
 }
+
+/// A burst of concurrent attempts from one address: each attempt let through counts against the address until
+/// the gateway answers, so at most the five the threshold allows reach it — not every attempt that arrives
+/// before the first decline is counted.
+#[tokio::test]
+async fn a_concurrent_burst_of_declines_reaches_the_gateway_at_most_five_times() {
+    let app = TestApp::start_with(behind_proxy(), |r, _| r).await;
+    let (_, _, _, variant) = shop(&app, "alpha").await;
+    let bot = "203.0.113.44";
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let body = order_request(&variant).card(DECLINED[i % DECLINED.len()]).email(&format!("b{i}@x.example")).json();
+        let (client, url) = (app.client.clone(), app.url("/api/v1/stores/alpha/orders"));
+        burst.spawn(async move {
+            let req = client.post(url).header("idempotency-key", format!("burst-{i}")).header("x-forwarded-for", bot);
+            req.json(&body).send().await.unwrap().status()
+        });
+    }
+    let statuses = burst.join_all().await;
+    let reached = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+    assert!(reached <= 5, "{reached} attempts reached the gateway: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [
+            StatusCode::PAYMENT_REQUIRED,
+            StatusCode::PRECONDITION_REQUIRED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+        .contains(s)),
+        "{statuses:?}"
+    );
+}

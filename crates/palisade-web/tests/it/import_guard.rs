@@ -187,6 +187,13 @@ async fn an_import_passes_the_same_checks_as_the_save_paths() {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{table}/{expect} {action}: {body}");
             assert!(body.contains(table) && body.contains(expect), "{table}/{expect} {action}: {body}");
         }
+        // The restore test runs the same checks: an archive import would refuse does not "restore".
+        let res = post(&app, &format!("{base}/{id}/restore-test"), &cookie, &[("passphrase", PASS)]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{table}/{expect} restore test");
+        let run = palisade_backup::store_exports::list(&app.db, &scope, 1).await.unwrap().remove(0);
+        assert_eq!(run.kind, "restore-test", "{table}/{expect}");
+        assert!(run.outcome != "ok", "{table}/{expect}: the restore test passed an archive import refuses");
+        assert!(run.detail.contains(table) && run.detail.contains(expect), "{table}/{expect}: {}", run.detail);
     }
     let after = (firewall_of(&app, &scope).await, themes::versions(&app.db, &scope).await.unwrap().len());
     assert_eq!(before, after, "nothing was written");

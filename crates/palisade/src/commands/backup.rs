@@ -360,7 +360,10 @@ async fn import_store(
         if account.kind != AccountKind::Staff {
             anyhow::bail!("{owner} is a {} account; store owners must be staff accounts", account.kind.as_str());
         }
-        export::restore_test(db, &archive).await?;
+        // The operator creates the store: no merchant address to lock out, and country rules are the operator's
+        // call (they match nothing on a node without a GeoIP database). Every other save-path check applies.
+        let ctx = palisade_backup::import_rules::ImportContext { client: None, country_rules: true, by_operator: true };
+        export::restore_test(db, &archive, &ctx).await?;
         let archived_name = archive.store_field("name").unwrap_or_else(|| "Imported store".into());
         let currency = archive
             .store_field("currency")
@@ -374,7 +377,7 @@ async fn import_store(
         .await
         .map_err(runtime::explain)?;
         let mut tx = db.begin_write().await.map_err(runtime::explain)?;
-        let report = export::clone_into(&mut tx, db.backend(), &store.id.to_string(), &archive).await?;
+        let report = export::clone_into(&mut tx, db.backend(), &store.id.to_string(), &archive, &ctx).await?;
         tx.commit().await.context("committing the imported store")?;
         let objects = palisade_store::Objects::local(&inst.settings.objects_dir).map_err(runtime::explain)?;
         export::put_objects(&objects, &archive).await?;

@@ -108,7 +108,7 @@ fn backup_error(e: BackupError) -> AdminError {
 /// What an import's row checks need from the request: the importer's address (an imported allow-list must
 /// admit it) and whether country rules are available.
 fn import_context(state: &AppState, client: ClientAddr) -> ImportContext {
-    ImportContext { client: client.0, country_rules: state.geoip.available() }
+    ImportContext { client: client.0, country_rules: state.geoip.available(), by_operator: false }
 }
 
 /// A recent password entry by a person, or the redirect that asks for it.
@@ -338,13 +338,15 @@ async fn upload(
 async fn restore_test(
     State(state): State<AppState>,
     access: StaffAccess,
+    client: ClientAddr,
     Path((_, id)): Path<(String, String)>,
     form: Result<Form<OpenForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::CustomerData)?;
     let Form(form) = form.map_err(ApiError::from)?;
     let passphrase = SecretString::from(form.passphrase);
-    store_exports::run_restore_test(&state.db, scope(&access), &state.objects, &id, passphrase)
+    let ctx = import_context(&state, client);
+    store_exports::run_restore_test(&state.db, scope(&access), &state.objects, &id, passphrase, &ctx)
         .await
         .map_err(backup_error)?;
     // The outcome, failed or not, is on the page (and in the matrix).

@@ -214,10 +214,7 @@ async fn create_order(
         Some(b) => format!("account:{b}"),
         None => format!("addr:{}", ip.map(|i| i.to_string()).unwrap_or_default()),
     };
-    let known_buyer = match buyer {
-        Some(b) => !orders::for_buyer(&state.db, b, 1).await?.is_empty(),
-        None => false,
-    };
+    let known_buyer = palisade_commerce::fraud::known_buyer(&state.db, &scope).await?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let attempt = card_testing::CheckoutAttempt {
         store: id,
@@ -227,9 +224,8 @@ async fn create_order(
         known_buyer,
         proof: header("x-checkout-challenge").zip(header("x-checkout-proof")),
     };
-    let (decision, proof) = card_testing::gate(&state, &attempt);
-    match decision {
-        card_testing::Decision::Allow => {}
+    let pass = match card_testing::gate(&state, &attempt) {
+        card_testing::Decision::Allow(pass) => pass,
         card_testing::Decision::Challenge(c) => {
             let body = json!({"error": {"code": card_testing::CHALLENGE_CODE, "message": card_testing::CHALLENGE_MESSAGE,
                 "challenge": c, "bits": card_testing::CHALLENGE_BITS}});
@@ -243,7 +239,7 @@ async fn create_order(
             )
             .into());
         }
-    }
+    };
     let fingerprints = card_testing::fingerprints(&state, &body.card.number, &address, ip);
     let req = Checkout {
         guest_proof,
@@ -256,7 +252,7 @@ async fn create_order(
     };
     // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
     let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
-    card_testing::outcome(&state, &attempt, proof, placed.as_ref().map(|_| ()));
+    pass.outcome(placed.as_ref().map(|_| ()));
     let placed = placed?;
     let order = &placed.order;
     let link = format!("{}{}", state.config.public_url, order_link(&state, order));

@@ -258,10 +258,7 @@ async fn pay(
         buyer.is_none().then(|| guest_proof(&state, &form.card_number, &checked.expiry, Some(cart_id.as_str())));
     // The card-testing guard, before anything is placed or charged (issue #20 item 4).
     let card_fp = card_testing::card_fingerprint(&state, &form.card_number);
-    let known_buyer = match buyer {
-        Some(b) => !orders::for_buyer(&state.db, b, 1).await?.is_empty(),
-        None => false,
-    };
+    let known_buyer = palisade_commerce::fraud::known_buyer(&state.db, &scope).await?;
     let attempt = card_testing::CheckoutAttempt {
         store: store_id,
         card: &card_fp,
@@ -270,9 +267,8 @@ async fn pay(
         known_buyer,
         proof: (!form.pow_c.is_empty()).then_some((form.pow_c.as_str(), form.pow_n.as_str())),
     };
-    let (decision, proof) = card_testing::gate(&state, &attempt);
-    match decision {
-        card_testing::Decision::Allow => {}
+    let pass = match card_testing::gate(&state, &attempt) {
+        card_testing::Decision::Allow(pass) => pass,
         card_testing::Decision::Challenge(c) => {
             let mut errors = FieldErrors::default();
             errors.add(pay_form::FORM, card_testing::CHALLENGE_MESSAGE);
@@ -285,7 +281,7 @@ async fn pay(
             let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
             return render(&state, &shown, StatusCode::TOO_MANY_REQUESTS);
         }
-    }
+    };
     let fingerprints = card_testing::fingerprints(&state, &form.card_number, &checked.address, ip);
     let req = Checkout {
         guest_proof,
@@ -297,7 +293,7 @@ async fn pay(
         fingerprints,
     };
     let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
-    card_testing::outcome(&state, &attempt, proof, placed.as_ref().map(|_| ()));
+    pass.outcome(placed.as_ref().map(|_| ()));
     match placed {
         Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
