@@ -188,6 +188,12 @@ pub const TABLES: &[ExportTable] = &[
 /// Account columns an export may carry: who, never how they sign in.
 const ACCOUNT_COLUMNS: &[&str] = &["id", "email", "display_name", "kind", "created_at"];
 
+/// Columns a store's export leaves out: keyed hashes made under the platform's key (card, delivery address,
+/// normalised email) for fraud velocity. The same card has the same fingerprint at every store, so a merchant
+/// holding them could match buyers across their stores or with another merchant's export. They are records'
+/// columns, which import never writes, so an import or clone needs none of them.
+const OMITTED_COLUMNS: &[(&str, &[&str])] = &[("orders", &["card_fingerprint", "ship_key", "email_key"])];
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ArchiveFile {
     pub path: String,
@@ -228,7 +234,13 @@ fn spec_for(specs: &[TableSpec], table: &ExportTable) -> Result<TableSpec> {
                 accounts.columns.iter().filter(|c| ACCOUNT_COLUMNS.contains(&c.name.as_str())).cloned().collect();
             Ok(TableSpec { name: "accounts".into(), columns, order_by: vec!["id".into()], keyed: true, rowid: false })
         }
-        _ => specs.iter().find(|s| s.name == table.name).cloned().ok_or_else(|| missing(table.name)),
+        _ => {
+            let mut spec = specs.iter().find(|s| s.name == table.name).cloned().ok_or_else(|| missing(table.name))?;
+            if let Some((_, omitted)) = OMITTED_COLUMNS.iter().find(|(name, _)| *name == table.name) {
+                spec.columns.retain(|c| !omitted.contains(&c.name.as_str()));
+            }
+            Ok(spec)
+        }
     }
 }
 

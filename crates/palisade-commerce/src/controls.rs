@@ -177,9 +177,11 @@ fn register_fraud(reg: &mut Registry) -> palisade_store::error::Result<()> {
                 return ControlStatus::NotApplicable { reason: "per store".into() };
             };
             let cutoff = ctx.db.now().minus(REVIEW_WITHIN).0;
+            // Waiting: held and still paid (a refunded or cancelled one is closed; a disputed one is the
+            // dispute's to decide). Shipped while held is counted whatever else happened since.
             let row: Result<(i64, i64, i64), sqlx::Error> = sqlx::query_as(
-                "SELECT COUNT(*), \
-                 CAST(COALESCE(SUM(CASE WHEN created_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN status = 'paid' AND created_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(CASE WHEN status IN ('shipped', 'delivered', 'completed') THEN 1 ELSE 0 END), 0) AS BIGINT) \
                  FROM orders WHERE store_id = $1 AND review_state = 'held'",
             )

@@ -42,21 +42,49 @@ pub struct Fingerprints {
     pub card: Option<String>,
     /// The normalised shipping address's (see [`address_text`]).
     pub address: Option<String>,
+    /// The normalised email's (see [`email_text`]): the email velocity and the declines' email key. Without it
+    /// the email velocity falls back to the address exactly as typed, and a decline records no email.
+    pub email: Option<String>,
     /// The buyer's connection's country, from GeoIP when configured (two letters).
     pub ip_country: Option<String>,
 }
 
-/// The shipping address as one normalised line (lower case, single spaces, the fields that locate it), for the
-/// caller to hash into [`Fingerprints::address`].
+/// The shipping address as one normalised line (the fields that locate it; lower case, punctuation read as a
+/// space, single spaces), for the caller to hash into [`Fingerprints::address`]: `#05-01, 1 Marina Blvd.` and
+/// `05 01 1 marina blvd` are one address, so a reshipper cannot vary the key with commas and capitals.
 #[must_use]
 pub fn address_text(address: &crate::address::ShippingAddress) -> String {
     let v = address.to_json();
     ["line1", "line2", "postcode", "country"]
         .iter()
         .filter_map(|k| v.get(*k).and_then(serde_json::Value::as_str))
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .map(normalise_words)
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// Lower case, every character that is not a letter or digit read as a space, runs of spaces as one.
+fn normalise_words(text: &str) -> String {
+    let spaced: String =
+        text.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The email as one mailbox, for the caller to hash into [`Fingerprints::email`]: lower case, a `+tag` dropped
+/// from the local part, and for Gmail (which ignores dots and answers `googlemail.com` too) the dots dropped and
+/// the domain `gmail.com`. So `Bob+1@X.com` and `bob@x.com`, or `b.o.b@googlemail.com` and `bob@gmail.com`,
+/// count as one buyer in the email velocity. Other providers' dots are kept: for them they are significant.
+#[must_use]
+pub fn email_text(email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    let Some((local, domain)) = email.rsplit_once('@') else { return email };
+    let local = local.split_once('+').map_or(local, |(base, _)| base);
+    let domain = domain.trim_end_matches('.');
+    if domain == "gmail.com" || domain == "googlemail.com" {
+        format!("{}@gmail.com", local.replace('.', ""))
+    } else {
+        format!("{local}@{domain}")
+    }
 }
 
 /// Largest store rule text accepted (bytes). Below the trust crate's own cap: a merchant needs a few dozen lines.
@@ -75,6 +103,8 @@ pub enum ReviewState {
     Approved,
     /// The merchant cancelled it: refunded.
     Cancelled,
+    /// Refunded in full, cancelled, or lost in a dispute while held: nothing is left to review.
+    Closed,
 }
 
 impl ReviewState {
@@ -85,6 +115,7 @@ impl ReviewState {
             ReviewState::Held => "held",
             ReviewState::Approved => "approved",
             ReviewState::Cancelled => "cancelled",
+            ReviewState::Closed => "closed",
         }
     }
 
@@ -95,6 +126,7 @@ impl ReviewState {
             "held" => ReviewState::Held,
             "approved" => ReviewState::Approved,
             "cancelled" => ReviewState::Cancelled,
+            "closed" => ReviewState::Closed,
             other => return Err(CommerceError::Store(StoreError::Corrupt(format!("review state `{other}`")))),
         })
     }
@@ -209,11 +241,6 @@ fn country_of(typed: &str) -> Option<Country> {
     Country::parse(code)
 }
 
-/// sha256 of the lower-cased email (what `payment_declines` keeps instead of the address).
-pub(crate) fn email_hash(email: &str) -> String {
-    hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes()))
-}
-
 const PAID: &str = "('paid', 'shipped', 'delivered', 'completed')";
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -257,11 +284,17 @@ async fn counts_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, a: &Attempt
         Actor::Shopper(Some(b)) => Some(b.to_string()),
         _ => None,
     };
+    // The email velocity by the keyed, normalised email when the caller made one; else (a caller without keys:
+    // the CLI's demo shop, tests) by the address as typed. Both columns are indexed with the store and the time.
+    let (email_column, email_value) = match a.fingerprints.email.as_deref() {
+        Some(key) => ("email_key", key),
+        None => ("buyer_email", a.email),
+    };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT \
          (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND card_fingerprint = $2 AND created_at >= $3) AS card_1h, \
          (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND card_fingerprint = $2 AND created_at >= $4) AS card_24h, \
-         (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND buyer_email = $5 AND created_at >= $4) AS email_24h, \
+         (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND {email_column} = $5 AND created_at >= $4) AS email_24h, \
          (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND ship_key = $6 AND created_at >= $4) AS address_24h, \
          (SELECT COUNT(*) FROM payment_declines WHERE store_id = $1 AND card_fingerprint = $2 AND at >= $3) AS card_declines_1h, \
          (SELECT COUNT(*) FROM payment_declines WHERE store_id = $1 AND email_hash = $7 AND at >= $3) AS email_declines_1h, \
@@ -275,9 +308,9 @@ async fn counts_on(tx: &mut sqlx::AnyConnection, scope: &StoreScope, a: &Attempt
     .bind(a.fingerprints.card.as_deref())
     .bind(now - HOUR_MS)
     .bind(now - DAY_MS)
-    .bind(a.email)
+    .bind(email_value)
     .bind(a.fingerprints.address.as_deref())
-    .bind(email_hash(a.email))
+    .bind(a.fingerprints.email.as_deref())
     .bind(buyer.as_deref())
     .fetch_one(&mut *tx)
     .await?)

@@ -553,6 +553,18 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let mut tx = db.begin_write().await?;
     let (subtotal, items) = reserve_lines(&mut tx, scope, &req.lines, currency).await?;
     let total = subtotal.checked_add(shipping).ok_or_else(|| CommerceError::TotalTooLarge("order"))?;
+    // The store's next number, in this transaction: a rollback gives it back, so refused checkouts leave no gap
+    // (a declined attempt's number stays unused). Taken BEFORE scoring: the update locks the store's row until
+    // this transaction ends, so the checkouts of one store are scored one after another and each counts the
+    // orders committed before it. Without it, on PostgreSQL (READ COMMITTED) a burst of concurrent checkouts
+    // with one card would each count the others as absent and all score a velocity of one. (SQLite's write
+    // transaction already serialises them.) Taken after the stock rows, the order every checkout locks in.
+    let (number,): (i64,) = sqlx::query_as(
+        "UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number",
+    )
+    .bind(scope.store_key())
+    .fetch_one(&mut *tx)
+    .await?;
     // Scored and judged by the rules before anything is written or charged (issue #20).
     let attempt = crate::fraud::Attempt {
         email: req.email.as_str(),
@@ -569,19 +581,11 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
         return Err(CommerceError::RefusedAsRisky);
     }
     let held = risk.action == palisade_trust::Action::Review;
-    // The store's next number, in this transaction: a rollback gives it back, so refused checkouts leave no gap
-    // (a declined attempt's number stays unused).
-    let (number,): (i64,) = sqlx::query_as(
-        "UPDATE stores SET last_order_number = last_order_number + 1 WHERE id = $1 RETURNING last_order_number",
-    )
-    .bind(scope.store_key())
-    .fetch_one(&mut *tx)
-    .await?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, store_id, number, buyer_id, buyer_email, status, currency, subtotal_minor, shipping_minor, \
          total_minor, address, idempotency_key, idempotency_fingerprint, created_at, updated_at, risk_score, risk_reasons, \
-         risk_rule, review_state, card_fingerprint, ship_key) \
-         VALUES ($1, $2, $13, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16, $17, $18, $19)",
+         risk_rule, review_state, card_fingerprint, ship_key, email_key) \
+         VALUES ($1, $2, $13, $3, $4, 'placed', $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(id.to_string())
     .bind(scope.store_key())
@@ -602,6 +606,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     .bind(if held { "held" } else { "none" })
     .bind(req.fingerprints.card.as_deref())
     .bind(req.fingerprints.address.as_deref())
+    .bind(req.fingerprints.email.as_deref())
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(d)) = &inserted
@@ -632,15 +637,16 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     settle(db, gateway, scope, (id, Money::new(total, currency)), &req.card, key, &declined).await
 }
 
-/// What a declined attempt leaves for the `failed_attempts` feature: keyed or plain hashes only.
+/// What a declined attempt leaves for the `failed_attempts` feature: the caller's keyed hashes only (an unkeyed
+/// hash of an email could be reversed by guessing addresses), none when the caller made none.
 struct DeclineKeys {
     card: Option<String>,
-    email_hash: String,
+    email: Option<String>,
 }
 
 impl DeclineKeys {
     fn of(req: &Checkout) -> Self {
-        DeclineKeys { card: req.fingerprints.card.clone(), email_hash: crate::fraud::email_hash(req.email.as_str()) }
+        DeclineKeys { card: req.fingerprints.card.clone(), email: req.fingerprints.email.clone() }
     }
 }
 
@@ -835,7 +841,7 @@ async fn undo_declined(
     .bind(palisade_core::JobId::new().to_string())
     .bind(scope.store_key())
     .bind(declined.card.as_deref())
-    .bind(&declined.email_hash)
+    .bind(declined.email.as_deref())
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -924,6 +930,9 @@ pub(crate) async fn move_on(
         return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    if matches!(to, Status::Refunded | Status::Cancelled) {
+        close_review_on(tx, db, scope, id).await?;
+    }
     let mail = match to {
         Status::Shipped => Some(crate::notify::OrderMail::Shipped),
         Status::Delivered => Some(crate::notify::OrderMail::Delivered),
@@ -953,6 +962,26 @@ pub(crate) async fn move_on(
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A held order refunded in full, cancelled or lost in a dispute is no longer waiting for the merchant: its
+/// review is closed (with the time), so neither the review queue nor the risky-orders control counts it. Every
+/// path that refunds or cancels goes through [`move_on`], which calls this; the review queue's own cancel marks
+/// the order `cancelled` first, which this leaves as it is.
+async fn close_review_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StoreScope, id: OrderId) -> Result<()> {
+    let closed = sqlx::query(
+        "UPDATE orders SET review_state = 'closed', reviewed_at = $1 \
+         WHERE store_id = $2 AND id = $3 AND review_state = 'held'",
+    )
+    .bind(db.now().0)
+    .bind(scope.store_key())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if closed.rows_affected() == 1 {
+        audit::record_store(tx, db, scope, NewEvent::new("order.review_closed", &format!("order:{id}"))).await?;
     }
     Ok(())
 }
@@ -1109,10 +1138,12 @@ pub async fn search(db: &Db, scope: &StaffScope, query: &OrderQuery, limit: i64,
     rows.into_iter().map(order_from).collect()
 }
 
-/// The store's orders held for review, oldest first.
+/// The store's orders held for review, oldest first: only those still paid (a held order in dispute is the
+/// dispute's to decide; one refunded or cancelled is closed).
 pub(crate) async fn held_in(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<Order>> {
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND review_state = 'held' ORDER BY created_at, id LIMIT $2"
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND review_state = 'held' AND status = 'paid' \
+         ORDER BY created_at, id LIMIT $2"
     )))
     .bind(scope.store_key())
     .bind(limit)

@@ -103,6 +103,7 @@ async fn orders_of(db: &Db, scope: &StaffScope, v: VariantId, tag: &str, n: usiz
                 fingerprints: Fingerprints {
                     card: Some(format!("card-{key}")),
                     address: Some(format!("addr-{key}")),
+                    email: None,
                     ip_country: None,
                 },
             },

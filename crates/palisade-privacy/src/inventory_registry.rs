@@ -279,6 +279,7 @@ pub const REGISTRY: &[Column] = &[
     np("orders", "carrier"),
     np("orders", "created_at"),
     np("orders", "currency"),
+    p(("orders", "email_key"), Identifier, Buyer, No, Keep("a keyed hash (HMAC under a master-key-derived key) of the normalised email, for email velocity; the email cannot be recovered from it, and it is left out of the store's export"), Transaction5y),
     np("orders", "id"),
     p(("orders", "idempotency_fingerprint"), Identifier, Buyer, No, AnonymiseWith("NULL (a replay is then refused)"), Transaction5y),
     npr("orders", "idempotency_key", "a random key the client chose for retries"),
@@ -328,6 +329,7 @@ pub const REGISTRY: &[Column] = &[
     // payment_declines: declined card attempts (the order itself is removed), for the fraud features; kept a day.
     np("payment_declines", "at"),
     p(("payment_declines", "card_fingerprint"), Payment, Buyer, No, DeleteRow, SecurityLog),
+    // email_hash: the keyed hash of the normalised email (as orders.email_key) since migration 0032, or none.
     p(("payment_declines", "email_hash"), Identifier, Buyer, No, DeleteRow, SecurityLog),
     np("payment_declines", "id"),
     np("payment_declines", "store_id"),
@@ -637,6 +639,7 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("orders.card_brand", &[]),
     ("orders.card_fingerprint", &[]),
     ("orders.card_last4", &[]),
+    ("orders.email_key", &[]),
     ("orders.idempotency_fingerprint", &[]),
     ("orders.payment_ref", &[]),
     ("orders.ship_key", &[]),

@@ -105,17 +105,27 @@ pub fn address_fingerprint(state: &AppState, address: &palisade_commerce::addres
     state.identity.links().sign("address-fingerprint", &palisade_commerce::fraud::address_text(address))
 }
 
+/// The keyed fingerprint of a normalised email (`Bob+1@x.com` and `bob@x.com` are one): the email velocity's key,
+/// and what a declined attempt keeps of the email. Keyed, because a plain hash of an email is reversed by hashing
+/// guessed addresses.
+#[must_use]
+pub fn email_fingerprint(state: &AppState, email: &str) -> String {
+    state.identity.links().sign("email-fingerprint", &palisade_commerce::fraud::email_text(email))
+}
+
 /// The fingerprints the commerce scorer counts velocity by, and the GeoIP country when configured.
 #[must_use]
 pub fn fingerprints(
     state: &AppState,
     card_number: &str,
+    email: &str,
     address: &palisade_commerce::address::ShippingAddress,
     ip: Option<IpAddr>,
 ) -> palisade_commerce::fraud::Fingerprints {
     palisade_commerce::fraud::Fingerprints {
         card: Some(card_fingerprint(state, card_number)),
         address: Some(address_fingerprint(state, address)),
+        email: Some(email_fingerprint(state, email)),
         ip_country: ip.and_then(|ip| state.geoip.country(ip)),
     }
 }

@@ -240,7 +240,7 @@ async fn create_order(
             .into());
         }
     };
-    let fingerprints = card_testing::fingerprints(&state, &body.card.number, &address, ip);
+    let fingerprints = card_testing::fingerprints(&state, &body.card.number, email.as_str(), &address, ip);
     let req = Checkout {
         guest_proof,
         email,
