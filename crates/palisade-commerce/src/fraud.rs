@@ -642,6 +642,40 @@ mod tests {
     }
 
     #[test]
+    fn an_email_is_one_mailbox_however_it_is_spelled() {
+        for e in ["Bob+1@x.com", "bob@X.com", " BOB+a+b@x.com. "] {
+            assert_eq!(email_text(e), "bob@x.com", "{e}");
+        }
+        for e in ["b.o.b@gmail.com", "Bob+shop@googlemail.com", "B.O.B+1@GMAIL.COM", "bob@gmail.com"] {
+            assert_eq!(email_text(e), "bob@gmail.com", "{e}");
+        }
+        // Outside Gmail dots are significant; another domain is another mailbox.
+        assert_eq!(email_text("b.o.b@x.com"), "b.o.b@x.com");
+        assert_ne!(email_text("bob@gmail.co"), email_text("bob@gmail.com"));
+        assert_eq!(email_text("nobody"), "nobody");
+    }
+
+    fn address(line1: &str, line2: &str, postcode: &str) -> crate::address::ShippingAddress {
+        crate::address::ShippingAddress::parse(crate::address::AddressFields {
+            name: "Mei",
+            line1,
+            line2,
+            city: "Singapore",
+            postcode,
+            country: "Singapore",
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_address_is_one_place_whatever_its_punctuation_case_and_spacing() {
+        let plain = address_text(&address("1 marina blvd", "05 01", "018989"));
+        assert_eq!(address_text(&address("1, Marina  Blvd.", "#05-01", "018989")), plain);
+        assert_eq!(address_text(&address("1 MARINA BLVD", "  05/01 ", "018 989")), address_text(&address("1 marina blvd", "05 01", "018 989")));
+        assert_ne!(address_text(&address("2 Marina Blvd", "#05-01", "018989")), plain, "another number is elsewhere");
+    }
+
+    #[test]
     fn countries_as_typed() {
         assert_eq!(country_of("Singapore").map(|c| c.code().to_owned()).as_deref(), Some("SG"));
         assert_eq!(country_of(" sg ").map(|c| c.code().to_owned()).as_deref(), Some("SG"));

@@ -443,3 +443,85 @@ async fn a_concurrent_burst_of_declines_reaches_the_gateway_at_most_five_times()
         "{statuses:?}"
     );
 }
+
+/// The stored keyed email keys of the store's orders, oldest first.
+async fn email_keys(app: &TestApp, scope: &palisade_store::StaffScope) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("SELECT buyer_email, email_key FROM orders WHERE store_id = $1 ORDER BY number")
+        .bind(scope.store_key())
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Review finding 3: a buyer varying their email's case, `+tag` or (at Gmail) dots is still one buyer for the
+/// email velocity; the key is keyed (not a plain hash anyone can recompute from a guessed address).
+#[tokio::test]
+async fn respelling_an_email_does_not_reset_its_velocity() {
+    let app = TestApp::start_with(behind_proxy(), |r, _| r).await;
+    let (_, scope, _, variant) = shop(&app, "alpha").await;
+    let spellings = ["Bob+1@Gmail.com", "b.o.b@googlemail.com", "bob@gmail.com", "BOB+shop@gmail.com", "bo.b@GMAIL.COM"];
+    let mut last = Value::Null;
+    for (i, email) in spellings.iter().enumerate() {
+        // Two cards in turn, so the card velocity alone does not decide the reasons.
+        let card = if i % 2 == 0 { "4242424242424242" } else { "5555555555554444" };
+        let body = order_request(&variant).card(card).email(email).json();
+        let res = api_order(&app, "alpha", &format!("e{i}"), &body, &format!("198.51.100.{}", 10 + i)).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{email}");
+        last = res.json().await.unwrap();
+    }
+    let keys = email_keys(&app, &scope).await;
+    assert_eq!(keys.len(), spellings.len());
+    let first = keys[0].1.clone().expect("an email key is stored");
+    assert!(keys.iter().all(|(_, k)| k.as_deref() == Some(first.as_str())), "one buyer: {keys:?}");
+    assert!(!first.contains("bob"), "no email in clear");
+    assert_ne!(first, sha256_hex("bob@gmail.com"), "keyed, not a plain hash of the normalised address");
+    let id: palisade_core::OrderId = last["order"]["id"].as_str().unwrap().parse().unwrap();
+    let fifth = orders::get(&app.db, &scope, id).await.unwrap();
+    assert!(fifth.risk_reasons.iter().any(|r| r.code == "email_velocity"), "{:?}", fifth.risk_reasons);
+
+    // Dots are someone else's mailbox outside Gmail, and another domain is another buyer.
+    for (i, email) in ["bob@example.com", "b.o.b@example.com", "bob@gmail.co"].iter().enumerate() {
+        let body = order_request(&variant).email(email).json();
+        let res = api_order(&app, "alpha", &format!("o{i}"), &body, &format!("198.51.100.{}", 40 + i)).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{email}");
+    }
+    let keys = email_keys(&app, &scope).await;
+    let others: std::collections::BTreeSet<_> = keys[spellings.len()..].iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(others.len(), 3, "three different buyers: {keys:?}");
+    assert!(!others.contains(&Some(first)));
+}
+
+/// Review finding 3: a declined attempt keeps the keyed, normalised email key (the unkeyed SHA-256 of the
+/// address could be reversed by guessing), so the next attempt with a re-tagged address and a fresh card still
+/// counts the decline.
+#[tokio::test]
+async fn a_decline_keeps_the_keyed_email_and_a_retagged_address_still_counts_it() {
+    let app = TestApp::start_with(behind_proxy(), |r, _| r).await;
+    let (_, scope, _, variant) = shop(&app, "alpha").await;
+    let body = order_request(&variant).card(DECLINED[0]).email("Mallory+1@shop.example").json();
+    assert_eq!(api_order(&app, "alpha", "d1", &body, "198.51.100.7").await.status(), StatusCode::PAYMENT_REQUIRED);
+    let declines: Vec<(Option<String>,)> = sqlx::query_as("SELECT email_hash FROM payment_declines WHERE store_id = $1")
+        .bind(scope.store_key())
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(declines.len(), 1);
+    let kept = declines[0].0.clone().expect("the email's key is kept");
+    for guess in ["Mallory+1@shop.example", "mallory+1@shop.example", "mallory@shop.example"] {
+        assert_ne!(kept, sha256_hex(guess), "not a plain hash of {guess}");
+    }
+
+    let body = order_request(&variant).email("mallory+2@Shop.Example").json();
+    let res = api_order(&app, "alpha", "p1", &body, "198.51.100.8").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let placed: Value = res.json().await.unwrap();
+    let id: palisade_core::OrderId = placed["order"]["id"].as_str().unwrap().parse().unwrap();
+    let order = orders::get(&app.db, &scope, id).await.unwrap();
+    assert!(order.risk_reasons.iter().any(|r| r.code == "failed_attempts"), "{:?}", order.risk_reasons);
+    assert_eq!(email_keys(&app, &scope).await[0].1.as_deref(), Some(kept.as_str()), "the same key as the decline");
+}
