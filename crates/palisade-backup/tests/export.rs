@@ -796,3 +796,74 @@ async fn a_crafted_archive_cannot_plant_fraud_rules_the_page_would_refuse() {
     })
     .await;
 }
+
+/// Review finding 4: the keyed fraud fingerprints (the same card has the same fingerprint at every store) stay
+/// out of the merchant's export, so two exports cannot be matched buyer by buyer; the archive still restores.
+#[tokio::test]
+async fn an_export_holds_no_fraud_fingerprints() {
+    let s = setup().await;
+    let products = catalog::list_products(&s.db, &s.a, 100, 0).await.unwrap();
+    let variant = products.iter().find_map(|p| p.variants.first()).unwrap().id;
+    let placed = orders::checkout(
+        &s.db,
+        &TestGateway,
+        &s.a,
+        Checkout {
+            guest_proof: None,
+            email: Email::parse("shopper@example.com").unwrap(),
+            address: palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+                name: "Shopper",
+                line1: "1 Print Road",
+                city: "Singapore",
+                postcode: "018989",
+                country: "SG",
+                ..Default::default()
+            })
+            .unwrap(),
+            lines: vec![Line { variant_id: variant, quantity: 1 }],
+            idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse("fp-order").unwrap(),
+            card: card("4242 4242 4242 4242", "12/30", "123"),
+            fingerprints: palisade_commerce::fraud::Fingerprints {
+                card: Some("cardprint0123456789".into()),
+                address: Some("shipprint0123456789".into()),
+                email: Some("mailprint0123456789".into()),
+                ip_country: None,
+            },
+        },
+    )
+    .await
+    .unwrap();
+    // Stored, for the velocity ...
+    let (card_fp,): (Option<String>,) =
+        sqlx::query_as("SELECT card_fingerprint FROM orders WHERE store_id = $1 AND id = $2")
+            .bind(s.a.store_id().to_string())
+            .bind(placed.order.id.to_string())
+            .fetch_one(s.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(card_fp.as_deref(), Some("cardprint0123456789"));
+    // ... but not exported.
+    let bytes = export_of(&s, &s.a, "pw for prints").await;
+    let archive = Archive::open(bytes.as_slice(), pass("pw for prints")).unwrap();
+    let orders_table = archive.table("orders").unwrap();
+    assert_eq!(orders_table.rows.len(), 2);
+    let columns: Vec<&str> = orders_table.columns.iter().map(|(c, _)| c.as_str()).collect();
+    for omitted in ["card_fingerprint", "ship_key", "email_key"] {
+        assert!(!columns.contains(&omitted), "{omitted} exported: {columns:?}");
+    }
+    assert!(columns.contains(&"buyer_email") && columns.contains(&"total_minor"), "the record itself is there");
+    let everything: Vec<u8> = archive.files.values().flatten().copied().collect();
+    let text = String::from_utf8_lossy(&everything);
+    for print in ["cardprint", "shipprint", "mailprint"] {
+        assert!(!text.contains(print), "{print} is in the export");
+    }
+    // The archive still restores and clones.
+    export::restore_test(&s.db, &archive, &ImportContext::default()).await.unwrap();
+    let c = store(&s.db, "charlie-copy").await;
+    let mut tx = s.db.begin_write().await.unwrap();
+    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive, &ImportContext::default())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(catalog::list_products(&s.db, &c, 100, 0).await.unwrap().len(), 4);
+}
