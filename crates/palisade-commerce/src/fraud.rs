@@ -65,8 +65,7 @@ pub fn address_text(address: &crate::address::ShippingAddress) -> String {
 
 /// Lower case, every character that is not a letter or digit read as a space, runs of spaces as one.
 fn normalise_words(text: &str) -> String {
-    let spaced: String =
-        text.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    let spaced: String = text.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -671,7 +670,10 @@ mod tests {
     fn an_address_is_one_place_whatever_its_punctuation_case_and_spacing() {
         let plain = address_text(&address("1 marina blvd", "05 01", "018989"));
         assert_eq!(address_text(&address("1, Marina  Blvd.", "#05-01", "018989")), plain);
-        assert_eq!(address_text(&address("1 MARINA BLVD", "  05/01 ", "018 989")), address_text(&address("1 marina blvd", "05 01", "018 989")));
+        assert_eq!(
+            address_text(&address("1 MARINA BLVD", "  05/01 ", "018 989")),
+            address_text(&address("1 marina blvd", "05 01", "018 989"))
+        );
         assert_ne!(address_text(&address("2 Marina Blvd", "#05-01", "018989")), plain, "another number is elsewhere");
     }
 

@@ -464,7 +464,8 @@ fn sha256_hex(text: &str) -> String {
 async fn respelling_an_email_does_not_reset_its_velocity() {
     let app = TestApp::start_with(behind_proxy(), |r, _| r).await;
     let (_, scope, _, variant) = shop(&app, "alpha").await;
-    let spellings = ["Bob+1@Gmail.com", "b.o.b@googlemail.com", "bob@gmail.com", "BOB+shop@gmail.com", "bo.b@GMAIL.COM"];
+    let spellings =
+        ["Bob+1@Gmail.com", "b.o.b@googlemail.com", "bob@gmail.com", "BOB+shop@gmail.com", "bo.b@GMAIL.COM"];
     let mut last = Value::Null;
     for (i, email) in spellings.iter().enumerate() {
         // Two cards in turn, so the card velocity alone does not decide the reasons.
@@ -505,11 +506,12 @@ async fn a_decline_keeps_the_keyed_email_and_a_retagged_address_still_counts_it(
     let (_, scope, _, variant) = shop(&app, "alpha").await;
     let body = order_request(&variant).card(DECLINED[0]).email("Mallory+1@shop.example").json();
     assert_eq!(api_order(&app, "alpha", "d1", &body, "198.51.100.7").await.status(), StatusCode::PAYMENT_REQUIRED);
-    let declines: Vec<(Option<String>,)> = sqlx::query_as("SELECT email_hash FROM payment_declines WHERE store_id = $1")
-        .bind(scope.store_key())
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let declines: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT email_hash FROM payment_declines WHERE store_id = $1")
+            .bind(scope.store_key())
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
     assert_eq!(declines.len(), 1);
     let kept = declines[0].0.clone().expect("the email's key is kept");
     for guess in ["Mallory+1@shop.example", "mallory+1@shop.example", "mallory@shop.example"] {

@@ -282,7 +282,8 @@ async fn pay(
             return render(&state, &shown, StatusCode::TOO_MANY_REQUESTS);
         }
     };
-    let fingerprints = card_testing::fingerprints(&state, &form.card_number, checked.email.as_str(), &checked.address, ip);
+    let fingerprints =
+        card_testing::fingerprints(&state, &form.card_number, checked.email.as_str(), &checked.address, ip);
     let req = Checkout {
         guest_proof,
         email: checked.email,
