@@ -527,3 +527,37 @@ async fn a_decline_keeps_the_keyed_email_and_a_retagged_address_still_counts_it(
     assert!(order.risk_reasons.iter().any(|r| r.code == "failed_attempts"), "{:?}", order.risk_reasons);
     assert_eq!(email_keys(&app, &scope).await[0].1.as_deref(), Some(kept.as_str()), "the same key as the decline");
 }
+
+/// Review finding 2, through HTTP: a held order the merchant refunds in full from its order page leaves the
+/// review queue, and its page says the review is closed.
+#[tokio::test]
+async fn a_held_order_refunded_in_full_leaves_the_review_queue() {
+    let app = TestApp::start().await;
+    let (store, scope, owner, variant) = shop(&app, "alpha").await;
+    fraud::set_rules(&app.db, &scope, "review if amount > 1").await.unwrap().unwrap();
+    let id = held_order(&app, "alpha", &variant).await;
+    let base = format!("/admin/stores/{}", store.id);
+    let queue = || async {
+        let res = app.client.get(app.url(&format!("{base}/orders/review"))).header("cookie", &owner).send().await;
+        res.unwrap().text().await.unwrap()
+    };
+    assert!(queue().await.contains("#1001"));
+    let total = orders::get(&app.db, &scope, id.parse().unwrap()).await.unwrap().total.minor;
+    let amount = format!("{}.{:02}", total / 100, total % 100);
+    let res = app
+        .client
+        .post(app.url(&format!("{base}/orders/{id}/refund")))
+        .csrf(&app, &owner)
+        .form(&[("amount", amount.as_str()), ("note", "out of stock"), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let order = orders::get(&app.db, &scope, id.parse().unwrap()).await.unwrap();
+    assert_eq!((order.status, order.review_state), (Status::Refunded, fraud::ReviewState::Closed));
+    let page = queue().await;
+    assert!(!page.contains("#1001") && page.contains("No orders are waiting"), "{page}");
+    let page = app.client.get(app.url(&format!("{base}/orders/{id}"))).header("cookie", &owner).send().await;
+    let page = page.unwrap().text().await.unwrap();
+    assert!(page.contains("refunded or cancelled before a review") && !page.contains("cannot be shipped until"));
+}
