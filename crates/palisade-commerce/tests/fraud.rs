@@ -554,3 +554,36 @@ async fn the_review_control_does_not_count_refunded_held_orders_as_waiting() {
     assert!(matches!(&s, ControlStatus::Met { detail } if detail.contains("no order waiting")), "{s:?}");
     assert!(fraud::held(&t, &a, 50).await.unwrap().is_empty());
 }
+
+/// A gateway that is down: the order stays placed, unpaid.
+#[derive(Debug, Default)]
+struct Down;
+
+impl PaymentGateway for Down {
+    fn charge<'a>(
+        &'a self,
+        _amount: Money,
+        _card: &'a Card,
+        _idempotency: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Charge, GatewayError>> + Send + 'a>> {
+        Box::pin(async { Err(GatewayError::Unavailable("down".into())) })
+    }
+}
+
+/// Review finding 2, the cancelled path: a held order whose payment never went through is not in the queue (it
+/// is not paid), and cancelling it closes its review.
+#[tokio::test]
+async fn a_held_order_cancelled_before_payment_has_its_review_closed() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    fraud::set_rules(&t, &a, "review if amount > 1").await.unwrap().unwrap();
+    let r = orders::checkout(&t, &Down, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1")).await;
+    assert!(matches!(r, Err(CommerceError::PaymentGatewayUnavailable(_))), "{r:?}");
+    let placed = orders::list(&t, &a, None, 10, 0).await.unwrap().pop().unwrap();
+    assert_eq!((placed.status, placed.review_state), (Status::Placed, ReviewState::Held));
+    assert!(fraud::held(&t, &a, 50).await.unwrap().is_empty(), "not paid: nothing to review yet");
+    let cancelled = orders::transition(&t, &a, placed.id, Status::Cancelled, None, &Policy::default()).await.unwrap();
+    assert_eq!((cancelled.status, cancelled.review_state), (Status::Cancelled, ReviewState::Closed));
+    assert!(reviewed_at(&t, &a, placed.id).await.is_some());
+}
