@@ -131,3 +131,55 @@ async fn existing_orders_are_numbered_in_the_order_they_were_placed() {
         sqlx::query_as("SELECT id, last_order_number FROM stores ORDER BY id").fetch_all(t.pool()).await.unwrap();
     assert_eq!(last, vec![("s-a".to_owned(), 1003), ("s-b".to_owned(), 1001)]);
 }
+
+/// Migration 0032: the declines' unkeyed email hashes are dropped (their rows and card fingerprints kept, and the
+/// column then takes none), and a held order already refunded or cancelled has its review closed.
+#[tokio::test]
+async fn upgrading_to_0032_drops_unkeyed_email_hashes_and_closes_finished_reviews() {
+    let t = TestDb::unmigrated(Arc::new(SystemClock)).await;
+    migrate::run_to(&t, 31).await.unwrap();
+    sqlx::query(
+        "INSERT INTO stores (id, slug, name, status, currency, created_at, updated_at) VALUES ('s-a', 'a', 'a', 'active', 'SGD', 0, 0)",
+    )
+    .execute(t.pool())
+    .await
+    .unwrap();
+    for (id, number, status) in [("o-1", 1001, "refunded"), ("o-2", 1002, "cancelled"), ("o-3", 1003, "paid")] {
+        sqlx::query(
+            "INSERT INTO orders (id, store_id, number, buyer_email, status, currency, subtotal_minor, shipping_minor, \
+             total_minor, address, created_at, updated_at, review_state) \
+             VALUES ($1, 's-a', $2, 'b@example.com', $3, 'SGD', 1, 0, 1, '{}', 10, 20, 'held')",
+        )
+        .bind(id)
+        .bind(number)
+        .bind(status)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO payment_declines (id, store_id, card_fingerprint, email_hash, at) VALUES ('d-1', 's-a', 'fp', 'sha', 5)",
+    )
+    .execute(t.pool())
+    .await
+    .unwrap();
+    migrate::run(&t).await.unwrap();
+
+    let declines: Vec<(String, Option<String>, Option<String>, i64)> =
+        sqlx::query_as("SELECT id, card_fingerprint, email_hash, at FROM payment_declines")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    assert_eq!(declines, vec![("d-1".to_owned(), Some("fp".to_owned()), None, 5)]);
+    sqlx::query("INSERT INTO payment_declines (id, store_id, card_fingerprint, email_hash, at) VALUES ('d-2', 's-a', NULL, NULL, 6)")
+        .execute(t.pool())
+        .await
+        .unwrap();
+    let reviews: Vec<(String, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, review_state, reviewed_at FROM orders ORDER BY id")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    let expected = [("o-1", "closed", Some(20)), ("o-2", "closed", Some(20)), ("o-3", "held", None)];
+    assert_eq!(reviews, expected.map(|(id, s, at)| (id.to_owned(), s.to_owned(), at)).to_vec());
+}
