@@ -1,8 +1,9 @@
 //! Fraud scoring at checkout, the stores' own rules and the merchant's review queue (issue #20 items 2 and 9).
 //!
 //! Every order placed is scored (0–100, with its top three reasons) by `palisade_trust::score` from features
-//! counted here, in the checkout's own transaction, with two indexed queries: velocity per card fingerprint,
-//! email and shipping address at this store (one and 24 hours), declined attempts in the last hour (per card or
+//! counted here, in the checkout's own transaction (after the store's row lock, so one store's checkouts are
+//! scored one at a time), with two indexed queries: velocity per card fingerprint, normalised email key and
+//! shipping address key at this store (one and 24 hours), declined attempts in the last hour (per card or
 //! email, and the store's), the buyer's account age and paid orders at this store, whether the address is new
 //! to the account, and the store's median order (its last 101 paid orders). Disposable email domains come from a
 //! built-in list. Unknown here (left empty, so no rule on them ever fires): the card's country (no BIN data),
