@@ -52,14 +52,32 @@ struct OrderRow {
     created_at: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct DisputeRow {
+    order_id: String,
+    reason: String,
+    buyer_statement: String,
+    merchant_response: Option<String>,
+    status: String,
+    outcome: Option<String>,
+    created_at: i64,
+}
+
+/// The requester's rows in the store, each query bound to the store and the requester.
+struct Rows {
+    orders: Vec<OrderRow>,
+    items: Vec<(String, String, String, i64, i64)>,
+    reviews: Vec<(String, i64, String, i64)>,
+    disputes: Vec<DisputeRow>,
+}
+
 fn time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
-/// Builds the export of `who`'s data in the scope's store.
-pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataRequest) -> Result<Value> {
+async fn load(db: &Db, scope: &StaffScope, who: &Requester) -> Result<Rows> {
     let (cond, key) = who.condition();
-    let orders: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let orders = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT o.id, o.number, o.status, o.currency, o.subtotal_minor, o.shipping_minor, o.total_minor, \
          o.refunded_minor, o.buyer_email, o.address, o.carrier, o.tracking_no, o.card_brand, o.card_last4, o.created_at \
          FROM orders o WHERE o.store_id = $1 AND {cond} ORDER BY o.created_at, o.id"
@@ -68,7 +86,7 @@ pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataR
     .bind(&key)
     .fetch_all(db.pool())
     .await?;
-    let items: Vec<(String, String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT i.order_id, i.sku, i.title, i.unit_price_minor, i.quantity FROM order_items i \
          JOIN orders o ON o.id = i.order_id AND o.store_id = i.store_id \
          WHERE i.store_id = $1 AND {cond} ORDER BY i.order_id, i.id"
@@ -77,7 +95,7 @@ pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataR
     .bind(&key)
     .fetch_all(db.pool())
     .await?;
-    let reviews: Vec<(String, i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let reviews = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.order_id, r.rating, r.body, r.created_at FROM reviews r \
          JOIN orders o ON o.id = r.order_id AND o.store_id = r.store_id \
          WHERE r.store_id = $1 AND {cond} ORDER BY r.created_at, r.id"
@@ -86,21 +104,24 @@ pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataR
     .bind(&key)
     .fetch_all(db.pool())
     .await?;
-    let disputes: Vec<(String, String, String, Option<String>, String, Option<String>, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.order_id, d.reason, d.buyer_statement, d.merchant_response, d.status, d.outcome, d.created_at \
-             FROM disputes d JOIN orders o ON o.id = d.order_id AND o.store_id = d.store_id \
-             WHERE d.store_id = $1 AND {cond} ORDER BY d.created_at, d.id"
-        )))
-        .bind(scope.store_key())
-        .bind(&key)
-        .fetch_all(db.pool())
-        .await?;
-    let number_of = |order: &str| orders.iter().find(|o| o.id == order).map(|o| o.number);
-    let orders_json: Vec<Value> = orders
+    let disputes = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT d.order_id, d.reason, d.buyer_statement, d.merchant_response, d.status, d.outcome, d.created_at \
+         FROM disputes d JOIN orders o ON o.id = d.order_id AND o.store_id = d.store_id \
+         WHERE d.store_id = $1 AND {cond} ORDER BY d.created_at, d.id"
+    )))
+    .bind(scope.store_key())
+    .bind(&key)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(Rows { orders, items, reviews, disputes })
+}
+
+fn orders_json(rows: &Rows) -> Vec<Value> {
+    rows.orders
         .iter()
         .map(|o| {
-            let lines: Vec<Value> = items
+            let lines: Vec<Value> = rows
+                .items
                 .iter()
                 .filter(|i| i.0 == o.id)
                 .map(|(_, sku, title, unit, qty)| {
@@ -118,18 +139,27 @@ pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataR
                 "items": lines,
             })
         })
-        .collect();
-    let reviews_json: Vec<Value> = reviews
+        .collect()
+}
+
+/// Builds the export of `who`'s data in the scope's store.
+pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataRequest) -> Result<Value> {
+    let rows = load(db, scope, who).await?;
+    let number_of = |order: &str| rows.orders.iter().find(|o| o.id == order).map(|o| o.number);
+    let reviews: Vec<Value> = rows
+        .reviews
         .iter()
         .map(|(order, rating, body, at)| {
             json!({"order_number": number_of(order), "rating": rating, "text": body, "written_at": time(*at)})
         })
         .collect();
-    let disputes_json: Vec<Value> = disputes
+    let disputes: Vec<Value> = rows
+        .disputes
         .iter()
-        .map(|(order, reason, statement, response, status, outcome, at)| {
-            json!({"order_number": number_of(order), "reason": reason, "your_statement": statement,
-                   "store_response": response, "status": status, "outcome": outcome, "opened_at": time(*at)})
+        .map(|d| {
+            json!({"order_number": number_of(&d.order_id), "reason": d.reason, "your_statement": d.buyer_statement,
+                   "store_response": d.merchant_response, "status": d.status, "outcome": d.outcome,
+                   "opened_at": time(d.created_at)})
         })
         .collect();
     let store = palisade_store::tenancy::get_store(db, scope).await?;
@@ -140,9 +170,9 @@ pub async fn build(db: &Db, scope: &StaffScope, who: &Requester, request: &DataR
                     "received_at": time(request.received_at.0), "details": request.details},
         "generated_at": time(db.now().0),
         "person": {"email": request.buyer_email},
-        "orders": orders_json,
-        "reviews": reviews_json,
-        "disputes": disputes_json,
+        "orders": orders_json(&rows),
+        "reviews": reviews,
+        "disputes": disputes,
         "how_used": "Your orders were used to take payment, ship what you bought, handle returns, refunds and \
                      disputes, and keep the records the law requires. Reviews are shown on the store with your \
                      first name only.",

@@ -188,15 +188,21 @@ impl Row {
 }
 
 /// Trims and bounds a free-text field; over the bound is [`CommerceError::TooLong`] (422 `too_long`).
-fn bounded(field: &'static str, text: &str, max: usize, required: bool) -> Result<String> {
+fn bounded(field: &'static str, text: &str, max: usize) -> Result<String> {
     let text = text.trim();
     if text.chars().count() > max {
         return Err(CommerceError::TooLong { field, max });
     }
-    if required && text.is_empty() {
+    Ok(text.to_owned())
+}
+
+/// [`bounded`], and not empty (a correction note, a refusal's reason).
+fn required(field: &'static str, text: &str, max: usize) -> Result<String> {
+    let text = bounded(field, text, max)?;
+    if text.is_empty() {
         return Err(CommerceError::Invalid(format!("the {field} is required")));
     }
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 /// What a buyer's request in their account created: the batch and the stores it reached.
@@ -217,7 +223,7 @@ pub async fn request_in_account(
     kind: RequestKind,
     details: &str,
 ) -> Result<Batch> {
-    let details = bounded("details", details, MAX_DETAILS_CHARS, false)?;
+    let details = bounded("details", details, MAX_DETAILS_CHARS)?;
     let stores: Vec<(String,)> = sqlx::query_as(
         "SELECT DISTINCT o.store_id FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
          ORDER BY o.store_id",
@@ -311,7 +317,7 @@ pub async fn log_email_request(
     kind: RequestKind,
     details: &str,
 ) -> Result<DataRequest> {
-    let details = bounded("details", details, MAX_DETAILS_CHARS, false)?;
+    let details = bounded("details", details, MAX_DETAILS_CHARS)?;
     let mut tx = db.begin_write().await?;
     let id = insert(&mut tx, scope, None, None, email.as_str(), kind, Channel::Email, &details, db.now()).await?;
     let target = format!("data_request:{id}");
@@ -475,7 +481,7 @@ pub async fn answer_with_export(db: &Db, scope: &StaffScope, id: DataRequestId) 
 
 /// Marks a correction request done, saying what was corrected.
 pub async fn mark_corrected(db: &Db, scope: &StaffScope, id: DataRequestId, note: &str) -> Result<DataRequest> {
-    let note = bounded("note", note, MAX_NOTE_CHARS, true)?;
+    let note = required("note", note, MAX_NOTE_CHARS)?;
     let request = get(db, scope, id).await?;
     if request.kind != RequestKind::Correction {
         return Err(CommerceError::InvalidTransition("an access request is answered with an export".into()));
@@ -485,7 +491,7 @@ pub async fn mark_corrected(db: &Db, scope: &StaffScope, id: DataRequestId, note
 
 /// Refuses a request with a reason; the data concerned is kept 30 days from today.
 pub async fn refuse(db: &Db, scope: &StaffScope, id: DataRequestId, reason: &str) -> Result<DataRequest> {
-    let reason = bounded("reason", reason, MAX_NOTE_CHARS, true)?;
+    let reason = required("reason", reason, MAX_NOTE_CHARS)?;
     let request = get(db, scope, id).await?;
     close(db, scope, &request, Closing::Refusal(&reason)).await
 }

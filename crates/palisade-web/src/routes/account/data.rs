@@ -29,16 +29,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account/data/{id}/export.csv", get(export_csv))
 }
 
-async fn answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    s: &SignedIn,
-    error: Option<ApiError>,
-    sent: bool,
-) -> Result<Response, PageError> {
+/// What the page says above the form.
+enum Notice {
+    None,
+    /// The request just went out.
+    Sent,
+    /// The request was refused (shown with its status and stable code).
+    Refused(ApiError),
+}
+
+async fn answer(state: &AppState, headers: &HeaderMap, s: &SignedIn, notice: Notice) -> Result<Response, PageError> {
     let requests = data_requests::for_buyer(&state.db, s.account.id).await?;
-    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
-    let error = error.map(|e| json!({"code": e.code, "message": e.message}));
+    let sent = matches!(notice, Notice::Sent);
+    let (status, error) = match notice {
+        Notice::Refused(e) => (e.status, Some(json!({"code": e.code, "message": e.message}))),
+        Notice::None | Notice::Sent => (StatusCode::OK, None),
+    };
     let ctx = json!({
         "tab": "data", "requests": requests, "error": error, "sent": sent, "max_details": MAX_DETAILS_CHARS,
     });
@@ -57,7 +63,7 @@ async fn data_page(
     s: SignedIn,
     axum::extract::Query(q): axum::extract::Query<SentQuery>,
 ) -> Result<Response, PageError> {
-    answer(&state, &headers, &s, None, q.sent.is_some()).await
+    answer(&state, &headers, &s, if q.sent.is_some() { Notice::Sent } else { Notice::None }).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +93,7 @@ async fn make_request(
             e @ (CommerceError::Invalid(_)
             | CommerceError::TooLong { .. }
             | CommerceError::Store(palisade_store::StoreError::Conflict(_))),
-        ) => answer(&state, &headers, &s, Some(ApiError::from(e)), false).await,
+        ) => answer(&state, &headers, &s, Notice::Refused(ApiError::from(e))).await,
         Err(e) => Err(e.into()),
     }
 }
