@@ -239,6 +239,14 @@ pub async fn request_in_account(
     let now = db.now();
     let batch = palisade_core::JobId::new().to_string();
     let mut tx = db.begin_write().await?;
+    // One request at a time per buyer, so two sent at once cannot both pass the open-request check: SQLite's
+    // write transaction already runs alone; PostgreSQL locks the account's row.
+    if db.backend() == palisade_store::Backend::Postgres {
+        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(buyer.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
     let (open,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM data_requests WHERE buyer_id = $1 AND channel = 'account' AND kind = $2 AND status = 'open'",
     )

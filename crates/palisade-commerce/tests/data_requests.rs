@@ -170,6 +170,15 @@ async fn a_buyer_request_reaches_every_store_they_bought_from_in_one_go() {
 }
 
 #[tokio::test]
+async fn two_requests_sent_at_once_make_one() {
+    let w = world().await;
+    let send = || data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "");
+    let (x, y) = tokio::join!(send(), send());
+    assert_eq!(u8::from(x.is_ok()) + u8::from(y.is_ok()), 1, "{x:?} {y:?}");
+    assert_eq!(data_requests::for_buyer(&w.db, w.mei).await.unwrap().len(), 2, "one per store, once");
+}
+
+#[tokio::test]
 async fn details_are_bounded_and_nothing_is_written_when_too_long() {
     let w = world().await;
     let long = "x".repeat(MAX_DETAILS_CHARS + 1);
