@@ -74,6 +74,18 @@ async fn a_buyer_asks_the_merchant_answers_with_an_export_and_nobody_else_gets_i
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(palisade_commerce::data_requests::for_buyer(&app.db, mei.id).await.unwrap().is_empty());
 
+    // Without the form's CSRF token nothing is sent.
+    let forged = app
+        .client
+        .post(app.url("/account/data"))
+        .header("cookie", &mei_cookie)
+        .form(&[("kind", "access"), ("details", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(palisade_commerce::data_requests::for_buyer(&app.db, mei.id).await.unwrap().is_empty());
+
     let res = post(&app, "/account/data", &mei_cookie, &[("kind", "access"), ("details", "everything please")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = get(&app, "/account/data", &mei_cookie).await.text().await.unwrap();
@@ -146,4 +158,28 @@ async fn a_merchant_logs_an_emailed_request_and_refuses_or_corrects_with_a_reaso
     assert_eq!(post(&app, &refuse, &owner, &[("note", "late")]).await.status(), StatusCode::CONFLICT);
     let html = get(&app, &base, &owner).await.text().await.unwrap();
     assert!(html.contains("Corrected: name spelt right"), "{html}");
+}
+
+/// A request received 31 days ago shows as overdue to the merchant and to the buyer (the clock itself, against an
+/// injected clock, is tested in palisade-commerce; here the stored day 0 is moved back).
+#[tokio::test]
+async fn an_old_request_shows_overdue_on_both_sides() {
+    let app = TestApp::start().await;
+    let (a, a_scope, owner) = owner_of(&app, "alpha").await;
+    let (mei, mei_cookie) = buyer("mei@buyer.example").signed_in(&app).await;
+    let va = listing("oolong").sku("OOL-1").create(&app, &a_scope).await.variants[0].id;
+    order(&app, &a_scope, mei.id, "mei@buyer.example", va, "k1", "1 Mei Street A").await;
+    let res = post(&app, "/account/data", &mei_cookie, &[("kind", "access"), ("details", "")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let day = 24 * 3600 * 1000_i64;
+    sqlx::query("UPDATE data_requests SET received_at = received_at - $1 WHERE store_id = $2")
+        .bind(31 * day)
+        .bind(a.id.to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let queue = get(&app, &format!("/admin/stores/{}/data-requests", a.id), &owner).await.text().await.unwrap();
+    assert!(queue.contains("Overdue</strong> day 31"), "{queue}");
+    let mine = get(&app, "/account/data", &mei_cookie).await.text().await.unwrap();
+    assert!(mine.contains("<strong>Overdue</strong>"), "{mine}");
 }
