@@ -301,7 +301,7 @@ async fn insert(
     let id = DataRequestId::new();
     sqlx::query(
         "INSERT INTO data_requests (id, store_id, batch_id, buyer_id, buyer_email, kind, channel, details, \
-         received_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')",
+         received_at, due_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open')",
     )
     .bind(id.to_string())
     .bind(scope.store_key())
@@ -312,6 +312,7 @@ async fn insert(
     .bind(channel.key())
     .bind(details)
     .bind(now.0)
+    .bind(Deadline::days_after(now, palisade_privacy::request::ANSWER_DAYS).at.0)
     .execute(&mut *conn)
     .await?;
     Ok(id)
@@ -513,45 +514,41 @@ pub struct Counts {
     pub answered_late: i64,
 }
 
-impl Counts {
-    fn add(&mut self, r: &DataRequest) {
-        match r.status {
-            Status::Open { .. } => self.open += 1,
-            Status::Overdue { .. } => self.overdue += 1,
-            Status::Answered { late } => {
-                self.answered += 1;
-                self.answered_late += i64::from(late);
-            }
-            Status::Refused { .. } => {
-                self.answered += 1;
-                self.answered_late += i64::from(r.closed_at.is_some_and(|at| r.due.missed_at(at)));
-            }
-        }
-    }
+/// The value a count's filter binds as `$2`.
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+/// The counts over `data_requests` rows matching `filter` (a fixed condition; `$1` is now, `$2` the filter's value).
+async fn count_where(db: &Db, filter: &str, value: Bound) -> Result<Counts> {
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT \
+         CAST(COALESCE(SUM(CASE WHEN status = 'open' AND due_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN status = 'open' AND due_at < $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN status <> 'open' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN status <> 'open' AND closed_at > due_at THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM data_requests WHERE {filter}"
+    )))
+    .bind(db.now().0);
+    let query = match value {
+        Bound::Text(t) => query.bind(t),
+        Bound::Int(i) => query.bind(i),
+    };
+    let (open, overdue, answered, answered_late): (i64, i64, i64, i64) = query.fetch_one(db.pool()).await?;
+    Ok(Counts { open, overdue, answered, answered_late })
 }
 
 /// The store's counts (all its requests).
 pub async fn counts(db: &Db, scope: &StoreScope) -> Result<Counts> {
-    let mut c = Counts::default();
-    for r in store_requests(db, scope, 500).await? {
-        c.add(&r);
-    }
-    Ok(c)
+    count_where(db, "store_id = $2", Bound::Text(scope.store_key())).await
 }
 
-/// The counts of every request the platform routed (made in buyers' accounts), across stores.
+/// The counts of every request the platform routed (made in buyers' accounts), across stores; closed ones of the
+/// last year.
 pub async fn routed_counts(db: &Db, _platform: &PlatformScope) -> Result<Counts> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} WHERE r.channel = 'account' AND (r.status = 'open' OR r.closed_at >= $1)"
-    )))
-    .bind(db.now().minus(std::time::Duration::from_secs(365 * 24 * 3600)).0)
-    .fetch_all(db.pool())
-    .await?;
-    let mut c = Counts::default();
-    for r in rows {
-        c.add(&r.into_request(db)?);
-    }
-    Ok(c)
+    let year_ago = db.now().minus(std::time::Duration::from_secs(365 * 24 * 3600)).0;
+    count_where(db, "channel = 'account' AND (status = 'open' OR closed_at >= $2)", Bound::Int(year_ago)).await
 }
 
 /// Ticks every open request's clock: mails the store's owners and security contact on days 7, 21 and 28 and when

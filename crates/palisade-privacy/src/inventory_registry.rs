@@ -177,6 +177,7 @@ pub const REGISTRY: &[Column] = &[
     np("data_requests", "channel"),
     np("data_requests", "closed_at"),
     p(("data_requests", "details"), FreeText, Buyer, Yes, AnonymiseWith("''"), AuditTrail),
+    np("data_requests", "due_at"),
     p(("data_requests", "export_json"), FreeText, Buyer, No, AnonymiseWith("NULL"), AuditTrail),
     np("data_requests", "id"),
     np("data_requests", "keep_until"),

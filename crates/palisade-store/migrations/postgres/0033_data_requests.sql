@@ -24,6 +24,8 @@ CREATE TABLE data_requests (
     channel TEXT NOT NULL CHECK (channel IN ('account', 'email')),
     details TEXT NOT NULL,
     received_at BIGINT NOT NULL,
+    -- The last instant of day 30 (Singapore), kept so the matrix counts overdue and late answers in SQL.
+    due_at BIGINT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('open', 'answered', 'refused')),
     -- When it was answered or refused.
     closed_at BIGINT,
@@ -41,5 +43,6 @@ CREATE TABLE data_requests (
     CHECK ((status = 'open') = (closed_at IS NULL))
 );
 CREATE INDEX data_requests_store ON data_requests (store_id, status, received_at);
+CREATE INDEX data_requests_due ON data_requests (status, due_at);
 CREATE INDEX data_requests_batch ON data_requests (batch_id);
 CREATE INDEX data_requests_buyer ON data_requests (buyer_id);

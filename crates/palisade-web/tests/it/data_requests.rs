@@ -172,7 +172,7 @@ async fn an_old_request_shows_overdue_on_both_sides() {
     let res = post(&app, "/account/data", &mei_cookie, &[("kind", "access"), ("details", "")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let day = 24 * 3600 * 1000_i64;
-    sqlx::query("UPDATE data_requests SET received_at = received_at - $1 WHERE store_id = $2")
+    sqlx::query("UPDATE data_requests SET received_at = received_at - $1, due_at = due_at - $1 WHERE store_id = $2")
         .bind(31 * day)
         .bind(a.id.to_string())
         .execute(app.db.pool())
