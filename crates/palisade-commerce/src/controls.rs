@@ -18,6 +18,13 @@ const TSR_MONITORING: Reference = Reference {
 };
 const TSR_PAYMENT: Reference =
     Reference { framework: "MHA E-commerce Transaction Safety Ratings", clause: "Secure payment" };
+const PDPA_ACCESS: Reference = Reference { framework: "PDPA", clause: "s21 Access obligation" };
+const PDPA_CORRECTION: Reference = Reference { framework: "PDPA", clause: "s22 Correction obligation" };
+const PDPA_RESPONSE_TIME: Reference = Reference {
+    framework: "PDP Regulations 2021",
+    clause: "reg 5 / reg 4: respond to access and correction requests within 30 days",
+};
+const PDPA_INTERMEDIARY: Reference = Reference { framework: "PDPA", clause: "s4(2) Data intermediary" };
 const PCI_FRAUD: Reference = Reference {
     framework: "PCI DSS 4.0",
     clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to",
@@ -155,7 +162,8 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
             }
         },
     )?;
-    register_fraud(reg)
+    register_fraud(reg)?;
+    register_privacy(reg)
 }
 
 /// The fraud controls (issue #20 item 9): a merchant reviews held orders within 24 hours and none ships
@@ -229,6 +237,70 @@ fn register_fraud(reg: &mut Registry) -> palisade_store::error::Result<()> {
                         ControlStatus::met(format!("version {current} reviewed by {by}"))
                     }
                 }
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// The PDPA request controls (issue #21 item 9): each merchant answers access and correction requests within 30
+/// days; the platform checks the requests it routed from buyers' accounts were answered in time.
+fn register_privacy(reg: &mut Registry) -> palisade_store::error::Result<()> {
+    reg.register(
+        Control {
+            id: "store.data-requests-answered",
+            area: Area::DataProtection,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "Buyers' access and correction requests are answered within 30 days",
+            why: "The PDPA gives a person the right to see and correct their data, and the store (the organisation) \
+                  must answer within 30 days; an unanswered request is a complaint to the PDPC waiting to happen.",
+            remediation: "Open Admin → Data requests and answer each open request: send the generated export, mark the \
+                          correction done, or refuse it with a reason.",
+            references: &[PDPA_ACCESS, PDPA_CORRECTION, PDPA_RESPONSE_TIME],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store.clone() else {
+                return ControlStatus::NotApplicable { reason: "per store".into() };
+            };
+            match crate::data_requests::counts(&ctx.db, &scope).await {
+                Ok(c) if c.overdue > 0 => ControlStatus::unmet(format!(
+                    "{} request(s) open past their 30 days ({} open in time)",
+                    c.overdue, c.open
+                )),
+                Ok(c) => ControlStatus::met(format!(
+                    "none overdue: {} open within 30 days, {} answered ({} late)",
+                    c.open, c.answered, c.answered_late
+                )),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "platform.data-requests-routed",
+            area: Area::DataProtection,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Requests the platform routes from buyers' accounts to stores are answered within 30 days",
+            why: "As the stores' data intermediary the platform carries buyers' requests; it must see that none is \
+                  lost between the account page and the merchant.",
+            remediation: "Contact the merchants whose requests are overdue (the reminder mails went to their owners and \
+                          security contact) and follow up until each is answered.",
+            references: &[PDPA_INTERMEDIARY, PDPA_ACCESS, PDPA_RESPONSE_TIME],
+        },
+        |ctx: EvalContext| async move {
+            let platform = PlatformScope::system("control:platform.data-requests-routed");
+            match crate::data_requests::routed_counts(&ctx.db, &platform).await {
+                Ok(c) if c.overdue > 0 => ControlStatus::unmet(format!(
+                    "{} routed request(s) open past their 30 days ({} open in time)",
+                    c.overdue, c.open
+                )),
+                Ok(c) => ControlStatus::met(format!(
+                    "none overdue: {} open within 30 days, {} answered in the last year ({} late)",
+                    c.open, c.answered, c.answered_late
+                )),
                 Err(e) => ControlStatus::Unknown { reason: e.to_string() },
             }
         },

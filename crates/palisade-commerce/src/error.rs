@@ -8,6 +8,9 @@ pub enum CommerceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    /// A free-text field longer than its bound: refused whole (nothing truncated, nothing written).
+    #[error("the {field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
     #[error("only {available} left in stock")]
     OutOfStock { available: i64 },
     #[error("not enough funds in {account}")]

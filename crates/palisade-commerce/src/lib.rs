@@ -6,6 +6,8 @@ pub mod address_book;
 pub mod cart;
 pub mod catalog;
 pub mod controls;
+pub mod data_export;
+pub mod data_requests;
 pub mod disputes;
 pub mod error;
 pub mod figures;

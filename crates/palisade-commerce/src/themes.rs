@@ -52,6 +52,7 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("account_address.html", include_str!("../../../themes/default/templates/account_address.html")),
     ("address_fields.html", include_str!("../../../themes/default/templates/address_fields.html")),
     ("account_security.html", include_str!("../../../themes/default/templates/account_security.html")),
+    ("account_data.html", include_str!("../../../themes/default/templates/account_data.html")),
     ("security_panel.html", SECURITY_PANEL),
     // Two-step verification set-up, recovery codes and re-entering the password, reached from the security tab.
     ("account_reauth.html", include_str!("../../../themes/default/templates/account_reauth.html")),

@@ -111,6 +111,10 @@ typed_id!(
     AddressId
 );
 typed_id!(
+    /// A PDPA access or correction request, as it reached one store.
+    DataRequestId
+);
+typed_id!(
     /// A security-awareness quiz drawn for one member (single use; see `palisade_store::training`).
     TrainingAttemptId
 );

@@ -51,6 +51,9 @@ const CATALOGUE: &str = "merchant's catalogue or storefront content about produc
 /// Why training completions keep their member.
 const TRAINING: &str = "the store's evidence of security training (PCI DSS 12.6), repeated in the audit chain; an \
                         account id, so once the account is erased it names no one";
+/// Why a PDPA request's record is kept after erasure.
+const PDPA_LOG: &str = "the record that a PDPA access or correction request was made and answered in time (the \
+                        store's evidence for the PDPC); the account id names no one once the account is erased";
 /// Why a ledger's `account_id` is not a person's.
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
@@ -158,6 +161,32 @@ pub const REGISTRY: &[Column] = &[
     npr("control_transitions", "reason", "the control evaluator's generated message about a setting"),
     npr("control_transitions", "subject", "'platform' or a store id, never a person"),
     np("control_transitions", "to_state"),
+    // data_request_batches: a buyer's access or correction request made in their account (one per request, reaching
+    // every store they bought from).
+    p(("data_request_batches", "buyer_id"), Identifier, Buyer, Yes, Keep(PDPA_LOG), AuditTrail),
+    np("data_request_batches", "created_at"),
+    p(("data_request_batches", "details"), FreeText, Buyer, Yes, AnonymiseWith("''"), AuditTrail),
+    np("data_request_batches", "id"),
+    np("data_request_batches", "kind"),
+    // data_requests: one store's copy of a request (from the account or logged from an email), its clock and answer.
+    np("data_requests", "answer"),
+    p(("data_requests", "answer_note"), FreeText, Buyer, Yes, AnonymiseWith("''"), AuditTrail),
+    np("data_requests", "batch_id"),
+    p(("data_requests", "buyer_email"), Contact, Buyer, Yes, AnonymiseWith("'erased-<id>@invalid'"), AuditTrail),
+    p(("data_requests", "buyer_id"), Identifier, Buyer, Yes, Keep(PDPA_LOG), AuditTrail),
+    np("data_requests", "channel"),
+    np("data_requests", "closed_at"),
+    p(("data_requests", "details"), FreeText, Buyer, Yes, AnonymiseWith("''"), AuditTrail),
+    np("data_requests", "due_at"),
+    p(("data_requests", "export_json"), FreeText, Buyer, No, AnonymiseWith("NULL"), AuditTrail),
+    np("data_requests", "id"),
+    np("data_requests", "keep_until"),
+    np("data_requests", "kind"),
+    np("data_requests", "overdue_raised"),
+    np("data_requests", "received_at"),
+    np("data_requests", "reminders_done"),
+    np("data_requests", "status"),
+    np("data_requests", "store_id"),
     // disputes: a buyer's complaint, the merchant's answer and an operator's decision, about one order.
     p(("disputes", "buyer_statement"), FreeText, Buyer, Yes, Keep(TX), Transaction5y),
     np("disputes", "created_at"),
@@ -612,6 +641,13 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("console_sessions.account_id", &[]),
     ("console_sessions.id_hash", &[]),
     ("console_sessions.ip", &[]),
+    ("data_request_batches.buyer_id", &[]),
+    ("data_request_batches.details", &[]),
+    ("data_requests.answer_note", &[]),
+    ("data_requests.buyer_email", &[DataClass::Contact]),
+    ("data_requests.buyer_id", &[]),
+    ("data_requests.details", &[]),
+    ("data_requests.export_json", &[FullNameOrAlias, DataClass::Contact, DataClass::Address, PurchaseHistory]),
     ("disputes.buyer_statement", &[PurchaseHistory]),
     ("disputes.decided_by", &[]),
     ("disputes.decision_note", &[PurchaseHistory]),

@@ -50,6 +50,7 @@ impl Templates {
         env.add_template("merchant_orders.html", include_str!("../templates/merchant_orders.html"))?;
         env.add_template("merchant_order.html", include_str!("../templates/merchant_order.html"))?;
         env.add_template("merchant_review.html", include_str!("../templates/merchant_review.html"))?;
+        env.add_template("merchant_data_requests.html", include_str!("../templates/merchant_data_requests.html"))?;
         env.add_template("merchant_fraud_rules.html", include_str!("../templates/merchant_fraud_rules.html"))?;
         env.add_template("merchant_refund_confirm.html", include_str!("../templates/merchant_refund_confirm.html"))?;
         env.add_template("merchant_ship_results.html", include_str!("../templates/merchant_ship_results.html"))?;

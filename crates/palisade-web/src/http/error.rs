@@ -289,6 +289,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
         match e {
             E::Store(s) => ApiError::from(s),
             E::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            e @ E::TooLong { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_long", e.to_string()),
             E::OutOfStock { available } => {
                 ApiError::new(StatusCode::CONFLICT, "out_of_stock", format!("only {available} left in stock"))
             }

@@ -1,6 +1,7 @@
 use palisade_store::permissions::Permission;
 use palisade_store::tenancy::{self, Role};
 use palisade_web::routes::admin::backups::ROUTES as BACKUP_ROUTES;
+use palisade_web::routes::admin::data_requests::ROUTES as DATA_REQUEST_ROUTES;
 use palisade_web::routes::admin::fraud::ROUTES as FRAUD_ROUTES;
 use palisade_web::routes::admin::home::ROUTES as HOME_ROUTES;
 use palisade_web::routes::admin::merchant::ROUTES as MERCHANT_ROUTES;
@@ -68,7 +69,8 @@ async fn admin_routes(app: &TestApp) -> Vec<Route> {
         .chain(ORDER_ROUTES)
         .chain(HOME_ROUTES)
         .chain(BACKUP_ROUTES)
-        .chain(FRAUD_ROUTES);
+        .chain(FRAUD_ROUTES)
+        .chain(DATA_REQUEST_ROUTES);
     let mut all: Vec<Route> = html.map(|(m, p, perm)| ((*m).to_owned(), (*p).to_owned(), *perm)).collect();
     all.extend(json_admin_routes(app).await);
     all
@@ -89,6 +91,7 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
         "{export}",
         "{name}",
         "{module}",
+        "{request}",
     ] {
         path = path.replace(p, other);
     }

@@ -15,6 +15,7 @@ mod checkout_page;
 mod client_address;
 mod console;
 mod console_updates;
+mod data_requests;
 mod digest;
 mod fail_closed;
 mod fraud;

@@ -36,6 +36,7 @@ pub fn handlers(
 ) -> Handlers {
     let mut h = Handlers::default();
     register_awareness(&mut h, &public_url, &registry, &facts, &links);
+    register_privacy(&mut h, &public_url);
     let mail_url = public_url.clone();
     h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
         let (links, url) = (Arc::clone(&links), mail_url.clone());
@@ -144,6 +145,23 @@ fn register_awareness(
     });
 }
 
+/// PDPA jobs: reminders of access and correction requests on days 7, 21 and 28, and the overdue notice.
+fn register_privacy(h: &mut Handlers, public_url: &str) {
+    let url = public_url.to_owned();
+    h.register(palisade_commerce::data_requests::REMINDER_JOB, move |ctx: JobContext| {
+        let url = url.clone();
+        async move {
+            let n = palisade_commerce::data_requests::send_reminders(&ctx.db, &url)
+                .await
+                .map_err(jobs::JobError::failed)?;
+            if n > 0 {
+                tracing::info!(data_requests.reminders = n, "personal data request reminders queued");
+            }
+            Ok(())
+        }
+    });
+}
+
 /// Installs (or updates) the built-in schedules.
 pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     jobs::upsert_schedule(db, "audit-verify-daily", "0 15 3 * * *", AUDIT_VERIFY, serde_json::Value::Null).await?;
@@ -199,6 +217,16 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "security-digest-weekly",
         "0 0 1 * * MON",
         palisade_store::digest::DIGEST_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // PDPA access and correction requests: reminders on days 7, 21 and 28 and the overdue notice, once a day in
+    // the Singapore morning (each stage once per request whatever the runs).
+    jobs::upsert_schedule(
+        db,
+        "data-request-reminders-daily",
+        "0 10 1 * * *",
+        palisade_commerce::data_requests::REMINDER_JOB,
         serde_json::Value::Null,
     )
     .await?;

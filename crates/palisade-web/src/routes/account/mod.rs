@@ -3,6 +3,7 @@
 //! sessions as JSON ([`sessions_api`]).
 
 pub mod buyer;
+pub mod data;
 pub mod passkeys;
 pub mod password_reset;
 pub mod sessions_api;

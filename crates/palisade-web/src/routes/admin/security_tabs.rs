@@ -37,6 +37,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.orders-shipped-in-time", "orders?status=paid"),
     ("store.staff-trained", "security/training"),
     ("store.risky-orders-reviewed", "orders/review"),
+    ("store.data-requests-answered", "data-requests"),
 ];
 
 /// The Fix link of a store control, if it has one.
