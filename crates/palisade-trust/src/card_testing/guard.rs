@@ -36,13 +36,17 @@ impl DeclineGuard {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The hashed key of one kind for an attempt.
-    fn key(&self, kind: Kind, a: &Attempt<'_>) -> u64 {
+    /// The hashed key of one kind for an attempt; none for the address and network of an attempt whose client
+    /// address is unknown (`0.0.0.0` / `::`): every such buyer would share one key and lock each other out.
+    fn key(&self, kind: Kind, a: &Attempt<'_>) -> Option<u64> {
+        let unknown = a.address.is_unspecified();
         match kind {
-            Kind::Card => hash_with(&self.hasher, (1u8, a.card.0)),
-            Kind::Address => hash_with(&self.hasher, (2u8, canonical(a.address))),
-            Kind::Network => hash_with(&self.hasher, (3u8, network_of(a.address))),
-            Kind::Session => hash_with(&self.hasher, (4u8, a.session)),
+            Kind::Card => Some(hash_with(&self.hasher, (1u8, a.card.0))),
+            Kind::Address if unknown => None,
+            Kind::Network if unknown => None,
+            Kind::Address => Some(hash_with(&self.hasher, (2u8, canonical(a.address)))),
+            Kind::Network => Some(hash_with(&self.hasher, (3u8, network_of(a.address)))),
+            Kind::Session => Some(hash_with(&self.hasher, (4u8, a.session))),
         }
     }
 
@@ -77,7 +81,7 @@ impl DeclineGuard {
             return (gate, None);
         }
         let keys = KINDS.map(|kind| self.key(kind, a));
-        for key in keys {
+        for key in keys.into_iter().flatten() {
             *st.pending.entry(key).or_default() += 1;
         }
         (gate, Some(InFlight { keys }))
@@ -88,7 +92,7 @@ impl DeclineGuard {
     pub fn settle(&self, flight: InFlight, a: &Attempt<'_>, outcome: Option<Outcome>) {
         {
             let mut st = self.lock();
-            for key in flight.keys {
+            for key in flight.keys.into_iter().flatten() {
                 if let std::collections::hash_map::Entry::Occupied(mut e) = st.pending.entry(key) {
                     *e.get_mut() = e.get().saturating_sub(1);
                     if *e.get() == 0 {
@@ -108,14 +112,15 @@ impl DeclineGuard {
         let mut worst = (Level::Pass, Trigger::Card);
         let mut marked: [Option<(Kind, Level)>; 4] = [None; 4];
         for (slot, kind) in marked.iter_mut().zip(KINDS) {
-            let key = self.key(kind, a);
+            let Some(key) = self.key(kind, a) else { continue };
+            let declines = table(st, kind).count(key, bucket);
+            // Attempts still waiting for the gateway count toward a challenge, never a refusal.
             let pending = st.pending.get(&key).copied().unwrap_or(0);
-            let count = table(st, kind).count(key, bucket).saturating_add(pending);
             let (challenge, refuse) = self.limits(kind);
-            let level = if count >= refuse {
+            let level = if declines >= refuse {
                 *slot = Some((kind, Level::Refuse));
                 Level::Refuse
-            } else if count >= challenge || table(st, kind).challenged(key, bucket) > 0 {
+            } else if declines.saturating_add(pending) >= challenge || table(st, kind).challenged(key, bucket) > 0 {
                 *slot = Some((kind, Level::Challenge));
                 Level::Challenge
             } else {
@@ -140,7 +145,7 @@ impl DeclineGuard {
         // A refused key that keeps trying stays refused: each refused attempt is one more strike against it; a
         // challenged one that keeps coming back without a proof stays challenged.
         for (kind, level) in marked.into_iter().flatten() {
-            let key = self.key(kind, a);
+            let Some(key) = self.key(kind, a) else { continue };
             let keep = self.limits(kind).0;
             match (level, gate) {
                 (Level::Refuse, Gate::Refuse(_)) => table_mut(st, kind).strike(key, bucket, keep),
@@ -205,7 +210,7 @@ impl DeclineGuard {
         match outcome {
             Outcome::Declined => {
                 for kind in KINDS {
-                    let key = self.key(kind, a);
+                    let Some(key) = self.key(kind, a) else { continue };
                     let keep = self.limits(kind).0;
                     table_mut(&mut st, kind).strike(key, bucket, keep);
                 }

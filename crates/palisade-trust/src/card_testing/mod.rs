@@ -235,8 +235,8 @@ struct State {
     stores: HashMap<StoreId, StoreState>,
     known: HashMap<u64, i64>,
     /// Attempts let through by [`DeclineGuard::begin`] whose gateway answer has not come yet, per hashed key:
-    /// each counts as a decline until it is settled, so a burst of concurrent attempts cannot all pass on the
-    /// same count of zero.
+    /// until settled each counts toward a challenge (never a refusal: it may yet be approved), so a burst of
+    /// concurrent attempts cannot all pass on the same count of zero.
     pending: HashMap<u64, u32>,
 }
 
@@ -244,7 +244,7 @@ struct State {
 #[derive(Debug)]
 #[must_use = "settle it, or its keys stay counted"]
 pub struct InFlight {
-    keys: [u64; 4],
+    keys: [Option<u64>; 4],
 }
 
 /// The card-testing gate. Share one per process (`Arc<DeclineGuard>`); all methods take `&self`.
@@ -269,14 +269,12 @@ fn network_of(addr: IpAddr) -> (u8, u128) {
     }
 }
 
-/// The canonical address (IPv4-mapped IPv6 as IPv4, IPv6 as its /64), so one client is one key.
+/// The canonical address (IPv4-mapped IPv6 as IPv4), so one client is one key. An IPv6 client rotating within
+/// its /64 is caught by the network key (10 / 20): a /64 is often a whole campus or office LAN, so it is not held
+/// to one address's 5 / 6.
 fn canonical(addr: IpAddr) -> IpAddr {
     match addr {
-        // An IPv6 client is given a /64 (one subscriber): the address key is that /64, so rotating within it is
-        // still one address.
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or_else(|| IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
         IpAddr::V4(_) => addr,
     }
 }

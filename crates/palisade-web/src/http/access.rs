@@ -136,26 +136,45 @@ impl FromRequestParts<AppState> for StaffAccess {
     }
 }
 
-/// The upload routes take bodies far above the default limit, and the firewall buffers a body before any handler
-/// runs: on those routes the member is established first, from the headers alone, so a request that is not a
-/// member's (no session, another store, outside the allow-list) is answered before its body is read. The access
+/// The upload routes take bodies far above the default limit, and the CSRF step and the firewall read a body
+/// before any handler runs: on those routes the member and the route's permission are established first, from
+/// the headers alone, so a request that is not an entitled member's (no session, another store, outside the
+/// allow-list, without the permission) is answered before its body is read. The access
 /// found is kept in the request for the handler's own extractor (one check, one audit event for a token).
 pub async fn admit_upload(
     state: &AppState,
     req: axum::extract::Request,
 ) -> Result<axum::extract::Request, Box<Response>> {
-    let default = state.config.max_body_bytes;
-    if crate::http::layers::body_limit(req.method(), req.uri().path(), default) <= default {
+    use crate::http::layers::{is_archive_upload, is_product_import, is_upload};
+    let (method, path) = (req.method(), req.uri().path());
+    // The permission each upload route's handler asks for, asked here before the body: a member without it would
+    // otherwise still make the server read tens of MiB.
+    let permission = if is_archive_upload(method, path) {
+        Permission::CustomerData
+    } else if is_product_import(method, path) || is_upload(method, path) {
+        Permission::Products
+    } else {
         return Ok(req);
-    }
+    };
+    let api = is_api_path(path);
     let (mut parts, body) = req.into_parts();
-    match StaffAccess::from_request_parts(&mut parts, state).await {
-        Ok(access) => {
-            parts.extensions.insert(access);
-            Ok(axum::extract::Request::from_parts(parts, body))
-        }
-        Err(refused) => Err(Box::new(refused.into_response())),
+    // A bearer that is not a store token is refused, never replaced by the session cookie beside it (the CSRF
+    // step lets requests with an Authorization header through on the API).
+    if parts.headers.contains_key(axum::http::header::AUTHORIZATION)
+        && !bearer(&parts.headers).is_some_and(|t| t.starts_with("pal_st_"))
+    {
+        let e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the API token is not valid");
+        return Err(Box::new(AccessRejection::Error(e, api).into_response()));
     }
+    let access = match StaffAccess::from_request_parts(&mut parts, state).await {
+        Ok(access) => access,
+        Err(refused) => return Err(Box::new(refused.into_response())),
+    };
+    if let Err(refused) = access.require(permission) {
+        return Err(Box::new(refused.into_response()));
+    }
+    parts.extensions.insert(access);
+    Ok(axum::extract::Request::from_parts(parts, body))
 }
 
 /// The store's MFA requirement for this member, now. Sessions and the member's API tokens pass the same gate: a

@@ -503,8 +503,18 @@ async fn answer_before_body(app: &TestApp, path: &str, cookie: &str) -> Option<S
 #[tokio::test]
 async fn an_upload_that_is_not_a_members_is_answered_before_its_body_is_read() {
     let app = TestApp::start().await;
-    let (s, _, _) = owner_of(&app, "alpha").await;
+    let (s, scope, _) = owner_of(&app, "alpha").await;
     let (_, _, other_cookie) = owner_of(&app, "bravo").await;
+    // A member of the store without the archive upload's permission (customer data).
+    let clerk = {
+        use crate::support::{grant_exactly, login, staff};
+        let a = staff("clerk@alpha.example")
+            .named("Clerk")
+            .member_of(&app, &scope, palisade_store::tenancy::Role::Staff)
+            .await;
+        grant_exactly(&app, &scope, a.id, &["orders"]).await;
+        login(&app, "clerk@alpha.example").await
+    };
     let store = s.id.to_string();
     let product = uuid::Uuid::now_v7();
     for path in [
@@ -516,5 +526,10 @@ async fn an_upload_that_is_not_a_members_is_answered_before_its_body_is_read() {
         assert!(anonymous.as_deref().is_some_and(|l| !l.contains(" 200 ")), "{path}, signed out: {anonymous:?}");
         let foreign = answer_before_body(&app, &path, &other_cookie).await;
         assert!(foreign.as_deref().is_some_and(|l| l.contains(" 404 ")), "{path}, another store's owner: {foreign:?}");
+        // The clerk's role may hold the products permission; it never holds customer data (the archives).
+        if path.ends_with("/backups/upload") {
+            let unentitled = answer_before_body(&app, &path, &clerk).await;
+            assert!(unentitled.as_deref().is_some_and(|l| l.contains(" 403 ")), "{path}, a clerk: {unentitled:?}");
+        }
     }
 }
