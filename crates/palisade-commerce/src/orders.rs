@@ -263,15 +263,21 @@ pub(crate) async fn get_in(db: &Db, scope: &StoreScope, id: OrderId) -> Result<O
 
 /// The order a key was used for, with the fingerprint it was bound to (none for orders placed before binding).
 async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<(Order, Option<String>)>> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT id, idempotency_fingerprint FROM orders WHERE store_id = $1 AND idempotency_key = $2")
-            .bind(scope.store_key())
-            .bind(key)
-            .fetch_optional(db.pool())
-            .await?;
-    let Some((id, fingerprint)) = row else { return Ok(None) };
+    Ok(with_card(db, scope, key).await?.map(|(order, fingerprint, _)| (order, fingerprint)))
+}
+
+/// As [`by_idempotency`], with the keyed fingerprint of the card the order was first tried with.
+async fn with_card(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<(Order, Option<String>, Option<String>)>> {
+    let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, idempotency_fingerprint, card_fingerprint FROM orders WHERE store_id = $1 AND idempotency_key = $2",
+    )
+    .bind(scope.store_key())
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((id, fingerprint, card)) = row else { return Ok(None) };
     let id = id.parse().map_err(|e: palisade_core::ids::InvalidId| StoreError::Corrupt(format!("order id: {e}")))?;
-    Ok(Some((get_in(db, scope, id).await?, fingerprint)))
+    Ok(Some((get_in(db, scope, id).await?, fingerprint, card)))
 }
 
 /// Who sends a checkout, as bound into the idempotency fingerprint.
@@ -520,9 +526,15 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     let key = req.idempotency_key.as_str();
     let sender = sender(scope, &req)?;
     let fingerprint = fingerprint(&sender, &req);
-    if let Some((existing, stored)) = by_idempotency(db, scope, key).await? {
+    if let Some((existing, stored, first_card)) = with_card(db, scope, key).await? {
         let placed = replay(scope, existing, stored.as_deref(), &fingerprint)?;
         return match placed.order.status {
+            // The order was scored with the card it was first tried with: a retry may not pay with another one
+            // (it would be charged unscored, and its velocity never counted).
+            Status::Placed if first_card.is_some() && first_card != req.fingerprints.card => {
+                tracing::warn!(store.id = %scope.store_id(), order.id = %placed.order.id, "idempotency key retried with another card");
+                Err(CommerceError::IdempotencyKeyReused)
+            }
             // A retry of a checkout whose payment was never recorded (the gateway failed or timed out): the charge is
             // asked again under the attempt's own key, which a gateway answers with the first charge if there was
             // one, so nothing is charged twice and the order does not stay unpaid with its stock held.

@@ -587,3 +587,20 @@ async fn a_held_order_cancelled_before_payment_has_its_review_closed() {
     assert_eq!((cancelled.status, cancelled.review_state), (Status::Cancelled, ReviewState::Closed));
     assert!(reviewed_at(&t, &a, placed.id).await.is_some());
 }
+
+/// A checkout whose charge never got an answer may be retried under its key — with the card it was scored with
+/// only: another card would be charged unscored and never counted in the card velocity.
+#[tokio::test]
+async fn a_retry_of_an_unpaid_order_cannot_switch_cards() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 10).await;
+    let r = orders::checkout(&t, &Down, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1")).await;
+    assert!(matches!(r, Err(CommerceError::PaymentGatewayUnavailable(_))), "{r:?}");
+    let other =
+        orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", "5555555555554444", "c2"))
+            .await;
+    assert!(matches!(other, Err(CommerceError::IdempotencyKeyReused)), "{other:?}");
+    let same = orders::checkout(&t, &TestGateway, &guest(&a), request(v, "k1", "mei@example.com", PAYS, "c1")).await;
+    assert_eq!(same.unwrap().order.status, Status::Paid);
+}
