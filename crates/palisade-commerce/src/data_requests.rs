@@ -212,25 +212,23 @@ pub struct Batch {
     pub requests: Vec<DataRequestId>,
 }
 
-/// A buyer's request in their account: one row for every store the buyer has an order with, with the batch and
-/// an audit event in each store's chain, in one transaction. Refused (409) while a request of the same kind from
-/// this account is still open somewhere (so a page reload or a script cannot flood merchants), and 422 when the
-/// buyer has no orders (no store holds data about them).
-pub async fn request_in_account(
-    db: &Db,
-    buyer: AccountId,
-    email: &str,
-    kind: RequestKind,
-    details: &str,
-) -> Result<Batch> {
+/// A buyer's request in their account: one row for every store the buyer has an order with (that has no open
+/// request of this kind from them yet), with the batch and an audit event in each store's chain, in one
+/// transaction. Refused (409) when every such store already has one open (so a page reload or a script cannot
+/// flood merchants, and a store that never answers blocks no other store), and 422 when the buyer has no orders
+/// (no store holds data about them). Each store is given the email the buyer used at *that* store (their latest
+/// order there), never the account's sign-in address, which the store may never have been told.
+pub async fn request_in_account(db: &Db, buyer: AccountId, kind: RequestKind, details: &str) -> Result<Batch> {
     let details = bounded("details", details, MAX_DETAILS_CHARS)?;
-    let stores: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT o.store_id FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
-         ORDER BY o.store_id",
+    let orders: Vec<(String, String)> = sqlx::query_as(
+        "SELECT o.store_id, o.buyer_email FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.buyer_id = $1 \
+         ORDER BY o.created_at, o.id",
     )
     .bind(buyer.to_string())
     .fetch_all(db.pool())
     .await?;
+    // The latest order's email per store (later rows overwrite earlier ones).
+    let stores: std::collections::BTreeMap<String, String> = orders.into_iter().collect();
     if stores.is_empty() {
         return Err(CommerceError::Invalid(
             "you have no orders with any store yet, so no store holds data about you".into(),
@@ -247,16 +245,19 @@ pub async fn request_in_account(
             .fetch_optional(&mut *tx)
             .await?;
     }
-    let (open,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM data_requests WHERE buyer_id = $1 AND channel = 'account' AND kind = $2 AND status = 'open'",
+    let open: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT store_id FROM data_requests \
+         WHERE buyer_id = $1 AND channel = 'account' AND kind = $2 AND status = 'open'",
     )
     .bind(buyer.to_string())
     .bind(kind_key(kind))
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if open > 0 {
+    let open: std::collections::BTreeSet<String> = open.into_iter().map(|(s,)| s).collect();
+    let reach: Vec<(&String, &String)> = stores.iter().filter(|(store, _)| !open.contains(*store)).collect();
+    if reach.is_empty() {
         return Err(CommerceError::Store(StoreError::Conflict(format!(
-            "you already have an open {} request; each store answers within 30 days",
+            "you already have an open {} request with every store you bought from; each answers within 30 days",
             kind_key(kind)
         ))));
     }
@@ -270,9 +271,9 @@ pub async fn request_in_account(
     .bind(now.0)
     .execute(&mut *tx)
     .await?;
-    let mut requests = Vec::with_capacity(stores.len());
-    for (store,) in stores {
-        let store_id: StoreId = stored_id("store", &store)?;
+    let mut requests = Vec::with_capacity(reach.len());
+    for (store, email) in reach {
+        let store_id: StoreId = stored_id("store", store)?;
         let scope = StoreScope::shopper(store_id, Some(buyer));
         let id =
             insert(&mut tx, &scope, Some(&batch), Some(buyer), email, kind, Channel::Account, &details, now).await?;

@@ -143,9 +143,7 @@ async fn world() -> World {
 #[tokio::test]
 async fn a_buyer_request_reaches_every_store_they_bought_from_in_one_go() {
     let w = world().await;
-    let batch = data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "all of it")
-        .await
-        .unwrap();
+    let batch = data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "all of it").await.unwrap();
     assert_eq!(batch.requests.len(), 2, "alpha and bravo, not charlie");
     assert_eq!(data_requests::queue(&w.db, &w.a, 50).await.unwrap().len(), 1);
     assert_eq!(data_requests::queue(&w.db, &w.b, 50).await.unwrap().len(), 1);
@@ -160,19 +158,19 @@ async fn a_buyer_request_reaches_every_store_they_bought_from_in_one_go() {
         assert!(events.iter().any(|e| e.action == "data_request.received"), "{events:?}");
     }
     // The same kind again while open: refused, nothing written.
-    let again = data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "again").await;
+    let again = data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "again").await;
     assert!(matches!(again, Err(CommerceError::Store(StoreError::Conflict(_)))), "{again:?}");
     assert_eq!(data_requests::for_buyer(&w.db, w.mei).await.unwrap().len(), 2);
     // A buyer with no orders reaches nobody.
     let nobody = account(&w.db, "new@example.com", AccountKind::Buyer).await;
-    let r = data_requests::request_in_account(&w.db, nobody, "new@example.com", RequestKind::Access, "").await;
+    let r = data_requests::request_in_account(&w.db, nobody, RequestKind::Access, "").await;
     assert!(matches!(r, Err(CommerceError::Invalid(_))), "{r:?}");
 }
 
 #[tokio::test]
 async fn two_requests_sent_at_once_make_one() {
     let w = world().await;
-    let send = || data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "");
+    let send = || data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "");
     let (x, y) = tokio::join!(send(), send());
     assert_eq!(u8::from(x.is_ok()) + u8::from(y.is_ok()), 1, "{x:?} {y:?}");
     assert_eq!(data_requests::for_buyer(&w.db, w.mei).await.unwrap().len(), 2, "one per store, once");
@@ -182,7 +180,7 @@ async fn two_requests_sent_at_once_make_one() {
 async fn details_are_bounded_and_nothing_is_written_when_too_long() {
     let w = world().await;
     let long = "x".repeat(MAX_DETAILS_CHARS + 1);
-    let r = data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Correction, &long).await;
+    let r = data_requests::request_in_account(&w.db, w.mei, RequestKind::Correction, &long).await;
     assert!(matches!(r, Err(CommerceError::TooLong { field: "details", .. })), "{r:?}");
     let email = Email::parse("walkin@example.com").unwrap();
     let r = data_requests::log_email_request(&w.db, &w.a, &email, RequestKind::Access, &long).await;
@@ -195,7 +193,7 @@ async fn details_are_bounded_and_nothing_is_written_when_too_long() {
 #[tokio::test]
 async fn the_export_holds_this_buyers_data_in_this_store_and_nothing_else() {
     let w = world().await;
-    data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "").await.unwrap();
+    data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "").await.unwrap();
     let id = data_requests::queue(&w.db, &w.a, 50).await.unwrap()[0].id;
     let answered = data_requests::answer_with_export(&w.db, &w.a, id).await.unwrap();
     assert!(matches!(answered.status, Status::Answered { late: false }));
@@ -238,7 +236,7 @@ async fn an_email_request_exports_the_orders_placed_with_that_email() {
 #[tokio::test]
 async fn another_store_cannot_see_or_answer_a_request_and_another_buyer_cannot_read_it() {
     let w = world().await;
-    data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "").await.unwrap();
+    data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "").await.unwrap();
     let id = data_requests::queue(&w.db, &w.a, 50).await.unwrap()[0].id;
     let not_found = |r: Result<_, CommerceError>| matches!(r, Err(CommerceError::Store(StoreError::NotFound(_))));
     assert!(not_found(data_requests::get(&w.db, &w.c, id).await.map(|_| ())));
@@ -254,9 +252,7 @@ async fn another_store_cannot_see_or_answer_a_request_and_another_buyer_cannot_r
 #[tokio::test]
 async fn corrections_and_refusals_close_the_request_with_their_note() {
     let w = world().await;
-    data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Correction, "my street is 2")
-        .await
-        .unwrap();
+    data_requests::request_in_account(&w.db, w.mei, RequestKind::Correction, "my street is 2").await.unwrap();
     let a = data_requests::queue(&w.db, &w.a, 50).await.unwrap()[0].id;
     let b = data_requests::queue(&w.db, &w.b, 50).await.unwrap()[0].id;
     let r = data_requests::answer_with_export(&w.db, &w.a, a).await;
@@ -280,7 +276,7 @@ async fn a_request_made_on_day_0_is_overdue_on_day_31_and_the_matrix_says_so() {
     palisade_commerce::controls::register(&mut reg).unwrap();
     let facts = Arc::new(NodeFacts { data_dir: std::env::temp_dir(), master_key_path: std::env::temp_dir().join("k") });
 
-    data_requests::request_in_account(&w.db, w.mei, "mei@example.com", RequestKind::Access, "").await.unwrap();
+    data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "").await.unwrap();
     let r = reg.evaluate_store(&w.db, &facts, &w.a).await.unwrap();
     assert!(status(&r, "store.data-requests-answered").is_met(), "{:?}", status(&r, "store.data-requests-answered"));
     assert!(status(&r, "platform.data-requests-routed").is_met());
@@ -348,4 +344,24 @@ async fn reminders_go_to_owners_and_the_contact_on_days_7_21_28_once_each() {
     let subjects = mails_to(&w.db, "owner@charlie.example").await;
     assert_eq!(subjects.len(), 4);
     assert!(subjects.iter().any(|s| s.contains("overdue")), "{subjects:?}");
+}
+
+/// Review findings: each store is told the email the buyer gave *it*, never the account's sign-in address; and
+/// a store that has not answered yet keeps only its own request open — the buyer can still ask the stores that
+/// answered (and new ones).
+#[tokio::test]
+async fn each_store_gets_its_own_email_and_an_unanswered_store_blocks_no_other() {
+    let w = world().await;
+    let vc = product(&w.db, &w.c, "Pu-erh").await;
+    order(&w.db, &w.c, Some(w.mei), "mei+charlie@alias.example", vc, "k9", "1 Mei Street C").await;
+    let first = data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "").await.unwrap();
+    assert_eq!(first.requests.len(), 3);
+    let at_c = data_requests::queue(&w.db, &w.c, 50).await.unwrap();
+    assert_eq!(at_c[0].buyer_email, "mei+charlie@alias.example", "charlie never learns the sign-in address");
+    // Alpha answers; bravo and charlie do not. A new request reaches alpha only.
+    let id = data_requests::queue(&w.db, &w.a, 50).await.unwrap()[0].id;
+    data_requests::answer_with_export(&w.db, &w.a, id).await.unwrap();
+    let second = data_requests::request_in_account(&w.db, w.mei, RequestKind::Access, "again").await.unwrap();
+    assert_eq!(second.requests.len(), 1, "only the store without an open request");
+    assert_eq!(data_requests::queue(&w.db, &w.b, 50).await.unwrap().len(), 1, "bravo keeps its one request");
 }

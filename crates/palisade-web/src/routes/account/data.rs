@@ -82,9 +82,7 @@ async fn make_request(
 ) -> Result<Response, PageError> {
     let Form(f) = form.map_err(|e| PageError(ApiError::from(e)))?;
     let made = match data_requests::parse_kind(&f.kind) {
-        Ok(kind) => {
-            data_requests::request_in_account(&state.db, s.account.id, &s.account.email, kind, &f.details).await
-        }
+        Ok(kind) => data_requests::request_in_account(&state.db, s.account.id, kind, &f.details).await,
         Err(e) => Err(e),
     };
     match made {
