@@ -37,6 +37,8 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.orders-shipped-in-time", "orders?status=paid"),
     ("store.staff-trained", "security/training"),
     ("store.risky-orders-reviewed", "orders/review"),
+    ("store.scanned-recently", "security/scans"),
+    ("store.findings-triaged", "security/scans#findings"),
 ];
 
 /// The Fix link of a store control, if it has one.
