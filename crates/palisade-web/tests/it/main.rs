@@ -32,6 +32,7 @@ mod permission_algebra;
 mod product_csv;
 mod security_center;
 mod sell;
+mod scans;
 mod sensitive;
 mod shield;
 mod staff_api;
