@@ -163,9 +163,10 @@ pub async fn finish(db: &Db, scope: &StaffScope, id: ScanId, done: &Finished) ->
     let now = db.now();
     let mut counts = [0i64; 5];
     for f in &done.findings {
-        let i = SEVERITIES.iter().position(|s| *s == f.severity).ok_or_else(|| {
-            StoreError::Invalid(format!("unknown severity `{}`", f.severity))
-        })?;
+        let i = SEVERITIES
+            .iter()
+            .position(|s| *s == f.severity)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown severity `{}`", f.severity)))?;
         if let Some(c) = counts.get_mut(i) {
             *c += 1;
         }
@@ -246,8 +247,7 @@ pub async fn abandon(db: &Db, scope: &StaffScope, id: ScanId) -> Result<()> {
 }
 
 type ScanRow = (String, i64, Option<i64>, String, Option<i64>, Option<String>, i64, i64, i64, i64, i64);
-const SCAN_COLUMNS: &str =
-    "id, started_at, finished_at, trigger_kind, score, grade, critical, high, medium, low, info";
+const SCAN_COLUMNS: &str = "id, started_at, finished_at, trigger_kind, score, grade, critical, high, medium, low, info";
 
 fn scan_from_row(r: ScanRow) -> Result<Scan> {
     Ok(Scan {
@@ -306,15 +306,6 @@ type FindingRow = (
 
 /// The store's findings that are not fixed, most severe first (an expired acceptance reads as open).
 pub async fn findings(db: &Db, scope: &StaffScope) -> Result<Vec<StoredFinding>> {
-    all_findings(db, scope, false).await
-}
-
-/// Every finding the store ever had, fixed ones included.
-pub async fn findings_with_fixed(db: &Db, scope: &StaffScope) -> Result<Vec<StoredFinding>> {
-    all_findings(db, scope, true).await
-}
-
-async fn all_findings(db: &Db, scope: &StoreScope, with_fixed: bool) -> Result<Vec<StoredFinding>> {
     let now = db.now();
     let rows: Vec<FindingRow> = sqlx::query_as(
         "SELECT fingerprint, rule_id, severity, title, evidence, fix_link, location, first_seen, last_seen, state, \
@@ -344,7 +335,7 @@ async fn all_findings(db: &Db, scope: &StoreScope, with_fixed: bool) -> Result<V
                 accepted_by: r.12,
             }
         })
-        .filter(|f| with_fixed || f.state != "fixed")
+        .filter(|f| f.state != "fixed")
         .collect();
     let rank = |s: &str| SEVERITIES.iter().position(|x| *x == s).unwrap_or(SEVERITIES.len());
     out.sort_by_key(|f| rank(&f.severity));

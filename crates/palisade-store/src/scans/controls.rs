@@ -85,10 +85,9 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
             let since = Timestamp(ctx.db.now().0 - PLATFORM_SCAN_DAYS * DAY_MS);
             match super::stores_not_scanned_since(&ctx.db, &PlatformScope::system("matrix"), since).await {
                 Ok(missing) if missing.is_empty() => ControlStatus::met("every active store scanned in 7 days"),
-                Ok(missing) => ControlStatus::unmet(format!(
-                    "{} active store(s) not scanned in the last 7 days",
-                    missing.len()
-                )),
+                Ok(missing) => {
+                    ControlStatus::unmet(format!("{} active store(s) not scanned in the last 7 days", missing.len()))
+                }
                 Err(e) => ControlStatus::Unknown { reason: e.to_string() },
             }
         },

@@ -89,6 +89,9 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
         "{export}",
         "{name}",
         "{module}",
+        "{scan}",
+        "{file}",
+        "{finding}",
     ] {
         path = path.replace(p, other);
     }

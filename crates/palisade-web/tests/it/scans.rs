@@ -99,7 +99,8 @@ async fn a_scan_stores_the_engines_score_for_the_live_headers_and_every_download
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let page = Fetched { url: format!("{}/s/alpha", public(&app)), status: 200, headers, body: live.text().await.unwrap() };
+    let page =
+        Fetched { url: format!("{}/s/alpha", public(&app)), status: 200, headers, body: live.text().await.unwrap() };
     let expected = palisade_scan::observatory::score(&page, &RedirectProbe::NotProbed);
 
     let report = report_json(&app, &store, &cookie).await;
@@ -165,12 +166,13 @@ async fn acceptance_is_bounded_to_90_days_and_survives_a_rescan() {
     let store = s.id.to_string();
     put_template(&app, &store, "product.html", 1, "<div>{{ product.description|safe }}</div>").await;
     assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
-    let (fp,): (String,) =
-        sqlx::query_as("SELECT fingerprint FROM scan_findings WHERE store_id = $1 AND rule_id = 'template/safe-filter'")
-            .bind(&store)
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+    let (fp,): (String,) = sqlx::query_as(
+        "SELECT fingerprint FROM scan_findings WHERE store_id = $1 AND rule_id = 'template/safe-filter'",
+    )
+    .bind(&store)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
     let accept = |days: &'static str, reason: &'static str| {
         app.client
             .post(app.url(&format!("/admin/stores/{store}/security/scans/findings/{fp}/accept")))
@@ -187,13 +189,12 @@ async fn acceptance_is_bounded_to_90_days_and_survives_a_rescan() {
     assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"], "nothing was half-written");
     assert_eq!(accept("90", "description is sanitised upstream").await.unwrap().status(), StatusCode::SEE_OTHER);
     assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["accepted"]);
-    let (actions,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM audit_events WHERE store_id = $1 AND action = 'scan.finding_accepted'",
-    )
-    .bind(&store)
-    .fetch_one(app.db.pool())
-    .await
-    .unwrap();
+    let (actions,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE store_id = $1 AND action = 'scan.finding_accepted'")
+            .bind(&store)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
     assert_eq!(actions, 1, "audited");
     assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["accepted"], "still accepted");
@@ -265,8 +266,7 @@ async fn the_crawler_never_leaves_the_stores_own_pages() {
         let path = url.strip_prefix(&origin).unwrap_or_else(|| panic!("left the origin: {url}"));
         assert!(path == "/s/alpha" || path.starts_with("/s/alpha/") || path.starts_with("/s/alpha?"), "{url}");
     }
-    let refused: Vec<&str> =
-        report["refused"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
+    let refused: Vec<&str> = report["refused"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
     assert!(refused.contains(&format!("{origin}/s/beta").as_str()), "seen, not fetched: {refused:?}");
     assert!(refused.contains(&format!("{origin}/s/alphabet").as_str()), "a longer slug is another store");
     assert!(refused.iter().all(|u| !u.contains("evil.example")), "another origin is not even a candidate");
@@ -324,11 +324,15 @@ async fn the_scan_controls_follow_scans_and_triage() {
             all.clone().find(|r| r.control.id == id).map(|r| r.status.clone()).unwrap()
         }
     };
-    assert!(matches!(status("store.scanned-recently").await, ControlStatus::Unmet { reason, .. } if reason.contains("never")));
+    assert!(
+        matches!(status("store.scanned-recently").await, ControlStatus::Unmet { reason, .. } if reason.contains("never"))
+    );
     assert!(!status("platform.stores-scanned").await.is_met());
     assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
     // A fresh store does not enforce MFA: a high configuration finding keeps the control unmet.
-    assert!(matches!(status("store.scanned-recently").await, ControlStatus::Unmet { reason, .. } if reason.contains("high")));
+    assert!(
+        matches!(status("store.scanned-recently").await, ControlStatus::Unmet { reason, .. } if reason.contains("high"))
+    );
     assert!(status("platform.stores-scanned").await.is_met(), "the only active store was scanned");
     assert!(status("store.findings-triaged").await.is_met(), "nothing is 14 days old yet");
     // Accept every high/critical finding: the control is met.

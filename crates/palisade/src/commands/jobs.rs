@@ -219,8 +219,14 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     )
     .await?;
     // Every active store scanned weekly (Sunday night in Singapore), bounded per run.
-    jobs::upsert_schedule(db, "store-scan-weekly", "0 0 18 * * SAT", palisade_store::scans::SCAN_JOB, serde_json::Value::Null)
-        .await?;
+    jobs::upsert_schedule(
+        db,
+        "store-scan-weekly",
+        "0 0 18 * * SAT",
+        palisade_store::scans::SCAN_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
     jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;
     Ok(())

@@ -23,8 +23,7 @@ use crate::state::AppState;
 
 /// The CSP of a downloaded HTML report: no script, nothing loaded, not framable (its text came from the scanned
 /// pages, which may be hostile; the report escapes it, and this is the second wall).
-pub const REPORT_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+pub const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The Scans tab: the latest report and the store's findings that are not fixed.
 pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> PageResult {
