@@ -365,3 +365,32 @@ async fn the_scan_controls_follow_scans_and_triage() {
         .unwrap();
     assert!(!status("store.findings-triaged").await.is_met());
 }
+
+#[tokio::test]
+async fn the_weekly_job_scans_each_active_store_once_and_the_platform_control_follows() {
+    let holder = Arc::new(std::sync::OnceLock::new());
+    let keep = Arc::clone(&holder);
+    let app = TestApp::start_with(palisade_web::WebConfig::default(), move |r, state| {
+        let _ = keep.set(state.clone());
+        r
+    })
+    .await;
+    let state = holder.get().unwrap();
+    let (a, _, _) = owner_of(&app, "alpha").await;
+    let (b, _, _) = owner_of(&app, "beta").await;
+    assert_eq!(palisade_web::store_scan::scan_due_stores(state).await.unwrap(), (2, 0));
+    for s in [a.id, b.id] {
+        let (n, trigger): (i64, String) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(trigger_kind) FROM store_scans WHERE store_id = $1 AND report IS NOT NULL",
+        )
+        .bind(s.to_string())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!((n, trigger.as_str()), (1, "scheduled"));
+    }
+    assert_eq!(palisade_web::store_scan::scan_due_stores(state).await.unwrap(), (0, 0), "scanned this week");
+    let report = state.registry.evaluate_platform(&app.db, &state.facts).await.unwrap();
+    let control = report.areas.iter().flat_map(|a| a.platform.iter()).find(|r| r.control.id == "platform.stores-scanned");
+    assert!(control.unwrap().status.is_met());
+}
