@@ -394,6 +394,7 @@ pub const REGISTRY: &[Column] = &[
     np("scan_findings", "first_seen"),
     npr("scan_findings", "fingerprint", "a hash of a scan rule and a page location, not of a person"),
     np("scan_findings", "fix_link"),
+    np("scan_findings", "last_scan"),
     np("scan_findings", "last_seen"),
     npr("scan_findings", "location", "what a store scan saw on the store's public storefront pages, templates and settings (no customer data: pages are fetched as an anonymous visitor)"),
     np("scan_findings", "rule_id"),

@@ -198,10 +198,11 @@ pub async fn finish(db: &Db, scope: &StaffScope, id: ScanId, done: &Finished) ->
         // accepted (its expiry decides), an expired acceptance is open again.
         sqlx::query(
             "INSERT INTO scan_findings (store_id, fingerprint, rule_id, severity, title, evidence, fix_link, location, \
-             first_seen, last_seen, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 'open') \
+             first_seen, last_seen, last_scan, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, 'open') \
              ON CONFLICT (store_id, fingerprint) DO UPDATE SET rule_id = excluded.rule_id, \
              severity = excluded.severity, title = excluded.title, evidence = excluded.evidence, \
              fix_link = excluded.fix_link, location = excluded.location, last_seen = excluded.last_seen, \
+             last_scan = excluded.last_scan, \
              state = CASE WHEN scan_findings.state = 'accepted' AND scan_findings.accepted_until > excluded.last_seen \
                      THEN 'accepted' ELSE 'open' END",
         )
@@ -214,15 +215,16 @@ pub async fn finish(db: &Db, scope: &StaffScope, id: ScanId, done: &Finished) ->
         .bind(&f.fix_link)
         .bind(&f.location)
         .bind(now.0)
+        .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
     }
     // Not seen by this scan: fixed (the rescan verified it).
     let fixed = sqlx::query(
-        "UPDATE scan_findings SET state = 'fixed' WHERE store_id = $1 AND state <> 'fixed' AND last_seen < $2",
+        "UPDATE scan_findings SET state = 'fixed' WHERE store_id = $1 AND state <> 'fixed' AND last_scan <> $2",
     )
     .bind(scope.store_key())
-    .bind(now.0)
+    .bind(id.to_string())
     .execute(&mut *tx)
     .await?;
     let target = format!("scan:{id}");

@@ -34,6 +34,9 @@ CREATE TABLE scan_findings (
     location TEXT NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
+    -- The last scan that saw it: a scan marks fixed every finding it did not see (not by time, so two scans in
+    -- the same millisecond cannot confuse it).
+    last_scan TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('open', 'fixed', 'accepted')),
     accepted_reason TEXT,
     accepted_until BIGINT,

@@ -391,6 +391,7 @@ async fn the_weekly_job_scans_each_active_store_once_and_the_platform_control_fo
     }
     assert_eq!(palisade_web::store_scan::scan_due_stores(state).await.unwrap(), (0, 0), "scanned this week");
     let report = state.registry.evaluate_platform(&app.db, &state.facts).await.unwrap();
-    let control = report.areas.iter().flat_map(|a| a.platform.iter()).find(|r| r.control.id == "platform.stores-scanned");
+    let control =
+        report.areas.iter().flat_map(|a| a.platform.iter()).find(|r| r.control.id == "platform.stores-scanned");
     assert!(control.unwrap().status.is_met());
 }
