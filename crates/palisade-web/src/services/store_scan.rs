@@ -207,10 +207,18 @@ const CONFIG_CHECKS: &[(&str, Severity)] = &[
     ("store.no-dormant-staff", Severity::Medium),
     ("store.api-tokens-expire", Severity::Medium),
     ("store.admin-protected", Severity::Low),
-    ("store.exports-scheduled", Severity::Medium),
 ];
 
+/// A store with no successful export of its own data for this long has no recent copy to recover from.
+const EXPORT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 const CONFIG_RULE: Rule = Rule { id: "config/control", severity: Severity::Medium, summary: "", fix_link: "" };
+const EXPORT_RULE: Rule = Rule {
+    id: "config/no-recent-export",
+    severity: Severity::Medium,
+    summary: "No export of the store's data in the last 30 days",
+    fix_link: "",
+};
 const FIREWALL_RULE: Rule = Rule {
     id: "config/firewall-not-blocking",
     severity: Severity::Medium,
@@ -236,6 +244,22 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
         f.rule_id = format!("config/{}", id.trim_start_matches("store."));
         f.fingerprint = palisade_scan::finding::fingerprint(&f.rule_id, &f.location);
         f.fix_link = fix_href(&base, id).unwrap_or_else(|| format!("{base}/security"));
+        out.push(f);
+    }
+    let last_export = palisade_backup::store_exports::last_ok(&state.db, scope, "export")
+        .await
+        .map_err(|e| internal(&e.to_string()))?;
+    let now = state.db.now();
+    let evidence = match last_export {
+        None => Some("no export of the store's data has succeeded".to_owned()),
+        Some(e) if palisade_core::Timestamp(e.created_at).plus(EXPORT_MAX_AGE) < now => {
+            Some("the last successful export is more than 30 days old".to_owned())
+        }
+        Some(_) => None,
+    };
+    if let Some(evidence) = evidence {
+        let mut f = Finding::new(&EXPORT_RULE, EXPORT_RULE.summary, evidence, Location::page("config:store-export"));
+        f.fix_link = fix_href(&base, "store.exports-scheduled").unwrap_or_else(|| format!("{base}/backups"));
         out.push(f);
     }
     let firewall = palisade_store::firewall::get(&state.db, scope).await?;

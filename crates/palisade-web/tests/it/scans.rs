@@ -106,6 +106,16 @@ async fn a_scan_stores_the_engines_score_for_the_live_headers_and_every_download
     let report = report_json(&app, &store, &cookie).await;
     assert_eq!(report["score"]["score"], expected.score, "{:#}", report["score"]);
     assert_eq!(report["score"]["grade"], expected.grade.as_str());
+    // Configuration checks of a fresh store: MFA not enforced, no export yet; each links to its setting.
+    let rules: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule_id"].as_str().unwrap(), f["fix_link"].as_str().unwrap()))
+        .collect();
+    let base = format!("/admin/stores/{store}");
+    assert!(rules.contains(&("config/staff-mfa-enforced", &format!("{base}/security/staff#mfa-policy"))), "{rules:?}");
+    assert!(rules.contains(&("config/no-recent-export", &format!("{base}/backups#schedule"))), "{rules:?}");
     let (score, grade): (Option<i64>, Option<String>) =
         sqlx::query_as("SELECT score, grade FROM store_scans WHERE store_id = $1")
             .bind(&store)
