@@ -304,3 +304,26 @@ pub async fn scan_due_stores(state: &AppState) -> Result<(usize, usize), palisad
     }
     Ok((done, skipped))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_stores_own_paths_on_the_public_origin_are_admitted() {
+        let public = Url::parse("https://shop.example").unwrap_or_else(|_| unreachable!());
+        let f = RouterFetcher::new(Router::new(), &public, "alpha");
+        let ok = |u: &str| f.admits(&Url::parse(u).unwrap_or_else(|_| unreachable!()));
+        assert!(ok("https://shop.example/s/alpha"));
+        assert!(ok("https://shop.example/s/alpha/p/mug?x=1"));
+        assert!(!ok("https://shop.example/s/alphabet"), "a longer slug is another store");
+        assert!(!ok("https://shop.example/s/beta"));
+        assert!(!ok("https://shop.example/s/alpha/../beta"), "resolved before the check");
+        assert!(!ok("https://shop.example/s/alpha/%2e%2e/beta"), "encoded dots resolve too");
+        assert!(!ok("https://shop.example/admin"));
+        assert!(!ok("http://shop.example/s/alpha"), "another scheme is another origin");
+        assert!(!ok("https://shop.example:8443/s/alpha"));
+        assert!(!ok("https://evil.example/s/alpha"));
+        assert!(!ok("https://127.0.0.1/s/alpha"));
+    }
+}
