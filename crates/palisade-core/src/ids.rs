@@ -118,6 +118,10 @@ typed_id!(
     /// A security-awareness quiz drawn for one member (single use; see `palisade_store::training`).
     TrainingAttemptId
 );
+typed_id!(
+    /// One run of a store's security scan (see `palisade_store::scans`).
+    ScanId
+);
 
 #[cfg(test)]
 mod tests {

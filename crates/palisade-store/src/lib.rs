@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod permissions;
 pub mod posture;
+pub mod scans;
 pub mod scope;
 pub mod seal;
 pub mod secrets;

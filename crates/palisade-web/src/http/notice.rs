@@ -10,6 +10,8 @@ const SAVED: &[(&str, &str)] = &[
     ("allowlist", "Admin IP allow-list saved."),
     ("attack-mode", "“Under attack” mode updated."),
     ("waf", "Firewall mode saved."),
+    ("scanned", "Scan finished. The report is below."),
+    ("finding-accepted", "Finding accepted until the date you chose."),
     ("rule-added", "Rule added. It stays off until you enable it."),
     ("rule-enabled", "Rule enabled."),
     ("rule-disabled", "Rule disabled."),

@@ -9,6 +9,7 @@ pub mod payouts;
 pub mod product_csv;
 pub mod sessions;
 pub mod staff;
+pub mod store_scan;
 
 use axum::http::StatusCode;
 

@@ -92,6 +92,9 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
         "{name}",
         "{module}",
         "{request}",
+        "{scan}",
+        "{file}",
+        "{finding}",
     ] {
         path = path.replace(p, other);
     }

@@ -31,6 +31,7 @@ mod page_cache;
 mod password_reset;
 mod permission_algebra;
 mod product_csv;
+mod scans;
 mod security_center;
 mod sell;
 mod sensitive;

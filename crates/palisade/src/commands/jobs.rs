@@ -162,6 +162,22 @@ fn register_privacy(h: &mut Handlers, public_url: &str) {
     });
 }
 
+/// The weekly scan of every active store ([`palisade_store::scans::SCAN_JOB`]), over this node's web state (set
+/// once the router is built; until then the job fails and is retried).
+pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palisade_web::AppState>>) {
+    h.register(palisade_store::scans::SCAN_JOB, move |_ctx: JobContext| {
+        let web = Arc::clone(&web);
+        async move {
+            let Some(state) = web.get() else {
+                return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
+            };
+            let (done, skipped) = palisade_web::store_scan::scan_due_stores(state).await?;
+            tracing::info!(scans.done = done, scans.skipped = skipped, "weekly store scans run");
+            Ok(())
+        }
+    });
+}
+
 /// Installs (or updates) the built-in schedules.
 pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     jobs::upsert_schedule(db, "audit-verify-daily", "0 15 3 * * *", AUDIT_VERIFY, serde_json::Value::Null).await?;
@@ -227,6 +243,15 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "data-request-reminders-daily",
         "0 10 1 * * *",
         palisade_commerce::data_requests::REMINDER_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // Every active store scanned weekly (Sunday night in Singapore), bounded per run.
+    jobs::upsert_schedule(
+        db,
+        "store-scan-weekly",
+        "0 0 18 * * SAT",
+        palisade_store::scans::SCAN_JOB,
         serde_json::Value::Null,
     )
     .await?;

@@ -115,6 +115,7 @@ fn start_jobs(
     public_url: &str,
     node: &str,
     stop_rx: &watch::Receiver<bool>,
+    web_state: &Arc<std::sync::OnceLock<AppState>>,
 ) -> tokio::task::JoinHandle<()> {
     let registry = Arc::new(inst.registry.clone());
     let facts = Arc::new(inst.facts.clone());
@@ -136,8 +137,9 @@ fn start_jobs(
     });
     let policy = inst.settings.commerce;
     let links = Arc::new(palisade_identity::links::LinkSigner::new(inst.master_key.expose()));
-    let handlers =
+    let mut handlers =
         builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy, links);
+    builtin::register_store_scans(&mut handlers, Arc::clone(web_state));
     let mut rx = stop_rx.clone();
     let db = inst.db.clone();
     tokio::spawn(async move {
@@ -281,8 +283,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let node = format!("{}-{}", hostname(), std::process::id());
-    let runner =
-        if args.no_jobs { None } else { Some(start_jobs(&inst, &args, &mailer, &public_url, &node, &stop_rx)) };
+    // The weekly store scan drives the web router in process: the job gets this node's web state once it exists.
+    let web_state = Arc::new(std::sync::OnceLock::new());
+    let runner = if args.no_jobs {
+        None
+    } else {
+        Some(start_jobs(&inst, &args, &mailer, &public_url, &node, &stop_rx, &web_state))
+    };
     let web = web_config(&inst.settings, &args, &public_url, limits);
     if web.shield.policy.mode != palisade_shield::Mode::Block {
         tracing::warn!(mode = web.shield.policy.mode.as_str(), "the web application firewall is not blocking");
@@ -295,6 +302,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         .context("loading page templates")?
         .with_master_key(inst.master_key.expose());
     let state = with_optional_services(state, geoip, limiter);
+    let _ = web_state.set(state.clone());
     let app = palisade_web::router(state);
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.

@@ -12,6 +12,7 @@ pub mod home;
 pub mod merchant;
 pub mod orders;
 pub mod product_import;
+pub mod scans;
 pub mod security_center;
 pub mod security_tabs;
 pub mod sell;

@@ -27,7 +27,7 @@ use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::routes::admin::{digest, security_tabs, training};
+use crate::routes::admin::{digest, scans, security_tabs, training};
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -49,6 +49,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security/training/{module}", None),
     ("POST", "/admin/stores/{store}/security/training/{module}", None),
     ("GET", "/admin/stores/{store}/security/guidelines", None),
+    ("GET", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/scans/findings/{finding}/accept", Some(Permission::SecuritySettings)),
+    ("GET", "/admin/stores/{store}/security/scans/{scan}/{file}", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/digest", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
@@ -83,6 +87,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/training/export.json", get(training::export_xapi))
         .route("/admin/stores/{store}/security/training/{module}", get(training::module_page).post(training::submit))
         .route("/admin/stores/{store}/security/guidelines", get(training::guidelines))
+        .route("/admin/stores/{store}/security/scans", get(scans::tab).post(scans::run))
+        .route("/admin/stores/{store}/security/scans/findings/{finding}/accept", post(scans::accept))
+        .route("/admin/stores/{store}/security/scans/{scan}/{file}", get(scans::download))
         .route("/admin/stores/{store}/security/digest", post(digest::set_choice))
         .route("/security-digest/unsubscribe", get(digest::unsubscribe_page).post(digest::unsubscribe))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))

@@ -38,6 +38,8 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.staff-trained", "security/training"),
     ("store.risky-orders-reviewed", "orders/review"),
     ("store.data-requests-answered", "data-requests"),
+    ("store.scanned-recently", "security/scans"),
+    ("store.findings-triaged", "security/scans#findings"),
 ];
 
 /// The Fix link of a store control, if it has one.

@@ -1,0 +1,329 @@
+//! A store's security scan, end to end: crawl the store's own storefront through the application's real router in
+//! process ([`RouterFetcher`]: the shield, headers and routing are exercised, and no socket is ever opened, so a
+//! scan cannot be pointed at another host), probe for exposed files under the store's prefix, read the store's
+//! theme templates, add configuration checks from the store's own controls, run `palisade_scan::scan::run` and
+//! keep the result (`palisade_store::scans`).
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use palisade_core::ScanId;
+use palisade_core::matrix::ControlStatus;
+use palisade_scan::checks::{EXPOSED_FILE_PROBES, PageCheckConfig};
+use palisade_scan::crawl::{self, CrawlLimits, CrawlPlanner, Fetcher};
+use palisade_scan::finding::Rule;
+use palisade_scan::report::Report;
+use palisade_scan::{Fetched, Finding, Location, RedirectProbe, Severity};
+use palisade_store::StaffScope;
+use palisade_store::scans::{self, Finished, Refused, SeenFinding, Trigger};
+use palisade_store::tenancy;
+use tower::ServiceExt as _;
+use url::Url;
+
+use crate::routes::admin::security_tabs::fix_href;
+use crate::state::AppState;
+
+/// The crawl's bounds for one store scan: small enough for a scan under two seconds.
+pub const LIMITS: CrawlLimits = CrawlLimits { max_pages: 30, max_depth: 2, max_links_per_page: 100 };
+/// The largest body read from one page.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+/// The scanner's user agent (it shows in the store's firewall events).
+pub const USER_AGENT: &str = "Palisade-StoreScan/1";
+
+/// Fetches pages of one store from the application's own router, as an anonymous visitor. Only URLs on the
+/// public origin whose path is the store's own (`/s/{slug}` or below) are fetched; anything else is refused
+/// without a request.
+pub struct RouterFetcher {
+    app: Router,
+    origin: url::Origin,
+    host: String,
+    prefix: String,
+}
+
+impl RouterFetcher {
+    /// A fetcher for the store `slug` of the site at `public_url`, over `app` (the router as served).
+    pub fn new(app: Router, public_url: &Url, slug: &str) -> Self {
+        Self {
+            app,
+            origin: public_url.origin(),
+            host: public_url.host_str().unwrap_or_default().to_owned()
+                + &public_url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            prefix: format!("/s/{slug}"),
+        }
+    }
+
+    /// Whether `url` is one of this store's own pages.
+    #[must_use]
+    pub fn admits(&self, url: &Url) -> bool {
+        let path = url.path();
+        url.origin() == self.origin
+            && (path == self.prefix || path.strip_prefix(&self.prefix).is_some_and(|rest| rest.starts_with('/')))
+    }
+}
+
+impl Fetcher for RouterFetcher {
+    async fn fetch(&mut self, url: &Url) -> Result<Fetched, String> {
+        if !self.admits(url) {
+            return Err("outside the store's own pages: not fetched".to_owned());
+        }
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let req = Request::get(target)
+            .header(header::HOST, &self.host)
+            .header(header::USER_AGENT, USER_AGENT)
+            .header(header::ACCEPT, "text/html,*/*;q=0.5")
+            .header(header::ORIGIN, palisade_scan::observatory::SCANNER_PROBE_ORIGIN)
+            .body(Body::empty())
+            .map_err(|e| e.to_string())?;
+        let res = self.app.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let bytes = axum::body::to_bytes(res.into_body(), MAX_BODY).await.map_err(|e| e.to_string())?;
+        Ok(Fetched { url: url.to_string(), status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
+    }
+}
+
+/// What starting a scan came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(ScanId),
+    Refused(Refused),
+}
+
+/// Scans the store now and stores the report; refused while another scan of the store runs or past the hourly
+/// budget. A scan that fails half-way is closed without a report (and the error returned).
+pub async fn run(state: &AppState, scope: &StaffScope, trigger: Trigger) -> Result<Outcome, crate::http::PageError> {
+    let id = match scans::begin(&state.db, scope, trigger).await? {
+        Ok(id) => id,
+        Err(r) => return Ok(Outcome::Refused(r)),
+    };
+    match scan(state, scope).await {
+        Ok(done) => {
+            scans::finish(&state.db, scope, id, &done).await?;
+            tracing::info!(store.id = %scope.store_id(), scan.id = %id, scan.score = ?done.score, "store scanned");
+            Ok(Outcome::Done(id))
+        }
+        Err(e) => {
+            scans::abandon(&state.db, scope, id).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn scan(state: &AppState, scope: &StaffScope) -> Result<Finished, crate::http::PageError> {
+    let store = tenancy::get_store(&state.db, scope).await?;
+    let public = Url::parse(&state.config.public_url).map_err(|_| internal("the public URL does not parse"))?;
+    let start = public.join(&format!("/s/{}", store.slug)).map_err(|_| internal("the store URL does not parse"))?;
+    let mut fetcher = RouterFetcher::new(crate::routes::router(state.clone()), &public, &store.slug);
+    let planner = CrawlPlanner::new(start.as_str(), LIMITS).map_err(|e| internal(&e.to_string()))?;
+    let outcome = crawl::crawl(planner, &mut fetcher).await;
+    let start_page = match outcome.pages.iter().find(|p| p.url == start.as_str()) {
+        Some(p) => p.clone(),
+        None => fetcher.fetch(&start).await.map_err(|e| internal(&e))?,
+    };
+    let mut probes = Vec::new();
+    for probe in EXPOSED_FILE_PROBES {
+        let path = format!("/s/{}{probe}", store.slug);
+        if let Ok(url) = public.join(&path)
+            && let Ok(res) = fetcher.fetch(&url).await
+        {
+            probes.push((path, res));
+        }
+    }
+    let templates = templates(state, scope).await?;
+    let input = palisade_scan::scan::ScanInput {
+        start: &start_page,
+        // In process there is no plain-HTTP listener to probe: the redirection test is reported as not probed.
+        redirect: RedirectProbe::NotProbed,
+        pages: &outcome.pages,
+        probes: &probes,
+        templates: &templates,
+        config: PageCheckConfig::default(),
+        generated_at: state.db.now().to_datetime().map(|d| d.to_rfc3339()).unwrap_or_default(),
+    };
+    let engine = palisade_scan::scan::run(&input);
+    let mut findings = engine.findings;
+    findings.extend(config_findings(state, scope).await?);
+    let mut report = Report::new(&engine.target, &engine.generated_at, engine.score, findings);
+    report.page_title = engine.page_title;
+    let mut json = serde_json::to_value(&report).map_err(|_| internal("report serialisation failed"))?;
+    if let Some(o) = json.as_object_mut() {
+        // What the crawl fetched and refused, for the audit trail (a link off the store's pages shows here).
+        o.insert("crawled".into(), outcome.pages.iter().map(|p| p.url.clone()).collect());
+        o.insert("refused".into(), outcome.errors.iter().map(|(u, e)| serde_json::json!([u, e])).collect());
+    }
+    let report_json = serde_json::to_string_pretty(&json).map_err(|_| internal("report serialisation failed"))?;
+    Ok(Finished {
+        score: report.score.as_ref().map(|s| i64::from(s.score)),
+        grade: report.score.as_ref().map(|s| s.grade.clone()),
+        report_json,
+        findings: report.findings.iter().map(seen).collect(),
+    })
+}
+
+fn seen(f: &Finding) -> SeenFinding {
+    let location = match &f.location.selector {
+        Some(s) => format!("{} — {s}", f.location.url),
+        None => f.location.url.clone(),
+    };
+    SeenFinding {
+        fingerprint: f.fingerprint.clone(),
+        rule_id: f.rule_id.clone(),
+        severity: f.severity.as_str().to_owned(),
+        title: f.title.clone(),
+        evidence: f.evidence.clone(),
+        fix_link: f.fix_link.clone(),
+        location,
+    }
+}
+
+fn internal(what: &str) -> crate::http::PageError {
+    tracing::error!(error = %what, "store scan failed");
+    crate::http::PageError::from(crate::http::ApiError::internal())
+}
+
+/// The store's theme templates, latest version of each (what the storefront renders or tried to).
+async fn templates(state: &AppState, scope: &StaffScope) -> Result<Vec<(String, String)>, crate::http::PageError> {
+    let versions = palisade_commerce::themes::versions(&state.db, scope).await?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for v in versions {
+        // Newest first per name: keep the first seen.
+        if !out.iter().any(|(n, _)| *n == v.name) {
+            out.push((v.name, v.source));
+        }
+    }
+    Ok(out.into_iter().map(|(n, s)| (format!("theme/{n}"), s)).collect())
+}
+
+/// Configuration checks: each of these store controls, when unmet, is a finding with a Fix link to the setting.
+const CONFIG_CHECKS: &[(&str, Severity)] = &[
+    ("store.staff-mfa-enforced", Severity::High),
+    ("store.no-dormant-staff", Severity::Medium),
+    ("store.api-tokens-expire", Severity::Medium),
+    ("store.admin-protected", Severity::Low),
+];
+
+/// A store with no successful export of its own data for this long has no recent copy to recover from.
+const EXPORT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+const CONFIG_RULE: Rule = Rule { id: "config/control", severity: Severity::Medium, summary: "", fix_link: "" };
+const EXPORT_RULE: Rule = Rule {
+    id: "config/no-recent-export",
+    severity: Severity::Medium,
+    summary: "No export of the store's data in the last 30 days",
+    fix_link: "",
+};
+const FIREWALL_RULE: Rule = Rule {
+    id: "config/firewall-not-blocking",
+    severity: Severity::Medium,
+    summary: "The store's firewall does not block attacks",
+    fix_link: "",
+};
+
+async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Finding>, crate::http::PageError> {
+    let base = format!("/admin/stores/{}", scope.store_id());
+    let report = state.registry.evaluate_store(&state.db, &state.facts, scope).await?;
+    let mut out = Vec::new();
+    for (id, severity) in CONFIG_CHECKS {
+        let Some(r) = report.areas.iter().flat_map(|a| a.merchant.iter()).find(|r| r.control.id == *id) else {
+            continue;
+        };
+        let reason = match &r.status {
+            ControlStatus::Unmet { reason, .. } | ControlStatus::Unknown { reason } => reason.clone(),
+            _ => continue,
+        };
+        let rule = Rule { id: "config/control", ..CONFIG_RULE };
+        let mut f = Finding::new(&rule, r.control.title, reason, Location::page(&format!("config:{id}")))
+            .with_severity(*severity);
+        f.rule_id = format!("config/{}", id.trim_start_matches("store."));
+        f.fingerprint = palisade_scan::finding::fingerprint(&f.rule_id, &f.location);
+        f.fix_link = fix_href(&base, id).unwrap_or_else(|| format!("{base}/security"));
+        out.push(f);
+    }
+    let last_export = palisade_backup::store_exports::last_ok(&state.db, scope, "export")
+        .await
+        .map_err(|e| internal(&e.to_string()))?;
+    let now = state.db.now();
+    let evidence = match last_export {
+        None => Some("no export of the store's data has succeeded".to_owned()),
+        Some(e) if palisade_core::Timestamp(e.created_at).plus(EXPORT_MAX_AGE) < now => {
+            Some("the last successful export is more than 30 days old".to_owned())
+        }
+        Some(_) => None,
+    };
+    if let Some(evidence) = evidence {
+        let mut f = Finding::new(&EXPORT_RULE, EXPORT_RULE.summary, evidence, Location::page("config:store-export"));
+        f.fix_link = fix_href(&base, "store.exports-scheduled").unwrap_or_else(|| format!("{base}/backups"));
+        out.push(f);
+    }
+    let firewall = palisade_store::firewall::get(&state.db, scope).await?;
+    let mode = firewall.waf_mode.clone().unwrap_or_else(|| state.shield.config.policy.mode.as_str().to_owned());
+    if mode != "block" {
+        let mut f = Finding::new(
+            &FIREWALL_RULE,
+            FIREWALL_RULE.summary,
+            format!("web application firewall mode: {mode}"),
+            Location::page("config:firewall-mode"),
+        );
+        f.fix_link = format!("{base}/security/firewall#waf");
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// Most stores one run of the weekly job scans; the rest wait for the next run (the job is bounded so one run
+/// cannot hold a node for hours on a large platform).
+pub const MAX_STORES_PER_RUN: usize = 500;
+
+/// The weekly job: scans each active store not scanned in the last 6 days (at most [`MAX_STORES_PER_RUN`]). A
+/// store whose scan fails or is refused (one already running) is skipped and counted; the job goes on.
+pub async fn scan_due_stores(state: &AppState) -> Result<(usize, usize), palisade_store::StoreError> {
+    let since = state.db.now().minus(std::time::Duration::from_secs(6 * 24 * 3600));
+    let platform = palisade_store::scope::PlatformScope::system("job:store.scan");
+    let due = scans::stores_not_scanned_since(&state.db, &platform, since).await?;
+    let (mut done, mut skipped) = (0, 0);
+    for id in due.into_iter().take(MAX_STORES_PER_RUN) {
+        let Ok(store_id) = id.parse() else {
+            skipped += 1;
+            continue;
+        };
+        let scope = StaffScope::system(store_id, "job:store.scan");
+        match run(state, &scope, Trigger::Scheduled).await {
+            Ok(Outcome::Done(_)) => done += 1,
+            Ok(Outcome::Refused(_)) | Err(_) => {
+                tracing::warn!(store.id = %store_id, "scheduled store scan skipped");
+                skipped += 1;
+            }
+        }
+    }
+    Ok((done, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_stores_own_paths_on_the_public_origin_are_admitted() {
+        let public = Url::parse("https://shop.example").unwrap_or_else(|_| unreachable!());
+        let f = RouterFetcher::new(Router::new(), &public, "alpha");
+        let ok = |u: &str| f.admits(&Url::parse(u).unwrap_or_else(|_| unreachable!()));
+        assert!(ok("https://shop.example/s/alpha"));
+        assert!(ok("https://shop.example/s/alpha/p/mug?x=1"));
+        assert!(!ok("https://shop.example/s/alphabet"), "a longer slug is another store");
+        assert!(!ok("https://shop.example/s/beta"));
+        assert!(!ok("https://shop.example/s/alpha/../beta"), "resolved before the check");
+        assert!(!ok("https://shop.example/s/alpha/%2e%2e/beta"), "encoded dots resolve too");
+        assert!(!ok("https://shop.example/admin"));
+        assert!(!ok("http://shop.example/s/alpha"), "another scheme is another origin");
+        assert!(!ok("https://shop.example:8443/s/alpha"));
+        assert!(!ok("https://evil.example/s/alpha"));
+        assert!(!ok("https://127.0.0.1/s/alpha"));
+    }
+}
