@@ -124,6 +124,14 @@ const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
 pub async fn begin(db: &Db, scope: &StaffScope, trigger: Trigger) -> Result<std::result::Result<ScanId, Refused>> {
     let now = db.now();
     let mut tx = db.begin_write().await?;
+    // One claim at a time per store: SQLite's write transaction already runs alone; on PostgreSQL (READ
+    // COMMITTED) concurrent requests would all count no running scan, so the store's row is locked first.
+    if db.backend() == crate::Backend::Postgres {
+        sqlx::query("SELECT id FROM stores WHERE id = $1 FOR UPDATE")
+            .bind(scope.store_key())
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
     let (running,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM store_scans WHERE store_id = $1 AND finished_at IS NULL AND started_at > $2",
     )

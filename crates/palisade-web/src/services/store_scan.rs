@@ -148,15 +148,18 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Finished, crate::h
         generated_at: state.db.now().to_datetime().map(|d| d.to_rfc3339()).unwrap_or_default(),
     };
     let engine = palisade_scan::scan::run(&input);
-    let mut findings = engine.findings;
+    let mut findings = capped(engine.findings);
     findings.extend(config_findings(state, scope).await?);
     let mut report = Report::new(&engine.target, &engine.generated_at, engine.score, findings);
     report.page_title = engine.page_title;
     let mut json = serde_json::to_value(&report).map_err(|_| internal("report serialisation failed"))?;
     if let Some(o) = json.as_object_mut() {
         // What the crawl fetched and refused, for the audit trail (a link off the store's pages shows here).
-        o.insert("crawled".into(), outcome.pages.iter().map(|p| p.url.clone()).collect());
-        o.insert("refused".into(), outcome.errors.iter().map(|(u, e)| serde_json::json!([u, e])).collect());
+        let short = |t: &str| t.chars().take(MAX_LISTED_CHARS).collect::<String>();
+        let crawled = outcome.pages.iter().take(MAX_LISTED).map(|p| short(&p.url));
+        o.insert("crawled".into(), crawled.collect());
+        let refused = outcome.errors.iter().take(MAX_LISTED).map(|(u, e)| serde_json::json!([short(u), short(e)]));
+        o.insert("refused".into(), refused.collect());
     }
     let report_json = serde_json::to_string_pretty(&json).map_err(|_| internal("report serialisation failed"))?;
     Ok(Finished {
@@ -165,6 +168,55 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Finished, crate::h
         report_json,
         findings: report.findings.iter().map(seen).collect(),
     })
+}
+
+/// Findings kept per rule and per scan: a merchant's theme can put any number of flagged elements on a page (and
+/// any number of query-string variants of a page in the crawl), and each would be a row, a report entry and
+/// memory. Past the cap, one finding per rule says how many more there were.
+const MAX_PER_RULE: usize = 25;
+const MAX_FINDINGS: usize = 400;
+/// URLs and errors listed in a report (crawled, refused), and their length.
+const MAX_LISTED: usize = 100;
+const MAX_LISTED_CHARS: usize = 300;
+
+fn capped(findings: Vec<Finding>) -> Vec<Finding> {
+    use std::collections::BTreeMap;
+    let mut kept_per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut dropped: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for f in findings {
+        let n = kept_per_rule.entry(f.rule_id.clone()).or_default();
+        if *n < MAX_PER_RULE && kept.len() < MAX_FINDINGS {
+            *n += 1;
+            kept.push(f);
+        } else {
+            dropped.entry(f.rule_id.clone()).or_insert((0, f)).0 += 1;
+        }
+    }
+    for (rule, (more, mut f)) in dropped {
+        f.evidence =
+            format!("{more} more finding(s) of this kind were not listed (a scan lists at most {MAX_PER_RULE})");
+        f.location = Location::page(&format!("truncated:{rule}"));
+        f.fingerprint = palisade_scan::finding::fingerprint(&f.rule_id, &f.location);
+        kept.push(f);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_findings_is_capped_per_rule_with_a_count_of_the_rest() {
+        let rule = Rule { id: "page/mixed-content", ..CONFIG_RULE };
+        let flood: Vec<Finding> =
+            (0..10_000).map(|i| Finding::new(&rule, "t", "e", Location::page(&format!("/s/a?page={i}")))).collect();
+        let kept = capped(flood);
+        assert_eq!(kept.len(), MAX_PER_RULE + 1);
+        let last = kept.last().unwrap();
+        assert!(last.evidence.starts_with(&format!("{} more", 10_000 - MAX_PER_RULE)), "{}", last.evidence);
+    }
 }
 
 fn seen(f: &Finding) -> SeenFinding {
@@ -234,8 +286,11 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
         let Some(r) = report.areas.iter().flat_map(|a| a.merchant.iter()).find(|r| r.control.id == *id) else {
             continue;
         };
+        // The control's own reason can name people (dormant staff by email) or internal errors: a report is kept
+        // and downloaded, so its evidence says only what to look at.
         let reason = match &r.status {
-            ControlStatus::Unmet { reason, .. } | ControlStatus::Unknown { reason } => reason.clone(),
+            ControlStatus::Unmet { .. } => "not met: the Security Center's control says what and who".to_owned(),
+            ControlStatus::Unknown { .. } => "could not be checked during the scan".to_owned(),
             _ => continue,
         };
         let rule = Rule { id: "config/control", ..CONFIG_RULE };
