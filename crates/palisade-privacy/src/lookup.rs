@@ -58,15 +58,21 @@ impl NormalisedEmail {
     /// Parses and normalises an address.
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let trimmed = raw.trim();
-        if trimmed.len() > 254 {
+        // Lower-casing can lengthen a string (`Ⱥ` is 2 bytes, `ⱥ` 3): the limit applies to the normalised form, or
+        // an address accepted once would be refused when parsed again. (Bounded before lower-casing too.)
+        if trimmed.len() > 254 * 3 {
             return Err(EmailError::TooLong);
         }
-        let (local, domain) = trimmed.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        let lower = trimmed.to_lowercase();
+        if lower.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        let (local, domain) = lower.rsplit_once('@').ok_or(EmailError::Invalid)?;
         let bad = |part: &str| part.is_empty() || part.chars().any(|c| c.is_whitespace() || c.is_control());
         if bad(local) || bad(domain) || local.contains('@') || !domain.contains('.') {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(trimmed.to_lowercase()))
+        Ok(Self(lower))
     }
 
     /// The normalised address.
@@ -169,6 +175,17 @@ mod tests {
     fn debug_hides_the_key() {
         let key = LookupKey::derive(&[0xAB; 32]).unwrap();
         assert_eq!(format!("{key:?}"), "LookupKey([redacted])");
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_lower_cased_address() {
+        // 100 × `Ⱥ` (2 bytes each, 3 once lower-cased) + `@x.sg`: 205 bytes typed, 305 normalised.
+        let typed = format!("{}@x.sg", "Ⱥ".repeat(100));
+        assert!(typed.len() <= 254 * 3);
+        assert_eq!(NormalisedEmail::parse(&typed), Err(EmailError::TooLong));
+        let fits = format!("{}@x.sg", "Ⱥ".repeat(80));
+        let parsed = NormalisedEmail::parse(&fits).unwrap();
+        assert_eq!(NormalisedEmail::parse(parsed.as_str()), Ok(parsed.clone()));
     }
 
     proptest::proptest! {
