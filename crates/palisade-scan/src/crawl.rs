@@ -40,6 +40,9 @@ pub struct CrawlPlanner {
     queue: VecDeque<(Url, u32)>,
     seen: HashSet<String>,
     issued: usize,
+    /// When set, only paths equal to it or below it (`prefix/…`) are candidates: on a shared host (many stores under
+    /// one origin) links to other tenants' pages would otherwise spend the page budget.
+    prefix: Option<String>,
 }
 
 impl CrawlPlanner {
@@ -49,12 +52,32 @@ impl CrawlPlanner {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || has_credentials(&url) {
             return Err(ScanError::BadUrl(start.to_owned()));
         }
-        let mut planner =
-            Self { origin: url.origin(), limits, queue: VecDeque::new(), seen: HashSet::new(), issued: 0 };
+        let mut planner = Self {
+            origin: url.origin(),
+            limits,
+            queue: VecDeque::new(),
+            seen: HashSet::new(),
+            issued: 0,
+            prefix: None,
+        };
         let start = normalise(url);
         planner.seen.insert(start.to_string());
         planner.queue.push_back((start, 0));
         Ok(planner)
+    }
+
+    /// Keeps the crawl to `prefix` and the paths below it (`/s/alpha` admits `/s/alpha` and `/s/alpha/p/mug`, not
+    /// `/s/alphabet` or `/s/beta`). A page can link anywhere on the origin, so without this a merchant's links to
+    /// other stores would use up the budget and leave the store's own pages unscanned.
+    #[must_use]
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.prefix = Some(prefix.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Whether `path` (already resolved) is inside the crawl's prefix, if it has one.
+    fn in_prefix(&self, path: &str) -> bool {
+        self.prefix.as_deref().is_none_or(|p| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
     }
 
     /// The next URL to fetch and its depth, or `None` when the crawl is done or its page budget is spent.
@@ -71,7 +94,7 @@ impl CrawlPlanner {
     #[must_use]
     pub fn admit(&self, base: &Url, candidate: &str) -> Option<Url> {
         let url = base.join(candidate).ok()?;
-        if url.origin() != self.origin || has_credentials(&url) {
+        if url.origin() != self.origin || has_credentials(&url) || !self.in_prefix(url.path()) {
             return None;
         }
         if DEFAULT_EXCLUDED_PREFIXES.iter().any(|p| url.path().to_ascii_lowercase().starts_with(p)) {

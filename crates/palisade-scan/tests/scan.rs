@@ -535,3 +535,37 @@ fn referrer_policy_last_recognised_value_wins_meta_last() {
     assert_eq!(rp(&[], "<meta http-equiv=\"referrer-policy\" content=\"strict-origin\">"), "referrer-policy-private");
     assert_eq!(rp(&[], ""), "referrer-policy-not-implemented");
 }
+
+/// A store on a shared host whose start page links to 60 pages of other stores before one of its own.
+struct SharedHost {
+    fetched: Vec<String>,
+}
+
+impl Fetcher for SharedHost {
+    async fn fetch(&mut self, url: &url::Url) -> Result<Fetched, String> {
+        self.fetched.push(url.path().to_owned());
+        let body = if url.path() == "/s/alpha" {
+            let mut links: String = (0..60).map(|i| format!("<a href='/s/beta/p/{i}'>x</a>")).collect();
+            links.push_str(
+                "<a href='/s/alphabet'>x</a><a href='/s/alpha/../beta'>x</a><a href='/s/alpha/p/mug'>own</a>",
+            );
+            links
+        } else {
+            String::new()
+        };
+        Ok(fetched(url.as_str(), &[("content-type", "text/html")], &body))
+    }
+}
+
+#[tokio::test]
+async fn a_prefixed_crawl_spends_no_budget_on_other_tenants_pages() {
+    let limits = CrawlLimits { max_pages: 30, max_depth: 2, max_links_per_page: 100 };
+    let planner = CrawlPlanner::new("https://shop.example/s/alpha", limits).expect("start").within("/s/alpha/");
+    let mut site = SharedHost { fetched: Vec::new() };
+    let _ = crawl::crawl(planner, &mut site).await;
+    assert_eq!(site.fetched, ["/s/alpha", "/s/alpha/p/mug"], "only the store's own pages are candidates");
+    // Without the prefix, the other store's links come first and use up the budget.
+    let mut site = SharedHost { fetched: Vec::new() };
+    let _ = crawl::crawl(CrawlPlanner::new("https://shop.example/s/alpha", limits).expect("start"), &mut site).await;
+    assert!(!site.fetched.contains(&"/s/alpha/p/mug".to_owned()), "{:?}", site.fetched);
+}

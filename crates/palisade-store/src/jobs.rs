@@ -288,6 +288,12 @@ pub async fn upsert_schedule(
     Ok(())
 }
 
+/// Removes a schedule (a built-in one renamed or retired); nothing happens when there is none.
+pub async fn delete_schedule(db: &Db, name: &str) -> Result<()> {
+    sqlx::query("DELETE FROM schedules WHERE name = $1").bind(name).execute_write(db).await?;
+    Ok(())
+}
+
 /// Fires every due schedule that this node wins; returns how many jobs it enqueued.
 ///
 /// Missed slots (all nodes were down) are not replayed: the schedule fires once and moves to the next

@@ -18,6 +18,8 @@ use crate::scope::{Actor, PlatformScope, StaffScope, StoreScope};
 
 /// The job kind of the weekly scan of every active store.
 pub const SCAN_JOB: &str = "store.scan";
+/// The job that scans one store (the job's store id names it); the scheduled [`SCAN_JOB`] enqueues one per due store.
+pub const SCAN_STORE_JOB: &str = "store.scan.one";
 /// The longest a finding may be accepted for.
 pub const MAX_ACCEPT_DAYS: i64 = 90;
 /// At most this many scans per store in an hour (manual and scheduled together).
@@ -81,7 +83,33 @@ pub struct Finished {
     pub grade: Option<String>,
     pub report_json: String,
     pub findings: Vec<SeenFinding>,
+    /// What the scan actually looked at: a finding it did not see again is fixed only where it looked.
+    pub coverage: Coverage,
 }
+
+/// The places one scan looked at. A finding whose page the scan could not read (the store's own firewall rule
+/// refused the scanner, the page failed, the crawl budget ran out before it) is not evidence of a fix: it stays as
+/// it was. A place is a finding location's URL or path (the part before ` — `).
+#[derive(Debug, Clone, Default)]
+pub struct Coverage {
+    /// Exact places read (pages and probes that answered).
+    pub places: std::collections::HashSet<String>,
+    /// Place prefixes checked in full (`config:` when the configuration checks ran, `theme/` when every template was
+    /// read).
+    pub prefixes: Vec<String>,
+}
+
+impl Coverage {
+    /// Whether a stored finding at `location` was looked at by this scan.
+    #[must_use]
+    pub fn covers(&self, location: &str) -> bool {
+        let place = location.split(LOCATION_SEPARATOR).next().unwrap_or(location);
+        self.places.contains(place) || self.prefixes.iter().any(|p| place.starts_with(p.as_str()))
+    }
+}
+
+/// Between a finding's place and what at that place, in its stored location.
+pub const LOCATION_SEPARATOR: &str = " — ";
 
 /// One scan run as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -227,17 +255,11 @@ pub async fn finish(db: &Db, scope: &StaffScope, id: ScanId, done: &Finished) ->
         .execute(&mut *tx)
         .await?;
     }
-    // Not seen by this scan: fixed (the rescan verified it).
-    let fixed = sqlx::query(
-        "UPDATE scan_findings SET state = 'fixed' WHERE store_id = $1 AND state <> 'fixed' AND last_scan <> $2",
-    )
-    .bind(scope.store_key())
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
+    let (fixed, unchecked) = mark_fixed(&mut tx, scope, id, &done.coverage).await?;
     let target = format!("scan:{id}");
     let details = serde_json::json!({
-        "score": done.score, "grade": done.grade, "findings": done.findings.len(), "fixed": fixed.rows_affected(),
+        "score": done.score, "grade": done.grade, "findings": done.findings.len(), "fixed": fixed,
+        "not_rechecked": unchecked,
         "critical": critical, "high": high,
     });
     audit::record_store(&mut tx, db, scope, NewEvent::new("scan.finished", &target).details(details)).await?;
@@ -245,15 +267,79 @@ pub async fn finish(db: &Db, scope: &StaffScope, id: ScanId, done: &Finished) ->
     Ok(())
 }
 
-/// Marks a scan that failed as finished without a report (so it stops blocking the next one).
-pub async fn abandon(db: &Db, scope: &StaffScope, id: ScanId) -> Result<()> {
-    sqlx::query("UPDATE store_scans SET finished_at = $1 WHERE store_id = $2 AND id = $3 AND finished_at IS NULL")
-        .bind(db.now().0)
-        .bind(scope.store_key())
-        .bind(id.to_string())
-        .execute(db.pool())
-        .await?;
+/// Marks fixed the store's findings this scan did not see again where it looked (the rescan verified them); those
+/// at places it could not read stay as they were. Returns (fixed, not rechecked).
+async fn mark_fixed(
+    conn: &mut sqlx::AnyConnection,
+    scope: &StaffScope,
+    id: ScanId,
+    coverage: &Coverage,
+) -> Result<(u64, u64)> {
+    // Not seen by this scan where it looked: fixed (the rescan verified it). Not looked at: left as it was.
+    let unseen: Vec<(String, String)> = sqlx::query_as(
+        "SELECT fingerprint, location FROM scan_findings WHERE store_id = $1 AND state <> 'fixed' AND last_scan <> $2",
+    )
+    .bind(scope.store_key())
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut fixed, mut unchecked) = (0u64, 0u64);
+    for (fingerprint, location) in unseen {
+        if !coverage.covers(&location) {
+            unchecked += 1;
+            continue;
+        }
+        fixed += sqlx::query("UPDATE scan_findings SET state = 'fixed' WHERE store_id = $1 AND fingerprint = $2")
+            .bind(scope.store_key())
+            .bind(&fingerprint)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok((fixed, unchecked))
+}
+
+/// Marks a scan that failed as finished without a report (so it stops blocking the next one), and records why in the
+/// store's audit log (`scan.failed`): the merchant sees a failed scan and the reason, never a silent gap.
+pub async fn abandon(db: &Db, scope: &StaffScope, id: ScanId, reason: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let done =
+        sqlx::query("UPDATE store_scans SET finished_at = $1 WHERE store_id = $2 AND id = $3 AND finished_at IS NULL")
+            .bind(db.now().0)
+            .bind(scope.store_key())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 1 {
+        let reason: String = reason.chars().take(MAX_REASON).collect();
+        let target = format!("scan:{id}");
+        let event = NewEvent::new("scan.failed", &target).details(serde_json::json!({ "reason": reason }));
+        audit::record_store(&mut tx, db, scope, event).await?;
+    }
+    tx.commit().await?;
     Ok(())
+}
+
+/// Why the store's newest scan failed, when it did (no report, finished): the reason recorded by [`abandon`].
+pub async fn last_failure(db: &Db, scope: &StaffScope) -> Result<Option<String>> {
+    let newest: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT id, finished_at, report FROM store_scans WHERE store_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+    )
+    .bind(scope.store_key())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((id, Some(_), None)) = newest else { return Ok(None) };
+    let details: Option<(String,)> = sqlx::query_as(
+        "SELECT details FROM audit_events WHERE store_id = $1 AND action = 'scan.failed' AND target = $2 LIMIT 1",
+    )
+    .bind(scope.store_key())
+    .bind(format!("scan:{id}"))
+    .fetch_optional(db.pool())
+    .await?;
+    let reason = details
+        .and_then(|(d,)| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned));
+    Ok(Some(reason.unwrap_or_else(|| "it stopped before its report was kept".to_owned())))
 }
 
 type ScanRow = (String, i64, Option<i64>, String, Option<i64>, Option<String>, i64, i64, i64, i64, i64);
@@ -410,11 +496,13 @@ pub async fn last_finished(db: &Db, scope: &StoreScope) -> Result<Option<Timesta
     Ok(at.map(Timestamp))
 }
 
-/// Active stores with no finished scan since `since` (ids as text), for the platform control and the job.
+/// Active stores with no finished scan since `since` (ids as text), for the platform control and the job: never
+/// scanned first, then the longest unscanned, so a bounded run reaches every store in turn.
 pub async fn stores_not_scanned_since(db: &Db, _scope: &PlatformScope, since: Timestamp) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT s.id FROM stores s WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM store_scans c \
-         WHERE c.store_id = s.id AND c.report IS NOT NULL AND c.finished_at >= $1) ORDER BY s.id",
+        "SELECT s.id FROM stores s LEFT JOIN (SELECT store_id, MAX(finished_at) AS last FROM store_scans \
+         WHERE report IS NOT NULL GROUP BY store_id) c ON c.store_id = s.id \
+         WHERE s.status = 'active' AND (c.last IS NULL OR c.last < $1) ORDER BY COALESCE(c.last, 0), s.id",
     )
     .bind(since.0)
     .fetch_all(db.pool())

@@ -10,7 +10,7 @@ const SAVED: &[(&str, &str)] = &[
     ("allowlist", "Admin IP allow-list saved."),
     ("attack-mode", "“Under attack” mode updated."),
     ("waf", "Firewall mode saved."),
-    ("scanned", "Scan finished. The report is below."),
+    ("scan-started", "Scan started. It takes a few seconds; this page shows the report when it is done."),
     ("finding-accepted", "Finding accepted until the date you chose."),
     ("rule-added", "Rule added. It stays off until you enable it."),
     ("rule-enabled", "Rule enabled."),

@@ -92,50 +92,127 @@ impl Fetcher for RouterFetcher {
 /// What starting a scan came to.
 #[derive(Debug)]
 pub enum Outcome {
+    /// Claimed; the scan runs in the background (the Scans tab shows it running, then its report).
+    Started(ScanId),
+    /// Claimed and finished with a report.
     Done(ScanId),
+    /// Claimed and failed; the reason is in the store's audit log (`scan.failed`).
+    Failed(ScanId),
     Refused(Refused),
 }
 
-/// Scans the store now and stores the report; refused while another scan of the store runs or past the hourly
-/// budget. A scan that fails half-way is closed without a report (and the error returned).
+/// Scans running at once on this node. One scan sends ~40 requests through the whole router; without a bound,
+/// merchants pressing "Run a scan now" together (each within their own hourly budget) would take the cores the
+/// storefronts need. Further scans wait for a slot; their claim keeps other scans of the same store refused.
+pub const SLOTS: usize = 2;
+static SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SLOTS);
+/// Longest one scan may take once it has a slot before it is abandoned (the claim would lapse by itself after
+/// `scans::RUNNING_TIMEOUT_MS`; this frees the slot sooner).
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Claims a scan of the store and runs it in the background: the request that asked answers at once (a scan of a
+/// large store could outlast the request timeout). Refused while another scan of the store runs or past the hourly
+/// budget.
+pub async fn start(state: &AppState, scope: &StaffScope, trigger: Trigger) -> Result<Outcome, crate::http::PageError> {
+    let id = match scans::begin(&state.db, scope, trigger).await? {
+        Ok(id) => id,
+        Err(r) => return Ok(Outcome::Refused(r)),
+    };
+    let (state, scope) = (state.clone(), scope.clone());
+    tokio::spawn(async move {
+        execute(&state, &scope, id).await;
+    });
+    Ok(Outcome::Started(id))
+}
+
+/// Claims a scan of the store and runs it to the end (the scheduled job's path).
 pub async fn run(state: &AppState, scope: &StaffScope, trigger: Trigger) -> Result<Outcome, crate::http::PageError> {
     let id = match scans::begin(&state.db, scope, trigger).await? {
         Ok(id) => id,
         Err(r) => return Ok(Outcome::Refused(r)),
     };
-    match scan(state, scope).await {
-        Ok(done) => {
-            scans::finish(&state.db, scope, id, &done).await?;
-            tracing::info!(store.id = %scope.store_id(), scan.id = %id, scan.score = ?done.score, "store scanned");
-            Ok(Outcome::Done(id))
-        }
-        Err(e) => {
-            scans::abandon(&state.db, scope, id).await?;
-            Err(e)
-        }
-    }
+    Ok(if execute(state, scope, id).await { Outcome::Done(id) } else { Outcome::Failed(id) })
 }
 
-async fn scan(state: &AppState, scope: &StaffScope) -> Result<Finished, crate::http::PageError> {
+/// Runs the claimed scan `id` in a slot and records its end: the report, or the reason it failed. True when a
+/// report was kept.
+async fn execute(state: &AppState, scope: &StaffScope, id: ScanId) -> bool {
+    // The semaphore is never closed.
+    let Ok(_slot) = SLOT.acquire().await else { return false };
+    let reason = match tokio::time::timeout(TIMEOUT, scan(state, scope)).await {
+        Ok(Ok(Ok(done))) => match scans::finish(&state.db, scope, id, &done).await {
+            Ok(()) => {
+                tracing::info!(store.id = %scope.store_id(), scan.id = %id, scan.score = ?done.score, "store scanned");
+                return true;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, scan.id = %id, "recording a store scan failed");
+                "the scan's results could not be recorded".to_owned()
+            }
+        },
+        Ok(Ok(Err(refused))) => refused,
+        Ok(Err(_)) => "an internal error stopped the scan".to_owned(),
+        Err(_) => format!("the scan took longer than {} s and was stopped", TIMEOUT.as_secs()),
+    };
+    tracing::warn!(store.id = %scope.store_id(), scan.id = %id, reason = %reason, "store scan failed");
+    if let Err(e) = scans::abandon(&state.db, scope, id, &reason).await {
+        tracing::error!(error = %e, scan.id = %id, "closing a failed store scan failed");
+    }
+    false
+}
+
+/// Whether a response is something the scan read: a page refused to the scanner (401/403/407/429, which a store's
+/// own firewall rule or challenge can produce for the scanner alone) or a server error says nothing about the
+/// page, so findings there are neither seen nor fixed.
+fn was_read(status: u16) -> bool {
+    !matches!(status, 401 | 403 | 407 | 429) && status < 500
+}
+
+/// The scan itself. The outer error is the platform's (storage); the inner one is why the store could not be
+/// scanned, in words for the merchant.
+async fn scan(state: &AppState, scope: &StaffScope) -> Result<Result<Finished, String>, crate::http::PageError> {
     let store = tenancy::get_store(&state.db, scope).await?;
     let public = Url::parse(&state.config.public_url).map_err(|_| internal("the public URL does not parse"))?;
-    let start = public.join(&format!("/s/{}", store.slug)).map_err(|_| internal("the store URL does not parse"))?;
+    let prefix = format!("/s/{}", store.slug);
+    let start = public.join(&prefix).map_err(|_| internal("the store URL does not parse"))?;
     let mut fetcher = RouterFetcher::new(crate::routes::router(state.clone()), &public, &store.slug);
-    let planner = CrawlPlanner::new(start.as_str(), LIMITS).map_err(|e| internal(&e.to_string()))?;
+    let planner = CrawlPlanner::new(start.as_str(), LIMITS).map_err(|e| internal(&e.to_string()))?.within(&prefix);
     let outcome = crawl::crawl(planner, &mut fetcher).await;
     let start_page = match outcome.pages.iter().find(|p| p.url == start.as_str()) {
         Some(p) => p.clone(),
-        None => fetcher.fetch(&start).await.map_err(|e| internal(&e))?,
+        None => match fetcher.fetch(&start).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(format!("the store's page could not be fetched: {e}"))),
+        },
     };
+    if !(200..300).contains(&start_page.status) {
+        return Ok(Err(format!(
+            "the store's page answered {} to the scanner (a firewall rule of the store may block the user agent \
+             {USER_AGENT}, or the store is not open)",
+            start_page.status
+        )));
+    }
     let mut probes = Vec::new();
     for probe in EXPOSED_FILE_PROBES {
-        let path = format!("/s/{}{probe}", store.slug);
+        let path = format!("{prefix}{probe}");
         if let Ok(url) = public.join(&path)
             && let Ok(res) = fetcher.fetch(&url).await
         {
             probes.push((path, res));
         }
     }
+    let mut coverage = scans::Coverage {
+        places: outcome
+            .pages
+            .iter()
+            .chain(probes.iter().map(|(_, r)| r))
+            .filter(|p| was_read(p.status))
+            .map(|p| p.url.clone())
+            .collect(),
+        // Every template and every configuration check is read on each scan; a truncated summary stands for its rule.
+        prefixes: vec!["theme/".into(), "config:".into(), "truncated:".into()],
+    };
+    coverage.places.insert(start_page.url.clone());
     let templates = templates(state, scope).await?;
     let input = palisade_scan::scan::ScanInput {
         start: &start_page,
@@ -162,12 +239,13 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Finished, crate::h
         o.insert("refused".into(), refused.collect());
     }
     let report_json = serde_json::to_string_pretty(&json).map_err(|_| internal("report serialisation failed"))?;
-    Ok(Finished {
+    Ok(Ok(Finished {
         score: report.score.as_ref().map(|s| i64::from(s.score)),
         grade: report.score.as_ref().map(|s| s.grade.clone()),
         report_json,
         findings: report.findings.iter().map(seen).collect(),
-    })
+        coverage,
+    }))
 }
 
 /// Findings kept per rule and per scan: a merchant's theme can put any number of flagged elements on a page (and
@@ -221,7 +299,7 @@ mod cap_tests {
 
 fn seen(f: &Finding) -> SeenFinding {
     let location = match &f.location.selector {
-        Some(s) => format!("{} — {s}", f.location.url),
+        Some(s) => format!("{}{}{s}", f.location.url, scans::LOCATION_SEPARATOR),
         None => f.location.url.clone(),
     };
     SeenFinding {
@@ -332,32 +410,42 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
     Ok(out)
 }
 
-/// Most stores one run of the weekly job scans; the rest wait for the next run (the job is bounded so one run
-/// cannot hold a node for hours on a large platform).
+/// Most stores one run of the scheduled job enqueues; the rest are enqueued by the next run (longest unscanned first,
+/// so every store is reached in turn).
 pub const MAX_STORES_PER_RUN: usize = 500;
 
-/// The weekly job: scans each active store not scanned in the last 6 days (at most [`MAX_STORES_PER_RUN`]). A
-/// store whose scan fails or is refused (one already running) is skipped and counted; the job goes on.
-pub async fn scan_due_stores(state: &AppState) -> Result<(usize, usize), palisade_store::StoreError> {
-    let since = state.db.now().minus(std::time::Duration::from_secs(6 * 24 * 3600));
+/// The scheduled job: enqueues one scan job ([`scans::SCAN_STORE_JOB`]) for each active store not scanned in the
+/// last 6 days. Each store's scan is its own job, so hundreds of scans neither hold one job runner (and the mail and
+/// reminders behind it) for hours nor start again from the first store when a node stops. Returns how many were
+/// enqueued (a store already queued today is not queued twice).
+pub async fn enqueue_due_scans(state: &AppState) -> Result<usize, palisade_store::StoreError> {
+    let now = state.db.now();
+    let since = now.minus(std::time::Duration::from_secs(6 * 24 * 3600));
     let platform = palisade_store::scope::PlatformScope::system("job:store.scan");
     let due = scans::stores_not_scanned_since(&state.db, &platform, since).await?;
-    let (mut done, mut skipped) = (0, 0);
+    let day = now.0 / (24 * 3600 * 1000);
+    let mut queued = 0;
     for id in due.into_iter().take(MAX_STORES_PER_RUN) {
-        let Ok(store_id) = id.parse() else {
-            skipped += 1;
-            continue;
+        let job = palisade_store::jobs::NewJob {
+            store_id: Some(id.clone()),
+            max_attempts: 2,
+            dedupe_key: Some(format!("{}:{id}:{day}", scans::SCAN_STORE_JOB)),
+            ..palisade_store::jobs::NewJob::new(scans::SCAN_STORE_JOB)
         };
-        let scope = StaffScope::system(store_id, "job:store.scan");
-        match run(state, &scope, Trigger::Scheduled).await {
-            Ok(Outcome::Done(_)) => done += 1,
-            Ok(Outcome::Refused(_)) | Err(_) => {
-                tracing::warn!(store.id = %store_id, "scheduled store scan skipped");
-                skipped += 1;
-            }
+        if palisade_store::jobs::enqueue(&state.db, job).await?.is_some() {
+            queued += 1;
         }
     }
-    Ok((done, skipped))
+    Ok(queued)
+}
+
+/// One store's scheduled scan (the job [`scans::SCAN_STORE_JOB`]). A scan refused (one already running) or failed
+/// (the reason is in the store's audit log) is an outcome, not an error; only the platform's own failures are errors,
+/// so that the job is retried.
+pub async fn scan_store(state: &AppState, store_id: &str) -> Result<Outcome, String> {
+    let store_id = store_id.parse().map_err(|_| format!("`{store_id}` is not a store id"))?;
+    let scope = StaffScope::system(store_id, "job:store.scan");
+    run(state, &scope, Trigger::Scheduled).await.map_err(|_| "the store scan could not start".to_owned())
 }
 
 #[cfg(test)]

@@ -20,8 +20,36 @@ fn public(app: &TestApp) -> String {
     palisade_web::WebConfig::default().public_url
 }
 
+/// Asks for a scan; when it was started (303), waits for it to end, as the tab's reload would.
 async fn run_scan(app: &TestApp, store: &str, cookie: &str) -> reqwest::Response {
-    app.client.post(app.url(&format!("/admin/stores/{store}/security/scans"))).csrf(app, cookie).send().await.unwrap()
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/stores/{store}/security/scans")))
+        .csrf(app, cookie)
+        .send()
+        .await
+        .unwrap();
+    if res.status() == StatusCode::SEE_OTHER {
+        wait_for_scans(app, store).await;
+    }
+    res
+}
+
+/// Waits until no scan of the store is running (scans run in the background, after the request has answered).
+async fn wait_for_scans(app: &TestApp, store: &str) {
+    for _ in 0..600 {
+        let (running,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM store_scans WHERE store_id = $1 AND finished_at IS NULL")
+                .bind(store)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        if running == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the scan of {store} did not finish in 60 s");
 }
 
 async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
@@ -276,10 +304,129 @@ async fn the_crawler_never_leaves_the_stores_own_pages() {
         let path = url.strip_prefix(&origin).unwrap_or_else(|| panic!("left the origin: {url}"));
         assert!(path == "/s/alpha" || path.starts_with("/s/alpha/") || path.starts_with("/s/alpha?"), "{url}");
     }
-    let refused: Vec<&str> = report["refused"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
-    assert!(refused.contains(&format!("{origin}/s/beta").as_str()), "seen, not fetched: {refused:?}");
-    assert!(refused.contains(&format!("{origin}/s/alphabet").as_str()), "a longer slug is another store");
-    assert!(refused.iter().all(|u| !u.contains("evil.example")), "another origin is not even a candidate");
+    assert!(crawled.contains(&format!("{origin}/s/alpha?page=2").as_str()), "{crawled:?}");
+    // Other stores' pages, another origin: not even candidates (they would spend the crawl's budget).
+    let refused = report["refused"].as_array().unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn links_to_other_stores_cannot_starve_the_crawl_of_the_stores_own_pages() {
+    let app = TestApp::start().await;
+    let (a, scope, cookie) = owner_of(&app, "alpha").await;
+    let _ = owner_of(&app, "beta").await;
+    let store = a.id.to_string();
+    // 60 links to another store come first on the page, then the store's own second page.
+    let mut links: String = (0..60).map(|i| format!("<a href=\"/s/beta?page={i}\">b</a>")).collect();
+    links.push_str(r#"<a href="/s/alpha?page=2">more</a>"#);
+    palisade_commerce::themes::save(&app.db, &scope, "store.html", &links).await.unwrap();
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    let report = report_json(&app, &store, &cookie).await;
+    let crawled: Vec<&str> = report["crawled"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(crawled.contains(&format!("{}/s/alpha?page=2", public(&app)).as_str()), "{crawled:?}");
+    assert!(crawled.iter().all(|u| !u.contains("/s/beta")), "{crawled:?}");
+}
+
+/// Adds and enables a firewall rule of the store through its page, as the merchant would.
+async fn enable_rule(app: &TestApp, store: &str, cookie: &str, source: &str) {
+    let base = app.url(&format!("/admin/stores/{store}/security/rules"));
+    let added = app.client.post(&base).csrf(app, cookie).form(&[("source", source)]).send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (id,): (String,) =
+        sqlx::query_as("SELECT id FROM store_rules WHERE store_id = $1 ORDER BY position DESC LIMIT 1")
+            .bind(store)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let enabled = app.client.post(format!("{base}/{id}/enable")).csrf(app, cookie).send().await.unwrap();
+    assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_store_rule_against_the_scanner_fails_the_scan_and_marks_nothing_fixed() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    put_template(&app, &store, "product.html", 1, "<div>{{ product.description|safe }}</div>").await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"]);
+    let open_before = finding_state(&app, &store, "config/staff-mfa-enforced").await;
+    assert_eq!(open_before, ["open"]);
+
+    // The merchant blocks the scanner's user agent: the next scan cannot read the store, so it fails with the
+    // reason shown, and no finding is marked fixed by a scan that saw nothing.
+    enable_rule(&app, &store, &cookie, "block if header \"user-agent\" contains \"storescan\"").await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    let (report,): (Option<String>,) =
+        sqlx::query_as("SELECT report FROM store_scans WHERE store_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1")
+            .bind(&store)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(report.is_none(), "a failed scan keeps no report");
+    assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"]);
+    assert_eq!(finding_state(&app, &store, "config/staff-mfa-enforced").await, ["open"]);
+    let html = tab(&app, &store, &cookie).await;
+    assert!(html.contains("The last scan did not finish") && html.contains("answered 403"), "{html}");
+    let (failed,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE store_id = $1 AND action = 'scan.failed'")
+            .bind(&store)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(failed, 1, "the failure is in the store's audit log");
+}
+
+#[tokio::test]
+async fn a_page_the_scanner_could_not_read_keeps_its_findings_open() {
+    let app = TestApp::start().await;
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    // A link carrying an off-site redirect target: a finding on every page that shows it.
+    let page = r#"<a href="/go?next=https://evil.example/">deal</a> <a href="/s/alpha?page=2">more</a>"#;
+    palisade_commerce::themes::save(&app.db, &scope, "store.html", page).await.unwrap();
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finding_state(&app, &store, "page/open-redirect-param").await, ["open", "open"], "both pages");
+
+    // The link is gone from both pages, but the second page is now refused to the scanner by a store rule:
+    // the start page's finding is fixed (read again), the second page's stays open (not read).
+    palisade_commerce::themes::save(&app.db, &scope, "store.html", r#"<a href="/s/alpha?page=2">more</a>"#)
+        .await
+        .unwrap();
+    enable_rule(&app, &store, &cookie, "block if query contains \"page=2\"").await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT location, state FROM scan_findings WHERE store_id = $1 AND rule_id = 'page/open-redirect-param'",
+    )
+    .bind(&store)
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (location, state) in rows {
+        let expected = if location.contains("page=2") { "open" } else { "fixed" };
+        assert_eq!(state, expected, "{location}");
+    }
+}
+
+#[tokio::test]
+async fn the_tab_shows_a_running_scan_and_offers_no_second_one() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    sqlx::query(
+        "INSERT INTO store_scans (id, store_id, started_at, trigger_kind, started_by) \
+         VALUES ($1, $2, $3, 'manual', 'system:test')",
+    )
+    .bind(palisade_core::ScanId::new().to_string())
+    .bind(&store)
+    .bind(app.db.now().0 - 1_000)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let html = tab(&app, &store, &cookie).await;
+    assert!(html.contains("A scan is running"), "{html}");
+    assert!(!html.contains("Run a scan now"));
 }
 
 #[tokio::test]
@@ -388,7 +535,22 @@ async fn the_weekly_job_scans_each_active_store_once_and_the_platform_control_fo
     let state = holder.get().unwrap();
     let (a, _, _) = owner_of(&app, "alpha").await;
     let (b, _, _) = owner_of(&app, "beta").await;
-    assert_eq!(palisade_web::store_scan::scan_due_stores(state).await.unwrap(), (2, 0));
+    // The scheduled job queues one scan job per due store (once a day at most); each job scans its store.
+    assert_eq!(palisade_web::store_scan::enqueue_due_scans(state).await.unwrap(), 2);
+    assert_eq!(palisade_web::store_scan::enqueue_due_scans(state).await.unwrap(), 0, "already queued today");
+    let queued: Vec<(String,)> =
+        sqlx::query_as("SELECT store_id FROM jobs WHERE kind = $1 AND status = 'queued' ORDER BY store_id")
+            .bind(palisade_store::scans::SCAN_STORE_JOB)
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    let mut expected = [a.id.to_string(), b.id.to_string()];
+    expected.sort();
+    assert_eq!(queued.iter().map(|(s,)| s.clone()).collect::<Vec<_>>(), expected);
+    for (store,) in &queued {
+        let outcome = palisade_web::store_scan::scan_store(state, store).await.unwrap();
+        assert!(matches!(outcome, palisade_web::store_scan::Outcome::Done(_)), "{outcome:?}");
+    }
     for s in [a.id, b.id] {
         let (n, trigger): (i64, String) = sqlx::query_as(
             "SELECT COUNT(*), MIN(trigger_kind) FROM store_scans WHERE store_id = $1 AND report IS NOT NULL",
@@ -399,7 +561,9 @@ async fn the_weekly_job_scans_each_active_store_once_and_the_platform_control_fo
         .unwrap();
         assert_eq!((n, trigger.as_str()), (1, "scheduled"));
     }
-    assert_eq!(palisade_web::store_scan::scan_due_stores(state).await.unwrap(), (0, 0), "scanned this week");
+    sqlx::query("DELETE FROM jobs").execute(app.db.pool()).await.unwrap();
+    assert_eq!(palisade_web::store_scan::enqueue_due_scans(state).await.unwrap(), 0, "scanned this week");
+    assert!(palisade_web::store_scan::scan_store(state, "not-a-store").await.is_err());
     let report = state.registry.evaluate_platform(&app.db, &state.facts).await.unwrap();
     let control =
         report.areas.iter().flat_map(|a| a.platform.iter()).find(|r| r.control.id == "platform.stores-scanned");

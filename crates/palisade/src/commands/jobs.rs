@@ -162,17 +162,32 @@ fn register_privacy(h: &mut Handlers, public_url: &str) {
     });
 }
 
-/// The weekly scan of every active store ([`palisade_store::scans::SCAN_JOB`]), over this node's web state (set
-/// once the router is built; until then the job fails and is retried).
+/// Store scans over this node's web state (set once the router is built; until then the jobs fail and are
+/// retried): the daily [`palisade_store::scans::SCAN_JOB`] enqueues one
+/// [`palisade_store::scans::SCAN_STORE_JOB`] per store not scanned for 6 days, and each of those scans its store.
 pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palisade_web::AppState>>) {
+    let due = Arc::clone(&web);
     h.register(palisade_store::scans::SCAN_JOB, move |_ctx: JobContext| {
+        let web = Arc::clone(&due);
+        async move {
+            let Some(state) = web.get() else {
+                return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
+            };
+            let queued = palisade_web::store_scan::enqueue_due_scans(state).await?;
+            tracing::info!(scans.queued = queued, "store scans queued");
+            Ok(())
+        }
+    });
+    h.register(palisade_store::scans::SCAN_STORE_JOB, move |ctx: JobContext| {
         let web = Arc::clone(&web);
         async move {
             let Some(state) = web.get() else {
                 return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
             };
-            let (done, skipped) = palisade_web::store_scan::scan_due_stores(state).await?;
-            tracing::info!(scans.done = done, scans.skipped = skipped, "weekly store scans run");
+            let Some(store) = ctx.job.store_id.as_deref() else {
+                return Err(jobs::JobError::Failed("a store scan job names no store".into()));
+            };
+            palisade_web::store_scan::scan_store(state, store).await.map_err(jobs::JobError::Failed)?;
             Ok(())
         }
     });
@@ -246,11 +261,13 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
-    // Every active store scanned weekly (Sunday night in Singapore), bounded per run.
+    // Every active store scanned at least weekly: each night (2:00 in Singapore) the stores not scanned for 6 days
+    // are queued, each as its own job. The old weekly schedule is replaced.
+    jobs::delete_schedule(db, "store-scan-weekly").await?;
     jobs::upsert_schedule(
         db,
-        "store-scan-weekly",
-        "0 0 18 * * SAT",
+        "store-scan-daily",
+        "0 0 18 * * *",
         palisade_store::scans::SCAN_JOB,
         serde_json::Value::Null,
     )

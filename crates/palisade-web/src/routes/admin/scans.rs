@@ -39,19 +39,22 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
         }
     }
     let last = recent.iter().find(|s| s.finished_at.is_some() && s.score.is_some());
+    let fresh = state.db.now().0 - scans::RUNNING_TIMEOUT_MS;
+    let running = recent.iter().any(|s| s.finished_at.is_none() && s.started_at.0 > fresh);
+    let failed = scans::last_failure(&state.db, scope).await?;
     let ctx = json!({"scans": recent, "last": last, "findings": by_severity, "open": findings.len(),
-                     "max_accept_days": MAX_ACCEPT_DAYS});
+                     "max_accept_days": MAX_ACCEPT_DAYS, "running": running, "failed": failed});
     render(&state, &access, "scans", "security_scans.html", ctx).await
 }
 
-/// Runs a scan now. One at a time per store and at most [`scans::MAX_PER_HOUR`] an hour (429 otherwise).
+/// Starts a scan now, in the background (the tab shows it running, then its report). One at a time per store and at most [`scans::MAX_PER_HOUR`] an hour (429 otherwise).
 pub(crate) async fn run(State(state): State<AppState>, access: StaffAccess) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let scope = &access.membership.scope;
-    match store_scan::run(&state, scope, Trigger::Manual).await? {
-        Outcome::Done(_) => {
+    match store_scan::start(&state, scope, Trigger::Manual).await? {
+        Outcome::Started(_) | Outcome::Done(_) | Outcome::Failed(_) => {
             let to = format!("/admin/stores/{}/security/scans", scope.store_id());
-            Ok(Redirect::to(&notice::saved(&to, "scanned")).into_response())
+            Ok(Redirect::to(&notice::saved(&to, "scan-started")).into_response())
         }
         Outcome::Refused(Refused::Running) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
