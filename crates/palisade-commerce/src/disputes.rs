@@ -303,6 +303,9 @@ pub async fn decide(
     if done.rows_affected() != 1 {
         return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
+    if outcome == Outcome::Merchant {
+        orders::approve_review_by_decision_on(&mut tx, db, &scope, dispute.order_id, &id.to_string()).await?;
+    }
     orders::transition_on(&mut tx, db, &scope, dispute.order_id, to, None, policy).await?;
     let target = format!("dispute:{id}");
     audit::record_store(

@@ -515,6 +515,48 @@ async fn a_held_order_refunded_or_lost_in_a_dispute_leaves_the_review_queue() {
     assert_eq!(events.iter().filter(|e| e.action == "order.review_closed").count(), 3, "audited once per close");
 }
 
+/// A held order that the buyer disputes and the operator decides for the merchant completes: the decision is the
+/// review (approved, audited with the dispute), and the escrow is released. Before, the decision failed with
+/// `held_for_review` and the dispute could never be closed for the merchant.
+#[tokio::test]
+async fn a_held_order_whose_dispute_the_merchant_wins_is_approved_by_the_decision_and_completes() {
+    let t = TestDb::new().await;
+    let a = store(&t, "alpha").await;
+    let v = product(&t, &a, 20).await;
+    fraud::set_rules(&t, &a, "review if amount > 1").await.unwrap().unwrap();
+    let disputed = held_order(&t, &a, v, "p1").await;
+    let d = palisade_commerce::disputes::open(&t, &disputed.access, "not_received", "Nothing came.").await.unwrap();
+    let op_account = tenancy::create_account(
+        &t,
+        NewAccount {
+            email: Email::parse("op@platform.example").unwrap(),
+            display_name: "Op".into(),
+            kind: AccountKind::Operator,
+        },
+    )
+    .await
+    .unwrap();
+    let op = palisade_store::scope::OperatorPrincipal::from_verified_operator(&op_account).unwrap();
+    palisade_commerce::disputes::decide(
+        &t,
+        &op,
+        a.store_id(),
+        d.id,
+        palisade_commerce::disputes::Outcome::Merchant,
+        "Tracking shows delivery.",
+        &Policy::default(),
+    )
+    .await
+    .unwrap();
+    let after = orders::get(&t, &a, disputed.order.id).await.unwrap();
+    assert_eq!((after.status, after.review_state), (Status::Completed, ReviewState::Approved));
+    assert!(reviewed_at(&t, &a, disputed.order.id).await.is_some());
+    let events = audit::list_store(&t, &a, 200).await.unwrap();
+    let approved: Vec<_> = events.iter().filter(|e| e.action == "order.review_approved").collect();
+    assert_eq!(approved.len(), 1);
+    assert!(approved[0].details.to_string().contains(&d.id.to_string()), "{:?}", approved[0].details);
+}
+
 /// Review finding 2: the risky-orders control does not count a held order that was refunded as waiting (here
 /// one refunded more than 24 hours ago would otherwise make it unmet).
 #[tokio::test]
