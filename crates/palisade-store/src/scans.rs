@@ -512,3 +512,90 @@ pub async fn stores_not_scanned_since(db: &Db, _scope: &PlatformScope, since: Ti
 
 pub mod controls;
 pub use controls::register;
+
+/// One store's line in the platform's assessment (issue #19 item 6): its last scan and what is still open.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreAssessment {
+    pub store_id: String,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    /// When its last scan with a report finished, and that scan's score and grade.
+    pub last_scan: Option<Timestamp>,
+    pub score: Option<i64>,
+    pub grade: Option<String>,
+    /// Open findings (an expired acceptance counts as open), by severity: critical, high, medium, low, info.
+    pub open: [i64; 5],
+    /// Findings accepted and not yet expired.
+    pub accepted: i64,
+    /// Findings fixed so far, and the mean days from first seen to last seen before the fix (a lower bound of the
+    /// time to remediate: the fix landed between the last sighting and the scan that no longer saw it).
+    pub fixed: i64,
+    pub mean_days_to_fix: Option<i64>,
+}
+
+/// Every store's scan standing, those with the gravest open findings first, for the operator's console.
+pub async fn platform_assessment(db: &Db, _scope: &PlatformScope) -> Result<Vec<StoreAssessment>> {
+    let now = db.now().0;
+    let stores: Vec<(String, String, String, String, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT s.id, s.slug, s.name, s.status, c.finished_at, c.score, c.grade FROM stores s \
+         LEFT JOIN store_scans c ON c.id = (SELECT l.id FROM store_scans l WHERE l.store_id = s.id \
+           AND l.report IS NOT NULL ORDER BY l.finished_at DESC, l.id DESC LIMIT 1) \
+         WHERE s.status <> 'closed' ORDER BY s.slug",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT store_id, CASE WHEN state = 'accepted' AND accepted_until <= $1 THEN 'open' ELSE state END AS st, \
+         severity, COUNT(*) FROM scan_findings GROUP BY store_id, st, severity",
+    )
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    let fix_times: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT store_id, CAST(AVG(last_seen - first_seen) AS BIGINT) FROM scan_findings WHERE state = 'fixed' \
+         GROUP BY store_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut out: Vec<StoreAssessment> = stores
+        .into_iter()
+        .map(|(store_id, slug, name, status, last, score, grade)| StoreAssessment {
+            store_id,
+            slug,
+            name,
+            status,
+            last_scan: last.map(Timestamp),
+            score,
+            grade,
+            open: [0; 5],
+            accepted: 0,
+            fixed: 0,
+            mean_days_to_fix: None,
+        })
+        .collect();
+    let index: std::collections::HashMap<String, usize> =
+        out.iter().enumerate().map(|(i, a)| (a.store_id.clone(), i)).collect();
+    for (store, state, severity, n) in counts {
+        let Some(a) = index.get(&store).and_then(|i| out.get_mut(*i)) else { continue };
+        match state.as_str() {
+            "open" => {
+                if let Some(i) = SEVERITIES.iter().position(|s| *s == severity)
+                    && let Some(c) = a.open.get_mut(i)
+                {
+                    *c += n;
+                }
+            }
+            "accepted" => a.accepted += n,
+            _ => a.fixed += n,
+        }
+    }
+    for (store, mean_ms) in fix_times {
+        if let Some(a) = index.get(&store).and_then(|i| out.get_mut(*i)) {
+            a.mean_days_to_fix = Some(mean_ms / (24 * 3600 * 1000));
+        }
+    }
+    // Gravest first: open critical, then high, …; never scanned before scanned; then by name.
+    out.sort_by(|a, b| b.open.cmp(&a.open).then(a.last_scan.is_some().cmp(&b.last_scan.is_some())));
+    Ok(out)
+}

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::pages::routes())
         .merge(console::applications::routes())
         .merge(console::updates::routes())
+        .merge(console::assessment::routes())
         .merge(assets::routes())
         .merge(storefront::catalog::routes())
         .merge(storefront::checkout::routes())

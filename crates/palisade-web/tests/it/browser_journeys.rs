@@ -318,7 +318,8 @@ async fn visit(c: &Client, app: &TestApp, walk: &mut Walk<'_>, name: &str, path:
 
 /// Every other page a newcomer opens, with the same checks as the journeys (screenshots, axe at both sizes, no
 /// sideways scrolling on a phone): the merchant's admin (dashboard, products, theme, settings, payouts, disputes,
-/// backups, every Security Center tab, training, guidelines, the fraud review queue and rules), the buyer's search, registration and account pages, the seller
+/// backups, every Security Center tab with a scan run from its tab, training, guidelines, the fraud review queue and
+/// rules, data requests), the buyer's search, registration and account pages (with Your data), the seller
 /// sign-up, and the operator's console.
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
@@ -359,9 +360,15 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("security-guidelines", format!("/admin/stores/{s}/security/guidelines")),
         ("orders-review", format!("/admin/stores/{s}/orders/review")),
         ("fraud-rules", format!("/admin/stores/{s}/fraud-rules")),
+        ("data-requests", format!("/admin/stores/{s}/data-requests")),
+        ("security-scans-empty", format!("/admin/stores/{s}/security/scans")),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;
     }
+    // A scan run from its tab: the page says it is running, reloads itself, then shows the report and findings.
+    click(&c, "form[action$='/security/scans'] button").await;
+    c.wait().at_most(std::time::Duration::from_secs(60)).for_element(Locator::Id("last-report")).await.unwrap();
+    tour.page("security-scans-report", &[]).await;
     sign_out(&c).await;
 
     // A buyer: search, registration, the account's pages.
@@ -375,6 +382,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("account-orders", "/account/orders"),
         ("account-addresses", "/account/addresses"),
         ("account-security", "/account/security"),
+        ("account-data", "/account/data"),
     ] {
         visit(&c, &app, &mut tour, name, path).await;
     }
@@ -397,6 +405,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("console-outbox", "/console/outbox".to_owned()),
         ("console-payment-page", "/console/payment-page".to_owned()),
         ("console-updates", "/console/updates".to_owned()),
+        ("console-assessment", "/console/assessment".to_owned()),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;
     }

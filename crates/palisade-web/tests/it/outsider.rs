@@ -39,6 +39,7 @@ const GETS: &[&str] = &[
     "/console",
     "/console/login",
     "/console/stores/alpha/security",
+    "/console/assessment",
     "/healthz",
     "/readyz",
     "/api/openapi.json",

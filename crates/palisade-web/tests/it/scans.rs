@@ -569,3 +569,40 @@ async fn the_weekly_job_scans_each_active_store_once_and_the_platform_control_fo
         report.areas.iter().flat_map(|a| a.platform.iter()).find(|r| r.control.id == "platform.stores-scanned");
     assert!(control.unwrap().status.is_met());
 }
+
+#[tokio::test]
+async fn the_console_shows_every_stores_scan_standing_to_the_operator_only() {
+    let app = TestApp::start().await;
+    let (a, _, cookie_a) = owner_of(&app, "alpha").await;
+    let _ = owner_of(&app, "beta").await;
+    let store = a.id.to_string();
+    put_template(&app, &store, "product.html", 1, "<div>{{ product.description|safe }}</div>").await;
+    assert_eq!(run_scan(&app, &store, &cookie_a).await.status(), StatusCode::SEE_OTHER);
+    let (high,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM scan_findings WHERE store_id = $1 AND severity = 'high' AND state = 'open'",
+    )
+    .bind(&store)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+
+    let res = app.client.get(app.url("/console/assessment")).header("cookie", app.console_cookie().await).send().await;
+    let res = res.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    // Alpha, scanned, with its open high findings counted and drawn; beta never scanned.
+    let alpha = html.split("<code>alpha</code>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(alpha.contains(" points, grade"), "{alpha}");
+    assert!(alpha.contains(&format!("{high} high")), "the bar's label counts the open high findings: {alpha}");
+    let beta = html.split("<code>beta</code>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(beta.contains("never"), "{beta}");
+    assert!(html.contains("<b>1</b>never scanned"), "{html}");
+
+    // A merchant (even of a scanned store) and a visitor do not see it.
+    for cookie in [cookie_a, String::new()] {
+        let res = app.client.get(app.url("/console/assessment")).header("cookie", &cookie).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!(matches!(status, 303 | 403 | 404), "{status}");
+        assert!(!res.text().await.unwrap().contains("<code>beta</code>"));
+    }
+}

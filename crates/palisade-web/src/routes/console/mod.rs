@@ -2,6 +2,7 @@
 //! ([`platform_api`]).
 
 pub mod applications;
+pub mod assessment;
 pub mod pages;
 pub mod platform_api;
 pub mod updates;
