@@ -303,8 +303,15 @@ pub async fn decide(
     if done.rows_affected() != 1 {
         return Err(CommerceError::InvalidTransition("this dispute has already been decided".into()));
     }
-    if outcome == Outcome::Merchant {
-        orders::approve_review_by_decision_on(&mut tx, db, &scope, dispute.order_id, &id.to_string()).await?;
+    if outcome == Outcome::Merchant
+        && orders::get_on(&mut tx, &scope, dispute.order_id).await?.review_state == crate::fraud::ReviewState::Held
+    {
+        // Held for fraud review, so never shipped: deciding for the merchant would release the payment for goods
+        // that were not sent (and a merchant could steer a self-bought, stolen-card order there). The buyer's
+        // side (a refund) is the decision that stays open.
+        return Err(CommerceError::InvalidTransition(
+            "this order is held for fraud review and was never shipped: it can only be decided for the buyer".into(),
+        ));
     }
     orders::transition_on(&mut tx, db, &scope, dispute.order_id, to, None, policy).await?;
     let target = format!("dispute:{id}");

@@ -998,34 +998,6 @@ async fn close_review_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StoreSco
     Ok(())
 }
 
-/// The operator's decision of a dispute for the merchant is the review of an order still held for it: the
-/// operator has read both sides and the evidence, so the order is approved (audited as such, with the dispute) and
-/// may then complete. Without this a held order that was disputed could never be decided for the merchant.
-pub(crate) async fn approve_review_by_decision_on(
-    tx: &mut sqlx::AnyConnection,
-    db: &Db,
-    scope: &StoreScope,
-    id: OrderId,
-    dispute: &str,
-) -> Result<()> {
-    let approved = sqlx::query(
-        "UPDATE orders SET review_state = 'approved', reviewed_at = $1 \
-         WHERE store_id = $2 AND id = $3 AND review_state = 'held'",
-    )
-    .bind(db.now().0)
-    .bind(scope.store_key())
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
-    if approved.rows_affected() == 1 {
-        let details = serde_json::json!({ "by": "dispute decision", "dispute": dispute });
-        let target = format!("order:{id}");
-        let event = NewEvent::new("order.review_approved", &target).details(details);
-        audit::record_store(tx, db, scope, event).await?;
-    }
-    Ok(())
-}
-
 /// A partial refund from escrow while the order is still held (paid, shipped, delivered or disputed). Refunding
 /// everything still held makes the order `refunded`.
 pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64, note: &str) -> Result<Order> {

@@ -180,6 +180,14 @@ pub async fn versions(db: &Db, scope: &StaffScope) -> Result<Vec<Version>> {
     all_versions(db, scope).await
 }
 
+/// The merchant versions the storefront renders now, one per template name (as [`choose`] picks them: the newest
+/// not known broken, else the newest that rendered before). A scan must read these, not simply the newest: a newest
+/// version that fails to render leaves an older one on the pages.
+pub async fn in_use(db: &Db, scope: &StaffScope) -> Result<Vec<Version>> {
+    let all = all_versions(db, scope).await?;
+    Ok(choose(&all).into_values().cloned().collect())
+}
+
 async fn all_versions(db: &Db, scope: &StoreScope) -> Result<Vec<Version>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT name, version, source, good, error, error_at, created_at FROM theme_templates WHERE store_id = $1 \

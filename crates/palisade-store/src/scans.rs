@@ -97,6 +97,9 @@ pub struct Coverage {
     /// Place prefixes checked in full (`config:` when the configuration checks ran, `theme/` when every template was
     /// read).
     pub prefixes: Vec<String>,
+    /// Rules whose findings the scan did not list in full (past its cap): a finding of these rules that was not
+    /// listed may still be there, so none is fixed.
+    pub partial_rules: std::collections::HashSet<String>,
 }
 
 impl Coverage {
@@ -276,16 +279,17 @@ async fn mark_fixed(
     coverage: &Coverage,
 ) -> Result<(u64, u64)> {
     // Not seen by this scan where it looked: fixed (the rescan verified it). Not looked at: left as it was.
-    let unseen: Vec<(String, String)> = sqlx::query_as(
-        "SELECT fingerprint, location FROM scan_findings WHERE store_id = $1 AND state <> 'fixed' AND last_scan <> $2",
+    let unseen: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT fingerprint, location, rule_id FROM scan_findings \
+         WHERE store_id = $1 AND state <> 'fixed' AND last_scan <> $2",
     )
     .bind(scope.store_key())
     .bind(id.to_string())
     .fetch_all(&mut *conn)
     .await?;
     let (mut fixed, mut unchecked) = (0u64, 0u64);
-    for (fingerprint, location) in unseen {
-        if !coverage.covers(&location) {
+    for (fingerprint, location, rule) in unseen {
+        if !coverage.covers(&location) || coverage.partial_rules.contains(&rule) {
             unchecked += 1;
             continue;
         }
@@ -534,10 +538,13 @@ pub struct StoreAssessment {
     pub mean_days_to_fix: Option<i64>,
 }
 
+/// A store and its last scan with a report: id, slug, name, status, finished at, score, grade.
+type AssessmentRow = (String, String, String, String, Option<i64>, Option<i64>, Option<String>);
+
 /// Every store's scan standing, those with the gravest open findings first, for the operator's console.
 pub async fn platform_assessment(db: &Db, _scope: &PlatformScope) -> Result<Vec<StoreAssessment>> {
     let now = db.now().0;
-    let stores: Vec<(String, String, String, String, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
+    let stores: Vec<AssessmentRow> = sqlx::query_as(
         "SELECT s.id, s.slug, s.name, s.status, c.finished_at, c.score, c.grade FROM stores s \
          LEFT JOIN store_scans c ON c.id = (SELECT l.id FROM store_scans l WHERE l.store_id = s.id \
            AND l.report IS NOT NULL ORDER BY l.finished_at DESC, l.id DESC LIMIT 1) \

@@ -64,6 +64,7 @@ impl Templates {
         env.add_template("console_payment_page.html", include_str!("../templates/console_payment_page.html"))?;
         env.add_template("console_shield.html", include_str!("../templates/console_shield.html"))?;
         env.add_template("console_updates.html", include_str!("../templates/console_updates.html"))?;
+        env.add_template("console_assessment.html", include_str!("../templates/console_assessment.html"))?;
         env.add_template("rule_test.html", include_str!("../templates/rule_test.html"))?;
         env.add_template("pay.html", include_str!("../templates/pay.html"))?;
         env.add_template("macros.html", include_str!("../templates/macros.html"))?;

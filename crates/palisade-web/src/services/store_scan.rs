@@ -99,11 +99,16 @@ pub enum Outcome {
     /// Claimed and failed; the reason is in the store's audit log (`scan.failed`).
     Failed(ScanId),
     Refused(Refused),
+    /// Every scan slot of this node is in use: try again in a minute.
+    Busy,
+    /// A scheduled scan not needed any more (the store was scanned since it was queued).
+    Skipped,
 }
 
 /// Scans running at once on this node. One scan sends ~40 requests through the whole router; without a bound,
 /// merchants pressing "Run a scan now" together (each within their own hourly budget) would take the cores the
-/// storefronts need. Further scans wait for a slot; their claim keeps other scans of the same store refused.
+/// storefronts need. A scan that finds no free slot is not started (the merchant is told to try again; the job is
+/// retried later).
 pub const SLOTS: usize = 2;
 static SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SLOTS);
 /// Longest one scan may take once it has a slot before it is abandoned (the claim would lapse by itself after
@@ -111,34 +116,41 @@ static SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SLOTS);
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Claims a scan of the store and runs it in the background: the request that asked answers at once (a scan of a
-/// large store could outlast the request timeout). Refused while another scan of the store runs or past the hourly
-/// budget.
+/// large store could outlast the request timeout). The slot is taken before the claim, so a claim never waits (and
+/// never lapses while waiting): when both slots are busy the answer is [`Outcome::Busy`]. Refused while another
+/// scan of the store runs or past the hourly budget.
 pub async fn start(state: &AppState, scope: &StaffScope, trigger: Trigger) -> Result<Outcome, crate::http::PageError> {
+    let Ok(slot) = SLOT.try_acquire() else { return Ok(Outcome::Busy) };
     let id = match scans::begin(&state.db, scope, trigger).await? {
         Ok(id) => id,
         Err(r) => return Ok(Outcome::Refused(r)),
     };
     let (state, scope) = (state.clone(), scope.clone());
     tokio::spawn(async move {
-        execute(&state, &scope, id).await;
+        execute(&state, &scope, id, slot).await;
     });
     Ok(Outcome::Started(id))
 }
 
-/// Claims a scan of the store and runs it to the end (the scheduled job's path).
+/// Claims a scan of the store and runs it to the end (the scheduled job's path); [`Outcome::Busy`] without waiting
+/// when both slots are taken (the job is retried later rather than holding the job runner).
 pub async fn run(state: &AppState, scope: &StaffScope, trigger: Trigger) -> Result<Outcome, crate::http::PageError> {
+    let Ok(slot) = SLOT.try_acquire() else { return Ok(Outcome::Busy) };
     let id = match scans::begin(&state.db, scope, trigger).await? {
         Ok(id) => id,
         Err(r) => return Ok(Outcome::Refused(r)),
     };
-    Ok(if execute(state, scope, id).await { Outcome::Done(id) } else { Outcome::Failed(id) })
+    Ok(if execute(state, scope, id, slot).await { Outcome::Done(id) } else { Outcome::Failed(id) })
 }
 
-/// Runs the claimed scan `id` in a slot and records its end: the report, or the reason it failed. True when a
+/// Runs the claimed scan `id` in its slot and records its end: the report, or the reason it failed. True when a
 /// report was kept.
-async fn execute(state: &AppState, scope: &StaffScope, id: ScanId) -> bool {
-    // The semaphore is never closed.
-    let Ok(_slot) = SLOT.acquire().await else { return false };
+async fn execute(
+    state: &AppState,
+    scope: &StaffScope,
+    id: ScanId,
+    _slot: tokio::sync::SemaphorePermit<'static>,
+) -> bool {
     let reason = match tokio::time::timeout(TIMEOUT, scan(state, scope)).await {
         Ok(Ok(Ok(done))) => match scans::finish(&state.db, scope, id, &done).await {
             Ok(()) => {
@@ -195,8 +207,11 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Result<Finished, S
     let mut probes = Vec::new();
     for probe in EXPOSED_FILE_PROBES {
         let path = format!("{prefix}{probe}");
+        // A probe refused to the scanner (a store rule can refuse it alone) says nothing about the file: it is not
+        // judged, and a finding there stays as it was.
         if let Ok(url) = public.join(&path)
             && let Ok(res) = fetcher.fetch(&url).await
+            && was_read(res.status)
         {
             probes.push((path, res));
         }
@@ -211,6 +226,7 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Result<Finished, S
             .collect(),
         // Every template and every configuration check is read on each scan; a truncated summary stands for its rule.
         prefixes: vec!["theme/".into(), "config:".into(), "truncated:".into()],
+        partial_rules: std::collections::HashSet::new(),
     };
     coverage.places.insert(start_page.url.clone());
     let templates = templates(state, scope).await?;
@@ -225,7 +241,9 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Result<Finished, S
         generated_at: state.db.now().to_datetime().map(|d| d.to_rfc3339()).unwrap_or_default(),
     };
     let engine = palisade_scan::scan::run(&input);
-    let mut findings = capped(engine.findings);
+    let (mut findings, truncated) = capped(engine.findings);
+    // A rule whose findings were cut by the cap was not listed in full: none of its findings counts as fixed.
+    coverage.partial_rules = truncated;
     findings.extend(config_findings(state, scope).await?);
     let mut report = Report::new(&engine.target, &engine.generated_at, engine.score, findings);
     report.page_title = engine.page_title;
@@ -257,7 +275,7 @@ const MAX_FINDINGS: usize = 400;
 const MAX_LISTED: usize = 100;
 const MAX_LISTED_CHARS: usize = 300;
 
-fn capped(findings: Vec<Finding>) -> Vec<Finding> {
+fn capped(findings: Vec<Finding>) -> (Vec<Finding>, std::collections::HashSet<String>) {
     use std::collections::BTreeMap;
     let mut kept_per_rule: BTreeMap<String, usize> = BTreeMap::new();
     let mut dropped: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
@@ -271,6 +289,7 @@ fn capped(findings: Vec<Finding>) -> Vec<Finding> {
             dropped.entry(f.rule_id.clone()).or_insert((0, f)).0 += 1;
         }
     }
+    let truncated = dropped.keys().cloned().collect();
     for (rule, (more, mut f)) in dropped {
         f.evidence =
             format!("{more} more finding(s) of this kind were not listed (a scan lists at most {MAX_PER_RULE})");
@@ -278,7 +297,7 @@ fn capped(findings: Vec<Finding>) -> Vec<Finding> {
         f.fingerprint = palisade_scan::finding::fingerprint(&f.rule_id, &f.location);
         kept.push(f);
     }
-    kept
+    (kept, truncated)
 }
 
 #[cfg(test)]
@@ -290,8 +309,9 @@ mod cap_tests {
         let rule = Rule { id: "page/mixed-content", ..CONFIG_RULE };
         let flood: Vec<Finding> =
             (0..10_000).map(|i| Finding::new(&rule, "t", "e", Location::page(&format!("/s/a?page={i}")))).collect();
-        let kept = capped(flood);
+        let (kept, truncated) = capped(flood);
         assert_eq!(kept.len(), MAX_PER_RULE + 1);
+        assert!(truncated.contains("page/mixed-content"));
         let last = kept.last().unwrap();
         assert!(last.evidence.starts_with(&format!("{} more", 10_000 - MAX_PER_RULE)), "{}", last.evidence);
     }
@@ -318,17 +338,11 @@ fn internal(what: &str) -> crate::http::PageError {
     crate::http::PageError::from(crate::http::ApiError::internal())
 }
 
-/// The store's theme templates, latest version of each (what the storefront renders or tried to).
+/// The store's theme templates as the storefront renders them now (read after the crawl, which may have found the
+/// newest version broken and fallen back to an older one).
 async fn templates(state: &AppState, scope: &StaffScope) -> Result<Vec<(String, String)>, crate::http::PageError> {
-    let versions = palisade_commerce::themes::versions(&state.db, scope).await?;
-    let mut out: Vec<(String, String)> = Vec::new();
-    for v in versions {
-        // Newest first per name: keep the first seen.
-        if !out.iter().any(|(n, _)| *n == v.name) {
-            out.push((v.name, v.source));
-        }
-    }
-    Ok(out.into_iter().map(|(n, s)| (format!("theme/{n}"), s)).collect())
+    let in_use = palisade_commerce::themes::in_use(&state.db, scope).await?;
+    Ok(in_use.into_iter().map(|v| (format!("theme/{}", v.name), v.source)).collect())
 }
 
 /// Configuration checks: each of these store controls, when unmet, is a finding with a Fix link to the setting.
@@ -413,6 +427,8 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
 /// Most stores one run of the scheduled job enqueues; the rest are enqueued by the next run (longest unscanned first,
 /// so every store is reached in turn).
 pub const MAX_STORES_PER_RUN: usize = 500;
+/// Seconds between two queued store scans (500 stores spread over under three hours).
+pub const JOB_SPACING_SECS: u64 = 20;
 
 /// The scheduled job: enqueues one scan job ([`scans::SCAN_STORE_JOB`]) for each active store not scanned in the
 /// last 6 days. Each store's scan is its own job, so hundreds of scans neither hold one job runner (and the mail and
@@ -425,10 +441,13 @@ pub async fn enqueue_due_scans(state: &AppState) -> Result<usize, palisade_store
     let due = scans::stores_not_scanned_since(&state.db, &platform, since).await?;
     let day = now.0 / (24 * 3600 * 1000);
     let mut queued = 0;
-    for id in due.into_iter().take(MAX_STORES_PER_RUN) {
+    for (i, id) in due.into_iter().take(MAX_STORES_PER_RUN).enumerate() {
+        // Spread over the night, so the scans leave room for the mail and reminders queued behind them.
+        let offset = std::time::Duration::from_secs(JOB_SPACING_SECS * u64::try_from(i).unwrap_or(u64::MAX));
         let job = palisade_store::jobs::NewJob {
             store_id: Some(id.clone()),
-            max_attempts: 2,
+            run_at: Some(now.plus(offset)),
+            max_attempts: 6,
             dedupe_key: Some(format!("{}:{id}:{day}", scans::SCAN_STORE_JOB)),
             ..palisade_store::jobs::NewJob::new(scans::SCAN_STORE_JOB)
         };
@@ -445,7 +464,17 @@ pub async fn enqueue_due_scans(state: &AppState) -> Result<usize, palisade_store
 pub async fn scan_store(state: &AppState, store_id: &str) -> Result<Outcome, String> {
     let store_id = store_id.parse().map_err(|_| format!("`{store_id}` is not a store id"))?;
     let scope = StaffScope::system(store_id, "job:store.scan");
-    run(state, &scope, Trigger::Scheduled).await.map_err(|_| "the store scan could not start".to_owned())
+    // Queued a while ago: a scan since (the merchant's own) makes this one unnecessary.
+    let since = state.db.now().minus(std::time::Duration::from_secs(6 * 24 * 3600));
+    let last = scans::last_finished(&state.db, &scope).await.map_err(|e| e.to_string())?;
+    if last.is_some_and(|t| t >= since) {
+        return Ok(Outcome::Skipped);
+    }
+    match run(state, &scope, Trigger::Scheduled).await {
+        Ok(Outcome::Busy) => Err("every scan slot of this node is busy; retried later".to_owned()),
+        Ok(outcome) => Ok(outcome),
+        Err(_) => Err("the store scan could not start".to_owned()),
+    }
 }
 
 #[cfg(test)]

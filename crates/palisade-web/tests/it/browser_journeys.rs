@@ -316,6 +316,28 @@ async fn visit(c: &Client, app: &TestApp, walk: &mut Walk<'_>, name: &str, path:
     walk.page(name, &[]).await;
 }
 
+/// The operator's console, signed in with the operator token as the form asks: every console page.
+async fn console_tour(c: &Client, app: &TestApp, tour: &mut Walk<'_>, s: palisade_core::StoreId) {
+    // The operator's console, signed in with the operator token as the form asks.
+    visit(c, app, tour, "console-sign-in", "/console/login").await;
+    fill(c, "form[action='/console/login'] input[name=token]", &app.token).await;
+    click(c, "form[action='/console/login'] button[type=submit]").await;
+    c.wait().for_url(&url::Url::parse(&app.url("/console")).unwrap()).await.unwrap();
+    for (name, path) in [
+        ("console", "/console".to_owned()),
+        ("console-store", format!("/console/stores/{s}/security")),
+        ("console-shield", "/console/shield".to_owned()),
+        ("console-applications", "/console/applications".to_owned()),
+        ("console-disputes", "/console/disputes".to_owned()),
+        ("console-outbox", "/console/outbox".to_owned()),
+        ("console-payment-page", "/console/payment-page".to_owned()),
+        ("console-updates", "/console/updates".to_owned()),
+        ("console-assessment", "/console/assessment".to_owned()),
+    ] {
+        visit(c, app, tour, name, &path).await;
+    }
+}
+
 /// Every other page a newcomer opens, with the same checks as the journeys (screenshots, axe at both sizes, no
 /// sideways scrolling on a phone): the merchant's admin (dashboard, products, theme, settings, payouts, disputes,
 /// backups, every Security Center tab with a scan run from its tab, training, guidelines, the fraud review queue and
@@ -391,24 +413,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
     // Someone who wants to sell.
     visit(&c, &app, &mut tour, "sell", "/sell").await;
 
-    // The operator's console, signed in with the operator token as the form asks.
-    visit(&c, &app, &mut tour, "console-sign-in", "/console/login").await;
-    fill(&c, "form[action='/console/login'] input[name=token]", &app.token).await;
-    click(&c, "form[action='/console/login'] button[type=submit]").await;
-    c.wait().for_url(&url::Url::parse(&app.url("/console")).unwrap()).await.unwrap();
-    for (name, path) in [
-        ("console", "/console".to_owned()),
-        ("console-store", format!("/console/stores/{s}/security")),
-        ("console-shield", "/console/shield".to_owned()),
-        ("console-applications", "/console/applications".to_owned()),
-        ("console-disputes", "/console/disputes".to_owned()),
-        ("console-outbox", "/console/outbox".to_owned()),
-        ("console-payment-page", "/console/payment-page".to_owned()),
-        ("console-updates", "/console/updates".to_owned()),
-        ("console-assessment", "/console/assessment".to_owned()),
-    ] {
-        visit(&c, &app, &mut tour, name, &path).await;
-    }
+    console_tour(&c, &app, &mut tour, s).await;
     c.clone().close().await.unwrap();
 
     println!("screenshots and axe results ({}):", std::fs::canonicalize(screenshot_dir()).unwrap().display());

@@ -588,8 +588,9 @@ async fn the_console_shows_every_stores_scan_standing_to_the_operator_only() {
 
     let res = app.client.get(app.url("/console/assessment")).header("cookie", app.console_cookie().await).send().await;
     let res = res.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let status = res.status();
     let html = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{html}");
     // Alpha, scanned, with its open high findings counted and drawn; beta never scanned.
     let alpha = html.split("<code>alpha</code>").nth(1).unwrap().split("</tr>").next().unwrap();
     assert!(alpha.contains(" points, grade"), "{alpha}");
@@ -605,4 +606,64 @@ async fn the_console_shows_every_stores_scan_standing_to_the_operator_only() {
         assert!(matches!(status, 303 | 403 | 404), "{status}");
         assert!(!res.text().await.unwrap().contains("<code>beta</code>"));
     }
+}
+
+#[tokio::test]
+async fn decoys_past_the_cap_do_not_make_a_real_finding_look_fixed() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    put_template(&app, &store, "product.html", 1, "<div>{{ product.description|safe }}</div>").await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"]);
+    // A hundred decoys of the same rule in another template push the list past the cap of 25 per rule, and (the
+    // fingerprints are fixed) the real finding is among those not listed.
+    let decoys: String = (0..100).map(|i| format!("<p>{{{{ d{i}|safe }}}}</p>\n")).collect();
+    put_template(&app, &store, "store.html", 1, &decoys).await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    let report = report_json(&app, &store, &cookie).await;
+    let listed = report["findings"].as_array().unwrap();
+    assert!(
+        listed.iter().all(|f| f["location"]["url"] != "theme/product.html"),
+        "the real finding must be past the cap for this test to mean anything"
+    );
+    let (fixed,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM scan_findings WHERE store_id = $1 AND rule_id = 'template/safe-filter' AND state = 'fixed'",
+    )
+    .bind(&store)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(fixed, 0, "a rule listed only in part fixes nothing");
+    let (real,): (String,) =
+        sqlx::query_as("SELECT state FROM scan_findings WHERE store_id = $1 AND location LIKE 'theme/product.html%'")
+            .bind(&store)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(real, "open");
+}
+
+#[tokio::test]
+async fn the_scan_reads_the_template_the_storefront_renders_not_a_broken_newer_one() {
+    let app = TestApp::start().await;
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    // Version 1 (rendered before, with `|safe`), then a "clean" version 2 that failed when rendered: the storefront
+    // falls back to version 1, so the finding is still on the pages.
+    put_template(&app, &store, "product.html", 1, "<div>{{ product.description|safe }}</div>").await;
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"]);
+    put_template(&app, &store, "product.html", 2, "<div>{{ no_such_function() }}</div>").await;
+    sqlx::query(
+        "UPDATE theme_templates SET good = 0, error = 'unknown function', error_at = $1 \
+         WHERE store_id = $2 AND name = 'product.html' AND version = 2",
+    )
+    .bind(app.db.now().0)
+    .bind(&store)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(run_scan(&app, &store, &cookie).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finding_state(&app, &store, "template/safe-filter").await, ["open"], "version 1 is still served");
 }

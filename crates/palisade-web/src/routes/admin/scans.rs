@@ -52,7 +52,13 @@ pub(crate) async fn run(State(state): State<AppState>, access: StaffAccess) -> P
     access.require(Permission::SecuritySettings)?;
     let scope = &access.membership.scope;
     match store_scan::start(&state, scope, Trigger::Manual).await? {
-        Outcome::Started(_) | Outcome::Done(_) | Outcome::Failed(_) => {
+        Outcome::Busy => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "scanner_busy",
+            "the scanner is busy with other stores; try again in a minute",
+        )
+        .into()),
+        Outcome::Started(_) | Outcome::Done(_) | Outcome::Failed(_) | Outcome::Skipped => {
             let to = format!("/admin/stores/{}/security/scans", scope.store_id());
             Ok(Redirect::to(&notice::saved(&to, "scan-started")).into_response())
         }
