@@ -150,6 +150,10 @@ fn secure_cookie_over_http_and_samesite_none_are_caught() {
     assert_eq!(observatory::tests::cookies(&page, Hsts::Protected).result, "cookies-samesite-flag-invalid");
     let page = fetched("https://x.example/", &[("set-cookie", "my_login=1; Secure; SameSite=Strict")], "");
     assert_eq!(observatory::tests::cookies(&page, Hsts::Protected).result, "cookies-session-without-httponly-flag");
+    // A kept report names cookies, never their values.
+    let page = fetched("https://x.example/", &[("set-cookie", "sid=SECRET-SESSION; Secure; HttpOnly")], "");
+    let evidence = observatory::tests::cookies(&page, Hsts::Protected).evidence;
+    assert_eq!(evidence, "cookies: sid");
 }
 
 const HOSTILE_PAGE: &str = r#"<!doctype html><html><head><title>x</title>

@@ -68,6 +68,21 @@ fn directive(policy: &Policy, name: &str) -> Vec<String> {
     policy.get(name).or_else(|| policy.get("default-src")).cloned().unwrap_or_else(|| vec!["*".to_owned()])
 }
 
+/// `text` with every `'nonce-…'` value replaced by `'nonce-…'`: a nonce is per response, and a kept report has no
+/// use for it (nor should it hold one that might still be live).
+fn without_nonces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("'nonce-") {
+        let (head, tail) = rest.split_at(at + "'nonce-".len());
+        out.push_str(head);
+        out.push('…');
+        rest = tail.find('\'').map_or("", |end| tail.get(end..).unwrap_or_default());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Evaluates the CSP of `page` (header, and `<meta http-equiv>` in `doc`, the page parsed once by the caller).
 #[must_use]
 pub fn evaluate(page: &Fetched, doc: Option<&Page>) -> CspEvaluation {
@@ -81,7 +96,7 @@ pub fn evaluate(page: &Fetched, doc: Option<&Page>) -> CspEvaluation {
         })
         .unwrap_or_default();
     let evidence = headers.iter().map(|s| (*s).to_owned()).chain(metas.iter().map(|m| format!("meta: {m}")));
-    let evidence = evidence.collect::<Vec<_>>().join(" | ");
+    let evidence = without_nonces(&evidence.collect::<Vec<_>>().join(" | "));
     let all: Vec<&str> = headers.iter().copied().chain(metas.iter().map(String::as_str)).collect();
     let header_only = parse(&headers).unwrap_or_default();
     let frame_ancestors = header_only.get("frame-ancestors").cloned();
@@ -172,6 +187,10 @@ mod tests {
         assert_eq!(id("script-src 'self'"), "csp-implemented-with-unsafe-inline", "object-src unset is *");
         assert_eq!(id("default-src 'self'; script-src 'self' 'unsafe-inline'"), "csp-implemented-with-unsafe-inline");
         assert_eq!(id("default-src 'self'; script-src 'nonce-abc' 'unsafe-inline'"), "csp-implemented-with-no-unsafe");
+        assert_eq!(
+            without_nonces("script-src 'nonce-abc' 'self'; style-src 'nonce-xyz"),
+            "script-src 'nonce-…' 'self'; style-src 'nonce-…"
+        );
         assert_eq!(id("default-src 'self'; script-src 'self' 'unsafe-eval'"), "csp-implemented-with-unsafe-eval");
         assert_eq!(
             id("default-src 'self'; img-src http://cdn.example"),

@@ -70,8 +70,9 @@ pub fn cookies(page: &Fetched, hsts: Hsts) -> TestResult {
     let https = page.is_https();
     let raws: Vec<&str> = page.header_values("set-cookie").collect();
     let cookies: Vec<Cookie> = raws.iter().filter_map(|r| parse_cookie(r)).collect();
-    let evidence = raws.iter().map(|r| r.split(';').next().unwrap_or_default()).collect::<Vec<_>>().join("; ");
-    let evidence = format!("cookies: {evidence}");
+    // Names only: a report is kept and downloaded, and a cookie's value (a session, a CSRF token) is a secret.
+    let names = raws.iter().map(|r| r.split(';').next().unwrap_or_default().split('=').next().unwrap_or_default());
+    let evidence = format!("cookies: {}", names.map(str::trim).collect::<Vec<_>>().join(", "));
     if cookies.is_empty() {
         return TestResult::new("cookies", "cookies-not-found", Outcome::Pass, "no Set-Cookie");
     }
