@@ -136,6 +136,21 @@ impl FromRequestParts<AppState> for StaffAccess {
     }
 }
 
+/// The permission an upload route's handler asks for (`None` for every other route), asked before the body is read:
+/// a member without it would otherwise still make the server read tens of MiB. A test holds it equal to the route
+/// tables' declarations (`tests/it/admin.rs`), so the two cannot drift apart.
+#[must_use]
+pub fn upload_permission(method: &axum::http::Method, path: &str) -> Option<Permission> {
+    use crate::http::layers::{is_archive_upload, is_product_import, is_upload};
+    if is_archive_upload(method, path) {
+        Some(Permission::CustomerData)
+    } else if is_product_import(method, path) || is_upload(method, path) {
+        Some(Permission::Products)
+    } else {
+        None
+    }
+}
+
 /// The upload routes take bodies far above the default limit, and the CSRF step and the firewall read a body
 /// before any handler runs: on those routes the member and the route's permission are established first, from
 /// the headers alone, so a request that is not an entitled member's (no session, another store, outside the
@@ -145,17 +160,8 @@ pub async fn admit_upload(
     state: &AppState,
     req: axum::extract::Request,
 ) -> Result<axum::extract::Request, Box<Response>> {
-    use crate::http::layers::{is_archive_upload, is_product_import, is_upload};
     let (method, path) = (req.method(), req.uri().path());
-    // The permission each upload route's handler asks for, asked here before the body: a member without it would
-    // otherwise still make the server read tens of MiB.
-    let permission = if is_archive_upload(method, path) {
-        Permission::CustomerData
-    } else if is_product_import(method, path) || is_upload(method, path) {
-        Permission::Products
-    } else {
-        return Ok(req);
-    };
+    let Some(permission) = upload_permission(method, path) else { return Ok(req) };
     let api = is_api_path(path);
     let (mut parts, body) = req.into_parts();
     // A bearer that is not a store token is refused, never replaced by the session cookie beside it (the CSRF

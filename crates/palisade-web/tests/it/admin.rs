@@ -405,3 +405,47 @@ async fn payouts_need_a_person_with_a_recent_password_on_the_page_and_the_api_al
     assert_eq!(res.headers()["location"].to_str().unwrap(), format!("/account/reauth?next={page}"));
     assert!(palisade_commerce::payouts::list(&app.db, &scope).await.unwrap().is_empty());
 }
+
+/// Every route with a raised body limit is gated before its body by exactly the permission its declaration names
+/// (admin route tables and the API's `x-permission`), and nothing else is: the upload gate's list and the routes'
+/// declarations cannot drift apart.
+#[test]
+fn the_upload_gate_asks_each_upload_route_for_its_declared_permission() {
+    use palisade_web::http::access::upload_permission;
+    use palisade_web::http::layers::body_limit;
+    let concrete = |pattern: &str| {
+        pattern.split('/').map(|s| if s.starts_with('{') { "x1" } else { s }).collect::<Vec<_>>().join("/")
+    };
+    const DEFAULT: usize = 64 * 1024;
+    let mut uploads = 0;
+    let tables = [MERCHANT_ROUTES, BACKUP_ROUTES, ROUTES, ORDER_ROUTES, FRAUD_ROUTES, HOME_ROUTES, DATA_REQUEST_ROUTES];
+    for (method, pattern, permission) in tables.iter().flat_map(|t| t.iter()) {
+        let method: axum::http::Method = method.parse().unwrap();
+        let path = concrete(pattern);
+        let gated = upload_permission(&method, &path);
+        if body_limit(&method, &path, DEFAULT) > DEFAULT {
+            uploads += 1;
+            assert!(permission.is_some(), "{method} {pattern}: an upload route must need a permission");
+            assert_eq!(gated, *permission, "{method} {pattern}");
+        } else {
+            assert_eq!(gated, None, "{method} {pattern}: gated but not an upload route");
+        }
+    }
+    let doc = palisade_web::routes::api::declarations::document();
+    for (pattern, item) in &doc.paths.paths {
+        for (method, op) in [("POST", &item.post), ("PUT", &item.put), ("PATCH", &item.patch)] {
+            let Some(op) = op else { continue };
+            let method: axum::http::Method = method.parse().unwrap();
+            let path = concrete(pattern);
+            let gated = upload_permission(&method, &path);
+            if body_limit(&method, &path, DEFAULT) > DEFAULT {
+                uploads += 1;
+                let declared = palisade_web::routes::api::declarations::permission_of(op);
+                assert_eq!(gated.map(Permission::key), declared, "{method} {pattern}");
+            } else {
+                assert_eq!(gated, None, "{method} {pattern}");
+            }
+        }
+    }
+    assert!(uploads >= 4, "archive, CSV import, admin and API image uploads: {uploads}");
+}
