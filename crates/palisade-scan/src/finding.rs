@@ -147,6 +147,45 @@ pub struct Rule {
     pub fix_link: &'static str,
 }
 
+/// Findings after [`cap_findings`]: what is listed, and the rules that were not listed in full.
+#[derive(Debug, Clone, Default)]
+pub struct Capped {
+    /// At most `max_per_rule` of each rule and `max_total` in all, plus one summary finding per rule cut short
+    /// (location `truncated:{rule}`, evidence saying how many more there were).
+    pub kept: Vec<Finding>,
+    /// Rules with findings past the cap: a finding of these rules missing from `kept` may still be there, so a
+    /// caller must not take its absence as a fix.
+    pub truncated: std::collections::HashSet<String>,
+}
+
+/// Bounds one scan's findings: a hostile page or theme can produce any number of flagged elements (and any number
+/// of query-string variants of a page), and each would be a stored row, a report entry and memory.
+#[must_use]
+pub fn cap_findings(findings: Vec<Finding>, max_per_rule: usize, max_total: usize) -> Capped {
+    use std::collections::BTreeMap;
+    let mut kept_per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut dropped: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for f in findings {
+        let n = kept_per_rule.entry(f.rule_id.clone()).or_default();
+        if *n < max_per_rule && kept.len() < max_total {
+            *n += 1;
+            kept.push(f);
+        } else {
+            dropped.entry(f.rule_id.clone()).or_insert((0, f)).0 += 1;
+        }
+    }
+    let truncated = dropped.keys().cloned().collect();
+    for (rule, (more, mut f)) in dropped {
+        f.evidence =
+            format!("{more} more finding(s) of this kind were not listed (a scan lists at most {max_per_rule})");
+        f.location = Location::page(&format!("truncated:{rule}"));
+        f.fingerprint = fingerprint(&f.rule_id, &f.location);
+        kept.push(f);
+    }
+    Capped { kept, truncated }
+}
+
 /// `sha256(rule_id "\n" normalised location)`, hex, first 32 characters.
 #[must_use]
 pub fn fingerprint(rule_id: &str, location: &Location) -> String {
@@ -159,6 +198,22 @@ pub fn fingerprint(rule_id: &str, location: &Location) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_findings_is_capped_per_rule_with_a_count_of_the_rest() {
+        let rule = Rule { id: "page/mixed-content", severity: Severity::Low, summary: "", fix_link: "" };
+        let flood: Vec<Finding> =
+            (0..10_000).map(|i| Finding::new(&rule, "t", "e", Location::page(&format!("/s/a?page={i}")))).collect();
+        let capped = cap_findings(flood, 25, 400);
+        assert_eq!(capped.kept.len(), 26);
+        assert!(capped.truncated.contains("page/mixed-content"));
+        let last = capped.kept.last().unwrap();
+        assert!(last.evidence.starts_with("9975 more"), "{}", last.evidence);
+        let few: Vec<Finding> =
+            (0..3).map(|i| Finding::new(&rule, "t", "e", Location::page(&format!("/p{i}")))).collect();
+        let capped = cap_findings(few, 25, 400);
+        assert_eq!((capped.kept.len(), capped.truncated.len()), (3, 0));
+    }
 
     #[test]
     fn fingerprint_ignores_evidence_title_line_case_and_fragment() {

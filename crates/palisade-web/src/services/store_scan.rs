@@ -241,7 +241,8 @@ async fn scan(state: &AppState, scope: &StaffScope) -> Result<Result<Finished, S
         generated_at: state.db.now().to_datetime().map(|d| d.to_rfc3339()).unwrap_or_default(),
     };
     let engine = palisade_scan::scan::run(&input);
-    let (mut findings, truncated) = capped(engine.findings);
+    let palisade_scan::finding::Capped { kept: mut findings, truncated } =
+        palisade_scan::finding::cap_findings(engine.findings, MAX_PER_RULE, MAX_FINDINGS);
     // A rule whose findings were cut by the cap was not listed in full: none of its findings counts as fixed.
     coverage.partial_rules = truncated;
     findings.extend(config_findings(state, scope).await?);
@@ -274,48 +275,6 @@ const MAX_FINDINGS: usize = 400;
 /// URLs and errors listed in a report (crawled, refused), and their length.
 const MAX_LISTED: usize = 100;
 const MAX_LISTED_CHARS: usize = 300;
-
-fn capped(findings: Vec<Finding>) -> (Vec<Finding>, std::collections::HashSet<String>) {
-    use std::collections::BTreeMap;
-    let mut kept_per_rule: BTreeMap<String, usize> = BTreeMap::new();
-    let mut dropped: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
-    let mut kept = Vec::new();
-    for f in findings {
-        let n = kept_per_rule.entry(f.rule_id.clone()).or_default();
-        if *n < MAX_PER_RULE && kept.len() < MAX_FINDINGS {
-            *n += 1;
-            kept.push(f);
-        } else {
-            dropped.entry(f.rule_id.clone()).or_insert((0, f)).0 += 1;
-        }
-    }
-    let truncated = dropped.keys().cloned().collect();
-    for (rule, (more, mut f)) in dropped {
-        f.evidence =
-            format!("{more} more finding(s) of this kind were not listed (a scan lists at most {MAX_PER_RULE})");
-        f.location = Location::page(&format!("truncated:{rule}"));
-        f.fingerprint = palisade_scan::finding::fingerprint(&f.rule_id, &f.location);
-        kept.push(f);
-    }
-    (kept, truncated)
-}
-
-#[cfg(test)]
-mod cap_tests {
-    use super::*;
-
-    #[test]
-    fn a_flood_of_findings_is_capped_per_rule_with_a_count_of_the_rest() {
-        let rule = Rule { id: "page/mixed-content", ..CONFIG_RULE };
-        let flood: Vec<Finding> =
-            (0..10_000).map(|i| Finding::new(&rule, "t", "e", Location::page(&format!("/s/a?page={i}")))).collect();
-        let (kept, truncated) = capped(flood);
-        assert_eq!(kept.len(), MAX_PER_RULE + 1);
-        assert!(truncated.contains("page/mixed-content"));
-        let last = kept.last().unwrap();
-        assert!(last.evidence.starts_with(&format!("{} more", 10_000 - MAX_PER_RULE)), "{}", last.evidence);
-    }
-}
 
 fn seen(f: &Finding) -> SeenFinding {
     let location = match &f.location.selector {
