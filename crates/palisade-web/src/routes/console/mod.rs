@@ -4,4 +4,5 @@
 pub mod applications;
 pub mod pages;
 pub mod platform_api;
+pub mod reports;
 pub mod updates;
