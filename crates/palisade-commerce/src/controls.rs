@@ -211,7 +211,9 @@ fn register_safety(reg: &mut Registry) -> palisade_store::error::Result<()> {
                 return ControlStatus::NotApplicable { reason: "per store".into() };
             }
             // There is no setting to turn them off: every message is judged when it is sent (messages::send).
-            ControlStatus::met("every message is checked and flagged ones are shown with a warning; stores cannot turn this off")
+            ControlStatus::met(
+                "every message is checked and flagged ones are shown with a warning; stores cannot turn this off",
+            )
         },
     )?;
     Ok(())

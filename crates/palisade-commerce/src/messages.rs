@@ -372,7 +372,10 @@ async fn send(db: &Db, head: &Thread, sender: Sender, author: &str, body: &str, 
     .await?;
     tx.commit().await?;
     tracing::info!(store.id = %head.store_id, thread.id = %head.id, message.id = %id, message.verdict = verdict, "message sent");
-    message_from((id.to_string(), sender.as_str().to_owned(), body.to_owned(), verdict.to_owned(), findings, now), sender)
+    message_from(
+        (id.to_string(), sender.as_str().to_owned(), body.to_owned(), verdict.to_owned(), findings, now),
+        sender,
+    )
 }
 
 /// A message the store sent into one of `buyer`'s threads (what a buyer may report): its store. A message of

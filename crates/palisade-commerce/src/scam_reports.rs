@@ -191,9 +191,18 @@ fn from_row(r: Row) -> Result<Report> {
 /// A buyer files a report. The subject must be something the buyer can see: an active store, one of its published
 /// listings, or a message the store sent into the buyer's own thread (anything else is `NotFound`). At most
 /// [`REPORT_RATE_LIMIT`] reports an hour per buyer (429), and one open report per subject per buyer (409).
-pub async fn file(db: &Db, reporter: AccountId, subject: Subject, category_code: &str, details: &str) -> Result<Report> {
+pub async fn file(
+    db: &Db,
+    reporter: AccountId,
+    subject: Subject,
+    category_code: &str,
+    details: &str,
+) -> Result<Report> {
     let Some((code, _, severity)) = category(category_code) else {
-        return Err(CommerceError::Invalid(format!("unknown category `{}`", category_code.chars().take(40).collect::<String>())));
+        return Err(CommerceError::Invalid(format!(
+            "unknown category `{}`",
+            category_code.chars().take(40).collect::<String>()
+        )));
     };
     let details = details.trim();
     if details.chars().count() > MAX_DETAILS_CHARS {
@@ -389,7 +398,8 @@ pub struct Case {
 pub async fn queue(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Case>> {
     let now = db.now().0;
     let mut cases = Vec::new();
-    for (filter, order) in [("r.status = 'open'", "r.due_at, r.id"), ("r.status <> 'open'", "r.decided_at DESC, r.id")] {
+    for (filter, order) in [("r.status = 'open'", "r.due_at, r.id"), ("r.status <> 'open'", "r.decided_at DESC, r.id")]
+    {
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE {filter} ORDER BY {order} LIMIT {}",
             if filter.contains("= 'open'") { 500 } else { 50 }
@@ -406,7 +416,13 @@ pub async fn queue(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Case>> 
             .fetch_one(db.pool())
             .await?;
             let overdue = report.status == "open" && report.due_at.0 < now;
-            cases.push(Case { report, store_slug: extra.0, reporter_email: extra.1, overdue, payouts_held: extra.2 > 0 });
+            cases.push(Case {
+                report,
+                store_slug: extra.0,
+                reporter_email: extra.1,
+                overdue,
+                payouts_held: extra.2 > 0,
+            });
         }
     }
     Ok(cases)
@@ -456,7 +472,9 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
     }
     match action {
         Action::Dismiss | Action::Warn => {}
-        Action::HoldPayouts => hold_on(&mut tx, db, &scope, "an operator's decision on a scam report", Some(id)).await?,
+        Action::HoldPayouts => {
+            hold_on(&mut tx, db, &scope, "an operator's decision on a scam report", Some(id)).await?
+        }
         Action::HideListing => {
             sqlx::query("UPDATE products SET status = 'draft', updated_at = $1 WHERE store_id = $2 AND id = $3")
                 .bind(now)
@@ -484,12 +502,11 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
 /// Mails the reporter the outcome. A failure to queue is logged, not returned: the decision has committed and the
 /// reporter also sees it in their account.
 async fn tell_reporter(db: &Db, id: ReportId, action: Action) {
-    let row: std::result::Result<Option<(String,)>, sqlx::Error> = sqlx::query_as(
-        "SELECT a.email FROM scam_reports r JOIN accounts a ON a.id = r.reporter_id WHERE r.id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(db.pool())
-    .await;
+    let row: std::result::Result<Option<(String,)>, sqlx::Error> =
+        sqlx::query_as("SELECT a.email FROM scam_reports r JOIN accounts a ON a.id = r.reporter_id WHERE r.id = $1")
+            .bind(id.to_string())
+            .fetch_optional(db.pool())
+            .await;
     let Ok(Some((to,))) = row else {
         tracing::warn!(report.id = %id, "scam report outcome not mailed: reporter not found");
         return;
@@ -509,10 +526,8 @@ pub async fn release_hold(db: &Db, operator: &OperatorPrincipal, store: StoreId)
     let scope = operator.store_scope(store);
     tenancy::get_store(db, &scope).await?;
     let mut tx = db.begin_write().await?;
-    let done = sqlx::query("DELETE FROM payout_holds WHERE store_id = $1")
-        .bind(scope.store_key())
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM payout_holds WHERE store_id = $1").bind(scope.store_key()).execute(&mut *tx).await?;
     if done.rows_affected() == 1 {
         audit::record_store(&mut tx, db, &scope, NewEvent::new("payouts.hold_released", "payouts")).await?;
     }

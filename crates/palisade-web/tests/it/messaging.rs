@@ -26,7 +26,8 @@ fn location(res: &reqwest::Response) -> String {
 
 /// Starts a thread from a product page's "Contact seller" with a first message; the thread's path.
 async fn contact(app: &TestApp, cookie: &str, store: &str, product: &str, body: &str) -> String {
-    let res = post(app, cookie, "/account/messages/start", &[("store", store), ("product", product), ("body", body)]).await;
+    let res =
+        post(app, cookie, "/account/messages/start", &[("store", store), ("product", product), ("body", body)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
     location(&res).split('#').next().unwrap().to_owned()
 }
@@ -112,7 +113,9 @@ async fn messages_are_escaped_warned_withheld_and_isolated_per_buyer_and_store()
     let res = app.client.post(app.url(&thread)).header("cookie", &mei).form(&[("body", "x")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // A thread about another store's listing, or someone else's order, names nothing.
-    let res = post(&app, &raj, "/account/messages/start", &[("store", &beta.id.to_string()), ("product", &k), ("body", "x")]).await;
+    let res =
+        post(&app, &raj, "/account/messages/start", &[("store", &beta.id.to_string()), ("product", &k), ("body", "x")])
+            .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = post(&app, &raj, "/account/messages/start", &[("store", &a), ("order", id), ("body", "x")]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -179,7 +182,8 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
         let app = &app;
         let a = a.clone();
         async move {
-            let mut form = vec![(field, id.as_str()), ("category", category.as_str()), ("details", "He said pay first")];
+            let mut form =
+                vec![(field, id.as_str()), ("category", category.as_str()), ("details", "He said pay first")];
             if field == "listing" {
                 form.push(("store", a.as_str()));
             }
@@ -218,10 +222,20 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
             .unwrap();
     assert_eq!(audit.len(), 2, "filed and held: {audit:?}");
     let me = mei_account.id.to_string();
-    assert!(audit.iter().all(|(actor, details)| !actor.contains(&me) && !details.contains(&me) && !details.contains("mei@")), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|(actor, details)| !actor.contains(&me) && !details.contains(&me) && !details.contains("mei@")),
+        "{audit:?}"
+    );
 
     // Report spam: five reports an hour per buyer.
-    for (field, id) in [("store", a.as_str()), ("listing", products[1].as_str()), ("listing", products[2].as_str()), ("message", theirs2.as_str())] {
+    for (field, id) in [
+        ("store", a.as_str()),
+        ("listing", products[1].as_str()),
+        ("listing", products[2].as_str()),
+        ("message", theirs2.as_str()),
+    ] {
         assert_eq!(report(&mei, field, id, "misleading").await.status(), StatusCode::SEE_OTHER, "{field}");
     }
     assert_eq!(report(&mei, "listing", &products[0], "misleading").await.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -231,13 +245,18 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
     let (st, page) = get(&app, &console, "/console/reports").await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("mei@buyer.example") && page.contains("Lift the payout hold"), "{page}");
-    let (report_id,): (String,) = sqlx::query_as("SELECT id FROM scam_reports WHERE severity = 'high'")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
+    let (report_id,): (String,) =
+        sqlx::query_as("SELECT id FROM scam_reports WHERE severity = 'high'").fetch_one(app.db.pool()).await.unwrap();
     let decide = format!("/console/reports/{report_id}/decide");
-    assert_eq!(post(&app, &console, &decide, &[("action", "warn"), ("note", "first warning")]).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(post(&app, &console, &decide, &[("action", "warn")]).await.status(), StatusCode::CONFLICT, "decided once");
+    assert_eq!(
+        post(&app, &console, &decide, &[("action", "warn"), ("note", "first warning")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(&app, &console, &decide, &[("action", "warn")]).await.status(),
+        StatusCode::CONFLICT,
+        "decided once"
+    );
     // A buyer cannot decide a report (the console turns them away), and nothing changes.
     let (open_id,): (String,) = sqlx::query_as("SELECT id FROM scam_reports WHERE subject_kind = 'store'")
         .fetch_one(app.db.pool())

@@ -94,7 +94,13 @@ async fn send(
     send_in(&state, &headers, &s, id, &form.body).await
 }
 
-async fn send_in(state: &AppState, headers: &HeaderMap, s: &SignedIn, id: ThreadId, body: &str) -> Result<Response, PageError> {
+async fn send_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &SignedIn,
+    id: ThreadId,
+    body: &str,
+) -> Result<Response, PageError> {
     match messages::buyer_send(&state.db, s.account.id, id, body).await {
         Ok(_) => Ok(Redirect::to(&format!("/account/messages/{id}#latest")).into_response()),
         // Refused whole: the page again with what was typed (at most the limit's worth echoed back).
@@ -224,7 +230,11 @@ struct ReportForm {
     details: String,
 }
 
-async fn file_report(State(state): State<AppState>, s: SignedIn, Form(form): Form<ReportForm>) -> Result<Response, PageError> {
+async fn file_report(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<ReportForm>,
+) -> Result<Response, PageError> {
     let q = ReportQuery { store: form.store, listing: form.listing, message: form.message };
     let subject = subject_of(&q)?;
     scam_reports::file(&state.db, s.account.id, subject, &form.category, &form.details).await?;

@@ -25,7 +25,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/stores/{store}/payout-hold/release", post(release))
 }
 
-async fn queue_page(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperator) -> Result<Html<String>, PageError> {
+async fn queue_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
     let cases = scam_reports::queue(&state.db, &op).await?;
     let open = cases.iter().filter(|c| c.report.status == "open").count();
     let overdue = cases.iter().filter(|c| c.overdue).count();
