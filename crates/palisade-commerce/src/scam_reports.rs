@@ -491,6 +491,10 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
             hold_on(&mut tx, db, &scope, "the store was suspended after a scam report", Some(id)).await?;
         }
     }
+    if matches!(action, Action::HideListing | Action::SuspendStore) {
+        // Cached storefront pages are keyed by the store's content version: move it so none is served again.
+        palisade_store::storefront::touch(&mut tx, &scope).await?;
+    }
     let target = format!("scam_report:{id}");
     let facts = serde_json::json!({"action": action.as_str(), "note": note});
     audit::record_store(&mut tx, db, &scope, NewEvent::new("scam_report.decided", &target).details(facts)).await?;

@@ -280,3 +280,71 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "insufficient_funds");
 }
+
+#[tokio::test]
+async fn operators_triage_against_targets_hide_listings_and_suspend_stores() {
+    let app = TestApp::start().await;
+    let (alpha, scope, owner) = owner_of(&app, "alpha").await;
+    let a = alpha.id.to_string();
+    let fake = listing("fake-bag").title("Fake bag").create(&app, &scope).await;
+    let (_, mei) = buyer("mei@buyer.example").named("Mei").signed_in(&app).await;
+    assert_eq!(get(&app, "", "/s/alpha/p/fake-bag").await.0, StatusCode::OK);
+    let (st, form) = get(&app, &mei, &format!("/account/reports/new?store={a}&listing={}", fake.id)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(form.contains("Report this listing") && form.contains("value=\"counterfeit\""), "{form}");
+    let listing_report = [("store", a.as_str()), ("listing", &fake.id.to_string()), ("category", "counterfeit")];
+    assert_eq!(post(&app, &mei, "/account/reports", &listing_report).await.status(), StatusCode::SEE_OTHER);
+    let store_report = [("store", a.as_str()), ("category", "non_delivery"), ("details", "never came")];
+    assert_eq!(post(&app, &mei, "/account/reports", &store_report).await.status(), StatusCode::SEE_OTHER);
+    // Normal severity: no hold, due in 24 hours.
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "insufficient_funds");
+    let id_of = |kind: &'static str| {
+        let app = &app;
+        async move {
+            sqlx::query_as::<_, (String,)>("SELECT id FROM scam_reports WHERE subject_kind = $1")
+                .bind(kind)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    let (listing_id, store_id) = (id_of("listing").await, id_of("store").await);
+
+    // Past its target, a report is overdue: counted for the platform control and marked in the queue.
+    assert_eq!(palisade_commerce::scam_reports::overdue_count(&app.db).await.unwrap(), 0);
+    sqlx::query("UPDATE scam_reports SET due_at = due_at - 86400001 WHERE id = $1")
+        .bind(&listing_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(palisade_commerce::scam_reports::overdue_count(&app.db).await.unwrap(), 1);
+    let console = app.console_cookie().await;
+    let (_, page) = get(&app, &console, "/console/reports").await;
+    assert!(page.contains("<b>1</b> overdue") && page.contains("badge unmet\">overdue"), "{page}");
+
+    // Hiding is for listing reports only; it takes the listing off sale at once.
+    let decide = |id: &str| format!("/console/reports/{id}/decide");
+    let res = post(&app, &console, &decide(&store_id), &[("action", "hide_listing")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = post(&app, &console, &decide(&listing_id), &[("action", "hide_listing"), ("note", "replica")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(get(&app, "", "/s/alpha/p/fake-bag").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(palisade_commerce::scam_reports::overdue_count(&app.db).await.unwrap(), 0);
+
+    // Suspending closes the shop and holds payouts, in the store's audit chain.
+    let res = post(&app, &console, &decide(&store_id), &[("action", "suspend_store")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(get(&app, "", "/s/alpha").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "payouts_on_hold");
+    let (decided,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE store_id = $1 AND action = 'scam_report.decided' AND actor LIKE 'account:%'",
+    )
+    .bind(&a)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(decided, 2, "both decisions audited under the operator");
+    let (_, page) = get(&app, &mei, "/account/messages").await;
+    assert!(page.contains("removed the listing from sale") && page.contains("suspended the store"), "{page}");
+}
