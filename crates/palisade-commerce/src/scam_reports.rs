@@ -208,33 +208,7 @@ pub async fn file(
     if details.chars().count() > MAX_DETAILS_CHARS {
         return Err(CommerceError::TooLong { field: "description", max: MAX_DETAILS_CHARS });
     }
-    let (store, kind, subject_id) = match subject {
-        Subject::Store(store) => (store, "store", store.to_string()),
-        Subject::Listing(store, product) => {
-            let listed: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM products WHERE id = $1 AND store_id = $2 AND status = 'published'")
-                    .bind(product.to_string())
-                    .bind(store.to_string())
-                    .fetch_optional(db.pool())
-                    .await?;
-            if listed.is_none() {
-                return Err(CommerceError::Store(StoreError::NotFound("product")));
-            }
-            (store, "listing", product.to_string())
-        }
-        Subject::Message(message) => {
-            (crate::messages::reportable_by(db, reporter, message).await?, "message", message.to_string())
-        }
-    };
-    if kind == "store" {
-        let active: Option<(String,)> = sqlx::query_as("SELECT id FROM stores WHERE id = $1 AND status = 'active'")
-            .bind(store.to_string())
-            .fetch_optional(db.pool())
-            .await?;
-        if active.is_none() {
-            return Err(CommerceError::Store(StoreError::NotFound("store")));
-        }
-    }
+    let (store, kind, subject_id) = resolve(db, reporter, subject).await?;
     let now = db.now().0;
     let id = ReportId::new();
     let mut tx = db.begin_write().await?;
@@ -285,6 +259,38 @@ pub async fn file(
     tx.commit().await?;
     tracing::info!(store.id = %store, report.id = %id, report.severity = severity.as_str(), "scam report filed");
     get(db, id).await
+}
+
+/// The store, kind and id of what a buyer reports, if the buyer can see it (else `NotFound`).
+async fn resolve(db: &Db, reporter: AccountId, subject: Subject) -> Result<(StoreId, &'static str, String)> {
+    let (store, kind, subject_id) = match subject {
+        Subject::Store(store) => (store, "store", store.to_string()),
+        Subject::Listing(store, product) => {
+            let listed: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM products WHERE id = $1 AND store_id = $2 AND status = 'published'")
+                    .bind(product.to_string())
+                    .bind(store.to_string())
+                    .fetch_optional(db.pool())
+                    .await?;
+            if listed.is_none() {
+                return Err(CommerceError::Store(StoreError::NotFound("product")));
+            }
+            (store, "listing", product.to_string())
+        }
+        Subject::Message(message) => {
+            (crate::messages::reportable_by(db, reporter, message).await?, "message", message.to_string())
+        }
+    };
+    if kind == "store" {
+        let active: Option<(String,)> = sqlx::query_as("SELECT id FROM stores WHERE id = $1 AND status = 'active'")
+            .bind(store.to_string())
+            .fetch_optional(db.pool())
+            .await?;
+        if active.is_none() {
+            return Err(CommerceError::Store(StoreError::NotFound("store")));
+        }
+    }
+    Ok((store, kind, subject_id))
 }
 
 /// Places the store's payout hold in the caller's transaction (no-op if one is in place), audited.

@@ -152,6 +152,7 @@ async fn payout_api(app: &TestApp, store: &str, cookie: &str) -> (StatusCode, Va
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one report's journey, from the buyer's thread to the operator's decision")]
 async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter() {
     let app = TestApp::start().await;
     let (alpha, scope, owner) = owner_of(&app, "alpha").await;
