@@ -230,6 +230,14 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
         "{audit:?}"
     );
 
+    // Reports are the reporter's own, and the reported store's: another buyer and another store see none of it.
+    let (_, page) = get(&app, &raj, "/account/messages").await;
+    assert!(!page.contains("Asked me to pay outside") && page.contains("You have not reported anything"), "{page}");
+    let (beta, _, beta_owner) = owner_of(&app, "beta").await;
+    let (_, page) = get(&app, &beta_owner, &format!("/admin/stores/{}/messages", beta.id)).await;
+    assert!(!page.contains("Asked me to pay outside") && !page.contains("payouts are on hold"), "{page}");
+    assert_eq!(payout_api(&app, &beta.id.to_string(), &beta_owner).await.1["error"]["code"], "insufficient_funds");
+
     // Report spam: five reports an hour per buyer.
     for (field, id) in [
         ("store", a.as_str()),
