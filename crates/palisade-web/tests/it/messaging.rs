@@ -9,7 +9,7 @@ use palisade_store::outbox;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{Csrf as _, TestApp, buyer, listing, owner_of};
+use crate::support::{Csrf as _, TestApp, buyer, listing, owner_of, store_token_from_page};
 
 async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client.post(app.url(path)).csrf(app, cookie).form(form).send().await.unwrap()
@@ -109,6 +109,15 @@ async fn messages_are_escaped_warned_withheld_and_isolated_per_buyer_and_store()
     assert!(!get(&app, &beta_cookie, &format!("/admin/stores/{}/messages", beta.id)).await.1.contains("Mei"));
     assert_eq!(get(&app, &beta_cookie, &store_thread).await.0, StatusCode::NOT_FOUND);
     assert_eq!(post(&app, &beta_cookie, &store_thread, &[("body", "hi")]).await.status(), StatusCode::NOT_FOUND);
+    // Without the orders permission (a store token limited to the theme), nothing to read or answer.
+    let token =
+        store_token_from_page(&app, alpha.id, &alpha_cookie, "name=Theme&permission=theme&expires_days=30").await;
+    for path in [format!("/admin/stores/{a}/messages"), store_thread.clone()] {
+        let res = app.client.get(app.url(&path)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let res = app.client.post(app.url(&store_thread)).bearer_auth(&token).form(&[("body", "hi")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // No CSRF token, no message.
     let res = app.client.post(app.url(&thread)).header("cookie", &mei).form(&[("body", "x")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -248,6 +257,12 @@ async fn scam_reports_hold_payouts_at_once_stay_anonymous_and_reach_the_reporter
         assert_eq!(report(&mei, field, id, "misleading").await.status(), StatusCode::SEE_OTHER, "{field}");
     }
     assert_eq!(report(&mei, "listing", &products[0], "misleading").await.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Only an operator reaches the queue or lifts a hold: the merchant's attempt changes nothing.
+    let (st, page) = get(&app, &owner, "/console/reports").await;
+    assert!(st != StatusCode::OK || !page.contains("mei@buyer.example"), "{st}");
+    post(&app, &owner, &format!("/console/stores/{a}/payout-hold/release"), &[]).await;
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "payouts_on_hold");
 
     // The operator sees the reporter and decides; the reporter hears the outcome in the account and by mail.
     let console = app.console_cookie().await;
