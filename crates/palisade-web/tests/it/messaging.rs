@@ -129,7 +129,17 @@ async fn messages_are_escaped_warned_withheld_and_isolated_per_buyer_and_store()
     let res = post(&app, &raj, "/account/messages/start", &[("store", &a), ("order", id), ("body", "x")]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(message_count(&app).await, before, "nothing was written");
+}
 
+/// Size and rate caps: refused whole, nothing stored.
+#[tokio::test]
+async fn messages_are_capped_in_size_and_rate() {
+    let app = TestApp::start().await;
+    let (alpha, scope, _) = owner_of(&app, "alpha").await;
+    let kettle = listing("kettle").title("Kettle").create(&app, &scope).await;
+    let (_, mei) = buyer("mei@buyer.example").named("Mei").signed_in(&app).await;
+    let thread = contact(&app, &mei, &alpha.id.to_string(), &kettle.id.to_string(), "Still available?").await;
+    let before = message_count(&app).await;
     // Oversized: refused whole with a stable code's status, nothing stored.
     let long = "a".repeat(2_001);
     let res = post(&app, &mei, &thread, &[("body", &long)]).await;
@@ -137,14 +147,14 @@ async fn messages_are_escaped_warned_withheld_and_isolated_per_buyer_and_store()
     assert!(res.text().await.unwrap().contains("longer than 2000 characters"));
     assert_eq!(message_count(&app).await, before);
 
-    // Rate limit: 20 messages an hour from one buyer to one store (two are sent already).
-    for i in 2..20 {
+    // Rate limit: 20 messages an hour from one buyer to one store (one is sent already).
+    for i in 1..20 {
         let res = post(&app, &mei, &thread, &[("body", &format!("question {i}"))]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "message {i}");
     }
     let res = post(&app, &mei, &thread, &[("body", "one more")]).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(message_count(&app).await, before + 18);
+    assert_eq!(message_count(&app).await, before + 19);
 }
 
 async fn payout_api(app: &TestApp, store: &str, cookie: &str) -> (StatusCode, Value) {
