@@ -163,7 +163,60 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
         },
     )?;
     register_fraud(reg)?;
+    register_safety(reg)?;
     register_privacy(reg)
+}
+
+const SCAM_WARNINGS: Reference = Reference {
+    framework: "MHA E-commerce Transaction Safety Ratings",
+    clause: "Scam warnings and reporting channels for users",
+};
+
+/// Safe messaging and scam reports (issue #20 items 5 and 6): operators triage reports within their targets, and
+/// buyers are warned about scam patterns in every store's messages.
+fn register_safety(reg: &mut Registry) -> palisade_store::error::Result<()> {
+    reg.register(
+        Control {
+            id: "platform.reports-triaged",
+            area: Area::TransactionSafety,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Scam reports are triaged within target (high severity 1 hour, others 24 hours)",
+            why: "A report is a buyer telling us a seller may be stealing; an untriaged one leaves the next buyer exposed.",
+            remediation: "Open Console → Reports and decide the overdue reports, oldest due first.",
+            references: &[SCAM_WARNINGS, TSR_MONITORING],
+        },
+        |ctx: EvalContext| async move {
+            match crate::scam_reports::overdue_count(&ctx.db).await {
+                Ok(0) => ControlStatus::met("no open report past its triage target"),
+                Ok(n) => ControlStatus::unmet(format!("{n} open report(s) past their triage target")),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "store.messaging-warnings-on",
+            area: Area::TransactionSafety,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "Messaging warnings are not disabled: buyers are warned about scam patterns in the store's messages",
+            why: "Scammers move buyers to PayNow, bank transfers and chat apps; the warning is what stops the buyer.",
+            remediation: "Nothing to do: the platform checks every message and a store cannot turn the warnings off. \
+                          Answer buyers in Admin → Messages, and keep payment in the checkout.",
+            references: &[SCAM_WARNINGS],
+        },
+        |ctx: EvalContext| async move {
+            if ctx.store.is_none() {
+                return ControlStatus::NotApplicable { reason: "per store".into() };
+            }
+            // There is no setting to turn them off: every message is judged when it is sent (messages::send).
+            ControlStatus::met(
+                "every message is checked and flagged ones are shown with a warning; stores cannot turn this off",
+            )
+        },
+    )?;
+    Ok(())
 }
 
 /// The fraud controls (issue #20 item 9): a merchant reviews held orders within 24 hours and none ships

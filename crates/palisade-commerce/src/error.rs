@@ -44,6 +44,12 @@ pub enum CommerceError {
     /// approved.
     #[error("this order is held for review: approve it in the review queue before shipping")]
     HeldForReview,
+    /// Too many messages or reports in a short time from one sender: nothing was written; try again later.
+    #[error("too many {0} in a short time; try again later")]
+    RateLimited(&'static str),
+    /// The store's payouts are on hold (a high-severity scam report or an operator's decision): nothing was paid.
+    #[error("this store's payouts are on hold while Palisade reviews a report; contact support")]
+    PayoutsOnHold,
     /// A refund larger than what escrow still holds for the order.
     #[error("only {held} is still held for this order")]
     RefundExceedsHeld { held: palisade_core::money::Money },

@@ -32,6 +32,11 @@ pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payou
     let id = palisade_core::JobId::new().to_string();
     let now = db.now();
     let mut tx = db.begin_write().await?;
+    // A payout hold (scam report or operator) refuses every payout, on every path; read in this transaction so a
+    // hold placed before it commits is seen.
+    if crate::scam_reports::hold_in(&mut tx, scope).await?.is_some() {
+        return Err(CommerceError::PayoutsOnHold);
+    }
     let transfer = ledger::payout_on(&mut tx, db, scope, amount).await?;
     sqlx::query(
         "INSERT INTO payouts (id, store_id, currency, amount_minor, transfer_id, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -53,6 +53,11 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("address_fields.html", include_str!("../../../themes/default/templates/address_fields.html")),
     ("account_security.html", include_str!("../../../themes/default/templates/account_security.html")),
     ("account_data.html", include_str!("../../../themes/default/templates/account_data.html")),
+    // Messages with sellers and scam reports.
+    ("account_messages.html", include_str!("../../../themes/default/templates/account_messages.html")),
+    ("account_thread.html", include_str!("../../../themes/default/templates/account_thread.html")),
+    ("account_contact.html", include_str!("../../../themes/default/templates/account_contact.html")),
+    ("account_report.html", include_str!("../../../themes/default/templates/account_report.html")),
     ("security_panel.html", SECURITY_PANEL),
     // Two-step verification set-up, recovery codes and re-entering the password, reached from the security tab.
     ("account_reauth.html", include_str!("../../../themes/default/templates/account_reauth.html")),

@@ -122,6 +122,18 @@ typed_id!(
     /// One run of a store's security scan (see `palisade_store::scans`).
     ScanId
 );
+typed_id!(
+    /// One buyer's conversation with one store (see `palisade_commerce::messages`).
+    ThreadId
+);
+typed_id!(
+    /// One message in a buyer–seller thread.
+    MessageId
+);
+typed_id!(
+    /// A buyer's scam report about a store, listing or message (see `palisade_commerce::scam_reports`).
+    ReportId
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,8 @@ pub mod time;
 pub mod zone;
 
 pub use ids::{
-    AccountId, AddressId, AuditEventId, DataRequestId, DisputeId, ImageId, JobId, OrderId, ProductId, ScanId, StoreId,
-    TokenId, TrainingAttemptId, VariantId, WebhookDeliveryId, WebhookSubscriptionId,
+    AccountId, AddressId, AuditEventId, DataRequestId, DisputeId, ImageId, JobId, MessageId, OrderId, ProductId,
+    ReportId, ScanId, StoreId, ThreadId, TokenId, TrainingAttemptId, VariantId, WebhookDeliveryId,
+    WebhookSubscriptionId,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -57,6 +57,9 @@ impl Templates {
         env.add_template("merchant_slips.html", include_str!("../templates/merchant_slips.html"))?;
         env.add_template("merchant_home.html", include_str!("../templates/merchant_home.html"))?;
         env.add_template("merchant_disputes.html", include_str!("../templates/merchant_disputes.html"))?;
+        env.add_template("merchant_messages.html", include_str!("../templates/merchant_messages.html"))?;
+        env.add_template("merchant_thread.html", include_str!("../templates/merchant_thread.html"))?;
+        env.add_template("console_reports.html", include_str!("../templates/console_reports.html"))?;
         env.add_template("merchant_payouts.html", include_str!("../templates/merchant_payouts.html"))?;
         env.add_template("merchant_theme.html", include_str!("../templates/merchant_theme.html"))?;
         env.add_template("merchant_settings.html", include_str!("../templates/merchant_settings.html"))?;

@@ -70,6 +70,31 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
+    /// Every code, in declaration order.
+    pub const ALL: [FindingCode; 16] = [
+        FindingCode::OffPlatformPayment,
+        FindingCode::BankAccount,
+        FindingCode::PhoneNumber,
+        FindingCode::ContactRequest,
+        FindingCode::MessagingApp,
+        FindingCode::MessagingLink,
+        FindingCode::QrPayment,
+        FindingCode::LookalikeDomain,
+        FindingCode::HiddenLink,
+        FindingCode::PaymentLink,
+        FindingCode::ExternalLink,
+        FindingCode::CredentialRequest,
+        FindingCode::CardDetails,
+        FindingCode::CryptoOrGiftCard,
+        FindingCode::PressureToPay,
+        FindingCode::TooLong,
+    ];
+
+    /// The code [`FindingCode::code`] gives back (codes stored with a message are read back with it).
+    pub fn from_code(code: &str) -> Option<FindingCode> {
+        Self::ALL.iter().copied().find(|c| c.code() == code)
+    }
+
     /// The stable machine-readable code.
     pub fn code(self) -> &'static str {
         match self {

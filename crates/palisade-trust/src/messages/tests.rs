@@ -126,3 +126,17 @@ fn pathological_inputs_within_the_limit() {
     // A run of spaced digits far longer than a phone number is not a phone number.
     assert_eq!(verdict(&"9 ".repeat(size / 2)), Verdict::Ok);
 }
+
+#[test]
+fn stored_codes_read_back_to_their_finding() {
+    // Messages store finding codes; each must read back to the same finding (and its reason), and no two share one.
+    let mut seen = std::collections::BTreeSet::new();
+    for code in FindingCode::ALL {
+        assert!(seen.insert(code.code()), "{} listed twice", code.code());
+        assert_eq!(FindingCode::from_code(code.code()), Some(code));
+        assert!(!code.reason().is_empty());
+    }
+    assert_eq!(FindingCode::from_code("no_such_code"), None);
+    // ALL is every variant: the last one declared is in it, and a new variant must be added there to be stored.
+    assert!(FindingCode::ALL.contains(&FindingCode::TooLong));
+}

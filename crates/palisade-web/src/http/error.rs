@@ -324,6 +324,8 @@ impl From<palisade_commerce::CommerceError> for ApiError {
             e @ E::TotalTooLarge(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large", e.to_string())
             }
+            e @ E::RateLimited(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string()),
+            e @ E::PayoutsOnHold => ApiError::new(StatusCode::CONFLICT, "payouts_on_hold", e.to_string()),
             e @ E::RefundExceedsHeld { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_held", e.to_string())
             }

@@ -95,6 +95,7 @@ fn fill(template: &str, store: &str, account: &str, other: &str) -> String {
         "{scan}",
         "{file}",
         "{finding}",
+        "{thread}",
     ] {
         path = path.replace(p, other);
     }

@@ -24,6 +24,7 @@ mod import_guard;
 mod limits;
 mod matrix_api;
 mod merchant_abuse;
+mod messaging;
 mod money;
 mod orders;
 mod outsider;

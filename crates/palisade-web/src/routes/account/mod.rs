@@ -4,6 +4,7 @@
 
 pub mod buyer;
 pub mod data;
+pub mod messages;
 pub mod passkeys;
 pub mod password_reset;
 pub mod sessions_api;

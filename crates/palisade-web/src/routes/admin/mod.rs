@@ -10,6 +10,7 @@ pub mod firewall_api;
 pub mod fraud;
 pub mod home;
 pub mod merchant;
+pub mod messages;
 pub mod orders;
 pub mod product_import;
 pub mod scans;

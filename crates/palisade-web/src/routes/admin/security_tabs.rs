@@ -40,6 +40,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.data-requests-answered", "data-requests"),
     ("store.scanned-recently", "security/scans"),
     ("store.findings-triaged", "security/scans#findings"),
+    ("store.messaging-warnings-on", "messages"),
 ];
 
 /// The Fix link of a store control, if it has one.

@@ -5,4 +5,5 @@ pub mod applications;
 pub mod assessment;
 pub mod pages;
 pub mod platform_api;
+pub mod reports;
 pub mod updates;
