@@ -31,6 +31,7 @@ pub mod rich_text;
 pub mod safety;
 pub mod theme_output;
 pub mod themes;
+pub mod verification;
 pub mod webhooks;
 
 pub use error::CommerceError;

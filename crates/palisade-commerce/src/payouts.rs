@@ -20,7 +20,8 @@ pub struct Payout {
     pub created_at: Timestamp,
 }
 
-/// Pays `amount` out of the store's balance. Fails with `InsufficientFunds` when the balance is short.
+/// Pays `amount` out of the store's balance. Fails with `SellerUnverified` unless the store's seller is verified
+/// ([`crate::verification`]), and with `InsufficientFunds` when the balance is short.
 pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payout> {
     if amount.minor <= 0 {
         return Err(CommerceError::Invalid("a payout must be a positive amount".into()));
@@ -32,6 +33,8 @@ pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payou
     let id = palisade_core::JobId::new().to_string();
     let now = db.now();
     let mut tx = db.begin_write().await?;
+    // Checked in the payout's transaction: every path (page, API, CLI, jobs) ends here.
+    crate::verification::require_verified_on(&mut tx, scope).await?;
     let transfer = ledger::payout_on(&mut tx, db, scope, amount).await?;
     sqlx::query(
         "INSERT INTO payouts (id, store_id, currency, amount_minor, transfer_id, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
