@@ -566,3 +566,162 @@ pub async fn verify_for_demo(db: &Db, scope: &StaffScope, uen: &Uen, name: &str)
     tx.commit().await?;
     Ok(())
 }
+
+/// Largest document accepted (the upload route's body limit is this plus multipart framing).
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+/// Most documents a store keeps for review.
+pub const MAX_DOCUMENTS: i64 = 10;
+/// Longest file name kept (shown to the operator; the download names the file by its id).
+const MAX_FILE_NAME: usize = 120;
+
+/// The content type of an allowed document, by its magic bytes (never by its name or the browser's word): PDF,
+/// PNG or JPEG. `None` for anything else (an HTML page renamed `.pdf` is refused).
+#[must_use]
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// A document's description (never its content).
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub uploaded_at: Timestamp,
+}
+
+/// The associated data a document is sealed with: its store and id, so a sealed value copied to another store's
+/// row does not open.
+#[must_use]
+pub fn document_context(store: StoreId, id: &str) -> String {
+    format!("verification-document:{store}:{id}")
+}
+
+/// Keeps a document for review, sealed by `seal(plaintext, context)` (the web layer's AEAD under a
+/// master-key-derived key). Refused: empty, over [`MAX_DOCUMENT_BYTES`], not PDF/PNG/JPEG by magic bytes, more than
+/// [`MAX_DOCUMENTS`] already, or a verified store (nothing to review). Audited (name and type, not the content).
+pub async fn add_document(
+    db: &Db,
+    scope: &StaffScope,
+    file_name: &str,
+    bytes: &[u8],
+    seal: &(dyn Fn(&[u8], &str) -> String + Sync),
+) -> Result<Document> {
+    if bytes.is_empty() {
+        return Err(CommerceError::Invalid("choose a file to upload".into()));
+    }
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(CommerceError::Invalid(format!(
+            "documents must be at most {} MiB",
+            MAX_DOCUMENT_BYTES / 1024 / 1024
+        )));
+    }
+    let content_type = sniff(bytes)
+        .ok_or_else(|| CommerceError::Invalid("documents must be PDF, PNG or JPEG files".into()))?;
+    let name: String = file_name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '"'))
+        .take(MAX_FILE_NAME)
+        .collect();
+    let name = if name.trim().is_empty() { "document".to_owned() } else { name.trim().to_owned() };
+    let id = palisade_core::JobId::new().to_string();
+    let sealed = seal(bytes, &document_context(scope.store_id(), &id));
+    let store = scope.store_key();
+    let now = db.now();
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    let mut tx = db.begin_write().await?;
+    if load(&mut tx, &store).await?.state == State::Verified {
+        return Err(CommerceError::InvalidTransition("the store is verified: no documents are needed".into()));
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verification_documents WHERE store_id = $1")
+        .bind(&store)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= MAX_DOCUMENTS {
+        return Err(CommerceError::Invalid(format!("at most {MAX_DOCUMENTS} documents per store")));
+    }
+    sqlx::query(
+        "INSERT INTO verification_documents (id, store_id, file_name, content_type, size_bytes, sealed, uploaded_at, \
+         uploaded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&store)
+    .bind(&name)
+    .bind(content_type)
+    .bind(size)
+    .bind(&sealed)
+    .bind(now.0)
+    .bind(scope.actor().as_audit_text())
+    .execute(&mut *tx)
+    .await?;
+    audit::record_store(
+        &mut tx,
+        db,
+        scope,
+        NewEvent::new("verification.document_added", &format!("verification_document:{id}"))
+            .details(serde_json::json!({"content_type": content_type, "size_bytes": size})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Document { id, file_name: name, content_type: content_type.to_owned(), size_bytes: size, uploaded_at: now })
+}
+
+type DocRow = (String, String, String, i64, i64);
+
+fn document(row: DocRow) -> Document {
+    let (id, file_name, content_type, size_bytes, at) = row;
+    Document { id, file_name, content_type, size_bytes, uploaded_at: Timestamp(at) }
+}
+
+async fn documents_of(db: &Db, store: &str) -> Result<Vec<Document>> {
+    let rows: Vec<DocRow> = sqlx::query_as(
+        "SELECT id, file_name, content_type, size_bytes, uploaded_at FROM verification_documents \
+         WHERE store_id = $1 ORDER BY uploaded_at, id",
+    )
+    .bind(store)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(document).collect())
+}
+
+/// The store's documents (descriptions only).
+pub async fn documents(db: &Db, scope: &StaffScope) -> Result<Vec<Document>> {
+    documents_of(db, &scope.store_key()).await
+}
+
+/// A store's documents, for the operator's review.
+pub async fn documents_for_review(db: &Db, operator: &OperatorPrincipal, store: StoreId) -> Result<Vec<Document>> {
+    documents_of(db, &operator.store_scope(store).store_key()).await
+}
+
+/// One document's description and sealed content, for the operator (open it with [`document_context`]). The
+/// download is audited in the store's chain as the operator. Another store's document id is not found.
+pub async fn document_for_review(
+    db: &Db,
+    operator: &OperatorPrincipal,
+    store: StoreId,
+    id: &str,
+) -> Result<(Document, String)> {
+    let scope = operator.store_scope(store);
+    let row: Option<(String, String, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT id, file_name, content_type, size_bytes, uploaded_at, sealed FROM verification_documents \
+         WHERE store_id = $1 AND id = $2",
+    )
+    .bind(scope.store_key())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (id, name, ty, size, at, sealed) = row.ok_or(StoreError::NotFound("document"))?;
+    audit::record_store_now(db, &scope, NewEvent::new("verification.document_viewed", &format!("verification_document:{id}")))
+        .await?;
+    Ok((document((id, name, ty, size, at)), sealed))
+}

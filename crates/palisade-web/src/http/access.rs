@@ -145,12 +145,14 @@ pub async fn admit_upload(
     state: &AppState,
     req: axum::extract::Request,
 ) -> Result<axum::extract::Request, Box<Response>> {
-    use crate::http::layers::{is_archive_upload, is_product_import, is_upload};
+    use crate::http::layers::{is_archive_upload, is_product_import, is_upload, is_verification_upload};
     let (method, path) = (req.method(), req.uri().path());
     // The permission each upload route's handler asks for, asked here before the body: a member without it would
     // otherwise still make the server read tens of MiB.
     let permission = if is_archive_upload(method, path) {
         Permission::CustomerData
+    } else if is_verification_upload(method, path) {
+        Permission::Payouts
     } else if is_product_import(method, path) || is_upload(method, path) {
         Permission::Products
     } else {

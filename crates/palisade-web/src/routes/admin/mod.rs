@@ -18,3 +18,4 @@ pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
 pub mod training;
+pub mod verification;

@@ -5,3 +5,4 @@ pub mod applications;
 pub mod pages;
 pub mod platform_api;
 pub mod updates;
+pub mod verification;
