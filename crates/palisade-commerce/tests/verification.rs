@@ -296,3 +296,48 @@ async fn the_listing_gate_follows_the_operator_setting_and_fails_closed() {
     palisade_store::settings::put(&t, key, &serde_json::json!(false)).await.unwrap();
     verification::require_listing_allowed(&t, &a).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_verification_controls_follow_the_state() {
+    use palisade_core::matrix::ControlStatus;
+    use palisade_store::matrix::{NodeFacts, Registry};
+    use std::sync::Arc;
+    fn status<'a>(r: &'a palisade_store::matrix::Report, id: &str) -> &'a ControlStatus {
+        r.areas
+            .iter()
+            .flat_map(|a| a.platform.iter().chain(a.merchant.iter()))
+            .find(|c| c.control.id == id)
+            .map(|c| &c.status)
+            .unwrap()
+    }
+    let t = TestDb::new().await;
+    let a = store(&t, "kaya").await;
+    let op = operator(&t).await;
+    let mut reg = Registry::default();
+    palisade_commerce::controls::register(&mut reg).unwrap();
+    let facts = Arc::new(NodeFacts { data_dir: std::env::temp_dir(), master_key_path: std::env::temp_dir().join("k") });
+    let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
+    assert!(!status(&r, "store.verification-current").is_met());
+    assert!(status(&r, "platform.sellers-with-payouts-verified").is_met(), "no payouts yet");
+    // A payout recorded before verification existed (an older release) makes the platform control unmet.
+    sqlx::query(
+        "INSERT INTO payouts (id, store_id, currency, amount_minor, transfer_id, requested_by, created_at) \
+         VALUES ('legacy', $1, 'SGD', 100, 't', 'system:test', 0)",
+    )
+    .bind(a.store_key())
+    .execute(t.pool())
+    .await
+    .unwrap();
+    let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
+    assert!(!status(&r, "platform.sellers-with-payouts-verified").is_met());
+    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya").await.unwrap();
+    verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
+    let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
+    assert!(status(&r, "store.verification-current").is_met());
+    assert!(status(&r, "platform.sellers-with-payouts-verified").is_met());
+    verification::set_payout_account(&t, &a, account("11112222")).await.unwrap();
+    verification::set_payout_account(&t, &a, account("33334444")).await.unwrap();
+    let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
+    assert!(!status(&r, "store.verification-current").is_met());
+    assert!(!status(&r, "platform.sellers-with-payouts-verified").is_met());
+}
