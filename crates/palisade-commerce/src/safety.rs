@@ -207,12 +207,7 @@ fn verified(f: &Figures) -> Factor {
     if f.verified {
         factor("verified", "Seller identity", "verified by Palisade".into(), Judgement::Good)
     } else {
-        factor(
-            "verified",
-            "Seller identity",
-            "not yet verified by Palisade".into(),
-            Judgement::Unknown,
-        )
+        factor("verified", "Seller identity", "not yet verified by Palisade".into(), Judgement::Unknown)
     }
 }
 

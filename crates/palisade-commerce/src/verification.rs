@@ -128,7 +128,8 @@ impl RegistryAnswer {
 #[error("the government records service is unavailable: {0}")]
 pub struct RegistryUnavailable(pub String);
 
-type RegistryFuture<'a> = Pin<Box<dyn Future<Output = std::result::Result<RegistryAnswer, RegistryUnavailable>> + Send + 'a>>;
+type RegistryFuture<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<RegistryAnswer, RegistryUnavailable>> + Send + 'a>>;
 
 /// Government records (ACRA for UENs; individuals are checked by the operator's document review, so the built-in
 /// registry only checks the masked form's shape). Implementations must never log the identifiers.
@@ -199,8 +200,7 @@ type Row = (
     Option<i64>,
 );
 
-const COLUMNS: &str =
-    "state, kind, uen, nric_masked, legal_name, registry_status, reason, submitted_at, decided_at";
+const COLUMNS: &str = "state, kind, uen, nric_masked, legal_name, registry_status, reason, submitted_at, decided_at";
 
 fn from_row(store: String, row: Option<Row>, account: Option<String>) -> Result<Verification> {
     let Some((state, kind, uen, masked, name, registry, reason, submitted, decided)) = row else {
@@ -420,13 +420,24 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, store: StoreId, decis
 
 /// The operator's queue: submitted verifications, oldest first.
 pub async fn queue(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Verification>> {
-    let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT store_id, {COLUMNS} FROM store_verifications WHERE state = 'submitted' \
+    type QueueRow = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT store_id, {COLUMNS} FROM store_verifications WHERE state = 'submitted' \
              ORDER BY submitted_at, store_id LIMIT 500"
-        )))
-        .fetch_all(db.pool())
-        .await?;
+    )))
+    .fetch_all(db.pool())
+    .await?;
     rows.into_iter()
         .map(|(store, s, k, u, m, n, r, why, sub, dec)| from_row(store, Some((s, k, u, m, n, r, why, sub, dec)), None))
         .collect()
@@ -625,13 +636,10 @@ pub async fn add_document(
             MAX_DOCUMENT_BYTES / 1024 / 1024
         )));
     }
-    let content_type = sniff(bytes)
-        .ok_or_else(|| CommerceError::Invalid("documents must be PDF, PNG or JPEG files".into()))?;
-    let name: String = file_name
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '"'))
-        .take(MAX_FILE_NAME)
-        .collect();
+    let content_type =
+        sniff(bytes).ok_or_else(|| CommerceError::Invalid("documents must be PDF, PNG or JPEG files".into()))?;
+    let name: String =
+        file_name.chars().filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '"')).take(MAX_FILE_NAME).collect();
     let name = if name.trim().is_empty() { "document".to_owned() } else { name.trim().to_owned() };
     let id = palisade_core::JobId::new().to_string();
     let sealed = seal(bytes, &document_context(scope.store_id(), &id));
@@ -721,7 +729,11 @@ pub async fn document_for_review(
     .fetch_optional(db.pool())
     .await?;
     let (id, name, ty, size, at, sealed) = row.ok_or(StoreError::NotFound("document"))?;
-    audit::record_store_now(db, &scope, NewEvent::new("verification.document_viewed", &format!("verification_document:{id}")))
-        .await?;
+    audit::record_store_now(
+        db,
+        &scope,
+        NewEvent::new("verification.document_viewed", &format!("verification_document:{id}")),
+    )
+    .await?;
     Ok((document((id, name, ty, size, at)), sealed))
 }

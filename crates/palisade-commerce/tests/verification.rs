@@ -96,9 +96,10 @@ async fn payouts_wait_for_an_operator_and_a_bank_account_change_blocks_them_agai
     assert_eq!(verification::get(&t, &a).await.unwrap().state, State::Unverified);
     assert!(unverified(payouts::request(&t, &a, sgd(100)).await), "no row: unverified");
 
-    let v = verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya Pte Ltd")
-        .await
-        .unwrap();
+    let v =
+        verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya Pte Ltd")
+            .await
+            .unwrap();
     assert_eq!(v.state, State::Submitted);
     assert_eq!(v.identifier.as_deref(), Some("53143018M"));
     assert!(unverified(payouts::request(&t, &a, sgd(100)).await), "submitted is not verified");
@@ -138,7 +139,8 @@ async fn payouts_wait_for_an_operator_and_a_bank_account_change_blocks_them_agai
     // Every step is in the store's audit chain, the account only masked.
     let events = palisade_store::audit::list_store(&t, &a, 100).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-    for want in ["verification.submitted", "verification.approved", "payout_account.changed", "verification.resubmitted"]
+    for want in
+        ["verification.submitted", "verification.approved", "payout_account.changed", "verification.resubmitted"]
     {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
@@ -155,14 +157,16 @@ async fn rejection_keeps_the_reason_and_allows_a_new_submission() {
     let op = operator(&t).await;
     let reject = |reason: &str| Decision::Reject { reason: reason.into() };
     assert!(
-        matches!(verification::decide(&t, &op, a.store_id(), reject("x")).await, Err(CommerceError::InvalidTransition(_))),
+        matches!(
+            verification::decide(&t, &op, a.store_id(), reject("x")).await,
+            Err(CommerceError::InvalidTransition(_))
+        ),
         "nothing submitted yet"
     );
-    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya").await.unwrap();
-    assert!(matches!(
-        verification::decide(&t, &op, a.store_id(), reject("   ")).await,
-        Err(CommerceError::Invalid(_))
-    ));
+    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya")
+        .await
+        .unwrap();
+    assert!(matches!(verification::decide(&t, &op, a.store_id(), reject("   ")).await, Err(CommerceError::Invalid(_))));
     assert!(matches!(
         verification::decide(&t, &op, a.store_id(), reject(&"x".repeat(1001))).await,
         Err(CommerceError::TooLong { .. })
@@ -171,9 +175,10 @@ async fn rejection_keeps_the_reason_and_allows_a_new_submission() {
     assert_eq!(v.state, State::Rejected);
     assert_eq!(v.reason.as_deref(), Some("The name does not match the UEN."));
     assert!(unverified(payouts::request(&t, &a, sgd(1)).await));
-    let v = verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya Pte Ltd")
-        .await
-        .unwrap();
+    let v =
+        verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya Pte Ltd")
+            .await
+            .unwrap();
     assert_eq!((v.state, v.reason), (State::Submitted, None), "a new submission clears the reason");
 }
 
@@ -183,13 +188,17 @@ async fn the_registry_refuses_unknown_and_deregistered_numbers_before_anything_i
     let a = store(&t, "kaya").await;
     let unknown = business("12345000");
     let gone = business("12345999");
-    assert_eq!(TestRegistry.check(&Identity::Business { uen: unknown.clone() }).await.unwrap(), RegistryAnswer::NotFound);
+    assert_eq!(
+        TestRegistry.check(&Identity::Business { uen: unknown.clone() }).await.unwrap(),
+        RegistryAnswer::NotFound
+    );
     for uen in [unknown, gone] {
         let r = verification::submit(&t, &a, &TestRegistry, Identity::Business { uen }, "Kaya").await;
         assert!(matches!(r, Err(CommerceError::Registry(_))), "{r:?}");
     }
     for name in ["", "  ", "a\u{0}b"] {
-        let r = verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, name).await;
+        let r =
+            verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, name).await;
         assert!(matches!(r, Err(CommerceError::Invalid(_))), "{name:?}: {r:?}");
     }
     let r = verification::submit(
@@ -202,7 +211,13 @@ async fn the_registry_refuses_unknown_and_deregistered_numbers_before_anything_i
     .await;
     assert!(matches!(r, Err(CommerceError::TooLong { .. })));
     assert_eq!(verification::get(&t, &a).await.unwrap().state, State::Unverified, "nothing written");
-    assert!(palisade_store::audit::list_store(&t, &a, 10).await.unwrap().iter().all(|e| !e.action.starts_with("verification")));
+    assert!(
+        palisade_store::audit::list_store(&t, &a, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| !e.action.starts_with("verification"))
+    );
 }
 
 #[tokio::test]
@@ -210,9 +225,10 @@ async fn an_nric_is_kept_only_as_a_keyed_hash_and_a_masked_form() {
     let t = TestDb::new().await;
     let a = store(&t, "mei").await;
     let nric = Nric::parse("S1234567D").unwrap();
-    let v = verification::submit(&t, &a, &TestRegistry, Identity::Individual { nric: nric.to_record(&key()) }, "Tan Mei")
-        .await
-        .unwrap();
+    let v =
+        verification::submit(&t, &a, &TestRegistry, Identity::Individual { nric: nric.to_record(&key()) }, "Tan Mei")
+            .await
+            .unwrap();
     assert_eq!(v.identifier.as_deref(), Some("S****567D"));
     assert_eq!(v.kind.as_deref(), Some("individual"));
     assert!(!serde_json::to_string(&v).unwrap().contains("1234567"));
@@ -240,8 +256,12 @@ async fn one_store_verification_never_touches_another() {
     let a = store(&t, "alpha").await;
     let b = store(&t, "beta").await;
     let op = operator(&t).await;
-    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Alpha").await.unwrap();
-    verification::submit(&t, &b, &TestRegistry, Identity::Business { uen: business("00192200") }, "Beta").await.unwrap();
+    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Alpha")
+        .await
+        .unwrap();
+    verification::submit(&t, &b, &TestRegistry, Identity::Business { uen: business("00192200") }, "Beta")
+        .await
+        .unwrap();
     let queue = verification::queue(&t, &op).await.unwrap();
     assert_eq!(queue.len(), 2);
     verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
@@ -254,9 +274,10 @@ async fn one_store_verification_never_touches_another() {
     verification::set_payout_account(&t, &b, account("55556666")).await.unwrap();
     assert_eq!(verification::get(&t, &a).await.unwrap().state, State::Verified);
     assert_eq!(verification::get(&t, &a).await.unwrap().payout_account.as_deref(), Some("DBS ****2222"));
-    assert_eq!(verification::queue(&t, &op).await.unwrap().iter().map(|v| v.store_id.clone()).collect::<Vec<_>>(), [
-        b.store_key()
-    ]);
+    assert_eq!(
+        verification::queue(&t, &op).await.unwrap().iter().map(|v| v.store_id.clone()).collect::<Vec<_>>(),
+        [b.store_key()]
+    );
 }
 
 #[tokio::test]
@@ -289,10 +310,27 @@ async fn the_listing_gate_follows_the_operator_setting_and_fails_closed() {
         matches!(verification::require_listing_allowed(&t, &a).await, Err(CommerceError::SellerUnverified)),
         "an unreadable setting requires verification"
     );
+    // Publishing is refused (new or existing product); a draft is fine.
+    use palisade_commerce::catalog::{self, NewProduct, NewVariant, ProductStatus};
+    let product = |status| NewProduct {
+        slug: Slug::parse("kaya-jam").unwrap(),
+        title: "Kaya".into(),
+        description: String::new(),
+        status,
+        category: None,
+        variants: vec![NewVariant { sku: "KAYA-1".into(), options: serde_json::json!({}), price: sgd(1200), stock: 5 }],
+    };
+    palisade_store::settings::put(&t, key, &serde_json::json!(true)).await.unwrap();
+    let r = catalog::create_product(&t, &a, product(ProductStatus::Published)).await;
+    assert!(matches!(r, Err(CommerceError::SellerUnverified)), "{r:?}");
+    let draft = catalog::create_product(&t, &a, product(ProductStatus::Draft)).await.unwrap();
+    let r = catalog::set_status(&t, &a, draft.id, ProductStatus::Published).await;
+    assert!(matches!(r, Err(CommerceError::SellerUnverified)), "{r:?}");
     verification::verify_for_demo(&t, &StaffScope::system(a.store_id(), "demo"), &business("53143018"), "Kaya")
         .await
         .unwrap();
     verification::require_listing_allowed(&t, &a).await.unwrap();
+    catalog::set_status(&t, &a, draft.id, ProductStatus::Published).await.unwrap();
     palisade_store::settings::put(&t, key, &serde_json::json!(false)).await.unwrap();
     verification::require_listing_allowed(&t, &a).await.unwrap();
 }
@@ -330,7 +368,9 @@ async fn the_verification_controls_follow_the_state() {
     .unwrap();
     let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
     assert!(!status(&r, "platform.sellers-with-payouts-verified").is_met());
-    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya").await.unwrap();
+    verification::submit(&t, &a, &TestRegistry, Identity::Business { uen: business("53143018") }, "Kaya")
+        .await
+        .unwrap();
     verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
     let r = reg.evaluate_store(&t, &facts, &a).await.unwrap();
     assert!(status(&r, "store.verification-current").is_met());

@@ -40,8 +40,8 @@ pub fn identity(state: &AppState, kind: &str, number: &str) -> Result<Identity, 
             Ok(Identity::Business { uen })
         }
         "individual" => {
-            let nric =
-                Nric::parse(number).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+            let nric = Nric::parse(number)
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
             Ok(Identity::Individual { nric: nric.to_record(&nric_key(state)?) })
         }
         _ => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kind", "kind is business or individual")),

@@ -92,10 +92,11 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
     let page = app.client.get(app.url(&format!("/admin/stores/{store}/verification"))).header("cookie", &owner);
     let html = page.send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Not verified") && html.contains("Back to payouts"), "{html}");
-    let res = form(&app, &owner, &format!("/admin/stores/{store}/verification"), "kind=business&number=53143018C&name=Alpha")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        form(&app, &owner, &format!("/admin/stores/{store}/verification"), "kind=business&number=53143018C&name=Alpha")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a wrong check letter is refused");
     let res = form(
         &app,
@@ -152,10 +153,15 @@ async fn a_rejection_reaches_the_seller_and_an_nric_is_never_stored_in_full() {
     let app = TestApp::start().await;
     let (s, scope, owner) = owner_of(&app, "mei").await;
     let store = s.id.to_string();
-    let res = form(&app, &owner, &format!("/admin/stores/{store}/verification"), "kind=individual&number=S1234567D&name=Tan+Mei")
-        .send()
-        .await
-        .unwrap();
+    let res = form(
+        &app,
+        &owner,
+        &format!("/admin/stores/{store}/verification"),
+        "kind=individual&number=S1234567D&name=Tan+Mei",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let row: (Option<String>, Option<String>) =
         sqlx::query_as("SELECT nric_hash, nric_masked FROM store_verifications WHERE store_id = $1")
@@ -166,7 +172,10 @@ async fn a_rejection_reaches_the_seller_and_an_nric_is_never_stored_in_full() {
     assert_eq!(row.1.as_deref(), Some("S****567D"));
     assert!(row.0.as_deref().is_some_and(|h| h.len() == 64 && !h.contains("1234567")));
     let console = app.console_cookie().await;
-    assert_eq!(decide(&app, &console, &store, "decision=reject&reason=").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        decide(&app, &console, &store, "decision=reject&reason=").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let res = decide(&app, &console, &store, "decision=reject&reason=The+photo+is+unreadable.").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = app

@@ -4,11 +4,11 @@
 //! permission (verification is what payouts wait for); the bank account and submissions also need a person who
 //! entered their password recently. The operator's side is `routes::console::verification`.
 
-use axum::extract::multipart::MultipartRejection;
 use crate::http::form::FormRejection;
+use axum::Router;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::routing::{get, post};
-use axum::Router;
 use palisade_commerce::verification;
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
@@ -17,8 +17,8 @@ use serde_json::json;
 use crate::http::access::StaffAccess;
 use crate::http::form::Form;
 use crate::http::{ApiError, PageError};
-use crate::routes::admin::security_center::AdminError;
 use crate::routes::admin::merchant::{PageResult, back, bad_form, base, invalid, page, saved_to, scope};
+use crate::routes::admin::security_center::AdminError;
 use crate::services::{self, Refusal};
 use crate::state::AppState;
 
@@ -146,7 +146,9 @@ async fn upload(
     };
     let mut form = form.map_err(|e| invalid(format!("send the document as multipart/form-data: {}", e.body_text())))?;
     let mut file = None;
-    while let Some(field) = form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))? {
+    while let Some(field) =
+        form.next_field().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?
+    {
         if field.name() == Some("document") {
             let name = field.file_name().unwrap_or("document").to_owned();
             let bytes = field.bytes().await.map_err(|e| invalid(format!("the upload could not be read: {e}")))?;

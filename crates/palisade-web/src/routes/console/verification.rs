@@ -40,10 +40,9 @@ async fn queue(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperat
         };
         items.push(json!({"v": v, "documents": docs}));
     }
-    let page = state.templates.render(
-        "console_verifications.html",
-        json!({"operator": op.email(), "is_operator": true, "items": items}),
-    )?;
+    let page = state
+        .templates
+        .render("console_verifications.html", json!({"operator": op.email(), "is_operator": true, "items": items}))?;
     Ok(Html(page))
 }
 
