@@ -381,3 +381,13 @@ async fn the_verification_controls_follow_the_state() {
     assert!(!status(&r, "store.verification-current").is_met());
     assert!(!status(&r, "platform.sellers-with-payouts-verified").is_met());
 }
+
+#[test]
+fn documents_are_recognised_by_their_bytes_not_their_names() {
+    assert_eq!(verification::sniff(b"%PDF-1.7\n"), Some("application/pdf"));
+    assert_eq!(verification::sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+    assert_eq!(verification::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+    for fake in [&b"<!doctype html><html>"[..], b"<html><script>", b" %PDF-1.7", b"GIF89a", b"", b"\x89PNG"] {
+        assert_eq!(verification::sniff(fake), None, "{fake:?}");
+    }
+}

@@ -204,9 +204,19 @@ async fn documents_are_allow_listed_sealed_and_downloaded_as_attachments_by_the_
     let store = s.id.to_string();
     let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\nsecret business profile\n%%EOF".to_vec();
 
-    // HTML renamed .pdf: refused by its bytes.
-    let res = upload(&app, &store, &owner, "profile.pdf", b"<html><script>alert(1)</script></html>").await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // HTML renamed .pdf: refused (the firewall may answer before the handler's magic-byte check does).
+    for html in
+        [&b"<!doctype html><html><body><h1>Profile</h1></body></html>"[..], b"<html><script>alert(1)</script></html>"]
+    {
+        let res = upload(&app, &store, &owner, "profile.pdf", html).await;
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    // Other files renamed .pdf (a GIF, a ZIP, plain text): refused by their bytes.
+    for fake in [&b"GIF89a\x01\x00\x01\x00"[..], b"PK\x03\x04 not a pdf", b"just some text"] {
+        let res = upload(&app, &store, &owner, "profile.pdf", fake).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("PDF, PNG or JPEG"));
+    }
     // Over the cap: refused (the declared length alone is enough).
     let big = vec![b'%'; verification::MAX_DOCUMENT_BYTES + 100 * 1024];
     assert_eq!(upload(&app, &store, &owner, "big.pdf", &big).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
