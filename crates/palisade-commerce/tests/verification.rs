@@ -359,6 +359,14 @@ async fn the_verification_controls_follow_the_state() {
     assert!(status(&r, "platform.sellers-with-payouts-verified").is_met(), "no payouts yet");
     // A payout recorded before verification existed (an older release) makes the platform control unmet.
     sqlx::query(
+        "INSERT INTO ledger_transfers (id, kind, store_id, reference, currency, amount, created_at) \
+         VALUES ('t', 'payout', $1, 'legacy', 'SGD', 100, 0)",
+    )
+    .bind(a.store_key())
+    .execute(t.pool())
+    .await
+    .unwrap();
+    sqlx::query(
         "INSERT INTO payouts (id, store_id, currency, amount_minor, transfer_id, requested_by, created_at) \
          VALUES ('legacy', $1, 'SGD', 100, 't', 'system:test', 0)",
     )
