@@ -150,7 +150,9 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     let ship_ms = i64::try_from(crate::controls::SHIP_WITHIN.as_millis()).unwrap_or(i64::MAX);
     let deadline_passed = now.saturating_sub(ship_ms);
     // Paid orders: every status an order reaches once paid (placed and cancelled orders were never paid).
-    let row: Option<(i64, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    // created, verified, paid orders, disputes, due, on time, review sum, review count.
+    type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT s.created_at, \
          (SELECT COUNT(*) FROM store_verifications v WHERE v.store_id = s.id AND v.state = 'verified'), \
          (SELECT COUNT(*) FROM orders o WHERE o.store_id = s.id AND o.created_at >= $2 \
