@@ -101,11 +101,14 @@ const UNVERIFIED_DEMO_STORE: &str = "marina-books";
 /// A valid business UEN for a demo shop, the same on every run (digits from the slug, the check letter found).
 fn demo_uen(slug: &str) -> anyhow::Result<palisade_trust::uen::Uen> {
     let n = slug.bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b))) % 1_000_000;
-    // Ends in 1: never one of the test registry's "not found" (…000) or "deregistered" (…999) numbers.
-    let digits = format!("53{n:05}1");
-    ('A'..='Z')
-        .find_map(|c| palisade_trust::uen::Uen::parse(&format!("{digits}{c}"), 2026).ok())
-        .ok_or_else(|| anyhow::anyhow!("no check letter for the demo UEN {digits}"))
+    // Ends in 1: never one of the test registry's "not found" (…000) or "deregistered" (…999) numbers. Not every
+    // 8 digits have a business check letter, so the next numbers are tried.
+    (0..100u32)
+        .map(|k| format!("53{:05}1", (n + k) % 100_000))
+        .find_map(|digits| {
+            ('A'..='Z').find_map(|c| palisade_trust::uen::Uen::parse(&format!("{digits}{c}"), 2026).ok())
+        })
+        .ok_or_else(|| anyhow::anyhow!("no demo UEN near {n}"))
 }
 
 async fn account(db: &palisade_store::Db, email: &str, name: &str) -> anyhow::Result<(tenancy::Account, bool)> {
