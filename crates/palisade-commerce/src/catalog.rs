@@ -116,6 +116,9 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
         return Err(CommerceError::Invalid("a product needs 1 to 100 variants".into()));
     }
     check_prices(&new.variants, palisade_store::tenancy::get_store(db, scope).await?.currency)?;
+    if new.status == ProductStatus::Published {
+        crate::verification::require_listing_allowed(db, scope).await?;
+    }
     let id = ProductId::new();
     let now = db.now();
     let mut tx = db.begin_write().await?;
@@ -293,8 +296,12 @@ pub async fn list_products(db: &Db, scope: &StaffScope, limit: i64, offset: i64)
 }
 
 /// Changes a product's status (publish, unpublish, archive), audited. A product without variants (possible after
-/// an import) cannot be published: it has nothing to sell.
+/// an import) cannot be published: it has nothing to sell; nor can an unverified seller's when the operator
+/// requires verification before listing ([`crate::verification::REQUIRED_BEFORE_LISTING`]).
 pub async fn set_status(db: &Db, scope: &StaffScope, id: ProductId, status: ProductStatus) -> Result<()> {
+    if status == ProductStatus::Published {
+        crate::verification::require_listing_allowed(db, scope).await?;
+    }
     let mut tx = db.begin_write().await?;
     if status == ProductStatus::Published {
         let (variants,): (i64,) =

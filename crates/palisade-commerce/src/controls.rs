@@ -25,6 +25,10 @@ const PDPA_RESPONSE_TIME: Reference = Reference {
     clause: "reg 5 / reg 4: respond to access and correction requests within 30 days",
 };
 const PDPA_INTERMEDIARY: Reference = Reference { framework: "PDPA", clause: "s4(2) Data intermediary" };
+const TSR_SELLER_ID: Reference = Reference {
+    framework: "MHA E-commerce Transaction Safety Ratings",
+    clause: "Seller authentication against government-issued records",
+};
 const PCI_FRAUD: Reference = Reference {
     framework: "PCI DSS 4.0",
     clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to",
@@ -164,6 +168,7 @@ pub fn register(reg: &mut Registry) -> palisade_store::error::Result<()> {
     )?;
     register_fraud(reg)?;
     register_safety(reg)?;
+    register_verification(reg)?;
     register_privacy(reg)
 }
 
@@ -217,6 +222,71 @@ fn register_safety(reg: &mut Registry) -> palisade_store::error::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The seller-verification controls (issue #20 item 1): the platform pays out only to verified sellers; each
+/// store keeps its verification current (a bank-account change needs a new review).
+fn register_verification(reg: &mut Registry) -> palisade_store::error::Result<()> {
+    reg.register(
+        Control {
+            id: "platform.sellers-with-payouts-verified",
+            area: Area::TransactionSafety,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Every seller that has received payouts is verified now",
+            why: "Buyers' money leaves the platform only to sellers whose identity was checked against government \
+                  records, so a fraudulent store cannot be paid and disappear.",
+            remediation: "Open Console → Verifications and review the waiting sellers; payouts stay blocked for the \
+                          stores listed until they are verified.",
+            references: &[TSR_SELLER_ID, ESCROW],
+        },
+        |ctx: EvalContext| async move {
+            let row: Result<(i64,), sqlx::Error> = sqlx::query_as(
+                "SELECT COUNT(DISTINCT p.store_id) FROM payouts p WHERE NOT EXISTS (SELECT 1 FROM \
+                 store_verifications v WHERE v.store_id = p.store_id AND v.state = 'verified')",
+            )
+            .fetch_one(ctx.db.pool())
+            .await;
+            match row {
+                Ok((0,)) => ControlStatus::met("every store with payouts is verified"),
+                Ok((n,)) => ControlStatus::unmet(format!(
+                    "{n} store(s) with payouts are not verified now (never, or a bank account changed since)"
+                )),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "store.verification-current",
+            area: Area::TransactionSafety,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "The store's seller verification is current",
+            why: "Payouts wait for it, and buyers see the \"Verified seller\" badge only on verified stores.",
+            remediation: "Open Admin → Verification: submit the UEN or NRIC/FIN with documents, or ask for review \
+                          again after changing the payout bank account.",
+            references: &[TSR_SELLER_ID],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store.clone() else {
+                return ControlStatus::NotApplicable { reason: "per store".into() };
+            };
+            let Ok(staff) = scope.to_staff() else {
+                return ControlStatus::Unknown { reason: "not a staff scope".into() };
+            };
+            match crate::verification::get(&ctx.db, &staff).await {
+                Ok(v) if v.state == crate::verification::State::Verified => ControlStatus::met("verified"),
+                Ok(v) => match v.state {
+                    crate::verification::State::Rejected => {
+                        ControlStatus::unmet("the last submission was rejected: see the reason and submit again")
+                    }
+                    other => ControlStatus::unmet(other.label()),
+                },
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )
 }
 
 /// The fraud controls (issue #20 item 9): a merchant reviews held orders within 24 hours and none ships

@@ -53,6 +53,13 @@ pub enum CommerceError {
     /// A refund larger than what escrow still holds for the order.
     #[error("only {held} is still held for this order")]
     RefundExceedsHeld { held: palisade_core::money::Money },
+    /// The store's seller is not verified (or must re-verify after a bank-account change): no payout, and no
+    /// listing when the operator requires verification first.
+    #[error("the seller is not verified: complete verification on the store's Verification page first")]
+    SellerUnverified,
+    /// The government records refused the identifier given for verification.
+    #[error("{0}")]
+    Registry(&'static str),
 }
 
 impl From<sqlx::Error> for CommerceError {

@@ -33,6 +33,7 @@ pub mod safety;
 pub mod scam_reports;
 pub mod theme_output;
 pub mod themes;
+pub mod verification;
 pub mod webhooks;
 
 pub use error::CommerceError;

@@ -165,6 +165,7 @@ pub async fn apply<E: Display>(
     read: impl FnOnce(&str, Currency) -> std::result::Result<Checked, E>,
 ) -> Result<Report> {
     let currency = palisade_store::tenancy::get_store(db, scope).await?.currency;
+    let may_list = crate::verification::require_listing_allowed(db, scope).await;
     let mut tx = db.begin_write().await?;
     // Taken and deleted at once: a concurrent apply of the same id waits for this one and then finds nothing.
     let taken: Option<(String,)> = sqlx::query_as(
@@ -182,6 +183,15 @@ pub async fn apply<E: Display>(
         .map_err(|e| CommerceError::Invalid(format!("the kept file no longer reads as a products CSV: {e}")))?;
     let known = known_variants(&mut tx, scope).await?;
     let (plan, mut refused) = plan(checked, &known);
+    // When the operator requires verification before listing, an import that would publish is refused whole.
+    let publishes = plan
+        .creates
+        .iter()
+        .chain(plan.updates.iter().map(|(l, _)| l))
+        .any(|l| l.status == crate::catalog::ProductStatus::Published);
+    if publishes {
+        may_list?;
+    }
     let mut slugs = existing_slugs(&mut tx, scope).await?;
     let now = db.now();
     // Every change is in the audit event, as the one-at-a-time edits record theirs: an import must not be a way to

@@ -2,8 +2,8 @@
 //! words with the figure behind it, and an overall level.
 //!
 //! Factors, from live data of this store only (every aggregate is filtered by the store's id):
-//! - **verified**: whether the seller's identity was checked. Palisade has no seller verification yet, so every
-//!   store says so honestly ("not yet verified") and the factor never raises the level;
+//! - **verified**: whether an operator verified the seller's identity ([`crate::verification`]: UEN or NRIC/FIN,
+//!   checked against government records and reviewed documents); the factor never raises the level;
 //! - **tenure**: how long the store has been open (`stores.created_at`);
 //! - **disputes**: buyer disputes opened on the store's paid orders of the last [`WINDOW_DAYS`] days, as a share;
 //! - **shipping on time**: of the paid orders of the window whose shipping deadline has passed (the platform's
@@ -150,8 +150,11 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     let ship_ms = i64::try_from(crate::controls::SHIP_WITHIN.as_millis()).unwrap_or(i64::MAX);
     let deadline_passed = now.saturating_sub(ship_ms);
     // Paid orders: every status an order reaches once paid (placed and cancelled orders were never paid).
-    let row: Option<(i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    // created, verified, paid orders, disputes, due, on time, review sum, review count.
+    type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT s.created_at, \
+         (SELECT COUNT(*) FROM store_verifications v WHERE v.store_id = s.id AND v.state = 'verified'), \
          (SELECT COUNT(*) FROM orders o WHERE o.store_id = s.id AND o.created_at >= $2 \
             AND o.status NOT IN ('placed', 'cancelled')), \
          (SELECT COUNT(*) FROM orders o JOIN disputes d ON d.order_id = o.id AND d.store_id = o.store_id \
@@ -172,11 +175,11 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     .bind(ship_ms)
     .fetch_optional(db.pool())
     .await?;
-    let Some((created, paid_orders, disputes, due, on_time, review_sum, review_count)) = row else {
+    let Some((created, verified, paid_orders, disputes, due, on_time, review_sum, review_count)) = row else {
         return Err(palisade_store::StoreError::NotFound("store").into());
     };
     let figures = Figures {
-        verified: false,
+        verified: verified > 0,
         age_days: now.saturating_sub(created).max(0) / DAY_MS,
         paid_orders,
         disputes,
@@ -206,12 +209,7 @@ fn verified(f: &Figures) -> Factor {
     if f.verified {
         factor("verified", "Seller identity", "verified by Palisade".into(), Judgement::Good)
     } else {
-        factor(
-            "verified",
-            "Seller identity",
-            "not yet verified: Palisade does not yet check sellers against government records".into(),
-            Judgement::Unknown,
-        )
+        factor("verified", "Seller identity", "not yet verified by Palisade".into(), Judgement::Unknown)
     }
 }
 

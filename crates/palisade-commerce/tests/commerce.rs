@@ -824,6 +824,16 @@ mod order_access {
         assert!(owner.iter().any(|m| m.subject.contains("decided") && m.body.contains("in your favour")));
 
         let balance = ledger::store_balance(&t, &a, Currency::SGD).await.unwrap();
+        assert!(
+            matches!(payouts::request(&t, &a, sgd(balance)).await, Err(CommerceError::SellerUnverified)),
+            "no payout before the seller is verified"
+        );
+        let uen = palisade_trust::uen::Uen::parse("53143018M", 2026).unwrap();
+        let who = palisade_commerce::verification::Identity::Business { uen };
+        let registry = palisade_commerce::verification::TestRegistry;
+        palisade_commerce::verification::submit(&t, &a, &registry, who, "Alpha Pte Ltd").await.unwrap();
+        let approve = palisade_commerce::verification::Decision::Approve;
+        palisade_commerce::verification::decide(&t, &op, a.store_id(), approve).await.unwrap();
         assert!(payouts::request(&t, &a, sgd(balance + 1)).await.is_err(), "an overdraw is refused");
         payouts::request(&t, &a, sgd(balance)).await.unwrap();
         run_mail_jobs(&t, &links).await;

@@ -30,8 +30,8 @@ pub enum Class {
     Payment,
     /// Opens an account: password hashes, token hashes, TOTP secrets, passkeys, recovery codes.
     Credential,
-    /// A government identity number (NRIC, FIN, passport). The schema holds none today; the class exists so a
-    /// column of it is classified as such the day one is added.
+    /// A government identity number (NRIC, FIN, passport) or a document carrying one: only masked forms and
+    /// sealed documents (seller verification); full numbers are never stored.
     GovernmentId,
     /// Text a person wrote or that may quote a person: notes, statements, mail bodies, request excerpts.
     FreeText,

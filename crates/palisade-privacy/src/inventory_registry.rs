@@ -4,7 +4,7 @@
 
 use crate::breach::DataClass;
 use crate::breach::DataClass::{AccountCredential, AccountIdentifier, FullNameOrAlias, PurchaseHistory};
-use crate::inventory::Class::{Address, Contact, Credential, FreeText, Identifier, Payment};
+use crate::inventory::Class::{Address, Contact, Credential, FreeText, GovernmentId, Identifier, Payment};
 use crate::inventory::Erase::{AnonymiseWith, DeleteRow, Keep};
 use crate::inventory::Export::{No, Yes};
 use crate::inventory::Retention::{AccountLife, AuditTrail, Delivery, Expiring, SecurityLog, StoreLife, Transaction5y};
@@ -54,6 +54,9 @@ const TRAINING: &str = "the store's evidence of security training (PCI DSS 12.6)
 /// Why a PDPA request's record is kept after erasure.
 const PDPA_LOG: &str = "the record that a PDPA access or correction request was made and answered in time (the \
                         store's evidence for the PDPC); the account id names no one once the account is erased";
+/// Why a seller's verification record is kept.
+const VERIFIED: &str = "the store's evidence that its seller was verified before payouts (MHA Transaction Safety \
+                        Ratings); kept while the store exists";
 /// Why a ledger's `account_id` is not a person's.
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
@@ -560,6 +563,14 @@ pub const REGISTRY: &[Column] = &[
     np("store_rules", "position"),
     npr("store_rules", "source", "firewall rules the merchant writes: paths, methods and address ranges of traffic"),
     np("store_rules", "store_id"),
+    // store_payout_accounts: where payouts go; the account number only as a keyed hash and its last four digits.
+    p(("store_payout_accounts", "account_hash"), Payment, Staff, No, Keep("a keyed hash (HMAC under a master-key-derived key) of the account number, to tell a change from a re-entry; left out of every export"), StoreLife),
+    p(("store_payout_accounts", "account_masked"), Payment, Staff, Yes, Keep(VERIFIED), StoreLife),
+    npr("store_payout_accounts", "bank_name", "the name of a bank"),
+    p(("store_payout_accounts", "holder_name"), Identifier, Staff, Yes, Keep(VERIFIED), StoreLife),
+    np("store_payout_accounts", "store_id"),
+    np("store_payout_accounts", "updated_at"),
+    p(("store_payout_accounts", "updated_by"), Identifier, Staff, Yes, Keep(REF), StoreLife),
     // store_scans: each store scan run and its report, kept for audits.
     np("store_scans", "critical"),
     np("store_scans", "finished_at"),
@@ -579,6 +590,22 @@ pub const REGISTRY: &[Column] = &[
     np("store_security", "require_staff_mfa"),
     np("store_security", "store_id"),
     np("store_security", "updated_at"),
+    // store_verifications: who the store's seller is (issue #20 item 1). A business's UEN is public registry data;
+    // an individual's NRIC/FIN is kept only as a keyed hash and a masked form, never in full.
+    np("store_verifications", "decided_at"),
+    p(("store_verifications", "decided_by"), Identifier, PlatformAccount, Yes, Keep(REF), StoreLife),
+    np("store_verifications", "kind"),
+    p(("store_verifications", "legal_name"), Identifier, Staff, Yes, Keep(VERIFIED), StoreLife),
+    p(("store_verifications", "nric_hash"), Identifier, Staff, No, Keep("a keyed hash (HMAC under a master-key-derived key) of the seller's NRIC/FIN: the number cannot be recovered from it; left out of every export"), StoreLife),
+    p(("store_verifications", "nric_masked"), GovernmentId, Staff, Yes, Keep(VERIFIED), StoreLife),
+    p(("store_verifications", "reason"), FreeText, Staff, Yes, Keep(VERIFIED), StoreLife),
+    np("store_verifications", "registry_status"),
+    np("store_verifications", "state"),
+    np("store_verifications", "store_id"),
+    np("store_verifications", "submitted_at"),
+    p(("store_verifications", "submitted_by"), Identifier, Staff, Yes, Keep(REF), StoreLife),
+    npr("store_verifications", "uen", "a business's Unique Entity Number: public ACRA registry data about a business (individuals' numbers go to nric_hash)"),
+    np("store_verifications", "updated_at"),
     np("storefront_versions", "store_id"),
     np("storefront_versions", "version"),
     // stores: a business; its security contact may be a named person's address.
@@ -645,6 +672,15 @@ pub const REGISTRY: &[Column] = &[
     np("variants", "sku"),
     np("variants", "stock"),
     np("variants", "store_id"),
+    // verification_documents: identity and business documents for the operator's review, sealed at rest.
+    np("verification_documents", "content_type"),
+    p(("verification_documents", "file_name"), FreeText, Staff, Yes, Keep(VERIFIED), StoreLife),
+    np("verification_documents", "id"),
+    p(("verification_documents", "sealed"), GovernmentId, Staff, No, Keep("the seller's identity documents, sealed (AEAD under a master-key-derived key); read only by operators reviewing the verification, never exported"), StoreLife),
+    np("verification_documents", "size_bytes"),
+    np("verification_documents", "store_id"),
+    np("verification_documents", "uploaded_at"),
+    p(("verification_documents", "uploaded_by"), Identifier, Staff, Yes, Keep(REF), StoreLife),
     p(("webauthn_challenges", "account_id"), Identifier, PlatformAccount, Yes, DeleteRow, Expiring),
     np("webauthn_challenges", "expires_at"),
     np("webauthn_challenges", "id"),
@@ -794,6 +830,19 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("scan_findings.accepted_by", &[]),
     ("scan_findings.accepted_reason", &[]),
     ("store_scans.started_by", &[]),
+    ("store_verifications.decided_by", &[]),
+    ("store_verifications.legal_name", &[FullNameOrAlias]),
+    ("store_verifications.nric_hash", &[]),
+    ("store_verifications.nric_masked", &[DataClass::IdentificationNumber]),
+    ("store_verifications.reason", &[]),
+    ("store_verifications.submitted_by", &[]),
+    ("store_payout_accounts.account_hash", &[]),
+    ("store_payout_accounts.account_masked", &[]),
+    ("store_payout_accounts.holder_name", &[FullNameOrAlias]),
+    ("store_payout_accounts.updated_by", &[]),
+    ("verification_documents.file_name", &[]),
+    ("verification_documents.sealed", &[DataClass::IdentificationNumber, FullNameOrAlias]),
+    ("verification_documents.uploaded_by", &[]),
     ("training_attempts.account_id", &[]),
     ("training_completions.account_id", &[]),
     ("training_reminders.account_id", &[]),

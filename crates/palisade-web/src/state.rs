@@ -109,6 +109,10 @@ pub struct Shared {
     pub page_cache: Arc<crate::page_cache::PageCache>,
     /// The card-testing guard on both checkouts (in process: see `services::card_testing`).
     pub card_guard: Arc<crate::services::card_testing::CardGuard>,
+    /// Government records for seller verification; the built-in test registry until a real one is configured.
+    pub gov_records: Arc<dyn palisade_commerce::verification::GovernmentRecords>,
+    /// Seals sellers' verification documents at rest (from the master key); `None` refuses uploads (fail closed).
+    pub document_sealer: Option<Arc<palisade_store::seal::Sealer>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,6 +155,8 @@ impl AppState {
             export_sealer: None,
             page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
             card_guard: Arc::new(crate::services::card_testing::CardGuard::new(db_clock)),
+            gov_records: Arc::new(palisade_commerce::verification::TestRegistry),
+            document_sealer: None,
         })))
     }
 
@@ -159,10 +165,13 @@ impl AppState {
         Arc::make_mut(&mut self.0)
     }
 
-    /// Enables merchants' scheduled exports (their passphrases are sealed with a key from the master key).
+    /// Enables merchants' scheduled exports (their passphrases are sealed with a key from the master key) and
+    /// sellers' verification document uploads (sealed with another).
     #[must_use]
     pub fn with_master_key(mut self, master_key: &[u8; 32]) -> Self {
         self.shared_mut().export_sealer = Some(Arc::new(palisade_backup::store_exports::passphrase_sealer(master_key)));
+        self.shared_mut().document_sealer =
+            Some(Arc::new(palisade_store::seal::Sealer::new(master_key, crate::services::verification::SEAL_PURPOSE)));
         self
     }
 
@@ -177,6 +186,13 @@ impl AppState {
     #[must_use]
     pub fn with_page_cache(mut self, cache: crate::page_cache::PageCache) -> Self {
         self.shared_mut().page_cache = Arc::new(cache);
+        self
+    }
+
+    /// Uses `records` for seller verification checks.
+    #[must_use]
+    pub fn with_gov_records(mut self, records: Arc<dyn palisade_commerce::verification::GovernmentRecords>) -> Self {
+        self.shared_mut().gov_records = records;
         self
     }
 

@@ -19,6 +19,8 @@ impl Templates {
         env.add_template("forgot.html", include_str!("../templates/forgot.html"))?;
         env.add_template("sell.html", include_str!("../templates/sell.html"))?;
         env.add_template("console_applications.html", include_str!("../templates/console_applications.html"))?;
+        env.add_template("console_verifications.html", include_str!("../templates/console_verifications.html"))?;
+        env.add_template("merchant_verification.html", include_str!("../templates/merchant_verification.html"))?;
         env.add_template("reset.html", include_str!("../templates/reset.html"))?;
         env.add_template("account.html", include_str!("../templates/account.html"))?;
         env.add_template("security_panel.html", palisade_commerce::themes::SECURITY_PANEL)?;

@@ -141,9 +141,11 @@ impl FromRequestParts<AppState> for StaffAccess {
 /// tables' declarations (`tests/it/admin.rs`), so the two cannot drift apart.
 #[must_use]
 pub fn upload_permission(method: &axum::http::Method, path: &str) -> Option<Permission> {
-    use crate::http::layers::{is_archive_upload, is_product_import, is_upload};
+    use crate::http::layers::{is_archive_upload, is_product_import, is_upload, is_verification_upload};
     if is_archive_upload(method, path) {
         Some(Permission::CustomerData)
+    } else if is_verification_upload(method, path) {
+        Some(Permission::Payouts)
     } else if is_product_import(method, path) || is_upload(method, path) {
         Some(Permission::Products)
     } else {

@@ -156,6 +156,14 @@ pub fn is_archive_upload(method: &axum::http::Method, path: &str) -> bool {
     method == axum::http::Method::POST && path.starts_with("/admin/stores/") && path.ends_with("/backups/upload")
 }
 
+/// Whether a route takes a seller's verification document.
+#[must_use]
+pub fn is_verification_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST
+        && path.starts_with("/admin/stores/")
+        && path.ends_with(crate::routes::admin::verification::DOCUMENTS_SUFFIX)
+}
+
 /// The body limit of a route: `default` unless it takes uploads.
 #[must_use]
 pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> usize {
@@ -163,6 +171,8 @@ pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> us
         crate::services::product_csv::MAX_FILE + 64 * 1024
     } else if is_archive_upload(method, path) {
         ARCHIVE_UPLOAD_LIMIT
+    } else if is_verification_upload(method, path) {
+        crate::routes::admin::verification::DOCUMENT_UPLOAD_LIMIT
     } else if is_upload(method, path) {
         UPLOAD_LIMIT
     } else {

@@ -44,6 +44,9 @@ const SAVED: &[(&str, &str)] = &[
     ("imported", "Archive imported."),
     ("decided", "Decision recorded."),
     ("ban-lifted", "Ban lifted."),
+    ("verification-submitted", "Verification submitted. An operator will review it."),
+    ("bank-account", "Payout bank account saved."),
+    ("document-added", "Document uploaded."),
 ];
 
 /// The message for `code`, if it is one of ours.

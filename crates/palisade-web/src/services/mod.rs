@@ -10,6 +10,7 @@ pub mod product_csv;
 pub mod sessions;
 pub mod staff;
 pub mod store_scan;
+pub mod verification;
 
 use axum::http::StatusCode;
 

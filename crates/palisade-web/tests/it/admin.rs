@@ -7,6 +7,7 @@ use palisade_web::routes::admin::home::ROUTES as HOME_ROUTES;
 use palisade_web::routes::admin::merchant::ROUTES as MERCHANT_ROUTES;
 use palisade_web::routes::admin::orders::ROUTES as ORDER_ROUTES;
 use palisade_web::routes::admin::security_center::ROUTES;
+use palisade_web::routes::admin::verification::ROUTES as VERIFICATION_ROUTES;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -70,7 +71,8 @@ async fn admin_routes(app: &TestApp) -> Vec<Route> {
         .chain(HOME_ROUTES)
         .chain(BACKUP_ROUTES)
         .chain(FRAUD_ROUTES)
-        .chain(DATA_REQUEST_ROUTES);
+        .chain(DATA_REQUEST_ROUTES)
+        .chain(VERIFICATION_ROUTES);
     let mut all: Vec<Route> = html.map(|(m, p, perm)| ((*m).to_owned(), (*p).to_owned(), *perm)).collect();
     all.extend(json_admin_routes(app).await);
     all

@@ -521,13 +521,15 @@ async fn an_upload_that_is_not_a_members_is_answered_before_its_body_is_read() {
         format!("/admin/stores/{store}/backups/upload"),
         format!("/admin/stores/{store}/products/import"),
         format!("/admin/stores/{store}/products/{product}/images"),
+        format!("/admin/stores/{store}/verification/documents"),
     ] {
         let anonymous = answer_before_body(&app, &path, "").await;
         assert!(anonymous.as_deref().is_some_and(|l| !l.contains(" 200 ")), "{path}, signed out: {anonymous:?}");
         let foreign = answer_before_body(&app, &path, &other_cookie).await;
         assert!(foreign.as_deref().is_some_and(|l| l.contains(" 404 ")), "{path}, another store's owner: {foreign:?}");
-        // The clerk's role may hold the products permission; it never holds customer data (the archives).
-        if path.ends_with("/backups/upload") {
+        // The clerk's role may hold the products permission; it never holds customer data (the archives) nor
+        // payouts (verification documents).
+        if path.ends_with("/backups/upload") || path.ends_with("/verification/documents") {
             let unentitled = answer_before_body(&app, &path, &clerk).await;
             assert!(unentitled.as_deref().is_some_and(|l| l.contains(" 403 ")), "{path}, a clerk: {unentitled:?}");
         }

@@ -42,4 +42,5 @@ mod storefront;
 mod support;
 mod training;
 mod typed_ids;
+mod verification;
 mod work_queue;

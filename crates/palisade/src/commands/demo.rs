@@ -95,6 +95,22 @@ struct Created {
     shop: super::demo_shop::Shop,
 }
 
+/// The demo shop left unverified.
+const UNVERIFIED_DEMO_STORE: &str = "marina-books";
+
+/// A valid business UEN for a demo shop, the same on every run (digits from the slug, the check letter found).
+fn demo_uen(slug: &str) -> anyhow::Result<palisade_trust::uen::Uen> {
+    let n = slug.bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b))) % 1_000_000;
+    // Ends in 1: never one of the test registry's "not found" (…000) or "deregistered" (…999) numbers. Not every
+    // 8 digits have a business check letter, so the next numbers are tried.
+    (0..100u32)
+        .map(|k| format!("53{:05}1", (n + k) % 100_000))
+        .find_map(|digits| {
+            ('A'..='Z').find_map(|c| palisade_trust::uen::Uen::parse(&format!("{digits}{c}"), 2026).ok())
+        })
+        .ok_or_else(|| anyhow::anyhow!("no demo UEN near {n}"))
+}
+
 async fn account(db: &palisade_store::Db, email: &str, name: &str) -> anyhow::Result<(tenancy::Account, bool)> {
     let email = Email::parse(email)?;
     if let Some(a) = tenancy::find_account_by_email(db, &email).await.map_err(runtime::explain)? {
@@ -189,6 +205,13 @@ async fn open_store(
     };
     let (store, scope) =
         tenancy::create_store(db, &PlatformScope::system("demo"), new).await.map_err(runtime::explain)?;
+    // Verified sellers (so the storefront shows the badge and payouts run), except the last shop, which shows the
+    // verification flow from the start.
+    if spec.slug != UNVERIFIED_DEMO_STORE {
+        let uen = demo_uen(spec.slug)?;
+        let demo = palisade_store::StaffScope::system(store.id, "demo");
+        palisade_commerce::verification::verify_for_demo(db, &demo, &uen, spec.name).await?;
+    }
     created.stores += 1;
     created.staff += 1;
     bar.inc(1);

@@ -330,6 +330,10 @@ async fn take(w: &World<'_>, rng: &mut Rng, step: Step, shop: &mut Shop) -> anyh
         Step::Payout { trader } => {
             let Some(t) = w.traders.get(trader) else { return Ok(Vec::new()) };
             let scope = StaffScope::system(t.store, "demo");
+            // An unverified demo seller cannot be paid out (as in production): its balance just grows.
+            if !palisade_commerce::verification::is_verified(db, &scope).await? {
+                return Ok(Vec::new());
+            }
             let balance = palisade_commerce::ledger::store_balance(db, &scope, Currency::SGD).await?;
             if balance > 5000 {
                 payouts::request(db, &scope, Money::new(balance / 10 * 6, Currency::SGD)).await?;

@@ -126,7 +126,7 @@ pub(super) fn back(to: String) -> PageResult {
 }
 
 /// Back to `to` after a save, saying what was saved (`code` from [`crate::http::notice`]'s table).
-fn saved_to(code: &'static str, to: String) -> PageResult {
+pub(super) fn saved_to(code: &'static str, to: String) -> PageResult {
     back(crate::http::notice::saved(&to, code))
 }
 

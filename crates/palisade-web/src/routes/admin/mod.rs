@@ -19,3 +19,4 @@ pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
 pub mod training;
+pub mod verification;

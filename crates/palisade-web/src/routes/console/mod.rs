@@ -7,3 +7,4 @@ pub mod pages;
 pub mod platform_api;
 pub mod reports;
 pub mod updates;
+pub mod verification;
