@@ -44,6 +44,10 @@ pub enum CommerceError {
     /// approved.
     #[error("this order is held for review: approve it in the review queue before shipping")]
     HeldForReview,
+    /// An erasure the platform cannot do now, and why (an open order or dispute, an account that is not a
+    /// buyer's, an account already erased).
+    #[error("{0}")]
+    ErasureRefused(String),
     /// A refund larger than what escrow still holds for the order.
     #[error("only {held} is still held for this order")]
     RefundExceedsHeld { held: palisade_core::money::Money },
