@@ -507,6 +507,25 @@ pub async fn reapply(db: &Db, carried: &[Tombstone]) -> Result<Reapplied> {
     Ok(report)
 }
 
+/// Tombstoned accounts whose row still carries something other than the marker (should be none after
+/// [`reapply`]): the restore drill's proof that erased people did not come back. Account ids only.
+pub async fn unerased(db: &Db) -> Result<Vec<String>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT a.id, a.email, a.display_name FROM erasure_tombstones t JOIN accounts a ON a.id = t.account_id \
+         ORDER BY a.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for (id, email, name) in rows {
+        let account: AccountId = stored_id("account", &id)?;
+        if email != marker_email(account) || name != marker(account) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether the account has been erased.
 pub async fn is_erased(db: &Db, account: AccountId) -> Result<bool> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT erased_at FROM erasure_tombstones WHERE account_id = $1")
