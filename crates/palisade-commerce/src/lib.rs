@@ -28,6 +28,7 @@ pub mod policy;
 pub mod product_import;
 pub mod profile;
 pub mod residue;
+pub mod retention;
 pub mod reviews;
 pub mod rich_text;
 pub mod safety;

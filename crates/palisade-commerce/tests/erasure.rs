@@ -344,3 +344,117 @@ async fn reapplying_a_tombstone_erases_a_restored_copy_again() {
     let ghost = vec![Tombstone { account_id: AccountId::new().to_string(), email_key: "k".into(), erased_at: 1 }];
     assert_eq!(erasure::reapply(&w.db, &ghost).await.unwrap().absent, 1);
 }
+
+/// Retention (issue #21 item 6): a dry run counts and changes nothing; the run deletes abandoned carts and old
+/// firewall events, anonymises a refused request past its `keep_until`, notices inactive buyers and erases them
+/// after the grace period unless they signed in; counts are recorded per class.
+#[tokio::test]
+async fn retention_counts_then_acts_per_class_and_erases_inactive_buyers_after_a_notice() {
+    use palisade_commerce::retention::{self, Schedule};
+    use std::time::Duration;
+    let day = Duration::from_secs(24 * 3600);
+    let (db, clock) = TestDb::manual().await;
+    let a = store(&db, "alpha").await;
+    let mei = account(&db, MEI_EMAIL, MEI_NAME, AccountKind::Buyer).await;
+    let tan = account(&db, "tan@example.com", "Tan Ah Kow", AccountKind::Buyer).await;
+    let va = product(&db, &a).await;
+    let o = order(&db, &a, mei, MEI_EMAIL, va, "k1", MEI_STREET).await;
+    complete(&db, &a, o).await;
+    let now = db.now().0;
+    sqlx::query("INSERT INTO carts (id, token_hash, buyer_id, created_at, updated_at) VALUES ('c1', 'h1', $1, $2, $2)")
+        .bind(tan.to_string())
+        .bind(now)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let findings = serde_json::json!([]);
+    let ev = |id: &'static str| NewShieldEvent {
+        id,
+        at: Timestamp(now),
+        store: None,
+        client_ip: None,
+        method: "GET",
+        path: "/",
+        action: "log",
+        score: 1,
+        rules: &[],
+        findings: &findings,
+    };
+    shield_events::record(&db, &ev("old")).await.unwrap();
+    // An emailed request, refused: its content is kept 30 Singapore days.
+    data_requests::log_email_request(
+        &db,
+        &a,
+        &Email::parse("walkin@example.com").unwrap(),
+        RequestKind::Access,
+        "about me",
+    )
+    .await
+    .unwrap();
+    let id = data_requests::queue(&db, &a, 10).await.unwrap()[0].id;
+    data_requests::refuse(&db, &a, id, "cannot verify who you are").await.unwrap();
+
+    let schedule = Schedule::default();
+    let key = |e: &str| format!("keyed:{}", e.len());
+    let run = |dry: bool| {
+        let (db, schedule) = (&db, &schedule);
+        async move { retention::run(db, schedule, dry, "https://shop.example/login", &key).await.unwrap() }
+    };
+
+    // Day 91: carts, firewall events and the refused request are due; nobody is inactive yet.
+    clock.advance(91 * day);
+    shield_events::record(&db, &NewShieldEvent { at: db.now(), ..ev("new") }).await.unwrap();
+    let dry = run(true).await;
+    assert!(dry.dry_run);
+    assert_eq!(dry.counts["abandoned_carts"], 1);
+    assert_eq!(dry.counts["firewall_events"], 1);
+    assert_eq!(dry.counts["refused_requests_past_keep_until"], 1);
+    assert_eq!(dry.counts["inactive_buyers_notified"], 0);
+    let (carts,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM carts").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(carts, 1, "a dry run changes nothing");
+    let done = run(false).await;
+    assert_eq!(done.counts, dry.counts, "the run does what the dry run counted");
+    let (carts,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM carts").fetch_one(db.pool()).await.unwrap();
+    let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM shield_events").fetch_one(db.pool()).await.unwrap();
+    assert_eq!((carts, events), (0, 1));
+    assert!(
+        residue::scan(&db, &["walkin@example.com", "about me", "cannot verify"])
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.table == "audit_events" || r.table == "outbox"),
+        "the refused request's content is gone once kept past keep_until"
+    );
+    let again = run(false).await;
+    assert_eq!(again.counts["refused_requests_past_keep_until"], 0, "anonymised once");
+
+    // Three years on: both buyers are told; Tan signs in during the grace period, Mei does not.
+    clock.advance(3 * 365 * day);
+    let noticed = run(false).await;
+    assert_eq!(noticed.counts["inactive_buyers_notified"], 2);
+    let (mails,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE subject = 'Your account will be erased'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(mails, 2);
+    assert_eq!(run(false).await.counts["inactive_buyers_notified"], 0, "one notice each");
+    clock.advance(10 * day);
+    sqlx::query("UPDATE accounts SET last_active_at = $1 WHERE id = $2")
+        .bind(db.now().0)
+        .bind(tan.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    clock.advance(21 * day);
+    let erased = run(false).await;
+    assert_eq!(erased.counts["inactive_buyers_erased"], 1);
+    assert!(erasure::is_erased(&db, mei).await.unwrap());
+    assert!(!erasure::is_erased(&db, tan).await.unwrap());
+    assert!(residue::scan(&db, &mei_values()).await.unwrap().is_empty());
+
+    // Every run is recorded with its counts, newest first.
+    let runs = retention::recent(&db, &PlatformScope::system("test"), 10).await.unwrap();
+    assert_eq!(runs.len(), 6);
+    assert_eq!(runs[0].counts["inactive_buyers_erased"], 1);
+    assert!(runs.iter().any(|r| r.dry_run));
+}
