@@ -71,7 +71,9 @@ pub async fn drill(
     let result = match restore_carrying(repo, &manifest, identity, target, carried, progress).await {
         Ok(report) => match erasure::unerased(&db).await {
             Ok(back) if back.is_empty() => Ok(report),
-            Ok(back) => Err(BackupError::Erasure(format!("{} erased accounts came back after the restore", back.len()))),
+            Ok(back) => {
+                Err(BackupError::Erasure(format!("{} erased accounts came back after the restore", back.len())))
+            }
             Err(e) => Err(BackupError::Erasure(e.to_string())),
         },
         Err(e) => Err(e),

@@ -16,7 +16,6 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
 use crate::dump;
-use palisade_commerce::erasure::{self, Tombstone};
 use crate::error::{BackupError, Result};
 use crate::format::{FileEntry, Manifest, TableFacts};
 use crate::indexes;
@@ -26,6 +25,7 @@ use crate::progress::{Progress, Unit};
 use crate::read::{Ahead, Opener, read_chunk};
 use crate::repo::Repository;
 use crate::verify::open_facts;
+use palisade_commerce::erasure::{self, Tombstone};
 
 /// Chunks (or objects) fetched, decrypted and prepared ahead of the one being used: enough to keep both cores of
 /// a small machine busy while the database loads, few enough that memory stays small (chunks are at most 1 MiB).

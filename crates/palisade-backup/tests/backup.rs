@@ -777,8 +777,9 @@ async fn the_drill_restores_the_latest_snapshot_into_scratch_space() {
     let manifest = fx.snapshot(&db, &objects).await;
     let repo = fx.repo(&db).await;
     let scratch = tempfile::tempdir().unwrap();
-    let report =
-        palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &[], &Quiet).await.unwrap();
+    let report = palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &[], &Quiet)
+        .await
+        .unwrap();
     assert_eq!(report.snapshot, manifest.id);
     assert_eq!(report.rows, manifest.totals.rows);
     assert_eq!(report.objects, 3);
@@ -820,9 +821,10 @@ async fn an_erased_buyer_does_not_come_back_with_an_older_snapshot() {
         .await
         .unwrap();
     assert_eq!((blind.tombstones, blind.erasures_reapplied), (0, 0));
-    let drill = palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &carried, &Quiet)
-        .await
-        .unwrap();
+    let drill =
+        palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &carried, &Quiet)
+            .await
+            .unwrap();
     assert_eq!((drill.snapshot.as_str(), drill.tombstones, drill.erasures_reapplied), (before.id.as_str(), 1, 1));
     assert!(drill.summary().contains("none came back"));
 
@@ -832,7 +834,10 @@ async fn an_erased_buyer_does_not_come_back_with_an_older_snapshot() {
     assert!(found.is_empty(), "the erased buyer came back: {found:?}");
     assert_eq!(erasure::tombstones(&db).await.unwrap(), carried);
     assert!(erasure::unerased(&db).await.unwrap().is_empty());
-    let (disabled,): (i64,) =
-        sqlx::query_as("SELECT disabled FROM accounts WHERE id = $1").bind(mei.to_string()).fetch_one(db.pool()).await.unwrap();
+    let (disabled,): (i64,) = sqlx::query_as("SELECT disabled FROM accounts WHERE id = $1")
+        .bind(mei.to_string())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!(disabled, 1);
 }

@@ -30,6 +30,10 @@ use sqlx::AnyConnection;
 
 use crate::error::{CommerceError, Result, stored_id};
 
+/// The purpose under which the tombstone's keyed hash of an email is made (`LinkSigner::sign(purpose, email)`
+/// over the trimmed, lower-cased address): the web layer and the retention job use the same.
+pub const TOMBSTONE_EMAIL_PURPOSE: &str = "erasure-tombstone-email v1";
+
 /// Which rows of a table are the person's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rows {

@@ -398,9 +398,6 @@ async fn import_store(
         println!("  {table:<18} {rows} rows");
     }
     println!("Orders, money and the audit log stay with the original store; the new store starts without them.");
-    println!(
-        "Erasures: {} tombstones checked, {} erased again.",
-        reapplied.tombstones, reapplied.erased_again
-    );
+    println!("Erasures: {} tombstones checked, {} erased again.", reapplied.tombstones, reapplied.erased_again);
     Ok(ExitCode::SUCCESS)
 }

@@ -15,16 +15,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use palisade_commerce::data_requests::{self, MAX_DETAILS_CHARS};
 use palisade_commerce::{CommerceError, data_export, erasure};
-use palisade_identity::StepUp;
 use palisade_core::DataRequestId;
+use palisade_identity::StepUp;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::form::{Form, FormRejection};
 use crate::http::id_path::IdPath;
 use crate::http::session::{SignedIn, session_cookie};
-use crate::routes::account::sign_in::ClientInfo;
 use crate::http::{ApiError, PageError};
+use crate::routes::account::sign_in::ClientInfo;
 use crate::routes::admin::data_requests::download;
 use crate::routes::storefront::catalog::shop_page;
 use crate::state::AppState;
@@ -121,7 +121,7 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 pub(crate) fn tombstone_email_key(state: &AppState, email: &str) -> String {
     // The lookup form of `palisade_privacy::lookup::NormalisedEmail`: trimmed and lower-cased.
     let normalised = email.trim().to_lowercase();
-    state.identity.links().sign("erasure-tombstone-email v1", &normalised)
+    state.identity.links().sign(erasure::TOMBSTONE_EMAIL_PURPOSE, &normalised)
 }
 
 async fn erase(
@@ -132,7 +132,8 @@ async fn erase(
     form: Result<Form<EraseForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(f) = form.map_err(|e| PageError(ApiError::from(e)))?;
-    let refuse = |status: StatusCode, code: &'static str, message: &str| Notice::Refused(ApiError::new(status, code, message));
+    let refuse =
+        |status: StatusCode, code: &'static str, message: &str| Notice::Refused(ApiError::new(status, code, message));
     if f.confirm != "erase" {
         let n = refuse(StatusCode::UNPROCESSABLE_ENTITY, "confirm_required", "Tick the box to confirm the erasure.");
         return answer(&state, &headers, &s, n).await;
@@ -148,7 +149,8 @@ async fn erase(
             return answer(&state, &headers, &s, n).await;
         }
         StepUp::Refused => {
-            let n = refuse(StatusCode::UNAUTHORIZED, "wrong_password", "That password is not right. Nothing was erased.");
+            let n =
+                refuse(StatusCode::UNAUTHORIZED, "wrong_password", "That password is not right. Nothing was erased.");
             return answer(&state, &headers, &s, n).await;
         }
     }
@@ -167,7 +169,9 @@ async fn erase(
             }
             Ok(res)
         }
-        Err(e @ CommerceError::ErasureRefused(_)) => answer(&state, &headers, &s, Notice::Refused(ApiError::from(e))).await,
+        Err(e @ CommerceError::ErasureRefused(_)) => {
+            answer(&state, &headers, &s, Notice::Refused(ApiError::from(e))).await
+        }
         Err(e) => Err(e.into()),
     }
 }
