@@ -142,6 +142,7 @@ pub async fn restore_carrying(
 }
 
 /// Loads the database, the objects and the key file of `manifest` into an empty, migrated target.
+#[allow(clippy::too_many_arguments, reason = "the restore's inputs, named at its one call site")]
 async fn fill(
     repo: &Repository,
     manifest: &Manifest,

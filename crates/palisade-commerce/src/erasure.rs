@@ -301,7 +301,7 @@ pub async fn erase_buyer(db: &Db, account: AccountId, email_key: &str) -> Result
         .fetch_optional(&mut *tx)
         .await?;
     let Some((kind,)) = row else {
-        return Err(CommerceError::Store(StoreError::NotFound("account".into())));
+        return Err(CommerceError::Store(StoreError::NotFound("account")));
     };
     if kind != "buyer" {
         return Err(CommerceError::ErasureRefused(

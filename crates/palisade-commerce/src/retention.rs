@@ -59,6 +59,15 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Whether a run acts or only counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Count what would be done; change nothing (recorded as a dry run).
+    DryRun,
+    /// Do it.
+    Apply,
+}
+
 /// A run's counts per class (what was done, or with `dry_run` what would be).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Run {
@@ -137,11 +146,12 @@ const INACTIVE_TO_ERASE: &str = "SELECT id, email FROM accounts WHERE kind = 'bu
 pub async fn run(
     db: &Db,
     schedule: &Schedule,
-    dry_run: bool,
+    mode: Mode,
     notice_url: &str,
     tombstone_key: &(dyn Fn(&str) -> String + Send + Sync),
 ) -> Result<Run> {
     let now = db.now();
+    let dry_run = mode == Mode::DryRun;
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     for (class, count, act) in SIMPLE {
         let cut = cutoff(class, now, schedule);
@@ -160,7 +170,7 @@ pub async fn run(
         };
         counts.insert((*class).to_owned(), n);
     }
-    let (notified, erased, kept) = inactive(db, schedule, dry_run, now, notice_url, tombstone_key).await?;
+    let (notified, erased, kept) = inactive(db, schedule, mode, now, notice_url, tombstone_key).await?;
     counts.insert("inactive_buyers_notified".into(), notified);
     counts.insert("inactive_buyers_erased".into(), erased);
     counts.insert("inactive_buyers_kept_open_orders".into(), kept);
@@ -191,7 +201,7 @@ pub async fn run(
 async fn inactive(
     db: &Db,
     s: &Schedule,
-    dry_run: bool,
+    mode: Mode,
     now: Timestamp,
     notice_url: &str,
     tombstone_key: &(dyn Fn(&str) -> String + Send + Sync),
@@ -206,7 +216,7 @@ async fn inactive(
         .bind(s.inactive_batch)
         .fetch_all(db.pool())
         .await?;
-    if dry_run {
+    if mode == Mode::DryRun {
         return Ok((len(&to_notify), len(&to_erase), 0));
     }
     let days = s.inactive_grace.as_secs() / 86_400;

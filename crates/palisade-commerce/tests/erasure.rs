@@ -345,32 +345,12 @@ async fn reapplying_a_tombstone_erases_a_restored_copy_again() {
     assert_eq!(erasure::reapply(&w.db, &ghost).await.unwrap().absent, 1);
 }
 
-/// Retention (issue #21 item 6): a dry run counts and changes nothing; the run deletes abandoned carts and old
-/// firewall events, anonymises a refused request past its `keep_until`, notices inactive buyers and erases them
-/// after the grace period unless they signed in; counts are recorded per class.
-#[tokio::test]
-async fn retention_counts_then_acts_per_class_and_erases_inactive_buyers_after_a_notice() {
-    use palisade_commerce::retention::{self, Schedule};
-    use std::time::Duration;
-    let day = Duration::from_secs(24 * 3600);
-    let (db, clock) = TestDb::manual().await;
-    let a = store(&db, "alpha").await;
-    let mei = account(&db, MEI_EMAIL, MEI_NAME, AccountKind::Buyer).await;
-    let tan = account(&db, "tan@example.com", "Tan Ah Kow", AccountKind::Buyer).await;
-    let va = product(&db, &a).await;
-    let o = order(&db, &a, mei, MEI_EMAIL, va, "k1", MEI_STREET).await;
-    complete(&db, &a, o).await;
-    let now = db.now().0;
-    sqlx::query("INSERT INTO carts (id, token_hash, buyer_id, created_at, updated_at) VALUES ('c1', 'h1', $1, $2, $2)")
-        .bind(tan.to_string())
-        .bind(now)
-        .execute(db.pool())
-        .await
-        .unwrap();
+/// A firewall event recorded now.
+async fn firewall_event(db: &Db, id: &str) {
     let findings = serde_json::json!([]);
-    let ev = |id: &'static str| NewShieldEvent {
+    let e = NewShieldEvent {
         id,
-        at: Timestamp(now),
+        at: db.now(),
         store: None,
         client_ip: None,
         method: "GET",
@@ -380,30 +360,61 @@ async fn retention_counts_then_acts_per_class_and_erases_inactive_buyers_after_a
         rules: &[],
         findings: &findings,
     };
-    shield_events::record(&db, &ev("old")).await.unwrap();
-    // An emailed request, refused: its content is kept 30 Singapore days.
-    data_requests::log_email_request(
-        &db,
-        &a,
-        &Email::parse("walkin@example.com").unwrap(),
-        RequestKind::Access,
-        "about me",
-    )
-    .await
-    .unwrap();
-    let id = data_requests::queue(&db, &a, 10).await.unwrap()[0].id;
-    data_requests::refuse(&db, &a, id, "cannot verify who you are").await.unwrap();
+    shield_events::record(db, &e).await.unwrap();
+}
+
+/// Tan's cart, a firewall event and an emailed access request refused (its content kept 30 Singapore days).
+async fn due_for_retention(db: &Db, a: &StaffScope, tan: AccountId) {
+    sqlx::query("INSERT INTO carts (id, token_hash, buyer_id, created_at, updated_at) VALUES ('c1', 'h1', $1, $2, $2)")
+        .bind(tan.to_string())
+        .bind(db.now().0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    firewall_event(db, "old").await;
+    let walkin = Email::parse("walkin@example.com").unwrap();
+    data_requests::log_email_request(db, a, &walkin, RequestKind::Access, "about me").await.unwrap();
+    let id = data_requests::queue(db, a, 10).await.unwrap()[0].id;
+    data_requests::refuse(db, a, id, "cannot verify who you are").await.unwrap();
+}
+
+/// Retention (issue #21 item 6): a dry run counts and changes nothing; the run deletes abandoned carts and old
+/// firewall events, anonymises a refused request past its `keep_until`, notices inactive buyers and erases them
+/// after the grace period unless they signed in; counts are recorded per class.
+#[tokio::test]
+async fn retention_counts_then_acts_per_class_and_erases_inactive_buyers_after_a_notice() {
+    use palisade_commerce::retention::{self, Mode, Schedule};
+    use std::time::Duration;
+    let day = Duration::from_secs(24 * 3600);
+    let (db, clock) = TestDb::manual().await;
+    let a = store(&db, "alpha").await;
+    let mei = account(&db, MEI_EMAIL, MEI_NAME, AccountKind::Buyer).await;
+    let tan = account(&db, "tan@example.com", "Tan Ah Kow", AccountKind::Buyer).await;
+    let va = product(&db, &a).await;
+    let o = order(&db, &a, mei, MEI_EMAIL, va, "k1", MEI_STREET).await;
+    complete(&db, &a, o).await;
+    due_for_retention(&db, &a, tan).await;
 
     let schedule = Schedule::default();
     let key = |e: &str| format!("keyed:{}", e.len());
     let run = |dry: bool| {
         let (db, schedule) = (&db, &schedule);
-        async move { retention::run(db, schedule, dry, "https://shop.example/login", &key).await.unwrap() }
+        async move {
+            retention::run(
+                db,
+                schedule,
+                if dry { Mode::DryRun } else { Mode::Apply },
+                "https://shop.example/login",
+                &key,
+            )
+            .await
+            .unwrap()
+        }
     };
 
     // Day 91: carts, firewall events and the refused request are due; nobody is inactive yet.
     clock.advance(91 * day);
-    shield_events::record(&db, &NewShieldEvent { at: db.now(), ..ev("new") }).await.unwrap();
+    firewall_event(&db, "new").await;
     let dry = run(true).await;
     assert!(dry.dry_run);
     assert_eq!(dry.counts["abandoned_carts"], 1);

@@ -156,7 +156,7 @@ fn register_privacy(h: &mut Handlers, public_url: &str, links: &Arc<palisade_ide
             let run = palisade_commerce::retention::run(
                 &ctx.db,
                 &palisade_commerce::retention::Schedule::default(),
-                false,
+                palisade_commerce::retention::Mode::Apply,
                 &login,
                 &key,
             )

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use palisade_commerce::retention::{self, Schedule};
+use palisade_commerce::retention::{self, Mode, Schedule};
 use palisade_store::scope::PlatformScope;
 
 use crate::cli::GlobalArgs;
@@ -16,7 +16,14 @@ pub async fn retention(global: &GlobalArgs, dry_run: bool) -> anyhow::Result<Exi
     let links = palisade_identity::links::LinkSigner::new(inst.master_key.expose());
     let key = |email: &str| super::jobs::tombstone_key(&links, email);
     let result = async {
-        let run = retention::run(&inst.db, &Schedule::default(), dry_run, &login, &key).await?;
+        let run = retention::run(
+            &inst.db,
+            &Schedule::default(),
+            if dry_run { Mode::DryRun } else { Mode::Apply },
+            &login,
+            &key,
+        )
+        .await?;
         let recent = retention::recent(&inst.db, &PlatformScope::system("cli"), 5).await?;
         Ok::<_, palisade_commerce::CommerceError>((run, recent))
     }
