@@ -469,3 +469,36 @@ async fn retention_counts_then_acts_per_class_and_erases_inactive_buyers_after_a
     assert_eq!(runs[0].counts["inactive_buyers_erased"], 1);
     assert!(runs.iter().any(|r| r.dry_run));
 }
+
+fn control<'a>(r: &'a palisade_store::matrix::Report, id: &str) -> &'a palisade_core::matrix::ControlStatus {
+    r.areas
+        .iter()
+        .flat_map(|a| a.platform.iter().chain(a.merchant.iter()))
+        .find(|c| c.control.id == id)
+        .map(|c| &c.status)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_retention_control_is_met_only_after_a_real_run_in_the_last_two_days() {
+    use palisade_commerce::retention::{self, Mode, Schedule};
+    use palisade_store::matrix::{NodeFacts, Registry};
+    let (db, clock) = TestDb::manual().await;
+    let a = store(&db, "alpha").await;
+    let mut reg = Registry::default();
+    palisade_commerce::controls::register(&mut reg).unwrap();
+    let facts = std::sync::Arc::new(NodeFacts {
+        data_dir: std::env::temp_dir(),
+        master_key_path: std::env::temp_dir().join("k"),
+    });
+    let scope = &a;
+    let id = "platform.retention-runs";
+    assert!(!control(&reg.evaluate_store(&db, &facts, scope).await.unwrap(), id).is_met());
+    let key = |e: &str| e.len().to_string();
+    retention::run(&db, &Schedule::default(), Mode::DryRun, "u", &key).await.unwrap();
+    assert!(!control(&reg.evaluate_store(&db, &facts, scope).await.unwrap(), id).is_met(), "a dry run does not count");
+    retention::run(&db, &Schedule::default(), Mode::Apply, "u", &key).await.unwrap();
+    assert!(control(&reg.evaluate_store(&db, &facts, scope).await.unwrap(), id).is_met());
+    clock.advance(std::time::Duration::from_secs(3 * 24 * 3600));
+    assert!(!control(&reg.evaluate_store(&db, &facts, scope).await.unwrap(), id).is_met());
+}
