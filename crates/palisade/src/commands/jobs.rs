@@ -260,6 +260,23 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
+    install_privacy_schedules(db).await?;
+    // Every active store scanned weekly (Sunday night in Singapore), bounded per run.
+    jobs::upsert_schedule(
+        db,
+        "store-scan-weekly",
+        "0 0 18 * * SAT",
+        palisade_store::scans::SCAN_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
+        .await?;
+    Ok(())
+}
+
+/// PDPA schedules: request reminders and retention.
+async fn install_privacy_schedules(db: &Db) -> anyhow::Result<()> {
     // PDPA access and correction requests: reminders on days 7, 21 and 28 and the overdue notice, once a day in
     // the Singapore morning (each stage once per request whatever the runs).
     jobs::upsert_schedule(
@@ -280,17 +297,6 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
-    // Every active store scanned weekly (Sunday night in Singapore), bounded per run.
-    jobs::upsert_schedule(
-        db,
-        "store-scan-weekly",
-        "0 0 18 * * SAT",
-        palisade_store::scans::SCAN_JOB,
-        serde_json::Value::Null,
-    )
-    .await?;
-    jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
-        .await?;
     Ok(())
 }
 

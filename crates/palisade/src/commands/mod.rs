@@ -46,6 +46,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(AdminCommand::FraudRulesReviewed { by }) => admin::fraud_rules_reviewed(&cli.global, &by).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
         Command::Backup(command) => backup::run(&cli.global, command).await,
-        Command::Privacy(PrivacyCommand::Retention { dry_run }) => privacy::retention(&cli.global, dry_run).await,
+        Command::Privacy(PrivacyCommand::Retention { dry_run }) => {
+            use palisade_commerce::retention::Mode;
+            privacy::retention(&cli.global, if dry_run { Mode::DryRun } else { Mode::Apply }).await
+        }
     }
 }
