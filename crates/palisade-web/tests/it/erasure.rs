@@ -156,3 +156,27 @@ async fn an_open_order_refuses_erasure_and_a_merchant_cannot_erase_anyone() {
     }
     assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
 }
+
+#[tokio::test]
+async fn the_operator_sees_retention_runs_and_nobody_else_does() {
+    use palisade_commerce::retention::{self, Mode, Schedule};
+    let app = TestApp::start().await;
+    let key = |e: &str| e.len().to_string();
+    retention::run(&app.db, &Schedule::default(), Mode::DryRun, "u", &key).await.unwrap();
+    let console = app.console_cookie().await;
+    let res = app.client.get(app.url("/console/retention")).header("cookie", &console).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("abandoned_carts") && html.contains("dry run") && html.contains("href=\"/console\""),
+        "{html}"
+    );
+    // A merchant or a buyer is not an operator.
+    let (_a, _scope, owner) = owner_of(&app, "alpha").await;
+    let (_b, buyer_cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    for cookie in [owner, buyer_cookie, String::new()] {
+        let res = app.client.get(app.url("/console/retention")).header("cookie", &cookie).send().await.unwrap();
+        assert_ne!(res.status(), StatusCode::OK);
+        assert!(!res.text().await.unwrap().contains("abandoned_carts"));
+    }
+}
