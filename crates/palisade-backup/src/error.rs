@@ -45,6 +45,9 @@ pub enum BackupError {
         permission.title()
     )]
     Forbidden { table: String, permission: palisade_store::permissions::Permission },
+    /// Erasure tombstones could not be read or re-applied: the restore is not committed as finished.
+    #[error("re-applying erasures: {0}")]
+    Erasure(String),
     #[error(transparent)]
     Store(#[from] palisade_store::StoreError),
     #[error("database error: {0}")]
@@ -78,6 +81,7 @@ impl BackupError {
             BackupError::BadManifest { .. } => "backup.bad_manifest",
             BackupError::Archive(_) => "backup.archive",
             BackupError::Forbidden { .. } => "backup.forbidden",
+            BackupError::Erasure(_) => "backup.erasure",
             BackupError::Store(_) | BackupError::Database(_) => "backup.database",
             BackupError::Io { .. } => "backup.io",
         }

@@ -25,6 +25,7 @@ use crate::progress::{Progress, Unit};
 use crate::read::{Ahead, Opener, read_chunk};
 use crate::repo::Repository;
 use crate::verify::open_facts;
+use palisade_commerce::erasure::{self, Tombstone};
 
 /// Chunks (or objects) fetched, decrypted and prepared ahead of the one being used: enough to keep both cores of
 /// a small machine busy while the database loads, few enough that memory stays small (chunks are at most 1 MiB).
@@ -51,14 +52,36 @@ pub struct RestoreReport {
     pub bytes: u64,
     pub schema_from: i64,
     pub schema_to: i64,
+    /// Erasure tombstones in the restored database (the snapshot's, the target's and any carried ones), and how
+    /// many erased accounts the snapshot held again and were erased again.
+    pub tombstones: u64,
+    pub erasures_reapplied: u64,
 }
 
 /// Restores `manifest` into `target`.
+///
+/// Erasures survive it: the target's own erasure tombstones are read before it is replaced, and once the snapshot
+/// is loaded and migrated every tombstone (the snapshot's, the target's) is re-applied in the same run, so an
+/// older snapshot cannot bring an erased person back (`palisade_commerce::erasure::reapply`). A failure there
+/// fails the restore like any other step.
 pub async fn restore(
     repo: &Repository,
     manifest: &Manifest,
     identity: &Identity,
     target: RestoreTarget<'_>,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
+    restore_carrying(repo, manifest, identity, target, &[], progress).await
+}
+
+/// [`restore`], also re-applying `carried` tombstones (e.g. the live installation's, when a drill restores into
+/// scratch space or a restore goes into a new directory).
+pub async fn restore_carrying(
+    repo: &Repository,
+    manifest: &Manifest,
+    identity: &Identity,
+    target: RestoreTarget<'_>,
+    carried: &[Tombstone],
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
     let key = repo.chunk_key(identity).await?;
@@ -82,13 +105,18 @@ pub async fn restore(
     if target.master_key_file.exists() && !target.force {
         return Err(BackupError::TargetNotEmpty(format!("{} exists", target.master_key_file.display())));
     }
+    // Erasures made in the database being replaced must outlive it.
+    let mut carried = carried.to_vec();
+    if !found.is_empty() {
+        carried.extend(erasure::tombstones(db).await.map_err(|e| BackupError::Erasure(e.to_string()))?);
+    }
     // An empty (or, with --force, a replaced) Palisade schema goes whole: the snapshot's own version is built
     // from the migrations.
     drop_all(db, &found).await?;
     let before = Inventory::read(db).await?;
     let key_existed = target.master_key_file.exists();
     let filled = match migrate::run_to(db, manifest.schema_version).await {
-        Ok(()) => fill(repo, manifest, identity, &key, &facts.tables, &target, progress).await,
+        Ok(()) => fill(repo, manifest, identity, &key, &facts.tables, &target, &carried, progress).await,
         Err(e) => Err(e.into()),
     };
     match filled {
@@ -114,6 +142,7 @@ pub async fn restore(
 }
 
 /// Loads the database, the objects and the key file of `manifest` into an empty, migrated target.
+#[allow(clippy::too_many_arguments, reason = "the restore's inputs, named at its one call site")]
 async fn fill(
     repo: &Repository,
     manifest: &Manifest,
@@ -121,6 +150,7 @@ async fn fill(
     key: &ChunkKey,
     tables: &[TableFacts],
     target: &RestoreTarget<'_>,
+    carried: &[Tombstone],
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
     let db = target.db;
@@ -144,6 +174,9 @@ async fn fill(
     restore_objects(repo, manifest, opener, &objects, target.objects, &mut report, progress).await?;
 
     migrate::run(db).await?;
+    let reapplied = erasure::reapply(db, carried).await.map_err(|e| BackupError::Erasure(e.to_string()))?;
+    report.tombstones = reapplied.tombstones;
+    report.erasures_reapplied = reapplied.erased_again;
     // The key file last: it exists only when the rest of the installation does.
     if let Some(file) = manifest.files.iter().find(|f| f.path == "keys/master.key") {
         let bytes = read_file(repo, manifest, file, identity, key, progress).await?;

@@ -777,16 +777,67 @@ async fn the_drill_restores_the_latest_snapshot_into_scratch_space() {
     let manifest = fx.snapshot(&db, &objects).await;
     let repo = fx.repo(&db).await;
     let scratch = tempfile::tempdir().unwrap();
-    let report =
-        palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &Quiet).await.unwrap();
+    let report = palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &[], &Quiet)
+        .await
+        .unwrap();
     assert_eq!(report.snapshot, manifest.id);
     assert_eq!(report.rows, manifest.totals.rows);
     assert_eq!(report.objects, 3);
     assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "the scratch database is removed");
     // Without the identity nothing can be read back.
     let wrong = Fixture::new();
-    let err = palisade_backup::drill::drill(&repo, &wrong.identity, scratch.path(), db.clock().clone(), &Quiet)
+    let err = palisade_backup::drill::drill(&repo, &wrong.identity, scratch.path(), db.clock().clone(), &[], &Quiet)
         .await
         .unwrap_err();
     assert!(matches!(err, BackupError::Decrypt { .. }), "{err}");
+}
+
+/// Issue #21 item 4, the restore drill: a buyer is created, backed up, then erased; restoring the pre-erasure
+/// snapshot — over the installation (`--force`), or into scratch space by the drill with the live tombstones —
+/// re-applies the erasure, so the buyer's values are gone again.
+#[tokio::test]
+async fn an_erased_buyer_does_not_come_back_with_an_older_snapshot() {
+    use palisade_commerce::{erasure, residue};
+    let (fx, db, objects, _dir) = seeded().await;
+    let (email, name) = ("mei.restore@example.com", "Mei Restore-Drill");
+    let mei = tenancy::create_account(
+        &db,
+        NewAccount { email: Email::parse(email).unwrap(), display_name: name.into(), kind: AccountKind::Buyer },
+    )
+    .await
+    .unwrap()
+    .id;
+    let before = fx.snapshot(&db, &objects).await;
+    erasure::erase_buyer(&db, mei, "keyed-hash").await.unwrap();
+    assert!(residue::scan(&db, &[email, name]).await.unwrap().is_empty());
+    let carried = erasure::tombstones(&db).await.unwrap();
+    assert_eq!(carried.len(), 1);
+
+    // The drill restores the (older) latest snapshot into scratch space: without the live tombstones Mei would be
+    // back; with them she is erased again and the drill says so.
+    let repo = fx.repo(&db).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let blind = palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &[], &Quiet)
+        .await
+        .unwrap();
+    assert_eq!((blind.tombstones, blind.erasures_reapplied), (0, 0));
+    let drill =
+        palisade_backup::drill::drill(&repo, &fx.identity, scratch.path(), db.clock().clone(), &carried, &Quiet)
+            .await
+            .unwrap();
+    assert_eq!((drill.snapshot.as_str(), drill.tombstones, drill.erasures_reapplied), (before.id.as_str(), 1, 1));
+    assert!(drill.summary().contains("none came back"));
+
+    // Restoring the pre-erasure snapshot over the installation keeps the installation's tombstones.
+    restore_into(&fx, &before.id, &db, Onto::Forced).await.unwrap();
+    let found = residue::scan(&db, &[email, name]).await.unwrap();
+    assert!(found.is_empty(), "the erased buyer came back: {found:?}");
+    assert_eq!(erasure::tombstones(&db).await.unwrap(), carried);
+    assert!(erasure::unerased(&db).await.unwrap().is_empty());
+    let (disabled,): (i64,) = sqlx::query_as("SELECT disabled FROM accounts WHERE id = $1")
+        .bind(mei.to_string())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(disabled, 1);
 }

@@ -29,6 +29,7 @@ const TSR_SELLER_ID: Reference = Reference {
     framework: "MHA E-commerce Transaction Safety Ratings",
     clause: "Seller authentication against government-issued records",
 };
+const PDPA_RETENTION: Reference = Reference { framework: "PDPA", clause: "s25 Retention limitation obligation" };
 const PCI_FRAUD: Reference = Reference {
     framework: "PCI DSS 4.0",
     clause: "12.10.1 / 10.7 Suspicious payment activity detected and responded to",
@@ -424,6 +425,40 @@ fn register_privacy(reg: &mut Registry) -> palisade_store::error::Result<()> {
                     "none overdue: {} open within 30 days, {} answered in the last year ({} late)",
                     c.open, c.answered, c.answered_late
                 )),
+                Err(e) => ControlStatus::Unknown { reason: e.to_string() },
+            }
+        },
+    )?;
+    register_retention(reg)
+}
+
+/// The retention job ran (issue #21 item 6).
+fn register_retention(reg: &mut Registry) -> palisade_store::error::Result<()> {
+    reg.register(
+        Control {
+            id: "platform.retention-runs",
+            area: Area::DataProtection,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "Personal data past its retention is removed: the retention job ran in the last 2 days",
+            why: "Carts, sign-in state, firewall events, refused requests past their keep-until and inactive buyer \
+                  accounts must not be kept longer than their purpose needs; the daily job removes them.",
+            remediation: "Check that `palisade serve` runs its job runner (job privacy.retention), or run \
+                          `palisade privacy retention` by hand and look at its counts.",
+            references: &[PDPA_RETENTION],
+        },
+        |ctx: EvalContext| async move {
+            let platform = PlatformScope::system("control:platform.retention-runs");
+            let since = ctx.db.now().0 - 2 * 24 * 3600 * 1000;
+            match crate::retention::recent(&ctx.db, &platform, 20).await {
+                Ok(runs) => match runs.iter().find(|r| !r.dry_run) {
+                    Some(r) if r.ran_at >= since => {
+                        let total: i64 = r.counts.values().sum();
+                        ControlStatus::met(format!("last run removed or anonymised {total} rows and accounts"))
+                    }
+                    Some(_) => ControlStatus::unmet("the last retention run is more than 2 days old"),
+                    None => ControlStatus::unmet("retention has never run"),
+                },
                 Err(e) => ControlStatus::Unknown { reason: e.to_string() },
             }
         },

@@ -50,6 +50,10 @@ pub enum CommerceError {
     /// The store's payouts are on hold (a high-severity scam report or an operator's decision): nothing was paid.
     #[error("this store's payouts are on hold while Palisade reviews a report; contact support")]
     PayoutsOnHold,
+    /// An erasure the platform cannot do now, and why (an open order or dispute, an account that is not a
+    /// buyer's, an account already erased).
+    #[error("{0}")]
+    ErasureRefused(String),
     /// A refund larger than what escrow still holds for the order.
     #[error("only {held} is still held for this order")]
     RefundExceedsHeld { held: palisade_core::money::Money },

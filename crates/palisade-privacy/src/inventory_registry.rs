@@ -57,6 +57,9 @@ const PDPA_LOG: &str = "the record that a PDPA access or correction request was 
 /// Why a seller's verification record is kept.
 const VERIFIED: &str = "the store's evidence that its seller was verified before payouts (MHA Transaction Safety \
                         Ratings); kept while the store exists";
+/// Why an erasure tombstone keeps what it holds.
+const TOMBSTONE: &str = "the erasure's tombstone (an account id and a keyed hash of the old email, never the email): \
+                         re-applied after every restore so an older backup cannot bring the person back";
 /// Why a ledger's `account_id` is not a person's.
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
@@ -66,14 +69,15 @@ pub const REGISTRY: &[Column] = &[
     // accounts: one row per person holding an account; erasure anonymises it in place (a tombstone).
     np("accounts", "created_at"),
     np("accounts", "disabled"),
-    p(("accounts", "display_name"), Identifier, PlatformAccount, Yes, AnonymiseWith("'Erased user'"), AccountLife),
-    p(("accounts", "email"), Contact, PlatformAccount, Yes, AnonymiseWith("'erased+<id>@invalid'"), AccountLife),
-    p(("accounts", "email_key"), Identifier, PlatformAccount, No, AnonymiseWith("lookup hash of the erased address"), AccountLife),
+    p(("accounts", "display_name"), Identifier, PlatformAccount, Yes, AnonymiseWith("'erased-<id>'"), AccountLife),
+    p(("accounts", "email"), Contact, PlatformAccount, Yes, AnonymiseWith("'erased-<id>@invalid'"), AccountLife),
+    p(("accounts", "email_key"), Identifier, PlatformAccount, No, AnonymiseWith("'erased-<id>@invalid' (the lookup form of the erased address; the old one is kept only as a keyed hash in the tombstone)"), AccountLife),
     p(("accounts", "id"), Identifier, PlatformAccount, Yes, Keep("the tombstone's key: orders, ledger and audit rows point at it"), AccountLife),
     np("accounts", "kind"),
     np("accounts", "last_active_at"),
     np("accounts", "password_changed_at"),
     p(("accounts", "password_hash"), Credential, PlatformAccount, No, AnonymiseWith("NULL"), AccountLife),
+    np("accounts", "retention_notice_at"),
     // api_tokens: staff and operator tokens.
     p(("api_tokens", "account_id"), Identifier, Staff, Yes, DeleteRow, AccountLife),
     np("api_tokens", "created_at"),
@@ -191,7 +195,7 @@ pub const REGISTRY: &[Column] = &[
     np("data_requests", "status"),
     np("data_requests", "store_id"),
     // disputes: a buyer's complaint, the merchant's answer and an operator's decision, about one order.
-    p(("disputes", "buyer_statement"), FreeText, Buyer, Yes, Keep(TX), Transaction5y),
+    p(("disputes", "buyer_statement"), FreeText, Buyer, Yes, AnonymiseWith("'erased' (erasure is refused while a dispute is open)"), Transaction5y),
     np("disputes", "created_at"),
     p(("disputes", "decided_by"), Identifier, PlatformAccount, No, Keep(REF), Transaction5y),
     p(("disputes", "decision_note"), FreeText, Buyer, Yes, Keep(TX), Transaction5y),
@@ -203,6 +207,11 @@ pub const REGISTRY: &[Column] = &[
     np("disputes", "status"),
     np("disputes", "store_id"),
     np("disputes", "updated_at"),
+    // erasure_tombstones: one per erased account, re-applied after a restore (migration 0037).
+    p(("erasure_tombstones", "account_id"), Identifier, PlatformAccount, No, Keep(TOMBSTONE), AuditTrail),
+    p(("erasure_tombstones", "email_key"), Identifier, PlatformAccount, No, Keep(TOMBSTONE), AuditTrail),
+    np("erasure_tombstones", "erased_at"),
+    np("erasure_tombstones", "reapplied_at"),
     // invitations: the invitee has no account yet.
     np("invitations", "accepted_at"),
     p(("invitations", "accepted_by"), Identifier, Staff, Yes, DeleteRow, Expiring),
@@ -319,8 +328,8 @@ pub const REGISTRY: &[Column] = &[
     np("order_items", "unit_price_minor"),
     np("order_items", "variant_id"),
     // orders: the transaction record; the delivery address is erased once the order is closed.
-    p(("orders", "address"), Address, Buyer, Yes, AnonymiseWith("six fields reading 'erased', once the order is closed (delivered, no dispute open)"), Transaction5y),
-    p(("orders", "buyer_email"), Contact, Buyer, Yes, Keep(TX), Transaction5y),
+    p(("orders", "address"), Address, Buyer, Yes, AnonymiseWith("six fields reading 'erased-<id>' (erasure is refused while an order is open)"), Transaction5y),
+    p(("orders", "buyer_email"), Contact, Buyer, Yes, AnonymiseWith("'erased-<id>@invalid'"), Transaction5y),
     p(("orders", "buyer_id"), Identifier, Buyer, Yes, Keep(REF), Transaction5y),
     p(("orders", "card_brand"), Payment, Buyer, Yes, Keep(TX), Transaction5y),
     p(("orders", "card_fingerprint"), Payment, Buyer, No, Keep("a keyed hash (HMAC under a master-key-derived key) of the card, for fraud velocity; the card cannot be recovered from it"), Transaction5y),
@@ -436,6 +445,11 @@ pub const REGISTRY: &[Column] = &[
     np("recovery_codes", "created_at"),
     np("recovery_codes", "id"),
     np("recovery_codes", "used_at"),
+    // retention_runs: counts per data class of each retention run (migration 0037).
+    np("retention_runs", "counts"),
+    np("retention_runs", "dry_run"),
+    np("retention_runs", "id"),
+    np("retention_runs", "ran_at"),
     // reviews: the buyer's own words, published; deleted on request.
     p(("reviews", "body"), FreeText, Buyer, Yes, DeleteRow, AccountLife),
     p(("reviews", "buyer_email"), Contact, Buyer, Yes, DeleteRow, AccountLife),
@@ -759,6 +773,8 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("disputes.decision_note", &[PurchaseHistory]),
     ("disputes.merchant_response", &[PurchaseHistory]),
     ("disputes.reason", &[PurchaseHistory]),
+    ("erasure_tombstones.account_id", &[]),
+    ("erasure_tombstones.email_key", &[]),
     ("invitations.accepted_by", &[]),
     ("invitations.email", &[DataClass::Contact]),
     ("invitations.invited_by", &[]),

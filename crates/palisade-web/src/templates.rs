@@ -37,6 +37,7 @@ impl Templates {
         env.add_template("digest_unsubscribe.html", include_str!("../templates/digest_unsubscribe.html"))?;
         env.add_template("token_created.html", include_str!("../templates/token_created.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;
+        env.add_template("retention.html", include_str!("../templates/retention.html"))?;
         env.add_template("admin_home.html", include_str!("../templates/admin_home.html"))?;
         env.add_template("reauth.html", include_str!("../templates/reauth.html"))?;
         env.add_template("console.html", include_str!("../templates/console.html"))?;

@@ -291,7 +291,9 @@ pub async fn run_drill(
         let identity = identity?;
         let repo = Repository::open(target).await?;
         let scratch = ctx.settings.backup.dir.join("drills");
-        Ok::<_, anyhow::Error>(drill::drill(&repo, &identity, &scratch, db.clock().clone(), progress).await?)
+        // The live installation's erasures too: a snapshot taken before an erasure must not bring the person back.
+        let carried = palisade_commerce::erasure::tombstones(db).await?;
+        Ok::<_, anyhow::Error>(drill::drill(&repo, &identity, &scratch, db.clock().clone(), &carried, progress).await?)
     }
     .await;
     let (ok, detail, snapshot) = match &result {

@@ -73,6 +73,21 @@ pub enum Command {
     /// Platform backups: encrypted, deduplicated snapshots of the database and objects.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Personal data (PDPA): retention runs and their reports.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Run personal-data retention now (abandoned carts, expired sign-in state, firewall events, refused requests
+    /// past their keep-until, inactive buyers: notice then erasure) and print the counts per class, then the
+    /// recent runs. The daily job `privacy.retention` does the same.
+    Retention {
+        /// Count what would be done; change nothing (recorded as a dry run).
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Exit status of `palisade migrate --check` when migrations are pending (0 means up to date).

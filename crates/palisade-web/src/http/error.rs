@@ -320,6 +320,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
             ),
             e @ E::HeldForReview => ApiError::new(StatusCode::CONFLICT, "held_for_review", e.to_string()),
             E::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
+            E::ErasureRefused(m) => ApiError::new(StatusCode::CONFLICT, "erasure_refused", m),
             e @ E::ChangedMeanwhile(_) => ApiError::new(StatusCode::CONFLICT, "changed_meanwhile", e.to_string()),
             e @ E::TotalTooLarge(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large", e.to_string())

@@ -17,6 +17,7 @@ mod console;
 mod console_updates;
 mod data_requests;
 mod digest;
+mod erasure;
 mod fail_closed;
 mod fraud;
 mod identity;

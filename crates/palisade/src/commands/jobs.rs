@@ -36,7 +36,7 @@ pub fn handlers(
 ) -> Handlers {
     let mut h = Handlers::default();
     register_awareness(&mut h, &public_url, &registry, &facts, &links);
-    register_privacy(&mut h, &public_url);
+    register_privacy(&mut h, &public_url, &links);
     let mail_url = public_url.clone();
     h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
         let (links, url) = (Arc::clone(&links), mail_url.clone());
@@ -146,7 +146,26 @@ fn register_awareness(
 }
 
 /// PDPA jobs: reminders of access and correction requests on days 7, 21 and 28, and the overdue notice.
-fn register_privacy(h: &mut Handlers, public_url: &str) {
+fn register_privacy(h: &mut Handlers, public_url: &str, links: &Arc<palisade_identity::links::LinkSigner>) {
+    let login = format!("{}/login", public_url.trim_end_matches('/'));
+    let links = Arc::clone(links);
+    h.register(palisade_commerce::retention::RETENTION_JOB, move |ctx: JobContext| {
+        let (login, links) = (login.clone(), Arc::clone(&links));
+        async move {
+            let key = move |email: &str| tombstone_key(&links, email);
+            let run = palisade_commerce::retention::run(
+                &ctx.db,
+                &palisade_commerce::retention::Schedule::default(),
+                palisade_commerce::retention::Mode::Apply,
+                &login,
+                &key,
+            )
+            .await
+            .map_err(jobs::JobError::failed)?;
+            tracing::info!(retention.run = %run.id, "personal data retention run");
+            Ok(())
+        }
+    });
     let url = public_url.to_owned();
     h.register(palisade_commerce::data_requests::REMINDER_JOB, move |ctx: JobContext| {
         let url = url.clone();
@@ -191,6 +210,11 @@ pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palis
             Ok(())
         }
     });
+}
+
+/// The erasure tombstone's keyed hash of an email (the same as the web layer's).
+pub fn tombstone_key(links: &palisade_identity::links::LinkSigner, email: &str) -> String {
+    links.sign(palisade_commerce::erasure::TOMBSTONE_EMAIL_PURPOSE, &email.trim().to_lowercase())
 }
 
 /// Installs (or updates) the built-in schedules.
@@ -251,16 +275,7 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
-    // PDPA access and correction requests: reminders on days 7, 21 and 28 and the overdue notice, once a day in
-    // the Singapore morning (each stage once per request whatever the runs).
-    jobs::upsert_schedule(
-        db,
-        "data-request-reminders-daily",
-        "0 10 1 * * *",
-        palisade_commerce::data_requests::REMINDER_JOB,
-        serde_json::Value::Null,
-    )
-    .await?;
+    install_privacy_schedules(db).await?;
     // Every active store scanned at least weekly: each night (2:00 in Singapore) the stores not scanned for 6 days
     // are queued, each as its own job. The old weekly schedule is replaced.
     jobs::delete_schedule(db, "store-scan-weekly").await?;
@@ -274,6 +289,31 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
     .await?;
     jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
         .await?;
+    Ok(())
+}
+
+/// PDPA schedules: request reminders and retention.
+async fn install_privacy_schedules(db: &Db) -> anyhow::Result<()> {
+    // PDPA access and correction requests: reminders on days 7, 21 and 28 and the overdue notice, once a day in
+    // the Singapore morning (each stage once per request whatever the runs).
+    jobs::upsert_schedule(
+        db,
+        "data-request-reminders-daily",
+        "0 10 1 * * *",
+        palisade_commerce::data_requests::REMINDER_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    // Personal-data retention per class (carts, sign-in state, firewall events, refused requests past their
+    // keep-until, inactive buyers: notice, then erasure after the grace period), daily at night in Singapore.
+    jobs::upsert_schedule(
+        db,
+        "privacy-retention-daily",
+        "0 20 19 * * *",
+        palisade_commerce::retention::RETENTION_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
     Ok(())
 }
 

@@ -10,11 +10,12 @@ mod demo_images;
 mod demo_shop;
 mod jobs;
 mod migrate;
+mod privacy;
 mod serve;
 
 use std::process::ExitCode;
 
-use crate::cli::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand};
+use crate::cli::{AdminCommand, AuditCommand, Cli, Command, ConfigCommand, PrivacyCommand};
 use crate::{config, logging};
 
 /// How a command prints its result: for a person, or as JSON for a script (`--json`).
@@ -45,5 +46,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(AdminCommand::FraudRulesReviewed { by }) => admin::fraud_rules_reviewed(&cli.global, &by).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
         Command::Backup(command) => backup::run(&cli.global, command).await,
+        Command::Privacy(PrivacyCommand::Retention { dry_run }) => {
+            use palisade_commerce::retention::Mode;
+            privacy::retention(&cli.global, if dry_run { Mode::DryRun } else { Mode::Apply }).await
+        }
     }
 }

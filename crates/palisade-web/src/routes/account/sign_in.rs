@@ -62,7 +62,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 }
 
 /// The client (IP, browser) of the current request.
-struct ClientInfo(Client);
+pub(crate) struct ClientInfo(pub(crate) Client);
 
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;

@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/logout", post(logout))
         .route("/console/stores/{store}/security", get(store_matrix))
         .route("/console/outbox", get(outbox_page))
+        .route("/console/retention", get(retention_page))
         .route("/console/disputes", get(disputes_page))
         .route("/console/disputes/{store}/{dispute}/decide", post(decide))
         .route("/console/payment-page", get(payment_page))
@@ -157,6 +158,17 @@ async fn outbox_page(
     let mails = palisade_store::outbox::recent(&state.db, &op.platform_scope(), 100).await?;
     let page =
         state.templates.render("outbox.html", json!({"operator": op.email(), "is_operator": true, "mails": mails}))?;
+    Ok(Html(page))
+}
+
+/// Personal-data retention: the recent runs and their counts per class (issue #21 item 6).
+async fn retention_page(
+    State(state): State<AppState>,
+    ConsoleOperator(op): ConsoleOperator,
+) -> Result<Html<String>, PageError> {
+    let runs = palisade_commerce::retention::recent(&state.db, &op.platform_scope(), 30).await?;
+    let page =
+        state.templates.render("retention.html", json!({"operator": op.email(), "is_operator": true, "runs": runs}))?;
     Ok(Html(page))
 }
 

@@ -1,0 +1,182 @@
+//! Erasure through the real router (issue #21 item 4): a buyer erases their own account from "Your data" with
+//! their password re-entered; afterwards they cannot sign in and a full-database scan finds none of their values.
+//! Abuse: no CSRF token, a wrong or oversized password, another buyer's id in the form, a merchant (staff) account,
+//! an open order — each refused with a status and a stable code, and nothing erased.
+
+use palisade_commerce::fraud::Fingerprints;
+use palisade_commerce::orders::{self, Checkout, Line, Status};
+use palisade_commerce::payments::{TestGateway, card};
+use palisade_commerce::policy::Policy;
+use palisade_commerce::{erasure, residue};
+use palisade_core::text::Email;
+use palisade_core::{AccountId, OrderId, VariantId};
+use palisade_store::scope::{StaffScope, StoreScope};
+use reqwest::StatusCode;
+
+use crate::support::{Csrf as _, PW, TestApp, buyer, listing, owner_of};
+
+async fn order(app: &TestApp, scope: &StaffScope, buyer: AccountId, email: &str, v: VariantId, key: &str) -> OrderId {
+    let req = Checkout {
+        guest_proof: None,
+        email: Email::parse(email).unwrap(),
+        address: palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+            name: "Erin Quartermain",
+            line1: "44 Quartermain Close",
+            line2: "",
+            city: "Singapore",
+            postcode: "018989",
+            country: "Singapore",
+        })
+        .unwrap(),
+        lines: vec![Line { variant_id: v, quantity: 1 }],
+        idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
+        card: card("4242424242424242", "12/30", "123"),
+        fingerprints: Fingerprints::default(),
+    };
+    let shopper = StoreScope::shopper(scope.store_id(), Some(buyer));
+    orders::checkout(&app.db, &TestGateway, &shopper, req).await.unwrap().order.id
+}
+
+async fn complete(app: &TestApp, scope: &StaffScope, id: OrderId) {
+    let p = Policy::default();
+    for (to, t) in [(Status::Shipped, Some("TRK-1")), (Status::Delivered, None), (Status::Completed, None)] {
+        orders::transition(&app.db, scope, id, to, t, &p).await.unwrap();
+    }
+}
+
+async fn erase(app: &TestApp, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client.post(app.url("/account/data/erase")).csrf(app, cookie).form(form).send().await.unwrap()
+}
+
+async fn signs_in(app: &TestApp, email: &str) -> bool {
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .csrf(app, crate::support::VISITOR)
+        .form(&[("email", email), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    res.status() == StatusCode::SEE_OTHER
+}
+
+fn code_of(html: &str) -> Option<String> {
+    let at = html.find("data-code=\"")? + "data-code=\"".len();
+    Some(html.get(at..)?.split('"').next()?.to_owned())
+}
+
+#[tokio::test]
+async fn a_buyer_erases_their_account_and_nothing_of_them_is_left() {
+    let app = TestApp::start().await;
+    let (_a, a_scope, _owner) = owner_of(&app, "alpha").await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").named("Erin Quartermain").signed_in(&app).await;
+    let (tan, _tan_cookie) = buyer("tan@buyer.example").signed_in(&app).await;
+    let v = listing("oolong").sku("OOL-1").create(&app, &a_scope).await.variants[0].id;
+    let o = order(&app, &a_scope, erin.id, "erin.q@buyer.example", v, "k1").await;
+    complete(&app, &a_scope, o).await;
+    let values = ["erin.q@buyer.example", "Erin Quartermain", "44 Quartermain Close"];
+    assert!(!residue::scan(&app.db, &values).await.unwrap().is_empty());
+
+    // Without the form's CSRF token: refused, nothing erased.
+    let forged = app
+        .client
+        .post(app.url("/account/data/erase"))
+        .header("cookie", &cookie)
+        .form(&[("password", PW), ("confirm", "erase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // A wrong password, no confirmation, an oversized password: refused with their codes.
+    let res = erase(&app, &cookie, &[("password", "not my password"), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(code_of(&res.text().await.unwrap()).as_deref(), Some("wrong_password"));
+    let res = erase(&app, &cookie, &[("password", PW)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code_of(&res.text().await.unwrap()).as_deref(), Some("confirm_required"));
+    let long = "p".repeat(5000);
+    let res = erase(&app, &cookie, &[("password", &long), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
+
+    // Another buyer's id in the form changes nothing: the signed-in account is the only one erased.
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase"), ("account", &tan.id.to_string())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Your account has been erased"));
+    assert!(erasure::is_erased(&app.db, erin.id).await.unwrap());
+    assert!(!erasure::is_erased(&app.db, tan.id).await.unwrap());
+    assert!(signs_in(&app, "tan@buyer.example").await, "the other buyer is untouched");
+
+    // Erin is signed out, cannot sign in again, and no value of hers is left anywhere in the database.
+    let page = app.client.get(app.url("/account/data")).header("cookie", &cookie).send().await.unwrap();
+    assert_ne!(page.status(), StatusCode::OK);
+    let found = residue::scan(&app.db, &values).await.unwrap();
+    assert!(found.is_empty(), "residue: {found:?}");
+    // (Scanned first: a failed sign-in with the old address writes a throttle row keyed by it, which expires.)
+    assert!(!signs_in(&app, "erin.q@buyer.example").await);
+    // The tombstone holds a keyed hash, not the address.
+    let stones = erasure::tombstones(&app.db).await.unwrap();
+    assert_eq!(stones.len(), 1);
+    assert!(!stones[0].email_key.contains("erin") && stones[0].email_key.len() >= 32);
+}
+
+#[tokio::test]
+async fn an_open_order_refuses_erasure_and_a_merchant_cannot_erase_anyone() {
+    let app = TestApp::start().await;
+    let (a, a_scope, owner) = owner_of(&app, "alpha").await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    let v = listing("oolong").sku("OOL-1").create(&app, &a_scope).await.variants[0].id;
+    order(&app, &a_scope, erin.id, "erin.q@buyer.example", v, "k1").await;
+
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert_eq!(code_of(&html).as_deref(), Some("erasure_refused"));
+    assert!(html.contains("still open"), "{html}");
+    assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
+    assert!(signs_in(&app, "erin.q@buyer.example").await);
+
+    // The store's owner, on the same form with their own password: a staff account is not erased here.
+    let res = erase(&app, &owner, &[("password", PW), ("confirm", "erase"), ("account", &erin.id.to_string())]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(erasure::tombstones(&app.db).await.unwrap().is_empty());
+    // And no store-admin route erases a buyer.
+    for path in [
+        format!("/admin/stores/{}/data-requests/erase", a.id),
+        format!("/admin/stores/{}/customers/{}/erase", a.id, erin.id),
+        format!("/api/v1/admin/stores/{}/customers/{}/erase", a.id, erin.id),
+    ] {
+        let res =
+            app.client.post(app.url(&path)).csrf(&app, &owner).form(&[("confirm", "erase")]).send().await.unwrap();
+        assert!(
+            matches!(res.status(), StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED),
+            "{path}: {}",
+            res.status()
+        );
+    }
+    assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_operator_sees_retention_runs_and_nobody_else_does() {
+    use palisade_commerce::retention::{self, Mode, Schedule};
+    let app = TestApp::start().await;
+    let key = |e: &str| e.len().to_string();
+    retention::run(&app.db, &Schedule::default(), Mode::DryRun, "u", &key).await.unwrap();
+    let console = app.console_cookie().await;
+    let res = app.client.get(app.url("/console/retention")).header("cookie", &console).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("abandoned_carts") && html.contains("dry run") && html.contains("href=\"/console\""),
+        "{html}"
+    );
+    // A merchant or a buyer is not an operator.
+    let (_a, _scope, owner) = owner_of(&app, "alpha").await;
+    let (_b, buyer_cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    for cookie in [owner, buyer_cookie, String::new()] {
+        let res = app.client.get(app.url("/console/retention")).header("cookie", &cookie).send().await.unwrap();
+        assert_ne!(res.status(), StatusCode::OK);
+        assert!(!res.text().await.unwrap().contains("abandoned_carts"));
+    }
+}
