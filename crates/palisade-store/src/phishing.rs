@@ -567,6 +567,12 @@ struct RecipientRow {
     visits: Vec<Visit>,
 }
 
+/// An instant as the engine's time type (for building its events).
+#[must_use]
+pub fn instant(t: Timestamp) -> jiff::Timestamp {
+    to_jiff(t.0)
+}
+
 fn to_jiff(t: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }

@@ -17,4 +17,6 @@ pub mod security_center;
 pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
+pub mod phishing;
+pub mod phishing_landing;
 pub mod training;
