@@ -94,10 +94,12 @@ pub(crate) async fn landing(
     let hit = click_event(&state, &link, &method, ip, &headers);
     match phishing::record_hit(&state.db, &link, &hit).await? {
         Hit::Recorded { nonce } => page(&state, &link, &token, Some(&nonce)),
-        Hit::Limited => {
-            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many visits of this link; try later.")
-                .into())
-        }
+        Hit::Limited => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many visits of this link; try later.",
+        )
+        .into()),
     }
 }
 
@@ -130,8 +132,12 @@ pub(crate) async fn confirm(
     } else {
         ConfirmKind::Button
     };
-    let confirmation =
-        Confirmation { at: phishing::instant(state.db.now()), kind, user_agent: header_text(&headers, "user-agent"), asn: None };
+    let confirmation = Confirmation {
+        at: phishing::instant(state.db.now()),
+        kind,
+        user_agent: header_text(&headers, "user-agent"),
+        asn: None,
+    };
     let recorded = phishing::confirm(&state.db, &link, nonce, &confirmation).await?;
     if !recorded {
         tracing::debug!(store.id = %link.store_id(), "phishing confirmation with an unknown or used nonce ignored");
