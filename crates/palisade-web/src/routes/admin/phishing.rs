@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use palisade_core::AccountId;
+use palisade_store::permissions::Permission;
 use palisade_store::phishing::{self, Recipients, Reported};
 use palisade_store::tenancy::{self, Role};
 use serde::Deserialize;
@@ -86,6 +87,7 @@ pub(crate) async fn set_enabled(
     access: StaffAccess,
     Form(form): Form<SettingForm>,
 ) -> PageResult {
+    access.require(Permission::StaffManagement)?;
     let on = match form.enabled.as_deref() {
         Some("on" | "1" | "yes") => true,
         None | Some("0" | "off") => false,
@@ -99,6 +101,7 @@ pub(crate) async fn set_enabled(
 /// Launches a campaign. Fields: `template` (a built-in template id), `to` = `all` or `chosen`, and `member` (an
 /// account id, repeated) when chosen. No field carries mail text: the template's is the only one sent.
 pub(crate) async fn launch(State(state): State<AppState>, access: StaffAccess, body: String) -> PageResult {
+    access.require(Permission::StaffManagement)?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).map_err(|_| invalid("unreadable form"))?;
     if fields.len() > MAX_FIELDS {
         return Err(invalid("too many fields for one campaign").into());

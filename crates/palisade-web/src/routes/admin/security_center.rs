@@ -51,9 +51,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security/guidelines", None),
     ("GET", "/admin/stores/{store}/security/phishing", None),
     ("POST", "/admin/stores/{store}/security/phishing/report", None),
-    // Owner only (checked in `palisade_store::phishing` against the role, which is not a permission).
-    ("POST", "/admin/stores/{store}/security/phishing/settings", None),
-    ("POST", "/admin/stores/{store}/security/phishing/campaigns", None),
+    // Staff management is checked first; then only the owner (`palisade_store::phishing` re-reads the role, which is
+    // not a permission, in the write transaction): an admin holding staff management is refused too.
+    ("POST", "/admin/stores/{store}/security/phishing/settings", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/security/phishing/campaigns", Some(Permission::StaffManagement)),
     ("GET", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/scans/findings/{finding}/accept", Some(Permission::SecuritySettings)),
