@@ -183,8 +183,16 @@ async fn require_owner(conn: &mut AnyConnection, by: &Membership) -> Result<()> 
     }
 }
 
+/// The store's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// Turns the simulation on or off for the store (owner only, audited).
-pub async fn set_enabled(db: &Db, by: &Membership, enabled: bool) -> Result<Settings> {
+pub async fn set_enabled(db: &Db, by: &Membership, switch: Switch) -> Result<Settings> {
+    let enabled = switch == Switch::On;
     let scope = &by.scope;
     let now = db.now();
     let mut tx = db.begin_write().await?;
@@ -244,7 +252,7 @@ pub async fn launch(
         .bind(scope.store_key())
         .fetch_optional(&mut *tx)
         .await?;
-    if !enabled.is_some_and(|e| e.0 != 0) {
+    if enabled.is_none_or(|e| e.0 == 0) {
         return Err(StoreError::Conflict("turn the phishing simulation on before launching a campaign".into()));
     }
     let (store_name,): (String,) =
@@ -256,29 +264,7 @@ pub async fn launch(
     .bind(scope.store_key())
     .fetch_all(&mut *tx)
     .await?;
-    let chosen: Vec<(String, String)> = match &recipients {
-        Recipients::AllActive => active,
-        Recipients::Chosen(ids) => {
-            let mut out = Vec::new();
-            for id in ids {
-                let id = id.to_string();
-                let Some(m) = active.iter().find(|(a, _)| *a == id) else {
-                    // Not an active member of this store: the same answer whether or not the account exists.
-                    return Err(StoreError::Invalid("a chosen recipient is not an active member of this store".into()));
-                };
-                if !out.contains(m) {
-                    out.push(m.clone());
-                }
-            }
-            out
-        }
-    };
-    if chosen.is_empty() {
-        return Err(StoreError::Invalid("choose at least one recipient".into()));
-    }
-    if chosen.len() > MAX_RECIPIENTS {
-        return Err(StoreError::Invalid(format!("at most {MAX_RECIPIENTS} recipients per campaign")));
-    }
+    let chosen = pick(active, &recipients)?;
     let campaign = new_id();
     sqlx::query(
         "INSERT INTO phishing_campaigns (id, store_id, template, launched_by, launched_at) VALUES ($1, $2, $3, $4, $5)",
@@ -317,6 +303,34 @@ pub async fn launch(
     audit::record_store(&mut tx, db, scope, event).await?;
     tx.commit().await?;
     Ok(Launched { campaign, recipients: chosen.len() })
+}
+
+/// The (account id, email) pairs a campaign goes to, from the store's active members.
+fn pick(active: Vec<(String, String)>, recipients: &Recipients) -> Result<Vec<(String, String)>> {
+    let chosen = match recipients {
+        Recipients::AllActive => active,
+        Recipients::Chosen(ids) => {
+            let mut out = Vec::new();
+            for id in ids {
+                let id = id.to_string();
+                let Some(m) = active.iter().find(|(a, _)| *a == id) else {
+                    // Not an active member of this store: the same answer whether or not the account exists.
+                    return Err(StoreError::Invalid("a chosen recipient is not an active member of this store".into()));
+                };
+                if !out.contains(m) {
+                    out.push(m.clone());
+                }
+            }
+            out
+        }
+    };
+    if chosen.is_empty() {
+        return Err(StoreError::Invalid("choose at least one recipient".into()));
+    }
+    if chosen.len() > MAX_RECIPIENTS {
+        return Err(StoreError::Invalid(format!("at most {MAX_RECIPIENTS} recipients per campaign")));
+    }
+    Ok(chosen)
 }
 
 /// When the store's newest campaign was launched.
@@ -577,19 +591,29 @@ fn to_jiff(t: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// Whose recipients to read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// The store's own.
+    Own,
+    /// Every other store's (for the cohort; never shown per store).
+    Others,
+}
+
+type RecipientSql = (String, String, String, i64, Option<i64>, Option<i64>);
+
 /// Recipients (with their visits) of campaigns launched since `since`: of one store, or of every store but one.
-async fn recipient_rows(db: &Db, store: &str, others: bool, since: i64) -> Result<BTreeMap<String, RecipientRow>> {
-    let op = if others { "<>" } else { "=" };
-    let rows: Vec<(String, String, String, i64, Option<i64>, Option<i64>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.id, r.store_id, r.campaign_id, r.queued_at, o.sent_at, r.reported_at FROM phishing_recipients r \
+async fn recipient_rows(db: &Db, store: &str, whose: Whose, since: i64) -> Result<BTreeMap<String, RecipientRow>> {
+    let op = if whose == Whose::Others { "<>" } else { "=" };
+    let rows: Vec<RecipientSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.id, r.store_id, r.campaign_id, r.queued_at, o.sent_at, r.reported_at FROM phishing_recipients r \
              JOIN phishing_campaigns c ON c.id = r.campaign_id LEFT JOIN outbox o ON o.id = r.outbox_id \
              WHERE r.store_id {op} $1 AND c.launched_at >= $2"
-        )))
-        .bind(store)
-        .bind(since)
-        .fetch_all(db.pool())
-        .await?;
+    )))
+    .bind(store)
+    .bind(since)
+    .fetch_all(db.pool())
+    .await?;
     let mut out: BTreeMap<String, RecipientRow> = rows
         .into_iter()
         .map(|(id, store, campaign, queued, sent, reported)| {
@@ -648,7 +672,7 @@ pub async fn results(db: &Db, scope: &StaffScope) -> Result<Vec<CampaignResult>>
     .bind(since)
     .fetch_all(db.pool())
     .await?;
-    let rows = recipient_rows(db, &scope.store_key(), false, since).await?;
+    let rows = recipient_rows(db, &scope.store_key(), Whose::Own, since).await?;
     Ok(campaigns
         .into_iter()
         .map(|(id, tpl, at)| {
@@ -682,10 +706,10 @@ pub async fn results(db: &Db, scope: &StaffScope) -> Result<Vec<CampaignResult>>
 pub async fn cohort(db: &Db, scope: &StaffScope) -> Result<(StoreFigures, Option<CohortComparison>)> {
     let since = db.now().0 - FIGURES_DAYS * 86_400_000;
     let own: Vec<RecipientOutcome> =
-        recipient_rows(db, &scope.store_key(), false, since).await?.values().map(outcome).collect();
+        recipient_rows(db, &scope.store_key(), Whose::Own, since).await?.values().map(outcome).collect();
     let own = metrics::store_figures(&own);
     let mut by_store: BTreeMap<String, Vec<RecipientOutcome>> = BTreeMap::new();
-    for r in recipient_rows(db, &scope.store_key(), true, since).await?.values() {
+    for r in recipient_rows(db, &scope.store_key(), Whose::Others, since).await?.values() {
         by_store.entry(r.store.clone()).or_default().push(outcome(r));
     }
     let others: Vec<StoreFigures> = by_store.values().map(|o| metrics::store_figures(o)).collect();

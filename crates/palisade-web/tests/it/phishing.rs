@@ -61,6 +61,18 @@ async fn delivered_ago(app: &TestApp, secs: i64) {
         .unwrap();
 }
 
+/// Posts the landing page's confirmation as the page would (with its CSRF token), from `ua`.
+async fn confirm(app: &TestApp, link: &str, ua: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("{link}/confirm")))
+        .csrf(app, VISITOR)
+        .header("user-agent", ua)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn nonce_of(html: &str) -> String {
     html.split(r#"name="nonce" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned()
 }
@@ -118,27 +130,11 @@ async fn a_campaign_reaches_each_member_and_only_a_confirmed_human_click_counts(
         assert_eq!(res.status(), 200);
         // Even a scanner that "presses" Continue on its page is not a click.
         let nonce = nonce_of(&res.text().await.unwrap());
-        let c = app
-            .client
-            .post(app.url(&format!("{clerk_link}/confirm")))
-            .csrf(&app, VISITOR)
-            .header("user-agent", ua)
-            .form(&[("nonce", nonce.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let c = confirm(&app, &clerk_link, ua, &[("nonce", nonce.as_str())]).await;
         assert_eq!(c.status(), 200);
     }
     // The hit 2 s after delivery, confirmed later: still a scanner.
-    let c = app
-        .client
-        .post(app.url(&format!("{clerk_link}/confirm")))
-        .csrf(&app, VISITOR)
-        .header("user-agent", BROWSER)
-        .form(&[("nonce", nonce_of(&fast_html).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let c = confirm(&app, &clerk_link, BROWSER, &[("nonce", nonce_of(&fast_html).as_str())]).await;
     assert_eq!(c.status(), 200);
     assert_eq!(visits(&app).await, 4);
     let results = phishing::results(&app.db, &scope).await.unwrap();
@@ -161,28 +157,18 @@ async fn a_campaign_reaches_each_member_and_only_a_confirmed_human_click_counts(
     assert!(html.contains(r#"<script src="/assets/learn.js"></script>"#) && html.contains("<noscript>"));
     let nonce = nonce_of(&html);
     // A wrong nonce records nothing.
-    let wrong = app
-        .client
-        .post(app.url(&format!("{clerk_link}/confirm")))
-        .csrf(&app, VISITOR)
-        .header("user-agent", BROWSER)
-        .form(&[("nonce", "0".repeat(64).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let wrong = confirm(&app, &clerk_link, BROWSER, &[("nonce", "0".repeat(64).as_str())]).await;
     assert_eq!(wrong.status(), 200);
     assert_eq!(phishing::results(&app.db, &scope).await.unwrap()[0].human_clicks, 0);
     // Reading takes longer than the filter's 250 ms floor for a confirmation.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let beacon = app
-        .client
-        .post(app.url(&format!("{clerk_link}/confirm")))
-        .csrf(&app, VISITOR)
-        .header("user-agent", BROWSER)
-        .form(&[("nonce", nonce.as_str()), ("kind", "beacon"), ("trusted", "1"), ("visible", "1"), ("dwell", "900")])
-        .send()
-        .await
-        .unwrap();
+    let beacon = confirm(
+        &app,
+        &clerk_link,
+        BROWSER,
+        &[("nonce", nonce.as_str()), ("kind", "beacon"), ("trusted", "1"), ("visible", "1"), ("dwell", "900")],
+    )
+    .await;
     assert_eq!(beacon.status(), 204);
     let results = phishing::results(&app.db, &scope).await.unwrap();
     assert_eq!((results[0].human_clicks, results[0].automated_hits), (1, 4));

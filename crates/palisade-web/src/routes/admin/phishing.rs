@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use palisade_core::AccountId;
 use palisade_store::permissions::Permission;
-use palisade_store::phishing::{self, Recipients, Reported};
+use palisade_store::phishing::{self, Recipients, Reported, Switch};
 use palisade_store::tenancy::{self, Role};
 use serde::Deserialize;
 use serde_json::json;
@@ -88,13 +88,13 @@ pub(crate) async fn set_enabled(
     Form(form): Form<SettingForm>,
 ) -> PageResult {
     access.require(Permission::StaffManagement)?;
-    let on = match form.enabled.as_deref() {
-        Some("on" | "1" | "yes") => true,
-        None | Some("0" | "off") => false,
+    let switch = match form.enabled.as_deref() {
+        Some("on" | "1" | "yes") => Switch::On,
+        None | Some("0" | "off") => Switch::Off,
         Some(_) => return Err(invalid("enabled is a checkbox").into()),
     };
-    phishing::set_enabled(&state.db, &access.membership, on).await?;
-    let code = if on { "phishing-on" } else { "phishing-off" };
+    phishing::set_enabled(&state.db, &access.membership, switch).await?;
+    let code = if switch == Switch::On { "phishing-on" } else { "phishing-off" };
     Ok(Redirect::to(&notice::saved(&page_of(&access), code)).into_response())
 }
 
