@@ -388,6 +388,7 @@ pub const REGISTRY: &[Column] = &[
     npr("phishing_campaigns", "template", "the id of a built-in simulation mail"),
     p(("phishing_recipients", "account_id"), Identifier, Staff, No, Keep(REF), StoreLife),
     np("phishing_recipients", "campaign_id"),
+    np("phishing_recipients", "clicked_at"),
     np("phishing_recipients", "id"),
     np("phishing_recipients", "outbox_id"),
     np("phishing_recipients", "queued_at"),

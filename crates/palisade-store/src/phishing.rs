@@ -578,6 +578,8 @@ struct RecipientRow {
     campaign: String,
     delivered_at: i64,
     reported_at: Option<i64>,
+    /// Frozen by [`prune_visits`]; otherwise computed from `visits`.
+    clicked_at: Option<i64>,
     visits: Vec<Visit>,
 }
 
@@ -600,13 +602,14 @@ enum Whose {
     Others,
 }
 
-type RecipientSql = (String, String, String, i64, Option<i64>, Option<i64>);
+type RecipientSql = (String, String, String, i64, Option<i64>, Option<i64>, Option<i64>);
 
 /// Recipients (with their visits) of campaigns launched since `since`: of one store, or of every store but one.
 async fn recipient_rows(db: &Db, store: &str, whose: Whose, since: i64) -> Result<BTreeMap<String, RecipientRow>> {
     let op = if whose == Whose::Others { "<>" } else { "=" };
     let rows: Vec<RecipientSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, r.store_id, r.campaign_id, r.queued_at, o.sent_at, r.reported_at FROM phishing_recipients r \
+        "SELECT r.id, r.store_id, r.campaign_id, r.queued_at, o.sent_at, r.reported_at, r.clicked_at \
+             FROM phishing_recipients r \
              JOIN phishing_campaigns c ON c.id = r.campaign_id LEFT JOIN outbox o ON o.id = r.outbox_id \
              WHERE r.store_id {op} $1 AND c.launched_at >= $2"
     )))
@@ -616,7 +619,7 @@ async fn recipient_rows(db: &Db, store: &str, whose: Whose, since: i64) -> Resul
     .await?;
     let mut out: BTreeMap<String, RecipientRow> = rows
         .into_iter()
-        .map(|(id, store, campaign, queued, sent, reported)| {
+        .map(|(id, store, campaign, queued, sent, reported, clicked_at)| {
             (
                 id,
                 RecipientRow {
@@ -624,6 +627,7 @@ async fn recipient_rows(db: &Db, store: &str, whose: Whose, since: i64) -> Resul
                     campaign,
                     delivered_at: sent.unwrap_or(queued),
                     reported_at: reported,
+                    clicked_at,
                     visits: vec![],
                 },
             )
@@ -656,7 +660,7 @@ async fn recipient_rows(db: &Db, store: &str, whose: Whose, since: i64) -> Resul
 fn outcome(r: &RecipientRow) -> RecipientOutcome {
     RecipientOutcome {
         delivered_at: to_jiff(r.delivered_at),
-        clicked_at: first_counted_click(&r.visits),
+        clicked_at: r.clicked_at.map(to_jiff).or_else(|| first_counted_click(&r.visits)),
         reported_at: r.reported_at.map(to_jiff),
     }
 }
@@ -715,6 +719,62 @@ pub async fn cohort(db: &Db, scope: &StaffScope) -> Result<(StoreFigures, Option
     let others: Vec<StoreFigures> = by_store.values().map(|o| metrics::store_figures(o)).collect();
     let comparison = metrics::compare(&own, &others);
     Ok((own, comparison))
+}
+
+/// How long link visits (user agent, truncated address) are kept: the security-log window.
+pub const VISIT_RETENTION_DAYS: i64 = 90;
+
+/// Removes the visits of campaigns launched more than [`VISIT_RETENTION_DAYS`] ago, first freezing each
+/// recipient's counted click (`clicked_at`) so the results keep their clicks; one transaction per campaign.
+/// Platform-wide housekeeping (run by the daily training job). Returns the visits removed.
+pub async fn prune_visits(db: &Db, _platform: &crate::scope::PlatformScope) -> Result<u64> {
+    let before = db.now().0 - VISIT_RETENTION_DAYS * 86_400_000;
+    let campaigns: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT c.id FROM phishing_campaigns c JOIN phishing_recipients r ON r.campaign_id = c.id \
+         JOIN phishing_visits v ON v.recipient_id = r.id WHERE c.launched_at < $1",
+    )
+    .bind(before)
+    .fetch_all(db.pool())
+    .await?;
+    let mut removed = 0;
+    for (campaign,) in campaigns {
+        let mut tx = db.begin_write().await?;
+        let visits: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT v.recipient_id, v.landing, v.confirmation FROM phishing_visits v \
+             JOIN phishing_recipients r ON r.id = v.recipient_id WHERE r.campaign_id = $1 ORDER BY v.at",
+        )
+        .bind(&campaign)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut by_recipient: BTreeMap<String, Vec<Visit>> = BTreeMap::new();
+        for (recipient, landing, confirmation) in visits {
+            if let (Ok(landing), Ok(confirmation)) = (
+                serde_json::from_str::<ClickEvent>(&landing),
+                confirmation.map(|c| serde_json::from_str::<Confirmation>(&c)).transpose(),
+            ) {
+                by_recipient.entry(recipient).or_default().push(Visit { landing, confirmation });
+            }
+        }
+        for (recipient, visits) in &by_recipient {
+            if let Some(at) = first_counted_click(visits) {
+                sqlx::query("UPDATE phishing_recipients SET clicked_at = $1 WHERE id = $2 AND clicked_at IS NULL")
+                    .bind(at.as_millisecond())
+                    .bind(recipient)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let done = sqlx::query(
+            "DELETE FROM phishing_visits WHERE recipient_id IN \
+             (SELECT id FROM phishing_recipients WHERE campaign_id = $1)",
+        )
+        .bind(&campaign)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        removed += done.rows_affected();
+    }
+    Ok(removed)
 }
 
 mod controls {

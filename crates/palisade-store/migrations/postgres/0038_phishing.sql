@@ -26,7 +26,9 @@ CREATE TABLE phishing_recipients (
     token_hash TEXT NOT NULL UNIQUE,
     outbox_id TEXT NOT NULL,
     queued_at BIGINT NOT NULL,
-    reported_at BIGINT
+    reported_at BIGINT,
+    -- The first counted click, frozen when the campaign's visits are pruned (before that it is computed from them).
+    clicked_at BIGINT
 );
 CREATE INDEX phishing_recipients_campaign ON phishing_recipients (store_id, campaign_id);
 

@@ -141,6 +141,15 @@ async fn results_count_confirmed_clicks_and_reports_and_the_cohort_names_no_stor
     assert_eq!(cmp.click_rate.p50, 0.0);
     let shown = serde_json::to_string(&cmp).unwrap();
     assert!(!shown.contains("other") && !shown.contains("OTHER"), "{shown}");
+
+    // After the security-log window the visits go, and the counted click stays.
+    let platform = palisade_store::scope::PlatformScope::system("test");
+    assert_eq!(phishing::prune_visits(&t, &platform).await.unwrap(), 0, "nothing is old enough yet");
+    clock.advance(Duration::from_secs(91 * 86_400));
+    assert_eq!(phishing::prune_visits(&t, &platform).await.unwrap(), 2);
+    assert_eq!(phishing::prune_visits(&t, &platform).await.unwrap(), 0);
+    let r = &phishing::results(&t, &owner.scope).await.unwrap()[0];
+    assert_eq!((r.sent, r.human_clicks, r.automated_hits, r.reports), (5, 1, 0, 1));
 }
 
 async fn member_scope(db: &Db, members: &[StaffScope], email: &str) -> StaffScope {
