@@ -477,6 +477,33 @@ pub fn token_in(pasted: &str) -> Option<&str> {
     rest.get(..end).filter(|s| is_token(s))
 }
 
+/// `s` with every run of 64 or more hex digits (a landing token, anyone's) replaced: the owner reading a report
+/// must not be handed another member's — or another store's member's — live simulation link, whose visit would
+/// count as that member's click.
+#[must_use]
+pub fn redact_tokens(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 64 {
+            out.push_str("[link token removed]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// A member reports a suspicious mail by pasting its link (or text). Only the member's *own* simulation link of
 /// this store marks a recipient reported; anything else — a real suspicious mail, another member's link, another
 /// store's link — is recorded for the owner and audited, so the answer reveals nothing about other tokens.
@@ -518,7 +545,7 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
     .bind(&id)
     .bind(scope.store_key())
     .bind(me.to_string())
-    .bind(&pasted)
+    .bind(redact_tokens(&pasted))
     .bind(now.0)
     .execute(&mut *tx)
     .await?;
@@ -856,6 +883,13 @@ mod tests {
         assert_eq!(token_in(&format!("see https://x.example/learn/{t}/confirm now")), Some(t.as_str()));
         assert_eq!(token_in("https://x.example/learn/abc"), None);
         assert_eq!(token_in("hello"), None);
+    }
+
+    #[test]
+    fn reports_never_keep_a_live_token() {
+        let t = "ab12".repeat(16);
+        let r = redact_tokens(&format!("look https://x.example/learn/{t}/confirm ok deadbeef"));
+        assert_eq!(r, "look https://x.example/learn/[link token removed]/confirm ok deadbeef");
     }
 
     #[test]

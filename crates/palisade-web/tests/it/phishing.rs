@@ -293,7 +293,10 @@ async fn stores_and_members_cannot_reach_each_others_simulations() {
     let res = report(&app, &a_id, &a_clerk, &owner_link).await;
     assert_eq!(res.status(), 303);
     assert_eq!(phishing::results(&app.db, &a_scope).await.unwrap()[0].reports, 0);
-    assert_eq!(phishing::owner_reports(&app.db, &b_scope, 10).await.unwrap().len(), 1);
+    let b_reports = phishing::owner_reports(&app.db, &b_scope, 10).await.unwrap();
+    assert_eq!(b_reports.len(), 1);
+    let a_token = clerk_link.trim_start_matches("/learn/");
+    assert!(!b_reports[0].excerpt.contains(a_token), "B's owner is not handed A's live link");
     assert_eq!(phishing::owner_reports(&app.db, &a_scope, 10).await.unwrap().len(), 1);
 
     // The clerk's own link: marked, and the page says it was a simulation.
