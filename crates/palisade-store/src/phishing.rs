@@ -38,6 +38,8 @@ use crate::tenancy::Membership;
 pub const MAX_HITS_PER_HOUR: i64 = 30;
 /// Recipients one campaign may have.
 pub const MAX_RECIPIENTS: usize = 500;
+/// Campaigns one store may launch in 24 hours (the outbox is shared; a simulation is not a mailing list).
+pub const MAX_CAMPAIGNS_PER_DAY: i64 = 5;
 /// What is kept of a pasted suspicious mail (characters).
 pub const MAX_EXCERPT: usize = 500;
 /// The path prefix of the landing page.
@@ -254,6 +256,15 @@ pub async fn launch(
         .await?;
     if enabled.is_none_or(|e| e.0 == 0) {
         return Err(StoreError::Conflict("turn the phishing simulation on before launching a campaign".into()));
+    }
+    let (today,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM phishing_campaigns WHERE store_id = $1 AND launched_at > $2")
+            .bind(scope.store_key())
+            .bind(now.0 - 86_400_000)
+            .fetch_one(&mut *tx)
+            .await?;
+    if today >= MAX_CAMPAIGNS_PER_DAY {
+        return Err(StoreError::Conflict(format!("at most {MAX_CAMPAIGNS_PER_DAY} campaigns a day")));
     }
     let (store_name,): (String,) =
         sqlx::query_as("SELECT name FROM stores WHERE id = $1").bind(scope.store_key()).fetch_one(&mut *tx).await?;

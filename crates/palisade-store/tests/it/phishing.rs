@@ -86,6 +86,12 @@ async fn the_control_waits_for_the_owner_then_wants_a_campaign_each_quarter() {
     let later = reg.evaluate_store(&t, &facts, &scope).await.unwrap();
     assert!(matches!(status(&later, id), ControlStatus::Unmet { .. }));
     assert!(reg.controls().iter().find(|c| c.id == id).unwrap().references.len() >= 2);
+    // A store cannot turn the simulation into a mailing list.
+    for _ in 0..phishing::MAX_CAMPAIGNS_PER_DAY {
+        phishing::launch(&t, &owner, "payout-hold", Recipients::AllActive, "https://p.example").await.unwrap();
+    }
+    let err = phishing::launch(&t, &owner, "payout-hold", Recipients::AllActive, "https://p.example").await;
+    assert!(matches!(err, Err(palisade_store::StoreError::Conflict(_))), "{err:?}");
 }
 
 #[tokio::test]
