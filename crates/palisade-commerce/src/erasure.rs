@@ -47,6 +47,9 @@ pub enum Rows {
     Mentions(&'static [&'static str]),
     /// `cart_id` is one of the person's carts.
     BuyerCart,
+    /// `thread_id` is one of the person's message threads (the store's replies in them go too: they were written
+    /// to the person and quote what the person wrote).
+    BuyerThread,
 }
 
 /// One table erasure touches, and how its rows are found (any selector matches).
@@ -72,6 +75,9 @@ pub const TARGETS: &[Target] = &[
     Target { table: "known_devices", rows: &[Rows::Account("account_id")] },
     Target { table: "login_throttle", rows: &[Rows::Mentions(&["key"])] },
     Target { table: "merchant_applications", rows: &[Rows::Email("email")] },
+    // Messages before their threads (the threads' rows select them).
+    Target { table: "messages", rows: &[Rows::BuyerThread, Rows::Account("author_id")] },
+    Target { table: "message_threads", rows: &[Rows::Account("buyer_id")] },
     Target { table: "orders", rows: &[Rows::Account("buyer_id")] },
     Target {
         table: "outbox",
@@ -81,6 +87,8 @@ pub const TARGETS: &[Target] = &[
     Target { table: "password_resets", rows: &[Rows::Account("account_id")] },
     Target { table: "recovery_codes", rows: &[Rows::Account("account_id")] },
     Target { table: "reviews", rows: &[Rows::BuyerOrder("order_id"), Rows::Email("buyer_email")] },
+    // The report stays (the operator's decision and the store's record need it); the buyer's words go.
+    Target { table: "scam_reports", rows: &[Rows::Account("reporter_id")] },
     Target { table: "sessions", rows: &[Rows::Account("account_id")] },
     Target { table: "shield_events", rows: &[Rows::Mentions(&["path", "findings"])] },
     Target { table: "store_members", rows: &[Rows::Account("account_id")] },
@@ -94,6 +102,8 @@ pub const TARGETS: &[Target] = &[
 /// Tables with an erasable personal column that erasure deliberately leaves to retention, and why.
 pub const LEFT_TO_RETENTION: &[(&str, &str)] = &[
     ("payment_declines", "keyed hashes of a card and an email only; deleted when the security-log window ends"),
+    ("phishing_reports", "a staff member's reports of suspicious mail; buyers have none (staff are not erased here)"),
+    ("phishing_visits", "hits of staff members' simulation links, deleted after 90 days; buyers have none"),
     ("product_imports", "a staff member's import runs, deleted once expired; buyers have none"),
     ("stores", "the security contact is staff's, changed by the store's owner; a buyer's erasure never touches it"),
 ];
@@ -140,6 +150,7 @@ pub fn replacement(table: &str, column: &str, account: AccountId) -> Option<Valu
         }
         ("orders", "buyer_email") => text(marker_email(account)),
         ("orders", "idempotency_fingerprint" | "tracking_no") => Value::Null,
+        ("scam_reports", "details") => text(String::new()),
         _ => return None,
     })
 }
@@ -258,6 +269,9 @@ fn selection(target: &Target, q: &Quoted) -> (String, Vec<String>) {
             Rows::Account(col) => parts.push(format!("{col} = $1")),
             Rows::BuyerOrder(col) => parts.push(format!("{col} IN (SELECT id FROM orders WHERE buyer_id = $1)")),
             Rows::BuyerCart => parts.push("cart_id IN (SELECT id FROM carts WHERE buyer_id = $1)".into()),
+            Rows::BuyerThread => {
+                parts.push("thread_id IN (SELECT id FROM message_threads WHERE buyer_id = $1)".into());
+            }
             Rows::Email(col) => {
                 for e in &q.emails {
                     let p = next(e.clone(), &mut params);

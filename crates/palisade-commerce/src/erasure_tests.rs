@@ -45,6 +45,7 @@ fn every_target_names_real_tables_and_columns() {
                 Rows::Account(c) | Rows::BuyerOrder(c) | Rows::Email(c) => vec![*c],
                 Rows::Mentions(cs) => cs.to_vec(),
                 Rows::BuyerCart => vec!["cart_id"],
+                Rows::BuyerThread => vec!["thread_id"],
             };
             for c in cols {
                 assert!(columns.contains(&format!("{}.{c}", t.table)), "{}.{c} is not in the schema", t.table);

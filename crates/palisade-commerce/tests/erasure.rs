@@ -12,7 +12,7 @@ use palisade_commerce::fraud::Fingerprints;
 use palisade_commerce::orders::{self, Checkout, Line, Status};
 use palisade_commerce::payments::{TestGateway, card};
 use palisade_commerce::policy::Policy;
-use palisade_commerce::{CommerceError, address_book, data_requests, disputes, residue};
+use palisade_commerce::{CommerceError, address_book, data_requests, disputes, messages, residue, scam_reports};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
 use palisade_core::time::Timestamp;
@@ -150,6 +150,19 @@ async fn world() -> World {
         complete(&db, s, o).await;
     }
     address_book::add(&db, mei, &address(MEI_NAME, MEI_STREET, MEI_PHONE)).await.unwrap();
+    // A thread with the seller (her words and the seller's reply quoting them) and a scam report in her words.
+    let thread = messages::open(&db, mei, a.store_id(), messages::About::default()).await.unwrap();
+    messages::buyer_send(&db, mei, thread, &format!("Please deliver to {MEI_STREET}")).await.unwrap();
+    let reply = messages::store_send(&db, &a, thread, &format!("Noted: {MEI_STREET}")).await.unwrap();
+    scam_reports::file(
+        &db,
+        mei,
+        scam_reports::Subject::Message(reply.id),
+        "off_platform_payment",
+        &format!("They wanted me to pay by transfer, call me on {MEI_PHONE}"),
+    )
+    .await
+    .unwrap();
     let batch = data_requests::request_in_account(&db, mei, RequestKind::Access, "All my data please").await.unwrap();
     for id in &batch.requests {
         for s in [&a, &b] {
@@ -216,7 +229,17 @@ fn mei_values() -> [&'static str; 4] {
 async fn erasure_keeps_the_books_and_a_full_scan_finds_no_residue() {
     let w = world().await;
     let before = residue::scan(&w.db, &mei_values()).await.unwrap();
-    for table in ["accounts", "orders", "outbox", "shield_events", "jobs", "buyer_addresses", "data_requests"] {
+    for table in [
+        "accounts",
+        "orders",
+        "outbox",
+        "shield_events",
+        "jobs",
+        "buyer_addresses",
+        "data_requests",
+        "messages",
+        "scam_reports",
+    ] {
         assert!(before.iter().any(|r| r.table == table), "the world must put Mei's data in {table}: {before:?}");
     }
     assert!(

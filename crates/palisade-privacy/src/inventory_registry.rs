@@ -60,6 +60,9 @@ const VERIFIED: &str = "the store's evidence that its seller was verified before
 /// Why an erasure tombstone keeps what it holds.
 const TOMBSTONE: &str = "the erasure's tombstone (an account id and a keyed hash of the old email, never the email): \
                          re-applied after every restore so an older backup cannot bring the person back";
+/// Why the phishing simulation keeps who ran it.
+const PHISH_ACTOR: &str = "the audit actor text (an account id) of the owner who changed the setting or launched \
+                           the campaign, also in the audit chain; names no one once the account is erased";
 /// Why a ledger's `account_id` is not a person's.
 const LEDGER_ACCOUNT: &str = "a ledger account (escrow, balance, gateway), not a person's account";
 
@@ -411,6 +414,38 @@ pub const REGISTRY: &[Column] = &[
     p(("payouts", "requested_by"), Identifier, Staff, Yes, Keep(REF), Transaction5y),
     np("payouts", "store_id"),
     np("payouts", "transfer_id"),
+    // phishing_*: the store's phishing simulation (palisade-store::phishing): who was sent which built-in mail,
+    // what reached their link (address truncated, user agent bounded) and what they reported.
+    np("phishing_campaigns", "id"),
+    np("phishing_campaigns", "launched_at"),
+    p(("phishing_campaigns", "launched_by"), Identifier, Staff, No, Keep(PHISH_ACTOR), StoreLife),
+    np("phishing_campaigns", "store_id"),
+    npr("phishing_campaigns", "template", "the id of a built-in simulation mail"),
+    p(("phishing_recipients", "account_id"), Identifier, Staff, No, Keep(REF), StoreLife),
+    np("phishing_recipients", "campaign_id"),
+    np("phishing_recipients", "clicked_at"),
+    np("phishing_recipients", "id"),
+    np("phishing_recipients", "outbox_id"),
+    np("phishing_recipients", "queued_at"),
+    np("phishing_recipients", "reported_at"),
+    np("phishing_recipients", "store_id"),
+    npr("phishing_recipients", "token_hash", "SHA-256 of a random link token; names no one"),
+    p(("phishing_reports", "account_id"), Identifier, Staff, No, Keep(REF), StoreLife),
+    p(("phishing_reports", "excerpt"), FreeText, Staff, No, AnonymiseWith("''"), StoreLife),
+    np("phishing_reports", "id"),
+    np("phishing_reports", "reported_at"),
+    np("phishing_reports", "store_id"),
+    np("phishing_settings", "changed_at"),
+    p(("phishing_settings", "changed_by"), Identifier, Staff, No, Keep(PHISH_ACTOR), StoreLife),
+    np("phishing_settings", "enabled"),
+    np("phishing_settings", "store_id"),
+    np("phishing_visits", "at"),
+    p(("phishing_visits", "confirmation"), Identifier, Staff, No, DeleteRow, SecurityLog),
+    np("phishing_visits", "id"),
+    p(("phishing_visits", "landing"), Identifier, Staff, No, DeleteRow, SecurityLog),
+    np("phishing_visits", "nonce_hash"),
+    np("phishing_visits", "recipient_id"),
+    np("phishing_visits", "store_id"),
     npr("platform_settings", "key", "a setting's fixed name"),
     np("platform_settings", "updated_at"),
     npr("platform_settings", "value", "operational state (attack mode, audit verification, node reports, WAF mode); personal data gets its own table"),
@@ -821,6 +856,13 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("payment_declines.email_hash", &[]),
     ("payout_holds.placed_by", &[]),
     ("payouts.requested_by", &[]),
+    ("phishing_campaigns.launched_by", &[]),
+    ("phishing_recipients.account_id", &[]),
+    ("phishing_reports.account_id", &[]),
+    ("phishing_reports.excerpt", &[]),
+    ("phishing_settings.changed_by", &[]),
+    ("phishing_visits.confirmation", &[]),
+    ("phishing_visits.landing", &[]),
     ("product_imports.created_by", &[]),
     ("recovery_codes.account_id", &[]),
     ("recovery_codes.code_hash", &[AccountCredential]),

@@ -156,6 +156,7 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
         },
     )?;
     crate::training::register(reg)?;
+    crate::phishing::register(reg)?;
     crate::scans::register(reg)?;
     Ok(())
 }

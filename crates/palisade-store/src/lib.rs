@@ -16,6 +16,7 @@ pub mod objects;
 pub mod outbound;
 pub mod outbox;
 pub mod permissions;
+pub mod phishing;
 pub mod posture;
 pub mod scans;
 pub mod scope;

@@ -51,8 +51,21 @@ pub async fn enqueue(db: &Db, mail: NewMail<'_>) -> Result<String> {
 
 /// [`enqueue`] with an HTML alternative and a sender's display name.
 pub async fn enqueue_dressed(db: &Db, mail: NewMail<'_>, dressing: Dressing<'_>) -> Result<String> {
-    let id = palisade_core::JobId::new().to_string();
     let mut tx = db.begin_write().await?;
+    let id = enqueue_on(&mut tx, db, mail, dressing).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`enqueue_dressed`] inside the caller's transaction, so the message is queued only if the change it reports
+/// commits.
+pub async fn enqueue_on(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    mail: NewMail<'_>,
+    dressing: Dressing<'_>,
+) -> Result<String> {
+    let id = palisade_core::JobId::new().to_string();
     sqlx::query("INSERT INTO outbox (id, store_id, to_addr, subject, body, html, from_name, created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)")
         .bind(&id)
         .bind(&mail.store_id)
@@ -62,7 +75,7 @@ pub async fn enqueue_dressed(db: &Db, mail: NewMail<'_>, dressing: Dressing<'_>)
         .bind(dressing.html)
         .bind(dressing.from_name)
         .bind(db.now().0)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     let job = crate::jobs::NewJob {
         payload: serde_json::json!({"mail": id}),
@@ -70,8 +83,7 @@ pub async fn enqueue_dressed(db: &Db, mail: NewMail<'_>, dressing: Dressing<'_>)
         dedupe_key: Some(format!("mail:{id}")),
         ..crate::jobs::NewJob::new(DELIVER_JOB)
     };
-    crate::jobs::enqueue_on(&mut tx, db, job).await?;
-    tx.commit().await?;
+    crate::jobs::enqueue_on(conn, db, job).await?;
     Ok(id)
 }
 

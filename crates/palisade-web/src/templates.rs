@@ -78,6 +78,8 @@ impl Templates {
         env.add_template("security_training_module.html", include_str!("../templates/security_training_module.html"))?;
         env.add_template("security_training_result.html", include_str!("../templates/security_training_result.html"))?;
         env.add_template("security_training_team.html", include_str!("../templates/security_training_team.html"))?;
+        env.add_template("security_phishing.html", include_str!("../templates/security_phishing.html"))?;
+        env.add_template("phishing_landing.html", include_str!("../templates/phishing_landing.html"))?;
         env.add_template("security_scans.html", include_str!("../templates/security_scans.html"))?;
         env.add_template("security_guidelines.html", include_str!("../templates/security_guidelines.html"))?;
         env.add_template("training_mfa_notice.html", include_str!("../templates/training_mfa_notice.html"))?;

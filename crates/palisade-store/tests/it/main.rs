@@ -7,6 +7,7 @@ mod digest;
 mod jobs;
 mod matrix;
 mod migrations;
+mod phishing;
 mod shield_events;
 mod support;
 mod tenancy;

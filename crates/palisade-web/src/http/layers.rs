@@ -144,6 +144,9 @@ pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
         && path.contains("/stores/")
 }
 
+/// The body limit of the public phishing-simulation landing routes (`/learn/…`).
+pub const LEARN_LIMIT: usize = 2048;
+
 /// Whether a route takes a products CSV (the import check): up to 2 MiB of text.
 #[must_use]
 pub fn is_product_import(method: &axum::http::Method, path: &str) -> bool {
@@ -175,6 +178,9 @@ pub fn body_limit(method: &axum::http::Method, path: &str, default: usize) -> us
         crate::routes::admin::verification::DOCUMENT_UPLOAD_LIMIT
     } else if is_upload(method, path) {
         UPLOAD_LIMIT
+    } else if path.starts_with(palisade_store::phishing::LANDING_PATH) {
+        // The phishing-simulation landing page and its confirmation: a nonce and a few flags, never more.
+        LEARN_LIMIT.min(default)
     } else {
         default
     }

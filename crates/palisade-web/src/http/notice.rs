@@ -47,6 +47,10 @@ const SAVED: &[(&str, &str)] = &[
     ("verification-submitted", "Verification submitted. An operator will review it."),
     ("bank-account", "Payout bank account saved."),
     ("document-added", "Document uploaded."),
+    ("phishing-on", "Phishing simulation turned on. Launch a campaign when you are ready."),
+    ("phishing-off", "Phishing simulation turned off. Past results stay below."),
+    ("phishing-launched", "Campaign launched: each recipient was sent their own simulation mail."),
+    ("phishing-reported", "Thank you: your report was sent to the store's owner."),
 ];
 
 /// The message for `code`, if it is one of ours.

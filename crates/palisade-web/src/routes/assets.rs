@@ -12,6 +12,7 @@ const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 const STRENGTH_JS: &str = include_str!("../../assets/strength.js");
 const CHALLENGE_JS: &str = include_str!("../../assets/challenge.js");
 const COPY_JS: &str = include_str!("../../assets/copy.js");
+const LEARN_JS: &str = include_str!("../../assets/learn.js");
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -20,6 +21,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/assets/strength.js", get(strength_js))
         .route("/assets/challenge.js", get(challenge_js))
         .route("/assets/copy.js", get(copy_js))
+        .route("/assets/learn.js", get(learn_js))
         .route("/_challenge", axum::routing::post(crate::edge::challenge::solve))
 }
 
@@ -52,5 +54,12 @@ async fn copy_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         COPY_JS,
+    )
+}
+
+async fn learn_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        LEARN_JS,
     )
 }

@@ -32,6 +32,7 @@ mod outsider;
 mod page_cache;
 mod password_reset;
 mod permission_algebra;
+mod phishing;
 mod product_csv;
 mod scans;
 mod security_center;

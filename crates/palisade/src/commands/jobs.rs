@@ -130,6 +130,12 @@ fn register_awareness(
             if pruned > 0 {
                 tracing::info!(training.attempts_pruned = pruned, "expired quiz attempts removed");
             }
+            let visits =
+                palisade_store::phishing::prune_visits(&ctx.db, &PlatformScope::system("job:training.reminders"))
+                    .await?;
+            if visits > 0 {
+                tracing::info!(phishing.visits_pruned = visits, "phishing-simulation visits past their window removed");
+            }
             Ok(())
         }
     });

@@ -12,6 +12,8 @@ pub mod home;
 pub mod merchant;
 pub mod messages;
 pub mod orders;
+pub mod phishing;
+pub mod phishing_landing;
 pub mod product_import;
 pub mod scans;
 pub mod security_center;

@@ -27,7 +27,7 @@ use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::routes::admin::{digest, scans, security_tabs, training};
+use crate::routes::admin::{digest, phishing, phishing_landing, scans, security_tabs, training};
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -49,6 +49,12 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security/training/{module}", None),
     ("POST", "/admin/stores/{store}/security/training/{module}", None),
     ("GET", "/admin/stores/{store}/security/guidelines", None),
+    ("GET", "/admin/stores/{store}/security/phishing", None),
+    ("POST", "/admin/stores/{store}/security/phishing/report", None),
+    // Staff management is checked first; then only the owner (`palisade_store::phishing` re-reads the role, which is
+    // not a permission, in the write transaction): an admin holding staff management is refused too.
+    ("POST", "/admin/stores/{store}/security/phishing/settings", Some(Permission::StaffManagement)),
+    ("POST", "/admin/stores/{store}/security/phishing/campaigns", Some(Permission::StaffManagement)),
     ("GET", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/scans/findings/{finding}/accept", Some(Permission::SecuritySettings)),
@@ -87,6 +93,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/training/export.json", get(training::export_xapi))
         .route("/admin/stores/{store}/security/training/{module}", get(training::module_page).post(training::submit))
         .route("/admin/stores/{store}/security/guidelines", get(training::guidelines))
+        .route("/admin/stores/{store}/security/phishing", get(phishing::tab))
+        .route("/admin/stores/{store}/security/phishing/report", post(phishing::report))
+        .route("/admin/stores/{store}/security/phishing/settings", post(phishing::set_enabled))
+        .route("/admin/stores/{store}/security/phishing/campaigns", post(phishing::launch))
+        .route("/learn/{token}", get(phishing_landing::landing))
+        .route("/learn/{token}/confirm", post(phishing_landing::confirm))
         .route("/admin/stores/{store}/security/scans", get(scans::tab).post(scans::run))
         .route("/admin/stores/{store}/security/scans/findings/{finding}/accept", post(scans::accept))
         .route("/admin/stores/{store}/security/scans/{scan}/{file}", get(scans::download))

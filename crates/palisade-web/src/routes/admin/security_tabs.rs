@@ -36,11 +36,13 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.disputes-answered", "disputes"),
     ("store.orders-shipped-in-time", "orders?status=paid"),
     ("store.staff-trained", "security/training"),
+    ("store.phishing-simulation-recent", "security/phishing#launch"),
     ("store.risky-orders-reviewed", "orders/review"),
     ("store.data-requests-answered", "data-requests"),
     ("store.scanned-recently", "security/scans"),
     ("store.findings-triaged", "security/scans#findings"),
     ("store.messaging-warnings-on", "messages"),
+    ("store.verification-current", "verification"),
 ];
 
 /// The Fix link of a store control, if it has one.
