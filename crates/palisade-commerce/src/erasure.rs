@@ -197,49 +197,58 @@ pub fn action(table: &str) -> Action {
     if cols.is_empty() { Action::KeepUnlessQuoted } else { Action::Anonymise(cols) }
 }
 
-/// The person's values that other rows may quote, read inside the erasure's transaction.
+/// The person's values that other rows may quote, read inside the erasure's transaction: the account's own sign-in
+/// email only. Not the emails typed at checkout (anyone can type anyone's address there, and erasing would then
+/// delete the other person's mail, invitations and sign-in throttle), and not address lines (free text a buyer
+/// chooses: a line such as `account:` would have matched, and deleted, rows of the whole platform). Rows that
+/// belong to the person are found by their ids; quoting is only for mail, jobs and logs that name them.
 #[derive(Debug, Default)]
 struct Quoted {
     emails: BTreeSet<String>,
-    lines: BTreeSet<String>,
 }
-
-/// Shortest address line searched for in other rows (shorter ones match too much unrelated text).
-const MIN_QUOTED_LINE: usize = 6;
 
 async fn quoted(conn: &mut AnyConnection, account: AccountId) -> Result<Quoted> {
     let id = account.to_string();
     let mut q = Quoted::default();
-    let emails: Vec<(String,)> = sqlx::query_as(
-        "SELECT email FROM accounts WHERE id = $1 \
-         UNION SELECT buyer_email FROM orders WHERE buyer_id = $1 \
-         UNION SELECT buyer_email FROM data_requests WHERE buyer_id = $1",
-    )
-    .bind(&id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let emails: Vec<(String,)> =
+        sqlx::query_as("SELECT email FROM accounts WHERE id = $1").bind(&id).fetch_all(&mut *conn).await?;
     q.emails.extend(emails.into_iter().map(|(e,)| e.trim().to_lowercase()).filter(|e| e.contains('@')));
-    let lines: Vec<(String,)> = sqlx::query_as("SELECT line1 FROM buyer_addresses WHERE account_id = $1")
-        .bind(&id)
-        .fetch_all(&mut *conn)
-        .await?;
-    q.lines.extend(lines.into_iter().map(|(l,)| l));
-    let addresses: Vec<(String,)> =
-        sqlx::query_as("SELECT address FROM orders WHERE buyer_id = $1").bind(&id).fetch_all(&mut *conn).await?;
-    for (a,) in addresses {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&a)
-            && let Some(l) = v.get("line1").and_then(serde_json::Value::as_str)
-        {
-            q.lines.insert(l.to_owned());
-        }
-    }
-    q.lines =
-        q.lines.into_iter().map(|l| l.trim().to_lowercase()).filter(|l| l.chars().count() >= MIN_QUOTED_LINE).collect();
     // Markers are not the person's data: an erased row quoting a marker is not residue.
     let m = marker(account);
     q.emails.retain(|e| !e.starts_with(&m));
-    q.lines.retain(|l| !l.starts_with(&m));
     Ok(q)
+}
+
+/// What may stand right before an email address where it is quoted (start of text, JSON, a query string, a mail
+/// header, a throttle key…). An email is matched only after one of these, so erasing `a@example.com` never
+/// touches `anna@example.com`.
+const QUOTE_BEFORE: &[&str] = &["", " ", "\"", "'", "<", ":", "=", ",", ";", "(", "/", "\n", "\t"];
+
+/// LIKE patterns matching `email` quoted after one of [`QUOTE_BEFORE`] (and not followed by more address: the
+/// next character is not a letter, digit, `.` or `-`, checked as "end of text or one of the same separators").
+fn quoted_patterns(email: &str) -> Vec<String> {
+    let escaped = like_escape(email);
+    let after: &[&str] = &["", " ", "\"", "'", ">", ",", ";", ")", "&", "\n", "\t", "\\"];
+    let mut out = Vec::new();
+    for b in QUOTE_BEFORE {
+        let lead = if b.is_empty() { String::new() } else { format!("%{}", like_escape(b)) };
+        for a in after {
+            let tail = if a.is_empty() { String::new() } else { format!("{}%", like_escape(a)) };
+            out.push(format!("{lead}{escaped}{tail}"));
+        }
+    }
+    out
+}
+
+fn like_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `%value%` for LIKE, with LIKE's own wildcards escaped (`\` is the escape character).
@@ -279,10 +288,12 @@ fn selection(target: &Target, q: &Quoted) -> (String, Vec<String>) {
                 }
             }
             Rows::Mentions(cols) => {
-                for v in q.emails.iter().chain(&q.lines) {
-                    let p = next(like_pattern(v), &mut params);
-                    for col in *cols {
-                        parts.push(format!("LOWER({col}) LIKE {p} ESCAPE '\\'"));
+                for v in &q.emails {
+                    for pattern in quoted_patterns(v) {
+                        let p = next(pattern, &mut params);
+                        for col in *cols {
+                            parts.push(format!("LOWER({col}) LIKE {p} ESCAPE '\\'"));
+                        }
                     }
                 }
             }

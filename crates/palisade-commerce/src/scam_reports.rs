@@ -253,12 +253,25 @@ pub async fn file(
     let target = format!("scam_report:{id}");
     let facts = serde_json::json!({"category": code, "severity": severity.as_str(), "subject": kind});
     audit::record_store(&mut tx, db, &scope, NewEvent::new("scam_report.filed", &target).details(facts)).await?;
-    if severity == Severity::High {
+    // A high-severity report holds the payouts at once only from someone who dealt with the store (an order there,
+    // or a message the store sent them): otherwise any throwaway account could freeze any competitor's payouts.
+    // Other high reports are triaged within the hour by an operator, who can hold them.
+    if severity == Severity::High && (kind == "message" || has_ordered(&mut tx, reporter, store).await?) {
         hold_on(&mut tx, db, &scope, "a high-severity scam report", Some(id)).await?;
     }
     tx.commit().await?;
     tracing::info!(store.id = %store, report.id = %id, report.severity = severity.as_str(), "scam report filed");
     get(db, id).await
+}
+
+/// Whether `buyer` has placed an order at `store` (in the caller's transaction).
+async fn has_ordered(tx: &mut sqlx::AnyConnection, buyer: AccountId, store: StoreId) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND buyer_id = $2")
+        .bind(store.to_string())
+        .bind(buyer.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(n > 0)
 }
 
 /// The store, kind and id of what a buyer reports, if the buyer can see it (else `NotFound`).
@@ -477,7 +490,26 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
         return Err(CommerceError::ChangedMeanwhile("the report"));
     }
     match action {
-        Action::Dismiss | Action::Warn => {}
+        Action::Dismiss => {
+            // A hold a report placed by itself goes once no open high-severity report backs it any more (an
+            // operator's own hold stays until an operator lifts it).
+            let automatic = StoreScope::system(report.store_id, "scam_report").actor().as_audit_text();
+            let lifted = sqlx::query(
+                "DELETE FROM payout_holds WHERE store_id = $1 AND placed_by = $3 AND NOT EXISTS (SELECT 1 FROM \
+                 scam_reports WHERE store_id = $1 AND status = 'open' AND severity = 'high' AND id <> $2)",
+            )
+            .bind(scope.store_key())
+            .bind(id.to_string())
+            .bind(automatic)
+            .execute(&mut *tx)
+            .await?;
+            if lifted.rows_affected() == 1 {
+                let facts = serde_json::json!({"report": id, "why": "the report was dismissed"});
+                audit::record_store(&mut tx, db, &scope, NewEvent::new("payouts.released", "payouts").details(facts))
+                    .await?;
+            }
+        }
+        Action::Warn => {}
         Action::HoldPayouts => {
             hold_on(&mut tx, db, &scope, "an operator's decision on a scam report", Some(id)).await?
         }

@@ -525,3 +525,44 @@ async fn the_retention_control_is_met_only_after_a_real_run_in_the_last_two_days
     clock.advance(std::time::Duration::from_secs(3 * 24 * 3600));
     assert!(!control(&reg.evaluate_store(&db, &facts, scope).await.unwrap(), id).is_met());
 }
+
+/// Review finding (critical): erasure must never reach other people's rows. A buyer whose email is the tail of
+/// another's (`an@example.com` in `tan@example.com`), who typed another person's email at checkout and saved an
+/// address line like `account:` that other rows happen to contain, is erased: Tan's mail, firewall event and
+/// sign-in throttle rows all stay.
+#[tokio::test]
+async fn erasing_one_buyer_never_deletes_rows_that_only_resemble_them() {
+    let w = world().await;
+    let eve = account(&w.db, "an@example.com", "Eve", AccountKind::Buyer).await;
+    let o = order(&w.db, &w.a, eve, "tan@example.com", w.va, "k-eve", "account:").await;
+    complete(&w.db, &w.a, o).await;
+    for key in ["account:tan@example.com", "email:tan@example.com"] {
+        sqlx::query("INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 3, 0, 0)")
+            .bind(key)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+    }
+    let tan_rows = |db: Db| async move {
+        residue::scan(&db, &["tan@example.com"])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.table, r.column))
+            .collect::<Vec<_>>()
+    };
+    let before = tan_rows((*w.db).clone()).await;
+    assert!(before.iter().any(|(t, _)| t == "outbox") && before.iter().any(|(t, _)| t == "login_throttle"));
+    erasure::erase_buyer(&w.db, eve, "keyed-hash-of-eve").await.unwrap();
+    let after = tan_rows((*w.db).clone()).await;
+    for (table, column) in &before {
+        if table == "orders" && column == "buyer_email" {
+            continue; // Eve's own order held Tan's address as typed: anonymised with Eve.
+        }
+        assert!(after.contains(&(table.clone(), column.clone())), "Tan's {table}.{column} went with Eve: {after:?}");
+    }
+    let (throttles,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_throttle").fetch_one(w.db.pool()).await.unwrap();
+    assert_eq!(throttles, 2, "sign-in throttles of others stay");
+    let _ = (&w.b, w.mei, w.tan);
+}

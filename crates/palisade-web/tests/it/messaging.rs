@@ -395,3 +395,59 @@ async fn operators_triage_against_targets_hide_listings_and_suspend_stores() {
     let (_, page) = get(&app, &mei, "/account/messages").await;
     assert!(page.contains("removed the listing from sale") && page.contains("suspended the store"), "{page}");
 }
+
+/// Review findings: a throwaway account with no dealings with the store cannot freeze its payouts with a
+/// high-severity report (the operator triages it within the hour and may hold); a hold placed by a report that
+/// the operator dismisses is lifted with it.
+#[tokio::test]
+async fn only_a_buyer_who_dealt_with_the_store_can_hold_its_payouts_and_a_dismissal_lifts_the_hold() {
+    let app = TestApp::start().await;
+    let (alpha, scope, owner) = owner_of(&app, "alpha").await;
+    verified(&app, alpha.id).await;
+    let a = alpha.id.to_string();
+    let _ = listing("kettle").title("Kettle").create(&app, &scope).await;
+    let (_, stranger) = buyer("stranger@buyer.example").named("S").signed_in(&app).await;
+    let form = [("store", a.as_str()), ("category", "off_platform_payment"), ("details", "scam!")];
+    assert_eq!(post(&app, &stranger, "/account/reports", &form).await.status(), StatusCode::SEE_OTHER);
+    let (severity,): (String,) =
+        sqlx::query_as("SELECT severity FROM scam_reports").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(severity, "high", "still high: triaged within the hour");
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "insufficient_funds", "no hold from a stranger");
+
+    // A buyer the store messaged reports that message: the hold is placed at once; dismissing lifts it.
+    let (_, mei) = buyer("mei@buyer.example").named("Mei").signed_in(&app).await;
+    let mei_id = palisade_store::tenancy::find_account_by_email(
+        &app.db,
+        &palisade_core::text::Email::parse("mei@buyer.example").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .id;
+    let thread = palisade_commerce::messages::open(&app.db, mei_id, alpha.id, Default::default()).await.unwrap();
+    let reply = palisade_commerce::messages::store_send(&app.db, &scope, thread, "Pay me by PayNow 91234567 instead")
+        .await
+        .unwrap();
+    let form = [("message", reply.id.to_string()), ("category", "off_platform_payment".into())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(post(&app, &mei, "/account/reports", &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "payouts_on_hold");
+    let (report_id,): (String,) = sqlx::query_as("SELECT id FROM scam_reports WHERE subject_kind = 'message'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let (stranger_id,): (String,) = sqlx::query_as("SELECT id FROM scam_reports WHERE subject_kind = 'store'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let console = app.console_cookie().await;
+    // Dismissing while the stranger's high report is still open keeps the hold (it is still backed)…
+    let decide = |id: &str| format!("/console/reports/{id}/decide");
+    let res = post(&app, &console, &decide(&report_id), &[("action", "dismiss")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "payouts_on_hold", "still backed");
+    // …and once no open high report backs it, the automatic hold is lifted.
+    let res = post(&app, &console, &decide(&stranger_id), &[("action", "dismiss")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "insufficient_funds", "lifted");
+}
