@@ -304,6 +304,15 @@ pub async fn set_status(db: &Db, scope: &StaffScope, id: ProductId, status: Prod
     }
     let mut tx = db.begin_write().await?;
     if status == ProductStatus::Published {
+        let hidden: Option<(i64,)> =
+            sqlx::query_as("SELECT hidden_by_operator FROM products WHERE store_id = $1 AND id = $2")
+                .bind(scope.store_key())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if hidden.is_some_and(|(h,)| h != 0) {
+            return Err(CommerceError::HiddenByOperator);
+        }
         let (variants,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM variants WHERE store_id = $1 AND product_id = $2")
                 .bind(scope.store_key())

@@ -50,6 +50,9 @@ pub enum CommerceError {
     /// The store's payouts are on hold (a high-severity scam report or an operator's decision): nothing was paid.
     #[error("this store's payouts are on hold while Palisade reviews a report; contact support")]
     PayoutsOnHold,
+    /// The listing was hidden by Palisade after a scam report: only an operator can list it again.
+    #[error("this listing was hidden by Palisade after a report and cannot be published; contact support")]
+    HiddenByOperator,
     /// An erasure the platform cannot do now, and why (an open order or dispute, an account that is not a
     /// buyer's, an account already erased).
     #[error("{0}")]

@@ -401,7 +401,11 @@ async fn update_one(
         .execute(&mut *tx)
         .await?;
     let product =
-        sqlx::query("UPDATE products SET title = $1, status = $2, updated_at = $3 WHERE store_id = $4 AND id = $5")
+        // A listing an operator hid stays unpublished whatever the file says (its other changes apply).
+        sqlx::query(
+            "UPDATE products SET title = $1, status = CASE WHEN hidden_by_operator = 1 AND $2 = 'published' \
+             THEN status ELSE $2 END, updated_at = $3 WHERE store_id = $4 AND id = $5",
+        )
             .bind(&line.title)
             .bind(line.status.as_str())
             .bind(now.0)

@@ -514,12 +514,16 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
             hold_on(&mut tx, db, &scope, "an operator's decision on a scam report", Some(id)).await?
         }
         Action::HideListing => {
-            sqlx::query("UPDATE products SET status = 'draft', updated_at = $1 WHERE store_id = $2 AND id = $3")
-                .bind(now)
-                .bind(scope.store_key())
-                .bind(&report.subject_id)
-                .execute(&mut *tx)
-                .await?;
+            // Hidden by the operator, not just unpublished: the merchant cannot publish it again.
+            sqlx::query(
+                "UPDATE products SET status = 'draft', hidden_by_operator = 1, updated_at = $1 \
+                 WHERE store_id = $2 AND id = $3",
+            )
+            .bind(now)
+            .bind(scope.store_key())
+            .bind(&report.subject_id)
+            .execute(&mut *tx)
+            .await?;
         }
         Action::SuspendStore => {
             sqlx::query("UPDATE stores SET status = 'suspended' WHERE id = $1")

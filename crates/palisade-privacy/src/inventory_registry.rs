@@ -469,6 +469,7 @@ pub const REGISTRY: &[Column] = &[
     np("products", "category_id"),
     np("products", "created_at"),
     npr("products", "description", CATALOGUE),
+    npr("products", "hidden_by_operator", "a flag (0/1) that an operator hid the listing, naming no one"),
     np("products", "id"),
     np("products", "slug"),
     np("products", "status"),

@@ -327,6 +327,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
             }
             e @ E::RateLimited(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string()),
             e @ E::PayoutsOnHold => ApiError::new(StatusCode::CONFLICT, "payouts_on_hold", e.to_string()),
+            e @ E::HiddenByOperator => ApiError::new(StatusCode::CONFLICT, "hidden_by_operator", e.to_string()),
             e @ E::RefundExceedsHeld { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_held", e.to_string())
             }

@@ -377,6 +377,11 @@ async fn operators_triage_against_targets_hide_listings_and_suspend_stores() {
     let res = post(&app, &console, &decide(&listing_id), &[("action", "hide_listing"), ("note", "replica")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(get(&app, "", "/s/alpha/p/fake-bag").await.0, StatusCode::NOT_FOUND);
+    // Hidden by the operator, not merely unpublished: the merchant cannot publish it again.
+    let path = format!("/admin/stores/{a}/products/{}/status", fake.id);
+    let republish = post(&app, &owner, &path, &[("status", "published")]).await;
+    assert_eq!(republish.status(), StatusCode::CONFLICT);
+    assert_eq!(get(&app, "", "/s/alpha/p/fake-bag").await.0, StatusCode::NOT_FOUND);
     assert_eq!(palisade_commerce::scam_reports::overdue_count(&app.db).await.unwrap(), 0);
 
     // Suspending closes the shop and holds payouts, in the store's audit chain.
