@@ -141,7 +141,9 @@ run_backend() {
   "$bin" demo --data-dir "$dir" "${dbflag[@]}" >/dev/null
   # Rate limits and automatic attack mode off: wrk is one client address at thousands of requests a second and
   # would (correctly) be limited and challenged; the firewall stays on.
-  start_palisade "$dir" --no-rate-limits
+  # A trusted proxy in front: the checkout phase sends each order from its own client address (X-Forwarded-For);
+  # the page phases send none, so they are unaffected.
+  start_palisade "$dir" --no-rate-limits --trusted-proxy 127.0.0.1/32
   # A product with plenty of stock for the checkout phase, created through the merchant API.
   curl -sf -c "$dir/jar" -H 'content-type: application/json' \
     -d '{"email":"meilin@lioncitytea.example","password":"harbour lantern 2026"}' "$base/api/v1/auth/login" >/dev/null
@@ -150,8 +152,10 @@ run_backend() {
     -d '{"slug":"bench-tea","title":"Bench Tea","description":"For the benchmark.","status":"published","variants":[{"sku":"BENCH-1","price_minor":1000,"stock":100000000}]}' \
     "$base/api/v1/admin/stores/lion-city-tea/products" | python3 -c 'import json,sys; print(json.load(sys.stdin)["variants"][0]["id"])')
   # Legitimate traffic: every order from another buyer (email, address and card — the test gateway approves the
-  # Luhn-valid 424242… range), so the fraud rules score each order as the product would and none is refused (one
-  # card paying thousands of orders an hour is rightly blocked after ten).
+  # Luhn-valid 424242… range) on another network (X-Forwarded-For, one /24 each), so the fraud rules and the
+  # card-testing guard judge each order as the product would and none is refused. (One card paying thousands of
+  # orders an hour is rightly blocked after ten; 32 checkouts in flight from one address or /24 are rightly
+  # challenged as card testing — the guard counts attempts in flight.)
   cat >"$dir/checkout.lua" <<LUA
 local n = 0
 local prefix = ""
@@ -173,7 +177,8 @@ function request()
   n = n + 1
   local k = tonumber(prefix) + n * 7919
   local body = '{"email":"bench' .. k .. '@buyer.example","address":{"name":"Bench","line1":"' .. k .. ' Road","city":"Singapore","postcode":"018956","country":"Singapore"},"lines":[{"variant_id":"$variant","quantity":1}],"card":{"number":"' .. card(k) .. '","expiry":"12/30","cvc":"123"}}'
-  return wrk.format("POST", "/api/v1/stores/lion-city-tea/orders", {["Content-Type"] = "application/json", ["Idempotency-Key"] = "bench-" .. prefix .. "-" .. n}, body)
+  local ip = "10." .. (k % 250) .. "." .. (math.floor(k / 250) % 250) .. ".7"
+  return wrk.format("POST", "/api/v1/stores/lion-city-tea/orders", {["Content-Type"] = "application/json", ["Idempotency-Key"] = "bench-" .. prefix .. "-" .. n, ["X-Forwarded-For"] = ip}, body)
 end
 LUA
   # Each request from its own shopper address (one of 50,000), as a proxy in front would report them.
