@@ -308,6 +308,12 @@ pub async fn buyer_send(db: &Db, buyer: AccountId, thread: ThreadId, text: &str)
 /// A member of the store answers in one of the store's threads.
 pub async fn store_send(db: &Db, scope: &StaffScope, thread: ThreadId, text: &str) -> Result<Message> {
     let head = store_thread_head(db, scope, thread).await?;
+    // A store suspended (after a scam report, say) no longer writes to buyers.
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM stores WHERE id = $1").bind(scope.store_key()).fetch_one(db.pool()).await?;
+    if status != "active" {
+        return Err(StoreError::Forbidden("the store is not open: it cannot send messages").into());
+    }
     let body = body_of(text)?;
     send(db, &head, Sender::Store, &scope.actor().as_audit_text(), &body, STORE_RATE_LIMIT).await
 }

@@ -538,8 +538,13 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
         palisade_store::storefront::touch(&mut tx, &scope).await?;
     }
     let target = format!("scam_report:{id}");
-    let facts = serde_json::json!({"action": action.as_str(), "note": note});
+    // The store's staff read their chain: it gets the action; the operator's note (which may quote the reporter or
+    // the evidence) goes to the platform's chain only.
+    let facts = serde_json::json!({"action": action.as_str()});
     audit::record_store(&mut tx, db, &scope, NewEvent::new("scam_report.decided", &target).details(facts)).await?;
+    let facts = serde_json::json!({"action": action.as_str(), "store": report.store_id, "note": note});
+    let event = NewEvent::new("scam_report.decided", &target).details(facts);
+    audit::record_platform(&mut tx, db, &operator.platform_scope(), event).await?;
     tx.commit().await?;
     tell_reporter(db, id, action).await;
     get(db, id).await

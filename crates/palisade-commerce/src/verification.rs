@@ -507,7 +507,9 @@ pub async fn set_payout_account(db: &Db, scope: &StaffScope, account: BankAccoun
     .execute(&mut *tx)
     .await?;
     let mut reset = false;
-    if changed && previous.is_some() {
+    // Any change, the first account included: the operator approved the seller, not an account added afterwards
+    // (someone who took over a member with the payouts permission would otherwise route the money unreviewed).
+    if changed {
         let done = sqlx::query(
             "UPDATE store_verifications SET state = 'reverify_needed', updated_at = $1 \
              WHERE store_id = $2 AND state = 'verified'",
