@@ -490,25 +490,7 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
         return Err(CommerceError::ChangedMeanwhile("the report"));
     }
     match action {
-        Action::Dismiss => {
-            // A hold a report placed by itself goes once no open high-severity report backs it any more (an
-            // operator's own hold stays until an operator lifts it).
-            let automatic = StoreScope::system(report.store_id, "scam_report").actor().as_audit_text();
-            let lifted = sqlx::query(
-                "DELETE FROM payout_holds WHERE store_id = $1 AND placed_by = $3 AND NOT EXISTS (SELECT 1 FROM \
-                 scam_reports WHERE store_id = $1 AND status = 'open' AND severity = 'high' AND id <> $2)",
-            )
-            .bind(scope.store_key())
-            .bind(id.to_string())
-            .bind(automatic)
-            .execute(&mut *tx)
-            .await?;
-            if lifted.rows_affected() == 1 {
-                let facts = serde_json::json!({"report": id, "why": "the report was dismissed"});
-                audit::record_store(&mut tx, db, &scope, NewEvent::new("payouts.released", "payouts").details(facts))
-                    .await?;
-            }
-        }
+        Action::Dismiss => lift_automatic_hold(&mut tx, db, &scope, &report, id).await?,
         Action::Warn => {}
         Action::HoldPayouts => {
             hold_on(&mut tx, db, &scope, "an operator's decision on a scam report", Some(id)).await?
@@ -548,6 +530,32 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
     tx.commit().await?;
     tell_reporter(db, id, action).await;
     get(db, id).await
+}
+
+/// On a dismissal: a hold a report placed by itself goes once no open high-severity report backs it any more (an
+/// operator's own hold stays until an operator lifts it). Audited when lifted.
+async fn lift_automatic_hold(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    report: &Report,
+    id: ReportId,
+) -> Result<()> {
+    let automatic = StoreScope::system(report.store_id, "scam_report").actor().as_audit_text();
+    let lifted = sqlx::query(
+        "DELETE FROM payout_holds WHERE store_id = $1 AND placed_by = $3 AND NOT EXISTS (SELECT 1 FROM \
+             scam_reports WHERE store_id = $1 AND status = 'open' AND severity = 'high' AND id <> $2)",
+    )
+    .bind(scope.store_key())
+    .bind(id.to_string())
+    .bind(automatic)
+    .execute(&mut *tx)
+    .await?;
+    if lifted.rows_affected() == 1 {
+        let facts = serde_json::json!({"report": id, "why": "the report was dismissed"});
+        audit::record_store(tx, db, scope, NewEvent::new("payouts.released", "payouts").details(facts)).await?;
+    }
+    Ok(())
 }
 
 /// Mails the reporter the outcome. A failure to queue is logged, not returned: the decision has committed and the

@@ -135,6 +135,22 @@ struct World {
     va: VariantId,
 }
 
+/// A thread with the seller (her words and the seller's reply quoting them) and a scam report in her words.
+async fn talk_and_report(db: &Db, a: &StaffScope, mei: AccountId) {
+    let thread = messages::open(db, mei, a.store_id(), messages::About::default()).await.unwrap();
+    messages::buyer_send(db, mei, thread, &format!("Please deliver to {MEI_STREET}")).await.unwrap();
+    let reply = messages::store_send(db, a, thread, &format!("Noted: {MEI_STREET}")).await.unwrap();
+    scam_reports::file(
+        db,
+        mei,
+        scam_reports::Subject::Message(reply.id),
+        "off_platform_payment",
+        &format!("They wanted me to pay by transfer, call me on {MEI_PHONE}"),
+    )
+    .await
+    .unwrap();
+}
+
 /// Two stores; Mei bought at both (orders completed), saved an address, asked one store for her data (answered
 /// with an export), got mail, and her email reached a firewall event and a job payload. Tan bought at store A.
 async fn world() -> World {
@@ -150,19 +166,7 @@ async fn world() -> World {
         complete(&db, s, o).await;
     }
     address_book::add(&db, mei, &address(MEI_NAME, MEI_STREET, MEI_PHONE)).await.unwrap();
-    // A thread with the seller (her words and the seller's reply quoting them) and a scam report in her words.
-    let thread = messages::open(&db, mei, a.store_id(), messages::About::default()).await.unwrap();
-    messages::buyer_send(&db, mei, thread, &format!("Please deliver to {MEI_STREET}")).await.unwrap();
-    let reply = messages::store_send(&db, &a, thread, &format!("Noted: {MEI_STREET}")).await.unwrap();
-    scam_reports::file(
-        &db,
-        mei,
-        scam_reports::Subject::Message(reply.id),
-        "off_platform_payment",
-        &format!("They wanted me to pay by transfer, call me on {MEI_PHONE}"),
-    )
-    .await
-    .unwrap();
+    talk_and_report(&db, &a, mei).await;
     let batch = data_requests::request_in_account(&db, mei, RequestKind::Access, "All my data please").await.unwrap();
     for id in &batch.requests {
         for s in [&a, &b] {
