@@ -124,10 +124,13 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
     let shop = app.get("/s/alpha").await.text().await.unwrap();
     assert!(shop.contains("Verified seller"), "badge on the store page");
 
-    // A bank account; then a different one: payouts are blocked again until a new review.
+    // A bank account added after approval waits for a review too; then a different one blocks payouts again.
     let bank = format!("/admin/stores/{store}/verification/bank-account");
     let res = form(&app, &owner, &bank, "bank=DBS&holder=Alpha&number=123-456-789").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "seller_unverified");
+    verification::request_reverification(&app.db, &scope).await.unwrap();
+    assert_eq!(decide(&app, &console, &store, "decision=approve").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "insufficient_funds");
     form(&app, &owner, &bank, "bank=OCBC&holder=Alpha&number=555566667777").send().await.unwrap();
     let v = verification::get(&app.db, &scope).await.unwrap();
