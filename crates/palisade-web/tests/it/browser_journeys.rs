@@ -333,6 +333,9 @@ async fn console_tour(c: &Client, app: &TestApp, tour: &mut Walk<'_>, s: palisad
         ("console-payment-page", "/console/payment-page".to_owned()),
         ("console-updates", "/console/updates".to_owned()),
         ("console-assessment", "/console/assessment".to_owned()),
+        ("console-verifications", "/console/verifications".to_owned()),
+        ("console-reports", "/console/reports".to_owned()),
+        ("console-retention", "/console/retention".to_owned()),
     ] {
         visit(c, app, tour, name, &path).await;
     }
@@ -383,6 +386,9 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("orders-review", format!("/admin/stores/{s}/orders/review")),
         ("fraud-rules", format!("/admin/stores/{s}/fraud-rules")),
         ("data-requests", format!("/admin/stores/{s}/data-requests")),
+        ("messages", format!("/admin/stores/{s}/messages")),
+        ("verification", format!("/admin/stores/{s}/verification")),
+        ("security-phishing", format!("/admin/stores/{s}/security/phishing")),
         ("security-scans-empty", format!("/admin/stores/{s}/security/scans")),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;
@@ -405,6 +411,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("account-addresses", "/account/addresses"),
         ("account-security", "/account/security"),
         ("account-data", "/account/data"),
+        ("account-messages", "/account/messages"),
     ] {
         visit(&c, &app, &mut tour, name, path).await;
     }
