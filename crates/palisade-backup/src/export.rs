@@ -644,12 +644,65 @@ async fn stamp(
     Ok(())
 }
 
-async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, store_id: &str) -> Result<Vec<Diff>> {
+/// What an import may do to the catalog's visibility. An archive is the merchant's file, so the columns that
+/// decide whether a product is on sale are not taken from it on trust: the operator's hide flag is the
+/// operator's (never written from an archive), a product the operator hid is left exactly as it is (neither
+/// changed nor deleted: it may be evidence in a report), and a product becomes published through an import only
+/// when the store may list ([`palisade_commerce::verification::require_listing_allowed`]), as through the
+/// product editor; otherwise it arrives as a draft.
+#[derive(Debug, Clone, Copy)]
+struct Visibility {
+    may_publish: bool,
+}
+
+/// Whether the store may list now; a gate that cannot be read counts as closed.
+async fn visibility(db: &Db, scope: &StoreScope) -> Visibility {
+    Visibility { may_publish: palisade_commerce::verification::require_listing_allowed(db, scope).await.is_ok() }
+}
+
+/// Products the operator hid are kept as they are; an archive row that would publish a product that is not
+/// published now is made a draft unless the store may list.
+fn guard_products(spec: &TableSpec, current: &[Vec<Value>], rows: &mut [Vec<Value>], keys: &[usize], v: Visibility) {
+    let (Some(status), Some(hidden)) = (column_index(spec, "status"), column_index(spec, "hidden_by_operator")) else {
+        return;
+    };
+    let now: HashMap<String, &Vec<Value>> = current.iter().map(|r| (key_of(r, keys), r)).collect();
+    for row in rows.iter_mut() {
+        let cur = now.get(&key_of(row, keys)).copied();
+        if let Some(cur) = cur.filter(|c| c.get(hidden).and_then(Value::as_i64).unwrap_or(0) != 0) {
+            row.clone_from(cur);
+            continue;
+        }
+        if let Some(h) = row.get_mut(hidden) {
+            *h = Value::from(0);
+        }
+        let was_published = cur.and_then(|c| c.get(status)).and_then(Value::as_str) == Some("published");
+        if !v.may_publish
+            && !was_published
+            && let Some(s) = row.get_mut(status)
+            && s.as_str() == Some("published")
+        {
+            *s = Value::String("draft".into());
+        }
+    }
+}
+
+fn is_hidden(spec: &TableSpec, row: &[Value]) -> bool {
+    column_index(spec, "hidden_by_operator").and_then(|i| row.get(i)).and_then(Value::as_i64).unwrap_or(0) != 0
+}
+
+async fn diff(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    archive: &Archive,
+    store_id: &str,
+    visibility: Visibility,
+) -> Result<Vec<Diff>> {
     let specs = dump::table_specs(conn, backend).await?;
     let mut out = Vec::new();
     for table in TABLES.iter().filter(|t| t.role == Role::Content) {
         let spec = spec_for(&specs, table)?;
-        let arch = archive.table(table.name)?;
+        let mut arch = archive.table(table.name)?;
         let names: Vec<&str> = spec.columns.iter().map(|c| c.name.as_str()).collect();
         let arch_names: Vec<&str> = arch.columns.iter().map(|(n, _)| n.as_str()).collect();
         if names != arch_names {
@@ -664,6 +717,9 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
         }
         let keys: Vec<usize> = spec.order_by.iter().filter_map(|k| column_index(&spec, k)).collect();
         let current = current_rows(conn, backend, &spec, store_id).await?;
+        if table.name == "products" {
+            guard_products(&spec, &current, &mut arch.rows, &keys, visibility);
+        }
         let now: HashMap<String, &Vec<Value>> = current.iter().map(|r| (key_of(r, &keys), r)).collect();
         let incoming: HashMap<String, &Vec<Value>> = arch.rows.iter().map(|r| (key_of(r, &keys), r)).collect();
         let mut change =
@@ -698,7 +754,7 @@ async fn diff(conn: &mut AnyConnection, backend: Backend, archive: &Archive, sto
         }
         let mut deletes = Vec::new();
         for row in &current {
-            if !incoming.contains_key(&key_of(row, &keys)) {
+            if !incoming.contains_key(&key_of(row, &keys)) && !is_hidden(&spec, row) {
                 change.removed += 1;
                 deletes.push(keys.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect());
             }
@@ -779,7 +835,8 @@ pub async fn preview(
     check_archive(&mut conn, db.backend(), archive, &store_id).await?;
     let store = palisade_store::tenancy::get_store(db, scope).await?;
     crate::import_rules::check(archive, store.currency.code(), db.now(), ctx)?;
-    let diffs = diff(&mut conn, db.backend(), archive, &store_id).await?;
+    let visibility = visibility(db, scope).await;
+    let diffs = diff(&mut conn, db.backend(), archive, &store_id, visibility).await?;
     let mut new_objects = 0;
     for path in archive.files.keys().filter(|p| p.starts_with("objects/")) {
         if objects.get(path.trim_start_matches("objects/")).await?.is_none() {
@@ -932,8 +989,9 @@ pub async fn replace(
     let preview = preview(db, scope, objects, archive, ctx).await?;
     let store_id = scope.store_id().to_string();
     put_objects(objects, archive).await?;
+    let visibility = visibility(db, scope).await;
     let mut tx = db.begin_write().await?;
-    let diffs = diff(&mut tx, db.backend(), archive, &store_id).await?;
+    let diffs = diff(&mut tx, db.backend(), archive, &store_id, visibility).await?;
     check_permissions(member, &diffs)?;
     let (now, by) = (db.now().millis(), scope.actor().as_audit_text());
     for d in &diffs {
@@ -963,6 +1021,18 @@ pub async fn replace(
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(preview)
+}
+
+/// A cloned product is published only where the new store may list ([`ImportContext::may_publish`]) and the
+/// archive does not say the operator hid it (a hidden product stays hidden in the clone).
+fn clone_visibility(spec: &TableSpec, row: &mut [Value], may_publish: bool) {
+    let hidden = is_hidden(spec, row);
+    if let Some(s) = column_index(spec, "status").and_then(|i| row.get_mut(i))
+        && s.as_str() == Some("published")
+        && (hidden || !may_publish)
+    {
+        *s = Value::String("draft".into());
+    }
 }
 
 /// Rows written per table by a clone.
@@ -1022,6 +1092,9 @@ pub async fn clone_into(
             }
             if let Some(v) = store_col.and_then(|i| row.get_mut(i)) {
                 *v = Value::String(target.to_owned());
+            }
+            if table.name == "products" {
+                clone_visibility(&spec, &mut row, ctx.may_publish);
             }
             for &i in &refs {
                 if let Some(v) = row.get_mut(i)

@@ -31,6 +31,10 @@ pub struct ImportContext {
     /// allow-list could lock out, so only that check is skipped; the list must still parse. False by default, so
     /// every merchant path keeps the check.
     pub by_operator: bool,
+    /// A clone may publish products (the new store passes the listing gate). False by default: a clone whose
+    /// caller did not ask the gate lands every product as a draft. An import into an existing store asks the
+    /// gate itself and ignores this.
+    pub may_publish: bool,
 }
 
 /// Longest MFA grace period the Security Center sets.

@@ -747,9 +747,8 @@ async fn fraud_rules_round_trip_and_an_import_never_reaches_another_store() {
     let b_rules = fraud_row(&s, &s.b).await;
     let c = store(&s.db, "charlie-rules").await;
     let mut tx = s.db.begin_write().await.unwrap();
-    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive, &ImportContext::default())
-        .await
-        .unwrap();
+    let listing = ImportContext { may_publish: true, ..ImportContext::default() };
+    export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &archive, &listing).await.unwrap();
     tx.commit().await.unwrap();
     let (c_rules, _, c_by) = fraud_row(&s, &c).await;
     assert_eq!(c_rules, strict);
@@ -866,4 +865,94 @@ async fn an_export_holds_no_fraud_fingerprints() {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(catalog::list_products(&s.db, &c, 100, 0).await.unwrap().len(), 4);
+}
+
+async fn visibility_of(s: &Setup, id: &str) -> Option<(String, i64)> {
+    sqlx::query_as("SELECT status, hidden_by_operator FROM products WHERE id = $1")
+        .bind(id.to_owned())
+        .fetch_optional(s.db.pool())
+        .await
+        .unwrap()
+}
+
+/// An archive that says "published" and "not hidden" for every product: what a merchant would write to get
+/// listings past the verification gate or back after the operator hid them.
+fn publish_everything(files: &mut BTreeMap<String, Vec<u8>>) {
+    edit(files, "products", |columns, rows| {
+        let (status, hidden) = (col(columns, "status"), col(columns, "hidden_by_operator"));
+        for row in rows {
+            row[status] = Value::from("published");
+            row[hidden] = Value::from(0);
+        }
+    });
+}
+
+#[tokio::test]
+async fn an_archive_cannot_publish_past_the_listing_gate_or_undo_an_operator_hide() {
+    let s = setup().await;
+    let (hidden, draft, gone) = (&s.a_products[1], &s.a_products[2], &s.a_products[3]);
+    for (id, sql) in [
+        (hidden, "UPDATE products SET status = 'draft', hidden_by_operator = 1 WHERE id = $1"),
+        (gone, "UPDATE products SET status = 'draft', hidden_by_operator = 1 WHERE id = $1"),
+        (draft, "UPDATE products SET status = 'draft' WHERE id = $1"),
+    ] {
+        sqlx::query(sql).bind(id.clone()).execute(s.db.pool()).await.unwrap();
+    }
+    let original = Archive::open(export_of(&s, &s.a, EVIL).await.as_slice(), pass(EVIL)).unwrap();
+    let mut files = original.files.clone();
+    publish_everything(&mut files);
+    // The second hidden product is left out of the archive altogether, with its variants and images.
+    let gone_json = Value::from(gone.as_str());
+    for table in ["products", "variants", "product_images"] {
+        edit(&mut files, table, |columns, rows| {
+            let key = if table == "products" { col(columns, "id") } else { col(columns, "product_id") };
+            rows.retain(|r| r[key] != gone_json);
+        });
+    }
+    let crafted = Archive::open(reseal(&original.manifest, &files).as_slice(), pass(EVIL)).unwrap();
+
+    // The operator requires verification before listing; store A is not verified.
+    palisade_store::settings::put(&s.db, palisade_commerce::verification::REQUIRED_BEFORE_LISTING, &Value::Bool(true))
+        .await
+        .unwrap();
+    let preview = export::preview(&s.db, &s.a, &s.objects, &crafted, &ImportContext::default()).await.unwrap();
+    let products = preview.tables.iter().find(|t| t.table == "products").unwrap();
+    assert_eq!(products.removed, 0, "a hidden product is never removed by an import: {preview:?}");
+    export::replace(&s.db, &owner(&s.a), &s.objects, &crafted, &ImportContext::default()).await.unwrap();
+    assert_eq!(visibility_of(&s, hidden).await, Some(("draft".into(), 1)), "the operator's hide stands");
+    assert_eq!(visibility_of(&s, gone).await, Some(("draft".into(), 1)), "a hidden product stays, as evidence");
+    assert_eq!(visibility_of(&s, draft).await, Some(("draft".into(), 0)), "the gate holds: a draft stays a draft");
+    assert_eq!(visibility_of(&s, &s.a_products[0]).await, Some(("published".into(), 0)), "listed before stays");
+
+    // A clone of the crafted archive lands every product as a draft unless its caller says the gate is open,
+    // and never publishes one the archive marks hidden.
+    let mut both = original.files.clone();
+    publish_everything(&mut both);
+    edit(&mut both, "products", |columns, rows| {
+        let (id, hidden_col) = (col(columns, "id"), col(columns, "hidden_by_operator"));
+        for row in rows.iter_mut().filter(|r| r[id] == Value::from(hidden.as_str())) {
+            row[hidden_col] = Value::from(1);
+        }
+    });
+    let marked = Archive::open(reseal(&original.manifest, &both).as_slice(), pass(EVIL)).unwrap();
+    for (slug, may_publish, listed) in [("gate-shut", false, 0), ("gate-open", true, 3)] {
+        let c = store(&s.db, slug).await;
+        let ctx = ImportContext { may_publish, by_operator: true, ..ImportContext::default() };
+        let mut tx = s.db.begin_write().await.unwrap();
+        export::clone_into(&mut tx, s.db.backend(), &c.store_id().to_string(), &marked, &ctx).await.unwrap();
+        tx.commit().await.unwrap();
+        let cloned = catalog::list_products(&s.db, &c, 100, 0).await.unwrap();
+        assert_eq!(cloned.len(), 4);
+        let published = cloned.iter().filter(|p| p.status == ProductStatus::Published).count();
+        assert_eq!(published, listed, "{slug}: {cloned:?}");
+    }
+
+    // With the gate open, an import publishes a draft as the product editor would; the hide still stands.
+    palisade_store::settings::put(&s.db, palisade_commerce::verification::REQUIRED_BEFORE_LISTING, &Value::Bool(false))
+        .await
+        .unwrap();
+    export::replace(&s.db, &owner(&s.a), &s.objects, &crafted, &ImportContext::default()).await.unwrap();
+    assert_eq!(visibility_of(&s, draft).await, Some(("published".into(), 0)));
+    assert_eq!(visibility_of(&s, hidden).await, Some(("draft".into(), 1)));
+    assert_eq!(visibility_of(&s, gone).await, Some(("draft".into(), 1)));
 }

@@ -64,6 +64,9 @@ pub enum CommerceError {
     /// listing when the operator requires verification first.
     #[error("the seller is not verified: complete verification on the store's Verification page first")]
     SellerUnverified,
+    /// A payout needs a bank account on file (and approved with the seller).
+    #[error("add a payout bank account on the store's Verification page first")]
+    NoPayoutAccount,
     /// The government records refused the identifier given for verification.
     #[error("{0}")]
     Registry(&'static str),

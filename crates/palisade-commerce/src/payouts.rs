@@ -21,7 +21,8 @@ pub struct Payout {
 }
 
 /// Pays `amount` out of the store's balance. Fails with `SellerUnverified` unless the store's seller is verified
-/// ([`crate::verification`]), and with `InsufficientFunds` when the balance is short.
+/// ([`crate::verification`]), with `NoPayoutAccount` without a payout bank account on file, and with
+/// `InsufficientFunds` when the balance is short.
 pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payout> {
     if amount.minor <= 0 {
         return Err(CommerceError::Invalid("a payout must be a positive amount".into()));
@@ -35,6 +36,7 @@ pub async fn request(db: &Db, scope: &StaffScope, amount: Money) -> Result<Payou
     let mut tx = db.begin_write().await?;
     // Checked in the payout's transaction: every path (page, API, CLI, jobs) ends here.
     crate::verification::require_verified_on(&mut tx, scope).await?;
+    crate::verification::require_payout_account_on(&mut tx, scope).await?;
     // A payout hold (scam report or operator) refuses every payout, on every path; read in this transaction so a
     // hold placed before it commits is seen.
     if crate::scam_reports::hold_in(&mut tx, scope).await?.is_some() {

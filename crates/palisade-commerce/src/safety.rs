@@ -143,6 +143,14 @@ pub async fn rating(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     Ok(r)
 }
 
+/// Drops this node's cached rating of a store whose verification changed, so its pages say so on the next
+/// request (other nodes within [`CACHE_MS`]).
+pub(crate) fn forget(store_key: &str) {
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.remove(store_key);
+    }
+}
+
 /// The store's rating from the data as it is now (one query; see the module comment).
 pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     let now = db.now().0;

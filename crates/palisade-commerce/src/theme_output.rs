@@ -147,8 +147,27 @@ fn cleaner() -> ammonia::Builder<'static> {
         .generic_attribute_prefixes(HashSet::from(["aria-", "data-"]))
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
         .link_rel(Some("noopener"))
-        .strip_comments(true);
+        .strip_comments(true)
+        .attribute_filter(|_, attribute, value| platform_names_removed(attribute, value));
     b
+}
+
+/// Class and id names the platform's chrome uses (the trust bar, the wrapper around a theme's body): a theme
+/// may not give its own elements those names, so it cannot dress a badge up as the platform's or aim the
+/// platform's styles at its own content.
+fn is_platform_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("platform-") || name == "store-theme" || name.ends_with("verified-seller")
+}
+
+fn platform_names_removed<'a>(attribute: &str, value: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+    match attribute {
+        "class" if value.split_ascii_whitespace().any(is_platform_name) => Some(std::borrow::Cow::Owned(
+            value.split_ascii_whitespace().filter(|c| !is_platform_name(c)).collect::<Vec<_>>().join(" "),
+        )),
+        "id" if is_platform_name(value.trim()) => None,
+        _ => Some(std::borrow::Cow::Borrowed(value)),
+    }
 }
 
 static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(cleaner);
@@ -286,6 +305,16 @@ mod tests {
         );
         assert_eq!(page.title, "Tea &amp; cakes");
         assert_eq!(page.body, "<h1>Hi</h1>Go");
+    }
+
+    #[test]
+    fn a_theme_cannot_use_the_platforms_class_or_id_names() {
+        let page = clean_page(
+            r#"<body><span class="badge platform-verified x" id="verified-seller">✓ Verified seller</span><div class="STORE-THEME" id="Platform-trust">y</div><p class="mine" id="mine">z</p></body>"#,
+        );
+        assert!(!page.body.contains("platform-") && !page.body.contains("verified-seller"), "{}", page.body);
+        assert!(!page.body.to_ascii_lowercase().contains("store-theme"), "{}", page.body);
+        assert!(page.body.contains(r#"class="badge x""#) && page.body.contains(r#"id="mine""#), "{}", page.body);
     }
 
     #[test]

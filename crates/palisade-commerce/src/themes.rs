@@ -42,6 +42,8 @@ pub const PLATFORM: &[(&str, &str)] = &[
     ("shell.html", include_str!("../../../themes/default/templates/shell.html")),
     ("slot_search.html", include_str!("../../../themes/default/templates/slot_search.html")),
     ("slot_buy.html", include_str!("../../../themes/default/templates/slot_buy.html")),
+    // The platform's word on the seller above every store page (verified or not, safety rating, report).
+    ("trust_bar.html", include_str!("../../../themes/default/templates/trust_bar.html")),
     // The buyer's own pages: sign-in, registration and the account area (they carry the request's token and
     // the account's details, so never a merchant's environment).
     ("login.html", include_str!("../../../themes/default/templates/login.html")),
@@ -321,10 +323,17 @@ fn check_stylesheet(css: &str) -> Result<()> {
     }
     plain.push_str(rest);
     let folded: String = plain.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
-    for rule in ["@import", "@namespace"] {
+    // `@layer`: the platform's chrome is styled in a cascade layer whose `!important` rules outrank any unlayered
+    // rule; a theme declaring layers of its own could join or reorder them.
+    for rule in ["@import", "@namespace", "@layer"] {
         if folded.contains(rule) {
             return Err(CommerceError::Invalid(format!("theme.css may not use {rule}")));
         }
+    }
+    if let Some(name) = ["platform-", "store-theme", "verified-seller"].into_iter().find(|n| folded.contains(n)) {
+        return Err(CommerceError::Invalid(format!(
+            "theme.css may not name the platform's own elements ({name}…): the seller information above the page is not the theme's"
+        )));
     }
     if let Some(attr) = selected_attributes(&folded).find(|a| SECRET_ATTRIBUTES.contains(a)) {
         return Err(CommerceError::Invalid(format!(
@@ -450,13 +459,21 @@ impl Renderer {
         self.fill_slots(&html, &ctx)
     }
 
-    /// Puts a merchant-rendered page into the platform's shell: cleaned body, title text, platform slots.
+    /// The trust bar of a store page (empty unless the context has `trust`): rendered from the platform's own
+    /// template and handed only to platform templates, so no theme can forge or drop it.
+    fn trust_bar(&self, ctx: &Value) -> Result<Value> {
+        Ok(Value::from_safe_string(self.platform_template("trust_bar.html", ctx.clone())?))
+    }
+
+    /// Puts a merchant-rendered page into the platform's shell: cleaned body, title text, platform slots and
+    /// the trust bar.
     fn finish_merchant<S: Serialize>(&self, raw: &str, ctx: &S, csrf: &str) -> Result<String> {
         let page = theme_output::clean_page(raw);
         let ctx = minijinja::context! { csrf => csrf, ..Value::from(minijinja::value::Serde(ctx)) };
         let shell_ctx = minijinja::context! {
             title => Value::from_safe_string(page.title),
             body => Value::from_safe_string(page.body),
+            platform_trust => self.trust_bar(&ctx)?,
             ..ctx.clone()
         };
         let html = self.platform_template("shell.html", shell_ctx)?;
@@ -555,7 +572,10 @@ impl Renderer {
                 }
             }
         }
-        let html = self.render_default(page, ctx, csrf)?;
+        let ctx = minijinja::context! { csrf => csrf, ..Value::from(minijinja::value::Serde(ctx)) };
+        let ctx = minijinja::context! { platform_trust => self.trust_bar(&ctx)?, ..ctx };
+        let html = self.platform_template(page, ctx.clone())?;
+        let html = self.fill_slots(&html, &ctx)?;
         Ok(Rendered { html, fell_back })
     }
 }
@@ -606,6 +626,11 @@ mod tests {
             "input[v\\61lue^=a] { color: red }",
             "a[href*=\"sig=\"] { background: url(/s/alpha/x) }",
             "@import url(/s/alpha/other.css);",
+            "@layer platform { .x { display: none !important } }",
+            "@LAYER a, b;",
+            ".platform-trust { display: none !important }",
+            "#verified-seller { color: red }",
+            "div.Store-Theme > * { position: fixed }",
             "form:has(input[*|value^=\"a\"]) { background: url(/s/alpha/a) }",
             "input[|value*=b] { color: red }",
             "@namespace h url(http://www.w3.org/1999/xhtml); input[h|value^=c] { color: red }",

@@ -186,7 +186,15 @@ pub struct Verification {
     pub decided_at: Option<Timestamp>,
     /// The masked payout bank account, when one is set.
     pub payout_account: Option<String>,
+    /// The account holder's name as entered, for the operator to compare with the legal name.
+    pub payout_holder: Option<String>,
+    /// When the payout account was last set (milliseconds): the operator's approval names the version it saw,
+    /// so an account swapped while the operator reviewed is not approved with it.
+    pub payout_account_version: Option<i64>,
 }
+
+/// The payout account columns [`from_row`] takes: bank, masked number, holder, last change.
+type AccountRow = (String, String, String, i64);
 
 type Row = (
     String,
@@ -202,7 +210,10 @@ type Row = (
 
 const COLUMNS: &str = "state, kind, uen, nric_masked, legal_name, registry_status, reason, submitted_at, decided_at";
 
-fn from_row(store: String, row: Option<Row>, account: Option<String>) -> Result<Verification> {
+fn from_row(store: String, row: Option<Row>, account: Option<AccountRow>) -> Result<Verification> {
+    let payout_holder = account.as_ref().map(|(_, _, holder, _)| holder.clone());
+    let payout_account_version = account.as_ref().map(|(_, _, _, at)| *at);
+    let account = account.map(|(bank, masked, _, _)| format!("{bank} {masked}"));
     let Some((state, kind, uen, masked, name, registry, reason, submitted, decided)) = row else {
         return Ok(Verification {
             store_id: store,
@@ -216,6 +227,8 @@ fn from_row(store: String, row: Option<Row>, account: Option<String>) -> Result<
             submitted_at: None,
             decided_at: None,
             payout_account: account,
+            payout_holder,
+            payout_account_version,
         });
     };
     let state = State::parse(&state)?;
@@ -231,6 +244,8 @@ fn from_row(store: String, row: Option<Row>, account: Option<String>) -> Result<
         submitted_at: submitted.map(Timestamp),
         decided_at: decided.map(Timestamp),
         payout_account: account,
+        payout_holder,
+        payout_account_version,
     })
 }
 
@@ -240,12 +255,26 @@ async fn load(conn: &mut sqlx::AnyConnection, store: &str) -> Result<Verificatio
             .bind(store)
             .fetch_optional(&mut *conn)
             .await?;
-    let account: Option<(String, String)> =
-        sqlx::query_as("SELECT bank_name, account_masked FROM store_payout_accounts WHERE store_id = $1")
-            .bind(store)
-            .fetch_optional(&mut *conn)
-            .await?;
-    from_row(store.to_owned(), row, account.map(|(bank, masked)| format!("{bank} {masked}")))
+    let account = payout_account_on(conn, store).await?;
+    from_row(store.to_owned(), row, account)
+}
+
+async fn payout_account_on(conn: &mut sqlx::AnyConnection, store: &str) -> Result<Option<AccountRow>> {
+    Ok(sqlx::query_as(
+        "SELECT bank_name, account_masked, holder_name, updated_at FROM store_payout_accounts WHERE store_id = $1",
+    )
+    .bind(store)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Refuses a payout unless the store has a payout account on file. (Any account set after approval sends the
+/// store back to review, so a verified store's account is the one the operator approved.)
+pub(crate) async fn require_payout_account_on(conn: &mut sqlx::AnyConnection, scope: &StoreScope) -> Result<()> {
+    match payout_account_on(conn, &scope.store_key()).await? {
+        Some(_) => Ok(()),
+        None => Err(CommerceError::NoPayoutAccount),
+    }
 }
 
 /// The store's verification (staff of the store, or an operator's store scope).
@@ -375,8 +404,16 @@ pub async fn submit(
 /// What the operator decides.
 #[derive(Debug, Clone)]
 pub enum Decision {
+    /// Approves whatever payout account is on file (tools and tests).
     Approve,
-    Reject { reason: String },
+    /// Approves only if the payout account is still the version the operator was shown (`None`: none was on
+    /// file): the console's approve button, so an account swapped during review is refused, not approved.
+    ApproveAsShown {
+        payout_account_version: Option<i64>,
+    },
+    Reject {
+        reason: String,
+    },
 }
 
 /// An operator approves or rejects a submitted verification; audited in the store's chain as the operator. Only
@@ -385,12 +422,20 @@ pub enum Decision {
 pub async fn decide(db: &Db, operator: &OperatorPrincipal, store: StoreId, decision: Decision) -> Result<Verification> {
     let scope = operator.store_scope(store);
     let (state, reason) = match &decision {
-        Decision::Approve => (State::Verified, None),
+        Decision::Approve | Decision::ApproveAsShown { .. } => (State::Verified, None),
         Decision::Reject { reason } => (State::Rejected, Some(checked_text("reason", reason, MAX_REASON)?)),
     };
     let key = scope.store_key();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
+    if let Decision::ApproveAsShown { payout_account_version } = &decision {
+        let on_file = payout_account_on(&mut tx, &key).await?.map(|(_, _, _, at)| at);
+        if on_file != *payout_account_version {
+            return Err(CommerceError::InvalidTransition(
+                "the payout account changed while you reviewed it; review the store again".into(),
+            ));
+        }
+    }
     let done = sqlx::query(
         "UPDATE store_verifications SET state = $1, reason = $2, decided_at = $3, decided_by = $4, updated_at = $3 \
          WHERE store_id = $5 AND state = 'submitted'",
@@ -405,6 +450,8 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, store: StoreId, decis
     if done.rows_affected() != 1 {
         return Err(CommerceError::InvalidTransition("only a submitted verification can be decided".into()));
     }
+    // The store's pages carry the verdict (the trust bar): a new version for the page cache, a fresh rating.
+    palisade_store::storefront::touch(&mut tx, &scope).await?;
     let action = if state == State::Verified { "verification.approved" } else { "verification.rejected" };
     audit::record_store(
         &mut tx,
@@ -415,6 +462,7 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, store: StoreId, decis
     .await?;
     let v = load(&mut tx, &key).await?;
     tx.commit().await?;
+    crate::safety::forget(&key);
     Ok(v)
 }
 
@@ -438,9 +486,13 @@ pub async fn queue(db: &Db, _operator: &OperatorPrincipal) -> Result<Vec<Verific
     )))
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|(store, s, k, u, m, n, r, why, sub, dec)| from_row(store, Some((s, k, u, m, n, r, why, sub, dec)), None))
-        .collect()
+    let mut conn = db.pool().acquire().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (store, s, k, u, m, n, r, why, sub, dec) in rows {
+        let account = payout_account_on(&mut conn, &store).await?;
+        out.push(from_row(store, Some((s, k, u, m, n, r, why, sub, dec)), account)?);
+    }
+    Ok(out)
 }
 
 /// A payout bank account as entered: the caller makes the keyed hash (so the number is recognised when entered
@@ -519,6 +571,9 @@ pub async fn set_payout_account(db: &Db, scope: &StaffScope, account: BankAccoun
         .execute(&mut *tx)
         .await?;
         reset = done.rows_affected() > 0;
+        if reset {
+            palisade_store::storefront::touch(&mut tx, scope).await?;
+        }
     }
     audit::record_store(
         &mut tx,
@@ -530,6 +585,9 @@ pub async fn set_payout_account(db: &Db, scope: &StaffScope, account: BankAccoun
     .await?;
     let v = load(&mut tx, &store).await?;
     tx.commit().await?;
+    if reset {
+        crate::safety::forget(&store);
+    }
     Ok(v)
 }
 
@@ -575,8 +633,22 @@ pub async fn verify_for_demo(db: &Db, scope: &StaffScope, uen: &Uen, name: &str)
     .bind(scope.actor().as_audit_text())
     .execute(&mut *tx)
     .await?;
+    // A placeholder account, so the demo's payouts work: no real number behind it (its hash is no keyed hash of
+    // any digits).
+    sqlx::query(
+        "INSERT INTO store_payout_accounts (store_id, bank_name, account_hash, account_masked, holder_name,          updated_at, updated_by) VALUES ($1, 'Demo Bank', $2, '****0000', $3, $4, $5) ON CONFLICT (store_id) DO NOTHING",
+    )
+    .bind(scope.store_key())
+    .bind(format!("demo:{}", scope.store_key()))
+    .bind(name)
+    .bind(now)
+    .bind(scope.actor().as_audit_text())
+    .execute(&mut *tx)
+    .await?;
     audit::record_store(&mut tx, db, scope, NewEvent::new("verification.approved", "verification")).await?;
+    palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
+    crate::safety::forget(&scope.store_key());
     Ok(())
 }
 

@@ -834,6 +834,28 @@ mod order_access {
         palisade_commerce::verification::submit(&t, &a, &registry, who, "Alpha Pte Ltd").await.unwrap();
         let approve = palisade_commerce::verification::Decision::Approve;
         palisade_commerce::verification::decide(&t, &op, a.store_id(), approve).await.unwrap();
+        assert!(
+            matches!(payouts::request(&t, &a, sgd(balance)).await, Err(CommerceError::NoPayoutAccount)),
+            "no payout without a bank account on file"
+        );
+        let account = palisade_commerce::verification::BankAccount {
+            bank_name: "DBS".into(),
+            holder_name: "Alpha Pte Ltd".into(),
+            account_hash: "test-hash-1".into(),
+            account_masked: "****6789".into(),
+        };
+        palisade_commerce::verification::set_payout_account(&t, &a, account).await.unwrap();
+        let resubmit = palisade_commerce::verification::request_reverification(&t, &a).await.unwrap();
+        assert_eq!(resubmit.state, palisade_commerce::verification::State::Submitted);
+        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: None };
+        assert!(
+            palisade_commerce::verification::decide(&t, &op, a.store_id(), seen).await.is_err(),
+            "an approval of a page that showed no account does not approve the one added since"
+        );
+        let version = resubmit.payout_account_version;
+        assert!(version.is_some());
+        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: version };
+        palisade_commerce::verification::decide(&t, &op, a.store_id(), seen).await.unwrap();
         assert!(payouts::request(&t, &a, sgd(balance + 1)).await.is_err(), "an overdraw is refused");
         payouts::request(&t, &a, sgd(balance)).await.unwrap();
         run_mail_jobs(&t, &links).await;

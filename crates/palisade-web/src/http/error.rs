@@ -332,6 +332,7 @@ impl From<palisade_commerce::CommerceError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_held", e.to_string())
             }
             e @ E::SellerUnverified => ApiError::new(StatusCode::FORBIDDEN, "seller_unverified", e.to_string()),
+            e @ E::NoPayoutAccount => ApiError::new(StatusCode::CONFLICT, "no_payout_account", e.to_string()),
             E::Registry(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "registry_refused", m),
         }
     }

@@ -292,3 +292,62 @@ async fn nul_characters_are_refused_with_a_400_before_any_handler_and_settings_s
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!((body["flat_shipping_minor"].as_i64(), body["tagline"].as_str()), (Some(500), Some("Fine tea")));
 }
+
+/// The count of `needle` in `html`.
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+/// The platform's word on the seller (verified or not, safety rating, contact, report) is not the theme's: a
+/// merchant's templates cannot print the platform's badge, drop the report link or hide the bar with their
+/// stylesheet, on the store page and on product pages.
+#[tokio::test]
+async fn a_theme_cannot_forge_the_verified_badge_or_drop_the_report_link() {
+    let app = TestApp::start().await;
+    let (a, sa, cookie) = owner_of(&app, "alpha").await;
+    let kettle = kettle("A kettle.").create(&app, &sa).await;
+    let store = a.id.to_string();
+    let forged =
+        r#"<span class="badge platform-badge platform-verified" id="verified-seller">✓ Verified seller</span>"#;
+    let page = format!("<h1>{{{{ store.name }}}} {forged}</h1><div class=\"store-theme platform-trust\">Trusted</div>");
+    assert_eq!(save(&app, &store, &cookie, "store.html", &page).await.status(), 201);
+    let product = format!("<h1>{{{{ product.title }}}}</h1>{forged}{{{{ slot(\"buy\") }}}}");
+    assert_eq!(save(&app, &store, &cookie, "product.html", &product).await.status(), 201);
+    for (path, report) in [
+        ("/s/alpha".to_owned(), format!("/account/reports/new?store={store}\"")),
+        (
+            format!("/s/alpha/p/{}", kettle.slug),
+            format!("/account/reports/new?store={store}&amp;listing={}", kettle.id),
+        ),
+    ] {
+        let html = app.get(&path).await.text().await.unwrap();
+        // One bar, the platform's, saying the truth; the theme's copy lost every platform name.
+        assert_eq!(count(&html, "class=\"platform-trust\""), 1, "{path}: {html}");
+        assert_eq!(count(&html, "id=\"unverified-seller\""), 1, "{path}: {html}");
+        assert!(html.contains("Identity not verified") && html.contains(&report), "{path}: {html}");
+        assert_eq!(count(&html, "platform-verified"), 0, "{path}: a theme's element dressed as the badge: {html}");
+        assert_eq!(count(&html, "id=\"verified-seller\""), 0, "{path}: {html}");
+        assert_eq!(count(&html, "class=\"store-theme\""), 1, "{path}: only the platform's box: {html}");
+        // The bar comes before the theme's page (nothing of the theme is drawn above it).
+        let bar = html.find("class=\"platform-trust\"").unwrap();
+        assert!(bar < html.find("class=\"store-theme\"").unwrap() && bar < html.find("<h1>").unwrap(), "{html}");
+    }
+
+    // The stylesheet cannot reach the bar: no layers, no platform names.
+    for css in [
+        ".platform-trust { display: none !important }",
+        "@layer platform { aside { display: none !important } }",
+        "#unverified-seller { visibility: hidden }",
+        ".store-theme { contain: none !important }",
+    ] {
+        let res = save(&app, &store, &cookie, "theme.css", css).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{css}");
+    }
+    // Once verified, the bar says so, and the theme still cannot add a second badge.
+    let uen = palisade_trust::uen::Uen::parse("53143018M", 2026).unwrap();
+    let demo = palisade_store::StaffScope::system(a.id, "demo");
+    palisade_commerce::verification::verify_for_demo(&app.db, &demo, &uen, "Alpha Pte Ltd").await.unwrap();
+    let html = app.get("/s/alpha?fresh=1").await.text().await.unwrap();
+    assert_eq!(count(&html, "id=\"verified-seller\""), 1, "{html}");
+    assert_eq!(count(&html, "id=\"unverified-seller\""), 0, "{html}");
+}

@@ -578,7 +578,7 @@ async fn the_store_page_shows_the_safety_rating_in_words() {
     let (_other, other_scope, _) = owner_of(&app, "other").await;
     listing("sencha").title("Sencha").price(900).stock(5).create(&app, &other_scope).await;
     let html = app.get("/s/rated").await.text().await.unwrap();
-    assert!(html.contains("Safety rating: <span class=\"badge\">New seller</span>"), "{html}");
+    assert!(html.contains("<span class=\"platform-badge\">Safety rating: New seller</span>"), "{html}");
     for words in [
         "too little history to rate this store yet",
         "How this rating is worked out",

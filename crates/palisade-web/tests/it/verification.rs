@@ -116,9 +116,11 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
     let queue = app.client.get(app.url("/console/verifications")).header("cookie", &console).send().await.unwrap();
     let html = queue.text().await.unwrap();
     assert!(html.contains("Alpha Pte Ltd") && html.contains("53143018M"), "{html}");
+    assert!(html.contains("none on file"), "the operator sees that no payout account is on file: {html}");
     assert_eq!(decide(&app, &console, &store, "decision=approve").await.status(), StatusCode::SEE_OTHER);
+    // Verified, but no bank account yet: still no payout.
     let (status, body) = api_payout(&app, &store, &owner).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("insufficient_funds")), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("no_payout_account")), "{body}");
 
     // The storefront shows the badge.
     let shop = app.get("/s/alpha").await.text().await.unwrap();
@@ -130,7 +132,18 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "seller_unverified");
     verification::request_reverification(&app.db, &scope).await.unwrap();
-    assert_eq!(decide(&app, &console, &store, "decision=approve").await.status(), StatusCode::SEE_OTHER);
+    // The queue shows the account and its holder; an approval names the account version it was shown, so an
+    // approval from a page that showed none (or an older one) is refused.
+    let html = app.client.get(app.url("/console/verifications")).header("cookie", &console).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    assert!(html.contains("DBS ****6789") && html.contains("in the name of <strong>Alpha</strong>"), "{html}");
+    let version = html.split("name=\"account_version\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(!version.is_empty(), "{html}");
+    assert_eq!(decide(&app, &console, &store, "decision=approve").await.status(), StatusCode::CONFLICT);
+    let stale = format!("decision=approve&account_version={}", version.parse::<i64>().unwrap() - 1);
+    assert_eq!(decide(&app, &console, &store, &stale).await.status(), StatusCode::CONFLICT);
+    let shown = format!("decision=approve&account_version={version}");
+    assert_eq!(decide(&app, &console, &store, &shown).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "insufficient_funds");
     form(&app, &owner, &bank, "bank=OCBC&holder=Alpha&number=555566667777").send().await.unwrap();
     let v = verification::get(&app.db, &scope).await.unwrap();
@@ -147,7 +160,9 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
 
     // Back through review.
     form(&app, &owner, &format!("/admin/stores/{store}/verification/reverify"), "").send().await.unwrap();
-    decide(&app, &console, &store, "decision=approve").await;
+    let version = verification::get(&app.db, &scope).await.unwrap().payout_account_version.unwrap();
+    let shown = format!("decision=approve&account_version={version}");
+    assert_eq!(decide(&app, &console, &store, &shown).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "insufficient_funds");
 }
 

@@ -366,20 +366,28 @@ async fn import_store(
         }
         // The operator creates the store: no merchant address to lock out, and country rules are the operator's
         // call (they match nothing on a node without a GeoIP database). Every other save-path check applies.
-        let ctx = palisade_backup::import_rules::ImportContext { client: None, country_rules: true, by_operator: true };
+        let mut ctx = palisade_backup::import_rules::ImportContext {
+            client: None,
+            country_rules: true,
+            by_operator: true,
+            may_publish: false,
+        };
         export::restore_test(db, &archive, &ctx).await?;
         let archived_name = archive.store_field("name").unwrap_or_else(|| "Imported store".into());
         let currency = archive
             .store_field("currency")
             .and_then(|c| palisade_core::money::Currency::parse(&c).ok())
             .unwrap_or(palisade_core::money::Currency::SGD);
-        let (store, _scope) = tenancy::create_store(
+        let (store, scope) = tenancy::create_store(
             db,
             &PlatformScope::system("backup import-store"),
             NewStore { slug, name: name.unwrap_or(archived_name), currency, owner: account.id, security_contact: None },
         )
         .await
         .map_err(runtime::explain)?;
+        // The new store is held to the listing gate like any other: unverified, its products arrive as drafts
+        // when the operator requires verification before listing.
+        ctx.may_publish = palisade_commerce::verification::require_listing_allowed(db, &scope).await.is_ok();
         let mut tx = db.begin_write().await.map_err(runtime::explain)?;
         let report = export::clone_into(&mut tx, db.backend(), &store.id.to_string(), &archive, &ctx).await?;
         tx.commit().await.context("committing the imported store")?;

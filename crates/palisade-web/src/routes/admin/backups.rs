@@ -108,7 +108,7 @@ fn backup_error(e: BackupError) -> AdminError {
 /// What an import's row checks need from the request: the importer's address (an imported allow-list must
 /// admit it) and whether country rules are available.
 fn import_context(state: &AppState, client: ClientAddr) -> ImportContext {
-    ImportContext { client: client.0, country_rules: state.geoip.available(), by_operator: false }
+    ImportContext { client: client.0, country_rules: state.geoip.available(), by_operator: false, may_publish: false }
 }
 
 /// A recent password entry by a person, or the redirect that asks for it.

@@ -51,6 +51,9 @@ struct DecideForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    /// The payout account version the page showed ("" when none was on file).
+    #[serde(default)]
+    account_version: String,
 }
 
 async fn decide(
@@ -61,7 +64,18 @@ async fn decide(
 ) -> Result<Response, PageError> {
     let store = store_id(&store)?;
     let decision = match f.decision.as_str() {
-        "approve" => Decision::Approve,
+        "approve" => Decision::ApproveAsShown {
+            payout_account_version: match f.account_version.trim() {
+                "" => None,
+                v => Some(v.parse().map_err(|_| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_account_version",
+                        "account_version is a number",
+                    )
+                })?),
+            },
+        },
         "reject" => Decision::Reject { reason: f.reason },
         _ => {
             return Err(ApiError::new(

@@ -323,6 +323,24 @@ async fn store_json(state: &AppState, scope: &StoreScope) -> Result<Value, PageE
     }))
 }
 
+/// What the trust bar above a store's pages says (themes/default/templates/trust_bar.html): the platform's own
+/// word on the seller, rendered only by platform templates. `details` adds the rating's explanation (the store's
+/// front page).
+fn trust_json(
+    store: &Value,
+    safety: &palisade_commerce::safety::SafetyRating,
+    listing: Option<palisade_core::ProductId>,
+    details: bool,
+) -> Value {
+    json!({
+        "store_id": store.get("id"),
+        "store_name": store.get("name"),
+        "safety": safety,
+        "listing": listing,
+        "details": details,
+    })
+}
+
 async fn shop_scope(state: &AppState, key: &str, s: Option<&SignedIn>) -> Result<StoreScope, PageError> {
     let id: StoreId = resolve_store(state, key).await?;
     Ok(StoreScope::shopper(id, s.map(|s| s.account.id)))
@@ -387,6 +405,7 @@ async fn render_store(
     let zone = palisade_commerce::orders::time_zone(&state.db, scope).await?;
     // Public and explained (issue #20 item 7); cached per store for a minute, so at most one query a minute.
     let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
+    let trust = trust_json(&store, &safety, None, true);
     let url = format!("/s/{}?category={}", key, urlencode(category));
     let ctx = merge(
         base,
@@ -398,6 +417,7 @@ async fn render_store(
             "reviews": latest_reviews,
             "time_zone": zone,
             "safety": safety,
+            "trust": trust,
         }),
     );
     render_store_page(state, scope, "store.html", &ctx, csrf).await
@@ -451,9 +471,11 @@ async fn render_product(
     if let Some(o) = p.as_object_mut() {
         o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
     }
+    let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
+    let trust = trust_json(&store, &safety, Some(product.id), false);
     let ctx = merge(
         base,
-        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone}),
+        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone, "trust": trust}),
     );
     render_store_page(state, scope, "product.html", &ctx, csrf).await
 }
