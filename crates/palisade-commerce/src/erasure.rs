@@ -73,7 +73,6 @@ pub const TARGETS: &[Target] = &[
     Target { table: "invitations", rows: &[Rows::Email("email")] },
     Target { table: "jobs", rows: &[Rows::Mentions(&["payload", "last_error"])] },
     Target { table: "known_devices", rows: &[Rows::Account("account_id")] },
-    Target { table: "login_throttle", rows: &[Rows::Mentions(&["key"])] },
     Target { table: "merchant_applications", rows: &[Rows::Email("email")] },
     // Messages before their threads (the threads' rows select them).
     Target { table: "messages", rows: &[Rows::BuyerThread, Rows::Account("author_id")] },
@@ -101,6 +100,7 @@ pub const TARGETS: &[Target] = &[
 
 /// Tables with an erasable personal column that erasure deliberately leaves to retention, and why.
 pub const LEFT_TO_RETENTION: &[(&str, &str)] = &[
+    ("login_throttle", "a keyed hash of an email or a client address, forgotten 15 minutes after the last failure"),
     ("payment_declines", "keyed hashes of a card and an email only; deleted when the security-log window ends"),
     ("phishing_reports", "a staff member's reports of suspicious mail; buyers have none (staff are not erased here)"),
     ("phishing_visits", "hits of staff members' simulation links, deleted after 90 days; buyers have none"),

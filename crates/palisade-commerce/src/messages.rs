@@ -27,6 +27,11 @@ use crate::error::{CommerceError, Result, stored_id};
 pub const MAX_BODY_CHARS: usize = 2_000;
 /// Most messages one buyer may send to one store in [`RATE_WINDOW_MS`].
 pub const BUYER_RATE_LIMIT: i64 = 20;
+/// Most messages one buyer may send to all stores together in [`RATE_WINDOW_MS`]: the per-store limit alone
+/// would let one account write to every store of the marketplace.
+pub const BUYER_TOTAL_RATE_LIMIT: i64 = 60;
+/// Most new threads one buyer may open in [`RATE_WINDOW_MS`] (an empty thread still lands in a store's inbox).
+pub const BUYER_NEW_THREADS_LIMIT: i64 = 30;
 /// Most messages one store may send in one thread in [`RATE_WINDOW_MS`].
 pub const STORE_RATE_LIMIT: i64 = 60;
 /// The window the rate limits count in (one hour).
@@ -179,6 +184,25 @@ pub async fn open(db: &Db, buyer: AccountId, store: StoreId, about: About) -> Re
     let now = db.now().0;
     let id = ThreadId::new();
     let mut tx = db.begin_write().await?;
+    lock_buyer(&mut *tx, buyer).await?;
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM message_threads WHERE store_id = $1 AND buyer_id = $2 AND order_key = $3")
+            .bind(store.to_string())
+            .bind(buyer.to_string())
+            .bind(&order_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if existing.is_none() {
+        let (opened,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM message_threads WHERE buyer_id = $1 AND created_at > $2")
+                .bind(buyer.to_string())
+                .bind(now - RATE_WINDOW_MS)
+                .fetch_one(&mut *tx)
+                .await?;
+        if opened >= BUYER_NEW_THREADS_LIMIT {
+            return Err(CommerceError::RateLimited("new conversations"));
+        }
+    }
     sqlx::query(
         "INSERT INTO message_threads (id, store_id, buyer_id, order_key, product_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (store_id, buyer_id, order_key) DO NOTHING",
@@ -339,8 +363,21 @@ async fn send(db: &Db, head: &Thread, sender: Sender, author: &str, body: &str, 
         .execute(&mut *tx)
         .await?;
     let (recent,): (i64,) = match sender {
-        // Per buyer per store, across the buyer's threads with it.
+        // Per buyer per store, across the buyer's threads with it; and per buyer across every store.
         Sender::Buyer => {
+            let buyer: AccountId = stored_id("account", author)?;
+            lock_buyer(&mut *tx, buyer).await?;
+            let (everywhere,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM messages WHERE sender = 'buyer' AND created_at > $2 AND thread_id IN \
+                 (SELECT id FROM message_threads WHERE buyer_id = $1)",
+            )
+            .bind(author)
+            .bind(now - RATE_WINDOW_MS)
+            .fetch_one(&mut *tx)
+            .await?;
+            if everywhere >= BUYER_TOTAL_RATE_LIMIT {
+                return Err(CommerceError::RateLimited("messages"));
+            }
             sqlx::query_as(
                 "SELECT COUNT(*) FROM messages WHERE store_id = $1 AND author_id = $2 AND sender = 'buyer' AND created_at > $3",
             )
@@ -351,11 +388,13 @@ async fn send(db: &Db, head: &Thread, sender: Sender, author: &str, body: &str, 
             .await?
         }
         Sender::Store => {
-            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE thread_id = $1 AND sender = 'store' AND created_at > $2")
-                .bind(head.id.to_string())
-                .bind(now - RATE_WINDOW_MS)
-                .fetch_one(&mut *tx)
-                .await?
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM messages WHERE thread_id = $1 AND sender = 'store' AND created_at > $2",
+            )
+            .bind(head.id.to_string())
+            .bind(now - RATE_WINDOW_MS)
+            .fetch_one(&mut *tx)
+            .await?
         }
     };
     if recent >= limit {
@@ -382,6 +421,13 @@ async fn send(db: &Db, head: &Thread, sender: Sender, author: &str, body: &str, 
         (id.to_string(), sender.as_str().to_owned(), body.to_owned(), verdict.to_owned(), findings, now),
         sender,
     )
+}
+
+/// Serialises one buyer's sends and thread openings across stores (a row lock on PostgreSQL; SQLite's write
+/// lock already does), so parallel requests cannot all pass the cross-store limits.
+async fn lock_buyer(tx: &mut sqlx::AnyConnection, buyer: AccountId) -> Result<()> {
+    sqlx::query("UPDATE accounts SET id = id WHERE id = $1").bind(buyer.to_string()).execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// A message the store sent into one of `buyer`'s threads (what a buyer may report): its store. A message of

@@ -155,7 +155,7 @@ pub async fn submit(
     }
     let keys = [
         // The same limits as reset mail: three mails an hour to an address, ten an hour from one client.
-        Some((format!("sell:{}", app.email.as_str().to_lowercase()), PER_ADDRESS)),
+        Some((throttle::email_key(identity.links(), "sell", app.email.as_str()), PER_ADDRESS)),
         client.map(|c| (format!("sell-{}", throttle::ip_key(c)), PER_CLIENT)),
     ];
     let mut over = false;

@@ -48,10 +48,6 @@ fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(format!("palisade-reset-v1:{token}").as_bytes()))
 }
 
-fn address_key(email: &str) -> String {
-    format!("reset:{}", email.trim().to_lowercase())
-}
-
 /// What became of a request; the visitor is told the same thing in every case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requested {
@@ -70,7 +66,7 @@ pub async fn request(identity: &Identity, email: &str, client: Option<&str>, lin
     let db = identity.db();
     let Ok(email) = Email::parse(email.trim()) else { return Ok(Requested::NotAnAddress) };
     let keys = [
-        Some((address_key(email.as_str()), PER_ADDRESS)),
+        Some((throttle::email_key(identity.links(), "reset", email.as_str()), PER_ADDRESS)),
         client.map(|c| (format!("reset-{}", throttle::ip_key(c)), PER_CLIENT)),
     ];
     // Every request counts, answered or not, and the decision comes from the count the increment returned, so
@@ -199,6 +195,6 @@ pub async fn complete(identity: &Identity, token: &str, new: SecretString) -> Re
     let target = format!("account:{}", account.id);
     audit::record_account(&mut tx, db, account.id, NewEvent::new("password.reset", &target)).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    throttle::clear(db, &throttle::account_key(&account.email)).await?;
+    throttle::clear(db, &throttle::account_key(identity.links(), &account.email)).await?;
     Ok(account)
 }

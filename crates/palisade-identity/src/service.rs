@@ -339,7 +339,7 @@ impl Identity {
         ThrottleKeys {
             account: match trusted {
                 Some(cookie) => crate::devices::DeviceSigner::throttle_key(cookie),
-                None => throttle::account_key(email),
+                None => throttle::account_key(&self.links, email),
             },
             ip: client.ip.as_deref().map(throttle::ip_key),
             trusted_device: trusted.is_some(),
@@ -609,7 +609,7 @@ impl Identity {
     /// Completes sign-in with a TOTP code or a recovery code. Failures count towards the account's throttle.
     pub async fn second_factor(&self, session: &Session, code: &str) -> Result<()> {
         let account = tenancy::get_account(&self.db, session.account_id).await?;
-        let key = throttle::account_key(&account.email);
+        let key = throttle::account_key(&self.links, &account.email);
         // The client is the one that passed the password (the session's address); its failures count per
         // address too, and the lock mails the owner, as sign-in's do.
         let keys = ThrottleKeys {

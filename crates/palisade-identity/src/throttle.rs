@@ -42,10 +42,19 @@ pub const IP: Policy = Policy {
     max_delay: Duration::from_secs(60),
 };
 
-/// The throttle key of an account (by normalised email, so unknown addresses are throttled too).
+/// The throttle key of an account: a keyed hash of the normalised email (so unknown addresses are throttled
+/// too, and the table never holds an address: it is read on every sign-in and lies outside erasure's reach).
 #[must_use]
-pub fn account_key(email: &str) -> String {
-    format!("account:{}", email.trim().to_lowercase())
+pub fn account_key(links: &crate::links::LinkSigner, email: &str) -> String {
+    email_key(links, "account", email)
+}
+
+/// A throttle key counted per email address (`kind` names the counter: `account`, `reset`, `sell`): the kind
+/// and a keyed hash of the normalised address, never the address itself.
+#[must_use]
+pub fn email_key(links: &crate::links::LinkSigner, kind: &str, email: &str) -> String {
+    let tag = links.sign(&format!("throttle-{kind} v1"), &email.trim().to_lowercase());
+    format!("{kind}:{tag}")
 }
 
 /// The throttle key of a client address: the address itself for IPv4, its /64 network for IPv6 (a provider gives

@@ -268,7 +268,7 @@ pub const REGISTRY: &[Column] = &[
     np("ledger_transfers", "kind"),
     np("ledger_transfers", "reference"),
     np("ledger_transfers", "store_id"),
-    // login_throttle: keys are 'account:<email>' or 'ip:<address>'.
+    // login_throttle: keys are 'account:<keyed hash of the email>' or 'ip:<address>'.
     np("login_throttle", "blocked_until"),
     np("login_throttle", "failures"),
     p(("login_throttle", "key"), Identifier, PlatformAccount, No, DeleteRow, Expiring),
@@ -819,7 +819,7 @@ pub const BREACH_CLASSES: &[(&str, &[DataClass])] = &[
     ("jobs.payload", &[]),
     ("known_devices.account_id", &[]),
     ("known_devices.fingerprint", &[]),
-    ("login_throttle.key", &[DataClass::Contact]),
+    ("login_throttle.key", &[]),
     ("merchant_applications.decided_by", &[]),
     ("merchant_applications.display_name", &[FullNameOrAlias]),
     ("merchant_applications.email", &[DataClass::Contact, AccountIdentifier]),

@@ -26,6 +26,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Too many of something in a short time (reports, say): try again later.
+    #[error("too many {0} in a short time; try again later")]
+    RateLimited(&'static str),
     #[error("object storage: {0}")]
     Objects(String),
     #[error("stored data is corrupt: {0}")]

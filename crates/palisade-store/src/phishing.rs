@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use palisade_awareness::phish::metrics::{self, CohortComparison, RecipientOutcome, StoreFigures};
 use palisade_awareness::phish::{ClickEvent, Confirmation, Verdict, Visit, classify, first_counted_click};
@@ -515,6 +516,11 @@ pub fn redact_tokens(s: &str) -> String {
     out
 }
 
+/// Most reports for the owner one member may make in an hour.
+pub const MAX_REPORTS_PER_MEMBER_HOUR: i64 = 20;
+/// Most reports for the owner a store keeps in a day.
+pub const MAX_REPORTS_PER_STORE_DAY: i64 = 200;
+
 /// A member reports a suspicious mail by pasting its link (or text). Only the member's *own* simulation link of
 /// this store marks a recipient reported; anything else — a real suspicious mail, another member's link, another
 /// store's link — is recorded for the owner and audited, so the answer reveals nothing about other tokens.
@@ -548,6 +554,21 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
             tx.commit().await?;
             return Ok(Reported::Simulation);
         }
+    }
+    // Reports for the owner are capped per member (an hour) and per store (a day): each is a row the owner reads
+    // and an event in the store's chain, so a scripted member must not flood either.
+    let (mine, store_day): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN account_id = $2 AND reported_at > $3 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(*) FROM phishing_reports WHERE store_id = $1 AND reported_at > $4",
+    )
+    .bind(scope.store_key())
+    .bind(me.to_string())
+    .bind(now.0 - 3_600_000)
+    .bind(now.0 - 86_400_000)
+    .fetch_one(&mut *tx)
+    .await?;
+    if mine >= MAX_REPORTS_PER_MEMBER_HOUR || store_day >= MAX_REPORTS_PER_STORE_DAY {
+        return Err(StoreError::RateLimited("reports"));
     }
     let id = new_id();
     sqlx::query(
@@ -750,14 +771,43 @@ pub async fn cohort(db: &Db, scope: &StaffScope) -> Result<(StoreFigures, Option
     let own: Vec<RecipientOutcome> =
         recipient_rows(db, &scope.store_key(), Whose::Own, since).await?.values().map(outcome).collect();
     let own = metrics::store_figures(&own);
-    let mut by_store: BTreeMap<String, Vec<RecipientOutcome>> = BTreeMap::new();
-    for r in recipient_rows(db, &scope.store_key(), Whose::Others, since).await?.values() {
-        by_store.entry(r.store.clone()).or_default().push(outcome(r));
-    }
-    let others: Vec<StoreFigures> = by_store.values().map(|o| metrics::store_figures(o)).collect();
+    let store = scope.store_key();
+    let now = db.now().0;
+    let db_key = db.display_url();
+    let cached = COHORT.lock().ok().and_then(|c| {
+        c.as_ref()
+            .filter(|(url, at, _)| url == db_key && now >= *at && now - *at < COHORT_CACHE_MS)
+            .map(|(_, _, all)| Arc::clone(all))
+    });
+    let all = match cached {
+        Some(all) => all,
+        None => {
+            // Every store's figures at once (the empty store id matches none, so `<>` reads them all); one
+            // computation serves every store's page for the next few minutes.
+            let mut by_store: BTreeMap<String, Vec<RecipientOutcome>> = BTreeMap::new();
+            for r in recipient_rows(db, "", Whose::Others, since).await?.values() {
+                by_store.entry(r.store.clone()).or_default().push(outcome(r));
+            }
+            let all: Arc<BTreeMap<String, StoreFigures>> =
+                Arc::new(by_store.into_iter().map(|(s, o)| (s, metrics::store_figures(&o))).collect());
+            if let Ok(mut c) = COHORT.lock() {
+                *c = Some((db_key.to_owned(), now, Arc::clone(&all)));
+            }
+            all
+        }
+    };
+    let others: Vec<StoreFigures> = all.iter().filter(|(s, _)| **s != store).map(|(_, f)| f.clone()).collect();
     let comparison = metrics::compare(&own, &others);
     Ok((own, comparison))
 }
+
+/// How long this node reuses the platform's per-store figures for the cohort comparison: the comparison is of
+/// quartiles over 90 days, which minutes do not move, and computing it reads every store's campaigns.
+const COHORT_CACHE_MS: i64 = 5 * 60 * 1000;
+
+/// Every store's figures, with the database they were read from and when (see [`COHORT_CACHE_MS`]).
+type CohortCache = Option<(String, i64, Arc<BTreeMap<String, StoreFigures>>)>;
+static COHORT: std::sync::Mutex<CohortCache> = std::sync::Mutex::new(None);
 
 /// How long link visits (user agent, truncated address) are kept: the security-log window.
 pub const VISIT_RETENTION_DAYS: i64 = 90;

@@ -138,9 +138,13 @@ async fn results_count_confirmed_clicks_and_reports_and_the_cohort_names_no_stor
         let (o, _) = team(&t, &format!("other{i}"), 4).await;
         phishing::launch(&t, &o, "payout-hold", Recipients::AllActive, "https://p.example").await.unwrap();
         if i == 8 {
+            clock.advance(Duration::from_secs(301));
             assert!(phishing::cohort(&t, &owner.scope).await.unwrap().1.is_none(), "9 other stores");
         }
     }
+    // The platform's figures are reused for five minutes (one computation serves every store's page).
+    assert!(phishing::cohort(&t, &owner.scope).await.unwrap().1.is_none(), "still the cached nine");
+    clock.advance(Duration::from_secs(301));
     let (_, cmp) = phishing::cohort(&t, &owner.scope).await.unwrap();
     let cmp = cmp.expect("10 other stores");
     assert!((cmp.own.click_rate - 0.2).abs() < 1e-9);
@@ -161,4 +165,29 @@ async fn results_count_confirmed_clicks_and_reports_and_the_cohort_names_no_stor
 async fn member_scope(db: &Db, members: &[StaffScope], email: &str) -> StaffScope {
     let account = tenancy::list_members(db, &members[0]).await.unwrap().into_iter().find(|m| m.email == email).unwrap();
     tenancy::membership(db, account.account_id, members[0].store_id()).await.unwrap().unwrap().scope
+}
+
+/// Reports for the owner are capped: 20 an hour per member, so a scripted member cannot flood the owner's list
+/// or the store's audit chain; a report of the member's own simulation link is never refused by the cap.
+#[tokio::test]
+async fn reports_for_the_owner_are_capped_per_member() {
+    let (t, clock) = TestDb::manual().await;
+    let (owner, members) = team(&t, "capped", 2).await;
+    let m0 = member_scope(&t, &members, "m0@capped.example").await;
+    let m1 = member_scope(&t, &members, "m1@capped.example").await;
+    phishing::launch(&t, &owner, "payout-hold", Recipients::AllActive, "https://p.example").await.unwrap();
+    let m0_token = token_to(&t, "m0@capped.example").await;
+    for i in 0..phishing::MAX_REPORTS_PER_MEMBER_HOUR {
+        phishing::report(&t, &m0, &format!("suspicious mail {i}")).await.unwrap();
+    }
+    let refused = phishing::report(&t, &m0, "one more").await;
+    assert!(matches!(refused, Err(palisade_store::StoreError::RateLimited(_))), "{refused:?}");
+    // Another member, and the member's own simulation link, still go through.
+    phishing::report(&t, &m1, "a real one").await.unwrap();
+    let own = phishing::report(&t, &m0, &format!("https://p.example/learn/{m0_token}")).await.unwrap();
+    assert!(matches!(own, phishing::Reported::Simulation), "{own:?}");
+    let (kept,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM phishing_reports").fetch_one(t.pool()).await.unwrap();
+    assert_eq!(kept, phishing::MAX_REPORTS_PER_MEMBER_HOUR + 1, "nothing stored for the refused one");
+    clock.advance(Duration::from_secs(3_601));
+    phishing::report(&t, &m0, "next hour").await.unwrap();
 }

@@ -56,6 +56,7 @@ fn classify(e: &StoreError) -> (StatusCode, &'static str, Option<String>) {
         StoreError::Conflict(m) => (StatusCode::CONFLICT, "conflict", Some(m.clone())),
         StoreError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(m.clone())),
         StoreError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", Some((*m).to_owned())),
+        e @ StoreError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(e.to_string())),
         e if e.is_unavailable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -36,12 +36,19 @@ async fn password_re_entry_is_throttled_and_counted_like_sign_in() {
         .await
         .unwrap();
     assert_eq!(signin.status(), 429, "the failures count toward the same account lock");
+    let key = palisade_identity::throttle::account_key(app.identity().links(), &owner.email);
     let (failures,): (i64,) = sqlx::query_as("SELECT failures FROM login_throttle WHERE key = $1")
-        .bind(format!("account:{}", owner.email))
+        .bind(key)
         .fetch_one(app.db.pool())
         .await
         .unwrap();
     assert_eq!(failures, 4);
+    // The throttle holds a keyed hash, never the address.
+    let (plain,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_throttle WHERE key LIKE '%@%'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(plain, 0);
 }
 
 #[tokio::test]

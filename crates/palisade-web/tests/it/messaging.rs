@@ -157,6 +157,47 @@ async fn messages_are_capped_in_size_and_rate() {
     assert_eq!(message_count(&app).await, before + 19);
 }
 
+/// One buyer cannot write to the whole marketplace: the per-store limit is joined by one across every store
+/// (60 messages an hour) and one on new conversations (30 an hour). Sent through the domain (what the form
+/// calls), so the counts are exact.
+#[tokio::test]
+async fn one_buyer_cannot_message_every_store() {
+    let app = TestApp::start().await;
+    let (mei, _) = buyer("mei@buyer.example").named("Mei").signed_in(&app).await;
+    let (raj, _) = buyer("raj@buyer.example").named("Raj").signed_in(&app).await;
+    let mut stores = Vec::new();
+    for i in 0..31 {
+        stores.push(crate::support::store(&app.db, &format!("shop-{i}"), None).await.id);
+    }
+    let mut threads = Vec::new();
+    for (i, store) in stores.iter().take(30).enumerate() {
+        let t = messages::open(&app.db, mei.id, *store, messages::About::default()).await;
+        threads.push(t.unwrap_or_else(|e| panic!("thread {i}: {e}")));
+    }
+    let refused = messages::open(&app.db, mei.id, stores[30], messages::About::default()).await;
+    assert!(matches!(refused, Err(palisade_commerce::CommerceError::RateLimited(_))), "{refused:?}");
+    // Opening a thread the buyer already has is not a new conversation.
+    assert_eq!(messages::open(&app.db, mei.id, stores[0], messages::About::default()).await.unwrap(), threads[0]);
+    // 60 messages, 2 per store (well inside the per-store 20), then the cross-store cap.
+    for (i, thread) in threads.iter().enumerate() {
+        for n in 0..2 {
+            messages::buyer_send(&app.db, mei.id, *thread, &format!("hello {i}.{n}")).await.unwrap();
+        }
+    }
+    let more = messages::buyer_send(&app.db, mei.id, threads[0], "one more").await;
+    assert!(matches!(more, Err(palisade_commerce::CommerceError::RateLimited(_))), "{more:?}");
+    // Another buyer is not affected.
+    let t = messages::open(&app.db, raj.id, stores[30], messages::About::default()).await.unwrap();
+    messages::buyer_send(&app.db, raj.id, t, "hello").await.unwrap();
+    // An hour later Mei may write again (her messages aged by an hour).
+    sqlx::query("UPDATE messages SET created_at = created_at - 3601000 WHERE author_id = $1")
+        .bind(mei.id.to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    messages::buyer_send(&app.db, mei.id, threads[0], "next hour").await.unwrap();
+}
+
 /// Marks the store verified (as the demo data does), so payouts reach the balance and hold checks.
 async fn verified(app: &TestApp, store: palisade_core::StoreId) {
     let uen = (0..100u32)
