@@ -1025,11 +1025,11 @@ pub async fn replace(
 
 /// A cloned product is published only where the new store may list ([`ImportContext::may_publish`]) and the
 /// archive does not say the operator hid it (a hidden product stays hidden in the clone).
-fn clone_visibility(spec: &TableSpec, row: &mut [Value], may_publish: bool) {
+fn clone_visibility(spec: &TableSpec, row: &mut [Value], v: Visibility) {
     let hidden = is_hidden(spec, row);
     if let Some(s) = column_index(spec, "status").and_then(|i| row.get_mut(i))
         && s.as_str() == Some("published")
-        && (hidden || !may_publish)
+        && (hidden || !v.may_publish)
     {
         *s = Value::String("draft".into());
     }
@@ -1094,7 +1094,7 @@ pub async fn clone_into(
                 *v = Value::String(target.to_owned());
             }
             if table.name == "products" {
-                clone_visibility(&spec, &mut row, ctx.may_publish);
+                clone_visibility(&spec, &mut row, Visibility { may_publish: ctx.may_publish });
             }
             for &i in &refs {
                 if let Some(v) = row.get_mut(i)

@@ -930,7 +930,7 @@ async fn an_archive_cannot_publish_past_the_listing_gate_or_undo_an_operator_hid
     publish_everything(&mut both);
     edit(&mut both, "products", |columns, rows| {
         let (id, hidden_col) = (col(columns, "id"), col(columns, "hidden_by_operator"));
-        for row in rows.iter_mut().filter(|r| r[id] == Value::from(hidden.as_str())) {
+        for row in rows.iter_mut().filter(|r| r[id] == hidden.as_str()) {
             row[hidden_col] = Value::from(1);
         }
     });

@@ -184,7 +184,7 @@ pub async fn open(db: &Db, buyer: AccountId, store: StoreId, about: About) -> Re
     let now = db.now().0;
     let id = ThreadId::new();
     let mut tx = db.begin_write().await?;
-    lock_buyer(&mut *tx, buyer).await?;
+    lock_buyer(&mut tx, buyer).await?;
     let existing: Option<(String,)> =
         sqlx::query_as("SELECT id FROM message_threads WHERE store_id = $1 AND buyer_id = $2 AND order_key = $3")
             .bind(store.to_string())
@@ -366,7 +366,7 @@ async fn send(db: &Db, head: &Thread, sender: Sender, author: &str, body: &str, 
         // Per buyer per store, across the buyer's threads with it; and per buyer across every store.
         Sender::Buyer => {
             let buyer: AccountId = stored_id("account", author)?;
-            lock_buyer(&mut *tx, buyer).await?;
+            lock_buyer(&mut tx, buyer).await?;
             let (everywhere,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM messages WHERE sender = 'buyer' AND created_at > $2 AND thread_id IN \
                  (SELECT id FROM message_threads WHERE buyer_id = $1)",

@@ -764,6 +764,47 @@ mod order_access {
 
     /// Disputes (opened, decided) reach both sides and payouts the owners, in the store's name with an HTML part
     /// that escapes the buyer's own words; nothing is sent for a change that did not commit.
+    /// The seller verified by an operator, then (no payout without an account) a bank account added and
+    /// approved as the operator was shown it.
+    async fn verify_with_bank_account(
+        t: &TestDb,
+        a: &StaffScope,
+        op: &palisade_store::scope::OperatorPrincipal,
+        balance: i64,
+    ) {
+        let uen = palisade_trust::uen::Uen::parse("53143018M", 2026).unwrap();
+        let who = palisade_commerce::verification::Identity::Business { uen };
+        let registry = palisade_commerce::verification::TestRegistry;
+        palisade_commerce::verification::submit(t, a, &registry, who, "Alpha Pte Ltd").await.unwrap();
+        let approve = palisade_commerce::verification::Decision::Approve;
+        palisade_commerce::verification::decide(t, op, a.store_id(), approve).await.unwrap();
+        assert!(
+            matches!(
+                palisade_commerce::payouts::request(t, a, sgd(balance)).await,
+                Err(CommerceError::NoPayoutAccount)
+            ),
+            "no payout without a bank account on file"
+        );
+        let account = palisade_commerce::verification::BankAccount {
+            bank_name: "DBS".into(),
+            holder_name: "Alpha Pte Ltd".into(),
+            account_hash: "test-hash-1".into(),
+            account_masked: "****6789".into(),
+        };
+        palisade_commerce::verification::set_payout_account(t, a, account).await.unwrap();
+        let resubmit = palisade_commerce::verification::request_reverification(t, a).await.unwrap();
+        assert_eq!(resubmit.state, palisade_commerce::verification::State::Submitted);
+        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: None };
+        assert!(
+            palisade_commerce::verification::decide(t, op, a.store_id(), seen).await.is_err(),
+            "an approval of a page that showed no account does not approve the one added since"
+        );
+        let version = resubmit.payout_account_version;
+        assert!(version.is_some());
+        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: version };
+        palisade_commerce::verification::decide(t, op, a.store_id(), seen).await.unwrap();
+    }
+
     #[tokio::test]
     async fn dispute_and_payout_mail_reach_both_sides_in_the_stores_name() {
         use palisade_commerce::payouts;
@@ -828,34 +869,7 @@ mod order_access {
             matches!(payouts::request(&t, &a, sgd(balance)).await, Err(CommerceError::SellerUnverified)),
             "no payout before the seller is verified"
         );
-        let uen = palisade_trust::uen::Uen::parse("53143018M", 2026).unwrap();
-        let who = palisade_commerce::verification::Identity::Business { uen };
-        let registry = palisade_commerce::verification::TestRegistry;
-        palisade_commerce::verification::submit(&t, &a, &registry, who, "Alpha Pte Ltd").await.unwrap();
-        let approve = palisade_commerce::verification::Decision::Approve;
-        palisade_commerce::verification::decide(&t, &op, a.store_id(), approve).await.unwrap();
-        assert!(
-            matches!(payouts::request(&t, &a, sgd(balance)).await, Err(CommerceError::NoPayoutAccount)),
-            "no payout without a bank account on file"
-        );
-        let account = palisade_commerce::verification::BankAccount {
-            bank_name: "DBS".into(),
-            holder_name: "Alpha Pte Ltd".into(),
-            account_hash: "test-hash-1".into(),
-            account_masked: "****6789".into(),
-        };
-        palisade_commerce::verification::set_payout_account(&t, &a, account).await.unwrap();
-        let resubmit = palisade_commerce::verification::request_reverification(&t, &a).await.unwrap();
-        assert_eq!(resubmit.state, palisade_commerce::verification::State::Submitted);
-        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: None };
-        assert!(
-            palisade_commerce::verification::decide(&t, &op, a.store_id(), seen).await.is_err(),
-            "an approval of a page that showed no account does not approve the one added since"
-        );
-        let version = resubmit.payout_account_version;
-        assert!(version.is_some());
-        let seen = palisade_commerce::verification::Decision::ApproveAsShown { payout_account_version: version };
-        palisade_commerce::verification::decide(&t, &op, a.store_id(), seen).await.unwrap();
+        verify_with_bank_account(&t, &a, &op, balance).await;
         assert!(payouts::request(&t, &a, sgd(balance + 1)).await.is_err(), "an overdraw is refused");
         payouts::request(&t, &a, sgd(balance)).await.unwrap();
         run_mail_jobs(&t, &links).await;

@@ -64,6 +64,21 @@ async fn decide(app: &TestApp, console: &str, store: &str, body: &str) -> reqwes
     form(app, console, &format!("/console/verifications/{store}/decide"), body).send().await.unwrap()
 }
 
+/// The queue shows the account and its holder; an approval names the account version it was shown, so an
+/// approval from a page that showed none (or an older one) is refused, and the one shown goes through.
+async fn approve_the_account_shown(app: &TestApp, console: &str, store: &str) {
+    let html = app.client.get(app.url("/console/verifications")).header("cookie", console).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    assert!(html.contains("DBS ****6789") && html.contains("in the name of <strong>Alpha</strong>"), "{html}");
+    let version = html.split("name=\"account_version\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(!version.is_empty(), "{html}");
+    assert_eq!(decide(app, console, store, "decision=approve").await.status(), StatusCode::CONFLICT);
+    let stale = format!("decision=approve&account_version={}", version.parse::<i64>().unwrap() - 1);
+    assert_eq!(decide(app, console, store, &stale).await.status(), StatusCode::CONFLICT);
+    let shown = format!("decision=approve&account_version={version}");
+    assert_eq!(decide(app, console, store, &shown).await.status(), StatusCode::SEE_OTHER);
+}
+
 #[tokio::test]
 async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_path() {
     let app = TestApp::start().await;
@@ -132,18 +147,7 @@ async fn payouts_are_impossible_until_an_operator_verifies_the_seller_on_every_p
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "seller_unverified");
     verification::request_reverification(&app.db, &scope).await.unwrap();
-    // The queue shows the account and its holder; an approval names the account version it was shown, so an
-    // approval from a page that showed none (or an older one) is refused.
-    let html = app.client.get(app.url("/console/verifications")).header("cookie", &console).send().await.unwrap();
-    let html = html.text().await.unwrap();
-    assert!(html.contains("DBS ****6789") && html.contains("in the name of <strong>Alpha</strong>"), "{html}");
-    let version = html.split("name=\"account_version\" value=\"").nth(1).unwrap().split('"').next().unwrap();
-    assert!(!version.is_empty(), "{html}");
-    assert_eq!(decide(&app, &console, &store, "decision=approve").await.status(), StatusCode::CONFLICT);
-    let stale = format!("decision=approve&account_version={}", version.parse::<i64>().unwrap() - 1);
-    assert_eq!(decide(&app, &console, &store, &stale).await.status(), StatusCode::CONFLICT);
-    let shown = format!("decision=approve&account_version={version}");
-    assert_eq!(decide(&app, &console, &store, &shown).await.status(), StatusCode::SEE_OTHER);
+    approve_the_account_shown(&app, &console, &store).await;
     assert_eq!(api_payout(&app, &store, &owner).await.1["error"]["code"], "insufficient_funds");
     form(&app, &owner, &bank, "bank=OCBC&holder=Alpha&number=555566667777").send().await.unwrap();
     let v = verification::get(&app.db, &scope).await.unwrap();

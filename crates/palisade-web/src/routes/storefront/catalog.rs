@@ -324,20 +324,19 @@ async fn store_json(state: &AppState, scope: &StoreScope) -> Result<Value, PageE
 }
 
 /// What the trust bar above a store's pages says (themes/default/templates/trust_bar.html): the platform's own
-/// word on the seller, rendered only by platform templates. `details` adds the rating's explanation (the store's
-/// front page).
+/// word on the seller, rendered only by platform templates. The store's front page (no `listing`) also explains
+/// the rating.
 fn trust_json(
     store: &Value,
     safety: &palisade_commerce::safety::SafetyRating,
     listing: Option<palisade_core::ProductId>,
-    details: bool,
 ) -> Value {
     json!({
         "store_id": store.get("id"),
         "store_name": store.get("name"),
         "safety": safety,
         "listing": listing,
-        "details": details,
+        "details": listing.is_none(),
     })
 }
 
@@ -405,7 +404,7 @@ async fn render_store(
     let zone = palisade_commerce::orders::time_zone(&state.db, scope).await?;
     // Public and explained (issue #20 item 7); cached per store for a minute, so at most one query a minute.
     let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
-    let trust = trust_json(&store, &safety, None, true);
+    let trust = trust_json(&store, &safety, None);
     let url = format!("/s/{}?category={}", key, urlencode(category));
     let ctx = merge(
         base,
@@ -472,7 +471,7 @@ async fn render_product(
         o.insert("url".into(), json!(format!("/s/{store_slug}/p/{}", product.slug)));
     }
     let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
-    let trust = trust_json(&store, &safety, Some(product.id), false);
+    let trust = trust_json(&store, &safety, Some(product.id));
     let ctx = merge(
         base,
         json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone, "trust": trust}),
