@@ -110,8 +110,8 @@ async fn payouts_wait_for_an_operator_and_a_bank_account_change_blocks_them_agai
     let v = verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
     assert_eq!(v.state, State::Verified);
     assert!(verification::is_verified(&t, &a).await.unwrap());
-    // Verified: the payout now gets as far as the ledger (this store has no balance).
-    assert!(matches!(payouts::request(&t, &a, sgd(100)).await, Err(CommerceError::InsufficientFunds { .. })));
+    // Verified, but no bank account on file: still no payout.
+    assert!(matches!(payouts::request(&t, &a, sgd(100)).await, Err(CommerceError::NoPayoutAccount)));
     assert!(
         matches!(
             verification::decide(&t, &op, a.store_id(), Decision::Approve).await,
@@ -128,6 +128,8 @@ async fn payouts_wait_for_an_operator_and_a_bank_account_change_blocks_them_agai
     assert!(unverified(payouts::request(&t, &a, sgd(100)).await), "a new account waits for review");
     verification::request_reverification(&t, &a).await.unwrap();
     verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
+    // Verified with an account: the payout now gets as far as the ledger (this store has no balance).
+    assert!(matches!(payouts::request(&t, &a, sgd(100)).await, Err(CommerceError::InsufficientFunds { .. })));
     let v = verification::set_payout_account(&t, &a, account("123456789")).await.unwrap();
     assert_eq!(v.state, State::Verified, "the same account typed again");
 
