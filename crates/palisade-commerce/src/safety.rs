@@ -9,11 +9,13 @@
 //! - **shipping on time**: of the paid orders of the window whose shipping deadline has passed (the platform's
 //!   stated window, [`crate::controls::SHIP_WITHIN`], counted from the order), the share shipped by then (an
 //!   order still waiting after its deadline counts as late);
-//! - **reviews**: the average rating and how many (all time).
+//! - **reviews**: the average rating and how many (all time);
+//! - **scam reports upheld**: buyers' reports about the store that the platform's safety team upheld in the window
+//!   (a report only filed counts for nothing: anyone can file one).
 //!
-//! Level: **New seller** while the store has fewer than [`MIN_ORDERS`] paid orders in the window (too little to
-//! judge); otherwise **Caution** if any factor is poor, **Good** if disputes and shipping are good and nothing is
-//! poor, else **Fair**.
+//! Level: **Caution** whenever a scam report was upheld in the window, new seller or not; otherwise **New seller**
+//! while the store has fewer than [`MIN_ORDERS`] paid orders in the window (too little to judge); otherwise
+//! **Caution** if any factor is poor, **Good** if disputes and shipping are good and nothing is poor, else **Fair**.
 //!
 //! Cost: one query of indexed aggregates (orders by `(store_id, created_at)`, disputes by their unique order,
 //! order events by `(order_id, at)`, reviews by `(store_id, created_at)`), and [`rating`] keeps each store's
@@ -84,7 +86,7 @@ impl Judgement {
 /// One factor: its name, what was found (plain words, with the figure) and how it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Factor {
-    /// Stable key: `verified`, `tenure`, `disputes`, `shipping`, `reviews`.
+    /// Stable key: `verified`, `tenure`, `disputes`, `shipping`, `reviews`, `reports`.
     pub key: &'static str,
     pub name: &'static str,
     pub detail: String,
@@ -103,6 +105,8 @@ pub struct Figures {
     pub on_time: i64,
     pub review_sum: i64,
     pub review_count: i64,
+    /// Scam reports about the store upheld by the platform in the window.
+    pub upheld_reports: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -159,7 +163,7 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     let deadline_passed = now.saturating_sub(ship_ms);
     // Paid orders: every status an order reaches once paid (placed and cancelled orders were never paid).
     // created, verified, paid orders, disputes, due, on time, review sum, review count.
-    type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+    type Row = (i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.created_at, \
          (SELECT COUNT(*) FROM store_verifications v WHERE v.store_id = s.id AND v.state = 'verified'), \
@@ -174,7 +178,8 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
             AND EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.store_id = o.store_id \
               AND e.to_status = 'shipped' AND e.at <= o.created_at + $4)), \
          (SELECT CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) FROM reviews r WHERE r.store_id = s.id), \
-         (SELECT COUNT(*) FROM reviews r WHERE r.store_id = s.id) \
+         (SELECT COUNT(*) FROM reviews r WHERE r.store_id = s.id), \
+         (SELECT COUNT(*) FROM scam_reports x WHERE x.store_id = s.id AND x.status = 'upheld' AND x.decided_at >= $2) \
          FROM stores s WHERE s.id = $1",
     )
     .bind(scope.store_key())
@@ -183,7 +188,8 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
     .bind(ship_ms)
     .fetch_optional(db.pool())
     .await?;
-    let Some((created, verified, paid_orders, disputes, due, on_time, review_sum, review_count)) = row else {
+    let Some((created, verified, paid_orders, disputes, due, on_time, review_sum, review_count, upheld_reports)) = row
+    else {
         return Err(palisade_store::StoreError::NotFound("store").into());
     };
     let figures = Figures {
@@ -195,6 +201,7 @@ pub async fn compute(db: &Db, scope: &StoreScope) -> Result<SafetyRating> {
         on_time,
         review_sum,
         review_count,
+        upheld_reports,
     };
     Ok(judge(figures, now))
 }
@@ -300,13 +307,28 @@ fn reviews(f: &Figures) -> Factor {
     }
 }
 
+fn reports(f: &Figures, window: &str) -> Factor {
+    if f.upheld_reports == 0 {
+        factor("reports", "Scam reports upheld", format!("none {window}"), Judgement::Good)
+    } else {
+        let detail = format!(
+            "{} upheld by Palisade's safety team {window}",
+            plural(f.upheld_reports, "buyer's report", "buyers' reports")
+        );
+        factor("reports", "Scam reports upheld", detail, Judgement::Poor)
+    }
+}
+
 /// The level and the words, from the figures (pure, so every threshold is tested without a database).
 #[must_use]
 pub fn judge(f: Figures, at: i64) -> SafetyRating {
     let window = format!("in the last {WINDOW_DAYS} days");
-    let factors = vec![verified(&f), tenure(&f), disputes(&f, &window), shipping(&f, &window), reviews(&f)];
+    let factors =
+        vec![verified(&f), tenure(&f), disputes(&f, &window), shipping(&f, &window), reviews(&f), reports(&f, &window)];
     let is = |key: &str, j: Judgement| factors.iter().any(|x| x.key == key && x.judgement == j);
-    let (level, summary) = if f.paid_orders < MIN_ORDERS {
+    let (level, summary) = if f.upheld_reports > 0 {
+        (Level::Caution, format!("Take care: Palisade upheld a buyer's scam report about this store {window}."))
+    } else if f.paid_orders < MIN_ORDERS {
         (
             Level::NewSeller,
             format!("Fewer than {MIN_ORDERS} paid orders {window}: too little history to rate this store yet."),

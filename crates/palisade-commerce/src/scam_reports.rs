@@ -515,8 +515,9 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
             hold_on(&mut tx, db, &scope, "the store was suspended after a scam report", Some(id)).await?;
         }
     }
-    if matches!(action, Action::HideListing | Action::SuspendStore) {
-        // Cached storefront pages are keyed by the store's content version: move it so none is served again.
+    if action != Action::Dismiss {
+        // Cached storefront pages are keyed by the store's content version: move it so none is served again (a
+        // hidden listing, a suspended store, and the safety rating an upheld report lowers).
         palisade_store::storefront::touch(&mut tx, &scope).await?;
     }
     let target = format!("scam_report:{id}");
@@ -528,6 +529,7 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, id: ReportId, action:
     let event = NewEvent::new("scam_report.decided", &target).details(facts);
     audit::record_platform(&mut tx, db, &operator.platform_scope(), event).await?;
     tx.commit().await?;
+    crate::safety::forget(&scope.store_key());
     tell_reporter(db, id, action).await;
     get(db, id).await
 }

@@ -148,7 +148,7 @@ async fn a_store_without_history_is_a_new_seller_and_says_it_is_not_verified() {
     assert_eq!(r.level, Level::NewSeller);
     assert_eq!(r.level_label, "New seller");
     let keys: Vec<&str> = r.factors.iter().map(|f| f.key).collect();
-    assert_eq!(keys, ["verified", "tenure", "disputes", "shipping", "reviews"]);
+    assert_eq!(keys, ["verified", "tenure", "disputes", "shipping", "reviews", "reports"]);
     let verified = &r.factors[0];
     assert!(verified.detail.starts_with("not yet verified"), "{verified:?}");
     assert_eq!(verified.judgement, Judgement::Unknown);
@@ -235,4 +235,54 @@ fn thresholds_read_in_words() {
     assert_eq!(r.factors[4].detail, "2.3 out of 5 from 3 reviews");
     // Too few orders: new seller, whatever else.
     assert_eq!(safety::judge(Figures { paid_orders: 4, ..base }, 0).level, Level::NewSeller);
+    // An upheld scam report: caution, for an established store and for a new one alike.
+    let r = safety::judge(Figures { upheld_reports: 1, ..base }, 0);
+    assert_eq!(r.level, Level::Caution);
+    assert_eq!(judgement(&r, "reports"), Judgement::Poor);
+    assert!(r.summary.contains("scam report"), "{}", r.summary);
+    assert_eq!(safety::judge(Figures { upheld_reports: 2, paid_orders: 0, ..base }, 0).level, Level::Caution);
+    assert_eq!(judgement(&safety::judge(base, 0), "reports"), Judgement::Good);
+}
+
+/// Only upheld reports count, only in the window, and only the store's own.
+#[tokio::test]
+async fn an_upheld_scam_report_puts_the_store_on_caution() {
+    let (t, clock) = TestDb::manual().await;
+    let a = store(&t, "alpha").await;
+    let b = store(&t, "bravo").await;
+    let reporter = palisade_store::tenancy::create_account(
+        &t,
+        palisade_store::tenancy::NewAccount {
+            email: palisade_core::text::Email::parse("mei@buyer.example").unwrap(),
+            display_name: "Mei".into(),
+            kind: palisade_store::tenancy::AccountKind::Buyer,
+        },
+    )
+    .await
+    .unwrap();
+    let now = t.now().0;
+    for (store, status) in [(&a, "open"), (&a, "dismissed"), (&b, "upheld")] {
+        sqlx::query(
+            "INSERT INTO scam_reports (id, store_id, reporter_id, subject_kind, subject_id, category, severity, details, \
+             status, created_at, due_at, decided_at) VALUES ($1, $2, $3, 'store', $2, 'fake_goods', 'normal', 'x', $4, $5, $5, $5)",
+        )
+        .bind(palisade_core::JobId::new().to_string())
+        .bind(store.store_id().to_string())
+        .bind(reporter.id.to_string())
+        .bind(status)
+        .bind(now)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    }
+    let r = safety::compute(&t, &a).await.unwrap();
+    assert_eq!(
+        (r.figures.upheld_reports, r.level),
+        (0, Level::NewSeller),
+        "filed or dismissed reports count for nothing"
+    );
+    let r = safety::compute(&t, &b).await.unwrap();
+    assert_eq!((r.figures.upheld_reports, r.level), (1, Level::Caution));
+    clock.advance(91 * DAY);
+    assert_eq!(safety::compute(&t, &b).await.unwrap().figures.upheld_reports, 0, "past the window");
 }
