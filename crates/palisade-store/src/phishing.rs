@@ -584,8 +584,33 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
     // The excerpt stays out of the chain (it may hold anyone's data); the event names the report.
     audit::record_store(&mut tx, db, scope, NewEvent::new("phishing.reported", &format!("phishing-report:{id}")))
         .await?;
+    tell_owners(&mut tx, db, scope, me).await?;
     tx.commit().await?;
     Ok(Reported::ForOwner)
+}
+
+/// Mails the store's owners (other than the reporter) that a member reported a suspicious mail, in the report's
+/// transaction: a real phishing attempt on one member is often aimed at the others too. The mail names neither
+/// the excerpt (it may hold anyone's data) nor a link token; the owner reads the report in the Security Center.
+async fn tell_owners(tx: &mut AnyConnection, db: &Db, scope: &StaffScope, reporter: AccountId) -> Result<()> {
+    let owners: Vec<(String,)> = sqlx::query_as(
+        "SELECT a.email FROM store_members m JOIN accounts a ON a.id = m.account_id \
+         WHERE m.store_id = $1 AND m.role = 'owner' AND a.id <> $2 AND a.disabled = 0",
+    )
+    .bind(scope.store_key())
+    .bind(reporter.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    let subject = "A member of your store reported a suspicious message";
+    for (email,) in owners {
+        let body = "A member of your store reported a message they think is phishing.\n\n\
+                    Read it under Security Center → Phishing → \"Suspicious mail reported by your team\", and warn the others if it is \
+                    real. Palisade staff never ask for passwords, sign-in codes or payout changes by mail or chat.\n"
+            .to_owned();
+        let mail = NewMail { store_id: Some(scope.store_key()), to: &email, subject, body };
+        outbox::enqueue_on(&mut *tx, db, mail, Dressing::default()).await?;
+    }
+    Ok(())
 }
 
 /// A report for the owner.
