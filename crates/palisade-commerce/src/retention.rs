@@ -4,7 +4,8 @@
 //!
 //! Classes: abandoned carts, expired sign-in state (sessions, console sessions, password-reset links, passkey
 //! challenges), firewall events past their window, access requests refused and kept past their `keep_until`
-//! (their personal content is then anonymised: the refusal's 30 days are enforced here), and inactive buyer
+//! (their personal content is then anonymised: the refusal's 30 days are enforced here), sellers' identity
+//! documents 90 days after the operator's decision, and inactive buyer
 //! accounts: a notice by email first, erasure ([`crate::erasure`]) once the grace period has passed without a
 //! sign-in. A dry run counts what a run would do and changes nothing (it is recorded as a dry run).
 
@@ -41,6 +42,9 @@ pub struct Schedule {
     pub inactive_grace: Duration,
     /// At most this many inactive accounts are noticed or erased per run (the rest wait for the next run).
     pub inactive_batch: i64,
+    /// A seller's identity documents are kept this long after the operator decided (approved or rejected) and
+    /// then deleted: the decision, the masked identifier and the audit trail stay; a later review asks anew.
+    pub verification_documents: Duration,
 }
 
 impl Default for Schedule {
@@ -51,6 +55,7 @@ impl Default for Schedule {
             inactive_after: 3 * 365 * DAY,
             inactive_grace: 30 * DAY,
             inactive_batch: 200,
+            verification_documents: 90 * DAY,
         }
     }
 }
@@ -117,6 +122,13 @@ const SIMPLE: &[(&str, &str, &str)] = &[
          buyer_email = 'erased-request@invalid' WHERE status = 'refused' AND keep_until IS NOT NULL \
          AND keep_until < $1 AND buyer_email NOT LIKE 'erased-%'",
     ),
+    (
+        "decided_verification_documents",
+        "SELECT COUNT(*) FROM verification_documents WHERE uploaded_at < $1 AND store_id IN \
+         (SELECT store_id FROM store_verifications WHERE state IN ('verified', 'rejected') AND decided_at < $1)",
+        "DELETE FROM verification_documents WHERE uploaded_at < $1 AND store_id IN \
+         (SELECT store_id FROM store_verifications WHERE state IN ('verified', 'rejected') AND decided_at < $1)",
+    ),
 ];
 
 /// The cut-off of each simple class.
@@ -124,6 +136,7 @@ fn cutoff(class: &str, now: Timestamp, s: &Schedule) -> i64 {
     match class {
         "abandoned_carts" => now.0 - ms(s.carts),
         "firewall_events" => now.0 - ms(s.firewall_events),
+        "decided_verification_documents" => now.0 - ms(s.verification_documents),
         _ => now.0,
     }
 }

@@ -7,6 +7,8 @@
 use palisade_commerce::verification::{
     self, BankAccount, Decision, GovernmentRecords, Identity, RegistryAnswer, State, TestRegistry,
 };
+use std::time::Duration;
+
 use palisade_commerce::{CommerceError, payouts, safety};
 use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Email, Slug};
@@ -405,4 +407,33 @@ fn documents_are_recognised_by_their_bytes_not_their_names() {
     for fake in [&b"<!doctype html><html>"[..], b"<html><script>", b" %PDF-1.7", b"GIF89a", b"", b"\x89PNG"] {
         assert_eq!(verification::sniff(fake), None, "{fake:?}");
     }
+}
+
+/// A seller's identity documents are deleted 90 days after the operator decided; a store still waiting for a
+/// decision keeps its documents whatever their age.
+#[tokio::test]
+async fn identity_documents_go_90_days_after_the_decision() {
+    use palisade_commerce::retention::{self, Mode, Schedule};
+    let (t, clock) = TestDb::manual().await;
+    let a = store(&t, "alpha").await;
+    let b = store(&t, "bravo").await;
+    let op = operator(&t).await;
+    let seal = |bytes: &[u8], _: &str| hex::encode(bytes);
+    for (scope, uen) in [(&a, "53143018"), (&b, "53143019")] {
+        verification::add_document(&t, scope, "acra.pdf", b"%PDF-1.7 business profile", &seal).await.unwrap();
+        verification::submit(&t, scope, &TestRegistry, Identity::Business { uen: business(uen) }, "Kaya")
+            .await
+            .unwrap();
+    }
+    verification::decide(&t, &op, a.store_id(), Decision::Approve).await.unwrap();
+    let key = |e: &str| format!("keyed:{}", e.len());
+    let schedule = Schedule::default();
+    let run = || retention::run(&t, &schedule, Mode::Apply, "https://shop.example/login", &key);
+    clock.advance(Duration::from_secs(89 * 86_400));
+    assert_eq!(run().await.unwrap().counts["decided_verification_documents"], 0, "not yet");
+    clock.advance(Duration::from_secs(2 * 86_400));
+    assert_eq!(run().await.unwrap().counts["decided_verification_documents"], 1, "A's, decided 91 days ago");
+    assert!(verification::documents(&t, &a).await.unwrap().is_empty());
+    assert_eq!(verification::documents(&t, &b).await.unwrap().len(), 1, "B is still waiting for a decision");
+    assert_eq!(verification::get(&t, &a).await.unwrap().state, State::Verified, "the decision stays");
 }

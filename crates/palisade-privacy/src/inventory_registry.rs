@@ -726,7 +726,7 @@ pub const REGISTRY: &[Column] = &[
     np("verification_documents", "content_type"),
     p(("verification_documents", "file_name"), FreeText, Staff, Yes, Keep(VERIFIED), StoreLife),
     np("verification_documents", "id"),
-    p(("verification_documents", "sealed"), GovernmentId, Staff, No, Keep("the seller's identity documents, sealed (AEAD under a master-key-derived key); read only by operators reviewing the verification, never exported"), StoreLife),
+    p(("verification_documents", "sealed"), GovernmentId, Staff, No, Keep("the seller's identity documents, sealed (AEAD under a master-key-derived key); read only by operators reviewing the verification, never exported; deleted with their row 90 days after the operator's decision (privacy.retention)"), StoreLife),
     np("verification_documents", "size_bytes"),
     np("verification_documents", "store_id"),
     np("verification_documents", "uploaded_at"),
