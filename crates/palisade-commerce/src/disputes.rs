@@ -201,13 +201,33 @@ pub struct Case {
     pub store_slug: String,
     /// The disputed order's total, in its currency (`None` if the order row is missing).
     pub total: Option<palisade_core::money::Money>,
+    /// What the order says about delivery and risk, so the operator decides on the facts: its status, the fraud
+    /// review state (`held` orders were never shippable, so a dispute about one cannot go to the merchant), the
+    /// risk score, and the carrier and tracking number the merchant gave.
+    pub order_status: Option<String>,
+    pub review_state: Option<String>,
+    pub risk_score: Option<i64>,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
 }
 
 /// Every undecided dispute on the platform, oldest first, with its store and order total (the operator's queue).
 pub async fn undecided_cases(db: &Db, operator: &OperatorPrincipal) -> Result<Vec<Case>> {
-    type Extra = (String, String, String, Option<String>, Option<i64>);
+    type Extra = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
     let extra: Vec<Extra> = sqlx::query_as(
-        "SELECT d.id, s.name, s.slug, o.currency, o.total_minor FROM disputes d \
+        "SELECT d.id, s.name, s.slug, o.currency, o.total_minor, o.status, o.review_state, o.risk_score, o.carrier, \
+         o.tracking_no FROM disputes d \
          JOIN stores s ON s.id = d.store_id \
          LEFT JOIN orders o ON o.store_id = d.store_id AND o.id = d.order_id \
          WHERE d.status <> 'decided' ORDER BY d.created_at LIMIT 500",
@@ -217,7 +237,19 @@ pub async fn undecided_cases(db: &Db, operator: &OperatorPrincipal) -> Result<Ve
     let mut cases = Vec::new();
     for dispute in undecided(db, operator).await? {
         let id = dispute.id.to_string();
-        let Some((_, store_name, store_slug, currency, total)) = extra.iter().find(|e| e.0 == id).cloned() else {
+        let Some((
+            _,
+            store_name,
+            store_slug,
+            currency,
+            total,
+            order_status,
+            review_state,
+            risk_score,
+            carrier,
+            tracking_no,
+        )) = extra.iter().find(|e| e.0 == id).cloned()
+        else {
             continue; // decided between the two reads
         };
         let total = match (currency, total) {
@@ -228,7 +260,17 @@ pub async fn undecided_cases(db: &Db, operator: &OperatorPrincipal) -> Result<Ve
             )),
             _ => None,
         };
-        cases.push(Case { dispute, store_name, store_slug, total });
+        cases.push(Case {
+            dispute,
+            store_name,
+            store_slug,
+            total,
+            order_status,
+            review_state,
+            risk_score,
+            carrier,
+            tracking_no,
+        });
     }
     Ok(cases)
 }

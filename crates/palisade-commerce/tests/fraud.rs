@@ -537,6 +537,11 @@ async fn a_dispute_about_a_held_order_cannot_be_decided_for_the_merchant() {
     .await
     .unwrap();
     let op = palisade_store::scope::OperatorPrincipal::from_verified_operator(&op_account).unwrap();
+    // The operator's queue shows the order's review state and score beside the dispute.
+    let queue = palisade_commerce::disputes::undecided_cases(&t, &op).await.unwrap();
+    let case = queue.iter().find(|c| c.dispute.id == d.id).unwrap();
+    assert_eq!(case.review_state.as_deref(), Some("held"));
+    assert!(case.risk_score.is_some() && case.tracking_no.is_none(), "{case:?}");
     let policy = Policy::default();
     let decide =
         |outcome| palisade_commerce::disputes::decide(&t, &op, a.store_id(), d.id, outcome, "Decided.", &policy);

@@ -386,6 +386,8 @@ async fn assert_queue_is_readable(app: &TestApp, console: &str, order_id: &str) 
         "SGD",
         "badge status-answered",
         "badge status-open",
+        "fraud score ",
+        "no tracking given",
     ] {
         assert!(queue.contains(shown), "the dispute queue shows {shown}: {queue}");
     }
