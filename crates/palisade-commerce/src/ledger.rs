@@ -117,7 +117,8 @@ async fn transfer_on(
     Ok(id)
 }
 
-/// One transfer in its own transaction.
+/// One transfer in its own transaction (the ledger's tests' payouts; every real move runs in its caller's).
+#[cfg(feature = "testing")]
 async fn transfer(
     db: &Db,
     kind: &str,

@@ -497,3 +497,75 @@ async fn only_a_buyer_who_dealt_with_the_store_can_hold_its_payouts_and_a_dismis
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(payout_api(&app, &a, &owner).await.1["error"]["code"], "insufficient_funds", "lifted");
 }
+
+/// The store's messages and verification through the JSON API: a store token with the orders permission lists,
+/// reads and answers (the classifier applies); one without it, or another store's, gets nothing.
+#[tokio::test]
+async fn the_api_lists_reads_and_answers_messages_with_the_orders_permission_only() {
+    let app = TestApp::start().await;
+    let (alpha, scope, alpha_cookie) = owner_of(&app, "alpha").await;
+    let (beta, _, beta_cookie) = owner_of(&app, "beta").await;
+    let kettle = listing("kettle").title("Kettle").create(&app, &scope).await;
+    let (_, mei) = buyer("mei@buyer.example").named("Mei").signed_in(&app).await;
+    let thread = contact(&app, &mei, &alpha.id.to_string(), &kettle.id.to_string(), "Still available?").await;
+    let id = thread.rsplit('/').next().unwrap();
+    let (a, b) = (alpha.id.to_string(), beta.id.to_string());
+    let orders =
+        store_token_from_page(&app, alpha.id, &alpha_cookie, "name=Inbox&permission=orders&expires_days=30").await;
+    let theme =
+        store_token_from_page(&app, alpha.id, &alpha_cookie, "name=Theme&permission=theme&expires_days=30").await;
+    let api = |path: String| app.url(&format!("/api/v1/admin/stores/{path}"));
+
+    let list: Value =
+        app.client.get(api(format!("{a}/messages"))).bearer_auth(&orders).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["threads"][0]["id"], id, "{list}");
+    assert!(!list.to_string().contains("mei@buyer.example"), "never the buyer's email: {list}");
+    let one: Value = app
+        .client
+        .get(api(format!("{a}/messages/{id}")))
+        .bearer_auth(&orders)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["messages"][0]["body"], "Still available?", "{one}");
+    let res = app
+        .client
+        .post(api(format!("{a}/messages/{id}")))
+        .bearer_auth(&orders)
+        .json(&serde_json::json!({"body": "Pay me on WhatsApp +65 9123 4567 instead"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let sent: Value = res.json().await.unwrap();
+    assert_ne!(sent["verdict"], "ok", "the classifier applies to the API too: {sent}");
+
+    // Without the permission, or for another store, nothing.
+    for (token, path) in
+        [(&theme, format!("{a}/messages")), (&theme, format!("{a}/messages/{id}")), (&orders, format!("{b}/messages"))]
+    {
+        let res = app.client.get(api(path.clone())).bearer_auth(token).send().await.unwrap();
+        assert!(matches!(res.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{path}: {}", res.status());
+    }
+    let beta_path = api(format!("{b}/messages/{id}"));
+    let res = app.client.get(beta_path).header("cookie", &beta_cookie).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "beta's staff cannot read alpha's thread through beta's path");
+
+    // Verification reads with the payouts permission only.
+    let res = app.client.get(api(format!("{a}/verification"))).bearer_auth(&orders).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let v: Value = app
+        .client
+        .get(api(format!("{a}/verification")))
+        .header("cookie", &alpha_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "unverified", "{v}");
+}

@@ -21,4 +21,5 @@ pub mod security_tabs;
 pub mod sell;
 pub mod staff_api;
 pub mod training;
+pub mod trust_api;
 pub mod verification;

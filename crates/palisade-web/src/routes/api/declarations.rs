@@ -102,6 +102,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::routes::account::passkeys::api())
         .merge(crate::routes::admin::security_center::api())
         .merge(crate::routes::admin::staff_api::api())
+        .merge(crate::routes::admin::trust_api::api())
         .merge(crate::routes::account::sessions_api::api())
 }
 
