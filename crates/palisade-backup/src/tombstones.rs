@@ -124,7 +124,9 @@ impl Journal {
             }
             .await;
             match written {
-                Ok(n) => tracing::debug!(backup.target = %target, tombstones.written = n, "erasure tombstones in the repository"),
+                Ok(n) => {
+                    tracing::debug!(backup.target = %target, tombstones.written = n, "erasure tombstones in the repository")
+                }
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(backup.target = %target, error = %e, "erasure tombstones could not be written to the repository; the next snapshot retries");

@@ -290,7 +290,11 @@ fn next_param(p: String, params: &mut Vec<String>) -> String {
 fn person_orders(alias: &str, q: &Quoted, params: &mut Vec<String>) -> String {
     let col = |c: &str| if alias.is_empty() { c.to_owned() } else { format!("{alias}.{c}") };
     let guest = guest_orders(alias, q, params);
-    if guest == "1 = 0" { format!("{} = $1", col("buyer_id")) } else { format!("({} = $1 OR {guest})", col("buyer_id")) }
+    if guest == "1 = 0" {
+        format!("{} = $1", col("buyer_id"))
+    } else {
+        format!("({} = $1 OR {guest})", col("buyer_id"))
+    }
 }
 
 /// The condition on `orders` selecting guest orders placed with one of the person's sign-in emails.

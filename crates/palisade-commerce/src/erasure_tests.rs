@@ -79,8 +79,7 @@ fn like_patterns_escape_wildcards() {
 
 #[test]
 fn guest_orders_are_selected_in_orders_only_and_rows_that_follow_orders_come_first() {
-    let guest: Vec<&str> =
-        TARGETS.iter().filter(|t| t.rows.contains(&Rows::GuestOrder)).map(|t| t.table).collect();
+    let guest: Vec<&str> = TARGETS.iter().filter(|t| t.rows.contains(&Rows::GuestOrder)).map(|t| t.table).collect();
     assert_eq!(guest, ["orders"]);
     // A guest order is found by its email, which the anonymisation of `orders` replaces: every target that
     // follows orders must run before it.

@@ -372,7 +372,11 @@ impl BackupJobs {
     /// logged (by target) and left to the next snapshot run, which writes every missing tombstone before its
     /// manifest; returns how many targets failed.
     pub async fn record_tombstones(&self, db: &Db) -> usize {
-        let journal = match self.master_key().map_err(|e| anyhow::anyhow!("{e}")).and_then(|k| tombstone_journal(&self.settings, &k)) {
+        let journal = match self
+            .master_key()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|k| tombstone_journal(&self.settings, &k))
+        {
             Ok(journal) => journal,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "erasure tombstones could not be written to the backup repositories; the next snapshot retries");

@@ -223,8 +223,7 @@ async fn an_open_scam_report_refuses_erasure_through_the_form_until_the_operator
     assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
     assert_eq!(messages(&app).await, 2, "the evidence stays");
 
-    let (report,): (String,) =
-        sqlx::query_as("SELECT id FROM scam_reports").fetch_one(app.db.pool()).await.unwrap();
+    let (report,): (String,) = sqlx::query_as("SELECT id FROM scam_reports").fetch_one(app.db.pool()).await.unwrap();
     let console = app.console_cookie().await;
     let res = app
         .client

@@ -28,7 +28,9 @@ pub async fn retention(global: &GlobalArgs, mode: Mode) -> anyhow::Result<ExitCo
             Ok(journal) => {
                 journal.record(&inst.db).await;
             }
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "erasure tombstones not written to the backup repositories"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "erasure tombstones not written to the backup repositories")
+            }
         }
     }
     inst.db.close().await;
