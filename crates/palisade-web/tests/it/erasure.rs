@@ -294,3 +294,36 @@ async fn the_form_also_erases_guest_orders_with_the_sign_in_email() {
     assert_eq!(email_of(mine).await, erasure::marker_email(erin.id));
     assert_eq!(email_of(other).await, "xerin.q@buyer.example");
 }
+
+/// Review finding: a restore into a new directory brought erased people back. With backup repositories
+/// configured (as `palisade serve` does), the erasure form writes the tombstone into each one at once — sealed,
+/// named by a keyed hash — so a restore can re-apply it even after the live database is lost.
+#[tokio::test]
+async fn the_form_writes_the_tombstone_into_the_backup_repository() {
+    use palisade_backup::keys::{ChunkKey, Identity, Recipients, ensure_key_pair};
+    use palisade_backup::tombstones::{self, Journal};
+    use palisade_backup::{Repository, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ensure_key_pair(&dir.path().join("keys")).unwrap();
+    let recipients = std::sync::Arc::new(Recipients::load(&keys.recipients).unwrap());
+    let target = Target::Dir(dir.path().join("repo"));
+    let master = [7u8; 32];
+    let journal = Journal::new(vec![target.clone()], recipients, ChunkKey::derive(&master));
+    let journal = std::sync::Arc::new(journal);
+    let app = TestApp::start_adjusted(
+        palisade_web::WebConfig::default(),
+        move |s| s.with_tombstone_journal(journal),
+        |r, _| r,
+    )
+    .await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let repo = Repository::open(&target).await.unwrap();
+    let identity = Identity::load(&keys.identity).unwrap();
+    let stored = tombstones::read(&repo, &identity, &ChunkKey::derive(&master)).await.unwrap();
+    assert_eq!(stored, erasure::tombstones(&app.db).await.unwrap());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].account_id, erin.id.to_string());
+    assert!(!stored[0].email_key.contains("erin"));
+}
