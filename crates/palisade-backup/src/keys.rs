@@ -239,6 +239,16 @@ impl ChunkKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// The name of an erasure tombstone object (see `tombstones`): a keyed hash of the account id, so the
+    /// repository's listing reveals no account and only the installation can name one.
+    #[must_use]
+    pub fn tombstone_id(&self, account_id: &str) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"tombstone\0");
+        mac.update(account_id.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed digest of one table row (see `dump`).
     #[must_use]
     pub fn row_digest(&self, table: &str, row: &[u8]) -> [u8; 32] {

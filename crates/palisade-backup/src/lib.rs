@@ -21,6 +21,7 @@ pub mod runs;
 pub mod s3;
 pub mod snapshot;
 pub mod store_exports;
+pub mod tombstones;
 pub mod tracking;
 pub mod verify;
 

@@ -56,13 +56,18 @@ pub struct RestoreReport {
     /// many erased accounts the snapshot held again and were erased again.
     pub tombstones: u64,
     pub erasures_reapplied: u64,
+    /// Tombstones read from the repository (`tombstones/`): erasures made after the snapshot was taken, which a
+    /// restore into a new directory has nowhere else to learn from.
+    pub repository_tombstones: u64,
 }
 
 /// Restores `manifest` into `target`.
 ///
-/// Erasures survive it: the target's own erasure tombstones are read before it is replaced, and once the snapshot
-/// is loaded and migrated every tombstone (the snapshot's, the target's) is re-applied in the same run, so an
-/// older snapshot cannot bring an erased person back (`palisade_commerce::erasure::reapply`). A failure there
+/// Erasures survive it: the repository's tombstones (`crate::tombstones`, written by every snapshot run and after
+/// every erasure) and the target's own are read before it is replaced, and once the snapshot is loaded and
+/// migrated every tombstone (the snapshot's, the repository's, the target's) is re-applied in the same run, so an
+/// older snapshot cannot bring an erased person back, even into a new directory after the live database is lost
+/// (`palisade_commerce::erasure::reapply`). A failure there — a tombstone object that cannot be read included —
 /// fails the restore like any other step.
 pub async fn restore(
     repo: &Repository,
@@ -105,8 +110,12 @@ pub async fn restore_carrying(
     if target.master_key_file.exists() && !target.force {
         return Err(BackupError::TargetNotEmpty(format!("{} exists", target.master_key_file.display())));
     }
-    // Erasures made in the database being replaced must outlive it.
+    // Erasures recorded in the repository (read before anything is touched: an unreadable one stops the restore
+    // here), and those made in the database being replaced, must outlive it.
     let mut carried = carried.to_vec();
+    let from_repository = crate::tombstones::read(repo, identity, &key).await?;
+    let repository_tombstones = from_repository.len() as u64;
+    carried.extend(from_repository);
     if !found.is_empty() {
         carried.extend(erasure::tombstones(db).await.map_err(|e| BackupError::Erasure(e.to_string()))?);
     }
@@ -120,7 +129,7 @@ pub async fn restore_carrying(
         Err(e) => Err(e.into()),
     };
     match filled {
-        Ok(report) => Ok(report),
+        Ok(report) => Ok(RestoreReport { repository_tombstones, ..report }),
         Err(e) => {
             // A half-restored installation must not be mistaken for a good one: what this run created goes again
             // (only that: anything found in the target before stays). Objects already written stay; nothing

@@ -261,10 +261,17 @@ pub async fn create(
     let id = new_id(started_at);
     let marker = PendingMarker { snapshot_id: id.clone(), started_at, host: this_host(), pid: std::process::id() };
     repo.put_pending(&marker).await?;
-    let result = create_inner(repo, recipients, key, sources, progress, &id, started_at).await;
+    let result = create_inner(repo, Arc::clone(&recipients), key, sources, progress, &id, started_at).await;
     match result {
         Ok((mut manifest, state)) => {
             manifest.origin = origin;
+            // Every erasure so far, as its own object, before the manifest: a snapshot that lists as complete has
+            // the tombstones a later restore into a new directory must re-apply (`tombstones`). Failing here
+            // fails the snapshot.
+            if let Err(e) = crate::tombstones::publish_from(db, repo, &recipients, key).await {
+                let _ = repo.delete_pending(&id).await;
+                return Err(e);
+            }
             repo.put_manifest(&manifest).await?;
             repo.delete_pending(&id).await?;
             if let Some(state) = state {

@@ -841,3 +841,91 @@ async fn an_erased_buyer_does_not_come_back_with_an_older_snapshot() {
         .unwrap();
     assert_eq!(disabled, 1);
 }
+
+/// Review finding: restoring into a NEW directory (the live database is lost) brought back anyone erased after
+/// the snapshot, since only the snapshot's tombstones were there. Each erasure's tombstone now also lives in the
+/// repository, encrypted and named by a keyed hash — written right after the erasure (the node's journal) and by
+/// every snapshot run — and a restore re-applies them. An object the installation did not write stops the restore.
+#[tokio::test]
+async fn an_erasure_after_the_snapshot_survives_a_restore_into_a_new_database() {
+    use palisade_backup::tombstones::{self, Journal};
+    use palisade_commerce::erasure::{self, Tombstone};
+    use palisade_commerce::residue;
+    let (fx, db, objects, _dir) = seeded().await;
+    let (email, name) = ("mei.new-dir@example.com", "Mei New-Directory");
+    let new = |email: &str, name: &str| NewAccount {
+        email: Email::parse(email).unwrap(),
+        display_name: name.into(),
+        kind: AccountKind::Buyer,
+    };
+    let mei = tenancy::create_account(&db, new(email, name)).await.unwrap().id;
+    let tan = tenancy::create_account(&db, new("tan.new-dir@example.com", "Tan")).await.unwrap().id;
+    let before = fx.snapshot(&db, &objects).await;
+    // A second repository that gets no journal write: its next snapshot run carries the tombstone.
+    let fx2 = Fixture::new();
+    let before2 = fx2.snapshot(&db, &objects).await;
+
+    erasure::erase_buyer(&db, mei, "keyed-hash-of-mei").await.unwrap();
+    let journal = Journal::new(vec![fx.target.clone()], Arc::clone(&fx.recipients), fx.key());
+    assert_eq!(journal.record(&db).await, 0, "no target failed");
+    assert_eq!(journal.record(&db).await, 0, "idempotent");
+    fx2.snapshot(&db, &objects).await;
+
+    // One object per erasure, sealed: neither the account id, the email nor its keyed hash in clear.
+    for f in [&fx, &fx2] {
+        let files: Vec<_> = std::fs::read_dir(f.dir.path().join("repo").join(tombstones::PREFIX))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let bytes = std::fs::read(&files[0]).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let file_name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+        for clear in [mei.to_string().as_str(), email, "keyed-hash-of-mei"] {
+            assert!(!text.contains(clear) && !file_name.contains(clear), "{clear} in clear");
+        }
+        let repo = f.repo(&db).await;
+        let read = tombstones::read(&repo, &f.identity, &f.key()).await.unwrap();
+        assert_eq!(read, erasure::tombstones(&db).await.unwrap());
+    }
+
+    // The live database is lost: each older snapshot goes into a new, empty database; Mei stays erased.
+    for (f, id) in [(&fx, &before.id), (&fx2, &before2.id)] {
+        let fresh = TestDb::unmigrated(db.clock().clone()).await;
+        let out = tempfile::tempdir().unwrap();
+        let repo = Repository::open(&f.target).await.unwrap();
+        let manifest = repo.manifest(id).await.unwrap();
+        let report = restore(
+            &repo,
+            &manifest,
+            &f.identity,
+            RestoreTarget {
+                db: &fresh,
+                objects: &Objects::local(&out.path().join("objects")).unwrap(),
+                master_key_file: &out.path().join("master.key"),
+                force: false,
+            },
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.repository_tombstones, report.tombstones, report.erasures_reapplied), (1, 1, 1));
+        let found = residue::scan(&fresh, &[email, name]).await.unwrap();
+        assert!(found.is_empty(), "the erased buyer came back: {found:?}");
+        assert!(erasure::is_erased(&fresh, mei).await.unwrap());
+        assert!(erasure::unerased(&fresh).await.unwrap().is_empty());
+        assert!(!erasure::is_erased(&fresh, tan).await.unwrap(), "nobody else is erased");
+    }
+
+    // Someone who can write to the repository (the recipients are public) plants a tombstone for Tan: its name is
+    // not the installation's keyed hash of his id, so the restore refuses to go ahead and touches nothing.
+    let planted = Tombstone { account_id: tan.to_string(), email_key: "x".into(), erased_at: 1 };
+    let sealed = fx.recipients.seal(&serde_json::to_vec(&planted).unwrap()).unwrap();
+    let forged = fx.dir.path().join("repo").join(tombstones::PREFIX).join(format!("{}.age", "ab".repeat(32)));
+    std::fs::write(&forged, sealed).unwrap();
+    let fresh = TestDb::unmigrated(db.clock().clone()).await;
+    let err = restore_into(&fx, &before.id, &fresh, Onto::EmptyOnly).await.unwrap_err();
+    assert!(matches!(err, BackupError::Erasure(_)), "{err}");
+    assert!(non_empty(&fresh).await.unwrap().is_none());
+}

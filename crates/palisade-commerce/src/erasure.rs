@@ -14,8 +14,15 @@
 //! contain one of the person's emails or address lines. Everything is one write transaction with one audit event
 //! per store chain the person touched and one on their account's chain: no half state is ever visible.
 //!
-//! Refused while any of the buyer's orders is still open (unpaid, in escrow, shipped, delivered but not
-//! completed, or disputed): the books and the dispute process need it.
+//! The person's orders are the account's own and the guest orders placed with the account's sign-in email (an
+//! exact, case-insensitive match of the whole address, never a substring): [`Rows::GuestOrder`] selects them in
+//! `orders`, and [`Rows::BuyerOrder`] follows both kinds into the rows that hang off an order (reviews, disputes).
+//! Those run before `orders` itself, whose anonymisation replaces the email a guest order is found by.
+//!
+//! Refused while any of the person's orders (guest orders included) is still open (unpaid, in escrow, shipped,
+//! delivered but not completed, or disputed): the books and the dispute process need it. Refused too while a scam
+//! report the buyer filed is still open: erasure deletes their message threads, which are the report's evidence
+//! until an operator decides it.
 
 use std::collections::BTreeSet;
 
@@ -39,8 +46,12 @@ pub const TOMBSTONE_EMAIL_PURPOSE: &str = "erasure-tombstone-email v1";
 pub enum Rows {
     /// `column` holds the account id.
     Account(&'static str),
-    /// `column` holds the id of one of the person's orders.
+    /// `column` holds the id of one of the person's orders: the account's own and its guest orders
+    /// ([`Rows::GuestOrder`]).
     BuyerOrder(&'static str),
+    /// In `orders`: a guest order (no `buyer_id`) whose `buyer_email` is one of the person's sign-in emails,
+    /// compared whole and lower-cased (never a LIKE: `xmei@…` is not `mei@…`).
+    GuestOrder,
     /// `column` holds one of the person's email addresses (compared lower-cased).
     Email(&'static str),
     /// One of these columns quotes one of the person's email addresses or address lines.
@@ -69,6 +80,7 @@ pub const TARGETS: &[Target] = &[
     Target { table: "console_sessions", rows: &[Rows::Account("account_id")] },
     Target { table: "data_request_batches", rows: &[Rows::Account("buyer_id")] },
     Target { table: "data_requests", rows: &[Rows::Account("buyer_id"), Rows::Email("buyer_email")] },
+    // Before `orders`: a guest order is found by its email, which the orders' anonymisation replaces.
     Target { table: "disputes", rows: &[Rows::BuyerOrder("order_id")] },
     Target { table: "invitations", rows: &[Rows::Email("email")] },
     Target { table: "jobs", rows: &[Rows::Mentions(&["payload", "last_error"])] },
@@ -77,7 +89,6 @@ pub const TARGETS: &[Target] = &[
     // Messages before their threads (the threads' rows select them).
     Target { table: "messages", rows: &[Rows::BuyerThread, Rows::Account("author_id")] },
     Target { table: "message_threads", rows: &[Rows::Account("buyer_id")] },
-    Target { table: "orders", rows: &[Rows::Account("buyer_id")] },
     Target {
         table: "outbox",
         rows: &[Rows::Email("to_addr"), Rows::Mentions(&["subject", "body", "html", "last_error"])],
@@ -85,6 +96,7 @@ pub const TARGETS: &[Target] = &[
     Target { table: "passkeys", rows: &[Rows::Account("account_id")] },
     Target { table: "password_resets", rows: &[Rows::Account("account_id")] },
     Target { table: "recovery_codes", rows: &[Rows::Account("account_id")] },
+    // Before `orders` (see `disputes`).
     Target { table: "reviews", rows: &[Rows::BuyerOrder("order_id"), Rows::Email("buyer_email")] },
     // The report stays (the operator's decision and the store's record need it); the buyer's words go.
     Target { table: "scam_reports", rows: &[Rows::Account("reporter_id")] },
@@ -96,6 +108,8 @@ pub const TARGETS: &[Target] = &[
     Target { table: "training_reminders", rows: &[Rows::Account("account_id")] },
     Target { table: "webauthn_challenges", rows: &[Rows::Account("account_id")] },
     Target { table: "webhook_deliveries", rows: &[Rows::Mentions(&["body"])] },
+    // Last: every target with `Rows::BuyerOrder` selects through the orders' emails before they are replaced.
+    Target { table: "orders", rows: &[Rows::Account("buyer_id"), Rows::GuestOrder] },
 ];
 
 /// Tables with an erasable personal column that erasure deliberately leaves to retention, and why.
@@ -265,18 +279,47 @@ pub(crate) fn like_pattern(value: &str) -> String {
     out
 }
 
+/// Pushes `p` as the next text parameter (after `$1`, the account id) and names it.
+fn next_param(p: String, params: &mut Vec<String>) -> String {
+    params.push(p);
+    format!("${}", params.len() + 1)
+}
+
+/// The condition on `orders` (aliased `alias`, or unqualified when empty) selecting the person's orders: the
+/// account's own, and guest orders placed with one of its sign-in emails (whole address, lower-cased).
+fn person_orders(alias: &str, q: &Quoted, params: &mut Vec<String>) -> String {
+    let col = |c: &str| if alias.is_empty() { c.to_owned() } else { format!("{alias}.{c}") };
+    let guest = guest_orders(alias, q, params);
+    if guest == "1 = 0" {
+        format!("{} = $1", col("buyer_id"))
+    } else {
+        format!("({} = $1 OR {guest})", col("buyer_id"))
+    }
+}
+
+/// The condition on `orders` selecting guest orders placed with one of the person's sign-in emails.
+fn guest_orders(alias: &str, q: &Quoted, params: &mut Vec<String>) -> String {
+    let col = |c: &str| if alias.is_empty() { c.to_owned() } else { format!("{alias}.{c}") };
+    let emails: Vec<String> = q.emails.iter().map(|e| next_param(e.clone(), params)).collect();
+    if emails.is_empty() {
+        return "1 = 0".into();
+    }
+    format!("({} IS NULL AND LOWER(TRIM({})) IN ({}))", col("buyer_id"), col("buyer_email"), emails.join(", "))
+}
+
 /// The WHERE clause selecting the person's rows in `target`, and its text parameters after `$1` (the account id).
 fn selection(target: &Target, q: &Quoted) -> (String, Vec<String>) {
     let mut params: Vec<String> = Vec::new();
-    let next = |p: String, params: &mut Vec<String>| {
-        params.push(p);
-        format!("${}", params.len() + 1)
-    };
+    let next = next_param;
     let mut parts: Vec<String> = Vec::new();
     for rows in target.rows {
         match rows {
             Rows::Account(col) => parts.push(format!("{col} = $1")),
-            Rows::BuyerOrder(col) => parts.push(format!("{col} IN (SELECT id FROM orders WHERE buyer_id = $1)")),
+            Rows::BuyerOrder(col) => {
+                let orders = person_orders("", q, &mut params);
+                parts.push(format!("{col} IN (SELECT id FROM orders WHERE {orders})"));
+            }
+            Rows::GuestOrder => parts.push(guest_orders("", q, &mut params)),
             Rows::BuyerCart => parts.push("cart_id IN (SELECT id FROM carts WHERE buyer_id = $1)".into()),
             Rows::BuyerThread => {
                 parts.push("thread_id IN (SELECT id FROM message_threads WHERE buyer_id = $1)".into());
@@ -311,8 +354,9 @@ const OPEN_ORDER_STATUSES: &str = "'placed', 'paid', 'shipped', 'delivered', 'di
 /// Erases a buyer's personal data across every store, in one transaction, and records a tombstone
 /// (`email_key`: the caller's keyed hash of the account's normalised email, never the email).
 ///
-/// Refused (`ErasureRefused`) for a staff or operator account, for an account already erased, and while any of
-/// the buyer's orders is open or a dispute about one is open.
+/// Refused (`ErasureRefused`) for a staff or operator account, for an account already erased, while any of the
+/// person's orders (guest orders with the sign-in email included) is open or a dispute about one is open, and
+/// while a scam report the buyer filed is still open.
 pub async fn erase_buyer(db: &Db, account: AccountId, email_key: &str) -> Result<Erased> {
     let mut tx = db.begin_write().await?;
     if db.backend() == palisade_store::Backend::Postgres {
@@ -340,23 +384,7 @@ pub async fn erase_buyer(db: &Db, account: AccountId, email_key: &str) -> Result
     if done.is_some() {
         return Err(CommerceError::ErasureRefused("this account has already been erased".into()));
     }
-    let open: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM orders o WHERE o.buyer_id = $1 AND (o.status IN ({OPEN_ORDER_STATUSES}) \
-         OR EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id AND d.status <> 'decided'))"
-    )))
-    .bind(account.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    if open.0 > 0 {
-        return Err(CommerceError::ErasureRefused(format!(
-            "{} of your orders {} still open (awaiting payment, held in escrow, on its way or under dispute): the \
-             store's books need {} until {} complete. Ask again once every order is completed, refunded or cancelled.",
-            open.0,
-            if open.0 == 1 { "is" } else { "are" },
-            if open.0 == 1 { "it" } else { "them" },
-            if open.0 == 1 { "it is" } else { "they are" },
-        )));
-    }
+    refuse_while_open(&mut tx, account).await?;
     let now = db.now();
     let erased = erase_on(&mut tx, db, account, now, "account.erased").await?;
     sqlx::query("INSERT INTO erasure_tombstones (account_id, email_key, erased_at) VALUES ($1, $2, $3)")
@@ -370,6 +398,50 @@ pub async fn erase_buyer(db: &Db, account: AccountId, email_key: &str) -> Result
     Ok(erased)
 }
 
+/// Refuses (`ErasureRefused`) while one of the person's orders (their account's or a guest order with their
+/// sign-in email) is open or under an undecided dispute, or while a scam report they filed is still open (its
+/// evidence is their message thread, which erasure deletes). Read inside the erasure's transaction.
+async fn refuse_while_open(tx: &mut AnyConnection, account: AccountId) -> Result<()> {
+    let q = quoted(tx, account).await?;
+    let mut params = Vec::new();
+    let orders = person_orders("o", &q, &mut params);
+    let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM orders o WHERE {orders} AND (o.status IN ({OPEN_ORDER_STATUSES}) \
+         OR EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id AND d.status <> 'decided'))"
+    )))
+    .bind(account.to_string());
+    for p in params {
+        query = query.bind(p);
+    }
+    let open = query.fetch_one(&mut *tx).await?;
+    if open.0 > 0 {
+        return Err(CommerceError::ErasureRefused(format!(
+            "{} of your orders {} still open (awaiting payment, held in escrow, on its way or under dispute): the \
+             store's books need {} until {} complete. Ask again once every order is completed, refunded or cancelled.",
+            open.0,
+            if open.0 == 1 { "is" } else { "are" },
+            if open.0 == 1 { "it" } else { "them" },
+            if open.0 == 1 { "it is" } else { "they are" },
+        )));
+    }
+    // Open = not yet upheld or dismissed by an operator (`scam_reports::decide`).
+    let (reports,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM scam_reports WHERE reporter_id = $1 AND status = 'open'")
+            .bind(account.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+    if reports > 0 {
+        return Err(CommerceError::ErasureRefused(format!(
+            "{reports} of your scam reports {} still open: your messages with the seller are the evidence Palisade \
+             is reviewing, and erasing your account would delete them. Ask again once {} been decided (you will \
+             see the outcome on your account's Messages page, and by mail).",
+            if reports == 1 { "is" } else { "are" },
+            if reports == 1 { "it has" } else { "they have" },
+        )));
+    }
+    Ok(())
+}
+
 /// The erasure itself, inside the caller's transaction: every target's rows, and one audit event per store the
 /// person's orders, requests or carts touch plus one on the account's chain (`action`).
 async fn erase_on(
@@ -380,13 +452,17 @@ async fn erase_on(
     action_name: &str,
 ) -> Result<Erased> {
     let q = quoted(tx, account).await?;
-    let stores: Vec<(String,)> = sqlx::query_as(
-        "SELECT store_id FROM orders WHERE buyer_id = $1 UNION SELECT store_id FROM data_requests WHERE buyer_id = $1 \
+    let mut params = Vec::new();
+    let orders = person_orders("", &q, &mut params);
+    let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(format!(
+        "SELECT store_id FROM orders WHERE {orders} UNION SELECT store_id FROM data_requests WHERE buyer_id = $1 \
          UNION SELECT ci.store_id FROM cart_items ci JOIN carts c ON c.id = ci.cart_id WHERE c.buyer_id = $1",
-    )
-    .bind(account.to_string())
-    .fetch_all(&mut *tx)
-    .await?;
+    )))
+    .bind(account.to_string());
+    for p in params {
+        query = query.bind(p);
+    }
+    let stores: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
     let mut erased = Erased {
         account: account.to_string(),
         marker: marker(account),

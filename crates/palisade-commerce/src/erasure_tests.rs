@@ -46,6 +46,7 @@ fn every_target_names_real_tables_and_columns() {
                 Rows::Mentions(cs) => cs.to_vec(),
                 Rows::BuyerCart => vec!["cart_id"],
                 Rows::BuyerThread => vec!["thread_id"],
+                Rows::GuestOrder => vec!["buyer_id", "buyer_email"],
             };
             for c in cols {
                 assert!(columns.contains(&format!("{}.{c}", t.table)), "{}.{c} is not in the schema", t.table);
@@ -74,4 +75,33 @@ fn the_marker_is_stable_and_short() {
 #[test]
 fn like_patterns_escape_wildcards() {
     assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+}
+
+#[test]
+fn guest_orders_are_selected_in_orders_only_and_rows_that_follow_orders_come_first() {
+    let guest: Vec<&str> = TARGETS.iter().filter(|t| t.rows.contains(&Rows::GuestOrder)).map(|t| t.table).collect();
+    assert_eq!(guest, ["orders"]);
+    // A guest order is found by its email, which the anonymisation of `orders` replaces: every target that
+    // follows orders must run before it.
+    let at = |table: &str| TARGETS.iter().position(|t| t.table == table).unwrap();
+    for (i, t) in TARGETS.iter().enumerate() {
+        if t.rows.iter().any(|r| matches!(r, Rows::BuyerOrder(_))) {
+            assert!(i < at("orders"), "{} selects by order but runs after orders", t.table);
+        }
+    }
+}
+
+#[test]
+fn guest_orders_match_the_whole_address_never_a_pattern() {
+    let q = Quoted { emails: ["mei@buyer.example".to_owned()].into() };
+    let orders = TARGETS.iter().find(|t| t.table == "orders").unwrap();
+    let (sql, params) = selection(orders, &q);
+    assert_eq!(sql, "buyer_id = $1 OR (buyer_id IS NULL AND LOWER(TRIM(buyer_email)) IN ($2))");
+    assert_eq!(params, ["mei@buyer.example"]);
+    assert!(!sql.contains("LIKE"));
+    let reviews = TARGETS.iter().find(|t| t.table == "reviews").unwrap();
+    let (sql, _) = selection(reviews, &q);
+    assert!(sql.starts_with(
+        "order_id IN (SELECT id FROM orders WHERE (buyer_id = $1 OR (buyer_id IS NULL AND LOWER(TRIM(buyer_email)) IN ($2))))"
+    ), "{sql}");
 }

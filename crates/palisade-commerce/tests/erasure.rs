@@ -19,7 +19,7 @@ use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, OrderId, VariantId};
 use palisade_privacy::request::RequestKind;
 use palisade_store::outbox::{self, NewMail};
-use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
+use palisade_store::scope::{OperatorPrincipal, PlatformScope, StaffScope, StoreScope};
 use palisade_store::shield_events::{self, NewShieldEvent};
 use palisade_store::tenancy::{self, AccountKind, NewAccount, NewStore};
 use palisade_store::testing::TestDb;
@@ -135,8 +135,9 @@ struct World {
     va: VariantId,
 }
 
-/// A thread with the seller (her words and the seller's reply quoting them) and a scam report in her words.
-async fn talk_and_report(db: &Db, a: &StaffScope, mei: AccountId) {
+/// A thread with the seller (her words and the seller's reply quoting them) and a scam report in her words, about
+/// the reply; the report's id.
+async fn talk_and_report(db: &Db, a: &StaffScope, mei: AccountId) -> palisade_core::ReportId {
     let thread = messages::open(db, mei, a.store_id(), messages::About::default()).await.unwrap();
     messages::buyer_send(db, mei, thread, &format!("Please deliver to {MEI_STREET}")).await.unwrap();
     let reply = messages::store_send(db, a, thread, &format!("Noted: {MEI_STREET}")).await.unwrap();
@@ -148,7 +149,17 @@ async fn talk_and_report(db: &Db, a: &StaffScope, mei: AccountId) {
         &format!("They wanted me to pay by transfer, call me on {MEI_PHONE}"),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .id
+}
+
+async fn operator(db: &Db) -> OperatorPrincipal {
+    let op = NewAccount {
+        email: Email::parse("op@platform.example").unwrap(),
+        display_name: "Op".into(),
+        kind: AccountKind::Operator,
+    };
+    OperatorPrincipal::from_verified_operator(&tenancy::create_account(db, op).await.unwrap()).unwrap()
 }
 
 /// Two stores; Mei bought at both (orders completed), saved an address, asked one store for her data (answered
@@ -166,7 +177,10 @@ async fn world() -> World {
         complete(&db, s, o).await;
     }
     address_book::add(&db, mei, &address(MEI_NAME, MEI_STREET, MEI_PHONE)).await.unwrap();
-    talk_and_report(&db, &a, mei).await;
+    let report = talk_and_report(&db, &a, mei).await;
+    // Decided: an open report would (rightly) refuse her erasure.
+    let op = operator(&db).await;
+    scam_reports::decide(&db, &op, report, scam_reports::Action::Warn, "checked").await.unwrap();
     let batch = data_requests::request_in_account(&db, mei, RequestKind::Access, "All my data please").await.unwrap();
     for id in &batch.requests {
         for s in [&a, &b] {
@@ -569,4 +583,126 @@ async fn erasing_one_buyer_never_deletes_rows_that_only_resemble_them() {
         sqlx::query_as("SELECT COUNT(*) FROM login_throttle").fetch_one(w.db.pool()).await.unwrap();
     assert_eq!(throttles, 2, "sign-in throttles of others stay");
     let _ = (&w.b, w.mei, w.tan);
+}
+
+/// Review finding: erasure destroyed the evidence of an open scam report (the buyer's thread with the seller). While
+/// a report she filed is open, erasure is refused and nothing changes; once an operator decides it, she is erased.
+#[tokio::test]
+async fn an_open_scam_report_refuses_erasure_until_it_is_decided() {
+    let w = world().await;
+    let thread = messages::open(&w.db, w.mei, w.a.store_id(), messages::About::default()).await.unwrap();
+    messages::buyer_send(&w.db, w.mei, thread, "Is this genuine?").await.unwrap();
+    let reply = messages::store_send(&w.db, &w.a, thread, "Pay me on PayNow instead").await.unwrap();
+    let report = scam_reports::file(
+        &w.db,
+        w.mei,
+        scam_reports::Subject::Message(reply.id),
+        "off_platform_payment",
+        "They asked for PayNow",
+    )
+    .await
+    .unwrap()
+    .id;
+    let count = |db: Db| async move {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE thread_id = $1")
+            .bind(thread.to_string())
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        n
+    };
+    let before = count((*w.db).clone()).await;
+    assert!(before >= 2);
+    let refused = erasure::erase_buyer(&w.db, w.mei, "k").await;
+    match refused {
+        Err(CommerceError::ErasureRefused(m)) => assert!(m.contains("scam report") && m.contains("still open"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!erasure::is_erased(&w.db, w.mei).await.unwrap());
+    assert_eq!(count((*w.db).clone()).await, before, "the evidence stays");
+    let (details,): (String,) = sqlx::query_as("SELECT details FROM scam_reports WHERE id = $1")
+        .bind(report.to_string())
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(details, "They asked for PayNow");
+
+    // Dismissed (or upheld): no longer open, so the erasure goes ahead and the thread goes with it.
+    let op = tenancy::find_account_by_email(&w.db, &Email::parse("op@platform.example").unwrap())
+        .await
+        .unwrap()
+        .and_then(|a| OperatorPrincipal::from_verified_operator(&a))
+        .unwrap();
+    scam_reports::decide(&w.db, &op, report, scam_reports::Action::Dismiss, "nothing found").await.unwrap();
+    erasure::erase_buyer(&w.db, w.mei, "k").await.unwrap();
+    assert_eq!(count((*w.db).clone()).await, 0);
+    assert!(residue::scan(&w.db, &mei_values()).await.unwrap().is_empty());
+}
+
+const GUEST_EMAIL: &str = "mei@buyer.example";
+
+/// A guest order (no account) at `store` with `email`, completed unless `open`.
+async fn guest_order(db: &Db, store: &StaffScope, email: &str, v: VariantId, key: &str, open: bool) -> OrderId {
+    let scope = StoreScope::shopper(store.store_id(), None);
+    let req = Checkout {
+        guest_proof: Some(format!("proof-{key}")),
+        email: Email::parse(email).unwrap(),
+        address: address(MEI_NAME, MEI_STREET, MEI_PHONE),
+        lines: vec![Line { variant_id: v, quantity: 1 }],
+        idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
+        card: card("4242424242424242", "12/30", "123"),
+        fingerprints: Fingerprints::default(),
+    };
+    let id = orders::checkout(db, &TestGateway, &scope, req).await.unwrap().order.id;
+    if !open {
+        complete(db, store, id).await;
+    }
+    id
+}
+
+async fn order_row(db: &Db, id: OrderId) -> (Option<String>, String, String, Option<String>) {
+    sqlx::query_as("SELECT buyer_id, buyer_email, address, tracking_no FROM orders WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+/// Review finding: guest orders placed with the account's sign-in email (any case) are the person's too: an open
+/// one refuses the erasure, and once complete the erasure anonymises it with the account's marker. A guest order
+/// whose email merely contains the address (`xmei@…`) is someone else's and stays as it was.
+#[tokio::test]
+async fn guest_orders_with_the_sign_in_email_are_erased_and_lookalikes_are_not() {
+    let (db, _clock) = TestDb::manual().await;
+    let a = store(&db, "alpha").await;
+    let v = product(&db, &a).await;
+    let mine = guest_order(&db, &a, "Mei@Buyer.Example", v, "g1", false).await;
+    let other = guest_order(&db, &a, &format!("x{GUEST_EMAIL}"), v, "g2", false).await;
+    let open = guest_order(&db, &a, GUEST_EMAIL, v, "g3", true).await;
+    let mei = account(&db, GUEST_EMAIL, MEI_NAME, AccountKind::Buyer).await;
+    let other_before = order_row(&db, other).await;
+
+    // The open guest order counts as hers: refused, nothing changed.
+    let refused = erasure::erase_buyer(&db, mei, "k").await;
+    match refused {
+        Err(CommerceError::ErasureRefused(m)) => assert!(m.contains("still open"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(order_row(&db, mine).await.1.eq_ignore_ascii_case(GUEST_EMAIL));
+    complete(&db, &a, open).await;
+
+    let erased = erasure::erase_buyer(&db, mei, "k").await.unwrap();
+    assert_eq!(erased.stores, 1, "the guest orders' store has its audit event");
+    let m = erasure::marker(mei);
+    for id in [mine, open] {
+        let (buyer, email, address, tracking) = order_row(&db, id).await;
+        assert_eq!(buyer, None, "a guest order stays a guest order");
+        assert_eq!(email, erasure::marker_email(mei));
+        assert!(address.contains(&m) && !address.contains(MEI_STREET), "{address}");
+        assert_eq!(tracking, None);
+    }
+    assert_eq!(order_row(&db, other).await, other_before, "xmei@… is someone else");
+    let left = residue::scan(&db, &[MEI_STREET, MEI_PHONE]).await.unwrap();
+    assert!(left.iter().all(|r| r.table == "orders"), "only the other guest's order holds these values: {left:?}");
+    assert!(residue::scan(&db, &[MEI_NAME]).await.unwrap().iter().all(|r| r.table == "orders"));
 }

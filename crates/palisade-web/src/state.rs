@@ -113,6 +113,9 @@ pub struct Shared {
     pub gov_records: Arc<dyn palisade_commerce::verification::GovernmentRecords>,
     /// Seals sellers' verification documents at rest (from the master key); `None` refuses uploads (fail closed).
     pub document_sealer: Option<Arc<palisade_store::seal::Sealer>>,
+    /// Writes erasure tombstones into the backup repositories right after an erasure, so a restore into a new
+    /// directory re-applies it (`palisade_backup::tombstones`); `None` leaves it to the next snapshot run.
+    pub tombstone_journal: Option<Arc<palisade_backup::tombstones::Journal>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -157,6 +160,7 @@ impl AppState {
             card_guard: Arc::new(crate::services::card_testing::CardGuard::new(db_clock)),
             gov_records: Arc::new(palisade_commerce::verification::TestRegistry),
             document_sealer: None,
+            tombstone_journal: None,
         })))
     }
 
@@ -172,6 +176,13 @@ impl AppState {
         self.shared_mut().export_sealer = Some(Arc::new(palisade_backup::store_exports::passphrase_sealer(master_key)));
         self.shared_mut().document_sealer =
             Some(Arc::new(palisade_store::seal::Sealer::new(master_key, crate::services::verification::SEAL_PURPOSE)));
+        self
+    }
+
+    /// Writes erasure tombstones into the backup repositories right after each erasure.
+    #[must_use]
+    pub fn with_tombstone_journal(mut self, journal: Arc<palisade_backup::tombstones::Journal>) -> Self {
+        self.shared_mut().tombstone_journal = Some(journal);
         self
     }
 

@@ -85,6 +85,16 @@ pub fn identity(settings: &Settings, explicit: Option<&Path>) -> anyhow::Result<
     Ok(Identity::load(&path)?)
 }
 
+/// Writes erasure tombstones into every target right after an erasure (`palisade_backup::tombstones`): the
+/// recipients and the chunk key only, like a snapshot run.
+pub fn tombstone_journal(
+    settings: &Settings,
+    master_key: &secrets::MasterKey,
+) -> anyhow::Result<palisade_backup::tombstones::Journal> {
+    let (recipients, _) = recipients(settings)?;
+    Ok(palisade_backup::tombstones::Journal::new(targets(settings)?, recipients, ChunkKey::derive(master_key.expose())))
+}
+
 /// What one target's run produced.
 pub struct TargetOutcome {
     pub target: Target,
@@ -356,6 +366,24 @@ impl BackupJobs {
             }
         }
         if failures.is_empty() { Ok(()) } else { Err(JobError::Failed(failures.join("; "))) }
+    }
+
+    /// Writes the erasure tombstones a repository lacks into every target (after the retention job). Failures are
+    /// logged (by target) and left to the next snapshot run, which writes every missing tombstone before its
+    /// manifest; returns how many targets failed.
+    pub async fn record_tombstones(&self, db: &Db) -> usize {
+        let journal = match self
+            .master_key()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|k| tombstone_journal(&self.settings, &k))
+        {
+            Ok(journal) => journal,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "erasure tombstones could not be written to the backup repositories; the next snapshot retries");
+                return 1;
+            }
+        };
+        journal.record(db).await
     }
 
     pub async fn drill(&self, db: &Db) -> JobResult {

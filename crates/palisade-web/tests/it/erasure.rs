@@ -180,3 +180,150 @@ async fn the_operator_sees_retention_runs_and_nobody_else_does() {
         assert!(!res.text().await.unwrap().contains("abandoned_carts"));
     }
 }
+
+/// Review finding: while a scam report the buyer filed is open, the erasure form refuses (409 `erasure_refused`,
+/// saying why) and the report's evidence — the thread with the seller — stays; once the operator decides the
+/// report in the console, the same form erases the buyer.
+#[tokio::test]
+async fn an_open_scam_report_refuses_erasure_through_the_form_until_the_operator_decides() {
+    let app = TestApp::start().await;
+    let (a, a_scope, _owner) = owner_of(&app, "alpha").await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    let thread = palisade_commerce::messages::open(&app.db, erin.id, a.id, Default::default()).await.unwrap();
+    palisade_commerce::messages::buyer_send(&app.db, erin.id, thread, "Is it genuine?").await.unwrap();
+    let reply =
+        palisade_commerce::messages::store_send(&app.db, &a_scope, thread, "Pay me by PayNow instead").await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/account/reports"))
+        .csrf(&app, &cookie)
+        .form(&[("message", reply.id.to_string().as_str()), ("category", "off_platform_payment")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let messages = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE thread_id = $1")
+                .bind(thread.to_string())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!(messages(&app).await, 2);
+
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert_eq!(code_of(&html).as_deref(), Some("erasure_refused"));
+    assert!(html.contains("scam report") && html.contains("still open"), "{html}");
+    assert!(!erasure::is_erased(&app.db, erin.id).await.unwrap());
+    assert_eq!(messages(&app).await, 2, "the evidence stays");
+
+    let (report,): (String,) = sqlx::query_as("SELECT id FROM scam_reports").fetch_one(app.db.pool()).await.unwrap();
+    let console = app.console_cookie().await;
+    let res = app
+        .client
+        .post(app.url(&format!("/console/reports/{report}/decide")))
+        .csrf(&app, &console)
+        .form(&[("action", "dismiss")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(erasure::is_erased(&app.db, erin.id).await.unwrap());
+    assert_eq!(messages(&app).await, 0);
+}
+
+/// Review finding: an order Erin placed as a guest with her sign-in email, before she registered, is erased with
+/// her account through the form; a guest order of `xerin.q@…` (her address as a substring) is not.
+#[tokio::test]
+async fn the_form_also_erases_guest_orders_with_the_sign_in_email() {
+    let app = TestApp::start().await;
+    let (_a, a_scope, _owner) = owner_of(&app, "alpha").await;
+    let v = listing("oolong").sku("OOL-1").create(&app, &a_scope).await.variants[0].id;
+    let guest = |email: &'static str, key: &'static str| {
+        let (app, scope) = (&app, &a_scope);
+        async move {
+            let req = Checkout {
+                guest_proof: Some(format!("proof-{key}")),
+                email: Email::parse(email).unwrap(),
+                address: palisade_commerce::address::ShippingAddress::parse(
+                    palisade_commerce::address::AddressFields {
+                        name: "Erin Quartermain",
+                        line1: "44 Quartermain Close",
+                        line2: "",
+                        city: "Singapore",
+                        postcode: "018989",
+                        country: "Singapore",
+                    },
+                )
+                .unwrap(),
+                lines: vec![Line { variant_id: v, quantity: 1 }],
+                idempotency_key: palisade_commerce::idempotency::IdempotencyKey::parse(key).unwrap(),
+                card: card("4242424242424242", "12/30", "123"),
+                fingerprints: Fingerprints::default(),
+            };
+            let shopper = StoreScope::shopper(scope.store_id(), None);
+            let id = orders::checkout(&app.db, &TestGateway, &shopper, req).await.unwrap().order.id;
+            complete(app, scope, id).await;
+            id
+        }
+    };
+    let mine = guest("erin.q@buyer.example", "g1").await;
+    let other = guest("xerin.q@buyer.example", "g2").await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let email_of = |id: OrderId| {
+        let db = app.db.clone();
+        async move {
+            let (e,): (String,) = sqlx::query_as("SELECT buyer_email FROM orders WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            e
+        }
+    };
+    assert_eq!(email_of(mine).await, erasure::marker_email(erin.id));
+    assert_eq!(email_of(other).await, "xerin.q@buyer.example");
+}
+
+/// Review finding: a restore into a new directory brought erased people back. With backup repositories
+/// configured (as `palisade serve` does), the erasure form writes the tombstone into each one at once — sealed,
+/// named by a keyed hash — so a restore can re-apply it even after the live database is lost.
+#[tokio::test]
+async fn the_form_writes_the_tombstone_into_the_backup_repository() {
+    use palisade_backup::keys::{ChunkKey, Identity, Recipients, ensure_key_pair};
+    use palisade_backup::tombstones::{self, Journal};
+    use palisade_backup::{Repository, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ensure_key_pair(&dir.path().join("keys")).unwrap();
+    let recipients = std::sync::Arc::new(Recipients::load(&keys.recipients).unwrap());
+    let target = Target::Dir(dir.path().join("repo"));
+    let master = [7u8; 32];
+    let journal = Journal::new(vec![target.clone()], recipients, ChunkKey::derive(&master));
+    let journal = std::sync::Arc::new(journal);
+    let app = TestApp::start_adjusted(
+        palisade_web::WebConfig::default(),
+        move |s| s.with_tombstone_journal(journal),
+        |r, _| r,
+    )
+    .await;
+    let (erin, cookie) = buyer("erin.q@buyer.example").signed_in(&app).await;
+    let res = erase(&app, &cookie, &[("password", PW), ("confirm", "erase")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let repo = Repository::open(&target).await.unwrap();
+    let identity = Identity::load(&keys.identity).unwrap();
+    let stored = tombstones::read(&repo, &identity, &ChunkKey::derive(&master)).await.unwrap();
+    assert_eq!(stored, erasure::tombstones(&app.db).await.unwrap());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].account_id, erin.id.to_string());
+    assert!(!stored[0].email_key.contains("erin"));
+}

@@ -321,8 +321,9 @@ async fn restore_to(
     );
     println!("  schema: version {} → {}", report.schema_from, report.schema_to);
     println!(
-        "  erasures: {} tombstones re-applied ({} erased accounts were in the snapshot and were erased again)",
-        report.tombstones, report.erasures_reapplied
+        "  erasures: {} tombstones re-applied, {} of them from the repository ({} erased accounts were in the \
+         snapshot and were erased again)",
+        report.tombstones, report.repository_tombstones, report.erasures_reapplied
     );
     println!(
         "Done in {:.1} s. Start it with: palisade serve --data-dir {}{}",

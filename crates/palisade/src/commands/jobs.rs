@@ -36,7 +36,7 @@ pub fn handlers(
 ) -> Handlers {
     let mut h = Handlers::default();
     register_awareness(&mut h, &public_url, &registry, &facts, &links);
-    register_privacy(&mut h, &public_url, &links);
+    register_privacy(&mut h, &public_url, &links, &backups);
     let mail_url = public_url.clone();
     h.register(palisade_commerce::notify::ORDER_MAIL_JOB, move |ctx: JobContext| {
         let (links, url) = (Arc::clone(&links), mail_url.clone());
@@ -152,11 +152,17 @@ fn register_awareness(
 }
 
 /// PDPA jobs: reminders of access and correction requests on days 7, 21 and 28, and the overdue notice.
-fn register_privacy(h: &mut Handlers, public_url: &str, links: &Arc<palisade_identity::links::LinkSigner>) {
+fn register_privacy(
+    h: &mut Handlers,
+    public_url: &str,
+    links: &Arc<palisade_identity::links::LinkSigner>,
+    backups: &Arc<crate::backups::BackupJobs>,
+) {
     let login = format!("{}/login", public_url.trim_end_matches('/'));
     let links = Arc::clone(links);
+    let backups = Arc::clone(backups);
     h.register(palisade_commerce::retention::RETENTION_JOB, move |ctx: JobContext| {
-        let (login, links) = (login.clone(), Arc::clone(&links));
+        let (login, links, backups) = (login.clone(), Arc::clone(&links), Arc::clone(&backups));
         async move {
             let key = move |email: &str| tombstone_key(&links, email);
             let run = palisade_commerce::retention::run(
@@ -169,6 +175,10 @@ fn register_privacy(h: &mut Handlers, public_url: &str, links: &Arc<palisade_ide
             .await
             .map_err(jobs::JobError::failed)?;
             tracing::info!(retention.run = %run.id, "personal data retention run");
+            // The tombstones of anyone it erased into the backup repositories, so a restore into a new directory
+            // keeps them erased. Every run (a no-op when the repositories have them all), so one missed by an
+            // earlier run is written too; a target that fails is logged and the next snapshot run retries.
+            backups.record_tombstones(&ctx.db).await;
             Ok(())
         }
     });

@@ -21,6 +21,18 @@ pub async fn retention(global: &GlobalArgs, mode: Mode) -> anyhow::Result<ExitCo
         Ok::<_, palisade_commerce::CommerceError>((run, recent))
     }
     .await;
+    if result.is_ok() && mode == Mode::Apply {
+        // Anyone erased now has a tombstone in the backup repositories too (failures are logged per target; the
+        // next snapshot run writes what is missing).
+        match crate::backups::tombstone_journal(&inst.settings, &inst.master_key) {
+            Ok(journal) => {
+                journal.record(&inst.db).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "erasure tombstones not written to the backup repositories")
+            }
+        }
+    }
     inst.db.close().await;
     let (run, recent) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("Retention {} ({}):", if mode == Mode::DryRun { "dry run — nothing changed" } else { "run" }, run.id);

@@ -300,7 +300,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let reported = web.clone();
     let state = AppState::new(db.clone(), inst.registry, inst.facts, web, identity, objects)
         .context("loading page templates")?
-        .with_master_key(inst.master_key.expose());
+        .with_master_key(inst.master_key.expose())
+        .with_tombstone_journal(Arc::new(crate::backups::tombstone_journal(&inst.settings, &inst.master_key)?));
     let state = with_optional_services(state, geoip, limiter);
     let _ = web_state.set(state.clone());
     let app = palisade_web::router(state);

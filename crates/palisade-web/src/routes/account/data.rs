@@ -157,6 +157,11 @@ async fn erase(
     let key = tombstone_email_key(&state, &s.account.email);
     match erasure::erase_buyer(&state.db, s.account.id, &key).await {
         Ok(_) => {
+            // The tombstone into the backup repositories too, so a restore into a new directory cannot bring the
+            // buyer back. Already committed: a failure is logged by the journal and the next snapshot retries.
+            if let Some(journal) = &state.tombstone_journal {
+                journal.record(&state.db).await;
+            }
             let mut res = shop_page(&state, &headers, None, "message.html", json!({
                 "title": "Your account has been erased",
                 "message": "Your account is closed and you are signed out. Your name, email, addresses, saved details \
