@@ -35,6 +35,7 @@ pub mod rich_text;
 pub mod safety;
 pub mod scam_reports;
 pub mod theme_output;
+pub mod tsr;
 pub mod themes;
 pub mod verification;
 pub mod webhooks;
