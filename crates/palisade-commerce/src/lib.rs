@@ -35,8 +35,8 @@ pub mod rich_text;
 pub mod safety;
 pub mod scam_reports;
 pub mod theme_output;
-pub mod tsr;
 pub mod themes;
+pub mod tsr;
 pub mod verification;
 pub mod webhooks;
 

@@ -72,8 +72,7 @@ pub async fn figures(db: &Db, _operator: &OperatorPrincipal) -> Result<Figures> 
          WHERE v.store_id = p.store_id AND v.state = 'verified') THEN p.store_id END) FROM payouts p",
     )
     .fetch_one(db.pool())
-    .await
-    ?;
+    .await?;
     Ok(Figures {
         window_days: WINDOW_DAYS,
         stores_with_payouts,

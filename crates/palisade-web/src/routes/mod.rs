@@ -51,7 +51,6 @@ pub fn router(state: AppState) -> Router {
         .merge(console::updates::routes())
         .merge(console::assessment::routes())
         .merge(console::tsr::routes())
-        .merge(console::tsr::routes())
         .merge(assets::routes())
         .merge(storefront::catalog::routes())
         .merge(storefront::checkout::routes())

@@ -235,7 +235,12 @@ pub const PDPA: View = View {
             Where no live control checks an obligation yet, the checklist says so.",
     items: &[
         with_gap(
-            item("consent", "Consent, purpose and notification (s13–s20)", "Collect personal data with consent for a notified purpose.", &[]),
+            item(
+                "consent",
+                "Consent, purpose and notification (s13–s20)",
+                "Collect personal data with consent for a notified purpose.",
+                &[],
+            ),
             "recording customers' consent and the purposes notified: no live control yet",
         ),
         item(
@@ -323,14 +328,22 @@ pub const TSR_FEATURES: &[Feature] = &[
     Feature {
         key: "secure-payment",
         title: "Secure payment",
-        controls: &["platform.payment-page-integrity", "platform.escrow-ledger-balanced", "platform.card-testing-protection"],
+        controls: &[
+            "platform.payment-page-integrity",
+            "platform.escrow-ledger-balanced",
+            "platform.card-testing-protection",
+        ],
     },
     Feature {
         key: "records",
         title: "Keeping transaction records and user data",
         controls: &["platform.audit-chain-intact", "platform.retention-runs", "platform.backup-verified"],
     },
-    Feature { key: "reporting-disputes", title: "Reporting and dispute resolution", controls: &["platform.reports-triaged"] },
+    Feature {
+        key: "reporting-disputes",
+        title: "Reporting and dispute resolution",
+        controls: &["platform.reports-triaged"],
+    },
 ];
 
 /// Every control id the static tables name (a test checks each is registered).
@@ -419,7 +432,15 @@ fn status(evidence: &[Evidence], design: Option<&DesignFact>, gap: bool) -> &'st
     }
 }
 
-fn assess(report: &Report, key: &'static str, title: &'static str, what: &'static str, controls: &[&'static str], gap: Option<&'static str>, design: Option<DesignFact>) -> Assessed {
+fn assess(
+    report: &Report,
+    key: &'static str,
+    title: &'static str,
+    what: &'static str,
+    controls: &[&'static str],
+    gap: Option<&'static str>,
+    design: Option<DesignFact>,
+) -> Assessed {
     let evidence: Vec<Evidence> = controls.iter().map(|id| evidence(report, id)).collect();
     let status = status(&evidence, design.as_ref(), gap.is_some());
     Assessed { key, title, what, status, evidence, design, gap, figures: Vec::new() }
@@ -440,8 +461,15 @@ pub fn evaluate_tsr(report: &Report, f: &palisade_commerce::tsr::Figures) -> Vec
     let pct = |n: i64, d: i64| {
         if d == 0 { "none in the window".to_owned() } else { format!("{n} of {d} ({}%)", n * 100 / d) }
     };
-    let hours = |ms: Option<i64>| ms.map_or_else(|| "nothing decided in the window".to_owned(), |m| format!("{:.1} hours", m as f64 / 3_600_000.0));
-    let when = |t: Option<palisade_core::time::Timestamp>| t.map_or_else(|| "none in the window".to_owned(), |t| palisade_core::zone::StoreZone::default().local(t));
+    let hours = |ms: Option<i64>| {
+        ms.map_or_else(
+            || "nothing decided in the window".to_owned(),
+            |m| format!("{:.1} hours", m as f64 / 3_600_000.0),
+        )
+    };
+    let when = |t: Option<palisade_core::time::Timestamp>| {
+        t.map_or_else(|| "none in the window".to_owned(), |t| palisade_core::zone::StoreZone::default().local(t))
+    };
     TSR_FEATURES
         .iter()
         .map(|feat| {
@@ -471,7 +499,8 @@ pub fn evaluate_tsr(report: &Report, f: &palisade_commerce::tsr::Figures) -> Vec
                     ("Average time from dispute to decision".into(), hours(f.dispute_avg_decision_ms)),
                     (
                         "Scam reports per 10,000 orders".into(),
-                        f.reports_per_10k_orders().map_or_else(|| "no orders in the window".into(), |r| format!("{r:.1}")),
+                        f.reports_per_10k_orders()
+                            .map_or_else(|| "no orders in the window".into(), |r| format!("{r:.1}")),
                     ),
                 ],
                 _ => Vec::new(),

@@ -158,7 +158,8 @@ pub(crate) async fn copy_from(form: Result<Multipart, MultipartRejection>) -> Re
 pub(crate) fn verdict(hashes: &[String], found: Option<&audit::AuditEvent>) -> Value {
     match found {
         Some(e) => {
-            let title = serde_json::from_str::<Value>(&e.details).ok().and_then(|d| d["title"].as_str().map(str::to_owned));
+            let title =
+                serde_json::from_str::<Value>(&e.details).ok().and_then(|d| d["title"].as_str().map(str::to_owned));
             let hash = e.target.trim_start_matches("sha256:").replace(':', "");
             json!({"found": true, "hash": hash, "at": e.at, "title": title})
         }
@@ -176,7 +177,8 @@ pub(crate) async fn verify(
     let hashes = compliance::candidate_hashes(&bytes);
     let mut found = None;
     for h in &hashes {
-        found = audit::find_store(&state.db, &access.membership.scope, EXPORT_ACTION, &compliance::hash_target(h)).await?;
+        found =
+            audit::find_store(&state.db, &access.membership.scope, EXPORT_ACTION, &compliance::hash_target(h)).await?;
         if found.is_some() {
             break;
         }

@@ -37,7 +37,11 @@ async fn assessed(
     Ok((compliance::evaluate_tsr(&report, &figures), report.evaluated_at))
 }
 
-async fn show(state: &AppState, op: &palisade_store::scope::OperatorPrincipal, verify: Option<Value>) -> Result<Html<String>, PageError> {
+async fn show(
+    state: &AppState,
+    op: &palisade_store::scope::OperatorPrincipal,
+    verify: Option<Value>,
+) -> Result<Html<String>, PageError> {
     let (items, _) = assessed(state, op).await?;
     let page = state.templates.render(
         "console_tsr.html",
@@ -82,7 +86,8 @@ async fn verify(
     let hashes = compliance::candidate_hashes(&bytes);
     let mut found = None;
     for h in &hashes {
-        found = audit::find_platform(&state.db, &op.platform_scope(), EXPORT_ACTION, &compliance::hash_target(h)).await?;
+        found =
+            audit::find_platform(&state.db, &op.platform_scope(), EXPORT_ACTION, &compliance::hash_target(h)).await?;
         if found.is_some() {
             break;
         }
