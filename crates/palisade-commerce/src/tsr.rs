@@ -73,7 +73,7 @@ pub async fn figures(db: &Db, _operator: &OperatorPrincipal) -> Result<Figures> 
     )
     .fetch_one(db.pool())
     .await?;
-    Ok(Figures {
+    let mut f = Figures {
         window_days: WINDOW_DAYS,
         stores_with_payouts,
         stores_with_payouts_verified,
@@ -99,60 +99,50 @@ pub async fn figures(db: &Db, _operator: &OperatorPrincipal) -> Result<Figures> 
             since,
         )
         .await?,
-        orders_held: one(
-            db,
-            "SELECT COUNT(*) FROM orders WHERE created_at >= $1 AND review_state <> 'none'",
-            since,
-        )
-        .await?,
-        reports: one(db, "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1", since).await?,
-        reports_decided: one(
-            db,
-            "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1 AND decided_at IS NOT NULL",
-            since,
-        )
-        .await?,
-        reports_decided_in_target: one(
-            db,
-            "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1 AND decided_at IS NOT NULL AND decided_at <= due_at",
-            since,
-        )
-        .await?,
-        reports_overdue: crate::scam_reports::overdue_count(db).await?,
-        report_avg_decision_ms: optional(
-            db,
-            "SELECT CAST(AVG(decided_at - created_at) AS BIGINT) FROM scam_reports WHERE created_at >= $1 \
+        orders_held: one(db, "SELECT COUNT(*) FROM orders WHERE created_at >= $1 AND review_state <> 'none'", since)
+            .await?,
+        ..Figures::default()
+    };
+    cases(db, since, &mut f).await?;
+    Ok(f)
+}
+
+/// Scam reports, disputes and record keeping.
+async fn cases(db: &Db, since: i64, f: &mut Figures) -> Result<()> {
+    f.reports = one(db, "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1", since).await?;
+    f.reports_decided =
+        one(db, "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1 AND decided_at IS NOT NULL", since).await?;
+    f.reports_decided_in_target = one(
+        db,
+        "SELECT COUNT(*) FROM scam_reports WHERE created_at >= $1 AND decided_at IS NOT NULL AND decided_at <= due_at",
+        since,
+    )
+    .await?;
+    f.reports_overdue = crate::scam_reports::overdue_count(db).await?;
+    f.report_avg_decision_ms = optional(
+        db,
+        "SELECT CAST(AVG(decided_at - created_at) AS BIGINT) FROM scam_reports WHERE created_at >= $1 \
              AND decided_at IS NOT NULL",
-            since,
-        )
-        .await?,
-        disputes: one(db, "SELECT COUNT(*) FROM disputes WHERE created_at >= $1", since).await?,
-        disputes_decided: one(
-            db,
-            "SELECT COUNT(*) FROM disputes WHERE created_at >= $1 AND status = 'decided'",
-            since,
-        )
-        .await?,
-        dispute_avg_decision_ms: optional(
-            db,
-            "SELECT CAST(AVG(updated_at - created_at) AS BIGINT) FROM disputes WHERE created_at >= $1 \
+        since,
+    )
+    .await?;
+    f.disputes = one(db, "SELECT COUNT(*) FROM disputes WHERE created_at >= $1", since).await?;
+    f.disputes_decided =
+        one(db, "SELECT COUNT(*) FROM disputes WHERE created_at >= $1 AND status = 'decided'", since).await?;
+    f.dispute_avg_decision_ms = optional(
+        db,
+        "SELECT CAST(AVG(updated_at - created_at) AS BIGINT) FROM disputes WHERE created_at >= $1 \
              AND status = 'decided'",
-            since,
-        )
-        .await?,
-        last_retention_run: optional(
-            db,
-            "SELECT MAX(ran_at) FROM retention_runs WHERE dry_run = 0 AND ran_at >= $1",
-            since,
-        )
-        .await?
-        .map(Timestamp),
-        last_backup: optional(
-            db,
-            "SELECT MAX(finished_at) FROM backup_runs WHERE outcome <> 'failed' AND finished_at >= $1",
-            since,
-        )
-        .await?
-        .map(Timestamp),
-    })
+        since,
+    )
+    .await?;
+    f.last_retention_run =
+        optional(db, "SELECT MAX(ran_at) FROM retention_runs WHERE dry_run = 0 AND ran_at >= $1", since)
+            .await?
+            .map(Timestamp);
+    f.last_backup =
+        optional(db, "SELECT MAX(finished_at) FROM backup_runs WHERE outcome <> 'failed' AND finished_at >= $1", since)
+            .await?
+            .map(Timestamp);
+    Ok(())
 }

@@ -412,7 +412,7 @@ fn evidence(report: &Report, id: &'static str) -> Evidence {
 
 /// The status of an item from its evidence: all applicable met (and no gap, and the design fact holding) is
 /// `met`; none met is `not met`; anything between is `partly`; nothing to evaluate is `no live control yet`.
-fn status(evidence: &[Evidence], design: Option<&DesignFact>, gap: bool) -> &'static str {
+fn status(evidence: &[Evidence], design: Option<&DesignFact>, gap: Option<&str>) -> &'static str {
     let applicable: Vec<&Evidence> = evidence.iter().filter(|e| e.state != "not applicable").collect();
     let mut met = applicable.iter().filter(|e| e.state == "met").count();
     let mut total = applicable.len();
@@ -423,7 +423,7 @@ fn status(evidence: &[Evidence], design: Option<&DesignFact>, gap: bool) -> &'st
     if total == 0 {
         return "no live control yet";
     }
-    if met == total && !gap {
+    if met == total && gap.is_none() {
         "met"
     } else if met == 0 {
         "not met"
@@ -442,7 +442,7 @@ fn assess(
     design: Option<DesignFact>,
 ) -> Assessed {
     let evidence: Vec<Evidence> = controls.iter().map(|id| evidence(report, id)).collect();
-    let status = status(&evidence, design.as_ref(), gap.is_some());
+    let status = status(&evidence, design.as_ref(), gap);
     Assessed { key, title, what, status, evidence, design, gap, figures: Vec::new() }
 }
 
@@ -550,10 +550,10 @@ mod tests {
 
     #[test]
     fn an_item_without_controls_is_never_met() {
-        assert_eq!(status(&[], None, true), "no live control yet");
+        assert_eq!(status(&[], None, Some("gap")), "no live control yet");
         let met = Evidence { id: "x", title: String::new(), state: "met", detail: String::new(), references: vec![] };
-        assert_eq!(status(std::slice::from_ref(&met), None, false), "met");
-        assert_eq!(status(std::slice::from_ref(&met), None, true), "partly");
+        assert_eq!(status(std::slice::from_ref(&met), None, None), "met");
+        assert_eq!(status(std::slice::from_ref(&met), None, Some("gap")), "partly");
         assert!(payment_page_is_platform().holds);
     }
 }

@@ -196,15 +196,38 @@ async fn a_stores_compliance_views_are_its_own() {
 #[tokio::test]
 async fn the_tsr_self_assessment_is_the_operators() {
     let app = TestApp::start().await;
-    let (_, _, merchant) = owner_of(&app, "alpha").await;
+    let (s, _, merchant) = owner_of(&app, "alpha").await;
     let res = app.client.get(app.url("/console/tsr")).header("cookie", &merchant).send().await.unwrap();
     assert_ne!(res.status(), StatusCode::OK, "a merchant does not get the console page");
     let res =
         app.client.post(app.url("/console/tsr/export")).csrf(&app, &merchant).form(&[("x", "")]).send().await.unwrap();
     assert_ne!(res.status(), StatusCode::OK);
     let console = app.console_cookie().await;
+    let (_, before) = page(&app, "/console/tsr", &console).await;
+    assert!(before.contains("Scam reports filed: <strong>0</strong>"), "{before}");
+    // A buyer reports the store: the figure follows the table.
+    let buyer = tenancy::create_account(
+        &app.db,
+        tenancy::NewAccount {
+            email: palisade_core::text::Email::parse("buyer@tsr.example").unwrap(),
+            display_name: "Buyer".into(),
+            kind: tenancy::AccountKind::Buyer,
+        },
+    )
+    .await
+    .unwrap();
+    palisade_commerce::scam_reports::file(
+        &app.db,
+        buyer.id,
+        palisade_commerce::scam_reports::Subject::Store(s.id),
+        "misleading",
+        "prices change at checkout",
+    )
+    .await
+    .unwrap();
     let (status, html) = page(&app, "/console/tsr", &console).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Scam reports filed: <strong>1</strong>"));
     for feature in [
         "Verifying seller authenticity",
         "Monitoring fraudulent seller behaviour",

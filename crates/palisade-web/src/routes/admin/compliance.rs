@@ -158,8 +158,9 @@ pub(crate) async fn copy_from(form: Result<Multipart, MultipartRejection>) -> Re
 pub(crate) fn verdict(hashes: &[String], found: Option<&audit::AuditEvent>) -> Value {
     match found {
         Some(e) => {
-            let title =
-                serde_json::from_str::<Value>(&e.details).ok().and_then(|d| d["title"].as_str().map(str::to_owned));
+            let title = serde_json::from_str::<Value>(&e.details)
+                .ok()
+                .and_then(|d| d.get("title").and_then(Value::as_str).map(str::to_owned));
             let hash = e.target.trim_start_matches("sha256:").replace(':', "");
             json!({"found": true, "hash": hash, "at": e.at, "title": title})
         }
