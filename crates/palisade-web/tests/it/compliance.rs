@@ -113,10 +113,10 @@ async fn export(app: &TestApp, path: &str, cookie: &str) -> Vec<u8> {
     res.bytes().await.unwrap().to_vec()
 }
 
-async fn verify(app: &TestApp, path: &str, cookie: &str, bytes: Vec<u8>, as_file: bool) -> String {
+async fn verify(app: &TestApp, path: &str, cookie: &str, bytes: Vec<u8>, field: &str) -> String {
     // multipart/form-data by hand (the test client has no multipart feature).
     let boundary = "palisade-test-boundary-7f3a";
-    let disposition = if as_file {
+    let disposition = if field == "file" {
         "form-data; name=\"file\"; filename=\"report.html\"\r\nContent-Type: text/html"
     } else {
         "form-data; name=\"text\""
@@ -153,19 +153,19 @@ async fn an_export_is_recorded_and_only_the_exact_copy_verifies() {
     assert_eq!(e.target, compliance::hash_target(&hash));
     assert!(palisade_store::audit::verify_store(&app.db, &scope).await.unwrap().broken.is_none());
 
-    let ok = verify(&app, &format!("{base}/verify"), &cookie, bytes.clone(), true).await;
+    let ok = verify(&app, &format!("{base}/verify"), &cookie, bytes.clone(), "file").await;
     assert!(ok.contains("Genuine") && ok.contains(&hash), "{ok}");
     // Pasted into a text area, line ends come back as CRLF: still the same report.
     let pasted = text.replace('\n', "\r\n").into_bytes();
-    assert!(verify(&app, &format!("{base}/verify"), &cookie, pasted, false).await.contains("Genuine"));
+    assert!(verify(&app, &format!("{base}/verify"), &cookie, pasted, "text").await.contains("Genuine"));
     let edited = text.replacen("not met", "met", 1).into_bytes();
-    let no = verify(&app, &format!("{base}/verify"), &cookie, edited, true).await;
+    let no = verify(&app, &format!("{base}/verify"), &cookie, edited, "file").await;
     assert!(no.contains("Not found") && !no.contains("Genuine"), "an edited copy is refused");
 
     // Another store's chain does not hold it: bravo's owner cannot verify alpha's report.
     let (b, _, bravo_cookie) = owner_of(&app, "bravo").await;
     let other =
-        verify(&app, &format!("/admin/stores/{}/security/compliance/verify", b.id), &bravo_cookie, bytes, true).await;
+        verify(&app, &format!("/admin/stores/{}/security/compliance/verify", b.id), &bravo_cookie, bytes, "file").await;
     assert!(other.contains("Not found"));
 }
 
@@ -246,8 +246,8 @@ async fn the_tsr_self_assessment_is_the_operators() {
         .await
         .unwrap();
     assert!(events.iter().any(|e| e.action == compliance::EXPORT_ACTION && e.target == compliance::hash_target(&hash)));
-    assert!(verify(&app, "/console/tsr/verify", &console, bytes.clone(), true).await.contains("Genuine"));
+    assert!(verify(&app, "/console/tsr/verify", &console, bytes.clone(), "file").await.contains("Genuine"));
     let mut edited = bytes;
     edited.push(b' ');
-    assert!(verify(&app, "/console/tsr/verify", &console, edited, true).await.contains("Not found"));
+    assert!(verify(&app, "/console/tsr/verify", &console, edited, "file").await.contains("Not found"));
 }
