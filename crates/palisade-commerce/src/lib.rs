@@ -36,6 +36,7 @@ pub mod safety;
 pub mod scam_reports;
 pub mod theme_output;
 pub mod themes;
+pub mod tsr;
 pub mod verification;
 pub mod webhooks;
 

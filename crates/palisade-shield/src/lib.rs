@@ -165,6 +165,12 @@ pub const BUILTIN_EXCEPTIONS: &[Exception] = &[
     Exception::builtin("POST", "/admin/stores/*/security/rules/test", "source", ALL_CONTENT),
     Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules", ".source", ALL_CONTENT),
     Exception::builtin("POST", "/api/v1/admin/stores/*/firewall/rules/test", ".source", ALL_CONTENT),
+    // A compliance report sent to be verified is only hashed (SHA-256) and compared with the audit log; it is
+    // never stored, parsed or shown, and it is HTML by design.
+    Exception::builtin("POST", "/admin/stores/*/security/compliance/verify", "file", ALL_CONTENT),
+    Exception::builtin("POST", "/admin/stores/*/security/compliance/verify", "text", ALL_CONTENT),
+    Exception::builtin("POST", "/console/tsr/verify", "file", ALL_CONTENT),
+    Exception::builtin("POST", "/console/tsr/verify", "text", ALL_CONTENT),
     // Passwords and passphrases are hashed or used as keys, never interpreted: any character is allowed in them.
     Exception::builtin("POST", "/login", "password", ALL_CONTENT),
     Exception::builtin("POST", "/register", "password", ALL_CONTENT),

@@ -250,6 +250,28 @@ pub async fn list_store(db: &Db, scope: &StoreScope, limit: i64) -> Result<Vec<A
     Ok(rows.into_iter().map(AuditEvent::from).collect())
 }
 
+/// The newest event of a store's chain with this action and target, if any (e.g. a recorded report hash).
+pub async fn find_store(db: &Db, scope: &StoreScope, action: &str, target: &str) -> Result<Option<AuditEvent>> {
+    find(db, &scope.store_key(), action, target).await
+}
+
+/// The newest platform event with this action and target, if any.
+pub async fn find_platform(db: &Db, _scope: &PlatformScope, action: &str, target: &str) -> Result<Option<AuditEvent>> {
+    find(db, PLATFORM_CHAIN, action, target).await
+}
+
+async fn find(db: &Db, chain: &str, action: &str, target: &str) -> Result<Option<AuditEvent>> {
+    let row: Option<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE chain = $1 AND action = $2 AND target = $3 ORDER BY seq DESC LIMIT 1"
+    )))
+    .bind(chain)
+    .bind(action)
+    .bind(target)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(AuditEvent::from))
+}
+
 /// The newest platform events, newest first.
 pub async fn list_platform(db: &Db, _scope: &PlatformScope, limit: i64) -> Result<Vec<AuditEvent>> {
     let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

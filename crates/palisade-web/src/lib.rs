@@ -13,6 +13,7 @@ pub use routes::{metrics_router, router, serve_metrics};
 /// The platform control "card-testing protection on" (issue #20 item 9), for the runtime to register.
 pub use services::card_testing::register as register_card_testing_control;
 /// Store security scans (the Security Center's Scans tab and the weekly job).
+pub use services::compliance;
 pub use services::store_scan;
 pub use state::{AppState, WebConfig};
 

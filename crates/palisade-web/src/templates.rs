@@ -81,6 +81,7 @@ impl Templates {
         env.add_template("security_phishing.html", include_str!("../templates/security_phishing.html"))?;
         env.add_template("phishing_landing.html", include_str!("../templates/phishing_landing.html"))?;
         env.add_template("security_scans.html", include_str!("../templates/security_scans.html"))?;
+        add_compliance(&mut env)?;
         env.add_template("security_guidelines.html", include_str!("../templates/security_guidelines.html"))?;
         env.add_template("training_mfa_notice.html", include_str!("../templates/training_mfa_notice.html"))?;
         env.add_filter("when", palisade_commerce::themes::when_filter);
@@ -108,6 +109,14 @@ impl Templates {
             ApiError::internal()
         })
     }
+}
+
+/// The compliance views' pages (Security Center → Compliance, console → TSR) and their printable report.
+fn add_compliance(env: &mut Environment<'static>) -> Result<(), minijinja::Error> {
+    env.add_template("security_compliance.html", include_str!("../templates/security_compliance.html"))?;
+    env.add_template("compliance_items.html", include_str!("../templates/compliance_items.html"))?;
+    env.add_template("compliance_report.html", include_str!("../templates/compliance_report.html"))?;
+    env.add_template("console_tsr.html", include_str!("../templates/console_tsr.html"))
 }
 
 /// The `moment` filter (platform pages only): an instant (ms) as a `<time>` element saying how far it is from the

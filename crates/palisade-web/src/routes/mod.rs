@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::verification::routes())
         .merge(console::updates::routes())
         .merge(console::assessment::routes())
+        .merge(console::tsr::routes())
         .merge(assets::routes())
         .merge(storefront::catalog::routes())
         .merge(storefront::checkout::routes())

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod card_testing;
+pub mod compliance;
 pub mod firewall_rules;
 pub mod markdown;
 pub mod payouts;

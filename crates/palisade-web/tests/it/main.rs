@@ -13,6 +13,7 @@ mod browser_journeys;
 mod buyer_account;
 mod checkout_page;
 mod client_address;
+mod compliance;
 mod console;
 mod console_updates;
 mod data_requests;

@@ -4,6 +4,7 @@
 //! server. [`sell`] is where people apply to become a store's owner.
 
 pub mod backups;
+pub mod compliance;
 pub mod data_requests;
 pub mod digest;
 pub mod firewall_api;

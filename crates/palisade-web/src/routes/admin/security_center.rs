@@ -27,7 +27,7 @@ use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::routes::admin::{digest, phishing, phishing_landing, scans, security_tabs, training};
+use crate::routes::admin::{compliance, digest, phishing, phishing_landing, scans, security_tabs, training};
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -49,6 +49,15 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/admin/stores/{store}/security/training/{module}", None),
     ("POST", "/admin/stores/{store}/security/training/{module}", None),
     ("GET", "/admin/stores/{store}/security/guidelines", None),
+    // Compliance views read the matrix like the overview; an export records its hash in the store's chain.
+    ("GET", "/admin/stores/{store}/security/compliance", None),
+    ("GET", "/admin/stores/{store}/security/compliance/cyber-essentials", None),
+    ("GET", "/admin/stores/{store}/security/compliance/pci-saq-a", None),
+    ("GET", "/admin/stores/{store}/security/compliance/pdpa", None),
+    ("POST", "/admin/stores/{store}/security/compliance/cyber-essentials/export", None),
+    ("POST", "/admin/stores/{store}/security/compliance/pci-saq-a/export", None),
+    ("POST", "/admin/stores/{store}/security/compliance/pdpa/export", None),
+    ("POST", "/admin/stores/{store}/security/compliance/verify", None),
     ("GET", "/admin/stores/{store}/security/phishing", None),
     ("POST", "/admin/stores/{store}/security/phishing/report", None),
     // Staff management is checked first; then only the owner (`palisade_store::phishing` re-reads the role, which is
@@ -93,6 +102,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/training/export.json", get(training::export_xapi))
         .route("/admin/stores/{store}/security/training/{module}", get(training::module_page).post(training::submit))
         .route("/admin/stores/{store}/security/guidelines", get(training::guidelines))
+        .route("/admin/stores/{store}/security/compliance", get(compliance::index))
+        .route("/admin/stores/{store}/security/compliance/verify", post(compliance::verify))
+        .route("/admin/stores/{store}/security/compliance/{view}", get(compliance::view_page))
+        .route("/admin/stores/{store}/security/compliance/{view}/export", post(compliance::export))
         .route("/admin/stores/{store}/security/phishing", get(phishing::tab))
         .route("/admin/stores/{store}/security/phishing/report", post(phishing::report))
         .route("/admin/stores/{store}/security/phishing/settings", post(phishing::set_enabled))

@@ -6,5 +6,6 @@ pub mod assessment;
 pub mod pages;
 pub mod platform_api;
 pub mod reports;
+pub mod tsr;
 pub mod updates;
 pub mod verification;
