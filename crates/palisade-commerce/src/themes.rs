@@ -308,6 +308,73 @@ fn selected_attributes(folded: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The stylesheet as the browser tokenises it, minus comments: a `/*` inside a quoted string is text, not a
+/// comment (a sheet that hid `@layer` between `content: "/*"` and `content: "*/"` passed an earlier, string-blind
+/// version of this check). Braces must balance outside strings and comments, so the sheet cannot close the
+/// platform's `@scope` block it is served in; an unterminated string or comment is refused.
+fn without_comments(css: &str) -> Result<String> {
+    let mut plain = String::with_capacity(css.len());
+    let mut chars = css.chars().peekable();
+    let mut depth: i64 = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                plain.push(c);
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => {
+                            plain.push(q);
+                            break;
+                        }
+                        Some('\n') | None => {
+                            return Err(CommerceError::Invalid("theme.css has an unterminated string".into()));
+                        }
+                        Some(other) => plain.push(other),
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut closed = false;
+                while let Some(x) = chars.next() {
+                    if x == '*' && chars.peek() == Some(&'/') {
+                        chars.next();
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return Err(CommerceError::Invalid("theme.css has an unterminated comment".into()));
+                }
+                plain.push(' ');
+            }
+            '{' => {
+                depth += 1;
+                plain.push(c);
+            }
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(CommerceError::Invalid("theme.css closes a brace it never opened".into()));
+                }
+                plain.push(c);
+            }
+            _ => plain.push(c),
+        }
+    }
+    if depth != 0 {
+        return Err(CommerceError::Invalid("theme.css leaves a brace open".into()));
+    }
+    Ok(plain)
+}
+
+/// The stylesheet as served: inside `@scope (.store-theme)`, so its rules reach only the theme's own page (the
+/// box the platform draws it in), never the document, the `<body>` or the platform's trust bar beside it.
+#[must_use]
+pub fn scoped_stylesheet(css: &str) -> String {
+    format!("@scope (.store-theme) {{\n{css}\n}}\n")
+}
+
 /// The merchant's stylesheet may style anything but must not read the page: no `@import` or `@namespace`, no
 /// attribute selector over [`SECRET_ATTRIBUTES`] in any namespace, and no backslash escapes (which would spell
 /// those names past this check).
@@ -315,17 +382,13 @@ fn check_stylesheet(css: &str) -> Result<()> {
     if css.contains('\\') {
         return Err(CommerceError::Invalid("theme.css may not use backslash escapes".into()));
     }
-    let mut plain = String::with_capacity(css.len());
-    let mut rest = css;
-    while let Some(start) = rest.find("/*") {
-        plain.push_str(rest.get(..start).unwrap_or_default());
-        rest = rest.get(start + 2..).and_then(|r| r.find("*/").and_then(|end| r.get(end + 2..))).unwrap_or_default();
-    }
-    plain.push_str(rest);
+    let plain = without_comments(css)?;
     let folded: String = plain.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
     // `@layer`: the platform's chrome is styled in a cascade layer whose `!important` rules outrank any unlayered
-    // rule; a theme declaring layers of its own could join or reorder them.
-    for rule in ["@import", "@namespace", "@layer"] {
+    // rule; a theme declaring layers of its own could join or reorder them. `@scope`: the sheet is served inside
+    // the platform's `@scope (.store-theme)` ([`scoped_stylesheet`]). `@font-face`: a face named like the bar's
+    // fonts could swap its glyphs.
+    for rule in ["@import", "@namespace", "@layer", "@scope", "@font-face"] {
         if folded.contains(rule) {
             return Err(CommerceError::Invalid(format!("theme.css may not use {rule}")));
         }
@@ -631,6 +694,14 @@ mod tests {
             ".platform-trust { display: none !important }",
             "#verified-seller { color: red }",
             "div.Store-Theme > * { position: fixed }",
+            "a::after{content:\"/*\"} @layer platform{.platform-trust{display:none!important}} b::after{content:\"*/\"}",
+            "} body { margin-top: -90px } a {",
+            "a { color: red }}",
+            "a { color: red",
+            "a::after { content: \"/* open",
+            "/* open",
+            "@scope (body) { aside { display: none } }",
+            "@font-face { font-family: \"Segoe UI\"; src: local(Wingdings) }",
             "form:has(input[*|value^=\"a\"]) { background: url(/s/alpha/a) }",
             "input[|value*=b] { color: red }",
             "@namespace h url(http://www.w3.org/1999/xhtml); input[h|value^=c] { color: red }",

@@ -428,6 +428,12 @@ pub async fn decide(db: &Db, operator: &OperatorPrincipal, store: StoreId, decis
     let key = scope.store_key();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
+    // Lock the verification row before reading the account (`set_payout_account` takes the same row first), so an
+    // account change cannot commit between the check below and the approval on PostgreSQL.
+    sqlx::query("UPDATE store_verifications SET updated_at = updated_at WHERE store_id = $1")
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
     if let Decision::ApproveAsShown { payout_account_version } = &decision {
         let on_file = payout_account_on(&mut tx, &key).await?.map(|(_, _, _, at)| at);
         if on_file != *payout_account_version {
@@ -536,12 +542,20 @@ pub async fn set_payout_account(db: &Db, scope: &StaffScope, account: BankAccoun
     let store = scope.store_key();
     let now = db.now().0;
     let mut tx = db.begin_write().await?;
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT account_hash FROM store_payout_accounts WHERE store_id = $1")
+    // The verification row first (the order `decide` locks in), so an approval and an account change are one
+    // after the other on PostgreSQL too.
+    sqlx::query("UPDATE store_verifications SET updated_at = updated_at WHERE store_id = $1")
+        .bind(&store)
+        .execute(&mut *tx)
+        .await?;
+    let previous: Option<(String, String, String)> =
+        sqlx::query_as("SELECT account_hash, bank_name, holder_name FROM store_payout_accounts WHERE store_id = $1")
             .bind(&store)
             .fetch_optional(&mut *tx)
             .await?;
-    let changed = previous.as_deref() != Some(account.account_hash.as_str());
+    // Any change counts: the number, the bank or the holder's name (money to a different holder is a new account).
+    let changed =
+        previous.as_ref().is_none_or(|(hash, b, h)| hash != &account.account_hash || b != &bank || h != &holder);
     sqlx::query(
         "INSERT INTO store_payout_accounts (store_id, bank_name, account_hash, account_masked, holder_name, \
          updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \

@@ -518,6 +518,9 @@ pub fn redact_tokens(s: &str) -> String {
 
 /// Most reports for the owner one member may make in an hour.
 pub const MAX_REPORTS_PER_MEMBER_HOUR: i64 = 20;
+/// Most reports for the owner one member may make in a day: well under the store's, so one member cannot use up
+/// the store's allowance and silence the others.
+pub const MAX_REPORTS_PER_MEMBER_DAY: i64 = 40;
 /// Most reports for the owner a store keeps in a day.
 pub const MAX_REPORTS_PER_STORE_DAY: i64 = 200;
 
@@ -557,8 +560,11 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
     }
     // Reports for the owner are capped per member (an hour) and per store (a day): each is a row the owner reads
     // and an event in the store's chain, so a scripted member must not flood either.
-    let (mine, store_day): (i64, i64) = sqlx::query_as(
+    type Counts = (i64, i64, i64, i64);
+    let (mine_hour, mine_day, store_hour, store_day): Counts = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(CASE WHEN account_id = $2 AND reported_at > $3 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN account_id = $2 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN reported_at > $3 THEN 1 ELSE 0 END), 0) AS BIGINT), \
          COUNT(*) FROM phishing_reports WHERE store_id = $1 AND reported_at > $4",
     )
     .bind(scope.store_key())
@@ -567,7 +573,10 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
     .bind(now.0 - 86_400_000)
     .fetch_one(&mut *tx)
     .await?;
-    if mine >= MAX_REPORTS_PER_MEMBER_HOUR || store_day >= MAX_REPORTS_PER_STORE_DAY {
+    if mine_hour >= MAX_REPORTS_PER_MEMBER_HOUR
+        || mine_day >= MAX_REPORTS_PER_MEMBER_DAY
+        || store_day >= MAX_REPORTS_PER_STORE_DAY
+    {
         return Err(StoreError::RateLimited("reports"));
     }
     let id = new_id();
@@ -584,7 +593,11 @@ pub async fn report(db: &Db, scope: &StaffScope, pasted: &str) -> Result<Reporte
     // The excerpt stays out of the chain (it may hold anyone's data); the event names the report.
     audit::record_store(&mut tx, db, scope, NewEvent::new("phishing.reported", &format!("phishing-report:{id}")))
         .await?;
-    tell_owners(&mut tx, db, scope, me).await?;
+    // At most one mail an hour per store: the first report of the hour tells the owners, the rest wait in the
+    // Security Center (one member's flood must not become a flood of mail).
+    if store_hour == 0 {
+        tell_owners(&mut tx, db, scope, me).await?;
+    }
     tx.commit().await?;
     Ok(Reported::ForOwner)
 }

@@ -336,6 +336,7 @@ async fn console_tour(c: &Client, app: &TestApp, tour: &mut Walk<'_>, s: palisad
         ("console-verifications", "/console/verifications".to_owned()),
         ("console-reports", "/console/reports".to_owned()),
         ("console-retention", "/console/retention".to_owned()),
+        ("console-tsr", "/console/tsr".to_owned()),
     ] {
         visit(c, app, tour, name, &path).await;
     }
@@ -389,6 +390,10 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("messages", format!("/admin/stores/{s}/messages")),
         ("verification", format!("/admin/stores/{s}/verification")),
         ("security-phishing", format!("/admin/stores/{s}/security/phishing")),
+        ("security-compliance", format!("/admin/stores/{s}/security/compliance")),
+        ("compliance-cyber-essentials", format!("/admin/stores/{s}/security/compliance/cyber-essentials")),
+        ("compliance-pci-saq-a", format!("/admin/stores/{s}/security/compliance/pci-saq-a")),
+        ("compliance-pdpa", format!("/admin/stores/{s}/security/compliance/pdpa")),
         ("security-scans-empty", format!("/admin/stores/{s}/security/scans")),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;

@@ -518,6 +518,7 @@ async fn store_css(State(state): State<AppState>, Path(key): Path<String>) -> Re
     let (_, css) = palisade_commerce::themes::stylesheet(&state.db, &scope)
         .await?
         .ok_or_else(|| ApiError::not_found("stylesheet"))?;
+    let css = palisade_commerce::themes::scoped_stylesheet(&css);
     Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], css)
         .into_response())
 }
