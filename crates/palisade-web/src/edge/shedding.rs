@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -90,12 +90,14 @@ pub struct Inflight {
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
-struct Guard {
-    inflight: Arc<Inflight>,
+/// Borrows the counters (the request's future holds the state): no reference count shared by both cores is
+/// touched per request.
+struct Guard<'a> {
+    inflight: &'a Inflight,
     ip: Option<IpAddr>,
 }
 
-impl Drop for Guard {
+impl Drop for Guard<'_> {
     fn drop(&mut self) {
         self.inflight.total.fetch_sub(1, Ordering::AcqRel);
         if let Some(ip) = self.ip
@@ -117,10 +119,10 @@ enum Shed {
 }
 
 impl Inflight {
-    fn enter(self: &Arc<Self>, cfg: &SheddingConfig, tier: Tier, ip: Option<IpAddr>) -> Result<Guard, Shed> {
+    fn enter(&self, cfg: &SheddingConfig, tier: Tier, ip: Option<IpAddr>) -> Result<Guard<'_>, Shed> {
         let limit = cfg.capacity * tier.share() / 100;
         let now = self.total.fetch_add(1, Ordering::AcqRel);
-        let guard = Guard { inflight: self.clone(), ip: None };
+        let guard = Guard { inflight: self, ip: None };
         if now >= limit {
             return Err(Shed::Saturated(tier));
         }
@@ -188,6 +190,7 @@ pub async fn shed(state: &AppState, req: Request, next: impl AsyncFnOnce(Request
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn tiers_follow_what_the_request_is_for() {

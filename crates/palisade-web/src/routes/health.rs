@@ -48,7 +48,8 @@ async fn metrics(_operator: ApiOperator) -> impl IntoResponse {
 }
 
 async fn exposition() -> impl IntoResponse {
-    let body = crate::http::metrics::handle().map(|h| h.render()).unwrap_or_default();
+    let mut body = crate::http::metrics::handle().map(|h| h.render()).unwrap_or_default();
+    body.push_str(&crate::http::metrics::render_requests());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

@@ -29,7 +29,25 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A chromedriver and a Chromium session. On a loaded 2-core machine Chromium sometimes dies while the session is
+/// being created (the driver answers with a reset connection); that is the environment, not the product, so the
+/// driver is started afresh up to three times before the test gives up.
 pub(super) async fn browser() -> (Driver, Client) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start_session().await {
+            Ok(pair) => return pair,
+            Err(e) => {
+                eprintln!("Chromium session failed, starting the driver again: {e}");
+                last = e;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+    panic!("a Chromium session: {last}");
+}
+
+async fn start_session() -> Result<(Driver, Client), String> {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -40,7 +58,9 @@ pub(super) async fn browser() -> (Driver, Client) {
     let driver = Driver(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
+        if Instant::now() > deadline {
+            return Err("chromedriver did not start".into());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut caps = serde_json::Map::new();
@@ -52,8 +72,8 @@ pub(super) async fn browser() -> (Driver, Client) {
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
-        .expect("a Chromium session");
-    (driver, client)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((driver, client))
 }
 
 async fn shot(c: &Client, name: &str) {
