@@ -33,20 +33,30 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 const BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// One thread's tallies for one route, method and status. Only the thread that owns it writes it (relaxed adds
-/// on a cache line no other core touches); `/metrics` reads and sums every thread's. The recorder's own
-/// histogram was a shared lock-free list: every request appended its sample to it, both cores bounced its cache
-/// lines, and the samples piled up in memory until something scraped `/metrics` (without a scraper, forever).
+/// on a cache line no other core touches: hence the alignment); `/metrics` reads and sums every thread's. The
+/// recorder's own histogram was a shared lock-free list: every request appended its sample to it, both cores
+/// bounced its cache lines, and the samples piled up in memory until something scraped `/metrics` (without a
+/// scraper, forever).
+#[repr(align(64))]
 struct Tally {
-    route: Box<str>,
-    method: &'static str,
-    status: u16,
+    key: SetKey,
     /// Requests whose duration fell in each bucket (not cumulative); past the last bound counts only in `count`.
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
 }
 
+/// A label set: route template, method label, status.
+type SetKey = (Box<str>, &'static str, u16);
+
+/// Bucket counts, count and sum (nanoseconds), summed.
+type Sums = ([u64; BUCKETS.len()], u64, u64);
+
 impl Tally {
+    fn new(key: SetKey) -> Self {
+        Tally { key, buckets: Default::default(), count: AtomicU64::new(0), sum_nanos: AtomicU64::new(0) }
+    }
+
     fn add(&self, seconds: f64) {
         if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b)
             && let Some(cell) = self.buckets.get(i)
@@ -58,24 +68,69 @@ impl Tally {
         let nanos = (seconds * 1e9).min(u64::MAX as f64) as u64;
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
+
+    fn add_to(&self, sums: &mut Sums) {
+        for (sum, cell) in sums.0.iter_mut().zip(&self.buckets) {
+            *sum += cell.load(Ordering::Relaxed);
+        }
+        sums.1 += self.count.load(Ordering::Relaxed);
+        sums.2 += self.sum_nanos.load(Ordering::Relaxed);
+    }
 }
 
-/// Label sets kept at most; routes are templates and methods and statuses few, so this is never reached by real
-/// traffic (past it, requests are not counted under a new label set rather than grow without bound).
+/// Label sets kept at most. Routes are templates and methods and statuses few, but a client choosing methods and
+/// paths can reach a few thousand sets; past the cap, a request is counted under its status class in the
+/// overflow set (route `(other)`, method `other`), so nothing goes uncounted and the number of sets stays bounded.
 const MAX_SETS: usize = 4096;
 
-/// Every thread's tallies, for `/metrics`, and the label sets admitted so far (which caps their number).
+/// The route label of the overflow sets.
+const OVERFLOW_ROUTE: &str = "(other)";
+
+/// Every live thread's tallies, what exited threads had counted, and the label sets admitted so far.
 #[derive(Default)]
 struct Registry {
     tallies: Vec<Arc<Tally>>,
-    sets: HashSet<(Box<str>, &'static str, u16)>,
+    /// Sums of tallies whose thread has exited (runtimes come and go in tests, blocking threads in production):
+    /// folded here so the list of tallies is bounded by the live threads.
+    retired: HashMap<SetKey, Sums>,
+    sets: HashSet<SetKey>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    // Nothing panics while the lock is held; if something ever did, the counts are still the best there are.
+    REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One thread's tallies: by route, then (method, status) → the tally it counts under (its own set's, or an
+/// overflow set's once the cap is reached). Bounded by route templates × methods × statuses.
+#[derive(Default)]
+struct Local(HashMap<Box<str>, Vec<Counted>>);
+
+/// A method label and status, and the tally they count under.
+type Counted = (&'static str, u16, Arc<Tally>);
+
+impl Drop for Local {
+    /// The thread is exiting: its counts move to the registry's retired sums and its tallies are let go.
+    fn drop(&mut self) {
+        let mine: Vec<Arc<Tally>> = self.0.values().flatten().map(|(_, _, t)| t.clone()).collect();
+        let mut reg = registry();
+        reg.tallies.retain(|t| !mine.iter().any(|m| Arc::ptr_eq(m, t)));
+        let mut seen: Vec<&Arc<Tally>> = Vec::new();
+        for t in &mine {
+            if seen.iter().any(|s| Arc::ptr_eq(s, t)) {
+                continue;
+            }
+            seen.push(t);
+            t.add_to(reg.retired.entry(t.key.clone()).or_insert(([0; BUCKETS.len()], 0, 0)));
+        }
+    }
+}
+
 thread_local! {
-    /// This thread's tallies by route: a request costs a map lookup and three uncontended adds.
-    static LOCAL: RefCell<HashMap<Box<str>, Vec<Arc<Tally>>>> = RefCell::new(HashMap::new());
+    /// This thread's tallies: a request costs a map lookup and three uncontended adds.
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
 /// The method as a label: the standard ones by name, anything else as "other" (any token is a valid method, and
@@ -96,32 +151,35 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
-    let hit = LOCAL.with_borrow(|map| {
-        map.get(route).and_then(|v| v.iter().find(|t| t.method == method && t.status == status)).map(|t| t.add(seconds))
+    record_capped(route, method, status, seconds, MAX_SETS);
+}
+
+fn record_capped(route: &str, method: &'static str, status: u16, seconds: f64, cap: usize) {
+    // `try_with`: a request finishing while its thread is being torn down is not counted (rather than panic).
+    let hit = LOCAL.try_with(|local| {
+        local.borrow().0.get(route).and_then(|v| v.iter().find(|(m, s, _)| *m == method && *s == status)).map(
+            |(_, _, t)| {
+                t.add(seconds);
+            },
+        )
     });
-    if hit.is_some() {
-        return;
+    match hit {
+        Ok(Some(())) | Err(_) => return,
+        Ok(None) => {}
     }
-    let Ok(mut reg) = REGISTRY.lock() else { return };
-    let key = (Box::<str>::from(route), method, status);
-    if !reg.sets.contains(&key) {
-        if reg.sets.len() >= MAX_SETS {
-            return;
+    let tally = {
+        let mut reg = registry();
+        let mut key: SetKey = (route.into(), method, status);
+        if !reg.sets.contains(&key) && reg.sets.len() >= cap {
+            key = (OVERFLOW_ROUTE.into(), "other", status / 100 * 100);
         }
-        reg.sets.insert(key);
-    }
-    let tally = Arc::new(Tally {
-        route: route.into(),
-        method,
-        status,
-        buckets: Default::default(),
-        count: AtomicU64::new(0),
-        sum_nanos: AtomicU64::new(0),
-    });
+        reg.sets.insert(key.clone());
+        let tally = Arc::new(Tally::new(key));
+        reg.tallies.push(tally.clone());
+        tally
+    };
     tally.add(seconds);
-    reg.tallies.push(tally.clone());
-    drop(reg);
-    LOCAL.with_borrow_mut(|map| map.entry(route.into()).or_default().push(tally));
+    let _ = LOCAL.try_with(|local| local.borrow_mut().0.entry(route.into()).or_default().push((method, status, tally)));
 }
 
 /// A label value in the exposition format (backslash, quote and newline escaped).
@@ -132,19 +190,14 @@ fn label(v: &str) -> String {
 /// `http_requests_total` and `http_request_duration_seconds` in the Prometheus text format, summed over threads.
 #[must_use]
 pub fn render_requests() -> String {
-    type Sums = ([u64; BUCKETS.len()], u64, u64);
-    let mut by_set: BTreeMap<(&str, &'static str, u16), Sums> = BTreeMap::new();
-    let reg = match REGISTRY.lock() {
-        Ok(reg) => reg,
-        Err(poisoned) => poisoned.into_inner(),
+    // The lock is held only to copy the list; the sums and the text are made after.
+    let (tallies, retired) = {
+        let reg = registry();
+        (reg.tallies.clone(), reg.retired.clone())
     };
-    for t in &reg.tallies {
-        let e = by_set.entry((&t.route, t.method, t.status)).or_insert(([0; BUCKETS.len()], 0, 0));
-        for (sum, cell) in e.0.iter_mut().zip(&t.buckets) {
-            *sum += cell.load(Ordering::Relaxed);
-        }
-        e.1 += t.count.load(Ordering::Relaxed);
-        e.2 += t.sum_nanos.load(Ordering::Relaxed);
+    let mut by_set: BTreeMap<SetKey, Sums> = retired.into_iter().collect();
+    for t in &tallies {
+        t.add_to(by_set.entry(t.key.clone()).or_insert(([0; BUCKETS.len()], 0, 0)));
     }
     let mut out = String::from(
         "# HELP http_requests_total Requests answered, by route template, method and status.\n\
@@ -160,7 +213,7 @@ pub fn render_requests() -> String {
     // The histogram is by route and method (statuses summed).
     let mut by_route: BTreeMap<(&str, &'static str), Sums> = BTreeMap::new();
     for ((route, method, _), (buckets, count, nanos)) in &by_set {
-        let e = by_route.entry((route, method)).or_insert(([0; BUCKETS.len()], 0, 0));
+        let e = by_route.entry((route, *method)).or_insert(([0; BUCKETS.len()], 0, 0));
         for (sum, n) in e.0.iter_mut().zip(buckets) {
             *sum += n;
         }
@@ -178,9 +231,12 @@ pub fn render_requests() -> String {
             cumulative += n;
             let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
         }
-        let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
+        // A request being counted has its bucket added before its count: a read in between must not show +Inf
+        // below the last bucket.
+        let total = (*count).max(cumulative);
+        let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}");
         let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", *nanos as f64 / 1e9);
-        let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {count}");
+        let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {total}");
     }
     out
 }
@@ -207,22 +263,46 @@ mod tests {
         assert_eq!(method_label(&Method::from_bytes(b"X-RANDOM-123").unwrap()), "other");
     }
 
+    fn line(text: &str, want: &str) -> bool {
+        text.lines().any(|l| l == want)
+    }
+
     #[test]
     fn durations_are_summed_over_threads_into_cumulative_buckets() {
         let route = "/test-only/{tally}";
         record(route, "GET", 200, 0.002);
+        // A thread that counts and exits: its counts stay (retired into the registry), its tally is let go.
         std::thread::spawn(move || record(route, "GET", 200, 0.02)).join().unwrap();
         record(route, "GET", 404, 20.0);
+        let live = registry().tallies.iter().filter(|t| &*t.key.0 == route).count();
+        assert_eq!(live, 2, "the exited thread's tally was let go (this thread's two remain)");
         let text = render_requests();
         let labels = r#"method="GET",route="/test-only/{tally}""#;
-        assert!(text.contains(&format!(r#"http_requests_total{{{labels},status="200"}} 2"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_requests_total{{{labels},status="404"}} 1"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.001"}} 0"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.0025"}} 1"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.025"}} 2"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_bucket{{{labels},le="10"}} 2"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_bucket{{{labels},le="+Inf"}} 3"#)), "{text}");
-        assert!(text.contains(&format!(r#"http_request_duration_seconds_count{{{labels}}} 3"#)), "{text}");
+        for want in [
+            format!(r#"http_requests_total{{{labels},status="200"}} 2"#),
+            format!(r#"http_requests_total{{{labels},status="404"}} 1"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.001"}} 0"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.0025"}} 1"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.025"}} 2"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="10"}} 2"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="+Inf"}} 3"#),
+            format!(r#"http_request_duration_seconds_sum{{{labels}}} 20.022"#),
+            format!(r#"http_request_duration_seconds_count{{{labels}}} 3"#),
+        ] {
+            assert!(line(&text, &want), "missing {want} in\n{text}");
+        }
+        assert_eq!(text.matches("# TYPE http_requests_total").count(), 1);
+        assert_eq!(text.matches("# TYPE http_request_duration_seconds").count(), 1);
+    }
+
+    #[test]
+    fn past_the_cap_requests_are_counted_under_their_status_class() {
+        let route = "/test-only/{overflow}";
+        record_capped(route, "other", 404, 0.001, 0);
+        record_capped(route, "other", 418, 0.001, 0);
+        let text = render_requests();
+        assert!(!text.contains(route), "{text}");
+        assert!(line(&text, r#"http_requests_total{method="other",route="(other)",status="400"} 2"#), "{text}");
     }
 
     #[test]
