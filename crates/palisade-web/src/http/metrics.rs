@@ -114,15 +114,12 @@ type Counted = (&'static str, u16, Arc<Tally>);
 impl Drop for Local {
     /// The thread is exiting: its counts move to the registry's retired sums and its tallies are let go.
     fn drop(&mut self) {
-        let mine: Vec<Arc<Tally>> = self.0.values().flatten().map(|(_, _, t)| t.clone()).collect();
+        // Every entry has a tally of its own (`record_capped` makes one per miss), so none is counted twice.
+        let mine: Vec<Arc<Tally>> = self.0.drain().flat_map(|(_, v)| v).map(|(_, _, t)| t).collect();
+        let gone: HashSet<*const Tally> = mine.iter().map(Arc::as_ptr).collect();
         let mut reg = registry();
-        reg.tallies.retain(|t| !mine.iter().any(|m| Arc::ptr_eq(m, t)));
-        let mut seen: Vec<&Arc<Tally>> = Vec::new();
+        reg.tallies.retain(|t| !gone.contains(&Arc::as_ptr(t)));
         for t in &mine {
-            if seen.iter().any(|s| Arc::ptr_eq(s, t)) {
-                continue;
-            }
-            seen.push(t);
             t.add_to(reg.retired.entry(t.key.clone()).or_insert(([0; BUCKETS.len()], 0, 0)));
         }
     }
