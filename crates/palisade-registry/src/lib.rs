@@ -14,7 +14,7 @@ pub use client::{
 pub use manifest::{App, Content, Manifest, ManifestError, Plugin, Theme};
 pub use metadata::{PublishError, Published, Registry, ReleaseIndex, Snapshot, UnsignedSnapshot};
 pub use names::{DataLevel, ExtensionId, Hook, NameError, PackagePath, PublisherHandle, Scope, WebhookTopic};
-pub use package::{Package, PackageError, PackageFile, Sha256};
+pub use package::{Package, PackageError, PackageFile, Sha256, build as build_package};
 pub use signing::{
     KeyId, PlatformKey, PublisherKey, ReleaseError, SignatureError, VerifiedRelease, VerifyingKey, verify_release,
 };

@@ -287,3 +287,19 @@ fn check_contents(manifest: &Manifest, files: &BTreeMap<PackagePath, PackageFile
     }
     Ok(())
 }
+
+/// Writes a package archive of `files` (path → contents, the manifest included) as publishers' `tar -czf` does:
+/// one gzip member holding regular files, in the given order. For tooling and tests that make releases (the demo,
+/// a publisher's CI); the result still goes through [`Package::parse`] like any upload.
+pub fn build(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, *bytes)?;
+    }
+    tar.into_inner()?.finish()
+}

@@ -158,6 +158,7 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
     crate::training::register(reg)?;
     crate::phishing::register(reg)?;
     crate::scans::register(reg)?;
+    crate::extensions::register(reg)?;
     Ok(())
 }
 

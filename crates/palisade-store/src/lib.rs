@@ -8,6 +8,7 @@ pub mod controls;
 pub mod db;
 pub mod digest;
 pub mod error;
+pub mod extensions;
 pub mod firewall;
 pub mod jobs;
 pub mod matrix;

@@ -14,6 +14,7 @@ pub use routes::{metrics_router, router, serve_metrics};
 pub use services::card_testing::register as register_card_testing_control;
 /// Store security scans (the Security Center's Scans tab and the weekly job).
 pub use services::compliance;
+pub use services::extensions;
 pub use services::store_scan;
 pub use state::{AppState, WebConfig};
 

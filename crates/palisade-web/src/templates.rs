@@ -81,6 +81,7 @@ impl Templates {
         env.add_template("security_phishing.html", include_str!("../templates/security_phishing.html"))?;
         env.add_template("phishing_landing.html", include_str!("../templates/phishing_landing.html"))?;
         env.add_template("security_scans.html", include_str!("../templates/security_scans.html"))?;
+        env.add_template("security_extensions.html", include_str!("../templates/security_extensions.html"))?;
         add_compliance(&mut env)?;
         env.add_template("security_guidelines.html", include_str!("../templates/security_guidelines.html"))?;
         env.add_template("training_mfa_notice.html", include_str!("../templates/training_mfa_notice.html"))?;

@@ -76,6 +76,32 @@ pub enum Command {
     /// Personal data (PDPA): retention runs and their reports.
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// The extension catalog: publishers' keys and signed releases.
+    #[command(subcommand)]
+    Extensions(ExtensionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionsCommand {
+    /// Register a publisher's minisign public key (the `.pub` file `minisign -G` wrote), or rotate it.
+    Publisher {
+        /// The publisher's handle, as its manifests name it (e.g. `example-labs`).
+        handle: String,
+        /// The public key file.
+        key: std::path::PathBuf,
+    },
+    /// Verify a signed release (archive + `.minisig`) against its publisher's key and add it to the catalog.
+    Publish {
+        /// The publisher's handle.
+        publisher: String,
+        /// The release archive (`.tar.gz`).
+        archive: std::path::PathBuf,
+        /// The minisign signature (default: the archive's name + `.minisig`).
+        #[arg(long)]
+        signature: Option<std::path::PathBuf>,
+    },
+    /// List the catalog: every release, newest first per extension.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -212,3 +212,20 @@ fn damaged_archives_and_manifests_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn a_built_package_is_read_back_as_written_and_hostile_paths_still_fail() {
+    let archive = palisade_registry::build_package(&[
+        ("palisade-extension.toml", MANIFEST.as_bytes()),
+        ("theme/templates/product.html", b"<div>{{ product.title }}</div>"),
+        ("plugin/reviews.wasm", b"\0asm\x01\0\0\0"),
+    ])
+    .unwrap();
+    let package = Package::parse(&archive).unwrap();
+    assert_eq!(package.files.len(), 3);
+    assert_eq!(package.sha256, Sha256::of(&archive));
+    let hostile =
+        palisade_registry::build_package(&[("palisade-extension.toml", MANIFEST.as_bytes()), ("x/../y", b"z")]);
+    // tar refuses to write `..` itself, or the package check refuses it: never an accepted package.
+    assert!(hostile.map_or(true, |a| Package::parse(&a).is_err()));
+}

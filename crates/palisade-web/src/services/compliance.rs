@@ -139,14 +139,11 @@ pub const CYBER_ESSENTIALS: View = View {
             "Security settings are not weakened (no store-wide firewall exemptions) and misconfigurations are found.",
             &["store.no-store-wide-allow", "store.scanned-recently"],
         ),
-        with_gap(
-            item(
-                "update",
-                "Update: software updates",
-                "Software is kept up to date with security patches.",
-                &["platform.schema-current"],
-            ),
-            "installing the store's own extension and theme updates: no live control yet",
+        item(
+            "update",
+            "Update: software updates",
+            "Software is kept up to date with security patches.",
+            &["platform.schema-current", "store.extensions-current"],
         ),
         item(
             "backup",

@@ -4,6 +4,7 @@
 pub mod api_tokens;
 pub mod card_testing;
 pub mod compliance;
+pub mod extensions;
 pub mod firewall_rules;
 pub mod markdown;
 pub mod payouts;

@@ -172,6 +172,8 @@ async fn seed(
         bar: &bar,
     };
     demo_history::replay(&world, SEED, now, &mut created.shop).await?;
+    bar.set_message("extensions");
+    super::demo_extensions::seed(&db, &clock, objects, now, &traders).await?;
     bar.finish_and_clear();
     Ok(created)
 }

@@ -228,6 +228,29 @@ pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palis
     });
 }
 
+/// Automatic extension updates over this node's web state (the hourly
+/// [`palisade_store::extensions::AUTO_UPDATE_JOB`]): each store's installs under their policies, every update
+/// checked before it goes live.
+pub fn register_extension_updates(h: &mut Handlers, web: Arc<std::sync::OnceLock<palisade_web::AppState>>) {
+    h.register(palisade_store::extensions::AUTO_UPDATE_JOB, move |_ctx: JobContext| {
+        let web = Arc::clone(&web);
+        async move {
+            let Some(state) = web.get() else {
+                return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
+            };
+            let run = palisade_web::extensions::auto_update_all(state).await?;
+            tracing::info!(
+                extensions.stores = run.stores,
+                extensions.updated = run.updated,
+                extensions.failed = run.failed,
+                extensions.major_needed = run.major_needed,
+                "automatic extension updates"
+            );
+            Ok(())
+        }
+    });
+}
+
 /// The erasure tombstone's keyed hash of an email (the same as the web layer's).
 pub fn tombstone_key(links: &palisade_identity::links::LinkSigner, email: &str) -> String {
     links.sign(palisade_commerce::erasure::TOMBSTONE_EMAIL_PURPOSE, &email.trim().to_lowercase())
@@ -300,6 +323,14 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         "store-scan-daily",
         "0 0 18 * * *",
         palisade_store::scans::SCAN_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
+    jobs::upsert_schedule(
+        db,
+        "extensions-auto-update-hourly",
+        "0 20 * * * *",
+        palisade_store::extensions::AUTO_UPDATE_JOB,
         serde_json::Value::Null,
     )
     .await?;

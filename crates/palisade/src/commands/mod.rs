@@ -5,9 +5,11 @@ mod audit;
 mod backup;
 mod config_check;
 mod demo;
+mod demo_extensions;
 mod demo_history;
 mod demo_images;
 mod demo_shop;
+mod extensions;
 mod jobs;
 mod migrate;
 mod privacy;
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(AdminCommand::FraudRulesReviewed { by }) => admin::fraud_rules_reviewed(&cli.global, &by).await,
         Command::Config(ConfigCommand::Check) => config_check::run(&cli.global).await,
         Command::Backup(command) => backup::run(&cli.global, command).await,
+        Command::Extensions(command) => extensions::run(&cli.global, command).await,
         Command::Privacy(PrivacyCommand::Retention { dry_run }) => {
             use palisade_commerce::retention::Mode;
             privacy::retention(&cli.global, if dry_run { Mode::DryRun } else { Mode::Apply }).await

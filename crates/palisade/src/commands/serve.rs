@@ -140,6 +140,7 @@ fn start_jobs(
     let mut handlers =
         builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy, links);
     builtin::register_store_scans(&mut handlers, Arc::clone(web_state));
+    builtin::register_extension_updates(&mut handlers, Arc::clone(web_state));
     let mut rx = stop_rx.clone();
     let db = inst.db.clone();
     tokio::spawn(async move {

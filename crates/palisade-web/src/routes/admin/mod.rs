@@ -7,6 +7,7 @@ pub mod backups;
 pub mod compliance;
 pub mod data_requests;
 pub mod digest;
+pub mod extensions;
 pub mod firewall_api;
 pub mod fraud;
 pub mod home;

@@ -27,7 +27,9 @@ use crate::http::notice;
 use crate::http::session::SignedIn;
 use crate::http::{ApiError, PageError};
 use crate::routes::account::sign_in::STEP_UP_WINDOW;
-use crate::routes::admin::{compliance, digest, phishing, phishing_landing, scans, security_tabs, training};
+use crate::routes::admin::{
+    compliance, digest, extensions, phishing, phishing_landing, scans, security_tabs, training,
+};
 use crate::routes::api::declarations::access;
 use crate::services::api_tokens::{self, NewToken};
 use crate::services::firewall_rules::{self, Change};
@@ -68,6 +70,12 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/security/scans", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/scans/findings/{finding}/accept", Some(Permission::SecuritySettings)),
     ("GET", "/admin/stores/{store}/security/scans/{scan}/{file}", Some(Permission::SecuritySettings)),
+    // Installing and updating also need every permission the release asks for (services::extensions).
+    ("GET", "/admin/stores/{store}/security/extensions", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/extensions/install", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/extensions/{extension}/update", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/extensions/{extension}/policy", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/extensions/{extension}/remove", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/digest", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
@@ -115,6 +123,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/scans", get(scans::tab).post(scans::run))
         .route("/admin/stores/{store}/security/scans/findings/{finding}/accept", post(scans::accept))
         .route("/admin/stores/{store}/security/scans/{scan}/{file}", get(scans::download))
+        .route("/admin/stores/{store}/security/extensions", get(extensions::tab))
+        .route("/admin/stores/{store}/security/extensions/install", post(extensions::install))
+        .route("/admin/stores/{store}/security/extensions/{extension}/update", post(extensions::update))
+        .route("/admin/stores/{store}/security/extensions/{extension}/policy", post(extensions::set_policy))
+        .route("/admin/stores/{store}/security/extensions/{extension}/remove", post(extensions::remove))
         .route("/admin/stores/{store}/security/digest", post(digest::set_choice))
         .route("/security-digest/unsubscribe", get(digest::unsubscribe_page).post(digest::unsubscribe))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))

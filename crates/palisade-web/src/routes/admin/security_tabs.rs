@@ -41,6 +41,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.data-requests-answered", "data-requests"),
     ("store.scanned-recently", "security/scans"),
     ("store.findings-triaged", "security/scans#findings"),
+    ("store.extensions-current", "security/extensions#installed"),
     ("store.messaging-warnings-on", "messages"),
     ("store.verification-current", "verification"),
 ];

@@ -1,0 +1,152 @@
+//! Security Center → Extensions: the store's installed extensions (version, what the catalog has newer, advisories
+//! affecting the installed version, update policy, the last failed automatic update) and the platform's catalog to
+//! install from. Everything here needs the security settings permission, and installing or updating also every
+//! permission the release asks for; every change is checked ([`services::extensions::check_release`]) before it
+//! goes live and audited in the store's chain.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use palisade_store::extensions::{self, Policy, Release, compare_versions};
+use palisade_store::permissions::Permission;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::ApiError;
+use crate::http::access::StaffAccess;
+use crate::http::form::{Form, FormRejection};
+use crate::http::notice;
+use crate::routes::admin::security_tabs::{PageResult, render};
+use crate::services::extensions as service;
+use crate::state::AppState;
+
+fn back(access: &StaffAccess, code: &'static str) -> String {
+    notice::saved(&format!("/admin/stores/{}/security/extensions", access.membership.scope.store_id()), code)
+}
+
+/// The Extensions tab.
+pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let scope = &access.membership.scope;
+    let catalog = extensions::releases(&state.db).await?;
+    let installs = extensions::installs(&state.db, scope).await?;
+    let feed = service::feed(state.config.advisories_dir.as_deref());
+    let now = state.db.now();
+    let installed: Vec<Value> = installs
+        .iter()
+        .map(|i| {
+            let mine: Vec<&Release> = catalog.iter().filter(|r| r.extension_id == i.extension_id).collect();
+            let name = mine.first().map_or(i.extension_id.as_str(), |r| r.name.as_str());
+            let newer: Vec<&str> = mine
+                .iter()
+                .filter(|r| compare_versions(&r.version, &i.version).is_gt())
+                .map(|r| r.version.as_str())
+                .collect();
+            let behind = newer
+                .first()
+                .and_then(|v| mine.iter().find(|r| r.version == *v))
+                .is_some_and(|r| r.published_at.0 + extensions::UPDATE_WITHIN_DAYS * 24 * 3600 * 1000 <= now.0);
+            json!({"install": i, "name": name, "newer": newer, "behind": behind,
+                   "advisories": service::affecting(&feed, &i.extension_id, &i.version)})
+        })
+        .collect();
+    let mut offered: Vec<&Release> = Vec::new();
+    for r in &catalog {
+        let first_of_its_id = offered.last().is_none_or(|l| l.extension_id != r.extension_id);
+        if first_of_its_id && !installs.iter().any(|i| i.extension_id == r.extension_id) {
+            offered.push(r);
+        }
+    }
+    let ctx = json!({"installed": installed, "catalog": offered, "max_delay": extensions::MAX_DELAY_DAYS,
+                     "within_days": extensions::UPDATE_WITHIN_DAYS,
+                     "feed_configured": state.config.advisories_dir.is_some()});
+    render(&state, &access, "extensions", "security_extensions.html", ctx).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InstallForm {
+    extension: String,
+    version: String,
+    policy: String,
+    #[serde(default)]
+    delay_days: String,
+}
+
+fn delay(text: &str) -> Result<i64, ApiError> {
+    if text.trim().is_empty() {
+        return Ok(3);
+    }
+    text.trim().parse::<i64>().ok().filter(|d| (0..=extensions::MAX_DELAY_DAYS).contains(d)).ok_or_else(|| {
+        crate::services::invalid(format!(
+            "the delay is a whole number of days from 0 to {}",
+            extensions::MAX_DELAY_DAYS
+        ))
+    })
+}
+
+/// Installs a catalog release (checked first; the member must hold every permission it asks for).
+pub(crate) async fn install(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    form: Result<Form<InstallForm>, FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(ApiError::from)?;
+    let policy = Policy::parse(&form.policy).map_err(ApiError::from)?;
+    let delay_days = delay(&form.delay_days)?;
+    let holds = |p: Permission| access.membership.can(p);
+    let scope = &access.membership.scope;
+    service::install(&state, scope, &holds, &form.extension, &form.version, policy, delay_days).await?;
+    Ok(Redirect::to(&back(&access, "extension-installed")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UpdateForm {
+    version: String,
+}
+
+/// Updates an installed extension to a newer catalog release, by hand (any major version; checked first).
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, extension)): Path<(String, String)>,
+    form: Result<Form<UpdateForm>, FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(ApiError::from)?;
+    let holds = |p: Permission| access.membership.can(p);
+    service::update_by_hand(&state, &access.membership.scope, &holds, &extension, &form.version).await?;
+    Ok(Redirect::to(&back(&access, "extension-updated")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PolicyForm {
+    policy: String,
+    #[serde(default)]
+    delay_days: String,
+}
+
+/// Sets an installed extension's update policy.
+pub(crate) async fn set_policy(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, extension)): Path<(String, String)>,
+    form: Result<Form<PolicyForm>, FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(ApiError::from)?;
+    let policy = Policy::parse(&form.policy).map_err(ApiError::from)?;
+    let delay_days = delay(&form.delay_days)?;
+    extensions::set_policy(&state.db, &access.membership.scope, &extension, policy, delay_days).await?;
+    Ok(Redirect::to(&back(&access, "extension-policy")).into_response())
+}
+
+/// Removes an installed extension.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, extension)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    extensions::uninstall(&state.db, &access.membership.scope, &extension).await?;
+    Ok(Redirect::to(&back(&access, "extension-removed")).into_response())
+}

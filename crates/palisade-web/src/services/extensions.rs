@@ -1,0 +1,410 @@
+//! Extensions end to end (issue #19 items 2 and 3): the operator publishes signed releases into the catalog, staff
+//! install them into their store, and each install is kept up to date under its policy by the hourly
+//! [`AUTO_UPDATE_JOB`](palisade_store::extensions::AUTO_UPDATE_JOB).
+//!
+//! Nothing goes live without passing [`check_release`] at that moment: the archive is read back from object
+//! storage and must be the catalog's exact bytes (length and SHA-256), signed by the publisher's key registered
+//! now, a valid package whose manifest matches the catalog row, for this Palisade version; its theme templates
+//! must compile and render on sample data in the template sandbox, and its WebAssembly plugin must load in the
+//! sandbox and answer each of its hooks on sample data. An update that fails stays off: the installed release
+//! keeps running, the failure is recorded and audited, and the Security Center shows it (`store.extensions-current`
+//! unmet) until someone acts. An update that asks for more access than the installed release had is never
+//! automatic, and a person installing or updating must hold every permission the release asks for.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::http::StatusCode;
+use palisade_advisories::{AdvisoryDb, Package as OsvPackage, Version as OsvVersion, ingest_dir};
+use palisade_plugins::{Address, Cart, CartLine, Customer, Plugin, PluginHost, Product};
+use palisade_registry::{PublisherHandle, PublisherKey, VerifiedRelease, VerifyingKey, verify_release};
+use palisade_store::extensions::{self, Candidate, Install, NewRelease, Plan, Policy, Published, Release, Why};
+use palisade_store::permissions::Permission;
+use palisade_store::scope::{PlatformScope, StaffScope};
+use palisade_store::{Db, Objects};
+use serde::Serialize;
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+/// Largest advisory file read from the feed.
+const MAX_FEED_FILE: u64 = 4 * 1024 * 1024;
+/// The object-store prefix of release archives (content-addressed).
+const OBJECT_PREFIX: &str = "extensions";
+
+fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+/// Registers (or rotates) a publisher's minisign public key: the base64 key line, or a whole `.pub` file.
+pub async fn register_publisher(
+    db: &Db,
+    platform: &PlatformScope,
+    handle: &str,
+    public_key: &str,
+) -> Result<String, ApiError> {
+    let handle = PublisherHandle::parse(handle).map_err(|e| refused("publisher_invalid", e.to_string()))?;
+    let line = public_key.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"));
+    let key = VerifyingKey::parse(line.unwrap_or_default()).map_err(|e| refused(e.code(), e.to_string()))?;
+    let key_id = key.id().to_string();
+    extensions::register_publisher(db, platform, handle.as_str(), key.to_base64(), &key_id).await?;
+    Ok(key_id)
+}
+
+/// Verifies a release (the publisher's signature over the exact bytes, the package, the publisher) and adds it to
+/// the catalog. Republishing identical bytes changes nothing; other bytes under a published version are refused.
+pub async fn publish(
+    db: &Db,
+    objects: &Objects,
+    platform: &PlatformScope,
+    publisher: &str,
+    archive: &[u8],
+    signature: &str,
+) -> Result<(Release, Published), ApiError> {
+    let key = publisher_key(db, publisher).await?;
+    let verified = verify_release(archive, signature, &key).map_err(|e| refused(e.code(), e.to_string()))?;
+    let object_key = objects.put_content(OBJECT_PREFIX, bytes::Bytes::copy_from_slice(archive)).await?;
+    let new = new_release(&verified, object_key, signature);
+    let outcome = extensions::publish(db, platform, &new).await?;
+    let release = extensions::release(db, &new.extension_id, &new.version)
+        .await?
+        .ok_or_else(|| ApiError::not_found("release"))?;
+    Ok((release, outcome))
+}
+
+fn new_release(verified: &VerifiedRelease, object_key: String, signature: &str) -> NewRelease {
+    let package = verified.package();
+    let m = &package.manifest;
+    let mut kinds = Vec::new();
+    for (kind, present) in
+        [("theme", m.content.theme.is_some()), ("plugin", m.content.plugin.is_some()), ("app", m.content.app.is_some())]
+    {
+        if present {
+            kinds.push(kind.to_owned());
+        }
+    }
+    NewRelease {
+        extension_id: m.id.to_string(),
+        version: m.version.to_string(),
+        publisher: m.publisher.to_string(),
+        name: m.name.clone(),
+        scopes: m.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        data_level: match m.customer_data {
+            palisade_registry::DataLevel::None => 0,
+            palisade_registry::DataLevel::WithoutContact => 1,
+            palisade_registry::DataLevel::WithContact => 2,
+        },
+        kinds,
+        object_key,
+        sha256: package.sha256.to_hex(),
+        length: i64::try_from(package.length).unwrap_or(i64::MAX),
+        signature: signature.to_owned(),
+    }
+}
+
+async fn publisher_key(db: &Db, handle: &str) -> Result<PublisherKey, ApiError> {
+    let row = extensions::publisher(db, handle).await?.ok_or_else(|| {
+        refused(
+            "publisher_unknown",
+            format!("no publisher `{}` is registered", handle.chars().take(40).collect::<String>()),
+        )
+    })?;
+    let publisher = PublisherHandle::parse(&row.handle).map_err(|e| refused("publisher_invalid", e.to_string()))?;
+    let key = VerifyingKey::parse(&row.public_key).map_err(|e| refused(e.code(), e.to_string()))?;
+    Ok(PublisherKey { publisher, key })
+}
+
+/// Every check a release passes before it goes live in a store (see the module docs). Returns the verified
+/// release; any failure is a refusal with a stable code and a message for the merchant.
+pub async fn check_release(state: &AppState, release: &Release) -> Result<VerifiedRelease, ApiError> {
+    let archive = state
+        .objects
+        .get(&release.object_key)
+        .await?
+        .ok_or_else(|| refused("release_missing", "the release's archive is missing from storage"))?;
+    if i64::try_from(archive.len()).ok() != Some(release.length)
+        || palisade_registry::Sha256::of(&archive).to_hex() != release.sha256
+    {
+        return Err(refused("release_tampered", "the stored archive is not the bytes that were published"));
+    }
+    let key = publisher_key(&state.db, &release.publisher).await?;
+    let verified = verify_release(&archive, &release.signature, &key).map_err(|e| refused(e.code(), e.to_string()))?;
+    let m = &verified.package().manifest;
+    if m.id.as_str() != release.extension_id || m.version.to_string() != release.version {
+        return Err(refused("release_mismatch", "the archive is another extension or version than the catalog's"));
+    }
+    let running = semver::Version::parse(&state.config.core_version)
+        .map_err(|e| refused("core_version", format!("the running version does not parse: {e}")))?;
+    if !m.palisade.matches(&running) {
+        return Err(refused(
+            "release_incompatible",
+            format!("{} {} needs Palisade {}; this is {running}", m.id, m.version, m.palisade),
+        ));
+    }
+    check_theme(&verified)?;
+    check_plugin(&verified)?;
+    Ok(verified)
+}
+
+/// The theme's templates and stylesheet must pass the storefront's own template checks (compile, trial render on
+/// sample data); other files of the theme are assets.
+fn check_theme(verified: &VerifiedRelease) -> Result<(), ApiError> {
+    let package = verified.package();
+    let Some(theme) = &package.manifest.content.theme else { return Ok(()) };
+    let root = format!("{}/", theme.root.as_str());
+    for (path, file) in &package.files {
+        let Some(rel) = path.as_str().strip_prefix(&root) else { continue };
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if !(name.ends_with(".html") || name.ends_with(".css")) {
+            continue;
+        }
+        let source = std::str::from_utf8(&file.bytes)
+            .map_err(|_| refused("theme_invalid", format!("{} is not UTF-8 text", path.as_str())))?;
+        palisade_commerce::themes::check(name, source, &BTreeMap::new())
+            .map_err(|e| refused("theme_invalid", format!("{}: {e}", path.as_str())))?;
+    }
+    Ok(())
+}
+
+/// A host with no store data: the self-test must work on the sample data it is handed.
+struct SampleHost;
+
+impl PluginHost for SampleHost {
+    fn product(&self, _id: &str) -> Option<Product> {
+        None
+    }
+    fn customer(&self, _id: &str) -> Option<Customer> {
+        None
+    }
+}
+
+/// The plugin must load in the sandbox and answer each hook it declares on sample data, within its fuel and
+/// memory limits.
+fn check_plugin(verified: &VerifiedRelease) -> Result<(), ApiError> {
+    let Some(declared) = &verified.package().manifest.content.plugin else { return Ok(()) };
+    let fail = |e: palisade_plugins::PluginError| refused("plugin_self_test_failed", format!("{}: {e}", e.code()));
+    let plugin = Plugin::from_release(verified).map_err(fail)?;
+    let product = Product {
+        id: "sample".into(),
+        title: "Sample product".into(),
+        sku: Some("SAMPLE-1".into()),
+        price_minor: 1_500,
+        currency: "SGD".into(),
+        available: 3,
+    };
+    let cart = Cart {
+        currency: "SGD".into(),
+        lines: vec![CartLine { product_id: "sample".into(), sku: None, quantity: 2, unit_price_minor: 1_500 }],
+        subtotal_minor: 3_000,
+        customer_id: None,
+    };
+    let address = Address {
+        name: None,
+        line1: None,
+        line2: None,
+        city: None,
+        region: None,
+        postal_code: Some("018956".into()),
+        country: "SG".into(),
+        phone: None,
+    };
+    for hook in &declared.hooks {
+        match hook {
+            palisade_registry::Hook::ProductBlock => plugin.product_block(&SampleHost, &product).map(|_| ()),
+            palisade_registry::Hook::ShippingRates => plugin.shipping_rates(&SampleHost, &cart, &address).map(|_| ()),
+            palisade_registry::Hook::CheckoutValidate => plugin.checkout_validate(&SampleHost, &cart).map(|_| ()),
+        }
+        .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The release's scopes the member does not hold (a person cannot grant an extension more than they have).
+fn missing_permissions(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) -> Vec<String> {
+    release.scopes.iter().filter(|s| !Permission::parse(s).is_some_and(holds)).cloned().collect()
+}
+
+/// Installs `version` of `extension_id` into the member's store after [`check_release`]. The member must hold
+/// every permission the release asks for.
+pub async fn install(
+    state: &AppState,
+    scope: &StaffScope,
+    holds: &(dyn Fn(Permission) -> bool + Sync),
+    extension_id: &str,
+    version: &str,
+    policy: Policy,
+    delay_days: i64,
+) -> Result<(), ApiError> {
+    let release =
+        extensions::release(&state.db, extension_id, version).await?.ok_or_else(|| ApiError::not_found("release"))?;
+    let missing = missing_permissions(&release, holds);
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "extension_scope_not_held",
+            format!("this extension asks for permissions you do not have: {}", missing.join(", ")),
+        ));
+    }
+    check_release(state, &release).await?;
+    extensions::install(&state.db, scope, extension_id, version, policy, delay_days).await?;
+    Ok(())
+}
+
+/// Updates an installed extension to `to` by a person (who must hold every permission `to` asks for), after
+/// [`check_release`]. A failed check leaves the installed release live and is returned (not recorded: the person
+/// sees it now).
+pub async fn update_by_hand(
+    state: &AppState,
+    scope: &StaffScope,
+    holds: &(dyn Fn(Permission) -> bool + Sync),
+    extension_id: &str,
+    to: &str,
+) -> Result<(), ApiError> {
+    let install = extensions::installed(&state.db, scope, extension_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("installed extension"))?;
+    let release =
+        extensions::release(&state.db, extension_id, to).await?.ok_or_else(|| ApiError::not_found("release"))?;
+    let missing = missing_permissions(&release, holds);
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "extension_scope_not_held",
+            format!("this release asks for permissions you do not have: {}", missing.join(", ")),
+        ));
+    }
+    check_release(state, &release).await?;
+    extensions::update(&state.db, scope, extension_id, &install.version, to, false).await?;
+    Ok(())
+}
+
+/// The operator's advisories feed (the configured directory), read once per use; an unreadable feed is empty
+/// (the console's updates page lists its problems).
+#[must_use]
+pub fn feed(dir: Option<&Path>) -> AdvisoryDb {
+    let mut db = AdvisoryDb::new();
+    if let Some(dir) = dir {
+        // Refused files are reported on the console's updates page; here they simply do not count.
+        let _report = ingest_dir(&mut db, dir, MAX_FEED_FILE);
+    }
+    db
+}
+
+/// An advisory affecting an installed version, for the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Affecting {
+    pub id: String,
+    pub summary: Option<String>,
+    pub severity: &'static str,
+}
+
+/// The advisories of `feed` affecting `extension_id` at `version`.
+#[must_use]
+pub fn affecting(feed: &AdvisoryDb, extension_id: &str, version: &str) -> Vec<Affecting> {
+    let Ok(v) = OsvVersion::parse(version) else { return Vec::new() };
+    let package = OsvPackage::extension(extension_id);
+    feed.affecting(&package, &v)
+        .into_iter()
+        .map(|a| {
+            let affected = a.affected.iter().find(|x| x.package == package && x.includes(&v));
+            Affecting {
+                id: a.id.clone(),
+                summary: a.summary.clone(),
+                severity: affected.and_then(|x| a.rating_for(x)).map_or("unknown", |r| r.as_str()),
+            }
+        })
+        .collect()
+}
+
+/// What one run of the automatic updates did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct AutoUpdateRun {
+    pub stores: usize,
+    pub updated: usize,
+    pub failed: usize,
+    pub major_needed: usize,
+}
+
+/// The job [`AUTO_UPDATE_JOB`](extensions::AUTO_UPDATE_JOB): every store's installs under their policies. A
+/// failing store does not stop the others; only the platform's own failures (the database) are errors.
+pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade_store::StoreError> {
+    let platform = PlatformScope::system("job:extensions.auto-update");
+    let feed = feed(state.config.advisories_dir.as_deref());
+    let mut run = AutoUpdateRun::default();
+    for store in extensions::stores_with_installs(&state.db, &platform).await? {
+        let Ok(store_id) = store.parse() else { continue };
+        let scope = StaffScope::system(store_id, "job:extensions.auto-update");
+        run.stores += 1;
+        for install in extensions::installs(&state.db, &scope).await? {
+            auto_update_one(state, &scope, &feed, &install, &mut run).await?;
+        }
+    }
+    Ok(run)
+}
+
+async fn auto_update_one(
+    state: &AppState,
+    scope: &StaffScope,
+    feed: &AdvisoryDb,
+    install: &Install,
+    run: &mut AutoUpdateRun,
+) -> Result<(), palisade_store::StoreError> {
+    let releases = extensions::releases_of(&state.db, &install.extension_id).await?;
+    let candidates: Vec<Candidate<'_>> = releases
+        .iter()
+        .map(|r| Candidate {
+            version: &r.version,
+            published_at: r.published_at,
+            affected: !affecting(feed, &r.extension_id, &r.version).is_empty(),
+        })
+        .collect();
+    let affected = !affecting(feed, &install.extension_id, &install.version).is_empty();
+    let to = match extensions::plan(
+        &install.version,
+        affected,
+        install.policy,
+        install.delay_days,
+        state.db.now(),
+        &candidates,
+    ) {
+        Plan::Stay => return Ok(()),
+        Plan::MajorNeeded { .. } => {
+            run.major_needed += 1;
+            return Ok(());
+        }
+        Plan::Update { to, why: Why::Security | Why::Routine } => to,
+    };
+    let (Some(target), current) =
+        (releases.iter().find(|r| r.version == to), releases.iter().find(|r| r.version == install.version))
+    else {
+        return Ok(());
+    };
+    let outcome = match current {
+        Some(current) if !widens(current, target) => check_release(state, target).await.map(|_| ()),
+        _ => Err(refused("extension_scope_widened", "the new release asks for more access; update it by hand")),
+    };
+    match outcome {
+        Ok(()) => {
+            match extensions::update(&state.db, scope, &install.extension_id, &install.version, &to, true).await {
+                Ok(()) => run.updated += 1,
+                // Updated meanwhile by a person: nothing to do.
+                Err(palisade_store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => {
+            run.failed += 1;
+            // Already recorded for this release: do not add an audit event every hour.
+            let already = install.last_error.as_deref().is_some_and(|l| l.starts_with(&format!("{to}: ")));
+            if !already {
+                extensions::record_failure(&state.db, scope, &install.extension_id, &to, &e.message).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `next` asks for more than `current` was granted: another scope or a higher customer-data level.
+fn widens(current: &Release, next: &Release) -> bool {
+    next.data_level > current.data_level || next.scopes.iter().any(|s| !current.scopes.contains(s))
+}

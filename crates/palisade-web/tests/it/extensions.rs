@@ -1,0 +1,375 @@
+//! Extensions in the Security Center (issue #19 items 2–3), through the real router on both backends: signed
+//! releases published, installed, updated by hand and automatically under each policy; what a malicious publisher
+//! or merchant tries is refused — another key, a tampered archive, other bytes under a published version, an
+//! extension asking for permissions the installer lacks, another store's install, a downgrade, an automatic update
+//! to a release that fails its checks or asks for more access; the `store.extensions-current` control follows.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use palisade_core::matrix::ControlStatus;
+use palisade_store::extensions::{self, Policy};
+use palisade_store::scope::{PlatformScope, StaffScope};
+use palisade_store::tenancy::Role;
+use palisade_web::{AppState, WebConfig};
+use reqwest::StatusCode;
+
+use crate::support::{Csrf as _, TestApp, owner_of, staff};
+
+const ID: &str = "com.example.badges";
+const DAY: i64 = 24 * 3600 * 1000;
+
+struct Publisher {
+    handle: &'static str,
+    keys: minisign::KeyPair,
+}
+
+impl Publisher {
+    fn new(handle: &'static str) -> Publisher {
+        Publisher { handle, keys: minisign::KeyPair::generate_unencrypted_keypair().unwrap() }
+    }
+
+    async fn register(&self, app: &TestApp) {
+        let platform = PlatformScope::system("test");
+        palisade_web::extensions::register_publisher(&app.db.db, &platform, self.handle, &self.keys.pk.to_base64())
+            .await
+            .unwrap();
+    }
+
+    fn sign(&self, archive: &[u8]) -> String {
+        minisign::sign(Some(&self.keys.pk), &self.keys.sk, Cursor::new(archive), Some("test"), None)
+            .unwrap()
+            .into_string()
+    }
+}
+
+/// A theme extension release: `css` is its stylesheet (a stylesheet the theme checks refuse makes a release that
+/// fails its health check).
+fn package(publisher: &str, id: &str, version: &str, scopes: &str, css: &str) -> Vec<u8> {
+    let manifest = format!(
+        "manifest_version = 1\nid = \"{id}\"\nname = \"Badges\"\npublisher = \"{publisher}\"\nversion = \"{version}\"\n\
+         palisade = \">=0.1\"\nscopes = [{scopes}]\ncustomer_data_level = 0\n\n[theme]\nroot = \"theme\"\n"
+    );
+    palisade_registry::build_package(&[
+        ("palisade-extension.toml", manifest.as_bytes()),
+        ("theme/theme.css", css.as_bytes()),
+    ])
+    .unwrap()
+}
+
+const GOOD_CSS: &str = ".badges { display: flex; }\n";
+/// Refused by the theme checks (`@import`).
+const BAD_CSS: &str = "@import url(https://evil.example/x.css);\n";
+
+async fn publish(app: &TestApp, p: &Publisher, version: &str, scopes: &str, css: &str) -> Result<(), String> {
+    let archive = package(p.handle, ID, version, scopes, css);
+    let platform = PlatformScope::system("test");
+    palisade_web::extensions::publish(&app.db.db, &app.objects, &platform, p.handle, &archive, &p.sign(&archive))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.code.to_owned())
+}
+
+/// Moves a release's publication back in time (the catalog writes the database clock's now).
+async fn published_days_ago(app: &TestApp, version: &str, days: i64) {
+    sqlx::query("UPDATE extension_releases SET published_at = $1 WHERE extension_id = $2 AND version = $3")
+        .bind(app.db.now().0 - days * DAY)
+        .bind(ID)
+        .bind(version)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client.post(app.url(path)).csrf(app, cookie).form(form).send().await.unwrap()
+}
+
+async fn installed_version(app: &TestApp, store: &str) -> Option<String> {
+    sqlx::query_as::<_, (String,)>("SELECT version FROM store_extensions WHERE store_id = $1 AND extension_id = $2")
+        .bind(store)
+        .bind(ID)
+        .fetch_optional(app.db.pool())
+        .await
+        .unwrap()
+        .map(|(v,)| v)
+}
+
+async fn audit_actions(app: &TestApp, store: &str) -> Vec<String> {
+    sqlx::query_as::<_, (String,)>("SELECT action FROM audit_events WHERE store_id = $1 AND action LIKE 'extension.%'")
+        .bind(store)
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a,)| a)
+        .collect()
+}
+
+async fn control(app: &TestApp, scope: &StaffScope) -> ControlStatus {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = Arc::new(palisade_store::matrix::NodeFacts {
+        data_dir: dir.path().to_path_buf(),
+        master_key_path: dir.path().join("k"),
+    });
+    let mut reg = palisade_store::matrix::Registry::default();
+    palisade_store::controls::register(&mut reg).unwrap();
+    let report = reg.evaluate_store(&app.db, &facts, scope).await.unwrap();
+    let all = report.areas.iter().flat_map(|a| a.merchant.iter());
+    all.clone().find(|r| r.control.id == "store.extensions-current").map(|r| r.status.clone()).unwrap()
+}
+
+/// An app whose state the test keeps (for the automatic update job), with an optional advisories feed.
+async fn app_with_state(feed: Option<&Path>) -> (TestApp, AppState) {
+    let kept = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&kept);
+    let config = WebConfig { advisories_dir: feed.map(Path::to_path_buf), ..WebConfig::default() };
+    let app = TestApp::start_with(config, move |r, s| {
+        *slot.lock().unwrap() = Some(s.clone());
+        r
+    })
+    .await;
+    let state = kept.lock().unwrap().take().unwrap();
+    (app, state)
+}
+
+#[tokio::test]
+async fn a_signed_release_is_installed_updated_by_hand_and_audited() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "\"products\"", GOOD_CSS).await.unwrap();
+    publish(&app, &p, "1.1.0", "\"products\"", GOOD_CSS).await.unwrap();
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    let base = format!("/admin/stores/{}/security/extensions", s.id);
+    assert_eq!(control(&app, &scope).await, ControlStatus::NotApplicable { reason: "no extensions installed".into() });
+    let page = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Install 1.1.0"), "the catalog offers the newest release");
+
+    let form = [("extension", ID), ("version", "1.0.0"), ("policy", "manual"), ("delay_days", "")];
+    assert_eq!(post(&app, &format!("{base}/install"), &cookie, &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.0"));
+    let again = post(&app, &format!("{base}/install"), &cookie, &form).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "installed twice");
+    let text = app.client.get(app.url(&base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("update available") && text.contains("Update now"), "{text}");
+
+    let update = format!("{base}/{ID}/update");
+    assert_eq!(post(&app, &update, &cookie, &[("version", "1.1.0")]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.1.0"));
+    let down = post(&app, &update, &cookie, &[("version", "1.0.0")]).await;
+    assert_eq!(down.status(), StatusCode::UNPROCESSABLE_ENTITY, "a downgrade is refused");
+    assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.1.0"));
+
+    let policy = format!("{base}/{ID}/policy");
+    assert_eq!(post(&app, &policy, &cookie, &[("policy", "minor"), ("delay_days", "2")]).await.status(), 303);
+    let bad = post(&app, &policy, &cookie, &[("policy", "sometimes"), ("delay_days", "2")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let long = post(&app, &policy, &cookie, &[("policy", "minor"), ("delay_days", "99")]).await;
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(post(&app, &format!("{base}/{ID}/remove"), &cookie, &[]).await.status(), 303);
+    assert_eq!(installed_version(&app, &s.id.to_string()).await, None);
+    let actions = audit_actions(&app, &s.id.to_string()).await;
+    for action in ["extension.installed", "extension.updated", "extension.policy_changed", "extension.uninstalled"] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_publisher_cannot_sign_with_another_key_rewrite_a_release_or_take_an_id() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    let intruder = Publisher::new("intruder-labs");
+    intruder.register(&app).await;
+    // Signed with another key than the one registered for the manifest's publisher.
+    let archive = package(p.handle, ID, "1.0.0", "", GOOD_CSS);
+    let platform = PlatformScope::system("test");
+    let forged = palisade_web::extensions::publish(
+        &app.db.db,
+        &app.objects,
+        &platform,
+        p.handle,
+        &archive,
+        &intruder.sign(&archive),
+    )
+    .await;
+    assert!(forged.is_err_and(|e| e.code.starts_with("signature_")), "another key's signature");
+    // A manifest naming another publisher than the key's.
+    let claimed = palisade_web::extensions::publish(
+        &app.db.db,
+        &app.objects,
+        &platform,
+        intruder.handle,
+        &archive,
+        &intruder.sign(&archive),
+    )
+    .await;
+    assert!(claimed.is_err(), "the manifest's publisher is not the key's");
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    assert_eq!(publish(&app, &p, "1.0.0", "", GOOD_CSS).await, Ok(()), "the same bytes again change nothing");
+    assert_eq!(
+        publish(&app, &p, "1.0.0", "", ".badges { display: block; }").await,
+        Err("conflict".to_owned()),
+        "other bytes under a published version"
+    );
+    // Another publisher's release of an id it does not own.
+    let theirs = package(intruder.handle, ID, "9.0.0", "", GOOD_CSS);
+    let taken = palisade_web::extensions::publish(
+        &app.db.db,
+        &app.objects,
+        &platform,
+        intruder.handle,
+        &theirs,
+        &intruder.sign(&theirs),
+    )
+    .await;
+    assert!(taken.is_err_and(|e| e.code == "conflict"), "the id belongs to its first publisher");
+    assert_eq!(extensions::releases(&app.db).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tampered_archive_or_a_rotated_key_is_refused_at_install() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    let (s, _, cookie) = owner_of(&app, "alpha").await;
+    let base = format!("/admin/stores/{}/security/extensions", s.id);
+    let release = extensions::release(&app.db, ID, "1.0.0").await.unwrap().unwrap();
+    // Someone with write access to the catalog points the release at another signed archive.
+    let other = package(p.handle, ID, "1.0.0", "", ".badges { color: red; }");
+    let swapped = app.objects.put_content("extensions", bytes::Bytes::from(other)).await.unwrap();
+    let point = |key: String| {
+        sqlx::query("UPDATE extension_releases SET object_key = $1 WHERE extension_id = $2")
+            .bind(key)
+            .bind(ID)
+            .execute(app.db.pool())
+    };
+    point(swapped).await.unwrap();
+    let form = [("extension", ID), ("version", "1.0.0"), ("policy", "manual")];
+    let res = post(&app, &format!("{base}/install"), &cookie, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("not the bytes that were published"));
+    assert_eq!(installed_version(&app, &s.id.to_string()).await, None, "nothing installed");
+
+    // The original bytes back, but the publisher's key was rotated since: the old signature no longer verifies.
+    point(release.object_key.clone()).await.unwrap();
+    Publisher { handle: p.handle, keys: minisign::KeyPair::generate_unencrypted_keypair().unwrap() }
+        .register(&app)
+        .await;
+    let res = post(&app, &format!("{base}/install"), &cookie, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(installed_version(&app, &s.id.to_string()).await, None);
+}
+
+#[tokio::test]
+async fn installing_needs_every_permission_the_extension_asks_for_and_stays_in_its_store() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "\"payouts\"", GOOD_CSS).await.unwrap();
+    let (s, scope, owner_cookie) = owner_of(&app, "alpha").await;
+    let base = format!("/admin/stores/{}/security/extensions", s.id);
+    let form = [("extension", ID), ("version", "1.0.0"), ("policy", "manual")];
+    // An admin holds security settings but not payouts: they cannot hand an extension payouts access.
+    let (_, admin) = staff("admin@alpha.example").signed_in_member(&app, &scope, Role::Admin).await;
+    let res = post(&app, &format!("{base}/install"), &admin, &form).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("permissions you do not have: payouts"));
+    // Staff without security settings cannot even see the tab.
+    let (_, clerk) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
+    let res = app.client.get(app.url(&base)).header("cookie", &clerk).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(&app, &format!("{base}/install"), &owner_cookie, &form).await.status(), 303);
+
+    // Another store's owner: not through their own store's address, not through this one's.
+    let (b, _, b_cookie) = owner_of(&app, "bravo").await;
+    let theirs = format!("/admin/stores/{}/security/extensions/{ID}", b.id);
+    let mine = format!("{base}/{ID}");
+    for path in [format!("{theirs}/remove"), format!("{mine}/remove")] {
+        let res = post(&app, &path, &b_cookie, &[]).await;
+        assert!(matches!(res.status().as_u16(), 403 | 404), "{path}: {}", res.status());
+    }
+    let res = post(&app, &format!("{mine}/policy"), &b_cookie, &[("policy", "minor")]).await;
+    assert!(matches!(res.status().as_u16(), 403 | 404));
+    assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.0"));
+    assert_eq!(installed_version(&app, &b.id.to_string()).await, None);
+}
+
+#[tokio::test]
+async fn automatic_updates_follow_the_policy_and_a_failing_release_never_goes_live() {
+    let (app, state) = app_with_state(None).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "\"products\"", GOOD_CSS).await.unwrap();
+    let (s, scope, _) = owner_of(&app, "alpha").await;
+    let store = s.id.to_string();
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Minor, 3).await.unwrap();
+
+    // 1.0.1 fails the theme checks: not applied, recorded, and the control says so.
+    publish(&app, &p, "1.0.1", "\"products\"", BAD_CSS).await.unwrap();
+    published_days_ago(&app, "1.0.1", 5).await;
+    let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!((run.updated, run.failed), (0, 1));
+    assert_eq!(installed_version(&app, &store).await.as_deref(), Some("1.0.0"), "the running release stays");
+    assert!(matches!(control(&app, &scope).await, ControlStatus::Unmet { reason, .. } if reason.contains("failed")));
+    palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    let failures = audit_actions(&app, &store).await.iter().filter(|a| *a == "extension.update_failed").count();
+    assert_eq!(failures, 1, "one audit event per failing release, not one per run");
+
+    // 1.0.2 is too new for the 3-day delay; once old enough, it is installed and the failure cleared.
+    publish(&app, &p, "1.0.2", "\"products\"", GOOD_CSS).await.unwrap();
+    published_days_ago(&app, "1.0.2", 1).await;
+    palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!(installed_version(&app, &store).await.as_deref(), Some("1.0.0"), "within the delay");
+    published_days_ago(&app, "1.0.2", 4).await;
+    let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!(run.updated, 1);
+    assert_eq!(installed_version(&app, &store).await.as_deref(), Some("1.0.2"));
+    assert!(control(&app, &scope).await.is_met());
+
+    // Neither a new major version nor a release asking for more access is automatic.
+    publish(&app, &p, "2.0.0", "\"products\"", GOOD_CSS).await.unwrap();
+    publish(&app, &p, "1.1.0", "\"products\", \"orders\"", GOOD_CSS).await.unwrap();
+    published_days_ago(&app, "2.0.0", 30).await;
+    published_days_ago(&app, "1.1.0", 30).await;
+    palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!(installed_version(&app, &store).await.as_deref(), Some("1.0.2"));
+
+    // By hand and behind for more than 7 days: the control is unmet.
+    extensions::set_policy(&app.db, &scope, ID, Policy::Manual, 0).await.unwrap();
+    sqlx::query("UPDATE store_extensions SET last_error = NULL WHERE store_id = $1")
+        .bind(&store)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert!(matches!(control(&app, &scope).await, ControlStatus::Unmet { reason, .. } if reason.contains("1.1.0")));
+}
+
+#[tokio::test]
+async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
+    let feed = tempfile::tempdir().unwrap();
+    let advisory = serde_json::json!({
+        "schema_version": "1.7.0", "id": "PAL-EXT-2026-0001", "modified": "2026-11-01T00:00:00Z",
+        "summary": "Stored XSS in the badge caption",
+        "affected": [{"package": {"ecosystem": "Palisade-Extension", "name": ID},
+                      "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]}]
+    });
+    std::fs::write(feed.path().join("ext.json"), serde_json::to_vec(&advisory).unwrap()).unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Security, 30).await.unwrap();
+    let page = format!("/admin/stores/{}/security/extensions", s.id);
+    let text = app.client.get(app.url(&page)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("PAL-EXT-2026-0001"), "the advisory shows on the installed extension");
+    publish(&app, &p, "1.0.1", "", GOOD_CSS).await.unwrap();
+    let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!(run.updated, 1, "a fix published this minute is taken at once");
+    assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.1"));
+}

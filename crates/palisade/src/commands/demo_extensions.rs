@@ -1,0 +1,79 @@
+//! The demo's extension catalog: a publisher whose signing key is made for this demo (and thrown away), three
+//! signed releases of one theme extension published over the six weeks, and two installs — one store updating
+//! by hand and behind (its Security Center says so), one kept current automatically. Every release goes through
+//! the same verification as an operator's upload, and every install through the same checks as a merchant's.
+
+use std::io::Cursor;
+
+use anyhow::Context;
+use palisade_core::time::{ManualClock, Timestamp};
+use palisade_store::extensions::{self, Policy};
+use palisade_store::scope::{PlatformScope, StaffScope};
+use palisade_store::{Db, Objects};
+
+use super::demo_history::Trader;
+
+const PUBLISHER: &str = "palisade-labs";
+const EXTENSION: &str = "com.palisade-labs.trust-badges";
+const DAY: i64 = 24 * 3600 * 1000;
+
+/// (version, published days ago, stylesheet)
+const RELEASES: [(&str, i64, &str); 3] = [
+    ("1.0.0", 40, ".trust-badges { display: flex; gap: .5rem; }\n"),
+    ("1.1.0", 20, ".trust-badges { display: flex; gap: .5rem; flex-wrap: wrap; }\n"),
+    ("1.1.1", 2, ".trust-badges { display: flex; gap: .5rem; flex-wrap: wrap; font-size: .9rem; }\n"),
+];
+
+fn manifest(version: &str) -> String {
+    format!(
+        "manifest_version = 1\nid = \"{EXTENSION}\"\nname = \"Trust badges\"\npublisher = \"{PUBLISHER}\"\n\
+         version = \"{version}\"\npalisade = \">=0.1, <0.3\"\nscopes = [\"products\"]\ncustomer_data_level = 0\n\
+         webhooks = []\n\n[theme]\nroot = \"theme\"\n"
+    )
+}
+
+/// Publishes the demo releases and installs them in the first two stores; nothing if the publisher exists.
+pub async fn seed(
+    db: &Db,
+    clock: &ManualClock,
+    objects: &Objects,
+    now: Timestamp,
+    traders: &[Trader],
+) -> anyhow::Result<()> {
+    if extensions::publisher(db, PUBLISHER).await?.is_some() {
+        return Ok(());
+    }
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().context("making the demo publisher's key")?;
+    let platform = PlatformScope::system("demo");
+    clock.set(Timestamp(now.0 - 45 * DAY));
+    palisade_web::extensions::register_publisher(db, &platform, PUBLISHER, &keys.pk.to_base64())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    for (version, days_ago, css) in RELEASES {
+        clock.set(Timestamp(now.0 - days_ago * DAY));
+        let manifest = manifest(version);
+        let archive = palisade_registry::build_package(&[
+            ("palisade-extension.toml", manifest.as_bytes()),
+            ("theme/theme.css", css.as_bytes()),
+            ("README.md", b"# Trust badges\n\nShows the store's buyer-protection and verified-seller badges.\n"),
+        ])?;
+        let comment = format!("{EXTENSION} {version}");
+        let signature = minisign::sign(Some(&keys.pk), &keys.sk, Cursor::new(&archive), Some(&comment), None)
+            .context("signing a demo release")?
+            .into_string();
+        palisade_web::extensions::publish(db, objects, &platform, PUBLISHER, &archive, &signature)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    }
+    // Installed from the catalog as a merchant would (the releases were checked at publication; the web path
+    // checks again at install).
+    let plan = [(0usize, "1.0.0", Policy::Manual, 35i64), (1, "1.1.0", Policy::Minor, 15)];
+    for (i, version, policy, days_ago) in plan {
+        let Some(trader) = traders.get(i) else { continue };
+        clock.set(Timestamp(now.0 - days_ago * DAY));
+        let scope = StaffScope::system(trader.store, "demo");
+        extensions::install(db, &scope, EXTENSION, version, policy, 3).await?;
+    }
+    clock.set(now);
+    Ok(())
+}
