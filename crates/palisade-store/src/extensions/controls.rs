@@ -45,16 +45,20 @@ async fn current(ctx: &EvalContext, scope: &StaffScope) -> crate::error::Result<
     if installs.is_empty() {
         return Ok(ControlStatus::NotApplicable { reason: "no extensions installed".into() });
     }
-    let cutoff = Timestamp(ctx.db.now().0 - UPDATE_WITHIN_DAYS * DAY_MS);
     let mut problems = Vec::new();
     for install in &installs {
         if let Some(error) = &install.last_error {
             problems.push(format!("the update of {} failed ({error})", install.extension_id));
             continue;
         }
-        if install.policy == Policy::Minor && install.delay_days <= UPDATE_WITHIN_DAYS {
-            continue;
-        }
+        // Kept current automatically: behind only past its own delay plus a day (the hourly job stopped, or
+        // refuses the update). By hand: behind a week after the release.
+        let allowed = if install.policy == Policy::Minor {
+            install.delay_days.max(UPDATE_WITHIN_DAYS) + 1
+        } else {
+            UPDATE_WITHIN_DAYS
+        };
+        let cutoff = Timestamp(ctx.db.now().0 - allowed * DAY_MS);
         let releases = super::releases_of(&ctx.db, &install.extension_id).await?;
         let candidates: Vec<Candidate<'_>> = releases
             .iter()

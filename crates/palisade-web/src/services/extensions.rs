@@ -220,8 +220,16 @@ fn check_plugin(verified: &VerifiedRelease) -> Result<(), ApiError> {
 }
 
 /// The release's scopes the member does not hold (a person cannot grant an extension more than they have).
+/// Customer data at any level counts as the `customer_data` permission, whether or not the manifest lists that
+/// scope: a plugin at level 2 is handed buyers' addresses by the shipping hook.
 fn missing_permissions(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) -> Vec<String> {
-    release.scopes.iter().filter(|s| !Permission::parse(s).is_some_and(holds)).cloned().collect()
+    let mut missing: Vec<String> =
+        release.scopes.iter().filter(|s| !Permission::parse(s).is_some_and(holds)).cloned().collect();
+    let customer_data = Permission::CustomerData.key();
+    if release.data_level > 0 && !holds(Permission::CustomerData) && !missing.iter().any(|m| m == customer_data) {
+        missing.push(customer_data.to_owned());
+    }
+    missing
 }
 
 /// Installs `version` of `extension_id` into the member's store after [`check_release`]. The member must hold
@@ -331,22 +339,39 @@ pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade
     let platform = PlatformScope::system("job:extensions.auto-update");
     let feed = feed(state.config.advisories_dir.as_deref());
     let mut run = AutoUpdateRun::default();
+    let mut checked = Checked::new();
     for store in extensions::stores_with_installs(&state.db, &platform).await? {
         let Ok(store_id) = store.parse() else { continue };
         let scope = StaffScope::system(store_id, "job:extensions.auto-update");
         run.stores += 1;
-        for install in extensions::installs(&state.db, &scope).await? {
-            auto_update_one(state, &scope, &feed, &install, &mut run).await?;
+        // One store's failure (an install removed meanwhile, a row that does not read) never stops the others.
+        let installs = match extensions::installs(&state.db, &scope).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(store.id = %store, error = %e, "automatic extension updates skipped for a store");
+                continue;
+            }
+        };
+        for install in installs {
+            if let Err(e) = auto_update_one(state, &scope, &feed, &install, &mut checked, &mut run).await {
+                tracing::warn!(store.id = %store, extension.id = %install.extension_id, error = %e,
+                    "automatic extension update not made");
+            }
         }
     }
     Ok(run)
 }
+
+/// Each release's check result within one run: a release installed in many stores is downloaded, verified and
+/// trial-run once, not once per store.
+type Checked = std::collections::HashMap<(String, String), Result<(), String>>;
 
 async fn auto_update_one(
     state: &AppState,
     scope: &StaffScope,
     feed: &AdvisoryDb,
     install: &Install,
+    checked: &mut Checked,
     run: &mut AutoUpdateRun,
 ) -> Result<(), palisade_store::StoreError> {
     let releases = extensions::releases_of(&state.db, &install.extension_id).await?;
@@ -380,8 +405,17 @@ async fn auto_update_one(
         return Ok(());
     };
     let outcome = match current {
-        Some(current) if !widens(current, target) => check_release(state, target).await.map(|_| ()),
-        _ => Err(refused("extension_scope_widened", "the new release asks for more access; update it by hand")),
+        Some(current) if !widens(current, target) => {
+            let key = (target.extension_id.clone(), target.version.clone());
+            if let Some(known) = checked.get(&key) {
+                known.clone()
+            } else {
+                let result = check_release(state, target).await.map(|_| ()).map_err(|e| e.message);
+                checked.insert(key, result.clone());
+                result
+            }
+        }
+        _ => Err("the new release asks for more access or comes from another publisher; update it by hand".to_owned()),
     };
     match outcome {
         Ok(()) => {
@@ -397,14 +431,18 @@ async fn auto_update_one(
             // Already recorded for this release: do not add an audit event every hour.
             let already = install.last_error.as_deref().is_some_and(|l| l.starts_with(&format!("{to}: ")));
             if !already {
-                extensions::record_failure(&state.db, scope, &install.extension_id, &to, &e.message).await?;
+                extensions::record_failure(&state.db, scope, &install.extension_id, &to, &e).await?;
             }
         }
     }
     Ok(())
 }
 
-/// Whether `next` asks for more than `current` was granted: another scope or a higher customer-data level.
+/// Whether `next` asks for more than `current` was granted: another scope, a higher customer-data level, a new
+/// kind of content (a theme gaining a plugin or an app), or another publisher.
 fn widens(current: &Release, next: &Release) -> bool {
-    next.data_level > current.data_level || next.scopes.iter().any(|s| !current.scopes.contains(s))
+    next.data_level > current.data_level
+        || next.scopes.iter().any(|s| !current.scopes.contains(s))
+        || next.kinds.iter().any(|k| !current.kinds.contains(k))
+        || next.publisher != current.publisher
 }

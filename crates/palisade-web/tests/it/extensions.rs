@@ -47,9 +47,13 @@ impl Publisher {
 /// A theme extension release: `css` is its stylesheet (a stylesheet the theme checks refuse makes a release that
 /// fails its health check).
 fn package(publisher: &str, id: &str, version: &str, scopes: &str, css: &str) -> Vec<u8> {
+    package_at(publisher, id, version, scopes, 0, css)
+}
+
+fn package_at(publisher: &str, id: &str, version: &str, scopes: &str, level: u8, css: &str) -> Vec<u8> {
     let manifest = format!(
         "manifest_version = 1\nid = \"{id}\"\nname = \"Badges\"\npublisher = \"{publisher}\"\nversion = \"{version}\"\n\
-         palisade = \">=0.1\"\nscopes = [{scopes}]\ncustomer_data_level = 0\n\n[theme]\nroot = \"theme\"\n"
+         palisade = \">=0.1\"\nscopes = [{scopes}]\ncustomer_data_level = {level}\n\n[theme]\nroot = \"theme\"\n"
     );
     palisade_registry::build_package(&[
         ("palisade-extension.toml", manifest.as_bytes()),
@@ -283,6 +287,19 @@ async fn installing_needs_every_permission_the_extension_asks_for_and_stays_in_i
     let (_, clerk) = staff("clerk@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
     let res = app.client.get(app.url(&base)).header("cookie", &clerk).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Customer data at level 2 without the scope listed is still customer data: a member granted security
+    // settings alone cannot install it.
+    let archive = package_at(p.handle, "com.example.peek", "1.0.0", "", 2, GOOD_CSS);
+    let platform = PlatformScope::system("test");
+    palisade_web::extensions::publish(&app.db.db, &app.objects, &platform, p.handle, &archive, &p.sign(&archive))
+        .await
+        .unwrap();
+    let (officer, officer_cookie) = staff("officer@alpha.example").signed_in_member(&app, &scope, Role::Staff).await;
+    crate::support::grant_exactly(&app, &scope, officer.id, &["security_settings"]).await;
+    let peek = [("extension", "com.example.peek"), ("version", "1.0.0"), ("policy", "manual")];
+    let res = post(&app, &format!("{base}/install"), &officer_cookie, &peek).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{:?}", res.headers().get("location"));
+    assert!(res.text().await.unwrap().contains("customer_data"));
     assert_eq!(post(&app, &format!("{base}/install"), &owner_cookie, &form).await.status(), 303);
 
     // Another store's owner: not through their own store's address, not through this one's.

@@ -15,6 +15,7 @@ use crate::http::ApiError;
 use crate::http::access::StaffAccess;
 use crate::http::form::{Form, FormRejection};
 use crate::http::notice;
+use crate::routes::admin::security_center::step_up;
 use crate::routes::admin::security_tabs::{PageResult, render};
 use crate::services::extensions as service;
 use crate::state::AppState;
@@ -90,6 +91,10 @@ pub(crate) async fn install(
     form: Result<Form<InstallForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
+    // Installing grants code access to the store: a signed-in person who entered their password recently.
+    if let Some(r) = step_up(&state, &access, "security/extensions#catalog") {
+        return Ok(r);
+    }
     let Form(form) = form.map_err(ApiError::from)?;
     let policy = Policy::parse(&form.policy).map_err(ApiError::from)?;
     let delay_days = delay(&form.delay_days)?;
@@ -112,6 +117,9 @@ pub(crate) async fn update(
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
+    if let Some(r) = step_up(&state, &access, "security/extensions#installed") {
+        return Ok(r);
+    }
     let Form(form) = form.map_err(ApiError::from)?;
     let holds = |p: Permission| access.membership.can(p);
     service::update_by_hand(&state, &access.membership.scope, &holds, &extension, &form.version).await?;

@@ -198,7 +198,7 @@ fn reauth_then(access: &StaffAccess, tab: &str) -> Response {
 }
 
 /// Sensitive changes need a recent password entry (and so a person: API tokens cannot make them).
-fn step_up(state: &AppState, access: &StaffAccess, tab: &str) -> Option<Response> {
+pub(crate) fn step_up(state: &AppState, access: &StaffAccess, tab: &str) -> Option<Response> {
     let Some(session) = &access.session else {
         return Some(
             ApiError::new(
