@@ -23,7 +23,7 @@ mod controls;
 mod plan;
 
 pub use controls::register;
-pub use plan::{Candidate, Plan, Why, plan};
+pub use plan::{Candidate, Installed, Plan, Why, plan};
 
 /// The hourly job that applies automatic updates to every store's extensions.
 pub const AUTO_UPDATE_JOB: &str = "extensions.auto-update";
@@ -132,6 +132,15 @@ pub struct Install {
     /// The last automatic update that failed its checks, and when; cleared by the next successful update.
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
+}
+
+/// Who moved an install to a new release (recorded in the audit event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdatedBy {
+    /// A person, from the Security Center.
+    Hand,
+    /// The automatic update job, under the install's policy.
+    Policy,
 }
 
 /// What publishing did.
@@ -415,7 +424,7 @@ pub async fn update(
     extension_id: &str,
     from: &str,
     to: &str,
-    automatic: bool,
+    by: UpdatedBy,
 ) -> Result<()> {
     if compare_versions(to, from) != Ordering::Greater {
         return Err(StoreError::Invalid(format!(
@@ -445,7 +454,7 @@ pub async fn update(
         return Err(StoreError::Conflict(format!("{extension_id} is no longer on {from}")));
     }
     let target = format!("extension:{extension_id}");
-    let details = serde_json::json!({"from": from, "to": to, "sha256": sha, "automatic": automatic});
+    let details = serde_json::json!({"from": from, "to": to, "sha256": sha, "automatic": by == UpdatedBy::Policy});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.updated", &target).details(details)).await?;
     tx.commit().await?;
     Ok(())

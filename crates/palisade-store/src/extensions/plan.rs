@@ -30,6 +30,14 @@ pub enum Why {
     Routine,
 }
 
+/// The installed release, as the plan sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Installed<'a> {
+    pub version: &'a str,
+    /// Whether an advisory affects the installed version.
+    pub affected: bool,
+}
+
 /// What to do with one install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -46,17 +54,16 @@ fn compatible(installed: &Version, v: &Version) -> bool {
     if installed.major == 0 { v.major == 0 && v.minor == installed.minor } else { v.major == installed.major }
 }
 
-/// The plan for an install on `installed` (affected or not) under `policy`, given the catalog's releases.
+/// The plan for an install on `installed` under `policy`, given the catalog's releases.
 #[must_use]
 pub fn plan(
-    installed: &str,
-    installed_affected: bool,
+    installed: Installed<'_>,
     policy: Policy,
     delay_days: i64,
     now: Timestamp,
     releases: &[Candidate<'_>],
 ) -> Plan {
-    let Ok(current) = Version::parse(installed) else { return Plan::Stay };
+    let Ok(current) = Version::parse(installed.version) else { return Plan::Stay };
     let mut newer: Vec<(Version, &Candidate<'_>)> = releases
         .iter()
         .filter_map(|c| Version::parse(c.version).ok().map(|v| (v, c)))
@@ -67,7 +74,7 @@ pub fn plan(
         return Plan::Stay;
     }
     let newest_compatible = newer.iter().find(|(v, _)| compatible(&current, v));
-    if installed_affected {
+    if installed.affected {
         return match (newest_compatible, newer.first()) {
             (Some((v, _)), _) => Plan::Update { to: v.to_string(), why: Why::Security },
             (None, Some((v, _))) => Plan::MajorNeeded { to: v.to_string() },
@@ -106,21 +113,33 @@ mod tests {
 
     const NOW: Timestamp = Timestamp(100 * DAY_MS);
 
-    fn c(version: &str, days_ago: i64, affected: bool) -> Candidate<'_> {
-        Candidate { version, published_at: Timestamp(NOW.0 - days_ago * DAY_MS), affected }
+    /// An installed version no advisory affects, and one an advisory affects.
+    fn at(version: &str) -> Installed<'_> {
+        Installed { version, affected: false }
+    }
+    fn hit(version: &str) -> Installed<'_> {
+        Installed { version, affected: true }
+    }
+
+    /// A release published `days_ago`: clean, or affected by an advisory.
+    fn c(version: &str, days_ago: i64) -> Candidate<'_> {
+        Candidate { version, published_at: Timestamp(NOW.0 - days_ago * DAY_MS), affected: false }
+    }
+    fn bad(version: &str, days_ago: i64) -> Candidate<'_> {
+        Candidate { affected: true, ..c(version, days_ago) }
     }
 
     #[test]
     fn manual_never_moves_even_when_affected() {
-        assert_eq!(plan("1.0.0", true, Policy::Manual, 0, NOW, &[c("1.0.1", 9, false)]), Plan::Stay);
+        assert_eq!(plan(hit("1.0.0"), Policy::Manual, 0, NOW, &[c("1.0.1", 9)]), Plan::Stay);
     }
 
     #[test]
     fn a_security_fix_is_taken_at_once_within_the_major_version() {
-        let rel = [c("1.0.1", 0, false), c("1.1.0", 0, false), c("2.0.0", 0, false)];
+        let rel = [c("1.0.1", 0), c("1.1.0", 0), c("2.0.0", 0)];
         for policy in [Policy::Security, Policy::Minor] {
             assert_eq!(
-                plan("1.0.0", true, policy, 30, NOW, &rel),
+                plan(hit("1.0.0"), policy, 30, NOW, &rel),
                 Plan::Update { to: "1.1.0".into(), why: Why::Security },
                 "{policy:?}: the newest compatible fix, however new"
             );
@@ -129,54 +148,54 @@ mod tests {
 
     #[test]
     fn an_affected_release_is_never_the_target() {
-        let rel = [c("1.0.1", 9, false), c("1.0.2", 9, true)];
+        let rel = [c("1.0.1", 9), bad("1.0.2", 9)];
         assert_eq!(
-            plan("1.0.0", true, Policy::Security, 0, NOW, &rel),
+            plan(hit("1.0.0"), Policy::Security, 0, NOW, &rel),
             Plan::Update { to: "1.0.1".into(), why: Why::Security }
         );
         assert_eq!(
-            plan("1.0.0", false, Policy::Minor, 0, NOW, &rel),
+            plan(at("1.0.0"), Policy::Minor, 0, NOW, &rel),
             Plan::Update { to: "1.0.1".into(), why: Why::Routine }
         );
     }
 
     #[test]
     fn only_a_new_major_fixing_it_is_left_to_the_merchant() {
-        let rel = [c("1.0.1", 0, true), c("2.0.0", 0, false)];
-        assert_eq!(plan("1.0.0", true, Policy::Minor, 0, NOW, &rel), Plan::MajorNeeded { to: "2.0.0".into() });
-        assert_eq!(plan("1.0.0", true, Policy::Minor, 0, NOW, &[c("1.0.1", 0, true)]), Plan::Stay, "no fix yet");
+        let rel = [bad("1.0.1", 0), c("2.0.0", 0)];
+        assert_eq!(plan(hit("1.0.0"), Policy::Minor, 0, NOW, &rel), Plan::MajorNeeded { to: "2.0.0".into() });
+        assert_eq!(plan(hit("1.0.0"), Policy::Minor, 0, NOW, &[bad("1.0.1", 0)]), Plan::Stay, "no fix yet");
     }
 
     #[test]
     fn routine_updates_wait_for_the_delay_and_only_under_minor() {
-        let rel = [c("1.2.0", 2, false), c("1.1.0", 5, false)];
+        let rel = [c("1.2.0", 2), c("1.1.0", 5)];
         assert_eq!(
-            plan("1.0.0", false, Policy::Minor, 3, NOW, &rel),
+            plan(at("1.0.0"), Policy::Minor, 3, NOW, &rel),
             Plan::Update { to: "1.1.0".into(), why: Why::Routine }
         );
         assert_eq!(
-            plan("1.0.0", false, Policy::Minor, 1, NOW, &rel),
+            plan(at("1.0.0"), Policy::Minor, 1, NOW, &rel),
             Plan::Update { to: "1.2.0".into(), why: Why::Routine }
         );
-        assert_eq!(plan("1.0.0", false, Policy::Minor, 6, NOW, &rel), Plan::Stay);
-        assert_eq!(plan("1.0.0", false, Policy::Security, 0, NOW, &rel), Plan::Stay);
+        assert_eq!(plan(at("1.0.0"), Policy::Minor, 6, NOW, &rel), Plan::Stay);
+        assert_eq!(plan(at("1.0.0"), Policy::Security, 0, NOW, &rel), Plan::Stay);
     }
 
     #[test]
     fn majors_pre_releases_and_older_versions_are_never_automatic() {
-        let rel = [c("2.0.0", 50, false), c("1.1.0-beta.1", 50, false), c("0.9.0", 50, false)];
-        assert_eq!(plan("1.0.0", false, Policy::Minor, 0, NOW, &rel), Plan::Stay);
+        let rel = [c("2.0.0", 50), c("1.1.0-beta.1", 50), c("0.9.0", 50)];
+        assert_eq!(plan(at("1.0.0"), Policy::Minor, 0, NOW, &rel), Plan::Stay);
         // 0.x: a new minor is a new major.
-        assert_eq!(plan("0.1.0", false, Policy::Minor, 0, NOW, &[c("0.2.0", 50, false)]), Plan::Stay);
+        assert_eq!(plan(at("0.1.0"), Policy::Minor, 0, NOW, &[c("0.2.0", 50)]), Plan::Stay);
         assert_eq!(
-            plan("0.1.0", false, Policy::Minor, 0, NOW, &[c("0.1.3", 50, false)]),
+            plan(at("0.1.0"), Policy::Minor, 0, NOW, &[c("0.1.3", 50)]),
             Plan::Update { to: "0.1.3".into(), why: Why::Routine }
         );
     }
 
     #[test]
     fn behind_counts_only_compatible_releases_older_than_the_cutoff() {
-        let rel = [c("1.1.0", 10, false), c("1.2.0", 1, false), c("2.0.0", 30, false)];
+        let rel = [c("1.1.0", 10), c("1.2.0", 1), c("2.0.0", 30)];
         let cutoff = Timestamp(NOW.0 - 7 * DAY_MS);
         assert_eq!(behind("1.0.0", &rel, cutoff), Some("1.1.0".into()));
         assert_eq!(behind("1.1.0", &rel, cutoff), None);

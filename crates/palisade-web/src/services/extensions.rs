@@ -18,7 +18,9 @@ use axum::http::StatusCode;
 use palisade_advisories::{AdvisoryDb, Package as OsvPackage, Version as OsvVersion, ingest_dir};
 use palisade_plugins::{Address, Cart, CartLine, Customer, Plugin, PluginHost, Product};
 use palisade_registry::{PublisherHandle, PublisherKey, VerifiedRelease, VerifyingKey, verify_release};
-use palisade_store::extensions::{self, Candidate, Install, NewRelease, Plan, Policy, Published, Release, Why};
+use palisade_store::extensions::{
+    self, Candidate, Install, Installed, NewRelease, Plan, Policy, Published, Release, UpdatedBy, Why,
+};
 use palisade_store::permissions::Permission;
 use palisade_store::scope::{PlatformScope, StaffScope};
 use palisade_store::{Db, Objects};
@@ -282,7 +284,7 @@ pub async fn update_by_hand(
         ));
     }
     check_release(state, &release).await?;
-    extensions::update(&state.db, scope, extension_id, &install.version, to, false).await?;
+    extensions::update(&state.db, scope, extension_id, &install.version, to, UpdatedBy::Hand).await?;
     Ok(())
 }
 
@@ -385,8 +387,7 @@ async fn auto_update_one(
         .collect();
     let affected = !affecting(feed, &install.extension_id, &install.version).is_empty();
     let to = match extensions::plan(
-        &install.version,
-        affected,
+        Installed { version: &install.version, affected },
         install.policy,
         install.delay_days,
         state.db.now(),
@@ -419,7 +420,9 @@ async fn auto_update_one(
     };
     match outcome {
         Ok(()) => {
-            match extensions::update(&state.db, scope, &install.extension_id, &install.version, &to, true).await {
+            match extensions::update(&state.db, scope, &install.extension_id, &install.version, &to, UpdatedBy::Policy)
+                .await
+            {
                 Ok(()) => run.updated += 1,
                 // Updated meanwhile by a person: nothing to do.
                 Err(palisade_store::StoreError::Conflict(_)) => {}

@@ -394,6 +394,8 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("compliance-cyber-essentials", format!("/admin/stores/{s}/security/compliance/cyber-essentials")),
         ("compliance-pci-saq-a", format!("/admin/stores/{s}/security/compliance/pci-saq-a")),
         ("compliance-pdpa", format!("/admin/stores/{s}/security/compliance/pdpa")),
+        ("security-extensions-empty", format!("/admin/stores/{s}/security/extensions")),
+        // Last: the scan is started from this page below.
         ("security-scans-empty", format!("/admin/stores/{s}/security/scans")),
     ] {
         visit(&c, &app, &mut tour, name, &path).await;
