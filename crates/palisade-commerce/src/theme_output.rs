@@ -22,7 +22,7 @@ use minijinja::Value;
 pub const MAX_OUTPUT: usize = 2 * 1024 * 1024;
 
 /// The slots a theme may place, each filled by the platform's own template `slot_{name}.html`.
-pub const SLOTS: &[&str] = &["search", "buy"];
+pub const SLOTS: &[&str] = &["search", "buy", "extensions"];
 
 const SLOT_TAG: &str = "palisade-slot";
 
@@ -231,6 +231,34 @@ pub fn clean_page(raw: &str) -> CleanPage {
 #[must_use]
 pub fn clean_fragment(html: &str) -> String {
     CLEANER.clean(html).to_string()
+}
+
+/// The `extensions` slot: what installed extensions' plugins add to a product page (the page context's
+/// `extension_blocks`, a list of `{extension, html}` the web layer built from the plugins' output, already cleaned
+/// to the plugin sandbox's allow-list), each under a caption naming its extension. Built here rather than in a
+/// template: templates escape, and the blocks are markup. Each block is cleaned once more with the storefront's
+/// own cleaner, a second wall.
+#[must_use]
+pub fn extension_blocks(ctx: &minijinja::Value) -> String {
+    let Ok(list) = ctx.get_attr("extension_blocks") else { return String::new() };
+    let Ok(items) = list.try_iter() else { return String::new() };
+    let mut out = String::new();
+    for item in items {
+        let text = |key: &str| item.get_attr(key).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let (name, html) = (text("extension"), text("html"));
+        if html.trim().is_empty() {
+            continue;
+        }
+        out.push_str("<div class=\"extension-block\"><p class=\"extension-source\">From <b>");
+        out.push_str(&html_escape::encode_text(&name));
+        out.push_str("</b>, an extension this shop installed</p>");
+        out.push_str(&clean_fragment(&html));
+        out.push_str("</div>");
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!("<section class=\"extension-blocks\" aria-label=\"Added by this shop's extensions\">{out}</section>")
 }
 
 /// Replaces each slot marker in `html` with what `render` gives for that slot.

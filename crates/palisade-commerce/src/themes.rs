@@ -511,7 +511,13 @@ impl Renderer {
 
     /// Fills the slots of a rendered page from the platform's own templates.
     fn fill_slots(&self, html: &str, ctx: &Value) -> Result<String> {
-        theme_output::fill_slots(html, |name| self.platform_template(&format!("slot_{name}.html"), ctx.clone()))
+        theme_output::fill_slots(html, |name| {
+            if name == "extensions" {
+                Ok(theme_output::extension_blocks(ctx))
+            } else {
+                self.platform_template(&format!("slot_{name}.html"), ctx.clone())
+            }
+        })
     }
 
     /// A marketplace page from the default theme (home, search, cart, orders). `csrf` is the synchronizer token

@@ -29,11 +29,33 @@ const TAGS: [&str; 17] = [
     "hr",
 ];
 
-static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-    let mut b = ammonia::Builder::empty();
-    b.tags(TAGS.into_iter().collect::<HashSet<_>>()).generic_attributes(HashSet::from(["class"])).strip_comments(true);
-    b
-});
+/// Class names the platform's own page parts use (the seller information bar, the verified-seller badge, the
+/// theme scope): a block may not borrow their look to pass itself off as the platform's word.
+pub const RESERVED_CLASS_PREFIXES: [&str; 4] = ["platform-", "verified", "store-theme", "trust-"];
+
+/// The `class` value with every reserved class name removed.
+fn allowed_classes(value: &str) -> String {
+    value
+        .split_ascii_whitespace()
+        .filter(|c| {
+            let lower = c.to_ascii_lowercase();
+            !RESERVED_CLASS_PREFIXES.iter().any(|p| lower.starts_with(p))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+static CLEANER: LazyLock<ammonia::Builder<'static>> =
+    LazyLock::new(|| {
+        let mut b = ammonia::Builder::empty();
+        b.tags(TAGS.into_iter().collect::<HashSet<_>>())
+            .generic_attributes(HashSet::from(["class"]))
+            .attribute_filter(|_, attribute, value| {
+                if attribute == "class" { Some(allowed_classes(value).into()) } else { Some(value.into()) }
+            })
+            .strip_comments(true);
+        b
+    });
 
 /// Most start tags a block may hold. The HTML parser's work grows with the square of the nesting depth (each
 /// start tag checks the open-element stack), and fuel does not meter the host: 6,500 nested `<div>`s, which fit
@@ -72,5 +94,20 @@ impl UntrustedHtml {
     #[must_use]
     pub fn untrusted_raw(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reserved_classes_are_dropped_and_others_kept() {
+        let block = UntrustedHtml::new(
+            r#"<p class="Verified-Seller note platform-bar trust-badge big">ok</p><script>x()</script>"#.into(),
+        )
+        .unwrap();
+        assert_eq!(block.sanitised(), r#"<p class="note big">ok</p>"#);
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::scope::{PlatformScope, StaffScope};
+use crate::scope::{PlatformScope, StaffScope, StoreScope};
 
 mod controls;
 mod plan;
@@ -359,6 +359,22 @@ pub async fn installs(db: &Db, scope: &StaffScope) -> Result<Vec<Install>> {
     rows.into_iter().map(install_from).collect()
 }
 
+/// The releases installed in the store that hold a WebAssembly plugin, for the storefront's hook points. Readable
+/// with any scope of the store (a shopper's page runs them); what they may do is their manifest's grant.
+pub async fn installed_plugins(db: &Db, scope: &StoreScope) -> Result<Vec<Release>> {
+    let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        "r.extension_id, r.version, r.publisher, r.name, r.scopes, r.data_level, r.kinds, r.object_key, r.sha256, \
+         r.length, r.signature, r.published_at",
+        " FROM store_extensions e JOIN extension_releases r ON r.extension_id = e.extension_id \
+          AND r.version = e.version WHERE e.store_id = $1 ORDER BY e.installed_at, e.extension_id"
+    ))
+    .bind(scope.store_key())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(release_from).filter(|r| r.kinds.iter().any(|k| k == "plugin")).collect())
+}
+
 /// One installed extension of the store.
 pub async fn installed(db: &Db, scope: &StaffScope, extension_id: &str) -> Result<Option<Install>> {
     Ok(installs(db, scope).await?.into_iter().find(|i| i.extension_id == extension_id))
@@ -411,6 +427,8 @@ pub async fn install(
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"version": version, "sha256": sha, "policy": policy.as_str()});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.installed", &target).details(details)).await?;
+    // Its blocks show on the store's pages: cached pages are stale from now.
+    crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -456,6 +474,7 @@ pub async fn update(
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"from": from, "to": to, "sha256": sha, "automatic": by == UpdatedBy::Policy});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.updated", &target).details(details)).await?;
+    crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -527,6 +546,7 @@ pub async fn uninstall(db: &Db, scope: &StaffScope, extension_id: &str) -> Resul
     }
     let target = format!("extension:{extension_id}");
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.uninstalled", &target)).await?;
+    crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -107,6 +107,8 @@ pub struct Shared {
     pub export_sealer: Option<Arc<palisade_store::seal::Sealer>>,
     /// Rendered storefront pages (exact: keyed by the stores' content versions; see `page_cache`).
     pub page_cache: Arc<crate::page_cache::PageCache>,
+    /// Installed extensions' plugins, loaded once per release after their checks (see `services::extensions`).
+    pub plugins: Arc<crate::services::extensions::PluginCache>,
     /// The card-testing guard on both checkouts (in process: see `services::card_testing`).
     pub card_guard: Arc<crate::services::card_testing::CardGuard>,
     /// Government records for seller verification; the built-in test registry until a real one is configured.
@@ -157,6 +159,7 @@ impl AppState {
             geoip: Arc::new(crate::edge::geoip::GeoIp::default()),
             export_sealer: None,
             page_cache: Arc::new(crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_BYTES)),
+            plugins: Arc::default(),
             card_guard: Arc::new(crate::services::card_testing::CardGuard::new(db_clock)),
             gov_records: Arc::new(palisade_commerce::verification::TestRegistry),
             document_sealer: None,

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use palisade_advisories::{AdvisoryDb, Package as OsvPackage, Version as OsvVersion, ingest_dir};
@@ -22,7 +23,7 @@ use palisade_store::extensions::{
     self, Candidate, Install, Installed, NewRelease, Plan, Policy, Published, Release, UpdatedBy, Why,
 };
 use palisade_store::permissions::Permission;
-use palisade_store::scope::{PlatformScope, StaffScope};
+use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
 use palisade_store::{Db, Objects};
 use serde::Serialize;
 
@@ -448,4 +449,145 @@ fn widens(current: &Release, next: &Release) -> bool {
         || next.scopes.iter().any(|s| !current.scopes.contains(s))
         || next.kinds.iter().any(|k| !current.kinds.contains(k))
         || next.publisher != current.publisher
+}
+
+/// A plugin that passed [`check_release`] on this node, kept for the storefront's hook points.
+pub struct LoadedPlugin {
+    /// The extension's name, shown with what it adds to a page.
+    pub name: String,
+    plugin: Plugin,
+    hooks: std::collections::BTreeSet<palisade_registry::Hook>,
+}
+
+/// Most releases kept loaded; past it the cache starts again (a node serves few distinct releases).
+const MAX_LOADED: usize = 256;
+
+/// Loaded plugins by release bytes and publisher key (`sha256:key_id`): a rotated key or other bytes are a new
+/// entry, checked again. A release that failed its checks is kept as `None`, so a page does not re-run them on
+/// every request; a restart (or the cache starting again) checks it anew.
+#[derive(Default)]
+pub struct PluginCache {
+    loaded: std::sync::Mutex<std::collections::HashMap<String, Option<Arc<LoadedPlugin>>>>,
+}
+
+impl PluginCache {
+    fn get(&self, key: &str) -> Option<Option<Arc<LoadedPlugin>>> {
+        self.loaded.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, value: Option<Arc<LoadedPlugin>>) {
+        if let Ok(mut map) = self.loaded.lock() {
+            if map.len() >= MAX_LOADED {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
+    }
+}
+
+impl std::fmt::Debug for PluginCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.loaded.lock().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("PluginCache").field("entries", &n).finish()
+    }
+}
+
+/// The release's plugin, loaded once per node after [`check_release`] (the same checks as at install: the bytes
+/// in storage, the current key, the sandbox self-test); `None` when it fails them (logged once).
+async fn loaded_plugin(state: &AppState, release: &Release) -> Option<Arc<LoadedPlugin>> {
+    let publisher = extensions::publisher(&state.db, &release.publisher).await.ok().flatten()?;
+    let key = format!("{}:{}", release.sha256, publisher.key_id);
+    if let Some(hit) = state.plugins.get(&key) {
+        return hit;
+    }
+    let loaded = match check_release(state, release).await {
+        Ok(verified) => match Plugin::from_release(&verified) {
+            Ok(plugin) => {
+                let hooks = verified.package().manifest.content.plugin.as_ref().map(|p| p.hooks.clone());
+                Some(Arc::new(LoadedPlugin { name: release.name.clone(), plugin, hooks: hooks.unwrap_or_default() }))
+            }
+            Err(e) => {
+                tracing::warn!(extension.id = %release.extension_id, error = %e, "installed plugin not loaded");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(extension.id = %release.extension_id, error = %e.message, "installed plugin refused");
+            None
+        }
+    };
+    state.plugins.put(key, loaded.clone());
+    loaded
+}
+
+/// The host of a product page: the page's own product and nothing else (no customer data on a public page).
+struct PageHost {
+    product: Product,
+}
+
+impl PluginHost for PageHost {
+    fn product(&self, id: &str) -> Option<Product> {
+        (id == self.product.id).then(|| self.product.clone())
+    }
+    fn customer(&self, _id: &str) -> Option<Customer> {
+        None
+    }
+}
+
+/// What one extension adds to a product page: its name (shown with it) and its block, cleaned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Block {
+    pub extension: String,
+    pub html: String,
+}
+
+/// The `product_block` hook of every plugin installed in the store, for a product page. A plugin that fails (its
+/// checks, fuel, memory, bad output) adds nothing and the page renders; each block is cleaned to the sandbox's
+/// allow-list ([`palisade_plugins::UntrustedHtml::sanitised`]) and runs off the async threads.
+pub async fn product_blocks(
+    state: &AppState,
+    scope: &StoreScope,
+    product: &palisade_commerce::catalog::Product,
+) -> Vec<Block> {
+    let releases = match extensions::installed_plugins(&state.db, scope).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(store.id = %scope.store_key(), error = %e, "installed plugins not read");
+            return Vec::new();
+        }
+    };
+    if releases.is_empty() {
+        return Vec::new();
+    }
+    let first = product.variants.first();
+    let seen = Product {
+        id: product.id.to_string(),
+        title: product.title.clone(),
+        sku: first.map(|v| v.sku.clone()),
+        price_minor: first.map_or(0, |v| v.price.minor),
+        currency: first.map_or_else(String::new, |v| v.price.currency.to_string()),
+        available: product.variants.iter().map(|v| v.stock.max(0)).sum(),
+    };
+    let mut blocks = Vec::new();
+    for release in releases {
+        let Some(loaded) = loaded_plugin(state, &release).await else { continue };
+        if !loaded.hooks.contains(&palisade_registry::Hook::ProductBlock) {
+            continue;
+        }
+        let (plugin, input) = (Arc::clone(&loaded), seen.clone());
+        let ran = tokio::task::spawn_blocking(move || {
+            let host = PageHost { product: input.clone() };
+            plugin.plugin.product_block(&host, &input).map(|b| b.sanitised())
+        })
+        .await;
+        match ran {
+            Ok(Ok(html)) if !html.trim().is_empty() => blocks.push(Block { extension: loaded.name.clone(), html }),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(extension.id = %release.extension_id, error = %e, "product block not shown");
+            }
+            Err(e) => tracing::warn!(extension.id = %release.extension_id, error = %e, "product block task failed"),
+        }
+    }
+    blocks
 }

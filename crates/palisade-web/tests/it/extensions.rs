@@ -390,3 +390,110 @@ async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
     assert_eq!(run.updated, 1, "a fix published this minute is taken at once");
     assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.1"));
 }
+
+/// A WebAssembly plugin whose `product_block` returns `out`, or never returns (`out` = None: a loop that burns its
+/// fuel).
+fn block_plugin(out: Option<&str>) -> Vec<u8> {
+    let body = match out {
+        Some(out) => {
+            let bytes: String = out.bytes().map(|b| format!("\\{b:02x}")).collect();
+            format!(
+                r#"(data (i32.const 16) "{bytes}")
+  (func (export "product_block") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {})))"#,
+                out.len()
+            )
+        }
+        None => {
+            r#"(func (export "product_block") (param i32 i32) (result i64) (loop $l (br $l)) (i64.const 0))"#.into()
+        }
+    };
+    wat::parse_str(format!(
+        r#"(module
+  (memory (export "memory") 2)
+  (global $bump (mut i32) (i32.const 65536))
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+    (local.get $p))
+  {body})"#
+    ))
+    .unwrap()
+}
+
+async fn publish_plugin(app: &TestApp, p: &Publisher, id: &str, out: Option<&str>) {
+    let manifest = format!(
+        "manifest_version = 1\nid = \"{id}\"\nname = \"Gift wrap\"\npublisher = \"{}\"\nversion = \"1.0.0\"\n\
+         palisade = \">=0.1\"\nscopes = []\ncustomer_data_level = 0\n\n[plugin]\nmodule = \"plugin/block.wasm\"\n\
+         hooks = [\"product_block\"]\n",
+        p.handle
+    );
+    let wasm = block_plugin(out);
+    let archive = palisade_registry::build_package(&[
+        ("palisade-extension.toml", manifest.as_bytes()),
+        ("plugin/block.wasm", wasm.as_slice()),
+    ])
+    .unwrap();
+    let platform = PlatformScope::system("test");
+    palisade_web::extensions::publish(&app.db.db, &app.objects, &platform, p.handle, &archive, &p.sign(&archive))
+        .await
+        .unwrap();
+}
+
+async fn page(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_installed_plugin_adds_its_cleaned_block_to_product_pages_of_its_store_only() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    let block = r#"<p class="verified-seller gift">Free gift wrap on every order</p><script>alert(1)</script><img src=x onerror="alert(2)">"#;
+    publish_plugin(&app, &p, "com.example.giftwrap", Some(block)).await;
+    let (a, a_scope, _) = owner_of(&app, "alpha").await;
+    let (b, b_scope, _) = owner_of(&app, "bravo").await;
+    let mine = crate::support::listing("teapot").stock(3).create(&app, &a_scope).await;
+    let theirs = crate::support::listing("kettle").stock(3).create(&app, &b_scope).await;
+    let path = format!("/s/{}/p/{}", a.slug, mine.slug);
+    assert!(!page(&app, &path).await.contains("Free gift wrap"), "nothing before the install");
+
+    extensions::install(&app.db, &a_scope, "com.example.giftwrap", "1.0.0", Policy::Manual, 0).await.unwrap();
+    let html = page(&app, &path).await;
+    assert!(html.contains("Free gift wrap on every order"), "the block shows at once (the cached page was stale)");
+    assert!(html.contains("an extension this shop installed"), "under a caption naming where it comes from");
+    assert!(!html.contains("alert("), "no script, no handler");
+    assert!(!html.contains("verified-seller gift"), "the platform's class names are not the plugin's to use");
+    assert!(!page(&app, &format!("/s/{}/p/{}", b.slug, theirs.slug)).await.contains("Free gift wrap"));
+
+    extensions::uninstall(&app.db, &a_scope, "com.example.giftwrap").await.unwrap();
+    assert!(!page(&app, &path).await.contains("Free gift wrap"), "gone with the extension");
+}
+
+#[tokio::test]
+async fn a_plugin_that_fails_its_checks_on_the_page_adds_nothing_and_the_page_renders() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish_plugin(&app, &p, "com.example.spin", None).await;
+    let (a, scope, cookie) = owner_of(&app, "alpha").await;
+    // The self-test refuses it at install (it never answers within its fuel).
+    let form = [("extension", "com.example.spin"), ("version", "1.0.0"), ("policy", "manual")];
+    let res = post(&app, &format!("/admin/stores/{}/security/extensions/install", a.id), &cookie, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Were it installed anyway (a row written around the checks), the page still renders without it.
+    sqlx::query(
+        "INSERT INTO store_extensions (store_id, extension_id, version, policy, delay_days, installed_at, updated_at, \
+         installed_by) VALUES ($1, 'com.example.spin', '1.0.0', 'manual', 0, 0, 0, 'test')",
+    )
+    .bind(a.id.to_string())
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let product = crate::support::listing("teapot").stock(3).create(&app, &scope).await;
+    let html = page(&app, &format!("/s/{}/p/{}", a.slug, product.slug)).await;
+    assert!(!html.contains("extension-block"));
+}

@@ -472,9 +472,11 @@ async fn render_product(
     }
     let safety = palisade_commerce::safety::rating(&state.db, scope).await?;
     let trust = trust_json(&store, &safety, Some(product.id));
+    let blocks = crate::services::extensions::product_blocks(state, scope, &product).await;
     let ctx = merge(
         base,
-        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone, "trust": trust}),
+        json!({"store": store, "product": p, "images": imgs, "reviews": latest_reviews, "time_zone": zone, "trust": trust,
+               "extension_blocks": blocks}),
     );
     render_store_page(state, scope, "product.html", &ctx, csrf).await
 }
