@@ -391,6 +391,16 @@ mod tests {
         let chains = palisade_store::audit::verify_all(&t).await.unwrap();
         assert!(chains.iter().all(|c| c.broken.is_none()), "{chains:?}");
 
+        // The extension catalog: three signed releases, installed by hand (behind) in one shop and kept current in
+        // another; every release passes the platform's verification (publish ran it).
+        assert_eq!(palisade_store::extensions::releases(&t).await.unwrap().len(), 3);
+        let installs: Vec<(String, String)> =
+            sqlx::query_as("SELECT version, policy FROM store_extensions ORDER BY installed_at")
+                .fetch_all(t.pool())
+                .await
+                .unwrap();
+        assert_eq!(installs, [("1.0.0".to_owned(), "manual".to_owned()), ("1.1.0".to_owned(), "minor".to_owned())]);
+
         let again = super::seed(&t, &key, &objects, &policy).await.unwrap();
         assert_eq!((again.stores, again.skipped, again.shop.orders), (0, 3, 0));
     }

@@ -1,5 +1,5 @@
 //! The demo's extension catalog: a publisher whose signing key is made for this demo (and thrown away), three
-//! signed releases of one theme extension published over the six weeks, and two installs — one store updating
+//! signed releases of one extension (a stylesheet and a WebAssembly product block) published over the six weeks, and two installs — one store updating
 //! by hand and behind (its Security Center says so), one kept current automatically. Every release goes through
 //! the same verification as an operator's upload, and every install through the same checks as a merchant's.
 
@@ -28,8 +28,33 @@ fn manifest(version: &str) -> String {
     format!(
         "manifest_version = 1\nid = \"{EXTENSION}\"\nname = \"Trust badges\"\npublisher = \"{PUBLISHER}\"\n\
          version = \"{version}\"\npalisade = \">=0.1, <0.3\"\nscopes = [\"products\"]\ncustomer_data_level = 0\n\
-         webhooks = []\n\n[theme]\nroot = \"theme\"\n"
+         webhooks = []\n\n[theme]\nroot = \"theme\"\n\n[plugin]\nmodule = \"plugin/badges.wasm\"\n\
+         hooks = [\"product_block\"]\n"
     )
+}
+
+/// What the demo plugin's product block says.
+const BLOCK: &str = "<p><strong>Gift-ready:</strong> every order ships in recyclable packaging, \
+                     with a handwritten note on request.</p>";
+
+/// The demo plugin: a WebAssembly module (assembled from its text form) whose `product_block` returns [`BLOCK`].
+fn plugin() -> anyhow::Result<Vec<u8>> {
+    let data: String = BLOCK.bytes().map(|b| format!("\\{b:02x}")).collect();
+    let text = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 4096))
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+    (local.get $p))
+  (data (i32.const 16) "{data}")
+  (func (export "product_block") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {len}))))"#,
+        len = BLOCK.len()
+    );
+    Ok(wat::parse_str(text)?)
 }
 
 /// Publishes the demo releases and installs them in the first two stores; nothing if the publisher exists.
@@ -52,9 +77,11 @@ pub async fn seed(
     for (version, days_ago, css) in RELEASES {
         clock.set(Timestamp(now.0 - days_ago * DAY));
         let manifest = manifest(version);
+        let wasm = plugin()?;
         let archive = palisade_registry::build_package(&[
             ("palisade-extension.toml", manifest.as_bytes()),
             ("theme/theme.css", css.as_bytes()),
+            ("plugin/badges.wasm", wasm.as_slice()),
             ("README.md", b"# Trust badges\n\nShows the store's buyer-protection and verified-seller badges.\n"),
         ])?;
         let comment = format!("{EXTENSION} {version}");
