@@ -249,10 +249,14 @@ pub fn extension_blocks(ctx: &minijinja::Value) -> String {
         if html.trim().is_empty() {
             continue;
         }
+        let block = clean_fragment(&html);
+        if out.len() + block.len() > MAX_EXTENSION_BYTES {
+            break;
+        }
         out.push_str("<div class=\"extension-block\"><p class=\"extension-source\">From <b>");
         out.push_str(&html_escape::encode_text(&name));
         out.push_str("</b>, an extension this shop installed</p>");
-        out.push_str(&clean_fragment(&html));
+        out.push_str(&block);
         out.push_str("</div>");
     }
     if out.is_empty() {
@@ -261,18 +265,26 @@ pub fn extension_blocks(ctx: &minijinja::Value) -> String {
     format!("<section class=\"extension-blocks\" aria-label=\"Added by this shop's extensions\">{out}</section>")
 }
 
-/// Replaces each slot marker in `html` with what `render` gives for that slot.
+/// Fills each slot where its marker first appears in `html` with what `render` gives for it; further markers of the
+/// same slot are removed. Once only: a theme printing a marker a thousand times would otherwise multiply the
+/// platform's part (a plugin's block, the buy form) past any page cap, after the cap was checked.
 pub fn fill_slots<E>(html: &str, mut render: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
     let mut out = html.to_owned();
     for name in SLOTS {
         let marker = slot_marker(name);
-        if out.contains(&marker) {
+        if let Some(at) = out.find(&marker) {
             let filled = render(name)?;
-            out = out.replace(&marker, &filled);
+            let rest = out.split_off(at);
+            let after = rest.get(marker.len()..).unwrap_or_default().replace(&marker, "");
+            out.push_str(&filled);
+            out.push_str(&after);
         }
     }
     Ok(out)
 }
+
+/// Most bytes of extension blocks on one page (each block is capped by the sandbox; this caps them together).
+pub const MAX_EXTENSION_BYTES: usize = 64 * 1024;
 
 /// A writer that refuses to grow past [`MAX_OUTPUT`], so a runaway template stops as soon as it is too big.
 #[derive(Debug, Default)]
@@ -350,6 +362,14 @@ mod tests {
         let html = format!("<div>{}</div>", slot_marker("buy"));
         let out = fill_slots::<()>(&html, |n| Ok(format!("[{n}]"))).unwrap_or_default();
         assert_eq!(out, "<div>[buy]</div>");
+    }
+
+    #[test]
+    fn a_slot_is_filled_once_however_often_a_theme_prints_it() {
+        let (buy, ext) = (slot_marker("buy"), slot_marker("extensions"));
+        let html = format!("{ext}<p>{buy}</p>{}{buy}", ext.repeat(1000));
+        let out = fill_slots::<()>(&html, |n| Ok(format!("[{n}]"))).unwrap_or_default();
+        assert_eq!(out, "[extensions]<p>[buy]</p>");
     }
 
     #[test]

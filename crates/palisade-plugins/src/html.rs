@@ -33,7 +33,9 @@ const TAGS: [&str; 17] = [
 /// theme scope): a block may not borrow their look to pass itself off as the platform's word.
 pub const RESERVED_CLASS_PREFIXES: [&str; 4] = ["platform-", "verified", "store-theme", "trust-"];
 
-/// The `class` value with every reserved class name removed.
+/// The `class` value with every reserved class name removed and the others put in the plugins' own namespace
+/// (`ext-`): a block styles itself only with classes no platform or theme rule was written for (the green
+/// buyer-protection box, a badge, a notice).
 fn allowed_classes(value: &str) -> String {
     value
         .split_ascii_whitespace()
@@ -41,6 +43,7 @@ fn allowed_classes(value: &str) -> String {
             let lower = c.to_ascii_lowercase();
             !RESERVED_CLASS_PREFIXES.iter().any(|p| lower.starts_with(p))
         })
+        .map(|c| format!("ext-{c}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -108,6 +111,6 @@ mod tests {
             r#"<p class="Verified-Seller note platform-bar trust-badge big">ok</p><script>x()</script>"#.into(),
         )
         .unwrap();
-        assert_eq!(block.sanitised(), r#"<p class="note big">ok</p>"#);
+        assert_eq!(block.sanitised(), r#"<p class="ext-note ext-big">ok</p>"#);
     }
 }

@@ -23,7 +23,7 @@ mod controls;
 mod plan;
 
 pub use controls::register;
-pub use plan::{Candidate, Installed, Plan, Why, plan};
+pub use plan::{Candidate, Installed, Plan, Why, behind, plan};
 
 /// The hourly job that applies automatic updates to every store's extensions.
 pub const AUTO_UPDATE_JOB: &str = "extensions.auto-update";
@@ -173,6 +173,10 @@ pub async fn register_publisher(
     key_id: &str,
 ) -> Result<()> {
     let mut tx = db.begin_write().await?;
+    let previous: Option<(String,)> = sqlx::query_as("SELECT key_id FROM extension_publishers WHERE handle = $1")
+        .bind(handle)
+        .fetch_optional(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO extension_publishers (handle, public_key, key_id, registered_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (handle) DO UPDATE SET public_key = excluded.public_key, key_id = excluded.key_id, \
@@ -185,7 +189,22 @@ pub async fn register_publisher(
     .execute(&mut *tx)
     .await?;
     let target = format!("publisher:{handle}");
-    let event = NewEvent::new("extension.publisher_registered", &target).details(serde_json::json!({"key_id": key_id}));
+    // Pages showing blocks of this publisher's extensions were made while the old key verified them: stale now.
+    if previous.as_ref().is_some_and(|(k,)| k != key_id) {
+        let stores: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT e.store_id FROM store_extensions e JOIN extension_releases r \
+             ON r.extension_id = e.extension_id AND r.version = e.version WHERE r.publisher = $1",
+        )
+        .bind(handle)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (store,) in stores {
+            let id = store.parse().map_err(|_| StoreError::Corrupt(format!("store id `{store}`")))?;
+            crate::storefront::touch(&mut tx, &StaffScope::system(id, "extension.publisher_rotated")).await?;
+        }
+    }
+    let details = serde_json::json!({"key_id": key_id, "previous_key_id": previous.map(|(k,)| k)});
+    let event = NewEvent::new("extension.publisher_registered", &target).details(details);
     audit::record_platform(&mut tx, db, scope, event).await?;
     tx.commit().await?;
     Ok(())
@@ -210,6 +229,12 @@ pub async fn publisher(db: &Db, handle: &str) -> Result<Option<Publisher>> {
 /// publisher's release of that id is refused. Audited on the platform chain.
 pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result<Published> {
     let mut tx = db.begin_write().await?;
+    // The owner check reads rows another publish may be inserting: on PostgreSQL (READ COMMITTED) two first releases
+    // of one id by two publishers could both pass, so publishes take turns (they are rare). SQLite's write
+    // transaction already runs alone.
+    if db.backend() == crate::Backend::Postgres {
+        sqlx::query("LOCK TABLE extension_releases IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
     let owner: Option<(String,)> =
         sqlx::query_as("SELECT publisher FROM extension_releases WHERE extension_id = $1 LIMIT 1")
             .bind(&new.extension_id)

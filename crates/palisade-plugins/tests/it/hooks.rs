@@ -17,7 +17,7 @@ fn product_block_from_manifest_is_sanitised() {
     let w = world();
     let html = plugin.product_block(&Host { store: "store-a", world: &w }, &product("p-a", "Mug")).unwrap();
     assert!(html.untrusted_raw().contains("<script>"), "the raw output is what the guest wrote");
-    assert_eq!(html.sanitised(), r#"<p class="note">Only <b>3</b> left</p>"#);
+    assert_eq!(html.sanitised(), r#"<p class="ext-note">Only <b>3</b> left</p>"#);
     assert!(!html.escaped().contains('<'));
 }
 

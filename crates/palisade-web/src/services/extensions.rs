@@ -118,25 +118,39 @@ async fn publisher_key(db: &Db, handle: &str) -> Result<PublisherKey, ApiError> 
 }
 
 /// Every check a release passes before it goes live in a store (see the module docs). Returns the verified
-/// release; any failure is a refusal with a stable code and a message for the merchant.
+/// release; any failure is a refusal with a stable code and a message for the merchant. The reads are async; the
+/// checks themselves (signature, package, trial render, plugin self-test) run off the async threads.
 pub async fn check_release(state: &AppState, release: &Release) -> Result<VerifiedRelease, ApiError> {
     let archive = state
         .objects
         .get(&release.object_key)
         .await?
         .ok_or_else(|| refused("release_missing", "the release's archive is missing from storage"))?;
+    let key = publisher_key(&state.db, &release.publisher).await?;
+    let (release, core) = (release.clone(), state.config.core_version.clone());
+    tokio::task::spawn_blocking(move || check_bytes(&archive, &release, &key, &core))
+        .await
+        .map_err(|_| ApiError::internal())?
+}
+
+/// The checks of [`check_release`] on the bytes read back from storage.
+fn check_bytes(
+    archive: &[u8],
+    release: &Release,
+    key: &PublisherKey,
+    core_version: &str,
+) -> Result<VerifiedRelease, ApiError> {
     if i64::try_from(archive.len()).ok() != Some(release.length)
-        || palisade_registry::Sha256::of(&archive).to_hex() != release.sha256
+        || palisade_registry::Sha256::of(archive).to_hex() != release.sha256
     {
         return Err(refused("release_tampered", "the stored archive is not the bytes that were published"));
     }
-    let key = publisher_key(&state.db, &release.publisher).await?;
-    let verified = verify_release(&archive, &release.signature, &key).map_err(|e| refused(e.code(), e.to_string()))?;
+    let verified = verify_release(archive, &release.signature, key).map_err(|e| refused(e.code(), e.to_string()))?;
     let m = &verified.package().manifest;
     if m.id.as_str() != release.extension_id || m.version.to_string() != release.version {
         return Err(refused("release_mismatch", "the archive is another extension or version than the catalog's"));
     }
-    let running = semver::Version::parse(&state.config.core_version)
+    let running = semver::Version::parse(core_version)
         .map_err(|e| refused("core_version", format!("the running version does not parse: {e}")))?;
     if !m.palisade.matches(&running) {
         return Err(refused(
@@ -455,32 +469,72 @@ fn widens(current: &Release, next: &Release) -> bool {
 pub struct LoadedPlugin {
     /// The extension's name, shown with what it adds to a page.
     pub name: String,
+    /// Its cache key: release bytes and publisher key.
+    key: String,
     plugin: Plugin,
     hooks: std::collections::BTreeSet<palisade_registry::Hook>,
 }
 
-/// Most releases kept loaded; past it the cache starts again (a node serves few distinct releases).
-const MAX_LOADED: usize = 256;
+/// Most releases kept loaded per node, and most product blocks kept per node.
+const MAX_LOADED: usize = 1024;
+const MAX_BLOCKS: usize = 4096;
+/// A release refused on load is tried again after this long (its refusal may have been a passing failure that
+/// still read as a refusal).
+const RETRY_REFUSED_MS: i64 = 5 * 60 * 1000;
+/// Most plugins whose product block one page runs (in install order).
+pub const MAX_BLOCKS_PER_PAGE: usize = 5;
 
-/// Loaded plugins by release bytes and publisher key (`sha256:key_id`): a rotated key or other bytes are a new
-/// entry, checked again. A release that failed its checks is kept as `None`, so a page does not re-run them on
-/// every request; a restart (or the cache starting again) checks it anew.
+enum Entry {
+    Loaded(Arc<LoadedPlugin>),
+    Refused { at: i64 },
+}
+
+/// This node's loaded plugins, keyed by release bytes and publisher key (`sha256:public key`: a rotated key or
+/// other bytes are a new entry, checked again), and the blocks they produced, keyed by plugin and input (a block
+/// depends on nothing else: the host hands a plugin only the page's product). One load at a time, so a cold node
+/// checks each release once however many pages ask for it.
 #[derive(Default)]
 pub struct PluginCache {
-    loaded: std::sync::Mutex<std::collections::HashMap<String, Option<Arc<LoadedPlugin>>>>,
+    loaded: std::sync::Mutex<std::collections::HashMap<String, Entry>>,
+    loading: tokio::sync::Mutex<()>,
+    blocks: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+}
+
+/// Inserts into a bounded map, letting one entry go when it is full.
+fn bounded_insert<V>(map: &mut std::collections::HashMap<String, V>, max: usize, key: String, value: V) {
+    if map.len() >= max
+        && !map.contains_key(&key)
+        && let Some(victim) = map.keys().next().cloned()
+    {
+        map.remove(&victim);
+    }
+    map.insert(key, value);
 }
 
 impl PluginCache {
-    fn get(&self, key: &str) -> Option<Option<Arc<LoadedPlugin>>> {
-        self.loaded.lock().ok()?.get(key).cloned()
+    /// `Some(Some(plugin))` loaded, `Some(None)` refused recently, `None` not known (or refused long ago).
+    fn lookup(&self, key: &str, now: i64) -> Option<Option<Arc<LoadedPlugin>>> {
+        let map = self.loaded.lock().ok()?;
+        match map.get(key)? {
+            Entry::Loaded(p) => Some(Some(Arc::clone(p))),
+            Entry::Refused { at } if now - at < RETRY_REFUSED_MS => Some(None),
+            Entry::Refused { .. } => None,
+        }
     }
 
-    fn put(&self, key: String, value: Option<Arc<LoadedPlugin>>) {
+    fn put(&self, key: String, entry: Entry) {
         if let Ok(mut map) = self.loaded.lock() {
-            if map.len() >= MAX_LOADED {
-                map.clear();
-            }
-            map.insert(key, value);
+            bounded_insert(&mut map, MAX_LOADED, key, entry);
+        }
+    }
+
+    fn block(&self, key: &str) -> Option<Option<String>> {
+        self.blocks.lock().ok()?.get(key).cloned()
+    }
+
+    fn keep_block(&self, key: String, block: Option<String>) {
+        if let Ok(mut map) = self.blocks.lock() {
+            bounded_insert(&mut map, MAX_BLOCKS, key, block);
         }
     }
 }
@@ -493,31 +547,42 @@ impl std::fmt::Debug for PluginCache {
 }
 
 /// The release's plugin, loaded once per node after [`check_release`] (the same checks as at install: the bytes
-/// in storage, the current key, the sandbox self-test); `None` when it fails them (logged once).
+/// in storage, the current key, the sandbox self-test); `None` when it fails them (logged; tried again after
+/// [`RETRY_REFUSED_MS`], or at once after a storage or database failure).
 async fn loaded_plugin(state: &AppState, release: &Release) -> Option<Arc<LoadedPlugin>> {
     let publisher = extensions::publisher(&state.db, &release.publisher).await.ok().flatten()?;
-    let key = format!("{}:{}", release.sha256, publisher.key_id);
-    if let Some(hit) = state.plugins.get(&key) {
+    let key = format!("{}:{}", release.sha256, publisher.public_key);
+    if let Some(hit) = state.plugins.lookup(&key, state.db.now().0) {
         return hit;
     }
-    let loaded = match check_release(state, release).await {
-        Ok(verified) => match Plugin::from_release(&verified) {
-            Ok(plugin) => {
-                let hooks = verified.package().manifest.content.plugin.as_ref().map(|p| p.hooks.clone());
-                Some(Arc::new(LoadedPlugin { name: release.name.clone(), plugin, hooks: hooks.unwrap_or_default() }))
-            }
-            Err(e) => {
-                tracing::warn!(extension.id = %release.extension_id, error = %e, "installed plugin not loaded");
-                None
-            }
-        },
+    let _turn = state.plugins.loading.lock().await;
+    if let Some(hit) = state.plugins.lookup(&key, state.db.now().0) {
+        return hit;
+    }
+    let verified = match check_release(state, release).await {
+        Ok(verified) => verified,
         Err(e) => {
-            tracing::warn!(extension.id = %release.extension_id, error = %e.message, "installed plugin refused");
-            None
+            tracing::warn!(extension.id = %release.extension_id, code = e.code, error = %e.message, "installed plugin refused");
+            if !(e.status.is_server_error() || e.code == "release_missing") {
+                state.plugins.put(key, Entry::Refused { at: state.db.now().0 });
+            }
+            return None;
         }
     };
-    state.plugins.put(key, loaded.clone());
-    loaded
+    let hooks = verified.package().manifest.content.plugin.as_ref().map(|p| p.hooks.clone()).unwrap_or_default();
+    match tokio::task::spawn_blocking(move || Plugin::from_release(&verified)).await {
+        Ok(Ok(plugin)) => {
+            let loaded = Arc::new(LoadedPlugin { name: release.name.clone(), key: key.clone(), plugin, hooks });
+            state.plugins.put(key, Entry::Loaded(Arc::clone(&loaded)));
+            Some(loaded)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(extension.id = %release.extension_id, error = %e, "installed plugin not loaded");
+            state.plugins.put(key, Entry::Refused { at: state.db.now().0 });
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// The host of a product page: the page's own product and nothing else (no customer data on a public page).
@@ -568,25 +633,41 @@ pub async fn product_blocks(
         currency: first.map_or_else(String::new, |v| v.price.currency.to_string()),
         available: product.variants.iter().map(|v| v.stock.max(0)).sum(),
     };
+    let input = serde_json::to_string(&seen).unwrap_or_default();
     let mut blocks = Vec::new();
-    for release in releases {
-        let Some(loaded) = loaded_plugin(state, &release).await else { continue };
+    for release in releases.iter().take(MAX_BLOCKS_PER_PAGE) {
+        let Some(loaded) = loaded_plugin(state, release).await else { continue };
         if !loaded.hooks.contains(&palisade_registry::Hook::ProductBlock) {
             continue;
         }
-        let (plugin, input) = (Arc::clone(&loaded), seen.clone());
-        let ran = tokio::task::spawn_blocking(move || {
-            let host = PageHost { product: input.clone() };
-            plugin.plugin.product_block(&host, &input).map(|b| b.sanitised())
-        })
-        .await;
-        match ran {
-            Ok(Ok(html)) if !html.trim().is_empty() => blocks.push(Block { extension: loaded.name.clone(), html }),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(extension.id = %release.extension_id, error = %e, "product block not shown");
+        let cache_key = format!("{}\u{1f}{input}", loaded.key);
+        let html = match state.plugins.block(&cache_key) {
+            Some(kept) => kept,
+            None => {
+                let (plugin, product) = (Arc::clone(&loaded), seen.clone());
+                let ran = tokio::task::spawn_blocking(move || {
+                    let host = PageHost { product: product.clone() };
+                    plugin.plugin.product_block(&host, &product).map(|b| b.sanitised())
+                })
+                .await;
+                let html = match ran {
+                    Ok(Ok(html)) => Some(html).filter(|h| !h.trim().is_empty()),
+                    Ok(Err(e)) => {
+                        tracing::warn!(extension.id = %release.extension_id, error = %e, "product block not shown");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(extension.id = %release.extension_id, error = %e, "product block task failed");
+                        None
+                    }
+                };
+                // Kept either way: a failing block is not run again for the same product until it changes.
+                state.plugins.keep_block(cache_key, html.clone());
+                html
             }
-            Err(e) => tracing::warn!(extension.id = %release.extension_id, error = %e, "product block task failed"),
+        };
+        if let Some(html) = html {
+            blocks.push(Block { extension: loaded.name.clone(), html });
         }
     }
     blocks

@@ -466,8 +466,25 @@ async fn an_installed_plugin_adds_its_cleaned_block_to_product_pages_of_its_stor
     assert!(html.contains("Free gift wrap on every order"), "the block shows at once (the cached page was stale)");
     assert!(html.contains("an extension this shop installed"), "under a caption naming where it comes from");
     assert!(!html.contains("alert("), "no script, no handler");
-    assert!(!html.contains("verified-seller gift"), "the platform's class names are not the plugin's to use");
+    assert!(
+        !html.contains("verified-seller gift") && !html.contains("ext-verified"),
+        "the platform's class names are not the plugin's to use"
+    );
+    assert!(html.contains(r#"class="ext-gift""#), "a plugin's classes are in its own namespace");
     assert!(!page(&app, &format!("/s/{}/p/{}", b.slug, theirs.slug)).await.contains("Free gift wrap"));
+
+    // A theme printing the slot a thousand times gets the block once.
+    let template = r#"{% extends "layout.html" %}{% block content %}<h1>{{ product.title }}</h1>{% for i in range(1000) %}{{ slot("extensions") }}{% endfor %}{% endblock %}"#;
+    palisade_commerce::themes::save(&app.db, &a_scope, "product.html", template).await.unwrap();
+    assert_eq!(page(&app, &path).await.matches("Free gift wrap").count(), 1);
+
+    // The publisher's key is rotated: the release's signature no longer verifies, and the cached page goes too.
+    Publisher { handle: p.handle, keys: minisign::KeyPair::generate_unencrypted_keypair().unwrap() }
+        .register(&app)
+        .await;
+    assert!(!page(&app, &path).await.contains("Free gift wrap"), "not run under a retired key");
+    p.register(&app).await;
+    assert!(page(&app, &path).await.contains("Free gift wrap"), "back with its key");
 
     extensions::uninstall(&app.db, &a_scope, "com.example.giftwrap").await.unwrap();
     assert!(!page(&app, &path).await.contains("Free gift wrap"), "gone with the extension");

@@ -6,7 +6,8 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use palisade_store::extensions::{self, Policy, Release, compare_versions};
+use palisade_core::time::Timestamp;
+use palisade_store::extensions::{self, Candidate, Policy, Release, compare_versions};
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,10 +43,14 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
                 .filter(|r| compare_versions(&r.version, &i.version).is_gt())
                 .map(|r| r.version.as_str())
                 .collect();
-            let behind = newer
-                .first()
-                .and_then(|v| mine.iter().find(|r| r.version == *v))
-                .is_some_and(|r| r.published_at.0 + extensions::UPDATE_WITHIN_DAYS * 24 * 3600 * 1000 <= now.0);
+            // Every newer release may be installed by hand (a new major version included); "behind" is the
+            // control's reading: a compatible, non-pre-release one out for more than the allowed days.
+            let candidates: Vec<Candidate<'_>> = mine
+                .iter()
+                .map(|r| Candidate { version: &r.version, published_at: r.published_at, affected: false })
+                .collect();
+            let cutoff = Timestamp(now.0 - extensions::UPDATE_WITHIN_DAYS * 24 * 3600 * 1000);
+            let behind = extensions::behind(&i.version, &candidates, cutoff).is_some();
             json!({"install": i, "name": name, "newer": newer, "behind": behind,
                    "advisories": service::affecting(&feed, &i.extension_id, &i.version)})
         })
