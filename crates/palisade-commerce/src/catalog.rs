@@ -277,6 +277,18 @@ pub async fn get_product(db: &Db, scope: &StoreScope, id: ProductId) -> Result<P
     Ok(product)
 }
 
+/// One variant of the scoped store as a checkout sees it: its product, SKU, unit price in minor units and currency
+/// (`None` when the store has no such variant). For the checkout hooks of installed extensions.
+pub async fn variant_line(db: &Db, scope: &StoreScope, id: VariantId) -> Result<Option<(String, String, i64, String)>> {
+    let row: Option<(String, String, i64, String)> =
+        sqlx::query_as("SELECT product_id, sku, price_minor, currency FROM variants WHERE store_id = $1 AND id = $2")
+            .bind(scope.store_key())
+            .bind(id.to_string())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row)
+}
+
 /// The scoped store's products, newest first, a page at a time (`limit` 1–100).
 pub async fn list_products(db: &Db, scope: &StaffScope, limit: i64, offset: i64) -> Result<Vec<Product>> {
     let rows: Vec<ProductRow> = sqlx::query_as(

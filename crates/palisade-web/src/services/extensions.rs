@@ -672,3 +672,64 @@ pub async fn product_blocks(
     }
     blocks
 }
+
+/// A checkout refused by an installed extension: its name and its message for the buyer (plain text, escaped
+/// when shown).
+#[derive(Debug, Clone)]
+pub struct CheckoutRefusal {
+    pub extension: String,
+    pub message: String,
+}
+
+/// The `checkout_validate` hook of every plugin installed in the store (at most [`MAX_BLOCKS_PER_PAGE`]), before
+/// an order is placed: the first refusal stops the checkout. A plugin that fails (checks, fuel, bad output)
+/// does not block the buyer by itself: it is logged and skipped. Costs one read when the store has no plugins.
+pub async fn checkout_refusal(
+    state: &AppState,
+    scope: &StoreScope,
+    buyer: Option<palisade_core::AccountId>,
+    lines: &[(palisade_core::VariantId, i64)],
+) -> Result<Option<CheckoutRefusal>, ApiError> {
+    let releases = extensions::installed_plugins(&state.db, scope).await?;
+    if releases.is_empty() {
+        return Ok(None);
+    }
+    let mut validators = Vec::new();
+    for release in releases.iter().take(MAX_BLOCKS_PER_PAGE) {
+        if let Some(loaded) = loaded_plugin(state, release).await
+            && loaded.hooks.contains(&palisade_registry::Hook::CheckoutValidate)
+        {
+            validators.push(loaded);
+        }
+    }
+    if validators.is_empty() {
+        return Ok(None);
+    }
+    let (mut cart_lines, mut currency) = (Vec::new(), String::new());
+    for (variant, quantity) in lines {
+        let Some((product_id, sku, price, code)) =
+            palisade_commerce::catalog::variant_line(&state.db, scope, *variant).await?
+        else {
+            continue;
+        };
+        currency = code;
+        let quantity = u32::try_from(*quantity).unwrap_or(0);
+        cart_lines.push(CartLine { product_id, sku: Some(sku), quantity, unit_price_minor: price });
+    }
+    let subtotal = cart_lines.iter().map(|l| l.unit_price_minor.saturating_mul(i64::from(l.quantity))).sum();
+    let cart =
+        Cart { currency, lines: cart_lines, subtotal_minor: subtotal, customer_id: buyer.map(|b| b.to_string()) };
+    for loaded in validators {
+        let (plugin, input) = (Arc::clone(&loaded), cart.clone());
+        let ran = tokio::task::spawn_blocking(move || plugin.plugin.checkout_validate(&SampleHost, &input)).await;
+        match ran {
+            Ok(Ok(palisade_plugins::CheckoutVerdict::Refuse(message))) => {
+                return Ok(Some(CheckoutRefusal { extension: loaded.name.clone(), message }));
+            }
+            Ok(Ok(palisade_plugins::CheckoutVerdict::Accept)) => {}
+            Ok(Err(e)) => tracing::warn!(extension = %loaded.name, error = %e, "checkout validation skipped"),
+            Err(e) => tracing::warn!(extension = %loaded.name, error = %e, "checkout validation task failed"),
+        }
+    }
+    Ok(None)
+}

@@ -391,15 +391,15 @@ async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
     assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.1"));
 }
 
-/// A WebAssembly plugin whose `product_block` returns `out`, or never returns (`out` = None: a loop that burns its
+/// A WebAssembly plugin whose hook `hook` returns `out`, or never returns (`out` = None: a loop that burns its
 /// fuel).
-fn block_plugin(out: Option<&str>) -> Vec<u8> {
+fn hook_plugin(hook: &str, out: Option<&str>) -> Vec<u8> {
     let body = match out {
         Some(out) => {
             let bytes: String = out.bytes().map(|b| format!("\\{b:02x}")).collect();
             format!(
                 r#"(data (i32.const 16) "{bytes}")
-  (func (export "product_block") (param i32 i32) (result i64)
+  (func (export "{hook}") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {})))"#,
                 out.len()
             )
@@ -423,13 +423,17 @@ fn block_plugin(out: Option<&str>) -> Vec<u8> {
 }
 
 async fn publish_plugin(app: &TestApp, p: &Publisher, id: &str, out: Option<&str>) {
+    publish_hook(app, p, id, "product_block", out).await;
+}
+
+async fn publish_hook(app: &TestApp, p: &Publisher, id: &str, hook: &str, out: Option<&str>) {
     let manifest = format!(
         "manifest_version = 1\nid = \"{id}\"\nname = \"Gift wrap\"\npublisher = \"{}\"\nversion = \"1.0.0\"\n\
          palisade = \">=0.1\"\nscopes = []\ncustomer_data_level = 0\n\n[plugin]\nmodule = \"plugin/block.wasm\"\n\
-         hooks = [\"product_block\"]\n",
+         hooks = [\"{hook}\"]\n",
         p.handle
     );
-    let wasm = block_plugin(out);
+    let wasm = hook_plugin(hook, out);
     let archive = palisade_registry::build_package(&[
         ("palisade-extension.toml", manifest.as_bytes()),
         ("plugin/block.wasm", wasm.as_slice()),
@@ -513,4 +517,52 @@ async fn a_plugin_that_fails_its_checks_on_the_page_adds_nothing_and_the_page_re
     let product = crate::support::listing("teapot").stock(3).create(&app, &scope).await;
     let html = page(&app, &format!("/s/{}/p/{}", a.slug, product.slug)).await;
     assert!(!html.contains("extension-block"));
+}
+
+#[tokio::test]
+async fn an_installed_plugin_can_refuse_a_checkout_before_anything_is_charged() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    let verdict = r#"{"ok":false,"message":"Orders of this tea are paused until Monday."}"#;
+    publish_hook(&app, &p, "com.example.pause", "checkout_validate", Some(verdict)).await;
+    let (a, scope, _) = owner_of(&app, "alpha").await;
+    let product = crate::support::listing("teapot").stock(5).create(&app, &scope).await;
+    let variant = product.variants[0].id;
+    extensions::install(&app.db, &scope, "com.example.pause", "1.0.0", Policy::Manual, 0).await.unwrap();
+    let orders = || async {
+        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM orders WHERE store_id = $1")
+            .bind(a.id.to_string())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap()
+            .0
+    };
+
+    // The JSON API: 422 with a stable code and the extension's words.
+    let body = crate::support::order_request(variant).json();
+    let res = crate::support::place_order(&app, "alpha", "pause-1", &body, None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("checkout_refused_by_extension") && text.contains("paused until Monday"), "{text}");
+    // The checkout page: the form again, saying why.
+    let added = crate::support::add_to_cart(&app, None, variant, "1").await;
+    let cart = crate::support::cart_cookie(&added).unwrap();
+    let res = app
+        .client
+        .post(app.url("/checkout/alpha"))
+        .header("cookie", &cart)
+        .csrf(&app, &cart)
+        .form(&crate::support::guest_payment("pause-2", "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("paused until Monday"));
+    assert_eq!(orders().await, 0, "nothing placed or charged");
+
+    extensions::uninstall(&app.db, &scope, "com.example.pause").await.unwrap();
+    let res = crate::support::place_order(&app, "alpha", "pause-3", &body, None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(orders().await, 1);
 }

@@ -206,6 +206,16 @@ async fn create_order(
     // A guest's key is bound to the card they pay with (keyed hash); a buyer's to their account.
     let expiry = payments::parse_expiry(&body.card.expiry, state.db.now())
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
+    // Installed extensions may refuse the order (their checkout validation), before anything is charged.
+    let wanted: Vec<_> = body.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+    if let Some(no) = crate::services::extensions::checkout_refusal(&state, &scope, buyer, &wanted).await? {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checkout_refused_by_extension",
+            format!("{}: {}", no.extension, no.message),
+        )
+        .into());
+    }
     let guest_proof = buyer.is_none().then(|| guest_proof(&state, &body.card.number, &expiry, None));
     // The card-testing guard, before anything is placed or charged (issue #20 item 4). An API guest has no
     // session: its address stands in (never a shared empty key, which would make every guest one session).

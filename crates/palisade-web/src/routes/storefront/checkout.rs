@@ -26,7 +26,7 @@ use crate::http::session::{SessionRejection, SignedIn};
 use crate::routes::resolve_store;
 use crate::routes::storefront::catalog::{cart_of, order_link, shopper_of};
 use crate::routes::storefront::pay_form::{self, FieldErrors, PayForm};
-use crate::services::card_testing;
+use crate::services::{card_testing, extensions};
 use crate::state::AppState;
 
 /// The payment page's Content-Security-Policy: scripts and styles from this site only, no inline code at all,
@@ -254,6 +254,14 @@ async fn pay(
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
+    // Installed extensions may refuse the order (their checkout validation), before anything is charged.
+    let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+    if let Some(no) = extensions::checkout_refusal(&state, &scope, buyer, &wanted).await? {
+        let mut errors = FieldErrors::default();
+        errors.add(pay_form::FORM, format!("{}: {}", no.extension, no.message));
+        let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
+        return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
+    }
     let guest_proof =
         buyer.is_none().then(|| guest_proof(&state, &form.card_number, &checked.expiry, Some(cart_id.as_str())));
     // The card-testing guard, before anything is placed or charged (issue #20 item 4).
