@@ -223,6 +223,7 @@ pub const REGISTRY: &[Column] = &[
     np("extension_publishers", "registered_at"),
     np("extension_releases", "data_level"),
     np("extension_releases", "extension_id"),
+    np("extension_releases", "hooks"),
     np("extension_releases", "kinds"),
     np("extension_releases", "length"),
     npr("extension_releases", "name", "an extension's public name, from its manifest"),

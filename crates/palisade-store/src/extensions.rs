@@ -94,6 +94,8 @@ pub struct NewRelease {
     pub data_level: u8,
     /// `theme`, `plugin`, `app`: what the package holds.
     pub kinds: Vec<String>,
+    /// The plugin's hook points (`product_block`, `shipping_rates`, `checkout_validate`).
+    pub hooks: Vec<String>,
     pub object_key: String,
     pub sha256: String,
     pub length: i64,
@@ -110,6 +112,7 @@ pub struct Release {
     pub scopes: Vec<String>,
     pub data_level: u8,
     pub kinds: Vec<String>,
+    pub hooks: Vec<String>,
     #[serde(skip)]
     pub object_key: String,
     pub sha256: String,
@@ -263,9 +266,9 @@ pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result
         None => {}
     }
     sqlx::query(
-        "INSERT INTO extension_releases (extension_id, version, publisher, name, scopes, data_level, kinds, \
+        "INSERT INTO extension_releases (extension_id, version, publisher, name, scopes, data_level, kinds, hooks, \
          object_key, sha256, length, signature, published_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&new.extension_id)
     .bind(&new.version)
@@ -274,6 +277,7 @@ pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result
     .bind(new.scopes.join(","))
     .bind(i64::from(new.data_level))
     .bind(new.kinds.join(","))
+    .bind(new.hooks.join(","))
     .bind(&new.object_key)
     .bind(&new.sha256)
     .bind(new.length)
@@ -288,18 +292,32 @@ pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result
     Ok(Published::New)
 }
 
-type ReleaseRow = (String, String, String, String, String, i64, String, String, String, i64, String, i64);
+type ReleaseRow = (String, String, String, String, String, i64, String, String, String, String, i64, String, i64);
 
 /// The columns [`release_from`] reads, in its order (a macro so the queries stay static strings).
 macro_rules! release_columns {
     () => {
-        "extension_id, version, publisher, name, scopes, data_level, kinds, object_key, sha256, length, signature, \
-         published_at"
+        "extension_id, version, publisher, name, scopes, data_level, kinds, hooks, object_key, sha256, length, \
+         signature, published_at"
     };
 }
 
 fn release_from(r: ReleaseRow) -> Release {
-    let (extension_id, version, publisher, name, scopes, level, kinds, object_key, sha256, length, signature, at) = r;
+    let (
+        extension_id,
+        version,
+        publisher,
+        name,
+        scopes,
+        level,
+        kinds,
+        hooks,
+        object_key,
+        sha256,
+        length,
+        signature,
+        at,
+    ) = r;
     let list = |s: &str| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect();
     Release {
         extension_id,
@@ -309,6 +327,7 @@ fn release_from(r: ReleaseRow) -> Release {
         scopes: list(&scopes),
         data_level: u8::try_from(level).unwrap_or(2),
         kinds: list(&kinds),
+        hooks: list(&hooks),
         object_key,
         sha256,
         length,
@@ -389,7 +408,7 @@ pub async fn installs(db: &Db, scope: &StaffScope) -> Result<Vec<Install>> {
 pub async fn installed_plugins(db: &Db, scope: &StoreScope) -> Result<Vec<Release>> {
     let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
         "SELECT ",
-        "r.extension_id, r.version, r.publisher, r.name, r.scopes, r.data_level, r.kinds, r.object_key, r.sha256, \
+        "r.extension_id, r.version, r.publisher, r.name, r.scopes, r.data_level, r.kinds, r.hooks, r.object_key, r.sha256, \
          r.length, r.signature, r.published_at",
         " FROM store_extensions e JOIN extension_releases r ON r.extension_id = e.extension_id \
           AND r.version = e.version WHERE e.store_id = $1 ORDER BY e.installed_at, e.extension_id"

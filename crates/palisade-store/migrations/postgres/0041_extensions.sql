@@ -19,6 +19,8 @@ CREATE TABLE extension_releases (
     scopes TEXT NOT NULL,
     data_level INTEGER NOT NULL CHECK (data_level IN (0, 1, 2)),
     kinds TEXT NOT NULL,
+    -- The plugin's hook points (comma-separated): a release adding one is not installed automatically.
+    hooks TEXT NOT NULL,
     object_key TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     length BIGINT NOT NULL,

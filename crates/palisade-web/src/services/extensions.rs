@@ -98,6 +98,7 @@ fn new_release(verified: &VerifiedRelease, object_key: String, signature: &str) 
             palisade_registry::DataLevel::WithContact => 2,
         },
         kinds,
+        hooks: m.content.plugin.iter().flat_map(|p| p.hooks.iter().map(|h| h.as_str().to_owned())).collect(),
         object_key,
         sha256: package.sha256.to_hex(),
         length: i64::try_from(package.length).unwrap_or(i64::MAX),
@@ -457,11 +458,13 @@ async fn auto_update_one(
 }
 
 /// Whether `next` asks for more than `current` was granted: another scope, a higher customer-data level, a new
-/// kind of content (a theme gaining a plugin or an app), or another publisher.
+/// kind of content (a theme gaining a plugin or an app), a new hook point (a plugin starting to judge checkouts),
+/// or another publisher.
 fn widens(current: &Release, next: &Release) -> bool {
     next.data_level > current.data_level
         || next.scopes.iter().any(|s| !current.scopes.contains(s))
         || next.kinds.iter().any(|k| !current.kinds.contains(k))
+        || next.hooks.iter().any(|h| !current.hooks.contains(h))
         || next.publisher != current.publisher
 }
 
