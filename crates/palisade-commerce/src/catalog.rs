@@ -280,12 +280,15 @@ pub async fn get_product(db: &Db, scope: &StoreScope, id: ProductId) -> Result<P
 /// One variant of the scoped store as a checkout sees it: its product, SKU, unit price in minor units and currency
 /// (`None` when the store has no such variant). For the checkout hooks of installed extensions.
 pub async fn variant_line(db: &Db, scope: &StoreScope, id: VariantId) -> Result<Option<(String, String, i64, String)>> {
-    let row: Option<(String, String, i64, String)> =
-        sqlx::query_as("SELECT product_id, sku, price_minor, currency FROM variants WHERE store_id = $1 AND id = $2")
-            .bind(scope.store_key())
-            .bind(id.to_string())
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT v.product_id, v.sku, v.price_minor, v.currency FROM variants v JOIN products p \
+             ON p.id = v.product_id AND p.store_id = v.store_id \
+             WHERE v.store_id = $1 AND v.id = $2 AND p.status = 'published'",
+    )
+    .bind(scope.store_key())
+    .bind(id.to_string())
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row)
 }
 

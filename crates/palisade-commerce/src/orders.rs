@@ -266,6 +266,17 @@ async fn by_idempotency(db: &Db, scope: &StoreScope, key: &str) -> Result<Option
     Ok(with_card(db, scope, key).await?.map(|(order, fingerprint, _)| (order, fingerprint)))
 }
 
+/// Whether the store already has an order under this idempotency key: a retry, which [`checkout`] answers with
+/// that order (so nothing before it, such as an extension's checkout validation, should judge it again).
+pub async fn key_used(db: &Db, scope: &StoreScope, key: &crate::idempotency::IdempotencyKey) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE store_id = $1 AND idempotency_key = $2")
+        .bind(scope.store_key())
+        .bind(key.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// As [`by_idempotency`], with the keyed fingerprint of the card the order was first tried with.
 async fn with_card(db: &Db, scope: &StoreScope, key: &str) -> Result<Option<(Order, Option<String>, Option<String>)>> {
     let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(

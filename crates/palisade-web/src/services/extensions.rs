@@ -638,7 +638,8 @@ pub async fn product_blocks(
     };
     let input = serde_json::to_string(&seen).unwrap_or_default();
     let mut blocks = Vec::new();
-    for release in releases.iter().take(MAX_BLOCKS_PER_PAGE) {
+    let hooked = releases.iter().filter(|r| r.hooks.iter().any(|h| h == "product_block"));
+    for release in hooked.take(MAX_BLOCKS_PER_PAGE) {
         let Some(loaded) = loaded_plugin(state, release).await else { continue };
         if !loaded.hooks.contains(&palisade_registry::Hook::ProductBlock) {
             continue;
@@ -676,6 +677,9 @@ pub async fn product_blocks(
     blocks
 }
 
+/// Most lines a checkout may hold (the checkout refuses more); a longer cart is not shown to plugins.
+const MAX_CHECKED_LINES: usize = 50;
+
 /// A checkout refused by an installed extension: its name and its message for the buyer (plain text, escaped
 /// when shown).
 #[derive(Debug, Clone)]
@@ -691,14 +695,24 @@ pub async fn checkout_refusal(
     state: &AppState,
     scope: &StoreScope,
     buyer: Option<palisade_core::AccountId>,
+    key: &palisade_commerce::idempotency::IdempotencyKey,
     lines: &[(palisade_core::VariantId, i64)],
 ) -> Result<Option<CheckoutRefusal>, ApiError> {
+    // A cart the checkout refuses anyway (empty, too many lines) is left to it: no per-line reads for a flood.
+    if lines.is_empty() || lines.len() > MAX_CHECKED_LINES {
+        return Ok(None);
+    }
     let releases = extensions::installed_plugins(&state.db, scope).await?;
-    if releases.is_empty() {
+    let hooked: Vec<&Release> = releases.iter().filter(|r| r.hooks.iter().any(|h| h == "checkout_validate")).collect();
+    if hooked.is_empty() {
+        return Ok(None);
+    }
+    // A retry of a placed order gets that order back from the checkout: it is not judged again.
+    if palisade_commerce::orders::key_used(&state.db, scope, key).await? {
         return Ok(None);
     }
     let mut validators = Vec::new();
-    for release in releases.iter().take(MAX_BLOCKS_PER_PAGE) {
+    for release in hooked.into_iter().take(MAX_BLOCKS_PER_PAGE) {
         if let Some(loaded) = loaded_plugin(state, release).await
             && loaded.hooks.contains(&palisade_registry::Hook::CheckoutValidate)
         {
@@ -708,8 +722,16 @@ pub async fn checkout_refusal(
     if validators.is_empty() {
         return Ok(None);
     }
-    let (mut cart_lines, mut currency) = (Vec::new(), String::new());
+    // One line per variant, as the order will hold it: splitting a line cannot dodge a per-order rule.
+    let mut merged: Vec<(palisade_core::VariantId, i64)> = Vec::new();
     for (variant, quantity) in lines {
+        match merged.iter_mut().find(|(v, _)| v == variant) {
+            Some((_, q)) => *q = q.saturating_add(*quantity),
+            None => merged.push((*variant, *quantity)),
+        }
+    }
+    let (mut cart_lines, mut currency) = (Vec::new(), String::new());
+    for (variant, quantity) in &merged {
         let Some((product_id, sku, price, code)) =
             palisade_commerce::catalog::variant_line(&state.db, scope, *variant).await?
         else {
@@ -719,7 +741,9 @@ pub async fn checkout_refusal(
         let quantity = u32::try_from(*quantity).unwrap_or(0);
         cart_lines.push(CartLine { product_id, sku: Some(sku), quantity, unit_price_minor: price });
     }
-    let subtotal = cart_lines.iter().map(|l| l.unit_price_minor.saturating_mul(i64::from(l.quantity))).sum();
+    let subtotal = cart_lines
+        .iter()
+        .fold(0i64, |sum, l| sum.saturating_add(l.unit_price_minor.saturating_mul(i64::from(l.quantity))));
     let cart =
         Cart { currency, lines: cart_lines, subtotal_minor: subtotal, customer_id: buyer.map(|b| b.to_string()) };
     for loaded in validators {

@@ -529,7 +529,12 @@ async fn an_installed_plugin_can_refuse_a_checkout_before_anything_is_charged() 
     let (a, scope, _) = owner_of(&app, "alpha").await;
     let product = crate::support::listing("teapot").stock(5).create(&app, &scope).await;
     let variant = product.variants[0].id;
+    let body = crate::support::order_request(variant).json();
+    let first = crate::support::place_order(&app, "alpha", "pause-0", &body, None).await;
+    assert_eq!(first.status(), StatusCode::CREATED, "an order placed before the extension came");
     extensions::install(&app.db, &scope, "com.example.pause", "1.0.0", Policy::Manual, 0).await.unwrap();
+    let retry = crate::support::place_order(&app, "alpha", "pause-0", &body, None).await;
+    assert_eq!(retry.status(), StatusCode::CREATED, "its retry gets the paid order back, not a refusal");
     let orders = || async {
         sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM orders WHERE store_id = $1")
             .bind(a.id.to_string())
@@ -540,7 +545,6 @@ async fn an_installed_plugin_can_refuse_a_checkout_before_anything_is_charged() 
     };
 
     // The JSON API: 422 with a stable code and the extension's words.
-    let body = crate::support::order_request(variant).json();
     let res = crate::support::place_order(&app, "alpha", "pause-1", &body, None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = res.text().await.unwrap();
@@ -559,10 +563,10 @@ async fn an_installed_plugin_can_refuse_a_checkout_before_anything_is_charged() 
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("paused until Monday"));
-    assert_eq!(orders().await, 0, "nothing placed or charged");
+    assert_eq!(orders().await, 1, "nothing more placed or charged");
 
     extensions::uninstall(&app.db, &scope, "com.example.pause").await.unwrap();
     let res = crate::support::place_order(&app, "alpha", "pause-3", &body, None).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(orders().await, 1);
+    assert_eq!(orders().await, 2);
 }

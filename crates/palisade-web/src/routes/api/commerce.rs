@@ -208,7 +208,7 @@ async fn create_order(
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
     // Installed extensions may refuse the order (their checkout validation), before anything is charged.
     let wanted: Vec<_> = body.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
-    if let Some(no) = crate::services::extensions::checkout_refusal(&state, &scope, buyer, &wanted).await? {
+    if let Some(no) = crate::services::extensions::checkout_refusal(&state, &scope, buyer, &key, &wanted).await? {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "checkout_refused_by_extension",

@@ -256,7 +256,7 @@ async fn pay(
     let scope = StoreScope::shopper(store_id, buyer);
     // Installed extensions may refuse the order (their checkout validation), before anything is charged.
     let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
-    if let Some(no) = extensions::checkout_refusal(&state, &scope, buyer, &wanted).await? {
+    if let Some(no) = extensions::checkout_refusal(&state, &scope, buyer, &checked.idempotency_key, &wanted).await? {
         let mut errors = FieldErrors::default();
         errors.add(pay_form::FORM, format!("{}: {}", no.extension, no.message));
         let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
