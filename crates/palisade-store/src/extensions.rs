@@ -249,14 +249,8 @@ pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result
             new.extension_id
         )));
     }
-    let held: Option<(String,)> =
-        sqlx::query_as("SELECT sha256 FROM extension_releases WHERE extension_id = $1 AND version = $2")
-            .bind(&new.extension_id)
-            .bind(&new.version)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match held {
-        Some((sha,)) if sha == new.sha256 => return Ok(Published::Unchanged),
+    match release_sha(&mut tx, &new.extension_id, &new.version).await? {
+        Some(sha) if sha == new.sha256 => return Ok(Published::Unchanged),
         Some(_) => {
             return Err(StoreError::Conflict(format!(
                 "{} {} is already published with other contents; a release never changes (publish a new version)",
@@ -290,6 +284,17 @@ pub async fn publish(db: &Db, scope: &PlatformScope, new: &NewRelease) -> Result
     audit::record_platform(&mut tx, db, scope, NewEvent::new("extension.published", &target).details(details)).await?;
     tx.commit().await?;
     Ok(Published::New)
+}
+
+/// The SHA-256 of a published release's archive, read inside the caller's transaction (`None`: not published).
+async fn release_sha(conn: &mut sqlx::AnyConnection, extension_id: &str, version: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT sha256 FROM extension_releases WHERE extension_id = $1 AND version = $2")
+            .bind(extension_id)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|(sha,)| sha))
 }
 
 type ReleaseRow = (String, String, String, String, String, i64, String, String, String, String, i64, String, i64);
@@ -445,13 +450,7 @@ pub async fn install(
     check_delay(delay_days)?;
     let now = db.now();
     let mut tx = db.begin_write().await?;
-    let known: Option<(String,)> =
-        sqlx::query_as("SELECT sha256 FROM extension_releases WHERE extension_id = $1 AND version = $2")
-            .bind(extension_id)
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((sha,)) = known else { return Err(StoreError::NotFound("release")) };
+    let sha = release_sha(&mut tx, extension_id, version).await?.ok_or(StoreError::NotFound("release"))?;
     let done = sqlx::query(
         "INSERT INTO store_extensions (store_id, extension_id, version, policy, delay_days, installed_at, updated_at, \
          installed_by) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (store_id, extension_id) DO NOTHING",
@@ -494,13 +493,7 @@ pub async fn update(
         )));
     }
     let mut tx = db.begin_write().await?;
-    let known: Option<(String,)> =
-        sqlx::query_as("SELECT sha256 FROM extension_releases WHERE extension_id = $1 AND version = $2")
-            .bind(extension_id)
-            .bind(to)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((sha,)) = known else { return Err(StoreError::NotFound("release")) };
+    let sha = release_sha(&mut tx, extension_id, to).await?.ok_or(StoreError::NotFound("release"))?;
     let done = sqlx::query(
         "UPDATE store_extensions SET version = $1, updated_at = $2, last_error = NULL, last_error_at = NULL \
          WHERE store_id = $3 AND extension_id = $4 AND version = $5",

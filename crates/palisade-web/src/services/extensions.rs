@@ -250,6 +250,19 @@ fn missing_permissions(release: &Release, holds: &(dyn Fn(Permission) -> bool + 
     missing
 }
 
+/// Refuses (403 `extension_scope_not_held`) a release asking for a permission the member does not hold.
+fn require_held(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) -> Result<(), ApiError> {
+    let missing = missing_permissions(release, holds);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "extension_scope_not_held",
+        format!("this release asks for permissions you do not have: {}", missing.join(", ")),
+    ))
+}
+
 /// Installs `version` of `extension_id` into the member's store after [`check_release`]. The member must hold
 /// every permission the release asks for.
 pub async fn install(
@@ -263,14 +276,7 @@ pub async fn install(
 ) -> Result<(), ApiError> {
     let release =
         extensions::release(&state.db, extension_id, version).await?.ok_or_else(|| ApiError::not_found("release"))?;
-    let missing = missing_permissions(&release, holds);
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "extension_scope_not_held",
-            format!("this extension asks for permissions you do not have: {}", missing.join(", ")),
-        ));
-    }
+    require_held(&release, holds)?;
     check_release(state, &release).await?;
     extensions::install(&state.db, scope, extension_id, version, policy, delay_days).await?;
     Ok(())
@@ -291,14 +297,7 @@ pub async fn update_by_hand(
         .ok_or_else(|| ApiError::not_found("installed extension"))?;
     let release =
         extensions::release(&state.db, extension_id, to).await?.ok_or_else(|| ApiError::not_found("release"))?;
-    let missing = missing_permissions(&release, holds);
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "extension_scope_not_held",
-            format!("this release asks for permissions you do not have: {}", missing.join(", ")),
-        ));
-    }
+    require_held(&release, holds)?;
     check_release(state, &release).await?;
     extensions::update(&state.db, scope, extension_id, &install.version, to, UpdatedBy::Hand).await?;
     Ok(())
