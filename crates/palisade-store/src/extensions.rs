@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::scope::{PlatformScope, StaffScope, StoreScope};
 
+pub mod advisories;
 mod controls;
 mod plan;
 
@@ -135,6 +136,10 @@ pub struct Install {
     /// The last automatic update that failed its checks, and when; cleared by the next successful update.
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
+    /// When the platform disabled it, and why (a critical advisory without a fixed release,
+    /// [`advisories`]): its plugin and theme do not run until it is updated to a fixed release or removed.
+    pub disabled_at: Option<Timestamp>,
+    pub disabled_reason: Option<String>,
 }
 
 /// Who moved an install to a new release (recorded in the audit event).
@@ -379,10 +384,23 @@ pub async fn release(db: &Db, extension_id: &str, version: &str) -> Result<Optio
     Ok(row.map(release_from))
 }
 
-type InstallRow = (String, String, String, i64, i64, i64, String, Option<String>, Option<i64>);
+type InstallRow =
+    (String, String, String, i64, i64, i64, String, Option<String>, Option<i64>, Option<i64>, Option<String>);
 
 fn install_from(r: InstallRow) -> Result<Install> {
-    let (extension_id, version, policy, delay_days, installed_at, updated_at, installed_by, last_error, error_at) = r;
+    let (
+        extension_id,
+        version,
+        policy,
+        delay_days,
+        installed_at,
+        updated_at,
+        installed_by,
+        last_error,
+        error_at,
+        disabled_at,
+        disabled_reason,
+    ) = r;
     Ok(Install {
         extension_id,
         version,
@@ -393,6 +411,8 @@ fn install_from(r: InstallRow) -> Result<Install> {
         installed_by,
         last_error,
         last_error_at: error_at.map(Timestamp),
+        disabled_at: disabled_at.map(Timestamp),
+        disabled_reason,
     })
 }
 
@@ -400,7 +420,7 @@ fn install_from(r: InstallRow) -> Result<Install> {
 pub async fn installs(db: &Db, scope: &StaffScope) -> Result<Vec<Install>> {
     let rows: Vec<InstallRow> = sqlx::query_as(
         "SELECT extension_id, version, policy, delay_days, installed_at, updated_at, installed_by, last_error, \
-         last_error_at FROM store_extensions WHERE store_id = $1 ORDER BY extension_id",
+         last_error_at, disabled_at, disabled_reason FROM store_extensions WHERE store_id = $1 ORDER BY extension_id",
     )
     .bind(scope.store_key())
     .fetch_all(db.pool())
@@ -408,15 +428,16 @@ pub async fn installs(db: &Db, scope: &StaffScope) -> Result<Vec<Install>> {
     rows.into_iter().map(install_from).collect()
 }
 
-/// The releases installed in the store that hold a WebAssembly plugin, for the storefront's hook points. Readable
-/// with any scope of the store (a shopper's page runs them); what they may do is their manifest's grant.
+/// The releases installed in the store that hold a WebAssembly plugin, for the storefront's hook points; an install
+/// the platform disabled is left out. Readable with any scope of the store (a shopper's page runs them); what they
+/// may do is their manifest's grant.
 pub async fn installed_plugins(db: &Db, scope: &StoreScope) -> Result<Vec<Release>> {
     let rows: Vec<ReleaseRow> = sqlx::query_as(concat!(
         "SELECT ",
         "r.extension_id, r.version, r.publisher, r.name, r.scopes, r.data_level, r.kinds, r.hooks, r.object_key, r.sha256, \
          r.length, r.signature, r.published_at",
         " FROM store_extensions e JOIN extension_releases r ON r.extension_id = e.extension_id \
-          AND r.version = e.version WHERE e.store_id = $1 ORDER BY e.installed_at, e.extension_id"
+          AND r.version = e.version WHERE e.store_id = $1 AND e.disabled_at IS NULL ORDER BY e.installed_at, e.extension_id"
     ))
     .bind(scope.store_key())
     .fetch_all(db.pool())
@@ -451,6 +472,7 @@ pub async fn install(
     let now = db.now();
     let mut tx = db.begin_write().await?;
     let sha = release_sha(&mut tx, extension_id, version).await?.ok_or(StoreError::NotFound("release"))?;
+    advisories::refuse_affected(&mut tx, extension_id, version).await?;
     let done = sqlx::query(
         "INSERT INTO store_extensions (store_id, extension_id, version, policy, delay_days, installed_at, updated_at, \
          installed_by) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (store_id, extension_id) DO NOTHING",
@@ -470,6 +492,7 @@ pub async fn install(
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"version": version, "sha256": sha, "policy": policy.as_str()});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.installed", &target).details(details)).await?;
+    advisories::rematch_on(&mut tx, db, scope).await?;
     // Its blocks show on the store's pages: cached pages are stale from now.
     crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
@@ -494,6 +517,7 @@ pub async fn update(
     }
     let mut tx = db.begin_write().await?;
     let sha = release_sha(&mut tx, extension_id, to).await?.ok_or(StoreError::NotFound("release"))?;
+    advisories::refuse_affected(&mut tx, extension_id, to).await?;
     let done = sqlx::query(
         "UPDATE store_extensions SET version = $1, updated_at = $2, last_error = NULL, last_error_at = NULL \
          WHERE store_id = $3 AND extension_id = $4 AND version = $5",
@@ -511,6 +535,8 @@ pub async fn update(
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"from": from, "to": to, "sha256": sha, "automatic": by == UpdatedBy::Policy});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.updated", &target).details(details)).await?;
+    // The new version's findings (the old one's fixed; a disabled install enabled if no critical one remains).
+    advisories::rematch_on(&mut tx, db, scope).await?;
     crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
@@ -583,6 +609,8 @@ pub async fn uninstall(db: &Db, scope: &StaffScope, extension_id: &str) -> Resul
     }
     let target = format!("extension:{extension_id}");
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.uninstalled", &target)).await?;
+    // Its findings are fixed by the removal.
+    advisories::rematch_on(&mut tx, db, scope).await?;
     crate::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())

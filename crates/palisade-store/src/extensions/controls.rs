@@ -1,14 +1,25 @@
-//! The merchant's updates duty as a live control: `store.extensions-current` — every installed extension is on
-//! the newest compatible release published more than 7 days ago, or kept current by the `minor` policy, and no
-//! update has failed without the merchant acting on it.
+//! The extension duties as live controls:
+//! - `store.extensions-current` (merchant, updates): every installed extension is on the newest compatible release
+//!   published more than 7 days ago, or kept current by the `minor` policy, and no update has failed without the
+//!   merchant acting on it;
+//! - `store.extension-advisories` (merchant, vulnerability management): no installed extension with an open high or
+//!   critical advisory beyond its days, none disabled by the platform;
+//! - `platform.extension-advisories` (platform, vulnerability management): the advisory feed is synced into the
+//!   catalog within 24 hours, and no extension's newest release carries a critical advisory.
 
 use palisade_core::matrix::{Area, Control, ControlStatus, Party, Reference, Subject};
 use palisade_core::time::Timestamp;
 
+use super::advisories::{self, DISABLE_AFTER_DAYS, HIGH_WITHIN_DAYS, State};
 use super::plan::{Candidate, behind};
 use super::{DAY_MS, Policy, UPDATE_WITHIN_DAYS};
 use crate::matrix::{EvalContext, Registry};
 use crate::scope::StaffScope;
+
+/// The feed must have been synced this recently (`platform.extension-advisories`).
+const FEED_FRESH_HOURS: i64 = 24;
+const PCI_VULN: Reference =
+    Reference { framework: "PCI DSS 4.0", clause: "6.3.1 Security vulnerabilities identified and managed" };
 
 const PCI_PATCH: Reference =
     Reference { framework: "PCI DSS 4.0", clause: "6.3.3 Security patches installed within one month" };
@@ -37,7 +48,108 @@ pub fn register(reg: &mut Registry) -> crate::error::Result<()> {
             let Ok(staff) = scope.to_staff() else { return ControlStatus::Unknown { reason: "not staff".into() } };
             current(&ctx, &staff).await.unwrap_or_else(|e| ControlStatus::Unknown { reason: e.to_string() })
         },
+    )?;
+    reg.register(
+        Control {
+            id: "store.extension-advisories",
+            area: Area::VulnerabilityManagement,
+            party: Party::Merchant,
+            subject: Subject::Store,
+            title: "No installed extension has an open high or critical advisory past its days, and none is disabled",
+            why: "A published flaw in a plugin is exploited within hours of disclosure; the fix is to update, remove \
+                  or knowingly accept it, not to leave it open.",
+            remediation: "Open Security Center → Extensions: update each extension with an advisory to its fixed \
+                          release, remove it, or accept the advisory with a reason and an end date.",
+            references: &[PCI_VULN, CE_UPDATE, PDPA_PROTECT],
+        },
+        |ctx: EvalContext| async move {
+            let Some(scope) = ctx.store.clone() else {
+                return ControlStatus::NotApplicable { reason: "per store".into() };
+            };
+            let Ok(staff) = scope.to_staff() else { return ControlStatus::Unknown { reason: "not staff".into() } };
+            store_advisories(&ctx, &staff).await.unwrap_or_else(|e| ControlStatus::Unknown { reason: e.to_string() })
+        },
+    )?;
+    reg.register(
+        Control {
+            id: "platform.extension-advisories",
+            area: Area::VulnerabilityManagement,
+            party: Party::Platform,
+            subject: Subject::Platform,
+            title: "The advisory feed is synced daily and no extension's newest release has a critical advisory",
+            why: "Merchants can only act on advisories the platform has matched; a catalog offering a release with a \
+                  known critical flaw puts every store that installs it at risk.",
+            remediation: "Run `palisade serve --advisories-dir DIR` with jobs on (the hourly `extensions.auto-update` \
+                          job syncs the feed); have the publisher release a fix for each critical advisory.",
+            references: &[PCI_VULN, CE_UPDATE],
+        },
+        |ctx: EvalContext| async move {
+            platform_advisories(&ctx).await.unwrap_or_else(|e| ControlStatus::Unknown { reason: e.to_string() })
+        },
     )
+}
+
+async fn store_advisories(ctx: &EvalContext, scope: &StaffScope) -> crate::error::Result<ControlStatus> {
+    let installs = super::installs(&ctx.db, scope).await?;
+    if installs.is_empty() {
+        return Ok(ControlStatus::NotApplicable { reason: "no extensions installed".into() });
+    }
+    let now = ctx.db.now();
+    let findings = advisories::findings(&ctx.db, scope).await?;
+    let mut problems: Vec<String> = installs
+        .iter()
+        .filter(|i| i.disabled_at.is_some())
+        .map(|i| {
+            format!("{} was disabled by the platform ({})", i.extension_id, i.disabled_reason.as_deref().unwrap_or(""))
+        })
+        .collect();
+    problems.extend(findings.iter().filter(|f| f.overdue(now)).map(|f| {
+        let days = if f.severity == "critical" { DISABLE_AFTER_DAYS } else { HIGH_WITHIN_DAYS };
+        format!("{} {}: {} ({}) open for more than {days} days", f.extension_id, f.version, f.advisory_id, f.severity)
+    }));
+    if !problems.is_empty() {
+        return Ok(ControlStatus::unmet(problems.join("; ")));
+    }
+    let open = findings.iter().filter(|f| f.state == State::Open).count();
+    let accepted = findings.iter().filter(|f| f.state == State::Accepted).count();
+    Ok(ControlStatus::met(format!(
+        "{} extension(s) installed; {open} advisory finding(s) open within their days, {accepted} accepted",
+        installs.len()
+    )))
+}
+
+async fn platform_advisories(ctx: &EvalContext) -> crate::error::Result<ControlStatus> {
+    let Some((_, synced)) = crate::settings::get(&ctx.db, advisories::SYNC_SETTING).await? else {
+        return Ok(ControlStatus::unmet("no advisory feed has been synced (start serve with --advisories-dir)"));
+    };
+    let now = ctx.db.now();
+    if synced.0 < now.0 - FEED_FRESH_HOURS * 3600 * 1000 {
+        return Ok(ControlStatus::unmet("the advisory feed was last synced more than 24 hours ago"));
+    }
+    let matches = advisories::matches(&ctx.db).await?;
+    let releases = super::releases(&ctx.db).await?;
+    // `releases` lists each extension's newest version first.
+    let mut unfixed: Vec<String> = Vec::new();
+    for newest in releases.iter().filter(|r| {
+        !releases
+            .iter()
+            .any(|o| o.extension_id == r.extension_id && super::compare_versions(&o.version, &r.version).is_gt())
+    }) {
+        if let Some(m) = matches
+            .iter()
+            .find(|m| m.extension_id == newest.extension_id && m.version == newest.version && m.severity == "critical")
+        {
+            unfixed.push(format!("{} {} ({})", m.extension_id, m.version, m.advisory_id));
+        }
+    }
+    Ok(if unfixed.is_empty() {
+        ControlStatus::met(format!(
+            "feed synced within 24 hours; {} release match(es), none critical unfixed",
+            matches.len()
+        ))
+    } else {
+        ControlStatus::unmet(format!("critical advisory without a fixed release: {}", unfixed.join(", ")))
+    })
 }
 
 async fn current(ctx: &EvalContext, scope: &StaffScope) -> crate::error::Result<ControlStatus> {

@@ -16,6 +16,7 @@ const SAVED: &[(&str, &str)] = &[
     ("extension-updated", "Extension updated. The new release passed every check."),
     ("extension-policy", "Update policy saved."),
     ("extension-removed", "Extension removed."),
+    ("extension-advisory-accepted", "Advisory accepted until the date you chose. It counts as open again after that."),
     ("rule-added", "Rule added. It stays off until you enable it."),
     ("rule-enabled", "Rule enabled."),
     ("rule-disabled", "Rule disabled."),

@@ -143,7 +143,7 @@ pub const CYBER_ESSENTIALS: View = View {
             "update",
             "Update: software updates",
             "Software is kept up to date with security patches.",
-            &["platform.schema-current", "store.extensions-current"],
+            &["platform.schema-current", "store.extensions-current", "store.extension-advisories"],
         ),
         item(
             "backup",

@@ -20,7 +20,7 @@ use palisade_advisories::{AdvisoryDb, Package as OsvPackage, Version as OsvVersi
 use palisade_plugins::{Address, Cart, CartLine, Customer, Plugin, PluginHost, Product};
 use palisade_registry::{PublisherHandle, PublisherKey, VerifiedRelease, VerifyingKey, verify_release};
 use palisade_store::extensions::{
-    self, Candidate, Install, Installed, NewRelease, Plan, Policy, Published, Release, UpdatedBy, Why,
+    self, Candidate, Install, Installed, NewRelease, Plan, Policy, Published, Release, UpdatedBy, Why, advisories,
 };
 use palisade_store::permissions::Permission;
 use palisade_store::scope::{PlatformScope, StaffScope, StoreScope};
@@ -303,42 +303,95 @@ pub async fn update_by_hand(
     Ok(())
 }
 
-/// The operator's advisories feed (the configured directory), read once per use; an unreadable feed is empty
-/// (the console's updates page lists its problems).
-#[must_use]
-pub fn feed(dir: Option<&Path>) -> AdvisoryDb {
+/// The operator's advisories feed (the configured directory), read once per sync; an unreadable feed is empty
+/// (the console's updates page lists its problems). Returns the feed and how many files it refused.
+fn read_feed(dir: &Path) -> (AdvisoryDb, usize) {
     let mut db = AdvisoryDb::new();
-    if let Some(dir) = dir {
-        // Refused files are reported on the console's updates page; here they simply do not count.
-        let _report = ingest_dir(&mut db, dir, MAX_FEED_FILE);
-    }
-    db
+    let refused = match ingest_dir(&mut db, dir, MAX_FEED_FILE) {
+        Ok(report) => report.refused().count(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the advisories directory could not be read");
+            1
+        }
+    };
+    (db, refused)
 }
 
-/// An advisory affecting an installed version, for the page.
-#[derive(Debug, Clone, Serialize)]
-pub struct Affecting {
-    pub id: String,
-    pub summary: Option<String>,
-    pub severity: &'static str,
-}
-
-/// The advisories of `feed` affecting `extension_id` at `version`.
-#[must_use]
-pub fn affecting(feed: &AdvisoryDb, extension_id: &str, version: &str) -> Vec<Affecting> {
+/// The advisories of `feed` affecting `extension_id` at `version`, as the catalog keeps them.
+fn matching(feed: &AdvisoryDb, extension_id: &str, version: &str) -> Vec<advisories::ReleaseAdvisory> {
     let Ok(v) = OsvVersion::parse(version) else { return Vec::new() };
     let package = OsvPackage::extension(extension_id);
     feed.affecting(&package, &v)
         .into_iter()
         .map(|a| {
             let affected = a.affected.iter().find(|x| x.package == package && x.includes(&v));
-            Affecting {
-                id: a.id.clone(),
-                summary: a.summary.clone(),
-                severity: affected.and_then(|x| a.rating_for(x)).map_or("unknown", |r| r.as_str()),
+            let severity = match affected.and_then(|x| a.rating_for(x)).map(|r| r.as_str()) {
+                Some("none") => "low",
+                Some(s) => s,
+                None => "unknown",
+            };
+            advisories::ReleaseAdvisory {
+                extension_id: extension_id.to_owned(),
+                version: version.to_owned(),
+                advisory_id: a.id.clone(),
+                severity: severity.to_owned(),
+                summary: a.summary.clone().or_else(|| a.details.clone()).unwrap_or_default(),
             }
         })
         .collect()
+}
+
+/// What one advisories sync did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncRun {
+    /// Whether this node has a feed (otherwise it only rematched with what another node synced).
+    pub feed: bool,
+    pub advisories: usize,
+    pub refused_files: usize,
+    pub matches: usize,
+    pub stores: usize,
+    pub opened: usize,
+    pub fixed: usize,
+    pub disabled: usize,
+    pub enabled: usize,
+}
+
+/// Matches the operator's feed (if this node has one) against every release in the catalog, keeps the result in
+/// the database, and rematches every store it concerns: findings opened and fixed, installs disabled or enabled,
+/// stores told. The first step of the hourly [`AUTO_UPDATE_JOB`](extensions::AUTO_UPDATE_JOB), so a new advisory
+/// reaches every store (and its automatic security update) within the hour.
+pub async fn sync_advisories(state: &AppState) -> Result<SyncRun, palisade_store::StoreError> {
+    let platform = PlatformScope::system("job:extensions.advisories");
+    let mut run = SyncRun::default();
+    if let Some(dir) = state.config.advisories_dir.clone() {
+        let releases = extensions::releases(&state.db).await?;
+        // Reading and matching files is blocking work: off the async threads.
+        let (matches, count, refused) = tokio::task::spawn_blocking(move || {
+            let (feed, refused) = read_feed(&dir);
+            let matches: Vec<_> = releases.iter().flat_map(|r| matching(&feed, &r.extension_id, &r.version)).collect();
+            (matches, feed.len(), refused)
+        })
+        .await
+        .map_err(|e| palisade_store::StoreError::Invalid(format!("reading the advisories feed failed: {e}")))?;
+        let record = serde_json::json!({"advisories": count, "refused_files": refused, "matches": matches.len()});
+        advisories::replace_matches(&state.db, &platform, &matches, &record).await?;
+        run = SyncRun { feed: true, advisories: count, refused_files: refused, matches: matches.len(), ..run };
+    }
+    for store in advisories::stores_to_rematch(&state.db, &platform).await? {
+        let Ok(store_id) = store.parse() else { continue };
+        let scope = StaffScope::system(store_id, "job:extensions.advisories");
+        match advisories::rematch(&state.db, &scope).await {
+            Ok(done) => {
+                run.stores += 1;
+                run.opened += done.opened.len();
+                run.fixed += done.fixed.len();
+                run.disabled += done.disabled.len();
+                run.enabled += done.enabled.len();
+            }
+            Err(e) => tracing::warn!(store.id = %store, error = %e, "extension advisories not rematched for a store"),
+        }
+    }
+    Ok(run)
 }
 
 /// What one run of the automatic updates did.
@@ -354,7 +407,8 @@ pub struct AutoUpdateRun {
 /// failing store does not stop the others; only the platform's own failures (the database) are errors.
 pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade_store::StoreError> {
     let platform = PlatformScope::system("job:extensions.auto-update");
-    let feed = feed(state.config.advisories_dir.as_deref());
+    let affected: Affected =
+        advisories::matches(&state.db).await?.into_iter().map(|m| (m.extension_id, m.version)).collect();
     let mut run = AutoUpdateRun::default();
     let mut checked = Checked::new();
     for store in extensions::stores_with_installs(&state.db, &platform).await? {
@@ -370,7 +424,7 @@ pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade
             }
         };
         for install in installs {
-            if let Err(e) = auto_update_one(state, &scope, &feed, &install, &mut checked, &mut run).await {
+            if let Err(e) = auto_update_one(state, &scope, &affected, &install, &mut checked, &mut run).await {
                 tracing::warn!(store.id = %store, extension.id = %install.extension_id, error = %e,
                     "automatic extension update not made");
             }
@@ -383,10 +437,13 @@ pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade
 /// trial-run once, not once per store.
 type Checked = std::collections::HashMap<(String, String), Result<(), String>>;
 
+/// The releases (extension id, version) an advisory affects, as the last sync matched them.
+type Affected = std::collections::HashSet<(String, String)>;
+
 async fn auto_update_one(
     state: &AppState,
     scope: &StaffScope,
-    feed: &AdvisoryDb,
+    affected_releases: &Affected,
     install: &Install,
     checked: &mut Checked,
     run: &mut AutoUpdateRun,
@@ -397,10 +454,10 @@ async fn auto_update_one(
         .map(|r| Candidate {
             version: &r.version,
             published_at: r.published_at,
-            affected: !affecting(feed, &r.extension_id, &r.version).is_empty(),
+            affected: affected_releases.contains(&(r.extension_id.clone(), r.version.clone())),
         })
         .collect();
-    let affected = !affecting(feed, &install.extension_id, &install.version).is_empty();
+    let affected = affected_releases.contains(&(install.extension_id.clone(), install.version.clone()));
     let to = match extensions::plan(
         Installed { version: &install.version, affected },
         install.policy,

@@ -17,20 +17,20 @@ use reqwest::StatusCode;
 
 use crate::support::{Csrf as _, TestApp, owner_of, staff};
 
-const ID: &str = "com.example.badges";
-const DAY: i64 = 24 * 3600 * 1000;
+pub(crate) const ID: &str = "com.example.badges";
+pub(crate) const DAY: i64 = 24 * 3600 * 1000;
 
-struct Publisher {
-    handle: &'static str,
+pub(crate) struct Publisher {
+    pub(crate) handle: &'static str,
     keys: minisign::KeyPair,
 }
 
 impl Publisher {
-    fn new(handle: &'static str) -> Publisher {
+    pub(crate) fn new(handle: &'static str) -> Publisher {
         Publisher { handle, keys: minisign::KeyPair::generate_unencrypted_keypair().unwrap() }
     }
 
-    async fn register(&self, app: &TestApp) {
+    pub(crate) async fn register(&self, app: &TestApp) {
         let platform = PlatformScope::system("test");
         palisade_web::extensions::register_publisher(&app.db.db, &platform, self.handle, &self.keys.pk.to_base64())
             .await
@@ -46,7 +46,7 @@ impl Publisher {
 
 /// A theme extension release: `css` is its stylesheet (a stylesheet the theme checks refuse makes a release that
 /// fails its health check).
-fn package(publisher: &str, id: &str, version: &str, scopes: &str, css: &str) -> Vec<u8> {
+pub(crate) fn package(publisher: &str, id: &str, version: &str, scopes: &str, css: &str) -> Vec<u8> {
     package_at(publisher, id, version, scopes, 0, css)
 }
 
@@ -62,11 +62,17 @@ fn package_at(publisher: &str, id: &str, version: &str, scopes: &str, level: u8,
     .unwrap()
 }
 
-const GOOD_CSS: &str = ".badges { display: flex; }\n";
+pub(crate) const GOOD_CSS: &str = ".badges { display: flex; }\n";
 /// Refused by the theme checks (`@import`).
 const BAD_CSS: &str = "@import url(https://evil.example/x.css);\n";
 
-async fn publish(app: &TestApp, p: &Publisher, version: &str, scopes: &str, css: &str) -> Result<(), String> {
+pub(crate) async fn publish(
+    app: &TestApp,
+    p: &Publisher,
+    version: &str,
+    scopes: &str,
+    css: &str,
+) -> Result<(), String> {
     let archive = package(p.handle, ID, version, scopes, css);
     let platform = PlatformScope::system("test");
     palisade_web::extensions::publish(&app.db.db, &app.objects, &platform, p.handle, &archive, &p.sign(&archive))
@@ -76,7 +82,7 @@ async fn publish(app: &TestApp, p: &Publisher, version: &str, scopes: &str, css:
 }
 
 /// Moves a release's publication back in time (the catalog writes the database clock's now).
-async fn published_days_ago(app: &TestApp, version: &str, days: i64) {
+pub(crate) async fn published_days_ago(app: &TestApp, version: &str, days: i64) {
     sqlx::query("UPDATE extension_releases SET published_at = $1 WHERE extension_id = $2 AND version = $3")
         .bind(app.db.now().0 - days * DAY)
         .bind(ID)
@@ -86,11 +92,11 @@ async fn published_days_ago(app: &TestApp, version: &str, days: i64) {
         .unwrap();
 }
 
-async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client.post(app.url(path)).csrf(app, cookie).form(form).send().await.unwrap()
 }
 
-async fn installed_version(app: &TestApp, store: &str) -> Option<String> {
+pub(crate) async fn installed_version(app: &TestApp, store: &str) -> Option<String> {
     sqlx::query_as::<_, (String,)>("SELECT version FROM store_extensions WHERE store_id = $1 AND extension_id = $2")
         .bind(store)
         .bind(ID)
@@ -100,7 +106,7 @@ async fn installed_version(app: &TestApp, store: &str) -> Option<String> {
         .map(|(v,)| v)
 }
 
-async fn audit_actions(app: &TestApp, store: &str) -> Vec<String> {
+pub(crate) async fn audit_actions(app: &TestApp, store: &str) -> Vec<String> {
     sqlx::query_as::<_, (String,)>("SELECT action FROM audit_events WHERE store_id = $1 AND action LIKE 'extension.%'")
         .bind(store)
         .fetch_all(app.db.pool())
@@ -125,7 +131,7 @@ async fn control(app: &TestApp, scope: &StaffScope) -> ControlStatus {
 }
 
 /// An app whose state the test keeps (for the automatic update job), with an optional advisories feed.
-async fn app_with_state(feed: Option<&Path>) -> (TestApp, AppState) {
+pub(crate) async fn app_with_state(feed: Option<&Path>) -> (TestApp, AppState) {
     let kept = Arc::new(Mutex::new(None));
     let slot = Arc::clone(&kept);
     let config = WebConfig { advisories_dir: feed.map(Path::to_path_buf), ..WebConfig::default() };
@@ -382,6 +388,8 @@ async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
     publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
     let (s, scope, cookie) = owner_of(&app, "alpha").await;
     extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Security, 30).await.unwrap();
+    let sync = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!((sync.matches, sync.opened), (1, 1), "the feed is matched against the catalog and the install");
     let page = format!("/admin/stores/{}/security/extensions", s.id);
     let text = app.client.get(app.url(&page)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("PAL-EXT-2026-0001"), "the advisory shows on the installed extension");
@@ -389,6 +397,8 @@ async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
     let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
     assert_eq!(run.updated, 1, "a fix published this minute is taken at once");
     assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.1"));
+    let findings = extensions::advisories::findings(&app.db, &scope).await.unwrap();
+    assert_eq!(findings[0].state, extensions::advisories::State::Fixed, "the update fixed the finding");
 }
 
 /// A WebAssembly plugin whose hook `hook` returns `out`, or never returns (`out` = None: a loop that burns its
@@ -422,7 +432,7 @@ fn hook_plugin(hook: &str, out: Option<&str>) -> Vec<u8> {
     .unwrap()
 }
 
-async fn publish_plugin(app: &TestApp, p: &Publisher, id: &str, out: Option<&str>) {
+pub(crate) async fn publish_plugin(app: &TestApp, p: &Publisher, id: &str, out: Option<&str>) {
     publish_hook(app, p, id, "product_block", out).await;
 }
 
@@ -445,7 +455,7 @@ async fn publish_hook(app: &TestApp, p: &Publisher, id: &str, hook: &str, out: O
         .unwrap();
 }
 
-async fn page(app: &TestApp, path: &str) -> String {
+pub(crate) async fn page(app: &TestApp, path: &str) -> String {
     let res = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     res.text().await.unwrap()

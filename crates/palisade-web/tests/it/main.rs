@@ -19,6 +19,7 @@ mod console_updates;
 mod data_requests;
 mod digest;
 mod erasure;
+mod extension_advisories;
 mod extensions;
 mod fail_closed;
 mod fraud;

@@ -228,7 +228,7 @@ pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palis
     });
 }
 
-/// Automatic extension updates over this node's web state (the hourly
+/// Advisories and automatic extension updates over this node's web state (the hourly
 /// [`palisade_store::extensions::AUTO_UPDATE_JOB`]): each store's installs under their policies, every update
 /// checked before it goes live.
 pub fn register_extension_updates(h: &mut Handlers, web: Arc<std::sync::OnceLock<palisade_web::AppState>>) {
@@ -238,6 +238,20 @@ pub fn register_extension_updates(h: &mut Handlers, web: Arc<std::sync::OnceLock
             let Some(state) = web.get() else {
                 return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
             };
+            // Advisories first: a new one opens findings and marks its fixed release a security update below.
+            let sync = palisade_web::extensions::sync_advisories(state).await?;
+            tracing::info!(
+                advisories.feed = sync.feed,
+                advisories.count = sync.advisories,
+                advisories.refused_files = sync.refused_files,
+                advisories.matches = sync.matches,
+                advisories.stores = sync.stores,
+                advisories.opened = sync.opened,
+                advisories.fixed = sync.fixed,
+                advisories.disabled = sync.disabled,
+                advisories.enabled = sync.enabled,
+                "extension advisories synced"
+            );
             let run = palisade_web::extensions::auto_update_all(state).await?;
             tracing::info!(
                 extensions.stores = run.stores,

@@ -7,6 +7,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use palisade_core::time::Timestamp;
+use palisade_store::extensions::advisories::{self, State as FindingState};
 use palisade_store::extensions::{self, Candidate, Policy, Release, compare_versions};
 use palisade_store::permissions::Permission;
 use serde::Deserialize;
@@ -31,7 +32,9 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
     let scope = &access.membership.scope;
     let catalog = extensions::releases(&state.db).await?;
     let installs = extensions::installs(&state.db, scope).await?;
-    let feed = service::feed(state.config.advisories_dir.as_deref());
+    let findings = advisories::findings(&state.db, scope).await?;
+    let matches = advisories::matches(&state.db).await?;
+    let synced = palisade_store::settings::get(&state.db, advisories::SYNC_SETTING).await?.map(|(_, at)| at);
     let now = state.db.now();
     let installed: Vec<Value> = installs
         .iter()
@@ -51,8 +54,15 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
                 .collect();
             let cutoff = Timestamp(now.0 - extensions::UPDATE_WITHIN_DAYS * 24 * 3600 * 1000);
             let behind = extensions::behind(&i.version, &candidates, cutoff).is_some();
-            json!({"install": i, "name": name, "newer": newer, "behind": behind,
-                   "advisories": service::affecting(&feed, &i.extension_id, &i.version)})
+            let mine: Vec<Value> = findings
+                .iter()
+                .filter(|f| f.extension_id == i.extension_id && f.state != FindingState::Fixed)
+                .map(|f| {
+                    json!({"finding": f, "disable_at": f.disable_at(), "overdue": f.overdue(now),
+                           "acceptable": !f.unfixable_critical()})
+                })
+                .collect();
+            json!({"install": i, "name": name, "newer": newer, "behind": behind, "advisories": mine})
         })
         .collect();
     let mut offered: Vec<&Release> = Vec::new();
@@ -62,9 +72,19 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
             offered.push(r);
         }
     }
-    let ctx = json!({"installed": installed, "catalog": offered, "max_delay": extensions::MAX_DELAY_DAYS,
-                     "within_days": extensions::UPDATE_WITHIN_DAYS,
-                     "feed_configured": state.config.advisories_dir.is_some()});
+    let catalog: Vec<Value> = offered
+        .iter()
+        .map(|r| {
+            let against: Vec<&advisories::ReleaseAdvisory> =
+                matches.iter().filter(|m| m.extension_id == r.extension_id && m.version == r.version).collect();
+            json!({"release": r, "advisories": against})
+        })
+        .collect();
+    let history: Vec<&advisories::Finding> =
+        findings.iter().filter(|f| f.state == FindingState::Fixed).take(20).collect();
+    let ctx = json!({"installed": installed, "catalog": catalog, "max_delay": extensions::MAX_DELAY_DAYS,
+                     "within_days": extensions::UPDATE_WITHIN_DAYS, "synced": synced, "history": history,
+                     "max_accept": advisories::MAX_ACCEPT_DAYS, "disable_after": advisories::DISABLE_AFTER_DAYS});
     render(&state, &access, "extensions", "security_extensions.html", ctx).await
 }
 
@@ -151,6 +171,36 @@ pub(crate) async fn set_policy(
     let delay_days = delay(&form.delay_days)?;
     extensions::set_policy(&state.db, &access.membership.scope, &extension, policy, delay_days).await?;
     Ok(Redirect::to(&back(&access, "extension-policy")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AcceptForm {
+    reason: String,
+    days: String,
+}
+
+/// Accepts an advisory affecting an installed extension for a number of days, with a reason (never a critical one
+/// without a fix: the platform disables those).
+pub(crate) async fn accept(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, extension, advisory)): Path<(String, String, String)>,
+    form: Result<Form<AcceptForm>, FormRejection>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let Form(form) = form.map_err(ApiError::from)?;
+    let days =
+        form.days.trim().parse::<i64>().ok().filter(|d| (1..=advisories::MAX_ACCEPT_DAYS).contains(d)).ok_or_else(
+            || {
+                crate::services::invalid(format!(
+                    "accept for a whole number of days from 1 to {}",
+                    advisories::MAX_ACCEPT_DAYS
+                ))
+            },
+        )?;
+    let until = Timestamp(state.db.now().0 + days * 24 * 3600 * 1000);
+    advisories::accept(&state.db, &access.membership.scope, &extension, &advisory, &form.reason, until).await?;
+    Ok(Redirect::to(&back(&access, "extension-advisory-accepted")).into_response())
 }
 
 /// Removes an installed extension.

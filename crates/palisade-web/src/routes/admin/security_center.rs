@@ -76,6 +76,11 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/update", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/remove", Some(Permission::SecuritySettings)),
+    (
+        "POST",
+        "/admin/stores/{store}/security/extensions/{extension}/advisories/{advisory}/accept",
+        Some(Permission::SecuritySettings),
+    ),
     ("POST", "/admin/stores/{store}/security/digest", None),
     ("POST", "/admin/stores/{store}/security/mfa-policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/contact", Some(Permission::SecuritySettings)),
@@ -128,6 +133,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/extensions/{extension}/update", post(extensions::update))
         .route("/admin/stores/{store}/security/extensions/{extension}/policy", post(extensions::set_policy))
         .route("/admin/stores/{store}/security/extensions/{extension}/remove", post(extensions::remove))
+        .route(
+            "/admin/stores/{store}/security/extensions/{extension}/advisories/{advisory}/accept",
+            post(extensions::accept),
+        )
         .route("/admin/stores/{store}/security/digest", post(digest::set_choice))
         .route("/security-digest/unsubscribe", get(digest::unsubscribe_page).post(digest::unsubscribe))
         .route("/admin/stores/{store}/security/mfa-policy", post(set_mfa_policy))

@@ -42,6 +42,7 @@ pub const FIXES: &[(&str, &str)] = &[
     ("store.scanned-recently", "security/scans"),
     ("store.findings-triaged", "security/scans#findings"),
     ("store.extensions-current", "security/extensions#installed"),
+    ("store.extension-advisories", "security/extensions#installed"),
     ("store.messaging-warnings-on", "messages"),
     ("store.verification-current", "verification"),
 ];

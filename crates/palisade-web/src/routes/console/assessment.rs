@@ -1,6 +1,7 @@
 //! The console's platform-wide assessment (issue #19 item 6): every store's last scan, its open findings by
 //! severity, what it accepted, and how long fixes took — the operator's view of the merchants' side of
-//! vulnerability management, next to the platform's own scan control.
+//! vulnerability management, next to the platform's own scan control; and every extension advisory with open
+//! findings × the stores it affects (open, accepted, disabled by the platform, whether a fix is published).
 
 use axum::Router;
 use axum::extract::State;
@@ -24,6 +25,7 @@ const OVERDUE_DAYS: i64 = palisade_store::scans::PLATFORM_SCAN_DAYS;
 
 async fn page(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperator) -> Result<Html<String>, PageError> {
     let stores = palisade_store::scans::platform_assessment(&state.db, &op.platform_scope()).await?;
+    let exposures = palisade_store::extensions::advisories::exposures(&state.db, &op.platform_scope()).await?;
     let now = state.db.now().0;
     let overdue_before = now - OVERDUE_DAYS * 24 * 3600 * 1000;
     let mut totals = [0i64; 5];
@@ -64,7 +66,8 @@ async fn page(State(state): State<AppState>, ConsoleOperator(op): ConsoleOperato
         "console_assessment.html",
         json!({"operator": op.email(), "is_operator": true, "stores": rows, "totals": totals,
                "never": never, "overdue": overdue, "overdue_before": overdue_before, "fixed": fixed,
-               "overdue_days": OVERDUE_DAYS}),
+               "overdue_days": OVERDUE_DAYS, "exposures": exposures,
+               "disable_after": palisade_store::extensions::advisories::DISABLE_AFTER_DAYS}),
     )?;
     Ok(Html(page))
 }

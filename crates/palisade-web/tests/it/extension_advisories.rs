@@ -1,0 +1,226 @@
+//! Advisories against installed extensions (issue #19 items 4, 6 and 7), through the real router on both
+//! backends: the operator's feed is matched against the catalog and every store's installs; findings open, are
+//! accepted with a reason and an end date or fixed by an update or a removal; a critical advisory without a fixed
+//! release disables the plugin after the grace period (the store told by email and in the Security Center) and a
+//! withdrawn advisory enables it again; a release with a serious advisory is not installed; one store cannot act
+//! on another's findings; the controls and the operator's view follow.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use palisade_core::matrix::ControlStatus;
+use palisade_store::extensions::advisories::{self, State};
+use palisade_store::extensions::{self, Policy};
+use palisade_store::scope::StaffScope;
+use reqwest::StatusCode;
+
+use crate::extensions::{
+    DAY, GOOD_CSS, ID, Publisher, app_with_state, audit_actions, page, post, publish, publish_plugin,
+};
+use crate::support::{TestApp, owner_of};
+
+const PLUGIN: &str = "com.example.giftwrap";
+/// CVSS 3.1 base 10.0 and 7.5.
+const CRITICAL: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H";
+const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N";
+
+/// Writes an OSV advisory against `package` into the feed: affected from 0, fixed in `fixed` if given.
+fn advise(feed: &Path, id: &str, package: &str, vector: &str, fixed: Option<&str>) {
+    let mut events = vec![serde_json::json!({"introduced": "0"})];
+    if let Some(f) = fixed {
+        events.push(serde_json::json!({"fixed": f}));
+    }
+    let advisory = serde_json::json!({
+        "schema_version": "1.7.0", "id": id, "modified": "2026-11-01T00:00:00Z",
+        "summary": format!("Flaw {id}"),
+        "severity": [{"type": "CVSS_V3", "score": vector}],
+        "affected": [{"package": {"ecosystem": "Palisade-Extension", "name": package},
+                      "ranges": [{"type": "SEMVER", "events": events}]}]
+    });
+    std::fs::write(feed.join(format!("{id}.json")), serde_json::to_vec(&advisory).unwrap()).unwrap();
+}
+
+async fn status(app: &TestApp, scope: &StaffScope, id: &str) -> ControlStatus {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = Arc::new(palisade_store::matrix::NodeFacts {
+        data_dir: dir.path().to_path_buf(),
+        master_key_path: dir.path().join("k"),
+    });
+    let mut reg = palisade_store::matrix::Registry::default();
+    palisade_store::controls::register(&mut reg).unwrap();
+    let report = reg.evaluate_store(&app.db, &facts, scope).await.unwrap();
+    let all = report.areas.iter().flat_map(|a| a.merchant.iter());
+    all.clone().find(|r| r.control.id == id).map(|r| r.status.clone()).unwrap()
+}
+
+/// Moves every finding's discovery back by `days` (the database clock wrote now).
+async fn found_days_ago(app: &TestApp, days: i64) {
+    sqlx::query("UPDATE extension_findings SET opened_at = opened_at - $1")
+        .bind(days * DAY)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn owner_email(app: &TestApp, scope: &StaffScope) -> String {
+    let owner = palisade_store::tenancy::list_members(&app.db, scope).await.unwrap().remove(0);
+    palisade_store::tenancy::get_account(&app.db, owner.account_id).await.unwrap().email.to_string()
+}
+
+async fn mail_subjects(app: &TestApp, to: &str) -> Vec<String> {
+    palisade_store::outbox::to_address(&app.db, to).await.unwrap().into_iter().map(|m| m.subject).collect()
+}
+
+#[tokio::test]
+async fn a_critical_advisory_without_a_fix_disables_the_plugin_after_the_grace_until_it_is_withdrawn() {
+    let feed = tempfile::tempdir().unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish_plugin(&app, &p, PLUGIN, Some("<p>Free gift wrap on every order</p>")).await;
+    let (a, a_scope, a_cookie) = owner_of(&app, "alpha").await;
+    let (b, b_scope, b_cookie) = owner_of(&app, "bravo").await;
+    let product = crate::support::listing("teapot").stock(3).create(&app, &a_scope).await;
+    let product_page = format!("/s/{}/p/{}", a.slug, product.slug);
+    extensions::install(&app.db, &a_scope, PLUGIN, "1.0.0", Policy::Manual, 0).await.unwrap();
+    assert!(page(&app, &product_page).await.contains("Free gift wrap"));
+
+    advise(feed.path(), "PAL-EXT-2026-0100", PLUGIN, CRITICAL, None);
+    let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!((run.matches, run.opened, run.disabled), (1, 1, 0), "found, not yet disabled: {run:?}");
+    assert!(page(&app, &product_page).await.contains("Free gift wrap"), "the plugin runs during the grace");
+    let owner = owner_email(&app, &a_scope).await;
+    assert!(mail_subjects(&app, &owner).await.contains(&"Security advisory for an extension".to_owned()));
+    let tab = format!("/admin/stores/{}/security/extensions", a.id);
+    let text = app.client.get(app.url(&tab)).header("cookie", &a_cookie).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("PAL-EXT-2026-0100") && text.contains("platform disables this extension"), "{text}");
+
+    // A critical advisory without a fix is the platform's to act on: staff cannot accept it away.
+    let accept = format!("{tab}/{PLUGIN}/advisories/PAL-EXT-2026-0100/accept");
+    let res = post(&app, &accept, &a_cookie, &[("reason", "we trust them"), ("days", "30")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Nor can another store, on its own address or on this one.
+    let theirs = format!("/admin/stores/{}/security/extensions/{PLUGIN}/advisories/PAL-EXT-2026-0100/accept", b.id);
+    let res = post(&app, &theirs, &b_cookie, &[("reason", "x"), ("days", "30")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "bravo has no such finding");
+    let res = post(&app, &accept, &b_cookie, &[("reason", "x"), ("days", "30")]).await;
+    assert!(res.status() == StatusCode::FORBIDDEN || res.status() == StatusCode::NOT_FOUND, "{}", res.status());
+    assert!(advisories::findings(&app.db, &b_scope).await.unwrap().is_empty());
+    // The affected release is not installed anywhere else.
+    let refused = extensions::install(&app.db, &b_scope, PLUGIN, "1.0.0", Policy::Manual, 0).await;
+    assert!(matches!(refused, Err(palisade_store::StoreError::Conflict(m)) if m.contains("PAL-EXT-2026-0100")));
+    assert!(matches!(status(&app, &a_scope, "store.extension-advisories").await, ControlStatus::Met { .. }));
+
+    found_days_ago(&app, advisories::DISABLE_AFTER_DAYS).await;
+    let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!(run.disabled, 1, "{run:?}");
+    assert!(!page(&app, &product_page).await.contains("Free gift wrap"), "a disabled plugin adds nothing");
+    assert!(mail_subjects(&app, &owner).await.contains(&"Extension disabled".to_owned()));
+    assert!(audit_actions(&app, &a.id.to_string()).await.contains(&"extension.disabled".to_owned()));
+    let text = app.client.get(app.url(&tab)).header("cookie", &a_cookie).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("Disabled by the platform"), "{text}");
+    assert!(matches!(status(&app, &a_scope, "store.extension-advisories").await,
+        ControlStatus::Unmet { reason, .. } if reason.contains("disabled by the platform")));
+    let again = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!((again.opened, again.disabled), (0, 0), "a rematch changes nothing twice: {again:?}");
+
+    // The operator sees the advisory's reach.
+    let console = app.console_cookie().await;
+    let view = app.client.get(app.url("/console/assessment")).header("cookie", &console).send().await.unwrap();
+    let view = view.text().await.unwrap();
+    assert!(view.contains("PAL-EXT-2026-0100") && view.contains(PLUGIN), "{view}");
+
+    // Withdrawn from the feed: the finding is fixed by the rematch and the plugin runs again.
+    std::fs::remove_file(feed.path().join("PAL-EXT-2026-0100.json")).unwrap();
+    let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!((run.fixed, run.enabled), (1, 1), "{run:?}");
+    assert!(page(&app, &product_page).await.contains("Free gift wrap"));
+    assert_eq!(advisories::findings(&app.db, &a_scope).await.unwrap()[0].state, State::Fixed);
+}
+
+#[tokio::test]
+async fn a_high_advisory_is_accepted_for_a_while_or_fixed_by_the_update() {
+    let feed = tempfile::tempdir().unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    publish(&app, &p, "1.0.1", "", GOOD_CSS).await.unwrap();
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Manual, 0).await.unwrap();
+    advise(feed.path(), "PAL-EXT-2026-0200", ID, HIGH, Some("1.0.1"));
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    let found = advisories::findings(&app.db, &scope).await.unwrap();
+    assert_eq!((found[0].severity.as_str(), found[0].fixed_in.as_deref()), ("high", Some("1.0.1")));
+    assert_eq!(found[0].disable_at(), None, "a fix exists: the platform does not disable it");
+
+    found_days_ago(&app, advisories::HIGH_WITHIN_DAYS).await;
+    assert!(matches!(status(&app, &scope, "store.extension-advisories").await,
+        ControlStatus::Unmet { reason, .. } if reason.contains("PAL-EXT-2026-0200")));
+    let accept = format!("/admin/stores/{}/security/extensions/{ID}/advisories/PAL-EXT-2026-0200/accept", s.id);
+    for bad in [[("reason", " "), ("days", "30")], [("reason", "WAF rule covers it"), ("days", "91")]] {
+        let res = post(&app, &accept, &cookie, &bad).await;
+        assert!(res.status().is_client_error(), "{bad:?}: {}", res.status());
+    }
+    let res = post(&app, &accept, &cookie, &[("reason", "WAF rule covers it"), ("days", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
+    assert!(matches!(status(&app, &scope, "store.extension-advisories").await, ControlStatus::Met { .. }));
+    assert!(audit_actions(&app, &s.id.to_string()).await.contains(&"extension.advisory_accepted".to_owned()));
+    // An acceptance survives a rematch; it ends at its date.
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
+
+    // Updating to the fixed release fixes the finding in the same step.
+    let res = post(
+        &app,
+        &format!("/admin/stores/{}/security/extensions/{ID}/update", s.id),
+        &cookie,
+        &[("version", "1.0.1")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let found = advisories::findings(&app.db, &scope).await.unwrap();
+    assert_eq!((found[0].state, found[0].closed_at.is_some()), (State::Fixed, true));
+    let tab = format!("/admin/stores/{}/security/extensions", s.id);
+    let text = app.client.get(app.url(&tab)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("Advisories dealt with"), "the history keeps it");
+    // A downgrade to the affected release is refused like any downgrade; a new install of it too.
+    let (_, other, _) = owner_of(&app, "bravo").await;
+    assert!(extensions::install(&app.db, &other, ID, "1.0.0", Policy::Manual, 0).await.is_err());
+    assert!(extensions::install(&app.db, &other, ID, "1.0.1", Policy::Manual, 0).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_platform_control_needs_a_fresh_feed_and_no_critical_release_left_unfixed() {
+    let feed = tempfile::tempdir().unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let platform = |app: &TestApp| {
+        let db = app.db.db.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let facts = Arc::new(palisade_store::matrix::NodeFacts {
+                data_dir: dir.path().to_path_buf(),
+                master_key_path: dir.path().join("k"),
+            });
+            let mut reg = palisade_store::matrix::Registry::default();
+            palisade_store::controls::register(&mut reg).unwrap();
+            let report = reg.evaluate_platform(&db, &facts).await.unwrap();
+            let all = report.areas.iter().flat_map(|a| a.platform.iter());
+            all.clone().find(|r| r.control.id == "platform.extension-advisories").map(|r| r.status.clone()).unwrap()
+        }
+    };
+    assert!(matches!(platform(&app).await, ControlStatus::Unmet { reason, .. } if reason.contains("no advisory feed")));
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    advise(feed.path(), "PAL-EXT-2026-0300", ID, CRITICAL, None);
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert!(
+        matches!(platform(&app).await, ControlStatus::Unmet { reason, .. } if reason.contains("PAL-EXT-2026-0300"))
+    );
+    publish(&app, &p, "1.0.1", "", GOOD_CSS).await.unwrap();
+    advise(feed.path(), "PAL-EXT-2026-0300", ID, CRITICAL, Some("1.0.1"));
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert!(matches!(platform(&app).await, ControlStatus::Met { .. }));
+}
