@@ -273,8 +273,9 @@ pub struct ServeArgs {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
     pub exports_allow_private_s3: bool,
-    /// A directory of OSV advisory files (and an optional `releases.json`, `{"latest": "X.Y.Z"}`) that the
-    /// console's Updates page checks the running version against; read on each visit, no network needed.
+    /// A directory of OSV advisory files (and an optional `releases.json`, `{"latest": "X.Y.Z"}`): the console's
+    /// Updates page checks the running version against it on each visit, and this node matches it against every
+    /// store's installed extensions at start and hourly. No network needed. `--demo` brings its own.
     #[arg(long, env = "PALISADE_ADVISORIES_DIR", value_name = "DIR")]
     pub advisories_dir: Option<std::path::PathBuf>,
     /// Serve Prometheus metrics without authentication on this address (e.g. 127.0.0.1:9464), apart from the

@@ -361,10 +361,16 @@ pub struct SyncRun {
 /// stores told. The first step of the hourly [`AUTO_UPDATE_JOB`](extensions::AUTO_UPDATE_JOB), so a new advisory
 /// reaches every store (and its automatic security update) within the hour.
 pub async fn sync_advisories(state: &AppState) -> Result<SyncRun, palisade_store::StoreError> {
+    sync_feed(&state.db, state.config.advisories_dir.as_deref()).await
+}
+
+/// [`sync_advisories`] with the feed directory given (`None`: rematch with what another node synced); `serve` runs
+/// it once at start, so a node with a feed does not wait for the hour.
+pub async fn sync_feed(db: &Db, dir: Option<&Path>) -> Result<SyncRun, palisade_store::StoreError> {
     let platform = PlatformScope::system("job:extensions.advisories");
     let mut run = SyncRun::default();
-    if let Some(dir) = state.config.advisories_dir.clone() {
-        let releases = extensions::releases(&state.db).await?;
+    if let Some(dir) = dir.map(Path::to_path_buf) {
+        let releases = extensions::releases(db).await?;
         // Reading and matching files is blocking work: off the async threads.
         let (matches, count, refused) = tokio::task::spawn_blocking(move || {
             let (feed, refused) = read_feed(&dir);
@@ -374,13 +380,13 @@ pub async fn sync_advisories(state: &AppState) -> Result<SyncRun, palisade_store
         .await
         .map_err(|e| palisade_store::StoreError::Invalid(format!("reading the advisories feed failed: {e}")))?;
         let record = serde_json::json!({"advisories": count, "refused_files": refused, "matches": matches.len()});
-        advisories::replace_matches(&state.db, &platform, &matches, &record).await?;
+        advisories::replace_matches(db, &platform, &matches, &record).await?;
         run = SyncRun { feed: true, advisories: count, refused_files: refused, matches: matches.len(), ..run };
     }
-    for store in advisories::stores_to_rematch(&state.db, &platform).await? {
+    for store in advisories::stores_to_rematch(db, &platform).await? {
         let Ok(store_id) = store.parse() else { continue };
         let scope = StaffScope::system(store_id, "job:extensions.advisories");
-        match advisories::rematch(&state.db, &scope).await {
+        match advisories::rematch(db, &scope).await {
             Ok(done) => {
                 run.stores += 1;
                 run.opened += done.opened.len();

@@ -104,3 +104,25 @@ pub async fn seed(
     clock.set(now);
     Ok(())
 }
+
+/// The demo's advisories feed: one OSV advisory against the demo extension before 1.1.0 (fixed there), so the store
+/// still on 1.0.0 sees a finding with its fix and the operator's view has something to show. Written into `dir`
+/// (created if missing) each start; `serve --demo` uses it when no `--advisories-dir` is given.
+pub fn write_feed(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let advisory = serde_json::json!({
+        "schema_version": "1.7.0",
+        "id": "PAL-EXT-2026-0007",
+        "modified": "2026-11-20T00:00:00Z",
+        "published": "2026-11-20T00:00:00Z",
+        "summary": "Trust badges before 1.1.0 print a product's title into the badge caption without escaping it",
+        "details": "A product title containing HTML is printed as-is in the badge caption. Fixed in 1.1.0.",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+        "affected": [{
+            "package": {"ecosystem": "Palisade-Extension", "name": EXTENSION},
+            "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.1.0"}]}]
+        }]
+    });
+    let path = dir.join("PAL-EXT-2026-0007.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&advisory)?).with_context(|| format!("writing {}", path.display()))
+}

@@ -255,7 +255,7 @@ fn identity_service(
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Every flag is checked and the ports are taken before anything is created or migrated: a mistyped flag or
     // a busy port leaves no data directory behind and prints no token.
     let checked = check_flags(global, &args).await?;
@@ -275,6 +275,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let public_url = public_url.trim_end_matches('/').to_owned();
 
     let demo_access = if args.demo { Some(demo::ensure(&inst).await?) } else { None };
+    if args.demo && args.advisories_dir.is_none() {
+        // The demo brings its own advisories feed, so the extension advisories have something to show.
+        let dir = inst.settings.data_dir.join("advisories");
+        super::demo_extensions::write_feed(&dir)?;
+        args.advisories_dir = Some(dir);
+    }
 
     builtin::install_schedules(&db).await?;
     // Zero-config backups: the key pair exists from the first start, so the daily snapshot can run.
@@ -305,6 +311,21 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         .with_tombstone_journal(Arc::new(crate::backups::tombstone_journal(&inst.settings, &inst.master_key)?));
     let state = with_optional_services(state, geoip, limiter);
     let _ = web_state.set(state.clone());
+    if let Some(dir) = args.advisories_dir.clone() {
+        // A node with a feed matches it once at start; the hourly job keeps it fresh.
+        let db = db.clone();
+        tokio::spawn(async move {
+            match palisade_web::extensions::sync_feed(&db, Some(&dir)).await {
+                Ok(run) => tracing::info!(
+                    advisories = run.advisories,
+                    matches = run.matches,
+                    opened = run.opened,
+                    "extension advisories synced at start"
+                ),
+                Err(e) => tracing::warn!(error = %e, "extension advisories not synced at start"),
+            }
+        });
+    }
     let app = palisade_web::router(state);
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.
