@@ -151,6 +151,31 @@ fn start_jobs(
     })
 }
 
+/// The demo brings its own advisories feed (in the data directory), so the extension advisories have something to
+/// show.
+fn demo_feed(data_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let dir = data_dir.join("advisories");
+    super::demo_extensions::write_feed(&dir)?;
+    Ok(dir)
+}
+
+/// A node with an advisories feed matches it once at start (in the background); the hourly job keeps it fresh.
+fn sync_advisories_at_start(db: &palisade_store::Db, dir: Option<std::path::PathBuf>) {
+    let Some(dir) = dir else { return };
+    let db = db.clone();
+    tokio::spawn(async move {
+        match palisade_web::extensions::sync_feed(&db, Some(&dir)).await {
+            Ok(run) => tracing::info!(
+                advisories = run.advisories,
+                matches = run.matches,
+                opened = run.opened,
+                "extension advisories synced at start"
+            ),
+            Err(e) => tracing::warn!(error = %e, "extension advisories not synced at start"),
+        }
+    });
+}
+
 /// What the web layer runs with: the settings, and the firewall, limits and export flags given to `serve`.
 fn web_config(settings: &Settings, args: &ServeArgs, public_url: &str, limits: limits::LimitsConfig) -> WebConfig {
     WebConfig {
@@ -276,10 +301,7 @@ pub async fn run(global: &GlobalArgs, mut args: ServeArgs) -> anyhow::Result<Exi
 
     let demo_access = if args.demo { Some(demo::ensure(&inst).await?) } else { None };
     if args.demo && args.advisories_dir.is_none() {
-        // The demo brings its own advisories feed, so the extension advisories have something to show.
-        let dir = inst.settings.data_dir.join("advisories");
-        super::demo_extensions::write_feed(&dir)?;
-        args.advisories_dir = Some(dir);
+        args.advisories_dir = Some(demo_feed(&inst.settings.data_dir)?);
     }
 
     builtin::install_schedules(&db).await?;
@@ -311,21 +333,7 @@ pub async fn run(global: &GlobalArgs, mut args: ServeArgs) -> anyhow::Result<Exi
         .with_tombstone_journal(Arc::new(crate::backups::tombstone_journal(&inst.settings, &inst.master_key)?));
     let state = with_optional_services(state, geoip, limiter);
     let _ = web_state.set(state.clone());
-    if let Some(dir) = args.advisories_dir.clone() {
-        // A node with a feed matches it once at start; the hourly job keeps it fresh.
-        let db = db.clone();
-        tokio::spawn(async move {
-            match palisade_web::extensions::sync_feed(&db, Some(&dir)).await {
-                Ok(run) => tracing::info!(
-                    advisories = run.advisories,
-                    matches = run.matches,
-                    opened = run.opened,
-                    "extension advisories synced at start"
-                ),
-                Err(e) => tracing::warn!(error = %e, "extension advisories not synced at start"),
-            }
-        });
-    }
+    sync_advisories_at_start(&db, args.advisories_dir.clone());
     let app = palisade_web::router(state);
     // What this node runs, for the firewall controls of the responsibility matrix: renewed while it runs,
     // withdrawn when it stops.
