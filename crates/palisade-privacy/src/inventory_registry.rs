@@ -221,6 +221,7 @@ pub const REGISTRY: &[Column] = &[
     np("extension_findings", "accepted_until"),
     npr("extension_findings", "advisory_id", "a public advisory's id (e.g. PAL-EXT-2026-0001)"),
     np("extension_findings", "closed_at"),
+    np("extension_findings", "critical_since"),
     np("extension_findings", "extension_id"),
     np("extension_findings", "fixed_in"),
     np("extension_findings", "opened_at"),

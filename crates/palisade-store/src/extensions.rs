@@ -471,6 +471,7 @@ pub async fn install(
     check_delay(delay_days)?;
     let now = db.now();
     let mut tx = db.begin_write().await?;
+    advisories::lock_store(&mut tx, db, scope).await?;
     let sha = release_sha(&mut tx, extension_id, version).await?.ok_or(StoreError::NotFound("release"))?;
     advisories::refuse_affected(&mut tx, extension_id, version).await?;
     let done = sqlx::query(
@@ -516,6 +517,7 @@ pub async fn update(
         )));
     }
     let mut tx = db.begin_write().await?;
+    advisories::lock_store(&mut tx, db, scope).await?;
     let sha = release_sha(&mut tx, extension_id, to).await?.ok_or(StoreError::NotFound("release"))?;
     advisories::refuse_affected(&mut tx, extension_id, to).await?;
     let done = sqlx::query(
@@ -599,6 +601,7 @@ pub async fn set_policy(
 /// Removes an installed extension. Audited (`extension.uninstalled`).
 pub async fn uninstall(db: &Db, scope: &StaffScope, extension_id: &str) -> Result<()> {
     let mut tx = db.begin_write().await?;
+    advisories::lock_store(&mut tx, db, scope).await?;
     let done = sqlx::query("DELETE FROM store_extensions WHERE store_id = $1 AND extension_id = $2")
         .bind(scope.store_key())
         .bind(extension_id)

@@ -4,8 +4,9 @@
 -- whole by each sync), so every node reads the same answer from the database instead of its own copy of the feed.
 -- `extension_findings` is each store's life of a match: open while its installed version is affected, fixed when a
 -- rematch no longer finds it (updated, removed, or the advisory withdrawn), or accepted by staff with a reason
--- until an expiry (at most 90 days). A critical advisory without a fixed release gets the install disabled by the
--- platform after a grace period (`disabled_at`, `disabled_reason` on the install): its plugin and theme stop.
+-- until an expiry (at most 90 days); `opened_at` is when it was first found and never moves. A critical advisory
+-- without a fixed release gets the install disabled by the platform 3 days after `critical_since`
+-- (`disabled_at`, `disabled_reason` on the install): its plugin and theme stop.
 CREATE TABLE extension_release_advisories (
     extension_id TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -24,8 +25,10 @@ CREATE TABLE extension_findings (
     version TEXT NOT NULL,
     severity TEXT NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'low', 'unknown')),
     summary TEXT NOT NULL,
-    -- The oldest release newer than `version` that the advisory does not affect (NULL: no fix published).
+    -- The oldest checked release newer than `version` that no critical or high advisory affects (NULL: none).
     fixed_in TEXT,
+    -- Since when it has been critical with no fixed release: the platform disables the install 3 days later.
+    critical_since BIGINT,
     state TEXT NOT NULL CHECK (state IN ('open', 'fixed', 'accepted')),
     opened_at BIGINT NOT NULL,
     closed_at BIGINT,

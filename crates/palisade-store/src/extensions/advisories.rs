@@ -1,34 +1,43 @@
 //! Advisories against installed extensions (issue #19 item 4): the operator's feed matched against the catalog
-//! (`extension_release_advisories`, replaced whole by [`replace_matches`]) and each store's findings with their life
+//! (`extension_release_advisories`, kept in step by [`replace_matches`]) and each store's findings with their life
 //! (`extension_findings`).
 //!
 //! The match lives in the database so that every node reads one answer: a node with the feed configured syncs it,
-//! the others (storefront, automatic updates, controls) read the rows. A store's findings are re-derived from its
-//! installs and the matches by [`rematch_on`], which runs inside every install, update and removal and after each
-//! sync, so a finding is never out of step with what is installed:
-//! - an installed version the feed affects → **open** (a fixed finding seen again is open again, from now);
+//! the others (storefront, automatic updates, controls) read the rows. A sync that cannot read the whole feed
+//! changes nothing ([`record_failure`]): a feed that went missing is not "every advisory withdrawn" (OSV's
+//! `withdrawn` field is how an advisory goes). A release published after the last sync is **unchecked**: it is
+//! neither installed nor counted as a fix until a sync has looked at it.
+//!
+//! A store's findings are re-derived from its installs and the matches by `rematch_on` (module `rematch`), which
+//! runs inside every install, update and removal and after each sync, so a finding is never out of step with what
+//! is installed:
+//! - an installed version the feed affects → **open** (`opened_at` is when it was first found, and never moves);
 //! - no longer affected (updated, removed, advisory withdrawn) → **fixed**, verified by the rematch itself;
 //! - **accepted** by staff with a reason until an expiry at most [`MAX_ACCEPT_DAYS`] ahead; past it, open again.
 //!   A critical advisory without a fixed release cannot be accepted: it is the platform's to act on.
 //!
-//! A critical advisory with no fixed release, open for [`DISABLE_AFTER_DAYS`], gets the install **disabled** by
-//! the platform (its plugin and theme stop on the storefront), audited and told to the store by email and in the
-//! Security Center. It stays disabled while any critical advisory affects the installed version (a fix being
-//! published does not make the installed bytes safe); updating to a fixed release or removing it ends it.
+//! A finding critical with no fixed release (a checked newer release no critical or high advisory affects) for
+//! [`DISABLE_AFTER_DAYS`] (counted from `critical_since`, when it became so) gets the install **disabled** by the
+//! platform (its plugin stops on the storefront), audited and told to the store by email and in the Security
+//! Center. It stays disabled while any critical advisory affects the installed version (a fix being published does
+//! not make the installed bytes safe); updating to a fixed release or removing it ends it.
 
 use std::collections::{BTreeSet, HashMap};
 
 use palisade_core::time::Timestamp;
 use serde::Serialize;
 
-use super::{DAY_MS, compare_versions};
+use super::DAY_MS;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::outbox;
 use crate::scope::{Actor, PlatformScope, StaffScope};
 
-/// A critical advisory without a fixed release disables the install this long after it was first found.
+mod rematch;
+
+pub(crate) use rematch::{lock_store, rematch_on};
+
+/// A critical advisory without a fixed release disables the install this long after it became so.
 pub const DISABLE_AFTER_DAYS: i64 = 3;
 /// An open high advisory must be dealt with (updated, removed or accepted) within this many days
 /// (`store.extension-advisories`); a critical one within [`DISABLE_AFTER_DAYS`].
@@ -37,9 +46,11 @@ pub const HIGH_WITHIN_DAYS: i64 = 7;
 pub const MAX_ACCEPT_DAYS: i64 = 90;
 /// The longest accepted-reason kept.
 pub const MAX_REASON: usize = 500;
-/// The platform setting recording the last sync of the feed into the catalog (when, how many advisories, files
-/// refused), read by `platform.extension-advisories`.
+/// The platform setting recording the last sync of the feed into the catalog (`checked_at`: releases published
+/// before it were matched; advisories, matches), read by `platform.extension-advisories`.
 pub const SYNC_SETTING: &str = "extensions.advisories.synced";
+/// The platform setting recording the last sync that failed (`reason`), which changed nothing.
+pub const FAILED_SETTING: &str = "extensions.advisories.failed";
 /// The longest advisory summary kept.
 const MAX_SUMMARY: usize = 300;
 
@@ -75,8 +86,11 @@ pub struct Finding {
     pub version: String,
     pub severity: String,
     pub summary: String,
-    /// The oldest newer release the advisory does not affect (`None`: no fix published).
+    /// The oldest checked newer release that neither this advisory nor any critical or high one affects (`None`:
+    /// none a store could update to).
     pub fixed_in: Option<String>,
+    /// Since when it has been critical without a fixed release.
+    pub critical_since: Option<Timestamp>,
     pub state: State,
     pub opened_at: Timestamp,
     pub closed_at: Option<Timestamp>,
@@ -95,8 +109,9 @@ impl Finding {
     /// When the platform disables the install for this finding (`None`: it never does).
     #[must_use]
     pub fn disable_at(&self) -> Option<Timestamp> {
+        let since = self.critical_since.unwrap_or(self.opened_at);
         (self.state != State::Fixed && self.unfixable_critical())
-            .then(|| Timestamp(self.opened_at.0 + DISABLE_AFTER_DAYS * DAY_MS))
+            .then(|| Timestamp(since.0 + DISABLE_AFTER_DAYS * DAY_MS))
     }
 
     /// Whether the store is past the time it had to deal with this finding: open (not accepted) and critical for
@@ -117,6 +132,8 @@ impl Finding {
 pub struct Rematched {
     /// Findings opened (new, or fixed before and seen again).
     pub opened: Vec<(String, String)>,
+    /// Findings that became critical without a fixed release now (the disabling clock starts).
+    pub escalated: Vec<(String, String)>,
     /// Findings the rematch found fixed.
     pub fixed: Vec<(String, String)>,
     /// Installs the platform disabled now.
@@ -125,44 +142,117 @@ pub struct Rematched {
     pub enabled: Vec<String>,
 }
 
-/// Replaces the catalog's matches with `matches` (the whole feed against every release), in one transaction, and
-/// records the sync (`sync`, JSON: when, advisories, refused files) for `platform.extension-advisories`. Stores'
-/// findings change only when each is rematched ([`rematch`]).
+/// Brings the catalog's matches to `matches` (the whole feed against every release published before
+/// `checked_at`), writing only what changed, and records the sync (`record` plus `checked_at`) for
+/// `platform.extension-advisories` and the unchecked-release rule. Stores' findings change when each is rematched
+/// ([`rematch`]). Syncs take turns on PostgreSQL (two nodes syncing at once must not leave the union of both feeds).
 pub async fn replace_matches(
     db: &Db,
     _platform: &PlatformScope,
     matches: &[ReleaseAdvisory],
-    sync: &serde_json::Value,
+    checked_at: Timestamp,
+    record: &serde_json::Value,
 ) -> Result<()> {
+    let wanted: HashMap<(String, String, String), (String, String)> = matches
+        .iter()
+        .map(|m| {
+            if SEVERITIES.contains(&m.severity.as_str()) {
+                let key = (m.extension_id.clone(), m.version.clone(), m.advisory_id.clone());
+                Ok((key, (m.severity.clone(), one_line(&m.summary))))
+            } else {
+                Err(StoreError::Invalid(format!("unknown severity `{}`", m.severity)))
+            }
+        })
+        .collect::<Result<_>>()?;
     let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM extension_release_advisories").execute(&mut *tx).await?;
-    for m in matches {
-        if !SEVERITIES.contains(&m.severity.as_str()) {
-            return Err(StoreError::Invalid(format!("unknown severity `{}`", m.severity)));
-        }
+    if db.backend() == crate::Backend::Postgres {
+        sqlx::query("LOCK TABLE extension_release_advisories IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
+    let stored: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT extension_id, version, advisory_id, severity, summary FROM extension_release_advisories",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut have = HashMap::new();
+    for (e, v, a, severity, summary) in stored {
+        have.insert((e, v, a), (severity, summary));
+    }
+    for key in have.keys().filter(|k| !wanted.contains_key(*k)) {
         sqlx::query(
-            "INSERT INTO extension_release_advisories (extension_id, version, advisory_id, severity, summary) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (extension_id, version, advisory_id) DO NOTHING",
+            "DELETE FROM extension_release_advisories WHERE extension_id = $1 AND version = $2 AND advisory_id = $3",
         )
-        .bind(&m.extension_id)
-        .bind(&m.version)
-        .bind(&m.advisory_id)
-        .bind(&m.severity)
-        .bind(m.summary.chars().take(MAX_SUMMARY).collect::<String>())
+        .bind(&key.0)
+        .bind(&key.1)
+        .bind(&key.2)
         .execute(&mut *tx)
         .await?;
     }
+    for (key, value) in wanted.iter().filter(|(k, v)| have.get(*k) != Some(*v)) {
+        sqlx::query(
+            "INSERT INTO extension_release_advisories (extension_id, version, advisory_id, severity, summary) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (extension_id, version, advisory_id) \
+             DO UPDATE SET severity = excluded.severity, summary = excluded.summary",
+        )
+        .bind(&key.0)
+        .bind(&key.1)
+        .bind(&key.2)
+        .bind(&value.0)
+        .bind(&value.1)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut record = record.clone();
+    if let Some(o) = record.as_object_mut() {
+        o.insert("checked_at".into(), checked_at.0.into());
+    }
+    put_setting(&mut tx, db, SYNC_SETTING, &record).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a sync that could not read the whole feed and so changed nothing: `platform.extension-advisories` is
+/// unmet until a sync succeeds again.
+pub async fn record_failure(db: &Db, _platform: &PlatformScope, reason: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let reason: String = reason.chars().take(MAX_SUMMARY).collect();
+    put_setting(&mut tx, db, FAILED_SETTING, &serde_json::json!({"reason": reason})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn put_setting(conn: &mut sqlx::AnyConnection, db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
     sqlx::query(
         "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
-    .bind(SYNC_SETTING)
-    .bind(sync.to_string())
+    .bind(key)
+    .bind(value.to_string())
     .bind(db.now().0)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
+}
+
+/// Releases published up to this instant were matched by the last sync (`None`: no sync yet).
+pub(crate) async fn checked_at(conn: &mut sqlx::AnyConnection) -> Result<Option<Timestamp>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT value FROM platform_settings WHERE key = $1")
+        .bind(SYNC_SETTING)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row
+        .and_then(|(v,)| serde_json::from_str::<serde_json::Value>(&v).ok()?.get("checked_at")?.as_i64())
+        .map(Timestamp))
+}
+
+/// An advisory summary as pages and mails show it: one line of printable text, at most [`MAX_SUMMARY`] characters.
+fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_SUMMARY)
+        .collect()
 }
 
 /// Every match of the catalog (small: releases × advisories affecting them).
@@ -193,9 +283,24 @@ fn release_advisory(r: (String, String, String, String, String)) -> ReleaseAdvis
     ReleaseAdvisory { extension_id: r.0, version: r.1, advisory_id: r.2, severity: r.3, summary: r.4 }
 }
 
-/// Refuses a release that a critical or high advisory affects (installing or updating to it): checked inside the
-/// install's transaction, so a sync landing meanwhile is seen.
+/// Refuses a release that a critical or high advisory affects, or that no sync has checked yet (published after
+/// the last one), for installing or updating to it: read inside the install's transaction, so a sync landing
+/// meanwhile is seen.
 pub(crate) async fn refuse_affected(conn: &mut sqlx::AnyConnection, extension_id: &str, version: &str) -> Result<()> {
+    if let Some(checked) = checked_at(conn).await? {
+        let published: Option<(i64,)> =
+            sqlx::query_as("SELECT published_at FROM extension_releases WHERE extension_id = $1 AND version = $2")
+                .bind(extension_id)
+                .bind(version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if published.is_some_and(|(at,)| at > checked.0) {
+            return Err(StoreError::Conflict(format!(
+                "{extension_id} {version} was published after the last advisory check; it can be installed once \
+                 the next check (within the hour) has looked at it"
+            )));
+        }
+    }
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT advisory_id, severity FROM extension_release_advisories WHERE extension_id = $1 AND version = $2 \
          AND severity IN ('critical', 'high') ORDER BY severity, advisory_id LIMIT 1",
@@ -219,6 +324,7 @@ type FindingRow = (
     String,
     String,
     Option<String>,
+    Option<i64>,
     String,
     i64,
     Option<i64>,
@@ -228,9 +334,9 @@ type FindingRow = (
 );
 
 fn finding_from(r: FindingRow, now: Timestamp) -> Finding {
-    let state = match r.6.as_str() {
+    let state = match r.7.as_str() {
         "fixed" => State::Fixed,
-        "accepted" if r.10.is_some_and(|u| u > now.0) => State::Accepted,
+        "accepted" if r.11.is_some_and(|u| u > now.0) => State::Accepted,
         _ => State::Open,
     };
     Finding {
@@ -240,19 +346,24 @@ fn finding_from(r: FindingRow, now: Timestamp) -> Finding {
         severity: r.3,
         summary: r.4,
         fixed_in: r.5,
+        critical_since: r.6.map(Timestamp),
         state,
-        opened_at: Timestamp(r.7),
-        closed_at: r.8.map(Timestamp),
-        accepted_reason: r.9,
-        accepted_until: r.10.map(Timestamp),
-        accepted_by: r.11,
+        opened_at: Timestamp(r.8),
+        closed_at: r.9.map(Timestamp),
+        accepted_reason: r.10,
+        accepted_until: r.11.map(Timestamp),
+        accepted_by: r.12,
     }
 }
 
-async fn findings_on(conn: &mut sqlx::AnyConnection, scope: &StaffScope, now: Timestamp) -> Result<Vec<Finding>> {
+pub(crate) async fn findings_on(
+    conn: &mut sqlx::AnyConnection,
+    scope: &StaffScope,
+    now: Timestamp,
+) -> Result<Vec<Finding>> {
     let rows: Vec<FindingRow> = sqlx::query_as(
-        "SELECT extension_id, advisory_id, version, severity, summary, fixed_in, state, opened_at, closed_at, \
-         accepted_reason, accepted_until, accepted_by FROM extension_findings WHERE store_id = $1",
+        "SELECT extension_id, advisory_id, version, severity, summary, fixed_in, critical_since, state, opened_at, \
+         closed_at, accepted_reason, accepted_until, accepted_by FROM extension_findings WHERE store_id = $1",
     )
     .bind(scope.store_key())
     .fetch_all(&mut *conn)
@@ -284,243 +395,9 @@ pub async fn rematch(db: &Db, scope: &StaffScope) -> Result<Rematched> {
     Ok(done)
 }
 
-/// [`rematch`] inside the caller's transaction (install, update and removal call it, so findings always follow
-/// what is installed).
-pub(crate) async fn rematch_on(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope) -> Result<Rematched> {
-    let now = db.now();
-    let store = scope.store_key();
-    // What affects the installed versions now.
-    let current: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT e.extension_id, e.version, a.advisory_id, a.severity, a.summary FROM store_extensions e \
-         JOIN extension_release_advisories a ON a.extension_id = e.extension_id AND a.version = e.version \
-         WHERE e.store_id = $1",
-    )
-    .bind(&store)
-    .fetch_all(&mut *conn)
-    .await?;
-    let known: HashMap<(String, String), Finding> = findings_on(conn, scope, now)
-        .await?
-        .into_iter()
-        .map(|f| ((f.extension_id.clone(), f.advisory_id.clone()), f))
-        .collect();
-    let mut done = Rematched::default();
-    let mut seen = BTreeSet::new();
-    for (extension_id, version, advisory_id, severity, summary) in current {
-        let fixed_in = first_fixed(conn, &extension_id, &version, &advisory_id).await?;
-        let reopened = known.get(&(extension_id.clone(), advisory_id.clone())).is_none_or(|f| f.state == State::Fixed);
-        // New, or fixed and seen again: open from now. Still seen: refreshed; an unexpired acceptance stays.
-        sqlx::query(
-            "INSERT INTO extension_findings (store_id, extension_id, advisory_id, version, severity, summary, fixed_in, \
-             state, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8) \
-             ON CONFLICT (store_id, extension_id, advisory_id) DO UPDATE SET version = excluded.version, \
-             severity = excluded.severity, summary = excluded.summary, fixed_in = excluded.fixed_in, \
-             opened_at = CASE WHEN extension_findings.state = 'fixed' THEN excluded.opened_at \
-                         ELSE extension_findings.opened_at END, \
-             closed_at = NULL, \
-             state = CASE WHEN extension_findings.state = 'accepted' AND extension_findings.accepted_until > $8 \
-                     THEN 'accepted' ELSE 'open' END",
-        )
-        .bind(&store)
-        .bind(&extension_id)
-        .bind(&advisory_id)
-        .bind(&version)
-        .bind(&severity)
-        .bind(&summary)
-        .bind(&fixed_in)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await?;
-        if reopened {
-            let target = format!("extension:{extension_id}");
-            let details = serde_json::json!({"advisory": advisory_id, "severity": severity, "version": version,
-                                             "fixed_in": fixed_in});
-            audit::record_store(conn, db, scope, NewEvent::new("extension.advisory_found", &target).details(details))
-                .await?;
-            done.opened.push((extension_id.clone(), advisory_id.clone()));
-        }
-        seen.insert((extension_id, advisory_id));
-    }
-    for (key, f) in &known {
-        if f.state == State::Fixed || seen.contains(key) {
-            continue;
-        }
-        sqlx::query(
-            "UPDATE extension_findings SET state = 'fixed', closed_at = $1 \
-             WHERE store_id = $2 AND extension_id = $3 AND advisory_id = $4",
-        )
-        .bind(now.0)
-        .bind(&store)
-        .bind(&f.extension_id)
-        .bind(&f.advisory_id)
-        .execute(&mut *conn)
-        .await?;
-        let target = format!("extension:{}", f.extension_id);
-        let details = serde_json::json!({"advisory": f.advisory_id, "version": f.version});
-        audit::record_store(conn, db, scope, NewEvent::new("extension.advisory_fixed", &target).details(details))
-            .await?;
-        done.fixed.push(key.clone());
-    }
-    switch_installs(conn, db, scope, now, &mut done).await?;
-    notify(conn, db, scope, &done).await?;
-    Ok(done)
-}
-
-/// The oldest release newer than `version` that `advisory_id` does not affect.
-async fn first_fixed(
-    conn: &mut sqlx::AnyConnection,
-    extension_id: &str,
-    version: &str,
-    advisory_id: &str,
-) -> Result<Option<String>> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT r.version, a.advisory_id FROM extension_releases r LEFT JOIN extension_release_advisories a \
-         ON a.extension_id = r.extension_id AND a.version = r.version AND a.advisory_id = $2 \
-         WHERE r.extension_id = $1",
-    )
-    .bind(extension_id)
-    .bind(advisory_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(v, affected)| affected.is_none() && compare_versions(v, version).is_gt())
-        .map(|(v, _)| v)
-        .min_by(|a, b| compare_versions(a, b)))
-}
-
-/// Disables the installs a critical advisory without a fix has affected for [`DISABLE_AFTER_DAYS`], and enables
-/// those no critical advisory affects any more.
-async fn switch_installs(
-    conn: &mut sqlx::AnyConnection,
-    db: &Db,
-    scope: &StaffScope,
-    now: Timestamp,
-    done: &mut Rematched,
-) -> Result<()> {
-    let store = scope.store_key();
-    let findings = findings_on(conn, scope, now).await?;
-    let installs: Vec<(String, Option<i64>)> =
-        sqlx::query_as("SELECT extension_id, disabled_at FROM store_extensions WHERE store_id = $1")
-            .bind(&store)
-            .fetch_all(&mut *conn)
-            .await?;
-    for (extension_id, disabled_at) in installs {
-        let live: Vec<&Finding> = findings
-            .iter()
-            .filter(|f| f.extension_id == extension_id && f.state != State::Fixed && f.severity == "critical")
-            .collect();
-        let due = live.iter().find(|f| f.disable_at().is_some_and(|at| at.0 <= now.0));
-        let target = format!("extension:{extension_id}");
-        match (disabled_at, due) {
-            (None, Some(f)) => {
-                let reason = format!("{} (critical, no fixed release)", f.advisory_id);
-                sqlx::query(
-                    "UPDATE store_extensions SET disabled_at = $1, disabled_reason = $2 \
-                     WHERE store_id = $3 AND extension_id = $4",
-                )
-                .bind(now.0)
-                .bind(&reason)
-                .bind(&store)
-                .bind(&extension_id)
-                .execute(&mut *conn)
-                .await?;
-                let details = serde_json::json!({"advisory": f.advisory_id, "version": f.version});
-                // The platform acts here, not the person whose update happened to trigger the rematch.
-                let platform = StaffScope::system(scope.store_id(), "platform:extension-advisories");
-                audit::record_store(conn, db, &platform, NewEvent::new("extension.disabled", &target).details(details))
-                    .await?;
-                crate::storefront::touch(conn, scope).await?;
-                done.disabled.push(extension_id);
-            }
-            (Some(_), _) if live.is_empty() => {
-                sqlx::query(
-                    "UPDATE store_extensions SET disabled_at = NULL, disabled_reason = NULL \
-                     WHERE store_id = $1 AND extension_id = $2",
-                )
-                .bind(&store)
-                .bind(&extension_id)
-                .execute(&mut *conn)
-                .await?;
-                audit::record_store(conn, db, scope, NewEvent::new("extension.enabled", &target)).await?;
-                crate::storefront::touch(conn, scope).await?;
-                done.enabled.push(extension_id);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Tells the store (its security contact and owners) about critical and high findings opened now and installs
-/// disabled now, queued in the same transaction.
-async fn notify(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope, done: &Rematched) -> Result<()> {
-    if done.opened.is_empty() && done.disabled.is_empty() {
-        return Ok(());
-    }
-    let now = db.now();
-    let findings = findings_on(conn, scope, now).await?;
-    let serious: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| {
-            done.opened.iter().any(|(e, a)| *e == f.extension_id && *a == f.advisory_id)
-                && (f.severity == "critical" || f.severity == "high")
-        })
-        .collect();
-    if serious.is_empty() && done.disabled.is_empty() {
-        return Ok(());
-    }
-    let mut body = String::from("A security advisory affects an extension installed in your store.\n\n");
-    for f in &serious {
-        body.push_str(&format!(
-            "- {} {}: {} ({}) — {}\n  {}\n",
-            f.extension_id,
-            f.version,
-            f.advisory_id,
-            f.severity,
-            f.summary,
-            match (&f.fixed_in, f.disable_at()) {
-                (Some(v), _) => format!("Fixed in {v}: update it now (Security Center → Extensions)."),
-                (None, Some(at)) => format!(
-                    "No fixed release yet. Remove it, or the platform disables it on {} (UTC).",
-                    at.to_datetime().map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M").to_string())
-                ),
-                (None, None) => "No fixed release yet: consider removing it.".to_owned(),
-            }
-        ));
-    }
-    for e in &done.disabled {
-        body.push_str(&format!(
-            "- {e} has been disabled by the platform: a critical advisory affects it and no fixed release exists. \
-             Its storefront blocks and checks are off until you update it to a fixed release or remove it.\n"
-        ));
-    }
-    body.push_str("\nOpen Security Center → Extensions in your store's admin for the details.\n");
-    let subject = if done.disabled.is_empty() { "Security advisory for an extension" } else { "Extension disabled" };
-    for to in recipients(conn, scope).await? {
-        let mail = outbox::NewMail { store_id: Some(scope.store_key()), to: &to, subject, body: body.clone() };
-        outbox::enqueue_on(conn, db, mail, outbox::Dressing::default()).await?;
-    }
-    Ok(())
-}
-
-/// The store's security contact and its active owners, once each.
-async fn recipients(conn: &mut sqlx::AnyConnection, scope: &StaffScope) -> Result<BTreeSet<String>> {
-    let contact: Option<(Option<String>,)> = sqlx::query_as("SELECT security_contact_email FROM stores WHERE id = $1")
-        .bind(scope.store_key())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let owners: Vec<(String,)> = sqlx::query_as(
-        "SELECT a.email FROM store_members m JOIN accounts a ON a.id = m.account_id \
-         WHERE m.store_id = $1 AND m.role = 'owner' AND a.disabled = 0",
-    )
-    .bind(scope.store_key())
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(contact.and_then(|(c,)| c).into_iter().chain(owners.into_iter().map(|(e,)| e)).collect())
-}
-
 /// Accepts an open finding with a reason until `until` (after now, at most [`MAX_ACCEPT_DAYS`] ahead); audited.
-/// A critical advisory without a fixed release is refused: the platform disables such an install.
+/// A critical advisory without a fixed release is refused (the platform disables such an install), and so is one
+/// already accepted (renewed only after its acceptance ends).
 pub async fn accept(
     db: &Db,
     scope: &StaffScope,
@@ -548,11 +425,18 @@ pub async fn accept(
         Actor::System(_) | Actor::Shopper(_) => return Err(StoreError::Forbidden("a member accepts advisories")),
     };
     let mut tx = db.begin_write().await?;
+    lock_store(&mut tx, db, scope).await?;
     let finding = findings_on(&mut tx, scope, now)
         .await?
         .into_iter()
         .find(|f| f.extension_id == extension_id && f.advisory_id == advisory_id && f.state != State::Fixed)
         .ok_or(StoreError::NotFound("advisory finding"))?;
+    if finding.state == State::Accepted {
+        // Renewed only once it has run out: an acceptance is a dated decision, not one that slides forever.
+        return Err(StoreError::Conflict(format!(
+            "{advisory_id} is already accepted; it can be reviewed again when the acceptance ends"
+        )));
+    }
     if finding.unfixable_critical() {
         return Err(StoreError::Conflict(format!(
             "{advisory_id} is critical and has no fixed release: it cannot be accepted; remove {extension_id}"
@@ -646,14 +530,16 @@ pub async fn exposures(db: &Db, _platform: &PlatformScope) -> Result<Vec<Exposur
     Ok(out)
 }
 
-/// The stores with findings not fixed or installs disabled (the sync rematches these besides stores with installs
-/// affected now, so a withdrawn advisory closes its findings).
+/// The active stores with findings not fixed, installs affected now or installs disabled (the sync rematches these,
+/// so a withdrawn advisory closes its findings). Suspended and closed stores are left as they are.
 pub async fn stores_to_rematch(db: &Db, _platform: &PlatformScope) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT store_id FROM extension_findings WHERE state <> 'fixed' \
-         UNION SELECT e.store_id FROM store_extensions e JOIN extension_release_advisories a \
-         ON a.extension_id = e.extension_id AND a.version = e.version \
-         UNION SELECT store_id FROM store_extensions WHERE disabled_at IS NOT NULL",
+        "SELECT s.id FROM stores s WHERE s.status = 'active' AND (\
+         EXISTS (SELECT 1 FROM extension_findings f WHERE f.store_id = s.id AND f.state <> 'fixed') \
+         OR EXISTS (SELECT 1 FROM store_extensions e JOIN extension_release_advisories a \
+                    ON a.extension_id = e.extension_id AND a.version = e.version WHERE e.store_id = s.id) \
+         OR EXISTS (SELECT 1 FROM store_extensions e WHERE e.store_id = s.id AND e.disabled_at IS NOT NULL)) \
+         ORDER BY s.id",
     )
     .fetch_all(db.pool())
     .await?;
@@ -673,6 +559,7 @@ mod tests {
             severity: severity.into(),
             summary: String::new(),
             fixed_in: fixed_in.map(str::to_owned),
+            critical_since: None,
             state,
             opened_at: Timestamp(now - opened_days_ago * DAY_MS),
             closed_at: None,
@@ -684,8 +571,13 @@ mod tests {
 
     #[test]
     fn only_an_unfixed_critical_is_disabled_and_only_after_the_grace() {
-        let f = finding("critical", None, State::Open, 0);
-        assert_eq!(f.disable_at(), Some(Timestamp(f.opened_at.0 + DISABLE_AFTER_DAYS * DAY_MS)));
+        let mut f = finding("critical", None, State::Open, 30);
+        f.critical_since = Some(Timestamp(f.opened_at.0 + 20 * DAY_MS));
+        assert_eq!(
+            f.disable_at(),
+            Some(Timestamp(f.opened_at.0 + (20 + DISABLE_AFTER_DAYS) * DAY_MS)),
+            "counted from when it became critical without a fix, not from when it was found"
+        );
         // Accepting is refused for these, but a row accepted before the fix was withdrawn still disables.
         assert!(finding("critical", None, State::Accepted, 0).disable_at().is_some());
         assert_eq!(finding("critical", Some("1.0.1"), State::Open, 9).disable_at(), None);

@@ -122,36 +122,37 @@ async fn platform_advisories(ctx: &EvalContext) -> crate::error::Result<ControlS
     let Some((_, synced)) = crate::settings::get(&ctx.db, advisories::SYNC_SETTING).await? else {
         return Ok(ControlStatus::unmet("no advisory feed has been synced (start serve with --advisories-dir)"));
     };
+    if let Some((failed, at)) = crate::settings::get(&ctx.db, advisories::FAILED_SETTING).await?
+        && at.0 >= synced.0
+    {
+        let reason = failed.get("reason").and_then(|r| r.as_str()).unwrap_or("unknown").to_owned();
+        return Ok(ControlStatus::unmet(format!("the last advisory sync was not applied: {reason}")));
+    }
     let now = ctx.db.now();
     if synced.0 < now.0 - FEED_FRESH_HOURS * 3600 * 1000 {
         return Ok(ControlStatus::unmet("the advisory feed was last synced more than 24 hours ago"));
     }
     let matches = advisories::matches(&ctx.db).await?;
+    // Each extension's newest release (`releases` lists the newest first within each extension).
+    let mut newest: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     let releases = super::releases(&ctx.db).await?;
-    // `releases` lists each extension's newest version first.
-    let mut unfixed: Vec<String> = Vec::new();
-    for newest in releases.iter().filter(|r| {
-        !releases
-            .iter()
-            .any(|o| o.extension_id == r.extension_id && super::compare_versions(&o.version, &r.version).is_gt())
-    }) {
-        if let Some(m) = matches
-            .iter()
-            .find(|m| m.extension_id == newest.extension_id && m.version == newest.version && m.severity == "critical")
-        {
-            unfixed.push(format!("{} {} ({})", m.extension_id, m.version, m.advisory_id));
-        }
+    for r in &releases {
+        newest.entry(r.extension_id.as_str()).or_insert(r.version.as_str());
     }
+    let unfixed: Vec<String> = matches
+        .iter()
+        .filter(|m| m.severity == "critical" && newest.get(m.extension_id.as_str()) == Some(&m.version.as_str()))
+        .map(|m| format!("{} {} ({})", m.extension_id, m.version, m.advisory_id))
+        .collect();
     Ok(if unfixed.is_empty() {
         ControlStatus::met(format!(
-            "feed synced within 24 hours; {} release match(es), none critical unfixed",
+            "feed synced within 24 hours; {} release match(es), none critical without a fixed release",
             matches.len()
         ))
     } else {
         ControlStatus::unmet(format!("critical advisory without a fixed release: {}", unfixed.join(", ")))
     })
 }
-
 async fn current(ctx: &EvalContext, scope: &StaffScope) -> crate::error::Result<ControlStatus> {
     let installs = super::installs(&ctx.db, scope).await?;
     if installs.is_empty() {

@@ -303,18 +303,17 @@ pub async fn update_by_hand(
     Ok(())
 }
 
-/// The operator's advisories feed (the configured directory), read once per sync; an unreadable feed is empty
-/// (the console's updates page lists its problems). Returns the feed and how many files it refused.
-fn read_feed(dir: &Path) -> (AdvisoryDb, usize) {
+/// The operator's advisories feed (the configured directory), read whole or not at all: a directory that cannot
+/// be listed or a file the parser refuses fails the sync (a partial feed would read as advisories withdrawn).
+fn read_feed(dir: &Path) -> Result<AdvisoryDb, String> {
     let mut db = AdvisoryDb::new();
-    let refused = match ingest_dir(&mut db, dir, MAX_FEED_FILE) {
-        Ok(report) => report.refused().count(),
-        Err(e) => {
-            tracing::warn!(error = %e, "the advisories directory could not be read");
-            1
-        }
-    };
-    (db, refused)
+    let report = ingest_dir(&mut db, dir, MAX_FEED_FILE).map_err(|e| format!("the feed cannot be read: {e}"))?;
+    // `releases.json` (the core's latest version, read by the console's updates page) is not an advisory.
+    let not_releases = |p: &Path| p.file_name().is_none_or(|n| n != crate::routes::console::updates::RELEASES_FILE);
+    if let Some((path, e)) = report.errors().find(|(p, _)| not_releases(p)) {
+        return Err(format!("a file of the feed was refused ({}: {e})", path.display()));
+    }
+    Ok(db)
 }
 
 /// The advisories of `feed` affecting `extension_id` at `version`, as the catalog keeps them.
@@ -346,8 +345,9 @@ fn matching(feed: &AdvisoryDb, extension_id: &str, version: &str) -> Vec<advisor
 pub struct SyncRun {
     /// Whether this node has a feed (otherwise it only rematched with what another node synced).
     pub feed: bool,
+    /// Why the feed was not applied (it could not be read whole; the previous matches stand).
+    pub failed: Option<String>,
     pub advisories: usize,
-    pub refused_files: usize,
     pub matches: usize,
     pub stores: usize,
     pub opened: usize,
@@ -365,23 +365,50 @@ pub async fn sync_advisories(state: &AppState) -> Result<SyncRun, palisade_store
 }
 
 /// [`sync_advisories`] with the feed directory given (`None`: rematch with what another node synced); `serve` runs
-/// it once at start, so a node with a feed does not wait for the hour.
+/// it once at start, so a node with a feed does not wait for the hour. A feed that cannot be read whole changes no
+/// match (recorded, and `platform.extension-advisories` says so); stores are still rematched, so the grace periods
+/// run on.
 pub async fn sync_feed(db: &Db, dir: Option<&Path>) -> Result<SyncRun, palisade_store::StoreError> {
     let platform = PlatformScope::system("job:extensions.advisories");
     let mut run = SyncRun::default();
     if let Some(dir) = dir.map(Path::to_path_buf) {
+        run.feed = true;
+        // Releases published from here on are matched by the next sync.
+        let checked_at = db.now();
         let releases = extensions::releases(db).await?;
+        let before = advisories::matches(db).await?.len();
         // Reading and matching files is blocking work: off the async threads.
-        let (matches, count, refused) = tokio::task::spawn_blocking(move || {
-            let (feed, refused) = read_feed(&dir);
+        let read = tokio::task::spawn_blocking(move || {
+            let feed = read_feed(&dir)?;
             let matches: Vec<_> = releases.iter().flat_map(|r| matching(&feed, &r.extension_id, &r.version)).collect();
-            (matches, feed.len(), refused)
+            Ok::<_, String>((matches, feed.len()))
         })
         .await
         .map_err(|e| palisade_store::StoreError::Invalid(format!("reading the advisories feed failed: {e}")))?;
-        let record = serde_json::json!({"advisories": count, "refused_files": refused, "matches": matches.len()});
-        advisories::replace_matches(db, &platform, &matches, &record).await?;
-        run = SyncRun { feed: true, advisories: count, refused_files: refused, matches: matches.len(), ..run };
+        let read = read.and_then(|(matches, count)| {
+            // An empty feed where there were matches is a feed that went missing, not every advisory withdrawn.
+            if count == 0 && before > 0 {
+                Err(format!(
+                    "the feed holds no advisories (the catalog had {before} match(es)); withdraw advisories \
+                             with OSV's `withdrawn` field instead of deleting them"
+                ))
+            } else {
+                Ok((matches, count))
+            }
+        });
+        match read {
+            Ok((matches, count)) => {
+                let record = serde_json::json!({"advisories": count, "matches": matches.len()});
+                advisories::replace_matches(db, &platform, &matches, checked_at, &record).await?;
+                run.advisories = count;
+                run.matches = matches.len();
+            }
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "the extension advisories feed was not applied");
+                advisories::record_failure(db, &platform, &reason).await?;
+                run.failed = Some(reason);
+            }
+        }
     }
     for store in advisories::stores_to_rematch(db, &platform).await? {
         let Ok(store_id) = store.parse() else { continue };

@@ -26,17 +26,32 @@ const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N";
 
 /// Writes an OSV advisory against `package` into the feed: affected from 0, fixed in `fixed` if given.
 fn advise(feed: &Path, id: &str, package: &str, vector: &str, fixed: Option<&str>) {
+    advise_with(feed, id, package, vector, fixed, &format!("Flaw {id}"), None);
+}
+
+fn advise_with(
+    feed: &Path,
+    id: &str,
+    package: &str,
+    vector: &str,
+    fixed: Option<&str>,
+    summary: &str,
+    withdrawn: Option<&str>,
+) {
     let mut events = vec![serde_json::json!({"introduced": "0"})];
     if let Some(f) = fixed {
         events.push(serde_json::json!({"fixed": f}));
     }
-    let advisory = serde_json::json!({
+    let mut advisory = serde_json::json!({
         "schema_version": "1.7.0", "id": id, "modified": "2026-11-01T00:00:00Z",
-        "summary": format!("Flaw {id}"),
+        "summary": summary,
         "severity": [{"type": "CVSS_V3", "score": vector}],
         "affected": [{"package": {"ecosystem": "Palisade-Extension", "name": package},
                       "ranges": [{"type": "SEMVER", "events": events}]}]
     });
+    if let Some(at) = withdrawn {
+        advisory["withdrawn"] = serde_json::json!(at);
+    }
     std::fs::write(feed.join(format!("{id}.json")), serde_json::to_vec(&advisory).unwrap()).unwrap();
 }
 
@@ -53,9 +68,10 @@ async fn status(app: &TestApp, scope: &StaffScope, id: &str) -> ControlStatus {
     all.clone().find(|r| r.control.id == id).map(|r| r.status.clone()).unwrap()
 }
 
-/// Moves every finding's discovery back by `days` (the database clock wrote now).
+/// Moves every finding's discovery (and the critical clock, where it runs) back by `days` (the database clock
+/// wrote now).
 async fn found_days_ago(app: &TestApp, days: i64) {
-    sqlx::query("UPDATE extension_findings SET opened_at = opened_at - $1")
+    sqlx::query("UPDATE extension_findings SET opened_at = opened_at - $1, critical_since = critical_since - $1")
         .bind(days * DAY)
         .execute(app.db.pool())
         .await
@@ -130,8 +146,18 @@ async fn a_critical_advisory_without_a_fix_disables_the_plugin_after_the_grace_u
     let view = view.text().await.unwrap();
     assert!(view.contains("PAL-EXT-2026-0100") && view.contains(PLUGIN), "{view}");
 
-    // Withdrawn from the feed: the finding is fixed by the rematch and the plugin runs again.
-    std::fs::remove_file(feed.path().join("PAL-EXT-2026-0100.json")).unwrap();
+    // A feed that went missing is not "every advisory withdrawn": nothing changes, and the platform control says so.
+    std::fs::rename(feed.path().join("PAL-EXT-2026-0100.json"), feed.path().join("kept.bak")).unwrap();
+    let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert!(run.failed.is_some() && run.enabled == 0, "{run:?}");
+    std::fs::write(feed.path().join("broken.json"), b"{ not json").unwrap();
+    let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert!(run.failed.as_deref().is_some_and(|r| r.contains("broken.json")), "{run:?}");
+    assert!(!page(&app, &product_page).await.contains("Free gift wrap"), "still disabled");
+    std::fs::remove_file(feed.path().join("broken.json")).unwrap();
+
+    // Withdrawn (OSV's `withdrawn` field): the finding is fixed by the rematch and the plugin runs again.
+    advise_with(feed.path(), "PAL-EXT-2026-0100", PLUGIN, CRITICAL, None, "x", Some("2026-12-01T00:00:00Z"));
     let run = palisade_web::extensions::sync_advisories(&state).await.unwrap();
     assert_eq!((run.fixed, run.enabled), (1, 1), "{run:?}");
     assert!(page(&app, &product_page).await.contains("Free gift wrap"));
@@ -223,4 +249,67 @@ async fn the_platform_control_needs_a_fresh_feed_and_no_critical_release_left_un
     advise(feed.path(), "PAL-EXT-2026-0300", ID, CRITICAL, Some("1.0.1"));
     palisade_web::extensions::sync_advisories(&state).await.unwrap();
     assert!(matches!(platform(&app).await, ControlStatus::Met { .. }));
+}
+
+#[tokio::test]
+async fn unchecked_or_still_flawed_releases_are_neither_installed_nor_counted_as_the_fix() {
+    let feed = tempfile::tempdir().unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    publish(&app, &p, "1.1.0", "", GOOD_CSS).await.unwrap();
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Manual, 0).await.unwrap();
+    // 1.1.0 leaves the critical one but carries a high one of its own: a store could not update to it.
+    advise(feed.path(), "PAL-EXT-2026-0400", ID, CRITICAL, Some("1.1.0"));
+    let xss = "<script>alert(1)</script> caption";
+    advise_with(feed.path(), "PAL-EXT-2026-0401", ID, HIGH, Some("1.2.0"), xss, None);
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    let critical = advisories::findings(&app.db, &scope).await.unwrap().remove(0);
+    assert_eq!((critical.advisory_id.as_str(), critical.fixed_in.as_deref()), ("PAL-EXT-2026-0400", None));
+    assert!(critical.disable_at().is_some(), "no installable fix: the platform's clock runs");
+    let tab = format!("/admin/stores/{}/security/extensions", s.id);
+    let text = app.client.get(app.url(&tab)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("<script>alert(1)") && text.contains("&lt;script&gt;"), "feed text is escaped");
+
+    // A release published after the last sync is not a fix, and is not installed, until a sync has looked at it.
+    publish(&app, &p, "1.2.0", "", GOOD_CSS).await.unwrap();
+    advisories::rematch(&app.db, &scope).await.unwrap();
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].fixed_in, None);
+    let (_, other, _) = owner_of(&app, "bravo").await;
+    let refused = extensions::install(&app.db, &other, ID, "1.2.0", Policy::Manual, 0).await;
+    assert!(matches!(refused, Err(palisade_store::StoreError::Conflict(m)) if m.contains("last advisory check")));
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    let critical = advisories::findings(&app.db, &scope).await.unwrap().remove(0);
+    assert_eq!(critical.fixed_in.as_deref(), Some("1.2.0"), "checked and clean now");
+    assert_eq!(critical.disable_at(), None);
+    extensions::install(&app.db, &other, ID, "1.2.0", Policy::Manual, 0).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_finding_keeps_when_it_was_first_found_and_an_acceptance_is_not_extended() {
+    let feed = tempfile::tempdir().unwrap();
+    let (app, state) = app_with_state(Some(feed.path())).await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    publish(&app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    let (s, scope, cookie) = owner_of(&app, "alpha").await;
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Manual, 0).await.unwrap();
+    advise(feed.path(), "PAL-EXT-2026-0500", ID, "CVSS:3.1/AV:N/AC:H/PR:L/UI:R/S:U/C:L/I:L/A:N", None);
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    found_days_ago(&app, 5).await;
+    let first = advisories::findings(&app.db, &scope).await.unwrap().remove(0).opened_at;
+    // Removed (fixed) and installed again: open again, but not as a new finding with a fresh clock.
+    extensions::uninstall(&app.db, &scope, ID).await.unwrap();
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Fixed);
+    extensions::install(&app.db, &scope, ID, "1.0.0", Policy::Manual, 0).await.unwrap();
+    let again = advisories::findings(&app.db, &scope).await.unwrap().remove(0);
+    assert_eq!((again.state, again.opened_at), (State::Open, first));
+
+    let accept = format!("/admin/stores/{}/security/extensions/{ID}/advisories/PAL-EXT-2026-0500/accept", s.id);
+    let res = post(&app, &accept, &cookie, &[("reason", "not used"), ("days", "90")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = post(&app, &accept, &cookie, &[("reason", "still not used"), ("days", "90")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "an acceptance is renewed only after it ends");
 }

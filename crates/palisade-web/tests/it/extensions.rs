@@ -394,8 +394,12 @@ async fn a_security_fix_is_installed_at_once_under_the_security_policy() {
     let text = app.client.get(app.url(&page)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("PAL-EXT-2026-0001"), "the advisory shows on the installed extension");
     publish(&app, &p, "1.0.1", "", GOOD_CSS).await.unwrap();
+    // The hourly job: the sync checks the new release against the feed, then the update takes it.
     let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
-    assert_eq!(run.updated, 1, "a fix published this minute is taken at once");
+    assert_eq!(run.updated, 0, "a release no sync has checked is not installed");
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    let run = palisade_web::extensions::auto_update_all(&state).await.unwrap();
+    assert_eq!(run.updated, 1, "a fix published this hour is taken at once");
     assert_eq!(installed_version(&app, &s.id.to_string()).await.as_deref(), Some("1.0.1"));
     let findings = extensions::advisories::findings(&app.db, &scope).await.unwrap();
     assert_eq!(findings[0].state, extensions::advisories::State::Fixed, "the update fixed the finding");

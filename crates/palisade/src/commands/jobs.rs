@@ -238,12 +238,19 @@ pub fn register_extension_updates(h: &mut Handlers, web: Arc<std::sync::OnceLock
             let Some(state) = web.get() else {
                 return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
             };
-            // Advisories first: a new one opens findings and marks its fixed release a security update below.
-            let sync = palisade_web::extensions::sync_advisories(state).await?;
+            // Advisories first: a new one opens findings and marks its fixed release a security update below. A
+            // failing sync does not hold the updates back (they read the matches already kept).
+            let sync = match palisade_web::extensions::sync_advisories(state).await {
+                Ok(sync) => sync,
+                Err(e) => {
+                    tracing::error!(error = %e, "extension advisories not synced");
+                    palisade_web::extensions::SyncRun::default()
+                }
+            };
             tracing::info!(
                 advisories.feed = sync.feed,
+                advisories.failed = sync.failed.as_deref(),
                 advisories.count = sync.advisories,
-                advisories.refused_files = sync.refused_files,
                 advisories.matches = sync.matches,
                 advisories.stores = sync.stores,
                 advisories.opened = sync.opened,
