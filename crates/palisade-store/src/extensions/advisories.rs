@@ -244,6 +244,13 @@ pub(crate) async fn checked_at(conn: &mut sqlx::AnyConnection) -> Result<Option<
         .map(Timestamp))
 }
 
+/// Releases published up to this instant were matched by the last sync (`None`: no sync yet): a later one is not
+/// installed until the next sync has looked at it.
+pub async fn last_checked(db: &Db) -> Result<Option<Timestamp>> {
+    let mut conn = db.pool().acquire().await?;
+    checked_at(&mut conn).await
+}
+
 /// An advisory summary as pages and mails show it: one line of printable text, at most [`MAX_SUMMARY`] characters.
 fn one_line(text: &str) -> String {
     text.split_whitespace()

@@ -360,6 +360,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         .stock(5)
         .create(&app, &scope)
         .await;
+    crate::extension_advisories::seed_for_walk(&app, &scope).await;
     let (_driver, c) = browser().await;
     let mut tour = Walk::new(&c, "tour", DESKTOP);
     set_viewport(&c, DESKTOP).await;
@@ -394,7 +395,7 @@ async fn every_other_page_passes_axe_at_both_sizes() {
         ("compliance-cyber-essentials", format!("/admin/stores/{s}/security/compliance/cyber-essentials")),
         ("compliance-pci-saq-a", format!("/admin/stores/{s}/security/compliance/pci-saq-a")),
         ("compliance-pdpa", format!("/admin/stores/{s}/security/compliance/pdpa")),
-        ("security-extensions-empty", format!("/admin/stores/{s}/security/extensions")),
+        ("security-extensions-advisories", format!("/admin/stores/{s}/security/extensions")),
         // Last: the scan is started from this page below.
         ("security-scans-empty", format!("/admin/stores/{s}/security/scans")),
     ] {

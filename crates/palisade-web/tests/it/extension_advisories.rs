@@ -55,6 +55,33 @@ fn advise_with(
     std::fs::write(feed.join(format!("{id}.json")), serde_json::to_vec(&advisory).unwrap()).unwrap();
 }
 
+/// An installed extension as the browser walk shows it: disabled by a critical advisory without a fix, with a high
+/// one staff may accept.
+pub(crate) async fn seed_for_walk(app: &TestApp, scope: &StaffScope) {
+    let p = Publisher::new("example-labs");
+    p.register(app).await;
+    publish(app, &p, "1.0.0", "", GOOD_CSS).await.unwrap();
+    publish(app, &p, "1.0.1", "", GOOD_CSS).await.unwrap();
+    extensions::install(&app.db, scope, ID, "1.0.0", Policy::Manual, 0).await.unwrap();
+    let m = |version: &str, id: &str, severity: &str| advisories::ReleaseAdvisory {
+        extension_id: ID.into(),
+        version: version.into(),
+        advisory_id: id.into(),
+        severity: severity.into(),
+        summary: format!("A {severity} flaw in the badge caption"),
+    };
+    let matches = [
+        m("1.0.0", "PAL-EXT-2026-0901", "critical"),
+        m("1.0.1", "PAL-EXT-2026-0901", "critical"),
+        m("1.0.0", "PAL-EXT-2026-0902", "high"),
+    ];
+    let platform = palisade_store::scope::PlatformScope::system("test");
+    advisories::replace_matches(&app.db, &platform, &matches, app.db.now(), &serde_json::json!({})).await.unwrap();
+    advisories::rematch(&app.db, scope).await.unwrap();
+    found_days_ago(app, advisories::DISABLE_AFTER_DAYS).await;
+    assert_eq!(advisories::rematch(&app.db, scope).await.unwrap().disabled.len(), 1);
+}
+
 async fn status(app: &TestApp, scope: &StaffScope, id: &str) -> ControlStatus {
     let dir = tempfile::tempdir().unwrap();
     let facts = Arc::new(palisade_store::matrix::NodeFacts {

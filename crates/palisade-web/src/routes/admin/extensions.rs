@@ -35,17 +35,33 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
     let findings = advisories::findings(&state.db, scope).await?;
     let matches = advisories::matches(&state.db).await?;
     let synced = palisade_store::settings::get(&state.db, advisories::SYNC_SETTING).await?.map(|(_, at)| at);
+    let checked = advisories::last_checked(&state.db).await?;
+    // Why a release cannot be installed now (a serious advisory, or published after the last check), if it cannot.
+    let blocked = |r: &Release| -> Option<String> {
+        let serious = matches.iter().find(|m| {
+            m.extension_id == r.extension_id
+                && m.version == r.version
+                && matches!(m.severity.as_str(), "critical" | "high")
+        });
+        match (serious, checked) {
+            (Some(m), _) => Some(format!("{} ({})", m.advisory_id, m.severity)),
+            (None, Some(c)) if r.published_at.0 > c.0 => Some("awaiting the next advisory check".to_owned()),
+            _ => None,
+        }
+    };
     let now = state.db.now();
     let installed: Vec<Value> = installs
         .iter()
         .map(|i| {
             let mine: Vec<&Release> = catalog.iter().filter(|r| r.extension_id == i.extension_id).collect();
             let name = mine.first().map_or(i.extension_id.as_str(), |r| r.name.as_str());
-            let newer: Vec<&str> = mine
+            let (newer, held): (Vec<&&Release>, Vec<&&Release>) = mine
                 .iter()
                 .filter(|r| compare_versions(&r.version, &i.version).is_gt())
-                .map(|r| r.version.as_str())
-                .collect();
+                .partition(|r| blocked(r).is_none());
+            let newer: Vec<&str> = newer.iter().map(|r| r.version.as_str()).collect();
+            let held: Vec<String> =
+                held.iter().map(|r| format!("{}: {}", r.version, blocked(r).unwrap_or_default())).collect();
             // Every newer release may be installed by hand (a new major version included); "behind" is the
             // control's reading: a compatible, non-pre-release one out for more than the allowed days.
             let candidates: Vec<Candidate<'_>> = mine
@@ -62,7 +78,7 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
                            "acceptable": !f.unfixable_critical()})
                 })
                 .collect();
-            json!({"install": i, "name": name, "newer": newer, "behind": behind, "advisories": mine})
+            json!({"install": i, "name": name, "newer": newer, "held": held, "behind": behind, "advisories": mine})
         })
         .collect();
     let mut offered: Vec<&Release> = Vec::new();
@@ -77,7 +93,7 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
         .map(|r| {
             let against: Vec<&advisories::ReleaseAdvisory> =
                 matches.iter().filter(|m| m.extension_id == r.extension_id && m.version == r.version).collect();
-            json!({"release": r, "advisories": against})
+            json!({"release": r, "advisories": against, "blocked": blocked(r)})
         })
         .collect();
     let history: Vec<&advisories::Finding> =
