@@ -342,6 +342,19 @@ async fn console_tour(c: &Client, app: &TestApp, tour: &mut Walk<'_>, s: palisad
     }
 }
 
+/// What the tour's store holds besides its owner: a product to search for, and an extension disabled by an advisory.
+async fn seed_tour(app: &TestApp, scope: &palisade_store::scope::StaffScope) {
+    listing("roasted-oolong")
+        .title("Roasted Oolong")
+        .description("Charcoal-roasted in small batches.")
+        .sku("OOL-100")
+        .price(1850)
+        .stock(5)
+        .create(app, scope)
+        .await;
+    crate::extension_advisories::seed_for_walk(app, scope).await;
+}
+
 /// Every other page a newcomer opens, with the same checks as the journeys (screenshots, axe at both sizes, no
 /// sideways scrolling on a phone): the merchant's admin (dashboard, products, theme, settings, payouts, disputes,
 /// backups, every Security Center tab with a scan run from its tab, training, guidelines, the fraud review queue and
@@ -352,15 +365,7 @@ async fn console_tour(c: &Client, app: &TestApp, tour: &mut Walk<'_>, s: palisad
 async fn every_other_page_passes_axe_at_both_sizes() {
     let app = TestApp::start().await;
     let (store, scope, _) = owner_of(&app, "tea").await;
-    listing("roasted-oolong")
-        .title("Roasted Oolong")
-        .description("Charcoal-roasted in small batches.")
-        .sku("OOL-100")
-        .price(1850)
-        .stock(5)
-        .create(&app, &scope)
-        .await;
-    crate::extension_advisories::seed_for_walk(&app, &scope).await;
+    seed_tour(&app, &scope).await;
     let (_driver, c) = browser().await;
     let mut tour = Walk::new(&c, "tour", DESKTOP);
     set_viewport(&c, DESKTOP).await;
