@@ -158,3 +158,26 @@ fn amount_filter(v: minijinja::Value) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The blocks that land inside an attribute or the `<title>` element are plain text: markup there shows as text
+    /// in the tab or breaks the element (an invitation page once carried a `<script>` in both).
+    #[test]
+    fn title_and_attribute_blocks_hold_no_markup() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for block in ["{% block title %}", "{% block main_class %}", "{% block page_title %}"] {
+                for (_, rest) in text.match_indices(block).map(|(i, _)| text.split_at(i + block.len())) {
+                    let body = rest.split("{% endblock %}").next().unwrap_or_default();
+                    assert!(!body.contains('<'), "{}: {block} holds markup: {body}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "the templates were read ({checked} blocks)");
+    }
+}
