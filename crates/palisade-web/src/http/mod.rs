@@ -14,6 +14,7 @@ pub mod layers;
 pub mod metrics;
 pub mod notice;
 pub mod session;
+pub mod timeout;
 
 pub use error::{ApiError, PageError};
 
