@@ -1060,11 +1060,18 @@ fn filename_header(name: &str) -> bool {
 
 /// Checks the path once resolved: traversal that climbs, and local files asked for directly.
 pub fn inspect_path(field: &Field, n: &Normalised, out: &mut Vec<Finding>) {
-    let (resolved, climbed) = crate::normalise::resolve_path(&n.decoded);
+    // Most paths are already resolved: read them where they are instead of walking and rebuilding them.
+    let walked;
+    let (resolved, climbed) = match crate::normalise::resolved_as_is(&n.decoded) {
+        Some(same) => (same, false),
+        None => {
+            walked = crate::normalise::resolve_path(&n.decoded);
+            (walked.0.as_str(), walked.1)
+        }
+    };
     if climbed {
         out.push(finding("lfi.path-traversal", Family::Lfi, CRITICAL, 1, field, &n.decoded));
     }
-    let lower = resolved.to_lowercase();
     const FILES: &[&str] = &[
         "/etc/passwd",
         "/etc/shadow",
@@ -1080,7 +1087,16 @@ pub fn inspect_path(field: &Field, n: &Normalised, out: &mut Vec<Finding>) {
         "/.aws/",
         "/.ssh/",
     ];
-    if FILES.iter().any(|f| lower.contains(f)) {
+    // ASCII paths (nearly all) are compared ignoring case in place; others are lower-cased as Unicode does.
+    let hit = if resolved.is_ascii() {
+        FILES.iter().any(|f| {
+            resolved.as_bytes().windows(f.len()).any(|w| w.eq_ignore_ascii_case(f.as_bytes()))
+        })
+    } else {
+        let lower = resolved.to_lowercase();
+        FILES.iter().any(|f| lower.contains(f))
+    };
+    if hit {
         out.push(finding("lfi.path-file", Family::Lfi, CRITICAL, 1, field, &n.decoded));
     }
 }

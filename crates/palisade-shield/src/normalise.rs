@@ -258,6 +258,9 @@ pub fn normalise(raw: &str, plus: Plus) -> Normalised<'_> {
 /// Returns the resolved path and whether any `..` tried to climb (a traversal attempt either way).
 #[must_use]
 pub fn resolve_path(decoded: &str) -> (String, bool) {
+    if let Some(same) = resolved_as_is(decoded) {
+        return (same.to_owned(), false);
+    }
     let unified = decoded.replace('\\', "/");
     let mut parts: Vec<&str> = Vec::new();
     let mut climbed = false;
@@ -274,9 +277,50 @@ pub fn resolve_path(decoded: &str) -> (String, bool) {
     (format!("/{}", parts.join("/")), climbed)
 }
 
+/// [`resolve_path`] without building anything, for the common path that is already resolved: it starts with `/`
+/// and has no backslash, no empty segment (`//`) and no `.` or `..` segment (no `/.` at all, which also rules out
+/// dot-files: those take the full walk). Its resolution is itself, less one trailing `/`. `None`: walk it.
+#[must_use]
+pub fn resolved_as_is(decoded: &str) -> Option<&str> {
+    let plain = decoded.starts_with('/')
+        && !decoded.contains('\\')
+        && !decoded.contains("//")
+        && !decoded.contains("/.");
+    plain.then(|| if decoded.len() > 1 { decoded.strip_suffix('/').unwrap_or(decoded) } else { decoded })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolved_path_is_taken_as_is_exactly_when_the_walk_would_give_it_back() {
+        let segments = ["", ".", "..", "a", "B", "etc", ".git", "x.y", "\\", "%2e"];
+        let mut paths = vec![String::new(), "/".to_owned()];
+        for a in segments {
+            for b in segments {
+                for c in segments {
+                    for (lead, tail) in [("/", ""), ("/", "/"), ("", ""), ("", "/")] {
+                        paths.push(format!("{lead}{a}/{b}/{c}{tail}"));
+                    }
+                }
+            }
+        }
+        for p in &paths {
+            if let Some(fast) = resolved_as_is(p) {
+                let walked = {
+                    let unified = p.replace('\\', "/");
+                    let parts: Vec<&str> = unified.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+                    assert!(!parts.contains(&".."), "{p:?}");
+                    format!("/{}", parts.join("/"))
+                };
+                assert_eq!(fast, walked, "{p:?}");
+            }
+        }
+        assert_eq!(resolved_as_is("/s/tea/p/sencha"), Some("/s/tea/p/sencha"));
+        assert_eq!(resolved_as_is("/proc/self/"), Some("/proc/self"));
+        assert_eq!(resolved_as_is("/a/../etc/passwd"), None);
+    }
 
     #[test]
     fn decodes_repeatedly_and_flags_bad_escapes() {

@@ -19,7 +19,7 @@ use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -29,6 +29,19 @@ use crate::http::{csrf, headers, metrics};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A random UUID per request (a client's own `X-Request-Id` is kept), written straight into the header's bytes:
+/// `tower_http`'s `MakeRequestUuid` formats a `String` and parses it back into a header on every request.
+#[derive(Debug, Clone, Copy)]
+struct RequestUuid;
+
+impl MakeRequestId for RequestUuid {
+    fn make_request_id<B>(&mut self, _req: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        axum::http::HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
+}
 
 /// Marks a response produced by the panic guard, so the error-page layer can render it for browsers.
 #[derive(Debug, Clone, Copy)]
@@ -253,7 +266,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     // every request, so the stack is built as one `ServiceBuilder` (first listed = outermost) and boxed once.
     let stack = tower::ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(CompressionLayer::new())
