@@ -2,9 +2,12 @@
 //!
 //! `tower_http`'s timeout makes a timer for every request before the handler runs; most requests (probes, cached
 //! pages, refusals) are answered in their first poll and never needed it, yet each timer took a clone of the
-//! runtime's handle and a place in the timer wheel. Here the handler is polled first, and the timer (to the same
-//! deadline, counted from when the request arrived) is made only if the handler is still pending. A request past
-//! its deadline is answered 408, which the error-page layer renders.
+//! runtime's handle and a place in the timer wheel. Here the handler's first poll comes first, and the timer (to
+//! the same deadline, counted from when the request arrived) is made only if the handler is still pending. From
+//! then on the deadline is checked before the handler, as `tower_http` does, and outside tokio's cooperative
+//! budget (`tokio::task::unconstrained`): a handler that spends the task's whole budget in every poll (a large
+//! result read from a ready socket) cannot keep the timer from firing. A request past its deadline is answered
+//! 408, which the error-page layer renders.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
+use tokio::task::Unconstrained;
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
@@ -69,7 +73,7 @@ pin_project! {
         inner: F,
         deadline: Instant,
         #[pin]
-        sleep: Option<Sleep>,
+        sleep: Option<Unconstrained<Sleep>>,
     }
 }
 
@@ -81,16 +85,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        // Past the deadline the handler is not run again.
+        if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            return Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response()));
+        }
         if let Poll::Ready(out) = this.inner.poll(cx) {
             return Poll::Ready(out);
         }
         if this.sleep.is_none() {
-            this.sleep.set(Some(tokio::time::sleep_until(*this.deadline)));
+            this.sleep.set(Some(tokio::task::unconstrained(tokio::time::sleep_until(*this.deadline))));
+            // Polled once to register its wake-up (or to answer now if the deadline has passed already).
+            if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
+                && sleep.poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response()));
+            }
         }
-        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response())),
-            _ => Poll::Pending,
-        }
+        Poll::Pending
     }
 }
 
@@ -118,6 +131,21 @@ mod tests {
         assert_eq!(waits.status(), StatusCode::OK, "pending, then done before the deadline");
         let slow = service(Duration::from_secs(5)).oneshot(Request::new(())).await.unwrap();
         assert_eq!(slow.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    /// A handler that spends tokio's whole cooperative budget in every poll still meets its deadline (the timer is
+    /// polled outside the budget). Real time, 50 ms: the outer limit only turns a hang into a failure.
+    #[tokio::test]
+    async fn a_handler_that_uses_up_the_budget_in_every_poll_still_times_out() {
+        let svc = LazyTimeoutLayer::new(Duration::from_millis(50)).layer(tower::service_fn(|_req: Request<()>| async {
+            loop {
+                tokio::task::consume_budget().await;
+            }
+            #[allow(unreachable_code)]
+            Ok::<_, std::convert::Infallible>(StatusCode::OK.into_response())
+        }));
+        let res = tokio::time::timeout(Duration::from_secs(10), svc.oneshot(Request::new(()))).await;
+        assert_eq!(res.expect("the deadline fired").unwrap().status(), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[tokio::test(start_paused = true)]
