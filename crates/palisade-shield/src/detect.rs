@@ -1089,9 +1089,7 @@ pub fn inspect_path(field: &Field, n: &Normalised, out: &mut Vec<Finding>) {
     ];
     // ASCII paths (nearly all) are compared ignoring case in place; others are lower-cased as Unicode does.
     let hit = if resolved.is_ascii() {
-        FILES.iter().any(|f| {
-            resolved.as_bytes().windows(f.len()).any(|w| w.eq_ignore_ascii_case(f.as_bytes()))
-        })
+        FILES.iter().any(|f| resolved.as_bytes().windows(f.len()).any(|w| w.eq_ignore_ascii_case(f.as_bytes())))
     } else {
         let lower = resolved.to_lowercase();
         FILES.iter().any(|f| lower.contains(f))

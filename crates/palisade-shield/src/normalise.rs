@@ -282,10 +282,8 @@ pub fn resolve_path(decoded: &str) -> (String, bool) {
 /// dot-files: those take the full walk). Its resolution is itself, less one trailing `/`. `None`: walk it.
 #[must_use]
 pub fn resolved_as_is(decoded: &str) -> Option<&str> {
-    let plain = decoded.starts_with('/')
-        && !decoded.contains('\\')
-        && !decoded.contains("//")
-        && !decoded.contains("/.");
+    let plain =
+        decoded.starts_with('/') && !decoded.contains('\\') && !decoded.contains("//") && !decoded.contains("/.");
     plain.then(|| if decoded.len() > 1 { decoded.strip_suffix('/').unwrap_or(decoded) } else { decoded })
 }
 

@@ -444,24 +444,7 @@ pub async fn findings(db: &Db, scope: &StaffScope) -> Result<Vec<StoredFinding>>
 
 /// Accepts an open finding with a reason until `until` (after now, at most [`MAX_ACCEPT_DAYS`] ahead): audited.
 pub async fn accept(db: &Db, scope: &StaffScope, fingerprint: &str, reason: &str, until: Timestamp) -> Result<()> {
-    let now = db.now();
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(StoreError::Invalid("say why the finding is accepted".into()));
-    }
-    if reason.chars().count() > MAX_REASON {
-        return Err(StoreError::Invalid(format!("a reason is at most {MAX_REASON} characters")));
-    }
-    if until.0 <= now.0 {
-        return Err(StoreError::Invalid("the acceptance must end in the future".into()));
-    }
-    if until.0 > now.0 + MAX_ACCEPT_DAYS * DAY_MS {
-        return Err(StoreError::Invalid(format!("a finding may be accepted for at most {MAX_ACCEPT_DAYS} days")));
-    }
-    let by = match scope.actor() {
-        Actor::Account(a) => a.to_string(),
-        Actor::System(_) | Actor::Shopper(_) => return Err(StoreError::Forbidden("a member accepts findings")),
-    };
+    let (reason, by) = acceptance(scope, reason, until, db.now())?;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE scan_findings SET state = 'accepted', accepted_reason = $1, accepted_until = $2, accepted_by = $3 \
@@ -482,6 +465,34 @@ pub async fn accept(db: &Db, scope: &StaffScope, fingerprint: &str, reason: &str
     audit::record_store(&mut tx, db, scope, NewEvent::new("scan.finding_accepted", &target).details(details)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The rules every accepted risk follows (scan findings, extension advisories): a member (not a system task)
+/// gives a reason of at most [`MAX_REASON`] characters and an end after `now`, at most [`MAX_ACCEPT_DAYS`] ahead.
+/// Returns the trimmed reason and who accepted (the account id text kept in `accepted_by`).
+pub(crate) fn acceptance<'r>(
+    scope: &StaffScope,
+    reason: &'r str,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<(&'r str, String)> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(StoreError::Invalid("say why the risk is accepted".into()));
+    }
+    if reason.chars().count() > MAX_REASON {
+        return Err(StoreError::Invalid(format!("a reason is at most {MAX_REASON} characters")));
+    }
+    if until.0 <= now.0 {
+        return Err(StoreError::Invalid("the acceptance must end in the future".into()));
+    }
+    if until.0 > now.0 + MAX_ACCEPT_DAYS * DAY_MS {
+        return Err(StoreError::Invalid(format!("a risk may be accepted for at most {MAX_ACCEPT_DAYS} days")));
+    }
+    match scope.actor() {
+        Actor::Account(a) => Ok((reason, a.to_string())),
+        Actor::System(_) | Actor::Shopper(_) => Err(StoreError::Forbidden("a member accepts risks")),
+    }
 }
 
 /// Who accepted: the account id text stored in `accepted_by`.

@@ -20,6 +20,20 @@ pub async fn put(db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// [`put`] inside the caller's transaction, so the setting changes only with what it records.
+pub async fn put_on(conn: &mut sqlx::AnyConnection, db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(value.to_string())
+    .bind(db.now().0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Reads a value and when it was written. A stored value that is not JSON is an error
 /// ([`crate::StoreError::Corrupt`]), never `null`: several settings read `null` as "off", and a setting that
 /// cannot be read must not quietly switch a protection off.

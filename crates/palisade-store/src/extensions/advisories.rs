@@ -31,7 +31,7 @@ use super::DAY_MS;
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::scope::{Actor, PlatformScope, StaffScope};
+use crate::scope::{PlatformScope, StaffScope};
 
 mod rematch;
 
@@ -42,10 +42,8 @@ pub const DISABLE_AFTER_DAYS: i64 = 3;
 /// An open high advisory must be dealt with (updated, removed or accepted) within this many days
 /// (`store.extension-advisories`); a critical one within [`DISABLE_AFTER_DAYS`].
 pub const HIGH_WITHIN_DAYS: i64 = 7;
-/// The longest an advisory finding may be accepted for.
-pub const MAX_ACCEPT_DAYS: i64 = 90;
-/// The longest accepted-reason kept.
-pub const MAX_REASON: usize = 500;
+/// The longest an advisory finding may be accepted for (as any accepted risk).
+pub const MAX_ACCEPT_DAYS: i64 = crate::scans::MAX_ACCEPT_DAYS;
 /// The platform setting recording the last sync of the feed into the catalog (`checked_at`: releases published
 /// before it were matched; advisories, matches), read by `platform.extension-advisories`.
 pub const SYNC_SETTING: &str = "extensions.advisories.synced";
@@ -205,7 +203,7 @@ pub async fn replace_matches(
     if let Some(o) = record.as_object_mut() {
         o.insert("checked_at".into(), checked_at.0.into());
     }
-    put_setting(&mut tx, db, SYNC_SETTING, &record).await?;
+    crate::settings::put_on(&mut tx, db, SYNC_SETTING, &record).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -215,21 +213,8 @@ pub async fn replace_matches(
 pub async fn record_failure(db: &Db, _platform: &PlatformScope, reason: &str) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let reason: String = reason.chars().take(MAX_SUMMARY).collect();
-    put_setting(&mut tx, db, FAILED_SETTING, &serde_json::json!({"reason": reason})).await?;
+    crate::settings::put_on(&mut tx, db, FAILED_SETTING, &serde_json::json!({"reason": reason})).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-async fn put_setting(conn: &mut sqlx::AnyConnection, db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(key)
-    .bind(value.to_string())
-    .bind(db.now().0)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
@@ -414,23 +399,7 @@ pub async fn accept(
     until: Timestamp,
 ) -> Result<()> {
     let now = db.now();
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(StoreError::Invalid("say why the advisory is accepted".into()));
-    }
-    if reason.chars().count() > MAX_REASON {
-        return Err(StoreError::Invalid(format!("a reason is at most {MAX_REASON} characters")));
-    }
-    if until.0 <= now.0 {
-        return Err(StoreError::Invalid("the acceptance must end in the future".into()));
-    }
-    if until.0 > now.0 + MAX_ACCEPT_DAYS * DAY_MS {
-        return Err(StoreError::Invalid(format!("an advisory may be accepted for at most {MAX_ACCEPT_DAYS} days")));
-    }
-    let by = match scope.actor() {
-        Actor::Account(a) => a.to_string(),
-        Actor::System(_) | Actor::Shopper(_) => return Err(StoreError::Forbidden("a member accepts advisories")),
-    };
+    let (reason, by) = crate::scans::acceptance(scope, reason, until, now)?;
     let mut tx = db.begin_write().await?;
     lock_store(&mut tx, db, scope).await?;
     let finding = findings_on(&mut tx, scope, now)

@@ -137,13 +137,14 @@ mod tests {
     /// polled outside the budget). Real time, 50 ms: the outer limit only turns a hang into a failure.
     #[tokio::test]
     async fn a_handler_that_uses_up_the_budget_in_every_poll_still_times_out() {
-        let svc = LazyTimeoutLayer::new(Duration::from_millis(50)).layer(tower::service_fn(|_req: Request<()>| async {
-            loop {
-                tokio::task::consume_budget().await;
-            }
-            #[allow(unreachable_code)]
-            Ok::<_, std::convert::Infallible>(StatusCode::OK.into_response())
-        }));
+        let svc =
+            LazyTimeoutLayer::new(Duration::from_millis(50)).layer(tower::service_fn(|_req: Request<()>| async {
+                loop {
+                    tokio::task::consume_budget().await;
+                }
+                #[allow(unreachable_code)]
+                Ok::<_, std::convert::Infallible>(StatusCode::OK.into_response())
+            }));
         let res = tokio::time::timeout(Duration::from_secs(10), svc.oneshot(Request::new(()))).await;
         assert_eq!(res.expect("the deadline fired").unwrap().status(), StatusCode::REQUEST_TIMEOUT);
     }

@@ -83,16 +83,7 @@ pub(crate) async fn seed_for_walk(app: &TestApp, scope: &StaffScope) {
 }
 
 async fn status(app: &TestApp, scope: &StaffScope, id: &str) -> ControlStatus {
-    let dir = tempfile::tempdir().unwrap();
-    let facts = Arc::new(palisade_store::matrix::NodeFacts {
-        data_dir: dir.path().to_path_buf(),
-        master_key_path: dir.path().join("k"),
-    });
-    let mut reg = palisade_store::matrix::Registry::default();
-    palisade_store::controls::register(&mut reg).unwrap();
-    let report = reg.evaluate_store(&app.db, &facts, scope).await.unwrap();
-    let all = report.areas.iter().flat_map(|a| a.merchant.iter());
-    all.clone().find(|r| r.control.id == id).map(|r| r.status.clone()).unwrap()
+    crate::extensions::store_control(app, scope, id).await
 }
 
 /// Moves every finding's discovery (and the critical clock, where it runs) back by `days` (the database clock

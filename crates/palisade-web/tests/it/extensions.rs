@@ -118,6 +118,11 @@ pub(crate) async fn audit_actions(app: &TestApp, store: &str) -> Vec<String> {
 }
 
 async fn control(app: &TestApp, scope: &StaffScope) -> ControlStatus {
+    store_control(app, scope, "store.extensions-current").await
+}
+
+/// The status of the store control `id` for `scope`, evaluated as the matrix does.
+pub(crate) async fn store_control(app: &TestApp, scope: &StaffScope, id: &str) -> ControlStatus {
     let dir = tempfile::tempdir().unwrap();
     let facts = Arc::new(palisade_store::matrix::NodeFacts {
         data_dir: dir.path().to_path_buf(),
@@ -127,7 +132,7 @@ async fn control(app: &TestApp, scope: &StaffScope) -> ControlStatus {
     palisade_store::controls::register(&mut reg).unwrap();
     let report = reg.evaluate_store(&app.db, &facts, scope).await.unwrap();
     let all = report.areas.iter().flat_map(|a| a.merchant.iter());
-    all.clone().find(|r| r.control.id == "store.extensions-current").map(|r| r.status.clone()).unwrap()
+    all.clone().find(|r| r.control.id == id).map(|r| r.status.clone()).unwrap()
 }
 
 /// An app whose state the test keeps (for the automatic update job), with an optional advisories feed.
