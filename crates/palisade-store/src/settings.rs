@@ -8,15 +8,9 @@ use crate::error::Result;
 
 /// Stores a value (JSON text) under `key`.
 pub async fn put(db: &Db, key: &str, value: &serde_json::Value) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(key)
-    .bind(value.to_string())
-    .bind(db.now().0)
-    .execute_write(db)
-    .await?;
+    let mut tx = db.begin_write().await?;
+    put_on(&mut tx, db, key, value).await?;
+    tx.commit().await?;
     Ok(())
 }
 

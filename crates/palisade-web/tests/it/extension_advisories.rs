@@ -326,8 +326,15 @@ async fn a_finding_keeps_when_it_was_first_found_and_an_acceptance_is_not_extend
     assert_eq!((again.state, again.opened_at), (State::Open, first));
 
     let accept = format!("/admin/stores/{}/security/extensions/{ID}/advisories/PAL-EXT-2026-0500/accept", s.id);
+    // Accepting a known flaw asks for the password again, like installing.
+    crate::support::forget_recent_passwords(&app).await;
+    let res = post(&app, &accept, &cookie, &[("reason", "not used"), ("days", "90")]).await;
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/account/reauth"));
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Open);
+    sqlx::query("UPDATE sessions SET reauth_at = $1").bind(app.db.now().0).execute(app.db.pool()).await.unwrap();
     let res = post(&app, &accept, &cookie, &[("reason", "not used"), ("days", "90")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
     let res = post(&app, &accept, &cookie, &[("reason", "still not used"), ("days", "90")]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT, "an acceptance is renewed only after it ends");
 }

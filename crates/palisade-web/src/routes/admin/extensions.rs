@@ -17,6 +17,7 @@ use crate::http::ApiError;
 use crate::http::access::StaffAccess;
 use crate::http::form::{Form, FormRejection};
 use crate::http::notice;
+use crate::routes::admin::scans::AcceptForm;
 use crate::routes::admin::security_center::step_up;
 use crate::routes::admin::security_tabs::{PageResult, render};
 use crate::services::extensions as service;
@@ -189,12 +190,6 @@ pub(crate) async fn set_policy(
     Ok(Redirect::to(&back(&access, "extension-policy")).into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct AcceptForm {
-    reason: String,
-    days: String,
-}
-
 /// Accepts an advisory affecting an installed extension for a number of days, with a reason (never a critical one
 /// without a fix: the platform disables those).
 pub(crate) async fn accept(
@@ -204,17 +199,12 @@ pub(crate) async fn accept(
     form: Result<Form<AcceptForm>, FormRejection>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
+    // Accepting a known flaw is a security decision like installing: a recent password.
+    if let Some(r) = step_up(&state, &access, "security/extensions#installed") {
+        return Ok(r);
+    }
     let Form(form) = form.map_err(ApiError::from)?;
-    let days =
-        form.days.trim().parse::<i64>().ok().filter(|d| (1..=advisories::MAX_ACCEPT_DAYS).contains(d)).ok_or_else(
-            || {
-                crate::services::invalid(format!(
-                    "accept for a whole number of days from 1 to {}",
-                    advisories::MAX_ACCEPT_DAYS
-                ))
-            },
-        )?;
-    let until = Timestamp(state.db.now().0 + days * 24 * 3600 * 1000);
+    let until = form.until(state.db.now())?;
     advisories::accept(&state.db, &access.membership.scope, &extension, &advisory, &form.reason, until).await?;
     Ok(Redirect::to(&back(&access, "extension-advisory-accepted")).into_response())
 }

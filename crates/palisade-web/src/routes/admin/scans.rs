@@ -77,11 +77,30 @@ pub(crate) async fn run(State(state): State<AppState>, access: StaffAccess) -> P
     }
 }
 
+/// The form that accepts a risk (a scan finding, an extension advisory).
 #[derive(Deserialize)]
 pub(crate) struct AcceptForm {
-    reason: String,
+    pub(crate) reason: String,
     /// How many days from now the acceptance lasts (1 to [`MAX_ACCEPT_DAYS`]).
     days: String,
+}
+
+impl AcceptForm {
+    /// When the acceptance ends: `days` from now, 1 to [`MAX_ACCEPT_DAYS`] (422 otherwise).
+    pub(crate) fn until(
+        &self,
+        now: palisade_core::time::Timestamp,
+    ) -> Result<palisade_core::time::Timestamp, ApiError> {
+        let days: i64 =
+            self.days.trim().parse().ok().filter(|d| (1..=MAX_ACCEPT_DAYS).contains(d)).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    format!("an acceptance lasts 1 to {MAX_ACCEPT_DAYS} days"),
+                )
+            })?;
+        Ok(now.plus(std::time::Duration::from_secs(u64::try_from(days).unwrap_or(0) * 24 * 3600)))
+    }
 }
 
 /// Accepts a finding with a reason and an expiry of at most 90 days (422 otherwise). Audited.
@@ -93,15 +112,8 @@ pub(crate) async fn accept(
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
     let Form(form) = form.map_err(ApiError::from)?;
-    let days: i64 = form.days.trim().parse().ok().filter(|d| (1..=MAX_ACCEPT_DAYS).contains(d)).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            format!("an acceptance lasts 1 to {MAX_ACCEPT_DAYS} days"),
-        )
-    })?;
+    let until = form.until(state.db.now())?;
     let scope = &access.membership.scope;
-    let until = state.db.now().plus(std::time::Duration::from_secs(u64::try_from(days).unwrap_or(0) * 24 * 3600));
     scans::accept(&state.db, scope, &fingerprint, &form.reason, until).await?;
     let to = format!("/admin/stores/{}/security/scans#findings", scope.store_id());
     Ok(Redirect::to(&notice::saved(&to, "finding-accepted")).into_response())
