@@ -5,10 +5,12 @@ use palisade_core::money::{Currency, Money};
 use palisade_core::text::{Slug, display_name};
 use palisade_core::time::Timestamp;
 use palisade_core::{ProductId, VariantId};
+use palisade_registry::names::WebhookTopic;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
 use serde::Serialize;
 
 use crate::error::{CommerceError, Result, stored_id};
+use crate::webhooks::events;
 
 /// Where a product is in its life.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -148,6 +150,7 @@ pub async fn create_product(db: &Db, scope: &StaffScope, mut new: NewProduct) ->
         palisade_store::audit::NewEvent::new("product.created", &target),
     )
     .await?;
+    events::product(&mut tx, db, scope, WebhookTopic::ProductCreated, id).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Product {
@@ -359,6 +362,7 @@ pub async fn set_status(db: &Db, scope: &StaffScope, id: ProductId, status: Prod
         palisade_store::audit::NewEvent::new("product.status_changed", &target).details(details),
     )
     .await?;
+    events::product(&mut tx, db, scope, WebhookTopic::ProductUpdated, id).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
@@ -387,6 +391,7 @@ pub async fn set_stock(db: &Db, scope: &StaffScope, variant: VariantId, stock: i
         palisade_store::audit::NewEvent::new("stock.set", &target).details(serde_json::json!({"stock": stock})),
     )
     .await?;
+    events::stock(&mut tx, db, scope, &[variant]).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())
@@ -453,6 +458,7 @@ pub async fn update_product(db: &Db, scope: &StaffScope, id: ProductId, mut edit
         palisade_store::audit::NewEvent::new("product.edited", &target),
     )
     .await?;
+    events::product(&mut tx, db, scope, WebhookTopic::ProductUpdated, id).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     get_product(db, scope, id).await
@@ -464,12 +470,13 @@ pub async fn set_price(db: &Db, scope: &StaffScope, variant: VariantId, price: M
         return Err(CommerceError::Invalid("price must not be negative".into()));
     }
     let mut tx = db.begin_write().await?;
-    let current: Option<(String,)> = sqlx::query_as("SELECT currency FROM variants WHERE store_id = $1 AND id = $2")
-        .bind(scope.store_key())
-        .bind(variant.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (currency,) = current.ok_or(CommerceError::Store(StoreError::NotFound("variant")))?;
+    let current: Option<(String, String)> =
+        sqlx::query_as("SELECT currency, product_id FROM variants WHERE store_id = $1 AND id = $2")
+            .bind(scope.store_key())
+            .bind(variant.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (currency, product) = current.ok_or(CommerceError::Store(StoreError::NotFound("variant")))?;
     if currency != price.currency.code() {
         return Err(CommerceError::CurrencyMismatch(format!("the variant is priced in {currency}")));
     }
@@ -488,6 +495,7 @@ pub async fn set_price(db: &Db, scope: &StaffScope, variant: VariantId, price: M
             .details(serde_json::json!({"price_minor": price.minor})),
     )
     .await?;
+    events::product(&mut tx, db, scope, WebhookTopic::ProductUpdated, stored_id("product", &product)?).await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(())

@@ -281,6 +281,7 @@ pub async fn request_in_account(db: &Db, buyer: AccountId, kind: RequestKind, de
         let event = NewEvent::new("data_request.received", &target)
             .details(json!({"kind": kind_key(kind), "channel": "account", "batch": batch}));
         audit::record_store(&mut tx, db, &scope, event).await?;
+        requested_event(&mut tx, db, &scope, id, kind).await?;
         requests.push(id);
     }
     tx.commit().await?;
@@ -334,8 +335,31 @@ pub async fn log_email_request(
     let event =
         NewEvent::new("data_request.received", &target).details(json!({"kind": kind_key(kind), "channel": "email"}));
     audit::record_store(&mut tx, db, scope, event).await?;
+    requested_event(&mut tx, db, scope, id, kind).await?;
     tx.commit().await?;
     get(db, scope, id).await
+}
+
+/// `customer.data_requested` for the store's apps that hold customer data (they must answer from what they keep
+/// too): the request's id, kind and deadline only, never who asked.
+async fn requested_event(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    id: DataRequestId,
+    kind: RequestKind,
+) -> Result<()> {
+    let due = Deadline::days_after(db.now(), palisade_privacy::request::ANSWER_DAYS).at.0;
+    let data = json!({"request_id": id.to_string(), "kind": kind_key(kind), "due_at": due});
+    crate::webhooks::deliveries::emit_on(
+        conn,
+        db,
+        scope,
+        palisade_registry::names::WebhookTopic::CustomerDataRequested,
+        &data,
+    )
+    .await?;
+    Ok(())
 }
 
 /// One of the store's requests; another store's is `NotFound`.

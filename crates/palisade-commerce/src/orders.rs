@@ -12,6 +12,7 @@ use palisade_core::money::{Currency, Money};
 use palisade_core::text::Email;
 use palisade_core::time::Timestamp;
 use palisade_core::{AccountId, OrderId, VariantId};
+use palisade_registry::names::WebhookTopic;
 use palisade_store::audit::{self, NewEvent};
 use palisade_store::scope::Actor;
 use palisade_store::{Db, StaffScope, StoreError, StoreScope};
@@ -22,6 +23,7 @@ use crate::access::OrderAccess;
 use crate::error::{CommerceError, Result, stored_id};
 use crate::payments::{Card, Charge, PaymentGateway};
 use crate::policy::Policy;
+use crate::webhooks::events::{self, OrderFacts};
 use crate::{inventory, ledger};
 
 /// An order's state.
@@ -551,7 +553,8 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
             // one, so nothing is charged twice and the order does not stay unpaid with its stock held.
             Status::Placed => {
                 let declined = DeclineKeys::of(&req);
-                settle(db, gateway, scope, (placed.order.id, placed.order.total), &req.card, key, &declined).await
+                let o = &placed.order;
+                settle(db, gateway, scope, (o.id, o.number.0, o.total), &req.card, key, &declined).await
             }
             // Written by a release that kept declined attempts as cancelled orders.
             Status::Cancelled => {
@@ -657,7 +660,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     tx.commit().await?;
 
     let declined = DeclineKeys::of(&req);
-    settle(db, gateway, scope, (id, Money::new(total, currency)), &req.card, key, &declined).await
+    settle(db, gateway, scope, (id, number, Money::new(total, currency)), &req.card, key, &declined).await
 }
 
 /// What a declined attempt leaves for the `failed_attempts` feature: the caller's keyed hashes only (an unkeyed
@@ -757,7 +760,7 @@ async fn settle(
     db: &Db,
     gateway: &dyn PaymentGateway,
     scope: &StoreScope,
-    (id, total): (OrderId, Money),
+    (id, number, total): (OrderId, i64, Money),
     card: &Card,
     key: &str,
     declined: &DeclineKeys,
@@ -784,6 +787,10 @@ async fn settle(
                 record(&mut tx, db, scope, id, Some(Status::Placed), Status::Paid, &note).await?;
                 ledger::capture_on(&mut tx, db, scope, id, total).await?;
                 crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Paid, 0).await?;
+                // An order exists for apps once it is paid (a declined attempt leaves no order behind).
+                let facts = OrderFacts { id, number, status: Status::Paid.as_str(), total, refunded_minor: 0 };
+                events::order(&mut tx, db, scope, WebhookTopic::OrderCreated, facts).await?;
+                events::order(&mut tx, db, scope, WebhookTopic::OrderPaid, facts).await?;
                 tx.commit().await?;
             } else {
                 // A concurrent retry recorded the same charge first.
@@ -953,6 +960,17 @@ pub(crate) async fn move_on(
         return Err(CommerceError::ChangedMeanwhile("the order"));
     }
     record(tx, db, scope, id, Some(order.status), to, tracking_no.unwrap_or("")).await?;
+    let topic = match to {
+        Status::Shipped => Some(WebhookTopic::OrderFulfilled),
+        Status::Refunded => Some(WebhookTopic::OrderRefunded),
+        _ => None,
+    };
+    if let Some(topic) = topic {
+        // Refunded: everything still held goes back, so the whole total is refunded by now.
+        let refunded_minor = if to == Status::Refunded { order.total.minor } else { order.refunded_minor };
+        let facts = OrderFacts { id, number: order.number.0, status: to.as_str(), total: order.total, refunded_minor };
+        events::order(tx, db, scope, topic, facts).await?;
+    }
     if matches!(to, Status::Refunded | Status::Cancelled) {
         close_review_on(tx, db, scope, id).await?;
     }
@@ -1048,6 +1066,14 @@ pub async fn refund(db: &Db, scope: &StaffScope, id: OrderId, amount_minor: i64,
         // One mail per partial refund: the amount refunded so far tells them apart.
         let so_far = order.refunded_minor.saturating_add(amount_minor);
         crate::notify::queue_on(&mut tx, db, scope, id, crate::notify::OrderMail::Refunded, so_far).await?;
+        let facts = OrderFacts {
+            id,
+            number: order.number.0,
+            status: order.status.as_str(),
+            total: order.total,
+            refunded_minor: so_far,
+        };
+        events::order(&mut tx, db, scope, WebhookTopic::OrderRefunded, facts).await?;
     }
     tx.commit().await?;
     get(db, scope, id).await

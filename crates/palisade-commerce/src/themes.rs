@@ -242,6 +242,16 @@ pub async fn save(db: &Db, scope: &StaffScope, name: &str, source: &str) -> Resu
         NewEvent::new("theme.saved", &target).details(serde_json::json!({"version": next})),
     )
     .await?;
+    // A saved template is live on the next page: for apps, the theme was published.
+    let data = serde_json::json!({"template": name, "version": next});
+    crate::webhooks::deliveries::emit_on(
+        &mut tx,
+        db,
+        scope,
+        palisade_registry::names::WebhookTopic::ThemePublished,
+        &data,
+    )
+    .await?;
     palisade_store::storefront::touch(&mut tx, scope).await?;
     tx.commit().await?;
     Ok(Version {

@@ -468,12 +468,28 @@ pub async fn install(
     policy: Policy,
     delay_days: i64,
 ) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    install_on(&mut tx, db, scope, extension_id, version, policy, delay_days).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`install`] inside the caller's transaction, for an install that makes more (an app's token and webhook
+/// subscriptions are written with it, or not at all).
+pub async fn install_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    extension_id: &str,
+    version: &str,
+    policy: Policy,
+    delay_days: i64,
+) -> Result<()> {
     check_delay(delay_days)?;
     let now = db.now();
-    let mut tx = db.begin_write().await?;
-    advisories::lock_store(&mut tx, db, scope).await?;
-    let sha = release_sha(&mut tx, extension_id, version).await?.ok_or(StoreError::NotFound("release"))?;
-    advisories::refuse_affected(&mut tx, extension_id, version).await?;
+    advisories::lock_store(tx, db, scope).await?;
+    let sha = release_sha(tx, extension_id, version).await?.ok_or(StoreError::NotFound("release"))?;
+    advisories::refuse_affected(tx, extension_id, version).await?;
     let done = sqlx::query(
         "INSERT INTO store_extensions (store_id, extension_id, version, policy, delay_days, installed_at, updated_at, \
          installed_by) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (store_id, extension_id) DO NOTHING",
@@ -492,11 +508,10 @@ pub async fn install(
     }
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"version": version, "sha256": sha, "policy": policy.as_str()});
-    audit::record_store(&mut tx, db, scope, NewEvent::new("extension.installed", &target).details(details)).await?;
-    advisories::rematch_on(&mut tx, db, scope).await?;
+    audit::record_store(tx, db, scope, NewEvent::new("extension.installed", &target).details(details)).await?;
+    advisories::rematch_on(tx, db, scope).await?;
     // Its blocks show on the store's pages: cached pages are stale from now.
-    crate::storefront::touch(&mut tx, scope).await?;
-    tx.commit().await?;
+    crate::storefront::touch(tx, scope).await?;
     Ok(())
 }
 
@@ -598,10 +613,17 @@ pub async fn set_policy(
     Ok(())
 }
 
-/// Removes an installed extension. Audited (`extension.uninstalled`).
+/// Removes an installed extension and revokes its app tokens. Audited (`extension.uninstalled`).
 pub async fn uninstall(db: &Db, scope: &StaffScope, extension_id: &str) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    advisories::lock_store(&mut tx, db, scope).await?;
+    uninstall_on(&mut tx, db, scope, extension_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`uninstall`] inside the caller's transaction (an app's webhook subscriptions end with it).
+pub async fn uninstall_on(tx: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope, extension_id: &str) -> Result<()> {
+    advisories::lock_store(tx, db, scope).await?;
     let done = sqlx::query("DELETE FROM store_extensions WHERE store_id = $1 AND extension_id = $2")
         .bind(scope.store_key())
         .bind(extension_id)
@@ -611,11 +633,11 @@ pub async fn uninstall(db: &Db, scope: &StaffScope, extension_id: &str) -> Resul
         return Err(StoreError::NotFound("installed extension"));
     }
     let target = format!("extension:{extension_id}");
-    audit::record_store(&mut tx, db, scope, NewEvent::new("extension.uninstalled", &target)).await?;
+    audit::record_store(tx, db, scope, NewEvent::new("extension.uninstalled", &target)).await?;
+    crate::tokens::app::revoke_for_removal(tx, db, scope, extension_id).await?;
     // Its findings are fixed by the removal.
-    advisories::rematch_on(&mut tx, db, scope).await?;
-    crate::storefront::touch(&mut tx, scope).await?;
-    tx.commit().await?;
+    advisories::rematch_on(tx, db, scope).await?;
+    crate::storefront::touch(tx, scope).await?;
     Ok(())
 }
 

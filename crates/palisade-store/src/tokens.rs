@@ -13,6 +13,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub mod app;
+
 use crate::audit::{self, NewEvent};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
@@ -73,16 +75,30 @@ fn generate(kind: TokenKind) -> String {
     format!("{}{}", kind.prefix(), hex::encode(bytes))
 }
 
+/// What an installed app's token carries besides its scopes: which install it belongs to (its removal revokes it)
+/// and the protected customer data level the store granted (what the API shows it of buyers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppGrant {
+    pub extension_id: String,
+    /// 0: no personal data; 1: without name, address, phone or email; 2: with them.
+    pub data_level: u8,
+}
+
 /// Generates a token and stores its hash inside the caller's transaction; returns it with its description.
-async fn insert_new(tx: &mut sqlx::AnyConnection, db: &Db, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
+pub(crate) async fn insert_new(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    req: IssueToken,
+    app: Option<&AppGrant>,
+) -> Result<(TokenInfo, SecretString)> {
     let secret = generate(req.kind);
     let id = TokenId::new();
     let now = db.now();
     let shown_prefix: String = secret.chars().take(req.kind.prefix().len() + 6).collect();
     let scopes_json = serde_json::to_string(&req.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, scopes, created_at, expires_at, \
+         extension_id, data_level) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id.to_string())
     .bind(req.account_id.to_string())
@@ -93,6 +109,8 @@ async fn insert_new(tx: &mut sqlx::AnyConnection, db: &Db, req: IssueToken) -> R
     .bind(&scopes_json)
     .bind(now.0)
     .bind(req.expires_at.map(|t| t.0))
+    .bind(app.map(|a| a.extension_id.as_str()))
+    .bind(app.map(|a| i64::from(a.data_level)))
     .execute(&mut *tx)
     .await?;
     let info = TokenInfo {
@@ -112,7 +130,7 @@ async fn insert_new(tx: &mut sqlx::AnyConnection, db: &Db, req: IssueToken) -> R
 /// Issues a token, audited on the platform chain. The secret is returned once and never stored.
 pub async fn issue(db: &Db, platform: &PlatformScope, req: IssueToken) -> Result<(TokenInfo, SecretString)> {
     let mut tx = db.begin_write().await?;
-    let (info, secret) = insert_new(&mut tx, db, req).await?;
+    let (info, secret) = insert_new(&mut tx, db, req, None).await?;
     let target = format!("token:{}", info.id);
     let details = serde_json::json!({"account": info.account_id.to_string(), "name": info.name, "expires_at": info.expires_at.map(|t| t.0)});
     audit::record_platform(&mut tx, db, platform, NewEvent::new("token.issued", &target).details(details)).await?;
@@ -137,9 +155,10 @@ struct Checked {
     account_id: String,
     store_id: Option<String>,
     scopes: String,
+    app: Option<AppGrant>,
 }
 
-type TokenRow = (String, String, Option<String>, String, Option<i64>, Option<i64>, String);
+type TokenRow = (String, String, Option<String>, String, Option<i64>, Option<i64>, String, Option<String>, Option<i64>);
 
 /// The checks every token kind shares; records last use (time and IP) on success.
 async fn check_presented(
@@ -153,12 +172,14 @@ async fn check_presented(
     }
     let hash = hash_token(presented);
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT id, account_id, store_id, token_hash, expires_at, revoked_at, scopes FROM api_tokens WHERE token_hash = $1",
+        "SELECT id, account_id, store_id, token_hash, expires_at, revoked_at, scopes, extension_id, data_level \
+         FROM api_tokens WHERE token_hash = $1",
     )
     .bind(&hash)
     .fetch_optional(db.pool())
     .await?;
-    let Some((id, account_id, store_id, stored_hash, expires_at, revoked_at, scopes)) = row else {
+    let Some((id, account_id, store_id, stored_hash, expires_at, revoked_at, scopes, extension_id, data_level)) = row
+    else {
         return Ok(Err(Refusal::Unknown));
     };
     if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {
@@ -177,7 +198,12 @@ async fn check_presented(
         .bind(&id)
         .execute_write(db)
         .await?;
-    Ok(Ok(Checked { id, account_id, store_id, scopes }))
+    // An app token whose level does not read as 0–1–2 is held to 0 (no personal data): fail closed.
+    let app = extension_id.map(|extension_id| AppGrant {
+        extension_id,
+        data_level: data_level.and_then(|l| u8::try_from(l).ok()).filter(|l| *l <= 2).unwrap_or(0),
+    });
+    Ok(Ok(Checked { id, account_id, store_id, scopes, app }))
 }
 
 /// Checks an operator token and yields the operator's principal. Records last use (time and IP).
@@ -368,6 +394,8 @@ pub struct StoreToken {
     pub store_id: StoreId,
     pub created_by: AccountId,
     pub scopes: Vec<crate::permissions::Permission>,
+    /// Set when the token is an installed app's (see [`app`]).
+    pub app: Option<AppGrant>,
 }
 
 /// Checks a store token (`pal_st_…`). Records last use; the caller audits the use.
@@ -383,6 +411,7 @@ pub async fn authenticate_store(db: &Db, presented: &str, ip: Option<&str>) -> R
         store_id: store_id.parse().map_err(corrupt)?,
         created_by: checked.account_id.parse().map_err(corrupt)?,
         scopes: crate::permissions::parse_stored(&checked.scopes),
+        app: checked.app,
     }))
 }
 
@@ -404,7 +433,7 @@ pub async fn issue_store(
         expires_at,
     };
     let mut tx = db.begin_write().await?;
-    let (info, secret) = insert_new(&mut tx, db, req).await?;
+    let (info, secret) = insert_new(&mut tx, db, req, None).await?;
     let target = format!("token:{}", info.id);
     let details = serde_json::json!({"name": info.name, "scopes": info.scopes, "expires_at": expires_at.map(|t| t.0)});
     audit::record_store(&mut tx, db, scope, NewEvent::new("api_token.issued", &target).details(details)).await?;
@@ -423,14 +452,16 @@ pub struct StoreTokenListing {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
+    /// The installed app the token belongs to; `None` for a token staff created.
+    pub extension_id: Option<String>,
 }
 
-type ListingRow = (String, String, String, String, i64, Option<i64>, Option<i64>, Option<String>);
+type ListingRow = (String, String, String, String, i64, Option<i64>, Option<i64>, Option<String>, Option<String>);
 
 /// The scoped store's active tokens.
 pub async fn list_store(db: &Db, scope: &crate::scope::StoreScope) -> Result<Vec<StoreTokenListing>> {
     let rows: Vec<ListingRow> = sqlx::query_as(
-        "SELECT id, name, prefix, scopes, created_at, expires_at, last_used_at, last_used_ip FROM api_tokens \
+        "SELECT id, name, prefix, scopes, created_at, expires_at, last_used_at, last_used_ip, extension_id FROM api_tokens \
          WHERE store_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC",
     )
     .bind(scope.store_key())
@@ -448,6 +479,7 @@ pub async fn list_store(db: &Db, scope: &crate::scope::StoreScope) -> Result<Vec
             expires_at: r.5.map(Timestamp),
             last_used_at: r.6.map(Timestamp),
             last_used_ip: r.7,
+            extension_id: r.8,
         })
         .collect())
 }

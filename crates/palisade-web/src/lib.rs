@@ -10,9 +10,10 @@ mod state;
 mod templates;
 
 pub use routes::{metrics_router, router, serve_metrics};
+/// Store security scans (the Security Center's Scans tab and the weekly job).
+pub use services::apps;
 /// The platform control "card-testing protection on" (issue #20 item 9), for the runtime to register.
 pub use services::card_testing::register as register_card_testing_control;
-/// Store security scans (the Security Center's Scans tab and the weekly job).
 pub use services::compliance;
 pub use services::extensions;
 pub use services::store_scan;

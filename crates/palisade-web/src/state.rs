@@ -33,6 +33,9 @@ pub struct WebConfig {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     /// Off by default: a merchant-chosen endpoint must not make the platform reach its own network.
     pub exports_allow_private_s3: bool,
+    /// Let installed apps' webhooks go to private addresses and plain HTTP (a development machine's receiver).
+    /// Off by default: an app's URL is the publisher's choice and must not make the platform reach its network.
+    pub webhooks_allow_private: bool,
     /// The marketplace's business policy (platform fee, buyer-protection window), from the operator's
     /// configuration: every handler that moves an order's money passes it to commerce.
     pub commerce: palisade_commerce::policy::Policy,
@@ -56,6 +59,7 @@ impl Default for WebConfig {
             auto_attack_rps: crate::edge::challenge::AUTO_THRESHOLD_PER_SEC,
             auto_attack_store_rps: crate::edge::challenge::AUTO_STORE_THRESHOLD_PER_SEC,
             exports_allow_private_s3: false,
+            webhooks_allow_private: false,
             commerce: palisade_commerce::policy::Policy::default(),
             advisories_dir: None,
             core_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -118,6 +122,8 @@ pub struct Shared {
     /// Writes erasure tombstones into the backup repositories right after an erasure, so a restore into a new
     /// directory re-applies it (`palisade_backup::tombstones`); `None` leaves it to the next snapshot run.
     pub tombstone_journal: Option<Arc<palisade_backup::tombstones::Journal>>,
+    /// Seals installed apps' webhook secrets (from the master key; `None`: apps cannot be given webhooks).
+    pub webhook_keys: Option<Arc<palisade_commerce::webhooks::WebhookKeys>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -164,6 +170,7 @@ impl AppState {
             gov_records: Arc::new(palisade_commerce::verification::TestRegistry),
             document_sealer: None,
             tombstone_journal: None,
+            webhook_keys: None,
         })))
     }
 
@@ -179,6 +186,7 @@ impl AppState {
         self.shared_mut().export_sealer = Some(Arc::new(palisade_backup::store_exports::passphrase_sealer(master_key)));
         self.shared_mut().document_sealer =
             Some(Arc::new(palisade_store::seal::Sealer::new(master_key, crate::services::verification::SEAL_PURPOSE)));
+        self.shared_mut().webhook_keys = Some(Arc::new(palisade_commerce::webhooks::WebhookKeys::new(master_key)));
         self
     }
 

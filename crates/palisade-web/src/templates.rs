@@ -36,6 +36,7 @@ impl Templates {
         env.add_template("invitation.html", include_str!("../templates/invitation.html"))?;
         env.add_template("digest_unsubscribe.html", include_str!("../templates/digest_unsubscribe.html"))?;
         env.add_template("token_created.html", include_str!("../templates/token_created.html"))?;
+        env.add_template("app_credentials.html", include_str!("../templates/app_credentials.html"))?;
         env.add_template("outbox.html", include_str!("../templates/outbox.html"))?;
         env.add_template("retention.html", include_str!("../templates/retention.html"))?;
         env.add_template("admin_home.html", include_str!("../templates/admin_home.html"))?;

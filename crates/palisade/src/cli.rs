@@ -273,6 +273,10 @@ pub struct ServeArgs {
     /// Let merchants deliver exports to S3 endpoints on private addresses or plain HTTP (on-premises storage).
     #[arg(long, env = "PALISADE_EXPORTS_ALLOW_PRIVATE_S3")]
     pub exports_allow_private_s3: bool,
+    /// Let installed apps' webhooks go to private addresses and plain HTTP (a receiver on a development machine).
+    /// Never in production: an app's URL is its publisher's choice.
+    #[arg(long, env = "PALISADE_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
     /// A directory of OSV advisory files (and an optional `releases.json`, `{"latest": "X.Y.Z"}`): the console's
     /// Updates page checks the running version against it on each visit, and this node matches it against every
     /// store's installed extensions at start and hourly. No network needed. `--demo` brings its own.

@@ -85,18 +85,51 @@ pub async fn emit_on(
     topic: WebhookTopic,
     data: &serde_json::Value,
 ) -> Result<usize> {
+    let subs: Vec<SubRow> = sqlx::query_as(
+        "SELECT id, scopes FROM webhook_subscriptions WHERE store_id = $1 AND topic = $2 AND removed_at IS NULL ORDER BY id",
+    )
+    .bind(scope.store_key())
+    .bind(topic.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    queue(conn, db, scope, topic, data, &subs).await
+}
+
+/// Queues `app.uninstalled` for the removed app only (another app subscribed to the topic is not told of it),
+/// inside the removal's transaction and before its subscriptions end.
+pub async fn emit_uninstalled_on(
+    conn: &mut AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    extension: &palisade_registry::names::ExtensionId,
+) -> Result<usize> {
+    let topic = WebhookTopic::AppUninstalled;
+    let subs: Vec<SubRow> = sqlx::query_as(
+        "SELECT id, scopes FROM webhook_subscriptions WHERE store_id = $1 AND topic = $2 AND extension_id = $3 AND removed_at IS NULL ORDER BY id",
+    )
+    .bind(scope.store_key())
+    .bind(topic.as_str())
+    .bind(extension.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let data = serde_json::json!({"extension_id": extension.as_str()});
+    queue(conn, db, scope, topic, &data, &subs).await
+}
+
+/// Writes one delivery of `data` per subscription in `subs` whose scopes cover `topic`.
+async fn queue(
+    conn: &mut AnyConnection,
+    db: &Db,
+    scope: &StoreScope,
+    topic: WebhookTopic,
+    data: &serde_json::Value,
+    subs: &[SubRow],
+) -> Result<usize> {
     let data_len = serde_json::to_vec(data).map_err(|e| CommerceError::Invalid(e.to_string()))?.len();
     if data_len > MAX_DATA_BYTES {
         return Err(CommerceError::Invalid(format!("webhook data larger than {MAX_DATA_BYTES} bytes")));
     }
     let store = scope.store_id().to_string();
-    let subs: Vec<SubRow> = sqlx::query_as(
-        "SELECT id, scopes FROM webhook_subscriptions WHERE store_id = $1 AND topic = $2 AND removed_at IS NULL ORDER BY id",
-    )
-    .bind(&store)
-    .bind(topic.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
     let now = db.now();
     let mut queued = 0;
     for (sub, _) in subs.iter().filter(|(_, scopes)| topic_allowed(topic, scopes)) {
@@ -173,6 +206,7 @@ struct Due {
     next_attempt_at: i64,
     url: String,
     sealed: String,
+    /// The subscription ended (the app was removed); only its `app.uninstalled` event is still sent.
     removed: bool,
 }
 
@@ -207,6 +241,7 @@ async fn due(db: &Db, store: Option<StoreId>, limit: i64) -> Result<Vec<Due>> {
     Ok(rows
         .into_iter()
         .map(|r| Due {
+            removed: r.9.is_some() && r.3 != WebhookTopic::AppUninstalled.as_str(),
             id: r.0,
             store: r.1,
             subscription: r.2,
@@ -216,7 +251,6 @@ async fn due(db: &Db, store: Option<StoreId>, limit: i64) -> Result<Vec<Due>> {
             next_attempt_at: r.6,
             url: r.7,
             sealed: r.8,
-            removed: r.9.is_some(),
         })
         .collect())
 }

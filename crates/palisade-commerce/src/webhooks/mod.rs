@@ -13,6 +13,7 @@
 //! commerce changes (an order paid, a product updated) and must be written in the same transaction as them.
 
 pub mod deliveries;
+pub(crate) mod events;
 pub mod signature;
 pub mod subscriptions;
 

@@ -85,9 +85,11 @@ fn check(app: &AppWebhooks<'_>, policy: &OutboundPolicy) -> Result<()> {
 }
 
 /// The host part of an already checked URL (`scheme://host[:port]/…`), without credentials, path or query.
-fn url_host(url: &str) -> &str {
+#[must_use]
+pub fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?', '#']).next().unwrap_or_default()
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default()
 }
 
 /// Subscribes an installed app to its topics in one transaction, with an audit event, and returns each new
@@ -100,10 +102,24 @@ pub async fn subscribe(
     keys: &WebhookKeys,
     policy: &OutboundPolicy,
 ) -> Result<Vec<NewSubscription>> {
+    let mut tx = db.begin_write().await?;
+    let made = subscribe_on(&mut tx, db, scope, app, keys, policy).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// [`subscribe`] inside the caller's transaction (the app's install).
+pub async fn subscribe_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    app: AppWebhooks<'_>,
+    keys: &WebhookKeys,
+    policy: &OutboundPolicy,
+) -> Result<Vec<NewSubscription>> {
     check(&app, policy)?;
     let store = scope.scope().store_id();
     let now = db.now();
-    let mut tx = db.begin_write().await?;
     let mut made = Vec::new();
     let mut topics = app.topics.to_vec();
     topics.sort_by_key(|t| t.as_str());
@@ -143,20 +159,31 @@ pub async fn subscribe(
     // The host only: an app's URL may carry a token in its path or query, and the audit log is widely read.
     let host = url_host(app.url);
     let details = serde_json::json!({"topics": topics, "host": host});
-    audit::record_store(&mut tx, db, scope.scope(), NewEvent::new("webhooks.subscribed", &target).details(details))
-        .await?;
-    tx.commit().await?;
+    audit::record_store(tx, db, scope.scope(), NewEvent::new("webhooks.subscribed", &target).details(details)).await?;
     Ok(made)
 }
 
 /// Ends an app's subscriptions in this store (at uninstall) and fails its deliveries still pending, in one
 /// transaction. Returns how many subscriptions ended.
 pub async fn remove_for_extension(db: &Db, scope: &StaffScope, extension: &ExtensionId) -> Result<u64> {
+    let mut tx = db.begin_write().await?;
+    let ended = remove_for_extension_on(&mut tx, db, scope, extension).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// [`remove_for_extension`] inside the caller's transaction (the app's removal). The `app.uninstalled` delivery
+/// queued in the same transaction is kept: it is the one event a removed app still receives.
+pub async fn remove_for_extension_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    extension: &ExtensionId,
+) -> Result<u64> {
     let store = scope.scope().store_id().to_string();
     let now = db.now().0;
-    let mut tx = db.begin_write().await?;
     sqlx::query(
-        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription removed', finished_at = $1 WHERE store_id = $2 AND status = 'pending' AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE store_id = $2 AND extension_id = $3)",
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription removed', finished_at = $1 WHERE store_id = $2 AND status = 'pending' AND topic <> 'app.uninstalled' AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE store_id = $2 AND extension_id = $3)",
     )
     .bind(now)
     .bind(&store)
@@ -173,8 +200,7 @@ pub async fn remove_for_extension(db: &Db, scope: &StaffScope, extension: &Exten
     .await?
     .rows_affected();
     let target = format!("extension:{extension}");
-    audit::record_store(&mut tx, db, scope.scope(), NewEvent::new("webhooks.removed", &target)).await?;
-    tx.commit().await?;
+    audit::record_store(tx, db, scope.scope(), NewEvent::new("webhooks.removed", &target)).await?;
     Ok(ended)
 }
 

@@ -377,10 +377,17 @@ async fn topics_are_limited_to_the_granted_scopes_and_live_subscriptions() {
         deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &huge).await,
         Err(CommerceError::Invalid(_))
     ));
-    // Uninstalling ends the subscriptions and fails what was still pending.
+    // Uninstalling ends the subscriptions and fails what was still pending, except the app.uninstalled event
+    // itself (the one thing a removed app is still told).
+    sqlx::query("UPDATE webhook_subscriptions SET scopes = 'orders'").execute(t.db.pool()).await.unwrap();
+    assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::OrderPaid, &paid()).await.unwrap(), 1);
     assert_eq!(subscriptions::remove_for_extension(&t.db, &a, &app()).await.unwrap(), 2);
     let d = deliveries::list(&t.db, a.scope(), 10).await.unwrap();
-    assert!(d.iter().all(|d| d.status == DeliveryStatus::Failed), "{d:?}");
+    assert_eq!(d.len(), 2, "{d:?}");
+    for d in &d {
+        let expected = if d.topic == "app.uninstalled" { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
+        assert_eq!(d.status, expected, "{d:?}");
+    }
     assert_eq!(deliveries::emit(&t.db, a.scope(), WebhookTopic::AppUninstalled, &paid()).await.unwrap(), 0);
     assert_eq!(rx.hits(), 0);
 }
@@ -402,4 +409,78 @@ async fn two_senders_at_once_send_each_delivery_once() {
         tokio::join!(deliveries::deliver_due(&t.db, &platform, &s), deliveries::deliver_due(&t.db, &platform, &s));
     assert_eq!(one.unwrap().delivered + two.unwrap().delivered, 5);
     assert_eq!(rx.hits(), 5, "no delivery was sent twice");
+}
+
+/// The topics queued in the store so far, oldest first.
+async fn queued(db: &Db, store: &StaffScope) -> Vec<String> {
+    let mut d = deliveries::list(db, store.scope(), 100).await.unwrap();
+    d.reverse();
+    d.into_iter().map(|d| d.topic).collect()
+}
+
+/// Every change that is an event queues its topic in its own transaction, with a thin body (ids and amounts,
+/// never the buyer's email or address); a change that is refused queues nothing.
+#[tokio::test]
+async fn each_store_change_queues_its_event_and_a_refused_change_queues_none() {
+    use palisade_commerce::orders::{self, Status};
+    use palisade_commerce::payments::TestGateway;
+    use palisade_commerce::{catalog, themes};
+
+    let t = TestDb::new().await;
+    let a = super::store(&t.db, "hooks-events").await;
+    let rx = Receiver::start(200).await;
+    let granted = [Scope::Orders, Scope::Refunds, Scope::Products, Scope::CustomerData, Scope::Theme];
+    subscribe(&t.db, &a, &rx.url(), &WebhookTopic::ALL, &granted).await.unwrap();
+
+    let product = catalog::create_product(&t.db, &a, super::tea("OOL-1", 5)).await.unwrap();
+    let variant = product.variants[0].id;
+    catalog::set_price(&t.db, &a, variant, super::sgd(1900)).await.unwrap();
+    catalog::set_stock(&t.db, &a, variant, 7).await.unwrap();
+    assert_eq!(queued(&t.db, &a).await, ["product.created", "product.updated", "stock.changed"]);
+
+    let buyer = super::buyer(&t.db, "b@example.com").await;
+    let shopper = palisade_store::StoreScope::shopper(a.scope().store_id(), Some(buyer));
+    let placed =
+        orders::checkout(&t.db, &TestGateway, &shopper, super::order_request(&variant, 2, "hook-1")).await.unwrap();
+    let id = placed.order.id;
+    let policy = palisade_commerce::policy::Policy::default();
+    orders::transition(&t.db, &a, id, Status::Shipped, Some("SG123"), &policy).await.unwrap();
+    orders::refund(&t.db, &a, id, 100, "dent").await.unwrap();
+    themes::save(&t.db, &a, "theme.css", "body { color: #222; }").await.unwrap();
+    let asker = palisade_core::text::Email::parse("asker@example.com").unwrap();
+    let access = palisade_privacy::request::RequestKind::Access;
+    palisade_commerce::data_requests::log_email_request(&t.db, &a, &asker, access, "").await.unwrap();
+    let topics = queued(&t.db, &a).await;
+    assert_eq!(
+        topics[3..],
+        [
+            "order.created",
+            "order.paid",
+            "order.fulfilled",
+            "order.refunded",
+            "theme.published",
+            "customer.data_requested"
+        ],
+        "{topics:?}"
+    );
+    let bodies: Vec<(String,)> = sqlx::query_as("SELECT body FROM webhook_deliveries ORDER BY created_at, id")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    for (body,) in &bodies {
+        let personal = ["b@example.com", "Marina", "asker@example.com"];
+        assert!(!personal.iter().any(|p| body.contains(p)), "thin: {body}");
+    }
+    let refunded: serde_json::Value =
+        serde_json::from_str(&bodies.iter().find(|(b,)| b.contains("order.refunded")).unwrap().0).unwrap();
+    assert_eq!(refunded["data"]["refunded_minor"], 100);
+    assert_eq!(refunded["data"]["order_id"], id.to_string());
+
+    // Refused changes (a negative stock, a price in another currency, a ship without tracking): nothing queued.
+    let before = queued(&t.db, &a).await.len();
+    assert!(catalog::set_stock(&t.db, &a, variant, -1).await.is_err());
+    let usd = palisade_core::money::Money::new(100, palisade_core::money::Currency::parse("USD").unwrap());
+    assert!(catalog::set_price(&t.db, &a, variant, usd).await.is_err());
+    assert!(orders::transition(&t.db, &a, id, Status::Placed, None, &policy).await.is_err());
+    assert_eq!(queued(&t.db, &a).await.len(), before);
 }

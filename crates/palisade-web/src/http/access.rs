@@ -27,6 +27,11 @@ pub struct StaffAccess {
     pub membership: Membership,
     /// Set while the store requires MFA and this member has not set it up yet.
     pub mfa_grace_until: Option<Timestamp>,
+    /// Set when the request came with an installed app's token: the app's grant (which install, which customer
+    /// data level). Only the routes of [`APP_ROUTES`] answer it.
+    pub app: Option<palisade_store::tokens::AppGrant>,
+    /// The API token the request came with, if it came with one.
+    pub token_id: Option<palisade_core::TokenId>,
     api: bool,
 }
 
@@ -34,6 +39,62 @@ impl StaffAccess {
     /// Refuses with 403 unless the member holds `p`.
     pub fn require(&self, p: Permission) -> Result<(), AccessRejection> {
         if self.membership.can(p) { Ok(()) } else { Err(AccessRejection::Forbidden { api: self.api, permission: p }) }
+    }
+
+    /// The protected customer data level the caller may see: 2 (everything its permissions allow) for staff,
+    /// the grant's level for an app.
+    #[must_use]
+    pub fn data_level(&self) -> u8 {
+        self.app.as_ref().map_or(2, |a| a.data_level)
+    }
+}
+
+/// The routes an installed app's token may call, with the customer data level each needs: deny by default.
+/// Staff management, tokens, invitations, the firewall, verification and the audit log stay with people; the
+/// store's conversations and disputes carry buyers' own words and names, so they need level 2. Orders answer at
+/// every level, with the buyer's contact details left out below level 2 (see `routes::api::commerce`).
+pub const APP_ROUTES: &[(&str, u8)] = &[
+    ("/api/v1/admin/stores/{store}/products", 0),
+    ("/api/v1/admin/stores/{store}/products/{product}", 0),
+    ("/api/v1/admin/stores/{store}/products/{product}/images", 0),
+    ("/api/v1/admin/stores/{store}/products/{product}/status", 0),
+    ("/api/v1/admin/stores/{store}/variants/{variant}/price", 0),
+    ("/api/v1/admin/stores/{store}/variants/{variant}/stock", 0),
+    ("/api/v1/admin/stores/{store}/orders", 0),
+    ("/api/v1/admin/stores/{store}/orders/{order}", 0),
+    ("/api/v1/admin/stores/{store}/orders/{order}/ship", 0),
+    ("/api/v1/admin/stores/{store}/orders/{order}/deliver", 0),
+    ("/api/v1/admin/stores/{store}/orders/{order}/refund", 0),
+    ("/api/v1/admin/stores/{store}/theme", 0),
+    ("/api/v1/admin/stores/{store}/theme/{name}", 0),
+    ("/api/v1/admin/stores/{store}/settings", 0),
+    ("/api/v1/admin/stores/{store}/balance", 0),
+    ("/api/v1/admin/stores/{store}/payouts", 0),
+    ("/api/v1/admin/stores/{store}/security/controls", 0),
+    ("/api/v1/admin/stores/{store}/app-token/renew", 0),
+    ("/api/v1/admin/stores/{store}/messages", 2),
+    ("/api/v1/admin/stores/{store}/messages/{thread}", 2),
+    ("/api/v1/admin/stores/{store}/disputes", 2),
+    ("/api/v1/admin/stores/{store}/disputes/{dispute}/respond", 2),
+];
+
+/// Refuses an app's token on a route not in [`APP_ROUTES`] (403 `app_route_not_allowed`), or one needing a
+/// higher customer data level than its grant (403 `app_data_level`).
+fn app_route_allowed(parts: &Parts, grant: &palisade_store::tokens::AppGrant) -> Result<(), AccessRejection> {
+    let api = is_api_path(parts.uri.path());
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map(axum::extract::MatchedPath::as_str);
+    let refuse = |code: &'static str, message: &'static str| {
+        AccessRejection::Error(ApiError::new(StatusCode::FORBIDDEN, code, message), api)
+    };
+    match route.and_then(|r| APP_ROUTES.iter().find(|(path, _)| *path == r)) {
+        None => {
+            Err(refuse("app_route_not_allowed", "an app's token cannot be used here; this is for the store's staff"))
+        }
+        Some((_, needed)) if grant.data_level < *needed => Err(refuse(
+            "app_data_level",
+            "this app was not granted the customer data level (2: names and contact details) this needs",
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -132,7 +193,15 @@ impl FromRequestParts<AppState> for StaffAccess {
             .ok_or(AccessRejection::NotFound { api })?;
         let mfa_grace_until = mfa_gate(parts, state, &membership, signed.account.id).await?;
         allowlisted(parts, state, &membership).await?;
-        Ok(StaffAccess { account: signed.account, session: Some(signed.session), membership, mfa_grace_until, api })
+        Ok(StaffAccess {
+            account: signed.account,
+            session: Some(signed.session),
+            membership,
+            mfa_grace_until,
+            app: None,
+            token_id: None,
+            api,
+        })
     }
 }
 
@@ -242,6 +311,9 @@ async fn token_access(
     if store != token.store_id {
         return Err(AccessRejection::NotFound { api });
     }
+    if let Some(grant) = &token.app {
+        app_route_allowed(parts, grant)?;
+    }
     let membership =
         tenancy::membership_for_token(&state.db, &token).await.map_err(err)?.ok_or_else(unauthenticated)?;
     let account = tenancy::get_account(&state.db, token.created_by).await.map_err(err)?;
@@ -262,7 +334,15 @@ async fn token_access(
     .await
     .map_err(err)?;
     allowlisted(parts, state, &membership).await?;
-    Ok(StaffAccess { account, session: None, membership, mfa_grace_until, api })
+    Ok(StaffAccess {
+        account,
+        session: None,
+        membership,
+        mfa_grace_until,
+        app: token.app,
+        token_id: Some(token.id),
+        api,
+    })
 }
 
 /// Refuses the request if the store has an admin allow-list and the client's address is not on it.

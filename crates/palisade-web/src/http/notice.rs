@@ -15,6 +15,7 @@ const SAVED: &[(&str, &str)] = &[
     ("extension-installed", "Extension installed. Its release passed every check."),
     ("extension-updated", "Extension updated. The new release passed every check."),
     ("extension-policy", "Update policy saved."),
+    ("webhook-redelivered", "The webhook delivery is queued again; it is sent within a minute."),
     ("extension-removed", "Extension removed."),
     ("extension-advisory-accepted", "Advisory accepted until the date you chose. It counts as open again after that."),
     ("rule-added", "Rule added. It stays off until you enable it."),

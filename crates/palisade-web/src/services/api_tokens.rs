@@ -37,6 +37,8 @@ pub struct ApiToken {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
+    /// The installed app the token belongs to (made at its install, revoked at its removal); `None`: made by staff.
+    pub app: Option<String>,
 }
 
 impl From<StoreTokenListing> for ApiToken {
@@ -50,6 +52,7 @@ impl From<StoreTokenListing> for ApiToken {
             expires_at: t.expires_at,
             last_used_at: t.last_used_at,
             last_used_ip: t.last_used_ip,
+            app: t.extension_id,
         }
     }
 }
@@ -65,6 +68,7 @@ impl From<TokenInfo> for ApiToken {
             expires_at: t.expires_at,
             last_used_at: t.last_used_at,
             last_used_ip: None,
+            app: None,
         }
     }
 }

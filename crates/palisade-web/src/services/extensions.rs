@@ -251,7 +251,7 @@ fn missing_permissions(release: &Release, holds: &(dyn Fn(Permission) -> bool + 
 }
 
 /// Refuses (403 `extension_scope_not_held`) a release asking for a permission the member does not hold.
-fn require_held(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) -> Result<(), ApiError> {
+pub(crate) fn require_held(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) -> Result<(), ApiError> {
     let missing = missing_permissions(release, holds);
     if missing.is_empty() {
         return Ok(());
@@ -264,7 +264,7 @@ fn require_held(release: &Release, holds: &(dyn Fn(Permission) -> bool + Sync)) 
 }
 
 /// Installs `version` of `extension_id` into the member's store after [`check_release`]. The member must hold
-/// every permission the release asks for.
+/// every permission the release asks for. An app's install answers its token and webhook secrets (once).
 pub async fn install(
     state: &AppState,
     scope: &StaffScope,
@@ -273,13 +273,12 @@ pub async fn install(
     version: &str,
     policy: Policy,
     delay_days: i64,
-) -> Result<(), ApiError> {
+) -> Result<Option<super::apps::AppCredentials>, ApiError> {
     let release =
         extensions::release(&state.db, extension_id, version).await?.ok_or_else(|| ApiError::not_found("release"))?;
     require_held(&release, holds)?;
-    check_release(state, &release).await?;
-    extensions::install(&state.db, scope, extension_id, version, policy, delay_days).await?;
-    Ok(())
+    let verified = check_release(state, &release).await?;
+    super::apps::install(state, scope, &verified, policy, delay_days).await
 }
 
 /// Updates an installed extension to `to` by a person (who must hold every permission `to` asks for), after

@@ -2,6 +2,7 @@
 //! call these, and render the outcome their own way (a page or JSON).
 
 pub mod api_tokens;
+pub mod apps;
 pub mod card_testing;
 pub mod compliance;
 pub mod extensions;

@@ -77,8 +77,8 @@ async fn every_operation_declares_its_permission_and_anonymous_callers_get_what_
     let app = TestApp::start().await;
     let mut public = 0;
     for (method, path, permission) in operations(&app).await {
-        let store_level =
-            permission == "member" || palisade_store::permissions::Permission::parse(&permission).is_some();
+        let store_level = ["member", "app"].contains(&permission.as_str())
+            || palisade_store::permissions::Permission::parse(&permission).is_some();
         let known = store_level || ["public", "session", "signed-in", "operator"].contains(&permission.as_str());
         assert!(known, "{method} {path}: x-permission `{permission}` is a level or a permission key");
         assert!(!store_level || path.contains("/stores/{store}"), "{method} {path}: store permission, no store");

@@ -37,7 +37,7 @@ impl Publisher {
             .unwrap();
     }
 
-    fn sign(&self, archive: &[u8]) -> String {
+    pub(crate) fn sign(&self, archive: &[u8]) -> String {
         minisign::sign(Some(&self.keys.pk), &self.keys.sk, Cursor::new(archive), Some("test"), None)
             .unwrap()
             .into_string()

@@ -6,6 +6,7 @@ mod admin;
 mod admin_times;
 mod api_doc;
 mod api_errors;
+mod apps;
 mod backups;
 mod baseline;
 mod browser;

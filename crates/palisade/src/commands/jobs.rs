@@ -228,6 +228,30 @@ pub fn register_store_scans(h: &mut Handlers, web: Arc<std::sync::OnceLock<palis
     });
 }
 
+/// Installed apps' webhook deliveries over this node's web state (its master key seals their secrets): every
+/// minute, what is due is sent, signed, through the outbound guard.
+pub fn register_webhook_deliveries(h: &mut Handlers, web: Arc<std::sync::OnceLock<palisade_web::AppState>>) {
+    h.register(palisade_commerce::webhooks::deliveries::DELIVER_JOB, move |_ctx: JobContext| {
+        let web = Arc::clone(&web);
+        async move {
+            let Some(state) = web.get() else {
+                return Err(jobs::JobError::Failed("the web state is not ready yet".into()));
+            };
+            let run =
+                palisade_web::apps::deliver_due(state).await.map_err(|e| jobs::JobError::Failed(e.to_string()))?;
+            if run != palisade_commerce::webhooks::deliveries::RunReport::default() {
+                tracing::info!(
+                    webhooks.delivered = run.delivered,
+                    webhooks.retrying = run.retrying,
+                    webhooks.gave_up = run.gave_up,
+                    "webhook deliveries sent"
+                );
+            }
+            Ok(())
+        }
+    });
+}
+
 /// Advisories and automatic extension updates over this node's web state (the hourly
 /// [`palisade_store::extensions::AUTO_UPDATE_JOB`]): each store's installs under their policies, every update
 /// checked before it goes live.
@@ -347,6 +371,14 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
+    install_extension_schedules(db).await?;
+    jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
+        .await?;
+    Ok(())
+}
+
+/// Extension schedules: advisories and automatic updates hourly, apps' webhook deliveries every minute.
+async fn install_extension_schedules(db: &Db) -> anyhow::Result<()> {
     jobs::upsert_schedule(
         db,
         "extensions-auto-update-hourly",
@@ -355,8 +387,15 @@ pub async fn install_schedules(db: &Db) -> anyhow::Result<()> {
         serde_json::Value::Null,
     )
     .await?;
-    jobs::upsert_schedule(db, "payment-page-check", "0 */15 * * * *", PAYMENT_PAGE_CHECK, serde_json::Value::Null)
-        .await?;
+    // A retry's backoff starts at a minute.
+    jobs::upsert_schedule(
+        db,
+        "webhook-deliveries",
+        "30 * * * * *",
+        palisade_commerce::webhooks::deliveries::DELIVER_JOB,
+        serde_json::Value::Null,
+    )
+    .await?;
     Ok(())
 }
 

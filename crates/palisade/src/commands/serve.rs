@@ -141,6 +141,7 @@ fn start_jobs(
         builtin::handlers(registry, facts, Arc::clone(mailer), public_url.to_owned(), backup_jobs, policy, links);
     builtin::register_store_scans(&mut handlers, Arc::clone(web_state));
     builtin::register_extension_updates(&mut handlers, Arc::clone(web_state));
+    builtin::register_webhook_deliveries(&mut handlers, Arc::clone(web_state));
     let mut rx = stop_rx.clone();
     let db = inst.db.clone();
     tokio::spawn(async move {
@@ -202,6 +203,7 @@ fn web_config(settings: &Settings, args: &ServeArgs, public_url: &str, limits: l
         auto_attack_rps: args.auto_attack_mode_rps,
         auto_attack_store_rps: args.auto_attack_mode_store_rps,
         exports_allow_private_s3: args.exports_allow_private_s3,
+        webhooks_allow_private: args.webhooks_allow_private,
         commerce: settings.commerce,
         advisories_dir: args.advisories_dir.clone(),
         ..palisade_web::WebConfig::default()

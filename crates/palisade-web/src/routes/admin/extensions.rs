@@ -5,11 +5,14 @@
 //! goes live and audited in the store's chain.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect};
+use palisade_commerce::webhooks::deliveries;
 use palisade_core::time::Timestamp;
 use palisade_store::extensions::advisories::{self, State as FindingState};
 use palisade_store::extensions::{self, Candidate, Policy, Release, compare_versions};
 use palisade_store::permissions::Permission;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,6 +23,7 @@ use crate::http::notice;
 use crate::routes::admin::scans::AcceptForm;
 use crate::routes::admin::security_center::step_up;
 use crate::routes::admin::security_tabs::{PageResult, render};
+use crate::services::apps;
 use crate::services::extensions as service;
 use crate::state::AppState;
 
@@ -37,6 +41,7 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
     let matches = advisories::matches(&state.db).await?;
     let synced = palisade_store::settings::get(&state.db, advisories::SYNC_SETTING).await?.map(|(_, at)| at);
     let checked = advisories::last_checked(&state.db).await?;
+    let apps = AppViews::load(&state, scope).await?;
     // Why a release cannot be installed now (a serious advisory, or published after the last check), if it cannot.
     let blocked = |r: &Release| -> Option<String> {
         let serious = matches.iter().find(|m| {
@@ -79,7 +84,9 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
                            "acceptable": !f.unfixable_critical()})
                 })
                 .collect();
-            json!({"install": i, "name": name, "newer": newer, "held": held, "behind": behind, "advisories": mine})
+            let is_app = mine_is_app(&catalog, i);
+            json!({"install": i, "name": name, "newer": newer, "held": held, "behind": behind, "advisories": mine,
+                   "app": is_app.then(|| apps.of(&i.extension_id))})
         })
         .collect();
     let mut offered: Vec<&Release> = Vec::new();
@@ -103,6 +110,55 @@ pub(crate) async fn tab(State(state): State<AppState>, access: StaffAccess) -> P
                      "within_days": extensions::UPDATE_WITHIN_DAYS, "synced": synced, "history": history,
                      "max_accept": advisories::MAX_ACCEPT_DAYS, "disable_after": advisories::DISABLE_AFTER_DAYS});
     render(&state, &access, "extensions", "security_extensions.html", ctx).await
+}
+
+/// Whether the installed release is an app (it has a token and may have webhooks to show).
+fn mine_is_app(catalog: &[Release], i: &extensions::Install) -> bool {
+    catalog
+        .iter()
+        .any(|r| r.extension_id == i.extension_id && r.version == i.version && r.kinds.iter().any(|k| k == "app"))
+}
+
+/// The store's app tokens, webhook subscriptions and latest deliveries, for each installed app's panel.
+struct AppViews {
+    tokens: Vec<palisade_store::tokens::StoreTokenListing>,
+    subscriptions: Vec<palisade_commerce::webhooks::subscriptions::Subscription>,
+    deliveries: Vec<deliveries::Delivery>,
+}
+
+impl AppViews {
+    async fn load(state: &AppState, scope: &palisade_store::StaffScope) -> Result<Self, ApiError> {
+        Ok(AppViews {
+            tokens: palisade_store::tokens::list_store(&state.db, scope).await?,
+            subscriptions: palisade_commerce::webhooks::subscriptions::list(&state.db, scope).await?,
+            deliveries: deliveries::list(&state.db, scope, 200).await?,
+        })
+    }
+
+    fn of(&self, extension: &str) -> Value {
+        let tokens: Vec<_> = self.tokens.iter().filter(|t| t.extension_id.as_deref() == Some(extension)).collect();
+        let subs: Vec<_> =
+            self.subscriptions.iter().filter(|s| s.extension_id == extension && s.removed_at.is_none()).collect();
+        let ids: Vec<_> = self.subscriptions.iter().filter(|s| s.extension_id == extension).map(|s| s.id).collect();
+        let recent: Vec<&deliveries::Delivery> =
+            self.deliveries.iter().filter(|d| ids.contains(&d.subscription_id)).take(10).collect();
+        let recent: Vec<Value> = recent
+            .iter()
+            .map(|d| {
+                let status = match d.status {
+                    deliveries::DeliveryStatus::Pending => "pending",
+                    deliveries::DeliveryStatus::Delivered => "delivered",
+                    deliveries::DeliveryStatus::Failed => "failed",
+                };
+                json!({"id": d.id.to_string(), "topic": d.topic, "status": status, "attempts": d.attempts,
+                       "last_error": d.last_error, "created_at": d.created_at, "next_attempt_at": d.next_attempt_at})
+            })
+            .collect();
+        // The host only: the app's URL may carry a token in its path or query.
+        let host = subs.first().map(|s| palisade_commerce::webhooks::subscriptions::url_host(&s.url).to_owned());
+        let topics: Vec<&str> = subs.iter().map(|s| s.topic.as_str()).collect();
+        json!({"tokens": tokens, "subscriptions": topics, "host": host, "deliveries": recent})
+    }
 }
 
 #[derive(Deserialize)]
@@ -142,8 +198,70 @@ pub(crate) async fn install(
     let delay_days = delay(&form.delay_days)?;
     let holds = |p: Permission| access.membership.can(p);
     let scope = &access.membership.scope;
-    service::install(&state, scope, &holds, &form.extension, &form.version, policy, delay_days).await?;
-    Ok(Redirect::to(&back(&access, "extension-installed")).into_response())
+    match service::install(&state, scope, &holds, &form.extension, &form.version, policy, delay_days).await? {
+        None => Ok(Redirect::to(&back(&access, "extension-installed")).into_response()),
+        Some(credentials) => credentials_page(&state, &access, &credentials, Occasion::Install).await,
+    }
+}
+
+/// Why an app's credentials are shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Occasion {
+    Install,
+    NewToken,
+}
+
+/// The page that shows an app's token and webhook secrets, once (never a redirect: nothing to reload later).
+async fn credentials_page(
+    state: &AppState,
+    access: &StaffAccess,
+    c: &apps::AppCredentials,
+    occasion: Occasion,
+) -> PageResult {
+    let installed = occasion == Occasion::Install;
+    let store = palisade_store::tenancy::get_store(&state.db, &access.membership.scope).await?;
+    let (info, secret) = &c.token;
+    let webhooks: Vec<Value> = c
+        .webhooks
+        .iter()
+        .map(|w| json!({"topic": w.topic.as_str(), "id": w.id.to_string(), "secret": w.secret.expose_secret()}))
+        .collect();
+    let html = state.templates.render(
+        "app_credentials.html",
+        json!({"operator": access.account.email, "store": store, "name": c.name, "installed": installed,
+               "token": secret.expose_secret(), "info": info, "webhooks": webhooks, "data_level": c.data_level}),
+    )?;
+    let mut response = Html(html).into_response();
+    // A page holding secrets is never kept by a browser or a proxy.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Issues an installed app a fresh token (it lost the last one, or it expired); the old one stops working now.
+pub(crate) async fn reissue_token(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, extension)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    if let Some(r) = step_up(&state, &access, "security/extensions#installed") {
+        return Ok(r);
+    }
+    let holds = |p: Permission| access.membership.can(p);
+    let credentials = apps::reissue_token(&state, &access.membership.scope, &holds, &extension).await?;
+    credentials_page(&state, &access, &credentials, Occasion::NewToken).await
+}
+
+/// Staff send a failed webhook delivery again.
+pub(crate) async fn redeliver(
+    State(state): State<AppState>,
+    access: StaffAccess,
+    Path((_, delivery)): Path<(String, String)>,
+) -> PageResult {
+    access.require(Permission::SecuritySettings)?;
+    let id = delivery.parse().map_err(|_| ApiError::not_found("failed webhook delivery"))?;
+    deliveries::redeliver(&state.db, &access.membership.scope, id).await?;
+    Ok(Redirect::to(&back(&access, "webhook-redelivered")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -216,6 +334,6 @@ pub(crate) async fn remove(
     Path((_, extension)): Path<(String, String)>,
 ) -> PageResult {
     access.require(Permission::SecuritySettings)?;
-    extensions::uninstall(&state.db, &access.membership.scope, &extension).await?;
+    apps::uninstall(&state, &access.membership.scope, &extension).await?;
     Ok(Redirect::to(&back(&access, "extension-removed")).into_response())
 }

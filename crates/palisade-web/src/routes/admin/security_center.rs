@@ -76,6 +76,12 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/update", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/policy", Some(Permission::SecuritySettings)),
     ("POST", "/admin/stores/{store}/security/extensions/{extension}/remove", Some(Permission::SecuritySettings)),
+    ("POST", "/admin/stores/{store}/security/extensions/{extension}/app-token", Some(Permission::SecuritySettings)),
+    (
+        "POST",
+        "/admin/stores/{store}/security/extensions/webhooks/{delivery}/redeliver",
+        Some(Permission::SecuritySettings),
+    ),
     (
         "POST",
         "/admin/stores/{store}/security/extensions/{extension}/advisories/{advisory}/accept",
@@ -133,6 +139,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/stores/{store}/security/extensions/{extension}/update", post(extensions::update))
         .route("/admin/stores/{store}/security/extensions/{extension}/policy", post(extensions::set_policy))
         .route("/admin/stores/{store}/security/extensions/{extension}/remove", post(extensions::remove))
+        .route("/admin/stores/{store}/security/extensions/{extension}/app-token", post(extensions::reissue_token))
+        .route("/admin/stores/{store}/security/extensions/webhooks/{delivery}/redeliver", post(extensions::redeliver))
         .route(
             "/admin/stores/{store}/security/extensions/{extension}/advisories/{advisory}/accept",
             post(extensions::accept),

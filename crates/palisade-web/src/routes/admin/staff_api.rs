@@ -36,6 +36,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_invitation))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(renew_app_token))
 }
 
 impl From<Refusal> for ApiErr {
@@ -270,4 +271,37 @@ async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     api_tokens::revoke(&state, &access, token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/stores/{store}/app-token/renew",
+    tag = "staff",
+    summary = "An installed app renews its token with it: a new secret for 30 days, the presented one revoked now",
+    responses(
+        (status = 201, description = "the new token and its secret, shown once", body = CreatedToken),
+        (status = 403, description = "not an app's token"),
+        (status = 409, description = "this token was already renewed or revoked"),
+    ),
+    extensions(("x-permission" = json!("app")))
+)]
+async fn renew_app_token(State(state): State<AppState>, access: StaffAccess) -> ApiResult<Response> {
+    let (Some(id), Some(app)) = (access.token_id, access.app.as_ref()) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_an_app_token",
+            "only an installed app renews its token, with that token; staff make tokens in the Security Center",
+        )
+        .into());
+    };
+    let presented = palisade_store::tokens::app::Presented {
+        id,
+        store_id: access.membership.scope.store_id(),
+        acts_for: access.account.id,
+        app: Some(app),
+    };
+    let (info, secret) = palisade_store::tokens::app::renew(&state.db, presented).await.map_err(ApiError::from)?;
+    let mut res = (StatusCode::CREATED, Json(api_tokens::created(info.into(), &secret))).into_response();
+    res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(res)
 }

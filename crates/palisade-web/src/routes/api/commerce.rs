@@ -500,11 +500,30 @@ async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q
     need(&access, Permission::Orders)?;
     let status = query::order_status(q.status.as_deref())?;
     let (_, offset) = query::page(q.page, 50)?;
-    ok(orders::list(&state.db, scope(&access), status, 50, offset).await?)
+    let list = orders::list(&state.db, scope(&access), status, 50, offset).await?;
+    let level = access.data_level();
+    ok(list.iter().map(|o| order_view(o, level)).collect::<Result<Vec<_>, _>>()?)
 }
 
-async fn order_json(state: &AppState, scope: &StaffScope, id: OrderId) -> ApiResult {
-    let o = orders::get(&state.db, scope, id).await?;
+/// An order as the caller may see it: an app below customer data level 2 gets no email address or shipping
+/// address, and at level 0 not even which buyer account placed it (protected customer data, as Shopify's levels).
+fn order_view(order: &orders::Order, level: u8) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(order).map_err(|_| ApiError::internal())?;
+    if let Some(fields) = v.as_object_mut() {
+        if level < 2 {
+            fields.remove("buyer_email");
+            fields.remove("address");
+        }
+        if level < 1 {
+            fields.remove("buyer_id");
+        }
+    }
+    Ok(v)
+}
+
+async fn order_json(state: &AppState, access: &StaffAccess, id: OrderId) -> ApiResult {
+    let scope = scope(access);
+    let o = order_view(&orders::get(&state.db, scope, id).await?, access.data_level())?;
     let items = orders::items(&state.db, scope, id).await?;
     let events = orders::events(&state.db, scope, id).await?;
     let held = ledger::escrow_balance(&state.db, scope, id).await?;
@@ -525,7 +544,7 @@ async fn get_order(
     IdPath((_, id)): IdPath<(String, OrderId)>,
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
-    order_json(&state, scope(&access), id).await
+    order_json(&state, &access, id).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -552,7 +571,7 @@ async fn ship(
     let Body(b) = body?;
     orders::transition(&state.db, scope(&access), id, Status::Shipped, Some(&b.tracking_no), &state.config.commerce)
         .await?;
-    order_json(&state, scope(&access), id).await
+    order_json(&state, &access, id).await
 }
 
 #[utoipa::path(
@@ -570,7 +589,7 @@ async fn deliver(
 ) -> ApiResult {
     need(&access, Permission::Orders)?;
     orders::transition(&state.db, scope(&access), id, Status::Delivered, None, &state.config.commerce).await?;
-    order_json(&state, scope(&access), id).await
+    order_json(&state, &access, id).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -598,7 +617,7 @@ async fn refund(
     need(&access, Permission::Refunds)?;
     let Body(b) = body?;
     orders::refund(&state.db, scope(&access), id, b.amount_minor, &b.note).await?;
-    order_json(&state, scope(&access), id).await
+    order_json(&state, &access, id).await
 }
 
 #[utoipa::path(
