@@ -78,15 +78,30 @@ pub const APP_ROUTES: &[(&str, u8)] = &[
     ("/api/v1/admin/stores/{store}/disputes/{dispute}/respond", 2),
 ];
 
+/// Whether `path` is an instance of the route `template`: the same segments, each `{name}` standing for one
+/// non-empty segment.
+fn route_matches(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(want), Some(got)) if want.starts_with('{') && want.ends_with('}') && !got.is_empty() => {}
+            (Some(want), Some(got)) if want == got => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Refuses an app's token on a route not in [`APP_ROUTES`] (403 `app_route_not_allowed`), or one needing a
 /// higher customer data level than its grant (403 `app_data_level`).
 fn app_route_allowed(parts: &Parts, grant: &palisade_store::tokens::AppGrant) -> Result<(), AccessRejection> {
     let api = is_api_path(parts.uri.path());
-    let route = parts.extensions.get::<axum::extract::MatchedPath>().map(axum::extract::MatchedPath::as_str);
+    // The path itself, not the router's match: the upload gate asks before routing.
+    let path = parts.uri.path();
     let refuse = |code: &'static str, message: &'static str| {
         AccessRejection::Error(ApiError::new(StatusCode::FORBIDDEN, code, message), api)
     };
-    match route.and_then(|r| APP_ROUTES.iter().find(|(path, _)| *path == r)) {
+    match APP_ROUTES.iter().find(|(template, _)| route_matches(template, path)) {
         None => {
             Err(refuse("app_route_not_allowed", "an app's token cannot be used here; this is for the store's staff"))
         }
@@ -369,4 +384,25 @@ async fn allowlisted(parts: &Parts, state: &AppState, membership: &Membership) -
     let ip = crate::http::client::ClientAddr::of(state, parts).0;
     let allowed = ip.is_some_and(|ip| nets.iter().any(|net| net.contains(&ip)));
     if allowed { Ok(()) } else { Err(AccessRejection::AddressNotAllowed { api }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_matches;
+
+    #[test]
+    fn an_app_route_matches_its_own_instances_only() {
+        let t = "/api/v1/admin/stores/{store}/products/{product}/images";
+        assert!(route_matches(t, "/api/v1/admin/stores/s1/products/p1/images"));
+        for other in [
+            "/api/v1/admin/stores/s1/products/p1",
+            "/api/v1/admin/stores/s1/products/p1/images/x",
+            "/api/v1/admin/stores//products/p1/images",
+            "/api/v1/admin/stores/s1/tokens/p1/images",
+            "/admin/stores/s1/products/p1/images",
+            "/api/v1/admin/stores/s1/products/p1/images/",
+        ] {
+            assert!(!route_matches(t, other), "{other}");
+        }
+    }
 }
