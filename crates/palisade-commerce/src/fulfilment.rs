@@ -118,6 +118,15 @@ async fn ship_on(
     if shipment.notify() == Notify::Buyer {
         crate::notify::queue_on(tx, db, scope, id, crate::notify::OrderMail::Shipped, 0).await?;
     }
+    let facts = crate::webhooks::events::OrderFacts {
+        id,
+        number: order.number.0,
+        status: Status::Shipped.as_str(),
+        total: order.total,
+        refunded_minor: order.refunded_minor,
+    };
+    let topic = palisade_registry::names::WebhookTopic::OrderFulfilled;
+    crate::webhooks::events::order(tx, db, scope, topic, facts).await?;
     Ok(())
 }
 

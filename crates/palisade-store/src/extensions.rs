@@ -552,6 +552,8 @@ pub async fn update(
     let target = format!("extension:{extension_id}");
     let details = serde_json::json!({"from": from, "to": to, "sha256": sha, "automatic": by == UpdatedBy::Policy});
     audit::record_store(&mut tx, db, scope, NewEvent::new("extension.updated", &target).details(details)).await?;
+    // An app's token keeps no more than the new release asks for.
+    crate::tokens::app::narrow_to_release_on(&mut tx, db, scope, extension_id, to).await?;
     // The new version's findings (the old one's fixed; a disabled install enabled if no critical one remains).
     advisories::rematch_on(&mut tx, db, scope).await?;
     crate::storefront::touch(&mut tx, scope).await?;

@@ -147,6 +147,8 @@ pub enum Refusal {
     Expired,
     AccountDisabled,
     NotAnOperator,
+    /// An app's token whose install is gone or disabled by the platform.
+    AppNotRunning,
 }
 
 /// A presented token that exists, matches, and is neither revoked nor expired.
@@ -405,6 +407,11 @@ pub async fn authenticate_store(db: &Db, presented: &str, ip: Option<&str>) -> R
         Err(r) => return Ok(Err(r)),
     };
     let Some(store_id) = checked.store_id else { return Ok(Err(Refusal::Unknown)) };
+    if let Some(app) = &checked.app
+        && !app::running(db.pool(), &store_id, &app.extension_id).await?
+    {
+        return Ok(Err(Refusal::AppNotRunning));
+    }
     let corrupt = |e: palisade_core::ids::InvalidId| StoreError::Corrupt(e.to_string());
     Ok(Ok(StoreToken {
         id: checked.id.parse().map_err(corrupt)?,

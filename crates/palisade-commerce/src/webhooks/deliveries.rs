@@ -74,7 +74,8 @@ pub struct Delivery {
 
 type SubRow = (String, String);
 
-/// Queues `topic` with `data` for every live subscription of this store to it whose granted scopes cover it,
+/// Queues `topic` with `data` for every live subscription of this store to it whose granted scopes cover it (an app
+/// the platform disabled over an advisory is left out; its queued deliveries wait, unsent, until it runs again),
 /// inside the caller's transaction (the event commits or rolls back with its change). Returns how many
 /// deliveries were queued. The body each subscriber receives is
 /// `{"id", "topic", "store_id", "created_at", "data"}`, fixed now and signed at each attempt.
@@ -86,7 +87,7 @@ pub async fn emit_on(
     data: &serde_json::Value,
 ) -> Result<usize> {
     let subs: Vec<SubRow> = sqlx::query_as(
-        "SELECT id, scopes FROM webhook_subscriptions WHERE store_id = $1 AND topic = $2 AND removed_at IS NULL ORDER BY id",
+        "SELECT id, scopes FROM webhook_subscriptions w WHERE store_id = $1 AND topic = $2 AND removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM store_extensions e WHERE e.store_id = w.store_id AND e.extension_id = w.extension_id AND e.disabled_at IS NOT NULL) ORDER BY id",
     )
     .bind(scope.store_key())
     .bind(topic.as_str())
@@ -215,7 +216,7 @@ type DueRow = (String, String, String, String, String, i64, i64, String, String,
 /// The due-deliveries query (a macro so each variant is one literal string).
 macro_rules! due_select {
     () => {
-        "SELECT d.id, d.store_id, d.subscription_id, d.topic, d.body, d.attempts, d.next_attempt_at, s.url, s.secret_sealed, s.removed_at FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.store_id = d.store_id WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
+        "SELECT d.id, d.store_id, d.subscription_id, d.topic, d.body, d.attempts, d.next_attempt_at, s.url, s.secret_sealed, s.removed_at FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.store_id = d.store_id WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM store_extensions e WHERE e.store_id = s.store_id AND e.extension_id = s.extension_id AND e.disabled_at IS NOT NULL)"
     };
 }
 

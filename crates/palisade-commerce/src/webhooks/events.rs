@@ -54,7 +54,8 @@ pub(crate) async fn product(
     Ok(())
 }
 
-/// `stock.changed` for these variants (a stock take, or an order taking or giving back stock).
+/// `stock.changed` for these variants (a stock take). Orders taking stock are `order.paid` events; an app keeping
+/// stock elsewhere reads the order's items.
 pub(crate) async fn stock(conn: &mut AnyConnection, db: &Db, scope: &StoreScope, variants: &[VariantId]) -> Result<()> {
     let ids: Vec<String> = variants.iter().map(ToString::to_string).collect();
     emit_on(conn, db, scope, WebhookTopic::StockChanged, &serde_json::json!({"variant_ids": ids})).await?;

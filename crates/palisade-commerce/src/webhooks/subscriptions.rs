@@ -125,6 +125,34 @@ pub async fn subscribe_on(
     topics.sort_by_key(|t| t.as_str());
     topics.dedup();
     for topic in topics {
+        // An app installed again gets the row its last removal ended back, with a new secret (the old deliveries
+        // keep pointing at it; its old secret opens nothing any more).
+        let ended: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM webhook_subscriptions WHERE store_id = $1 AND extension_id = $2 AND topic = $3 AND url = $4 AND removed_at IS NOT NULL",
+        )
+        .bind(store.to_string())
+        .bind(app.extension.as_str())
+        .bind(topic.as_str())
+        .bind(app.url)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((ended,)) = ended {
+            let id: WebhookSubscriptionId = stored_id("webhook subscription", &ended)?;
+            let secret = new_secret();
+            let sealed = keys.sealer().seal(secret.expose_secret().as_bytes(), &seal_context(store, id));
+            sqlx::query(
+                "UPDATE webhook_subscriptions SET scopes = $1, secret_sealed = $2, created_at = $3, removed_at = NULL WHERE id = $4 AND store_id = $5",
+            )
+            .bind(scopes_text(app.granted))
+            .bind(sealed)
+            .bind(now.0)
+            .bind(id.to_string())
+            .bind(store.to_string())
+            .execute(&mut *tx)
+            .await?;
+            made.push(NewSubscription { id, topic, secret });
+            continue;
+        }
         let id = WebhookSubscriptionId::new();
         let secret = new_secret();
         let sealed = keys.sealer().seal(secret.expose_secret().as_bytes(), &seal_context(store, id));
@@ -160,6 +188,47 @@ pub async fn subscribe_on(
     let host = url_host(app.url);
     let details = serde_json::json!({"topics": topics, "host": host});
     audit::record_store(tx, db, scope.scope(), NewEvent::new("webhooks.subscribed", &target).details(details)).await?;
+    Ok(made)
+}
+
+/// Gives every live subscription of the app a new secret inside the caller's transaction (staff issuing the app
+/// new credentials: a leaked secret stops verifying at once). Audited (`webhooks.secrets_rotated`). Returns the
+/// new secrets, to show once.
+pub async fn rotate_secrets_on(
+    tx: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    extension: &ExtensionId,
+    keys: &WebhookKeys,
+) -> Result<Vec<NewSubscription>> {
+    let store = scope.scope().store_id();
+    let live: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, topic FROM webhook_subscriptions WHERE store_id = $1 AND extension_id = $2 AND removed_at IS NULL ORDER BY topic",
+    )
+    .bind(store.to_string())
+    .bind(extension.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut made = Vec::with_capacity(live.len());
+    for (id, topic) in live {
+        let id: WebhookSubscriptionId = stored_id("webhook subscription", &id)?;
+        let Some(topic) = WebhookTopic::parse(&topic) else { continue };
+        let secret = new_secret();
+        let sealed = keys.sealer().seal(secret.expose_secret().as_bytes(), &seal_context(store, id));
+        sqlx::query("UPDATE webhook_subscriptions SET secret_sealed = $1 WHERE id = $2 AND store_id = $3")
+            .bind(sealed)
+            .bind(id.to_string())
+            .bind(store.to_string())
+            .execute(&mut *tx)
+            .await?;
+        made.push(NewSubscription { id, topic, secret });
+    }
+    if !made.is_empty() {
+        let target = format!("extension:{extension}");
+        let details = serde_json::json!({"subscriptions": made.len()});
+        audit::record_store(tx, db, scope.scope(), NewEvent::new("webhooks.secrets_rotated", &target).details(details))
+            .await?;
+    }
     Ok(made)
 }
 

@@ -49,33 +49,35 @@ impl StaffAccess {
     }
 }
 
-/// The routes an installed app's token may call, with the customer data level each needs: deny by default.
-/// Staff management, tokens, invitations, the firewall, verification and the audit log stay with people; the
-/// store's conversations and disputes carry buyers' own words and names, so they need level 2. Orders answer at
-/// every level, with the buyer's contact details left out below level 2 (see `routes::api::commerce`).
-pub const APP_ROUTES: &[(&str, u8)] = &[
-    ("/api/v1/admin/stores/{store}/products", 0),
-    ("/api/v1/admin/stores/{store}/products/{product}", 0),
-    ("/api/v1/admin/stores/{store}/products/{product}/images", 0),
-    ("/api/v1/admin/stores/{store}/products/{product}/status", 0),
-    ("/api/v1/admin/stores/{store}/variants/{variant}/price", 0),
-    ("/api/v1/admin/stores/{store}/variants/{variant}/stock", 0),
-    ("/api/v1/admin/stores/{store}/orders", 0),
-    ("/api/v1/admin/stores/{store}/orders/{order}", 0),
-    ("/api/v1/admin/stores/{store}/orders/{order}/ship", 0),
-    ("/api/v1/admin/stores/{store}/orders/{order}/deliver", 0),
-    ("/api/v1/admin/stores/{store}/orders/{order}/refund", 0),
-    ("/api/v1/admin/stores/{store}/theme", 0),
-    ("/api/v1/admin/stores/{store}/theme/{name}", 0),
-    ("/api/v1/admin/stores/{store}/settings", 0),
-    ("/api/v1/admin/stores/{store}/balance", 0),
-    ("/api/v1/admin/stores/{store}/payouts", 0),
-    ("/api/v1/admin/stores/{store}/security/controls", 0),
-    ("/api/v1/admin/stores/{store}/app-token/renew", 0),
-    ("/api/v1/admin/stores/{store}/messages", 2),
-    ("/api/v1/admin/stores/{store}/messages/{thread}", 2),
-    ("/api/v1/admin/stores/{store}/disputes", 2),
-    ("/api/v1/admin/stores/{store}/disputes/{dispute}/respond", 2),
+/// The routes an installed app's token may call (method, route, the customer data level it needs): deny by
+/// default, method included. Staff management, tokens, invitations, the firewall, verification, security controls
+/// (they name staff members), store settings changes and the audit log stay with people; the store's
+/// conversations and disputes carry buyers' own words and names, so they need level 2. Orders answer at every
+/// level, reduced to what the level allows (see `routes::api::commerce`).
+pub const APP_ROUTES: &[(&str, &str, u8)] = &[
+    ("GET", "/api/v1/admin/stores/{store}/products", 0),
+    ("POST", "/api/v1/admin/stores/{store}/products", 0),
+    ("GET", "/api/v1/admin/stores/{store}/products/{product}", 0),
+    ("POST", "/api/v1/admin/stores/{store}/products/{product}/status", 0),
+    ("POST", "/api/v1/admin/stores/{store}/products/{product}/images", 0),
+    ("PUT", "/api/v1/admin/stores/{store}/variants/{variant}/stock", 0),
+    ("PUT", "/api/v1/admin/stores/{store}/variants/{variant}/price", 0),
+    ("GET", "/api/v1/admin/stores/{store}/orders", 0),
+    ("GET", "/api/v1/admin/stores/{store}/orders/{order}", 0),
+    ("POST", "/api/v1/admin/stores/{store}/orders/{order}/ship", 0),
+    ("POST", "/api/v1/admin/stores/{store}/orders/{order}/deliver", 0),
+    ("POST", "/api/v1/admin/stores/{store}/orders/{order}/refund", 0),
+    ("GET", "/api/v1/admin/stores/{store}/theme", 0),
+    ("PUT", "/api/v1/admin/stores/{store}/theme/{name}", 0),
+    ("GET", "/api/v1/admin/stores/{store}/settings", 0),
+    ("GET", "/api/v1/admin/stores/{store}/balance", 0),
+    ("GET", "/api/v1/admin/stores/{store}/payouts", 0),
+    ("POST", "/api/v1/admin/stores/{store}/app-token/renew", 0),
+    ("GET", "/api/v1/admin/stores/{store}/messages", 2),
+    ("GET", "/api/v1/admin/stores/{store}/messages/{thread}", 2),
+    ("POST", "/api/v1/admin/stores/{store}/messages/{thread}", 2),
+    ("GET", "/api/v1/admin/stores/{store}/disputes", 2),
+    ("POST", "/api/v1/admin/stores/{store}/disputes/{dispute}/respond", 2),
 ];
 
 /// Whether `path` is an instance of the route `template`: the same segments, each `{name}` standing for one
@@ -101,11 +103,12 @@ fn app_route_allowed(parts: &Parts, grant: &palisade_store::tokens::AppGrant) ->
     let refuse = |code: &'static str, message: &'static str| {
         AccessRejection::Error(ApiError::new(StatusCode::FORBIDDEN, code, message), api)
     };
-    match APP_ROUTES.iter().find(|(template, _)| route_matches(template, path)) {
+    let method = parts.method.as_str();
+    match APP_ROUTES.iter().find(|(m, template, _)| *m == method && route_matches(template, path)) {
         None => {
             Err(refuse("app_route_not_allowed", "an app's token cannot be used here; this is for the store's staff"))
         }
-        Some((_, needed)) if grant.data_level < *needed => Err(refuse(
+        Some((_, _, needed)) if grant.data_level < *needed => Err(refuse(
             "app_data_level",
             "this app was not granted the customer data level (2: names and contact details) this needs",
         )),

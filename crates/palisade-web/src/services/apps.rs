@@ -123,8 +123,9 @@ pub(crate) async fn uninstall(state: &AppState, scope: &StaffScope, extension_id
     Ok(())
 }
 
-/// Issues an installed app a fresh token (the old one stops working), acting for the member who asks, who must
-/// hold every permission the installed release asks for.
+/// Issues an installed app new credentials: a fresh token (the old one stops working) acting for the member who
+/// asks, who must hold every permission the installed release asks for, and a new secret for each webhook
+/// subscription (a leaked one stops verifying). One transaction.
 pub(crate) async fn reissue_token(
     state: &AppState,
     scope: &StaffScope,
@@ -151,10 +152,59 @@ pub(crate) async fn reissue_token(
         data_level: manifest.customer_data.number(),
         acts_for: person(scope)?,
     };
-    let token = app_tokens::reissue(&state.db, scope, &token).await?;
+    let db = &state.db;
+    let mut tx = db.begin_write().await?;
+    let token = app_tokens::reissue_on(&mut tx, db, scope, &token).await?;
+    let webhooks = match state.webhook_keys.as_deref() {
+        Some(keys) => subscriptions::rotate_secrets_on(&mut tx, db, scope, &manifest.id, keys).await?,
+        None => Vec::new(),
+    };
+    tx.commit().await.map_err(palisade_store::StoreError::from)?;
     let data_level = manifest.customer_data.number();
     let name = manifest.name.clone();
-    Ok(AppCredentials { extension_id: extension_id.to_owned(), name, token, data_level, webhooks: Vec::new() })
+    Ok(AppCredentials { extension_id: extension_id.to_owned(), name, token, data_level, webhooks })
+}
+
+/// Where a release's webhooks go and which events they carry (empty for a release without any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub extension_id: String,
+    pub url: Option<String>,
+    pub topics: Vec<String>,
+}
+
+impl Hooks {
+    /// The verified release's webhooks, as its manifest declares them.
+    #[must_use]
+    pub fn of(verified: &VerifiedRelease) -> Hooks {
+        let m = &verified.package().manifest;
+        let url = m.content.app.as_ref().and_then(|a| a.webhook_url.as_ref()).map(|u| u.as_str().to_owned());
+        let mut topics: Vec<String> =
+            if url.is_some() { m.webhooks.iter().map(|t| t.as_str().to_owned()).collect() } else { Vec::new() };
+        topics.sort();
+        Hooks { extension_id: m.id.as_str().to_owned(), url, topics }
+    }
+}
+
+/// Whether the store's live subscriptions for the app are exactly `hooks` (same URL, same events): an update
+/// that changes them is not made without a person, since new secrets would have to reach the app.
+pub(crate) async fn webhooks_unchanged(
+    db: &palisade_store::Db,
+    scope: &StaffScope,
+    hooks: &Hooks,
+) -> Result<bool, palisade_store::StoreError> {
+    let live = subscriptions::list(db, scope).await.map_err(|e| match e {
+        palisade_commerce::error::CommerceError::Store(e) => e,
+        other => palisade_store::StoreError::Corrupt(format!("webhook subscriptions: {other}")),
+    })?;
+    let mine: Vec<_> = live.iter().filter(|s| s.extension_id == hooks.extension_id && s.removed_at.is_none()).collect();
+    let mut topics: Vec<String> = mine.iter().map(|s| s.topic.clone()).collect();
+    topics.sort();
+    let urls_match = match &hooks.url {
+        Some(url) => mine.iter().all(|s| &s.url == url),
+        None => mine.is_empty(),
+    };
+    Ok(urls_match && topics == hooks.topics)
 }
 
 /// Sends every store's due webhook deliveries (the job). Without a master key there is nothing that can sign.

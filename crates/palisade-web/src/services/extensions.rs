@@ -297,7 +297,14 @@ pub async fn update_by_hand(
     let release =
         extensions::release(&state.db, extension_id, to).await?.ok_or_else(|| ApiError::not_found("release"))?;
     require_held(&release, holds)?;
-    check_release(state, &release).await?;
+    let verified = check_release(state, &release).await?;
+    if !super::apps::webhooks_unchanged(&state.db, scope, &super::apps::Hooks::of(&verified)).await? {
+        return Err(refused(
+            "app_webhooks_changed",
+            "this release sends its webhooks elsewhere or subscribes to other events: remove the app and install \
+             it again, so that you see (and pass on) its new webhook secrets",
+        ));
+    }
     extensions::update(&state.db, scope, extension_id, &install.version, to, UpdatedBy::Hand).await?;
     Ok(())
 }
@@ -467,7 +474,7 @@ pub async fn auto_update_all(state: &AppState) -> Result<AutoUpdateRun, palisade
 
 /// Each release's check result within one run: a release installed in many stores is downloaded, verified and
 /// trial-run once, not once per store.
-type Checked = std::collections::HashMap<(String, String), Result<(), String>>;
+type Checked = std::collections::HashMap<(String, String), Result<super::apps::Hooks, String>>;
 
 /// The releases (extension id, version) an advisory affects, as the last sync matched them.
 type Affected = std::collections::HashSet<(String, String)>;
@@ -515,12 +522,20 @@ async fn auto_update_one(
             if let Some(known) = checked.get(&key) {
                 known.clone()
             } else {
-                let result = check_release(state, target).await.map(|_| ()).map_err(|e| e.message);
+                let result =
+                    check_release(state, target).await.map(|v| super::apps::Hooks::of(&v)).map_err(|e| e.message);
                 checked.insert(key, result.clone());
                 result
             }
         }
         _ => Err("the new release asks for more access or comes from another publisher; update it by hand".to_owned()),
+    };
+    // An app whose webhooks change needs a person: the new secrets are shown to whoever reinstalls it.
+    let outcome = match outcome {
+        Ok(hooks) if !super::apps::webhooks_unchanged(&state.db, scope, &hooks).await? => {
+            Err("the new release changes the app's webhooks; remove and install it again".to_owned())
+        }
+        other => other.map(|_| ()),
     };
     match outcome {
         Ok(()) => {

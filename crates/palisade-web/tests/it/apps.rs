@@ -24,9 +24,9 @@ const SHEETS: &str = "com.example.sheets";
 const AUDIT: &str = "com.example.audit-trail";
 
 /// An app release: `scopes` and `webhooks` are TOML array bodies.
-fn app_package(publisher: &str, id: &str, scopes: &str, level: u8, webhooks: &str) -> Vec<u8> {
+fn app_package(publisher: &str, id: &str, version: &str, scopes: &str, level: u8, webhooks: &str) -> Vec<u8> {
     let manifest = format!(
-        "manifest_version = 1\nid = \"{id}\"\nname = \"Sheets sync\"\npublisher = \"{publisher}\"\nversion = \"1.0.0\"\n\
+        "manifest_version = 1\nid = \"{id}\"\nname = \"Sheets sync\"\npublisher = \"{publisher}\"\nversion = \"{version}\"\n\
          palisade = \">=0.1\"\nscopes = [{scopes}]\ncustomer_data_level = {level}\nwebhooks = [{webhooks}]\n\n\
          [app]\nredirect_urls = [\"https://sheets.example.com/callback\"]\nwebhook_url = \"https://sheets.example.com/hooks?key=abc\"\n"
     );
@@ -34,7 +34,19 @@ fn app_package(publisher: &str, id: &str, scopes: &str, level: u8, webhooks: &st
 }
 
 async fn publish_app(app: &TestApp, p: &Publisher, id: &str, scopes: &str, level: u8, webhooks: &str) {
-    let archive = app_package(p.handle, id, scopes, level, webhooks);
+    publish_app_version(app, p, id, "1.0.0", scopes, level, webhooks).await;
+}
+
+async fn publish_app_version(
+    app: &TestApp,
+    p: &Publisher,
+    id: &str,
+    version: &str,
+    scopes: &str,
+    level: u8,
+    webhooks: &str,
+) {
+    let archive = app_package(p.handle, id, version, scopes, level, webhooks);
     let platform = PlatformScope::system("test");
     palisade_web::extensions::publish(&app.db.db, &app.objects, &platform, p.handle, &archive, &p.sign(&archive))
         .await
@@ -146,11 +158,17 @@ async fn assert_routes_limited(app: &TestApp, store: &str, token: &str) {
     assert_ne!(upload.status(), StatusCode::FORBIDDEN, "{:?}", upload.text().await);
     let products = format!("/api/v1/admin/stores/{}/products", store);
     assert_eq!(api(app, token, reqwest::Method::GET, &products).await.status(), StatusCode::OK);
-    for staff_only in ["tokens", "staff", "invitations", "firewall", "verification"] {
+    for staff_only in ["tokens", "staff", "invitations", "firewall", "verification", "security/controls"] {
         let res = api(app, token, reqwest::Method::GET, &format!("/api/v1/admin/stores/{}/{staff_only}", store)).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{staff_only}");
         assert_eq!(code_of(&res.json().await.unwrap()), "app_route_not_allowed", "{staff_only}");
     }
+    // The method counts: reading the settings is allowed, changing them is not.
+    let settings = format!("/api/v1/admin/stores/{store}/settings");
+    let read = api(app, token, reqwest::Method::GET, &settings).await.json::<Value>().await.unwrap();
+    assert_ne!(code_of(&read), "app_route_not_allowed", "{read}");
+    let put = app.client.put(app.url(&settings)).bearer_auth(token).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(code_of(&put.json().await.unwrap()), "app_route_not_allowed");
     let html = api(app, token, reqwest::Method::GET, &format!("/admin/stores/{}/security", store)).await;
     assert_eq!(html.status(), StatusCode::FORBIDDEN, "the admin pages are for people");
     let messages = api(app, token, reqwest::Method::GET, &format!("/api/v1/admin/stores/{}/messages", store)).await;
@@ -209,7 +227,7 @@ async fn assert_orders_without_contact(app: &TestApp, store: &str, token: &str) 
     let orders: Value = orders.json().await.unwrap();
     let first = &orders[0];
     assert!(first["number"].is_number(), "{orders}");
-    for hidden in ["buyer_email", "address", "buyer_id"] {
+    for hidden in ["buyer_email", "address", "buyer_id", "card_last4", "card_brand", "tracking_no", "carrier"] {
         assert!(first.get(hidden).is_none(), "{hidden} hidden from a level-0 app: {first}");
     }
     let one = api(
@@ -222,6 +240,8 @@ async fn assert_orders_without_contact(app: &TestApp, store: &str, token: &str) 
     let one: Value = one.json().await.unwrap();
     assert!(one["order"].get("buyer_email").is_none() && one["order"].get("address").is_none(), "{one}");
     assert!(!one.to_string().contains("mei@buyer.example"));
+    assert!(one["events"].as_array().is_some_and(|e| !e.is_empty() && e.iter().all(|e| e.get("note").is_none())));
+    assert!(!one.to_string().contains("4242"), "no card ending anywhere: {one}");
 }
 
 #[tokio::test]
@@ -296,6 +316,79 @@ async fn an_app_gets_a_scoped_expiring_token_and_signed_webhooks_and_loses_them_
     {
         assert!(actions.iter().any(|(a,)| a == action), "{action} audited");
     }
+
+    // Installed again: new credentials, the same subscriptions brought back with new secrets.
+    sqlx::query("UPDATE webhook_subscriptions SET url = $1")
+        .bind("https://sheets.example.com/hooks?key=abc")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let again = shown(post(&app, &format!("{base}/install"), &cookie, &form).await).await;
+    assert_eq!(again.secrets.len(), 3);
+    assert!(again.secrets.iter().all(|(_, id, secret)| creds.secrets.iter().any(|(_, i, s)| i == id && s != secret)));
+    assert_eq!(api(&app, &again.token, reqwest::Method::GET, &products).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_disabled_app_loses_its_access_and_an_update_narrows_its_grant() {
+    let (app, state) = app_with_state().await;
+    let p = Publisher::new("sheets-co");
+    p.register(&app).await;
+    let hooks = "\"order.paid\"";
+    publish_app_version(&app, &p, SHEETS, "1.0.0", "\"orders\", \"customer_data\"", 1, hooks).await;
+    publish_app_version(&app, &p, SHEETS, "1.1.0", "\"orders\"", 0, hooks).await;
+    publish_app_version(&app, &p, SHEETS, "1.2.0", "\"orders\"", 0, "\"order.paid\", \"order.fulfilled\"").await;
+    let (s, scope, cookie) = owner_of(&app, "sheets-narrow").await;
+    let base = format!("/admin/stores/{}/security/extensions", s.id);
+    let form = [("extension", SHEETS), ("version", "1.0.0"), ("policy", "manual"), ("delay_days", "")];
+    let creds = shown(post(&app, &format!("{base}/install"), &cookie, &form).await).await;
+    let orders = format!("/api/v1/admin/stores/{}/orders", s.id);
+    assert_eq!(api(&app, &creds.token, reqwest::Method::GET, &orders).await.status(), StatusCode::OK);
+
+    // Disabled by the platform (a critical advisory without a fix): no API, no renewal, no events; back when enabled.
+    let disable = |at: Option<i64>| {
+        sqlx::query("UPDATE store_extensions SET disabled_at = $1 WHERE store_id = $2")
+            .bind(at)
+            .bind(s.id.to_string())
+            .execute(app.db.pool())
+    };
+    disable(Some(app.db.now().0)).await.unwrap();
+    assert_eq!(api(&app, &creds.token, reqwest::Method::GET, &orders).await.status(), StatusCode::UNAUTHORIZED);
+    let renew = format!("/api/v1/admin/stores/{}/app-token/renew", s.id);
+    assert_eq!(api(&app, &creds.token, reqwest::Method::POST, &renew).await.status(), StatusCode::UNAUTHORIZED);
+    let product = listing("pen").create(&app, &scope).await;
+    let order = order_request(product.variants[0].id).json();
+    assert_eq!(place_order(&app, &s.slug, "k-off-1", &order, None).await.status(), StatusCode::CREATED);
+    let queued = palisade_commerce::webhooks::deliveries::list(&app.db, scope.scope(), 10).await.unwrap();
+    assert!(queued.is_empty(), "no events for a disabled app: {queued:?}");
+    let reissue = post(&app, &format!("{base}/{SHEETS}/app-token"), &cookie, &[]).await;
+    assert_eq!(reissue.status(), StatusCode::NOT_FOUND, "no new credentials for a disabled app");
+    disable(None).await.unwrap();
+    assert_eq!(api(&app, &creds.token, reqwest::Method::GET, &orders).await.status(), StatusCode::OK);
+
+    // An update that asks for less takes it from the token at once.
+    assert_eq!(post(&app, &format!("{base}/{SHEETS}/update"), &cookie, &[("version", "1.1.0")]).await.status(), 303);
+    let (scopes, level): (String, i64) =
+        sqlx::query_as("SELECT scopes, data_level FROM api_tokens WHERE store_id = $1 AND revoked_at IS NULL")
+            .bind(s.id.to_string())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((scopes.as_str(), level), (r#"["orders"]"#, 0));
+    let thin: Value = api(&app, &creds.token, reqwest::Method::GET, &orders).await.json().await.unwrap();
+    assert!(thin[0].get("buyer_id").is_none(), "level 0 now: {thin}");
+
+    // One that changes the webhooks needs a reinstall (its new secrets must reach the app), even by hand.
+    let changed = post(&app, &format!("{base}/{SHEETS}/update"), &cookie, &[("version", "1.2.0")]).await;
+    assert_eq!(changed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(changed.text().await.unwrap().contains("install it again"));
+    let version: (String,) = sqlx::query_as("SELECT version FROM store_extensions WHERE store_id = $1")
+        .bind(s.id.to_string())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(version.0, "1.1.0");
+    drop(state);
 }
 
 #[tokio::test]
@@ -346,9 +439,13 @@ async fn an_app_stays_inside_its_store_its_level_and_its_own_events() {
     assert_eq!(by_outsider.status(), StatusCode::NOT_FOUND, "another store's member");
     assert_eq!(app.client.post(app.url(&renew)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
-    // Staff issue a fresh token (the app lost its own): the old one stops at once.
+    // Staff issue new credentials (the app lost them, or they leaked): the old token and secrets stop at once.
     let fresh = shown(post(&app, &format!("{base}/{SHEETS}/app-token"), &a_cookie, &[]).await).await;
-    assert!(fresh.secrets.is_empty(), "a fresh token leaves the webhook secrets as they are");
+    assert_eq!(fresh.secrets.len(), 2, "every webhook secret is new too");
+    for (topic, id, secret) in &fresh.secrets {
+        let old = sheets.secrets.iter().find(|(t, _, _)| t == topic).unwrap();
+        assert!(old.1 == *id && old.2 != *secret, "{topic}: same subscription, new secret");
+    }
     assert_eq!(api(&app, &sheets.token, reqwest::Method::GET, &orders).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(api(&app, &fresh.token, reqwest::Method::GET, &orders).await.status(), StatusCode::OK);
     let not_app = post(
@@ -370,7 +467,12 @@ async fn an_app_stays_inside_its_store_its_level_and_its_own_events() {
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "only the removed app hears of it");
     let sub = got[0].0["palisade-subscription"].to_str().unwrap().to_owned();
-    assert!(sheets.secrets.iter().any(|(topic, id, _)| *id == sub && topic == "app.uninstalled"));
+    let (_, _, secret) = fresh.secrets.iter().find(|(topic, id, _)| *id == sub && topic == "app.uninstalled").unwrap();
+    let (_, _, old) = sheets.secrets.iter().find(|(_, id, _)| *id == sub).unwrap();
+    let header = got[0].0["palisade-signature"].to_str().unwrap();
+    let now = app.db.now().0 / 1000;
+    signature::verify(&SecretString::from(secret.clone()), header, &got[0].1, now).expect("signed with the new secret");
+    assert!(signature::verify(&SecretString::from(old.clone()), header, &got[0].1, now).is_err(), "not the old one");
     assert_eq!(
         api(&app, &audit.token, reqwest::Method::GET, &orders).await.status(),
         StatusCode::OK,
@@ -382,7 +484,8 @@ async fn an_app_stays_inside_its_store_its_level_and_its_own_events() {
 async fn every_route_an_app_may_call_is_a_route_of_the_api() {
     let app = TestApp::start().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
-    for (path, _) in palisade_web::http::access::APP_ROUTES {
-        assert!(doc["paths"].get(*path).is_some(), "{path} is not an API route");
+    for (method, path, _) in palisade_web::http::access::APP_ROUTES {
+        let op = &doc["paths"][*path][method.to_lowercase()];
+        assert!(op.is_object(), "{method} {path} is not an API route");
     }
 }

@@ -1,5 +1,6 @@
 //! The demo's extension catalog: a publisher whose signing key is made for this demo (and thrown away), three
-//! signed releases of one extension (a stylesheet and a WebAssembly product block) published over the six weeks, and two installs — one store updating
+//! signed releases of one extension (a stylesheet and a WebAssembly product block) published over the six weeks, an
+//! external app (a token and webhooks when a merchant installs it), and two installs — one store updating
 //! by hand and behind (its Security Center says so), one kept current automatically. Every release goes through
 //! the same verification as an operator's upload, and every install through the same checks as a merchant's.
 
@@ -32,6 +33,15 @@ fn manifest(version: &str) -> String {
          hooks = [\"product_block\"]\n"
     )
 }
+
+const APP: &str = "com.palisade-labs.sheets-sync";
+
+/// An app: orders and products, no customer data, three webhooks to the publisher's (fictional) service.
+const APP_MANIFEST: &str = "manifest_version = 1\nid = \"com.palisade-labs.sheets-sync\"\nname = \"Sheets sync\"\n\
+    publisher = \"palisade-labs\"\nversion = \"1.0.0\"\npalisade = \">=0.1, <0.3\"\nscopes = [\"orders\", \"products\"]\n\
+    customer_data_level = 0\nwebhooks = [\"order.paid\", \"product.updated\", \"app.uninstalled\"]\n\n[app]\n\
+    redirect_urls = [\"https://sheets.palisade-labs.example/connect\"]\n\
+    webhook_url = \"https://sheets.palisade-labs.example/palisade/hooks\"\n";
 
 /// What the demo plugin's product block says.
 const BLOCK: &str = "<p><strong>Gift-ready:</strong> every order ships in recyclable packaging, \
@@ -92,6 +102,19 @@ pub async fn seed(
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     }
+    // An external app in the catalog, for a merchant to install (its token and webhook secrets are shown to the
+    // person installing it, so the demo does not install it for them).
+    clock.set(Timestamp(now.0 - 10 * DAY));
+    let archive = palisade_registry::build_package(&[
+        ("palisade-extension.toml", APP_MANIFEST.as_bytes()),
+        ("README.md", b"# Sheets sync\n\nCopies paid orders and product changes into a spreadsheet.\n"),
+    ])?;
+    let signature = minisign::sign(Some(&keys.pk), &keys.sk, Cursor::new(&archive), Some(APP), None)
+        .context("signing the demo app")?
+        .into_string();
+    palisade_web::extensions::publish(db, objects, &platform, PUBLISHER, &archive, &signature)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     // Installed from the catalog as a merchant would (the releases were checked at publication; the web path
     // checks again at install).
     let plan = [(0usize, "1.0.0", Policy::Manual, 35i64), (1, "1.1.0", Policy::Minor, 15)];

@@ -505,27 +505,57 @@ async fn list_orders(State(state): State<AppState>, access: StaffAccess, Query(q
     ok(list.iter().map(|o| order_view(o, level)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// An order as the caller may see it: an app below customer data level 2 gets no email address or shipping
-/// address, and at level 0 not even which buyer account placed it (protected customer data, as Shopify's levels).
+/// What of an order an app below customer data level 2 sees: named fields only (a field added to orders later is
+/// not shown to apps until it is added here). No buyer email, address, card details, carrier or tracking number
+/// (a carrier's site maps a tracking number to the recipient); the buyer's account id from level 1.
+const APP_ORDER_FIELDS: [&str; 10] = [
+    "id",
+    "store_id",
+    "number",
+    "status",
+    "total",
+    "subtotal",
+    "shipping",
+    "refunded_minor",
+    "created_at",
+    "updated_at",
+];
+
+/// An order as the caller may see it: everything for staff and level-2 apps, [`APP_ORDER_FIELDS`] below
+/// (protected customer data, as Shopify's levels).
 fn order_view(order: &orders::Order, level: u8) -> Result<Value, ApiError> {
-    let mut v = serde_json::to_value(order).map_err(|_| ApiError::internal())?;
-    if let Some(fields) = v.as_object_mut() {
-        if level < 2 {
-            fields.remove("buyer_email");
-            fields.remove("address");
-        }
-        if level < 1 {
-            fields.remove("buyer_id");
-        }
+    let v = serde_json::to_value(order).map_err(|_| ApiError::internal())?;
+    if level >= 2 {
+        return Ok(v);
     }
-    Ok(v)
+    let Value::Object(mut all) = v else { return Err(ApiError::internal()) };
+    let mut shown = serde_json::Map::new();
+    let mut keep = |key: &str| {
+        if let Some(value) = all.remove(key) {
+            shown.insert(key.to_owned(), value);
+        }
+    };
+    APP_ORDER_FIELDS.iter().for_each(|k| keep(k));
+    if level == 1 {
+        keep("buyer_id");
+    }
+    Ok(Value::Object(shown))
 }
 
 async fn order_json(state: &AppState, access: &StaffAccess, id: OrderId) -> ApiResult {
     let scope = scope(access);
     let o = order_view(&orders::get(&state.db, scope, id).await?, access.data_level())?;
     let items = orders::items(&state.db, scope, id).await?;
-    let events = orders::events(&state.db, scope, id).await?;
+    let mut events =
+        serde_json::to_value(orders::events(&state.db, scope, id).await?).map_err(|_| ApiError::internal())?;
+    if access.data_level() < 2 {
+        // The history's notes carry card endings and tracking numbers: the moves and their times only.
+        for event in events.as_array_mut().into_iter().flatten() {
+            if let Some(fields) = event.as_object_mut() {
+                fields.remove("note");
+            }
+        }
+    }
     let held = ledger::escrow_balance(&state.db, scope, id).await?;
     ok(json!({"order": o, "items": items, "events": events, "held_minor": held}))
 }
