@@ -368,6 +368,7 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
         f.fix_link = fix_href(&base, "store.exports-scheduled").unwrap_or_else(|| format!("{base}/backups"));
         out.push(f);
     }
+    out.extend(extension_findings(state, scope, &base).await?);
     let firewall = palisade_store::firewall::get(&state.db, scope).await?;
     let mode = firewall.waf_mode.clone().unwrap_or_else(|| state.shield.config.policy.mode.as_str().to_owned());
     if mode != "block" {
@@ -379,6 +380,46 @@ async fn config_findings(state: &AppState, scope: &StaffScope) -> Result<Vec<Fin
         );
         f.fix_link = format!("{base}/security/firewall#waf");
         out.push(f);
+    }
+    Ok(out)
+}
+
+const EXTENSION_RULE: Rule = Rule {
+    id: "extension/advisory",
+    severity: Severity::Medium,
+    summary: "An installed extension is affected by a security advisory",
+    fix_link: "",
+};
+
+/// Installed extensions with an open advisory (the Extensions tab's findings, not yet fixed or accepted there): one
+/// finding each, at the advisory's severity, located at `config:extension/{id}/{advisory}` so the next scan marks it
+/// fixed once the extension is updated or removed.
+async fn extension_findings(
+    state: &AppState,
+    scope: &StaffScope,
+    base: &str,
+) -> Result<Vec<Finding>, crate::http::PageError> {
+    let findings = palisade_store::extensions::advisories::findings(&state.db, scope).await?;
+    let mut out = Vec::new();
+    for f in findings.iter().filter(|f| f.state == palisade_store::extensions::advisories::State::Open) {
+        let severity = match f.severity.as_str() {
+            "critical" => Severity::Critical,
+            "high" => Severity::High,
+            "low" => Severity::Low,
+            _ => Severity::Medium,
+        };
+        let fix = match &f.fixed_in {
+            Some(v) => format!("fixed in {v}: update it"),
+            None => "no fixed release yet: remove it, or accept the risk on the Extensions tab".to_owned(),
+        };
+        let summary: String = f.summary.chars().take(200).collect();
+        let evidence = format!("{} {} — {}: {summary} ({fix})", f.extension_id, f.version, f.advisory_id);
+        let place = format!("config:extension/{}/{}", f.extension_id, f.advisory_id);
+        let title = format!("{} is affected by {}", f.extension_id, f.advisory_id);
+        let mut finding =
+            Finding::new(&EXTENSION_RULE, title, evidence, Location::page(&place)).with_severity(severity);
+        finding.fix_link = format!("{base}/security/extensions#ext-{}", f.extension_id);
+        out.push(finding);
     }
     Ok(out)
 }

@@ -215,6 +215,16 @@ async fn a_high_advisory_is_accepted_for_a_while_or_fixed_by_the_update() {
     palisade_web::extensions::sync_advisories(&state).await.unwrap();
     assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
 
+    // The store's scan lists it while it is open (here: accepted on the tab, so reopened for the check).
+    sqlx::query("UPDATE extension_findings SET state = 'open'").execute(app.db.pool()).await.unwrap();
+    let scan = palisade_web::store_scan::run(&state, &scope, palisade_store::scans::Trigger::Manual).await.unwrap();
+    assert!(matches!(scan, palisade_web::store_scan::Outcome::Done(_)), "{scan:?}");
+    let listed = palisade_store::scans::findings(&app.db, &scope).await.unwrap();
+    let in_scan = listed.iter().find(|f| f.rule_id == "extension/advisory").expect("the scan lists the advisory");
+    assert_eq!((in_scan.severity.as_str(), in_scan.state.as_str()), ("high", "open"));
+    assert!(in_scan.evidence.contains("PAL-EXT-2026-0200") && in_scan.evidence.contains("fixed in 1.0.1"));
+    assert!(in_scan.fix_link.ends_with(&format!("/security/extensions#ext-{ID}")), "{}", in_scan.fix_link);
+
     // Updating to the fixed release fixes the finding in the same step.
     let res = post(
         &app,
@@ -229,6 +239,11 @@ async fn a_high_advisory_is_accepted_for_a_while_or_fixed_by_the_update() {
     let tab = format!("/admin/stores/{}/security/extensions", s.id);
     let text = app.client.get(app.url(&tab)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("Advisories dealt with"), "the history keeps it");
+    let scan = palisade_web::store_scan::run(&state, &scope, palisade_store::scans::Trigger::Manual).await.unwrap();
+    assert!(matches!(scan, palisade_web::store_scan::Outcome::Done(_)), "{scan:?}");
+    let listed = palisade_store::scans::findings(&app.db, &scope).await.unwrap();
+    let open = listed.iter().filter(|f| f.rule_id == "extension/advisory" && f.state != "fixed").count();
+    assert_eq!(open, 0, "the next scan sees it fixed: {listed:?}");
     // A downgrade to the affected release is refused like any downgrade; a new install of it too.
     let (_, other, _) = owner_of(&app, "bravo").await;
     assert!(extensions::install(&app.db, &other, ID, "1.0.0", Policy::Manual, 0).await.is_err());
