@@ -529,13 +529,33 @@ pub struct Placed {
     pub access: OrderAccess,
 }
 
+/// A shipping rate the buyer chose, as the platform computed it for this cart and address just now (an installed
+/// extension's `shipping_rates` answer): never an amount the buyer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingChoice {
+    /// Who offers it and what it is ("Express (Parcel rates)"), kept in the order's history.
+    pub label: String,
+    pub amount: Money,
+}
+
 /// Places an order, reserves stock, charges the card and holds the money in escrow. Idempotent per key, for the
-/// same sender and request only.
+/// same sender and request only. Shipping is the store's flat rate.
+pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
+    checkout_shipped(db, gateway, scope, req, None).await
+}
+
+/// [`checkout`] with the shipping the buyer chose among the rates offered now (`None`: the flat rate).
 #[allow(
     clippy::too_many_lines,
     reason = "checkout reads as one sequence in one transaction: price, score and judge, number, write, then charge"
 )]
-pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope, req: Checkout) -> Result<Placed> {
+pub async fn checkout_shipped(
+    db: &Db,
+    gateway: &dyn PaymentGateway,
+    scope: &StoreScope,
+    req: Checkout,
+    shipping: Option<&ShippingChoice>,
+) -> Result<Placed> {
     let key = req.idempotency_key.as_str();
     let sender = sender(scope, &req)?;
     let fingerprint = fingerprint(&sender, &req);
@@ -572,7 +592,13 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     }
     let store = palisade_store::tenancy::get_store(db, scope).await?;
     let currency = store.currency;
-    let shipping = flat_shipping(db, scope).await?;
+    let (shipping, shipping_note) = match shipping {
+        None => (flat_shipping(db, scope).await?, String::new()),
+        Some(c) if c.amount.currency != currency || c.amount.minor < 0 => {
+            return Err(CommerceError::Invalid("the shipping rate is not in the store's currency".into()));
+        }
+        Some(c) => (c.amount.minor, format!(" · shipping: {}", c.label.chars().take(120).collect::<String>())),
+    };
     let id = OrderId::new();
     let now = db.now().0;
 
@@ -647,7 +673,7 @@ pub async fn checkout(db: &Db, gateway: &dyn PaymentGateway, scope: &StoreScope,
     }
     inserted?;
     insert_items(&mut tx, scope, id, &items).await?;
-    record(&mut tx, db, scope, id, None, Status::Placed, "order placed").await?;
+    record(&mut tx, db, scope, id, None, Status::Placed, &format!("order placed{shipping_note}")).await?;
     if held {
         let target = format!("order:{id}");
         let codes: Vec<&str> = risk.reasons.iter().map(|r| r.code.as_str()).collect();

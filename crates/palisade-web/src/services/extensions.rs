@@ -791,6 +791,139 @@ pub struct CheckoutRefusal {
     pub message: String,
 }
 
+/// The cart as plugins see it: one line per variant, as the order will hold it (splitting a line cannot dodge a
+/// per-order rule), priced from the catalog now.
+async fn plugin_cart(
+    state: &AppState,
+    scope: &StoreScope,
+    buyer: Option<palisade_core::AccountId>,
+    lines: &[(palisade_core::VariantId, i64)],
+) -> Result<Cart, ApiError> {
+    let mut merged: Vec<(palisade_core::VariantId, i64)> = Vec::new();
+    for (variant, quantity) in lines {
+        match merged.iter_mut().find(|(v, _)| v == variant) {
+            Some((_, q)) => *q = q.saturating_add(*quantity),
+            None => merged.push((*variant, *quantity)),
+        }
+    }
+    let (mut cart_lines, mut currency) = (Vec::new(), String::new());
+    for (variant, quantity) in &merged {
+        let Some((product_id, sku, price, code)) =
+            palisade_commerce::catalog::variant_line(&state.db, scope, *variant).await?
+        else {
+            continue;
+        };
+        currency = code;
+        let quantity = u32::try_from(*quantity).unwrap_or(0);
+        cart_lines.push(CartLine { product_id, sku: Some(sku), quantity, unit_price_minor: price });
+    }
+    let subtotal = cart_lines
+        .iter()
+        .fold(0i64, |sum, l| sum.saturating_add(l.unit_price_minor.saturating_mul(i64::from(l.quantity))));
+    Ok(Cart { currency, lines: cart_lines, subtotal_minor: subtotal, customer_id: buyer.map(|b| b.to_string()) })
+}
+
+/// A shipping rate offered at checkout: the store's flat rate (`standard`) or one an installed extension's
+/// `shipping_rates` hook answered for this cart and address (`<extension id>/<its code>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferedRate {
+    pub code: String,
+    pub label: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// The extension offering it; `None` for the store's own rate.
+    pub by: Option<String>,
+}
+
+impl OfferedRate {
+    /// What the order's history keeps of it.
+    #[must_use]
+    pub fn choice(&self) -> Option<palisade_commerce::orders::ShippingChoice> {
+        let currency = palisade_core::money::Currency::parse(&self.currency).ok()?;
+        let label = match &self.by {
+            Some(by) => format!("{} ({by})", self.label),
+            None => self.label.clone(),
+        };
+        Some(palisade_commerce::orders::ShippingChoice {
+            label,
+            amount: palisade_core::money::Money::new(self.amount_minor, currency),
+        })
+    }
+}
+
+/// The code of the store's own flat rate among the offered ones.
+pub const STANDARD_RATE: &str = "standard";
+
+/// The shipping rates for this cart and address: the store's flat rate first, then each installed plugin's with
+/// the `shipping_rates` hook (at most [`MAX_BLOCKS_PER_PAGE`] plugins, each given the address at its customer data
+/// level). A plugin that fails or answers badly offers nothing and is logged; the flat rate is always there.
+/// Computed again when the order is placed: a buyer picks a code, never an amount.
+pub async fn shipping_rates(
+    state: &AppState,
+    scope: &StoreScope,
+    buyer: Option<palisade_core::AccountId>,
+    lines: &[(palisade_core::VariantId, i64)],
+    address: &palisade_commerce::address::ShippingAddress,
+) -> Result<Vec<OfferedRate>, ApiError> {
+    let store = palisade_store::tenancy::get_store(&state.db, scope).await?;
+    let currency = store.currency.code().to_owned();
+    let flat = palisade_commerce::orders::flat_shipping(&state.db, scope).await?;
+    let mut offered = vec![OfferedRate {
+        code: STANDARD_RATE.to_owned(),
+        label: "Standard shipping".to_owned(),
+        amount_minor: flat,
+        currency: currency.clone(),
+        by: None,
+    }];
+    if lines.is_empty() || lines.len() > MAX_CHECKED_LINES {
+        return Ok(offered);
+    }
+    let releases = extensions::installed_plugins(&state.db, scope).await?;
+    let hooked = releases.iter().filter(|r| r.hooks.iter().any(|h| h == "shipping_rates"));
+    let mut raters = Vec::new();
+    for release in hooked.take(MAX_BLOCKS_PER_PAGE) {
+        if let Some(loaded) = loaded_plugin(state, release).await
+            && loaded.hooks.contains(&palisade_registry::Hook::ShippingRates)
+        {
+            raters.push((release.extension_id.clone(), loaded));
+        }
+    }
+    if raters.is_empty() {
+        return Ok(offered);
+    }
+    let cart = plugin_cart(state, scope, buyer, lines).await?;
+    let v = address.to_json();
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let to = Address {
+        name: field("name"),
+        line1: field("line1"),
+        line2: field("line2"),
+        city: field("city"),
+        region: None,
+        postal_code: field("postcode"),
+        country: field("country").unwrap_or_default(),
+        phone: None,
+    };
+    for (extension_id, loaded) in raters {
+        let (plugin, cart, to) = (Arc::clone(&loaded), cart.clone(), to.clone());
+        let ran = tokio::task::spawn_blocking(move || plugin.plugin.shipping_rates(&SampleHost, &cart, &to)).await;
+        match ran {
+            Ok(Ok(rates)) => {
+                offered.extend(rates.into_iter().filter(|r| r.currency == currency).map(|r| OfferedRate {
+                    code: format!("{extension_id}/{}", r.code),
+                    label: r.label,
+                    amount_minor: r.amount_minor,
+                    currency: r.currency,
+                    by: Some(loaded.name.clone()),
+                }))
+            }
+            Ok(Err(e)) => tracing::warn!(extension = %loaded.name, error = %e, "shipping rates skipped"),
+            Err(e) => tracing::warn!(extension = %loaded.name, error = %e, "shipping rates task failed"),
+        }
+    }
+    Ok(offered)
+}
+
 /// The `checkout_validate` hook of every plugin installed in the store (at most [`MAX_BLOCKS_PER_PAGE`]), before
 /// an order is placed: the first refusal stops the checkout. A plugin that fails (checks, fuel, bad output)
 /// does not block the buyer by itself: it is logged and skipped. Costs one read when the store has no plugins.
@@ -825,30 +958,7 @@ pub async fn checkout_refusal(
     if validators.is_empty() {
         return Ok(None);
     }
-    // One line per variant, as the order will hold it: splitting a line cannot dodge a per-order rule.
-    let mut merged: Vec<(palisade_core::VariantId, i64)> = Vec::new();
-    for (variant, quantity) in lines {
-        match merged.iter_mut().find(|(v, _)| v == variant) {
-            Some((_, q)) => *q = q.saturating_add(*quantity),
-            None => merged.push((*variant, *quantity)),
-        }
-    }
-    let (mut cart_lines, mut currency) = (Vec::new(), String::new());
-    for (variant, quantity) in &merged {
-        let Some((product_id, sku, price, code)) =
-            palisade_commerce::catalog::variant_line(&state.db, scope, *variant).await?
-        else {
-            continue;
-        };
-        currency = code;
-        let quantity = u32::try_from(*quantity).unwrap_or(0);
-        cart_lines.push(CartLine { product_id, sku: Some(sku), quantity, unit_price_minor: price });
-    }
-    let subtotal = cart_lines
-        .iter()
-        .fold(0i64, |sum, l| sum.saturating_add(l.unit_price_minor.saturating_mul(i64::from(l.quantity))));
-    let cart =
-        Cart { currency, lines: cart_lines, subtotal_minor: subtotal, customer_id: buyer.map(|b| b.to_string()) };
+    let cart = plugin_cart(state, scope, buyer, lines).await?;
     for loaded in validators {
         let (plugin, input) = (Arc::clone(&loaded), cart.clone());
         let ran = tokio::task::spawn_blocking(move || plugin.plugin.checkout_validate(&SampleHost, &input)).await;

@@ -589,3 +589,66 @@ async fn an_installed_plugin_can_refuse_a_checkout_before_anything_is_charged() 
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(orders().await, 2);
 }
+
+#[tokio::test]
+async fn an_installed_plugin_offers_shipping_rates_the_order_is_priced_from_not_the_buyer() {
+    let app = TestApp::start().await;
+    let p = Publisher::new("example-labs");
+    p.register(&app).await;
+    let rates = r#"{"rates":[{"code":"express","label":"Express courier","amount_minor":1500}]}"#;
+    publish_hook(&app, &p, "com.example.parcel", "shipping_rates", Some(rates)).await;
+    let (a, scope, _) = owner_of(&app, "alpha").await;
+    palisade_commerce::orders::set_flat_shipping(&app.db, &scope, 500).await.unwrap();
+    let product = crate::support::listing("kettle").stock(5).create(&app, &scope).await;
+    let variant = product.variants[0].id;
+    let body = crate::support::order_request(variant).json();
+    let quote =
+        |body: serde_json::Value| app.client.post(app.url("/api/v1/stores/alpha/shipping-rates")).json(&body).send();
+    let ask = serde_json::json!({"address": body["address"], "lines": body["lines"]});
+    let offered: serde_json::Value = quote(ask.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(offered["rates"].as_array().unwrap().len(), 1, "the flat rate alone before the install: {offered}");
+    extensions::install(&app.db, &scope, "com.example.parcel", "1.0.0", Policy::Manual, 0).await.unwrap();
+    let offered: serde_json::Value = quote(ask).await.unwrap().json().await.unwrap();
+    let codes: Vec<&str> = offered["rates"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["standard", "com.example.parcel/express"], "{offered}");
+
+    // The JSON API: the chosen code is priced again here; an amount or code the platform did not offer is refused.
+    let mut order = body.clone();
+    order["shipping_rate"] = "com.example.parcel/express".into();
+    let res = crate::support::place_order(&app, "alpha", "ship-1", &order, None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let placed: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(placed["order"]["shipping"]["minor"], 1500, "{placed}");
+    order["shipping_rate"] = "com.example.parcel/free".into();
+    let res = crate::support::place_order(&app, "alpha", "ship-2", &order, None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("shipping_rate_unavailable"));
+    let flat = crate::support::place_order(&app, "alpha", "ship-3", &body, None).await;
+    let flat: serde_json::Value = flat.json().await.unwrap();
+    assert_eq!(flat["order"]["shipping"]["minor"], 500, "no choice: the store's own rate");
+
+    // The checkout page: the buyer sees the options and chooses before paying; the total follows the choice.
+    let added = crate::support::add_to_cart(&app, None, variant, "1").await;
+    let cart = crate::support::cart_cookie(&added).unwrap();
+    let pay = |form: Vec<(&'static str, &'static str)>| {
+        app.client.post(app.url("/checkout/alpha")).header("cookie", &cart).csrf(&app, &cart).form(&form).send()
+    };
+    let first = pay(crate::support::guest_payment("ship-4", "4242424242424242")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::UNPROCESSABLE_ENTITY, "asked to choose first");
+    let page = first.text().await.unwrap();
+    assert!(page.contains("Express courier") && page.contains("Choose how your order is shipped"), "{page}");
+    let mut form = crate::support::guest_payment("ship-4", "4242424242424242");
+    form.push(("shipping_rate", "com.example.parcel/express"));
+    let paid = pay(form).await.unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let (shipping, note): (i64, String) = sqlx::query_as(
+        "SELECT o.shipping_minor, e.note FROM orders o JOIN order_events e ON e.order_id = o.id AND e.store_id = o.store_id \
+         WHERE o.store_id = $1 AND e.to_status = 'placed' ORDER BY o.created_at DESC LIMIT 1",
+    )
+    .bind(a.id.to_string())
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(shipping, 1500);
+    assert!(note.contains("Express courier (Gift wrap)"), "{note}");
+}

@@ -48,6 +48,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(search))
         .routes(routes!(public_product))
         .routes(routes!(create_order))
+        .routes(routes!(shipping_rates))
         .routes(routes!(list_products, create_product))
         .routes(routes!(get_product))
         .routes(routes!(product_status))
@@ -169,6 +170,63 @@ struct OrderIn {
     address: Value,
     lines: Vec<LineIn>,
     card: CardIn,
+    /// A code from `POST /api/v1/stores/{store}/shipping-rates` for this address and lines; absent: the store's
+    /// flat rate (`standard`). The amount is computed again here, never taken from the caller.
+    #[serde(default)]
+    shipping_rate: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+struct RatesIn {
+    #[schema(value_type = Object)]
+    address: Value,
+    lines: Vec<LineIn>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store}/shipping-rates",
+    tag = "checkout",
+    summary = "The shipping rates offered for these lines and this address: the store's flat rate and those of its installed extensions",
+    request_body = RatesIn,
+    responses((status = 200, description = "`{\"rates\": [{code, label, amount_minor, currency, by}]}`; pass a `code` as the order's `shipping_rate`", content_type = "application/json")),
+    extensions(("x-permission" = json!(access::PUBLIC)))
+)]
+async fn shipping_rates(
+    State(state): State<AppState>,
+    s: Result<SignedIn, SessionRejection>,
+    Path(store): Path<String>,
+    Body(body): Body<RatesIn>,
+) -> ApiResult {
+    let address = ShippingAddress::from_json(&body.address)?;
+    let id = resolve_store(&state, &store).await?;
+    let buyer = s.ok().map(|s| s.account.id);
+    let scope = StoreScope::shopper(id, buyer);
+    let wanted: Vec<_> = body.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+    let rates = crate::services::extensions::shipping_rates(&state, &scope, buyer, &wanted, &address).await?;
+    ok(json!({"rates": rates}))
+}
+
+/// The chosen rate, priced now for these lines and this address (`None`: the flat rate); 422
+/// `shipping_rate_unavailable` for a code not offered.
+async fn chosen_shipping(
+    state: &AppState,
+    scope: &StoreScope,
+    buyer: Option<palisade_core::AccountId>,
+    wanted: &[(VariantId, i64)],
+    address: &ShippingAddress,
+    code: Option<&str>,
+) -> Result<Option<orders::ShippingChoice>, ApiError> {
+    let Some(code) = code.filter(|c| *c != crate::services::extensions::STANDARD_RATE) else { return Ok(None) };
+    let rates = crate::services::extensions::shipping_rates(state, scope, buyer, wanted, address).await?;
+    match rates.iter().find(|r| r.code == code).and_then(crate::services::extensions::OfferedRate::choice) {
+        Some(choice) => Ok(Some(choice)),
+        None => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "shipping_rate_unavailable",
+            "that shipping rate is not offered for these lines and this address; ask for the rates again",
+        )),
+    }
 }
 
 #[utoipa::path(
@@ -208,6 +266,7 @@ async fn create_order(
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
     // Installed extensions may refuse the order (their checkout validation), before anything is charged.
     let wanted: Vec<_> = body.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+    let shipping = chosen_shipping(&state, &scope, buyer, &wanted, &address, body.shipping_rate.as_deref()).await?;
     if let Some(no) = crate::services::extensions::checkout_refusal(&state, &scope, buyer, &key, &wanted).await? {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -261,7 +320,7 @@ async fn create_order(
         fingerprints,
     };
     // A declined card is the 402 error envelope: no order is kept, and another card may be tried.
-    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
+    let placed = orders::checkout_shipped(&state.db, state.gateway.as_ref(), &scope, req, shipping.as_ref()).await;
     pass.outcome(placed.as_ref().map(|_| ()));
     let placed = placed?;
     let order = &placed.order;

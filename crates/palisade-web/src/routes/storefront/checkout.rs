@@ -120,6 +120,9 @@ struct Shown<'a> {
     errors: &'a FieldErrors,
     /// The card-testing guard's proof-of-work challenge, when it asked for one.
     challenge: Option<&'a str>,
+    /// The shipping rates offered for the address entered (empty until there is one; the flat rate alone is not
+    /// offered as a choice).
+    rates: &'a [extensions::OfferedRate],
 }
 
 /// A line's chosen options as the buyer picked them ("size: M · colour: Red"), in the catalog's key order.
@@ -138,7 +141,16 @@ fn options_text(options: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
-fn group_json(g: &cart::StoreGroup) -> serde_json::Value {
+fn group_json(g: &cart::StoreGroup, chosen: Option<&extensions::OfferedRate>) -> serde_json::Value {
+    // The chosen rate replaces the flat one in the summary (the order is priced the same way).
+    let (shipping, total) = match chosen {
+        Some(r) => {
+            let shipping = palisade_core::money::Money::new(r.amount_minor, g.subtotal.currency);
+            let total = g.subtotal.minor.saturating_add(r.amount_minor);
+            (shipping, palisade_core::money::Money::new(total, g.subtotal.currency))
+        }
+        None => (g.shipping, g.total),
+    };
     json!({
         "store_slug": g.store_slug,
         "store_name": g.store_name,
@@ -147,8 +159,8 @@ fn group_json(g: &cart::StoreGroup) -> serde_json::Value {
             "line_total_text": l.line_total.to_string(),
         })).collect::<Vec<_>>(),
         "subtotal_text": g.subtotal.to_string(),
-        "shipping_text": g.shipping.to_string(),
-        "total_text": g.total.to_string(),
+        "shipping_text": shipping.to_string(),
+        "total_text": total.to_string(),
     })
 }
 
@@ -171,14 +183,75 @@ fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Res
         Err(_) => new_key(),
     };
     let summary: Vec<_> = shown.errors.summary().into_iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
+    let chosen = chosen_rate(shown.rates, &shown.form.shipping_rate);
+    let rates: Vec<_> = shown
+        .rates
+        .iter()
+        .map(|r| {
+            let price = palisade_core::money::Currency::parse(&r.currency)
+                .map(|c| palisade_core::money::Money::new(r.amount_minor, c).to_string())
+                .unwrap_or_default();
+            json!({"code": r.code, "label": r.label, "by": r.by, "price": price,
+                   "checked": chosen.is_some_and(|c| c.code == r.code)})
+        })
+        .collect();
     let html = state.templates.render(
         "pay.html",
-        json!({"group": shown.group.map(group_json), "form": shown.form, "errors": shown.errors,
+        json!({"group": shown.group.map(|g| group_json(g, chosen)), "form": shown.form, "rates": rates, "errors": shown.errors,
             "summary": summary, "step": step_of(shown), "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
             "challenge": shown.challenge, "challenge_bits": card_testing::CHALLENGE_BITS,
             "protection_days": state.config.commerce.protection_days()}),
     )?;
     Ok(secured(status, html))
+}
+
+/// The rate `code` names among those offered, or the store's own when the buyer chose none.
+fn chosen_rate<'r>(rates: &'r [extensions::OfferedRate], code: &str) -> Option<&'r extensions::OfferedRate> {
+    let code = if code.is_empty() { extensions::STANDARD_RATE } else { code };
+    rates.iter().find(|r| r.code == code)
+}
+
+/// What the order is shipped with: the flat rate when no extension offers another (`None`), else the buyer's
+/// choice among `rates`, which they must have seen (a form without one is sent back with the options).
+fn shipping_choice(
+    rates: &[extensions::OfferedRate],
+    code: &str,
+) -> Result<Option<palisade_commerce::orders::ShippingChoice>, &'static str> {
+    if rates.is_empty() {
+        return Ok(None);
+    }
+    if code.is_empty() {
+        return Err("Choose how your order is shipped, then enter your card again and pay");
+    }
+    match chosen_rate(rates, code) {
+        Some(r) if r.by.is_none() => Ok(None),
+        Some(r) => Ok(r.choice()),
+        None => Err("That shipping option is no longer offered for this address: choose again"),
+    }
+}
+
+/// The shipping rates for the address on the form, when it is a whole address and an installed extension offers
+/// more than the store's own rate (otherwise none: the page shows the flat rate as before).
+async fn rates_for(
+    state: &AppState,
+    scope: &StoreScope,
+    buyer: Option<palisade_core::AccountId>,
+    group: &cart::StoreGroup,
+    form: &PayForm,
+) -> Result<Vec<extensions::OfferedRate>, PageError> {
+    let Ok(address) = palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
+        name: &form.name,
+        line1: &form.line1,
+        line2: &form.line2,
+        city: &form.city,
+        postcode: &form.postcode,
+        country: &form.country,
+    }) else {
+        return Ok(Vec::new());
+    };
+    let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+    let rates = extensions::shipping_rates(state, scope, buyer, &wanted, &address).await?;
+    Ok(if rates.len() > 1 { rates } else { Vec::new() })
 }
 
 /// A signed-in buyer's form: their email, their first saved address (Account → Addresses) if they have one, and
@@ -201,7 +274,8 @@ async fn prefilled(state: &AppState, buyer: &SignedIn) -> Result<PayForm, PageEr
 
 /// The page with no cart behind it: what the integrity monitor fetches (same template, scripts and headers).
 async fn empty_page(State(state): State<AppState>) -> Result<Response, PageError> {
-    let shown = Shown { group: None, form: &PayForm::default(), errors: &FieldErrors::default(), challenge: None };
+    let shown =
+        Shown { group: None, form: &PayForm::default(), errors: &FieldErrors::default(), challenge: None, rates: &[] };
     render(&state, &shown, StatusCode::OK)
 }
 
@@ -228,8 +302,17 @@ async fn pay_page(
         Some(buyer) => prefilled(&state, buyer).await?,
         None => PayForm::default(),
     };
+    let rates = match &group {
+        Some((_, g)) => {
+            let buyer = shopper_of(&s).map(|s| s.account.id);
+            let store_id = g.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
+            rates_for(&state, &StoreScope::shopper(store_id, buyer), buyer, g, &form).await?
+        }
+        None => Vec::new(),
+    };
+    let errors = FieldErrors::default();
     let shown =
-        Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &FieldErrors::default(), challenge: None };
+        Shown { group: group.as_ref().map(|(_, g)| g), form: &form, errors: &errors, challenge: None, rates: &rates };
     render(&state, &shown, StatusCode::OK)
 }
 
@@ -244,22 +327,34 @@ async fn pay(
     let Some((cart_id, group)) = group_of(&state, &headers, shopper_of(&s), &store).await? else {
         return Ok(Redirect::to("/cart").into_response());
     };
-    let checked = match pay_form::check(&form, state.db.now()) {
-        Ok(c) => c,
-        Err(errors) => {
-            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
-            return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
-        }
-    };
     let buyer = shopper_of(&s).map(|s| s.account.id);
     let store_id = group.store_id.parse().map_err(|_| crate::http::ApiError::internal())?;
     let scope = StoreScope::shopper(store_id, buyer);
+    // Computed for the address as sent, every time: the order is priced from this, never from the page.
+    let rates = rates_for(&state, &scope, buyer, &group, &form).await?;
+    let checked = match pay_form::check(&form, state.db.now()) {
+        Ok(c) => c,
+        Err(errors) => {
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None, rates: &rates };
+            return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    // Installed extensions offer rates for this address: the buyer chooses (and sees the price) before paying.
+    let shipping = match shipping_choice(&rates, &form.shipping_rate) {
+        Ok(shipping) => shipping,
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("shipping_rate", message);
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None, rates: &rates };
+            return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     // Installed extensions may refuse the order (their checkout validation), before anything is charged.
     let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
     if let Some(no) = extensions::checkout_refusal(&state, &scope, buyer, &checked.idempotency_key, &wanted).await? {
         let mut errors = FieldErrors::default();
         errors.add(pay_form::FORM, format!("{}: {}", no.extension, no.message));
-        let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
+        let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None, rates: &rates };
         return render(&state, &shown, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let guest_proof =
@@ -280,13 +375,13 @@ async fn pay(
         card_testing::Decision::Challenge(c) => {
             let mut errors = FieldErrors::default();
             errors.add(pay_form::FORM, card_testing::CHALLENGE_MESSAGE);
-            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: Some(&c) };
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: Some(&c), rates: &rates };
             return render(&state, &shown, StatusCode::PRECONDITION_REQUIRED);
         }
         card_testing::Decision::Refuse => {
             let mut errors = FieldErrors::default();
             errors.add(pay_form::FORM, card_testing::REFUSED_MESSAGE);
-            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None };
+            let shown = Shown { group: Some(&group), form: &form, errors: &errors, challenge: None, rates: &rates };
             return render(&state, &shown, StatusCode::TOO_MANY_REQUESTS);
         }
     };
@@ -301,20 +396,26 @@ async fn pay(
         card: payments::card(&form.card_number, &checked.expiry, form.cvc.trim()),
         fingerprints,
     };
-    let placed = orders::checkout(&state.db, state.gateway.as_ref(), &scope, req).await;
+    let placed = orders::checkout_shipped(&state.db, state.gateway.as_ref(), &scope, req, shipping.as_ref()).await;
     pass.outcome(placed.as_ref().map(|_| ()));
     match placed {
         Ok(placed) => {
             cart::clear_store(&state.db, &cart_id, &group.store_id).await?;
             Ok(Redirect::to(&order_link(&state, &placed.order)).into_response())
         }
-        Err(e) => refused(&state, &group, form, e),
+        Err(e) => refused(&state, &group, form, e, &rates),
     }
 }
 
 /// The page again after the checkout refused the order, saying why next to the card or above the form. Nothing
 /// was charged in any of these cases.
-fn refused(state: &AppState, group: &cart::StoreGroup, form: PayForm, e: CommerceError) -> Result<Response, PageError> {
+fn refused(
+    state: &AppState,
+    group: &cart::StoreGroup,
+    form: PayForm,
+    e: CommerceError,
+    rates: &[extensions::OfferedRate],
+) -> Result<Response, PageError> {
     let mut errors = FieldErrors::default();
     let (form, status) = match e {
         CommerceError::PaymentDeclined { reason } => {
@@ -355,5 +456,5 @@ fn refused(state: &AppState, group: &cart::StoreGroup, form: PayForm, e: Commerc
         }
         e => return Err(e.into()),
     };
-    render(state, &Shown { group: Some(group), form: &form, errors: &errors, challenge: None }, status)
+    render(state, &Shown { group: Some(group), form: &form, errors: &errors, challenge: None, rates }, status)
 }

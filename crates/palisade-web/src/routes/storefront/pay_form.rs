@@ -31,6 +31,9 @@ pub(super) struct PayForm {
     pub postcode: String,
     #[serde(default)]
     pub country: String,
+    /// The shipping rate chosen among those the page offered (a code; the amount is computed again on placing).
+    #[serde(default)]
+    pub shipping_rate: String,
     #[serde(default, skip_serializing)]
     pub card_number: String,
     #[serde(default)]
@@ -80,7 +83,7 @@ impl FieldErrors {
         [FORM]
             .iter()
             .chain(DETAIL_FIELDS.iter())
-            .chain(["card_number", "expiry", "cvc"].iter())
+            .chain(["shipping_rate", "card_number", "expiry", "cvc"].iter())
             .filter_map(|f| self.0.get(f).map(|m| (*f, m.as_str())))
             .collect()
     }
