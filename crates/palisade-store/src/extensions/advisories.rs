@@ -138,6 +138,8 @@ pub struct Rematched {
     pub disabled: Vec<String>,
     /// Installs enabled again (no critical advisory affects them any more).
     pub enabled: Vec<String>,
+    /// Acceptances that ran out now (their findings are open again; the store is told).
+    pub acceptance_ended: Vec<(String, String)>,
 }
 
 /// Brings the catalog's matches to `matches` (the whole feed against every release published before

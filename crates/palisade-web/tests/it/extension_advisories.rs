@@ -352,4 +352,22 @@ async fn a_finding_keeps_when_it_was_first_found_and_an_acceptance_is_not_extend
     assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
     let res = post(&app, &accept, &cookie, &[("reason", "still not used"), ("days", "90")]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT, "an acceptance is renewed only after it ends");
+
+    // When it ends, the next check opens the finding again, audits it and tells the store.
+    sqlx::query("UPDATE extension_findings SET accepted_until = $1")
+        .bind(app.db.now().0 - 1)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Open);
+    assert!(audit_actions(&app, &s.id.to_string()).await.contains(&"extension.advisory_acceptance_ended".to_owned()));
+    let told = mail_subjects(&app, &owner_email(&app, &scope).await).await;
+    assert!(told.iter().any(|m| m == "An accepted extension advisory is open again"), "{told:?}");
+    // Told once: the next check finds nothing to say.
+    palisade_web::extensions::sync_advisories(&state).await.unwrap();
+    let again = mail_subjects(&app, &owner_email(&app, &scope).await).await;
+    assert_eq!(again.iter().filter(|m| *m == "An accepted extension advisory is open again").count(), 1);
+    let res = post(&app, &accept, &cookie, &[("reason", "still not used"), ("days", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "accepted again, with a new reason");
 }

@@ -79,6 +79,8 @@ pub(crate) async fn rematch_on(conn: &mut sqlx::AnyConnection, db: &Db, scope: &
     let now = db.now();
     let store = scope.store_key();
     let checked = checked_at(conn).await?;
+    let mut done = Rematched::default();
+    end_acceptances(conn, db, scope, &mut done).await?;
     let current = affecting_installs(conn, &store).await?;
     let known: HashMap<(String, String), Finding> = findings_on(conn, scope, now)
         .await?
@@ -86,7 +88,6 @@ pub(crate) async fn rematch_on(conn: &mut sqlx::AnyConnection, db: &Db, scope: &
         .map(|f| ((f.extension_id.clone(), f.advisory_id.clone()), f))
         .collect();
     let mut catalog: HashMap<String, Known> = HashMap::new();
-    let mut done = Rematched::default();
     let mut seen = BTreeSet::new();
     for (extension_id, version, advisory_id, severity, summary) in current {
         if !catalog.contains_key(&extension_id) {
@@ -150,6 +151,47 @@ pub(crate) async fn rematch_on(conn: &mut sqlx::AnyConnection, db: &Db, scope: &
     switch_installs(conn, db, scope, now, &mut done).await?;
     notify(conn, db, scope, &done).await?;
     Ok(done)
+}
+
+/// Acceptances past their date end here: the finding is open again (its reason and date stay for the record),
+/// audited (`extension.advisory_acceptance_ended`) and the store told by [`notify`].
+async fn end_acceptances(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    scope: &StaffScope,
+    done: &mut Rematched,
+) -> Result<()> {
+    let now = db.now();
+    let ended: Vec<(String, String)> = sqlx::query_as(
+        "SELECT extension_id, advisory_id FROM extension_findings \
+         WHERE store_id = $1 AND state = 'accepted' AND accepted_until <= $2 ORDER BY extension_id, advisory_id",
+    )
+    .bind(scope.store_key())
+    .bind(now.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (extension_id, advisory_id) in ended {
+        sqlx::query(
+            "UPDATE extension_findings SET state = 'open' \
+             WHERE store_id = $1 AND extension_id = $2 AND advisory_id = $3 AND state = 'accepted'",
+        )
+        .bind(scope.store_key())
+        .bind(&extension_id)
+        .bind(&advisory_id)
+        .execute(&mut *conn)
+        .await?;
+        let target = format!("extension:{extension_id}");
+        let details = serde_json::json!({"advisory": advisory_id});
+        audit::record_store(
+            conn,
+            db,
+            scope,
+            NewEvent::new("extension.advisory_acceptance_ended", &target).details(details),
+        )
+        .await?;
+        done.acceptance_ended.push((extension_id, advisory_id));
+    }
+    Ok(())
 }
 
 /// What affects the store's installed versions now: (extension, version, advisory, severity, summary).
@@ -280,7 +322,11 @@ fn mail_text(summary: &str) -> String {
 /// Tells the store (its security contact and owners) about critical and high findings opened now, findings that
 /// became critical without a fix (the disabling date), and installs disabled now; queued in the same transaction.
 async fn notify(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope, done: &Rematched) -> Result<()> {
-    if done.opened.is_empty() && done.escalated.is_empty() && done.disabled.is_empty() {
+    if done.opened.is_empty()
+        && done.escalated.is_empty()
+        && done.disabled.is_empty()
+        && done.acceptance_ended.is_empty()
+    {
         return Ok(());
     }
     let findings = findings_on(conn, scope, db.now()).await?;
@@ -290,7 +336,13 @@ async fn notify(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope, don
             || (done.opened.contains(&key) && (f.severity == "critical" || f.severity == "high"))
     };
     let serious: Vec<&Finding> = findings.iter().filter(|f| f.state != State::Fixed && named(f)).collect();
-    if serious.is_empty() && done.disabled.is_empty() {
+    let ended: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.state != State::Fixed && done.acceptance_ended.contains(&(f.extension_id.clone(), f.advisory_id.clone()))
+        })
+        .collect();
+    if serious.is_empty() && done.disabled.is_empty() && ended.is_empty() {
         return Ok(());
     }
     let mut body = String::from("A security advisory affects an extension installed in your store.\n\n");
@@ -318,8 +370,19 @@ async fn notify(conn: &mut sqlx::AnyConnection, db: &Db, scope: &StaffScope, don
              Its storefront blocks and checks are off until you update it to a fixed release or remove it.\n"
         ));
     }
+    for f in &ended {
+        body.push_str(&format!(
+            "- {} {}: your acceptance of {} ({}) has ended; it counts against your store again. Update or remove \
+             the extension, or accept the risk again with a new reason.\n",
+            f.extension_id, f.version, f.advisory_id, f.severity
+        ));
+    }
     body.push_str("\nOpen Security Center → Extensions in your store's admin for the details.\n");
-    let subject = if done.disabled.is_empty() { "Security advisory for an extension" } else { "Extension disabled" };
+    let subject = match (done.disabled.is_empty(), serious.is_empty()) {
+        (false, _) => "Extension disabled",
+        (true, false) => "Security advisory for an extension",
+        (true, true) => "An accepted extension advisory is open again",
+    };
     for to in recipients(conn, scope).await? {
         let mail = outbox::NewMail { store_id: Some(scope.store_key()), to: &to, subject, body: body.clone() };
         outbox::enqueue_on(conn, db, mail, outbox::Dressing::default()).await?;
