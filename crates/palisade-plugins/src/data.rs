@@ -211,7 +211,11 @@ fn plain_text(s: &str, max: usize) -> bool {
     let n = s.chars().count();
     (1..=max).contains(&n)
         && !s.chars().any(|c| {
-            c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            // Controls, bidi and invisible format characters (soft hyphen, Arabic letter mark, line and paragraph
+            // separators, word joiner and invisible operators, byte order mark): a label shows what it says.
+            c.is_control()
+                || matches!(c, '\u{ad}' | '\u{61c}' | '\u{feff}')
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}')
         })
 }
 
@@ -262,7 +266,18 @@ mod tests {
     #[test]
     fn plain_text_refuses_controls_and_bidi() {
         assert!(plain_text("Express (1 day)", 80));
-        for bad in ["", "a\nb", "a\u{202e}b", "a\u{200b}b", "a\u{2066}b", &"x".repeat(81)] {
+        for bad in [
+            "",
+            "a\nb",
+            "a\u{202e}b",
+            "a\u{200b}b",
+            "a\u{2066}b",
+            "a\u{ad}b",
+            "a\u{2028}b",
+            "a\u{feff}b",
+            "a\u{2061}b",
+            &"x".repeat(81),
+        ] {
             assert!(!plain_text(bad, 80), "{bad:?}");
         }
     }

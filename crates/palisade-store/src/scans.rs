@@ -443,12 +443,14 @@ pub async fn findings(db: &Db, scope: &StaffScope) -> Result<Vec<StoredFinding>>
 }
 
 /// Accepts an open finding with a reason until `until` (after now, at most [`MAX_ACCEPT_DAYS`] ahead): audited.
+/// An extension's advisory (rule `extension/…`) is accepted on the Extensions tab only, where its own rules apply
+/// (a critical one without a fix cannot be): here it is "not found".
 pub async fn accept(db: &Db, scope: &StaffScope, fingerprint: &str, reason: &str, until: Timestamp) -> Result<()> {
     let (reason, by) = acceptance(scope, reason, until, db.now())?;
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE scan_findings SET state = 'accepted', accepted_reason = $1, accepted_until = $2, accepted_by = $3 \
-         WHERE store_id = $4 AND fingerprint = $5 AND state <> 'fixed'",
+         WHERE store_id = $4 AND fingerprint = $5 AND state <> 'fixed' AND rule_id NOT LIKE 'extension/%'",
     )
     .bind(reason)
     .bind(until.0)

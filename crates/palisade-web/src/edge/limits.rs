@@ -56,7 +56,9 @@ impl Class {
         {
             Class::Login
         } else if post
-            && (path.starts_with("/checkout/") || (path.starts_with("/api/v1/stores/") && path.ends_with("/orders")))
+            && (path.starts_with("/checkout/")
+                || (path.starts_with("/api/v1/stores/")
+                    && (path.ends_with("/orders") || path.ends_with("/shipping-rates"))))
         {
             Class::Checkout
         } else if path == "/search" || path == "/api/v1/search" {
@@ -399,6 +401,7 @@ mod tests {
         assert_eq!(Class::of("POST", "/login/reset"), Class::Login);
         assert_eq!(Class::of("POST", "/sell"), Class::Login, "store applications are held like sign-ups");
         assert_eq!(Class::of("POST", "/api/v1/stores/tea/orders"), Class::Checkout);
+        assert_eq!(Class::of("POST", "/api/v1/stores/tea/shipping-rates"), Class::Checkout, "runs plugins");
         assert_eq!(Class::of("GET", "/search"), Class::Search);
         assert_eq!(Class::of("GET", "/media/tea/1"), Class::Static);
         assert_eq!(Class::of("GET", "/api/v1/admin/stores/x/orders"), Class::Api);

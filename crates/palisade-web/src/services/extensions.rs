@@ -851,11 +851,17 @@ impl OfferedRate {
     }
 }
 
+/// Whether an installed (and not disabled) plugin of the store prices shipping.
+pub async fn offers_shipping(state: &AppState, scope: &StoreScope) -> Result<bool, ApiError> {
+    let releases = extensions::installed_plugins(&state.db, scope).await?;
+    Ok(releases.iter().any(|r| r.hooks.iter().any(|h| h == "shipping_rates")))
+}
+
 /// The code of the store's own flat rate among the offered ones.
 pub const STANDARD_RATE: &str = "standard";
 
-/// The shipping rates for this cart and address: the store's flat rate first, then each installed plugin's with
-/// the `shipping_rates` hook (at most [`MAX_BLOCKS_PER_PAGE`] plugins, each given the address at its customer data
+/// The shipping rates for this cart and address: the store's flat rate first (left out when it is 0 and an
+/// extension offers rates), then each installed plugin's with the `shipping_rates` hook (at most [`MAX_BLOCKS_PER_PAGE`] plugins, each given the address at its customer data
 /// level). A plugin that fails or answers badly offers nothing and is logged; the flat rate is always there.
 /// Computed again when the order is placed: a buyer picks a code, never an amount.
 pub async fn shipping_rates(
@@ -892,6 +898,10 @@ pub async fn shipping_rates(
         return Ok(offered);
     }
     let cart = plugin_cart(state, scope, buyer, lines).await?;
+    // Nothing of this store in the cart: no plugin runs (a request naming no product costs no sandbox time).
+    if cart.lines.is_empty() {
+        return Ok(offered);
+    }
     let v = address.to_json();
     let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
     let to = Address {
@@ -920,6 +930,11 @@ pub async fn shipping_rates(
             Ok(Err(e)) => tracing::warn!(extension = %loaded.name, error = %e, "shipping rates skipped"),
             Err(e) => tracing::warn!(extension = %loaded.name, error = %e, "shipping rates task failed"),
         }
+    }
+    // A flat rate of 0 is "not set" as often as "free": once an extension prices shipping, an unset flat rate is
+    // not offered as free shipping.
+    if flat == 0 && offered.len() > 1 {
+        offered.remove(0);
     }
     Ok(offered)
 }

@@ -391,9 +391,9 @@ const EXTENSION_RULE: Rule = Rule {
     fix_link: "",
 };
 
-/// Installed extensions with an open advisory (the Extensions tab's findings, not yet fixed or accepted there): one
-/// finding each, at the advisory's severity, located at `config:extension/{id}/{advisory}` so the next scan marks it
-/// fixed once the extension is updated or removed.
+/// Installed extensions with an advisory not fixed (open, or accepted on the Extensions tab — it is still there):
+/// one finding each, at the advisory's severity, located at `config:extension/{id}/{advisory}` so the next scan
+/// marks it fixed once the extension is updated or removed. They are accepted on the Extensions tab, not here.
 async fn extension_findings(
     state: &AppState,
     scope: &StaffScope,
@@ -401,16 +401,20 @@ async fn extension_findings(
 ) -> Result<Vec<Finding>, crate::http::PageError> {
     let findings = palisade_store::extensions::advisories::findings(&state.db, scope).await?;
     let mut out = Vec::new();
-    for f in findings.iter().filter(|f| f.state == palisade_store::extensions::advisories::State::Open) {
+    for f in findings.iter().filter(|f| f.state != palisade_store::extensions::advisories::State::Fixed) {
         let severity = match f.severity.as_str() {
             "critical" => Severity::Critical,
             "high" => Severity::High,
             "low" => Severity::Low,
             _ => Severity::Medium,
         };
-        let fix = match &f.fixed_in {
-            Some(v) => format!("fixed in {v}: update it"),
-            None => "no fixed release yet: remove it, or accept the risk on the Extensions tab".to_owned(),
+        let fix = match (&f.fixed_in, f.state) {
+            (_, palisade_store::extensions::advisories::State::Accepted) => {
+                let until = f.accepted_until.and_then(|t| t.to_datetime()).map(|d| d.format("%Y-%m-%d").to_string());
+                format!("risk accepted on the Extensions tab until {}", until.unwrap_or_default())
+            }
+            (Some(v), _) => format!("fixed in {v}: update it"),
+            (None, _) => "no fixed release yet: remove it, or accept the risk on the Extensions tab".to_owned(),
         };
         let summary: String = f.summary.chars().take(200).collect();
         let evidence = format!("{} {} — {}: {summary} ({fix})", f.extension_id, f.version, f.advisory_id);

@@ -215,14 +215,23 @@ async fn a_high_advisory_is_accepted_for_a_while_or_fixed_by_the_update() {
     palisade_web::extensions::sync_advisories(&state).await.unwrap();
     assert_eq!(advisories::findings(&app.db, &scope).await.unwrap()[0].state, State::Accepted);
 
-    // The store's scan lists it while it is open (here: accepted on the tab, so reopened for the check).
-    sqlx::query("UPDATE extension_findings SET state = 'open'").execute(app.db.pool()).await.unwrap();
+    // The store's scan lists it while it is not fixed (accepted on the tab: listed, saying so; accepted there only).
     let scan = palisade_web::store_scan::run(&state, &scope, palisade_store::scans::Trigger::Manual).await.unwrap();
     assert!(matches!(scan, palisade_web::store_scan::Outcome::Done(_)), "{scan:?}");
     let listed = palisade_store::scans::findings(&app.db, &scope).await.unwrap();
     let in_scan = listed.iter().find(|f| f.rule_id == "extension/advisory").expect("the scan lists the advisory");
     assert_eq!((in_scan.severity.as_str(), in_scan.state.as_str()), ("high", "open"));
-    assert!(in_scan.evidence.contains("PAL-EXT-2026-0200") && in_scan.evidence.contains("fixed in 1.0.1"));
+    assert!(
+        in_scan.evidence.contains("PAL-EXT-2026-0200") && in_scan.evidence.contains("accepted on the Extensions tab")
+    );
+    let until = (app.db.now().0 + 86_400_000).to_string();
+    let on_scans = format!("/admin/stores/{}/security/scans/findings/{}/accept", s.id, in_scan.fingerprint);
+    let res = post(&app, &on_scans, &cookie, &[("reason", "elsewhere"), ("days", "30")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not accepted on the scans page ({until})");
+    let scans_page = format!("/admin/stores/{}/security/scans", s.id);
+    let page =
+        app.client.get(app.url(&scans_page)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Triaged on the") && page.contains("PAL-EXT-2026-0200"), "{page}");
     assert!(in_scan.fix_link.ends_with(&format!("/security/extensions#ext-{ID}")), "{}", in_scan.fix_link);
 
     // Updating to the fixed release fixes the finding in the same step.

@@ -626,6 +626,16 @@ async fn an_installed_plugin_offers_shipping_rates_the_order_is_priced_from_not_
     let flat = crate::support::place_order(&app, "alpha", "ship-3", &body, None).await;
     let flat: serde_json::Value = flat.json().await.unwrap();
     assert_eq!(flat["order"]["shipping"]["minor"], 500, "no choice: the store's own rate");
+    order["shipping_rate"] = "com.example.parcel/express".into();
+    order["expected_shipping_minor"] = 1400.into();
+    let changed = crate::support::place_order(&app, "alpha", "ship-5", &order, None).await;
+    assert_eq!(changed.status(), StatusCode::CONFLICT, "quoted 14.00, costs 15.00");
+    // An unset (0) flat rate is not offered as free shipping once an extension prices it.
+    palisade_commerce::orders::set_flat_shipping(&app.db, &scope, 0).await.unwrap();
+    let unset = crate::support::place_order(&app, "alpha", "ship-6", &body, None).await;
+    assert_eq!(unset.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unset.text().await.unwrap().contains("shipping_rate_required"));
+    palisade_commerce::orders::set_flat_shipping(&app.db, &scope, 500).await.unwrap();
 
     // The checkout page: the buyer sees the options and chooses before paying; the total follows the choice.
     let added = crate::support::add_to_cart(&app, None, variant, "1").await;
@@ -637,8 +647,16 @@ async fn an_installed_plugin_offers_shipping_rates_the_order_is_priced_from_not_
     assert_eq!(first.status(), StatusCode::UNPROCESSABLE_ENTITY, "asked to choose first");
     let page = first.text().await.unwrap();
     assert!(page.contains("Express courier") && page.contains("Choose how your order is shipped"), "{page}");
+    assert!(page.contains("express@1500\"") && page.contains("(total SGD 25.00)"), "{page}");
+    assert!(page.contains("<button type=\"submit\">Pay</button>"), "no total on the button before a choice");
+    // A price other than the one offered now (a stale page, an edited form) is asked again, nothing charged.
     let mut form = crate::support::guest_payment("ship-4", "4242424242424242");
-    form.push(("shipping_rate", "com.example.parcel/express"));
+    form.push(("shipping_rate", "com.example.parcel/express@100"));
+    let stale = pay(form).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.text().await.unwrap().contains("price of that shipping option has changed"));
+    let mut form = crate::support::guest_payment("ship-4", "4242424242424242");
+    form.push(("shipping_rate", "com.example.parcel/express@1500"));
     let paid = pay(form).await.unwrap();
     assert_eq!(paid.status(), StatusCode::SEE_OTHER);
     let (shipping, note): (i64, String) = sqlx::query_as(

@@ -174,6 +174,10 @@ struct OrderIn {
     /// flat rate (`standard`). The amount is computed again here, never taken from the caller.
     #[serde(default)]
     shipping_rate: Option<String>,
+    /// The rate's `amount_minor` as quoted: when sent and the rate now costs something else, 409
+    /// `shipping_rate_changed` and nothing is charged.
+    #[serde(default)]
+    expected_shipping_minor: Option<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -212,21 +216,37 @@ async fn shipping_rates(
 async fn chosen_shipping(
     state: &AppState,
     scope: &StoreScope,
-    buyer: Option<palisade_core::AccountId>,
+    (buyer, key): (Option<palisade_core::AccountId>, &IdempotencyKey),
     wanted: &[(VariantId, i64)],
     address: &ShippingAddress,
-    code: Option<&str>,
+    (code, expected): (Option<&str>, Option<i64>),
 ) -> Result<Option<orders::ShippingChoice>, ApiError> {
-    let Some(code) = code.filter(|c| *c != crate::services::extensions::STANDARD_RATE) else { return Ok(None) };
-    let rates = crate::services::extensions::shipping_rates(state, scope, buyer, wanted, address).await?;
-    match rates.iter().find(|r| r.code == code).and_then(crate::services::extensions::OfferedRate::choice) {
-        Some(choice) => Ok(Some(choice)),
-        None => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "shipping_rate_unavailable",
-            "that shipping rate is not offered for these lines and this address; ask for the rates again",
-        )),
+    use crate::services::extensions::{STANDARD_RATE, offers_shipping, shipping_rates};
+    // The usual case costs one read: no choice, no extension pricing shipping, the flat rate.
+    if code.is_none_or(|c| c == STANDARD_RATE) && expected.is_none() && !offers_shipping(state, scope).await? {
+        return Ok(None);
     }
+    // A retry of a placed order gets that order back, whatever its rates are now.
+    if orders::key_used(&state.db, scope, key).await? {
+        return Ok(None);
+    }
+    let rates = shipping_rates(state, scope, buyer, wanted, address).await?;
+    let code = code.unwrap_or(STANDARD_RATE);
+    let Some(rate) = rates.iter().find(|r| r.code == code) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if code == STANDARD_RATE { "shipping_rate_required" } else { "shipping_rate_unavailable" },
+            "that shipping rate is not offered for these lines and this address; ask for the rates and send one's code",
+        ));
+    };
+    if expected.is_some_and(|e| e != rate.amount_minor) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "shipping_rate_changed",
+            format!("that shipping rate costs {} now; nothing was charged", rate.amount_minor),
+        ));
+    }
+    Ok(if rate.by.is_none() { None } else { rate.choice() })
 }
 
 #[utoipa::path(
@@ -266,7 +286,8 @@ async fn create_order(
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_expiry", e.to_string()))?;
     // Installed extensions may refuse the order (their checkout validation), before anything is charged.
     let wanted: Vec<_> = body.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
-    let shipping = chosen_shipping(&state, &scope, buyer, &wanted, &address, body.shipping_rate.as_deref()).await?;
+    let choice = (body.shipping_rate.as_deref(), body.expected_shipping_minor);
+    let shipping = chosen_shipping(&state, &scope, (buyer, &key), &wanted, &address, choice).await?;
     if let Some(no) = crate::services::extensions::checkout_refusal(&state, &scope, buyer, &key, &wanted).await? {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

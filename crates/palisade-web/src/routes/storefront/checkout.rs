@@ -183,21 +183,27 @@ fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Res
         Err(_) => new_key(),
     };
     let summary: Vec<_> = shown.errors.summary().into_iter().map(|(f, m)| json!({"field": f, "message": m})).collect();
-    let chosen = chosen_rate(shown.rates, &shown.form.shipping_rate);
+    let chosen = chosen_rate(shown.rates, &shown.form.shipping_rate)
+        .filter(|r| shown_amount(&shown.form.shipping_rate) == Some(r.amount_minor));
     let rates: Vec<_> = shown
         .rates
         .iter()
         .map(|r| {
-            let price = palisade_core::money::Currency::parse(&r.currency)
-                .map(|c| palisade_core::money::Money::new(r.amount_minor, c).to_string())
-                .unwrap_or_default();
-            json!({"code": r.code, "label": r.label, "by": r.by, "price": price,
+            let money = |minor: i64| {
+                palisade_core::money::Currency::parse(&r.currency)
+                    .map(|c| palisade_core::money::Money::new(minor, c).to_string())
+                    .unwrap_or_default()
+            };
+            let subtotal = shown.group.map_or(0, |g| g.subtotal.minor);
+            json!({"value": format!("{}@{}", r.code, r.amount_minor), "label": r.label, "by": r.by,
+                   "price": money(r.amount_minor), "total": money(subtotal.saturating_add(r.amount_minor)),
                    "checked": chosen.is_some_and(|c| c.code == r.code)})
         })
         .collect();
     let html = state.templates.render(
         "pay.html",
-        json!({"group": shown.group.map(|g| group_json(g, chosen)), "form": shown.form, "rates": rates, "errors": shown.errors,
+        json!({"group": shown.group.map(|g| group_json(g, chosen)), "form": shown.form, "rates": rates,
+            "choosing": !shown.rates.is_empty() && chosen.is_none(), "errors": shown.errors,
             "summary": summary, "step": step_of(shown), "idempotency_key": key, "scripts": &*PAYMENT_SCRIPTS,
             "challenge": shown.challenge, "challenge_bits": card_testing::CHALLENGE_BITS,
             "protection_days": state.config.commerce.protection_days()}),
@@ -205,10 +211,16 @@ fn render(state: &AppState, shown: &Shown<'_>, status: StatusCode) -> Result<Res
     Ok(secured(status, html))
 }
 
-/// The rate `code` names among those offered, or the store's own when the buyer chose none.
-fn chosen_rate<'r>(rates: &'r [extensions::OfferedRate], code: &str) -> Option<&'r extensions::OfferedRate> {
-    let code = if code.is_empty() { extensions::STANDARD_RATE } else { code };
+/// The rate the form's choice (`code@amount`, as the page offered it) names among those offered, if the buyer
+/// chose one.
+fn chosen_rate<'r>(rates: &'r [extensions::OfferedRate], choice: &str) -> Option<&'r extensions::OfferedRate> {
+    let code = choice.rsplit_once('@').map_or(choice, |(code, _)| code);
     rates.iter().find(|r| r.code == code)
+}
+
+/// The amount the page showed with the buyer's choice (`code@amount`).
+fn shown_amount(choice: &str) -> Option<i64> {
+    choice.rsplit_once('@').and_then(|(_, amount)| amount.parse().ok())
 }
 
 /// What the order is shipped with: the flat rate when no extension offers another (`None`), else the buyer's
@@ -217,13 +229,17 @@ fn shipping_choice(
     rates: &[extensions::OfferedRate],
     code: &str,
 ) -> Result<Option<palisade_commerce::orders::ShippingChoice>, &'static str> {
-    if rates.is_empty() {
+    if rates.is_empty() && code.is_empty() {
         return Ok(None);
     }
     if code.is_empty() {
         return Err("Choose how your order is shipped, then enter your card again and pay");
     }
     match chosen_rate(rates, code) {
+        // The price is the one the buyer saw next to the option, or the page asks again with the new one.
+        Some(r) if shown_amount(code) != Some(r.amount_minor) => {
+            Err("The price of that shipping option has changed: check the new total, choose again and pay")
+        }
         Some(r) if r.by.is_none() => Ok(None),
         Some(r) => Ok(r.choice()),
         None => Err("That shipping option is no longer offered for this address: choose again"),
@@ -251,7 +267,7 @@ async fn rates_for(
     };
     let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
     let rates = extensions::shipping_rates(state, scope, buyer, &wanted, &address).await?;
-    Ok(if rates.len() > 1 { rates } else { Vec::new() })
+    Ok(if rates.iter().any(|r| r.by.is_some()) { rates } else { Vec::new() })
 }
 
 /// A signed-in buyer's form: their email, their first saved address (Account → Addresses) if they have one, and
