@@ -53,6 +53,14 @@ async fn publish_app_version(
         .unwrap();
 }
 
+/// An app in the catalog for the browser walk to install.
+pub(crate) async fn seed_for_walk(app: &TestApp) {
+    let p = Publisher::new("sheets-co");
+    p.register(app).await;
+    let hooks = "\"order.paid\", \"product.updated\", \"app.uninstalled\"";
+    publish_app(app, &p, SHEETS, "\"orders\", \"products\"", 0, hooks).await;
+}
+
 /// What a receiver got: headers and the raw body.
 type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 

@@ -352,6 +352,8 @@ async fn seed_tour(app: &TestApp, scope: &palisade_store::scope::StaffScope) {
         .stock(5)
         .create(app, scope)
         .await;
+    // The app first: a release published after the advisories check is not installable until the next one.
+    crate::apps::seed_for_walk(app).await;
     crate::extension_advisories::seed_for_walk(app, scope).await;
 }
 
@@ -410,6 +412,13 @@ async fn every_other_page_passes_axe_at_both_sizes() {
     click(&c, "form[action$='/security/scans'] button").await;
     c.wait().at_most(std::time::Duration::from_secs(60)).for_element(Locator::Id("last-report")).await.unwrap();
     tour.page("security-scans-report", &[]).await;
+    // An app installed from the catalog: its credentials once, then its panel on the tab.
+    visit(&c, &app, &mut tour, "security-extensions-catalog", &format!("/admin/stores/{s}/security/extensions")).await;
+    click(&c, "[id='offer-com.example.sheets'] button").await;
+    c.wait().at_most(std::time::Duration::from_secs(20)).for_element(Locator::Css("pre.codes")).await.unwrap();
+    tour.page("app-credentials", &[]).await;
+    visit(&c, &app, &mut tour, "security-extensions-app", &format!("/admin/stores/{s}/security/extensions")).await;
+    assert!(text(&c).await.contains("App access"), "the app's panel");
     sign_out(&c).await;
 
     // A buyer: search, registration, the account's pages.
