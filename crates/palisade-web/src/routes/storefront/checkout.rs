@@ -255,14 +255,7 @@ async fn rates_for(
     group: &cart::StoreGroup,
     form: &PayForm,
 ) -> Result<Vec<extensions::OfferedRate>, PageError> {
-    let Ok(address) = palisade_commerce::address::ShippingAddress::parse(palisade_commerce::address::AddressFields {
-        name: &form.name,
-        line1: &form.line1,
-        line2: &form.line2,
-        city: &form.city,
-        postcode: &form.postcode,
-        country: &form.country,
-    }) else {
+    let Ok(address) = palisade_commerce::address::ShippingAddress::parse(form.address_fields()) else {
         return Ok(Vec::new());
     };
     let wanted: Vec<_> = group.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();

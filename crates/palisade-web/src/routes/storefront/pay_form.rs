@@ -98,28 +98,35 @@ pub(super) struct Checked {
     pub expiry: String,
 }
 
+impl PayForm {
+    /// The delivery fields as typed.
+    pub(super) fn address_fields(&self) -> AddressFields<'_> {
+        AddressFields {
+            name: &self.name,
+            line1: &self.line1,
+            line2: &self.line2,
+            city: &self.city,
+            postcode: &self.postcode,
+            country: &self.country,
+        }
+    }
+}
+
 /// Checks every field of `form` (expiry months against `now`), answering all refusals at once.
 pub(super) fn check(form: &PayForm, now: Timestamp) -> Result<Checked, FieldErrors> {
     let mut errors = FieldErrors::default();
     let email = Email::parse(&form.email)
         .map_err(|_| errors.add("email", "Enter your email address, like name@example.com"))
         .ok();
-    let address = ShippingAddress::parse_each(AddressFields {
-        name: &form.name,
-        line1: &form.line1,
-        line2: &form.line2,
-        city: &form.city,
-        postcode: &form.postcode,
-        country: &form.country,
-    })
-    .map_err(|refusals| {
-        for r in &refusals {
-            if let Some(field) = r.field() {
-                errors.add(field, address_message(field, r));
+    let address = ShippingAddress::parse_each(form.address_fields())
+        .map_err(|refusals| {
+            for r in &refusals {
+                if let Some(field) = r.field() {
+                    errors.add(field, address_message(field, r));
+                }
             }
-        }
-    })
-    .ok();
+        })
+        .ok();
     if let Err(m) = card_number_problem(&form.card_number) {
         errors.add("card_number", m);
     }
