@@ -392,8 +392,11 @@ mod tests {
         assert!(chains.iter().all(|c| c.broken.is_none()), "{chains:?}");
 
         // The extension catalog: three signed releases, installed by hand (behind) in one shop and kept current in
-        // another; every release passes the platform's verification (publish ran it).
-        assert_eq!(palisade_store::extensions::releases(&t).await.unwrap().len(), 3);
+        // another, and an app for a merchant to install; every release passes the platform's verification (publish
+        // ran it).
+        let releases = palisade_store::extensions::releases(&t).await.unwrap();
+        assert_eq!(releases.len(), 4);
+        assert!(releases.iter().any(|r| r.kinds.iter().any(|k| k == "app")), "the demo app is in the catalog");
         let installs: Vec<(String, String)> =
             sqlx::query_as("SELECT version, policy FROM store_extensions ORDER BY installed_at")
                 .fetch_all(t.pool())
