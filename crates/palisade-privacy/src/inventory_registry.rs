@@ -81,10 +81,12 @@ pub const REGISTRY: &[Column] = &[
     np("accounts", "password_changed_at"),
     p(("accounts", "password_hash"), Credential, PlatformAccount, No, AnonymiseWith("NULL"), AccountLife),
     np("accounts", "retention_notice_at"),
-    // api_tokens: staff and operator tokens.
+    // api_tokens: staff and operator tokens, and installed apps' (extension id, customer data level).
     p(("api_tokens", "account_id"), Identifier, Staff, Yes, DeleteRow, AccountLife),
     np("api_tokens", "created_at"),
+    np("api_tokens", "data_level"),
     np("api_tokens", "expires_at"),
+    np("api_tokens", "extension_id"),
     np("api_tokens", "id"),
     np("api_tokens", "last_used_at"),
     p(("api_tokens", "last_used_ip"), Identifier, Staff, Yes, DeleteRow, AccountLife),
