@@ -283,7 +283,7 @@ async fn revoke_token(
         (status = 403, description = "not an app's token"),
         (status = 409, description = "this token was already renewed or revoked"),
     ),
-    extensions(("x-permission" = json!("app")))
+    extensions(("x-permission" = json!(crate::routes::api::declarations::access::APP)))
 )]
 async fn renew_app_token(State(state): State<AppState>, access: StaffAccess) -> ApiResult<Response> {
     let (Some(id), Some(app)) = (access.token_id, access.app.as_ref()) else {

@@ -38,8 +38,10 @@ pub mod access {
     pub const OPERATOR: &str = "operator";
     /// Any member of the store (session or store token), whatever their permissions.
     pub const MEMBER: &str = "member";
+    /// An installed app's own token only (its renewal), never a person's session or a staff token.
+    pub const APP: &str = "app";
     /// Every level, for checks that a declared value means something.
-    pub const ALL: [&str; 5] = [PUBLIC, SESSION, SIGNED_IN, OPERATOR, MEMBER];
+    pub const ALL: [&str; 6] = [PUBLIC, SESSION, SIGNED_IN, OPERATOR, MEMBER, APP];
 }
 
 /// The error envelope every `/api` refusal uses (`http::error::ApiError`).
@@ -297,8 +299,8 @@ mod tests {
         for (path, item) in doc.paths.paths.iter_mut() {
             for op in operations(item) {
                 let declared = permission_of(op).unwrap_or_else(|| panic!("{path}: no x-permission"));
-                let store_level =
-                    declared == access::MEMBER || palisade_store::permissions::Permission::parse(declared).is_some();
+                let store_level = [access::MEMBER, access::APP].contains(&declared)
+                    || palisade_store::permissions::Permission::parse(declared).is_some();
                 assert!(store_level || access::ALL.contains(&declared), "{path}: unknown `{declared}`");
                 assert!(!store_level || path.contains("/stores/{store}"), "{path}: store permission without a store");
                 count += 1;
